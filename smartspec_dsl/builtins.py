@@ -1,0 +1,57 @@
+"""The Vensim builtin functions smartspec knows: their arity, and which ones
+read the clock. Code generation for each lives in `codegen`; stateful ones
+are rewritten by `lower`."""
+from __future__ import annotations
+
+from . import ir
+from .errors import ModelError, UnsupportedFeature
+
+# name -> (min args, max args)
+PURE = {
+    "ABS": (1, 1), "EXP": (1, 1), "LN": (1, 1), "LOG": (1, 2), "SQRT": (1, 1),
+    "SIN": (1, 1), "COS": (1, 1), "TAN": (1, 1), "ARCSIN": (1, 1), "ARCCOS": (1, 1),
+    "ARCTAN": (1, 1), "SINH": (1, 1), "COSH": (1, 1), "TANH": (1, 1),
+    "MIN": (2, 2), "MAX": (2, 2), "INTEGER": (1, 1), "MODULO": (2, 2), "QUANTUM": (2, 2),
+    "XIDZ": (3, 3), "ZIDZ": (2, 2), "IF THEN ELSE": (3, 3), "POWER": (2, 2),
+    "STEP": (2, 2), "RAMP": (3, 3), "PULSE": (2, 2), "PULSE TRAIN": (4, 4),
+    "WITH LOOKUP": (2, 2), "LOOKUP FORWARD": (2, 2), "LOOKUP BACKWARD": (2, 2),
+    "LOOKUP EXTRAPOLATE": (2, 2), "GAME": (1, 1),
+}
+
+STATEFUL = {
+    "DELAY1": (2, 2), "DELAY1I": (3, 3), "DELAY3": (2, 2), "DELAY3I": (3, 3),
+    "DELAY N": (4, 4), "DELAY FIXED": (3, 3), "SMOOTH": (2, 2), "SMOOTHI": (3, 3),
+    "SMOOTH3": (2, 2), "SMOOTH3I": (3, 3), "SMOOTH N": (4, 4), "TREND": (3, 3),
+    "FORECAST": (3, 3), "NPV": (4, 4), "SAMPLE IF TRUE": (3, 3), "INITIAL": (1, 1),
+    "ACTIVE INITIAL": (2, 2),
+}
+
+# Functions whose value changes with time even when their arguments do not.
+CLOCKED = {"STEP", "RAMP", "PULSE", "PULSE TRAIN"}
+
+# Known Vensim functions that later work will add (named so the error says "not supported yet").
+KNOWN_UNSUPPORTED = {
+    "SUM", "PROD", "VMIN", "VMAX", "ELMCOUNT", "VECTOR SELECT", "VECTOR ELM MAP",
+    "VECTOR SORT ORDER", "VECTOR RANK", "VECTOR REORDER", "ALLOCATE BY PRIORITY",
+    "ALLOCATE AVAILABLE", "INVERT MATRIX", "RANDOM 0 1", "RANDOM UNIFORM", "RANDOM NORMAL",
+    "RANDOM EXPONENTIAL", "RANDOM POISSON", "RANDOM TRIANGULAR", "RANDOM LOGNORMAL",
+    "RANDOM PINK NOISE", "GET TIME VALUE", "LOOKUP INVERT", "GET DATA BETWEEN TIMES",
+    "DEPRECIATE STRAIGHTLINE", "GET XLS DATA", "GET DIRECT DATA", "GET XLS CONSTANTS",
+    "GET DIRECT CONSTANTS", "GET XLS LOOKUPS", "GET DIRECT LOOKUPS", "GET DATA AT TIME",
+    "TIME BASE", "A FUNCTION OF", "TABBED ARRAY",
+}
+
+
+def check_call(node: ir.Call) -> None:
+    """Raise a precise error for an unknown function or a wrong argument count."""
+    f = node.func
+    arity = PURE.get(f) or STATEFUL.get(f)
+    if arity is None:
+        if f == "INTEG":
+            raise ModelError(f"{node.pos}: INTEG must be the whole equation of a stock")
+        what = "is not supported yet" if f in KNOWN_UNSUPPORTED else "is not a known function or lookup"
+        raise UnsupportedFeature(f"{node.pos}: function '{f}' {what}")
+    lo, hi = arity
+    if not lo <= len(node.args) <= hi:
+        want = str(lo) if lo == hi else f"{lo} to {hi}"
+        raise ModelError(f"{node.pos}: {f} takes {want} arguments, got {len(node.args)}")

@@ -1,0 +1,316 @@
+"""Pass 4: code generation. A schedule becomes the source of a Numba module.
+
+Nothing from the model's text reaches the generated source: variables become
+slots of one float64 vector `v` (`v[12]`), numbers are emitted with repr(),
+lookups become offsets into one table vector, functions come from a fixed
+table. Model names appear only in comments, reduced to [A-Za-z0-9_ ].
+
+Slot layout of `v`: [time | continuous stocks | discrete stocks | the rest],
+so the integrator updates the stocks with one loop.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import ir
+from .errors import UnsupportedFeature
+from .order import Schedule, is_delay_fixed
+
+# Statements per generated function: Numba's compile time grows faster than
+# linearly with function size, and separate functions are compiled (and
+# cached) separately.
+CHUNK = 250
+
+_SIMPLE = {  # Vensim function -> helper or math call taking the same arguments
+    "ABS": "abs", "EXP": "math.exp", "LN": "math.log", "SQRT": "math.sqrt",
+    "SIN": "math.sin", "COS": "math.cos", "TAN": "math.tan", "ARCSIN": "math.asin",
+    "ARCCOS": "math.acos", "ARCTAN": "math.atan", "SINH": "math.sinh", "COSH": "math.cosh",
+    "TANH": "math.tanh", "MIN": "vmin", "MAX": "vmax", "INTEGER": "integer",
+    "MODULO": "modulo", "QUANTUM": "quantum", "XIDZ": "xidz", "ZIDZ": "zidz",
+    "IF THEN ELSE": "ite", "POWER": "power", "GAME": "",
+}
+_LOOKUP_FUNCS = {"LOOKUP FORWARD": "lookup_forward", "LOOKUP BACKWARD": "lookup_backward",
+                 "LOOKUP EXTRAPOLATE": "lookup_extrapolate"}
+_COMPARE = {"=": "==", "<>": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+
+
+@dataclass(frozen=True)
+class Kernel:
+    source: str
+    slots: dict[str, int]          # variable -> index in v
+    n_slots: int
+    params: tuple[str, ...]        # constant names, in the order of the parameter vector
+    tables: np.ndarray             # all lookup tables, xs then ys each
+    n_continuous: int
+    n_discrete: int
+    n_fixed_delays: int
+
+
+def _safe_comment(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_ ]", "?", text)[:60]
+
+
+def _num(x: float) -> str:
+    if math.isnan(x):
+        return "math.nan"
+    if math.isinf(x):
+        return "math.inf" if x > 0 else "-math.inf"
+    return repr(float(x))
+
+
+class _Emitter:
+    def __init__(self, schedule: Schedule):
+        self.schedule = schedule
+        model = schedule.model
+        vs = model.variables
+        cont = [n for n in schedule.stocks if not vs[n].discrete]
+        disc = [n for n in schedule.stocks if vs[n].discrete]
+        order = [ir.TIME] + cont + disc + list(schedule.constants)
+        order += [n for n in schedule.initial if n not in set(cont) | set(disc)]
+        self.slots = {n: i for i, n in enumerate(order)}
+        self.cont, self.disc = cont, disc
+        self.fixed = [n for n in schedule.initial if is_delay_fixed(vs[n])]
+        # each fixed delay also keeps its delay time, evaluated at initialisation
+        self.fixed_delay_slot = {}
+        for n in self.fixed:
+            self.fixed_delay_slot[n] = len(self.slots) + len(self.fixed_delay_slot)
+        self.n_slots = len(self.slots) + len(self.fixed_delay_slot)
+        self.tables: list[float] = []
+        self.table_at: dict[object, tuple[int, int]] = {}
+
+    def table(self, key, table: ir.LookupTable) -> str:
+        if key not in self.table_at:
+            self.table_at[key] = (len(self.tables), len(table.xs))
+            self.tables.extend(table.xs)
+            self.tables.extend(table.ys)
+        off, n = self.table_at[key]
+        return f"tab, {off}, {n}"
+
+    def lookup_of(self, name: str, pos) -> str:
+        var = self.schedule.model.variables[name]
+        if var.lookup is None:
+            raise UnsupportedFeature(f"{pos}: '{var.display}' is not a lookup table")
+        return self.table(name, var.lookup)
+
+    # -- expressions ---------------------------------------------------------
+    def expr(self, e: ir.Expr) -> str:
+        if isinstance(e, ir.Num):
+            return _num(e.value)
+        if isinstance(e, ir.Ref):
+            return f"v[{self.slots[e.name]}]"
+        if isinstance(e, ir.UnaryOp):
+            inner = self.expr(e.operand)
+            return f"(-{inner})" if e.op == "-" else f"lnot({inner})"
+        if isinstance(e, ir.BinOp):
+            a, b = self.expr(e.left), self.expr(e.right)
+            if e.op in "+-*/":
+                return f"({a} {e.op} {b})"
+            if e.op == "^":
+                return f"power({a}, {b})"
+            if e.op == "and":
+                return f"land({a}, {b})"
+            if e.op == "or":
+                return f"lor({a}, {b})"
+            return f"b2f({a} {_COMPARE[e.op]} {b})"
+        if isinstance(e, ir.LookupCall):
+            return f"lookup({self.expr(e.arg)}, {self.lookup_of(e.table, e.pos)})"
+        if isinstance(e, ir.Call):
+            return self.call(e)
+        if isinstance(e, ir.Str):
+            raise UnsupportedFeature(f"a text argument ('{e.value}') cannot be computed with")
+        raise UnsupportedFeature(f"cannot generate code for {type(e).__name__}")
+
+    def call(self, e: ir.Call) -> str:
+        f, args = e.func, e.args
+        t, dt = f"v[{self.slots[ir.TIME]}]", f"v[{self.slots['time step']}]"
+        if f == "LOG":
+            a = [self.expr(x) for x in args]
+            return f"log2({a[0]}, {a[1]})" if len(a) == 2 else f"math.log10({a[0]})"
+        if f in _SIMPLE:
+            inner = ", ".join(self.expr(x) for x in args)
+            return f"{_SIMPLE[f]}({inner})"
+        if f == "WITH LOOKUP":
+            if not isinstance(args[1], ir.LookupTable):
+                raise UnsupportedFeature(f"{e.pos}: WITH LOOKUP needs a lookup table as its second argument")
+            return f"lookup({self.expr(args[0])}, {self.table(id(args[1]), args[1])})"
+        if f in _LOOKUP_FUNCS:
+            table = args[0]
+            if not isinstance(table, ir.Ref):
+                raise UnsupportedFeature(f"{e.pos}: {f} needs a lookup name as its first argument")
+            return f"{_LOOKUP_FUNCS[f]}({self.expr(args[1])}, {self.lookup_of(table.name, e.pos)})"
+        a = [self.expr(x) for x in args]
+        if f == "STEP":
+            return f"step({t}, {a[0]}, {a[1]})"
+        if f == "RAMP":
+            return f"ramp({t}, {a[0]}, {a[1]}, {a[2]})"
+        if f == "PULSE":
+            return f"pulse({t}, {dt}, {a[0]}, {a[1]})"
+        if f == "PULSE TRAIN":
+            return f"pulse_train({t}, {dt}, {a[0]}, {a[1]}, {a[2]}, {a[3]})"
+        raise UnsupportedFeature(f"{e.pos}: function '{f}' is not supported here")
+
+    # -- statements ----------------------------------------------------------
+    def assign(self, name: str, e: ir.Expr) -> str:
+        return f"v[{self.slots[name]}] = {self.expr(e)}  # {_safe_comment(name)}"
+
+    def initial_statements(self) -> list[str]:
+        vs = self.schedule.model.variables
+        out = [f"v[{self.slots[c]}] = p[{i}]" for i, c in enumerate(self.schedule.constants)]
+        for n in self.schedule.initial:
+            var = vs[n]
+            if is_delay_fixed(var):
+                _, delay, init = var.expr.args
+                out.append(f"v[{self.fixed_delay_slot[n]}] = {self.expr(delay)}")
+                out.append(self.assign(n, init))
+            else:
+                out.append(self.assign(n, var.initial if var.initial is not None else var.expr))
+        return out
+
+    def dynamic_statements(self) -> list[str]:
+        vs = self.schedule.model.variables
+        out = []
+        for n in self.schedule.dynamic:
+            if is_delay_fixed(vs[n]):
+                j = self.fixed.index(n)
+                out.append(f"v[{self.slots[n]}] = buf[bi[{2 * j}] + step % bi[{2 * j + 1}]]")
+            else:
+                out.append(self.assign(n, vs[n].expr))
+        return out
+
+    def rate_statements(self) -> list[str]:
+        vs = self.schedule.model.variables
+        return [f"r[{i}] = {self.expr(vs[n].expr)}  # {_safe_comment(n)}"
+                for i, n in enumerate(self.cont + self.disc)]
+
+    def fixed_write_statements(self) -> list[str]:
+        vs = self.schedule.model.variables
+        return [f"buf[bi[{2 * j}] + step % bi[{2 * j + 1}]] = {self.expr(vs[n].expr.args[0])}"
+                for j, n in enumerate(self.fixed)]
+
+
+_HEADER = '''\
+# Generated by smartspec from a validated model IR. Do not edit.
+import math
+import numpy as np
+from numba import njit, prange
+from smartspec_dsl.kernel_lib import (
+    ite, b2f, land, lor, lnot, vmin, vmax, integer, modulo, quantum, xidz, zidz, log2,
+    power, step, ramp, pulse, pulse_train, lookup, lookup_extrapolate, lookup_forward,
+    lookup_backward, fixed_delay_slots)
+
+JIT = dict(cache=True, nogil=True, error_model="numpy")
+'''
+
+_DRIVER = '''
+@njit(**JIT)
+def simulate(p, tab, out, save_idx, t0, dt, n_steps, save_every, method):
+    """One run: Euler (method 0) or RK4 (method 1), as Vensim integrates."""
+    v = np.zeros({n_slots})
+    r = np.zeros({n_rates})
+    v[0] = t0
+    init(v, p, tab)
+    bi = np.zeros({n_bi}, dtype=np.int64)
+    total = 0
+    for j in range({n_fixed}):
+        n = fixed_delay_slots(v[FIXED_DELAY_SLOTS[j]], dt)
+        bi[2 * j] = total
+        bi[2 * j + 1] = n
+        total += n
+    buf = np.empty(total)
+    for j in range({n_fixed}):
+        buf[bi[2 * j]:bi[2 * j] + bi[2 * j + 1]] = v[FIXED_DELAY_OUTPUTS[j]]
+    y0 = np.zeros({n_cont})
+    k = np.zeros(({n_cont}, 3))
+    dnext = np.zeros({n_disc})
+    saved = 0
+    for step in range(n_steps + 1):
+        v[0] = t0 + step * dt
+        dynamic(v, tab, buf, bi, step)
+        if step % save_every == 0:
+            for j in range(save_idx.shape[0]):
+                out[saved, j] = v[save_idx[j]]
+            saved += 1
+        if step == n_steps:
+            break
+        rates(v, r, tab)
+        fixed_write(v, tab, buf, bi, step)
+        for i in range({n_disc}):
+            dnext[i] = r[{n_cont} + i]
+        if method == 0:
+            for i in range({n_cont}):
+                v[1 + i] += dt * r[i]
+        else:
+            t = v[0]
+            for i in range({n_cont}):
+                y0[i] = v[1 + i]
+                k[i, 0] = r[i]
+                v[1 + i] = y0[i] + 0.5 * dt * r[i]
+            v[0] = t + 0.5 * dt
+            dynamic(v, tab, buf, bi, step)
+            rates(v, r, tab)
+            for i in range({n_cont}):
+                k[i, 1] = r[i]
+                v[1 + i] = y0[i] + 0.5 * dt * r[i]
+            dynamic(v, tab, buf, bi, step)
+            rates(v, r, tab)
+            for i in range({n_cont}):
+                k[i, 2] = r[i]
+                v[1 + i] = y0[i] + dt * r[i]
+            v[0] = t + dt
+            dynamic(v, tab, buf, bi, step)
+            rates(v, r, tab)
+            for i in range({n_cont}):
+                v[1 + i] = y0[i] + dt / 6.0 * (k[i, 0] + 2.0 * k[i, 1] + 2.0 * k[i, 2] + r[i])
+        for i in range({n_disc}):
+            v[{first_disc} + i] = dnext[i]
+    return saved
+
+
+@njit(parallel=True, cache=True, error_model="numpy")
+def simulate_batch(P, tab, OUT, save_idx, t0, dt, n_steps, save_every, method):
+    """Runs P.shape[0] parameter sets in parallel, one output block each."""
+    for i in prange(P.shape[0]):
+        simulate(P[i], tab, OUT[i], save_idx, t0, dt, n_steps, save_every, method)
+'''
+
+
+def _functions(name: str, args: str, body: list[str]) -> str:
+    """`name(args)` running `body`, split into parts compiled separately."""
+    chunks = [body[i:i + CHUNK] for i in range(0, len(body), CHUNK)] or [[]]
+    parts = []
+    for i, chunk in enumerate(chunks):
+        lines = "\n".join("    " + s for s in chunk) or "    pass"
+        parts.append(f"@njit(**JIT)\ndef {name}_{i}({args}):\n{lines}\n")
+    calls = "\n".join(f"    {name}_{i}({args})" for i in range(len(chunks)))
+    parts.append(f"@njit(**JIT)\ndef {name}({args}):\n{calls}\n")
+    return "\n\n".join(parts)
+
+
+def generate(schedule: Schedule) -> Kernel:
+    em = _Emitter(schedule)
+    init = em.initial_statements()
+    dynamic = em.dynamic_statements()
+    rates = em.rate_statements()
+    writes = em.fixed_write_statements()
+    n_cont, n_disc = len(em.cont), len(em.disc)
+    fixed_slots = [em.fixed_delay_slot[n] for n in em.fixed]
+    fixed_outputs = [em.slots[n] for n in em.fixed]
+    source = "\n".join([
+        _HEADER,
+        f"FIXED_DELAY_SLOTS = np.array({fixed_slots or [0]}, dtype=np.int64)",
+        f"FIXED_DELAY_OUTPUTS = np.array({fixed_outputs or [0]}, dtype=np.int64)\n\n",
+        _functions("init", "v, p, tab", init),
+        _functions("dynamic", "v, tab, buf, bi, step", dynamic),
+        _functions("rates", "v, r, tab", rates),
+        _functions("fixed_write", "v, tab, buf, bi, step", writes),
+        _DRIVER.format(n_slots=em.n_slots, n_rates=max(1, n_cont + n_disc), n_cont=n_cont,
+                       n_disc=n_disc, first_disc=1 + n_cont, n_fixed=len(em.fixed),
+                       n_bi=max(2, 2 * len(em.fixed))),
+    ])
+    tables = np.array(em.tables or [0.0], dtype=np.float64)
+    return Kernel(source, dict(em.slots), em.n_slots, schedule.constants, tables,
+                  n_cont, n_disc, len(em.fixed))

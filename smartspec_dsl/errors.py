@@ -1,0 +1,45 @@
+"""User-facing errors. Every error a user can cause is a ModelError subclass, so
+the CLI can print it without a traceback and exit non-zero."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class SourcePos:
+    """Where something stands in a model file (1-based line and column)."""
+    file: str
+    line: int
+    column: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+class ModelError(Exception):
+    """An error in the user's input; str() is the complete message."""
+    exit_code = 2
+
+
+class SyntaxErrorInModel(ModelError):
+    pass
+
+
+class UndefinedVariable(ModelError):
+    pass
+
+
+class UnsupportedFeature(ModelError):
+    pass
+
+
+class AlgebraicLoop(ModelError):
+    pass
+
+
+class ParameterError(ModelError):
+    pass
+
+
+class SpecError(ModelError):
+    """A bad sweep, scenario, calibration or evaluation spec or data file."""

@@ -1,0 +1,172 @@
+"""Pass 2: lowering. Stateful builtins become explicit stocks and auxiliaries.
+
+After this pass no expression calls a stateful function: every piece of
+memory in the model is a stock (continuous, `s += dt * rate`) or a discrete
+stock (`s = next`, updated once per step). The equations are Vensim's own
+definitions of each function.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from . import ir
+from .builtins import check_call
+from .errors import ModelError, UnsupportedFeature
+
+Num, Ref, Call, BinOp = ir.Num, ir.Ref, ir.Call, ir.BinOp
+
+DT = Ref("time step")
+
+
+def _add(a, b): return BinOp("+", a, b)
+def _sub(a, b): return BinOp("-", a, b)
+def _mul(a, b): return BinOp("*", a, b)
+def _div(a, b): return BinOp("/", a, b)
+
+
+@dataclass
+class _Lowering:
+    model: ir.Model
+    new: dict[str, ir.Variable] = field(default_factory=dict)
+    counter: int = 0
+
+    def fresh(self, owner: str, what: str) -> str:
+        self.counter += 1
+        name = f"{owner} #{what}{self.counter}"
+        while name in self.model.variables or name in self.new:
+            name += "'"
+        return name
+
+    def stock(self, owner, what, rate_of, initial, pos, discrete=False) -> Ref:
+        """Add a hidden stock; `rate_of(ref)` builds its rate (or next value) from itself."""
+        name = self.fresh(owner, what)
+        ref = Ref(name, (), pos)
+        self.new[name] = ir.Variable(name, name, ir.Kind.STOCK, expr=rate_of(ref), initial=initial,
+                                     pos=pos, hidden=True, discrete=discrete)
+        return ref
+
+    def aux(self, owner, what, expr, pos) -> Ref:
+        name = self.fresh(owner, what)
+        self.new[name] = ir.Variable(name, name, ir.Kind.AUXILIARY, expr=expr, pos=pos, hidden=True)
+        return Ref(name, (), pos)
+
+    # -- the stateful functions ------------------------------------------------
+    def chain(self, owner, what, inp, delay, init_each, n, pos, smooth: bool) -> ir.Expr:
+        """n first-order stages in series, each with time constant delay/n.
+
+        A material delay's stage holds quantity (output = level/stage time);
+        an information smooth's stage holds the smoothed value itself."""
+        stage_time = delay if n == 1 else _div(delay, Num(float(n)))
+        stage_time = self.aux(owner, what + "time", stage_time, pos) if n > 1 else stage_time
+        signal = inp
+        for k in range(n):
+            if smooth:
+                init = init_each
+                level = self.stock(owner, f"{what}{k + 1}_",
+                                   lambda s, x=signal: _div(_sub(x, s), stage_time), init, pos)
+                signal = level
+            else:
+                init = _mul(init_each, stage_time)
+                outflow_of = lambda s: _div(s, stage_time)
+                level = self.stock(owner, f"{what}{k + 1}_",
+                                   lambda s, x=signal: _sub(x, _div(s, stage_time)), init, pos)
+                signal = self.aux(owner, f"{what}{k + 1}out", outflow_of(level), pos)
+        return signal
+
+    def lower_call(self, owner: str, node: Call) -> ir.Expr:
+        f, a, pos = node.func, node.args, node.pos
+        if f == "DELAY1":
+            return self.chain(owner, "delay1", a[0], a[1], a[0], 1, pos, smooth=False)
+        if f == "DELAY1I":
+            return self.chain(owner, "delay1", a[0], a[1], a[2], 1, pos, smooth=False)
+        if f == "DELAY3":
+            return self.chain(owner, "delay3", a[0], a[1], a[0], 3, pos, smooth=False)
+        if f == "DELAY3I":
+            return self.chain(owner, "delay3", a[0], a[1], a[2], 3, pos, smooth=False)
+        if f == "DELAY N":
+            return self.chain(owner, "delayn", a[0], a[1], a[2], self.order_of(a[3], f, pos), pos, smooth=False)
+        if f == "SMOOTH":
+            return self.chain(owner, "smooth", a[0], a[1], a[0], 1, pos, smooth=True)
+        if f == "SMOOTHI":
+            return self.chain(owner, "smooth", a[0], a[1], a[2], 1, pos, smooth=True)
+        if f == "SMOOTH3":
+            return self.chain(owner, "smooth3", a[0], a[1], a[0], 3, pos, smooth=True)
+        if f == "SMOOTH3I":
+            return self.chain(owner, "smooth3", a[0], a[1], a[2], 3, pos, smooth=True)
+        if f == "SMOOTH N":
+            return self.chain(owner, "smoothn", a[0], a[1], a[2], self.order_of(a[3], f, pos), pos, smooth=True)
+        if f in ("TREND", "FORECAST"):
+            inp, avg_time = a[0], a[1]
+            init = inp if f == "FORECAST" else _div(inp, _add(Num(1.0), _mul(a[2], avg_time)))
+            average = self.stock(owner, "average", lambda s: _div(_sub(inp, s), avg_time), init, pos)
+            trend = Call("ZIDZ", (_sub(inp, average), _mul(avg_time, Call("ABS", (average,), pos))), pos)
+            if f == "TREND":
+                return trend
+            return _mul(inp, _add(Num(1.0), _mul(trend, a[2])))
+        if f == "NPV":
+            stream, rate, init, factor = a
+            df = self.stock(owner, "discount", lambda s: _sub(Num(0.0), _div(_mul(s, rate), _add(Num(1.0), _mul(rate, DT)))),
+                            Num(1.0), pos)
+            accum = self.stock(owner, "npv", lambda s: _mul(stream, df), init, pos)
+            return _mul(_add(accum, _mul(_mul(stream, DT), df)), factor)
+        if f == "INITIAL":
+            return self.stock(owner, "initial", lambda s: s, a[0], pos, discrete=True)
+        if f == "SAMPLE IF TRUE":
+            cond, inp, init = a
+            held = self.fresh(owner, "held")
+            out = self.aux(owner, "sample", Call("IF THEN ELSE", (cond, inp, Ref(held, (), pos)), pos), pos)
+            self.new[held] = ir.Variable(held, held, ir.Kind.STOCK, expr=out, initial=init, pos=pos,
+                                         hidden=True, discrete=True)
+            return out
+        if f == "DELAY FIXED":
+            # A ring buffer the kernel keeps; the call stays, as its own hidden auxiliary.
+            return self.aux(owner, "delayfixed", node, pos)
+        if f == "ACTIVE INITIAL":
+            raise ModelError(f"{pos}: ACTIVE INITIAL must be the whole equation of a variable")
+        return node
+
+    @staticmethod
+    def order_of(expr, f, pos) -> int:
+        if isinstance(expr, Num) and expr.value >= 1 and float(expr.value).is_integer():
+            return int(expr.value)
+        raise UnsupportedFeature(f"{pos}: {f} needs its order as a whole number literal")
+
+    def lower_expr(self, owner: str, e: ir.Expr | None) -> ir.Expr | None:
+        if e is None:
+            return None
+
+        def visit(node):
+            if isinstance(node, Call):
+                check_call(node)
+                return self.lower_call(owner, node)
+            return node
+        return ir.map_expr(e, visit)
+
+
+STATEFUL = {"DELAY1", "DELAY1I", "DELAY3", "DELAY3I", "DELAY N", "SMOOTH", "SMOOTHI", "SMOOTH3",
+            "SMOOTH3I", "SMOOTH N", "TREND", "FORECAST", "NPV", "INITIAL", "SAMPLE IF TRUE",
+            "DELAY FIXED", "ACTIVE INITIAL"}
+
+
+def lower(model: ir.Model) -> ir.Model:
+    """Return a model whose expressions hold no stateful calls."""
+    for var in model.variables.values():
+        if var.dims or var.definitions and len(var.definitions) > 1:
+            raise UnsupportedFeature(
+                f"{var.pos}: '{var.display}' is subscripted; subscripts are not supported yet")
+        if var.kind is ir.Kind.DATA:
+            raise UnsupportedFeature(f"{var.pos}: '{var.display}' is a data variable; "
+                                     "data variables are not supported yet")
+    if model.macros:
+        m = next(iter(model.macros.values()))
+        raise UnsupportedFeature(f"{m.pos}: macro '{m.name}' found; macros are not supported yet")
+    lw = _Lowering(model)
+    out: dict[str, ir.Variable] = {}
+    for name, var in model.variables.items():
+        expr, initial = var.expr, var.initial
+        if isinstance(expr, Call) and expr.func == "ACTIVE INITIAL":
+            check_call(expr)
+            expr, initial = expr.args
+        out[name] = replace(var, expr=lw.lower_expr(name, expr), initial=lw.lower_expr(name, initial))
+    out.update(lw.new)
+    return replace(model, variables=out)

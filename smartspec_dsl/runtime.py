@@ -1,0 +1,281 @@
+"""Pass 5: runtime. Loads a model (through the on-disk kernel cache), runs it,
+and returns results as numpy arrays."""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import math
+import os
+import pickle
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import ir
+from .codegen import Kernel, generate
+from .errors import ModelError, ParameterError
+from .grammar import grammar_text
+from .lower import lower
+from .order import Schedule, schedule
+from .parse import parse_model, read_model_text
+
+METHODS = {"euler": 0, "rk4": 1}
+
+
+def _compiler_fingerprint() -> str:
+    """Changes whenever the compiler's own code changes, so stale kernels are never reused."""
+    h = hashlib.sha256(grammar_text().encode())
+    for f in sorted(Path(__file__).parent.glob("*.py")):
+        h.update(f.read_bytes())
+    import numba
+    h.update(numba.__version__.encode())
+    return h.hexdigest()
+
+
+_FINGERPRINT = None
+
+
+def cache_root() -> Path:
+    env = os.environ.get("SMARTSPEC_CACHE_DIR")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "smartspec"
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".")
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
+
+
+@dataclass(frozen=True)
+class VariableInfo:
+    name: str
+    kind: str
+    units: str
+    comment: str
+
+
+@dataclass
+class Result:
+    time: np.ndarray
+    columns: list[str]
+    values: np.ndarray  # (saved times, columns)
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        key = ir.canonical_name(name)
+        for i, c in enumerate(self.columns):
+            if ir.canonical_name(c) == key:
+                return self.values[:, i]
+        raise KeyError(name)
+
+    def to_pandas(self):
+        try:
+            import pandas as pd
+        except ImportError as err:  # optional extra
+            raise ImportError("Result.to_pandas() needs pandas: pip install 'smartspec[pandas]'") from err
+        return pd.DataFrame(self.values, index=pd.Index(self.time, name="Time"), columns=self.columns)
+
+
+class Model:
+    """A compiled model. Use `smartspec_dsl.load(path)`."""
+
+    def __init__(self, path: str, source_model: ir.Model, sched: Schedule, kernel: Kernel,
+                 module, compile_seconds: float, cached: bool):
+        self.path = path
+        self.ir = source_model
+        self.schedule = sched
+        self.kernel = kernel
+        self._module = module
+        self.compile_seconds = compile_seconds
+        self.cached = cached
+        lowered = sched.model.variables
+        self.output_names = [n for n, v in lowered.items()
+                             if not v.hidden and v.kind is not ir.Kind.LOOKUP]
+        self.defaults = np.array([_literal(lowered[c]) for c in sched.constants], dtype=np.float64)
+        self._param_index = {c: i for i, c in enumerate(sched.constants)}
+
+    @property
+    def variables(self) -> list[VariableInfo]:
+        return [VariableInfo(v.display, v.kind.value, v.units, v.comment) for v in self.ir.variables.values()]
+
+    @property
+    def constants(self) -> dict[str, float]:
+        lowered = self.schedule.model.variables
+        return {lowered[c].display: float(x) for c, x in zip(self.schedule.constants, self.defaults)}
+
+    def display(self, name: str) -> str:
+        return self.schedule.model.variables[name].display
+
+    # -- parameters -------------------------------------------------------
+    def param_index(self, name: str) -> int:
+        key = ir.canonical_name(name)
+        if key in self._param_index:
+            return self._param_index[key]
+        var = self.schedule.model.variables.get(key)
+        if var is None:
+            raise ParameterError(f"'{name}' is not a variable of {self.path}")
+        raise ParameterError(f"'{name}' is a {var.kind.value}, not a constant of the model; "
+                             "only constants can be set")
+
+    def parameter_vector(self, params: dict | None = None) -> np.ndarray:
+        p = self.defaults.copy()
+        for name, value in (params or {}).items():
+            try:
+                p[self.param_index(name)] = float(value)
+            except (TypeError, ValueError):
+                raise ParameterError(f"value for '{name}' is not a number: {value!r}") from None
+        return p
+
+    def control(self, p: np.ndarray, final_time=None, time_step=None, saveper=None) -> tuple:
+        """(initial time, time step, number of steps, steps between saves)."""
+        vals = {}
+        for name in ir.CONTROL_NAMES:
+            vals[name] = _constant_value(self.schedule.model, name, p, self._param_index)
+        if final_time is not None:
+            vals["final time"] = float(final_time)
+        if time_step is not None:
+            vals["time step"] = float(time_step)
+        if saveper is not None:
+            vals["saveper"] = float(saveper)
+        elif time_step is not None and "saveper" not in self._param_index:
+            vals["saveper"] = _constant_value(self.schedule.model, "saveper", p, self._param_index,
+                                              {"time step": vals["time step"]})
+        t0, t1, dt, save = (vals[n] for n in ir.CONTROL_NAMES)
+        if not dt > 0:
+            raise ParameterError(f"TIME STEP must be positive, got {dt}")
+        if not t1 >= t0:
+            raise ParameterError(f"FINAL TIME ({t1}) is before INITIAL TIME ({t0})")
+        n_steps = int(math.floor((t1 - t0) / dt + 1e-9))
+        save_every = max(1, int(round(save / dt)))
+        return t0, dt, n_steps, save_every
+
+    def _prepare(self, params, final_time, time_step, saveper, return_columns):
+        p = self.parameter_vector(params)
+        for name, value in (("final time", final_time), ("time step", time_step), ("saveper", saveper)):
+            if value is not None and name in self._param_index:
+                p[self._param_index[name]] = float(value)
+        t0, dt, n_steps, save_every = self.control(p, final_time, time_step, saveper)
+        if return_columns is None:
+            names = self.output_names
+        else:
+            names = []
+            for c in return_columns:
+                key = ir.canonical_name(c)
+                if key not in self.kernel.slots or self.schedule.model.variables[key].hidden:
+                    raise ParameterError(f"'{c}' is not a variable of {self.path}")
+                names.append(key)
+        save_idx = np.array([self.kernel.slots[n] for n in names], dtype=np.int64)
+        n_save = n_steps // save_every + 1
+        return p, t0, dt, n_steps, save_every, names, save_idx, n_save
+
+    def run(self, params: dict | None = None, final_time: float | None = None,
+            time_step: float | None = None, saveper: float | None = None,
+            return_columns: list[str] | None = None, method: str = "euler") -> Result:
+        if method not in METHODS:
+            raise ParameterError(f"unknown integration method '{method}'; use one of {sorted(METHODS)}")
+        p, t0, dt, n_steps, save_every, names, save_idx, n_save = self._prepare(
+            params, final_time, time_step, saveper, return_columns)
+        out = np.empty((n_save, len(names)))
+        self._module.simulate(p, self.kernel.tables, out, save_idx, t0, dt, n_steps, save_every,
+                              METHODS[method])
+        times = t0 + np.arange(n_save) * (save_every * dt)
+        return Result(times, [self.display(n) for n in names], out)
+
+
+def _literal(var: ir.Variable) -> float:
+    e = var.expr
+    if isinstance(e, ir.UnaryOp):
+        return -e.operand.value
+    return e.value
+
+
+_CONST_OPS = {
+    "+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
+    "/": lambda a, b: a / b if b else math.copysign(math.inf, a) if a else math.nan,
+    "^": lambda a, b: a ** b,
+}
+
+
+def _constant_value(model: ir.Model, name: str, p, index, overrides=None) -> float:
+    """Evaluate a control variable from the constants (they may be simple expressions)."""
+    overrides = overrides or {}
+    if name in overrides:
+        return overrides[name]
+    if name in index:
+        return float(p[index[name]])
+    var = model.variables.get(name)
+    if var is None:
+        raise ModelError(f"{model.source}: the model does not define {name.upper()}")
+
+    def ev(e):
+        if isinstance(e, ir.Num):
+            return e.value
+        if isinstance(e, ir.Ref):
+            return _constant_value(model, e.name, p, index, overrides)
+        if isinstance(e, ir.UnaryOp) and e.op == "-":
+            return -ev(e.operand)
+        if isinstance(e, ir.BinOp) and e.op in _CONST_OPS:
+            return _CONST_OPS[e.op](ev(e.left), ev(e.right))
+        if isinstance(e, ir.Call) and e.func in ("MIN", "MAX") and len(e.args) == 2:
+            return (min if e.func == "MIN" else max)(ev(e.args[0]), ev(e.args[1]))
+        raise ModelError(f"{var.pos}: {name.upper()} must be computable from constants before the run")
+    return float(ev(var.expr))
+
+
+# ---- loading --------------------------------------------------------------
+
+def compile_model(text: str, filename: str) -> tuple[ir.Model, Schedule, Kernel]:
+    """The pure part of loading: text -> IR -> lowered IR -> order -> kernel source."""
+    model = parse_model(text, filename)
+    sched = schedule(lower(model))
+    return model, sched, generate(sched)
+
+
+def _import_kernel(path: Path, key: str):
+    name = f"smartspec_kernel_{key}"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def load(path: str | os.PathLike, cache_dir: str | os.PathLike | None = None) -> Model:
+    """Parse, check, order and compile a Vensim model; kernels are cached on disk."""
+    global _FINGERPRINT
+    started = time.perf_counter()
+    path = Path(path)
+    try:
+        text = read_model_text(path)
+    except OSError as err:
+        raise ModelError(f"{path}: cannot read model: {err.strerror or err}") from None
+    if _FINGERPRINT is None:
+        _FINGERPRINT = _compiler_fingerprint()
+    key = hashlib.sha256((_FINGERPRINT + "\0" + str(path) + "\0" + text).encode()).hexdigest()[:24]
+    folder = Path(cache_dir) if cache_dir else cache_root()
+    folder = folder / key
+    meta_path, kernel_path = folder / "model.pkl", folder / "kernel.py"
+    cached = meta_path.is_file() and kernel_path.is_file()
+    if cached:
+        with open(meta_path, "rb") as f:
+            model, sched, kernel = pickle.load(f)
+    else:
+        model, sched, kernel = compile_model(text, str(path))
+        folder.mkdir(parents=True, exist_ok=True)
+        _atomic_write(kernel_path, kernel.source.encode())
+        _atomic_write(meta_path, pickle.dumps((model, sched, kernel), protocol=pickle.HIGHEST_PROTOCOL))
+    module = _import_kernel(kernel_path, key)
+    m = Model(str(path), model, sched, kernel, module, 0.0, cached)
+    # First call compiles (or loads the cached machine code); count it as compile time.
+    m.run(final_time=None, return_columns=[], time_step=None)
+    m.compile_seconds = time.perf_counter() - started
+    return m
