@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import argparse
+import csv
+import io
 import os
 import sys
 import tempfile
@@ -19,9 +21,9 @@ def write_table(path: str | Path, time_values, columns, values) -> None:
     path = Path(path)
     sep = "\t" if path.suffix.lower() in (".tab", ".tsv") else ","
 
-    def cell(name: str) -> str:
-        return f'"{name}"' if sep in name or '"' in name else name
-    header = sep.join(["Time"] + [cell(c) for c in columns])
+    header = io.StringIO()
+    csv.writer(header, delimiter=sep, lineterminator="\n").writerow(["Time"] + list(columns))
+    header = header.getvalue()[:-1]
     table = np.column_stack([np.asarray(time_values, dtype=float), values]) if len(columns) else \
         np.asarray(time_values, dtype=float)[:, None]
     fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", prefix=path.name + ".")
@@ -55,20 +57,23 @@ def cmd_run(args) -> int:
     result = model.run(params=_parse_sets(args.set), final_time=args.final_time,
                        time_step=args.time_step, saveper=args.saveper, method=args.method)
     if args.output:
-        write_table(args.output, result.time, result.columns, result.values)
+        try:
+            write_table(args.output, result.time, result.columns, result.values)
+        except OSError as err:
+            raise ModelError(f"{args.output}: cannot write output: {err.strerror or err}") from None
         print(f"{args.model}: {len(result.time)} saved times x {len(result.columns)} variables "
               f"-> {args.output} (load {model.compile_seconds:.2f} s, "
               f"{'cached kernel' if model.cached else 'compiled'})", file=sys.stderr)
     else:
-        write_table("/dev/stdout", result.time, result.columns, result.values) \
-            if False else _print_table(result)
+        _print_table(result)
     return 0
 
 
 def _print_table(result) -> None:
-    print(",".join(["Time"] + result.columns))
+    out = csv.writer(sys.stdout, lineterminator="\n")
+    out.writerow(["Time"] + result.columns)
     for t, row in zip(result.time, result.values):
-        print(",".join([repr(float(t))] + [repr(float(x)) for x in row]))
+        out.writerow([repr(float(t))] + [repr(float(x)) for x in row])
 
 
 def cmd_check(args) -> int:

@@ -48,6 +48,7 @@ class Kernel:
     n_continuous: int
     n_discrete: int
     n_fixed_delays: int
+    dynamic_control: bool          # FINAL TIME, TIME STEP or SAVEPER vary during the run
 
 
 def _safe_comment(text: str) -> str:
@@ -176,7 +177,7 @@ class _Emitter:
         for n in self.schedule.dynamic:
             if is_delay_fixed(vs[n]):
                 j = self.fixed.index(n)
-                out.append(f"v[{self.slots[n]}] = buf[bi[{2 * j}] + step % bi[{2 * j + 1}]]")
+                out.append(f"v[{self.slots[n]}] = buf[bi[{2 * j}] + istep % bi[{2 * j + 1}]]")
             else:
                 out.append(self.assign(n, vs[n].expr))
         return out
@@ -188,7 +189,7 @@ class _Emitter:
 
     def fixed_write_statements(self) -> list[str]:
         vs = self.schedule.model.variables
-        return [f"buf[bi[{2 * j}] + step % bi[{2 * j + 1}]] = {self.expr(vs[n].expr.args[0])}"
+        return [f"buf[bi[{2 * j}] + istep % bi[{2 * j + 1}]] = {self.expr(vs[n].expr.args[0])}"
                 for j, n in enumerate(self.fixed)]
 
 
@@ -207,10 +208,8 @@ JIT = dict(cache=True, nogil=True, error_model="numpy")
 
 _DRIVER = '''
 @njit(**JIT)
-def simulate(p, tab, out, save_idx, t0, dt, n_steps, save_every, method):
-    """One run: Euler (method 0) or RK4 (method 1), as Vensim integrates."""
+def setup(p, tab, t0, dt):
     v = np.zeros({n_slots})
-    r = np.zeros({n_rates})
     v[0] = t0
     init(v, p, tab)
     bi = np.zeros({n_bi}, dtype=np.int64)
@@ -223,59 +222,101 @@ def simulate(p, tab, out, save_idx, t0, dt, n_steps, save_every, method):
     buf = np.empty(total)
     for j in range({n_fixed}):
         buf[bi[2 * j]:bi[2 * j] + bi[2 * j + 1]] = v[FIXED_DELAY_OUTPUTS[j]]
+    return v, buf, bi
+
+
+@njit(**JIT)
+def advance(v, r, tab, buf, bi, istep, dt, method, y0, k, dnext):
+    \"\"\"Stocks from time t to t + dt: Euler (method 0) or RK4 (method 1), as Vensim does.\"\"\"
+    rates(v, r, tab)
+    fixed_write(v, tab, buf, bi, istep)
+    for i in range({n_disc}):
+        dnext[i] = r[{n_cont} + i]
+    if method == 0:
+        for i in range({n_cont}):
+            v[1 + i] += dt * r[i]
+    else:
+        t = v[0]
+        for i in range({n_cont}):
+            y0[i] = v[1 + i]
+            k[i, 0] = r[i]
+            v[1 + i] = y0[i] + 0.5 * dt * r[i]
+        v[0] = t + 0.5 * dt
+        dynamic(v, tab, buf, bi, istep)
+        rates(v, r, tab)
+        for i in range({n_cont}):
+            k[i, 1] = r[i]
+            v[1 + i] = y0[i] + 0.5 * dt * r[i]
+        dynamic(v, tab, buf, bi, istep)
+        rates(v, r, tab)
+        for i in range({n_cont}):
+            k[i, 2] = r[i]
+            v[1 + i] = y0[i] + dt * r[i]
+        v[0] = t + dt
+        dynamic(v, tab, buf, bi, istep)
+        rates(v, r, tab)
+        for i in range({n_cont}):
+            v[1 + i] = y0[i] + dt / 6.0 * (k[i, 0] + 2.0 * k[i, 1] + 2.0 * k[i, 2] + r[i])
+    for i in range({n_disc}):
+        v[{first_disc} + i] = dnext[i]
+
+
+@njit(**JIT)
+def simulate(p, tab, out, save_idx, t0, dt, n_steps, save_every, method):
+    \"\"\"One run; returns the number of rows saved, or -1 when `out` is too short.\"\"\"
+    v, buf, bi = setup(p, tab, t0, dt)
+    r = np.zeros({n_rates})
     y0 = np.zeros({n_cont})
     k = np.zeros(({n_cont}, 3))
     dnext = np.zeros({n_disc})
-    saved = 0
-    for step in range(n_steps + 1):
-        v[0] = t0 + step * dt
-        dynamic(v, tab, buf, bi, step)
-        if step % save_every == 0:
-            for j in range(save_idx.shape[0]):
-                out[saved, j] = v[save_idx[j]]
-            saved += 1
-        if step == n_steps:
-            break
-        rates(v, r, tab)
-        fixed_write(v, tab, buf, bi, step)
-        for i in range({n_disc}):
-            dnext[i] = r[{n_cont} + i]
-        if method == 0:
-            for i in range({n_cont}):
-                v[1 + i] += dt * r[i]
-        else:
-            t = v[0]
-            for i in range({n_cont}):
-                y0[i] = v[1 + i]
-                k[i, 0] = r[i]
-                v[1 + i] = y0[i] + 0.5 * dt * r[i]
-            v[0] = t + 0.5 * dt
-            dynamic(v, tab, buf, bi, step)
-            rates(v, r, tab)
-            for i in range({n_cont}):
-                k[i, 1] = r[i]
-                v[1 + i] = y0[i] + 0.5 * dt * r[i]
-            dynamic(v, tab, buf, bi, step)
-            rates(v, r, tab)
-            for i in range({n_cont}):
-                k[i, 2] = r[i]
-                v[1 + i] = y0[i] + dt * r[i]
-            v[0] = t + dt
-            dynamic(v, tab, buf, bi, step)
-            rates(v, r, tab)
-            for i in range({n_cont}):
-                v[1 + i] = y0[i] + dt / 6.0 * (k[i, 0] + 2.0 * k[i, 1] + 2.0 * k[i, 2] + r[i])
-        for i in range({n_disc}):
-            v[{first_disc} + i] = dnext[i]
+{loop}
     return saved
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
 def simulate_batch(P, tab, OUT, save_idx, t0, dt, n_steps, save_every, method):
-    """Runs P.shape[0] parameter sets in parallel, one output block each."""
+    \"\"\"Runs P.shape[0] parameter sets in parallel, one output block each.\"\"\"
     for i in prange(P.shape[0]):
         simulate(P[i], tab, OUT[i], save_idx, t0, dt, n_steps, save_every, method)
 '''
+
+# Control variables are constants: time is t0 + step * dt exactly, and the
+# number of steps and saved rows is known before the run.
+_STATIC_LOOP = '''\
+    saved = 0
+    for istep in range(n_steps + 1):
+        v[0] = t0 + istep * dt
+        dynamic(v, tab, buf, bi, istep)
+        if istep % save_every == 0:
+            for j in range(save_idx.shape[0]):
+                out[saved, j] = v[save_idx[j]]
+            saved += 1
+        if istep == n_steps:
+            break
+        advance(v, r, tab, buf, bi, istep, dt, method, y0, k, dnext)'''
+
+# FINAL TIME, TIME STEP or SAVEPER change during the run: read them each step.
+_DYNAMIC_LOOP = '''\
+    saved = 0
+    t = t0
+    next_save = t0
+    istep = 0
+    while True:
+        v[0] = t
+        dynamic(v, tab, buf, bi, istep)
+        step_now = v[{dt_slot}]
+        if t >= next_save - 1e-9 * step_now:
+            if saved >= out.shape[0]:
+                return -1
+            for j in range(save_idx.shape[0]):
+                out[saved, j] = v[save_idx[j]]
+            saved += 1
+            next_save = next_save + v[{saveper_slot}]
+        if t >= v[{final_slot}] - 1e-9 * step_now:
+            break
+        advance(v, r, tab, buf, bi, istep, step_now, method, y0, k, dnext)
+        t = t + step_now
+        istep += 1'''
 
 
 def _functions(name: str, args: str, body: list[str]) -> str:
@@ -298,19 +339,22 @@ def generate(schedule: Schedule) -> Kernel:
     writes = em.fixed_write_statements()
     n_cont, n_disc = len(em.cont), len(em.disc)
     fixed_slots = [em.fixed_delay_slot[n] for n in em.fixed]
+    dynamic_control = any(n in schedule.dynamic for n in ir.CONTROL_NAMES)
+    loop = _DYNAMIC_LOOP.format(dt_slot=em.slots["time step"], saveper_slot=em.slots["saveper"],
+                                final_slot=em.slots["final time"]) if dynamic_control else _STATIC_LOOP
     fixed_outputs = [em.slots[n] for n in em.fixed]
     source = "\n".join([
         _HEADER,
         f"FIXED_DELAY_SLOTS = np.array({fixed_slots or [0]}, dtype=np.int64)",
         f"FIXED_DELAY_OUTPUTS = np.array({fixed_outputs or [0]}, dtype=np.int64)\n\n",
         _functions("init", "v, p, tab", init),
-        _functions("dynamic", "v, tab, buf, bi, step", dynamic),
+        _functions("dynamic", "v, tab, buf, bi, istep", dynamic),
         _functions("rates", "v, r, tab", rates),
-        _functions("fixed_write", "v, tab, buf, bi, step", writes),
+        _functions("fixed_write", "v, tab, buf, bi, istep", writes),
         _DRIVER.format(n_slots=em.n_slots, n_rates=max(1, n_cont + n_disc), n_cont=n_cont,
                        n_disc=n_disc, first_disc=1 + n_cont, n_fixed=len(em.fixed),
-                       n_bi=max(2, 2 * len(em.fixed))),
+                       n_bi=max(2, 2 * len(em.fixed)), loop=loop),
     ])
     tables = np.array(em.tables or [0.0], dtype=np.float64)
     return Kernel(source, dict(em.slots), em.n_slots, schedule.constants, tables,
-                  n_cont, n_disc, len(em.fixed))
+                  n_cont, n_disc, len(em.fixed), dynamic_control)

@@ -56,7 +56,8 @@ def integer(x):
 
 @njit(**JIT)
 def modulo(a, b):
-    return a - b * math.floor(a / b)
+    # Vensim's MODULO keeps the sign of the dividend, like C's fmod
+    return a - b * math.trunc(a / b)
 
 
 @njit(**JIT)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 
 from . import ir
 from .builtins import check_call
+from .consteval import constant_value, evaluate
 from .errors import ModelError, UnsupportedFeature
 
 Num, Ref, Call, BinOp = ir.Num, ir.Ref, ir.Call, ir.BinOp
@@ -51,26 +52,34 @@ class _Lowering:
         return Ref(name, (), pos)
 
     # -- the stateful functions ------------------------------------------------
-    def chain(self, owner, what, inp, delay, init_each, n, pos, smooth: bool) -> ir.Expr:
+    def chain(self, owner, what, inp, delay, init_each, n, pos, smooth: bool,
+              travelling_times: bool = False) -> ir.Expr:
         """n first-order stages in series, each with time constant delay/n.
 
         A material delay's stage holds quantity (output = level/stage time);
-        an information smooth's stage holds the smoothed value itself."""
+        an information smooth's stage holds the smoothed value itself.
+        With `travelling_times` (Vensim's DELAY N) each stage keeps the stage
+        time that was current when the material entered it: stage k's time is
+        stage k-1's time one step earlier."""
         stage_time = delay if n == 1 else _div(delay, Num(float(n)))
         stage_time = self.aux(owner, what + "time", stage_time, pos) if n > 1 else stage_time
+        times = [stage_time]
+        for k in range(1, n if travelling_times else 0):
+            times.append(self.stock(owner, f"{what}time{k + 1}_", lambda s, prev=times[-1]: prev,
+                                    stage_time, pos, discrete=True))
+        times += [stage_time] * (n - len(times))
         signal = inp
         for k in range(n):
+            tau = times[k]
             if smooth:
-                init = init_each
                 level = self.stock(owner, f"{what}{k + 1}_",
-                                   lambda s, x=signal: _div(_sub(x, s), stage_time), init, pos)
+                                   lambda s, x=signal, tau=tau: _div(_sub(x, s), tau), init_each, pos)
                 signal = level
             else:
-                init = _mul(init_each, stage_time)
-                outflow_of = lambda s: _div(s, stage_time)
                 level = self.stock(owner, f"{what}{k + 1}_",
-                                   lambda s, x=signal: _sub(x, _div(s, stage_time)), init, pos)
-                signal = self.aux(owner, f"{what}{k + 1}out", outflow_of(level), pos)
+                                   lambda s, x=signal, tau=tau: _sub(x, _div(s, tau)),
+                                   _mul(init_each, tau), pos)
+                signal = self.aux(owner, f"{what}{k + 1}out", _div(level, tau), pos)
         return signal
 
     def lower_call(self, owner: str, node: Call) -> ir.Expr:
@@ -84,7 +93,15 @@ class _Lowering:
         if f == "DELAY3I":
             return self.chain(owner, "delay3", a[0], a[1], a[2], 3, pos, smooth=False)
         if f == "DELAY N":
-            return self.chain(owner, "delayn", a[0], a[1], a[2], self.order_of(a[3], f, pos), pos, smooth=False)
+            n = self.order_of(a[3], f, pos)
+            try:
+                # Vensim lowers the order until each stage is at least one TIME STEP long
+                stages = self.initial_value(a[1]) / self.initial_value(DT)
+                n = max(1, min(n, int(stages + 1e-9)))
+            except ModelError:
+                pass
+            return self.chain(owner, "delayn", a[0], a[1], a[2], n, pos, smooth=False,
+                              travelling_times=True)
         if f == "SMOOTH":
             return self.chain(owner, "smooth", a[0], a[1], a[0], 1, pos, smooth=True)
         if f == "SMOOTHI":
@@ -125,11 +142,19 @@ class _Lowering:
             raise ModelError(f"{pos}: ACTIVE INITIAL must be the whole equation of a variable")
         return node
 
-    @staticmethod
-    def order_of(expr, f, pos) -> int:
-        if isinstance(expr, Num) and expr.value >= 1 and float(expr.value).is_integer():
-            return int(expr.value)
-        raise UnsupportedFeature(f"{pos}: {f} needs its order as a whole number literal")
+    def initial_value(self, expr) -> float:
+        return evaluate(self.model, expr, {}, constant_value(self.model, "initial time", {}))
+
+    def order_of(self, expr, f, pos) -> int:
+        """The number of stages: structure, so fixed when the model is compiled
+        (Vensim too reads the order once, at the initial time)."""
+        try:
+            value = self.initial_value(expr)
+        except ModelError:
+            value = None
+        if value is not None and value >= 1:
+            return int(round(value))
+        raise UnsupportedFeature(f"{pos}: {f} needs an order computable from constants at the initial time")
 
     def lower_expr(self, owner: str, e: ir.Expr | None) -> ir.Expr | None:
         if e is None:

@@ -41,11 +41,27 @@ def equations_text(text: str) -> str:
     return text[: m.start()] if m else text
 
 
+def _describe_terminal(name: str) -> str:
+    if name in _TERMINAL_TEXT:
+        return _TERMINAL_TEXT[name]
+    term = next((t for t in parser().terminals if t.name == name), None)
+    if term is not None and term.pattern.type == "str":
+        return f"'{term.pattern.value}'"
+    return name.lower().replace("_", " ")
+
+
 def _describe_expected(expected) -> str:
-    names = sorted({_TERMINAL_TEXT.get(t, t.lower().replace("_", " ")) for t in expected})
-    if len(names) > 8:
-        names = names[:8] + ["..."]
+    names = sorted({_describe_terminal(t) for t in expected})
+    if len(names) > 12:
+        names = names[:12] + ["..."]
     return ", ".join(names)
+
+
+def _first_token(text: str) -> str:
+    """The offending token alone: a name or number, or else one character."""
+    text = text.lstrip()
+    m = re.match(r'"(?:[^"\\]|\\.)*"|[\w.$]+', text)
+    return m.group(0)[:40] if m else text[:1]
 
 
 def _syntax_error(err: lark.exceptions.UnexpectedInput, text: str, filename: str) -> SyntaxErrorInModel:
@@ -54,14 +70,13 @@ def _syntax_error(err: lark.exceptions.UnexpectedInput, text: str, filename: str
         line = text.count("\n") + 1
         col = len(text.rsplit("\n", 1)[-1]) + 1
     if isinstance(err, lark.exceptions.UnexpectedToken):
-        found = str(err.token) if err.token.type != "$END" else "end of file"
+        found = _first_token(str(err.token)) if err.token.type != "$END" else "end of file"
         expected = _describe_expected(err.accepts or err.expected)
     elif isinstance(err, lark.exceptions.UnexpectedCharacters):
         found = text[err.pos_in_stream: err.pos_in_stream + 1]
         expected = _describe_expected(err.allowed or [])
     else:
         found, expected = "end of file", _describe_expected(getattr(err, "expected", []))
-    found = found.strip().splitlines()[0][:40] if found.strip() else found
     src_line = text.splitlines()[line - 1] if 0 < line <= len(text.splitlines()) else ""
     caret = " " * (col - 1) + "^"
     return SyntaxErrorInModel(
@@ -139,7 +154,7 @@ class _ToIR(Transformer):
                 subs = c
         display = re.sub(r"\\[ \t]*\r?\n[ \t]*", " ", raw.strip())
         if display.startswith('"') and display.endswith('"'):
-            display = display[1:-1].replace('\\"', '"')
+            display = display[1:-1]  # as Vensim prints it, escapes included
         return _Lhs(ir.canonical_name(raw), display, subs, excepts, keyword, self._pos(meta))
 
     # expressions

@@ -17,6 +17,7 @@ import numpy as np
 
 from . import ir
 from .codegen import Kernel, generate
+from .consteval import constant_value
 from .errors import ModelError, ParameterError
 from .grammar import grammar_text
 from .lower import lower
@@ -121,7 +122,8 @@ class Model:
         var = self.schedule.model.variables.get(key)
         if var is None:
             raise ParameterError(f"'{name}' is not a variable of {self.path}")
-        raise ParameterError(f"'{name}' is a {var.kind.value}, not a constant of the model; "
+        article = "an" if var.kind.value[0] in "aeiou" else "a"
+        raise ParameterError(f"'{name}' is {article} {var.kind.value}, not a constant of the model; "
                              "only constants can be set")
 
     def parameter_vector(self, params: dict | None = None) -> np.ndarray:
@@ -135,9 +137,11 @@ class Model:
 
     def control(self, p: np.ndarray, final_time=None, time_step=None, saveper=None) -> tuple:
         """(initial time, time step, number of steps, steps between saves)."""
-        vals = {}
-        for name in ir.CONTROL_NAMES:
-            vals[name] = _constant_value(self.schedule.model, name, p, self._param_index)
+        model = self.schedule.model
+        given = {c: float(x) for c, x in zip(self.schedule.constants, p)}
+        vals = {"initial time": constant_value(model, "initial time", given)}
+        for name in ir.CONTROL_NAMES[1:]:
+            vals[name] = constant_value(model, name, given, vals["initial time"])
         if final_time is not None:
             vals["final time"] = float(final_time)
         if time_step is not None:
@@ -145,8 +149,8 @@ class Model:
         if saveper is not None:
             vals["saveper"] = float(saveper)
         elif time_step is not None and "saveper" not in self._param_index:
-            vals["saveper"] = _constant_value(self.schedule.model, "saveper", p, self._param_index,
-                                              {"time step": vals["time step"]})
+            vals["saveper"] = constant_value(model, "saveper", {**given, "time step": vals["time step"]},
+                                             vals["initial time"])
         t0, t1, dt, save = (vals[n] for n in ir.CONTROL_NAMES)
         if not dt > 0:
             raise ParameterError(f"TIME STEP must be positive, got {dt}")
@@ -182,11 +186,26 @@ class Model:
             raise ParameterError(f"unknown integration method '{method}'; use one of {sorted(METHODS)}")
         p, t0, dt, n_steps, save_every, names, save_idx, n_save = self._prepare(
             params, final_time, time_step, saveper, return_columns)
-        out = np.empty((n_save, len(names)))
-        self._module.simulate(p, self.kernel.tables, out, save_idx, t0, dt, n_steps, save_every,
-                              METHODS[method])
-        times = t0 + np.arange(n_save) * (save_every * dt)
-        return Result(times, [self.display(n) for n in names], out)
+        if not self.kernel.dynamic_control:
+            out = np.empty((n_save, len(names)))
+            self._module.simulate(p, self.kernel.tables, out, save_idx, t0, dt, n_steps, save_every,
+                                  METHODS[method])
+            times = t0 + np.arange(n_save) * (save_every * dt)
+            return Result(times, [self.display(n) for n in names], out)
+        # Control variables change during the run: the kernel saves Time too, and
+        # we grow the output until it fits.
+        idx = np.concatenate([[0], save_idx]).astype(np.int64)
+        rows = max(n_save, 16)
+        while True:
+            out = np.empty((rows, len(idx)))
+            saved = self._module.simulate(p, self.kernel.tables, out, idx, t0, dt, n_steps,
+                                          save_every, METHODS[method])
+            if saved >= 0:
+                break
+            if rows > 50_000_000:
+                raise ParameterError("the run saves more than 50 million rows; check FINAL TIME and SAVEPER")
+            rows *= 4
+        return Result(out[:saved, 0].copy(), [self.display(n) for n in names], out[:saved, 1:])
 
 
 def _literal(var: ir.Variable) -> float:
@@ -194,39 +213,6 @@ def _literal(var: ir.Variable) -> float:
     if isinstance(e, ir.UnaryOp):
         return -e.operand.value
     return e.value
-
-
-_CONST_OPS = {
-    "+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
-    "/": lambda a, b: a / b if b else math.copysign(math.inf, a) if a else math.nan,
-    "^": lambda a, b: a ** b,
-}
-
-
-def _constant_value(model: ir.Model, name: str, p, index, overrides=None) -> float:
-    """Evaluate a control variable from the constants (they may be simple expressions)."""
-    overrides = overrides or {}
-    if name in overrides:
-        return overrides[name]
-    if name in index:
-        return float(p[index[name]])
-    var = model.variables.get(name)
-    if var is None:
-        raise ModelError(f"{model.source}: the model does not define {name.upper()}")
-
-    def ev(e):
-        if isinstance(e, ir.Num):
-            return e.value
-        if isinstance(e, ir.Ref):
-            return _constant_value(model, e.name, p, index, overrides)
-        if isinstance(e, ir.UnaryOp) and e.op == "-":
-            return -ev(e.operand)
-        if isinstance(e, ir.BinOp) and e.op in _CONST_OPS:
-            return _CONST_OPS[e.op](ev(e.left), ev(e.right))
-        if isinstance(e, ir.Call) and e.func in ("MIN", "MAX") and len(e.args) == 2:
-            return (min if e.func == "MIN" else max)(ev(e.args[0]), ev(e.args[1]))
-        raise ModelError(f"{var.pos}: {name.upper()} must be computable from constants before the run")
-    return float(ev(var.expr))
 
 
 # ---- loading --------------------------------------------------------------
