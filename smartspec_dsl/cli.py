@@ -77,18 +77,27 @@ def _print_table(result) -> None:
 
 
 def cmd_check(args) -> int:
+    """Parse and order without running: syntax errors exit 2, unsupported features exit 1."""
+    from .errors import UnsupportedFeature
     from .lower import lower
     from .order import schedule
     from .parse import parse_file
     started = time.perf_counter()
     model = parse_file(args.model)
     counts = Counter(v.kind.value for v in model.variables.values())
-    sched = schedule(lower(model))
-    hidden = sum(1 for v in sched.model.variables.values() if v.hidden)
-    print(f"{args.model}: ok ({time.perf_counter() - started:.2f} s)")
+    print(f"{args.model}: parsed ({len(model.variables)} variables, "
+          f"{len(model.subscript_ranges)} subscript ranges, {len(model.macros)} macros)")
     for kind in ("stock", "flow", "auxiliary", "constant", "lookup", "data"):
         print(f"  {kind + 's':<12}{counts.get(kind, 0)}")
+    try:
+        sched = schedule(lower(model))
+    except UnsupportedFeature as err:
+        print(f"unsupported: {err}", file=sys.stderr)
+        return 1
+    hidden = sum(1 for v in sched.model.variables.values() if v.hidden)
     print(f"  {'lowered':<12}{hidden} internal variables from stateful functions")
+    print(f"ok: ordered {len(sched.initial)} initial and {len(sched.dynamic)} per-step equations "
+          f"({time.perf_counter() - started:.2f} s)")
     return 0
 
 
