@@ -173,6 +173,64 @@ STATEFUL = {"DELAY1", "DELAY1I", "DELAY3", "DELAY3I", "DELAY N", "SMOOTH", "SMOO
             "DELAY FIXED", "ACTIVE INITIAL"}
 
 
+def _rename(e: ir.Expr | None, names: dict[str, str]) -> ir.Expr | None:
+    def visit(node):
+        if isinstance(node, Ref) and node.name in names:
+            return replace(node, name=names[node.name])
+        if isinstance(node, ir.LookupCall) and node.table in names:
+            return replace(node, table=names[node.table])
+        return node
+    return None if e is None else ir.map_expr(e, visit)
+
+
+def expand_macros(model: ir.Model) -> ir.Model:
+    """Copy a macro's equations for each call, inputs bound to the call's arguments.
+
+    A macro's variables are local to it: each call site gets its own hidden
+    copies (stocks included), named after the call. A macro may call macros."""
+    if not model.macros:
+        return model
+    count = 0
+    done: dict[str, ir.Variable] = {}
+    work = list(model.variables.values())
+    while work:
+        var = work.pop()
+        added: list[ir.Variable] = []
+
+        def visit(node):
+            nonlocal count
+            if not (isinstance(node, Call) and ir.canonical_name(node.func) in model.macros):
+                return node
+            macro = model.macros[ir.canonical_name(node.func)]
+            if macro.outputs:
+                raise UnsupportedFeature(f"{node.pos}: macro '{macro.name}' has extra outputs "
+                                         "(':' in its header); these are not supported yet")
+            if len(node.args) != len(macro.params):
+                raise ModelError(f"{node.pos}: macro '{macro.name}' takes {len(macro.params)} "
+                                 f"arguments, got {len(node.args)}")
+            count += 1
+            prefix = f"{macro.name} #call{count}"
+            names = {p: f"{prefix} {p}" for p in macro.params}
+            names.update({v.name: f"{prefix} {v.name}" for v in macro.variables})
+            for p, arg in zip(macro.params, node.args):
+                added.append(ir.Variable(names[p], names[p], ir.Kind.AUXILIARY, expr=arg,
+                                         pos=node.pos, hidden=True))
+            for body in macro.variables:
+                added.append(replace(body, name=names[body.name], display=names[body.name],
+                                     expr=_rename(body.expr, names),
+                                     initial=_rename(body.initial, names), hidden=True))
+            if macro.name not in names:
+                raise ModelError(f"{macro.pos}: macro '{macro.name}' does not define its output "
+                                 f"'{macro.name}'")
+            return Ref(names[macro.name], (), node.pos)
+
+        expr = None if var.expr is None else ir.map_expr(var.expr, visit)
+        initial = None if var.initial is None else ir.map_expr(var.initial, visit)
+        done[var.name] = replace(var, expr=expr, initial=initial)
+        work.extend(added)
+    return replace(model, variables=done, macros={})
+
+
 def lower(model: ir.Model) -> ir.Model:
     """Return a model whose expressions hold no stateful calls."""
     for var in model.variables.values():
@@ -182,9 +240,7 @@ def lower(model: ir.Model) -> ir.Model:
         if var.kind is ir.Kind.DATA:
             raise UnsupportedFeature(f"{var.pos}: '{var.display}' is a data variable; "
                                      "data variables are not supported yet")
-    if model.macros:
-        m = next(iter(model.macros.values()))
-        raise UnsupportedFeature(f"{m.pos}: macro '{m.name}' found; macros are not supported yet")
+    model = expand_macros(model)
     lw = _Lowering(model)
     out: dict[str, ir.Variable] = {}
     for name, var in model.variables.items():

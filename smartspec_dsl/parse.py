@@ -332,8 +332,14 @@ class _ToIR(Transformer):
     def group(self, meta, children):
         return _Item("group")
 
+    def macro_inputs(self, meta, children):
+        return ("inputs", [ir.canonical_name(c) for c in children])
+
+    def macro_outputs(self, meta, children):
+        return ("outputs", [ir.canonical_name(c) for c in children])
+
     def macro_params(self, meta, children):
-        return children
+        return dict(children)
 
     def macro(self, meta, children):
         name, params = children[1], children[2]
@@ -468,9 +474,10 @@ def parse_model(text: str, filename: str = "<model>") -> ir.Model:
             ranges[name] = ir.SubscriptRange(name, (), (ir.canonical_name(it.extra["target"]),), it.extra["pos"])
         elif it.kind == "macro":
             name = ir.canonical_name(it.extra["name"])
-            params = [ir.canonical_name(p) for p in it.extra["params"]]
+            params = it.extra["params"]
             body = _build_variables(it.extra["body"], filename)
-            macros[name] = ir.Macro(name, tuple(params), (), tuple(body.values()), it.extra["pos"])
+            macros[name] = ir.Macro(name, tuple(params["inputs"]), tuple(params.get("outputs", ())),
+                                    tuple(body.values()), it.extra["pos"])
         else:
             top.append(it)
     return ir.Model(filename, _build_variables(top, filename), ranges, macros)
