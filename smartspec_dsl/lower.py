@@ -13,6 +13,7 @@ from . import ir
 from .builtins import check_call
 from .consteval import constant_value, evaluate
 from .errors import ModelError, UnsupportedFeature
+from .subscripts import flatten
 
 Num, Ref, Call, BinOp = ir.Num, ir.Ref, ir.Call, ir.BinOp
 
@@ -116,9 +117,9 @@ class _Lowering:
             inp, avg_time = a[0], a[1]
             init = inp if f == "FORECAST" else _div(inp, _add(Num(1.0), _mul(a[2], avg_time)))
             average = self.stock(owner, "average", lambda s: _div(_sub(inp, s), avg_time), init, pos)
-            trend = Call("ZIDZ", (_sub(inp, average), _mul(avg_time, Call("ABS", (average,), pos))), pos)
-            if f == "TREND":
-                return trend
+            if f == "TREND":  # Vensim divides by |average| here, and not in FORECAST
+                return Call("ZIDZ", (_sub(inp, average), _mul(avg_time, Call("ABS", (average,), pos))), pos)
+            trend = Call("ZIDZ", (_sub(inp, average), _mul(avg_time, average)), pos)
             return _mul(inp, _add(Num(1.0), _mul(trend, a[2])))
         if f == "NPV":
             stream, rate, init, factor = a
@@ -233,10 +234,8 @@ def expand_macros(model: ir.Model) -> ir.Model:
 
 def lower(model: ir.Model) -> ir.Model:
     """Return a model whose expressions hold no stateful calls."""
+    model = flatten(model)
     for var in model.variables.values():
-        if var.dims or var.definitions and len(var.definitions) > 1:
-            raise UnsupportedFeature(
-                f"{var.pos}: '{var.display}' is subscripted; subscripts are not supported yet")
         if var.kind is ir.Kind.DATA:
             raise UnsupportedFeature(f"{var.pos}: '{var.display}' is a data variable; "
                                      "data variables are not supported yet")

@@ -139,8 +139,9 @@ class AlgebraicLoopInReference(ReferenceEvalError):
 class _Context:
     """Values at one instant: Time, the stocks, and a memo of everything computed."""
 
-    def __init__(self, vars_, time, stocks, phase, delay_out=None):
+    def __init__(self, vars_, time, stocks, phase, delay_out=None, overrides=None):
         self.vars = vars_
+        self.overrides = overrides or {}
         self.time = time
         self.stocks = stocks
         self.phase = phase          # "init" or "step"
@@ -155,6 +156,8 @@ class _Context:
             return self.time
         if name in self.memo:
             return self.memo[name]
+        if name in self.overrides:
+            return self.overrides[name]
         if name in self.busy:
             raise AlgebraicLoopInReference(name)
         var = self.vars.get(name)
@@ -301,9 +304,17 @@ class ReferenceModel:
         self.model = lower(parse_model(text, filename))
         self.vars = self.model.variables
 
-    def run(self) -> ReferenceResult:
+    def run(self, params: dict[str, float] | None = None) -> ReferenceResult:
+        """Run with the model's constants, or with `params` (name -> value) replacing some
+        of them (control variables such as TIME STEP included)."""
         vars_ = self.vars
-        control = _Context(vars_, None, {}, "init")
+        overrides = {}
+        for name, value in (params or {}).items():
+            key = ir.canonical_name(name)
+            if key not in vars_ or vars_[key].kind is not ir.Kind.CONSTANT:
+                raise ReferenceEvalError(f"{name!r} is not a constant of the model")
+            overrides[key] = float(value)
+        control = _Context(vars_, None, {}, "init", overrides=overrides)
         t0, t1 = control.value("initial time"), control.value("final time")
         dt, saveper = control.value("time step"), control.value("saveper")
         n_steps = int(math.floor((t1 - t0) / dt + 1e-9))
@@ -313,7 +324,7 @@ class ReferenceModel:
         outputs = [n for n, v in vars_.items() if not v.hidden and v.kind is not ir.Kind.LOOKUP]
         fixed = [n for n, v in vars_.items() if _is_delay_fixed(v)]
 
-        init = _Context(vars_, t0, {}, "init")
+        init = _Context(vars_, t0, {}, "init", overrides=overrides)
         state = {n: init.value(n) for n in stocks}
         # DELAY FIXED "Returns the value of the input delayed by the delay time. The initial
         # value is the value of the variable ... at the start of the simulation. The delay
@@ -332,7 +343,7 @@ class ReferenceModel:
                 k = lag[name]
                 return history[name][step - k] if step >= k else first[name]
 
-            ctx = _Context(vars_, t, state, "step", delay_out)
+            ctx = _Context(vars_, t, state, "step", delay_out, overrides)
             if step % save_every == 0:
                 times.append(t)
                 for n in outputs:
@@ -350,6 +361,7 @@ class ReferenceModel:
         return ReferenceResult(np.array(times), {n: np.array(v, dtype=float) for n, v in rows.items()})
 
 
-def simulate(text: str, filename: str = "<reference>") -> ReferenceResult:
+def simulate(text: str, params: dict[str, float] | None = None,
+             filename: str = "<reference>") -> ReferenceResult:
     """Parse, lower and run `text` with the reference evaluator."""
-    return ReferenceModel(text, filename).run()
+    return ReferenceModel(text, filename).run(params)

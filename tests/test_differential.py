@@ -2,9 +2,11 @@
 
 Part 1 (hypothesis): random, well-formed Vensim models (constants, a chain of
 stocks with flows, auxiliaries built from random expression trees over the scalar
-builtins and a few stateful ones, a lookup table) are compiled with
-`smartspec_dsl.load` and run; `reference_eval.simulate` runs the same text; every
-column must agree at every saved time (rtol = atol = 1e-9).
+builtins and the stateful ones, a lookup table, equations in random order and
+names in random spellings) are compiled with `smartspec_dsl.load` and run;
+`reference_eval.simulate` runs the same text; every column must agree at every
+saved time (rtol = atol = 1e-9). The same kernel is then run again with a changed
+constant, TIME STEP and FINAL TIME, and compared again.
 
 Part 2 (explicit): each stateful builtin against values derived by hand from
 Vensim's documented definition of that function (not from the lowering, which
@@ -46,16 +48,18 @@ def model_dir(tmp_path_factory):
         yield root
 
 
-def compile_and_run(folder, text: str):
+def load(folder, text: str):
     path = folder / f"m_{hashlib.sha256(text.encode()).hexdigest()[:16]}.mdl"
     path.write_text(text)
-    return smartspec_dsl.load(path).run()
+    return smartspec_dsl.load(path)
 
 
-def assert_same_as_reference(folder, text: str) -> None:
-    got = compile_and_run(folder, text)
-    ref = reference_simulate(text)
-    header = "model text:\n" + text
+def compile_and_run(folder, text: str):
+    return load(folder, text).run()
+
+
+def assert_matches(got, ref, text: str, what: str = "") -> None:
+    header = f"{what}model text:\n{text}"
     np.testing.assert_allclose(got.time, ref.time, rtol=0, atol=1e-12, err_msg=header)
     got_cols = {ir.canonical_name(c): i for i, c in enumerate(got.columns)}
     assert set(got_cols) == set(ref.values), header
@@ -68,13 +72,15 @@ def assert_same_as_reference(folder, text: str) -> None:
 # ---- random models -----------------------------------------------------------------
 
 # Times that are multiples of 0.5 are multiples of both time steps used, so STEP,
-# PULSE and RAMP switch exactly on a step (no half-step ambiguity).
+# PULSE and RAMP switch exactly on a step (no half-step ambiguity: see the explicit
+# tests below for switch times between steps).
 TIMES = st.sampled_from([0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0])
-DELAYS = st.sampled_from(["0.5", "1", "1.5", "2", "3"])
+DELAY_LITERALS = st.sampled_from(["0.5", "1", "1.5", "2", "3"])
 LITERALS = st.one_of(
     st.integers(-5, 5).map(str),
     st.floats(-5, 5, allow_nan=False, allow_infinity=False).map(lambda x: repr(round(x, 3))),
 )
+CONTROL_LEAVES = ["TIME STEP", "INITIAL TIME", "FINAL TIME", "SAVEPER"]
 
 
 def _p(s: str) -> str:
@@ -82,16 +88,41 @@ def _p(s: str) -> str:
 
 
 @st.composite
+def spelling(draw, name: str) -> str:
+    """Another way to write the same Vensim name (case, underscores, spaces)."""
+    form = draw(st.integers(0, 5))
+    if form == 1:
+        return name.upper()
+    if form == 2:
+        return name.replace(" ", "_")
+    if form == 3:
+        return name.replace(" ", "  ")
+    if form == 4:
+        return f'"{name}"'
+    return name
+
+
+@st.composite
+def delay_times(draw, names: list[str]) -> str:
+    """A positive delay time: usually a literal, sometimes an expression (even a varying one)."""
+    if not names or draw(st.integers(0, 3)) > 0:
+        return draw(DELAY_LITERALS)
+    return f"(ABS({draw(spelling(draw(st.sampled_from(names))))}) + 0.5)"
+
+
+@st.composite
 def expressions(draw, names: list[str], lookup: str | None, depth: int, stateful: bool = True):
     """Vensim expression text over `names` (and Time), kept in a safe numeric range."""
     if depth <= 0 or draw(st.integers(0, 4)) == 0:
-        choice = draw(st.integers(0, 5))
-        if choice <= 1 or not names:
+        choice = draw(st.integers(0, 11))
+        if choice <= 3 or not names:
             lit = draw(LITERALS)
             return lit if not lit.startswith("-") else _p(lit)
-        if choice == 2:
-            return "Time"
-        return draw(st.sampled_from(names))
+        if choice <= 5:
+            return draw(st.sampled_from(["Time", "TIME", "Time"]))
+        if choice == 6:
+            return draw(st.sampled_from(CONTROL_LEAVES))
+        return draw(spelling(draw(st.sampled_from(names))))
 
     def sub(d=depth - 1):
         return draw(expressions(names, lookup, d, stateful))
@@ -99,11 +130,14 @@ def expressions(draw, names: list[str], lookup: str | None, depth: int, stateful
     kinds = ["add", "sub", "mul", "div", "min", "max", "abs", "exp", "ln", "sqrt", "sin", "cos",
              "integer", "modulo", "xidz", "zidz", "ite", "cmp", "logic", "step", "ramp", "pulse",
              "pow", "powi", "neg", "with_lookup"]
-    if lookup:
-        kinds.append("lookup")
+    # (hypothesis favours the first entries of a sampled list: keep these near the front)
     if stateful:
-        kinds += ["smooth", "delay1"]
+        kinds[1:1] = ["stateful"]
+    if lookup:
+        kinds[1:1] = ["lookup"]
     kind = draw(st.sampled_from(kinds))
+    if kind == "stateful":
+        return draw(stateful_calls(names, lookup, depth - 1, nested=True))
     a = sub()
     if kind in ("add", "sub", "mul"):
         op = {"add": "+", "sub": "-", "mul": "*"}[kind]
@@ -158,13 +192,9 @@ def expressions(draw, names: list[str], lookup: str | None, depth: int, stateful
     if kind == "neg":
         return _p(f"-{a}")
     if kind == "lookup":
-        return f"{lookup}({a})"
+        return f"{draw(spelling(lookup))}({a})"
     if kind == "with_lookup":
         return f"WITH LOOKUP({a}, ((-1, 2), (0, 0), (1, 1.5), (3, -1)))"
-    if kind == "smooth":
-        return f"SMOOTH({a}, {draw(DELAYS)})"
-    if kind == "delay1":
-        return f"DELAY1({a}, {draw(DELAYS)})"
     raise AssertionError(kind)
 
 
@@ -178,18 +208,27 @@ def lookup_tables(draw, name: str) -> str:
     return f"{name}({head}{points})"
 
 
+WHOLE_ONLY = ("ACTIVE INITIAL", "DELAY FIXED")  # Vensim: "must directly follow the equal sign"
+
+
 @st.composite
-def stateful_equation(draw, names: list[str], lookup: str | None) -> str:
-    """An equation whose whole right-hand side is one stateful builtin."""
-    x = draw(expressions(names, lookup, 2, stateful=False))
-    init = draw(expressions(names, lookup, 1, stateful=False))
-    d = draw(DELAYS)
-    f = draw(st.sampled_from(["SMOOTH", "SMOOTHI", "SMOOTH3", "DELAY1", "DELAY1I", "DELAY3",
-                              "DELAY3I", "TREND", "FORECAST", "INITIAL", "ACTIVE INITIAL",
-                              "SAMPLE IF TRUE", "DELAY FIXED", "NPV", "SMOOTH N", "DELAY N"]))
+def stateful_calls(draw, names: list[str], lookup: str | None, depth: int = 2, nested: bool = False,
+                   init_names: list[str] | None = None) -> str:
+    """A call of a stateful builtin (as a whole right-hand side unless `nested`).
+    Initial-value arguments read `init_names` (default: `names`)."""
+    x = draw(expressions(names, lookup, max(depth, 0), stateful=nested and depth > 1))
+    init = draw(expressions(names if init_names is None else init_names, lookup, 1, stateful=False))
+    d = draw(delay_times(names))
+    # (hypothesis favours the first entries of a sampled list, so the order is deliberate)
+    funcs = ["SMOOTH", "ACTIVE INITIAL", "DELAY FIXED", "SAMPLE IF TRUE", "TREND", "DELAY1I",
+             "NPV", "DELAY3", "FORECAST", "INITIAL", "SMOOTHI", "SMOOTH N", "DELAY N", "SMOOTH3",
+             "SMOOTH3I", "DELAY1", "DELAY3I"]
+    if nested:
+        funcs = [f for f in funcs if f not in WHOLE_ONLY]
+    f = draw(st.sampled_from(funcs))
     if f in ("SMOOTH", "SMOOTH3", "DELAY1", "DELAY3"):
         return f"{f}({x}, {d})"
-    if f in ("SMOOTHI", "DELAY1I", "DELAY3I"):
+    if f in ("SMOOTHI", "SMOOTH3I", "DELAY1I", "DELAY3I"):
         return f"{f}({x}, {d}, {init})"
     if f in ("SMOOTH N", "DELAY N"):
         return f"{f}({x}, {d}, {init}, {draw(st.sampled_from([1, 2, 3]))})"
@@ -204,6 +243,7 @@ def stateful_equation(draw, names: list[str], lookup: str | None) -> str:
     if f == "SAMPLE IF TRUE":
         return f"SAMPLE IF TRUE({x} > {draw(LITERALS)}, {init}, {draw(LITERALS)})"
     if f == "DELAY FIXED":
+        # the delay time is read once, at the initial time; keep it a multiple of TIME STEP
         return f"DELAY FIXED({x}, {draw(st.sampled_from(['0.5', '1', '1.25', '2']))}, {init})"
     if f == "NPV":
         return f"NPV({x}, {draw(st.sampled_from(['0', '0.05', '0.2']))}, {init}, {draw(st.sampled_from(['1', '2']))})"
@@ -214,9 +254,11 @@ def stateful_equation(draw, names: list[str], lookup: str | None) -> str:
 def models(draw) -> str:
     dt = draw(st.sampled_from(["0.25", "0.125"]))
     final = draw(st.sampled_from(["2", "3", "4"]))
+    # Mostly SAVEPER = TIME STEP; sometimes every other step, to cover the saving stride.
+    saveper = draw(st.sampled_from(["TIME STEP"] * 4 + ["0.5"]))
     n_const = draw(st.integers(1, 3))
     n_stock = draw(st.integers(1, 3))
-    n_aux = draw(st.integers(1, 4))
+    n_aux = draw(st.integers(1, 6))
     eqs: list[str] = []
 
     consts = [f"const {i + 1}" for i in range(n_const)]
@@ -229,32 +271,40 @@ def models(draw) -> str:
 
     stocks = [f"Level {i + 1}" for i in range(n_stock)]
     flows = [f"flow {i + 1}" for i in range(n_stock + 1)]
-    # Stock initial values read constants and earlier stocks only (no initialisation loop).
-    for i, s in enumerate(stocks):
-        init = draw(expressions(consts + stocks[:i], None, 1, stateful=False))
-        eqs.append(f"{s} = INTEG({flows[i]} - {flows[i + 1]}, {init})")
 
-    # Auxiliaries read constants, every stock, Time and earlier auxiliaries (no algebraic loop).
-    known = consts + stocks
+    # Auxiliaries read constants, every stock, Time and earlier auxiliaries (no algebraic
+    # loop). `safe` holds the names whose value at initialisation reads no stock: stocks
+    # may start from those (as with ACTIVE INITIAL, which exists to break such loops).
+    known, safe = consts + stocks, list(consts)
     for i in range(n_aux):
         name = f"aux {i + 1}"
-        if draw(st.integers(0, 2)) == 0:
-            rhs = draw(stateful_equation(known, lookup))
+        mode = draw(st.integers(0, 5))
+        if mode <= 1:
+            rhs = draw(stateful_calls(known, lookup, init_names=safe))
+            is_safe = rhs.startswith(("ACTIVE INITIAL(", "DELAY FIXED("))
+        elif mode == 2:
+            rhs, is_safe = draw(expressions(safe, lookup, 3)), True
         else:
-            rhs = draw(expressions(known, lookup, 3))
+            rhs, is_safe = draw(expressions(known, lookup, 3)), False
         eqs.append(f"{name} = {rhs}")
         known = known + [name]
+        if is_safe:
+            safe.append(name)
+
+    # Stock initial values read safe names and earlier stocks only (no initialisation loop).
+    safe_auxes = [n for n in safe if n not in consts]
+    for i, s in enumerate(stocks):
+        init = draw(expressions(consts + stocks[:i] + safe_auxes, None, 1, stateful=False))
+        eqs.append(f"{s} = INTEG({draw(spelling(flows[i]))} - {draw(spelling(flows[i + 1]))}, {init})")
 
     # Flows may read anything above; clamped so the stocks stay in range.
     for f in flows:
         eqs.append(f"{f} = MIN(MAX({draw(expressions(known, lookup, 2))}, -20), 20)")
 
-    eqs = draw(st.permutations(eqs))
-    control = [
-        "INITIAL TIME = 0", f"FINAL TIME = {final}", f"TIME STEP = {dt}", "SAVEPER = TIME STEP",
-    ]
-    body = "\n\n".join(f"{e}\n\t~\t\n\t~\t\n\t|" for e in list(eqs) + control)
-    return "{UTF-8}\n" + body + "\n\n\\\\\\---/// Sketch information - ignored\n"
+    eqs = list(draw(st.permutations(eqs)))
+    eqs += ["INITIAL TIME = 0", f"FINAL TIME = {final}", f"TIME STEP = {dt}", f"SAVEPER = {saveper}"]
+    body = "\n".join(f"{e} ~~|" for e in eqs)
+    return "{UTF-8}\n" + body + "\n\\\\\\---/// Sketch information - ignored\n"
 
 
 _PHASES = [Phase.explicit, Phase.reuse, Phase.generate]
@@ -262,13 +312,26 @@ if os.environ.get("SMARTSPEC_DIFF_SHRINK"):
     _PHASES.append(Phase.shrink)
 
 
-@settings(max_examples=int(os.environ.get("SMARTSPEC_DIFF_EXAMPLES", "20")), deadline=None,
+@settings(max_examples=int(os.environ.get("SMARTSPEC_DIFF_EXAMPLES", "30")), deadline=None,
           phases=_PHASES, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
           print_blob=True)
-@given(text=models())
-def test_random_models_match_reference(model_dir, text):
+@given(text=models(), data=st.data())
+def test_random_models_match_reference(model_dir, text, data):
     note("model text:\n" + text)
-    assert_same_as_reference(model_dir, text)
+    model = load(model_dir, text)
+    assert_matches(model.run(), reference_simulate(text), text)
+
+    # The same kernel with other parameters: a constant and the run's control values.
+    consts = sorted(c for c in model.constants
+                    if ir.canonical_name(c) not in ("initial time", "final time", "time step", "saveper"))
+    params = {}
+    if consts:
+        params[data.draw(st.sampled_from(consts), label="constant")] = data.draw(LITERALS.map(float), label="value")
+    params["time step"] = data.draw(st.sampled_from([0.0625, 0.125, 0.5]), label="time step")
+    params["final time"] = data.draw(st.sampled_from([1.5, 2.5]), label="final time")
+    note(f"params: {params}")
+    assert_matches(model.run(params=params), reference_simulate(text, params), text,
+                   what=f"run with params={params}\n")
 
 
 # ---- explicit models -------------------------------------------------------------------
@@ -312,6 +375,7 @@ STATEFUL_MODEL = _eqs(
     "ai = ACTIVE INITIAL(pop * 0.5, 10)",
     "df = DELAY FIXED(input, 1, 10)",
     "df ramp = DELAY FIXED(growth * 2, 2.5, growth)",
+    "df zero = DELAY FIXED(input, 0, 10)",
     "flat smooth = SMOOTH(5, 3)",
     "flat delay3 = DELAY3(7, 2)",
     "flat delay1 = DELAY1(growth * 0 + 4, 0.5)",
@@ -431,9 +495,6 @@ def test_forecast(stateful):
     check(stateful, "fc", RAMP_IN * (1 + (RAMP_IN - av) / (2.0 * av) * 3.0))
 
 
-@pytest.mark.xfail(strict=True, reason="lowering uses ABS(AV) in FORECAST's trend; Vensim's "
-                   "documented FORECAST divides by average time*AV (no ABS), so a negative input "
-                   "extrapolates the wrong way")
 def test_forecast_negative_input(stateful):
     inp = -RAMP_IN
     av = _trend_average(inp, 2.0, inp[0])
@@ -485,6 +546,9 @@ def test_delay_fixed(stateful):
     check(stateful, "df", np.concatenate([np.full(lag, 10.0), STEP_IN[:-lag]]))
     lag = int(round(2.5 / DT))
     check(stateful, "df ramp", np.concatenate([np.full(lag, RAMP_IN[0]), 2 * RAMP_IN[:-lag]]))
+    # "The minimum delay time is TIME STEP and shorter delay times will have the same
+    # effect as a delay time of TIME STEP."
+    check(stateful, "df zero", np.concatenate([[10.0], STEP_IN[:-1]]))
 
 
 # ---- scalar builtins: documented edge cases -------------------------------------------
