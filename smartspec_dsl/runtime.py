@@ -84,6 +84,13 @@ class Result:
         return pd.DataFrame(self.values, index=pd.Index(self.time, name="Time"), columns=self.columns)
 
 
+@dataclass
+class BatchResult:
+    time: np.ndarray
+    columns: list[str]
+    values: np.ndarray  # (runs, saved times, columns)
+
+
 class Model:
     """A compiled model. Use `smartspec_dsl.load(path)`."""
 
@@ -206,6 +213,61 @@ class Model:
                 raise ParameterError("the run saves more than 50 million rows; check FINAL TIME and SAVEPER")
             rows *= 4
         return Result(out[:saved, 0].copy(), [self.display(n) for n in names], out[:saved, 1:])
+
+
+    # -- batches ------------------------------------------------------------
+    def parameter_matrix(self, columns: dict[str, np.ndarray] | None = None, n: int | None = None) -> np.ndarray:
+        """(runs, constants): every constant at its default, the named ones set per run."""
+        columns = {name: np.asarray(values, dtype=np.float64) for name, values in (columns or {}).items()}
+        lengths = {len(v) for v in columns.values()}
+        if len(lengths) > 1:
+            raise ParameterError(f"parameter columns have different lengths: {sorted(lengths)}")
+        runs = n if n is not None else (lengths.pop() if lengths else 1)
+        P = np.tile(self.defaults, (runs, 1))
+        for name, values in columns.items():
+            idx = self.param_index(name)
+            if self.schedule.constants[idx] in ir.CONTROL_NAMES:
+                raise ParameterError(f"'{name}' is a simulation control; it cannot vary between runs")
+            P[:, idx] = values
+        return P
+
+    def run_batch(self, P: np.ndarray, outputs: list[str] | None = None, times="all",
+                  final_time=None, time_step=None, saveper=None, method: str = "euler") -> BatchResult:
+        """Run every row of P (from `parameter_matrix`) in parallel.
+
+        Returns a BatchResult whose `values` is (runs, saved times, outputs);
+        `times` is "all", "final", or a list of saved times to keep."""
+        if method not in METHODS:
+            raise ParameterError(f"unknown integration method '{method}'; use one of {sorted(METHODS)}")
+        if self.kernel.dynamic_control:
+            raise ParameterError("this model changes FINAL TIME, TIME STEP or SAVEPER during the run; "
+                                 "batch runs need them constant")
+        P = np.ascontiguousarray(P, dtype=np.float64)
+        p, t0, dt, n_steps, save_every, names, save_idx, n_save = self._prepare(
+            None, final_time, time_step, saveper, outputs)
+        for name, value in (("final time", final_time), ("time step", time_step), ("saveper", saveper)):
+            if value is not None and name in self._param_index:
+                P[:, self._param_index[name]] = float(value)
+        all_times = t0 + np.arange(n_save) * (save_every * dt)
+        keep = None
+        if isinstance(times, str) and times == "final":
+            save_every, n_save = max(n_steps, 1), (2 if n_steps else 1)
+            keep = [n_save - 1]
+            all_times = np.array([t0, t0 + n_steps * dt])[:n_save]
+        elif not (isinstance(times, str) and times == "all"):
+            keep = []
+            for t in times:
+                hits = np.flatnonzero(np.isclose(all_times, float(t), rtol=0, atol=1e-9 * max(1.0, abs(t))))
+                if not len(hits):
+                    raise ParameterError(f"time {t} is not a saved time (from {all_times[0]:g} every "
+                                         f"{save_every * dt:g} to {all_times[-1]:g})")
+                keep.append(int(hits[0]))
+        out = np.empty((P.shape[0], n_save, len(names)))
+        self._module.simulate_batch(P, self.kernel.tables, out, save_idx, t0, dt, n_steps, save_every,
+                                    METHODS[method])
+        if keep is not None:
+            out, all_times = out[:, keep, :], all_times[keep]
+        return BatchResult(all_times, [self.display(n) for n in names], out)
 
 
 def _literal(var: ir.Variable) -> float:
