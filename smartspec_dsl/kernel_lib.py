@@ -13,6 +13,12 @@ from numba import njit
 
 JIT = dict(cache=True, nogil=True, error_model="numpy", fastmath=False)
 
+# Table offsets and lengths are integer constants in generated code, which Numba
+# would type as distinct literals and compile one specialisation of a lookup for
+# each table. Explicit signatures give one compiled lookup for all of them.
+_LOOKUP_SIGS = ["float64(float64, float64[::1], int64, int64)",
+                "float64(float64, float64[:], int64, int64)"]
+
 
 @njit(**JIT)
 def ite(c, a, b):
@@ -117,7 +123,7 @@ def pulse_train(t, dt, start, width, between, end):
     return 1.0 if (t - start) % between < w else 0.0
 
 
-@njit(**JIT)
+@njit(_LOOKUP_SIGS, **JIT)
 def lookup(x, tab, off, n):
     """Linear interpolation in a table stored as xs then ys at tab[off:off+2n]; clamped."""
     if x <= tab[off]:
@@ -136,7 +142,7 @@ def lookup(x, tab, off, n):
     return y0 + (x - x0) * (y1 - y0) / (x1 - x0)
 
 
-@njit(**JIT)
+@njit(_LOOKUP_SIGS, **JIT)
 def lookup_extrapolate(x, tab, off, n):
     if n < 2:
         return tab[off + n]
@@ -150,7 +156,7 @@ def lookup_extrapolate(x, tab, off, n):
     return lookup(x, tab, off, n)
 
 
-@njit(**JIT)
+@njit(_LOOKUP_SIGS, **JIT)
 def lookup_forward(x, tab, off, n):
     """The y of the first table point at or after x (last y past the end)."""
     for i in range(n):
@@ -159,7 +165,7 @@ def lookup_forward(x, tab, off, n):
     return tab[off + 2 * n - 1]
 
 
-@njit(**JIT)
+@njit(_LOOKUP_SIGS, **JIT)
 def lookup_backward(x, tab, off, n):
     """The y of the last table point at or before x (first y before the start)."""
     for i in range(n - 1, -1, -1):
@@ -184,3 +190,197 @@ def warm_up() -> None:
     pulse_train(1.0, 0.5, 0.0, 1.0, 2.0, 5.0); lookup(0.5, tab, 0, 2)
     lookup_extrapolate(2.0, tab, 0, 2); lookup_forward(0.5, tab, 0, 2)
     lookup_backward(0.5, tab, 0, 2); fixed_delay_slots(1.0, 0.5)
+
+
+# ---- intrinsics ------------------------------------------------------------
+# Generated kernels read and write the state vector with ld/st and build
+# conditionals with the select-based helpers below. They lower straight to LLVM
+# loads, stores and `select`s: Numba types each call with one tiny template and
+# emits no call, status check or index wrap-around, which roughly halves the
+# front-end compile time of large models. Indices are constants emitted by the
+# code generator (always within the vector), so no bounds check is done.
+# Intrinsics cannot be called from Python; the njit helpers above remain.
+from numba.core import cgutils as _cg, types as _t  # noqa: E402
+from numba.extending import intrinsic  # noqa: E402
+
+_F = _t.float64
+
+
+def _ptr(context, builder, aryty, ary, idx):
+    a = context.make_array(aryty)(context, builder, ary)
+    return _cg.get_item_pointer(context, builder, aryty, a, [idx], wraparound=False)
+
+
+@intrinsic
+def ld(typingctx, arr, idx):
+    """arr[idx] for a 1-d float64 array and a non-negative index."""
+    if not (isinstance(arr, _t.Array) and arr.ndim == 1 and arr.dtype == _F):
+        return None
+
+    def codegen(context, builder, sig, args):
+        return builder.load(_ptr(context, builder, sig.args[0], args[0], args[1]))
+    return _F(arr, _t.intp), codegen
+
+
+@intrinsic
+def st(typingctx, arr, idx, x):
+    """arr[idx] = x for a 1-d float64 array and a non-negative index."""
+    if not (isinstance(arr, _t.Array) and arr.ndim == 1 and arr.dtype == _F and arr.mutable):
+        return None
+
+    def codegen(context, builder, sig, args):
+        builder.store(args[2], _ptr(context, builder, sig.args[0], args[0], args[1]))
+        return context.get_dummy_value()
+    return _t.none(arr, _t.intp, _F), codegen
+
+
+def _zero(builder, x):
+    return x.type(0.0)
+
+
+@intrinsic
+def sel(typingctx, c, a, b):
+    """IF THEN ELSE: a if c != 0 (NaN counts as true) else b; both are evaluated."""
+    def codegen(context, builder, sig, args):
+        c, a, b = args
+        return builder.select(builder.fcmp_unordered("!=", c, _zero(builder, c)), a, b)
+    return _F(_F, _F, _F), codegen
+
+
+@intrinsic
+def bf(typingctx, c):
+    """A comparison's truth as 1.0 or 0.0."""
+    def codegen(context, builder, sig, args):
+        return builder.uitofp(args[0], context.get_value_type(_F))
+    return _F(_t.boolean), codegen
+
+
+def _bool_to_f(context, builder, bit):
+    return builder.uitofp(bit, context.get_value_type(_F))
+
+
+@intrinsic
+def fand(typingctx, a, b):
+    def codegen(context, builder, sig, args):
+        a, b = args
+        bit = builder.and_(builder.fcmp_unordered("!=", a, _zero(builder, a)),
+                           builder.fcmp_unordered("!=", b, _zero(builder, b)))
+        return _bool_to_f(context, builder, bit)
+    return _F(_F, _F), codegen
+
+
+@intrinsic
+def forr(typingctx, a, b):
+    def codegen(context, builder, sig, args):
+        a, b = args
+        bit = builder.or_(builder.fcmp_unordered("!=", a, _zero(builder, a)),
+                          builder.fcmp_unordered("!=", b, _zero(builder, b)))
+        return _bool_to_f(context, builder, bit)
+    return _F(_F, _F), codegen
+
+
+@intrinsic
+def fnot(typingctx, a):
+    def codegen(context, builder, sig, args):
+        return _bool_to_f(context, builder, builder.fcmp_ordered("==", args[0], _zero(builder, args[0])))
+    return _F(_F), codegen
+
+
+@intrinsic
+def fmin(typingctx, a, b):
+    """a if a < b else b (b when either is NaN), as vmin."""
+    def codegen(context, builder, sig, args):
+        a, b = args
+        return builder.select(builder.fcmp_ordered("<", a, b), a, b)
+    return _F(_F, _F), codegen
+
+
+@intrinsic
+def fmax(typingctx, a, b):
+    """a if a > b else b (b when either is NaN), as vmax."""
+    def codegen(context, builder, sig, args):
+        a, b = args
+        return builder.select(builder.fcmp_ordered(">", a, b), a, b)
+    return _F(_F, _F), codegen
+
+
+@intrinsic
+def fxidz(typingctx, a, b, x):
+    """x if b == 0 else a / b, as xidz."""
+    def codegen(context, builder, sig, args):
+        a, b, x = args
+        return builder.select(builder.fcmp_ordered("==", b, _zero(builder, b)), x, builder.fdiv(a, b))
+    return _F(_F, _F, _F), codegen
+
+
+@intrinsic
+def fzidz(typingctx, a, b):
+    """0 if b == 0 else a / b, as zidz."""
+    def codegen(context, builder, sig, args):
+        a, b = args
+        z = _zero(builder, b)
+        return builder.select(builder.fcmp_ordered("==", b, z), z, builder.fdiv(a, b))
+    return _F(_F, _F), codegen
+
+
+@intrinsic
+def fstep(typingctx, t, height, start):
+    """height if t >= start else 0, as step."""
+    def codegen(context, builder, sig, args):
+        t, h, s = args
+        return builder.select(builder.fcmp_ordered(">=", t, s), h, _zero(builder, h))
+    return _F(_F, _F, _F), codegen
+
+
+# ---- parallel cold start ------------------------------------------------------
+_WORKER = """\
+import importlib.util, sys
+from numba.core import types
+spec = importlib.util.spec_from_file_location(sys.argv[2], sys.argv[1])
+m = importlib.util.module_from_spec(spec)
+sys.modules[sys.argv[2]] = m  # the parent's module name: cached code refers to it
+spec.loader.exec_module(m)
+a = types.float64[::1]
+m.euler_setup.compile((a, a, types.float64, types.float64, a))
+"""
+
+
+def parallel_cold_start(path, g, args) -> None:
+    """Before the first Euler run of a large generated kernel: when nothing is in
+    Numba's cache yet, a worker process compiles the initialisation phase
+    (euler_setup, written to the cache) while this process compiles the time
+    loop; the first run then loads the setup from the cache. Any failure falls
+    back to compiling here. Opt-in (SMARTSPEC_PARALLEL_COMPILE=1): on a busy
+    2-core machine it was slower than compiling in one process."""
+    import os
+    import subprocess
+    import sys
+
+    import numba
+
+    if os.environ.get("SMARTSPEC_PARALLEL_COMPILE", "0") != "1" or (os.cpu_count() or 1) < 2:
+        return
+    proc = None
+    try:
+        setup, loop = g["euler_setup"], g["euler_loop"]
+        if setup.signatures or loop.signatures:
+            return
+        try:
+            if os.path.exists(loop._cache._cache_file._index_path):
+                return  # warm cache: loading is quick
+        except AttributeError:
+            return
+        f1 = _t.float64[::1]
+        types = [numba.typeof(a) for a in args]
+        if types[0] == f1 and types[1] == f1:
+            proc = subprocess.Popen([sys.executable, "-c", _WORKER, str(path), g["__name__"]], stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        loop.compile((f1, types[1], *types[2:], f1, _t.int64[::1]))
+        if proc is not None:
+            proc.wait(timeout=900)
+    except Exception:  # noqa: BLE001 - an optimisation only
+        pass
+    finally:
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()
