@@ -181,6 +181,9 @@ class SubscriptRange:
     elements: tuple[str, ...]
     mapping: tuple[str, ...] = ()
     pos: SourcePos | None = None
+    display: tuple[str, ...] = ()  # the elements as the modeller wrote them
+    # per mapping target: the target elements listed for each element, or () for positional
+    mapping_elements: tuple[tuple[str, ...], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -230,6 +230,7 @@ class _ToIR(Transformer):
 
     def _table(self, meta, points) -> ir.LookupTable:
         points = [p for p in points if not (isinstance(p, tuple) and p and p[0] == "range")]
+        points.sort(key=lambda p: p[0])  # Vensim reads the points in x order
         return ir.LookupTable(tuple(p[0] for p in points), tuple(p[1] for p in points))
 
     def lookup_points(self, meta, children):
@@ -353,17 +354,20 @@ class _ToIR(Transformer):
 
 # ---- items -> model ------------------------------------------------------------
 
-def _range_elements(body) -> tuple[str, ...]:
+def _element_display(raw: str) -> str:
+    text = re.sub(r"\\[ \t]*\r?\n[ \t]*", " ", raw.strip())
+    return text[1:-1] if len(text) >= 2 and text[0] == text[-1] == '"' else text
+
+
+def _range_elements(body) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The canonical names of a range's items and their spelling as written."""
     kind, value = body
     if kind != "elements":
-        return ()
-    out: list[str] = []
+        return (), ()
+    raw: list[str] = []
     for v in value:
-        if isinstance(v, tuple):
-            out.extend(ir.canonical_name(x) for x in v)
-        else:
-            out.append(ir.canonical_name(v))
-    return tuple(out)
+        raw.extend(v if isinstance(v, tuple) else (v,))
+    return tuple(ir.canonical_name(x) for x in raw), tuple(_element_display(x) for x in raw)
 
 
 def _variable_from_items(items: list[_Item], lookup_names: set[str]) -> ir.Variable:
@@ -466,9 +470,10 @@ def parse_model(text: str, filename: str = "<model>") -> ir.Model:
     for it in items:
         if it.kind == "range":
             name = ir.canonical_name(it.extra["name"])
-            elements = _range_elements(it.extra["body"])
+            elements, display = _range_elements(it.extra["body"])
             mapping = tuple(m if isinstance(m, str) else m[0] for m in it.extra["mapping"])
-            ranges[name] = ir.SubscriptRange(name, elements, mapping, it.extra["pos"])
+            mapped = tuple(() if isinstance(m, str) else m[1] for m in it.extra["mapping"])
+            ranges[name] = ir.SubscriptRange(name, elements, mapping, it.extra["pos"], display, mapped)
         elif it.kind == "alias":
             name = ir.canonical_name(it.extra["name"])
             ranges[name] = ir.SubscriptRange(name, (), (ir.canonical_name(it.extra["target"]),), it.extra["pos"])
