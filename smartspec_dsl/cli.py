@@ -101,6 +101,52 @@ def cmd_check(args) -> int:
     return 0
 
 
+def cmd_sweep(args) -> int:
+    """Run a sweep spec (see `smartspec sweep --help-spec`) into an output directory."""
+    from .runtime import load
+    from .store import SweepStore, read_manifest
+    from .sweep import read_spec, sweep
+    if args.threads:
+        import numba
+        numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
+    model = load(args.model)
+    default_seed = None
+    if args.resume and (Path(args.output) / "manifest.json").exists():
+        default_seed = read_manifest(args.output).get("seed")   # a spec without a seed resumes with the first one
+    spec = read_spec(args.spec, model, default_seed, args.chunk_size)
+    store = SweepStore(args.output, layout=spec.layout, resume=args.resume, spec_file=spec.path,
+                       overwrite=args.overwrite)
+    Path(args.output).mkdir(parents=True, exist_ok=True)
+    progress = False if args.no_progress else None
+    o = spec.options
+    started = time.perf_counter()
+    try:
+        if args.dask:
+            from .distributed import client_for
+            client = client_for(args.dask)
+        else:
+            client = None
+        res = sweep(model, spec.sampler, keep_runs=False, stats=o.get("stats"), progress=progress,
+                    store=store, percentile_bins=o.get("percentile_bins"), client=client)
+    except KeyboardInterrupt:
+        done = len(store.manifest.get("chunks_done", []))
+        print(f"\ninterrupted: {done} of {store.manifest.get('n_chunks', '?')} chunks are saved in "
+              f"{args.output}; finish with: smartspec sweep {args.model} --spec {args.spec} "
+              f"-o {args.output} --resume", file=sys.stderr)
+        return 130
+    secs = time.perf_counter() - started
+    n = len(res.runs)
+    print(f"{args.model}: {n} runs x {len(res.time)} times x {len(res.outputs)} outputs in {secs:.2f} s "
+          f"({n / secs if secs > 0 else float('inf'):,.0f} runs/s, {res.info['chunks']} chunks, seed {res.seed}) "
+          f"-> {args.output}", file=sys.stderr)
+    return 0
+
+
+def cmd_plot(args) -> int:
+    from . import plot
+    return plot.main(args)
+
+
 def cmd_evaluate(argv) -> int:
     from . import evaluate
     return evaluate.main(argv)
@@ -121,9 +167,37 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="parse and order a model without running it")
     check.add_argument("model")
     check.set_defaults(func=cmd_check)
+    sw = sub.add_parser("sweep", help="run a parameter sweep from a TOML spec into a directory",
+                        formatter_class=argparse.RawDescriptionHelpFormatter,
+                        epilog="spec format:\n" + _spec_doc())
+    sw.add_argument("model")
+    sw.add_argument("--spec", required=True, help="sweep spec (TOML)")
+    sw.add_argument("-o", "--output", required=True, help="output directory (Parquet chunks + manifest.json)")
+    sw.add_argument("--resume", action="store_true", help="finish an interrupted sweep in OUTPUT")
+    sw.add_argument("--overwrite", action="store_true", help="replace a sweep already in OUTPUT")
+    sw.add_argument("--chunk-size", type=int, help="runs per chunk (overrides the spec)")
+    sw.add_argument("--threads", type=int, help="Numba threads (default: all cores)")
+    sw.add_argument("--no-progress", action="store_true", help="no progress bar")
+    sw.add_argument("--dask", metavar="ADDRESS", help="run chunks on a dask.distributed scheduler")
+    sw.set_defaults(func=cmd_sweep)
+    pl = sub.add_parser("plot", help="plot a run (MODEL.mdl) or a sweep (its output directory) to PNG")
+    pl.add_argument("target", help="a model file (time series of one run) or a sweep directory")
+    pl.add_argument("-o", "--output", required=True, help="PNG file")
+    pl.add_argument("--var", action="append", help="variable(s) to plot (default: stocks / the first output)")
+    pl.add_argument("--kind", choices=["series", "fan", "scatter"],
+                    help="series (model), fan (sweep, default) or scatter (sweep: output vs each parameter)")
+    pl.add_argument("--set", action="append", metavar="NAME=VALUE", help="override a constant (model)")
+    pl.add_argument("--time", type=float, help="scatter: the saved time (default: the last)")
+    pl.add_argument("--bands", default="5,25,50,75,95", help="fan: percentiles (default 5,25,50,75,95)")
+    pl.set_defaults(func=cmd_plot)
     sub.add_parser("evaluate", help="entropy-weight TOPSIS evaluation (see smartspec evaluate -h)",
                    add_help=False)
     return ap
+
+
+def _spec_doc() -> str:
+    from .sweep import SPEC_DOC
+    return SPEC_DOC
 
 
 def main(argv=None) -> int:

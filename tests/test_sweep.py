@@ -1,0 +1,290 @@
+"""Sweeps: API, samplers, streaming statistics, spec, storage/resume, CLI, plots."""
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import shared_path
+from smartspec_dsl.errors import ParameterError, SpecError
+from smartspec_dsl import samplers as S
+from smartspec_dsl.stats import HistogramSketch, StreamingStats, parse_stats
+from smartspec_dsl.sweep import run_seeds, sweep
+
+
+@pytest.fixture(scope="module")
+def teacup():
+    import smartspec_dsl
+    return smartspec_dsl.load(shared_path("test-models", "samples", "teacup", "teacup.mdl"))
+
+
+def closed_form(room, char, steps=240, dt=0.125):
+    """Euler teacup: T_n = Room + (180 - Room) * (1 - dt/Char)^n."""
+    return room + (180.0 - room) * (1.0 - dt / char) ** steps
+
+
+# ---------------------------------------------------------------- statistics (no model needed)
+
+def _data():
+    rng = np.random.default_rng(1)
+    x = np.concatenate([rng.normal(5, 2, (3000, 3, 4)), rng.lognormal(0, 1, (2000, 3, 4)) * 100 - 7])
+    x[:, 0, 0] = 3.0                     # a constant cell
+    return x
+
+
+@pytest.mark.parametrize("chunk", [1, 77, 5000])
+def test_streaming_stats_match_numpy(chunk):
+    x = _data()
+    st = StreamingStats(["count", "mean", "std", "var", "min", "max", "p0", "p5", "p50", "p95", "p100"], 3, 4)
+    for i in range(0, len(x), chunk):
+        st.add(x[i:i + chunk])
+    r, bound = st.result(), st.error()
+    np.testing.assert_allclose(r["mean"], x.mean(0), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(r["std"], x.std(0), rtol=1e-10)
+    np.testing.assert_allclose(r["var"], x.var(0), rtol=1e-10)
+    assert np.array_equal(r["min"], x.min(0)) and np.array_equal(r["max"], x.max(0))
+    assert np.all(r["count"] == len(x))
+    for q in (0, 5, 50, 95, 100):
+        exact = np.percentile(x, q, axis=0)
+        assert np.all(np.abs(r[f"p{q}"] - exact) <= bound), q
+    # the bound is small: below 2 * range / (bins - 1)
+    assert np.all(bound <= 2 * (x.max(0) - x.min(0)) / 4095 + 1e-9 * np.abs(x).max(0))
+    assert np.array_equal(r["p0"], x.min(0)) and np.array_equal(r["p100"], x.max(0))
+
+
+def test_sketch_is_chunking_independent_and_mergeable():
+    x = _data().reshape(5000, -1)
+    a, b, c = HistogramSketch(12, 256), HistogramSketch(12, 256), HistogramSketch(12, 256)
+    a.add(x)
+    for i in range(0, 5000, 333):
+        b.add(x[i:i + 333])
+    c.add(x[2500:])
+    c2 = HistogramSketch(12, 256)
+    c2.add(x[:2500])
+    c2.merge(c)
+    for s in (b, c2):
+        assert np.array_equal(a.counts, s.counts) and np.array_equal(a.e, s.e) and np.array_equal(a.k0, s.k0)
+    for q in (1, 50, 99):
+        exact = np.percentile(x, q, axis=0)
+        assert np.all(np.abs(a.percentile(q) - exact) <= a.width())
+
+
+def test_sketch_nonfinite_and_negative_ranges():
+    x = np.linspace(-1, 1, 1001)[:, None].repeat(2, 1)
+    x[::10, 1] = np.nan
+    s = HistogramSketch(2, 64)
+    s.add(x)
+    assert s.nonfinite.tolist() == [0, 101]
+    fin = x[:, 1][np.isfinite(x[:, 1])]
+    assert abs(s.percentile(50)[0] - 0.0) <= s.width()[0]
+    assert abs(s.percentile(30)[1] - np.percentile(fin, 30)) <= s.width()[1]
+
+
+def test_parse_stats():
+    assert parse_stats(["Mean", "median", "p99.9"]) == ["mean", "p50", "p99.9"]
+    with pytest.raises(SpecError, match="unknown statistic 'average'"):
+        parse_stats(["average"])
+    with pytest.raises(SpecError):
+        parse_stats(["p101"])
+
+
+# ---------------------------------------------------------------- samplers (no model needed)
+
+def test_distributions_and_designs_deterministic():
+    d = {"a": S.Uniform(1, 2), "b": S.Normal(0, 1), "c": S.LogNormal(0, 0.5), "d": S.Triangular(0, 1, 4)}
+    for cls in (S.Random, S.LatinHypercube, S.Sobol):
+        t1, t2 = cls(d, 512).table(seed=3), cls(d, 512).table(seed=3)
+        t3 = cls(d, 512).table(seed=4)
+        for k in d:
+            assert np.array_equal(t1.columns[k], t2.columns[k])
+            assert not np.array_equal(t1.columns[k], t3.columns[k])
+        assert np.all((t1.columns["a"] >= 1) & (t1.columns["a"] <= 2))
+        assert np.all((t1.columns["d"] >= 0) & (t1.columns["d"] <= 4)) and np.all(t1.columns["c"] > 0)
+    # Random: row i does not depend on n
+    small, big = S.Random(d, 10).table(seed=9), S.Random(d, 1000).table(seed=9)
+    assert np.array_equal(small.columns["b"], big.columns["b"][:10])
+    # LHS: exactly one point per stratum
+    u = S.LatinHypercube({"a": S.Uniform(0, 1)}, 100).table(seed=1).columns["a"]
+    assert sorted(np.floor(u * 100).astype(int)) == list(range(100))
+    # inverse CDFs against scipy
+    from scipy import stats
+    uu = np.array([0.1, 0.5, 0.9])
+    np.testing.assert_allclose(S.Triangular(0, 1, 4).ppf(uu), stats.triang(0.25, 0, 4).ppf(uu))
+    np.testing.assert_allclose(S.LogNormal(1, 0.5).ppf(uu), stats.lognorm(0.5, scale=np.e).ppf(uu))
+    np.testing.assert_allclose(S.Normal(2, 3).ppf(uu), stats.norm(2, 3).ppf(uu))
+
+
+def test_bad_distributions():
+    with pytest.raises(SpecError, match=r"low \(3\) > high \(1\)"):
+        S.Uniform(3, 1)
+    with pytest.raises(SpecError, match="sd must be > 0"):
+        S.Normal(0, 0)
+    with pytest.raises(SpecError, match="triangular"):
+        S.Triangular(0, 5, 4)
+    with pytest.raises(SpecError, match="unknown distribution 'gamma'"):
+        S.distribution({"dist": "gamma"}, "x")
+    with pytest.raises(SpecError, match="needs key 'sd'"):
+        S.distribution({"dist": "normal", "mean": 1}, "x")
+
+
+def test_grid_and_table_csv(tmp_path):
+    t = S.Grid({"a": [1, 2], "b": [10, 20, 30]}).table()
+    assert t.n == 6
+    assert t.columns["a"].tolist() == [1, 1, 1, 2, 2, 2] and t.columns["b"].tolist() == [10, 20, 30] * 2
+    csv = tmp_path / "p.csv"
+    csv.write_text("scenario,a,b\nlow,1,2\nhigh,3,4.5\n")
+    t = S.Table.from_csv(csv).table()
+    assert t.labels.tolist() == ["low", "high"] and t.columns["b"].tolist() == [2, 4.5]
+    csv.write_text("a,b\n1,x\n")
+    with pytest.raises(SpecError, match="column 'b': 'x' is not a number"):
+        S.Table.from_csv(csv)
+
+
+def test_run_seeds_independent_of_chunking():
+    runs = np.arange(1000)
+    s = run_seeds(5, runs)
+    assert np.array_equal(s[400:600], run_seeds(5, runs[400:600]))
+    assert len(set(s.tolist())) == 1000 and not np.array_equal(s, run_seeds(6, runs))
+
+
+# ---------------------------------------------------------------- sweeps of the teacup
+
+def test_sweep_matches_closed_form(teacup):
+    char = np.linspace(2, 20, 401)
+    room = np.linspace(50, 90, 401)
+    res = sweep(teacup, {"Characteristic Time": char, "Room Temperature": room},
+                outputs=["Teacup Temperature"], times="final", chunk_size=64,
+                stats=["mean", "std", "min", "max", "p5", "p50", "p95"], progress=False)
+    assert res.values.shape == (401, 1, 1) and res.time.tolist() == [30.0]
+    want = closed_form(room, char)
+    np.testing.assert_allclose(res.values[:, 0, 0], want, rtol=1e-12)
+    np.testing.assert_allclose(res["Teacup Temperature"][:, 0], want, rtol=1e-12)
+    np.testing.assert_allclose(res.stats["mean"][0, 0], want.mean(), rtol=1e-12)
+    np.testing.assert_allclose(res.stats["std"][0, 0], want.std(), rtol=1e-10)
+    for q in (5, 50, 95):   # keep_runs: exact percentiles
+        np.testing.assert_allclose(res.stats[f"p{q}"][0, 0], np.percentile(want, q), rtol=1e-12)
+    assert res.stats_error is None
+    assert res.params["Characteristic Time"] is not None and res.runs.tolist() == list(range(401))
+
+
+def test_sweep_all_times_and_stats_only(teacup):
+    char = np.random.default_rng(0).uniform(3, 30, 3000)
+    kept = sweep(teacup, {"Characteristic Time": char}, outputs=["Teacup Temperature"], times=[0, 10, 30],
+                 progress=False)
+    n = np.array([0, 80, 240])
+    want = closed_form(70.0, char[:, None], steps=n[None, :])
+    np.testing.assert_allclose(kept.values[:, :, 0], want, rtol=1e-12)
+    only = sweep(teacup, {"Characteristic Time": char}, outputs=["Teacup Temperature"], times=[0, 10, 30],
+                 keep_runs=False, stats=["mean", "max", "p5", "p95"], chunk_size=500, progress=False)
+    assert only.values is None
+    np.testing.assert_allclose(only.stats["mean"][:, 0], want.mean(0), rtol=1e-12)
+    assert np.array_equal(only.stats["max"][:, 0], kept.values[:, :, 0].max(0))
+    for q in (5, 95):
+        assert np.all(np.abs(only.stats[f"p{q}"][:, 0] - np.percentile(want, q, axis=0))
+                      <= only.stats_error[:, 0])
+    assert np.all(only.stats_error[1:, 0] < 0.05)
+
+
+def test_sweep_deterministic_across_chunks_and_threads(teacup):
+    import numba
+    sampler = S.LatinHypercube({"Characteristic Time": S.Uniform(4, 16),
+                                "Room Temperature": S.Triangular(60, 70, 85)}, 1500)
+    kw = dict(outputs=["Teacup Temperature", "Heat Loss to Room"], times="all",
+              stats=["mean", "std", "p10", "p90"], seed=11, progress=False)
+    old = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        a = sweep(teacup, sampler, chunk_size=1500, **kw)
+        numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
+        b = sweep(teacup, sampler, chunk_size=97, **kw)
+        c = sweep(teacup, sampler, chunk_size=97, keep_runs=False, **kw)
+        d = sweep(teacup, sampler, chunk_size=400, keep_runs=False, **kw)
+    finally:
+        numba.set_num_threads(old)
+    assert np.array_equal(a.values, b.values)
+    for k in ("mean", "std"):
+        np.testing.assert_allclose(a.stats[k], b.stats[k], rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(c.stats[k], d.stats[k], rtol=1e-12, atol=1e-12)
+    for k in ("p10", "p90"):
+        assert np.array_equal(a.stats[k], b.stats[k])
+        assert np.array_equal(c.stats[k], d.stats[k])       # sketch state independent of chunking
+        assert np.all(np.abs(c.stats[k] - a.stats[k]) <= c.stats_error)
+    want = closed_form(b.params["Room Temperature"], b.params["Characteristic Time"])
+    np.testing.assert_allclose(b["Teacup Temperature"][:, -1], want, rtol=1e-12)
+
+
+def test_scenarios_multipliers_and_cin(teacup, tmp_path):
+    cin = tmp_path / "cold.cin"
+    cin.write_text("Room Temperature = 40\nCharacteristic Time = 4\n")
+    sc = S.Scenarios([S.Scenario("base"),
+                      S.Scenario.multiply("slow", ["Characteristic Time", "Room Temperature"], 1.25),
+                      S.Scenario("warm", set={"Room Temperature": 80}),
+                      S.Scenario.from_cin(cin)])
+    res = sweep(teacup, sc, outputs=["Teacup Temperature"], times="final", progress=False)
+    assert res.labels.tolist() == ["base", "slow", "warm", "cold"]
+    room = np.array([70, 87.5, 80, 40])
+    char = np.array([10, 12.5, 10, 4])
+    np.testing.assert_allclose(res.params["Room Temperature"], room)
+    np.testing.assert_allclose(res.values[:, 0, 0], closed_form(room, char), rtol=1e-12)
+    # multipliers apply to the value another sampler set
+    prod = S.Product(S.Scenarios([S.Scenario("base"), S.Scenario.multiply("x2", ["Characteristic Time"], 2)]),
+                     S.Grid({"Characteristic Time": [5, 10]}))
+    res = sweep(teacup, prod, outputs=["Teacup Temperature"], times="final", progress=False)
+    assert res.params["Characteristic Time"].tolist() == [5, 10, 10, 20]
+    assert res.labels.tolist() == ["base", "base", "x2", "x2"]
+    np.testing.assert_allclose(res.values[:, 0, 0], closed_form(70, np.array([5, 10, 10, 20.])), rtol=1e-12)
+    tab = tmp_path / "t.cin"
+    tab.write_text("some table (\n (0,0),(1,2))\n")
+    with pytest.raises(SpecError, match="lookup table changes"):
+        S.Scenario.from_cin(tab)
+
+
+def test_dict_params_errors(teacup):
+    with pytest.raises(ParameterError, match="not a variable"):
+        sweep(teacup, {"Nope": [1, 2]}, progress=False)
+    with pytest.raises(ParameterError, match="not a constant"):
+        sweep(teacup, {"Heat Loss to Room": [1, 2]}, progress=False)
+    with pytest.raises(ParameterError, match="different lengths"):
+        sweep(teacup, {"Room Temperature": [1, 2], "Characteristic Time": [1, 2, 3]}, progress=False)
+
+
+def test_to_pandas_layouts(teacup):
+    pytest.importorskip("pandas")
+    res = sweep(teacup, {"Characteristic Time": [5.0, 10.0]}, outputs=["Teacup Temperature"],
+                times=[0, 30], stats=["mean"], progress=False)
+    long = res.to_pandas()
+    assert list(long.columns) == ["run", "seed", "param:Characteristic Time", "time", "Teacup Temperature"]
+    assert long["run"].tolist() == [0, 0, 1, 1] and long["time"].tolist() == [0, 30, 0, 30]
+    np.testing.assert_allclose(long["Teacup Temperature"].iloc[3], closed_form(70, 10.0))
+    wide = res.to_pandas("wide")
+    np.testing.assert_allclose(wide[("Teacup Temperature", 30.0)].to_numpy(), closed_form(70, np.array([5, 10.])))
+    st = res.to_pandas("stats")
+    assert st["stat"].tolist() == ["mean", "mean"]
+
+
+def test_salib_designs(teacup):
+    pytest.importorskip("SALib", reason="SALib not installed (pip install 'smartspec[sensitivity]')")
+    from SALib.analyze import sobol
+    bounds = {"Characteristic Time": (5.0, 15.0), "Room Temperature": (60.0, 80.0)}
+    m = S.Morris(bounds, trajectories=10)
+    t = m.table(seed=2)
+    assert t.n == 10 * 3 and np.array_equal(t.columns["Room Temperature"], m.table(seed=2).columns["Room Temperature"])
+    sal = S.Saltelli(bounds, base=256)
+    res = sweep(teacup, sal, outputs=["Teacup Temperature"], times="final", seed=1, progress=False)
+    assert len(res) == 256 * 6
+    si = sobol.analyze(sal.problem(), res.values[:, 0, 0], seed=1)
+    # the teacup's final temperature depends on both; total indices are meaningful
+    assert np.all(si["ST"] > 0.05) and abs(si["S1"].sum() - 1) < 0.2
+
+
+def test_progress_bar_and_callback(teacup, capsys):
+    pytest.importorskip("tqdm")
+    seen = []
+    sweep(teacup, {"Room Temperature": np.arange(10.0)}, times="final", chunk_size=4, progress=lambda d, t: seen.append((d, t)))
+    assert seen == [(4, 10), (8, 10), (10, 10)]
+    sweep(teacup, {"Room Temperature": np.arange(10.0)}, times="final", chunk_size=4, progress=True)
+    err = capsys.readouterr().err
+    assert "100%" in err and "run/s" in err
+    sweep(teacup, {"Room Temperature": np.arange(10.0)}, times="final", chunk_size=4)   # stderr not a tty
+    assert capsys.readouterr().err == ""
