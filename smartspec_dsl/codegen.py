@@ -145,7 +145,7 @@ class _Emitter:
             return f"{_LOOKUP_FUNCS[f]}({self.expr(args[1])}, {self.lookup_of(table.name, e.pos)})"
         a = [self.expr(x) for x in args]
         if f == "STEP":
-            return f"fstep({t}, {a[0]}, {a[1]})"
+            return f"fstep(({t} + 0.5 * {dt}), {a[0]}, {a[1]})"
         if f == "RAMP":
             return f"ramp({t}, {a[0]}, {a[1]}, {a[2]})"
         if f == "PULSE":

@@ -35,7 +35,7 @@ def evaluate(model: ir.Model, e: ir.Expr, values: dict[str, float], time: float 
         if e.func in ("MIN", "MAX") and len(a) == 2:
             return (min if e.func == "MIN" else max)(a)
         if e.func == "STEP" and len(a) == 2:
-            return a[0] if time >= a[1] else 0.0
+            return a[0] if time + 0.5 * constant_value(model, "time step", values, time) > a[1] else 0.0
         if e.func == "IF THEN ELSE":
             cond = evaluate(model, e.args[0], values, time)
             return evaluate(model, e.args[1] if cond else e.args[2], values, time)

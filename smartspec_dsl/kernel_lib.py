@@ -12,6 +12,7 @@ import numpy as np
 from numba import njit
 
 JIT = dict(cache=True, nogil=True, error_model="numpy", fastmath=False)
+XIDZ_EPS = 1e-6  # Vensim's XIDZ/ZIDZ treat |divisor| below this as zero
 
 # Table offsets and lengths are integer constants in generated code, which Numba
 # would type as distinct literals and compile one specialisation of a lookup for
@@ -75,12 +76,13 @@ def quantum(a, q):
 
 @njit(**JIT)
 def xidz(a, b, x):
-    return x if b == 0.0 else a / b
+    # Vensim: X when ABS(B) < 1e-6, else A/B
+    return x if abs(b) < XIDZ_EPS else a / b
 
 
 @njit(**JIT)
 def zidz(a, b):
-    return 0.0 if b == 0.0 else a / b
+    return 0.0 if abs(b) < XIDZ_EPS else a / b
 
 
 @njit(**JIT)
@@ -95,7 +97,8 @@ def power(a, b):
 
 @njit(**JIT)
 def step(t, height, start):
-    return height if t >= start else 0.0
+    # callers pass t + TIME STEP/2 (Vensim switches at the step nearest the start time)
+    return height if t > start else 0.0
 
 
 @njit(**JIT)
@@ -109,8 +112,10 @@ def ramp(t, slope, start, end):
 
 @njit(**JIT)
 def pulse(t, dt, start, width):
+    # Vensim: 1 while start < Time + TIME STEP/2 < start + width (a zero width lasts one step)
     w = width if width > 0.0 else dt
-    return 1.0 if (t >= start and t < start + w) else 0.0
+    mid = t + 0.5 * dt
+    return 1.0 if (mid > start and mid < start + w) else 0.0
 
 
 @njit(**JIT)
@@ -238,6 +243,11 @@ def _zero(builder, x):
     return x.type(0.0)
 
 
+def _near_zero(builder, x):
+    fabs = builder.module.declare_intrinsic("llvm.fabs", [x.type])
+    return builder.fcmp_ordered("<", builder.call(fabs, [x]), x.type(XIDZ_EPS))
+
+
 @intrinsic
 def sel(typingctx, c, a, b):
     """IF THEN ELSE: a if c != 0 (NaN counts as true) else b; both are evaluated."""
@@ -306,29 +316,28 @@ def fmax(typingctx, a, b):
 
 @intrinsic
 def fxidz(typingctx, a, b, x):
-    """x if b == 0 else a / b, as xidz."""
+    """x if |b| < 1e-6 else a / b, as xidz."""
     def codegen(context, builder, sig, args):
         a, b, x = args
-        return builder.select(builder.fcmp_ordered("==", b, _zero(builder, b)), x, builder.fdiv(a, b))
+        return builder.select(_near_zero(builder, b), x, builder.fdiv(a, b))
     return _F(_F, _F, _F), codegen
 
 
 @intrinsic
 def fzidz(typingctx, a, b):
-    """0 if b == 0 else a / b, as zidz."""
+    """0 if |b| < 1e-6 else a / b, as zidz."""
     def codegen(context, builder, sig, args):
         a, b = args
-        z = _zero(builder, b)
-        return builder.select(builder.fcmp_ordered("==", b, z), z, builder.fdiv(a, b))
+        return builder.select(_near_zero(builder, b), _zero(builder, b), builder.fdiv(a, b))
     return _F(_F, _F), codegen
 
 
 @intrinsic
 def fstep(typingctx, t, height, start):
-    """height if t >= start else 0, as step."""
+    """height if t > start else 0, as step (callers pass t + TIME STEP/2)."""
     def codegen(context, builder, sig, args):
         t, h, s = args
-        return builder.select(builder.fcmp_ordered(">=", t, s), h, _zero(builder, h))
+        return builder.select(builder.fcmp_ordered(">", t, s), h, _zero(builder, h))
     return _F(_F, _F, _F), codegen
 
 

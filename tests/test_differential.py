@@ -594,17 +594,12 @@ def test_step_pulse_ramp_on_steps(scalar):
     check(scalar, "ramp", 2 * np.clip(SCALAR_T - 0.5, 0, 1.0))
 
 
-@pytest.mark.xfail(strict=True, reason="kernel_lib.step/pulse compare Time >= start; Vensim compares "
-                   "Time + TIME STEP/2 > start (fn_step, fn_pulse), which differs when a switch "
-                   "time is not a multiple of TIME STEP")
 def test_step_pulse_off_step(scalar):
     tp = SCALAR_T + 0.25 / 2
     check(scalar, "step off step", np.where(tp > 1.1, 4.0, 0.0))          # on from t = 1.0
     check(scalar, "pulse off step", np.where((tp > 1.1) & (tp < 1.6), 1.0, 0.0))  # t = 1.0, 1.25
 
 
-@pytest.mark.xfail(strict=True, reason="kernel_lib.xidz/zidz test B == 0; Vensim tests ABS(B) < 1E-6 "
-                   "(fn_xidz: 'Same as IF THEN ELSE(ABS(B) < 1E-6, X, A/B)')")
 def test_xidz_zidz_small_divisor(scalar):
     check(scalar, "xidz tiny", np.full(len(SCALAR_T), 5.0))
     check(scalar, "zidz tiny", np.zeros(len(SCALAR_T)))

@@ -91,7 +91,8 @@ def split_comments(source: str) -> tuple[str, list[tokenize.TokenInfo]]:
 def unbound_names(code: str) -> set[str]:
     """Names the code reads but neither defines, imports nor gets from builtins."""
     tree = ast.parse(code)
-    bound, used = set(dir(builtins)), set()
+    # module attributes every module has (the kernel reads __file__ to find its own cache)
+    bound, used = set(dir(builtins)) | {"__file__", "__name__"}, set()
     for node in ast.walk(tree):
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             bound |= {(a.asname or a.name).split(".")[0] for a in node.names}
