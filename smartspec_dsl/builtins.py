@@ -16,7 +16,13 @@ PURE = {
     "STEP": (2, 2), "RAMP": (3, 3), "PULSE": (2, 2), "PULSE TRAIN": (4, 4),
     "WITH LOOKUP": (2, 2), "LOOKUP FORWARD": (2, 2), "LOOKUP BACKWARD": (2, 2),
     "LOOKUP EXTRAPOLATE": (2, 2), "GAME": (1, 1),
+    "RANDOM 0 1": (0, 0), "RANDOM UNIFORM": (3, 3), "RANDOM NORMAL": (5, 5),
+    "RANDOM EXPONENTIAL": (5, 5), "RANDOM LOGNORMAL": (5, 5), "RANDOM TRIANGULAR": (6, 6),
+    "RANDOM POISSON": (6, 6),
 }
+
+# Random functions draw anew every time step (see kernel_lib: counter-based draws).
+RANDOM = {f for f in PURE if f.startswith("RANDOM ")}
 
 STATEFUL = {
     "DELAY1": (2, 2), "DELAY1I": (3, 3), "DELAY3": (2, 2), "DELAY3I": (3, 3),
@@ -27,15 +33,13 @@ STATEFUL = {
 }
 
 # Functions whose value changes with time even when their arguments do not.
-CLOCKED = {"STEP", "RAMP", "PULSE", "PULSE TRAIN"}
+CLOCKED = {"STEP", "RAMP", "PULSE", "PULSE TRAIN"} | RANDOM
 
 # Known Vensim functions that later work will add (named so the error says "not supported yet").
 KNOWN_UNSUPPORTED = {
     "VECTOR SELECT", "VECTOR ELM MAP",
     "VECTOR SORT ORDER", "VECTOR RANK", "VECTOR REORDER", "ALLOCATE BY PRIORITY",
-    "ALLOCATE AVAILABLE", "INVERT MATRIX", "RANDOM 0 1", "RANDOM UNIFORM", "RANDOM NORMAL",
-    "RANDOM EXPONENTIAL", "RANDOM POISSON", "RANDOM TRIANGULAR", "RANDOM LOGNORMAL",
-    "RANDOM PINK NOISE", "GET TIME VALUE", "LOOKUP INVERT", "GET DATA BETWEEN TIMES",
+    "ALLOCATE AVAILABLE", "INVERT MATRIX", "RANDOM PINK NOISE", "GET TIME VALUE", "LOOKUP INVERT", "GET DATA BETWEEN TIMES",
     "DEPRECIATE STRAIGHTLINE", "GET XLS DATA", "GET DIRECT DATA", "GET XLS CONSTANTS",
     "GET DIRECT CONSTANTS", "GET XLS LOOKUPS", "GET DIRECT LOOKUPS", "GET DATA AT TIME",
     "TIME BASE", "A FUNCTION OF", "TABBED ARRAY",

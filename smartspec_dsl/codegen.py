@@ -35,6 +35,10 @@ _SIMPLE = {  # Vensim function -> helper or math call taking the same arguments
 }
 _LOOKUP_FUNCS = {"LOOKUP FORWARD": "lookup_forward", "LOOKUP BACKWARD": "lookup_backward",
                  "LOOKUP EXTRAPOLATE": "lookup_extrapolate"}
+_RANDOM_FUNCS = {"RANDOM 0 1": "random_uniform", "RANDOM UNIFORM": "random_uniform",
+                 "RANDOM NORMAL": "random_normal", "RANDOM EXPONENTIAL": "random_exponential",
+                 "RANDOM LOGNORMAL": "random_lognormal", "RANDOM TRIANGULAR": "random_triangular",
+                 "RANDOM POISSON": "random_poisson"}
 _COMPARE = {"=": "==", "<>": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 
 
@@ -79,7 +83,11 @@ class _Emitter:
         self.fixed_delay_slot = {}
         for n in self.fixed:
             self.fixed_delay_slot[n] = len(self.slots) + len(self.fixed_delay_slot)
-        self.n_slots = len(self.slots) + len(self.fixed_delay_slot)
+        # the run seed (the last entry of the parameter vector) keeps a slot for random draws
+        self.run_seed_slot = len(self.slots) + len(self.fixed_delay_slot)
+        self.n_slots = self.run_seed_slot + 1
+        self.random_sites = 0
+        self.step_expr = "istep"  # initial statements draw with step -1
         self.tables: list[float] = []
         self.table_at: dict[object, tuple[int, int]] = {}
 
@@ -144,6 +152,12 @@ class _Emitter:
                 raise UnsupportedFeature(f"{e.pos}: {f} needs a lookup name as its first argument")
             return f"{_LOOKUP_FUNCS[f]}({self.expr(args[1])}, {self.lookup_of(table.name, e.pos)})"
         a = [self.expr(x) for x in args]
+        if f in _RANDOM_FUNCS:
+            self.random_sites += 1
+            where = f"{self.random_sites}, {self.step_expr}, ld(v, {self.run_seed_slot})"
+            if f == "RANDOM 0 1":
+                return f"random_uniform(0.0, 1.0, 0.0, {where})"
+            return f"{_RANDOM_FUNCS[f]}({', '.join(a)}, {where})"
         if f == "STEP":
             return f"fstep(({t} + 0.5 * {dt}), {a[0]}, {a[1]})"
         if f == "RAMP":
@@ -161,6 +175,8 @@ class _Emitter:
     def initial_statements(self) -> list[str]:
         vs = self.schedule.model.variables
         out = [f"st(v, {self.slots[c]}, ld(p, {i}))" for i, c in enumerate(self.schedule.constants)]
+        out.append(f"st(v, {self.run_seed_slot}, ld(p, {len(self.schedule.constants)}))")
+        self.step_expr = "-1"
         for n in self.schedule.initial:
             var = vs[n]
             if is_delay_fixed(var):
@@ -169,6 +185,7 @@ class _Emitter:
                 out.append(self.assign(n, init))
             else:
                 out.append(self.assign(n, var.initial if var.initial is not None else var.expr))
+        self.step_expr = "istep"
         return out
 
     def dynamic_statements(self) -> list[str]:
@@ -202,7 +219,8 @@ from smartspec_dsl.kernel_lib import (
     ite, b2f, land, lor, lnot, vmin, vmax, integer, modulo, quantum, xidz, zidz, log2,
     power, step, ramp, pulse, pulse_train, lookup, lookup_extrapolate, lookup_forward,
     lookup_backward, fixed_delay_slots, ld, st, sel, bf, fand, forr, fnot, fmin, fmax, fxidz,
-    fzidz, fstep, parallel_cold_start)
+    fzidz, fstep, parallel_cold_start, random_uniform, random_normal, random_exponential,
+    random_lognormal, random_triangular, random_poisson)
 
 JIT = dict(cache=True, nogil=True, error_model="numpy")
 _COLD = [True]

@@ -393,3 +393,113 @@ def parallel_cold_start(path, g, args) -> None:
         if proc is not None and proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+# ---- random numbers ------------------------------------------------------------
+# Counter-based: a draw is a hash of (the call's seed argument, the call site, the
+# time step, the run seed). No generator state, so run i gives the same numbers
+# whatever the chunking, thread count or machine, and RK4's sub-steps reuse the step's draw.
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+@njit(**JIT)
+def _mix(z):
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+@njit(**JIT)
+def _key(seed):
+    # seeds are any real numbers (Vensim models use 0.5, 1, 1234...): hash their bits
+    k = np.int64(math.floor(seed * 1048576.0)) if math.isfinite(seed) else np.int64(0)
+    return np.uint64(k & np.int64(0x7FFFFFFFFFFFFFFF))
+
+
+@njit(**JIT)
+def uniform01(seed, site, istep, run_seed, draw):
+    """A uniform draw in (0, 1)."""
+    z = _mix(_key(seed) * _GOLDEN + np.uint64(site))
+    z = _mix(z ^ (_key(run_seed) * np.uint64(0xD1B54A32D192ED03)))
+    z = _mix(z + np.uint64(istep + 2) * _GOLDEN + np.uint64(draw) * np.uint64(0xA24BAED4963EE407))
+    return (np.float64(z >> np.uint64(11)) + 0.5) * (1.0 / 9007199254740992.0)
+
+
+@njit(**JIT)
+def std_normal(seed, site, istep, run_seed, draw):
+    u1 = uniform01(seed, site, istep, run_seed, 2 * draw)
+    u2 = uniform01(seed, site, istep, run_seed, 2 * draw + 1)
+    return math.sqrt(-2.0 * math.log(u1)) * math.cos(2.0 * math.pi * u2)
+
+
+@njit(**JIT)
+def random_uniform(lo, hi, seed, site, istep, run_seed):
+    return lo + (hi - lo) * uniform01(seed, site, istep, run_seed, 0)
+
+
+@njit(**JIT)
+def random_normal(lo, hi, mean, sd, seed, site, istep, run_seed):
+    """Normal(mean, sd) truncated to [lo, hi] by redrawing (then clipping after 1000 tries)."""
+    x = mean
+    for k in range(1000):
+        x = mean + sd * std_normal(seed, site, istep, run_seed, k)
+        if lo <= x <= hi:
+            return x
+    return min(max(x, lo), hi)
+
+
+@njit(**JIT)
+def random_exponential(lo, hi, shift, stretch, seed, site, istep, run_seed):
+    x = shift
+    for k in range(1000):
+        x = shift - stretch * math.log(uniform01(seed, site, istep, run_seed, k))
+        if lo <= x <= hi:
+            return x
+    return min(max(x, lo), hi)
+
+
+@njit(**JIT)
+def random_lognormal(lo, hi, mean, sd, seed, site, istep, run_seed):
+    """Lognormal whose own mean and standard deviation are `mean` and `sd`, truncated to [lo, hi]."""
+    s2 = math.log(1.0 + (sd * sd) / (mean * mean))
+    mu = math.log(mean) - 0.5 * s2
+    x = mean
+    for k in range(1000):
+        x = math.exp(mu + math.sqrt(s2) * std_normal(seed, site, istep, run_seed, k))
+        if lo <= x <= hi:
+            return x
+    return min(max(x, lo), hi)
+
+
+@njit(**JIT)
+def random_triangular(lo, hi, start, peak, end, seed, site, istep, run_seed):
+    x = peak
+    for k in range(1000):
+        u = uniform01(seed, site, istep, run_seed, k)
+        c = (peak - start) / (end - start)
+        if u < c:
+            x = start + math.sqrt(u * (end - start) * (peak - start))
+        else:
+            x = end - math.sqrt((1.0 - u) * (end - start) * (end - peak))
+        if lo <= x <= hi:
+            return x
+    return min(max(x, lo), hi)
+
+
+@njit(**JIT)
+def random_poisson(lo, hi, mean, shift, stretch, seed, site, istep, run_seed):
+    x = shift
+    for k in range(1000):
+        # inversion by sequential search: fine for the small means SD models use
+        u = uniform01(seed, site, istep, run_seed, k)
+        n, p = 0, math.exp(-mean)
+        c = p
+        while u > c and n < 100000:
+            n += 1
+            p *= mean / n
+            c += p
+        x = shift + stretch * n
+        if lo <= x <= hi:
+            return x
+    return min(max(x, lo), hi)

@@ -106,7 +106,8 @@ class Model:
         lowered = sched.model.variables
         self.output_names = [n for n, v in lowered.items()
                              if not v.hidden and v.kind is not ir.Kind.LOOKUP]
-        self.defaults = np.array([_literal(lowered[c]) for c in sched.constants], dtype=np.float64)
+        # the parameter vector: every constant, then the run seed (0 unless a sweep sets it)
+        self.defaults = np.array([_literal(lowered[c]) for c in sched.constants] + [0.0], dtype=np.float64)
         self._param_index = {c: i for i, c in enumerate(sched.constants)}
 
     @property
@@ -188,11 +189,15 @@ class Model:
 
     def run(self, params: dict | None = None, final_time: float | None = None,
             time_step: float | None = None, saveper: float | None = None,
-            return_columns: list[str] | None = None, method: str = "euler") -> Result:
+            return_columns: list[str] | None = None, method: str = "euler", seed: int | None = None) -> Result:
+        """One run. `seed` (an integer) varies the draws of the model's random
+        functions; the same seed always gives the same run."""
         if method not in METHODS:
             raise ParameterError(f"unknown integration method '{method}'; use one of {sorted(METHODS)}")
         p, t0, dt, n_steps, save_every, names, save_idx, n_save = self._prepare(
             params, final_time, time_step, saveper, return_columns)
+        if seed is not None:
+            p[-1] = _seed_value(np.array([seed]))[0]
         if not self.kernel.dynamic_control:
             out = np.empty((n_save, len(names)))
             self._module.simulate(p, self.kernel.tables, out, save_idx, t0, dt, n_steps, save_every,
@@ -216,8 +221,10 @@ class Model:
 
 
     # -- batches ------------------------------------------------------------
-    def parameter_matrix(self, columns: dict[str, np.ndarray] | None = None, n: int | None = None) -> np.ndarray:
-        """(runs, constants): every constant at its default, the named ones set per run."""
+    def parameter_matrix(self, columns: dict[str, np.ndarray] | None = None, n: int | None = None,
+                         seeds: np.ndarray | None = None) -> np.ndarray:
+        """(runs, constants + 1): every constant at its default, the named ones set per run;
+        the last column is each run's seed for the model's random functions."""
         columns = {name: np.asarray(values, dtype=np.float64) for name, values in (columns or {}).items()}
         lengths = {len(v) for v in columns.values()}
         if len(lengths) > 1:
@@ -229,6 +236,8 @@ class Model:
             if self.schedule.constants[idx] in ir.CONTROL_NAMES:
                 raise ParameterError(f"'{name}' is a simulation control; it cannot vary between runs")
             P[:, idx] = values
+        if seeds is not None:
+            P[:, -1] = _seed_value(np.asarray(seeds))
         return P
 
     def run_batch(self, P: np.ndarray, outputs: list[str] | None = None, times="all",
@@ -268,6 +277,11 @@ class Model:
         if keep is not None:
             out, all_times = out[:, keep, :], all_times[keep]
         return BatchResult(all_times, [self.display(n) for n in names], out)
+
+
+def _seed_value(seeds: np.ndarray) -> np.ndarray:
+    """Integer seeds as exactly representable float64 (the parameter vector's type)."""
+    return (seeds.astype(np.uint64) % np.uint64(2 ** 52)).astype(np.float64)
 
 
 def _literal(var: ir.Variable) -> float:

@@ -211,7 +211,8 @@ class Plan:
 
     def matrix(self, model, i: int) -> np.ndarray:
         s, e = self.bounds(i)
-        return model.parameter_matrix({k: v[s:e] for k, v in self.columns.items()}, n=e - s)
+        return model.parameter_matrix({k: v[s:e] for k, v in self.columns.items()}, n=e - s,
+                                      seeds=self.seeds[s:e])
 
     def run_chunk(self, model, i: int) -> np.ndarray:
         res = model.run_batch(self.matrix(model, i), self.outputs, self.times, **self.run_kw)
