@@ -132,6 +132,8 @@ class _Lowering:
         if f == "SAMPLE IF TRUE":
             cond, inp, init = a
             held = self.fresh(owner, "held")
+            # Vensim treats the variable as a level: its own name in the arguments reads the held value
+            cond, inp = (_rename(x, {owner: held}) for x in (cond, inp))
             out = self.aux(owner, "sample", Call("IF THEN ELSE", (cond, inp, Ref(held, (), pos)), pos), pos)
             self.new[held] = ir.Variable(held, held, ir.Kind.STOCK, expr=out, initial=init, pos=pos,
                                          hidden=True, discrete=True)
