@@ -55,7 +55,8 @@ def cmd_run(args) -> int:
     from .runtime import load
     model = load(args.model)
     result = model.run(params=_parse_sets(args.set), final_time=args.final_time,
-                       time_step=args.time_step, saveper=args.saveper, method=args.method)
+                       time_step=args.time_step, saveper=args.saveper, method=args.method,
+                       changes=args.changes or None, seed=args.seed)
     if args.output:
         try:
             write_table(args.output, result.time, result.columns, result.values)
@@ -163,6 +164,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--time-step", type=float)
     run.add_argument("--saveper", type=float)
     run.add_argument("--method", choices=["euler", "rk4"], default="euler")
+    run.add_argument("--changes", action="append", metavar="FILE.cin",
+                     help="apply a Vensim changes file (constants and lookup tables); repeatable")
+    run.add_argument("--seed", type=int, help="run seed for the model's random functions (default 0)")
     run.set_defaults(func=cmd_run)
     check = sub.add_parser("check", help="parse and order a model without running it")
     check.add_argument("model")

@@ -53,6 +53,17 @@ class Kernel:
     n_discrete: int
     n_fixed_delays: int
     dynamic_control: bool          # FINAL TIME, TIME STEP or SAVEPER vary during the run
+    lookups: tuple = ()            # (lookup variable or None for an inline table, LookupTable), by index
+
+
+def table_vector(tables) -> np.ndarray:
+    """All lookup tables in one vector: a header of (offset, length) per table, then xs and ys."""
+    head, data = [], []
+    base = 2 * len(tables)
+    for t in tables:
+        head += [float(base + len(data)), float(len(t.xs))]
+        data += list(t.xs) + list(t.ys)
+    return np.array(head + data or [0.0], dtype=np.float64)
 
 
 def _safe_comment(text: str) -> str:
@@ -88,16 +99,17 @@ class _Emitter:
         self.n_slots = self.run_seed_slot + 1
         self.random_sites = 0
         self.step_expr = "istep"  # initial statements draw with step -1
-        self.tables: list[float] = []
-        self.table_at: dict[object, tuple[int, int]] = {}
+        self.lookups: list[tuple[str | None, ir.LookupTable]] = []
+        self.table_at: dict[object, int] = {}
 
     def table(self, key, table: ir.LookupTable) -> str:
+        """Table k's offset and length sit at tab[2k], tab[2k+1] (see `table_vector`),
+        so a changes file can replace a table without recompiling."""
         if key not in self.table_at:
-            self.table_at[key] = (len(self.tables), len(table.xs))
-            self.tables.extend(table.xs)
-            self.tables.extend(table.ys)
-        off, n = self.table_at[key]
-        return f"tab, {off}, {n}"
+            self.table_at[key] = len(self.lookups)
+            self.lookups.append((key if isinstance(key, str) else None, table))
+        k = self.table_at[key]
+        return f"tab, np.int64(tab[{2 * k}]), np.int64(tab[{2 * k + 1}])"
 
     def lookup_of(self, name: str, pos) -> str:
         var = self.schedule.model.variables[name]
@@ -511,6 +523,6 @@ def generate(schedule: Schedule) -> Kernel:
                        n_bi=max(2, 2 * len(em.fixed)), loop=loop),
         _GENERIC_ONLY if dynamic_control else _euler_driver(em, init, dynamic, writes),
     ])
-    tables = np.array(em.tables or [0.0], dtype=np.float64)
-    return Kernel(source, dict(em.slots), em.n_slots, schedule.constants, tables,
-                  n_cont, n_disc, len(em.fixed), dynamic_control)
+    return Kernel(source, dict(em.slots), em.n_slots, schedule.constants,
+                  table_vector([t for _, t in em.lookups]), n_cont, n_disc, len(em.fixed),
+                  dynamic_control, tuple(em.lookups))

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from . import ir
-from .codegen import Kernel, generate
+from .codegen import Kernel, generate, table_vector
 from .consteval import constant_value
 from .errors import ModelError, ParameterError
 from .grammar import grammar_text
@@ -189,18 +189,21 @@ class Model:
 
     def run(self, params: dict | None = None, final_time: float | None = None,
             time_step: float | None = None, saveper: float | None = None,
-            return_columns: list[str] | None = None, method: str = "euler", seed: int | None = None) -> Result:
+            return_columns: list[str] | None = None, method: str = "euler", seed: int | None = None,
+            changes=None) -> Result:
         """One run. `seed` (an integer) varies the draws of the model's random
-        functions; the same seed always gives the same run."""
+        functions; the same seed always gives the same run. `changes`: Vensim
+        changes files (.cin paths or `Changes`), applied in order, before `params`."""
         if method not in METHODS:
             raise ParameterError(f"unknown integration method '{method}'; use one of {sorted(METHODS)}")
+        constants, tab = self.apply_changes(changes)
         p, t0, dt, n_steps, save_every, names, save_idx, n_save = self._prepare(
-            params, final_time, time_step, saveper, return_columns)
+            {**constants, **(params or {})}, final_time, time_step, saveper, return_columns)
         if seed is not None:
             p[-1] = _seed_value(np.array([seed]))[0]
         if not self.kernel.dynamic_control:
             out = np.empty((n_save, len(names)))
-            self._module.simulate(p, self.kernel.tables, out, save_idx, t0, dt, n_steps, save_every,
+            self._module.simulate(p, tab, out, save_idx, t0, dt, n_steps, save_every,
                                   METHODS[method])
             times = t0 + np.arange(n_save) * (save_every * dt)
             return Result(times, [self.display(n) for n in names], out)
@@ -210,7 +213,7 @@ class Model:
         rows = max(n_save, 16)
         while True:
             out = np.empty((rows, len(idx)))
-            saved = self._module.simulate(p, self.kernel.tables, out, idx, t0, dt, n_steps,
+            saved = self._module.simulate(p, tab, out, idx, t0, dt, n_steps,
                                           save_every, METHODS[method])
             if saved >= 0:
                 break
@@ -219,6 +222,32 @@ class Model:
             rows *= 4
         return Result(out[:saved, 0].copy(), [self.display(n) for n in names], out[:saved, 1:])
 
+
+    # -- changes files ------------------------------------------------------
+    def apply_changes(self, changes) -> tuple[dict[str, float], np.ndarray]:
+        """Constants to set and the lookup-table vector, after Vensim changes files."""
+        from .changes import Changes, read_changes
+        if changes is None:
+            return {}, self.kernel.tables
+        items = [changes] if isinstance(changes, (str, os.PathLike, Changes)) else list(changes)
+        constants: dict[str, float] = {}
+        tables = {key: table for key, table in self.kernel.lookups}
+        lowered = self.schedule.model.variables
+        for item in items:
+            ch = item if isinstance(item, Changes) else read_changes(item)
+            for name, value in ch.constants.items():
+                if name not in self._param_index:
+                    what = "not a variable" if name not in lowered else f"a {lowered[name].kind.value}"
+                    raise ParameterError(f"{ch.source}:{ch.lines[name]}: '{name}' is {what} of "
+                                         f"{self.path}, not a constant")
+                constants[name] = value
+            for name, table in ch.tables.items():
+                var = lowered.get(name)
+                if var is None or var.kind is not ir.Kind.LOOKUP:
+                    raise ParameterError(f"{ch.source}:{ch.lines[name]}: '{name}' is not a lookup of {self.path}")
+                if name in tables:  # a lookup no equation uses has no table in the kernel
+                    tables[name] = table
+        return constants, table_vector([tables[key] if key else t for key, t in self.kernel.lookups])
 
     # -- batches ------------------------------------------------------------
     def parameter_matrix(self, columns: dict[str, np.ndarray] | None = None, n: int | None = None,
@@ -241,7 +270,8 @@ class Model:
         return P
 
     def run_batch(self, P: np.ndarray, outputs: list[str] | None = None, times="all",
-                  final_time=None, time_step=None, saveper=None, method: str = "euler") -> BatchResult:
+                  final_time=None, time_step=None, saveper=None, method: str = "euler",
+                  tables: np.ndarray | None = None) -> BatchResult:
         """Run every row of P (from `parameter_matrix`) in parallel.
 
         Returns a BatchResult whose `values` is (runs, saved times, outputs);
@@ -272,7 +302,8 @@ class Model:
                                          f"{save_every * dt:g} to {all_times[-1]:g})")
                 keep.append(int(hits[0]))
         out = np.empty((P.shape[0], n_save, len(names)))
-        self._module.simulate_batch(P, self.kernel.tables, out, save_idx, t0, dt, n_steps, save_every,
+        tab = self.kernel.tables if tables is None else tables
+        self._module.simulate_batch(P, tab, out, save_idx, t0, dt, n_steps, save_every,
                                     METHODS[method])
         if keep is not None:
             out, all_times = out[:, keep, :], all_times[keep]
