@@ -1,0 +1,88 @@
+"""Calibration recovers constants from a model's own output."""
+import numpy as np
+import pytest
+
+import smartspec_dsl
+from smartspec_dsl.calibrate import calibrate, read_spec
+from smartspec_dsl.cli import main, write_table
+from smartspec_dsl.errors import SpecError
+
+from conftest import shared_path
+
+
+@pytest.fixture(scope="module")
+def teacup():
+    return smartspec_dsl.load(shared_path("test-models", "samples", "teacup", "teacup.mdl"))
+
+
+def test_recovers_constants_from_a_time_series(teacup, tmp_path):
+    truth = teacup.run(params={"Room Temperature": 64.0, "Characteristic Time": 13.5},
+                       return_columns=["Teacup Temperature"])
+    write_table(tmp_path / "observed.csv", truth.time[::8], truth.columns, truth.values[::8])
+    (tmp_path / "spec.toml").write_text("""
+[[parameter]]
+name = "Room Temperature"
+lower = 30
+upper = 100
+[[parameter]]
+name = "Characteristic Time"
+lower = 1
+upper = 50
+[[target]]
+file = "observed.csv"
+""")
+    fit = calibrate(teacup, read_spec(tmp_path / "spec.toml"))
+    assert fit.parameters["Room Temperature"] == pytest.approx(64.0, rel=1e-6)
+    assert fit.parameters["Characteristic Time"] == pytest.approx(13.5, rel=1e-6)
+    assert fit.cost < 1e-12
+
+
+def test_recovers_from_scenario_final_values(teacup, tmp_path):
+    # two scenarios' final temperatures pin down both constants (hand-checked: distinct rooms)
+    hot = teacup.run(params={"Room Temperature": 1.5 * 60.0, "Characteristic Time": 8.0})
+    base = teacup.run(params={"Room Temperature": 60.0, "Characteristic Time": 8.0})
+    (tmp_path / "spec.toml").write_text(f"""
+[[parameter]]
+name = "Room Temperature"
+lower = 30
+upper = 80
+[[parameter]]
+name = "Characteristic Time"
+lower = 2
+upper = 30
+[[target]]
+variable = "Teacup Temperature"
+value = {float(base["Teacup Temperature"][-1])!r}
+[[target]]
+variable = "Teacup Temperature"
+time = 10
+value = {float(hot["Teacup Temperature"][80])!r}
+scenario = "hot"
+[scenario.hot]
+scale = {{ "Room Temperature" = 1.5 }}
+""")
+    fit = calibrate(teacup, read_spec(tmp_path / "spec.toml"))
+    assert fit.parameters["Room Temperature"] == pytest.approx(60.0, rel=1e-5)
+    assert fit.parameters["Characteristic Time"] == pytest.approx(8.0, rel=1e-5)
+
+
+def test_bad_spec(tmp_path):
+    (tmp_path / "s.toml").write_text('[[parameter]]\nname = "x"\nlower = 2\nupper = 1\n')
+    with pytest.raises(SpecError, match="lower 2 must be below upper 1"):
+        read_spec(tmp_path / "s.toml")
+
+
+def test_cli(teacup, tmp_path, capsys):
+    (tmp_path / "spec.toml").write_text("""
+[[parameter]]
+name = "Room Temperature"
+lower = 30
+upper = 100
+[[target]]
+variable = "Teacup Temperature"
+value = 75.37400068
+""")
+    path = shared_path("test-models", "samples", "teacup", "teacup.mdl")
+    assert main(["calibrate", str(path), "--spec", str(tmp_path / "spec.toml"), "-o", str(tmp_path / "fit.csv")]) == 0
+    fitted = float((tmp_path / "fit.csv").read_text().splitlines()[1].split(",")[2])
+    assert fitted == pytest.approx(70.0, rel=1e-6)   # the model's own final value at Room = 70
