@@ -232,8 +232,11 @@ def _scenario_lines(ax, exp, targets, items, output=MAIN, show_targets=True):
         y = _target_level(exp, targets, sid) if show_targets else None
         if y is not None:
             ax.plot([tx + 0.8], [y], marker="D", ms=6, color=color, mec="black", mew=0.6, ls="none",
-                    clip_on=False, label=None if marked else "paper's number (at t = 50)")
+                    clip_on=False)
             marked = True
+    if marked:
+        ax.plot([], [], marker="D", ms=6, color="lightgray", mec="black", mew=0.6, ls="none",
+                label="paper's number (t = 50)")
     ax.set_xlim(t[0], tx + 2)
     ax.set_xlabel("Time (Year)")
     ax.set_ylabel(output)

@@ -223,6 +223,11 @@ class Model:
         return Result(out[:saved, 0].copy(), [self.display(n) for n in names], out[:saved, 1:])
 
 
+    def sweep(self, params, **kwargs):
+        """Many runs: see `smartspec_dsl.sweep.sweep` (samplers, statistics, Parquet, Dask)."""
+        from .sweep import sweep
+        return sweep(self, params, **kwargs)
+
     # -- changes files ------------------------------------------------------
     def apply_changes(self, changes) -> tuple[dict[str, float], np.ndarray]:
         """Constants to set and the lookup-table vector, after Vensim changes files."""
