@@ -1,0 +1,36 @@
+"""Integration methods against hand-derived solutions of the teacup model:
+dT/dt = -(T - 70)/10, T(0) = 180, TIME STEP 0.125."""
+import numpy as np
+import pytest
+
+import smartspec_dsl
+
+from conftest import shared_path
+
+
+@pytest.fixture(scope="module")
+def teacup():
+    return smartspec_dsl.load(shared_path("test-models", "samples", "teacup", "teacup.mdl"))
+
+
+def test_euler_recurrence(teacup):
+    r = teacup.run(return_columns=["Teacup Temperature"])
+    n = np.arange(len(r.time))
+    g = 1 - 0.125 / 10                              # one Euler step of a linear decay
+    assert np.allclose(r.values[:, 0], 70 + 110 * g ** n, rtol=1e-13)
+
+
+def test_rk4_recurrence(teacup):
+    r = teacup.run(return_columns=["Teacup Temperature"], method="rk4")
+    h = 0.125 / 10
+    g = 1 - h + h ** 2 / 2 - h ** 3 / 6 + h ** 4 / 24   # RK4's growth factor on y' = -y/10
+    n = np.arange(len(r.time))
+    assert np.allclose(r.values[:, 0], 70 + 110 * g ** n, rtol=1e-13)
+    assert np.allclose(r.values[:, 0], 70 + 110 * np.exp(-r.time / 10), rtol=1e-9)
+
+
+def test_saveper_and_final_time_overrides(teacup):
+    r = teacup.run(final_time=10, saveper=2.5, return_columns=["Teacup Temperature"])
+    assert list(r.time) == [0, 2.5, 5, 7.5, 10]
+    g = 1 - 0.125 / 10
+    assert np.allclose(r.values[:, 0], 70 + 110 * g ** (r.time / 0.125), rtol=1e-13)
