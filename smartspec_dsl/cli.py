@@ -88,8 +88,9 @@ def cmd_check(args) -> int:
     counts = Counter(v.kind.value for v in model.variables.values())
     print(f"{args.model}: parsed ({len(model.variables)} variables, "
           f"{len(model.subscript_ranges)} subscript ranges, {len(model.macros)} macros)")
-    for kind in ("stock", "flow", "auxiliary", "constant", "lookup", "data"):
-        print(f"  {kind + 's':<12}{counts.get(kind, 0)}")
+    for kind, plural in (("stock", "stocks"), ("flow", "flows"), ("auxiliary", "auxiliaries"),
+                         ("constant", "constants"), ("lookup", "lookups"), ("data", "data")):
+        print(f"  {plural:<12}{counts.get(kind, 0)}")
     try:
         sched = schedule(lower(model))
     except UnsupportedFeature as err:

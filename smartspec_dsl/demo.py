@@ -1,4 +1,5 @@
-"""What `make demo` runs: compile and run the project's models, print a summary."""
+"""What `make demo` runs: compile and run the project's models, print a summary, then run the
+paper's scenario experiments (smartspec_dsl.paper) into results/."""
 from __future__ import annotations
 
 import sys
@@ -45,6 +46,12 @@ def main() -> int:
         for name in show:
             series = result[name]
             print(f"    {name:<40} start {series[0]:12.6g}   end {series[-1]:12.6g}")
+    from . import paper           # every scenario of the paper: figures and scenarios.md in results/
+    try:
+        failures += paper.main(ROOT / "results") != 0
+    except ModelError as err:
+        print(f"paper experiments: cannot run: {err}")
+        failures += 1
     return 0 if failures == 0 else 1
 
 

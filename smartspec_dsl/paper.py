@@ -221,16 +221,20 @@ def _target_level(exp, targets, sid):
     return exp.benchmark + t.value if t.is_change else t.value
 
 
-def _scenario_lines(ax, exp, targets, items, output=MAIN, show_targets=True):
-    """items: [(scenario id, label, color, linestyle)]; benchmark first in black."""
+def _scenario_lines(ax, exp, targets, items, output=MAIN, relative=False):
+    """items: [(scenario id, label, color, linestyle)], drawn with the benchmark in black;
+    relative: the change from the benchmark instead of the level. The paper's
+    number for a scenario is a diamond just right of t = 50."""
     t = exp.time
-    ax.plot(t, exp.series["benchmark"][output], color="black", lw=2, label="benchmark")
+    base = exp.series["benchmark"][output] if relative else 0.0
+    ax.plot(t, exp.series["benchmark"][output] - base, color="black", lw=2, label="benchmark")
     tx = t[-1]
     marked = False
     for sid, label, color, ls in items:
-        ax.plot(t, exp.series[sid][output], color=color, ls=ls, lw=1.6, label=label)
-        y = _target_level(exp, targets, sid) if show_targets else None
+        ax.plot(t, exp.series[sid][output] - base, color=color, ls=ls, lw=1.6, label=label)
+        y = _target_level(exp, targets, sid) if output == MAIN else None
         if y is not None:
+            y = y - exp.benchmark if relative else y
             ax.plot([tx + 0.8], [y], marker="D", ms=6, color=color, mec="black", mew=0.6, ls="none",
                     clip_on=False)
             marked = True
@@ -239,33 +243,38 @@ def _scenario_lines(ax, exp, targets, items, output=MAIN, show_targets=True):
                 label="paper's number (t = 50)")
     ax.set_xlim(t[0], tx + 2)
     ax.set_xlabel("Time (Year)")
-    ax.set_ylabel(output)
+    ax.set_ylabel("change from the benchmark" if relative else output)
     ax.grid(alpha=0.3)
+
+
+def _figure(title, panels, path, exp, targets, note=None):
+    """One column per panel: the level on top, its change from the benchmark below."""
+    plt = _plt()
+    n = len(panels)
+    fig, axes = plt.subplots(2, n, figsize=(5.8 * n if n > 1 else 8.5, 8), squeeze=False, sharey="row",
+                             gridspec_kw={"height_ratios": [3, 2]})
+    for j, (sub, items) in enumerate(panels):
+        _scenario_lines(axes[0, j], exp, targets, items)
+        _scenario_lines(axes[1, j], exp, targets, items, relative=True)
+        if sub:
+            axes[0, j].set_title(sub, fontsize="medium")
+        axes[0, j].legend(loc="lower center", fontsize="small")
+    fig.suptitle(title)
+    if note:
+        fig.text(0.01, 0.005, note, fontsize="x-small", color="dimgray")
+    fig.tight_layout(rect=(0, 0.02 if note else 0, 1, 1))
+    _save(fig, path)
+    return path
 
 
 def _suffix_items(prefix):
     return [(f"{prefix}_{s}", SUFFIX_LABEL[s], *SUFFIX_STYLE[s]) for s in SUFFIXES]
 
 
-def _figure(title, panels, path, exp, targets, note=None):
-    plt = _plt()
-    n = len(panels)
-    fig, axes = plt.subplots(1, n, figsize=(6.2 * n if n > 1 else 8, 4.8), squeeze=False, sharey=True)
-    for ax, (sub, items) in zip(axes.flat, panels):
-        _scenario_lines(ax, exp, targets, items)
-        if sub:
-            ax.set_title(sub, fontsize="medium")
-        ax.legend(loc="lower right", fontsize="small")
-    fig.suptitle(title)
-    if note:
-        fig.text(0.01, 0.01, note, fontsize="x-small", color="dimgray")
-    fig.tight_layout(rect=(0, 0.03 if note else 0, 1, 1))
-    _save(fig, path)
-    return path
-
-
-TARGET_NOTE = ("Diamonds: the paper's number, read at t = 50 (the paper gives no time); "
-               "single-indicator numbers are differences, drawn from our benchmark.")
+TARGET_NOTE = ("Diamonds: the paper's number, read at t = 50 (the paper gives no time). The paper gives "
+               "single-indicator results as changes from its benchmark: drawn from ours.")
+LEVEL_NOTE = ("Diamonds: the paper's number, read at t = 50 (the paper gives no time); below, "
+              "its difference from our benchmark.")
 
 
 def figures(exp: Experiments, targets: dict[str, Target], out: Path) -> list[Path]:
@@ -312,12 +321,12 @@ def figures(exp: Experiments, targets: dict[str, Target], out: Path) -> list[Pat
                   for a, b in _pairs(ids)]
         paths.append(_figure(f"Fig. {num}: two {lvl} level indicators raised and lowered together",
                              panels, out / f"fig{num:02d}_{lvl}_pairs.png", exp, targets,
-                             "Diamonds: the paper's number, read at t = 50 (the paper gives no time)."))
+                             LEVEL_NOTE))
     for num, ids, lvl in ((17, SMART_IDS, "smart"), (22, SPEC_IDS, "specialization")):
         paths.append(_figure(f"Fig. {num}: all three {lvl} level indicators raised and lowered",
                              [("", _suffix_items("triple_" + "+".join(ids)))],
                              out / f"fig{num:02d}_{lvl}_triple.png", exp, targets,
-                             "Diamonds: the paper's number, read at t = 50 (the paper gives no time)."))
+                             LEVEL_NOTE))
     # Figs 23-26: section 5.4
     colors = ["tab:blue", "tab:purple", "tab:olive", "tab:red"]
     for num, (a, b, desc) in COMBINED_FIGURES.items():
@@ -332,7 +341,7 @@ def figures(exp: Experiments, targets: dict[str, Target], out: Path) -> list[Pat
                 k += 1
         paths.append(_figure(f"Fig. {num}: {desc}", [("", items)], out / f"fig{num}_smart_{a}_spec_{b}.png",
                              exp, targets,
-                             "Diamonds: the paper's number, read at t = 50 (the paper gives no time)."))
+                             LEVEL_NOTE))
     if exp.mc is not None:
         paths.append(_fan(exp, out / "monte_carlo_fan.png"))
     paths.append(_paper_vs_model(exp, targets, out / "paper_vs_model.png"))
@@ -720,11 +729,16 @@ def main(out_dir="results", quiet: bool = False) -> int:
     tables = write_tables(exp, targets, out)
     md = report(exp, targets, out, figs)
     total = time.perf_counter() - started
+    try:
+        shown = out.resolve().relative_to(Path.cwd())
+    except ValueError:
+        shown = out
+    md = shown / md.name
     if not quiet:
         n = len(exp.final) + (len(exp.mc.runs) if exp.mc is not None else 0)
         print(f"paper experiments: {len(exp.final)} scenarios + Monte Carlo ({n:,} runs) in {ran:.2f} s "
               f"(model load {loaded:.2f} s, {'kernel from cache' if model.cached else 'compiled'}); "
-              f"{len(figs)} figures, {md.name} and {len(tables)} CSV files in {out}/ ({total:.1f} s in all)")
+              f"{len(figs)} figures, {md.name} and {len(tables)} CSV files in {shown}/ ({total:.1f} s in all)")
         print(f"    benchmark {MAIN} at t = {exp.time[-1]:g}: {exp.benchmark:.4f}; "
               f"see {md} for every scenario beside the paper's numbers")
     return 0
