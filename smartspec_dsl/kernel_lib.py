@@ -413,8 +413,13 @@ def _mix(z):
 @njit(**JIT)
 def _key(seed):
     # seeds are any real numbers (Vensim models use 0.5, 1, 1234...): hash their bits
-    k = np.int64(math.floor(seed * 1048576.0)) if math.isfinite(seed) else np.int64(0)
-    return np.uint64(k & np.int64(0x7FFFFFFFFFFFFFFF))
+    # whole part and fraction hashed separately: run seeds reach 2**52, seed arguments are like 0.5
+    if not math.isfinite(seed):
+        return np.uint64(0)
+    whole = math.floor(seed)
+    frac = np.uint64(np.int64((seed - whole) * 4503599627370496.0))
+    w = np.int64(whole) if abs(whole) < 9.2e18 else np.int64(0)
+    return _mix(np.uint64(w & np.int64(0x7FFFFFFFFFFFFFFF)) + _GOLDEN) ^ frac
 
 
 @njit(**JIT)

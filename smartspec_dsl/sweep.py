@@ -346,6 +346,8 @@ A sweep spec (TOML). Every key is optional except what the sampler needs.
     table = "runs.csv"  # sampler = "table": CSV, header = constant names (+ optional scenario)
     levels = 4          # sampler = "morris"
     second_order = true # sampler = "saltelli"
+    common_random_numbers = false   # true: every run draws the same random-function streams
+                        # (scenario comparisons); false: run i has its own seed from `seed`
 
     [parameters]
     # random / lhs / sobol: a distribution per constant
@@ -365,7 +367,7 @@ A sweep spec (TOML). Every key is optional except what the sampler needs.
 
 SPEC_KEYS = {"sampler", "runs", "seed", "outputs", "times", "stats", "chunk_size", "layout", "method",
              "final_time", "time_step", "saveper", "percentile_bins", "table", "levels", "second_order",
-             "parameters", "scenarios"}
+             "parameters", "scenarios", "common_random_numbers"}
 SCENARIO_KEYS = {"name", "set", "scale", "group", "factor", "cin"}
 
 
@@ -600,4 +602,10 @@ def read_spec(path, model, default_seed: int | None = None, chunk_size: int | No
                      opts.get("saveper"), opts.get("method", "euler"))
     except ModelError as err:
         raise SpecError(f"{path}: {err}") from None
+    crn = raw.get("common_random_numbers", False)
+    if not isinstance(crn, bool):
+        fail("common_random_numbers", f"must be true or false, got {crn!r}")
+    if crn:
+        # every run draws the same random streams (run seed 0): runs differ by their constants alone
+        plan_.seeds = np.zeros_like(plan_.seeds)
     return SweepSpec(str(path), plan_, plan_.seed, opts, layout, raw)
