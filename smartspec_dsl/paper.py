@@ -168,12 +168,20 @@ def load_model(path=MODEL_PATH):
     return load(path)
 
 
-def run_group(model, group: str, spec_dir=SCENARIO_DIR, **overrides):
-    """Run one scenario spec file (`GROUP.toml`) as a sweep; returns the SweepResult."""
+def run_group(model, group: str, spec_dir=SCENARIO_DIR, common_turbulence: bool = True):
+    """Run one scenario spec file (`GROUP.toml`) as a sweep; returns the SweepResult.
+
+    common_turbulence: give every run the run seed 0 of `Model.run()`, so that
+    every scenario draws the benchmark's turbulence stream, as Vensim does for a
+    RANDOM UNIFORM with a fixed seed argument, and scenarios differ by their
+    constants alone (common random numbers). Otherwise each run gets the
+    sweep's own per-run seed and its own turbulence stream."""
     from .sweep import read_spec, sweep
     spec = read_spec(Path(spec_dir) / f"{group}.toml", model)
-    o = dict(spec.options, **overrides)
-    return sweep(model, spec.sampler, keep_runs=True, stats=o.get("stats"), progress=False)
+    plan = spec.sampler
+    if common_turbulence:
+        plan.seeds = np.zeros_like(plan.seeds)
+    return sweep(model, plan, keep_runs=True, stats=spec.options.get("stats"), progress=False)
 
 
 def run(model=None, spec_dir=SCENARIO_DIR, groups=GROUPS, monte_carlo: bool = True) -> Experiments:
@@ -195,7 +203,7 @@ def run(model=None, spec_dir=SCENARIO_DIR, groups=GROUPS, monte_carlo: bool = Tr
         exp.seconds[group] = time.perf_counter() - started
     if monte_carlo:
         started = time.perf_counter()
-        exp.mc = run_group(model, MONTE_CARLO, spec_dir)
+        exp.mc = run_group(model, MONTE_CARLO, spec_dir, common_turbulence=False)
         exp.seconds[MONTE_CARLO] = time.perf_counter() - started
     return exp
 
@@ -559,9 +567,10 @@ def report(exp: Experiments, targets: dict[str, Target], out: Path, figure_paths
       f"(sha256 {sha}...), the specs in `models/scenarios/*.toml` and the {len(targets)} numbers of "
       f"`models/paper_targets.csv`. Every value is the `{MAIN}` at t = {t[-1]:g} (the end of the "
       f"paper's 50-year horizon: the paper never says when its numbers apply; see "
-      f"`models/scenarios/README.md`). Euler, TIME STEP 0.125; every scenario uses the turbulence "
-      f"seed 0.5, so all of them see the same turbulence stream as the benchmark and differ only "
-      f"by their constants.")
+      f"`models/scenarios/README.md`). Euler, TIME STEP 0.125. Every scenario keeps the turbulence "
+      f"seed 0.5 and runs with the run seed 0 of a plain `smartspec run`, so all of them see the "
+      f"benchmark's turbulence stream (as in Vensim, where a fixed seed argument repeats the "
+      f"stream) and differ only by their constants.")
     w("")
     w("## Summary")
     w("")

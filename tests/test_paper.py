@@ -1,0 +1,181 @@
+"""The paper's model and its scenarios (smartspec_dsl.paper, models/scenarios/):
+the model runs, the qualitative findings of section 5 hold, the specs are
+consistent with models/scenarios/README.md and the model."""
+import csv
+import re
+
+import numpy as np
+import pytest
+
+from smartspec_dsl import paper
+from smartspec_dsl.sweep import read_spec
+
+MAIN = paper.MAIN
+SPEC_FILES = [*paper.GROUPS, paper.MONTE_CARLO]
+
+
+@pytest.fixture(scope="module")
+def model():
+    return paper.load_model()
+
+
+@pytest.fixture(scope="module")
+def exp(model):
+    return paper.run(model, monte_carlo=False)
+
+
+def test_model_compiles_and_runs_50_years(model):
+    r = model.run()
+    assert r.time[0] == 0 and r.time[-1] == 50 and len(r.time) == 51
+    for name in (MAIN, paper.SMART, paper.SPEC, paper.COUPLING):
+        assert np.all(np.isfinite(r[name])), name
+        assert r[name][0] == 0 and r[name][-1] > 0, name
+    # same seed, same run; the turbulence is random (a different seed moves the result a little)
+    again = model.run()
+    assert np.array_equal(r.values, again.values)
+    other = model.run(params={"Environmental turbulence seed": 7})
+    assert not np.array_equal(r[MAIN], other[MAIN])
+    assert abs(other[MAIN][-1] - r[MAIN][-1]) < 0.05
+
+
+def test_smart_and_specialization_levels_rise_and_level_off(model):
+    """Figs 9 and 10: with the turbulence fixed (one seed), both levels grow
+    from 0, never fall, and settle (they do not depend on the turbulence at all)."""
+    r = model.run()
+    for name in (paper.SMART, paper.SPEC, paper.COUPLING):
+        y = r[name]
+        assert np.all(np.diff(y) >= -1e-12), f"{name} falls"
+        assert y[10] > 0.5 * y[-1], f"{name} rises late"
+        assert abs(y[-1] - y[-11]) < 1e-3 * y[-1], f"{name} has not levelled off"
+    other = model.run(params={"Environmental turbulence seed": 123})
+    for name in (paper.SMART, paper.SPEC, paper.COUPLING):
+        assert np.array_equal(r[name], other[name])
+
+
+def test_every_indicator_has_a_positive_effect(exp):
+    """Sections 5.3.1 and 5.3.2: raising an indicator's tertiary constants raises
+    the final smart specialization level, lowering lowers it, 75 % more than 25 %."""
+    b = exp.benchmark
+    for ind in paper.INDICATORS:
+        f = {s: exp.final[f"{ind}_{s}"] for s in paper.SUFFIXES}
+        assert f["down75"] < f["down25"] < b < f["up25"] < f["up75"], (ind, f)
+    for group in ("pair_", "triple_"):
+        ids = [s for s in exp.final if s.startswith(group)]
+        assert ids
+        for sid in ids:
+            up = sid.endswith(("up25", "up75"))
+            assert (exp.final[sid] > b) == up, sid
+    # both levels raised beats either alone, both lowered is below either alone
+    assert exp.final["smart_up75_spec_up75"] > max(
+        exp.final["triple_innovation_capacity+knowledge_accumulation+benefit_level_up75"],
+        exp.final["triple_industry_relatedness+industry_concentration+specialization_degree_up75"])
+    assert exp.final["smart_down75_spec_down75"] < min(
+        exp.final["triple_innovation_capacity+knowledge_accumulation+benefit_level_down75"],
+        exp.final["triple_industry_relatedness+industry_concentration+specialization_degree_down75"])
+
+
+def test_scenarios_share_the_benchmark_turbulence(model, exp):
+    """Every scenario sees the benchmark's turbulence stream (common random
+    numbers, as Vensim's fixed seed argument gives), so differences come from the
+    constants alone: each scenario of the sweeps is the plain run with its constants."""
+    np.testing.assert_array_equal(exp.series["benchmark"][MAIN], model.run()[MAIN])
+    groups = _readme_groups()
+    for sid, ids, factor in (("specialization_degree_up25", ["specialization_degree"], 1.25),
+                             ("pair_innovation_capacity+benefit_level_down75",
+                              ["innovation_capacity", "benefit_level"], 0.25)):
+        params = {c: model.constants[c] * factor for i in ids for c in groups[i]}
+        np.testing.assert_allclose(exp.series[sid][MAIN], model.run(params=params)[MAIN], rtol=0, atol=1e-15)
+    # the Monte Carlo, on the contrary, draws a different stream for every run
+    mc = paper.run_group(model, paper.MONTE_CARLO, common_turbulence=False)
+    last = mc[MAIN][:, -1]
+    assert len(np.unique(last)) > 0.99 * len(last)
+    assert last.min() < exp.benchmark < last.max()
+
+
+def _readme_groups():
+    """{indicator id: [tertiary constant names]} from the table of models/scenarios/README.md."""
+    text = (paper.SCENARIO_DIR / "README.md").read_text(encoding="utf-8")
+    groups = {}
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 5 and cells[0].strip("`") in paper.INDICATORS:
+            groups[cells[0].strip("`")] = re.findall(r"`([^`]+)`", cells[3])
+    return groups
+
+
+def test_scenario_specs_parse_and_use_only_model_constants(model):
+    groups = _readme_groups()
+    assert set(groups) == set(paper.INDICATORS)
+    constants = {k.lower() for k in model.constants}
+    tertiary = {c for g in groups.values() for c in g}
+    assert len(tertiary) == 21 and {c.lower() for c in tertiary} <= constants
+    labels = []
+    for name in SPEC_FILES:
+        path = paper.SCENARIO_DIR / f"{name}.toml"
+        spec = read_spec(path, model, chunk_size=None)        # SpecError on any unknown name
+        for col in spec.sampler.columns:
+            assert col.lower() in constants, (path, col)
+        if name == paper.MONTE_CARLO:
+            assert spec.sampler.n >= 10_000
+            assert list(spec.sampler.columns) == ["Environmental turbulence seed"]
+            assert len(set(spec.sampler.columns["Environmental turbulence seed"])) == spec.sampler.n
+            assert set(spec.sampler.labels) == {paper.MC_ID}
+            continue
+        assert not set(spec.sampler.columns) & {"Environmental turbulence seed", "TIME STEP"}
+        labels += [str(x) for x in spec.sampler.labels]
+    # the ids are exactly those of models/scenarios/README.md, each once
+    assert labels + [paper.MC_ID] == paper.scenario_ids()
+    assert len(set(labels)) == 73
+
+
+def test_scenarios_scale_the_documented_constants(model):
+    """Each scenario multiplies exactly the tertiary constants of its indicators
+    (README table) by the factor of its suffix, and leaves the rest alone."""
+    groups = _readme_groups()
+    defaults = model.constants
+    smart = list(paper.SMART_IDS)
+    spec_ids = list(paper.SPEC_IDS)
+    for name in paper.GROUPS:
+        spec = read_spec(paper.SCENARIO_DIR / f"{name}.toml", model)
+        cols = spec.sampler.columns
+        for row, sid in enumerate(spec.sampler.labels):
+            expected = {}
+            if sid.startswith("smart_"):
+                _, s, _, p = sid.split("_")
+                for i in smart:
+                    expected.update({c: paper.SUFFIXES[s] for c in groups[i]})
+                for i in spec_ids:
+                    expected.update({c: paper.SUFFIXES[p] for c in groups[i]})
+            elif sid != "benchmark":
+                body, suffix = sid.rsplit("_", 1)
+                body = body.split("_", 1)[1] if body.startswith(("pair_", "triple_")) else body
+                for i in body.split("+"):
+                    expected.update({c: paper.SUFFIXES[suffix] for c in groups[i]})
+            for c, default in defaults.items():
+                got = cols[c][row] if c in cols else default
+                assert got == pytest.approx(default * expected.get(c, 1.0), rel=1e-12), (sid, c)
+
+
+def test_targets_refer_to_scenarios():
+    targets = paper.read_targets()
+    assert len(targets) == 54
+    assert set(targets) <= set(paper.scenario_ids())
+    assert {paper.paper_figure(s) for s in targets} <= {str(n) for n in range(13, 27)}
+
+
+def test_main_writes_figures_and_report(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert paper.main(tmp_path / "out", quiet=True) == 0
+    out = tmp_path / "out"
+    pngs = sorted(p.name for p in out.glob("*.png"))
+    for n in range(9, 27):
+        assert any(p.startswith(f"fig{n:02d}_") for p in pngs), n
+    assert "monte_carlo_fan.png" in pngs and "paper_vs_model.png" in pngs
+    assert all((out / p).stat().st_size > 10_000 for p in pngs)
+    md = (out / "scenarios.md").read_text(encoding="utf-8")
+    for sid in paper.scenario_ids():
+        assert f"| `{sid}` |" in md, sid
+    assert "does not reproduce" in md
+    with open(out / "final_levels.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 73 and sum(1 for r in rows if r["paper_value"]) == 54
