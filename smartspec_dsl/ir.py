@@ -155,6 +155,7 @@ class Definition:
     rows: tuple[tuple[Expr, ...], ...] = ()
     lookup: LookupTable | None = None
     pos: SourcePos | None = None
+    keyword: str = ""              # a data variable's :INTERPOLATE: / :RAW: / ... (upper case)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from . import ir
 from .builtins import check_call
 from .consteval import constant_value, evaluate
 from .errors import ModelError, UnsupportedFeature
+from .external import resolve_external
 from .subscripts import flatten
 
 Num, Ref, Call, BinOp = ir.Num, ir.Ref, ir.Call, ir.BinOp
@@ -236,7 +237,7 @@ def expand_macros(model: ir.Model) -> ir.Model:
 
 def lower(model: ir.Model) -> ir.Model:
     """Return a model whose expressions hold no stateful calls."""
-    model = flatten(model)
+    model = flatten(resolve_external(model))
     for var in model.variables.values():
         if var.kind is ir.Kind.DATA:
             raise UnsupportedFeature(f"{var.pos}: '{var.display}' is a data variable; "

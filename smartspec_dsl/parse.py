@@ -380,7 +380,7 @@ def _variable_from_items(items: list[_Item], lookup_names: set[str]) -> ir.Varia
             expr = it.rows[0][0]
         rows = () if expr is not None else tuple(it.rows)
         definitions.append(ir.Definition(it.lhs.subscripts, it.lhs.excepts, it.operator, expr,
-                                         rows, it.lookup, it.lhs.pos))
+                                         rows, it.lookup, it.lhs.pos, it.lhs.keyword))
     units = next((it.units for it in items if it.units), "")
     comment = next((it.comment for it in items if it.comment), "")
     dims = lhs.subscripts
@@ -471,6 +471,9 @@ def parse_model(text: str, filename: str = "<model>") -> ir.Model:
         if it.kind == "range":
             name = ir.canonical_name(it.extra["name"])
             elements, display = _range_elements(it.extra["body"])
+            if it.extra["body"][0] == "call":  # GET ... SUBSCRIPT: read when the model is parsed
+                from .external import read_subscript
+                elements, display = read_subscript(it.extra["body"][1], filename)
             mapping = tuple(m if isinstance(m, str) else m[0] for m in it.extra["mapping"])
             mapped = tuple(() if isinstance(m, str) else m[1] for m in it.extra["mapping"])
             ranges[name] = ir.SubscriptRange(name, elements, mapping, it.extra["pos"], display, mapped)
