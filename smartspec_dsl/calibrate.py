@@ -183,7 +183,7 @@ def calibrate(model, spec: CalibrationSpec, progress=None) -> CalibrationResult:
 
     def residuals_of(xs: np.ndarray) -> np.ndarray:
         nonlocal evaluations
-        evaluations += len(xs)
+        evaluations += len(xs) * len(scen_names)   # model runs
         values = model.run_batch(matrix(xs), outputs=outputs).values
         values = values.reshape(len(xs), len(scen_names), len(time), len(outputs))
         res = [np.concatenate([w * (values[c, s, ti, o] - vals) for s, o, ti, vals, w in picks])
@@ -215,7 +215,7 @@ def main(args) -> int:
     spec = read_spec(args.spec)
     model = load(args.model)
     result = calibrate(model, spec)
-    print(f"{args.model}: {'converged' if result.success else 'stopped'} after {result.evaluations} runs "
+    print(f"{args.model}: {'converged' if result.success else 'stopped'} after {result.evaluations} model runs "
           f"({result.message})")
     print(f"  cost (0.5 * sum of squared residuals): {result.cost:.6g}")
     for name, value in result.parameters.items():

@@ -179,3 +179,35 @@ def test_main_writes_figures_and_report(tmp_path, monkeypatch):
     with open(out / "final_levels.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 73 and sum(1 for r in rows if r["paper_value"]) == 54
+    assert "## Calibration of the 21 tertiary constants" in md and "ours (calibrated)" in md
+    assert all(r["ours_calibrated"] for r in rows)
+
+
+def test_calibration_spec_uses_constants_and_defined_scenarios(model):
+    """models/calibration.toml parses, fits the 21 tertiary constants within their
+    bounds, and its targets and scenarios are paper scenarios with the sweep specs'
+    multipliers and the paper's reported levels."""
+    import tomllib
+    from smartspec_dsl.calibrate import read_spec as read_calibration
+    spec = read_calibration(paper.CALIBRATION_PATH)      # SpecError on an undefined scenario
+    constants = {k.lower() for k in model.constants}
+    tertiary = {c.lower() for g in _readme_groups().values() for c in g}
+    assert {n.lower() for n in spec.names} == tertiary and len(spec.names) == 21
+    for name, lo, hi, x0 in zip(spec.names, spec.lower, spec.upper, spec.initial):
+        assert 0 <= lo < x0 < hi <= 1, name
+        model.param_index(name)                           # a constant of the model
+    factors = paper.scenario_factors(model)
+    targets = paper.read_targets()
+    used = {t.scenario for t in spec.targets}
+    assert used == set(spec.scenarios) and used <= set(paper.scenario_ids())
+    for t in spec.targets:
+        assert t.variable == MAIN and list(t.times) == [50.0], t.scenario
+        tg = targets[t.scenario]
+        assert not tg.is_change and t.values[0] == tg.value, t.scenario
+    assert len(used) == sum(not t.is_change for t in targets.values())
+    doc = tomllib.loads(paper.CALIBRATION_PATH.read_text(encoding="utf-8"))
+    for sid, sc in spec.scenarios.items():
+        assert set(sc) <= {"scale"}, sid
+        assert {k.lower() for k in sc["scale"]} <= constants, sid
+        assert sc["scale"] == pytest.approx(factors[sid], rel=1e-12), sid
+    assert doc["options"]["max_evaluations"] <= 1000
