@@ -448,17 +448,6 @@ def world3_sweeps(model_path: Path, cache_dir: str, cfg: dict, log) -> dict:
     first_batch_s = time.perf_counter() - t
     out = {"n": N, "reps": reps, "load_s": load_s, "first_batch_s": first_batch_s,
            "params": WORLD3_PARAMS, "rows": []}
-    for label, kw in [
-        ("sweep, all outputs × all 401 times, keep_runs=False, stats=('mean',)",
-         dict(times="all", keep_runs=False, stats=("mean",))),
-        ("sweep, all outputs, final values, keep_runs=True",
-         dict(times="final", keep_runs=True)),
-    ]:
-        s, res = _timed(lambda: m.sweep(params, progress=False, seed=0, **kw), reps)
-        out["rows"].append({"label": label + f" (chunk {res.info['chunk_size']:,})", "s": s,
-                            "shape": [N, len(res.time), len(res.outputs)]})
-        log(f"  World3 {label}: {s[1] / N * 1e6:.1f} µs/run")
-    del res
     cols = list(params)
 
     def loop():
@@ -466,7 +455,22 @@ def world3_sweeps(model_path: Path, cache_dir: str, cfg: dict, log) -> dict:
         for i in range(N):
             last = m.run(params={k: float(params[k][i]) for k in cols})
         return last
-    s, last = _timed(loop, reps)
+    kinds = [
+        ("sweep, all outputs × all 401 times, keep_runs=False, stats=('mean',)",
+         dict(times="all", keep_runs=False, stats=("mean",))),
+        ("sweep, all outputs, final values, keep_runs=True",
+         dict(times="final", keep_runs=True)),
+    ]
+    fns = {label: (lambda kw=kw: m.sweep(params, progress=False, seed=0, **kw)) for label, kw in kinds}
+    fns["loop"] = loop
+    tm, vals = _interleaved(fns, reps)
+    for label, _ in kinds:
+        res = vals[label]
+        out["rows"].append({"label": label + f" (chunk {res.info['chunk_size']:,})", "s": tm[label],
+                            "shape": [N, len(res.time), len(res.outputs)]})
+        log(f"  World3 {label}: {tm[label][1] / N * 1e6:.1f} µs/run")
+    s, last = tm["loop"], vals["loop"]
+    del vals, res
     out["rows"].append({"label": f"loop of {N:,} `Model.run(params=...)` (all columns, all times)",
                         "s": s, "shape": [N] + list(last.values.shape), "loop": True})
     log(f"  World3 loop of Model.run: {s[1] / N * 1e6:.1f} µs/run")
@@ -494,10 +498,11 @@ def sweep_child_main(kind: str, args: dict) -> None:
             m.sweep({k: v[:256] for k, v in params.items()}, outputs=TEACUP_OUT, times="final",
                     progress=False, seed=0)
             hw.teacup_batch_final(rooms[:256], taus[:256], hw.T_INIT, dt, n_steps, np.empty(256))
-            s, _ = _timed(lambda: m.sweep(params, outputs=TEACUP_OUT, times="final", progress=False,
-                                          seed=0), reps)
             o = np.empty(N)
-            h, _ = _timed(lambda: hw.teacup_batch_final(rooms, taus, hw.T_INIT, dt, n_steps, o), reps)
+            tm, _ = _interleaved({
+                "sweep": lambda: m.sweep(params, outputs=TEACUP_OUT, times="final", progress=False, seed=0),
+                "hw": lambda: hw.teacup_batch_final(rooms, taus, hw.T_INIT, dt, n_steps, o)}, reps)
+            s, h = tm["sweep"], tm["hw"]
             out.update(threads=numba.get_num_threads(), n=N, sweep_s=s, hw_s=h,
                        loadavg=os.getloadavg()[0])
         elif kind == "rss":
@@ -620,7 +625,7 @@ def sweeps_report(sw: dict, cfg: dict, info: dict, rows: list) -> tuple[list, li
         N = tc["n"]
         L.append(f"Room Temperature ~ U(50, 90), Characteristic Time ~ U(5, 20) (`handwritten.grid({N}, seed=1)`), "
                  f"the same pairs for every engine; in-process, {info['numba_threads']} Numba threads, warm "
-                 f"kernels; median of {tc['reps']} (best in brackets). Our times are the whole "
+                 f"kernels; median of {tc['reps']} (best in brackets), the engines taking turns. Our times are the whole "
                  "`m.sweep` call (parameter table, `parameter_matrix`, chunks, statistics). "
                  "PySD: `model.run(params={...})` with both constants varied per run (all columns, "
                  + (f"{py['runs']} runs after 1 warm-up; runs/s = 1 / median per run" if py_rate else "not run")
@@ -715,7 +720,8 @@ def sweeps_report(sw: dict, cfg: dict, info: dict, rows: list) -> tuple[list, li
         L.append("Constants, each ~ U(0.9 × default, 1.1 × default): " +
                  ", ".join(f"*{p}*" for p in w3["params"]) +
                  f". In-process, warm kernel (load {w3['load_s']:.2f} s, first batch call "
-                 f"{w3['first_batch_s']:.2f} s, not timed); median of {w3['reps']} (best in brackets). "
+                 f"{w3['first_batch_s']:.2f} s, not timed); median of {w3['reps']} (best in brackets), "
+                 "the three taking turns. "
                  f"PySD: median `run()` with default parameters (n={py['runs'] if py_s else '–'}), "
                  "from the per-model table.\n")
         L.append("| what | total | per run | PySD / this |")
@@ -832,8 +838,11 @@ def write_report(path: Path, cmd: str, info: dict, cfg: dict, rows: list, teacup
              "sections below)." + ("" if sweeps is not None else
                                   " Sweep benchmarks were not run (`--quick` without `--sweeps`, "
                                   "or `--no-sweeps`).") + "\n")
-    L.append("| target | measured | goal | result |")
-    L.append("|---|---|---|---|")
+    if targets:
+        L.append("| target | measured | goal | result |")
+        L.append("|---|---|---|---|")
+    else:
+        L.append("No target was measured in this run (World3 not among --models, no sweeps).")
     for what, measured, goal, ok in targets:
         L.append(f"| {what} | {measured} | {goal} | {_mark(ok)} |")
     if targets:
