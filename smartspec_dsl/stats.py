@@ -212,8 +212,12 @@ class StreamingStats:
         if nb == 0:
             return
         mb = x.mean(0)
-        m2b = ((x - mb) ** 2).sum(0)
-        self._merge_moments(nb, mb, m2b, x.min(0), x.max(0))
+        # only what was asked for: the squared deviations and extremes cost full passes over the chunk
+        wants = set(self.stats)
+        m2b = ((x - mb) ** 2).sum(0) if wants & {"std", "var"} else np.zeros_like(mb)
+        extremes = bool(wants & {"min", "max"}) or self.sketch is not None
+        self._merge_moments(nb, mb, m2b, x.min(0) if extremes else self.min,
+                            x.max(0) if extremes else self.max)
         if self.sketch is not None:
             self.sketch.add(x)
 
