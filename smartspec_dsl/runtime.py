@@ -18,6 +18,7 @@ import numpy as np
 from . import ir
 from .codegen import Kernel, generate, table_vector
 from .consteval import constant_value
+from .external import fingerprint as external_fingerprint
 from .errors import ModelError, ParameterError
 from .grammar import grammar_text
 from .lower import lower
@@ -358,7 +359,9 @@ def load(path: str | os.PathLike, cache_dir: str | os.PathLike | None = None) ->
         raise ModelError(f"{path}: cannot read model: {err.strerror or err}") from None
     if _FINGERPRINT is None:
         _FINGERPRINT = _compiler_fingerprint()
-    key = hashlib.sha256((_FINGERPRINT + "\0" + str(path) + "\0" + text).encode()).hexdigest()[:24]
+    # data files the model reads are baked in at compile time, so they are part of the key
+    data = external_fingerprint(path, text)
+    key = hashlib.sha256((_FINGERPRINT + "\0" + str(path) + "\0" + text + "\0" + data).encode()).hexdigest()[:24]
     folder = Path(cache_dir) if cache_dir else cache_root()
     folder = folder / key
     meta_path, kernel_path = folder / "model.pkl", folder / "kernel.py"

@@ -1,0 +1,144 @@
+"""External data (GET XLS / GET DIRECT, data variables): read at compile time
+from files next to the model, baked in as constants and lookup tables."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from smartspec_dsl import ir
+from smartspec_dsl.errors import ModelError
+from smartspec_dsl.lower import lower
+from smartspec_dsl.parse import parse_model
+
+CONTROL = """
+INITIAL TIME = 0 ~~|
+FINAL TIME = 4 ~~|
+TIME STEP = 1 ~~|
+SAVEPER = TIME STEP ~~|
+"""
+
+
+def lowered(folder: Path, equations: str) -> ir.Model:
+    path = folder / "model.mdl"
+    path.write_text(equations + CONTROL)
+    return lower(parse_model(path.read_text(), str(path)))
+
+
+def const(model: ir.Model, name: str) -> float:
+    v = model.variables[name]
+    assert v.kind is ir.Kind.CONSTANT, (name, v)
+    return v.expr.value
+
+
+@pytest.fixture
+def csv_folder(tmp_path: Path) -> Path:
+    # row 1: x (time) values; rows 2-3: two series; row 5: three constants
+    (tmp_path / "inputs.csv").write_text(
+        "t,0,2,4\n"
+        "a,1,3,5\n"
+        "b,10,,30\n"
+        "\n"
+        "c,7,8,9\n")
+    return tmp_path
+
+
+def test_csv_constants_lookups_and_data(csv_folder):
+    m = lowered(csv_folder, """
+dim: x, y, z ~~|
+k[dim] = GET DIRECT CONSTANTS('inputs.csv', ',', 'B5') ~~|
+s = GET DIRECT CONSTANTS('inputs.csv', ',', 'C2') ~~|
+tbl = GET DIRECT LOOKUPS('inputs.csv', ',', '1', 'B2') ~~|
+use = tbl(1) ~~|
+d := GET DIRECT DATA('inputs.csv', ',', '1', 'B3') ~~|
+hb :HOLD BACKWARD: := GET DIRECT DATA('inputs.csv', ',', '1', 'B2') ~~|
+""")
+    assert [const(m, f"k[{e}]") for e in "xyz"] == [7.0, 8.0, 9.0]
+    assert const(m, "s") == 3.0
+    t = m.variables["tbl"]
+    assert t.kind is ir.Kind.LOOKUP and t.lookup == ir.LookupTable((0.0, 2.0, 4.0), (1.0, 3.0, 5.0))
+    assert isinstance(m.variables["use"].expr, ir.LookupCall)
+    # a missing value is left out of the series (interpolated across)
+    tables = [v.lookup for v in m.variables.values() if v.hidden and v.kind is ir.Kind.LOOKUP]
+    assert ir.LookupTable((0.0, 4.0), (10.0, 30.0)) in tables
+    assert m.variables["hb"].expr.func == "LOOKUP BACKWARD"
+
+
+def test_csv_column_constants(tmp_path):
+    (tmp_path / "c.csv").write_text("1\n2\n3\n")
+    m = lowered(tmp_path, "dim: x, y, z ~~|\nk[dim] = GET DIRECT CONSTANTS('c.csv', ',', 'A1*') ~~|\n")
+    assert [const(m, f"k[{e}]") for e in "xyz"] == [1.0, 2.0, 3.0]
+
+
+def test_xlsx_cells_and_named_ranges(tmp_path):
+    openpyxl = pytest.importorskip("openpyxl")
+    from openpyxl.workbook.defined_name import DefinedName
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Data"
+    ws.append(["time", 0, 10])          # row 1
+    ws.append(["v", 1.5, 2.5])          # row 2
+    ws.append(["m", 1, 2])              # row 3
+    ws.append(["m", 3, 4])              # row 4
+    names = {"times1": "$B$1:$C$1", "vals1": "$B$2:$C$2", "mat_": "$B$3:$C$4"}
+    for n, ref in names.items():
+        dn = DefinedName(n, attr_text=f"Data!{ref}")
+        try:
+            wb.defined_names[n] = dn
+        except TypeError:  # openpyxl < 3.1
+            wb.defined_names.append(dn)
+    wb.save(tmp_path / "in.xlsx")
+    m = lowered(tmp_path, """
+r: r1, r2 ~~|
+c: c1, c2 ~~|
+mat[r, c] = GET XLS CONSTANTS('in.xlsx', 'Data', 'mat_') ~~|
+cell[c] = GET XLS CONSTANTS('in.xlsx', 'Data', 'B4') ~~|
+lk = GET XLS LOOKUPS('in.xlsx', 'Data', 'times1', 'vals1') ~~|
+dt := GET XLS DATA('in.xlsx', 'Data', '1', 'B2') ~~|
+""")
+    assert [const(m, f"mat[{a},{b}]") for a in ("r1", "r2") for b in ("c1", "c2")] == [1, 2, 3, 4]
+    assert [const(m, f"cell[{b}]") for b in ("c1", "c2")] == [3.0, 4.0]
+    assert m.variables["lk"].lookup == ir.LookupTable((0.0, 10.0), (1.5, 2.5))
+
+
+def test_run_end_to_end(csv_folder, tmp_path_factory, monkeypatch):
+    from smartspec_dsl.runtime import load
+    monkeypatch.setenv("SMARTSPEC_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    path = csv_folder / "run.mdl"
+    path.write_text("d := GET DIRECT DATA('inputs.csv', ',', '1', 'B2') ~~|\n"
+                    "k = GET DIRECT CONSTANTS('inputs.csv', ',', 'D5') ~~|\n"
+                    "y = d * k ~~|\n" + CONTROL)
+    res = load(path, cache_dir=tmp_path_factory.mktemp("cache2")).run()
+    assert np.allclose(res["y"], [9 * x for x in (1, 2, 3, 4, 5)])
+
+
+def test_path_outside_model_folder_is_refused(tmp_path):
+    inner = tmp_path / "model"
+    inner.mkdir()
+    (tmp_path / "secret.csv").write_text("1,2,3\n")
+    with pytest.raises(ModelError, match="outside the model's folder"):
+        lowered(inner, "k = GET DIRECT CONSTANTS('../secret.csv', ',', 'A1') ~~|\n")
+
+
+def test_missing_file_sheet_and_range(tmp_path):
+    openpyxl = pytest.importorskip("openpyxl")
+    wb = openpyxl.Workbook()
+    wb.active.title = "Sheet1"
+    wb.active.append([1, 2])
+    wb.save(tmp_path / "in.xlsx")
+    with pytest.raises(ModelError, match=r"sheet 'Nope' not found in 'in.xlsx'.*range 'A1'"):
+        lowered(tmp_path, "k = GET XLS CONSTANTS('in.xlsx', 'Nope', 'A1') ~~|\n")
+    with pytest.raises(ModelError, match=r"file 'in.xlsx', sheet 'Sheet1', range 'nosuchname'"):
+        lowered(tmp_path, "k = GET XLS CONSTANTS('in.xlsx', 'Sheet1', 'nosuchname') ~~|\n")
+    with pytest.raises(ModelError, match=r"file 'in.xlsx', sheet 'Sheet1', range 'A9'"):
+        lowered(tmp_path, "k = GET XLS CONSTANTS('in.xlsx', 'Sheet1', 'A9') ~~|\n")
+    with pytest.raises(ModelError, match=r"'nothere.xlsx' not found"):
+        lowered(tmp_path, "k = GET XLS CONSTANTS('nothere.xlsx', 'Sheet1', 'A1') ~~|\n")
+
+
+def test_data_variable_from_data_file(tmp_path):
+    (tmp_path / "data.tab").write_text("Time\tx\tv[A]\tv[B]\n0\t1\t2\t3\n2\t5\t6\t7\n")
+    m = lowered(tmp_path, "d: A, B ~~|\nx ~~|\nv[d] :LOOK FORWARD: ~~|\n")
+    assert isinstance(m.variables["x"].expr, ir.LookupCall)
+    assert m.variables["v[b]"].expr.func == "LOOKUP FORWARD"
