@@ -173,10 +173,10 @@ class _Progress:
 
 def default_chunk_size(n_rows_per_run: int, n_outputs: int) -> int:
     """About CHUNK_BYTES of trajectories per chunk (run_batch holds every saved
-    time before keeping some), between 512 and 10^6 runs: fewer, larger chunks
-    amortise the per-chunk Python work."""
+    time before keeping some), between 64 and 10^6 runs: memory per chunk stays
+    bounded even for large models."""
     per_run = max(1, n_rows_per_run * max(1, n_outputs)) * 8
-    return int(max(512, min(1_000_000, CHUNK_BYTES // per_run)))
+    return int(max(64, min(1_000_000, CHUNK_BYTES // per_run)))
 
 
 @dataclass
