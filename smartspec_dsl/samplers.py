@@ -414,18 +414,26 @@ class Product(Sampler):
 # ---------------------------------------------------------------- SALib designs
 
 
-class Morris(Sampler):
-    """Morris elementary-effects design (SALib): (levels, trajectories); runs = r * (d + 1)."""
+class _SALibDesign(Sampler):
+    """A design over bounded parameters, in SALib's `problem` form."""
 
-    def __init__(self, bounds: dict[str, tuple[float, float]], trajectories: int, levels: int = 4):
-        self.bounds, self.r, self.levels, self.names = dict(bounds), int(trajectories), int(levels), list(bounds)
+    def __init__(self, kind: str, bounds: dict[str, tuple[float, float]]):
+        self.bounds, self.names = dict(bounds), list(bounds)
         for k, (lo, hi) in self.bounds.items():
             if not lo < hi:
-                raise SpecError(f"morris: '{k}' low ({lo}) must be < high ({hi})")
+                raise SpecError(f"{kind}: '{k}' low ({lo}) must be < high ({hi})")
 
     def problem(self):
         return {"num_vars": len(self.names), "names": self.names,
                 "bounds": [list(map(float, self.bounds[k])) for k in self.names]}
+
+
+class Morris(_SALibDesign):
+    """Morris elementary-effects design (SALib): (levels, trajectories); runs = r * (d + 1)."""
+
+    def __init__(self, bounds: dict[str, tuple[float, float]], trajectories: int, levels: int = 4):
+        _SALibDesign.__init__(self, "morris", bounds)
+        self.r, self.levels = int(trajectories), int(levels)
 
     def table(self, model=None, seed=None) -> ParamTable:
         try:
@@ -436,19 +444,12 @@ class Morris(Sampler):
         return ParamTable(len(x), {k: x[:, j].copy() for j, k in enumerate(self.names)})
 
 
-class Saltelli(Sampler):
+class Saltelli(_SALibDesign):
     """Sobol-index design (SALib sobol sampler): runs = N * (2d + 2) with second order."""
 
     def __init__(self, bounds: dict[str, tuple[float, float]], base: int, second_order: bool = True):
-        self.bounds, self.base, self.second = dict(bounds), int(base), bool(second_order)
-        self.names = list(bounds)
-        for k, (lo, hi) in self.bounds.items():
-            if not lo < hi:
-                raise SpecError(f"saltelli: '{k}' low ({lo}) must be < high ({hi})")
-
-    def problem(self):
-        return {"num_vars": len(self.names), "names": self.names,
-                "bounds": [list(map(float, self.bounds[k])) for k in self.names]}
+        _SALibDesign.__init__(self, "saltelli", bounds)
+        self.base, self.second = int(base), bool(second_order)
 
     def table(self, model=None, seed=None) -> ParamTable:
         try:
