@@ -228,11 +228,10 @@ import math
 import numpy as np
 from numba import njit, prange, get_num_threads
 from smartspec_dsl.kernel_lib import (
-    ite, b2f, land, lor, lnot, vmin, vmax, integer, modulo, quantum, xidz, zidz, log2,
-    power, step, ramp, pulse, pulse_train, lookup, lookup_extrapolate, lookup_forward,
-    lookup_backward, fixed_delay_slots, ld, st, sel, bf, fand, forr, fnot, fmin, fmax, fxidz,
-    fzidz, fstep, parallel_cold_start, random_uniform, random_normal, random_exponential,
-    random_lognormal, random_triangular, random_poisson)
+    integer, modulo, quantum, log2, power, ramp, pulse, pulse_train, lookup,
+    lookup_extrapolate, lookup_forward, lookup_backward, fixed_delay_slots, ld, st, sel, bf,
+    fand, forr, fnot, fmin, fmax, fxidz, fzidz, fstep, parallel_cold_start, random_uniform,
+    random_normal, random_exponential, random_lognormal, random_triangular, random_poisson)
 
 JIT = dict(cache=True, nogil=True, error_model="numpy")
 _COLD = [True]

@@ -21,39 +21,11 @@ _LOOKUP_SIGS = ["float64(float64, float64[::1], int64, int64)",
                 "float64(float64, float64[:], int64, int64)"]
 
 
-@njit(**JIT)
-def ite(c, a, b):
-    return a if c != 0.0 else b
 
 
-@njit(**JIT)
-def b2f(c):
-    return 1.0 if c else 0.0
 
 
-@njit(**JIT)
-def land(a, b):
-    return 1.0 if (a != 0.0 and b != 0.0) else 0.0
 
-
-@njit(**JIT)
-def lor(a, b):
-    return 1.0 if (a != 0.0 or b != 0.0) else 0.0
-
-
-@njit(**JIT)
-def lnot(a):
-    return 1.0 if a == 0.0 else 0.0
-
-
-@njit(**JIT)
-def vmin(a, b):
-    return a if a < b else b
-
-
-@njit(**JIT)
-def vmax(a, b):
-    return a if a > b else b
 
 
 @njit(**JIT)
@@ -74,15 +46,6 @@ def quantum(a, q):
     return q * math.trunc(a / q)
 
 
-@njit(**JIT)
-def xidz(a, b, x):
-    # Vensim: X when ABS(B) < 1e-6, else A/B
-    return x if abs(b) < XIDZ_EPS else a / b
-
-
-@njit(**JIT)
-def zidz(a, b):
-    return 0.0 if abs(b) < XIDZ_EPS else a / b
 
 
 @njit(**JIT)
@@ -94,11 +57,6 @@ def log2(x, base):
 def power(a, b):
     return a ** b
 
-
-@njit(**JIT)
-def step(t, height, start):
-    # callers pass t + TIME STEP/2 (Vensim switches at the step nearest the start time)
-    return height if t > start else 0.0
 
 
 @njit(**JIT)
@@ -184,17 +142,6 @@ def fixed_delay_slots(delay, dt):
     k = int(math.floor(delay / dt + 0.5))
     return k if k > 0 else 1
 
-
-def warm_up() -> None:
-    """Compile (or load from cache) every helper, so kernels link quickly."""
-    tab = np.array([0.0, 1.0, 0.0, 1.0])
-    ite(1.0, 1.0, 2.0); b2f(True); land(1.0, 0.0); lor(1.0, 0.0); lnot(0.0)
-    vmin(1.0, 2.0); vmax(1.0, 2.0); integer(1.5); modulo(3.0, 2.0); quantum(3.0, 2.0)
-    xidz(1.0, 0.0, 2.0); zidz(1.0, 0.0); log2(8.0, 2.0); power(2.0, 3.0)
-    step(1.0, 1.0, 0.0); ramp(1.0, 1.0, 0.0, 2.0); pulse(1.0, 0.5, 0.0, 1.0)
-    pulse_train(1.0, 0.5, 0.0, 1.0, 2.0, 5.0); lookup(0.5, tab, 0, 2)
-    lookup_extrapolate(2.0, tab, 0, 2); lookup_forward(0.5, tab, 0, 2)
-    lookup_backward(0.5, tab, 0, 2); fixed_delay_slots(1.0, 0.5)
 
 
 # ---- intrinsics ------------------------------------------------------------
@@ -316,7 +263,7 @@ def fmax(typingctx, a, b):
 
 @intrinsic
 def fxidz(typingctx, a, b, x):
-    """x if |b| < 1e-6 else a / b, as xidz."""
+    """Vensim XIDZ: x if |b| < 1e-6 else a / b."""
     def codegen(context, builder, sig, args):
         a, b, x = args
         return builder.select(_near_zero(builder, b), x, builder.fdiv(a, b))
@@ -325,7 +272,7 @@ def fxidz(typingctx, a, b, x):
 
 @intrinsic
 def fzidz(typingctx, a, b):
-    """0 if |b| < 1e-6 else a / b, as zidz."""
+    """Vensim ZIDZ: 0 if |b| < 1e-6 else a / b."""
     def codegen(context, builder, sig, args):
         a, b = args
         return builder.select(_near_zero(builder, b), _zero(builder, b), builder.fdiv(a, b))
@@ -334,7 +281,7 @@ def fzidz(typingctx, a, b):
 
 @intrinsic
 def fstep(typingctx, t, height, start):
-    """height if t > start else 0, as step (callers pass t + TIME STEP/2)."""
+    """Vensim STEP: height if t > start else 0 (callers pass t + TIME STEP/2)."""
     def codegen(context, builder, sig, args):
         t, h, s = args
         return builder.select(builder.fcmp_ordered(">", t, s), h, _zero(builder, h))
