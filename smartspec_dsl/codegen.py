@@ -17,13 +17,83 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import ir
+from .builtins import ARRAY_DRIVERS
 from .errors import UnsupportedFeature
-from .order import Schedule, is_delay_fixed
+from .order import Schedule, is_delay_fixed, is_delay_material
 
 # Statements per generated function: Numba's compile time grows faster than
 # linearly with function size, and separate functions are compiled (and
 # cached) separately.
 CHUNK = 250
+
+# Loop re-rolling: flattened arrays give runs of statements that differ only in
+# their integer literals (slots, table indices, random call sites), each by a
+# fixed stride. Emitted as a loop they compile many times faster; the loop runs
+# exactly the original statements in the original order.
+_NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d*)?(?:[eE][+-]?\d+)?(?![\w.])")
+MAX_PERIOD = 8      # statements per repeated block
+MIN_REPEATS = 3     # blocks before a loop pays
+
+
+def _shape(line: str) -> tuple[str, tuple[int, ...]]:
+    """A statement without its comment, as (template, integer literals)."""
+    code = line.split("  # ", 1)[0]
+    ints: list[int] = []
+
+    def hole(m):
+        text = m.group(0)
+        if text.isdigit():
+            ints.append(int(text))
+            return "\0"
+        return text
+    return _NUMBER.sub(hole, code), tuple(ints)
+
+
+def reroll(lines: list[str]) -> list[str]:
+    """`lines` with repeated blocks of straight-line statements turned into loops."""
+    if any("\n" in s or s.endswith(":") for s in lines):
+        return lines  # already structured
+    shapes = [_shape(s) for s in lines]
+    out, i, n = [], 0, len(lines)
+    while i < n:
+        best = (1, 1, None)  # (lines covered, period, stride)
+        for period in range(1, MAX_PERIOD + 1):
+            if i + 2 * period > n:
+                break
+            first = shapes[i:i + period]
+            second = shapes[i + period:i + 2 * period]
+            if [t for t, _ in first] != [t for t, _ in second]:
+                continue
+            base = [x for _, xs in first for x in xs]
+            stride = [b - a for a, b in zip(base, (x for _, xs in second for x in xs))]
+            reps = 2
+            while i + (reps + 1) * period <= n:
+                block = shapes[i + reps * period:i + (reps + 1) * period]
+                if [t for t, _ in block] != [t for t, _ in first]:
+                    break
+                xs = [x for _, ys in block for x in ys]
+                if any(x != b + reps * d for x, b, d in zip(xs, base, stride)):
+                    break
+                reps += 1
+            if reps >= MIN_REPEATS and reps * period > best[0]:
+                best = (reps * period, period, stride)
+        covered, period, stride = best
+        if stride is None:
+            out.append(lines[i])
+            i += 1
+            continue
+        values = iter(zip((x for _, xs in shapes[i:i + period] for x in xs), stride))
+        body = []
+        for template, _ in shapes[i:i + period]:
+            parts = template.split("\0")
+            text = parts[0]
+            for part in parts[1:]:
+                b, d = next(values)
+                text += (f"{b}" if d == 0 else f"({b} + {d} * q)") + part
+            body.append("    " + text)
+        out.append(f"for q in range({covered // period}):\n" + "\n".join(body))
+        i += covered
+    return out
 
 _SIMPLE = {  # Vensim function -> helper or math call taking the same arguments
     "ABS": "abs", "EXP": "math.exp", "LN": "math.log", "SQRT": "math.sqrt",
@@ -34,7 +104,7 @@ _SIMPLE = {  # Vensim function -> helper or math call taking the same arguments
     "IF THEN ELSE": "sel", "POWER": "power", "GAME": "",
 }
 _LOOKUP_FUNCS = {"LOOKUP FORWARD": "lookup_forward", "LOOKUP BACKWARD": "lookup_backward",
-                 "LOOKUP EXTRAPOLATE": "lookup_extrapolate"}
+                 "LOOKUP EXTRAPOLATE": "lookup_extrapolate", "LOOKUP INVERT": "lookup_invert"}
 _RANDOM_FUNCS = {"RANDOM 0 1": "random_uniform", "RANDOM UNIFORM": "random_uniform",
                  "RANDOM NORMAL": "random_normal", "RANDOM EXPONENTIAL": "random_exponential",
                  "RANDOM LOGNORMAL": "random_lognormal", "RANDOM TRIANGULAR": "random_triangular",
@@ -97,6 +167,12 @@ class _Emitter:
         # the run seed (the last entry of the parameter vector) keeps a slot for random draws
         self.run_seed_slot = len(self.slots) + len(self.fixed_delay_slot)
         self.n_slots = self.run_seed_slot + 1
+        # whole-array functions (subscripts.py) compute into a scratch block each, after the slots
+        self.scratch: dict[str, int] = {}
+        for n, var in vs.items():
+            if isinstance(var.expr, ir.Call) and var.expr.func in ARRAY_DRIVERS:
+                self.scratch[n] = self.n_slots
+                self.n_slots += len(var.expr.args) - ARRAY_DRIVERS[var.expr.func][1]
         self.random_sites = 0
         self.step_expr = "istep"  # initial statements draw with step -1
         self.lookups: list[tuple[str | None, ir.LookupTable]] = []
@@ -109,7 +185,7 @@ class _Emitter:
             self.table_at[key] = len(self.lookups)
             self.lookups.append((key if isinstance(key, str) else None, table))
         k = self.table_at[key]
-        return f"tab, np.int64(tab[{2 * k}]), np.int64(tab[{2 * k + 1}])"
+        return f"tab, tk(tab, {2 * k}), tk(tab, {2 * k + 1})"
 
     def lookup_of(self, name: str, pos) -> str:
         var = self.schedule.model.variables[name]
@@ -147,6 +223,8 @@ class _Emitter:
 
     def call(self, e: ir.Call) -> str:
         f, args = e.func, e.args
+        if f in ("@ELEMENT", "@AT", "@VSELECT"):
+            return self.block_read(e)
         t, dt = f"ld(v, {self.slots[ir.TIME]})", f"ld(v, {self.slots['time step']})"
         if f == "LOG":
             a = [self.expr(x) for x in args]
@@ -166,7 +244,7 @@ class _Emitter:
         a = [self.expr(x) for x in args]
         if f in _RANDOM_FUNCS:
             self.random_sites += 1
-            where = f"{self.random_sites}, {self.step_expr}, ld(v, {self.run_seed_slot})"
+            where = f"ix({self.random_sites}), ix({self.step_expr}), ld(v, {self.run_seed_slot})"
             if f == "RANDOM 0 1":
                 return f"random_uniform(0.0, 1.0, 0.0, {where})"
             return f"{_RANDOM_FUNCS[f]}({', '.join(a)}, {where})"
@@ -182,18 +260,45 @@ class _Emitter:
 
     # -- statements ----------------------------------------------------------
     def assign(self, name: str, e: ir.Expr) -> str:
+        if isinstance(e, ir.Call) and e.func in ARRAY_DRIVERS:
+            return self.array_driver(name, e)
         return f"st(v, {self.slots[name]}, {self.expr(e)})  # {_safe_comment(name)}"
+
+    # -- whole-array functions: one statement stores the vector in the variable's scratch
+    # block and computes over it in place; elements read the block --------------------
+    def array_driver(self, name: str, e: ir.Call) -> str:
+        helper, n_scalars = ARRAY_DRIVERS[e.func]
+        base, vector = self.scratch[name], e.args[n_scalars:]
+        parts = [f"st(v, {base + i}, {self.expr(x)})" for i, x in enumerate(vector)]
+        scalars = "".join(f", {self.expr(x)}" for x in e.args[:n_scalars])
+        value = f"{helper}(v, ix({base}), ix({len(vector)}){scalars})" if helper else "0.0"
+        parts.append(f"st(v, {self.slots[name]}, {value})  # {_safe_comment(name)}")
+        return "; ".join(parts)
+
+    def block_read(self, e: ir.Call) -> str:
+        base = self.scratch[e.args[0].name]
+        if e.func == "@ELEMENT":
+            return f"ld(v, {base + int(e.args[1].value)})"
+        n = int(e.args[1].value)
+        rest = ", ".join(self.expr(x) for x in e.args[2:])
+        return f"{'vector_at' if e.func == '@AT' else 'vector_select'}(v, ix({base}), ix({n}), {rest})"
 
     def initial_statements(self) -> list[str]:
         vs = self.schedule.model.variables
-        out = [f"st(v, {self.slots[c]}, ld(p, {i}))" for i, c in enumerate(self.schedule.constants)]
+        # constants sit in consecutive slots: one loop types and compiles far faster than a
+        # statement per constant
+        consts = self.schedule.constants
+        first = self.slots[consts[0]] if consts else 0
+        assert all(self.slots[c] == first + i for i, c in enumerate(consts))
+        out = [f"for i in range({len(consts)}):\n    st(v, {first} + i, ld(p, i))"] if consts else []
         out.append(f"st(v, {self.run_seed_slot}, ld(p, {len(self.schedule.constants)}))")
         self.step_expr = "-1"
         for n in self.schedule.initial:
             var = vs[n]
             if is_delay_fixed(var):
-                _, delay, init = var.expr.args
-                out.append(f"st(v, {self.fixed_delay_slot[n]}, {self.expr(delay)})")
+                _, delay, init = var.expr.args[:3]
+                size = self.expr(delay) if not is_delay_material(var) else self.material_size()
+                out.append(f"st(v, {self.fixed_delay_slot[n]}, {size})")
                 out.append(self.assign(n, init))
             else:
                 out.append(self.assign(n, var.initial if var.initial is not None else var.expr))
@@ -204,7 +309,12 @@ class _Emitter:
         vs = self.schedule.model.variables
         out = []
         for n in self.schedule.dynamic:
-            if is_delay_fixed(vs[n]):
+            if is_delay_material(vs[n]):
+                j = self.fixed.index(n)
+                missing = self.expr(vs[n].expr.args[3])
+                out.append(f"st(v, {self.slots[n]}, material_out(buf, bi[{2 * j}], bi[{2 * j + 1}], "
+                           f"istep, {missing}))")
+            elif is_delay_fixed(vs[n]):
                 j = self.fixed.index(n)
                 out.append(f"st(v, {self.slots[n]}, buf[bi[{2 * j}] + istep % bi[{2 * j + 1}]])")
             else:
@@ -219,7 +329,19 @@ class _Emitter:
     def fixed_write_statements(self) -> list[str]:
         vs = self.schedule.model.variables
         return [f"buf[bi[{2 * j}] + istep % bi[{2 * j + 1}]] = {self.expr(vs[n].expr.args[0])}"
+                if not is_delay_material(vs[n]) else self.material_write(j, n)
                 for j, n in enumerate(self.fixed)]
+
+    # DELAY MATERIAL: a pipeline in the fixed-delay buffer (see kernel_extra)
+    def material_size(self) -> str:
+        t0, t1, dt = (f"ld(v, {self.slots[c]})" for c in ("initial time", "final time", "time step"))
+        return f"material_size({t0}, {t1}, {dt})"
+
+    def material_write(self, j: int, n: str) -> str:
+        inp, delay = (self.expr(x) for x in self.schedule.model.variables[n].expr.args[:2])
+        dt = f"ld(v, {self.slots['time step']})"
+        return (f"material_in(buf, bi[{2 * j}], bi[{2 * j + 1}], istep, {inp}, {delay}, {dt}, "
+                f"ld(v, {self.slots[n]}))")
 
 
 _HEADER = '''\
@@ -229,9 +351,14 @@ import numpy as np
 from numba import njit, prange, get_num_threads
 from smartspec_dsl.kernel_lib import (
     integer, modulo, quantum, log2, power, ramp, pulse, pulse_train, lookup,
-    lookup_extrapolate, lookup_forward, lookup_backward, fixed_delay_slots, ld, st, sel, bf,
+    lookup_extrapolate, lookup_forward, lookup_backward, fixed_delay_slots, ld, st, tk, ix, sel, bf,
     fand, forr, fnot, fmin, fmax, fxidz, fzidz, fstep, parallel_cold_start, random_uniform,
     random_normal, random_exponential, random_lognormal, random_triangular, random_poisson)
+from smartspec_dsl.kernel_extra import lookup_invert, material_size, material_out, material_in
+
+from smartspec_dsl.kernel_lib import (
+    vector_rank, vector_sort_order, invert_matrix, allocate_available, allocate_by_priority,
+    vector_at, vector_select)
 
 JIT = dict(cache=True, nogil=True, error_model="numpy")
 _COLD = [True]
@@ -361,7 +488,7 @@ def _functions(name: str, args: str, body: list[str]) -> str:
     chunks = [body[i:i + CHUNK] for i in range(0, len(body), CHUNK)] or [[]]
     parts = []
     for i, chunk in enumerate(chunks):
-        lines = "\n".join("    " + s for s in chunk) or "    pass"
+        lines = _indent(chunk, 4) or "    pass"
         parts.append(f"@njit(**JIT)\ndef {name}_{i}({args}):\n{lines}\n")
     calls = "\n".join(f"    {name}_{i}({args})" for i in range(len(chunks)))
     parts.append(f"@njit(**JIT)\ndef {name}({args}):\n{calls}\n")
@@ -369,7 +496,7 @@ def _functions(name: str, args: str, body: list[str]) -> str:
 
 
 def _indent(lines: list[str], n: int) -> str:
-    return "\n".join(" " * n + s for s in lines)
+    return "\n".join(" " * n + ln for s in lines for ln in s.split("\n"))
 
 
 def _euler_driver(em: _Emitter, init: list[str], dynamic: list[str], writes: list[str]) -> str:
@@ -381,7 +508,9 @@ def _euler_driver(em: _Emitter, init: list[str], dynamic: list[str], writes: lis
     stocks = em.cont + em.disc
     inline_rates = len(stocks) <= CHUNK
     inline_dyn = len(dynamic) <= CHUNK
-    inline_init = len(init) <= CHUNK
+    # one function for initialisation and time loop only while both together are small:
+    # compile time grows faster than linearly with a function's size
+    inline_init = len(init) + (len(dynamic) if inline_dyn else 0) <= CHUNK
     inline_writes = len(writes) <= CHUNK
     need_buf = n_fixed > 0 or not (inline_dyn and inline_writes and inline_init)
     n_v = em.n_slots + (0 if inline_rates else max(1, n_cont + n_disc))
@@ -413,14 +542,16 @@ def _euler_driver(em: _Emitter, init: list[str], dynamic: list[str], writes: lis
     else:
         loop += [f"r = v[{r0}:]", "rates(v, r, tab)"]
     loop += writes if inline_writes else ["fixed_write(v, tab, buf, bi, istep)"]
+    updates = []
     for i in range(n_cont):
         rate = f"r_{i}" if inline_rates else f"ld(v, {r0 + i})"
-        loop.append(f"st(v, {1 + i}, ld(v, {1 + i}) + dt * {rate})")
+        updates.append(f"st(v, {1 + i}, ld(v, {1 + i}) + dt * {rate})")
     for i in range(n_disc):
         rate = f"r_{n_cont + i}" if inline_rates else f"ld(v, {r0 + n_cont + i})"
-        loop.append(f"st(v, {1 + n_cont + i}, {rate})")
+        updates.append(f"st(v, {1 + n_cont + i}, {rate})")
+    loop += reroll(updates)
     loop_body = ["saved = 0", "sc = 0", "for istep in range(n_steps + 1):"]
-    loop_body += ["    " + s for s in loop] + ["return saved"]
+    loop_body += [_indent(loop, 4), "return saved"]
     if inline_init:
         core = f'''
 @njit(**JIT)
@@ -500,9 +631,10 @@ simulate_batch = batch_generic
 def generate(schedule: Schedule) -> Kernel:
     em = _Emitter(schedule)
     init = em.initial_statements()
-    dynamic = em.dynamic_statements()
-    rates = em.rate_statements()
-    writes = em.fixed_write_statements()
+    init = init[:1] + reroll(init[1:])  # after the constants loop
+    dynamic = reroll(em.dynamic_statements())
+    rates = reroll(em.rate_statements())
+    writes = reroll(em.fixed_write_statements())
     n_cont, n_disc = len(em.cont), len(em.disc)
     fixed_slots = [em.fixed_delay_slot[n] for n in em.fixed]
     dynamic_control = any(n in schedule.dynamic for n in ir.CONTROL_NAMES)

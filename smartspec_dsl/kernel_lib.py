@@ -159,6 +159,11 @@ _F = _t.float64
 
 
 def _ptr(context, builder, aryty, ary, idx):
+    if aryty.layout == "C":
+        # contiguous: the element is data + idx; skipping the generic array proxy keeps
+        # both Numba's lowering and LLVM's work per access small
+        field = context.data_model_manager[aryty].get_field_position("data")
+        return builder.gep(builder.extract_value(ary, field), [idx], inbounds=True)
     a = context.make_array(aryty)(context, builder, ary)
     return _cg.get_item_pointer(context, builder, aryty, a, [idx], wraparound=False)
 
@@ -184,6 +189,31 @@ def st(typingctx, arr, idx, x):
         builder.store(args[2], _ptr(context, builder, sig.args[0], args[0], args[1]))
         return context.get_dummy_value()
     return _t.none(arr, _t.intp, _F), codegen
+
+
+@intrinsic
+def tk(typingctx, arr, idx):
+    """int(arr[idx]): a lookup table's offset or length from the table header
+    (one typed call where `np.int64(tab[k])` costs three)."""
+    if not (isinstance(arr, _t.Array) and arr.ndim == 1 and arr.dtype == _F):
+        return None
+
+    def codegen(context, builder, sig, args):
+        x = builder.load(_ptr(context, builder, sig.args[0], args[0], args[1]))
+        return builder.fptosi(x, context.get_value_type(_t.int64))
+    return _t.int64(arr, _t.intp), codegen
+
+
+@intrinsic
+def ix(typingctx, n):
+    """An integer argument Numba does not treat as a compile-time literal: a literal
+    passed to an njit helper compiles a separate specialisation per call site."""
+    if not isinstance(n, _t.Integer):
+        return None
+
+    def codegen(context, builder, sig, args):
+        return context.cast(builder, args[0], sig.args[0], _t.int64)
+    return _t.int64(n), codegen
 
 
 def _zero(builder, x):
@@ -455,3 +485,257 @@ def random_poisson(lo, hi, mean, shift, stretch, seed, site, istep, run_seed):
         if lo <= x <= hi:
             return x
     return min(max(x, lo), hi)
+
+
+# ---- whole-array functions -----------------------------------------------------
+# A whole-array function's inputs sit in a scratch block of the state vector v,
+# v[b:b+m] (see codegen: scratch); each helper below computes once per evaluation
+# and writes its result over the start of that block, where the elements read it.
+# Explicit signatures: the block offsets are integer constants in generated code,
+# which Numba would otherwise type as literals and compile once per call site.
+
+from .ir import NA_VALUE as NA  # noqa: E402  (Vensim's :NA:)
+
+
+def _block_sigs(extra: str) -> list[str]:
+    return [f"float64(float64[::1], int64, int64{extra})", f"float64(float64[:], int64, int64{extra})"]
+
+
+@njit(**JIT)
+def _sort_order(x, direction):
+    # stable, so equal values keep their order either way
+    if direction > 0.0:
+        return np.argsort(x, kind="mergesort")
+    return np.argsort(-x, kind="mergesort")
+
+
+@njit(_block_sigs(", float64"), **JIT)
+def vector_sort_order(v, b, n, direction):
+    """VECTOR SORT ORDER: the 0-based positions of v[b:b+n] in sorted order."""
+    order = _sort_order(v[b:b + n].copy(), direction)
+    for k in range(n):
+        v[b + k] = float(order[k])
+    return 0.0
+
+
+@njit(_block_sigs(", float64"), **JIT)
+def vector_rank(v, b, n, direction):
+    """VECTOR RANK: each value's 1-based place in sorted order."""
+    order = _sort_order(v[b:b + n].copy(), direction)
+    for k in range(n):
+        v[b + order[k]] = k + 1.0
+    return 0.0
+
+
+@njit(_block_sigs(""), **JIT)
+def invert_matrix(v, b, m):
+    """INVERT MATRIX of the n x n matrix stored row-major in v[b:b+m] (Gauss-Jordan with
+    partial pivoting); NaN everywhere when it is singular."""
+    n = int(round(math.sqrt(m)))
+    a = v[b:b + m].copy().reshape((n, n))
+    inv = np.eye(n)
+    for c in range(n):
+        p = c
+        for r in range(c + 1, n):
+            if abs(a[r, c]) > abs(a[p, c]):
+                p = r
+        if a[p, c] == 0.0 or not math.isfinite(a[p, c]):
+            v[b:b + m] = math.nan
+            return 0.0
+        if p != c:
+            for j in range(n):
+                a[c, j], a[p, j] = a[p, j], a[c, j]
+                inv[c, j], inv[p, j] = inv[p, j], inv[c, j]
+        d = a[c, c]
+        for j in range(n):
+            a[c, j] /= d
+            inv[c, j] /= d
+        for r in range(n):
+            if r != c and a[r, c] != 0.0:
+                f = a[r, c]
+                for j in range(n):
+                    a[r, j] -= f * a[c, j]
+                    inv[r, j] -= f * inv[c, j]
+    for i in range(n):
+        for j in range(n):
+            v[b + i * n + j] = inv[i, j]
+    return 0.0
+
+
+@njit(**JIT)
+def _normal_tail(z):
+    """P(Z > z) for a standard normal Z, through the erf approximation of Abramowitz &
+    Stegun 7.1.25 (|error| < 2.5e-5): Vensim's normal priority profile uses it, its
+    allocations' tails (up to 2% off the exact normal at 5 sd) match this one exactly."""
+    x = abs(z) / math.sqrt(2.0)
+    t = 1.0 / (1.0 + 0.47047 * x)
+    q = 0.5 * t * (0.3480242 + t * (-0.0958798 + t * 0.7478556)) * math.exp(-x * x)
+    return q if z >= 0.0 else 1.0 - q
+
+
+@njit(**JIT)
+def demand_share(ptype, x, priority, width):
+    """The fraction of its request a requester gets at priority level x: the complement of
+    the cumulative distribution its profile names (1 rectangular, 2 triangular, 3 normal,
+    4 exponential), centred on its priority."""
+    if ptype == 1 or ptype == 2:
+        lo = priority - 0.5 * width
+        hi = priority + 0.5 * width
+        if x <= lo:
+            return 1.0
+        if x >= hi:
+            return 0.0
+        if ptype == 1:
+            return (hi - x) / width
+        if x < priority:
+            d = (x - lo) / width
+            return 1.0 - 2.0 * d * d
+        d = (hi - x) / width
+        return 2.0 * d * d
+    if ptype == 3:
+        return _normal_tail((x - priority) / width)
+    if x < priority:
+        return 1.0 - 0.5 * math.exp((x - priority) / width)
+    return 0.5 * math.exp((priority - x) / width)
+
+
+@njit(**JIT)
+def _allocated(q, ptype, priority, width, x):
+    total = 0.0
+    for i in range(q.shape[0]):
+        if q[i] > 0.0:
+            total += q[i] * demand_share(ptype[i], x, priority[i], width[i])
+    return total
+
+
+@njit(**JIT)
+def allocate(q, ptype, priority, width, avail, out):
+    """Vensim's one-to-many allocation: every requester i gets q[i] * share_i(x) at the one
+    priority level x where the shares add up to what is available (found by bisection;
+    the total falls as x rises). NaN for all when an input is invalid: a negative request,
+    a profile type other than 1-4, or a width that is not positive."""
+    n = q.shape[0]
+    total = 0.0
+    lo = math.inf
+    hi = -math.inf
+    for i in range(n):
+        if not q[i] >= 0.0:
+            out[:] = math.nan
+            return
+        if q[i] > 0.0:
+            t = ptype[i]
+            if not (1.0 <= t <= 4.0 and t == math.floor(t) and width[i] > 0.0 and math.isfinite(priority[i])):
+                out[:] = math.nan
+                return
+            total += q[i]
+            lo = min(lo, priority[i] - width[i])
+            hi = max(hi, priority[i] + width[i])
+    if math.isnan(avail):
+        out[:] = math.nan
+        return
+    if avail >= total:
+        out[:] = q
+        return
+    if avail <= 0.0:
+        out[:] = 0.0
+        return
+    # normal and exponential profiles have tails: widen until the level is bracketed
+    span = hi - lo
+    for _ in range(200):
+        if _allocated(q, ptype, priority, width, lo) >= avail:
+            break
+        lo -= span
+        span *= 2.0
+    span = hi - lo
+    for _ in range(200):
+        if _allocated(q, ptype, priority, width, hi) <= avail:
+            break
+        hi += span
+        span *= 2.0
+    for _ in range(400):
+        mid = 0.5 * (lo + hi)
+        if mid <= lo or mid >= hi:
+            break
+        if _allocated(q, ptype, priority, width, mid) > avail:
+            lo = mid
+        else:
+            hi = mid
+    x = 0.5 * (lo + hi)
+    for i in range(n):
+        out[i] = q[i] * demand_share(ptype[i], x, priority[i], width[i]) if q[i] > 0.0 else 0.0
+
+
+@njit(_block_sigs(", float64"), **JIT)
+def allocate_available(v, b, m, avail):
+    """ALLOCATE AVAILABLE: requests v[b:b+n], then per requester its profile
+    (ptype, ppriority, pwidth, pextra); allocations written to v[b:b+n]."""
+    n = m // 5
+    q = v[b:b + n].copy()
+    prof = v[b + n:b + m].copy().reshape((n, 4))
+    out = np.empty(n)
+    allocate(q, prof[:, 0].copy(), prof[:, 1].copy(), prof[:, 2].copy(), avail, out)
+    v[b:b + n] = out
+    return 0.0
+
+
+@njit(_block_sigs(", float64, float64"), **JIT)
+def allocate_by_priority(v, b, m, width, supply):
+    """ALLOCATE BY PRIORITY: requests v[b:b+n], priorities v[b+n:b+2n]; rectangular
+    profiles of the given width; allocations written to v[b:b+n]."""
+    n = m // 2
+    q = v[b:b + n].copy()
+    out = np.empty(n)
+    allocate(q, np.full(n, 1.0), v[b + n:b + m].copy(), np.full(n, width), supply, out)
+    v[b:b + n] = out
+    return 0.0
+
+
+@njit(_block_sigs(", float64"), **JIT)
+def vector_at(v, b, n, index):
+    """Element `index` (0-based, rounded to the nearest whole number) of the vector
+    v[b:b+n]; :NA: outside it, as Vensim's VECTOR ELM MAP gives."""
+    if not math.isfinite(index):
+        return NA
+    k = math.floor(index + 0.5)
+    if k < 0 or k >= n:
+        return NA
+    return v[b + int(k)]
+
+
+@njit(_block_sigs(", float64, float64"), **JIT)
+def vector_select(v, b, n, missing, action):
+    """VECTOR SELECT with a numerical action known only at run time: selection
+    v[b:b+n], values v[b+n:b+2n]. Actions as in subscripts.vector_select (0 sum,
+    1 product, 2 min, 3 max, 4 mean of selection * value; 5 product of value ^ selection;
+    6-10 as 0-4 of the values alone); NaN for an action that is not one of 0-10."""
+    a = math.floor(action + 0.5)
+    if not (abs(action - a) < 1e-9 and 0.0 <= a <= 10.0):
+        return math.nan
+    k = int(a)
+    kind = k if k <= 4 else (1 if k == 5 else k - 6)
+    count = 0
+    acc = 0.0
+    if kind == 1:
+        acc = 1.0
+    elif kind == 2:
+        acc = math.inf
+    elif kind == 3:
+        acc = -math.inf
+    for i in range(n):
+        s = v[b + i]
+        if s == 0.0:
+            continue
+        x = v[b + n + i]
+        val = s * x if k <= 4 else (x ** s if k == 5 else x)
+        count += 1
+        if kind == 0 or kind == 4:
+            acc += val
+        elif kind == 1:
+            acc *= val
+        elif kind == 2:
+            acc = val if val < acc else acc
+        else:
+            acc = val if val > acc else acc
+    if count == 0:
+        return missing
+    return acc / count if kind == 4 else acc

@@ -7,6 +7,13 @@ instantiated equation. References are resolved to those scalars, array
 functions (SUM, PROD, VMIN, VMAX, ELMCOUNT) are expanded over their elements.
 Everything downstream then works on scalars only.
 
+Functions whose result for one element depends on a whole vector (VECTOR RANK,
+VECTOR SORT ORDER, ALLOCATE ..., INVERT MATRIX) become one hidden "driver"
+variable per vector: `@FUNC(scalars..., vector...)`, computed once per
+evaluation into a scratch block of the kernel's state, and one `@ELEMENT(driver,
+k)` read per element (see codegen). A driver `@PACK(vector...)` only stores a
+vector, for per-element reads at a computed index (`@AT`, `@VSELECT`).
+
 Vensim semantics followed here:
 - a subscript in a reference is either an element (fixed) or a range name,
   which takes the element the left-hand side currently has for that range:
@@ -24,9 +31,16 @@ import math
 from dataclasses import dataclass, replace
 
 from . import ir
+from .consteval import evaluate
 from .errors import ModelError, UnsupportedFeature
 
 ARRAY_REDUCERS = {"SUM": "+", "PROD": "*", "VMIN": "MIN", "VMAX": "MAX"}
+# whole-array functions -> the _Flattener method that expands them
+ARRAY_FUNCTIONS = {"VECTOR RANK": "vector_order", "VECTOR SORT ORDER": "vector_order",
+                   "VECTOR REORDER": "vector_reorder", "VECTOR ELM MAP": "vector_elm_map",
+                   "ALLOCATE BY PRIORITY": "allocate_by_priority",
+                   "ALLOCATE AVAILABLE": "allocate_available", "INVERT MATRIX": "invert_matrix"}
+PROFILE_TYPES = {1: "rectangular", 2: "triangular", 3: "normal", 4: "exponential"}
 
 
 def flat_name(name: str, elements) -> str:
@@ -152,6 +166,8 @@ class _Flattener:
         self.space = _Space(model.subscript_ranges)
         self.subscripted: dict[str, set[tuple[str, ...]]] = {}
         self.instances: list[_Instance] = []
+        self.drivers: dict[str, ir.Variable] = {}
+        self.driver_of: dict[tuple, str] = {}   # (function, arguments) -> driver, shared by elements
 
     # -- left-hand sides ------------------------------------------------------
     def lhs_options(self, subs, pos, what="subscript") -> list[tuple[str | None, tuple[str, ...]]]:
@@ -321,9 +337,8 @@ class _Flattener:
                 return ir.Num(float(len(self.space.elements[e.args[0].name.rstrip("!")])))
             if e.func == "VECTOR SELECT":
                 return self.vector_select(e, ctx, it, display)
-            if e.func.startswith("VECTOR ") or e.func in ("ALLOCATE BY PRIORITY", "ALLOCATE AVAILABLE",
-                                                         "INVERT MATRIX"):
-                raise UnsupportedFeature(f"{e.pos}: function '{e.func}' is not supported yet")
+            if e.func in ARRAY_FUNCTIONS:
+                return getattr(self, ARRAY_FUNCTIONS[e.func])(e, ctx, it, display)
             return replace(e, args=tuple(inst(a) for a in e.args))
         if isinstance(e, ir.BinOp):
             return replace(e, left=inst(e.left), right=inst(e.right))
@@ -366,7 +381,8 @@ class _Flattener:
         error = self.instantiate(error, ctx, it, display)
         if not (isinstance(error, ir.Num) and error.value == 0):
             raise UnsupportedFeature(f"{e.pos}: function 'VECTOR SELECT' with an error action "
-                                     "other than 0 is not supported yet")
+                                     "other than the number 0 is not supported: Vensim stops the "
+                                     "run with an error there, which a compiled run cannot do")
         pairs = []
         for combo in itertools.product(*(self.space.elements[r.rstrip("!")] for r in free)):
             it2 = {**it, **dict(zip(free, combo))}
@@ -410,8 +426,216 @@ class _Flattener:
             if k != int(k) or not 0 <= k <= 10:
                 raise ModelError(f"{e.pos}: VECTOR SELECT's numerical action must be 0 to 10, got {k:g}")
             return result(int(k))
-        raise UnsupportedFeature(f"{e.pos}: function 'VECTOR SELECT' with a numerical action that "
-                                 "is not a number is not supported yet")
+        # an action known only at run time: the kernel picks it (kernel_lib.vector_select)
+        packed = self.driver("@PACK", tuple(s for s, _ in pairs) + tuple(x for _, x in pairs),
+                             e.pos, display)
+        return ir.Call("@VSELECT", (packed, ir.Num(float(len(pairs))), missing, action), e.pos)
+
+    # -- whole-array functions ---------------------------------------------------------
+    def driver(self, func: str, args: tuple, pos, display: str) -> ir.Ref:
+        """The hidden variable computing `func(args)`, shared by every element that reads it."""
+        key = (func, args)
+        name = self.driver_of.get(key)
+        if name is None:
+            shown = f"{display} #{func.lstrip('@').lower()}{len(self.drivers) + 1}"
+            name = shown.lower()
+            while name in self.model.variables or name in self.drivers:
+                name += "'"
+            self.drivers[name] = ir.Variable(name, shown, ir.Kind.AUXILIARY, expr=ir.Call(func, args, pos),
+                                             pos=pos, hidden=True)
+            self.driver_of[key] = name
+        return ir.Ref(name, (), pos)
+
+    @staticmethod
+    def element(driver: ir.Ref, k: int, pos) -> ir.Expr:
+        return ir.Call("@ELEMENT", (driver, ir.Num(float(k))), pos)
+
+    def vector_contexts(self, e: ir.Call, ctx, ndim: int):
+        """The left-hand side contexts of the vector (ndim 1) or matrix (ndim 2) this element
+        belongs to: Vensim runs these functions over the left-hand side's last subscript(s).
+        Returns (the contexts in row-major order, this element's index among them, sizes)."""
+        what = "last subscript" if ndim == 1 else "last two subscripts"
+        if len(ctx) < ndim:
+            raise ModelError(f"{e.pos}: {e.func} gives an array: the left-hand side needs "
+                             f"{'a subscript range' if ndim == 1 else 'two subscript ranges'} "
+                             f"for it to run over (its {what})")
+        head, tail = ctx[:len(ctx) - ndim], ctx[len(ctx) - ndim:]
+        for r, el in tail:
+            if r is None:
+                raise ModelError(f"{e.pos}: {e.func} runs over the {what} of the left-hand side, "
+                                 f"which must be a subscript range, not the element '{el}'")
+        lists = [self.space.elements[r] for r, _ in tail]
+        k = 0
+        for (_, el), els in zip(tail, lists):
+            k = k * len(els) + els.index(el)
+        ctxs = [head + tuple((r, x) for (r, _), x in zip(tail, combo))
+                for combo in itertools.product(*lists)]
+        return ctxs, k, [len(els) for els in lists]
+
+    def vector_of(self, e: ir.Call, arg, ctxs, it, display, what="first argument", check=True) -> list:
+        vals = [self.instantiate(arg, c, it, display) for c in ctxs]
+        if check and len(vals) > 1 and len(set(vals)) == 1:
+            raise ModelError(f"{e.pos}: {e.func}'s {what} does not run over the left-hand side's "
+                             "last subscript: give it that range (or one mapped to it) as its last subscript")
+        return vals
+
+    def check_size(self, e: ir.Call, size: ir.Expr, n: int, what: str) -> None:
+        size = _fold(size)
+        if not isinstance(size, ir.Num):
+            raise UnsupportedFeature(f"{e.pos}: {e.func}'s size argument must be a number "
+                                     "(or ELMCOUNT of a range)")
+        if size.value != n:
+            raise ModelError(f"{e.pos}: {e.func}'s size argument is {size.value:g}, but {what} "
+                             f"has {n} elements")
+
+    def pick(self, e: ir.Call, vec: list, index: ir.Expr, display: str, offset: int = 0) -> ir.Expr:
+        """vec[offset + index]: resolved now for a number, else read in the kernel."""
+        index = _fold(index)
+        if isinstance(index, ir.Num):
+            k = offset + round(index.value)
+            if not 0 <= k < len(vec):
+                raise ModelError(f"{e.pos}: {e.func} reads element {k} of a vector of {len(vec)} "
+                                 "(counted from 0)")
+            return vec[k]
+        if offset:
+            index = ir.BinOp("+", ir.Num(float(offset)), index)
+        packed = self.driver("@PACK", tuple(vec), e.pos, display)
+        return ir.Call("@AT", (packed, ir.Num(float(len(vec))), index), e.pos)
+
+    def arity(self, e: ir.Call, n: int, names: str) -> None:
+        if len(e.args) != n:
+            raise ModelError(f"{e.pos}: {e.func} takes {n} arguments ({names}), got {len(e.args)}")
+
+    def vector_order(self, e: ir.Call, ctx, it, display) -> ir.Expr:
+        """VECTOR RANK / VECTOR SORT ORDER(vector, direction) over the left-hand side's last
+        subscript: ranks from 1, sort order as 0-based positions; direction > 0 ascending."""
+        self.arity(e, 2, "vector, direction")
+        ctxs, k, _ = self.vector_contexts(e, ctx, 1)
+        vec = self.vector_of(e, e.args[0], ctxs, it, display)
+        direction = self.instantiate(e.args[1], ctx, it, display)
+        return self.element(self.driver("@" + e.func, (direction, *vec), e.pos, display), k, e.pos)
+
+    def vector_reorder(self, e: ir.Call, ctx, it, display) -> ir.Expr:
+        """VECTOR REORDER(vector, order)[k] = vector[order[k]], order 0-based (as VECTOR SORT
+        ORDER gives it)."""
+        self.arity(e, 2, "vector, order")
+        ctxs, _, _ = self.vector_contexts(e, ctx, 1)
+        vec = self.vector_of(e, e.args[0], ctxs, it, display)
+        return self.pick(e, vec, self.instantiate(e.args[1], ctx, it, display), display)
+
+    def vector_elm_map(self, e: ir.Call, ctx, it, display) -> ir.Expr:
+        """VECTOR ELM MAP(x[base], offset): x's element `offset` places after x[base], counted
+        row-major over all of x's subscripts (offset 0 is x[base]); out of range is :NA:."""
+        self.arity(e, 2, "vector, offset")
+        ref, offset = e.args
+        if not isinstance(ref, ir.Ref) or ref.name not in self.subscripted:
+            raise ModelError(f"{e.pos}: VECTOR ELM MAP's first argument must be a subscripted "
+                             "variable, like x[e1]")
+        self.ref_name(ref.name, ref.subscripts, ctx, it, ref.pos, display)  # reports a bad reference
+        base = tuple(self.resolve(s, ctx, it, i, ref.pos) for i, s in enumerate(ref.subscripts))
+        defined = self.subscripted[ref.name]
+        axes = []
+        for i in range(len(base)):
+            present = {c[i] for c in defined}
+            ranges = [els for els in self.space.elements.values() if present <= set(els)]
+            if not ranges:
+                raise ModelError(f"{e.pos}: VECTOR ELM MAP: the elements of '{ref.name}' in "
+                                 f"subscript {i + 1} are not all in one range")
+            axes.append([x for x in max(ranges, key=len) if x in present])
+        grid = list(itertools.product(*axes))
+        vec = [ir.Ref(flat_name(ref.name, c), (), ref.pos) if c in defined else ir.Num(ir.NA_VALUE)
+               for c in grid]
+        offset = _fold(self.instantiate(offset, ctx, it, display))
+        if not isinstance(offset, ir.Num):
+            packed = self.driver("@PACK", tuple(vec), e.pos, display)
+            index = ir.BinOp("+", ir.Num(float(grid.index(base))), offset)
+            return ir.Call("@AT", (packed, ir.Num(float(len(vec))), index), e.pos)
+        return self.pick(e, vec, offset, display, grid.index(base))
+
+    def allocate_by_priority(self, e: ir.Call, ctx, it, display) -> ir.Expr:
+        """ALLOCATE BY PRIORITY(request, priority, size, width, supply): ALLOCATE AVAILABLE
+        with a rectangular priority profile of that width for every requester."""
+        self.arity(e, 5, "request, priority, size, width, supply")
+        request, priority, size, width, supply = e.args
+        ctxs, k, (n,) = self.vector_contexts(e, ctx, 1)
+        self.check_size(e, self.instantiate(size, ctx, it, display), n,
+                        "the left-hand side's last subscript")
+        q = self.vector_of(e, request, ctxs, it, display, "request")
+        p = self.vector_of(e, priority, ctxs, it, display, check=False)
+        w = self.instantiate(width, ctx, it, display)
+        s = self.instantiate(supply, ctx, it, display)
+        return self.element(self.driver("@ALLOCATE BY PRIORITY", (w, s, *q, *p), e.pos, display), k, e.pos)
+
+    def allocate_available(self, e: ir.Call, ctx, it, display) -> ir.Expr:
+        """ALLOCATE AVAILABLE(request, pp, avail): pp's last subscript names the first of four
+        consecutive elements of its range: ptype, ppriority, pwidth, pextra."""
+        self.arity(e, 3, "request, priority profile, available")
+        request, pp, avail = e.args
+        ctxs, k, _ = self.vector_contexts(e, ctx, 1)
+        q = self.vector_of(e, request, ctxs, it, display, "request")
+        first = pp.subscripts[-1] if isinstance(pp, ir.Ref) and pp.subscripts else None
+        if first is None or self.space.is_range(first) or first not in self.space.all_elements:
+            raise ModelError(f"{e.pos}: ALLOCATE AVAILABLE's priority profile must be a variable "
+                             "whose last subscript is the profile's first element, like pp[branch, ptype]")
+        family = self.space.element_family(first)
+        i = family.index(first)
+        if i + 4 > len(family):
+            raise ModelError(f"{e.pos}: ALLOCATE AVAILABLE's priority profile needs 4 elements from "
+                             f"'{first}' on (ptype, ppriority, pwidth, pextra); its range has {len(family) - i}")
+        profiles = [self.instantiate(replace(pp, subscripts=pp.subscripts[:-1] + (family[i + j],)),
+                                     c, it, display)
+                    for c in ctxs for j in range(4)]
+        a = self.instantiate(avail, ctx, it, display)
+        return self.element(self.driver("@ALLOCATE AVAILABLE", (a, *q, *profiles), e.pos, display),
+                            k, e.pos)
+
+    def invert_matrix(self, e: ir.Call, ctx, it, display) -> ir.Expr:
+        """INVERT MATRIX(m, size) over the left-hand side's last two subscripts."""
+        self.arity(e, 2, "matrix, size")
+        ctxs, k, (rows, cols) = self.vector_contexts(e, ctx, 2)
+        if rows != cols:
+            raise ModelError(f"{e.pos}: INVERT MATRIX needs a square matrix: the left-hand side's "
+                             f"last two subscripts have {rows} and {cols} elements")
+        self.check_size(e, self.instantiate(e.args[1], ctx, it, display), rows,
+                        "each of the left-hand side's last two subscripts")
+        m = self.vector_of(e, e.args[0], ctxs, it, display)
+        return self.element(self.driver("@INVERT MATRIX", tuple(m), e.pos, display), k, e.pos)
+
+    def check_profiles(self, variables: dict[str, ir.Variable]) -> None:
+        """Priority profiles given as constants are checked now, with their source position
+        (ones computed during the run make the kernel's allocation NaN if invalid)."""
+        def known(x):
+            if isinstance(x, ir.Ref) and x.name in variables and variables[x.name].kind is ir.Kind.CONSTANT:
+                return _number(variables[x.name].expr), variables[x.name]
+            return _number(x), None
+
+        for drv in self.drivers.values():
+            call = drv.expr
+            if call.func == "@ALLOCATE AVAILABLE":
+                n = (len(call.args) - 1) // 5
+                entries = [(call.args[1 + n + 4 * i], call.args[1 + n + 4 * i + 2]) for i in range(n)]
+            elif call.func == "@ALLOCATE BY PRIORITY":
+                entries = [(None, call.args[0])]
+            else:
+                continue
+            for ptype, width in entries:
+                t, var = known(ptype) if ptype is not None else (1.0, None)
+                where = f" (from '{var.display}', {var.pos})" if var is not None else ""
+                fname = call.func.lstrip("@")
+                if t is not None and not (math.isfinite(t) and int(t) == t):
+                    raise ModelError(f"{call.pos}: {fname}: priority type {t:g}{where} is not a whole number")
+                if t is not None and int(t) not in PROFILE_TYPES:
+                    what = {0: "0 (fixed quantity)", 5: "5 (constant elasticity)"}.get(int(t), f"{t:g}")
+                    if t >= 10:
+                        what = f"{t:g} (integer allocation)"
+                    known_types = ", ".join(f"{k} {v}" for k, v in PROFILE_TYPES.items())
+                    raise UnsupportedFeature(f"{call.pos}: {fname}: priority type {what}{where} is not "
+                                             f"supported; supported types: {known_types}")
+                w, var = known(width)
+                if w is not None and not w > 0:
+                    where = f" (from '{var.display}', {var.pos})" if var is not None else ""
+                    raise ModelError(f"{call.pos}: {fname}: the priority width must be positive, "
+                                     f"got {w:g}{where}")
 
     # -- variables -------------------------------------------------------------------
     def element_variable(self, inst: _Instance) -> ir.Variable:
@@ -457,8 +681,30 @@ class _Flattener:
             else:
                 out[name] = replace(var, expr=self.instantiate(var.expr, (), {}, var.display),
                                     initial=self.instantiate(var.initial, (), {}, var.display))
+        out.update(self.drivers)
+        self.check_profiles(out)
         from .parse import _classify_flows
         return replace(model, variables=_classify_flows(out))
+
+
+def _fold(e: ir.Expr) -> ir.Expr:
+    """A number for arithmetic on numbers only (`D - 1` once the range D is a position)."""
+    arithmetic = lambda n: (isinstance(n, ir.Num) or (isinstance(n, ir.BinOp) and n.op in ("+", "-", "*", "/", "^"))
+                            or (isinstance(n, ir.UnaryOp) and n.op == "-"))
+    if isinstance(e, ir.Num) or not all(arithmetic(n) for n in ir.walk(e)):
+        return e
+    try:
+        return ir.Num(float(evaluate(None, e, {})))
+    except (ModelError, ArithmeticError):
+        return e
+
+
+def _number(e: ir.Expr | None) -> float | None:
+    if isinstance(e, ir.Num):
+        return e.value
+    if isinstance(e, ir.UnaryOp) and e.op == "-" and isinstance(e.operand, ir.Num):
+        return -e.operand.value
+    return None
 
 
 def flatten(model: ir.Model) -> ir.Model:

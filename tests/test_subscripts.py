@@ -117,10 +117,10 @@ D: d1, d2 ~~|
 x[D] = y[D] ~~|
 y[d1] = 1 ~~|
 """)
-    with pytest.raises(UnsupportedFeature, match="VECTOR SORT ORDER"):
+    with pytest.raises(ModelError, match=r"t.mdl:3:\d+: VECTOR SORT ORDER's first argument does not run over"):
         flat("""
 D: d1, d2 ~~|
-x[D] = VECTOR SORT ORDER(y[D], 1) ~~|
+x[D] = VECTOR SORT ORDER(y[d1], 1) ~~|
 y[D] = 1, 2 ~~|
 """)
 
@@ -141,3 +141,233 @@ missing = VECTOR SELECT(none[D!], x[D!], -1, 6, 0) ~~|
     assert value(m, "vmax") == 7
     assert value(m, "mean") == 5
     assert value(m, "missing") == -1
+
+
+# ---- whole-array functions ------------------------------------------------------------
+# The kernel helpers are called directly (njit functions run from Python too) on a
+# scratch block laid out as the generated code lays it out; one small model then checks
+# the flattening and code generation end to end.
+
+import math  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from smartspec_dsl import kernel_lib as kl  # noqa: E402
+
+
+def block(*values) -> np.ndarray:
+    # two unused slots before the block, as slots precede scratch blocks in the kernel
+    return np.array([99.0, 99.0, *values])
+
+
+def test_vector_rank_and_sort_order_helpers():
+    v = block(3, 1, 2)
+    kl.vector_rank(v, 2, 3, 1.0)
+    assert list(v[2:]) == [3, 1, 2]          # ascending: 1 is first, 2 second, 3 third
+    v = block(3, 1, 2)
+    kl.vector_rank(v, 2, 3, 0.0)
+    assert list(v[2:]) == [1, 3, 2]          # descending
+    v = block(3, 1, 2)
+    kl.vector_sort_order(v, 2, 3, 1.0)
+    assert list(v[2:]) == [1, 2, 0]          # 0-based positions of 1, 2, 3
+    v = block(3, 1, 2)
+    kl.vector_sort_order(v, 2, 3, 0.0)
+    assert list(v[2:]) == [0, 2, 1]
+    assert list(v[:2]) == [99, 99]           # nothing outside the block is touched
+    v = block(5, 7, 5)
+    kl.vector_rank(v, 2, 3, 1.0)
+    assert list(v[2:]) == [1, 3, 2]          # ties keep their order
+
+
+def test_invert_matrix_helper():
+    v = block(4, 7, 2, 6)                    # det 10: inverse [[6, -7], [-2, 4]] / 10
+    kl.invert_matrix(v, 2, 4)
+    assert np.allclose(v[2:], [0.6, -0.7, -0.2, 0.4], rtol=0, atol=1e-15)
+    v = block(0, 1, 0, 1, 0, 0, 0, 0, 2)     # a pivot is needed: rows swap
+    kl.invert_matrix(v, 2, 9)
+    assert np.allclose(v[2:], [0, 1, 0, 1, 0, 0, 0, 0, 0.5], rtol=0, atol=1e-15)
+    v = block(1, 2, 2, 4)                    # singular
+    kl.invert_matrix(v, 2, 4)
+    assert np.isnan(v[2:]).all()
+
+
+def test_allocate_by_priority_helper():
+    # requests 5, 5, 5 at priorities 3, 2, 1, supply 10.
+    # width 1: priorities a full width apart, so strictly in turn: 5, 5, 0.
+    v = block(5, 5, 5, 3, 2, 1)
+    kl.allocate_by_priority(v, 2, 6, 1.0, 10.0)
+    assert np.allclose(v[2:5], [5, 5, 0], rtol=0, atol=1e-9)
+    # width 2: requester i gets 5 * clamp((p_i + 1 - x) / 2, 0, 1); at x = 1.5 that is
+    # 5 * (1, 0.75, 0.25), which adds up to 10.
+    v = block(5, 5, 5, 3, 2, 1)
+    kl.allocate_by_priority(v, 2, 6, 2.0, 10.0)
+    assert np.allclose(v[2:5], [5, 3.75, 1.25], rtol=0, atol=1e-9)
+    # enough for everyone, nothing, and a width that is not positive
+    v = block(5, 5, 5, 3, 2, 1)
+    kl.allocate_by_priority(v, 2, 6, 2.0, 20.0)
+    assert list(v[2:5]) == [5, 5, 5]
+    v = block(5, 5, 5, 3, 2, 1)
+    kl.allocate_by_priority(v, 2, 6, 2.0, 0.0)
+    assert list(v[2:5]) == [0, 0, 0]
+    v = block(5, 5, 5, 3, 2, 1)
+    kl.allocate_by_priority(v, 2, 6, 0.0, 10.0)
+    assert np.isnan(v[2:5]).all()
+
+
+def profiles(ptype, *rows):
+    return [x for p, w in rows for x in (ptype, p, w, 0.0)]
+
+
+def test_allocate_available_helper():
+    # Two requests of 10 with priorities 1 and -1 and the same width: by symmetry the
+    # level is 0, so with 10 available the first gets 10 * share at 0, the second the rest.
+    for ptype, first in [
+        (1, 7.5),                                  # rectangular on [-1, 3]: (3 - 0) / 4
+        (2, 10 * (1 - 2 * 0.25 ** 2)),             # triangular on [-1, 3]: 1 - 2 ((0 + 1) / 4)^2
+        (3, 10 * (1 - 0.15865525)),                # normal sd 1: 1 - P(Z > 1)
+        (4, 10 * (1 - 0.5 * math.exp(-1))),        # exponential: 1 - exp(-1) / 2
+    ]:
+        width = 4.0 if ptype in (1, 2) else 1.0
+        v = block(10, 10, *profiles(ptype, (1, width), (-1, width)))
+        kl.allocate_available(v, 2, 10, 10.0)
+        assert v[2] == pytest.approx(first, abs=3e-4), ptype   # Vensim's normal is approximate
+        assert v[2] + v[3] == pytest.approx(10, abs=1e-9), ptype
+    # types may differ between requesters; a zero request gets nothing
+    v = block(10, 0, 10, *profiles(1, (1, 2), (5, 2)), *profiles(4, (-1, 1)))
+    kl.allocate_available(v, 2, 15, 10.0)
+    assert v[3] == 0 and v[2] + v[4] == pytest.approx(10, abs=1e-9) and v[2] > v[4]
+    # unsupported profile types give NaN, never a stand-in allocation
+    v = block(10, 10, *profiles(0, (1, 1), (-1, 1)))
+    kl.allocate_available(v, 2, 10, 5.0)
+    assert np.isnan(v[2:4]).all()
+
+
+def test_vector_at_and_select_helpers():
+    v = block(10, 20, 30)
+    assert kl.vector_at(v, 2, 3, 1.0) == 20
+    assert kl.vector_at(v, 2, 3, 3.0) == ir.NA_VALUE
+    assert kl.vector_at(v, 2, 3, -1.0) == ir.NA_VALUE
+    v = block(1, 0, 2, 3, 5, 7)                    # selection 1, 0, 2 over 3, 5, 7
+    assert kl.vector_select(v, 2, 3, -1.0, 0.0) == 17        # 1*3 + 2*7
+    assert kl.vector_select(v, 2, 3, -1.0, 5.0) == 3 * 49    # 3^1 * 7^2
+    assert kl.vector_select(v, 2, 3, -1.0, 8.0) == 3          # min of the selected values
+    assert kl.vector_select(v, 2, 3, -1.0, 10.0) == 5         # their mean
+    assert math.isnan(kl.vector_select(v, 2, 3, -1.0, 11.0))
+    v = block(0, 0, 3, 5)
+    assert kl.vector_select(v, 2, 2, -1.0, 9.0) == -1         # nothing selected
+
+
+def test_vector_elm_map_with_a_number_offset_is_a_reference():
+    m = flat("""
+D: d1, d2, d3 ~~|
+x[D] = 10, 20, 30 ~~|
+y[D] = VECTOR ELM MAP(x[d1], D - 1) ~~|
+z = VECTOR ELM MAP(x[d2], 1) ~~|
+""")
+    assert [value(m, f"y[d{i}]") for i in (1, 2, 3)] == [10, 20, 30]
+    assert value(m, "z") == 30
+
+
+def test_whole_array_function_errors():
+    with pytest.raises(ModelError, match=r"t.mdl:4:\d+: VECTOR ELM MAP reads element 3 of a vector of 3"):
+        flat("""
+D: d1, d2, d3 ~~|
+x[D] = 10, 20, 30 ~~|
+z = VECTOR ELM MAP(x[d2], 2) ~~|
+""")
+    with pytest.raises(ModelError, match=r"t.mdl:3:\d+: VECTOR RANK gives an array"):
+        flat("""
+D: d1, d2 ~~|
+r = VECTOR RANK(y[D], 1) ~~|
+y[D] = 1, 2 ~~|
+""")
+    with pytest.raises(ModelError, match=r"t.mdl:3:\d+: INVERT MATRIX's size argument is 3"):
+        flat("""
+D: d1, d2 ~~|
+i[D, D] = INVERT MATRIX(m[D, D], 3) ~~|
+m[D, D] = 1, 0; 0, 1; ~~|
+""")
+    with pytest.raises(UnsupportedFeature, match=r"t.mdl:3:\d+: function 'VECTOR SELECT' with an error action other than the number 0 is not supported"):
+        flat("""
+D: d1, d2 ~~|
+s = VECTOR SELECT(y[D!], y[D!], 0, 0, 1) ~~|
+y[D] = 1, 2 ~~|
+""")
+    # priority types 0 and 5 are not supported: the error names the call and where the type is set
+    with pytest.raises(UnsupportedFeature, match=r"t.mdl:4:\d+: ALLOCATE AVAILABLE: priority type "
+                                                 r"0 \(fixed quantity\) \(from 'pp\[b1,ptype\]', t.mdl:5:\d+\)"):
+        flat("""
+B: b1, b2 ~~|
+P: ptype, ppriority, pwidth, pextra ~~|
+a[B] = ALLOCATE AVAILABLE(q[B], pp[B, ptype], 5) ~~|
+pp[B, P] = 0, 1, 1, 0; 0, 2, 1, 0; ~~|
+q[B] = 4, 4 ~~|
+""")
+    with pytest.raises(ModelError, match=r"t.mdl:3:\d+: ALLOCATE BY PRIORITY: the priority width must be positive"):
+        flat("""
+B: b1, b2 ~~|
+a[B] = ALLOCATE BY PRIORITY(q[B], p[B], 2, 0, 5) ~~|
+p[B] = 1, 2 ~~|
+q[B] = 4, 4 ~~|
+""")
+
+
+ARRAY_MODEL = """
+D: d1, d2, d3 ~~|
+S: s1, s2, s3 -> D ~~|
+R: r1, r2 ~~|
+P: ptype, ppriority, pwidth, pextra ~~|
+x[D] = 3, 1, 2 ~~|
+rank[D] = VECTOR RANK(x[D], 1) ~~|
+order[S] = VECTOR SORT ORDER(x[D], 0) ~~|
+sorted[S] = VECTOR REORDER(x[D], order[S]) ~~|
+shift[D] = VECTOR ELM MAP(x[d1], Time) ~~|
+m[R, D] = 1, 2, 3; 4, 5, 6; ~~|
+row rank[R, D] = VECTOR RANK(m[R, D] * x[D], 1) ~~|
+a[R, R] = 4, 7; 2, 6; ~~|
+inv[R, R] = INVERT MATRIX(a[R, R], 2) ~~|
+q[D] = 5, 5, 5 ~~|
+prio[D] = 3, 2, 1 ~~|
+byp[D] = ALLOCATE BY PRIORITY(q[D], prio[D], ELMCOUNT(D), 2, 10 + Time) ~~|
+pp[D, P] = 1, 3, 2, 0; 1, 2, 2, 0; 1, 1, 2, 0; ~~|
+avail[D] = ALLOCATE AVAILABLE(q[D], pp[D, ptype], 10 + Time) ~~|
+sel[D] = 1, 0, 2 ~~|
+vs = VECTOR SELECT(sel[D!], x[D!], -1, 8 + Time, 0) ~~|
+INITIAL TIME = 0 ~~|
+FINAL TIME = 2 ~~|
+TIME STEP = 1 ~~|
+SAVEPER = 1 ~~|
+"""
+
+
+def test_whole_array_functions_in_a_kernel(tmp_path):
+    import smartspec_dsl
+    path = tmp_path / "arrays.mdl"
+    path.write_text(ARRAY_MODEL)
+    result = smartspec_dsl.load(path).run()
+    col = {c: result.values[:, i] for i, c in enumerate(result.columns)}
+
+    def at(name, t=0):
+        return col[name][t]
+
+    assert [at(f"rank[d{i}]") for i in (1, 2, 3)] == [3, 1, 2]
+    assert [at(f"order[s{i}]") for i in (1, 2, 3)] == [0, 2, 1]       # descending: 3, 2, 1
+    assert [at(f"sorted[s{i}]") for i in (1, 2, 3)] == [3, 2, 1]
+    # ELM MAP at offset Time from x[d1]: x[d1+t]; past the end :NA:
+    assert [at("shift[d1]", t) for t in (0, 1, 2)] == [3, 1, 2]
+    # m[r, d] * x[d] ranked over d: r1: 3, 2, 6 -> 2, 1, 3; r2: 12, 5, 12 -> 2, 1, 3 (tie in order)
+    assert [at(f"row rank[r1,d{i}]") for i in (1, 2, 3)] == [2, 1, 3]
+    assert [at(f"row rank[r2,d{i}]") for i in (1, 2, 3)] == [2, 1, 3]
+    assert np.allclose([at(f"inv[r{i},r{j}]") for i in (1, 2) for j in (1, 2)],
+                       [0.6, -0.7, -0.2, 0.4], rtol=0, atol=1e-15)
+    # by priority, width 2, supply 10 + Time: at t = 0 as in the helper test
+    assert np.allclose([at(f"byp[d{i}]") for i in (1, 2, 3)], [5, 3.75, 1.25], atol=1e-9)
+    # the same requests as rectangular profiles of width 2 through ALLOCATE AVAILABLE agree
+    for t in (0, 1, 2):
+        assert np.allclose([at(f"avail[d{i}]", t) for i in (1, 2, 3)],
+                           [at(f"byp[d{i}]", t) for i in (1, 2, 3)], atol=1e-9)
+    # supply 12 at t = 2: for x in [1, 2], 5 * (1 + (3 - x) / 2 + (2 - x) / 2) = 12 at
+    # x = 1.1: 5, 4.75, 2.25
+    assert np.allclose([at(f"byp[d{i}]", 2) for i in (1, 2, 3)], [5, 4.75, 2.25], atol=1e-9)
+    # the action is 8 + Time: min (3), max (3 and 2 selected: 3), mean of 3 and 2
+    assert [at("vs", t) for t in (0, 1, 2)] == [2, 3, 2.5]
