@@ -80,6 +80,15 @@ def find_cases() -> list[tuple[str, Path, Path]]:
     return cases
 
 
+# Why the remaining failures fail; status.md prints this beside the first mismatch.
+EXPLAINED = {
+    "samples/Roessler_Chaos": "chaotic attractor: double precision and Vensim's single precision "
+                              "drift apart exponentially (equal to 6 digits until t = 43)",
+    "tests/trend": "Vensim's output.csv is rounded to 5 decimals, so values below 0.1 differ by more "
+                   "than the tolerance; TREND follows the documented formula",
+}
+
+
 def sig6(t: float) -> float:
     return float(f"{t:.6g}")
 
@@ -157,6 +166,8 @@ def conformance():
              "| case | status | reason |", "|---|---|---|"]
     for name, why in results.items():
         reason = (why or "").replace("|", "\\|")
+        if why and name in EXPLAINED:
+            reason = f"{EXPLAINED[name]} (first mismatch: {reason})"
         lines.append(f"| {name} | {'pass' if why is None else 'fail'} | {reason} |")
     (HERE / "status.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return results
