@@ -390,7 +390,7 @@ def setup(p, tab, t0, dt):
 
 
 @njit(**JIT)
-def advance(v, r, tab, buf, bi, istep, dt, method, y0, k, dnext):
+def advance(v, r, tab, buf, bi, istep, dt, method, y0, k, dnext, wnext):
     \"\"\"Stocks from time t to t + dt: Euler (method 0) or RK4 (method 1), as Vensim does.\"\"\"
     rates(v, r, tab)
     fixed_write(v, tab, buf, bi, istep)
@@ -400,6 +400,15 @@ def advance(v, r, tab, buf, bi, istep, dt, method, y0, k, dnext):
         for i in range({n_cont}):
             v[1 + i] += dt * r[i]
     else:
+        # The sub-steps lie within step istep, where a DELAY FIXED outputs the value it held at
+        # the step's start (this step's dynamic() put it in v). fixed_write has just put the
+        # step's input, due at step istep + delay, in the very slot dynamic() reads: hold the
+        # output there while the sub-steps run. (DELAY MATERIAL never writes the slot it reads.)
+        for j in range({n_fixed}):
+            if FIXED_DELAY_PLAIN[j]:
+                w = bi[2 * j] + istep % bi[2 * j + 1]
+                wnext[j] = buf[w]
+                buf[w] = v[FIXED_DELAY_OUTPUTS[j]]
         t = v[0]
         for i in range({n_cont}):
             y0[i] = v[1 + i]
@@ -421,6 +430,9 @@ def advance(v, r, tab, buf, bi, istep, dt, method, y0, k, dnext):
         rates(v, r, tab)
         for i in range({n_cont}):
             v[1 + i] = y0[i] + dt / 6.0 * (k[i, 0] + 2.0 * k[i, 1] + 2.0 * k[i, 2] + r[i])
+        for j in range({n_fixed}):
+            if FIXED_DELAY_PLAIN[j]:
+                buf[bi[2 * j] + istep % bi[2 * j + 1]] = wnext[j]
     for i in range({n_disc}):
         v[{first_disc} + i] = dnext[i]
 
@@ -433,6 +445,7 @@ def simulate_generic(p, tab, out, save_idx, t0, dt, n_steps, save_every, method)
     y0 = np.zeros({n_cont})
     k = np.zeros(({n_cont}, 3))
     dnext = np.zeros({n_disc})
+    wnext = np.zeros({n_fixed})
 {loop}
     return saved
 
@@ -457,7 +470,7 @@ _STATIC_LOOP = '''\
             saved += 1
         if istep == n_steps:
             break
-        advance(v, r, tab, buf, bi, istep, dt, method, y0, k, dnext)'''
+        advance(v, r, tab, buf, bi, istep, dt, method, y0, k, dnext, wnext)'''
 
 # FINAL TIME, TIME STEP or SAVEPER change during the run: read them each step.
 _DYNAMIC_LOOP = '''\
@@ -478,7 +491,7 @@ _DYNAMIC_LOOP = '''\
             next_save = next_save + v[{saveper_slot}]
         if t >= v[{final_slot}] - 1e-9 * step_now:
             break
-        advance(v, r, tab, buf, bi, istep, step_now, method, y0, k, dnext)
+        advance(v, r, tab, buf, bi, istep, step_now, method, y0, k, dnext, wnext)
         t = t + step_now
         istep += 1'''
 
@@ -641,10 +654,12 @@ def generate(schedule: Schedule) -> Kernel:
     loop = _DYNAMIC_LOOP.format(dt_slot=em.slots["time step"], saveper_slot=em.slots["saveper"],
                                 final_slot=em.slots["final time"]) if dynamic_control else _STATIC_LOOP
     fixed_outputs = [em.slots[n] for n in em.fixed]
+    fixed_plain = [not is_delay_material(schedule.model.variables[n]) for n in em.fixed]
     source = "\n".join([
         _HEADER,
         f"FIXED_DELAY_SLOTS = np.array({fixed_slots or [0]}, dtype=np.int64)",
-        f"FIXED_DELAY_OUTPUTS = np.array({fixed_outputs or [0]}, dtype=np.int64)\n\n",
+        f"FIXED_DELAY_OUTPUTS = np.array({fixed_outputs or [0]}, dtype=np.int64)",
+        f"FIXED_DELAY_PLAIN = np.array({fixed_plain or [0]}, dtype=np.bool_)\n\n",
         _functions("init", "v, p, tab", init),
         _functions("dynamic", "v, tab, buf, bi, istep", dynamic),
         _functions("rates", "v, r, tab", rates),

@@ -259,6 +259,37 @@ def test_pink_noise_statistics_do_not_depend_on_the_time_step(pink_model):
     assert abs(np.corrcoef(p[:-1], p[1:])[0, 1] - (1 - r)) < 0.02
 
 
+# ---- DELAY FIXED and DELAY MATERIAL under RK4 ---------------------------------------------------
+
+def test_fixed_delays_hold_their_output_through_rk4_substeps(tmp_path):
+    # A delay's output is the input of one earlier *step*: within step i, RK4's sub-steps
+    # (at t_i + h/2 and t_i + h) see the same x_i as its first stage, not the current input.
+    h = 0.25
+    text = _eqs(
+        "x = DELAY FIXED(Time, 2, 0)", "s = INTEG(x, 0)", "lag = INTEG(x - lag, 0)",
+        "dm = DELAY MATERIAL(Time, 2, 0, -1)", "sm = INTEG(dm, 0)",
+        "INITIAL TIME = 0", "FINAL TIME = 6", f"TIME STEP = {h}", "SAVEPER = TIME STEP",
+    )
+    res = load(tmp_path, text).run(method="rk4")
+    t = res.time
+    x = np.maximum(t - 2, 0.0)                      # x_i = Time at step i - 8, 0 before
+    np.testing.assert_array_equal(res["x"], x)
+    # s' = x_i on the whole step: all four stages are x_i, so s_{i+1} = s_i + h x_i and
+    # s(t) = (t - 2)(t - 2 - h) / 2 from t = 2 on; every value is a multiple of 1/16, exact
+    s = np.where(t >= 2, (t - 2) * (t - 2 - h) / 2, 0.0)
+    np.testing.assert_array_equal(res["s"], s)
+    assert res["s"][t == 2][0] == 0.0 and res["s"][t == 4][0] == 1.75
+    # lag' = x_i - lag: RK4's step on y' = c - y is y + (1 - g)(c - y), g its growth factor
+    g = 1 - h + h ** 2 / 2 - h ** 3 / 6 + h ** 4 / 24
+    lag = [0.0]
+    for xi in x[:-1]:
+        lag.append(xi + g * (lag[-1] - xi))
+    check(res, "lag", lag)
+    # DELAY MATERIAL with a constant delay time is the same pipeline
+    np.testing.assert_array_equal(res["dm"], x)
+    np.testing.assert_array_equal(res["sm"], s)
+
+
 # ---- GET DATA BETWEEN TIMES, GET DATA AT TIME ------------------------------------------------
 
 def test_get_data_between_times(tmp_path):
