@@ -90,6 +90,7 @@ class BatchResult:
     time: np.ndarray
     columns: list[str]
     values: np.ndarray  # (runs, saved times, columns)
+    rows: int = 0       # saved times the kernel wrote per run, before `times` kept some
 
 
 class Model:
@@ -277,11 +278,14 @@ class Model:
 
     def run_batch(self, P: np.ndarray, outputs: list[str] | None = None, times="all",
                   final_time=None, time_step=None, saveper=None, method: str = "euler",
-                  tables: np.ndarray | None = None) -> BatchResult:
+                  tables: np.ndarray | None = None, out: np.ndarray | None = None) -> BatchResult:
         """Run every row of P (from `parameter_matrix`) in parallel.
 
         Returns a BatchResult whose `values` is (runs, saved times, outputs);
-        `times` is "all", "final", or a list of saved times to keep."""
+        `times` is "all", "final", or a list of saved times to keep. `out`: a
+        C-contiguous float64 array of shape (runs, rows, outputs), `rows` as in
+        the BatchResult of the same call without it, for the kernel to write
+        into; with times="all", `values` is then `out` itself."""
         if method not in METHODS:
             raise ParameterError(f"unknown integration method '{method}'; use one of {sorted(METHODS)}")
         if self.kernel.dynamic_control:
@@ -307,13 +311,19 @@ class Model:
                     raise ParameterError(f"time {t} is not a saved time (from {all_times[0]:g} every "
                                          f"{save_every * dt:g} to {all_times[-1]:g})")
                 keep.append(int(hits[0]))
-        out = np.empty((P.shape[0], n_save, len(names)))
+        shape = (P.shape[0], n_save, len(names))
+        if out is None:
+            out = np.empty(shape)
+        elif out.shape != shape or out.dtype != np.float64 or not out.flags.c_contiguous \
+                or not out.flags.writeable:
+            raise ValueError(f"out must be a writeable C-contiguous float64 array of shape {shape}, "
+                             f"not {out.dtype} {out.shape}")
         tab = self.kernel.tables if tables is None else tables
         self._module.simulate_batch(P, tab, out, save_idx, t0, dt, n_steps, save_every,
                                     METHODS[method])
         if keep is not None:
             out, all_times = out[:, keep, :], all_times[keep]
-        return BatchResult(all_times, [self.display(n) for n in names], out)
+        return BatchResult(all_times, [self.display(n) for n in names], out, n_save)
 
 
 def _seed_value(seeds: np.ndarray) -> np.ndarray:

@@ -18,13 +18,18 @@ result does not depend on how the runs were scheduled.
   depends only on the values, not on chunking, so estimates are reproducible.
 * Non-finite values (NaN, inf) make mean/std/min/max NaN/inf as numpy would;
   the percentile sketch skips them and counts them in `nonfinite`.
+
+Chunks are folded in by Numba functions (`_block`) that update the running
+state in place, block of cells by block of cells, without temporaries: the
+chunk is read from memory once however many statistics are asked for.
 """
 from __future__ import annotations
 
+import math
 import re
-import warnings
 
 import numpy as np
+from numba import get_num_threads, njit, prange
 
 from .errors import SpecError
 
@@ -50,6 +55,269 @@ def parse_stats(names) -> list[str]:
 def percentile_of(name: str) -> float | None:
     m = _PCT.match(name)
     return float(m.group(1)) if m else None
+
+
+_EMPTY_E = np.iinfo(np.int64).min // 4      # level of a cell that has seen no finite value
+_TILE_BYTES = 256 * 2 ** 10                 # runs x a block of cells: stays in L2 between the passes
+_PARALLEL_VALUES = 2 ** 20                  # a chunk this big shares its sketch update among threads
+
+
+@njit(cache=True, nogil=True)
+def _cell_level(lo, hi, e_now, bins):
+    """HistogramSketch._level for one cell, with the same arithmetic."""
+    e = np.int64(math.frexp(max(abs(lo), abs(hi)))[1]) - 40
+    span = hi - lo
+    if span > 0:
+        e = max(e, np.int64(math.ceil(math.log2(max(span, 1e-300) / (bins - 1)))))
+    e = max(e, e_now)
+    while True:
+        w = math.ldexp(1.0, e)
+        if math.floor(hi / w) - math.floor(lo / w) < bins:
+            return e
+        e += 1
+
+
+@njit(cache=True, nogil=True)
+def _col_sums(x, c0, c1):
+    """Per-column sums of x[:, c0:c1], adding the rows in order (numpy's axis-0 order, so
+    the same bits); four rows per sweep over the accumulator, a quarter of its traffic."""
+    nb = x.shape[0]
+    s = x[0, c0:c1].copy()
+    w = c1 - c0
+    r = 1
+    while r + 4 <= nb:
+        a, b, c, d = x[r, c0:c1], x[r + 1, c0:c1], x[r + 2, c0:c1], x[r + 3, c0:c1]
+        for j in range(w):
+            s[j] = (((s[j] + a[j]) + b[j]) + c[j]) + d[j]
+        r += 4
+    while r < nb:
+        a = x[r, c0:c1]
+        for j in range(w):
+            s[j] += a[j]
+        r += 1
+    return s
+
+
+@njit(cache=True, nogil=True)
+def _col_sq_dev(x, c0, c1, m):
+    """Per-column sums of (x[:, c0:c1] - m) ** 2, rows in order (as ((x - m) ** 2).sum(0))."""
+    nb = x.shape[0]
+    w = c1 - c0
+    a = x[0, c0:c1]
+    s = np.empty(w)
+    for j in range(w):
+        s[j] = (a[j] - m[j]) ** 2
+    r = 1
+    while r + 4 <= nb:
+        a, b, c, d = x[r, c0:c1], x[r + 1, c0:c1], x[r + 2, c0:c1], x[r + 3, c0:c1]
+        for j in range(w):
+            mj = m[j]
+            s[j] = (((s[j] + (a[j] - mj) ** 2) + (b[j] - mj) ** 2) + (c[j] - mj) ** 2) + (d[j] - mj) ** 2
+        r += 4
+    while r < nb:
+        a = x[r, c0:c1]
+        for j in range(w):
+            s[j] += (a[j] - m[j]) ** 2
+        r += 1
+    return s
+
+
+@njit(cache=True, nogil=True)
+def _block(x, c0, c1, na, mean, m2, mn, mx, do_mean, do_m2, do_ext,
+           counts, e, k0, n, lo, hi, nonfinite, do_sketch):
+    """Folds cells c0..c1 of chunk x (runs, cells) into the running state.
+
+    The block of the chunk is read from memory once; the passes over it reuse it
+    from cache. Each cell's result depends only on its own column, so how the
+    cells are blocked never changes a value. The per-chunk moments are merged as
+    in StreamingStats._merge_moments; the sketch follows HistogramSketch's numpy
+    definition (`_level`, `_rebin`, floor(x / 2^e) - k0 binning).
+    Returns how many occupied bins a rebin moved out of range (a bug if > 0)."""
+    nb = x.shape[0]
+    bins = counts.shape[1]
+    w = c1 - c0
+    nn = na + nb
+    bad = 0
+    # rows of the block are indexed through views (xr[j], not x[r, c0 + j]): with an offset
+    # index numba cannot rule out a negative one and the loops do not vectorise (4x slower)
+    if do_mean:
+        mb = _col_sums(x, c0, c1) / nb
+        if do_m2:
+            q = _col_sq_dev(x, c0, c1, mb)
+        for j in range(w):
+            c = c0 + j
+            if na == 0:
+                mean[c] = mb[j]
+                if do_m2:
+                    m2[c] = q[j]
+            else:
+                delta = mb[j] - mean[c]
+                mean[c] = mean[c] + delta * (nb / nn)
+                if do_m2:
+                    m2[c] = m2[c] + q[j] + delta ** 2 * (na * nb / nn)
+    if do_ext:
+        a = mn[c0:c1].copy()
+        b = mx[c0:c1].copy()
+        for r in range(nb):
+            xr = x[r, c0:c1]
+            for j in range(w):
+                v = xr[j]
+                if v < a[j] or v != v:      # NaN sticks, as with np.minimum
+                    a[j] = v
+                if v > b[j] or v != v:
+                    b[j] = v
+        mn[c0:c1] = a
+        mx[c0:c1] = b
+    if do_sketch:
+        flo = np.full(w, np.inf)
+        fhi = np.full(w, -np.inf)
+        nf = np.zeros(w, np.int64)
+        for r in range(nb):
+            xr = x[r, c0:c1]
+            for j in range(w):
+                v = xr[j]
+                if math.isfinite(v):
+                    flo[j] = min(flo[j], v)
+                    fhi[j] = max(fhi[j], v)
+                else:
+                    nf[j] += 1
+        wd = np.ones(w)
+        row = np.empty(bins)
+        for j in range(w):
+            c = c0 + j
+            nonfinite[c] += nf[j]
+            if flo[j] <= fhi[j]:
+                lo[c] = min(lo[c], flo[j])
+                hi[c] = max(hi[c], fhi[j])
+            if not math.isfinite(lo[c]):
+                continue
+            e_new = _cell_level(lo[c], hi[c], e[c] if n[c] > 0 else _EMPTY_E, bins)
+            wd[j] = math.ldexp(1.0, e_new)
+            k_new = np.int64(math.floor(lo[c] / wd[j]))
+            if n[c] > 0 and (e_new != e[c] or k_new != k0[c]):
+                d = min(e_new - e[c], 62)
+                row[:] = 0.0
+                for i in range(bins):
+                    ci = counts[c, i]
+                    if ci > 0:
+                        tgt = ((k0[c] + i) >> d) - k_new
+                        if tgt < 0 or tgt >= bins:
+                            bad += 1
+                        else:
+                            row[tgt] += ci
+                counts[c, :] = row
+            e[c] = e_new
+            k0[c] = k_new
+        # bin = floor(x / 2^e) - k0, clipped. Multiplying by 2^-e gives the same bits as dividing
+        # when both powers are normal numbers (the same real number, correctly rounded) and is
+        # much cheaper; the bins of a row are found first (a loop that vectorises), then counted.
+        inv = np.empty(w)
+        by_inverse = True
+        for j in range(w):
+            ej = e[c0 + j]
+            inv[j] = math.ldexp(1.0, -ej) if -1022 <= ej <= 1022 else 0.0
+            by_inverse = by_inverse and (-1022 <= ej <= 1022 or not math.isfinite(lo[c0 + j]))
+        cnt = counts[c0:c1]
+        k0b = k0[c0:c1]
+        idx = np.empty(w, np.int64)
+        for r in range(nb):
+            xr = x[r, c0:c1]
+            for j in range(w):
+                v = xr[j]
+                if math.isfinite(v):
+                    f = math.floor(v * inv[j]) if by_inverse else math.floor(v / wd[j])
+                    idx[j] = min(max(np.int64(f) - k0b[j], 0), bins - 1)
+                else:
+                    idx[j] = -1
+            for j in range(w):
+                if idx[j] >= 0:
+                    cnt[j, idx[j]] += 1.0
+        for j in range(w):
+            n[c0 + j] += nb - nf[j]
+    return bad
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _order_stat(counts, k0, w, r):
+    """Per cell, the r-th smallest value (0-based) placed uniformly within its bin:
+    the bin b is the first whose cumulative count passes r (bin 0 if none does)."""
+    cells, bins = counts.shape
+    v = np.empty(cells)
+    for c in range(cells):
+        cum = 0.0
+        b = 0
+        below = 0.0
+        for i in range(bins):
+            if cum + counts[c, i] > r[c]:
+                b = i
+                below = cum
+                break
+            cum += counts[c, i]
+        v[c] = (np.float64(k0[c] + b) + (r[c] - below + 0.5) / counts[c, b]) * w[c]
+    return v
+
+
+def _fold(x, width, na, mean, m2, mn, mx, do_mean, do_m2, do_ext,
+          counts, e, k0, n, lo, hi, nonfinite, do_sketch):
+    """Every block of `width` cells of x through _block, one after another."""
+    bad = 0
+    for c0 in range(0, x.shape[1], width):
+        bad += _block(x, c0, min(x.shape[1], c0 + width), na, mean, m2, mn, mx, do_mean, do_m2,
+                      do_ext, counts, e, k0, n, lo, hi, nonfinite, do_sketch)
+    return bad
+
+
+# Moments alone are bound by memory bandwidth: one thread streams the chunk about as fast as
+# two, and a parallel region on a busy shared machine can wait a whole scheduler time slice
+# (~20 ms) for a descheduled worker. The sketch's binning is compute-bound, so large chunks
+# of it are shared out. (The prange body is _block, a plain function: numba's parfor
+# analysis of those loops inside the prange itself takes the best part of a minute.)
+_fold_seq = njit(cache=True, nogil=True)(_fold)
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def _fold_par(x, width, na, mean, m2, mn, mx, do_mean, do_m2, do_ext,
+              counts, e, k0, n, lo, hi, nonfinite, do_sketch):
+    ntiles = (x.shape[1] + width - 1) // width
+    bad = np.zeros(ntiles, np.int64)
+    for t in prange(ntiles):
+        bad[t] = _block(x, t * width, min(x.shape[1], (t + 1) * width), na, mean, m2, mn, mx, do_mean,
+                        do_m2, do_ext, counts, e, k0, n, lo, hi, nonfinite, do_sketch)
+    return bad.sum()
+
+
+def _update(x, na, mean, m2, mn, mx, do_mean, do_m2, do_ext,
+            counts, e, k0, n, lo, hi, nonfinite, do_sketch) -> None:
+    """Folds chunk x (runs, cells) into the running moments and/or sketch, in place."""
+    par = do_sketch and x.size >= _PARALLEL_VALUES and get_num_threads() > 1
+    width = _tile_width(*x.shape, par, counts.shape[1] if do_sketch else 0, do_m2 or do_ext or do_sketch)
+    bad = (_fold_par if par else _fold_seq)(x, width, na, mean, m2, mn, mx, do_mean, do_m2, do_ext,
+                                            counts, e, k0, n, lo, hi, nonfinite, do_sketch)
+    if bad:  # pragma: no cover
+        raise AssertionError("histogram rebin out of range")
+
+
+def _tile_width(runs: int, cells: int, parallel: bool, bins: int, passes: bool) -> int:
+    """Cells per block. With several passes, a block of the chunk (and of the sketch's counts)
+    that stays in L2 between them; with one pass, or when not even 8 cells fit, whole rows,
+    which stream from memory best. In parallel, enough blocks to share out."""
+    width = _TILE_BYTES // (8 * (max(runs, 1) + bins)) if passes else cells
+    if width < 8:
+        width = cells
+    if parallel:
+        width = min(width, max(8, -(-cells // (4 * get_num_threads()))))
+    return int(max(1, min(width, cells)))
+
+
+_NONE_F = np.empty(0)
+_NONE_I = np.empty(0, dtype=np.int64)
+_NONE_C = np.empty((0, 1))
+
+
+def _as_chunk(values: np.ndarray) -> np.ndarray:
+    """(runs, cells) float64, C order: a view of the chunk whenever it already is one."""
+    x = np.asarray(values)
+    return np.ascontiguousarray(x, dtype=np.float64).reshape(x.shape[0], -1)
 
 
 def default_bins(cells: int) -> int:
@@ -116,35 +384,15 @@ class HistogramSketch:
 
     def add(self, x: np.ndarray) -> None:
         """x: (runs, cells)."""
-        x = np.asarray(x, dtype=np.float64)
-        finite = np.isfinite(x)
-        self.nonfinite += (~finite).sum(0)
-        xf = np.where(finite, x, np.nan)
+        x = _as_chunk(x)
         if x.shape[0] == 0:
             return
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)      # all-NaN cells
-            clo, chi = np.nanmin(xf, 0), np.nanmax(xf, 0)
-        has = np.isfinite(clo)
-        new_lo = np.where(has, np.minimum(self.lo, np.where(has, clo, np.inf)), self.lo)
-        new_hi = np.where(has, np.maximum(self.hi, np.where(has, chi, -np.inf)), self.hi)
-        nonempty = np.isfinite(new_lo)
-        e_now = np.where(self.n > 0, self.e, np.iinfo(np.int64).min // 4)
-        e_new = np.where(nonempty, self._level(np.where(nonempty, new_lo, 0.0),
-                                               np.where(nonempty, new_hi, 0.0), e_now), self.e)
-        w_new = np.ldexp(1.0, np.where(nonempty, e_new, 0))
-        k0_new = np.where(nonempty, np.floor(np.where(nonempty, new_lo, 0.0) / w_new), 0).astype(np.int64)
-        if (self.n > 0).any():
-            self.counts = self._rebin(self.counts, self.k0, self.e, np.where(self.n > 0, e_new, self.e),
-                                      np.where(self.n > 0, k0_new, self.k0))
-        cells, b = self.counts.shape
-        idx = np.floor(np.where(finite, x, 0.0) / w_new[None, :]).astype(np.int64) - k0_new[None, :]
-        idx = np.clip(idx, 0, b - 1)
-        flat = (np.arange(cells)[None, :] * b + idx)
-        self.counts += np.bincount(flat.ravel(), weights=finite.ravel().astype(np.float64),
-                                   minlength=cells * b).reshape(cells, b)
-        self.e, self.k0, self.lo, self.hi = e_new, k0_new, new_lo, new_hi
-        self.n += finite.sum(0)
+        self._add(x, 0, _NONE_F, _NONE_F, _NONE_F, _NONE_F, False, False, False)
+
+    def _add(self, x, na, mean, m2, mn, mx, do_mean, do_m2, do_ext) -> None:
+        """Chunk x into this sketch and, block by block in the same visit, into the given moments."""
+        _update(x, na, mean, m2, mn, mx, do_mean, do_m2, do_ext,
+                self.counts, self.e, self.k0, self.n, self.lo, self.hi, self.nonfinite, True)
 
     def merge(self, other: "HistogramSketch") -> None:
         both = (self.n > 0) & (other.n > 0)
@@ -171,21 +419,15 @@ class HistogramSketch:
         n = self.n
         h = (n - 1) * (q / 100.0)
         lo_r, hi_r = np.floor(h).astype(np.int64), np.ceil(h).astype(np.int64)
-        cum = np.cumsum(self.counts, axis=1)
         w = self.width()
 
         def order_stat(r):
-            b = np.argmax(cum > r[:, None], axis=1)
-            rows = np.arange(len(r))
-            cnt = self.counts[rows, b]
-            below = cum[rows, b] - cnt
-            with np.errstate(invalid="ignore", divide="ignore"):
-                frac = (r - below + 0.5) / cnt
-            v = (self.k0 + b + frac) * w
+            v = _order_stat(self.counts, self.k0, w, r)
             return np.where(r <= 0, self.lo, np.where(r >= n - 1, self.hi, v))   # extremes are exact
 
         a, c = order_stat(lo_r), order_stat(hi_r)
-        est = a + (h - lo_r) * (c - a)
+        with np.errstate(invalid="ignore"):    # empty cells (lo=inf, hi=-inf): NaN below anyway
+            est = a + (h - lo_r) * (c - a)
         est = np.clip(est, self.lo, self.hi)
         return np.where(n > 0, est, np.nan)
 
@@ -207,19 +449,21 @@ class StreamingStats:
 
     def add(self, values: np.ndarray) -> None:
         """values: (runs, times, outputs)."""
-        x = np.asarray(values, dtype=np.float64).reshape(values.shape[0], -1)
+        x = _as_chunk(values)
         nb = x.shape[0]
         if nb == 0:
             return
-        mb = x.mean(0)
-        # only what was asked for: the squared deviations and extremes cost full passes over the chunk
+        # only what was asked for: the squared deviations and extremes cost passes over the chunk
+        # (m2 is left stale when neither std nor var was asked for)
         wants = set(self.stats)
-        m2b = ((x - mb) ** 2).sum(0) if wants & {"std", "var"} else np.zeros_like(mb)
-        extremes = bool(wants & {"min", "max"}) or self.sketch is not None
-        self._merge_moments(nb, mb, m2b, x.min(0) if extremes else self.min,
-                            x.max(0) if extremes else self.max)
+        do_m2 = bool(wants & {"std", "var"})
+        do_ext = bool(wants & {"min", "max"}) or self.sketch is not None
         if self.sketch is not None:
-            self.sketch.add(x)
+            self.sketch._add(x, self.count, self.mean, self.m2, self.min, self.max, True, do_m2, do_ext)
+        else:
+            _update(x, self.count, self.mean, self.m2, self.min, self.max, True, do_m2, do_ext,
+                    _NONE_C, _NONE_I, _NONE_I, _NONE_I, _NONE_F, _NONE_F, _NONE_I, False)
+        self.count += nb
 
     def _merge_moments(self, nb, mb, m2b, mnb, mxb):
         na = self.count
@@ -245,6 +489,10 @@ class StreamingStats:
         percentiles are computed exactly from them."""
         out = {}
         shape = self.shape
+        qs = [percentile_of(s) for s in self.percentiles]
+        if exact_values is not None and qs and len(exact_values):
+            # one call for every q: numpy moves and partitions the kept runs once, not per q
+            exact = dict(zip(self.percentiles, np.percentile(exact_values, qs, axis=0)))
         for s in self.stats:
             q = percentile_of(s)
             if s == "count":
@@ -259,7 +507,7 @@ class StreamingStats:
             elif s == "max":
                 out[s] = self.max.reshape(shape).copy()
             elif exact_values is not None:
-                out[s] = np.percentile(exact_values, q, axis=0) if len(exact_values) else np.full(shape, np.nan)
+                out[s] = exact[s] if len(exact_values) else np.full(shape, np.nan)
             else:
                 out[s] = self.sketch.percentile(q).reshape(shape)
         return out

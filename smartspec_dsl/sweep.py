@@ -194,6 +194,7 @@ class Plan:
     chunk_size: int
     run_kw: dict
     run0: int = 0                      # id of row 0 (a slice of a bigger plan, on a worker)
+    rows: int = 0                      # saved times the kernel writes per run (0: unknown)
 
     def slice(self, i: int) -> "Plan":
         """Chunk i as a plan of its own (what a distributed worker gets)."""
@@ -201,7 +202,7 @@ class Plan:
         return Plan(e - s, {k: v[s:e] for k, v in self.columns.items()},
                     None if self.labels is None else self.labels[s:e], self.seed, self.seeds[s:e],
                     self.outputs, self.output_names, self.times, self.time, max(1, e - s), self.run_kw,
-                    self.run0 + s)
+                    self.run0 + s, self.rows)
 
     @property
     def n_chunks(self) -> int:
@@ -215,8 +216,9 @@ class Plan:
         return model.parameter_matrix({k: v[s:e] for k, v in self.columns.items()}, n=e - s,
                                       seeds=self.seeds[s:e])
 
-    def run_chunk(self, model, i: int) -> np.ndarray:
-        res = model.run_batch(self.matrix(model, i), self.outputs, self.times, **self.run_kw)
+    def run_chunk(self, model, i: int, out: np.ndarray | None = None) -> np.ndarray:
+        """Values of chunk i; `out` (chunk runs, self.rows, outputs) is what the kernel writes into."""
+        res = model.run_batch(self.matrix(model, i), self.outputs, self.times, out=out, **self.run_kw)
         return res.values
 
     def digest(self) -> str:
@@ -256,7 +258,7 @@ def plan(model, params, outputs=None, times="all", seed=None, chunk_size=None,
         raise ParameterError(f"chunk_size must be >= 1, got {chunk_size}")
     runs = np.arange(n, dtype=np.int64)
     return Plan(n, columns, table.labels, seed, run_seeds(seed, runs), outputs, list(probe.columns),
-                times, probe.time, chunk_size, run_kw)
+                times, probe.time, chunk_size, run_kw, rows=probe.rows)
 
 
 def sweep(model, params, outputs=None, times="all", keep_runs: bool = True, stats=None, seed=None,
@@ -289,10 +291,27 @@ def sweep(model, params, outputs=None, times="all", keep_runs: bool = True, stat
     if store is not None:
         store.begin(model, pl)
     bar = _Progress(progress, n)
+    # The kernel writes each chunk into memory that is already mapped: into `values` itself when
+    # every saved time is kept, else into one scratch chunk reused for all chunks. A fresh chunk
+    # costs a page fault per 4 KiB: milliseconds per 64 MB chunk of World3, which is the order
+    # of the kernel's own time for it.
+    direct = values is not None and pl.rows == T
+    scratch = None
+
+    def buffer(i):
+        nonlocal scratch
+        s, e = pl.bounds(i)
+        if direct:
+            return values[s:e]
+        if not pl.rows:
+            return None
+        if scratch is None:
+            scratch = np.empty((min(n, pl.chunk_size), pl.rows, O))
+        return scratch[:e - s]
 
     def consume(i, vals):
         s, e = pl.bounds(i)
-        if values is not None:
+        if values is not None and not np.may_share_memory(values, vals):
             values[s:e] = vals
         if acc is not None:
             acc.add(vals)
@@ -307,7 +326,7 @@ def sweep(model, params, outputs=None, times="all", keep_runs: bool = True, stat
                 if store is not None and store.has_chunk(i):
                     vals = store.read_chunk(i)
                 else:
-                    vals = pl.run_chunk(model, i)
+                    vals = pl.run_chunk(model, i, buffer(i))
                     if store is not None:
                         store.write_chunk(i, pl, vals)
                 consume(i, vals)

@@ -1,6 +1,7 @@
 """Sweeps: API, samplers, streaming statistics, spec, storage/resume, CLI, plots."""
 import json
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -68,6 +69,93 @@ def test_sketch_is_chunking_independent_and_mergeable():
     for q in (1, 50, 99):
         exact = np.percentile(x, q, axis=0)
         assert np.all(np.abs(a.percentile(q) - exact) <= a.width())
+
+
+def _awkward_data(runs=3000, times=7, outputs=60):
+    """Cells of every kind the in-place reduction has to get right."""
+    rng = np.random.default_rng(7)
+    x = rng.normal(0, 1, (runs, times, outputs)) * np.logspace(-6, 6, outputs) + np.linspace(-50, 50, outputs)
+    x[:, 0, 0] = 3.0                                        # constant
+    x[:, 1, 1] = rng.normal(0, 1e-300, runs)                # bins narrower than 2^-1022
+    x[:, 1, 2] = rng.normal(0, 1e300, runs)                 # bins wider than 2^1022
+    x[:, 2, 3] = rng.lognormal(0, 4, runs)                  # range grows chunk after chunk
+    x[::17, 3, 4] = np.nan
+    x[::29, 3, 5] = np.inf
+    x[::31, 3, 6] = -np.inf
+    x[:, 4, 7] = np.nan                                     # nothing finite at all
+    x[-1, 5, 8] = -1e6                                      # a late new minimum
+    return x
+
+
+@pytest.mark.parametrize("chunk,threads,parallel", [(3000, 2, True), (3000, 1, False), (211, 2, True),
+                                                    (211, 2, False), (1, 1, False)])
+def test_inplace_reduction_matches_plain_numpy(monkeypatch, chunk, threads, parallel):
+    """The chunk-by-chunk (Numba) reduction against numpy over all runs at once."""
+    import numba
+
+    from smartspec_dsl import stats as stats_mod
+    x = _awkward_data(runs=600 if chunk == 1 else 3000)
+    monkeypatch.setattr(stats_mod, "_PARALLEL_VALUES", 0 if parallel else 2 ** 62)
+    before = numba.get_num_threads()
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    try:
+        names = ["count", "mean", "std", "var", "min", "max", "p0", "p1", "p25", "p50", "p99", "p100"]
+        st = StreamingStats(names, *x.shape[1:], bins=512)
+        for i in range(0, len(x), chunk):
+            st.add(x[i:i + chunk])
+        r, bound = st.result(), st.error()
+    finally:
+        numba.set_num_threads(before)
+    with np.errstate(invalid="ignore", over="ignore"):
+        mean, var, std = x.mean(0), x.var(0), x.std(0)
+    ok = np.isfinite(var)
+    assert np.all(r["count"] == len(x))
+    # a cell with inf in some chunks only ends NaN rather than inf (inf - inf when chunks merge)
+    assert np.array_equal(np.isfinite(r["mean"]), np.isfinite(mean))
+    assert np.array_equal(np.isfinite(r["var"]), ok)
+    np.testing.assert_allclose(r["mean"][ok], mean[ok], rtol=1e-11, atol=1e-9 * np.abs(x[:, ok]).max())
+    # some cells' spread is 1e-8 of their mean: both sides lose digits to cancellation there
+    np.testing.assert_allclose(r["var"][ok], var[ok], rtol=1e-6, atol=0)
+    np.testing.assert_allclose(r["std"][ok], std[ok], rtol=1e-6, atol=0)
+    wide = ok & (std > 1e-3 * np.abs(mean))
+    np.testing.assert_allclose(r["var"][wide], var[wide], rtol=1e-11, atol=0)
+    assert np.array_equal(r["min"], x.min(0), equal_nan=True)
+    assert np.array_equal(r["max"], x.max(0), equal_nan=True)
+    # percentiles: the sketch skips non-finite values, so compare with the finite ones
+    fin = np.where(np.isfinite(x), x, np.nan)
+    has = np.isfinite(fin).any(0)
+    for q in (0, 1, 25, 50, 99, 100):
+        est = r[f"p{q}"]
+        assert np.all(np.isnan(est[~has])) and np.all(np.isnan(bound[~has]))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            exact = np.nanpercentile(fin, q, axis=0)
+        assert np.all(np.abs(est[has] - exact[has]) <= bound[has]), q
+    assert np.array_equal(r["p0"][has], np.nanmin(fin[:, has], 0))
+    assert np.array_equal(r["p100"][has], np.nanmax(fin[:, has], 0))
+    assert st.sketch.nonfinite.reshape(x.shape[1:])[3, 4:7].tolist() == [len(range(0, len(x), k)) for k in (17, 29, 31)]
+
+
+def test_inplace_sketch_state_does_not_depend_on_threads_or_chunks(monkeypatch):
+    import numba
+
+    from smartspec_dsl import stats as stats_mod
+    x = _awkward_data().reshape(3000, -1)
+    states = []
+    for chunk, threads, parallel in [(3000, 2, True), (3000, 1, False), (97, 2, True), (1000, 1, False)]:
+        monkeypatch.setattr(stats_mod, "_PARALLEL_VALUES", 0 if parallel else 2 ** 62)
+        before = numba.get_num_threads()
+        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+        try:
+            s = HistogramSketch(x.shape[1], 256)
+            for i in range(0, len(x), chunk):
+                s.add(x[i:i + chunk])
+        finally:
+            numba.set_num_threads(before)
+        states.append(s)
+    for s in states[1:]:
+        for f in ("counts", "e", "k0", "n", "lo", "hi", "nonfinite"):
+            assert np.array_equal(getattr(states[0], f), getattr(s, f)), f
 
 
 def test_sketch_nonfinite_and_negative_ranges():
@@ -184,6 +272,20 @@ def test_sweep_all_times_and_stats_only(teacup):
         assert np.all(np.abs(only.stats[f"p{q}"][:, 0] - np.percentile(want, q, axis=0))
                       <= only.stats_error[:, 0])
     assert np.all(only.stats_error[1:, 0] < 0.05)
+
+
+def test_run_batch_into_given_buffer(teacup):
+    P = teacup.parameter_matrix({"Characteristic Time": [5.0, 10.0, 15.0]})
+    fresh = teacup.run_batch(P)
+    buf = np.full((3, fresh.rows, len(fresh.columns)), np.nan)
+    into = teacup.run_batch(P, out=buf)
+    assert into.values is buf and np.array_equal(buf, fresh.values)
+    final = teacup.run_batch(P, times="final", out=np.empty((3, 2, len(fresh.columns))))
+    assert np.array_equal(final.values, fresh.values[:, -1:])
+    for bad in (np.empty((3, fresh.rows)), np.empty((3, fresh.rows, len(fresh.columns)), dtype=np.float32),
+                np.empty((3, len(fresh.columns), fresh.rows)).transpose(0, 2, 1)):
+        with pytest.raises(ValueError, match="out must be"):
+            teacup.run_batch(P, out=bad)
 
 
 def test_sweep_deterministic_across_chunks_and_threads(teacup):
