@@ -13,7 +13,7 @@ the runs are later cut into chunks or spread over threads or workers.
 | `LatinHypercube({name: dist}, n)` | n | scipy.stats.qmc Latin hypercube, mapped through each inverse CDF |
 | `Sobol({name: dist}, n)` | n | scrambled Sobol points (scipy.stats.qmc), same mapping |
 | `Scenarios([Scenario(...), ...])` | scenarios | named scenarios: absolute values and multipliers on groups of constants |
-| `Scenarios.from_cin([paths])` | files | each Vensim `.cin` changes file is one scenario (constants only) |
+| `Scenarios.from_cin([paths])` | files | each Vensim `.cin` changes file is one scenario (constants and lookup tables) |
 | `Product(a, b)` | len(a) * len(b) | every row of a with every row of b (a slowest) |
 
 Distributions: `Uniform(low, high)`, `Normal(mean, sd)`, `LogNormal(mu, sigma)`
@@ -50,6 +50,10 @@ class ParamTable:
     columns: dict[str, np.ndarray] = field(default_factory=dict)
     multipliers: dict[str, np.ndarray] = field(default_factory=dict)
     labels: np.ndarray | None = None
+    # lookup tables replaced by .cin scenarios: per run an index into `table_sets`
+    # (each a model's whole table vector), -1 for the model's own tables
+    table_index: np.ndarray | None = None
+    table_sets: list[np.ndarray] = field(default_factory=list)
 
     def resolve(self, model) -> dict[str, np.ndarray]:
         """{display name: values per run}, multipliers applied; checks every name
@@ -333,6 +337,7 @@ class Scenario:
     name: str
     set: dict[str, float] = field(default_factory=dict)
     scale: dict[str, float] = field(default_factory=dict)
+    changes: list = field(default_factory=list)   # .cin Changes whose lookup tables apply
 
     @classmethod
     def multiply(cls, name: str, constants, factor: float) -> "Scenario":
@@ -343,11 +348,7 @@ class Scenario:
     def from_cin(cls, path: str | Path, name: str | None = None) -> "Scenario":
         from .changes import read_changes
         ch = read_changes(path)
-        if ch.tables:
-            first = next(iter(ch.tables))
-            raise SpecError(f"{path}:{ch.lines[first]}: lookup table changes ('{first}') are not supported "
-                            "in sweeps yet; only constants")
-        return cls(name or Path(path).stem, set=dict(ch.constants))
+        return cls(name or Path(path).stem, set=dict(ch.constants), changes=[ch] if ch.tables else [])
 
 
 class Scenarios(Sampler):
@@ -379,7 +380,17 @@ class Scenarios(Sampler):
             cols[k] = np.array([d.get(k, default) for d in sets], dtype=np.float64)
         for k in {k for d in scales for k in d}:
             mult[k] = np.array([d.get(k, 1.0) for d in scales], dtype=np.float64)
-        return ParamTable(n, cols, mult, np.array([s.name for s in self.scenarios], dtype=object))
+        index, sets = None, []
+        if any(s.changes for s in self.scenarios):
+            if model is None:
+                raise SpecError("scenarios with lookup tables need the model")
+            index = np.full(n, -1, dtype=np.int64)
+            for i, s in enumerate(self.scenarios):
+                if s.changes:
+                    index[i] = len(sets)
+                    sets.append(model.apply_changes(s.changes)[1])   # checks the table names
+        return ParamTable(n, cols, mult, np.array([s.name for s in self.scenarios], dtype=object),
+                          index, sets)
 
 
 class Product(Sampler):
@@ -408,7 +419,11 @@ class Product(Sampler):
             lb = b.labels[ib] if b.labels is not None else None
             labels = la if lb is None else lb if la is None else \
                 np.array([f"{x}/{y}" for x, y in zip(la, lb)], dtype=object)
-        return ParamTable(a.n * b.n, cols, mult, labels)
+        if a.table_index is not None and b.table_index is not None:
+            raise SpecError("only one sampler of a product may replace lookup tables")
+        index, sets = (a.table_index[ia], a.table_sets) if a.table_index is not None else \
+            (b.table_index[ib], b.table_sets) if b.table_index is not None else (None, [])
+        return ParamTable(a.n * b.n, cols, mult, labels, index, sets)
 
 
 # ---------------------------------------------------------------- SALib designs

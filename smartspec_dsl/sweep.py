@@ -195,6 +195,8 @@ class Plan:
     run_kw: dict
     run0: int = 0                      # id of row 0 (a slice of a bigger plan, on a worker)
     rows: int = 0                      # saved times the kernel writes per run (0: unknown)
+    table_index: np.ndarray | None = None   # per run: which of table_sets (-1: the model's)
+    table_sets: list = field(default_factory=list)
 
     def slice(self, i: int) -> "Plan":
         """Chunk i as a plan of its own (what a distributed worker gets)."""
@@ -202,7 +204,8 @@ class Plan:
         return Plan(e - s, {k: v[s:e] for k, v in self.columns.items()},
                     None if self.labels is None else self.labels[s:e], self.seed, self.seeds[s:e],
                     self.outputs, self.output_names, self.times, self.time, max(1, e - s), self.run_kw,
-                    self.run0 + s, self.rows)
+                    self.run0 + s, self.rows,
+                    None if self.table_index is None else self.table_index[s:e], self.table_sets)
 
     @property
     def n_chunks(self) -> int:
@@ -218,8 +221,21 @@ class Plan:
 
     def run_chunk(self, model, i: int, out: np.ndarray | None = None) -> np.ndarray:
         """Values of chunk i; `out` (chunk runs, self.rows, outputs) is what the kernel writes into."""
-        res = model.run_batch(self.matrix(model, i), self.outputs, self.times, out=out, **self.run_kw)
-        return res.values
+        P = self.matrix(model, i)
+        if self.table_index is None:
+            return model.run_batch(P, self.outputs, self.times, out=out, **self.run_kw).values
+        # runs with other lookup tables (from .cin scenarios) go in one batch per table set
+        s, e = self.bounds(i)
+        which = self.table_index[s:e]
+        values = None
+        for k in np.unique(which):
+            rows = np.flatnonzero(which == k)
+            tables = None if k < 0 else self.table_sets[k]
+            part = model.run_batch(P[rows], self.outputs, self.times, tables=tables, **self.run_kw).values
+            if values is None:
+                values = np.empty((len(which),) + part.shape[1:])
+            values[rows] = part
+        return values
 
     def digest(self) -> str:
         """Hash of everything that determines the chunks' contents."""
@@ -231,6 +247,10 @@ class Plan:
             h.update(np.ascontiguousarray(v).tobytes())
         if self.labels is not None:
             h.update("\0".join(map(str, self.labels)).encode())
+        if self.table_index is not None:
+            h.update(self.table_index.tobytes())
+            for t in self.table_sets:
+                h.update(np.ascontiguousarray(t).tobytes())
         return h.hexdigest()
 
 
@@ -258,7 +278,8 @@ def plan(model, params, outputs=None, times="all", seed=None, chunk_size=None,
         raise ParameterError(f"chunk_size must be >= 1, got {chunk_size}")
     runs = np.arange(n, dtype=np.int64)
     return Plan(n, columns, table.labels, seed, run_seeds(seed, runs), outputs, list(probe.columns),
-                times, probe.time, chunk_size, run_kw, rows=probe.rows)
+                times, probe.time, chunk_size, run_kw, rows=probe.rows,
+                table_index=table.table_index, table_sets=table.table_sets)
 
 
 def sweep(model, params, outputs=None, times="all", keep_runs: bool = True, stats=None, seed=None,
@@ -382,7 +403,7 @@ A sweep spec (TOML). Every key is optional except what the sampler needs.
     set = { "Room Temperature" = 80 }            # absolute values
     scale = { "Characteristic Time" = 1.25 }     # multipliers (of the sampled value, else the default)
     # group = ["A", "B", "C"], factor = 1.25     # one multiplier on a group of constants
-    # cin = "warm.cin"                           # constants of a Vensim changes file (path relative to the spec)
+    # cin = "warm.cin"                           # a Vensim changes file: constants and lookup tables (path relative to the spec)
 '''
 
 SPEC_KEYS = {"sampler", "runs", "seed", "outputs", "times", "stats", "chunk_size", "layout", "method",
@@ -542,7 +563,9 @@ def read_spec(path, model, default_seed: int | None = None, chunk_size: int | No
             s = S.Scenario(name)
             if "cin" in sc:
                 try:
-                    s.set.update(S.Scenario.from_cin(path.parent / sc["cin"]).set)
+                    cin = S.Scenario.from_cin(path.parent / sc["cin"])
+                    s.set.update(cin.set)
+                    s.changes.extend(cin.changes)
                 except SpecError as err:
                     fail(f"{key}.cin", str(err))
             for k, v in (sc.get("set") or {}).items():

@@ -60,3 +60,18 @@ def test_world3_scenarios_differ_from_base():
     for f in files:
         pop = m.run(changes=f, return_columns=["population"])["population"]
         assert np.all(np.isfinite(pop)) and not np.allclose(pop, base), f
+
+
+def test_world3_cin_scenarios_as_one_sweep():
+    """Changes files that replace lookup tables (W303S10-13) run in a sweep, each
+    scenario exactly as `run(changes=...)` runs it, whatever the chunking."""
+    from smartspec_dsl.samplers import Scenario, Scenarios
+    folder = shared_path("real-models", "WRLD3-03")
+    m = smartspec_dsl.load(folder / "wrld3-03.mdl")
+    files = sorted(glob.glob(str(folder / "W303S*.CIN")))
+    sc = Scenarios([Scenario("base")] + [Scenario.from_cin(f) for f in files])
+    res = m.sweep(sc, outputs=["population", "industrial output"], chunk_size=5, progress=False)
+    assert res.labels.tolist() == ["base"] + [f.rsplit("/", 1)[1][:-4] for f in files]
+    for i, f in enumerate([None] + files):
+        want = m.run(changes=f, return_columns=["population", "industrial output"])
+        np.testing.assert_array_equal(res.values[i], want.values)

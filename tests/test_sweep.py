@@ -338,8 +338,8 @@ def test_scenarios_multipliers_and_cin(teacup, tmp_path):
     np.testing.assert_allclose(res.values[:, 0, 0], closed_form(70, np.array([5, 10, 10, 20.])), rtol=1e-12)
     tab = tmp_path / "t.cin"
     tab.write_text("some table (\n (0,0),(1,2))\n")
-    with pytest.raises(SpecError, match="lookup table changes"):
-        S.Scenario.from_cin(tab)
+    with pytest.raises(ParameterError, match="'some table' is not a lookup"):
+        sweep(teacup, S.Scenarios.from_cin([tab]), times="final", progress=False)
 
 
 def test_dict_params_errors(teacup):
