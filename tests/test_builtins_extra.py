@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import os
 
 import numpy as np
 import pytest
@@ -328,9 +327,7 @@ REAL = [
     ("industrial-dynamics", "IDch15d.mdl"),
     ("thyroid-dynamics", "thyroid-2008-d.mdl"),
     ("wonderland", "Wonderland3.mdl"),
-    pytest.param("beer-game", "RealBeer4-Sterman13.mdl", marks=pytest.mark.skipif(
-        os.environ.get("SMARTSPEC_SLOW_TESTS") != "1",
-        reason="compiles for over a minute; set SMARTSPEC_SLOW_TESTS=1 to run it")),
+    ("beer-game", "RealBeer4-Sterman13.mdl"),   # 1,972 variables: about 20 s to compile
 ]
 
 
