@@ -694,7 +694,7 @@ def sweeps_report(sw: dict, cfg: dict, info: dict, rows: list) -> tuple[list, li
                  f"U(5, 20)}}, n={rs['n']:,}), times='{rs['times']}', keep_runs=False, "
                  f"stats={RSS_STATS})`, all {rs['outputs']} outputs; peak RSS = "
                  f"`resource.getrusage(RUSAGE_SELF).ru_maxrss` at the end (whole process: interpreter, "
-                 f"numba, model, the parameter table built whole before the first run). Chunks of "
+                 f"numba, model, one chunk of parameters made at a time). Chunks of "
                  f"{rs['chunk_size']:,} runs ({rs['chunks']} chunks), {rs['threads']} threads. Teacup "
                  f"Temperature at the final time: " +
                  ", ".join(f"{k} {v:.3f}" for k, v in rs["teacup_final"].items()) + ".\n")

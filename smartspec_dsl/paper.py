@@ -186,7 +186,7 @@ def run_group(model, group: str, spec_dir=SCENARIO_DIR, common_turbulence: bool 
     spec = read_spec(Path(spec_dir) / f"{group}.toml", model)
     plan = spec.sampler
     if common_turbulence:
-        plan.seeds = np.zeros_like(plan.seeds)
+        plan.common_seeds = True
     return sweep(model, plan, keep_runs=True, stats=spec.options.get("stats"), progress=False)
 
 

@@ -1,27 +1,46 @@
 """Parameter samplers for sweeps.
 
-Every sampler turns into a `ParamTable` (one row per run) through
-`sampler.table(model, seed)`. The whole table is built before any run starts,
-so run i's parameters depend only on the sampler and its seed, never on how
-the runs are later cut into chunks or spread over threads or workers.
+A sampler gives its runs' parameters on demand: `sampler.source(model, seed)`
+is an object with `n` (runs) and `rows(s, e)`, the `ParamTable` of runs
+[s, e). A sweep asks for one chunk of rows at a time, so memory does not grow
+with the number of runs. Run i's parameters depend only on the sampler, its
+seed and i, never on which rows are asked for together: the same whatever the
+chunk size, the thread count or the worker. `sampler.table(model, seed)` is
+every row at once (`source(...).rows(0, n)`).
 
 | sampler | runs | what |
 |---|---|---|
 | `Grid({name: values})` | product of lengths | full factorial grid, first name varies slowest |
 | `Table({name: array})`, `Table.from_csv(path)` | rows | explicit parameter sets |
-| `Random({name: dist}, n)` | n | independent draws (numpy PCG64 from the seed) |
-| `LatinHypercube({name: dist}, n)` | n | scipy.stats.qmc Latin hypercube, mapped through each inverse CDF |
-| `Sobol({name: dist}, n)` | n | scrambled Sobol points (scipy.stats.qmc), same mapping |
+| `Random({name: dist}, n)` | n | independent draws, counter-based (below) |
+| `LatinHypercube({name: dist}, n)` | n | Latin hypercube, strata from a keyed permutation (below) |
+| `Sobol({name: dist}, n)` | n | scrambled Sobol points (scipy.stats.qmc) |
 | `Scenarios([Scenario(...), ...])` | scenarios | named scenarios: absolute values and multipliers on groups of constants |
 | `Scenarios.from_cin([paths])` | files | each Vensim `.cin` changes file is one scenario (constants and lookup tables) |
 | `Product(a, b)` | len(a) * len(b) | every row of a with every row of b (a slowest) |
 
 Distributions: `Uniform(low, high)`, `Normal(mean, sd)`, `LogNormal(mu, sigma)`
 (mu, sigma of the underlying normal, so the median is exp(mu)) and
-`Triangular(low, mode, high)`. Random, Latin hypercube and Sobol draw points
-u in [0, 1)^d and map column j through the j-th distribution's inverse CDF.
-For `Random`, row i is the same whatever the number of runs (numpy fills row
-by row), so growing n only appends runs.
+`Triangular(low, mode, high)`. Random, Latin hypercube and Sobol make points
+u in (0, 1)^d and map column j through the j-th distribution's inverse CDF.
+
+How rows are made on demand:
+  * Grid, Product: index arithmetic on the run index;
+  * Random: u[i, j] is splitmix64 of a key from (seed, j) plus i times the
+    golden-ratio increment, i.e. draw i of a splitmix64 stream per parameter
+    (53 bits, open interval). Row i does not depend on n, and column j not on
+    the parameters after it: growing n appends runs, adding a parameter at the
+    end keeps the others' draws. (Before lazy generation, Random filled a numpy PCG64 table
+    row by row: the same seed now gives different, equally distributed, draws.)
+  * LatinHypercube: u[i, j] = (p_j(i) + v[i, j]) / n with p_j a permutation of
+    0..n-1 keyed by (seed, j) (a 6-round Feistel network over the next even
+    power of two, cycle-walking back into range) and v an independent draw as
+    for Random: one point per stratum and column, as scipy's LatinHypercube
+    (which it replaces; draws differ from the previous version as for Random);
+  * Sobol: scipy's scrambled Sobol engine (scramble from `default_rng(seed)`,
+    points unchanged from the previous version), fast-forwarded to row s; the
+    engine is kept between calls, so reading the rows in order costs O(n);
+  * Table, Scenarios, Morris, Saltelli: held whole (they are given or small).
 """
 from __future__ import annotations
 
@@ -45,7 +64,7 @@ class ParamTable:
     `columns`: constant name -> absolute value per run; `multipliers`: constant
     name -> factor per run, applied to the column's value when the constant has
     a column and to the model default otherwise; `labels`: optional scenario
-    name per run."""
+    name per run. A ParamTable is also a source of its own rows (`rows`)."""
     n: int
     columns: dict[str, np.ndarray] = field(default_factory=dict)
     multipliers: dict[str, np.ndarray] = field(default_factory=dict)
@@ -55,29 +74,106 @@ class ParamTable:
     table_index: np.ndarray | None = None
     table_sets: list[np.ndarray] = field(default_factory=list)
 
+    def rows(self, s: int, e: int) -> "ParamTable":
+        """Runs [s, e) (views, not copies)."""
+        return ParamTable(e - s, {k: v[s:e] for k, v in self.columns.items()},
+                          {k: v[s:e] for k, v in self.multipliers.items()},
+                          None if self.labels is None else self.labels[s:e],
+                          None if self.table_index is None else self.table_index[s:e], self.table_sets)
+
+    def take(self, idx: np.ndarray) -> "ParamTable":
+        return ParamTable(len(idx), {k: v[idx] for k, v in self.columns.items()},
+                          {k: v[idx] for k, v in self.multipliers.items()},
+                          None if self.labels is None else self.labels[idx],
+                          None if self.table_index is None else self.table_index[idx], self.table_sets)
+
     def resolve(self, model) -> dict[str, np.ndarray]:
         """{display name: values per run}, multipliers applied; checks every name
         is a settable constant of `model` (ParameterError otherwise)."""
-        out: dict[str, np.ndarray] = {}
-        defaults = model.defaults
-        mult: dict[int, np.ndarray] = {}
-        for name, factor in self.multipliers.items():
-            idx = model.param_index(name)                       # ParameterError when unknown
-            f = np.asarray(factor, dtype=np.float64)
-            mult[idx] = mult[idx] * f if idx in mult else f
+        return Resolution.of(self, model).apply(self)
+
+
+def _concat(parts: list[ParamTable]) -> ParamTable:
+    first = parts[0]
+
+    def cat(get):
+        return None if get(first) is None else np.concatenate([get(t) for t in parts])
+    return ParamTable(sum(t.n for t in parts),
+                      {k: cat(lambda t, k=k: t.columns[k]) for k in first.columns},
+                      {k: cat(lambda t, k=k: t.multipliers[k]) for k in first.multipliers},
+                      cat(lambda t: t.labels), cat(lambda t: t.table_index), first.table_sets)
+
+
+def _gather(src, idx: np.ndarray) -> ParamTable:
+    """Rows `idx` of `src`, asking it only for the contiguous ranges they cover."""
+    if not len(idx):
+        return src.rows(0, 0)
+    u = np.unique(idx)
+    ranges = np.split(u, np.flatnonzero(np.diff(u) > 1) + 1)
+    parts = [src.rows(int(r[0]), int(r[-1]) + 1) for r in ranges]
+    whole = parts[0] if len(parts) == 1 else _concat(parts)
+    return whole.take(np.searchsorted(u, idx))
+
+
+@dataclass
+class RowSource:
+    """`n` runs whose rows [s, e) `make(s, e)` builds when asked (see the module doc)."""
+    n: int
+    make: object
+    table_sets: list = field(default_factory=list)
+
+    def rows(self, s: int, e: int) -> ParamTable:
+        return self.make(s, e)
+
+
+@dataclass
+class Resolution:
+    """How rows of a source become {display name: values per run} for one model;
+    needs no model once made, so chunks resolve anywhere. `entries`: per set
+    constant (display name, column or None, model default, multiplier names)."""
+    entries: list
+
+    @classmethod
+    def of(cls, table: ParamTable, model) -> "Resolution":
+        """Checks every name of `table` (a few rows of a source are enough) against `model`."""
+        mult: dict[int, list[str]] = {}
+        for name in table.multipliers:
+            mult.setdefault(model.param_index(name), []).append(name)  # ParameterError when unknown
         seen: dict[int, str] = {}
-        for name, col in self.columns.items():
+        entries = []
+        for name in table.columns:
             idx = model.param_index(name)
             if idx in seen:
                 raise ParameterError(f"'{name}' is given twice (also as '{seen[idx]}')")
             seen[idx] = name
-            values = np.asarray(col, dtype=np.float64).copy()
-            if idx in mult:
-                values = values * mult.pop(idx)
-            out[model.display(model.schedule.constants[idx])] = values
-        for idx, f in mult.items():
-            out[model.display(model.schedule.constants[idx])] = defaults[idx] * f
-        model.parameter_matrix({k: v[:1] for k, v in out.items()}, n=1 if self.n else 0)  # control check
+            entries.append((model.display(model.schedule.constants[idx]), name, None, mult.pop(idx, [])))
+        for idx, names in mult.items():
+            entries.append((model.display(model.schedule.constants[idx]), None, float(model.defaults[idx]), names))
+        res = cls(entries)
+        probe = res.apply(table.rows(0, min(table.n, 1)))
+        model.parameter_matrix(probe, n=len(next(iter(probe.values()))) if probe else 1)  # control check
+        return res
+
+    @classmethod
+    def identity(cls, names) -> "Resolution":
+        return cls([(k, k, None, []) for k in names])
+
+    @property
+    def names(self) -> list[str]:
+        return [e[0] for e in self.entries]
+
+    def apply(self, table: ParamTable) -> dict[str, np.ndarray]:
+        out: dict[str, np.ndarray] = {}
+        for display, col, default, mults in self.entries:
+            factor = None
+            for name in mults:
+                f = np.asarray(table.multipliers[name], dtype=np.float64)
+                factor = f if factor is None else factor * f
+            if col is None:
+                out[display] = default * factor
+            else:
+                values = np.array(table.columns[col], dtype=np.float64)
+                out[display] = values if factor is None else values * factor
         return out
 
 
@@ -89,11 +185,87 @@ def _check_lengths(columns: dict, what: str) -> int:
 
 
 class Sampler:
-    """Base class: `table(model, seed) -> ParamTable`; `names` the constants it sets."""
+    """Base class: `source(model, seed)` (an object with `n` and `rows(s, e) ->
+    ParamTable`) or `table(model, seed) -> ParamTable`, each defined through the
+    other; `names` the constants it sets."""
     names: list[str] = []
 
-    def table(self, model=None, seed: int | None = None) -> ParamTable:  # pragma: no cover
-        raise NotImplementedError
+    def source(self, model=None, seed: int | None = None):
+        return self.table(model, seed)
+
+    def table(self, model=None, seed: int | None = None) -> ParamTable:
+        src = self.source(model, seed)
+        return src.rows(0, src.n)
+
+
+# ---------------------------------------------------------------- counter-based draws
+
+_M64 = (1 << 64) - 1
+_GOLDEN = 0x9E3779B97F4A7C15
+
+
+def _mix(z: int) -> int:
+    """splitmix64's finaliser on a Python int."""
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _M64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _M64
+    return z ^ (z >> 31)
+
+
+def _key(*words: int) -> int:
+    k = 0
+    for w in words:
+        k = _mix((k + _GOLDEN + (int(w) & _M64)) & _M64)
+    return k
+
+
+def _mix_array(z: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser on a uint64 array, in place (wrapping multiplies)."""
+    z ^= z >> np.uint64(30)
+    z *= np.uint64(0xBF58476D1CE4E5B9)
+    z ^= z >> np.uint64(27)
+    z *= np.uint64(0x94D049BB133111EB)
+    z ^= z >> np.uint64(31)
+    return z
+
+
+def _uniforms(key: int, runs: np.ndarray) -> np.ndarray:
+    """Draw `runs` of the splitmix64 stream `key`, in (0, 1) (53 bits, never 0 or 1)."""
+    z = runs.astype(np.uint64) * np.uint64(_GOLDEN)
+    z += np.uint64(key)
+    _mix_array(z)
+    z >>= np.uint64(11)
+    return (z.astype(np.float64) + 0.5) * 2.0 ** -53
+
+
+_FEISTEL_ROUNDS = 6
+
+
+def _permute(key: int, x: np.ndarray, n: int) -> np.ndarray:
+    """p(x) for a permutation p of 0..n-1 keyed by `key`: a balanced Feistel
+    network over 2h bits (4^h at most 4n), repeated on any value >= n until it lands
+    below n (cycle walking: still a bijection of 0..n-1)."""
+    h = max(1, ((n - 1).bit_length() + 1) // 2)
+    half, mask = np.uint64(h), np.uint64((1 << h) - 1)
+    keys = [np.uint64(_key(key, r)) for r in range(_FEISTEL_ROUNDS)]
+
+    def encrypt(v):
+        left, right = v >> half, v & mask
+        for k in keys:
+            f = right * np.uint64(_GOLDEN)
+            f += k
+            left, right = right, left ^ (_mix_array(f) & mask)
+        return (left << half) | right
+
+    y = encrypt(x.astype(np.uint64))
+    out = np.flatnonzero(y >= np.uint64(n))
+    while len(out):
+        y[out] = encrypt(y[out])
+        out = out[y[out] >= np.uint64(n)]
+    return y
+
+
+def _fresh_seed() -> int:
+    return int(np.random.SeedSequence().entropy % (2 ** 63))
 
 
 # ---------------------------------------------------------------- distributions
@@ -218,12 +390,17 @@ class Grid(Sampler):
                 raise SpecError(f"grid: '{k}' has no values")
         self.names = list(self.values)
 
-    def table(self, model=None, seed=None) -> ParamTable:
-        if not self.values:
-            return ParamTable(1)
-        mesh = np.meshgrid(*self.values.values(), indexing="ij")
-        cols = {k: m.ravel() for k, m in zip(self.values, mesh)}
-        return ParamTable(len(next(iter(cols.values()))), cols)
+    def source(self, model=None, seed=None) -> RowSource:
+        values = list(self.values.items())
+
+        def make(s, e):
+            idx = np.arange(s, e, dtype=np.int64)
+            cols = {}
+            for k, v in reversed(values):
+                idx, pos = np.divmod(idx, len(v))
+                cols[k] = v[pos]
+            return ParamTable(e - s, {k: cols[k] for k, _ in values})
+        return RowSource(math.prod(len(v) for _, v in values), make)
 
 
 class Table(Sampler):
@@ -289,19 +466,33 @@ class _Design(Sampler):
             raise SpecError(f"{self.kind}: no parameters to sample")
         self.dists, self.n, self.names = dict(dists), int(n), list(dists)
 
-    def unit(self, rng: np.random.Generator) -> np.ndarray:  # pragma: no cover
+    def unit(self, seed: int):  # pragma: no cover
+        """A function (s, e) -> points u of runs [s, e), shape (e - s, d)."""
         raise NotImplementedError
 
-    def table(self, model=None, seed=None) -> ParamTable:
-        u = self.unit(np.random.default_rng(seed))
-        return ParamTable(self.n, {k: d.ppf(u[:, j]) for j, (k, d) in enumerate(self.dists.items())})
+    def source(self, model=None, seed=None) -> RowSource:
+        unit = self.unit(_fresh_seed() if seed is None else int(seed))
+        dists = list(self.dists.items())
+
+        def make(s, e):
+            u = unit(s, e)
+            return ParamTable(e - s, {k: d.ppf(u[:, j]) for j, (k, d) in enumerate(dists)})
+        return RowSource(self.n, make)
 
 
 class Random(_Design):
     kind = "random"
 
-    def unit(self, rng):
-        return rng.random((self.n, len(self.dists)))
+    def unit(self, seed):
+        keys = [_key(seed, 0, j) for j in range(len(self.dists))]
+
+        def rows(s, e):
+            runs = np.arange(s, e, dtype=np.uint64)
+            u = np.empty((e - s, len(keys)))
+            for j, k in enumerate(keys):
+                u[:, j] = _uniforms(k, runs)
+            return u
+        return rows
 
 
 def _qmc(cls, d, rng, **kw):
@@ -314,20 +505,39 @@ def _qmc(cls, d, rng, **kw):
 class LatinHypercube(_Design):
     kind = "lhs"
 
-    def unit(self, rng):
-        from scipy.stats import qmc
-        return _qmc(qmc.LatinHypercube, len(self.dists), rng).random(self.n)
+    def unit(self, seed):
+        n = self.n
+        keys = [(_key(seed, 1, j), _key(seed, 2, j)) for j in range(len(self.dists))]
+        below_one = np.nextafter(1.0, 0.0)    # (stratum + jitter) / n may round up to 1
+
+        def rows(s, e):
+            runs = np.arange(s, e, dtype=np.uint64)
+            u = np.empty((e - s, len(keys)))
+            for j, (kp, kv) in enumerate(keys):
+                u[:, j] = np.minimum((_permute(kp, runs, n) + _uniforms(kv, runs)) / n, below_one)
+            return u
+        return rows
 
 
 class Sobol(_Design):
     """Scrambled Sobol points; n a power of two keeps the balance properties."""
     kind = "sobol"
 
-    def unit(self, rng):
+    def unit(self, seed):
         from scipy.stats import qmc
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")          # "balance properties ... power of 2"
-            return _qmc(qmc.Sobol, len(self.dists), rng, scramble=True).random(self.n)
+        d, engine = len(self.dists), None
+
+        def rows(s, e):
+            nonlocal engine
+            # one engine for every call: rows asked for in order cost no fast-forward at all
+            if engine is None or engine.num_generated > s:
+                engine = _qmc(qmc.Sobol, d, np.random.default_rng(seed), scramble=True)
+            if s > engine.num_generated:
+                engine.fast_forward(s - engine.num_generated)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")          # "balance properties ... power of 2"
+                return engine.random(e - s)
+        return rows
 
 
 @dataclass
@@ -401,29 +611,33 @@ class Product(Sampler):
         self.outer, self.inner = outer, inner
         self.names = list(dict.fromkeys(outer.names + inner.names))
 
-    def table(self, model=None, seed=None) -> ParamTable:
-        a = self.outer.table(model, seed)
-        b = self.inner.table(model, None if seed is None else seed + 1)
+    def source(self, model=None, seed=None) -> RowSource:
+        if seed is None:
+            seed = _fresh_seed()
+        a = self.outer.source(model, seed)
+        b = self.inner.source(model, seed + 1)
+        pa, pb = a.rows(0, min(a.n, 1)), b.rows(0, min(b.n, 1))
         from .ir import canonical_name as canon
-        clash = {canon(k) for k in a.columns} & {canon(k) for k in b.columns}
+        clash = {canon(k) for k in pa.columns} & {canon(k) for k in pb.columns}
         if clash:
             raise SpecError(f"'{sorted(clash)[0]}' is set by both samplers of a product")
-        ia, ib = np.repeat(np.arange(a.n), b.n), np.tile(np.arange(b.n), a.n)
-        cols = {k: v[ia] for k, v in a.columns.items()} | {k: v[ib] for k, v in b.columns.items()}
-        mult = {k: v[ia] for k, v in a.multipliers.items()}
-        for k, v in b.multipliers.items():
-            mult[k] = mult[k] * v[ib] if k in mult else v[ib]
-        labels = None
-        if a.labels is not None or b.labels is not None:
-            la = a.labels[ia] if a.labels is not None else None
-            lb = b.labels[ib] if b.labels is not None else None
+        if pa.table_index is not None and pb.table_index is not None:
+            raise SpecError("only one sampler of a product may replace lookup tables")
+        nb = b.n
+
+        def make(s, e):
+            ia, ib = np.divmod(np.arange(s, e, dtype=np.int64), nb)
+            ta, tb = _gather(a, ia), _gather(b, ib)
+            mult = dict(ta.multipliers)
+            for k, v in tb.multipliers.items():
+                mult[k] = mult[k] * v if k in mult else v
+            la, lb = ta.labels, tb.labels
             labels = la if lb is None else lb if la is None else \
                 np.array([f"{x}/{y}" for x, y in zip(la, lb)], dtype=object)
-        if a.table_index is not None and b.table_index is not None:
-            raise SpecError("only one sampler of a product may replace lookup tables")
-        index, sets = (a.table_index[ia], a.table_sets) if a.table_index is not None else \
-            (b.table_index[ib], b.table_sets) if b.table_index is not None else (None, [])
-        return ParamTable(a.n * b.n, cols, mult, labels, index, sets)
+            index = ta.table_index if ta.table_index is not None else tb.table_index
+            return ParamTable(e - s, ta.columns | tb.columns, mult, labels, index,
+                              ta.table_sets if ta.table_index is not None else tb.table_sets)
+        return RowSource(a.n * nb, make, a.table_sets or b.table_sets)
 
 
 # ---------------------------------------------------------------- SALib designs
@@ -478,6 +692,13 @@ class Saltelli(_SALibDesign):
 
 
 SAMPLERS = ("grid", "table", "random", "lhs", "sobol", "scenarios", "morris", "saltelli")
+
+
+def as_source(params, model, seed):
+    """A source of rows (`n`, `rows(s, e)`) from a sampler, a ParamTable or {name: array}."""
+    if isinstance(params, Sampler):
+        return params.source(model, seed)
+    return as_table(params, model, seed)
 
 
 def as_table(params, model, seed) -> ParamTable:

@@ -3,7 +3,8 @@
 Directory layout (`OUT/`):
 
     manifest.json               what the sweep is and how far it got (rewritten atomically)
-    params.parquet              run, seed, [scenario], param:NAME ... (one row per run)
+    params.parquet              run, seed, [scenario], param:NAME ... (one row per run; written
+                                when the sweep starts, block by block)
     chunks/chunk-000000.parquet one file per chunk of runs, written atomically
     stats.parquet               statistics, when asked for (written at the end)
 
@@ -84,6 +85,22 @@ def _atomic_table(path: Path, table) -> None:
         raise
 
 
+def _atomic_tables(path: Path, schema, tables) -> None:
+    """One Parquet file from an iterable of tables (one row group each), written as it comes."""
+    _, pq = _pa()
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="." + path.name + ".", suffix=".tmp")
+    os.close(fd)
+    try:
+        with pq.ParquetWriter(tmp, schema, compression="zstd") as w:
+            for t in tables:
+                w.write_table(t)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
 def time_label(t: float) -> str:
     return format(float(t), ".17g")
 
@@ -129,7 +146,7 @@ class SweepStore:
             "runs": plan.n, "seed": plan.seed, "chunk_size": plan.chunk_size, "n_chunks": plan.n_chunks,
             "chunks_done": [], "complete": False, "layout": layout,
             "outputs": plan.output_names, "time": [float(t) for t in plan.time],
-            "parameters": list(plan.columns), "scenarios": plan.labels is not None,
+            "parameters": plan.names, "scenarios": plan.has_labels,
             "run_options": plan.run_kw,
         }
         mpath = self.dir / "manifest.json"
@@ -167,7 +184,8 @@ class SweepStore:
         self.manifest = manifest
         self._write_manifest()
         if not (self.dir / "params.parquet").exists():
-            _atomic_table(self.dir / "params.parquet", self._param_table(plan, 0, plan.n, repeat=1))
+            _atomic_tables(self.dir / "params.parquet", self._param_table(plan, 0, 0, 1).schema,
+                           (self._param_table(plan, s, s + len(p.seeds), 1, p) for s, p in plan.blocks()))
 
     def _write_manifest(self) -> None:
         _atomic_bytes(self.dir / "manifest.json", json.dumps(self.manifest, indent=1).encode())
@@ -175,14 +193,15 @@ class SweepStore:
     def _schema(self, plan):
         return self._table(plan, 0, np.zeros((0, len(plan.time), len(plan.output_names)))).schema
 
-    def _param_table(self, plan, s, e, repeat):
+    def _param_table(self, plan, s, e, repeat, params=None):
         pa, _ = _pa()
+        p = params if params is not None else plan.run_params(s, e)
         cols = {"run": pa.array(np.repeat(np.arange(s, e, dtype=np.int64) + plan.run0, repeat)),
-                "seed": pa.array(np.repeat(plan.seeds[s:e], repeat))}
-        if plan.labels is not None:
-            cols["scenario"] = pa.array(np.repeat(np.asarray(plan.labels[s:e], dtype=str), repeat))
-        for k, v in plan.columns.items():
-            cols["param:" + k] = pa.array(np.repeat(v[s:e], repeat))
+                "seed": pa.array(np.repeat(p.seeds, repeat))}
+        if plan.has_labels:
+            cols["scenario"] = pa.array(np.repeat(np.asarray(p.labels, dtype=str), repeat))
+        for k in plan.names:
+            cols["param:" + k] = pa.array(np.repeat(p.columns[k], repeat))
         return pa.table(cols)
 
     def _table(self, plan, s, vals):

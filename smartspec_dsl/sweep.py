@@ -12,15 +12,17 @@
     res = sweep(m, LatinHypercube({"Room Temperature": Uniform(60, 80)}, n=10_000), seed=1)
 
 Runs are cut into chunks of `chunk_size` rows and each chunk goes through
-`Model.run_batch` (parallel over the rows), so memory is one chunk of
-trajectories plus, when `keep_runs`, the kept values. The parameter table is
-built whole before the first run (see samplers.py), so run i's parameters and
-values never depend on the chunk size, the thread count or the worker that ran
-it. Statistics are merged chunk by chunk in run order (see stats.py).
+`Model.run_batch` (parallel over the rows). A chunk's parameters are made when
+the chunk runs (samplers.py), so with keep_runs=False and no store, memory is
+one chunk of parameters and trajectories plus the statistics' state, whatever
+the number of runs; `keep_runs` adds the kept values and every run's
+parameters. Run i's parameters, seed and values never depend on the chunk size,
+the thread count or the worker that ran it. Statistics are merged chunk by
+chunk in run order (see stats.py).
 
 Every run has an id (0..n-1) and a 64-bit seed derived from the sweep seed and
-its id (splitmix64); models have no random functions yet, the seed is recorded
-for when they do.
+its id (splitmix64, see `run_seeds`); the seed feeds the model's random
+functions.
 """
 from __future__ import annotations
 
@@ -34,11 +36,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import ParameterError
-from .samplers import ParamTable, as_table
+from .samplers import ParamTable, Resolution, as_source
 from .stats import StreamingStats, parse_stats, percentile_of
 
 PARAM_PREFIX = "param:"
 CHUNK_BYTES = 64 * 2 ** 20      # default chunk: about this many bytes of trajectories
+PARAM_BLOCK = 2 ** 16           # runs per block when every run's parameters are streamed (digest, store)
 
 
 def run_seeds(seed: int, runs: np.ndarray) -> np.ndarray:
@@ -58,8 +61,13 @@ class SweepResult:
     scenario name per run or None; `seeds` per-run seeds; `time` kept saved
     times; `outputs` output display names; `values` (runs, times, outputs) or
     None when keep_runs=False; `stats` {stat: (times, outputs)} or None;
-    `stats_error` per-cell bound on the percentile error (None when exact)."""
-    runs: np.ndarray
+    `stats_error` per-cell bound on the percentile error (None when exact).
+
+    With keep_runs=False nothing per run is kept, so that memory does not grow
+    with the number of runs: `runs` is `range(n)`, `params` is {} and `seeds`
+    and `labels` are None. Keep them with keep_runs=True, or write the sweep to
+    a store (params.parquet holds every run's parameters and seed)."""
+    runs: np.ndarray | range
     params: dict[str, np.ndarray]
     time: np.ndarray
     outputs: list[str]
@@ -180,13 +188,23 @@ def default_chunk_size(n_rows_per_run: int, n_outputs: int) -> int:
 
 
 @dataclass
-class Plan:
-    """Everything fixed before the first run: the parameter table, chunks and the layout of values."""
-    n: int
+class RunParams:
+    """Runs [s, e) of a plan: {display name: values}, scenario labels (or None),
+    seeds, lookup-table set per run (or None)."""
     columns: dict[str, np.ndarray]
     labels: np.ndarray | None
-    seed: int
     seeds: np.ndarray
+    table_index: np.ndarray | None
+
+
+@dataclass
+class Plan:
+    """Everything fixed before the first run: where the parameters come from, chunks and the
+    layout of values. Parameters are made chunk by chunk (`chunk_params`), never all at once."""
+    n: int
+    source: object                     # samplers: `n`, `rows(s, e) -> ParamTable`
+    resolution: Resolution             # source rows -> {display name: values}
+    seed: int
     outputs: list[str] | None          # as requested (None = all)
     output_names: list[str]            # display names
     times: object
@@ -195,17 +213,60 @@ class Plan:
     run_kw: dict
     run0: int = 0                      # id of row 0 (a slice of a bigger plan, on a worker)
     rows: int = 0                      # saved times the kernel writes per run (0: unknown)
-    table_index: np.ndarray | None = None   # per run: which of table_sets (-1: the model's)
-    table_sets: list = field(default_factory=list)
+    table_sets: list = field(default_factory=list)   # lookup-table vectors runs may use
+    has_labels: bool = False
+    common_seeds: bool = False         # every run gets seed 0 (common random numbers)
+    _last: tuple | None = field(default=None, repr=False, compare=False)
+    _digest: str | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def names(self) -> list[str]:
+        """Display names of the constants the plan sets."""
+        return self.resolution.names
+
+    def run_params(self, s: int, e: int) -> RunParams:
+        """Parameters of runs [s, e)."""
+        if self._last is not None and self._last[0] == (s, e):
+            return self._last[1]
+        t = self.source.rows(s, e)
+        seeds = np.zeros(e - s, dtype=np.uint64) if self.common_seeds else \
+            run_seeds(self.seed, np.arange(self.run0 + s, self.run0 + e, dtype=np.int64))
+        return RunParams(self.resolution.apply(t), t.labels if self.has_labels else None, seeds,
+                         t.table_index)
+
+    def chunk_params(self, i: int) -> RunParams:
+        """Parameters of chunk i; the last chunk's are kept, for the store to write beside its values."""
+        s, e = self.bounds(i)
+        p = self.run_params(s, e)
+        self._last = ((s, e), p)
+        return p
+
+    def blocks(self):
+        """RunParams of every run, PARAM_BLOCK runs at a time."""
+        for s in range(0, self.n, PARAM_BLOCK):
+            yield s, self.run_params(s, min(self.n, s + PARAM_BLOCK))
+
+    # every run at once: for small plans (scenario specs) and keep_runs
+    @property
+    def columns(self) -> dict[str, np.ndarray]:
+        return self.run_params(0, self.n).columns
+
+    @property
+    def labels(self) -> np.ndarray | None:
+        return self.run_params(0, self.n).labels
+
+    @property
+    def seeds(self) -> np.ndarray:
+        return self.run_params(0, self.n).seeds
 
     def slice(self, i: int) -> "Plan":
-        """Chunk i as a plan of its own (what a distributed worker gets)."""
+        """Chunk i as a plan of its own, its parameters made (what a distributed worker gets)."""
         s, e = self.bounds(i)
-        return Plan(e - s, {k: v[s:e] for k, v in self.columns.items()},
-                    None if self.labels is None else self.labels[s:e], self.seed, self.seeds[s:e],
-                    self.outputs, self.output_names, self.times, self.time, max(1, e - s), self.run_kw,
-                    self.run0 + s, self.rows,
-                    None if self.table_index is None else self.table_index[s:e], self.table_sets)
+        p = self.run_params(s, e)
+        return Plan(e - s, ParamTable(e - s, p.columns, labels=p.labels, table_index=p.table_index),
+                    Resolution.identity(p.columns), self.seed, self.outputs, self.output_names, self.times,
+                    self.time, max(1, e - s), self.run_kw, self.run0 + s, self.rows,
+                    self.table_sets if p.table_index is not None else [], self.has_labels, self.common_seeds)
 
     @property
     def n_chunks(self) -> int:
@@ -216,17 +277,16 @@ class Plan:
 
     def matrix(self, model, i: int) -> np.ndarray:
         s, e = self.bounds(i)
-        return model.parameter_matrix({k: v[s:e] for k, v in self.columns.items()}, n=e - s,
-                                      seeds=self.seeds[s:e])
+        p = self.chunk_params(i)
+        return model.parameter_matrix(p.columns, n=e - s, seeds=p.seeds)
 
     def run_chunk(self, model, i: int, out: np.ndarray | None = None) -> np.ndarray:
         """Values of chunk i; `out` (chunk runs, self.rows, outputs) is what the kernel writes into."""
         P = self.matrix(model, i)
-        if self.table_index is None:
+        which = self.chunk_params(i).table_index
+        if which is None:
             return model.run_batch(P, self.outputs, self.times, out=out, **self.run_kw).values
         # runs with other lookup tables (from .cin scenarios) go in one batch per table set
-        s, e = self.bounds(i)
-        which = self.table_index[s:e]
         values = None
         for k in np.unique(which):
             rows = np.flatnonzero(which == k)
@@ -238,36 +298,43 @@ class Plan:
         return values
 
     def digest(self) -> str:
-        """Hash of everything that determines the chunks' contents."""
+        """Hash of everything that determines the chunks' contents; reads every run's
+        parameters once, block by block (then kept)."""
+        if self._digest is not None:
+            return self._digest
         h = hashlib.sha256()
         h.update(json.dumps({"n": self.n, "seed": self.seed, "outputs": self.output_names,
                              "time": [float(t) for t in self.time], "chunk_size": self.chunk_size,
-                             "run": self.run_kw, "params": list(self.columns)}, sort_keys=True).encode())
-        for v in self.columns.values():
-            h.update(np.ascontiguousarray(v).tobytes())
-        if self.labels is not None:
-            h.update("\0".join(map(str, self.labels)).encode())
-        if self.table_index is not None:
-            h.update(self.table_index.tobytes())
-            for t in self.table_sets:
-                h.update(np.ascontiguousarray(t).tobytes())
-        return h.hexdigest()
+                             "run": self.run_kw, "params": self.names, "common_seeds": self.common_seeds,
+                             "format": 2}, sort_keys=True).encode())
+        for _, p in self.blocks():
+            for v in p.columns.values():
+                h.update(np.ascontiguousarray(v).tobytes())
+            if p.labels is not None:
+                h.update("\0".join(map(str, p.labels)).encode() + b"\0")
+            if p.table_index is not None:
+                h.update(np.ascontiguousarray(p.table_index, dtype=np.int64).tobytes())
+        for t in self.table_sets:
+            h.update(np.ascontiguousarray(t).tobytes())
+        self._digest = h.hexdigest()
+        return self._digest
 
 
 def plan(model, params, outputs=None, times="all", seed=None, chunk_size=None,
          final_time=None, time_step=None, saveper=None, method="euler") -> Plan:
-    """Resolve parameters, seeds, outputs, times and chunks; runs one probe simulation to check them."""
+    """Resolve parameter names, seeds, outputs, times and chunks, every name checked against the
+    model; runs one probe simulation to check the rest. Makes no parameters beyond the first run's."""
     if seed is None:
         seed = int(np.random.SeedSequence().entropy % (2 ** 63))
     seed = int(seed)
-    table: ParamTable = as_table(params, model, seed)
-    columns = table.resolve(model)
-    n = table.n
+    source = as_source(params, model, seed)
+    n = source.n
+    first = source.rows(0, min(n, 1))
+    resolution = Resolution.of(first, model)
     run_kw = {"final_time": final_time, "time_step": time_step, "saveper": saveper, "method": method}
     if isinstance(outputs, str):
         outputs = [outputs]
-    probe_cols = {k: v[:1] for k, v in columns.items()} if n else {}
-    P1 = model.parameter_matrix(probe_cols, n=1)
+    P1 = model.parameter_matrix(resolution.apply(first) if n else {}, n=1)
     probe = model.run_batch(P1, outputs, times, **run_kw)          # checks outputs, times, control
     if chunk_size is None:
         rows = 2 if (isinstance(times, str) and times == "final") else \
@@ -276,10 +343,9 @@ def plan(model, params, outputs=None, times="all", seed=None, chunk_size=None,
     chunk_size = int(chunk_size)
     if chunk_size < 1:
         raise ParameterError(f"chunk_size must be >= 1, got {chunk_size}")
-    runs = np.arange(n, dtype=np.int64)
-    return Plan(n, columns, table.labels, seed, run_seeds(seed, runs), outputs, list(probe.columns),
-                times, probe.time, chunk_size, run_kw, rows=probe.rows,
-                table_index=table.table_index, table_sets=table.table_sets)
+    return Plan(n, source, resolution, seed, outputs, list(probe.columns), times, probe.time, chunk_size,
+                run_kw, rows=probe.rows, table_sets=list(getattr(source, "table_sets", [])),
+                has_labels=first.labels is not None)
 
 
 def sweep(model, params, outputs=None, times="all", keep_runs: bool = True, stats=None, seed=None,
@@ -299,7 +365,12 @@ def sweep(model, params, outputs=None, times="all", keep_runs: bool = True, stat
     terminal), True, False or a callable(done, total); store: a
     `store.SweepStore` to write every chunk to (chunks it already holds are read
     back instead of run: that is resume); client: a dask.distributed Client to
-    run chunks on its workers (see distributed.py)."""
+    run chunks on its workers (see distributed.py).
+
+    Parameters are made chunk by chunk. keep_runs=False keeps nothing per run
+    (memory independent of the number of runs): the result's `params` is {},
+    `seeds` and `labels` None and `runs` range(n); use keep_runs=True or a store
+    to have every run's parameters."""
     started = _time.perf_counter()
     stat_names = parse_stats(stats)
     pl = params if isinstance(params, Plan) else plan(
@@ -357,9 +428,13 @@ def sweep(model, params, outputs=None, times="all", keep_runs: bool = True, stat
     err = None if (acc is None or exact) else acc.error()
     if store is not None:
         store.finish(pl, result_stats, err)
-    return SweepResult(np.arange(n, dtype=np.int64), pl.columns, pl.time, pl.output_names, values,
-                       result_stats, err, pl.seed, pl.seeds, pl.labels,
-                       _time.perf_counter() - started,
+    if keep_runs:
+        every = pl.run_params(0, n)
+        runs, params, seeds, labels = np.arange(n, dtype=np.int64), every.columns, every.seeds, every.labels
+    else:
+        runs, params, seeds, labels = range(n), {}, None, None
+    return SweepResult(runs, params, pl.time, pl.output_names, values, result_stats, err, pl.seed, seeds,
+                       labels, _time.perf_counter() - started,
                        {"chunk_size": pl.chunk_size, "chunks": pl.n_chunks})
 
 
@@ -638,7 +713,7 @@ def read_spec(path, model, default_seed: int | None = None, chunk_size: int | No
     seed = raw.get("seed", default_seed)
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
         fail("seed", f"must be a non-negative integer, got {seed!r}")
-    # Build the table now so value errors (e.g. control checks) surface before any run.
+    # Plan now so that name and value errors (e.g. control checks) surface before any run.
     try:
         plan_ = plan(model, sampler, opts.get("outputs"), opts.get("times", "all"),
                      seed, opts.get("chunk_size"), opts.get("final_time"), opts.get("time_step"),
@@ -650,5 +725,5 @@ def read_spec(path, model, default_seed: int | None = None, chunk_size: int | No
         fail("common_random_numbers", f"must be true or false, got {crn!r}")
     if crn:
         # every run draws the same random streams (run seed 0): runs differ by their constants alone
-        plan_.seeds = np.zeros_like(plan_.seeds)
+        plan_.common_seeds = True
     return SweepSpec(str(path), plan_, plan_.seed, opts, layout, raw)

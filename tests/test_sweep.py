@@ -236,6 +236,46 @@ def test_run_seeds_independent_of_chunking():
     assert len(set(s.tolist())) == 1000 and not np.array_equal(s, run_seeds(6, runs))
 
 
+def _cat(parts):
+    first = parts[0]
+    cols = {k: np.concatenate([t.columns[k] for t in parts]) for k in first.columns}
+    mult = {k: np.concatenate([t.multipliers[k] for t in parts]) for k in first.multipliers}
+    labels = None if first.labels is None else np.concatenate([t.labels for t in parts]).tolist()
+    return cols, mult, labels
+
+
+def test_samplers_make_any_rows_on_demand():
+    """Rows [s, e) asked of a sampler's source, in any chunks and any order, are the rows of
+    its whole table: the parameters of run i depend on i alone."""
+    d = {"a": S.Uniform(1, 2), "b": S.Normal(0, 1), "c": S.Triangular(0, 1, 4)}
+    cases = [S.Random(d, 1000), S.LatinHypercube(d, 1000), S.Sobol(d, 1000),
+             S.Grid({"a": [1, 2, 3], "b": np.linspace(0, 1, 7), "c": [5, 6]}),
+             S.Product(S.Grid({"a": [1, 2, 3]}), S.Random({"b": S.Normal(0, 1)}, 37)),
+             S.Product(S.LatinHypercube({"a": S.Uniform(0, 1)}, 50),
+                       S.Scenarios([S.Scenario("x", scale={"b": 2.0}), S.Scenario("y")]))]
+    for sampler in cases:
+        whole = sampler.table(seed=4)
+        want = _cat([whole])
+        for size in (1, 7, 64, whole.n):
+            bounds = [(s, min(whole.n, s + size)) for s in range(0, whole.n, size)]
+            src = sampler.source(seed=4)
+            got = {b: src.rows(*b) for b in reversed(bounds)}     # backwards: no reliance on order
+            cols, mult, labels = _cat([got[b] for b in bounds])
+            assert labels == want[2], sampler
+            for k in want[0]:
+                assert np.array_equal(cols[k], want[0][k]), (sampler, k, size)
+            for k in want[1]:
+                assert np.array_equal(mult[k], want[1][k]), (sampler, k, size)
+    # Random: column j depends on neither n nor the parameters after it
+    two = S.Random({"a": S.Uniform(1, 2), "b": S.Normal(0, 1)}, 10).table(seed=9).columns["b"]
+    assert np.array_equal(two, S.Random(d, 1000).table(seed=9).columns["b"][:10])
+    # Latin hypercube: one point per stratum in every column, for any n
+    for n in (1, 2, 3, 17, 1000):
+        t = S.LatinHypercube({"a": S.Uniform(0, 1), "b": S.Uniform(0, 1)}, n).table(seed=2)
+        for k in "ab":
+            assert sorted(np.floor(t.columns[k] * n).astype(int)) == list(range(n))
+
+
 # ---------------------------------------------------------------- sweeps of the teacup
 
 def test_sweep_matches_closed_form(teacup):
@@ -314,6 +354,39 @@ def test_sweep_deterministic_across_chunks_and_threads(teacup):
         assert np.all(np.abs(c.stats[k] - a.stats[k]) <= c.stats_error)
     want = closed_form(b.params["Room Temperature"], b.params["Characteristic Time"])
     np.testing.assert_allclose(b["Teacup Temperature"][:, -1], want, rtol=1e-12)
+
+
+def test_stats_only_sweep_makes_parameters_chunk_by_chunk(teacup):
+    """keep_runs=False: parameters are made one chunk at a time (nothing per run is kept), and
+    runs get the same parameters and seeds as in a sweep that keeps them."""
+    inner = S.Random({"Characteristic Time": S.Uniform(4, 16), "Room Temperature": S.Normal(70, 5)}, 1000)
+
+    class Recording(S.Sampler):
+        names = inner.names
+
+        def __init__(self):
+            self.asked = []
+
+        def source(self, model=None, seed=None):
+            src = inner.source(model, seed)
+            return S.RowSource(src.n, lambda s, e: (self.asked.append((s, e)), src.rows(s, e))[1])
+
+    kw = dict(outputs=["Teacup Temperature"], times="all", stats=["mean", "std", "p50"], seed=5,
+              progress=False)
+    rec = Recording()
+    lazy = sweep(teacup, rec, keep_runs=False, chunk_size=64, **kw)
+    assert max(e - s for s, e in rec.asked) <= 64
+    assert sorted(set(rec.asked) - {(0, 1)}) == [(s, min(1000, s + 64)) for s in range(0, 1000, 64)]
+    assert lazy.params == {} and lazy.seeds is None and len(lazy) == 1000
+    other = sweep(teacup, inner, keep_runs=False, chunk_size=300, **kw)
+    kept = sweep(teacup, inner, keep_runs=True, chunk_size=1000, **kw)
+    assert np.array_equal(lazy.stats["p50"], other.stats["p50"])
+    for k in ("mean", "std"):
+        np.testing.assert_allclose(lazy.stats[k], kept.stats[k], rtol=1e-12, atol=1e-12)
+    want = closed_form(kept.params["Room Temperature"], kept.params["Characteristic Time"])
+    np.testing.assert_allclose(kept["Teacup Temperature"][:, -1], want, rtol=1e-12)
+    np.testing.assert_allclose(lazy.stats["mean"][-1, 0], want.mean(), rtol=1e-12)
+    assert np.array_equal(kept.seeds, run_seeds(5, np.arange(1000)))
 
 
 def test_scenarios_multipliers_and_cin(teacup, tmp_path):
