@@ -50,41 +50,55 @@ def _run_chunk(model_path: str, sub, i: int, store_dir, layout, write: bool):
     return vals
 
 
-def run_chunks(client, model, plan, store, consume) -> None:
-    """Submit every missing chunk; feed `consume(i, values)` in chunk order."""
+def run_chunks(client, model, plan, store, consume, window: int | None = None) -> None:
+    """Run every missing chunk, at most `window` at a time (default: twice the
+    cluster's threads, at least 4), so that the client's memory does not grow
+    with the number of runs; feed `consume(i, values)` in chunk order."""
     from dask.distributed import as_completed
-    futures = {}
-    for i in range(plan.n_chunks):
-        if store is not None and store.has_chunk(i):
-            continue
-        fut = client.submit(_run_chunk, str(model.path), plan.slice(i), i,
-                            None if store is None else str(store.dir),
-                            None if store is None else store.layout, store is not None,
-                            key=f"smartspec-chunk-{plan.digest()[:12]}-{i}", pure=False)
-        futures[fut] = i
+    if window is None:
+        window = max(4, 2 * sum(client.nthreads().values()))
+    resumed = {i for i in range(plan.n_chunks) if store is not None and store.has_chunk(i)}
+    todo = (i for i in range(plan.n_chunks) if i not in resumed)
+    digest = plan.digest()[:12]
+    running: dict = {}
     ready: dict = {}
+    pending = as_completed()
     nxt = 0
+
+    def submit():
+        while len(running) < window:
+            i = next(todo, None)
+            if i is None:
+                return
+            fut = client.submit(_run_chunk, str(model.path), plan.slice(i), i,
+                                None if store is None else str(store.dir),
+                                None if store is None else store.layout, store is not None,
+                                key=f"smartspec-chunk-{digest}-{i}", pure=False)
+            running[fut] = i
+            pending.add(fut)
 
     def flush():
         nonlocal nxt
         while nxt < plan.n_chunks:
-            if store is not None and nxt not in ready and store.has_chunk(nxt) and nxt not in futures.values():
-                consume(nxt, store.read_chunk(nxt))
-            elif nxt in ready:
+            if nxt in ready:
                 consume(nxt, ready.pop(nxt))
+            elif nxt in resumed:
+                consume(nxt, store.read_chunk(nxt))
             else:
                 return
             nxt += 1
 
-    flush()
     try:
-        for fut in as_completed(list(futures)):
-            i = futures[fut]
+        submit()
+        flush()
+        for fut in pending:
+            i = running.pop(fut)
             ready[i] = fut.result()
             if store is not None:
                 store.mark_done(i)
             flush()
+            submit()
     finally:
-        for fut in futures:
+        for fut in running:
             fut.cancel()
     flush()
