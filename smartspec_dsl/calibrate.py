@@ -213,7 +213,8 @@ def calibrate(model, spec: CalibrationSpec, progress=None) -> CalibrationResult:
 def main(args) -> int:
     from .runtime import load
     spec = read_spec(args.spec)
-    model = load(args.model)
+    from .cli import _compile_note
+    model = load(args.model, log=_compile_note)
     result = calibrate(model, spec)
     print(f"{args.model}: {'converged' if result.success else 'stopped'} after {result.evaluations} model runs "
           f"({result.message})")

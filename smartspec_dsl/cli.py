@@ -51,9 +51,15 @@ def _parse_sets(items) -> dict[str, float]:
     return params
 
 
+def _compile_note(message: str) -> None:
+    # only on a terminal, like the progress bars: logs and pipes get the summary line alone
+    if sys.stderr.isatty():
+        print(message, file=sys.stderr, flush=True)
+
+
 def cmd_run(args) -> int:
     from .runtime import load
-    model = load(args.model)
+    model = load(args.model, log=_compile_note)
     result = model.run(params=_parse_sets(args.set), final_time=args.final_time,
                        time_step=args.time_step, saveper=args.saveper, method=args.method,
                        changes=args.changes or None, seed=args.seed)
@@ -111,7 +117,7 @@ def cmd_sweep(args) -> int:
     if args.threads:
         import numba
         numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
-    model = load(args.model)
+    model = load(args.model, log=_compile_note)
     default_seed = None
     if args.resume and (Path(args.output) / "manifest.json").exists():
         default_seed = read_manifest(args.output).get("seed")   # a spec without a seed resumes with the first one

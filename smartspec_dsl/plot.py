@@ -142,11 +142,11 @@ def main(args) -> int:
         else:
             raise SpecError("--kind series plots a model run; give a .mdl file")
     else:
-        from .cli import _parse_sets
+        from .cli import _compile_note, _parse_sets
         from .runtime import load
         if args.kind not in (None, "series"):
             raise SpecError(f"--kind {args.kind} plots a sweep; give its output directory")
-        model = load(target)
+        model = load(target, log=_compile_note)
         res = model.run(params=_parse_sets(args.set))
         variables = args.var or [v.name for v in model.variables if v.kind == "stock"] or res.columns[:1]
         for v in variables:

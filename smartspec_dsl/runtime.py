@@ -358,8 +358,10 @@ def _import_kernel(path: Path, key: str):
     return module
 
 
-def load(path: str | os.PathLike, cache_dir: str | os.PathLike | None = None) -> Model:
-    """Parse, check, order and compile a Vensim model; kernels are cached on disk."""
+def load(path: str | os.PathLike, cache_dir: str | os.PathLike | None = None, log=None) -> Model:
+    """Parse, check, order and compile a Vensim model; kernels are cached on disk.
+    `log(message)`, when given, hears about a compile before it starts (large
+    models take seconds to tens of seconds, once)."""
     global _FINGERPRINT
     started = time.perf_counter()
     path = Path(path)
@@ -381,6 +383,9 @@ def load(path: str | os.PathLike, cache_dir: str | os.PathLike | None = None) ->
             model, sched, kernel = pickle.load(f)
     else:
         model, sched, kernel = compile_model(text, str(path))
+        if log is not None:
+            log(f"{path}: compiling {len(sched.initial) + len(sched.dynamic)} equations to machine code "
+                f"(once: later loads use the kernel cache in {folder.parent})")
         folder.mkdir(parents=True, exist_ok=True)
         _atomic_write(kernel_path, kernel.source.encode())
         _atomic_write(meta_path, pickle.dumps((model, sched, kernel), protocol=pickle.HIGHEST_PROTOCOL))

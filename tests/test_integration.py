@@ -34,3 +34,15 @@ def test_saveper_and_final_time_overrides(teacup):
     assert list(r.time) == [0, 2.5, 5, 7.5, 10]
     g = 1 - 0.125 / 10
     assert np.allclose(r.values[:, 0], 70 + 110 * g ** (r.time / 0.125), rtol=1e-13)
+
+
+def test_load_announces_a_compile_and_only_a_compile(tmp_path):
+    path = tmp_path / "m.mdl"
+    path.write_text("x = INTEG(1, 0) ~~|\nINITIAL TIME = 0 ~~|\nFINAL TIME = 2 ~~|\n"
+                    "TIME STEP = 1 ~~|\nSAVEPER = 1 ~~|\n")
+    heard: list[str] = []
+    first = smartspec_dsl.load(path, cache_dir=tmp_path / "cache", log=heard.append)
+    assert not first.cached and len(heard) == 1 and "compiling" in heard[0] and str(path) in heard[0]
+    again = smartspec_dsl.load(path, cache_dir=tmp_path / "cache", log=heard.append)
+    assert again.cached and len(heard) == 1
+    assert again.run()["x"].tolist() == [0.0, 1.0, 2.0]
