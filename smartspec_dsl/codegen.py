@@ -35,18 +35,27 @@ MAX_PERIOD = 8      # statements per repeated block
 MIN_REPEATS = 3     # blocks before a loop pays
 
 
-def _shape(line: str) -> tuple[str, tuple[int, ...]]:
-    """A statement without its comment, as (template, integer literals)."""
+def _shape(line: str) -> tuple[str, tuple]:
+    """A statement without its comment, as (template, numeric literals): integers
+    (slots, table indices, call sites) leave a \0 hole, floats (a range position
+    used as a value, per-element constants) a \1 hole."""
     code = line.split("  # ", 1)[0]
-    ints: list[int] = []
+    nums: list = []
 
     def hole(m):
         text = m.group(0)
         if text.isdigit():
-            ints.append(int(text))
+            nums.append(int(text))
             return "\0"
-        return text
-    return _NUMBER.sub(hole, code), tuple(ints)
+        nums.append(float(text))
+        return "\1"
+    return _NUMBER.sub(hole, code), tuple(nums)
+
+
+def _progresses(xs, base, stride, k) -> bool:
+    """Block k's literals are base + k * stride, computed exactly as the loop will."""
+    return all(x == (b + d * k if isinstance(b, int) or d == 0 else b + d * float(k))
+               for x, b, d in zip(xs, base, stride))
 
 
 def reroll(lines: list[str]) -> list[str]:
@@ -60,19 +69,16 @@ def reroll(lines: list[str]) -> list[str]:
         for period in range(1, MAX_PERIOD + 1):
             if i + 2 * period > n:
                 break
-            first = shapes[i:i + period]
-            second = shapes[i + period:i + 2 * period]
-            if [t for t, _ in first] != [t for t, _ in second]:
+            first = [t for t, _ in shapes[i:i + period]]
+            if first != [t for t, _ in shapes[i + period:i + 2 * period]]:
                 continue
-            base = [x for _, xs in first for x in xs]
-            stride = [b - a for a, b in zip(base, (x for _, xs in second for x in xs))]
-            reps = 2
+            base = [x for _, xs in shapes[i:i + period] for x in xs]
+            stride = [b - a for a, b in zip(base, (x for _, xs in shapes[i + period:i + 2 * period] for x in xs))]
+            reps = 1
             while i + (reps + 1) * period <= n:
                 block = shapes[i + reps * period:i + (reps + 1) * period]
-                if [t for t, _ in block] != [t for t, _ in first]:
-                    break
-                xs = [x for _, ys in block for x in ys]
-                if any(x != b + reps * d for x, b, d in zip(xs, base, stride)):
+                if [t for t, _ in block] != first or \
+                        not _progresses([x for _, ys in block for x in ys], base, stride, reps):
                     break
                 reps += 1
             if reps >= MIN_REPEATS and reps * period > best[0]:
@@ -85,15 +91,18 @@ def reroll(lines: list[str]) -> list[str]:
         values = iter(zip((x for _, xs in shapes[i:i + period] for x in xs), stride))
         body = []
         for template, _ in shapes[i:i + period]:
-            parts = template.split("\0")
-            text = parts[0]
-            for part in parts[1:]:
+            text = ""
+            for part in re.split("([\0\1])", template):
+                if part not in ("\0", "\1"):
+                    text += part
+                    continue
                 b, d = next(values)
-                text += (f"{b}" if d == 0 else f"({b} + {d} * q)") + part
+                text += repr(b) if d == 0 else f"({b!r} + {d!r} * q)"
             body.append("    " + text)
         out.append(f"for q in range({covered // period}):\n" + "\n".join(body))
         i += covered
     return out
+
 
 _SIMPLE = {  # Vensim function -> helper or math call taking the same arguments
     "ABS": "abs", "EXP": "math.exp", "LN": "math.log", "SQRT": "math.sqrt",

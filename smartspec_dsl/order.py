@@ -84,9 +84,12 @@ def _topological(model: ir.Model, deps: dict[str, set[str]], phase: str) -> list
     graph.add_nodes_from(deps)
     for name, ds in deps.items():
         graph.add_edges_from((d, name) for d in ds if d in deps)
+    position = {n: i for i, n in enumerate(model.variables)}
     try:
-        # lexicographic tie-break keeps the generated code stable across runs
-        return list(nx.lexicographical_topological_sort(graph))
+        # ties broken by the order of definition: stable across runs, and a flattened
+        # array's elements stay in element order, which the code generator's loop
+        # re-rolling needs (name order would put r10 between r1 and r2)
+        return list(nx.lexicographical_topological_sort(graph, key=position.__getitem__))
     except nx.NetworkXUnfeasible:
         raise _cycle_error(model, graph, phase) from None
 
@@ -95,13 +98,13 @@ def schedule(model: ir.Model) -> Schedule:
     """Order a lowered model's equations."""
     _check_defined(model)
     vs = model.variables
-    constants = tuple(sorted(n for n, v in vs.items() if v.kind is ir.Kind.CONSTANT))
+    constants = tuple(n for n, v in vs.items() if v.kind is ir.Kind.CONSTANT)
     computed = {n: v for n, v in vs.items() if v.kind not in (ir.Kind.CONSTANT, ir.Kind.LOOKUP)}
 
     init_deps = {n: _initial_deps(v) for n, v in computed.items()}
     initial = _topological(model, init_deps, "initialisation")
 
-    stocks = tuple(sorted(n for n, v in computed.items() if v.kind is ir.Kind.STOCK))
+    stocks = tuple(n for n, v in computed.items() if v.kind is ir.Kind.STOCK)
     auxes = {n: v for n, v in computed.items() if v.kind is not ir.Kind.STOCK}
     step_deps = {n: _step_deps(v) for n, v in auxes.items()}
     order = _topological(model, step_deps, "time step")

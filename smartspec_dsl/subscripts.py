@@ -43,6 +43,17 @@ ARRAY_FUNCTIONS = {"VECTOR RANK": "vector_order", "VECTOR SORT ORDER": "vector_o
 PROFILE_TYPES = {1: "rectangular", 2: "triangular", 3: "normal", 4: "exponential"}
 
 
+def combine(op: str, items: list, pos) -> ir.Expr:
+    """items combined with + * MIN or MAX as a balanced tree: its depth grows with
+    log2 of the range's size, so a SUM over thousands of elements stays within the
+    recursion limits of every later pass (a left-deep chain would not)."""
+    make = (lambda a, b: ir.BinOp(op, a, b)) if op in "+*" else (lambda a, b: ir.Call(op, (a, b), pos))
+    while len(items) > 1:
+        items = [make(items[i], items[i + 1]) if i + 1 < len(items) else items[i]
+                 for i in range(0, len(items), 2)]
+    return items[0]
+
+
 def flat_name(name: str, elements) -> str:
     return f"{name}[{','.join(elements)}]"
 
@@ -359,11 +370,7 @@ class _Flattener:
             terms.append(self.instantiate(arg, ctx, {**it, **dict(zip(free, combo))}, display))
         if not terms:
             raise ModelError(f"{e.pos}: {e.func} runs over an empty range")
-        op = ARRAY_REDUCERS[e.func]
-        out = terms[0]
-        for t in terms[1:]:
-            out = ir.BinOp(op, out, t) if op in "+*" else ir.Call(op, (out, t), e.pos)
-        return out
+        return combine(ARRAY_REDUCERS[e.func], terms, e.pos)
 
     def vector_select(self, e: ir.Call, ctx, it, display) -> ir.Expr:
         """VECTOR SELECT(selection[r!], expression[r!], missing, action, error action),
@@ -393,13 +400,7 @@ class _Flattener:
         ite = lambda c, a, b: ir.Call("IF THEN ELSE", (c, a, b), e.pos)
         picked = [ir.BinOp("<>", s, ir.Num(0.0)) for s, _ in pairs]
 
-        def fold(op, items):
-            out = items[0]
-            for x in items[1:]:
-                out = ir.BinOp(op, out, x) if op in "+*" else ir.Call(op, (out, x), e.pos)
-            return out
-
-        count = fold("+", [ite(p, ir.Num(1.0), ir.Num(0.0)) for p in picked])
+        count = combine("+", [ite(p, ir.Num(1.0), ir.Num(0.0)) for p in picked], e.pos)
 
         def result(k: int) -> ir.Expr:
             if k <= 4:
@@ -411,14 +412,14 @@ class _Flattener:
             # 0 sum, 1 product, 2 min, 3 max, 4 mean
             kind = k if k <= 4 else 1 if k == 5 else k - 6
             if kind == 0 or kind == 4:
-                total = fold("+", [ite(p, v, ir.Num(0.0)) for p, v in zip(picked, vals)])
+                total = combine("+", [ite(p, v, ir.Num(0.0)) for p, v in zip(picked, vals)], e.pos)
                 value = total if kind == 0 else ir.BinOp("/", total, count)
             elif kind == 1:
-                value = fold("*", [ite(p, v, ir.Num(1.0)) for p, v in zip(picked, vals)])
+                value = combine("*", [ite(p, v, ir.Num(1.0)) for p, v in zip(picked, vals)], e.pos)
             elif kind == 2:
-                value = fold("MIN", [ite(p, v, ir.Num(math.inf)) for p, v in zip(picked, vals)])
+                value = combine("MIN", [ite(p, v, ir.Num(math.inf)) for p, v in zip(picked, vals)], e.pos)
             else:
-                value = fold("MAX", [ite(p, v, ir.Num(-math.inf)) for p, v in zip(picked, vals)])
+                value = combine("MAX", [ite(p, v, ir.Num(-math.inf)) for p, v in zip(picked, vals)], e.pos)
             return ite(ir.BinOp("=", count, ir.Num(0.0)), missing, value)
 
         if isinstance(action, ir.Num):

@@ -68,3 +68,22 @@ def test_rerolled_kernel_gives_the_same_numbers(tmp_path, monkeypatch):
         for _ in range(40):
             k = k * (1 + g * 0.25) + c * 0.25
         assert abs(got[f"capital[r{r}]"][-1] - k) < 1e-9 * k
+
+
+def test_large_ranges_compile_to_loops(tmp_path):
+    """A 1,500-element range: SUM over it once overflowed Python's recursion limit
+    (a left-deep chain of additions), and its per-element float literals (the range
+    position as a value) re-roll into loops."""
+    n = 1500
+    path = tmp_path / "wide.mdl"
+    path.write_text(f"r: (e1-e{n}) ~~|\n"
+                    "x[r] = INTEG(0.5 * r, r) ~~|\n"
+                    "total = SUM(x[r!]) ~~|\n"
+                    "INITIAL TIME = 0 ~~|\nFINAL TIME = 2 ~~|\nTIME STEP = 1 ~~|\nSAVEPER = 1 ~~|\n")
+    m = load(path, cache_dir=tmp_path / "cache")
+    assert m.kernel.source.count("\n") < 300
+    res = m.run()
+    # x[k](t) = k + 0.5 k t, so total(t) = (1 + 0.5 t) n (n + 1) / 2
+    for i, t in enumerate(res.time):
+        assert res["total"][i] == (1 + 0.5 * t) * n * (n + 1) / 2
+    assert res[f"x[e{n}]"][-1] == n * 2.0
