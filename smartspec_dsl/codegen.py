@@ -32,6 +32,7 @@ CHUNK = 250
 # exactly the original statements in the original order.
 _NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d*)?(?:[eE][+-]?\d+)?(?![\w.])")
 MAX_PERIOD = 8      # statements per repeated block
+MIN_STRIDED_SUM = 16  # terms from which a sum of evenly spaced variables becomes a loop
 MIN_REPEATS = 3     # blocks before a loop pays
 
 
@@ -212,6 +213,10 @@ class _Emitter:
             inner = self.expr(e.operand)
             return f"(-{inner})" if e.op == "-" else f"fnot({inner})"
         if isinstance(e, ir.BinOp):
+            if e.op == "+":
+                strided = self.strided_sum(e)
+                if strided:
+                    return strided
             a, b = self.expr(e.left), self.expr(e.right)
             if e.op in "+-*/":
                 return f"({a} {e.op} {b})"
@@ -229,6 +234,24 @@ class _Emitter:
         if isinstance(e, ir.Str):
             raise UnsupportedFeature(f"a text argument ('{e.value}') cannot be computed with")
         raise UnsupportedFeature(f"cannot generate code for {type(e).__name__}")
+
+    def strided_sum(self, e: ir.BinOp) -> str | None:
+        """`vsum(...)` for a sum (a flattened SUM) of many variables at evenly spaced slots."""
+        leaves, todo = [], [e]
+        while todo:
+            x = todo.pop()
+            if isinstance(x, ir.BinOp) and x.op == "+":
+                todo += [x.right, x.left]
+            elif isinstance(x, ir.Ref):
+                leaves.append(self.slots[x.name])
+            else:
+                return None
+        if len(leaves) < MIN_STRIDED_SUM:
+            return None
+        stride = leaves[1] - leaves[0]
+        if any(b - a != stride for a, b in zip(leaves, leaves[1:])):
+            return None
+        return f"vsum(v, ix({leaves[0]}), ix({len(leaves)}), ix({stride}))"
 
     def call(self, e: ir.Call) -> str:
         f, args = e.func, e.args
@@ -360,7 +383,7 @@ import numpy as np
 from numba import njit, prange, get_num_threads
 from smartspec_dsl.kernel_lib import (
     integer, modulo, quantum, log2, power, ramp, pulse, pulse_train, lookup,
-    lookup_extrapolate, lookup_forward, lookup_backward, fixed_delay_slots, ld, st, tk, ix, sel, bf,
+    lookup_extrapolate, lookup_forward, lookup_backward, fixed_delay_slots, ld, st, tk, ix, vsum, sel, bf,
     fand, forr, fnot, fmin, fmax, fxidz, fzidz, fstep, parallel_cold_start, random_uniform,
     random_normal, random_exponential, random_lognormal, random_triangular, random_poisson)
 from smartspec_dsl.kernel_extra import lookup_invert, material_size, material_out, material_in

@@ -29,6 +29,17 @@ _LOOKUP_SIGS = ["float64(float64, float64[::1], int64, int64)",
 
 
 @njit(**JIT)
+def vsum(v, first, n, stride):
+    """v[first] + v[first + stride] + ... (n terms), left to right: SUM over a
+    range whose elements sit at evenly spaced slots, as one small loop instead of
+    an expression with a term per element."""
+    total = 0.0
+    for k in range(n):
+        total += v[first + k * stride]
+    return total
+
+
+@njit(**JIT)
 def integer(x):
     return float(math.trunc(x)) if math.isfinite(x) else x
 

@@ -327,7 +327,7 @@ REAL = [
     ("industrial-dynamics", "IDch15d.mdl"),
     ("thyroid-dynamics", "thyroid-2008-d.mdl"),
     ("wonderland", "Wonderland3.mdl"),
-    ("beer-game", "RealBeer4-Sterman13.mdl"),   # 1,972 variables: about 20 s to compile
+    ("beer-game", "RealBeer4-Sterman13.mdl"),   # 1,972 variables: about 11 s to compile
 ]
 
 
