@@ -512,10 +512,6 @@ def random_poisson(lo, hi, mean, shift, stretch, seed, site, istep, run_seed):
 from .ir import NA_VALUE as NA  # noqa: E402  (Vensim's :NA:)
 
 
-def _block_sigs(extra: str) -> list[str]:
-    return [f"float64(float64[::1], int64, int64{extra})", f"float64(float64[:], int64, int64{extra})"]
-
-
 @njit(**JIT)
 def _sort_order(x, direction):
     # stable, so equal values keep their order either way
@@ -524,7 +520,7 @@ def _sort_order(x, direction):
     return np.argsort(-x, kind="mergesort")
 
 
-@njit(_block_sigs(", float64"), **JIT)
+@njit(**JIT)
 def vector_sort_order(v, b, n, direction):
     """VECTOR SORT ORDER: the 0-based positions of v[b:b+n] in sorted order."""
     order = _sort_order(v[b:b + n].copy(), direction)
@@ -533,7 +529,7 @@ def vector_sort_order(v, b, n, direction):
     return 0.0
 
 
-@njit(_block_sigs(", float64"), **JIT)
+@njit(**JIT)
 def vector_rank(v, b, n, direction):
     """VECTOR RANK: each value's 1-based place in sorted order."""
     order = _sort_order(v[b:b + n].copy(), direction)
@@ -542,7 +538,7 @@ def vector_rank(v, b, n, direction):
     return 0.0
 
 
-@njit(_block_sigs(""), **JIT)
+@njit(**JIT)
 def invert_matrix(v, b, m):
     """INVERT MATRIX of the n x n matrix stored row-major in v[b:b+m] (Gauss-Jordan with
     partial pivoting); NaN everywhere when it is singular."""
@@ -680,7 +676,7 @@ def allocate(q, ptype, priority, width, avail, out):
         out[i] = q[i] * demand_share(ptype[i], x, priority[i], width[i]) if q[i] > 0.0 else 0.0
 
 
-@njit(_block_sigs(", float64"), **JIT)
+@njit(**JIT)
 def allocate_available(v, b, m, avail):
     """ALLOCATE AVAILABLE: requests v[b:b+n], then per requester its profile
     (ptype, ppriority, pwidth, pextra); allocations written to v[b:b+n]."""
@@ -693,7 +689,7 @@ def allocate_available(v, b, m, avail):
     return 0.0
 
 
-@njit(_block_sigs(", float64, float64"), **JIT)
+@njit(**JIT)
 def allocate_by_priority(v, b, m, width, supply):
     """ALLOCATE BY PRIORITY: requests v[b:b+n], priorities v[b+n:b+2n]; rectangular
     profiles of the given width; allocations written to v[b:b+n]."""
@@ -705,7 +701,7 @@ def allocate_by_priority(v, b, m, width, supply):
     return 0.0
 
 
-@njit(_block_sigs(", float64"), **JIT)
+@njit(**JIT)
 def vector_at(v, b, n, index):
     """Element `index` (0-based, rounded to the nearest whole number) of the vector
     v[b:b+n]; :NA: outside it, as Vensim's VECTOR ELM MAP gives."""
@@ -717,7 +713,7 @@ def vector_at(v, b, n, index):
     return v[b + int(k)]
 
 
-@njit(_block_sigs(", float64, float64"), **JIT)
+@njit(**JIT)
 def vector_select(v, b, n, missing, action):
     """VECTOR SELECT with a numerical action known only at run time: selection
     v[b:b+n], values v[b+n:b+2n]. Actions as in subscripts.vector_select (0 sum,
