@@ -9,12 +9,8 @@ from numba import njit
 
 JIT = dict(cache=True, nogil=True, error_model="numpy", fastmath=False)
 
-# One compiled specialisation for every table, as for kernel_lib's lookups.
-_LOOKUP_SIGS = ["float64(float64, float64[::1], int64, int64)",
-                "float64(float64, float64[:], int64, int64)"]
 
-
-@njit(_LOOKUP_SIGS, **JIT)
+@njit(**JIT)
 def lookup_invert(y, tab, off, n):
     """The x at which the table (xs then ys at tab[off:off+2n]) reaches y, by
     linear interpolation on the first segment that spans y. A y outside the

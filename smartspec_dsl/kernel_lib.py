@@ -14,18 +14,9 @@ from numba import njit
 JIT = dict(cache=True, nogil=True, error_model="numpy", fastmath=False)
 XIDZ_EPS = 1e-6  # Vensim's XIDZ/ZIDZ treat |divisor| below this as zero
 
-# Table offsets and lengths are integer constants in generated code, which Numba
-# would type as distinct literals and compile one specialisation of a lookup for
-# each table. Explicit signatures give one compiled lookup for all of them.
-_LOOKUP_SIGS = ["float64(float64, float64[::1], int64, int64)",
-                "float64(float64, float64[:], int64, int64)"]
-
-
-
-
-
-
-
+# Helpers take no explicit signatures: generated code passes integers through
+# tk()/ix(), never as literals, so each compiles once, on first use, and a warm
+# kernel loaded from the cache does not load them at all.
 
 
 @njit(**JIT)
@@ -57,8 +48,6 @@ def quantum(a, q):
     return q * math.trunc(a / q)
 
 
-
-
 @njit(**JIT)
 def log2(x, base):
     return math.log(x) / math.log(base)
@@ -67,7 +56,6 @@ def log2(x, base):
 @njit(**JIT)
 def power(a, b):
     return a ** b
-
 
 
 @njit(**JIT)
@@ -97,7 +85,7 @@ def pulse_train(t, dt, start, width, between, end):
     return 1.0 if (t - start) % between < w else 0.0
 
 
-@njit(_LOOKUP_SIGS, **JIT)
+@njit(**JIT)
 def lookup(x, tab, off, n):
     """Linear interpolation in a table stored as xs then ys at tab[off:off+2n]; clamped."""
     if x <= tab[off]:
@@ -116,7 +104,7 @@ def lookup(x, tab, off, n):
     return y0 + (x - x0) * (y1 - y0) / (x1 - x0)
 
 
-@njit(_LOOKUP_SIGS, **JIT)
+@njit(**JIT)
 def lookup_extrapolate(x, tab, off, n):
     if n < 2:
         return tab[off + n]
@@ -130,7 +118,7 @@ def lookup_extrapolate(x, tab, off, n):
     return lookup(x, tab, off, n)
 
 
-@njit(_LOOKUP_SIGS, **JIT)
+@njit(**JIT)
 def lookup_forward(x, tab, off, n):
     """The y of the first table point at or after x (last y past the end)."""
     for i in range(n):
@@ -139,7 +127,7 @@ def lookup_forward(x, tab, off, n):
     return tab[off + 2 * n - 1]
 
 
-@njit(_LOOKUP_SIGS, **JIT)
+@njit(**JIT)
 def lookup_backward(x, tab, off, n):
     """The y of the last table point at or before x (first y before the start)."""
     for i in range(n - 1, -1, -1):
@@ -152,7 +140,6 @@ def lookup_backward(x, tab, off, n):
 def fixed_delay_slots(delay, dt):
     k = int(math.floor(delay / dt + 0.5))
     return k if k > 0 else 1
-
 
 
 # ---- intrinsics ------------------------------------------------------------
