@@ -42,6 +42,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -60,45 +61,39 @@ def _pa():
     return pa, pq
 
 
-def _atomic_bytes(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="." + path.name + ".")
+@contextmanager
+def _replacing(path: Path, suffix: str = ""):
+    """A temporary file beside `path` that replaces it only if the block succeeds:
+    readers (and --resume) never see half a file."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="." + path.name + ".", suffix=suffix)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
+        yield tmp
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def _atomic_bytes(path: Path, data: bytes) -> None:
+    with _replacing(path) as tmp:
+        Path(tmp).write_bytes(data)
 
 
 def _atomic_table(path: Path, table) -> None:
     _, pq = _pa()
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="." + path.name + ".", suffix=".tmp")
-    os.close(fd)
-    try:
+    with _replacing(path, ".tmp") as tmp:
         pq.write_table(table, tmp, compression="zstd")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def _atomic_tables(path: Path, schema, tables) -> None:
     """One Parquet file from an iterable of tables (one row group each), written as it comes."""
     _, pq = _pa()
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="." + path.name + ".", suffix=".tmp")
-    os.close(fd)
-    try:
+    with _replacing(path, ".tmp") as tmp:
         with pq.ParquetWriter(tmp, schema, compression="zstd") as w:
             for t in tables:
                 w.write_table(t)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def time_label(t: float) -> str:
