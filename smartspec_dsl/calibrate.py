@@ -36,14 +36,13 @@ Spec (TOML):
 from __future__ import annotations
 
 import csv
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from . import ir
-from .errors import ModelError, SpecError
+from .errors import ModelError, SpecError, read_toml
 
 
 @dataclass
@@ -81,12 +80,7 @@ class CalibrationSpec:
 
 def read_spec(path: str | Path) -> CalibrationSpec:
     path = Path(path)
-    try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as err:
-        raise SpecError(f"{path}: cannot read calibration spec: {err.strerror or err}") from None
-    except tomllib.TOMLDecodeError as err:
-        raise SpecError(f"{path}: not valid TOML: {err}") from None
+    doc = read_toml(path)
     params = doc.get("parameter") or []
     if not params:
         raise SpecError(f"{path}: [[parameter]] is required (the constants to fit)")

@@ -43,3 +43,15 @@ class ParameterError(ModelError):
 
 class SpecError(ModelError):
     """A bad sweep, scenario, calibration or evaluation spec or data file."""
+
+
+def read_toml(path) -> dict:
+    """A TOML spec file as a dict; an unreadable file or bad TOML is a SpecError naming the file."""
+    import tomllib
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except OSError as err:
+        raise SpecError(f"{path}: cannot read spec: {err.strerror or err}") from None
+    except tomllib.TOMLDecodeError as err:
+        raise SpecError(f"{path}: invalid TOML: {err}") from None

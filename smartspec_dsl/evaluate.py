@@ -84,14 +84,13 @@ import os
 import re
 import sys
 import tempfile
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple, Sequence
 
 import numpy as np
 
-from smartspec_dsl.errors import ModelError, SpecError
+from smartspec_dsl.errors import ModelError, SpecError, read_toml
 
 __all__ = [
     "Coupling", "DataTable", "EvaluationResult", "IndexSpec", "Node", "TopsisResult",
@@ -257,15 +256,7 @@ _LEAF_KEYS = {"column", "name", "weight", "direction"}
 
 
 def load_spec(path) -> IndexSpec:
-    source = str(path)
-    try:
-        with open(path, "rb") as fh:
-            data = tomllib.load(fh)
-    except OSError as exc:
-        raise SpecError(f"{source}: cannot read spec: {exc.strerror or exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise SpecError(f"{source}: invalid TOML: {exc}") from None
-    return parse_spec(data, source)
+    return parse_spec(read_toml(path), str(path))
 
 
 def parse_spec(data: dict, source: str = "<spec>") -> IndexSpec:

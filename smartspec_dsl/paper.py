@@ -38,6 +38,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import read_toml
+
 ROOT = Path(__file__).resolve().parents[1]
 MODEL_PATH = ROOT / "models" / "smart_specialization.mdl"
 SCENARIO_DIR = ROOT / "models" / "scenarios"
@@ -376,8 +378,7 @@ def calibration_section(exp: Experiments, targets: dict[str, Target], cal: Calib
 
 
 def _spec_bounds(spec_path) -> dict[str, tuple[float, float]]:
-    import tomllib
-    doc = tomllib.loads(Path(spec_path).read_text(encoding="utf-8"))
+    doc = read_toml(spec_path)
     return {str(p["name"]): (float(p["lower"]), float(p["upper"])) for p in doc.get("parameter", [])}
 
 

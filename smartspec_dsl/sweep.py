@@ -501,19 +501,13 @@ class SweepSpec:
 def read_spec(path, model, default_seed: int | None = None, chunk_size: int | None = None) -> SweepSpec:
     """Parse a TOML sweep spec and check it against `model`; SpecError names the
     file and the key for anything wrong, before any run."""
-    import tomllib
     from pathlib import Path
 
     from . import samplers as S
-    from .errors import ModelError, SpecError
+    from .errors import ModelError, SpecError, read_toml
 
     path = Path(path)
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as err:
-        raise SpecError(f"{path}: cannot read spec: {err.strerror or err}") from None
-    except tomllib.TOMLDecodeError as err:
-        raise SpecError(f"{path}: not valid TOML: {err}") from None
+    raw = read_toml(path)
 
     def fail(key, msg):
         raise SpecError(f"{path}: {key}: {msg}")
