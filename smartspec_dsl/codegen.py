@@ -60,10 +60,10 @@ def _progresses(xs, base, stride, k) -> bool:
 
 
 def reroll(lines: list[str]) -> list[str]:
-    """`lines` with repeated blocks of straight-line statements turned into loops."""
-    if any("\n" in s or s.endswith(":") for s in lines):
-        return lines  # already structured
-    shapes = [_shape(s) for s in lines]
+    """`lines` with repeated blocks of straight-line statements turned into loops;
+    an entry that is already a loop is kept as it is."""
+    # a fresh object as template: a structured entry never matches another entry
+    shapes = [(object(), ()) if "\n" in s else _shape(s) for s in lines]
     out, i, n = [], 0, len(lines)
     while i < n:
         best = (1, 1, None)  # (lines covered, period, stride)
@@ -675,8 +675,7 @@ simulate_batch = batch_generic
 
 def generate(schedule: Schedule) -> Kernel:
     em = _Emitter(schedule)
-    init = em.initial_statements()
-    init = init[:1] + reroll(init[1:])  # after the constants loop
+    init = reroll(em.initial_statements())
     dynamic = reroll(em.dynamic_statements())
     rates = reroll(em.rate_statements())
     writes = reroll(em.fixed_write_statements())
