@@ -32,6 +32,7 @@ import argparse
 import csv
 import hashlib
 import sys
+import textwrap
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +51,8 @@ MAIN = "Industry smart specialization level"
 SMART = "Industry smart level"
 SPEC = "Industry specialization level"
 COUPLING = "Coupling level"
+INCREASE = "Smart specialization increase rate"
+DECREASE = "Smart specialization decrease rate"
 
 # Scenario spec files, in the order of the paper (the Monte Carlo last).
 GROUPS = ("benchmark", "single", "pairs", "triples", "combined")
@@ -494,17 +497,40 @@ def _figure(title, panels, path, exp, targets, note=None):
             axes[0, j].set_title(sub, fontsize="medium")
         axes[0, j].legend(loc="lower center", fontsize="small")
     fig.suptitle(title)
-    if note:
-        fig.text(0.01, 0.005, note, fontsize="x-small", color="dimgray")
-    fig.tight_layout(rect=(0, 0.02 if note else 0, 1, 1))
+    _note(fig, note)
     _save(fig, path)
     return path
+
+
+def _note(fig, note):
+    """A grey footnote under the panels, wrapped to the figure's width, then tight_layout above it."""
+    if not note:
+        fig.tight_layout()
+        return
+    lines = textwrap.wrap(note, width=int(fig.get_figwidth() * 17))
+    fig.text(0.01, 0.005, "\n".join(lines), fontsize="x-small", color="dimgray", va="bottom")
+    fig.tight_layout(rect=(0, 0.022 * len(lines) * 8 / fig.get_figheight(), 1, 1))
+
+
+def _flow_panel(ax, t, bench):
+    """The two flows of the smart specialization level (Fig. 12's lower panel)."""
+    ax.plot(t, bench[INCREASE], color="tab:green", lw=1.6, label=INCREASE)
+    ax.plot(t, bench[DECREASE], color="tab:red", lw=1.6, label=DECREASE)
+    ax.set_xlabel("Time (Year)")
+    ax.set_ylabel("1/Year")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best", fontsize="small")
 
 
 def _suffix_items(prefix):
     return [(f"{prefix}_{s}", SUFFIX_LABEL[s], *SUFFIX_STYLE[s]) for s in SUFFIXES]
 
 
+FLOW_NOTE = ("As printed in section 4.2.4, the increase rate is multiplied by DELAY1I(EXP(-Time/3), 3, 4) "
+             "= (4 + Time/3) EXP(-Time/3), which dies out, while the decrease rate keeps draining 1 % or 3 % "
+             "of the level a year: the level peaks and then declines, for any constants. The paper's text "
+             "calls the curve logarithmic; where the paper contradicts itself the model follows its "
+             "equations.")
 TARGET_NOTE = ("Diamonds: the paper's number, read at t = 50 (the paper gives no time). The paper gives "
                "single-indicator results as changes from its benchmark: drawn from ours.")
 LEVEL_NOTE = ("Diamonds: the paper's number, read at t = 50 (the paper gives no time); below, "
@@ -528,18 +554,27 @@ def figures(exp: Experiments, targets: dict[str, Target], out: Path) -> list[Pat
             (11, "coupling_level", COUPLING, "Evolution of the coupling level (benchmark)"),
             (12, "smart_specialization_level", MAIN,
              "Evolution of the smart specialization level (benchmark)")):
-        fig, ax = plt.subplots(figsize=(8, 4.5))
+        if var == MAIN:
+            fig, (ax, flows) = plt.subplots(2, 1, figsize=(8, 7), sharex=True,
+                                            gridspec_kw={"height_ratios": [3, 2]})
+            _flow_panel(flows, t, bench)
+        else:
+            fig, ax = plt.subplots(figsize=(8, 4.5))
         if var == MAIN and bands is not None:
             ax.fill_between(t, bands[0], bands[2], color="tab:blue", alpha=0.2, lw=0,
                             label=f"Monte Carlo p5-p95 ({len(exp.mc.runs):,} turbulence seeds)")
             ax.plot(t, bands[1], color="tab:blue", lw=1, ls=":", label="Monte Carlo median")
         ax.plot(t, bench[var], color="black", lw=2, label="benchmark (seed 0.5)")
-        ax.set_xlabel("Time (Year)")
+        if var != MAIN:
+            ax.set_xlabel("Time (Year)")
         ax.set_ylabel(var)
         ax.set_title(f"Fig. {num}: {desc}")
         ax.grid(alpha=0.3)
         ax.legend(loc="best", fontsize="small")
-        fig.tight_layout()
+        if var == MAIN:
+            _note(fig, FLOW_NOTE)
+        else:
+            fig.tight_layout()
         p = out / f"fig{num:02d}_{name}.png"
         _save(fig, p)
         paths.append(p)
@@ -816,7 +851,10 @@ def report(exp: Experiments, targets: dict[str, Target], out: Path, figure_paths
           f"falls to {b:.4f} at year {t[-1]:g}: the printed increase rate dies out with "
           f"EXP(-Time/3) while the decrease rate (1 % or 3 % of the level a year) keeps draining it. "
           f"The paper describes a \"logarithmic\" curve that settles; the printed equations cannot give "
-          f"that, so the numbers at t = 50 depend on the horizon." if k_peak < len(t) - 1 else
+          f"that for any constants, so the numbers at t = 50 depend on the horizon. Where the paper "
+          f"contradicts itself the model follows its equations (the rule of the model's brief); Fig. 12's "
+          f"lower panel shows the two flows, and tests/test_paper.py checks the bound that forces the "
+          f"decline." if k_peak < len(t) - 1 else
           "stays there.") +
       f" The smart level ({exp.series['benchmark'][SMART][-1]:.4f}) and the specialization level "
       f"({exp.series['benchmark'][SPEC][-1]:.4f}) do rise and level off as the paper says "

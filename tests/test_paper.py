@@ -52,6 +52,32 @@ def test_smart_and_specialization_levels_rise_and_level_off(model):
         assert np.array_equal(r[name], other[name])
 
 
+def test_smart_specialization_level_peaks_and_declines_as_printed(model):
+    """Fig. 12 and its footnote: with the section 4.2.4 equations as printed the
+    increase rate is DELAY1I(X, 4, 0) * DELAY1I(EXP(-Time/3), 3, 4), and the
+    second factor is (4 + t/3) exp(-t/3) (solve g' = (exp(-t/3) - g)/3, g(0) = 4;
+    Euler's g decays faster), so the rate is at most max X times that. The
+    decrease rate is 1 % or 3 % of the level. Hence the level cannot settle: it
+    peaks, then falls at 1-3 % a year, up to what is left of the inflow."""
+    r = model.run()
+    t, dt = r.time, model.constants["TIME STEP"]
+    level, inc, dec = r[MAIN], r[paper.INCREASE], r[paper.DECREASE]
+    x = 0.3 * r[paper.SPEC] + 0.3 * r[paper.SMART] + 0.4 * r["Coupling degree"]
+    bound = np.maximum.accumulate(x) * (4 + t / 3) * np.exp(-t / 3)
+    assert np.all(inc <= bound + 1e-15)
+    assert inc[-1] < 1e-6
+    fraction = dec[1:] / level[1:]
+    assert np.all(np.isclose(fraction, 0.01, rtol=1e-9) | np.isclose(fraction, 0.03, rtol=1e-9))
+    assert {0.01, 0.03} == set(np.round(fraction, 9))
+    k = int(np.argmax(level))
+    assert 10 <= t[k] <= 25
+    steps = round((t[-1] - t[k]) / dt)
+    inflow_left = x.max() * np.exp(-t[k] / 3) * (15 + t[k])   # integral of the bound from t[k] on
+    assert level[k] * (1 - 0.03 * dt) ** steps <= level[-1]
+    assert level[-1] <= level[k] * (1 - 0.01 * dt) ** steps + inflow_left
+    assert level[-1] < 0.8 * level[k]
+
+
 def test_every_indicator_has_a_positive_effect(exp):
     """Sections 5.3.1 and 5.3.2: raising an indicator's tertiary constants raises
     the final smart specialization level, lowering lowers it, 75 % more than 25 %."""
