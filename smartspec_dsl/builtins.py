@@ -81,6 +81,9 @@ def check_call(node: ir.Call) -> None:
     if arity is None:
         if f in WHOLE_EQUATION:
             raise ModelError(f"{node.pos}: {f} must be the whole equation of a stock")
+        if f.endswith(" LOOKUPS") and f.startswith("GET "):
+            raise ModelError(f"{node.pos}: {f} defines a lookup table, so it must be the whole "
+                             f"equation: write 'table = {f}(...)' and use table(x)")
         what = "is not supported yet" if f in KNOWN_UNSUPPORTED else "is not a known function or lookup"
         raise UnsupportedFeature(f"{node.pos}: function '{f}' {what}")
     lo, hi = arity

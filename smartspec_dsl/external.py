@@ -373,7 +373,44 @@ def _uses_external(model: ir.Model) -> bool:
         for d in v.definitions:
             if _get_call(d) is not None or _is_data_declaration(d) or d.operator == ":=":
                 return True
+            if d.expr is not None and any(isinstance(n, ir.Call) and n.func in GET_FUNCS
+                                          for n in ir.walk(d.expr)):
+                return True
     return False
+
+
+def _lift_nested(model: ir.Model) -> ir.Model:
+    """A GET ... CONSTANTS or GET ... DATA call inside an expression (`x = 2 * GET DIRECT
+    CONSTANTS(...)`, a stock's initial value) becomes a hidden variable of its own, defined
+    over the same subscripts, so that the rest of resolve_external meets only calls that
+    are a whole equation."""
+    out = dict(model.variables)
+    for name, var in model.variables.items():
+        lifted: dict = {}   # (subscripts, excepts, call) -> hidden variable's name
+
+        def lift(e, d):
+            def fn(node):
+                if not (isinstance(node, ir.Call) and node.func in CONSTANTS | DATA):
+                    return node
+                key = (d.subscripts, d.excepts, node)
+                if key not in lifted:
+                    hidden = lifted[key] = f"{name} #get{len(lifted) + 1}"
+                    out[hidden] = ir.Variable(
+                        hidden, hidden, ir.Kind.AUXILIARY, expr=None if d.subscripts else node,
+                        pos=node.pos, dims=d.subscripts, hidden=True,
+                        definitions=(ir.Definition(d.subscripts, d.excepts, "=", node, (), None, node.pos),))
+                return ir.Ref(lifted[key], tuple(s.rstrip("!") for s in d.subscripts), node.pos)
+            return None if e is None else ir.map_expr(e, fn)
+
+        if not any(d.expr is not None and _get_call(d) is None for d in var.definitions):
+            continue
+        defs = tuple(d if _get_call(d) is not None else replace(d, expr=lift(d.expr, d))
+                     for d in var.definitions)
+        if lifted:
+            scalar = var.definitions[0]
+            out[name] = replace(var, definitions=defs, expr=lift(var.expr, scalar),
+                                initial=lift(var.initial, scalar))
+    return replace(model, variables=out)
 
 
 class _DataFiles:
@@ -438,6 +475,8 @@ def resolve_external(model: ir.Model, data_dir: str | Path | None = None) -> ir.
         return model
     from .parse import _resolve_calls
     from .subscripts import _Space
+
+    model = _lift_nested(model)
 
     base = Path(model.source).parent if data_dir is None else Path(data_dir)
     reader = _Reader(base)

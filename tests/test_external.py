@@ -113,6 +113,31 @@ def test_run_end_to_end(csv_folder, tmp_path_factory, monkeypatch):
     assert np.allclose(res["y"], [9 * x for x in (1, 2, 3, 4, 5)])
 
 
+def test_get_calls_inside_expressions(csv_folder, tmp_path_factory):
+    """A GET ... CONSTANTS / DATA call may sit inside an expression, a stock's initial value
+    or one definition of a subscripted variable; its hidden variable is no output column."""
+    from smartspec_dsl.runtime import load
+    path = csv_folder / "nested.mdl"
+    path.write_text("dim: x, y, z ~~|\n"
+                    "k[dim] = 1 + GET DIRECT CONSTANTS('inputs.csv', ',', 'B5') ~~|\n"
+                    "s[dim] = INTEG(1, 10 * GET DIRECT CONSTANTS('inputs.csv', ',', 'B5')) ~~|\n"
+                    "p[x] = -GET DIRECT CONSTANTS('inputs.csv', ',', 'C2') ~~|\n"
+                    "p[y] = 2 ~~| p[z] = 3 ~~|\n"
+                    "q = INTEG(0, GET DIRECT CONSTANTS('inputs.csv', ',', 'D5') - 1) ~~|\n"
+                    "y = 100 + GET DIRECT DATA('inputs.csv', ',', '1', 'B2') * "
+                    "GET DIRECT CONSTANTS('inputs.csv', ',', 'D5') ~~|\n" + CONTROL)
+    res = load(path, cache_dir=tmp_path_factory.mktemp("cache")).run()
+    assert [res[f"k[{e}]"][0] for e in "xyz"] == [8, 9, 10]
+    assert [res[f"s[{e}]"][-1] for e in "xyz"] == [74, 84, 94]
+    assert [res[f"p[{e}]"][0] for e in "xyz"] == [-3, 2, 3]
+    assert np.all(res["q"] == 8)
+    assert np.allclose(res["y"], [100 + 9 * x for x in (1, 2, 3, 4, 5)])
+    assert not [c for c in res.columns if "#" in c]
+    with pytest.raises(ModelError, match=r"1:9: GET DIRECT LOOKUPS defines a lookup table, so it must be "
+                                         r"the whole equation"):
+        lowered(csv_folder, "w = 2 * GET DIRECT LOOKUPS('inputs.csv', ',', '1', 'B2') ~~|\n")
+
+
 def test_path_outside_model_folder_is_refused(tmp_path):
     inner = tmp_path / "model"
     inner.mkdir()
