@@ -235,8 +235,10 @@ class _Flattener:
         if s in it:
             return it[s]
         root = sp.root.get(s, s)
-        # the same range (or an alias of it) on the left-hand side
-        hits = [i for i, (r, _) in enumerate(ctx) if r is not None and (r == s or sp.root.get(r, r) == root)]
+        # the same range on the left-hand side, else an alias of it (in m[i, j] with j <-> i,
+        # j is j's element, not i's)
+        hits = [i for i, (r, _) in enumerate(ctx) if r == s] or \
+            [i for i, (r, _) in enumerate(ctx) if r is not None and sp.root.get(r, r) == root]
         if hits:
             i = position if position in hits else hits[0]
             return ctx[i][1]

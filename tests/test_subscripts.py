@@ -371,3 +371,21 @@ def test_whole_array_functions_in_a_kernel(tmp_path):
     assert np.allclose([at(f"byp[d{i}]", 2) for i in (1, 2, 3)], [5, 4.75, 2.25], atol=1e-9)
     # the action is 8 + Time: min (3), max (3 and 2 selected: 3), mean of 3 and 2
     assert [at("vs", t) for t in (0, 1, 2)] == [2, 3, 2.5]
+
+
+def test_equivalent_ranges_on_one_left_hand_side():
+    """m[i, j] with j <-> i: j stands for j's element, as a value and in references
+    (values worked out by hand; PySD 3.14 gives the same)."""
+    m = flat("""
+i: (i1-i3) ~~|
+j <-> i ~~|
+x[i] = i * 100 ~~|
+m[i,j] = i * 10 + j ~~|
+n[i,j] = x[j] + x[i] / 100 ~~|
+t[j,i] = m[i,j] ~~|
+s[i] = SUM(m[i,j!]) ~~|
+""")
+    assert [value(m, f"m[i2,{e}]") for e in ("i1", "i2", "i3")] == [21, 22, 23]
+    assert [value(m, f"n[i1,{e}]") for e in ("i1", "i2", "i3")] == [101, 201, 301]
+    assert value(m, "t[i1,i2]") == 21 and value(m, "t[i2,i1]") == 12
+    assert value(m, "s[i3]") == 31 + 32 + 33
