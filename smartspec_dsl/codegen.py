@@ -34,6 +34,7 @@ _NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d*)?(?:[eE][+-]?\d+)?(?![\w.])")
 MAX_PERIOD = 8      # statements per repeated block
 MIN_STRIDED_SUM = 16  # terms from which a sum of evenly spaced variables becomes a loop
 MIN_REPEATS = 3     # blocks before a loop pays
+MAX_DEPTH = 4       # loops nested by reroll_nested
 
 
 def _shape(line: str) -> tuple[str, tuple]:
@@ -53,17 +54,45 @@ def _shape(line: str) -> tuple[str, tuple]:
     return _NUMBER.sub(hole, code), tuple(nums)
 
 
+def _fill(template: str, values, var: str) -> str:
+    """A template of `_shape` with its holes filled from `values`, an iterator of
+    (base, stride): the base, or base + stride * var."""
+    out = ""
+    for part in re.split("([\0\1])", template):
+        if part in ("\0", "\1"):
+            b, d = next(values)
+            part = repr(b) if d == 0 else f"({b!r} + {d!r} * {var})"
+        out += part
+    return out
+
+
+def _is_sum(e) -> bool:
+    return isinstance(e, ir.BinOp) and e.op == "+"
+
+
+def _terms_at_least(e, n: int) -> bool:
+    """The sum `e` has n or more terms (stops counting there)."""
+    todo, terms = [e], 0
+    while todo and terms < n:
+        x = todo.pop()
+        if _is_sum(x):
+            todo += [x.left, x.right]
+        else:
+            terms += 1
+    return terms >= n
+
+
 def _progresses(xs, base, stride, k) -> bool:
     """Block k's literals are base + k * stride, computed exactly as the loop will."""
     return all(x == (b + d * k if isinstance(b, int) or d == 0 else b + d * float(k))
                for x, b, d in zip(xs, base, stride))
 
 
-def reroll(lines: list[str]) -> list[str]:
-    """`lines` with repeated blocks of straight-line statements turned into loops;
-    an entry that is already a loop is kept as it is."""
-    # a fresh object as template: a structured entry never matches another entry
-    shapes = [(object(), ()) if "\n" in s else _shape(s) for s in lines]
+def reroll(lines: list[str], var: str = "q") -> list[str]:
+    """`lines` with repeated blocks of statements turned into loops. An entry may
+    be several lines (a statement after the loop computing one of its sums); its
+    numbers progress like a one-line statement's."""
+    shapes = [_shape(s) for s in lines]
     out, i, n = [], 0, len(lines)
     while i < n:
         best = (1, 1, None)  # (lines covered, period, stride)
@@ -90,18 +119,22 @@ def reroll(lines: list[str]) -> list[str]:
             i += 1
             continue
         values = iter(zip((x for _, xs in shapes[i:i + period] for x in xs), stride))
-        body = []
-        for template, _ in shapes[i:i + period]:
-            text = ""
-            for part in re.split("([\0\1])", template):
-                if part not in ("\0", "\1"):
-                    text += part
-                    continue
-                b, d = next(values)
-                text += repr(b) if d == 0 else f"({b!r} + {d!r} * q)"
-            body.append("    " + text)
-        out.append(f"for q in range({covered // period}):\n" + "\n".join(body))
+        body = ["\n".join("    " + ln for ln in _fill(template, values, var).split("\n"))
+                for template, _ in shapes[i:i + period]]
+        out.append(f"for {var} in range({covered // period}):\n" + "\n".join(body))
         i += covered
+    return out
+
+
+def reroll_nested(lines: list[str]) -> list[str]:
+    """`reroll`, then again over the loops it made while they repeat in turn (the
+    rows of a two- or more-dimensional array), each level with its own loop variable."""
+    out = reroll(lines)
+    for depth in range(1, MAX_DEPTH):
+        again = reroll(out, f"q{depth}")
+        if again == out:
+            break
+        out = again
     return out
 
 
@@ -184,6 +217,8 @@ class _Emitter:
                 self.scratch[n] = self.n_slots
                 self.n_slots += len(var.expr.args) - ARRAY_DRIVERS[var.expr.func][1]
         self.random_sites = 0
+        self.pre: list[str] = []   # loops the statement being generated needs first
+        self.n_acc = 0
         self.step_expr = "istep"  # initial statements draw with step -1
         self.lookups: list[tuple[str | None, ir.LookupTable]] = []
         self.table_at: dict[object, int] = {}
@@ -213,10 +248,8 @@ class _Emitter:
             inner = self.expr(e.operand)
             return f"(-{inner})" if e.op == "-" else f"fnot({inner})"
         if isinstance(e, ir.BinOp):
-            if e.op == "+":
-                strided = self.strided_sum(e)
-                if strided:
-                    return strided
+            if e.op == "+" and _terms_at_least(e, MIN_STRIDED_SUM):
+                return self.long_sum(e)
             a, b = self.expr(e.left), self.expr(e.right)
             if e.op in "+-*/":
                 return f"({a} {e.op} {b})"
@@ -235,23 +268,59 @@ class _Emitter:
             raise UnsupportedFeature(f"a text argument ('{e.value}') cannot be computed with")
         raise UnsupportedFeature(f"cannot generate code for {type(e).__name__}")
 
-    def strided_sum(self, e: ir.BinOp) -> str | None:
-        """`vsum(...)` for a sum (a flattened SUM) of many variables at evenly spaced slots."""
-        leaves, todo = [], [e]
+    def long_sum(self, e: ir.BinOp) -> str:
+        """A sum of many terms (a flattened SUM): the terms' code, and wherever a run of
+        MIN_STRIDED_SUM or more terms differ only by evenly progressing numbers (slots,
+        table indices, call sites), one loop for the run: `vsum(...)` when the terms are
+        plain variables, otherwise a loop accumulating into `accN`, emitted before the
+        statement (see `flush`). Terms are generated once, in order, as without loops."""
+        terms, todo = [], [e]
         while todo:
             x = todo.pop()
-            if isinstance(x, ir.BinOp) and x.op == "+":
+            if _is_sum(x):
                 todo += [x.right, x.left]
-            elif isinstance(x, ir.Ref):
-                leaves.append(self.slots[x.name])
             else:
-                return None
-        if len(leaves) < MIN_STRIDED_SUM:
+                terms.append(x)
+        codes = [self.expr(x) for x in terms]
+        counts: dict[int, int] = {}
+
+        def count(x):
+            if id(x) not in counts:
+                counts[id(x)] = count(x.left) + count(x.right) if _is_sum(x) else 1
+            return counts[id(x)]
+
+        def render(x, first):
+            n = count(x)
+            looped = self.loop_sum(codes[first:first + n]) if n >= MIN_STRIDED_SUM else None
+            if looped:
+                return looped
+            if _is_sum(x):
+                return f"({render(x.left, first)} + {render(x.right, first + count(x.left))})"
+            return codes[first]
+
+        return render(e, 0)
+
+    def loop_sum(self, codes: list[str]) -> str | None:
+        shapes = [_shape(c) for c in codes]
+        template, base = shapes[0]
+        stride = [b - a for a, b in zip(base, shapes[1][1])]
+        if any(t != template or not _progresses(xs, base, stride, k)
+               for k, (t, xs) in enumerate(shapes)):
             return None
-        stride = leaves[1] - leaves[0]
-        if any(b - a != stride for a, b in zip(leaves, leaves[1:])):
-            return None
-        return f"vsum(v, ix({leaves[0]}), ix({len(leaves)}), ix({stride}))"
+        if template == "ld(v, \0)":
+            return f"vsum(v, ix({base[0]}), ix({len(codes)}), ix({stride[0]}))"
+        term = _fill(template, iter(zip(base, stride)), "kk")
+        acc = f"acc{self.n_acc}"
+        self.n_acc += 1
+        self.pre += [f"{acc} = 0.0", f"for kk in range({len(codes)}):", f"    {acc} += {term}"]
+        return acc
+
+    def flush(self, line: str) -> str:
+        """`line` after the loops its sums need (`loop_sum`); nothing is pending afterwards."""
+        if not self.pre:
+            return line
+        pre, self.pre, self.n_acc = self.pre, [], 0
+        return "\n".join(pre + [line])
 
     def call(self, e: ir.Call) -> str:
         f, args = e.func, e.args
@@ -293,8 +362,8 @@ class _Emitter:
     # -- statements ----------------------------------------------------------
     def assign(self, name: str, e: ir.Expr) -> str:
         if isinstance(e, ir.Call) and e.func in ARRAY_DRIVERS:
-            return self.array_driver(name, e)
-        return f"st(v, {self.slots[name]}, {self.expr(e)})  # {_safe_comment(name)}"
+            return self.flush(self.array_driver(name, e))
+        return self.flush(f"st(v, {self.slots[name]}, {self.expr(e)})  # {_safe_comment(name)}")
 
     # -- whole-array functions: one statement stores the vector in the variable's scratch
     # block and computes over it in place; elements read the block --------------------
@@ -330,7 +399,7 @@ class _Emitter:
             if is_delay_fixed(var):
                 _, delay, init = var.expr.args[:3]
                 size = self.expr(delay) if not is_delay_material(var) else self.material_size()
-                out.append(f"st(v, {self.fixed_delay_slot[n]}, {size})")
+                out.append(self.flush(f"st(v, {self.fixed_delay_slot[n]}, {size})"))
                 out.append(self.assign(n, init))
             else:
                 out.append(self.assign(n, var.initial if var.initial is not None else var.expr))
@@ -344,8 +413,8 @@ class _Emitter:
             if is_delay_material(vs[n]):
                 j = self.fixed.index(n)
                 missing = self.expr(vs[n].expr.args[3])
-                out.append(f"st(v, {self.slots[n]}, material_out(buf, bi[{2 * j}], bi[{2 * j + 1}], "
-                           f"istep, {missing}))")
+                out.append(self.flush(f"st(v, {self.slots[n]}, material_out(buf, bi[{2 * j}], "
+                                      f"bi[{2 * j + 1}], istep, {missing}))"))
             elif is_delay_fixed(vs[n]):
                 j = self.fixed.index(n)
                 out.append(f"st(v, {self.slots[n]}, buf[bi[{2 * j}] + istep % bi[{2 * j + 1}]])")
@@ -355,13 +424,13 @@ class _Emitter:
 
     def rate_statements(self) -> list[str]:
         vs = self.schedule.model.variables
-        return [f"st(r, {i}, {self.expr(vs[n].expr)})  # {_safe_comment(n)}"
+        return [self.flush(f"st(r, {i}, {self.expr(vs[n].expr)})  # {_safe_comment(n)}")
                 for i, n in enumerate(self.cont + self.disc)]
 
     def fixed_write_statements(self) -> list[str]:
         vs = self.schedule.model.variables
-        return [f"buf[bi[{2 * j}] + istep % bi[{2 * j + 1}]] = {self.expr(vs[n].expr.args[0])}"
-                if not is_delay_material(vs[n]) else self.material_write(j, n)
+        return [self.flush(f"buf[bi[{2 * j}] + istep % bi[{2 * j + 1}]] = {self.expr(vs[n].expr.args[0])}"
+                           if not is_delay_material(vs[n]) else self.material_write(j, n))
                 for j, n in enumerate(self.fixed)]
 
     # DELAY MATERIAL: a pipeline in the fixed-delay buffer (see kernel_extra)
@@ -583,7 +652,7 @@ def _euler_driver(em: _Emitter, init: list[str], dynamic: list[str], writes: lis
              "if istep == n_steps:",
              "    break"]
     if inline_rates:
-        loop += [f"r_{i} = {em.expr(vs[n].expr)}  # {_safe_comment(n)}" for i, n in enumerate(stocks)]
+        loop += [em.flush(f"r_{i} = {em.expr(vs[n].expr)}  # {_safe_comment(n)}") for i, n in enumerate(stocks)]
     else:
         loop += [f"r = v[{r0}:]", "rates(v, r, tab)"]
     loop += writes if inline_writes else ["fixed_write(v, tab, buf, bi, istep)"]
@@ -675,10 +744,10 @@ simulate_batch = batch_generic
 
 def generate(schedule: Schedule) -> Kernel:
     em = _Emitter(schedule)
-    init = reroll(em.initial_statements())
-    dynamic = reroll(em.dynamic_statements())
-    rates = reroll(em.rate_statements())
-    writes = reroll(em.fixed_write_statements())
+    init = reroll_nested(em.initial_statements())
+    dynamic = reroll_nested(em.dynamic_statements())
+    rates = reroll_nested(em.rate_statements())
+    writes = reroll_nested(em.fixed_write_statements())
     n_cont, n_disc = len(em.cont), len(em.disc)
     fixed_slots = [em.fixed_delay_slot[n] for n in em.fixed]
     dynamic_control = any(n in schedule.dynamic for n in ir.CONTROL_NAMES)
