@@ -675,11 +675,18 @@ class _Flattener:
         by_var: dict[str, list[_Instance]] = {}
         for inst in self.instances:
             by_var.setdefault(inst.var.name, []).append(inst)
+        position: dict[str, int] = {}
+
+        def element_order(inst):
+            for e in inst.elements:
+                if e not in position:
+                    position[e] = self.space.element_family(e).index(e)
+            return tuple(position[e] for e in inst.elements)
+
         for name, var in model.variables.items():
             if name in self.subscripted:
-                insts = by_var[name]
-                # output in element order of the first definition's ranges
-                for inst in insts:
+                # in element order, as Vensim lists them, whatever the order of the definitions
+                for inst in sorted(by_var[name], key=element_order):
                     v = self.element_variable(inst)
                     out[v.name] = v
             else:

@@ -389,3 +389,15 @@ s[i] = SUM(m[i,j!]) ~~|
     assert [value(m, f"n[i1,{e}]") for e in ("i1", "i2", "i3")] == [101, 201, 301]
     assert value(m, "t[i1,i2]") == 21 and value(m, "t[i2,i1]") == 12
     assert value(m, "s[i3]") == 31 + 32 + 33
+
+
+def test_elements_listed_in_range_order_whatever_the_definitions_order():
+    m = flat("""
+Region: North, South, East, West ~~|
+Sub: North, East ~~|
+ex[Region] :EXCEPT: [Sub] = 1 ~~|
+ex[Sub] = 2 ~~|
+""")
+    names = [n for n in m.variables if n.startswith("ex[")]
+    assert names == ["ex[north]", "ex[south]", "ex[east]", "ex[west]"]
+    assert [value(m, n) for n in names] == [2, 1, 2, 1]
