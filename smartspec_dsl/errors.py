@@ -45,6 +45,14 @@ class SpecError(ModelError):
     """A bad sweep, scenario, calibration or evaluation spec or data file."""
 
 
+def did_you_mean(name: str, names: dict[str, str]) -> str:
+    """'; did you mean 'X'?' for the display name X of the closest of `names`
+    (canonical -> display) to the canonical `name`, or '' when none is close."""
+    import difflib
+    close = difflib.get_close_matches(name, list(names), n=1, cutoff=0.8)
+    return f"; did you mean '{names[close[0]]}'?" if close else ""
+
+
 def read_toml(path) -> dict:
     """A TOML spec file as a dict; an unreadable file or bad TOML is a SpecError naming the file."""
     import tomllib

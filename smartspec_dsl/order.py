@@ -12,7 +12,7 @@ import networkx as nx
 
 from . import ir
 from .builtins import CLOCKED
-from .errors import AlgebraicLoop, UndefinedVariable
+from .errors import AlgebraicLoop, UndefinedVariable, did_you_mean
 
 
 @dataclass(frozen=True)
@@ -63,8 +63,10 @@ def _check_defined(model: ir.Model) -> None:
             for node in ir.walk(e):
                 name = node.name if isinstance(node, ir.Ref) else node.table if isinstance(node, ir.LookupCall) else None
                 if name is not None and name not in known:
+                    shown = {n: v.display for n, v in model.variables.items() if not v.hidden}
                     raise UndefinedVariable(
-                        f"{node.pos}: undefined variable '{name}' used in the equation of '{var.display}'")
+                        f"{node.pos}: undefined variable '{name}' used in the equation of '{var.display}'"
+                        + did_you_mean(name, shown))
                 if isinstance(node, ir.LookupCall) and model.variables[name].kind is not ir.Kind.LOOKUP:
                     raise UndefinedVariable(
                         f"{node.pos}: '{model.variables[name].display}' is called like a lookup but is a "

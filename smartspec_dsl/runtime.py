@@ -19,7 +19,7 @@ from . import ir
 from .codegen import Kernel, generate, table_vector
 from .consteval import constant_value
 from .external import fingerprint as external_fingerprint
-from .errors import ModelError, ParameterError
+from .errors import ModelError, ParameterError, did_you_mean
 from .grammar import grammar_text
 from .lower import lower
 from .order import Schedule, schedule
@@ -131,7 +131,9 @@ class Model:
             return self._param_index[key]
         var = self.schedule.model.variables.get(key)
         if var is None:
-            raise ParameterError(f"'{name}' is not a variable of {self.path}")
+            constants = {c: self.schedule.model.variables[c].display for c in self._param_index
+                         if c in self.schedule.model.variables}
+            raise ParameterError(f"'{name}' is not a variable of {self.path}" + did_you_mean(key, constants))
         article = "an" if var.kind.value[0] in "aeiou" else "a"
         raise ParameterError(f"'{name}' is {article} {var.kind.value}, not a constant of the model; "
                              "only constants can be set")

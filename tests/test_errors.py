@@ -135,19 +135,20 @@ def test_syntax_error(case, existing, tmp_path, cache_dir):
 # ---------------------------------------------------------------- undefined variable
 
 @existing_output
-@pytest.mark.parametrize("case, line, name, used_in", [
+@pytest.mark.parametrize("case, line, name, used_in, suggested", [
     # line 9: "\t(Teacup Temperature - Room Temperatur) / Characteristic Time"
-    ("undefined_variable", 9, "Room Temperatur", "Heat Loss to Room"),
+    ("undefined_variable", 9, "Room Temperatur", "Heat Loss to Room", "Room Temperature"),
     # the INTEG starts on line 22; the misspelt rate is on line 23: "\t-Heat Loss to Rom,"
-    ("undefined_variable_in_stock", 23, "Heat Loss to Rom", "Teacup Temperature"),
+    ("undefined_variable_in_stock", 23, "Heat Loss to Rom", "Teacup Temperature", "Heat Loss to Room"),
 ])
-def test_undefined_variable(case, line, name, used_in, existing, tmp_path, cache_dir):
+def test_undefined_variable(case, line, name, used_in, suggested, existing, tmp_path, cache_dir):
     model = BAD / f"{case}.mdl"
     err = run_bad(model, tmp_path, cache_dir, existing)
     assert f"{model}:{line}:" in err, err
     assert "undefined" in err.lower(), err
     assert f"'{name.lower()}'" in err.lower(), err
     assert used_in in err, err
+    assert err.rstrip().endswith(f"did you mean '{suggested}'?"), err
 
 
 # ---------------------------------------------------------------- functions
@@ -239,6 +240,10 @@ def test_set_unknown_name(existing, tmp_path, cache_dir):
     err = run_bad(TEACUP, tmp_path, cache_dir, existing, ["--set", "Tea Temperature=3"])
     assert "'Tea Temperature'" in err, err
     assert "not a variable" in err, err
+    assert "did you mean" not in err, err   # no constant is close to it
+    (tmp_path / "again").mkdir()
+    err = run_bad(TEACUP, tmp_path / "again", cache_dir, existing, ["--set", "Room Temprature=3"])
+    assert err.rstrip().endswith("not a variable of " + str(TEACUP) + "; did you mean 'Room Temperature'?"), err
 
 
 @existing_output
