@@ -151,7 +151,9 @@ _LOOKUP_FUNCS = {"LOOKUP FORWARD": "lookup_forward", "LOOKUP BACKWARD": "lookup_
 _RANDOM_FUNCS = {"RANDOM 0 1": "random_uniform", "RANDOM UNIFORM": "random_uniform",
                  "RANDOM NORMAL": "random_normal", "RANDOM EXPONENTIAL": "random_exponential",
                  "RANDOM LOGNORMAL": "random_lognormal", "RANDOM TRIANGULAR": "random_triangular",
-                 "RANDOM POISSON": "random_poisson"}
+                 "RANDOM POISSON": "random_poisson", "RANDOM GAMMA": "random_gamma",
+                 "RANDOM WEIBULL": "random_weibull", "RANDOM BETA": "random_beta",
+                 "RANDOM BINOMIAL": "random_binomial", "RANDOM NEGATIVE BINOMIAL": "random_negative_binomial"}
 _COMPARE = {"=": "==", "<>": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 
 
@@ -454,7 +456,8 @@ from smartspec_dsl.kernel_lib import (
     integer, modulo, quantum, log2, power, ramp, pulse, pulse_train, lookup,
     lookup_extrapolate, lookup_forward, lookup_backward, fixed_delay_slots, ld, st, tk, ix, vsum, sel, bf,
     fand, forr, fnot, fmin, fmax, fxidz, fzidz, fstep, parallel_cold_start, random_uniform,
-    random_normal, random_exponential, random_lognormal, random_triangular, random_poisson)
+    random_normal, random_exponential, random_lognormal, random_triangular, random_poisson, random_gamma,
+    random_weibull, random_beta, random_binomial, random_negative_binomial)
 from smartspec_dsl.kernel_extra import lookup_invert, material_size, material_out, material_in
 
 from smartspec_dsl.kernel_lib import (

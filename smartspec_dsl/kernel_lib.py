@@ -489,6 +489,138 @@ def random_poisson(lo, hi, mean, shift, stretch, seed, site, istep, run_seed):
     return min(max(x, lo), hi)
 
 
+# RANDOM BETA, GAMMA, WEIBULL, BINOMIAL and NEGATIVE BINOMIAL(m, x, ..., h, r, s):
+# a draw of the named distribution, stretched by r, shifted by h, truncated to
+# [m, x] by redrawing (then clipping after 1000 tries), as Vensim's "Random
+# Functions" page defines them. Several uniforms make one draw: `c` counts them.
+
+@njit(**JIT)
+def _std_gamma(a, seed, site, istep, run_seed, c):
+    """Gamma(shape a, scale 1) by Marsaglia and Tsang (2000); for a < 1 boosted as
+    Gamma(a + 1) * U^(1/a). `c` is the index of the next uniform, kept even (a
+    normal takes uniforms c and c + 1). Returns (draw, next counter)."""
+    boost = 1.0
+    if a < 1.0:
+        boost = uniform01(seed, site, istep, run_seed, c) ** (1.0 / a)
+        c += 2
+        a += 1.0
+    d = a - 1.0 / 3.0
+    k = 1.0 / math.sqrt(9.0 * d)
+    for _ in range(1000):
+        z = std_normal(seed, site, istep, run_seed, c // 2)
+        u = uniform01(seed, site, istep, run_seed, c + 2)
+        c += 4
+        w = 1.0 + k * z
+        if w <= 0.0:
+            continue
+        w = w * w * w
+        if math.log(u) < 0.5 * z * z + d - d * w + d * math.log(w):
+            return boost * d * w, c
+    return boost * d, c
+
+
+@njit(**JIT)
+def _truncated(x, lo, hi):
+    return min(max(x, lo), hi)
+
+
+@njit(**JIT)
+def random_gamma(lo, hi, order, shift, stretch, seed, site, istep, run_seed):
+    """Gamma of order O with mean 1 (shape O, scale 1/O); Vensim takes an order below 1 as 1."""
+    a = max(order, 1.0)
+    x, c = shift, 0
+    for _ in range(1000):
+        g, c = _std_gamma(a, seed, site, istep, run_seed, c)
+        x = shift + stretch * g / a
+        if lo <= x <= hi:
+            return x
+    return _truncated(x, lo, hi)
+
+
+@njit(**JIT)
+def random_beta(lo, hi, alpha, beta, shift, stretch, seed, site, istep, run_seed):
+    """Beta(alpha, beta) on [0, 1] as X / (X + Y) with X ~ Gamma(alpha), Y ~ Gamma(beta)."""
+    x, c = shift, 0
+    for _ in range(1000):
+        g1, c = _std_gamma(alpha, seed, site, istep, run_seed, c)
+        g2, c = _std_gamma(beta, seed, site, istep, run_seed, c)
+        x = shift + stretch * g1 / (g1 + g2)
+        if lo <= x <= hi:
+            return x
+    return _truncated(x, lo, hi)
+
+
+@njit(**JIT)
+def random_weibull(lo, hi, shape, shift, stretch, seed, site, istep, run_seed):
+    """Weibull with shape S starting at 0 with mean 1 (scale 1 / Gamma(1 + 1/S)), by inversion."""
+    scale = 1.0 / math.gamma(1.0 + 1.0 / shape)
+    x = shift
+    for k in range(1000):
+        u = uniform01(seed, site, istep, run_seed, k)
+        x = shift + stretch * scale * (-math.log(u)) ** (1.0 / shape)
+        if lo <= x <= hi:
+            return x
+    return _truncated(x, lo, hi)
+
+
+@njit(**JIT)
+def _binomial(n, p, seed, site, istep, run_seed, c):
+    """Binomial(n, p) by inversion (from the nearer end), or by counting n Bernoulli
+    trials when the pmf at 0 underflows. Returns (draw, next counter)."""
+    if p <= 0.0 or n <= 0:
+        return 0.0, c
+    if p >= 1.0:
+        return float(n), c
+    q = min(p, 1.0 - p)
+    if n * math.log1p(-q) > -700.0:
+        u = uniform01(seed, site, istep, run_seed, c)
+        k, pk = 0, (1.0 - q) ** n
+        cdf = pk
+        while u > cdf and k < n:
+            pk *= (n - k) / (k + 1.0) * q / (1.0 - q)
+            k += 1
+            cdf += pk
+        return float(k if q == p else n - k), c + 1
+    hits = 0
+    for i in range(n):
+        if uniform01(seed, site, istep, run_seed, c + i) < p:
+            hits += 1
+    return float(hits), c + n
+
+
+@njit(**JIT)
+def random_binomial(lo, hi, prob, trials, shift, stretch, seed, site, istep, run_seed):
+    """Binomial on N trials of probability P: an integer in 0..N before stretch and shift."""
+    n = int(round(trials))
+    x, c = shift, 0
+    for _ in range(1000):
+        b, c = _binomial(n, prob, seed, site, istep, run_seed, c)
+        x = shift + stretch * b
+        if lo <= x <= hi:
+            return x
+    return _truncated(x, lo, hi)
+
+
+@njit(**JIT)
+def random_negative_binomial(lo, hi, prob, successes, shift, stretch, seed, site, istep, run_seed):
+    """The number of trials needed for N successes of probability P (an integer from N
+    up): N geometric waiting times, each ceil(ln U / ln(1 - P)) trials."""
+    n = int(round(successes))
+    x, c = shift, 0
+    for _ in range(1000):
+        trials = float(n)
+        if prob < 1.0:
+            trials = 0.0
+            for i in range(n):
+                u = uniform01(seed, site, istep, run_seed, c + i)
+                trials += max(1.0, math.ceil(math.log(u) / math.log1p(-prob)))
+        c += n
+        x = shift + stretch * trials
+        if lo <= x <= hi:
+            return x
+    return _truncated(x, lo, hi)
+
+
 # ---- whole-array functions -----------------------------------------------------
 # A whole-array function's inputs sit in a scratch block of the state vector v,
 # v[b:b+m] (see codegen: scratch); each helper below computes once per evaluation

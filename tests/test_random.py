@@ -72,3 +72,50 @@ def test_common_random_numbers_in_a_sweep_spec(model, tmp_path):
         res = sweep(model, read_spec(spec, model).sampler, progress=False)
         # two identical scenarios: the same draws exactly when the streams are shared
         assert np.array_equal(res.values[0], res.values[1]) == crn
+
+
+MORE = """{UTF-8}
+g = RANDOM GAMMA(0, 100, 3, 0, 1, 1) ~~|
+g2 = RANDOM GAMMA(0, 100, 0.5, 2, 3, 2) ~~|
+w = RANDOM WEIBULL(0, 100, 2, 0, 1, 3) ~~|
+b = RANDOM BETA(0, 1, 0.5, 2, 0, 1, 4) ~~|
+b2 = RANDOM BETA(-10, 10, 3, 3, 1, 2, 5) ~~|
+bi = RANDOM BINOMIAL(0, 100, 0.3, 10, 0, 1, 6) ~~|
+bl = RANDOM BINOMIAL(0, 10000, 0.5, 3000, 0, 1, 7) ~~|
+nb = RANDOM NEGATIVE BINOMIAL(0, 1000, 0.25, 3, 0, 1, 8) ~~|
+gt = RANDOM GAMMA(1, 2, 2, 0, 1, 9) ~~|
+INITIAL TIME = 0 ~~|
+FINAL TIME = 40000 ~~|
+TIME STEP = 1 ~~|
+SAVEPER = 1 ~~|
+"""
+
+
+def test_gamma_weibull_beta_binomial_negative_binomial(tmp_path):
+    """Vensim's definitions ("Random Functions"): gamma of order O and weibull of shape S
+    have mean 1 before stretch r and shift h; an order below 1 counts as 1; beta(A, B) on
+    [0, 1]; binomial on N trials of probability P; negative binomial counts the trials
+    for N successes. Means and variances worked out from those definitions."""
+    import math
+    path = tmp_path / "more.mdl"
+    path.write_text(MORE)
+    r = smartspec_dsl.load(path, cache_dir=tmp_path / "cache").run()
+    expected = {  # name: (mean, variance)
+        "g": (1, 1 / 3),                              # Gamma(3, 1/3)
+        "g2": (2 + 3 * 1, 9 * 1),                     # order 0.5 -> 1: exponential; h 2, r 3
+        "w": (1, math.gamma(2) / math.gamma(1.5) ** 2 - 1),
+        "b": (0.5 / 2.5, 0.5 * 2 / (2.5 ** 2 * 3.5)),
+        "b2": (1 + 2 * 0.5, 4 * 9 / (36 * 7)),
+        "bi": (10 * 0.3, 10 * 0.3 * 0.7),
+        "bl": (1500, 3000 * 0.25),                    # the Bernoulli-counting branch
+        "nb": (3 / 0.25, 3 * 0.75 / 0.25 ** 2),
+    }
+    n = len(r.time)
+    for name, (mean, var) in expected.items():
+        x = r[name]
+        assert abs(x.mean() - mean) < 5 * math.sqrt(var / n), (name, x.mean(), mean)
+        assert abs(x.var() - var) < 0.1 * var, (name, x.var(), var)
+    for name in ("bi", "bl", "nb"):
+        assert np.array_equal(r[name], np.round(r[name])), name
+    assert r["nb"].min() >= 3
+    assert 1 <= r["gt"].min() and r["gt"].max() <= 2          # truncated to [m, x] by redrawing
