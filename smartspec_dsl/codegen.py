@@ -344,6 +344,14 @@ class _Emitter:
             if not isinstance(table, ir.Ref):
                 raise UnsupportedFeature(f"{e.pos}: {f} needs a lookup name as its first argument")
             return f"{_LOOKUP_FUNCS[f]}({self.expr(args[1])}, {self.lookup_of(table.name, e.pos)})"
+        if f == "RANDOM LOOKUP":
+            if not isinstance(args[0], ir.Ref):
+                raise UnsupportedFeature(f"{e.pos}: RANDOM LOOKUP needs a lookup name as its first argument")
+            table = self.lookup_of(args[0].name, e.pos)
+            rest = ", ".join(self.expr(x) for x in args[1:5])
+            self.random_sites += 1
+            return (f"random_lookup({table}, {rest}, {self.expr(args[5])}, ix({self.random_sites}), "
+                    f"ix({self.step_expr}), ld(v, {self.run_seed_slot}))")
         a = [self.expr(x) for x in args]
         if f in _RANDOM_FUNCS:
             self.random_sites += 1
@@ -457,7 +465,7 @@ from smartspec_dsl.kernel_lib import (
     lookup_extrapolate, lookup_forward, lookup_backward, fixed_delay_slots, ld, st, tk, ix, vsum, sel, bf,
     fand, forr, fnot, fmin, fmax, fxidz, fzidz, fstep, parallel_cold_start, random_uniform,
     random_normal, random_exponential, random_lognormal, random_triangular, random_poisson, random_gamma,
-    random_weibull, random_beta, random_binomial, random_negative_binomial)
+    random_weibull, random_beta, random_binomial, random_negative_binomial, random_lookup)
 from smartspec_dsl.kernel_extra import lookup_invert, material_size, material_out, material_in
 
 from smartspec_dsl.kernel_lib import (

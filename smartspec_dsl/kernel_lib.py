@@ -621,6 +621,40 @@ def random_negative_binomial(lo, hi, prob, successes, shift, stretch, seed, site
     return _truncated(x, lo, hi)
 
 
+@njit(**JIT)
+def _draw_from_pdf(u, tab, off, n):
+    """The x below which a fraction u of the area under the table lies: the table,
+    linear between its points and 0 where negative, taken as a density."""
+    total = 0.0
+    for i in range(n - 1):
+        total += 0.5 * (max(tab[off + n + i], 0.0) + max(tab[off + n + i + 1], 0.0)) * (tab[off + i + 1] - tab[off + i])
+    target = u * total
+    for i in range(n - 1):
+        x0, w = tab[off + i], tab[off + i + 1] - tab[off + i]
+        y0, y1 = max(tab[off + n + i], 0.0), max(tab[off + n + i + 1], 0.0)
+        area = 0.5 * (y0 + y1) * w
+        if target <= area and area > 0.0:
+            slope = (y1 - y0) / w
+            if abs(slope) * w < 1e-12 * max(y0, 1e-300):
+                return x0 + target / y0
+            # y0 d + slope d^2 / 2 = target, the root in [0, w]
+            return x0 + 2.0 * target / (y0 + math.sqrt(max(y0 * y0 + 2.0 * slope * target, 0.0)))
+        target -= area
+    return tab[off + n - 1]
+
+
+@njit(**JIT)
+def random_lookup(tab, off, n, lo, hi, shift, stretch, seed, site, istep, run_seed):
+    """RANDOM LOOKUP(look, m, x, h, r, s): a draw from the density the lookup table
+    describes, by inversion, then stretched, shifted and truncated like the others."""
+    x = shift
+    for k in range(1000):
+        x = shift + stretch * _draw_from_pdf(uniform01(seed, site, istep, run_seed, k), tab, off, n)
+        if lo <= x <= hi:
+            return x
+    return _truncated(x, lo, hi)
+
+
 # ---- whole-array functions -----------------------------------------------------
 # A whole-array function's inputs sit in a scratch block of the state vector v,
 # v[b:b+m] (see codegen: scratch); each helper below computes once per evaluation

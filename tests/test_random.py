@@ -84,6 +84,12 @@ bi = RANDOM BINOMIAL(0, 100, 0.3, 10, 0, 1, 6) ~~|
 bl = RANDOM BINOMIAL(0, 10000, 0.5, 3000, 0, 1, 7) ~~|
 nb = RANDOM NEGATIVE BINOMIAL(0, 1000, 0.25, 3, 0, 1, 8) ~~|
 gt = RANDOM GAMMA(1, 2, 2, 0, 1, 9) ~~|
+ramp pdf((0,0),(1,2)) ~~|
+tri pdf((0,0),(1,1),(3,0)) ~~|
+flat pdf((0,1),(4,1)) ~~|
+la = RANDOM LOOKUP(ramp pdf, 0, 10, 0, 1, 10) ~~|
+lb = RANDOM LOOKUP(tri pdf, -100, 100, 1, 2, 11) ~~|
+lc = RANDOM LOOKUP(flat pdf, 0, 3, 0, 1, 12) ~~|
 INITIAL TIME = 0 ~~|
 FINAL TIME = 40000 ~~|
 TIME STEP = 1 ~~|
@@ -91,7 +97,7 @@ SAVEPER = 1 ~~|
 """
 
 
-def test_gamma_weibull_beta_binomial_negative_binomial(tmp_path):
+def test_gamma_weibull_beta_binomial_negative_binomial_lookup(tmp_path):
     """Vensim's definitions ("Random Functions"): gamma of order O and weibull of shape S
     have mean 1 before stretch r and shift h; an order below 1 counts as 1; beta(A, B) on
     [0, 1]; binomial on N trials of probability P; negative binomial counts the trials
@@ -109,6 +115,11 @@ def test_gamma_weibull_beta_binomial_negative_binomial(tmp_path):
         "bi": (10 * 0.3, 10 * 0.3 * 0.7),
         "bl": (1500, 3000 * 0.25),                    # the Bernoulli-counting branch
         "nb": (3 / 0.25, 3 * 0.75 / 0.25 ** 2),
+        # RANDOM LOOKUP: the table as a density; 2x on [0, 1]; the triangle (0, 1, 3)
+        # stretched by 2 and shifted by 1; uniform on [0, 4] truncated to [0, 3]
+        "la": (2 / 3, 1 / 18),
+        "lb": (1 + 2 * 4 / 3, 4 * (0 + 1 + 9 - 3) / 18),
+        "lc": (1.5, 9 / 12),
     }
     n = len(r.time)
     for name, (mean, var) in expected.items():
