@@ -206,6 +206,12 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--time", type=float, help="scatter: the saved time (default: the last)")
     pl.add_argument("--bands", default="5,25,50,75,95", help="fan: percentiles (default 5,25,50,75,95)")
     pl.set_defaults(func=cmd_plot)
+    sa = sub.add_parser("sensitivity", help="Morris or Sobol sensitivity indices of a sweep spec's outputs")
+    sa.add_argument("model")
+    sa.add_argument("--spec", required=True, help='sweep spec (TOML) with sampler = "morris" or "saltelli"')
+    sa.add_argument("--time", type=float, help="the saved time to analyse (default: the final time)")
+    sa.add_argument("-o", "--output", help="write the indices as CSV")
+    sa.set_defaults(func=lambda args: __import__("smartspec_dsl.sensitivity", fromlist=["main"]).main(args))
     sub.add_parser("evaluate", help="entropy-weight TOPSIS evaluation (see smartspec evaluate -h)",
                    add_help=False)
     return ap

@@ -63,3 +63,28 @@ def read_toml(path) -> dict:
         raise SpecError(f"{path}: cannot read spec: {err.strerror or err}") from None
     except tomllib.TOMLDecodeError as err:
         raise SpecError(f"{path}: invalid TOML: {err}") from None
+
+
+def write_text_atomic(path, text: str) -> None:
+    """Write a text output atomically: a reader never sees a half-written file, and a
+    failure leaves any previous file untouched; an OSError is a SpecError naming the file."""
+    import os
+    import tempfile
+    from pathlib import Path
+    target = Path(path)
+    try:
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise SpecError(f"{target}: cannot write output: {exc.strerror or exc}") from None
+    try:
+        with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, target)
+    except BaseException as exc:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        if isinstance(exc, OSError):
+            raise SpecError(f"{target}: cannot write output: {exc.strerror or exc}") from None
+        raise

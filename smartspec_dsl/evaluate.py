@@ -80,17 +80,15 @@ import argparse
 import csv
 import io
 import math
-import os
 import re
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple, Sequence
 
 import numpy as np
 
-from smartspec_dsl.errors import ModelError, SpecError, read_toml
+from smartspec_dsl.errors import ModelError, SpecError, read_toml, write_text_atomic
 
 __all__ = [
     "Coupling", "DataTable", "EvaluationResult", "IndexSpec", "Node", "TopsisResult",
@@ -574,31 +572,8 @@ def format_result(result: EvaluationResult) -> str:
 
 
 def write_result(result: EvaluationResult, path) -> None:
-    """Write the CSV atomically: a reader never sees a half-written file, and a
-    failure leaves any previous file untouched."""
-    text = format_result(result)
-    target = Path(path)
-    try:
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    except OSError as exc:
-        raise SpecError(f"{target}: cannot write output: {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, target)
-    except OSError as exc:
-        _unlink_quietly(tmp)
-        raise SpecError(f"{target}: cannot write output: {exc.strerror or exc}") from None
-    except BaseException:
-        _unlink_quietly(tmp)
-        raise
-
-
-def _unlink_quietly(path: str) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
+    """Write the CSV atomically (see errors.write_text_atomic)."""
+    write_text_atomic(path, format_result(result))
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -496,6 +496,7 @@ class SweepSpec:
     options: dict          # outputs, times, stats, chunk_size, method, final_time, ...
     layout: str | None
     raw: dict
+    design: object = None  # the sampler the plan draws from (e.g. Morris, for `sensitivity`)
 
 
 def read_spec(path, model, default_seed: int | None = None, chunk_size: int | None = None) -> SweepSpec:
@@ -720,4 +721,4 @@ def read_spec(path, model, default_seed: int | None = None, chunk_size: int | No
     if crn:
         # every run draws the same random streams (run seed 0): runs differ by their constants alone
         plan_.common_seeds = True
-    return SweepSpec(str(path), plan_, plan_.seed, opts, layout, raw)
+    return SweepSpec(str(path), plan_, plan_.seed, opts, layout, raw, sampler)
