@@ -84,6 +84,22 @@ class Result:
             raise ImportError("Result.to_pandas() needs pandas: pip install 'smartspec[pandas]'") from err
         return pd.DataFrame(self.values, index=pd.Index(self.time, name="Time"), columns=self.columns)
 
+    def __repr__(self) -> str:
+        return (f"<Result: {_span(self.time)} x {len(self.columns)} "
+                f"columns: {_some(self.columns)}>")
+
+
+def _span(time) -> str:
+    """'241 saved times (t = 0 to 30)', '1 saved time (t = 30)'."""
+    if len(time) == 1:
+        return f"1 saved time (t = {time[0]:g})"
+    return f"{len(time)} saved times" + (f" (t = {time[0]:g} to {time[-1]:g})" if len(time) else "")
+
+
+def _some(names, n: int = 4) -> str:
+    shown = ", ".join(names[:n])
+    return shown + (f", ... ({len(names) - n} more)" if len(names) > n else "")
+
 
 @dataclass
 class BatchResult:
@@ -95,6 +111,17 @@ class BatchResult:
 
 class Model:
     """A compiled model. Use `smartspec_dsl.load(path)`."""
+
+    def __repr__(self) -> str:
+        kinds: dict[str, int] = {}
+        for v in self.ir.variables.values():
+            if not v.hidden and v.name not in ir.CONTROL_NAMES and v.name != ir.TIME:
+                kinds[v.kind.value] = kinds.get(v.kind.value, 0) + 1
+        plural = {"auxiliary": "auxiliaries"}
+        counts = ", ".join(f"{n} {plural.get(k, k + 's') if n > 1 else k}" for k, n in sorted(kinds.items()))
+        c = self.constants
+        return (f"<Model {Path(self.path).name}: {counts}; t = {c['INITIAL TIME']:g} to {c['FINAL TIME']:g}, "
+                f"TIME STEP {c['TIME STEP']:g}>")
 
     def __init__(self, path: str, source_model: ir.Model, sched: Schedule, kernel: Kernel,
                  module, compile_seconds: float, cached: bool):

@@ -55,6 +55,9 @@ class Indices:
             for j in np.argsort(-np.nan_to_num(table[main], nan=-np.inf), kind="stable"):
                 yield (out, self.parameters[j], *(float(table[c][j]) for c in self.columns))
 
+    def __repr__(self) -> str:
+        return format_table(self).rstrip("\n")
+
     def to_pandas(self):
         import pandas as pd
         return pd.DataFrame(list(self.rows()), columns=["output", "parameter", *self.columns])

@@ -83,6 +83,13 @@ class SweepResult:
     def __len__(self) -> int:
         return len(self.runs)
 
+    def __repr__(self) -> str:
+        from .runtime import _some, _span
+        kept = "values kept" if self.values is not None else "no values kept"
+        stats = f"stats {', '.join(self.stats)}" if self.stats else "no stats"
+        return (f"<SweepResult: {len(self.runs):,} runs x {_span(self.time)} x "
+                f"{len(self.outputs)} outputs ({_some(self.outputs, 3)}); {kept}; {stats}; seed {self.seed}>")
+
     def _out(self, name: str) -> int:
         from . import ir
         key = ir.canonical_name(name)

@@ -46,3 +46,21 @@ def test_load_announces_a_compile_and_only_a_compile(tmp_path):
     again = smartspec_dsl.load(path, cache_dir=tmp_path / "cache", log=heard.append)
     assert again.cached and len(heard) == 1
     assert again.run()["x"].tolist() == [0.0, 1.0, 2.0]
+
+
+def test_reprs_summarise(tmp_path):
+    """Notebook-friendly reprs: what a model, a run and a sweep hold, in one line."""
+    import smartspec_dsl
+    from smartspec_dsl.samplers import LatinHypercube, Uniform
+    from smartspec_dsl.sweep import sweep
+    path = tmp_path / "m.mdl"
+    path.write_text("k = 0.5 ~~|\nx = INTEG(-k * x, 1) ~~|\nINITIAL TIME = 0 ~~|\nFINAL TIME = 4 ~~|\n"
+                    "TIME STEP = 0.5 ~~|\nSAVEPER = 1 ~~|\n")
+    m = smartspec_dsl.load(path, cache_dir=tmp_path / "cache")
+    assert repr(m) == "<Model m.mdl: 1 constant, 1 stock; t = 0 to 4, TIME STEP 0.5>"
+    assert repr(m.run()) == ("<Result: 5 saved times (t = 0 to 4) x 6 columns: "
+                             "k, x, INITIAL TIME, FINAL TIME, ... (2 more)>")
+    res = sweep(m, LatinHypercube({"k": Uniform(0, 1)}, 10), seed=3, times="final", stats=["mean"],
+                keep_runs=False)
+    assert repr(res) == ("<SweepResult: 10 runs x 1 saved time (t = 4) x 6 outputs (k, x, INITIAL TIME, ... "
+                         "(3 more)); no values kept; stats mean; seed 3>")
