@@ -36,13 +36,16 @@ Spec (TOML):
 from __future__ import annotations
 
 import csv
+import io
+import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from . import ir
-from .errors import ModelError, SpecError, read_toml
+from .errors import ModelError, SpecError, read_toml, write_text_atomic
 
 
 @dataclass
@@ -137,7 +140,8 @@ def _series_targets(path: Path, scenario: str, weight: float, where: str) -> lis
 
 
 def calibrate(model, spec: CalibrationSpec, progress=None) -> CalibrationResult:
-    """Fit `spec`'s parameters to its targets (scipy's bounded least squares, trust region reflective)."""
+    """Fit `spec`'s parameters to its targets (scipy's bounded least squares, trust region reflective).
+    progress(model runs so far, lowest cost so far) is called after every batch of runs."""
     try:
         from scipy.optimize import least_squares
     except ImportError as err:  # optional extra
@@ -159,7 +163,7 @@ def calibrate(model, spec: CalibrationSpec, progress=None) -> CalibrationResult:
                             f"is not a saved time of the model")
         picks.append((scen_names.index(t.scenario), col[ir.canonical_name(t.variable)], ti, t.values,
                       np.sqrt(t.weight)))
-    evaluations = 0
+    evaluations, best = 0, np.inf
 
     def matrix(xs: np.ndarray) -> np.ndarray:
         """One run per (candidate, scenario)."""
@@ -176,15 +180,17 @@ def calibrate(model, spec: CalibrationSpec, progress=None) -> CalibrationResult:
         return P
 
     def residuals_of(xs: np.ndarray) -> np.ndarray:
-        nonlocal evaluations
+        nonlocal evaluations, best
         evaluations += len(xs) * len(scen_names)   # model runs
         values = model.run_batch(matrix(xs), outputs=outputs).values
         values = values.reshape(len(xs), len(scen_names), len(time), len(outputs))
         res = [np.concatenate([w * (values[c, s, ti, o] - vals) for s, o, ti, vals, w in picks])
                for c in range(len(xs))]
+        res = np.array(res)
+        best = min(best, float(np.min(0.5 * np.sum(res * res, axis=1))))
         if progress:
-            progress(evaluations)
-        return np.array(res)
+            progress(evaluations, best)
+        return res
 
     def fun(x):
         return residuals_of(x[None, :])[0]
@@ -209,16 +215,40 @@ def main(args) -> int:
     spec = read_spec(args.spec)
     from .cli import _compile_note
     model = load(args.model, log=_compile_note)
-    result = calibrate(model, spec)
+    show = _progress_line() if sys.stderr.isatty() and not getattr(args, "no_progress", False) else None
+    try:
+        result = calibrate(model, spec, progress=show)
+    finally:
+        if show:
+            show.end()
     print(f"{args.model}: {'converged' if result.success else 'stopped'} after {result.evaluations} model runs "
           f"({result.message})")
     print(f"  cost (0.5 * sum of squared residuals): {result.cost:.6g}")
     for name, value in result.parameters.items():
         print(f"  {name:<40} {result.initial[name]:>14.6g} -> {value:.10g}")
     if args.output:
-        lines = ["parameter,initial,fitted"] + [
-            f'"{n}",{result.initial[n]!r},{v!r}' for n, v in result.parameters.items()]
-        tmp = Path(str(args.output) + ".tmp")
-        tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        tmp.replace(args.output)
+        text = io.StringIO()
+        w = csv.writer(text, lineterminator="\n")
+        w.writerow(["parameter", "initial", "fitted"])
+        w.writerows([n, repr(result.initial[n]), repr(v)] for n, v in result.parameters.items())
+        write_text_atomic(args.output, text.getvalue())
     return 0
+
+
+class _progress_line:
+    """'calibrating: N model runs, lowest cost C' on one terminal line, at most five times a second."""
+
+    def __init__(self):
+        self.last = 0.0
+        self.shown = False
+
+    def __call__(self, runs: int, best: float) -> None:
+        now = time.monotonic()
+        if now - self.last >= 0.2:
+            self.last, self.shown = now, True
+            print(f"\rcalibrating: {runs:,} model runs, lowest cost {best:.6g}   ", end="", file=sys.stderr,
+                  flush=True)
+
+    def end(self) -> None:
+        if self.shown:
+            print(file=sys.stderr)

@@ -179,6 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("model")
     cal.add_argument("--spec", required=True, help="calibration spec (TOML; see smartspec_dsl.calibrate)")
     cal.add_argument("-o", "--output", help="write the fitted constants as CSV")
+    cal.add_argument("--no-progress", action="store_true", help="no progress line on a terminal")
     cal.set_defaults(func=lambda args: __import__("smartspec_dsl.calibrate", fromlist=["main"]).main(args))
     check = sub.add_parser("check", help="parse and order a model without running it")
     check.add_argument("model")

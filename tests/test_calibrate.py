@@ -31,10 +31,15 @@ upper = 50
 [[target]]
 file = "observed.csv"
 """)
-    fit = calibrate(teacup, read_spec(tmp_path / "spec.toml"))
+    seen = []
+    fit = calibrate(teacup, read_spec(tmp_path / "spec.toml"), progress=lambda n, c: seen.append((n, c)))
     assert fit.parameters["Room Temperature"] == pytest.approx(64.0, rel=1e-6)
     assert fit.parameters["Characteristic Time"] == pytest.approx(13.5, rel=1e-6)
     assert fit.cost < 1e-12
+    # progress: every batch of runs, the run count growing to the total, the lowest cost never rising
+    runs, costs = zip(*seen)
+    assert list(runs) == sorted(set(runs)) and runs[-1] == fit.evaluations
+    assert all(b <= a for a, b in zip(costs, costs[1:])) and costs[-1] <= fit.cost
 
 
 def test_recovers_from_scenario_final_values(teacup, tmp_path):
