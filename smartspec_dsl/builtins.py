@@ -83,6 +83,9 @@ def check_call(node: ir.Call) -> None:
     if arity is None:
         if f in WHOLE_EQUATION:
             raise ModelError(f"{node.pos}: {f} must be the whole equation of a stock")
+        if f == "A FUNCTION OF":
+            raise UnsupportedFeature(f"{node.pos}: A FUNCTION OF is Vensim's placeholder for an equation "
+                                     "not written yet: write the equation to run the model")
         if f.endswith(" LOOKUPS") and f.startswith("GET "):
             raise ModelError(f"{node.pos}: {f} defines a lookup table, so it must be the whole "
                              f"equation: write 'table = {f}(...)' and use table(x)")

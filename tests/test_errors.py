@@ -343,3 +343,11 @@ def test_good_model_runs(tmp_path, cache_dir):
     proc = smartspec(["run", TEACUP, "-o", out], cache_dir)
     assert proc.returncode == 0, proc.stderr
     assert out.read_text().startswith("Time,")
+
+
+def test_a_function_of_placeholder(tmp_path, cache_dir):
+    model = tmp_path / "draft.mdl"
+    model.write_text("x = A FUNCTION OF(y) ~~|\ny = 1 ~~|\nINITIAL TIME = 0 ~~|\nFINAL TIME = 1 ~~|\n"
+                     "TIME STEP = 1 ~~|\nSAVEPER = 1 ~~|\n")
+    err = run_bad(model, tmp_path, cache_dir, False)
+    assert f"{model}:1:5: A FUNCTION OF is Vensim's placeholder for an equation not written yet" in err, err
