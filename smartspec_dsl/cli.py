@@ -106,7 +106,15 @@ def cmd_check(args) -> int:
     print(f"  {'lowered':<12}{hidden} internal variables from stateful functions")
     print(f"ok: ordered {len(sched.initial)} initial and {len(sched.dynamic)} per-step equations "
           f"({time.perf_counter() - started:.2f} s)")
-    return 0
+    if not args.units:
+        return 0
+    from .units import check_units
+    issues = check_units(model)
+    for issue in issues:
+        print(issue)
+    print(f"units: {len(issues)} inconsistenc{'y' if len(issues) == 1 else 'ies'}" if issues else
+          "units: consistent")
+    return 1 if issues else 0
 
 
 def cmd_sweep(args) -> int:
@@ -183,6 +191,9 @@ def build_parser() -> argparse.ArgumentParser:
     cal.set_defaults(func=lambda args: __import__("smartspec_dsl.calibrate", fromlist=["main"]).main(args))
     check = sub.add_parser("check", help="parse and order a model without running it")
     check.add_argument("model")
+    check.add_argument("--units", action="store_true",
+                       help="also check that every equation gives the units its variable declares "
+                            "(exit 1 if not)")
     check.set_defaults(func=cmd_check)
     sw = sub.add_parser("sweep", help="run a parameter sweep from a TOML spec into a directory",
                         formatter_class=argparse.RawDescriptionHelpFormatter,
