@@ -16,7 +16,8 @@ A pure function of the parsed model IR; nothing here changes what a run computes
   random function and anything not listed below give no units and so are never
   reported.
 * A stock's rate must give the stock's units per unit of time (the units of
-  TIME STEP); its initial value the stock's units.
+  TIME STEP); its initial value the stock's units. A delay, smoothing or
+  averaging time (SMOOTH*, DELAY*, TREND, FORECAST) must be a time.
 * Functions: SMOOTH*, DELAY*, FORECAST, SAMPLE IF TRUE, INITIAL and ACTIVE
   INITIAL give their input's units; TREND 1/time; STEP its height; RAMP its
   slope times time; XIDZ and ZIDZ a quotient; SQRT and POWER with a number
@@ -41,6 +42,9 @@ DIMENSIONLESS = ("dmnl", "1", "")
 SAME_AS_FIRST = {"ABS", "INTEGER", "QUANTUM", "MODULO", "GAME", "SUM", "VMIN", "VMAX", "SMOOTH", "SMOOTHI",
                  "SMOOTH3", "SMOOTH3I", "SMOOTH N", "DELAY1", "DELAY1I", "DELAY3", "DELAY3I", "DELAY N",
                  "DELAY FIXED", "FORECAST", "INITIAL", "ACTIVE INITIAL"}
+# functions whose second argument is a delay, smoothing or averaging time
+TIMED = {"SMOOTH", "SMOOTHI", "SMOOTH3", "SMOOTH3I", "SMOOTH N", "DELAY1", "DELAY1I", "DELAY3", "DELAY3I",
+         "DELAY N", "DELAY FIXED", "TREND", "FORECAST"}
 DIMENSIONLESS_RESULT = {"EXP", "LN", "LOG", "SIN", "COS", "TAN", "ARCSIN", "ARCCOS", "ARCTAN", "SINH", "COSH",
                         "TANH", "PULSE", "PULSE TRAIN", "ELMCOUNT"}
 
@@ -68,7 +72,7 @@ _WORD = re.compile(r"^[\w$%#&' -]+$")
 def _name(text: str) -> str:
     """A unit's name for comparison: lower case, single spaces, singular, synonyms merged."""
     name = re.sub(r"\s+", " ", text.strip().lower())
-    if not _WORD.match(name) or len(name) > 40:
+    if not _WORD.match(name) or len(name) > 40 or name.count(" ") > 3:
         raise _Unparsable   # prose, not a unit (a comment in the units field)
     if name in SYNONYMS:
         return SYNONYMS[name]
@@ -230,6 +234,9 @@ class _Check:
             self.units(args[1])
             return self.declared.get(args[0].name)
         units = [self.units(a) for a in args]
+        if f in TIMED and len(units) > 1 and units[1] not in (None, NUMBER) and self.time is not None \
+                and units[1] != self.time:
+            self.report(e.pos, f"{f}'s time argument is {format_units(units[1])}, not {format_units(self.time)}")
         if f == "IF THEN ELSE":
             return self.same(e.pos, units[1], units[2], "chooses between")
         if f in ("MIN", "MAX"):

@@ -59,11 +59,13 @@ b = 2 ~ Month ~|
 c = a + b ~ widget ~|
 d = MIN(a, b) ~ widget ~|
 e = a * b ~ widget ~|
+f = SMOOTH(a, a) ~ widget ~|
 """) == [
         "stock: its rate gives widget, but it is declared widget/month",
         "c: adds widget and month",
         "d: MIN of widget and month",
         "e: its equation gives month*widget, but it is declared widget",
+        "f: SMOOTH's time argument is widget, not month",
     ]
 
 
