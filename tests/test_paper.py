@@ -237,3 +237,15 @@ def test_calibration_spec_uses_constants_and_defined_scenarios(model):
         assert {k.lower() for k in sc["scale"]} <= constants, sid
         assert sc["scale"] == pytest.approx(factors[sid], rel=1e-12), sid
     assert doc["options"]["max_evaluations"] <= 1000
+
+
+def test_units_consistent_but_for_the_printed_rates():
+    """The model passes the units check except where the paper prints a rate without its
+    per-year dimension (each rate's comment says so); nothing else may drift."""
+    from smartspec_dsl.parse import parse_file
+    from smartspec_dsl.units import check_units
+    issues = check_units(parse_file(paper.MODEL_PATH))
+    assert sorted(i.variable for i in issues) == sorted([
+        "Smart development rate", "Specialization development rate", "Coupling level development rate",
+        "Smart specialization increase rate", "Smart specialization decrease rate", "Accumulation rate"])
+    assert all(i.message == "its equation gives Dmnl, but it is declared 1/year" for i in issues)
