@@ -84,6 +84,25 @@ class Result:
             raise ImportError("Result.to_pandas() needs pandas: pip install 'smartspec[pandas]'") from err
         return pd.DataFrame(self.values, index=pd.Index(self.time, name="Time"), columns=self.columns)
 
+    def plot(self, *names: str, ax=None):
+        """Time series of `names` (default: every column but the control variables, at most
+        eight) on a matplotlib Axes, a new figure's when `ax` is None; returns the Axes.
+        Uses whatever matplotlib backend is active (inline in a notebook)."""
+        try:
+            import matplotlib.pyplot as plt
+        except ImportError as err:  # optional extra
+            raise ImportError("Result.plot() needs matplotlib: pip install 'smartspec[plot]'") from err
+        if not names:
+            names = tuple(c for c in self.columns if ir.canonical_name(c) not in ir.CONTROL_NAMES)[:8]
+        if ax is None:
+            _, ax = plt.subplots(figsize=(8, 4.5))
+        for name in names:
+            ax.plot(self.time, self[name], label=name)
+        ax.set_xlabel("Time")
+        ax.grid(alpha=0.3)
+        ax.legend(loc="best", fontsize="small")
+        return ax
+
     def __repr__(self) -> str:
         return (f"<Result: {_span(self.time)} x {len(self.columns)} "
                 f"columns: {_some(self.columns)}>")

@@ -64,3 +64,19 @@ def test_reprs_summarise(tmp_path):
                 keep_runs=False)
     assert repr(res) == ("<SweepResult: 10 runs x 1 saved time (t = 4) x 6 outputs (k, x, INITIAL TIME, ... "
                          "(3 more)); no values kept; stats mean; seed 3>")
+
+
+def test_result_plot(tmp_path):
+    """Result.plot draws each named column against time on the Axes it returns."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import smartspec_dsl
+    path = tmp_path / "m.mdl"
+    path.write_text("k = 0.5 ~~|\nx = INTEG(-k * x, 1) ~~|\nINITIAL TIME = 0 ~~|\nFINAL TIME = 4 ~~|\n"
+                    "TIME STEP = 0.5 ~~|\nSAVEPER = 1 ~~|\n")
+    r = smartspec_dsl.load(path, cache_dir=tmp_path / "cache").run()
+    ax = r.plot("x")
+    (line,) = ax.get_lines()
+    assert line.get_label() == "x"
+    assert list(line.get_xdata()) == list(r.time) and list(line.get_ydata()) == list(r["x"])
+    assert [ln.get_label() for ln in r.plot().get_lines()] == ["k", "x"]   # control variables left out
