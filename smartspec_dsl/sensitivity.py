@@ -72,8 +72,9 @@ def _method(design) -> str:
 
 
 def analyze(result, design, outputs=None, time=None, seed: int = 0) -> Indices:
-    """Indices of `outputs` (default: all of the result's) at the saved `time`
-    (default: the last) from a sweep of `design` run with keep_runs=True."""
+    """Indices of `outputs` at the saved `time` (default: the last) from a sweep of
+    `design` run with keep_runs=True. Default outputs: every output of the result
+    that varies across the runs, the design's own parameters left out."""
     method = _method(design)
     if result.values is None:
         raise SpecError("sensitivity indices need every run's values: sweep with keep_runs=True")
@@ -91,8 +92,12 @@ def analyze(result, design, outputs=None, time=None, seed: int = 0) -> Indices:
     x = np.column_stack([result.params[by_key[ir.canonical_name(n)]] for n in design.names])
     problem = design.problem()
     from SALib.analyze import morris, sobol
+    if outputs is None:
+        own = {ir.canonical_name(n) for n in design.names}
+        outputs = [o for j, o in enumerate(result.outputs) if ir.canonical_name(o) not in own
+                   and np.ptp(result.values[:, k, j]) > 0]
     values = {}
-    for out in (result.outputs if outputs is None else outputs):
+    for out in outputs:
         y = np.ascontiguousarray(result.values[:, k, result._out(out)])
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")   # SALib warns on a constant output; its indices are NaN then
@@ -110,7 +115,7 @@ def run(model, design, outputs=None, time=None, seed: int = 0, **sweep_kw):
     _method(design)
     res = sweep(model, design, outputs=outputs, times="final" if time is None else [float(time)],
                 keep_runs=True, seed=seed, **sweep_kw)
-    return res, analyze(res, design, res.outputs, seed=seed)
+    return res, analyze(res, design, outputs, seed=seed)
 
 
 def format_table(idx: Indices) -> str:

@@ -81,3 +81,9 @@ def test_cli(model, tmp_path):
     spec.write_text('sampler = "lhs"\nruns = 10\n[parameters]\na = { dist = "uniform", low = 0, high = 1 }\n')
     p = subprocess.run(cmd, capture_output=True, text=True)
     assert p.returncode == 2 and 'sensitivity needs "morris" or "saltelli", got \'lhs\'' in p.stderr
+
+
+def test_default_outputs_are_those_that_vary(model):
+    # a, b and c are the design's own parameters; the control variables never vary
+    _, idx = sensitivity.run(model, Saltelli(BOUNDS, 16), seed=2)
+    assert list(idx.values) == ["y", "z"]
