@@ -15,7 +15,8 @@ batch kernel; SALib's analysers turn the outputs at one saved time into indices:
     idx.to_pandas()
 
 CLI: `smartspec sensitivity MODEL.mdl --spec SPEC.toml [--time T] [-o OUT.csv]`
-with `sampler = "morris"` or `"saltelli"` in the spec.
+with `sampler = "morris"` or `"saltelli"` in the spec, or `smartspec sensitivity
+OUTDIR` for a sweep that `smartspec sweep` wrote with such a spec.
 """
 from __future__ import annotations
 
@@ -130,18 +131,50 @@ def format_table(idx: Indices) -> str:
     return out.getvalue()
 
 
-def main(args: argparse.Namespace) -> int:
-    from .cli import _compile_note
-    from .runtime import load
-    from .sweep import read_spec
-    model = load(args.model, log=_compile_note)
-    spec = read_spec(args.spec, model)
+def _design(spec):
     if not isinstance(spec.design, (Morris, Saltelli)):
         kind = spec.raw.get("sampler", "?")
         raise SpecError(f"{spec.path}: sampler: sensitivity needs \"morris\" or \"saltelli\", got {kind!r}")
-    o = spec.options
-    run_kw = {k: o[k] for k in ("final_time", "time_step", "saveper", "method") if k in o}
-    res, idx = run(model, spec.design, o.get("outputs"), args.time, spec.seed or 0, **run_kw)
+    return spec.design
+
+
+def from_store(directory, time=None):
+    """Analyse a sweep written by `smartspec sweep` (its spec file names the design):
+    (SweepResult, Indices), the same as `run` with the spec's seed. Every chunk must be there."""
+    from pathlib import Path
+
+    from . import store
+    from .cli import _compile_note
+    from .runtime import load
+    from .sweep import read_spec
+    m = store.read_manifest(directory)
+    if not m.get("complete"):
+        raise SpecError(f"{directory}: the sweep is incomplete ({len(m.get('chunks_done', []))} of "
+                        f"{m.get('n_chunks')} chunks); finish it with smartspec sweep ... --resume")
+    if not m.get("spec_file") or not Path(m["spec_file"]).is_file():
+        raise SpecError(f"{directory}: its spec file ({m.get('spec_file')}) is needed to know the design")
+    spec = read_spec(m["spec_file"], load(m["model"], log=_compile_note), default_seed=m.get("seed"))
+    design = _design(spec)
+    res = store.load(directory)
+    return res, analyze(res, design, spec.options.get("outputs"), time, spec.seed or 0)
+
+
+def main(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .cli import _compile_note
+    from .runtime import load
+    from .sweep import read_spec
+    if Path(args.target).is_dir():
+        res, idx = from_store(args.target, args.time)
+    else:
+        if not args.spec:
+            raise SpecError(f"{args.target}: a model needs --spec SPEC.toml (or give a sweep's output directory)")
+        model = load(args.target, log=_compile_note)
+        spec = read_spec(args.spec, model)
+        o = spec.options
+        run_kw = {k: o[k] for k in ("final_time", "time_step", "saveper", "method") if k in o}
+        res, idx = run(model, _design(spec), o.get("outputs"), args.time, spec.seed or 0, **run_kw)
     sys.stdout.write(format_table(idx))
     if args.output:
         text = io.StringIO()
@@ -149,6 +182,6 @@ def main(args: argparse.Namespace) -> int:
         w.writerow(["output", "parameter", *idx.columns])
         w.writerows(idx.rows())
         write_text_atomic(args.output, text.getvalue())
-    print(f"{args.model}: {len(res.runs)} runs, {len(idx.values)} outputs x {len(idx.parameters)} parameters"
+    print(f"{args.target}: {len(res.runs)} runs, {len(idx.values)} outputs x {len(idx.parameters)} parameters"
           + (f" -> {args.output}" if args.output else ""), file=sys.stderr)
     return 0
