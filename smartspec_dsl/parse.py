@@ -427,7 +427,8 @@ def _resolve_calls(var: ir.Variable, lookup_names: set[str]) -> ir.Variable:
     def fx(e):
         return None if e is None else ir.map_expr(e, fix)
 
-    defs = tuple(replace(d, expr=fx(d.expr)) for d in var.definitions)
+    defs = tuple(replace(d, expr=fx(d.expr), rows=tuple(tuple(fx(x) for x in row) for row in d.rows))
+                 for d in var.definitions)
     return replace(var, expr=fx(var.expr), initial=fx(var.initial), definitions=defs)
 
 

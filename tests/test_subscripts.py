@@ -401,3 +401,17 @@ ex[Sub] = 2 ~~|
     names = [n for n in m.variables if n.startswith("ex[")]
     assert names == ["ex[north]", "ex[south]", "ex[east]", "ex[west]"]
     assert [value(m, n) for n in names] == [2, 1, 2, 1]
+
+
+def test_lookups_applied_in_a_list_of_values(tmp_path):
+    from smartspec_dsl import load
+    path = tmp_path / "lists.mdl"
+    path.write_text("""
+B: b1, b2 ~~|
+lk1((0,0),(10,10)) ~~|
+lk2((0,0),(10,5)) ~~|
+k = 3 ~~|
+x[B] = lk1(k), lk2(k) + 1 ~~|
+""" + CONTROL)
+    r = load(path, cache_dir=tmp_path / "cache").run()
+    assert r["x[b1]"][0] == 3 and r["x[b2]"][0] == 1.5 + 1
