@@ -210,10 +210,17 @@ class Model:
             vals["saveper"] = constant_value(model, "saveper", {**given, "time step": vals["time step"]},
                                              vals["initial time"])
         t0, t1, dt, save = (vals[n] for n in ir.CONTROL_NAMES)
+        def defined(name, given_here):
+            pos = model.variables[name].pos if name in model.variables else None
+            if given_here is not None or name in (self._param_index.keys() & given) and \
+                    given[name] != self.defaults[self._param_index[name]]:
+                return f" ({name.upper()} as given to this run)"
+            return f" ({name.upper()} is defined at {pos})" if pos else ""
         if not dt > 0:
-            raise ParameterError(f"TIME STEP must be positive, got {dt}")
+            raise ParameterError(f"TIME STEP must be positive, got {dt:g}" + defined("time step", time_step))
         if not t1 >= t0:
-            raise ParameterError(f"FINAL TIME ({t1}) is before INITIAL TIME ({t0})")
+            raise ParameterError(f"FINAL TIME ({t1:g}) is before INITIAL TIME ({t0:g})"
+                                 + defined("final time", final_time))
         n_steps = int(math.floor((t1 - t0) / dt + 1e-9))
         save_every = max(1, int(round(save / dt)))
         return t0, dt, n_steps, save_every

@@ -351,3 +351,17 @@ def test_a_function_of_placeholder(tmp_path, cache_dir):
                      "TIME STEP = 1 ~~|\nSAVEPER = 1 ~~|\n")
     err = run_bad(model, tmp_path, cache_dir, False)
     assert f"{model}:1:5: A FUNCTION OF is Vensim's placeholder for an equation not written yet" in err, err
+
+
+@pytest.mark.parametrize("text, extra, expected", [
+    ("FINAL TIME = -5 ~~|\nTIME STEP = 1 ~~|", [],
+     "FINAL TIME (-5) is before INITIAL TIME (0) (FINAL TIME is defined at {model}:3:1)"),
+    ("FINAL TIME = 5 ~~|\nTIME STEP = 0 ~~|", [], "TIME STEP must be positive, got 0 (TIME STEP is defined at {model}:4:1)"),
+    ("FINAL TIME = 5 ~~|\nTIME STEP = 1 ~~|", ["--time-step", "0"],
+     "TIME STEP must be positive, got 0 (TIME STEP as given to this run)"),
+])
+def test_bad_time_bounds(text, extra, expected, tmp_path, cache_dir):
+    model = tmp_path / "bounds.mdl"
+    model.write_text(f"x = 1 ~~|\nINITIAL TIME = 0 ~~|\n{text}\nSAVEPER = 1 ~~|\n")
+    err = run_bad(model, tmp_path, cache_dir, False, extra)
+    assert expected.format(model=model) in err, err
