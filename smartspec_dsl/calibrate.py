@@ -36,7 +36,6 @@ Spec (TOML):
 from __future__ import annotations
 
 import csv
-import io
 import sys
 import time
 from dataclasses import dataclass, field
@@ -45,7 +44,8 @@ from pathlib import Path
 import numpy as np
 
 from . import ir
-from .errors import ModelError, SpecError, read_toml, write_text_atomic
+from .errors import ModelError, SpecError
+from .files import read_toml, write_csv
 
 
 @dataclass
@@ -227,11 +227,8 @@ def main(args) -> int:
     for name, value in result.parameters.items():
         print(f"  {name:<40} {result.initial[name]:>14.6g} -> {value:.10g}")
     if args.output:
-        text = io.StringIO()
-        w = csv.writer(text, lineterminator="\n")
-        w.writerow(["parameter", "initial", "fitted"])
-        w.writerows([n, repr(result.initial[n]), repr(v)] for n, v in result.parameters.items())
-        write_text_atomic(args.output, text.getvalue())
+        write_csv(args.output, ["parameter", "initial", "fitted"],
+                  ([n, repr(result.initial[n]), repr(v)] for n, v in result.parameters.items()))
     return 0
 
 

@@ -4,9 +4,7 @@ from __future__ import annotations
 import argparse
 import csv
 import io
-import os
 import sys
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -14,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ModelError, ParameterError
+from .files import replacing
 
 
 def write_table(path: str | Path, time_values, columns, values) -> None:
@@ -26,16 +25,9 @@ def write_table(path: str | Path, time_values, columns, values) -> None:
     header = header.getvalue()[:-1]
     table = np.column_stack([np.asarray(time_values, dtype=float), values]) if len(columns) else \
         np.asarray(time_values, dtype=float)[:, None]
-    fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", prefix=path.name + ".")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(header + "\n")
-            np.savetxt(f, table, fmt="%.17g", delimiter=sep)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with replacing(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
+        f.write(header + "\n")
+        np.savetxt(f, table, fmt="%.17g", delimiter=sep)
 
 
 def _parse_sets(items) -> dict[str, float]:

@@ -83,12 +83,12 @@ import math
 import re
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 from typing import NamedTuple, Sequence
 
 import numpy as np
 
-from smartspec_dsl.errors import ModelError, SpecError, read_toml, write_text_atomic
+from smartspec_dsl.errors import ModelError, SpecError
+from smartspec_dsl.files import read_toml, write_text
 
 __all__ = [
     "Coupling", "DataTable", "EvaluationResult", "IndexSpec", "Node", "TopsisResult",
@@ -572,8 +572,8 @@ def format_result(result: EvaluationResult) -> str:
 
 
 def write_result(result: EvaluationResult, path) -> None:
-    """Write the CSV atomically (see errors.write_text_atomic)."""
-    write_text_atomic(path, format_result(result))
+    """Write the CSV atomically (see files.replacing)."""
+    write_text(path, format_result(result))
 
 
 def build_parser() -> argparse.ArgumentParser:

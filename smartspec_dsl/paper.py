@@ -39,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import read_toml
+from .files import read_toml
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL_PATH = ROOT / "models" / "smart_specialization.mdl"

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import SpecError
+from .files import replacing
 
 
 def _plt():
@@ -26,19 +27,9 @@ def _plt():
 
 
 def _save(fig, path) -> None:
-    import os
-    import tempfile
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", prefix="." + path.name,
-                               suffix=".png")
-    os.close(fd)
     try:
-        fig.savefig(tmp, dpi=110, format="png")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+        with replacing(path, ".png") as tmp:
+            fig.savefig(tmp, dpi=110, format="png")
     finally:
         _plt().close(fig)
 

@@ -8,7 +8,6 @@ import math
 import os
 import pickle
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ from . import ir
 from .codegen import Kernel, generate, table_vector
 from .consteval import constant_value
 from .external import fingerprint as external_fingerprint
+from .files import replacing
 from .errors import ModelError, ParameterError, did_you_mean
 from .grammar import grammar_text
 from .lower import lower
@@ -50,10 +50,8 @@ def cache_root() -> Path:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".")
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
+    with replacing(path) as tmp:
+        Path(tmp).write_bytes(data)
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,6 @@ OUTDIR` for a sweep that `smartspec sweep` wrote with such a spec.
 from __future__ import annotations
 
 import argparse
-import csv
 import io
 import sys
 import warnings
@@ -30,7 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import ir
-from .errors import SpecError, write_text_atomic
+from .errors import SpecError
+from .files import write_csv
 from .samplers import Morris, Saltelli
 
 INDICES = {"morris": ("mu_star", "mu", "sigma", "mu_star_conf"),
@@ -177,11 +177,7 @@ def main(args: argparse.Namespace) -> int:
         res, idx = run(model, _design(spec), o.get("outputs"), args.time, spec.seed or 0, **run_kw)
     sys.stdout.write(format_table(idx))
     if args.output:
-        text = io.StringIO()
-        w = csv.writer(text, lineterminator="\n")
-        w.writerow(["output", "parameter", *idx.columns])
-        w.writerows(idx.rows())
-        write_text_atomic(args.output, text.getvalue())
+        write_csv(args.output, ["output", "parameter", *idx.columns], idx.rows())
     print(f"{args.target}: {len(res.runs)} runs, {len(idx.values)} outputs x {len(idx.parameters)} parameters"
           + (f" -> {args.output}" if args.output else ""), file=sys.stderr)
     return 0

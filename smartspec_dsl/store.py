@@ -40,14 +40,12 @@ missing; the final files equal those of an uninterrupted sweep.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
 from .errors import SpecError
+from .files import replacing
 
 FORMAT = "smartspec-sweep/1"
 
@@ -61,36 +59,21 @@ def _pa():
     return pa, pq
 
 
-@contextmanager
-def _replacing(path: Path, suffix: str = ""):
-    """A temporary file beside `path` that replaces it only if the block succeeds:
-    readers (and --resume) never see half a file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="." + path.name + ".", suffix=suffix)
-    os.close(fd)
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def _atomic_bytes(path: Path, data: bytes) -> None:
-    with _replacing(path) as tmp:
+    with replacing(path) as tmp:
         Path(tmp).write_bytes(data)
 
 
 def _atomic_table(path: Path, table) -> None:
     _, pq = _pa()
-    with _replacing(path, ".tmp") as tmp:
+    with replacing(path, ".tmp") as tmp:
         pq.write_table(table, tmp, compression="zstd")
 
 
 def _atomic_tables(path: Path, schema, tables) -> None:
     """One Parquet file from an iterable of tables (one row group each), written as it comes."""
     _, pq = _pa()
-    with _replacing(path, ".tmp") as tmp:
+    with replacing(path, ".tmp") as tmp:
         with pq.ParquetWriter(tmp, schema, compression="zstd") as w:
             for t in tables:
                 w.write_table(t)

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sys
 import time as _time
 from dataclasses import dataclass, field
@@ -37,7 +36,7 @@ import numpy as np
 
 from .errors import ParameterError
 from .samplers import ParamTable, Resolution, as_source
-from .stats import StreamingStats, parse_stats, percentile_of
+from .stats import StreamingStats, parse_stats
 
 PARAM_PREFIX = "param:"
 CHUNK_BYTES = 64 * 2 ** 20      # default chunk: about this many bytes of trajectories
@@ -512,7 +511,8 @@ def read_spec(path, model, default_seed: int | None = None, chunk_size: int | No
     from pathlib import Path
 
     from . import samplers as S
-    from .errors import ModelError, SpecError, read_toml
+    from .errors import ModelError, SpecError
+    from .files import read_toml
 
     path = Path(path)
     raw = read_toml(path)
