@@ -215,7 +215,7 @@ def main(args) -> int:
     spec = read_spec(args.spec)
     from .cli import _compile_note
     model = load(args.model, log=_compile_note)
-    show = _progress_line() if sys.stderr.isatty() and not getattr(args, "no_progress", False) else None
+    show = _ProgressLine() if sys.stderr.isatty() and not getattr(args, "no_progress", False) else None
     try:
         result = calibrate(model, spec, progress=show)
     finally:
@@ -232,7 +232,7 @@ def main(args) -> int:
     return 0
 
 
-class _progress_line:
+class _ProgressLine:
     """'calibrating: N model runs, lowest cost C' on one terminal line, at most five times a second."""
 
     def __init__(self):

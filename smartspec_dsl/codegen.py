@@ -284,6 +284,7 @@ class _Emitter:
             else:
                 terms.append(x)
         codes = [self.expr(x) for x in terms]
+        shapes = [_shape(c) for c in codes]
         counts: dict[int, int] = {}
 
         def count(x):
@@ -293,7 +294,7 @@ class _Emitter:
 
         def render(x, first):
             n = count(x)
-            looped = self.loop_sum(codes[first:first + n]) if n >= MIN_STRIDED_SUM else None
+            looped = self.loop_sum(shapes[first:first + n]) if n >= MIN_STRIDED_SUM else None
             if looped:
                 return looped
             if _is_sum(x):
@@ -302,19 +303,19 @@ class _Emitter:
 
         return render(e, 0)
 
-    def loop_sum(self, codes: list[str]) -> str | None:
-        shapes = [_shape(c) for c in codes]
+    def loop_sum(self, shapes: list[tuple]) -> str | None:
+        """One loop for terms of the same template (`_shape`) whose numbers progress evenly, or None."""
         template, base = shapes[0]
         stride = [b - a for a, b in zip(base, shapes[1][1])]
         if any(t != template or not _progresses(xs, base, stride, k)
                for k, (t, xs) in enumerate(shapes)):
             return None
         if template == "ld(v, \0)":
-            return f"vsum(v, ix({base[0]}), ix({len(codes)}), ix({stride[0]}))"
+            return f"vsum(v, ix({base[0]}), ix({len(shapes)}), ix({stride[0]}))"
         term = _fill(template, iter(zip(base, stride)), "kk")
         acc = f"acc{self.n_acc}"
         self.n_acc += 1
-        self.pre += [f"{acc} = 0.0", f"for kk in range({len(codes)}):", f"    {acc} += {term}"]
+        self.pre += [f"{acc} = 0.0", f"for kk in range({len(shapes)}):", f"    {acc} += {term}"]
         return acc
 
     def flush(self, line: str) -> str:

@@ -210,8 +210,7 @@ class Model:
         t0, t1, dt, save = (vals[n] for n in ir.CONTROL_NAMES)
         def defined(name, given_here):
             pos = model.variables[name].pos if name in model.variables else None
-            if given_here is not None or name in (self._param_index.keys() & given) and \
-                    given[name] != self.defaults[self._param_index[name]]:
+            if given_here is not None or (name in given and given[name] != self.defaults[self._param_index[name]]):
                 return f" ({name.upper()} as given to this run)"
             return f" ({name.upper()} is defined at {pos})" if pos else ""
         if not dt > 0:
