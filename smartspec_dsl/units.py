@@ -275,18 +275,15 @@ class _Check:
         declared = self.declared.get(var.name)
         if var.kind is ir.Kind.LOOKUP or var.name in ir.CONTROL_NAMES:
             return
-        exprs = [(d.expr, d.pos) for d in var.definitions if d.expr is not None] or \
-            ([(var.expr, var.pos)] if var.expr is not None else [])
-        for expr, pos in exprs:
-            if var.kind is ir.Kind.STOCK or (isinstance(expr, ir.Call) and expr.func == "INTEG"):
-                rate, init = (expr.args if isinstance(expr, ir.Call) and expr.func == "INTEG"
-                              else (var.expr, var.initial))
-                per_time = None if declared is None or self.time is None else \
-                    _mul(declared, self.time, -1)
-                self.equation(var, rate, pos, per_time, "its rate gives")
-                self.equation(var, init, pos, declared, "its initial value gives")
-            else:
-                self.equation(var, expr, pos, declared)
+        # every definition holds its whole equation (a stock's is its INTEG call)
+        for d in var.definitions:
+            if isinstance(d.expr, ir.Call) and d.expr.func == "INTEG":
+                rate, init = d.expr.args
+                per_time = None if declared is None or self.time is None else _mul(declared, self.time, -1)
+                self.equation(var, rate, d.pos, per_time, "its rate gives")
+                self.equation(var, init, d.pos, declared, "its initial value gives")
+            elif d.expr is not None:
+                self.equation(var, d.expr, d.pos, declared)
 
 
 def check_units(model: ir.Model) -> list[UnitIssue]:
