@@ -41,6 +41,42 @@ def equations_text(text: str) -> str:
     return text[: m.start()] if m else text
 
 
+def strip_comments(text: str, filename: str = "<model>") -> str:
+    """The equations with every brace comment `{...}` blanked out (newlines kept, so
+    line:column positions stay true). Vensim allows these comments anywhere in an
+    equation, nested and over several lines, holding any text (often a commented-out
+    equation). Braces inside a quoted name, or in the units and comment fields
+    between '~' and '|', are the modeller's text and stay."""
+    out = list(text)
+    depth, opened, in_docs, in_quote = 0, 0, False, False
+    for i, ch in enumerate(text):
+        if depth:
+            if ch == "{":
+                depth += 1
+            elif ch == "}":
+                depth -= 1
+            if ch not in "\r\n":
+                out[i] = " "
+            continue
+        if in_quote:
+            if ch == '"' and text[i - 1] != "\\":
+                in_quote = False
+        elif in_docs:
+            in_docs = ch != "|"
+        elif ch == '"':
+            in_quote = True
+        elif ch == "~":
+            in_docs = True
+        elif ch == "{":
+            depth, opened, out[i] = 1, i, " "
+    if depth:
+        line = text.count("\n", 0, opened) + 1
+        col = opened - (text.rfind("\n", 0, opened) + 1) + 1
+        raise SyntaxErrorInModel(f"{filename}:{line}:{col}: syntax error: this comment '{{' is never "
+                                 "closed with '}'")
+    return "".join(out)
+
+
 def _describe_terminal(name: str) -> str:
     if name in _TERMINAL_TEXT:
         return _TERMINAL_TEXT[name]
@@ -86,7 +122,7 @@ def _syntax_error(err: lark.exceptions.UnexpectedInput, text: str, filename: str
 
 def parse_tree(text: str, filename: str = "<model>") -> lark.Tree:
     try:
-        return parser().parse(equations_text(text))
+        return parser().parse(strip_comments(equations_text(text), filename))
     except lark.exceptions.UnexpectedInput as err:
         raise _syntax_error(err, text, filename) from None
 
