@@ -1,0 +1,147 @@
+"""What published Vensim models use and the conformance suite does not: brace
+comments anywhere, subscript mappings in all their forms. Values are worked out
+by hand from Vensim's help (the page "Mapping of Subscript Ranges"); evaluated
+with consteval, so no kernel compile."""
+from __future__ import annotations
+
+import pytest
+
+from smartspec_dsl import ir
+from smartspec_dsl.consteval import constant_value
+from smartspec_dsl.errors import ModelError, SyntaxErrorInModel
+from smartspec_dsl.parse import parse_model
+from smartspec_dsl.subscripts import flatten
+
+CONTROL = """
+INITIAL TIME = 0 ~~|
+FINAL TIME = 1 ~~|
+TIME STEP = 1 ~~|
+SAVEPER = 1 ~~|
+"""
+
+
+def flat(text: str) -> ir.Model:
+    return flatten(parse_model(text + CONTROL, "t.mdl"))
+
+
+def values(model: ir.Model, name: str, elements: str) -> list[float]:
+    return [constant_value(model, f"{name}[{e}]", {}) for e in elements.split()]
+
+
+# ---- brace comments ------------------------------------------------------------------
+
+def test_brace_comments_anywhere_nested_and_over_lines():
+    m = parse_model("""{UTF-8}
+a = 1 {outer {nested} comment, with (parens) and b = a*2 } + 2 ~~|
+b = a * { old equation:
+  IF THEN ELSE(a > 1, 2, 3) } 2 {trailing} ~ units {kept} ~ comment {kept too} |
+c{ a comment inside a name's place }= 4 ~~|
+"q {not a comment}" = 5 ~~|
+""" + CONTROL, "t.mdl")
+    assert constant_value(m, "a", {}) == 3
+    assert constant_value(m, "b", {}) == 6
+    assert constant_value(m, "c", {}) == 4
+    assert constant_value(m, "q {not a comment}", {}) == 5
+    assert m.variables["b"].units == "units {kept}"
+
+
+def test_unclosed_brace_comment_points_at_its_start():
+    with pytest.raises(SyntaxErrorInModel, match=r"t.mdl:3:7: .*never closed"):
+        parse_model("{UTF-8}\na = 1 ~~|\nb = 2 { never\nclosed ~~|\n" + CONTROL, "t.mdl")
+
+
+def test_positions_after_a_multiline_comment_stay_true():
+    with pytest.raises(SyntaxErrorInModel, match=r"t.mdl:4:7:"):
+        parse_model("{ a\ncomment\n}\nb = 2 ) ~~|\n" + CONTROL, "t.mdl")
+
+
+# ---- subscript mappings on the right-hand side ---------------------------------------
+
+ZONES = """
+Zone: Z1, Z2 -> (Region: Coastal, R3) ~~|
+Region: R1, R2, R3 ~~|
+Coastal: R1, R2 ~~|
+K: K1, K2 ~~|
+zone tax[Zone] = 5, 7 ~~|
+"""
+
+
+def test_mapping_onto_a_subrange_is_many_to_one():
+    # Z1 -> Coastal (R1, R2), Z2 -> R3: each region reads the zone mapped onto it
+    m = flat(ZONES + "region tax[Region] = zone tax[Zone] * 2 ~~|\n")
+    assert values(m, "region tax", "r1 r2 r3") == [10, 10, 14]
+
+
+def test_mapping_with_a_subrange_or_element_on_the_left():
+    m = flat(ZONES + "coastal tax[Coastal] = zone tax[Zone] ~~|\n"
+                     "r3 tax[R3] = zone tax[Zone] + 1 ~~|\n")
+    assert values(m, "coastal tax", "r1 r2") == [5, 5]
+    assert values(m, "r3 tax", "r3") == [8]
+
+
+def test_mapping_inside_except_equations():
+    m = flat(ZONES + "t2[Region] :EXCEPT: [R2] = zone tax[Zone] * 3 ~~|\nt2[R2] = 0 ~~|\n")
+    assert values(m, "t2", "r1 r2 r3") == [15, 0, 21]
+
+
+def test_mapping_inside_array_functions_and_with_other_dimensions():
+    m = flat(ZONES + "zk[Zone, K] = 1, 2; 30, 40; ~~|\n"
+                     "by k[Region, K] = zk[Zone, K] ~~|\n"
+                     "row sum[Region] = SUM(zk[Zone, K!]) ~~|\n"
+                     "row max[Region] = VMAX(zk[Zone, K!]) ~~|\n")
+    assert values(m, "by k", "r1,k1 r1,k2 r2,k2 r3,k1") == [1, 2, 2, 30]
+    assert values(m, "row sum", "r1 r2 r3") == [3, 3, 70]
+    assert values(m, "row max", "r1 r2 r3") == [2, 2, 40]
+
+
+def test_general_mapping_form_of_the_help():
+    # Rhsub: rh1, rh2 -> (Lhsub: lh1, lh2), (Lhbigger: Lhbsubr1, Lhbsubr2), (Lhopposite: lho2, lho1)
+    m = flat("""
+Rhsub: rh1, rh2 -> (Lhsub: lh1, lh2), (Lhbigger: Lhbsubr1, Lhbsubr2), (Lhopposite: lho2, lho1) ~~|
+Lhsub: lh1, lh2 ~~|
+Lhbigger: lhb1, lhb2, lhb3, lhb4 ~~|
+Lhbsubr1: lhb1, lhb3 ~~|
+Lhbsubr2: lhb2, lhb4 ~~|
+Lhopposite: lho1, lho2 ~~|
+w[Rhsub] = 1, 2 ~~|
+a[Lhsub] = w[Rhsub] ~~|
+b[Lhbigger] = w[Rhsub] ~~|
+c[Lhopposite] = w[Rhsub] ~~|
+""")
+    assert values(m, "a", "lh1 lh2") == [1, 2]
+    assert values(m, "b", "lhb1 lhb2 lhb3 lhb4") == [1, 2, 1, 2]
+    assert values(m, "c", "lho1 lho2") == [2, 1]
+
+
+def test_range_built_from_a_subrange_maps_positionally():
+    m = flat("""
+SubS: S1, S2 ~~|
+Src: SubS, S3 -> Dst ~~|
+Dst: D1, D2, D3 ~~|
+x[Src] = 1, 2, 3 ~~|
+y[Dst] = x[Src] * 10 ~~|
+back[Src] = y[Dst] + 1 ~~|
+""")
+    assert values(m, "y", "d1 d2 d3") == [10, 20, 30]
+    # the mapping read backwards: S2 maps to D2
+    assert values(m, "back", "s1 s2 s3") == [11, 21, 31]
+
+
+def test_mapping_read_backwards_onto_single_elements():
+    m = flat("""
+Zone: Z1, Z2 -> (Region: R3, R1) ~~|
+Region: R1, R2, R3 ~~|
+region val[Region] = 1, 2, 3 ~~|
+zone val[Zone] = region val[Region] ~~|
+""")
+    assert values(m, "zone val", "z1 z2") == [3, 1]
+
+
+def test_mapping_read_backwards_onto_a_subrange_is_ambiguous():
+    with pytest.raises(ModelError, match=r"t.mdl:2:1: .*maps 'z1' onto several elements"):
+        flat(ZONES + "region val[Region] = 1, 2, 3 ~~|\nback[Zone] = region val[Region] ~~|\n")
+
+
+def test_mapping_with_the_wrong_number_of_targets():
+    with pytest.raises(ModelError, match=r"'a' has 2 elements but its mapping to 'b' lists 3"):
+        flat("A: a1, a2 -> B ~~|\nB: b1, b2, b3 ~~|\nx[A] = 1, 2 ~~|\ny[B] = x[A] ~~|\n")
