@@ -359,11 +359,16 @@ STATEFUL = {"DELAY1", "DELAY1I", "DELAY3", "DELAY3I", "DELAY N", "SMOOTH", "SMOO
 
 
 def _rename(e: ir.Expr | None, names: dict[str, str]) -> ir.Expr | None:
+    """A macro body's expression for one call: its inputs and local variables renamed to
+    the call's copies; `name$` is the model's own variable `name` (Vensim's help, "Macros")."""
+    def outer(name: str) -> str:
+        return names.get(name, name[:-1].strip() if name.endswith("$") else name)
+
     def visit(node):
-        if isinstance(node, Ref) and node.name in names:
-            return replace(node, name=names[node.name])
-        if isinstance(node, ir.LookupCall) and node.table in names:
-            return replace(node, table=names[node.table])
+        if isinstance(node, Ref):
+            return replace(node, name=outer(node.name))
+        if isinstance(node, ir.LookupCall):
+            return replace(node, table=outer(node.table))
         return node
     return None if e is None else ir.map_expr(e, visit)
 
@@ -372,8 +377,20 @@ def expand_macros(model: ir.Model) -> ir.Model:
     """Copy a macro's equations for each call, inputs bound to the call's arguments.
 
     A macro's variables are local to it: each call site gets its own hidden
-    copies (stocks included), named after the call. A macro may call macros."""
+    copies (stocks included), named after the call. A macro may call macros.
+    A macro with extra outputs, `:MACRO: NAME(in1 : out1, out2)`, called as
+    `NAME(a : x, y)` defines the model variables x and y as the call's out1, out2."""
+    def no_outputs(node):
+        if isinstance(node, Call) and node.outputs and ir.canonical_name(node.func) not in model.macros:
+            raise ModelError(f"{node.pos}: {node.func}(... : {', '.join(node.outputs)}): only a "
+                             "macro call names extra outputs after ':'")
+        return node
+
     if not model.macros:
+        for var in model.variables.values():
+            for e in (var.expr, var.initial):
+                if e is not None:
+                    ir.map_expr(e, no_outputs)
         return model
     count = 0
     done: dict[str, ir.Variable] = {}
@@ -385,35 +402,48 @@ def expand_macros(model: ir.Model) -> ir.Model:
         def visit(node):
             nonlocal count
             if not (isinstance(node, Call) and ir.canonical_name(node.func) in model.macros):
-                return node
+                return no_outputs(node)
             macro = model.macros[ir.canonical_name(node.func)]
-            if macro.outputs:
-                raise UnsupportedFeature(f"{node.pos}: macro '{macro.name}' has extra outputs "
-                                         "(':' in its header); these are not supported yet")
             if len(node.args) != len(macro.params):
                 raise ModelError(f"{node.pos}: macro '{macro.name}' takes {len(macro.params)} "
                                  f"arguments, got {len(node.args)}")
+            if node.outputs and len(node.outputs) != len(macro.outputs):
+                raise ModelError(f"{node.pos}: macro '{macro.name}' has {len(macro.outputs)} extra "
+                                 f"outputs after ':', the call names {len(node.outputs)}")
             count += 1
             prefix = f"{macro.name} #call{count}"
+            shown = f"(in macro {macro.name.upper()} called by '{var.display}')"
             names = {p: f"{prefix} {p}" for p in macro.params}
             names.update({v.name: f"{prefix} {v.name}" for v in macro.variables})
             for p, arg in zip(macro.params, node.args):
-                added.append(ir.Variable(names[p], names[p], ir.Kind.AUXILIARY, expr=arg,
+                added.append(ir.Variable(names[p], f"{p} {shown}", ir.Kind.AUXILIARY, expr=arg,
                                          pos=node.pos, hidden=True))
             for body in macro.variables:
-                added.append(replace(body, name=names[body.name], display=names[body.name],
+                added.append(replace(body, name=names[body.name], display=f"{body.display} {shown}",
                                      expr=_rename(body.expr, names),
                                      initial=_rename(body.initial, names), hidden=True))
             if macro.name not in names:
                 raise ModelError(f"{macro.pos}: macro '{macro.name}' does not define its output "
                                  f"'{macro.name}'")
+            for local, display in zip(macro.outputs, node.outputs):
+                name = ir.canonical_name(display)
+                if local not in names:
+                    raise ModelError(f"{macro.pos}: macro '{macro.name}' does not define its output "
+                                     f"'{local}'")
+                if name in model.variables or name in done or any(v.name == name for v in work + added):
+                    raise ModelError(f"{node.pos}: '{display}' is defined twice: by this call of "
+                                     f"macro '{macro.name}' and elsewhere")
+                added.append(ir.Variable(name, display, ir.Kind.AUXILIARY,
+                                         expr=Ref(names[local], (), node.pos), pos=node.pos))
             return Ref(names[macro.name], (), node.pos)
 
         expr = None if var.expr is None else ir.map_expr(var.expr, visit)
         initial = None if var.initial is None else ir.map_expr(var.initial, visit)
         done[var.name] = replace(var, expr=expr, initial=initial)
         work.extend(added)
-    return replace(model, variables=done, macros={})
+    # the model's own variables in their order (as output columns), then the call copies
+    ordered = {n: done.pop(n) for n in model.variables}
+    return replace(model, variables={**ordered, **done}, macros={})
 
 
 def lower(model: ir.Model) -> ir.Model:

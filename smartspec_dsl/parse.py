@@ -207,13 +207,18 @@ class _ToIR(Transformer):
         subs = children[1] if len(children) > 1 else ()
         return ir.Ref(ir.canonical_name(children[0]), subs, self._pos(meta))
 
+    def macro_call_outputs(self, meta, children):
+        return ("outputs", tuple(_element_display(c) for c in children))
+
     def call(self, meta, children):
         name = children[0]
         rest = children[1:]
-        subs = ()
+        subs, outputs = (), ()
         if rest and isinstance(rest[0], tuple):
             subs, rest = rest[0], rest[1:]
-        call = ir.Call(ir.canonical_function(name), tuple(rest), self._pos(meta))
+        if rest and isinstance(rest[-1], tuple) and rest[-1][0] == "outputs":
+            outputs, rest = rest[-1][1], rest[:-1]
+        call = ir.Call(ir.canonical_function(name), tuple(rest), self._pos(meta), outputs)
         if subs:
             # only lookups are called with subscripts; resolved in build_model
             return ir.LookupCall(ir.canonical_name(name), rest[0] if rest else ir.Num(0.0),

@@ -145,3 +145,60 @@ def test_mapping_read_backwards_onto_a_subrange_is_ambiguous():
 def test_mapping_with_the_wrong_number_of_targets():
     with pytest.raises(ModelError, match=r"'a' has 2 elements but its mapping to 'b' lists 3"):
         flat("A: a1, a2 -> B ~~|\nB: b1, b2, b3 ~~|\nx[A] = 1, 2 ~~|\ny[B] = x[A] ~~|\n")
+
+
+# ---- macros as Vensim's help defines them ------------------------------------------------
+
+MACROS = """{UTF-8}
+:MACRO: SCALE(input)
+SCALE = input * TIME STEP$ + offset$ ~~|
+:END OF MACRO:
+:MACRO: SPLIT(total, share : rest, kept)
+SPLIT = total * share ~~|
+rest = total - SPLIT ~~|
+kept = INTEG(total * share, 0) ~~|
+:END OF MACRO:
+offset = 100 ~~|
+scaled = SCALE(8) ~~|
+part a = SPLIT(10, 0.3 : Remaining A, kept a) ~~|
+part b = SPLIT(Time, 0.5 : Remaining B, kept b) ~~|
+uses outputs = Remaining A + kept b ~~|
+INITIAL TIME = 0 ~~|
+FINAL TIME = 1 ~~|
+TIME STEP = 0.25 ~~|
+SAVEPER = 0.25 ~~|
+"""
+
+
+def test_macros_with_model_variables_and_extra_outputs(tmp_path):
+    import numpy as np
+    import smartspec_dsl
+    path = tmp_path / "macros.mdl"
+    path.write_text(MACROS)
+    r = smartspec_dsl.load(path).run()
+    t = np.arange(0, 1.0001, 0.25)
+    # the issue's example: 8 * TIME STEP$ (0.25) + offset$ (100)
+    np.testing.assert_allclose(r["scaled"], 102)
+    np.testing.assert_allclose(r["part a"], 3)
+    np.testing.assert_allclose(r["Remaining A"], 7)
+    # each call keeps its own stock: kept a grows by 3 per time unit (Euler, exact for a constant)
+    np.testing.assert_allclose(r["kept a"], 3 * t)
+    np.testing.assert_allclose(r["part b"], 0.5 * t)
+    np.testing.assert_allclose(r["Remaining B"], 0.5 * t)
+    # kept b integrates 0.5 * Time by Euler: 0.25 * sum of 0.5 * earlier times
+    kept_b = np.concatenate([[0], np.cumsum(0.25 * 0.5 * t[:-1])])
+    np.testing.assert_allclose(r["kept b"], kept_b)
+    np.testing.assert_allclose(r["uses outputs"], 7 + kept_b)
+
+
+def test_macro_extra_outputs_are_checked():
+    from smartspec_dsl.lower import lower
+    bad = MACROS.replace("SPLIT(10, 0.3 : Remaining A, kept a)", "SPLIT(10, 0.3 : Remaining A)")
+    with pytest.raises(ModelError, match=r"t.mdl:12:\d+: macro 'split' has 2 extra outputs after ':', "
+                                         r"the call names 1"):
+        lower(parse_model(bad, "t.mdl"))
+    twice = MACROS.replace("offset = 100", "kept a = 1 ~~|\noffset = 100")
+    with pytest.raises(ModelError, match=r"'kept a' is defined twice"):
+        lower(parse_model(twice, "t.mdl"))
+    with pytest.raises(ModelError, match=r"only a macro call names extra outputs"):
+        lower(parse_model(MACROS.replace("SCALE(8)", "MAX(8, 1 : z)"), "t.mdl"))
