@@ -46,12 +46,62 @@ WHOLE_EQUATION = {"INTEG", "SINTEG"}
 # Functions whose value changes with time even when their arguments do not.
 CLOCKED = {"STEP", "RAMP", "PULSE", "PULSE TRAIN"} | RANDOM
 
-# Known Vensim functions that later work will add (named so the error says "not supported yet").
-KNOWN_UNSUPPORTED = {
-    "GET XLS DATA", "GET DIRECT DATA", "GET XLS CONSTANTS",
-    "GET DIRECT CONSTANTS", "GET XLS LOOKUPS", "GET DIRECT LOOKUPS",
-    "TIME BASE", "A FUNCTION OF", "TABBED ARRAY",
+# Read from files when the model is compiled (external.py): they never reach lowering
+# except where misplaced.
+EXTERNAL = {"GET XLS DATA", "GET DIRECT DATA", "GET XLS CONSTANTS", "GET DIRECT CONSTANTS",
+            "GET XLS LOOKUPS", "GET DIRECT LOOKUPS", "GET XLS SUBSCRIPT", "GET DIRECT SUBSCRIPT"}
+
+# Every function of Vensim's reference ("List of Functions") smartspec does not run, and why
+# (empty: not done yet). The README's function table is checked against this and the tables above.
+NOT_SUPPORTED = {
+    "A FUNCTION OF": "Vensim's placeholder for an equation not written yet: there is nothing to compute",
+    "MESSAGE": "shows a message in Vensim's user interface during the run",
+    "GET VDF CONSTANTS": "reads Vensim's own binary run files (.vdf), whose format is not published",
+    "GET VDF DATA": "reads Vensim's own binary run files (.vdf), whose format is not published",
+    "GET VDF LOOKUPS": "reads Vensim's own binary run files (.vdf), whose format is not published",
+    "GET 123 CONSTANTS": "reads Lotus 1-2-3 worksheets; save the sheet as .xlsx and use GET XLS CONSTANTS",
+    "GET 123 DATA": "reads Lotus 1-2-3 worksheets; save the sheet as .xlsx and use GET XLS DATA",
+    "GET 123 LOOKUPS": "reads Lotus 1-2-3 worksheets; save the sheet as .xlsx and use GET XLS LOOKUPS",
+    "SIMULTANEOUS": "solves an algebraic loop by iteration inside the step",
+    "FIND ZERO": "searches for a root inside the step",
+    "SHIFT IF TRUE": "changes the stored values of another variable, which one-equation-per-variable "
+                     "kernels cannot express",
+    "TIME BASE": "",
+    "CUMULATEF": "a data-variable function kept only at the final time",
+    "DELAY BATCH": "",
+    "DELAY CONVEYOR": "",
+    "DELAY PROFILE": "",
+    "DELAY INFORMATION": "",
+    "DELAYP": "",
+    "QUEUE FIFO": "keeps every entry's age",
+    "QUEUE FIFO ATTRIB": "keeps every entry's age",
+    "QUEUE ATTRIB": "keeps every entry's age",
+    "QUEUE AGE AVERAGE": "keeps every entry's age",
+    "QUEUE AGE IN RANGE": "keeps every entry's age",
+    "QUEUE AGE OLDEST": "keeps every entry's age",
+    "FIND MARKET PRICE": "",
+    "MARKETP": "",
+    "ALLOC P": "",
+    "DEMAND AT PRICE": "",
+    "SUPPLY AT PRICE": "",
+    "DEPRECIATE BY SCHEDULE": "",
+    "CUMULATE": "",
+    "TIME SHIFT": "",
+    "NPVE": "",
+    "GAMMA LN": "",
+    "LOOKUP AREA": "",
+    "VECTOR LOOKUP": "",
+    "GET DATA MAX": "",
+    "GET DATA MIN": "",
+    "GET DATA MEAN": "",
+    "GET DATA TOTAL POINTS": "",
+    "GET DATA FIRST TIME": "",
+    "GET DATA LAST TIME": "",
+    "TABBED ARRAY": "only as the whole right-hand side of a constant (x[A] = TABBED ARRAY(...))",
 }
+# ... and of those, the ones that are outside what a compiled run can do
+NEVER_SUPPORTED = {"A FUNCTION OF", "MESSAGE", "GET VDF CONSTANTS", "GET VDF DATA", "GET VDF LOOKUPS",
+                   "GET 123 CONSTANTS", "GET 123 DATA", "GET 123 LOOKUPS", "TABBED ARRAY"}
 
 
 # Array functions: the subscript pass (subscripts.py) expands them into the calls below.
@@ -89,9 +139,65 @@ def check_call(node: ir.Call) -> None:
         if f.endswith(" LOOKUPS") and f.startswith("GET "):
             raise ModelError(f"{node.pos}: {f} defines a lookup table, so it must be the whole "
                              f"equation: write 'table = {f}(...)' and use table(x)")
-        what = "is not supported yet" if f in KNOWN_UNSUPPORTED else "is not a known function or lookup"
-        raise UnsupportedFeature(f"{node.pos}: function '{f}' {what}")
+        raise UnsupportedFeature(f"{node.pos}: {unknown_function_message(f)}")
     lo, hi = arity
     if not lo <= len(node.args) <= hi:
         want = str(lo) if lo == hi else f"{lo} to {hi}"
         raise ModelError(f"{node.pos}: {f} takes {want} arguments, got {len(node.args)}")
+
+
+def unknown_function_message(f: str) -> str:
+    """What to tell the modeller about a call to `f` (canonical upper case) that is neither
+    a function smartspec runs, nor a macro or lookup of the model."""
+    if f in NOT_SUPPORTED:
+        why = NOT_SUPPORTED[f]
+        if f in NEVER_SUPPORTED:
+            return f"Vensim function {f} is not supported by smartspec: {why}"
+        return f"Vensim function {f} is not supported by smartspec yet" + (f" ({why})" if why else "")
+    return f"'{f.lower()}' is not a Vensim function, nor a macro or lookup defined in this model"
+
+
+def known_function(f: str) -> bool:
+    """A function the compiler runs (maybe only in some places), by canonical name."""
+    return (f in PURE or f in STATEFUL or f in LOWERED or f in ARRAY or f in WHOLE_EQUATION
+            or f in EXTERNAL or f in ARRAY_READS or f in ARRAY_DRIVERS)
+
+
+def unsupported_calls(model: ir.Model) -> list[str]:
+    """One message per call (file:line:col first) of a function the model neither defines
+    (macro, lookup) nor smartspec runs: all of them, so the modeller sees the whole list at once."""
+    defined = set(model.macros) | set(model.variables)   # macros, and lookups called by name
+    out: list[str] = []
+    seen: set = set()
+
+    def scan(e, owner: str) -> None:
+        if e is None or isinstance(e, (ir.LookupTable, tuple)):
+            return
+        for node in ir.walk(e):
+            if isinstance(node, ir.Call) and not known_function(node.func) \
+                    and ir.canonical_name(node.func) not in defined:
+                key = (str(node.pos), node.func)
+                if key not in seen:
+                    seen.add(key)
+                    out.append(f"{node.pos}: {unknown_function_message(node.func)} "
+                               f"(in the equation of '{owner}')")
+
+    variables = list(model.variables.values()) + [v for m in model.macros.values() for v in m.variables]
+    for var in variables:
+        scan(var.expr, var.display)
+        scan(var.initial, var.display)
+        for d in var.definitions:
+            scan(d.expr, var.display)
+            scan(d.lookup, var.display)
+            for row in d.rows:
+                for x in row:
+                    scan(x, var.display)
+    return sorted(out, key=_position_order)
+
+
+def _position_order(message: str):
+    parts = message.split(": ", 1)[0].rsplit(":", 2)
+    try:
+        return parts[0], int(parts[1]), int(parts[2])
+    except (IndexError, ValueError):
+        return message, 0, 0

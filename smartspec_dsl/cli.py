@@ -94,6 +94,12 @@ def cmd_check(args) -> int:
     except UnsupportedFeature as err:
         print(f"unsupported: {err}", file=sys.stderr)
         return 1
+    from .consteval import control_problems
+    problems = control_problems(sched.model)
+    if problems:
+        for problem in problems:
+            print(f"error: {problem}", file=sys.stderr)
+        return 2
     hidden = sum(1 for v in sched.model.variables.values() if v.hidden)
     print(f"  {'lowered':<12}{hidden} internal variables from stateful functions")
     print(f"ok: ordered {len(sched.initial)} initial and {len(sched.dynamic)} per-step equations "

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from . import ir
-from .builtins import check_call
+from .builtins import check_call, unsupported_calls
 from .consteval import constant_value, evaluate
 from .errors import ModelError, UnsupportedFeature
 from .external import resolve_external
@@ -32,6 +32,13 @@ class _Lowering:
     model: ir.Model
     new: dict[str, ir.Variable] = field(default_factory=dict)
     counter: int = 0
+    function: str = ""          # the call being lowered, for the hidden variables' display
+
+    def shown(self, owner: str, pos) -> str:
+        """How messages name a hidden variable: the modeller's variable and the call."""
+        var = self.model.variables.get(owner)
+        where = f" at {pos.line}:{pos.column}" if pos is not None else ""
+        return f"{var.display if var is not None else owner} ({self.function or 'a function'} call{where})"
 
     def fresh(self, owner: str, what: str) -> str:
         self.counter += 1
@@ -44,13 +51,14 @@ class _Lowering:
         """Add a hidden stock; `rate_of(ref)` builds its rate (or next value) from itself."""
         name = self.fresh(owner, what)
         ref = Ref(name, (), pos)
-        self.new[name] = ir.Variable(name, name, ir.Kind.STOCK, expr=rate_of(ref), initial=initial,
-                                     pos=pos, hidden=True, discrete=discrete)
+        self.new[name] = ir.Variable(name, self.shown(owner, pos), ir.Kind.STOCK, expr=rate_of(ref),
+                                     initial=initial, pos=pos, hidden=True, discrete=discrete)
         return ref
 
     def aux(self, owner, what, expr, pos) -> Ref:
         name = self.fresh(owner, what)
-        self.new[name] = ir.Variable(name, name, ir.Kind.AUXILIARY, expr=expr, pos=pos, hidden=True)
+        self.new[name] = ir.Variable(name, self.shown(owner, pos), ir.Kind.AUXILIARY, expr=expr, pos=pos,
+                                     hidden=True)
         return Ref(name, (), pos)
 
     # -- the stateful functions ------------------------------------------------
@@ -86,6 +94,7 @@ class _Lowering:
 
     def lower_call(self, owner: str, node: Call) -> ir.Expr:
         f, a, pos = node.func, node.args, node.pos
+        self.function = f
         if f == "DELAY1":
             return self.chain(owner, "delay1", a[0], a[1], a[0], 1, pos, smooth=False)
         if f == "DELAY1I":
@@ -136,7 +145,7 @@ class _Lowering:
             # Vensim treats the variable as a level: its own name in the arguments reads the held value
             cond, inp = (_rename(x, {owner: held}) for x in (cond, inp))
             out = self.aux(owner, "sample", Call("IF THEN ELSE", (cond, inp, Ref(held, (), pos)), pos), pos)
-            self.new[held] = ir.Variable(held, held, ir.Kind.STOCK, expr=out, initial=init, pos=pos,
+            self.new[held] = ir.Variable(held, self.shown(owner, pos), ir.Kind.STOCK, expr=out, initial=init, pos=pos,
                                          hidden=True, discrete=True)
             return out
         if f == "DELAY FIXED":
@@ -412,7 +421,8 @@ def expand_macros(model: ir.Model) -> ir.Model:
                                  f"outputs after ':', the call names {len(node.outputs)}")
             count += 1
             prefix = f"{macro.name} #call{count}"
-            shown = f"(in macro {macro.name.upper()} called by '{var.display}')"
+            where = f" at {node.pos.line}:{node.pos.column}" if node.pos is not None else ""
+            shown = f"(in macro {macro.name.upper()} called by {var.display}{where})"
             names = {p: f"{prefix} {p}" for p in macro.params}
             names.update({v.name: f"{prefix} {v.name}" for v in macro.variables})
             for p, arg in zip(macro.params, node.args):
@@ -448,6 +458,9 @@ def expand_macros(model: ir.Model) -> ir.Model:
 
 def lower(model: ir.Model) -> ir.Model:
     """Return a model whose expressions hold no stateful calls."""
+    unknown = unsupported_calls(model)
+    if unknown:
+        raise UnsupportedFeature("\n".join(unknown))
     model = flatten(resolve_external(model))
     for var in model.variables.values():
         if var.kind is ir.Kind.DATA:

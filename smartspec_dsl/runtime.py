@@ -215,6 +215,8 @@ class Model:
             return f" ({name.upper()} is defined at {pos})" if pos else ""
         if not dt > 0:
             raise ParameterError(f"TIME STEP must be positive, got {dt:g}" + defined("time step", time_step))
+        if not save > 0:
+            raise ParameterError(f"SAVEPER must be positive, got {save:g}" + defined("saveper", saveper))
         if not t1 >= t0:
             raise ParameterError(f"FINAL TIME ({t1:g}) is before INITIAL TIME ({t0:g})"
                                  + defined("final time", final_time))

@@ -202,3 +202,74 @@ def test_macro_extra_outputs_are_checked():
         lower(parse_model(twice, "t.mdl"))
     with pytest.raises(ModelError, match=r"only a macro call names extra outputs"):
         lower(parse_model(MACROS.replace("SCALE(8)", "MAX(8, 1 : z)"), "t.mdl"))
+
+
+# ---- what is still unsupported: all of it at once, in the modeller's terms ---------------
+
+def test_every_unsupported_call_is_reported_in_one_pass():
+    from smartspec_dsl.errors import UnsupportedFeature
+    from smartspec_dsl.lower import lower
+    text = """x = Time ~~|
+a = DELAY CONVEYOR(x, 2, 0, flat, 0, 2) + 1 ~~|
+b = 2 * QUEUE FIFO(x, x, flat, 0, 1) ~~|
+c = frobnicate(x) ~~|
+flat((0,1),(1,1)) ~~|
+e = flat(x) + GET VDF DATA('run.vdf', 'x') ~~|
+""" + CONTROL
+    with pytest.raises(UnsupportedFeature) as err:
+        lower(parse_model(text, "t.mdl"))
+    lines = str(err.value).splitlines()
+    assert lines == [
+        "t.mdl:2:5: Vensim function DELAY CONVEYOR is not supported by smartspec yet (in the equation of 'a')",
+        "t.mdl:3:9: Vensim function QUEUE FIFO is not supported by smartspec yet (keeps every entry's age) "
+        "(in the equation of 'b')",
+        "t.mdl:4:5: 'frobnicate' is not a Vensim function, nor a macro or lookup defined in this model "
+        "(in the equation of 'c')",
+        "t.mdl:6:15: Vensim function GET VDF DATA is not supported by smartspec: reads Vensim's own binary "
+        "run files (.vdf), whose format is not published (in the equation of 'e')",
+    ]
+
+
+def test_messages_name_the_modellers_variable_not_internal_ones():
+    from smartspec_dsl.lower import lower
+    from smartspec_dsl.order import schedule
+    text = """x = Time ~~|
+delayed zero = DELAY FIXED(missing input, 1, 0) ~~|
+:MACRO: STEPSCALE(a)
+STEPSCALE = a * undefined thing ~~|
+:END OF MACRO:
+y = STEPSCALE(3) ~~|
+""" + CONTROL
+    with pytest.raises(ModelError) as err:
+        schedule(lower(parse_model(text, "t.mdl")))
+    assert "#" not in str(err.value)
+    assert "'undefined thing' used in the equation of 'STEPSCALE (in macro STEPSCALE called by y at 6:5)'" \
+        in str(err.value)
+    with pytest.raises(ModelError) as err:
+        schedule(lower(parse_model(text.replace("y = STEPSCALE(3)", "y = 3"), "t.mdl")))
+    assert str(err.value).startswith("t.mdl:2:28: undefined variable 'missing input' used in the equation "
+                                     "of 'delayed zero (DELAY FIXED call at 2:16)'")
+
+
+@pytest.mark.parametrize("controls, message, run_message", [
+    ("INITIAL TIME = 0 ~~|\nFINAL TIME = 10 ~~|\nTIME STEP = 1 ~~|\n",
+     "error: m.mdl: the model does not define SAVEPER", "error: m.mdl: the model does not define SAVEPER"),
+    ("INITIAL TIME = 0 ~~|\nFINAL TIME = 10 ~~|\nTIME STEP = 0 ~~|\nSAVEPER = 1 ~~|\n",
+     "error: m.mdl:4:1: TIME STEP must be positive, got 0",
+     "error: TIME STEP must be positive, got 0 (TIME STEP is defined at m.mdl:4:1)"),
+    ("INITIAL TIME = 10 ~~|\nFINAL TIME = 0 ~~|\nTIME STEP = 1 ~~|\nSAVEPER = 1 ~~|\n",
+     "error: m.mdl:3:1: FINAL TIME (0) is before INITIAL TIME (10, defined at m.mdl:2:1)",
+     "error: FINAL TIME (0) is before INITIAL TIME (10) (FINAL TIME is defined at m.mdl:3:1)"),
+    ("INITIAL TIME = 0 ~~|\nFINAL TIME = 1 ~~|\nTIME STEP = 1 ~~|\nSAVEPER = 0 ~~|\n",
+     "error: m.mdl:5:1: SAVEPER must be positive, got 0",
+     "error: SAVEPER must be positive, got 0 (SAVEPER is defined at m.mdl:5:1)"),
+])
+def test_check_reports_what_run_would_reject(tmp_path, monkeypatch, capsys, controls, message, run_message):
+    from smartspec_dsl.cli import main
+    (tmp_path / "m.mdl").write_text("a = 1 ~~|\n" + controls)
+    monkeypatch.chdir(tmp_path)
+    assert main(["check", "m.mdl"]) == 2
+    assert capsys.readouterr().err.startswith(message)
+    assert main(["run", "m.mdl"]) == 2
+    # the same fault; run words it its own way, as it also names values given to the run
+    assert capsys.readouterr().err.startswith(run_message)
