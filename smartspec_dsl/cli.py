@@ -49,9 +49,37 @@ def _compile_note(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
 
+def _data_options(args):
+    """--data FILE (repeatable) and --data-alias NAME=FILE as external.DataOptions."""
+    from .external import DataOptions
+    aliases = {}
+    for item in getattr(args, "data_alias", None) or []:
+        name, sep, file = item.partition("=")
+        if not sep or not name.strip() or not file.strip():
+            raise ParameterError(f"--data-alias expects NAME=FILE, got '{item}'")
+        aliases[name.strip().lstrip("?")] = Path(file.strip())
+    files = []
+    for file in getattr(args, "data", None) or []:
+        path = Path(file)
+        if not path.is_file():
+            raise ParameterError(f"--data {file}: no such file")
+        if path.suffix.lower() not in (".csv", ".tab", ".tsv", ".xlsx", ".xlsm", ".xls"):
+            raise ParameterError(f"--data {file}: expected a .csv, .tab or .xlsx file")
+        files.append(path)
+    return DataOptions(tuple(files), aliases)
+
+
+def _add_data_arguments(parser) -> None:
+    parser.add_argument("--data", action="append", metavar="FILE",
+                        help="data file for the model's data variables (.csv, .tab, .xlsx; "
+                             "repeatable; default: the .csv/.tab files next to the model)")
+    parser.add_argument("--data-alias", action="append", metavar="NAME=FILE",
+                        help="the file a GET function's '?NAME' file argument stands for")
+
+
 def cmd_run(args) -> int:
     from .runtime import load
-    model = load(args.model, log=_compile_note)
+    model = load(args.model, log=_compile_note, data=_data_options(args))
     result = model.run(params=_parse_sets(args.set), final_time=args.final_time,
                        time_step=args.time_step, saveper=args.saveper, method=args.method,
                        changes=args.changes or None, seed=args.seed)
@@ -90,7 +118,7 @@ def cmd_check(args) -> int:
                          ("constant", "constants"), ("lookup", "lookups"), ("data", "data")):
         print(f"  {plural:<12}{counts.get(kind, 0)}")
     try:
-        sched = schedule(lower(model))
+        sched = schedule(lower(model, _data_options(args)))
     except UnsupportedFeature as err:
         print(f"unsupported: {err}", file=sys.stderr)
         return 1
@@ -177,6 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--time-step", type=float)
     run.add_argument("--saveper", type=float)
     run.add_argument("--method", choices=["euler", "rk4"], default="euler")
+    _add_data_arguments(run)
     run.add_argument("--changes", action="append", metavar="FILE.cin",
                      help="apply a Vensim changes file (constants and lookup tables); repeatable")
     run.add_argument("--seed", type=int, help="run seed for the model's random functions (default 0)")
@@ -192,6 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--units", action="store_true",
                        help="also check that every equation gives the units its variable declares "
                             "(exit 1 if not)")
+    _add_data_arguments(check)
     check.set_defaults(func=cmd_check)
     sw = sub.add_parser("sweep", help="run a parameter sweep from a TOML spec into a directory",
                         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -13,7 +13,7 @@ from . import ir
 from .builtins import check_call, unsupported_calls
 from .consteval import constant_value, evaluate
 from .errors import ModelError, UnsupportedFeature
-from .external import resolve_external
+from .external import DataOptions, resolve_external
 from .subscripts import flatten
 
 Num, Ref, Call, BinOp = ir.Num, ir.Ref, ir.Call, ir.BinOp
@@ -456,12 +456,13 @@ def expand_macros(model: ir.Model) -> ir.Model:
     return replace(model, variables={**ordered, **done}, macros={})
 
 
-def lower(model: ir.Model) -> ir.Model:
-    """Return a model whose expressions hold no stateful calls."""
+def lower(model: ir.Model, data: DataOptions | None = None) -> ir.Model:
+    """Return a model whose expressions hold no stateful calls (`data`: the data files and
+    file aliases given to the run, see external.DataOptions)."""
     unknown = unsupported_calls(model)
     if unknown:
         raise UnsupportedFeature("\n".join(unknown))
-    model = flatten(resolve_external(model))
+    model = flatten(resolve_external(model, options=data))
     for var in model.variables.values():
         if var.kind is ir.Kind.DATA:
             raise UnsupportedFeature(f"{var.pos}: '{var.display}' is a data variable; "

@@ -273,3 +273,84 @@ def test_check_reports_what_run_would_reject(tmp_path, monkeypatch, capsys, cont
     assert main(["run", "m.mdl"]) == 2
     # the same fault; run words it its own way, as it also names values given to the run
     assert capsys.readouterr().err.startswith(run_message)
+
+
+# ---- external data as people ship it -----------------------------------------------------
+
+EXTERNAL = """{UTF-8}
+pop :INTERPOLATE: ~~|
+D: d1, d2, d3 ~~|
+k[D] = GET DIRECT CONSTANTS('?params', ',', 'B2:B') ~~|
+series := GET DIRECT DATA('?params', ',', 'A2:A', 'C2') ~~|
+open row := GET DIRECT DATA('rows.csv', ',', 'B1:1', 'B2') ~~|
+down col := GET DIRECT DATA('rows.csv', ',', 'A', 'B5') ~~|
+INITIAL TIME = 0 ~~|
+FINAL TIME = 4 ~~|
+TIME STEP = 1 ~~|
+SAVEPER = 1 ~~|
+"""
+
+
+def read_columns(path) -> dict:
+    import csv
+    import numpy as np
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    return {name: np.array([float(r[i]) for r in rows[1:]]) for i, name in enumerate(rows[0])}
+
+
+@pytest.fixture
+def shipped(tmp_path):
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "m.mdl").write_text(EXTERNAL)
+    # x values along row 1 from B to the last filled cell; trailing empty cells are no data
+    (tmp_path / "model" / "rows.csv").write_text("t,0,4,,\nv,1,9,,\n,,,,\n,,,,\n0,7\n2,8\n4,11\n")
+    # the alias: a file outside the model's folder, named by the run
+    (tmp_path / "params.csv").write_text("time,k,s\n0,10,1\n2,20,3\n4,30,5\n")
+    (tmp_path / "pop.tab").write_text("Time\tpop\n0\t100\n4\t140\n")
+    return tmp_path
+
+
+def test_open_ended_ranges_aliases_and_run_time_data_files(shipped, monkeypatch, capsys):
+    import numpy as np
+    from smartspec_dsl.cli import main
+    monkeypatch.chdir(shipped)
+    assert main(["run", "model/m.mdl", "--data-alias", "params=params.csv", "--data", "pop.tab",
+                 "-o", "out.csv"]) == 0
+    out = read_columns(shipped / "out.csv")
+    np.testing.assert_allclose(out["pop"], [100, 110, 120, 130, 140])    # interpolated
+    for i, v in enumerate((10, 20, 30)):                                    # 'B2:B': rows 2 to 4
+        np.testing.assert_allclose(out[f"k[d{i + 1}]"], v)
+    np.testing.assert_allclose(out["series"], [1, 2, 3, 4, 5])          # x 'A2:A' = 0, 2, 4
+    np.testing.assert_allclose(out["open row"], [1, 3, 5, 7, 9])        # x 'B1:1' = 0, 4
+    np.testing.assert_allclose(out["down col"], [7, 7.5, 8, 9.5, 11])   # column A from row 5
+
+
+def test_a_missing_alias_is_named(shipped, monkeypatch, capsys):
+    from smartspec_dsl.cli import main
+    monkeypatch.chdir(shipped)
+    assert main(["check", "model/m.mdl", "--data", "pop.tab"]) == 2
+    assert "model/m.mdl:4:8: the file is given as the alias '?params': name its file with " \
+           "--data-alias params=FILE" in capsys.readouterr().err
+    assert main(["run", "model/m.mdl", "--data", "pop.tab"]) == 2
+    assert "the alias '?params'" in capsys.readouterr().err
+    # data variables with no equation and no data file named
+    assert main(["run", "model/m.mdl", "--data-alias", "params=params.csv"]) == 2
+    assert "model/m.mdl:2:1: data variable 'pop' has no equation and no values in the data files " \
+           "next to the model" in capsys.readouterr().err
+
+
+def test_run_time_data_from_a_spreadsheet(shipped, monkeypatch):
+    openpyxl = pytest.importorskip("openpyxl")
+    import numpy as np
+    from smartspec_dsl.cli import main
+    wb = openpyxl.Workbook()
+    wb.active.append(["Time", "pop"])
+    wb.active.append([0, 50])
+    wb.active.append([4, 10])
+    wb.save(shipped / "pop.xlsx")
+    monkeypatch.chdir(shipped)
+    assert main(["run", "model/m.mdl", "--data-alias", "params=params.csv", "--data", "pop.xlsx",
+                 "-o", "out.csv"]) == 0
+    out = read_columns(shipped / "out.csv")
+    np.testing.assert_allclose(out["pop"], [50, 40, 30, 20, 10])
