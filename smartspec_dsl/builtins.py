@@ -20,7 +20,7 @@ PURE = {
     "RANDOM EXPONENTIAL": (5, 5), "RANDOM LOGNORMAL": (5, 5), "RANDOM TRIANGULAR": (6, 6),
     "RANDOM POISSON": (6, 6), "RANDOM GAMMA": (6, 6), "RANDOM WEIBULL": (6, 6),
     "RANDOM BETA": (7, 7), "RANDOM BINOMIAL": (7, 7), "RANDOM NEGATIVE BINOMIAL": (7, 7),
-    "RANDOM LOOKUP": (6, 6),
+    "RANDOM LOOKUP": (6, 6), "GAMMA LN": (1, 1), "LOOKUP AREA": (3, 3),
 }
 
 # Random functions draw anew every time step (see kernel_lib: counter-based draws).
@@ -32,7 +32,7 @@ STATEFUL = {
     "SMOOTH3": (2, 2), "SMOOTH3I": (3, 3), "SMOOTH N": (4, 4), "TREND": (3, 3),
     "FORECAST": (3, 3), "NPV": (4, 4), "SAMPLE IF TRUE": (3, 3), "INITIAL": (1, 1),
     "ACTIVE INITIAL": (2, 2), "DELAY MATERIAL": (4, 4), "RANDOM PINK NOISE": (4, 4),
-    "DEPRECIATE STRAIGHTLINE": (4, 4),
+    "DEPRECIATE STRAIGHTLINE": (4, 4), "NPVE": (4, 4),
 }
 
 # Rewritten by `lower` into other functions, though they keep no state of their own.
@@ -87,9 +87,6 @@ NOT_SUPPORTED = {
     "DEPRECIATE BY SCHEDULE": "",
     "CUMULATE": "",
     "TIME SHIFT": "",
-    "NPVE": "",
-    "GAMMA LN": "",
-    "LOOKUP AREA": "",
     "VECTOR LOOKUP": "",
     "GET DATA MAX": "",
     "GET DATA MIN": "",

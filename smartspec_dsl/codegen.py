@@ -144,7 +144,7 @@ _SIMPLE = {  # Vensim function -> helper or math call taking the same arguments
     "ARCCOS": "math.acos", "ARCTAN": "math.atan", "SINH": "math.sinh", "COSH": "math.cosh",
     "TANH": "math.tanh", "MIN": "fmin", "MAX": "fmax", "INTEGER": "integer",
     "MODULO": "modulo", "QUANTUM": "quantum", "XIDZ": "fxidz", "ZIDZ": "fzidz",
-    "IF THEN ELSE": "sel", "POWER": "power", "GAME": "",
+    "IF THEN ELSE": "sel", "POWER": "power", "GAME": "", "GAMMA LN": "gamma_ln",
 }
 _LOOKUP_FUNCS = {"LOOKUP FORWARD": "lookup_forward", "LOOKUP BACKWARD": "lookup_backward",
                  "LOOKUP EXTRAPOLATE": "lookup_extrapolate", "LOOKUP INVERT": "lookup_invert"}
@@ -345,6 +345,11 @@ class _Emitter:
             if not isinstance(table, ir.Ref):
                 raise UnsupportedFeature(f"{e.pos}: {f} needs a lookup name as its first argument")
             return f"{_LOOKUP_FUNCS[f]}({self.expr(args[1])}, {self.lookup_of(table.name, e.pos)})"
+        if f == "LOOKUP AREA":
+            if not isinstance(args[0], ir.Ref):
+                raise UnsupportedFeature(f"{e.pos}: LOOKUP AREA needs a lookup name as its first argument")
+            return (f"lookup_area({self.expr(args[1])}, {self.expr(args[2])}, "
+                    f"{self.lookup_of(args[0].name, e.pos)})")
         if f == "RANDOM LOOKUP":
             if not isinstance(args[0], ir.Ref):
                 raise UnsupportedFeature(f"{e.pos}: RANDOM LOOKUP needs a lookup name as its first argument")
@@ -467,7 +472,7 @@ from smartspec_dsl.kernel_lib import (
     fand, forr, fnot, fmin, fmax, fxidz, fzidz, fstep, parallel_cold_start, random_uniform,
     random_normal, random_exponential, random_lognormal, random_triangular, random_poisson, random_gamma,
     random_weibull, random_beta, random_binomial, random_negative_binomial, random_lookup)
-from smartspec_dsl.kernel_extra import lookup_invert, material_size, material_out, material_in
+from smartspec_dsl.kernel_extra import lookup_invert, lookup_area, gamma_ln, material_size, material_out, material_in
 
 from smartspec_dsl.kernel_lib import (
     vector_rank, vector_sort_order, invert_matrix, allocate_available, allocate_by_priority,

@@ -30,6 +30,46 @@ def lookup_invert(y, tab, off, n):
     return tab[off + best]
 
 
+@njit(**JIT)
+def gamma_ln(x):
+    """GAMMA LN(x): ln of the gamma function's magnitude (C's lgamma); +inf at 0 and the
+    negative integers, where the gamma function has its poles."""
+    if x <= 0.0 and x == math.floor(x):
+        return math.inf
+    return math.lgamma(x)
+
+
+@njit(**JIT)
+def lookup_area(a, b, tab, off, n):
+    """LOOKUP AREA(lookup, a, b): the area under the lookup from a to b, the table read as
+    a lookup reads it (straight lines between points, end values held beyond them; Vensim
+    help, "LOOKUP AREA"). b < a gives the negative of the area from b to a."""
+    sign = 1.0
+    if b < a:
+        a, b, sign = b, a, -1.0
+    xs, ys = off, off + n
+    area = 0.0
+    lo = a
+    # before the first point and after the last: the end values, held
+    if lo < tab[xs]:
+        hi = min(b, tab[xs])
+        area += (hi - lo) * tab[ys]
+        lo = hi
+    for i in range(n - 1):
+        x0, x1 = tab[xs + i], tab[xs + i + 1]
+        if x1 <= lo or x0 >= b or x1 == x0:
+            continue
+        l, h = max(lo, x0), min(b, x1)
+        y0, y1 = tab[ys + i], tab[ys + i + 1]
+        yl = y0 + (l - x0) * (y1 - y0) / (x1 - x0)
+        yh = y0 + (h - x0) * (y1 - y0) / (x1 - x0)
+        area += 0.5 * (yl + yh) * (h - l)
+    if b > tab[xs + n - 1]:
+        start = max(a, tab[xs + n - 1])
+        area += (b - start) * tab[ys + n - 1]
+    return sign * area
+
+
 # ---- DELAY MATERIAL ------------------------------------------------------------------
 # A pipeline of time steps: what enters at step j leaves at step j + k, k being the
 # delay time (as it is at entry) in whole steps. Its buffer region holds C values

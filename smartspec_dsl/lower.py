@@ -131,10 +131,13 @@ class _Lowering:
                 return Call("ZIDZ", (_sub(inp, average), _mul(avg_time, Call("ABS", (average,), pos))), pos)
             trend = Call("ZIDZ", (_sub(inp, average), _mul(avg_time, average)), pos)
             return _mul(inp, _add(Num(1.0), _mul(trend, a[2])))
-        if f == "NPV":
+        if f in ("NPV", "NPVE"):
+            # Vensim help, "NPV" and "NPVE": the same equations, but NPVE values the stream at
+            # the end of each interval, so its discount factor starts at 1 / (1 + rate * TIME STEP)
             stream, rate, init, factor = a
+            df0 = Num(1.0) if f == "NPV" else _div(Num(1.0), _add(Num(1.0), _mul(rate, DT)))
             df = self.stock(owner, "discount", lambda s: _sub(Num(0.0), _div(_mul(s, rate), _add(Num(1.0), _mul(rate, DT)))),
-                            Num(1.0), pos)
+                            df0, pos)
             accum = self.stock(owner, "npv", lambda s: _mul(stream, df), init, pos)
             return _mul(_add(accum, _mul(_mul(stream, DT), df)), factor)
         if f == "INITIAL":
@@ -362,7 +365,7 @@ class _Lowering:
 
 
 STATEFUL = {"DELAY1", "DELAY1I", "DELAY3", "DELAY3I", "DELAY N", "SMOOTH", "SMOOTHI", "SMOOTH3",
-            "SMOOTH3I", "SMOOTH N", "TREND", "FORECAST", "NPV", "INITIAL", "SAMPLE IF TRUE",
+            "SMOOTH3I", "SMOOTH N", "TREND", "FORECAST", "NPV", "NPVE", "INITIAL", "SAMPLE IF TRUE",
             "DELAY FIXED", "ACTIVE INITIAL", "DELAY MATERIAL", "RANDOM PINK NOISE",
             "DEPRECIATE STRAIGHTLINE"}
 

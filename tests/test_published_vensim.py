@@ -354,3 +354,66 @@ def test_run_time_data_from_a_spreadsheet(shipped, monkeypatch):
                  "-o", "out.csv"]) == 0
     out = read_columns(shipped / "out.csv")
     np.testing.assert_allclose(out["pop"], [50, 40, 30, 20, 10])
+
+
+# ---- functions of Vensim's reference ---------------------------------------------------------
+
+FUNCTIONS = """{UTF-8}
+LOOK((0,1),(1,1),(2,2)) ~~|
+area 0 1 = LOOKUP AREA(LOOK, 0, 1) ~~|
+area 2 4 = LOOKUP AREA(LOOK, 2, 4) ~~|
+area half = LOOKUP AREA(LOOK, 0.5, 2.5) ~~|
+area before = LOOKUP AREA(LOOK, -2, 0.5) ~~|
+area reversed = LOOKUP AREA(LOOK, 1, 0) ~~|
+area moving = LOOKUP AREA(LOOK, 0, Time) ~~|
+gamma ln 5 = GAMMA LN(5) ~~|
+gamma ln half = GAMMA LN(0.5) ~~|
+cash = 100 ~~|
+npve plain = NPVE(cash, 0.1, 0, 1) ~~|
+npv plain = NPV(cash, 0.1, 0, 1) ~~|
+INITIAL TIME = 0 ~~|
+FINAL TIME = 3 ~~|
+TIME STEP = 1 ~~|
+SAVEPER = 1 ~~|
+"""
+
+
+@pytest.fixture(scope="module")
+def functions_run(tmp_path_factory):
+    import smartspec_dsl
+    path = tmp_path_factory.mktemp("functions") / "functions.mdl"
+    path.write_text(FUNCTIONS)
+    return smartspec_dsl.load(path).run()
+
+
+def test_lookup_area_matches_the_help_examples(functions_run):
+    import numpy as np
+    r = functions_run
+    # Vensim help, "LOOKUP AREA": LOOK((0,1),(1,1),(2,2)) gives 1.0, 4.0 and 3.0
+    np.testing.assert_allclose(r["area 0 1"], 1.0)
+    np.testing.assert_allclose(r["area 2 4"], 4.0)
+    np.testing.assert_allclose(r["area half"], 3.0)
+    # before the first point the first value is held, as a lookup holds it: 2 * 1 + 0.5 * 1
+    np.testing.assert_allclose(r["area before"], 2.5)
+    # the help leaves end < start open; we return the signed integral, -(area from 0 to 1)
+    np.testing.assert_allclose(r["area reversed"], -1.0)
+    # by hand: 0, 1, 1 + 1.5, 2.5 + 2 at Time 0..3
+    np.testing.assert_allclose(r["area moving"], [0, 1, 2.5, 4.5])
+
+
+def test_gamma_ln(functions_run):
+    import math
+    import numpy as np
+    np.testing.assert_allclose(functions_run["gamma ln 5"], math.log(24), rtol=1e-14)       # ln 4!
+    np.testing.assert_allclose(functions_run["gamma ln half"], math.log(math.sqrt(math.pi)), rtol=1e-14)
+
+
+def test_npve_values_the_stream_at_the_end_of_each_period(functions_run):
+    import numpy as np
+    # Vensim help, "NPVE": the NPV equations with df starting at 1 / (1 + rate * TIME STEP); with
+    # TIME STEP 1 that is Excel's NPV: 100 paid at the end of each of k + 1 periods at 10 %
+    expected = [sum(100 / 1.1 ** (j + 1) for j in range(k + 1)) for k in range(4)]
+    np.testing.assert_allclose(functions_run["npve plain"], expected, rtol=1e-12)
+    # NPV values it at the start: 100 + 100/1.1 + ...
+    np.testing.assert_allclose(functions_run["npv plain"], [sum(100 / 1.1 ** j for j in range(k + 1))
+                                                            for k in range(4)], rtol=1e-12)
