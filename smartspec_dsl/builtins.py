@@ -38,6 +38,9 @@ STATEFUL = {
 # Rewritten by `lower` into other functions, though they keep no state of their own.
 LOWERED = {
     "GET TIME VALUE": (3, 3), "GET DATA BETWEEN TIMES": (3, 3), "GET DATA AT TIME": (2, 2),
+    "GET DATA FIRST TIME": (1, 1), "GET DATA LAST TIME": (1, 1), "GET DATA TOTAL POINTS": (1, 1),
+    "GET DATA MAX": (3, 3), "GET DATA MIN": (3, 3), "GET DATA MEAN": (3, 3),
+    "TIME SHIFT": (2, 2), "CUMULATE": (1, 1), "CUMULATEF": (1, 1),
 }
 
 # Functions that must be the whole equation of a variable (they make it a stock).
@@ -67,7 +70,6 @@ NOT_SUPPORTED = {
     "SHIFT IF TRUE": "changes the stored values of another variable, which one-equation-per-variable "
                      "kernels cannot express",
     "TIME BASE": "",
-    "CUMULATEF": "a data-variable function kept only at the final time",
     "DELAY BATCH": "",
     "DELAY CONVEYOR": "",
     "DELAY PROFILE": "",
@@ -85,15 +87,7 @@ NOT_SUPPORTED = {
     "DEMAND AT PRICE": "",
     "SUPPLY AT PRICE": "",
     "DEPRECIATE BY SCHEDULE": "",
-    "CUMULATE": "",
-    "TIME SHIFT": "",
     "VECTOR LOOKUP": "",
-    "GET DATA MAX": "",
-    "GET DATA MIN": "",
-    "GET DATA MEAN": "",
-    "GET DATA TOTAL POINTS": "",
-    "GET DATA FIRST TIME": "",
-    "GET DATA LAST TIME": "",
     "TABBED ARRAY": "only as the whole right-hand side of a constant (x[A] = TABBED ARRAY(...))",
 }
 # ... and of those, the ones that are outside what a compiled run can do

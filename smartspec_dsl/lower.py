@@ -7,6 +7,8 @@ definitions of each function.
 """
 from __future__ import annotations
 
+import itertools
+import math
 from dataclasses import dataclass, field, replace
 
 from . import ir
@@ -14,7 +16,7 @@ from .builtins import check_call, unsupported_calls
 from .consteval import constant_value, evaluate
 from .errors import ModelError, UnsupportedFeature
 from .external import DataOptions, resolve_external
-from .subscripts import flatten
+from .subscripts import combine, flatten
 
 Num, Ref, Call, BinOp = ir.Num, ir.Ref, ir.Call, ir.BinOp
 
@@ -163,6 +165,8 @@ class _Lowering:
             return self.time_value(a, pos)
         if f == "DEPRECIATE STRAIGHTLINE":
             return self.depreciate(owner, a, pos)
+        if f in DATA_FUNCTIONS:
+            return self.data_function(owner, f, a, pos)
         if f in ("GET DATA BETWEEN TIMES", "GET DATA AT TIME"):
             return self.data_at(owner, f, a, pos)
         if f == "ACTIVE INITIAL":
@@ -228,6 +232,55 @@ class _Lowering:
         xs = self.model.variables[table].lookup.xs
         outside = BinOp("or", BinOp("<", t, Num(xs[0])), BinOp(">", t, Num(xs[-1])))
         return Call("IF THEN ELSE", (outside, Num(ir.NA_VALUE), value), pos)
+
+    def data_function(self, owner, f, a, pos) -> ir.Expr:
+        """Vensim's functions of a data variable's series (help, "Data Functions"):
+        GET DATA FIRST TIME / LAST TIME / TOTAL POINTS (the series' first and last time and
+        its number of points), GET DATA MAX / MIN / MEAN(data, start, end) over the points
+        from start to end inclusive (:NA: when there are none), and the data equations
+        TIME SHIFT(data, shift) (the value `shift` later: data at Time + shift), CUMULATE
+        (the running sum of the points, read as the data are) and CUMULATEF (only the final
+        sum, at the last point's time). A non-data argument gives :NA: for the GET DATA
+        functions, as the help says, and is an error for the others."""
+        series = self.data_series(a[0])
+        if series is None:
+            if f.startswith("GET DATA"):
+                return Num(ir.NA_VALUE)
+            raise ModelError(f"{pos}: {f} works on a data variable (one read from a file or "
+                             "defined with ':='), which its first argument is not")
+        table, how = series
+        xs, ys = self.model.variables[table].lookup.xs, self.model.variables[table].lookup.ys
+        read = {"forward": lambda name, t: Call("LOOKUP FORWARD", (Ref(name, (), pos), t), pos),
+                "backward": lambda name, t: Call("LOOKUP BACKWARD", (Ref(name, (), pos), t), pos)
+                }.get(how, lambda name, t: ir.LookupCall(name, t, pos))
+        time = Ref(ir.TIME, (), pos)
+        if f == "GET DATA FIRST TIME":
+            return Num(xs[0])
+        if f == "GET DATA LAST TIME":
+            return Num(xs[-1])
+        if f == "GET DATA TOTAL POINTS":
+            return Num(float(len(xs)))
+        if f == "TIME SHIFT":
+            return read(table, _add(time, a[1]))
+        if f in ("CUMULATE", "CUMULATEF"):
+            sums = list(itertools.accumulate(ys))
+            cum = ir.LookupTable(tuple(xs), tuple(sums)) if f == "CUMULATE" else \
+                ir.LookupTable((xs[-1],), (sums[-1],))
+            name = self.fresh(owner, "cumulate")
+            self.new[name] = ir.Variable(name, self.shown(owner, pos), ir.Kind.LOOKUP, lookup=cum,
+                                         pos=pos, hidden=True)
+            return read(name, time)
+        start, end = self.shared(owner, a[1], pos), self.shared(owner, a[2], pos)
+        inside = [BinOp("and", BinOp(">=", Num(x), start), BinOp("<=", Num(x), end)) for x in xs]
+        pick = lambda c, y, other: Call("IF THEN ELSE", (c, Num(y), Num(other)), pos)
+        count = combine("+", [pick(c, 1.0, 0.0) for c in inside], pos)
+        if f == "GET DATA MAX":
+            value = combine("MAX", [pick(c, y, -math.inf) for c, y in zip(inside, ys)], pos)
+        elif f == "GET DATA MIN":
+            value = combine("MIN", [pick(c, y, math.inf) for c, y in zip(inside, ys)], pos)
+        else:
+            value = _div(combine("+", [pick(c, y, 0.0) for c, y in zip(inside, ys)], pos), count)
+        return Call("IF THEN ELSE", (BinOp("=", count, Num(0.0)), Num(ir.NA_VALUE), value), pos)
 
     def data_series(self, arg) -> tuple[str, str] | None:
         """The lookup table (of Time) behind a data variable, and how the variable reads it."""
@@ -363,6 +416,9 @@ class _Lowering:
             return node
         return ir.map_expr(e, visit)
 
+
+DATA_FUNCTIONS = {"GET DATA FIRST TIME", "GET DATA LAST TIME", "GET DATA TOTAL POINTS", "GET DATA MAX",
+                  "GET DATA MIN", "GET DATA MEAN", "TIME SHIFT", "CUMULATE", "CUMULATEF"}
 
 STATEFUL = {"DELAY1", "DELAY1I", "DELAY3", "DELAY3I", "DELAY N", "SMOOTH", "SMOOTHI", "SMOOTH3",
             "SMOOTH3I", "SMOOTH N", "TREND", "FORECAST", "NPV", "NPVE", "INITIAL", "SAMPLE IF TRUE",

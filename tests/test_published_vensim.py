@@ -417,3 +417,51 @@ def test_npve_values_the_stream_at_the_end_of_each_period(functions_run):
     # NPV values it at the start: 100 + 100/1.1 + ...
     np.testing.assert_allclose(functions_run["npv plain"], [sum(100 / 1.1 ** j for j in range(k + 1))
                                                             for k in range(4)], rtol=1e-12)
+
+
+DATA_FUNCTIONS = """{UTF-8}
+sales := GET DIRECT DATA('sales.csv', ',', 'A', 'B2') ~~|
+first = GET DATA FIRST TIME(sales) ~~|
+last = GET DATA LAST TIME(sales) ~~|
+points = GET DATA TOTAL POINTS(sales) ~~|
+max all = GET DATA MAX(sales, INITIAL TIME, FINAL TIME) ~~|
+min all = GET DATA MIN(sales, INITIAL TIME, FINAL TIME) ~~|
+mean all = GET DATA MEAN(sales, INITIAL TIME, FINAL TIME) ~~|
+max 2 4 = GET DATA MAX(sales, 2, 4) ~~|
+min 2 4 = GET DATA MIN(sales, 2, 4) ~~|
+mean none = GET DATA MEAN(sales, 2.5, 3.5) ~~|
+mean window = GET DATA MEAN(sales, Time - 1, Time) ~~|
+not data = GET DATA MAX(first, 0, 10) ~~|
+shifted := TIME SHIFT(sales, 2) ~~|
+cum := CUMULATE(sales) ~~|
+cum final := CUMULATEF(sales) ~~|
+INITIAL TIME = 0 ~~|
+FINAL TIME = 6 ~~|
+TIME STEP = 1 ~~|
+SAVEPER = 1 ~~|
+"""
+
+
+def test_data_functions(tmp_path):
+    import numpy as np
+    import smartspec_dsl
+    (tmp_path / "sales.csv").write_text("time,sales\n1,10\n2,30\n4,20\n5,40\n")
+    (tmp_path / "data.mdl").write_text(DATA_FUNCTIONS)
+    r = smartspec_dsl.load(tmp_path / "data.mdl").run()
+    na = ir.NA_VALUE
+    # Vensim help, "GET DATA FIRST TIME / LAST TIME / TOTAL POINTS": times 1 to 5, 4 points
+    assert (r["first"][0], r["last"][0], r["points"][0]) == (1, 5, 4)
+    # GET DATA MAX / MIN / MEAN: over the points whose time is in [start, end]
+    np.testing.assert_allclose([r["max all"][0], r["min all"][0], r["mean all"][0]], [40, 10, 25])
+    np.testing.assert_allclose([r["max 2 4"][0], r["min 2 4"][0]], [30, 20])
+    np.testing.assert_allclose(r["mean none"], na)          # no point: :NA:, as the help says
+    np.testing.assert_allclose(r["not data"], na)           # not a data variable: :NA:
+    np.testing.assert_allclose(r["mean window"], [na, 10, 20, 30, 20, 30, 40])
+    # TIME SHIFT(sales, 2) takes sales' value 2 later (help, "Time Shifting Data"); sales is
+    # interpolated between points and held after its last one
+    np.testing.assert_allclose(r["shifted"], [30, 25, 20, 40, 40, 40, 40])
+    # CUMULATE: points 10, 40, 60, 100 at times 1, 2, 4, 5, read as sales is read (interpolated,
+    # end values held); CUMULATEF: the final sum, 100, its one point held everywhere (our choice
+    # for the times before that point, where the help says nothing)
+    np.testing.assert_allclose(r["cum"], [10, 10, 40, 50, 60, 100, 100])
+    np.testing.assert_allclose(r["cum final"], 100)
