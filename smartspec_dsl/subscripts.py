@@ -40,7 +40,7 @@ ARRAY_FUNCTIONS = {"VECTOR RANK": "vector_order", "VECTOR SORT ORDER": "vector_o
                    "VECTOR REORDER": "vector_reorder", "VECTOR ELM MAP": "vector_elm_map",
                    "ALLOCATE BY PRIORITY": "allocate_by_priority",
                    "ALLOCATE AVAILABLE": "allocate_available", "INVERT MATRIX": "invert_matrix"}
-PROFILE_TYPES = {1: "rectangular", 2: "triangular", 3: "normal", 4: "exponential"}
+PROFILE_TYPES = {0: "fixed quantity", 1: "rectangular", 2: "triangular", 3: "normal", 4: "exponential"}
 
 
 def combine(op: str, items: list, pos) -> ir.Expr:
@@ -428,11 +428,9 @@ class _Flattener:
         if not free:
             raise ModelError(f"{e.pos}: VECTOR SELECT needs a subscript range to run over "
                              "(e.g. 'x[range!]')")
-        error = self.instantiate(error, ctx, it, display)
-        if not (isinstance(error, ir.Num) and error.value == 0):
-            raise UnsupportedFeature(f"{e.pos}: function 'VECTOR SELECT' with an error action "
-                                     "other than the number 0 is not supported: Vensim stops the "
-                                     "run with an error there, which a compiled run cannot do")
+        error = _fold(self.instantiate(error, ctx, it, display))
+        if isinstance(error, ir.Num) and error.value not in (0, 1, 2, 3):
+            raise ModelError(f"{e.pos}: VECTOR SELECT's error action must be 0 to 3, got {error.value:g}")
         pairs = []
         for combo in itertools.product(*(self.space.elements[r.rstrip("!")] for r in free)):
             it2 = {**it, **dict(zip(free, combo))}
@@ -469,11 +467,21 @@ class _Flattener:
             k = action.value
             if k != int(k) or not 0 <= k <= 10:
                 raise ModelError(f"{e.pos}: VECTOR SELECT's numerical action must be 0 to 10, got {k:g}")
-            return result(int(k))
-        # an action known only at run time: the kernel picks it (kernel_lib.vector_select)
-        packed = self.driver("@PACK", tuple(s for s, _ in pairs) + tuple(x for _, x in pairs),
-                             e.pos, display)
-        return ir.Call("@VSELECT", (packed, ir.Num(float(len(pairs))), missing, action), e.pos)
+            value = result(int(k))
+        else:
+            # an action known only at run time: the kernel picks it (kernel_lib.vector_select)
+            packed = self.driver("@PACK", tuple(s for s, _ in pairs) + tuple(x for _, x in pairs),
+                                 e.pos, display)
+            value = ir.Call("@VSELECT", (packed, ir.Num(float(len(pairs))), missing, action), e.pos)
+        # error action (Vensim help, "VECTOR SELECT"): a floating point error when nothing is
+        # selected (1), more than one element is (2), or either (3): the value is NaN there,
+        # which the run reports, instead of a number
+        if isinstance(error, ir.Num) and error.value == 0:
+            return value
+        eq = lambda a, b: ir.BinOp("=", a, ir.Num(float(b)))
+        none = ir.BinOp("and", ir.BinOp("or", eq(error, 1), eq(error, 3)), eq(count, 0))
+        many = ir.BinOp("and", ir.BinOp("or", eq(error, 2), eq(error, 3)), ir.BinOp(">", count, ir.Num(1.0)))
+        return ite(ir.BinOp("or", none, many), ir.Num(math.nan), value)
 
     # -- whole-array functions ---------------------------------------------------------
     def driver(self, func: str, args: tuple, pos, display: str) -> ir.Ref:
@@ -669,7 +677,7 @@ class _Flattener:
                 if t is not None and not (math.isfinite(t) and int(t) == t):
                     raise ModelError(f"{call.pos}: {fname}: priority type {t:g}{where} is not a whole number")
                 if t is not None and int(t) not in PROFILE_TYPES:
-                    what = {0: "0 (fixed quantity)", 5: "5 (constant elasticity)"}.get(int(t), f"{t:g}")
+                    what = {5: "5 (constant elasticity)"}.get(int(t), f"{t:g}")
                     if t >= 10:
                         what = f"{t:g} (integer allocation)"
                     known_types = ", ".join(f"{k} {v}" for k, v in PROFILE_TYPES.items())

@@ -465,3 +465,61 @@ def test_data_functions(tmp_path):
     # for the times before that point, where the help says nothing)
     np.testing.assert_allclose(r["cum"], [10, 10, 40, 50, 60, 100, 100])
     np.testing.assert_allclose(r["cum final"], 100)
+
+
+ARRAYS = """{UTF-8}
+B: b1, b2, b3 ~~|
+P: ptype, ppriority, pwidth, pextra ~~|
+q[B] = 4, 4, 4 ~~|
+pp[b1, P] = IF THEN ELSE(Time >= 3, 1, 0), 3, 1, 0 ~~|
+pp[b2, P] = 1, 2, 1, 0 ~~|
+pp[b3, P] = 1, 1, 1, 0 ~~|
+avail = IF THEN ELSE(Time < 1, 10, IF THEN ELSE(Time < 2, 3, IF THEN ELSE(Time < 3, 20, 6))) ~~|
+shipped[B] = ALLOCATE AVAILABLE(q[B], pp[B, ptype], avail) ~~|
+D: d1, d2 ~~|
+y[D] = 1, 2 ~~|
+sel none[D] = 0, 0 ~~|
+sel two[D] = 1, 1 ~~|
+sel one[D] = 0, 1 ~~|
+none missing = VECTOR SELECT(sel none[D!], y[D!], -1, 0, 0) ~~|
+none error = VECTOR SELECT(sel none[D!], y[D!], -1, 0, 1) ~~|
+two ok = VECTOR SELECT(sel two[D!], y[D!], -1, 0, 1) ~~|
+two error = VECTOR SELECT(sel two[D!], y[D!], -1, 0, 2) ~~|
+one either = VECTOR SELECT(sel one[D!], y[D!], -1, 0, 3) ~~|
+error later = VECTOR SELECT(sel two[D!], y[D!], -1, 0, IF THEN ELSE(Time < 1, 0, 3)) ~~|
+INITIAL TIME = 0 ~~|
+FINAL TIME = 3 ~~|
+TIME STEP = 1 ~~|
+SAVEPER = 1 ~~|
+"""
+
+
+@pytest.fixture(scope="module")
+def arrays_run(tmp_path_factory):
+    import smartspec_dsl
+    path = tmp_path_factory.mktemp("arrays") / "arrays.mdl"
+    path.write_text(ARRAYS)
+    return smartspec_dsl.load(path).run()
+
+
+def test_allocate_available_fixed_quantity_and_a_profile_type_that_changes(arrays_run):
+    import numpy as np
+    got = np.column_stack([arrays_run[f"shipped[{b}]"] for b in ("b1", "b2", "b3")])
+    # by hand. Time 0: b1 is fixed (type 0) and gets its 4; the 6 left go to the rectangular
+    # profiles b2 (priority 2) and b3 (priority 1), width 1: at level x = 1, b2 gets all 4,
+    # b3 4 * (1.5 - 1) = 2. Time 1: 3 available, less than the fixed request: the fixed
+    # requester gets all 3 (our rule where the help is silent). Time 2: enough for all.
+    # Time 3: b1 turns rectangular at priority 3: level 2 gives b1 4, b2 4 * (2.5 - 2) = 2, b3 0.
+    np.testing.assert_allclose(got, [[4, 4, 2], [3, 0, 0], [4, 4, 4], [4, 2, 0]], atol=1e-9)
+    assert np.isfinite(got).all()
+
+
+def test_vector_select_error_actions(arrays_run):
+    import numpy as np
+    r = arrays_run
+    np.testing.assert_allclose(r["none missing"], -1)        # action 0: the missing value
+    assert np.isnan(r["none error"]).all()                  # action 1: nothing selected
+    np.testing.assert_allclose(r["two ok"], 3)              # action 1: two selected is fine
+    assert np.isnan(r["two error"]).all()                   # action 2: more than one selected
+    np.testing.assert_allclose(r["one either"], 2)          # action 3: exactly one is fine
+    assert r["error later"][0] == 3 and np.isnan(r["error later"][1:]).all()
