@@ -236,8 +236,12 @@ def test_allocate_available_helper():
     v = block(10, 0, 10, *profiles(1, (1, 2), (5, 2)), *profiles(4, (-1, 1)))
     kl.allocate_available(v, 2, 15, 10.0)
     assert v[3] == 0 and v[2] + v[4] == pytest.approx(10, abs=1e-9) and v[2] > v[4]
+    # fixed quantities (type 0) short of supply share it in proportion to their requests
+    v = block(10, 30, *profiles(0, (1, 1), (-1, 1)))
+    kl.allocate_available(v, 2, 10, 8.0)
+    assert list(v[2:4]) == pytest.approx([2, 6], abs=1e-12)
     # unsupported profile types give NaN, never a stand-in allocation
-    v = block(10, 10, *profiles(0, (1, 1), (-1, 1)))
+    v = block(10, 10, *profiles(5, (1, 1), (-1, 1)))
     kl.allocate_available(v, 2, 10, 5.0)
     assert np.isnan(v[2:4]).all()
 
