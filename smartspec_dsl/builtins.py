@@ -32,7 +32,7 @@ STATEFUL = {
     "SMOOTH3": (2, 2), "SMOOTH3I": (3, 3), "SMOOTH N": (4, 4), "TREND": (3, 3),
     "FORECAST": (3, 3), "NPV": (4, 4), "SAMPLE IF TRUE": (3, 3), "INITIAL": (1, 1),
     "ACTIVE INITIAL": (2, 2), "DELAY MATERIAL": (4, 4), "RANDOM PINK NOISE": (4, 4),
-    "DEPRECIATE STRAIGHTLINE": (4, 4), "NPVE": (4, 4),
+    "DEPRECIATE STRAIGHTLINE": (4, 4), "NPVE": (4, 4), "DELAYP": (2, 2),
 }
 
 # Rewritten by `lower` into other functions, though they keep no state of their own.
@@ -74,7 +74,6 @@ NOT_SUPPORTED = {
     "DELAY CONVEYOR": "",
     "DELAY PROFILE": "",
     "DELAY INFORMATION": "",
-    "DELAYP": "",
     "QUEUE FIFO": "keeps every entry's age",
     "QUEUE FIFO ATTRIB": "keeps every entry's age",
     "QUEUE ATTRIB": "keeps every entry's age",

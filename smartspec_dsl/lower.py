@@ -35,6 +35,7 @@ class _Lowering:
     new: dict[str, ir.Variable] = field(default_factory=dict)
     counter: int = 0
     function: str = ""          # the call being lowered, for the hidden variables' display
+    levels: list = field(default_factory=list)   # the stocks of the last chain built
 
     def shown(self, owner: str, pos) -> str:
         """How messages name a hidden variable: the modeller's variable and the call."""
@@ -92,7 +93,26 @@ class _Lowering:
                                    lambda s, x=signal, tau=tau: _sub(x, _div(s, tau)),
                                    _mul(init_each, tau), pos)
                 signal = self.aux(owner, f"{what}{k + 1}out", _div(level, tau), pos)
+            self.levels.append(level)
         return signal
+
+    def delayp(self, owner, node: Call) -> ir.Expr:
+        """DELAYP(input, delay time : pipeline): DELAY3, and the model variable `pipeline`
+        holding what is in transit, the sum of its three levels (Vensim help, "DELAYP")."""
+        a, pos = node.args, node.pos
+        if len(node.outputs) != 1:
+            raise ModelError(f"{pos}: DELAYP names its pipeline variable after ':', as in "
+                             "DELAYP(input, delay time : pipeline)")
+        self.levels = []
+        out = self.chain(owner, "delay3", a[0], a[1], a[0], 3, pos, smooth=False)
+        display = node.outputs[0]
+        name = ir.canonical_name(display)
+        if name in self.model.variables or name in self.new:
+            raise ModelError(f"{pos}: '{display}' is defined twice: as the pipeline of this DELAYP "
+                             "and elsewhere")
+        self.new[name] = ir.Variable(name, display, ir.Kind.AUXILIARY, pos=pos,
+                                     expr=_add(_add(self.levels[0], self.levels[1]), self.levels[2]))
+        return out
 
     def lower_call(self, owner: str, node: Call) -> ir.Expr:
         f, a, pos = node.func, node.args, node.pos
@@ -103,6 +123,8 @@ class _Lowering:
             return self.chain(owner, "delay1", a[0], a[1], a[2], 1, pos, smooth=False)
         if f == "DELAY3":
             return self.chain(owner, "delay3", a[0], a[1], a[0], 3, pos, smooth=False)
+        if f == "DELAYP":
+            return self.delayp(owner, node)
         if f == "DELAY3I":
             return self.chain(owner, "delay3", a[0], a[1], a[2], 3, pos, smooth=False)
         if f == "DELAY N":
@@ -420,7 +442,7 @@ class _Lowering:
 DATA_FUNCTIONS = {"GET DATA FIRST TIME", "GET DATA LAST TIME", "GET DATA TOTAL POINTS", "GET DATA MAX",
                   "GET DATA MIN", "GET DATA MEAN", "TIME SHIFT", "CUMULATE", "CUMULATEF"}
 
-STATEFUL = {"DELAY1", "DELAY1I", "DELAY3", "DELAY3I", "DELAY N", "SMOOTH", "SMOOTHI", "SMOOTH3",
+STATEFUL = {"DELAY1", "DELAY1I", "DELAYP", "DELAY3", "DELAY3I", "DELAY N", "SMOOTH", "SMOOTHI", "SMOOTH3",
             "SMOOTH3I", "SMOOTH N", "TREND", "FORECAST", "NPV", "NPVE", "INITIAL", "SAMPLE IF TRUE",
             "DELAY FIXED", "ACTIVE INITIAL", "DELAY MATERIAL", "RANDOM PINK NOISE",
             "DEPRECIATE STRAIGHTLINE"}
@@ -449,7 +471,8 @@ def expand_macros(model: ir.Model) -> ir.Model:
     A macro with extra outputs, `:MACRO: NAME(in1 : out1, out2)`, called as
     `NAME(a : x, y)` defines the model variables x and y as the call's out1, out2."""
     def no_outputs(node):
-        if isinstance(node, Call) and node.outputs and ir.canonical_name(node.func) not in model.macros:
+        if isinstance(node, Call) and node.outputs and ir.canonical_name(node.func) not in model.macros \
+                and node.func != "DELAYP":
             raise ModelError(f"{node.pos}: {node.func}(... : {', '.join(node.outputs)}): only a "
                              "macro call names extra outputs after ':'")
         return node

@@ -371,6 +371,9 @@ gamma ln half = GAMMA LN(0.5) ~~|
 cash = 100 ~~|
 npve plain = NPVE(cash, 0.1, 0, 1) ~~|
 npv plain = NPV(cash, 0.1, 0, 1) ~~|
+shipments in = IF THEN ELSE(Time < 1, 3, 0) ~~|
+shipments out = DELAYP(shipments in, 3 : In Transit) ~~|
+uses pipeline = In Transit * 2 ~~|
 INITIAL TIME = 0 ~~|
 FINAL TIME = 3 ~~|
 TIME STEP = 1 ~~|
@@ -523,3 +526,13 @@ def test_vector_select_error_actions(arrays_run):
     assert np.isnan(r["two error"]).all()                   # action 2: more than one selected
     np.testing.assert_allclose(r["one either"], 2)          # action 3: exactly one is fine
     assert r["error later"][0] == 3 and np.isnan(r["error later"][1:]).all()
+
+
+def test_delayp_names_its_pipeline(functions_run):
+    import numpy as np
+    # Vensim help, "DELAYP": DELAY3's three levels LV1..LV3 (each DL = 1 long, starting at
+    # DL * 3 = 3) and pipeline = LV1 + LV2 + LV3. Input 3 until Time 1, then 0; by hand
+    # (Euler, TIME STEP 1) the levels are (3,3,3), (3,3,3), (0,3,3), (0,0,3).
+    np.testing.assert_allclose(functions_run["shipments out"], [3, 3, 3, 3])
+    np.testing.assert_allclose(functions_run["In Transit"], [9, 9, 6, 3])
+    np.testing.assert_allclose(functions_run["uses pipeline"], [18, 18, 12, 6])
