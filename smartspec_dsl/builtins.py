@@ -86,7 +86,6 @@ NOT_SUPPORTED = {
     "DEMAND AT PRICE": "",
     "SUPPLY AT PRICE": "",
     "DEPRECIATE BY SCHEDULE": "",
-    "VECTOR LOOKUP": "",
     "TABBED ARRAY": "only as the whole right-hand side of a constant (x[A] = TABBED ARRAY(...))",
 }
 # ... and of those, the ones that are outside what a compiled run can do
@@ -97,7 +96,7 @@ NEVER_SUPPORTED = {"A FUNCTION OF", "MESSAGE", "GET VDF CONSTANTS", "GET VDF DAT
 # Array functions: the subscript pass (subscripts.py) expands them into the calls below.
 ARRAY = {"SUM", "PROD", "VMIN", "VMAX", "ELMCOUNT", "VECTOR SELECT", "VECTOR ELM MAP",
          "VECTOR SORT ORDER", "VECTOR RANK", "VECTOR REORDER", "ALLOCATE BY PRIORITY",
-         "ALLOCATE AVAILABLE", "INVERT MATRIX"}
+         "ALLOCATE AVAILABLE", "INVERT MATRIX", "VECTOR LOOKUP"}
 
 # Calls the subscript pass introduces ('@' keeps them apart from Vensim's names). A driver
 # computes a whole vector into a scratch block of the kernel's state: name -> (kernel_lib
@@ -107,8 +106,9 @@ ARRAY_DRIVERS = {"@PACK": ("", 0), "@VECTOR RANK": ("vector_rank", 1),
                  "@ALLOCATE AVAILABLE": ("allocate_available", 1),
                  "@ALLOCATE BY PRIORITY": ("allocate_by_priority", 2),
                  "@INVERT MATRIX": ("invert_matrix", 0)}
-# Reads of a driver's block: @ELEMENT(driver, k), @AT(driver, n, index), @VSELECT(driver, n, missing, action)
-ARRAY_READS = {"@ELEMENT": (2, 2), "@AT": (3, 3), "@VSELECT": (4, 4)}
+# Reads of a driver's block: @ELEMENT(driver, k), @AT(driver, n, index), @VSELECT(driver, n, missing,
+# action), @VLOOKUP(driver, n, x, xmin, xmax, mode)
+ARRAY_READS = {"@ELEMENT": (2, 2), "@AT": (3, 3), "@VSELECT": (4, 4), "@VLOOKUP": (6, 6)}
 
 
 def check_call(node: ir.Call) -> None:

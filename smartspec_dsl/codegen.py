@@ -327,7 +327,7 @@ class _Emitter:
 
     def call(self, e: ir.Call) -> str:
         f, args = e.func, e.args
-        if f in ("@ELEMENT", "@AT", "@VSELECT"):
+        if f in ("@ELEMENT", "@AT", "@VSELECT", "@VLOOKUP"):
             return self.block_read(e)
         t, dt = f"ld(v, {self.slots[ir.TIME]})", f"ld(v, {self.slots['time step']})"
         if f == "LOG":
@@ -398,7 +398,8 @@ class _Emitter:
             return f"ld(v, {base + int(e.args[1].value)})"
         n = int(e.args[1].value)
         rest = ", ".join(self.expr(x) for x in e.args[2:])
-        return f"{'vector_at' if e.func == '@AT' else 'vector_select'}(v, ix({base}), ix({n}), {rest})"
+        helper = {"@AT": "vector_at", "@VSELECT": "vector_select", "@VLOOKUP": "vector_lookup"}[e.func]
+        return f"{helper}(v, ix({base}), ix({n}), {rest})"
 
     def initial_statements(self) -> list[str]:
         vs = self.schedule.model.variables
@@ -472,7 +473,7 @@ from smartspec_dsl.kernel_lib import (
     fand, forr, fnot, fmin, fmax, fxidz, fzidz, fstep, parallel_cold_start, random_uniform,
     random_normal, random_exponential, random_lognormal, random_triangular, random_poisson, random_gamma,
     random_weibull, random_beta, random_binomial, random_negative_binomial, random_lookup)
-from smartspec_dsl.kernel_extra import lookup_invert, lookup_area, gamma_ln, material_size, material_out, material_in
+from smartspec_dsl.kernel_extra import lookup_invert, lookup_area, gamma_ln, vector_lookup, material_size, material_out, material_in
 
 from smartspec_dsl.kernel_lib import (
     vector_rank, vector_sort_order, invert_matrix, allocate_available, allocate_by_priority,

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from numba import njit
+
+from .kernel_lib import lookup, lookup_backward, lookup_extrapolate, lookup_forward
 
 JIT = dict(cache=True, nogil=True, error_model="numpy", fastmath=False)
 
@@ -68,6 +71,63 @@ def lookup_area(a, b, tab, off, n):
         start = max(a, tab[xs + n - 1])
         area += (b - start) * tab[ys + n - 1]
     return sign * area
+
+
+@njit(**JIT)
+def _area_extrapolated(a, b, tab, off, n):
+    """The area from a to b (a <= b) under the table's lines, the first and last segments
+    extended beyond the ends (a trapezoid of the extended line on each side)."""
+    x0, x1, xl0, xl1 = tab[off], tab[off + 1], tab[off + n - 2], tab[off + n - 1]
+    area = 0.0
+    if a < x0:
+        h = min(b, x0)
+        slope = (tab[off + n + 1] - tab[off + n]) / (x1 - x0)
+        ya = tab[off + n] + (a - x0) * slope
+        yh = tab[off + n] + (h - x0) * slope
+        area += 0.5 * (ya + yh) * (h - a)
+    lo, hi = max(a, x0), min(b, xl1)
+    if hi > lo:
+        area += lookup_area(lo, hi, tab, off, n)
+    if b > xl1:
+        l = max(a, xl1)
+        slope = (tab[off + 2 * n - 1] - tab[off + 2 * n - 2]) / (xl1 - xl0)
+        yl = tab[off + 2 * n - 1] + (l - xl1) * slope
+        yb = tab[off + 2 * n - 1] + (b - xl1) * slope
+        area += 0.5 * (yl + yb) * (b - l)
+    return area
+
+
+@njit(**JIT)
+def vector_lookup(v, b, n, x, xmin, xmax, mode):
+    """VECTOR LOOKUP(vec, x, xmin, xmax, mode) (Vensim help): the vector v[b:b+n] as the
+    y values of a lookup whose n points divide [xmin, xmax] evenly, read as mode says:
+    0 lookup, 1 LOOKUP AREA from xmin, 2 LOOKUP BACKWARD, 3 LOOKUP EXTRAPOLATE,
+    4 LOOKUP FORWARD, 5 LOOKUP INVERT, 7 the area from xmin with the end segments
+    extended. Other modes (6, 8, 9: slopes, extrapolated inversion) give NaN."""
+    tab = np.empty(2 * n)
+    for k in range(n):
+        tab[k] = xmin + k * (xmax - xmin) / (n - 1)
+        tab[n + k] = v[b + k]
+    m = math.floor(mode + 0.5)
+    if abs(mode - m) > 1e-9:
+        return math.nan
+    if m == 0:
+        return lookup(x, tab, 0, n)
+    if m == 1:
+        return lookup_area(xmin, x, tab, 0, n)
+    if m == 2:
+        return lookup_backward(x, tab, 0, n)
+    if m == 3:
+        return lookup_extrapolate(x, tab, 0, n)
+    if m == 4:
+        return lookup_forward(x, tab, 0, n)
+    if m == 5:
+        return lookup_invert(x, tab, 0, n)
+    if m == 7:
+        if x >= xmin:
+            return _area_extrapolated(xmin, x, tab, 0, n)
+        return -_area_extrapolated(x, xmin, tab, 0, n)
+    return math.nan
 
 
 # ---- DELAY MATERIAL ------------------------------------------------------------------

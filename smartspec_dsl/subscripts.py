@@ -39,7 +39,8 @@ ARRAY_REDUCERS = {"SUM": "+", "PROD": "*", "VMIN": "MIN", "VMAX": "MAX"}
 ARRAY_FUNCTIONS = {"VECTOR RANK": "vector_order", "VECTOR SORT ORDER": "vector_order",
                    "VECTOR REORDER": "vector_reorder", "VECTOR ELM MAP": "vector_elm_map",
                    "ALLOCATE BY PRIORITY": "allocate_by_priority",
-                   "ALLOCATE AVAILABLE": "allocate_available", "INVERT MATRIX": "invert_matrix"}
+                   "ALLOCATE AVAILABLE": "allocate_available", "INVERT MATRIX": "invert_matrix",
+                   "VECTOR LOOKUP": "vector_lookup"}
 PROFILE_TYPES = {0: "fixed quantity", 1: "rectangular", 2: "triangular", 3: "normal", 4: "exponential"}
 
 
@@ -603,6 +604,35 @@ class _Flattener:
             index = ir.BinOp("+", ir.Num(float(grid.index(base))), offset)
             return ir.Call("@AT", (packed, ir.Num(float(len(vec))), index), e.pos)
         return self.pick(e, vec, offset, display, grid.index(base))
+
+    def vector_lookup(self, e: ir.Call, ctx, it, display) -> ir.Expr:
+        """VECTOR LOOKUP(vec[first], x, xmin, xmax, mode): vec's last subscript runs from the
+        element given (the first, as the help asks) to the end of its range: those values are
+        a lookup's y values over [xmin, xmax] (kernel_extra.vector_lookup reads it by mode)."""
+        self.arity(e, 5, "vector, x, xmin, xmax, mode")
+        ref, x, xmin, xmax, mode = e.args
+        if not (isinstance(ref, ir.Ref) and ref.subscripts and ref.name in self.subscripted):
+            raise ModelError(f"{e.pos}: VECTOR LOOKUP's first argument must be a subscripted variable "
+                             "given with the first element of its last subscript, like y[s1]")
+        last = len(ref.subscripts) - 1
+        first = self.resolve(ref.subscripts[last], ctx, it, last, ref.pos)
+        defined = {c[last] for c in self.subscripted[ref.name]}
+        family = self.space.element_family(first)
+        elements = [el for el in family[family.index(first):] if el in defined]
+        if len(elements) < 2:
+            raise ModelError(f"{e.pos}: VECTOR LOOKUP needs at least 2 values from '{first}' on")
+        vec = tuple(self.instantiate(replace(ref, subscripts=ref.subscripts[:last] + (el,)), ctx, it, display)
+                    for el in elements)
+        mode = _fold(self.instantiate(mode, ctx, it, display))
+        if isinstance(mode, ir.Num) and mode.value in (6, 8, 9):
+            raise UnsupportedFeature(f"{e.pos}: VECTOR LOOKUP mode {mode.value:g} (slopes, and inversion "
+                                     "with extrapolation) is not supported yet; modes 0-5 and 7 are")
+        if isinstance(mode, ir.Num) and mode.value not in (0, 1, 2, 3, 4, 5, 7):
+            raise ModelError(f"{e.pos}: VECTOR LOOKUP's mode must be a whole number from 0 to 9, "
+                             f"got {mode.value:g}")
+        packed = self.driver("@PACK", vec, e.pos, display)
+        args = tuple(self.instantiate(a, ctx, it, display) for a in (x, xmin, xmax))
+        return ir.Call("@VLOOKUP", (packed, ir.Num(float(len(vec))), *args, mode), e.pos)
 
     def allocate_by_priority(self, e: ir.Call, ctx, it, display) -> ir.Expr:
         """ALLOCATE BY PRIORITY(request, priority, size, width, supply): ALLOCATE AVAILABLE

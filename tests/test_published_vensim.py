@@ -490,6 +490,14 @@ two ok = VECTOR SELECT(sel two[D!], y[D!], -1, 0, 1) ~~|
 two error = VECTOR SELECT(sel two[D!], y[D!], -1, 0, 2) ~~|
 one either = VECTOR SELECT(sel one[D!], y[D!], -1, 0, 3) ~~|
 error later = VECTOR SELECT(sel two[D!], y[D!], -1, 0, IF THEN ELSE(Time < 1, 0, 3)) ~~|
+S: s1, s2, s3, s4 ~~|
+LV[S] = 0, 10, 20, 10 ~~|
+vl[S] = VECTOR LOOKUP(LV[s1], 1.5, 0, 3, 0), VECTOR LOOKUP(LV[s1], 5, 0, 3, 0),
+        VECTOR LOOKUP(LV[s1], 2, 0, 3, 1), VECTOR LOOKUP(LV[s1], 4, 0, 3, 1) ~~|
+vl modes[D, S] = VECTOR LOOKUP(LV[s1], 1.5, 0, 3, 2), VECTOR LOOKUP(LV[s1], 1.5, 0, 3, 4),
+        VECTOR LOOKUP(LV[s1], 4, 0, 3, 3), VECTOR LOOKUP(LV[s1], -1, 0, 3, 3);
+        VECTOR LOOKUP(LV[s1], 5, 0, 3, 5), VECTOR LOOKUP(LV[s1], 4, 0, 3, 7),
+        VECTOR LOOKUP(LV[s1], -1, 0, 3, 7), VECTOR LOOKUP(LV[s1], Time, 0, 3, 0) ~~|
 INITIAL TIME = 0 ~~|
 FINAL TIME = 3 ~~|
 TIME STEP = 1 ~~|
@@ -536,3 +544,20 @@ def test_delayp_names_its_pipeline(functions_run):
     np.testing.assert_allclose(functions_run["shipments out"], [3, 3, 3, 3])
     np.testing.assert_allclose(functions_run["In Transit"], [9, 9, 6, 3])
     np.testing.assert_allclose(functions_run["uses pipeline"], [18, 18, 12, 6])
+
+
+def test_vector_lookup_modes(arrays_run):
+    import numpy as np
+    r = arrays_run
+    # LV = 0, 10, 20, 10 over x = 0, 1, 2, 3 (xmin 0 to xmax 3 in 3 equal intervals)
+    got = [r[f"vl[s{k}]"][0] for k in range(1, 5)]
+    # mode 0 lookup (held past the end); mode 1 area from xmin: 5 + 15, then + 15 + 10 held
+    np.testing.assert_allclose(got, [15, 10, 20, 45])
+    got = [r[f"vl modes[d1,s{k}]"][0] for k in range(1, 5)]
+    # 2 backward, 4 forward, 3 extrapolating the last and first segments
+    np.testing.assert_allclose(got, [10, 20, 0, -10])
+    got = [r[f"vl modes[d2,s{k}]"][0] for k in range(1, 4)]
+    # 5 invert (y = 5 at x = 0.5); 7 area with the end segments extended: 20 + 15 + 5 up to
+    # x = 4, and from 0 back to -1 the extended line gives -(-5)
+    np.testing.assert_allclose(got, [0.5, 40, 5])
+    np.testing.assert_allclose(r["vl modes[d2,s4]"], [0, 10, 20, 10])   # x = Time
