@@ -33,6 +33,7 @@ STATEFUL = {
     "FORECAST": (3, 3), "NPV": (4, 4), "SAMPLE IF TRUE": (3, 3), "INITIAL": (1, 1),
     "ACTIVE INITIAL": (2, 2), "DELAY MATERIAL": (4, 4), "RANDOM PINK NOISE": (4, 4),
     "DEPRECIATE STRAIGHTLINE": (4, 4), "NPVE": (4, 4), "DELAYP": (2, 2),
+    "DELAY INFORMATION": (3, 3),
 }
 
 # Rewritten by `lower` into other functions, though they keep no state of their own.
@@ -73,7 +74,6 @@ NOT_SUPPORTED = {
     "DELAY BATCH": "",
     "DELAY CONVEYOR": "",
     "DELAY PROFILE": "",
-    "DELAY INFORMATION": "",
     "QUEUE FIFO": "keeps every entry's age",
     "QUEUE FIFO ATTRIB": "keeps every entry's age",
     "QUEUE ATTRIB": "keeps every entry's age",
@@ -144,7 +144,7 @@ def unknown_function_message(f: str) -> str:
         if f in NEVER_SUPPORTED:
             return f"Vensim function {f} is not supported by smartspec: {why}"
         return f"Vensim function {f} is not supported by smartspec yet" + (f" ({why})" if why else "")
-    return f"'{f.lower()}' is not a Vensim function, nor a macro or lookup defined in this model"
+    return f"'{f}' is not a Vensim function, nor a macro or lookup defined in this model"
 
 
 def known_function(f: str) -> bool:

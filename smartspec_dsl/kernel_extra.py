@@ -130,6 +130,21 @@ def vector_lookup(v, b, n, x, xmin, xmax, mode):
     return math.nan
 
 
+@njit(**JIT)
+def information_out(buf, off, istep, delay, dt, initial):
+    """DELAY INFORMATION's output at step istep: the input of step istep - k, k the delay
+    time now in whole TIME STEPs (one at least), or the initial value before the run's
+    start. A delay that shrinks skips inputs, one that grows repeats them, as the help
+    says ("discarding inputs if T decreases and holding inputs if T increases"). The
+    buffer holds every step's input (written after the step's output is read)."""
+    k = delay / dt + 0.5
+    k = math.floor(k) if k >= 1.0 else 1.0
+    j = istep - k
+    if not j >= 0.0:
+        return initial
+    return buf[off + int(j)]
+
+
 # ---- DELAY MATERIAL ------------------------------------------------------------------
 # A pipeline of time steps: what enters at step j leaves at step j + k, k being the
 # delay time (as it is at entry) in whole steps. Its buffer region holds C values

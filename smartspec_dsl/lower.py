@@ -175,9 +175,9 @@ class _Lowering:
             self.new[held] = ir.Variable(held, self.shown(owner, pos), ir.Kind.STOCK, expr=out, initial=init, pos=pos,
                                          hidden=True, discrete=True)
             return out
-        if f == "DELAY FIXED":
-            # A ring buffer the kernel keeps; the call stays, as its own hidden auxiliary.
-            return self.aux(owner, "delayfixed", node, pos)
+        if f in ("DELAY FIXED", "DELAY INFORMATION"):
+            # A buffer the kernel keeps; the call stays, as its own hidden auxiliary.
+            return self.aux(owner, f.lower().replace(" ", ""), node, pos)
         if f == "DELAY MATERIAL":
             # a pipeline in the same kernel buffer (kernel_extra); the delay time may vary
             return self.aux(owner, "delaymaterial", node, pos)
@@ -442,7 +442,7 @@ class _Lowering:
 DATA_FUNCTIONS = {"GET DATA FIRST TIME", "GET DATA LAST TIME", "GET DATA TOTAL POINTS", "GET DATA MAX",
                   "GET DATA MIN", "GET DATA MEAN", "TIME SHIFT", "CUMULATE", "CUMULATEF"}
 
-STATEFUL = {"DELAY1", "DELAY1I", "DELAYP", "DELAY3", "DELAY3I", "DELAY N", "SMOOTH", "SMOOTHI", "SMOOTH3",
+STATEFUL = {"DELAY1", "DELAY1I", "DELAYP", "DELAY INFORMATION", "DELAY3", "DELAY3I", "DELAY N", "SMOOTH", "SMOOTHI", "SMOOTH3",
             "SMOOTH3I", "SMOOTH N", "TREND", "FORECAST", "NPV", "NPVE", "INITIAL", "SAMPLE IF TRUE",
             "DELAY FIXED", "ACTIVE INITIAL", "DELAY MATERIAL", "RANDOM PINK NOISE",
             "DEPRECIATE STRAIGHTLINE"}

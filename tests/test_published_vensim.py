@@ -223,7 +223,7 @@ e = flat(x) + GET VDF DATA('run.vdf', 'x') ~~|
         "t.mdl:2:5: Vensim function DELAY CONVEYOR is not supported by smartspec yet (in the equation of 'a')",
         "t.mdl:3:9: Vensim function QUEUE FIFO is not supported by smartspec yet (keeps every entry's age) "
         "(in the equation of 'b')",
-        "t.mdl:4:5: 'frobnicate' is not a Vensim function, nor a macro or lookup defined in this model "
+        "t.mdl:4:5: 'FROBNICATE' is not a Vensim function, nor a macro or lookup defined in this model "
         "(in the equation of 'c')",
         "t.mdl:6:15: Vensim function GET VDF DATA is not supported by smartspec: reads Vensim's own binary "
         "run files (.vdf), whose format is not published (in the equation of 'e')",
@@ -438,6 +438,11 @@ not data = GET DATA MAX(first, 0, 10) ~~|
 shifted := TIME SHIFT(sales, 2) ~~|
 cum := CUMULATE(sales) ~~|
 cum final := CUMULATEF(sales) ~~|
+ramp input = 10 * Time ~~|
+info delay = IF THEN ELSE(Time < 3, 2, IF THEN ELSE(Time < 5, 1, 3)) ~~|
+info delayed = DELAY INFORMATION(ramp input, info delay, -1) ~~|
+info fixed = DELAY INFORMATION(ramp input, 2, -1) ~~|
+fixed = DELAY FIXED(ramp input, 2, -1) ~~|
 INITIAL TIME = 0 ~~|
 FINAL TIME = 6 ~~|
 TIME STEP = 1 ~~|
@@ -445,12 +450,18 @@ SAVEPER = 1 ~~|
 """
 
 
-def test_data_functions(tmp_path):
-    import numpy as np
+@pytest.fixture(scope="module")
+def data_run(tmp_path_factory):
     import smartspec_dsl
-    (tmp_path / "sales.csv").write_text("time,sales\n1,10\n2,30\n4,20\n5,40\n")
-    (tmp_path / "data.mdl").write_text(DATA_FUNCTIONS)
-    r = smartspec_dsl.load(tmp_path / "data.mdl").run()
+    folder = tmp_path_factory.mktemp("data")
+    (folder / "sales.csv").write_text("time,sales\n1,10\n2,30\n4,20\n5,40\n")
+    (folder / "data.mdl").write_text(DATA_FUNCTIONS)
+    return smartspec_dsl.load(folder / "data.mdl").run()
+
+
+def test_data_functions(data_run):
+    import numpy as np
+    r = data_run
     na = ir.NA_VALUE
     # Vensim help, "GET DATA FIRST TIME / LAST TIME / TOTAL POINTS": times 1 to 5, 4 points
     assert (r["first"][0], r["last"][0], r["points"][0]) == (1, 5, 4)
@@ -468,6 +479,18 @@ def test_data_functions(tmp_path):
     # for the times before that point, where the help says nothing)
     np.testing.assert_allclose(r["cum"], [10, 10, 40, 50, 60, 100, 100])
     np.testing.assert_allclose(r["cum final"], 100)
+
+
+def test_delay_information(data_run):
+    import numpy as np
+    r = data_run
+    # Vensim help, "DELAY INFORMATION": the input the delay time ago, the initial value before
+    # the run; by hand with input 10 * Time: delay 2 until Time 3 (-1, -1, 0), then 1 (20, 30:
+    # the input at Time 1 is skipped), then 3 (20, 30: held, Time 2 and 3 come again)
+    np.testing.assert_allclose(r["info delayed"], [-1, -1, 0, 20, 30, 20, 30])
+    # with a constant delay it is DELAY FIXED
+    np.testing.assert_allclose(r["info fixed"], r["fixed"])
+    np.testing.assert_allclose(r["fixed"], [-1, -1, 0, 10, 20, 30, 40])
 
 
 ARRAYS = """{UTF-8}
