@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import ir
-from ..ir.builtins import ARRAY_DRIVERS
+from ..ir.builtins import ARGS, ARRAY_DRIVERS, LOOKUP, RANDOM_DRAW, helpers
 from ..errors import UnsupportedFeature
 from ..passes.order import Schedule, is_delay_fixed, is_delay_material
 
@@ -138,22 +138,10 @@ def reroll_nested(lines: list[str]) -> list[str]:
     return out
 
 
-_SIMPLE = {  # Vensim function -> helper or math call taking the same arguments
-    "ABS": "abs", "EXP": "math.exp", "LN": "math.log", "SQRT": "math.sqrt",
-    "SIN": "math.sin", "COS": "math.cos", "TAN": "math.tan", "ARCSIN": "math.asin",
-    "ARCCOS": "math.acos", "ARCTAN": "math.atan", "SINH": "math.sinh", "COSH": "math.cosh",
-    "TANH": "math.tanh", "MIN": "fmin", "MAX": "fmax", "INTEGER": "integer",
-    "MODULO": "modulo", "QUANTUM": "quantum", "XIDZ": "fxidz", "ZIDZ": "fzidz",
-    "IF THEN ELSE": "sel", "POWER": "power", "GAME": "",
-}
-_LOOKUP_FUNCS = {"LOOKUP FORWARD": "lookup_forward", "LOOKUP BACKWARD": "lookup_backward",
-                 "LOOKUP EXTRAPOLATE": "lookup_extrapolate", "LOOKUP INVERT": "lookup_invert"}
-_RANDOM_FUNCS = {"RANDOM 0 1": "random_uniform", "RANDOM UNIFORM": "random_uniform",
-                 "RANDOM NORMAL": "random_normal", "RANDOM EXPONENTIAL": "random_exponential",
-                 "RANDOM LOGNORMAL": "random_lognormal", "RANDOM TRIANGULAR": "random_triangular",
-                 "RANDOM POISSON": "random_poisson", "RANDOM GAMMA": "random_gamma",
-                 "RANDOM WEIBULL": "random_weibull", "RANDOM BETA": "random_beta",
-                 "RANDOM BINOMIAL": "random_binomial", "RANDOM NEGATIVE BINOMIAL": "random_negative_binomial"}
+# Vensim function -> kernel helper, by how the call is written (ir/builtins.py)
+_SIMPLE = helpers(ARGS)            # helper(same arguments)
+_LOOKUP_FUNCS = helpers(LOOKUP)    # helper(x, table)
+_RANDOM_FUNCS = helpers(RANDOM_DRAW)   # helper(arguments, call site, step, run seed)
 _COMPARE = {"=": "==", "<>": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 
 

@@ -352,12 +352,6 @@ class _Lowering:
         return ir.map_expr(e, visit)
 
 
-STATEFUL = {"DELAY1", "DELAY1I", "DELAY3", "DELAY3I", "DELAY N", "SMOOTH", "SMOOTHI", "SMOOTH3",
-            "SMOOTH3I", "SMOOTH N", "TREND", "FORECAST", "NPV", "INITIAL", "SAMPLE IF TRUE",
-            "DELAY FIXED", "ACTIVE INITIAL", "DELAY MATERIAL", "RANDOM PINK NOISE",
-            "DEPRECIATE STRAIGHTLINE"}
-
-
 def _rename(e: ir.Expr | None, names: dict[str, str]) -> ir.Expr | None:
     def visit(node):
         if isinstance(node, Ref) and node.name in names:

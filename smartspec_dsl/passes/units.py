@@ -33,20 +33,17 @@ from fractions import Fraction
 
 from .. import ir
 from ..errors import SourcePos
+from ..ir.builtins import (ARGUMENTS_AGREE, BUILTINS, CHOICE, OF_TABLE, PER_TIME, POWER_OF, RATIO,
+                           SAME_AS_FIRST, SAME_AS_SECOND, SQUARE_ROOT, TIMES_TIME, units_rules)
+from ..ir.builtins import DIMENSIONLESS as DIMENSIONLESS_RESULT
 
 Dim = tuple  # sorted ((unit, exponent), ...); () is dimensionless
 
 NUMBER = "number"          # a literal: adapts to what it meets
 DIMENSIONLESS = ("dmnl", "1", "")
 
-SAME_AS_FIRST = {"ABS", "INTEGER", "QUANTUM", "MODULO", "GAME", "SUM", "VMIN", "VMAX", "SMOOTH", "SMOOTHI",
-                 "SMOOTH3", "SMOOTH3I", "SMOOTH N", "DELAY1", "DELAY1I", "DELAY3", "DELAY3I", "DELAY N",
-                 "DELAY FIXED", "FORECAST", "INITIAL", "ACTIVE INITIAL"}
-# functions whose second argument is a delay, smoothing or averaging time
-TIMED = {"SMOOTH", "SMOOTHI", "SMOOTH3", "SMOOTH3I", "SMOOTH N", "DELAY1", "DELAY1I", "DELAY3", "DELAY3I",
-         "DELAY N", "DELAY FIXED", "TREND", "FORECAST"}
-DIMENSIONLESS_RESULT = {"EXP", "LN", "LOG", "SIN", "COS", "TAN", "ARCSIN", "ARCCOS", "ARCTAN", "SINH", "COSH",
-                        "TANH", "PULSE", "PULSE TRAIN", "ELMCOUNT"}
+RULES = units_rules()   # function -> its units rule (ir/builtins.py)
+TIMED = {n for n, b in BUILTINS.items() if b.time_argument}   # 2nd argument: a delay or averaging time
 
 
 @dataclass(frozen=True)
@@ -230,35 +227,34 @@ class _Check:
 
     def call(self, e: ir.Call):
         f, args = e.func, e.args
-        if f in ("LOOKUP FORWARD", "LOOKUP BACKWARD", "LOOKUP EXTRAPOLATE") and isinstance(args[0], ir.Ref):
+        rule = RULES.get(f)
+        if rule == OF_TABLE and isinstance(args[0], ir.Ref):
             self.units(args[1])
             return self.declared.get(args[0].name)
         units = [self.units(a) for a in args]
         if f in TIMED and len(units) > 1 and units[1] not in (None, NUMBER) and self.time is not None \
                 and units[1] != self.time:
             self.report(e.pos, f"{f}'s time argument is {format_units(units[1])}, not {format_units(self.time)}")
-        if f == "IF THEN ELSE":
+        if rule == CHOICE:
             return self.same(e.pos, units[1], units[2], "chooses between")
-        if f in ("MIN", "MAX"):
+        if rule == ARGUMENTS_AGREE:
             return self.same(e.pos, units[0], units[1], f"{f} of")
-        if f in SAME_AS_FIRST:
+        if rule == SAME_AS_FIRST:
             return units[0]
-        if f == "SAMPLE IF TRUE":
+        if rule == SAME_AS_SECOND:
             return units[1]
-        if f in DIMENSIONLESS_RESULT:
+        if rule == DIMENSIONLESS_RESULT:
             return ()
-        if f == "TREND":
+        if rule == PER_TIME:
             return None if self.time is None else _pow(self.time, Fraction(-1))
-        if f == "STEP":
-            return units[0]
-        if f == "RAMP":
+        if rule == TIMES_TIME:
             return units[0] if units[0] in (None, NUMBER) or self.time is None else \
                 self.product(units[0], self.time)
-        if f in ("XIDZ", "ZIDZ"):
+        if rule == RATIO:
             return self.product(units[0], units[1], -1)
-        if f == "SQRT":
+        if rule == SQUARE_ROOT:
             return self.power(units[0], ir.Num(0.5))
-        if f == "POWER":
+        if rule == POWER_OF:
             return self.power(units[0], args[1])
         return None
 
