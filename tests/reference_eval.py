@@ -1,6 +1,6 @@
 """A deliberately simple reference simulator for tests (plain Python, no numba).
 
-It runs the *lowered* IR (`smartspec_dsl.passes.lower.lower(parse_model(...))`) the slow,
+It runs the *lowered* IR (`smartspec_dsl.passes.pipeline.lower(parse_model(...))`) the slow,
 obvious way, so that differential tests can compare it with the generated kernels:
 
 * no dependency ordering: every variable is computed by recursion over its
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from smartspec_dsl import ir
-from smartspec_dsl.passes.lower import lower
+from smartspec_dsl.passes.pipeline import lower
 from smartspec_dsl.frontend.parse import parse_model
 
 

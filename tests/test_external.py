@@ -9,7 +9,7 @@ import pytest
 
 from smartspec_dsl import ir
 from smartspec_dsl.errors import ModelError
-from smartspec_dsl.passes.lower import lower
+from smartspec_dsl.passes.pipeline import lower
 from smartspec_dsl.frontend.parse import parse_model
 
 CONTROL = """

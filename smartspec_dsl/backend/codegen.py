@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import ir
-from ..ir.builtins import ARGS, ARRAY_DRIVERS, LOOKUP, RANDOM_DRAW, helpers
+from ..ir.builtins import ARGS, ARRAY_DRIVERS, ARRAY_READS, LOOKUP, RANDOM_DRAW, helpers
 from ..errors import UnsupportedFeature
 from ..passes.order import Schedule, is_delay_fixed, is_delay_material
 
@@ -315,7 +315,7 @@ class _Emitter:
 
     def call(self, e: ir.Call) -> str:
         f, args = e.func, e.args
-        if f in ("@ELEMENT", "@AT", "@VSELECT"):
+        if f in ARRAY_READS:
             return self.block_read(e)
         t, dt = f"ld(v, {self.slots[ir.TIME]})", f"ld(v, {self.slots['time step']})"
         if f == "LOG":

@@ -19,7 +19,7 @@ from ..experiments.store import SweepStore, read_manifest
 from ..experiments.sweep import SPEC_DOC, read_spec, sweep
 from ..files import replacing
 from ..frontend.parse import parse_file
-from ..passes.lower import lower
+from ..passes.pipeline import lower
 from ..passes.order import schedule
 from ..passes.units import check_units
 from ..runtime import load

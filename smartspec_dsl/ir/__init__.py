@@ -196,12 +196,23 @@ class Macro:
     pos: SourcePos | None = None
 
 
+class Stage(str, Enum):
+    """How far the passes have taken a model. passes/pipeline.py moves a model
+    to the next stage only after checking the contract of the pass that ran."""
+    PARSED = "parsed"                          # as written: subscripts, macros, GET ... calls
+    EXTERNAL_READ = "external data read"       # no GET XLS/DIRECT call left
+    FLAT = "flat"                              # nothing subscripted, no array function left
+    MACROS_EXPANDED = "macros expanded"        # no macro left
+    LOWERED = "lowered"                        # no stateful call left: memory is stocks
+
+
 @dataclass(frozen=True)
 class Model:
     source: str
     variables: dict[str, Variable]
     subscript_ranges: dict[str, SubscriptRange] = field(default_factory=dict)
     macros: dict[str, Macro] = field(default_factory=dict)
+    stage: Stage = Stage.PARSED
 
     def stocks(self) -> list[Variable]:
         return [v for v in self.variables.values() if v.kind is Kind.STOCK]

@@ -1,4 +1,6 @@
-"""Pass 2: lowering. Stateful builtins become explicit stocks and auxiliaries.
+"""Stateful lowering (and macro expansion, the pass before it; the order of
+all passes is in pipeline.py). Stateful builtins become explicit stocks and
+auxiliaries.
 
 After this pass no expression calls a stateful function: every piece of
 memory in the model is a stock (continuous, `s += dt * rate`) or a discrete
@@ -13,8 +15,6 @@ from .. import ir
 from ..ir.builtins import check_call
 from .consteval import constant_value, evaluate
 from ..errors import ModelError, UnsupportedFeature
-from ..frontend.external import resolve_external
-from .subscripts import flatten
 
 Num, Ref, Call, BinOp = ir.Num, ir.Ref, ir.Call, ir.BinOp
 
@@ -410,14 +410,11 @@ def expand_macros(model: ir.Model) -> ir.Model:
     return replace(model, variables=done, macros={})
 
 
-def lower(model: ir.Model) -> ir.Model:
-    """Return a model whose expressions hold no stateful calls."""
-    model = flatten(resolve_external(model))
-    for var in model.variables.values():
-        if var.kind is ir.Kind.DATA:
-            raise UnsupportedFeature(f"{var.pos}: '{var.display}' is a data variable; "
-                                     "data variables are not supported yet")
-    model = expand_macros(model)
+def lower_stateful(model: ir.Model) -> ir.Model:
+    """A flat, macro-free model -> the same model with no stateful call: each
+    becomes hidden stocks and auxiliaries (DELAY FIXED and DELAY MATERIAL a
+    hidden auxiliary whose whole equation is the call: the kernel keeps their
+    buffer). passes/pipeline.py runs it after flattening and macro expansion."""
     lw = _Lowering(model)
     out: dict[str, ir.Variable] = {}
     for name, var in model.variables.items():

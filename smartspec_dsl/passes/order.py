@@ -11,8 +11,8 @@ from dataclasses import dataclass
 import networkx as nx
 
 from .. import ir
-from ..ir.builtins import CLOCKED
-from ..errors import AlgebraicLoop, UndefinedVariable, did_you_mean
+from ..ir.builtins import BUFFER, BUILTINS, CLOCKED
+from ..errors import AlgebraicLoop, PassContractError, UndefinedVariable, did_you_mean
 
 
 @dataclass(frozen=True)
@@ -24,9 +24,13 @@ class Schedule:
     stocks: tuple[str, ...]
 
 
+BUFFERED = {n for n, b in BUILTINS.items() if b.stage == BUFFER}
+
+
 def is_delay_fixed(var: ir.Variable) -> bool:
-    """A delay kept in the kernel's buffer: DELAY FIXED, or DELAY MATERIAL."""
-    return isinstance(var.expr, ir.Call) and var.expr.func in ("DELAY FIXED", "DELAY MATERIAL")
+    """A delay kept in the kernel's buffer (registry stage BUFFER: DELAY FIXED,
+    DELAY MATERIAL); lowering leaves each as the whole equation of its variable."""
+    return isinstance(var.expr, ir.Call) and var.expr.func in BUFFERED
 
 
 def is_delay_material(var: ir.Variable) -> bool:
@@ -97,7 +101,12 @@ def _topological(model: ir.Model, deps: dict[str, set[str]], phase: str) -> list
 
 
 def schedule(model: ir.Model) -> Schedule:
-    """Order a lowered model's equations."""
+    """Order a lowered model's equations (`pipeline.lower` gives one).
+    Errors: UndefinedVariable for a name nothing defines, AlgebraicLoop naming
+    every variable of a loop; PassContractError for a model not yet lowered."""
+    if model.stage is not ir.Stage.LOWERED:
+        raise PassContractError(f"{model.source}: internal error: ordering needs a lowered model, "
+                                f"this one is {model.stage.value} (run passes.pipeline.lower first)")
     _check_defined(model)
     vs = model.variables
     constants = tuple(n for n, v in vs.items() if v.kind is ir.Kind.CONSTANT)

@@ -22,7 +22,7 @@ from ..frontend.external import fingerprint as external_fingerprint
 from ..files import replacing
 from ..errors import ModelError, ParameterError, did_you_mean
 from ..frontend.grammar import grammar_text
-from ..passes.lower import lower
+from ..passes.pipeline import lower
 from ..passes.order import Schedule, schedule
 from ..frontend.parse import parse_model, read_model_text
 
