@@ -379,14 +379,20 @@ def parallel_cold_start(path, g, args) -> None:
 # time step, the run seed). No generator state, so run i gives the same numbers
 # whatever the chunking, thread count or machine, and RK4's sub-steps reuse the step's draw.
 
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+GOLDEN = 0x9E3779B97F4A7C15   # 2**64 / the golden ratio: splitmix64's stream increment
+_GOLDEN = np.uint64(GOLDEN)
 
 
-@njit(**JIT)
-def _mix(z):
+def splitmix64(z):
+    """splitmix64's finaliser (Steele, Lea & Flood 2014) on uint64, a scalar or an
+    array, wrapping. The one copy: kernels call it compiled (`_mix`), the
+    samplers and sweep seeds on numpy arrays."""
     z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
     z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
     return z ^ (z >> np.uint64(31))
+
+
+_mix = njit(**JIT)(splitmix64)
 
 
 @njit(**JIT)

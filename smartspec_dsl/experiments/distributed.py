@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from ..errors import SpecError
 from ..runtime.model import load
-from .store import SweepStore, _atomic_table
+from .store import SweepStore, write_parquet
 
 _MODELS: dict = {}
 
@@ -46,7 +46,7 @@ def _run_chunk(model_path: str, sub, i: int, store_dir, layout, write: bool):
     if write:
         st = SweepStore(store_dir)
         st.layout = layout
-        _atomic_table(st.chunk_path(i), st._table(sub, 0, vals))
+        write_parquet(st.chunk_path(i), st._table(sub, 0, vals))
     return vals
 
 

@@ -52,6 +52,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..backend.kernel_lib import GOLDEN, splitmix64
 from ..errors import ParameterError, SpecError
 from ..frontend.changes import read_changes
 from ..ir import canonical_name as canon
@@ -203,38 +204,22 @@ class Sampler:
 # ---------------------------------------------------------------- counter-based draws
 
 _M64 = (1 << 64) - 1
-_GOLDEN = 0x9E3779B97F4A7C15
-
-
-def _mix(z: int) -> int:
-    """splitmix64's finaliser on a Python int."""
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _M64
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _M64
-    return z ^ (z >> 31)
+_GOLDEN = GOLDEN
 
 
 def _key(*words: int) -> int:
     k = 0
     for w in words:
-        k = _mix((k + _GOLDEN + (int(w) & _M64)) & _M64)
+        with np.errstate(over="ignore"):   # uint64 arithmetic wraps, as splitmix64 means it to
+            k = int(splitmix64(np.uint64((k + _GOLDEN + (int(w) & _M64)) & _M64)))
     return k
-
-
-def _mix_array(z: np.ndarray) -> np.ndarray:
-    """splitmix64's finaliser on a uint64 array, in place (wrapping multiplies)."""
-    z ^= z >> np.uint64(30)
-    z *= np.uint64(0xBF58476D1CE4E5B9)
-    z ^= z >> np.uint64(27)
-    z *= np.uint64(0x94D049BB133111EB)
-    z ^= z >> np.uint64(31)
-    return z
 
 
 def _uniforms(key: int, runs: np.ndarray) -> np.ndarray:
     """Draw `runs` of the splitmix64 stream `key`, in (0, 1) (53 bits, never 0 or 1)."""
     z = runs.astype(np.uint64) * np.uint64(_GOLDEN)
     z += np.uint64(key)
-    _mix_array(z)
+    z = splitmix64(z)
     z >>= np.uint64(11)
     return (z.astype(np.float64) + 0.5) * 2.0 ** -53
 
@@ -255,7 +240,7 @@ def _permute(key: int, x: np.ndarray, n: int) -> np.ndarray:
         for k in keys:
             f = right * np.uint64(_GOLDEN)
             f += k
-            left, right = right, left ^ (_mix_array(f) & mask)
+            left, right = right, left ^ (splitmix64(f) & mask)
         return (left << half) | right
 
     y = encrypt(x.astype(np.uint64))

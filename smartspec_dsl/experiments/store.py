@@ -46,7 +46,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import SpecError
-from ..files import replacing
+from ..files import replacing, write_bytes
 from .results import SweepResult
 
 FORMAT = "smartspec-sweep/1"
@@ -61,18 +61,14 @@ def _pa():
     return pa, pq
 
 
-def _atomic_bytes(path: Path, data: bytes) -> None:
-    with replacing(path) as tmp:
-        Path(tmp).write_bytes(data)
-
-
-def _atomic_table(path: Path, table) -> None:
+def write_parquet(path: Path, table) -> None:
+    """One Parquet table (zstd), written atomically."""
     _, pq = _pa()
     with replacing(path, ".tmp") as tmp:
         pq.write_table(table, tmp, compression="zstd")
 
 
-def _atomic_tables(path: Path, schema, tables) -> None:
+def _write_parquet_stream(path: Path, schema, tables) -> None:
     """One Parquet file from an iterable of tables (one row group each), written as it comes."""
     _, pq = _pa()
     with replacing(path, ".tmp") as tmp:
@@ -167,11 +163,11 @@ class SweepStore:
         self.manifest = manifest
         self._write_manifest()
         if not (self.dir / "params.parquet").exists():
-            _atomic_tables(self.dir / "params.parquet", self._param_table(plan, 0, 0, 1).schema,
+            _write_parquet_stream(self.dir / "params.parquet", self._param_table(plan, 0, 0, 1).schema,
                            (self._param_table(plan, s, s + len(p.seeds), 1, p) for s, p in plan.blocks()))
 
     def _write_manifest(self) -> None:
-        _atomic_bytes(self.dir / "manifest.json", json.dumps(self.manifest, indent=1).encode())
+        write_bytes(self.dir / "manifest.json", json.dumps(self.manifest, indent=1).encode())
 
     def _schema(self, plan):
         return self._table(plan, 0, np.zeros((0, len(plan.time), len(plan.output_names)))).schema
@@ -205,7 +201,7 @@ class SweepStore:
 
     def write_chunk(self, i: int, plan, vals: np.ndarray) -> None:
         s, _ = plan.bounds(i)
-        _atomic_table(self.chunk_path(i), self._table(plan, s, vals))
+        write_parquet(self.chunk_path(i), self._table(plan, s, vals))
         self.mark_done(i)
 
     def mark_done(self, i: int) -> None:
@@ -227,7 +223,7 @@ class SweepStore:
             stacked = np.concatenate([v for _, v in rows], axis=0)
             for j, out in enumerate(plan.output_names):
                 cols[out] = pa.array(stacked[:, j])
-            _atomic_table(self.dir / "stats.parquet", pa.table(cols))
+            write_parquet(self.dir / "stats.parquet", pa.table(cols))
         self.manifest["chunks_done"] = [i for i in range(plan.n_chunks) if self.has_chunk(i)]
         self.manifest["complete"] = len(self.manifest["chunks_done"]) == plan.n_chunks
         self.manifest["stats"] = list(stats) if stats else []

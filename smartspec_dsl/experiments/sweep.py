@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import ir
+from ..backend.kernel_lib import GOLDEN, splitmix64
 from ..errors import ModelError, ParameterError, SpecError
 from ..files import read_toml
 from . import samplers as S
@@ -50,10 +51,8 @@ PARAM_BLOCK = 2 ** 16           # runs per block when every run's parameters are
 def run_seeds(seed: int, runs: np.ndarray) -> np.ndarray:
     """splitmix64(seed * golden + run): a per-run uint64 seed independent of chunking."""
     with np.errstate(over="ignore"):
-        z = np.uint64(seed & 0xFFFFFFFFFFFFFFFF) * np.uint64(0x9E3779B97F4A7C15) + runs.astype(np.uint64)
-        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        return z ^ (z >> np.uint64(31))
+        z = np.uint64(seed & 0xFFFFFFFFFFFFFFFF) * np.uint64(GOLDEN) + runs.astype(np.uint64)
+        return splitmix64(z)
 
 
 class _Progress:

@@ -19,7 +19,7 @@ from ..backend.codegen import Kernel, generate, table_vector
 from ..passes.consteval import constant_value
 from ..frontend.changes import Changes, read_changes
 from ..frontend.external import fingerprint as external_fingerprint
-from ..files import replacing
+from ..files import write_bytes
 from ..errors import ModelError, ParameterError, did_you_mean
 from ..frontend.grammar import grammar_text
 from ..passes.pipeline import lower
@@ -48,11 +48,6 @@ def cache_root() -> Path:
         return Path(env)
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "smartspec"
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    with replacing(path) as tmp:
-        Path(tmp).write_bytes(data)
 
 
 @dataclass(frozen=True)
@@ -433,8 +428,8 @@ def load(path: str | os.PathLike, cache_dir: str | os.PathLike | None = None, lo
             log(f"{path}: compiling {len(sched.initial) + len(sched.dynamic)} equations to machine code "
                 f"(once: later loads use the kernel cache in {folder.parent})")
         folder.mkdir(parents=True, exist_ok=True)
-        _atomic_write(kernel_path, kernel.source.encode())
-        _atomic_write(meta_path, pickle.dumps((model, sched, kernel), protocol=pickle.HIGHEST_PROTOCOL))
+        write_bytes(kernel_path, kernel.source.encode())
+        write_bytes(meta_path, pickle.dumps((model, sched, kernel), protocol=pickle.HIGHEST_PROTOCOL))
     module = _import_kernel(kernel_path, key)
     m = Model(str(path), model, sched, kernel, module, 0.0, cached)
     # First call compiles (or loads the cached machine code); count it as compile time.
