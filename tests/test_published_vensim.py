@@ -7,10 +7,10 @@ from __future__ import annotations
 import pytest
 
 from smartspec_dsl import ir
-from smartspec_dsl.consteval import constant_value
+from smartspec_dsl.passes.consteval import constant_value
 from smartspec_dsl.errors import ModelError, SyntaxErrorInModel
-from smartspec_dsl.parse import parse_model
-from smartspec_dsl.subscripts import flatten
+from smartspec_dsl.frontend.parse import parse_model
+from smartspec_dsl.passes.subscripts import flatten
 
 CONTROL = """
 INITIAL TIME = 0 ~~|
@@ -192,7 +192,7 @@ def test_macros_with_model_variables_and_extra_outputs(tmp_path):
 
 
 def test_macro_extra_outputs_are_checked():
-    from smartspec_dsl.lower import lower
+    from smartspec_dsl.passes.pipeline import lower
     bad = MACROS.replace("SPLIT(10, 0.3 : Remaining A, kept a)", "SPLIT(10, 0.3 : Remaining A)")
     with pytest.raises(ModelError, match=r"t.mdl:12:\d+: macro 'split' has 2 extra outputs after ':', "
                                          r"the call names 1"):
@@ -208,7 +208,7 @@ def test_macro_extra_outputs_are_checked():
 
 def test_every_unsupported_call_is_reported_in_one_pass():
     from smartspec_dsl.errors import UnsupportedFeature
-    from smartspec_dsl.lower import lower
+    from smartspec_dsl.passes.pipeline import lower
     text = """x = Time ~~|
 a = DELAY CONVEYOR(x, 2, 0, flat, 0, 2) + 1 ~~|
 b = 2 * QUEUE FIFO(x, x, flat, 0, 1) ~~|
@@ -220,9 +220,10 @@ e = flat(x) + GET VDF DATA('run.vdf', 'x') ~~|
         lower(parse_model(text, "t.mdl"))
     lines = str(err.value).splitlines()
     assert lines == [
-        "t.mdl:2:5: Vensim function DELAY CONVEYOR is not supported by smartspec yet (in the equation of 'a')",
-        "t.mdl:3:9: Vensim function QUEUE FIFO is not supported by smartspec yet (keeps every entry's age) "
-        "(in the equation of 'b')",
+        "t.mdl:2:5: Vensim function DELAY CONVEYOR is not supported by smartspec yet (keeps an initial "
+        "profile and leakage per unit of material in transit) (in the equation of 'a')",
+        "t.mdl:3:9: Vensim function QUEUE FIFO is not supported by smartspec yet (keeps the age of every "
+        "entry) (in the equation of 'b')",
         "t.mdl:4:5: 'FROBNICATE' is not a Vensim function, nor a macro or lookup defined in this model "
         "(in the equation of 'c')",
         "t.mdl:6:15: Vensim function GET VDF DATA is not supported by smartspec: reads Vensim's own binary "
@@ -231,8 +232,8 @@ e = flat(x) + GET VDF DATA('run.vdf', 'x') ~~|
 
 
 def test_messages_name_the_modellers_variable_not_internal_ones():
-    from smartspec_dsl.lower import lower
-    from smartspec_dsl.order import schedule
+    from smartspec_dsl.passes.pipeline import lower
+    from smartspec_dsl.passes.order import schedule
     text = """x = Time ~~|
 delayed zero = DELAY FIXED(missing input, 1, 0) ~~|
 :MACRO: STEPSCALE(a)

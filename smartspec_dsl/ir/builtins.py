@@ -1,0 +1,385 @@
+"""The registry of Vensim builtin functions: one `Builtin` per function, with
+its arity, the stage that implements it, the kernel helper the code generator
+emits for it, its units rule and its documentation line.
+
+Every pass asks this registry what a function is: `check_call` (arity, the
+modeller's error), `order` (`CLOCKED`: functions of time), `codegen` (the
+helper and how it is called), `units` (the units rule), and the README's
+function table is generated from it (`markdown_table`). The semantics live in
+the module of the stage: a kernel helper in `backend/kernel_lib.py`, a
+rewrite into stocks in `passes/lower.py`, an expansion over elements in
+`passes/subscripts.py`, a data file read in `frontend/external.py`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .. import ir
+from ..errors import ModelError, UnsupportedFeature
+
+# The stage that gives a function its meaning (where to look for its code).
+KERNEL = "kernel"              # a kernel-library helper or math call (backend/kernel_lib.py)
+BUFFER = "kernel buffer"       # state in the kernel's delay buffer (backend/codegen.py, kernel_extra.py)
+LOWERING = "lowering"          # rewritten into stocks and auxiliaries (passes/lower.py)
+FLATTENING = "flattening"      # expanded over subscript elements (passes/subscripts.py)
+EXTERNAL = "external data"     # read from a data file at compile time (frontend/external.py)
+EQUATION = "whole equation"    # makes its variable a stock (frontend/parse.py, passes/lower.py)
+
+# How codegen writes a call of a KERNEL function: `helper(args)`, `helper(x, table)`,
+# `helper(args, call site, step, run seed)`, or a branch of its own in `_Emitter.call`.
+ARGS, LOOKUP, RANDOM_DRAW, OWN = "args", "lookup", "random", "own branch"
+
+# Units rules (passes/units.py gives each its meaning).
+SAME_AS_FIRST = "same as the first argument"
+SAME_AS_SECOND = "same as the second argument"
+ARGUMENTS_AGREE = "the arguments' (which must agree)"
+CHOICE = "the two choices' (which must agree)"
+DIMENSIONLESS = "dimensionless"
+RATIO = "first argument / second argument"
+SQUARE_ROOT = "square root of the argument's"
+POWER_OF = "first argument ^ second argument (a number)"
+TIMES_TIME = "first argument x time"
+PER_TIME = "1 / time"
+OF_TABLE = "the lookup's declared units"
+UNCHECKED = "not checked"
+
+
+@dataclass(frozen=True)
+class Builtin:
+    """One Vensim function. `args` (least, most) is None where the stage that
+    implements it checks its arguments (array and data functions); `helper` is
+    the kernel-library function (or math call) codegen emits; `time_argument`
+    says the second argument is a time (units: it must have the model's time
+    unit); `clocked` says its value changes with time when its arguments do not."""
+    name: str
+    args: tuple[int, int] | None
+    stage: str
+    doc: str
+    units: str = UNCHECKED
+    helper: str = ""
+    emit: str = ""
+    time_argument: bool = False
+    clocked: bool = False
+
+
+def _kernel(name, args, helper, doc, units=UNCHECKED, emit=ARGS, clocked=False):
+    return Builtin(name, args, KERNEL, doc, units, helper, emit, clocked=clocked)
+
+
+def _lowered(name, args, doc, units=UNCHECKED, time_argument=False, stage=LOWERING):
+    return Builtin(name, args, stage, doc, units, time_argument=time_argument)
+
+
+def _random(name, args, helper, doc, emit=RANDOM_DRAW):
+    return Builtin(name, args, KERNEL, doc, UNCHECKED, helper, emit, clocked=True)
+
+
+_ALL = [
+    # ---- arithmetic and logic
+    _kernel("ABS", (1, 1), "abs", "absolute value", SAME_AS_FIRST),
+    _kernel("EXP", (1, 1), "math.exp", "e to the power x", DIMENSIONLESS),
+    _kernel("LN", (1, 1), "math.log", "natural logarithm", DIMENSIONLESS),
+    _kernel("LOG", (1, 2), "log2", "LOG(x, base): logarithm to a base; LOG(x) base 10", DIMENSIONLESS, OWN),
+    _kernel("SQRT", (1, 1), "math.sqrt", "square root", SQUARE_ROOT),
+    _kernel("SIN", (1, 1), "math.sin", "sine (radians)", DIMENSIONLESS),
+    _kernel("COS", (1, 1), "math.cos", "cosine (radians)", DIMENSIONLESS),
+    _kernel("TAN", (1, 1), "math.tan", "tangent (radians)", DIMENSIONLESS),
+    _kernel("ARCSIN", (1, 1), "math.asin", "inverse sine", DIMENSIONLESS),
+    _kernel("ARCCOS", (1, 1), "math.acos", "inverse cosine", DIMENSIONLESS),
+    _kernel("ARCTAN", (1, 1), "math.atan", "inverse tangent", DIMENSIONLESS),
+    _kernel("SINH", (1, 1), "math.sinh", "hyperbolic sine", DIMENSIONLESS),
+    _kernel("COSH", (1, 1), "math.cosh", "hyperbolic cosine", DIMENSIONLESS),
+    _kernel("TANH", (1, 1), "math.tanh", "hyperbolic tangent", DIMENSIONLESS),
+    _kernel("MIN", (2, 2), "fmin", "the smaller of two values", ARGUMENTS_AGREE),
+    _kernel("MAX", (2, 2), "fmax", "the larger of two values", ARGUMENTS_AGREE),
+    _kernel("INTEGER", (1, 1), "integer", "truncation towards zero", SAME_AS_FIRST),
+    _kernel("MODULO", (2, 2), "modulo", "remainder of a / b, with the sign of b", SAME_AS_FIRST),
+    _kernel("QUANTUM", (2, 2), "quantum", "QUANTUM(x, q): x rounded down to a multiple of q", SAME_AS_FIRST),
+    _kernel("XIDZ", (3, 3), "fxidz", "XIDZ(a, b, x): a / b, or x when b is 0", RATIO),
+    _kernel("ZIDZ", (2, 2), "fzidz", "ZIDZ(a, b): a / b, or 0 when b is 0", RATIO),
+    _kernel("IF THEN ELSE", (3, 3), "sel", "IF THEN ELSE(condition, then, else)", CHOICE),
+    _kernel("POWER", (2, 2), "power", "POWER(a, b): a to the power b", POWER_OF),
+    _kernel("GAME", (1, 1), "", "GAME(x): x (a gaming input keeps its equation's value)", SAME_AS_FIRST),
+    # ---- time
+    _kernel("STEP", (2, 2), "fstep", "STEP(height, start): 0 before start, height from start on",
+            SAME_AS_FIRST, OWN, clocked=True),
+    _kernel("RAMP", (3, 3), "ramp", "RAMP(slope, start, end): slope x (Time - start) between start and end",
+            TIMES_TIME, OWN, clocked=True),
+    _kernel("PULSE", (2, 2), "pulse", "PULSE(start, width): 1 from start for width, else 0",
+            DIMENSIONLESS, OWN, clocked=True),
+    _kernel("PULSE TRAIN", (4, 4), "pulse_train",
+            "PULSE TRAIN(start, width, between, end): a pulse every `between` until end",
+            DIMENSIONLESS, OWN, clocked=True),
+    # ---- lookups
+    _kernel("WITH LOOKUP", (2, 2), "lookup", "WITH LOOKUP(x, (table)): an inline lookup table", emit=OWN),
+    _kernel("LOOKUP FORWARD", (2, 2), "lookup_forward",
+            "LOOKUP FORWARD(table, x): the y of the next x point at or after x", OF_TABLE, LOOKUP),
+    _kernel("LOOKUP BACKWARD", (2, 2), "lookup_backward",
+            "LOOKUP BACKWARD(table, x): the y of the last x point at or before x", OF_TABLE, LOOKUP),
+    _kernel("LOOKUP EXTRAPOLATE", (2, 2), "lookup_extrapolate",
+            "LOOKUP EXTRAPOLATE(table, x): interpolation, extended linearly beyond the table", OF_TABLE, LOOKUP),
+    _kernel("LOOKUP INVERT", (2, 2), "lookup_invert",
+            "LOOKUP INVERT(table, y): the x at which a monotonic table gives y", emit=LOOKUP),
+    _kernel("LOOKUP AREA", (3, 3), "lookup_area",
+            "LOOKUP AREA(table, start, end): the area under the table from start to end", emit=OWN),
+    _kernel("GAMMA LN", (1, 1), "gamma_ln", "GAMMA LN(x): natural logarithm of the gamma function",
+            DIMENSIONLESS),
+    # ---- random numbers (counter-based: a draw depends on seed, call site and time step only)
+    _random("RANDOM 0 1", (0, 0), "random_uniform", "uniform on [0, 1]"),
+    _random("RANDOM UNIFORM", (3, 3), "random_uniform", "RANDOM UNIFORM(min, max, seed)"),
+    _random("RANDOM NORMAL", (5, 5), "random_normal", "RANDOM NORMAL(min, max, mean, sd, seed), truncated"),
+    _random("RANDOM EXPONENTIAL", (5, 5), "random_exponential",
+            "RANDOM EXPONENTIAL(min, max, shift, stretch, seed)"),
+    _random("RANDOM LOGNORMAL", (5, 5), "random_lognormal", "RANDOM LOGNORMAL(min, max, mean, sd, seed)"),
+    _random("RANDOM TRIANGULAR", (6, 6), "random_triangular",
+            "RANDOM TRIANGULAR(min, max, start, peak, end, seed)"),
+    _random("RANDOM POISSON", (6, 6), "random_poisson", "RANDOM POISSON(min, max, mean, shift, stretch, seed)"),
+    _random("RANDOM GAMMA", (6, 6), "random_gamma", "RANDOM GAMMA(min, max, order, shift, stretch, seed)"),
+    _random("RANDOM WEIBULL", (6, 6), "random_weibull", "RANDOM WEIBULL(min, max, shape, shift, stretch, seed)"),
+    _random("RANDOM BETA", (7, 7), "random_beta", "RANDOM BETA(min, max, alpha, beta, shift, stretch, seed)"),
+    _random("RANDOM BINOMIAL", (7, 7), "random_binomial",
+            "RANDOM BINOMIAL(min, max, probability, trials, shift, stretch, seed)"),
+    _random("RANDOM NEGATIVE BINOMIAL", (7, 7), "random_negative_binomial",
+            "RANDOM NEGATIVE BINOMIAL(min, max, probability, successes, shift, stretch, seed)"),
+    _random("RANDOM LOOKUP", (6, 6), "random_lookup",
+            "RANDOM LOOKUP(table, min, max, shift, stretch, seed): a draw from the table as a density",
+            emit=OWN),
+    # ---- stateful: rewritten into stocks by passes/lower.py
+    _lowered("DELAY1", (2, 2), "first-order material delay", SAME_AS_FIRST, True),
+    _lowered("DELAY1I", (3, 3), "DELAY1 with an initial value", SAME_AS_FIRST, True),
+    _lowered("DELAY3", (2, 2), "third-order material delay (three stocks in series)", SAME_AS_FIRST, True),
+    _lowered("DELAY3I", (3, 3), "DELAY3 with an initial value", SAME_AS_FIRST, True),
+    _lowered("DELAY N", (4, 4), "DELAY N(input, delay, initial, n): n-th order material delay",
+             SAME_AS_FIRST, True),
+    _lowered("SMOOTH", (2, 2), "first-order exponential smooth", SAME_AS_FIRST, True),
+    _lowered("SMOOTHI", (3, 3), "SMOOTH with an initial value", SAME_AS_FIRST, True),
+    _lowered("SMOOTH3", (2, 2), "third-order exponential smooth", SAME_AS_FIRST, True),
+    _lowered("SMOOTH3I", (3, 3), "SMOOTH3 with an initial value", SAME_AS_FIRST, True),
+    _lowered("SMOOTH N", (4, 4), "SMOOTH N(input, time, initial, n): n-th order smooth", SAME_AS_FIRST, True),
+    _lowered("TREND", (3, 3), "TREND(input, average time, initial trend): fractional growth rate",
+             PER_TIME, True),
+    _lowered("FORECAST", (3, 3), "FORECAST(input, average time, horizon): trend extrapolation",
+             SAME_AS_FIRST, True),
+    _lowered("NPV", (4, 4), "NPV(stream, discount rate, initial value, factor): net present value"),
+    _lowered("NPVE", (4, 4), "NPVE(stream, discount rate, initial value, factor): NPV valued at "
+             "the end of each period (as spreadsheets do)"),
+    _lowered("DELAYP", (2, 2), "DELAYP(input, delay time : pipeline): DELAY3, and what is in transit "
+             "as the model variable `pipeline`", SAME_AS_FIRST, True),
+    _lowered("SAMPLE IF TRUE", (3, 3), "SAMPLE IF TRUE(condition, input, initial): input held while false",
+             SAME_AS_SECOND),
+    _lowered("INITIAL", (1, 1), "the argument's value at the initial time", SAME_AS_FIRST),
+    _lowered("ACTIVE INITIAL", (2, 2), "ACTIVE INITIAL(active, initial): a different equation at the initial time",
+             SAME_AS_FIRST),
+    _lowered("RANDOM PINK NOISE", (4, 4), "RANDOM PINK NOISE(mean, sd, correlation time, seed)"),
+    _lowered("DEPRECIATE STRAIGHTLINE", (4, 4),
+             "DEPRECIATE STRAIGHTLINE(input, life, period, initial): each period's input written off evenly"),
+    _lowered("GET TIME VALUE", (3, 3), "GET TIME VALUE(relative to, offset, 0): the model time"),
+    _lowered("GET DATA BETWEEN TIMES", (3, 3), "GET DATA BETWEEN TIMES(data, time, mode): a data value at a time"),
+    _lowered("GET DATA AT TIME", (2, 2), "GET DATA AT TIME(data, time): a data value at a time"),
+    _lowered("GET DATA FIRST TIME", (1, 1), "GET DATA FIRST TIME(data): the time of a data series' first point"),
+    _lowered("GET DATA LAST TIME", (1, 1), "GET DATA LAST TIME(data): the time of its last point"),
+    _lowered("GET DATA TOTAL POINTS", (1, 1), "GET DATA TOTAL POINTS(data): its number of points"),
+    _lowered("GET DATA MAX", (3, 3), "GET DATA MAX(data, start, end): the largest point from start to end",
+             SAME_AS_FIRST),
+    _lowered("GET DATA MIN", (3, 3), "GET DATA MIN(data, start, end): the smallest point from start to end",
+             SAME_AS_FIRST),
+    _lowered("GET DATA MEAN", (3, 3), "GET DATA MEAN(data, start, end): the mean of the points from start "
+             "to end", SAME_AS_FIRST),
+    _lowered("TIME SHIFT", (2, 2), "TIME SHIFT(data, shift): the data series `shift` later", SAME_AS_FIRST),
+    _lowered("CUMULATE", (1, 1), "CUMULATE(data): the running sum of a data series' points", SAME_AS_FIRST),
+    _lowered("CUMULATEF", (1, 1), "CUMULATEF(data): the sum of all its points, at the last point's time",
+             SAME_AS_FIRST),
+    _lowered("DELAY FIXED", (3, 3), "DELAY FIXED(input, delay, initial): pipeline delay",
+             SAME_AS_FIRST, True, stage=BUFFER),
+    _lowered("DELAY MATERIAL", (4, 4), "DELAY MATERIAL(input, delay, initial, loss): pipeline with a varying delay",
+             stage=BUFFER),
+    _lowered("DELAY INFORMATION", (3, 3), "DELAY INFORMATION(input, delay, initial): the input the current "
+             "delay time ago", SAME_AS_FIRST, True, stage=BUFFER),
+    Builtin("INTEG", None, EQUATION, "INTEG(rate, initial): a stock"),
+    Builtin("SINTEG", None, EQUATION, "SINTEG(rate, initial, min, max): a stock kept within bounds"),
+    # ---- arrays: expanded over elements by passes/subscripts.py
+    Builtin("SUM", None, FLATTENING, "sum over a subscript range", SAME_AS_FIRST),
+    Builtin("PROD", None, FLATTENING, "product over a subscript range"),
+    Builtin("VMIN", None, FLATTENING, "minimum over a subscript range", SAME_AS_FIRST),
+    Builtin("VMAX", None, FLATTENING, "maximum over a subscript range", SAME_AS_FIRST),
+    Builtin("ELMCOUNT", None, FLATTENING, "number of elements of a range", DIMENSIONLESS),
+    Builtin("VECTOR SELECT", None, FLATTENING, "sum, product, minimum, maximum or value of the selected elements"),
+    Builtin("VECTOR ELM MAP", None, FLATTENING, "the element at an offset from the element's position"),
+    Builtin("VECTOR SORT ORDER", None, FLATTENING, "the positions that sort a vector"),
+    Builtin("VECTOR RANK", None, FLATTENING, "the rank of each element"),
+    Builtin("VECTOR REORDER", None, FLATTENING, "a vector in the order of a sort order"),
+    Builtin("ALLOCATE BY PRIORITY", None, FLATTENING, "supply shared by priority (rectangular profiles)"),
+    Builtin("ALLOCATE AVAILABLE", None, FLATTENING, "supply shared by priority profiles"),
+    Builtin("INVERT MATRIX", None, FLATTENING, "the inverse of a square matrix"),
+    Builtin("VECTOR LOOKUP", None, FLATTENING, "a vector read as a lookup's y values over [xmin, xmax] "
+            "(modes 0-5 and 7)"),
+    # ---- data files, read at compile time by frontend/external.py
+    Builtin("GET XLS CONSTANTS", None, EXTERNAL, "constants from a spreadsheet"),
+    Builtin("GET DIRECT CONSTANTS", None, EXTERNAL, "constants from a .csv/.tab file or spreadsheet"),
+    Builtin("GET XLS LOOKUPS", None, EXTERNAL, "a lookup table from a spreadsheet"),
+    Builtin("GET DIRECT LOOKUPS", None, EXTERNAL, "a lookup table from a .csv/.tab file or spreadsheet"),
+    Builtin("GET XLS DATA", None, EXTERNAL, "a data series from a spreadsheet"),
+    Builtin("GET DIRECT DATA", None, EXTERNAL, "a data series from a .csv/.tab file or spreadsheet"),
+    Builtin("GET XLS SUBSCRIPT", None, EXTERNAL, "a range's elements from a spreadsheet"),
+    Builtin("GET DIRECT SUBSCRIPT", None, EXTERNAL, "a range's elements from a .csv/.tab file or spreadsheet"),
+]
+
+BUILTINS: dict[str, Builtin] = {b.name: b for b in _ALL}
+assert len(BUILTINS) == len(_ALL), "a function is registered twice"
+
+# Views the passes read.
+ARITY = {n: b.args for n, b in BUILTINS.items() if b.args is not None and b.stage != EXTERNAL}
+CLOCKED = {n for n, b in BUILTINS.items() if b.clocked}
+ARRAY = {n for n, b in BUILTINS.items() if b.stage == FLATTENING}
+WHOLE_EQUATION = {n for n, b in BUILTINS.items() if b.stage == EQUATION}
+
+
+def helpers(emit: str) -> dict[str, str]:
+    """{function: kernel helper} of the KERNEL functions codegen writes in one way (ARGS, LOOKUP, ...)."""
+    return {n: b.helper for n, b in BUILTINS.items() if b.stage == KERNEL and b.emit == emit}
+
+
+def units_rules() -> dict[str, str]:
+    """{function: units rule} of every function whose units are checked."""
+    return {n: b.units for n, b in BUILTINS.items() if b.units != UNCHECKED}
+
+
+def markdown_table() -> str:
+    """The README's function table: every registered function, grouped by stage, then every
+    other function of Vensim's "List of Functions" with why smartspec does not run it."""
+    lines = ["| function | arguments | implemented by | units of the result | what it gives |",
+             "|---|---|---|---|---|"]
+    for b in _ALL:
+        if b.args is None:
+            args = "-"
+        else:
+            args = str(b.args[0]) if b.args[0] == b.args[1] else f"{b.args[0]}-{b.args[1]}"
+        where = f"{b.stage} (`{b.helper}`)" if b.stage == KERNEL and b.helper else b.stage
+        units = b.units + ("; 2nd argument a time" if b.time_argument else "")
+        lines.append(f"| {b.name} | {args} | {where} | {units} | {b.doc} |")
+    for name, why in sorted(NOT_SUPPORTED.items()):
+        status = "not supported" if name in NEVER_SUPPORTED else "not supported yet"
+        lines.append(f"| {name} | - | {status} | - | {why or 'not implemented yet'} |")
+    return "\n".join(lines) + "\n"
+
+
+# Every other function of Vensim's reference ("List of Functions"), and why smartspec does
+# not run it (empty: not done yet). The README's function table lists these too.
+NOT_SUPPORTED = {
+    "A FUNCTION OF": "Vensim's placeholder for an equation not written yet: there is nothing to compute",
+    "MESSAGE": "shows a message in Vensim's user interface during the run",
+    "GET VDF CONSTANTS": "reads Vensim's own binary run files (.vdf), whose format is not published",
+    "GET VDF DATA": "reads Vensim's own binary run files (.vdf), whose format is not published",
+    "GET VDF LOOKUPS": "reads Vensim's own binary run files (.vdf), whose format is not published",
+    "GET 123 CONSTANTS": "reads Lotus 1-2-3 worksheets; save the sheet as .xlsx and use GET XLS CONSTANTS",
+    "GET 123 DATA": "reads Lotus 1-2-3 worksheets; save the sheet as .xlsx and use GET XLS DATA",
+    "GET 123 LOOKUPS": "reads Lotus 1-2-3 worksheets; save the sheet as .xlsx and use GET XLS LOOKUPS",
+    "TABBED ARRAY": "only as the whole right-hand side of a constant (x[A] = TABBED ARRAY(...))",
+    "SIMULTANEOUS": "solves an algebraic loop by iteration inside the time step",
+    "FIND ZERO": "searches for a root inside the time step",
+    "SHIFT IF TRUE": "changes the stored values of another variable, which one equation per "
+                     "variable cannot express",
+    "TIME BASE": "",
+    "DELAY BATCH": "",
+    "DELAY CONVEYOR": "keeps an initial profile and leakage per unit of material in transit",
+    "DELAY PROFILE": "",
+    "QUEUE FIFO": "keeps the age of every entry",
+    "QUEUE FIFO ATTRIB": "keeps the age of every entry",
+    "QUEUE ATTRIB": "keeps the age of every entry",
+    "QUEUE AGE AVERAGE": "keeps the age of every entry",
+    "QUEUE AGE IN RANGE": "keeps the age of every entry",
+    "QUEUE AGE OLDEST": "keeps the age of every entry",
+    "FIND MARKET PRICE": "many-to-many allocation (supply and demand curves)",
+    "MARKETP": "many-to-many allocation (supply and demand curves)",
+    "ALLOC P": "uses MARKETP's market price",
+    "DEMAND AT PRICE": "many-to-many allocation (supply and demand curves)",
+    "SUPPLY AT PRICE": "many-to-many allocation (supply and demand curves)",
+    "DEPRECIATE BY SCHEDULE": "",
+}
+# ... of those, the ones outside what a compiled run does (the rest may come)
+NEVER_SUPPORTED = {"A FUNCTION OF", "MESSAGE", "GET VDF CONSTANTS", "GET VDF DATA", "GET VDF LOOKUPS",
+                   "GET 123 CONSTANTS", "GET 123 DATA", "GET 123 LOOKUPS", "TABBED ARRAY"}
+# the data functions, which only the external-data reader may consume
+KNOWN_UNSUPPORTED = set(NOT_SUPPORTED) | {
+    n for n, b in BUILTINS.items() if b.stage == EXTERNAL and not n.endswith(" SUBSCRIPT")}
+
+
+# Calls the subscript pass introduces ('@' keeps them apart from Vensim's names). A driver
+# computes a whole vector into a scratch block of the kernel's state: name -> (kernel_lib
+# helper, number of scalar arguments before the vector).
+ARRAY_DRIVERS = {"@PACK": ("", 0), "@VECTOR RANK": ("vector_rank", 1),
+                 "@VECTOR SORT ORDER": ("vector_sort_order", 1),
+                 "@ALLOCATE AVAILABLE": ("allocate_available", 1),
+                 "@ALLOCATE BY PRIORITY": ("allocate_by_priority", 2),
+                 "@INVERT MATRIX": ("invert_matrix", 0)}
+# Reads of a driver's block: @ELEMENT(driver, k), @AT(driver, n, index), @VSELECT(driver, n, missing, action)
+# @VLOOKUP(driver, n, x, xmin, xmax, mode)
+ARRAY_READS = {"@ELEMENT": (2, 2), "@AT": (3, 3), "@VSELECT": (4, 4), "@VLOOKUP": (6, 6)}
+
+
+def check_call(node: ir.Call) -> None:
+    """Raise a precise error for an unknown function or a wrong argument count."""
+    f = node.func
+    arity = ARITY.get(f) or ARRAY_READS.get(f)
+    if f in ARRAY_DRIVERS:
+        arity = (0, len(node.args))
+    if arity is None and f in ARRAY:
+        raise UnsupportedFeature(f"{node.pos}: function '{f}' is not supported without subscripts: "
+                                 "it works on subscripted variables, and this model has none")
+    if arity is None:
+        if f in WHOLE_EQUATION:
+            raise ModelError(f"{node.pos}: {f} must be the whole equation of a stock")
+        if f.endswith(" LOOKUPS") and f.startswith("GET ") and f in BUILTINS:
+            raise ModelError(f"{node.pos}: {f} defines a lookup table, so it must be the whole "
+                             f"equation: write 'table = {f}(...)' and use table(x)")
+        if f in BUILTINS and BUILTINS[f].stage == EXTERNAL:
+            raise UnsupportedFeature(f"{node.pos}: {f} reads a data file: it must be the whole "
+                                     "equation of a constant or data variable")
+        raise UnsupportedFeature(f"{node.pos}: {unknown_function_message(f)}")
+    lo, hi = arity
+    if not lo <= len(node.args) <= hi:
+        want = str(lo) if lo == hi else f"{lo} to {hi}"
+        raise ModelError(f"{node.pos}: {f} takes {want} arguments, got {len(node.args)}")
+
+
+def unknown_function_message(f: str) -> str:
+    """What to tell the modeller about a call to `f` (canonical upper case) that is neither
+    a function smartspec runs, nor a macro or lookup of the model."""
+    if f in NOT_SUPPORTED:
+        why = NOT_SUPPORTED[f]
+        if f in NEVER_SUPPORTED:
+            return f"Vensim function {f} is not supported by smartspec: {why}"
+        return f"Vensim function {f} is not supported by smartspec yet" + (f" ({why})" if why else "")
+    return f"'{f}' is not a Vensim function, nor a macro or lookup defined in this model"
+
+
+def unsupported_calls(model: ir.Model) -> list[str]:
+    """One message per call (file:line:col first) of a function the model neither defines
+    (macro, lookup) nor smartspec runs: all of them, so the modeller sees the whole list at once."""
+    defined = set(model.macros) | set(model.variables)   # macros, and lookups called by name
+    out: list[str] = []
+    seen: set = set()
+
+    def scan(e, owner: str) -> None:
+        if e is None or isinstance(e, (ir.LookupTable, tuple)):
+            return
+        for node in ir.walk(e):
+            if isinstance(node, ir.Call) and node.func not in BUILTINS \
+                    and ir.canonical_name(node.func) not in defined and (str(node.pos), node.func) not in seen:
+                seen.add((str(node.pos), node.func))
+                out.append(f"{node.pos}: {unknown_function_message(node.func)} (in the equation of '{owner}')")
+
+    variables = list(model.variables.values()) + [v for m in model.macros.values() for v in m.variables]
+    for var in variables:
+        for e in (var.expr, var.initial, *(x for d in var.definitions for x in (d.expr, d.lookup)),
+                  *(x for d in var.definitions for row in d.rows for x in row)):
+            scan(e, var.display)
+    return sorted(out, key=_position_order)
+
+
+def _position_order(message: str):
+    parts = message.split(": ", 1)[0].rsplit(":", 2)
+    try:
+        return parts[0], int(parts[1]), int(parts[2])
+    except (IndexError, ValueError):
+        return message, 0, 0

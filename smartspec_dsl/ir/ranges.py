@@ -1,0 +1,145 @@
+"""A model's subscript ranges expanded to their elements: aliases followed,
+sub-ranges unfolded, mappings between ranges looked up. Shared by the passes
+that read subscripts (flattening, external data)."""
+from __future__ import annotations
+
+from .. import ir
+from ..errors import ModelError
+
+
+class SubscriptSpace:
+    """The model's ranges, expanded to elements."""
+
+    def __init__(self, ranges: dict[str, ir.SubscriptRange]):
+        self.raw = ranges
+        self.elements: dict[str, tuple[str, ...]] = {}
+        self.display: dict[str, str] = {}
+        for r in ranges.values():
+            for e, d in zip(r.elements, r.display or r.elements):
+                if e not in ranges:
+                    self.display.setdefault(e, d)
+        for name in ranges:
+            self._expand(name, ())
+        self.all_elements = {e for els in self.elements.values() for e in els}
+        # the root of an alias chain, so that aliases bind each other
+        self.root = {n: self._alias_root(n) for n in ranges}
+        self._family: dict[str, tuple[str, ...]] = {}
+        self._maps: list | None = None
+
+    def _alias_root(self, name: str) -> str:
+        seen = set()
+        while name in self.raw and not self.raw[name].elements and self.raw[name].mapping \
+                and name not in seen:
+            seen.add(name)
+            name = self.raw[name].mapping[0]
+        return name
+
+    def _expand(self, name: str, stack: tuple[str, ...]) -> tuple[str, ...]:
+        if name in self.elements:
+            return self.elements[name]
+        r = self.raw[name]
+        if name in stack:
+            raise ModelError(f"{r.pos}: subscript range '{name}' is defined in terms of itself")
+        if not r.elements and r.mapping:  # alias
+            target = r.mapping[0]
+            if target not in self.raw:
+                raise ModelError(f"{r.pos}: '{name}' is an alias of '{target}', "
+                                 "which is not a subscript range")
+            out = self._expand(target, stack + (name,))
+        else:
+            items: list[str] = []
+            for e in r.elements:
+                if e in self.raw and e != name:
+                    items.extend(self._expand(e, stack + (name,)))
+                else:
+                    items.append(e)
+            out = tuple(dict.fromkeys(items))
+        self.elements[name] = out
+        return out
+
+    def element_family(self, element: str) -> tuple[str, ...]:
+        """The first of the largest ranges holding an element."""
+        best: tuple[str, ...] = ()
+        for els in self.elements.values():
+            if len(els) > len(best) and element in els:
+                best = els
+        return best
+
+    def is_range(self, name: str) -> bool:
+        return name in self.elements
+
+    def family(self, name: str) -> tuple[str, ...]:
+        """The largest range holding all of `name`'s elements (itself on a tie)."""
+        if name not in self._family:
+            mine = set(self.elements[name])
+            best = self.elements[name]
+            # the largest range holding them; on a tie the first range defined
+            for els in self.elements.values():
+                if len(els) > len(best) and mine <= set(els):
+                    best = els
+            best = next(els for els in self.elements.values()
+                        if len(els) == len(best) and mine <= set(els))
+            self._family[name] = best
+        return self._family[name]
+
+    def _mappings(self) -> list[tuple[str, frozenset, frozenset, list]]:
+        """Every mapping `M: m1, m2 -> (T: t1, t2)`, as (M, M's elements, T's family, and
+        per element of M the set of T's elements it maps to). A listed target may be an
+        element or a subrange (all its elements); without a list, M's elements map to
+        T's in order."""
+        if self._maps is None:
+            self._maps = []
+            for name, r in self.raw.items():
+                if not r.elements or not r.mapping:
+                    continue
+                mine = self.elements[name]
+                for k, target in enumerate(r.mapping):
+                    if target not in self.raw:
+                        raise ModelError(f"{r.pos}: '{name}' is mapped to '{target}', which is not "
+                                         "a subscript range")
+                    listed = r.mapping_elements[k] if k < len(r.mapping_elements) else ()
+                    if listed:
+                        unknown = [x for x in listed if x not in self.elements and x not in self.all_elements]
+                        if unknown:
+                            raise ModelError(f"{r.pos}: '{unknown[0]}' in the mapping of '{name}' is not "
+                                             f"an element or subrange of '{target}'")
+                        items = [frozenset(self.elements.get(x, (x,))) for x in listed]
+                    else:
+                        items = [frozenset((y,)) for y in self.elements[target]]
+                    if len(items) != len(mine):
+                        raise ModelError(f"{r.pos}: '{name}' has {len(mine)} elements but its mapping "
+                                         f"to '{target}' lists {len(items)}")
+                    self._maps.append((name, frozenset(mine), frozenset(self.family(target)),
+                                       list(zip(mine, items))))
+        return self._maps
+
+    def mapped(self, src: str | None, e: str, dst: str) -> str | None:
+        """The element of range `dst` (a right-hand side subscript) that the left-hand side's
+        element `e` of range `src` (None for an element) reads through a mapping, or None.
+
+        Vensim's rule: `M: m1, m2 -> (T: ...)` lets M appear on the right of an equation
+        whose left runs over T (or a subrange of T's family); each element of T reads the
+        element of M mapped onto it (several may read the same one). Used backwards (M on
+        the left, T on the right) an element of M reads the one element of T it maps to."""
+        src_els = set(self.elements[src]) if src is not None else {e}
+        dst_els = set(self.elements[dst])
+        for name, mine, family, pairs in self._mappings():
+            # forward: dst is (a subrange of) the mapped range M, the left-hand side in T's family
+            if dst_els <= mine and src_els <= family:
+                hits = [x for x, items in pairs if e in items and x in dst_els]
+                if len(hits) > 1:
+                    raise ModelError(f"{self.raw[name].pos}: the mapping of '{name}' maps both "
+                                     f"'{hits[0]}' and '{hits[1]}' onto '{e}', so '{dst}' is ambiguous there")
+                if hits:
+                    return hits[0]
+            # backwards: the left-hand side runs over (a subrange of) M, dst in T's family
+            if e in mine and src_els <= mine and dst_els <= family:
+                items = next(items for x, items in pairs if x == e)
+                hits = [y for y in self.elements[dst] if y in items]
+                if len(hits) > 1:
+                    raise ModelError(f"{self.raw[name].pos}: the mapping of '{name}' maps '{e}' onto "
+                                     f"several elements of '{dst}' ({', '.join(hits)}): a mapping is read "
+                                     f"backwards only when each element maps to one")
+                if hits:
+                    return hits[0]
+        return None
