@@ -153,6 +153,11 @@ MACROS = """{UTF-8}
 :MACRO: SCALE(input)
 SCALE = input * TIME STEP$ + offset$ ~~|
 :END OF MACRO:
+:MACRO: RESCALE(input)
+RESCALE = curve$(input) ~~|
+:END OF MACRO:
+curve((0, 0), (10, 100)) ~~|
+rescaled = RESCALE(Time * 4) ~~|
 :MACRO: SPLIT(total, share : rest, kept)
 SPLIT = total * share ~~|
 rest = total - SPLIT ~~|
@@ -189,12 +194,14 @@ def test_macros_with_model_variables_and_extra_outputs(tmp_path):
     kept_b = np.concatenate([[0], np.cumsum(0.25 * 0.5 * t[:-1])])
     np.testing.assert_allclose(r["kept b"], kept_b)
     np.testing.assert_allclose(r["uses outputs"], 7 + kept_b)
+    # a model lookup called from a macro: curve$(x) = 10 x
+    np.testing.assert_allclose(r["rescaled"], 40 * t)
 
 
 def test_macro_extra_outputs_are_checked():
     from smartspec_dsl.passes.pipeline import lower
     bad = MACROS.replace("SPLIT(10, 0.3 : Remaining A, kept a)", "SPLIT(10, 0.3 : Remaining A)")
-    with pytest.raises(ModelError, match=r"t.mdl:12:\d+: macro 'split' has 2 extra outputs after ':', "
+    with pytest.raises(ModelError, match=r"t.mdl:17:\d+: macro 'split' has 2 extra outputs after ':', "
                                          r"the call names 1"):
         lower(parse_model(bad, "t.mdl"))
     twice = MACROS.replace("offset = 100", "kept a = 1 ~~|\noffset = 100")

@@ -364,8 +364,10 @@ def unsupported_calls(model: ir.Model) -> list[str]:
         if e is None or isinstance(e, (ir.LookupTable, tuple)):
             return
         for node in ir.walk(e):
+            # `table$(x)` in a macro is the model's lookup `table`
+            name = ir.canonical_name(node.func.rstrip("$")) if isinstance(node, ir.Call) else ""
             if isinstance(node, ir.Call) and node.func not in BUILTINS \
-                    and ir.canonical_name(node.func) not in defined and (str(node.pos), node.func) not in seen:
+                    and name not in defined and (str(node.pos), node.func) not in seen:
                 seen.add((str(node.pos), node.func))
                 out.append(f"{node.pos}: {unknown_function_message(node.func)} (in the equation of '{owner}')")
 

@@ -455,6 +455,9 @@ def _rename(e: ir.Expr | None, names: dict[str, str]) -> ir.Expr | None:
             return replace(node, name=outer(node.name))
         if isinstance(node, ir.LookupCall):
             return replace(node, table=outer(node.table))
+        if isinstance(node, Call) and node.func.endswith("$") and len(node.args) == 1:
+            # the model's lookup `table$(x)`: the parser saw a call, the model knows a lookup
+            return ir.LookupCall(ir.canonical_name(node.func[:-1]), node.args[0], node.pos)
         return node
     return None if e is None else ir.map_expr(e, visit)
 
