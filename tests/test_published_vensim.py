@@ -592,3 +592,21 @@ def test_vector_lookup_modes(arrays_run):
     # x = 4, and from 0 back to -1 the extended line gives -(-5)
     np.testing.assert_allclose(got, [0.5, 40, 5])
     np.testing.assert_allclose(r["vl modes[d2,s4]"], [0, 10, 20, 10])   # x = Time
+
+
+def test_positional_mapping_in_except_sum_and_two_dimensions():
+    # by hand, and the same values from PySD 3.14.3 on this model (benchmarks/pysd_env.sh)
+    m = flat("""
+Src: S1, S2, S3 -> Dst ~~|
+Dst: D1, D2, D3 ~~|
+K: K1, K2 ~~|
+x[Src] = 1, 2, 3 ~~|
+m[Src, K] = 1, 2; 3, 4; 5, 6 ~~|
+y[Dst] :EXCEPT: [D2] = x[Src] * 10 ~~|
+y[D2] = 0 ~~|
+z[Dst] = SUM(m[Src, K!]) ~~|
+w[Dst, K] = m[Src, K] + 1 ~~|
+""")
+    assert values(m, "y", "d1 d2 d3") == [10, 0, 30]
+    assert values(m, "z", "d1 d2 d3") == [3, 7, 11]
+    assert values(m, "w", "d1,k1 d1,k2 d2,k1 d3,k2") == [2, 3, 4, 7]
