@@ -454,7 +454,8 @@ def _lift_nested(model: ir.Model) -> ir.Model:
                 if key not in lifted:
                     hidden = lifted[key] = f"{name} #get{len(lifted) + 1}"
                     out[hidden] = ir.Variable(
-                        hidden, hidden, ir.Kind.AUXILIARY, expr=None if d.subscripts else node,
+                        hidden, f"{var.display} ({node.func} at {node.pos.line}:{node.pos.column})"
+                        if node.pos is not None else var.display, ir.Kind.AUXILIARY, expr=None if d.subscripts else node,
                         pos=node.pos, dims=d.subscripts, hidden=True,
                         definitions=(ir.Definition(d.subscripts, d.excepts, "=", node, (), None, node.pos),))
                 return ir.Ref(lifted[key], tuple(s.rstrip("!") for s in d.subscripts), node.pos)
@@ -596,7 +597,8 @@ def resolve_external(model: ir.Model, data_dir: str | Path | None = None,
 
     def table_var(owner: str, elements, table: ir.LookupTable, pos) -> str:
         name = f"{owner}{'[' + ','.join(elements) + ']' if elements else ''} #data"
-        hidden[name] = ir.Variable(name, name, ir.Kind.LOOKUP, lookup=table, pos=pos, hidden=True)
+        shown = f"{owner}{'[' + ','.join(elements) + ']' if elements else ''} (its data)"
+        hidden[name] = ir.Variable(name, shown, ir.Kind.LOOKUP, lookup=table, pos=pos, hidden=True)
         return name
 
     for name, var in model.variables.items():

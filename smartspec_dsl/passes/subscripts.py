@@ -352,10 +352,12 @@ class _Flattener:
         key = (func, args)
         name = self.driver_of.get(key)
         if name is None:
-            shown = f"{display} #{func.lstrip('@').lower()}{len(self.drivers) + 1}"
-            name = shown.lower()
+            name = f"{display} #{func.lstrip('@').lower()}{len(self.drivers) + 1}".lower()
             while name in self.model.variables or name in self.drivers:
                 name += "'"
+            # messages name the modeller's variable and the call, never the internal name
+            what = "vector" if func == "@PACK" else func.lstrip("@")
+            shown = f"{display} ({what} at {pos.line}:{pos.column})" if pos is not None else display
             self.drivers[name] = ir.Variable(name, shown, ir.Kind.AUXILIARY, expr=ir.Call(func, args, pos),
                                              pos=pos, hidden=True)
             self.driver_of[key] = name
