@@ -43,26 +43,26 @@ def equations_text(text: str) -> str:
     return text[: m.start()] if m else text
 
 
+_COMMENT_SYNTAX = re.compile(r'[{}"~|]')
+
+
 def strip_comments(text: str, filename: str = "<model>") -> str:
     """The equations with every brace comment `{...}` blanked out (newlines kept, so
     line:column positions stay true). Vensim allows these comments anywhere in an
     equation, nested and over several lines, holding any text (often a commented-out
     equation). Braces inside a quoted name, or in the units and comment fields
     between '~' and '|', are the modeller's text and stay."""
-    out = list(text)
+    pieces, kept = [], 0            # text is copied up to `kept`; comments become blanks
     depth, opened, in_docs, in_quote = 0, 0, False, False
-    for i, ch in enumerate(text):
+    for m in _COMMENT_SYNTAX.finditer(text):   # only the characters that change the state
+        i, ch = m.start(), m.group()
         if depth:
-            if ch == "{":
-                depth += 1
-            elif ch == "}":
-                depth -= 1
-            if ch not in "\r\n":
-                out[i] = " "
-            continue
-        if in_quote:
-            if ch == '"' and text[i - 1] != "\\":
-                in_quote = False
+            depth += 1 if ch == "{" else -1 if ch == "}" else 0
+            if not depth:
+                pieces.append(re.sub(r"[^\r\n]", " ", text[opened:i + 1]))
+                kept = i + 1
+        elif in_quote:
+            in_quote = not (ch == '"' and text[i - 1] != "\\")
         elif in_docs:
             in_docs = ch != "|"
         elif ch == '"':
@@ -70,13 +70,15 @@ def strip_comments(text: str, filename: str = "<model>") -> str:
         elif ch == "~":
             in_docs = True
         elif ch == "{":
-            depth, opened, out[i] = 1, i, " "
+            pieces.append(text[kept:i])
+            depth, opened = 1, i
     if depth:
         line = text.count("\n", 0, opened) + 1
         col = opened - (text.rfind("\n", 0, opened) + 1) + 1
         raise SyntaxErrorInModel(f"{filename}:{line}:{col}: syntax error: this comment '{{' is never "
                                  "closed with '}'")
-    return "".join(out)
+    pieces.append(text[kept:])
+    return "".join(pieces)
 
 
 def _describe_terminal(name: str) -> str:
