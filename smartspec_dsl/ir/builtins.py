@@ -366,10 +366,16 @@ def unsupported_calls(model: ir.Model) -> list[str]:
         for node in ir.walk(e):
             # `table$(x)` in a macro is the model's lookup `table`
             name = ir.canonical_name(node.func.rstrip("$")) if isinstance(node, ir.Call) else ""
-            if isinstance(node, ir.Call) and node.func not in BUILTINS \
-                    and name not in defined and (str(node.pos), node.func) not in seen:
+            if not isinstance(node, ir.Call) or (str(node.pos), node.func) in seen:
+                continue
+            if node.func not in BUILTINS and name not in defined:
                 seen.add((str(node.pos), node.func))
                 out.append(f"{node.pos}: {unknown_function_message(node.func)} (in the equation of '{owner}')")
+            elif node.func in ARRAY and not model.subscript_ranges:
+                seen.add((str(node.pos), node.func))
+                out.append(f"{node.pos}: function '{node.func}' is not supported without subscripts: it "
+                           f"works on subscripted variables, and this model has none (in the equation "
+                           f"of '{owner}')")
 
     variables = list(model.variables.values()) + [v for m in model.macros.values() for v in m.variables]
     for var in variables:
