@@ -80,7 +80,7 @@ def cmd_check(args) -> int:
     from .errors import UnsupportedFeature
     from .lower import lower
     from .order import schedule
-    from .parse import parse_file
+    from .source import parse_file
     started = time.perf_counter()
     model = parse_file(args.model)
     counts = Counter(v.kind.value for v in model.variables.values())

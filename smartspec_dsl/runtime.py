@@ -20,10 +20,11 @@ from .consteval import constant_value
 from .external import fingerprint as external_fingerprint
 from .files import replacing
 from .errors import ModelError, ParameterError, did_you_mean
-from .grammar import grammar_text
+from .grammar import grammar_path, grammar_text
 from .lower import lower
 from .order import Schedule, schedule
-from .parse import parse_model, read_model_text
+from .parse import read_model_text
+from .source import parse_source
 
 METHODS = {"euler": 0, "rk4": 1}
 
@@ -31,6 +32,8 @@ METHODS = {"euler": 0, "rk4": 1}
 def _compiler_fingerprint() -> str:
     """Changes whenever the compiler's own code changes, so stale kernels are never reused."""
     h = hashlib.sha256(grammar_text().encode())
+    for f in sorted(grammar_path().parent.glob("*.lark")):
+        h.update(f.read_bytes())
     for f in sorted(Path(__file__).parent.glob("*.py")):
         h.update(f.read_bytes())
     import numba
@@ -394,7 +397,7 @@ def _literal(var: ir.Variable) -> float:
 
 def compile_model(text: str, filename: str) -> tuple[ir.Model, Schedule, Kernel]:
     """The pure part of loading: text -> IR -> lowered IR -> order -> kernel source."""
-    model = parse_model(text, filename)
+    model = parse_source(text, filename)
     sched = schedule(lower(model))
     return model, sched, generate(sched)
 
@@ -411,7 +414,8 @@ def _import_kernel(path: Path, key: str):
 
 
 def load(path: str | os.PathLike, cache_dir: str | os.PathLike | None = None, log=None) -> Model:
-    """Parse, check, order and compile a Vensim model; kernels are cached on disk.
+    """Parse, check, order and compile a model (Vensim .mdl or XMILE, see
+    `source.model_format`); kernels are cached on disk.
     `log(message)`, when given, hears about a compile before it starts (large
     models take seconds to tens of seconds, once)."""
     global _FINGERPRINT
