@@ -225,7 +225,7 @@ def _equation(b: _Build, v: _Var, eqn: Node, ctx: Context) -> ir.Expr:
 def _definition(b: _Build, v: _Var, node: Node, subs, ctx: Context, new: dict) -> ir.Expr | None:
     """The value of `node` (the variable's element or one <element>): its equation,
     through its graphical function when it has one; None when it is only a table."""
-    eqn, gf = node.find("eqn"), node.find("gf")
+    eqn, gf = node.find("eqn"), (node if node.tag == "gf" else node.find("gf"))
     if gf is not None:
         table, kind = _table(gf, v.display)
         if eqn is None or v.node.tag == "gf":
