@@ -109,6 +109,24 @@ def cmd_check(args) -> int:
     return 1 if issues else 0
 
 
+def cmd_convert(args) -> int:
+    """Write MODEL as XMILE (the output's extension says so); nothing is written on error."""
+    from .errors import UnsupportedFeature
+    from .source import XMILE_SUFFIXES, parse_file
+    from .xmile_write import write_xmile
+    if Path(args.output).suffix.lower() not in XMILE_SUFFIXES:
+        raise UnsupportedFeature(f"{args.output}: convert writes XMILE ({', '.join(XMILE_SUFFIXES)}); "
+                                 "writing Vensim .mdl files is not supported")
+    text = write_xmile(parse_file(args.model))
+    try:
+        with replacing(args.output) as tmp, open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+    except OSError as err:
+        raise ModelError(f"{args.output}: cannot write: {err.strerror or err}") from None
+    print(f"{args.model} -> {args.output}", file=sys.stderr)
+    return 0
+
+
 def cmd_sweep(args) -> int:
     """Run a sweep spec (see `smartspec sweep --help-spec`) into an output directory."""
     from .runtime import load
@@ -187,6 +205,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="also check that every equation gives the units its variable declares "
                             "(exit 1 if not)")
     check.set_defaults(func=cmd_check)
+    cv = sub.add_parser("convert", help="write a model as XMILE (.xmile, .stmx, .itmx) for other tools")
+    cv.add_argument("model")
+    cv.add_argument("-o", "--output", required=True, help="the XMILE file to write")
+    cv.set_defaults(func=cmd_convert)
     sw = sub.add_parser("sweep", help="run a parameter sweep from a TOML spec into a directory",
                         formatter_class=argparse.RawDescriptionHelpFormatter,
                         epilog="spec format:\n" + _spec_doc())

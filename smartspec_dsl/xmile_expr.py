@@ -42,13 +42,15 @@ def xmile_name(text: str) -> str:
     text = text.strip()
     if len(text) >= 2 and text[0] == text[-1] == '"':
         text = text[1:-1]
-    text = text.replace("\\n", " ").replace("\\\\", "\\").replace('\\"', '"')
+    # XMILE escapes: \n is a line break (read as a space), \\ and \" the characters themselves
+    text = re.sub(r"\\(.)", lambda m: " " if m.group(1) == "n" else m.group(1), text)
     return ir.canonical_name(text)
 
 
 def display_name(text: str) -> str:
-    """The name as the modeller reads it: XMILE's written newlines and underscores as spaces."""
-    return re.sub(r"\s+", " ", text.replace("\\n", " ").replace("_", " ")).strip()
+    """The name as the modeller reads it: XMILE's escapes resolved, underscores as spaces."""
+    text = re.sub(r"\\(.)", lambda m: " " if m.group(1) == "n" else m.group(1), text)
+    return re.sub(r"\s+", " ", text.replace("_", " ")).strip()
 
 
 # ---- text -> raw expression -------------------------------------------------------
@@ -198,14 +200,22 @@ def _args(c: ir.Call, lo: int, hi: int, ctx: Context) -> tuple:
 
 
 def _whole(e: ir.Expr, ctx: Context) -> ir.Expr:
-    """An array argument of a reducing function: every dimension it spans marked '!'."""
-    if isinstance(e, ir.Ref) and e.name in ctx.var_dims:
-        dims = ctx.var_dims[e.name]
-        subs = e.subscripts or tuple(dims)
-        return ir.Ref(e.name, tuple(s if s in ctx.dims and not s.endswith("!") else s for s in
-                                    (d + "!" if d in ctx.dims else d for d in subs)), e.pos)
-    raise ModelError(f"{getattr(e, 'pos', None) or ''}: an array function needs an arrayed variable "
-                     f"as its argument (in the equation of '{ctx.owner}')")
+    """The argument of a reducing function (SUM, MIN of one array, ...): a dimension
+    named in it that the equation's own variable does not span is reduced over
+    (marked '!', as in Vensim)."""
+    found = []
+
+    def mark(node):
+        if isinstance(node, ir.Ref) and node.name in ctx.var_dims and ctx.var_dims[node.name]:
+            found.append(node)
+            return ir.Ref(node.name, tuple(s + "!" if s in ctx.dims and s not in ctx.owner_dims else s
+                                           for s in node.subscripts), node.pos)
+        return node
+    out = ir.map_expr(e, mark)
+    if not found:
+        raise ModelError(f"{getattr(e, 'pos', None) or ctx.owner}: an array function needs an arrayed "
+                         f"variable in its argument (in the equation of '{ctx.owner}')")
+    return out
 
 
 def _pulse(c: ir.Call, ctx: Context) -> ir.Expr:
@@ -316,7 +326,7 @@ def _builtin(c: ir.Call, ctx: Context) -> ir.Expr:
         (x,) = _args(c, 1, 1, ctx)
         return ir.Call(f, (_whole(x, ctx),), pos)
     if f == "MEAN":
-        a = _args(c, 1, BIG, ctx)
+        a = _args(c, 1, 1000, ctx)
         if len(a) > 1:  # MEAN of several values
             total = a[0]
             for x in a[1:]:
@@ -334,11 +344,13 @@ def _builtin(c: ir.Call, ctx: Context) -> ir.Expr:
                              f"function (in the equation of '{ctx.owner}')")
 
 
-def _size(whole: ir.Ref, ctx: Context) -> ir.Expr:
+def _size(whole: ir.Expr, ctx: Context) -> ir.Expr:
+    """How many values a reduction over `whole` takes: its '!' dimensions' sizes multiplied."""
+    reduced = {s[:-1] for node in ir.walk(whole) if isinstance(node, ir.Ref)
+               for s in node.subscripts if s.endswith("!")}
     n = 1
-    for s in whole.subscripts:
-        if s.endswith("!"):
-            n *= len(ctx.dims.get(s[:-1], ()))
+    for d in reduced:
+        n *= len(ctx.dims.get(d, ()))
     return _n(n)
 
 
@@ -373,7 +385,7 @@ def _resolve_ref(r: ir.Ref, ctx: Context) -> ir.Expr:
     subs = []
     for s, dim in zip(r.subscripts, dims):
         if s == WILDCARD:
-            subs.append(dim + "!" if dim not in ctx.owner_dims else dim)
+            subs.append(dim + "!")
         elif s.startswith(INDEX):
             k = int(s[1:])
             elements = ctx.dims.get(dim, ())
