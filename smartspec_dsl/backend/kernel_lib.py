@@ -386,10 +386,15 @@ _GOLDEN = np.uint64(GOLDEN)
 def splitmix64(z):
     """splitmix64's finaliser (Steele, Lea & Flood 2014) on uint64, a scalar or an
     array, wrapping. The one copy: kernels call it compiled (`_mix`), the
-    samplers and sweep seeds on numpy arrays."""
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return z ^ (z >> np.uint64(31))
+    samplers and sweep seeds on numpy arrays. An array is finalised in place
+    (no temporaries beyond one shift: a sweep hashes millions of runs), so pass
+    one you own."""
+    z ^= z >> np.uint64(30)
+    z *= np.uint64(0xBF58476D1CE4E5B9)
+    z ^= z >> np.uint64(27)
+    z *= np.uint64(0x94D049BB133111EB)
+    z ^= z >> np.uint64(31)
+    return z
 
 
 _mix = njit(**JIT)(splitmix64)
