@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..backend.kernel_lib import GOLDEN, splitmix64
+from ..backend.kernel_random import GOLDEN, splitmix64
 from ..errors import SpecError
 
 
