@@ -10,7 +10,7 @@ import pytest
 
 from smartspec_dsl import ir
 from smartspec_dsl.backend.codegen import generate
-from smartspec_dsl.errors import PassContractError
+from smartspec_dsl.errors import PassContractError, UnsupportedFeature
 from smartspec_dsl.frontend.parse import parse_model
 from smartspec_dsl.passes import pipeline
 from smartspec_dsl.passes.lower import expand_macros
@@ -72,6 +72,13 @@ def test_a_lowering_that_leaves_a_stateful_call_is_named(monkeypatch):
     monkeypatch.setattr(pipeline, "PASSES", (*pipeline.PASSES[:-1], broken))
     with pytest.raises(PassContractError, match="after the stateful lowering pass: 'y' still calls SMOOTH"):
         pipeline.lower(parsed("x = 1 ~~|\ny = SMOOTH(x, 2) ~~|\n"))
+
+
+def test_a_modellers_mistake_is_not_a_broken_contract(tmp_path):
+    """Flattening leaves an array function in a model without subscripts: the
+    modeller is told, not asked to report a bug."""
+    with pytest.raises(UnsupportedFeature, match="'SUM' is not supported without subscripts"):
+        pipeline.lower(parsed("x = 1 ~~|\ny = SUM(x) ~~|\n"))
 
 
 def test_ordering_takes_only_a_lowered_model():
