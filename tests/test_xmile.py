@@ -170,3 +170,15 @@ def test_unsupported_elements_are_reported_where_they_are():
                     .encode(), "m.xmile")
     with pytest.raises(ModelError, match="not an XMILE file"):
         parse_xmile(b"<model/>", "m.xmile")
+
+
+def test_sim_specs_method_is_the_default(tmp_path):
+    path = tmp_path / "growth.xmile"
+    path.write_text(doc('<stock name="s"><eqn>1</eqn><inflow>g</inflow></stock>'
+                        '<flow name="g"><eqn>0.1 * s</eqn></flow>',
+                        specs="<start>0</start><stop>2</stop><dt>1</dt>").replace(
+                            "<sim_specs>", '<sim_specs method="RK4">'), encoding="utf-8")
+    model = load(path)
+    # one RK4 step of s' = 0.1 s: 1 + 0.1 + 0.1^2/2 + 0.1^3/6 + 0.1^4/24
+    assert model.run()["s"][1] == pytest.approx(1.1051708333333, rel=1e-12)
+    assert model.run(method="euler")["s"][1] == pytest.approx(1.1, rel=1e-12)

@@ -174,7 +174,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--final-time", type=float)
     run.add_argument("--time-step", type=float)
     run.add_argument("--saveper", type=float)
-    run.add_argument("--method", choices=["euler", "rk4"], default="euler")
+    run.add_argument("--method", choices=["euler", "rk4"],
+                     help="integration method (default: the model's own, e.g. XMILE sim_specs, else euler)")
     run.add_argument("--changes", action="append", metavar="FILE.cin",
                      help="apply a Vensim changes file (constants and lookup tables); repeatable")
     run.add_argument("--seed", type=int, help="run seed for the model's random functions (default 0)")

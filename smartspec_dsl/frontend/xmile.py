@@ -129,7 +129,7 @@ def _sim_specs(b: _Build) -> dict[str, float]:
     if method not in ("euler", "rk4"):
         raise UnsupportedFeature(f"{specs.pos}: integration method '{method}' is not supported "
                                  "(euler and rk4 are)")
-    return out
+    return out, method
 
 
 def _dimensions(b: _Build) -> None:
@@ -395,7 +395,7 @@ def parse_xmile(data: bytes, filename: str = "<model>") -> ir.Model:
         raise ModelError(f"{root.pos}: not an XMILE file: the document element is <{root.tag}>, "
                          "not <xmile>")
     b = _Build(filename, root)
-    specs = _sim_specs(b)
+    specs, method = _sim_specs(b)
     _dimensions(b)
     models = root.findall("model")
     if not models:
@@ -417,7 +417,7 @@ def parse_xmile(data: bytes, filename: str = "<model>") -> ir.Model:
     variables.update(new)
     _controls(b, specs, variables)
     ranges = {d: ir.SubscriptRange(d, els, (), None, b.written[d]) for d, els in b.dims.items()}
-    return ir.Model(filename, variables, ranges)
+    return ir.Model(filename, variables, ranges, method=method)
 
 
 def parse_xmile_file(path: str | Path) -> ir.Model:

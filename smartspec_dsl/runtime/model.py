@@ -242,11 +242,12 @@ class Model:
 
     def run(self, params: dict | None = None, final_time: float | None = None,
             time_step: float | None = None, saveper: float | None = None,
-            return_columns: list[str] | None = None, method: str = "euler", seed: int | None = None,
+            return_columns: list[str] | None = None, method: str | None = None, seed: int | None = None,
             changes=None) -> Result:
         """One run. `seed` (an integer) varies the draws of the model's random
         functions; the same seed always gives the same run. `changes`: Vensim
         changes files (.cin paths or `Changes`), applied in order, before `params`."""
+        method = method or self.ir.method or "euler"   # the model file's own choice (XMILE sim_specs)
         if method not in METHODS:
             raise ParameterError(f"unknown integration method '{method}'; use one of {sorted(METHODS)}")
         constants, tab = self.apply_changes(changes)
@@ -321,7 +322,7 @@ class Model:
         return P
 
     def run_batch(self, P: np.ndarray, outputs: list[str] | None = None, times="all",
-                  final_time=None, time_step=None, saveper=None, method: str = "euler",
+                  final_time=None, time_step=None, saveper=None, method: str | None = None,
                   tables: np.ndarray | None = None, out: np.ndarray | None = None) -> BatchResult:
         """Run every row of P (from `parameter_matrix`) in parallel.
 
@@ -330,6 +331,7 @@ class Model:
         C-contiguous float64 array of shape (runs, rows, outputs), `rows` as in
         the BatchResult of the same call without it, for the kernel to write
         into; with times="all", `values` is then `out` itself."""
+        method = method or self.ir.method or "euler"   # the model file's own choice (XMILE sim_specs)
         if method not in METHODS:
             raise ParameterError(f"unknown integration method '{method}'; use one of {sorted(METHODS)}")
         if self.kernel.dynamic_control:
