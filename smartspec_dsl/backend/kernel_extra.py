@@ -8,9 +8,8 @@ import math
 import numpy as np
 from numba import njit
 
+from .kernel_intrinsics import JIT
 from .kernel_lib import lookup, lookup_backward, lookup_extrapolate, lookup_forward
-
-JIT = dict(cache=True, nogil=True, error_model="numpy", fastmath=False)
 
 
 @njit(**JIT)
