@@ -20,6 +20,7 @@ from ..experiments.sweep import SPEC_DOC, read_spec, sweep
 from ..files import replacing
 from ..frontend.external import DataOptions
 from ..frontend.source import XMILE_SUFFIXES, parse_file
+from ..frontend.mdl_write import write_mdl
 from ..frontend.xmile_write import write_xmile
 from ..passes.pipeline import lower
 from ..passes.consteval import control_problems
@@ -132,11 +133,14 @@ def cmd_check(args) -> int:
 
 
 def cmd_convert(args) -> int:
-    """Write MODEL as XMILE (the output's extension says so); nothing is written on error."""
-    if Path(args.output).suffix.lower() not in XMILE_SUFFIXES:
-        raise UnsupportedFeature(f"{args.output}: convert writes XMILE ({', '.join(XMILE_SUFFIXES)}); "
-                                 "writing Vensim .mdl files is not supported")
-    text = write_xmile(parse_file(args.model))
+    """Write MODEL as XMILE or as Vensim equations, as the output's extension says;
+    nothing is written on error."""
+    suffix = Path(args.output).suffix.lower()
+    if suffix not in XMILE_SUFFIXES + (".mdl",):
+        raise UnsupportedFeature(f"{args.output}: convert writes XMILE ({', '.join(XMILE_SUFFIXES)}) "
+                                 "or Vensim (.mdl)")
+    model = parse_file(args.model)
+    text = write_mdl(model) if suffix == ".mdl" else write_xmile(model)
     try:
         with replacing(args.output) as tmp, open(tmp, "w", encoding="utf-8") as f:
             f.write(text)
@@ -228,9 +232,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "(exit 1 if not)")
     _add_data_arguments(check)
     check.set_defaults(func=cmd_check)
-    cv = sub.add_parser("convert", help="write a model as XMILE (.xmile, .stmx, .itmx) for other tools")
+    cv = sub.add_parser("convert", help="write a model as XMILE (.xmile, .stmx, .itmx) or Vensim (.mdl)")
     cv.add_argument("model")
-    cv.add_argument("-o", "--output", required=True, help="the XMILE file to write")
+    cv.add_argument("-o", "--output", required=True, help="the file to write; its extension picks the format")
     cv.set_defaults(func=cmd_convert)
     sw = sub.add_parser("sweep", help="run a parameter sweep from a TOML spec into a directory",
                         formatter_class=argparse.RawDescriptionHelpFormatter,
