@@ -157,6 +157,8 @@ def test_equation_errors_name_the_variable_at_its_place(tmp_path, capsys):
     assert "bad.xmile:6:12: syntax error in the equation of 'Growth Rate'" in err
     err = _error(doc('<aux name="a"><eqn>missing_thing * 2</eqn></aux>'), tmp_path, capsys)
     assert "missing thing" in err and "bad.xmile:5:" in err
+    err = _error(doc('<aux name="a"><eqn>growth rate * 2</eqn></aux>'), tmp_path, capsys)
+    assert "'growth rate' is two names" in err
     err = _error(doc('<aux name="a"><eqn> ??? </eqn></aux>'), tmp_path, capsys)
     assert "'a' is '???'" in err
 
