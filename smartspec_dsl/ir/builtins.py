@@ -295,6 +295,8 @@ NOT_SUPPORTED = {
     "DEMAND AT PRICE": "many-to-many allocation (supply and demand curves)",
     "SUPPLY AT PRICE": "many-to-many allocation (supply and demand curves)",
     "DEPRECIATE BY SCHEDULE": "",
+    "NET PRESENT VALUE": "accumulates by fiscal period; NPV and NPVE are supported",
+    "LOOKUP SLOPE": "",
 }
 # ... of those, the ones outside what a compiled run does (the rest may come)
 NEVER_SUPPORTED = {"A FUNCTION OF", "MESSAGE", "GET VDF CONSTANTS", "GET VDF DATA", "GET VDF LOOKUPS",
