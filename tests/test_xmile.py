@@ -3,6 +3,7 @@ by hand from the OASIS XMILE 1.0 standard, section 3), file-type dispatch, and
 clean, located errors for bad and hostile files."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from smartspec_dsl import ModelError, load
@@ -46,6 +47,9 @@ SEMANTICS = doc("""
 <aux name="second"><eqn>pop[2] + "with space"</eqn></aux>
 <aux name="with space"><eqn>0.5 {a comment}</eqn></aux>
 <aux name="feed"><eqn>4</eqn></aux>
+<aux name="prev time"><eqn>PREVIOUS(TIME, -1)</eqn></aux>
+<aux name="prev tank"><eqn>PREVIOUS(tank)</eqn></aux>
+<aux name="count"><eqn>PREVIOUS(count, 0) + 1</eqn></aux>
 <module name="inner"><connect to="x" from=".feed"/></module>
 """, specs='<start>0</start><stop>10</stop><dt reciprocal="true">2</dt>',
     extra='<dimensions><dim name="region"><elem name="north"/><elem name="south"/></dim></dimensions>\n') \
@@ -86,6 +90,15 @@ def test_operators_and_arithmetic_builtins(run):
     assert run("power", 0.0) == -4.0          # ^ binds tighter than unary minus
     assert run("logic", 0.0) == 1.0           # NOT, then AND before OR
     assert run("inline if", 0.0) == 7.0       # IF inside a sum; ELSE takes 2 * 3
+
+
+def test_previous_is_the_last_dts_value(run):
+    # XMILE 1.0 (3.5.x, PREVIOUS): the value at the previous DT, the initial value at the start
+    assert [run("prev time", t) for t in (0.0, 0.5, 1.0, 3.5)] == [-1.0, 0.0, 0.5, 3.0]
+    # without an initial value: the input's own value at the start (tank: 5, 2, 0, 0)
+    assert [run("prev tank", t) for t in (0.0, 0.5, 1.0, 1.5)] == [5.0, 5.0, 2.0, 0.0]
+    # a variable's own previous value is not an algebraic loop: it counts the DTs (dt 0.5)
+    assert [run("count", t) for t in (0.0, 0.5, 1.0, 10.0)] == [1.0, 2.0, 3.0, 21.0]
 
 
 def test_non_negative_stock_and_uniflow(run):
@@ -186,3 +199,33 @@ def test_sim_specs_method_is_the_default(tmp_path):
     # one RK4 step of s' = 0.1 s: 1 + 0.1 + 0.1^2/2 + 0.1^3/6 + 0.1^4/24
     assert model.run()["s"][1] == pytest.approx(1.1051708333333, rel=1e-12)
     assert model.run(method="euler")["s"][1] == pytest.approx(1.1, rel=1e-12)
+
+
+def test_sweeps_integrate_with_the_files_own_method(tmp_path):
+    """A sweep, a spec's plan and `smartspec sweep` of an RK4 file run RK4, as single runs do."""
+    from smartspec_dsl.experiments.sweep import read_spec, sweep
+    path = tmp_path / "growth.xmile"
+    path.write_text(doc('<stock name="s"><eqn>1</eqn><inflow>g</inflow></stock>'
+                        '<flow name="g"><eqn>k * s</eqn></flow><aux name="k"><eqn>0.1</eqn></aux>',
+                        specs="<start>0</start><stop>2</stop><dt>1</dt>").replace(
+                            "<sim_specs>", '<sim_specs method="RK4">'), encoding="utf-8")
+    model = load(path)
+    ks = [0.1, 0.2, 0.3]
+    single = [model.run(params={"k": k})["s"] for k in ks]
+    # one RK4 step of s' = k s: 1 + k + k^2/2 + k^3/6 + k^4/24 (Euler would give 1 + k)
+    assert single[1][1] == pytest.approx(1 + 0.2 + 0.02 + 0.008 / 6 + 0.0016 / 24, rel=1e-12)
+    res = sweep(model, {"k": ks}, outputs=["s"], progress=False)
+    assert np.array_equal(res.values[:, :, 0], np.array(single))
+    spec = tmp_path / "spec.toml"
+    spec.write_text('sampler = "grid"\noutputs = ["s"]\n[parameters]\nk = [0.1, 0.2, 0.3]\n', encoding="utf-8")
+    planned = read_spec(spec, model).sampler
+    assert planned.run_kw["method"] == "rk4"
+    assert np.array_equal(sweep(model, planned, progress=False).values[:, :, 0], np.array(single))
+    # an explicit method still wins
+    euler = sweep(model, {"k": ks}, outputs=["s"], method="euler", progress=False)
+    assert euler.values[1, 1, 0] == pytest.approx(1.2, rel=1e-12)
+    pytest.importorskip("pyarrow")
+    from smartspec_dsl.experiments import store
+    assert main(["sweep", str(path), "--spec", str(spec), "-o", str(tmp_path / "out"), "--no-progress"]) == 0
+    stored = store.load(tmp_path / "out")
+    assert np.array_equal(stored.values[:, :, stored._out("s")], np.array(single))

@@ -226,7 +226,7 @@ class Plan:
 
 
 def plan(model, params, outputs=None, times="all", seed=None, chunk_size=None,
-         final_time=None, time_step=None, saveper=None, method="euler") -> Plan:
+         final_time=None, time_step=None, saveper=None, method=None) -> Plan:
     """Resolve parameter names, seeds, outputs, times and chunks, every name checked against the
     model; runs one probe simulation to check the rest. Makes no parameters beyond the first run's."""
     if seed is None:
@@ -236,7 +236,10 @@ def plan(model, params, outputs=None, times="all", seed=None, chunk_size=None,
     n = source.n
     first = source.rows(0, min(n, 1))
     resolution = Resolution.of(first, model)
-    run_kw = {"final_time": final_time, "time_step": time_step, "saveper": saveper, "method": method}
+    # the method is resolved here (None: the model file's own) so the plan, and a store's
+    # manifest, say which one every chunk ran with
+    run_kw = {"final_time": final_time, "time_step": time_step, "saveper": saveper,
+              "method": model.integration_method(method)}
     if isinstance(outputs, str):
         outputs = [outputs]
     P1 = model.parameter_matrix(resolution.apply(first) if n else {}, n=1)
@@ -255,7 +258,7 @@ def plan(model, params, outputs=None, times="all", seed=None, chunk_size=None,
 
 def sweep(model, params, outputs=None, times="all", keep_runs: bool = True, stats=None, seed=None,
           chunk_size: int | None = None, progress=None, *, final_time=None, time_step=None,
-          saveper=None, method: str = "euler", store=None, percentile_bins: int | None = None,
+          saveper=None, method: str | None = None, store=None, percentile_bins: int | None = None,
           client=None) -> SweepResult:
     """Run `model` once per parameter set.
 
@@ -270,7 +273,8 @@ def sweep(model, params, outputs=None, times="all", keep_runs: bool = True, stat
     terminal), True, False or a callable(done, total); store: a
     `store.SweepStore` to write every chunk to (chunks it already holds are read
     back instead of run: that is resume); client: a dask.distributed Client to
-    run chunks on its workers (see distributed.py).
+    run chunks on its workers (see distributed.py); final_time, time_step, saveper, method:
+    as in `Model.run_batch` (method None: the model file's own, else euler).
 
     Parameters are made chunk by chunk. keep_runs=False keeps nothing per run
     (memory independent of the number of runs): the result's `params` is {},
@@ -355,7 +359,7 @@ A sweep spec (TOML). Every key is optional except what the sampler needs.
     stats = ["mean", "std", "min", "max", "p5", "p50", "p95"]
     chunk_size = 10000  # runs per chunk (default: about 64 MB of trajectories)
     layout = "wide"     # Parquet layout: wide | long (default wide for one time, else long)
-    method = "euler"    # or rk4
+    method = "rk4"      # or "euler"; default: the model's own (XMILE sim_specs), else euler
     final_time = 30     # also time_step, saveper: control overrides for every run
     percentile_bins = 4096   # histogram bins for streaming percentiles
     table = "runs.csv"  # sampler = "table": CSV, header = constant names (+ optional scenario)
@@ -604,7 +608,7 @@ def read_spec(path, model, default_seed: int | None = None, chunk_size: int | No
     try:
         plan_ = plan(model, sampler, opts.get("outputs"), opts.get("times", "all"),
                      seed, opts.get("chunk_size"), opts.get("final_time"), opts.get("time_step"),
-                     opts.get("saveper"), opts.get("method", "euler"))
+                     opts.get("saveper"), opts.get("method"))
     except ModelError as err:
         raise SpecError(f"{path}: {err}") from None
     crn = raw.get("common_random_numbers", False)

@@ -223,6 +223,14 @@ class Model:
         save_every = max(1, int(round(save / dt)))
         return t0, dt, n_steps, save_every
 
+    def integration_method(self, method: str | None = None) -> str:
+        """The integration method a run uses: `method` when given, else the model
+        file's own (XMILE sim_specs), else "euler". ParameterError for an unknown one."""
+        method = method or self.ir.method or "euler"
+        if method not in METHODS:
+            raise ParameterError(f"unknown integration method '{method}'; use one of {sorted(METHODS)}")
+        return method
+
     def _prepare(self, params, final_time, time_step, saveper, return_columns):
         p = self.parameter_vector(params)
         for name, value in (("final time", final_time), ("time step", time_step), ("saveper", saveper)):
@@ -249,9 +257,7 @@ class Model:
         """One run. `seed` (an integer) varies the draws of the model's random
         functions; the same seed always gives the same run. `changes`: Vensim
         changes files (.cin paths or `Changes`), applied in order, before `params`."""
-        method = method or self.ir.method or "euler"   # the model file's own choice (XMILE sim_specs)
-        if method not in METHODS:
-            raise ParameterError(f"unknown integration method '{method}'; use one of {sorted(METHODS)}")
+        method = self.integration_method(method)
         constants, tab = self.apply_changes(changes)
         p, t0, dt, n_steps, save_every, names, save_idx, n_save = self._prepare(
             {**constants, **(params or {})}, final_time, time_step, saveper, return_columns)
@@ -333,9 +339,7 @@ class Model:
         C-contiguous float64 array of shape (runs, rows, outputs), `rows` as in
         the BatchResult of the same call without it, for the kernel to write
         into; with times="all", `values` is then `out` itself."""
-        method = method or self.ir.method or "euler"   # the model file's own choice (XMILE sim_specs)
-        if method not in METHODS:
-            raise ParameterError(f"unknown integration method '{method}'; use one of {sorted(METHODS)}")
+        method = self.integration_method(method)
         if self.kernel.dynamic_control:
             raise ParameterError("this model changes FINAL TIME, TIME STEP or SAVEPER during the run; "
                                  "batch runs need them constant")
