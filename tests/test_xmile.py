@@ -50,6 +50,12 @@ SEMANTICS = doc("""
 <aux name="prev time"><eqn>PREVIOUS(TIME, -1)</eqn></aux>
 <aux name="prev tank"><eqn>PREVIOUS(tank)</eqn></aux>
 <aux name="count"><eqn>PREVIOUS(count, 0) + 1</eqn></aux>
+<aux name="spread"><eqn>STDDEV(pop[*])</eqn></aux>
+<aux name="howmany"><eqn>SIZE(pop[*])</eqn></aux>
+<aux name="uniform"><eqn>RANDOM(1, 3, 7)</eqn></aux>
+<aux name="degenerate"><eqn>RANDOM(4, 4) + NORMAL(5, 0, 2) + POISSON(0)</eqn></aux>
+<aux name="counts"><eqn>POISSON(3, 11)</eqn></aux>
+<aux name="waits"><eqn>EXPRND(2)</eqn></aux>
 <module name="inner"><connect to="x" from=".feed"/></module>
 """, specs='<start>0</start><stop>10</stop><dt reciprocal="true">2</dt>',
     extra='<dimensions><dim name="region"><elem name="north"/><elem name="south"/></dim></dimensions>\n') \
@@ -119,6 +125,22 @@ def test_arrays(run):
     assert run("second", 0.0) == 5.5  # position 2 of region; a quoted name; a {comment}
 
 
+def test_array_statistics(run):
+    # pop = (3, 5): mean 4, population standard deviation sqrt(((3-4)^2 + (5-4)^2) / 2) = 1
+    assert run("spread", 0.0) == pytest.approx(1.0, abs=1e-12) and run("howmany", 0.0) == 2.0
+
+
+def test_statistical_functions_take_xmiles_arguments(run):
+    times = [i / 2 for i in range(21)]
+    uniform = [run("uniform", t) for t in times]
+    assert all(1.0 <= u <= 3.0 for u in uniform) and len(set(uniform)) > 15   # a new draw each DT
+    # RANDOM(4, 4) is 4, NORMAL(5, 0) is 5, POISSON of mean 0 is 0
+    assert {run("degenerate", t) for t in times} == {9.0}
+    counts = [run("counts", t) for t in times]
+    assert all(c >= 0 and c == int(c) for c in counts) and len(set(counts)) > 2
+    assert all(run("waits", t) > 0 for t in times)
+
+
 def test_module_connection(run):
     assert run("inner.y", 0.0) == 40.0  # inner's x comes from the main model's feed
 
@@ -180,6 +202,10 @@ def test_unsupported_elements_are_reported_where_they_are():
     conveyor = doc('<stock name="belt"><eqn>0</eqn><conveyor><len>3</len></conveyor></stock>')
     with pytest.raises(UnsupportedFeature, match=r"m.xmile:5:1: 'belt' is a conveyor or queue"):
         parse_xmile(conveyor.encode(), "m.xmile")
+    with pytest.raises(UnsupportedFeature, match=r"m.xmile:5:20: LOGNORMAL is not supported yet \(in the equation of 'a'"):
+        parse_xmile(doc('<aux name="a"><eqn>LOGNORMAL(1, 1)</eqn></aux>').encode(), "m.xmile")
+    with pytest.raises(UnsupportedFeature, match="RANK is not supported yet"):
+        parse_xmile(doc('<aux name="a"><eqn>RANK(a, 1)</eqn></aux>').encode(), "m.xmile")
     with pytest.raises(UnsupportedFeature, match="function 'FOO'"):
         parse_xmile(doc('<aux name="a"><eqn>FOO(1)</eqn></aux>').encode(), "m.xmile")
     with pytest.raises(ModelError, match="dimension 'nowhere' is not defined"):

@@ -6,7 +6,9 @@ differ from Vensim's the rewrite keeps XMILE's meaning: optional initial values
 default to the input (DELAY, DELAYn, SMTHn) or to 0 (TREND, FORCST); PULSE is
 (volume, first time, interval) and moves `volume` in one DT; INT rounds down;
 SAFEDIV(a, b, x) is Vensim's XIDZ; INIT is INITIAL; MIN and MAX of one array
-are Vensim's VMIN and VMAX.
+are Vensim's VMIN and VMAX; SUM, MEAN, SIZE and STDDEV reduce over an array's
+'*' dimensions; RANDOM, NORMAL, EXPRND and POISSON are the RANDOM functions with
+XMILE's arguments.
 """
 from __future__ import annotations
 
@@ -248,16 +250,41 @@ def _trend(inp, avg_time, init, pos) -> ir.Expr:
     return ir.Call("ZIDZ", (ir.BinOp("-", inp, average), ir.BinOp("*", average, avg_time)), pos)
 
 
+# XMILE 1.0's statistical functions (section 3.5.5) each draw anew every DT; the
+# optional seed is our seed argument (0: the run's own stream). LOGNORMAL is left out:
+# the standard does not say whether its mean and standard deviation are the
+# distribution's or its logarithm's, and Stella's examples (LOGNORMAL(0, 1)) read
+# as the logarithm's. Stella's further distributions are not mapped yet.
+STATISTICAL = {"RANDOM", "UNIFORM", "NORMAL", "EXPRND", "POISSON"}
+NOT_YET = {"LOGNORMAL", "TRIANGULAR", "GAMMA", "BETA", "WEIBULL", "BINOMIAL", "NEGBINOMIAL", "GEOMETRIC",
+           "LOGISTIC", "PARETO", "INVNORM", "NORMALCDF", "MONTECARLO", "GAMMALN", "COMBINATIONS",
+           "PERMUTATIONS", "FACT", "RANK", "SELF"}
+
+
 def _random(c: ir.Call, ctx: Context) -> ir.Expr:
     f, pos = c.func, c.pos
-    if f == "UNIFORM":
+    if f in ("RANDOM", "UNIFORM"):  # RANDOM(min, max[, seed]): uniform on [min, max]
         a = _args(c, 2, 3, ctx)
         return ir.Call("RANDOM UNIFORM", (a[0], a[1], a[2] if len(a) > 2 else _n(0)), pos)
-    if f == "NORMAL":
+    if f == "NORMAL":  # NORMAL(mean, standard deviation[, seed])
         a = _args(c, 2, 3, ctx)
         return ir.Call("RANDOM NORMAL", (_n(-BIG), _n(BIG), a[0], a[1], a[2] if len(a) > 2 else _n(0)), pos)
-    a = _args(c, 1, 2, ctx)  # EXPRND(mean[, seed])
-    return ir.Call("RANDOM EXPONENTIAL", (_n(0), _n(BIG), _n(0), a[0], a[1] if len(a) > 1 else _n(0)), pos)
+    a = _args(c, 1, 2, ctx)
+    seed = a[1] if len(a) > 1 else _n(0)
+    if f == "POISSON":  # POISSON(mean[, seed]): whole numbers 0, 1, 2, ...
+        return ir.Call("RANDOM POISSON", (_n(0), _n(BIG), a[0], _n(0), _n(1), seed), pos)
+    # EXPRND(mean[, seed]): exponential of that mean
+    return ir.Call("RANDOM EXPONENTIAL", (_n(0), _n(BIG), _n(0), a[0], seed), pos)
+
+
+def _stddev(x: ir.Expr, ctx: Context, pos) -> ir.Expr:
+    """STDDEV of an array's elements, taken as the whole population (divided by n):
+    sqrt(mean of squares - square of the mean), never below 0 from rounding."""
+    whole = _whole(x, ctx)
+    n = _size(whole, ctx)
+    mean = ir.BinOp("/", ir.Call("SUM", (whole,), pos), n)
+    squares = ir.BinOp("/", ir.Call("SUM", (ir.BinOp("*", whole, whole),), pos), n)
+    return ir.Call("SQRT", (ir.Call("MAX", (_n(0), ir.BinOp("-", squares, ir.BinOp("*", mean, mean))), pos),), pos)
 
 
 def _builtin(c: ir.Call, ctx: Context) -> ir.Expr:
@@ -325,8 +352,11 @@ def _builtin(c: ir.Call, ctx: Context) -> ir.Expr:
             return ir.LookupCall(table.name, x, pos, table.subscripts)
         raise ModelError(f"{pos}: LOOKUP's first argument must be a graphical function "
                          f"(in the equation of '{ctx.owner}')")
-    if f in ("UNIFORM", "NORMAL", "EXPRND"):
+    if f in STATISTICAL:
         return _random(c, ctx)
+    if f == "STDDEV":
+        (x,) = _args(c, 1, 1, ctx)
+        return _stddev(x, ctx, pos)
     if f in ("SUM", "PROD"):
         (x,) = _args(c, 1, 1, ctx)
         return ir.Call(f, (_whole(x, ctx),), pos)
@@ -345,6 +375,8 @@ def _builtin(c: ir.Call, ctx: Context) -> ir.Expr:
     if f in ("CONVEYOR", "QUEUE", "LEAK", "TIME_REMAINING"):
         raise UnsupportedFeature(f"{pos}: {f} (conveyors and queues) is not supported "
                                  f"(in the equation of '{ctx.owner}')")
+    if f in NOT_YET:
+        raise UnsupportedFeature(f"{pos}: {f} is not supported yet (in the equation of '{ctx.owner}')")
     raise UnsupportedFeature(f"{pos}: function '{f}' is not a known XMILE function or graphical "
                              f"function (in the equation of '{ctx.owner}')")
 
