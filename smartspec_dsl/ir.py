@@ -197,11 +197,24 @@ class Macro:
 
 
 @dataclass(frozen=True)
+class Decision:
+    """A value the lowering computed from the model's constants because it shapes
+    the equations (a SMOOTH N order, ...). `rule` names the function of
+    `lower.RULES` that computes `result` from `args`; a run whose constants give
+    another result runs a kernel lowered with them (see runtime)."""
+    rule: str
+    args: tuple[Expr, ...]
+    result: tuple
+    pos: SourcePos | None = None
+
+
+@dataclass(frozen=True)
 class Model:
     source: str
     variables: dict[str, Variable]
     subscript_ranges: dict[str, SubscriptRange] = field(default_factory=dict)
     macros: dict[str, Macro] = field(default_factory=dict)
+    decisions: tuple[Decision, ...] = ()   # set by lowering
 
     def stocks(self) -> list[Variable]:
         return [v for v in self.variables.values() if v.kind is Kind.STOCK]
