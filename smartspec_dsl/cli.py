@@ -54,7 +54,10 @@ def cmd_run(args) -> int:
     model = load(args.model, log=_compile_note)
     result = model.run(params=_parse_sets(args.set), final_time=args.final_time,
                        time_step=args.time_step, saveper=args.saveper, method=args.method,
-                       changes=args.changes or None, seed=args.seed)
+                       changes=args.changes or None, seed=args.seed, initial_time=args.initial_time,
+                       strict=args.strict)
+    if not args.quiet:
+        print_warnings(result.warnings)
     if args.output:
         try:
             write_table(args.output, result.time, result.columns, result.values)
@@ -66,6 +69,14 @@ def cmd_run(args) -> int:
     else:
         _print_table(result)
     return 0
+
+
+def print_warnings(warnings, shown: int = 20) -> None:
+    """A run's simulation warnings on stderr, the first `shown` of them and a count of the rest."""
+    for w in warnings[:shown]:
+        print(f"warning: {w}", file=sys.stderr)
+    if len(warnings) > shown:
+        print(f"warning: ... and {len(warnings) - shown} more", file=sys.stderr)
 
 
 def _print_table(result) -> None:
@@ -167,9 +178,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("model")
     run.add_argument("-o", "--output", help="output file (.csv, or .tab for tab-separated)")
     run.add_argument("--set", action="append", metavar="NAME=VALUE", help="override a constant")
+    run.add_argument("--initial-time", type=float)
     run.add_argument("--final-time", type=float)
     run.add_argument("--time-step", type=float)
     run.add_argument("--saveper", type=float)
+    run.add_argument("--strict", action="store_true",
+                     help="a value that becomes infinite or NaN is an error (exit 3, no output)")
+    run.add_argument("--quiet", action="store_true", help="no simulation warnings on stderr")
     run.add_argument("--method", choices=["euler", "rk4"], default="euler")
     run.add_argument("--changes", action="append", metavar="FILE.cin",
                      help="apply a Vensim changes file (constants and lookup tables); repeatable")

@@ -9,7 +9,7 @@ import os
 import pickle
 import sys
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +17,7 @@ import numpy as np
 from . import ir
 from .codegen import Kernel, generate, table_vector
 from .consteval import constant_value, constants_read
+from .diagnostics import bad_numbers, strict_error, watch_warnings, warning_counts
 from .external import fingerprint as external_fingerprint
 from .files import replacing
 from .errors import ModelError, ParameterError, did_you_mean
@@ -67,6 +68,7 @@ class Result:
     time: np.ndarray
     columns: list[str]
     values: np.ndarray  # (saved times, columns)
+    warnings: list = field(default_factory=list)   # diagnostics.SimulationWarning, by time
 
     def __getitem__(self, name: str) -> np.ndarray:
         key = ir.canonical_name(name)
@@ -124,6 +126,7 @@ class BatchResult:
     columns: list[str]
     values: np.ndarray  # (runs, saved times, columns)
     rows: int = 0       # saved times the kernel wrote per run, before `times` kept some
+    warnings: np.ndarray | None = None   # per run: lookups and ranged variables that left their range
 
 
 class Model:
@@ -310,12 +313,14 @@ class Model:
     def run(self, params: dict | None = None, final_time: float | None = None,
             time_step: float | None = None, saveper: float | None = None,
             return_columns: list[str] | None = None, method: str = "euler", seed: int | None = None,
-            changes=None, initial_time: float | None = None) -> Result:
+            changes=None, initial_time: float | None = None, strict: bool = False) -> Result:
         """One run. `seed` (an integer) varies the draws of the model's random
         functions; the same seed always gives the same run. `changes`: Vensim
         changes files (.cin paths or `Changes`), applied in order, before `params`.
         Every value given here gives the numbers of the model with that value written
-        into its file: constants that decide the structure run a kernel compiled for them."""
+        into its file: constants that decide the structure run a kernel compiled for them.
+        `Result.warnings` lists what went wrong during the run (diagnostics.py); with
+        `strict`, a value that becomes infinite or NaN raises NumericalError instead."""
         if method not in METHODS:
             raise ParameterError(f"unknown integration method '{method}'; use one of {sorted(METHODS)}")
         args = {"initial time": initial_time, "final time": final_time, "time step": time_step,
@@ -326,30 +331,38 @@ class Model:
         model = self.for_values(self._values(p, vals))
         if model is not self:
             return model.run(params, final_time, time_step, saveper, return_columns, method, seed,
-                             changes, initial_time)
+                             changes, initial_time, strict)
         tab = self.table_vector(tables)
         if seed is not None:
             p[-1] = _seed_value(np.array([seed]))[0]
+        diag = np.empty(4 * len(self.kernel.watches))
         if not self.kernel.dynamic_control:
             out = np.empty((n_save, len(names)))
             self._module.simulate(p, tab, out, save_idx, t0, dt, n_steps, save_every,
-                                  METHODS[method])
+                                  METHODS[method], diag)
             times = t0 + np.arange(n_save) * (save_every * dt)
-            return Result(times, [self.display(n) for n in names], out)
-        # Control variables change during the run: the kernel saves Time too, and
-        # we grow the output until it fits.
-        idx = np.concatenate([[0], save_idx]).astype(np.int64)
-        rows = max(n_save, 16)
-        while True:
-            out = np.empty((rows, len(idx)))
-            saved = self._module.simulate(p, tab, out, idx, t0, dt, n_steps,
-                                          save_every, METHODS[method])
-            if saved >= 0:
-                break
-            if rows > 50_000_000:
-                raise ParameterError("the run saves more than 50 million rows; check FINAL TIME and SAVEPER")
-            rows *= 4
-        return Result(out[:saved, 0].copy(), [self.display(n) for n in names], out[:saved, 1:])
+        else:
+            # Control variables change during the run: the kernel saves Time too, and
+            # we grow the output until it fits.
+            idx = np.concatenate([[0], save_idx]).astype(np.int64)
+            rows = max(n_save, 16)
+            while True:
+                out = np.empty((rows, len(idx)))
+                saved = self._module.simulate(p, tab, out, idx, t0, dt, n_steps,
+                                              save_every, METHODS[method], diag)
+                if saved >= 0:
+                    break
+                if rows > 50_000_000:
+                    raise ParameterError("the run saves more than 50 million rows; check FINAL TIME and SAVEPER")
+                rows *= 4
+            times, out = out[:saved, 0].copy(), out[:saved, 1:]
+        lowered = self.schedule.model
+        warnings = bad_numbers(lowered, names, times, out) + \
+            watch_warnings(lowered, self.kernel.watches, diag, tab)
+        warnings.sort(key=lambda w: w.time)
+        if strict and (err := strict_error(warnings)) is not None:
+            raise err
+        return Result(times, [self.display(n) for n in names], out, warnings)
 
 
     def sweep(self, params, **kwargs):
@@ -480,11 +493,12 @@ class Model:
             raise ValueError(f"out must be a writeable C-contiguous float64 array of shape {shape}, "
                              f"not {out.dtype} {out.shape}")
         tab = self.kernel.tables if tables is None else tables
+        diag = np.empty((P.shape[0], 4 * len(self.kernel.watches)))
         self._module.simulate_batch(P, tab, out, save_idx, t0, dt, n_steps, save_every,
-                                    METHODS[method])
+                                    METHODS[method], diag)
         if keep is not None:
             out, all_times = out[:, keep, :], all_times[keep]
-        return BatchResult(all_times, [self.display(n) for n in names], out, n_save)
+        return BatchResult(all_times, [self.display(n) for n in names], out, n_save, warning_counts(diag))
 
     def _check_same_control(self, P: np.ndarray, vals: dict, args: dict) -> None:
         """A batch runs every row over the same times: a constant that a control variable
@@ -534,11 +548,13 @@ class Model:
                     raise ValueError(f"out must be a writeable C-contiguous float64 array of shape {shape}, "
                                      f"not {out.dtype} {out.shape}")
                 values = out if out is not None else np.empty(shape)
-                res = BatchResult(part.time, part.columns, values, part.rows)
+                res = BatchResult(part.time, part.columns, values, part.rows, np.zeros(len(P), dtype=np.int64))
             if rows is None:
                 res.values[...] = part.values
+                res.warnings[...] = part.warnings
             else:
                 res.values[rows] = part.values
+                res.warnings[rows] = part.warnings
         return res
 
 
