@@ -187,6 +187,10 @@ class Model:
     def param_index(self, name: str) -> int:
         key = ir.canonical_name(name)
         if key in self._param_index:
+            var = self.schedule.model.variables[key]
+            if var.unchangeable:
+                raise ParameterError(f"'{var.display}' is defined with '==' at {var.pos}: Vensim's mark "
+                                     "of a value that a run may not change")
             return self._param_index[key]
         var = self.schedule.model.variables.get(key)
         if var is None:
@@ -627,22 +631,27 @@ class _Origin:
     folder: Path
 
     def load(self, values: dict[str, float] | None, key: str, log=None) -> Model:
-        folder = self.folder / key
-        meta_path, kernel_path = folder / "model.pkl", folder / "kernel.py"
-        cached = meta_path.is_file() and kernel_path.is_file()
+        meta_path = self.folder / key / "model.pkl"
+        cached = meta_path.is_file()
         if cached:
             with open(meta_path, "rb") as f:
                 model, sched, kernel, derived = pickle.load(f)
         else:
             model, sched, kernel, derived = compile_model(self.text, str(self.path), values)
+            meta_path.parent.mkdir(parents=True, exist_ok=True)
+            _atomic_write(meta_path, pickle.dumps((model, sched, kernel, derived),
+                                                  protocol=pickle.HIGHEST_PROTOCOL))
+        # Kernels are kept by their source, which holds no constant's value: a model edited
+        # in its constants, or lowered again with the same structure, reuses the machine code.
+        source_key = hashlib.sha256((_FINGERPRINT + "\0" + kernel.source).encode()).hexdigest()[:24]
+        kernel_path = self.folder / f"k{source_key}" / "kernel.py"
+        if not kernel_path.is_file():
             if log is not None:
                 log(f"{self.path}: compiling {len(sched.initial) + len(sched.dynamic)} equations to "
                     f"machine code (once: later loads use the kernel cache in {self.folder})")
-            folder.mkdir(parents=True, exist_ok=True)
+            kernel_path.parent.mkdir(parents=True, exist_ok=True)
             _atomic_write(kernel_path, kernel.source.encode())
-            _atomic_write(meta_path, pickle.dumps((model, sched, kernel, derived),
-                                                  protocol=pickle.HIGHEST_PROTOCOL))
-        module = _import_kernel(kernel_path, key)
+        module = _import_kernel(kernel_path, source_key)
         m = Model(str(self.path), model, sched, kernel, module, 0.0, cached, derived, self)
         # First call compiles (or loads the cached machine code); count it as compile time.
         m.run(return_columns=[])
