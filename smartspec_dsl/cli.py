@@ -158,7 +158,19 @@ def cmd_sweep(args) -> int:
     print(f"{args.model}: {n} runs x {len(res.time)} times x {len(res.outputs)} outputs in {secs:.2f} s "
           f"({n / secs if secs > 0 else float('inf'):,.0f} runs/s, {res.info['chunks']} chunks, seed {res.seed}) "
           f"-> {args.output}", file=sys.stderr)
+    print_sweep_problems(res.info)
     return 0
+
+
+def print_sweep_problems(info: dict) -> None:
+    """The runs of a sweep that gave infinite or NaN values (per output) or simulation warnings."""
+    for output, count in info.get("bad_runs", {}).items():
+        print(f"warning: {count} run{'s' if count > 1 else ''} gave infinite or NaN values of "
+              f"'{output}' (left out of the statistics)", file=sys.stderr)
+    if info.get("runs_with_warnings"):
+        n = info["runs_with_warnings"]
+        print(f"warning: {n} run{'s' if n > 1 else ''} had simulation warnings (a lookup input or a "
+              "variable outside its range); `smartspec run` with a run's values lists them", file=sys.stderr)
 
 
 def cmd_plot(args) -> int:
