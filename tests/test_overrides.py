@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 import smartspec_dsl
 from smartspec_dsl import ir
-from smartspec_dsl.sweep import sweep
+from smartspec_dsl.experiments.sweep import sweep
 
 from conftest import ROOT, shared_path
 
@@ -218,7 +218,7 @@ def test_world3_changes_file_equals_edit(models, tmp_path):
     """World3's own .cin scenario against World3 with its constants edited in."""
     mdl = shared_path("real-models", "WRLD3-03", "wrld3-03.mdl")
     cin = shared_path("real-models", "WRLD3-03", "W303S02.CIN")
-    from smartspec_dsl.changes import read_changes
+    from smartspec_dsl.frontend.changes import read_changes
     ch = read_changes(cin)
     text = mdl.read_text(encoding="utf-8", errors="replace")
     edited = edit(text, {n: v for n, v in ch.constants.items()})

@@ -14,7 +14,7 @@ import pytest
 
 import smartspec_dsl
 from smartspec_dsl import ModelError
-from smartspec_dsl.sweep import sweep
+from smartspec_dsl.experiments.sweep import sweep
 
 from conftest import ROOT
 

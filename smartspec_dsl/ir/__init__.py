@@ -1,0 +1,267 @@
+"""The model IR: the contract between passes.
+
+Expressions are immutable trees. Names in the IR are canonical (see
+`canonical_name`); each variable keeps the modeller's spelling for output.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field, replace
+from enum import Enum
+from typing import Iterator, Union
+
+from ..errors import ModelError, SourcePos
+
+# Vensim's :NA: value (what Vensim stores for "not available").
+NA_VALUE = -1.298074214633707e33
+
+
+def canonical_name(text: str) -> str:
+    """Vensim names ignore case and treat runs of spaces/underscores as one space."""
+    text = text.strip()
+    if len(text) >= 2 and text[0] == '"' and text[-1] == '"':
+        text = text[1:-1].replace('\\"', '"')
+    text = re.sub(r"\\[ \t]*\r?\n", " ", text)
+    return re.sub(r"[\s_]+", " ", text).strip().lower()
+
+
+def canonical_function(text: str) -> str:
+    return re.sub(r"[\s_]+", " ", text).strip().upper()
+
+
+_RANGE = re.compile(r"\[\s*([^,\]]*?)\s*,\s*([^,\]]*?)\s*(?:,[^\]]*)?\]\s*$")
+
+
+def declared_range(units: str) -> tuple[float, float] | None:
+    """The range [min, max] (or [min, max, step]) a units field ends with, as
+    (min, max) with -inf/inf for '?'; None when it declares none or only '?'s.
+    Vensim's help, "Units and ranges": the range bounds the variable's values."""
+    m = _RANGE.search(units or "")
+    if m is None:
+        return None
+    bounds = []
+    for text, missing in zip(m.groups(), (-math.inf, math.inf)):
+        try:
+            bounds.append(missing if text in ("", "?") else float(text))
+        except ValueError:
+            return None
+    if bounds == [-math.inf, math.inf]:
+        return None
+    return bounds[0], bounds[1]
+
+
+# ---- expressions -----------------------------------------------------------
+
+@dataclass(frozen=True)
+class Num:
+    value: float
+
+
+@dataclass(frozen=True)
+class Str:
+    value: str
+
+
+@dataclass(frozen=True)
+class Ref:
+    name: str
+    subscripts: tuple[str, ...] = ()
+    pos: SourcePos | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class Call:
+    """A builtin function call (`func` is canonical upper case, e.g. 'IF THEN ELSE')."""
+    func: str
+    args: tuple["Expr", ...]
+    pos: SourcePos | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class LookupCall:
+    """Applying a lookup variable to an argument: `table(x)`."""
+    table: str
+    arg: "Expr"
+    pos: SourcePos | None = field(default=None, compare=False)
+    subscripts: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class LookupTable:
+    xs: tuple[float, ...]
+    ys: tuple[float, ...]
+
+
+def check_increasing(xs, where) -> None:
+    """A lookup's x values, in Vensim's x order, must increase: a table with two points at
+    one x gives that input two values, and interpolating it has no meaning."""
+    for a, b in zip(xs, xs[1:]):
+        if not b > a:
+            raise ModelError(f"{where}: the x values of a lookup must be increasing: "
+                             f"x = {a:g} is followed by x = {b:g}")
+
+
+@dataclass(frozen=True)
+class BinOp:
+    op: str  # + - * / ^ = <> < <= > >= and or
+    left: "Expr"
+    right: "Expr"
+
+
+@dataclass(frozen=True)
+class UnaryOp:
+    op: str  # - not
+    operand: "Expr"
+
+
+Expr = Union[Num, Str, Ref, Call, LookupCall, LookupTable, BinOp, UnaryOp]
+
+
+def children(e: Expr) -> tuple:
+    if isinstance(e, Call):
+        return e.args
+    if isinstance(e, LookupCall):
+        return (e.arg,)
+    if isinstance(e, BinOp):
+        return (e.left, e.right)
+    if isinstance(e, UnaryOp):
+        return (e.operand,)
+    return ()
+
+
+def walk(e: Expr) -> Iterator[Expr]:
+    stack = [e]
+    while stack:
+        node = stack.pop()
+        yield node
+        stack.extend(children(node))
+
+
+def references(e: Expr | None) -> set[str]:
+    """Variables an expression reads (lookups applied count as reads)."""
+    if e is None:
+        return set()
+    out = set()
+    for node in walk(e):
+        if isinstance(node, Ref):
+            out.add(node.name)
+        elif isinstance(node, LookupCall):
+            out.add(node.table)
+    return out
+
+
+def map_expr(e: Expr, fn) -> Expr:
+    """Rebuild `e` bottom-up, replacing each node by fn(node-with-new-children)."""
+    if isinstance(e, Call):
+        e = replace(e, args=tuple(map_expr(a, fn) for a in e.args))
+    elif isinstance(e, LookupCall):
+        e = replace(e, arg=map_expr(e.arg, fn))
+    elif isinstance(e, BinOp):
+        e = replace(e, left=map_expr(e.left, fn), right=map_expr(e.right, fn))
+    elif isinstance(e, UnaryOp):
+        e = replace(e, operand=map_expr(e.operand, fn))
+    return fn(e)
+
+
+# ---- variables and models ----------------------------------------------------
+
+class Kind(str, Enum):
+    STOCK = "stock"
+    FLOW = "flow"
+    AUXILIARY = "auxiliary"
+    CONSTANT = "constant"
+    LOOKUP = "lookup"
+    DATA = "data"
+
+
+@dataclass(frozen=True)
+class Definition:
+    """One equation of a variable as written, kept for subscripted variables
+    (one variable may be defined piecewise over its subscript ranges)."""
+    subscripts: tuple[str, ...]
+    excepts: tuple[tuple[str, ...], ...]
+    operator: str
+    expr: Expr | None
+    rows: tuple[tuple[Expr, ...], ...] = ()
+    lookup: LookupTable | None = None
+    pos: SourcePos | None = None
+    keyword: str = ""              # a data variable's :INTERPOLATE: / :RAW: / ... (upper case)
+
+
+@dataclass(frozen=True)
+class Variable:
+    name: str                      # canonical
+    display: str                   # as first written, for output columns
+    kind: Kind
+    expr: Expr | None = None       # equation; for a stock, its net rate
+    initial: Expr | None = None    # stock's initial value; ACTIVE INITIAL's initial value
+    lookup: LookupTable | None = None
+    units: str = ""
+    comment: str = ""
+    pos: SourcePos | None = None
+    dims: tuple[str, ...] = ()     # subscript ranges this variable spans
+    definitions: tuple[Definition, ...] = ()
+    hidden: bool = False           # introduced by lowering; not an output column
+    discrete: bool = False         # lowered stock whose `expr` is its next value, not a rate
+    unchangeable: bool = False     # defined with '=='
+
+
+@dataclass(frozen=True)
+class SubscriptRange:
+    name: str
+    elements: tuple[str, ...]
+    mapping: tuple[str, ...] = ()
+    pos: SourcePos | None = None
+    display: tuple[str, ...] = ()  # the elements as the modeller wrote them
+    # per mapping target: the target elements listed for each element, or () for positional
+    mapping_elements: tuple[tuple[str, ...], ...] = ()
+
+
+@dataclass(frozen=True)
+class Macro:
+    name: str
+    params: tuple[str, ...]
+    outputs: tuple[str, ...]
+    variables: tuple[Variable, ...]
+    pos: SourcePos | None = None
+
+
+class Stage(str, Enum):
+    """How far the passes have taken a model. passes/pipeline.py moves a model
+    to the next stage only after checking the contract of the pass that ran."""
+    PARSED = "parsed"                          # as written: subscripts, macros, GET ... calls
+    EXTERNAL_READ = "external data read"       # no GET XLS/DIRECT call left
+    FLAT = "flat"                              # nothing subscripted, no array function left
+    MACROS_EXPANDED = "macros expanded"        # no macro left
+    LOWERED = "lowered"                        # no stateful call left: memory is stocks
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A value the lowering computed from the model's constants because it shapes
+    the equations (a SMOOTH N order, ...). `rule` names the function of
+    `lower.RULES` that computes `result` from `args`; a run whose constants give
+    another result runs a kernel lowered with them (see runtime)."""
+    rule: str
+    args: tuple[Expr, ...]
+    result: tuple
+    pos: SourcePos | None = None
+
+
+@dataclass(frozen=True)
+class Model:
+    source: str
+    variables: dict[str, Variable]
+    subscript_ranges: dict[str, SubscriptRange] = field(default_factory=dict)
+    macros: dict[str, Macro] = field(default_factory=dict)
+    stage: Stage = Stage.PARSED
+    decisions: tuple[Decision, ...] = ()   # set by lowering
+
+    def stocks(self) -> list[Variable]:
+        return [v for v in self.variables.values() if v.kind is Kind.STOCK]
+
+
+# Names the simulator provides rather than the model.
+TIME = "time"
+CONTROL_NAMES = ("initial time", "final time", "time step", "saveper")
