@@ -157,7 +157,7 @@ class Kernel:
     n_fixed_delays: int
     dynamic_control: bool          # FINAL TIME, TIME STEP or SAVEPER vary during the run
     lookups: tuple = ()            # (lookup variable or None for an inline table, LookupTable), by index
-    watches: tuple = ()            # per watch (four values of diag): see _Emitter.watch
+    watches: tuple = ()            # per watch (five values of diag): see _Emitter.watch
 
 
 def table_vector(tables) -> np.ndarray:
@@ -207,8 +207,8 @@ class _Emitter:
             if isinstance(var.expr, ir.Call) and var.expr.func in ARRAY_DRIVERS:
                 self.scratch[n] = self.n_slots
                 self.n_slots += len(var.expr.args) - ARRAY_DRIVERS[var.expr.func][1]
-        # watches (kernel_extra.watch): lookup inputs and variables with a declared range;
-        # four slots each, after the scratch blocks
+        # watches (kernel_lib.watched): lookup inputs and variables with a declared range;
+        # five slots each, after the scratch blocks
         self.watch_base = self.n_slots
         self.watches: list[tuple] = []
         self.watch_at: dict[tuple, int] = {}
@@ -239,7 +239,7 @@ class _Emitter:
         """The first slot of the watch for `key`: ("lookup", owner, lookup or None, pos, table
         index) or ("range", variable, lo, hi)."""
         if key not in self.watch_at:
-            self.watch_at[key] = self.watch_base + 4 * len(self.watches)
+            self.watch_at[key] = self.watch_base + 5 * len(self.watches)
             self.watches.append(key)
         return self.watch_at[key]
 
@@ -247,7 +247,7 @@ class _Emitter:
         code = self.table(key, table)
         k = self.table_at[key]
         s = self.watch(("lookup", self.owner, name, pos, k))
-        return f"lookup_watched({arg}, {code}, v, ix({s}))"
+        return f"lookup(watched(v, {s}, {arg}), {code})"
 
     def range_watches(self, names) -> list[str]:
         """A watch statement per variable of `names` whose units declare a range."""
@@ -256,7 +256,7 @@ class _Emitter:
             bounds = ir.declared_range(self.schedule.model.variables[n].units)
             if bounds is not None:
                 s = self.watch(("range", n) + bounds)
-                out.append(f"watch(v, ix({s}), ld(v, {self.slots[n]}), {_num(bounds[0])}, {_num(bounds[1])})")
+                out.append(f"watched(v, {s}, ld(v, {self.slots[n]}))")
         return out
 
     # -- expressions ---------------------------------------------------------
@@ -500,9 +500,9 @@ from smartspec_dsl.backend.kernel_lib import (
     lookup_extrapolate, lookup_forward, lookup_backward, fixed_delay_slots, ld, st, tk, ix, vsum, sel, bf,
     fand, forr, fnot, fmin, fmax, fxidz, fzidz, fstep, parallel_cold_start, random_uniform,
     random_normal, random_exponential, random_lognormal, random_triangular, random_poisson, random_gamma,
-    random_weibull, random_beta, random_binomial, random_negative_binomial, random_lookup)
+    random_weibull, random_beta, random_binomial, random_negative_binomial, random_lookup, watched)
 from smartspec_dsl.backend.kernel_extra import (
-    lookup_invert, material_size, material_out, material_in, watch, watch_reset, lookup_watched)
+    lookup_invert, material_size, material_out, material_in, watch_setup)
 
 from smartspec_dsl.backend.kernel_lib import (
     vector_rank, vector_sort_order, invert_matrix, allocate_available, allocate_by_priority,
@@ -523,7 +523,7 @@ _DRIVER = '''
 def setup(p, tab, t0, dt):
     v = np.zeros({n_slots})
     v[0] = t0
-    watch_reset(v, {watch_base}, {n_watch})
+    watch_setup(v, tab, WATCH_SLOTS, WATCH_TABLES, WATCH_LO, WATCH_HI)
     init(v, p, tab)
     bi = np.zeros({n_bi}, dtype=np.int64)
     total = 0
@@ -679,7 +679,7 @@ def _euler_driver(em: _Emitter, init: list[str], dynamic: list[str], writes: lis
     need_buf = n_fixed > 0 or not (inline_dyn and inline_writes and inline_init)
     n_v = em.n_slots + (0 if inline_rates else max(1, n_cont + n_disc))
     r0 = em.n_slots  # the rate scratch lives after the slots when rates are not inlined
-    body = ["v[:] = 0.0", "v[0] = t0", f"watch_reset(v, {em.watch_base}, {len(em.watches)})"]
+    body = ["v[:] = 0.0", "v[0] = t0", "watch_setup(v, tab, WATCH_SLOTS, WATCH_TABLES, WATCH_LO, WATCH_HI)"]
     n_init_chunks = (len(init) + CHUNK - 1) // CHUNK
     body += init if inline_init else [f"init_{i}(v, p, tab)" for i in range(n_init_chunks)]
     if need_buf:
@@ -806,6 +806,20 @@ def simulate_batch(P, tab, OUT, save_idx, t0, dt, n_steps, save_every, method, D
 '''
 
 
+def _watch_arrays(em: _Emitter) -> str:
+    """The module constants watch_setup reads: each watch's first slot, its lookup table's
+    index (or -1) and its declared range (for a variable)."""
+    slots = [em.watch_base + 5 * j for j in range(len(em.watches))]
+    tables = [key[4] if key[0] == "lookup" else -1 for key in em.watches]
+    lo = [key[2] if key[0] == "range" else 0.0 for key in em.watches]
+    hi = [key[3] if key[0] == "range" else 0.0 for key in em.watches]
+    return "\n".join([
+        f"WATCH_SLOTS = np.array({slots or [0]}, dtype=np.int64)[:{len(slots)}]",
+        f"WATCH_TABLES = np.array({tables or [0]}, dtype=np.int64)[:{len(slots)}]",
+        f"WATCH_LO = np.array([{', '.join(_num(x) for x in lo) or '0.0'}])[:{len(slots)}]",
+        f"WATCH_HI = np.array([{', '.join(_num(x) for x in hi) or '0.0'}])[:{len(slots)}]"])
+
+
 def generate(schedule: Schedule) -> Kernel:
     em = _Emitter(schedule)
     init = reroll_nested(em.initial_statements())
@@ -813,13 +827,13 @@ def generate(schedule: Schedule) -> Kernel:
     rates = reroll_nested(em.rate_statements())
     writes = reroll_nested(em.fixed_write_statements())
     n_watch = len(em.watches)
-    em.n_slots = em.watch_base + 4 * n_watch
+    em.n_slots = em.watch_base + 5 * n_watch
     n_cont, n_disc = len(em.cont), len(em.disc)
     fixed_slots = [em.fixed_delay_slot[n] for n in em.fixed]
     dynamic_control = any(n in schedule.dynamic for n in ir.CONTROL_NAMES)
     loop = _DYNAMIC_LOOP.format(dt_slot=em.slots["time step"], saveper_slot=em.slots["saveper"],
                                 final_slot=em.slots["final time"], watch_base=em.watch_base,
-                                watch_end=em.watch_base + 4 * n_watch) if dynamic_control else _STATIC_LOOP
+                                watch_end=em.watch_base + 5 * n_watch) if dynamic_control else _STATIC_LOOP
     fixed_outputs = [em.slots[n] for n in em.fixed]
     fixed_plain = [not is_delay_material(schedule.model.variables[n]) for n in em.fixed]
     source = "\n".join([
@@ -827,7 +841,8 @@ def generate(schedule: Schedule) -> Kernel:
         f"FIXED_DELAY_SLOTS = np.array({fixed_slots or [0]}, dtype=np.int64)",
         f"FIXED_DELAY_OUTPUTS = np.array({fixed_outputs or [0]}, dtype=np.int64)",
         f"FIXED_DELAY_PLAIN = np.array({fixed_plain or [0]}, dtype=np.bool_)",
-        f"N_DIAG = {4 * n_watch}\n\n",
+        f"N_DIAG = {5 * n_watch}",
+        _watch_arrays(em) + "\n\n",
         _functions("init", "v, p, tab", init),
         _functions("dynamic", "v, tab, buf, bi, istep", dynamic),
         _functions("rates", "v, r, tab", rates),

@@ -7,8 +7,6 @@ import math
 
 from numba import njit
 
-from .kernel_lib import lookup
-
 JIT = dict(cache=True, nogil=True, error_model="numpy", fastmath=False)
 
 
@@ -89,35 +87,20 @@ def material_in(buf, off, n2, istep, x, delay, dt, initial):
 
 
 # ---- simulation warnings ----------------------------------------------------
-# A watch is four slots of the state vector v from slot s: where its value is
-# now (-1 below its range, 0 within, 1 above), then the first time it went
-# below, the first time it went above, and the first time it came back within
-# (NaN until then). The runtime reads them after the run (runtime.warnings).
+# A watch is five slots of the state vector v: its range [lo, hi], then the first time
+# its value went below, the first time above, the first time back within after being
+# outside (+inf until then), kept by kernel_lib.watched. The runtime reads the times
+# after the run.
 
 @njit(**JIT)
-def watch_reset(v, base, n):
-    """No watch has seen anything yet: n watches from slot base."""
-    for i in range(n):
-        v[base + 4 * i + 1] = math.nan
-        v[base + 4 * i + 2] = math.nan
-        v[base + 4 * i + 3] = math.nan
-
-
-@njit(**JIT)
-def watch(v, s, x, lo, hi):
-    """Record x (at time v[0]) against [lo, hi] in the watch at slot s. NaN counts as within."""
-    where = -1.0 if x < lo else 1.0 if x > hi else 0.0
-    if where != v[s]:
-        k = s + (1 if where < 0 else 2 if where > 0 else 3)
-        if math.isnan(v[k]):
-            v[k] = v[0]
-        v[s] = where
-
-
-@njit(**JIT)
-def lookup_watched(x, tab, off, n, v, s):
-    """`lookup`, recording in the watch at slot s whether x is outside the table's x range."""
-    lo, hi = tab[off], tab[off + n - 1]
-    if not lo <= x <= hi or v[s] != 0.0:
-        watch(v, s, x, lo, hi)
-    return lookup(x, tab, off, n)
+def watch_setup(v, tab, slots, tables, lo, hi):
+    """Watch j (at v[slots[j]]) watches the x range of lookup table tables[j] as this run's
+    table vector has it, or [lo[j], hi[j]] when tables[j] < 0; nothing seen yet."""
+    for j in range(slots.shape[0]):
+        s = slots[j]
+        if tables[j] >= 0:
+            off, n = int(tab[2 * tables[j]]), int(tab[2 * tables[j] + 1])
+            v[s], v[s + 1] = tab[off], tab[off + n - 1]
+        else:
+            v[s], v[s + 1] = lo[j], hi[j]
+        v[s + 2] = v[s + 3] = v[s + 4] = math.inf

@@ -2,8 +2,8 @@
 infinite or NaN (a floating-point error: division by zero, LN of zero, overflow),
 a lookup whose input leaves its x range, a variable that leaves the range its
 units field declares (`~ Widget [0, 100] ~`). Read after the run from the saved
-values and from the kernel's watches (kernel_extra.watch); the hot loop only
-compares and, on a change, stores a time.
+values and from the kernel's watches (kernel_lib.watched: three first times per
+watch, kept with selects and stores, a few percent of World3's time per run).
 """
 from __future__ import annotations
 
@@ -68,42 +68,45 @@ def bad_numbers(model: ir.Model, names: list[str], time: np.ndarray, values: np.
     return out
 
 
-def watch_warnings(model: ir.Model, watches: tuple, diag: np.ndarray, tab: np.ndarray
-                   ) -> list[SimulationWarning]:
-    """The events the kernel's watches recorded (diag: four values per watch, see
-    kernel_extra.watch) as warnings; `tab` the lookup tables the run used."""
+def watch_warnings(model: ir.Model, watches: tuple, diag: np.ndarray, tab: np.ndarray,
+                   words: dict | None = None) -> list[SimulationWarning]:
+    """The events the kernel's watches recorded (diag: per watch its range and three first
+    times, +inf for never; see kernel_lib.watched) as warnings; `tab` the lookup tables the
+    run used."""
     out = []
-    for k, key in enumerate(watches):
-        first = diag[4 * k + 1:4 * k + 4]
-        if np.all(np.isnan(first)):
-            continue
-        if key[0] == "lookup":
-            _, owner, table, pos, index = key
-            off, n = int(tab[2 * index]), int(tab[2 * index + 1])
-            lo, hi = tab[off], tab[off + n - 1]
-            who = modeller_name(model, owner)
-            what = (f"the input of lookup '{model.variables[table].display}'" if table
-                    else "the input of WITH LOOKUP") + f" in the equation of '{who}'"
-            kind, span = "lookup", f"its x range [{lo:g}, {hi:g}]"
-        else:
-            _, name, lo, hi = key
-            var = model.variables[name]
-            who, pos = var.display, var.pos
-            what = f"'{who}'"
-            kind, span = "range", f"the range [{lo:g}, {hi:g}] its units declare"
+    seen = np.flatnonzero(np.isfinite(diag.reshape(-1, 5)[:, 2:]).any(axis=1)) if len(diag) else ()
+    words = {} if words is None else words   # per watch: what does not change between runs
+    for k in seen:
+        lo, hi = diag[5 * k:5 * k + 2]
+        first = diag[5 * k + 2:5 * k + 5]
+        if k not in words:
+            words[k] = _words(model, watches[k])
+        kind, who, pos, what, span = words[k]
+        span = span.format(lo=lo, hi=hi)
         for t, verb in zip(first, ("goes below", "goes above", "comes back within")):
-            if t == t:
+            if np.isfinite(t):
                 out.append(SimulationWarning(kind, who, float(t), pos,
                                              f"{_at(pos)}{what} {verb} {span} at time {t:g}"))
     return out
+
+
+def _words(model: ir.Model, key: tuple) -> tuple:
+    if key[0] == "lookup":
+        _, owner, table, pos, _ = key
+        who = modeller_name(model, owner)
+        what = (f"the input of lookup '{model.variables[table].display}'" if table
+                else "the input of WITH LOOKUP") + f" in the equation of '{who}'"
+        return "lookup", who, pos, what, "its x range [{lo:g}, {hi:g}]"
+    var = model.variables[key[1]]
+    return "range", var.display, var.pos, f"'{var.display}'", "the range [{lo:g}, {hi:g}] its units declare"
 
 
 def warning_counts(diag: np.ndarray) -> np.ndarray:
     """Per run (rows of diag), the number of watches that saw their value leave its range."""
     if diag.shape[1] == 0:
         return np.zeros(diag.shape[0], dtype=np.int64)
-    first = diag.reshape(diag.shape[0], -1, 4)[:, :, 1:3]
-    return (~np.isnan(first)).any(axis=2).sum(axis=1)
+    first = diag.reshape(diag.shape[0], -1, 5)[:, :, 2:4]
+    return np.isfinite(first).any(axis=2).sum(axis=1)
 
 
 def strict_error(warnings: list[SimulationWarning], shown: int = 5) -> NumericalError | None:

@@ -167,6 +167,7 @@ class Model:
         self._structure_inputs = np.array(sorted(self._param_index[c] for c in reads
                                                  if c in self._param_index), dtype=np.int64)
         self._variants: dict[tuple, Model] = {self._structure: self}
+        self._watch_text: dict[int, tuple] = {}   # diagnostics.watch_warnings' words per watch
 
     @property
     def variables(self) -> list[VariableInfo]:
@@ -329,14 +330,14 @@ class Model:
         constants, tables = self.read_changes(changes)
         p, vals, t0, dt, n_steps, save_every, names, save_idx, n_save = self._prepare(
             {**constants, **(params or {})}, args, return_columns)
-        model = self.for_values(self._values(p, vals))
+        model = self.for_values(self._values(p, vals)) if self._structure else self
         if model is not self:
             return model.run(params, final_time, time_step, saveper, return_columns, method, seed,
                              changes, initial_time, strict)
         tab = self.table_vector(tables)
         if seed is not None:
             p[-1] = _seed_value(np.array([seed]))[0]
-        diag = np.empty(4 * len(self.kernel.watches))
+        diag = np.empty(5 * len(self.kernel.watches))
         if not self.kernel.dynamic_control:
             out = np.empty((n_save, len(names)))
             self._module.simulate(p, tab, out, save_idx, t0, dt, n_steps, save_every,
@@ -359,7 +360,7 @@ class Model:
             times, out = out[:saved, 0].copy(), out[:saved, 1:]
         lowered = self.schedule.model
         warnings = bad_numbers(lowered, names, times, out) + \
-            watch_warnings(lowered, self.kernel.watches, diag, tab)
+            watch_warnings(lowered, self.kernel.watches, diag, tab, self._watch_text)
         warnings.sort(key=lambda w: w.time)
         if strict and (err := strict_error(warnings)) is not None:
             raise err
@@ -487,7 +488,7 @@ class Model:
             raise ValueError(f"out must be a writeable C-contiguous float64 array of shape {shape}, "
                              f"not {out.dtype} {out.shape}")
         tab = self.kernel.tables if tables is None else tables
-        diag = np.empty((P.shape[0], 4 * len(self.kernel.watches)))
+        diag = np.empty((P.shape[0], 5 * len(self.kernel.watches)))
         self._module.simulate_batch(P, tab, out, save_idx, t0, dt, n_steps, save_every,
                                     METHODS[method], diag)
         if keep is not None:
