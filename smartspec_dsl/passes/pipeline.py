@@ -134,7 +134,7 @@ def lower(model: ir.Model, values: dict[str, float] | None = None) -> ir.Model:
     if model.stage is not ir.Stage.PARSED:
         raise PassContractError(f"the passes take a parsed model; this one is {model.stage.value}")
     for p in PASSES:
-        model = p.run(model, values) if p.takes_values else p.run(model)
+        model = p.run(model, values) if values and p.takes_values else p.run(model)
         problem = p.contract(model)
         if problem:
             raise PassContractError(f"{model.source}: internal error after the {p.name} pass: {problem} "
