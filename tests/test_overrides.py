@@ -157,7 +157,7 @@ def run_changed(model, way, constants, control, tmp_path):
     return type(own)(res.time, res.outputs, res.values[0])
 
 
-@settings(max_examples=8, deadline=None, derandomize=True,
+@settings(max_examples=6, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(changes())
 @example(("params", {"base order": 3}, {}))               # SMOOTH N order from another constant

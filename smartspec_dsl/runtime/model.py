@@ -567,11 +567,15 @@ def _literal(var: ir.Variable) -> float:
 
 # ---- loading --------------------------------------------------------------
 
-def compile_model(text: str, filename: str, values: dict[str, float] | None = None
-                  ) -> tuple[ir.Model, Schedule, Kernel, dict[str, ir.Expr]]:
-    """The pure part of loading: text -> IR -> lowered IR -> order -> kernel source.
-    `values` override constants where they decide the structure (see lower.lower).
-    Also returns the control variables the runtime computes (see _pin_controls)."""
+def compile_model(text: str, filename: str) -> tuple[ir.Model, Schedule, Kernel]:
+    """The pure part of loading: text -> IR -> lowered IR -> order -> kernel source."""
+    return _compile(text, filename)[:3]
+
+
+def _compile(text: str, filename: str, values: dict[str, float] | None = None
+             ) -> tuple[ir.Model, Schedule, Kernel, dict[str, ir.Expr]]:
+    """compile_model, lowering with `values` where they decide the structure (see
+    lower.RULES), and the control variables the runtime computes (see _pin_controls)."""
     model = parse_model(text, filename)
     lowered = lower(model, values)
     sched = schedule(lowered)
@@ -628,7 +632,7 @@ class _Origin:
             with open(meta_path, "rb") as f:
                 model, sched, kernel, derived = pickle.load(f)
         else:
-            model, sched, kernel, derived = compile_model(self.text, str(self.path), values)
+            model, sched, kernel, derived = _compile(self.text, str(self.path), values)
             meta_path.parent.mkdir(parents=True, exist_ok=True)
             write_bytes(meta_path, pickle.dumps((model, sched, kernel, derived),
                                                   protocol=pickle.HIGHEST_PROTOCOL))
