@@ -7,7 +7,7 @@ import math
 
 from numba import njit
 
-JIT = dict(cache=True, nogil=True, error_model="numpy", fastmath=False)
+from .kernel_intrinsics import JIT
 
 
 @njit(**JIT)
@@ -89,7 +89,7 @@ def material_in(buf, off, n2, istep, x, delay, dt, initial):
 # ---- simulation warnings ----------------------------------------------------
 # A watch is five slots of the state vector v: its range [lo, hi], then the first time
 # its value went below, the first time above, the first time back within after being
-# outside (+inf until then), kept by kernel_lib.watched. The runtime reads the times
+# outside (+inf until then), kept by kernel_intrinsics.watched. The runtime reads the times
 # after the run.
 
 @njit(**JIT)

@@ -2,8 +2,8 @@
 infinite or NaN (a floating-point error: division by zero, LN of zero, overflow),
 a lookup whose input leaves its x range, a variable that leaves the range its
 units field declares (`~ Widget [0, 100] ~`). Read after the run from the saved
-values and from the kernel's watches (kernel_lib.watched: three first times per
-watch, kept with selects and stores, a few percent of World3's time per run).
+values and from the kernel's watches (kernel_intrinsics.watched: three first times per
+watch, kept with selects and stores in the state vector).
 """
 from __future__ import annotations
 
@@ -71,7 +71,7 @@ def bad_numbers(model: ir.Model, names: list[str], time: np.ndarray, values: np.
 def watch_warnings(model: ir.Model, watches: tuple, diag: np.ndarray, tab: np.ndarray,
                    words: dict | None = None) -> list[SimulationWarning]:
     """The events the kernel's watches recorded (diag: per watch its range and three first
-    times, +inf for never; see kernel_lib.watched) as warnings; `tab` the lookup tables the
+    times, +inf for never; see kernel_intrinsics.watched) as warnings; `tab` the lookup tables the
     run used."""
     out = []
     seen = np.flatnonzero(np.isfinite(diag.reshape(-1, 5)[:, 2:]).any(axis=1)) if len(diag) else ()
