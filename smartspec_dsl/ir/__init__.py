@@ -256,6 +256,7 @@ class Model:
     subscript_ranges: dict[str, SubscriptRange] = field(default_factory=dict)
     macros: dict[str, Macro] = field(default_factory=dict)
     stage: Stage = Stage.PARSED
+    method: str = ""               # integration method the file asks for (XMILE sim_specs), "" = euler
     decisions: tuple[Decision, ...] = ()   # set by lowering
 
     def stocks(self) -> list[Variable]:

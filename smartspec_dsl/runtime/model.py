@@ -21,11 +21,12 @@ from ..frontend.changes import Changes, read_changes
 from ..frontend.external import fingerprint as external_fingerprint
 from ..files import write_bytes
 from ..errors import ModelError, ParameterError, did_you_mean
-from ..frontend.grammar import grammar_text
+from ..frontend.grammar import grammar_path, grammar_text
 from ..passes.lower import decide
 from ..passes.pipeline import lower
 from ..passes.order import Schedule, schedule
-from ..frontend.parse import parse_model, read_model_text
+from ..frontend.parse import read_model_text
+from ..frontend.source import parse_source
 from .diagnostics import bad_numbers, strict_error, watch_warnings, warning_counts
 
 METHODS = {"euler": 0, "rk4": 1}
@@ -34,6 +35,8 @@ METHODS = {"euler": 0, "rk4": 1}
 def _compiler_fingerprint() -> str:
     """Changes whenever the compiler's own code changes, so stale kernels are never reused."""
     h = hashlib.sha256(grammar_text().encode())
+    for f in sorted(grammar_path().parent.glob("*.lark")):
+        h.update(f.read_bytes())
     for f in sorted(Path(__file__).resolve().parents[1].rglob("*.py")):
         h.update(f.read_bytes())
     import numba
@@ -314,7 +317,7 @@ class Model:
 
     def run(self, params: dict | None = None, final_time: float | None = None,
             time_step: float | None = None, saveper: float | None = None,
-            return_columns: list[str] | None = None, method: str = "euler", seed: int | None = None,
+            return_columns: list[str] | None = None, method: str | None = None, seed: int | None = None,
             changes=None, initial_time: float | None = None, strict: bool = False) -> Result:
         """One run. `seed` (an integer) varies the draws of the model's random
         functions; the same seed always gives the same run. `changes`: Vensim
@@ -323,6 +326,7 @@ class Model:
         into its file: constants that decide the structure run a kernel compiled for them.
         `Result.warnings` lists what went wrong during the run (diagnostics.py); with
         `strict`, a value that becomes infinite or NaN raises NumericalError instead."""
+        method = method or self.ir.method or "euler"   # the model file's own choice (XMILE sim_specs)
         if method not in METHODS:
             raise ParameterError(f"unknown integration method '{method}'; use one of {sorted(METHODS)}")
         args = {"initial time": initial_time, "final time": final_time, "time step": time_step,
@@ -432,7 +436,7 @@ class Model:
         return P
 
     def run_batch(self, P: np.ndarray, outputs: list[str] | None = None, times="all",
-                  final_time=None, time_step=None, saveper=None, method: str = "euler",
+                  final_time=None, time_step=None, saveper=None, method: str | None = None,
                   tables: np.ndarray | None = None, out: np.ndarray | None = None,
                   initial_time=None) -> BatchResult:
         """Run every row of P (from `parameter_matrix`) in parallel.
@@ -444,6 +448,7 @@ class Model:
         into; with times="all", `values` is then `out` itself. Rows whose
         constants change the model's structure (a SMOOTH N order) run on the
         kernel compiled for it; every row must give the same control values."""
+        method = method or self.ir.method or "euler"   # the model file's own choice (XMILE sim_specs)
         if method not in METHODS:
             raise ParameterError(f"unknown integration method '{method}'; use one of {sorted(METHODS)}")
         if self.kernel.dynamic_control:
@@ -576,7 +581,7 @@ def _compile(text: str, filename: str, values: dict[str, float] | None = None
              ) -> tuple[ir.Model, Schedule, Kernel, dict[str, ir.Expr]]:
     """compile_model, lowering with `values` where they decide the structure (see
     lower.RULES), and the control variables the runtime computes (see _pin_controls)."""
-    model = parse_model(text, filename)
+    model = parse_source(text, filename)
     lowered = lower(model, values)
     sched = schedule(lowered)
     lowered, derived = _pin_controls(sched)
@@ -658,7 +663,8 @@ class _Origin:
 
 
 def load(path: str | os.PathLike, cache_dir: str | os.PathLike | None = None, log=None) -> Model:
-    """Parse, check, order and compile a Vensim model; kernels are cached on disk.
+    """Parse, check, order and compile a model (Vensim .mdl or XMILE, see
+    `frontend.source.model_format`); kernels are cached on disk.
     `log(message)`, when given, hears about a compile before it starts (large
     models take seconds to tens of seconds, once)."""
     global _FINGERPRINT
