@@ -29,6 +29,7 @@ SEMANTICS = doc("""
 <aux name="remainder"><eqn>7 MOD 3</eqn></aux>
 <aux name="power"><eqn>-2^2</eqn></aux>
 <aux name="logic"><eqn>IF NOT (1 &lt; 2) OR 2 = 2 AND 3 &lt;&gt; 4 THEN 1 ELSE 0</eqn></aux>
+<aux name="inline if"><eqn>1 + IF TIME &gt; 100 THEN 5 ELSE 2 * 3</eqn></aux>
 <stock name="tank"><eqn>5</eqn><outflow>drain</outflow><non_negative/></stock>
 <flow name="drain"><eqn>6</eqn></flow>
 <flow name="uni"><eqn>-5</eqn><non_negative/></flow>
@@ -84,6 +85,7 @@ def test_operators_and_arithmetic_builtins(run):
     assert run("remainder", 0.0) == 1.0
     assert run("power", 0.0) == -4.0          # ^ binds tighter than unary minus
     assert run("logic", 0.0) == 1.0           # NOT, then AND before OR
+    assert run("inline if", 0.0) == 7.0       # IF inside a sum; ELSE takes 2 * 3
 
 
 def test_non_negative_stock_and_uniflow(run):
@@ -155,6 +157,8 @@ def test_equation_errors_name_the_variable_at_its_place(tmp_path, capsys):
     assert "bad.xmile:6:12: syntax error in the equation of 'Growth Rate'" in err
     err = _error(doc('<aux name="a"><eqn>missing_thing * 2</eqn></aux>'), tmp_path, capsys)
     assert "missing thing" in err and "bad.xmile:5:" in err
+    err = _error(doc('<aux name="a"><eqn>growth rate * 2</eqn></aux>'), tmp_path, capsys)
+    assert "'growth rate' is two names" in err
     err = _error(doc('<aux name="a"><eqn> ??? </eqn></aux>'), tmp_path, capsys)
     assert "'a' is '???'" in err
 

@@ -23,7 +23,7 @@ import csv
 import itertools
 import math
 import re
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .. import ir
@@ -41,6 +41,32 @@ TEXT_SUFFIXES = {".csv", ".tab", ".txt", ".dat"}
 
 
 # ---- files ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class DataOptions:
+    """What a run says about external data (Vensim's `-d` data files and file aliases).
+
+    data_files: the files data variables without an equation are read from (.csv, .tab,
+        .xlsx); when empty, the .tab/.csv files next to the model.
+    aliases: `?name` in a GET function's file argument -> the file it stands for."""
+    data_files: tuple[Path, ...] = ()
+    aliases: dict[str, Path] = field(default_factory=dict)
+
+
+def alias_file(name: str, options: DataOptions, pos=None) -> Path | None:
+    """The file a `?name` file argument stands for, or None for an ordinary file name."""
+    if not name.startswith("?"):
+        return None
+    key = name[1:].strip().lower()
+    for alias, path in options.aliases.items():
+        if alias.strip().lower() == key:
+            if not Path(path).is_file():
+                raise ModelError(f"{pos}: file alias '?{name[1:]}' names '{path}', which is not a file")
+            return Path(path)
+    given = ", ".join(sorted(options.aliases)) or "none"
+    raise ModelError(f"{pos}: the file is given as the alias '{name}': name its file with "
+                     f"--data-alias {name[1:]}=FILE (aliases given: {given})")
+
 
 def resolve_path(base: Path, name: str, pos=None) -> Path:
     """`name` relative to the model's folder; refused if it leads outside it."""
@@ -179,6 +205,30 @@ def split_cell(text: str) -> tuple[int, int]:
     return int(m.group(2)) - 1, col - 1
 
 
+def cell_range(text: str, sheet: "_Sheet") -> tuple[int, int, int | None, int | None]:
+    """0-based (first row, first column, last row, last column) of a cell reference: 'B2'
+    alone (last row and column None: the caller knows the shape), 'B2:D5', or open-ended as
+    people ship them: 'B2:B' down column B and 'B2:2' along row 2 to the last non-empty
+    cell. Raises ValueError for anything else (a named range)."""
+    first, sep, last = text.strip().replace("$", "").partition(":")
+    r0, c0 = split_cell(first)
+    if not sep:
+        return r0, c0, None, None
+    last = last.strip()
+    if re.fullmatch(r"[A-Za-z]{1,3}", last):           # to the end of the column(s)
+        c1 = _col_index(last)
+        filled = [r for r in range(r0, sheet.nrows)
+                  if any(sheet.raw(r, c) not in (None, "") for c in range(c0, c1 + 1))]
+        return r0, c0, (filled[-1] if filled else r0), c1
+    if re.fullmatch(r"\d+", last):                     # to the end of the row(s)
+        r1 = int(last) - 1
+        filled = [c for c in range(c0, sheet.ncols)
+                  if any(sheet.raw(r, c) not in (None, "") for r in range(r0, r1 + 1))]
+        return r0, c0, r1, (filled[-1] if filled else c0)
+    r1, c1 = split_cell(last)
+    return r0, c0, r1, c1
+
+
 def _col_index(text: str) -> int:
     col = 0
     for ch in text.upper():
@@ -187,8 +237,9 @@ def _col_index(text: str) -> int:
 
 
 class _Reader:
-    def __init__(self, base: Path):
+    def __init__(self, base: Path, options: DataOptions | None = None):
         self.base = base
+        self.options = options or DataOptions()
         self.books: dict[Path, _Book] = {}
 
     def args(self, call: ir.Call, n: int) -> list[str]:
@@ -203,7 +254,7 @@ class _Reader:
         return out
 
     def book(self, name: str, pos) -> _Book:
-        path = resolve_path(self.base, name, pos)
+        path = alias_file(name, self.options, pos) or resolve_path(self.base, name, pos)
         if path not in self.books:
             try:
                 self.books[path] = _Book(path)
@@ -220,10 +271,10 @@ class _Reader:
         sh = book.sheet(sheet, pos, f" (range '{cell}')")
         ref = cell.strip()
         try:
-            r0, c0 = split_cell(ref)
-            if shape is None:
-                shape = (1, 1)
-            r1, c1 = r0 + shape[0] - 1, c0 + shape[1] - 1
+            r0, c0, r1, c1 = cell_range(ref, sh)
+            if r1 is None:
+                shape = shape or (1, 1)
+                r1, c1 = r0 + shape[0] - 1, c0 + shape[1] - 1
         except ValueError:
             named = book.names.get(ref.lower())
             if named is None:
@@ -266,45 +317,50 @@ class _Reader:
         book = self.book(file, pos)
         sh = book.sheet(sheet, pos, f" (range '{cell}')")
         xref_s, cell_s = xref.strip(), cell.strip().rstrip("*")
-        if re.fullmatch(r"\d+", xref_s) or re.fullmatch(r"[A-Za-z]{1,3}", xref_s):
+
+        def first_cell(ref: str):
+            """(sheet, row, column) where the data start: a named range or a cell ('B2',
+            'B2:B', 'B2:D9')."""
+            named = book.names.get(ref.lower())
+            if named is not None:
+                return book.sheet(named[0], pos), named[1], named[2]
             try:
-                r0, c0 = split_cell(cell_s)
+                r, c, _, _ = cell_range(ref, sh)
             except ValueError:
-                named = book.names.get(cell_s.lower())
-                if named is None:
-                    raise ModelError(f"{pos}: '{cell}' is neither a cell nor a named range {where}") from None
-                r0, c0 = named[1], named[2]
-            if xref_s.isdigit():  # x values along a row, one row per element
+                raise ModelError(f"{pos}: '{cell}' is neither a cell nor a named range {where}") from None
+            return sh, r, c
+
+        if re.fullmatch(r"\d+", xref_s) or re.fullmatch(r"[A-Za-z]{1,3}", xref_s):
+            dsh, r0, c0 = first_cell(cell_s)
+            if xref_s.isdigit():  # x values along a row, one row per element, to the end of the data
                 xr = int(xref_s) - 1
                 xs = [sh.value(xr, c) for c in range(c0, sh.ncols)]
-                ys = [[sh.value(r0 + k, c) for c in range(c0, sh.ncols)] for k in range(n)]
-            else:  # x values down a column, one column per element
+                ys = [[dsh.value(r0 + k, c) for c in range(c0, sh.ncols)] for k in range(n)]
+            else:  # x values down a column, one column per element, to the end of the data
                 xc = _col_index(xref_s)
                 xs = [sh.value(r, xc) for r in range(r0, sh.nrows)]
-                ys = [[sh.value(r, c0 + k) for r in range(r0, sh.nrows)] for k in range(n)]
+                ys = [[dsh.value(r, c0 + k) for r in range(r0, sh.nrows)] for k in range(n)]
         else:
             named = book.names.get(xref_s.lower())
-            if named is None:
-                raise ModelError(f"{pos}: '{xref}' is neither a row number, a column letter nor "
-                                 f"a named range {where}")
-            xsheet, xr0, xc0, xr1, xc1 = named
-            xsh = book.sheet(xsheet, pos)
-            along_row = xr0 == xr1
+            if named is not None:
+                xsheet, xr0, xc0, xr1, xc1 = named
+                xsh = book.sheet(xsheet, pos)
+            else:
+                try:   # a cell range, maybe open-ended: 'A2:A', 'B1:1', 'A2:A40'
+                    xr0, xc0, xr1, xc1 = cell_range(xref_s, sh) if ":" in xref_s else (None,) * 4
+                except ValueError:
+                    xr0 = None
+                if xr0 is None:
+                    raise ModelError(f"{pos}: '{xref}' is neither a row number, a column letter, "
+                                     f"a cell range nor a named range {where}")
+                xsh = sh
+            along_row = xr0 == xr1 and xc1 != xc0
             if along_row:
                 xs = [xsh.value(xr0, c) for c in range(xc0, xc1 + 1)]
             else:
                 xs = [xsh.value(r, xc0) for r in range(xr0, xr1 + 1)]
             m = len(xs)
-            dnamed = book.names.get(cell_s.lower())
-            if dnamed is not None:
-                dsheet, r0, c0 = dnamed[0], dnamed[1], dnamed[2]
-                dsh = book.sheet(dsheet, pos)
-            else:
-                try:
-                    r0, c0 = split_cell(cell_s)
-                except ValueError:
-                    raise ModelError(f"{pos}: '{cell}' is neither a cell nor a named range {where}") from None
-                dsh = sh
+            dsh, r0, c0 = first_cell(cell_s)
             if along_row:
                 ys = [[dsh.value(r0 + k, c0 + i) for i in range(m)] for k in range(n)]
             else:
@@ -398,7 +454,8 @@ def _lift_nested(model: ir.Model) -> ir.Model:
                 if key not in lifted:
                     hidden = lifted[key] = f"{name} #get{len(lifted) + 1}"
                     out[hidden] = ir.Variable(
-                        hidden, hidden, ir.Kind.AUXILIARY, expr=None if d.subscripts else node,
+                        hidden, f"{var.display} ({node.func} at {node.pos.line}:{node.pos.column})"
+                        if node.pos is not None else var.display, ir.Kind.AUXILIARY, expr=None if d.subscripts else node,
                         pos=node.pos, dims=d.subscripts, hidden=True,
                         definitions=(ir.Definition(d.subscripts, d.excepts, "=", node, (), None, node.pos),))
                 return ir.Ref(lifted[key], tuple(s.rstrip("!") for s in d.subscripts), node.pos)
@@ -415,23 +472,55 @@ def _lift_nested(model: ir.Model) -> ir.Model:
     return replace(model, variables=out)
 
 
-class _DataFiles:
-    """Data variables' values from delimited files next to the model."""
+def data_file_rows(path: Path) -> list[list[str]]:
+    """A data file's cells as text: .tab (tabs), .csv (commas), .xlsx/.xls (first sheet)."""
+    suffix = path.suffix.lower()
+    if suffix in (".xlsx", ".xlsm", ".xls"):
+        try:
+            book = _Book(path)
+        except ModelError:
+            raise
+        except Exception as err:
+            raise ModelError(f"{path}: cannot read data file: {err}") from None
+        if not book.sheets:
+            return []
+        sheet = next(iter(book.sheets.values()))
+        return [["" if v is None else str(v) for v in row] for row in sheet.rows
+                if any(v not in (None, "") for v in row)]
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError as err:
+        raise ModelError(f"{path}: cannot read data file: {err.strerror or err}") from None
+    delim = "\t" if suffix in (".tab", ".tsv") else ","
+    return [r for r in csv.reader(text.splitlines(), delimiter=delim) if r]
 
-    def __init__(self, base: Path):
+
+class _DataFiles:
+    """Data variables' values: from the files a run names (Vensim's `-d`), else from the
+    delimited files next to the model."""
+
+    def __init__(self, base: Path, files: tuple[Path, ...] = ()):
         self.base = base
+        self.files = files
         self.series: dict[str, ir.LookupTable] | None = None
+
+    def where(self) -> str:
+        return ", ".join(str(f) for f in self.files) if self.files else \
+            f"the data files next to the model ({self.base})"
 
     def load(self) -> dict[str, ir.LookupTable]:
         if self.series is not None:
             return self.series
         self.series = {}
-        files = sorted(p for p in self.base.iterdir() if p.is_file()
-                       and p.suffix.lower() in (".tab", ".csv") and p.stem.lower() != "output")
+        if self.files:
+            files = list(self.files)
+        elif self.base.is_dir():
+            files = sorted(p for p in self.base.iterdir() if p.is_file()
+                           and p.suffix.lower() in (".tab", ".csv") and p.stem.lower() != "output")
+        else:
+            files = []
         for path in files:
-            text = path.read_text(encoding="utf-8", errors="replace")
-            delim = "\t" if path.suffix.lower() == ".tab" else ","
-            rows = [r for r in csv.reader(text.splitlines(), delimiter=delim) if r]
+            rows = data_file_rows(Path(path))
             if not rows:
                 continue
             if rows[0] and rows[0][0].strip().lower() == "time" and len(rows[0]) > 1 \
@@ -471,16 +560,19 @@ def _data_expr(table_name: str, keyword: str, pos) -> ir.Expr:
     return ir.LookupCall(table_name, time, pos)
 
 
-def resolve_external(model: ir.Model, data_dir: str | Path | None = None) -> ir.Model:
-    """Replace GET XLS/DIRECT calls and data variables by constants and lookups."""
+def resolve_external(model: ir.Model, data_dir: str | Path | None = None,
+                     options: DataOptions | None = None) -> ir.Model:
+    """Replace GET XLS/DIRECT calls and data variables by constants and lookups
+    (`options`: data files and file aliases given to the run)."""
+    options = options or DataOptions()
     if not _uses_external(model):
         return model
 
     model = _lift_nested(model)
 
     base = Path(model.source).parent if data_dir is None else Path(data_dir)
-    reader = _Reader(base)
-    datafiles = _DataFiles(base)
+    reader = _Reader(base, options)
+    datafiles = _DataFiles(base, tuple(options.data_files))
     space = SubscriptSpace(model.subscript_ranges)
     out: dict[str, ir.Variable] = {}
     hidden: dict[str, ir.Variable] = {}
@@ -505,7 +597,8 @@ def resolve_external(model: ir.Model, data_dir: str | Path | None = None) -> ir.
 
     def table_var(owner: str, elements, table: ir.LookupTable, pos) -> str:
         name = f"{owner}{'[' + ','.join(elements) + ']' if elements else ''} #data"
-        hidden[name] = ir.Variable(name, name, ir.Kind.LOOKUP, lookup=table, pos=pos, hidden=True)
+        shown = f"{owner}{'[' + ','.join(elements) + ']' if elements else ''} (its data)"
+        hidden[name] = ir.Variable(name, shown, ir.Kind.LOOKUP, lookup=table, pos=pos, hidden=True)
         return name
 
     for name, var in model.variables.items():
@@ -533,13 +626,13 @@ def resolve_external(model: ir.Model, data_dir: str | Path | None = None) -> ir.
             if call is not None:
                 tables = reader.series(call, len(combos))
             else:
-                series = datafiles.load() if base.is_dir() else {}
+                series = datafiles.load()
                 tables = []
                 for combo in combos:
                     key = f"{name}[{','.join(combo)}]" if combo else name
                     if key not in series:
                         raise ModelError(f"{d.pos}: data variable '{key}' has no equation and no "
-                                         f"values in the data files next to the model ({base})")
+                                         f"values in {datafiles.where()}")
                     tables.append(series[key])
             if call is not None and call.func in LOOKUPS:
                 kinds.add(ir.Kind.LOOKUP)
@@ -577,23 +670,32 @@ def resolve_external(model: ir.Model, data_dir: str | Path | None = None) -> ir.
 _GET_FILE = re.compile(r"GET[ _]+(?:XLS|DIRECT)[ _]+\w+\s*\(\s*'([^']*)'", re.I)
 
 
-def fingerprint(model_path: str | Path, text: str) -> str:
+def fingerprint(model_path: str | Path, text: str, options: DataOptions | None = None) -> str:
     """A digest of the external files a model may read (those its GET calls
-    name, and the data files next to it), for a compiled-kernel cache key:
+    name, directly or by alias, and its data files), for a compiled-kernel cache key:
     a changed data file must not reuse a kernel baked from the old values."""
     import hashlib
+    options = options or DataOptions()
     base = Path(model_path).parent
     h = hashlib.sha256()
-    names = set(_GET_FILE.findall(text))
-    try:
-        names |= {p.name for p in base.iterdir() if p.is_file()
-                  and p.suffix.lower() in (".tab", ".csv") and p.stem.lower() != "output"}
-    except OSError:
-        pass
-    for name in sorted(names):
-        h.update(name.encode() + b"\0")
+    paths = set()
+    for name in _GET_FILE.findall(text):
         try:
-            h.update((base / name).read_bytes())
+            paths.add(alias_file(name, options) or base / name)
+        except ModelError:
+            paths.add(base / name)   # reported when the model is compiled
+    if options.data_files:
+        paths |= {Path(p) for p in options.data_files}
+    else:
+        try:
+            paths |= {p for p in base.iterdir() if p.is_file()
+                      and p.suffix.lower() in (".tab", ".csv") and p.stem.lower() != "output"}
+        except OSError:
+            pass
+    for path in sorted(paths, key=str):
+        h.update(str(path).encode() + b"\0")
+        try:
+            h.update(path.read_bytes())
         except OSError:
             h.update(b"<missing>")
     return h.hexdigest()

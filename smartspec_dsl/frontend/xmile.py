@@ -41,7 +41,6 @@ class _Var:
 
 @dataclass
 class _Build:
-    filename: str
     root: Node
     dims: dict[str, tuple[str, ...]] = field(default_factory=dict)
     written: dict[str, tuple[str, ...]] = field(default_factory=dict)  # elements as written
@@ -95,11 +94,14 @@ def _table(gf: Node, owner: str) -> tuple[ir.LookupTable, str]:
     return ir.LookupTable(tuple(p[0] for p in points), tuple(p[1] for p in points)), kind
 
 
-def _apply_table(table: str, kind: str, x: ir.Expr, pos, subs=()) -> ir.Expr:
+def _apply_table(table: str, kind: str, x: ir.Expr, pos) -> ir.Expr:
+    """A graphical function applied: interpolated within its points and flat beyond
+    them (continuous), extended along its end segments (extrapolate), or held at the
+    last point at or before x (discrete)."""
     if kind == "continuous":
-        return ir.LookupCall(table, x, pos, subs)
+        return ir.LookupCall(table, x, pos)
     func = "LOOKUP EXTRAPOLATE" if kind == "extrapolate" else "LOOKUP BACKWARD"
-    return ir.Call(func, (ir.Ref(table, subs, pos), x), pos)
+    return ir.Call(func, (ir.Ref(table, (), pos), x), pos)
 
 
 # ---- reading the file ------------------------------------------------------------
@@ -222,7 +224,7 @@ def _equation(b: _Build, v: _Var, eqn: Node, ctx: Context) -> ir.Expr:
     return translate(ir.map_expr(raw, scope) if local else raw, ctx)
 
 
-def _definition(b: _Build, v: _Var, node: Node, subs, ctx: Context, new: dict) -> ir.Expr | None:
+def _definition(b: _Build, v: _Var, node: Node, ctx: Context, new: dict) -> ir.Expr | None:
     """The value of `node` (the variable's element or one <element>): its equation,
     through its graphical function when it has one; None when it is only a table."""
     eqn, gf = node.find("eqn"), (node if node.tag == "gf" else node.find("gf"))
@@ -283,7 +285,7 @@ def _variable(b: _Build, v: _Var, ctx: Context, new: dict) -> ir.Variable:
             if s not in b.dims[d] and s != d:
                 raise ModelError(f"{part.pos}: '{s}' is not an element of dimension '{d}' "
                                  f"(in '{v.display}')")
-        values.append((subs, part, _definition(b, v, part, subs, ctx, new)))
+        values.append((subs, part, _definition(b, v, part, ctx, new)))
     kind = ir.Kind.AUXILIARY
     if node.tag == "stock":
         kind = ir.Kind.STOCK
@@ -394,7 +396,7 @@ def parse_xmile(data: bytes, filename: str = "<model>") -> ir.Model:
     if root.tag != "xmile":
         raise ModelError(f"{root.pos}: not an XMILE file: the document element is <{root.tag}>, "
                          "not <xmile>")
-    b = _Build(filename, root)
+    b = _Build(root)
     specs, method = _sim_specs(b)
     _dimensions(b)
     models = root.findall("model")

@@ -22,6 +22,7 @@ from .. import ir
 from ..errors import ModelError, SourcePos, SyntaxErrorInModel, UnsupportedFeature
 from .grammar import grammar_path
 
+
 @functools.lru_cache(maxsize=None)
 def parser() -> lark.Lark:
     """The LALR parser of grammars/xmile_expr.lark (beside the Vensim grammar)."""
@@ -32,21 +33,24 @@ def parser() -> lark.Lark:
                      propagate_positions=True, maybe_placeholders=False)
 
 
+def _unescape(text: str) -> str:
+    """XMILE's escapes in names: \\n is a line break (read as a space), \\\\ and \\"
+    the characters themselves."""
+    return re.sub(r"\\(.)", lambda m: " " if m.group(1) == "n" else m.group(1), text)
+
+
 def xmile_name(text: str) -> str:
     """The canonical IR name of an XMILE name: quotes and escapes removed, a
-    written newline (\\n) or underscore read as a space, case ignored."""
+    written newline or underscore read as a space, case ignored."""
     text = text.strip()
     if len(text) >= 2 and text[0] == text[-1] == '"':
         text = text[1:-1]
-    # XMILE escapes: \n is a line break (read as a space), \\ and \" the characters themselves
-    text = re.sub(r"\\(.)", lambda m: " " if m.group(1) == "n" else m.group(1), text)
-    return ir.canonical_name(text)
+    return ir.canonical_name(_unescape(text))
 
 
 def display_name(text: str) -> str:
     """The name as the modeller reads it: XMILE's escapes resolved, underscores as spaces."""
-    text = re.sub(r"\\(.)", lambda m: " " if m.group(1) == "n" else m.group(1), text)
-    return re.sub(r"\s+", " ", text.replace("_", " ")).strip()
+    return re.sub(r"\s+", " ", _unescape(text).replace("_", " ")).strip()
 
 
 # ---- text -> raw expression -------------------------------------------------------
@@ -145,12 +149,17 @@ def parse_equation(text: str, start: SourcePos, variable: str) -> ir.Expr:
         line, col = err.line, err.column
         if line is None or line < 1:
             line, col = text.count("\n") + 1, len(text.rsplit("\n", 1)[-1]) + 1
+        hint = ""
         if isinstance(err, lark.exceptions.UnexpectedToken):
             found = "end of equation" if err.token.type == "$END" else str(err.token)
+            before = (getattr(err, "token_history", None) or [None])[-1]
+            if err.token.type == "NAME" and before is not None and before.type == "NAME":
+                hint = (f"; '{before} {found}' is two names: XMILE writes a name's spaces as "
+                        "underscores, or quotes the name")
         else:
             found = text[err.pos_in_stream: err.pos_in_stream + 1]
         raise SyntaxErrorInModel(f"{where(line, col)}: syntax error in the equation of '{variable}': "
-                                 f"unexpected '{found}' in: {' '.join(text.split())[:120]}") from None
+                                 f"unexpected '{found}' in: {' '.join(text.split())[:120]}{hint}") from None
     try:
         return _ToExpr(where).transform(tree)
     except lark.exceptions.VisitError as err:

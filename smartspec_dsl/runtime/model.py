@@ -18,7 +18,7 @@ from .. import ir
 from ..backend.codegen import Kernel, generate, table_vector
 from ..passes.consteval import constant_value, constants_read
 from ..frontend.changes import Changes, read_changes
-from ..frontend.external import fingerprint as external_fingerprint
+from ..frontend.external import DataOptions, fingerprint as external_fingerprint
 from ..files import write_bytes
 from ..errors import ModelError, ParameterError, did_you_mean
 from ..frontend.grammar import grammar_path, grammar_text
@@ -572,17 +572,17 @@ def _literal(var: ir.Variable) -> float:
 
 # ---- loading --------------------------------------------------------------
 
-def compile_model(text: str, filename: str) -> tuple[ir.Model, Schedule, Kernel]:
+def compile_model(text: str, filename: str, data: DataOptions | None = None) -> tuple[ir.Model, Schedule, Kernel]:
     """The pure part of loading: text -> IR -> lowered IR -> order -> kernel source."""
-    return _compile(text, filename)[:3]
+    return _compile(text, filename, data)[:3]
 
 
-def _compile(text: str, filename: str, values: dict[str, float] | None = None
-             ) -> tuple[ir.Model, Schedule, Kernel, dict[str, ir.Expr]]:
+def _compile(text: str, filename: str, data: DataOptions | None = None,
+             values: dict[str, float] | None = None) -> tuple[ir.Model, Schedule, Kernel, dict[str, ir.Expr]]:
     """compile_model, lowering with `values` where they decide the structure (see
     lower.RULES), and the control variables the runtime computes (see _pin_controls)."""
     model = parse_source(text, filename)
-    lowered = lower(model, values)
+    lowered = lower(model, data, values)
     sched = schedule(lowered)
     lowered, derived = _pin_controls(sched)
     if derived:
@@ -629,6 +629,7 @@ class _Origin:
     text: str
     key: str
     folder: Path
+    data: DataOptions | None = None    # data files and aliases given to load
 
     def load(self, values: dict[str, float] | None, key: str, log=None) -> Model:
         meta_path = self.folder / key / "model.pkl"
@@ -637,7 +638,7 @@ class _Origin:
             with open(meta_path, "rb") as f:
                 model, sched, kernel, derived = pickle.load(f)
         else:
-            model, sched, kernel, derived = _compile(self.text, str(self.path), values)
+            model, sched, kernel, derived = _compile(self.text, str(self.path), self.data, values)
             meta_path.parent.mkdir(parents=True, exist_ok=True)
             write_bytes(meta_path, pickle.dumps((model, sched, kernel, derived),
                                                   protocol=pickle.HIGHEST_PROTOCOL))
@@ -662,11 +663,13 @@ class _Origin:
         return self.load(values, key)
 
 
-def load(path: str | os.PathLike, cache_dir: str | os.PathLike | None = None, log=None) -> Model:
+def load(path: str | os.PathLike, cache_dir: str | os.PathLike | None = None, log=None,
+         data: DataOptions | None = None) -> Model:
     """Parse, check, order and compile a model (Vensim .mdl or XMILE, see
     `frontend.source.model_format`); kernels are cached on disk.
     `log(message)`, when given, hears about a compile before it starts (large
-    models take seconds to tens of seconds, once)."""
+    models take seconds to tens of seconds, once). `data`: data files and file
+    aliases for the model's external data (external.DataOptions)."""
     global _FINGERPRINT
     started = time.perf_counter()
     path = Path(path)
@@ -677,9 +680,9 @@ def load(path: str | os.PathLike, cache_dir: str | os.PathLike | None = None, lo
     if _FINGERPRINT is None:
         _FINGERPRINT = _compiler_fingerprint()
     # data files the model reads are baked in at compile time, so they are part of the key
-    data = external_fingerprint(path, text)
-    key = hashlib.sha256((_FINGERPRINT + "\0" + str(path) + "\0" + text + "\0" + data).encode()).hexdigest()[:24]
+    digest = external_fingerprint(path, text, data)
+    key = hashlib.sha256((_FINGERPRINT + "\0" + str(path) + "\0" + text + "\0" + digest).encode()).hexdigest()[:24]
     folder = Path(cache_dir) if cache_dir else cache_root()
-    m = _Origin(path, text, key, folder).load(None, key, log)
+    m = _Origin(path, text, key, folder, data).load(None, key, log)
     m.compile_seconds = time.perf_counter() - started
     return m
