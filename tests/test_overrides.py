@@ -157,7 +157,7 @@ def run_changed(model, way, constants, control, tmp_path):
     return type(own)(res.time, res.outputs, res.values[0])
 
 
-@settings(max_examples=6, deadline=None, derandomize=True,
+@settings(max_examples=4, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(changes())
 @example(("params", {"base order": 3}, {}))               # SMOOTH N order from another constant
@@ -190,7 +190,7 @@ PUBLISHED = ["test-models/tests/delays/test_delays.mdl", "test-models/tests/smoo
 
 
 @pytest.mark.parametrize("case", PUBLISHED)
-@settings(max_examples=3, deadline=None, derandomize=True,
+@settings(max_examples=2, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data())
 def test_published_model_override_equals_edit(models, case, data):
