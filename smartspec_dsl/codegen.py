@@ -201,7 +201,8 @@ class _Emitter:
         cont = [n for n in schedule.stocks if not vs[n].discrete]
         disc = [n for n in schedule.stocks if vs[n].discrete]
         order = [ir.TIME] + cont + disc + list(schedule.constants)
-        order += [n for n in schedule.initial if n not in set(cont) | set(disc)]
+        stocks = set(cont) | set(disc)
+        order += [n for n in schedule.initial if n not in stocks]
         self.slots = {n: i for i, n in enumerate(order)}
         self.cont, self.disc = cont, disc
         self.fixed = [n for n in schedule.initial if is_delay_fixed(vs[n])]

@@ -6,11 +6,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import lark
-from lark import Token, Transformer, v_args
+from lark import Token, Transformer_NonRecursive, v_args
 
 from . import ir
 from .errors import ModelError, SourcePos, SyntaxErrorInModel
 from .grammar import parser
+from .nesting import bounded
 
 SKETCH_MARKER = re.compile(r"\\\\\\?---///")
 
@@ -120,7 +121,9 @@ def _num(x: float) -> ir.Num:
 
 
 @v_args(meta=True)
-class _ToIR(Transformer):
+class _ToIR(Transformer_NonRecursive):
+    """Non-recursive, so a parse tree of any depth is fine; each expression is then
+    bounded in depth (see `nesting`) for the passes that follow."""
     def __init__(self, filename: str):
         super().__init__()
         self.filename = filename
@@ -276,11 +279,14 @@ class _ToIR(Transformer):
             rows = (rhs[1],)
             item = _Item("equation", lhs, op, rows, extra={"tabbed": True})
         else:
-            item = _Item("equation", lhs, op, rhs)
+            rows = tuple(tuple(bounded(e, lhs.pos) for e in row) for row in rhs)
+            item = _Item("equation", lhs, op, rows)
         return self._docs(item, docs)
 
     def lookup_definition(self, meta, children):
         lhs, body, docs = children
+        if not isinstance(body, ir.LookupTable):
+            body = bounded(body, lhs.pos)
         return self._docs(_Item("lookup", lhs, lookup=body), docs)
 
     def data_declaration(self, meta, children):
