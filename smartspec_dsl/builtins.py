@@ -23,6 +23,11 @@ PURE = {
     "RANDOM LOOKUP": (6, 6),
 }
 
+# Functions whose first argument names a lookup (anywhere else a lookup's name alone is an
+# error: Vensim's "lookup used as a variable").
+TAKES_LOOKUP = {"LOOKUP FORWARD", "LOOKUP BACKWARD", "LOOKUP EXTRAPOLATE", "LOOKUP INVERT",
+                "RANDOM LOOKUP", "LOOKUP AREA"}
+
 # Random functions draw anew every time step (see kernel_lib: counter-based draws).
 RANDOM = {f for f in PURE if f.startswith("RANDOM ")}
 

@@ -20,6 +20,7 @@ output.*), a column (or row) per element named like Vensim's output
 from __future__ import annotations
 
 import csv
+import io
 import itertools
 import math
 import re
@@ -28,6 +29,7 @@ from pathlib import Path
 
 from . import ir
 from .errors import ModelError
+from .files import read_in_folder
 
 CONSTANTS = {"GET XLS CONSTANTS", "GET DIRECT CONSTANTS"}
 LOOKUPS = {"GET XLS LOOKUPS", "GET DIRECT LOOKUPS"}
@@ -41,17 +43,8 @@ TEXT_SUFFIXES = {".csv", ".tab", ".txt", ".dat"}
 # ---- files ----------------------------------------------------------------------
 
 def resolve_path(base: Path, name: str, pos=None) -> Path:
-    """`name` relative to the model's folder; refused if it leads outside it."""
-    root = base.resolve()
-    path = (root / name).resolve()
-    try:
-        path.relative_to(root)
-    except ValueError:
-        raise ModelError(f"{pos}: external file '{name}' is outside the model's folder "
-                         f"({root}); only files in the model's folder (or below) may be read") from None
-    if not path.is_file():
-        raise ModelError(f"{pos}: external file '{name}' not found (looked for {path})")
-    return path
+    """`name` relative to the model's folder, checked like every read (`files.read_in_folder`)."""
+    return Path(read_in_folder(base, name, str(pos))[0])
 
 
 def _to_float(v) -> float:
@@ -83,8 +76,9 @@ class _Sheet:
 
 
 class _Book:
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, data: bytes):
         self.path = path
+        self.data = data
         self.sheets: dict[str, _Sheet] = {}
         self.names: dict[str, tuple[str, int, int, int, int]] = {}  # lower name -> sheet, r0, c0, r1, c1
         suffix = path.suffix.lower()
@@ -100,7 +94,7 @@ class _Book:
         except ImportError:  # pragma: no cover
             raise ModelError(f"reading '{self.path.name}' needs openpyxl "
                              "(pip install 'smartspec[data]')") from None
-        wb = openpyxl.load_workbook(self.path, read_only=False, data_only=True)
+        wb = openpyxl.load_workbook(io.BytesIO(self.data), read_only=False, data_only=True)
         for ws in wb.worksheets:
             self.sheets[ws.title] = _Sheet([list(r) for r in ws.iter_rows(values_only=True)])
 
@@ -127,7 +121,7 @@ class _Book:
         except ImportError:  # pragma: no cover
             raise ModelError(f"reading '{self.path.name}' needs xlrd "
                              "(pip install 'smartspec[data]')") from None
-        book = xlrd.open_workbook(str(self.path))
+        book = xlrd.open_workbook(file_contents=self.data)
         for sh in book.sheets():
             rows = []
             for r in range(sh.nrows):
@@ -150,7 +144,7 @@ class _Book:
         if self.path.suffix.lower() in TEXT_SUFFIXES:
             delim = name.replace("\\t", "\t")
             if delim not in self.text_sheets:
-                text = self.path.read_text(encoding="utf-8", errors="replace")
+                text = self.data.decode("utf-8", errors="replace")
                 if delim.lower() in ("tab", ""):
                     delim = "\t"
                 rows = [[c if c.strip() != "" else None for c in row]
@@ -201,10 +195,11 @@ class _Reader:
         return out
 
     def book(self, name: str, pos) -> _Book:
-        path = resolve_path(self.base, name, pos)
+        path, data = read_in_folder(self.base, name, str(pos))
+        path = Path(path)
         if path not in self.books:
             try:
-                self.books[path] = _Book(path)
+                self.books[path] = _Book(path, data)
             except ModelError:
                 raise
             except Exception as err:
@@ -413,6 +408,17 @@ def _lift_nested(model: ir.Model) -> ir.Model:
     return replace(model, variables=out)
 
 
+def data_file_names(base: Path) -> list[Path]:
+    """The delimited data files next to a model that data variables are read from
+    (every .tab/.csv but output.*), in name order; links are followed, and refused
+    when read if they lead out of the folder."""
+    try:
+        return sorted(p for p in base.iterdir() if p.suffix.lower() in (".tab", ".csv")
+                      and p.stem.lower() != "output" and p.is_file())
+    except OSError:
+        return []
+
+
 class _DataFiles:
     """Data variables' values from delimited files next to the model."""
 
@@ -420,14 +426,14 @@ class _DataFiles:
         self.base = base
         self.series: dict[str, ir.LookupTable] | None = None
 
-    def load(self) -> dict[str, ir.LookupTable]:
+    def load(self, pos=None) -> dict[str, ir.LookupTable]:
         if self.series is not None:
             return self.series
         self.series = {}
-        files = sorted(p for p in self.base.iterdir() if p.is_file()
-                       and p.suffix.lower() in (".tab", ".csv") and p.stem.lower() != "output")
-        for path in files:
-            text = path.read_text(encoding="utf-8", errors="replace")
+        for path in data_file_names(self.base):
+            # the same check as every GET call: a link leading out of the folder is refused
+            _, data = read_in_folder(self.base, path.name, str(pos or self.base), "data file")
+            text = data.decode("utf-8", errors="replace")
             delim = "\t" if path.suffix.lower() == ".tab" else ","
             rows = [r for r in csv.reader(text.splitlines(), delimiter=delim) if r]
             if not rows:
@@ -533,7 +539,7 @@ def resolve_external(model: ir.Model, data_dir: str | Path | None = None) -> ir.
             if call is not None:
                 tables = reader.series(call, len(combos))
             else:
-                series = datafiles.load() if base.is_dir() else {}
+                series = datafiles.load(d.pos) if base.is_dir() else {}
                 tables = []
                 for combo in combos:
                     key = f"{name}[{','.join(combo)}]" if combo else name
@@ -584,16 +590,11 @@ def fingerprint(model_path: str | Path, text: str) -> str:
     import hashlib
     base = Path(model_path).parent
     h = hashlib.sha256()
-    names = set(_GET_FILE.findall(text))
-    try:
-        names |= {p.name for p in base.iterdir() if p.is_file()
-                  and p.suffix.lower() in (".tab", ".csv") and p.stem.lower() != "output"}
-    except OSError:
-        pass
+    names = set(_GET_FILE.findall(text)) | {p.name for p in data_file_names(base)}
     for name in sorted(names):
-        h.update(name.encode() + b"\0")
+        h.update(name.encode("utf-8", "replace") + b"\0")
         try:
-            h.update((base / name).read_bytes())
-        except OSError:
-            h.update(b"<missing>")
+            h.update(read_in_folder(base, name, str(model_path))[1])
+        except ModelError as err:   # reported when the model is compiled
+            h.update(str(err).encode("utf-8", "replace"))
     return h.hexdigest()

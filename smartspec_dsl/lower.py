@@ -368,6 +368,48 @@ def _rename(e: ir.Expr | None, names: dict[str, str]) -> ir.Expr | None:
     return None if e is None else ir.map_expr(e, visit)
 
 
+MAX_MACRO_CALLS = 100_000
+
+
+def _macro_display(macro: ir.Macro) -> str:
+    """The macro's name as the modeller wrote it (its output variable's spelling)."""
+    return next((v.display for v in macro.variables if v.name == macro.name), macro.name)
+
+
+def _check_macro_recursion(model: ir.Model) -> None:
+    """A macro that calls itself, directly or through other macros, would expand
+    forever (Vensim refuses it too): an error naming the macros of the cycle."""
+    calls = {}
+    for name, macro in model.macros.items():
+        exprs = [e for v in macro.variables for e in (v.expr, v.initial) if e is not None]
+        calls[name] = {ir.canonical_name(n.func) for e in exprs for n in ir.walk(e)
+                       if isinstance(n, Call) and ir.canonical_name(n.func) in model.macros}
+    state: dict[str, int] = {}           # 1: on the current path, 2: finished
+    for start in calls:
+        if start in state:
+            continue
+        path, todo = [], [(start, iter(sorted(calls[start])))]
+        state[start] = 1
+        path.append(start)
+        while todo:
+            name, it = todo[-1]
+            nxt = next(it, None)
+            if nxt is None:
+                state[name] = 2
+                todo.pop()
+                path.pop()
+            elif state.get(nxt) == 1:
+                cycle = path[path.index(nxt):] + [nxt]
+                macro = model.macros[nxt]
+                shown = " -> ".join(_macro_display(model.macros[n]) for n in cycle)
+                raise ModelError(f"{macro.pos}: macro '{_macro_display(macro)}' calls itself ({shown}); "
+                                 "a macro cannot be recursive")
+            elif nxt not in state:
+                state[nxt] = 1
+                path.append(nxt)
+                todo.append((nxt, iter(sorted(calls[nxt]))))
+
+
 def expand_macros(model: ir.Model) -> ir.Model:
     """Copy a macro's equations for each call, inputs bound to the call's arguments.
 
@@ -375,6 +417,7 @@ def expand_macros(model: ir.Model) -> ir.Model:
     copies (stocks included), named after the call. A macro may call macros."""
     if not model.macros:
         return model
+    _check_macro_recursion(model)
     count = 0
     done: dict[str, ir.Variable] = {}
     work = list(model.variables.values())
@@ -394,6 +437,10 @@ def expand_macros(model: ir.Model) -> ir.Model:
                 raise ModelError(f"{node.pos}: macro '{macro.name}' takes {len(macro.params)} "
                                  f"arguments, got {len(node.args)}")
             count += 1
+            if count > MAX_MACRO_CALLS:
+                raise ModelError(f"{macro.pos}: macro calls expand to more than {MAX_MACRO_CALLS:,} "
+                                 f"copies (while expanding '{macro.name}'); macros calling macros "
+                                 "several times each multiply: call them fewer times")
             prefix = f"{macro.name} #call{count}"
             names = {p: f"{prefix} {p}" for p in macro.params}
             names.update({v.name: f"{prefix} {v.name}" for v in macro.variables})

@@ -10,7 +10,9 @@ from lark import Token, Transformer_NonRecursive, v_args
 
 from . import ir
 from .errors import ModelError, SourcePos, SyntaxErrorInModel
+from .files import read_regular_file
 from .grammar import parser
+from .limits import MAX_RANGE_ELEMENTS
 from .nesting import bounded
 
 SKETCH_MARKER = re.compile(r"\\\\\\?---///")
@@ -28,7 +30,9 @@ _TERMINAL_TEXT = {
 
 
 def read_model_text(path: str | Path) -> str:
-    data = Path(path).read_bytes()
+    """A model file's text (UTF-8, else Latin-1); a ModelError naming the path if it
+    cannot be read (see `files.read_regular_file`)."""
+    data = read_regular_file(path, "model")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
@@ -310,6 +314,10 @@ class _ToIR(Transformer_NonRecursive):
             raise ModelError(f"{self._pos(meta)}: numbered subscript range ({first}-{last}) "
                              "needs two names with the same prefix ending in numbers")
         a, b = int(m1.group(2)), int(m2.group(2))
+        if b - a + 1 > MAX_RANGE_ELEMENTS:
+            raise ModelError(f"{self._pos(meta)}: numbered subscript range ({first}-{last}) has "
+                             f"{b - a + 1:,} elements; smartspec accepts at most {MAX_RANGE_ELEMENTS:,} "
+                             "in one range")
         return tuple(f"{m1.group(1)}{i}" for i in range(a, b + 1))
 
     def map_target(self, meta, children):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import ir
+from . import ir, limits
 from .codegen import Kernel, generate, table_vector
 from .consteval import constant_value
 from .external import fingerprint as external_fingerprint
@@ -213,13 +213,21 @@ class Model:
             if given_here is not None or (name in given and given[name] != self.defaults[self._param_index[name]]):
                 return f" ({name.upper()} as given to this run)"
             return f" ({name.upper()} is defined at {pos})" if pos else ""
+        for name, value, given_here in (("initial time", t0, None), ("final time", t1, final_time),
+                                        ("time step", dt, time_step), ("saveper", save, saveper)):
+            if not math.isfinite(value):
+                raise ParameterError(f"{name.upper()} must be a finite number, got {value:g}"
+                                     + defined(name, given_here))
         if not dt > 0:
             raise ParameterError(f"TIME STEP must be positive, got {dt:g}" + defined("time step", time_step))
         if not t1 >= t0:
             raise ParameterError(f"FINAL TIME ({t1:g}) is before INITIAL TIME ({t0:g})"
                                  + defined("final time", final_time))
-        n_steps = int(math.floor((t1 - t0) / dt + 1e-9))
-        save_every = max(1, int(round(save / dt)))
+        steps = (t1 - t0) / dt
+        if not steps <= limits.MAX_STEPS:
+            limits.check_steps(steps)
+        n_steps = int(math.floor(steps + 1e-9))
+        save_every = max(1, int(round(min(save / dt, 2.0 ** 62))))  # a kernel int64
         return t0, dt, n_steps, save_every
 
     def _prepare(self, params, final_time, time_step, saveper, return_columns):
@@ -256,9 +264,11 @@ class Model:
         if seed is not None:
             p[-1] = _seed_value(np.array([seed]))[0]
         if not self.kernel.dynamic_control:
+            limits.check_memory(f"a run of {n_save:,} saved times x {len(names):,} variables", 8.0 * n_save * len(names),
+                                "save fewer times (a larger SAVEPER) or fewer variables (return_columns)")
             out = np.empty((n_save, len(names)))
-            self._module.simulate(p, tab, out, save_idx, t0, dt, n_steps, save_every,
-                                  METHODS[method])
+            _kernel_call(self._module.simulate, p, tab, out, save_idx, t0, dt, n_steps, save_every,
+                         METHODS[method])
             times = t0 + np.arange(n_save) * (save_every * dt)
             return Result(times, [self.display(n) for n in names], out)
         # Control variables change during the run: the kernel saves Time too, and
@@ -266,9 +276,11 @@ class Model:
         idx = np.concatenate([[0], save_idx]).astype(np.int64)
         rows = max(n_save, 16)
         while True:
+            limits.check_memory(f"a run of {rows:,} saved times x {len(idx):,} variables", 8.0 * rows * len(idx),
+                                "save fewer times (a larger SAVEPER) or fewer variables (return_columns)")
             out = np.empty((rows, len(idx)))
-            saved = self._module.simulate(p, tab, out, idx, t0, dt, n_steps,
-                                          save_every, METHODS[method])
+            saved = _kernel_call(self._module.simulate, p, tab, out, idx, t0, dt, n_steps,
+                                 save_every, METHODS[method])
             if saved >= 0:
                 break
             if rows > 50_000_000:
@@ -365,17 +377,32 @@ class Model:
                 keep.append(int(hits[0]))
         shape = (P.shape[0], n_save, len(names))
         if out is None:
+            limits.check_memory(f"{P.shape[0]:,} runs x {n_save:,} saved times x {len(names):,} outputs",
+                                8.0 * P.shape[0] * n_save * len(names),
+                                "save fewer times (times='final', a larger SAVEPER), fewer outputs, or "
+                                "run a sweep in chunks keeping statistics only")
             out = np.empty(shape)
         elif out.shape != shape or out.dtype != np.float64 or not out.flags.c_contiguous \
                 or not out.flags.writeable:
             raise ValueError(f"out must be a writeable C-contiguous float64 array of shape {shape}, "
                              f"not {out.dtype} {out.shape}")
         tab = self.kernel.tables if tables is None else tables
-        self._module.simulate_batch(P, tab, out, save_idx, t0, dt, n_steps, save_every,
-                                    METHODS[method])
+        _kernel_call(self._module.simulate_batch, P, tab, out, save_idx, t0, dt, n_steps, save_every,
+                     METHODS[method])
         if keep is not None:
             out, all_times = out[:, keep, :], all_times[keep]
         return BatchResult(all_times, [self.display(n) for n in names], out, n_save)
+
+
+def _kernel_call(fn, *args):
+    """A kernel call; its own allocations (DELAY FIXED buffers, sized by the delay time
+    over TIME STEP) failing is reported like any other run too big for the memory."""
+    try:
+        return fn(*args)
+    except MemoryError:
+        raise ParameterError(f"the run needs more memory than the {limits.available_memory() / 2**30:.1f} GB "
+                             "available (its DELAY FIXED buffers hold delay time / TIME STEP values "
+                             "each): use a larger TIME STEP or shorter delays") from None
 
 
 def _seed_value(seeds: np.ndarray) -> np.ndarray:
