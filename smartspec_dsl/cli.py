@@ -124,7 +124,7 @@ def cmd_sweep(args) -> int:
         default_seed = read_manifest(args.output).get("seed")   # a spec without a seed resumes with the first one
     spec = read_spec(args.spec, model, default_seed, args.chunk_size)
     store = SweepStore(args.output, layout=spec.layout, resume=args.resume, spec_file=spec.path,
-                       overwrite=args.overwrite)
+                       overwrite=args.overwrite, log=lambda message: print(f"warning: {message}", file=sys.stderr))
     Path(args.output).mkdir(parents=True, exist_ok=True)
     progress = False if args.no_progress else None
     o = spec.options

@@ -40,6 +40,7 @@ missing; the final files equal those of an uninterrupted sweep.
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -96,7 +97,7 @@ class SweepStore:
     """Writes (and reads back) one sweep's directory. Pass it as `sweep(..., store=...)`."""
 
     def __init__(self, directory, layout: str | None = None, resume: bool = False,
-                 spec_file: str | None = None, overwrite: bool = False):
+                 spec_file: str | None = None, overwrite: bool = False, log=None):
         if layout not in (None, "wide", "long"):
             raise SpecError(f"layout must be 'wide' or 'long', not {layout!r}")
         self.dir = Path(directory)
@@ -104,6 +105,8 @@ class SweepStore:
         self.layout_arg, self.resume, self.overwrite = layout, resume, overwrite
         self.spec_file = spec_file
         self.manifest: dict = {}
+        # hears about damaged files found when resuming (default: a warning)
+        self.log = log or (lambda message: warnings.warn(message, stacklevel=3))
 
     # -- paths
     def chunk_path(self, i: int) -> Path:
@@ -158,12 +161,50 @@ class SweepStore:
         self.layout = layout
         schema = self._schema(plan)
         manifest["schema"] = {f.name: str(f.type) for f in schema}
+        if self.resume:
+            self._drop_damaged(plan, manifest)
         manifest["chunks_done"] = [i for i in range(plan.n_chunks) if self.has_chunk(i)]
         self.manifest = manifest
         self._write_manifest()
         if not (self.dir / "params.parquet").exists():
             _atomic_tables(self.dir / "params.parquet", self._param_table(plan, 0, 0, 1).schema,
                            (self._param_table(plan, s, s + len(p.seeds), 1, p) for s, p in plan.blocks()))
+
+    def _drop_damaged(self, plan, manifest) -> None:
+        """Before resuming: remove what an interrupted or killed sweep may have left
+        behind: temporary files, and chunks (or the parameter table) that cannot be read
+        back whole (truncated, corrupted) or hold the wrong number of rows. Each damaged
+        file is named (`log`) and its runs are computed again."""
+        _, pq = _pa()
+        ours = (".chunk-", ".params.parquet.", ".stats.parquet.", ".manifest.json.")
+        for folder in (self.dir, self.chunk_dir):
+            for tmp in (folder.iterdir() if folder.is_dir() else ()):
+                if tmp.name.startswith(ours) and tmp.is_file():   # `files.replacing`'s names
+                    tmp.unlink()
+        rows_per_run = 1 if manifest["layout"] == "wide" else len(plan.time)
+        for i in range(plan.n_chunks):
+            path = self.chunk_path(i)
+            if not path.is_file():
+                continue
+            s, e = plan.bounds(i)
+            try:
+                vals = read_values(path, manifest)
+                problem = None if vals.shape[0] == e - s else \
+                    f"{vals.shape[0] * rows_per_run} rows instead of {(e - s) * rows_per_run}"
+            except Exception as err:    # noqa: BLE001 - pyarrow reports damage in many ways
+                problem = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+            if problem is not None:
+                self.log(f"{path}: damaged ({problem}); its runs are computed again")
+                path.unlink()
+        params = self.dir / "params.parquet"
+        if params.is_file():
+            try:
+                ok = pq.read_table(params).num_rows == plan.n
+            except Exception:           # noqa: BLE001
+                ok = False
+            if not ok:
+                self.log(f"{params}: damaged; written again")
+                params.unlink()
 
     def _write_manifest(self) -> None:
         _atomic_bytes(self.dir / "manifest.json", json.dumps(self.manifest, indent=1).encode())

@@ -666,7 +666,7 @@ class _Flattener:
             return replace(base, kind=ir.Kind.CONSTANT, expr=expr)
         return replace(base, expr=expr)
 
-    def check_size(self) -> None:
+    def check_expansion(self) -> None:
         """Refuse, before expanding anything, a model whose subscripts expand to more scalar
         equations than smartspec compiles (`limits`), naming the largest variable."""
         total, largest = 0, (0, None, "")
@@ -689,7 +689,7 @@ class _Flattener:
 
     def run(self) -> ir.Model:
         model = self.model
-        self.check_size()
+        self.check_expansion()
         for var in model.variables.values():
             if _is_subscripted(var):
                 self.expand_definitions(var)
