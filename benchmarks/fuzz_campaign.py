@@ -120,6 +120,8 @@ def main(argv=None) -> int:
     ap.add_argument("--findings", default="fuzz-findings.jsonl",
                     help="JSON lines file for every case that is not accepted or located")
     ap.add_argument("--show", type=int, metavar="I", help="print mutant I and its outcome")
+    ap.add_argument("--results", metavar="RESULTS.md", help="write the summary into this file's "
+                    "fuzzing section (e.g. benchmarks/RESULTS.md)")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
@@ -136,10 +138,42 @@ def main(argv=None) -> int:
               file=sys.stderr)
         return 0
     counts, secs = campaign(args.n, args.seed, args.jobs, args.time_limit, Path(args.findings))
+    summary = (f"{args.n:,} mutants (seed {args.seed}, {args.jobs} jobs, {args.time_limit:g} s limit per case) "
+               f"in {secs:.0f} s: " + ", ".join(f"{k} {counts[k]:,}" for k in OUTCOMES))
     print()
-    print(f"{args.n} mutants (seed {args.seed}, {args.jobs} jobs, {args.time_limit:g} s limit) "
-          f"in {secs:.0f} s: " + ", ".join(f"{k} {counts[k]}" for k in OUTCOMES))
+    print(summary)
+    if args.results:
+        write_results(Path(args.results), args, counts, secs)
     return 0 if counts["crash"] == counts["hang"] == counts["unlocated"] == 0 else 1
+
+
+def write_results(path: Path, args, counts, secs) -> None:
+    """Replace (or add) this campaign's section of RESULTS.md, between its markers."""
+    import datetime
+    import platform
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                          cwd=ROOT).stdout.strip() or "?"
+    n_models = len(model_files(_shared()))
+    total = sum(counts.values())
+    rows = "\n".join(f"| {k} | {counts[k]:,} | {100 * counts[k] / max(total, 1):.1f}% |" for k in OUTCOMES)
+    section = f"""<!-- fuzz campaign -->
+## Fuzzing campaign
+
+Produced by `python benchmarks/fuzz_campaign.py -n {args.n} --seed {args.seed} --jobs {args.jobs} --time-limit {args.time_limit:g} --results benchmarks/RESULTS.md` on {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC at git {head} ({platform.python_version()}, {os.cpu_count()} CPUs, shared with other work), in {secs:,.0f} s.
+
+{args.n:,} seeded mutants of the {n_models} `.mdl` files of `../shared` (lines and tokens deleted, duplicated and swapped, brackets unbalanced, odd bytes, huge and tiny numbers, nesting thousands deep, truncation; one to three edits each), each through parse, external data, subscripts, lowering, ordering, code generation and Python's `compile` of the generated kernel (not Numba), with a time limit per case. *located*: a ModelError starting FILE:LINE:COLUMN; *accepted*: a kernel was generated; *unlocated*, *crash* (any other exception: a traceback) and *hang* are the failures. Mutant I is reproduced with `python benchmarks/fuzz_campaign.py --seed {args.seed} --show I`.
+
+| outcome | mutants | share |
+|---|---|---|
+{rows}
+<!-- /fuzz campaign -->"""
+    text = path.read_text() if path.exists() else ""
+    start, end = text.find("<!-- fuzz campaign -->"), text.find("<!-- /fuzz campaign -->")
+    if 0 <= start < end:
+        text = text[:start] + section + text[end + len("<!-- /fuzz campaign -->"):]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    path.write_text(text)
 
 
 if __name__ == "__main__":

@@ -100,7 +100,7 @@ class _Lowering:
                 # Vensim lowers the order until each stage is at least one TIME STEP long
                 stages = self.initial_value(a[1]) / self.initial_value(DT)
                 n = max(1, min(n, int(stages + 1e-9)))
-            except ModelError:
+            except (ModelError, ArithmeticError, ValueError):
                 pass
             return self.chain(owner, "delayn", a[0], a[1], a[2], n, pos, smooth=False,
                               travelling_times=True)
@@ -334,8 +334,11 @@ class _Lowering:
         (Vensim too reads the order once, at the initial time)."""
         try:
             value = self.initial_value(expr)
-        except ModelError:
+        except (ModelError, ArithmeticError, ValueError, RecursionError):
             value = None
+        if value is not None and value > MAX_ORDER:
+            raise ModelError(f"{pos}: {f} of order {value:g} would need as many stocks; "
+                             f"smartspec accepts orders up to {MAX_ORDER:,}")
         if value is not None and value >= 1:
             return int(round(value))
         raise UnsupportedFeature(f"{pos}: {f} needs an order computable from constants at the initial time")
@@ -369,6 +372,7 @@ def _rename(e: ir.Expr | None, names: dict[str, str]) -> ir.Expr | None:
 
 
 MAX_MACRO_CALLS = 100_000
+MAX_ORDER = 10_000           # stages of a DELAY N or SMOOTH N: one stock each
 
 
 def _macro_display(macro: ir.Macro) -> str:
@@ -434,7 +438,7 @@ def expand_macros(model: ir.Model) -> ir.Model:
                 raise UnsupportedFeature(f"{node.pos}: macro '{macro.name}' has extra outputs "
                                          "(':' in its header); these are not supported yet")
             if len(node.args) != len(macro.params):
-                raise ModelError(f"{node.pos}: macro '{macro.name}' takes {len(macro.params)} "
+                raise ModelError(f"{node.pos}: macro '{_macro_display(macro)}' takes {len(macro.params)} "
                                  f"arguments, got {len(node.args)}")
             count += 1
             if count > MAX_MACRO_CALLS:

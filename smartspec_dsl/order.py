@@ -90,16 +90,19 @@ def _check_lookup_names(model: ir.Model, var: ir.Variable, e: ir.Expr) -> None:
                     f"equation of '{var.display}'; apply it to an input: {target.display}(x)")
 
 
-def _check_controls(model: ir.Model) -> None:
-    """Every run needs INITIAL TIME, FINAL TIME, TIME STEP and SAVEPER as scalar
-    equations whose initial values can be computed before the run (from constants,
-    or from Time at the start: Vensim allows controls that change during the run)."""
-    from .consteval import constant_value
+def _check_controls_defined(model: ir.Model) -> None:
     missing = [n.upper() for n in ir.CONTROL_NAMES if n not in model.variables]
     if missing:
         raise ModelError(f"{model.source}:1:1: the model does not define {', '.join(missing)}; every "
                          "model needs INITIAL TIME, FINAL TIME, TIME STEP and SAVEPER, "
                          "e.g. 'TIME STEP = 1 ~ Month ~ |'")
+
+
+def _check_controls(model: ir.Model) -> None:
+    """Every run needs INITIAL TIME, FINAL TIME, TIME STEP and SAVEPER as scalar
+    equations whose initial values can be computed before the run (from constants,
+    or from Time at the start: Vensim allows controls that change during the run)."""
+    from .consteval import constant_value
     for name in ir.CONTROL_NAMES:
         var = model.variables[name]
         if var.dims or var.kind not in (ir.Kind.CONSTANT, ir.Kind.AUXILIARY, ir.Kind.FLOW):
@@ -150,6 +153,7 @@ def _topological(model: ir.Model, deps: dict[str, set[str]], phase: str) -> list
 
 def schedule(model: ir.Model) -> Schedule:
     """Order a lowered model's equations."""
+    _check_controls_defined(model)
     _check_defined(model)
     vs = model.variables
     constants = tuple(n for n, v in vs.items() if v.kind is ir.Kind.CONSTANT)

@@ -313,7 +313,14 @@ class _ToIR(Transformer_NonRecursive):
         if not (m1 and m2 and m1.group(1) == m2.group(1)):
             raise ModelError(f"{self._pos(meta)}: numbered subscript range ({first}-{last}) "
                              "needs two names with the same prefix ending in numbers")
+        if max(len(m1.group(2)), len(m2.group(2))) > 9:   # past any range we accept, and int() limits
+            raise ModelError(f"{self._pos(meta)}: numbered subscript range ({first[:30]}-{last[:30]}) "
+                             f"has numbers of more than 9 digits; smartspec accepts at most "
+                             f"{MAX_RANGE_ELEMENTS:,} elements in one range")
         a, b = int(m1.group(2)), int(m2.group(2))
+        if b < a:
+            raise ModelError(f"{self._pos(meta)}: numbered subscript range ({first}-{last}) counts down; "
+                             "write the smaller number first")
         if b - a + 1 > MAX_RANGE_ELEMENTS:
             raise ModelError(f"{self._pos(meta)}: numbered subscript range ({first}-{last}) has "
                              f"{b - a + 1:,} elements; smartspec accepts at most {MAX_RANGE_ELEMENTS:,} "

@@ -28,14 +28,15 @@ manifest.json: {"format": "smartspec-sweep/1", "model": path, "model_hash":
 sha256 of the model file, "spec_hash": sha256 of everything that fixes the
 chunks' contents (parameter table, seed, outputs, times, chunk size, run
 options), "spec_file", "spec_file_hash", "runs", "chunk_size", "n_chunks",
-"chunks_done": [...], "complete": bool, "layout", "outputs", "time",
+"chunks_done": [...], "chunk_sha256": {chunk: sha256 of its file}, "complete": bool, "layout", "outputs", "time",
 "parameters", "schema": {column: type}}.
 
 Each chunk file is written to a temporary name in `chunks/` and moved into
 place with os.replace, so a chunk file that exists is complete; an interrupted
 sweep keeps every finished chunk. Resuming (`SweepStore(..., resume=True)`)
 checks the model and spec hashes and runs only the chunks whose files are
-missing; the final files equal those of an uninterrupted sweep.
+missing or damaged (unreadable, the wrong size, or bytes that no longer match
+their digest); the final files equal those of an uninterrupted sweep.
 """
 from __future__ import annotations
 
@@ -146,6 +147,7 @@ class SweepStore:
                     raise SpecError(f"{mpath}: the sweep spec changed since this sweep started "
                                     "(parameters, seed, outputs, times or chunk size); cannot resume")
                 layout = manifest["layout"] = old["layout"]
+                manifest["chunk_sha256"] = old.get("chunk_sha256", {})
             elif not self.overwrite:
                 raise SpecError(f"{self.dir}: already holds a sweep; use --resume to finish it, "
                                 "or another output directory")
@@ -187,15 +189,20 @@ class SweepStore:
             if not path.is_file():
                 continue
             s, e = plan.bounds(i)
+            digest = manifest.get("chunk_sha256", {}).pop(str(i), None)
             try:
                 vals = read_values(path, manifest)
                 problem = None if vals.shape[0] == e - s else \
                     f"{vals.shape[0] * rows_per_run} rows instead of {(e - s) * rows_per_run}"
             except Exception as err:    # noqa: BLE001 - pyarrow reports damage in many ways
                 problem = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+            if problem is None and digest is not None and digest != _hash_file(path):
+                problem = "its bytes changed since it was written"
             if problem is not None:
                 self.log(f"{path}: damaged ({problem}); its runs are computed again")
                 path.unlink()
+            else:
+                manifest.setdefault("chunk_sha256", {})[str(i)] = _hash_file(path)
         params = self.dir / "params.parquet"
         if params.is_file():
             try:
@@ -207,6 +214,9 @@ class SweepStore:
                 params.unlink()
 
     def _write_manifest(self) -> None:
+        digests = self.manifest.get("chunk_sha256")
+        if digests:   # in chunk order, however the chunks were finished
+            self.manifest["chunk_sha256"] = dict(sorted(digests.items(), key=lambda kv: int(kv[0])))
         _atomic_bytes(self.dir / "manifest.json", json.dumps(self.manifest, indent=1).encode())
 
     def _schema(self, plan):
@@ -248,6 +258,8 @@ class SweepStore:
         done = set(self.manifest.get("chunks_done", []))
         done.add(i)
         self.manifest["chunks_done"] = sorted(done)
+        # its digest, so that a resume finds any later damage, not only what stops pyarrow
+        self.manifest.setdefault("chunk_sha256", {})[str(i)] = _hash_file(self.chunk_path(i))
         self._write_manifest()
 
     def read_chunk(self, i: int) -> np.ndarray:

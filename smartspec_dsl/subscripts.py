@@ -226,6 +226,9 @@ class _Flattener:
                 seen[combo] = d
                 ctx = tuple((r, e) for (r, _), e in zip(options, combo))
                 self.instances.append(_Instance(var, d, combo, ctx, value))
+        if not seen:
+            raise ModelError(f"{var.pos}: '{var.display}' has no elements: its :EXCEPT: clauses "
+                             "exclude every one")
         self.subscripted[var.name] = set(seen)
 
     # -- references ----------------------------------------------------------------
