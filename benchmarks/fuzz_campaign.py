@@ -6,9 +6,13 @@ lines file); the result goes in benchmarks/RESULTS.md.
     python benchmarks/fuzz_campaign.py -n 100000 --jobs 2
     python benchmarks/fuzz_campaign.py --show 1234        # one mutant's text and outcome
 
-A worker answers each case itself (SIGALRM at --time-limit seconds); if it
-does not answer within twice that (stuck in C code), it is killed, the case is
-counted as a hang, and a new worker carries on.
+A case's time limit is --time-limit seconds, or SLOWDOWN times what the
+unmutated model takes in the same worker if that is more (on a machine shared
+with other work the large models alone can take tens of seconds; a hang is a
+mutant far slower than its model, or endless). A worker answers each case
+itself (SIGALRM at the limit); if it does not answer within twice that (stuck
+in C code), it is killed, the case is counted as a hang, and a new worker
+carries on.
 """
 from __future__ import annotations
 
@@ -29,6 +33,9 @@ sys.path.insert(0, str(ROOT))
 from fuzz_mutants import OUTCOMES, check_text, model_files, mutant  # noqa: E402
 
 
+SLOWDOWN = 5
+
+
 def _shared() -> Path:
     return ROOT.parent / "shared"
 
@@ -37,12 +44,18 @@ def worker(seed: int, start: int, stop: int, step: int, limit: float) -> None:
     """Runs cases start, start+step, ... < stop; one JSON line per case on stdout."""
     models = model_files(_shared())
     cache: dict = {}
+    baseline: dict = {}
     out = sys.stdout
     for i in range(start, stop, step):
-        out.write(json.dumps({"start": i}) + "\n")
-        out.flush()
         path, text = mutant(models, seed, i, cache)
-        outcome, detail = check_text(text, str(path), limit)
+        if path not in baseline:    # the model itself, on this machine now
+            started = time.perf_counter()
+            check_text(cache[path], str(path), 600)
+            baseline[path] = time.perf_counter() - started
+        case_limit = max(limit, SLOWDOWN * baseline[path])
+        out.write(json.dumps({"start": i, "limit": case_limit}) + "\n")
+        out.flush()
+        outcome, detail = check_text(text, str(path), case_limit)
         out.write(json.dumps({"i": i, "outcome": outcome, "model": str(path), "detail": detail}) + "\n")
         out.flush()
 
@@ -61,6 +74,7 @@ def campaign(n: int, seed: int, jobs: int, limit: float, findings: Path | None, 
     procs = {j: _spawn(seed, j, n, jobs, limit) for j in range(jobs)}
     current = {j: None for j in range(jobs)}
     since = {j: time.monotonic() for j in range(jobs)}
+    limits = {j: limit for j in range(jobs)}
     started = time.monotonic()
     done = 0
     while procs:
@@ -84,7 +98,7 @@ def campaign(n: int, seed: int, jobs: int, limit: float, findings: Path | None, 
                     continue
                 rec = json.loads(line)
                 if "start" in rec:
-                    current[j], since[j] = rec["start"], now
+                    current[j], since[j], limits[j] = rec["start"], now, rec["limit"]
                     continue
                 current[j] = None
                 counts[rec["outcome"]] += 1
@@ -92,7 +106,7 @@ def campaign(n: int, seed: int, jobs: int, limit: float, findings: Path | None, 
                 if found and rec["outcome"] not in ("accepted", "located"):
                     found.write(json.dumps(rec) + "\n")
                     found.flush()
-            elif current[j] is not None and now - since[j] > 2 * limit + 5:
+            elif current[j] is not None and now - since[j] > 2 * limits[j] + 5:
                 p.kill()
                 p.wait()
                 counts["hang"] += 1
@@ -161,7 +175,7 @@ def write_results(path: Path, args, counts, secs) -> None:
 
 Produced by `python benchmarks/fuzz_campaign.py -n {args.n} --seed {args.seed} --jobs {args.jobs} --time-limit {args.time_limit:g} --results benchmarks/RESULTS.md` on {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC at git {head} ({platform.python_version()}, {os.cpu_count()} CPUs, shared with other work), in {secs:,.0f} s.
 
-{args.n:,} seeded mutants of the {n_models} `.mdl` files of `../shared` (lines and tokens deleted, duplicated and swapped, brackets unbalanced, odd bytes, huge and tiny numbers, nesting thousands deep, truncation; one to three edits each), each through parse, external data, subscripts, lowering, ordering, code generation and Python's `compile` of the generated kernel (not Numba), with a time limit per case. *located*: a ModelError starting FILE:LINE:COLUMN; *accepted*: a kernel was generated; *unlocated*, *crash* (any other exception: a traceback) and *hang* are the failures. Mutant I is reproduced with `python benchmarks/fuzz_campaign.py --seed {args.seed} --show I`.
+{args.n:,} seeded mutants of the {n_models} `.mdl` files of `../shared` (lines and tokens deleted, duplicated and swapped, brackets unbalanced, odd bytes, huge and tiny numbers, nesting thousands deep, truncation; one to three edits each), each through parse, external data, subscripts, lowering, ordering, code generation and Python's `compile` of the generated kernel (not Numba), with a time limit per case ({args.time_limit:g} s, or {SLOWDOWN} times what the unmutated model takes if that is more). *located*: a ModelError starting FILE:LINE:COLUMN; *accepted*: a kernel was generated; *unlocated*, *crash* (any other exception: a traceback) and *hang* are the failures. Mutant I is reproduced with `python benchmarks/fuzz_campaign.py --seed {args.seed} --show I`.
 
 | outcome | mutants | share |
 |---|---|---|

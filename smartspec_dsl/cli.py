@@ -10,14 +10,13 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import numpy as np
-
 from .errors import ModelError, ParameterError, SpecError
 from .files import check_writable, replacing
 
 
 def write_table(path: str | Path, time_values, columns, values) -> None:
     """Write `Time` then every column, full precision, atomically (CSV, or TSV for .tab/.tsv)."""
+    import numpy as np
     path = Path(path)
     sep = "\t" if path.suffix.lower() in (".tab", ".tsv") else ","
 

@@ -67,8 +67,12 @@ def read_in_folder(folder, name: str, where: str, what: str = "external file") -
     if os.path.commonpath([root, path]) != root:
         raise ModelError(f"{where}: {label} is outside the model's folder ({root}); only "
                          "files in the model's folder (or below) may be read")
-    if not os.path.lexists(path) and len(os.path.basename(path)) <= 255:
-        raise ModelError(f"{where}: {label} not found (looked for {_short(path)})")
+    try:
+        os.stat(path)
+    except FileNotFoundError:
+        raise ModelError(f"{where}: {label} not found (looked for {_short(path)})") from None
+    except OSError as err:
+        raise ModelError(f"{where}: cannot read {label}: {err.strerror or err}") from None
     return path, read_regular_file(path, label, where)
 
 

@@ -85,12 +85,20 @@ def _check_lookup_names(model: ir.Model, var: ir.Variable, e: ir.Expr) -> None:
         if isinstance(node, ir.Ref) and id(node) not in allowed:
             target = model.variables.get(node.name)
             if target is not None and target.kind is ir.Kind.LOOKUP:
+                # a variable lowering made (`y #smooth1`) is reported as the one it came from
+                owner = model.variables.get(var.name.split(" #")[0], var) if var.hidden else var
                 raise UndefinedVariable(
                     f"{node.pos or var.pos}: '{target.display}' is a lookup used as a plain value in the "
-                    f"equation of '{var.display}'; apply it to an input: {target.display}(x)")
+                    f"equation of '{owner.display}'; apply it to an input: {target.display}(x)")
 
 
 def _check_controls_defined(model: ir.Model) -> None:
+    for name in ir.CONTROL_NAMES:
+        element = next((v for n, v in model.variables.items()
+                        if name not in model.variables and n.startswith(name + "[")), None)
+        if element is not None:
+            raise ModelError(f"{element.pos}: {name.upper()} is subscripted; it must be a single "
+                             "number or an equation giving one")
     missing = [n.upper() for n in ir.CONTROL_NAMES if n not in model.variables]
     if missing:
         raise ModelError(f"{model.source}:1:1: the model does not define {', '.join(missing)}; every "

@@ -126,7 +126,7 @@ class SweepStore:
             "spec_hash": plan.digest(), "spec_file": self.spec_file,
             "spec_file_hash": _hash_file(self.spec_file) if self.spec_file else None,
             "runs": plan.n, "seed": plan.seed, "chunk_size": plan.chunk_size, "n_chunks": plan.n_chunks,
-            "chunks_done": [], "complete": False, "layout": layout,
+            "chunks_done": [], "chunk_sha256": {}, "complete": False, "layout": layout,
             "outputs": plan.output_names, "time": [float(t) for t in plan.time],
             "parameters": plan.names, "scenarios": plan.has_labels,
             "run_options": plan.run_kw,

@@ -121,7 +121,7 @@ def test_a_missing_control_is_a_located_error(missing):
     ("variable = IF THEN ELSE(Time > 5, :NA:, Time) ~~|\n", 1, "does not define INITIAL TIME, FINAL TIME, TIME STEP"),
     ("c = 3 ~~|\nt = 2 ~~|\nFINAL TIME = IF THEN ELSE(c > 50, Time, t) ~~|\nINITIAL TIME = 0 ~~|\n"
      "TIME STEP = 1 ~~|\n", 1, "does not define SAVEPER"),
-    ("s = INTEG(1, 1) ~~|\nFINAL TIME = s * 10 ~~|\nINITIAL TIME = 0 ~~|\nTIME STEP = 1 ~~|\n"
+    ("s = 1 ~~|\nFINAL TIME = INTEG(s, 10) ~~|\nINITIAL TIME = 0 ~~|\nTIME STEP = 1 ~~|\n"
      "SAVEPER = 1 ~~|\n", 2, "FINAL TIME is a stock"),
     ("FINAL TIME((0,0),(1,1)) ~~|\nINITIAL TIME = 0 ~~|\nTIME STEP = 1 ~~|\nSAVEPER = 1 ~~|\n", 1,
      "FINAL TIME is a lookup"),
@@ -209,8 +209,8 @@ def test_data_variables_obey_the_folder_rule(tmp_path):
 
 def test_the_model_file_itself_is_read_through_the_check(tmp_path):
     os.mkfifo(tmp_path / "pipe.mdl")
-    for path, words in (("/dev/zero", "not a regular file"), (tmp_path / "pipe.mdl", "not a regular file"),
-                        (tmp_path, "is a directory"), (tmp_path / "none.mdl", "No such file")):
+    for path, words in (("/dev/zero", "it is not a regular file"), (tmp_path / "pipe.mdl", "it is not a regular file"),
+                        (tmp_path, "it is a directory"), (tmp_path / "none.mdl", "No such file")):
         proc = _cli("check", str(path), timeout=60)
         assert proc.returncode == 2 and proc.stderr.startswith(f"error: {path}: cannot read model: {words}")
 
@@ -266,7 +266,7 @@ def test_runs_too_big_are_refused_with_what_they_need(teacup, monkeypatch):
         teacup.run(final_time=1e9 * 0.125, saveper=0.125,
                    return_columns=["Teacup Temperature"] * 1000)
     monkeypatch.setattr(limits, "available_memory", lambda: 1 << 20)
-    with pytest.raises(ParameterError, match=r"needs about 3\.\d MB of memory and 1\.0 MB is available"):
+    with pytest.raises(ParameterError, match=r"240,001 saved times .* needs about 14\.6 MB of memory and 1\.0 MB is available"):
         teacup.run(final_time=30 * 1000)
     with pytest.raises(ParameterError, match="runs x .* outputs needs about .* statistics only"):
         teacup.run_batch(teacup.parameter_matrix(n=1000))
@@ -316,16 +316,20 @@ def test_cli_closed_pipe_is_quiet():
 
 
 def test_cli_ctrl_c_is_one_line_and_exit_130(tmp_path):
-    for delay in (1.0, 2.5):       # while importing, while compiling
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "SMARTSPEC_CACHE_DIR": str(tmp_path / f"c{delay}")}
-        proc = subprocess.Popen([sys.executable, "-m", "smartspec_dsl.cli", "run", str(TEACUP)],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
-        time.sleep(delay)
-        proc.send_signal(signal.SIGINT)
-        err = proc.communicate(timeout=120)[1]
-        if proc.returncode == 0:     # the machine was quicker than the signal
-            continue
-        assert proc.returncode == 130 and err.strip() == "interrupted", err
+    """Ctrl-C while Numba compiles the kernel (the kernel source is in the cache
+    folder, the machine code not yet)."""
+    cache = tmp_path / "cache"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "SMARTSPEC_CACHE_DIR": str(cache)}
+    proc = subprocess.Popen([sys.executable, "-m", "smartspec_dsl.cli", "run", str(TEACUP)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.monotonic() + 120
+    while not list(cache.glob("*/kernel.py")) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGINT)
+    err = proc.communicate(timeout=120)[1]
+    if proc.returncode == 0:     # the machine was quicker than the signal
+        pytest.skip("the run finished before the signal")
+    assert proc.returncode == 130 and err.strip() == "interrupted", err
 
 
 # ---- 10. a damaged sweep store --------------------------------------------------------------------
