@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench clean
+.PHONY: demo test lint bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -13,9 +13,15 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m smartspec_dsl.demo
+	$(PY) -m smartspec_dsl.app.demo
 
-test: $(STAMP)
+# The layering of ARCHITECTURE.md (import-linter, contracts in pyproject.toml)
+# and the lint rules (ruff); either failing fails `make test`.
+lint: $(STAMP)
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/ruff check .
+
+test: lint
 	$(PY) -m pytest -q
 
 bench: $(STAMP)

@@ -22,8 +22,8 @@ Characteristic Time (final values only, and full trajectories).
 Sweeps (full mode, or --sweeps; --no-sweeps skips them; the issue's targets are
 tabulated with pass/fail at the top of RESULTS.md):
   * teacup, 1,000,000 runs over Room Temperature x Characteristic Time: final
-    values (`m.sweep(..., times="final")`, kept) and full trajectories
-    (`m.sweep(..., keep_runs=False, stats=("mean",))`, default chunks), runs/s vs
+    values (`sweep(m, ..., times="final")`, kept) and full trajectories
+    (`sweep(m, ..., keep_runs=False, stats=("mean",))`, default chunks), runs/s vs
     the hand-written prange kernels on the same runs with the same output (and
     `run_batch` for reference), and vs PySD (300 runs, both constants varied);
   * thread scaling: the final-values sweep with numba.set_num_threads(1) and (2),
@@ -269,7 +269,7 @@ def teacup_comparison(model_path: Path, cache_dir: str, cfg: dict, log) -> dict:
     OUT_f = np.full((N, 2, 1), np.nan)
     hw_f = np.full(N, np.nan)
     reps = cfg["batch_reps"]
-    g = timed(lambda: mod.simulate_batch(P, tab, OUT_f, save_idx, t0, dt, n_steps, n_steps, 0), reps)
+    g = timed(lambda: mod.simulate_batch(P, tab, OUT_f, save_idx, t0, dt, n_steps, n_steps, 0), reps)  # noqa: F821
     h = timed(lambda: hw.teacup_batch_final(rooms, taus, hw.T_INIT, dt, n_steps, hw_f), reps)
     d = float(np.max(np.abs(OUT_f[:, -1, 0] - hw_f)))
     out["batch"].append({"output": "final values only", "gen": g, "hw": h, "diff": d})
@@ -353,8 +353,8 @@ def teacup_sweeps(model_path: Path, cache_dir: str, cfg: dict, log) -> dict:
     out = {"n": N, "reps": reps, "rows": []}
     # warm-up: Numba cache load of simulate_batch and the prange kernels
     small = {k: v[:256] for k, v in params.items()}
-    m.sweep(small, outputs=TEACUP_OUT, times="final", progress=False, seed=0)
-    m.sweep(small, outputs=TEACUP_OUT, times="all", keep_runs=False, stats=("mean",), progress=False, seed=0)
+    smartspec_dsl.sweep(m, small, outputs=TEACUP_OUT, times="final", progress=False, seed=0)
+    smartspec_dsl.sweep(m, small, outputs=TEACUP_OUT, times="all", keep_runs=False, stats=("mean",), progress=False, seed=0)
     hw.teacup_batch_final(rooms[:256], taus[:256], hw.T_INIT, dt, n_steps, np.empty(256))
     hw.teacup_batch_traj(rooms[:256], taus[:256], hw.T_INIT, dt, n_steps, save_every, np.empty((256, n_save)))
 
@@ -367,7 +367,7 @@ def teacup_sweeps(model_path: Path, cache_dir: str, cfg: dict, log) -> dict:
     def rb_final():
         return m.run_batch(m.parameter_matrix(params, n=N), TEACUP_OUT, "final").values
     tm, vals = _interleaved({
-        "ours": lambda: m.sweep(params, outputs=TEACUP_OUT, times="final", keep_runs=True,
+        "ours": lambda: smartspec_dsl.sweep(m, params, outputs=TEACUP_OUT, times="final", keep_runs=True,
                                 progress=False, seed=0),
         "hw": hw_final, "rb": rb_final}, reps)
     g, h, r = tm["ours"], tm["hw"], tm["rb"]
@@ -376,7 +376,7 @@ def teacup_sweeps(model_path: Path, cache_dir: str, cfg: dict, log) -> dict:
     hw_vals, rb_vals = vals["hw"], vals["rb"]
     out["rows"].append({
         "what": "final values only (1 output, kept for every run)",
-        "ours_label": f"`m.sweep(params, outputs=['Teacup Temperature'], times='final')` "
+        "ours_label": f"`sweep(m, params, outputs=['Teacup Temperature'], times='final')` "
                       f"(keep_runs=True; chunk {chunk_final:,})",
         "ours": g, "hw": h, "run_batch": r,
         "run_batch_label": f"`m.run_batch(m.parameter_matrix(params), ..., times='final')`, one call of {N:,}",
@@ -387,7 +387,7 @@ def teacup_sweeps(model_path: Path, cache_dir: str, cfg: dict, log) -> dict:
     del ours_final, hw_vals, rb_vals, vals
 
     # -- full trajectories, mean over runs per saved time --------------------------
-    chunk = m.sweep(small, outputs=TEACUP_OUT, times="all", keep_runs=False, stats=("mean",),
+    chunk = smartspec_dsl.sweep(m, small, outputs=TEACUP_OUT, times="all", keep_runs=False, stats=("mean",),
                     progress=False, seed=0).info["chunk_size"]   # the default chunk (not run-count dependent)
 
     def hw_traj():  # same chunks as the sweep, numpy sum per saved time
@@ -409,7 +409,7 @@ def teacup_sweeps(model_path: Path, cache_dir: str, cfg: dict, log) -> dict:
             acc += v[:, :, 0].sum(axis=0)
         return acc / N
     tm, vals = _interleaved({
-        "ours": lambda: m.sweep(params, outputs=TEACUP_OUT, times="all", keep_runs=False,
+        "ours": lambda: smartspec_dsl.sweep(m, params, outputs=TEACUP_OUT, times="all", keep_runs=False,
                                 stats=("mean",), progress=False, seed=0),
         "hw": hw_traj, "rb": rb_traj}, reps)
     g, h, r = tm["ours"], tm["hw"], tm["rb"]
@@ -418,7 +418,7 @@ def teacup_sweeps(model_path: Path, cache_dir: str, cfg: dict, log) -> dict:
     hw_mean, rb_mean = vals["hw"], vals["rb"]
     out["rows"].append({
         "what": f"full trajectories ({n_save} points), mean over runs per time",
-        "ours_label": f"`m.sweep(params, outputs=['Teacup Temperature'], times='all', keep_runs=False, "
+        "ours_label": f"`sweep(m, params, outputs=['Teacup Temperature'], times='all', keep_runs=False, "
                       f"stats=('mean',))` (default chunk {chunk:,} runs)",
         "ours": g, "hw": h, "run_batch": r,
         "run_batch_label": f"`m.run_batch` in chunks of {rb_chunk:,} + numpy sum",
@@ -445,7 +445,7 @@ def world3_sweeps(model_path: Path, cache_dir: str, cfg: dict, log) -> dict:
         params[name] = rng.uniform(0.9 * d, 1.1 * d, N)
     # warm-up (simulate_batch: Numba cache load or compile)
     t = time.perf_counter()
-    m.sweep({k: v[:4] for k, v in params.items()}, times="final", progress=False, seed=0)
+    smartspec_dsl.sweep(m, {k: v[:4] for k, v in params.items()}, times="final", progress=False, seed=0)
     first_batch_s = time.perf_counter() - t
     out = {"n": N, "reps": reps, "load_s": load_s, "first_batch_s": first_batch_s,
            "params": WORLD3_PARAMS, "rows": []}
@@ -465,7 +465,7 @@ def world3_sweeps(model_path: Path, cache_dir: str, cfg: dict, log) -> dict:
          f"stats={W3_ALL_STATS!r} (percentiles from the streaming histograms)",
          dict(times="all", keep_runs=False, stats=W3_ALL_STATS)),
     ]
-    fns = {label: (lambda kw=kw: m.sweep(params, progress=False, seed=0, **kw)) for label, kw in kinds}
+    fns = {label: (lambda kw=kw: smartspec_dsl.sweep(m, params, progress=False, seed=0, **kw)) for label, kw in kinds}
     fns["loop"] = loop
     tm, vals = _interleaved(fns, reps)
     for label, _ in kinds:
@@ -499,24 +499,24 @@ def sweep_child_main(kind: str, args: dict) -> None:
             rooms, taus = hw.grid(N, seed=1)
             params = {"Room Temperature": rooms, "Characteristic Time": taus}
             _, dt, n_steps, _ = m.control(m.defaults.copy())
-            m.sweep({k: v[:256] for k, v in params.items()}, outputs=TEACUP_OUT, times="final",
+            smartspec_dsl.sweep(m, {k: v[:256] for k, v in params.items()}, outputs=TEACUP_OUT, times="final",
                     progress=False, seed=0)
             hw.teacup_batch_final(rooms[:256], taus[:256], hw.T_INIT, dt, n_steps, np.empty(256))
             o = np.empty(N)
             tm, _ = _interleaved({
-                "sweep": lambda: m.sweep(params, outputs=TEACUP_OUT, times="final", progress=False, seed=0),
+                "sweep": lambda: smartspec_dsl.sweep(m, params, outputs=TEACUP_OUT, times="final", progress=False, seed=0),
                 "hw": lambda: hw.teacup_batch_final(rooms, taus, hw.T_INIT, dt, n_steps, o)}, reps)
             s, h = tm["sweep"], tm["hw"]
             out.update(threads=numba.get_num_threads(), n=N, sweep_s=s, hw_s=h,
                        loadavg=os.getloadavg()[0])
         elif kind == "rss":
-            from smartspec_dsl.samplers import Random, Uniform
+            from smartspec_dsl.experiments.samplers import Random, Uniform
             m = smartspec_dsl.load(args["model"])
             rss_loaded = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
             sampler = Random({"Room Temperature": Uniform(50, 90),
                               "Characteristic Time": Uniform(5, 20)}, args["n"])
             t = time.perf_counter()
-            res = m.sweep(sampler, times=args["times"], keep_runs=False, stats=RSS_STATS,
+            res = smartspec_dsl.sweep(m, sampler, times=args["times"], keep_runs=False, stats=RSS_STATS,
                           progress=False, seed=7)
             sweep_s = time.perf_counter() - t
             rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
@@ -630,7 +630,7 @@ def sweeps_report(sw: dict, cfg: dict, info: dict, rows: list) -> tuple[list, li
         L.append(f"Room Temperature ~ U(50, 90), Characteristic Time ~ U(5, 20) (`handwritten.grid({N}, seed=1)`), "
                  f"the same pairs for every engine; in-process, {info['numba_threads']} Numba threads, warm "
                  f"kernels; median of {tc['reps']} (best in brackets), the engines taking turns. Our times are the whole "
-                 "`m.sweep` call (parameter table, `parameter_matrix`, chunks, statistics). "
+                 "`sweep` call (parameter table, `parameter_matrix`, chunks, statistics). "
                  "PySD: `model.run(params={...})` with both constants varied per run (all columns, "
                  + (f"{py['runs']} runs after 1 warm-up; runs/s = 1 / median per run" if py_rate else "not run")
                  + "). Max abs diff = largest |ours − hand-written| (final values, or the per-time mean).\n")
@@ -668,7 +668,7 @@ def sweeps_report(sw: dict, cfg: dict, info: dict, rows: list) -> tuple[list, li
     if isinstance(sc, list) and len(sc) == 2 and all(x.get("ok") for x in sc):
         n = sc[0]["n"]
         L.append(f"Each thread count in its own fresh subprocess (`numba.set_num_threads(k)` right after "
-                 f"import, warm cache); the same {n:,}-run `m.sweep(..., times='final')` as above, median of "
+                 f"import, warm cache); the same {n:,}-run `sweep(m, ..., times='final')` as above, median of "
                  f"{cfg['sweep_reps']}; the hand-written `teacup_batch_final` on the same runs for reference "
                  f"(what the machine gives a pure prange kernel). nproc {info['nproc']}; other jobs share "
                  "the machine, so the second core is not always free.\n")
@@ -690,7 +690,7 @@ def sweeps_report(sw: dict, cfg: dict, info: dict, rows: list) -> tuple[list, li
     L.append("### Peak memory: teacup Monte Carlo keeping statistics only\n")
     rs = sw.get("rss")
     if rs and rs.get("ok"):
-        L.append(f"Fresh subprocess: `m.sweep(Random({{Room Temperature: U(50, 90), Characteristic Time: "
+        L.append(f"Fresh subprocess: `sweep(m, Random({{Room Temperature: U(50, 90), Characteristic Time: "
                  f"U(5, 20)}}, n={rs['n']:,}), times='{rs['times']}', keep_runs=False, "
                  f"stats={RSS_STATS})`, all {rs['outputs']} outputs; peak RSS = "
                  f"`resource.getrusage(RUSAGE_SELF).ru_maxrss` at the end (whole process: interpreter, "
@@ -747,7 +747,7 @@ def sweeps_report(sw: dict, cfg: dict, info: dict, rows: list) -> tuple[list, li
                  "The all-times sweeps run in chunks of about 64 MB of trajectories; the kernel writes "
                  "every chunk into the same buffer (fresh memory would cost a page fault per 4 KiB) "
                  "and the statistics asked for are folded into running per-cell state in place, by "
-                 "Numba functions that read the chunk once (`smartspec_dsl/stats.py`).\n")
+                 "Numba functions that read the chunk once (`smartspec_dsl/experiments/stats.py`).\n")
         if py_s:
             T.append((f"World3 {N:,}-run sweep (10 constants): PySD s per run / sweep s per run",
                       f"{fmt_ratio(py_s / per)} ({fmt_time(per)} vs {fmt_time(py_s)} per run; all-times "
@@ -949,7 +949,7 @@ def write_report(path: Path, cmd: str, info: dict, cfg: dict, rows: list, teacup
 
     L.append("## Notes\n")
     L.append("- Cold compile includes Numba compiling the model's kernel; the shared helpers in "
-             "`smartspec_dsl/kernel_lib.py` are cached once per install (Numba `cache=True`), so "
+             "`smartspec_dsl/backend/kernel_lib.py` are cached once per install (Numba `cache=True`), so "
              "they are warm in both runs.")
     L.append("- PySD runs in its own venv (`benchmarks/pysd_env.sh`); its warnings are silenced. "
              "The model folder is copied to a temporary directory first because `read_vensim` "

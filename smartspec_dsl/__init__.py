@@ -1,7 +1,7 @@
 """smartspec: a compiler for Vensim-style system dynamics models to Numba kernels."""
 from .errors import ModelError
 
-__all__ = ["load", "Model", "Result", "ModelError"]
+__all__ = ["load", "sweep", "Model", "Result", "ModelError"]
 __version__ = "0.1.0"
 
 
@@ -11,4 +11,7 @@ def __getattr__(name: str):
     if name in ("load", "Model", "Result"):
         from . import runtime
         return getattr(runtime, name)
+    if name == "sweep":
+        from .experiments.sweep import sweep
+        return sweep
     raise AttributeError(f"module 'smartspec_dsl' has no attribute {name!r}")

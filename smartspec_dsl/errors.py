@@ -41,6 +41,12 @@ class ParameterError(ModelError):
     pass
 
 
+class PassContractError(ModelError):
+    """A compiler pass left the model in a state the next one cannot take (a
+    bug of smartspec, not of the model): the message names the pass."""
+    exit_code = 70
+
+
 class SpecError(ModelError):
     """A bad sweep, scenario, calibration or evaluation spec or data file."""
 

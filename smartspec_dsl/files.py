@@ -114,6 +114,12 @@ def replacing(path, suffix: str = ""):
         raise
 
 
+def write_bytes(path, data: bytes) -> None:
+    """Write `data` to `path` atomically (OSError propagates: callers know what the file is)."""
+    with replacing(path) as tmp:
+        Path(tmp).write_bytes(data)
+
+
 def write_text(path, text: str) -> None:
     """Write a text output (UTF-8, newlines as given); an OSError is a SpecError naming the file."""
     try:

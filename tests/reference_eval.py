@@ -1,6 +1,6 @@
 """A deliberately simple reference simulator for tests (plain Python, no numba).
 
-It runs the *lowered* IR (`smartspec_dsl.lower.lower(parse_model(...))`) the slow,
+It runs the *lowered* IR (`smartspec_dsl.passes.pipeline.lower(parse_model(...))`) the slow,
 obvious way, so that differential tests can compare it with the generated kernels:
 
 * no dependency ordering: every variable is computed by recursion over its
@@ -14,7 +14,7 @@ obvious way, so that differential tests can compare it with the generated kernel
 
 The scalar builtins are written here from Vensim's documented definitions
 (https://vensim.com/documentation/, "Functions"), independently of
-`smartspec_dsl/kernel_lib.py`. Where that documentation is explicit it is
+`smartspec_dsl/backend/kernel_lib.py`. Where that documentation is explicit it is
 quoted next to the code.
 """
 from __future__ import annotations
@@ -25,8 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from smartspec_dsl import ir
-from smartspec_dsl.lower import lower
-from smartspec_dsl.parse import parse_model
+from smartspec_dsl.passes.pipeline import lower
+from smartspec_dsl.frontend.parse import parse_model
 
 
 class ReferenceEvalError(Exception):

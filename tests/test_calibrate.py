@@ -1,9 +1,8 @@
 """Calibration recovers constants from a model's own output."""
-import numpy as np
 import pytest
 
 import smartspec_dsl
-from smartspec_dsl.calibrate import calibrate, read_spec
+from smartspec_dsl.experiments.calibrate import calibrate, read_spec
 from smartspec_dsl.cli import main, write_table
 from smartspec_dsl.errors import SpecError
 

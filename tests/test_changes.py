@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import smartspec_dsl
-from smartspec_dsl.changes import parse_changes
+from smartspec_dsl.frontend.changes import parse_changes
 from smartspec_dsl.errors import ModelError
 
 from conftest import shared_path
@@ -65,12 +65,12 @@ def test_world3_scenarios_differ_from_base():
 def test_world3_cin_scenarios_as_one_sweep():
     """Changes files that replace lookup tables (W303S10-13) run in a sweep, each
     scenario exactly as `run(changes=...)` runs it, whatever the chunking."""
-    from smartspec_dsl.samplers import Scenario, Scenarios
+    from smartspec_dsl.experiments.samplers import Scenario, Scenarios
     folder = shared_path("real-models", "WRLD3-03")
     m = smartspec_dsl.load(folder / "wrld3-03.mdl")
     files = sorted(glob.glob(str(folder / "W303S*.CIN")))
     sc = Scenarios([Scenario("base")] + [Scenario.from_cin(f) for f in files])
-    res = m.sweep(sc, outputs=["population", "industrial output"], chunk_size=5, progress=False)
+    res = smartspec_dsl.sweep(m, sc, outputs=["population", "industrial output"], chunk_size=5, progress=False)
     assert res.labels.tolist() == ["base"] + [f.rsplit("/", 1)[1][:-4] for f in files]
     for i, f in enumerate([None] + files):
         want = m.run(changes=f, return_columns=["population", "industrial output"])

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from smartspec_dsl import codegen, load
+from smartspec_dsl import load
+from smartspec_dsl.backend import codegen
 
 ARRAYED = """
 region: (r1-r12) ~~|

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from smartspec_dsl.errors import SpecError
-from smartspec_dsl.evaluate import (
+from smartspec_dsl.app.evaluate import (
     coupling_coordination, entropy_weights, evaluate_file, format_result, load_spec, main,
     normalize, topsis,
 )
@@ -433,7 +433,7 @@ def test_cli_unwritable_output_is_exit_2(tiny, tmp_path, capsys):
 def test_python_dash_m_on_example(tmp_path):
     out = tmp_path / "res.csv"
     proc = subprocess.run(
-        [sys.executable, "-m", "smartspec_dsl.evaluate", str(EXAMPLE_DATA),
+        [sys.executable, "-m", "smartspec_dsl.app.evaluate", str(EXAMPLE_DATA),
          "--spec", str(EXAMPLE_SPEC), "-o", str(out)],
         cwd=REPO, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr

@@ -9,8 +9,8 @@ import pytest
 
 from smartspec_dsl import ir
 from smartspec_dsl.errors import ModelError
-from smartspec_dsl.lower import lower
-from smartspec_dsl.parse import parse_model
+from smartspec_dsl.passes.pipeline import lower
+from smartspec_dsl.frontend.parse import parse_model
 
 CONTROL = """
 INITIAL TIME = 0 ~~|

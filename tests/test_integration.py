@@ -51,8 +51,8 @@ def test_load_announces_a_compile_and_only_a_compile(tmp_path):
 def test_reprs_summarise(tmp_path):
     """Notebook-friendly reprs: what a model, a run and a sweep hold, in one line."""
     import smartspec_dsl
-    from smartspec_dsl.samplers import LatinHypercube, Uniform
-    from smartspec_dsl.sweep import sweep
+    from smartspec_dsl.experiments.samplers import LatinHypercube, Uniform
+    from smartspec_dsl.experiments.sweep import sweep
     path = tmp_path / "m.mdl"
     path.write_text("k = 0.5 ~~|\nx = INTEG(-k * x, 1) ~~|\nINITIAL TIME = 0 ~~|\nFINAL TIME = 4 ~~|\n"
                     "TIME STEP = 0.5 ~~|\nSAVEPER = 1 ~~|\n")

@@ -1,4 +1,4 @@
-"""The paper's model and its scenarios (smartspec_dsl.paper, models/scenarios/):
+"""The paper's model and its scenarios (smartspec_dsl.app.paper, models/scenarios/):
 the model runs, the qualitative findings of section 5 hold, the specs are
 consistent with models/scenarios/README.md and the model."""
 import csv
@@ -7,8 +7,8 @@ import re
 import numpy as np
 import pytest
 
-from smartspec_dsl import paper
-from smartspec_dsl.sweep import read_spec
+from smartspec_dsl.app import paper
+from smartspec_dsl.experiments.sweep import read_spec
 
 MAIN = paper.MAIN
 SPEC_FILES = [*paper.GROUPS, paper.MONTE_CARLO]
@@ -214,7 +214,7 @@ def test_calibration_spec_uses_constants_and_defined_scenarios(model):
     bounds, and its targets and scenarios are paper scenarios with the sweep specs'
     multipliers and the paper's reported levels."""
     import tomllib
-    from smartspec_dsl.calibrate import read_spec as read_calibration
+    from smartspec_dsl.experiments.calibrate import read_spec as read_calibration
     spec = read_calibration(paper.CALIBRATION_PATH)      # SpecError on an undefined scenario
     constants = {k.lower() for k in model.constants}
     tertiary = {c.lower() for g in _readme_groups().values() for c in g}
@@ -242,8 +242,8 @@ def test_calibration_spec_uses_constants_and_defined_scenarios(model):
 def test_units_consistent_but_for_the_printed_rates():
     """The model passes the units check except where the paper prints a rate without its
     per-year dimension (each rate's comment says so); nothing else may drift."""
-    from smartspec_dsl.parse import parse_file
-    from smartspec_dsl.units import check_units
+    from smartspec_dsl.frontend.parse import parse_file
+    from smartspec_dsl.passes.units import check_units
     issues = check_units(parse_file(paper.MODEL_PATH))
     assert sorted(i.variable for i in issues) == sorted([
         "Smart development rate", "Specialization development rate", "Coupling level development rate",

@@ -13,9 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fuzz_mutants import check_text, located
-from smartspec_dsl import ir, limits, nesting
-from smartspec_dsl.errors import ModelError, ParameterError
+from fuzz_mutants import check_text
+from smartspec_dsl import ir, limits
+from smartspec_dsl.frontend import nesting
+from smartspec_dsl.errors import ParameterError
 from smartspec_dsl.runtime import compile_model
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,4 +1,4 @@
-"""Sensitivity indices (smartspec_dsl.sensitivity) against values derived by hand:
+"""Sensitivity indices (smartspec_dsl.experiments.sensitivity) against values derived by hand:
 y = a + 2 b and z(2) = 2 a b (Euler, two steps of a*b) with a ~ U(0, 1), b ~ U(0, 2)."""
 import csv
 import subprocess
@@ -9,9 +9,10 @@ import pytest
 
 pytest.importorskip("SALib")
 
-from smartspec_dsl import load, sensitivity  # noqa: E402
+from smartspec_dsl import load  # noqa: E402
+from smartspec_dsl.experiments import sensitivity  # noqa: E402
 from smartspec_dsl.errors import SpecError  # noqa: E402
-from smartspec_dsl.samplers import LatinHypercube, Morris, Saltelli, Uniform  # noqa: E402
+from smartspec_dsl.experiments.samplers import LatinHypercube, Morris, Saltelli, Uniform  # noqa: E402
 
 MODEL = """
 a = 0.5 ~~|
@@ -58,7 +59,7 @@ def test_morris_elementary_effects(model):
 def test_needs_a_design_and_the_runs(model):
     with pytest.raises(SpecError, match="morris or saltelli design"):
         sensitivity.run(model, LatinHypercube({"a": Uniform(0, 1)}, 10))
-    from smartspec_dsl.sweep import sweep
+    from smartspec_dsl.experiments.sweep import sweep
     res = sweep(model, Saltelli(BOUNDS, 8), keep_runs=False, stats=["mean"], seed=1)
     with pytest.raises(SpecError, match="keep_runs=True"):
         sensitivity.analyze(res, Saltelli(BOUNDS, 8))

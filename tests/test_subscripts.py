@@ -1,14 +1,14 @@
-"""Flattening of subscripts (smartspec_dsl.subscripts), on small models whose
+"""Flattening of subscripts (smartspec_dsl.passes.subscripts), on small models whose
 values are worked out by hand. Evaluated with consteval: no kernel compile."""
 from __future__ import annotations
 
 import pytest
 
 from smartspec_dsl import ir
-from smartspec_dsl.consteval import constant_value
+from smartspec_dsl.passes.consteval import constant_value
 from smartspec_dsl.errors import ModelError, UnsupportedFeature
-from smartspec_dsl.parse import parse_model
-from smartspec_dsl.subscripts import flatten
+from smartspec_dsl.frontend.parse import parse_model
+from smartspec_dsl.passes.subscripts import flatten
 
 CONTROL = """
 INITIAL TIME = 0 ~~|
@@ -152,7 +152,7 @@ import math  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from smartspec_dsl import kernel_lib as kl  # noqa: E402
+from smartspec_dsl.backend import kernel_lib as kl  # noqa: E402
 
 
 def block(*values) -> np.ndarray:

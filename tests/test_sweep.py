@@ -1,17 +1,14 @@
 """Sweeps: API, samplers, streaming statistics, spec, storage/resume, CLI, plots."""
-import json
-import os
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from conftest import shared_path
 from smartspec_dsl.errors import ParameterError, SpecError
-from smartspec_dsl import samplers as S
-from smartspec_dsl.stats import HistogramSketch, StreamingStats, parse_stats
-from smartspec_dsl.sweep import run_seeds, sweep
+from smartspec_dsl.experiments import samplers as S
+from smartspec_dsl.experiments.stats import HistogramSketch, StreamingStats, parse_stats
+from smartspec_dsl.experiments.sweep import run_seeds, sweep
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +90,7 @@ def test_inplace_reduction_matches_plain_numpy(monkeypatch, chunk, threads, para
     """The chunk-by-chunk (Numba) reduction against numpy over all runs at once."""
     import numba
 
-    from smartspec_dsl import stats as stats_mod
+    from smartspec_dsl.experiments import stats as stats_mod
     x = _awkward_data(runs=600 if chunk == 1 else 3000)
     monkeypatch.setattr(stats_mod, "_PARALLEL_VALUES", 0 if parallel else 2 ** 62)
     before = numba.get_num_threads()
@@ -139,7 +136,7 @@ def test_inplace_reduction_matches_plain_numpy(monkeypatch, chunk, threads, para
 def test_inplace_sketch_state_does_not_depend_on_threads_or_chunks(monkeypatch):
     import numba
 
-    from smartspec_dsl import stats as stats_mod
+    from smartspec_dsl.experiments import stats as stats_mod
     x = _awkward_data().reshape(3000, -1)
     states = []
     for chunk, threads, parallel in [(3000, 2, True), (3000, 1, False), (97, 2, True), (1000, 1, False)]:

@@ -11,9 +11,9 @@ pytest.importorskip("pyarrow")
 def test_dask_sweep_equals_local(tmp_path):
     import smartspec_dsl
     from dask.distributed import Client, LocalCluster
-    from smartspec_dsl import samplers as S
-    from smartspec_dsl.store import SweepStore
-    from smartspec_dsl.sweep import sweep
+    from smartspec_dsl.experiments import samplers as S
+    from smartspec_dsl.experiments.store import SweepStore
+    from smartspec_dsl.experiments.sweep import sweep
     model = smartspec_dsl.load(shared_path("test-models", "samples", "teacup", "teacup.mdl"))
     sampler = S.LatinHypercube({"Characteristic Time": S.Uniform(5, 15), "Room Temperature": S.Uniform(60, 80)}, 900)
     kw = dict(outputs=["Teacup Temperature"], times=[0, 15, 30], seed=5, chunk_size=100,

@@ -41,9 +41,9 @@ def _files(d):
 
 
 def test_store_resume_equals_uninterrupted(teacup, tmp_path):
-    from smartspec_dsl import samplers as S
-    from smartspec_dsl.store import SweepStore, load
-    from smartspec_dsl.sweep import sweep
+    from smartspec_dsl.experiments import samplers as S
+    from smartspec_dsl.experiments.store import SweepStore, load
+    from smartspec_dsl.experiments.sweep import sweep
     sampler = S.Sobol({"Characteristic Time": S.Uniform(5, 15)}, 1000)
     kw = dict(outputs=["Teacup Temperature"], times="all", seed=3, chunk_size=128, progress=False,
               keep_runs=False, stats=["mean", "p50"])
@@ -88,8 +88,8 @@ def test_store_resume_equals_uninterrupted(teacup, tmp_path):
 
 def test_wide_layout_schema(teacup, tmp_path):
     import pyarrow.parquet as pq
-    from smartspec_dsl.store import SweepStore, load
-    from smartspec_dsl.sweep import sweep
+    from smartspec_dsl.experiments.store import SweepStore, load
+    from smartspec_dsl.experiments.sweep import sweep
     res = sweep(teacup, {"Room Temperature": [60.0, 80.0]}, outputs=["Teacup Temperature"], times=[10, 30],
                 progress=False, store=SweepStore(tmp_path / "w", layout="wide"))
     t = pq.read_table(tmp_path / "w" / "chunks" / "chunk-000000.parquet")
@@ -121,7 +121,7 @@ def _write(tmp_path, text, name="spec.toml"):
     (("chunk_size = 100", "chunk_size = 0"), "chunk_size: must be an integer >= 1"),
 ])
 def test_bad_specs(teacup, tmp_path, edit, message):
-    from smartspec_dsl.sweep import read_spec
+    from smartspec_dsl.experiments.sweep import read_spec
     p = _write(tmp_path, SPEC.replace(*edit))
     with pytest.raises(SpecError) as err:
         read_spec(p, teacup)
@@ -129,7 +129,7 @@ def test_bad_specs(teacup, tmp_path, edit, message):
 
 
 def test_spec_grid_table_scenarios(teacup, tmp_path):
-    from smartspec_dsl.sweep import read_spec, sweep
+    from smartspec_dsl.experiments.sweep import read_spec, sweep
     (tmp_path / "runs.csv").write_text("scenario,Room Temperature\na,60\nb,75\n")
     (tmp_path / "hot.cin").write_text("Room Temperature = 90\n")
     grid = _write(tmp_path, """

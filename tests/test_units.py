@@ -1,15 +1,13 @@
-"""Units check (smartspec_dsl.units): unit strings, the rules on small models worked
+"""Units check (smartspec_dsl.passes.units): unit strings, the rules on small models worked
 out by hand, and published models (World3 is consistent; the Workforce sample has
 four inconsistencies, each confirmed by reading its equations)."""
 import subprocess
 import sys
 from fractions import Fraction
 
-import pytest
-
 from conftest import shared_path
-from smartspec_dsl.parse import parse_file, parse_model
-from smartspec_dsl.units import check_units, format_units, parse_units
+from smartspec_dsl.frontend.parse import parse_file, parse_model
+from smartspec_dsl.passes.units import check_units, format_units, parse_units
 
 CONTROL = "INITIAL TIME = 0 ~ Month ~|\nFINAL TIME = 10 ~ Month ~|\nTIME STEP = 1 ~ Month ~|\nSAVEPER = 1 ~ Month ~|\n"
 

@@ -1,0 +1,6 @@
+"""`python -m smartspec_dsl.cli`, the same as the `smartspec` command."""
+import sys
+
+from . import main
+
+sys.exit(main())

@@ -1,0 +1,33 @@
+"""`smartspec sensitivity`: Morris or Sobol indices of a model (with a spec) or a stored sweep."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..errors import SpecError
+from ..experiments import sensitivity
+from ..experiments.sweep import read_spec
+from ..files import write_csv
+from ..runtime import load
+from .common import compile_note
+
+
+def main(args: argparse.Namespace) -> int:
+    if Path(args.target).is_dir():
+        res, idx = sensitivity.from_store(args.target, args.time, log=compile_note)
+    else:
+        if not args.spec:
+            raise SpecError(f"{args.target}: a model needs --spec SPEC.toml (or give a sweep's output directory)")
+        model = load(args.target, log=compile_note)
+        spec = read_spec(args.spec, model)
+        o = spec.options
+        run_kw = {k: o[k] for k in ("final_time", "time_step", "saveper", "method") if k in o}
+        res, idx = sensitivity.run(model, sensitivity.design_of(spec), o.get("outputs"), args.time,
+                                   spec.seed or 0, **run_kw)
+    sys.stdout.write(sensitivity.format_table(idx))
+    if args.output:
+        write_csv(args.output, ["output", "parameter", *idx.columns], idx.rows())
+    print(f"{args.target}: {len(res.runs)} runs, {len(idx.values)} outputs x {len(idx.parameters)} parameters"
+          + (f" -> {args.output}" if args.output else ""), file=sys.stderr)
+    return 0

@@ -1,0 +1,700 @@
+"""Parameter samplers for sweeps.
+
+A sampler gives its runs' parameters on demand: `sampler.source(model, seed)`
+is an object with `n` (runs) and `rows(s, e)`, the `ParamTable` of runs
+[s, e). A sweep asks for one chunk of rows at a time, so memory does not grow
+with the number of runs. Run i's parameters depend only on the sampler, its
+seed and i, never on which rows are asked for together: the same whatever the
+chunk size, the thread count or the worker. `sampler.table(model, seed)` is
+every row at once (`source(...).rows(0, n)`).
+
+| sampler | runs | what |
+|---|---|---|
+| `Grid({name: values})` | product of lengths | full factorial grid, first name varies slowest |
+| `Table({name: array})`, `Table.from_csv(path)` | rows | explicit parameter sets |
+| `Random({name: dist}, n)` | n | independent draws, counter-based (below) |
+| `LatinHypercube({name: dist}, n)` | n | Latin hypercube, strata from a keyed permutation (below) |
+| `Sobol({name: dist}, n)` | n | scrambled Sobol points (scipy.stats.qmc) |
+| `Scenarios([Scenario(...), ...])` | scenarios | named scenarios: absolute values and multipliers on groups of constants |
+| `Scenarios.from_cin([paths])` | files | each Vensim `.cin` changes file is one scenario (constants and lookup tables) |
+| `Product(a, b)` | len(a) * len(b) | every row of a with every row of b (a slowest) |
+
+Distributions: `Uniform(low, high)`, `Normal(mean, sd)`, `LogNormal(mu, sigma)`
+(mu, sigma of the underlying normal, so the median is exp(mu)) and
+`Triangular(low, mode, high)`. Random, Latin hypercube and Sobol make points
+u in (0, 1)^d and map column j through the j-th distribution's inverse CDF.
+
+How rows are made on demand:
+  * Grid, Product: index arithmetic on the run index;
+  * Random: u[i, j] is splitmix64 of a key from (seed, j) plus i times the
+    golden-ratio increment, i.e. draw i of a splitmix64 stream per parameter
+    (53 bits, open interval). Row i does not depend on n, and column j not on
+    the parameters after it: growing n appends runs, adding a parameter at the
+    end keeps the others' draws. (Before lazy generation, Random filled a numpy PCG64 table
+    row by row: the same seed now gives different, equally distributed, draws.)
+  * LatinHypercube: u[i, j] = (p_j(i) + v[i, j]) / n with p_j a permutation of
+    0..n-1 keyed by (seed, j) (a 6-round Feistel network over the next even
+    power of two, cycle-walking back into range) and v an independent draw as
+    for Random: one point per stratum and column, as scipy's LatinHypercube
+    (which it replaces; draws differ from the previous version as for Random);
+  * Sobol: scipy's scrambled Sobol engine (scramble from `default_rng(seed)`,
+    points unchanged from the previous version), fast-forwarded to row s; the
+    engine is kept between calls, so reading the rows in order costs O(n);
+  * Table, Scenarios, Morris, Saltelli: held whole (they are given or small).
+"""
+from __future__ import annotations
+
+import csv
+import math
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..backend.kernel_lib import GOLDEN, splitmix64
+from ..errors import ParameterError, SpecError
+from ..frontend.changes import read_changes
+from ..ir import canonical_name as canon
+
+# ---------------------------------------------------------------- tables
+
+
+@dataclass
+class ParamTable:
+    """Parameter sets, one row per run.
+
+    `columns`: constant name -> absolute value per run; `multipliers`: constant
+    name -> factor per run, applied to the column's value when the constant has
+    a column and to the model default otherwise; `labels`: optional scenario
+    name per run. A ParamTable is also a source of its own rows (`rows`)."""
+    n: int
+    columns: dict[str, np.ndarray] = field(default_factory=dict)
+    multipliers: dict[str, np.ndarray] = field(default_factory=dict)
+    labels: np.ndarray | None = None
+    # lookup tables replaced by .cin scenarios: per run an index into `table_sets`
+    # (each a model's whole table vector), -1 for the model's own tables
+    table_index: np.ndarray | None = None
+    table_sets: list[np.ndarray] = field(default_factory=list)
+
+    def rows(self, s: int, e: int) -> "ParamTable":
+        """Runs [s, e) (views, not copies)."""
+        return ParamTable(e - s, {k: v[s:e] for k, v in self.columns.items()},
+                          {k: v[s:e] for k, v in self.multipliers.items()},
+                          None if self.labels is None else self.labels[s:e],
+                          None if self.table_index is None else self.table_index[s:e], self.table_sets)
+
+    def take(self, idx: np.ndarray) -> "ParamTable":
+        return ParamTable(len(idx), {k: v[idx] for k, v in self.columns.items()},
+                          {k: v[idx] for k, v in self.multipliers.items()},
+                          None if self.labels is None else self.labels[idx],
+                          None if self.table_index is None else self.table_index[idx], self.table_sets)
+
+    def resolve(self, model) -> dict[str, np.ndarray]:
+        """{display name: values per run}, multipliers applied; checks every name
+        is a settable constant of `model` (ParameterError otherwise)."""
+        return Resolution.of(self, model).apply(self)
+
+
+def _concat(parts: list[ParamTable]) -> ParamTable:
+    first = parts[0]
+
+    def cat(get):
+        return None if get(first) is None else np.concatenate([get(t) for t in parts])
+    return ParamTable(sum(t.n for t in parts),
+                      {k: cat(lambda t, k=k: t.columns[k]) for k in first.columns},
+                      {k: cat(lambda t, k=k: t.multipliers[k]) for k in first.multipliers},
+                      cat(lambda t: t.labels), cat(lambda t: t.table_index), first.table_sets)
+
+
+def _gather(src, idx: np.ndarray) -> ParamTable:
+    """Rows `idx` of `src`, asking it only for the contiguous ranges they cover."""
+    if not len(idx):
+        return src.rows(0, 0)
+    u = np.unique(idx)
+    ranges = np.split(u, np.flatnonzero(np.diff(u) > 1) + 1)
+    parts = [src.rows(int(r[0]), int(r[-1]) + 1) for r in ranges]
+    whole = parts[0] if len(parts) == 1 else _concat(parts)
+    return whole.take(np.searchsorted(u, idx))
+
+
+@dataclass
+class RowSource:
+    """`n` runs whose rows [s, e) `make(s, e)` builds when asked (see the module doc)."""
+    n: int
+    make: object
+    table_sets: list = field(default_factory=list)
+
+    def rows(self, s: int, e: int) -> ParamTable:
+        return self.make(s, e)
+
+
+@dataclass
+class Resolution:
+    """How rows of a source become {display name: values per run} for one model;
+    needs no model once made, so chunks resolve anywhere. `entries`: per set
+    constant (display name, column or None, model default, multiplier names)."""
+    entries: list
+
+    @classmethod
+    def of(cls, table: ParamTable, model) -> "Resolution":
+        """Checks every name of `table` (a few rows of a source are enough) against `model`."""
+        mult: dict[int, list[str]] = {}
+        for name in table.multipliers:
+            mult.setdefault(model.param_index(name), []).append(name)  # ParameterError when unknown
+        seen: dict[int, str] = {}
+        entries = []
+        for name in table.columns:
+            idx = model.param_index(name)
+            if idx in seen:
+                raise ParameterError(f"'{name}' is given twice (also as '{seen[idx]}')")
+            seen[idx] = name
+            entries.append((model.display(model.schedule.constants[idx]), name, None, mult.pop(idx, [])))
+        for idx, names in mult.items():
+            entries.append((model.display(model.schedule.constants[idx]), None, float(model.defaults[idx]), names))
+        res = cls(entries)
+        probe = res.apply(table.rows(0, min(table.n, 1)))
+        model.parameter_matrix(probe, n=len(next(iter(probe.values()))) if probe else 1)  # control check
+        return res
+
+    @classmethod
+    def identity(cls, names) -> "Resolution":
+        return cls([(k, k, None, []) for k in names])
+
+    @property
+    def names(self) -> list[str]:
+        return [e[0] for e in self.entries]
+
+    def apply(self, table: ParamTable) -> dict[str, np.ndarray]:
+        out: dict[str, np.ndarray] = {}
+        for display, col, default, mults in self.entries:
+            factor = None
+            for name in mults:
+                f = np.asarray(table.multipliers[name], dtype=np.float64)
+                factor = f if factor is None else factor * f
+            if col is None:
+                out[display] = default * factor
+            else:
+                values = np.array(table.columns[col], dtype=np.float64)
+                out[display] = values if factor is None else values * factor
+        return out
+
+
+def _check_lengths(columns: dict, what: str) -> int:
+    lengths = {len(v) for v in columns.values()}
+    if len(lengths) > 1:
+        raise SpecError(f"{what}: parameter columns have different lengths {sorted(lengths)}")
+    return lengths.pop() if lengths else 0
+
+
+class Sampler:
+    """Base class: `source(model, seed)` (an object with `n` and `rows(s, e) ->
+    ParamTable`) or `table(model, seed) -> ParamTable`, each defined through the
+    other; `names` the constants it sets."""
+    names: list[str] = []
+
+    def source(self, model=None, seed: int | None = None):
+        return self.table(model, seed)
+
+    def table(self, model=None, seed: int | None = None) -> ParamTable:
+        src = self.source(model, seed)
+        return src.rows(0, src.n)
+
+
+# ---------------------------------------------------------------- counter-based draws
+
+_M64 = (1 << 64) - 1
+_GOLDEN = GOLDEN
+
+
+def _key(*words: int) -> int:
+    k = 0
+    for w in words:
+        with np.errstate(over="ignore"):   # uint64 arithmetic wraps, as splitmix64 means it to
+            k = int(splitmix64(np.uint64((k + _GOLDEN + (int(w) & _M64)) & _M64)))
+    return k
+
+
+def _uniforms(key: int, runs: np.ndarray) -> np.ndarray:
+    """Draw `runs` of the splitmix64 stream `key`, in (0, 1) (53 bits, never 0 or 1)."""
+    z = runs.astype(np.uint64) * np.uint64(_GOLDEN)
+    z += np.uint64(key)
+    z = splitmix64(z)
+    z >>= np.uint64(11)
+    return (z.astype(np.float64) + 0.5) * 2.0 ** -53
+
+
+_FEISTEL_ROUNDS = 6
+
+
+def _permute(key: int, x: np.ndarray, n: int) -> np.ndarray:
+    """p(x) for a permutation p of 0..n-1 keyed by `key`: a balanced Feistel
+    network over 2h bits (4^h at most 4n), repeated on any value >= n until it lands
+    below n (cycle walking: still a bijection of 0..n-1)."""
+    h = max(1, ((n - 1).bit_length() + 1) // 2)
+    half, mask = np.uint64(h), np.uint64((1 << h) - 1)
+    keys = [np.uint64(_key(key, r)) for r in range(_FEISTEL_ROUNDS)]
+
+    def encrypt(v):
+        left, right = v >> half, v & mask
+        for k in keys:
+            f = right * np.uint64(_GOLDEN)
+            f += k
+            left, right = right, left ^ (splitmix64(f) & mask)
+        return (left << half) | right
+
+    y = encrypt(x.astype(np.uint64))
+    out = np.flatnonzero(y >= np.uint64(n))
+    while len(out):
+        y[out] = encrypt(y[out])
+        out = out[y[out] >= np.uint64(n)]
+    return y
+
+
+def _fresh_seed() -> int:
+    return int(np.random.SeedSequence().entropy % (2 ** 63))
+
+
+# ---------------------------------------------------------------- distributions
+
+
+class Distribution:
+    def ppf(self, u: np.ndarray) -> np.ndarray:  # pragma: no cover
+        raise NotImplementedError
+
+
+def _number(value, what):
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise SpecError(f"{what} must be a number, got {value!r}")
+    if not math.isfinite(float(value)):
+        raise SpecError(f"{what} must be finite, got {value!r}")
+    return float(value)
+
+
+@dataclass(frozen=True)
+class Uniform(Distribution):
+    low: float
+    high: float
+
+    def __post_init__(self):
+        if not _number(self.low, "low") <= _number(self.high, "high"):
+            raise SpecError(f"uniform: low ({self.low}) > high ({self.high})")
+
+    def ppf(self, u):
+        return self.low + (self.high - self.low) * u
+
+
+@dataclass(frozen=True)
+class Normal(Distribution):
+    mean: float
+    sd: float
+
+    def __post_init__(self):
+        _number(self.mean, "mean")
+        if not _number(self.sd, "sd") > 0:
+            raise SpecError(f"normal: sd must be > 0, got {self.sd}")
+
+    def ppf(self, u):
+        from scipy.special import ndtri
+        return self.mean + self.sd * ndtri(u)
+
+
+@dataclass(frozen=True)
+class LogNormal(Distribution):
+    mu: float
+    sigma: float
+
+    def __post_init__(self):
+        _number(self.mu, "mu")
+        if not _number(self.sigma, "sigma") > 0:
+            raise SpecError(f"lognormal: sigma must be > 0, got {self.sigma}")
+
+    def ppf(self, u):
+        from scipy.special import ndtri
+        return np.exp(self.mu + self.sigma * ndtri(u))
+
+
+@dataclass(frozen=True)
+class Triangular(Distribution):
+    low: float
+    mode: float
+    high: float
+
+    def __post_init__(self):
+        lo, mo, hi = (_number(x, n) for x, n in ((self.low, "low"), (self.mode, "mode"), (self.high, "high")))
+        if not (lo <= mo <= hi and lo < hi):
+            raise SpecError(f"triangular: need low <= mode <= high and low < high, got "
+                            f"({self.low}, {self.mode}, {self.high})")
+
+    def ppf(self, u):
+        lo, mo, hi = self.low, self.mode, self.high
+        c = (mo - lo) / (hi - lo)
+        u = np.asarray(u, dtype=np.float64)
+        left = lo + np.sqrt(u * (hi - lo) * (mo - lo))
+        right = hi - np.sqrt((1 - u) * (hi - lo) * (hi - mo))
+        return np.where(u < c, left, right)
+
+
+DISTRIBUTIONS = {"uniform": (Uniform, ("low", "high")),
+                 "normal": (Normal, ("mean", "sd")),
+                 "lognormal": (LogNormal, ("mu", "sigma")),
+                 "triangular": (Triangular, ("low", "mode", "high"))}
+
+
+def distribution(spec: dict, where: str) -> Distribution:
+    """A distribution from a spec table such as {dist = "uniform", low = 1, high = 2}."""
+    if not isinstance(spec, dict):
+        raise SpecError(f"{where}: expected a table like {{dist = \"uniform\", low = 1, high = 2}}")
+    kind = spec.get("dist", "uniform" if "low" in spec and "high" in spec and "mode" not in spec else None)
+    if kind is None:
+        raise SpecError(f"{where}: missing key 'dist' (one of {', '.join(DISTRIBUTIONS)})")
+    if kind not in DISTRIBUTIONS:
+        raise SpecError(f"{where}: unknown distribution '{kind}' (use one of {', '.join(DISTRIBUTIONS)})")
+    cls, keys = DISTRIBUTIONS[kind]
+    missing = [k for k in keys if k not in spec]
+    if missing:
+        raise SpecError(f"{where}: {kind} distribution needs key '{missing[0]}'")
+    extra = sorted(set(spec) - set(keys) - {"dist"})
+    if extra:
+        raise SpecError(f"{where}: unknown key '{extra[0]}' for a {kind} distribution "
+                        f"(expected {', '.join(keys)})")
+    try:
+        return cls(*(spec[k] for k in keys))
+    except SpecError as err:
+        raise SpecError(f"{where}: {err}") from None
+
+
+# ---------------------------------------------------------------- samplers
+
+
+class Grid(Sampler):
+    """Full factorial grid; the first name varies slowest (row-major, like nested loops)."""
+
+    def __init__(self, values: dict[str, "np.ndarray | list[float]"]):
+        self.values = {k: np.asarray(v, dtype=np.float64).ravel() for k, v in values.items()}
+        for k, v in self.values.items():
+            if not len(v):
+                raise SpecError(f"grid: '{k}' has no values")
+        self.names = list(self.values)
+
+    def source(self, model=None, seed=None) -> RowSource:
+        values = list(self.values.items())
+
+        def make(s, e):
+            idx = np.arange(s, e, dtype=np.int64)
+            cols = {}
+            for k, v in reversed(values):
+                idx, pos = np.divmod(idx, len(v))
+                cols[k] = v[pos]
+            return ParamTable(e - s, {k: cols[k] for k, _ in values})
+        return RowSource(math.prod(len(v) for _, v in values), make)
+
+
+class Table(Sampler):
+    """Explicit parameter sets: {name: values} with equal lengths."""
+
+    def __init__(self, columns: dict[str, "np.ndarray | list[float]"], labels=None, source="table"):
+        self.columns = {k: np.asarray(v, dtype=np.float64).ravel() for k, v in columns.items()}
+        self.n = _check_lengths(self.columns, source)
+        self.labels = None if labels is None else np.asarray(labels, dtype=object)
+        self.names = list(self.columns)
+
+    @classmethod
+    def from_csv(cls, path: str | Path) -> "Table":
+        """A CSV with a header of constant names; a column named `scenario` (or
+        `run`) is kept as run labels, not as a constant."""
+        path = Path(path)
+        try:
+            with open(path, newline="", encoding="utf-8-sig") as f:
+                rows = list(csv.reader(f))
+        except OSError as err:
+            raise SpecError(f"{path}: cannot read parameter table: {err.strerror or err}") from None
+        rows = [r for r in rows if any(c.strip() for c in r)]
+        if not rows:
+            raise SpecError(f"{path}: empty parameter table")
+        header = [h.strip() for h in rows[0]]
+        cols: dict[str, list] = {h: [] for h in header}
+        for lineno, row in enumerate(rows[1:], start=2):
+            if len(row) != len(header):
+                raise SpecError(f"{path}:{lineno}: {len(row)} fields, the header has {len(header)}")
+            for h, cell in zip(header, row):
+                cols[h].append(cell.strip())
+        labels = cols.pop("scenario", None)
+        cols.pop("run", None)
+        numeric = {}
+        for h, vals in cols.items():
+            try:
+                numeric[h] = [float(v) for v in vals]
+            except ValueError:
+                bad = next(v for v in vals if not _is_float(v))
+                raise SpecError(f"{path}: column '{h}': '{bad}' is not a number") from None
+        return cls(numeric, labels, str(path))
+
+    def table(self, model=None, seed=None) -> ParamTable:
+        return ParamTable(self.n, dict(self.columns), labels=self.labels)
+
+
+def _is_float(s: str) -> bool:
+    try:
+        float(s)
+        return True
+    except ValueError:
+        return False
+
+
+class _Design(Sampler):
+    """Points u in [0,1)^d mapped through each parameter's inverse CDF."""
+    kind = ""
+
+    def __init__(self, dists: dict[str, Distribution], n: int):
+        if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
+            raise SpecError(f"{self.kind}: number of runs must be a positive integer, got {n!r}")
+        if not dists:
+            raise SpecError(f"{self.kind}: no parameters to sample")
+        self.dists, self.n, self.names = dict(dists), int(n), list(dists)
+
+    def unit(self, seed: int):  # pragma: no cover
+        """A function (s, e) -> points u of runs [s, e), shape (e - s, d)."""
+        raise NotImplementedError
+
+    def source(self, model=None, seed=None) -> RowSource:
+        unit = self.unit(_fresh_seed() if seed is None else int(seed))
+        dists = list(self.dists.items())
+
+        def make(s, e):
+            u = unit(s, e)
+            return ParamTable(e - s, {k: d.ppf(u[:, j]) for j, (k, d) in enumerate(dists)})
+        return RowSource(self.n, make)
+
+
+class Random(_Design):
+    kind = "random"
+
+    def unit(self, seed):
+        keys = [_key(seed, 0, j) for j in range(len(self.dists))]
+
+        def rows(s, e):
+            runs = np.arange(s, e, dtype=np.uint64)
+            u = np.empty((e - s, len(keys)))
+            for j, k in enumerate(keys):
+                u[:, j] = _uniforms(k, runs)
+            return u
+        return rows
+
+
+def _qmc(cls, d, rng, **kw):
+    try:
+        return cls(d, rng=rng, **kw)
+    except TypeError:          # scipy < 1.15
+        return cls(d, seed=rng, **kw)
+
+
+class LatinHypercube(_Design):
+    kind = "lhs"
+
+    def unit(self, seed):
+        n = self.n
+        keys = [(_key(seed, 1, j), _key(seed, 2, j)) for j in range(len(self.dists))]
+        below_one = np.nextafter(1.0, 0.0)    # (stratum + jitter) / n may round up to 1
+
+        def rows(s, e):
+            runs = np.arange(s, e, dtype=np.uint64)
+            u = np.empty((e - s, len(keys)))
+            for j, (kp, kv) in enumerate(keys):
+                u[:, j] = np.minimum((_permute(kp, runs, n) + _uniforms(kv, runs)) / n, below_one)
+            return u
+        return rows
+
+
+class Sobol(_Design):
+    """Scrambled Sobol points; n a power of two keeps the balance properties."""
+    kind = "sobol"
+
+    def unit(self, seed):
+        from scipy.stats import qmc
+        d, engine = len(self.dists), None
+
+        def rows(s, e):
+            nonlocal engine
+            # one engine for every call: rows asked for in order cost no fast-forward at all
+            if engine is None or engine.num_generated > s:
+                engine = _qmc(qmc.Sobol, d, np.random.default_rng(seed), scramble=True)
+            if s > engine.num_generated:
+                engine.fast_forward(s - engine.num_generated)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")          # "balance properties ... power of 2"
+                return engine.random(e - s)
+        return rows
+
+
+@dataclass
+class Scenario:
+    """A named scenario: `set` absolute values, `scale` multipliers (on the value
+    set by another sampler in a Product, else on the model default)."""
+    name: str
+    set: dict[str, float] = field(default_factory=dict)
+    scale: dict[str, float] = field(default_factory=dict)
+    changes: list = field(default_factory=list)   # .cin Changes whose lookup tables apply
+
+    @classmethod
+    def multiply(cls, name: str, constants, factor: float) -> "Scenario":
+        """Scale a group of constants by one factor, e.g. multiply('high', [...], 1.25)."""
+        return cls(name, scale={c: float(factor) for c in constants})
+
+    @classmethod
+    def from_cin(cls, path: str | Path, name: str | None = None) -> "Scenario":
+        ch = read_changes(path)
+        return cls(name or Path(path).stem, set=dict(ch.constants), changes=[ch] if ch.tables else [])
+
+
+class Scenarios(Sampler):
+    def __init__(self, scenarios: list[Scenario]):
+        if not scenarios:
+            raise SpecError("scenarios: none given")
+        names = [s.name for s in scenarios]
+        dup = {n for n in names if names.count(n) > 1}
+        if dup:
+            raise SpecError(f"scenarios: name '{sorted(dup)[0]}' used twice")
+        self.scenarios = list(scenarios)
+        self.names = sorted({k for s in scenarios for k in (*s.set, *s.scale)})
+
+    @classmethod
+    def from_cin(cls, paths) -> "Scenarios":
+        return cls([Scenario.from_cin(p) for p in paths])
+
+    def table(self, model=None, seed=None) -> ParamTable:
+        n = len(self.scenarios)
+        cols: dict[str, np.ndarray] = {}
+        mult: dict[str, np.ndarray] = {}
+        sets = [{canon(k): float(v) for k, v in s.set.items()} for s in self.scenarios]
+        scales = [{canon(k): float(v) for k, v in s.scale.items()} for s in self.scenarios]
+        for k in {k for d in sets for k in d}:
+            if model is None:
+                raise SpecError("scenarios need the model to fill in defaults")
+            default = float(model.defaults[model.param_index(k)])
+            cols[k] = np.array([d.get(k, default) for d in sets], dtype=np.float64)
+        for k in {k for d in scales for k in d}:
+            mult[k] = np.array([d.get(k, 1.0) for d in scales], dtype=np.float64)
+        index, sets = None, []
+        if any(s.changes for s in self.scenarios):
+            if model is None:
+                raise SpecError("scenarios with lookup tables need the model")
+            index = np.full(n, -1, dtype=np.int64)
+            for i, s in enumerate(self.scenarios):
+                if s.changes:
+                    index[i] = len(sets)
+                    sets.append(model.apply_changes(s.changes)[1])   # checks the table names
+        return ParamTable(n, cols, mult, np.array([s.name for s in self.scenarios], dtype=object),
+                          index, sets)
+
+
+class Product(Sampler):
+    """Every row of `outer` with every row of `inner` (outer slowest). Seeds:
+    outer gets `seed`, inner `seed + 1`."""
+
+    def __init__(self, outer: Sampler, inner: Sampler):
+        self.outer, self.inner = outer, inner
+        self.names = list(dict.fromkeys(outer.names + inner.names))
+
+    def source(self, model=None, seed=None) -> RowSource:
+        if seed is None:
+            seed = _fresh_seed()
+        a = self.outer.source(model, seed)
+        b = self.inner.source(model, seed + 1)
+        pa, pb = a.rows(0, min(a.n, 1)), b.rows(0, min(b.n, 1))
+        clash = {canon(k) for k in pa.columns} & {canon(k) for k in pb.columns}
+        if clash:
+            raise SpecError(f"'{sorted(clash)[0]}' is set by both samplers of a product")
+        if pa.table_index is not None and pb.table_index is not None:
+            raise SpecError("only one sampler of a product may replace lookup tables")
+        nb = b.n
+
+        def make(s, e):
+            ia, ib = np.divmod(np.arange(s, e, dtype=np.int64), nb)
+            ta, tb = _gather(a, ia), _gather(b, ib)
+            mult = dict(ta.multipliers)
+            for k, v in tb.multipliers.items():
+                mult[k] = mult[k] * v if k in mult else v
+            la, lb = ta.labels, tb.labels
+            labels = la if lb is None else lb if la is None else \
+                np.array([f"{x}/{y}" for x, y in zip(la, lb)], dtype=object)
+            index = ta.table_index if ta.table_index is not None else tb.table_index
+            return ParamTable(e - s, ta.columns | tb.columns, mult, labels, index,
+                              ta.table_sets if ta.table_index is not None else tb.table_sets)
+        return RowSource(a.n * nb, make, a.table_sets or b.table_sets)
+
+
+# ---------------------------------------------------------------- SALib designs
+
+
+class _SALibDesign(Sampler):
+    """A design over bounded parameters, in SALib's `problem` form."""
+
+    def __init__(self, kind: str, bounds: dict[str, tuple[float, float]]):
+        self.bounds, self.names = dict(bounds), list(bounds)
+        for k, (lo, hi) in self.bounds.items():
+            if not lo < hi:
+                raise SpecError(f"{kind}: '{k}' low ({lo}) must be < high ({hi})")
+
+    def problem(self):
+        return {"num_vars": len(self.names), "names": self.names,
+                "bounds": [list(map(float, self.bounds[k])) for k in self.names]}
+
+
+class Morris(_SALibDesign):
+    """Morris elementary-effects design (SALib): (levels, trajectories); runs = r * (d + 1)."""
+
+    def __init__(self, bounds: dict[str, tuple[float, float]], trajectories: int, levels: int = 4):
+        _SALibDesign.__init__(self, "morris", bounds)
+        self.r, self.levels = int(trajectories), int(levels)
+
+    def table(self, model=None, seed=None) -> ParamTable:
+        try:
+            from SALib.sample import morris
+        except ImportError as err:
+            raise SpecError("the morris sampler needs SALib: pip install 'smartspec[sensitivity]'") from err
+        x = morris.sample(self.problem(), self.r, num_levels=self.levels, seed=seed)
+        return ParamTable(len(x), {k: x[:, j].copy() for j, k in enumerate(self.names)})
+
+
+class Saltelli(_SALibDesign):
+    """Sobol-index design (SALib sobol sampler): runs = N * (2d + 2) with second order."""
+
+    def __init__(self, bounds: dict[str, tuple[float, float]], base: int, second_order: bool = True):
+        _SALibDesign.__init__(self, "saltelli", bounds)
+        self.base, self.second = int(base), bool(second_order)
+
+    def table(self, model=None, seed=None) -> ParamTable:
+        try:
+            from SALib.sample import sobol
+        except ImportError as err:
+            raise SpecError("the saltelli sampler needs SALib: pip install 'smartspec[sensitivity]'") from err
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            x = sobol.sample(self.problem(), self.base, calc_second_order=self.second, seed=seed)
+        return ParamTable(len(x), {k: x[:, j].copy() for j, k in enumerate(self.names)})
+
+
+SAMPLERS = ("grid", "table", "random", "lhs", "sobol", "scenarios", "morris", "saltelli")
+
+
+def as_source(params, model, seed):
+    """A source of rows (`n`, `rows(s, e)`) from a sampler, a ParamTable or {name: array}."""
+    if isinstance(params, Sampler):
+        return params.source(model, seed)
+    return as_table(params, model, seed)
+
+
+def as_table(params, model, seed) -> ParamTable:
+    """A ParamTable from a sampler, a ParamTable or {name: array}."""
+    if isinstance(params, ParamTable):
+        return params
+    if isinstance(params, Sampler):
+        return params.table(model, seed)
+    if isinstance(params, dict):
+        cols = {k: np.atleast_1d(np.asarray(v, dtype=np.float64)) for k, v in params.items()}
+        lengths = {len(v) for v in cols.values()}
+        if len(lengths) > 1:
+            raise ParameterError(f"parameter columns have different lengths: {sorted(lengths)}")
+        return ParamTable(lengths.pop() if lengths else 1, cols)
+    raise TypeError(f"params must be a dict of arrays or a sampler, not {type(params).__name__}")

@@ -1,0 +1,492 @@
+"""Pass 1: model text -> parse tree -> model IR."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import lark
+from lark import Token, Transformer_NonRecursive, v_args
+
+from .. import ir
+from ..errors import ModelError, SourcePos, SyntaxErrorInModel
+from ..files import read_regular_file
+from ..limits import MAX_RANGE_ELEMENTS
+from ..ir.normalize import classify_flows, resolve_lookup_calls
+from .external import read_subscript
+from .grammar import parser
+from .nesting import bounded
+
+SKETCH_MARKER = re.compile(r"\\\\\\?---///")
+
+# Human spellings of the grammar's terminals, for "expected ..." messages.
+_TERMINAL_TEXT = {
+    "LPAR": "'('", "RPAR": "')'", "LSQB": "'['", "RSQB": "']'", "COMMA": "','",
+    "SEMICOLON": "';'", "COLON": "':'", "VBAR": "'|'", "TILDE": "'~'", "EQUAL": "'='",
+    "PLUS": "'+'", "MINUS": "'-'", "STAR": "'*'", "SLASH": "'/'", "CIRCUMFLEX": "'^'",
+    "NUMBER": "a number", "NAME": "a name", "QUOTED_NAME": "a quoted name",
+    "STRING": "a 'string'", "DOC_TEXT": "units or comment text", "MORETHAN": "'>'",
+    "LESSTHAN": "'<'", "BANG": "'!'", "NA": ":NA:", "AND": ":AND:", "OR": ":OR:",
+    "NOT": ":NOT:", "EXCEPT": ":EXCEPT:", "$END": "end of file",
+}
+
+
+def read_model_text(path: str | Path) -> str:
+    """A model file's text (UTF-8, else Latin-1); a ModelError naming the path if it
+    cannot be read (see `files.read_regular_file`)."""
+    data = read_regular_file(path, "model")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = data.decode("latin-1")
+    return text.lstrip("\ufeff")
+
+
+def equations_text(text: str) -> str:
+    """Everything before the sketch section, which Vensim says to ignore."""
+    m = SKETCH_MARKER.search(text)
+    return text[: m.start()] if m else text
+
+
+def _describe_terminal(name: str) -> str:
+    if name in _TERMINAL_TEXT:
+        return _TERMINAL_TEXT[name]
+    term = next((t for t in parser().terminals if t.name == name), None)
+    if term is not None and term.pattern.type == "str":
+        return f"'{term.pattern.value}'"
+    return name.lower().replace("_", " ")
+
+
+def _describe_expected(expected) -> str:
+    names = sorted({_describe_terminal(t) for t in expected})
+    if len(names) > 12:
+        names = names[:12] + ["..."]
+    return ", ".join(names)
+
+
+def _first_token(text: str) -> str:
+    """The offending token alone: a name or number, or else one character."""
+    text = text.lstrip()
+    m = re.match(r'"(?:[^"\\]|\\.)*"|[\w.$]+', text)
+    return m.group(0)[:40] if m else text[:1]
+
+
+def _syntax_error(err: lark.exceptions.UnexpectedInput, text: str, filename: str) -> SyntaxErrorInModel:
+    line, col = err.line, err.column
+    if line is None or line < 1:  # unexpected end of input
+        line = text.count("\n") + 1
+        col = len(text.rsplit("\n", 1)[-1]) + 1
+    if isinstance(err, lark.exceptions.UnexpectedToken):
+        found = _first_token(str(err.token)) if err.token.type != "$END" else "end of file"
+        expected = _describe_expected(err.accepts or err.expected)
+    elif isinstance(err, lark.exceptions.UnexpectedCharacters):
+        found = text[err.pos_in_stream: err.pos_in_stream + 1]
+        expected = _describe_expected(err.allowed or [])
+    else:
+        found, expected = "end of file", _describe_expected(getattr(err, "expected", []))
+    src_line = text.splitlines()[line - 1] if 0 < line <= len(text.splitlines()) else ""
+    caret = " " * (col - 1) + "^"
+    return SyntaxErrorInModel(
+        f"{filename}:{line}:{col}: syntax error: expected {expected}, found '{found}'\n"
+        f"    {src_line.expandtabs(1)}\n    {caret}")
+
+
+def parse_tree(text: str, filename: str = "<model>") -> lark.Tree:
+    try:
+        return parser().parse(equations_text(text))
+    except lark.exceptions.UnexpectedInput as err:
+        raise _syntax_error(err, text, filename) from None
+
+
+# ---- parse tree -> items -------------------------------------------------------
+
+@dataclass
+class _Lhs:
+    name: str
+    display: str
+    subscripts: tuple[str, ...]
+    excepts: tuple[tuple[str, ...], ...]
+    keyword: str
+    pos: SourcePos
+
+
+@dataclass
+class _Item:
+    kind: str  # equation | lookup | data | range | alias | macro | group | check
+    lhs: _Lhs | None = None
+    operator: str = ""
+    rows: tuple = ()
+    lookup: object = None
+    units: str = ""
+    comment: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+def _num(x: float) -> ir.Num:
+    return ir.Num(float(x))
+
+
+@v_args(meta=True)
+class _ToIR(Transformer_NonRecursive):
+    """Non-recursive, so a parse tree of any depth is fine; each expression is then
+    bounded in depth (see `nesting`) for the passes that follow."""
+    def __init__(self, filename: str):
+        super().__init__()
+        self.filename = filename
+
+    def _pos(self, meta) -> SourcePos:
+        return SourcePos(self.filename, getattr(meta, "line", 0), getattr(meta, "column", 0))
+
+    # names and subscripts
+    def name(self, meta, children):
+        return str(children[0])
+
+    def subscript(self, meta, children):
+        text = ir.canonical_name(children[0])
+        return text + "!" if len(children) > 1 else text
+
+    def subscripts(self, meta, children):
+        return tuple(children)
+
+    def except_clause(self, meta, children):
+        return ("except", tuple(children[1:]))
+
+    def lhs(self, meta, children):
+        raw = children[0]
+        subs, excepts, keyword = (), (), ""
+        for c in children[1:]:
+            if isinstance(c, Token):
+                keyword = str(c).strip(":").upper()
+            elif isinstance(c, tuple) and c and c[0] == "except":
+                excepts = c[1]
+            else:
+                subs = c
+        display = re.sub(r"\\[ \t]*\r?\n[ \t]*", " ", raw.strip())
+        if display.startswith('"') and display.endswith('"'):
+            display = display[1:-1]  # as Vensim prints it, escapes included
+        return _Lhs(ir.canonical_name(raw), display, subs, excepts, keyword, self._pos(meta))
+
+    # expressions
+    def number(self, meta, children):
+        return _num(children[0])
+
+    def na(self, meta, children):
+        return ir.Num(ir.NA_VALUE)
+
+    def string(self, meta, children):
+        return ir.Str(str(children[0])[1:-1])
+
+    def reference(self, meta, children):
+        subs = children[1] if len(children) > 1 else ()
+        return ir.Ref(ir.canonical_name(children[0]), subs, self._pos(meta))
+
+    def call(self, meta, children):
+        name = children[0]
+        rest = children[1:]
+        subs = ()
+        if rest and isinstance(rest[0], tuple):
+            subs, rest = rest[0], rest[1:]
+        call = ir.Call(ir.canonical_function(name), tuple(rest), self._pos(meta))
+        if subs:
+            # only lookups are called with subscripts; resolved in build_model
+            return ir.LookupCall(ir.canonical_name(name), rest[0] if rest else ir.Num(0.0),
+                                 self._pos(meta), subs)
+        return call
+
+    def binary(self, meta, children):
+        left, op, right = children
+        return ir.BinOp(str(op[0]) if isinstance(op, lark.Tree) else str(op), left, right)
+
+    def compare(self, meta, children):
+        return self.binary(meta, children)
+
+    def power(self, meta, children):
+        return ir.BinOp("^", children[0], children[1])
+
+    def negate(self, meta, children):
+        op, operand = children
+        op = str(op[0]) if isinstance(op, lark.Tree) else str(op)
+        if op == "+":
+            return operand
+        if isinstance(operand, ir.Num):
+            return ir.Num(-operand.value)
+        return ir.UnaryOp("-", operand)
+
+    def logic_or(self, meta, children):
+        return ir.BinOp("or", children[0], children[2])
+
+    def logic_and(self, meta, children):
+        return ir.BinOp("and", children[0], children[2])
+
+    def logic_not(self, meta, children):
+        return ir.UnaryOp("not", children[1])
+
+    def comp_op(self, meta, children):
+        return str(children[0])
+
+    add_op = mul_op = eq_op = comp_op
+
+    # lookups
+    def signed_number(self, meta, children):
+        value = float(children[-1])
+        return -value if len(children) == 2 and str(children[0]) == "-" else value
+
+    def point(self, meta, children):
+        return (children[0], children[1])
+
+    def lookup_range(self, meta, children):
+        return ("range", children)
+
+    def _table(self, meta, points) -> ir.LookupTable:
+        points = [p for p in points if not (isinstance(p, tuple) and p and p[0] == "range")]
+        points.sort(key=lambda p: p[0])  # Vensim reads the points in x order
+        return ir.LookupTable(tuple(p[0] for p in points), tuple(p[1] for p in points))
+
+    def lookup_points(self, meta, children):
+        return self._table(meta, children)
+
+    def lookup_literal(self, meta, children):
+        return self._table(meta, children)
+
+    def lookup_vectors(self, meta, children):
+        nums = [c for c in children if not (isinstance(c, tuple) and c and c[0] == "range")]
+        if len(nums) % 2:
+            raise ModelError(f"{self._pos(meta)}: a lookup given as x and y lists needs as many y values as x values")
+        half = len(nums) // 2
+        return self._table(meta, list(zip(nums[:half], nums[half:])))
+
+    def lookup_call(self, meta, children):
+        return children[0]
+
+    # right-hand sides
+    def expr_row(self, meta, children):
+        return tuple(children)
+
+    def rhs_list(self, meta, children):
+        return tuple(children)
+
+    def tabbed_array(self, meta, children):
+        nums = [_num(c) for c in children[1:]]
+        return ("tabbed", tuple(nums), meta)
+
+    def docs(self, meta, children):
+        texts = [str(c).strip() for c in children]
+        return texts
+
+    # items
+    def _docs(self, item: _Item, docs) -> _Item:
+        item.units = docs[0] if docs else ""
+        item.comment = docs[1] if len(docs) > 1 else ""
+        return item
+
+    def equation(self, meta, children):
+        lhs, op, rhs, docs = children
+        if isinstance(rhs, tuple) and rhs and rhs[0] == "tabbed":
+            rows = (rhs[1],)
+            item = _Item("equation", lhs, op, rows, extra={"tabbed": True})
+        else:
+            rows = tuple(tuple(bounded(e, lhs.pos) for e in row) for row in rhs)
+            item = _Item("equation", lhs, op, rows)
+        return self._docs(item, docs)
+
+    def lookup_definition(self, meta, children):
+        lhs, body, docs = children
+        if not isinstance(body, ir.LookupTable):
+            body = bounded(body, lhs.pos)
+        return self._docs(_Item("lookup", lhs, lookup=body), docs)
+
+    def data_declaration(self, meta, children):
+        lhs, docs = children
+        return self._docs(_Item("data", lhs), docs)
+
+    def reality_check(self, meta, children):
+        return _Item("check")
+
+    def range_elements(self, meta, children):
+        return ("elements", tuple(children))
+
+    def range_call(self, meta, children):
+        return ("call", children[0])
+
+    def numbered_range(self, meta, children):
+        first, last = children
+        m1 = re.match(r"^(.*?)(\d+)$", first)
+        m2 = re.match(r"^(.*?)(\d+)$", last)
+        if not (m1 and m2 and m1.group(1) == m2.group(1)):
+            raise ModelError(f"{self._pos(meta)}: numbered subscript range ({first}-{last}) "
+                             "needs two names with the same prefix ending in numbers")
+        if max(len(m1.group(2)), len(m2.group(2))) > 9:   # past any range we accept, and int() limits
+            raise ModelError(f"{self._pos(meta)}: numbered subscript range ({first[:30]}-{last[:30]}) "
+                             f"has numbers of more than 9 digits; smartspec accepts at most "
+                             f"{MAX_RANGE_ELEMENTS:,} elements in one range")
+        a, b = int(m1.group(2)), int(m2.group(2))
+        if b < a:
+            raise ModelError(f"{self._pos(meta)}: numbered subscript range ({first}-{last}) counts down; "
+                             "write the smaller number first")
+        if b - a + 1 > MAX_RANGE_ELEMENTS:
+            raise ModelError(f"{self._pos(meta)}: numbered subscript range ({first}-{last}) has "
+                             f"{b - a + 1:,} elements; smartspec accepts at most {MAX_RANGE_ELEMENTS:,} "
+                             "in one range")
+        return tuple(f"{m1.group(1)}{i}" for i in range(a, b + 1))
+
+    def map_target(self, meta, children):
+        return ir.canonical_name(children[0])
+
+    def map_list(self, meta, children):
+        return (ir.canonical_name(children[0]), tuple(ir.canonical_name(c) for c in children[1:]))
+
+    def mapping(self, meta, children):
+        return ("mapping", tuple(children))
+
+    def subscript_range(self, meta, children):
+        name, body = children[0], children[1]
+        mapping = ()
+        docs = children[-1]
+        for c in children[2:-1]:
+            if isinstance(c, tuple) and c[0] == "mapping":
+                mapping = c[1]
+        item = _Item("range", extra={"name": name, "body": body, "mapping": mapping,
+                                     "pos": self._pos(meta)})
+        return self._docs(item, docs)
+
+    def subscript_alias(self, meta, children):
+        return _Item("alias", extra={"name": children[0], "target": children[1],
+                                     "pos": self._pos(meta)})
+
+    def group(self, meta, children):
+        return _Item("group")
+
+    def macro_inputs(self, meta, children):
+        return ("inputs", [ir.canonical_name(c) for c in children])
+
+    def macro_outputs(self, meta, children):
+        return ("outputs", [ir.canonical_name(c) for c in children])
+
+    def macro_params(self, meta, children):
+        return dict(children)
+
+    def macro(self, meta, children):
+        name, params = children[1], children[2]
+        body = [c for c in children[3:] if isinstance(c, _Item)]
+        return _Item("macro", extra={"name": name, "params": params, "body": body,
+                                     "pos": self._pos(meta)})
+
+    def start(self, meta, children):
+        return children
+
+
+# ---- items -> model ------------------------------------------------------------
+
+def _element_display(raw: str) -> str:
+    text = re.sub(r"\\[ \t]*\r?\n[ \t]*", " ", raw.strip())
+    return text[1:-1] if len(text) >= 2 and text[0] == text[-1] == '"' else text
+
+
+def _range_elements(body) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The canonical names of a range's items and their spelling as written."""
+    kind, value = body
+    if kind != "elements":
+        return (), ()
+    raw: list[str] = []
+    for v in value:
+        raw.extend(v if isinstance(v, tuple) else (v,))
+    return tuple(ir.canonical_name(x) for x in raw), tuple(_element_display(x) for x in raw)
+
+
+def _variable_from_items(items: list[_Item], lookup_names: set[str]) -> ir.Variable:
+    first = items[0]
+    lhs = first.lhs
+    definitions = []
+    for it in items:
+        expr = None
+        if it.kind == "equation" and len(it.rows) == 1 and len(it.rows[0]) == 1 and not it.extra.get("tabbed"):
+            expr = it.rows[0][0]
+        rows = () if expr is not None else tuple(it.rows)
+        definitions.append(ir.Definition(it.lhs.subscripts, it.lhs.excepts, it.operator, expr,
+                                         rows, it.lookup, it.lhs.pos, it.lhs.keyword))
+    units = next((it.units for it in items if it.units), "")
+    comment = next((it.comment for it in items if it.comment), "")
+    dims = lhs.subscripts
+    scalar = len(items) == 1 and not lhs.subscripts
+    d = definitions[0]
+    expr, initial, lookup = d.expr, None, d.lookup
+    if first.kind == "lookup":
+        kind = ir.Kind.LOOKUP
+        if not isinstance(lookup, ir.LookupTable):
+            kind, expr, lookup = ir.Kind.DATA, lookup, None  # GET ... LOOKUPS call
+    elif first.kind == "data" or d.operator == ":=":
+        kind = ir.Kind.DATA
+    elif isinstance(expr, ir.Call) and expr.func == "INTEG":
+        kind = ir.Kind.STOCK
+        if len(expr.args) != 2:
+            raise ModelError(f"{lhs.pos}: INTEG takes 2 arguments (rate, initial value), got {len(expr.args)}")
+        expr, initial = expr.args
+    elif all(_is_number(x) for defn in definitions
+             for x in ((defn.expr,) if defn.expr is not None else [e for row in defn.rows for e in row])):
+        kind = ir.Kind.CONSTANT
+    else:
+        kind = ir.Kind.AUXILIARY
+    if not scalar:
+        expr = initial = None if kind is not ir.Kind.STOCK else None
+    return ir.Variable(
+        name=lhs.name, display=lhs.display, kind=kind, expr=expr, initial=initial,
+        lookup=lookup if scalar else None, units=units, comment=comment, pos=lhs.pos,
+        dims=dims, definitions=tuple(definitions), unchangeable=d.operator == "==")
+
+
+def _is_number(e) -> bool:
+    return isinstance(e, ir.Num) or (isinstance(e, ir.UnaryOp) and e.op == "-" and isinstance(e.operand, ir.Num))
+
+
+def _build_variables(items: list[_Item], filename: str) -> dict[str, ir.Variable]:
+    grouped: dict[str, list[_Item]] = {}
+    for it in items:
+        if it.kind in ("equation", "lookup", "data"):
+            grouped.setdefault(it.lhs.name, []).append(it)
+    lookup_names = {n for n, its in grouped.items() if its[0].kind == "lookup"}
+    variables = {}
+    for name, its in grouped.items():
+        if len(its) > 1 and not its[0].lhs.subscripts:
+            a, b = its[0].lhs.pos, its[1].lhs.pos
+            raise ModelError(f"{b}: '{its[1].lhs.display}' is defined twice (first at {a})")
+        var = _variable_from_items(its, lookup_names)
+        variables[name] = resolve_lookup_calls(var, lookup_names)
+    return classify_flows(variables)
+
+
+def parse_model(text: str, filename: str = "<model>") -> ir.Model:
+    tree = parse_tree(text, filename)
+    try:
+        items = _ToIR(filename).transform(tree)
+    except lark.exceptions.VisitError as err:
+        if isinstance(err.orig_exc, ModelError):
+            raise err.orig_exc from None
+        raise
+    ranges, macros = {}, {}
+    top = []
+    for it in items:
+        if it.kind == "range":
+            name = ir.canonical_name(it.extra["name"])
+            elements, display = _range_elements(it.extra["body"])
+            if it.extra["body"][0] == "call":  # GET ... SUBSCRIPT: read when the model is parsed
+                elements, display = read_subscript(it.extra["body"][1], filename)
+            mapping = tuple(m if isinstance(m, str) else m[0] for m in it.extra["mapping"])
+            mapped = tuple(() if isinstance(m, str) else m[1] for m in it.extra["mapping"])
+            ranges[name] = ir.SubscriptRange(name, elements, mapping, it.extra["pos"], display, mapped)
+        elif it.kind == "alias":
+            name = ir.canonical_name(it.extra["name"])
+            ranges[name] = ir.SubscriptRange(name, (), (ir.canonical_name(it.extra["target"]),), it.extra["pos"])
+        elif it.kind == "macro":
+            name = ir.canonical_name(it.extra["name"])
+            params = it.extra["params"]
+            body = _build_variables(it.extra["body"], filename)
+            macros[name] = ir.Macro(name, tuple(params["inputs"]), tuple(params.get("outputs", ())),
+                                    tuple(body.values()), it.extra["pos"])
+        else:
+            top.append(it)
+    return ir.Model(filename, _build_variables(top, filename), ranges, macros)
+
+
+def parse_file(path: str | Path) -> ir.Model:
+    path = Path(path)
+    return parse_model(read_model_text(path), str(path))

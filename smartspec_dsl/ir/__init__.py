@@ -1,0 +1,252 @@
+"""The model IR: the contract between passes.
+
+Expressions are immutable trees. Names in the IR are canonical (see
+`canonical_name`); each variable keeps the modeller's spelling for output.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from enum import Enum
+from typing import Iterator, Union
+
+from ..errors import SourcePos
+
+# Vensim's :NA: value (what Vensim stores for "not available").
+NA_VALUE = -1.298074214633707e33
+
+
+def canonical_name(text: str) -> str:
+    """Vensim names ignore case and treat runs of spaces/underscores as one space."""
+    text = text.strip()
+    if len(text) >= 2 and text[0] == '"' and text[-1] == '"':
+        text = text[1:-1].replace('\\"', '"')
+    text = re.sub(r"\\[ \t]*\r?\n", " ", text)
+    return re.sub(r"[\s_]+", " ", text).strip().lower()
+
+
+def canonical_function(text: str) -> str:
+    return re.sub(r"[\s_]+", " ", text).strip().upper()
+
+
+# ---- expressions -----------------------------------------------------------
+
+@dataclass(frozen=True)
+class Num:
+    value: float
+
+
+@dataclass(frozen=True)
+class Str:
+    value: str
+
+
+@dataclass(frozen=True)
+class Ref:
+    name: str
+    subscripts: tuple[str, ...] = ()
+    pos: SourcePos | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class Call:
+    """A builtin function call (`func` is canonical upper case, e.g. 'IF THEN ELSE')."""
+    func: str
+    args: tuple["Expr", ...]
+    pos: SourcePos | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class LookupCall:
+    """Applying a lookup variable to an argument: `table(x)`."""
+    table: str
+    arg: "Expr"
+    pos: SourcePos | None = field(default=None, compare=False)
+    subscripts: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class LookupTable:
+    xs: tuple[float, ...]
+    ys: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class BinOp:
+    op: str  # + - * / ^ = <> < <= > >= and or
+    left: "Expr"
+    right: "Expr"
+
+
+@dataclass(frozen=True)
+class UnaryOp:
+    op: str  # - not
+    operand: "Expr"
+
+
+Expr = Union[Num, Str, Ref, Call, LookupCall, LookupTable, BinOp, UnaryOp]
+
+
+def children(e: Expr) -> tuple:
+    if isinstance(e, Call):
+        return e.args
+    if isinstance(e, LookupCall):
+        return (e.arg,)
+    if isinstance(e, BinOp):
+        return (e.left, e.right)
+    if isinstance(e, UnaryOp):
+        return (e.operand,)
+    return ()
+
+
+def walk(e: Expr) -> Iterator[Expr]:
+    stack = [e]
+    while stack:
+        node = stack.pop()
+        yield node
+        stack.extend(children(node))
+
+
+def references(e: Expr | None) -> set[str]:
+    """Variables an expression reads (lookups applied count as reads)."""
+    if e is None:
+        return set()
+    out = set()
+    for node in walk(e):
+        if isinstance(node, Ref):
+            out.add(node.name)
+        elif isinstance(node, LookupCall):
+            out.add(node.table)
+    return out
+
+
+def with_children(e: Expr, kids) -> Expr:
+    """`e` with its children (as `children(e)` lists them) replaced by `kids`."""
+    if isinstance(e, Call):
+        return replace(e, args=tuple(kids))
+    if isinstance(e, LookupCall):
+        return replace(e, arg=kids[0])
+    if isinstance(e, BinOp):
+        return replace(e, left=kids[0], right=kids[1])
+    if isinstance(e, UnaryOp):
+        return replace(e, operand=kids[0])
+    return e
+
+
+def map_expr(e: Expr, fn) -> Expr:
+    """Rebuild `e` bottom-up, replacing each node by fn(node-with-new-children).
+    Iterative, so an expression of any depth is fine."""
+    done: list = []
+    todo: list = [(e, False)]
+    while todo:
+        node, ready = todo.pop()
+        kids = children(node)
+        if ready:
+            new = done[len(done) - len(kids):] if kids else []
+            if kids:
+                del done[len(done) - len(kids):]
+            done.append(fn(with_children(node, new) if kids else node))
+        else:
+            todo.append((node, True))
+            todo.extend((k, False) for k in reversed(kids))
+    return done[0]
+
+
+def depth(e: Expr) -> int:
+    """The number of nodes on the longest path from `e` to a leaf (iterative)."""
+    deepest, todo = 0, [(e, 1)]
+    while todo:
+        node, d = todo.pop()
+        deepest = max(deepest, d)
+        todo.extend((k, d + 1) for k in children(node))
+    return deepest
+
+
+# ---- variables and models ----------------------------------------------------
+
+class Kind(str, Enum):
+    STOCK = "stock"
+    FLOW = "flow"
+    AUXILIARY = "auxiliary"
+    CONSTANT = "constant"
+    LOOKUP = "lookup"
+    DATA = "data"
+
+
+@dataclass(frozen=True)
+class Definition:
+    """One equation of a variable as written, kept for subscripted variables
+    (one variable may be defined piecewise over its subscript ranges)."""
+    subscripts: tuple[str, ...]
+    excepts: tuple[tuple[str, ...], ...]
+    operator: str
+    expr: Expr | None
+    rows: tuple[tuple[Expr, ...], ...] = ()
+    lookup: LookupTable | None = None
+    pos: SourcePos | None = None
+    keyword: str = ""              # a data variable's :INTERPOLATE: / :RAW: / ... (upper case)
+
+
+@dataclass(frozen=True)
+class Variable:
+    name: str                      # canonical
+    display: str                   # as first written, for output columns
+    kind: Kind
+    expr: Expr | None = None       # equation; for a stock, its net rate
+    initial: Expr | None = None    # stock's initial value; ACTIVE INITIAL's initial value
+    lookup: LookupTable | None = None
+    units: str = ""
+    comment: str = ""
+    pos: SourcePos | None = None
+    dims: tuple[str, ...] = ()     # subscript ranges this variable spans
+    definitions: tuple[Definition, ...] = ()
+    hidden: bool = False           # introduced by lowering; not an output column
+    discrete: bool = False         # lowered stock whose `expr` is its next value, not a rate
+    unchangeable: bool = False     # defined with '=='
+
+
+@dataclass(frozen=True)
+class SubscriptRange:
+    name: str
+    elements: tuple[str, ...]
+    mapping: tuple[str, ...] = ()
+    pos: SourcePos | None = None
+    display: tuple[str, ...] = ()  # the elements as the modeller wrote them
+    # per mapping target: the target elements listed for each element, or () for positional
+    mapping_elements: tuple[tuple[str, ...], ...] = ()
+
+
+@dataclass(frozen=True)
+class Macro:
+    name: str
+    params: tuple[str, ...]
+    outputs: tuple[str, ...]
+    variables: tuple[Variable, ...]
+    pos: SourcePos | None = None
+
+
+class Stage(str, Enum):
+    """How far the passes have taken a model. passes/pipeline.py moves a model
+    to the next stage only after checking the contract of the pass that ran."""
+    PARSED = "parsed"                          # as written: subscripts, macros, GET ... calls
+    EXTERNAL_READ = "external data read"       # no GET XLS/DIRECT call left
+    FLAT = "flat"                              # nothing subscripted, no array function left
+    MACROS_EXPANDED = "macros expanded"        # no macro left
+    LOWERED = "lowered"                        # no stateful call left: memory is stocks
+
+
+@dataclass(frozen=True)
+class Model:
+    source: str
+    variables: dict[str, Variable]
+    subscript_ranges: dict[str, SubscriptRange] = field(default_factory=dict)
+    macros: dict[str, Macro] = field(default_factory=dict)
+    stage: Stage = Stage.PARSED
+
+    def stocks(self) -> list[Variable]:
+        return [v for v in self.variables.values() if v.kind is Kind.STOCK]
+
+
+# Names the simulator provides rather than the model.
+TIME = "time"
+CONTROL_NAMES = ("initial time", "final time", "time step", "saveper")

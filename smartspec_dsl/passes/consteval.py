@@ -1,0 +1,66 @@
+"""Evaluates what must be known before a run (control variables, structural
+constants such as a DELAY N order) from the model's constants, in Python."""
+from __future__ import annotations
+
+import math
+
+from .. import ir
+from ..errors import ModelError
+
+_OPS = {
+    "+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
+    "/": lambda a, b: a / b if b else math.copysign(math.inf, a) if a else math.nan,
+    "^": lambda a, b: _power(a, b), "=": lambda a, b: float(a == b), "<>": lambda a, b: float(a != b),
+    "<": lambda a, b: float(a < b), "<=": lambda a, b: float(a <= b),
+    ">": lambda a, b: float(a > b), ">=": lambda a, b: float(a >= b),
+}
+
+
+def _power(a: float, b: float) -> float:
+    """C's pow, as the kernel computes it: inf on overflow or 0 ** -1, nan for a negative
+    base and a fractional exponent (Python's ** raises or returns a complex number)."""
+    import numpy as np
+    with np.errstate(all="ignore"):
+        return float(np.power(np.float64(a), np.float64(b)))
+
+
+class NotConstant(ModelError):
+    pass
+
+
+def evaluate(model: ir.Model, e: ir.Expr, values: dict[str, float], time: float = 0.0) -> float:
+    """Value of `e` at the initial time; `values` overrides variables (parameters)."""
+    if isinstance(e, ir.Num):
+        return e.value
+    if isinstance(e, ir.Ref):
+        return constant_value(model, e.name, values, time)
+    if isinstance(e, ir.UnaryOp) and e.op == "-":
+        return -evaluate(model, e.operand, values, time)
+    if isinstance(e, ir.BinOp) and e.op in _OPS:
+        return _OPS[e.op](evaluate(model, e.left, values, time), evaluate(model, e.right, values, time))
+    if isinstance(e, ir.Call):
+        a = [evaluate(model, x, values, time) for x in e.args] if e.func != "IF THEN ELSE" else None
+        if e.func in ("MIN", "MAX") and len(a) == 2:
+            return (min if e.func == "MIN" else max)(a)
+        if e.func == "STEP" and len(a) == 2:
+            return a[0] if time + 0.5 * constant_value(model, "time step", values, time) > a[1] else 0.0
+        if e.func == "IF THEN ELSE":
+            cond = evaluate(model, e.args[0], values, time)
+            return evaluate(model, e.args[1] if cond else e.args[2], values, time)
+    raise NotConstant(f"{getattr(e, 'pos', None) or model.source}: not computable before the run")
+
+
+def constant_value(model: ir.Model, name: str, values: dict[str, float], time: float = 0.0) -> float:
+    if name in values:
+        return values[name]
+    if name == ir.TIME:
+        return time
+    var = model.variables.get(name)
+    if var is None:
+        raise ModelError(f"{model.source}: the model does not define '{name}'")
+    expr = var.initial if var.kind is ir.Kind.STOCK else var.expr
+    try:
+        return float(evaluate(model, expr, values, time))
+    except NotConstant:
+        raise NotConstant(f"{var.pos}: '{var.display}' must be computable from constants "
+                          "at the initial time") from None

@@ -1,0 +1,481 @@
+"""Stateful lowering (and macro expansion, the pass before it; the order of
+all passes is in pipeline.py). Stateful builtins become explicit stocks and
+auxiliaries.
+
+After this pass no expression calls a stateful function: every piece of
+memory in the model is a stock (continuous, `s += dt * rate`) or a discrete
+stock (`s = next`, updated once per step). The equations are Vensim's own
+definitions of each function.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from .. import ir
+from ..ir.builtins import check_call
+from .consteval import constant_value, evaluate
+from ..errors import ModelError, UnsupportedFeature
+
+Num, Ref, Call, BinOp = ir.Num, ir.Ref, ir.Call, ir.BinOp
+
+DT = Ref("time step")
+
+
+def _add(a, b): return BinOp("+", a, b)
+def _sub(a, b): return BinOp("-", a, b)
+def _mul(a, b): return BinOp("*", a, b)
+def _div(a, b): return BinOp("/", a, b)
+
+
+@dataclass
+class _Lowering:
+    model: ir.Model
+    new: dict[str, ir.Variable] = field(default_factory=dict)
+    counter: int = 0
+
+    def fresh(self, owner: str, what: str) -> str:
+        self.counter += 1
+        name = f"{owner} #{what}{self.counter}"
+        while name in self.model.variables or name in self.new:
+            name += "'"
+        return name
+
+    def stock(self, owner, what, rate_of, initial, pos, discrete=False) -> Ref:
+        """Add a hidden stock; `rate_of(ref)` builds its rate (or next value) from itself."""
+        name = self.fresh(owner, what)
+        ref = Ref(name, (), pos)
+        self.new[name] = ir.Variable(name, name, ir.Kind.STOCK, expr=rate_of(ref), initial=initial,
+                                     pos=pos, hidden=True, discrete=discrete)
+        return ref
+
+    def aux(self, owner, what, expr, pos) -> Ref:
+        name = self.fresh(owner, what)
+        self.new[name] = ir.Variable(name, name, ir.Kind.AUXILIARY, expr=expr, pos=pos, hidden=True)
+        return Ref(name, (), pos)
+
+    # -- the stateful functions ------------------------------------------------
+    def chain(self, owner, what, inp, delay, init_each, n, pos, smooth: bool,
+              travelling_times: bool = False) -> ir.Expr:
+        """n first-order stages in series, each with time constant delay/n.
+
+        A material delay's stage holds quantity (output = level/stage time);
+        an information smooth's stage holds the smoothed value itself.
+        With `travelling_times` (Vensim's DELAY N) each stage keeps the stage
+        time that was current when the material entered it: stage k's time is
+        stage k-1's time one step earlier."""
+        stage_time = delay if n == 1 else _div(delay, Num(float(n)))
+        stage_time = self.aux(owner, what + "time", stage_time, pos) if n > 1 else stage_time
+        times = [stage_time]
+        for k in range(1, n if travelling_times else 0):
+            times.append(self.stock(owner, f"{what}time{k + 1}_", lambda s, prev=times[-1]: prev,
+                                    stage_time, pos, discrete=True))
+        times += [stage_time] * (n - len(times))
+        signal = inp
+        for k in range(n):
+            tau = times[k]
+            if smooth:
+                level = self.stock(owner, f"{what}{k + 1}_",
+                                   lambda s, x=signal, tau=tau: _div(_sub(x, s), tau), init_each, pos)
+                signal = level
+            else:
+                level = self.stock(owner, f"{what}{k + 1}_",
+                                   lambda s, x=signal, tau=tau: _sub(x, _div(s, tau)),
+                                   _mul(init_each, tau), pos)
+                signal = self.aux(owner, f"{what}{k + 1}out", _div(level, tau), pos)
+        return signal
+
+    def lower_call(self, owner: str, node: Call) -> ir.Expr:
+        f, a, pos = node.func, node.args, node.pos
+        if f == "DELAY1":
+            return self.chain(owner, "delay1", a[0], a[1], a[0], 1, pos, smooth=False)
+        if f == "DELAY1I":
+            return self.chain(owner, "delay1", a[0], a[1], a[2], 1, pos, smooth=False)
+        if f == "DELAY3":
+            return self.chain(owner, "delay3", a[0], a[1], a[0], 3, pos, smooth=False)
+        if f == "DELAY3I":
+            return self.chain(owner, "delay3", a[0], a[1], a[2], 3, pos, smooth=False)
+        if f == "DELAY N":
+            n = self.order_of(a[3], f, pos)
+            try:
+                # Vensim lowers the order until each stage is at least one TIME STEP long
+                stages = self.initial_value(a[1]) / self.initial_value(DT)
+                n = max(1, min(n, int(stages + 1e-9)))
+            except (ModelError, ArithmeticError, ValueError):
+                pass
+            return self.chain(owner, "delayn", a[0], a[1], a[2], n, pos, smooth=False,
+                              travelling_times=True)
+        if f == "SMOOTH":
+            return self.chain(owner, "smooth", a[0], a[1], a[0], 1, pos, smooth=True)
+        if f == "SMOOTHI":
+            return self.chain(owner, "smooth", a[0], a[1], a[2], 1, pos, smooth=True)
+        if f == "SMOOTH3":
+            return self.chain(owner, "smooth3", a[0], a[1], a[0], 3, pos, smooth=True)
+        if f == "SMOOTH3I":
+            return self.chain(owner, "smooth3", a[0], a[1], a[2], 3, pos, smooth=True)
+        if f == "SMOOTH N":
+            return self.chain(owner, "smoothn", a[0], a[1], a[2], self.order_of(a[3], f, pos), pos, smooth=True)
+        if f in ("TREND", "FORECAST"):
+            inp, avg_time = a[0], a[1]
+            init = inp if f == "FORECAST" else _div(inp, _add(Num(1.0), _mul(a[2], avg_time)))
+            average = self.stock(owner, "average", lambda s: _div(_sub(inp, s), avg_time), init, pos)
+            if f == "TREND":  # Vensim divides by |average| here, and not in FORECAST
+                return Call("ZIDZ", (_sub(inp, average), _mul(avg_time, Call("ABS", (average,), pos))), pos)
+            trend = Call("ZIDZ", (_sub(inp, average), _mul(avg_time, average)), pos)
+            return _mul(inp, _add(Num(1.0), _mul(trend, a[2])))
+        if f == "NPV":
+            stream, rate, init, factor = a
+            df = self.stock(owner, "discount", lambda s: _sub(Num(0.0), _div(_mul(s, rate), _add(Num(1.0), _mul(rate, DT)))),
+                            Num(1.0), pos)
+            accum = self.stock(owner, "npv", lambda s: _mul(stream, df), init, pos)
+            return _mul(_add(accum, _mul(_mul(stream, DT), df)), factor)
+        if f == "INITIAL":
+            return self.stock(owner, "initial", lambda s: s, a[0], pos, discrete=True)
+        if f == "SAMPLE IF TRUE":
+            cond, inp, init = a
+            held = self.fresh(owner, "held")
+            # Vensim treats the variable as a level: its own name in the arguments reads the held value
+            cond, inp = (_rename(x, {owner: held}) for x in (cond, inp))
+            out = self.aux(owner, "sample", Call("IF THEN ELSE", (cond, inp, Ref(held, (), pos)), pos), pos)
+            self.new[held] = ir.Variable(held, held, ir.Kind.STOCK, expr=out, initial=init, pos=pos,
+                                         hidden=True, discrete=True)
+            return out
+        if f == "DELAY FIXED":
+            # A ring buffer the kernel keeps; the call stays, as its own hidden auxiliary.
+            return self.aux(owner, "delayfixed", node, pos)
+        if f == "DELAY MATERIAL":
+            # a pipeline in the same kernel buffer (kernel_extra); the delay time may vary
+            return self.aux(owner, "delaymaterial", node, pos)
+        if f == "RANDOM PINK NOISE":
+            return self.pink_noise(owner, a, pos)
+        if f == "GET TIME VALUE":
+            return self.time_value(a, pos)
+        if f == "DEPRECIATE STRAIGHTLINE":
+            return self.depreciate(owner, a, pos)
+        if f in ("GET DATA BETWEEN TIMES", "GET DATA AT TIME"):
+            return self.data_at(owner, f, a, pos)
+        if f == "ACTIVE INITIAL":
+            raise ModelError(f"{pos}: ACTIVE INITIAL must be the whole equation of a variable")
+        return node
+
+    def pink_noise(self, owner, a, pos) -> ir.Expr:
+        """Vensim's RANDOM PINK NOISE(mean, std deviation, correlation time, seed): Ed
+        Anderson's pink noise, white noise smoothed over the correlation time, its
+        white noise scaled so that the output's standard deviation does not depend
+        on TIME STEP. It starts at a draw of the stationary distribution."""
+        mean, sd, corr = (self.shared(owner, x, pos) for x in a[:3])
+        seed = a[3]
+
+        def std_normal():  # truncated at +-6, as in Vensim's published formulation
+            return Call("RANDOM NORMAL", (Num(-6.0), Num(6.0), Num(0.0), Num(1.0), seed), pos)
+        white = self.aux(owner, "white", std_normal(), pos)
+        ratio = _div(DT, corr)
+        scale = Call("SQRT", (_div(_sub(Num(2.0), ratio), ratio),), pos)
+        target = _add(mean, _mul(_mul(white, sd), scale))
+        return self.stock(owner, "pink", lambda s: _div(_sub(target, s), corr),
+                          _add(mean, _mul(sd, std_normal())), pos)
+
+    def time_value(self, a, pos) -> ir.Expr:
+        """GET TIME VALUE(relativeto, offset, measure) for measure 0 (model time units):
+        Time or INITIAL TIME, plus offset. The calendar measures need the model's
+        date settings and the computer clock is not reproducible, so they are refused."""
+        relative, offset, measure = a
+        rel = self.structural(relative, "GET TIME VALUE", "relativeto", pos)
+        meas = self.structural(measure, "GET TIME VALUE", "measure", pos)
+        if meas != 0:
+            raise UnsupportedFeature(f"{pos}: GET TIME VALUE with measure {meas:g} is not "
+                                     "supported yet; only measure 0 (units of Time)")
+        if rel == 0:
+            return _add(Ref(ir.TIME, (), pos), offset)
+        if rel == 1:
+            return _add(Ref("initial time", (), pos), offset)
+        if rel == 2:
+            raise UnsupportedFeature(f"{pos}: GET TIME VALUE relative to the computer clock "
+                                     "(relativeto 2) is not supported: runs must be reproducible")
+        raise ModelError(f"{pos}: GET TIME VALUE's relativeto must be 0, 1 or 2, got {rel:g}")
+
+    def data_at(self, owner, f, a, pos) -> ir.Expr:
+        """GET DATA BETWEEN TIMES(data, time, mode) and GET DATA AT TIME(data, time):
+        a data variable's series read at another time, :NA: before its first or
+        after its last point, and :NA: if the argument is not a data variable.
+        Mode 0 interpolates, 1 (or more) looks forward, -1 (or less) holds backward;
+        GET DATA AT TIME reads the variable as its own keyword says."""
+        series = self.data_series(a[0])
+        if series is None:
+            return Num(ir.NA_VALUE)
+        table, own = series
+        t = self.shared(owner, a[1], pos)
+        forward = Call("LOOKUP FORWARD", (Ref(table, (), pos), t), pos)
+        backward = Call("LOOKUP BACKWARD", (Ref(table, (), pos), t), pos)
+        interpolated = ir.LookupCall(table, t, pos)
+        if f == "GET DATA AT TIME":
+            value = {"forward": forward, "backward": backward}.get(own, interpolated)
+        else:
+            mode = a[2]
+            value = Call("IF THEN ELSE", (BinOp(">=", mode, Num(1.0)), forward, Call(
+                "IF THEN ELSE", (BinOp("<=", mode, Num(-1.0)), backward, interpolated), pos)), pos)
+        xs = self.model.variables[table].lookup.xs
+        outside = BinOp("or", BinOp("<", t, Num(xs[0])), BinOp(">", t, Num(xs[-1])))
+        return Call("IF THEN ELSE", (outside, Num(ir.NA_VALUE), value), pos)
+
+    def data_series(self, arg) -> tuple[str, str] | None:
+        """The lookup table (of Time) behind a data variable, and how the variable reads it."""
+        if not isinstance(arg, Ref) or arg.name not in self.model.variables:
+            return None
+        e = self.model.variables[arg.name].expr
+        time = Ref(ir.TIME)
+        if isinstance(e, ir.LookupCall) and e.arg == time:
+            table, how = e.table, "interpolate"
+        elif (isinstance(e, Call) and e.func in ("LOOKUP FORWARD", "LOOKUP BACKWARD")
+              and isinstance(e.args[0], Ref) and e.args[1] == time):
+            table, how = e.args[0].name, "forward" if e.func == "LOOKUP FORWARD" else "backward"
+        else:
+            return None
+        var = self.model.variables.get(table)
+        # resolve_external's series tables are hidden; a lookup of Time the modeller wrote is not data
+        if var is None or not var.hidden or var.lookup is None or not var.lookup.xs:
+            return None
+        return table, how
+
+    def depreciate(self, owner, a, pos) -> ir.Expr:
+        """DEPRECIATE STRAIGHTLINE(str, dtime, fisc, init): the investment stream str
+        (a rate) is lumped by fiscal period (fisc, in whole TIME STEPs, periods counted
+        from INITIAL TIME) and each period's lump is paid out evenly over the N =
+        dtime/fisc periods starting with its own. Within the current period the
+        function counts the current str instead of the lump still forming, as Vensim
+        documents, so every lump is paid out in full in the right periods. Before the
+        run, str is taken to have been init: a constant str = init gives init."""
+        stream, init = self.shared(owner, a[0], pos), self.shared(owner, a[3], pos)
+        dtime, fisc = a[1], a[2]
+
+        def nearest(x):
+            return Call("INTEGER", (_add(x, Num(0.5)),), pos)
+
+        def sel(c, x, y):
+            return Call("IF THEN ELSE", (c, x, y), pos)
+        m = self.aux(owner, "fiscsteps", Call("MAX", (Num(1.0), nearest(_div(fisc, DT))), pos), pos)
+        # "dtime must be an integer multiple of fisc; if it is not, Vensim adjusts it"
+        n = self.aux(owner, "periods", Call("MAX", (Num(1.0), nearest(_div(dtime, _mul(m, DT)))), pos), pos)
+        step = nearest(_div(_sub(Ref(ir.TIME, (), pos), Ref("initial time", (), pos)), DT))
+        last = self.aux(owner, "fiscend", BinOp("=", Call("MODULO", (_add(step, Num(1.0)), m), pos),
+                                                Num(0.0)), pos)
+        # the current period's str so far, and its mean rate once the period ends
+        acc = self.stock(owner, "fiscsum", lambda s: sel(last, Num(0.0), _add(s, stream)), Num(0.0),
+                         pos, discrete=True)
+        mean = _div(_add(acc, stream), m)
+        held = self.stock(owner, "fiscmean", lambda s: sel(last, mean, s), init, pos, discrete=True)
+        # the period leaving the window: the held mean N - 2 periods ago
+        gap = _mul(_mul(_sub(n, Num(2.0)), m), DT)
+        old = self.aux(owner, "delayfixed", Call("DELAY FIXED", (held, gap, init), pos), pos)
+        oldest = sel(BinOp(">=", n, Num(3.0)), old, held)
+        window = self.stock(owner, "fiscwindow", lambda s: sel(
+            last, sel(BinOp(">=", n, Num(2.0)), _sub(_add(s, mean), oldest), Num(0.0)), s),
+            _mul(_sub(n, Num(1.0)), init), pos, discrete=True)
+        return _div(_add(stream, window), n)
+
+    def shared(self, owner, expr, pos) -> ir.Expr:
+        """`expr` to be used in several places, computed once a step: a random draw
+        copied into two equations would be two call sites, two different draws."""
+        if isinstance(expr, (Num, Ref)):
+            return expr
+        return self.aux(owner, "arg", expr, pos)
+
+    def structural(self, expr, f, what, pos) -> float:
+        try:
+            return self.initial_value(expr)
+        except ModelError:
+            raise UnsupportedFeature(f"{pos}: {f} needs its {what} computable from constants "
+                                     "when the model is compiled") from None
+
+    def sinteg(self, var: ir.Variable) -> ir.Variable:
+        """SINTEG(rate, initial, min, max, quant, spec, thresh): an integral whose value
+        is restricted after every step: a multiple of quant, spec when within thresh
+        of it, never below min or above max (a limit given as :NA: does not apply).
+        Non-conservative, as Vensim warns: what the limits cut off is lost. The
+        restriction acts on the stepped value, so the stock steps as in Euler
+        whatever the integration method."""
+        call, pos = var.expr, var.expr.pos
+        if len(call.args) != 7:
+            raise ModelError(f"{pos}: SINTEG takes 7 arguments (rate, initial, min, max, quant, "
+                             f"spec, thresh), got {len(call.args)}")
+        rate, init, *limits = call.args
+        values = []
+        for name, x in zip(("min", "max", "quant", "spec", "thresh"), limits):
+            try:
+                v = self.initial_value(x)
+            except ModelError:
+                raise UnsupportedFeature(f"{pos}: SINTEG's {name} must be a number or :NA:") from None
+            values.append(None if v == ir.NA_VALUE else v)
+        lo, hi, quant, spec, thresh = values
+
+        def restrict(x):
+            if quant is not None and quant > 0:
+                y = _div(x, Num(quant))
+                up = Call("INTEGER", (_add(y, Num(0.5)),), pos)
+                down = ir.UnaryOp("-", Call("INTEGER", (_sub(Num(0.5), y),), pos))
+                x = _mul(Num(quant), Call("IF THEN ELSE", (BinOp(">=", y, Num(0.0)), up, down), pos))
+            if spec is not None and thresh is not None:
+                near = BinOp("<", Call("ABS", (_sub(x, Num(spec)),), pos), Num(thresh))
+                x = Call("IF THEN ELSE", (near, Num(spec), x), pos)
+            if lo is not None:
+                x = Call("MAX", (x, Num(lo)), pos)
+            if hi is not None:
+                x = Call("MIN", (x, Num(hi)), pos)
+            return x
+        me = Ref(var.name, (), pos)
+        rate, init = self.lower_expr(var.name, rate), self.lower_expr(var.name, init)
+        return replace(var, kind=ir.Kind.STOCK, discrete=True, expr=restrict(_add(me, _mul(DT, rate))),
+                       initial=restrict(init))
+
+    def initial_value(self, expr) -> float:
+        return evaluate(self.model, expr, {}, constant_value(self.model, "initial time", {}))
+
+    def order_of(self, expr, f, pos) -> int:
+        """The number of stages: structure, so fixed when the model is compiled
+        (Vensim too reads the order once, at the initial time)."""
+        try:
+            value = self.initial_value(expr)
+        except (ModelError, ArithmeticError, ValueError, RecursionError):
+            value = None
+        if value is not None and value > MAX_ORDER:
+            raise ModelError(f"{pos}: {f} of order {value:g} would need as many stocks; "
+                             f"smartspec accepts orders up to {MAX_ORDER:,}")
+        if value is not None and value >= 1:
+            return int(round(value))
+        raise UnsupportedFeature(f"{pos}: {f} needs an order computable from constants at the initial time")
+
+    def lower_expr(self, owner: str, e: ir.Expr | None) -> ir.Expr | None:
+        if e is None:
+            return None
+
+        def visit(node):
+            if isinstance(node, Call):
+                check_call(node)
+                return self.lower_call(owner, node)
+            return node
+        return ir.map_expr(e, visit)
+
+
+def _rename(e: ir.Expr | None, names: dict[str, str]) -> ir.Expr | None:
+    def visit(node):
+        if isinstance(node, Ref) and node.name in names:
+            return replace(node, name=names[node.name])
+        if isinstance(node, ir.LookupCall) and node.table in names:
+            return replace(node, table=names[node.table])
+        return node
+    return None if e is None else ir.map_expr(e, visit)
+
+
+MAX_MACRO_CALLS = 100_000
+MAX_ORDER = 10_000           # stages of a DELAY N or SMOOTH N: one stock each
+
+
+def _macro_display(macro: ir.Macro) -> str:
+    """The macro's name as the modeller wrote it (its output variable's spelling)."""
+    return next((v.display for v in macro.variables if v.name == macro.name), macro.name)
+
+
+def _check_macro_recursion(model: ir.Model) -> None:
+    """A macro that calls itself, directly or through other macros, would expand
+    forever (Vensim refuses it too): an error naming the macros of the cycle."""
+    calls = {}
+    for name, macro in model.macros.items():
+        exprs = [e for v in macro.variables for e in (v.expr, v.initial) if e is not None]
+        calls[name] = {ir.canonical_name(n.func) for e in exprs for n in ir.walk(e)
+                       if isinstance(n, Call) and ir.canonical_name(n.func) in model.macros}
+    state: dict[str, int] = {}           # 1: on the current path, 2: finished
+    for start in calls:
+        if start in state:
+            continue
+        path, todo = [], [(start, iter(sorted(calls[start])))]
+        state[start] = 1
+        path.append(start)
+        while todo:
+            name, it = todo[-1]
+            nxt = next(it, None)
+            if nxt is None:
+                state[name] = 2
+                todo.pop()
+                path.pop()
+            elif state.get(nxt) == 1:
+                cycle = path[path.index(nxt):] + [nxt]
+                macro = model.macros[nxt]
+                shown = " -> ".join(_macro_display(model.macros[n]) for n in cycle)
+                raise ModelError(f"{macro.pos}: macro '{_macro_display(macro)}' calls itself ({shown}); "
+                                 "a macro cannot be recursive")
+            elif nxt not in state:
+                state[nxt] = 1
+                path.append(nxt)
+                todo.append((nxt, iter(sorted(calls[nxt]))))
+
+
+def expand_macros(model: ir.Model) -> ir.Model:
+    """Copy a macro's equations for each call, inputs bound to the call's arguments.
+
+    A macro's variables are local to it: each call site gets its own hidden
+    copies (stocks included), named after the call. A macro may call macros."""
+    if not model.macros:
+        return model
+    _check_macro_recursion(model)
+    count = 0
+    done: dict[str, ir.Variable] = {}
+    work = list(model.variables.values())
+    while work:
+        var = work.pop()
+        added: list[ir.Variable] = []
+
+        def visit(node):
+            nonlocal count
+            if not (isinstance(node, Call) and ir.canonical_name(node.func) in model.macros):
+                return node
+            macro = model.macros[ir.canonical_name(node.func)]
+            if macro.outputs:
+                raise UnsupportedFeature(f"{node.pos}: macro '{macro.name}' has extra outputs "
+                                         "(':' in its header); these are not supported yet")
+            if len(node.args) != len(macro.params):
+                raise ModelError(f"{node.pos}: macro '{_macro_display(macro)}' takes {len(macro.params)} "
+                                 f"arguments, got {len(node.args)}")
+            count += 1
+            if count > MAX_MACRO_CALLS:
+                raise ModelError(f"{macro.pos}: macro calls expand to more than {MAX_MACRO_CALLS:,} "
+                                 f"copies (while expanding '{macro.name}'); macros calling macros "
+                                 "several times each multiply: call them fewer times")
+            prefix = f"{macro.name} #call{count}"
+            names = {p: f"{prefix} {p}" for p in macro.params}
+            names.update({v.name: f"{prefix} {v.name}" for v in macro.variables})
+            for p, arg in zip(macro.params, node.args):
+                added.append(ir.Variable(names[p], names[p], ir.Kind.AUXILIARY, expr=arg,
+                                         pos=node.pos, hidden=True))
+            for body in macro.variables:
+                added.append(replace(body, name=names[body.name], display=names[body.name],
+                                     expr=_rename(body.expr, names),
+                                     initial=_rename(body.initial, names), hidden=True))
+            if macro.name not in names:
+                raise ModelError(f"{macro.pos}: macro '{macro.name}' does not define its output "
+                                 f"'{macro.name}'")
+            return Ref(names[macro.name], (), node.pos)
+
+        expr = None if var.expr is None else ir.map_expr(var.expr, visit)
+        initial = None if var.initial is None else ir.map_expr(var.initial, visit)
+        done[var.name] = replace(var, expr=expr, initial=initial)
+        work.extend(added)
+    return replace(model, variables=done, macros={})
+
+
+def lower_stateful(model: ir.Model) -> ir.Model:
+    """A flat, macro-free model -> the same model with no stateful call: each
+    becomes hidden stocks and auxiliaries (DELAY FIXED and DELAY MATERIAL a
+    hidden auxiliary whose whole equation is the call: the kernel keeps their
+    buffer). passes/pipeline.py runs it after flattening and macro expansion."""
+    lw = _Lowering(model)
+    out: dict[str, ir.Variable] = {}
+    for name, var in model.variables.items():
+        expr, initial = var.expr, var.initial
+        if isinstance(expr, Call) and expr.func == "ACTIVE INITIAL":
+            check_call(expr)
+            expr, initial = expr.args
+        if isinstance(expr, Call) and expr.func == "SINTEG":
+            out[name] = lw.sinteg(var)
+            continue
+        out[name] = replace(var, expr=lw.lower_expr(name, expr), initial=lw.lower_expr(name, initial))
+    out.update(lw.new)
+    return replace(model, variables=out)

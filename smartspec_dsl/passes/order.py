@@ -1,0 +1,195 @@
+"""Pass 3: dependency order (networkx).
+
+Two orders: one for initialisation (every variable, stocks take their
+initial value), one for each time step (auxiliaries and flows that change
+over time; stocks are known at the start of the step, so they break loops).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import networkx as nx
+
+from .. import ir
+from ..ir.builtins import BUFFER, BUILTINS, CLOCKED, TAKES_LOOKUP
+from ..errors import AlgebraicLoop, ModelError, PassContractError, UndefinedVariable, did_you_mean
+
+
+@dataclass(frozen=True)
+class Schedule:
+    model: ir.Model                  # lowered model
+    constants: tuple[str, ...]       # literal constants: the run's parameters
+    initial: tuple[str, ...]         # initialisation order (all but constants and lookups)
+    dynamic: tuple[str, ...]         # per-step order of time-varying auxiliaries
+    stocks: tuple[str, ...]
+
+
+BUFFERED = {n for n, b in BUILTINS.items() if b.stage == BUFFER}
+
+
+def is_delay_fixed(var: ir.Variable) -> bool:
+    """A delay kept in the kernel's buffer (registry stage BUFFER: DELAY FIXED,
+    DELAY MATERIAL); lowering leaves each as the whole equation of its variable."""
+    return isinstance(var.expr, ir.Call) and var.expr.func in BUFFERED
+
+
+def is_delay_material(var: ir.Variable) -> bool:
+    return isinstance(var.expr, ir.Call) and var.expr.func == "DELAY MATERIAL"
+
+
+def _initial_deps(var: ir.Variable) -> set[str]:
+    if is_delay_material(var):  # its buffer spans the run
+        return ir.references(var.expr.args[2]) | {"initial time", "final time", "time step"}
+    if is_delay_fixed(var):  # output starts at its initial value; the delay sizes the buffer
+        return ir.references(var.expr.args[1]) | ir.references(var.expr.args[2])
+    return ir.references(var.initial if var.initial is not None else var.expr)
+
+
+def _step_deps(var: ir.Variable) -> set[str]:
+    if is_delay_material(var):  # a step no material is due at reads the missing value
+        return ir.references(var.expr.args[3])
+    # a fixed delay's output comes from its buffer, written after the step's auxiliaries
+    return set() if is_delay_fixed(var) else ir.references(var.expr)
+
+
+def _reads_clock(e) -> bool:
+    return e is not None and any(
+        (isinstance(n, ir.Ref) and n.name == ir.TIME) or (isinstance(n, ir.Call) and n.func in CLOCKED)
+        for n in ir.walk(e))
+
+
+def _check_defined(model: ir.Model) -> None:
+    known = set(model.variables) | {ir.TIME}
+    for var in model.variables.values():
+        for e in (var.expr, var.initial):
+            if e is None:
+                continue
+            for node in ir.walk(e):
+                name = node.name if isinstance(node, ir.Ref) else node.table if isinstance(node, ir.LookupCall) else None
+                if name is not None and name not in known:
+                    shown = {n: v.display for n, v in model.variables.items() if not v.hidden}
+                    raise UndefinedVariable(
+                        f"{node.pos}: undefined variable '{name}' used in the equation of '{var.display}'"
+                        + did_you_mean(name, shown))
+                if isinstance(node, ir.LookupCall) and model.variables[name].kind is not ir.Kind.LOOKUP:
+                    raise UndefinedVariable(
+                        f"{node.pos}: '{model.variables[name].display}' is called like a lookup but is a "
+                        f"{model.variables[name].kind.value}")
+            _check_lookup_names(model, var, e)
+
+
+def _check_lookup_names(model: ir.Model, var: ir.Variable, e: ir.Expr) -> None:
+    """A lookup's name alone is only an argument of the functions that take a lookup
+    (LOOKUP INVERT(table, y), ...); anywhere else Vensim reports it as a lookup used as
+    a variable, and so do we: it has no value of its own."""
+    allowed = {id(n.args[0]) for n in ir.walk(e)
+               if isinstance(n, ir.Call) and n.func in TAKES_LOOKUP and n.args}
+    for node in ir.walk(e):
+        if isinstance(node, ir.Ref) and id(node) not in allowed:
+            target = model.variables.get(node.name)
+            if target is not None and target.kind is ir.Kind.LOOKUP:
+                # a variable lowering made (`y #smooth1`) is reported as the one it came from
+                owner = model.variables.get(var.name.split(" #")[0], var) if var.hidden else var
+                raise UndefinedVariable(
+                    f"{node.pos or var.pos}: '{target.display}' is a lookup used as a plain value in the "
+                    f"equation of '{owner.display}'; apply it to an input: {target.display}(x)")
+
+
+def _check_controls_defined(model: ir.Model) -> None:
+    for name in ir.CONTROL_NAMES:
+        element = next((v for n, v in model.variables.items()
+                        if name not in model.variables and n.startswith(name + "[")), None)
+        if element is not None:
+            raise ModelError(f"{element.pos}: {name.upper()} is subscripted; it must be a single "
+                             "number or an equation giving one")
+    missing = [n.upper() for n in ir.CONTROL_NAMES if n not in model.variables]
+    if missing:
+        raise ModelError(f"{model.source}:1:1: the model does not define {', '.join(missing)}; every "
+                         "model needs INITIAL TIME, FINAL TIME, TIME STEP and SAVEPER, "
+                         "e.g. 'TIME STEP = 1 ~ Month ~ |'")
+
+
+def _check_controls(model: ir.Model) -> None:
+    """Every run needs INITIAL TIME, FINAL TIME, TIME STEP and SAVEPER as scalar
+    equations whose initial values can be computed before the run (from constants,
+    or from Time at the start: Vensim allows controls that change during the run)."""
+    from .consteval import constant_value
+    for name in ir.CONTROL_NAMES:
+        var = model.variables[name]
+        if var.dims or var.kind not in (ir.Kind.CONSTANT, ir.Kind.AUXILIARY, ir.Kind.FLOW):
+            what = "subscripted" if var.dims else f"a {var.kind.value}"
+            raise ModelError(f"{var.pos}: {name.upper()} is {what}; it must be a single number "
+                             "or an equation giving one")
+    t0 = None
+    for name in ir.CONTROL_NAMES:
+        var = model.variables[name]
+        try:
+            value = constant_value(model, name, {}, t0 or 0.0)
+        except (ArithmeticError, ValueError, TypeError, RecursionError):
+            value = None
+        if value is None or value != value:
+            raise ModelError(f"{var.pos}: {name.upper()} cannot be computed before the run "
+                             "(its equation gives no number at the initial time)")
+        if value in (math.inf, -math.inf):
+            raise ModelError(f"{var.pos}: {name.upper()} is {value:g} at the initial time; "
+                             "it must be a finite number")
+        if name == "initial time":
+            t0 = value
+
+
+def _cycle_error(model: ir.Model, graph: nx.DiGraph, phase: str) -> AlgebraicLoop:
+    cycle = [edge[0] for edge in nx.find_cycle(graph)]
+    lines = [f"  {model.variables[n].display} (defined at {model.variables[n].pos})"
+             for n in cycle if n in model.variables]
+    where = next((model.variables[n].pos for n in cycle
+                  if n in model.variables and model.variables[n].pos), f"{model.source}:1:1")
+    return AlgebraicLoop(f"{where}: algebraic loop ({phase}): these variables depend on each other "
+                         "with no stock between them:\n" + "\n".join(lines))
+
+
+def _topological(model: ir.Model, deps: dict[str, set[str]], phase: str) -> list[str]:
+    graph = nx.DiGraph()
+    graph.add_nodes_from(deps)
+    for name, ds in deps.items():
+        graph.add_edges_from((d, name) for d in ds if d in deps)
+    position = {n: i for i, n in enumerate(model.variables)}
+    try:
+        # ties broken by the order of definition: stable across runs, and a flattened
+        # array's elements stay in element order, which the code generator's loop
+        # re-rolling needs (name order would put r10 between r1 and r2)
+        return list(nx.lexicographical_topological_sort(graph, key=position.__getitem__))
+    except nx.NetworkXUnfeasible:
+        raise _cycle_error(model, graph, phase) from None
+
+
+def schedule(model: ir.Model) -> Schedule:
+    """Order a lowered model's equations (`pipeline.lower` gives one).
+    Errors: UndefinedVariable for a name nothing defines, AlgebraicLoop naming
+    every variable of a loop; PassContractError for a model not yet lowered."""
+    if model.stage is not ir.Stage.LOWERED:
+        raise PassContractError(f"{model.source}: internal error: ordering needs a lowered model, "
+                                f"this one is {model.stage.value} (run passes.pipeline.lower first)")
+    _check_controls_defined(model)
+    _check_defined(model)
+    vs = model.variables
+    constants = tuple(n for n, v in vs.items() if v.kind is ir.Kind.CONSTANT)
+    computed = {n: v for n, v in vs.items() if v.kind not in (ir.Kind.CONSTANT, ir.Kind.LOOKUP)}
+
+    init_deps = {n: _initial_deps(v) for n, v in computed.items()}
+    initial = _topological(model, init_deps, "initialisation")
+    _check_controls(model)
+
+    stocks = tuple(n for n, v in computed.items() if v.kind is ir.Kind.STOCK)
+    auxes = {n: v for n, v in computed.items() if v.kind is not ir.Kind.STOCK}
+    step_deps = {n: _step_deps(v) for n, v in auxes.items()}
+    order = _topological(model, step_deps, "time step")
+
+    # An auxiliary is time-varying if it reads the clock, a stock, or another time-varying one.
+    varying: set[str] = set(stocks)
+    for n in order:
+        if (_reads_clock(auxes[n].expr) or step_deps[n] & varying or auxes[n].initial is not None
+                or is_delay_fixed(auxes[n])):
+            varying.add(n)
+    dynamic = tuple(n for n in order if n in varying)
+    return Schedule(model, constants, tuple(initial), dynamic, stocks)

@@ -1,0 +1,141 @@
+"""The compiler's IR passes, in the order they run, each with the contract it
+leaves behind.
+
+    parsed ir.Model
+      -> external data      frontend/external.py  resolve_external
+      -> flattening         passes/subscripts.py  flatten
+      -> data variables     (here)                refuse_data_variables
+      -> macro expansion    passes/lower.py       expand_macros
+      -> stateful lowering  passes/lower.py       lower_stateful
+    lowered ir.Model  ->  passes/order.py schedule  ->  backend/codegen.py generate
+
+`lower` runs them. After each pass it checks the pass's contract (nothing
+subscripted after flattening, no stateful call after lowering, ...) and only
+then moves the model to the pass's `ir.Stage`; a broken contract is a
+`PassContractError` naming the pass, raised at the boundary instead of as a
+puzzling failure two passes later. `order.schedule` takes only a model in
+`Stage.LOWERED`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Callable, Iterator
+
+from .. import ir
+from ..errors import PassContractError, UnsupportedFeature
+from ..frontend.external import resolve_external
+from ..ir.builtins import BUFFER, BUILTINS, EQUATION, EXTERNAL, FLATTENING, LOWERING
+from .lower import expand_macros, lower_stateful
+from .subscripts import flatten
+
+
+def refuse_data_variables(model: ir.Model) -> ir.Model:
+    """A data variable no data file defined cannot run: say so (Vensim would read a .vdf)."""
+    for var in model.variables.values():
+        if var.kind is ir.Kind.DATA:
+            raise UnsupportedFeature(f"{var.pos}: '{var.display}' is a data variable; "
+                                     "data variables are not supported yet")
+    return model
+
+
+# ---- contracts: what is wrong with a model after a pass, or None ---------------------
+
+def _expressions(model: ir.Model, definitions: bool = False) -> Iterator[tuple[ir.Variable, ir.Expr]]:
+    """Every equation the next passes read: `expr` and `initial`; before
+    flattening also the definitions (flattening builds `expr` from them;
+    after it they are only the record of what the modeller wrote)."""
+    for var in model.variables.values():
+        for e in (var.expr, var.initial):
+            if e is not None:
+                yield var, e
+        for d in var.definitions if definitions else ():
+            for e in (d.expr, *(x for row in d.rows for x in row)):
+                if e is not None:
+                    yield var, e
+
+
+def _calls(model: ir.Model, stages, definitions: bool = False) -> Iterator[tuple[ir.Variable, ir.Call]]:
+    for var, e in _expressions(model, definitions):
+        for node in ir.walk(e):
+            if isinstance(node, ir.Call) and node.func in BUILTINS and BUILTINS[node.func].stage in stages:
+                yield var, node
+
+
+def _first_call(model: ir.Model, stages, definitions: bool = False) -> str | None:
+    for var, call in _calls(model, stages, definitions):
+        return f"'{var.display}' still calls {call.func}"
+    return None
+
+
+def no_data_file_calls(model: ir.Model) -> str | None:
+    # A GET ... LOOKUPS call inside an expression stays: it is the modeller's
+    # mistake, which check_call reports during lowering with the fix.
+    for var, call in _calls(model, {EXTERNAL}, definitions=True):
+        if not call.func.endswith(" LOOKUPS"):
+            return f"'{var.display}' still calls {call.func}"
+    return None
+
+
+def nothing_subscripted(model: ir.Model) -> str | None:
+    for var in model.variables.values():
+        if var.dims:
+            return f"'{var.display}' is still subscripted"
+    for var, e in _expressions(model):
+        for node in ir.walk(e):
+            if isinstance(node, ir.Ref) and node.subscripts:
+                return f"'{var.display}' still reads the subscripted '{node.name}[{','.join(node.subscripts)}]'"
+    return _first_call(model, {FLATTENING})
+
+
+def no_data_variables(model: ir.Model) -> str | None:
+    data = next((v for v in model.variables.values() if v.kind is ir.Kind.DATA), None)
+    return None if data is None else f"'{data.display}' is still a data variable"
+
+
+def no_macros(model: ir.Model) -> str | None:
+    return f"macro '{next(iter(model.macros))}' is still defined" if model.macros else None
+
+
+def no_stateful_calls(model: ir.Model) -> str | None:
+    problem = _first_call(model, {LOWERING, EQUATION})
+    if problem:
+        return problem
+    # DELAY FIXED and DELAY MATERIAL stay, each the whole equation of its own auxiliary
+    for var, call in _calls(model, {BUFFER}):
+        if var.expr is not call or var.kind is not ir.Kind.AUXILIARY:
+            return f"'{var.display}' calls {call.func} inside an expression"
+    return None
+
+
+@dataclass(frozen=True)
+class Pass:
+    name: str
+    run: Callable[[ir.Model], ir.Model]
+    gives: ir.Stage
+    contract: Callable[[ir.Model], str | None]
+
+
+PASSES = (
+    Pass("external data", resolve_external, ir.Stage.EXTERNAL_READ, no_data_file_calls),
+    Pass("flattening", flatten, ir.Stage.FLAT, nothing_subscripted),
+    Pass("data variables", refuse_data_variables, ir.Stage.FLAT, no_data_variables),
+    Pass("macro expansion", expand_macros, ir.Stage.MACROS_EXPANDED, no_macros),
+    Pass("stateful lowering", lower_stateful, ir.Stage.LOWERED, no_stateful_calls),
+)
+
+
+def lower(model: ir.Model) -> ir.Model:
+    """A parsed model -> a lowered one (`ir.Stage.LOWERED`): every pass of
+    `PASSES` in order, each one's contract checked before the next runs.
+    Errors: the passes' ModelErrors about the model; PassContractError when a
+    pass breaks its contract (a bug of smartspec)."""
+    if model.stage is not ir.Stage.PARSED:
+        raise PassContractError(f"the passes take a parsed model; this one is {model.stage.value}")
+    for p in PASSES:
+        model = p.run(model)
+        problem = p.contract(model)
+        if problem:
+            raise PassContractError(f"{model.source}: internal error after the {p.name} pass: {problem} "
+                                    "(a bug of smartspec; please report it with the model)")
+        model = replace(model, stage=p.gives)
+    return model

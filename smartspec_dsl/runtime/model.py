@@ -1,0 +1,465 @@
+"""Pass 5: runtime. Loads a model (through the on-disk kernel cache), runs it,
+and returns results as numpy arrays."""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import math
+import os
+import pickle
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .. import ir, limits
+from ..backend.codegen import Kernel, generate, table_vector
+from ..passes.consteval import constant_value
+from ..frontend.changes import Changes, read_changes
+from ..frontend.external import fingerprint as external_fingerprint
+from ..files import write_bytes
+from ..errors import ModelError, ParameterError, did_you_mean
+from ..frontend.grammar import grammar_text
+from ..passes.pipeline import lower
+from ..passes.order import Schedule, schedule
+from ..frontend.parse import parse_model, read_model_text
+
+METHODS = {"euler": 0, "rk4": 1}
+
+
+def _compiler_fingerprint() -> str:
+    """Changes whenever the compiler's own code changes, so stale kernels are never reused."""
+    h = hashlib.sha256(grammar_text().encode())
+    for f in sorted(Path(__file__).resolve().parents[1].rglob("*.py")):
+        h.update(f.read_bytes())
+    import numba
+    h.update(numba.__version__.encode())
+    return h.hexdigest()
+
+
+_FINGERPRINT = None
+
+
+def cache_root() -> Path:
+    env = os.environ.get("SMARTSPEC_CACHE_DIR")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "smartspec"
+
+
+@dataclass(frozen=True)
+class VariableInfo:
+    name: str
+    kind: str
+    units: str
+    comment: str
+
+
+@dataclass
+class Result:
+    time: np.ndarray
+    columns: list[str]
+    values: np.ndarray  # (saved times, columns)
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        key = ir.canonical_name(name)
+        for i, c in enumerate(self.columns):
+            if ir.canonical_name(c) == key:
+                return self.values[:, i]
+        raise KeyError(name)
+
+    def to_pandas(self):
+        try:
+            import pandas as pd
+        except ImportError as err:  # optional extra
+            raise ImportError("Result.to_pandas() needs pandas: pip install 'smartspec[pandas]'") from err
+        return pd.DataFrame(self.values, index=pd.Index(self.time, name="Time"), columns=self.columns)
+
+    def plot(self, *names: str, ax=None):
+        """Time series of `names` (default: every column but the control variables, at most
+        eight) on a matplotlib Axes, a new figure's when `ax` is None; returns the Axes.
+        Uses whatever matplotlib backend is active (inline in a notebook)."""
+        try:
+            import matplotlib.pyplot as plt
+        except ImportError as err:  # optional extra
+            raise ImportError("Result.plot() needs matplotlib: pip install 'smartspec[plot]'") from err
+        if not names:
+            names = tuple(c for c in self.columns if ir.canonical_name(c) not in ir.CONTROL_NAMES)[:8]
+        if ax is None:
+            _, ax = plt.subplots(figsize=(8, 4.5))
+        for name in names:
+            ax.plot(self.time, self[name], label=name)
+        ax.set_xlabel("Time")
+        ax.grid(alpha=0.3)
+        ax.legend(loc="best", fontsize="small")
+        return ax
+
+    def __repr__(self) -> str:
+        return (f"<Result: {span_text(self.time)} x {len(self.columns)} "
+                f"columns: {some_names(self.columns)}>")
+
+
+def span_text(time) -> str:
+    """'241 saved times (t = 0 to 30)', '1 saved time (t = 30)'."""
+    if len(time) == 1:
+        return f"1 saved time (t = {time[0]:g})"
+    return f"{len(time)} saved times" + (f" (t = {time[0]:g} to {time[-1]:g})" if len(time) else "")
+
+
+def some_names(names, n: int = 4) -> str:
+    shown = ", ".join(names[:n])
+    return shown + (f", ... ({len(names) - n} more)" if len(names) > n else "")
+
+
+@dataclass
+class BatchResult:
+    time: np.ndarray
+    columns: list[str]
+    values: np.ndarray  # (runs, saved times, columns)
+    rows: int = 0       # saved times the kernel wrote per run, before `times` kept some
+
+
+class Model:
+    """A compiled model. Use `smartspec_dsl.load(path)`."""
+
+    def __repr__(self) -> str:
+        kinds: dict[str, int] = {}
+        for v in self.ir.variables.values():
+            if not v.hidden and v.name not in ir.CONTROL_NAMES and v.name != ir.TIME:
+                kinds[v.kind.value] = kinds.get(v.kind.value, 0) + 1
+        plural = {"auxiliary": "auxiliaries"}
+        counts = ", ".join(f"{n} {plural.get(k, k + 's') if n > 1 else k}" for k, n in sorted(kinds.items()))
+        c = self.constants
+        return (f"<Model {Path(self.path).name}: {counts}; t = {c['INITIAL TIME']:g} to {c['FINAL TIME']:g}, "
+                f"TIME STEP {c['TIME STEP']:g}>")
+
+    def __init__(self, path: str, source_model: ir.Model, sched: Schedule, kernel: Kernel,
+                 module, compile_seconds: float, cached: bool):
+        self.path = path
+        self.ir = source_model
+        self.schedule = sched
+        self.kernel = kernel
+        self._module = module
+        self.compile_seconds = compile_seconds
+        self.cached = cached
+        lowered = sched.model.variables
+        self.output_names = [n for n, v in lowered.items()
+                             if not v.hidden and v.kind is not ir.Kind.LOOKUP]
+        # the parameter vector: every constant, then the run seed (0 unless a sweep sets it)
+        self.defaults = np.array([_literal(lowered[c]) for c in sched.constants] + [0.0], dtype=np.float64)
+        self._param_index = {c: i for i, c in enumerate(sched.constants)}
+
+    @property
+    def variables(self) -> list[VariableInfo]:
+        return [VariableInfo(v.display, v.kind.value, v.units, v.comment) for v in self.ir.variables.values()]
+
+    @property
+    def constants(self) -> dict[str, float]:
+        lowered = self.schedule.model.variables
+        return {lowered[c].display: float(x) for c, x in zip(self.schedule.constants, self.defaults)}
+
+    def display(self, name: str) -> str:
+        return self.schedule.model.variables[name].display
+
+    # -- parameters -------------------------------------------------------
+    def param_index(self, name: str) -> int:
+        key = ir.canonical_name(name)
+        if key in self._param_index:
+            return self._param_index[key]
+        var = self.schedule.model.variables.get(key)
+        if var is None:
+            constants = {c: self.schedule.model.variables[c].display for c in self._param_index
+                         if c in self.schedule.model.variables}
+            raise ParameterError(f"'{name}' is not a variable of {self.path}" + did_you_mean(key, constants))
+        article = "an" if var.kind.value[0] in "aeiou" else "a"
+        raise ParameterError(f"'{name}' is {article} {var.kind.value}, not a constant of the model; "
+                             "only constants can be set")
+
+    def parameter_vector(self, params: dict | None = None) -> np.ndarray:
+        p = self.defaults.copy()
+        for name, value in (params or {}).items():
+            try:
+                p[self.param_index(name)] = float(value)
+            except (TypeError, ValueError):
+                raise ParameterError(f"value for '{name}' is not a number: {value!r}") from None
+        return p
+
+    def control(self, p: np.ndarray, final_time=None, time_step=None, saveper=None) -> tuple:
+        """(initial time, time step, number of steps, steps between saves)."""
+        model = self.schedule.model
+        given = {c: float(x) for c, x in zip(self.schedule.constants, p)}
+        vals = {"initial time": constant_value(model, "initial time", given)}
+        for name in ir.CONTROL_NAMES[1:]:
+            vals[name] = constant_value(model, name, given, vals["initial time"])
+        if final_time is not None:
+            vals["final time"] = float(final_time)
+        if time_step is not None:
+            vals["time step"] = float(time_step)
+        if saveper is not None:
+            vals["saveper"] = float(saveper)
+        elif time_step is not None and "saveper" not in self._param_index:
+            vals["saveper"] = constant_value(model, "saveper", {**given, "time step": vals["time step"]},
+                                             vals["initial time"])
+        t0, t1, dt, save = (vals[n] for n in ir.CONTROL_NAMES)
+        def defined(name, given_here):
+            pos = model.variables[name].pos if name in model.variables else None
+            if given_here is not None or (name in given and given[name] != self.defaults[self._param_index[name]]):
+                return f" ({name.upper()} as given to this run)"
+            return f" ({name.upper()} is defined at {pos})" if pos else ""
+        for name, value, given_here in (("initial time", t0, None), ("final time", t1, final_time),
+                                        ("time step", dt, time_step), ("saveper", save, saveper)):
+            if not math.isfinite(value):
+                raise ParameterError(f"{name.upper()} must be a finite number, got {value:g}"
+                                     + defined(name, given_here))
+        if not dt > 0:
+            raise ParameterError(f"TIME STEP must be positive, got {dt:g}" + defined("time step", time_step))
+        if not t1 >= t0:
+            raise ParameterError(f"FINAL TIME ({t1:g}) is before INITIAL TIME ({t0:g})"
+                                 + defined("final time", final_time))
+        steps = (t1 - t0) / dt
+        if not steps <= limits.MAX_STEPS:
+            limits.check_steps(steps)
+        n_steps = int(math.floor(steps + 1e-9))
+        save_every = max(1, int(round(min(save / dt, 2.0 ** 62))))  # a kernel int64
+        return t0, dt, n_steps, save_every
+
+    def _prepare(self, params, final_time, time_step, saveper, return_columns):
+        p = self.parameter_vector(params)
+        for name, value in (("final time", final_time), ("time step", time_step), ("saveper", saveper)):
+            if value is not None and name in self._param_index:
+                p[self._param_index[name]] = float(value)
+        t0, dt, n_steps, save_every = self.control(p, final_time, time_step, saveper)
+        if return_columns is None:
+            names = self.output_names
+        else:
+            names = []
+            for c in return_columns:
+                key = ir.canonical_name(c)
+                if key not in self.kernel.slots or self.schedule.model.variables[key].hidden:
+                    raise ParameterError(f"'{c}' is not a variable of {self.path}")
+                names.append(key)
+        save_idx = np.array([self.kernel.slots[n] for n in names], dtype=np.int64)
+        n_save = n_steps // save_every + 1
+        return p, t0, dt, n_steps, save_every, names, save_idx, n_save
+
+    def run(self, params: dict | None = None, final_time: float | None = None,
+            time_step: float | None = None, saveper: float | None = None,
+            return_columns: list[str] | None = None, method: str = "euler", seed: int | None = None,
+            changes=None) -> Result:
+        """One run. `seed` (an integer) varies the draws of the model's random
+        functions; the same seed always gives the same run. `changes`: Vensim
+        changes files (.cin paths or `Changes`), applied in order, before `params`."""
+        if method not in METHODS:
+            raise ParameterError(f"unknown integration method '{method}'; use one of {sorted(METHODS)}")
+        constants, tab = self.apply_changes(changes)
+        p, t0, dt, n_steps, save_every, names, save_idx, n_save = self._prepare(
+            {**constants, **(params or {})}, final_time, time_step, saveper, return_columns)
+        if seed is not None:
+            p[-1] = _seed_value(np.array([seed]))[0]
+        if not self.kernel.dynamic_control:
+            limits.check_memory(f"a run of {n_save:,} saved times x {len(names):,} variables", 8.0 * n_save * len(names),
+                                "save fewer times (a larger SAVEPER) or fewer variables (return_columns)")
+            out = np.empty((n_save, len(names)))
+            _kernel_call(self._module.simulate, p, tab, out, save_idx, t0, dt, n_steps, save_every,
+                         METHODS[method])
+            times = t0 + np.arange(n_save) * (save_every * dt)
+            return Result(times, [self.display(n) for n in names], out)
+        # Control variables change during the run: the kernel saves Time too, and
+        # we grow the output until it fits.
+        idx = np.concatenate([[0], save_idx]).astype(np.int64)
+        rows = max(n_save, 16)
+        while True:
+            limits.check_memory(f"a run of {rows:,} saved times x {len(idx):,} variables", 8.0 * rows * len(idx),
+                                "save fewer times (a larger SAVEPER) or fewer variables (return_columns)")
+            out = np.empty((rows, len(idx)))
+            saved = _kernel_call(self._module.simulate, p, tab, out, idx, t0, dt, n_steps,
+                                 save_every, METHODS[method])
+            if saved >= 0:
+                break
+            if rows > 50_000_000:
+                raise ParameterError("the run saves more than 50 million rows; check FINAL TIME and SAVEPER")
+            rows *= 4
+        return Result(out[:saved, 0].copy(), [self.display(n) for n in names], out[:saved, 1:])
+
+    # -- changes files ------------------------------------------------------
+    def apply_changes(self, changes) -> tuple[dict[str, float], np.ndarray]:
+        """Constants to set and the lookup-table vector, after Vensim changes files."""
+        if changes is None:
+            return {}, self.kernel.tables
+        items = [changes] if isinstance(changes, (str, os.PathLike, Changes)) else list(changes)
+        constants: dict[str, float] = {}
+        tables = {key: table for key, table in self.kernel.lookups}
+        lowered = self.schedule.model.variables
+        for item in items:
+            ch = item if isinstance(item, Changes) else read_changes(item)
+            for name, value in ch.constants.items():
+                if name not in self._param_index:
+                    what = "not a variable" if name not in lowered else f"a {lowered[name].kind.value}"
+                    raise ParameterError(f"{ch.source}:{ch.lines[name]}: '{name}' is {what} of "
+                                         f"{self.path}, not a constant")
+                constants[name] = value
+            for name, table in ch.tables.items():
+                var = lowered.get(name)
+                if var is None or var.kind is not ir.Kind.LOOKUP:
+                    raise ParameterError(f"{ch.source}:{ch.lines[name]}: '{name}' is not a lookup of {self.path}")
+                if name in tables:  # a lookup no equation uses has no table in the kernel
+                    tables[name] = table
+        return constants, table_vector([tables[key] if key else t for key, t in self.kernel.lookups])
+
+    # -- batches ------------------------------------------------------------
+    def parameter_matrix(self, columns: dict[str, np.ndarray] | None = None, n: int | None = None,
+                         seeds: np.ndarray | None = None) -> np.ndarray:
+        """(runs, constants + 1): every constant at its default, the named ones set per run;
+        the last column is each run's seed for the model's random functions."""
+        columns = {name: np.asarray(values, dtype=np.float64) for name, values in (columns or {}).items()}
+        lengths = {len(v) for v in columns.values()}
+        if len(lengths) > 1:
+            raise ParameterError(f"parameter columns have different lengths: {sorted(lengths)}")
+        runs = n if n is not None else (lengths.pop() if lengths else 1)
+        P = np.tile(self.defaults, (runs, 1))
+        for name, values in columns.items():
+            idx = self.param_index(name)
+            if self.schedule.constants[idx] in ir.CONTROL_NAMES:
+                raise ParameterError(f"'{name}' is a simulation control; it cannot vary between runs")
+            P[:, idx] = values
+        if seeds is not None:
+            P[:, -1] = _seed_value(np.asarray(seeds))
+        return P
+
+    def run_batch(self, P: np.ndarray, outputs: list[str] | None = None, times="all",
+                  final_time=None, time_step=None, saveper=None, method: str = "euler",
+                  tables: np.ndarray | None = None, out: np.ndarray | None = None) -> BatchResult:
+        """Run every row of P (from `parameter_matrix`) in parallel.
+
+        Returns a BatchResult whose `values` is (runs, saved times, outputs);
+        `times` is "all", "final", or a list of saved times to keep. `out`: a
+        C-contiguous float64 array of shape (runs, rows, outputs), `rows` as in
+        the BatchResult of the same call without it, for the kernel to write
+        into; with times="all", `values` is then `out` itself."""
+        if method not in METHODS:
+            raise ParameterError(f"unknown integration method '{method}'; use one of {sorted(METHODS)}")
+        if self.kernel.dynamic_control:
+            raise ParameterError("this model changes FINAL TIME, TIME STEP or SAVEPER during the run; "
+                                 "batch runs need them constant")
+        P = np.ascontiguousarray(P, dtype=np.float64)
+        p, t0, dt, n_steps, save_every, names, save_idx, n_save = self._prepare(
+            None, final_time, time_step, saveper, outputs)
+        for name, value in (("final time", final_time), ("time step", time_step), ("saveper", saveper)):
+            if value is not None and name in self._param_index:
+                P[:, self._param_index[name]] = float(value)
+        all_times = t0 + np.arange(n_save) * (save_every * dt)
+        keep = None
+        if isinstance(times, str) and times == "final":
+            save_every, n_save = max(n_steps, 1), (2 if n_steps else 1)
+            keep = [n_save - 1]
+            all_times = np.array([t0, t0 + n_steps * dt])[:n_save]
+        elif not (isinstance(times, str) and times == "all"):
+            keep = []
+            for t in times:
+                hits = np.flatnonzero(np.isclose(all_times, float(t), rtol=0, atol=1e-9 * max(1.0, abs(t))))
+                if not len(hits):
+                    raise ParameterError(f"time {t} is not a saved time (from {all_times[0]:g} every "
+                                         f"{save_every * dt:g} to {all_times[-1]:g})")
+                keep.append(int(hits[0]))
+        shape = (P.shape[0], n_save, len(names))
+        if out is None:
+            limits.check_memory(f"{P.shape[0]:,} runs x {n_save:,} saved times x {len(names):,} outputs",
+                                8.0 * P.shape[0] * n_save * len(names),
+                                "save fewer times (times='final', a larger SAVEPER), fewer outputs, or "
+                                "run a sweep in chunks keeping statistics only")
+            out = np.empty(shape)
+        elif out.shape != shape or out.dtype != np.float64 or not out.flags.c_contiguous \
+                or not out.flags.writeable:
+            raise ValueError(f"out must be a writeable C-contiguous float64 array of shape {shape}, "
+                             f"not {out.dtype} {out.shape}")
+        tab = self.kernel.tables if tables is None else tables
+        _kernel_call(self._module.simulate_batch, P, tab, out, save_idx, t0, dt, n_steps, save_every,
+                     METHODS[method])
+        if keep is not None:
+            out, all_times = out[:, keep, :], all_times[keep]
+        return BatchResult(all_times, [self.display(n) for n in names], out, n_save)
+
+
+def _kernel_call(fn, *args):
+    """A kernel call; its own allocations (DELAY FIXED buffers, sized by the delay time
+    over TIME STEP) failing is reported like any other run too big for the memory."""
+    try:
+        return fn(*args)
+    except MemoryError:
+        raise ParameterError(f"the run needs more memory than the {limits.available_memory() / 2**30:.1f} GB "
+                             "available (its DELAY FIXED buffers hold delay time / TIME STEP values "
+                             "each): use a larger TIME STEP or shorter delays") from None
+
+
+def _seed_value(seeds: np.ndarray) -> np.ndarray:
+    """Integer seeds as exactly representable float64 (the parameter vector's type)."""
+    return (seeds.astype(np.uint64) % np.uint64(2 ** 52)).astype(np.float64)
+
+
+def _literal(var: ir.Variable) -> float:
+    e = var.expr
+    if isinstance(e, ir.UnaryOp):
+        return -e.operand.value
+    return e.value
+
+
+# ---- loading --------------------------------------------------------------
+
+def compile_model(text: str, filename: str) -> tuple[ir.Model, Schedule, Kernel]:
+    """The pure part of loading: text -> IR -> lowered IR -> order -> kernel source."""
+    model = parse_model(text, filename)
+    sched = schedule(lower(model))
+    return model, sched, generate(sched)
+
+
+def _import_kernel(path: Path, key: str):
+    name = f"smartspec_kernel_{key}"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def load(path: str | os.PathLike, cache_dir: str | os.PathLike | None = None, log=None) -> Model:
+    """Parse, check, order and compile a Vensim model; kernels are cached on disk.
+    `log(message)`, when given, hears about a compile before it starts (large
+    models take seconds to tens of seconds, once)."""
+    global _FINGERPRINT
+    started = time.perf_counter()
+    path = Path(path)
+    try:
+        text = read_model_text(path)
+    except OSError as err:
+        raise ModelError(f"{path}: cannot read model: {err.strerror or err}") from None
+    if _FINGERPRINT is None:
+        _FINGERPRINT = _compiler_fingerprint()
+    # data files the model reads are baked in at compile time, so they are part of the key
+    data = external_fingerprint(path, text)
+    key = hashlib.sha256((_FINGERPRINT + "\0" + str(path) + "\0" + text + "\0" + data).encode()).hexdigest()[:24]
+    folder = Path(cache_dir) if cache_dir else cache_root()
+    folder = folder / key
+    meta_path, kernel_path = folder / "model.pkl", folder / "kernel.py"
+    cached = meta_path.is_file() and kernel_path.is_file()
+    if cached:
+        with open(meta_path, "rb") as f:
+            model, sched, kernel = pickle.load(f)
+    else:
+        model, sched, kernel = compile_model(text, str(path))
+        if log is not None:
+            log(f"{path}: compiling {len(sched.initial) + len(sched.dynamic)} equations to machine code "
+                f"(once: later loads use the kernel cache in {folder.parent})")
+        folder.mkdir(parents=True, exist_ok=True)
+        write_bytes(kernel_path, kernel.source.encode())
+        write_bytes(meta_path, pickle.dumps((model, sched, kernel), protocol=pickle.HIGHEST_PROTOCOL))
+    module = _import_kernel(kernel_path, key)
+    m = Model(str(path), model, sched, kernel, module, 0.0, cached)
+    # First call compiles (or loads the cached machine code); count it as compile time.
+    m.run(final_time=None, return_columns=[], time_step=None)
+    m.compile_seconds = time.perf_counter() - started
+    return m

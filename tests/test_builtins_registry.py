@@ -1,0 +1,54 @@
+"""The builtin registry (smartspec_dsl/ir/builtins.py) is the one place that says
+what a Vensim function is; the passes and the README read it."""
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from smartspec_dsl import ir
+from smartspec_dsl.backend import codegen, kernel_extra, kernel_lib
+from smartspec_dsl.errors import ModelError, UnsupportedFeature
+from smartspec_dsl.ir.builtins import ARITY, BUILTINS, KERNEL, check_call, markdown_table
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+START, END = "<!-- builtins table: generated, do not edit -->\n", "<!-- end of builtins table -->"
+
+
+def test_readme_function_table_is_the_registry():
+    text = README.read_text(encoding="utf-8")
+    head, rest = text.split(START)
+    table, tail = rest.split(END)
+    if os.environ.get("SMARTSPEC_WRITE_README") and table != markdown_table():
+        README.write_text(head + START + markdown_table() + END + tail, encoding="utf-8")
+        table = markdown_table()
+    assert table == markdown_table(), "README's function table is stale: SMARTSPEC_WRITE_README=1 rewrites it"
+
+
+def test_every_kernel_helper_exists_and_every_kernel_imports_it():
+    """A registered helper is a kernel-library function, and the generated module imports it."""
+    imported = set(re.findall(r"\b[a-z_0-9]+\b", codegen._HEADER.split("JIT = ")[0]))
+    for b in BUILTINS.values():
+        if b.stage != KERNEL or not b.helper or b.helper in ("abs",) or b.helper.startswith("math."):
+            continue
+        assert hasattr(kernel_lib, b.helper) or hasattr(kernel_extra, b.helper), b.name
+        assert b.helper in imported, f"{b.name}: {b.helper} is not imported by generated kernels"
+
+
+@pytest.mark.parametrize("name", sorted(ARITY))
+def test_arity_is_checked_from_the_registry(name):
+    lo, hi = ARITY[name]
+    arg = ir.Num(1.0)
+    check_call(ir.Call(name, (arg,) * lo))
+    check_call(ir.Call(name, (arg,) * hi))
+    with pytest.raises(ModelError, match=f"{re.escape(name)} takes"):
+        check_call(ir.Call(name, (arg,) * (hi + 1)))
+
+
+def test_unknown_and_unsupported_functions_are_named():
+    with pytest.raises(UnsupportedFeature, match="'NO SUCH' is not a known function"):
+        check_call(ir.Call("NO SUCH", ()))
+    with pytest.raises(UnsupportedFeature, match="'TIME BASE' is not supported yet"):
+        check_call(ir.Call("TIME BASE", ()))
+    with pytest.raises(UnsupportedFeature, match="without subscripts"):
+        check_call(ir.Call("SUM", (ir.Num(1.0),)))
