@@ -365,7 +365,7 @@ def _rename(e: ir.Expr | None, names: dict[str, str]) -> ir.Expr | None:
     return None if e is None else ir.map_expr(e, visit)
 
 
-MAX_MACRO_CALLS = 100_000
+MAX_MACRO_CALLS = 20_000
 MAX_ORDER = 10_000           # stages of a DELAY N or SMOOTH N: one stock each
 
 
