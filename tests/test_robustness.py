@@ -422,3 +422,19 @@ def test_damaged_chunks_are_named_and_recomputed(uninterrupted, tmp_path):
     assert f"{out / 'params.parquet'}: damaged" in proc.stderr and "Traceback" not in proc.stderr
     assert _tree(out) == _tree(d / "out")
     assert f"warning: {garbled}: damaged" in proc.stderr
+
+
+# ---- kinds the fuzzing campaign found ------------------------------------------------------
+
+@pytest.mark.parametrize("equation, words", [
+    ("x = 1, 2 ~~|", "'x' is given 2 values but has no subscripts"),
+    ("x = IF THEN ELSE, a :AND: b(1, 0) ~~|", "'x' is given 2 values but has no subscripts"),
+    ("x = 1, 2; 3, 4; ~~|", "'x' is given 4 values but has no subscripts"),
+    ("A: (a1-a99999999999) ~~|", "has numbers of more than 9 digits"),
+    ("A: (a5-a1) ~~|", "counts down"),
+    ("x = DELAY N(Time, 1, 0, 1e300) ~~|", "order 1e+300"),
+    ("y[A] :EXCEPT: [a1] = 1 ~~|\nA: a1 ~~|", "'y' has no elements"),
+])
+def test_campaign_findings_are_located_errors(equation, words):
+    msg = _error(_model("a = 1 ~~|\nb = 0 ~~|\n" + equation + "\n"))
+    assert msg.startswith("m.mdl:3:") and words in msg

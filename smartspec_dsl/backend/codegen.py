@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import ir
 from ..ir.builtins import ARGS, ARRAY_DRIVERS, ARRAY_READS, LOOKUP, RANDOM_DRAW, helpers
-from ..errors import UnsupportedFeature
+from ..errors import ModelError, UnsupportedFeature
 from ..passes.order import Schedule, is_delay_fixed, is_delay_material
 
 # Statements per generated function: Numba's compile time grows faster than
@@ -361,9 +361,15 @@ class _Emitter:
 
     # -- statements ----------------------------------------------------------
     def assign(self, name: str, e: ir.Expr) -> str:
-        if isinstance(e, ir.Call) and e.func in ARRAY_DRIVERS:
-            return self.flush(self.array_driver(name, e))
-        return self.flush(f"st(v, {self.slots[name]}, {self.expr(e)})  # {_safe_comment(name)}")
+        try:
+            if isinstance(e, ir.Call) and e.func in ARRAY_DRIVERS:
+                return self.flush(self.array_driver(name, e))
+            return self.flush(f"st(v, {self.slots[name]}, {self.expr(e)})  # {_safe_comment(name)}")
+        except ModelError as err:   # an error without a place is placed at the equation
+            pos = self.schedule.model.variables[name].pos
+            if pos is None or re.match(r"\S.*:\d+:\d+: ", str(err)):
+                raise
+            raise type(err)(f"{pos}: {err}") from None
 
     # -- whole-array functions: one statement stores the vector in the variable's scratch
     # block and computes over it in place; elements read the block --------------------

@@ -402,6 +402,10 @@ def _variable_from_items(items: list[_Item], lookup_names: set[str]) -> ir.Varia
         if it.kind == "equation" and len(it.rows) == 1 and len(it.rows[0]) == 1 and not it.extra.get("tabbed"):
             expr = it.rows[0][0]
         rows = () if expr is not None else tuple(it.rows)
+        n_values = sum(len(row) for row in rows)
+        if it.kind == "equation" and not it.lhs.subscripts and n_values > 1:
+            raise ModelError(f"{it.lhs.pos}: '{it.lhs.display}' is given {n_values} values but has no "
+                             "subscripts; a list of values needs a subscripted variable")
         definitions.append(ir.Definition(it.lhs.subscripts, it.lhs.excepts, it.operator, expr,
                                          rows, it.lookup, it.lhs.pos, it.lhs.keyword))
     units = next((it.units for it in items if it.units), "")
