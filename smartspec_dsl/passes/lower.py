@@ -437,7 +437,7 @@ def expand_macros(model: ir.Model) -> ir.Model:
             count += 1
             if count > MAX_MACRO_CALLS:
                 raise ModelError(f"{macro.pos}: macro calls expand to more than {MAX_MACRO_CALLS:,} "
-                                 f"copies (while expanding '{macro.name}'); macros calling macros "
+                                 f"copies (while expanding '{_macro_display(macro)}'); macros calling macros "
                                  "several times each multiply: call them fewer times")
             prefix = f"{macro.name} #call{count}"
             names = {p: f"{prefix} {p}" for p in macro.params}

@@ -14,6 +14,7 @@ import networkx as nx
 from .. import ir
 from ..ir.builtins import BUFFER, BUILTINS, CLOCKED, TAKES_LOOKUP
 from ..errors import AlgebraicLoop, ModelError, PassContractError, UndefinedVariable, did_you_mean
+from .consteval import constant_value
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,7 @@ def _check_lookup_names(model: ir.Model, var: ir.Variable, e: ir.Expr) -> None:
 
 
 def _check_controls_defined(model: ir.Model) -> None:
+    """Every run needs INITIAL TIME, FINAL TIME, TIME STEP and SAVEPER, each one number."""
     for name in ir.CONTROL_NAMES:
         element = next((v for n, v in model.variables.items()
                         if name not in model.variables and n.startswith(name + "[")), None)
@@ -111,22 +113,20 @@ def _check_controls_defined(model: ir.Model) -> None:
 
 
 def _check_controls(model: ir.Model) -> None:
-    """Every run needs INITIAL TIME, FINAL TIME, TIME STEP and SAVEPER as scalar
-    equations whose initial values can be computed before the run (from constants,
+    """The controls are numbers or scalar equations whose initial values can be computed
+    before the run (from constants,
     or from Time at the start: Vensim allows controls that change during the run)."""
-    from .consteval import constant_value
     for name in ir.CONTROL_NAMES:
         var = model.variables[name]
-        if var.dims or var.kind not in (ir.Kind.CONSTANT, ir.Kind.AUXILIARY, ir.Kind.FLOW):
-            what = "subscripted" if var.dims else f"a {var.kind.value}"
-            raise ModelError(f"{var.pos}: {name.upper()} is {what}; it must be a single number "
-                             "or an equation giving one")
+        if var.kind not in (ir.Kind.CONSTANT, ir.Kind.AUXILIARY, ir.Kind.FLOW):
+            raise ModelError(f"{var.pos}: {name.upper()} is a {var.kind.value}; it must be a single "
+                             "number or an equation giving one")
     t0 = None
     for name in ir.CONTROL_NAMES:
         var = model.variables[name]
         try:
             value = constant_value(model, name, {}, t0 or 0.0)
-        except (ArithmeticError, ValueError, TypeError, RecursionError):
+        except (ArithmeticError, ValueError, RecursionError):
             value = None
         if value is None or value != value:
             raise ModelError(f"{var.pos}: {name.upper()} cannot be computed before the run "

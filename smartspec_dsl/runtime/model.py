@@ -220,8 +220,7 @@ class Model:
             raise ParameterError(f"FINAL TIME ({t1:g}) is before INITIAL TIME ({t0:g})"
                                  + defined("final time", final_time))
         steps = (t1 - t0) / dt
-        if not steps <= limits.MAX_STEPS:
-            limits.check_steps(steps)
+        limits.check_steps(steps)
         n_steps = int(math.floor(steps + 1e-9))
         save_every = max(1, int(round(min(save / dt, 2.0 ** 62))))  # a kernel int64
         return t0, dt, n_steps, save_every
