@@ -434,6 +434,8 @@ def test_damaged_chunks_are_named_and_recomputed(uninterrupted, tmp_path):
     ("A: (a5-a1) ~~|", "counts down"),
     ("x = DELAY N(Time, 1, 0, 1e300) ~~|", "order 1e+300"),
     ("y[A] :EXCEPT: [a1] = 1 ~~|\nA: a1 ~~|", "'y' has no elements"),
+    ("s = INTEG('text', 0) ~~|", "a text argument ('text') cannot be computed with"),
+    ("x = DELAY FIXED(1, 'text', 0) ~~|", "a text argument ('text') cannot be computed with"),
 ])
 def test_campaign_findings_are_located_errors(equation, words):
     msg = _error(_model("a = 1 ~~|\nb = 0 ~~|\n" + equation + "\n"))

@@ -749,7 +749,19 @@ simulate_batch = batch_generic
 '''
 
 
+def _refuse_text(schedule: Schedule) -> None:
+    """A 'text' value has no number to compute with: refused at its equation, whichever
+    statement (rate, initial value, delay) would have carried it."""
+    for var in schedule.model.variables.values():
+        for e in (var.expr, var.initial):
+            text = next((n for n in ir.walk(e) if isinstance(n, ir.Str)), None) if e is not None else None
+            if text is not None:
+                raise UnsupportedFeature(f"{var.pos or schedule.model.source + ':1:1'}: a text argument "
+                                         f"('{text.value}') cannot be computed with")
+
+
 def generate(schedule: Schedule) -> Kernel:
+    _refuse_text(schedule)
     em = _Emitter(schedule)
     init = reroll_nested(em.initial_statements())
     dynamic = reroll_nested(em.dynamic_statements())
