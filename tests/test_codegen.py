@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from smartspec_dsl import load
-from smartspec_dsl.backend import codegen
+from smartspec_dsl.backend import loops
 
 ARRAYED = """
 region: (r1-r12) ~~|
@@ -26,7 +26,7 @@ def test_reroll_turns_strided_statements_into_one_loop():
              "st(v, 11, (ld(v, 22) * 0.5))  # a[2]",
              "st(v, 12, (ld(v, 24) * 0.5))  # a[3]",
              "st(v, 13, (ld(v, 26) * 1e-06))"]
-    out = codegen.reroll(lines)
+    out = loops.reroll(lines)
     assert out == ["for q in range(3):\n    st(v, (10 + 1 * q), (ld(v, (20 + 2 * q)) * 0.5))",
                    "st(v, 13, (ld(v, 26) * 1e-06))"]
 
@@ -35,14 +35,14 @@ def test_reroll_keeps_blocks_in_their_order():
     lines = ["st(v, 5, ld(v, 1))", "st(v, 6, ld(v, 5))",
              "st(v, 7, ld(v, 2))", "st(v, 8, ld(v, 7))",
              "st(v, 9, ld(v, 3))", "st(v, 10, ld(v, 9))"]
-    assert codegen.reroll(lines) == [
+    assert loops.reroll(lines) == [
         "for q in range(3):\n    st(v, (5 + 2 * q), ld(v, (1 + 1 * q)))\n"
         "    st(v, (6 + 2 * q), ld(v, (5 + 2 * q)))"]
 
 
 def test_reroll_leaves_irregular_code_alone():
     lines = ["st(v, 1, 0.5)", "st(v, 2, 0.5)", "st(v, 4, 0.5)", "st(v, 5, 2.5)"]
-    assert codegen.reroll(lines) == lines
+    assert loops.reroll(lines) == lines
 
 
 def test_rerolled_kernel_gives_the_same_numbers(tmp_path, monkeypatch):
@@ -54,7 +54,7 @@ def test_rerolled_kernel_gives_the_same_numbers(tmp_path, monkeypatch):
 
     plain = tmp_path / "plain.mdl"
     plain.write_text(ARRAYED)
-    monkeypatch.setattr(codegen, "reroll", lambda lines, var="q": lines)
+    monkeypatch.setattr(loops, "reroll", lambda lines, var="q": lines)
     ref = load(plain, cache_dir=tmp_path / "cache2")
     assert "for q in range(" not in ref.kernel.source
     want = ref.run()
@@ -112,8 +112,8 @@ def test_sum_of_products_compiles_to_a_loop(tmp_path, monkeypatch):
         assert got[f"y[i{i}]"][-1] == i * s1 + s2 / 2 + i
     assert got["dot"][0] == s2 / 2
 
-    monkeypatch.setattr(codegen, "MIN_STRIDED_SUM", 10 ** 9)
-    monkeypatch.setattr(codegen, "MAX_DEPTH", 1)
+    monkeypatch.setattr(loops, "MIN_STRIDED_SUM", 10 ** 9)
+    monkeypatch.setattr(loops, "MAX_DEPTH", 1)
     (tmp_path / "plain.mdl").write_text(text)
     plain = load(tmp_path / "plain.mdl", cache_dir=tmp_path / "c2")
     assert "for kk" not in plain.kernel.source

@@ -7,27 +7,27 @@ import re
 import numpy as np
 import pytest
 
-from smartspec_dsl.app import paper
+from smartspec_dsl.app import paper, scenarios
 from smartspec_dsl.experiments.sweep import read_spec
 
-MAIN = paper.MAIN
-SPEC_FILES = [*paper.GROUPS, paper.MONTE_CARLO]
+MAIN = scenarios.MAIN
+SPEC_FILES = [*scenarios.GROUPS, scenarios.MONTE_CARLO]
 
 
 @pytest.fixture(scope="module")
 def model():
-    return paper.load_model()
+    return scenarios.load_model()
 
 
 @pytest.fixture(scope="module")
 def exp(model):
-    return paper.run(model, monte_carlo=False)
+    return scenarios.run(model, monte_carlo=False)
 
 
 def test_model_compiles_and_runs_50_years(model):
     r = model.run()
     assert r.time[0] == 0 and r.time[-1] == 50 and len(r.time) == 51
-    for name in (MAIN, paper.SMART, paper.SPEC, paper.COUPLING):
+    for name in (MAIN, scenarios.SMART, scenarios.SPEC, scenarios.COUPLING):
         assert np.all(np.isfinite(r[name])), name
         assert r[name][0] == 0 and r[name][-1] > 0, name
     # same seed, same run; the turbulence is random (a different seed moves the result a little)
@@ -42,13 +42,13 @@ def test_smart_and_specialization_levels_rise_and_level_off(model):
     """Figs 9 and 10: with the turbulence fixed (one seed), both levels grow
     from 0, never fall, and settle (they do not depend on the turbulence at all)."""
     r = model.run()
-    for name in (paper.SMART, paper.SPEC, paper.COUPLING):
+    for name in (scenarios.SMART, scenarios.SPEC, scenarios.COUPLING):
         y = r[name]
         assert np.all(np.diff(y) >= -1e-12), f"{name} falls"
         assert y[10] > 0.5 * y[-1], f"{name} rises late"
         assert abs(y[-1] - y[-11]) < 1e-3 * y[-1], f"{name} has not levelled off"
     other = model.run(params={"Environmental turbulence seed": 123})
-    for name in (paper.SMART, paper.SPEC, paper.COUPLING):
+    for name in (scenarios.SMART, scenarios.SPEC, scenarios.COUPLING):
         assert np.array_equal(r[name], other[name])
 
 
@@ -61,8 +61,8 @@ def test_smart_specialization_level_peaks_and_declines_as_printed(model):
     peaks, then falls at 1-3 % a year, up to what is left of the inflow."""
     r = model.run()
     t, dt = r.time, model.constants["TIME STEP"]
-    level, inc, dec = r[MAIN], r[paper.INCREASE], r[paper.DECREASE]
-    x = 0.3 * r[paper.SPEC] + 0.3 * r[paper.SMART] + 0.4 * r["Coupling degree"]
+    level, inc, dec = r[MAIN], r[scenarios.INCREASE], r[scenarios.DECREASE]
+    x = 0.3 * r[scenarios.SPEC] + 0.3 * r[scenarios.SMART] + 0.4 * r["Coupling degree"]
     bound = np.maximum.accumulate(x) * (4 + t / 3) * np.exp(-t / 3)
     assert np.all(inc <= bound + 1e-15)
     assert inc[-1] < 1e-6
@@ -82,8 +82,8 @@ def test_every_indicator_has_a_positive_effect(exp):
     """Sections 5.3.1 and 5.3.2: raising an indicator's tertiary constants raises
     the final smart specialization level, lowering lowers it, 75 % more than 25 %."""
     b = exp.benchmark
-    for ind in paper.INDICATORS:
-        f = {s: exp.final[f"{ind}_{s}"] for s in paper.SUFFIXES}
+    for ind in scenarios.INDICATORS:
+        f = {s: exp.final[f"{ind}_{s}"] for s in scenarios.SUFFIXES}
         assert f["down75"] < f["down25"] < b < f["up25"] < f["up75"], (ind, f)
     for group in ("pair_", "triple_"):
         ids = [s for s in exp.final if s.startswith(group)]
@@ -112,7 +112,7 @@ def test_scenarios_share_the_benchmark_turbulence(model, exp):
         params = {c: model.constants[c] * factor for i in ids for c in groups[i]}
         np.testing.assert_allclose(exp.series[sid][MAIN], model.run(params=params)[MAIN], rtol=0, atol=1e-15)
     # the Monte Carlo, on the contrary, draws a different stream for every run
-    mc = paper.run_group(model, paper.MONTE_CARLO, common_turbulence=False)
+    mc = scenarios.run_group(model, scenarios.MONTE_CARLO, common_turbulence=False)
     last = mc[MAIN][:, -1]
     assert len(np.unique(last)) > 0.99 * len(last)
     assert last.min() < exp.benchmark < last.max()
@@ -120,37 +120,37 @@ def test_scenarios_share_the_benchmark_turbulence(model, exp):
 
 def _readme_groups():
     """{indicator id: [tertiary constant names]} from the table of models/scenarios/README.md."""
-    text = (paper.SCENARIO_DIR / "README.md").read_text(encoding="utf-8")
+    text = (scenarios.SCENARIO_DIR / "README.md").read_text(encoding="utf-8")
     groups = {}
     for line in text.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) == 5 and cells[0].strip("`") in paper.INDICATORS:
+        if len(cells) == 5 and cells[0].strip("`") in scenarios.INDICATORS:
             groups[cells[0].strip("`")] = re.findall(r"`([^`]+)`", cells[3])
     return groups
 
 
 def test_scenario_specs_parse_and_use_only_model_constants(model):
     groups = _readme_groups()
-    assert set(groups) == set(paper.INDICATORS)
+    assert set(groups) == set(scenarios.INDICATORS)
     constants = {k.lower() for k in model.constants}
     tertiary = {c for g in groups.values() for c in g}
     assert len(tertiary) == 21 and {c.lower() for c in tertiary} <= constants
     labels = []
     for name in SPEC_FILES:
-        path = paper.SCENARIO_DIR / f"{name}.toml"
+        path = scenarios.SCENARIO_DIR / f"{name}.toml"
         spec = read_spec(path, model, chunk_size=None)        # SpecError on any unknown name
         for col in spec.sampler.columns:
             assert col.lower() in constants, (path, col)
-        if name == paper.MONTE_CARLO:
+        if name == scenarios.MONTE_CARLO:
             assert spec.sampler.n >= 10_000
             assert list(spec.sampler.columns) == ["Environmental turbulence seed"]
             assert len(set(spec.sampler.columns["Environmental turbulence seed"])) == spec.sampler.n
-            assert set(spec.sampler.labels) == {paper.MC_ID}
+            assert set(spec.sampler.labels) == {scenarios.MC_ID}
             continue
         assert not set(spec.sampler.columns) & {"Environmental turbulence seed", "TIME STEP"}
         labels += [str(x) for x in spec.sampler.labels]
     # the ids are exactly those of models/scenarios/README.md, each once
-    assert labels + [paper.MC_ID] == paper.scenario_ids()
+    assert labels + [scenarios.MC_ID] == scenarios.scenario_ids()
     assert len(set(labels)) == 73
 
 
@@ -159,34 +159,34 @@ def test_scenarios_scale_the_documented_constants(model):
     (README table) by the factor of its suffix, and leaves the rest alone."""
     groups = _readme_groups()
     defaults = model.constants
-    smart = list(paper.SMART_IDS)
-    spec_ids = list(paper.SPEC_IDS)
-    for name in paper.GROUPS:
-        spec = read_spec(paper.SCENARIO_DIR / f"{name}.toml", model)
+    smart = list(scenarios.SMART_IDS)
+    spec_ids = list(scenarios.SPEC_IDS)
+    for name in scenarios.GROUPS:
+        spec = read_spec(scenarios.SCENARIO_DIR / f"{name}.toml", model)
         cols = spec.sampler.columns
         for row, sid in enumerate(spec.sampler.labels):
             expected = {}
             if sid.startswith("smart_"):
                 _, s, _, p = sid.split("_")
                 for i in smart:
-                    expected.update({c: paper.SUFFIXES[s] for c in groups[i]})
+                    expected.update({c: scenarios.SUFFIXES[s] for c in groups[i]})
                 for i in spec_ids:
-                    expected.update({c: paper.SUFFIXES[p] for c in groups[i]})
+                    expected.update({c: scenarios.SUFFIXES[p] for c in groups[i]})
             elif sid != "benchmark":
                 body, suffix = sid.rsplit("_", 1)
                 body = body.split("_", 1)[1] if body.startswith(("pair_", "triple_")) else body
                 for i in body.split("+"):
-                    expected.update({c: paper.SUFFIXES[suffix] for c in groups[i]})
+                    expected.update({c: scenarios.SUFFIXES[suffix] for c in groups[i]})
             for c, default in defaults.items():
                 got = cols[c][row] if c in cols else default
                 assert got == pytest.approx(default * expected.get(c, 1.0), rel=1e-12), (sid, c)
 
 
 def test_targets_refer_to_scenarios():
-    targets = paper.read_targets()
+    targets = scenarios.read_targets()
     assert len(targets) == 54
-    assert set(targets) <= set(paper.scenario_ids())
-    assert {paper.paper_figure(s) for s in targets} <= {str(n) for n in range(13, 27)}
+    assert set(targets) <= set(scenarios.scenario_ids())
+    assert {scenarios.paper_figure(s) for s in targets} <= {str(n) for n in range(13, 27)}
 
 
 def test_main_writes_figures_and_report(tmp_path, monkeypatch):
@@ -199,7 +199,7 @@ def test_main_writes_figures_and_report(tmp_path, monkeypatch):
     assert "monte_carlo_fan.png" in pngs and "paper_vs_model.png" in pngs
     assert all((out / p).stat().st_size > 10_000 for p in pngs)
     md = (out / "scenarios.md").read_text(encoding="utf-8")
-    for sid in paper.scenario_ids():
+    for sid in scenarios.scenario_ids():
         assert f"| `{sid}` |" in md, sid
     assert "does not reproduce" in md
     with open(out / "final_levels.csv", newline="") as f:
@@ -215,23 +215,23 @@ def test_calibration_spec_uses_constants_and_defined_scenarios(model):
     multipliers and the paper's reported levels."""
     import tomllib
     from smartspec_dsl.experiments.calibrate import read_spec as read_calibration
-    spec = read_calibration(paper.CALIBRATION_PATH)      # SpecError on an undefined scenario
+    spec = read_calibration(scenarios.CALIBRATION_PATH)      # SpecError on an undefined scenario
     constants = {k.lower() for k in model.constants}
     tertiary = {c.lower() for g in _readme_groups().values() for c in g}
     assert {n.lower() for n in spec.names} == tertiary and len(spec.names) == 21
     for name, lo, hi, x0 in zip(spec.names, spec.lower, spec.upper, spec.initial):
         assert 0 <= lo < x0 < hi <= 1, name
         model.param_index(name)                           # a constant of the model
-    factors = paper.scenario_factors(model)
-    targets = paper.read_targets()
+    factors = scenarios.scenario_factors(model)
+    targets = scenarios.read_targets()
     used = {t.scenario for t in spec.targets}
-    assert used == set(spec.scenarios) and used <= set(paper.scenario_ids())
+    assert used == set(spec.scenarios) and used <= set(scenarios.scenario_ids())
     for t in spec.targets:
         assert t.variable == MAIN and list(t.times) == [50.0], t.scenario
         tg = targets[t.scenario]
         assert not tg.is_change and t.values[0] == tg.value, t.scenario
     assert len(used) == sum(not t.is_change for t in targets.values())
-    doc = tomllib.loads(paper.CALIBRATION_PATH.read_text(encoding="utf-8"))
+    doc = tomllib.loads(scenarios.CALIBRATION_PATH.read_text(encoding="utf-8"))
     for sid, sc in spec.scenarios.items():
         assert set(sc) <= {"scale"}, sid
         assert {k.lower() for k in sc["scale"]} <= constants, sid
@@ -244,7 +244,7 @@ def test_units_consistent_but_for_the_printed_rates():
     per-year dimension (each rate's comment says so); nothing else may drift."""
     from smartspec_dsl.frontend.parse import parse_file
     from smartspec_dsl.passes.units import check_units
-    issues = check_units(parse_file(paper.MODEL_PATH))
+    issues = check_units(parse_file(scenarios.MODEL_PATH))
     assert sorted(i.variable for i in issues) == sorted([
         "Smart development rate", "Specialization development rate", "Coupling level development rate",
         "Smart specialization increase rate", "Smart specialization decrease rate", "Accumulation rate"])

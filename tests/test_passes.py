@@ -10,7 +10,7 @@ import pytest
 
 from smartspec_dsl import ir
 from smartspec_dsl.backend.codegen import generate
-from smartspec_dsl.errors import PassContractError
+from smartspec_dsl.errors import PassContractError, UnsupportedFeature
 from smartspec_dsl.frontend.parse import parse_model
 from smartspec_dsl.passes import pipeline
 from smartspec_dsl.passes.lower import expand_macros
@@ -72,6 +72,13 @@ def test_a_lowering_that_leaves_a_stateful_call_is_named(monkeypatch):
     monkeypatch.setattr(pipeline, "PASSES", (*pipeline.PASSES[:-1], broken))
     with pytest.raises(PassContractError, match="after the stateful lowering pass: 'y' still calls SMOOTH"):
         pipeline.lower(parsed("x = 1 ~~|\ny = SMOOTH(x, 2) ~~|\n"))
+
+
+def test_a_modellers_mistake_is_not_a_broken_contract(tmp_path):
+    """Flattening leaves an array function in a model without subscripts: the
+    modeller is told, not asked to report a bug."""
+    with pytest.raises(UnsupportedFeature, match="'SUM' is not supported without subscripts"):
+        pipeline.lower(parsed("x = 1 ~~|\ny = SUM(x) ~~|\n"))
 
 
 def test_ordering_takes_only_a_lowered_model():
@@ -147,3 +154,26 @@ def test_codegen_writes_each_equation_as_one_statement_on_slots():
     assert f"st(v, {y}, ((ld(v, {k}) * 2.0) + ld(v, {t})))  # y" in kernel.source
     # nothing of the model's text becomes code but the comment naming the variable
     assert kernel.params == ("k", "initial time", "final time", "time step", "saveper")
+
+
+def test_parse_gives_kinds_and_resolves_lookup_calls():
+    """A variable in a stock's rate is a flow; `name(x)` of a lookup is a lookup call."""
+    eq = equations(parsed("s = INTEG(f, 10) ~~|\nf = k * s ~~|\nk = 0.1 ~~|\n"
+                          "tab((0,0),(1,2)) ~~|\ny = tab(k) ~~|\n"))
+    assert eq["s"] == "stock: f | init 10"
+    assert eq["f"] == "flow: (k * s) | init -"
+    assert eq["k"] == "constant: 0.1 | init -"
+    assert eq["tab"] == "lookup: - | init -"
+    assert eq["y"] == "auxiliary: tab(k) | init -"
+
+
+def test_smooth_and_trend_are_vensims_definitions():
+    """SMOOTH(x, t): a stock s' = (x - s)/t from x. TREND(x, t, g): its average
+    is SMOOTHI(x, t, x / (1 + g t)), the result ZIDZ(x - average, t ABS(average))."""
+    low = pipeline.lower(parsed("x = 3 ~~|\ny = SMOOTH(x, 4) ~~|\nz = TREND(x, 5, 0.1) ~~|\n"))
+    assert equations(low, hidden_only=True) == {
+        "y #smooth1_1": "stock: ((x - y #smooth1_1) / 4) | init x",
+        "z #average2": "stock: ((x - z #average2) / 5) | init (x / (1 + (0.1 * 5)))",
+    }
+    assert show(low.variables["y"].expr) == "y #smooth1_1"
+    assert show(low.variables["z"].expr) == "ZIDZ((x - z #average2), (5 * ABS(z #average2)))"

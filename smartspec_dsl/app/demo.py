@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..runtime import load
 from ..errors import ModelError
-from . import paper
+from . import paper, scenarios
 
 ROOT = Path(__file__).resolve().parents[2]   # the project's checkout: ../shared sits beside it
 SHARED = ROOT.parent / "shared"
@@ -18,7 +18,7 @@ MODELS = [
     ("World3", SHARED / "real-models" / "WRLD3-03" / "wrld3-03.mdl",
      ["population", "industrial output", "food", "persistent pollution index",
       "nonrenewable resources"]),
-    ("smart specialization (paper)", paper.MODEL_PATH,
+    ("smart specialization (paper)", scenarios.MODEL_PATH,
      ["Industry smart specialization level", "Industry smart level",
       "Industry specialization level", "Coupling level"]),
 ]

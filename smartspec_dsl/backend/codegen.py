@@ -20,123 +20,12 @@ from .. import ir
 from ..ir.builtins import ARGS, ARRAY_DRIVERS, ARRAY_READS, LOOKUP, RANDOM_DRAW, helpers
 from ..errors import ModelError, UnsupportedFeature
 from ..passes.order import Schedule, is_delay_fixed, is_delay_material
+from . import loops
 
 # Statements per generated function: Numba's compile time grows faster than
 # linearly with function size, and separate functions are compiled (and
 # cached) separately.
 CHUNK = 250
-
-# Loop re-rolling: flattened arrays give runs of statements that differ only in
-# their integer literals (slots, table indices, random call sites), each by a
-# fixed stride. Emitted as a loop they compile many times faster; the loop runs
-# exactly the original statements in the original order.
-_NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d*)?(?:[eE][+-]?\d+)?(?![\w.])")
-MAX_PERIOD = 8      # statements per repeated block
-MIN_STRIDED_SUM = 16  # terms from which a sum of evenly spaced variables becomes a loop
-MIN_REPEATS = 3     # blocks before a loop pays
-MAX_DEPTH = 4       # loops nested by reroll_nested
-
-
-def _shape(line: str) -> tuple[str, tuple]:
-    """A statement without its comment, as (template, numeric literals): integers
-    (slots, table indices, call sites) leave a \0 hole, floats (a range position
-    used as a value, per-element constants) a \1 hole."""
-    code = line.split("  # ", 1)[0]
-    nums: list = []
-
-    def hole(m):
-        text = m.group(0)
-        if text.isdigit():
-            nums.append(int(text))
-            return "\0"
-        nums.append(float(text))
-        return "\1"
-    return _NUMBER.sub(hole, code), tuple(nums)
-
-
-def _fill(template: str, values, var: str) -> str:
-    """A template of `_shape` with its holes filled from `values`, an iterator of
-    (base, stride): the base, or base + stride * var."""
-    out = ""
-    for part in re.split("([\0\1])", template):
-        if part in ("\0", "\1"):
-            b, d = next(values)
-            part = repr(b) if d == 0 else f"({b!r} + {d!r} * {var})"
-        out += part
-    return out
-
-
-def _is_sum(e) -> bool:
-    return isinstance(e, ir.BinOp) and e.op == "+"
-
-
-def _terms_at_least(e, n: int) -> bool:
-    """The sum `e` has n or more terms (stops counting there)."""
-    todo, terms = [e], 0
-    while todo and terms < n:
-        x = todo.pop()
-        if _is_sum(x):
-            todo += [x.left, x.right]
-        else:
-            terms += 1
-    return terms >= n
-
-
-def _progresses(xs, base, stride, k) -> bool:
-    """Block k's literals are base + k * stride, computed exactly as the loop will."""
-    return all(x == (b + d * k if isinstance(b, int) or d == 0 else b + d * float(k))
-               for x, b, d in zip(xs, base, stride))
-
-
-def reroll(lines: list[str], var: str = "q") -> list[str]:
-    """`lines` with repeated blocks of statements turned into loops. An entry may
-    be several lines (a statement after the loop computing one of its sums); its
-    numbers progress like a one-line statement's."""
-    shapes = [_shape(s) for s in lines]
-    out, i, n = [], 0, len(lines)
-    while i < n:
-        best = (1, 1, None)  # (lines covered, period, stride)
-        for period in range(1, MAX_PERIOD + 1):
-            if i + 2 * period > n:
-                break
-            first = [t for t, _ in shapes[i:i + period]]
-            if first != [t for t, _ in shapes[i + period:i + 2 * period]]:
-                continue
-            base = [x for _, xs in shapes[i:i + period] for x in xs]
-            stride = [b - a for a, b in zip(base, (x for _, xs in shapes[i + period:i + 2 * period] for x in xs))]
-            reps = 1
-            while i + (reps + 1) * period <= n:
-                block = shapes[i + reps * period:i + (reps + 1) * period]
-                if [t for t, _ in block] != first or \
-                        not _progresses([x for _, ys in block for x in ys], base, stride, reps):
-                    break
-                reps += 1
-            if reps >= MIN_REPEATS and reps * period > best[0]:
-                best = (reps * period, period, stride)
-        covered, period, stride = best
-        if stride is None:
-            out.append(lines[i])
-            i += 1
-            continue
-        values = iter(zip((x for _, xs in shapes[i:i + period] for x in xs), stride))
-        body = ["\n".join("    " + ln for ln in _fill(template, values, var).split("\n"))
-                for template, _ in shapes[i:i + period]]
-        out.append(f"for {var} in range({covered // period}):\n" + "\n".join(body))
-        i += covered
-    return out
-
-
-def reroll_nested(lines: list[str]) -> list[str]:
-    """`reroll`, then again over the loops it made while they repeat in turn (the
-    rows of a two- or more-dimensional array), each level with its own loop variable."""
-    out = reroll(lines)
-    for depth in range(1, MAX_DEPTH):
-        again = reroll(out, f"q{depth}")
-        if again == out:
-            break
-        out = again
-    return out
-
 
 # Vensim function -> kernel helper, by how the call is written (ir/builtins.py)
 _SIMPLE = helpers(ARGS)            # helper(same arguments)
@@ -239,7 +128,7 @@ class _Emitter:
             inner = self.expr(e.operand)
             return f"(-{inner})" if e.op == "-" else f"fnot({inner})"
         if isinstance(e, ir.BinOp):
-            if e.op == "+" and _terms_at_least(e, MIN_STRIDED_SUM):
+            if e.op == "+" and loops.terms_at_least(e, loops.MIN_STRIDED_SUM):
                 return self.long_sum(e)
             a, b = self.expr(e.left), self.expr(e.right)
             if e.op in "+-*/":
@@ -261,32 +150,32 @@ class _Emitter:
 
     def long_sum(self, e: ir.BinOp) -> str:
         """A sum of many terms (a flattened SUM): the terms' code, and wherever a run of
-        MIN_STRIDED_SUM or more terms differ only by evenly progressing numbers (slots,
+        loops.MIN_STRIDED_SUM or more terms differ only by evenly progressing numbers (slots,
         table indices, call sites), one loop for the run: `vsum(...)` when the terms are
         plain variables, otherwise a loop accumulating into `accN`, emitted before the
         statement (see `flush`). Terms are generated once, in order, as without loops."""
         terms, todo = [], [e]
         while todo:
             x = todo.pop()
-            if _is_sum(x):
+            if loops.is_sum(x):
                 todo += [x.right, x.left]
             else:
                 terms.append(x)
         codes = [self.expr(x) for x in terms]
-        shapes = [_shape(c) for c in codes]
+        shapes = [loops.shape(c) for c in codes]
         counts: dict[int, int] = {}
 
         def count(x):
             if id(x) not in counts:
-                counts[id(x)] = count(x.left) + count(x.right) if _is_sum(x) else 1
+                counts[id(x)] = count(x.left) + count(x.right) if loops.is_sum(x) else 1
             return counts[id(x)]
 
         def render(x, first):
             n = count(x)
-            looped = self.loop_sum(shapes[first:first + n]) if n >= MIN_STRIDED_SUM else None
+            looped = self.loop_sum(shapes[first:first + n]) if n >= loops.MIN_STRIDED_SUM else None
             if looped:
                 return looped
-            if _is_sum(x):
+            if loops.is_sum(x):
                 return f"({render(x.left, first)} + {render(x.right, first + count(x.left))})"
             return codes[first]
 
@@ -296,12 +185,12 @@ class _Emitter:
         """One loop for terms of the same template (`_shape`) whose numbers progress evenly, or None."""
         template, base = shapes[0]
         stride = [b - a for a, b in zip(base, shapes[1][1])]
-        if any(t != template or not _progresses(xs, base, stride, k)
+        if any(t != template or not loops.progresses(xs, base, stride, k)
                for k, (t, xs) in enumerate(shapes)):
             return None
         if template == "ld(v, \0)":
             return f"vsum(v, ix({base[0]}), ix({len(shapes)}), ix({stride[0]}))"
-        term = _fill(template, iter(zip(base, stride)), "kk")
+        term = loops.fill(template, iter(zip(base, stride)), "kk")
         acc = f"acc{self.n_acc}"
         self.n_acc += 1
         self.pre += [f"{acc} = 0.0", f"for kk in range({len(shapes)}):", f"    {acc} += {term}"]
@@ -670,7 +559,7 @@ def _euler_driver(em: _Emitter, init: list[str], dynamic: list[str], writes: lis
     for i in range(n_disc):
         rate = f"r_{n_cont + i}" if inline_rates else f"ld(v, {r0 + n_cont + i})"
         updates.append(f"st(v, {1 + n_cont + i}, {rate})")
-    loop += reroll(updates)
+    loop += loops.reroll(updates)
     loop_body = ["saved = 0", "sc = 0", "for istep in range(n_steps + 1):"]
     loop_body += [_indent(loop, 4), "return saved"]
     if inline_init:
@@ -763,10 +652,10 @@ def _refuse_text(schedule: Schedule) -> None:
 def generate(schedule: Schedule) -> Kernel:
     _refuse_text(schedule)
     em = _Emitter(schedule)
-    init = reroll_nested(em.initial_statements())
-    dynamic = reroll_nested(em.dynamic_statements())
-    rates = reroll_nested(em.rate_statements())
-    writes = reroll_nested(em.fixed_write_statements())
+    init = loops.reroll_nested(em.initial_statements())
+    dynamic = loops.reroll_nested(em.dynamic_statements())
+    rates = loops.reroll_nested(em.rate_statements())
+    writes = loops.reroll_nested(em.fixed_write_statements())
     n_cont, n_disc = len(em.cont), len(em.disc)
     fixed_slots = [em.fixed_delay_slot[n] for n in em.fixed]
     dynamic_control = any(n in schedule.dynamic for n in ir.CONTROL_NAMES)

@@ -7,7 +7,7 @@ import math
 
 from numba import njit
 
-JIT = dict(cache=True, nogil=True, error_model="numpy", fastmath=False)
+from .kernel_intrinsics import JIT
 
 
 @njit(**JIT)

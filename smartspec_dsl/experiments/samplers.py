@@ -52,316 +52,20 @@ from pathlib import Path
 
 import numpy as np
 
-from ..backend.kernel_lib import GOLDEN, splitmix64
 from ..errors import ParameterError, SpecError
 from ..frontend.changes import read_changes
 from ..ir import canonical_name as canon
 
-# ---------------------------------------------------------------- tables
-
-
-@dataclass
-class ParamTable:
-    """Parameter sets, one row per run.
-
-    `columns`: constant name -> absolute value per run; `multipliers`: constant
-    name -> factor per run, applied to the column's value when the constant has
-    a column and to the model default otherwise; `labels`: optional scenario
-    name per run. A ParamTable is also a source of its own rows (`rows`)."""
-    n: int
-    columns: dict[str, np.ndarray] = field(default_factory=dict)
-    multipliers: dict[str, np.ndarray] = field(default_factory=dict)
-    labels: np.ndarray | None = None
-    # lookup tables replaced by .cin scenarios: per run an index into `table_sets`
-    # (each a model's whole table vector), -1 for the model's own tables
-    table_index: np.ndarray | None = None
-    table_sets: list[np.ndarray] = field(default_factory=list)
-
-    def rows(self, s: int, e: int) -> "ParamTable":
-        """Runs [s, e) (views, not copies)."""
-        return ParamTable(e - s, {k: v[s:e] for k, v in self.columns.items()},
-                          {k: v[s:e] for k, v in self.multipliers.items()},
-                          None if self.labels is None else self.labels[s:e],
-                          None if self.table_index is None else self.table_index[s:e], self.table_sets)
-
-    def take(self, idx: np.ndarray) -> "ParamTable":
-        return ParamTable(len(idx), {k: v[idx] for k, v in self.columns.items()},
-                          {k: v[idx] for k, v in self.multipliers.items()},
-                          None if self.labels is None else self.labels[idx],
-                          None if self.table_index is None else self.table_index[idx], self.table_sets)
-
-    def resolve(self, model) -> dict[str, np.ndarray]:
-        """{display name: values per run}, multipliers applied; checks every name
-        is a settable constant of `model` (ParameterError otherwise)."""
-        return Resolution.of(self, model).apply(self)
-
-
-def _concat(parts: list[ParamTable]) -> ParamTable:
-    first = parts[0]
-
-    def cat(get):
-        return None if get(first) is None else np.concatenate([get(t) for t in parts])
-    return ParamTable(sum(t.n for t in parts),
-                      {k: cat(lambda t, k=k: t.columns[k]) for k in first.columns},
-                      {k: cat(lambda t, k=k: t.multipliers[k]) for k in first.multipliers},
-                      cat(lambda t: t.labels), cat(lambda t: t.table_index), first.table_sets)
-
-
-def _gather(src, idx: np.ndarray) -> ParamTable:
-    """Rows `idx` of `src`, asking it only for the contiguous ranges they cover."""
-    if not len(idx):
-        return src.rows(0, 0)
-    u = np.unique(idx)
-    ranges = np.split(u, np.flatnonzero(np.diff(u) > 1) + 1)
-    parts = [src.rows(int(r[0]), int(r[-1]) + 1) for r in ranges]
-    whole = parts[0] if len(parts) == 1 else _concat(parts)
-    return whole.take(np.searchsorted(u, idx))
-
-
-@dataclass
-class RowSource:
-    """`n` runs whose rows [s, e) `make(s, e)` builds when asked (see the module doc)."""
-    n: int
-    make: object
-    table_sets: list = field(default_factory=list)
-
-    def rows(self, s: int, e: int) -> ParamTable:
-        return self.make(s, e)
-
-
-@dataclass
-class Resolution:
-    """How rows of a source become {display name: values per run} for one model;
-    needs no model once made, so chunks resolve anywhere. `entries`: per set
-    constant (display name, column or None, model default, multiplier names)."""
-    entries: list
-
-    @classmethod
-    def of(cls, table: ParamTable, model) -> "Resolution":
-        """Checks every name of `table` (a few rows of a source are enough) against `model`."""
-        mult: dict[int, list[str]] = {}
-        for name in table.multipliers:
-            mult.setdefault(model.param_index(name), []).append(name)  # ParameterError when unknown
-        seen: dict[int, str] = {}
-        entries = []
-        for name in table.columns:
-            idx = model.param_index(name)
-            if idx in seen:
-                raise ParameterError(f"'{name}' is given twice (also as '{seen[idx]}')")
-            seen[idx] = name
-            entries.append((model.display(model.schedule.constants[idx]), name, None, mult.pop(idx, [])))
-        for idx, names in mult.items():
-            entries.append((model.display(model.schedule.constants[idx]), None, float(model.defaults[idx]), names))
-        res = cls(entries)
-        probe = res.apply(table.rows(0, min(table.n, 1)))
-        model.parameter_matrix(probe, n=len(next(iter(probe.values()))) if probe else 1)  # control check
-        return res
-
-    @classmethod
-    def identity(cls, names) -> "Resolution":
-        return cls([(k, k, None, []) for k in names])
-
-    @property
-    def names(self) -> list[str]:
-        return [e[0] for e in self.entries]
-
-    def apply(self, table: ParamTable) -> dict[str, np.ndarray]:
-        out: dict[str, np.ndarray] = {}
-        for display, col, default, mults in self.entries:
-            factor = None
-            for name in mults:
-                f = np.asarray(table.multipliers[name], dtype=np.float64)
-                factor = f if factor is None else factor * f
-            if col is None:
-                out[display] = default * factor
-            else:
-                values = np.array(table.columns[col], dtype=np.float64)
-                out[display] = values if factor is None else values * factor
-        return out
-
-
-def _check_lengths(columns: dict, what: str) -> int:
-    lengths = {len(v) for v in columns.values()}
-    if len(lengths) > 1:
-        raise SpecError(f"{what}: parameter columns have different lengths {sorted(lengths)}")
-    return lengths.pop() if lengths else 0
-
-
-class Sampler:
-    """Base class: `source(model, seed)` (an object with `n` and `rows(s, e) ->
-    ParamTable`) or `table(model, seed) -> ParamTable`, each defined through the
-    other; `names` the constants it sets."""
-    names: list[str] = []
-
-    def source(self, model=None, seed: int | None = None):
-        return self.table(model, seed)
-
-    def table(self, model=None, seed: int | None = None) -> ParamTable:
-        src = self.source(model, seed)
-        return src.rows(0, src.n)
-
-
-# ---------------------------------------------------------------- counter-based draws
-
-_M64 = (1 << 64) - 1
-_GOLDEN = GOLDEN
-
-
-def _key(*words: int) -> int:
-    k = 0
-    for w in words:
-        with np.errstate(over="ignore"):   # uint64 arithmetic wraps, as splitmix64 means it to
-            k = int(splitmix64(np.uint64((k + _GOLDEN + (int(w) & _M64)) & _M64)))
-    return k
-
-
-def _uniforms(key: int, runs: np.ndarray) -> np.ndarray:
-    """Draw `runs` of the splitmix64 stream `key`, in (0, 1) (53 bits, never 0 or 1)."""
-    z = runs.astype(np.uint64) * np.uint64(_GOLDEN)
-    z += np.uint64(key)
-    z = splitmix64(z)
-    z >>= np.uint64(11)
-    return (z.astype(np.float64) + 0.5) * 2.0 ** -53
-
-
-_FEISTEL_ROUNDS = 6
-
-
-def _permute(key: int, x: np.ndarray, n: int) -> np.ndarray:
-    """p(x) for a permutation p of 0..n-1 keyed by `key`: a balanced Feistel
-    network over 2h bits (4^h at most 4n), repeated on any value >= n until it lands
-    below n (cycle walking: still a bijection of 0..n-1)."""
-    h = max(1, ((n - 1).bit_length() + 1) // 2)
-    half, mask = np.uint64(h), np.uint64((1 << h) - 1)
-    keys = [np.uint64(_key(key, r)) for r in range(_FEISTEL_ROUNDS)]
-
-    def encrypt(v):
-        left, right = v >> half, v & mask
-        for k in keys:
-            f = right * np.uint64(_GOLDEN)
-            f += k
-            left, right = right, left ^ (splitmix64(f) & mask)
-        return (left << half) | right
-
-    y = encrypt(x.astype(np.uint64))
-    out = np.flatnonzero(y >= np.uint64(n))
-    while len(out):
-        y[out] = encrypt(y[out])
-        out = out[y[out] >= np.uint64(n)]
-    return y
-
-
-def _fresh_seed() -> int:
-    return int(np.random.SeedSequence().entropy % (2 ** 63))
-
-
-# ---------------------------------------------------------------- distributions
-
-
-class Distribution:
-    def ppf(self, u: np.ndarray) -> np.ndarray:  # pragma: no cover
-        raise NotImplementedError
-
-
-def _number(value, what):
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise SpecError(f"{what} must be a number, got {value!r}")
-    if not math.isfinite(float(value)):
-        raise SpecError(f"{what} must be finite, got {value!r}")
-    return float(value)
-
-
-@dataclass(frozen=True)
-class Uniform(Distribution):
-    low: float
-    high: float
-
-    def __post_init__(self):
-        if not _number(self.low, "low") <= _number(self.high, "high"):
-            raise SpecError(f"uniform: low ({self.low}) > high ({self.high})")
-
-    def ppf(self, u):
-        return self.low + (self.high - self.low) * u
-
-
-@dataclass(frozen=True)
-class Normal(Distribution):
-    mean: float
-    sd: float
-
-    def __post_init__(self):
-        _number(self.mean, "mean")
-        if not _number(self.sd, "sd") > 0:
-            raise SpecError(f"normal: sd must be > 0, got {self.sd}")
-
-    def ppf(self, u):
-        from scipy.special import ndtri
-        return self.mean + self.sd * ndtri(u)
-
-
-@dataclass(frozen=True)
-class LogNormal(Distribution):
-    mu: float
-    sigma: float
-
-    def __post_init__(self):
-        _number(self.mu, "mu")
-        if not _number(self.sigma, "sigma") > 0:
-            raise SpecError(f"lognormal: sigma must be > 0, got {self.sigma}")
-
-    def ppf(self, u):
-        from scipy.special import ndtri
-        return np.exp(self.mu + self.sigma * ndtri(u))
-
-
-@dataclass(frozen=True)
-class Triangular(Distribution):
-    low: float
-    mode: float
-    high: float
-
-    def __post_init__(self):
-        lo, mo, hi = (_number(x, n) for x, n in ((self.low, "low"), (self.mode, "mode"), (self.high, "high")))
-        if not (lo <= mo <= hi and lo < hi):
-            raise SpecError(f"triangular: need low <= mode <= high and low < high, got "
-                            f"({self.low}, {self.mode}, {self.high})")
-
-    def ppf(self, u):
-        lo, mo, hi = self.low, self.mode, self.high
-        c = (mo - lo) / (hi - lo)
-        u = np.asarray(u, dtype=np.float64)
-        left = lo + np.sqrt(u * (hi - lo) * (mo - lo))
-        right = hi - np.sqrt((1 - u) * (hi - lo) * (hi - mo))
-        return np.where(u < c, left, right)
-
-
-DISTRIBUTIONS = {"uniform": (Uniform, ("low", "high")),
-                 "normal": (Normal, ("mean", "sd")),
-                 "lognormal": (LogNormal, ("mu", "sigma")),
-                 "triangular": (Triangular, ("low", "mode", "high"))}
-
-
-def distribution(spec: dict, where: str) -> Distribution:
-    """A distribution from a spec table such as {dist = "uniform", low = 1, high = 2}."""
-    if not isinstance(spec, dict):
-        raise SpecError(f"{where}: expected a table like {{dist = \"uniform\", low = 1, high = 2}}")
-    kind = spec.get("dist", "uniform" if "low" in spec and "high" in spec and "mode" not in spec else None)
-    if kind is None:
-        raise SpecError(f"{where}: missing key 'dist' (one of {', '.join(DISTRIBUTIONS)})")
-    if kind not in DISTRIBUTIONS:
-        raise SpecError(f"{where}: unknown distribution '{kind}' (use one of {', '.join(DISTRIBUTIONS)})")
-    cls, keys = DISTRIBUTIONS[kind]
-    missing = [k for k in keys if k not in spec]
-    if missing:
-        raise SpecError(f"{where}: {kind} distribution needs key '{missing[0]}'")
-    extra = sorted(set(spec) - set(keys) - {"dist"})
-    if extra:
-        raise SpecError(f"{where}: unknown key '{extra[0]}' for a {kind} distribution "
-                        f"(expected {', '.join(keys)})")
-    try:
-        return cls(*(spec[k] for k in keys))
-    except SpecError as err:
-        raise SpecError(f"{where}: {err}") from None
+from .distributions import (DISTRIBUTIONS, Distribution, LogNormal, Normal, Triangular, Uniform, distribution,
+                            fresh_seed, permute, stream_key, uniforms)
+from .paramtable import ParamTable, Resolution, RowSource, Sampler, check_lengths, gather_rows
+
+# The sweep API in one place: the samplers here, and the distributions and
+# tables they use (which live in distributions.py and paramtable.py).
+__all__ = ["DISTRIBUTIONS", "Distribution", "Uniform", "Normal", "LogNormal", "Triangular", "distribution",
+           "ParamTable", "Resolution", "RowSource", "Sampler", "SAMPLERS", "Grid", "Table", "Random",
+           "LatinHypercube", "Sobol", "Scenario", "Scenarios", "Product", "Morris", "Saltelli",
+           "as_source", "as_table"]
 
 
 # ---------------------------------------------------------------- samplers
@@ -395,7 +99,7 @@ class Table(Sampler):
 
     def __init__(self, columns: dict[str, "np.ndarray | list[float]"], labels=None, source="table"):
         self.columns = {k: np.asarray(v, dtype=np.float64).ravel() for k, v in columns.items()}
-        self.n = _check_lengths(self.columns, source)
+        self.n = check_lengths(self.columns, source)
         self.labels = None if labels is None else np.asarray(labels, dtype=object)
         self.names = list(self.columns)
 
@@ -458,7 +162,7 @@ class _Design(Sampler):
         raise NotImplementedError
 
     def source(self, model=None, seed=None) -> RowSource:
-        unit = self.unit(_fresh_seed() if seed is None else int(seed))
+        unit = self.unit(fresh_seed() if seed is None else int(seed))
         dists = list(self.dists.items())
 
         def make(s, e):
@@ -471,13 +175,13 @@ class Random(_Design):
     kind = "random"
 
     def unit(self, seed):
-        keys = [_key(seed, 0, j) for j in range(len(self.dists))]
+        keys = [stream_key(seed, 0, j) for j in range(len(self.dists))]
 
         def rows(s, e):
             runs = np.arange(s, e, dtype=np.uint64)
             u = np.empty((e - s, len(keys)))
             for j, k in enumerate(keys):
-                u[:, j] = _uniforms(k, runs)
+                u[:, j] = uniforms(k, runs)
             return u
         return rows
 
@@ -494,14 +198,14 @@ class LatinHypercube(_Design):
 
     def unit(self, seed):
         n = self.n
-        keys = [(_key(seed, 1, j), _key(seed, 2, j)) for j in range(len(self.dists))]
+        keys = [(stream_key(seed, 1, j), stream_key(seed, 2, j)) for j in range(len(self.dists))]
         below_one = np.nextafter(1.0, 0.0)    # (stratum + jitter) / n may round up to 1
 
         def rows(s, e):
             runs = np.arange(s, e, dtype=np.uint64)
             u = np.empty((e - s, len(keys)))
             for j, (kp, kv) in enumerate(keys):
-                u[:, j] = np.minimum((_permute(kp, runs, n) + _uniforms(kv, runs)) / n, below_one)
+                u[:, j] = np.minimum((permute(kp, runs, n) + uniforms(kv, runs)) / n, below_one)
             return u
         return rows
 
@@ -598,7 +302,7 @@ class Product(Sampler):
 
     def source(self, model=None, seed=None) -> RowSource:
         if seed is None:
-            seed = _fresh_seed()
+            seed = fresh_seed()
         a = self.outer.source(model, seed)
         b = self.inner.source(model, seed + 1)
         pa, pb = a.rows(0, min(a.n, 1)), b.rows(0, min(b.n, 1))
@@ -611,7 +315,7 @@ class Product(Sampler):
 
         def make(s, e):
             ia, ib = np.divmod(np.arange(s, e, dtype=np.int64), nb)
-            ta, tb = _gather(a, ia), _gather(b, ib)
+            ta, tb = gather_rows(a, ia), gather_rows(b, ib)
             mult = dict(ta.multipliers)
             for k, v in tb.multipliers.items():
                 mult[k] = mult[k] * v if k in mult else v

@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import ir
-from ..backend.kernel_lib import GOLDEN, splitmix64
+from ..backend.kernel_random import GOLDEN, splitmix64
 from ..errors import ModelError, ParameterError, SpecError
 from ..files import read_toml
 from . import samplers as S

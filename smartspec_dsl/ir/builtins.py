@@ -170,10 +170,10 @@ _ALL = [
     _lowered("GET DATA AT TIME", (2, 2), "GET DATA AT TIME(data, time): a data value at a time"),
     _lowered("DELAY FIXED", (3, 3), "DELAY FIXED(input, delay, initial): pipeline delay",
              SAME_AS_FIRST, True, stage=BUFFER),
-    _lowered("DELAY MATERIAL", (4, 4), "DELAY MATERIAL(input, delay, initial, loss): pipeline with a varying delay",
+    _lowered("DELAY MATERIAL", (4, 4), "DELAY MATERIAL(input, delay, initial, missing): a pipeline whose delay may vary",
              stage=BUFFER),
     Builtin("INTEG", None, EQUATION, "INTEG(rate, initial): a stock"),
-    Builtin("SINTEG", None, EQUATION, "SINTEG(rate, initial, min, max): a stock kept within bounds"),
+    Builtin("SINTEG", None, EQUATION, "SINTEG(rate, initial, min, max, quantum, special, threshold): a restricted stock"),
     # ---- arrays: expanded over elements by passes/subscripts.py
     Builtin("SUM", None, FLATTENING, "sum over a subscript range", SAME_AS_FIRST),
     Builtin("PROD", None, FLATTENING, "product over a subscript range"),

@@ -10,7 +10,9 @@ leaves behind.
     lowered ir.Model  ->  passes/order.py schedule  ->  backend/codegen.py generate
 
 `lower` runs them. After each pass it checks the pass's contract (nothing
-subscripted after flattening, no stateful call after lowering, ...) and only
+subscripted after flattening, no stateful call after lowering, ...: what a
+pass guarantees whatever the model, so a modeller's mistake is still reported
+as one) and only
 then moves the model to the pass's `ir.Stage`; a broken contract is a
 `PassContractError` naming the pass, raised at the boundary instead of as a
 puzzling failure two passes later. `order.schedule` takes only a model in
@@ -24,7 +26,7 @@ from typing import Callable, Iterator
 from .. import ir
 from ..errors import PassContractError, UnsupportedFeature
 from ..frontend.external import resolve_external
-from ..ir.builtins import BUFFER, BUILTINS, EQUATION, EXTERNAL, FLATTENING, LOWERING
+from ..ir.builtins import BUFFER, BUILTINS, EQUATION, LOWERING
 from .lower import expand_macros, lower_stateful
 from .subscripts import flatten
 
@@ -40,51 +42,32 @@ def refuse_data_variables(model: ir.Model) -> ir.Model:
 
 # ---- contracts: what is wrong with a model after a pass, or None ---------------------
 
-def _expressions(model: ir.Model, definitions: bool = False) -> Iterator[tuple[ir.Variable, ir.Expr]]:
-    """Every equation the next passes read: `expr` and `initial`; before
-    flattening also the definitions (flattening builds `expr` from them;
-    after it they are only the record of what the modeller wrote)."""
+def _calls(model: ir.Model, stages) -> Iterator[tuple[ir.Variable, ir.Call]]:
+    """Every call of a registered function of one of `stages` in the equations
+    the next passes read (`expr`, `initial`; after flattening the definitions
+    are only the record of what the modeller wrote)."""
     for var in model.variables.values():
         for e in (var.expr, var.initial):
-            if e is not None:
-                yield var, e
-        for d in var.definitions if definitions else ():
-            for e in (d.expr, *(x for row in d.rows for x in row)):
-                if e is not None:
-                    yield var, e
+            for node in ir.walk(e) if e is not None else ():
+                if isinstance(node, ir.Call) and node.func in BUILTINS and BUILTINS[node.func].stage in stages:
+                    yield var, node
 
 
-def _calls(model: ir.Model, stages, definitions: bool = False) -> Iterator[tuple[ir.Variable, ir.Call]]:
-    for var, e in _expressions(model, definitions):
-        for node in ir.walk(e):
-            if isinstance(node, ir.Call) and node.func in BUILTINS and BUILTINS[node.func].stage in stages:
-                yield var, node
-
-
-def _first_call(model: ir.Model, stages, definitions: bool = False) -> str | None:
-    for var, call in _calls(model, stages, definitions):
-        return f"'{var.display}' still calls {call.func}"
-    return None
-
-
-def no_data_file_calls(model: ir.Model) -> str | None:
-    # A GET ... LOOKUPS call inside an expression stays: it is the modeller's
-    # mistake, which check_call reports during lowering with the fix.
-    for var, call in _calls(model, {EXTERNAL}, definitions=True):
-        if not call.func.endswith(" LOOKUPS"):
-            return f"'{var.display}' still calls {call.func}"
+def no_check(model: ir.Model) -> str | None:
+    """External data guarantees nothing checkable: a GET call it leaves (in a
+    place it does not read) reaches check_call, which reports it as not
+    supported, in the modeller's terms."""
     return None
 
 
 def nothing_subscripted(model: ir.Model) -> str | None:
+    # Only what flattening guarantees whatever the input: every variable is a
+    # scalar. An array function or a subscripted reference it leaves in a model
+    # without subscripts is the modeller's, which lowering and ordering report.
     for var in model.variables.values():
         if var.dims:
             return f"'{var.display}' is still subscripted"
-    for var, e in _expressions(model):
-        for node in ir.walk(e):
-            if isinstance(node, ir.Ref) and node.subscripts:
-                return f"'{var.display}' still reads the subscripted '{node.name}[{','.join(node.subscripts)}]'"
-    return _first_call(model, {FLATTENING})
+    return None
 
 
 def no_data_variables(model: ir.Model) -> str | None:
@@ -97,9 +80,8 @@ def no_macros(model: ir.Model) -> str | None:
 
 
 def no_stateful_calls(model: ir.Model) -> str | None:
-    problem = _first_call(model, {LOWERING, EQUATION})
-    if problem:
-        return problem
+    for var, call in _calls(model, {LOWERING, EQUATION}):
+        return f"'{var.display}' still calls {call.func}"
     # DELAY FIXED and DELAY MATERIAL stay, each the whole equation of its own auxiliary
     for var, call in _calls(model, {BUFFER}):
         if var.expr is not call or var.kind is not ir.Kind.AUXILIARY:
@@ -116,7 +98,7 @@ class Pass:
 
 
 PASSES = (
-    Pass("external data", resolve_external, ir.Stage.EXTERNAL_READ, no_data_file_calls),
+    Pass("external data", resolve_external, ir.Stage.EXTERNAL_READ, no_check),
     Pass("flattening", flatten, ir.Stage.FLAT, nothing_subscripted),
     Pass("data variables", refuse_data_variables, ir.Stage.FLAT, no_data_variables),
     Pass("macro expansion", expand_macros, ir.Stage.MACROS_EXPANDED, no_macros),

@@ -1,0 +1,181 @@
+"""The kernel library's lowest layer: the compile options of every helper
+(`JIT`) and the intrinsics generated kernels use for the state vector and for
+conditionals, which lower straight to LLVM loads, stores and selects."""
+from __future__ import annotations
+
+from numba.core import cgutils as _cg, types as _t
+from numba.extending import intrinsic
+
+JIT = dict(cache=True, nogil=True, error_model="numpy", fastmath=False)
+XIDZ_EPS = 1e-6  # Vensim's XIDZ/ZIDZ treat |divisor| below this as zero
+
+# ---- intrinsics ------------------------------------------------------------
+# Generated kernels read and write the state vector with ld/st and build
+# conditionals with the select-based helpers below. They lower straight to LLVM
+# loads, stores and `select`s: Numba types each call with one tiny template and
+# emits no call, status check or index wrap-around, which roughly halves the
+# front-end compile time of large models. Indices are constants emitted by the
+# code generator (always within the vector), so no bounds check is done.
+# Intrinsics cannot be called from Python.
+
+_F = _t.float64
+
+
+def _ptr(context, builder, aryty, ary, idx):
+    if aryty.layout == "C":
+        # contiguous: the element is data + idx; skipping the generic array proxy keeps
+        # both Numba's lowering and LLVM's work per access small
+        field = context.data_model_manager[aryty].get_field_position("data")
+        return builder.gep(builder.extract_value(ary, field), [idx], inbounds=True)
+    a = context.make_array(aryty)(context, builder, ary)
+    return _cg.get_item_pointer(context, builder, aryty, a, [idx], wraparound=False)
+
+
+@intrinsic
+def ld(typingctx, arr, idx):
+    """arr[idx] for a 1-d float64 array and a non-negative index."""
+    if not (isinstance(arr, _t.Array) and arr.ndim == 1 and arr.dtype == _F):
+        return None
+
+    def codegen(context, builder, sig, args):
+        return builder.load(_ptr(context, builder, sig.args[0], args[0], args[1]))
+    return _F(arr, _t.intp), codegen
+
+
+@intrinsic
+def st(typingctx, arr, idx, x):
+    """arr[idx] = x for a 1-d float64 array and a non-negative index."""
+    if not (isinstance(arr, _t.Array) and arr.ndim == 1 and arr.dtype == _F and arr.mutable):
+        return None
+
+    def codegen(context, builder, sig, args):
+        builder.store(args[2], _ptr(context, builder, sig.args[0], args[0], args[1]))
+        return context.get_dummy_value()
+    return _t.none(arr, _t.intp, _F), codegen
+
+
+@intrinsic
+def tk(typingctx, arr, idx):
+    """int(arr[idx]): a lookup table's offset or length from the table header
+    (one typed call where `np.int64(tab[k])` costs three)."""
+    if not (isinstance(arr, _t.Array) and arr.ndim == 1 and arr.dtype == _F):
+        return None
+
+    def codegen(context, builder, sig, args):
+        x = builder.load(_ptr(context, builder, sig.args[0], args[0], args[1]))
+        return builder.fptosi(x, context.get_value_type(_t.int64))
+    return _t.int64(arr, _t.intp), codegen
+
+
+@intrinsic
+def ix(typingctx, n):
+    """An integer argument Numba does not treat as a compile-time literal: a literal
+    passed to an njit helper compiles a separate specialisation per call site."""
+    if not isinstance(n, _t.Integer):
+        return None
+
+    def codegen(context, builder, sig, args):
+        return context.cast(builder, args[0], sig.args[0], _t.int64)
+    return _t.int64(n), codegen
+
+
+def _zero(builder, x):
+    return x.type(0.0)
+
+
+def _near_zero(builder, x):
+    fabs = builder.module.declare_intrinsic("llvm.fabs", [x.type])
+    return builder.fcmp_ordered("<", builder.call(fabs, [x]), x.type(XIDZ_EPS))
+
+
+@intrinsic
+def sel(typingctx, c, a, b):
+    """IF THEN ELSE: a if c != 0 (NaN counts as true) else b; both are evaluated."""
+    def codegen(context, builder, sig, args):
+        c, a, b = args
+        return builder.select(builder.fcmp_unordered("!=", c, _zero(builder, c)), a, b)
+    return _F(_F, _F, _F), codegen
+
+
+@intrinsic
+def bf(typingctx, c):
+    """A comparison's truth as 1.0 or 0.0."""
+    def codegen(context, builder, sig, args):
+        return builder.uitofp(args[0], context.get_value_type(_F))
+    return _F(_t.boolean), codegen
+
+
+def _bool_to_f(context, builder, bit):
+    return builder.uitofp(bit, context.get_value_type(_F))
+
+
+@intrinsic
+def fand(typingctx, a, b):
+    def codegen(context, builder, sig, args):
+        a, b = args
+        bit = builder.and_(builder.fcmp_unordered("!=", a, _zero(builder, a)),
+                           builder.fcmp_unordered("!=", b, _zero(builder, b)))
+        return _bool_to_f(context, builder, bit)
+    return _F(_F, _F), codegen
+
+
+@intrinsic
+def forr(typingctx, a, b):
+    def codegen(context, builder, sig, args):
+        a, b = args
+        bit = builder.or_(builder.fcmp_unordered("!=", a, _zero(builder, a)),
+                          builder.fcmp_unordered("!=", b, _zero(builder, b)))
+        return _bool_to_f(context, builder, bit)
+    return _F(_F, _F), codegen
+
+
+@intrinsic
+def fnot(typingctx, a):
+    def codegen(context, builder, sig, args):
+        return _bool_to_f(context, builder, builder.fcmp_ordered("==", args[0], _zero(builder, args[0])))
+    return _F(_F), codegen
+
+
+@intrinsic
+def fmin(typingctx, a, b):
+    """a if a < b else b (b when either is NaN), as vmin."""
+    def codegen(context, builder, sig, args):
+        a, b = args
+        return builder.select(builder.fcmp_ordered("<", a, b), a, b)
+    return _F(_F, _F), codegen
+
+
+@intrinsic
+def fmax(typingctx, a, b):
+    """a if a > b else b (b when either is NaN), as vmax."""
+    def codegen(context, builder, sig, args):
+        a, b = args
+        return builder.select(builder.fcmp_ordered(">", a, b), a, b)
+    return _F(_F, _F), codegen
+
+
+@intrinsic
+def fxidz(typingctx, a, b, x):
+    """Vensim XIDZ: x if |b| < 1e-6 else a / b."""
+    def codegen(context, builder, sig, args):
+        a, b, x = args
+        return builder.select(_near_zero(builder, b), x, builder.fdiv(a, b))
+    return _F(_F, _F, _F), codegen
+
+
+@intrinsic
+def fzidz(typingctx, a, b):
+    """Vensim ZIDZ: 0 if |b| < 1e-6 else a / b."""
+    def codegen(context, builder, sig, args):
+        a, b = args
+        return builder.select(_near_zero(builder, b), _zero(builder, b), builder.fdiv(a, b))
+    return _F(_F, _F), codegen
+
+
+@intrinsic
+def fstep(typingctx, t, height, start):
+    """Vensim STEP: height if t > start else 0 (callers pass t + TIME STEP/2)."""
+    def codegen(context, builder, sig, args):
+        t, h, s = args
+        return builder.select(builder.fcmp_ordered(">", t, s), h, _zero(builder, h))
+    return _F(_F, _F, _F), codegen
