@@ -151,22 +151,29 @@ def main(argv=None) -> int:
         print(f"--- mutant {args.show} of {path}:", *check_text(text, str(path), args.time_limit),
               file=sys.stderr)
         return 0
+    head = _git_head()   # the code the workers run: taken now, not when the campaign ends
     counts, secs = campaign(args.n, args.seed, args.jobs, args.time_limit, Path(args.findings))
     summary = (f"{args.n:,} mutants (seed {args.seed}, {args.jobs} jobs, {args.time_limit:g} s limit per case) "
                f"in {secs:.0f} s: " + ", ".join(f"{k} {counts[k]:,}" for k in OUTCOMES))
     print()
     print(summary)
     if args.results:
-        write_results(Path(args.results), args, counts, secs)
+        write_results(Path(args.results), args, counts, secs, head)
     return 0 if counts["crash"] == counts["hang"] == counts["unlocated"] == 0 else 1
 
 
-def write_results(path: Path, args, counts, secs) -> None:
+def _git_head() -> str:
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                           text=True, cwd=ROOT).stdout.strip()
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                          cwd=ROOT).stdout.strip() or "?"
+    return head + (" with uncommitted changes" if dirty else "")
+
+
+def write_results(path: Path, args, counts, secs, head: str) -> None:
     """Replace (or add) this campaign's section of RESULTS.md, between its markers."""
     import datetime
     import platform
-    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                          cwd=ROOT).stdout.strip() or "?"
     n_models = len(model_files(_shared()))
     total = sum(counts.values())
     rows = "\n".join(f"| {k} | {counts[k]:,} | {100 * counts[k] / max(total, 1):.1f}% |" for k in OUTCOMES)
