@@ -1,6 +1,7 @@
 """Never a traceback, never a hang, nothing outside the model's folder: one test per
 kind of fault, on a small example and on its generalisation. (The random side of
 this is tests/test_fuzz.py.)"""
+import json
 import os
 import re
 import signal
@@ -415,13 +416,20 @@ def test_damaged_chunks_are_named_and_recomputed(uninterrupted, tmp_path):
     data[len(data) // 2: len(data) // 2 + 64] = b"\xff" * 64
     garbled.write_bytes(bytes(data))
     (out / "params.parquet").write_bytes(b"PAR1")
+    # a chunk written but never recorded (killed in between), and cut short
+    unrecorded = chunks[5]
+    manifest = json.loads((out / "manifest.json").read_text())
+    del manifest["chunk_sha256"]["5"]
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
+    unrecorded.write_bytes(unrecorded.read_bytes()[:-100])
     (out / "chunks" / ".chunk-000009.parquet.abcd.tmp").write_bytes(b"half a chunk")
     proc = _resume(d, out)
     assert proc.returncode == 0, proc.stderr
     assert f"warning: {truncated}: damaged" in proc.stderr and "computed again" in proc.stderr
     assert f"{out / 'params.parquet'}: damaged" in proc.stderr and "Traceback" not in proc.stderr
     assert _tree(out) == _tree(d / "out")
-    assert f"warning: {garbled}: damaged" in proc.stderr
+    assert f"warning: {garbled}: damaged (its bytes changed" in proc.stderr
+    assert f"warning: {unrecorded}: damaged (" in proc.stderr
 
 
 # ---- kinds the fuzzing campaign found ------------------------------------------------------

@@ -175,9 +175,10 @@ class SweepStore:
 
     def _drop_damaged(self, plan, manifest) -> None:
         """Before resuming: remove what an interrupted or killed sweep may have left
-        behind: temporary files, and chunks (or the parameter table) that cannot be read
-        back whole (truncated, corrupted) or hold the wrong number of rows. Each damaged
-        file is named (`log`) and its runs are computed again."""
+        behind: temporary files, chunks whose bytes differ from the digest recorded when
+        they were written (or, with none recorded, that cannot be read back whole or hold
+        the wrong number of rows), and an unreadable parameter table. Each damaged file
+        is named (`log`) and its runs are computed again."""
         _, pq = _pa()
         ours = (".chunk-", ".params.parquet.", ".stats.parquet.", ".manifest.json.")
         for folder in (self.dir, self.chunk_dir):
@@ -189,21 +190,23 @@ class SweepStore:
             path = self.chunk_path(i)
             if not path.is_file():
                 continue
-            s, e = plan.bounds(i)
-            digest = manifest.get("chunk_sha256", {}).pop(str(i), None)
-            try:
-                vals = read_values(path, manifest)
-                problem = None if vals.shape[0] == e - s else \
-                    f"{vals.shape[0] * rows_per_run} rows instead of {(e - s) * rows_per_run}"
-            except Exception as err:    # noqa: BLE001 - pyarrow reports damage in many ways
-                problem = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
-            if problem is None and digest is not None and digest != _hash_file(path):
-                problem = "its bytes changed since it was written"
+            digest = manifest["chunk_sha256"].pop(str(i), None)
+            actual = _hash_file(path)
+            if digest is not None:          # written and recorded: its digest says it all
+                problem = None if digest == actual else "its bytes changed since it was written"
+            else:                           # written, then killed before it was recorded
+                s, e = plan.bounds(i)
+                try:
+                    n = read_values(path, manifest).shape[0]
+                    problem = None if n == e - s else \
+                        f"{n * rows_per_run} rows instead of {(e - s) * rows_per_run}"
+                except Exception as err:    # noqa: BLE001 - pyarrow reports damage in many ways
+                    problem = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
             if problem is not None:
                 self.log(f"{path}: damaged ({problem}); its runs are computed again")
                 path.unlink()
             else:
-                manifest.setdefault("chunk_sha256", {})[str(i)] = _hash_file(path)
+                manifest["chunk_sha256"][str(i)] = actual
         params = self.dir / "params.parquet"
         if params.is_file():
             try:
