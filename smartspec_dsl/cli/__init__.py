@@ -19,7 +19,9 @@ from ..experiments.distributed import client_for
 from ..experiments.store import SweepStore, read_manifest
 from ..experiments.sweep import SPEC_DOC, read_spec, sweep
 from ..files import check_writable, replacing
-from ..frontend.parse import parse_file
+from ..frontend.source import XMILE_SUFFIXES, parse_file
+from ..frontend.mdl_write import write_mdl
+from ..frontend.xmile_write import write_xmile
 from ..passes.pipeline import lower
 from ..passes.order import schedule
 from ..passes.units import check_units
@@ -97,6 +99,24 @@ def cmd_check(args) -> int:
     return 1 if issues else 0
 
 
+def cmd_convert(args) -> int:
+    """Write MODEL as XMILE or as Vensim equations, as the output's extension says;
+    nothing is written on error."""
+    suffix = Path(args.output).suffix.lower()
+    if suffix not in XMILE_SUFFIXES + (".mdl",):
+        raise UnsupportedFeature(f"{args.output}: convert writes XMILE ({', '.join(XMILE_SUFFIXES)}) "
+                                 "or Vensim (.mdl)")
+    model = parse_file(args.model)
+    text = write_mdl(model) if suffix == ".mdl" else write_xmile(model)
+    try:
+        with replacing(args.output) as tmp, open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+    except OSError as err:
+        raise ModelError(f"{args.output}: cannot write: {err.strerror or err}") from None
+    print(f"{args.model} -> {args.output}", file=sys.stderr)
+    return 0
+
+
 def cmd_sweep(args) -> int:
     """Run a sweep spec (see `smartspec sweep --help-spec`) into an output directory."""
     if args.threads:
@@ -159,7 +179,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--final-time", type=float)
     run.add_argument("--time-step", type=float)
     run.add_argument("--saveper", type=float)
-    run.add_argument("--method", choices=["euler", "rk4"], default="euler")
+    run.add_argument("--method", choices=["euler", "rk4"],
+                     help="integration method (default: the model's own, e.g. XMILE sim_specs, else euler)")
     run.add_argument("--changes", action="append", metavar="FILE.cin",
                      help="apply a Vensim changes file (constants and lookup tables); repeatable")
     run.add_argument("--seed", type=int, help="run seed for the model's random functions (default 0)")
@@ -176,6 +197,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="also check that every equation gives the units its variable declares "
                             "(exit 1 if not)")
     check.set_defaults(func=cmd_check)
+    cv = sub.add_parser("convert", help="write a model as XMILE (.xmile, .stmx, .itmx) or Vensim (.mdl)")
+    cv.add_argument("model")
+    cv.add_argument("-o", "--output", required=True, help="the file to write; its extension picks the format")
+    cv.set_defaults(func=cmd_convert)
     sw = sub.add_parser("sweep", help="run a parameter sweep from a TOML spec into a directory",
                         formatter_class=argparse.RawDescriptionHelpFormatter,
                         epilog="spec format:\n" + SPEC_DOC)

@@ -242,6 +242,7 @@ class Model:
     subscript_ranges: dict[str, SubscriptRange] = field(default_factory=dict)
     macros: dict[str, Macro] = field(default_factory=dict)
     stage: Stage = Stage.PARSED
+    method: str = ""               # integration method the file asks for (XMILE sim_specs), "" = euler
 
     def stocks(self) -> list[Variable]:
         return [v for v in self.variables.values() if v.kind is Kind.STOCK]

@@ -21,10 +21,11 @@ from ..frontend.changes import Changes, read_changes
 from ..frontend.external import fingerprint as external_fingerprint
 from ..files import write_bytes
 from ..errors import ModelError, ParameterError, did_you_mean
-from ..frontend.grammar import grammar_text
+from ..frontend.grammar import grammar_path, grammar_text
 from ..passes.pipeline import lower
 from ..passes.order import Schedule, schedule
-from ..frontend.parse import parse_model, read_model_text
+from ..frontend.parse import read_model_text
+from ..frontend.source import parse_source
 
 METHODS = {"euler": 0, "rk4": 1}
 
@@ -32,6 +33,8 @@ METHODS = {"euler": 0, "rk4": 1}
 def _compiler_fingerprint() -> str:
     """Changes whenever the compiler's own code changes, so stale kernels are never reused."""
     h = hashlib.sha256(grammar_text().encode())
+    for f in sorted(grammar_path().parent.glob("*.lark")):
+        h.update(f.read_bytes())
     for f in sorted(Path(__file__).resolve().parents[1].rglob("*.py")):
         h.update(f.read_bytes())
     import numba
@@ -246,11 +249,12 @@ class Model:
 
     def run(self, params: dict | None = None, final_time: float | None = None,
             time_step: float | None = None, saveper: float | None = None,
-            return_columns: list[str] | None = None, method: str = "euler", seed: int | None = None,
+            return_columns: list[str] | None = None, method: str | None = None, seed: int | None = None,
             changes=None) -> Result:
         """One run. `seed` (an integer) varies the draws of the model's random
         functions; the same seed always gives the same run. `changes`: Vensim
         changes files (.cin paths or `Changes`), applied in order, before `params`."""
+        method = method or self.ir.method or "euler"   # the model file's own choice (XMILE sim_specs)
         if method not in METHODS:
             raise ParameterError(f"unknown integration method '{method}'; use one of {sorted(METHODS)}")
         constants, tab = self.apply_changes(changes)
@@ -329,7 +333,7 @@ class Model:
         return P
 
     def run_batch(self, P: np.ndarray, outputs: list[str] | None = None, times="all",
-                  final_time=None, time_step=None, saveper=None, method: str = "euler",
+                  final_time=None, time_step=None, saveper=None, method: str | None = None,
                   tables: np.ndarray | None = None, out: np.ndarray | None = None) -> BatchResult:
         """Run every row of P (from `parameter_matrix`) in parallel.
 
@@ -338,6 +342,7 @@ class Model:
         C-contiguous float64 array of shape (runs, rows, outputs), `rows` as in
         the BatchResult of the same call without it, for the kernel to write
         into; with times="all", `values` is then `out` itself."""
+        method = method or self.ir.method or "euler"   # the model file's own choice (XMILE sim_specs)
         if method not in METHODS:
             raise ParameterError(f"unknown integration method '{method}'; use one of {sorted(METHODS)}")
         if self.kernel.dynamic_control:
@@ -409,7 +414,7 @@ def _literal(var: ir.Variable) -> float:
 
 def compile_model(text: str, filename: str) -> tuple[ir.Model, Schedule, Kernel]:
     """The pure part of loading: text -> IR -> lowered IR -> order -> kernel source."""
-    model = parse_model(text, filename)
+    model = parse_source(text, filename)
     sched = schedule(lower(model))
     return model, sched, generate(sched)
 
@@ -426,7 +431,8 @@ def _import_kernel(path: Path, key: str):
 
 
 def load(path: str | os.PathLike, cache_dir: str | os.PathLike | None = None, log=None) -> Model:
-    """Parse, check, order and compile a Vensim model; kernels are cached on disk.
+    """Parse, check, order and compile a model (Vensim .mdl or XMILE, see
+    `frontend.source.model_format`); kernels are cached on disk.
     `log(message)`, when given, hears about a compile before it starts (large
     models take seconds to tens of seconds, once)."""
     global _FINGERPRINT

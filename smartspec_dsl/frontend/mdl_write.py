@@ -1,0 +1,127 @@
+"""Writing a model IR as Vensim equations (`smartspec convert MODEL.xmile -o
+MODEL.mdl`): the way back from XMILE.
+
+The IR's functions are Vensim's, so every expression has a Vensim spelling;
+what the .mdl cannot carry is refused (macros are kept only by the Vensim
+front end and never reach here from XMILE). XMILE's sim_specs method is not
+an equation in Vensim: a model that asks for RK4 is written with a comment
+saying so, and runs with Euler unless `--method rk4` is given.
+"""
+from __future__ import annotations
+
+import re
+
+from .. import ir
+from ..errors import UnsupportedFeature
+
+_SIMPLE = re.compile(r"[^\W\d][\w ]*")
+_KEYWORDS = {"time"}
+
+
+def _num(x: float) -> str:
+    text = repr(float(x))
+    text = text[:-2] if text.endswith(".0") else text
+    return f"({text})" if text.startswith("-") else text
+
+
+def _name(display: str) -> str:
+    """A Vensim name: as written when it is plain words, else quoted with \\" inside."""
+    text = re.sub(r"\s+", " ", display.strip())
+    if _SIMPLE.fullmatch(text) and text.lower() not in _KEYWORDS:
+        return text
+    return '"' + text.replace('"', '\\"') + '"'
+
+
+def _doc(text: str) -> str:
+    return re.sub(r"[~|]", " ", text).replace("\n", " ").strip()
+
+
+class _Writer:
+    def __init__(self, model: ir.Model):
+        self.model = model
+        self.elements = {e: d for r in model.subscript_ranges.values()
+                         for e, d in zip(r.elements, r.display or r.elements)}
+
+    def display(self, name: str) -> str:
+        if name == ir.TIME:
+            return "Time"
+        var = self.model.variables.get(name)
+        return var.display if var is not None else self.elements.get(name, name)
+
+    def ref(self, name: str, subs=()) -> str:
+        text = _name(self.display(name))
+        if subs:
+            text += "[" + ", ".join(_name(self.display(s.rstrip("!"))) + ("!" if s.endswith("!") else "")
+                                    for s in subs) + "]"
+        return text
+
+    def expr(self, e: ir.Expr) -> str:
+        if isinstance(e, ir.Num):
+            return _num(e.value)
+        if isinstance(e, ir.Ref):
+            return self.ref(e.name, e.subscripts)
+        if isinstance(e, ir.BinOp):
+            op = {"and": ":AND:", "or": ":OR:"}.get(e.op, e.op)
+            return f"({self.expr(e.left)}) {op} ({self.expr(e.right)})"
+        if isinstance(e, ir.UnaryOp):
+            return f"-({self.expr(e.operand)})" if e.op == "-" else f":NOT: ({self.expr(e.operand)})"
+        if isinstance(e, ir.LookupCall):
+            return f"{self.ref(e.table, e.subscripts)}({self.expr(e.arg)})"
+        if isinstance(e, ir.Call):
+            return f"{e.func}({', '.join(self.expr(a) for a in e.args)})"
+        if isinstance(e, ir.LookupTable):
+            return self.table(e)
+        raise UnsupportedFeature(f"the value {e!r} has no Vensim spelling")
+
+    @staticmethod
+    def table(t: ir.LookupTable) -> str:
+        def num(x):
+            return _num(x).strip("()")
+        return "(" + ",".join(f"({num(x)},{num(y)})" for x, y in zip(t.xs, t.ys)) + ")"
+
+    def variable(self, var: ir.Variable) -> list[str]:
+        docs = f"\n\t~\t{_doc(var.units)}\n\t~\t{_doc(var.comment)}\n\t|\n"
+        defs = var.definitions or (ir.Definition((), (), "=", var.expr, lookup=var.lookup),)
+        out = []
+        for d in defs:
+            lhs = self.ref(var.name, d.subscripts)
+            if d.excepts:
+                lhs += " :EXCEPT: " + ", ".join("[" + ", ".join(_name(self.display(s)) for s in ex) + "]"
+                                                for ex in d.excepts)
+            lookup = d.lookup if d.lookup is not None else (var.lookup if var.kind is ir.Kind.LOOKUP else None)
+            if lookup is not None:
+                out.append(f"{lhs}{self.table(lookup)}{docs}")
+                continue
+            expr = d.expr
+            if expr is None and var.kind is ir.Kind.STOCK and not d.subscripts:
+                expr = ir.Call("INTEG", (var.expr, var.initial))
+            if expr is None:
+                if not d.rows:
+                    raise UnsupportedFeature(f"{var.pos}: '{var.display}' has no equation to write")
+                expr_text = ";\n\t".join(", ".join(self.expr(x) for x in row) for row in d.rows) + ";"
+            else:
+                expr_text = self.expr(expr)
+            out.append(f"{lhs} = {expr_text}{docs}")
+        return out
+
+
+def write_mdl(model: ir.Model) -> str:
+    """The Vensim text of `model` (a parsed IR, before lowering)."""
+    if model.macros:
+        raise UnsupportedFeature(f"{model.source}: writing macros back to Vensim is not supported")
+    w = _Writer(model)
+    out = ["{UTF-8}\n"]
+    if model.method and model.method != "euler":
+        out.append(f"{{ the source asked for {model.method.upper()} integration: "
+                   f"run with --method {model.method} }}\n")
+    for r in model.subscript_ranges.values():
+        if r.mapping or not r.elements:
+            raise UnsupportedFeature(f"{r.pos or model.source}: subscript range '{r.name}' has a mapping "
+                                     "or is an alias; writing those is not supported")
+        elems = ", ".join(_name(d) for d in (r.display or r.elements))
+        out.append(f"{_name(r.name)}: {elems}\n\t~\t\n\t~\t\n\t|\n")
+    for var in model.variables.values():
+        if var.name == ir.TIME:
+            continue
+        out.extend(w.variable(var))
+    return "\n".join(out)

@@ -1,0 +1,188 @@
+"""The XMILE front end: XMILE's own semantics (checked against values derived
+by hand from the OASIS XMILE 1.0 standard, section 3), file-type dispatch, and
+clean, located errors for bad and hostile files."""
+from __future__ import annotations
+
+import pytest
+
+from smartspec_dsl import ModelError, load
+from smartspec_dsl.cli import main
+from smartspec_dsl.errors import UnsupportedFeature
+from smartspec_dsl.frontend.source import model_format, parse_file
+from smartspec_dsl.frontend.xmile import parse_xmile
+
+HEAD = '<?xml version="1.0" encoding="utf-8"?>\n<xmile version="1.0" xmlns="http://docs.oasis-open.org/xmile/ns/XMILE/v1.0">\n'
+
+
+def doc(variables: str, specs: str = "<start>0</start><stop>10</stop><dt>1</dt>", extra: str = "") -> str:
+    return (HEAD + f"<sim_specs>{specs}</sim_specs>\n{extra}<model><variables>\n"
+            + variables + "\n</variables></model>\n</xmile>\n")
+
+
+SEMANTICS = doc("""
+<flow name="pulse in"><eqn>PULSE(10, 2, 3)</eqn></flow>
+<stock name="pulses"><eqn>0</eqn><inflow>pulse_in</inflow></stock>
+<aux name="smoothed"><eqn>SMTH1(10, 2, 0)</eqn></aux>
+<aux name="delayed"><eqn>DELAY(TIME, 2, -1)</eqn></aux>
+<aux name="floor"><eqn>INT(-2.5)</eqn></aux>
+<aux name="safe"><eqn>SAFEDIV(1, 0, 7)</eqn></aux>
+<aux name="remainder"><eqn>7 MOD 3</eqn></aux>
+<aux name="power"><eqn>-2^2</eqn></aux>
+<aux name="logic"><eqn>IF NOT (1 &lt; 2) OR 2 = 2 AND 3 &lt;&gt; 4 THEN 1 ELSE 0</eqn></aux>
+<aux name="inline if"><eqn>1 + IF TIME &gt; 100 THEN 5 ELSE 2 * 3</eqn></aux>
+<stock name="tank"><eqn>5</eqn><outflow>drain</outflow><non_negative/></stock>
+<flow name="drain"><eqn>6</eqn></flow>
+<flow name="uni"><eqn>-5</eqn><non_negative/></flow>
+<aux name="steps"><eqn>TIME</eqn><gf type="discrete"><xpts>0,5</xpts><ypts>1,2</ypts></gf></aux>
+<aux name="line"><eqn>TIME</eqn><gf type="extrapolate"><xscale min="0" max="1"/><ypts>0,2</ypts></gf></aux>
+<gf name="table"><xpts sep=";">0;10</xpts><ypts>0,100</ypts></gf>
+<aux name="looked up"><eqn>table(TIME / 2) + LOOKUP(table, 1)</eqn></aux>
+<aux name="pop"><dimensions><dim name="region"/></dimensions>
+  <element subscript="north"><eqn>3</eqn></element><element subscript="south"><eqn>5</eqn></element></aux>
+<aux name="double"><dimensions><dim name="region"/></dimensions><eqn>pop[region] * 2</eqn></aux>
+<aux name="total"><eqn>SUM(pop[*])</eqn></aux>
+<aux name="average"><eqn>MEAN(pop[*])</eqn></aux>
+<aux name="biggest"><eqn>MAX(pop[*])</eqn></aux>
+<aux name="second"><eqn>pop[2] + "with space"</eqn></aux>
+<aux name="with space"><eqn>0.5 {a comment}</eqn></aux>
+<aux name="feed"><eqn>4</eqn></aux>
+<module name="inner"><connect to="x" from=".feed"/></module>
+""", specs='<start>0</start><stop>10</stop><dt reciprocal="true">2</dt>',
+    extra='<dimensions><dim name="region"><elem name="north"/><elem name="south"/></dim></dimensions>\n') \
+    .replace("</xmile>", '<model name="inner"><variables><aux name="x"><eqn>1</eqn></aux>'
+                         '<aux name="y"><eqn>x * 10</eqn></aux></variables></model>\n</xmile>')
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    path = tmp_path_factory.mktemp("xmile") / "semantics.stmx"
+    path.write_text(SEMANTICS, encoding="utf-8")
+    result = load(path).run()
+    at = {float(t): i for i, t in enumerate(result.time)}
+    return lambda name, t: float(result[name][at[t]])
+
+
+def test_sim_specs_reciprocal_dt(run):
+    assert run("pulses", 0.5) == 0.0  # dt = 1/2: a saved time at 0.5
+
+
+def test_pulse_moves_its_volume_in_one_dt_at_each_interval(run):
+    # PULSE(volume, first, interval): volume/DT at t = 2, 5, 8; so the stock steps by 10 after each
+    assert run("pulse in", 2.0) == 20.0 and run("pulse in", 2.5) == 0.0 and run("pulse in", 5.0) == 20.0
+    assert [run("pulses", t) for t in (2.0, 2.5, 5.5, 8.5, 10.0)] == [0.0, 10.0, 20.0, 30.0, 30.0]
+
+
+def test_smooth_and_delay_take_their_initial_value(run):
+    # SMTH1(10, 2, 0), Euler with dt 0.5: 0, 0 + 0.5*(10-0)/2 = 2.5, 2.5 + 0.5*(10-2.5)/2 = 4.375
+    assert [run("smoothed", t) for t in (0.0, 0.5, 1.0)] == [0.0, 2.5, 4.375]
+    # DELAY(TIME, 2, -1): the initial value until TIME 2, then TIME - 2
+    assert [run("delayed", t) for t in (0.0, 1.5, 2.0, 3.5)] == [-1.0, -1.0, 0.0, 1.5]
+
+
+def test_operators_and_arithmetic_builtins(run):
+    assert run("floor", 0.0) == -3.0          # INT rounds down
+    assert run("safe", 0.0) == 7.0            # SAFEDIV's third argument on a zero divisor
+    assert run("remainder", 0.0) == 1.0
+    assert run("power", 0.0) == -4.0          # ^ binds tighter than unary minus
+    assert run("logic", 0.0) == 1.0           # NOT, then AND before OR
+    assert run("inline if", 0.0) == 7.0       # IF inside a sum; ELSE takes 2 * 3
+
+
+def test_non_negative_stock_and_uniflow(run):
+    # tank 5 drained at 6 per time unit, dt 0.5: 5 -> 2 -> 0 (not -1) -> 0
+    assert [run("tank", t) for t in (0.0, 0.5, 1.0, 1.5)] == [5.0, 2.0, 0.0, 0.0]
+    assert run("uni", 3.0) == 0.0
+
+
+def test_graphical_function_types(run):
+    assert run("steps", 4.5) == 1.0 and run("steps", 5.0) == 2.0   # discrete: hold the last point
+    assert run("line", 3.0) == 6.0                                 # extrapolate past xscale max 1
+    assert run("looked up", 4.0) == 20.0 + 10.0                    # named gf called both ways
+
+
+def test_arrays(run):
+    assert run("double[north]", 0.0) == 6.0 and run("double[south]", 0.0) == 10.0
+    assert run("total", 0.0) == 8.0 and run("average", 0.0) == 4.0 and run("biggest", 0.0) == 5.0
+    assert run("second", 0.0) == 5.5  # position 2 of region; a quoted name; a {comment}
+
+
+def test_module_connection(run):
+    assert run("inner.y", 0.0) == 40.0  # inner's x comes from the main model's feed
+
+
+def test_file_type_by_extension_and_content(tmp_path):
+    xml = doc('<aux name="a"><eqn>1</eqn></aux>')
+    assert model_format("m.stmx", "") == "xmile" and model_format("m.itmx", "") == "xmile"
+    assert model_format("m.mdl", xml) == "vensim"
+    path = tmp_path / "exported.txt"
+    path.write_text(xml, encoding="utf-8")
+    assert "a" in parse_file(path).variables
+    assert main(["check", str(path)]) == 0
+
+
+def _error(text: str, tmp_path, capsys) -> str:
+    path = tmp_path / "bad.xmile"
+    path.write_text(text, encoding="utf-8")
+    code = main(["run", str(path)])
+    err = capsys.readouterr().err
+    assert code != 0 and "Traceback" not in err
+    assert not list(tmp_path.glob("*.csv"))
+    return err
+
+
+def test_malformed_xml_is_located(tmp_path, capsys):
+    err = _error(HEAD + "<sim_specs><start>0</start>\n</xmile>", tmp_path, capsys)
+    assert "bad.xmile:4:3: malformed XML: mismatched tag" in err
+
+
+def test_entity_expansion_bomb_is_refused(tmp_path, capsys):
+    bomb = ('<?xml version="1.0"?>\n<!DOCTYPE x [<!ENTITY a "aaaaaaaaaa">'
+            + "".join(f'<!ENTITY {c} "{("&" + p + ";") * 10}">' for p, c in zip("abcdefgh", "bcdefghi"))
+            + ']>\n<xmile>&i;</xmile>')
+    err = _error(bomb, tmp_path, capsys)
+    assert "bad.xmile:2:" in err and "entity 'a'" in err and "refused" in err
+
+
+def test_external_entity_is_refused(tmp_path, capsys):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("do not read", encoding="utf-8")
+    xxe = (f'<?xml version="1.0"?>\n<!DOCTYPE x [<!ENTITY s SYSTEM "file://{secret}">]>\n'
+           "<xmile><model><variables><aux name=\"a\"><eqn>&s;</eqn></aux></variables></model></xmile>")
+    err = _error(xxe, tmp_path, capsys)
+    assert "external entity 's'" in err and "refused" in err and "do not read" not in err
+
+
+def test_equation_errors_name_the_variable_at_its_place(tmp_path, capsys):
+    err = _error(doc('<aux name="Growth Rate">\n  <eqn>1 + * 2</eqn></aux>'), tmp_path, capsys)
+    assert "bad.xmile:6:12: syntax error in the equation of 'Growth Rate'" in err
+    err = _error(doc('<aux name="a"><eqn>missing_thing * 2</eqn></aux>'), tmp_path, capsys)
+    assert "missing thing" in err and "bad.xmile:5:" in err
+    err = _error(doc('<aux name="a"><eqn>growth rate * 2</eqn></aux>'), tmp_path, capsys)
+    assert "'growth rate' is two names" in err
+    err = _error(doc('<aux name="a"><eqn> ??? </eqn></aux>'), tmp_path, capsys)
+    assert "'a' is '???'" in err
+
+
+def test_unsupported_elements_are_reported_where_they_are():
+    conveyor = doc('<stock name="belt"><eqn>0</eqn><conveyor><len>3</len></conveyor></stock>')
+    with pytest.raises(UnsupportedFeature, match=r"m.xmile:5:1: 'belt' is a conveyor or queue"):
+        parse_xmile(conveyor.encode(), "m.xmile")
+    with pytest.raises(UnsupportedFeature, match="function 'FOO'"):
+        parse_xmile(doc('<aux name="a"><eqn>FOO(1)</eqn></aux>').encode(), "m.xmile")
+    with pytest.raises(ModelError, match="dimension 'nowhere' is not defined"):
+        parse_xmile(doc('<aux name="a"><dimensions><dim name="nowhere"/></dimensions><eqn>1</eqn></aux>')
+                    .encode(), "m.xmile")
+    with pytest.raises(ModelError, match="not an XMILE file"):
+        parse_xmile(b"<model/>", "m.xmile")
+
+
+def test_sim_specs_method_is_the_default(tmp_path):
+    path = tmp_path / "growth.xmile"
+    path.write_text(doc('<stock name="s"><eqn>1</eqn><inflow>g</inflow></stock>'
+                        '<flow name="g"><eqn>0.1 * s</eqn></flow>',
+                        specs="<start>0</start><stop>2</stop><dt>1</dt>").replace(
+                            "<sim_specs>", '<sim_specs method="RK4">'), encoding="utf-8")
+    model = load(path)
+    # one RK4 step of s' = 0.1 s: 1 + 0.1 + 0.1^2/2 + 0.1^3/6 + 0.1^4/24
+    assert model.run()["s"][1] == pytest.approx(1.1051708333333, rel=1e-12)
+    assert model.run(method="euler")["s"][1] == pytest.approx(1.1, rel=1e-12)
