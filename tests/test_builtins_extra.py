@@ -204,7 +204,7 @@ def test_get_time_value_unsupported_measures_are_named(tmp_path, call, why):
 
 def test_unsupported_function_is_named_with_its_position(tmp_path):
     with pytest.raises(UnsupportedFeature,
-                       match=r"m_\w+\.mdl:2:\d+: function 'TIME BASE' is not supported yet"):
+                       match=r"m_\w+\.mdl:2:\d+: Vensim function TIME BASE is not supported by smartspec yet"):
         load(tmp_path, _eqs("x = TIME BASE(0, 1)",
                             "INITIAL TIME = 0", "FINAL TIME = 1", "TIME STEP = 1", "SAVEPER = 1"))
 

@@ -169,7 +169,7 @@ def test_unsupported_function(case, line, func, known, existing, tmp_path, cache
     if known:
         assert "not supported" in err, err
     else:
-        assert "not a known function" in err, err
+        assert "is not a Vensim function, nor a macro or lookup defined in this model" in err, err
 
 
 @existing_output
@@ -350,7 +350,8 @@ def test_a_function_of_placeholder(tmp_path, cache_dir):
     model.write_text("x = A FUNCTION OF(y) ~~|\ny = 1 ~~|\nINITIAL TIME = 0 ~~|\nFINAL TIME = 1 ~~|\n"
                      "TIME STEP = 1 ~~|\nSAVEPER = 1 ~~|\n")
     err = run_bad(model, tmp_path, cache_dir, False)
-    assert f"{model}:1:5: A FUNCTION OF is Vensim's placeholder for an equation not written yet" in err, err
+    assert f"{model}:1:5: Vensim function A FUNCTION OF is not supported by smartspec: Vensim's " \
+           "placeholder for an equation not written yet" in err, err
 
 
 @pytest.mark.parametrize("text, extra, expected", [

@@ -60,7 +60,7 @@ def test_the_pipeline_lists_every_pass_in_order():
 
 def test_a_pass_that_breaks_its_contract_is_named(monkeypatch):
     """A flattening that leaves subscripts fails at its own boundary, not in codegen."""
-    broken = replace(pipeline.PASSES[1], run=lambda m: m)
+    broken = replace(pipeline.PASSES[1], run=lambda m, _: m)
     monkeypatch.setattr(pipeline, "PASSES", (pipeline.PASSES[0], broken, *pipeline.PASSES[2:]))
     model = parsed("A: a1, a2 ~~|\nx[A] = 1, 2 ~~|\n")
     with pytest.raises(PassContractError, match="after the flattening pass: 'x' is still subscripted"):
@@ -68,7 +68,7 @@ def test_a_pass_that_breaks_its_contract_is_named(monkeypatch):
 
 
 def test_a_lowering_that_leaves_a_stateful_call_is_named(monkeypatch):
-    broken = replace(pipeline.PASSES[-1], run=lambda m: m)
+    broken = replace(pipeline.PASSES[-1], run=lambda m, _: m)
     monkeypatch.setattr(pipeline, "PASSES", (*pipeline.PASSES[:-1], broken))
     with pytest.raises(PassContractError, match="after the stateful lowering pass: 'y' still calls SMOOTH"):
         pipeline.lower(parsed("x = 1 ~~|\ny = SMOOTH(x, 2) ~~|\n"))

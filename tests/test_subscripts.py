@@ -236,8 +236,12 @@ def test_allocate_available_helper():
     v = block(10, 0, 10, *profiles(1, (1, 2), (5, 2)), *profiles(4, (-1, 1)))
     kl.allocate_available(v, 2, 15, 10.0)
     assert v[3] == 0 and v[2] + v[4] == pytest.approx(10, abs=1e-9) and v[2] > v[4]
+    # fixed quantities (type 0) short of supply share it in proportion to their requests
+    v = block(10, 30, *profiles(0, (1, 1), (-1, 1)))
+    kl.allocate_available(v, 2, 10, 8.0)
+    assert list(v[2:4]) == pytest.approx([2, 6], abs=1e-12)
     # unsupported profile types give NaN, never a stand-in allocation
-    v = block(10, 10, *profiles(0, (1, 1), (-1, 1)))
+    v = block(10, 10, *profiles(5, (1, 1), (-1, 1)))
     kl.allocate_available(v, 2, 10, 5.0)
     assert np.isnan(v[2:4]).all()
 
@@ -287,20 +291,20 @@ D: d1, d2 ~~|
 i[D, D] = INVERT MATRIX(m[D, D], 3) ~~|
 m[D, D] = 1, 0; 0, 1; ~~|
 """)
-    with pytest.raises(UnsupportedFeature, match=r"t.mdl:3:\d+: function 'VECTOR SELECT' with an error action other than the number 0 is not supported"):
+    with pytest.raises(ModelError, match=r"t.mdl:3:\d+: VECTOR SELECT's error action must be 0 to 3, got 4"):
         flat("""
 D: d1, d2 ~~|
-s = VECTOR SELECT(y[D!], y[D!], 0, 0, 1) ~~|
+s = VECTOR SELECT(y[D!], y[D!], 0, 0, 4) ~~|
 y[D] = 1, 2 ~~|
 """)
-    # priority types 0 and 5 are not supported: the error names the call and where the type is set
+    # priority type 5 is not supported: the error names the call and where the type is set
     with pytest.raises(UnsupportedFeature, match=r"t.mdl:4:\d+: ALLOCATE AVAILABLE: priority type "
-                                                 r"0 \(fixed quantity\) \(from 'pp\[b1,ptype\]', t.mdl:5:\d+\)"):
+                                                 r"5 \(constant elasticity\) \(from 'pp\[b1,ptype\]', t.mdl:5:\d+\)"):
         flat("""
 B: b1, b2 ~~|
 P: ptype, ppriority, pwidth, pextra ~~|
 a[B] = ALLOCATE AVAILABLE(q[B], pp[B, ptype], 5) ~~|
-pp[B, P] = 0, 1, 1, 0; 0, 2, 1, 0; ~~|
+pp[B, P] = 5, 1, 1, 0; 5, 2, 1, 0; ~~|
 q[B] = 4, 4 ~~|
 """)
     with pytest.raises(ModelError, match=r"t.mdl:3:\d+: ALLOCATE BY PRIORITY: the priority width must be positive"):

@@ -19,7 +19,7 @@ import numpy as np
 from .. import ir
 from ..ir.builtins import ARGS, ARRAY_DRIVERS, ARRAY_READS, LOOKUP, RANDOM_DRAW, helpers
 from ..errors import ModelError, UnsupportedFeature
-from ..passes.order import Schedule, is_delay_fixed, is_delay_material
+from ..passes.order import Schedule, is_delay_fixed, is_delay_information, is_delay_material
 from . import loops
 
 # Statements per generated function: Numba's compile time grows faster than
@@ -223,6 +223,11 @@ class _Emitter:
             if not isinstance(table, ir.Ref):
                 raise UnsupportedFeature(f"{e.pos}: {f} needs a lookup name as its first argument")
             return f"{_LOOKUP_FUNCS[f]}({self.expr(args[1])}, {self.lookup_of(table.name, e.pos)})"
+        if f == "LOOKUP AREA":
+            if not isinstance(args[0], ir.Ref):
+                raise UnsupportedFeature(f"{e.pos}: LOOKUP AREA needs a lookup name as its first argument")
+            return (f"lookup_area({self.expr(args[1])}, {self.expr(args[2])}, "
+                    f"{self.lookup_of(args[0].name, e.pos)})")
         if f == "RANDOM LOOKUP":
             if not isinstance(args[0], ir.Ref):
                 raise UnsupportedFeature(f"{e.pos}: RANDOM LOOKUP needs a lookup name as its first argument")
@@ -277,7 +282,8 @@ class _Emitter:
             return f"ld(v, {base + int(e.args[1].value)})"
         n = int(e.args[1].value)
         rest = ", ".join(self.expr(x) for x in e.args[2:])
-        return f"{'vector_at' if e.func == '@AT' else 'vector_select'}(v, ix({base}), ix({n}), {rest})"
+        helper = {"@AT": "vector_at", "@VSELECT": "vector_select", "@VLOOKUP": "vector_lookup"}[e.func]
+        return f"{helper}(v, ix({base}), ix({n}), {rest})"
 
     def initial_statements(self) -> list[str]:
         vs = self.schedule.model.variables
@@ -293,7 +299,7 @@ class _Emitter:
             var = vs[n]
             if is_delay_fixed(var):
                 _, delay, init = var.expr.args[:3]
-                size = self.expr(delay) if not is_delay_material(var) else self.material_size()
+                size = self.expr(delay) if not self.whole_run(var) else self.material_size()
                 out.append(self.flush(f"st(v, {self.fixed_delay_slot[n]}, {size})"))
                 out.append(self.assign(n, init))
             else:
@@ -310,6 +316,11 @@ class _Emitter:
                 missing = self.expr(vs[n].expr.args[3])
                 out.append(self.flush(f"st(v, {self.slots[n]}, material_out(buf, bi[{2 * j}], "
                                       f"bi[{2 * j + 1}], istep, {missing}))"))
+            elif is_delay_information(vs[n]):
+                j = self.fixed.index(n)
+                delay, init = (self.expr(x) for x in vs[n].expr.args[1:3])
+                out.append(self.flush(f"st(v, {self.slots[n]}, information_out(buf, bi[{2 * j}], istep, "
+                                      f"{delay}, ld(v, {self.slots['time step']}), {init}))"))
             elif is_delay_fixed(vs[n]):
                 j = self.fixed.index(n)
                 out.append(f"st(v, {self.slots[n]}, buf[bi[{2 * j}] + istep % bi[{2 * j + 1}]])")
@@ -324,9 +335,16 @@ class _Emitter:
 
     def fixed_write_statements(self) -> list[str]:
         vs = self.schedule.model.variables
+        # DELAY INFORMATION keeps the input of every step (its buffer spans the run), as
+        # DELAY FIXED keeps those of its delay time
         return [self.flush(f"buf[bi[{2 * j}] + istep % bi[{2 * j + 1}]] = {self.expr(vs[n].expr.args[0])}"
                            if not is_delay_material(vs[n]) else self.material_write(j, n))
                 for j, n in enumerate(self.fixed)]
+
+    @staticmethod
+    def whole_run(var: ir.Variable) -> bool:
+        """A buffer delay whose buffer spans the run (DELAY MATERIAL, DELAY INFORMATION)."""
+        return is_delay_material(var) or is_delay_information(var)
 
     # DELAY MATERIAL: a pipeline in the fixed-delay buffer (see kernel_extra)
     def material_size(self) -> str:
@@ -351,7 +369,8 @@ from smartspec_dsl.backend.kernel_lib import (
     fand, forr, fnot, fmin, fmax, fxidz, fzidz, fstep, parallel_cold_start, random_uniform,
     random_normal, random_exponential, random_lognormal, random_triangular, random_poisson, random_gamma,
     random_weibull, random_beta, random_binomial, random_negative_binomial, random_lookup)
-from smartspec_dsl.backend.kernel_extra import lookup_invert, material_size, material_out, material_in
+from smartspec_dsl.backend.kernel_extra import (lookup_invert, lookup_area, gamma_ln, vector_lookup,
+    information_out, material_size, material_out, material_in)
 
 from smartspec_dsl.backend.kernel_lib import (
     vector_rank, vector_sort_order, invert_matrix, allocate_available, allocate_by_priority,
@@ -662,7 +681,7 @@ def generate(schedule: Schedule) -> Kernel:
     loop = _DYNAMIC_LOOP.format(dt_slot=em.slots["time step"], saveper_slot=em.slots["saveper"],
                                 final_slot=em.slots["final time"]) if dynamic_control else _STATIC_LOOP
     fixed_outputs = [em.slots[n] for n in em.fixed]
-    fixed_plain = [not is_delay_material(schedule.model.variables[n]) for n in em.fixed]
+    fixed_plain = [not em.whole_run(schedule.model.variables[n]) for n in em.fixed]
     source = "\n".join([
         _HEADER,
         f"FIXED_DELAY_SLOTS = np.array({fixed_slots or [0]}, dtype=np.int64)",

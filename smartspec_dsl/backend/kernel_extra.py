@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from numba import njit
 
 from .kernel_intrinsics import JIT
+from .kernel_lib import lookup, lookup_backward, lookup_extrapolate, lookup_forward
 
 
 @njit(**JIT)
@@ -28,6 +30,118 @@ def lookup_invert(y, tab, off, n):
         if abs(tab[ys + i] - y) < abs(tab[ys + best] - y):
             best = i
     return tab[off + best]
+
+
+@njit(**JIT)
+def gamma_ln(x):
+    """GAMMA LN(x): ln of the gamma function's magnitude (C's lgamma); +inf at 0 and the
+    negative integers, where the gamma function has its poles."""
+    if x <= 0.0 and x == math.floor(x):
+        return math.inf
+    return math.lgamma(x)
+
+
+@njit(**JIT)
+def lookup_area(a, b, tab, off, n):
+    """LOOKUP AREA(lookup, a, b): the area under the lookup from a to b, the table read as
+    a lookup reads it (straight lines between points, end values held beyond them; Vensim
+    help, "LOOKUP AREA"). b < a gives the negative of the area from b to a."""
+    sign = 1.0
+    if b < a:
+        a, b, sign = b, a, -1.0
+    xs, ys = off, off + n
+    area = 0.0
+    lo = a
+    # before the first point and after the last: the end values, held
+    if lo < tab[xs]:
+        hi = min(b, tab[xs])
+        area += (hi - lo) * tab[ys]
+        lo = hi
+    for i in range(n - 1):
+        x0, x1 = tab[xs + i], tab[xs + i + 1]
+        if x1 <= lo or x0 >= b or x1 == x0:
+            continue
+        l, h = max(lo, x0), min(b, x1)
+        y0, y1 = tab[ys + i], tab[ys + i + 1]
+        yl = y0 + (l - x0) * (y1 - y0) / (x1 - x0)
+        yh = y0 + (h - x0) * (y1 - y0) / (x1 - x0)
+        area += 0.5 * (yl + yh) * (h - l)
+    if b > tab[xs + n - 1]:
+        start = max(a, tab[xs + n - 1])
+        area += (b - start) * tab[ys + n - 1]
+    return sign * area
+
+
+@njit(**JIT)
+def _area_extrapolated(a, b, tab, off, n):
+    """The area from a to b (a <= b) under the table's lines, the first and last segments
+    extended beyond the ends (a trapezoid of the extended line on each side)."""
+    x0, x1, xl0, xl1 = tab[off], tab[off + 1], tab[off + n - 2], tab[off + n - 1]
+    area = 0.0
+    if a < x0:
+        h = min(b, x0)
+        slope = (tab[off + n + 1] - tab[off + n]) / (x1 - x0)
+        ya = tab[off + n] + (a - x0) * slope
+        yh = tab[off + n] + (h - x0) * slope
+        area += 0.5 * (ya + yh) * (h - a)
+    lo, hi = max(a, x0), min(b, xl1)
+    if hi > lo:
+        area += lookup_area(lo, hi, tab, off, n)
+    if b > xl1:
+        l = max(a, xl1)
+        slope = (tab[off + 2 * n - 1] - tab[off + 2 * n - 2]) / (xl1 - xl0)
+        yl = tab[off + 2 * n - 1] + (l - xl1) * slope
+        yb = tab[off + 2 * n - 1] + (b - xl1) * slope
+        area += 0.5 * (yl + yb) * (b - l)
+    return area
+
+
+@njit(**JIT)
+def vector_lookup(v, b, n, x, xmin, xmax, mode):
+    """VECTOR LOOKUP(vec, x, xmin, xmax, mode) (Vensim help): the vector v[b:b+n] as the
+    y values of a lookup whose n points divide [xmin, xmax] evenly, read as mode says:
+    0 lookup, 1 LOOKUP AREA from xmin, 2 LOOKUP BACKWARD, 3 LOOKUP EXTRAPOLATE,
+    4 LOOKUP FORWARD, 5 LOOKUP INVERT, 7 the area from xmin with the end segments
+    extended. Other modes (6, 8, 9: slopes, extrapolated inversion) give NaN."""
+    tab = np.empty(2 * n)
+    for k in range(n):
+        tab[k] = xmin + k * (xmax - xmin) / (n - 1)
+        tab[n + k] = v[b + k]
+    m = math.floor(mode + 0.5)
+    if abs(mode - m) > 1e-9:
+        return math.nan
+    if m == 0:
+        return lookup(x, tab, 0, n)
+    if m == 1:
+        return lookup_area(xmin, x, tab, 0, n)
+    if m == 2:
+        return lookup_backward(x, tab, 0, n)
+    if m == 3:
+        return lookup_extrapolate(x, tab, 0, n)
+    if m == 4:
+        return lookup_forward(x, tab, 0, n)
+    if m == 5:
+        return lookup_invert(x, tab, 0, n)
+    if m == 7:
+        if x >= xmin:
+            return _area_extrapolated(xmin, x, tab, 0, n)
+        return -_area_extrapolated(x, xmin, tab, 0, n)
+    return math.nan
+
+
+@njit(**JIT)
+def information_out(buf, off, istep, delay, dt, initial):
+    """DELAY INFORMATION's output at step istep: the input of step istep - k, k the delay
+    time now in whole TIME STEPs (one at least), or the initial value before the run's
+    start. A delay that shrinks skips inputs, one that grows repeats them, as the help
+    says ("discarding inputs if T decreases and holding inputs if T increases"). The
+    buffer holds every step's input (written after the step's output is read)."""
+    k = delay / dt + 0.5
+    k = math.floor(k) if k >= 1.0 else 1.0
+    j = istep - k
+    if not j >= 0.0:
+        return initial
+    return buf[off + int(j)]
 
 
 # ---- DELAY MATERIAL ------------------------------------------------------------------

@@ -301,7 +301,10 @@ def _normal_tail(z):
 def demand_share(ptype, x, priority, width):
     """The fraction of its request a requester gets at priority level x: the complement of
     the cumulative distribution its profile names (1 rectangular, 2 triangular, 3 normal,
-    4 exponential), centred on its priority."""
+    4 exponential), centred on its priority; all of it at every level for 0 (fixed
+    quantity: "constant for all priorities", Vensim help, "Specifying the Curves")."""
+    if ptype == 0:
+        return 1.0
     if ptype == 1 or ptype == 2:
         lo = priority - 0.5 * width
         hi = priority + 0.5 * width
@@ -336,10 +339,14 @@ def _allocated(q, ptype, priority, width, x):
 def allocate(q, ptype, priority, width, avail, out):
     """Vensim's one-to-many allocation: every requester i gets q[i] * share_i(x) at the one
     priority level x where the shares add up to what is available (found by bisection;
-    the total falls as x rises). NaN for all when an input is invalid: a negative request,
-    a profile type other than 1-4, or a width that is not positive."""
+    the total falls as x rises). Fixed-quantity requesters (type 0) get their request at
+    every level; when even those exceed what is available they share it in proportion to
+    their requests and the others get nothing (the help does not say; this is the
+    limit of the rule as the level rises). NaN for all when an input is invalid: a
+    negative request, a profile type other than 0-4, or a width that is not positive."""
     n = q.shape[0]
     total = 0.0
+    fixed = 0.0
     lo = math.inf
     hi = -math.inf
     for i in range(n):
@@ -348,6 +355,10 @@ def allocate(q, ptype, priority, width, avail, out):
             return
         if q[i] > 0.0:
             t = ptype[i]
+            if t == 0.0:
+                fixed += q[i]
+                total += q[i]
+                continue
             if not (1.0 <= t <= 4.0 and t == math.floor(t) and width[i] > 0.0 and math.isfinite(priority[i])):
                 out[:] = math.nan
                 return
@@ -362,6 +373,10 @@ def allocate(q, ptype, priority, width, avail, out):
         return
     if avail <= 0.0:
         out[:] = 0.0
+        return
+    if avail <= fixed:
+        for i in range(n):
+            out[i] = q[i] * avail / fixed if q[i] > 0.0 and ptype[i] == 0.0 else 0.0
         return
     # normal and exponential profiles have tails: widen until the level is bracketed
     span = hi - lo

@@ -14,15 +14,17 @@ import numba
 import numpy as np
 
 from ..app import evaluate
-from ..errors import ModelError, SpecError, UnsupportedFeature
+from ..errors import ModelError, ParameterError, SpecError, UnsupportedFeature
 from ..experiments.distributed import client_for
 from ..experiments.store import SweepStore, read_manifest
 from ..experiments.sweep import SPEC_DOC, read_spec, sweep
 from ..files import check_writable, replacing
+from ..frontend.external import DataOptions
 from ..frontend.source import XMILE_SUFFIXES, parse_file
 from ..frontend.mdl_write import write_mdl
 from ..frontend.xmile_write import write_xmile
 from ..passes.pipeline import lower
+from ..passes.consteval import control_problems
 from ..passes.order import schedule
 from ..passes.units import check_units
 from ..runtime import load
@@ -45,8 +47,35 @@ def write_table(path: str | Path, time_values, columns, values) -> None:
         np.savetxt(f, table, fmt="%.17g", delimiter=sep)
 
 
+def _data_options(args):
+    """--data FILE (repeatable) and --data-alias NAME=FILE as external.DataOptions."""
+    aliases = {}
+    for item in getattr(args, "data_alias", None) or []:
+        name, sep, file = item.partition("=")
+        if not sep or not name.strip() or not file.strip():
+            raise ParameterError(f"--data-alias expects NAME=FILE, got '{item}'")
+        aliases[name.strip().lstrip("?")] = Path(file.strip())
+    files = []
+    for file in getattr(args, "data", None) or []:
+        path = Path(file)
+        if not path.is_file():
+            raise ParameterError(f"--data {file}: no such file")
+        if path.suffix.lower() not in (".csv", ".tab", ".tsv", ".xlsx", ".xlsm", ".xls"):
+            raise ParameterError(f"--data {file}: expected a .csv, .tab or .xlsx file")
+        files.append(path)
+    return DataOptions(tuple(files), aliases)
+
+
+def _add_data_arguments(parser) -> None:
+    parser.add_argument("--data", action="append", metavar="FILE",
+                        help="data file for the model's data variables (.csv, .tab, .xlsx; "
+                             "repeatable; default: the .csv/.tab files next to the model)")
+    parser.add_argument("--data-alias", action="append", metavar="NAME=FILE",
+                        help="the file a GET function's '?NAME' file argument stands for")
+
+
 def cmd_run(args) -> int:
-    model = load(args.model, log=compile_note)
+    model = load(args.model, log=compile_note, data=_data_options(args))
     result = model.run(params=parse_sets(args.set), final_time=args.final_time,
                        time_step=args.time_step, saveper=args.saveper, method=args.method,
                        changes=args.changes or None, seed=args.seed)
@@ -81,10 +110,15 @@ def cmd_check(args) -> int:
                          ("constant", "constants"), ("lookup", "lookups"), ("data", "data")):
         print(f"  {plural:<12}{counts.get(kind, 0)}")
     try:
-        sched = schedule(lower(model))
+        sched = schedule(lower(model, _data_options(args)))
     except UnsupportedFeature as err:
         print(f"unsupported: {err}", file=sys.stderr)
         return 1
+    problems = control_problems(sched.model)
+    if problems:
+        for problem in problems:
+            print(f"error: {problem}", file=sys.stderr)
+        return 2
     hidden = sum(1 for v in sched.model.variables.values() if v.hidden)
     print(f"  {'lowered':<12}{hidden} internal variables from stateful functions")
     print(f"ok: ordered {len(sched.initial)} initial and {len(sched.dynamic)} per-step equations "
@@ -181,6 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--saveper", type=float)
     run.add_argument("--method", choices=["euler", "rk4"],
                      help="integration method (default: the model's own, e.g. XMILE sim_specs, else euler)")
+    _add_data_arguments(run)
     run.add_argument("--changes", action="append", metavar="FILE.cin",
                      help="apply a Vensim changes file (constants and lookup tables); repeatable")
     run.add_argument("--seed", type=int, help="run seed for the model's random functions (default 0)")
@@ -196,6 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--units", action="store_true",
                        help="also check that every equation gives the units its variable declares "
                             "(exit 1 if not)")
+    _add_data_arguments(check)
     check.set_defaults(func=cmd_check)
     cv = sub.add_parser("convert", help="write a model as XMILE (.xmile, .stmx, .itmx) or Vensim (.mdl)")
     cv.add_argument("model")

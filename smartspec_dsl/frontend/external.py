@@ -24,12 +24,12 @@ import io
 import itertools
 import math
 import re
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .. import ir
 from ..errors import ModelError
-from ..files import read_in_folder
+from ..files import read_in_folder, read_regular_file
 from ..ir.normalize import resolve_lookup_calls
 from ..ir.ranges import SubscriptSpace
 
@@ -43,6 +43,32 @@ TEXT_SUFFIXES = {".csv", ".tab", ".txt", ".dat"}
 
 
 # ---- files ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class DataOptions:
+    """What a run says about external data (Vensim's `-d` data files and file aliases).
+
+    data_files: the files data variables without an equation are read from (.csv, .tab,
+        .xlsx); when empty, the .tab/.csv files next to the model.
+    aliases: `?name` in a GET function's file argument -> the file it stands for."""
+    data_files: tuple[Path, ...] = ()
+    aliases: dict[str, Path] = field(default_factory=dict)
+
+
+def alias_file(name: str, options: DataOptions, pos=None) -> Path | None:
+    """The file a `?name` file argument stands for, or None for an ordinary file name."""
+    if not name.startswith("?"):
+        return None
+    key = name[1:].strip().lower()
+    for alias, path in options.aliases.items():
+        if alias.strip().lower() == key:
+            if not Path(path).is_file():
+                raise ModelError(f"{pos}: file alias '?{name[1:]}' names '{path}', which is not a file")
+            return Path(path)
+    given = ", ".join(sorted(options.aliases)) or "none"
+    raise ModelError(f"{pos}: the file is given as the alias '{name}': name its file with "
+                     f"--data-alias {name[1:]}=FILE (aliases given: {given})")
+
 
 def resolve_path(base: Path, name: str, pos=None) -> Path:
     """`name` relative to the model's folder, checked like every read (`files.read_in_folder`)."""
@@ -173,6 +199,30 @@ def split_cell(text: str) -> tuple[int, int]:
     return int(m.group(2)) - 1, col - 1
 
 
+def cell_range(text: str, sheet: "_Sheet") -> tuple[int, int, int | None, int | None]:
+    """0-based (first row, first column, last row, last column) of a cell reference: 'B2'
+    alone (last row and column None: the caller knows the shape), 'B2:D5', or open-ended as
+    people ship them: 'B2:B' down column B and 'B2:2' along row 2 to the last non-empty
+    cell. Raises ValueError for anything else (a named range)."""
+    first, sep, last = text.strip().replace("$", "").partition(":")
+    r0, c0 = split_cell(first)
+    if not sep:
+        return r0, c0, None, None
+    last = last.strip()
+    if re.fullmatch(r"[A-Za-z]{1,3}", last):           # to the end of the column(s)
+        c1 = _col_index(last)
+        filled = [r for r in range(r0, sheet.nrows)
+                  if any(sheet.raw(r, c) not in (None, "") for c in range(c0, c1 + 1))]
+        return r0, c0, (filled[-1] if filled else r0), c1
+    if re.fullmatch(r"\d+", last):                     # to the end of the row(s)
+        r1 = int(last) - 1
+        filled = [c for c in range(c0, sheet.ncols)
+                  if any(sheet.raw(r, c) not in (None, "") for r in range(r0, r1 + 1))]
+        return r0, c0, r1, (filled[-1] if filled else c0)
+    r1, c1 = split_cell(last)
+    return r0, c0, r1, c1
+
+
 def _col_index(text: str) -> int:
     col = 0
     for ch in text.upper():
@@ -181,8 +231,9 @@ def _col_index(text: str) -> int:
 
 
 class _Reader:
-    def __init__(self, base: Path):
+    def __init__(self, base: Path, options: DataOptions | None = None):
         self.base = base
+        self.options = options or DataOptions()
         self.books: dict[Path, _Book] = {}
 
     def args(self, call: ir.Call, n: int) -> list[str]:
@@ -197,7 +248,11 @@ class _Reader:
         return out
 
     def book(self, name: str, pos) -> _Book:
-        path, data = read_in_folder(self.base, name, str(pos))
+        alias = alias_file(name, self.options, pos)
+        if alias is not None:   # a file the run names (--data-alias): the user's own path
+            path, data = alias, read_regular_file(alias, f"file alias '{name}'", str(pos))
+        else:
+            path, data = read_in_folder(self.base, name, str(pos))
         path = Path(path)
         if path not in self.books:
             try:
@@ -215,10 +270,10 @@ class _Reader:
         sh = book.sheet(sheet, pos, f" (range '{cell}')")
         ref = cell.strip()
         try:
-            r0, c0 = split_cell(ref)
-            if shape is None:
-                shape = (1, 1)
-            r1, c1 = r0 + shape[0] - 1, c0 + shape[1] - 1
+            r0, c0, r1, c1 = cell_range(ref, sh)
+            if r1 is None:
+                shape = shape or (1, 1)
+                r1, c1 = r0 + shape[0] - 1, c0 + shape[1] - 1
         except ValueError:
             named = book.names.get(ref.lower())
             if named is None:
@@ -261,45 +316,50 @@ class _Reader:
         book = self.book(file, pos)
         sh = book.sheet(sheet, pos, f" (range '{cell}')")
         xref_s, cell_s = xref.strip(), cell.strip().rstrip("*")
-        if re.fullmatch(r"\d+", xref_s) or re.fullmatch(r"[A-Za-z]{1,3}", xref_s):
+
+        def first_cell(ref: str):
+            """(sheet, row, column) where the data start: a named range or a cell ('B2',
+            'B2:B', 'B2:D9')."""
+            named = book.names.get(ref.lower())
+            if named is not None:
+                return book.sheet(named[0], pos), named[1], named[2]
             try:
-                r0, c0 = split_cell(cell_s)
+                r, c, _, _ = cell_range(ref, sh)
             except ValueError:
-                named = book.names.get(cell_s.lower())
-                if named is None:
-                    raise ModelError(f"{pos}: '{cell}' is neither a cell nor a named range {where}") from None
-                r0, c0 = named[1], named[2]
-            if xref_s.isdigit():  # x values along a row, one row per element
+                raise ModelError(f"{pos}: '{cell}' is neither a cell nor a named range {where}") from None
+            return sh, r, c
+
+        if re.fullmatch(r"\d+", xref_s) or re.fullmatch(r"[A-Za-z]{1,3}", xref_s):
+            dsh, r0, c0 = first_cell(cell_s)
+            if xref_s.isdigit():  # x values along a row, one row per element, to the end of the data
                 xr = int(xref_s) - 1
                 xs = [sh.value(xr, c) for c in range(c0, sh.ncols)]
-                ys = [[sh.value(r0 + k, c) for c in range(c0, sh.ncols)] for k in range(n)]
-            else:  # x values down a column, one column per element
+                ys = [[dsh.value(r0 + k, c) for c in range(c0, sh.ncols)] for k in range(n)]
+            else:  # x values down a column, one column per element, to the end of the data
                 xc = _col_index(xref_s)
                 xs = [sh.value(r, xc) for r in range(r0, sh.nrows)]
-                ys = [[sh.value(r, c0 + k) for r in range(r0, sh.nrows)] for k in range(n)]
+                ys = [[dsh.value(r, c0 + k) for r in range(r0, sh.nrows)] for k in range(n)]
         else:
             named = book.names.get(xref_s.lower())
-            if named is None:
-                raise ModelError(f"{pos}: '{xref}' is neither a row number, a column letter nor "
-                                 f"a named range {where}")
-            xsheet, xr0, xc0, xr1, xc1 = named
-            xsh = book.sheet(xsheet, pos)
-            along_row = xr0 == xr1
+            if named is not None:
+                xsheet, xr0, xc0, xr1, xc1 = named
+                xsh = book.sheet(xsheet, pos)
+            else:
+                try:   # a cell range, maybe open-ended: 'A2:A', 'B1:1', 'A2:A40'
+                    xr0, xc0, xr1, xc1 = cell_range(xref_s, sh) if ":" in xref_s else (None,) * 4
+                except ValueError:
+                    xr0 = None
+                if xr0 is None:
+                    raise ModelError(f"{pos}: '{xref}' is neither a row number, a column letter, "
+                                     f"a cell range nor a named range {where}")
+                xsh = sh
+            along_row = xr0 == xr1 and xc1 != xc0
             if along_row:
                 xs = [xsh.value(xr0, c) for c in range(xc0, xc1 + 1)]
             else:
                 xs = [xsh.value(r, xc0) for r in range(xr0, xr1 + 1)]
             m = len(xs)
-            dnamed = book.names.get(cell_s.lower())
-            if dnamed is not None:
-                dsheet, r0, c0 = dnamed[0], dnamed[1], dnamed[2]
-                dsh = book.sheet(dsheet, pos)
-            else:
-                try:
-                    r0, c0 = split_cell(cell_s)
-                except ValueError:
-                    raise ModelError(f"{pos}: '{cell}' is neither a cell nor a named range {where}") from None
-                dsh = sh
+            dsh, r0, c0 = first_cell(cell_s)
             if along_row:
                 ys = [[dsh.value(r0 + k, c0 + i) for i in range(m)] for k in range(n)]
             else:
@@ -393,7 +453,8 @@ def _lift_nested(model: ir.Model) -> ir.Model:
                 if key not in lifted:
                     hidden = lifted[key] = f"{name} #get{len(lifted) + 1}"
                     out[hidden] = ir.Variable(
-                        hidden, hidden, ir.Kind.AUXILIARY, expr=None if d.subscripts else node,
+                        hidden, f"{var.display} ({node.func} at {node.pos.line}:{node.pos.column})"
+                        if node.pos is not None else var.display, ir.Kind.AUXILIARY, expr=None if d.subscripts else node,
                         pos=node.pos, dims=d.subscripts, hidden=True,
                         definitions=(ir.Definition(d.subscripts, d.excepts, "=", node, (), None, node.pos),))
                 return ir.Ref(lifted[key], tuple(s.rstrip("!") for s in d.subscripts), node.pos)
@@ -421,23 +482,55 @@ def data_file_names(base: Path) -> list[Path]:
         return []
 
 
-class _DataFiles:
-    """Data variables' values from delimited files next to the model."""
+def data_file_rows(path: Path, data: bytes) -> list[list[str]]:
+    """A data file's cells as text: .tab (tabs), .csv (commas), .xlsx/.xls (first sheet);
+    `data` is the file's bytes, read through `files`' checks."""
+    suffix = path.suffix.lower()
+    if suffix in (".xlsx", ".xlsm", ".xls"):
+        try:
+            book = _Book(path, data)
+        except ModelError:
+            raise
+        except Exception as err:
+            raise ModelError(f"{path}: cannot read data file: {err}") from None
+        if not book.sheets:
+            return []
+        sheet = next(iter(book.sheets.values()))
+        return [["" if v is None else str(v) for v in row] for row in sheet.rows
+                if any(v not in (None, "") for v in row)]
+    text = data.decode("utf-8", errors="replace")
+    delim = "\t" if suffix in (".tab", ".tsv") else ","
+    return [r for r in csv.reader(text.splitlines(), delimiter=delim) if r]
 
-    def __init__(self, base: Path):
+
+class _DataFiles:
+    """Data variables' values: from the files a run names (Vensim's `-d`), else from the
+    delimited files next to the model."""
+
+
+class _DataFiles:
+    """Data variables' values: from the files a run names (Vensim's `-d`), else from the
+    delimited files next to the model."""
+
+    def __init__(self, base: Path, files: tuple[Path, ...] = ()):
         self.base = base
+        self.files = files
         self.series: dict[str, ir.LookupTable] | None = None
+
+    def where(self) -> str:
+        return ", ".join(str(f) for f in self.files) if self.files else \
+            f"the data files next to the model ({self.base})"
 
     def load(self, pos=None) -> dict[str, ir.LookupTable]:
         if self.series is not None:
             return self.series
         self.series = {}
-        for path in data_file_names(self.base):
-            # the same check as every GET call: a link leading out of the folder is refused
-            _, data = read_in_folder(self.base, path.name, str(pos or self.base), "data file")
-            text = data.decode("utf-8", errors="replace")
-            delim = "\t" if path.suffix.lower() == ".tab" else ","
-            rows = [r for r in csv.reader(text.splitlines(), delimiter=delim) if r]
+        for path in (self.files or data_file_names(self.base)):
+            if self.files:   # the run's own files (-d): the user's paths
+                data = read_regular_file(path, "data file")
+            else:            # the same check as every GET call: no link out of the folder
+                _, data = read_in_folder(self.base, Path(path).name, str(pos or self.base), "data file")
+            rows = data_file_rows(Path(path), data)
             if not rows:
                 continue
             if rows[0] and rows[0][0].strip().lower() == "time" and len(rows[0]) > 1 \
@@ -477,16 +570,19 @@ def _data_expr(table_name: str, keyword: str, pos) -> ir.Expr:
     return ir.LookupCall(table_name, time, pos)
 
 
-def resolve_external(model: ir.Model, data_dir: str | Path | None = None) -> ir.Model:
-    """Replace GET XLS/DIRECT calls and data variables by constants and lookups."""
+def resolve_external(model: ir.Model, data_dir: str | Path | None = None,
+                     options: DataOptions | None = None) -> ir.Model:
+    """Replace GET XLS/DIRECT calls and data variables by constants and lookups
+    (`options`: data files and file aliases given to the run)."""
+    options = options or DataOptions()
     if not _uses_external(model):
         return model
 
     model = _lift_nested(model)
 
     base = Path(model.source).parent if data_dir is None else Path(data_dir)
-    reader = _Reader(base)
-    datafiles = _DataFiles(base)
+    reader = _Reader(base, options)
+    datafiles = _DataFiles(base, tuple(options.data_files))
     space = SubscriptSpace(model.subscript_ranges)
     out: dict[str, ir.Variable] = {}
     hidden: dict[str, ir.Variable] = {}
@@ -511,7 +607,8 @@ def resolve_external(model: ir.Model, data_dir: str | Path | None = None) -> ir.
 
     def table_var(owner: str, elements, table: ir.LookupTable, pos) -> str:
         name = f"{owner}{'[' + ','.join(elements) + ']' if elements else ''} #data"
-        hidden[name] = ir.Variable(name, name, ir.Kind.LOOKUP, lookup=table, pos=pos, hidden=True)
+        shown = f"{owner}{'[' + ','.join(elements) + ']' if elements else ''} (its data)"
+        hidden[name] = ir.Variable(name, shown, ir.Kind.LOOKUP, lookup=table, pos=pos, hidden=True)
         return name
 
     for name, var in model.variables.items():
@@ -539,13 +636,13 @@ def resolve_external(model: ir.Model, data_dir: str | Path | None = None) -> ir.
             if call is not None:
                 tables = reader.series(call, len(combos))
             else:
-                series = datafiles.load(d.pos) if base.is_dir() else {}
+                series = datafiles.load(d.pos)
                 tables = []
                 for combo in combos:
                     key = f"{name}[{','.join(combo)}]" if combo else name
                     if key not in series:
                         raise ModelError(f"{d.pos}: data variable '{key}' has no equation and no "
-                                         f"values in the data files next to the model ({base})")
+                                         f"values in {datafiles.where()}")
                     tables.append(series[key])
             if call is not None and call.func in LOOKUPS:
                 kinds.add(ir.Kind.LOOKUP)
@@ -583,18 +680,28 @@ def resolve_external(model: ir.Model, data_dir: str | Path | None = None) -> ir.
 _GET_FILE = re.compile(r"GET[ _]+(?:XLS|DIRECT)[ _]+\w+\s*\(\s*'([^']*)'", re.I)
 
 
-def fingerprint(model_path: str | Path, text: str) -> str:
+def fingerprint(model_path: str | Path, text: str, options: DataOptions | None = None) -> str:
     """A digest of the external files a model may read (those its GET calls
-    name, and the data files next to it), for a compiled-kernel cache key:
+    name, directly or by alias, and its data files), for a compiled-kernel cache key:
     a changed data file must not reuse a kernel baked from the old values."""
     import hashlib
+    options = options or DataOptions()
     base = Path(model_path).parent
     h = hashlib.sha256()
-    names = set(_GET_FILE.findall(text)) | {p.name for p in data_file_names(base)}
-    for name in sorted(names):
+    def add(name: str, read) -> None:
         h.update(name.encode("utf-8", "replace") + b"\0")
         try:
-            h.update(read_in_folder(base, name, str(model_path))[1])
+            h.update(read())
         except ModelError as err:   # reported when the model is compiled
             h.update(str(err).encode("utf-8", "replace"))
+
+    for name in sorted(set(_GET_FILE.findall(text))):
+        if name.startswith("?"):
+            add(name, lambda: read_regular_file(alias_file(name, options), "data file"))
+        else:
+            add(name, lambda: read_in_folder(base, name, str(model_path))[1])
+    for path in options.data_files:
+        add(str(path), lambda: read_regular_file(path, "data file"))
+    for path in ([] if options.data_files else data_file_names(base)):
+        add(path.name, lambda: read_in_folder(base, path.name, str(model_path))[1])
     return h.hexdigest()

@@ -48,6 +48,44 @@ def equations_text(text: str) -> str:
     return text[: m.start()] if m else text
 
 
+_COMMENT_SYNTAX = re.compile(r'[{}"~|]')
+
+
+def strip_comments(text: str, filename: str = "<model>") -> str:
+    """The equations with every brace comment `{...}` blanked out (newlines kept, so
+    line:column positions stay true). Vensim allows these comments anywhere in an
+    equation, nested and over several lines, holding any text (often a commented-out
+    equation). Braces inside a quoted name, or in the units and comment fields
+    between '~' and '|', are the modeller's text and stay."""
+    pieces, kept = [], 0            # text is copied up to `kept`; comments become blanks
+    depth, opened, in_docs, in_quote = 0, 0, False, False
+    for m in _COMMENT_SYNTAX.finditer(text):   # only the characters that change the state
+        i, ch = m.start(), m.group()
+        if depth:
+            depth += 1 if ch == "{" else -1 if ch == "}" else 0
+            if not depth:
+                pieces.append(re.sub(r"[^\r\n]", " ", text[opened:i + 1]))
+                kept = i + 1
+        elif in_quote:
+            in_quote = not (ch == '"' and text[i - 1] != "\\")
+        elif in_docs:
+            in_docs = ch != "|"
+        elif ch == '"':
+            in_quote = True
+        elif ch == "~":
+            in_docs = True
+        elif ch == "{":
+            pieces.append(text[kept:i])
+            depth, opened = 1, i
+    if depth:
+        line = text.count("\n", 0, opened) + 1
+        col = opened - (text.rfind("\n", 0, opened) + 1) + 1
+        raise SyntaxErrorInModel(f"{filename}:{line}:{col}: syntax error: this comment '{{' is never "
+                                 "closed with '}'")
+    pieces.append(text[kept:])
+    return "".join(pieces)
+
+
 def _describe_terminal(name: str) -> str:
     if name in _TERMINAL_TEXT:
         return _TERMINAL_TEXT[name]
@@ -93,7 +131,7 @@ def _syntax_error(err: lark.exceptions.UnexpectedInput, text: str, filename: str
 
 def parse_tree(text: str, filename: str = "<model>") -> lark.Tree:
     try:
-        return parser().parse(equations_text(text))
+        return parser().parse(strip_comments(equations_text(text), filename))
     except lark.exceptions.UnexpectedInput as err:
         raise _syntax_error(err, text, filename) from None
 
@@ -180,13 +218,18 @@ class _ToIR(Transformer_NonRecursive):
         subs = children[1] if len(children) > 1 else ()
         return ir.Ref(ir.canonical_name(children[0]), subs, self._pos(meta))
 
+    def macro_call_outputs(self, meta, children):
+        return ("outputs", tuple(_element_display(c) for c in children))
+
     def call(self, meta, children):
         name = children[0]
         rest = children[1:]
-        subs = ()
+        subs, outputs = (), ()
         if rest and isinstance(rest[0], tuple):
             subs, rest = rest[0], rest[1:]
-        call = ir.Call(ir.canonical_function(name), tuple(rest), self._pos(meta))
+        if rest and isinstance(rest[-1], tuple) and rest[-1][0] == "outputs":
+            outputs, rest = rest[-1][1], rest[:-1]
+        call = ir.Call(ir.canonical_function(name), tuple(rest), self._pos(meta), outputs)
         if subs:
             # only lookups are called with subscripts; resolved in build_model
             return ir.LookupCall(ir.canonical_name(name), rest[0] if rest else ir.Num(0.0),

@@ -54,6 +54,8 @@ class Call:
     func: str
     args: tuple["Expr", ...]
     pos: SourcePos | None = field(default=None, compare=False)
+    # a macro call's extra outputs `NAME(a, b : x, y)`: the model variables it defines, as written
+    outputs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -120,6 +120,10 @@ _ALL = [
             "LOOKUP EXTRAPOLATE(table, x): interpolation, extended linearly beyond the table", OF_TABLE, LOOKUP),
     _kernel("LOOKUP INVERT", (2, 2), "lookup_invert",
             "LOOKUP INVERT(table, y): the x at which a monotonic table gives y", emit=LOOKUP),
+    _kernel("LOOKUP AREA", (3, 3), "lookup_area",
+            "LOOKUP AREA(table, start, end): the area under the table from start to end", emit=OWN),
+    _kernel("GAMMA LN", (1, 1), "gamma_ln", "GAMMA LN(x): natural logarithm of the gamma function",
+            DIMENSIONLESS),
     # ---- random numbers (counter-based: a draw depends on seed, call site and time step only)
     _random("RANDOM 0 1", (0, 0), "random_uniform", "uniform on [0, 1]"),
     _random("RANDOM UNIFORM", (3, 3), "random_uniform", "RANDOM UNIFORM(min, max, seed)"),
@@ -157,6 +161,10 @@ _ALL = [
     _lowered("FORECAST", (3, 3), "FORECAST(input, average time, horizon): trend extrapolation",
              SAME_AS_FIRST, True),
     _lowered("NPV", (4, 4), "NPV(stream, discount rate, initial value, factor): net present value"),
+    _lowered("NPVE", (4, 4), "NPVE(stream, discount rate, initial value, factor): NPV valued at "
+             "the end of each period (as spreadsheets do)"),
+    _lowered("DELAYP", (2, 2), "DELAYP(input, delay time : pipeline): DELAY3, and what is in transit "
+             "as the model variable `pipeline`", SAME_AS_FIRST, True),
     _lowered("SAMPLE IF TRUE", (3, 3), "SAMPLE IF TRUE(condition, input, initial): input held while false",
              SAME_AS_SECOND),
     _lowered("INITIAL", (1, 1), "the argument's value at the initial time", SAME_AS_FIRST),
@@ -168,10 +176,25 @@ _ALL = [
     _lowered("GET TIME VALUE", (3, 3), "GET TIME VALUE(relative to, offset, 0): the model time"),
     _lowered("GET DATA BETWEEN TIMES", (3, 3), "GET DATA BETWEEN TIMES(data, time, mode): a data value at a time"),
     _lowered("GET DATA AT TIME", (2, 2), "GET DATA AT TIME(data, time): a data value at a time"),
+    _lowered("GET DATA FIRST TIME", (1, 1), "GET DATA FIRST TIME(data): the time of a data series' first point"),
+    _lowered("GET DATA LAST TIME", (1, 1), "GET DATA LAST TIME(data): the time of its last point"),
+    _lowered("GET DATA TOTAL POINTS", (1, 1), "GET DATA TOTAL POINTS(data): its number of points"),
+    _lowered("GET DATA MAX", (3, 3), "GET DATA MAX(data, start, end): the largest point from start to end",
+             SAME_AS_FIRST),
+    _lowered("GET DATA MIN", (3, 3), "GET DATA MIN(data, start, end): the smallest point from start to end",
+             SAME_AS_FIRST),
+    _lowered("GET DATA MEAN", (3, 3), "GET DATA MEAN(data, start, end): the mean of the points from start "
+             "to end", SAME_AS_FIRST),
+    _lowered("TIME SHIFT", (2, 2), "TIME SHIFT(data, shift): the data series `shift` later", SAME_AS_FIRST),
+    _lowered("CUMULATE", (1, 1), "CUMULATE(data): the running sum of a data series' points", SAME_AS_FIRST),
+    _lowered("CUMULATEF", (1, 1), "CUMULATEF(data): the sum of all its points, at the last point's time",
+             SAME_AS_FIRST),
     _lowered("DELAY FIXED", (3, 3), "DELAY FIXED(input, delay, initial): pipeline delay",
              SAME_AS_FIRST, True, stage=BUFFER),
     _lowered("DELAY MATERIAL", (4, 4), "DELAY MATERIAL(input, delay, initial, missing): a pipeline whose delay may vary",
              stage=BUFFER),
+    _lowered("DELAY INFORMATION", (3, 3), "DELAY INFORMATION(input, delay, initial): the input the current "
+             "delay time ago", SAME_AS_FIRST, True, stage=BUFFER),
     Builtin("INTEG", None, EQUATION, "INTEG(rate, initial): a stock"),
     Builtin("SINTEG", None, EQUATION, "SINTEG(rate, initial, min, max, quantum, special, threshold): a restricted stock"),
     # ---- arrays: expanded over elements by passes/subscripts.py
@@ -188,6 +211,8 @@ _ALL = [
     Builtin("ALLOCATE BY PRIORITY", None, FLATTENING, "supply shared by priority (rectangular profiles)"),
     Builtin("ALLOCATE AVAILABLE", None, FLATTENING, "supply shared by priority profiles"),
     Builtin("INVERT MATRIX", None, FLATTENING, "the inverse of a square matrix"),
+    Builtin("VECTOR LOOKUP", None, FLATTENING, "a vector read as a lookup's y values over [xmin, xmax] "
+            "(modes 0-5 and 7)"),
     # ---- data files, read at compile time by frontend/external.py
     Builtin("GET XLS CONSTANTS", None, EXTERNAL, "constants from a spreadsheet"),
     Builtin("GET DIRECT CONSTANTS", None, EXTERNAL, "constants from a .csv/.tab file or spreadsheet"),
@@ -223,7 +248,8 @@ def units_rules() -> dict[str, str]:
 
 
 def markdown_table() -> str:
-    """The README's function table: every registered function, grouped by stage."""
+    """The README's function table: every registered function, grouped by stage, then every
+    other function of Vensim's "List of Functions" with why smartspec does not run it."""
     lines = ["| function | arguments | implemented by | units of the result | what it gives |",
              "|---|---|---|---|---|"]
     for b in _ALL:
@@ -234,12 +260,52 @@ def markdown_table() -> str:
         where = f"{b.stage} (`{b.helper}`)" if b.stage == KERNEL and b.helper else b.stage
         units = b.units + ("; 2nd argument a time" if b.time_argument else "")
         lines.append(f"| {b.name} | {args} | {where} | {units} | {b.doc} |")
+    for name, why in sorted(NOT_SUPPORTED.items()):
+        status = "not supported" if name in NEVER_SUPPORTED else "not supported yet"
+        lines.append(f"| {name} | - | {status} | - | {why or 'not implemented yet'} |")
     return "\n".join(lines) + "\n"
 
 
-# Known Vensim functions that later work will add (named so the error says "not supported yet"),
-# and the data functions, which only the external-data reader may consume.
-KNOWN_UNSUPPORTED = {"TIME BASE", "A FUNCTION OF", "TABBED ARRAY"} | {
+# Every other function of Vensim's reference ("List of Functions"), and why smartspec does
+# not run it (empty: not done yet). The README's function table lists these too.
+NOT_SUPPORTED = {
+    "A FUNCTION OF": "Vensim's placeholder for an equation not written yet: there is nothing to compute",
+    "MESSAGE": "shows a message in Vensim's user interface during the run",
+    "GET VDF CONSTANTS": "reads Vensim's own binary run files (.vdf), whose format is not published",
+    "GET VDF DATA": "reads Vensim's own binary run files (.vdf), whose format is not published",
+    "GET VDF LOOKUPS": "reads Vensim's own binary run files (.vdf), whose format is not published",
+    "GET 123 CONSTANTS": "reads Lotus 1-2-3 worksheets; save the sheet as .xlsx and use GET XLS CONSTANTS",
+    "GET 123 DATA": "reads Lotus 1-2-3 worksheets; save the sheet as .xlsx and use GET XLS DATA",
+    "GET 123 LOOKUPS": "reads Lotus 1-2-3 worksheets; save the sheet as .xlsx and use GET XLS LOOKUPS",
+    "TABBED ARRAY": "only as the whole right-hand side of a constant (x[A] = TABBED ARRAY(...))",
+    "SIMULTANEOUS": "solves an algebraic loop by iteration inside the time step",
+    "FIND ZERO": "searches for a root inside the time step",
+    "SHIFT IF TRUE": "changes the stored values of another variable, which one equation per "
+                     "variable cannot express",
+    "TIME BASE": "",
+    "DELAY BATCH": "",
+    "DELAY CONVEYOR": "keeps an initial profile and leakage per unit of material in transit",
+    "DELAY PROFILE": "",
+    "QUEUE FIFO": "keeps the age of every entry",
+    "QUEUE FIFO ATTRIB": "keeps the age of every entry",
+    "QUEUE ATTRIB": "keeps the age of every entry",
+    "QUEUE AGE AVERAGE": "keeps the age of every entry",
+    "QUEUE AGE IN RANGE": "keeps the age of every entry",
+    "QUEUE AGE OLDEST": "keeps the age of every entry",
+    "FIND MARKET PRICE": "many-to-many allocation (supply and demand curves)",
+    "MARKETP": "many-to-many allocation (supply and demand curves)",
+    "ALLOC P": "uses MARKETP's market price",
+    "DEMAND AT PRICE": "many-to-many allocation (supply and demand curves)",
+    "SUPPLY AT PRICE": "many-to-many allocation (supply and demand curves)",
+    "DEPRECIATE BY SCHEDULE": "",
+    "NET PRESENT VALUE": "accumulates by fiscal period; NPV and NPVE are supported",
+    "LOOKUP SLOPE": "",
+}
+# ... of those, the ones outside what a compiled run does (the rest may come)
+NEVER_SUPPORTED = {"A FUNCTION OF", "MESSAGE", "GET VDF CONSTANTS", "GET VDF DATA", "GET VDF LOOKUPS",
+                   "GET 123 CONSTANTS", "GET 123 DATA", "GET 123 LOOKUPS", "TABBED ARRAY"}
+# the data functions, which only the external-data reader may consume
+KNOWN_UNSUPPORTED = set(NOT_SUPPORTED) | {
     n for n, b in BUILTINS.items() if b.stage == EXTERNAL and not n.endswith(" SUBSCRIPT")}
 
 
@@ -252,7 +318,8 @@ ARRAY_DRIVERS = {"@PACK": ("", 0), "@VECTOR RANK": ("vector_rank", 1),
                  "@ALLOCATE BY PRIORITY": ("allocate_by_priority", 2),
                  "@INVERT MATRIX": ("invert_matrix", 0)}
 # Reads of a driver's block: @ELEMENT(driver, k), @AT(driver, n, index), @VSELECT(driver, n, missing, action)
-ARRAY_READS = {"@ELEMENT": (2, 2), "@AT": (3, 3), "@VSELECT": (4, 4)}
+# @VLOOKUP(driver, n, x, xmin, xmax, mode)
+ARRAY_READS = {"@ELEMENT": (2, 2), "@AT": (3, 3), "@VSELECT": (4, 4), "@VLOOKUP": (6, 6)}
 
 
 def check_call(node: ir.Call) -> None:
@@ -267,15 +334,65 @@ def check_call(node: ir.Call) -> None:
     if arity is None:
         if f in WHOLE_EQUATION:
             raise ModelError(f"{node.pos}: {f} must be the whole equation of a stock")
-        if f == "A FUNCTION OF":
-            raise UnsupportedFeature(f"{node.pos}: A FUNCTION OF is Vensim's placeholder for an equation "
-                                     "not written yet: write the equation to run the model")
-        if f.endswith(" LOOKUPS") and f.startswith("GET "):
+        if f.endswith(" LOOKUPS") and f.startswith("GET ") and f in BUILTINS:
             raise ModelError(f"{node.pos}: {f} defines a lookup table, so it must be the whole "
                              f"equation: write 'table = {f}(...)' and use table(x)")
-        what = "is not supported yet" if f in KNOWN_UNSUPPORTED else "is not a known function or lookup"
-        raise UnsupportedFeature(f"{node.pos}: function '{f}' {what}")
+        if f in BUILTINS and BUILTINS[f].stage == EXTERNAL:
+            raise UnsupportedFeature(f"{node.pos}: {f} reads a data file: it must be the whole "
+                                     "equation of a constant or data variable")
+        raise UnsupportedFeature(f"{node.pos}: {unknown_function_message(f)}")
     lo, hi = arity
     if not lo <= len(node.args) <= hi:
         want = str(lo) if lo == hi else f"{lo} to {hi}"
         raise ModelError(f"{node.pos}: {f} takes {want} arguments, got {len(node.args)}")
+
+
+def unknown_function_message(f: str) -> str:
+    """What to tell the modeller about a call to `f` (canonical upper case) that is neither
+    a function smartspec runs, nor a macro or lookup of the model."""
+    if f in NOT_SUPPORTED:
+        why = NOT_SUPPORTED[f]
+        if f in NEVER_SUPPORTED:
+            return f"Vensim function {f} is not supported by smartspec: {why}"
+        return f"Vensim function {f} is not supported by smartspec yet" + (f" ({why})" if why else "")
+    return f"'{f}' is not a Vensim function, nor a macro or lookup defined in this model"
+
+
+def unsupported_calls(model: ir.Model) -> list[str]:
+    """One message per call (file:line:col first) of a function the model neither defines
+    (macro, lookup) nor smartspec runs: all of them, so the modeller sees the whole list at once."""
+    defined = set(model.macros) | set(model.variables)   # macros, and lookups called by name
+    out: list[str] = []
+    seen: set = set()
+
+    def scan(e, owner: str) -> None:
+        if e is None or isinstance(e, (ir.LookupTable, tuple)):
+            return
+        for node in ir.walk(e):
+            # `table$(x)` in a macro is the model's lookup `table`
+            name = ir.canonical_name(node.func.rstrip("$")) if isinstance(node, ir.Call) else ""
+            if not isinstance(node, ir.Call) or (str(node.pos), node.func) in seen:
+                continue
+            if node.func not in BUILTINS and name not in defined:
+                seen.add((str(node.pos), node.func))
+                out.append(f"{node.pos}: {unknown_function_message(node.func)} (in the equation of '{owner}')")
+            elif node.func in ARRAY and not model.subscript_ranges:
+                seen.add((str(node.pos), node.func))
+                out.append(f"{node.pos}: function '{node.func}' is not supported without subscripts: it "
+                           f"works on subscripted variables, and this model has none (in the equation "
+                           f"of '{owner}')")
+
+    variables = list(model.variables.values()) + [v for m in model.macros.values() for v in m.variables]
+    for var in variables:
+        for e in (var.expr, var.initial, *(x for d in var.definitions for x in (d.expr, d.lookup)),
+                  *(x for d in var.definitions for row in d.rows for x in row)):
+            scan(e, var.display)
+    return sorted(out, key=_position_order)
+
+
+def _position_order(message: str):
+    parts = message.split(": ", 1)[0].rsplit(":", 2)
+    try:
+        return parts[0], int(parts[1]), int(parts[2])
+    except (IndexError, ValueError):
+        return message, 0, 0

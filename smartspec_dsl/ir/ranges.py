@@ -24,6 +24,7 @@ class SubscriptSpace:
         # the root of an alias chain, so that aliases bind each other
         self.root = {n: self._alias_root(n) for n in ranges}
         self._family: dict[str, tuple[str, ...]] = {}
+        self._maps: list | None = None
 
     def _alias_root(self, name: str) -> str:
         seen = set()
@@ -81,23 +82,64 @@ class SubscriptSpace:
             self._family[name] = best
         return self._family[name]
 
-    def mapped(self, src: str, e: str, dst: str) -> str | None:
-        """The element of `dst` that element `e` of range `src` corresponds to."""
-        for a, b, forward in ((src, dst, True), (dst, src, False)):
-            r = self.raw.get(a)
-            if r is None or not r.elements:
-                continue
-            for k, target in enumerate(r.mapping):
-                if self.root.get(target, target) != self.root.get(b, b) and target != b:
+    def _mappings(self) -> list[tuple[str, frozenset, frozenset, list]]:
+        """Every mapping `M: m1, m2 -> (T: t1, t2)`, as (M, M's elements, T's family, and
+        per element of M the set of T's elements it maps to). A listed target may be an
+        element or a subrange (all its elements); without a list, M's elements map to
+        T's in order."""
+        if self._maps is None:
+            self._maps = []
+            for name, r in self.raw.items():
+                if not r.elements or not r.mapping:
                     continue
-                listed = r.mapping_elements[k] if k < len(r.mapping_elements) else ()
-                a_els = self.elements[a]
-                b_els = listed if listed else self.elements[target]
-                pairs = list(zip(a_els, b_els))
-                if forward:
-                    hits = [y for x, y in pairs if x == e]
-                else:
-                    hits = [x for x, y in pairs if y == e]
+                mine = self.elements[name]
+                for k, target in enumerate(r.mapping):
+                    if target not in self.raw:
+                        raise ModelError(f"{r.pos}: '{name}' is mapped to '{target}', which is not "
+                                         "a subscript range")
+                    listed = r.mapping_elements[k] if k < len(r.mapping_elements) else ()
+                    if listed:
+                        unknown = [x for x in listed if x not in self.elements and x not in self.all_elements]
+                        if unknown:
+                            raise ModelError(f"{r.pos}: '{unknown[0]}' in the mapping of '{name}' is not "
+                                             f"an element or subrange of '{target}'")
+                        items = [frozenset(self.elements.get(x, (x,))) for x in listed]
+                    else:
+                        items = [frozenset((y,)) for y in self.elements[target]]
+                    if len(items) != len(mine):
+                        raise ModelError(f"{r.pos}: '{name}' has {len(mine)} elements but its mapping "
+                                         f"to '{target}' lists {len(items)}")
+                    self._maps.append((name, frozenset(mine), frozenset(self.family(target)),
+                                       list(zip(mine, items))))
+        return self._maps
+
+    def mapped(self, src: str | None, e: str, dst: str) -> str | None:
+        """The element of range `dst` (a right-hand side subscript) that the left-hand side's
+        element `e` of range `src` (None for an element) reads through a mapping, or None.
+
+        Vensim's rule: `M: m1, m2 -> (T: ...)` lets M appear on the right of an equation
+        whose left runs over T (or a subrange of T's family); each element of T reads the
+        element of M mapped onto it (several may read the same one). Used backwards (M on
+        the left, T on the right) an element of M reads the one element of T it maps to."""
+        src_els = set(self.elements[src]) if src is not None else {e}
+        dst_els = set(self.elements[dst])
+        for name, mine, family, pairs in self._mappings():
+            # forward: dst is (a subrange of) the mapped range M, the left-hand side in T's family
+            if dst_els <= mine and src_els <= family:
+                hits = [x for x, items in pairs if e in items and x in dst_els]
+                if len(hits) > 1:
+                    raise ModelError(f"{self.raw[name].pos}: the mapping of '{name}' maps both "
+                                     f"'{hits[0]}' and '{hits[1]}' onto '{e}', so '{dst}' is ambiguous there")
+                if hits:
+                    return hits[0]
+            # backwards: the left-hand side runs over (a subrange of) M, dst in T's family
+            if e in mine and src_els <= mine and dst_els <= family:
+                items = next(items for x, items in pairs if x == e)
+                hits = [y for y in self.elements[dst] if y in items]
+                if len(hits) > 1:
+                    raise ModelError(f"{self.raw[name].pos}: the mapping of '{name}' maps '{e}' onto "
+                                     f"several elements of '{dst}' ({', '.join(hits)}): a mapping is read "
+                                     f"backwards only when each element maps to one")
                 if hits:
                     return hits[0]
         return None

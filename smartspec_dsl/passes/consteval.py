@@ -57,6 +57,9 @@ def constant_value(model: ir.Model, name: str, values: dict[str, float], time: f
         return time
     var = model.variables.get(name)
     if var is None:
+        if name in ir.CONTROL_NAMES:
+            raise ModelError(f"{model.source}: the model does not define {name.upper()}, one of the "
+                             "control variables every run needs (INITIAL TIME, FINAL TIME, TIME STEP, SAVEPER)")
         raise ModelError(f"{model.source}: the model does not define '{name}'")
     expr = var.initial if var.kind is ir.Kind.STOCK else var.expr
     try:
@@ -64,3 +67,24 @@ def constant_value(model: ir.Model, name: str, values: dict[str, float], time: f
     except NotConstant:
         raise NotConstant(f"{var.pos}: '{var.display}' must be computable from constants "
                           "at the initial time") from None
+
+
+def control_problems(model: ir.Model) -> list[str]:
+    """Everything about INITIAL TIME, FINAL TIME, TIME STEP and SAVEPER that stops a run
+    with the model's own values (a run may still override them), each with the line that
+    defines the value: what `smartspec check` reports, so that it and `run` agree."""
+    problems, vals = [], {}
+    for name in ir.CONTROL_NAMES:
+        try:
+            vals[name] = constant_value(model, name, {}, vals.get("initial time", 0.0))
+        except ModelError as err:
+            problems.append(str(err))
+    where = lambda n: model.variables[n].pos
+    if "time step" in vals and not vals["time step"] > 0:
+        problems.append(f"{where('time step')}: TIME STEP must be positive, got {vals['time step']:g}")
+    if "saveper" in vals and not vals["saveper"] > 0:
+        problems.append(f"{where('saveper')}: SAVEPER must be positive, got {vals['saveper']:g}")
+    if "initial time" in vals and "final time" in vals and not vals["final time"] >= vals["initial time"]:
+        problems.append(f"{where('final time')}: FINAL TIME ({vals['final time']:g}) is before INITIAL TIME "
+                        f"({vals['initial time']:g}, defined at {where('initial time')})")
+    return problems

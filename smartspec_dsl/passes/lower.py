@@ -9,12 +9,15 @@ definitions of each function.
 """
 from __future__ import annotations
 
+import itertools
+import math
 from dataclasses import dataclass, field, replace
 
 from .. import ir
 from ..ir.builtins import check_call
 from .consteval import constant_value, evaluate
 from ..errors import ModelError, UnsupportedFeature
+from .subscripts import combine
 
 Num, Ref, Call, BinOp = ir.Num, ir.Ref, ir.Call, ir.BinOp
 
@@ -32,6 +35,14 @@ class _Lowering:
     model: ir.Model
     new: dict[str, ir.Variable] = field(default_factory=dict)
     counter: int = 0
+    function: str = ""          # the call being lowered, for the hidden variables' display
+    levels: list = field(default_factory=list)   # the stocks of the last chain built
+
+    def shown(self, owner: str, pos) -> str:
+        """How messages name a hidden variable: the modeller's variable and the call."""
+        var = self.model.variables.get(owner)
+        where = f" at {pos.line}:{pos.column}" if pos is not None else ""
+        return f"{var.display if var is not None else owner} ({self.function or 'a function'} call{where})"
 
     def fresh(self, owner: str, what: str) -> str:
         self.counter += 1
@@ -44,13 +55,14 @@ class _Lowering:
         """Add a hidden stock; `rate_of(ref)` builds its rate (or next value) from itself."""
         name = self.fresh(owner, what)
         ref = Ref(name, (), pos)
-        self.new[name] = ir.Variable(name, name, ir.Kind.STOCK, expr=rate_of(ref), initial=initial,
-                                     pos=pos, hidden=True, discrete=discrete)
+        self.new[name] = ir.Variable(name, self.shown(owner, pos), ir.Kind.STOCK, expr=rate_of(ref),
+                                     initial=initial, pos=pos, hidden=True, discrete=discrete)
         return ref
 
     def aux(self, owner, what, expr, pos) -> Ref:
         name = self.fresh(owner, what)
-        self.new[name] = ir.Variable(name, name, ir.Kind.AUXILIARY, expr=expr, pos=pos, hidden=True)
+        self.new[name] = ir.Variable(name, self.shown(owner, pos), ir.Kind.AUXILIARY, expr=expr, pos=pos,
+                                     hidden=True)
         return Ref(name, (), pos)
 
     # -- the stateful functions ------------------------------------------------
@@ -82,16 +94,38 @@ class _Lowering:
                                    lambda s, x=signal, tau=tau: _sub(x, _div(s, tau)),
                                    _mul(init_each, tau), pos)
                 signal = self.aux(owner, f"{what}{k + 1}out", _div(level, tau), pos)
+            self.levels.append(level)
         return signal
+
+    def delayp(self, owner, node: Call) -> ir.Expr:
+        """DELAYP(input, delay time : pipeline): DELAY3, and the model variable `pipeline`
+        holding what is in transit, the sum of its three levels (Vensim help, "DELAYP")."""
+        a, pos = node.args, node.pos
+        if len(node.outputs) != 1:
+            raise ModelError(f"{pos}: DELAYP names its pipeline variable after ':', as in "
+                             "DELAYP(input, delay time : pipeline)")
+        self.levels = []
+        out = self.chain(owner, "delay3", a[0], a[1], a[0], 3, pos, smooth=False)
+        display = node.outputs[0]
+        name = ir.canonical_name(display)
+        if name in self.model.variables or name in self.new:
+            raise ModelError(f"{pos}: '{display}' is defined twice: as the pipeline of this DELAYP "
+                             "and elsewhere")
+        self.new[name] = ir.Variable(name, display, ir.Kind.AUXILIARY, pos=pos,
+                                     expr=_add(_add(self.levels[0], self.levels[1]), self.levels[2]))
+        return out
 
     def lower_call(self, owner: str, node: Call) -> ir.Expr:
         f, a, pos = node.func, node.args, node.pos
+        self.function = f
         if f == "DELAY1":
             return self.chain(owner, "delay1", a[0], a[1], a[0], 1, pos, smooth=False)
         if f == "DELAY1I":
             return self.chain(owner, "delay1", a[0], a[1], a[2], 1, pos, smooth=False)
         if f == "DELAY3":
             return self.chain(owner, "delay3", a[0], a[1], a[0], 3, pos, smooth=False)
+        if f == "DELAYP":
+            return self.delayp(owner, node)
         if f == "DELAY3I":
             return self.chain(owner, "delay3", a[0], a[1], a[2], 3, pos, smooth=False)
         if f == "DELAY N":
@@ -122,10 +156,13 @@ class _Lowering:
                 return Call("ZIDZ", (_sub(inp, average), _mul(avg_time, Call("ABS", (average,), pos))), pos)
             trend = Call("ZIDZ", (_sub(inp, average), _mul(avg_time, average)), pos)
             return _mul(inp, _add(Num(1.0), _mul(trend, a[2])))
-        if f == "NPV":
+        if f in ("NPV", "NPVE"):
+            # Vensim help, "NPV" and "NPVE": the same equations, but NPVE values the stream at
+            # the end of each interval, so its discount factor starts at 1 / (1 + rate * TIME STEP)
             stream, rate, init, factor = a
+            df0 = Num(1.0) if f == "NPV" else _div(Num(1.0), _add(Num(1.0), _mul(rate, DT)))
             df = self.stock(owner, "discount", lambda s: _sub(Num(0.0), _div(_mul(s, rate), _add(Num(1.0), _mul(rate, DT)))),
-                            Num(1.0), pos)
+                            df0, pos)
             accum = self.stock(owner, "npv", lambda s: _mul(stream, df), init, pos)
             return _mul(_add(accum, _mul(_mul(stream, DT), df)), factor)
         if f == "INITIAL":
@@ -136,12 +173,12 @@ class _Lowering:
             # Vensim treats the variable as a level: its own name in the arguments reads the held value
             cond, inp = (_rename(x, {owner: held}) for x in (cond, inp))
             out = self.aux(owner, "sample", Call("IF THEN ELSE", (cond, inp, Ref(held, (), pos)), pos), pos)
-            self.new[held] = ir.Variable(held, held, ir.Kind.STOCK, expr=out, initial=init, pos=pos,
+            self.new[held] = ir.Variable(held, self.shown(owner, pos), ir.Kind.STOCK, expr=out, initial=init, pos=pos,
                                          hidden=True, discrete=True)
             return out
-        if f == "DELAY FIXED":
-            # A ring buffer the kernel keeps; the call stays, as its own hidden auxiliary.
-            return self.aux(owner, "delayfixed", node, pos)
+        if f in ("DELAY FIXED", "DELAY INFORMATION"):
+            # A buffer the kernel keeps; the call stays, as its own hidden auxiliary.
+            return self.aux(owner, f.lower().replace(" ", ""), node, pos)
         if f == "DELAY MATERIAL":
             # a pipeline in the same kernel buffer (kernel_extra); the delay time may vary
             return self.aux(owner, "delaymaterial", node, pos)
@@ -151,6 +188,8 @@ class _Lowering:
             return self.time_value(a, pos)
         if f == "DEPRECIATE STRAIGHTLINE":
             return self.depreciate(owner, a, pos)
+        if f in DATA_FUNCTIONS:
+            return self.data_function(owner, f, a, pos)
         if f in ("GET DATA BETWEEN TIMES", "GET DATA AT TIME"):
             return self.data_at(owner, f, a, pos)
         if f == "ACTIVE INITIAL":
@@ -216,6 +255,55 @@ class _Lowering:
         xs = self.model.variables[table].lookup.xs
         outside = BinOp("or", BinOp("<", t, Num(xs[0])), BinOp(">", t, Num(xs[-1])))
         return Call("IF THEN ELSE", (outside, Num(ir.NA_VALUE), value), pos)
+
+    def data_function(self, owner, f, a, pos) -> ir.Expr:
+        """Vensim's functions of a data variable's series (help, "Data Functions"):
+        GET DATA FIRST TIME / LAST TIME / TOTAL POINTS (the series' first and last time and
+        its number of points), GET DATA MAX / MIN / MEAN(data, start, end) over the points
+        from start to end inclusive (:NA: when there are none), and the data equations
+        TIME SHIFT(data, shift) (the value `shift` later: data at Time + shift), CUMULATE
+        (the running sum of the points, read as the data are) and CUMULATEF (only the final
+        sum, at the last point's time). A non-data argument gives :NA: for the GET DATA
+        functions, as the help says, and is an error for the others."""
+        series = self.data_series(a[0])
+        if series is None:
+            if f.startswith("GET DATA"):
+                return Num(ir.NA_VALUE)
+            raise ModelError(f"{pos}: {f} works on a data variable (one read from a file or "
+                             "defined with ':='), which its first argument is not")
+        table, how = series
+        xs, ys = self.model.variables[table].lookup.xs, self.model.variables[table].lookup.ys
+        read = {"forward": lambda name, t: Call("LOOKUP FORWARD", (Ref(name, (), pos), t), pos),
+                "backward": lambda name, t: Call("LOOKUP BACKWARD", (Ref(name, (), pos), t), pos)
+                }.get(how, lambda name, t: ir.LookupCall(name, t, pos))
+        time = Ref(ir.TIME, (), pos)
+        if f == "GET DATA FIRST TIME":
+            return Num(xs[0])
+        if f == "GET DATA LAST TIME":
+            return Num(xs[-1])
+        if f == "GET DATA TOTAL POINTS":
+            return Num(float(len(xs)))
+        if f == "TIME SHIFT":
+            return read(table, _add(time, a[1]))
+        if f in ("CUMULATE", "CUMULATEF"):
+            sums = list(itertools.accumulate(ys))
+            cum = ir.LookupTable(tuple(xs), tuple(sums)) if f == "CUMULATE" else \
+                ir.LookupTable((xs[-1],), (sums[-1],))
+            name = self.fresh(owner, "cumulate")
+            self.new[name] = ir.Variable(name, self.shown(owner, pos), ir.Kind.LOOKUP, lookup=cum,
+                                         pos=pos, hidden=True)
+            return read(name, time)
+        start, end = self.shared(owner, a[1], pos), self.shared(owner, a[2], pos)
+        inside = [BinOp("and", BinOp(">=", Num(x), start), BinOp("<=", Num(x), end)) for x in xs]
+        pick = lambda c, y, other: Call("IF THEN ELSE", (c, Num(y), Num(other)), pos)
+        count = combine("+", [pick(c, 1.0, 0.0) for c in inside], pos)
+        if f == "GET DATA MAX":
+            value = combine("MAX", [pick(c, y, -math.inf) for c, y in zip(inside, ys)], pos)
+        elif f == "GET DATA MIN":
+            value = combine("MIN", [pick(c, y, math.inf) for c, y in zip(inside, ys)], pos)
+        else:
+            value = _div(combine("+", [pick(c, y, 0.0) for c, y in zip(inside, ys)], pos), count)
+        return Call("IF THEN ELSE", (BinOp("=", count, Num(0.0)), Num(ir.NA_VALUE), value), pos)
 
     def data_series(self, arg) -> tuple[str, str] | None:
         """The lookup table (of Time) behind a data variable, and how the variable reads it."""
@@ -355,12 +443,24 @@ class _Lowering:
         return ir.map_expr(e, visit)
 
 
+DATA_FUNCTIONS = {"GET DATA FIRST TIME", "GET DATA LAST TIME", "GET DATA TOTAL POINTS", "GET DATA MAX",
+                  "GET DATA MIN", "GET DATA MEAN", "TIME SHIFT", "CUMULATE", "CUMULATEF"}
+
+
 def _rename(e: ir.Expr | None, names: dict[str, str]) -> ir.Expr | None:
+    """A macro body's expression for one call: its inputs and local variables renamed to
+    the call's copies; `name$` is the model's own variable `name` (Vensim's help, "Macros")."""
+    def outer(name: str) -> str:
+        return names.get(name, name[:-1].strip() if name.endswith("$") else name)
+
     def visit(node):
-        if isinstance(node, Ref) and node.name in names:
-            return replace(node, name=names[node.name])
-        if isinstance(node, ir.LookupCall) and node.table in names:
-            return replace(node, table=names[node.table])
+        if isinstance(node, Ref):
+            return replace(node, name=outer(node.name))
+        if isinstance(node, ir.LookupCall):
+            return replace(node, table=outer(node.table))
+        if isinstance(node, Call) and node.func.endswith("$") and len(node.args) == 1:
+            # the model's lookup `table$(x)`: the parser saw a call, the model knows a lookup
+            return ir.LookupCall(ir.canonical_name(node.func[:-1]), node.args[0], node.pos)
         return node
     return None if e is None else ir.map_expr(e, visit)
 
@@ -412,8 +512,21 @@ def expand_macros(model: ir.Model) -> ir.Model:
     """Copy a macro's equations for each call, inputs bound to the call's arguments.
 
     A macro's variables are local to it: each call site gets its own hidden
-    copies (stocks included), named after the call. A macro may call macros."""
+    copies (stocks included), named after the call. A macro may call macros.
+    A macro with extra outputs, `:MACRO: NAME(in1 : out1, out2)`, called as
+    `NAME(a : x, y)` defines the model variables x and y as the call's out1, out2."""
+    def no_outputs(node):
+        if isinstance(node, Call) and node.outputs and ir.canonical_name(node.func) not in model.macros \
+                and node.func != "DELAYP":
+            raise ModelError(f"{node.pos}: {node.func}(... : {', '.join(node.outputs)}): only a "
+                             "macro call names extra outputs after ':'")
+        return node
+
     if not model.macros:
+        for var in model.variables.values():
+            for e in (var.expr, var.initial):
+                if e is not None:
+                    ir.map_expr(e, no_outputs)
         return model
     _check_macro_recursion(model)
     count = 0
@@ -426,39 +539,53 @@ def expand_macros(model: ir.Model) -> ir.Model:
         def visit(node):
             nonlocal count
             if not (isinstance(node, Call) and ir.canonical_name(node.func) in model.macros):
-                return node
+                return no_outputs(node)
             macro = model.macros[ir.canonical_name(node.func)]
-            if macro.outputs:
-                raise UnsupportedFeature(f"{node.pos}: macro '{macro.name}' has extra outputs "
-                                         "(':' in its header); these are not supported yet")
             if len(node.args) != len(macro.params):
                 raise ModelError(f"{node.pos}: macro '{_macro_display(macro)}' takes {len(macro.params)} "
                                  f"arguments, got {len(node.args)}")
+            if node.outputs and len(node.outputs) != len(macro.outputs):
+                raise ModelError(f"{node.pos}: macro '{macro.name}' has {len(macro.outputs)} extra "
+                                 f"outputs after ':', the call names {len(node.outputs)}")
             count += 1
             if count > MAX_MACRO_CALLS:
                 raise ModelError(f"{macro.pos}: macro calls expand to more than {MAX_MACRO_CALLS:,} "
                                  f"copies (while expanding '{_macro_display(macro)}'); macros calling macros "
                                  "several times each multiply: call them fewer times")
             prefix = f"{macro.name} #call{count}"
+            where = f" at {node.pos.line}:{node.pos.column}" if node.pos is not None else ""
+            shown = f"(in macro {macro.name.upper()} called by {var.display}{where})"
             names = {p: f"{prefix} {p}" for p in macro.params}
             names.update({v.name: f"{prefix} {v.name}" for v in macro.variables})
             for p, arg in zip(macro.params, node.args):
-                added.append(ir.Variable(names[p], names[p], ir.Kind.AUXILIARY, expr=arg,
+                added.append(ir.Variable(names[p], f"{p} {shown}", ir.Kind.AUXILIARY, expr=arg,
                                          pos=node.pos, hidden=True))
             for body in macro.variables:
-                added.append(replace(body, name=names[body.name], display=names[body.name],
+                added.append(replace(body, name=names[body.name], display=f"{body.display} {shown}",
                                      expr=_rename(body.expr, names),
                                      initial=_rename(body.initial, names), hidden=True))
             if macro.name not in names:
                 raise ModelError(f"{macro.pos}: macro '{macro.name}' does not define its output "
                                  f"'{macro.name}'")
+            for local, display in zip(macro.outputs, node.outputs):
+                name = ir.canonical_name(display)
+                if local not in names:
+                    raise ModelError(f"{macro.pos}: macro '{macro.name}' does not define its output "
+                                     f"'{local}'")
+                if name in model.variables or name in done or any(v.name == name for v in work + added):
+                    raise ModelError(f"{node.pos}: '{display}' is defined twice: by this call of "
+                                     f"macro '{macro.name}' and elsewhere")
+                added.append(ir.Variable(name, display, ir.Kind.AUXILIARY,
+                                         expr=Ref(names[local], (), node.pos), pos=node.pos))
             return Ref(names[macro.name], (), node.pos)
 
         expr = None if var.expr is None else ir.map_expr(var.expr, visit)
         initial = None if var.initial is None else ir.map_expr(var.initial, visit)
         done[var.name] = replace(var, expr=expr, initial=initial)
         work.extend(added)
-    return replace(model, variables=done, macros={})
+    # the model's own variables in their order (as output columns), then the call copies
+    ordered = {n: done.pop(n) for n in model.variables}
+    return replace(model, variables={**ordered, **done}, macros={})
 
 
 def lower_stateful(model: ir.Model) -> ir.Model:

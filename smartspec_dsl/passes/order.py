@@ -30,8 +30,8 @@ BUFFERED = {n for n, b in BUILTINS.items() if b.stage == BUFFER}
 
 
 def is_delay_fixed(var: ir.Variable) -> bool:
-    """A delay kept in the kernel's buffer (registry stage BUFFER: DELAY FIXED,
-    DELAY MATERIAL); lowering leaves each as the whole equation of its variable."""
+    """A delay kept in the kernel's buffer (registry stage BUFFER: DELAY FIXED, DELAY
+    MATERIAL, DELAY INFORMATION); lowering leaves each as the whole equation of its variable."""
     return isinstance(var.expr, ir.Call) and var.expr.func in BUFFERED
 
 
@@ -39,8 +39,12 @@ def is_delay_material(var: ir.Variable) -> bool:
     return isinstance(var.expr, ir.Call) and var.expr.func == "DELAY MATERIAL"
 
 
+def is_delay_information(var: ir.Variable) -> bool:
+    return isinstance(var.expr, ir.Call) and var.expr.func == "DELAY INFORMATION"
+
+
 def _initial_deps(var: ir.Variable) -> set[str]:
-    if is_delay_material(var):  # its buffer spans the run
+    if is_delay_material(var) or is_delay_information(var):  # its buffer spans the run
         return ir.references(var.expr.args[2]) | {"initial time", "final time", "time step"}
     if is_delay_fixed(var):  # output starts at its initial value; the delay sizes the buffer
         return ir.references(var.expr.args[1]) | ir.references(var.expr.args[2])
@@ -50,6 +54,8 @@ def _initial_deps(var: ir.Variable) -> set[str]:
 def _step_deps(var: ir.Variable) -> set[str]:
     if is_delay_material(var):  # a step no material is due at reads the missing value
         return ir.references(var.expr.args[3])
+    if is_delay_information(var):  # reads its history at the delay time current now
+        return ir.references(var.expr.args[1]) | ir.references(var.expr.args[2])
     # a fixed delay's output comes from its buffer, written after the step's auxiliaries
     return set() if is_delay_fixed(var) else ir.references(var.expr)
 

@@ -25,8 +25,8 @@ from typing import Callable, Iterator
 
 from .. import ir
 from ..errors import PassContractError, UnsupportedFeature
-from ..frontend.external import resolve_external
-from ..ir.builtins import BUFFER, BUILTINS, EQUATION, LOWERING
+from ..frontend.external import DataOptions, resolve_external
+from ..ir.builtins import BUFFER, BUILTINS, EQUATION, LOWERING, unsupported_calls
 from .lower import expand_macros, lower_stateful
 from .subscripts import flatten
 
@@ -92,29 +92,36 @@ def no_stateful_calls(model: ir.Model) -> str | None:
 @dataclass(frozen=True)
 class Pass:
     name: str
-    run: Callable[[ir.Model], ir.Model]
+    run: Callable[[ir.Model, DataOptions], ir.Model]    # (model, the run's data options)
     gives: ir.Stage
     contract: Callable[[ir.Model], str | None]
 
 
 PASSES = (
-    Pass("external data", resolve_external, ir.Stage.EXTERNAL_READ, no_check),
-    Pass("flattening", flatten, ir.Stage.FLAT, nothing_subscripted),
-    Pass("data variables", refuse_data_variables, ir.Stage.FLAT, no_data_variables),
-    Pass("macro expansion", expand_macros, ir.Stage.MACROS_EXPANDED, no_macros),
-    Pass("stateful lowering", lower_stateful, ir.Stage.LOWERED, no_stateful_calls),
+    Pass("external data", lambda m, data: resolve_external(m, options=data), ir.Stage.EXTERNAL_READ,
+         no_check),
+    Pass("flattening", lambda m, _: flatten(m), ir.Stage.FLAT, nothing_subscripted),
+    Pass("data variables", lambda m, _: refuse_data_variables(m), ir.Stage.FLAT, no_data_variables),
+    Pass("macro expansion", lambda m, _: expand_macros(m), ir.Stage.MACROS_EXPANDED, no_macros),
+    Pass("stateful lowering", lambda m, _: lower_stateful(m), ir.Stage.LOWERED, no_stateful_calls),
 )
 
 
-def lower(model: ir.Model) -> ir.Model:
+def lower(model: ir.Model, data: DataOptions | None = None) -> ir.Model:
     """A parsed model -> a lowered one (`ir.Stage.LOWERED`): every pass of
     `PASSES` in order, each one's contract checked before the next runs.
-    Errors: the passes' ModelErrors about the model; PassContractError when a
-    pass breaks its contract (a bug of smartspec)."""
+    `data`: the data files and file aliases given to the run (external.DataOptions).
+    Errors: every call of a function smartspec does not run, all in one
+    UnsupportedFeature (one line each); the passes' ModelErrors about the model;
+    PassContractError when a pass breaks its contract (a bug of smartspec)."""
     if model.stage is not ir.Stage.PARSED:
         raise PassContractError(f"the passes take a parsed model; this one is {model.stage.value}")
+    unknown = unsupported_calls(model)
+    if unknown:
+        raise UnsupportedFeature("\n".join(unknown))
+    data = data or DataOptions()
     for p in PASSES:
-        model = p.run(model)
+        model = p.run(model, data)
         problem = p.contract(model)
         if problem:
             raise PassContractError(f"{model.source}: internal error after the {p.name} pass: {problem} "

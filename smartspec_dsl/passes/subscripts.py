@@ -41,8 +41,9 @@ ARRAY_REDUCERS = {"SUM": "+", "PROD": "*", "VMIN": "MIN", "VMAX": "MAX"}
 ARRAY_FUNCTIONS = {"VECTOR RANK": "vector_order", "VECTOR SORT ORDER": "vector_order",
                    "VECTOR REORDER": "vector_reorder", "VECTOR ELM MAP": "vector_elm_map",
                    "ALLOCATE BY PRIORITY": "allocate_by_priority",
-                   "ALLOCATE AVAILABLE": "allocate_available", "INVERT MATRIX": "invert_matrix"}
-PROFILE_TYPES = {1: "rectangular", 2: "triangular", 3: "normal", 4: "exponential"}
+                   "ALLOCATE AVAILABLE": "allocate_available", "INVERT MATRIX": "invert_matrix",
+                   "VECTOR LOOKUP": "vector_lookup"}
+PROFILE_TYPES = {0: "fixed quantity", 1: "rectangular", 2: "triangular", 3: "normal", 4: "exponential"}
 
 
 def combine(op: str, items: list, pos) -> ir.Expr:
@@ -149,12 +150,11 @@ class _Flattener:
         if hits:
             i = position if position in hits else hits[0]
             return ctx[i][1]
-        # a mapping between a left-hand side range and this one
+        # a mapping between a left-hand side range (or element) and this one
         for r, e in ctx:
-            if r is not None:
-                m = sp.mapped(r, e, s)
-                if m is not None:
-                    return m
+            m = sp.mapped(r, e, s)
+            if m is not None:
+                return m
         # the left-hand side's element belongs to this range
         els = set(sp.elements[s])
         hits = [i for i, (_, e) in enumerate(ctx) if e in els]
@@ -294,11 +294,9 @@ class _Flattener:
         if not free:
             raise ModelError(f"{e.pos}: VECTOR SELECT needs a subscript range to run over "
                              "(e.g. 'x[range!]')")
-        error = self.instantiate(error, ctx, it, display)
-        if not (isinstance(error, ir.Num) and error.value == 0):
-            raise UnsupportedFeature(f"{e.pos}: function 'VECTOR SELECT' with an error action "
-                                     "other than the number 0 is not supported: Vensim stops the "
-                                     "run with an error there, which a compiled run cannot do")
+        error = _fold(self.instantiate(error, ctx, it, display))
+        if isinstance(error, ir.Num) and error.value not in (0, 1, 2, 3):
+            raise ModelError(f"{e.pos}: VECTOR SELECT's error action must be 0 to 3, got {error.value:g}")
         pairs = []
         for combo in itertools.product(*(self.space.elements[r.rstrip("!")] for r in free)):
             it2 = {**it, **dict(zip(free, combo))}
@@ -335,11 +333,21 @@ class _Flattener:
             k = action.value
             if k != int(k) or not 0 <= k <= 10:
                 raise ModelError(f"{e.pos}: VECTOR SELECT's numerical action must be 0 to 10, got {k:g}")
-            return result(int(k))
-        # an action known only at run time: the kernel picks it (kernel_lib.vector_select)
-        packed = self.driver("@PACK", tuple(s for s, _ in pairs) + tuple(x for _, x in pairs),
-                             e.pos, display)
-        return ir.Call("@VSELECT", (packed, ir.Num(float(len(pairs))), missing, action), e.pos)
+            value = result(int(k))
+        else:
+            # an action known only at run time: the kernel picks it (kernel_lib.vector_select)
+            packed = self.driver("@PACK", tuple(s for s, _ in pairs) + tuple(x for _, x in pairs),
+                                 e.pos, display)
+            value = ir.Call("@VSELECT", (packed, ir.Num(float(len(pairs))), missing, action), e.pos)
+        # error action (Vensim help, "VECTOR SELECT"): a floating point error when nothing is
+        # selected (1), more than one element is (2), or either (3): the value is NaN there,
+        # which the run reports, instead of a number
+        if isinstance(error, ir.Num) and error.value == 0:
+            return value
+        eq = lambda a, b: ir.BinOp("=", a, ir.Num(float(b)))
+        none = ir.BinOp("and", ir.BinOp("or", eq(error, 1), eq(error, 3)), eq(count, 0))
+        many = ir.BinOp("and", ir.BinOp("or", eq(error, 2), eq(error, 3)), ir.BinOp(">", count, ir.Num(1.0)))
+        return ite(ir.BinOp("or", none, many), ir.Num(math.nan), value)
 
     # -- whole-array functions ---------------------------------------------------------
     def driver(self, func: str, args: tuple, pos, display: str) -> ir.Ref:
@@ -347,10 +355,12 @@ class _Flattener:
         key = (func, args)
         name = self.driver_of.get(key)
         if name is None:
-            shown = f"{display} #{func.lstrip('@').lower()}{len(self.drivers) + 1}"
-            name = shown.lower()
+            name = f"{display} #{func.lstrip('@').lower()}{len(self.drivers) + 1}".lower()
             while name in self.model.variables or name in self.drivers:
                 name += "'"
+            # messages name the modeller's variable and the call, never the internal name
+            what = "vector" if func == "@PACK" else func.lstrip("@")
+            shown = f"{display} ({what} at {pos.line}:{pos.column})" if pos is not None else display
             self.drivers[name] = ir.Variable(name, shown, ir.Kind.AUXILIARY, expr=ir.Call(func, args, pos),
                                              pos=pos, hidden=True)
             self.driver_of[key] = name
@@ -462,6 +472,35 @@ class _Flattener:
             return ir.Call("@AT", (packed, ir.Num(float(len(vec))), index), e.pos)
         return self.pick(e, vec, offset, display, grid.index(base))
 
+    def vector_lookup(self, e: ir.Call, ctx, it, display) -> ir.Expr:
+        """VECTOR LOOKUP(vec[first], x, xmin, xmax, mode): vec's last subscript runs from the
+        element given (the first, as the help asks) to the end of its range: those values are
+        a lookup's y values over [xmin, xmax] (kernel_extra.vector_lookup reads it by mode)."""
+        self.arity(e, 5, "vector, x, xmin, xmax, mode")
+        ref, x, xmin, xmax, mode = e.args
+        if not (isinstance(ref, ir.Ref) and ref.subscripts and ref.name in self.subscripted):
+            raise ModelError(f"{e.pos}: VECTOR LOOKUP's first argument must be a subscripted variable "
+                             "given with the first element of its last subscript, like y[s1]")
+        last = len(ref.subscripts) - 1
+        first = self.resolve(ref.subscripts[last], ctx, it, last, ref.pos)
+        defined = {c[last] for c in self.subscripted[ref.name]}
+        family = self.space.element_family(first)
+        elements = [el for el in family[family.index(first):] if el in defined]
+        if len(elements) < 2:
+            raise ModelError(f"{e.pos}: VECTOR LOOKUP needs at least 2 values from '{first}' on")
+        vec = tuple(self.instantiate(replace(ref, subscripts=ref.subscripts[:last] + (el,)), ctx, it, display)
+                    for el in elements)
+        mode = _fold(self.instantiate(mode, ctx, it, display))
+        if isinstance(mode, ir.Num) and mode.value in (6, 8, 9):
+            raise UnsupportedFeature(f"{e.pos}: VECTOR LOOKUP mode {mode.value:g} (slopes, and inversion "
+                                     "with extrapolation) is not supported yet; modes 0-5 and 7 are")
+        if isinstance(mode, ir.Num) and mode.value not in (0, 1, 2, 3, 4, 5, 7):
+            raise ModelError(f"{e.pos}: VECTOR LOOKUP's mode must be a whole number from 0 to 9, "
+                             f"got {mode.value:g}")
+        packed = self.driver("@PACK", vec, e.pos, display)
+        args = tuple(self.instantiate(a, ctx, it, display) for a in (x, xmin, xmax))
+        return ir.Call("@VLOOKUP", (packed, ir.Num(float(len(vec))), *args, mode), e.pos)
+
     def allocate_by_priority(self, e: ir.Call, ctx, it, display) -> ir.Expr:
         """ALLOCATE BY PRIORITY(request, priority, size, width, supply): ALLOCATE AVAILABLE
         with a rectangular priority profile of that width for every requester."""
@@ -535,7 +574,7 @@ class _Flattener:
                 if t is not None and not (math.isfinite(t) and int(t) == t):
                     raise ModelError(f"{call.pos}: {fname}: priority type {t:g}{where} is not a whole number")
                 if t is not None and int(t) not in PROFILE_TYPES:
-                    what = {0: "0 (fixed quantity)", 5: "5 (constant elasticity)"}.get(int(t), f"{t:g}")
+                    what = {5: "5 (constant elasticity)"}.get(int(t), f"{t:g}")
                     if t >= 10:
                         what = f"{t:g} (integer allocation)"
                     known_types = ", ".join(f"{k} {v}" for k, v in PROFILE_TYPES.items())

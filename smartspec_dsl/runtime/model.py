@@ -18,7 +18,7 @@ from .. import ir, limits
 from ..backend.codegen import Kernel, generate, table_vector
 from ..passes.consteval import constant_value
 from ..frontend.changes import Changes, read_changes
-from ..frontend.external import fingerprint as external_fingerprint
+from ..frontend.external import DataOptions, fingerprint as external_fingerprint
 from ..files import write_bytes
 from ..errors import ModelError, ParameterError, did_you_mean
 from ..frontend.grammar import grammar_path, grammar_text
@@ -219,6 +219,8 @@ class Model:
                                      + defined(name, given_here))
         if not dt > 0:
             raise ParameterError(f"TIME STEP must be positive, got {dt:g}" + defined("time step", time_step))
+        if not save > 0:
+            raise ParameterError(f"SAVEPER must be positive, got {save:g}" + defined("saveper", saveper))
         if not t1 >= t0:
             raise ParameterError(f"FINAL TIME ({t1:g}) is before INITIAL TIME ({t0:g})"
                                  + defined("final time", final_time))
@@ -412,10 +414,10 @@ def _literal(var: ir.Variable) -> float:
 
 # ---- loading --------------------------------------------------------------
 
-def compile_model(text: str, filename: str) -> tuple[ir.Model, Schedule, Kernel]:
+def compile_model(text: str, filename: str, data: DataOptions | None = None) -> tuple[ir.Model, Schedule, Kernel]:
     """The pure part of loading: text -> IR -> lowered IR -> order -> kernel source."""
     model = parse_source(text, filename)
-    sched = schedule(lower(model))
+    sched = schedule(lower(model, data))
     return model, sched, generate(sched)
 
 
@@ -430,11 +432,13 @@ def _import_kernel(path: Path, key: str):
     return module
 
 
-def load(path: str | os.PathLike, cache_dir: str | os.PathLike | None = None, log=None) -> Model:
+def load(path: str | os.PathLike, cache_dir: str | os.PathLike | None = None, log=None,
+         data: DataOptions | None = None) -> Model:
     """Parse, check, order and compile a model (Vensim .mdl or XMILE, see
     `frontend.source.model_format`); kernels are cached on disk.
     `log(message)`, when given, hears about a compile before it starts (large
-    models take seconds to tens of seconds, once)."""
+    models take seconds to tens of seconds, once). `data`: data files and file
+    aliases for the model's external data (external.DataOptions)."""
     global _FINGERPRINT
     started = time.perf_counter()
     path = Path(path)
@@ -445,8 +449,8 @@ def load(path: str | os.PathLike, cache_dir: str | os.PathLike | None = None, lo
     if _FINGERPRINT is None:
         _FINGERPRINT = _compiler_fingerprint()
     # data files the model reads are baked in at compile time, so they are part of the key
-    data = external_fingerprint(path, text)
-    key = hashlib.sha256((_FINGERPRINT + "\0" + str(path) + "\0" + text + "\0" + data).encode()).hexdigest()[:24]
+    digest = external_fingerprint(path, text, data)
+    key = hashlib.sha256((_FINGERPRINT + "\0" + str(path) + "\0" + text + "\0" + digest).encode()).hexdigest()[:24]
     folder = Path(cache_dir) if cache_dir else cache_root()
     folder = folder / key
     meta_path, kernel_path = folder / "model.pkl", folder / "kernel.py"
@@ -455,7 +459,7 @@ def load(path: str | os.PathLike, cache_dir: str | os.PathLike | None = None, lo
         with open(meta_path, "rb") as f:
             model, sched, kernel = pickle.load(f)
     else:
-        model, sched, kernel = compile_model(text, str(path))
+        model, sched, kernel = compile_model(text, str(path), data)
         if log is not None:
             log(f"{path}: compiling {len(sched.initial) + len(sched.dynamic)} equations to machine code "
                 f"(once: later loads use the kernel cache in {folder.parent})")
