@@ -224,7 +224,6 @@ def test_algebraic_loop(case, members, others, existing, tmp_path, cache_dir):
 @existing_output
 @pytest.mark.parametrize("setting, name, what", [
     ("Heat Loss to Room=3", "Heat Loss to Room", "flow"),
-    ("SAVEPER=1", "SAVEPER", "auxiliary"),
     ("Teacup Temperature=100", "Teacup Temperature", "stock"),
 ])
 def test_set_not_a_constant(setting, name, what, existing, tmp_path, cache_dir):

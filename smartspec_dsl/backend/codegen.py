@@ -46,6 +46,7 @@ class Kernel:
     n_fixed_delays: int
     dynamic_control: bool          # FINAL TIME, TIME STEP or SAVEPER vary during the run
     lookups: tuple = ()            # (lookup variable or None for an inline table, LookupTable), by index
+    watches: tuple = ()            # per watch (five values of diag): see _Emitter.watch
 
 
 def table_vector(tables) -> np.ndarray:
@@ -96,6 +97,12 @@ class _Emitter:
             if isinstance(var.expr, ir.Call) and var.expr.func in ARRAY_DRIVERS:
                 self.scratch[n] = self.n_slots
                 self.n_slots += len(var.expr.args) - ARRAY_DRIVERS[var.expr.func][1]
+        # watches (kernel_intrinsics.watched): lookup inputs and variables with a declared range;
+        # five slots each, after the scratch blocks
+        self.watch_base = self.n_slots
+        self.watches: list[tuple] = []
+        self.watch_at: dict[tuple, int] = {}
+        self.owner = ""           # the variable whose equation is being generated
         self.random_sites = 0
         self.pre: list[str] = []   # loops the statement being generated needs first
         self.n_acc = 0
@@ -117,6 +124,30 @@ class _Emitter:
         if var.lookup is None:
             raise UnsupportedFeature(f"{pos}: '{var.display}' is not a lookup table")
         return self.table(name, var.lookup)
+
+    def watch(self, key: tuple) -> int:
+        """The first slot of the watch for `key`: ("lookup", owner, lookup or None, pos, table
+        index) or ("range", variable, lo, hi)."""
+        if key not in self.watch_at:
+            self.watch_at[key] = self.watch_base + 5 * len(self.watches)
+            self.watches.append(key)
+        return self.watch_at[key]
+
+    def watched_lookup(self, arg: str, key, table: ir.LookupTable, name: str | None, pos) -> str:
+        code = self.table(key, table)
+        k = self.table_at[key]
+        s = self.watch(("lookup", self.owner, name, pos, k))
+        return f"lookup(watched(v, {s}, {arg}), {code})"
+
+    def range_watches(self, names) -> list[str]:
+        """A watch statement per variable of `names` whose units declare a range."""
+        out = []
+        for n in names:
+            bounds = ir.declared_range(self.schedule.model.variables[n].units)
+            if bounds is not None:
+                s = self.watch(("range", n) + bounds)
+                out.append(f"watched(v, {s}, ld(v, {self.slots[n]}))")
+        return out
 
     # -- expressions ---------------------------------------------------------
     def expr(self, e: ir.Expr) -> str:
@@ -141,7 +172,10 @@ class _Emitter:
                 return f"forr({a}, {b})"
             return f"bf({a} {_COMPARE[e.op]} {b})"
         if isinstance(e, ir.LookupCall):
-            return f"lookup({self.expr(e.arg)}, {self.lookup_of(e.table, e.pos)})"
+            var = self.schedule.model.variables[e.table]
+            if var.lookup is None:
+                raise UnsupportedFeature(f"{e.pos}: '{var.display}' is not a lookup table")
+            return self.watched_lookup(self.expr(e.arg), e.table, var.lookup, e.table, e.pos)
         if isinstance(e, ir.Call):
             return self.call(e)
         if isinstance(e, ir.Str):
@@ -217,7 +251,7 @@ class _Emitter:
         if f == "WITH LOOKUP":
             if not isinstance(args[1], ir.LookupTable):
                 raise UnsupportedFeature(f"{e.pos}: WITH LOOKUP needs a lookup table as its second argument")
-            return f"lookup({self.expr(args[0])}, {self.table(id(args[1]), args[1])})"
+            return self.watched_lookup(self.expr(args[0]), id(args[1]), args[1], None, e.pos)
         if f in _LOOKUP_FUNCS:
             table = args[0]
             if not isinstance(table, ir.Ref):
@@ -255,6 +289,7 @@ class _Emitter:
 
     # -- statements ----------------------------------------------------------
     def assign(self, name: str, e: ir.Expr) -> str:
+        self.owner = name
         try:
             if isinstance(e, ir.Call) and e.func in ARRAY_DRIVERS:
                 return self.flush(self.array_driver(name, e))
@@ -297,6 +332,7 @@ class _Emitter:
         self.step_expr = "-1"
         for n in self.schedule.initial:
             var = vs[n]
+            self.owner = n
             if is_delay_fixed(var):
                 _, delay, init = var.expr.args[:3]
                 size = self.expr(delay) if not self.whole_run(var) else self.material_size()
@@ -304,6 +340,7 @@ class _Emitter:
                 out.append(self.assign(n, init))
             else:
                 out.append(self.assign(n, var.initial if var.initial is not None else var.expr))
+        out += self.range_watches(n for n in self.schedule.initial if vs[n].kind is not ir.Kind.CONSTANT)
         self.step_expr = "istep"
         return out
 
@@ -311,6 +348,7 @@ class _Emitter:
         vs = self.schedule.model.variables
         out = []
         for n in self.schedule.dynamic:
+            self.owner = n
             if is_delay_material(vs[n]):
                 j = self.fixed.index(n)
                 missing = self.expr(vs[n].expr.args[3])
@@ -326,20 +364,28 @@ class _Emitter:
                 out.append(f"st(v, {self.slots[n]}, buf[bi[{2 * j}] + istep % bi[{2 * j + 1}]])")
             else:
                 out.append(self.assign(n, vs[n].expr))
-        return out
+        return out + self.range_watches(list(self.schedule.stocks) + list(self.schedule.dynamic))
+
+    def rate(self, n: str) -> str:
+        """The code of stock n's rate (or next value)."""
+        self.owner = n
+        return self.expr(self.schedule.model.variables[n].expr)
 
     def rate_statements(self) -> list[str]:
-        vs = self.schedule.model.variables
-        return [self.flush(f"st(r, {i}, {self.expr(vs[n].expr)})  # {_safe_comment(n)}")
+        return [self.flush(f"st(r, {i}, {self.rate(n)})  # {_safe_comment(n)}")
                 for i, n in enumerate(self.cont + self.disc)]
 
+    def fixed_write(self, j: int, n: str) -> str:
+        self.owner = n
+        if is_delay_material(self.schedule.model.variables[n]):
+            return self.material_write(j, n)
+        value = self.expr(self.schedule.model.variables[n].expr.args[0])
+        return self.flush(f"buf[bi[{2 * j}] + istep % bi[{2 * j + 1}]] = {value}")
+
     def fixed_write_statements(self) -> list[str]:
-        vs = self.schedule.model.variables
         # DELAY INFORMATION keeps the input of every step (its buffer spans the run), as
         # DELAY FIXED keeps those of its delay time
-        return [self.flush(f"buf[bi[{2 * j}] + istep % bi[{2 * j + 1}]] = {self.expr(vs[n].expr.args[0])}"
-                           if not is_delay_material(vs[n]) else self.material_write(j, n))
-                for j, n in enumerate(self.fixed)]
+        return [self.fixed_write(j, n) for j, n in enumerate(self.fixed)]
 
     @staticmethod
     def whole_run(var: ir.Variable) -> bool:
@@ -368,9 +414,9 @@ from smartspec_dsl.backend.kernel_lib import (
     lookup_extrapolate, lookup_forward, lookup_backward, fixed_delay_slots, ld, st, tk, ix, vsum, sel, bf,
     fand, forr, fnot, fmin, fmax, fxidz, fzidz, fstep, parallel_cold_start, random_uniform,
     random_normal, random_exponential, random_lognormal, random_triangular, random_poisson, random_gamma,
-    random_weibull, random_beta, random_binomial, random_negative_binomial, random_lookup)
+    random_weibull, random_beta, random_binomial, random_negative_binomial, random_lookup, watched)
 from smartspec_dsl.backend.kernel_extra import (lookup_invert, lookup_area, gamma_ln, vector_lookup,
-    information_out, material_size, material_out, material_in)
+    information_out, material_size, material_out, material_in, watch_setup)
 
 from smartspec_dsl.backend.kernel_lib import (
     vector_rank, vector_sort_order, invert_matrix, allocate_available, allocate_by_priority,
@@ -391,6 +437,7 @@ _DRIVER = '''
 def setup(p, tab, t0, dt):
     v = np.zeros({n_slots})
     v[0] = t0
+    watch_setup(v, tab, WATCH_SLOTS, WATCH_TABLES, WATCH_LO, WATCH_HI)
     init(v, p, tab)
     bi = np.zeros({n_bi}, dtype=np.int64)
     total = 0
@@ -454,8 +501,9 @@ def advance(v, r, tab, buf, bi, istep, dt, method, y0, k, dnext, wnext):
 
 
 @njit(**JIT)
-def simulate_generic(p, tab, out, save_idx, t0, dt, n_steps, save_every, method):
-    \"\"\"One run, any method; returns the number of rows saved, or -1 when `out` is too short.\"\"\"
+def simulate_generic(p, tab, out, save_idx, t0, dt, n_steps, save_every, method, diag):
+    \"\"\"One run, any method; returns the number of rows saved, or -1 when `out` is too short.
+    The watches end in diag.\"\"\"
     v, buf, bi = setup(p, tab, t0, dt)
     r = np.zeros({n_rates})
     y0 = np.zeros({n_cont})
@@ -463,14 +511,15 @@ def simulate_generic(p, tab, out, save_idx, t0, dt, n_steps, save_every, method)
     dnext = np.zeros({n_disc})
     wnext = np.zeros({n_fixed})
 {loop}
+    diag[:] = v[{watch_base}:{watch_end}]
     return saved
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
-def batch_generic(P, tab, OUT, save_idx, t0, dt, n_steps, save_every, method):
+def batch_generic(P, tab, OUT, save_idx, t0, dt, n_steps, save_every, method, DIAG):
     \"\"\"Runs P.shape[0] parameter sets in parallel, one output block each.\"\"\"
     for i in prange(P.shape[0]):
-        simulate_generic(P[i], tab, OUT[i], save_idx, t0, dt, n_steps, save_every, method)
+        simulate_generic(P[i], tab, OUT[i], save_idx, t0, dt, n_steps, save_every, method, DIAG[i])
 '''
 
 # Control variables are constants: time is t0 + step * dt exactly, and the
@@ -500,6 +549,7 @@ _DYNAMIC_LOOP = '''\
         step_now = v[{dt_slot}]
         if t >= next_save - 1e-9 * step_now:
             if saved >= out.shape[0]:
+                diag[:] = v[{watch_base}:{watch_end}]
                 return -1
             for j in range(save_idx.shape[0]):
                 out[saved, j] = v[save_idx[j]]
@@ -532,7 +582,6 @@ def _euler_driver(em: _Emitter, init: list[str], dynamic: list[str], writes: lis
     """A driver specialised for Euler with constant control variables: phases that
     fit in one chunk are emitted inline in the time loop (rates as locals), saves
     use a counter, and batches reuse one state vector per thread."""
-    vs = em.schedule.model.variables
     n_cont, n_disc, n_fixed = len(em.cont), len(em.disc), len(em.fixed)
     stocks = em.cont + em.disc
     inline_rates = len(stocks) <= CHUNK
@@ -544,7 +593,7 @@ def _euler_driver(em: _Emitter, init: list[str], dynamic: list[str], writes: lis
     need_buf = n_fixed > 0 or not (inline_dyn and inline_writes and inline_init)
     n_v = em.n_slots + (0 if inline_rates else max(1, n_cont + n_disc))
     r0 = em.n_slots  # the rate scratch lives after the slots when rates are not inlined
-    body = ["v[:] = 0.0", "v[0] = t0"]
+    body = ["v[:] = 0.0", "v[0] = t0", "watch_setup(v, tab, WATCH_SLOTS, WATCH_TABLES, WATCH_LO, WATCH_HI)"]
     n_init_chunks = (len(init) + CHUNK - 1) // CHUNK
     body += init if inline_init else [f"init_{i}(v, p, tab)" for i in range(n_init_chunks)]
     if need_buf:
@@ -567,7 +616,7 @@ def _euler_driver(em: _Emitter, init: list[str], dynamic: list[str], writes: lis
              "if istep == n_steps:",
              "    break"]
     if inline_rates:
-        loop += [em.flush(f"r_{i} = {em.expr(vs[n].expr)}  # {_safe_comment(n)}") for i, n in enumerate(stocks)]
+        loop += [em.flush(f"r_{i} = {em.rate(n)}  # {_safe_comment(n)}") for i, n in enumerate(stocks)]
     else:
         loop += [f"r = v[{r0}:]", "rates(v, r, tab)"]
     loop += writes if inline_writes else ["fixed_write(v, tab, buf, bi, istep)"]
@@ -580,21 +629,21 @@ def _euler_driver(em: _Emitter, init: list[str], dynamic: list[str], writes: lis
         updates.append(f"st(v, {1 + n_cont + i}, {rate})")
     loop += loops.reroll(updates)
     loop_body = ["saved = 0", "sc = 0", "for istep in range(n_steps + 1):"]
-    loop_body += [_indent(loop, 4), "return saved"]
+    loop_body += [_indent(loop, 4), f"diag[:] = v[{em.watch_base}:{em.n_slots}]", "return saved"]
     if inline_init:
         core = f'''
 @njit(**JIT)
-def euler_core(p, tab, out, save_idx, t0, dt, n_steps, save_every, v):
+def euler_core(p, tab, out, save_idx, t0, dt, n_steps, save_every, v, diag):
     """One Euler run in the scratch vector v; returns the number of rows saved."""
 {_indent(body + loop_body, 4)}
 '''
-        entry = "simulate_euler(p, tab, out, save_idx, t0, dt, n_steps, save_every)"
+        entry = "simulate_euler(p, tab, out, save_idx, t0, dt, n_steps, save_every, diag)"
     else:
         # A large model: the time loop and the initialisation are compiled
         # separately, so that they can be compiled in parallel (see _cold_start).
         core = f'''
 @njit(**JIT)
-def euler_loop(v, tab, out, save_idx, t0, dt, n_steps, save_every, buf, bi):
+def euler_loop(v, tab, out, save_idx, t0, dt, n_steps, save_every, buf, bi, diag):
 {_indent(loop_body, 4)}
 
 
@@ -605,55 +654,69 @@ def euler_setup(p, tab, t0, dt, v):
 
 
 @njit(**JIT)
-def euler_core(p, tab, out, save_idx, t0, dt, n_steps, save_every, v):
+def euler_core(p, tab, out, save_idx, t0, dt, n_steps, save_every, v, diag):
     """One Euler run in the scratch vector v; returns the number of rows saved."""
     buf, bi = euler_setup(p, tab, t0, dt, v)
-    return euler_loop(v, tab, out, save_idx, t0, dt, n_steps, save_every, buf, bi)
+    return euler_loop(v, tab, out, save_idx, t0, dt, n_steps, save_every, buf, bi, diag)
 
 
-def _simulate_large(p, tab, out, save_idx, t0, dt, n_steps, save_every):
+def _simulate_large(p, tab, out, save_idx, t0, dt, n_steps, save_every, diag):
     # setup and loop called from Python: the first run links no third function
     _cold_start(p, tab, out, save_idx, t0, dt, n_steps, save_every)
     v = np.empty({n_v})
     buf, bi = euler_setup(p, tab, t0, dt, v)
-    return euler_loop(v, tab, out, save_idx, t0, dt, n_steps, save_every, buf, bi)
+    return euler_loop(v, tab, out, save_idx, t0, dt, n_steps, save_every, buf, bi, diag)
 '''
-        entry = "_simulate_large(p, tab, out, save_idx, t0, dt, n_steps, save_every)"
+        entry = "_simulate_large(p, tab, out, save_idx, t0, dt, n_steps, save_every, diag)"
     return core + f'''
 
 @njit(**JIT)
-def simulate_euler(p, tab, out, save_idx, t0, dt, n_steps, save_every):
-    return euler_core(p, tab, out, save_idx, t0, dt, n_steps, save_every, np.empty({n_v}))
+def simulate_euler(p, tab, out, save_idx, t0, dt, n_steps, save_every, diag):
+    return euler_core(p, tab, out, save_idx, t0, dt, n_steps, save_every, np.empty({n_v}), diag)
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
-def batch_euler(P, tab, OUT, save_idx, t0, dt, n_steps, save_every, nb):
+def batch_euler(P, tab, OUT, save_idx, t0, dt, n_steps, save_every, nb, DIAG):
     n = P.shape[0]
     nb = min(nb, n)
     for b in prange(nb):
         v = np.empty({n_v})
         for i in range(b * n // nb, (b + 1) * n // nb):
-            euler_core(P[i], tab, OUT[i], save_idx, t0, dt, n_steps, save_every, v)
+            euler_core(P[i], tab, OUT[i], save_idx, t0, dt, n_steps, save_every, v, DIAG[i])
 
 
-def simulate(p, tab, out, save_idx, t0, dt, n_steps, save_every, method):
-    """One run; returns the number of rows saved."""
+def simulate(p, tab, out, save_idx, t0, dt, n_steps, save_every, method, diag=None):
+    """One run; returns the number of rows saved. diag: N_DIAG floats for the watches."""
+    if diag is None:
+        diag = np.empty(N_DIAG)
     if method == 0:
         return {entry}
-    return simulate_generic(p, tab, out, save_idx, t0, dt, n_steps, save_every, method)
+    return simulate_generic(p, tab, out, save_idx, t0, dt, n_steps, save_every, method, diag)
 
 
-def simulate_batch(P, tab, OUT, save_idx, t0, dt, n_steps, save_every, method):
-    """Runs P.shape[0] parameter sets in parallel, one output block each."""
+def simulate_batch(P, tab, OUT, save_idx, t0, dt, n_steps, save_every, method, DIAG=None):
+    """Runs P.shape[0] parameter sets in parallel, one output block (and row of DIAG) each."""
+    if DIAG is None:
+        DIAG = np.empty((P.shape[0], N_DIAG))
     if method == 0:
-        return batch_euler(P, tab, OUT, save_idx, t0, dt, n_steps, save_every, get_num_threads())
-    return batch_generic(P, tab, OUT, save_idx, t0, dt, n_steps, save_every, method)
+        return batch_euler(P, tab, OUT, save_idx, t0, dt, n_steps, save_every, get_num_threads(), DIAG)
+    return batch_generic(P, tab, OUT, save_idx, t0, dt, n_steps, save_every, method, DIAG)
 '''
 
 
 _GENERIC_ONLY = '''
-simulate = simulate_generic
-simulate_batch = batch_generic
+
+def simulate(p, tab, out, save_idx, t0, dt, n_steps, save_every, method, diag=None):
+    """One run; returns the number of rows saved (-1: out is too short). diag: N_DIAG floats."""
+    if diag is None:
+        diag = np.empty(N_DIAG)
+    return simulate_generic(p, tab, out, save_idx, t0, dt, n_steps, save_every, method, diag)
+
+
+def simulate_batch(P, tab, OUT, save_idx, t0, dt, n_steps, save_every, method, DIAG=None):
+    if DIAG is None:
+        DIAG = np.empty((P.shape[0], N_DIAG))
+    return batch_generic(P, tab, OUT, save_idx, t0, dt, n_steps, save_every, method, DIAG)
 '''
 
 
@@ -668,6 +731,20 @@ def _refuse_text(schedule: Schedule) -> None:
                                          f"('{text.value}') cannot be computed with")
 
 
+def _watch_arrays(em: _Emitter) -> str:
+    """The module constants watch_setup reads: each watch's first slot, its lookup table's
+    index (or -1) and its declared range (for a variable)."""
+    slots = [em.watch_base + 5 * j for j in range(len(em.watches))]
+    tables = [key[4] if key[0] == "lookup" else -1 for key in em.watches]
+    lo = [key[2] if key[0] == "range" else 0.0 for key in em.watches]
+    hi = [key[3] if key[0] == "range" else 0.0 for key in em.watches]
+    return "\n".join([
+        f"WATCH_SLOTS = np.array({slots or [0]}, dtype=np.int64)[:{len(slots)}]",
+        f"WATCH_TABLES = np.array({tables or [0]}, dtype=np.int64)[:{len(slots)}]",
+        f"WATCH_LO = np.array([{', '.join(_num(x) for x in lo) or '0.0'}])[:{len(slots)}]",
+        f"WATCH_HI = np.array([{', '.join(_num(x) for x in hi) or '0.0'}])[:{len(slots)}]"])
+
+
 def generate(schedule: Schedule) -> Kernel:
     _refuse_text(schedule)
     em = _Emitter(schedule)
@@ -675,27 +752,33 @@ def generate(schedule: Schedule) -> Kernel:
     dynamic = loops.reroll_nested(em.dynamic_statements())
     rates = loops.reroll_nested(em.rate_statements())
     writes = loops.reroll_nested(em.fixed_write_statements())
+    n_watch = len(em.watches)
+    em.n_slots = em.watch_base + 5 * n_watch
     n_cont, n_disc = len(em.cont), len(em.disc)
     fixed_slots = [em.fixed_delay_slot[n] for n in em.fixed]
     dynamic_control = any(n in schedule.dynamic for n in ir.CONTROL_NAMES)
     loop = _DYNAMIC_LOOP.format(dt_slot=em.slots["time step"], saveper_slot=em.slots["saveper"],
-                                final_slot=em.slots["final time"]) if dynamic_control else _STATIC_LOOP
+                                final_slot=em.slots["final time"], watch_base=em.watch_base,
+                                watch_end=em.watch_base + 5 * n_watch) if dynamic_control else _STATIC_LOOP
     fixed_outputs = [em.slots[n] for n in em.fixed]
     fixed_plain = [not em.whole_run(schedule.model.variables[n]) for n in em.fixed]
     source = "\n".join([
         _HEADER,
         f"FIXED_DELAY_SLOTS = np.array({fixed_slots or [0]}, dtype=np.int64)",
         f"FIXED_DELAY_OUTPUTS = np.array({fixed_outputs or [0]}, dtype=np.int64)",
-        f"FIXED_DELAY_PLAIN = np.array({fixed_plain or [0]}, dtype=np.bool_)\n\n",
+        f"FIXED_DELAY_PLAIN = np.array({fixed_plain or [0]}, dtype=np.bool_)",
+        f"N_DIAG = {5 * n_watch}",
+        _watch_arrays(em) + "\n\n",
         _functions("init", "v, p, tab", init),
         _functions("dynamic", "v, tab, buf, bi, istep", dynamic),
         _functions("rates", "v, r, tab", rates),
         _functions("fixed_write", "v, tab, buf, bi, istep", writes),
         _DRIVER.format(n_slots=em.n_slots, n_rates=max(1, n_cont + n_disc), n_cont=n_cont,
                        n_disc=n_disc, first_disc=1 + n_cont, n_fixed=len(em.fixed),
-                       n_bi=max(2, 2 * len(em.fixed)), loop=loop),
+                       n_bi=max(2, 2 * len(em.fixed)), loop=loop, watch_base=em.watch_base,
+                       n_watch=n_watch, watch_end=em.n_slots),
         _GENERIC_ONLY if dynamic_control else _euler_driver(em, init, dynamic, writes),
     ])
     return Kernel(source, dict(em.slots), em.n_slots, schedule.constants,
                   table_vector([t for _, t in em.lookups]), n_cont, n_disc, len(em.fixed),
-                  dynamic_control, tuple(em.lookups))
+                  dynamic_control, tuple(em.lookups), tuple(em.watches))

@@ -198,3 +198,23 @@ def material_in(buf, off, n2, istep, x, delay, dt, initial):
     # a shortened delay time lands material on a step already due: the amounts add up
     buf[off + s] += x
     buf[off + c + s] = 1.0
+
+
+# ---- simulation warnings ----------------------------------------------------
+# A watch is five slots of the state vector v: its range [lo, hi], then the first time
+# its value went below, the first time above, the first time back within after being
+# outside (+inf until then), kept by kernel_intrinsics.watched. The runtime reads the times
+# after the run.
+
+@njit(**JIT)
+def watch_setup(v, tab, slots, tables, lo, hi):
+    """Watch j (at v[slots[j]]) watches the x range of lookup table tables[j] as this run's
+    table vector has it, or [lo[j], hi[j]] when tables[j] < 0; nothing seen yet."""
+    for j in range(slots.shape[0]):
+        s = slots[j]
+        if tables[j] >= 0:
+            off, n = int(tab[2 * tables[j]]), int(tab[2 * tables[j] + 1])
+            v[s], v[s + 1] = tab[off], tab[off + n - 1]
+        else:
+            v[s], v[s + 1] = lo[j], hi[j]
+        v[s + 2] = v[s + 3] = v[s + 4] = math.inf

@@ -68,6 +68,41 @@ def tk(typingctx, arr, idx):
 
 
 @intrinsic
+def watched(typingctx, arr, idx, x):
+    """x, after recording in the watch arr[idx:idx+5] = (lo, hi, below, above, back) the first
+    time (arr[0]) x is below lo, the first time it is above hi, and the first time it is
+    within [lo, hi] after being outside (NaN counts as within); +inf until then. Selects and
+    stores within the state vector, no branch, no call and no read of the table vector.
+    World3 (165 lookup calls a step) runs about 1.3x its unwatched time this way, where an
+    njit helper branching on the state vector made it 2.4x (kernel_extra.watch_setup,
+    runtime/diagnostics)."""
+    if not (isinstance(arr, _t.Array) and arr.ndim == 1 and arr.dtype == _F and arr.mutable):
+        return None
+
+    def codegen(context, builder, sig, args):
+        ary, s, x = args
+        aryty = sig.args[0]
+        slot = [_ptr(context, builder, aryty, ary, builder.add(s, context.get_constant(_t.intp, k)))
+                for k in range(5)]
+        t = builder.load(_ptr(context, builder, aryty, ary, context.get_constant(_t.intp, 0)))
+        lo, hi, below, above, back = (builder.load(q) for q in slot)
+        slot = slot[2:]
+        is_below = builder.fcmp_ordered("<", x, lo)
+        is_above = builder.fcmp_ordered(">", x, hi)
+
+        def first(when, old):
+            return builder.select(when, builder.select(builder.fcmp_ordered("<", t, old), t, old), old)
+        out_before = builder.fcmp_ordered("<", builder.select(builder.fcmp_ordered("<", below, above),
+                                                              below, above), t)
+        within_again = builder.and_(builder.not_(builder.or_(is_below, is_above)), out_before)
+        builder.store(first(is_below, below), slot[0])
+        builder.store(first(is_above, above), slot[1])
+        builder.store(first(within_again, back), slot[2])
+        return x
+    return _F(arr, _t.intp, _F), codegen
+
+
+@intrinsic
 def ix(typingctx, n):
     """An integer argument Numba does not treat as a compile-time literal: a literal
     passed to an njit helper compiles a separate specialisation per call site."""

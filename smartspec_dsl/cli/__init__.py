@@ -78,7 +78,10 @@ def cmd_run(args) -> int:
     model = load(args.model, log=compile_note, data=_data_options(args))
     result = model.run(params=parse_sets(args.set), final_time=args.final_time,
                        time_step=args.time_step, saveper=args.saveper, method=args.method,
-                       changes=args.changes or None, seed=args.seed)
+                       changes=args.changes or None, seed=args.seed, initial_time=args.initial_time,
+                       strict=args.strict)
+    if not args.quiet:
+        print_warnings(result.warnings)
     if args.output:
         try:
             write_table(args.output, result.time, result.columns, result.values)
@@ -90,6 +93,14 @@ def cmd_run(args) -> int:
     else:
         _print_table(result)
     return 0
+
+
+def print_warnings(warnings, shown: int = 20) -> None:
+    """A run's simulation warnings on stderr, the first `shown` of them and a count of the rest."""
+    for w in warnings[:shown]:
+        print(f"warning: {w}", file=sys.stderr)
+    if len(warnings) > shown:
+        print(f"warning: ... and {len(warnings) - shown} more", file=sys.stderr)
 
 
 def _print_table(result) -> None:
@@ -184,7 +195,19 @@ def cmd_sweep(args) -> int:
     print(f"{args.model}: {n} runs x {len(res.time)} times x {len(res.outputs)} outputs in {secs:.2f} s "
           f"({n / secs if secs > 0 else float('inf'):,.0f} runs/s, {res.info['chunks']} chunks, seed {res.seed}) "
           f"-> {args.output}", file=sys.stderr)
+    print_sweep_problems(res.info)
     return 0
+
+
+def print_sweep_problems(info: dict) -> None:
+    """The runs of a sweep that gave infinite or NaN values (per output) or simulation warnings."""
+    for output, count in info.get("bad_runs", {}).items():
+        print(f"warning: {count} run{'s' if count > 1 else ''} gave infinite or NaN values of "
+              f"'{output}' (left out of the statistics)", file=sys.stderr)
+    if info.get("runs_with_warnings"):
+        n = info["runs_with_warnings"]
+        print(f"warning: {n} run{'s' if n > 1 else ''} had simulation warnings (a lookup input or a "
+              "variable outside its range); `smartspec run` with a run's values lists them", file=sys.stderr)
 
 
 def cmd_plot(args) -> int:
@@ -210,9 +233,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("model")
     run.add_argument("-o", "--output", help="output file (.csv, or .tab for tab-separated)")
     run.add_argument("--set", action="append", metavar="NAME=VALUE", help="override a constant")
+    run.add_argument("--initial-time", type=float)
     run.add_argument("--final-time", type=float)
     run.add_argument("--time-step", type=float)
     run.add_argument("--saveper", type=float)
+    run.add_argument("--strict", action="store_true",
+                     help="a value that becomes infinite or NaN is an error (exit 3, no output)")
+    run.add_argument("--quiet", action="store_true", help="no simulation warnings on stderr")
     run.add_argument("--method", choices=["euler", "rk4"],
                      help="integration method (default: the model's own, e.g. XMILE sim_specs, else euler)")
     _add_data_arguments(run)

@@ -26,6 +26,7 @@ chunk is read from memory once however many statistics are asked for.
 from __future__ import annotations
 
 import math
+import warnings
 import re
 
 import numpy as np
@@ -446,6 +447,9 @@ class StreamingStats:
         self.max = np.full(cells, -np.inf)
         self.percentiles = [s for s in self.stats if percentile_of(s) is not None]
         self.sketch = HistogramSketch(cells, bins) if self.percentiles and sketch else None
+        # per-cell counts of finite values, once a chunk held an infinite or NaN value (which
+        # the statistics leave out: a sweep reports how many runs had them instead)
+        self.finite: np.ndarray | None = None
 
     def add(self, values: np.ndarray) -> None:
         """values: (runs, times, outputs)."""
@@ -458,14 +462,43 @@ class StreamingStats:
         wants = set(self.stats)
         do_m2 = bool(wants & {"std", "var"})
         do_ext = bool(wants & {"min", "max"}) or self.sketch is not None
+        before = (self.mean.copy(), self.m2.copy(), self.min.copy(), self.max.copy())
         if self.sketch is not None:
             self.sketch._add(x, self.count, self.mean, self.m2, self.min, self.max, True, do_m2, do_ext)
         else:
             _update(x, self.count, self.mean, self.m2, self.min, self.max, True, do_m2, do_ext,
                     _NONE_C, _NONE_I, _NONE_I, _NONE_I, _NONE_F, _NONE_F, _NONE_I, False)
+        # an infinite or NaN value makes the running mean non-finite: redo the chunk's moments
+        # without such values (the sketch already leaves them out)
+        if self.finite is not None or not np.isfinite(self.mean).all():
+            self.mean, self.m2, self.min, self.max = before
+            self._add_finite(x)
         self.count += nb
 
+    def _add_finite(self, x: np.ndarray) -> None:
+        """Fold chunk x (runs, cells) into the moments, per cell over its finite values only
+        (Chan et al.'s pairwise update with per-cell counts)."""
+        if self.finite is None:
+            self.finite = np.full(self.mean.shape, self.count, dtype=np.int64)
+        ok = np.isfinite(x)
+        nb = ok.sum(axis=0)
+        xs = np.where(ok, x, 0.0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mb = np.where(nb > 0, xs.sum(axis=0) / np.maximum(nb, 1), 0.0)
+            m2b = np.where(ok, (x - mb) ** 2, 0.0).sum(axis=0)
+            na = self.finite
+            n = na + nb
+            delta = mb - self.mean
+            frac = np.where(n > 0, nb / np.maximum(n, 1), 0.0)
+            self.mean = self.mean + delta * frac
+            self.m2 = self.m2 + m2b + delta ** 2 * np.where(n > 0, na * nb / np.maximum(n, 1), 0.0)
+        self.min = np.minimum(self.min, np.where(ok, x, np.inf).min(axis=0))
+        self.max = np.maximum(self.max, np.where(ok, x, -np.inf).max(axis=0))
+        self.finite = n
+
     def _merge_moments(self, nb, mb, m2b, mnb, mxb):
+        if self.finite is not None:
+            raise ValueError("merging statistics that left out infinite or NaN values is not supported")
         na = self.count
         n = na + nb
         if na == 0:
@@ -492,16 +525,26 @@ class StreamingStats:
         qs = [percentile_of(s) for s in self.percentiles]
         if exact_values is not None and qs and len(exact_values):
             # one call for every q: numpy moves and partitions the kept runs once, not per q
-            exact = dict(zip(self.percentiles, np.percentile(exact_values, qs, axis=0)))
+            if self.finite is None:
+                exact = dict(zip(self.percentiles, np.percentile(exact_values, qs, axis=0)))
+            else:
+                finite = np.where(np.isfinite(exact_values), exact_values, np.nan)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", RuntimeWarning)   # a cell with no finite value: NaN
+                    exact = dict(zip(self.percentiles, np.nanpercentile(finite, qs, axis=0)))
+        count = self.count if self.finite is None else self.finite.reshape(shape).astype(float)
         for s in self.stats:
             q = percentile_of(s)
             if s == "count":
-                out[s] = np.full(shape, float(self.count))
+                out[s] = np.full(shape, count, dtype=float)
             elif s == "mean":
-                out[s] = self.mean.reshape(shape).copy()
+                out[s] = self.mean.reshape(shape).copy() if self.finite is None else \
+                    np.where(count > 0, self.mean.reshape(shape), np.nan)
             elif s in ("std", "var"):
-                var = self.m2 / self.count if self.count else np.full_like(self.m2, np.nan)
-                out[s] = (np.sqrt(var) if s == "std" else var).reshape(shape)
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    var = self.m2.reshape(shape) / count if np.any(count) else np.full(shape, np.nan)
+                var = np.where(np.asarray(count) > 0, var, np.nan)
+                out[s] = np.sqrt(var) if s == "std" else var
             elif s == "min":
                 out[s] = self.min.reshape(shape).copy()
             elif s == "max":

@@ -121,6 +121,7 @@ class Plan:
     table_sets: list = field(default_factory=list)   # lookup-table vectors runs may use
     has_labels: bool = False
     common_seeds: bool = False         # every run gets seed 0 (common random numbers)
+    warned: int = 0                    # runs (of the chunks run here) with simulation warnings
     _last: tuple | None = field(default=None, repr=False, compare=False)
     _digest: str | None = field(default=None, repr=False, compare=False)
 
@@ -190,13 +191,17 @@ class Plan:
         P = self.matrix(model, i)
         which = self.chunk_params(i).table_index
         if which is None:
-            return model.run_batch(P, self.outputs, self.times, out=out, **self.run_kw).values
+            res = model.run_batch(P, self.outputs, self.times, out=out, **self.run_kw)
+            self.warned += int(np.count_nonzero(res.warnings))
+            return res.values
         # runs with other lookup tables (from .cin scenarios) go in one batch per table set
         values = None
         for k in np.unique(which):
             rows = np.flatnonzero(which == k)
             tables = None if k < 0 else self.table_sets[k]
-            part = model.run_batch(P[rows], self.outputs, self.times, tables=tables, **self.run_kw).values
+            res = model.run_batch(P[rows], self.outputs, self.times, tables=tables, **self.run_kw)
+            self.warned += int(np.count_nonzero(res.warnings))
+            part = res.values
             if values is None:
                 values = np.empty((len(which),) + part.shape[1:])
             values[rows] = part
@@ -306,8 +311,12 @@ def sweep(model, params, outputs=None, times="all", keep_runs: bool = True, stat
             scratch = np.empty((min(n, pl.chunk_size), pl.rows, O))
         return scratch[:e - s]
 
+    bad_runs = np.zeros(O, dtype=np.int64)
+
     def consume(i, vals):
+        nonlocal bad_runs
         s, e = pl.bounds(i)
+        bad_runs += (~np.isfinite(vals)).any(axis=1).sum(axis=0)
         if values is not None and not np.may_share_memory(values, vals):
             values[s:e] = vals
         if acc is not None:
@@ -330,7 +339,12 @@ def sweep(model, params, outputs=None, times="all", keep_runs: bool = True, stat
         bar.close()
     result_stats = acc.result(values if exact else None) if acc is not None else None
     err = None if (acc is None or exact) else acc.error()
+    # runs with an infinite or NaN value, per output (left out of the statistics), and runs
+    # with simulation warnings (lookups, declared ranges; counted for the chunks run here)
+    bad = {o: int(k) for o, k in zip(pl.output_names, bad_runs) if k}
     if store is not None:
+        store.manifest["bad_runs"] = bad
+        store.manifest["runs_with_warnings"] = pl.warned
         store.finish(pl, result_stats, err)
     if keep_runs:
         every = pl.run_params(0, n)
@@ -339,7 +353,8 @@ def sweep(model, params, outputs=None, times="all", keep_runs: bool = True, stat
         runs, params, seeds, labels = range(n), {}, None, None
     return SweepResult(runs, params, pl.time, pl.output_names, values, result_stats, err, pl.seed, seeds,
                        labels, _time.perf_counter() - started,
-                       {"chunk_size": pl.chunk_size, "chunks": pl.n_chunks})
+                       {"chunk_size": pl.chunk_size, "chunks": pl.n_chunks, "bad_runs": bad,
+                        "runs_with_warnings": pl.warned})
 
 
 # ---------------------------------------------------------------- TOML spec

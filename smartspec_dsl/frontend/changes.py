@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import ir
-from ..errors import SpecError
+from ..errors import ModelError, SpecError
 
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 _CONSTANT = re.compile(rf"\s*(?P<name>[^=()\n]+?)\s*=\s*(?P<value>{_NUMBER})\s*$")
@@ -60,6 +60,11 @@ def parse_changes(text: str, source: str = "<changes>") -> Changes:
         if not points:
             raise SpecError(f"{source}:{lineno}: lookup table '{m.group('name').strip()}' has no (x,y) points")
         name = ir.canonical_name(m.group("name"))
+        points.sort(key=lambda p: p[0])  # as in a model: Vensim reads the points in x order
+        try:
+            ir.check_increasing([p[0] for p in points], f"{source}:{lineno}")
+        except ModelError as err:
+            raise SpecError(str(err)) from None
         out.tables[name] = ir.LookupTable(tuple(p[0] for p in points), tuple(p[1] for p in points))
         out.lines[name] = lineno
     return out

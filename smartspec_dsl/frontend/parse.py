@@ -283,6 +283,7 @@ class _ToIR(Transformer_NonRecursive):
     def _table(self, meta, points) -> ir.LookupTable:
         points = [p for p in points if not (isinstance(p, tuple) and p and p[0] == "range")]
         points.sort(key=lambda p: p[0])  # Vensim reads the points in x order
+        ir.check_increasing([p[0] for p in points], self._pos(meta))
         return ir.LookupTable(tuple(p[0] for p in points), tuple(p[1] for p in points))
 
     def lookup_points(self, meta, children):

@@ -5,12 +5,13 @@ Expressions are immutable trees. Names in the IR are canonical (see
 """
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Iterator, Union
 
-from ..errors import SourcePos
+from ..errors import ModelError, SourcePos
 
 # Vensim's :NA: value (what Vensim stores for "not available").
 NA_VALUE = -1.298074214633707e33
@@ -27,6 +28,27 @@ def canonical_name(text: str) -> str:
 
 def canonical_function(text: str) -> str:
     return re.sub(r"[\s_]+", " ", text).strip().upper()
+
+
+_RANGE = re.compile(r"\[\s*([^,\]]*?)\s*,\s*([^,\]]*?)\s*(?:,[^\]]*)?\]\s*$")
+
+
+def declared_range(units: str) -> tuple[float, float] | None:
+    """The range [min, max] (or [min, max, step]) a units field ends with, as
+    (min, max) with -inf/inf for '?'; None when it declares none or only '?'s.
+    Vensim's help, "Units and ranges": the range bounds the variable's values."""
+    m = _RANGE.search(units or "")
+    if m is None:
+        return None
+    bounds = []
+    for text, missing in zip(m.groups(), (-math.inf, math.inf)):
+        try:
+            bounds.append(missing if text in ("", "?") else float(text))
+        except ValueError:
+            return None
+    if bounds == [-math.inf, math.inf]:
+        return None
+    return bounds[0], bounds[1]
 
 
 # ---- expressions -----------------------------------------------------------
@@ -71,6 +93,15 @@ class LookupCall:
 class LookupTable:
     xs: tuple[float, ...]
     ys: tuple[float, ...]
+
+
+def check_increasing(xs, where) -> None:
+    """A lookup's x values, in Vensim's x order, must increase: a table with two points at
+    one x gives that input two values, and interpolating it has no meaning."""
+    for a, b in zip(xs, xs[1:]):
+        if not b > a:
+            raise ModelError(f"{where}: the x values of a lookup must be increasing: "
+                             f"x = {a:g} is followed by x = {b:g}")
 
 
 @dataclass(frozen=True)
@@ -238,6 +269,18 @@ class Stage(str, Enum):
 
 
 @dataclass(frozen=True)
+class Decision:
+    """A value the lowering computed from the model's constants because it shapes
+    the equations (a SMOOTH N order, ...). `rule` names the function of
+    `lower.RULES` that computes `result` from `args`; a run whose constants give
+    another result runs a kernel lowered with them (see runtime)."""
+    rule: str
+    args: tuple[Expr, ...]
+    result: tuple
+    pos: SourcePos | None = None
+
+
+@dataclass(frozen=True)
 class Model:
     source: str
     variables: dict[str, Variable]
@@ -245,6 +288,7 @@ class Model:
     macros: dict[str, Macro] = field(default_factory=dict)
     stage: Stage = Stage.PARSED
     method: str = ""               # integration method the file asks for (XMILE sim_specs), "" = euler
+    decisions: tuple[Decision, ...] = ()   # set by lowering
 
     def stocks(self) -> list[Variable]:
         return [v for v in self.variables.values() if v.kind is Kind.STOCK]

@@ -69,6 +69,21 @@ def constant_value(model: ir.Model, name: str, values: dict[str, float], time: f
                           "at the initial time") from None
 
 
+def constants_read(model: ir.Model, exprs) -> set[str]:
+    """Every variable `exprs` can read at the initial time, directly or through the
+    equations (a stock's initial value) of the variables they read."""
+    seen: set[str] = set()
+    todo = [e for e in exprs if e is not None]
+    while todo:
+        for name in ir.references(todo.pop()) | {"initial time", "time step"}:
+            var = model.variables.get(name)
+            if name in seen or var is None:
+                continue
+            seen.add(name)
+            todo.append(var.initial if var.kind is ir.Kind.STOCK else var.expr)
+    return seen
+
+
 def control_problems(model: ir.Model) -> list[str]:
     """Everything about INITIAL TIME, FINAL TIME, TIME STEP and SAVEPER that stops a run
     with the model's own values (a run may still override them), each with the line that

@@ -30,11 +30,89 @@ def _mul(a, b): return BinOp("*", a, b)
 def _div(a, b): return BinOp("/", a, b)
 
 
+# ---- structure read from the model's values ----------------------------------
+# A stateful function's order (and a few other arguments) decides how many stocks
+# and which equations it lowers to. Each such value is computed by a rule below
+# from the constants at the initial time and recorded as an ir.Decision, so that
+# a run with other constants can tell whether it needs the model lowered again.
+
+def _order(value, expr, pos, f) -> int:
+    try:
+        x = value(expr)
+    except (ModelError, ArithmeticError, ValueError, RecursionError):
+        raise UnsupportedFeature(f"{pos}: {f} needs an order computable from constants at the "
+                                 "initial time") from None
+    if x > MAX_ORDER:
+        raise ModelError(f"{pos}: {f} of order {x:g} would need as many stocks; smartspec accepts "
+                         f"orders up to {MAX_ORDER:,}")
+    if not x >= 1:
+        raise ModelError(f"{pos}: {f}'s order must be at least 1, got {x:g}")
+    return int(round(x))
+
+
+def _delay_n_order(value, args, pos) -> tuple:
+    """Vensim lowers DELAY N's order until each stage is at least one TIME STEP long."""
+    order, delay, dt = args
+    n = _order(value, order, pos, "DELAY N")
+    try:
+        stages = value(delay) / value(dt)
+    except (ModelError, ArithmeticError):
+        return (n,)  # a delay time known only during the run keeps the order
+    return (max(1, min(n, int(stages + 1e-9))) if math.isfinite(stages) else n,)
+
+
+def _get_time_value(value, args, pos) -> tuple:
+    """GET TIME VALUE's relativeto and measure: only measure 0 (model time) is reproducible."""
+    try:
+        rel, meas = value(args[0]), value(args[1])
+    except ModelError:
+        raise UnsupportedFeature(f"{pos}: GET TIME VALUE needs its relativeto and measure "
+                                 "computable from constants at the initial time") from None
+    if meas != 0:
+        raise UnsupportedFeature(f"{pos}: GET TIME VALUE with measure {meas:g} is not "
+                                 "supported yet; only measure 0 (units of Time)")
+    if rel == 2:
+        raise UnsupportedFeature(f"{pos}: GET TIME VALUE relative to the computer clock "
+                                 "(relativeto 2) is not supported: runs must be reproducible")
+    if rel not in (0, 1):
+        raise ModelError(f"{pos}: GET TIME VALUE's relativeto must be 0, 1 or 2, got {rel:g}")
+    return (int(rel),)
+
+
+def _sinteg_limits(value, args, pos) -> tuple:
+    """SINTEG's min, max, quant, spec and thresh; None for :NA: (no limit)."""
+    out = []
+    for name, x in zip(("min", "max", "quant", "spec", "thresh"), args):
+        try:
+            v = value(x)
+        except ModelError:
+            raise UnsupportedFeature(f"{pos}: SINTEG's {name} must be a number or :NA:") from None
+        out.append(None if v == ir.NA_VALUE else v)
+    return tuple(out)
+
+
+RULES = {
+    "SMOOTH N order": lambda value, args, pos: (_order(value, args[0], pos, "SMOOTH N"),),
+    "DELAY N order": _delay_n_order,
+    "GET TIME VALUE": _get_time_value,
+    "SINTEG": _sinteg_limits,
+}
+
+
+def decide(model: ir.Model, rule: str, args: tuple, pos, values: dict[str, float]) -> tuple:
+    """RULES[rule] of `args`, evaluated at the initial time with `values` overriding
+    the model's constants. Raises ModelError when the values give no valid structure."""
+    t0 = constant_value(model, "initial time", values)
+    return RULES[rule](lambda e: evaluate(model, e, values, t0), args, pos)
+
+
 @dataclass
 class _Lowering:
     model: ir.Model
+    values: dict[str, float] = field(default_factory=dict)   # constants as a run sets them
     new: dict[str, ir.Variable] = field(default_factory=dict)
     counter: int = 0
+    decisions: list[ir.Decision] = field(default_factory=list)
     function: str = ""          # the call being lowered, for the hidden variables' display
     levels: list = field(default_factory=list)   # the stocks of the last chain built
 
@@ -129,13 +207,7 @@ class _Lowering:
         if f == "DELAY3I":
             return self.chain(owner, "delay3", a[0], a[1], a[2], 3, pos, smooth=False)
         if f == "DELAY N":
-            n = self.order_of(a[3], f, pos)
-            try:
-                # Vensim lowers the order until each stage is at least one TIME STEP long
-                stages = self.initial_value(a[1]) / self.initial_value(DT)
-                n = max(1, min(n, int(stages + 1e-9)))
-            except (ModelError, ArithmeticError, ValueError):
-                pass
+            n, = self.decide("DELAY N order", (a[3], a[1], DT), pos)
             return self.chain(owner, "delayn", a[0], a[1], a[2], n, pos, smooth=False,
                               travelling_times=True)
         if f == "SMOOTH":
@@ -147,7 +219,8 @@ class _Lowering:
         if f == "SMOOTH3I":
             return self.chain(owner, "smooth3", a[0], a[1], a[2], 3, pos, smooth=True)
         if f == "SMOOTH N":
-            return self.chain(owner, "smoothn", a[0], a[1], a[2], self.order_of(a[3], f, pos), pos, smooth=True)
+            n, = self.decide("SMOOTH N order", (a[3],), pos)
+            return self.chain(owner, "smoothn", a[0], a[1], a[2], n, pos, smooth=True)
         if f in ("TREND", "FORECAST"):
             inp, avg_time = a[0], a[1]
             init = inp if f == "FORECAST" else _div(inp, _add(Num(1.0), _mul(a[2], avg_time)))
@@ -218,19 +291,8 @@ class _Lowering:
         Time or INITIAL TIME, plus offset. The calendar measures need the model's
         date settings and the computer clock is not reproducible, so they are refused."""
         relative, offset, measure = a
-        rel = self.structural(relative, "GET TIME VALUE", "relativeto", pos)
-        meas = self.structural(measure, "GET TIME VALUE", "measure", pos)
-        if meas != 0:
-            raise UnsupportedFeature(f"{pos}: GET TIME VALUE with measure {meas:g} is not "
-                                     "supported yet; only measure 0 (units of Time)")
-        if rel == 0:
-            return _add(Ref(ir.TIME, (), pos), offset)
-        if rel == 1:
-            return _add(Ref("initial time", (), pos), offset)
-        if rel == 2:
-            raise UnsupportedFeature(f"{pos}: GET TIME VALUE relative to the computer clock "
-                                     "(relativeto 2) is not supported: runs must be reproducible")
-        raise ModelError(f"{pos}: GET TIME VALUE's relativeto must be 0, 1 or 2, got {rel:g}")
+        rel, = self.decide("GET TIME VALUE", (relative, measure), pos)
+        return _add(Ref(ir.TIME if rel == 0 else "initial time", (), pos), offset)
 
     def data_at(self, owner, f, a, pos) -> ir.Expr:
         """GET DATA BETWEEN TIMES(data, time, mode) and GET DATA AT TIME(data, time):
@@ -367,13 +429,6 @@ class _Lowering:
             return expr
         return self.aux(owner, "arg", expr, pos)
 
-    def structural(self, expr, f, what, pos) -> float:
-        try:
-            return self.initial_value(expr)
-        except ModelError:
-            raise UnsupportedFeature(f"{pos}: {f} needs its {what} computable from constants "
-                                     "when the model is compiled") from None
-
     def sinteg(self, var: ir.Variable) -> ir.Variable:
         """SINTEG(rate, initial, min, max, quant, spec, thresh): an integral whose value
         is restricted after every step: a multiple of quant, spec when within thresh
@@ -386,14 +441,7 @@ class _Lowering:
             raise ModelError(f"{pos}: SINTEG takes 7 arguments (rate, initial, min, max, quant, "
                              f"spec, thresh), got {len(call.args)}")
         rate, init, *limits = call.args
-        values = []
-        for name, x in zip(("min", "max", "quant", "spec", "thresh"), limits):
-            try:
-                v = self.initial_value(x)
-            except ModelError:
-                raise UnsupportedFeature(f"{pos}: SINTEG's {name} must be a number or :NA:") from None
-            values.append(None if v == ir.NA_VALUE else v)
-        lo, hi, quant, spec, thresh = values
+        lo, hi, quant, spec, thresh = self.decide("SINTEG", tuple(limits), pos)
 
         def restrict(x):
             if quant is not None and quant > 0:
@@ -414,22 +462,11 @@ class _Lowering:
         return replace(var, kind=ir.Kind.STOCK, discrete=True, expr=restrict(_add(me, _mul(DT, rate))),
                        initial=restrict(init))
 
-    def initial_value(self, expr) -> float:
-        return evaluate(self.model, expr, {}, constant_value(self.model, "initial time", {}))
-
-    def order_of(self, expr, f, pos) -> int:
-        """The number of stages: structure, so fixed when the model is compiled
-        (Vensim too reads the order once, at the initial time)."""
-        try:
-            value = self.initial_value(expr)
-        except (ModelError, ArithmeticError, ValueError, RecursionError):
-            value = None
-        if value is not None and value > MAX_ORDER:
-            raise ModelError(f"{pos}: {f} of order {value:g} would need as many stocks; "
-                             f"smartspec accepts orders up to {MAX_ORDER:,}")
-        if value is not None and value >= 1:
-            return int(round(value))
-        raise UnsupportedFeature(f"{pos}: {f} needs an order computable from constants at the initial time")
+    def decide(self, rule: str, args: tuple, pos) -> tuple:
+        """RULES[rule] of `args` with this lowering's values, recorded as a Decision."""
+        result = decide(self.model, rule, args, pos, self.values)
+        self.decisions.append(ir.Decision(rule, tuple(args), result, pos))
+        return result
 
     def lower_expr(self, owner: str, e: ir.Expr | None) -> ir.Expr | None:
         if e is None:
@@ -588,12 +625,15 @@ def expand_macros(model: ir.Model) -> ir.Model:
     return replace(model, variables={**ordered, **done}, macros={})
 
 
-def lower_stateful(model: ir.Model) -> ir.Model:
+def lower_stateful(model: ir.Model, values: dict[str, float] | None = None) -> ir.Model:
     """A flat, macro-free model -> the same model with no stateful call: each
     becomes hidden stocks and auxiliaries (DELAY FIXED and DELAY MATERIAL a
     hidden auxiliary whose whole equation is the call: the kernel keeps their
-    buffer). passes/pipeline.py runs it after flattening and macro expansion."""
-    lw = _Lowering(model)
+    buffer). passes/pipeline.py runs it after flattening and macro expansion.
+    `values` (canonical name -> number) override constants where a value decides
+    the structure (a SMOOTH N order, see RULES); the model lists those choices in
+    `decisions`."""
+    lw = _Lowering(model, dict(values or {}))
     out: dict[str, ir.Variable] = {}
     for name, var in model.variables.items():
         expr, initial = var.expr, var.initial
@@ -605,4 +645,4 @@ def lower_stateful(model: ir.Model) -> ir.Model:
             continue
         out[name] = replace(var, expr=lw.lower_expr(name, expr), initial=lw.lower_expr(name, initial))
     out.update(lw.new)
-    return replace(model, variables=out)
+    return replace(model, variables=out, decisions=tuple(lw.decisions))

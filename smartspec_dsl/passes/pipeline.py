@@ -95,6 +95,7 @@ class Pass:
     run: Callable[[ir.Model, DataOptions], ir.Model]    # (model, the run's data options)
     gives: ir.Stage
     contract: Callable[[ir.Model], str | None]
+    takes_values: bool = False    # run(model, data, values): values decide structure (lower.RULES)
 
 
 PASSES = (
@@ -103,14 +104,17 @@ PASSES = (
     Pass("flattening", lambda m, _: flatten(m), ir.Stage.FLAT, nothing_subscripted),
     Pass("data variables", lambda m, _: refuse_data_variables(m), ir.Stage.FLAT, no_data_variables),
     Pass("macro expansion", lambda m, _: expand_macros(m), ir.Stage.MACROS_EXPANDED, no_macros),
-    Pass("stateful lowering", lambda m, _: lower_stateful(m), ir.Stage.LOWERED, no_stateful_calls),
+    Pass("stateful lowering", lambda m, _, values=None: lower_stateful(m, values), ir.Stage.LOWERED,
+         no_stateful_calls, takes_values=True),
 )
 
 
-def lower(model: ir.Model, data: DataOptions | None = None) -> ir.Model:
+def lower(model: ir.Model, data: DataOptions | None = None,
+          values: dict[str, float] | None = None) -> ir.Model:
     """A parsed model -> a lowered one (`ir.Stage.LOWERED`): every pass of
     `PASSES` in order, each one's contract checked before the next runs.
-    `data`: the data files and file aliases given to the run (external.DataOptions).
+    `data`: the data files and file aliases given to the run (external.DataOptions);
+    `values` override constants where they decide the structure (lower.RULES).
     Errors: every call of a function smartspec does not run, all in one
     UnsupportedFeature (one line each); the passes' ModelErrors about the model;
     PassContractError when a pass breaks its contract (a bug of smartspec)."""
@@ -121,7 +125,7 @@ def lower(model: ir.Model, data: DataOptions | None = None) -> ir.Model:
         raise UnsupportedFeature("\n".join(unknown))
     data = data or DataOptions()
     for p in PASSES:
-        model = p.run(model, data)
+        model = p.run(model, data, values) if values and p.takes_values else p.run(model, data)
         problem = p.contract(model)
         if problem:
             raise PassContractError(f"{model.source}: internal error after the {p.name} pass: {problem} "

@@ -9,23 +9,25 @@ import os
 import pickle
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from .. import ir, limits
 from ..backend.codegen import Kernel, generate, table_vector
-from ..passes.consteval import constant_value
+from ..passes.consteval import constant_value, constants_read
 from ..frontend.changes import Changes, read_changes
 from ..frontend.external import DataOptions, fingerprint as external_fingerprint
 from ..files import write_bytes
 from ..errors import ModelError, ParameterError, did_you_mean
 from ..frontend.grammar import grammar_path, grammar_text
+from ..passes.lower import decide
 from ..passes.pipeline import lower
 from ..passes.order import Schedule, schedule
 from ..frontend.parse import read_model_text
 from ..frontend.source import parse_source
+from .diagnostics import bad_numbers, strict_error, watch_warnings, warning_counts
 
 METHODS = {"euler": 0, "rk4": 1}
 
@@ -66,6 +68,7 @@ class Result:
     time: np.ndarray
     columns: list[str]
     values: np.ndarray  # (saved times, columns)
+    warnings: list = field(default_factory=list)   # diagnostics.SimulationWarning, by time
 
     def __getitem__(self, name: str) -> np.ndarray:
         key = ir.canonical_name(name)
@@ -123,6 +126,7 @@ class BatchResult:
     columns: list[str]
     values: np.ndarray  # (runs, saved times, columns)
     rows: int = 0       # saved times the kernel wrote per run, before `times` kept some
+    warnings: np.ndarray | None = None   # per run: lookups and ranged variables that left their range
 
 
 class Model:
@@ -140,7 +144,8 @@ class Model:
                 f"TIME STEP {c['TIME STEP']:g}>")
 
     def __init__(self, path: str, source_model: ir.Model, sched: Schedule, kernel: Kernel,
-                 module, compile_seconds: float, cached: bool):
+                 module, compile_seconds: float, cached: bool, derived: dict | None = None,
+                 origin: "_Origin | None" = None):
         self.path = path
         self.ir = source_model
         self.schedule = sched
@@ -154,6 +159,18 @@ class Model:
         # the parameter vector: every constant, then the run seed (0 unless a sweep sets it)
         self.defaults = np.array([_literal(lowered[c]) for c in sched.constants] + [0.0], dtype=np.float64)
         self._param_index = {c: i for i, c in enumerate(sched.constants)}
+        # control variables the runtime computes for each run from their equations (see _pin_controls)
+        self._derived = dict(derived or {})
+        self._control_model = ir.Model(sched.model.source, {**lowered, **{
+            n: replace(lowered[n], kind=ir.Kind.AUXILIARY, expr=e) for n, e in self._derived.items()}})
+        # structure read from constants (a SMOOTH N order): other values run another kernel
+        self._origin = origin
+        self._structure = tuple(d.result for d in sched.model.decisions)
+        reads = constants_read(self._control_model, [a for d in sched.model.decisions for a in d.args])
+        self._structure_inputs = np.array(sorted(self._param_index[c] for c in reads
+                                                 if c in self._param_index), dtype=np.int64)
+        self._variants: dict[tuple, Model] = {self._structure: self}
+        self._watch_text: dict[int, tuple] = {}   # diagnostics.watch_warnings' words per watch
 
     @property
     def variables(self) -> list[VariableInfo]:
@@ -171,6 +188,10 @@ class Model:
     def param_index(self, name: str) -> int:
         key = ir.canonical_name(name)
         if key in self._param_index:
+            var = self.schedule.model.variables[key]
+            if var.unchangeable:
+                raise ParameterError(f"'{var.display}' is defined with '==' at {var.pos}: Vensim's mark "
+                                     "of a value that a run may not change")
             return self._param_index[key]
         var = self.schedule.model.variables.get(key)
         if var is None:
@@ -190,52 +211,70 @@ class Model:
                 raise ParameterError(f"value for '{name}' is not a number: {value!r}") from None
         return p
 
-    def control(self, p: np.ndarray, final_time=None, time_step=None, saveper=None) -> tuple:
-        """(initial time, time step, number of steps, steps between saves)."""
+    def control_values(self, p: np.ndarray, args: dict[str, float | None],
+                       explicit: set[str] = frozenset()) -> dict[str, float]:
+        """INITIAL TIME, FINAL TIME, TIME STEP and SAVEPER of a run with parameter vector p:
+        `args` (a run's own arguments, None when not given) first, then the constants of p,
+        then the model's equations evaluated with those (SAVEPER = TIME STEP follows a
+        given TIME STEP). `explicit`: the parameters the run sets itself."""
+        model = self._control_model
+        given = {c: float(x) for c, x in zip(self.schedule.constants, p)
+                 if c not in self._derived or c in explicit}
+        for name, value in args.items():
+            if value is None:
+                continue
+            var = model.variables.get(name)
+            if var is not None and var.kind is not ir.Kind.CONSTANT and name not in self._derived:
+                raise ParameterError(
+                    f"{name.upper()} is computed during the run by its equation ({var.pos}); a run's "
+                    f"own {name.upper()} cannot replace it there: edit the model to change it")
+            given[name] = float(value)
+        t0 = constant_value(model, "initial time", given)
+        return {name: constant_value(model, name, given, t0) for name in ir.CONTROL_NAMES}
+
+    def control(self, p: np.ndarray, final_time=None, time_step=None, saveper=None,
+                initial_time=None) -> tuple:
+        """(initial time, time step, number of steps, steps between saves) of a run with
+        parameter vector p and these arguments."""
+        args = {"initial time": initial_time, "final time": final_time, "time step": time_step,
+                "saveper": saveper}
+        return self._control(self.control_values(p, args), args)
+
+    def _control(self, vals: dict[str, float], args: dict[str, float | None]) -> tuple:
         model = self.schedule.model
-        given = {c: float(x) for c, x in zip(self.schedule.constants, p)}
-        vals = {"initial time": constant_value(model, "initial time", given)}
-        for name in ir.CONTROL_NAMES[1:]:
-            vals[name] = constant_value(model, name, given, vals["initial time"])
-        if final_time is not None:
-            vals["final time"] = float(final_time)
-        if time_step is not None:
-            vals["time step"] = float(time_step)
-        if saveper is not None:
-            vals["saveper"] = float(saveper)
-        elif time_step is not None and "saveper" not in self._param_index:
-            vals["saveper"] = constant_value(model, "saveper", {**given, "time step": vals["time step"]},
-                                             vals["initial time"])
         t0, t1, dt, save = (vals[n] for n in ir.CONTROL_NAMES)
-        def defined(name, given_here):
+
+        def defined(name):
             pos = model.variables[name].pos if name in model.variables else None
-            if given_here is not None or (name in given and given[name] != self.defaults[self._param_index[name]]):
+            if args.get(name) is not None:
                 return f" ({name.upper()} as given to this run)"
             return f" ({name.upper()} is defined at {pos})" if pos else ""
-        for name, value, given_here in (("initial time", t0, None), ("final time", t1, final_time),
-                                        ("time step", dt, time_step), ("saveper", save, saveper)):
+        for name, value in zip(ir.CONTROL_NAMES, (t0, t1, dt, save)):
             if not math.isfinite(value):
-                raise ParameterError(f"{name.upper()} must be a finite number, got {value:g}"
-                                     + defined(name, given_here))
+                raise ParameterError(f"{name.upper()} must be a finite number, got {value:g}" + defined(name))
         if not dt > 0:
-            raise ParameterError(f"TIME STEP must be positive, got {dt:g}" + defined("time step", time_step))
-        if not save > 0:
-            raise ParameterError(f"SAVEPER must be positive, got {save:g}" + defined("saveper", saveper))
+            raise ParameterError(f"TIME STEP must be positive, got {dt:g}" + defined("time step"))
         if not t1 >= t0:
-            raise ParameterError(f"FINAL TIME ({t1:g}) is before INITIAL TIME ({t0:g})"
-                                 + defined("final time", final_time))
+            raise ParameterError(f"FINAL TIME ({t1:g}) is before INITIAL TIME ({t0:g})" + defined("final time"))
+        if not math.isfinite(t1 - t0):
+            raise ParameterError(f"FINAL TIME ({t1:g}) and INITIAL TIME ({t0:g}) must be finite"
+                                 + defined("final time"))
+        if not save > 0:
+            raise ParameterError(f"SAVEPER must be positive, got {save:g}" + defined("saveper"))
         steps = (t1 - t0) / dt
         limits.check_steps(steps)
         n_steps = int(math.floor(steps + 1e-9))
         save_every = max(1, int(round(min(save / dt, 2.0 ** 62))))  # a kernel int64
         return t0, dt, n_steps, save_every
 
-    def _prepare(self, params, final_time, time_step, saveper, return_columns):
+    def _prepare(self, params, args, return_columns):
         p = self.parameter_vector(params)
-        for name, value in (("final time", final_time), ("time step", time_step), ("saveper", saveper)):
-            if value is not None and name in self._param_index:
-                p[self._param_index[name]] = float(value)
-        t0, dt, n_steps, save_every = self.control(p, final_time, time_step, saveper)
+        explicit = {ir.canonical_name(n) for n in (params or {})}
+        vals = self.control_values(p, args, explicit)
+        for name in ir.CONTROL_NAMES:
+            if name in self._param_index:
+                p[self._param_index[name]] = vals[name]
+        t0, dt, n_steps, save_every = self._control(vals, args)
         if return_columns is None:
             names = self.output_names
         else:
@@ -247,56 +286,114 @@ class Model:
                 names.append(key)
         save_idx = np.array([self.kernel.slots[n] for n in names], dtype=np.int64)
         n_save = n_steps // save_every + 1
-        return p, t0, dt, n_steps, save_every, names, save_idx, n_save
+        return p, vals, t0, dt, n_steps, save_every, names, save_idx, n_save
+
+    # -- structure decided by constants ------------------------------------------
+    def structure(self, values: dict[str, float]) -> tuple:
+        """The structural choices (ir.Decision) the constants `values` give; raises
+        ParameterError, naming the function and its line, when they give none."""
+        model = self._control_model
+        try:
+            return tuple(decide(model, d.rule, d.args, d.pos, values) for d in self.schedule.model.decisions)
+        except ModelError as err:
+            raise ParameterError(f"{err} (with this run's values)") from None
+
+    def for_values(self, values: dict[str, float]) -> "Model":
+        """This model, or the variant lowered with `values` when they change its structure
+        (a SMOOTH N order, a DELAY N order reduced to whole TIME STEPs, ...): compiled once
+        per structure, in memory and in the kernel cache."""
+        if not self._structure:
+            return self
+        key = self.structure(values)
+        variant = self._variants.get(key)
+        if variant is None:
+            if self._origin is None:
+                raise ParameterError(f"{self.path}: these values change the model's structure, "
+                                     "and this model was not loaded from a file it can be compiled from again")
+            variant = self._origin.load_variant(values, key)
+            if variant.schedule.constants != self.schedule.constants or variant._structure != key:
+                raise AssertionError("a variant must keep the model's parameters")
+            variant._variants = self._variants
+            self._variants[key] = variant
+        return variant
+
+    def _values(self, p: np.ndarray, vals: dict[str, float]) -> dict[str, float]:
+        return {**{c: float(x) for c, x in zip(self.schedule.constants, p)}, **vals}
 
     def run(self, params: dict | None = None, final_time: float | None = None,
             time_step: float | None = None, saveper: float | None = None,
             return_columns: list[str] | None = None, method: str | None = None, seed: int | None = None,
-            changes=None) -> Result:
+            changes=None, initial_time: float | None = None, strict: bool = False) -> Result:
         """One run. `seed` (an integer) varies the draws of the model's random
         functions; the same seed always gives the same run. `changes`: Vensim
-        changes files (.cin paths or `Changes`), applied in order, before `params`."""
+        changes files (.cin paths or `Changes`), applied in order, before `params`.
+        Every value given here gives the numbers of the model with that value written
+        into its file: constants that decide the structure run a kernel compiled for them.
+        `Result.warnings` lists what went wrong during the run (diagnostics.py); with
+        `strict`, a value that becomes infinite or NaN raises NumericalError instead."""
         method = method or self.ir.method or "euler"   # the model file's own choice (XMILE sim_specs)
         if method not in METHODS:
             raise ParameterError(f"unknown integration method '{method}'; use one of {sorted(METHODS)}")
-        constants, tab = self.apply_changes(changes)
-        p, t0, dt, n_steps, save_every, names, save_idx, n_save = self._prepare(
-            {**constants, **(params or {})}, final_time, time_step, saveper, return_columns)
+        args = {"initial time": initial_time, "final time": final_time, "time step": time_step,
+                "saveper": saveper}
+        constants, tables = self.read_changes(changes)
+        p, vals, t0, dt, n_steps, save_every, names, save_idx, n_save = self._prepare(
+            {**constants, **(params or {})}, args, return_columns)
+        model = self.for_values(self._values(p, vals)) if self._structure else self
+        if model is not self:
+            return model.run(params, final_time, time_step, saveper, return_columns, method, seed,
+                             changes, initial_time, strict)
+        tab = self.table_vector(tables)
         if seed is not None:
             p[-1] = _seed_value(np.array([seed]))[0]
+        diag = np.empty(5 * len(self.kernel.watches))
         if not self.kernel.dynamic_control:
             limits.check_memory(f"a run of {n_save:,} saved times x {len(names):,} variables", 8.0 * n_save * len(names),
                                 "save fewer times (a larger SAVEPER) or fewer variables (return_columns)")
             out = np.empty((n_save, len(names)))
             _kernel_call(self._module.simulate, p, tab, out, save_idx, t0, dt, n_steps, save_every,
-                         METHODS[method])
+                         METHODS[method], diag)
             times = t0 + np.arange(n_save) * (save_every * dt)
-            return Result(times, [self.display(n) for n in names], out)
-        # Control variables change during the run: the kernel saves Time too, and
-        # we grow the output until it fits.
-        idx = np.concatenate([[0], save_idx]).astype(np.int64)
-        rows = max(n_save, 16)
-        while True:
-            limits.check_memory(f"a run of {rows:,} saved times x {len(idx):,} variables", 8.0 * rows * len(idx),
-                                "save fewer times (a larger SAVEPER) or fewer variables (return_columns)")
-            out = np.empty((rows, len(idx)))
-            saved = _kernel_call(self._module.simulate, p, tab, out, idx, t0, dt, n_steps,
-                                 save_every, METHODS[method])
-            if saved >= 0:
-                break
-            if rows > 50_000_000:
-                raise ParameterError("the run saves more than 50 million rows; check FINAL TIME and SAVEPER")
-            rows *= 4
-        return Result(out[:saved, 0].copy(), [self.display(n) for n in names], out[:saved, 1:])
+        else:
+            # Control variables change during the run: the kernel saves Time too, and
+            # we grow the output until it fits.
+            idx = np.concatenate([[0], save_idx]).astype(np.int64)
+            rows = max(n_save, 16)
+            while True:
+                limits.check_memory(f"a run of {rows:,} saved times x {len(idx):,} variables",
+                                    8.0 * rows * len(idx), "save fewer times (a larger SAVEPER) or fewer "
+                                    "variables (return_columns)")
+                out = np.empty((rows, len(idx)))
+                saved = _kernel_call(self._module.simulate, p, tab, out, idx, t0, dt, n_steps,
+                                     save_every, METHODS[method], diag)
+                if saved >= 0:
+                    break
+                if rows > 50_000_000:
+                    raise ParameterError("the run saves more than 50 million rows; check FINAL TIME and SAVEPER")
+                rows *= 4
+            times, out = out[:saved, 0].copy(), out[:saved, 1:]
+        lowered = self.schedule.model
+        warnings = bad_numbers(lowered, names, times, out) + \
+            watch_warnings(lowered, self.kernel.watches, diag, tab, self._watch_text)
+        warnings.sort(key=lambda w: w.time)
+        if strict and (err := strict_error(warnings)) is not None:
+            raise err
+        return Result(times, [self.display(n) for n in names], out, warnings)
 
     # -- changes files ------------------------------------------------------
     def apply_changes(self, changes) -> tuple[dict[str, float], np.ndarray]:
         """Constants to set and the lookup-table vector, after Vensim changes files."""
+        constants, tables = self.read_changes(changes)
+        return constants, self.table_vector(tables)
+
+    def read_changes(self, changes) -> tuple[dict[str, float], dict[str, ir.LookupTable]]:
+        """Constants to set and lookup tables to replace (by name), after Vensim changes
+        files (.cin paths or `Changes`), checked against the model."""
         if changes is None:
-            return {}, self.kernel.tables
+            return {}, {}
         items = [changes] if isinstance(changes, (str, os.PathLike, Changes)) else list(changes)
         constants: dict[str, float] = {}
-        tables = {key: table for key, table in self.kernel.lookups}
+        tables: dict[str, ir.LookupTable] = {}
         lowered = self.schedule.model.variables
         for item in items:
             ch = item if isinstance(item, Changes) else read_changes(item)
@@ -310,9 +407,23 @@ class Model:
                 var = lowered.get(name)
                 if var is None or var.kind is not ir.Kind.LOOKUP:
                     raise ParameterError(f"{ch.source}:{ch.lines[name]}: '{name}' is not a lookup of {self.path}")
-                if name in tables:  # a lookup no equation uses has no table in the kernel
-                    tables[name] = table
-        return constants, table_vector([tables[key] if key else t for key, t in self.kernel.lookups])
+                tables[name] = table
+        return constants, tables
+
+    def table_vector(self, tables: dict[str, ir.LookupTable] | None = None) -> np.ndarray:
+        """The kernel's lookup-table vector with `tables` (by name) replacing the model's."""
+        if not tables:
+            return self.kernel.tables
+        return table_vector([tables.get(key, t) if key else t for key, t in self.kernel.lookups])
+
+    def _tables_of(self, tab: np.ndarray) -> dict[str, ir.LookupTable]:
+        """The named lookup tables in a table vector of this model (inverse of table_vector)."""
+        out = {}
+        for k, (key, _) in enumerate(self.kernel.lookups):
+            if key:
+                off, n = int(tab[2 * k]), int(tab[2 * k + 1])
+                out[key] = ir.LookupTable(tuple(tab[off:off + n]), tuple(tab[off + n:off + 2 * n]))
+        return out
 
     # -- batches ------------------------------------------------------------
     def parameter_matrix(self, columns: dict[str, np.ndarray] | None = None, n: int | None = None,
@@ -336,14 +447,17 @@ class Model:
 
     def run_batch(self, P: np.ndarray, outputs: list[str] | None = None, times="all",
                   final_time=None, time_step=None, saveper=None, method: str | None = None,
-                  tables: np.ndarray | None = None, out: np.ndarray | None = None) -> BatchResult:
+                  tables: np.ndarray | None = None, out: np.ndarray | None = None,
+                  initial_time=None) -> BatchResult:
         """Run every row of P (from `parameter_matrix`) in parallel.
 
         Returns a BatchResult whose `values` is (runs, saved times, outputs);
         `times` is "all", "final", or a list of saved times to keep. `out`: a
         C-contiguous float64 array of shape (runs, rows, outputs), `rows` as in
         the BatchResult of the same call without it, for the kernel to write
-        into; with times="all", `values` is then `out` itself."""
+        into; with times="all", `values` is then `out` itself. Rows whose
+        constants change the model's structure (a SMOOTH N order) run on the
+        kernel compiled for it; every row must give the same control values."""
         method = method or self.ir.method or "euler"   # the model file's own choice (XMILE sim_specs)
         if method not in METHODS:
             raise ParameterError(f"unknown integration method '{method}'; use one of {sorted(METHODS)}")
@@ -351,11 +465,22 @@ class Model:
             raise ParameterError("this model changes FINAL TIME, TIME STEP or SAVEPER during the run; "
                                  "batch runs need them constant")
         P = np.ascontiguousarray(P, dtype=np.float64)
-        p, t0, dt, n_steps, save_every, names, save_idx, n_save = self._prepare(
-            None, final_time, time_step, saveper, outputs)
-        for name, value in (("final time", final_time), ("time step", time_step), ("saveper", saveper)):
-            if value is not None and name in self._param_index:
-                P[:, self._param_index[name]] = float(value)
+        args = {"initial time": initial_time, "final time": final_time, "time step": time_step,
+                "saveper": saveper}
+        first = P[0] if len(P) else self.defaults
+        p, vals, t0, dt, n_steps, save_every, names, save_idx, n_save = self._prepare(
+            None, args, outputs)
+        vals = self.control_values(first, args)
+        self._check_same_control(P, vals, args)
+        t0, dt, n_steps, save_every = self._control(vals, args)
+        n_save = n_steps // save_every + 1
+        P = P.copy() if any(n in self._param_index for n in ir.CONTROL_NAMES) else P
+        for name in ir.CONTROL_NAMES:
+            if name in self._param_index:
+                P[:, self._param_index[name]] = vals[name]
+        groups = self._structure_groups(P, vals)
+        if len(groups) > 1 or groups[0][0] is not self:
+            return self._run_groups(groups, P, outputs, times, args, method, tables, out, n_save)
         all_times = t0 + np.arange(n_save) * (save_every * dt)
         keep = None
         if isinstance(times, str) and times == "final":
@@ -382,11 +507,69 @@ class Model:
             raise ValueError(f"out must be a writeable C-contiguous float64 array of shape {shape}, "
                              f"not {out.dtype} {out.shape}")
         tab = self.kernel.tables if tables is None else tables
+        diag = np.empty((P.shape[0], 5 * len(self.kernel.watches)))
         _kernel_call(self._module.simulate_batch, P, tab, out, save_idx, t0, dt, n_steps, save_every,
-                     METHODS[method])
+                     METHODS[method], diag)
         if keep is not None:
             out, all_times = out[:, keep, :], all_times[keep]
-        return BatchResult(all_times, [self.display(n) for n in names], out, n_save)
+        return BatchResult(all_times, [self.display(n) for n in names], out, n_save, warning_counts(diag))
+
+    def _check_same_control(self, P: np.ndarray, vals: dict, args: dict) -> None:
+        """A batch runs every row over the same times: a constant that a control variable
+        is computed from may not vary between its rows."""
+        if len(P) < 2 or not self._derived:
+            return
+        reads = constants_read(self._control_model, [self._control_model.variables[n].expr
+                                                     for n in self._derived if args.get(n) is None])
+        for c in sorted(reads):
+            i = self._param_index.get(c)
+            if i is not None and c not in ir.CONTROL_NAMES and np.any(P[:, i] != P[0, i]):
+                users = [n.upper() for n in self._derived
+                         if c in constants_read(self._control_model, [self._control_model.variables[n].expr])]
+                raise ParameterError(f"'{self.display(c)}' varies between runs, but {', '.join(users)} "
+                                     "is computed from it, and the runs of a batch share their times")
+
+    def _structure_groups(self, P: np.ndarray, vals: dict) -> list[tuple["Model", np.ndarray | None]]:
+        """[(model, rows)]: the rows of P by the kernel their structure needs (rows None: all)."""
+        if not self._structure:
+            return [(self, None)]
+        cols = self._structure_inputs
+        if not len(P) or not len(cols):
+            return [(self.for_values(self._values(P[0] if len(P) else self.defaults, vals)), None)]
+        combos, inverse = np.unique(P[:, cols], axis=0, return_inverse=True)
+        inverse = inverse.reshape(-1)
+        by_model: dict[int, tuple[Model, list]] = {}
+        for k in range(len(combos)):
+            row = P[int(np.flatnonzero(inverse == k)[0])]
+            model = self.for_values(self._values(row, vals))
+            by_model.setdefault(id(model), (model, []))[1].append(k)
+        if len(by_model) == 1:
+            return [(next(iter(by_model.values()))[0], None)]
+        return [(m, np.flatnonzero(np.isin(inverse, ks))) for m, ks in by_model.values()]
+
+    def _run_groups(self, groups, P, outputs, times, args, method, tables, out, n_save) -> BatchResult:
+        """run_batch over groups of rows, each on its own kernel, into one result."""
+        res = None
+        named = None if tables is None else self._tables_of(tables)
+        kw = dict(final_time=args["final time"], time_step=args["time step"], saveper=args["saveper"],
+                  initial_time=args["initial time"], method=method)
+        for model, rows in groups:
+            tab = None if named is None else model.table_vector(named)
+            part = model.run_batch(P if rows is None else P[rows], outputs, times, tables=tab, **kw)
+            if res is None:
+                shape = (len(P),) + part.values.shape[1:]
+                if out is not None and out.shape != shape:
+                    raise ValueError(f"out must be a writeable C-contiguous float64 array of shape {shape}, "
+                                     f"not {out.dtype} {out.shape}")
+                values = out if out is not None else np.empty(shape)
+                res = BatchResult(part.time, part.columns, values, part.rows, np.zeros(len(P), dtype=np.int64))
+            if rows is None:
+                res.values[...] = part.values
+                res.warnings[...] = part.warnings
+            else:
+                res.values[rows] = part.values
+                res.warnings[rows] = part.warnings
+        return res
 
 
 def _kernel_call(fn, *args):
@@ -416,9 +599,41 @@ def _literal(var: ir.Variable) -> float:
 
 def compile_model(text: str, filename: str, data: DataOptions | None = None) -> tuple[ir.Model, Schedule, Kernel]:
     """The pure part of loading: text -> IR -> lowered IR -> order -> kernel source."""
+    return _compile(text, filename, data)[:3]
+
+
+def _compile(text: str, filename: str, data: DataOptions | None = None,
+             values: dict[str, float] | None = None) -> tuple[ir.Model, Schedule, Kernel, dict[str, ir.Expr]]:
+    """compile_model, lowering with `values` where they decide the structure (see
+    lower.RULES), and the control variables the runtime computes (see _pin_controls)."""
     model = parse_source(text, filename)
-    sched = schedule(lower(model, data))
-    return model, sched, generate(sched)
+    lowered = lower(model, data, values)
+    sched = schedule(lowered)
+    lowered, derived = _pin_controls(sched)
+    if derived:
+        sched = schedule(lowered)
+    return model, sched, generate(sched), derived
+
+
+def _pin_controls(sched: Schedule) -> tuple[ir.Model, dict[str, ir.Expr]]:
+    """Control variables computed from constants before the run (SAVEPER = TIME STEP)
+    become parameters that the runtime computes for each run from their equations, so
+    that a run's own SAVEPER (or FINAL TIME ...) reaches every equation that reads it,
+    as writing it into the model would. Returns the model and their equations."""
+    model = sched.model
+    derived = {}
+    variables = dict(model.variables)
+    for name in ir.CONTROL_NAMES:
+        var = variables.get(name)
+        if var is None or var.kind is ir.Kind.CONSTANT or name in sched.dynamic or var.initial is not None:
+            continue
+        try:
+            value = constant_value(model, name, {})
+        except ModelError:
+            continue  # computed in a way only the kernel knows: a run's own value is refused
+        derived[name] = var.expr
+        variables[name] = replace(var, kind=ir.Kind.CONSTANT, expr=ir.Num(value))
+    return replace(model, variables=variables), derived
 
 
 def _import_kernel(path: Path, key: str):
@@ -430,6 +645,47 @@ def _import_kernel(path: Path, key: str):
     sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
+
+
+@dataclass(frozen=True)
+class _Origin:
+    """What a loaded model was compiled from, to compile it again with other structure."""
+    path: Path
+    text: str
+    key: str
+    folder: Path
+    data: DataOptions | None = None    # data files and aliases given to load
+
+    def load(self, values: dict[str, float] | None, key: str, log=None) -> Model:
+        meta_path = self.folder / key / "model.pkl"
+        cached = meta_path.is_file()
+        if cached:
+            with open(meta_path, "rb") as f:
+                model, sched, kernel, derived = pickle.load(f)
+        else:
+            model, sched, kernel, derived = _compile(self.text, str(self.path), self.data, values)
+            meta_path.parent.mkdir(parents=True, exist_ok=True)
+            write_bytes(meta_path, pickle.dumps((model, sched, kernel, derived),
+                                                  protocol=pickle.HIGHEST_PROTOCOL))
+        # Kernels are kept by their source, which holds no constant's value: a model edited
+        # in its constants, or lowered again with the same structure, reuses the machine code.
+        source_key = hashlib.sha256((_FINGERPRINT + "\0" + kernel.source).encode()).hexdigest()[:24]
+        kernel_path = self.folder / f"k{source_key}" / "kernel.py"
+        if not kernel_path.is_file():
+            if log is not None:
+                log(f"{self.path}: compiling {len(sched.initial) + len(sched.dynamic)} equations to "
+                    f"machine code (once: later loads use the kernel cache in {self.folder})")
+            kernel_path.parent.mkdir(parents=True, exist_ok=True)
+            write_bytes(kernel_path, kernel.source.encode())
+        module = _import_kernel(kernel_path, source_key)
+        m = Model(str(self.path), model, sched, kernel, module, 0.0, cached, derived, self)
+        # First call compiles (or loads the cached machine code); count it as compile time.
+        m.run(return_columns=[])
+        return m
+
+    def load_variant(self, values: dict[str, float], structure: tuple) -> Model:
+        key = hashlib.sha256((self.key + "\0" + repr(structure)).encode()).hexdigest()[:24]
+        return self.load(values, key)
 
 
 def load(path: str | os.PathLike, cache_dir: str | os.PathLike | None = None, log=None,
@@ -452,23 +708,6 @@ def load(path: str | os.PathLike, cache_dir: str | os.PathLike | None = None, lo
     digest = external_fingerprint(path, text, data)
     key = hashlib.sha256((_FINGERPRINT + "\0" + str(path) + "\0" + text + "\0" + digest).encode()).hexdigest()[:24]
     folder = Path(cache_dir) if cache_dir else cache_root()
-    folder = folder / key
-    meta_path, kernel_path = folder / "model.pkl", folder / "kernel.py"
-    cached = meta_path.is_file() and kernel_path.is_file()
-    if cached:
-        with open(meta_path, "rb") as f:
-            model, sched, kernel = pickle.load(f)
-    else:
-        model, sched, kernel = compile_model(text, str(path), data)
-        if log is not None:
-            log(f"{path}: compiling {len(sched.initial) + len(sched.dynamic)} equations to machine code "
-                f"(once: later loads use the kernel cache in {folder.parent})")
-        folder.mkdir(parents=True, exist_ok=True)
-        write_bytes(kernel_path, kernel.source.encode())
-        write_bytes(meta_path, pickle.dumps((model, sched, kernel), protocol=pickle.HIGHEST_PROTOCOL))
-    module = _import_kernel(kernel_path, key)
-    m = Model(str(path), model, sched, kernel, module, 0.0, cached)
-    # First call compiles (or loads the cached machine code); count it as compile time.
-    m.run(final_time=None, return_columns=[], time_step=None)
+    m = _Origin(path, text, key, folder, data).load(None, key, log)
     m.compile_seconds = time.perf_counter() - started
     return m

@@ -1,0 +1,163 @@
+"""Numbers that go bad are reported: a saved value that becomes inf or NaN, a lookup
+input outside its x range, a variable outside the range its units declare (Vensim's
+simulation warnings); --strict makes inf/NaN an error; sweeps count such runs.
+Expected times are derived by hand from each equation."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import smartspec_dsl
+from smartspec_dsl import ModelError
+from smartspec_dsl.experiments.sweep import sweep
+
+from conftest import ROOT
+
+# TIME STEP 0.5, saved every 1:
+#   x = 1 / (Time - 3): +inf at 3 (division by zero; error_model numpy, as Vensim's IEEE floats)
+#   y = LN(Time - 2): NaN at 0 (LN of -2), first saved time
+#   z = tbl(Time - 1), tbl's x range [0, 4]: below at 0 (input -1), back within at 1 (input 0),
+#     above at 5.5 (input 4.5), a time step that is not saved
+#   w = 10 * Time, declared [0, 50]: above at 5.5 (55; 50 at time 5 is within)
+#   s = INTEG(1, 0), declared [0, ?]: never outside
+BAD = """x = 1 / (Time - 3) ~~|
+y = LN(Time - 2) ~~|
+tbl((0,0),(2,2),(4,3)) ~~|
+z = tbl(Time - 1) ~~|
+w = Time * 10 ~ Widget [0, 50] ~|
+s = INTEG(1, 0) ~ Widget [0,?] ~|
+INITIAL TIME = 0 ~~| FINAL TIME = 8 ~~| TIME STEP = 0.5 ~~| SAVEPER = 1 ~~|
+"""
+
+
+@pytest.fixture(scope="module")
+def bad_model(tmp_path_factory):
+    path = tmp_path_factory.mktemp("bad") / "bad.mdl"
+    path.write_text(BAD, encoding="utf-8")
+    return smartspec_dsl.load(path)
+
+
+def test_inf_and_nan_name_variable_time_and_line(bad_model):
+    ws = {(w.kind, w.variable): w for w in bad_model.run().warnings}
+    x, y = ws[("inf", "x")], ws[("nan", "y")]
+    assert (x.time, x.pos.line) == (3.0, 1) and "'x' is +inf at time 3" in x.message
+    assert (y.time, y.pos.line) == (0.0, 2) and "'y' is NaN at time 0" in y.message
+    assert x.message.startswith(f"{x.pos.file}:1:")
+
+
+def test_lookup_leaving_and_reentering_its_range(bad_model):
+    got = [(w.time, w.message.split(" ", 1)[1]) for w in bad_model.run().warnings if w.kind == "lookup"]
+    where = "the input of lookup 'tbl' in the equation of 'z'"
+    assert got == [(0.0, f"{where} goes below its x range [0, 4] at time 0"),
+                   (1.0, f"{where} comes back within its x range [0, 4] at time 1"),
+                   (5.5, f"{where} goes above its x range [0, 4] at time 5.5")]
+
+
+def test_variable_leaving_its_declared_range(bad_model):
+    got = [(w.variable, w.time) for w in bad_model.run().warnings if w.kind == "range"]
+    assert got == [("w", 5.5)]
+
+
+def test_warnings_are_in_time_order(bad_model):
+    times = [w.time for w in bad_model.run().warnings]
+    assert times == sorted(times) and len(times) == 6
+
+
+def test_strict_raises(bad_model):
+    with pytest.raises(ModelError, match=r"(?s)infinite or NaN.*'y' is NaN at time 0") as err:
+        bad_model.run(strict=True)
+    assert err.value.exit_code == 3
+    ok = bad_model.run(strict=True, final_time=1, params={}, return_columns=["w"])
+    assert not [w for w in ok.warnings if w.kind in ("nan", "inf")]
+
+
+def _cli(*args, cwd):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "smartspec_dsl.cli", *map(str, args)],
+                          capture_output=True, text=True, cwd=cwd, env=env)
+
+
+def test_cli_strict_exit_3_and_no_output(tmp_path):
+    model = tmp_path / "bad.mdl"
+    model.write_text(BAD, encoding="utf-8")
+    out = tmp_path / "out.csv"
+    proc = _cli("run", model, "-o", out, "--strict", cwd=tmp_path)
+    assert proc.returncode == 3, proc.stderr
+    assert "Traceback" not in proc.stderr and "'x' is +inf at time 3" in proc.stderr
+    assert not out.exists()
+    proc = _cli("run", model, "-o", out, cwd=tmp_path)
+    assert proc.returncode == 0 and out.exists()
+    lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("warning: ")]
+    assert len(lines) == 6 and "goes above its x range [0, 4] at time 5.5" in proc.stderr
+    assert not [ln for ln in _cli("run", model, "-o", out, "--quiet", cwd=tmp_path).stderr.splitlines()
+                if ln.startswith("warning: ")]
+
+
+def test_teacup_below_its_declared_range(tmp_path):
+    """Teacup Temperature is declared [32, 212]; in a room at 0 it cools as
+    T(t + dt) = T(t) (1 - dt/10) from 180: below 32 once (0.9875)^n < 32/180, n = 138
+    steps of 0.125 (0.9875^137 = 0.17848 > 32/180 = 0.17778 > 0.9875^138 = 0.17625): t = 17.25."""
+    model = smartspec_dsl.load(ROOT / "tests" / "data" / "teacup.mdl")
+    ws = [w for w in model.run(params={"Room Temperature": 0}).warnings if w.kind == "range"]
+    assert [(w.variable, w.time) for w in ws] == [("Teacup Temperature", 17.25)]
+    assert model.run().warnings == []
+
+
+def test_unsorted_lookup_with_repeated_x_is_a_located_error(tmp_path):
+    path = tmp_path / "dup.mdl"
+    path.write_text("t((0,0),(1,1),\n(1,2),(2,3)) ~~|\nx = t(Time) ~~|\n"
+                    "INITIAL TIME = 0 ~~| FINAL TIME = 1 ~~| TIME STEP = 1 ~~| SAVEPER = 1 ~~|\n")
+    with pytest.raises(ModelError, match=r"dup.mdl:1:\d+: the x values of a lookup must be increasing: "
+                                         r"x = 1 is followed by x = 1"):
+        smartspec_dsl.load(path)
+    cin = tmp_path / "dup.cin"
+    cin.write_text("t (\n(0,0),(2,1),(2,2))\n")
+    good = tmp_path / "good.mdl"
+    good.write_text(path.read_text().replace("(1,2),", ""))
+    with pytest.raises(ModelError, match=r"dup.cin:1: the x values of a lookup must be increasing"):
+        smartspec_dsl.load(good).run(changes=str(cin))
+
+
+DIV = """d = 1 ~~|
+x = 8 / d ~~|
+tbl((0,0),(1,1)) ~~|
+y = tbl(d) ~~|
+INITIAL TIME = 0 ~~| FINAL TIME = 2 ~~| TIME STEP = 1 ~~| SAVEPER = 1 ~~|
+"""
+
+
+@pytest.mark.parametrize("keep_runs", [True, False])
+def test_sweep_counts_bad_runs_and_leaves_them_out(tmp_path, keep_runs):
+    """x = 8/d over d = 1, 0, 2, 0, 4: two runs divide by zero; the statistics are those of
+    8, 4, 2 (mean 14/3, population std sqrt(56/9), median 4); y = tbl(d) leaves tbl's
+    x range [0, 1] in the runs d = 2 and d = 4."""
+    path = tmp_path / "div.mdl"
+    path.write_text(DIV, encoding="utf-8")
+    model = smartspec_dsl.load(path)
+    res = sweep(model, {"d": np.array([1.0, 0.0, 2.0, 0.0, 4.0])}, keep_runs=keep_runs, seed=1,
+                progress=False, stats=["mean", "std", "count", "p50"], chunk_size=2, times="final")
+    assert res.info["bad_runs"] == {"x": 2}
+    assert res.info["runs_with_warnings"] == 2
+    j = res.outputs.index("x")
+    assert res.stats["count"][-1, j] == 3
+    assert res.stats["mean"][-1, j] == pytest.approx(14 / 3, rel=1e-12)
+    assert res.stats["std"][-1, j] == pytest.approx(np.sqrt(56 / 9), rel=1e-12)
+    assert res.stats["p50"][-1, j] == pytest.approx(4, rel=1e-2 if not keep_runs else 1e-12)
+
+
+def test_sweep_cli_reports_bad_runs_in_summary_and_manifest(tmp_path):
+    pytest.importorskip("pyarrow")
+    path = tmp_path / "div.mdl"
+    path.write_text(DIV, encoding="utf-8")
+    spec = tmp_path / "spec.toml"
+    spec.write_text('sampler = "grid"\nstats = ["mean"]\n[parameters]\nd = [1.0, 0.0, 2.0]\n')
+    proc = _cli("sweep", path, "--spec", spec, "-o", tmp_path / "out", "--no-progress", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "1 run gave infinite or NaN values of 'x'" in proc.stderr
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["bad_runs"] == {"x": 1} and manifest["runs_with_warnings"] == 1
