@@ -1,4 +1,6 @@
-"""Spec files in, outputs out. Every output is written beside its target and moved
+"""Files in, outputs out. Every file a model reads (the model, its data) goes through
+`read_regular_file` (and, when the model names it, `read_in_folder`: inside the
+model's folder only). Every output is written beside its target and moved
 into place only when complete: a reader never sees half a file, and a failure
 leaves any previous file as it was."""
 from __future__ import annotations
@@ -6,25 +8,109 @@ from __future__ import annotations
 import csv
 import io
 import os
+import stat
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
-from .errors import SpecError
+from .errors import ModelError, SpecError
+
+# A file a model reads (the model itself, its data) is held in memory whole; past this
+# size it is surely not a model's text or data table.
+MAX_READ_BYTES = 1 << 30
+
+
+def read_regular_file(path, what: str = "file", where: str | None = None) -> bytes:
+    """The bytes of `path`, which must be a regular file (not a directory, device or
+    FIFO: /dev/zero or a named pipe would never end) of at most MAX_READ_BYTES.
+    Opened without blocking, checked on the open descriptor. Any failure (missing,
+    unreadable, NUL byte or over-long name) is a ModelError "WHERE: cannot read WHAT:
+    why", WHERE being `path` unless given."""
+    where = where or _short(path)
+    try:
+        fd = os.open(os.fspath(path), os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except (OSError, ValueError) as err:
+        reason = "its name holds a NUL byte" if isinstance(err, ValueError) else (err.strerror or str(err))
+        raise ModelError(f"{where}: cannot read {what}: {reason}") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            kind = "a directory" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+            raise ModelError(f"{where}: cannot read {what}: it is {kind}")
+        if info.st_size > MAX_READ_BYTES:
+            raise ModelError(f"{where}: cannot read {what}: it is {info.st_size:,} bytes; "
+                             f"at most {MAX_READ_BYTES:,} are read")
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            return fh.read(MAX_READ_BYTES + 1)
+    except OSError as err:
+        raise ModelError(f"{where}: cannot read {what}: {err.strerror or err}") from None
+    finally:
+        os.close(fd)
+
+
+def _short(path) -> str:
+    text = os.fspath(path).replace("\0", "\\0")
+    return text if len(text) <= 200 else text[:120] + "..." + text[-60:]
+
+
+def read_in_folder(folder, name: str, where: str, what: str = "external file") -> tuple:
+    """(resolved path, bytes) of the file `name` a model names, relative to the model's
+    `folder`. The one way a model's own data is read: the name must have no NUL byte,
+    must stay inside the folder once symbolic links are followed, and must be a regular
+    file (see `read_regular_file`). Errors are ModelErrors located at `where`."""
+    shown = _short(name) if len(name) <= 80 else _short(name[:60]) + "..." + _short(name[-15:])
+    label = f"{what} '{shown}'"
+    if "\0" in name:
+        raise ModelError(f"{where}: cannot read {label}: its name holds a NUL byte")
+    root = os.path.realpath(folder)
+    path = os.path.realpath(os.path.join(root, name))
+    if os.path.commonpath([root, path]) != root:
+        raise ModelError(f"{where}: {label} is outside the model's folder ({root}); only "
+                         "files in the model's folder (or below) may be read")
+    try:
+        os.stat(path)
+    except FileNotFoundError:
+        raise ModelError(f"{where}: {label} not found (looked for {_short(path)})") from None
+    except OSError as err:
+        raise ModelError(f"{where}: cannot read {label}: {err.strerror or err}") from None
+    return path, read_regular_file(path, label, where)
+
+
+def check_writable(path, what: str = "output") -> None:
+    """Raise a SpecError naming `path` unless an output file can be written there: its
+    folder exists and is writable, and `path` is not a folder. Checked before a
+    command starts its work, so a typo does not cost a whole run."""
+    path = Path(path)
+    parent = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise SpecError(f"{path}: cannot write {what}: it is a directory")
+    if not parent.is_dir():
+        why = "is not a directory" if parent.exists() else "does not exist"
+        raise SpecError(f"{path}: cannot write {what}: the folder {parent} {why}")
+    if not os.access(parent, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise SpecError(f"{path}: cannot write {what}: permission denied")
 
 
 @contextmanager
 def replacing(path, suffix: str = ""):
-    """A temporary file's name beside `path`; the file replaces `path` only if the block succeeds."""
+    """A temporary file's name beside `path`; the file replaces `path` only if the block
+    succeeds. An OSError about the temporary file or the move is a SpecError naming
+    `path` (the user's name, never the temporary one)."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="." + path.name + ".", suffix=suffix)
+    try:
+        check_writable(path)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="." + path.name + ".", suffix=suffix)
+    except OSError as exc:
+        raise SpecError(f"{path}: cannot write output: {exc.strerror or exc}") from None
     os.close(fd)
     try:
         yield tmp
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and getattr(exc, "filename", None) in (tmp, str(path), None):
+            raise SpecError(f"{path}: cannot write output: {exc.strerror or exc}") from None
         raise
 
 

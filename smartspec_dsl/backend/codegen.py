@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import ir
 from ..ir.builtins import ARGS, ARRAY_DRIVERS, ARRAY_READS, LOOKUP, RANDOM_DRAW, helpers
-from ..errors import UnsupportedFeature
+from ..errors import ModelError, UnsupportedFeature
 from ..passes.order import Schedule, is_delay_fixed, is_delay_information, is_delay_material
 from . import loops
 
@@ -79,7 +79,8 @@ class _Emitter:
         cont = [n for n in schedule.stocks if not vs[n].discrete]
         disc = [n for n in schedule.stocks if vs[n].discrete]
         order = [ir.TIME] + cont + disc + list(schedule.constants)
-        order += [n for n in schedule.initial if n not in set(cont) | set(disc)]
+        stocks = set(cont) | set(disc)
+        order += [n for n in schedule.initial if n not in stocks]
         self.slots = {n: i for i, n in enumerate(order)}
         self.cont, self.disc = cont, disc
         self.fixed = [n for n in schedule.initial if is_delay_fixed(vs[n])]
@@ -289,9 +290,15 @@ class _Emitter:
     # -- statements ----------------------------------------------------------
     def assign(self, name: str, e: ir.Expr) -> str:
         self.owner = name
-        if isinstance(e, ir.Call) and e.func in ARRAY_DRIVERS:
-            return self.flush(self.array_driver(name, e))
-        return self.flush(f"st(v, {self.slots[name]}, {self.expr(e)})  # {_safe_comment(name)}")
+        try:
+            if isinstance(e, ir.Call) and e.func in ARRAY_DRIVERS:
+                return self.flush(self.array_driver(name, e))
+            return self.flush(f"st(v, {self.slots[name]}, {self.expr(e)})  # {_safe_comment(name)}")
+        except ModelError as err:   # an error without a place is placed at the equation
+            pos = self.schedule.model.variables[name].pos
+            if pos is None or re.match(r"\S.*:\d+:\d+: ", str(err)):
+                raise
+            raise type(err)(f"{pos}: {err}") from None
 
     # -- whole-array functions: one statement stores the vector in the variable's scratch
     # block and computes over it in place; elements read the block --------------------
@@ -713,6 +720,17 @@ def simulate_batch(P, tab, OUT, save_idx, t0, dt, n_steps, save_every, method, D
 '''
 
 
+def _refuse_text(schedule: Schedule) -> None:
+    """A 'text' value has no number to compute with: refused at its equation, whichever
+    statement (rate, initial value, delay) would have carried it."""
+    for var in schedule.model.variables.values():
+        for e in (var.expr, var.initial):
+            text = next((n for n in ir.walk(e) if isinstance(n, ir.Str)), None) if e is not None else None
+            if text is not None:
+                raise UnsupportedFeature(f"{var.pos or schedule.model.source + ':1:1'}: a text argument "
+                                         f"('{text.value}') cannot be computed with")
+
+
 def _watch_arrays(em: _Emitter) -> str:
     """The module constants watch_setup reads: each watch's first slot, its lookup table's
     index (or -1) and its declared range (for a variable)."""
@@ -728,6 +746,7 @@ def _watch_arrays(em: _Emitter) -> str:
 
 
 def generate(schedule: Schedule) -> Kernel:
+    _refuse_text(schedule)
     em = _Emitter(schedule)
     init = loops.reroll_nested(em.initial_statements())
     dynamic = loops.reroll_nested(em.dynamic_statements())

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import os
 import sys
 import time
 from collections import Counter
@@ -13,11 +14,11 @@ import numba
 import numpy as np
 
 from ..app import evaluate
-from ..errors import ModelError, ParameterError, UnsupportedFeature
+from ..errors import ModelError, ParameterError, SpecError, UnsupportedFeature
 from ..experiments.distributed import client_for
 from ..experiments.store import SweepStore, read_manifest
 from ..experiments.sweep import SPEC_DOC, read_spec, sweep
-from ..files import replacing
+from ..files import check_writable, replacing
 from ..frontend.external import DataOptions
 from ..frontend.source import XMILE_SUFFIXES, parse_file
 from ..frontend.mdl_write import write_mdl
@@ -171,7 +172,7 @@ def cmd_sweep(args) -> int:
         default_seed = read_manifest(args.output).get("seed")   # a spec without a seed resumes with the first one
     spec = read_spec(args.spec, model, default_seed, args.chunk_size)
     store = SweepStore(args.output, layout=spec.layout, resume=args.resume, spec_file=spec.path,
-                       overwrite=args.overwrite)
+                       overwrite=args.overwrite, log=lambda message: print(f"warning: {message}", file=sys.stderr))
     Path(args.output).mkdir(parents=True, exist_ok=True)
     progress = False if args.no_progress else None
     o = spec.options
@@ -297,18 +298,53 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
+def check_outputs(args) -> None:
+    """Before any work: the output named by -o can be written (a file for every command
+    but sweep, whose output is a directory)."""
+    out = getattr(args, "output", None)
+    if not out:
+        return
+    if args.command != "sweep":
+        check_writable(out)
+        return
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        raise SpecError(f"{out}: cannot write the sweep there: it is a file, and a sweep writes a "
+                        "directory (of Parquet chunks and manifest.json)")
+    existing = next((p for p in [path, *path.parents] if p.exists()), Path("."))
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise SpecError(f"{out}: cannot write the sweep there: {existing} is not a writable directory")
+
+
 def main(argv=None) -> int:
+    """The command line; every error a user can cause is one line on stderr and exit 2,
+    Ctrl-C is one line and exit 130, and a closed pipe (`| head`) ends quietly."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] == "evaluate":
-        return cmd_evaluate(argv[1:])
-    args = build_parser().parse_args(argv)
     try:
+        if argv and argv[0] == "evaluate":
+            return cmd_evaluate(argv[1:])
+        args = build_parser().parse_args(argv)
+        check_outputs(args)
         return args.func(args)
     except ModelError as err:
         print(f"error: {err}", file=sys.stderr)
         return err.exit_code
-    except FileNotFoundError as err:
-        print(f"error: {err.filename}: no such file", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # the reader went away (`smartspec run m.mdl | head`): nothing left to say, and
+        # Python must not complain when it flushes stdout at exit
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
+    except OSError as err:
+        where = err.filename if err.filename is not None else "error"
+        print(f"error: {where}: {err.strerror or err}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print("error: out of memory (see the limits in the README: a larger SAVEPER, fewer "
+              "variables, smaller subscript ranges)", file=sys.stderr)
         return 2
 
 

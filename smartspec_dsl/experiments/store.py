@@ -28,19 +28,21 @@ manifest.json: {"format": "smartspec-sweep/1", "model": path, "model_hash":
 sha256 of the model file, "spec_hash": sha256 of everything that fixes the
 chunks' contents (parameter table, seed, outputs, times, chunk size, run
 options), "spec_file", "spec_file_hash", "runs", "chunk_size", "n_chunks",
-"chunks_done": [...], "complete": bool, "layout", "outputs", "time",
+"chunks_done": [...], "chunk_sha256": {chunk: sha256 of its file}, "complete": bool, "layout", "outputs", "time",
 "parameters", "schema": {column: type}}.
 
 Each chunk file is written to a temporary name in `chunks/` and moved into
 place with os.replace, so a chunk file that exists is complete; an interrupted
 sweep keeps every finished chunk. Resuming (`SweepStore(..., resume=True)`)
 checks the model and spec hashes and runs only the chunks whose files are
-missing; the final files equal those of an uninterrupted sweep.
+missing or damaged (unreadable, the wrong size, or bytes that no longer match
+their digest); the final files equal those of an uninterrupted sweep.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -98,7 +100,7 @@ class SweepStore:
     """Writes (and reads back) one sweep's directory. Pass it as `sweep(..., store=...)`."""
 
     def __init__(self, directory, layout: str | None = None, resume: bool = False,
-                 spec_file: str | None = None, overwrite: bool = False):
+                 spec_file: str | None = None, overwrite: bool = False, log=None):
         if layout not in (None, "wide", "long"):
             raise SpecError(f"layout must be 'wide' or 'long', not {layout!r}")
         self.dir = Path(directory)
@@ -106,6 +108,8 @@ class SweepStore:
         self.layout_arg, self.resume, self.overwrite = layout, resume, overwrite
         self.spec_file = spec_file
         self.manifest: dict = {}
+        # hears about damaged files found when resuming (default: a warning)
+        self.log = log or (lambda message: warnings.warn(message, stacklevel=3))
 
     # -- paths
     def chunk_path(self, i: int) -> Path:
@@ -123,7 +127,7 @@ class SweepStore:
             "spec_hash": plan.digest(), "spec_file": self.spec_file,
             "spec_file_hash": _hash_file(self.spec_file) if self.spec_file else None,
             "runs": plan.n, "seed": plan.seed, "chunk_size": plan.chunk_size, "n_chunks": plan.n_chunks,
-            "chunks_done": [], "complete": False, "layout": layout,
+            "chunks_done": [], "chunk_sha256": {}, "complete": False, "layout": layout,
             "outputs": plan.output_names, "time": [float(t) for t in plan.time],
             "parameters": plan.names, "scenarios": plan.has_labels,
             "run_options": plan.run_kw,
@@ -144,6 +148,7 @@ class SweepStore:
                     raise SpecError(f"{mpath}: the sweep spec changed since this sweep started "
                                     "(parameters, seed, outputs, times or chunk size); cannot resume")
                 layout = manifest["layout"] = old["layout"]
+                manifest["chunk_sha256"] = old.get("chunk_sha256", {})
             elif not self.overwrite:
                 raise SpecError(f"{self.dir}: already holds a sweep; use --resume to finish it, "
                                 "or another output directory")
@@ -159,6 +164,8 @@ class SweepStore:
         self.layout = layout
         schema = self._schema(plan)
         manifest["schema"] = {f.name: str(f.type) for f in schema}
+        if self.resume:
+            self._drop_damaged(plan, manifest)
         manifest["chunks_done"] = [i for i in range(plan.n_chunks) if self.has_chunk(i)]
         self.manifest = manifest
         self._write_manifest()
@@ -166,7 +173,54 @@ class SweepStore:
             _write_parquet_stream(self.dir / "params.parquet", self._param_table(plan, 0, 0, 1).schema,
                            (self._param_table(plan, s, s + len(p.seeds), 1, p) for s, p in plan.blocks()))
 
+    def _drop_damaged(self, plan, manifest) -> None:
+        """Before resuming: remove what an interrupted or killed sweep may have left
+        behind: temporary files, chunks whose bytes differ from the digest recorded when
+        they were written (or, with none recorded, that cannot be read back whole or hold
+        the wrong number of rows), and an unreadable parameter table. Each damaged file
+        is named (`log`) and its runs are computed again."""
+        _, pq = _pa()
+        ours = (".chunk-", ".params.parquet.", ".stats.parquet.", ".manifest.json.")
+        for folder in (self.dir, self.chunk_dir):
+            for tmp in (folder.iterdir() if folder.is_dir() else ()):
+                if tmp.name.startswith(ours) and tmp.is_file():   # `files.replacing`'s names
+                    tmp.unlink()
+        rows_per_run = 1 if manifest["layout"] == "wide" else len(plan.time)
+        for i in range(plan.n_chunks):
+            path = self.chunk_path(i)
+            if not path.is_file():
+                continue
+            digest = manifest["chunk_sha256"].pop(str(i), None)
+            actual = _hash_file(path)
+            if digest is not None:          # written and recorded: its digest says it all
+                problem = None if digest == actual else "its bytes changed since it was written"
+            else:                           # written, then killed before it was recorded
+                s, e = plan.bounds(i)
+                try:
+                    n = read_values(path, manifest).shape[0]
+                    problem = None if n == e - s else \
+                        f"{n * rows_per_run} rows instead of {(e - s) * rows_per_run}"
+                except Exception as err:    # noqa: BLE001 - pyarrow reports damage in many ways
+                    problem = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+            if problem is not None:
+                self.log(f"{path}: damaged ({problem}); its runs are computed again")
+                path.unlink()
+            else:
+                manifest["chunk_sha256"][str(i)] = actual
+        params = self.dir / "params.parquet"
+        if params.is_file():
+            try:
+                ok = pq.read_table(params).num_rows == plan.n
+            except Exception:           # noqa: BLE001
+                ok = False
+            if not ok:
+                self.log(f"{params}: damaged; written again")
+                params.unlink()
+
     def _write_manifest(self) -> None:
+        digests = self.manifest.get("chunk_sha256")
+        if digests:   # in chunk order, however the chunks were finished
+            self.manifest["chunk_sha256"] = dict(sorted(digests.items(), key=lambda kv: int(kv[0])))
         write_bytes(self.dir / "manifest.json", json.dumps(self.manifest, indent=1).encode())
 
     def _schema(self, plan):
@@ -208,6 +262,8 @@ class SweepStore:
         done = set(self.manifest.get("chunks_done", []))
         done.add(i)
         self.manifest["chunks_done"] = sorted(done)
+        # its digest, so that a resume finds any later damage, not only what stops pyarrow
+        self.manifest.setdefault("chunk_sha256", {})[str(i)] = _hash_file(self.chunk_path(i))
         self._write_manifest()
 
     def read_chunk(self, i: int) -> np.ndarray:

@@ -20,6 +20,7 @@ output.*), a column (or row) per element named like Vensim's output
 from __future__ import annotations
 
 import csv
+import io
 import itertools
 import math
 import re
@@ -28,6 +29,7 @@ from pathlib import Path
 
 from .. import ir
 from ..errors import ModelError
+from ..files import read_in_folder, read_regular_file
 from ..ir.normalize import resolve_lookup_calls
 from ..ir.ranges import SubscriptSpace
 
@@ -69,17 +71,8 @@ def alias_file(name: str, options: DataOptions, pos=None) -> Path | None:
 
 
 def resolve_path(base: Path, name: str, pos=None) -> Path:
-    """`name` relative to the model's folder; refused if it leads outside it."""
-    root = base.resolve()
-    path = (root / name).resolve()
-    try:
-        path.relative_to(root)
-    except ValueError:
-        raise ModelError(f"{pos}: external file '{name}' is outside the model's folder "
-                         f"({root}); only files in the model's folder (or below) may be read") from None
-    if not path.is_file():
-        raise ModelError(f"{pos}: external file '{name}' not found (looked for {path})")
-    return path
+    """`name` relative to the model's folder, checked like every read (`files.read_in_folder`)."""
+    return Path(read_in_folder(base, name, str(pos))[0])
 
 
 def _to_float(v) -> float:
@@ -111,8 +104,9 @@ class _Sheet:
 
 
 class _Book:
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, data: bytes):
         self.path = path
+        self.data = data
         self.sheets: dict[str, _Sheet] = {}
         self.names: dict[str, tuple[str, int, int, int, int]] = {}  # lower name -> sheet, r0, c0, r1, c1
         suffix = path.suffix.lower()
@@ -128,7 +122,7 @@ class _Book:
         except ImportError:  # pragma: no cover
             raise ModelError(f"reading '{self.path.name}' needs openpyxl "
                              "(pip install 'smartspec[data]')") from None
-        wb = openpyxl.load_workbook(self.path, read_only=False, data_only=True)
+        wb = openpyxl.load_workbook(io.BytesIO(self.data), read_only=False, data_only=True)
         for ws in wb.worksheets:
             self.sheets[ws.title] = _Sheet([list(r) for r in ws.iter_rows(values_only=True)])
 
@@ -155,7 +149,7 @@ class _Book:
         except ImportError:  # pragma: no cover
             raise ModelError(f"reading '{self.path.name}' needs xlrd "
                              "(pip install 'smartspec[data]')") from None
-        book = xlrd.open_workbook(str(self.path))
+        book = xlrd.open_workbook(file_contents=self.data)
         for sh in book.sheets():
             rows = []
             for r in range(sh.nrows):
@@ -178,7 +172,7 @@ class _Book:
         if self.path.suffix.lower() in TEXT_SUFFIXES:
             delim = name.replace("\\t", "\t")
             if delim not in self.text_sheets:
-                text = self.path.read_text(encoding="utf-8", errors="replace")
+                text = self.data.decode("utf-8", errors="replace")
                 if delim.lower() in ("tab", ""):
                     delim = "\t"
                 rows = [[c if c.strip() != "" else None for c in row]
@@ -254,10 +248,15 @@ class _Reader:
         return out
 
     def book(self, name: str, pos) -> _Book:
-        path = alias_file(name, self.options, pos) or resolve_path(self.base, name, pos)
+        alias = alias_file(name, self.options, pos)
+        if alias is not None:   # a file the run names (--data-alias): the user's own path
+            path, data = alias, read_regular_file(alias, f"file alias '{name}'", str(pos))
+        else:
+            path, data = read_in_folder(self.base, name, str(pos))
+        path = Path(path)
         if path not in self.books:
             try:
-                self.books[path] = _Book(path)
+                self.books[path] = _Book(path, data)
             except ModelError:
                 raise
             except Exception as err:
@@ -472,12 +471,24 @@ def _lift_nested(model: ir.Model) -> ir.Model:
     return replace(model, variables=out)
 
 
-def data_file_rows(path: Path) -> list[list[str]]:
-    """A data file's cells as text: .tab (tabs), .csv (commas), .xlsx/.xls (first sheet)."""
+def data_file_names(base: Path) -> list[Path]:
+    """The delimited data files next to a model that data variables are read from
+    (every .tab/.csv but output.*), in name order; links are followed, and refused
+    when read if they lead out of the folder."""
+    try:
+        return sorted(p for p in base.iterdir() if p.suffix.lower() in (".tab", ".csv")
+                      and p.stem.lower() != "output" and p.is_file())
+    except OSError:
+        return []
+
+
+def data_file_rows(path: Path, data: bytes) -> list[list[str]]:
+    """A data file's cells as text: .tab (tabs), .csv (commas), .xlsx/.xls (first sheet);
+    `data` is the file's bytes, read through `files`' checks."""
     suffix = path.suffix.lower()
     if suffix in (".xlsx", ".xlsm", ".xls"):
         try:
-            book = _Book(path)
+            book = _Book(path, data)
         except ModelError:
             raise
         except Exception as err:
@@ -487,12 +498,14 @@ def data_file_rows(path: Path) -> list[list[str]]:
         sheet = next(iter(book.sheets.values()))
         return [["" if v is None else str(v) for v in row] for row in sheet.rows
                 if any(v not in (None, "") for v in row)]
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError as err:
-        raise ModelError(f"{path}: cannot read data file: {err.strerror or err}") from None
+    text = data.decode("utf-8", errors="replace")
     delim = "\t" if suffix in (".tab", ".tsv") else ","
     return [r for r in csv.reader(text.splitlines(), delimiter=delim) if r]
+
+
+class _DataFiles:
+    """Data variables' values: from the files a run names (Vensim's `-d`), else from the
+    delimited files next to the model."""
 
 
 class _DataFiles:
@@ -508,19 +521,16 @@ class _DataFiles:
         return ", ".join(str(f) for f in self.files) if self.files else \
             f"the data files next to the model ({self.base})"
 
-    def load(self) -> dict[str, ir.LookupTable]:
+    def load(self, pos=None) -> dict[str, ir.LookupTable]:
         if self.series is not None:
             return self.series
         self.series = {}
-        if self.files:
-            files = list(self.files)
-        elif self.base.is_dir():
-            files = sorted(p for p in self.base.iterdir() if p.is_file()
-                           and p.suffix.lower() in (".tab", ".csv") and p.stem.lower() != "output")
-        else:
-            files = []
-        for path in files:
-            rows = data_file_rows(Path(path))
+        for path in (self.files or data_file_names(self.base)):
+            if self.files:   # the run's own files (-d): the user's paths
+                data = read_regular_file(path, "data file")
+            else:            # the same check as every GET call: no link out of the folder
+                _, data = read_in_folder(self.base, Path(path).name, str(pos or self.base), "data file")
+            rows = data_file_rows(Path(path), data)
             if not rows:
                 continue
             if rows[0] and rows[0][0].strip().lower() == "time" and len(rows[0]) > 1 \
@@ -626,7 +636,7 @@ def resolve_external(model: ir.Model, data_dir: str | Path | None = None,
             if call is not None:
                 tables = reader.series(call, len(combos))
             else:
-                series = datafiles.load()
+                series = datafiles.load(d.pos)
                 tables = []
                 for combo in combos:
                     key = f"{name}[{','.join(combo)}]" if combo else name
@@ -678,24 +688,20 @@ def fingerprint(model_path: str | Path, text: str, options: DataOptions | None =
     options = options or DataOptions()
     base = Path(model_path).parent
     h = hashlib.sha256()
-    paths = set()
-    for name in _GET_FILE.findall(text):
+    def add(name: str, read) -> None:
+        h.update(name.encode("utf-8", "replace") + b"\0")
         try:
-            paths.add(alias_file(name, options) or base / name)
-        except ModelError:
-            paths.add(base / name)   # reported when the model is compiled
-    if options.data_files:
-        paths |= {Path(p) for p in options.data_files}
-    else:
-        try:
-            paths |= {p for p in base.iterdir() if p.is_file()
-                      and p.suffix.lower() in (".tab", ".csv") and p.stem.lower() != "output"}
-        except OSError:
-            pass
-    for path in sorted(paths, key=str):
-        h.update(str(path).encode() + b"\0")
-        try:
-            h.update(path.read_bytes())
-        except OSError:
-            h.update(b"<missing>")
+            h.update(read())
+        except ModelError as err:   # reported when the model is compiled
+            h.update(str(err).encode("utf-8", "replace"))
+
+    for name in sorted(set(_GET_FILE.findall(text))):
+        if name.startswith("?"):
+            add(name, lambda: read_regular_file(alias_file(name, options), "data file"))
+        else:
+            add(name, lambda: read_in_folder(base, name, str(model_path))[1])
+    for path in options.data_files:
+        add(str(path), lambda: read_regular_file(path, "data file"))
+    for path in ([] if options.data_files else data_file_names(base)):
+        add(path.name, lambda: read_in_folder(base, path.name, str(model_path))[1])
     return h.hexdigest()

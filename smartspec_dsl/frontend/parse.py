@@ -6,13 +6,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import lark
-from lark import Token, Transformer, v_args
+from lark import Token, Transformer_NonRecursive, v_args
 
 from .. import ir
 from ..errors import ModelError, SourcePos, SyntaxErrorInModel
+from ..files import read_regular_file
+from ..limits import MAX_RANGE_ELEMENTS
 from ..ir.normalize import classify_flows, resolve_lookup_calls
 from .external import read_subscript
 from .grammar import parser
+from .nesting import bounded
 
 SKETCH_MARKER = re.compile(r"\\\\\\?---///")
 
@@ -29,7 +32,9 @@ _TERMINAL_TEXT = {
 
 
 def read_model_text(path: str | Path) -> str:
-    data = Path(path).read_bytes()
+    """A model file's text (UTF-8, else Latin-1); a ModelError naming the path if it
+    cannot be read (see `files.read_regular_file`)."""
+    data = read_regular_file(path, "model")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
@@ -160,7 +165,9 @@ def _num(x: float) -> ir.Num:
 
 
 @v_args(meta=True)
-class _ToIR(Transformer):
+class _ToIR(Transformer_NonRecursive):
+    """Non-recursive, so a parse tree of any depth is fine; each expression is then
+    bounded in depth (see `nesting`) for the passes that follow."""
     def __init__(self, filename: str):
         super().__init__()
         self.filename = filename
@@ -322,11 +329,14 @@ class _ToIR(Transformer):
             rows = (rhs[1],)
             item = _Item("equation", lhs, op, rows, extra={"tabbed": True})
         else:
-            item = _Item("equation", lhs, op, rhs)
+            rows = tuple(tuple(bounded(e, lhs.pos) for e in row) for row in rhs)
+            item = _Item("equation", lhs, op, rows)
         return self._docs(item, docs)
 
     def lookup_definition(self, meta, children):
         lhs, body, docs = children
+        if not isinstance(body, ir.LookupTable):
+            body = bounded(body, lhs.pos)
         return self._docs(_Item("lookup", lhs, lookup=body), docs)
 
     def data_declaration(self, meta, children):
@@ -349,7 +359,18 @@ class _ToIR(Transformer):
         if not (m1 and m2 and m1.group(1) == m2.group(1)):
             raise ModelError(f"{self._pos(meta)}: numbered subscript range ({first}-{last}) "
                              "needs two names with the same prefix ending in numbers")
+        if max(len(m1.group(2)), len(m2.group(2))) > 9:   # past any range we accept, and int() limits
+            raise ModelError(f"{self._pos(meta)}: numbered subscript range ({first[:30]}-{last[:30]}) "
+                             f"has numbers of more than 9 digits; smartspec accepts at most "
+                             f"{MAX_RANGE_ELEMENTS:,} elements in one range")
         a, b = int(m1.group(2)), int(m2.group(2))
+        if b < a:
+            raise ModelError(f"{self._pos(meta)}: numbered subscript range ({first}-{last}) counts down; "
+                             "write the smaller number first")
+        if b - a + 1 > MAX_RANGE_ELEMENTS:
+            raise ModelError(f"{self._pos(meta)}: numbered subscript range ({first}-{last}) has "
+                             f"{b - a + 1:,} elements; smartspec accepts at most {MAX_RANGE_ELEMENTS:,} "
+                             "in one range")
         return tuple(f"{m1.group(1)}{i}" for i in range(a, b + 1))
 
     def map_target(self, meta, children):
@@ -425,6 +446,10 @@ def _variable_from_items(items: list[_Item], lookup_names: set[str]) -> ir.Varia
         if it.kind == "equation" and len(it.rows) == 1 and len(it.rows[0]) == 1 and not it.extra.get("tabbed"):
             expr = it.rows[0][0]
         rows = () if expr is not None else tuple(it.rows)
+        n_values = sum(len(row) for row in rows)
+        if it.kind == "equation" and not it.lhs.subscripts and n_values > 1:
+            raise ModelError(f"{it.lhs.pos}: '{it.lhs.display}' is given {n_values} values but has no "
+                             "subscripts; a list of values needs a subscripted variable")
         definitions.append(ir.Definition(it.lhs.subscripts, it.lhs.excepts, it.operator, expr,
                                          rows, it.lookup, it.lhs.pos, it.lhs.keyword))
     units = next((it.units for it in items if it.units), "")

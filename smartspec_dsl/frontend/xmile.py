@@ -20,6 +20,7 @@ from pathlib import Path
 
 from .. import ir
 from ..errors import ModelError, UnsupportedFeature
+from ..files import read_regular_file
 from .xmile_expr import Context, display_name, parse_equation, translate, xmile_name
 from .xmile_xml import Node, read_xml
 
@@ -424,8 +425,5 @@ def parse_xmile(data: bytes, filename: str = "<model>") -> ir.Model:
 
 def parse_xmile_file(path: str | Path) -> ir.Model:
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as err:
-        raise ModelError(f"{path}: cannot read model: {err.strerror or err}") from None
+    data = read_regular_file(path, "model")   # the one checked read (no device, FIFO, directory)
     return parse_xmile(data, str(path))

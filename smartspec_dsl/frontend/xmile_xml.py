@@ -13,6 +13,7 @@ from pathlib import Path
 from xml.etree.ElementTree import ParseError
 
 from ..errors import ModelError, SourcePos, SyntaxErrorInModel
+from ..files import read_regular_file
 
 
 @dataclass
@@ -140,8 +141,5 @@ def read_xml(data: bytes, filename: str) -> Node:
 
 def read_xml_file(path: str | Path) -> Node:
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as err:
-        raise ModelError(f"{path}: cannot read model: {err.strerror or err}") from None
+    data = read_regular_file(path, "model")   # the one checked read (no device, FIFO, directory)
     return read_xml(data, str(path))

@@ -153,17 +153,46 @@ def references(e: Expr | None) -> set[str]:
     return out
 
 
-def map_expr(e: Expr, fn) -> Expr:
-    """Rebuild `e` bottom-up, replacing each node by fn(node-with-new-children)."""
+def with_children(e: Expr, kids) -> Expr:
+    """`e` with its children (as `children(e)` lists them) replaced by `kids`."""
     if isinstance(e, Call):
-        e = replace(e, args=tuple(map_expr(a, fn) for a in e.args))
-    elif isinstance(e, LookupCall):
-        e = replace(e, arg=map_expr(e.arg, fn))
-    elif isinstance(e, BinOp):
-        e = replace(e, left=map_expr(e.left, fn), right=map_expr(e.right, fn))
-    elif isinstance(e, UnaryOp):
-        e = replace(e, operand=map_expr(e.operand, fn))
-    return fn(e)
+        return replace(e, args=tuple(kids))
+    if isinstance(e, LookupCall):
+        return replace(e, arg=kids[0])
+    if isinstance(e, BinOp):
+        return replace(e, left=kids[0], right=kids[1])
+    if isinstance(e, UnaryOp):
+        return replace(e, operand=kids[0])
+    return e
+
+
+def map_expr(e: Expr, fn) -> Expr:
+    """Rebuild `e` bottom-up, replacing each node by fn(node-with-new-children).
+    Iterative, so an expression of any depth is fine."""
+    done: list = []
+    todo: list = [(e, False)]
+    while todo:
+        node, ready = todo.pop()
+        kids = children(node)
+        if ready:
+            new = done[len(done) - len(kids):] if kids else []
+            if kids:
+                del done[len(done) - len(kids):]
+            done.append(fn(with_children(node, new) if kids else node))
+        else:
+            todo.append((node, True))
+            todo.extend((k, False) for k in reversed(kids))
+    return done[0]
+
+
+def depth(e: Expr) -> int:
+    """The number of nodes on the longest path from `e` to a leaf (iterative)."""
+    deepest, todo = 0, [(e, 1)]
+    while todo:
+        node, d = todo.pop()
+        deepest = max(deepest, d)
+        todo.extend((k, d + 1) for k in children(node))
+    return deepest
 
 
 # ---- variables and models ----------------------------------------------------

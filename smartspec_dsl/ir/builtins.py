@@ -232,6 +232,9 @@ ARITY = {n: b.args for n, b in BUILTINS.items() if b.args is not None and b.stag
 CLOCKED = {n for n, b in BUILTINS.items() if b.clocked}
 ARRAY = {n for n, b in BUILTINS.items() if b.stage == FLATTENING}
 WHOLE_EQUATION = {n for n, b in BUILTINS.items() if b.stage == EQUATION}
+# Functions whose first argument names a lookup; anywhere else a lookup's name alone is an
+# error (Vensim's "lookup used as a variable").
+TAKES_LOOKUP = {n for n, b in BUILTINS.items() if b.emit == LOOKUP} | {"RANDOM LOOKUP"}
 
 
 def helpers(emit: str) -> dict[str, str]:

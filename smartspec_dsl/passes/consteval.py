@@ -10,10 +10,18 @@ from ..errors import ModelError
 _OPS = {
     "+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
     "/": lambda a, b: a / b if b else math.copysign(math.inf, a) if a else math.nan,
-    "^": lambda a, b: a ** b, "=": lambda a, b: float(a == b), "<>": lambda a, b: float(a != b),
+    "^": lambda a, b: _power(a, b), "=": lambda a, b: float(a == b), "<>": lambda a, b: float(a != b),
     "<": lambda a, b: float(a < b), "<=": lambda a, b: float(a <= b),
     ">": lambda a, b: float(a > b), ">=": lambda a, b: float(a >= b),
 }
+
+
+def _power(a: float, b: float) -> float:
+    """C's pow, as the kernel computes it: inf on overflow or 0 ** -1, nan for a negative
+    base and a fractional exponent (Python's ** raises or returns a complex number)."""
+    import numpy as np
+    with np.errstate(all="ignore"):
+        return float(np.power(np.float64(a), np.float64(b)))
 
 
 class NotConstant(ModelError):

@@ -39,9 +39,12 @@ def _div(a, b): return BinOp("/", a, b)
 def _order(value, expr, pos, f) -> int:
     try:
         x = value(expr)
-    except ModelError:
+    except (ModelError, ArithmeticError, ValueError, RecursionError):
         raise UnsupportedFeature(f"{pos}: {f} needs an order computable from constants at the "
                                  "initial time") from None
+    if x > MAX_ORDER:
+        raise ModelError(f"{pos}: {f} of order {x:g} would need as many stocks; smartspec accepts "
+                         f"orders up to {MAX_ORDER:,}")
     if not x >= 1:
         raise ModelError(f"{pos}: {f}'s order must be at least 1, got {x:g}")
     return int(round(x))
@@ -499,6 +502,49 @@ def _rename(e: ir.Expr | None, names: dict[str, str]) -> ir.Expr | None:
     return None if e is None else ir.map_expr(e, visit)
 
 
+MAX_MACRO_CALLS = 20_000
+MAX_ORDER = 10_000           # stages of a DELAY N or SMOOTH N: one stock each
+
+
+def _macro_display(macro: ir.Macro) -> str:
+    """The macro's name as the modeller wrote it (its output variable's spelling)."""
+    return next((v.display for v in macro.variables if v.name == macro.name), macro.name)
+
+
+def _check_macro_recursion(model: ir.Model) -> None:
+    """A macro that calls itself, directly or through other macros, would expand
+    forever (Vensim refuses it too): an error naming the macros of the cycle."""
+    calls = {}
+    for name, macro in model.macros.items():
+        exprs = [e for v in macro.variables for e in (v.expr, v.initial) if e is not None]
+        calls[name] = {ir.canonical_name(n.func) for e in exprs for n in ir.walk(e)
+                       if isinstance(n, Call) and ir.canonical_name(n.func) in model.macros}
+    state: dict[str, int] = {}           # 1: on the current path, 2: finished
+    for start in calls:
+        if start in state:
+            continue
+        path, todo = [], [(start, iter(sorted(calls[start])))]
+        state[start] = 1
+        path.append(start)
+        while todo:
+            name, it = todo[-1]
+            nxt = next(it, None)
+            if nxt is None:
+                state[name] = 2
+                todo.pop()
+                path.pop()
+            elif state.get(nxt) == 1:
+                cycle = path[path.index(nxt):] + [nxt]
+                macro = model.macros[nxt]
+                shown = " -> ".join(_macro_display(model.macros[n]) for n in cycle)
+                raise ModelError(f"{macro.pos}: macro '{_macro_display(macro)}' calls itself ({shown}); "
+                                 "a macro cannot be recursive")
+            elif nxt not in state:
+                state[nxt] = 1
+                path.append(nxt)
+                todo.append((nxt, iter(sorted(calls[nxt]))))
+
+
 def expand_macros(model: ir.Model) -> ir.Model:
     """Copy a macro's equations for each call, inputs bound to the call's arguments.
 
@@ -519,6 +565,7 @@ def expand_macros(model: ir.Model) -> ir.Model:
                 if e is not None:
                     ir.map_expr(e, no_outputs)
         return model
+    _check_macro_recursion(model)
     count = 0
     done: dict[str, ir.Variable] = {}
     work = list(model.variables.values())
@@ -532,12 +579,16 @@ def expand_macros(model: ir.Model) -> ir.Model:
                 return no_outputs(node)
             macro = model.macros[ir.canonical_name(node.func)]
             if len(node.args) != len(macro.params):
-                raise ModelError(f"{node.pos}: macro '{macro.name}' takes {len(macro.params)} "
+                raise ModelError(f"{node.pos}: macro '{_macro_display(macro)}' takes {len(macro.params)} "
                                  f"arguments, got {len(node.args)}")
             if node.outputs and len(node.outputs) != len(macro.outputs):
                 raise ModelError(f"{node.pos}: macro '{macro.name}' has {len(macro.outputs)} extra "
                                  f"outputs after ':', the call names {len(node.outputs)}")
             count += 1
+            if count > MAX_MACRO_CALLS:
+                raise ModelError(f"{macro.pos}: macro calls expand to more than {MAX_MACRO_CALLS:,} "
+                                 f"copies (while expanding '{_macro_display(macro)}'); macros calling macros "
+                                 "several times each multiply: call them fewer times")
             prefix = f"{macro.name} #call{count}"
             where = f" at {node.pos.line}:{node.pos.column}" if node.pos is not None else ""
             shown = f"(in macro {macro.name.upper()} called by {var.display}{where})"

@@ -6,13 +6,15 @@ over time; stocks are known at the start of the step, so they break loops).
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import networkx as nx
 
 from .. import ir
-from ..ir.builtins import BUFFER, BUILTINS, CLOCKED
-from ..errors import AlgebraicLoop, PassContractError, UndefinedVariable, did_you_mean
+from ..ir.builtins import BUFFER, BUILTINS, CLOCKED, TAKES_LOOKUP
+from ..errors import AlgebraicLoop, ModelError, PassContractError, UndefinedVariable, did_you_mean
+from .consteval import constant_value
 
 
 @dataclass(frozen=True)
@@ -81,13 +83,74 @@ def _check_defined(model: ir.Model) -> None:
                     raise UndefinedVariable(
                         f"{node.pos}: '{model.variables[name].display}' is called like a lookup but is a "
                         f"{model.variables[name].kind.value}")
+            _check_lookup_names(model, var, e)
+
+
+def _check_lookup_names(model: ir.Model, var: ir.Variable, e: ir.Expr) -> None:
+    """A lookup's name alone is only an argument of the functions that take a lookup
+    (LOOKUP INVERT(table, y), ...); anywhere else Vensim reports it as a lookup used as
+    a variable, and so do we: it has no value of its own."""
+    allowed = {id(n.args[0]) for n in ir.walk(e)
+               if isinstance(n, ir.Call) and n.func in TAKES_LOOKUP and n.args}
+    for node in ir.walk(e):
+        if isinstance(node, ir.Ref) and id(node) not in allowed:
+            target = model.variables.get(node.name)
+            if target is not None and target.kind is ir.Kind.LOOKUP:
+                # a variable lowering made (`y #smooth1`) is reported as the one it came from
+                owner = model.variables.get(var.name.split(" #")[0], var) if var.hidden else var
+                raise UndefinedVariable(
+                    f"{node.pos or var.pos}: '{target.display}' is a lookup used as a plain value in the "
+                    f"equation of '{owner.display}'; apply it to an input: {target.display}(x)")
+
+
+def _check_controls_defined(model: ir.Model) -> None:
+    """Every run needs INITIAL TIME, FINAL TIME, TIME STEP and SAVEPER, each one number."""
+    for name in ir.CONTROL_NAMES:
+        element = next((v for n, v in model.variables.items()
+                        if name not in model.variables and n.startswith(name + "[")), None)
+        if element is not None:
+            raise ModelError(f"{element.pos}: {name.upper()} is subscripted; it must be a single "
+                             "number or an equation giving one")
+    missing = [n.upper() for n in ir.CONTROL_NAMES if n not in model.variables]
+    if missing:
+        raise ModelError(f"{model.source}:1:1: the model does not define {', '.join(missing)}; every "
+                         "model needs INITIAL TIME, FINAL TIME, TIME STEP and SAVEPER, "
+                         "e.g. 'TIME STEP = 1 ~ Month ~ |'")
+
+
+def _check_controls(model: ir.Model) -> None:
+    """The controls are numbers or scalar equations whose initial values can be computed
+    before the run (from constants,
+    or from Time at the start: Vensim allows controls that change during the run)."""
+    for name in ir.CONTROL_NAMES:
+        var = model.variables[name]
+        if var.kind not in (ir.Kind.CONSTANT, ir.Kind.AUXILIARY, ir.Kind.FLOW):
+            raise ModelError(f"{var.pos}: {name.upper()} is a {var.kind.value}; it must be a single "
+                             "number or an equation giving one")
+    t0 = None
+    for name in ir.CONTROL_NAMES:
+        var = model.variables[name]
+        try:
+            value = constant_value(model, name, {}, t0 or 0.0)
+        except (ArithmeticError, ValueError, RecursionError):
+            value = None
+        if value is None or value != value:
+            raise ModelError(f"{var.pos}: {name.upper()} cannot be computed before the run "
+                             "(its equation gives no number at the initial time)")
+        if value in (math.inf, -math.inf):
+            raise ModelError(f"{var.pos}: {name.upper()} is {value:g} at the initial time; "
+                             "it must be a finite number")
+        if name == "initial time":
+            t0 = value
 
 
 def _cycle_error(model: ir.Model, graph: nx.DiGraph, phase: str) -> AlgebraicLoop:
     cycle = [edge[0] for edge in nx.find_cycle(graph)]
     lines = [f"  {model.variables[n].display} (defined at {model.variables[n].pos})"
              for n in cycle if n in model.variables]
-    return AlgebraicLoop(f"algebraic loop ({phase}): these variables depend on each other "
+    where = next((model.variables[n].pos for n in cycle
+                  if n in model.variables and model.variables[n].pos), f"{model.source}:1:1")
+    return AlgebraicLoop(f"{where}: algebraic loop ({phase}): these variables depend on each other "
                          "with no stock between them:\n" + "\n".join(lines))
 
 
@@ -113,6 +176,7 @@ def schedule(model: ir.Model) -> Schedule:
     if model.stage is not ir.Stage.LOWERED:
         raise PassContractError(f"{model.source}: internal error: ordering needs a lowered model, "
                                 f"this one is {model.stage.value} (run passes.pipeline.lower first)")
+    _check_controls_defined(model)
     _check_defined(model)
     vs = model.variables
     constants = tuple(n for n, v in vs.items() if v.kind is ir.Kind.CONSTANT)
@@ -120,6 +184,7 @@ def schedule(model: ir.Model) -> Schedule:
 
     init_deps = {n: _initial_deps(v) for n, v in computed.items()}
     initial = _topological(model, init_deps, "initialisation")
+    _check_controls(model)
 
     stocks = tuple(n for n, v in computed.items() if v.kind is ir.Kind.STOCK)
     auxes = {n: v for n, v in computed.items() if v.kind is not ir.Kind.STOCK}

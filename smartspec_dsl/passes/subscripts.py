@@ -30,9 +30,9 @@ import itertools
 import math
 from dataclasses import dataclass, replace
 
-from .. import ir
+from .. import ir, limits
 from .consteval import evaluate
-from ..errors import ModelError, UnsupportedFeature
+from ..errors import ModelError, ParameterError, UnsupportedFeature
 from ..ir.normalize import classify_flows
 from ..ir.ranges import SubscriptSpace
 
@@ -131,6 +131,9 @@ class _Flattener:
                 seen[combo] = d
                 ctx = tuple((r, e) for (r, _), e in zip(options, combo))
                 self.instances.append(_Instance(var, d, combo, ctx, value))
+        if not seen:
+            raise ModelError(f"{var.pos}: '{var.display}' has no elements: its :EXCEPT: clauses "
+                             "exclude every one")
         self.subscripted[var.name] = set(seen)
 
     # -- references ----------------------------------------------------------------
@@ -609,8 +612,30 @@ class _Flattener:
             return replace(base, kind=ir.Kind.CONSTANT, expr=expr)
         return replace(base, expr=expr)
 
+    def check_expansion(self) -> None:
+        """Refuse, before expanding anything, a model whose subscripts expand to more scalar
+        equations than smartspec compiles (`limits`), naming the largest variable."""
+        total, largest = 0, (0, None, "")
+        for var in self.model.variables.values():
+            if not _is_subscripted(var):
+                continue
+            for d in var.definitions:
+                if d.subscripts:
+                    n = math.prod(len(els) for _, els in self.lhs_options(d.subscripts, d.pos))
+                    total += n
+                    largest = max(largest, (n, d.pos, var.display), key=lambda x: x[0])
+        n, pos, display = largest
+        how = (f"its largest variable, '{display}', has {n:,} elements: use smaller subscript ranges "
+               "or fewer subscripted variables")
+        if total > limits.MAX_SCALAR_EQUATIONS:
+            raise ParameterError(f"{pos}: the model's subscripts expand to {total:,} scalar equations; "
+                                 f"smartspec compiles at most {limits.MAX_SCALAR_EQUATIONS:,}; {how}")
+        limits.check_memory(f"compiling {total:,} scalar equations", total * limits.BYTES_PER_EQUATION,
+                            how, str(pos))
+
     def run(self) -> ir.Model:
         model = self.model
+        self.check_expansion()
         for var in model.variables.values():
             if _is_subscripted(var):
                 self.expand_definitions(var)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import ir
+from .. import ir, limits
 from ..backend.codegen import Kernel, generate, table_vector
 from ..passes.consteval import constant_value, constants_read
 from ..frontend.changes import Changes, read_changes
@@ -249,6 +249,9 @@ class Model:
             if args.get(name) is not None:
                 return f" ({name.upper()} as given to this run)"
             return f" ({name.upper()} is defined at {pos})" if pos else ""
+        for name, value in zip(ir.CONTROL_NAMES, (t0, t1, dt, save)):
+            if not math.isfinite(value):
+                raise ParameterError(f"{name.upper()} must be a finite number, got {value:g}" + defined(name))
         if not dt > 0:
             raise ParameterError(f"TIME STEP must be positive, got {dt:g}" + defined("time step"))
         if not t1 >= t0:
@@ -258,8 +261,10 @@ class Model:
                                  + defined("final time"))
         if not save > 0:
             raise ParameterError(f"SAVEPER must be positive, got {save:g}" + defined("saveper"))
-        n_steps = int(math.floor((t1 - t0) / dt + 1e-9))
-        save_every = max(1, int(round(save / dt)))
+        steps = (t1 - t0) / dt
+        limits.check_steps(steps)
+        n_steps = int(math.floor(steps + 1e-9))
+        save_every = max(1, int(round(min(save / dt, 2.0 ** 62))))  # a kernel int64
         return t0, dt, n_steps, save_every
 
     def integration_method(self, method: str | None = None) -> str:
@@ -349,9 +354,11 @@ class Model:
             p[-1] = _seed_value(np.array([seed]))[0]
         diag = np.empty(5 * len(self.kernel.watches))
         if not self.kernel.dynamic_control:
+            limits.check_memory(f"a run of {n_save:,} saved times x {len(names):,} variables", 8.0 * n_save * len(names),
+                                "save fewer times (a larger SAVEPER) or fewer variables (return_columns)")
             out = np.empty((n_save, len(names)))
-            self._module.simulate(p, tab, out, save_idx, t0, dt, n_steps, save_every,
-                                  METHODS[method], diag)
+            _kernel_call(self._module.simulate, p, tab, out, save_idx, t0, dt, n_steps, save_every,
+                         METHODS[method], diag)
             times = t0 + np.arange(n_save) * (save_every * dt)
         else:
             # Control variables change during the run: the kernel saves Time too, and
@@ -359,9 +366,12 @@ class Model:
             idx = np.concatenate([[0], save_idx]).astype(np.int64)
             rows = max(n_save, 16)
             while True:
+                limits.check_memory(f"a run of {rows:,} saved times x {len(idx):,} variables",
+                                    8.0 * rows * len(idx), "save fewer times (a larger SAVEPER) or fewer "
+                                    "variables (return_columns)")
                 out = np.empty((rows, len(idx)))
-                saved = self._module.simulate(p, tab, out, idx, t0, dt, n_steps,
-                                              save_every, METHODS[method], diag)
+                saved = _kernel_call(self._module.simulate, p, tab, out, idx, t0, dt, n_steps,
+                                     save_every, METHODS[method], diag)
                 if saved >= 0:
                     break
                 if rows > 50_000_000:
@@ -491,6 +501,10 @@ class Model:
                 keep.append(int(hits[0]))
         shape = (P.shape[0], n_save, len(names))
         if out is None:
+            limits.check_memory(f"{P.shape[0]:,} runs x {n_save:,} saved times x {len(names):,} outputs",
+                                8.0 * P.shape[0] * n_save * len(names),
+                                "save fewer times (times='final', a larger SAVEPER), fewer outputs, or "
+                                "run a sweep in chunks keeping statistics only")
             out = np.empty(shape)
         elif out.shape != shape or out.dtype != np.float64 or not out.flags.c_contiguous \
                 or not out.flags.writeable:
@@ -498,8 +512,8 @@ class Model:
                              f"not {out.dtype} {out.shape}")
         tab = self.kernel.tables if tables is None else tables
         diag = np.empty((P.shape[0], 5 * len(self.kernel.watches)))
-        self._module.simulate_batch(P, tab, out, save_idx, t0, dt, n_steps, save_every,
-                                    METHODS[method], diag)
+        _kernel_call(self._module.simulate_batch, P, tab, out, save_idx, t0, dt, n_steps, save_every,
+                     METHODS[method], diag)
         if keep is not None:
             out, all_times = out[:, keep, :], all_times[keep]
         return BatchResult(all_times, [self.display(n) for n in names], out, n_save, warning_counts(diag))
@@ -560,6 +574,17 @@ class Model:
                 res.values[rows] = part.values
                 res.warnings[rows] = part.warnings
         return res
+
+
+def _kernel_call(fn, *args):
+    """A kernel call; its own allocations (DELAY FIXED buffers, sized by the delay time
+    over TIME STEP) failing is reported like any other run too big for the memory."""
+    try:
+        return fn(*args)
+    except MemoryError:
+        raise ParameterError(f"the run needs more memory than the {limits.available_memory() / 2**30:.1f} GB "
+                             "available (its DELAY FIXED buffers hold delay time / TIME STEP values "
+                             "each): use a larger TIME STEP or shorter delays") from None
 
 
 def _seed_value(seeds: np.ndarray) -> np.ndarray:

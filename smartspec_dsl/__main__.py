@@ -1,0 +1,17 @@
+"""The `smartspec` executable (and `python -m smartspec_dsl`). The command line
+is imported inside the same guard as the commands: Ctrl-C while Python loads
+numpy and Numba is one line and exit 130 too."""
+import sys
+
+
+def main(argv=None) -> int:
+    try:
+        from .cli import main as cli_main
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+    return cli_main(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
