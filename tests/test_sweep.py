@@ -103,24 +103,29 @@ def test_inplace_reduction_matches_plain_numpy(monkeypatch, chunk, threads, para
         r, bound = st.result(), st.error()
     finally:
         numba.set_num_threads(before)
-    with np.errstate(invalid="ignore", over="ignore"):
-        mean, var, std = x.mean(0), x.var(0), x.std(0)
+    # infinite and NaN values are left out of every statistic: compare with numpy over the
+    # finite values of each cell
+    fin = np.where(np.isfinite(x), x, np.nan)
+    has = np.isfinite(fin).any(0)
+    with np.errstate(invalid="ignore", over="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mean, var, std = np.nanmean(fin, 0), np.nanvar(fin, 0), np.nanstd(fin, 0)
     ok = np.isfinite(var)
-    assert np.all(r["count"] == len(x))
-    # a cell with inf in some chunks only ends NaN rather than inf (inf - inf when chunks merge)
+    assert np.array_equal(r["count"], np.isfinite(x).sum(0).astype(float))
     assert np.array_equal(np.isfinite(r["mean"]), np.isfinite(mean))
     assert np.array_equal(np.isfinite(r["var"]), ok)
-    np.testing.assert_allclose(r["mean"][ok], mean[ok], rtol=1e-11, atol=1e-9 * np.abs(x[:, ok]).max())
+    np.testing.assert_allclose(r["mean"][ok], mean[ok], rtol=1e-11, atol=1e-9 * np.nanmax(np.abs(fin[:, ok])))
     # some cells' spread is 1e-8 of their mean: both sides lose digits to cancellation there
     np.testing.assert_allclose(r["var"][ok], var[ok], rtol=1e-6, atol=0)
     np.testing.assert_allclose(r["std"][ok], std[ok], rtol=1e-6, atol=0)
     wide = ok & (std > 1e-3 * np.abs(mean))
     np.testing.assert_allclose(r["var"][wide], var[wide], rtol=1e-11, atol=0)
-    assert np.array_equal(r["min"], x.min(0), equal_nan=True)
-    assert np.array_equal(r["max"], x.max(0), equal_nan=True)
-    # percentiles: the sketch skips non-finite values, so compare with the finite ones
-    fin = np.where(np.isfinite(x), x, np.nan)
-    has = np.isfinite(fin).any(0)
+    assert np.all(np.isnan(r["min"][~has])) and np.all(np.isnan(r["max"][~has]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        assert np.array_equal(r["min"][has], np.nanmin(fin[:, has], 0))
+        assert np.array_equal(r["max"][has], np.nanmax(fin[:, has], 0))
+    # percentiles: the sketch skips non-finite values too
     for q in (0, 1, 25, 50, 99, 100):
         est = r[f"p{q}"]
         assert np.all(np.isnan(est[~has])) and np.all(np.isnan(bound[~has]))
@@ -460,3 +465,24 @@ def test_progress_bar_and_callback(teacup, capsys):
     assert "100%" in err and "run/s" in err
     sweep(teacup, {"Room Temperature": np.arange(10.0)}, times="final", chunk_size=4)   # stderr not a tty
     assert capsys.readouterr().err == ""
+
+
+def test_merged_statistics_equal_one_pass_when_values_are_left_out():
+    """Two parts merged (one with infinite and NaN values, one without) give the statistics
+    of all their runs, per cell over the finite values."""
+    x = _awkward_data(runs=400)
+    first, rest = x[:300], np.nan_to_num(x[300:], nan=1.0, posinf=2.0, neginf=-2.0)
+    names = ["count", "mean", "var", "min", "max"]
+    a, b = (StreamingStats(names, *x.shape[1:], bins=64) for _ in range(2))
+    a.add(first)
+    b.add(rest)
+    a.merge(b)
+    r = a.result()
+    both = np.concatenate([np.where(np.isfinite(first), first, np.nan), rest])
+    assert np.array_equal(r["count"], np.isfinite(both).sum(0).astype(float))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mean, lo = np.nanmean(both, 0), np.nanmin(both, 0)
+    ok = np.isfinite(mean)
+    np.testing.assert_allclose(r["mean"][ok], mean[ok], rtol=1e-9, atol=1e-9 * np.nanmax(np.abs(both[:, ok])))
+    assert np.array_equal(r["min"], lo, equal_nan=True)

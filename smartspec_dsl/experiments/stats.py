@@ -16,8 +16,11 @@ result does not depend on how the runs were scheduled.
   most 2 * (max - min) / (bins - 1) (or a 2^-40 relative floor for constant
   cells). `error()` returns the per-cell bound. The histogram's final state
   depends only on the values, not on chunking, so estimates are reproducible.
-* Non-finite values (NaN, inf) make mean/std/min/max NaN/inf as numpy would;
-  the percentile sketch skips them and counts them in `nonfinite`.
+* Non-finite values (NaN, inf) are left out: once a chunk holds one, the
+  moments and extremes are taken per cell over its finite values only (`count`
+  becomes that per-cell number; a cell with none gives NaN), as a sweep reports
+  the runs that had them separately. The percentile sketch skips them too and
+  counts them in `nonfinite`.
 
 Chunks are folded in by Numba functions (`_block`) that update the running
 state in place, block of cells by block of cells, without temporaries: the
@@ -131,7 +134,7 @@ def _block(x, c0, c1, na, mean, m2, mn, mx, do_mean, do_m2, do_ext,
     The block of the chunk is read from memory once; the passes over it reuse it
     from cache. Each cell's result depends only on its own column, so how the
     cells are blocked never changes a value. The per-chunk moments are merged as
-    in StreamingStats._merge_moments; the sketch follows HistogramSketch's numpy
+    in StreamingStats.merge; the sketch follows HistogramSketch's numpy
     definition (`_level`, `_rebin`, floor(x / 2^e) - k0 binning).
     Returns how many occupied bins a rebin moved out of range (a bug if > 0)."""
     nb = x.shape[0]
@@ -483,7 +486,7 @@ class StreamingStats:
         ok = np.isfinite(x)
         nb = ok.sum(axis=0)
         xs = np.where(ok, x, 0.0)
-        with np.errstate(invalid="ignore", divide="ignore"):
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
             mb = np.where(nb > 0, xs.sum(axis=0) / np.maximum(nb, 1), 0.0)
             m2b = np.where(ok, (x - mb) ** 2, 0.0).sum(axis=0)
             na = self.finite
@@ -496,26 +499,25 @@ class StreamingStats:
         self.max = np.maximum(self.max, np.where(ok, x, -np.inf).max(axis=0))
         self.finite = n
 
-    def _merge_moments(self, nb, mb, m2b, mnb, mxb):
-        if self.finite is not None:
-            raise ValueError("merging statistics that left out infinite or NaN values is not supported")
-        na = self.count
-        n = na + nb
-        if na == 0:
-            self.mean, self.m2 = mb.copy(), m2b.copy()
-        else:
-            delta = mb - self.mean
-            self.mean = self.mean + delta * (nb / n)
-            self.m2 = self.m2 + m2b + delta ** 2 * (na * nb / n)
-        self.count = n
-        self.min = np.minimum(self.min, mnb)
-        self.max = np.maximum(self.max, mxb)
-
     def merge(self, other: "StreamingStats") -> None:
-        if other.count:
-            self._merge_moments(other.count, other.mean, other.m2, other.min, other.max)
-            if self.sketch is not None and other.sketch is not None:
-                self.sketch.merge(other.sketch)
+        """Fold in the statistics of other runs (Chan et al.'s pairwise update, per cell
+        when either side left out infinite or NaN values)."""
+        if not other.count:
+            return
+        na = self.count if self.finite is None else self.finite
+        nb = other.count if other.finite is None else other.finite
+        n = na + nb
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            delta = other.mean - self.mean
+            self.mean = self.mean + delta * np.where(n > 0, nb / np.maximum(n, 1), 0.0)
+            self.m2 = self.m2 + other.m2 + delta ** 2 * np.where(n > 0, na * nb / np.maximum(n, 1), 0.0)
+        if self.finite is not None or other.finite is not None:
+            self.finite = np.broadcast_to(n, self.mean.shape).astype(np.int64)
+        self.count += other.count
+        self.min = np.minimum(self.min, other.min)
+        self.max = np.maximum(self.max, other.max)
+        if self.sketch is not None and other.sketch is not None:
+            self.sketch.merge(other.sketch)
 
     def result(self, exact_values: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """{stat: (times, outputs)}. With `exact_values` (runs, times, outputs),
@@ -545,10 +547,10 @@ class StreamingStats:
                     var = self.m2.reshape(shape) / count if np.any(count) else np.full(shape, np.nan)
                 var = np.where(np.asarray(count) > 0, var, np.nan)
                 out[s] = np.sqrt(var) if s == "std" else var
-            elif s == "min":
-                out[s] = self.min.reshape(shape).copy()
-            elif s == "max":
-                out[s] = self.max.reshape(shape).copy()
+            elif s in ("min", "max"):
+                ext = (self.min if s == "min" else self.max).reshape(shape)
+                # a cell whose every value was left out has no extreme (not +-inf)
+                out[s] = ext.copy() if self.finite is None else np.where(count > 0, ext, np.nan)
             elif exact_values is not None:
                 out[s] = exact[s] if len(exact_values) else np.full(shape, np.nan)
             else:
