@@ -261,7 +261,7 @@ y = STEPSCALE(3) ~~|
 
 @pytest.mark.parametrize("controls, message, run_message", [
     ("INITIAL TIME = 0 ~~|\nFINAL TIME = 10 ~~|\nTIME STEP = 1 ~~|\n",
-     "error: m.mdl: the model does not define SAVEPER", "error: m.mdl: the model does not define SAVEPER"),
+     "error: m.mdl:1:1: the model does not define SAVEPER", "error: m.mdl:1:1: the model does not define SAVEPER"),
     ("INITIAL TIME = 0 ~~|\nFINAL TIME = 10 ~~|\nTIME STEP = 0 ~~|\nSAVEPER = 1 ~~|\n",
      "error: m.mdl:4:1: TIME STEP must be positive, got 0",
      "error: TIME STEP must be positive, got 0 (TIME STEP is defined at m.mdl:4:1)"),

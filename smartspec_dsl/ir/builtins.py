@@ -234,7 +234,9 @@ ARRAY = {n for n, b in BUILTINS.items() if b.stage == FLATTENING}
 WHOLE_EQUATION = {n for n, b in BUILTINS.items() if b.stage == EQUATION}
 # Functions whose first argument names a lookup; anywhere else a lookup's name alone is an
 # error (Vensim's "lookup used as a variable").
-TAKES_LOOKUP = {n for n, b in BUILTINS.items() if b.emit == LOOKUP} | {"RANDOM LOOKUP"}
+# the functions whose first argument is a lookup's name (not a value): those emitted as a
+# table read, and the ones with their own emitter that still read a table
+TAKES_LOOKUP = {n for n, b in BUILTINS.items() if b.emit == LOOKUP} | {"RANDOM LOOKUP", "LOOKUP AREA"}
 
 
 def helpers(emit: str) -> dict[str, str]:
