@@ -17,6 +17,7 @@ MAX_RANGE_ELEMENTS = 1_000_000
 # 2 KB each (measured on the Population sample, 10,000 equations), Numba more.
 MAX_SCALAR_EQUATIONS = 2_000_000
 BYTES_PER_EQUATION = 4096
+SMALL_NEED = 64 << 20
 
 
 def available_memory() -> int:
@@ -46,7 +47,10 @@ def _size(n: float) -> str:
 def check_memory(what: str, needed: float, how: str, where: str = "") -> None:
     """Refuse (ParameterError) when `needed` bytes exceed the memory available;
     `how` tells the modeller how to need less; `where` prefixes the message (a
-    file position)."""
+    file position). Needs below 64 MiB are not checked: reading the system's figure
+    costs more than a small run itself."""
+    if needed < SMALL_NEED:
+        return
     free = available_memory()
     if needed > free:
         prefix = f"{where}: " if where else ""
