@@ -27,7 +27,7 @@ from ..passes.pipeline import lower
 from ..passes.order import Schedule, schedule
 from ..frontend.parse import read_model_text
 from ..frontend.source import parse_source
-from .diagnostics import bad_numbers, strict_error, watch_warnings, warning_counts
+from .diagnostics import bad_numbers, model_notices, strict_error, watch_warnings, warning_counts
 
 METHODS = {"euler": 0, "rk4": 1}
 
@@ -379,7 +379,7 @@ class Model:
                 rows *= 4
             times, out = out[:saved, 0].copy(), out[:saved, 1:]
         lowered = self.schedule.model
-        warnings = bad_numbers(lowered, names, times, out) + \
+        warnings = model_notices(lowered, t0) + bad_numbers(lowered, names, times, out) + \
             watch_warnings(lowered, self.kernel.watches, diag, tab, self._watch_text)
         warnings.sort(key=lambda w: w.time)
         if strict and (err := strict_error(warnings)) is not None:
