@@ -57,7 +57,7 @@ def compile_model(text: str, filename: str, data: DataOptions | None = None) -> 
 def _compile(text: str, filename: str, data: DataOptions | None = None,
              values: dict[str, float] | None = None) -> tuple[ir.Model, Schedule, Kernel, dict[str, ir.Expr]]:
     """compile_model, lowering with `values` where they decide the structure (see
-    lower.RULES), and the control variables the runtime computes (see _pin_controls)."""
+    stateful.rules.RULES), and the control variables the runtime computes (see _pin_controls)."""
     model = parse_source(text, filename)
     lowered = lower(model, data, values)
     sched = schedule(lowered)

@@ -14,7 +14,7 @@ from ..backend.codegen import Kernel, table_vector
 from ..passes.consteval import constant_value, constants_read
 from ..frontend.changes import Changes, read_changes
 from ..errors import ModelError, ParameterError, did_you_mean
-from ..passes.lower import decide
+from ..passes.stateful import decide
 from ..passes.order import Schedule
 from .result import BatchResult, Result, VariableInfo
 from .diagnostics import bad_numbers, strict_error, watch_warnings, warning_counts
