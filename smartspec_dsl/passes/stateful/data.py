@@ -8,7 +8,7 @@ import math
 
 from ... import ir
 from ...errors import ModelError
-from ..subscripts import combine
+from ..flat_exprs import combine
 from .base import BinOp, Call, Lowering, Num, Ref, add, div
 
 
