@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..errors import SpecError
 from ..experiments import sensitivity
-from ..experiments.sweep import read_spec
+from ..experiments.spec import read_spec
 from ..files import write_csv
 from ..runtime import load
 from .common import compile_note

@@ -10,7 +10,8 @@ import numba
 
 from ..experiments.distributed import client_for
 from ..experiments.store import SweepStore, read_manifest
-from ..experiments.sweep import SPEC_DOC, read_spec, sweep
+from ..experiments.spec import SPEC_DOC, read_spec
+from ..experiments.sweep import sweep
 from ..runtime import load
 from .common import compile_note
 
