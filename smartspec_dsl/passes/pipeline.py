@@ -5,8 +5,8 @@ leaves behind.
       -> external data      frontend/external.py  resolve_external
       -> flattening         passes/subscripts.py  flatten
       -> data variables     (here)                refuse_data_variables
-      -> macro expansion    passes/lower.py       expand_macros
-      -> stateful lowering  passes/lower.py       lower_stateful
+      -> macro expansion    passes/macros.py      expand_macros
+      -> stateful lowering  passes/stateful/      lower_stateful
     lowered ir.Model  ->  passes/order.py schedule  ->  backend/codegen.py generate
 
 `lower` runs them. After each pass it checks the pass's contract (nothing
