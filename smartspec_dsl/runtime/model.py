@@ -17,7 +17,7 @@ from ..errors import ModelError, ParameterError, did_you_mean
 from ..passes.stateful import decide
 from ..passes.order import Schedule
 from .result import BatchResult, Result, VariableInfo
-from .diagnostics import bad_numbers, model_notices, strict_error, watch_warnings, warning_counts
+from .diagnostics import run_warnings, strict_error, warning_counts
 
 METHODS = {"euler": 0, "rk4": 1}
 
@@ -63,7 +63,7 @@ class Model:
         self._structure_inputs = np.array(sorted(self._param_index[c] for c in reads
                                                  if c in self._param_index), dtype=np.int64)
         self._variants: dict[tuple, Model] = {self._structure: self}
-        self._watch_text: dict[int, tuple] = {}   # diagnostics.watch_warnings' words per watch
+        self._watch_text: dict = {}   # diagnostics.run_warnings' words (per watch, per run)
 
     @property
     def variables(self) -> list[VariableInfo]:
@@ -271,10 +271,8 @@ class Model:
                     raise ParameterError("the run saves more than 50 million rows; check FINAL TIME and SAVEPER")
                 rows *= 4
             times, out = out[:saved, 0].copy(), out[:saved, 1:]
-        lowered = self.schedule.model
-        warnings = model_notices(lowered, t0) + bad_numbers(lowered, names, times, out) + \
-            watch_warnings(lowered, self.kernel.watches, diag, tab, self._watch_text)
-        warnings.sort(key=lambda w: w.time)
+        warnings = run_warnings(self.schedule.model, names, times, out, self.kernel, diag, tab,
+                                self._watch_text)
         if strict and (err := strict_error(warnings)) is not None:
             raise err
         return Result(times, [self.display(n) for n in names], out, warnings)
