@@ -97,7 +97,6 @@ def bad_numbers(model: ir.Model, names: list[str], time: np.ndarray, values: np.
     for j, i in zip(cols, bad[:, cols].argmax(axis=0)):
         var = model.variables[names[j]]
         x = float(values[i, j])
-        what = "NaN" if x != x else "+inf" if x > 0 else "-inf"
         out.append(_bad_number(var.display, var.pos, x, float(time[i])))
     return out
 
