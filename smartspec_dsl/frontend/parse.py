@@ -528,7 +528,8 @@ def parse_model(text: str, filename: str = "<model>") -> ir.Model:
                 elements, display = read_subscript(it.extra["body"][1], filename)
             mapping = tuple(m if isinstance(m, str) else m[0] for m in it.extra["mapping"])
             mapped = tuple(() if isinstance(m, str) else m[1] for m in it.extra["mapping"])
-            ranges[name] = ir.SubscriptRange(name, elements, mapping, it.extra["pos"], display, mapped)
+            ranges[name] = ir.SubscriptRange(name, elements, mapping, it.extra["pos"], display, mapped,
+                                              it.extra["name"].strip())
         elif it.kind == "alias":
             name = ir.canonical_name(it.extra["name"])
             ranges[name] = ir.SubscriptRange(name, (), (ir.canonical_name(it.extra["target"]),), it.extra["pos"])

@@ -250,6 +250,7 @@ class SubscriptRange:
     display: tuple[str, ...] = ()  # the elements as the modeller wrote them
     # per mapping target: the target elements listed for each element, or () for positional
     mapping_elements: tuple[tuple[str, ...], ...] = ()
+    written: str = ""              # the range's name as the modeller wrote it (outputs' dimensions)
 
 
 @dataclass(frozen=True)
