@@ -3,8 +3,10 @@ may send, the scenario's changes file and the documentation's causes and uses. T
 itself is tested in a real browser by test_explore_browser.py."""
 from __future__ import annotations
 
+import base64
 import textwrap
 
+import numpy as np
 import pytest
 
 from smartspec_dsl import load
@@ -103,11 +105,13 @@ def test_what_the_page_may_not_send(explorer, values, message):
 
 def test_run_is_model_run(explorer):
     out = explorer.run({"values": {"goal": "60", "Rate": 0.5}, "variables": ["level", "INFLOW"]})
+    series = {k: np.frombuffer(base64.b64decode(v), "<f8") for k, v in out["series"].items()}
     ref = explorer.model.run(params={"goal": 60, "rate": 0.5})
-    assert out["series"]["level"] == ref["level"].tolist()
-    assert out["series"]["inflow"] == ref["inflow"].tolist()
+    np.testing.assert_array_equal(series["level"], ref["level"])
+    np.testing.assert_array_equal(series["inflow"], ref["inflow"])
+    np.testing.assert_array_equal(np.frombuffer(base64.b64decode(out["time"]), "<f8"), np.arange(21) * 0.5)
     # Euler by hand: level(0.5) = 5 + 0.5 * 0.5 * (60 - 5)
-    assert out["series"]["level"][1] == 5 + 0.5 * 0.5 * 55
+    assert series["level"][1] == 5 + 0.5 * 0.5 * 55
     with pytest.raises(ParameterError, match="'nothing' is not a variable of the model"):
         explorer.run({"values": {}, "variables": ["nothing"]})
 

@@ -8,6 +8,7 @@ through the sweep engine (`experiments.sweep`).
 """
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import math
@@ -35,6 +36,12 @@ def _series(values: np.ndarray) -> list:
     if np.isfinite(values).all():
         return values.tolist()
     return [float(x) if math.isfinite(x) else None for x in values.tolist()]
+
+
+def pack(values: np.ndarray) -> str:
+    """Float64 values as base64 of their little-endian bytes: exact, NaN and infinities
+    included, and an order of magnitude faster to write and read than JSON numbers."""
+    return base64.b64encode(np.ascontiguousarray(values, dtype="<f8").tobytes()).decode("ascii")
 
 
 class Explorer:
@@ -100,12 +107,14 @@ class Explorer:
 
     # -- requests -------------------------------------------------------------
     def run(self, body) -> dict:
-        """POST /api/run {values, variables} -> {time, series: {name: values}, warnings}."""
+        """POST /api/run {values, variables} -> {time, series: {name: values}, warnings,
+        seconds}; `time` and each series are packed (`pack`): a slider move asks for one
+        run after another, and JSON's text for floats costs more than the run itself."""
         values, names = self.values(body), self.variables(body)
         started = time.perf_counter()
         res = self.model.run(params=values, return_columns=names)
-        return {"time": _series(res.time),
-                "series": {n: _series(res.values[:, i]) for i, n in enumerate(res.columns)},
+        return {"time": pack(res.time),
+                "series": {n: pack(res.values[:, i]) for i, n in enumerate(res.columns)},
                 "warnings": [str(w) for w in res.warnings[:20]] +
                             ([f"... and {len(res.warnings) - 20} more"] if len(res.warnings) > 20 else []),
                 "seconds": time.perf_counter() - started}

@@ -122,8 +122,8 @@ class Server:
         return f"http://{HOST}:{self.port}/"
 
     def _listen(self):
-        app = tornado.web.Application(_handlers(self.explorer, self.worker),
-                                      compress_response=True)
+        # no gzip: on the loopback it costs more time than the bytes it saves
+        app = tornado.web.Application(_handlers(self.explorer, self.worker))
         self._http = tornado.httpserver.HTTPServer(app)
         try:
             sockets = tornado.netutil.bind_sockets(self.requested_port, HOST)

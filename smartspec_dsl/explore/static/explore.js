@@ -7,7 +7,7 @@
 const S = window.smartspec = {
   info: null, values: {}, base: null, current: null, graphs: [], charts: [],
   scenarios: [], scenarioRuns: {}, runs: 0, pending: false, inflight: false,
-  inputAt: 0, latencies: [], mc: null, mcCharts: [], doc: null, sketch: null,
+  inputAt: 0, latencies: [], timings: [], mc: null, mcCharts: [], doc: null, sketch: null,
   busy() { return this.pending || this.inflight; },
 };
 const COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2",
@@ -53,6 +53,21 @@ function showWarnings(list) {
 function clearMessage() { $("#message").hidden = true; $("#message").textContent = ""; }
 
 // ---- runs ------------------------------------------------------------------------
+function unpack(b64) {
+  // float64 little-endian values in base64 (api.pack) -> numbers, null for NaN and infinities
+  const bin = atob(b64);
+  const bytes = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+  return Array.from(new Float64Array(bytes.buffer), (x) => Number.isFinite(x) ? x : null);
+}
+
+async function runOf(values) {
+  const res = await api("run", {values, variables: graphVariables()});
+  res.time = unpack(res.time);
+  for (const k of Object.keys(res.series)) res.series[k] = unpack(res.series[k]);
+  return res;
+}
+
 function graphVariables() { return [...new Set(S.graphs.flatMap((g) => g.variables))]; }
 
 function requestRun() {
@@ -68,7 +83,9 @@ async function pump() {
     S.inputAt = 0;
     const values = {...S.values};
     try {
-      const res = await api("run", {values, variables: graphVariables()});
+      const asked = performance.now();
+      const res = await runOf(values);
+      const answered = performance.now();
       S.current = res;
       S.currentValues = values;
       S.runs++;
@@ -77,7 +94,15 @@ async function pump() {
       showWarnings(res.warnings);
       redraw();
       $("#status").textContent = `run ${S.runs}: ${(res.seconds * 1000).toFixed(1)} ms on the server`;
-      if (started) requestAnimationFrame(() => S.latencies.push(performance.now() - started));
+      const drawn = performance.now();
+      if (started) {
+        // input event -> the frame that shows the new graphs; and its parts (ms)
+        requestAnimationFrame(() => {
+          S.latencies.push(performance.now() - started);
+          S.timings.push({wait: asked - started, request: answered - asked, server: res.seconds * 1000,
+                          draw: drawn - answered, frame: performance.now() - drawn});
+        });
+      }
     } catch (err) {
       markInputs(err.message);
       showMessage(err.message);
@@ -89,9 +114,9 @@ async function pump() {
 async function refetchAll() {
   // a graph's variables changed: the base run and the shown scenarios again, then the current run
   try {
-    S.base = await api("run", {values: {}, variables: graphVariables()});
+    S.base = await runOf({});
     for (const sc of S.scenarios.filter((s) => s.shown)) {
-      S.scenarioRuns[sc.name] = await api("run", {values: sc.values, variables: graphVariables()});
+      S.scenarioRuns[sc.name] = await runOf(sc.values);
     }
   } catch (err) { showMessage(err.message); }
   buildCharts();
@@ -275,7 +300,7 @@ async function addScenario() {
   if (S.scenarios.some((s) => s.name === name)) { showMessage(`a scenario named '${name}' exists`); return; }
   const values = {...S.values};
   try {
-    S.scenarioRuns[name] = await api("run", {values, variables: graphVariables()});
+    S.scenarioRuns[name] = await runOf(values);
   } catch (err) { showMessage(err.message); return; }
   S.scenarios.push({name, values, shown: true});
   $("#scenario-name").value = "";
