@@ -24,8 +24,9 @@ from ..experiments.distributions import Uniform
 from ..experiments.sweep import sweep
 from ..frontend.changes import parse_changes
 from . import catalog
+from .diagram import diagram
 
-MAX_VARIABLES = 60          # series one request may ask for
+MAX_VARIABLES = 2000        # series one request may ask for
 MAX_RUNS = 20_000           # runs of one Monte Carlo request
 PERCENTILES = (5, 25, 50, 75, 95)
 _CIN_NAME = re.compile(r"[^=()\n]+")   # what a changes file's `name = value` line can hold
@@ -52,7 +53,7 @@ class Explorer:
         self.sliders = {ir.canonical_name(s.name): s for s in catalog.sliders(model)}
         self.info = catalog.info(model)
         self._outputs = {ir.canonical_name(o["name"]): o["name"] for o in self.info["outputs"]}
-        self._doc = None
+        self._doc = self._sketch = None
 
     # -- checking what the page sends ---------------------------------------
     def values(self, body) -> dict[str, float]:
@@ -198,6 +199,12 @@ class Explorer:
                 "samples": {n: _series(np.asarray(res.params[n])) for n in dists},
                 "runs": len(res.runs), "seed": res.seed, "seconds": time.perf_counter() - started,
                 "bad_runs": {k: int(v) for k, v in res.info.get("bad_runs", {}).items()}}
+
+    def sketch(self) -> list[dict]:
+        """GET /api/sketch: the views of the stock-and-flow diagram (`diagram.diagram`)."""
+        if self._sketch is None:
+            self._sketch = diagram(self.model)
+        return self._sketch
 
     def documentation(self) -> list[dict]:
         """GET /api/doc: `catalog.documentation`, computed once."""

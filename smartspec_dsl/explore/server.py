@@ -61,10 +61,12 @@ def _handlers(explorer, worker: ThreadPoolExecutor):
             self.write(explorer.info)
 
     class Doc(Base):
-        async def get(self):
-            doc = await asyncio.get_running_loop().run_in_executor(worker, explorer.documentation)
+        """GET /api/doc and /api/sketch: lists, computed once on the worker thread."""
+        async def get(self, what):
+            fn = explorer.documentation if what == "doc" else explorer.sketch
+            out = await asyncio.get_running_loop().run_in_executor(worker, fn)
             self.set_header("Content-Type", "application/json")
-            self.write(json.dumps(doc))
+            self.write(json.dumps(out))
 
     class Call(Base):
         """POST /api/<request>: the body is JSON; a ModelError is 400 with its message."""
@@ -97,7 +99,7 @@ def _handlers(explorer, worker: ThreadPoolExecutor):
         def set_extra_headers(self, path):
             self.set_header("Cache-Control", "no-cache")
 
-    return [(r"/", Page), (r"/api/model", Model), (r"/api/doc", Doc), (r"/api/(\w+)", Call),
+    return [(r"/", Page), (r"/api/model", Model), (r"/api/(doc|sketch)", Doc), (r"/api/(\w+)", Call),
             (r"/static/(.*)", Static, {"path": str(STATIC)})]
 
 
