@@ -12,6 +12,7 @@ DEFAULT_PORT = 8765
 
 
 def add_parser(sub) -> None:
+    """The command's arguments, as a sub-command of `sub`."""
     ex = sub.add_parser("explore", help="explore a model in the browser: sliders, graphs, scenarios, "
                                         "Monte Carlo bands, documentation")
     ex.add_argument("model")
@@ -22,6 +23,7 @@ def add_parser(sub) -> None:
 
 
 def main(args) -> int:
+    """Load the model, serve the explorer until Ctrl-C (exit 0)."""
     # the web server is an optional extra, imported when this command runs
     from ..explore.api import Explorer
     from ..explore.server import Server, require_tornado
