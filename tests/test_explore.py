@@ -151,3 +151,32 @@ def test_documentation_causes_and_uses(explorer):
     assert doc["level"]["equation"] == "level = INTEG(inflow, 5)"
     assert (doc["level"]["units"], doc["level"]["comment"], doc["level"]["group"]) == \
         ("widgets [0, ?]", "What is kept.", "Stocks")
+
+
+def test_sketch_of_the_teacup():
+    # teacup.mdl's sketch, read by hand: the stock (1), a cloud (2), the valve (5) with its
+    # flow's name (6), two constants (7, 8); the flow's two pipe segments from the valve
+    # (to the cloud with a head, to the stock without), and three causal arrows
+    from conftest import shared_path
+    from smartspec_dsl.frontend.parse import read_model_text
+    from smartspec_dsl.frontend.sketch import read_sketch
+    (view,) = read_sketch(read_model_text(shared_path("test-models", "samples", "teacup", "teacup.mdl")))
+    assert view.name == "View 1"
+    assert {i: (n.kind, n.name, n.x, n.y, n.box) for i, n in view.nodes.items()} == {
+        1: ("variable", "Teacup Temperature", 307, 235, True), 2: ("cloud", "", 479, 235, False),
+        5: ("valve", "", 408, 235, False), 6: ("variable", "Heat Loss to Room", 408, 251, False),
+        7: ("variable", "Room Temperature", 469, 304, False), 8: ("variable", "Characteristic Time", 408, 174, False)}
+    assert [(a.start, a.end, a.points, a.head) for a in view.arrows] == [
+        (5, 2, ((441, 235),), True), (5, 1, ((374, 235),), False), (8, 5, ((408, 198),), True),
+        (1, 6, ((340, 296),), True), (7, 6, ((437, 284),), True)]
+
+
+def test_sketch_skips_what_it_cannot_read():
+    from smartspec_dsl.frontend.sketch import read_sketch
+    text = ("x = 1 ~~|\n\\\\\\---/// Sketch information\nV300\n*Main\n$192-192-192,0,|12||\n"
+            "10,1,x,10,20,30,8,8,3,0,0,0,0,0,0\n10,2,broken\n12,3,0,5,5,10,10,8,4,0,0,0,0,0,0\n"
+            "10,4,a comment's text is not an object\n1,5,1,9,0,0,43,0,0,0,0,-1--1--1,,1|(0,0)|\n///---\\\\\\\n")
+    (view,) = read_sketch(text)
+    assert list(view.nodes) == [1]
+    assert [(a.start, a.end, a.points, a.polarity) for a in view.arrows] == [(1, 9, (), "+")]
+    assert read_sketch("x = 1 ~~|\n") == []

@@ -248,3 +248,24 @@ def test_documentation_view(browser, world3):
     assert doc["resource usage rate"]["units"] == "Resource units/year"
     assert doc["Nonrenewable Resources"]["causes"] == ["initial nonrenewable resources", "resource usage rate"]
     assert "Nonrenewable Resources" in doc["resource usage rate"]["uses"]
+
+
+def test_diagram_shows_the_current_values(browser, teacup):
+    model, server = teacup
+    page = _open(browser, server)
+    page.click("#tabs button[data-view=diagram]")
+    page.wait_for_function("smartspec.sketch && smartspec.diagramLabels && !smartspec.busy()")
+    value = _move(page, "Room Temperature", presses=5)       # 80
+    run = model.run(params={"Room Temperature": value})
+    labels = dict(page.evaluate("smartspec.diagramLabels.map(l => [l.name, l.el.textContent])"))
+    assert labels["Room Temperature"] == "80"
+    assert labels["Teacup Temperature"] == f"{run['Teacup Temperature'][-1]:.5g}"      # at t = 30
+    assert page.locator("#diagram svg rect").count() == 1                             # the one stock
+    assert page.locator("#diagram svg circle").count() == 1                           # its valve
+    page.locator("#diagram-time").fill("40")                                          # t = 5
+    labels = dict(page.evaluate("smartspec.diagramLabels.map(l => [l.name, l.el.textContent])"))
+    assert labels["Heat Loss to Room"] == f"{run['Heat Loss to Room'][40]:.5g}"
+    assert page.locator("#diagram-time-label").inner_text() == "t = 5"
+    _shot(page, "teacup-diagram.png")
+    page.select_option("#diagram-view", "0")
+    assert not page.errors
