@@ -24,6 +24,9 @@ const el = (tag, attrs = {}, ...kids) => {
   for (const k of kids) e.append(k);
   return e;
 };
+// an axis tick: short (2.5e9, 0.001, 1,900)
+const tick = (x) => (Math.abs(x) >= 1e5 || (Math.abs(x) < 1e-3 && x !== 0)) ?
+  x.toExponential(1).replace("e+", "e").replace(".0e", "e") : x.toLocaleString("en", {maximumFractionDigits: 4});
 const fmt = (x) => (x === null || x === undefined) ? "–" :
   (Math.abs(x) >= 1e5 || (Math.abs(x) < 1e-3 && x !== 0)) ? x.toExponential(3) : +x.toPrecision(5) + "";
 
@@ -254,7 +257,7 @@ function buildCharts() {
     box.append(el("div", {class: "chart-card"}, head, plot));
     const series = chartSeries(g);
     const opts = {...chartSize(), series, legend: {live: true}, scales: {x: {time: false}},
-                  axes: [{}, {size: 70, values: (u, ticks) => ticks.map(fmt)}], cursor: {drag: {x: true, y: false}}};
+                  axes: [{values: (u, ticks) => ticks.map((t) => String(t))}, {size: 60, values: (u, ticks) => ticks.map(tick)}], cursor: {drag: {x: true, y: false}}};
     const u = new uPlot(opts, [[]], plot);
     u.setData(chartData(u));
     S.charts.push({graph: g, u});
@@ -399,7 +402,7 @@ function drawBands() {
     const current = S.current && S.current.series[v] ? S.current.series[v] : S.mc.time.map(() => null);
     const data = [S.mc.time, b.p5, b.p25, b.p50, b.p75, b.p95, current];
     const u = new uPlot({...chartSize(), series, scales: {x: {time: false}},
-      axes: [{}, {size: 70, values: (u, ticks) => ticks.map(fmt)}],
+      axes: [{values: (u, ticks) => ticks.map((t) => String(t))}, {size: 60, values: (u, ticks) => ticks.map(tick)}],
       bands: [{series: [5, 1], fill: faint(color, 0.15)}, {series: [4, 2], fill: faint(color, 0.3)}]}, data, plot);
     S.mcCharts.push({variable: v, u});
   });
