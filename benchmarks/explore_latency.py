@@ -83,7 +83,7 @@ def section(res: dict, args, secs: float) -> str:
     load = os.getloadavg()[0]
     ok = np.median(lat) < 100
     rows = [f"| slider input event to redrawn graphs (frame) | {_stats(lat)} |"]
-    for key, what in (("wait", "input event to request sent"), ("request", "request round trip (fetch + JSON)"),
+    for key, what in (("wait", "input event to request sent"), ("request", "request round trip (fetch, values packed as float64)"),
                       ("server", "of which the model run on the server"), ("draw", "redraw of the graphs (uPlot)"),
                       ("frame", "redraw to the next animation frame")):
         rows.append(f"| {what} | {_stats([p[key] for p in parts])} |")
@@ -96,7 +96,7 @@ Produced by `.venv/bin/python benchmarks/explore_latency.py --moves {args.moves}
 headless Chromium {res['chromium']}).
 
 World3 served by `smartspec explore`; {args.moves} moves of the slider '{SLIDER}', one keyboard step each,
-each waiting for its redraw; the page's 7 default graphs draw {res['series']} series (the 15 stocks, each
+each waiting for its redraw (after 5 moves not counted); the page's 7 default graphs draw {res['series']} series (the 15 stocks, each
 with its base run) of 401 saved times. Milliseconds:
 
 | | median | p95 | max |
