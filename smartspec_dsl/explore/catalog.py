@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 
 from .. import ir
+from ..errors import ModelError
 from ..frontend.parse import read_model_text
 
 # Vensim's help, "Units and ranges": `units [min, max, step]`, '?' for an open bound
@@ -148,9 +149,10 @@ def info(model) -> dict:
 # ---- documentation -----------------------------------------------------------
 
 def _source_text(model) -> list[str] | None:
+    """The model file's lines as the parser numbers them (by '\n'); None if unreadable."""
     try:
-        return read_model_text(model.path).splitlines()
-    except (OSError, ValueError):
+        return [line.rstrip("\r") for line in read_model_text(model.path).split("\n")]
+    except ModelError:
         return None
 
 
