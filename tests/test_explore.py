@@ -231,3 +231,16 @@ def test_a_missing_model_is_one_line(capsys):
     assert main(["explore", "no-such-model.mdl", "--no-browser"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: no-such-model.mdl: cannot read model") and len(err.splitlines()) == 1
+
+
+def test_an_xmile_model_is_documented_in_vensim_terms():
+    pytest.importorskip("defusedxml")
+    from conftest import shared_path
+    ex = Explorer(load(shared_path("test-models", "samples", "teacup", "teacup.xmile")))
+    doc = {d["name"]: d for d in ex.documentation()}
+    assert doc["Heat Loss to Room"]["equation"] == \
+        "Heat Loss to Room = ((Teacup Temperature) - (Room Temperature)) / (Characteristic Time)"
+    assert doc["Teacup Temperature"]["equation"] == "Teacup Temperature = INTEG(-(Heat Loss to Room), 180)"
+    assert doc["Teacup Temperature"]["causes"] == ["Heat Loss to Room"]
+    assert ex.sketch() == []          # an XMILE file's diagram is not read (yet)
+    assert sorted(ex.sliders) == ["characteristic time", "room temperature"]
