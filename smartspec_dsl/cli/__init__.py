@@ -10,10 +10,10 @@ from pathlib import Path
 from ..app import evaluate
 from ..errors import ModelError, SpecError
 from ..files import check_writable
-from . import calibrate, check, convert, plot, run, sensitivity, sweep
+from . import calibrate, check, convert, explore, plot, run, sensitivity, sweep
 
 # in the order `smartspec --help` lists them
-COMMANDS = (run, calibrate, check, convert, sweep, plot, sensitivity)
+COMMANDS = (run, calibrate, check, convert, sweep, plot, sensitivity, explore)
 
 
 def build_parser() -> argparse.ArgumentParser:
