@@ -28,7 +28,7 @@ from ..passes.consteval import control_problems
 from ..passes.order import schedule
 from ..passes.units import check_units
 from ..runtime import load
-from . import calibrate, plot, sensitivity
+from . import bench, calibrate, plot, sensitivity
 from .common import compile_note, parse_sets
 
 
@@ -293,6 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
     sa.add_argument("--time", type=float, help="the saved time to analyse (default: the final time)")
     sa.add_argument("-o", "--output", help="write the indices as CSV")
     sa.set_defaults(func=cmd_sensitivity)
+    bench.add_parser(sub)
     sub.add_parser("evaluate", help="entropy-weight TOPSIS evaluation (see smartspec evaluate -h)",
                    add_help=False)
     return ap
