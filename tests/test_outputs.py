@@ -132,3 +132,58 @@ def test_replacing_keeps_the_files_mode(tmp_path):
     write_text(path, "new\n")
     assert path.read_text() == "new\n"
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o640
+
+
+# ---- smartspec plot
+
+def _cli(argv):
+    from smartspec_dsl.cli import main
+    try:
+        return main(argv)
+    except SystemExit as exit:
+        return exit.code
+
+
+@pytest.mark.parametrize("suffix, magic", [(".png", b"\x89PNG\r\n\x1a\n"), (".svg", b"<?xml"), (".pdf", b"%PDF")])
+def test_plot_writes_the_format_of_its_extension(tmp_path, suffix, magic):
+    pytest.importorskip("matplotlib")
+    out = tmp_path / ("run" + suffix)
+    assert _cli(["plot", str(DATA / "sir_regions.mdl"), "-o", str(out)]) == 0
+    assert out.read_bytes().startswith(magic)
+
+
+@pytest.mark.parametrize("name", ["run.jpg", "run.csv", "run"])
+def test_plot_refuses_other_extensions_before_loading(tmp_path, capsys, name):
+    # the model does not exist: the extension is refused before anything is loaded
+    assert _cli(["plot", str(tmp_path / "missing.mdl"), "-o", str(tmp_path / name)]) == 2
+    assert "the extension picks the format: .png, .svg or .pdf" in capsys.readouterr().err
+    assert not (tmp_path / name).exists()
+
+
+def test_plot_default_is_stocks_by_units_with_labels(tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    from smartspec_dsl.experiments import plot
+    seen = {}
+
+    def capture(fig, path):
+        seen["panels"] = [(ax.get_ylabel(), [l.get_label() for l in ax.get_lines()]) for ax in fig.axes]
+        seen["xlabel"] = fig.axes[-1].get_xlabel()
+        seen["title"] = fig._suptitle.get_text()
+        plot.pyplot().close(fig)
+    monkeypatch.setattr(plot, "save_figure", capture)
+    assert _cli(["plot", str(DATA / "sir_regions.mdl"), "-o", str(tmp_path / "run.png")]) == 0
+    # the two subscripted stocks, both in Person: one panel, every element
+    assert seen["panels"] == [("Person", ["Infected[East]", "Infected[West]",
+                                          "Susceptible[East]", "Susceptible[West]"])]
+    assert seen["xlabel"] == "Time (Day)" and seen["title"] == "sir_regions"
+    assert _cli(["plot", str(DATA / "sir_regions.mdl"), "-o", str(tmp_path / "run.png"),
+                 "--var", "infection", "--var", "Total Infected", "--var", "Contact Rate[West]"]) == 0
+    assert seen["panels"] == [("Person/Day", ["Infection[East]", "Infection[West]"]),
+                              ("Person", ["Total Infected"]), ("1/Day", ["Contact Rate[West]"])]
+
+
+def test_plot_unknown_variable_suggests(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    assert _cli(["plot", str(DATA / "sir_regions.mdl"), "-o", str(tmp_path / "run.png"), "--var", "Infectd"]) == 2
+    err = capsys.readouterr().err
+    assert "'Infectd' is not a variable of" in err and "did you mean 'Infected'?" in err
