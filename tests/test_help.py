@@ -62,3 +62,14 @@ def test_calibration_reports_the_models_spelling(tmp_path):
     fit = calibrate(load(DATA / "teacup.mdl"), spec)
     assert list(fit.parameters) == ["Room Temperature"]
     assert fit.parameters["Room Temperature"] == pytest.approx(70.0, rel=1e-6)
+
+
+def test_sensitivity_reports_the_models_spelling(tmp_path, capsys):
+    pytest.importorskip("SALib")
+    spec = tmp_path / "morris.toml"
+    spec.write_text('sampler = "morris"\nruns = 4\nseed = 1\noutputs = ["teacup temperature"]\n'
+                    'times = "final"\n[parameters]\n"characteristic_time" = { dist = "uniform", low = 5, high = 15 }\n')
+    out = tmp_path / "idx.csv"
+    assert _cli(["sensitivity", str(DATA / "teacup.mdl"), "--spec", str(spec), "-o", str(out)]) == 0
+    assert out.read_text().splitlines()[1].startswith("Teacup Temperature,Characteristic Time,")
+    assert "Teacup Temperature at t = 30 (morris)" in capsys.readouterr().out
