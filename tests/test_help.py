@@ -73,3 +73,67 @@ def test_sensitivity_reports_the_models_spelling(tmp_path, capsys):
     assert _cli(["sensitivity", str(DATA / "teacup.mdl"), "--spec", str(spec), "-o", str(out)]) == 0
     assert out.read_text().splitlines()[1].startswith("Teacup Temperature,Characteristic Time,")
     assert "Teacup Temperature at t = 30 (morris)" in capsys.readouterr().out
+
+
+def test_version():
+    import tomllib
+    import subprocess
+    import sys
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    proc = subprocess.run([sys.executable, "-m", "smartspec_dsl.cli", "--version"], capture_output=True,
+                          text=True, cwd=ROOT)
+    assert proc.returncode == 0 and proc.stdout.strip() == f"smartspec {version}"
+
+
+def test_calibrate_help_documents_the_spec(capsys):
+    assert _cli(["calibrate", "-h"]) == 0
+    text = capsys.readouterr().out
+    for keys in SPEC_KEYS.values():
+        for key in keys:
+            assert f"{key} =" in text, key
+    assert "[[parameter]]" in text and "[[target]]" in text and "[options]" in text
+
+
+SWEEP = 'sampler = "lhs"\nruns = 700\nseed = 7\noutputs = ["Teacup Temperature"]\ntimes = "final"\n' \
+        'chunk_size = 100\n[parameters]\n"Characteristic Time" = { dist = "uniform", low = 5, high = 15 }\n'
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda s: s.replace("sampler =", "sampelr ="), "sampelr: unknown key; did you mean 'sampler'?"),
+    (lambda s: s.replace("[parameters]", "[parameter]"), "parameter: unknown key; did you mean 'parameters'?"),
+    (lambda s: s.replace("outputs =", "output ="), "output: unknown key; did you mean 'outputs'?"),
+])
+def test_sweep_spec_suggests_the_key(tmp_path, capsys, edit, message):
+    spec = tmp_path / "s.toml"
+    spec.write_text(edit(SWEEP))
+    assert _cli(["sweep", str(DATA / "teacup.mdl"), "--spec", str(spec), "-o", str(tmp_path / "out")]) == 2
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("option", ["--threads", "--chunk-size"])
+@pytest.mark.parametrize("value, message", [("0", "must be at least 1, got 0"), ("-2", "must be at least 1, got -2"),
+                                            ("two", "expected a whole number, got 'two'")])
+def test_sweep_options_are_refused_naming_them(tmp_path, capsys, option, value, message):
+    spec = tmp_path / "s.toml"
+    spec.write_text(SWEEP)
+    code = _cli(["sweep", str(DATA / "teacup.mdl"), "--spec", str(spec), "-o", str(tmp_path / "out"),
+                 option, value])
+    assert code == 2
+    assert f"argument {option}: {message}" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_resume_reports_the_runs_it_ran(tmp_path, capsys):
+    pytest.importorskip("pyarrow")
+    spec = tmp_path / "s.toml"
+    spec.write_text(SWEEP)
+    out = tmp_path / "out"
+    argv = ["sweep", str(DATA / "teacup.mdl"), "--spec", str(spec), "-o", str(out), "--no-progress"]
+    assert _cli(argv) == 0
+    assert "700 runs x 1 times x 1 outputs" in capsys.readouterr().err
+    for i in (2, 5):
+        (out / "chunks" / f"chunk-00000{i}.parquet").unlink()
+    assert _cli(argv + ["--resume"]) == 0
+    err = capsys.readouterr().err
+    assert ": 200 runs x 1 times x 1 outputs" in err
+    assert "500 of the sweep's 700 runs were already in" in err

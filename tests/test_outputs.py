@@ -187,3 +187,39 @@ def test_plot_unknown_variable_suggests(tmp_path, capsys):
     assert _cli(["plot", str(DATA / "sir_regions.mdl"), "-o", str(tmp_path / "run.png"), "--var", "Infectd"]) == 2
     err = capsys.readouterr().err
     assert "'Infectd' is not a variable of" in err and "did you mean 'Infected'?" in err
+
+
+# ---- smartspec run -o
+
+def test_run_writes_the_format_of_its_extension(tmp_path):
+    pq = pytest.importorskip("pyarrow.parquet")
+    xr = pytest.importorskip("xarray")
+    model = DATA / "sir_regions.mdl"
+    assert _cli(["run", str(model), "-o", str(tmp_path / "r.parquet"), "--set", "duration=4"]) == 0
+    table = pq.read_table(tmp_path / "r.parquet")
+    # the constant set, as the model spells it
+    assert table.column_names[:4] == ["run", "seed", "param:Duration", "time"]
+    assert table.column("Duration").to_pylist()[0] == 4.0
+    assert _cli(["run", str(model), "-o", str(tmp_path / "r.nc")]) == 0
+    with xr.open_dataset(tmp_path / "r.nc") as ds:
+        assert ds["Susceptible"].dims == ("time", "Region")
+    assert _cli(["run", str(model), "-o", str(tmp_path / "r.tab")]) == 0
+    assert (tmp_path / "r.tab").read_text().split("\n")[0].split("\t")[:2] == ["Time", "Contact Rate[East]"]
+
+
+@pytest.mark.parametrize("name", ["r.xlsx", "r.txt", "r.json", "r"])
+def test_run_refuses_other_extensions_before_the_run(tmp_path, capsys, name):
+    # the model does not exist: the extension is refused before anything is loaded
+    assert _cli(["run", str(tmp_path / "missing.mdl"), "-o", str(tmp_path / name)]) == 2
+    err = capsys.readouterr().err
+    assert "the extension picks the format: .csv, .tab (or .tsv), .parquet, .nc (netCDF), or -" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_run_dash_is_stdout(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert _cli(["run", str(DATA / "teacup.mdl"), "-o", "-"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("Time,") and "Teacup Temperature" in out[0].split(",")
+    assert len(out) == 242 and out[1].startswith("0.0,")
+    assert list(tmp_path.iterdir()) == []            # no file named "-"

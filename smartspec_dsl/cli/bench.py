@@ -9,6 +9,7 @@ from pathlib import Path
 from ..errors import SpecError
 from ..experiments.benchmark import bench
 from ..files import write_text
+from .common import positive
 
 
 def add_parser(sub) -> None:
@@ -30,17 +31,6 @@ def add_parser(sub) -> None:
                         "benchmarks/.venv-pysd made by benchmarks/pysd_env.sh)")
     b.add_argument("-o", "--output", help="write the measures as JSON (.json)")
     b.set_defaults(func=main)
-
-
-def positive(text: str) -> int:
-    import argparse
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got '{text}'") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {n}")
-    return n
 
 
 def thread_counts(text: str) -> list[int]:

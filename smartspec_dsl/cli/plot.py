@@ -12,6 +12,21 @@ from ..runtime import load
 from .common import compile_note, parse_sets
 
 
+def add_parser(sub) -> None:
+    """The command's arguments, as a sub-command of `sub`."""
+    pl = sub.add_parser("plot", help="plot a run (MODEL.mdl) or a sweep (its output directory) to PNG, SVG or PDF")
+    pl.add_argument("target", help="a model file (time series of one run) or a sweep directory")
+    pl.add_argument("-o", "--output", required=True, help="the image: .png, .svg or .pdf")
+    pl.add_argument("--var", action="append", help="variable(s) to plot: a name (every element of a subscripted one) or one element "
+                         "(default: the model's stocks, one panel per units / the sweep's first output)")
+    pl.add_argument("--kind", choices=["series", "fan", "scatter"],
+                    help="series (model), fan (sweep, default) or scatter (sweep: output vs each parameter)")
+    pl.add_argument("--set", action="append", metavar="NAME=VALUE", help="override a constant (model)")
+    pl.add_argument("--time", type=float, help="scatter: the saved time (default: the last)")
+    pl.add_argument("--bands", default="5,25,50,75,95", help="fan: percentiles (default 5,25,50,75,95)")
+    pl.set_defaults(func=main)
+
+
 def main(args) -> int:
     plot.image_format(args.output)          # before any work: the extension picks the format
     target = Path(args.target)

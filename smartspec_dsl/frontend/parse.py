@@ -13,7 +13,7 @@ from ..errors import ModelError, SourcePos, SyntaxErrorInModel
 from ..files import read_regular_file
 from ..limits import MAX_RANGE_ELEMENTS
 from ..ir.normalize import classify_flows, resolve_lookup_calls
-from .external import read_subscript
+from .workbook import read_subscript
 from .grammar import parser
 from .nesting import bounded
 
