@@ -40,6 +40,7 @@ def test_bench_measures_cold_in_a_private_cache(tmp_path, capsys):
     (["--threads", "0"], "must be at least 1, got 0"),
     (["--runs", "0"], "must be at least 1, got 0"),
     (["-o", "bench.csv"], "bench writes JSON"),
+    (["--threads", "1,4096"], "--threads: 4096 threads asked for; Numba runs at most"),
 ])
 def test_bench_refuses_before_measuring(argv, message, capsys):
     try:
