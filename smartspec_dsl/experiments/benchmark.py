@@ -95,8 +95,7 @@ def _worker(args: dict) -> dict:
         secs = time.perf_counter() - t
         throughput.append({"threads": threads, "seconds": secs, "runs_per_s": batch / secs if secs > 0 else None})
     numba.set_num_threads(available)
-    out["batch_per_run_s"] = next(x["seconds"] for x in throughput if x["threads"] == max(
-        x["threads"] for x in throughput)) / batch
+    out["batch_per_run_s"] = max(throughput, key=lambda x: x["threads"])["seconds"] / batch
     out.update(batch_runs=batch, throughput=throughput, available_threads=available, peak_bytes=_peak_bytes())
     return out
 
