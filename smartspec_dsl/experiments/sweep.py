@@ -292,6 +292,9 @@ def sweep(model, params, outputs=None, times="all", keep_runs: bool = True, stat
     values = np.empty((n, T, O)) if keep_runs else None
     if store is not None:
         store.begin(model, pl)
+    # runs a resumed sweep reads back from its store instead of running them
+    read_back = 0 if store is None else sum(
+        e - s for s, e in (pl.bounds(i) for i in range(pl.n_chunks) if store.has_chunk(i)))
     bar = _Progress(progress, n)
     # The kernel writes each chunk into memory that is already mapped: into `values` itself when
     # every saved time is kept, else into one scratch chunk reused for all chunks. A fresh chunk
@@ -359,4 +362,4 @@ def sweep(model, params, outputs=None, times="all", keep_runs: bool = True, stat
     return SweepResult(runs, params, pl.time, pl.output_names, values, result_stats, err, pl.seed, seeds,
                        labels, _time.perf_counter() - started,
                        {"chunk_size": pl.chunk_size, "chunks": pl.n_chunks, "bad_runs": bad,
-                        "runs_with_warnings": warned})
+                        "runs_with_warnings": warned, "runs_run": n - read_back, "runs_read_back": read_back})

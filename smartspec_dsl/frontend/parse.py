@@ -400,7 +400,9 @@ class _ToIR(Transformer_NonRecursive):
                                      "pos": self._pos(meta)})
 
     def group(self, meta, children):
-        return _Item("group")
+        # the header's name line: '.Agriculture.Loop1' between the lines of stars
+        name = str(children[0]).strip("*").strip().split("\n")[0].strip().lstrip(".")
+        return _Item("group", extra={"name": name})
 
     def macro_inputs(self, meta, children):
         return ("inputs", [ir.canonical_name(c) for c in children])
@@ -481,7 +483,8 @@ def _variable_from_items(items: list[_Item], lookup_names: set[str]) -> ir.Varia
     return ir.Variable(
         name=lhs.name, display=lhs.display, kind=kind, expr=expr, initial=initial,
         lookup=lookup if scalar else None, units=units, comment=comment, pos=lhs.pos,
-        dims=dims, definitions=tuple(definitions), unchangeable=d.operator == "==")
+        dims=dims, definitions=tuple(definitions), unchangeable=d.operator == "==",
+        group=first.extra.get("group", ""))
 
 
 def _is_number(e) -> bool:
@@ -515,7 +518,12 @@ def parse_model(text: str, filename: str = "<model>") -> ir.Model:
         raise
     ranges, macros = {}, {}
     top = []
+    group = ""
     for it in items:
+        if it.kind == "group":
+            group = it.extra["name"]
+        elif it.lhs is not None and group:
+            it.extra["group"] = group
         if it.kind == "range":
             name = ir.canonical_name(it.extra["name"])
             elements, display = _range_elements(it.extra["body"])

@@ -253,6 +253,9 @@ class Variable:
     hidden: bool = False           # introduced by lowering; not an output column
     discrete: bool = False         # lowered stock whose `expr` is its next value, not a rate
     unchangeable: bool = False     # defined with '=='
+    # the group (Vensim's `*** .Name ***` header) the equation is written under, "" for none;
+    # documentation only, so two variables that differ only here are the same variable
+    group: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import math
+
 import numpy as np
 
 from .. import ir
@@ -116,8 +118,13 @@ def watch_warnings(model: ir.Model, watches: tuple, diag: np.ndarray, tab: np.nd
     the lookup tables the run used. The watch ("finite",) holds (slot, value, time) of the
     first value found infinite or NaN (kernel_extra.check_finite); `slots` the kernel's
     {variable: slot}."""
+    if not len(diag):
+        return []
+    first = diag.reshape(-1, 5)[:, 2:]
+    if first.min() == math.inf:   # no watch saw anything: the common case, one pass
+        return []
     out = []
-    seen = np.flatnonzero(np.isfinite(diag.reshape(-1, 5)[:, 2:]).any(axis=1)) if len(diag) else ()
+    seen = np.flatnonzero(np.isfinite(first).any(axis=1))
     words = {} if words is None else words   # per watch: what does not change between runs
     for k in seen:
         lo, hi = diag[5 * k:5 * k + 2]
