@@ -24,10 +24,14 @@ from ..errors import ModelError, ParameterError, did_you_mean
 from ..frontend.grammar import grammar_path, grammar_text
 from ..passes.lower import decide
 from ..passes.pipeline import lower
-from ..passes.order import Schedule, schedule
+from ..passes.order import Schedule, is_delay_fixed, schedule
 from ..frontend.parse import read_model_text
 from ..frontend.source import parse_source
+from ..passes.edits import Edits
+from . import doc as doc_table, params as params_mod
 from .diagnostics import bad_numbers, strict_error, watch_warnings, warning_counts
+from .params import State
+from .stepper import Stepper
 
 METHODS = {"euler": 0, "rk4": 1}
 
@@ -69,6 +73,8 @@ class Result:
     columns: list[str]
     values: np.ndarray  # (saved times, columns)
     warnings: list = field(default_factory=list)   # diagnostics.SimulationWarning, by time
+    # every stock at the last time the run computed (params.State), to continue from
+    final_state: State | None = None
 
     def __getitem__(self, name: str) -> np.ndarray:
         key = ir.canonical_name(name)
@@ -171,6 +177,9 @@ class Model:
                                                  if c in self._param_index), dtype=np.int64)
         self._variants: dict[tuple, Model] = {self._structure: self}
         self._watch_text: dict[int, tuple] = {}   # diagnostics.watch_warnings' words per watch
+        self._edited: dict[Edits, Model] = {}      # this model with equations a run replaces
+        self._names: params_mod.Names | None = None
+        self._last_state: State | None = None      # initial_condition='current'
 
     @property
     def variables(self) -> list[VariableInfo]:
@@ -183,6 +192,35 @@ class Model:
 
     def display(self, name: str) -> str:
         return self.schedule.model.variables[name].display
+
+    @property
+    def names(self) -> params_mod.Names:
+        """The model's variables by the modeller's names (subscripted ones' elements too)."""
+        if self._names is None:
+            self._names = params_mod.Names(self.ir, self.schedule.model, self.path)
+        return self._names
+
+    # -- documentation --------------------------------------------------------
+    def doc_rows(self) -> list[doc_table.DocRow]:
+        """The documentation table (runtime/doc.py), one DocRow per variable."""
+        return doc_table.rows(self.ir)
+
+    @property
+    def doc(self):
+        """The documentation table as a pandas DataFrame, as PySD's `model.doc`: Real Name,
+        Name, Units, Limits, Type, Subtype, Comment, Subscripts (runtime/doc.py)."""
+        return doc_table.frame(self.doc_rows())
+
+    @property
+    def dependencies(self):
+        """The networkx DiGraph of the model's variables: u -> v where v's equation reads u."""
+        return doc_table.dependencies(self.ir)
+
+    def stepper(self, params=None, return_columns=None, initial_condition="original", final_time=None,
+                time_step=None, saveper=None, method=None) -> Stepper:
+        """PySD's set_stepper: runs the model a few time steps at a time (`step`), values
+        changed between steps (runtime/stepper.py)."""
+        return Stepper(self, params, return_columns, initial_condition, final_time, time_step, saveper, method)
 
     # -- parameters -------------------------------------------------------
     def param_index(self, name: str) -> int:
@@ -270,7 +308,7 @@ class Model:
     def integration_method(self, method: str | None = None) -> str:
         """The integration method a run uses: `method` when given, else the model
         file's own (XMILE sim_specs), else "euler". ParameterError for an unknown one."""
-        method = method or self.ir.method or "euler"
+        method = str(method or self.ir.method or "euler").lower()
         if method not in METHODS:
             raise ParameterError(f"unknown integration method '{method}'; use one of {sorted(METHODS)}")
         return method
@@ -331,60 +369,179 @@ class Model:
     def run(self, params: dict | None = None, final_time: float | None = None,
             time_step: float | None = None, saveper: float | None = None,
             return_columns: list[str] | None = None, method: str | None = None, seed: int | None = None,
-            changes=None, initial_time: float | None = None, strict: bool = False) -> Result:
-        """One run. `seed` (an integer) varies the draws of the model's random
-        functions; the same seed always gives the same run. `changes`: Vensim
-        changes files (.cin paths or `Changes`), applied in order, before `params`.
-        Every value given here gives the numbers of the model with that value written
-        into its file: constants that decide the structure run a kernel compiled for them.
-        `Result.warnings` lists what went wrong during the run (diagnostics.py); with
-        `strict`, a value that becomes infinite or NaN raises NumericalError instead."""
+            changes=None, initial_time: float | None = None, strict: bool = False,
+            return_timestamps=None, initial_condition="original", until: float | None = None) -> Result:
+        """One run. `params` (by the modeller's names, see runtime/params.py): a constant's
+        value; an auxiliary's or flow's, which replaces its equation; a lookup's points; a
+        pandas Series of time for a time series; a subscripted name with one value for all
+        its elements or one per element. `return_columns`: the variables to return (a
+        subscripted name gives all its elements); `return_timestamps`: a list of times, or
+        a step, to return instead of SAVEPER's. `initial_condition`: 'original', (t, {stock:
+        value}), a `Result.final_state` to continue from, or 'current' (this model's last
+        run's). `until`: stop at this time, FINAL TIME unchanged (what a stepper's steps
+        need: an equation reading FINAL TIME sees the model's). `method`: 'euler' or 'rk4', any case. `seed` (an integer) varies the draws
+        of the model's random functions; the same seed always gives the same run.
+        `changes`: Vensim changes files (.cin paths or `Changes`), applied in order, before
+        `params`. Every value given here gives the numbers of the model with that value
+        written into its file: constants that decide the structure, and replaced equations,
+        run a kernel compiled for them. `Result.warnings` lists what went wrong during the
+        run (diagnostics.py); with `strict`, a value that becomes infinite or NaN raises
+        NumericalError instead."""
         method = self.integration_method(method)
+        constants, tables = self.read_changes(changes)
+        plan = params_mod.resolve(self.names, params, params_mod.Plan(dict(constants), dict(tables)))
+        if isinstance(initial_condition, str) and initial_condition.lower() in ("current", "c"):
+            if self._last_state is None:
+                raise ParameterError("initial_condition='current' continues this model's last run, "
+                                     "and it has not run yet")
+            initial_condition = self._last_state
+        stocks = self.schedule.stocks
+        if isinstance(initial_condition, State):
+            stocks = self._variants.get(initial_condition.structure, self).schedule.stocks
+        params_mod.initial(self.names, initial_condition, plan, stocks)
+        if plan.initial_time is not None:
+            if initial_time is not None and float(initial_time) != plan.initial_time:
+                raise ParameterError(f"initial_time ({initial_time:g}) and the initial condition's time "
+                                     f"({plan.initial_time:g}) differ")
+            initial_time = plan.initial_time
+        if final_time is None and until is None and return_timestamps is not None \
+                and not params_mod.is_number(return_timestamps):
+            final_time = float(np.max(params_mod.timestamps(return_timestamps, 0.0, 0.0)))   # as PySD
         args = {"initial time": initial_time, "final time": final_time, "time step": time_step,
                 "saveper": saveper}
-        constants, tables = self.read_changes(changes)
-        p, vals, t0, dt, n_steps, save_every, names, save_idx, n_save = self._prepare(
-            {**constants, **(params or {})}, args, return_columns)
+        plan.stop = None if until is None else float(until)
+        model = self.edited(plan.edits, plan.constants) if plan.edits else self
+        result = model._run_plan(plan, args, return_columns, return_timestamps, method, seed, strict)
+        self._last_state = result.final_state
+        return result
+
+    def edited(self, edits: Edits, values: dict[str, float]) -> "Model":
+        """This model with the equations `edits` replaces (passes/edits.py), compiled once
+        per edits (in memory and in the kernel cache); `values` for what decides structure."""
+        model = self._edited.get(edits)
+        if model is None:
+            if self._origin is None:
+                raise ParameterError(f"{self.path}: this run replaces equations, and this model was not "
+                                     "loaded from a file it can be compiled from again")
+            model = self._origin.load_edited(edits, values)
+            self._edited[edits] = model
+        return model
+
+    def _run_plan(self, plan: params_mod.Plan, args: dict, return_columns, return_timestamps,
+                  method: str, seed, strict: bool) -> Result:
+        p = self.defaults.copy()
+        for name, value in plan.constants.items():   # flat names, checked by params.resolve
+            p[self._param_index[name]] = value
+        vals = self.control_values(p, args, set(plan.constants) | plan.named)
+        for name in ir.CONTROL_NAMES:
+            if name in self._param_index:
+                p[self._param_index[name]] = vals[name]
         model = self.for_values(self._values(p, vals)) if self._structure else self
         if model is not self:
-            return model.run(params, final_time, time_step, saveper, return_columns, method, seed,
-                             changes, initial_time, strict)
-        tab = self.table_vector(tables)
+            return model._run_plan(plan, args, return_columns, return_timestamps, method, seed, strict)
+        run_vals = vals
+        if plan.start is not None:
+            # a continued run starts at the state's time; INITIAL TIME stays the model's
+            self._check_continuable(plan.start, vals)
+            run_vals = {**vals, "initial time": plan.start}
+        if plan.stop is not None:
+            if not run_vals["initial time"] <= plan.stop <= vals["final time"]:
+                raise ParameterError(f"until = {plan.stop:g} is not between the run's first time "
+                                     f"({run_vals['initial time']:g}) and FINAL TIME ({vals['final time']:g})")
+            run_vals = {**run_vals, "final time": plan.stop}
+        t0, dt, n_steps, save_every = self._control(run_vals, args)
+        if return_columns is None:
+            names = self.output_names
+        else:
+            names = params_mod.columns(self.names, return_columns, set(self.output_names))
+        keep = None
+        if return_timestamps is not None:
+            want = params_mod.timestamps(return_timestamps, t0, t0 + n_steps * dt)
+            save_every = 1
+            if not self.kernel.dynamic_control:
+                keep = self._steps_of(want, t0, dt, n_steps)
+        stocks = list(self.schedule.stocks)
+        save_idx = np.array([self.kernel.slots[n] for n in names + stocks], dtype=np.int64)
+        n_save = n_steps // save_every + 1
+        tab = self.table_vector(plan.tables)
         if seed is not None:
             p[-1] = _seed_value(np.array([seed]))[0]
-        diag = np.empty(5 * len(self.kernel.watches))
-        if not self.kernel.dynamic_control:
-            limits.check_memory(f"a run of {n_save:,} saved times x {len(names):,} variables", 8.0 * n_save * len(names),
-                                "save fewer times (a larger SAVEPER) or fewer variables (return_columns)")
-            out = np.empty((n_save, len(names)))
-            _kernel_call(self._module.simulate, p, tab, out, save_idx, t0, dt, n_steps, save_every,
-                         METHODS[method], diag)
-            times = t0 + np.arange(n_save) * (save_every * dt)
-        else:
-            # Control variables change during the run: the kernel saves Time too, and
-            # we grow the output until it fits.
-            idx = np.concatenate([[0], save_idx]).astype(np.int64)
-            rows = max(n_save, 16)
-            while True:
-                limits.check_memory(f"a run of {rows:,} saved times x {len(idx):,} variables",
-                                    8.0 * rows * len(idx), "save fewer times (a larger SAVEPER) or fewer "
-                                    "variables (return_columns)")
-                out = np.empty((rows, len(idx)))
-                saved = _kernel_call(self._module.simulate, p, tab, out, idx, t0, dt, n_steps,
-                                     save_every, METHODS[method], diag)
-                if saved >= 0:
-                    break
-                if rows > 50_000_000:
-                    raise ParameterError("the run saves more than 50 million rows; check FINAL TIME and SAVEPER")
-                rows *= 4
-            times, out = out[:saved, 0].copy(), out[:saved, 1:]
+        times, out, diag = self._simulate(p, tab, save_idx, t0, dt, n_steps, save_every, n_save, method)
+        state = State(float(times[-1]), dict(zip(stocks, out[-1, len(names):].tolist())), self._structure,
+                      self.path) if len(times) else None
+        out = np.ascontiguousarray(out[:, :len(names)]) if stocks else out
+        if return_timestamps is not None:
+            if keep is None:
+                keep = [self._saved_row(times, t) for t in want]
+            times, out = times[keep], out[keep]
         lowered = self.schedule.model
         warnings = bad_numbers(lowered, names, times, out) + \
             watch_warnings(lowered, self.kernel.watches, diag, tab, self._watch_text)
         warnings.sort(key=lambda w: w.time)
         if strict and (err := strict_error(warnings)) is not None:
             raise err
-        return Result(times, [self.display(n) for n in names], out, warnings)
+        return Result(times, [self.display(n) for n in names], out, warnings, state)
+
+    def _check_continuable(self, start: float, vals: dict) -> None:
+        """A run continuing from a state: the state holds every stock, but not the pipeline
+        of a DELAY FIXED, DELAY MATERIAL or DELAY INFORMATION."""
+        buffers = [self.schedule.model.variables[n] for n in self.schedule.initial
+                   if is_delay_fixed(self.schedule.model.variables[n])]
+        if buffers:
+            owner = buffers[0].display
+            raise ParameterError(f"the model keeps a fixed delay's pipeline ({owner}), which a saved state "
+                                 "does not hold: a run cannot continue from one; run from the start "
+                                 "(a changed value can be a time series, see params)")
+        if not start <= vals["final time"]:
+            raise ParameterError(f"the state's time ({start:g}) is after FINAL TIME ({vals['final time']:g})")
+
+    @staticmethod
+    def _steps_of(want, t0: float, dt: float, n_steps: int) -> list[int]:
+        """The step of each of the times `want` (on the TIME STEP grid of the run)."""
+        out = []
+        for t in want:
+            k = (t - t0) / dt
+            if abs(k - round(k)) > 1e-6 or not 0 <= round(k) <= n_steps:
+                raise ParameterError(f"time {t:g} is not a time of the run (from {t0:g} every TIME STEP "
+                                     f"{dt:g} to {t0 + n_steps * dt:g})")
+            out.append(int(round(k)))
+        return out
+
+    @staticmethod
+    def _saved_row(times, t: float) -> int:
+        hits = np.flatnonzero(np.isclose(times, t, rtol=0, atol=1e-9 * max(1.0, abs(t))))
+        if not len(hits):
+            raise ParameterError(f"time {t:g} is not a time of the run ({span_text(times)})")
+        return int(hits[0])
+
+    def _simulate(self, p, tab, save_idx, t0, dt, n_steps, save_every, n_save, method):
+        """One kernel run: (saved times, saved values, the watches' diag)."""
+        diag = np.empty(5 * len(self.kernel.watches))
+        if not self.kernel.dynamic_control:
+            limits.check_memory(f"a run of {n_save:,} saved times x {len(save_idx):,} variables",
+                                8.0 * n_save * len(save_idx),
+                                "save fewer times (a larger SAVEPER) or fewer variables (return_columns)")
+            out = np.empty((n_save, len(save_idx)))
+            _kernel_call(self._module.simulate, p, tab, out, save_idx, t0, dt, n_steps, save_every,
+                         METHODS[method], diag)
+            return t0 + np.arange(n_save) * (save_every * dt), out, diag
+        # Control variables change during the run: the kernel saves Time too, and
+        # we grow the output until it fits.
+        idx = np.concatenate([[0], save_idx]).astype(np.int64)
+        rows = max(n_save, 16)
+        while True:
+            limits.check_memory(f"a run of {rows:,} saved times x {len(idx):,} variables",
+                                8.0 * rows * len(idx), "save fewer times (a larger SAVEPER) or fewer "
+                                "variables (return_columns)")
+            out = np.empty((rows, len(idx)))
+            saved = _kernel_call(self._module.simulate, p, tab, out, idx, t0, dt, n_steps,
+                                 save_every, METHODS[method], diag)
+            if saved >= 0:
+                break
+            if rows > 50_000_000:
+                raise ParameterError("the run saves more than 50 million rows; check FINAL TIME and SAVEPER")
+            rows *= 4
+        return out[:saved, 0].copy(), out[:saved, 1:], diag
 
     # -- changes files ------------------------------------------------------
     def apply_changes(self, changes) -> tuple[dict[str, float], np.ndarray]:
@@ -607,11 +764,13 @@ def compile_model(text: str, filename: str, data: DataOptions | None = None) -> 
 
 
 def _compile(text: str, filename: str, data: DataOptions | None = None,
-             values: dict[str, float] | None = None) -> tuple[ir.Model, Schedule, Kernel, dict[str, ir.Expr]]:
+             values: dict[str, float] | None = None,
+             edits: Edits | None = None) -> tuple[ir.Model, Schedule, Kernel, dict[str, ir.Expr]]:
     """compile_model, lowering with `values` where they decide the structure (see
-    lower.RULES), and the control variables the runtime computes (see _pin_controls)."""
+    lower.RULES) and the equations `edits` replaces, and the control variables the
+    runtime computes (see _pin_controls)."""
     model = parse_source(text, filename)
-    lowered = lower(model, data, values)
+    lowered = lower(model, data, values, edits)
     sched = schedule(lowered)
     lowered, derived = _pin_controls(sched)
     if derived:
@@ -659,6 +818,7 @@ class _Origin:
     key: str
     folder: Path
     data: DataOptions | None = None    # data files and aliases given to load
+    edits: Edits | None = None         # equations a run replaces (passes/edits.py)
 
     def load(self, values: dict[str, float] | None, key: str, log=None) -> Model:
         meta_path = self.folder / key / "model.pkl"
@@ -667,7 +827,7 @@ class _Origin:
             with open(meta_path, "rb") as f:
                 model, sched, kernel, derived = pickle.load(f)
         else:
-            model, sched, kernel, derived = _compile(self.text, str(self.path), self.data, values)
+            model, sched, kernel, derived = _compile(self.text, str(self.path), self.data, values, self.edits)
             meta_path.parent.mkdir(parents=True, exist_ok=True)
             write_bytes(meta_path, pickle.dumps((model, sched, kernel, derived),
                                                   protocol=pickle.HIGHEST_PROTOCOL))
@@ -686,6 +846,10 @@ class _Origin:
         # First call compiles (or loads the cached machine code); count it as compile time.
         m.run(return_columns=[])
         return m
+
+    def load_edited(self, edits: Edits, values: dict[str, float]) -> Model:
+        key = hashlib.sha256((self.key + "\0edits\0" + edits.key()).encode()).hexdigest()[:24]
+        return replace(self, key=key, edits=edits).load(values, key)
 
     def load_variant(self, values: dict[str, float], structure: tuple) -> Model:
         key = hashlib.sha256((self.key + "\0" + repr(structure)).encode()).hexdigest()[:24]
