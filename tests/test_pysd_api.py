@@ -181,9 +181,12 @@ def test_return_timestamps_as_a_list_or_a_step(stateful):
     np.testing.assert_array_equal(r.time, [0.5, 3, 7.5])
     for c in ("input", "smoothed", "delayed", "out"):
         np.testing.assert_array_equal(r[c], full[c][[1, 6, 15]])
-    r = stateful.run(return_timestamps=2.5)
+    r = stateful.run(return_timestamps=slice(None, None, 2.5))     # a step
     np.testing.assert_array_equal(r.time, [0, 2.5, 5, 7.5, 10])
     np.testing.assert_array_equal(r["out"], full["out"][::5])
+    r = stateful.run(return_timestamps=3)      # one time, as PySD (the run ends there)
+    np.testing.assert_array_equal(r.time, [3])
+    np.testing.assert_array_equal(r["out"], full["out"][[6]])
     # PySD: without final_time the run ends at the last timestamp
     assert stateful.run(return_timestamps=[1, 2]).time.tolist() == [1, 2]
     with pytest.raises(ParameterError, match="time 0.25 is not a time of the run"):
@@ -220,21 +223,26 @@ def test_a_run_continues_from_another_ones_final_state(stateful):
 
 
 def test_the_stepper_equals_one_run_with_the_change_written_in(stateful, tmp_path):
+    """A change made at t = 4 acts from the next time step on (t = 4.5), as in PySD's
+    stepper: every row equals the run of the model with that switch written in."""
     stepper = stateful.stepper()
     stepper.step(8)                        # to t = 4 (TIME STEP 0.5)
-    stepper.step(4, {"input": 30})          # from t = 4 on, input is 30
+    stepper.step(4, {"input": 30})          # from t = 4.5 on, input is 30
     stepper.run_to(10)
     got = stepper.result
     (tmp_path / "e.mdl").write_text(STATEFUL.replace("input = 10 + STEP(10, 2)",
-                                                     "input = 10 + STEP(10, 2) + STEP(10, 4)"))
+                                                     "input = 10 + STEP(10, 2) + STEP(10, 4.5)"))
     want = smartspec_dsl.load(tmp_path / "e.mdl").run()
     np.testing.assert_array_equal(got.time, want.time)
-    rows = got.time != 4     # the row at the change holds the values before it, as PySD's stepper
-    np.testing.assert_allclose(got.values[rows], want.values[rows], rtol=1e-13)
-    for stock_like in ("smoothed", "delayed", "first"):
-        np.testing.assert_allclose(got[stock_like], want[stock_like], rtol=1e-13)
+    np.testing.assert_allclose(got.values, want.values, rtol=1e-13)
+    assert got["input"][4] == 20 and got["input"][5] == 30
     with pytest.raises(ParameterError, match="goes past FINAL TIME"):
         stepper.step(1)
+    # without a change, steps give the one run's numbers
+    plain = stateful.stepper()
+    for _ in range(4):
+        plain.step(5)
+    np.testing.assert_allclose(plain.result.values, stateful.run().values, rtol=1e-13)
 
 
 # ---- doc, dependencies, method, read_vensim --------------------------------------------

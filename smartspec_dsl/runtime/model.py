@@ -375,8 +375,9 @@ class Model:
         value; an auxiliary's or flow's, which replaces its equation; a lookup's points; a
         pandas Series of time for a time series; a subscripted name with one value for all
         its elements or one per element. `return_columns`: the variables to return (a
-        subscripted name gives all its elements); `return_timestamps`: a list of times, or
-        a step, to return instead of SAVEPER's. `initial_condition`: 'original', (t, {stock:
+        subscripted name gives all its elements); `return_timestamps`: the times to return
+        instead of SAVEPER's: a list, one time, or slice(start, stop, step) for a step (without
+        final_time, a list or a time ends the run at its last time, as PySD). `initial_condition`: 'original', (t, {stock:
         value}), a `Result.final_state` to continue from, or 'current' (this model's last
         run's). `until`: stop at this time, FINAL TIME unchanged (what a stepper's steps
         need: an equation reading FINAL TIME sees the model's). `method`: 'euler' or 'rk4', any case. `seed` (an integer) varies the draws
@@ -405,7 +406,7 @@ class Model:
                                      f"({plan.initial_time:g}) differ")
             initial_time = plan.initial_time
         if final_time is None and until is None and return_timestamps is not None \
-                and not params_mod.is_number(return_timestamps):
+                and not isinstance(return_timestamps, slice):
             final_time = float(np.max(params_mod.timestamps(return_timestamps, 0.0, 0.0)))   # as PySD
         args = {"initial time": initial_time, "final time": final_time, "time step": time_step,
                 "saveper": saveper}

@@ -355,18 +355,24 @@ def columns(names: Names, return_columns, outputs: set[str]) -> list[str]:
 
 
 def timestamps(return_timestamps, t0: float, t1: float) -> np.ndarray:
-    """The times a run returns: a number is a step from the run's first time
-    (t0, t0 + step, ... up to t1), else a list of times, increasing."""
-    if is_number(return_timestamps):
-        step = float(return_timestamps)
+    """The times a run returns, increasing: a list (or array, range) of times; one
+    number, that one time (as PySD); a slice(start, stop, step), every `step` from
+    `start` (default: the run's first time, t0) to `stop` (default: its last, t1)."""
+    if isinstance(return_timestamps, slice):
+        step = _number("return_timestamps' step", return_timestamps.step)
+        start = t0 if return_timestamps.start is None else _number("return_timestamps", return_timestamps.start)
+        stop = t1 if return_timestamps.stop is None else _number("return_timestamps", return_timestamps.stop)
         if not step > 0 or not math.isfinite(step):
-            raise ParameterError(f"return_timestamps as a step must be a positive number, got {step:g}")
-        n = int(math.floor((t1 - t0) / step + 1e-9))
-        return t0 + np.arange(n + 1) * step
+            raise ParameterError(f"return_timestamps' step must be a positive number, got {step:g}")
+        n = int(math.floor((stop - start) / step + 1e-9))
+        return start + np.arange(max(n + 1, 0)) * step
+    if is_number(return_timestamps):
+        return_timestamps = [return_timestamps]
     try:
         times = np.asarray(list(return_timestamps), dtype=np.float64).reshape(-1)
     except (TypeError, ValueError):
-        raise ParameterError("return_timestamps must be a number (a step) or a list of times") from None
+        raise ParameterError("return_timestamps must be a time, a list of times or a "
+                             "slice(start, stop, step)") from None
     if not len(times) or not np.all(np.isfinite(times)):
         raise ParameterError("return_timestamps must list at least one time, every one a finite number")
     return np.unique(times)
