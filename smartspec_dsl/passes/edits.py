@@ -49,7 +49,7 @@ def initial_param(name: str) -> str:
 def edit_equations(model: ir.Model, edits: Edits | None, values: dict[str, float] | None = None) -> ir.Model:
     """A flat model with the equations of `edits.constants` and `edits.series`
     replaced. `values` give the constants' compiled defaults (a run always sets
-    them; they matter where a constant decides the structure, see lower.RULES)."""
+    them; they matter where a constant decides the structure, see stateful.rules.RULES)."""
     if not edits or not (edits.constants or edits.series):
         return model
     values = values or {}

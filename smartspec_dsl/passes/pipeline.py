@@ -6,8 +6,8 @@ leaves behind.
       -> flattening         passes/subscripts.py  flatten
       -> data variables     (here)                refuse_data_variables
       -> equation edits     passes/edits.py       edit_equations
-      -> macro expansion    passes/lower.py       expand_macros
-      -> stateful lowering  passes/lower.py       lower_stateful
+      -> macro expansion    passes/macros.py      expand_macros
+      -> stateful lowering  passes/stateful/      lower_stateful
       -> initial values     passes/edits.py       edit_initial_values
     lowered ir.Model  ->  passes/order.py schedule  ->  backend/codegen.py generate
 
@@ -30,7 +30,8 @@ from ..errors import PassContractError, UnsupportedFeature
 from ..frontend.external import DataOptions, resolve_external
 from ..ir.builtins import BUFFER, BUILTINS, EQUATION, LOWERING, unsupported_calls
 from .edits import Edits, edit_equations, edit_initial_values
-from .lower import expand_macros, lower_stateful
+from .macros import expand_macros
+from .stateful import lower_stateful
 from .subscripts import flatten
 
 
@@ -98,7 +99,7 @@ class Pass:
     run: Callable[[ir.Model, DataOptions], ir.Model]    # (model, the run's data options)
     gives: ir.Stage
     contract: Callable[[ir.Model], str | None]
-    takes_values: bool = False    # run(model, data, values): values decide structure (lower.RULES)
+    takes_values: bool = False    # run(model, data, values): values decide structure (stateful.rules.RULES)
     takes_edits: bool = False     # run(model, data, values, edits): a run's edits (passes/edits.py)
 
 
@@ -122,7 +123,7 @@ def lower(model: ir.Model, data: DataOptions | None = None,
     """A parsed model -> a lowered one (`ir.Stage.LOWERED`): every pass of
     `PASSES` in order, each one's contract checked before the next runs.
     `data`: the data files and file aliases given to the run (external.DataOptions);
-    `values` override constants where they decide the structure (lower.RULES);
+    `values` override constants where they decide the structure (stateful.rules.RULES);
     `edits`: equations and initial values a run replaces (passes/edits.py).
     Errors: every call of a function smartspec does not run, all in one
     UnsupportedFeature (one line each); the passes' ModelErrors about the model;

@@ -1,138 +1,28 @@
-"""Pass 5: runtime. Loads a model (through the on-disk kernel cache), runs it,
-and returns results as numpy arrays."""
+"""Pass 5: runtime. A compiled model (`Model`) runs its kernel once or in batches and
+returns results as numpy arrays (`result.py`); `loader.py` builds it."""
 from __future__ import annotations
 
-import hashlib
-import importlib.util
 import math
 import os
-import pickle
-import sys
-import time
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from .. import ir, limits
-from ..backend.codegen import Kernel, generate, table_vector
+from ..backend.codegen import Kernel, table_vector
 from ..passes.consteval import constant_value, constants_read
 from ..frontend.changes import Changes, read_changes
-from ..frontend.external import DataOptions, fingerprint as external_fingerprint
-from ..files import write_bytes
 from ..errors import ModelError, ParameterError, did_you_mean
-from ..frontend.grammar import grammar_path, grammar_text
-from ..passes.lower import decide
-from ..passes.pipeline import lower
-from ..passes.order import Schedule, is_delay_fixed, schedule
-from ..frontend.parse import read_model_text
-from ..frontend.source import parse_source
+from ..passes.stateful import decide
+from ..passes.order import Schedule
 from ..passes.edits import Edits
-from . import doc as doc_table, params as params_mod
-from .diagnostics import bad_numbers, strict_error, watch_warnings, warning_counts
+from . import doc as doc_table, params as params_mod, single
+from .diagnostics import warning_counts
 from .params import State
+from .result import BatchResult, Result, VariableInfo
+from .single import METHODS, kernel_call as _kernel_call, seed_value as _seed_value
 from .stepper import Stepper
-
-METHODS = {"euler": 0, "rk4": 1}
-
-
-def _compiler_fingerprint() -> str:
-    """Changes whenever the compiler's own code changes, so stale kernels are never reused."""
-    h = hashlib.sha256(grammar_text().encode())
-    for f in sorted(grammar_path().parent.glob("*.lark")):
-        h.update(f.read_bytes())
-    for f in sorted(Path(__file__).resolve().parents[1].rglob("*.py")):
-        h.update(f.read_bytes())
-    import numba
-    h.update(numba.__version__.encode())
-    return h.hexdigest()
-
-
-_FINGERPRINT = None
-
-
-def cache_root() -> Path:
-    env = os.environ.get("SMARTSPEC_CACHE_DIR")
-    if env:
-        return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "smartspec"
-
-
-@dataclass(frozen=True)
-class VariableInfo:
-    name: str
-    kind: str
-    units: str
-    comment: str
-
-
-@dataclass
-class Result:
-    time: np.ndarray
-    columns: list[str]
-    values: np.ndarray  # (saved times, columns)
-    warnings: list = field(default_factory=list)   # diagnostics.SimulationWarning, by time
-    # every stock at the last time the run computed (params.State), to continue from
-    final_state: State | None = None
-
-    def __getitem__(self, name: str) -> np.ndarray:
-        key = ir.canonical_name(name)
-        for i, c in enumerate(self.columns):
-            if ir.canonical_name(c) == key:
-                return self.values[:, i]
-        raise KeyError(name)
-
-    def to_pandas(self):
-        try:
-            import pandas as pd
-        except ImportError as err:  # optional extra
-            raise ImportError("Result.to_pandas() needs pandas: pip install 'smartspec[pandas]'") from err
-        return pd.DataFrame(self.values, index=pd.Index(self.time, name="Time"), columns=self.columns)
-
-    def plot(self, *names: str, ax=None):
-        """Time series of `names` (default: every column but the control variables, at most
-        eight) on a matplotlib Axes, a new figure's when `ax` is None; returns the Axes.
-        Uses whatever matplotlib backend is active (inline in a notebook)."""
-        try:
-            import matplotlib.pyplot as plt
-        except ImportError as err:  # optional extra
-            raise ImportError("Result.plot() needs matplotlib: pip install 'smartspec[plot]'") from err
-        if not names:
-            names = tuple(c for c in self.columns if ir.canonical_name(c) not in ir.CONTROL_NAMES)[:8]
-        if ax is None:
-            _, ax = plt.subplots(figsize=(8, 4.5))
-        for name in names:
-            ax.plot(self.time, self[name], label=name)
-        ax.set_xlabel("Time")
-        ax.grid(alpha=0.3)
-        ax.legend(loc="best", fontsize="small")
-        return ax
-
-    def __repr__(self) -> str:
-        return (f"<Result: {span_text(self.time)} x {len(self.columns)} "
-                f"columns: {some_names(self.columns)}>")
-
-
-def span_text(time) -> str:
-    """'241 saved times (t = 0 to 30)', '1 saved time (t = 30)'."""
-    if len(time) == 1:
-        return f"1 saved time (t = {time[0]:g})"
-    return f"{len(time)} saved times" + (f" (t = {time[0]:g} to {time[-1]:g})" if len(time) else "")
-
-
-def some_names(names, n: int = 4) -> str:
-    shown = ", ".join(names[:n])
-    return shown + (f", ... ({len(names) - n} more)" if len(names) > n else "")
-
-
-@dataclass
-class BatchResult:
-    time: np.ndarray
-    columns: list[str]
-    values: np.ndarray  # (runs, saved times, columns)
-    rows: int = 0       # saved times the kernel wrote per run, before `times` kept some
-    warnings: np.ndarray | None = None   # per run: lookups and ranged variables that left their range
 
 
 class Model:
@@ -151,7 +41,7 @@ class Model:
 
     def __init__(self, path: str, source_model: ir.Model, sched: Schedule, kernel: Kernel,
                  module, compile_seconds: float, cached: bool, derived: dict | None = None,
-                 origin: "_Origin | None" = None):
+                 origin=None):  # loader._Origin: what to compile again for other structure
         self.path = path
         self.ir = source_model
         self.schedule = sched
@@ -165,7 +55,7 @@ class Model:
         # the parameter vector: every constant, then the run seed (0 unless a sweep sets it)
         self.defaults = np.array([_literal(lowered[c]) for c in sched.constants] + [0.0], dtype=np.float64)
         self._param_index = {c: i for i, c in enumerate(sched.constants)}
-        # control variables the runtime computes for each run from their equations (see _pin_controls)
+        # control variables the runtime computes for each run from their equations (see loader._pin_controls)
         self._derived = dict(derived or {})
         self._control_model = ir.Model(sched.model.source, {**lowered, **{
             n: replace(lowered[n], kind=ir.Kind.AUXILIARY, expr=e) for n, e in self._derived.items()}})
@@ -179,7 +69,7 @@ class Model:
         self._watch_text: dict[int, tuple] = {}   # diagnostics.watch_warnings' words per watch
         self._edited: dict[Edits, Model] = {}      # this model with equations a run replaces
         self._names: params_mod.Names | None = None
-        self._last_state: State | None = None      # initial_condition='current'
+        self.last_state: State | None = None       # initial_condition='current' continues it
 
     @property
     def variables(self) -> list[VariableInfo]:
@@ -200,15 +90,15 @@ class Model:
             self._names = params_mod.Names(self.ir, self.schedule.model, self.path)
         return self._names
 
-    # -- documentation --------------------------------------------------------
+    # -- documentation (runtime/doc.py) ------------------------------------------
     def doc_rows(self) -> list[doc_table.DocRow]:
-        """The documentation table (runtime/doc.py), one DocRow per variable."""
+        """The documentation table, one DocRow per variable, without pandas."""
         return doc_table.rows(self.ir)
 
     @property
     def doc(self):
         """The documentation table as a pandas DataFrame, as PySD's `model.doc`: Real Name,
-        Name, Units, Limits, Type, Subtype, Comment, Subscripts (runtime/doc.py)."""
+        Name, Units, Limits, Type, Subtype, Comment, Subscripts."""
         return doc_table.frame(self.doc_rows())
 
     @property
@@ -218,8 +108,8 @@ class Model:
 
     def stepper(self, params=None, return_columns=None, initial_condition="original", final_time=None,
                 time_step=None, saveper=None, method=None) -> Stepper:
-        """PySD's set_stepper: runs the model a few time steps at a time (`step`), values
-        changed between steps (runtime/stepper.py)."""
+        """PySD's set_stepper: runs the model a few time steps at a time (`Stepper.step`),
+        values changed between steps (runtime/stepper.py)."""
         return Stepper(self, params, return_columns, initial_condition, final_time, time_step, saveper, method)
 
     # -- parameters -------------------------------------------------------
@@ -366,55 +256,26 @@ class Model:
     def _values(self, p: np.ndarray, vals: dict[str, float]) -> dict[str, float]:
         return {**{c: float(x) for c, x in zip(self.schedule.constants, p)}, **vals}
 
-    def run(self, params: dict | None = None, final_time: float | None = None,
-            time_step: float | None = None, saveper: float | None = None,
-            return_columns: list[str] | None = None, method: str | None = None, seed: int | None = None,
-            changes=None, initial_time: float | None = None, strict: bool = False,
-            return_timestamps=None, initial_condition="original", until: float | None = None) -> Result:
-        """One run. `params` (by the modeller's names, see runtime/params.py): a constant's
-        value; an auxiliary's or flow's, which replaces its equation; a lookup's points; a
-        pandas Series of time for a time series; a subscripted name with one value for all
-        its elements or one per element. `return_columns`: the variables to return (a
-        subscripted name gives all its elements); `return_timestamps`: the times to return
-        instead of SAVEPER's: a list, one time, or slice(start, stop, step) for a step (without
-        final_time, a list or a time ends the run at its last time, as PySD). `initial_condition`: 'original', (t, {stock:
-        value}), a `Result.final_state` to continue from, or 'current' (this model's last
-        run's). `until`: stop at this time, FINAL TIME unchanged (what a stepper's steps
-        need: an equation reading FINAL TIME sees the model's). `method`: 'euler' or 'rk4', any case. `seed` (an integer) varies the draws
-        of the model's random functions; the same seed always gives the same run.
-        `changes`: Vensim changes files (.cin paths or `Changes`), applied in order, before
-        `params`. Every value given here gives the numbers of the model with that value
-        written into its file: constants that decide the structure, and replaced equations,
-        run a kernel compiled for them. `Result.warnings` lists what went wrong during the
-        run (diagnostics.py); with `strict`, a value that becomes infinite or NaN raises
-        NumericalError instead."""
-        method = self.integration_method(method)
-        constants, tables = self.read_changes(changes)
-        plan = params_mod.resolve(self.names, params, params_mod.Plan(dict(constants), dict(tables)))
-        if isinstance(initial_condition, str) and initial_condition.lower() in ("current", "c"):
-            if self._last_state is None:
-                raise ParameterError("initial_condition='current' continues this model's last run, "
-                                     "and it has not run yet")
-            initial_condition = self._last_state
-        stocks = self.schedule.stocks
-        if isinstance(initial_condition, State):
-            stocks = self._variants.get(initial_condition.structure, self).schedule.stocks
-        params_mod.initial(self.names, initial_condition, plan, stocks)
-        if plan.initial_time is not None:
-            if initial_time is not None and float(initial_time) != plan.initial_time:
-                raise ParameterError(f"initial_time ({initial_time:g}) and the initial condition's time "
-                                     f"({plan.initial_time:g}) differ")
-            initial_time = plan.initial_time
-        if final_time is None and until is None and return_timestamps is not None \
-                and not isinstance(return_timestamps, slice):
-            final_time = float(np.max(params_mod.timestamps(return_timestamps, 0.0, 0.0)))   # as PySD
-        args = {"initial time": initial_time, "final time": final_time, "time step": time_step,
-                "saveper": saveper}
-        plan.stop = None if until is None else float(until)
-        model = self.edited(plan.edits, plan.constants) if plan.edits else self
-        result = model._run_plan(plan, args, return_columns, return_timestamps, method, seed, strict)
-        self._last_state = result.final_state
-        return result
+    values_of = _values
+
+    @property
+    def structure_key(self) -> tuple:
+        """The structural choices this kernel was lowered with (ir.Decision results)."""
+        return self._structure
+
+    def variant(self, structure: tuple) -> "Model":
+        """The variant of this model already compiled for `structure` (or this model)."""
+        return self._variants.get(structure, self)
+
+    def param_slot(self, name: str) -> int:
+        """The parameter vector's index of the constant with the flat canonical name `name`."""
+        return self._param_index[name]
+
+    def pin_controls(self, p: np.ndarray, vals: dict[str, float]) -> None:
+        """The control values of a run into its parameter vector p."""
+        for name in ir.CONTROL_NAMES:
+            if name in self._param_index:
+                p[self._param_index[name]] = vals[name]
 
     def edited(self, edits: Edits, values: dict[str, float]) -> "Model":
         """This model with the equations `edits` replaces (passes/edits.py), compiled once
@@ -428,121 +289,31 @@ class Model:
             self._edited[edits] = model
         return model
 
-    def _run_plan(self, plan: params_mod.Plan, args: dict, return_columns, return_timestamps,
-                  method: str, seed, strict: bool) -> Result:
-        p = self.defaults.copy()
-        for name, value in plan.constants.items():   # flat names, checked by params.resolve
-            p[self._param_index[name]] = value
-        vals = self.control_values(p, args, set(plan.constants) | plan.named)
-        for name in ir.CONTROL_NAMES:
-            if name in self._param_index:
-                p[self._param_index[name]] = vals[name]
-        model = self.for_values(self._values(p, vals)) if self._structure else self
-        if model is not self:
-            return model._run_plan(plan, args, return_columns, return_timestamps, method, seed, strict)
-        run_vals = vals
-        if plan.start is not None:
-            # a continued run starts at the state's time; INITIAL TIME stays the model's
-            self._check_continuable(plan.start, vals)
-            run_vals = {**vals, "initial time": plan.start}
-        if plan.stop is not None:
-            if not run_vals["initial time"] <= plan.stop <= vals["final time"]:
-                raise ParameterError(f"until = {plan.stop:g} is not between the run's first time "
-                                     f"({run_vals['initial time']:g}) and FINAL TIME ({vals['final time']:g})")
-            run_vals = {**run_vals, "final time": plan.stop}
-        t0, dt, n_steps, save_every = self._control(run_vals, args)
-        if return_columns is None:
-            names = self.output_names
-        else:
-            names = params_mod.columns(self.names, return_columns, set(self.output_names))
-        keep = None
-        if return_timestamps is not None:
-            want = params_mod.timestamps(return_timestamps, t0, t0 + n_steps * dt)
-            save_every = 1
-            if not self.kernel.dynamic_control:
-                keep = self._steps_of(want, t0, dt, n_steps)
-        stocks = list(self.schedule.stocks)
-        save_idx = np.array([self.kernel.slots[n] for n in names + stocks], dtype=np.int64)
-        n_save = n_steps // save_every + 1
-        tab = self.table_vector(plan.tables)
-        if seed is not None:
-            p[-1] = _seed_value(np.array([seed]))[0]
-        times, out, diag = self._simulate(p, tab, save_idx, t0, dt, n_steps, save_every, n_save, method)
-        state = State(float(times[-1]), dict(zip(stocks, out[-1, len(names):].tolist())), self._structure,
-                      self.path) if len(times) else None
-        out = np.ascontiguousarray(out[:, :len(names)]) if stocks else out
-        if return_timestamps is not None:
-            if keep is None:
-                keep = [self._saved_row(times, t) for t in want]
-            times, out = times[keep], out[keep]
-        lowered = self.schedule.model
-        warnings = bad_numbers(lowered, names, times, out) + \
-            watch_warnings(lowered, self.kernel.watches, diag, tab, self._watch_text)
-        warnings.sort(key=lambda w: w.time)
-        if strict and (err := strict_error(warnings)) is not None:
-            raise err
-        return Result(times, [self.display(n) for n in names], out, warnings, state)
-
-    def _check_continuable(self, start: float, vals: dict) -> None:
-        """A run continuing from a state: the state holds every stock, but not the pipeline
-        of a DELAY FIXED, DELAY MATERIAL or DELAY INFORMATION."""
-        buffers = [self.schedule.model.variables[n] for n in self.schedule.initial
-                   if is_delay_fixed(self.schedule.model.variables[n])]
-        if buffers:
-            owner = buffers[0].display
-            raise ParameterError(f"the model keeps a fixed delay's pipeline ({owner}), which a saved state "
-                                 "does not hold: a run cannot continue from one; run from the start "
-                                 "(a changed value can be a time series, see params)")
-        if not start <= vals["final time"]:
-            raise ParameterError(f"the state's time ({start:g}) is after FINAL TIME ({vals['final time']:g})")
-
-    @staticmethod
-    def _steps_of(want, t0: float, dt: float, n_steps: int) -> list[int]:
-        """The step of each of the times `want` (on the TIME STEP grid of the run)."""
-        out = []
-        for t in want:
-            k = (t - t0) / dt
-            if abs(k - round(k)) > 1e-6 or not 0 <= round(k) <= n_steps:
-                raise ParameterError(f"time {t:g} is not a time of the run (from {t0:g} every TIME STEP "
-                                     f"{dt:g} to {t0 + n_steps * dt:g})")
-            out.append(int(round(k)))
-        return out
-
-    @staticmethod
-    def _saved_row(times, t: float) -> int:
-        hits = np.flatnonzero(np.isclose(times, t, rtol=0, atol=1e-9 * max(1.0, abs(t))))
-        if not len(hits):
-            raise ParameterError(f"time {t:g} is not a time of the run ({span_text(times)})")
-        return int(hits[0])
-
-    def _simulate(self, p, tab, save_idx, t0, dt, n_steps, save_every, n_save, method):
-        """One kernel run: (saved times, saved values, the watches' diag)."""
-        diag = np.empty(5 * len(self.kernel.watches))
-        if not self.kernel.dynamic_control:
-            limits.check_memory(f"a run of {n_save:,} saved times x {len(save_idx):,} variables",
-                                8.0 * n_save * len(save_idx),
-                                "save fewer times (a larger SAVEPER) or fewer variables (return_columns)")
-            out = np.empty((n_save, len(save_idx)))
-            _kernel_call(self._module.simulate, p, tab, out, save_idx, t0, dt, n_steps, save_every,
-                         METHODS[method], diag)
-            return t0 + np.arange(n_save) * (save_every * dt), out, diag
-        # Control variables change during the run: the kernel saves Time too, and
-        # we grow the output until it fits.
-        idx = np.concatenate([[0], save_idx]).astype(np.int64)
-        rows = max(n_save, 16)
-        while True:
-            limits.check_memory(f"a run of {rows:,} saved times x {len(idx):,} variables",
-                                8.0 * rows * len(idx), "save fewer times (a larger SAVEPER) or fewer "
-                                "variables (return_columns)")
-            out = np.empty((rows, len(idx)))
-            saved = _kernel_call(self._module.simulate, p, tab, out, idx, t0, dt, n_steps,
-                                 save_every, METHODS[method], diag)
-            if saved >= 0:
-                break
-            if rows > 50_000_000:
-                raise ParameterError("the run saves more than 50 million rows; check FINAL TIME and SAVEPER")
-            rows *= 4
-        return out[:saved, 0].copy(), out[:saved, 1:], diag
+    def run(self, params: dict | None = None, final_time: float | None = None,
+            time_step: float | None = None, saveper: float | None = None,
+            return_columns: list[str] | None = None, method: str | None = None, seed: int | None = None,
+            changes=None, initial_time: float | None = None, strict: bool = False,
+            return_timestamps=None, initial_condition="original", until: float | None = None) -> Result:
+        """One run (runtime/single.py). `params`, by the modeller's names (runtime/params.py):
+        a constant's value; an auxiliary's or flow's, which replaces its equation; a lookup's
+        points (a pandas Series or (xs, ys)); a pandas Series of time, a time series; for a
+        subscripted name one value for all its elements or one per element (list, array,
+        xarray.DataArray, dict). `return_columns`: the variables to return (a subscripted
+        name gives all its elements). `return_timestamps`: the times to return instead of
+        SAVEPER's: a list, one time, or slice(start, stop, step); without final_time, a list
+        or a time ends the run at its last time (as PySD). `initial_condition`: 'original',
+        (t, {stock: value}) (INITIAL TIME = t, the other stocks from their equations), a
+        `Result.final_state` to continue from, or 'current' (this model's last run's).
+        `until`: stop at this time, FINAL TIME unchanged (a stepper's steps). `method`:
+        'euler' or 'rk4', any case. `seed` (an integer) varies the draws of the model's
+        random functions; the same seed always gives the same run. `changes`: Vensim changes
+        files (.cin paths or `Changes`), applied in order, before `params`. Every value given
+        here gives the numbers of the model with that value written into its file: constants
+        that decide the structure, and replaced equations, run a kernel compiled for them.
+        `Result.warnings` lists what went wrong during the run (diagnostics.py); with
+        `strict`, a value that becomes infinite or NaN raises NumericalError instead."""
+        return single.run(self, params, final_time, time_step, saveper, return_columns, method, seed,
+                          changes, initial_time, strict, return_timestamps, initial_condition, until)
 
     # -- changes files ------------------------------------------------------
     def apply_changes(self, changes) -> tuple[dict[str, float], np.ndarray]:
@@ -734,149 +505,8 @@ class Model:
         return res
 
 
-def _kernel_call(fn, *args):
-    """A kernel call; its own allocations (DELAY FIXED buffers, sized by the delay time
-    over TIME STEP) failing is reported like any other run too big for the memory."""
-    try:
-        return fn(*args)
-    except MemoryError:
-        raise ParameterError(f"the run needs more memory than the {limits.available_memory() / 2**30:.1f} GB "
-                             "available (its DELAY FIXED buffers hold delay time / TIME STEP values "
-                             "each): use a larger TIME STEP or shorter delays") from None
-
-
-def _seed_value(seeds: np.ndarray) -> np.ndarray:
-    """Integer seeds as exactly representable float64 (the parameter vector's type)."""
-    return (seeds.astype(np.uint64) % np.uint64(2 ** 52)).astype(np.float64)
-
-
 def _literal(var: ir.Variable) -> float:
     e = var.expr
     if isinstance(e, ir.UnaryOp):
         return -e.operand.value
     return e.value
-
-
-# ---- loading --------------------------------------------------------------
-
-def compile_model(text: str, filename: str, data: DataOptions | None = None) -> tuple[ir.Model, Schedule, Kernel]:
-    """The pure part of loading: text -> IR -> lowered IR -> order -> kernel source."""
-    return _compile(text, filename, data)[:3]
-
-
-def _compile(text: str, filename: str, data: DataOptions | None = None,
-             values: dict[str, float] | None = None,
-             edits: Edits | None = None) -> tuple[ir.Model, Schedule, Kernel, dict[str, ir.Expr]]:
-    """compile_model, lowering with `values` where they decide the structure (see
-    lower.RULES) and the equations `edits` replaces, and the control variables the
-    runtime computes (see _pin_controls)."""
-    model = parse_source(text, filename)
-    lowered = lower(model, data, values, edits)
-    sched = schedule(lowered)
-    lowered, derived = _pin_controls(sched)
-    if derived:
-        sched = schedule(lowered)
-    return model, sched, generate(sched), derived
-
-
-def _pin_controls(sched: Schedule) -> tuple[ir.Model, dict[str, ir.Expr]]:
-    """Control variables computed from constants before the run (SAVEPER = TIME STEP)
-    become parameters that the runtime computes for each run from their equations, so
-    that a run's own SAVEPER (or FINAL TIME ...) reaches every equation that reads it,
-    as writing it into the model would. Returns the model and their equations."""
-    model = sched.model
-    derived = {}
-    variables = dict(model.variables)
-    for name in ir.CONTROL_NAMES:
-        var = variables.get(name)
-        if var is None or var.kind is ir.Kind.CONSTANT or name in sched.dynamic or var.initial is not None:
-            continue
-        try:
-            value = constant_value(model, name, {})
-        except ModelError:
-            continue  # computed in a way only the kernel knows: a run's own value is refused
-        derived[name] = var.expr
-        variables[name] = replace(var, kind=ir.Kind.CONSTANT, expr=ir.Num(value))
-    return replace(model, variables=variables), derived
-
-
-def _import_kernel(path: Path, key: str):
-    name = f"smartspec_kernel_{key}"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-@dataclass(frozen=True)
-class _Origin:
-    """What a loaded model was compiled from, to compile it again with other structure."""
-    path: Path
-    text: str
-    key: str
-    folder: Path
-    data: DataOptions | None = None    # data files and aliases given to load
-    edits: Edits | None = None         # equations a run replaces (passes/edits.py)
-
-    def load(self, values: dict[str, float] | None, key: str, log=None) -> Model:
-        meta_path = self.folder / key / "model.pkl"
-        cached = meta_path.is_file()
-        if cached:
-            with open(meta_path, "rb") as f:
-                model, sched, kernel, derived = pickle.load(f)
-        else:
-            model, sched, kernel, derived = _compile(self.text, str(self.path), self.data, values, self.edits)
-            meta_path.parent.mkdir(parents=True, exist_ok=True)
-            write_bytes(meta_path, pickle.dumps((model, sched, kernel, derived),
-                                                  protocol=pickle.HIGHEST_PROTOCOL))
-        # Kernels are kept by their source, which holds no constant's value: a model edited
-        # in its constants, or lowered again with the same structure, reuses the machine code.
-        source_key = hashlib.sha256((_FINGERPRINT + "\0" + kernel.source).encode()).hexdigest()[:24]
-        kernel_path = self.folder / f"k{source_key}" / "kernel.py"
-        if not kernel_path.is_file():
-            if log is not None:
-                log(f"{self.path}: compiling {len(sched.initial) + len(sched.dynamic)} equations to "
-                    f"machine code (once: later loads use the kernel cache in {self.folder})")
-            kernel_path.parent.mkdir(parents=True, exist_ok=True)
-            write_bytes(kernel_path, kernel.source.encode())
-        module = _import_kernel(kernel_path, source_key)
-        m = Model(str(self.path), model, sched, kernel, module, 0.0, cached, derived, self)
-        # First call compiles (or loads the cached machine code); count it as compile time.
-        m.run(return_columns=[])
-        return m
-
-    def load_edited(self, edits: Edits, values: dict[str, float]) -> Model:
-        key = hashlib.sha256((self.key + "\0edits\0" + edits.key()).encode()).hexdigest()[:24]
-        return replace(self, key=key, edits=edits).load(values, key)
-
-    def load_variant(self, values: dict[str, float], structure: tuple) -> Model:
-        key = hashlib.sha256((self.key + "\0" + repr(structure)).encode()).hexdigest()[:24]
-        return self.load(values, key)
-
-
-def load(path: str | os.PathLike, cache_dir: str | os.PathLike | None = None, log=None,
-         data: DataOptions | None = None) -> Model:
-    """Parse, check, order and compile a model (Vensim .mdl or XMILE, see
-    `frontend.source.model_format`); kernels are cached on disk.
-    `log(message)`, when given, hears about a compile before it starts (large
-    models take seconds to tens of seconds, once). `data`: data files and file
-    aliases for the model's external data (external.DataOptions)."""
-    global _FINGERPRINT
-    started = time.perf_counter()
-    path = Path(path)
-    try:
-        text = read_model_text(path)
-    except OSError as err:
-        raise ModelError(f"{path}: cannot read model: {err.strerror or err}") from None
-    if _FINGERPRINT is None:
-        _FINGERPRINT = _compiler_fingerprint()
-    # data files the model reads are baked in at compile time, so they are part of the key
-    digest = external_fingerprint(path, text, data)
-    key = hashlib.sha256((_FINGERPRINT + "\0" + str(path) + "\0" + text + "\0" + digest).encode()).hexdigest()[:24]
-    folder = Path(cache_dir) if cache_dir else cache_root()
-    m = _Origin(path, text, key, folder, data).load(None, key, log)
-    m.compile_seconds = time.perf_counter() - started
-    return m
