@@ -222,6 +222,26 @@ def test_a_run_continues_from_another_ones_final_state(stateful):
     np.testing.assert_allclose(rest["first"], 20.0)   # INITIAL(input * 2) at t = 0, not at 4
 
 
+def test_a_state_that_cannot_be_continued_is_refused(tmp_path):
+    """DELAY FIXED keeps a pipeline, and random draws count the time steps from the start:
+    neither is in a state, so a continued run would give other numbers than one run."""
+    path = tmp_path / "r.mdl"
+    path.write_text("""x = RANDOM UNIFORM(0, 1, 3) ~~|
+s = INTEG(x, 0) ~~|
+INITIAL TIME = 0 ~~| FINAL TIME = 4 ~~| TIME STEP = 1 ~~| SAVEPER = TIME STEP ~~|
+""")
+    model = smartspec_dsl.load(path)
+    with pytest.raises(ParameterError, match="r.mdl:1:5: 'x' draws RANDOM UNIFORM.*cannot continue"):
+        model.run(initial_condition=model.run(final_time=2).final_state)
+    path.write_text("""x = 1 + STEP(1, 2) ~~|
+d = DELAY FIXED(x, 2, 0) ~~|
+INITIAL TIME = 0 ~~| FINAL TIME = 4 ~~| TIME STEP = 1 ~~| SAVEPER = TIME STEP ~~|
+""")
+    model = smartspec_dsl.load(path)
+    with pytest.raises(ParameterError, match=r"keeps a fixed delay's pipeline \(d \(DELAY FIXED call at 2:5\)\)"):
+        model.run(initial_condition=model.run(final_time=2).final_state)
+
+
 def test_the_stepper_equals_one_run_with_the_change_written_in(stateful, tmp_path):
     """A change made at t = 4 acts from the next time step on (t = 4.5), as in PySD's
     stepper: every row equals the run of the model with that switch written in."""

@@ -58,7 +58,8 @@ def _controls(model: ir.Model) -> list[str]:
             continue
         if name == "initial time":
             t0 = value
-        out.append(f"{name.upper()} = {value:g}" + (f" {var.units}" if var.units else ""))
+        units = doc.plain_units(var.units)
+        out.append(f"{name.upper()} = {value:g}" + (f" {units}" if units else ""))
     return out
 
 
@@ -67,7 +68,9 @@ def main_info(args) -> int:
     table = doc.rows(model)
     counts = Counter(r.type.lower() for r in table if r.name not in ir.CONTROL_NAMES)
     lines = [f"{args.model} ({model_format(args.model, '')} model)"]
-    lines.append("variables: " + (", ".join(f"{counts[t]} {t}" for t in TYPES if counts[t]) or "none"))
+    plural = {"auxiliary": "auxiliaries", "data": "data"}
+    lines.append("variables: " + (", ".join(f"{counts[t]} {t if counts[t] == 1 else plural.get(t, t + 's')}"
+                                            for t in TYPES if counts[t]) or "none"))
     subscripted = sum(1 for r in table if r.subscripts)
     if subscripted:
         lines.append(f"subscripted variables: {subscripted}")

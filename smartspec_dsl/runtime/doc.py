@@ -41,6 +41,11 @@ class DocRow:
                 self.comment, self.subscripts)
 
 
+def plain_units(units: str) -> str:
+    """A units field without the range it may end with: 'Widget [0, 100]' -> 'Widget'."""
+    return _RANGE_TAIL.sub("", units or "").strip()
+
+
 def _limits(units: str) -> tuple[float | None, float | None]:
     bounds = ir.declared_range(units)
     if bounds is None:
@@ -63,14 +68,21 @@ def _subtype(var: ir.Variable) -> str:
     return "Normal"
 
 
+def _comment(text: str) -> str:
+    """A comment as one text: Vensim's line continuations (a backslash ending a line)
+    joined, each line's indentation dropped."""
+    text = re.sub(r"\\[ \t]*\r?\n", " ", text or "")
+    return "\n".join(" ".join(line.split()) for line in text.strip().splitlines())
+
+
 def rows(model: ir.Model) -> list[DocRow]:
     """A row per variable of the model (hidden ones of lowering left out), by real name."""
     out = []
     for v in model.variables.values():
         if v.hidden or v.name == ir.TIME:
             continue
-        out.append(DocRow(v.display, v.name, _RANGE_TAIL.sub("", v.units or "").strip(), _limits(v.units),
-                          v.kind.value.capitalize(), _subtype(v), (v.comment or "").strip(), tuple(v.dims)))
+        out.append(DocRow(v.display, v.name, plain_units(v.units), _limits(v.units),
+                          v.kind.value.capitalize(), _subtype(v), _comment(v.comment), tuple(v.dims)))
     return sorted(out, key=lambda r: r.real_name.lower())
 
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import limits
+from .. import ir, limits
 from ..errors import ParameterError
+from ..ir.builtins import RANDOM_DRAW, helpers
 from ..passes.order import is_delay_fixed
 from . import params as params_mod
 from .diagnostics import bad_numbers, strict_error, watch_warnings
@@ -130,6 +131,16 @@ def _check_continuable(model, start: float, vals: dict) -> None:
         raise ParameterError(f"the model keeps a fixed delay's pipeline ({buffers[0].display}), which a "
                              "saved state does not hold: a run cannot continue from one; run from the "
                              "start (a value that changes at a time can be a time series, see params)")
+    draws = helpers(RANDOM_DRAW)
+    for var in lowered.values():
+        call = next((c for e in (var.expr, var.initial) if e is not None for c in ir.walk(e)
+                     if isinstance(c, ir.Call) and c.func in draws), None)
+        if call is not None:
+            # a draw is a hash of the time step's number, which a continued run counts from 0
+            raise ParameterError(f"{call.pos or var.pos}: '{var.display}' draws {call.func}, whose values "
+                                 "depend on the time step's number from the start of the run: a run cannot "
+                                 "continue from a saved state without drawing other numbers than one run; "
+                                 "run from the start (a value that changes at a time can be a time series)")
     if not start <= vals["final time"]:
         raise ParameterError(f"the state's time ({start:g}) is after FINAL TIME ({vals['final time']:g})")
 
