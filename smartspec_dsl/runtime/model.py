@@ -67,6 +67,15 @@ class Model:
                                                  if c in self._param_index), dtype=np.int64)
         self._variants: dict[tuple, Model] = {self._structure: self}
         self._watch_text: dict[int, tuple] = {}   # diagnostics.watch_warnings' words per watch
+        # A run's controls depend only on these constants and its own arguments: computed once
+        # per distinct set of them (small models spend more time here than in the kernel).
+        control_exprs = [v.expr for n, v in self._control_model.variables.items() if n in ir.CONTROL_NAMES]
+        reads = constants_read(self._control_model, control_exprs) | set(ir.CONTROL_NAMES)
+        self._control_inputs = np.array(sorted(self._param_index[c] for c in reads if c in self._param_index),
+                                        dtype=np.int64)
+        self._control_cache: dict[tuple, tuple] = {}
+        self._default_columns = None   # (names, save_idx, displayed names) of a run's default outputs
+        self._run_columns = None       # the same for one run (single.py), every stock after them
         self._edited: dict[Edits, Model] = {}      # this model with equations a run replaces
         self._names: params_mod.Names | None = None
         self.last_state: State | None = None       # initial_condition='current' continues it
@@ -203,16 +212,35 @@ class Model:
             raise ParameterError(f"unknown integration method '{method}'; use one of {sorted(METHODS)}")
         return method
 
-    def _prepare(self, params, args, return_columns):
-        p = self.parameter_vector(params)
-        explicit = {ir.canonical_name(n) for n in (params or {})}
-        vals = self.control_values(p, args, explicit)
+    def run_controls(self, p: np.ndarray, args: dict, explicit: set[str]) -> tuple[dict, tuple]:
+        """(control_values, _control) of a run with parameter vector p, whose control values
+        it sets; both depend only on a few constants and the run's own arguments, so they
+        are computed once per distinct set of them (small models spend more time here than
+        in the kernel)."""
+        key = (p[self._control_inputs].tobytes(), tuple(args.values()),
+               frozenset(explicit.intersection(self._derived)))
+        cached = self._control_cache.get(key)
+        if cached is None:
+            vals = self.control_values(p, args, explicit)
+            cached = vals, self._control(vals, args)
+            if len(self._control_cache) < 256:
+                self._control_cache[key] = cached
+        vals = cached[0]
         for name in ir.CONTROL_NAMES:
             if name in self._param_index:
                 p[self._param_index[name]] = vals[name]
-        t0, dt, n_steps, save_every = self._control(vals, args)
+        return cached
+
+    def _prepare(self, params, args, return_columns):
+        p = self.parameter_vector(params)
+        explicit = {ir.canonical_name(n) for n in (params or {})}
+        vals, (t0, dt, n_steps, save_every) = self.run_controls(p, args, explicit)
         if return_columns is None:
-            names = self.output_names
+            if self._default_columns is None:
+                names = self.output_names
+                self._default_columns = (names, np.array([self.kernel.slots[n] for n in names], dtype=np.int64),
+                                         [self.display(n) for n in names])
+            names, save_idx, _ = self._default_columns
         else:
             names = []
             for c in return_columns:
@@ -220,7 +248,7 @@ class Model:
                 if key not in self.kernel.slots or self.schedule.model.variables[key].hidden:
                     raise ParameterError(f"'{c}' is not a variable of {self.path}")
                 names.append(key)
-        save_idx = np.array([self.kernel.slots[n] for n in names], dtype=np.int64)
+            save_idx = np.array([self.kernel.slots[n] for n in names], dtype=np.int64)
         n_save = n_steps // save_every + 1
         return p, vals, t0, dt, n_steps, save_every, names, save_idx, n_save
 
@@ -270,12 +298,6 @@ class Model:
     def param_slot(self, name: str) -> int:
         """The parameter vector's index of the constant with the flat canonical name `name`."""
         return self._param_index[name]
-
-    def pin_controls(self, p: np.ndarray, vals: dict[str, float]) -> None:
-        """The control values of a run into its parameter vector p."""
-        for name in ir.CONTROL_NAMES:
-            if name in self._param_index:
-                p[self._param_index[name]] = vals[name]
 
     def edited(self, edits: Edits, values: dict[str, float]) -> "Model":
         """This model with the equations `edits` replaces (passes/edits.py), compiled once

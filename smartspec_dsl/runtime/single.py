@@ -11,7 +11,7 @@ from ..errors import ParameterError
 from ..ir.builtins import RANDOM_DRAW, helpers
 from ..passes.order import is_delay_fixed
 from . import params as params_mod
-from .diagnostics import bad_numbers, strict_error, watch_warnings
+from .diagnostics import bad_numbers, model_notices, strict_error, watch_warnings
 from .params import State
 from .result import Result, span_text
 
@@ -73,34 +73,42 @@ def run_plan(model, plan: params_mod.Plan, args: dict, return_columns, return_ti
     p = model.defaults.copy()
     for name, value in plan.constants.items():   # flat names, checked by params.resolve
         p[model.param_slot(name)] = value
-    vals = model.control_values(p, args, set(plan.constants) | plan.named)
-    model.pin_controls(p, vals)
-    variant = model.for_values(model.values_of(p, vals))
-    if variant is not model:
-        return run_plan(variant, plan, args, return_columns, return_timestamps, method, seed, strict)
-    run_vals = vals
-    if plan.start is not None:
-        # a continued run starts at the state's time; INITIAL TIME stays the model's
-        _check_continuable(model, plan.start, vals)
-        run_vals = {**vals, "initial time": plan.start}
-    if plan.stop is not None:
-        if not run_vals["initial time"] <= plan.stop <= vals["final time"]:
-            raise ParameterError(f"until = {plan.stop:g} is not between the run's first time "
-                                 f"({run_vals['initial time']:g}) and FINAL TIME ({vals['final time']:g})")
-        run_vals = {**run_vals, "final time": plan.stop}
-    t0, dt, n_steps, save_every = model._control(run_vals, args)
+    vals, controls = model.run_controls(p, args, set(plan.constants) | plan.named)
+    if model._structure:
+        variant = model.for_values(model.values_of(p, vals))
+        if variant is not model:
+            return run_plan(variant, plan, args, return_columns, return_timestamps, method, seed, strict)
+    if plan.start is not None or plan.stop is not None:
+        run_vals = vals
+        if plan.start is not None:
+            # a continued run starts at the state's time; INITIAL TIME stays the model's
+            _check_continuable(model, plan.start, vals)
+            run_vals = {**vals, "initial time": plan.start}
+        if plan.stop is not None:
+            if not run_vals["initial time"] <= plan.stop <= vals["final time"]:
+                raise ParameterError(f"until = {plan.stop:g} is not between the run's first time "
+                                     f"({run_vals['initial time']:g}) and FINAL TIME ({vals['final time']:g})")
+            run_vals = {**run_vals, "final time": plan.stop}
+        controls = model._control(run_vals, args)
+    t0, dt, n_steps, save_every = controls
+    stocks = list(model.schedule.stocks)
     if return_columns is None:
-        names = model.output_names
+        if model._run_columns is None:
+            # a run's default outputs, then every stock (for its final state), and their names
+            names = model.output_names
+            model._run_columns = (names, np.array([model.kernel.slots[n] for n in names + stocks], dtype=np.int64),
+                                  [model.display(n) for n in names])
+        names, save_idx, shown = model._run_columns
     else:
         names = params_mod.columns(model.names, return_columns, set(model.output_names))
+        save_idx = np.array([model.kernel.slots[n] for n in names + stocks], dtype=np.int64)
+        shown = [model.display(n) for n in names]
     keep = want = None
     if return_timestamps is not None:
         want = params_mod.timestamps(return_timestamps, t0, t0 + n_steps * dt)
         save_every = 1
         if not model.kernel.dynamic_control:
             keep = _steps_of(want, t0, dt, n_steps)
-    stocks = list(model.schedule.stocks)
-    save_idx = np.array([model.kernel.slots[n] for n in names + stocks], dtype=np.int64)
     n_save = n_steps // save_every + 1
     tab = model.table_vector(plan.tables)
     if seed is not None:
@@ -114,12 +122,12 @@ def run_plan(model, plan: params_mod.Plan, args: dict, return_columns, return_ti
             keep = [_saved_row(times, t) for t in want]
         times, out = times[keep], out[keep]
     lowered = model.schedule.model
-    warnings = bad_numbers(lowered, names, times, out) + \
+    warnings = model_notices(lowered, t0) + bad_numbers(lowered, names, times, out) + \
         watch_warnings(lowered, model.kernel.watches, diag, tab, model._watch_text)
     warnings.sort(key=lambda w: w.time)
     if strict and (err := strict_error(warnings)) is not None:
         raise err
-    return Result(times, [model.display(n) for n in names], out, warnings, state)
+    return Result(times, list(shown), out, warnings, state)
 
 
 def _check_continuable(model, start: float, vals: dict) -> None:
