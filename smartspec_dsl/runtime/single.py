@@ -60,7 +60,8 @@ def run(model, params, final_time, time_step, saveper, return_columns, method, s
     args = {"initial time": initial_time, "final time": final_time, "time step": time_step,
             "saveper": saveper}
     plan.stop = None if until is None else float(until)
-    target = model.edited(plan.edits, plan.constants) if plan.edits else model
+    edited = plan.constant_edits or plan.series_edits or plan.stock_edits
+    target = model.edited(plan.edits, plan.constants) if edited else model
     result = run_plan(target, plan, args, return_columns, return_timestamps, method, seed, strict)
     model.last_state = result.final_state
     return result
@@ -116,7 +117,7 @@ def run_plan(model, plan: params_mod.Plan, args: dict, return_columns, return_ti
     times, out, diag = _simulate(model, p, tab, save_idx, t0, dt, n_steps, save_every, n_save, method)
     state = State(float(times[-1]), dict(zip(stocks, out[-1, len(names):].tolist())), model.structure_key,
                   model.path) if len(times) else None
-    out = np.ascontiguousarray(out[:, :len(names)]) if stocks else out
+    out = out[:, :len(names)]   # a view: the stocks' columns were for the final state
     if want is not None:
         if keep is None:
             keep = [_saved_row(times, t) for t in want]
