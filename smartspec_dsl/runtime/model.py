@@ -64,6 +64,14 @@ class Model:
                                                  if c in self._param_index), dtype=np.int64)
         self._variants: dict[tuple, Model] = {self._structure: self}
         self._watch_text: dict[int, tuple] = {}   # diagnostics.watch_warnings' words per watch
+        # A run's controls depend only on these constants and its own arguments: computed once
+        # per distinct set of them (small models spend more time here than in the kernel).
+        control_exprs = [v.expr for n, v in self._control_model.variables.items() if n in ir.CONTROL_NAMES]
+        reads = constants_read(self._control_model, control_exprs) | set(ir.CONTROL_NAMES)
+        self._control_inputs = np.array(sorted(self._param_index[c] for c in reads if c in self._param_index),
+                                        dtype=np.int64)
+        self._control_cache: dict[tuple, tuple] = {}
+        self._default_columns = None   # (names, save_idx, displayed names) of a run's default outputs
 
     @property
     def variables(self) -> list[VariableInfo]:
@@ -171,13 +179,24 @@ class Model:
     def _prepare(self, params, args, return_columns):
         p = self.parameter_vector(params)
         explicit = {ir.canonical_name(n) for n in (params or {})}
-        vals = self.control_values(p, args, explicit)
+        key = (p[self._control_inputs].tobytes(), tuple(args.values()),
+               frozenset(explicit.intersection(self._derived)))
+        cached = self._control_cache.get(key)
+        if cached is None:
+            vals = self.control_values(p, args, explicit)
+            cached = vals, self._control(vals, args)
+            if len(self._control_cache) < 256:
+                self._control_cache[key] = cached
+        vals, (t0, dt, n_steps, save_every) = cached
         for name in ir.CONTROL_NAMES:
             if name in self._param_index:
                 p[self._param_index[name]] = vals[name]
-        t0, dt, n_steps, save_every = self._control(vals, args)
         if return_columns is None:
-            names = self.output_names
+            if self._default_columns is None:
+                names = self.output_names
+                self._default_columns = (names, np.array([self.kernel.slots[n] for n in names], dtype=np.int64),
+                                         [self.display(n) for n in names])
+            names, save_idx, _ = self._default_columns
         else:
             names = []
             for c in return_columns:
@@ -185,7 +204,7 @@ class Model:
                 if key not in self.kernel.slots or self.schedule.model.variables[key].hidden:
                     raise ParameterError(f"'{c}' is not a variable of {self.path}")
                 names.append(key)
-        save_idx = np.array([self.kernel.slots[n] for n in names], dtype=np.int64)
+            save_idx = np.array([self.kernel.slots[n] for n in names], dtype=np.int64)
         n_save = n_steps // save_every + 1
         return p, vals, t0, dt, n_steps, save_every, names, save_idx, n_save
 
@@ -277,7 +296,9 @@ class Model:
         warnings.sort(key=lambda w: w.time)
         if strict and (err := strict_error(warnings)) is not None:
             raise err
-        return Result(times, [self.display(n) for n in names], out, warnings)
+        default = self._default_columns
+        shown = default[2] if default is not None and names is default[0] else [self.display(n) for n in names]
+        return Result(times, list(shown), out, warnings)
 
     # -- changes files ------------------------------------------------------
     def apply_changes(self, changes) -> tuple[dict[str, float], np.ndarray]:
