@@ -25,8 +25,9 @@ class NumericalError(ModelError):
 @dataclass(frozen=True)
 class SimulationWarning:
     """One event of a run. kind: 'nan' or 'inf' (a floating-point error), 'lookup' (a
-    lookup's input leaves or re-enters its x range) or 'range' (a variable leaves or
-    re-enters its declared range); `variable` the modeller's name, with its element."""
+    lookup's input leaves or re-enters its x range), 'range' (a variable leaves or
+    re-enters its declared range) or 'model' (what the front end changed, given with
+    every run); `variable` the modeller's name, with its element ("" for 'model')."""
     kind: str
     variable: str
     time: float
@@ -50,6 +51,12 @@ def modeller_name(model: ir.Model, name: str) -> str:
 
 def _at(pos) -> str:
     return f"{pos}: " if pos is not None else ""
+
+
+def model_notices(model: ir.Model, time: float) -> list[SimulationWarning]:
+    """What the front end changed in the model (ir.Model.notices: a lookup read in x order),
+    given with every run's warnings, at its initial `time`."""
+    return [SimulationWarning("model", "", time, None, notice) for notice in model.notices]
 
 
 def bad_numbers(model: ir.Model, names: list[str], time: np.ndarray, values: np.ndarray

@@ -17,7 +17,7 @@ from ..errors import ModelError, ParameterError, did_you_mean
 from ..passes.stateful import decide
 from ..passes.order import Schedule
 from .result import BatchResult, Result, VariableInfo
-from .diagnostics import bad_numbers, strict_error, watch_warnings, warning_counts
+from .diagnostics import bad_numbers, model_notices, strict_error, watch_warnings, warning_counts
 
 METHODS = {"euler": 0, "rk4": 1}
 
@@ -291,7 +291,7 @@ class Model:
                 rows *= 4
             times, out = out[:saved, 0].copy(), out[:saved, 1:]
         lowered = self.schedule.model
-        warnings = bad_numbers(lowered, names, times, out) + \
+        warnings = model_notices(lowered, t0) + bad_numbers(lowered, names, times, out) + \
             watch_warnings(lowered, self.kernel.watches, diag, tab, self._watch_text)
         warnings.sort(key=lambda w: w.time)
         if strict and (err := strict_error(warnings)) is not None:
