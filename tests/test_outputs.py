@@ -101,10 +101,23 @@ def test_netcdf_spans_subscript_ranges(sir, tmp_path):
         infected = ds["Infected"]
         assert infected.dims == ("time", "Region")          # the range as the modeller spells it
         assert list(ds["Region"].values) == ["East", "West"]
-        assert infected.attrs["units"] == "Person"
+        assert infected.attrs["units"] == "Person" and infected.attrs["kind"] == "stock"
+        assert ds["Contact Rate"].attrs["comment"] == "Daily contacts per person."
+        assert ds.attrs["model_file"].endswith("sir_regions.mdl")
         assert np.array_equal(infected.sel(Region="West").values, res["Infected[West]"])
         assert np.array_equal(ds["Total Infected"].values, res["Total Infected"])
         assert np.array_equal(ds["time"].values, res.time)
+
+
+def test_netcdf_refuses_a_variable_named_as_a_range(tmp_path):
+    pytest.importorskip("xarray")
+    text = (DATA / "sir_regions.mdl").read_text().replace("Duration = 5", "Region = 5") \
+        .replace("Infected[Region] / Duration", "Infected[Region] / Region")
+    (tmp_path / "m.mdl").write_text(text)
+    model = load(tmp_path / "m.mdl")
+    with pytest.raises(SpecError, match="netCDF cannot hold 'Region' as both a variable and a dimension"):
+        output.write_run(tmp_path / "run.nc", model.run(), model)
+    assert not (tmp_path / "run.nc").exists()
 
 
 def test_stdout(sir, capsys):
