@@ -236,3 +236,24 @@ def test_run_dash_is_stdout(tmp_path, capsys, monkeypatch):
     assert out[0].startswith("Time,") and "Teacup Temperature" in out[0].split(",")
     assert len(out) == 242 and out[1].startswith("0.0,")
     assert list(tmp_path.iterdir()) == []            # no file named "-"
+
+
+def test_sweep_plots_label_units(tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    pytest.importorskip("pyarrow")
+    from smartspec_dsl.experiments import plot
+    spec = tmp_path / "s.toml"
+    spec.write_text('sampler = "lhs"\nruns = 20\nseed = 1\noutputs = ["teacup temperature"]\nchunk_size = 10\n'
+                    '[parameters]\n"characteristic time" = { dist = "uniform", low = 5, high = 15 }\n')
+    out = tmp_path / "sweep"
+    assert _cli(["sweep", str(DATA / "teacup.mdl"), "--spec", str(spec), "-o", str(out), "--no-progress"]) == 0
+    seen = {}
+
+    def capture(fig, path):
+        seen[Path(path).stem] = [(ax.get_xlabel(), ax.get_ylabel()) for ax in fig.axes if ax.axison]
+        plot.pyplot().close(fig)
+    monkeypatch.setattr(plot, "save_figure", capture)
+    assert _cli(["plot", str(out), "-o", str(tmp_path / "fan.svg")]) == 0
+    assert _cli(["plot", str(out), "-o", str(tmp_path / "sc.pdf"), "--kind", "scatter"]) == 0
+    assert seen["fan"] == [("Time (Minute)", "Teacup Temperature (Degrees Fahrenheit)")]
+    assert seen["sc"] == [("Characteristic Time (Minutes)", "Teacup Temperature (Degrees Fahrenheit) @ 30")]
