@@ -53,7 +53,8 @@ def equations(model: ir.Model, hidden_only: bool = False) -> dict[str, str]:
 
 def test_the_pipeline_lists_every_pass_in_order():
     assert [p.name for p in pipeline.PASSES] == [
-        "external data", "flattening", "data variables", "macro expansion", "stateful lowering"]
+        "external data", "flattening", "data variables", "equation edits", "macro expansion",
+        "stateful lowering", "initial values"]
     assert type(parsed("x = 1 ~~|")) is ir.Model and parsed("x = 1 ~~|").stage is ir.Stage.PARSED
     lowered = pipeline.lower(parsed("x = 1 ~~|"))
     assert type(lowered) is ir.LoweredModel and lowered.stage is ir.Stage.LOWERED
@@ -68,7 +69,8 @@ def test_each_pass_takes_the_type_of_the_stage_before_it(monkeypatch):
         return replace(p, run=lambda m, data, *values: (received.append(type(m)), p.run(m, data, *values))[1])
     monkeypatch.setattr(pipeline, "PASSES", tuple(recording(p) for p in pipeline.PASSES))
     pipeline.lower(parsed("x = 1 ~~|\ny = SMOOTH(x, 2) ~~|\n"))
-    assert received == [ir.Model, ir.ExternalReadModel, ir.FlatModel, ir.FlatModel, ir.MacroFreeModel]
+    assert received == [ir.Model, ir.ExternalReadModel, ir.FlatModel, ir.FlatModel, ir.FlatModel,
+                        ir.MacroFreeModel, ir.LoweredModel]
 
 
 def test_a_pass_that_breaks_its_contract_is_named(monkeypatch):
@@ -81,8 +83,9 @@ def test_a_pass_that_breaks_its_contract_is_named(monkeypatch):
 
 
 def test_a_lowering_that_leaves_a_stateful_call_is_named(monkeypatch):
-    broken = replace(pipeline.PASSES[-1], run=lambda m, _: m)
-    monkeypatch.setattr(pipeline, "PASSES", (*pipeline.PASSES[:-1], broken))
+    i = [p.name for p in pipeline.PASSES].index("stateful lowering")
+    broken = replace(pipeline.PASSES[i], run=lambda m, _: m, takes_values=False)
+    monkeypatch.setattr(pipeline, "PASSES", (*pipeline.PASSES[:i], broken, *pipeline.PASSES[i + 1:]))
     with pytest.raises(PassContractError, match="after the stateful lowering pass: 'y' still calls SMOOTH"):
         pipeline.lower(parsed("x = 1 ~~|\ny = SMOOTH(x, 2) ~~|\n"))
 

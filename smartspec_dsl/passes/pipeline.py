@@ -5,8 +5,10 @@ leaves behind.
       -> external data      frontend/external.py  resolve_external
       -> flattening         passes/subscripts.py  flatten
       -> data variables     (here)                refuse_data_variables
+      -> equation edits     passes/edits.py       edit_equations
       -> macro expansion    passes/macros.py      expand_macros
       -> stateful lowering  passes/stateful/      lower_stateful
+      -> initial values     passes/edits.py       edit_initial_values
     lowered ir.Model  ->  passes/order.py schedule  ->  backend/codegen.py generate
 
 `lower` runs them. After each pass it checks the pass's contract (nothing
@@ -27,6 +29,7 @@ from .. import ir
 from ..errors import PassContractError, UnsupportedFeature
 from ..frontend.external import DataOptions, resolve_external
 from ..ir.builtins import BUFFER, BUILTINS, EQUATION, LOWERING, unsupported_calls
+from .edits import Edits, edit_equations, edit_initial_values
 from .macros import expand_macros
 from .stateful import lower_stateful
 from .subscripts import flatten
@@ -97,6 +100,7 @@ class Pass:
     gives: type[ir.Model]         # the stage type the model moves to once the contract holds
     contract: Callable[[ir.Model], str | None]
     takes_values: bool = False    # run(model, data, values): values decide structure (stateful.rules.RULES)
+    takes_edits: bool = False     # run(model, data, values, edits): a run's edits (passes/edits.py)
 
 
 PASSES = (
@@ -104,18 +108,23 @@ PASSES = (
          no_check),
     Pass("flattening", lambda m, _: flatten(m), ir.FlatModel, nothing_subscripted),
     Pass("data variables", lambda m, _: refuse_data_variables(m), ir.FlatModel, no_data_variables),
+    Pass("equation edits", lambda m, _, values=None, edits=None: edit_equations(m, edits, values),
+         ir.FlatModel, no_data_variables, takes_edits=True),
     Pass("macro expansion", lambda m, _: expand_macros(m), ir.MacroFreeModel, no_macros),
     Pass("stateful lowering", lambda m, _, values=None: lower_stateful(m, values), ir.LoweredModel,
          no_stateful_calls, takes_values=True),
+    Pass("initial values", lambda m, _, values=None, edits=None: edit_initial_values(m, edits, values),
+         ir.LoweredModel, no_stateful_calls, takes_edits=True),
 )
 
 
 def lower(model: ir.Model, data: DataOptions | None = None,
-          values: dict[str, float] | None = None) -> ir.LoweredModel:
+          values: dict[str, float] | None = None, edits: Edits | None = None) -> ir.LoweredModel:
     """A parsed model -> a lowered one (`ir.LoweredModel`): every pass of
     `PASSES` in order, each one's contract checked before the next runs.
     `data`: the data files and file aliases given to the run (external.DataOptions);
-    `values` override constants where they decide the structure (stateful.rules.RULES).
+    `values` override constants where they decide the structure (stateful.rules.RULES);
+    `edits`: equations and initial values a run replaces (passes/edits.py).
     Errors: every call of a function smartspec does not run, all in one
     UnsupportedFeature (one line each); the passes' ModelErrors about the model;
     PassContractError when a pass breaks its contract (a bug of smartspec)."""
@@ -126,7 +135,10 @@ def lower(model: ir.Model, data: DataOptions | None = None,
         raise UnsupportedFeature("\n".join(unknown))
     data = data or DataOptions()
     for p in PASSES:
-        model = p.run(model, data, values) if values and p.takes_values else p.run(model, data)
+        if p.takes_edits:
+            model = p.run(model, data, values, edits)
+        else:
+            model = p.run(model, data, values) if values and p.takes_values else p.run(model, data)
         problem = p.contract(model)
         if problem:
             raise PassContractError(f"{model.source}: internal error after the {p.name} pass: {problem} "
