@@ -256,3 +256,28 @@ def test_a_variable_that_is_not_saved_is_reported_when_it_goes_infinite(tmp_path
         [("s", 2.0 if method == "rk4" else 3.0), ("u", 2.0)]
     res = sweep(model, {"k": np.array([1.0, 2.0])}, outputs=["w"], times="final", progress=False, seed=1)
     assert res.info["runs_with_warnings"] == 2 and res.info["bad_runs"] == {}
+
+
+def test_a_nan_is_not_back_within_the_range(tmp_path):
+    """w = v / v with v = 10 - Time: 1 while v is not 0, NaN at time 10 (0/0), declared
+    [2, 3]: below from time 0, and a NaN at time 10 is not 'back within' [2, 3]."""
+    path = tmp_path / "nan.mdl"
+    path.write_text("v = 10 - Time ~~|\nw = v / v ~ Widget [2, 3] ~|\n"
+                    "INITIAL TIME = 0 ~~| FINAL TIME = 12 ~~| TIME STEP = 1 ~~| SAVEPER = 1 ~~|\n")
+    ws = [(w.kind, w.time, w.message.rsplit(" at time", 1)[0].split("'w' ", 1)[-1])
+          for w in smartspec_dsl.load(path).run().warnings]
+    assert ("range", 0.0, "goes below the range [2, 3] its units declare") in ws
+    assert not [w for w in ws if "comes back" in w[2]] and ("nan", 10.0) in [w[:2] for w in ws]
+
+
+@pytest.mark.parametrize("seed", [1.5, -1, 2 ** 52, 2 ** 64, float("nan"), True])
+def test_a_seed_that_would_alias_another_is_refused(bad_model, seed):
+    with pytest.raises(ModelError, match="seed must be a whole number from 0 to 2\\*\\*52 - 1"):
+        bad_model.run(seed=seed)
+
+
+def test_cli_seed_out_of_range_is_a_clean_error(tmp_path):
+    model = tmp_path / "bad.mdl"
+    model.write_text(BAD, encoding="utf-8")
+    proc = _cli("run", model, "--seed", str(2 ** 64), cwd=tmp_path)
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr and "seed must be a whole number" in proc.stderr

@@ -34,6 +34,20 @@ def seed_value(seeds: np.ndarray) -> np.ndarray:
     return (seeds.astype(np.uint64) % np.uint64(2 ** 52)).astype(np.float64)
 
 
+def check_seed(seed) -> int:
+    """A run's seed as an integer in [0, 2**52): the parameter vector holds it as a float64,
+    which keeps integers exact only below 2**53, and seed_value folds seeds modulo 2**52; a
+    seed outside that range or not whole would silently run the draws of another seed."""
+    try:
+        whole = float(seed).is_integer() and 0 <= int(seed) < 2 ** 52
+    except (TypeError, ValueError, OverflowError):
+        whole = False
+    if isinstance(seed, bool) or not whole:
+        raise ParameterError(f"seed must be a whole number from 0 to 2**52 - 1 "
+                             f"(4503599627370495), got {seed!r}")
+    return int(seed)
+
+
 def run(model, params, final_time, time_step, saveper, return_columns, method, seed, changes,
         initial_time, strict, return_timestamps, initial_condition, until) -> Result:
     """Model.run (see its docstring for the arguments)."""
@@ -113,7 +127,7 @@ def run_plan(model, plan: params_mod.Plan, args: dict, return_columns, return_ti
     n_save = n_steps // save_every + 1
     tab = model.table_vector(plan.tables)
     if seed is not None:
-        p[-1] = seed_value(np.array([seed]))[0]
+        p[-1] = seed_value(np.array([check_seed(seed)], dtype=np.uint64))[0]
     times, out, diag = _simulate(model, p, tab, save_idx, t0, dt, n_steps, save_every, n_save, method)
     state = State(float(times[-1]), dict(zip(stocks, out[-1, len(names):].tolist())), model.structure_key,
                   model.path) if len(times) else None
