@@ -284,8 +284,6 @@ class Model:
     def _values(self, p: np.ndarray, vals: dict[str, float]) -> dict[str, float]:
         return {**{c: float(x) for c, x in zip(self.schedule.constants, p)}, **vals}
 
-    values_of = _values
-
     @property
     def structure_key(self) -> tuple:
         """The structural choices this kernel was lowered with (ir.Decision results)."""

@@ -84,7 +84,7 @@ def run_plan(model, plan: params_mod.Plan, args: dict, return_columns, return_ti
         p[model.param_slot(name)] = value
     vals, controls = model.run_controls(p, args, set(plan.constants) | plan.named)
     if model._structure:
-        variant = model.for_values(model.values_of(p, vals))
+        variant = model.for_values(model._values(p, vals))
         if variant is not model:
             return run_plan(variant, plan, args, return_columns, return_timestamps, method, seed, strict)
     if plan.start is not None or plan.stop is not None:
