@@ -89,6 +89,8 @@ def test_a_dataarray_sets_each_element_by_its_coords(pop):
 
 
 def test_an_element_by_its_own_name(pop):
+    # sweeps and the explorer name constants through param_index: the same spelling rules
+    assert pop.param_index("Initial Population[ West ]") == pop.param_index("initial_population[west]")
     r = pop.run(params={"Initial Population[West]": 7})
     np.testing.assert_allclose(r["Population[East]"], 100 * 1.1 ** T)
     np.testing.assert_allclose(r["Population[West]"], 7 * 1.2 ** T)
@@ -173,6 +175,13 @@ def test_return_columns_by_a_subscripted_name(pop):
     np.testing.assert_allclose(r["births[West]"], 0.2 * 200 * 1.2 ** T)
     with pytest.raises(ParameterError, match="'Populaton' is not a variable.*did you mean 'Population'"):
         pop.run(return_columns=["Populaton"])
+    # one name as a string is that name, not its characters
+    assert pop.run(return_columns="Population").columns == ["Population[East]", "Population[West]"]
+    # a column by the modeller's name in any spacing; a subscripted name says which columns it has
+    np.testing.assert_array_equal(r["population [ east ]"], r["Population[East]"])
+    with pytest.raises(KeyError, match=r"'Population' is subscripted: ask for one of its columns "
+                                       r"\(Population\[East\], Population\[West\]\)"):
+        r["Population"]
 
 
 def test_return_timestamps_as_a_list_or_a_step(stateful):

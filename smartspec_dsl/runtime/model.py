@@ -123,7 +123,7 @@ class Model:
 
     # -- parameters -------------------------------------------------------
     def param_index(self, name: str) -> int:
-        key = ir.canonical_name(name)
+        key = ir.canonical_reference(name)
         if key in self._param_index:
             var = self.schedule.model.variables[key]
             if var.unchangeable:

@@ -39,6 +39,8 @@ def run(model, params, final_time, time_step, saveper, return_columns, method, s
         initial_time, strict, return_timestamps, initial_condition, until) -> Result:
     """Model.run (see its docstring for the arguments)."""
     method = model.integration_method(method)
+    if isinstance(return_columns, str):
+        return_columns = [return_columns]   # one name, not its characters
     args = {"initial time": initial_time, "final time": final_time, "time step": time_step,
             "saveper": saveper}
     if not params and changes is None and initial_condition == "original" and until is None \
