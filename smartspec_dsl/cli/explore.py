@@ -31,7 +31,11 @@ def main(args) -> int:
     if not 0 <= args.port <= 65535:
         raise ParameterError(f"--port must be from 0 to 65535, got {args.port}")
     model = load(args.model, log=compile_note)
-    server = Server(Explorer(model), args.port)
+    explorer = Explorer(model)
+    for slider in explorer.sliders.values():
+        if slider.note:
+            print(f"smartspec explore: warning: '{slider.name}': {slider.note}", file=sys.stderr)
+    server = Server(explorer, args.port)
 
     def ready(url):
         print(f"smartspec explore: {args.model} at {url} (Ctrl-C stops)", file=sys.stderr, flush=True)
