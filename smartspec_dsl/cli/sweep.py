@@ -36,7 +36,11 @@ def add_parser(sub) -> None:
 def main(args) -> int:
     """Run a sweep spec (see `smartspec sweep --help-spec`) into an output directory."""
     if args.threads:
-        numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
+        available = numba.config.NUMBA_NUM_THREADS
+        if args.threads > available:
+            print(f"warning: --threads {args.threads}: Numba runs at most {available} threads here "
+                  "(NUMBA_NUM_THREADS); the sweep uses " + str(available), file=sys.stderr)
+        numba.set_num_threads(min(args.threads, available))
     model = load(args.model, log=compile_note)
     default_seed = None
     if args.resume and (Path(args.output) / "manifest.json").exists():
