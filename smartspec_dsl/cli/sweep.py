@@ -83,4 +83,4 @@ def print_sweep_problems(info: dict) -> None:
     if info.get("runs_with_warnings"):
         n = info["runs_with_warnings"]
         print(f"warning: {n} run{'s' if n > 1 else ''} had simulation warnings (a lookup input or a "
-              "variable outside its range); `smartspec run` with a run's values lists them", file=sys.stderr)
+              "variable outside its range, or a value, saved or not, infinite or NaN); `smartspec run` with a run's values lists them", file=sys.stderr)

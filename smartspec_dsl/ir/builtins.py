@@ -196,6 +196,8 @@ _ALL = [
     _lowered("RANDOM PINK NOISE", (4, 4), "RANDOM PINK NOISE(mean, sd, correlation time, seed)"),
     _lowered("DEPRECIATE STRAIGHTLINE", (4, 4),
              "DEPRECIATE STRAIGHTLINE(input, life, period, initial): each period's input written off evenly"),
+    _lowered("TIME BASE", (2, 2), "TIME BASE(start, slope): start + Time x slope, a second time axis",
+             SAME_AS_FIRST),
     _lowered("GET TIME VALUE", (3, 3), "GET TIME VALUE(relative to, offset, 0): the model time"),
     _lowered("GET DATA BETWEEN TIMES", (3, 3), "GET DATA BETWEEN TIMES(data, time, mode): a data value at a time"),
     _lowered("GET DATA AT TIME", (2, 2), "GET DATA AT TIME(data, time): a data value at a time"),
@@ -307,7 +309,6 @@ NOT_SUPPORTED = {
     "FIND ZERO": "searches for a root inside the time step",
     "SHIFT IF TRUE": "changes the stored values of another variable, which one equation per "
                      "variable cannot express",
-    "TIME BASE": "",
     "DELAY BATCH": "",
     "DELAY CONVEYOR": "keeps an initial profile and leakage per unit of material in transit",
     "DELAY PROFILE": "",

@@ -66,7 +66,7 @@ class Model:
         self._structure_inputs = np.array(sorted(self._param_index[c] for c in reads
                                                  if c in self._param_index), dtype=np.int64)
         self._variants: dict[tuple, Model] = {self._structure: self}
-        self._watch_text: dict[int, tuple] = {}   # diagnostics.watch_warnings' words per watch
+        self._watch_text: dict = {}   # diagnostics.run_warnings' words (per watch, per run)
         # A run's controls depend only on these constants and its own arguments: computed once
         # per distinct set of them (small models spend more time here than in the kernel).
         control_exprs = [v.expr for n, v in self._control_model.variables.items() if n in ir.CONTROL_NAMES]

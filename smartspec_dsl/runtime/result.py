@@ -88,4 +88,6 @@ class BatchResult:
     columns: list[str]
     values: np.ndarray  # (runs, saved times, columns)
     rows: int = 0       # saved times the kernel wrote per run, before `times` kept some
-    warnings: np.ndarray | None = None   # per run: lookups and ranged variables that left their range
+    # per run: watches that fired (a lookup input or a ranged variable left its range; a value
+    # infinite or NaN)
+    warnings: np.ndarray | None = None

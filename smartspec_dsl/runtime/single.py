@@ -11,7 +11,7 @@ from ..errors import ParameterError
 from ..ir.builtins import RANDOM_DRAW, helpers
 from ..passes.order import is_delay_fixed
 from . import params as params_mod
-from .diagnostics import bad_numbers, model_notices, strict_error, watch_warnings
+from .diagnostics import run_warnings, strict_error
 from .params import State
 from .result import Result, span_text
 
@@ -132,10 +132,8 @@ def run_plan(model, plan: params_mod.Plan, args: dict, return_columns, return_ti
         if keep is None:
             keep = [_saved_row(times, t) for t in want]
         times, out = times[keep], out[keep]
-    lowered = model.schedule.model
-    warnings = model_notices(lowered, t0) + bad_numbers(lowered, names, times, out) + \
-        watch_warnings(lowered, model.kernel.watches, diag, tab, model._watch_text)
-    warnings.sort(key=lambda w: w.time)
+    warnings = run_warnings(model.schedule.model, names, times, out, model.kernel, diag, tab,
+                            model._watch_text)
     if strict and (err := strict_error(warnings)) is not None:
         raise err
     return Result(times, list(shown), out, warnings, state)
