@@ -171,7 +171,7 @@ def test_monte_carlo_too_large_for_memory_is_refused(explorer, monkeypatch):
         explorer.monte_carlo(body)
 
 
-def test_an_inverted_units_range_is_reported(tmp_path):
+def test_an_inverted_units_range_is_reported(tmp_path, capsys):
     """`dmnl [10, 1, 0.5]`: min above max. Not a range (the slider goes around the
     default), and said so: on the slider (`note`) and by the command at start."""
     assert catalog.slider_range("dmnl [10, 1, 0.5]", 4.0)[3] is False
@@ -183,6 +183,11 @@ def test_an_inverted_units_range_is_reported(tmp_path):
     path.write_text(MODEL.replace("1/Month [0, 1, 0.05]", "dmnl [10, 1, 0.5]"))
     sl = {s.name: s for s in catalog.sliders(load(path))}
     assert sl["rate"].note.startswith("the range [10, 1]") and sl["goal"].note == ""
+    from smartspec_dsl.cli import main
+    assert main(["check", str(path)]) == 0
+    warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning:")]
+    assert warnings == [f"warning: {path}:19:1: 'rate': the range [10, 1] in its units field is ignored: "
+                        "its minimum is above its maximum"]
 
 
 def test_documentation_causes_and_uses(explorer):

@@ -1,6 +1,7 @@
 """`smartspec explore MODEL`: a local web app with the model's sliders and graphs."""
 from __future__ import annotations
 
+import os
 import sys
 import webbrowser
 
@@ -44,5 +45,10 @@ def main(args) -> int:
     try:
         server.serve_forever(ready)
     except KeyboardInterrupt:
-        print("\nstopped", file=sys.stderr)
+        print("\nstopped", file=sys.stderr, flush=True)
+        if server.worker.busy:
+            # a run in flight holds the interpreter (its thread is abandoned, but the
+            # interpreter's exit still waits to take it back): leave at once
+            sys.stdout.flush()
+            os._exit(0)
     return 0

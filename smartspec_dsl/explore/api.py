@@ -78,10 +78,10 @@ class Explorer:
 
     def slider(self, name) -> catalog.Slider:
         """The slider of constant `name`; ParameterError saying why there is none."""
-        slider = self.sliders.get(ir.canonical_name(str(name)))
+        slider = self.sliders.get(ir.canonical_reference(str(name)))
         if slider is not None:
             return slider
-        lowered = self.model.schedule.model.variables.get(ir.canonical_name(str(name)))
+        lowered = self.model.schedule.model.variables.get(ir.canonical_reference(str(name)))
         if lowered is not None and lowered.kind is ir.Kind.CONSTANT and not lowered.hidden:
             raise ParameterError(f"'{name}' is a constant the explorer does not change "
                                  "(a simulation control or a value written with '==')")
@@ -118,7 +118,7 @@ class Explorer:
             raise ParameterError(f"at most {MAX_VARIABLES} variables at once, got {len(names)}")
         out = []
         for n in names:
-            display = self._outputs.get(ir.canonical_name(n))
+            display = self._outputs.get(ir.canonical_reference(n))
             if display is None:
                 raise ParameterError(f"'{n}' is not a variable of the model")
             out.append(display)

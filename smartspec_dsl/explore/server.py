@@ -47,6 +47,7 @@ class Worker(Executor):
     def __init__(self, name: str = "smartspec-run"):
         self._jobs: queue.SimpleQueue = queue.SimpleQueue()
         self._closed = False
+        self.busy = False       # a call is running
         self._thread = threading.Thread(target=self._work, name=name, daemon=True)
         self._thread.start()
 
@@ -55,10 +56,13 @@ class Worker(Executor):
             future, fn, args, kwargs = job
             if not future.set_running_or_notify_cancel():
                 continue
+            self.busy = True
             try:
                 future.set_result(fn(*args, **kwargs))
             except BaseException as err:   # noqa: B036 -- handed to the caller's future
                 future.set_exception(err)
+            finally:
+                self.busy = False
 
     def submit(self, fn, /, *args, **kwargs) -> Future:
         if self._closed:
@@ -164,6 +168,10 @@ def _handlers(explorer, worker: Executor):
                 raise tornado.web.HTTPError(400, reason="the body must be a JSON object")
             try:
                 out = await asyncio.get_running_loop().run_in_executor(worker, fn, body)
+            except asyncio.CancelledError:     # the server stops (Ctrl-C) during the request
+                self.set_status(503)
+                self.finish({"error": "the server was stopped during this request"})
+                return
             except ModelError as err:
                 self.set_status(400)
                 self.write({"error": str(err)})

@@ -123,7 +123,7 @@ class Model:
 
     # -- parameters -------------------------------------------------------
     def param_index(self, name: str) -> int:
-        key = ir.canonical_name(name)
+        key = ir.canonical_reference(name)
         if key in self._param_index:
             var = self.schedule.model.variables[key]
             if var.unchangeable:
@@ -283,8 +283,6 @@ class Model:
 
     def _values(self, p: np.ndarray, vals: dict[str, float]) -> dict[str, float]:
         return {**{c: float(x) for c, x in zip(self.schedule.constants, p)}, **vals}
-
-    values_of = _values
 
     @property
     def structure_key(self) -> tuple:

@@ -28,10 +28,15 @@ class Result:
     final_state: State | None = None
 
     def __getitem__(self, name: str) -> np.ndarray:
-        key = ir.canonical_name(name)
+        """One column's values, by the modeller's name in any case and spacing
+        ('Stock A[Entry 1, Column 1]'). KeyError naming the elements for a subscripted name."""
+        key = ir.canonical_reference(name)
         for i, c in enumerate(self.columns):
-            if ir.canonical_name(c) == key:
+            if ir.canonical_reference(c) == key:
                 return self.values[:, i]
+        elements = [c for c in self.columns if ir.canonical_reference(c).startswith(key + "[")]
+        if elements:
+            raise KeyError(f"'{name}' is subscripted: ask for one of its columns ({some_names(elements)})")
         raise KeyError(name)
 
     def to_pandas(self):

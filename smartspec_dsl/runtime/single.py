@@ -16,6 +16,7 @@ from .params import State
 from .result import Result, span_text
 
 METHODS = {"euler": 0, "rk4": 1}
+_PLAIN = params_mod.Plan()   # a run that sets nothing (never changed: run_plan only reads a plan)
 
 
 def kernel_call(fn, *args):
@@ -52,6 +53,16 @@ def run(model, params, final_time, time_step, saveper, return_columns, method, s
         initial_time, strict, return_timestamps, initial_condition, until) -> Result:
     """Model.run (see its docstring for the arguments)."""
     method = model.integration_method(method)
+    if isinstance(return_columns, str):
+        return_columns = [return_columns]   # one name, not its characters
+    args = {"initial time": initial_time, "final time": final_time, "time step": time_step,
+            "saveper": saveper}
+    if not params and changes is None and initial_condition == "original" and until is None \
+            and return_timestamps is None:
+        # the everyday run: nothing to resolve (small models spend more time here than in the kernel)
+        result = run_plan(model, _PLAIN, args, return_columns, None, method, seed, strict)
+        model.last_state = result.final_state
+        return result
     constants, tables = model.read_changes(changes)
     plan = params_mod.resolve(model.names, params, params_mod.Plan(dict(constants), dict(tables)))
     if isinstance(initial_condition, str) and initial_condition.lower() in ("current", "c"):
@@ -71,8 +82,7 @@ def run(model, params, final_time, time_step, saveper, return_columns, method, s
     if final_time is None and until is None and return_timestamps is not None \
             and not isinstance(return_timestamps, slice):
         final_time = float(np.max(params_mod.timestamps(return_timestamps, 0.0, 0.0)))   # as PySD
-    args = {"initial time": initial_time, "final time": final_time, "time step": time_step,
-            "saveper": saveper}
+    args["initial time"], args["final time"] = initial_time, final_time
     plan.stop = None if until is None else float(until)
     edited = plan.constant_edits or plan.series_edits or plan.stock_edits
     target = model.edited(plan.edits, plan.constants) if edited else model
@@ -90,7 +100,7 @@ def run_plan(model, plan: params_mod.Plan, args: dict, return_columns, return_ti
         p[model.param_slot(name)] = value
     vals, controls = model.run_controls(p, args, set(plan.constants) | plan.named)
     if model._structure:
-        variant = model.for_values(model.values_of(p, vals))
+        variant = model.for_values(model._values(p, vals))
         if variant is not model:
             return run_plan(variant, plan, args, return_columns, return_timestamps, method, seed, strict)
     if plan.start is not None or plan.stop is not None:
