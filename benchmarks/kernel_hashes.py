@@ -31,11 +31,11 @@ _LIBRARY_IMPORT = re.compile(r"^from smartspec_dsl(?:\.\w+)+ import", re.M)
 
 
 def _compile_model():
-    # The pure half of `load` lives in one place; its module moved once.
+    # The pure half of `load` lives in one place; its module moved more than once.
     try:
-        from smartspec_dsl.runtime.model import compile_model
-    except ImportError:
         from smartspec_dsl.runtime import compile_model
+    except ImportError:
+        from smartspec_dsl.runtime.model import compile_model
     try:
         from smartspec_dsl.frontend.parse import read_model_text
     except ImportError:

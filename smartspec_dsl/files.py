@@ -105,6 +105,9 @@ def replacing(path, suffix: str = ""):
     os.close(fd)
     try:
         yield tmp
+        # mkstemp made the file 0600; the output gets the mode a plain open() would give it
+        # (an existing file's own mode, else 0666 less the umask), so colleagues can read it
+        os.chmod(tmp, _output_mode(path))
         os.replace(tmp, path)
     except BaseException as exc:
         if os.path.exists(tmp):
@@ -112,6 +115,30 @@ def replacing(path, suffix: str = ""):
         if isinstance(exc, OSError) and getattr(exc, "filename", None) in (tmp, str(path), None):
             raise SpecError(f"{path}: cannot write output: {exc.strerror or exc}") from None
         raise
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it where Linux shows it (os.umask can
+    only be read by setting it, which races with threads creating files)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _output_mode(path: Path) -> int:
+    """The permission bits for an output replacing `path`: those of the file it replaces,
+    or those of a new file (0666 less the umask)."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        return 0o666 & ~_umask()
 
 
 def write_bytes(path, data: bytes) -> None:

@@ -32,3 +32,14 @@ def test_architecture_names_real_modules_and_functions():
             if obj is None:
                 missing.append(f"{path}::{name}")
     assert not missing, f"ARCHITECTURE.md names what does not exist: {missing}"
+
+
+MAX_MODULE_LINES = 600   # "small modules with one job each": split a module along its seams first
+
+
+def test_every_module_is_small():
+    sizes = {str(p.relative_to(ROOT)): len(p.read_text(encoding="utf-8").splitlines())
+             for p in PACKAGE.rglob("*.py")}
+    assert len(sizes) > 50
+    large = {p: n for p, n in sizes.items() if n > MAX_MODULE_LINES}
+    assert not large, f"modules over {MAX_MODULE_LINES} lines: {large}"

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from smartspec_dsl import ir
-from smartspec_dsl.backend import codegen, kernel_extra, kernel_lib
+from smartspec_dsl.backend import driver, kernel_extra, kernel_lib
 from smartspec_dsl.errors import ModelError, UnsupportedFeature
 from smartspec_dsl.ir.builtins import ARITY, BUILTINS, KERNEL, check_call, markdown_table
 
@@ -27,7 +27,7 @@ def test_readme_function_table_is_the_registry():
 
 def test_every_kernel_helper_exists_and_every_kernel_imports_it():
     """A registered helper is a kernel-library function, and the generated module imports it."""
-    imported = set(re.findall(r"\b[a-z_0-9]+\b", codegen._HEADER.split("JIT = ")[0]))
+    imported = set(re.findall(r"\b[a-z_0-9]+\b", driver.HEADER.split("JIT = ")[0]))
     for b in BUILTINS.values():
         if b.stage != KERNEL or not b.helper or b.helper in ("abs",) or b.helper.startswith("math."):
             continue

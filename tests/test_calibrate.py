@@ -3,7 +3,8 @@ import pytest
 
 import smartspec_dsl
 from smartspec_dsl.experiments.calibrate import calibrate, read_spec
-from smartspec_dsl.cli import main, write_table
+from smartspec_dsl.cli import main
+from smartspec_dsl.cli.run import write_table
 from smartspec_dsl.errors import SpecError
 
 from conftest import shared_path

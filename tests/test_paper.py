@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from smartspec_dsl.app import paper, scenarios
-from smartspec_dsl.experiments.sweep import read_spec
+from smartspec_dsl.experiments.spec import read_spec
 
 MAIN = scenarios.MAIN
 SPEC_FILES = [*scenarios.GROUPS, scenarios.MONTE_CARLO]

@@ -13,7 +13,7 @@ from smartspec_dsl.backend.codegen import generate
 from smartspec_dsl.errors import PassContractError, UnsupportedFeature
 from smartspec_dsl.frontend.parse import parse_model
 from smartspec_dsl.passes import pipeline
-from smartspec_dsl.passes.lower import expand_macros
+from smartspec_dsl.passes.macros import expand_macros
 from smartspec_dsl.passes.order import schedule
 from smartspec_dsl.passes.subscripts import flatten
 

@@ -63,7 +63,8 @@ def test_large_run_seeds_give_distinct_streams(model):
 
 
 def test_common_random_numbers_in_a_sweep_spec(model, tmp_path):
-    from smartspec_dsl.experiments.sweep import read_spec, sweep
+    from smartspec_dsl.experiments.spec import read_spec
+    from smartspec_dsl.experiments.sweep import sweep
     for crn in (True, False):
         spec = tmp_path / f"s{crn}.toml"
         spec.write_text(f'sampler = "scenarios"\ncommon_random_numbers = {str(crn).lower()}\n'

@@ -121,7 +121,7 @@ def _write(tmp_path, text, name="spec.toml"):
     (("chunk_size = 100", "chunk_size = 0"), "chunk_size: must be an integer >= 1"),
 ])
 def test_bad_specs(teacup, tmp_path, edit, message):
-    from smartspec_dsl.experiments.sweep import read_spec
+    from smartspec_dsl.experiments.spec import read_spec
     p = _write(tmp_path, SPEC.replace(*edit))
     with pytest.raises(SpecError) as err:
         read_spec(p, teacup)
@@ -129,7 +129,8 @@ def test_bad_specs(teacup, tmp_path, edit, message):
 
 
 def test_spec_grid_table_scenarios(teacup, tmp_path):
-    from smartspec_dsl.experiments.sweep import read_spec, sweep
+    from smartspec_dsl.experiments.spec import read_spec
+    from smartspec_dsl.experiments.sweep import sweep
     (tmp_path / "runs.csv").write_text("scenario,Room Temperature\na,60\nb,75\n")
     (tmp_path / "hot.cin").write_text("Room Temperature = 90\n")
     grid = _write(tmp_path, """

@@ -229,7 +229,8 @@ def test_sim_specs_method_is_the_default(tmp_path):
 
 def test_sweeps_integrate_with_the_files_own_method(tmp_path):
     """A sweep, a spec's plan and `smartspec sweep` of an RK4 file run RK4, as single runs do."""
-    from smartspec_dsl.experiments.sweep import read_spec, sweep
+    from smartspec_dsl.experiments.spec import read_spec
+    from smartspec_dsl.experiments.sweep import sweep
     path = tmp_path / "growth.xmile"
     path.write_text(doc('<stock name="s"><eqn>1</eqn><inflow>g</inflow></stock>'
                         '<flow name="g"><eqn>k * s</eqn></flow><aux name="k"><eqn>0.1</eqn></aux>',

@@ -13,7 +13,8 @@ import numpy as np
 
 from ..experiments.calibrate import calibrate
 from ..experiments.calibrate import read_spec as read_calibration_spec
-from ..experiments.sweep import read_spec, sweep
+from ..experiments.spec import read_spec
+from ..experiments.sweep import sweep
 from ..runtime import load
 
 

@@ -10,6 +10,16 @@ from ..runtime import load
 from .common import compile_note
 
 
+def add_parser(sub) -> None:
+    """The command's arguments, as a sub-command of `sub`."""
+    cal = sub.add_parser("calibrate", help="fit constants to targets by bounded least squares")
+    cal.add_argument("model")
+    cal.add_argument("--spec", required=True, help="calibration spec (TOML; see smartspec_dsl.experiments.calibrate)")
+    cal.add_argument("-o", "--output", help="write the fitted constants as CSV")
+    cal.add_argument("--no-progress", action="store_true", help="no progress line on a terminal")
+    cal.set_defaults(func=main)
+
+
 def main(args) -> int:
     spec = read_spec(args.spec)
     model = load(args.model, log=compile_note)

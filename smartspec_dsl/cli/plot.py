@@ -10,6 +10,20 @@ from ..runtime import load
 from .common import compile_note, parse_sets
 
 
+def add_parser(sub) -> None:
+    """The command's arguments, as a sub-command of `sub`."""
+    pl = sub.add_parser("plot", help="plot a run (MODEL.mdl) or a sweep (its output directory) to PNG")
+    pl.add_argument("target", help="a model file (time series of one run) or a sweep directory")
+    pl.add_argument("-o", "--output", required=True, help="PNG file")
+    pl.add_argument("--var", action="append", help="variable(s) to plot (default: stocks / the first output)")
+    pl.add_argument("--kind", choices=["series", "fan", "scatter"],
+                    help="series (model), fan (sweep, default) or scatter (sweep: output vs each parameter)")
+    pl.add_argument("--set", action="append", metavar="NAME=VALUE", help="override a constant (model)")
+    pl.add_argument("--time", type=float, help="scatter: the saved time (default: the last)")
+    pl.add_argument("--bands", default="5,25,50,75,95", help="fan: percentiles (default 5,25,50,75,95)")
+    pl.set_defaults(func=main)
+
+
 def main(args) -> int:
     target = Path(args.target)
     if target.is_dir():

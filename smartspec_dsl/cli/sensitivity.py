@@ -7,10 +7,20 @@ from pathlib import Path
 
 from ..errors import SpecError
 from ..experiments import sensitivity
-from ..experiments.sweep import read_spec
+from ..experiments.spec import read_spec
 from ..files import write_csv
 from ..runtime import load
 from .common import compile_note
+
+
+def add_parser(sub) -> None:
+    """The command's arguments, as a sub-command of `sub`."""
+    sa = sub.add_parser("sensitivity", help="Morris or Sobol sensitivity indices of a sweep spec's outputs")
+    sa.add_argument("target", help="a model file (with --spec), or the output directory of such a sweep")
+    sa.add_argument("--spec", help='sweep spec (TOML) with sampler = "morris" or "saltelli"')
+    sa.add_argument("--time", type=float, help="the saved time to analyse (default: the final time)")
+    sa.add_argument("-o", "--output", help="write the indices as CSV")
+    sa.set_defaults(func=main)
 
 
 def main(args: argparse.Namespace) -> int:

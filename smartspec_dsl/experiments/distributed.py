@@ -16,7 +16,7 @@ local sweep; chunks already in the store are read back instead (resume).
 from __future__ import annotations
 
 from ..errors import SpecError
-from ..runtime.model import load
+from ..runtime.loader import load
 from .store import SweepStore, write_parquet
 
 _MODELS: dict = {}

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import ir
-from ..runtime.model import some_names, span_text
+from ..runtime.result import some_names, span_text
 
 PARAM_PREFIX = "param:"
 

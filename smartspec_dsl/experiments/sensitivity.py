@@ -33,7 +33,8 @@ from ..errors import SpecError
 from ..runtime import load
 from . import store
 from .samplers import Morris, Saltelli
-from .sweep import read_spec, sweep
+from .spec import read_spec
+from .sweep import sweep
 
 INDICES = {"morris": ("mu_star", "mu", "sigma", "mu_star_conf"),
            "saltelli": ("ST", "S1", "ST_conf", "S1_conf")}

@@ -13,7 +13,7 @@ from ..errors import ModelError, SourcePos, SyntaxErrorInModel
 from ..files import read_regular_file
 from ..limits import MAX_RANGE_ELEMENTS
 from ..ir.normalize import classify_flows, resolve_lookup_calls
-from .external import read_subscript
+from .workbook import read_subscript
 from .grammar import parser
 from .nesting import bounded
 
@@ -520,7 +520,8 @@ def parse_model(text: str, filename: str = "<model>") -> ir.Model:
                 elements, display = read_subscript(it.extra["body"][1], filename)
             mapping = tuple(m if isinstance(m, str) else m[0] for m in it.extra["mapping"])
             mapped = tuple(() if isinstance(m, str) else m[1] for m in it.extra["mapping"])
-            ranges[name] = ir.SubscriptRange(name, elements, mapping, it.extra["pos"], display, mapped)
+            ranges[name] = ir.SubscriptRange(name, elements, mapping, it.extra["pos"], display, mapped,
+                                              it.extra["name"].strip())
         elif it.kind == "alias":
             name = ir.canonical_name(it.extra["name"])
             ranges[name] = ir.SubscriptRange(name, (), (ir.canonical_name(it.extra["target"]),), it.extra["pos"])

@@ -247,6 +247,7 @@ class SubscriptRange:
     display: tuple[str, ...] = ()  # the elements as the modeller wrote them
     # per mapping target: the target elements listed for each element, or () for positional
     mapping_elements: tuple[tuple[str, ...], ...] = ()
+    written: str = ""              # the range's name as the modeller wrote it (outputs' dimensions)
 
 
 @dataclass(frozen=True)
@@ -272,7 +273,7 @@ class Stage(str, Enum):
 class Decision:
     """A value the lowering computed from the model's constants because it shapes
     the equations (a SMOOTH N order, ...). `rule` names the function of
-    `lower.RULES` that computes `result` from `args`; a run whose constants give
+    `passes/stateful/rules.py::RULES` that computes `result` from `args`; a run whose constants give
     another result runs a kernel lowered with them (see runtime)."""
     rule: str
     args: tuple[Expr, ...]

@@ -7,7 +7,7 @@ modeller's error), `order` (`CLOCKED`: functions of time), `codegen` (the
 helper and how it is called), `units` (the units rule), and the README's
 function table is generated from it (`markdown_table`). The semantics live in
 the module of the stage: a kernel helper in `backend/kernel_lib.py`, a
-rewrite into stocks in `passes/lower.py`, an expansion over elements in
+rewrite into stocks in `passes/stateful/`, an expansion over elements in
 `passes/subscripts.py`, a data file read in `frontend/external.py`.
 """
 from __future__ import annotations
@@ -19,14 +19,14 @@ from ..errors import ModelError, UnsupportedFeature
 
 # The stage that gives a function its meaning (where to look for its code).
 KERNEL = "kernel"              # a kernel-library helper or math call (backend/kernel_lib.py)
-BUFFER = "kernel buffer"       # state in the kernel's delay buffer (backend/codegen.py, kernel_extra.py)
-LOWERING = "lowering"          # rewritten into stocks and auxiliaries (passes/lower.py)
-FLATTENING = "flattening"      # expanded over subscript elements (passes/subscripts.py)
+BUFFER = "kernel buffer"       # state in the kernel's delay buffer (backend/emit.py, kernel_extra.py)
+LOWERING = "lowering"          # rewritten into stocks and auxiliaries (passes/stateful/)
+FLATTENING = "flattening"      # expanded over subscript elements (passes/array_functions.py)
 EXTERNAL = "external data"     # read from a data file at compile time (frontend/external.py)
-EQUATION = "whole equation"    # makes its variable a stock (frontend/parse.py, passes/lower.py)
+EQUATION = "whole equation"    # makes its variable a stock (frontend/parse.py, passes/stateful/integration.py)
 
 # How codegen writes a call of a KERNEL function: `helper(args)`, `helper(x, table)`,
-# `helper(args, call site, step, run seed)`, or a branch of its own in `_Emitter.call`.
+# `helper(args, call site, step, run seed)`, or a branch of its own in `emit.Emitter.call`.
 ARGS, LOOKUP, RANDOM_DRAW, OWN = "args", "lookup", "random", "own branch"
 
 # Units rules (passes/units.py gives each its meaning).
@@ -144,7 +144,7 @@ _ALL = [
     _random("RANDOM LOOKUP", (6, 6), "random_lookup",
             "RANDOM LOOKUP(table, min, max, shift, stretch, seed): a draw from the table as a density",
             emit=OWN),
-    # ---- stateful: rewritten into stocks by passes/lower.py
+    # ---- stateful: rewritten into stocks by passes/stateful/
     _lowered("DELAY1", (2, 2), "first-order material delay", SAME_AS_FIRST, True),
     _lowered("DELAY1I", (3, 3), "DELAY1 with an initial value", SAME_AS_FIRST, True),
     _lowered("DELAY3", (2, 2), "third-order material delay (three stocks in series)", SAME_AS_FIRST, True),
@@ -197,7 +197,7 @@ _ALL = [
              "delay time ago", SAME_AS_FIRST, True, stage=BUFFER),
     Builtin("INTEG", None, EQUATION, "INTEG(rate, initial): a stock"),
     Builtin("SINTEG", None, EQUATION, "SINTEG(rate, initial, min, max, quantum, special, threshold): a restricted stock"),
-    # ---- arrays: expanded over elements by passes/subscripts.py
+    # ---- arrays: expanded over elements by passes/subscripts.py and array_functions.py
     Builtin("SUM", None, FLATTENING, "sum over a subscript range", SAME_AS_FIRST),
     Builtin("PROD", None, FLATTENING, "product over a subscript range"),
     Builtin("VMIN", None, FLATTENING, "minimum over a subscript range", SAME_AS_FIRST),

@@ -5,8 +5,8 @@ leaves behind.
       -> external data      frontend/external.py  resolve_external
       -> flattening         passes/subscripts.py  flatten
       -> data variables     (here)                refuse_data_variables
-      -> macro expansion    passes/lower.py       expand_macros
-      -> stateful lowering  passes/lower.py       lower_stateful
+      -> macro expansion    passes/macros.py      expand_macros
+      -> stateful lowering  passes/stateful/      lower_stateful
     lowered ir.Model  ->  passes/order.py schedule  ->  backend/codegen.py generate
 
 `lower` runs them. After each pass it checks the pass's contract (nothing
@@ -27,7 +27,8 @@ from .. import ir
 from ..errors import PassContractError, UnsupportedFeature
 from ..frontend.external import DataOptions, resolve_external
 from ..ir.builtins import BUFFER, BUILTINS, EQUATION, LOWERING, unsupported_calls
-from .lower import expand_macros, lower_stateful
+from .macros import expand_macros
+from .stateful import lower_stateful
 from .subscripts import flatten
 
 
@@ -95,7 +96,7 @@ class Pass:
     run: Callable[[ir.Model, DataOptions], ir.Model]    # (model, the run's data options)
     gives: ir.Stage
     contract: Callable[[ir.Model], str | None]
-    takes_values: bool = False    # run(model, data, values): values decide structure (lower.RULES)
+    takes_values: bool = False    # run(model, data, values): values decide structure (stateful.rules.RULES)
 
 
 PASSES = (
@@ -114,7 +115,7 @@ def lower(model: ir.Model, data: DataOptions | None = None,
     """A parsed model -> a lowered one (`ir.Stage.LOWERED`): every pass of
     `PASSES` in order, each one's contract checked before the next runs.
     `data`: the data files and file aliases given to the run (external.DataOptions);
-    `values` override constants where they decide the structure (lower.RULES).
+    `values` override constants where they decide the structure (stateful.rules.RULES).
     Errors: every call of a function smartspec does not run, all in one
     UnsupportedFeature (one line each); the passes' ModelErrors about the model;
     PassContractError when a pass breaks its contract (a bug of smartspec)."""

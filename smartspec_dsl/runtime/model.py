@@ -1,132 +1,25 @@
-"""Pass 5: runtime. Loads a model (through the on-disk kernel cache), runs it,
-and returns results as numpy arrays."""
+"""Pass 5: runtime. A compiled model (`Model`) runs its kernel once or in batches and
+returns results as numpy arrays (`result.py`); `loader.py` builds it."""
 from __future__ import annotations
 
-import hashlib
-import importlib.util
 import math
 import os
-import pickle
-import sys
-import time
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from .. import ir, limits
-from ..backend.codegen import Kernel, generate, table_vector
+from ..backend.codegen import Kernel, table_vector
 from ..passes.consteval import constant_value, constants_read
 from ..frontend.changes import Changes, read_changes
-from ..frontend.external import DataOptions, fingerprint as external_fingerprint
-from ..files import write_bytes
 from ..errors import ModelError, ParameterError, did_you_mean
-from ..frontend.grammar import grammar_path, grammar_text
-from ..passes.lower import decide
-from ..passes.pipeline import lower
-from ..passes.order import Schedule, schedule
-from ..frontend.parse import read_model_text
-from ..frontend.source import parse_source
+from ..passes.stateful import decide
+from ..passes.order import Schedule
+from .result import BatchResult, Result, VariableInfo
 from .diagnostics import bad_numbers, strict_error, watch_warnings, warning_counts
 
 METHODS = {"euler": 0, "rk4": 1}
-
-
-def _compiler_fingerprint() -> str:
-    """Changes whenever the compiler's own code changes, so stale kernels are never reused."""
-    h = hashlib.sha256(grammar_text().encode())
-    for f in sorted(grammar_path().parent.glob("*.lark")):
-        h.update(f.read_bytes())
-    for f in sorted(Path(__file__).resolve().parents[1].rglob("*.py")):
-        h.update(f.read_bytes())
-    import numba
-    h.update(numba.__version__.encode())
-    return h.hexdigest()
-
-
-_FINGERPRINT = None
-
-
-def cache_root() -> Path:
-    env = os.environ.get("SMARTSPEC_CACHE_DIR")
-    if env:
-        return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "smartspec"
-
-
-@dataclass(frozen=True)
-class VariableInfo:
-    name: str
-    kind: str
-    units: str
-    comment: str
-
-
-@dataclass
-class Result:
-    time: np.ndarray
-    columns: list[str]
-    values: np.ndarray  # (saved times, columns)
-    warnings: list = field(default_factory=list)   # diagnostics.SimulationWarning, by time
-
-    def __getitem__(self, name: str) -> np.ndarray:
-        key = ir.canonical_name(name)
-        for i, c in enumerate(self.columns):
-            if ir.canonical_name(c) == key:
-                return self.values[:, i]
-        raise KeyError(name)
-
-    def to_pandas(self):
-        try:
-            import pandas as pd
-        except ImportError as err:  # optional extra
-            raise ImportError("Result.to_pandas() needs pandas: pip install 'smartspec[pandas]'") from err
-        return pd.DataFrame(self.values, index=pd.Index(self.time, name="Time"), columns=self.columns)
-
-    def plot(self, *names: str, ax=None):
-        """Time series of `names` (default: every column but the control variables, at most
-        eight) on a matplotlib Axes, a new figure's when `ax` is None; returns the Axes.
-        Uses whatever matplotlib backend is active (inline in a notebook)."""
-        try:
-            import matplotlib.pyplot as plt
-        except ImportError as err:  # optional extra
-            raise ImportError("Result.plot() needs matplotlib: pip install 'smartspec[plot]'") from err
-        if not names:
-            names = tuple(c for c in self.columns if ir.canonical_name(c) not in ir.CONTROL_NAMES)[:8]
-        if ax is None:
-            _, ax = plt.subplots(figsize=(8, 4.5))
-        for name in names:
-            ax.plot(self.time, self[name], label=name)
-        ax.set_xlabel("Time")
-        ax.grid(alpha=0.3)
-        ax.legend(loc="best", fontsize="small")
-        return ax
-
-    def __repr__(self) -> str:
-        return (f"<Result: {span_text(self.time)} x {len(self.columns)} "
-                f"columns: {some_names(self.columns)}>")
-
-
-def span_text(time) -> str:
-    """'241 saved times (t = 0 to 30)', '1 saved time (t = 30)'."""
-    if len(time) == 1:
-        return f"1 saved time (t = {time[0]:g})"
-    return f"{len(time)} saved times" + (f" (t = {time[0]:g} to {time[-1]:g})" if len(time) else "")
-
-
-def some_names(names, n: int = 4) -> str:
-    shown = ", ".join(names[:n])
-    return shown + (f", ... ({len(names) - n} more)" if len(names) > n else "")
-
-
-@dataclass
-class BatchResult:
-    time: np.ndarray
-    columns: list[str]
-    values: np.ndarray  # (runs, saved times, columns)
-    rows: int = 0       # saved times the kernel wrote per run, before `times` kept some
-    warnings: np.ndarray | None = None   # per run: lookups and ranged variables that left their range
 
 
 class Model:
@@ -145,7 +38,7 @@ class Model:
 
     def __init__(self, path: str, source_model: ir.Model, sched: Schedule, kernel: Kernel,
                  module, compile_seconds: float, cached: bool, derived: dict | None = None,
-                 origin: "_Origin | None" = None):
+                 origin=None):  # loader._Origin: what to compile again for other structure
         self.path = path
         self.ir = source_model
         self.schedule = sched
@@ -159,7 +52,7 @@ class Model:
         # the parameter vector: every constant, then the run seed (0 unless a sweep sets it)
         self.defaults = np.array([_literal(lowered[c]) for c in sched.constants] + [0.0], dtype=np.float64)
         self._param_index = {c: i for i, c in enumerate(sched.constants)}
-        # control variables the runtime computes for each run from their equations (see _pin_controls)
+        # control variables the runtime computes for each run from their equations (see loader._pin_controls)
         self._derived = dict(derived or {})
         self._control_model = ir.Model(sched.model.source, {**lowered, **{
             n: replace(lowered[n], kind=ir.Kind.AUXILIARY, expr=e) for n, e in self._derived.items()}})
@@ -597,121 +490,3 @@ def _literal(var: ir.Variable) -> float:
     if isinstance(e, ir.UnaryOp):
         return -e.operand.value
     return e.value
-
-
-# ---- loading --------------------------------------------------------------
-
-def compile_model(text: str, filename: str, data: DataOptions | None = None) -> tuple[ir.Model, Schedule, Kernel]:
-    """The pure part of loading: text -> IR -> lowered IR -> order -> kernel source."""
-    return _compile(text, filename, data)[:3]
-
-
-def _compile(text: str, filename: str, data: DataOptions | None = None,
-             values: dict[str, float] | None = None) -> tuple[ir.Model, Schedule, Kernel, dict[str, ir.Expr]]:
-    """compile_model, lowering with `values` where they decide the structure (see
-    lower.RULES), and the control variables the runtime computes (see _pin_controls)."""
-    model = parse_source(text, filename)
-    lowered = lower(model, data, values)
-    sched = schedule(lowered)
-    lowered, derived = _pin_controls(sched)
-    if derived:
-        sched = schedule(lowered)
-    return model, sched, generate(sched), derived
-
-
-def _pin_controls(sched: Schedule) -> tuple[ir.Model, dict[str, ir.Expr]]:
-    """Control variables computed from constants before the run (SAVEPER = TIME STEP)
-    become parameters that the runtime computes for each run from their equations, so
-    that a run's own SAVEPER (or FINAL TIME ...) reaches every equation that reads it,
-    as writing it into the model would. Returns the model and their equations."""
-    model = sched.model
-    derived = {}
-    variables = dict(model.variables)
-    for name in ir.CONTROL_NAMES:
-        var = variables.get(name)
-        if var is None or var.kind is ir.Kind.CONSTANT or name in sched.dynamic or var.initial is not None:
-            continue
-        try:
-            value = constant_value(model, name, {})
-        except ModelError:
-            continue  # computed in a way only the kernel knows: a run's own value is refused
-        derived[name] = var.expr
-        variables[name] = replace(var, kind=ir.Kind.CONSTANT, expr=ir.Num(value))
-    return replace(model, variables=variables), derived
-
-
-def _import_kernel(path: Path, key: str):
-    name = f"smartspec_kernel_{key}"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-@dataclass(frozen=True)
-class _Origin:
-    """What a loaded model was compiled from, to compile it again with other structure."""
-    path: Path
-    text: str
-    key: str
-    folder: Path
-    data: DataOptions | None = None    # data files and aliases given to load
-
-    def load(self, values: dict[str, float] | None, key: str, log=None) -> Model:
-        meta_path = self.folder / key / "model.pkl"
-        cached = meta_path.is_file()
-        if cached:
-            with open(meta_path, "rb") as f:
-                model, sched, kernel, derived = pickle.load(f)
-        else:
-            model, sched, kernel, derived = _compile(self.text, str(self.path), self.data, values)
-            meta_path.parent.mkdir(parents=True, exist_ok=True)
-            write_bytes(meta_path, pickle.dumps((model, sched, kernel, derived),
-                                                  protocol=pickle.HIGHEST_PROTOCOL))
-        # Kernels are kept by their source, which holds no constant's value: a model edited
-        # in its constants, or lowered again with the same structure, reuses the machine code.
-        source_key = hashlib.sha256((_FINGERPRINT + "\0" + kernel.source).encode()).hexdigest()[:24]
-        kernel_path = self.folder / f"k{source_key}" / "kernel.py"
-        if not kernel_path.is_file():
-            if log is not None:
-                log(f"{self.path}: compiling {len(sched.initial) + len(sched.dynamic)} equations to "
-                    f"machine code (once: later loads use the kernel cache in {self.folder})")
-            kernel_path.parent.mkdir(parents=True, exist_ok=True)
-            write_bytes(kernel_path, kernel.source.encode())
-        module = _import_kernel(kernel_path, source_key)
-        m = Model(str(self.path), model, sched, kernel, module, 0.0, cached, derived, self)
-        # First call compiles (or loads the cached machine code); count it as compile time.
-        m.run(return_columns=[])
-        return m
-
-    def load_variant(self, values: dict[str, float], structure: tuple) -> Model:
-        key = hashlib.sha256((self.key + "\0" + repr(structure)).encode()).hexdigest()[:24]
-        return self.load(values, key)
-
-
-def load(path: str | os.PathLike, cache_dir: str | os.PathLike | None = None, log=None,
-         data: DataOptions | None = None) -> Model:
-    """Parse, check, order and compile a model (Vensim .mdl or XMILE, see
-    `frontend.source.model_format`); kernels are cached on disk.
-    `log(message)`, when given, hears about a compile before it starts (large
-    models take seconds to tens of seconds, once). `data`: data files and file
-    aliases for the model's external data (external.DataOptions)."""
-    global _FINGERPRINT
-    started = time.perf_counter()
-    path = Path(path)
-    try:
-        text = read_model_text(path)
-    except OSError as err:
-        raise ModelError(f"{path}: cannot read model: {err.strerror or err}") from None
-    if _FINGERPRINT is None:
-        _FINGERPRINT = _compiler_fingerprint()
-    # data files the model reads are baked in at compile time, so they are part of the key
-    digest = external_fingerprint(path, text, data)
-    key = hashlib.sha256((_FINGERPRINT + "\0" + str(path) + "\0" + text + "\0" + digest).encode()).hexdigest()[:24]
-    folder = Path(cache_dir) if cache_dir else cache_root()
-    m = _Origin(path, text, key, folder, data).load(None, key, log)
-    m.compile_seconds = time.perf_counter() - started
-    return m

@@ -1,0 +1,378 @@
+"""Expression and statement emission: the IR of one equation becomes one line of kernel
+code (`Emitter`), and the emitter assigns every variable its slot of the state vector `v`.
+
+Nothing from the model's text reaches the generated source: variables become
+slots of one float64 vector `v` (`v[12]`), numbers are emitted with repr(),
+lookups become offsets into one table vector, functions come from a fixed
+table (ir/builtins.py). Model names appear only in comments, reduced to
+[A-Za-z0-9_ ].
+
+Slot layout of `v`: [time | continuous stocks | discrete stocks | the rest],
+so the integrator updates the stocks with one loop.
+"""
+from __future__ import annotations
+
+import math
+import re
+
+from .. import ir
+from ..errors import ModelError, UnsupportedFeature
+from ..ir.builtins import ARGS, ARRAY_DRIVERS, ARRAY_READS, LOOKUP, RANDOM_DRAW, helpers
+from ..passes.order import Schedule, is_delay_fixed, is_delay_information, is_delay_material
+from . import loops
+
+# Vensim function -> kernel helper, by how the call is written (ir/builtins.py)
+_SIMPLE = helpers(ARGS)            # helper(same arguments)
+_LOOKUP_FUNCS = helpers(LOOKUP)    # helper(x, table)
+_RANDOM_FUNCS = helpers(RANDOM_DRAW)   # helper(arguments, call site, step, run seed)
+_COMPARE = {"=": "==", "<>": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+
+
+def safe_comment(text: str) -> str:
+    """A model name as a code comment: [A-Za-z0-9_ ] only, at most 60 characters."""
+    return re.sub(r"[^A-Za-z0-9_ ]", "?", text)[:60]
+
+
+def num(x: float) -> str:
+    """A float as a Python literal that reads back to the same float (nan and inf too)."""
+    if math.isnan(x):
+        return "math.nan"
+    if math.isinf(x):
+        return "math.inf" if x > 0 else "-math.inf"
+    return repr(float(x))
+
+
+class Emitter:
+    """The code of one schedule's statements, and the slots, lookup tables, watches and
+    scratch blocks they use."""
+
+    def __init__(self, schedule: Schedule):
+        self.schedule = schedule
+        model = schedule.model
+        vs = model.variables
+        cont = [n for n in schedule.stocks if not vs[n].discrete]
+        disc = [n for n in schedule.stocks if vs[n].discrete]
+        order = [ir.TIME] + cont + disc + list(schedule.constants)
+        stocks = set(cont) | set(disc)
+        order += [n for n in schedule.initial if n not in stocks]
+        self.slots = {n: i for i, n in enumerate(order)}
+        self.cont, self.disc = cont, disc
+        self.fixed = [n for n in schedule.initial if is_delay_fixed(vs[n])]
+        # each fixed delay also keeps its delay time, evaluated at initialisation
+        self.fixed_delay_slot = {}
+        for n in self.fixed:
+            self.fixed_delay_slot[n] = len(self.slots) + len(self.fixed_delay_slot)
+        # the run seed (the last entry of the parameter vector) keeps a slot for random draws
+        self.run_seed_slot = len(self.slots) + len(self.fixed_delay_slot)
+        self.n_slots = self.run_seed_slot + 1
+        # whole-array functions (subscripts.py) compute into a scratch block each, after the slots
+        self.scratch: dict[str, int] = {}
+        for n, var in vs.items():
+            if isinstance(var.expr, ir.Call) and var.expr.func in ARRAY_DRIVERS:
+                self.scratch[n] = self.n_slots
+                self.n_slots += len(var.expr.args) - ARRAY_DRIVERS[var.expr.func][1]
+        # watches (kernel_intrinsics.watched): lookup inputs and variables with a declared range;
+        # five slots each, after the scratch blocks
+        self.watch_base = self.n_slots
+        self.watches: list[tuple] = []
+        self.watch_at: dict[tuple, int] = {}
+        self.owner = ""           # the variable whose equation is being generated
+        self.random_sites = 0
+        self.pre: list[str] = []   # loops the statement being generated needs first
+        self.n_acc = 0
+        self.step_expr = "istep"  # initial statements draw with step -1
+        self.lookups: list[tuple[str | None, ir.LookupTable]] = []
+        self.table_at: dict[object, int] = {}
+
+    def table(self, key, table: ir.LookupTable) -> str:
+        """Table k's offset and length sit at tab[2k], tab[2k+1] (see `table_vector`),
+        so a changes file can replace a table without recompiling."""
+        if key not in self.table_at:
+            self.table_at[key] = len(self.lookups)
+            self.lookups.append((key if isinstance(key, str) else None, table))
+        k = self.table_at[key]
+        return f"tab, tk(tab, {2 * k}), tk(tab, {2 * k + 1})"
+
+    def lookup_of(self, name: str, pos) -> str:
+        var = self.schedule.model.variables[name]
+        if var.lookup is None:
+            raise UnsupportedFeature(f"{pos}: '{var.display}' is not a lookup table")
+        return self.table(name, var.lookup)
+
+    def watch(self, key: tuple) -> int:
+        """The first slot of the watch for `key`: ("lookup", owner, lookup or None, pos, table
+        index) or ("range", variable, lo, hi)."""
+        if key not in self.watch_at:
+            self.watch_at[key] = self.watch_base + 5 * len(self.watches)
+            self.watches.append(key)
+        return self.watch_at[key]
+
+    def watched_lookup(self, arg: str, key, table: ir.LookupTable, name: str | None, pos) -> str:
+        code = self.table(key, table)
+        k = self.table_at[key]
+        s = self.watch(("lookup", self.owner, name, pos, k))
+        return f"lookup(watched(v, {s}, {arg}), {code})"
+
+    def range_watches(self, names) -> list[str]:
+        """A watch statement per variable of `names` whose units declare a range."""
+        out = []
+        for n in names:
+            bounds = ir.declared_range(self.schedule.model.variables[n].units)
+            if bounds is not None:
+                s = self.watch(("range", n) + bounds)
+                out.append(f"watched(v, {s}, ld(v, {self.slots[n]}))")
+        return out
+
+    # -- expressions ---------------------------------------------------------
+    def expr(self, e: ir.Expr) -> str:
+        if isinstance(e, ir.Num):
+            return num(e.value)
+        if isinstance(e, ir.Ref):
+            return f"ld(v, {self.slots[e.name]})"
+        if isinstance(e, ir.UnaryOp):
+            inner = self.expr(e.operand)
+            return f"(-{inner})" if e.op == "-" else f"fnot({inner})"
+        if isinstance(e, ir.BinOp):
+            if e.op == "+" and loops.terms_at_least(e, loops.MIN_STRIDED_SUM):
+                return self.long_sum(e)
+            a, b = self.expr(e.left), self.expr(e.right)
+            if e.op in "+-*/":
+                return f"({a} {e.op} {b})"
+            if e.op == "^":
+                return f"power({a}, {b})"
+            if e.op == "and":
+                return f"fand({a}, {b})"
+            if e.op == "or":
+                return f"forr({a}, {b})"
+            return f"bf({a} {_COMPARE[e.op]} {b})"
+        if isinstance(e, ir.LookupCall):
+            var = self.schedule.model.variables[e.table]
+            if var.lookup is None:
+                raise UnsupportedFeature(f"{e.pos}: '{var.display}' is not a lookup table")
+            return self.watched_lookup(self.expr(e.arg), e.table, var.lookup, e.table, e.pos)
+        if isinstance(e, ir.Call):
+            return self.call(e)
+        if isinstance(e, ir.Str):
+            raise UnsupportedFeature(f"a text argument ('{e.value}') cannot be computed with")
+        raise UnsupportedFeature(f"cannot generate code for {type(e).__name__}")
+
+    def long_sum(self, e: ir.BinOp) -> str:
+        """A sum of many terms (a flattened SUM): the terms' code, and wherever a run of
+        loops.MIN_STRIDED_SUM or more terms differ only by evenly progressing numbers (slots,
+        table indices, call sites), one loop for the run: `vsum(...)` when the terms are
+        plain variables, otherwise a loop accumulating into `accN`, emitted before the
+        statement (see `flush`). Terms are generated once, in order, as without loops."""
+        terms, todo = [], [e]
+        while todo:
+            x = todo.pop()
+            if loops.is_sum(x):
+                todo += [x.right, x.left]
+            else:
+                terms.append(x)
+        codes = [self.expr(x) for x in terms]
+        shapes = [loops.shape(c) for c in codes]
+        counts: dict[int, int] = {}
+
+        def count(x):
+            if id(x) not in counts:
+                counts[id(x)] = count(x.left) + count(x.right) if loops.is_sum(x) else 1
+            return counts[id(x)]
+
+        def render(x, first):
+            n = count(x)
+            looped = self.loop_sum(shapes[first:first + n]) if n >= loops.MIN_STRIDED_SUM else None
+            if looped:
+                return looped
+            if loops.is_sum(x):
+                return f"({render(x.left, first)} + {render(x.right, first + count(x.left))})"
+            return codes[first]
+
+        return render(e, 0)
+
+    def loop_sum(self, shapes: list[tuple]) -> str | None:
+        """One loop for terms of the same template (`_shape`) whose numbers progress evenly, or None."""
+        template, base = shapes[0]
+        stride = [b - a for a, b in zip(base, shapes[1][1])]
+        if any(t != template or not loops.progresses(xs, base, stride, k)
+               for k, (t, xs) in enumerate(shapes)):
+            return None
+        if template == "ld(v, \0)":
+            return f"vsum(v, ix({base[0]}), ix({len(shapes)}), ix({stride[0]}))"
+        term = loops.fill(template, iter(zip(base, stride)), "kk")
+        acc = f"acc{self.n_acc}"
+        self.n_acc += 1
+        self.pre += [f"{acc} = 0.0", f"for kk in range({len(shapes)}):", f"    {acc} += {term}"]
+        return acc
+
+    def flush(self, line: str) -> str:
+        """`line` after the loops its sums need (`loop_sum`); nothing is pending afterwards."""
+        if not self.pre:
+            return line
+        pre, self.pre, self.n_acc = self.pre, [], 0
+        return "\n".join(pre + [line])
+
+    def call(self, e: ir.Call) -> str:
+        f, args = e.func, e.args
+        if f in ARRAY_READS:
+            return self.block_read(e)
+        t, dt = f"ld(v, {self.slots[ir.TIME]})", f"ld(v, {self.slots['time step']})"
+        if f == "LOG":
+            a = [self.expr(x) for x in args]
+            return f"log2({a[0]}, {a[1]})" if len(a) == 2 else f"math.log10({a[0]})"
+        if f in _SIMPLE:
+            inner = ", ".join(self.expr(x) for x in args)
+            return f"{_SIMPLE[f]}({inner})"
+        if f == "WITH LOOKUP":
+            if not isinstance(args[1], ir.LookupTable):
+                raise UnsupportedFeature(f"{e.pos}: WITH LOOKUP needs a lookup table as its second argument")
+            return self.watched_lookup(self.expr(args[0]), id(args[1]), args[1], None, e.pos)
+        if f in _LOOKUP_FUNCS:
+            table = args[0]
+            if not isinstance(table, ir.Ref):
+                raise UnsupportedFeature(f"{e.pos}: {f} needs a lookup name as its first argument")
+            return f"{_LOOKUP_FUNCS[f]}({self.expr(args[1])}, {self.lookup_of(table.name, e.pos)})"
+        if f == "LOOKUP AREA":
+            if not isinstance(args[0], ir.Ref):
+                raise UnsupportedFeature(f"{e.pos}: LOOKUP AREA needs a lookup name as its first argument")
+            return (f"lookup_area({self.expr(args[1])}, {self.expr(args[2])}, "
+                    f"{self.lookup_of(args[0].name, e.pos)})")
+        if f == "RANDOM LOOKUP":
+            if not isinstance(args[0], ir.Ref):
+                raise UnsupportedFeature(f"{e.pos}: RANDOM LOOKUP needs a lookup name as its first argument")
+            table = self.lookup_of(args[0].name, e.pos)
+            rest = ", ".join(self.expr(x) for x in args[1:5])
+            self.random_sites += 1
+            return (f"random_lookup({table}, {rest}, {self.expr(args[5])}, ix({self.random_sites}), "
+                    f"ix({self.step_expr}), ld(v, {self.run_seed_slot}))")
+        a = [self.expr(x) for x in args]
+        if f in _RANDOM_FUNCS:
+            self.random_sites += 1
+            where = f"ix({self.random_sites}), ix({self.step_expr}), ld(v, {self.run_seed_slot})"
+            if f == "RANDOM 0 1":
+                return f"random_uniform(0.0, 1.0, 0.0, {where})"
+            return f"{_RANDOM_FUNCS[f]}({', '.join(a)}, {where})"
+        if f == "STEP":
+            return f"fstep(({t} + 0.5 * {dt}), {a[0]}, {a[1]})"
+        if f == "RAMP":
+            return f"ramp({t}, {a[0]}, {a[1]}, {a[2]})"
+        if f == "PULSE":
+            return f"pulse({t}, {dt}, {a[0]}, {a[1]})"
+        if f == "PULSE TRAIN":
+            return f"pulse_train({t}, {dt}, {a[0]}, {a[1]}, {a[2]}, {a[3]})"
+        raise UnsupportedFeature(f"{e.pos}: function '{f}' is not supported here")
+
+    # -- statements ----------------------------------------------------------
+    def assign(self, name: str, e: ir.Expr) -> str:
+        self.owner = name
+        try:
+            if isinstance(e, ir.Call) and e.func in ARRAY_DRIVERS:
+                return self.flush(self.array_driver(name, e))
+            return self.flush(f"st(v, {self.slots[name]}, {self.expr(e)})  # {safe_comment(name)}")
+        except ModelError as err:   # an error without a place is placed at the equation
+            pos = self.schedule.model.variables[name].pos
+            if pos is None or re.match(r"\S.*:\d+:\d+: ", str(err)):
+                raise
+            raise type(err)(f"{pos}: {err}") from None
+
+    # -- whole-array functions: one statement stores the vector in the variable's scratch
+    # block and computes over it in place; elements read the block --------------------
+    def array_driver(self, name: str, e: ir.Call) -> str:
+        helper, n_scalars = ARRAY_DRIVERS[e.func]
+        base, vector = self.scratch[name], e.args[n_scalars:]
+        parts = [f"st(v, {base + i}, {self.expr(x)})" for i, x in enumerate(vector)]
+        scalars = "".join(f", {self.expr(x)}" for x in e.args[:n_scalars])
+        value = f"{helper}(v, ix({base}), ix({len(vector)}){scalars})" if helper else "0.0"
+        parts.append(f"st(v, {self.slots[name]}, {value})  # {safe_comment(name)}")
+        return "; ".join(parts)
+
+    def block_read(self, e: ir.Call) -> str:
+        base = self.scratch[e.args[0].name]
+        if e.func == "@ELEMENT":
+            return f"ld(v, {base + int(e.args[1].value)})"
+        n = int(e.args[1].value)
+        rest = ", ".join(self.expr(x) for x in e.args[2:])
+        helper = {"@AT": "vector_at", "@VSELECT": "vector_select", "@VLOOKUP": "vector_lookup"}[e.func]
+        return f"{helper}(v, ix({base}), ix({n}), {rest})"
+
+    def initial_statements(self) -> list[str]:
+        vs = self.schedule.model.variables
+        # constants sit in consecutive slots: one loop types and compiles far faster than a
+        # statement per constant
+        consts = self.schedule.constants
+        first = self.slots[consts[0]] if consts else 0
+        assert all(self.slots[c] == first + i for i, c in enumerate(consts))
+        out = [f"for i in range({len(consts)}):\n    st(v, {first} + i, ld(p, i))"] if consts else []
+        out.append(f"st(v, {self.run_seed_slot}, ld(p, {len(self.schedule.constants)}))")
+        self.step_expr = "-1"
+        for n in self.schedule.initial:
+            var = vs[n]
+            self.owner = n
+            if is_delay_fixed(var):
+                _, delay, init = var.expr.args[:3]
+                size = self.expr(delay) if not self.whole_run(var) else self.material_size()
+                out.append(self.flush(f"st(v, {self.fixed_delay_slot[n]}, {size})"))
+                out.append(self.assign(n, init))
+            else:
+                out.append(self.assign(n, var.initial if var.initial is not None else var.expr))
+        out += self.range_watches(n for n in self.schedule.initial if vs[n].kind is not ir.Kind.CONSTANT)
+        self.step_expr = "istep"
+        return out
+
+    def dynamic_statements(self) -> list[str]:
+        vs = self.schedule.model.variables
+        out = []
+        for n in self.schedule.dynamic:
+            self.owner = n
+            if is_delay_material(vs[n]):
+                j = self.fixed.index(n)
+                missing = self.expr(vs[n].expr.args[3])
+                out.append(self.flush(f"st(v, {self.slots[n]}, material_out(buf, bi[{2 * j}], "
+                                      f"bi[{2 * j + 1}], istep, {missing}))"))
+            elif is_delay_information(vs[n]):
+                j = self.fixed.index(n)
+                delay, init = (self.expr(x) for x in vs[n].expr.args[1:3])
+                out.append(self.flush(f"st(v, {self.slots[n]}, information_out(buf, bi[{2 * j}], istep, "
+                                      f"{delay}, ld(v, {self.slots['time step']}), {init}))"))
+            elif is_delay_fixed(vs[n]):
+                j = self.fixed.index(n)
+                out.append(f"st(v, {self.slots[n]}, buf[bi[{2 * j}] + istep % bi[{2 * j + 1}]])")
+            else:
+                out.append(self.assign(n, vs[n].expr))
+        return out + self.range_watches(list(self.schedule.stocks) + list(self.schedule.dynamic))
+
+    def rate(self, n: str) -> str:
+        """The code of stock n's rate (or next value)."""
+        self.owner = n
+        return self.expr(self.schedule.model.variables[n].expr)
+
+    def rate_statements(self) -> list[str]:
+        return [self.flush(f"st(r, {i}, {self.rate(n)})  # {safe_comment(n)}")
+                for i, n in enumerate(self.cont + self.disc)]
+
+    def fixed_write(self, j: int, n: str) -> str:
+        self.owner = n
+        if is_delay_material(self.schedule.model.variables[n]):
+            return self.material_write(j, n)
+        value = self.expr(self.schedule.model.variables[n].expr.args[0])
+        return self.flush(f"buf[bi[{2 * j}] + istep % bi[{2 * j + 1}]] = {value}")
+
+    def fixed_write_statements(self) -> list[str]:
+        # DELAY INFORMATION keeps the input of every step (its buffer spans the run), as
+        # DELAY FIXED keeps those of its delay time
+        return [self.fixed_write(j, n) for j, n in enumerate(self.fixed)]
+
+    @staticmethod
+    def whole_run(var: ir.Variable) -> bool:
+        """A buffer delay whose buffer spans the run (DELAY MATERIAL, DELAY INFORMATION)."""
+        return is_delay_material(var) or is_delay_information(var)
+
+    # DELAY MATERIAL: a pipeline in the fixed-delay buffer (see kernel_extra)
+    def material_size(self) -> str:
+        t0, t1, dt = (f"ld(v, {self.slots[c]})" for c in ("initial time", "final time", "time step"))
+        return f"material_size({t0}, {t1}, {dt})"
+
+    def material_write(self, j: int, n: str) -> str:
+        inp, delay = (self.expr(x) for x in self.schedule.model.variables[n].expr.args[:2])
+        dt = f"ld(v, {self.slots['time step']})"
+        return (f"material_in(buf, bi[{2 * j}], bi[{2 * j + 1}], istep, {inp}, {delay}, {dt}, "
+                f"ld(v, {self.slots[n]}))")

@@ -1,0 +1,150 @@
+"""Macro expansion (the pass before stateful lowering; the order of all passes is in
+pipeline.py): every call of a macro gets its own hidden copy of the macro's variables."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+from .. import ir
+from ..errors import ModelError
+
+Ref, Call = ir.Ref, ir.Call
+
+
+def rename(e: ir.Expr | None, names: dict[str, str]) -> ir.Expr | None:
+    """A macro body's expression for one call: its inputs and local variables renamed to
+    the call's copies; `name$` is the model's own variable `name` (Vensim's help, "Macros")."""
+    def outer(name: str) -> str:
+        return names.get(name, name[:-1].strip() if name.endswith("$") else name)
+
+    def visit(node):
+        if isinstance(node, Ref):
+            return replace(node, name=outer(node.name))
+        if isinstance(node, ir.LookupCall):
+            return replace(node, table=outer(node.table))
+        if isinstance(node, Call) and node.func.endswith("$") and len(node.args) == 1:
+            # the model's lookup `table$(x)`: the parser saw a call, the model knows a lookup
+            return ir.LookupCall(ir.canonical_name(node.func[:-1]), node.args[0], node.pos)
+        return node
+    return None if e is None else ir.map_expr(e, visit)
+
+
+MAX_MACRO_CALLS = 20_000
+
+
+def _macro_display(macro: ir.Macro) -> str:
+    """The macro's name as the modeller wrote it (its output variable's spelling)."""
+    return next((v.display for v in macro.variables if v.name == macro.name), macro.name)
+
+
+def _check_macro_recursion(model: ir.Model) -> None:
+    """A macro that calls itself, directly or through other macros, would expand
+    forever (Vensim refuses it too): an error naming the macros of the cycle."""
+    calls = {}
+    for name, macro in model.macros.items():
+        exprs = [e for v in macro.variables for e in (v.expr, v.initial) if e is not None]
+        calls[name] = {ir.canonical_name(n.func) for e in exprs for n in ir.walk(e)
+                       if isinstance(n, Call) and ir.canonical_name(n.func) in model.macros}
+    state: dict[str, int] = {}           # 1: on the current path, 2: finished
+    for start in calls:
+        if start in state:
+            continue
+        path, todo = [], [(start, iter(sorted(calls[start])))]
+        state[start] = 1
+        path.append(start)
+        while todo:
+            name, it = todo[-1]
+            nxt = next(it, None)
+            if nxt is None:
+                state[name] = 2
+                todo.pop()
+                path.pop()
+            elif state.get(nxt) == 1:
+                cycle = path[path.index(nxt):] + [nxt]
+                macro = model.macros[nxt]
+                shown = " -> ".join(_macro_display(model.macros[n]) for n in cycle)
+                raise ModelError(f"{macro.pos}: macro '{_macro_display(macro)}' calls itself ({shown}); "
+                                 "a macro cannot be recursive")
+            elif nxt not in state:
+                state[nxt] = 1
+                path.append(nxt)
+                todo.append((nxt, iter(sorted(calls[nxt]))))
+
+
+def expand_macros(model: ir.Model) -> ir.Model:
+    """Copy a macro's equations for each call, inputs bound to the call's arguments.
+
+    A macro's variables are local to it: each call site gets its own hidden
+    copies (stocks included), named after the call. A macro may call macros.
+    A macro with extra outputs, `:MACRO: NAME(in1 : out1, out2)`, called as
+    `NAME(a : x, y)` defines the model variables x and y as the call's out1, out2."""
+    def no_outputs(node):
+        if isinstance(node, Call) and node.outputs and ir.canonical_name(node.func) not in model.macros \
+                and node.func != "DELAYP":
+            raise ModelError(f"{node.pos}: {node.func}(... : {', '.join(node.outputs)}): only a "
+                             "macro call names extra outputs after ':'")
+        return node
+
+    if not model.macros:
+        for var in model.variables.values():
+            for e in (var.expr, var.initial):
+                if e is not None:
+                    ir.map_expr(e, no_outputs)
+        return model
+    _check_macro_recursion(model)
+    count = 0
+    done: dict[str, ir.Variable] = {}
+    work = list(model.variables.values())
+    while work:
+        var = work.pop()
+        added: list[ir.Variable] = []
+
+        def visit(node):
+            nonlocal count
+            if not (isinstance(node, Call) and ir.canonical_name(node.func) in model.macros):
+                return no_outputs(node)
+            macro = model.macros[ir.canonical_name(node.func)]
+            if len(node.args) != len(macro.params):
+                raise ModelError(f"{node.pos}: macro '{_macro_display(macro)}' takes {len(macro.params)} "
+                                 f"arguments, got {len(node.args)}")
+            if node.outputs and len(node.outputs) != len(macro.outputs):
+                raise ModelError(f"{node.pos}: macro '{macro.name}' has {len(macro.outputs)} extra "
+                                 f"outputs after ':', the call names {len(node.outputs)}")
+            count += 1
+            if count > MAX_MACRO_CALLS:
+                raise ModelError(f"{macro.pos}: macro calls expand to more than {MAX_MACRO_CALLS:,} "
+                                 f"copies (while expanding '{_macro_display(macro)}'); macros calling macros "
+                                 "several times each multiply: call them fewer times")
+            prefix = f"{macro.name} #call{count}"
+            where = f" at {node.pos.line}:{node.pos.column}" if node.pos is not None else ""
+            shown = f"(in macro {macro.name.upper()} called by {var.display}{where})"
+            names = {p: f"{prefix} {p}" for p in macro.params}
+            names.update({v.name: f"{prefix} {v.name}" for v in macro.variables})
+            for p, arg in zip(macro.params, node.args):
+                added.append(ir.Variable(names[p], f"{p} {shown}", ir.Kind.AUXILIARY, expr=arg,
+                                         pos=node.pos, hidden=True))
+            for body in macro.variables:
+                added.append(replace(body, name=names[body.name], display=f"{body.display} {shown}",
+                                     expr=rename(body.expr, names),
+                                     initial=rename(body.initial, names), hidden=True))
+            if macro.name not in names:
+                raise ModelError(f"{macro.pos}: macro '{macro.name}' does not define its output "
+                                 f"'{macro.name}'")
+            for local, display in zip(macro.outputs, node.outputs):
+                name = ir.canonical_name(display)
+                if local not in names:
+                    raise ModelError(f"{macro.pos}: macro '{macro.name}' does not define its output "
+                                     f"'{local}'")
+                if name in model.variables or name in done or any(v.name == name for v in work + added):
+                    raise ModelError(f"{node.pos}: '{display}' is defined twice: by this call of "
+                                     f"macro '{macro.name}' and elsewhere")
+                added.append(ir.Variable(name, display, ir.Kind.AUXILIARY,
+                                         expr=Ref(names[local], (), node.pos), pos=node.pos))
+            return Ref(names[macro.name], (), node.pos)
+
+        expr = None if var.expr is None else ir.map_expr(var.expr, visit)
+        initial = None if var.initial is None else ir.map_expr(var.initial, visit)
+        done[var.name] = replace(var, expr=expr, initial=initial)
+        work.extend(added)
+    # the model's own variables in their order (as output columns), then the call copies
+    ordered = {n: done.pop(n) for n in model.variables}
+    return replace(model, variables={**ordered, **done}, macros={})

@@ -1,0 +1,91 @@
+"""The builder every stateful lowering uses: hidden stocks and auxiliaries named after
+the modeller's variable and the call, structure decisions recorded, and the walk that
+sends each call to its family's lowering (a function `(Lowering, owner, call) -> Expr`
+in one of the family modules beside this one)."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ... import ir
+from ...ir.builtins import check_call
+from .rules import decide
+
+Num, Ref, Call, BinOp = ir.Num, ir.Ref, ir.Call, ir.BinOp
+
+DT = Ref("time step")
+
+
+def add(a, b): return BinOp("+", a, b)
+def sub(a, b): return BinOp("-", a, b)
+def mul(a, b): return BinOp("*", a, b)
+def div(a, b): return BinOp("/", a, b)
+
+
+@dataclass
+class Lowering:
+    model: ir.Model
+    values: dict[str, float] = field(default_factory=dict)   # constants as a run sets them
+    lowerings: dict[str, Callable] = field(default_factory=dict)   # Vensim function -> its lowering
+    new: dict[str, ir.Variable] = field(default_factory=dict)
+    counter: int = 0
+    decisions: list[ir.Decision] = field(default_factory=list)
+    function: str = ""          # the call being lowered, for the hidden variables' display
+    levels: list = field(default_factory=list)   # the stocks of the last chain built
+
+    def shown(self, owner: str, pos) -> str:
+        """How messages name a hidden variable: the modeller's variable and the call."""
+        var = self.model.variables.get(owner)
+        where = f" at {pos.line}:{pos.column}" if pos is not None else ""
+        return f"{var.display if var is not None else owner} ({self.function or 'a function'} call{where})"
+
+    def fresh(self, owner: str, what: str) -> str:
+        self.counter += 1
+        name = f"{owner} #{what}{self.counter}"
+        while name in self.model.variables or name in self.new:
+            name += "'"
+        return name
+
+    def stock(self, owner, what, rate_of, initial, pos, discrete=False) -> Ref:
+        """Add a hidden stock; `rate_of(ref)` builds its rate (or next value) from itself."""
+        name = self.fresh(owner, what)
+        ref = Ref(name, (), pos)
+        self.new[name] = ir.Variable(name, self.shown(owner, pos), ir.Kind.STOCK, expr=rate_of(ref),
+                                     initial=initial, pos=pos, hidden=True, discrete=discrete)
+        return ref
+
+    def aux(self, owner, what, expr, pos) -> Ref:
+        name = self.fresh(owner, what)
+        self.new[name] = ir.Variable(name, self.shown(owner, pos), ir.Kind.AUXILIARY, expr=expr, pos=pos,
+                                     hidden=True)
+        return Ref(name, (), pos)
+
+    def shared(self, owner, expr, pos) -> ir.Expr:
+        """`expr` to be used in several places, computed once a step: a random draw
+        copied into two equations would be two call sites, two different draws."""
+        if isinstance(expr, (Num, Ref)):
+            return expr
+        return self.aux(owner, "arg", expr, pos)
+
+    def decide(self, rule: str, args: tuple, pos) -> tuple:
+        """rules.RULES[rule] of `args` with this lowering's values, recorded as a Decision."""
+        result = decide(self.model, rule, args, pos, self.values)
+        self.decisions.append(ir.Decision(rule, tuple(args), result, pos))
+        return result
+
+    def lower_call(self, owner: str, node: Call) -> ir.Expr:
+        """A call's lowering, by its family's function; a call that keeps no state stays."""
+        self.function = node.func
+        lowering = self.lowerings.get(node.func)
+        return node if lowering is None else lowering(self, owner, node)
+
+    def lower_expr(self, owner: str, e: ir.Expr | None) -> ir.Expr | None:
+        if e is None:
+            return None
+
+        def visit(node):
+            if isinstance(node, Call):
+                check_call(node)
+                return self.lower_call(owner, node)
+            return node
+        return ir.map_expr(e, visit)

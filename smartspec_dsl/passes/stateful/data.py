@@ -1,0 +1,117 @@
+"""Functions of a data variable's series (Vensim help, "Data Functions"): GET DATA
+FIRST/LAST TIME, TOTAL POINTS, MAX/MIN/MEAN, BETWEEN TIMES, AT TIME, and the data
+equations TIME SHIFT, CUMULATE and CUMULATEF, read from the series' lookup table."""
+from __future__ import annotations
+
+import itertools
+import math
+
+from ... import ir
+from ...errors import ModelError
+from ..flat_exprs import combine
+from .base import BinOp, Call, Lowering, Num, Ref, add, div
+
+
+def data_series(lw: Lowering, arg) -> tuple[str, str] | None:
+    """The lookup table (of Time) behind a data variable, and how the variable reads it."""
+    if not isinstance(arg, Ref) or arg.name not in lw.model.variables:
+        return None
+    e = lw.model.variables[arg.name].expr
+    time = Ref(ir.TIME)
+    if isinstance(e, ir.LookupCall) and e.arg == time:
+        table, how = e.table, "interpolate"
+    elif (isinstance(e, Call) and e.func in ("LOOKUP FORWARD", "LOOKUP BACKWARD")
+          and isinstance(e.args[0], Ref) and e.args[1] == time):
+        table, how = e.args[0].name, "forward" if e.func == "LOOKUP FORWARD" else "backward"
+    else:
+        return None
+    var = lw.model.variables.get(table)
+    # resolve_external's series tables are hidden; a lookup of Time the modeller wrote is not data
+    if var is None or not var.hidden or var.lookup is None or not var.lookup.xs:
+        return None
+    return table, how
+
+
+def data_at(lw: Lowering, owner, node: Call) -> ir.Expr:
+    """GET DATA BETWEEN TIMES(data, time, mode) and GET DATA AT TIME(data, time):
+    a data variable's series read at another time, :NA: before its first or
+    after its last point, and :NA: if the argument is not a data variable.
+    Mode 0 interpolates, 1 (or more) looks forward, -1 (or less) holds backward;
+    GET DATA AT TIME reads the variable as its own keyword says."""
+    f, a, pos = node.func, node.args, node.pos
+    series = data_series(lw, a[0])
+    if series is None:
+        return Num(ir.NA_VALUE)
+    table, own = series
+    t = lw.shared(owner, a[1], pos)
+    forward = Call("LOOKUP FORWARD", (Ref(table, (), pos), t), pos)
+    backward = Call("LOOKUP BACKWARD", (Ref(table, (), pos), t), pos)
+    interpolated = ir.LookupCall(table, t, pos)
+    if f == "GET DATA AT TIME":
+        value = {"forward": forward, "backward": backward}.get(own, interpolated)
+    else:
+        mode = a[2]
+        value = Call("IF THEN ELSE", (BinOp(">=", mode, Num(1.0)), forward, Call(
+            "IF THEN ELSE", (BinOp("<=", mode, Num(-1.0)), backward, interpolated), pos)), pos)
+    xs = lw.model.variables[table].lookup.xs
+    outside = BinOp("or", BinOp("<", t, Num(xs[0])), BinOp(">", t, Num(xs[-1])))
+    return Call("IF THEN ELSE", (outside, Num(ir.NA_VALUE), value), pos)
+
+
+def data_function(lw: Lowering, owner, node: Call) -> ir.Expr:
+    """Vensim's functions of a data variable's series (help, "Data Functions"):
+    GET DATA FIRST TIME / LAST TIME / TOTAL POINTS (the series' first and last time and
+    its number of points), GET DATA MAX / MIN / MEAN(data, start, end) over the points
+    from start to end inclusive (:NA: when there are none), and the data equations
+    TIME SHIFT(data, shift) (the value `shift` later: data at Time + shift), CUMULATE
+    (the running sum of the points, read as the data are) and CUMULATEF (only the final
+    sum, at the last point's time). A non-data argument gives :NA: for the GET DATA
+    functions, as the help says, and is an error for the others."""
+    f, a, pos = node.func, node.args, node.pos
+    series = data_series(lw, a[0])
+    if series is None:
+        if f.startswith("GET DATA"):
+            return Num(ir.NA_VALUE)
+        raise ModelError(f"{pos}: {f} works on a data variable (one read from a file or "
+                         "defined with ':='), which its first argument is not")
+    table, how = series
+    xs, ys = lw.model.variables[table].lookup.xs, lw.model.variables[table].lookup.ys
+    read = {"forward": lambda name, t: Call("LOOKUP FORWARD", (Ref(name, (), pos), t), pos),
+            "backward": lambda name, t: Call("LOOKUP BACKWARD", (Ref(name, (), pos), t), pos)
+            }.get(how, lambda name, t: ir.LookupCall(name, t, pos))
+    time = Ref(ir.TIME, (), pos)
+    if f == "GET DATA FIRST TIME":
+        return Num(xs[0])
+    if f == "GET DATA LAST TIME":
+        return Num(xs[-1])
+    if f == "GET DATA TOTAL POINTS":
+        return Num(float(len(xs)))
+    if f == "TIME SHIFT":
+        return read(table, add(time, a[1]))
+    if f in ("CUMULATE", "CUMULATEF"):
+        sums = list(itertools.accumulate(ys))
+        cum = ir.LookupTable(tuple(xs), tuple(sums)) if f == "CUMULATE" else \
+            ir.LookupTable((xs[-1],), (sums[-1],))
+        name = lw.fresh(owner, "cumulate")
+        lw.new[name] = ir.Variable(name, lw.shown(owner, pos), ir.Kind.LOOKUP, lookup=cum,
+                                   pos=pos, hidden=True)
+        return read(name, time)
+    start, end = lw.shared(owner, a[1], pos), lw.shared(owner, a[2], pos)
+    inside = [BinOp("and", BinOp(">=", Num(x), start), BinOp("<=", Num(x), end)) for x in xs]
+    pick = lambda c, y, other: Call("IF THEN ELSE", (c, Num(y), Num(other)), pos)
+    count = combine("+", [pick(c, 1.0, 0.0) for c in inside], pos)
+    if f == "GET DATA MAX":
+        value = combine("MAX", [pick(c, y, -math.inf) for c, y in zip(inside, ys)], pos)
+    elif f == "GET DATA MIN":
+        value = combine("MIN", [pick(c, y, math.inf) for c, y in zip(inside, ys)], pos)
+    else:
+        value = div(combine("+", [pick(c, y, 0.0) for c, y in zip(inside, ys)], pos), count)
+    return Call("IF THEN ELSE", (BinOp("=", count, Num(0.0)), Num(ir.NA_VALUE), value), pos)
+
+
+DATA_FUNCTIONS = {"GET DATA FIRST TIME", "GET DATA LAST TIME", "GET DATA TOTAL POINTS", "GET DATA MAX",
+                  "GET DATA MIN", "GET DATA MEAN", "TIME SHIFT", "CUMULATE", "CUMULATEF"}
+
+LOWERINGS = {**{f: data_function for f in sorted(DATA_FUNCTIONS)},
+             "GET DATA BETWEEN TIMES": data_at,
+             "GET DATA AT TIME": data_at}

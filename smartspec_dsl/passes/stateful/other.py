@@ -1,0 +1,81 @@
+"""The other stateful functions: RANDOM PINK NOISE (a smoothed white noise), GET TIME
+VALUE (model time only) and DEPRECIATE STRAIGHTLINE (fiscal-period stocks and a DELAY
+FIXED)."""
+from __future__ import annotations
+
+from ... import ir
+from .base import DT, BinOp, Call, Lowering, Num, Ref, add, div, mul, sub
+
+
+def pink_noise(lw: Lowering, owner, node: Call) -> ir.Expr:
+    """Vensim's RANDOM PINK NOISE(mean, std deviation, correlation time, seed): Ed
+    Anderson's pink noise, white noise smoothed over the correlation time, its
+    white noise scaled so that the output's standard deviation does not depend
+    on TIME STEP. It starts at a draw of the stationary distribution."""
+    a, pos = node.args, node.pos
+    mean, sd, corr = (lw.shared(owner, x, pos) for x in a[:3])
+    seed = a[3]
+
+    def std_normal():  # truncated at +-6, as in Vensim's published formulation
+        return Call("RANDOM NORMAL", (Num(-6.0), Num(6.0), Num(0.0), Num(1.0), seed), pos)
+    white = lw.aux(owner, "white", std_normal(), pos)
+    ratio = div(DT, corr)
+    scale = Call("SQRT", (div(sub(Num(2.0), ratio), ratio),), pos)
+    target = add(mean, mul(mul(white, sd), scale))
+    return lw.stock(owner, "pink", lambda s: div(sub(target, s), corr),
+                    add(mean, mul(sd, std_normal())), pos)
+
+
+def time_value(lw: Lowering, owner, node: Call) -> ir.Expr:
+    """GET TIME VALUE(relativeto, offset, measure) for measure 0 (model time units):
+    Time or INITIAL TIME, plus offset. The calendar measures need the model's
+    date settings and the computer clock is not reproducible, so they are refused."""
+    pos = node.pos
+    relative, offset, measure = node.args
+    rel, = lw.decide("GET TIME VALUE", (relative, measure), pos)
+    return add(Ref(ir.TIME if rel == 0 else "initial time", (), pos), offset)
+
+
+def depreciate(lw: Lowering, owner, node: Call) -> ir.Expr:
+    """DEPRECIATE STRAIGHTLINE(str, dtime, fisc, init): the investment stream str
+    (a rate) is lumped by fiscal period (fisc, in whole TIME STEPs, periods counted
+    from INITIAL TIME) and each period's lump is paid out evenly over the N =
+    dtime/fisc periods starting with its own. Within the current period the
+    function counts the current str instead of the lump still forming, as Vensim
+    documents, so every lump is paid out in full in the right periods. Before the
+    run, str is taken to have been init: a constant str = init gives init."""
+    a, pos = node.args, node.pos
+    stream, init = lw.shared(owner, a[0], pos), lw.shared(owner, a[3], pos)
+    dtime, fisc = a[1], a[2]
+
+    def nearest(x):
+        return Call("INTEGER", (add(x, Num(0.5)),), pos)
+
+    def sel(c, x, y):
+        return Call("IF THEN ELSE", (c, x, y), pos)
+    m = lw.aux(owner, "fiscsteps", Call("MAX", (Num(1.0), nearest(div(fisc, DT))), pos), pos)
+    # "dtime must be an integer multiple of fisc; if it is not, Vensim adjusts it"
+    n = lw.aux(owner, "periods", Call("MAX", (Num(1.0), nearest(div(dtime, mul(m, DT)))), pos), pos)
+    step = nearest(div(sub(Ref(ir.TIME, (), pos), Ref("initial time", (), pos)), DT))
+    last = lw.aux(owner, "fiscend", BinOp("=", Call("MODULO", (add(step, Num(1.0)), m), pos),
+                                          Num(0.0)), pos)
+    # the current period's str so far, and its mean rate once the period ends
+    acc = lw.stock(owner, "fiscsum", lambda s: sel(last, Num(0.0), add(s, stream)), Num(0.0),
+                   pos, discrete=True)
+    mean = div(add(acc, stream), m)
+    held = lw.stock(owner, "fiscmean", lambda s: sel(last, mean, s), init, pos, discrete=True)
+    # the period leaving the window: the held mean N - 2 periods ago
+    gap = mul(mul(sub(n, Num(2.0)), m), DT)
+    old = lw.aux(owner, "delayfixed", Call("DELAY FIXED", (held, gap, init), pos), pos)
+    oldest = sel(BinOp(">=", n, Num(3.0)), old, held)
+    window = lw.stock(owner, "fiscwindow", lambda s: sel(
+        last, sel(BinOp(">=", n, Num(2.0)), sub(add(s, mean), oldest), Num(0.0)), s),
+        mul(sub(n, Num(1.0)), init), pos, discrete=True)
+    return div(add(stream, window), n)
+
+
+LOWERINGS = {
+    "RANDOM PINK NOISE": pink_noise,
+    "GET TIME VALUE": time_value,
+    "DEPRECIATE STRAIGHTLINE": depreciate,
+}
