@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import os
 import sys
 from pathlib import Path
 
@@ -30,14 +31,33 @@ def version() -> str:
     return h.hexdigest()[:20]
 
 
-def load(folder: str | Path):
-    """The interpreter module, compiled at most once per version into `folder`
-    (the kernel cache root); importing it compiles nothing until its first run."""
+def folder() -> Path:
+    """Where the interpreter's machine code is kept: the package's __pycache__ (once per
+    install), else, when that is not writable, the user's cache directory
+    ($SMARTSPEC_INTERPRETER_CACHE overrides both). Not the kernel cache: that one
+    is per model (and per test session)."""
+    env = os.environ.get("SMARTSPEC_INTERPRETER_CACHE")
+    if env:
+        return Path(env)
+    own = _HERE / "__pycache__"
+    try:
+        own.mkdir(exist_ok=True)
+        if os.access(own, os.W_OK):
+            return own
+    except OSError:
+        pass
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "smartspec-interpreter"
+
+
+def load():
+    """The interpreter module, compiled at most once per version (see `folder`);
+    importing it compiles nothing until its first run."""
     key = version()
     name = f"smartspec_interpreter_{key}"
     if name in sys.modules:
         return sys.modules[name]
-    path = Path(folder) / f"interpreter-{key}" / "interpreter.py"
+    path = folder() / f"interpreter-{key}" / "interpreter.py"
     if not path.is_file():
         path.parent.mkdir(parents=True, exist_ok=True)
         write_bytes(path, (_HERE / "interpreter.py").read_bytes())

@@ -30,6 +30,9 @@ def add_parser(sub) -> None:
     sw.add_argument("--threads", type=int, help="Numba threads (default: all cores)")
     sw.add_argument("--no-progress", action="store_true", help="no progress bar")
     sw.add_argument("--dask", metavar="ADDRESS", help="run chunks on a dask.distributed scheduler")
+    sw.add_argument("--tier", choices=["auto", "interpreter", "compiled"], default="auto",
+                    help="what runs the sweep: the interpreter, the compiled kernel, or auto (the "
+                         "compiled kernel when the sweep is large enough to pay for its compile)")
     sw.set_defaults(func=main)
 
 
@@ -54,7 +57,7 @@ def main(args) -> int:
         else:
             client = None
         res = sweep(model, spec.sampler, keep_runs=False, stats=o.get("stats"), progress=progress,
-                    store=store, percentile_bins=o.get("percentile_bins"), client=client)
+                    store=store, percentile_bins=o.get("percentile_bins"), client=client, tier=args.tier)
     except KeyboardInterrupt:
         done = len(store.manifest.get("chunks_done", []))
         print(f"\ninterrupted: {done} of {store.manifest.get('n_chunks', '?')} chunks are saved in "
@@ -64,7 +67,8 @@ def main(args) -> int:
     secs = time.perf_counter() - started
     n = len(res.runs)
     print(f"{args.model}: {n} runs x {len(res.time)} times x {len(res.outputs)} outputs in {secs:.2f} s "
-          f"({n / secs if secs > 0 else float('inf'):,.0f} runs/s, {res.info['chunks']} chunks, seed {res.seed}) "
+          f"({n / secs if secs > 0 else float('inf'):,.0f} runs/s, {res.info['chunks']} chunks, seed {res.seed}, "
+          f"on the {res.info['tier']}) "
           f"-> {args.output}", file=sys.stderr)
     print_sweep_problems(res.info)
     return 0

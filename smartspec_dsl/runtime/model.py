@@ -18,6 +18,7 @@ from ..passes.stateful import decide
 from ..passes.order import Schedule
 from .result import BatchResult, Result, VariableInfo
 from .diagnostics import bad_numbers, strict_error, watch_warnings, warning_counts
+from .tiers import Tiers
 
 METHODS = {"euler": 0, "rk4": 1}
 
@@ -37,13 +38,13 @@ class Model:
                 f"TIME STEP {c['TIME STEP']:g}>")
 
     def __init__(self, path: str, source_model: ir.Model, sched: Schedule, kernel: Kernel,
-                 module, compile_seconds: float, cached: bool, derived: dict | None = None,
+                 tiers: Tiers, compile_seconds: float, cached: bool, derived: dict | None = None,
                  origin=None):  # loader._Origin: what to compile again for other structure
         self.path = path
         self.ir = source_model
         self.schedule = sched
         self.kernel = kernel
-        self._module = module
+        self._tiers = tiers
         self.compile_seconds = compile_seconds
         self.cached = cached
         lowered = sched.model.variables
@@ -218,20 +219,34 @@ class Model:
             self._variants[key] = variant
         return variant
 
+    @property
+    def interpreter_unsupported(self) -> str | None:
+        """Why the interpreter cannot run this model (its runs then use the compiled kernel), or None."""
+        self._tiers.tape()
+        return self._tiers.unsupported
+
+    def choose_tier(self, tier: str = "auto", runs: int = 1, steps: int = 1) -> str:
+        """The tier ("interpreter" or "compiled") that runs `runs` runs of `steps` steps when
+        `tier` ("auto", "interpreter" or "compiled") is asked for; see runtime/tiers.py."""
+        return self._tiers.choose(tier, runs, steps)
+
     def _values(self, p: np.ndarray, vals: dict[str, float]) -> dict[str, float]:
         return {**{c: float(x) for c, x in zip(self.schedule.constants, p)}, **vals}
 
     def run(self, params: dict | None = None, final_time: float | None = None,
             time_step: float | None = None, saveper: float | None = None,
             return_columns: list[str] | None = None, method: str | None = None, seed: int | None = None,
-            changes=None, initial_time: float | None = None, strict: bool = False) -> Result:
+            changes=None, initial_time: float | None = None, strict: bool = False,
+            tier: str = "auto") -> Result:
         """One run. `seed` (an integer) varies the draws of the model's random
         functions; the same seed always gives the same run. `changes`: Vensim
         changes files (.cin paths or `Changes`), applied in order, before `params`.
         Every value given here gives the numbers of the model with that value written
         into its file: constants that decide the structure run a kernel compiled for them.
         `Result.warnings` lists what went wrong during the run (diagnostics.py); with
-        `strict`, a value that becomes infinite or NaN raises NumericalError instead."""
+        `strict`, a value that becomes infinite or NaN raises NumericalError instead.
+        `tier`: "auto" (the compiled kernel once it is ready, the interpreter until then),
+        "interpreter" or "compiled" (runtime/tiers.py); `Result.tier` says which ran."""
         method = self.integration_method(method)
         args = {"initial time": initial_time, "final time": final_time, "time step": time_step,
                 "saveper": saveper}
@@ -241,7 +256,9 @@ class Model:
         model = self.for_values(self._values(p, vals)) if self._structure else self
         if model is not self:
             return model.run(params, final_time, time_step, saveper, return_columns, method, seed,
-                             changes, initial_time, strict)
+                             changes, initial_time, strict, tier)
+        used = self._tiers.choose(tier, 1, n_steps)
+        simulate = self._tiers.simulate(used)
         tab = self.table_vector(tables)
         if seed is not None:
             p[-1] = _seed_value(np.array([seed]))[0]
@@ -250,7 +267,7 @@ class Model:
             limits.check_memory(f"a run of {n_save:,} saved times x {len(names):,} variables", 8.0 * n_save * len(names),
                                 "save fewer times (a larger SAVEPER) or fewer variables (return_columns)")
             out = np.empty((n_save, len(names)))
-            _kernel_call(self._module.simulate, p, tab, out, save_idx, t0, dt, n_steps, save_every,
+            _kernel_call(simulate, p, tab, out, save_idx, t0, dt, n_steps, save_every,
                          METHODS[method], diag)
             times = t0 + np.arange(n_save) * (save_every * dt)
         else:
@@ -263,7 +280,7 @@ class Model:
                                     8.0 * rows * len(idx), "save fewer times (a larger SAVEPER) or fewer "
                                     "variables (return_columns)")
                 out = np.empty((rows, len(idx)))
-                saved = _kernel_call(self._module.simulate, p, tab, out, idx, t0, dt, n_steps,
+                saved = _kernel_call(simulate, p, tab, out, idx, t0, dt, n_steps,
                                      save_every, METHODS[method], diag)
                 if saved >= 0:
                     break
@@ -277,7 +294,9 @@ class Model:
         warnings.sort(key=lambda w: w.time)
         if strict and (err := strict_error(warnings)) is not None:
             raise err
-        return Result(times, [self.display(n) for n in names], out, warnings)
+        if used == "compiled":
+            self._tiers.mark_ready()
+        return Result(times, [self.display(n) for n in names], out, warnings, used)
 
     # -- changes files ------------------------------------------------------
     def apply_changes(self, changes) -> tuple[dict[str, float], np.ndarray]:
@@ -347,7 +366,7 @@ class Model:
     def run_batch(self, P: np.ndarray, outputs: list[str] | None = None, times="all",
                   final_time=None, time_step=None, saveper=None, method: str | None = None,
                   tables: np.ndarray | None = None, out: np.ndarray | None = None,
-                  initial_time=None) -> BatchResult:
+                  initial_time=None, tier: str = "auto") -> BatchResult:
         """Run every row of P (from `parameter_matrix`) in parallel.
 
         Returns a BatchResult whose `values` is (runs, saved times, outputs);
@@ -356,7 +375,9 @@ class Model:
         the BatchResult of the same call without it, for the kernel to write
         into; with times="all", `values` is then `out` itself. Rows whose
         constants change the model's structure (a SMOOTH N order) run on the
-        kernel compiled for it; every row must give the same control values."""
+        kernel compiled for it; every row must give the same control values. `tier`: as in
+        `run`; "auto" runs a batch whose interpreted time would exceed a compile on the
+        compiled kernel (`BatchResult.tier` says which ran)."""
         method = self.integration_method(method)
         if self.kernel.dynamic_control:
             raise ParameterError("this model changes FINAL TIME, TIME STEP or SAVEPER during the run; "
@@ -377,7 +398,7 @@ class Model:
                 P[:, self._param_index[name]] = vals[name]
         groups = self._structure_groups(P, vals)
         if len(groups) > 1 or groups[0][0] is not self:
-            return self._run_groups(groups, P, outputs, times, args, method, tables, out, n_save)
+            return self._run_groups(groups, P, outputs, times, args, method, tables, out, n_save, tier)
         all_times = t0 + np.arange(n_save) * (save_every * dt)
         keep = None
         if isinstance(times, str) and times == "final":
@@ -403,13 +424,14 @@ class Model:
                 or not out.flags.writeable:
             raise ValueError(f"out must be a writeable C-contiguous float64 array of shape {shape}, "
                              f"not {out.dtype} {out.shape}")
-        tab = self.kernel.tables if tables is None else tables
+        tab = self.kernel.tables if tables is None else np.ascontiguousarray(tables, dtype=np.float64)
         diag = np.empty((P.shape[0], 5 * len(self.kernel.watches)))
-        _kernel_call(self._module.simulate_batch, P, tab, out, save_idx, t0, dt, n_steps, save_every,
+        used = self._tiers.choose(tier, P.shape[0], n_steps)
+        _kernel_call(self._tiers.simulate_batch(used), P, tab, out, save_idx, t0, dt, n_steps, save_every,
                      METHODS[method], diag)
         if keep is not None:
             out, all_times = out[:, keep, :], all_times[keep]
-        return BatchResult(all_times, [self.display(n) for n in names], out, n_save, warning_counts(diag))
+        return BatchResult(all_times, [self.display(n) for n in names], out, n_save, warning_counts(diag), used)
 
     def _check_same_control(self, P: np.ndarray, vals: dict, args: dict) -> None:
         """A batch runs every row over the same times: a constant that a control variable
@@ -444,12 +466,12 @@ class Model:
             return [(next(iter(by_model.values()))[0], None)]
         return [(m, np.flatnonzero(np.isin(inverse, ks))) for m, ks in by_model.values()]
 
-    def _run_groups(self, groups, P, outputs, times, args, method, tables, out, n_save) -> BatchResult:
+    def _run_groups(self, groups, P, outputs, times, args, method, tables, out, n_save, tier) -> BatchResult:
         """run_batch over groups of rows, each on its own kernel, into one result."""
         res = None
         named = None if tables is None else self._tables_of(tables)
         kw = dict(final_time=args["final time"], time_step=args["time step"], saveper=args["saveper"],
-                  initial_time=args["initial time"], method=method)
+                  initial_time=args["initial time"], method=method, tier=tier)
         for model, rows in groups:
             tab = None if named is None else model.table_vector(named)
             part = model.run_batch(P if rows is None else P[rows], outputs, times, tables=tab, **kw)
@@ -459,7 +481,8 @@ class Model:
                     raise ValueError(f"out must be a writeable C-contiguous float64 array of shape {shape}, "
                                      f"not {out.dtype} {out.shape}")
                 values = out if out is not None else np.empty(shape)
-                res = BatchResult(part.time, part.columns, values, part.rows, np.zeros(len(P), dtype=np.int64))
+                res = BatchResult(part.time, part.columns, values, part.rows, np.zeros(len(P), dtype=np.int64),
+                                  part.tier)
             if rows is None:
                 res.values[...] = part.values
                 res.warnings[...] = part.warnings

@@ -23,6 +23,7 @@ class Result:
     columns: list[str]
     values: np.ndarray  # (saved times, columns)
     warnings: list = field(default_factory=list)   # diagnostics.SimulationWarning, by time
+    tier: str = "compiled"   # what ran it: "interpreter" or "compiled" (runtime/tiers.py)
 
     def __getitem__(self, name: str) -> np.ndarray:
         key = ir.canonical_name(name)
@@ -81,3 +82,4 @@ class BatchResult:
     values: np.ndarray  # (runs, saved times, columns)
     rows: int = 0       # saved times the kernel wrote per run, before `times` kept some
     warnings: np.ndarray | None = None   # per run: lookups and ranged variables that left their range
+    tier: str = "compiled"   # what ran it: "interpreter" or "compiled" (runtime/tiers.py)
