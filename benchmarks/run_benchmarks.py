@@ -960,11 +960,12 @@ def write_report(path: Path, cmd: str, info: dict, cfg: dict, rows: list, teacup
     L.append("- `load` already runs the model once (to compile it), so the first `run` is warm.")
     L.append(f"- Settings: {json.dumps({k: v for k, v in cfg.items() if k != 'quick'})}.")
     text = "\n".join(L) + "\n"
-    # the fuzzing campaign's section (benchmarks/fuzz_campaign.py) is kept as it was
+    # the sections other scripts write (benchmarks/fuzz_campaign.py, explore_latency.py) are kept as they were
     old = path.read_text() if path.exists() else ""
-    start, end = old.find("<!-- fuzz campaign -->"), old.find("<!-- /fuzz campaign -->")
-    if 0 <= start < end:
-        text += "\n" + old[start:end + len("<!-- /fuzz campaign -->")] + "\n"
+    for mark in ("fuzz campaign", "explore latency"):
+        start, end = old.find(f"<!-- {mark} -->"), old.find(f"<!-- /{mark} -->")
+        if 0 <= start < end:
+            text += "\n" + old[start:end + len(f"<!-- /{mark} -->")] + "\n"
     path.write_text(text)
     return text
 

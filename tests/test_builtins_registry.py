@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from smartspec_dsl import ir
-from smartspec_dsl.backend import driver, kernel_extra, kernel_lib
+from smartspec_dsl.backend import driver, emit, kernel_extra, kernel_lib
 from smartspec_dsl.errors import ModelError, UnsupportedFeature
-from smartspec_dsl.ir.builtins import ARITY, BUILTINS, KERNEL, check_call, markdown_table
+from smartspec_dsl.ir.builtins import ARITY, BUILTINS, INTERNAL, KERNEL, OWN, check_call, markdown_table
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 START, END = "<!-- builtins table: generated, do not edit -->\n", "<!-- end of builtins table -->"
@@ -33,6 +33,24 @@ def test_every_kernel_helper_exists_and_every_kernel_imports_it():
             continue
         assert hasattr(kernel_lib, b.helper) or hasattr(kernel_extra, b.helper), b.name
         assert b.helper in imported, f"{b.name}: {b.helper} is not imported by generated kernels"
+
+
+def test_every_function_written_its_own_way_has_its_emitter():
+    """emit=OWN in the registry and a method in backend/emit.py's table: neither without the other."""
+    own = {n for n, b in BUILTINS.items() if b.stage == KERNEL and b.emit == OWN}
+    assert own == set(emit.OWN_EMITTERS)
+
+
+def test_internal_calls_name_kernel_helpers_that_kernels_import():
+    """The flattening's internal calls (@PACK, @AT, the drivers ...) are declared once, in the
+    registry; what codegen emits for them is a kernel-library function every kernel imports."""
+    imported = set(re.findall(r"\b[a-z_0-9]+\b", driver.HEADER.split("JIT = ")[0]))
+    assert {"@PACK", "@ELEMENT", "@AT", "@VSELECT", "@VLOOKUP"} <= set(INTERNAL)
+    for c in INTERNAL.values():
+        assert c.name.startswith("@") and c.shown, c
+        if c.helper:
+            assert hasattr(kernel_lib, c.helper) or hasattr(kernel_extra, c.helper), c.name
+            assert c.helper in imported, f"{c.name}: {c.helper} is not imported by generated kernels"
 
 
 @pytest.mark.parametrize("name", sorted(ARITY))

@@ -4,7 +4,7 @@ import pytest
 import smartspec_dsl
 from smartspec_dsl.experiments.calibrate import calibrate, read_spec
 from smartspec_dsl.cli import main
-from smartspec_dsl.cli.run import write_table
+from smartspec_dsl.experiments.output import write_table
 from smartspec_dsl.errors import SpecError
 
 from conftest import shared_path
@@ -18,7 +18,8 @@ def teacup():
 def test_recovers_constants_from_a_time_series(teacup, tmp_path):
     truth = teacup.run(params={"Room Temperature": 64.0, "Characteristic Time": 13.5},
                        return_columns=["Teacup Temperature"])
-    write_table(tmp_path / "observed.csv", truth.time[::8], truth.columns, truth.values[::8])
+    with open(tmp_path / "observed.csv", "w", encoding="utf-8") as fh:
+        write_table(fh, truth.time[::8], truth.columns, truth.values[::8])
     (tmp_path / "spec.toml").write_text("""
 [[parameter]]
 name = "Room Temperature"

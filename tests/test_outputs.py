@@ -132,3 +132,94 @@ def test_replacing_keeps_the_files_mode(tmp_path):
     write_text(path, "new\n")
     assert path.read_text() == "new\n"
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o640
+
+
+# ---- smartspec plot
+
+def _cli(argv):
+    from smartspec_dsl.cli import main
+    try:
+        return main(argv)
+    except SystemExit as exit:
+        return exit.code
+
+
+@pytest.mark.parametrize("suffix, magic", [(".png", b"\x89PNG\r\n\x1a\n"), (".svg", b"<?xml"), (".pdf", b"%PDF")])
+def test_plot_writes_the_format_of_its_extension(tmp_path, suffix, magic):
+    pytest.importorskip("matplotlib")
+    out = tmp_path / ("run" + suffix)
+    assert _cli(["plot", str(DATA / "sir_regions.mdl"), "-o", str(out)]) == 0
+    assert out.read_bytes().startswith(magic)
+
+
+@pytest.mark.parametrize("name", ["run.jpg", "run.csv", "run"])
+def test_plot_refuses_other_extensions_before_loading(tmp_path, capsys, name):
+    # the model does not exist: the extension is refused before anything is loaded
+    assert _cli(["plot", str(tmp_path / "missing.mdl"), "-o", str(tmp_path / name)]) == 2
+    assert "the extension picks the format: .png, .svg or .pdf" in capsys.readouterr().err
+    assert not (tmp_path / name).exists()
+
+
+def test_plot_default_is_stocks_by_units_with_labels(tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    from smartspec_dsl.experiments import plot
+    seen = {}
+
+    def capture(fig, path):
+        seen["panels"] = [(ax.get_ylabel(), [l.get_label() for l in ax.get_lines()]) for ax in fig.axes]
+        seen["xlabel"] = fig.axes[-1].get_xlabel()
+        seen["title"] = fig._suptitle.get_text()
+        plot.pyplot().close(fig)
+    monkeypatch.setattr(plot, "save_figure", capture)
+    assert _cli(["plot", str(DATA / "sir_regions.mdl"), "-o", str(tmp_path / "run.png")]) == 0
+    # the two subscripted stocks, both in Person: one panel, every element
+    assert seen["panels"] == [("Person", ["Infected[East]", "Infected[West]",
+                                          "Susceptible[East]", "Susceptible[West]"])]
+    assert seen["xlabel"] == "Time (Day)" and seen["title"] == "sir_regions"
+    assert _cli(["plot", str(DATA / "sir_regions.mdl"), "-o", str(tmp_path / "run.png"),
+                 "--var", "infection", "--var", "Total Infected", "--var", "Contact Rate[West]"]) == 0
+    assert seen["panels"] == [("Person/Day", ["Infection[East]", "Infection[West]"]),
+                              ("Person", ["Total Infected"]), ("1/Day", ["Contact Rate[West]"])]
+
+
+def test_plot_unknown_variable_suggests(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    assert _cli(["plot", str(DATA / "sir_regions.mdl"), "-o", str(tmp_path / "run.png"), "--var", "Infectd"]) == 2
+    err = capsys.readouterr().err
+    assert "'Infectd' is not a variable of" in err and "did you mean 'Infected'?" in err
+
+
+# ---- smartspec run -o
+
+def test_run_writes_the_format_of_its_extension(tmp_path):
+    pq = pytest.importorskip("pyarrow.parquet")
+    xr = pytest.importorskip("xarray")
+    model = DATA / "sir_regions.mdl"
+    assert _cli(["run", str(model), "-o", str(tmp_path / "r.parquet"), "--set", "duration=4"]) == 0
+    table = pq.read_table(tmp_path / "r.parquet")
+    # the constant set, as the model spells it
+    assert table.column_names[:4] == ["run", "seed", "param:Duration", "time"]
+    assert table.column("Duration").to_pylist()[0] == 4.0
+    assert _cli(["run", str(model), "-o", str(tmp_path / "r.nc")]) == 0
+    with xr.open_dataset(tmp_path / "r.nc") as ds:
+        assert ds["Susceptible"].dims == ("time", "Region")
+    assert _cli(["run", str(model), "-o", str(tmp_path / "r.tab")]) == 0
+    assert (tmp_path / "r.tab").read_text().split("\n")[0].split("\t")[:2] == ["Time", "Contact Rate[East]"]
+
+
+@pytest.mark.parametrize("name", ["r.xlsx", "r.txt", "r.json", "r"])
+def test_run_refuses_other_extensions_before_the_run(tmp_path, capsys, name):
+    # the model does not exist: the extension is refused before anything is loaded
+    assert _cli(["run", str(tmp_path / "missing.mdl"), "-o", str(tmp_path / name)]) == 2
+    err = capsys.readouterr().err
+    assert "the extension picks the format: .csv, .tab (or .tsv), .parquet, .nc (netCDF), or -" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_run_dash_is_stdout(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert _cli(["run", str(DATA / "teacup.mdl"), "-o", "-"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("Time,") and "Teacup Temperature" in out[0].split(",")
+    assert len(out) == 242 and out[1].startswith("0.0,")
+    assert list(tmp_path.iterdir()) == []            # no file named "-"

@@ -123,6 +123,42 @@ def test_unsorted_lookup_with_repeated_x_is_a_located_error(tmp_path):
         smartspec_dsl.load(good).run(changes=str(cin))
 
 
+def test_unsorted_lookup_is_read_in_x_order_with_a_located_warning(tmp_path):
+    """Vensim reads a lookup's points in x order: its own output for the SDXorg case
+    subscripted_lookups, whose table (2,-3),(1,-7),(0,-1) gives -1 at x = 0 and -4 at
+    x = 0.5, is the sorted table's. smartspec does the same and says so, in the run's
+    warnings and in `check`. Here t = ((2,4),(0,0),(1,1)) read as (0,0),(1,1),(2,4):
+    x = t(Time) at Time 0, 0.5, 1, 1.5, 2 is 0, 0.5, 1, 2.5, 4."""
+    path = tmp_path / "unsorted.mdl"
+    path.write_text("t((2,4),(0,0),\n(1,1)) ~~|\nx = t(Time) ~~|\n"
+                    "INITIAL TIME = 0 ~~| FINAL TIME = 2 ~~| TIME STEP = 0.5 ~~| SAVEPER = 0.5 ~~|\n")
+    result = smartspec_dsl.load(path).run()
+    assert result.values[:, result.columns.index("x")].tolist() == [0, 0.5, 1, 2.5, 4]
+    notes = [w for w in result.warnings if w.kind == "model"]
+    assert len(notes) == 1 and notes[0].time == 0
+    assert notes[0].message.startswith(f"{path}:1:")
+    assert "not in increasing order (x = 2 is followed by x = 0)" in notes[0].message
+    proc = _cli("check", path, cwd=tmp_path)
+    assert proc.returncode == 0 and "x = 2 is followed by x = 0" in proc.stderr
+    proc = _cli("run", path, cwd=tmp_path)
+    assert proc.returncode == 0 and "warning: " in proc.stderr and "increasing order" in proc.stderr
+    assert "increasing order" not in _cli("run", path, "--quiet", cwd=tmp_path).stderr
+
+
+def test_unsorted_xmile_graphical_function_is_read_in_x_order_with_a_warning(tmp_path):
+    """The same rule for XMILE's <gf>: xpts 2,0,1 with ypts 4,0,1 is the table
+    (0,0),(1,1),(2,4); at TIME 0.5 it gives 0.5."""
+    path = tmp_path / "unsorted.xmile"
+    path.write_text('<?xml version="1.0" encoding="utf-8"?>\n<xmile version="1.0" '
+                    'xmlns="http://docs.oasis-open.org/xmile/ns/XMILE/v1.0">\n<sim_specs><start>0</start>'
+                    '<stop>1</stop><dt>0.5</dt></sim_specs><model><variables>\n<aux name="x"><eqn>TIME</eqn>'
+                    '<gf><xpts>2,0,1</xpts><ypts>4,0,1</ypts></gf></aux>\n</variables></model></xmile>\n')
+    result = smartspec_dsl.load(path).run()
+    assert result.values[:, result.columns.index("x")].tolist() == [0, 0.5, 1]
+    assert ["graphical function of 'x' are not in increasing order" in w.message
+            for w in result.warnings] == [True]
+
+
 DIV = """d = 1 ~~|
 x = 8 / d ~~|
 tbl((0,0),(1,1)) ~~|
@@ -161,3 +197,28 @@ def test_sweep_cli_reports_bad_runs_in_summary_and_manifest(tmp_path):
     assert "1 run gave infinite or NaN values of 'x'" in proc.stderr
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert manifest["bad_runs"] == {"x": 1} and manifest["runs_with_warnings"] == 1
+
+
+def test_sweep_counts_warnings_of_resumed_chunks(tmp_path):
+    """d = 2, 0 | 1, 0 | 4 in chunks of 2: y = tbl(d) leaves tbl's x range [0, 1] in the
+    runs d = 2 (chunk 0) and d = 4 (chunk 2). The sweep is stopped after chunk 0 is
+    stored, then resumed: chunk 0's run still counts (2 in all, in the result and
+    the manifest), and x = 8/d is infinite in the two runs d = 0."""
+    pytest.importorskip("pyarrow")
+    from smartspec_dsl.experiments.store import SweepStore
+    path = tmp_path / "div.mdl"
+    path.write_text(DIV, encoding="utf-8")
+    model = smartspec_dsl.load(path)
+    params = {"d": np.array([2.0, 0.0, 1.0, 0.0, 4.0])}
+
+    def stop(done, total):
+        raise KeyboardInterrupt
+
+    kw = dict(seed=1, chunk_size=2, times="final", stats=["mean"])
+    with pytest.raises(KeyboardInterrupt):
+        sweep(model, params, store=SweepStore(tmp_path / "out"), progress=stop, **kw)
+    assert SweepStore(tmp_path / "out").has_chunk(0) and not SweepStore(tmp_path / "out").has_chunk(1)
+    res = sweep(model, params, store=SweepStore(tmp_path / "out", resume=True), progress=False, **kw)
+    assert res.info["runs_with_warnings"] == 2 and res.info["bad_runs"] == {"x": 2}
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["runs_with_warnings"] == 2 and manifest["bad_runs"] == {"x": 2}

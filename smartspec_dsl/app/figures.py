@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..experiments.plot import pyplot, save_png
+from ..experiments.plot import pyplot, save_figure
 
 from .scenarios import (COMBINED_FIGURES, COUPLING, DECREASE, INCREASE, INDICATORS, MAIN,
                         SINGLE_FIGURE, SMART, SMART_IDS, SPEC, SPEC_IDS, SUFFIX_LABEL,
@@ -64,7 +64,7 @@ def _figure(title, panels, path, exp, targets, note=None):
         axes[0, j].legend(loc="lower center", fontsize="small")
     fig.suptitle(title)
     _note(fig, note)
-    save_png(fig, path)
+    save_figure(fig, path)
     return path
 
 
@@ -142,7 +142,7 @@ def figures(exp: Experiments, targets: dict[str, Target], out: Path) -> list[Pat
         else:
             fig.tight_layout()
         p = out / f"fig{num:02d}_{name}.png"
-        save_png(fig, p)
+        save_figure(fig, p)
         paths.append(p)
     # Figs 13-15, 18-20: one indicator up / down
     for ind, num in sorted(SINGLE_FIGURE.items(), key=lambda kv: kv[1]):
@@ -213,7 +213,7 @@ def _fan(exp, path):
                  fontsize="medium")
     hx.legend(fontsize="small")
     fig.tight_layout()
-    save_png(fig, path)
+    save_figure(fig, path)
     return path
 
 
@@ -254,5 +254,5 @@ def _paper_vs_model(exp, targets, path):
     bx.legend(fontsize="small", loc="lower left")
     fig.suptitle("The paper's numbers against the model's")
     fig.tight_layout()
-    save_png(fig, path)
+    save_figure(fig, path)
     return path

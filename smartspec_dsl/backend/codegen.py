@@ -87,8 +87,7 @@ def generate(schedule: Schedule) -> Kernel:
     fixed_slots = [em.fixed_delay_slot[n] for n in em.fixed]
     dynamic_control = any(n in schedule.dynamic for n in ir.CONTROL_NAMES)
     loop = DYNAMIC_LOOP.format(dt_slot=em.slots["time step"], saveper_slot=em.slots["saveper"],
-                                final_slot=em.slots["final time"], watch_base=em.watch_base,
-                                watch_end=em.watch_base + 5 * n_watch) if dynamic_control else STATIC_LOOP
+                                final_slot=em.slots["final time"], watch_base=em.watch_base) if dynamic_control else STATIC_LOOP
     fixed_outputs = [em.slots[n] for n in em.fixed]
     fixed_plain = [not em.whole_run(schedule.model.variables[n]) for n in em.fixed]
     source = "\n".join([
@@ -105,7 +104,7 @@ def generate(schedule: Schedule) -> Kernel:
         DRIVER.format(n_slots=em.n_slots, n_rates=max(1, n_cont + n_disc), n_cont=n_cont,
                        n_disc=n_disc, first_disc=1 + n_cont, n_fixed=len(em.fixed),
                        n_bi=max(2, 2 * len(em.fixed)), loop=loop, watch_base=em.watch_base,
-                       n_watch=n_watch, watch_end=em.n_slots),
+                       n_watch=n_watch),
         GENERIC_ONLY if dynamic_control else euler_driver(em, init, dynamic, writes),
     ])
     return Kernel(source, dict(em.slots), em.n_slots, schedule.constants,

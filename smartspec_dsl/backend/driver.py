@@ -118,7 +118,8 @@ def simulate_generic(p, tab, out, save_idx, t0, dt, n_steps, save_every, method,
     dnext = np.zeros({n_disc})
     wnext = np.zeros({n_fixed})
 {loop}
-    diag[:] = v[{watch_base}:{watch_end}]
+    for j in range(diag.shape[0]):
+        diag[j] = v[{watch_base} + j]
     return saved
 
 
@@ -156,7 +157,8 @@ DYNAMIC_LOOP = '''\
         step_now = v[{dt_slot}]
         if t >= next_save - 1e-9 * step_now:
             if saved >= out.shape[0]:
-                diag[:] = v[{watch_base}:{watch_end}]
+                for j in range(diag.shape[0]):
+                    diag[j] = v[{watch_base} + j]
                 return -1
             for j in range(save_idx.shape[0]):
                 out[saved, j] = v[save_idx[j]]
@@ -236,7 +238,11 @@ def euler_driver(em: Emitter, init: list[str], dynamic: list[str], writes: list[
         updates.append(f"st(v, {1 + n_cont + i}, {rate})")
     loop += loops.reroll(updates)
     loop_body = ["saved = 0", "sc = 0", "for istep in range(n_steps + 1):"]
-    loop_body += [indent(loop, 4), f"diag[:] = v[{em.watch_base}:{em.n_slots}]", "return saved"]
+    # Watches are copied out element by element: a slice copy (diag[:] = v[a:b]) makes Numba
+    # compile its shape check, and that check's message formatting, into every kernel
+    # (about 3 s of CPU per cold compile here).
+    loop_body += [indent(loop, 4), "for j in range(diag.shape[0]):",
+                  f"    diag[j] = v[{em.watch_base} + j]", "return saved"]
     if inline_init:
         core = f'''
 @njit(**JIT)

@@ -70,7 +70,7 @@ class Emitter:
         for n, var in vs.items():
             if isinstance(var.expr, ir.Call) and var.expr.func in ARRAY_DRIVERS:
                 self.scratch[n] = self.n_slots
-                self.n_slots += len(var.expr.args) - ARRAY_DRIVERS[var.expr.func][1]
+                self.n_slots += len(var.expr.args) - ARRAY_DRIVERS[var.expr.func].scalars
         # watches (kernel_intrinsics.watched): lookup inputs and variables with a declared range;
         # five slots each, after the scratch blocks
         self.watch_base = self.n_slots
@@ -212,54 +212,85 @@ class Emitter:
         return "\n".join(pre + [line])
 
     def call(self, e: ir.Call) -> str:
+        """A call: a block read of the flattening's internal calls, or a Vensim function
+        written as the registry says (`emit`: ARGS, LOOKUP, RANDOM_DRAW, or OWN, a method
+        of `OWN_EMITTERS`)."""
         f, args = e.func, e.args
         if f in ARRAY_READS:
             return self.block_read(e)
-        t, dt = f"ld(v, {self.slots[ir.TIME]})", f"ld(v, {self.slots['time step']})"
-        if f == "LOG":
-            a = [self.expr(x) for x in args]
-            return f"log2({a[0]}, {a[1]})" if len(a) == 2 else f"math.log10({a[0]})"
         if f in _SIMPLE:
             inner = ", ".join(self.expr(x) for x in args)
             return f"{_SIMPLE[f]}({inner})"
-        if f == "WITH LOOKUP":
-            if not isinstance(args[1], ir.LookupTable):
-                raise UnsupportedFeature(f"{e.pos}: WITH LOOKUP needs a lookup table as its second argument")
-            return self.watched_lookup(self.expr(args[0]), id(args[1]), args[1], None, e.pos)
         if f in _LOOKUP_FUNCS:
             table = args[0]
             if not isinstance(table, ir.Ref):
                 raise UnsupportedFeature(f"{e.pos}: {f} needs a lookup name as its first argument")
             return f"{_LOOKUP_FUNCS[f]}({self.expr(args[1])}, {self.lookup_of(table.name, e.pos)})"
-        if f == "LOOKUP AREA":
-            if not isinstance(args[0], ir.Ref):
-                raise UnsupportedFeature(f"{e.pos}: LOOKUP AREA needs a lookup name as its first argument")
-            return (f"lookup_area({self.expr(args[1])}, {self.expr(args[2])}, "
-                    f"{self.lookup_of(args[0].name, e.pos)})")
-        if f == "RANDOM LOOKUP":
-            if not isinstance(args[0], ir.Ref):
-                raise UnsupportedFeature(f"{e.pos}: RANDOM LOOKUP needs a lookup name as its first argument")
-            table = self.lookup_of(args[0].name, e.pos)
-            rest = ", ".join(self.expr(x) for x in args[1:5])
-            self.random_sites += 1
-            return (f"random_lookup({table}, {rest}, {self.expr(args[5])}, ix({self.random_sites}), "
-                    f"ix({self.step_expr}), ld(v, {self.run_seed_slot}))")
-        a = [self.expr(x) for x in args]
         if f in _RANDOM_FUNCS:
-            self.random_sites += 1
-            where = f"ix({self.random_sites}), ix({self.step_expr}), ld(v, {self.run_seed_slot})"
-            if f == "RANDOM 0 1":
-                return f"random_uniform(0.0, 1.0, 0.0, {where})"
-            return f"{_RANDOM_FUNCS[f]}({', '.join(a)}, {where})"
-        if f == "STEP":
-            return f"fstep(({t} + 0.5 * {dt}), {a[0]}, {a[1]})"
-        if f == "RAMP":
-            return f"ramp({t}, {a[0]}, {a[1]}, {a[2]})"
-        if f == "PULSE":
-            return f"pulse({t}, {dt}, {a[0]}, {a[1]})"
-        if f == "PULSE TRAIN":
-            return f"pulse_train({t}, {dt}, {a[0]}, {a[1]}, {a[2]}, {a[3]})"
-        raise UnsupportedFeature(f"{e.pos}: function '{f}' is not supported here")
+            a = [self.expr(x) for x in args]
+            return f"{_RANDOM_FUNCS[f]}({', '.join(a)}, {self.random_site()})"
+        own = OWN_EMITTERS.get(f)
+        if own is None:
+            raise UnsupportedFeature(f"{e.pos}: function '{f}' is not supported here")
+        return own(self, e)
+
+    def random_site(self) -> str:
+        """The arguments that make a draw counter-based: a new call site, the step, the run seed."""
+        self.random_sites += 1
+        return self.site()
+
+    def site(self) -> str:
+        return f"ix({self.random_sites}), ix({self.step_expr}), ld(v, {self.run_seed_slot})"
+
+    def clock(self) -> tuple[str, str]:
+        return f"ld(v, {self.slots[ir.TIME]})", f"ld(v, {self.slots['time step']})"
+
+    # -- the functions with a way of their own (registry emit=OWN) -----------------------
+    def log(self, e: ir.Call) -> str:
+        a = [self.expr(x) for x in e.args]
+        return f"log2({a[0]}, {a[1]})" if len(a) == 2 else f"math.log10({a[0]})"
+
+    def with_lookup(self, e: ir.Call) -> str:
+        x, table = e.args
+        if not isinstance(table, ir.LookupTable):
+            raise UnsupportedFeature(f"{e.pos}: WITH LOOKUP needs a lookup table as its second argument")
+        return self.watched_lookup(self.expr(x), id(table), table, None, e.pos)
+
+    def named_lookup(self, e: ir.Call) -> str:
+        """The table of a function whose first argument is a lookup's name."""
+        if not isinstance(e.args[0], ir.Ref):
+            raise UnsupportedFeature(f"{e.pos}: {e.func} needs a lookup name as its first argument")
+        return self.lookup_of(e.args[0].name, e.pos)
+
+    def lookup_area(self, e: ir.Call) -> str:
+        table = self.named_lookup(e)
+        return f"lookup_area({self.expr(e.args[1])}, {self.expr(e.args[2])}, {table})"
+
+    def random_lookup(self, e: ir.Call) -> str:
+        table = self.named_lookup(e)
+        rest = ", ".join(self.expr(x) for x in e.args[1:5])
+        self.random_sites += 1
+        seed = self.expr(e.args[5])
+        return f"random_lookup({table}, {rest}, {seed}, {self.site()})"
+
+    def random_0_1(self, e: ir.Call) -> str:
+        return f"random_uniform(0.0, 1.0, 0.0, {self.random_site()})"
+
+    def step(self, e: ir.Call) -> str:
+        (t, dt), a = self.clock(), [self.expr(x) for x in e.args]
+        return f"fstep(({t} + 0.5 * {dt}), {a[0]}, {a[1]})"
+
+    def ramp(self, e: ir.Call) -> str:
+        (t, _), a = self.clock(), [self.expr(x) for x in e.args]
+        return f"ramp({t}, {a[0]}, {a[1]}, {a[2]})"
+
+    def pulse(self, e: ir.Call) -> str:
+        (t, dt), a = self.clock(), [self.expr(x) for x in e.args]
+        return f"pulse({t}, {dt}, {a[0]}, {a[1]})"
+
+    def pulse_train(self, e: ir.Call) -> str:
+        (t, dt), a = self.clock(), [self.expr(x) for x in e.args]
+        return f"pulse_train({t}, {dt}, {a[0]}, {a[1]}, {a[2]}, {a[3]})"
 
     # -- statements ----------------------------------------------------------
     def assign(self, name: str, e: ir.Expr) -> str:
@@ -277,22 +308,22 @@ class Emitter:
     # -- whole-array functions: one statement stores the vector in the variable's scratch
     # block and computes over it in place; elements read the block --------------------
     def array_driver(self, name: str, e: ir.Call) -> str:
-        helper, n_scalars = ARRAY_DRIVERS[e.func]
-        base, vector = self.scratch[name], e.args[n_scalars:]
+        driver = ARRAY_DRIVERS[e.func]
+        base, vector = self.scratch[name], e.args[driver.scalars:]
         parts = [f"st(v, {base + i}, {self.expr(x)})" for i, x in enumerate(vector)]
-        scalars = "".join(f", {self.expr(x)}" for x in e.args[:n_scalars])
-        value = f"{helper}(v, ix({base}), ix({len(vector)}){scalars})" if helper else "0.0"
+        scalars = "".join(f", {self.expr(x)}" for x in e.args[:driver.scalars])
+        value = f"{driver.helper}(v, ix({base}), ix({len(vector)}){scalars})" if driver.helper else "0.0"
         parts.append(f"st(v, {self.slots[name]}, {value})  # {safe_comment(name)}")
         return "; ".join(parts)
 
     def block_read(self, e: ir.Call) -> str:
+        read = ARRAY_READS[e.func]
         base = self.scratch[e.args[0].name]
-        if e.func == "@ELEMENT":
+        if not read.helper:   # the block's k-th value
             return f"ld(v, {base + int(e.args[1].value)})"
         n = int(e.args[1].value)
         rest = ", ".join(self.expr(x) for x in e.args[2:])
-        helper = {"@AT": "vector_at", "@VSELECT": "vector_select", "@VLOOKUP": "vector_lookup"}[e.func]
-        return f"{helper}(v, ix({base}), ix({n}), {rest})"
+        return f"{read.helper}(v, ix({base}), ix({n}), {rest})"
 
     def initial_statements(self) -> list[str]:
         vs = self.schedule.model.variables
@@ -376,3 +407,18 @@ class Emitter:
         dt = f"ld(v, {self.slots['time step']})"
         return (f"material_in(buf, bi[{2 * j}], bi[{2 * j + 1}], istep, {inp}, {delay}, {dt}, "
                 f"ld(v, {self.slots[n]}))")
+
+
+# The registry's functions with emit=OWN -> their Emitter method (a test checks that every
+# one has its entry).
+OWN_EMITTERS = {
+    "LOG": Emitter.log,
+    "WITH LOOKUP": Emitter.with_lookup,
+    "LOOKUP AREA": Emitter.lookup_area,
+    "RANDOM LOOKUP": Emitter.random_lookup,
+    "RANDOM 0 1": Emitter.random_0_1,
+    "STEP": Emitter.step,
+    "RAMP": Emitter.ramp,
+    "PULSE": Emitter.pulse,
+    "PULSE TRAIN": Emitter.pulse_train,
+}

@@ -347,6 +347,13 @@ def _advance(tape, m, p, tab, buf, bi, istep, dt, method, y0, k, dnext, wnext):
 
 
 @njit(**JIT)
+def _copy_watches(m, wb, diag):
+    # element by element, as the generated drivers do: a slice copy compiles a shape check
+    for j in range(diag.shape[0]):
+        diag[j] = m[wb + j]
+
+
+@njit(**JIT)
 def simulate(tape, p, tab, out, save_idx, t0, dt, n_steps, save_every, method, diag):
     """One run of a tape (`Tape.arrays()`), with the generated kernel's `simulate` arguments;
     returns the number of rows saved, or -1 when `out` is too short (control variables that
@@ -358,7 +365,7 @@ def simulate(tape, p, tab, out, save_idx, t0, dt, n_steps, save_every, method, d
     k = np.zeros((nc, 3))
     dnext = np.zeros(nd)
     wnext = np.zeros(nf)
-    wb, ns = meta[WATCH_BASE], meta[N_SLOTS]
+    wb = meta[WATCH_BASE]
     saved = 0
     if meta[DYNAMIC_CONTROL] == 0:
         for istep in range(n_steps + 1):
@@ -381,7 +388,7 @@ def simulate(tape, p, tab, out, save_idx, t0, dt, n_steps, save_every, method, d
             step_now = m[meta[DT_SLOT]]
             if t >= next_save - 1e-9 * step_now:
                 if saved >= out.shape[0]:
-                    diag[:] = m[wb:ns]
+                    _copy_watches(m, wb, diag)
                     return -1
                 for j in range(save_idx.shape[0]):
                     out[saved, j] = m[save_idx[j]]
@@ -392,7 +399,7 @@ def simulate(tape, p, tab, out, save_idx, t0, dt, n_steps, save_every, method, d
             _advance(tape, m, p, tab, buf, bi, istep, step_now, method, y0, k, dnext, wnext)
             t = t + step_now
             istep += 1
-    diag[:] = m[wb:ns]
+    _copy_watches(m, wb, diag)
     return saved
 
 

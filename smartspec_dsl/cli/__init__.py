@@ -10,14 +10,16 @@ from pathlib import Path
 from ..app import evaluate
 from ..errors import ModelError, SpecError
 from ..files import check_writable
-from . import calibrate, check, convert, plot, run, sensitivity, sweep
+from .. import __version__
+from . import bench, calibrate, check, convert, explore, plot, run, sensitivity, sweep
 
 # in the order `smartspec --help` lists them
-COMMANDS = (run, calibrate, check, convert, sweep, plot, sensitivity)
+COMMANDS = (run, calibrate, check, convert, sweep, plot, sensitivity, bench, explore)
 
 
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="smartspec", description="Compile and run Vensim models.")
+    ap.add_argument("--version", action="version", version=f"smartspec {__version__}")
     sub = ap.add_subparsers(dest="command", required=True)
     for command in COMMANDS:
         command.add_parser(sub)
@@ -30,7 +32,7 @@ def check_outputs(args) -> None:
     """Before any work: the output named by -o can be written (a file for every command
     but sweep, whose output is a directory)."""
     out = getattr(args, "output", None)
-    if not out:
+    if not out or (out == "-" and args.command == "run"):     # `run -o -`: stdout
         return
     if args.command != "sweep":
         check_writable(out)

@@ -1,10 +1,11 @@
 """`smartspec calibrate`: fit constants to targets; the fit itself is `experiments.calibrate`."""
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 
-from ..experiments.calibrate import calibrate, read_spec
+from ..experiments.calibrate import SPEC_DOC, calibrate, read_spec
 from ..files import write_csv
 from ..runtime import load
 from .common import compile_note
@@ -12,9 +13,11 @@ from .common import compile_note
 
 def add_parser(sub) -> None:
     """The command's arguments, as a sub-command of `sub`."""
-    cal = sub.add_parser("calibrate", help="fit constants to targets by bounded least squares")
+    cal = sub.add_parser("calibrate", help="fit constants to targets by bounded least squares",
+                         formatter_class=argparse.RawDescriptionHelpFormatter,
+                         epilog="spec format (TOML):\n" + SPEC_DOC)
     cal.add_argument("model")
-    cal.add_argument("--spec", required=True, help="calibration spec (TOML; see smartspec_dsl.experiments.calibrate)")
+    cal.add_argument("--spec", required=True, help="calibration spec (TOML; its format is below)")
     cal.add_argument("-o", "--output", help="write the fitted constants as CSV")
     cal.add_argument("--no-progress", action="store_true", help="no progress line on a terminal")
     cal.set_defaults(func=main)

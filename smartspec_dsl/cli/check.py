@@ -32,6 +32,8 @@ def main(args) -> int:
     counts = Counter(v.kind.value for v in model.variables.values())
     print(f"{args.model}: parsed ({len(model.variables)} variables, "
           f"{len(model.subscript_ranges)} subscript ranges, {len(model.macros)} macros)")
+    for notice in model.notices:
+        print(f"warning: {notice}", file=sys.stderr)
     for kind, plural in (("stock", "stocks"), ("flow", "flows"), ("auxiliary", "auxiliaries"),
                          ("constant", "constants"), ("lookup", "lookups"), ("data", "data")):
         print(f"  {plural:<12}{counts.get(kind, 0)}")

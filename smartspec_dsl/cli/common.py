@@ -22,6 +22,19 @@ def parse_sets(items) -> dict[str, float]:
     return params
 
 
+def positive(text: str) -> int:
+    """An option's value that must be a whole number of at least 1 (argparse `type`): a bad
+    one is refused by argparse, naming the option."""
+    import argparse
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got '{text}'") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {n}")
+    return n
+
+
 def compile_note(message: str) -> None:
     # only on a terminal, like the progress bars: logs and pipes get the summary line alone
     if sys.stderr.isatty():

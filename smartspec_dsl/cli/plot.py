@@ -1,21 +1,24 @@
-"""`smartspec plot`: a run of a model, or a stored sweep, to PNG."""
+"""`smartspec plot`: a run of a model, or a stored sweep, to PNG, SVG or PDF."""
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
-from ..errors import SpecError
+from ..errors import SpecError, did_you_mean
 from ..experiments import plot, store
+from ..ir import canonical_name
 from ..runtime import load
 from .common import compile_note, parse_sets
 
 
 def add_parser(sub) -> None:
     """The command's arguments, as a sub-command of `sub`."""
-    pl = sub.add_parser("plot", help="plot a run (MODEL.mdl) or a sweep (its output directory) to PNG")
+    pl = sub.add_parser("plot", help="plot a run (MODEL.mdl) or a sweep (its output directory) to PNG, SVG or PDF")
     pl.add_argument("target", help="a model file (time series of one run) or a sweep directory")
-    pl.add_argument("-o", "--output", required=True, help="PNG file")
-    pl.add_argument("--var", action="append", help="variable(s) to plot (default: stocks / the first output)")
+    pl.add_argument("-o", "--output", required=True, help="the image: .png, .svg or .pdf")
+    pl.add_argument("--var", action="append", help="variable(s) to plot: a name (every element of a subscripted one) or one element "
+                         "(default: the model's stocks, one panel per units / the sweep's first output)")
     pl.add_argument("--kind", choices=["series", "fan", "scatter"],
                     help="series (model), fan (sweep, default) or scatter (sweep: output vs each parameter)")
     pl.add_argument("--set", action="append", metavar="NAME=VALUE", help="override a constant (model)")
@@ -25,6 +28,7 @@ def add_parser(sub) -> None:
 
 
 def main(args) -> int:
+    plot.image_format(args.output)          # before any work: the extension picks the format
     target = Path(args.target)
     if target.is_dir():
         res = store.load(target)
@@ -50,12 +54,44 @@ def main(args) -> int:
             raise SpecError(f"--kind {args.kind} plots a sweep; give its output directory")
         model = load(target, log=compile_note)
         res = model.run(params=parse_sets(args.set))
-        variables = args.var or [v.name for v in model.variables if v.kind == "stock"] or res.columns[:1]
-        for v in variables:
-            try:
-                res[v]
-            except KeyError:
-                raise SpecError(f"'{v}' is not a variable of {target}") from None
-        plot.series(res, variables, args.output, title=target.stem)
+        names = args.var or [v.name for v in model.variables if v.kind == "stock"]
+        if not names:       # a model without stocks: its first variable
+            names = [c for c in res.columns if canonical_name(c) not in _CONTROLS][:1]
+        panels = panels_by_units(model, res, names, target)
+        units = {canonical_name(v.name): v.units for v in model.variables}
+        time_unit = plain_units(units.get("time step") or units.get("final time") or "")
+        plot.series(res, panels, args.output, title=target.stem, time_unit=time_unit)
     print(f"wrote {args.output}", file=sys.stderr)
     return 0
+
+
+_CONTROLS = {"initial time", "final time", "time step", "saveper"}
+
+
+def plain_units(units: str) -> str:
+    """A units field without the range Vensim allows at its end: 'Person [0,?]' -> 'Person'."""
+    return re.sub(r"\s*\[[^\]]*\]\s*$", "", units or "").strip()
+
+
+def columns_of(result, name: str) -> list[str]:
+    """The result's columns for `name`: itself, or every element of a subscripted variable
+    ('Susceptible' -> 'Susceptible[East]', 'Susceptible[West]'); [] when none."""
+    key = canonical_name(name)
+    exact = [c for c in result.columns if canonical_name(c) == key]
+    return exact or [c for c in result.columns if canonical_name(c.split("[", 1)[0]) == key and "[" in c]
+
+
+def panels_by_units(model, result, names, target) -> list[tuple[str, list[str]]]:
+    """(units, columns) per panel: the columns of `names`, grouped by their variable's units
+    (compared without case and range), panels in the order of their first variable."""
+    units = {canonical_name(v.name): plain_units(v.units) for v in model.variables}
+    panels: dict[str, tuple[str, list[str]]] = {}
+    for name in names:
+        columns = columns_of(result, name)
+        if not columns:
+            known = {canonical_name(v.name): v.name for v in model.variables}
+            raise SpecError(f"'{name}' is not a variable of {target}" + did_you_mean(canonical_name(name), known))
+        unit = units.get(canonical_name(columns[0].split("[", 1)[0]), "")
+        _, shown = panels.setdefault(unit.lower(), (unit, []))
+        shown.extend(c for c in columns if c not in shown)
+    return list(panels.values())

@@ -13,7 +13,7 @@ from ..experiments.store import SweepStore, read_manifest
 from ..experiments.spec import SPEC_DOC, read_spec
 from ..experiments.sweep import sweep
 from ..runtime import load
-from .common import compile_note
+from .common import compile_note, positive
 
 
 def add_parser(sub) -> None:
@@ -26,8 +26,8 @@ def add_parser(sub) -> None:
     sw.add_argument("-o", "--output", required=True, help="output directory (Parquet chunks + manifest.json)")
     sw.add_argument("--resume", action="store_true", help="finish an interrupted sweep in OUTPUT")
     sw.add_argument("--overwrite", action="store_true", help="replace a sweep already in OUTPUT")
-    sw.add_argument("--chunk-size", type=int, help="runs per chunk (overrides the spec)")
-    sw.add_argument("--threads", type=int, help="Numba threads (default: all cores)")
+    sw.add_argument("--chunk-size", type=positive, help="runs per chunk (overrides the spec)")
+    sw.add_argument("--threads", type=positive, help="Numba threads (default: all cores)")
     sw.add_argument("--no-progress", action="store_true", help="no progress bar")
     sw.add_argument("--dask", metavar="ADDRESS", help="run chunks on a dask.distributed scheduler")
     sw.add_argument("--tier", choices=["auto", "interpreter", "compiled"], default="auto",
@@ -65,11 +65,12 @@ def main(args) -> int:
               f"-o {args.output} --resume", file=sys.stderr)
         return 130
     secs = time.perf_counter() - started
-    n = len(res.runs)
-    print(f"{args.model}: {n} runs x {len(res.time)} times x {len(res.outputs)} outputs in {secs:.2f} s "
-          f"({n / secs if secs > 0 else float('inf'):,.0f} runs/s, {res.info['chunks']} chunks, seed {res.seed}, "
-          f"on the {res.info['tier']}) "
-          f"-> {args.output}", file=sys.stderr)
+    n, ran = len(res.runs), res.info["runs_run"]
+    rate = f"{ran / secs:,.0f} runs/s" if secs > 0 and ran else "no runs"
+    earlier = f"; {n - ran} of the sweep's {n} runs were already in {args.output}" if ran < n else ""
+    print(f"{args.model}: {ran} runs x {len(res.time)} times x {len(res.outputs)} outputs in {secs:.2f} s "
+          f"({rate}, {res.info['chunks']} chunks, seed {res.seed}, on the {res.info['tier']}) "
+          f"-> {args.output}{earlier}", file=sys.stderr)
     print_sweep_problems(res.info)
     return 0
 

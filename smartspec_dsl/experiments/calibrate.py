@@ -7,31 +7,7 @@ evaluation runs through the batch kernel: the residuals of one candidate are
 one batch (a run per scenario), a Jacobian is one batch of
 (parameters + 1) x scenarios runs by forward differences.
 
-Spec (TOML):
-
-    [[parameter]]
-    name = "Characteristic Time"
-    lower = 1.0
-    upper = 50.0
-    initial = 10.0            # optional; default: the model's value
-
-    [[target]]                # a time series
-    file = "observed.csv"     # relative to the spec file
-    weight = 1.0              # optional
-
-    [[target]]                # one value
-    variable = "Teacup Temperature"
-    time = 30                 # optional; default FINAL TIME
-    value = 75.0
-    scenario = "hot room"     # optional, defined below
-
-    [scenario."hot room"]
-    scale = { "Room Temperature" = 1.25 }   # multiply these constants
-    set = { }                                # or set them
-
-    [options]
-    max_evaluations = 200
-    relative_step = 1e-6
+The spec is a TOML file; `SPEC_DOC` (printed by `smartspec calibrate -h`) describes it.
 """
 from __future__ import annotations
 
@@ -42,8 +18,51 @@ from pathlib import Path
 import numpy as np
 
 from .. import ir
-from ..errors import ModelError, SpecError
+from ..errors import ModelError, SpecError, did_you_mean
 from ..files import read_toml
+
+
+SPEC_DOC = '''
+  # the constants to fit: one [[parameter]] table each (at least one)
+  [[parameter]]
+  name = "Characteristic Time"  # a constant of the model (its name as in the model)
+  lower = 1.0                   # bounds of the search (lower < upper)
+  upper = 50.0
+  initial = 10.0                # optional: where the search starts (default: the model's value,
+                                # moved inside the bounds)
+
+  # what the runs should give: one [[target]] table each (at least one), either
+  [[target]]                    # a time series
+  file = "observed.csv"         # CSV, relative to the spec file: a Time column, then one column
+                                # per model variable (an empty cell: no value at that time);
+                                # every time must be a saved time of the model
+  weight = 1.0                  # optional: residuals are multiplied by sqrt(weight) (default 1)
+  scenario = "hot room"         # optional: run under this scenario (defined below)
+  # or
+  [[target]]                    # one value
+  variable = "Teacup Temperature"
+  value = 75.0
+  time = 30                     # optional: a saved time (default: FINAL TIME)
+  weight = 1.0                  # optional
+  scenario = "hot room"         # optional
+
+  # scenarios: constants changed on top of each candidate, for the targets that name them
+  [scenario."hot room"]
+  scale = { "Room Temperature" = 1.25 }   # multiply these constants
+  set = { "Characteristic Time" = 8 }     # and/or set them
+
+  [options]                     # optional
+  max_evaluations = 200         # at most this many evaluations of the residuals (scipy's max_nfev)
+  relative_step = 1e-6          # forward-difference step, relative to each parameter (at least 1 x it)
+
+The fit minimises 0.5 * the sum of the squared weighted residuals (run minus target) by
+scipy's bounded least squares (trust region reflective); each candidate runs once per
+scenario its targets name.
+'''
+SPEC_KEYS = {"parameter": {"name", "lower", "upper", "initial"},
+             "target": {"file", "variable", "value", "time", "weight", "scenario"},
+             "scenario": {"scale", "set"},
+             "options": {"max_evaluations", "relative_step"}}
 
 
 @dataclass
@@ -79,9 +98,42 @@ class CalibrationSpec:
     relative_step: float = 1e-6
 
 
+def _check_keys(path, where: str, table, allowed) -> None:
+    """SpecError for a key of `table` not in `allowed`, with the closest one suggested."""
+    if not isinstance(table, dict):
+        raise SpecError(f"{path}: {where}: expected a table of keys, got {table!r}")
+    for key in table:
+        if key not in allowed:
+            raise SpecError(f"{path}: {where}{'.' if where else ''}{key}: unknown key"
+                            + (did_you_mean(key, {k: k for k in allowed}) or
+                               f" (expected one of {', '.join(sorted(allowed))})"))
+
+
+def _number(path, where: str, table: dict, key: str, default=None) -> float:
+    value = table.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SpecError(f"{path}: {where}: {key} must be a number, got {value!r}")
+    return float(value)
+
+
 def read_spec(path: str | Path) -> CalibrationSpec:
+    """Parse a calibration spec (see SPEC_DOC); SpecError naming the file, the table and
+    the key for anything wrong, with the closest key for a misspelt one."""
     path = Path(path)
     doc = read_toml(path)
+    _check_keys(path, "", doc, set(SPEC_KEYS))
+    for table in ("parameter", "target"):
+        if not isinstance(doc.get(table, []), list):
+            raise SpecError(f"{path}: {table}: write each as a [[{table}]] table")
+    for i, p in enumerate(doc.get("parameter", [])):
+        _check_keys(path, f"parameter {i + 1}", p, SPEC_KEYS["parameter"])
+    for i, t in enumerate(doc.get("target", [])):
+        _check_keys(path, f"target {i + 1}", t, SPEC_KEYS["target"])
+    if not isinstance(doc.get("scenario", {}), dict):
+        raise SpecError(f"{path}: scenario: write each as a [scenario.\"NAME\"] table")
+    for name, sc in doc.get("scenario", {}).items():
+        _check_keys(path, f"scenario.{name}", sc, SPEC_KEYS["scenario"])
+    _check_keys(path, "options", doc.get("options", {}), SPEC_KEYS["options"])
     params = doc.get("parameter") or []
     if not params:
         raise SpecError(f"{path}: [[parameter]] is required (the constants to fit)")
@@ -90,12 +142,13 @@ def read_spec(path: str | Path) -> CalibrationSpec:
         where = f"{path}: parameter {i + 1}"
         if "name" not in p or "lower" not in p or "upper" not in p:
             raise SpecError(f"{where}: needs name, lower and upper")
-        if not float(p["lower"]) < float(p["upper"]):
+        lo, hi = _number(path, where, p, "lower"), _number(path, where, p, "upper")
+        if not lo < hi:
             raise SpecError(f"{where} ('{p['name']}'): lower {p['lower']} must be below upper {p['upper']}")
         names.append(str(p["name"]))
-        lower.append(float(p["lower"]))
-        upper.append(float(p["upper"]))
-        initial.append(float(p["initial"]) if "initial" in p else None)
+        lower.append(lo)
+        upper.append(hi)
+        initial.append(_number(path, where, p, "initial") if "initial" in p else None)
     scenarios = doc.get("scenario") or {}
     targets = []
     for i, t in enumerate(doc.get("target") or []):
@@ -103,20 +156,27 @@ def read_spec(path: str | Path) -> CalibrationSpec:
         scenario = str(t.get("scenario", ""))
         if scenario and scenario not in scenarios:
             raise SpecError(f"{where}: scenario '{scenario}' is not defined under [scenario]")
-        weight = float(t.get("weight", 1.0))
+        weight = _number(path, where, t, "weight", 1.0)
         if "file" in t:
             targets.extend(_series_targets(path.parent / t["file"], scenario, weight, where))
         elif "variable" in t and "value" in t:
-            time = t.get("time")
-            targets.append(_Target(str(t["variable"]), np.array([np.nan if time is None else float(time)]),
-                                   np.array([float(t["value"])]), scenario, weight))
+            time = _number(path, where, t, "time") if "time" in t else np.nan
+            targets.append(_Target(str(t["variable"]), np.array([time]),
+                                   np.array([_number(path, where, t, "value")]), scenario, weight))
         else:
             raise SpecError(f"{where}: give either file = '...' or variable and value")
     if not targets:
         raise SpecError(f"{path}: at least one [[target]] is required")
     opts = doc.get("options", {})
+    evaluations = _number(path, "options", opts, "max_evaluations", 200)
+    if evaluations < 1 or evaluations != int(evaluations):
+        raise SpecError(f"{path}: options: max_evaluations must be a whole number of at least 1, "
+                        f"got {opts['max_evaluations']!r}")
+    step = _number(path, "options", opts, "relative_step", 1e-6)
+    if not step > 0:
+        raise SpecError(f"{path}: options: relative_step must be above 0, got {step!r}")
     return CalibrationSpec(names, np.array(lower), np.array(upper), initial, targets, scenarios,
-                           int(opts.get("max_evaluations", 200)), float(opts.get("relative_step", 1e-6)))
+                           int(evaluations), step)
 
 
 def _series_targets(path: Path, scenario: str, weight: float, where: str) -> list[_Target]:
@@ -203,6 +263,8 @@ def calibrate(model, spec: CalibrationSpec, progress=None) -> CalibrationResult:
 
     fit = least_squares(fun, x0, jac=jac, bounds=(spec.lower, spec.upper), method="trf",
                         max_nfev=spec.max_evaluations, x_scale="jac")
-    return CalibrationResult(dict(zip(spec.names, map(float, fit.x))), dict(zip(spec.names, map(float, x0))),
+    # the constants as the model spells them, whatever the spec's case and spacing
+    names = [model.display(model.schedule.constants[i]) for i in idx]
+    return CalibrationResult(dict(zip(names, map(float, fit.x))), dict(zip(names, map(float, x0))),
                              float(fit.cost), fit.fun, evaluations, bool(fit.success), str(fit.message),
                              spec.targets)

@@ -41,19 +41,20 @@ def _model(path: str):
 
 
 def _run_chunk(model_path: str, sub, i: int, store_dir, layout, write: bool):
+    """Chunk i (the plan `sub`): its values and its number of runs with simulation warnings."""
     model = _model(model_path)
     vals = sub.run_chunk(model, 0)
     if write:
         st = SweepStore(store_dir)
         st.layout = layout
-        write_parquet(st.chunk_path(i), st._table(sub, 0, vals))
-    return vals
+        write_parquet(st.chunk_path(i), st._table(sub, 0, vals, sub.warned))
+    return vals, sub.warned
 
 
 def run_chunks(client, model, plan, store, consume, window: int | None = None) -> None:
     """Run every missing chunk, at most `window` at a time (default: twice the
     cluster's threads, at least 4), so that the client's memory does not grow
-    with the number of runs; feed `consume(i, values)` in chunk order."""
+    with the number of runs; feed `consume(i, values, runs with warnings)` in chunk order."""
     from dask.distributed import as_completed
     if window is None:
         window = max(4, 2 * sum(client.nthreads().values()))
@@ -81,9 +82,9 @@ def run_chunks(client, model, plan, store, consume, window: int | None = None) -
         nonlocal nxt
         while nxt < plan.n_chunks:
             if nxt in ready:
-                consume(nxt, ready.pop(nxt))
+                consume(nxt, *ready.pop(nxt))
             elif nxt in resumed:
-                consume(nxt, store.read_chunk(nxt))
+                consume(nxt, store.read_chunk(nxt), store.chunk_warnings(nxt))
             else:
                 return
             nxt += 1

@@ -16,7 +16,6 @@ extension or a missing optional dependency costs nothing."""
 from __future__ import annotations
 
 import csv
-import io
 import re
 import sys
 from pathlib import Path
@@ -24,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import SpecError
-from ..files import replacing, write_text
+from ..files import replacing
 from ..ir import canonical_name
 
 # extension -> (format, the extra that provides it, the modules it needs)
@@ -67,12 +66,13 @@ def write_run(path, result, model=None, params: dict | None = None, seed: int | 
     `seed` its seed (default 0)."""
     fmt = output_format(path)
     if fmt in ("csv", "tab"):
-        text = table_text(result.time, result.columns, result.values, "\t" if fmt == "tab" else ",")
+        sep = "\t" if fmt == "tab" else ","
         if str(path) == STDOUT:
-            sys.stdout.write(text)
+            write_table(sys.stdout, result.time, result.columns, result.values, sep)
             sys.stdout.flush()
         else:
-            write_text(path, text)
+            with replacing(path, ".tmp") as tmp, open(tmp, "w", encoding="utf-8", newline="") as fh:
+                write_table(fh, result.time, result.columns, result.values, sep)
     elif fmt == "parquet":
         _write_parquet(path, result, model, params or {}, seed or 0)
     else:
@@ -80,15 +80,16 @@ def write_run(path, result, model=None, params: dict | None = None, seed: int | 
     return fmt
 
 
-def table_text(time, columns, values, sep: str = ",") -> str:
-    """`Time` and `columns` as a header line, then one line per saved time; every value
-    as the shortest text that reads back to the same double (repr of a float)."""
-    out = io.StringIO()
-    csv.writer(out, delimiter=sep, lineterminator="\n").writerow(["Time"] + list(columns))
-    rows = np.column_stack([np.asarray(time, dtype=float), np.asarray(values, dtype=float)]) \
-        if len(columns) else np.asarray(time, dtype=float)[:, None]
-    out.writelines(sep.join(map(repr, row)) + "\n" for row in rows.tolist())
-    return out.getvalue()
+def write_table(fh, time, columns, values, sep: str = ",") -> None:
+    """`Time` and `columns` as a header line, then one line per saved time, to the text
+    file `fh`; every value as the shortest text that reads back to the same double (the
+    repr of a float). Written a block of rows at a time: memory does not grow with the run."""
+    csv.writer(fh, delimiter=sep, lineterminator="\n").writerow(["Time"] + list(columns))
+    time = np.asarray(time, dtype=float)
+    values = np.asarray(values, dtype=float).reshape(len(time), len(columns))
+    for s in range(0, len(time), 4096):
+        rows = np.column_stack([time[s:s + 4096], values[s:s + 4096]]).tolist()
+        fh.writelines(sep.join(map(repr, row)) + "\n" for row in rows)
 
 
 def _units(model) -> dict[str, str]:

@@ -1,17 +1,22 @@
-"""PNG plots (matplotlib, Agg backend): a run's time series, a sweep's fan chart
+"""Plots (matplotlib, Agg backend) as PNG, SVG or PDF, as the file's extension says:
+a run's time series (panels of variables that share units), a sweep's fan chart
 (percentile bands over time) and scatter plots of an output against each
 parameter.
 
-    smartspec plot MODEL.mdl -o run.png [--var NAME ...] [--set NAME=VALUE ...]
+    smartspec plot MODEL.mdl -o run.svg [--var NAME ...] [--set NAME=VALUE ...]
     smartspec plot SWEEP_DIR -o fan.png [--var NAME] [--bands 5,25,50,75,95]
-    smartspec plot SWEEP_DIR -o scatter.png --kind scatter [--var NAME] [--time T]
+    smartspec plot SWEEP_DIR -o scatter.pdf --kind scatter [--var NAME] [--time T]
 """
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 
 from ..errors import SpecError
 from ..files import replacing
+
+FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
 
 
 def pyplot():
@@ -25,27 +30,43 @@ def pyplot():
     return plt
 
 
-def save_png(fig, path) -> None:
-    """Write `fig` to `path` as PNG atomically, then close it."""
+def image_format(path) -> str:
+    """'png', 'svg' or 'pdf' from `path`'s extension (case ignored); SpecError for any other,
+    checked before anything is run."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in FORMATS:
+        shown = f"'{suffix}'" if suffix else "no extension"
+        raise SpecError(f"{path}: cannot write a plot as {shown}: the extension picks the format: "
+                        ".png, .svg or .pdf")
+    return FORMATS[suffix]
+
+
+def save_figure(fig, path) -> None:
+    """Write `fig` to `path` atomically in the format its extension names, then close it."""
+    fmt = image_format(path)
     try:
-        with replacing(path, ".png") as tmp:
-            fig.savefig(tmp, dpi=110, format="png")
+        with replacing(path, "." + fmt) as tmp:
+            fig.savefig(tmp, dpi=110, format=fmt)
     finally:
         pyplot().close(fig)
 
 
-def series(result, variables, path, title="") -> None:
-    """Time series of one run (a runtime.Result)."""
+def series(result, panels, path, title="", time_unit="") -> None:
+    """Time series of one run (a runtime.Result): `panels` is a list of (y label, columns),
+    one panel each, stacked over a shared time axis labelled with `time_unit`."""
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(8, 4.5))
-    for v in variables:
-        ax.plot(result.time, result[v], label=v)
-    ax.set_xlabel("Time")
-    ax.legend(loc="best", fontsize="small")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
+    fig, axes = plt.subplots(len(panels), 1, figsize=(8, 1.2 + 2.8 * len(panels)), sharex=True,
+                             squeeze=False)
+    for ax, (label, columns) in zip(axes[:, 0], panels):
+        for c in columns:
+            ax.plot(result.time, result[c], label=c)
+        ax.set_ylabel(label)
+        ax.legend(loc="best", fontsize="small", ncol=1 if len(columns) <= 8 else 2)
+        ax.grid(alpha=0.3)
+    axes[-1, 0].set_xlabel(f"Time ({time_unit})" if time_unit else "Time")
+    fig.suptitle(title)
     fig.tight_layout()
-    save_png(fig, path)
+    save_figure(fig, path)
 
 
 def fan(sweep_result, output, path, bands=(5, 25, 50, 75, 95), title="") -> None:
@@ -77,7 +98,7 @@ def fan(sweep_result, output, path, bands=(5, 25, 50, 75, 95), title="") -> None
     ax.legend(loc="best", fontsize="small")
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    save_png(fig, path)
+    save_figure(fig, path)
 
 
 def scatter(sweep_result, output, path, at_time=None, title="") -> None:
@@ -106,4 +127,4 @@ def scatter(sweep_result, output, path, at_time=None, title="") -> None:
         ax.axis("off")
     fig.suptitle(title or f"{sweep_result.outputs[j]} at time {t[k]:g}")
     fig.tight_layout()
-    save_png(fig, path)
+    save_figure(fig, path)

@@ -102,7 +102,9 @@ def analyze(result, design, outputs=None, time=None, seed: int = 0) -> Indices:
                    and np.ptp(result.values[:, k, j]) > 0]
     values = {}
     for out in outputs:
-        y = np.ascontiguousarray(result.values[:, k, result._out(out)])
+        j = result._out(out)
+        out = result.outputs[j]          # as the model spells it, whatever the spec's spelling
+        y = np.ascontiguousarray(result.values[:, k, j])
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")   # SALib warns on a constant output; its indices are NaN then
             if method == "morris":
@@ -110,7 +112,7 @@ def analyze(result, design, outputs=None, time=None, seed: int = 0) -> Indices:
             else:
                 got = sobol.analyze(problem, y, calc_second_order=design.second, seed=seed)
         values[out] = {c: np.asarray(got[c], dtype=float) for c in INDICES[method]}
-    return Indices(method, float(result.time[k]), list(design.names), values)
+    return Indices(method, float(result.time[k]), [by_key[ir.canonical_name(n)] for n in design.names], values)
 
 
 def run(model, design, outputs=None, time=None, seed: int = 0, **sweep_kw):

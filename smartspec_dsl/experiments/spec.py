@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import ir
-from ..errors import ModelError, SpecError
+from ..errors import ModelError, SpecError, did_you_mean
 from ..files import read_toml
 from . import samplers as S
 from .stats import parse_stats
@@ -81,7 +81,8 @@ def read_spec(path, model, default_seed: int | None = None, chunk_size: int | No
 
     for k in raw:
         if k not in SPEC_KEYS:
-            fail(k, f"unknown key (expected one of {', '.join(sorted(SPEC_KEYS))})")
+            fail(k, "unknown key" + (did_you_mean(k, {key: key for key in SPEC_KEYS})
+                                     or f" (expected one of {', '.join(sorted(SPEC_KEYS))})"))
 
     def check_param(key, name):
         try:
@@ -190,7 +191,8 @@ def read_spec(path, model, default_seed: int | None = None, chunk_size: int | No
             key = f"scenarios[{j}]"
             for k in sc:
                 if k not in SCENARIO_KEYS:
-                    fail(f"{key}.{k}", f"unknown key (expected one of {', '.join(sorted(SCENARIO_KEYS))})")
+                    fail(f"{key}.{k}", "unknown key" + (did_you_mean(k, {x: x for x in SCENARIO_KEYS}) or
+                                                         f" (expected one of {', '.join(sorted(SCENARIO_KEYS))})"))
             name = sc.get("name")
             if not isinstance(name, str) or not name:
                 fail(f"{key}.name", "missing key (every scenario needs a name)")

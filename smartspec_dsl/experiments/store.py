@@ -31,6 +31,11 @@ options), "spec_file", "spec_file_hash", "runs", "chunk_size", "n_chunks",
 "chunks_done": [...], "chunk_sha256": {chunk: sha256 of its file}, "complete": bool, "layout", "outputs", "time",
 "parameters", "schema": {column: type}}.
 
+Each chunk file's schema metadata holds the number of its runs that had
+simulation warnings (key `smartspec.runs_with_warnings`), written with its
+values, so that a resumed sweep or one whose chunks ran on other machines
+still counts every run.
+
 Each chunk file is written to a temporary name in `chunks/` and moved into
 place with os.replace, so a chunk file that exists is complete; an interrupted
 sweep keeps every finished chunk. Resuming (`SweepStore(..., resume=True)`)
@@ -52,6 +57,7 @@ from ..files import replacing, write_bytes
 from .results import SweepResult
 
 FORMAT = "smartspec-sweep/1"
+WARNED_KEY = b"smartspec.runs_with_warnings"   # chunk metadata: its runs with simulation warnings
 
 
 def _pa():
@@ -202,6 +208,8 @@ class SweepStore:
                         f"{n * rows_per_run} rows instead of {(e - s) * rows_per_run}"
                 except Exception as err:    # noqa: BLE001 - pyarrow reports damage in many ways
                     problem = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+            if problem is None and self.chunk_warnings(i) is None:
+                problem = "written without its count of runs with warnings"
             if problem is not None:
                 self.log(f"{path}: damaged ({problem}); its runs are computed again")
                 path.unlink()
@@ -237,7 +245,9 @@ class SweepStore:
             cols["param:" + k] = pa.array(np.repeat(p.columns[k], repeat))
         return pa.table(cols)
 
-    def _table(self, plan, s, vals):
+    def _table(self, plan, s, vals, warned: int | None = None):
+        """The chunk of runs from `s` on as a table; `warned` (its runs with simulation
+        warnings) goes in the schema's metadata."""
         pa, _ = _pa()
         n, T, O = vals.shape
         if self.layout == "wide":
@@ -245,17 +255,20 @@ class SweepStore:
             for j, out in enumerate(plan.output_names):
                 for k, tm in enumerate(plan.time):
                     t = t.append_column(f"{out}@{time_label(tm)}", pa.array(vals[:, k, j]))
-            return t
-        t = self._param_table(plan, s, s + n, T)
-        t = t.append_column("time", pa.array(np.tile(np.asarray(plan.time, dtype=np.float64), n)))
-        flat = vals.reshape(n * T, O)
-        for j, out in enumerate(plan.output_names):
-            t = t.append_column(out, pa.array(flat[:, j]))
+        else:
+            t = self._param_table(plan, s, s + n, T)
+            t = t.append_column("time", pa.array(np.tile(np.asarray(plan.time, dtype=np.float64), n)))
+            flat = vals.reshape(n * T, O)
+            for j, out in enumerate(plan.output_names):
+                t = t.append_column(out, pa.array(flat[:, j]))
+        if warned is not None:
+            t = t.replace_schema_metadata({**(t.schema.metadata or {}), WARNED_KEY: str(int(warned)).encode()})
         return t
 
-    def write_chunk(self, i: int, plan, vals: np.ndarray) -> None:
+    def write_chunk(self, i: int, plan, vals: np.ndarray, warned: int) -> None:
+        """Chunk i's values (runs, times, outputs) and its number of runs with warnings."""
         s, _ = plan.bounds(i)
-        write_parquet(self.chunk_path(i), self._table(plan, s, vals))
+        write_parquet(self.chunk_path(i), self._table(plan, s, vals, warned))
         self.mark_done(i)
 
     def mark_done(self, i: int) -> None:
@@ -269,6 +282,13 @@ class SweepStore:
     def read_chunk(self, i: int) -> np.ndarray:
         """(runs, times, outputs) values of chunk i."""
         return read_values(self.chunk_path(i), self.manifest)
+
+    def chunk_warnings(self, i: int) -> int | None:
+        """How many runs of chunk i had simulation warnings; None when its file does not say
+        (written before the count was kept: a resume computes such a chunk again)."""
+        _, pq = _pa()
+        meta = pq.read_schema(self.chunk_path(i)).metadata or {}
+        return int(meta[WARNED_KEY]) if WARNED_KEY in meta else None
 
     def finish(self, plan, stats, error) -> None:
         pa, _ = _pa()

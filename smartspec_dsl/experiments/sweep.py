@@ -117,7 +117,7 @@ class Plan:
     table_sets: list = field(default_factory=list)   # lookup-table vectors runs may use
     has_labels: bool = False
     common_seeds: bool = False         # every run gets seed 0 (common random numbers)
-    warned: int = 0                    # runs (of the chunks run here) with simulation warnings
+    warned: int = 0                    # runs with simulation warnings, of the chunks run_chunk ran
     tier: str = "auto"                 # what runs the chunks (Model.run_batch's tier)
     _last: tuple | None = field(default=None, repr=False, compare=False)
     _digest: str | None = field(default=None, repr=False, compare=False)
@@ -299,6 +299,9 @@ def sweep(model, params, outputs=None, times="all", keep_runs: bool = True, stat
     values = np.empty((n, T, O)) if keep_runs else None
     if store is not None:
         store.begin(model, pl)
+    # runs a resumed sweep reads back from its store instead of running them
+    read_back = 0 if store is None else sum(
+        e - s for s, e in (pl.bounds(i) for i in range(pl.n_chunks) if store.has_chunk(i)))
     bar = _Progress(progress, n)
     # The kernel writes each chunk into memory that is already mapped: into `values` itself when
     # every saved time is kept, else into one scratch chunk reused for all chunks. A fresh chunk
@@ -319,11 +322,13 @@ def sweep(model, params, outputs=None, times="all", keep_runs: bool = True, stat
         return scratch[:e - s]
 
     bad_runs = np.zeros(O, dtype=np.int64)
+    warned = 0
 
-    def consume(i, vals):
-        nonlocal bad_runs
+    def consume(i, vals, chunk_warned):
+        nonlocal bad_runs, warned
         s, e = pl.bounds(i)
         bad_runs += (~np.isfinite(vals)).any(axis=1).sum(axis=0)
+        warned += chunk_warned
         if values is not None and not np.may_share_memory(values, vals):
             values[s:e] = vals
         if acc is not None:
@@ -336,22 +341,25 @@ def sweep(model, params, outputs=None, times="all", keep_runs: bool = True, stat
         else:
             for i in range(pl.n_chunks):
                 if store is not None and store.has_chunk(i):
-                    vals = store.read_chunk(i)
+                    vals, chunk_warned = store.read_chunk(i), store.chunk_warnings(i)
                 else:
+                    before = pl.warned
                     vals = pl.run_chunk(model, i, buffer(i))
+                    chunk_warned = pl.warned - before
                     if store is not None:
-                        store.write_chunk(i, pl, vals)
-                consume(i, vals)
+                        store.write_chunk(i, pl, vals, chunk_warned)
+                consume(i, vals, chunk_warned)
     finally:
         bar.close()
     result_stats = acc.result(values if exact else None) if acc is not None else None
     err = None if (acc is None or exact) else acc.error()
     # runs with an infinite or NaN value, per output (left out of the statistics), and runs
-    # with simulation warnings (lookups, declared ranges; counted for the chunks run here)
+    # with simulation warnings (lookups, declared ranges), of every chunk: run here, on
+    # workers, or read back from the store
     bad = {o: int(k) for o, k in zip(pl.output_names, bad_runs) if k}
     if store is not None:
         store.manifest["bad_runs"] = bad
-        store.manifest["runs_with_warnings"] = pl.warned
+        store.manifest["runs_with_warnings"] = warned
         store.finish(pl, result_stats, err)
     if keep_runs:
         every = pl.run_params(0, n)
@@ -361,4 +369,5 @@ def sweep(model, params, outputs=None, times="all", keep_runs: bool = True, stat
     return SweepResult(runs, params, pl.time, pl.output_names, values, result_stats, err, pl.seed, seeds,
                        labels, _time.perf_counter() - started,
                        {"chunk_size": pl.chunk_size, "chunks": pl.n_chunks, "bad_runs": bad,
-                        "runs_with_warnings": pl.warned, "tier": pl.tier})
+                        "runs_with_warnings": warned, "runs_run": n - read_back, "runs_read_back": read_back,
+                        "tier": pl.tier})

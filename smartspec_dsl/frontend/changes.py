@@ -60,7 +60,8 @@ def parse_changes(text: str, source: str = "<changes>") -> Changes:
         if not points:
             raise SpecError(f"{source}:{lineno}: lookup table '{m.group('name').strip()}' has no (x,y) points")
         name = ir.canonical_name(m.group("name"))
-        points.sort(key=lambda p: p[0])  # as in a model: Vensim reads the points in x order
+        # a changes file is not a model Vensim's output shows it reading in x order: an
+        # unsorted table there is refused rather than reordered
         try:
             ir.check_increasing([p[0] for p in points], f"{source}:{lineno}")
         except ModelError as err:

@@ -171,6 +171,7 @@ class _ToIR(Transformer_NonRecursive):
     def __init__(self, filename: str):
         super().__init__()
         self.filename = filename
+        self.notices: list[str] = []
 
     def _pos(self, meta) -> SourcePos:
         return SourcePos(self.filename, getattr(meta, "line", 0), getattr(meta, "column", 0))
@@ -282,9 +283,10 @@ class _ToIR(Transformer_NonRecursive):
 
     def _table(self, meta, points) -> ir.LookupTable:
         points = [p for p in points if not (isinstance(p, tuple) and p and p[0] == "range")]
-        points.sort(key=lambda p: p[0])  # Vensim reads the points in x order
-        ir.check_increasing([p[0] for p in points], self._pos(meta))
-        return ir.LookupTable(tuple(p[0] for p in points), tuple(p[1] for p in points))
+        table, notice = ir.table_in_x_order(points, self._pos(meta))
+        if notice:
+            self.notices.append(notice)
+        return table
 
     def lookup_points(self, meta, children):
         return self._table(meta, children)
@@ -398,7 +400,9 @@ class _ToIR(Transformer_NonRecursive):
                                      "pos": self._pos(meta)})
 
     def group(self, meta, children):
-        return _Item("group")
+        # the header's name line: '.Agriculture.Loop1' between the lines of stars
+        name = str(children[0]).strip("*").strip().split("\n")[0].strip().lstrip(".")
+        return _Item("group", extra={"name": name})
 
     def macro_inputs(self, meta, children):
         return ("inputs", [ir.canonical_name(c) for c in children])
@@ -479,7 +483,8 @@ def _variable_from_items(items: list[_Item], lookup_names: set[str]) -> ir.Varia
     return ir.Variable(
         name=lhs.name, display=lhs.display, kind=kind, expr=expr, initial=initial,
         lookup=lookup if scalar else None, units=units, comment=comment, pos=lhs.pos,
-        dims=dims, definitions=tuple(definitions), unchangeable=d.operator == "==")
+        dims=dims, definitions=tuple(definitions), unchangeable=d.operator == "==",
+        group=first.extra.get("group", ""))
 
 
 def _is_number(e) -> bool:
@@ -504,15 +509,21 @@ def _build_variables(items: list[_Item], filename: str) -> dict[str, ir.Variable
 
 def parse_model(text: str, filename: str = "<model>") -> ir.Model:
     tree = parse_tree(text, filename)
+    to_ir = _ToIR(filename)
     try:
-        items = _ToIR(filename).transform(tree)
+        items = to_ir.transform(tree)
     except lark.exceptions.VisitError as err:
         if isinstance(err.orig_exc, ModelError):
             raise err.orig_exc from None
         raise
     ranges, macros = {}, {}
     top = []
+    group = ""
     for it in items:
+        if it.kind == "group":
+            group = it.extra["name"]
+        elif it.lhs is not None and group:
+            it.extra["group"] = group
         if it.kind == "range":
             name = ir.canonical_name(it.extra["name"])
             elements, display = _range_elements(it.extra["body"])
@@ -533,7 +544,7 @@ def parse_model(text: str, filename: str = "<model>") -> ir.Model:
                                     tuple(body.values()), it.extra["pos"])
         else:
             top.append(it)
-    return ir.Model(filename, _build_variables(top, filename), ranges, macros)
+    return ir.Model(filename, _build_variables(top, filename), ranges, macros, notices=tuple(to_ir.notices))
 
 
 def parse_file(path: str | Path) -> ir.Model:

@@ -47,6 +47,7 @@ class _Build:
     written: dict[str, tuple[str, ...]] = field(default_factory=dict)  # elements as written
     models: dict[str, Node] = field(default_factory=dict)
     vars: dict[str, _Var] = field(default_factory=dict)
+    notices: list[str] = field(default_factory=list)   # ir.Model.notices
 
 
 def _numbers(node: Node, what: str) -> list[float]:
@@ -66,7 +67,7 @@ def _number(node: Node, what: str) -> float:
                          f"got '{node.text.strip()[:40]}'") from None
 
 
-def _table(gf: Node, owner: str) -> tuple[ir.LookupTable, str]:
+def _table(gf: Node, owner: str, notices: list[str]) -> tuple[ir.LookupTable, str]:
     """A graphical function's points and its type (continuous, extrapolate, discrete)."""
     ypts = gf.find("ypts")
     if ypts is None:
@@ -91,8 +92,10 @@ def _table(gf: Node, owner: str) -> tuple[ir.LookupTable, str]:
     if kind not in ("continuous", "extrapolate", "discrete"):
         raise ModelError(f"{gf.pos}: graphical function type '{kind}' of '{owner}' is not one of "
                          "continuous, extrapolate, discrete")
-    points = sorted(zip(xs, ys), key=lambda p: p[0])
-    return ir.LookupTable(tuple(p[0] for p in points), tuple(p[1] for p in points)), kind
+    table, notice = ir.table_in_x_order(zip(xs, ys), gf.pos, f"the graphical function of '{owner}'")
+    if notice:
+        notices.append(notice)
+    return table, kind
 
 
 def _apply_table(table: str, kind: str, x: ir.Expr, pos) -> ir.Expr:
@@ -230,7 +233,7 @@ def _definition(b: _Build, v: _Var, node: Node, ctx: Context, new: dict) -> ir.E
     through its graphical function when it has one; None when it is only a table."""
     eqn, gf = node.find("eqn"), (node if node.tag == "gf" else node.find("gf"))
     if gf is not None:
-        table, kind = _table(gf, v.display)
+        table, kind = _table(gf, v.display, b.notices)
         if eqn is None or v.node.tag == "gf":
             return table
         tname = f"{v.name} #gf{len(new) + 1}"
@@ -420,7 +423,7 @@ def parse_xmile(data: bytes, filename: str = "<model>") -> ir.Model:
     variables.update(new)
     _controls(b, specs, variables)
     ranges = {d: ir.SubscriptRange(d, els, (), None, b.written[d]) for d, els in b.dims.items()}
-    return ir.Model(filename, variables, ranges, method=method)
+    return ir.Model(filename, variables, ranges, method=method, notices=tuple(b.notices))
 
 
 def parse_xmile_file(path: str | Path) -> ir.Model:

@@ -104,6 +104,23 @@ def check_increasing(xs, where) -> None:
                              f"x = {a:g} is followed by x = {b:g}")
 
 
+def table_in_x_order(points, where, what: str = "a lookup") -> tuple[LookupTable, str]:
+    """The lookup of (x, y) `points` read in x order, as Vensim reads them (its output for
+    a table written (2,-3),(1,-7),(0,-1) is the sorted table's: the SDXorg case
+    subscripted_lookups), and the warning to give when that changed their order ("" when
+    they were in order). Two points at one x are an error (`check_increasing`)."""
+    points = list(points)
+    notice = ""
+    for (a, _), (b, _) in zip(points, points[1:]):
+        if b < a:
+            notice = (f"{where}: the x values of {what} are not in increasing order (x = {a:g} "
+                      f"is followed by x = {b:g}): its points are read in x order, as Vensim reads them")
+            break
+    points.sort(key=lambda p: p[0])
+    check_increasing([p[0] for p in points], where)
+    return LookupTable(tuple(p[0] for p in points), tuple(p[1] for p in points)), notice
+
+
 @dataclass(frozen=True)
 class BinOp:
     op: str  # + - * / ^ = <> < <= > >= and or
@@ -236,6 +253,9 @@ class Variable:
     hidden: bool = False           # introduced by lowering; not an output column
     discrete: bool = False         # lowered stock whose `expr` is its next value, not a rate
     unchangeable: bool = False     # defined with '=='
+    # the group (Vensim's `*** .Name ***` header) the equation is written under, "" for none;
+    # documentation only, so two variables that differ only here are the same variable
+    group: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True)
@@ -290,6 +310,9 @@ class Model:
     stage: Stage = Stage.PARSED
     method: str = ""               # integration method the file asks for (XMILE sim_specs), "" = euler
     decisions: tuple[Decision, ...] = ()   # set by lowering
+    # what the front end changed or doubts, located ("file:line:col: ..."): given with every
+    # run's warnings (Result.warnings) and by `smartspec check`
+    notices: tuple[str, ...] = ()
 
     def stocks(self) -> list[Variable]:
         return [v for v in self.variables.values() if v.kind is Kind.STOCK]

@@ -50,7 +50,9 @@ class Builtin:
     implements it checks its arguments (array and data functions); `helper` is
     the kernel-library function (or math call) codegen emits; `time_argument`
     says the second argument is a time (units: it must have the model's time
-    unit); `clocked` says its value changes with time when its arguments do not."""
+    unit); `clocked` says its value changes with time when its arguments do not;
+    `takes_lookup` says its first argument is a lookup's name, not a value (anywhere
+    else a lookup's name alone is an error: Vensim's "lookup used as a variable")."""
     name: str
     args: tuple[int, int] | None
     stage: str
@@ -60,18 +62,21 @@ class Builtin:
     emit: str = ""
     time_argument: bool = False
     clocked: bool = False
+    takes_lookup: bool = False
 
 
-def _kernel(name, args, helper, doc, units=UNCHECKED, emit=ARGS, clocked=False):
-    return Builtin(name, args, KERNEL, doc, units, helper, emit, clocked=clocked)
+def _kernel(name, args, helper, doc, units=UNCHECKED, emit=ARGS, clocked=False, takes_lookup=None):
+    # a function written as a table read (emit=LOOKUP) takes a lookup's name
+    return Builtin(name, args, KERNEL, doc, units, helper, emit, clocked=clocked,
+                   takes_lookup=emit == LOOKUP if takes_lookup is None else takes_lookup)
 
 
 def _lowered(name, args, doc, units=UNCHECKED, time_argument=False, stage=LOWERING):
     return Builtin(name, args, stage, doc, units, time_argument=time_argument)
 
 
-def _random(name, args, helper, doc, emit=RANDOM_DRAW):
-    return Builtin(name, args, KERNEL, doc, UNCHECKED, helper, emit, clocked=True)
+def _random(name, args, helper, doc, emit=RANDOM_DRAW, takes_lookup=False):
+    return Builtin(name, args, KERNEL, doc, UNCHECKED, helper, emit, clocked=True, takes_lookup=takes_lookup)
 
 
 _ALL = [
@@ -121,11 +126,12 @@ _ALL = [
     _kernel("LOOKUP INVERT", (2, 2), "lookup_invert",
             "LOOKUP INVERT(table, y): the x at which a monotonic table gives y", emit=LOOKUP),
     _kernel("LOOKUP AREA", (3, 3), "lookup_area",
-            "LOOKUP AREA(table, start, end): the area under the table from start to end", emit=OWN),
+            "LOOKUP AREA(table, start, end): the area under the table from start to end", emit=OWN,
+            takes_lookup=True),
     _kernel("GAMMA LN", (1, 1), "gamma_ln", "GAMMA LN(x): natural logarithm of the gamma function",
             DIMENSIONLESS),
     # ---- random numbers (counter-based: a draw depends on seed, call site and time step only)
-    _random("RANDOM 0 1", (0, 0), "random_uniform", "uniform on [0, 1]"),
+    _random("RANDOM 0 1", (0, 0), "random_uniform", "uniform on [0, 1]", emit=OWN),
     _random("RANDOM UNIFORM", (3, 3), "random_uniform", "RANDOM UNIFORM(min, max, seed)"),
     _random("RANDOM NORMAL", (5, 5), "random_normal", "RANDOM NORMAL(min, max, mean, sd, seed), truncated"),
     _random("RANDOM EXPONENTIAL", (5, 5), "random_exponential",
@@ -143,7 +149,7 @@ _ALL = [
             "RANDOM NEGATIVE BINOMIAL(min, max, probability, successes, shift, stretch, seed)"),
     _random("RANDOM LOOKUP", (6, 6), "random_lookup",
             "RANDOM LOOKUP(table, min, max, shift, stretch, seed): a draw from the table as a density",
-            emit=OWN),
+            emit=OWN, takes_lookup=True),
     # ---- stateful: rewritten into stocks by passes/stateful/
     _lowered("DELAY1", (2, 2), "first-order material delay", SAME_AS_FIRST, True),
     _lowered("DELAY1I", (3, 3), "DELAY1 with an initial value", SAME_AS_FIRST, True),
@@ -232,11 +238,7 @@ ARITY = {n: b.args for n, b in BUILTINS.items() if b.args is not None and b.stag
 CLOCKED = {n for n, b in BUILTINS.items() if b.clocked}
 ARRAY = {n for n, b in BUILTINS.items() if b.stage == FLATTENING}
 WHOLE_EQUATION = {n for n, b in BUILTINS.items() if b.stage == EQUATION}
-# Functions whose first argument names a lookup; anywhere else a lookup's name alone is an
-# error (Vensim's "lookup used as a variable").
-# the functions whose first argument is a lookup's name (not a value): those emitted as a
-# table read, and the ones with their own emitter that still read a table
-TAKES_LOOKUP = {n for n, b in BUILTINS.items() if b.emit == LOOKUP} | {"RANDOM LOOKUP", "LOOKUP AREA"}
+TAKES_LOOKUP = {n for n, b in BUILTINS.items() if b.takes_lookup}
 
 
 def helpers(emit: str) -> dict[str, str]:
@@ -311,23 +313,58 @@ KNOWN_UNSUPPORTED = set(NOT_SUPPORTED) | {
     n for n, b in BUILTINS.items() if b.stage == EXTERNAL and not n.endswith(" SUBSCRIPT")}
 
 
-# Calls the subscript pass introduces ('@' keeps them apart from Vensim's names). A driver
-# computes a whole vector into a scratch block of the kernel's state: name -> (kernel_lib
-# helper, number of scalar arguments before the vector).
-ARRAY_DRIVERS = {"@PACK": ("", 0), "@VECTOR RANK": ("vector_rank", 1),
-                 "@VECTOR SORT ORDER": ("vector_sort_order", 1),
-                 "@ALLOCATE AVAILABLE": ("allocate_available", 1),
-                 "@ALLOCATE BY PRIORITY": ("allocate_by_priority", 2),
-                 "@INVERT MATRIX": ("invert_matrix", 0)}
-# Reads of a driver's block: @ELEMENT(driver, k), @AT(driver, n, index), @VSELECT(driver, n, missing, action)
-# @VLOOKUP(driver, n, x, xmin, xmax, mode)
-ARRAY_READS = {"@ELEMENT": (2, 2), "@AT": (3, 3), "@VSELECT": (4, 4), "@VLOOKUP": (6, 6)}
+# ---- internal calls -------------------------------------------------------------------
+# Calls the flattening pass introduces ('@' keeps them apart from Vensim's names), declared
+# here once: passes/array_functions.py builds them from these entries and backend/emit.py
+# writes them from these fields, so neither matches their names.
+DRIVER, BLOCK_READ = "driver", "block read"
+
+
+@dataclass(frozen=True)
+class Internal:
+    """A call the flattening pass introduces. A DRIVER computes a whole vector into a
+    scratch block of the kernel's state, once per evaluation: `helper(v, block, n,
+    scalars...)` over its arguments after the first `scalars` (the vector); @PACK
+    (`helper` "") only stores its vector there. A BLOCK_READ reads a driver's block
+    (its first argument, then the block's length n): `helper(v, block, n, rest...)`, or
+    for @ELEMENT (`helper` "") the block's k-th value. `shown` is how messages name it."""
+    name: str
+    role: str
+    helper: str
+    args: tuple[int, int] | None = None   # a read's arity; a driver takes a vector of any length
+    scalars: int = 0
+    shown: str = ""
+
+
+def _driver(function: str, helper: str, scalars: int) -> Internal:
+    return Internal("@" + function, DRIVER, helper, None, scalars, function)
+
+
+PACK = Internal("@PACK", DRIVER, "", shown="vector")
+ELEMENT = Internal("@ELEMENT", BLOCK_READ, "", (2, 2), shown="element")       # (driver, k)
+AT = Internal("@AT", BLOCK_READ, "vector_at", (3, 3), shown="element at")       # (driver, n, index)
+VSELECT = Internal("@VSELECT", BLOCK_READ, "vector_select", (4, 4),             # (driver, n, missing, action)
+                   shown="VECTOR SELECT")
+VLOOKUP = Internal("@VLOOKUP", BLOCK_READ, "vector_lookup", (6, 6),             # (driver, n, x, xmin, xmax, mode)
+                   shown="VECTOR LOOKUP")
+INTERNAL: dict[str, Internal] = {c.name: c for c in (
+    PACK, _driver("VECTOR RANK", "vector_rank", 1), _driver("VECTOR SORT ORDER", "vector_sort_order", 1),
+    _driver("ALLOCATE AVAILABLE", "allocate_available", 1),
+    _driver("ALLOCATE BY PRIORITY", "allocate_by_priority", 2), _driver("INVERT MATRIX", "invert_matrix", 0),
+    ELEMENT, AT, VSELECT, VLOOKUP)}
+ARRAY_DRIVERS = {n: c for n, c in INTERNAL.items() if c.role == DRIVER}
+ARRAY_READS = {n: c for n, c in INTERNAL.items() if c.role == BLOCK_READ}
+
+
+def driver_for(function: str) -> Internal:
+    """The driver that computes the Vensim array function `function` (VECTOR RANK, ...)."""
+    return ARRAY_DRIVERS["@" + function]
 
 
 def check_call(node: ir.Call) -> None:
     """Raise a precise error for an unknown function or a wrong argument count."""
     f = node.func
-    arity = ARITY.get(f) or ARRAY_READS.get(f)
+    arity = ARITY.get(f) or (ARRAY_READS[f].args if f in ARRAY_READS else None)
     if f in ARRAY_DRIVERS:
         arity = (0, len(node.args))
     if arity is None and f in ARRAY:

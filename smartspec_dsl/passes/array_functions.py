@@ -16,6 +16,7 @@ from dataclasses import replace
 
 from .. import ir
 from ..errors import ModelError, UnsupportedFeature
+from ..ir.builtins import ARRAY_DRIVERS, AT, ELEMENT, PACK, VLOOKUP, VSELECT, Internal, driver_for
 from .flat_exprs import combine, flat_name, fold, number
 
 # whole-array functions -> the ArrayFunctions method that expands them
@@ -86,9 +87,9 @@ class ArrayFunctions:
             value = result(int(k))
         else:
             # an action known only at run time: the kernel picks it (kernel_lib.vector_select)
-            packed = self.driver("@PACK", tuple(s for s, _ in pairs) + tuple(x for _, x in pairs),
+            packed = self.driver(PACK, tuple(s for s, _ in pairs) + tuple(x for _, x in pairs),
                                  e.pos, display)
-            value = ir.Call("@VSELECT", (packed, ir.Num(float(len(pairs))), missing, action), e.pos)
+            value = ir.Call(VSELECT.name, (packed, ir.Num(float(len(pairs))), missing, action), e.pos)
         # error action (Vensim help, "VECTOR SELECT"): a floating point error when nothing is
         # selected (1), more than one element is (2), or either (3): the value is NaN there,
         # which the run reports, instead of a number
@@ -100,25 +101,24 @@ class ArrayFunctions:
         return ite(ir.BinOp("or", none, many), ir.Num(math.nan), value)
 
     # -- whole-array functions ---------------------------------------------------------
-    def driver(self, func: str, args: tuple, pos, display: str) -> ir.Ref:
+    def driver(self, func: Internal, args: tuple, pos, display: str) -> ir.Ref:
         """The hidden variable computing `func(args)`, shared by every element that reads it."""
-        key = (func, args)
+        key = (func.name, args)
         name = self.driver_of.get(key)
         if name is None:
-            name = f"{display} #{func.lstrip('@').lower()}{len(self.drivers) + 1}".lower()
+            name = f"{display} #{func.name.lstrip('@').lower()}{len(self.drivers) + 1}".lower()
             while name in self.model.variables or name in self.drivers:
                 name += "'"
             # messages name the modeller's variable and the call, never the internal name
-            what = "vector" if func == "@PACK" else func.lstrip("@")
-            shown = f"{display} ({what} at {pos.line}:{pos.column})" if pos is not None else display
-            self.drivers[name] = ir.Variable(name, shown, ir.Kind.AUXILIARY, expr=ir.Call(func, args, pos),
+            shown = f"{display} ({func.shown} at {pos.line}:{pos.column})" if pos is not None else display
+            self.drivers[name] = ir.Variable(name, shown, ir.Kind.AUXILIARY, expr=ir.Call(func.name, args, pos),
                                              pos=pos, hidden=True)
             self.driver_of[key] = name
         return ir.Ref(name, (), pos)
 
     @staticmethod
     def element(driver: ir.Ref, k: int, pos) -> ir.Expr:
-        return ir.Call("@ELEMENT", (driver, ir.Num(float(k))), pos)
+        return ir.Call(ELEMENT.name, (driver, ir.Num(float(k))), pos)
 
     def vector_contexts(self, e: ir.Call, ctx, ndim: int):
         """The left-hand side contexts of the vector (ndim 1) or matrix (ndim 2) this element
@@ -169,8 +169,8 @@ class ArrayFunctions:
             return vec[k]
         if offset:
             index = ir.BinOp("+", ir.Num(float(offset)), index)
-        packed = self.driver("@PACK", tuple(vec), e.pos, display)
-        return ir.Call("@AT", (packed, ir.Num(float(len(vec))), index), e.pos)
+        packed = self.driver(PACK, tuple(vec), e.pos, display)
+        return ir.Call(AT.name, (packed, ir.Num(float(len(vec))), index), e.pos)
 
     def arity(self, e: ir.Call, n: int, names: str) -> None:
         if len(e.args) != n:
@@ -183,7 +183,7 @@ class ArrayFunctions:
         ctxs, k, _ = self.vector_contexts(e, ctx, 1)
         vec = self.vector_of(e, e.args[0], ctxs, it, display)
         direction = self.instantiate(e.args[1], ctx, it, display)
-        return self.element(self.driver("@" + e.func, (direction, *vec), e.pos, display), k, e.pos)
+        return self.element(self.driver(driver_for(e.func), (direction, *vec), e.pos, display), k, e.pos)
 
     def vector_reorder(self, e: ir.Call, ctx, it, display) -> ir.Expr:
         """VECTOR REORDER(vector, order)[k] = vector[order[k]], order 0-based (as VECTOR SORT
@@ -217,9 +217,9 @@ class ArrayFunctions:
                for c in grid]
         offset = fold(self.instantiate(offset, ctx, it, display))
         if not isinstance(offset, ir.Num):
-            packed = self.driver("@PACK", tuple(vec), e.pos, display)
+            packed = self.driver(PACK, tuple(vec), e.pos, display)
             index = ir.BinOp("+", ir.Num(float(grid.index(base))), offset)
-            return ir.Call("@AT", (packed, ir.Num(float(len(vec))), index), e.pos)
+            return ir.Call(AT.name, (packed, ir.Num(float(len(vec))), index), e.pos)
         return self.pick(e, vec, offset, display, grid.index(base))
 
     def vector_lookup(self, e: ir.Call, ctx, it, display) -> ir.Expr:
@@ -247,9 +247,9 @@ class ArrayFunctions:
         if isinstance(mode, ir.Num) and mode.value not in (0, 1, 2, 3, 4, 5, 7):
             raise ModelError(f"{e.pos}: VECTOR LOOKUP's mode must be a whole number from 0 to 9, "
                              f"got {mode.value:g}")
-        packed = self.driver("@PACK", vec, e.pos, display)
+        packed = self.driver(PACK, vec, e.pos, display)
         args = tuple(self.instantiate(a, ctx, it, display) for a in (x, xmin, xmax))
-        return ir.Call("@VLOOKUP", (packed, ir.Num(float(len(vec))), *args, mode), e.pos)
+        return ir.Call(VLOOKUP.name, (packed, ir.Num(float(len(vec))), *args, mode), e.pos)
 
     def allocate_by_priority(self, e: ir.Call, ctx, it, display) -> ir.Expr:
         """ALLOCATE BY PRIORITY(request, priority, size, width, supply): ALLOCATE AVAILABLE
@@ -263,7 +263,7 @@ class ArrayFunctions:
         p = self.vector_of(e, priority, ctxs, it, display, check=False)
         w = self.instantiate(width, ctx, it, display)
         s = self.instantiate(supply, ctx, it, display)
-        return self.element(self.driver("@ALLOCATE BY PRIORITY", (w, s, *q, *p), e.pos, display), k, e.pos)
+        return self.element(self.driver(driver_for("ALLOCATE BY PRIORITY"), (w, s, *q, *p), e.pos, display), k, e.pos)
 
     def allocate_available(self, e: ir.Call, ctx, it, display) -> ir.Expr:
         """ALLOCATE AVAILABLE(request, pp, avail): pp's last subscript names the first of four
@@ -285,7 +285,7 @@ class ArrayFunctions:
                                      c, it, display)
                     for c in ctxs for j in range(4)]
         a = self.instantiate(avail, ctx, it, display)
-        return self.element(self.driver("@ALLOCATE AVAILABLE", (a, *q, *profiles), e.pos, display),
+        return self.element(self.driver(driver_for("ALLOCATE AVAILABLE"), (a, *q, *profiles), e.pos, display),
                             k, e.pos)
 
     def invert_matrix(self, e: ir.Call, ctx, it, display) -> ir.Expr:
@@ -298,7 +298,7 @@ class ArrayFunctions:
         self.check_size(e, self.instantiate(e.args[1], ctx, it, display), rows,
                         "each of the left-hand side's last two subscripts")
         m = self.vector_of(e, e.args[0], ctxs, it, display)
-        return self.element(self.driver("@INVERT MATRIX", tuple(m), e.pos, display), k, e.pos)
+        return self.element(self.driver(driver_for("INVERT MATRIX"), tuple(m), e.pos, display), k, e.pos)
 
     def check_profiles(self, variables: dict[str, ir.Variable]) -> None:
         """Priority profiles given as constants are checked now, with their source position
@@ -310,17 +310,17 @@ class ArrayFunctions:
 
         for drv in self.drivers.values():
             call = drv.expr
-            if call.func == "@ALLOCATE AVAILABLE":
+            if call.func == driver_for("ALLOCATE AVAILABLE").name:
                 n = (len(call.args) - 1) // 5
                 entries = [(call.args[1 + n + 4 * i], call.args[1 + n + 4 * i + 2]) for i in range(n)]
-            elif call.func == "@ALLOCATE BY PRIORITY":
+            elif call.func == driver_for("ALLOCATE BY PRIORITY").name:
                 entries = [(None, call.args[0])]
             else:
                 continue
             for ptype, width in entries:
                 t, var = known(ptype) if ptype is not None else (1.0, None)
                 where = f" (from '{var.display}', {var.pos})" if var is not None else ""
-                fname = call.func.lstrip("@")
+                fname = ARRAY_DRIVERS[call.func].shown
                 if t is not None and not (math.isfinite(t) and int(t) == t):
                     raise ModelError(f"{call.pos}: {fname}: priority type {t:g}{where} is not a whole number")
                 if t is not None and int(t) not in PROFILE_TYPES:

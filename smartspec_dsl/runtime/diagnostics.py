@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import math
+
 import numpy as np
 
 from .. import ir
@@ -23,8 +25,9 @@ class NumericalError(ModelError):
 @dataclass(frozen=True)
 class SimulationWarning:
     """One event of a run. kind: 'nan' or 'inf' (a floating-point error), 'lookup' (a
-    lookup's input leaves or re-enters its x range) or 'range' (a variable leaves or
-    re-enters its declared range); `variable` the modeller's name, with its element."""
+    lookup's input leaves or re-enters its x range), 'range' (a variable leaves or
+    re-enters its declared range) or 'model' (what the front end changed, given with
+    every run); `variable` the modeller's name, with its element ("" for 'model')."""
     kind: str
     variable: str
     time: float
@@ -50,10 +53,18 @@ def _at(pos) -> str:
     return f"{pos}: " if pos is not None else ""
 
 
+def model_notices(model: ir.Model, time: float) -> list[SimulationWarning]:
+    """What the front end changed in the model (ir.Model.notices: a lookup read in x order),
+    given with every run's warnings, at its initial `time`."""
+    return [SimulationWarning("model", "", time, None, notice) for notice in model.notices]
+
+
 def bad_numbers(model: ir.Model, names: list[str], time: np.ndarray, values: np.ndarray
                 ) -> list[SimulationWarning]:
     """A warning per saved column (canonical `names`) at the first saved time its value is
     infinite or NaN. values: (saved times, columns)."""
+    if math.isfinite(values.sum()):   # one pass, no copy: an infinity or NaN anywhere makes the sum one
+        return []
     bad = ~np.isfinite(values)
     cols = np.flatnonzero(bad.any(axis=0))
     out = []
@@ -73,8 +84,13 @@ def watch_warnings(model: ir.Model, watches: tuple, diag: np.ndarray, tab: np.nd
     """The events the kernel's watches recorded (diag: per watch its range and three first
     times, +inf for never; see kernel_intrinsics.watched) as warnings; `tab` the lookup tables the
     run used."""
+    if not len(diag):
+        return []
+    first = diag.reshape(-1, 5)[:, 2:]
+    if first.min() == math.inf:   # no watch saw anything: the common case, one pass
+        return []
     out = []
-    seen = np.flatnonzero(np.isfinite(diag.reshape(-1, 5)[:, 2:]).any(axis=1)) if len(diag) else ()
+    seen = np.flatnonzero(np.isfinite(first).any(axis=1))
     words = {} if words is None else words   # per watch: what does not change between runs
     for k in seen:
         lo, hi = diag[5 * k:5 * k + 2]

@@ -17,7 +17,7 @@ from ..errors import ModelError, ParameterError, did_you_mean
 from ..passes.stateful import decide
 from ..passes.order import Schedule
 from .result import BatchResult, Result, VariableInfo
-from .diagnostics import bad_numbers, strict_error, watch_warnings, warning_counts
+from .diagnostics import bad_numbers, model_notices, strict_error, watch_warnings, warning_counts
 from .tiers import Tiers
 
 METHODS = {"euler": 0, "rk4": 1}
@@ -65,6 +65,14 @@ class Model:
                                                  if c in self._param_index), dtype=np.int64)
         self._variants: dict[tuple, Model] = {self._structure: self}
         self._watch_text: dict[int, tuple] = {}   # diagnostics.watch_warnings' words per watch
+        # A run's controls depend only on these constants and its own arguments: computed once
+        # per distinct set of them (small models spend more time here than in the kernel).
+        control_exprs = [v.expr for n, v in self._control_model.variables.items() if n in ir.CONTROL_NAMES]
+        reads = constants_read(self._control_model, control_exprs) | set(ir.CONTROL_NAMES)
+        self._control_inputs = np.array(sorted(self._param_index[c] for c in reads if c in self._param_index),
+                                        dtype=np.int64)
+        self._control_cache: dict[tuple, tuple] = {}
+        self._default_columns = None   # (names, save_idx, displayed names) of a run's default outputs
 
     @property
     def variables(self) -> list[VariableInfo]:
@@ -172,13 +180,24 @@ class Model:
     def _prepare(self, params, args, return_columns):
         p = self.parameter_vector(params)
         explicit = {ir.canonical_name(n) for n in (params or {})}
-        vals = self.control_values(p, args, explicit)
+        key = (p[self._control_inputs].tobytes(), tuple(args.values()),
+               frozenset(explicit.intersection(self._derived)))
+        cached = self._control_cache.get(key)
+        if cached is None:
+            vals = self.control_values(p, args, explicit)
+            cached = vals, self._control(vals, args)
+            if len(self._control_cache) < 256:
+                self._control_cache[key] = cached
+        vals, (t0, dt, n_steps, save_every) = cached
         for name in ir.CONTROL_NAMES:
             if name in self._param_index:
                 p[self._param_index[name]] = vals[name]
-        t0, dt, n_steps, save_every = self._control(vals, args)
         if return_columns is None:
-            names = self.output_names
+            if self._default_columns is None:
+                names = self.output_names
+                self._default_columns = (names, np.array([self.kernel.slots[n] for n in names], dtype=np.int64),
+                                         [self.display(n) for n in names])
+            names, save_idx, _ = self._default_columns
         else:
             names = []
             for c in return_columns:
@@ -186,7 +205,7 @@ class Model:
                 if key not in self.kernel.slots or self.schedule.model.variables[key].hidden:
                     raise ParameterError(f"'{c}' is not a variable of {self.path}")
                 names.append(key)
-        save_idx = np.array([self.kernel.slots[n] for n in names], dtype=np.int64)
+            save_idx = np.array([self.kernel.slots[n] for n in names], dtype=np.int64)
         n_save = n_steps // save_every + 1
         return p, vals, t0, dt, n_steps, save_every, names, save_idx, n_save
 
@@ -289,14 +308,16 @@ class Model:
                 rows *= 4
             times, out = out[:saved, 0].copy(), out[:saved, 1:]
         lowered = self.schedule.model
-        warnings = bad_numbers(lowered, names, times, out) + \
+        warnings = model_notices(lowered, t0) + bad_numbers(lowered, names, times, out) + \
             watch_warnings(lowered, self.kernel.watches, diag, tab, self._watch_text)
         warnings.sort(key=lambda w: w.time)
         if strict and (err := strict_error(warnings)) is not None:
             raise err
         if used == "compiled":
             self._tiers.mark_ready()
-        return Result(times, [self.display(n) for n in names], out, warnings, used)
+        default = self._default_columns
+        shown = default[2] if default is not None and names is default[0] else [self.display(n) for n in names]
+        return Result(times, list(shown), out, warnings, used)
 
     # -- changes files ------------------------------------------------------
     def apply_changes(self, changes) -> tuple[dict[str, float], np.ndarray]:

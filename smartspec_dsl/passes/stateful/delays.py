@@ -66,12 +66,13 @@ def delay_n(lw: Lowering, owner, node: Call) -> ir.Expr:
     return chain(lw, owner, "delayn", a[0], a[1], a[2], n, pos, smooth=False, travelling_times=True)
 
 
-def _material(what: str, order: int, initial: bool):
-    """DELAY1/DELAY3 and their I forms: `order` stages; the initial value is the input's
-    unless the third argument gives it."""
+def stages(what: str, order: int, initial: bool, smooth: bool):
+    """The lowering of DELAY1/DELAY3 (material) or SMOOTH/SMOOTH3 (smooth) and their I
+    forms: `order` stages; the initial value is the input's unless the third argument
+    gives it."""
     def lower(lw: Lowering, owner, node: Call) -> ir.Expr:
         a = node.args
-        return chain(lw, owner, what, a[0], a[1], a[2] if initial else a[0], order, node.pos, smooth=False)
+        return chain(lw, owner, what, a[0], a[1], a[2] if initial else a[0], order, node.pos, smooth=smooth)
     return lower
 
 
@@ -87,10 +88,10 @@ def material(lw: Lowering, owner, node: Call) -> ir.Expr:
 
 
 LOWERINGS = {
-    "DELAY1": _material("delay1", 1, False),
-    "DELAY1I": _material("delay1", 1, True),
-    "DELAY3": _material("delay3", 3, False),
-    "DELAY3I": _material("delay3", 3, True),
+    "DELAY1": stages("delay1", 1, False, smooth=False),
+    "DELAY1I": stages("delay1", 1, True, smooth=False),
+    "DELAY3": stages("delay3", 3, False, smooth=False),
+    "DELAY3I": stages("delay3", 3, True, smooth=False),
     "DELAYP": delayp,
     "DELAY N": delay_n,
     "DELAY FIXED": buffer,

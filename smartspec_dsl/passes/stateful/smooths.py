@@ -4,16 +4,7 @@ from __future__ import annotations
 
 from ... import ir
 from .base import Call, Lowering, Num, add, div, mul, sub
-from .delays import chain
-
-
-def _smooth(what: str, order: int, initial: bool):
-    """SMOOTH/SMOOTH3 and their I forms: `order` stages; the initial value is the input's
-    unless the third argument gives it."""
-    def lower(lw: Lowering, owner, node: Call) -> ir.Expr:
-        a = node.args
-        return chain(lw, owner, what, a[0], a[1], a[2] if initial else a[0], order, node.pos, smooth=True)
-    return lower
+from .delays import chain, stages
 
 
 def smooth_n(lw: Lowering, owner, node: Call) -> ir.Expr:
@@ -36,10 +27,10 @@ def trend(lw: Lowering, owner, node: Call) -> ir.Expr:
 
 
 LOWERINGS = {
-    "SMOOTH": _smooth("smooth", 1, False),
-    "SMOOTHI": _smooth("smooth", 1, True),
-    "SMOOTH3": _smooth("smooth3", 3, False),
-    "SMOOTH3I": _smooth("smooth3", 3, True),
+    "SMOOTH": stages("smooth", 1, False, smooth=True),
+    "SMOOTHI": stages("smooth", 1, True, smooth=True),
+    "SMOOTH3": stages("smooth3", 3, False, smooth=True),
+    "SMOOTH3I": stages("smooth3", 3, True, smooth=True),
     "SMOOTH N": smooth_n,
     "TREND": trend,
     "FORECAST": trend,

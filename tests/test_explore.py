@@ -1,0 +1,182 @@
+"""`smartspec explore` without a browser: the sliders' ranges, the groups, what the page
+may send, the scenario's changes file and the documentation's causes and uses. The page
+itself is tested in a real browser by test_explore_browser.py."""
+from __future__ import annotations
+
+import base64
+import textwrap
+
+import numpy as np
+import pytest
+
+from smartspec_dsl import load
+from smartspec_dsl.errors import ParameterError
+from smartspec_dsl.explore import catalog
+from smartspec_dsl.explore.api import Explorer
+from smartspec_dsl.frontend.changes import parse_changes
+from smartspec_dsl.frontend.parse import parse_model
+
+MODEL = textwrap.dedent("""\
+    {UTF-8}
+    ********************************************************
+    \t.Stocks
+    ********************************************************~
+    \t\tThe stock and its flow.
+    \t|
+    level = INTEG(inflow, 5)
+    \t~ widgets [0, ?]
+    \t~ What is kept.
+    \t|
+    inflow = rate * (goal - level)
+    \t~ widgets/Month
+    \t~ Closes the gap.
+    \t|
+    ********************************************************
+    \t.Policy
+    ********************************************************~
+    \t|
+    rate = 0.25
+    \t~ 1/Month [0, 1, 0.05]
+    \t~ How fast.
+    \t|
+    goal = 40
+    \t~ widgets [10, ?]
+    \t~
+    \t|
+    fixed == 3
+    \t~ Dmnl
+    \t~
+    \t|
+    INITIAL TIME = 0 ~ Month ~ |
+    FINAL TIME = 10 ~ Month ~ |
+    TIME STEP = 0.5 ~ Month ~ |
+    SAVEPER = TIME STEP ~ Month ~ |
+    """)
+
+
+@pytest.fixture(scope="module")
+def explorer(tmp_path_factory):
+    path = tmp_path_factory.mktemp("explore") / "gap.mdl"
+    path.write_text(MODEL)
+    return Explorer(load(path))
+
+
+def test_groups_come_from_the_group_headers():
+    model = parse_model(MODEL, "gap.mdl")
+    assert {v.display: v.group for v in model.variables.values() if v.display != "Time"} == {
+        "level": "Stocks", "inflow": "Stocks", "rate": "Policy", "goal": "Policy", "fixed": "Policy",
+        "INITIAL TIME": "Policy", "FINAL TIME": "Policy", "TIME STEP": "Policy", "SAVEPER": "Policy"}
+
+
+@pytest.mark.parametrize("units, default, expected", [
+    ("1/Month [0, 1, 0.05]", 0.25, (0.0, 1.0, 0.05, True)),     # the model's range and step
+    ("widgets [0, 100]", 40.0, (0.0, 100.0, 1.0, True)),        # its range; 100 positions
+    ("widgets [10, ?]", 40.0, (10.0, 80.0, 1.0, False)),        # one bound: 0..2x40 within it
+    ("Minutes [0,?]", 10.0, (0.0, 20.0, 0.2, False)),
+    ("Dmnl", -3.0, (-6.0, 0.0, 0.1, False)),                    # no range: around the default
+    ("Dmnl", 0.0, (0.0, 1.0, 0.01, False)),
+    ("widgets [0, 10]", 25.0, (0.0, 25.0, 0.5, True)),          # the default always fits
+    ("widgets [5, 5]", 5.0, (0.0, 10.0, 0.1, False)),           # an empty range is no range
+])
+def test_slider_range(units, default, expected):
+    assert catalog.slider_range(units, default) == pytest.approx(expected)
+
+
+def test_only_declared_constants_are_sliders(explorer):
+    assert [(s.name, s.group, s.min, s.max, s.step) for s in explorer.sliders.values()] == [
+        ("rate", "Policy", 0.0, 1.0, 0.05), ("goal", "Policy", 10.0, 80.0, 1.0)]
+    assert explorer.info["graphs"] == [{"title": "widgets", "variables": ["level"]}]
+
+
+@pytest.mark.parametrize("values, message", [
+    ({"inflow": 1}, "'inflow' is a flow, not a constant of the model; only constants can be set"),
+    ({"goa": 1}, "did you mean 'goal'?"),
+    ({"fixed": 1}, "'fixed' is a constant the explorer does not change"),
+    ({"FINAL TIME": 20}, "'FINAL TIME' is a constant the explorer does not change"),
+    ({"goal": "high"}, "'goal': 'high' is not a number"),
+    ({"goal": None}, "'goal': null is not a number"),
+    ({"goal": True}, "'goal': true is not a number"),
+    ({"goal": float("nan")}, "'goal': nan is not a finite number"),
+])
+def test_what_the_page_may_not_send(explorer, values, message):
+    with pytest.raises(ParameterError, match=message.replace("?", r"\?").replace("(", r"\(")):
+        explorer.run({"values": values})
+
+
+def test_run_is_model_run(explorer):
+    out = explorer.run({"values": {"goal": "60", "Rate": 0.5}, "variables": ["level", "INFLOW"]})
+    series = {k: np.frombuffer(base64.b64decode(v), "<f8") for k, v in out["series"].items()}
+    ref = explorer.model.run(params={"goal": 60, "rate": 0.5})
+    np.testing.assert_array_equal(series["level"], ref["level"])
+    np.testing.assert_array_equal(series["inflow"], ref["inflow"])
+    np.testing.assert_array_equal(np.frombuffer(base64.b64decode(out["time"]), "<f8"), np.arange(21) * 0.5)
+    # Euler by hand: level(0.5) = 5 + 0.5 * 0.5 * (60 - 5)
+    assert series["level"][1] == 5 + 0.5 * 0.5 * 55
+    with pytest.raises(ParameterError, match="'nothing' is not a variable of the model"):
+        explorer.run({"values": {}, "variables": ["nothing"]})
+
+
+def test_changes_file_reads_back(explorer):
+    text = explorer.changes({"values": {"goal": 52.5, "rate": 0.25}})   # rate is its default
+    assert text == "goal = 52.5\n"
+    assert parse_changes(text).constants == {"goal": 52.5}
+    run = explorer.model.run(changes=[parse_changes(text)])
+    assert run["level"].tolist() == explorer.model.run(params={"goal": 52.5})["level"].tolist()
+
+
+def test_csv_has_each_scenario(explorer):
+    text = explorer.csv({"scenarios": [{"name": "now", "values": {}}, {"name": "high", "values": {"goal": 80}}],
+                         "variables": ["level"]})
+    lines = text.splitlines()
+    assert lines[0] == "Time,level (now),level (high)"
+    assert lines[1] == "0.0,5.0,5.0"
+    assert lines[2] == f"0.5,{5 + 0.125 * 35!r},{5 + 0.125 * 75!r}"
+
+
+def test_monte_carlo_checks_its_ranges(explorer):
+    with pytest.raises(ParameterError, match="pick at least one constant"):
+        explorer.monte_carlo({"values": {}, "ranges": {}})
+    with pytest.raises(ParameterError, match=r"'goal': low \(50\) must be below high \(20\)"):
+        explorer.monte_carlo({"values": {}, "ranges": {"goal": [50, 20]}})
+    with pytest.raises(ParameterError, match="'runs' must be a whole number"):
+        explorer.monte_carlo({"values": {}, "ranges": {"goal": [20, 50]}, "runs": 10**9})
+
+
+def test_documentation_causes_and_uses(explorer):
+    doc = {d["name"]: d for d in explorer.documentation()}
+    assert doc["inflow"]["equation"] == "inflow = rate * (goal - level)"
+    assert doc["inflow"]["causes"] == ["goal", "level", "rate"]
+    assert doc["inflow"]["uses"] == ["level"]
+    assert doc["level"]["causes"] == ["inflow"]
+    assert doc["level"]["equation"] == "level = INTEG(inflow, 5)"
+    assert (doc["level"]["units"], doc["level"]["comment"], doc["level"]["group"]) == \
+        ("widgets [0, ?]", "What is kept.", "Stocks")
+
+
+def test_sketch_of_the_teacup():
+    # teacup.mdl's sketch, read by hand: the stock (1), a cloud (2), the valve (5) with its
+    # flow's name (6), two constants (7, 8); the flow's two pipe segments from the valve
+    # (to the cloud with a head, to the stock without), and three causal arrows
+    from conftest import shared_path
+    from smartspec_dsl.frontend.parse import read_model_text
+    from smartspec_dsl.frontend.sketch import read_sketch
+    (view,) = read_sketch(read_model_text(shared_path("test-models", "samples", "teacup", "teacup.mdl")))
+    assert view.name == "View 1"
+    assert {i: (n.kind, n.name, n.x, n.y, n.box) for i, n in view.nodes.items()} == {
+        1: ("variable", "Teacup Temperature", 307, 235, True), 2: ("cloud", "", 479, 235, False),
+        5: ("valve", "", 408, 235, False), 6: ("variable", "Heat Loss to Room", 408, 251, False),
+        7: ("variable", "Room Temperature", 469, 304, False), 8: ("variable", "Characteristic Time", 408, 174, False)}
+    assert [(a.start, a.end, a.points, a.head) for a in view.arrows] == [
+        (5, 2, ((441, 235),), True), (5, 1, ((374, 235),), False), (8, 5, ((408, 198),), True),
+        (1, 6, ((340, 296),), True), (7, 6, ((437, 284),), True)]
+
+
+def test_sketch_skips_what_it_cannot_read():
+    from smartspec_dsl.frontend.sketch import read_sketch
+    text = ("x = 1 ~~|\n\\\\\\---/// Sketch information\nV300\n*Main\n$192-192-192,0,|12||\n"
+            "10,1,x,10,20,30,8,8,3,0,0,0,0,0,0\n10,2,broken\n12,3,0,5,5,10,10,8,4,0,0,0,0,0,0\n"
+            "10,4,a comment's text is not an object\n1,5,1,9,0,0,43,0,0,0,0,-1--1--1,,1|(0,0)|\n///---\\\\\\\n")
+    (view,) = read_sketch(text)
+    assert list(view.nodes) == [1]
+    assert [(a.start, a.end, a.points, a.polarity) for a in view.arrows] == [(1, 9, (), "+")]
+    assert read_sketch("x = 1 ~~|\n") == []
