@@ -40,6 +40,7 @@ def test_bench_measures_cold_in_a_private_cache(tmp_path, capsys):
     (["--threads", "0"], "must be at least 1, got 0"),
     (["--runs", "0"], "must be at least 1, got 0"),
     (["-o", "bench.csv"], "bench writes JSON"),
+    (["--threads", "1,4096"], "--threads: 4096 threads asked for; Numba runs at most"),
 ])
 def test_bench_refuses_before_measuring(argv, message, capsys):
     try:
@@ -89,3 +90,10 @@ def test_bench_compares_with_pysd(tmp_path, capsys):
     assert d["relative"] < 1e-12
     assert "PySD one run" in capsys.readouterr().out
     assert not list(DATA.glob("*.py"))         # PySD wrote its translation into a copy
+
+
+def test_bench_of_a_bad_model_is_its_located_error(tmp_path, capsys):
+    bad = tmp_path / "bad.mdl"
+    bad.write_text("x = 1 +\n~~|\n")
+    assert main(["bench", str(bad)]) == 2
+    assert f"error: {bad}:2:1: syntax error" in capsys.readouterr().err

@@ -180,3 +180,67 @@ def test_sketch_skips_what_it_cannot_read():
     assert list(view.nodes) == [1]
     assert [(a.start, a.end, a.points, a.polarity) for a in view.arrows] == [(1, 9, (), "+")]
     assert read_sketch("x = 1 ~~|\n") == []
+
+
+def test_a_taken_port_is_a_clear_error(explorer):
+    pytest.importorskip("tornado")
+    from smartspec_dsl.errors import ModelError
+    from smartspec_dsl.explore.server import Server
+    first = Server(explorer, 0).start()
+    try:
+        with pytest.raises(ModelError, match=rf"cannot listen on 127\.0\.0\.1:{first.port}: .*try --port"):
+            Server(explorer, first.port).start()
+    finally:
+        first.stop()
+
+
+def test_the_command_serves_until_ctrl_c(explorer):
+    """`smartspec explore MODEL --port 0 --no-browser`: one line with the address on
+    stderr, the page and its API there (127.0.0.1 only), Ctrl-C ends it with status 0."""
+    pytest.importorskip("tornado")
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+    import urllib.request
+    from pathlib import Path
+    model = explorer.model.path      # compiled already: the kernel cache serves it
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.Popen([sys.executable, "-m", "smartspec_dsl.cli", "explore", str(model), "--port", "0",
+                             "--no-browser"], stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        line = proc.stderr.readline()
+        assert line.startswith(f"smartspec explore: {model} at http://127.0.0.1:"), line
+        url = line.split(" at ", 1)[1].split(" ", 1)[0]
+        page = urllib.request.urlopen(url, timeout=10).read().decode()
+        assert '<script src="/static/explore.js">' in page
+        info = json.load(urllib.request.urlopen(url + "api/model", timeout=10))
+        assert [c["name"] for c in info["constants"]] == ["rate", "goal"]
+        assert urllib.request.urlopen(url + "static/vendor/uPlot.iife.min.js", timeout=10).status == 200
+    finally:
+        proc.send_signal(signal.SIGINT)
+        rest = proc.stderr.read()
+        code = proc.wait(timeout=20)
+    assert code == 0 and "stopped" in rest and "Traceback" not in rest
+
+
+def test_a_missing_model_is_one_line(capsys):
+    from smartspec_dsl.cli import main
+    assert main(["explore", "no-such-model.mdl", "--no-browser"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: no-such-model.mdl: cannot read model") and len(err.splitlines()) == 1
+
+
+def test_an_xmile_model_is_documented_in_vensim_terms():
+    pytest.importorskip("defusedxml")
+    from conftest import shared_path
+    ex = Explorer(load(shared_path("test-models", "samples", "teacup", "teacup.xmile")))
+    doc = {d["name"]: d for d in ex.documentation()}
+    assert doc["Heat Loss to Room"]["equation"] == \
+        "Heat Loss to Room = ((Teacup Temperature) - (Room Temperature)) / (Characteristic Time)"
+    assert doc["Teacup Temperature"]["equation"] == "Teacup Temperature = INTEG(-(Heat Loss to Room), 180)"
+    assert doc["Teacup Temperature"]["causes"] == ["Heat Loss to Room"]
+    assert ex.sketch() == []          # an XMILE file's diagram is not read (yet)
+    assert sorted(ex.sliders) == ["characteristic time", "room temperature"]

@@ -137,3 +137,14 @@ def test_resume_reports_the_runs_it_ran(tmp_path, capsys):
     err = capsys.readouterr().err
     assert ": 200 runs x 1 times x 1 outputs" in err
     assert "500 of the sweep's 700 runs were already in" in err
+
+
+def test_sweep_spec_names_are_echoed_as_the_model_spells_them(tmp_path, capsys):
+    spec = tmp_path / "s.toml"
+    spec.write_text(SWEEP.replace('"Teacup Temperature"', '"teacup temprature"'))
+    assert _cli(["sweep", str(DATA / "teacup.mdl"), "--spec", str(spec), "-o", str(tmp_path / "o")]) == 2
+    assert "'teacup temprature' is not a variable of" in (err := capsys.readouterr().err)
+    assert "did you mean 'Teacup Temperature'?" in err
+    spec.write_text(SWEEP.replace('"Characteristic Time" =', '"heat_loss to room" ='))
+    assert _cli(["sweep", str(DATA / "teacup.mdl"), "--spec", str(spec), "-o", str(tmp_path / "o")]) == 2
+    assert "'Heat Loss to Room' is a flow, not a constant" in capsys.readouterr().err

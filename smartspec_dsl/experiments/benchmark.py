@@ -89,14 +89,13 @@ def _worker(args: dict) -> dict:
     available = numba.config.NUMBA_NUM_THREADS
     throughput = []
     for threads in args["threads"] or default_threads(available):
-        numba.set_num_threads(min(threads, available))
+        numba.set_num_threads(threads)
         t = time.perf_counter()
         model.run_batch(P, times="final")
         secs = time.perf_counter() - t
         throughput.append({"threads": threads, "seconds": secs, "runs_per_s": batch / secs if secs > 0 else None})
     numba.set_num_threads(available)
-    out["batch_per_run_s"] = next(x["seconds"] for x in throughput if x["threads"] == max(
-        x["threads"] for x in throughput)) / batch
+    out["batch_per_run_s"] = max(throughput, key=lambda x: x["threads"])["seconds"] / batch
     out.update(batch_runs=batch, throughput=throughput, available_threads=available, peak_bytes=_peak_bytes())
     return out
 
@@ -168,8 +167,13 @@ def bench(model_path, runs: int = 10, threads: list[int] | None = None, compare_
     load or run; SpecError when PySD is asked for and not found."""
     if runs < 1:
         raise SpecError(f"--runs must be at least 1, got {runs}")
-    if threads and min(threads) < 1:
-        raise SpecError(f"--threads: thread counts must be at least 1, got {min(threads)}")
+    if threads:
+        import numba
+        if min(threads) < 1:
+            raise SpecError(f"--threads: thread counts must be at least 1, got {min(threads)}")
+        if max(threads) > numba.config.NUMBA_NUM_THREADS:
+            raise SpecError(f"--threads: {max(threads)} threads asked for; Numba runs at most "
+                            f"{numba.config.NUMBA_NUM_THREADS} here (NUMBA_NUM_THREADS)")
     python = pysd_interpreter(pysd_python) if compare_pysd else None
     path = str(Path(model_path))
     with tempfile.TemporaryDirectory(prefix="smartspec-bench-") as tmp:

@@ -236,7 +236,8 @@ def read_spec(path, model, default_seed: int | None = None, chunk_size: int | No
         for o in outs:
             key = ir.canonical_name(o)
             if key not in model.kernel.slots or model.schedule.model.variables[key].hidden:
-                fail("outputs", f"'{o}' is not a variable of {model.path}")
+                known = {n: model.display(n) for n in model.output_names}
+                fail("outputs", f"'{o}' is not a variable of {model.path}" + did_you_mean(key, known))
         opts["outputs"] = outs
     if "times" in raw:
         t = raw["times"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import csv
 import io
+import json
 import math
 import re
 import time
@@ -28,6 +29,7 @@ from .diagram import diagram
 
 MAX_VARIABLES = 2000        # series one request may ask for
 MAX_RUNS = 20_000           # runs of one Monte Carlo request
+MAX_BYTES = 512 * 2 ** 20   # the values one Monte Carlo request keeps (for exact percentiles)
 PERCENTILES = (5, 25, 50, 75, 95)
 _CIN_NAME = re.compile(r"[^=()\n]+")   # what a changes file's `name = value` line can hold
 
@@ -64,16 +66,21 @@ class Explorer:
             raise ParameterError("'values' must be an object of constant names and numbers")
         out = {}
         for name, value in given.items():
-            slider = self.sliders.get(ir.canonical_name(str(name)))
-            if slider is None:
-                lowered = self.model.schedule.model.variables.get(ir.canonical_name(str(name)))
-                if lowered is not None and lowered.kind is ir.Kind.CONSTANT and not lowered.hidden:
-                    raise ParameterError(f"'{name}' is a constant the explorer does not change "
-                                         "(a simulation control or a value written with '==')")
-                self.model.param_index(str(name))   # the runtime's message: not a variable, or not a constant
-                raise ParameterError(f"'{name}' is not a constant of the model")
+            slider = self.slider(name)
             out[slider.name] = self._number(value, slider.name)
         return out
+
+    def slider(self, name) -> catalog.Slider:
+        """The slider of constant `name`; ParameterError saying why there is none."""
+        slider = self.sliders.get(ir.canonical_name(str(name)))
+        if slider is not None:
+            return slider
+        lowered = self.model.schedule.model.variables.get(ir.canonical_name(str(name)))
+        if lowered is not None and lowered.kind is ir.Kind.CONSTANT and not lowered.hidden:
+            raise ParameterError(f"'{name}' is a constant the explorer does not change "
+                                 "(a simulation control or a value written with '==')")
+        self.model.param_index(str(name))   # the runtime's message: not a variable, or not a constant
+        raise ParameterError(f"'{name}' is not a constant of the model")
 
     @staticmethod
     def _number(value, name: str) -> float:
@@ -171,9 +178,7 @@ class Explorer:
             raise ParameterError("pick at least one constant to vary ('ranges': {constant: [low, high]})")
         dists = {}
         for name, bounds in ranges.items():
-            slider = self.sliders.get(ir.canonical_name(str(name)))
-            if slider is None:
-                self.values({"values": {name: 0.0}})    # its message
+            slider = self.slider(name)
             if not isinstance(bounds, list) or len(bounds) != 2:
                 raise ParameterError(f"'{name}': the range must be [low, high]")
             lo, hi = (self._number(b, slider.name) for b in bounds)
@@ -186,6 +191,12 @@ class Explorer:
         seed = body.get("seed", 1)
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
             raise ParameterError("'seed' must be a whole number >= 0")
+        t0, dt, n_steps, save_every = self.model.control(self.model.parameter_vector(values))
+        size = 8.0 * runs * (n_steps // save_every + 1) * len(names)
+        if size > MAX_BYTES:
+            raise ParameterError(f"{runs:,} runs x {n_steps // save_every + 1:,} saved times x {len(names)} "
+                                 f"variables would keep {size / 2**20:,.0f} MiB: ask for fewer runs or graph "
+                                 "fewer variables")
         fixed = {n: [v] for n, v in values.items() if n not in dists}
         sampler = Random(dists, runs)
         if fixed:
@@ -214,7 +225,7 @@ class Explorer:
 
 
 def json_text(value) -> str:
-    import json
+    """A value as the page sent it (JSON), shortened, for a message."""
     try:
         return json.dumps(value)[:60]
     except (TypeError, ValueError):

@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass
 
 from .. import ir
+from ..errors import ModelError
+from ..frontend.mdl_write import equation_text
 from ..frontend.parse import read_model_text
 
 # Vensim's help, "Units and ranges": `units [min, max, step]`, '?' for an open bound
@@ -148,17 +150,22 @@ def info(model) -> dict:
 # ---- documentation -----------------------------------------------------------
 
 def _source_text(model) -> list[str] | None:
+    """The model file's lines as the parser numbers them (by '\n'); None if unreadable."""
     try:
-        return read_model_text(model.path).splitlines()
-    except (OSError, ValueError):
+        return [line.rstrip("\r") for line in read_model_text(model.path).split("\n")]
+    except ModelError:
         return None
 
 
-def _equation_text(lines: list[str] | None, var: ir.Variable) -> str:
+def _equation_text(lines: list[str] | None, model: ir.Model, var: ir.Variable) -> str:
     """The modeller's own text of each definition of `var` (from its position to the
-    units' '~'), joined; "" when the file is not Vensim text or has changed since."""
+    units' '~'), joined; for a model not read from Vensim text (`lines` None), its
+    equations written in Vensim's spelling."""
     if lines is None:
-        return ""
+        try:
+            return equation_text(model, var)
+        except ModelError:
+            return ""
     out = []
     for d in var.definitions or (ir.Definition((), (), "=", var.expr, pos=var.pos),):
         pos = d.pos or var.pos
@@ -201,6 +208,6 @@ def documentation(model) -> list[dict]:
                 uses[r].append(v.display)
     lines = _source_text(model) if str(model.path).lower().endswith(".mdl") else None
     return [{"name": v.display, "kind": v.kind.value, "units": _one_line(v.units), "comment": _one_line(v.comment),
-             "group": v.group, "equation": _equation_text(lines, v), "causes": causes[n],
+             "group": v.group, "equation": _equation_text(lines, model.ir, v), "causes": causes[n],
              "uses": sorted(uses[n], key=str.lower)}
             for n, v in variables.items()]

@@ -5,6 +5,7 @@ and a stock or cloud) or a causal link."""
 from __future__ import annotations
 
 from .. import ir
+from ..errors import ModelError
 from ..frontend.parse import read_model_text
 from ..frontend.sketch import read_sketch
 
@@ -17,7 +18,7 @@ def diagram(model) -> list[dict]:
         return []
     try:
         views = read_sketch(read_model_text(path))
-    except (OSError, ValueError):
+    except ModelError:
         return []
     variables = model.ir.variables
     outputs = {ir.canonical_name(model.display(n)) for n in model.output_names}

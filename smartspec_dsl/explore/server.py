@@ -91,6 +91,12 @@ def _handlers(explorer, worker: ThreadPoolExecutor):
                 self.set_status(400)
                 self.write({"error": str(err)})
                 return
+            except Exception as err:   # noqa: BLE001 -- a fault of ours: logged here, one line in the page
+                logging.getLogger("smartspec.explore").exception("request %s failed", what)
+                self.set_status(500)
+                self.write({"error": f"internal error ({type(err).__name__}: {err}); the server's log "
+                                     "has the details"})
+                return
             if isinstance(out, str):
                 self.set_header("Content-Type", "text/plain; charset=utf-8")
             self.write(out)

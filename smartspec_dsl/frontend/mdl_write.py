@@ -105,6 +105,12 @@ class _Writer:
         return out
 
 
+def equation_text(model: ir.Model, var: ir.Variable) -> str:
+    """`var`'s equations (one line per definition) in Vensim's spelling, without units or
+    comment: how a variable read from XMILE is shown in Vensim's terms."""
+    return "\n".join(text.split("\n\t~", 1)[0] for text in _Writer(model).variable(var))
+
+
 def write_mdl(model: ir.Model) -> str:
     """The Vensim text of `model` (a parsed IR, before lowering)."""
     if model.macros:

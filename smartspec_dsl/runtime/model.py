@@ -101,7 +101,7 @@ class Model:
                          if c in self.schedule.model.variables}
             raise ParameterError(f"'{name}' is not a variable of {self.path}" + did_you_mean(key, constants))
         article = "an" if var.kind.value[0] in "aeiou" else "a"
-        raise ParameterError(f"'{name}' is {article} {var.kind.value}, not a constant of the model; "
+        raise ParameterError(f"'{var.display}' is {article} {var.kind.value}, not a constant of the model; "
                              "only constants can be set")
 
     def parameter_vector(self, params: dict | None = None) -> np.ndarray:
