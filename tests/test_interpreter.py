@@ -131,3 +131,43 @@ def test_a_statement_without_opcode_is_refused_with_its_text():
     assert odd.source != model.kernel.source and tree
     with pytest.raises(TapeUnsupported, match="no operation for"):
         build_tape(odd)
+
+
+SMALL = """\
+k = 0.5 ~~|
+x = INTEG(-k * x + RAMP(1, 2, 6), 10) ~~|
+INITIAL TIME = 0 ~~|
+FINAL TIME = 10 ~~|
+TIME STEP = 0.25 ~~|
+SAVEPER = 1 ~~|
+"""
+
+
+def test_auto_runs_on_the_interpreter_until_the_background_compile_is_ready(tmp_path, monkeypatch):
+    """load() returns without compiling; a worker process compiles the kernel into the cache
+    and later runs (and later loads) use it; the numbers do not change with the tier."""
+    monkeypatch.setenv("SMARTSPEC_BACKGROUND_COMPILE", "1")
+    path = tmp_path / "small.mdl"
+    path.write_text(SMALL)
+    heard = []
+    model = load(path, cache_dir=tmp_path / "cache", log=heard.append)
+    assert len(heard) == 1 and "in the background" in heard[0]
+    first = model.run()
+    assert first.tier == "interpreter"
+    worker = model._tiers.worker
+    assert worker is not None and worker.wait(timeout=600) == 0
+    again = model.run()
+    assert again.tier == "compiled"
+    np.testing.assert_array_equal(first.values, again.values)
+    assert load(path, cache_dir=tmp_path / "cache").run().tier == "compiled"
+
+
+def test_auto_compiles_a_batch_only_when_it_pays(tmp_path):
+    path = tmp_path / "small.mdl"
+    path.write_text(SMALL)
+    model = load(path, cache_dir=tmp_path / "cache")
+    assert model.choose_tier("auto", runs=100, steps=40) == "interpreter"
+    assert model.choose_tier("auto", runs=10 ** 7, steps=40) == "compiled"
+    assert model.choose_tier("interpreter", runs=10 ** 7, steps=40) == "interpreter"
+    with pytest.raises(Exception, match="unknown tier 'fast'"):
+        model.run(tier="fast")
