@@ -360,17 +360,15 @@ class _Builder:
             return
         raise self.unsupported(s)
 
-    def finish(self, phases: list[int]) -> Tape:
+    def placed(self) -> tuple[np.ndarray, int]:
+        """The code with temporaries and constants at their addresses, and where the constants start."""
         k = self.kernel
-        n_temps = max(self.max_temp, 1)
-        n_rates = max(1, k.n_continuous + k.n_discrete)
-        temp_base = k.n_slots + n_rates
-        const_base = temp_base + n_temps
+        temp_base = k.n_slots + max(1, k.n_continuous + k.n_discrete)
+        const_base = temp_base + max(self.max_temp, 1)
         code = np.array(self.code, dtype=np.int64)
         code = np.where(code >= _CONST, code - _CONST + const_base,
                         np.where(code >= _TEMP, code - _TEMP + temp_base, code))
-        consts = np.array(self.const_values, dtype=np.float64)
-        return code, const_base, consts, temp_base
+        return code, const_base
 
 
 def _name(node: ast.AST) -> str:
@@ -430,7 +428,8 @@ def build_tape(kernel: Kernel) -> Tape:
             b.statements(funcs[f"{phase}_{i}"].body, {})
             i += 1
     starts.append(len(b.code))
-    code, const_base, consts, _ = b.finish(starts)
+    code, const_base = b.placed()
+    consts = np.array(b.const_values, dtype=np.float64)
     n_fixed = kernel.n_fixed_delays
     fixed = np.array([_module_array(tree, "FIXED_DELAY_SLOTS")[:n_fixed],
                       _module_array(tree, "FIXED_DELAY_OUTPUTS")[:n_fixed],
