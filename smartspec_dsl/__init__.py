@@ -1,7 +1,7 @@
 """smartspec: a compiler for Vensim-style system dynamics models to Numba kernels."""
 from .errors import ModelError
 
-__all__ = ["load", "sweep", "Model", "Result", "ModelError"]
+__all__ = ["load", "read_vensim", "sweep", "Model", "Result", "ModelError"]
 __version__ = "0.1.0"
 
 
@@ -11,6 +11,10 @@ def __getattr__(name: str):
     if name in ("load", "Model", "Result"):
         from . import runtime
         return getattr(runtime, name)
+    if name in ("read_vensim", "read_xmile"):
+        # PySD's names for loading a model: `load` reads either format
+        from . import runtime
+        return runtime.load
     if name == "sweep":
         from .experiments.sweep import sweep
         return sweep

@@ -101,10 +101,23 @@ def test_netcdf_spans_subscript_ranges(sir, tmp_path):
         infected = ds["Infected"]
         assert infected.dims == ("time", "Region")          # the range as the modeller spells it
         assert list(ds["Region"].values) == ["East", "West"]
-        assert infected.attrs["units"] == "Person"
+        assert infected.attrs["units"] == "Person" and infected.attrs["kind"] == "stock"
+        assert ds["Contact Rate"].attrs["comment"] == "Daily contacts per person."
+        assert ds.attrs["model_file"].endswith("sir_regions.mdl")
         assert np.array_equal(infected.sel(Region="West").values, res["Infected[West]"])
         assert np.array_equal(ds["Total Infected"].values, res["Total Infected"])
         assert np.array_equal(ds["time"].values, res.time)
+
+
+def test_netcdf_refuses_a_variable_named_as_a_range(tmp_path):
+    pytest.importorskip("xarray")
+    text = (DATA / "sir_regions.mdl").read_text().replace("Duration = 5", "Region = 5") \
+        .replace("Infected[Region] / Duration", "Infected[Region] / Region")
+    (tmp_path / "m.mdl").write_text(text)
+    model = load(tmp_path / "m.mdl")
+    with pytest.raises(SpecError, match="netCDF cannot hold 'Region' as both a variable and a dimension"):
+        output.write_run(tmp_path / "run.nc", model.run(), model)
+    assert not (tmp_path / "run.nc").exists()
 
 
 def test_stdout(sir, capsys):
@@ -223,3 +236,24 @@ def test_run_dash_is_stdout(tmp_path, capsys, monkeypatch):
     assert out[0].startswith("Time,") and "Teacup Temperature" in out[0].split(",")
     assert len(out) == 242 and out[1].startswith("0.0,")
     assert list(tmp_path.iterdir()) == []            # no file named "-"
+
+
+def test_sweep_plots_label_units(tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    pytest.importorskip("pyarrow")
+    from smartspec_dsl.experiments import plot
+    spec = tmp_path / "s.toml"
+    spec.write_text('sampler = "lhs"\nruns = 20\nseed = 1\noutputs = ["teacup temperature"]\nchunk_size = 10\n'
+                    '[parameters]\n"characteristic time" = { dist = "uniform", low = 5, high = 15 }\n')
+    out = tmp_path / "sweep"
+    assert _cli(["sweep", str(DATA / "teacup.mdl"), "--spec", str(spec), "-o", str(out), "--no-progress"]) == 0
+    seen = {}
+
+    def capture(fig, path):
+        seen[Path(path).stem] = [(ax.get_xlabel(), ax.get_ylabel()) for ax in fig.axes if ax.axison]
+        plot.pyplot().close(fig)
+    monkeypatch.setattr(plot, "save_figure", capture)
+    assert _cli(["plot", str(out), "-o", str(tmp_path / "fan.svg")]) == 0
+    assert _cli(["plot", str(out), "-o", str(tmp_path / "sc.pdf"), "--kind", "scatter"]) == 0
+    assert seen["fan"] == [("Time (Minute)", "Teacup Temperature (Degrees Fahrenheit)")]
+    assert seen["sc"] == [("Characteristic Time (Minutes)", "Teacup Temperature (Degrees Fahrenheit) @ 30")]

@@ -53,9 +53,24 @@ def equations(model: ir.Model, hidden_only: bool = False) -> dict[str, str]:
 
 def test_the_pipeline_lists_every_pass_in_order():
     assert [p.name for p in pipeline.PASSES] == [
-        "external data", "flattening", "data variables", "macro expansion", "stateful lowering"]
-    assert parsed("x = 1 ~~|").stage is ir.Stage.PARSED
-    assert pipeline.lower(parsed("x = 1 ~~|")).stage is ir.Stage.LOWERED
+        "external data", "flattening", "data variables", "equation edits", "macro expansion",
+        "stateful lowering", "initial values"]
+    assert type(parsed("x = 1 ~~|")) is ir.Model and parsed("x = 1 ~~|").stage is ir.Stage.PARSED
+    lowered = pipeline.lower(parsed("x = 1 ~~|"))
+    assert type(lowered) is ir.LoweredModel and lowered.stage is ir.Stage.LOWERED
+
+
+def test_each_pass_takes_the_type_of_the_stage_before_it(monkeypatch):
+    """The stage is in the type: each pass receives the model as the type its predecessor's
+    contract gave it."""
+    received = []
+
+    def recording(p):
+        return replace(p, run=lambda m, data, *values: (received.append(type(m)), p.run(m, data, *values))[1])
+    monkeypatch.setattr(pipeline, "PASSES", tuple(recording(p) for p in pipeline.PASSES))
+    pipeline.lower(parsed("x = 1 ~~|\ny = SMOOTH(x, 2) ~~|\n"))
+    assert received == [ir.Model, ir.ExternalReadModel, ir.FlatModel, ir.FlatModel, ir.FlatModel,
+                        ir.MacroFreeModel, ir.LoweredModel]
 
 
 def test_a_pass_that_breaks_its_contract_is_named(monkeypatch):
@@ -68,8 +83,9 @@ def test_a_pass_that_breaks_its_contract_is_named(monkeypatch):
 
 
 def test_a_lowering_that_leaves_a_stateful_call_is_named(monkeypatch):
-    broken = replace(pipeline.PASSES[-1], run=lambda m, _: m)
-    monkeypatch.setattr(pipeline, "PASSES", (*pipeline.PASSES[:-1], broken))
+    i = [p.name for p in pipeline.PASSES].index("stateful lowering")
+    broken = replace(pipeline.PASSES[i], run=lambda m, _: m, takes_values=False)
+    monkeypatch.setattr(pipeline, "PASSES", (*pipeline.PASSES[:i], broken, *pipeline.PASSES[i + 1:]))
     with pytest.raises(PassContractError, match="after the stateful lowering pass: 'y' still calls SMOOTH"):
         pipeline.lower(parsed("x = 1 ~~|\ny = SMOOTH(x, 2) ~~|\n"))
 
@@ -84,6 +100,9 @@ def test_a_modellers_mistake_is_not_a_broken_contract(tmp_path):
 def test_ordering_takes_only_a_lowered_model():
     with pytest.raises(PassContractError, match="ordering needs a lowered model, this one is parsed"):
         schedule(parsed("x = 1 ~~|"))
+    flat = ir.at_stage(parsed("x = 1 ~~|"), ir.FlatModel)
+    with pytest.raises(PassContractError, match="ordering needs a lowered model, this one is flat"):
+        schedule(flat)
     with pytest.raises(PassContractError, match="take a parsed model; this one is lowered"):
         pipeline.lower(pipeline.lower(parsed("x = 1 ~~|")))
 

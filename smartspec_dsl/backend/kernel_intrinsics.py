@@ -144,23 +144,24 @@ def _bool_to_f(context, builder, bit):
     return builder.uitofp(bit, context.get_value_type(_F))
 
 
+def _truths(builder, a, b):
+    """Each argument's truth as an LLVM bit: non-zero, NaN counting as true."""
+    return builder.fcmp_unordered("!=", a, _zero(builder, a)), builder.fcmp_unordered("!=", b, _zero(builder, b))
+
+
 @intrinsic
 def fand(typingctx, a, b):
+    """:AND: as 1.0 or 0.0."""
     def codegen(context, builder, sig, args):
-        a, b = args
-        bit = builder.and_(builder.fcmp_unordered("!=", a, _zero(builder, a)),
-                           builder.fcmp_unordered("!=", b, _zero(builder, b)))
-        return _bool_to_f(context, builder, bit)
+        return _bool_to_f(context, builder, builder.and_(*_truths(builder, *args)))
     return _F(_F, _F), codegen
 
 
 @intrinsic
 def forr(typingctx, a, b):
+    """:OR: as 1.0 or 0.0."""
     def codegen(context, builder, sig, args):
-        a, b = args
-        bit = builder.or_(builder.fcmp_unordered("!=", a, _zero(builder, a)),
-                          builder.fcmp_unordered("!=", b, _zero(builder, b)))
-        return _bool_to_f(context, builder, bit)
+        return _bool_to_f(context, builder, builder.or_(*_truths(builder, *args)))
     return _F(_F, _F), codegen
 
 

@@ -5,8 +5,9 @@ import re
 import sys
 from pathlib import Path
 
-from ..errors import SpecError, did_you_mean
+from ..errors import ModelError, SpecError, did_you_mean
 from ..experiments import plot, store
+from ..frontend.source import parse_file
 from ..ir import canonical_name
 from ..runtime import load
 from .common import compile_note, parse_sets
@@ -44,9 +45,9 @@ def main(args) -> int:
                 bands = [float(b) for b in args.bands.split(",")]
             except ValueError:
                 raise SpecError(f"--bands: expected numbers like 5,50,95, got '{args.bands}'") from None
-            plot.fan(res, output, args.output, bands)
+            plot.fan(res, output, args.output, bands, units=sweep_units(res))
         elif kind == "scatter":
-            plot.scatter(res, output, args.output, args.time)
+            plot.scatter(res, output, args.output, args.time, units=sweep_units(res))
         else:
             raise SpecError("--kind series plots a model run; give a .mdl file")
     else:
@@ -63,6 +64,20 @@ def main(args) -> int:
         plot.series(res, panels, args.output, title=target.stem, time_unit=time_unit)
     print(f"wrote {args.output}", file=sys.stderr)
     return 0
+
+
+def sweep_units(res) -> dict[str, str]:
+    """The units of a stored sweep's outputs and parameters, and of "Time", by name, read
+    from its model file (parsed, not compiled); {} when that file is gone or unreadable."""
+    try:
+        model = parse_file(res.info["manifest"]["model"])
+    except (ModelError, OSError, KeyError):
+        return {}
+    units = {canonical_name(v.display): plain_units(v.units) for v in model.variables.values()}
+    names = list(res.outputs) + list(res.info["manifest"].get("parameters", []))
+    found = {n: units.get(canonical_name(n.split("[", 1)[0]), "") for n in names}
+    found["Time"] = units.get("time step") or units.get("final time") or ""
+    return {n: u for n, u in found.items() if u}
 
 
 _CONTROLS = {"initial time", "final time", "time step", "saveper"}

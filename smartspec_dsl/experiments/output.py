@@ -130,7 +130,9 @@ def _write_parquet(path, result, model, params: dict, seed: int) -> None:
 
 def _write_netcdf(path, result, model) -> None:
     import xarray as xr
-    units = _units(model)
+    # what PySD's netCDF output says of each variable, under CF's attribute names
+    info = {canonical_name(v.name): {"units": v.units, "comment": v.comment, "kind": v.kind}
+            for v in model.variables} if model is not None else {}
     dims_of = {}
     if model is not None:
         ranges = model.ir.subscript_ranges
@@ -142,16 +144,27 @@ def _write_netcdf(path, result, model) -> None:
         groups.setdefault(base, []).append((j, elements))
     data, coords = {}, {"time": np.asarray(result.time, dtype=np.float64)}
     for base, members in groups.items():
-        attrs = {"units": units[canonical_name(base)]} if canonical_name(base) in units else {}
+        attrs = {k: v for k, v in info.get(canonical_name(base), {}).items() if v}
         array = _as_array(base, members, result.values, dims_of.get(canonical_name(base), ()), coords)
         if array is None:    # elements that do not fill a box of ranges: one variable per column
             for j, _ in members:
                 data[result.columns[j]] = xr.Variable(("time",), result.values[:, j], attrs)
         else:
             data[base] = xr.Variable(*array, attrs)
+    clash = sorted(set(data) & set(coords))
+    if clash:
+        raise SpecError(f"{path}: netCDF cannot hold '{clash[0]}' as both a variable and a "
+                        "dimension (a subscript range, or time); write .parquet or .csv instead")
     dataset = xr.Dataset(data, coords=coords)
+    if model is not None:
+        dataset.attrs.update(model_file=str(model.path), source=f"smartspec {_version()}")
     with replacing(path, ".tmp") as tmp:
         dataset.to_netcdf(tmp, engine="scipy")
+
+
+def _version() -> str:
+    from .. import __version__
+    return __version__
 
 
 def _as_array(base, members, values, dims, coords):

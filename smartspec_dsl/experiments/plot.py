@@ -69,8 +69,16 @@ def series(result, panels, path, title="", time_unit="") -> None:
     save_figure(fig, path)
 
 
-def fan(sweep_result, output, path, bands=(5, 25, 50, 75, 95), title="") -> None:
-    """Percentile bands over time of one output across the runs of a sweep."""
+def _with_units(name: str, units: dict) -> str:
+    """'Teacup Temperature (Degrees Fahrenheit)', or the name alone when its units are unknown."""
+    unit = units.get(name)
+    return f"{name} ({unit})" if unit else name
+
+
+def fan(sweep_result, output, path, bands=(5, 25, 50, 75, 95), title="", units=None) -> None:
+    """Percentile bands over time of one output across the runs of a sweep. `units`: the units
+    of the outputs and parameters, and of "Time", by name, for the axis labels."""
+    units = units or {}
     plt = pyplot()
     j = sweep_result._out(output)
     t = sweep_result.time
@@ -92,8 +100,8 @@ def fan(sweep_result, output, path, bands=(5, 25, 50, 75, 95), title="") -> None
                         label=f"p{bands[i]:g}-p{bands[k - 1 - i]:g}")
     if k % 2:
         ax.plot(t, pct[k // 2], color="tab:blue", label=f"p{bands[k // 2]:g}")
-    ax.set_xlabel("Time")
-    ax.set_ylabel(sweep_result.outputs[j])
+    ax.set_xlabel(_with_units("Time", units))
+    ax.set_ylabel(_with_units(sweep_result.outputs[j], units))
     ax.set_title(title or f"{sweep_result.outputs[j]} ({len(sweep_result.runs)} runs)")
     ax.legend(loc="best", fontsize="small")
     ax.grid(alpha=0.3)
@@ -101,8 +109,10 @@ def fan(sweep_result, output, path, bands=(5, 25, 50, 75, 95), title="") -> None
     save_figure(fig, path)
 
 
-def scatter(sweep_result, output, path, at_time=None, title="") -> None:
-    """An output at one saved time (default the last) against each swept parameter."""
+def scatter(sweep_result, output, path, at_time=None, title="", units=None) -> None:
+    """An output at one saved time (default the last) against each swept parameter (`units`
+    as for `fan`)."""
+    units = units or {}
     plt = pyplot()
     if sweep_result.values is None:
         raise SpecError("a scatter plot needs the runs' values")
@@ -120,8 +130,8 @@ def scatter(sweep_result, output, path, at_time=None, title="") -> None:
     y = sweep_result.values[:, k, j]
     for ax, p in zip(axes.flat, params):
         ax.scatter(sweep_result.params[p], y, s=4, alpha=0.5)
-        ax.set_xlabel(p)
-        ax.set_ylabel(f"{sweep_result.outputs[j]} @ {t[k]:g}")
+        ax.set_xlabel(_with_units(p, units))
+        ax.set_ylabel(f"{_with_units(sweep_result.outputs[j], units)} @ {t[k]:g}")
         ax.grid(alpha=0.3)
     for ax in list(axes.flat)[len(params):]:
         ax.axis("off")

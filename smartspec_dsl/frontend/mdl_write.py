@@ -13,6 +13,7 @@ import re
 
 from .. import ir
 from ..errors import UnsupportedFeature
+from .expr_write import ExprWriter
 
 _SIMPLE = re.compile(r"[^\W\d][\w ]*")
 _KEYWORDS = {"time"}
@@ -36,7 +37,9 @@ def _doc(text: str) -> str:
     return re.sub(r"[~|]", " ", text).replace("\n", " ").strip()
 
 
-class _Writer:
+class _Writer(ExprWriter):
+    LOGIC = {"and": ":AND:", "or": ":OR:", "not": ":NOT:"}
+
     def __init__(self, model: ir.Model):
         self.model = model
         self.elements = {e: d for r in model.subscript_ranges.values()
@@ -55,20 +58,16 @@ class _Writer:
                                     for s in subs) + "]"
         return text
 
-    def expr(self, e: ir.Expr) -> str:
-        if isinstance(e, ir.Num):
-            return _num(e.value)
-        if isinstance(e, ir.Ref):
-            return self.ref(e.name, e.subscripts)
-        if isinstance(e, ir.BinOp):
-            op = {"and": ":AND:", "or": ":OR:"}.get(e.op, e.op)
-            return f"({self.expr(e.left)}) {op} ({self.expr(e.right)})"
-        if isinstance(e, ir.UnaryOp):
-            return f"-({self.expr(e.operand)})" if e.op == "-" else f":NOT: ({self.expr(e.operand)})"
-        if isinstance(e, ir.LookupCall):
-            return f"{self.ref(e.table, e.subscripts)}({self.expr(e.arg)})"
-        if isinstance(e, ir.Call):
-            return f"{e.func}({', '.join(self.expr(a) for a in e.args)})"
+    def number(self, x: float) -> str:
+        return _num(x)
+
+    def lookup_call(self, e: ir.LookupCall) -> str:
+        return f"{self.ref(e.table, e.subscripts)}({self.expr(e.arg)})"
+
+    def call(self, e: ir.Call) -> str:
+        return f"{e.func}({', '.join(self.expr(a) for a in e.args)})"
+
+    def other(self, e) -> str:
         if isinstance(e, ir.LookupTable):
             return self.table(e)
         raise UnsupportedFeature(f"the value {e!r} has no Vensim spelling")

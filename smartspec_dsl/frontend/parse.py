@@ -15,6 +15,7 @@ from ..limits import MAX_RANGE_ELEMENTS
 from ..ir.normalize import classify_flows, resolve_lookup_calls
 from .workbook import read_subscript
 from .grammar import parser
+from .expr_rules import ExprRules
 from .nesting import bounded
 
 SKETCH_MARKER = re.compile(r"\\\\\\?---///")
@@ -165,7 +166,7 @@ def _num(x: float) -> ir.Num:
 
 
 @v_args(meta=True)
-class _ToIR(Transformer_NonRecursive):
+class _ToIR(ExprRules, Transformer_NonRecursive):
     """Non-recursive, so a parse tree of any depth is fine; each expression is then
     bounded in depth (see `nesting`) for the passes that follow."""
     def __init__(self, filename: str):
@@ -243,27 +244,6 @@ class _ToIR(Transformer_NonRecursive):
 
     def compare(self, meta, children):
         return self.binary(meta, children)
-
-    def power(self, meta, children):
-        return ir.BinOp("^", children[0], children[1])
-
-    def negate(self, meta, children):
-        op, operand = children
-        op = str(op[0]) if isinstance(op, lark.Tree) else str(op)
-        if op == "+":
-            return operand
-        if isinstance(operand, ir.Num):
-            return ir.Num(-operand.value)
-        return ir.UnaryOp("-", operand)
-
-    def logic_or(self, meta, children):
-        return ir.BinOp("or", children[0], children[2])
-
-    def logic_and(self, meta, children):
-        return ir.BinOp("and", children[0], children[2])
-
-    def logic_not(self, meta, children):
-        return ir.UnaryOp("not", children[1])
 
     def comp_op(self, meta, children):
         return str(children[0])

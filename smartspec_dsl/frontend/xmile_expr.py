@@ -18,10 +18,11 @@ import re
 from dataclasses import dataclass, field
 
 import lark
-from lark import Transformer, v_args
+from lark import v_args
 
 from .. import ir
 from ..errors import ModelError, SourcePos, SyntaxErrorInModel, UnsupportedFeature
+from .expr_rules import ExprRules
 from .grammar import grammar_path
 
 
@@ -63,7 +64,7 @@ INDEX = "#"       # '#2': the second element of that position's dimension
 
 
 @v_args(meta=True)
-class _ToExpr(Transformer):
+class _ToExpr(ExprRules):
     def __init__(self, where):
         super().__init__()
         self.where = where
@@ -109,27 +110,6 @@ class _ToExpr(Transformer):
         if op == "MOD":
             return ir.Call("MODULO", (left, right), self._pos(meta))
         return ir.BinOp(op, left, right)
-
-    def power(self, meta, children):
-        return ir.BinOp("^", children[0], children[1])
-
-    def negate(self, meta, children):
-        op, operand = children
-        op = str(op.children[0]) if isinstance(op, lark.Tree) else str(op)
-        if op == "+":
-            return operand
-        if isinstance(operand, ir.Num):
-            return ir.Num(-operand.value)
-        return ir.UnaryOp("-", operand)
-
-    def logic_or(self, meta, children):
-        return ir.BinOp("or", children[0], children[2])
-
-    def logic_and(self, meta, children):
-        return ir.BinOp("and", children[0], children[2])
-
-    def logic_not(self, meta, children):
-        return ir.UnaryOp("not", children[1])
 
     def if_then_else(self, meta, children):
         return ir.Call("IF THEN ELSE", (children[1], children[3], children[5]), self._pos(meta))

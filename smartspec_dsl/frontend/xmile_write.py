@@ -18,6 +18,7 @@ from xml.sax.saxutils import escape, quoteattr
 from .. import ir
 from ..errors import UnsupportedFeature
 from ..ir.ranges import SubscriptSpace
+from .expr_write import ExprWriter
 
 NAMESPACE = "http://docs.oasis-open.org/xmile/ns/XMILE/v1.0"
 _KEYWORDS = {"if", "then", "else", "and", "or", "not", "mod", "time", "dt", "starttime",
@@ -62,7 +63,9 @@ def _name(display: str) -> str:
     return '"' + _attr_name(true).replace('"', '\\"') + '"'
 
 
-class _Writer:
+class _Writer(ExprWriter):
+    LOGIC = {"and": "AND", "or": "OR", "not": "NOT"}
+
     def __init__(self, model: ir.Model):
         self.model = model
         self.owner = None
@@ -94,22 +97,15 @@ class _Writer:
             text += "[" + ", ".join(parts) + "]"
         return text
 
-    def expr(self, e: ir.Expr) -> str:
-        if isinstance(e, ir.Num):
-            return _num(e.value)
-        if isinstance(e, ir.Ref):
-            return self.ref(e.name, e.subscripts)
-        if isinstance(e, ir.BinOp):
-            op = {"and": "AND", "or": "OR"}.get(e.op, e.op)
-            return f"({self.expr(e.left)}) {op} ({self.expr(e.right)})"
-        if isinstance(e, ir.UnaryOp):
-            return f"-({self.expr(e.operand)})" if e.op == "-" else f"NOT ({self.expr(e.operand)})"
-        if isinstance(e, ir.LookupCall):
-            if e.subscripts:
-                self.fail("a subscripted lookup")
-            return f"{self.ref(e.table)}({self.expr(e.arg)})"
-        if isinstance(e, ir.Call):
-            return self.call(e)
+    def number(self, x: float) -> str:
+        return _num(x)
+
+    def lookup_call(self, e: ir.LookupCall) -> str:
+        if e.subscripts:
+            self.fail("a subscripted lookup")
+        return f"{self.ref(e.table)}({self.expr(e.arg)})"
+
+    def other(self, e) -> str:
         self.fail(f"the value {e!r}")
 
     def call(self, e: ir.Call) -> str:

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from enum import Enum
-from typing import Iterator, Union
+from typing import ClassVar, Iterator, TypeVar, Union
 
 from ..errors import ModelError, SourcePos
 
@@ -303,19 +303,56 @@ class Decision:
 
 @dataclass(frozen=True)
 class Model:
+    """A model as the front end parsed it. Its class says its stage: each stage the
+    passes reach has its own subclass below (same fields, `stage` its Stage), and
+    passes/pipeline.py moves a model into the next one (`at_stage`) only after checking
+    the contract of the pass that ran; `order.schedule` takes only a `LoweredModel`."""
     source: str
     variables: dict[str, Variable]
     subscript_ranges: dict[str, SubscriptRange] = field(default_factory=dict)
     macros: dict[str, Macro] = field(default_factory=dict)
-    stage: Stage = Stage.PARSED
     method: str = ""               # integration method the file asks for (XMILE sim_specs), "" = euler
     decisions: tuple[Decision, ...] = ()   # set by lowering
     # what the front end changed or doubts, located ("file:line:col: ..."): given with every
     # run's warnings (Result.warnings) and by `smartspec check`
     notices: tuple[str, ...] = ()
+    stage: ClassVar[Stage] = Stage.PARSED
 
     def stocks(self) -> list[Variable]:
         return [v for v in self.variables.values() if v.kind is Kind.STOCK]
+
+
+@dataclass(frozen=True)
+class ExternalReadModel(Model):
+    """No GET XLS/DIRECT call left: data files are read into constants and lookups."""
+    stage: ClassVar[Stage] = Stage.EXTERNAL_READ
+
+
+@dataclass(frozen=True)
+class FlatModel(Model):
+    """Nothing subscripted: one scalar variable per element, array functions expanded."""
+    stage: ClassVar[Stage] = Stage.FLAT
+
+
+@dataclass(frozen=True)
+class MacroFreeModel(Model):
+    """No macro left: every call has its own copy of the macro's variables."""
+    stage: ClassVar[Stage] = Stage.MACROS_EXPANDED
+
+
+@dataclass(frozen=True)
+class LoweredModel(Model):
+    """No stateful call left: memory is stocks (and the kernel buffers of DELAY FIXED,
+    DELAY MATERIAL and DELAY INFORMATION); `decisions` lists the values that shaped it."""
+    stage: ClassVar[Stage] = Stage.LOWERED
+
+
+M = TypeVar("M", bound=Model)
+
+
+def at_stage(model: Model, stage_type: type[M]) -> M:
+    """The same model, as the type of a later stage (the caller has checked that stage's contract)."""
+    return stage_type(**{f.name: getattr(model, f.name) for f in fields(model)})
 
 
 # Names the simulator provides rather than the model.

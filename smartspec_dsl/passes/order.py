@@ -19,7 +19,7 @@ from .consteval import constant_value
 
 @dataclass(frozen=True)
 class Schedule:
-    model: ir.Model                  # lowered model
+    model: ir.LoweredModel
     constants: tuple[str, ...]       # literal constants: the run's parameters
     initial: tuple[str, ...]         # initialisation order (all but constants and lookups)
     dynamic: tuple[str, ...]         # per-step order of time-varying auxiliaries
@@ -173,7 +173,7 @@ def schedule(model: ir.Model) -> Schedule:
     """Order a lowered model's equations (`pipeline.lower` gives one).
     Errors: UndefinedVariable for a name nothing defines, AlgebraicLoop naming
     every variable of a loop; PassContractError for a model not yet lowered."""
-    if model.stage is not ir.Stage.LOWERED:
+    if not isinstance(model, ir.LoweredModel):
         raise PassContractError(f"{model.source}: internal error: ordering needs a lowered model, "
                                 f"this one is {model.stage.value} (run passes.pipeline.lower first)")
     _check_controls_defined(model)

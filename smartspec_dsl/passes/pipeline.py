@@ -5,28 +5,31 @@ leaves behind.
       -> external data      frontend/external.py  resolve_external
       -> flattening         passes/subscripts.py  flatten
       -> data variables     (here)                refuse_data_variables
+      -> equation edits     passes/edits.py       edit_equations
       -> macro expansion    passes/macros.py      expand_macros
       -> stateful lowering  passes/stateful/      lower_stateful
+      -> initial values     passes/edits.py       edit_initial_values
     lowered ir.Model  ->  passes/order.py schedule  ->  backend/codegen.py generate
 
 `lower` runs them. After each pass it checks the pass's contract (nothing
 subscripted after flattening, no stateful call after lowering, ...: what a
 pass guarantees whatever the model, so a modeller's mistake is still reported
 as one) and only
-then moves the model to the pass's `ir.Stage`; a broken contract is a
+then moves the model to the pass's stage type (`ir.FlatModel`, ...: `ir.at_stage`); a broken contract is a
 `PassContractError` naming the pass, raised at the boundary instead of as a
-puzzling failure two passes later. `order.schedule` takes only a model in
-`Stage.LOWERED`.
+puzzling failure two passes later. `order.schedule` takes only an
+`ir.LoweredModel`.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Callable, Iterator
 
 from .. import ir
 from ..errors import PassContractError, UnsupportedFeature
 from ..frontend.external import DataOptions, resolve_external
 from ..ir.builtins import BUFFER, BUILTINS, EQUATION, LOWERING, unsupported_calls
+from .edits import Edits, edit_equations, edit_initial_values
 from .macros import expand_macros
 from .stateful import lower_stateful
 from .subscripts import flatten
@@ -94,28 +97,34 @@ def no_stateful_calls(model: ir.Model) -> str | None:
 class Pass:
     name: str
     run: Callable[[ir.Model, DataOptions], ir.Model]    # (model, the run's data options)
-    gives: ir.Stage
+    gives: type[ir.Model]         # the stage type the model moves to once the contract holds
     contract: Callable[[ir.Model], str | None]
     takes_values: bool = False    # run(model, data, values): values decide structure (stateful.rules.RULES)
+    takes_edits: bool = False     # run(model, data, values, edits): a run's edits (passes/edits.py)
 
 
 PASSES = (
-    Pass("external data", lambda m, data: resolve_external(m, options=data), ir.Stage.EXTERNAL_READ,
+    Pass("external data", lambda m, data: resolve_external(m, options=data), ir.ExternalReadModel,
          no_check),
-    Pass("flattening", lambda m, _: flatten(m), ir.Stage.FLAT, nothing_subscripted),
-    Pass("data variables", lambda m, _: refuse_data_variables(m), ir.Stage.FLAT, no_data_variables),
-    Pass("macro expansion", lambda m, _: expand_macros(m), ir.Stage.MACROS_EXPANDED, no_macros),
-    Pass("stateful lowering", lambda m, _, values=None: lower_stateful(m, values), ir.Stage.LOWERED,
+    Pass("flattening", lambda m, _: flatten(m), ir.FlatModel, nothing_subscripted),
+    Pass("data variables", lambda m, _: refuse_data_variables(m), ir.FlatModel, no_data_variables),
+    Pass("equation edits", lambda m, _, values=None, edits=None: edit_equations(m, edits, values),
+         ir.FlatModel, no_data_variables, takes_edits=True),
+    Pass("macro expansion", lambda m, _: expand_macros(m), ir.MacroFreeModel, no_macros),
+    Pass("stateful lowering", lambda m, _, values=None: lower_stateful(m, values), ir.LoweredModel,
          no_stateful_calls, takes_values=True),
+    Pass("initial values", lambda m, _, values=None, edits=None: edit_initial_values(m, edits, values),
+         ir.LoweredModel, no_stateful_calls, takes_edits=True),
 )
 
 
 def lower(model: ir.Model, data: DataOptions | None = None,
-          values: dict[str, float] | None = None) -> ir.Model:
-    """A parsed model -> a lowered one (`ir.Stage.LOWERED`): every pass of
+          values: dict[str, float] | None = None, edits: Edits | None = None) -> ir.LoweredModel:
+    """A parsed model -> a lowered one (`ir.LoweredModel`): every pass of
     `PASSES` in order, each one's contract checked before the next runs.
     `data`: the data files and file aliases given to the run (external.DataOptions);
-    `values` override constants where they decide the structure (stateful.rules.RULES).
+    `values` override constants where they decide the structure (stateful.rules.RULES);
+    `edits`: equations and initial values a run replaces (passes/edits.py).
     Errors: every call of a function smartspec does not run, all in one
     UnsupportedFeature (one line each); the passes' ModelErrors about the model;
     PassContractError when a pass breaks its contract (a bug of smartspec)."""
@@ -126,10 +135,13 @@ def lower(model: ir.Model, data: DataOptions | None = None,
         raise UnsupportedFeature("\n".join(unknown))
     data = data or DataOptions()
     for p in PASSES:
-        model = p.run(model, data, values) if values and p.takes_values else p.run(model, data)
+        if p.takes_edits:
+            model = p.run(model, data, values, edits)
+        else:
+            model = p.run(model, data, values) if values and p.takes_values else p.run(model, data)
         problem = p.contract(model)
         if problem:
             raise PassContractError(f"{model.source}: internal error after the {p.name} pass: {problem} "
                                     "(a bug of smartspec; please report it with the model)")
-        model = replace(model, stage=p.gives)
+        model = ir.at_stage(model, p.gives)
     return model

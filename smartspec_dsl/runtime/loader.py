@@ -19,6 +19,7 @@ from ..frontend.external import DataOptions, fingerprint as external_fingerprint
 from ..files import write_bytes
 from ..errors import ModelError
 from ..frontend.grammar import grammar_path, grammar_text
+from ..passes.edits import Edits
 from ..passes.pipeline import lower
 from ..passes.order import Schedule, schedule
 from ..frontend.parse import read_model_text
@@ -56,11 +57,13 @@ def compile_model(text: str, filename: str, data: DataOptions | None = None) -> 
 
 
 def _compile(text: str, filename: str, data: DataOptions | None = None,
-             values: dict[str, float] | None = None) -> tuple[ir.Model, Schedule, Kernel, dict[str, ir.Expr]]:
+             values: dict[str, float] | None = None,
+             edits: Edits | None = None) -> tuple[ir.Model, Schedule, Kernel, dict[str, ir.Expr]]:
     """compile_model, lowering with `values` where they decide the structure (see
-    stateful.rules.RULES), and the control variables the runtime computes (see _pin_controls)."""
+    stateful.rules.RULES) and the equations `edits` replaces (passes/edits.py), and the
+    control variables the runtime computes (see _pin_controls)."""
     model = parse_source(text, filename)
-    lowered = lower(model, data, values)
+    lowered = lower(model, data, values, edits)
     sched = schedule(lowered)
     lowered, derived = _pin_controls(sched)
     if derived:
@@ -108,6 +111,7 @@ class _Origin:
     key: str
     folder: Path
     data: DataOptions | None = None    # data files and aliases given to load
+    edits: Edits | None = None         # equations a run replaces (passes/edits.py)
 
     def load(self, values: dict[str, float] | None, key: str, log=None, tier: str = "auto") -> Model:
         meta_path = self.folder / key / "model.pkl"
@@ -116,7 +120,7 @@ class _Origin:
             with open(meta_path, "rb") as f:
                 model, sched, kernel, derived = pickle.load(f)
         else:
-            model, sched, kernel, derived = _compile(self.text, str(self.path), self.data, values)
+            model, sched, kernel, derived = _compile(self.text, str(self.path), self.data, values, self.edits)
             meta_path.parent.mkdir(parents=True, exist_ok=True)
             write_bytes(meta_path, pickle.dumps((model, sched, kernel, derived),
                                                   protocol=pickle.HIGHEST_PROTOCOL))
@@ -143,6 +147,11 @@ class _Origin:
                     "(runs use the interpreter until it is ready)")
             tiers.start_worker()
         return m
+
+    def load_edited(self, edits: Edits, values: dict[str, float]) -> Model:
+        """The model with the equations `edits` replaces, compiled (or from the cache)."""
+        key = hashlib.sha256((self.key + "\0edits\0" + edits.key()).encode()).hexdigest()[:24]
+        return replace(self, key=key, edits=edits).load(values, key, tier="interpreter")
 
     def load_variant(self, values: dict[str, float], structure: tuple) -> Model:
         key = hashlib.sha256((self.key + "\0" + repr(structure)).encode()).hexdigest()[:24]

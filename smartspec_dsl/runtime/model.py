@@ -16,11 +16,14 @@ from ..frontend.changes import Changes, read_changes
 from ..errors import ModelError, ParameterError, did_you_mean
 from ..passes.stateful import decide
 from ..passes.order import Schedule
+from ..passes.edits import Edits
+from . import doc as doc_table, params as params_mod, single
+from .diagnostics import warning_counts
+from .params import State
 from .result import BatchResult, Result, VariableInfo
-from .diagnostics import bad_numbers, model_notices, strict_error, watch_warnings, warning_counts
+from .single import METHODS, kernel_call as _kernel_call, seed_value as _seed_value
+from .stepper import Stepper
 from .tiers import Tiers
-
-METHODS = {"euler": 0, "rk4": 1}
 
 
 class Model:
@@ -73,6 +76,10 @@ class Model:
                                         dtype=np.int64)
         self._control_cache: dict[tuple, tuple] = {}
         self._default_columns = None   # (names, save_idx, displayed names) of a run's default outputs
+        self._run_columns = None       # the same for one run (single.py), every stock after them
+        self._edited: dict[Edits, Model] = {}      # this model with equations a run replaces
+        self._names: params_mod.Names | None = None
+        self.last_state: State | None = None       # initial_condition='current' continues it
 
     @property
     def variables(self) -> list[VariableInfo]:
@@ -85,6 +92,35 @@ class Model:
 
     def display(self, name: str) -> str:
         return self.schedule.model.variables[name].display
+
+    @property
+    def names(self) -> params_mod.Names:
+        """The model's variables by the modeller's names (subscripted ones' elements too)."""
+        if self._names is None:
+            self._names = params_mod.Names(self.ir, self.schedule.model, self.path)
+        return self._names
+
+    # -- documentation (runtime/doc.py) ------------------------------------------
+    def doc_rows(self) -> list[doc_table.DocRow]:
+        """The documentation table, one DocRow per variable, without pandas."""
+        return doc_table.rows(self.ir)
+
+    @property
+    def doc(self):
+        """The documentation table as a pandas DataFrame, as PySD's `model.doc`: Real Name,
+        Name, Units, Limits, Type, Subtype, Comment, Subscripts."""
+        return doc_table.frame(self.doc_rows())
+
+    @property
+    def dependencies(self):
+        """The networkx DiGraph of the model's variables: u -> v where v's equation reads u."""
+        return doc_table.dependencies(self.ir)
+
+    def stepper(self, params=None, return_columns=None, initial_condition="original", final_time=None,
+                time_step=None, saveper=None, method=None) -> Stepper:
+        """PySD's set_stepper: runs the model a few time steps at a time (`Stepper.step`),
+        values changed between steps (runtime/stepper.py)."""
+        return Stepper(self, params, return_columns, initial_condition, final_time, time_step, saveper, method)
 
     # -- parameters -------------------------------------------------------
     def param_index(self, name: str) -> int:
@@ -172,14 +208,16 @@ class Model:
     def integration_method(self, method: str | None = None) -> str:
         """The integration method a run uses: `method` when given, else the model
         file's own (XMILE sim_specs), else "euler". ParameterError for an unknown one."""
-        method = method or self.ir.method or "euler"
+        method = str(method or self.ir.method or "euler").lower()
         if method not in METHODS:
             raise ParameterError(f"unknown integration method '{method}'; use one of {sorted(METHODS)}")
         return method
 
-    def _prepare(self, params, args, return_columns):
-        p = self.parameter_vector(params)
-        explicit = {ir.canonical_name(n) for n in (params or {})}
+    def run_controls(self, p: np.ndarray, args: dict, explicit: set[str]) -> tuple[dict, tuple]:
+        """(control_values, _control) of a run with parameter vector p, whose control values
+        it sets; both depend only on a few constants and the run's own arguments, so they
+        are computed once per distinct set of them (small models spend more time here than
+        in the kernel)."""
         key = (p[self._control_inputs].tobytes(), tuple(args.values()),
                frozenset(explicit.intersection(self._derived)))
         cached = self._control_cache.get(key)
@@ -188,10 +226,16 @@ class Model:
             cached = vals, self._control(vals, args)
             if len(self._control_cache) < 256:
                 self._control_cache[key] = cached
-        vals, (t0, dt, n_steps, save_every) = cached
+        vals = cached[0]
         for name in ir.CONTROL_NAMES:
             if name in self._param_index:
                 p[self._param_index[name]] = vals[name]
+        return cached
+
+    def _prepare(self, params, args, return_columns):
+        p = self.parameter_vector(params)
+        explicit = {ir.canonical_name(n) for n in (params or {})}
+        vals, (t0, dt, n_steps, save_every) = self.run_controls(p, args, explicit)
         if return_columns is None:
             if self._default_columns is None:
                 names = self.output_names
@@ -252,72 +296,61 @@ class Model:
     def _values(self, p: np.ndarray, vals: dict[str, float]) -> dict[str, float]:
         return {**{c: float(x) for c, x in zip(self.schedule.constants, p)}, **vals}
 
+    values_of = _values
+
+    @property
+    def structure_key(self) -> tuple:
+        """The structural choices this kernel was lowered with (ir.Decision results)."""
+        return self._structure
+
+    def variant(self, structure: tuple) -> "Model":
+        """The variant of this model already compiled for `structure` (or this model)."""
+        return self._variants.get(structure, self)
+
+    def param_slot(self, name: str) -> int:
+        """The parameter vector's index of the constant with the flat canonical name `name`."""
+        return self._param_index[name]
+
+    def edited(self, edits: Edits, values: dict[str, float]) -> "Model":
+        """This model with the equations `edits` replaces (passes/edits.py), compiled once
+        per edits (in memory and in the kernel cache); `values` for what decides structure."""
+        model = self._edited.get(edits)
+        if model is None:
+            if self._origin is None:
+                raise ParameterError(f"{self.path}: this run replaces equations, and this model was not "
+                                     "loaded from a file it can be compiled from again")
+            model = self._origin.load_edited(edits, values)
+            self._edited[edits] = model
+        return model
+
     def run(self, params: dict | None = None, final_time: float | None = None,
             time_step: float | None = None, saveper: float | None = None,
             return_columns: list[str] | None = None, method: str | None = None, seed: int | None = None,
             changes=None, initial_time: float | None = None, strict: bool = False,
+            return_timestamps=None, initial_condition="original", until: float | None = None,
             tier: str = "auto") -> Result:
-        """One run. `seed` (an integer) varies the draws of the model's random
-        functions; the same seed always gives the same run. `changes`: Vensim
-        changes files (.cin paths or `Changes`), applied in order, before `params`.
-        Every value given here gives the numbers of the model with that value written
-        into its file: constants that decide the structure run a kernel compiled for them.
+        """One run (runtime/single.py). `params`, by the modeller's names (runtime/params.py):
+        a constant's value; an auxiliary's or flow's, which replaces its equation; a lookup's
+        points (a pandas Series or (xs, ys)); a pandas Series of time, a time series; for a
+        subscripted name one value for all its elements or one per element (list, array,
+        xarray.DataArray, dict). `return_columns`: the variables to return (a subscripted
+        name gives all its elements). `return_timestamps`: the times to return instead of
+        SAVEPER's: a list, one time, or slice(start, stop, step); without final_time, a list
+        or a time ends the run at its last time (as PySD). `initial_condition`: 'original',
+        (t, {stock: value}) (INITIAL TIME = t, the other stocks from their equations), a
+        `Result.final_state` to continue from, or 'current' (this model's last run's).
+        `until`: stop at this time, FINAL TIME unchanged (a stepper's steps). `method`:
+        'euler' or 'rk4', any case. `seed` (an integer) varies the draws of the model's
+        random functions; the same seed always gives the same run. `changes`: Vensim changes
+        files (.cin paths or `Changes`), applied in order, before `params`. Every value given
+        here gives the numbers of the model with that value written into its file: constants
+        that decide the structure, and replaced equations, run a kernel compiled for them.
         `Result.warnings` lists what went wrong during the run (diagnostics.py); with
         `strict`, a value that becomes infinite or NaN raises NumericalError instead.
         `tier`: "auto" (the compiled kernel once it is ready, the interpreter until then),
         "interpreter" or "compiled" (runtime/tiers.py); `Result.tier` says which ran."""
-        method = self.integration_method(method)
-        args = {"initial time": initial_time, "final time": final_time, "time step": time_step,
-                "saveper": saveper}
-        constants, tables = self.read_changes(changes)
-        p, vals, t0, dt, n_steps, save_every, names, save_idx, n_save = self._prepare(
-            {**constants, **(params or {})}, args, return_columns)
-        model = self.for_values(self._values(p, vals)) if self._structure else self
-        if model is not self:
-            return model.run(params, final_time, time_step, saveper, return_columns, method, seed,
-                             changes, initial_time, strict, tier)
-        used = self._tiers.choose(tier, 1, n_steps)
-        simulate = self._tiers.simulate(used)
-        tab = self.table_vector(tables)
-        if seed is not None:
-            p[-1] = _seed_value(np.array([seed]))[0]
-        diag = np.empty(5 * len(self.kernel.watches))
-        if not self.kernel.dynamic_control:
-            limits.check_memory(f"a run of {n_save:,} saved times x {len(names):,} variables", 8.0 * n_save * len(names),
-                                "save fewer times (a larger SAVEPER) or fewer variables (return_columns)")
-            out = np.empty((n_save, len(names)))
-            _kernel_call(simulate, p, tab, out, save_idx, t0, dt, n_steps, save_every,
-                         METHODS[method], diag)
-            times = t0 + np.arange(n_save) * (save_every * dt)
-        else:
-            # Control variables change during the run: the kernel saves Time too, and
-            # we grow the output until it fits.
-            idx = np.concatenate([[0], save_idx]).astype(np.int64)
-            rows = max(n_save, 16)
-            while True:
-                limits.check_memory(f"a run of {rows:,} saved times x {len(idx):,} variables",
-                                    8.0 * rows * len(idx), "save fewer times (a larger SAVEPER) or fewer "
-                                    "variables (return_columns)")
-                out = np.empty((rows, len(idx)))
-                saved = _kernel_call(simulate, p, tab, out, idx, t0, dt, n_steps,
-                                     save_every, METHODS[method], diag)
-                if saved >= 0:
-                    break
-                if rows > 50_000_000:
-                    raise ParameterError("the run saves more than 50 million rows; check FINAL TIME and SAVEPER")
-                rows *= 4
-            times, out = out[:saved, 0].copy(), out[:saved, 1:]
-        lowered = self.schedule.model
-        warnings = model_notices(lowered, t0) + bad_numbers(lowered, names, times, out) + \
-            watch_warnings(lowered, self.kernel.watches, diag, tab, self._watch_text)
-        warnings.sort(key=lambda w: w.time)
-        if strict and (err := strict_error(warnings)) is not None:
-            raise err
-        if used == "compiled":
-            self._tiers.mark_ready()
-        default = self._default_columns
-        shown = default[2] if default is not None and names is default[0] else [self.display(n) for n in names]
-        return Result(times, list(shown), out, warnings, used)
+        return single.run(self, params, final_time, time_step, saveper, return_columns, method, seed,
+                          changes, initial_time, strict, return_timestamps, initial_condition, until, tier)
 
     # -- changes files ------------------------------------------------------
     def apply_changes(self, changes) -> tuple[dict[str, float], np.ndarray]:
@@ -511,22 +544,6 @@ class Model:
                 res.values[rows] = part.values
                 res.warnings[rows] = part.warnings
         return res
-
-
-def _kernel_call(fn, *args):
-    """A kernel call; its own allocations (DELAY FIXED buffers, sized by the delay time
-    over TIME STEP) failing is reported like any other run too big for the memory."""
-    try:
-        return fn(*args)
-    except MemoryError:
-        raise ParameterError(f"the run needs more memory than the {limits.available_memory() / 2**30:.1f} GB "
-                             "available (its DELAY FIXED buffers hold delay time / TIME STEP values "
-                             "each): use a larger TIME STEP or shorter delays") from None
-
-
-def _seed_value(seeds: np.ndarray) -> np.ndarray:
-    """Integer seeds as exactly representable float64 (the parameter vector's type)."""
-    return (seeds.astype(np.uint64) % np.uint64(2 ** 52)).astype(np.float64)
 
 
 def _literal(var: ir.Variable) -> float:

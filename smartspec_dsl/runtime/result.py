@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import ir
+from .params import State
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,8 @@ class Result:
     columns: list[str]
     values: np.ndarray  # (saved times, columns)
     warnings: list = field(default_factory=list)   # diagnostics.SimulationWarning, by time
+    # every stock at the last time the run computed (params.State): a run can continue from it
+    final_state: State | None = None
     tier: str = "compiled"   # what ran it: "interpreter" or "compiled" (runtime/tiers.py)
 
     def __getitem__(self, name: str) -> np.ndarray:

@@ -1,0 +1,85 @@
+"""Equations a run replaces, as editing the model would (PySD's `set_components`
+and `set_initial_value`): what `run(params=..., initial_condition=...)` asks
+for when a value is not already a constant of the model.
+
+An `Edits` is structure only (which variables change how); the values reach the
+kernel as parameters and lookup tables, so a model compiled for one `Edits`
+serves every run that edits the same variables:
+
+- `constants`: flat variables (auxiliaries, flows, data variables) whose equation
+  becomes a constant, a parameter of the run;
+- `series`: flat variables whose equation becomes a time series, a lookup of
+  Time (the hidden lookup `series_table(name)`, whose points the run gives):
+  linear interpolation between the points, the end values held outside them,
+  as Vensim interpolates a data variable and as PySD's pandas Series input;
+- `stocks`: lowered stocks (hidden ones of SMOOTH, DELAY, INITIAL... too)
+  whose initial value becomes the parameter `initial_param(name)`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from .. import ir
+
+
+@dataclass(frozen=True)
+class Edits:
+    constants: frozenset[str] = frozenset()
+    series: frozenset[str] = frozenset()
+    stocks: frozenset[str] = frozenset()
+
+    def __bool__(self) -> bool:
+        return bool(self.constants or self.series or self.stocks)
+
+    def key(self) -> str:
+        """A stable text naming these edits (part of a kernel cache key)."""
+        return repr((sorted(self.constants), sorted(self.series), sorted(self.stocks)))
+
+
+def series_table(name: str) -> str:
+    """The hidden lookup holding the time series that replaces variable `name`."""
+    return f"{name}@series"
+
+
+def initial_param(name: str) -> str:
+    """The hidden constant holding stock `name`'s initial value."""
+    return f"{name}@initial"
+
+
+def edit_equations(model: ir.Model, edits: Edits | None, values: dict[str, float] | None = None) -> ir.Model:
+    """A flat model with the equations of `edits.constants` and `edits.series`
+    replaced. `values` give the constants' compiled defaults (a run always sets
+    them; they matter where a constant decides the structure, see stateful.rules.RULES)."""
+    if not edits or not (edits.constants or edits.series):
+        return model
+    values = values or {}
+    variables = dict(model.variables)
+    for name in sorted(edits.constants):
+        var = variables[name]
+        variables[name] = replace(var, kind=ir.Kind.CONSTANT, expr=ir.Num(float(values.get(name, 0.0))),
+                                  initial=None, lookup=None)
+    for name in sorted(edits.series):
+        var = variables[name]
+        table = series_table(name)
+        # a placeholder table: the run's own points replace it in the table vector
+        variables[table] = ir.Variable(table, f"{var.display} (time series)", ir.Kind.LOOKUP,
+                                       lookup=ir.LookupTable((0.0,), (0.0,)), pos=var.pos, hidden=True)
+        variables[name] = replace(var, kind=ir.Kind.AUXILIARY, initial=None, lookup=None,
+                                  expr=ir.LookupCall(table, ir.Ref(ir.TIME), var.pos))
+    return replace(model, variables=variables)
+
+
+def edit_initial_values(model: ir.Model, edits: Edits | None, values: dict[str, float] | None = None) -> ir.Model:
+    """A lowered model whose stocks of `edits.stocks` start from the parameters
+    `initial_param(stock)` instead of their initial equations."""
+    if not edits or not edits.stocks:
+        return model
+    values = values or {}
+    variables = dict(model.variables)
+    for name in sorted(edits.stocks):
+        var = variables[name]
+        param = initial_param(name)
+        variables[param] = ir.Variable(param, f"initial {var.display}", ir.Kind.CONSTANT,
+                                       expr=ir.Num(float(values.get(param, 0.0))), pos=var.pos, hidden=True)
+        variables[name] = replace(var, initial=ir.Ref(param, (), var.pos))
+    return replace(model, variables=variables)

@@ -1,0 +1,205 @@
+"""One run of a compiled model (`Model.run`): its params and initial condition
+resolved (params.py), the model edited where a run replaces equations, the
+kernel called, and the saved rows, the returned times and the final state
+(every stock, to continue from) taken from what it wrote."""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import ir, limits
+from ..errors import ParameterError
+from ..ir.builtins import RANDOM_DRAW, helpers
+from ..passes.order import is_delay_fixed
+from . import params as params_mod
+from .diagnostics import bad_numbers, model_notices, strict_error, watch_warnings
+from .params import State
+from .result import Result, span_text
+
+METHODS = {"euler": 0, "rk4": 1}
+
+
+def kernel_call(fn, *args):
+    """A kernel call; its own allocations (DELAY FIXED buffers, sized by the delay time
+    over TIME STEP) failing is reported like any other run too big for the memory."""
+    try:
+        return fn(*args)
+    except MemoryError:
+        raise ParameterError(f"the run needs more memory than the {limits.available_memory() / 2**30:.1f} GB "
+                             "available (its DELAY FIXED buffers hold delay time / TIME STEP values "
+                             "each): use a larger TIME STEP or shorter delays") from None
+
+
+def seed_value(seeds: np.ndarray) -> np.ndarray:
+    """Integer seeds as exactly representable float64 (the parameter vector's type)."""
+    return (seeds.astype(np.uint64) % np.uint64(2 ** 52)).astype(np.float64)
+
+
+def run(model, params, final_time, time_step, saveper, return_columns, method, seed, changes,
+        initial_time, strict, return_timestamps, initial_condition, until, tier="auto") -> Result:
+    """Model.run (see its docstring for the arguments)."""
+    method = model.integration_method(method)
+    constants, tables = model.read_changes(changes)
+    plan = params_mod.resolve(model.names, params, params_mod.Plan(dict(constants), dict(tables)))
+    if isinstance(initial_condition, str) and initial_condition.lower() in ("current", "c"):
+        if model.last_state is None:
+            raise ParameterError("initial_condition='current' continues this model's last run, "
+                                 "and it has not run yet")
+        initial_condition = model.last_state
+    stocks = model.schedule.stocks
+    if isinstance(initial_condition, State):
+        stocks = model.variant(initial_condition.structure).schedule.stocks
+    params_mod.initial(model.names, initial_condition, plan, stocks)
+    if plan.initial_time is not None:
+        if initial_time is not None and float(initial_time) != plan.initial_time:
+            raise ParameterError(f"initial_time ({initial_time:g}) and the initial condition's time "
+                                 f"({plan.initial_time:g}) differ")
+        initial_time = plan.initial_time
+    if final_time is None and until is None and return_timestamps is not None \
+            and not isinstance(return_timestamps, slice):
+        final_time = float(np.max(params_mod.timestamps(return_timestamps, 0.0, 0.0)))   # as PySD
+    args = {"initial time": initial_time, "final time": final_time, "time step": time_step,
+            "saveper": saveper}
+    plan.stop = None if until is None else float(until)
+    edited = plan.constant_edits or plan.series_edits or plan.stock_edits
+    target = model.edited(plan.edits, plan.constants) if edited else model
+    result = run_plan(target, plan, args, return_columns, return_timestamps, method, seed, strict, tier)
+    model.last_state = result.final_state
+    return result
+
+
+def run_plan(model, plan: params_mod.Plan, args: dict, return_columns, return_timestamps,
+             method: str, seed, strict: bool, tier: str = "auto") -> Result:
+    """The run of `plan` on `model` (already edited as the plan needs), or on the variant
+    of it whose structure the plan's values decide."""
+    p = model.defaults.copy()
+    for name, value in plan.constants.items():   # flat names, checked by params.resolve
+        p[model.param_slot(name)] = value
+    vals, controls = model.run_controls(p, args, set(plan.constants) | plan.named)
+    if model._structure:
+        variant = model.for_values(model.values_of(p, vals))
+        if variant is not model:
+            return run_plan(variant, plan, args, return_columns, return_timestamps, method, seed, strict, tier)
+    if plan.start is not None or plan.stop is not None:
+        run_vals = vals
+        if plan.start is not None:
+            # a continued run starts at the state's time; INITIAL TIME stays the model's
+            _check_continuable(model, plan.start, vals)
+            run_vals = {**vals, "initial time": plan.start}
+        if plan.stop is not None:
+            if not run_vals["initial time"] <= plan.stop <= vals["final time"]:
+                raise ParameterError(f"until = {plan.stop:g} is not between the run's first time "
+                                     f"({run_vals['initial time']:g}) and FINAL TIME ({vals['final time']:g})")
+            run_vals = {**run_vals, "final time": plan.stop}
+        controls = model._control(run_vals, args)
+    t0, dt, n_steps, save_every = controls
+    stocks = list(model.schedule.stocks)
+    if return_columns is None:
+        if model._run_columns is None:
+            # a run's default outputs, then every stock (for its final state), and their names
+            names = model.output_names
+            model._run_columns = (names, np.array([model.kernel.slots[n] for n in names + stocks], dtype=np.int64),
+                                  [model.display(n) for n in names])
+        names, save_idx, shown = model._run_columns
+    else:
+        names = params_mod.columns(model.names, return_columns, set(model.output_names))
+        save_idx = np.array([model.kernel.slots[n] for n in names + stocks], dtype=np.int64)
+        shown = [model.display(n) for n in names]
+    keep = want = None
+    if return_timestamps is not None:
+        want = params_mod.timestamps(return_timestamps, t0, t0 + n_steps * dt)
+        save_every = 1
+        if not model.kernel.dynamic_control:
+            keep = _steps_of(want, t0, dt, n_steps)
+    n_save = n_steps // save_every + 1
+    tab = model.table_vector(plan.tables)
+    if seed is not None:
+        p[-1] = seed_value(np.array([seed]))[0]
+    used = model.choose_tier(tier, 1, n_steps)
+    times, out, diag = _simulate(model, p, tab, save_idx, t0, dt, n_steps, save_every, n_save, method,
+                                 model._tiers.simulate(used))
+    if used == "compiled":
+        model._tiers.mark_ready()
+    state = State(float(times[-1]), dict(zip(stocks, out[-1, len(names):].tolist())), model.structure_key,
+                  model.path) if len(times) else None
+    out = out[:, :len(names)]   # a view: the stocks' columns were for the final state
+    if want is not None:
+        if keep is None:
+            keep = [_saved_row(times, t) for t in want]
+        times, out = times[keep], out[keep]
+    lowered = model.schedule.model
+    warnings = model_notices(lowered, t0) + bad_numbers(lowered, names, times, out) + \
+        watch_warnings(lowered, model.kernel.watches, diag, tab, model._watch_text)
+    warnings.sort(key=lambda w: w.time)
+    if strict and (err := strict_error(warnings)) is not None:
+        raise err
+    return Result(times, list(shown), out, warnings, state, used)
+
+
+def _check_continuable(model, start: float, vals: dict) -> None:
+    """A run continuing from a state: the state holds every stock, but not the pipeline
+    of a DELAY FIXED, DELAY MATERIAL or DELAY INFORMATION."""
+    lowered = model.schedule.model.variables
+    buffers = [lowered[n] for n in model.schedule.initial if is_delay_fixed(lowered[n])]
+    if buffers:
+        raise ParameterError(f"the model keeps a fixed delay's pipeline ({buffers[0].display}), which a "
+                             "saved state does not hold: a run cannot continue from one; run from the "
+                             "start (a value that changes at a time can be a time series, see params)")
+    draws = helpers(RANDOM_DRAW)
+    for var in lowered.values():
+        call = next((c for e in (var.expr, var.initial) if e is not None for c in ir.walk(e)
+                     if isinstance(c, ir.Call) and c.func in draws), None)
+        if call is not None:
+            # a draw is a hash of the time step's number, which a continued run counts from 0
+            raise ParameterError(f"{call.pos or var.pos}: '{var.display}' draws {call.func}, whose values "
+                                 "depend on the time step's number from the start of the run: a run cannot "
+                                 "continue from a saved state without drawing other numbers than one run; "
+                                 "run from the start (a value that changes at a time can be a time series)")
+    if not start <= vals["final time"]:
+        raise ParameterError(f"the state's time ({start:g}) is after FINAL TIME ({vals['final time']:g})")
+
+
+def _steps_of(want, t0: float, dt: float, n_steps: int) -> list[int]:
+    """The step of each of the times `want` (on the TIME STEP grid of the run)."""
+    out = []
+    for t in want:
+        k = (t - t0) / dt
+        if abs(k - round(k)) > 1e-6 or not 0 <= round(k) <= n_steps:
+            raise ParameterError(f"time {t:g} is not a time of the run (from {t0:g} every TIME STEP "
+                                 f"{dt:g} to {t0 + n_steps * dt:g})")
+        out.append(int(round(k)))
+    return out
+
+
+def _saved_row(times, t: float) -> int:
+    hits = np.flatnonzero(np.isclose(times, t, rtol=0, atol=1e-9 * max(1.0, abs(t))))
+    if not len(hits):
+        raise ParameterError(f"time {t:g} is not a time of the run ({span_text(times)})")
+    return int(hits[0])
+
+
+def _simulate(model, p, tab, save_idx, t0, dt, n_steps, save_every, n_save, method, simulate):
+    """One run of the kernel entry `simulate` (a tier's): (saved times, saved values, the watches' diag)."""
+    diag = np.empty(5 * len(model.kernel.watches))
+    if not model.kernel.dynamic_control:
+        limits.check_memory(f"a run of {n_save:,} saved times x {len(save_idx):,} variables",
+                            8.0 * n_save * len(save_idx),
+                            "save fewer times (a larger SAVEPER) or fewer variables (return_columns)")
+        out = np.empty((n_save, len(save_idx)))
+        kernel_call(simulate, p, tab, out, save_idx, t0, dt, n_steps, save_every, METHODS[method], diag)
+        return t0 + np.arange(n_save) * (save_every * dt), out, diag
+    # Control variables change during the run: the kernel saves Time too, and
+    # we grow the output until it fits.
+    idx = np.concatenate([[0], save_idx]).astype(np.int64)
+    rows = max(n_save, 16)
+    while True:
+        limits.check_memory(f"a run of {rows:,} saved times x {len(idx):,} variables",
+                            8.0 * rows * len(idx), "save fewer times (a larger SAVEPER) or fewer "
+                            "variables (return_columns)")
+        out = np.empty((rows, len(idx)))
+        saved = kernel_call(simulate, p, tab, out, idx, t0, dt, n_steps, save_every, METHODS[method], diag)
+        if saved >= 0:
+            break
+        if rows > 50_000_000:
+            raise ParameterError("the run saves more than 50 million rows; check FINAL TIME and SAVEPER")
+        rows *= 4
+    return out[:saved, 0].copy(), out[:saved, 1:], diag

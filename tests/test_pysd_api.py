@@ -1,0 +1,305 @@
+"""What a PySD user writes has an answer: params by a subscripted name, for
+auxiliaries, flows and lookups, time series; return_columns by a subscripted
+name and return_timestamps; initial_condition and final_state; the stepper;
+model.doc and model.dependencies; method case-insensitive; read_vensim.
+
+Expected values are hand derivations (Euler, TIME STEP 1: a stock growing by
+rate r is x0 * (1 + r) ** t) or the same model with the change written into its
+file (issue 11's rule: a run-time change equals editing the model)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import smartspec_dsl
+from smartspec_dsl.errors import ParameterError
+
+POPULATION = """{UTF-8}
+Region: East, West ~~|
+Initial Population[Region] = 100, 200 ~ people ~|
+growth rate[Region] = 0.1, 0.2 ~ 1/Year ~|
+Population[Region] = INTEG(births[Region], Initial Population[Region]) ~ people ~|
+births[Region] = Population[Region] * growth rate[Region] ~ people/Year ~|
+INITIAL TIME = 0 ~ Year ~|
+FINAL TIME = 4 ~ Year ~|
+TIME STEP = 1 ~ Year ~|
+SAVEPER = TIME STEP ~ Year ~|
+"""
+
+STATEFUL = """{UTF-8}
+input = 10 + STEP(10, 2) ~ Widget [0, 100] ~ what comes in|
+smoothed = SMOOTH(input, 2) ~ Widget ~|
+delayed = DELAY3(input, 3) ~ Widget ~|
+first = INITIAL(input * 2) ~ Widget ~|
+effect table((0,0),(10,10)) ~ Widget ~|
+effect = effect table(Time) ~ Widget ~|
+out = smoothed + delayed + first + effect ~ Widget ~ the sum|
+INITIAL TIME = 0 ~~|
+FINAL TIME = 10 ~~|
+TIME STEP = 0.5 ~~|
+SAVEPER = 1 ~~|
+"""
+
+T = np.arange(5.0)
+
+
+def _load(tmp_path_factory, text, name="m.mdl"):
+    path = tmp_path_factory.mktemp("model") / name
+    path.write_text(text)
+    return smartspec_dsl.load(path)
+
+
+@pytest.fixture(scope="module")
+def pop(tmp_path_factory):
+    return _load(tmp_path_factory, POPULATION)
+
+
+@pytest.fixture(scope="module")
+def stateful(tmp_path_factory):
+    return _load(tmp_path_factory, STATEFUL)
+
+
+# ---- params by a subscripted name ------------------------------------------------------
+
+def test_a_scalar_sets_every_element(pop):
+    r = pop.run(params={"Initial Population": 5000})
+    np.testing.assert_allclose(r["Population[East]"], 5000 * 1.1 ** T)
+    np.testing.assert_allclose(r["Population[West]"], 5000 * 1.2 ** T)
+
+
+@pytest.mark.parametrize("value", [[1, 2], np.array([1.0, 2.0]), {"East": 1, "West": 2}, {"east": 1, "WEST": 2}])
+def test_a_list_array_or_dict_sets_each_element(pop, value):
+    r = pop.run(params={"Initial Population": value})
+    np.testing.assert_allclose(r["Population[East]"], 1 * 1.1 ** T)
+    np.testing.assert_allclose(r["Population[West]"], 2 * 1.2 ** T)
+
+
+def test_a_dict_may_set_some_elements_only(pop):
+    r = pop.run(params={"growth rate": {"West": 0}})
+    np.testing.assert_allclose(r["Population[East]"], 100 * 1.1 ** T)
+    np.testing.assert_allclose(r["Population[West]"], 200.0)
+
+
+def test_a_dataarray_sets_each_element_by_its_coords(pop):
+    xr = pytest.importorskip("xarray")
+    da = xr.DataArray([4.0, 3.0], dims=["Region"], coords={"Region": ["West", "East"]})
+    r = pop.run(params={"Initial Population": da})
+    np.testing.assert_allclose(r["Population[East]"], 3 * 1.1 ** T)
+    np.testing.assert_allclose(r["Population[West]"], 4 * 1.2 ** T)
+
+
+def test_an_element_by_its_own_name(pop):
+    r = pop.run(params={"Initial Population[West]": 7})
+    np.testing.assert_allclose(r["Population[East]"], 100 * 1.1 ** T)
+    np.testing.assert_allclose(r["Population[West]"], 7 * 1.2 ** T)
+
+
+def test_bad_values_are_refused_in_the_modellers_names(pop):
+    with pytest.raises(ParameterError, match=r"'Initial Population' have shape \(3,\); it has 2 \(region\)"):
+        pop.run(params={"Initial Population": [1, 2, 3]})
+    with pytest.raises(ParameterError, match="'North' in the values for 'Initial Population' is not one"):
+        pop.run(params={"Initial Population": {"North": 1}})
+    with pytest.raises(ParameterError, match="'Initial Populatio' is not a variable.*did you mean 'Initial Population'"):
+        pop.run(params={"Initial Populatio": 1})
+    with pytest.raises(ParameterError, match=r"'Population\[East\]' is a stock.*initial_condition"):
+        pop.run(params={"Population": 1})
+    with pytest.raises(ParameterError, match="value for 'growth rate' is not a number: 'fast'"):
+        pop.run(params={"growth rate": "fast"})
+
+
+# ---- auxiliaries, flows, lookups, time series --------------------------------------------
+
+def test_a_flow_set_to_a_constant_replaces_its_equation(pop, tmp_path):
+    r = pop.run(params={"births": 10})
+    np.testing.assert_allclose(r["Population[East]"], 100 + 10 * T)
+    np.testing.assert_allclose(r["Population[West]"], 200 + 10 * T)
+    np.testing.assert_allclose(r["births[East]"], 10.0)
+    # the same numbers as the model with that equation written into it
+    edited = tmp_path / "edited.mdl"
+    edited.write_text(POPULATION.replace("births[Region] = Population[Region] * growth rate[Region]",
+                                         "births[Region] = 10"))
+    np.testing.assert_array_equal(smartspec_dsl.load(edited).run().values, r.values)
+
+
+def test_one_element_of_an_auxiliary(pop):
+    r = pop.run(params={"births[East]": 10})
+    np.testing.assert_allclose(r["Population[East]"], 100 + 10 * T)
+    np.testing.assert_allclose(r["Population[West]"], 200 * 1.2 ** T)
+
+
+def test_a_time_series_interpolates_like_a_data_variable(pop):
+    pd = pytest.importorskip("pandas")
+    r = pop.run(params={"births": pd.Series([0.0, 10.0], index=[0.0, 4.0])})
+    # births = 2.5 t, Euler: Population(t) = 100 + sum over k < t of 2.5 k
+    np.testing.assert_allclose(r["births[West]"], 2.5 * T)
+    np.testing.assert_allclose(r["Population[East]"], 100 + 2.5 * T * (T - 1) / 2)
+    # the points of a second series reach the kernel compiled for the first: no stale table;
+    # past its last point a series holds its end value, as Vensim's data and np.interp do
+    r = pop.run(params={"births": pd.Series([0.0, 4.0], index=[0.0, 1.0])})
+    np.testing.assert_allclose(r["Population[East]"], 100 + np.array([0, 0, 4, 8, 12]))
+
+
+def test_a_lookup_takes_new_points(stateful):
+    pd = pytest.importorskip("pandas")
+    r = stateful.run(params={"effect table": pd.Series([0.0, 100.0], index=[0.0, 10.0])})
+    np.testing.assert_allclose(r["effect"], 10 * np.arange(11.0))
+    r = stateful.run(params={"effect table": ([0, 5, 10], [1, 1, 3])})
+    np.testing.assert_allclose(r["effect"], [1, 1, 1, 1, 1, 1, 1.4, 1.8, 2.2, 2.6, 3])
+    assert np.allclose(stateful.run()["effect"], np.arange(11.0))   # and the model's own again
+
+
+def test_an_auxiliary_that_decides_the_structure_recompiles(tmp_path):
+    """Issue 11's rule through an edited equation: the SMOOTH N order set at run time
+    on an auxiliary gives the numbers of the model with that order written in."""
+    text = """demand = 10 + STEP(10, 1) ~~|
+base = 1 ~~|
+smoothing order = base + 1 ~~|
+perceived demand = SMOOTH N(demand, 4, demand, smoothing order) ~~|
+INITIAL TIME = 0 ~~| FINAL TIME = 8 ~~| TIME STEP = 1 ~~| SAVEPER = TIME STEP ~~|
+"""
+    (tmp_path / "a.mdl").write_text(text)
+    (tmp_path / "b.mdl").write_text(text.replace("smoothing order = base + 1", "smoothing order = 4"))
+    got = smartspec_dsl.load(tmp_path / "a.mdl").run(params={"smoothing order": 4})
+    want = smartspec_dsl.load(tmp_path / "b.mdl").run()
+    np.testing.assert_array_equal(got["perceived demand"], want["perceived demand"])
+    np.testing.assert_allclose(got["perceived demand"][:5], [10, 10, 10, 10, 10])  # order 4: 4 steps late
+
+
+# ---- return_columns, return_timestamps ---------------------------------------------------
+
+def test_return_columns_by_a_subscripted_name(pop):
+    r = pop.run(return_columns=["Population", "births[West]"])
+    assert r.columns == ["Population[East]", "Population[West]", "births[West]"]
+    np.testing.assert_allclose(r["births[West]"], 0.2 * 200 * 1.2 ** T)
+    with pytest.raises(ParameterError, match="'Populaton' is not a variable.*did you mean 'Population'"):
+        pop.run(return_columns=["Populaton"])
+
+
+def test_return_timestamps_as_a_list_or_a_step(stateful):
+    full = stateful.run(saveper=0.5)
+    r = stateful.run(return_timestamps=[0.5, 3, 7.5], final_time=10)
+    np.testing.assert_array_equal(r.time, [0.5, 3, 7.5])
+    for c in ("input", "smoothed", "delayed", "out"):
+        np.testing.assert_array_equal(r[c], full[c][[1, 6, 15]])
+    r = stateful.run(return_timestamps=slice(None, None, 2.5))     # a step
+    np.testing.assert_array_equal(r.time, [0, 2.5, 5, 7.5, 10])
+    np.testing.assert_array_equal(r["out"], full["out"][::5])
+    r = stateful.run(return_timestamps=3)      # one time, as PySD (the run ends there)
+    np.testing.assert_array_equal(r.time, [3])
+    np.testing.assert_array_equal(r["out"], full["out"][[6]])
+    # PySD: without final_time the run ends at the last timestamp
+    assert stateful.run(return_timestamps=[1, 2]).time.tolist() == [1, 2]
+    with pytest.raises(ParameterError, match="time 0.25 is not a time of the run"):
+        stateful.run(return_timestamps=[0.25])
+
+
+# ---- initial_condition, final_state, stepping --------------------------------------------
+
+def test_initial_condition_time_and_stocks(pop):
+    """PySD's (t, {stock: value}): the run starts at t; the stocks not named start from
+    their initial equations (Initial Population[East] = 100)."""
+    r = pop.run(initial_condition=(2, {"Population[West]": 20}))
+    np.testing.assert_array_equal(r.time, [2, 3, 4])
+    np.testing.assert_allclose(r["Population[East]"], 100 * 1.1 ** np.arange(3.0))
+    np.testing.assert_allclose(r["Population[West]"], 20 * 1.2 ** np.arange(3.0))
+    r = pop.run(initial_condition=(0, {"Population": {"West": 1}}))   # same stocks: same kernel
+    np.testing.assert_allclose(r["Population[West]"], 1.2 ** T)
+    np.testing.assert_array_equal(pop.run(initial_condition="original").values, pop.run().values)
+    with pytest.raises(ParameterError, match="'births' is a flow, not a stock"):
+        pop.run(initial_condition=(0, {"births": 1}))
+
+
+def test_a_run_continues_from_another_ones_final_state(stateful):
+    """Every stock, the hidden ones of SMOOTH and DELAY3 and INITIAL's held value, is in the
+    state: the second half equals the whole run's."""
+    whole = stateful.run()
+    half = stateful.run(final_time=4)
+    state = half.final_state
+    assert state.time == 4 and len(state.stocks) == 5   # SMOOTH 1, DELAY3 3, INITIAL 1
+    rest = stateful.run(initial_condition=state)
+    np.testing.assert_array_equal(rest.time, np.arange(4.0, 11.0))
+    np.testing.assert_allclose(rest.values, whole.values[4:], rtol=1e-13)
+    np.testing.assert_allclose(rest["first"], 20.0)   # INITIAL(input * 2) at t = 0, not at 4
+
+
+def test_a_state_that_cannot_be_continued_is_refused(tmp_path):
+    """DELAY FIXED keeps a pipeline, and random draws count the time steps from the start:
+    neither is in a state, so a continued run would give other numbers than one run."""
+    path = tmp_path / "r.mdl"
+    path.write_text("""x = RANDOM UNIFORM(0, 1, 3) ~~|
+s = INTEG(x, 0) ~~|
+INITIAL TIME = 0 ~~| FINAL TIME = 4 ~~| TIME STEP = 1 ~~| SAVEPER = TIME STEP ~~|
+""")
+    model = smartspec_dsl.load(path)
+    with pytest.raises(ParameterError, match="r.mdl:1:5: 'x' draws RANDOM UNIFORM.*cannot continue"):
+        model.run(initial_condition=model.run(final_time=2).final_state)
+    path.write_text("""x = 1 + STEP(1, 2) ~~|
+d = DELAY FIXED(x, 2, 0) ~~|
+INITIAL TIME = 0 ~~| FINAL TIME = 4 ~~| TIME STEP = 1 ~~| SAVEPER = TIME STEP ~~|
+""")
+    model = smartspec_dsl.load(path)
+    with pytest.raises(ParameterError, match=r"keeps a fixed delay's pipeline \(d \(DELAY FIXED call at 2:5\)\)"):
+        model.run(initial_condition=model.run(final_time=2).final_state)
+
+
+def test_the_stepper_equals_one_run_with_the_change_written_in(stateful, tmp_path):
+    """A change made at t = 4 acts from the next time step on (t = 4.5), as in PySD's
+    stepper: every row equals the run of the model with that switch written in."""
+    stepper = stateful.stepper()
+    stepper.step(8)                        # to t = 4 (TIME STEP 0.5)
+    stepper.step(4, {"input": 30})          # from t = 4.5 on, input is 30
+    stepper.run_to(10)
+    got = stepper.result
+    (tmp_path / "e.mdl").write_text(STATEFUL.replace("input = 10 + STEP(10, 2)",
+                                                     "input = 10 + STEP(10, 2) + STEP(10, 4.5)"))
+    want = smartspec_dsl.load(tmp_path / "e.mdl").run()
+    np.testing.assert_array_equal(got.time, want.time)
+    np.testing.assert_allclose(got.values, want.values, rtol=1e-13)
+    assert got["input"][4] == 20 and got["input"][5] == 30
+    with pytest.raises(ParameterError, match="goes past FINAL TIME"):
+        stepper.step(1)
+    # without a change, steps give the one run's numbers
+    plain = stateful.stepper()
+    for _ in range(4):
+        plain.step(5)
+    np.testing.assert_allclose(plain.result.values, stateful.run().values, rtol=1e-13)
+
+
+# ---- doc, dependencies, method, read_vensim --------------------------------------------
+
+def test_doc_table(stateful):
+    rows = {r.real_name: r for r in stateful.doc_rows()}
+    assert rows["input"].units == "Widget" and rows["input"].limits == (0.0, 100.0)
+    assert rows["input"].comment == "what comes in" and rows["input"].type == "Auxiliary"
+    assert rows["smoothed"].subtype == "SMOOTH" and rows["first"].subtype == "INITIAL"
+    assert rows["effect table"].type == "Lookup" and rows["smoothed"].limits == (None, None)
+    pd = pytest.importorskip("pandas")
+    doc = stateful.doc
+    assert isinstance(doc, pd.DataFrame)
+    assert list(doc.columns) == ["Real Name", "Name", "Units", "Limits", "Type", "Subtype", "Comment",
+                                 "Subscripts"]
+    assert doc.set_index("Real Name").loc["out", "Comment"] == "the sum"
+
+
+def test_doc_of_subscripted_variables(pop):
+    rows = {r.real_name: r for r in pop.doc_rows()}
+    assert rows["Population"].subscripts == ("region",) and rows["Population"].type == "Stock"
+
+
+def test_dependencies_graph(stateful):
+    g = stateful.dependencies
+    assert set(g.predecessors("out")) == {"smoothed", "delayed", "first", "effect"}
+    assert set(g.predecessors("effect")) == {"effect table", "time"}
+    assert g.nodes["input"]["display"] == "input"
+
+
+def test_method_is_case_insensitive(stateful):
+    assert stateful.integration_method("RK4") == "rk4"
+    np.testing.assert_array_equal(stateful.run(method="EULER").values, stateful.run().values)
+    with pytest.raises(ParameterError, match="unknown integration method 'midpoint'"):
+        stateful.run(method="midpoint")
+
+
+def test_read_vensim_is_load():
+    assert smartspec_dsl.read_vensim is smartspec_dsl.load
+    assert smartspec_dsl.read_xmile is smartspec_dsl.load
