@@ -95,13 +95,19 @@ def check_writable(path, what: str = "output") -> None:
 def replacing(path, suffix: str = ""):
     """A temporary file's name beside `path`; the file replaces `path` only if the block
     succeeds. An OSError about the temporary file or the move is a SpecError naming
-    `path` (the user's name, never the temporary one)."""
-    path = Path(path)
+    `path` (the user's name, never the temporary one). When `path` is a symbolic link,
+    the file it points to is replaced (the link stays, as a plain open() would write)."""
+    shown = Path(path)
+    path = Path(os.path.realpath(shown)) if shown.is_symlink() else shown
     try:
         check_writable(path)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="." + path.name + ".", suffix=suffix)
     except OSError as exc:
-        raise SpecError(f"{path}: cannot write output: {exc.strerror or exc}") from None
+        raise SpecError(f"{shown}: cannot write output: {exc.strerror or exc}") from None
+    except SpecError:
+        if path is shown:
+            raise
+        raise SpecError(f"{shown}: cannot write output: it links to {path}, which cannot be written") from None
     os.close(fd)
     try:
         yield tmp
@@ -113,7 +119,7 @@ def replacing(path, suffix: str = ""):
         if os.path.exists(tmp):
             os.unlink(tmp)
         if isinstance(exc, OSError) and getattr(exc, "filename", None) in (tmp, str(path), None):
-            raise SpecError(f"{path}: cannot write output: {exc.strerror or exc}") from None
+            raise SpecError(f"{shown}: cannot write output: {exc.strerror or exc}") from None
         raise
 
 

@@ -43,6 +43,8 @@ MODEL = _eqs(
     "gtv now = GET TIME VALUE(0, 0, 0)",
     "gtv shifted = GET TIME VALUE(0, -1.5, 0)",
     "gtv initial = GET TIME VALUE(1, 2, 0)",
+    # TIME BASE(START, SLOPE): "Same as: (START + Time*SLOPE)" (Vensim's help)
+    "decimal year = TIME BASE(1970, 0.25)",
     # DELAY MATERIAL: a pulse of 10 at time 2 only, a 3-step pipeline
     "pulse in = 10 * PULSE(2, 1)",
     "dm pulse = DELAY MATERIAL(pulse in, 3, 0, -1)",
@@ -89,6 +91,10 @@ def test_get_time_value(run):
     check(run, "gtv now", T)
     check(run, "gtv shifted", T - 1.5)
     check(run, "gtv initial", np.full_like(T, 2.0))
+
+
+def test_time_base(run):
+    check(run, "decimal year", 1970 + 0.25 * T)
 
 
 def test_delay_material_pulse_exits_after_the_delay(run):
@@ -204,8 +210,8 @@ def test_get_time_value_unsupported_measures_are_named(tmp_path, call, why):
 
 def test_unsupported_function_is_named_with_its_position(tmp_path):
     with pytest.raises(UnsupportedFeature,
-                       match=r"m_\w+\.mdl:2:\d+: Vensim function TIME BASE is not supported by smartspec yet"):
-        load(tmp_path, _eqs("x = TIME BASE(0, 1)",
+                       match=r"m_\w+\.mdl:2:\d+: Vensim function DELAY BATCH is not supported by smartspec yet"):
+        load(tmp_path, _eqs("x = DELAY BATCH(1, 2, 3, 0, 0, 0)",
                             "INITIAL TIME = 0", "FINAL TIME = 1", "TIME STEP = 1", "SAVEPER = 1"))
 
 

@@ -66,7 +66,7 @@ def test_arity_is_checked_from_the_registry(name):
 def test_unknown_and_unsupported_functions_are_named():
     with pytest.raises(UnsupportedFeature, match="'NO SUCH' is not a Vensim function, nor a macro or lookup"):
         check_call(ir.Call("NO SUCH", ()))
-    with pytest.raises(UnsupportedFeature, match="Vensim function TIME BASE is not supported by smartspec yet"):
-        check_call(ir.Call("TIME BASE", ()))
+    with pytest.raises(UnsupportedFeature, match="Vensim function DELAY PROFILE is not supported by smartspec yet"):
+        check_call(ir.Call("DELAY PROFILE", ()))
     with pytest.raises(UnsupportedFeature, match="without subscripts"):
         check_call(ir.Call("SUM", (ir.Num(1.0),)))

@@ -97,6 +97,11 @@ def test_only_declared_constants_are_sliders(explorer):
     ({"goal": None}, "'goal': null is not a number"),
     ({"goal": True}, "'goal': true is not a number"),
     ({"goal": float("nan")}, "'goal': nan is not a finite number"),
+    ({"goal": 10 ** 400}, "'goal': 1000.* is not a finite number"),       # a JSON whole number beyond float
+    ({"goal": "1e400"}, "'goal': '1e400' is not a finite number"),
+    ({"goal": "1_000"}, "'goal': '1_000' is not a number"),            # Python's float() takes it; JSON not
+    ({"goal": "infinity"}, "'goal': 'infinity' is not a number"),
+    ({"goal": "0x10"}, "'goal': '0x10' is not a number"),
 ])
 def test_what_the_page_may_not_send(explorer, values, message):
     with pytest.raises(ParameterError, match=message.replace("?", r"\?").replace("(", r"\(")):
@@ -140,6 +145,49 @@ def test_monte_carlo_checks_its_ranges(explorer):
         explorer.monte_carlo({"values": {}, "ranges": {"goal": [50, 20]}})
     with pytest.raises(ParameterError, match="'runs' must be a whole number"):
         explorer.monte_carlo({"values": {}, "ranges": {"goal": [20, 50]}, "runs": 10**9})
+    with pytest.raises(ParameterError, match=r"'goal': the range \[-1e\+308, 1e\+308\] is too wide"):
+        explorer.monte_carlo({"values": {}, "ranges": {"goal": [-1e308, 1e308]}})
+    with pytest.raises(ParameterError, match="'goal': 1000.* is not a finite number"):
+        explorer.monte_carlo({"values": {}, "ranges": {"goal": [0, 10 ** 400]}})
+    # a range as wide as floats allow still draws finite values
+    out = explorer.monte_carlo({"values": {}, "ranges": {"goal": [-1e307, 1e307]}, "runs": 4})
+    assert all(x is not None and -1e307 <= x <= 1e307 for x in out["samples"]["goal"])
+
+
+def test_monte_carlo_too_large_for_memory_is_refused(explorer, monkeypatch):
+    """Runs x saved times x variables x 8 bytes, taken 3 times at the peak (kept values,
+    the sorted copy of exact percentiles, the finite copy), must fit in the free memory."""
+    from smartspec_dsl.explore import api
+    body = {"values": {}, "ranges": {"goal": [20, 50]}, "runs": 1000, "variables": ["level", "inflow"]}
+    kept = 1000 * 21 * 2 * 8      # 21 saved times: 0 to 10 by 0.5
+    monkeypatch.setattr(api, "_available_bytes", lambda: 3 * kept - 1)
+    with pytest.raises(ParameterError, match=r"1,000 runs x 21 saved times x 2 variables .*"
+                                             r"\(the memory this machine has free\)"):
+        explorer.monte_carlo(body)
+    monkeypatch.setattr(api, "_available_bytes", lambda: 3 * kept)
+    assert explorer.monte_carlo(body)["runs"] == 1000
+    monkeypatch.setattr(api, "MAX_BYTES", kept - 1)
+    with pytest.raises(ParameterError, match="above the 0 MiB one Monte Carlo may keep: ask for fewer runs"):
+        explorer.monte_carlo(body)
+
+
+def test_an_inverted_units_range_is_reported(tmp_path, capsys):
+    """`dmnl [10, 1, 0.5]`: min above max. Not a range (the slider goes around the
+    default), and said so: on the slider (`note`) and by the command at start."""
+    assert catalog.slider_range("dmnl [10, 1, 0.5]", 4.0)[3] is False
+    assert catalog.range_note("dmnl [10, 1, 0.5]") == ("the range [10, 1] in its units field is ignored: "
+                                                       "its minimum is above its maximum")
+    assert catalog.range_note("dmnl [3, 3]").endswith("its minimum equals its maximum")
+    assert catalog.range_note("dmnl [0, 10, 0.5]") == catalog.range_note("dmnl [0, ?]") == ""
+    path = tmp_path / "inverted.mdl"
+    path.write_text(MODEL.replace("1/Month [0, 1, 0.05]", "dmnl [10, 1, 0.5]"))
+    sl = {s.name: s for s in catalog.sliders(load(path))}
+    assert sl["rate"].note.startswith("the range [10, 1]") and sl["goal"].note == ""
+    from smartspec_dsl.cli import main
+    assert main(["check", str(path)]) == 0
+    warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning:")]
+    assert warnings == [f"warning: {path}:19:1: 'rate': the range [10, 1] in its units field is ignored: "
+                        "its minimum is above its maximum"]
 
 
 def test_documentation_causes_and_uses(explorer):
@@ -224,6 +272,71 @@ def test_the_command_serves_until_ctrl_c(explorer):
         rest = proc.stderr.read()
         code = proc.wait(timeout=20)
     assert code == 0 and "stopped" in rest and "Traceback" not in rest
+
+
+def test_a_job_in_flight_does_not_keep_the_process_alive():
+    """The worker running the page's requests is a daemon thread: the process ends (as on
+    Ctrl-C) while a call that would take a minute is still running on it."""
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    code = ("import sys, time; sys.path.insert(0, %r)\n"
+            "from smartspec_dsl.explore.server import Worker\n"
+            "w = Worker(); f = w.submit(time.sleep, 60); time.sleep(0.2)\n"
+            "assert f.running(); w.shutdown(wait=False, cancel_futures=True); print('left')\n") % str(root)
+    started = time.monotonic()
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=50)
+    assert out.returncode == 0 and out.stdout == "left\n", out.stderr
+    assert time.monotonic() - started < 30
+
+
+def test_the_worker_runs_calls_in_order():
+    from smartspec_dsl.explore.server import Worker
+    w = Worker()
+    try:
+        futures = [w.submit(pow, 2, k) for k in range(5)] + [w.submit(int, "x")]
+        assert [f.result(10) for f in futures[:5]] == [1, 2, 4, 8, 16]
+        with pytest.raises(ValueError):
+            futures[5].result(10)
+    finally:
+        w.shutdown()
+
+
+def test_a_body_too_large_is_a_json_message(explorer):
+    pytest.importorskip("tornado")
+    import http.client
+    import json
+    from smartspec_dsl.explore.server import MAX_BODY, Server
+    server = Server(explorer, 0).start()
+    try:
+        def post(body: bytes, chunked=False):
+            conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+            try:
+                headers = {"Content-Type": "application/json"}
+                if chunked:
+                    conn.request("POST", "/api/run", body=iter([body[i:i + 65536] for i in
+                                                                 range(0, len(body), 65536)]),
+                                 headers=headers, encode_chunked=True)
+                else:
+                    conn.request("POST", "/api/run", body=body, headers=headers)
+                res = conn.getresponse()
+                return res.status, res.read()
+            except (BrokenPipeError, ConnectionResetError):
+                pytest.fail("the server closed the connection without an answer")
+            finally:
+                conn.close()
+        big = b'{"values": {}, "pad": "' + b"x" * MAX_BODY + b'"}'
+        for chunked in (False, True):
+            status, text = post(big, chunked)
+            assert status == 413 and json.loads(text) == {"error": "the request's body is larger than 4 MiB"}
+        status, text = post(b'{"values": {"goal": 1' + b"0" * 400 + b'}}')
+        assert status == 400 and "is not a finite number" in json.loads(text)["error"]
+        status, text = post(b'{"values": {"goal": 60}, "variables": ["level"]}')
+        assert status == 200 and set(json.loads(text)["series"]) == {"level"}
+    finally:
+        server.stop()
 
 
 def test_a_missing_model_is_one_line(capsys):

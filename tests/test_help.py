@@ -148,3 +148,14 @@ def test_sweep_spec_names_are_echoed_as_the_model_spells_them(tmp_path, capsys):
     spec.write_text(SWEEP.replace('"Characteristic Time" =', '"heat_loss to room" ='))
     assert _cli(["sweep", str(DATA / "teacup.mdl"), "--spec", str(spec), "-o", str(tmp_path / "o")]) == 2
     assert "'Heat Loss to Room' is a flow, not a constant" in capsys.readouterr().err
+
+
+def test_sweep_says_when_it_runs_fewer_threads_than_asked(tmp_path, capsys):
+    pytest.importorskip("pyarrow")
+    import numba
+    spec = tmp_path / "s.toml"
+    spec.write_text(SWEEP.replace("runs = 700", "runs = 20").replace("chunk_size = 100", "chunk_size = 10"))
+    asked = numba.config.NUMBA_NUM_THREADS + 1
+    assert _cli(["sweep", str(DATA / "teacup.mdl"), "--spec", str(spec), "-o", str(tmp_path / "o"),
+                 "--threads", str(asked), "--no-progress"]) == 0
+    assert f"warning: --threads {asked}: Numba runs at most {asked - 1} threads here" in capsys.readouterr().err

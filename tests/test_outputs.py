@@ -257,3 +257,62 @@ def test_sweep_plots_label_units(tmp_path, monkeypatch):
     assert _cli(["plot", str(out), "-o", str(tmp_path / "sc.pdf"), "--kind", "scatter"]) == 0
     assert seen["fan"] == [("Time (Minute)", "Teacup Temperature (Degrees Fahrenheit)")]
     assert seen["sc"] == [("Characteristic Time (Minutes)", "Teacup Temperature (Degrees Fahrenheit) @ 30")]
+
+
+def test_output_through_a_symbolic_link_writes_its_target(tmp_path):
+    target = tmp_path / "real.csv"
+    target.write_text("old\n")
+    link = tmp_path / "link.csv"
+    link.symlink_to(target)
+    write_text(link, "new\n")
+    assert link.is_symlink() and os.readlink(link) == str(target)
+    assert target.read_text() == "new\n"
+
+
+def test_parquet_refuses_a_variable_named_as_a_store_column(tmp_path):
+    pytest.importorskip("pyarrow")
+    text = (DATA / "sir_regions.mdl").read_text().replace("Duration", "seed")
+    (tmp_path / "m.mdl").write_text(text)
+    model = load(tmp_path / "m.mdl")
+    with pytest.raises(SpecError, match="the model has a variable named 'seed', a column of the store's schema"):
+        output.write_run(tmp_path / "run.parquet", model.run(), model)
+    assert not (tmp_path / "run.parquet").exists()
+
+
+def test_plot_prints_the_runs_warnings(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    text = (DATA / "teacup.mdl").read_text().replace(
+        "Characteristic Time=\n\t10", "Characteristic Time=\n\t0")
+    (tmp_path / "m.mdl").write_text(text)
+    assert _cli(["plot", str(tmp_path / "m.mdl"), "-o", str(tmp_path / "p.png")]) == 0
+    err = capsys.readouterr().err
+    assert "warning: " in err and "Heat Loss to Room" in err and "wrote" in err
+
+
+PIECEWISE = """
+Layers: Layer1, Layer2, Layer3 ~~|
+Upper: Layer1, Layer2 ~~|
+Lower: Layer3 ~~|
+merged[Upper] = 1 ~~|
+merged[Lower] = 2 ~~|
+matrix[Layers, Layers] = 3 ~~|
+part[Upper] = 4 ~~|
+INITIAL TIME = 0 ~~|
+FINAL TIME = 1 ~~|
+TIME STEP = 1 ~~|
+SAVEPER = 1 ~~|
+"""
+
+
+def test_netcdf_dimensions_of_piecewise_and_square_variables(tmp_path):
+    xr = pytest.importorskip("xarray")
+    (tmp_path / "m.mdl").write_text(PIECEWISE)
+    model = load(tmp_path / "m.mdl")
+    output.write_run(tmp_path / "run.nc", model.run(), model)
+    with xr.open_dataset(tmp_path / "run.nc") as ds:
+        # defined over two subranges, it spans their parent
+        assert ds["merged"].dims == ("time", "Layers")
+        assert ds["merged"].isel(time=0).values.tolist() == [1.0, 1.0, 2.0]
+        assert ds["part"].dims == ("time", "Upper") and list(ds["Upper"].values) == ["Layer1", "Layer2"]
+        # one range twice
+        assert ds["matrix"].dims == ("time", "Layers", "Layers 2") and ds["matrix"].shape == (2, 3, 3)

@@ -89,6 +89,8 @@ def test_a_dataarray_sets_each_element_by_its_coords(pop):
 
 
 def test_an_element_by_its_own_name(pop):
+    # sweeps and the explorer name constants through param_index: the same spelling rules
+    assert pop.param_index("Initial Population[ West ]") == pop.param_index("initial_population[west]")
     r = pop.run(params={"Initial Population[West]": 7})
     np.testing.assert_allclose(r["Population[East]"], 100 * 1.1 ** T)
     np.testing.assert_allclose(r["Population[West]"], 7 * 1.2 ** T)
@@ -173,6 +175,13 @@ def test_return_columns_by_a_subscripted_name(pop):
     np.testing.assert_allclose(r["births[West]"], 0.2 * 200 * 1.2 ** T)
     with pytest.raises(ParameterError, match="'Populaton' is not a variable.*did you mean 'Population'"):
         pop.run(return_columns=["Populaton"])
+    # one name as a string is that name, not its characters
+    assert pop.run(return_columns="Population").columns == ["Population[East]", "Population[West]"]
+    # a column by the modeller's name in any spacing; a subscripted name says which columns it has
+    np.testing.assert_array_equal(r["population [ east ]"], r["Population[East]"])
+    with pytest.raises(KeyError, match=r"'Population' is subscripted: ask for one of its columns "
+                                       r"\(Population\[East\], Population\[West\]\)"):
+        r["Population"]
 
 
 def test_return_timestamps_as_a_list_or_a_step(stateful):
@@ -303,3 +312,43 @@ def test_method_is_case_insensitive(stateful):
 def test_read_vensim_is_load():
     assert smartspec_dsl.read_vensim is smartspec_dsl.load
     assert smartspec_dsl.read_xmile is smartspec_dsl.load
+
+
+# ---- two subscript ranges, resolved without compiling ---------------------------------------
+
+def _names_of(text):
+    from smartspec_dsl.frontend.parse import parse_model
+    from smartspec_dsl.passes.pipeline import lower
+    from smartspec_dsl.runtime.params import Names
+    source = parse_model(text, "two.mdl")
+    return Names(source, lower(source), "two.mdl")
+
+
+TWO = """Region: East, West ~~|
+Age: young, mid, old ~~|
+rate[Region, Age] = 1 ~~|
+x[Region, Age] = rate[Region, Age] * 2 ~~|
+INITIAL TIME = 0 ~~| FINAL TIME = 1 ~~| TIME STEP = 1 ~~| SAVEPER = 1 ~~|
+"""
+
+
+def test_two_ranges_per_element():
+    from smartspec_dsl.runtime.params import resolve
+    names = _names_of(TWO)
+    flat = [f"rate[{r},{a}]" for r in ("east", "west") for a in ("young", "mid", "old")]
+    plan = resolve(names, {"rate": np.arange(6.0).reshape(2, 3)})
+    assert [plan.constants[n] for n in flat] == [0, 1, 2, 3, 4, 5]
+    plan = resolve(names, {"rate": {("West", "old"): 7, "East,young": 8}})
+    assert plan.constants == {"rate[west,old]": 7.0, "rate[east,young]": 8.0}
+    plan = resolve(names, {"rate[West, Age]": [1, 2, 3]})     # a range selects its elements
+    assert plan.constants == {"rate[west,young]": 1, "rate[west,mid]": 2, "rate[west,old]": 3}
+    plan = resolve(names, {"x[East, mid]": 4})                # an auxiliary's element: an edit
+    assert plan.constants == {"x[east,mid]": 4} and plan.constant_edits == {"x[east,mid]"}
+    with pytest.raises(ParameterError, match=r"have shape \(3, 2\); it has 2 \(region\) x 3 \(age\)"):
+        resolve(names, {"rate": np.zeros((3, 2))})
+    with pytest.raises(ParameterError, match="'North' is not an element of 'region' \\(East, West\\)"):
+        resolve(names, {"rate[North, young]": 1})
+    xr = pytest.importorskip("xarray")
+    da = xr.DataArray([10.0, 20.0, 30.0], dims=["Age"], coords={"Age": ["young", "mid", "old"]})
+    plan = resolve(names, {"rate": da})                       # Region missing: broadcast
+    assert [plan.constants[n] for n in flat] == [10, 20, 30, 10, 20, 30]

@@ -24,14 +24,14 @@ def test_dask_sweep_equals_local(tmp_path):
         remote = sweep(model, sampler, store=SweepStore(tmp_path / "dask"), client=client, **kw)
         workers = {w for w in client.run(lambda: 1)}
         # runs with simulation warnings are counted on the workers too: y = tbl(d) leaves
-        # tbl's x range [0, 1] in the runs d = 2 and d = 4; x = 8/d is infinite for d = 0
+        # tbl's x range [0, 1] in the runs d = 2 and d = 4; x = 8/d is infinite for d = 0: 4 runs
         div = tmp_path / "div.mdl"
         div.write_text("d = 1 ~~|\nx = 8 / d ~~|\ntbl((0,0),(1,1)) ~~|\ny = tbl(d) ~~|\n"
                        "INITIAL TIME = 0 ~~| FINAL TIME = 2 ~~| TIME STEP = 1 ~~| SAVEPER = 1 ~~|\n")
         warned = sweep(smartspec_dsl.load(div), {"d": np.array([2.0, 0.0, 1.0, 0.0, 4.0])}, seed=1,
                        chunk_size=2, times="final", progress=False, client=client,
                        store=SweepStore(tmp_path / "div"))
-    assert warned.info["runs_with_warnings"] == 2 and warned.info["bad_runs"] == {"x": 2}
+    assert warned.info["runs_with_warnings"] == 4 and warned.info["bad_runs"] == {"x": 2}
     assert len(workers) == 2
     assert np.array_equal(local.values, remote.values)
     for k in local.stats:

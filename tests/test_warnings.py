@@ -72,7 +72,10 @@ def test_strict_raises(bad_model):
     with pytest.raises(ModelError, match=r"(?s)infinite or NaN.*'y' is NaN at time 0") as err:
         bad_model.run(strict=True)
     assert err.value.exit_code == 3
-    ok = bad_model.run(strict=True, final_time=1, params={}, return_columns=["w"])
+    # y is not saved here, and still makes the run an error
+    with pytest.raises(ModelError, match=r"'y' is NaN at time 0 \(not saved\)"):
+        bad_model.run(strict=True, final_time=1, params={}, return_columns=["w"])
+    ok = smartspec_dsl.load(ROOT / "tests" / "data" / "teacup.mdl").run(strict=True)
     assert not [w for w in ok.warnings if w.kind in ("nan", "inf")]
 
 
@@ -178,7 +181,7 @@ def test_sweep_counts_bad_runs_and_leaves_them_out(tmp_path, keep_runs):
     res = sweep(model, {"d": np.array([1.0, 0.0, 2.0, 0.0, 4.0])}, keep_runs=keep_runs, seed=1,
                 progress=False, stats=["mean", "std", "count", "p50"], chunk_size=2, times="final")
     assert res.info["bad_runs"] == {"x": 2}
-    assert res.info["runs_with_warnings"] == 2
+    assert res.info["runs_with_warnings"] == 4    # x infinite (d = 0) or tbl's range left
     j = res.outputs.index("x")
     assert res.stats["count"][-1, j] == 3
     assert res.stats["mean"][-1, j] == pytest.approx(14 / 3, rel=1e-12)
@@ -196,14 +199,14 @@ def test_sweep_cli_reports_bad_runs_in_summary_and_manifest(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "1 run gave infinite or NaN values of 'x'" in proc.stderr
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
-    assert manifest["bad_runs"] == {"x": 1} and manifest["runs_with_warnings"] == 1
+    assert manifest["bad_runs"] == {"x": 1} and manifest["runs_with_warnings"] == 2
 
 
 def test_sweep_counts_warnings_of_resumed_chunks(tmp_path):
     """d = 2, 0 | 1, 0 | 4 in chunks of 2: y = tbl(d) leaves tbl's x range [0, 1] in the
-    runs d = 2 (chunk 0) and d = 4 (chunk 2). The sweep is stopped after chunk 0 is
-    stored, then resumed: chunk 0's run still counts (2 in all, in the result and
-    the manifest), and x = 8/d is infinite in the two runs d = 0."""
+    runs d = 2 (chunk 0) and d = 4 (chunk 2), and x = 8/d is infinite in the runs d = 0
+    (chunks 0 and 1): 4 runs with warnings. The sweep is stopped after chunk 0 is stored,
+    then resumed: chunk 0's runs still count, in the result and the manifest."""
     pytest.importorskip("pyarrow")
     from smartspec_dsl.experiments.store import SweepStore
     path = tmp_path / "div.mdl"
@@ -219,6 +222,37 @@ def test_sweep_counts_warnings_of_resumed_chunks(tmp_path):
         sweep(model, params, store=SweepStore(tmp_path / "out"), progress=stop, **kw)
     assert SweepStore(tmp_path / "out").has_chunk(0) and not SweepStore(tmp_path / "out").has_chunk(1)
     res = sweep(model, params, store=SweepStore(tmp_path / "out", resume=True), progress=False, **kw)
-    assert res.info["runs_with_warnings"] == 2 and res.info["bad_runs"] == {"x": 2}
+    assert res.info["runs_with_warnings"] == 4 and res.info["bad_runs"] == {"x": 2}
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
-    assert manifest["runs_with_warnings"] == 2 and manifest["bad_runs"] == {"x": 2}
+    assert manifest["runs_with_warnings"] == 4 and manifest["bad_runs"] == {"x": 2}
+
+
+UNSAVED = """u = 1 / (Time - 2) ~~|
+s = SMOOTH(u, 1) ~~|
+k = 1 ~~|
+w = Time * k ~~|
+INITIAL TIME = 0 ~~| FINAL TIME = 4 ~~| TIME STEP = 0.5 ~~| SAVEPER = 1 ~~|
+"""
+
+
+@pytest.mark.parametrize("method, first", [("euler", ("u", 1)), ("rk4", ("s", 2))])
+def test_a_variable_that_is_not_saved_is_reported_when_it_goes_infinite(tmp_path, method, first):
+    """u = 1/(Time - 2) is +inf at time 2 (a saved time) and finite again after; s smooths it
+    and is inf or NaN from then on: from time 2.5 with Euler, from time 2 with RK4, whose last
+    stage of the step from 1.5 reads u at time 2. Only w is saved: the run still reports the
+    first of them (the stocks come first), at time 2, with its line, and a strict run is an
+    error; saving everything reports each once."""
+    path = tmp_path / "unsaved.mdl"
+    path.write_text(UNSAVED, encoding="utf-8")
+    model = smartspec_dsl.load(path)
+    bad = [w for w in model.run(return_columns=["w"], method=method).warnings if w.kind in ("nan", "inf")]
+    who, line = first
+    assert [(w.kind, w.variable, w.time, w.pos.line) for w in bad] == [("inf", who, 2.0, line)]
+    assert f"'{who}' is +inf at time 2 (not saved)" in bad[0].message
+    with pytest.raises(ModelError, match=f"'{who}' is \\+inf at time 2"):
+        model.run(return_columns=["w"], strict=True, method=method)
+    every = [w for w in model.run(method=method).warnings if w.kind in ("nan", "inf")]
+    assert sorted((w.variable, w.time) for w in every) == \
+        [("s", 2.0 if method == "rk4" else 3.0), ("u", 2.0)]
+    res = sweep(model, {"k": np.array([1.0, 2.0])}, outputs=["w"], times="final", progress=False, seed=1)
+    assert res.info["runs_with_warnings"] == 2 and res.info["bad_runs"] == {}

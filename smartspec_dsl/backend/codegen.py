@@ -81,13 +81,16 @@ def generate(schedule: Schedule) -> Kernel:
     dynamic = loops.reroll_nested(em.dynamic_statements())
     rates = loops.reroll_nested(em.rate_statements())
     writes = loops.reroll_nested(em.fixed_write_statements())
+    # the last watch: the first variable that is infinite or NaN at a saved time (check_finite)
+    finite_watch = em.watch(("finite",))
     n_watch = len(em.watches)
     em.n_slots = em.watch_base + 5 * n_watch
     n_cont, n_disc = len(em.cont), len(em.disc)
     fixed_slots = [em.fixed_delay_slot[n] for n in em.fixed]
     dynamic_control = any(n in schedule.dynamic for n in ir.CONTROL_NAMES)
     loop = DYNAMIC_LOOP.format(dt_slot=em.slots["time step"], saveper_slot=em.slots["saveper"],
-                                final_slot=em.slots["final time"], watch_base=em.watch_base) if dynamic_control else STATIC_LOOP
+                                final_slot=em.slots["final time"], watch_base=em.watch_base) if dynamic_control else \
+        STATIC_LOOP.format(watch_base=em.watch_base)
     fixed_outputs = [em.slots[n] for n in em.fixed]
     fixed_plain = [not em.whole_run(schedule.model.variables[n]) for n in em.fixed]
     source = "\n".join([
@@ -96,6 +99,7 @@ def generate(schedule: Schedule) -> Kernel:
         f"FIXED_DELAY_OUTPUTS = np.array({fixed_outputs or [0]}, dtype=np.int64)",
         f"FIXED_DELAY_PLAIN = np.array({fixed_plain or [0]}, dtype=np.bool_)",
         f"N_DIAG = {5 * n_watch}",
+        f"FINITE_WATCH = {finite_watch}",
         _watch_arrays(em) + "\n\n",
         functions("init", "v, p, tab", init),
         functions("dynamic", "v, tab, buf, bi, istep", dynamic),

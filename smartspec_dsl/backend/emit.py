@@ -18,7 +18,7 @@ import re
 from .. import ir
 from ..errors import ModelError, UnsupportedFeature
 from ..ir.builtins import ARGS, ARRAY_DRIVERS, ARRAY_READS, LOOKUP, RANDOM_DRAW, helpers
-from ..passes.order import Schedule, is_delay_fixed, is_delay_information, is_delay_material
+from ..passes.order import Schedule, buffer_of, is_delay_fixed, is_delay_information, is_delay_material
 from . import loops
 
 # Vensim function -> kernel helper, by how the call is written (ir/builtins.py)
@@ -395,7 +395,7 @@ class Emitter:
     @staticmethod
     def whole_run(var: ir.Variable) -> bool:
         """A buffer delay whose buffer spans the run (DELAY MATERIAL, DELAY INFORMATION)."""
-        return is_delay_material(var) or is_delay_information(var)
+        return buffer_of(var).spans_run
 
     # DELAY MATERIAL: a pipeline in the fixed-delay buffer (see kernel_extra)
     def material_size(self) -> str:

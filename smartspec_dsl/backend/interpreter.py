@@ -21,7 +21,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from smartspec_dsl.backend.kernel_extra import (gamma_ln, information_out, lookup_area, lookup_invert, material_in,
+from smartspec_dsl.backend.kernel_extra import (check_finite, gamma_ln, information_out, lookup_area, lookup_invert, material_in,
                            material_out, material_size, vector_lookup, watch_setup)
 from smartspec_dsl.backend.kernel_lib import (
     JIT, allocate_available, allocate_by_priority, bf, fand, fixed_delay_slots, fmax, fmin, fnot,
@@ -45,7 +45,7 @@ assert OPCODE["RANDOM_LOOKUP"] == RANDOM_LOOKUP and OPCODE["LDP"] == LDP  # the 
 # instruction lengths by opcode
 LENGTH = np.array([2 + len(kinds) for kinds in OPS.values()], dtype=np.int64)
 (N_MEM, N_SLOTS, RATE_BASE, CONST_BASE, N_CONT, N_DISC, N_FIXED, DYNAMIC_CONTROL, DT_SLOT,
- SAVEPER_SLOT, FINAL_SLOT, WATCH_BASE) = range(len(META))
+ SAVEPER_SLOT, FINAL_SLOT, WATCH_BASE, FINITE_WATCH) = range(len(META))
 
 
 @njit(**JIT)
@@ -365,7 +365,7 @@ def simulate(tape, p, tab, out, save_idx, t0, dt, n_steps, save_every, method, d
     k = np.zeros((nc, 3))
     dnext = np.zeros(nd)
     wnext = np.zeros(nf)
-    wb = meta[WATCH_BASE]
+    wb, fw = meta[WATCH_BASE], meta[FINITE_WATCH]
     saved = 0
     if meta[DYNAMIC_CONTROL] == 0:
         for istep in range(n_steps + 1):
@@ -375,6 +375,8 @@ def simulate(tape, p, tab, out, save_idx, t0, dt, n_steps, save_every, method, d
                 for j in range(save_idx.shape[0]):
                     out[saved, j] = m[save_idx[j]]
                 saved += 1
+                if fw >= 0:
+                    check_finite(m, wb, fw)
             if istep == n_steps:
                 break
             _advance(tape, m, p, tab, buf, bi, istep, dt, method, y0, k, dnext, wnext)
@@ -393,6 +395,8 @@ def simulate(tape, p, tab, out, save_idx, t0, dt, n_steps, save_every, method, d
                 for j in range(save_idx.shape[0]):
                     out[saved, j] = m[save_idx[j]]
                 saved += 1
+                if fw >= 0:
+                    check_finite(m, wb, fw)
                 next_save = next_save + m[meta[SAVEPER_SLOT]]
             if t >= m[meta[FINAL_SLOT]] - 1e-9 * step_now:
                 break

@@ -71,11 +71,12 @@ def tk(typingctx, arr, idx):
 def watched(typingctx, arr, idx, x):
     """x, after recording in the watch arr[idx:idx+5] = (lo, hi, below, above, back) the first
     time (arr[0]) x is below lo, the first time it is above hi, and the first time it is
-    within [lo, hi] after being outside (NaN counts as within); +inf until then. Selects and
-    stores within the state vector, no branch, no call and no read of the table vector.
-    World3 (165 lookup calls a step) runs about 1.3x its unwatched time this way, where an
-    njit helper branching on the state vector made it 2.4x (kernel_extra.watch_setup,
-    runtime/diagnostics)."""
+    within [lo, hi] after being outside (NaN counts as within); +inf until then, and `back`
+    NaN while x is outside and has not come back yet.
+    The common case, x within its range with nothing pending, reads lo, hi and back and
+    branches past the rest: no store, so the kernel's other values stay in registers. World3
+    (165 lookup calls a step) ran 1.3x its unwatched time with selects and three stores on
+    every call, 2.4x with an njit helper (kernel_extra.watch_setup, runtime/diagnostics)."""
     if not (isinstance(arr, _t.Array) and arr.ndim == 1 and arr.dtype == _F and arr.mutable):
         return None
 
@@ -84,20 +85,25 @@ def watched(typingctx, arr, idx, x):
         aryty = sig.args[0]
         slot = [_ptr(context, builder, aryty, ary, builder.add(s, context.get_constant(_t.intp, k)))
                 for k in range(5)]
-        t = builder.load(_ptr(context, builder, aryty, ary, context.get_constant(_t.intp, 0)))
-        lo, hi, below, above, back = (builder.load(q) for q in slot)
-        slot = slot[2:]
+        lo, hi, back = builder.load(slot[0]), builder.load(slot[1]), builder.load(slot[4])
         is_below = builder.fcmp_ordered("<", x, lo)
         is_above = builder.fcmp_ordered(">", x, hi)
+        outside = builder.or_(is_below, is_above)
+        pending = builder.fcmp_unordered("!=", back, back)       # NaN: out, not back yet
+        with builder.if_then(builder.or_(outside, pending), likely=False):
+            t = builder.load(_ptr(context, builder, aryty, ary, context.get_constant(_t.intp, 0)))
+            below, above = builder.load(slot[2]), builder.load(slot[3])
 
-        def first(when, old):
-            return builder.select(when, builder.select(builder.fcmp_ordered("<", t, old), t, old), old)
-        out_before = builder.fcmp_ordered("<", builder.select(builder.fcmp_ordered("<", below, above),
-                                                              below, above), t)
-        within_again = builder.and_(builder.not_(builder.or_(is_below, is_above)), out_before)
-        builder.store(first(is_below, below), slot[0])
-        builder.store(first(is_above, above), slot[1])
-        builder.store(first(within_again, back), slot[2])
+            def first(when, old):
+                return builder.select(when, builder.select(builder.fcmp_ordered("<", t, old), t, old), old)
+            out_before = builder.fcmp_ordered("<", builder.select(builder.fcmp_ordered("<", below, above),
+                                                                  below, above), t)
+            builder.store(first(is_below, below), slot[2])
+            builder.store(first(is_above, above), slot[3])
+            never_out = builder.fcmp_ordered("==", back, x.type(float("inf")))
+            back_now = builder.and_(builder.and_(builder.not_(outside), pending), out_before)
+            builder.store(builder.select(builder.and_(outside, never_out), x.type(float("nan")),
+                                         builder.select(back_now, t, back)), slot[4])
         return x
     return _F(arr, _t.intp, _F), codegen
 

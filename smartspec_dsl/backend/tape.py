@@ -113,7 +113,7 @@ class Tape:
 
 # meta fields, in order
 META = ("n_mem", "n_slots", "rate_base", "const_base", "n_cont", "n_disc", "n_fixed",
-        "dynamic_control", "dt_slot", "saveper_slot", "final_slot", "watch_base")
+        "dynamic_control", "dt_slot", "saveper_slot", "final_slot", "watch_base", "finite_watch")
 
 
 class _Builder:
@@ -413,6 +413,14 @@ def _module_array(tree: ast.Module, name: str) -> list:
     raise TapeUnsupported(f"the kernel defines no {name}")
 
 
+def _module_int(tree: ast.Module, name: str) -> int:
+    """A module constant `NAME = n` (the check of infinite values at saves), -1 without one."""
+    for s in tree.body:
+        if isinstance(s, ast.Assign) and _name(s.targets[0]) == name and isinstance(s.value, ast.Constant):
+            return int(s.value.value)
+    return -1
+
+
 def build_tape(kernel: Kernel) -> Tape:
     """The tape of a generated kernel (see the module docstring). Raises TapeUnsupported
     when a statement has no opcode."""
@@ -442,7 +450,7 @@ def build_tape(kernel: Kernel) -> Tape:
                 n_fixed=n_fixed, dynamic_control=int(kernel.dynamic_control),
                 dt_slot=slots.get("time step", 0), saveper_slot=slots.get("saveper", 0),
                 final_slot=slots.get("final time", 0),
-                watch_base=kernel.n_slots - 5 * len(kernel.watches))
+                watch_base=kernel.n_slots - 5 * len(kernel.watches), finite_watch=_module_int(tree, "FINITE_WATCH"))
     return Tape(code, np.array(starts, dtype=np.int64), consts,
                 np.array([meta[f] for f in META], dtype=np.int64), fixed, watch_slots,
                 np.array(_module_array(tree, "WATCH_TABLES"), dtype=np.int64),

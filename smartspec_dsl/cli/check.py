@@ -6,6 +6,7 @@ import time
 from collections import Counter
 
 from ..errors import UnsupportedFeature
+from ..explore.catalog import range_note
 from ..frontend.source import parse_file
 from ..passes.consteval import control_problems
 from ..passes.order import schedule
@@ -34,6 +35,10 @@ def main(args) -> int:
           f"{len(model.subscript_ranges)} subscript ranges, {len(model.macros)} macros)")
     for notice in model.notices:
         print(f"warning: {notice}", file=sys.stderr)
+    for var in model.variables.values():
+        note = range_note(var.units)
+        if note:     # likely a typo; the explorer's sliders ignore such a range
+            print(f"warning: {f'{var.pos}: ' if var.pos else ''}'{var.display}': {note}", file=sys.stderr)
     for kind, plural in (("stock", "stocks"), ("flow", "flows"), ("auxiliary", "auxiliaries"),
                          ("constant", "constants"), ("lookup", "lookups"), ("data", "data")):
         print(f"  {plural:<12}{counts.get(kind, 0)}")

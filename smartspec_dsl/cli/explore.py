@@ -1,6 +1,7 @@
 """`smartspec explore MODEL`: a local web app with the model's sliders and graphs."""
 from __future__ import annotations
 
+import os
 import sys
 import webbrowser
 
@@ -31,7 +32,11 @@ def main(args) -> int:
     if not 0 <= args.port <= 65535:
         raise ParameterError(f"--port must be from 0 to 65535, got {args.port}")
     model = load(args.model, log=compile_note)
-    server = Server(Explorer(model), args.port)
+    explorer = Explorer(model)
+    for slider in explorer.sliders.values():
+        if slider.note:
+            print(f"smartspec explore: warning: '{slider.name}': {slider.note}", file=sys.stderr)
+    server = Server(explorer, args.port)
 
     def ready(url):
         print(f"smartspec explore: {args.model} at {url} (Ctrl-C stops)", file=sys.stderr, flush=True)
@@ -40,5 +45,10 @@ def main(args) -> int:
     try:
         server.serve_forever(ready)
     except KeyboardInterrupt:
-        print("\nstopped", file=sys.stderr)
+        print("\nstopped", file=sys.stderr, flush=True)
+        if server.worker.busy:
+            # a run in flight holds the interpreter (its thread is abandoned, but the
+            # interpreter's exit still waits to take it back): leave at once
+            sys.stdout.flush()
+            os._exit(0)
     return 0

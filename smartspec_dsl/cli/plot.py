@@ -10,7 +10,7 @@ from ..experiments import plot, store
 from ..frontend.source import parse_file
 from ..ir import canonical_name
 from ..runtime import load
-from .common import compile_note, parse_sets
+from .common import compile_note, parse_sets, print_warnings
 
 
 def add_parser(sub) -> None:
@@ -55,6 +55,7 @@ def main(args) -> int:
             raise SpecError(f"--kind {args.kind} plots a sweep; give its output directory")
         model = load(target, log=compile_note)
         res = model.run(params=parse_sets(args.set))
+        print_warnings(res.warnings)        # as `run` does: a curve that went infinite says why
         names = args.var or [v.name for v in model.variables if v.kind == "stock"]
         if not names:       # a model without stocks: its first variable
             names = [c for c in res.columns if canonical_name(c) not in _CONTROLS][:1]

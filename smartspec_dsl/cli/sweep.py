@@ -39,7 +39,11 @@ def add_parser(sub) -> None:
 def main(args) -> int:
     """Run a sweep spec (see `smartspec sweep --help-spec`) into an output directory."""
     if args.threads:
-        numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
+        available = numba.config.NUMBA_NUM_THREADS
+        if args.threads > available:
+            print(f"warning: --threads {args.threads}: Numba runs at most {available} threads here "
+                  "(NUMBA_NUM_THREADS); the sweep uses " + str(available), file=sys.stderr)
+        numba.set_num_threads(min(args.threads, available))
     model = load(args.model, log=compile_note)
     default_seed = None
     if args.resume and (Path(args.output) / "manifest.json").exists():
@@ -83,4 +87,4 @@ def print_sweep_problems(info: dict) -> None:
     if info.get("runs_with_warnings"):
         n = info["runs_with_warnings"]
         print(f"warning: {n} run{'s' if n > 1 else ''} had simulation warnings (a lookup input or a "
-              "variable outside its range); `smartspec run` with a run's values lists them", file=sys.stderr)
+              "variable outside its range, or a value, saved or not, infinite or NaN); `smartspec run` with a run's values lists them", file=sys.stderr)

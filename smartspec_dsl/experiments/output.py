@@ -123,6 +123,11 @@ def _write_parquet(path, result, model, params: dict, seed: int) -> None:
         unit = units.get(canonical_name(_base(column)[0]))
         fields.append(pa.field(column, pa.float64(), metadata={"units": unit} if unit else None))
         arrays.append(pa.array(np.ascontiguousarray(result.values[:, j], dtype=np.float64)))
+    names = [f.name for f in fields]
+    clash = next((n for i, n in enumerate(names) if n in names[:i]), None)
+    if clash is not None:
+        raise SpecError(f"{path}: the model has a variable named '{clash}', a column of the store's "
+                        "schema (run, seed, param:NAME, time): write .csv, .tab or .nc instead")
     table = pa.Table.from_arrays(arrays, schema=pa.schema(fields))
     with replacing(path, ".tmp") as tmp:
         pq.write_table(table, tmp, compression="zstd")
@@ -133,11 +138,13 @@ def _write_netcdf(path, result, model) -> None:
     # what PySD's netCDF output says of each variable, under CF's attribute names
     info = {canonical_name(v.name): {"units": v.units, "comment": v.comment, "kind": v.kind}
             for v in model.variables} if model is not None else {}
-    dims_of = {}
+    dims_of, range_axes = {}, {}
     if model is not None:
         ranges = model.ir.subscript_ranges
         dims_of = {name: tuple(ranges[d].written or d if d in ranges else d for d in v.dims)
                    for name, v in model.ir.variables.items()}
+        # each range's elements as written, by the range's name as written
+        range_axes = {r.written or n: list(r.display or r.elements) for n, r in ranges.items() if r.elements}
     groups: dict[str, list[tuple[int, tuple[str, ...]]]] = {}
     for j, column in enumerate(result.columns):
         base, elements = _base(column)
@@ -145,7 +152,8 @@ def _write_netcdf(path, result, model) -> None:
     data, coords = {}, {"time": np.asarray(result.time, dtype=np.float64)}
     for base, members in groups.items():
         attrs = {k: v for k, v in info.get(canonical_name(base), {}).items() if v}
-        array = _as_array(base, members, result.values, dims_of.get(canonical_name(base), ()), coords)
+        array = _as_array(base, members, result.values, dims_of.get(canonical_name(base), ()), coords,
+                          range_axes)
         if array is None:    # elements that do not fill a box of ranges: one variable per column
             for j, _ in members:
                 data[result.columns[j]] = xr.Variable(("time",), result.values[:, j], attrs)
@@ -167,17 +175,30 @@ def _version() -> str:
     return __version__
 
 
-def _as_array(base, members, values, dims, coords):
+def _as_array(base, members, values, dims, coords, range_axes):
     """(dims, values) of a variable whose columns are every combination of its ranges'
-    elements, adding each range's coordinate to `coords`; None when that cannot be."""
+    elements, adding each range's coordinate to `coords`; None when that cannot be. Each
+    dimension is named by the range whose elements it holds: the variable's own range, else
+    (a variable defined piecewise over subranges spans their parent) the range with just
+    those elements, else 'NAME dimK'."""
     if len(members) == 1 and not members[0][1]:
         return ("time",), values[:, members[0][0]]
     rank = len(members[0][1])
     if rank == 0 or any(len(e) != rank for _, e in members):
         return None
-    dims = tuple(dims) if len(dims) == rank else tuple(f"{base} dim{k}" for k in range(rank))
     axes = [list(dict.fromkeys(e[k] for _, e in members)) for k in range(rank)]
-    if int(np.prod([len(a) for a in axes])) != len(members) or len(set(dims)) != rank:
+    own = tuple(dims) if len(dims) == rank else (None,) * rank
+    dims = tuple(d if d is not None and range_axes.get(d) == axis else
+                 next((r for r, elements in range_axes.items() if elements == axis), f"{base} dim{k}")
+                 for k, (d, axis) in enumerate(zip(own, axes)))
+    named: list[str] = []
+    for d in dims:         # a range spanned twice (a matrix over one range): 'NAME', 'NAME 2'
+        n, name = 2, d
+        while name in named:
+            name, n = f"{d} {n}", n + 1
+        named.append(name)
+    dims = tuple(named)
+    if int(np.prod([len(a) for a in axes])) != len(members):
         return None
     for dim, axis in zip(dims, axes):
         if dim in coords and list(coords[dim]) != axis:

@@ -354,7 +354,7 @@ def sweep(model, params, outputs=None, times="all", keep_runs: bool = True, stat
     result_stats = acc.result(values if exact else None) if acc is not None else None
     err = None if (acc is None or exact) else acc.error()
     # runs with an infinite or NaN value, per output (left out of the statistics), and runs
-    # with simulation warnings (lookups, declared ranges), of every chunk: run here, on
+    # with simulation warnings (lookups, declared ranges, any value infinite or NaN), of every chunk: run here, on
     # workers, or read back from the store
     bad = {o: int(k) for o, k in zip(pl.output_names, bad_runs) if k}
     if store is not None:

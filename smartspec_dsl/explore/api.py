@@ -32,6 +32,12 @@ MAX_RUNS = 20_000           # runs of one Monte Carlo request
 MAX_BYTES = 512 * 2 ** 20   # the values one Monte Carlo request keeps (for exact percentiles)
 PERCENTILES = (5, 25, 50, 75, 95)
 _CIN_NAME = re.compile(r"[^=()\n]+")   # what a changes file's `name = value` line can hold
+# a number written as text: JSON's number syntax (with an optional '+' and leading zeros),
+# never Python's extras ('1_000', 'nan', 'infinity', '0x10')
+_NUMBER_TEXT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+# what a kept Monte Carlo value costs at the peak: the kept runs, the sorted copy exact
+# percentiles take (np.percentile), and the finite copy when some runs went bad
+_PEAK_COPIES = 3
 
 
 def _series(values: np.ndarray) -> list:
@@ -72,10 +78,10 @@ class Explorer:
 
     def slider(self, name) -> catalog.Slider:
         """The slider of constant `name`; ParameterError saying why there is none."""
-        slider = self.sliders.get(ir.canonical_name(str(name)))
+        slider = self.sliders.get(ir.canonical_reference(str(name)))
         if slider is not None:
             return slider
-        lowered = self.model.schedule.model.variables.get(ir.canonical_name(str(name)))
+        lowered = self.model.schedule.model.variables.get(ir.canonical_reference(str(name)))
         if lowered is not None and lowered.kind is ir.Kind.CONSTANT and not lowered.hidden:
             raise ParameterError(f"'{name}' is a constant the explorer does not change "
                                  "(a simulation control or a value written with '==')")
@@ -85,15 +91,20 @@ class Explorer:
     @staticmethod
     def _number(value, name: str) -> float:
         if isinstance(value, str):
-            try:
-                value = float(value.strip())
-            except ValueError:
-                raise ParameterError(f"'{name}': '{value}' is not a number") from None
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            shown = f"'{value[:60]}'"
+            if not _NUMBER_TEXT.fullmatch(value.strip()):
+                raise ParameterError(f"'{name}': {shown} is not a number")
+        elif isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ParameterError(f"'{name}': {json_text(value)} is not a number")
-        if not math.isfinite(float(value)):
-            raise ParameterError(f"'{name}': {value} is not a finite number")
-        return float(value)
+        else:
+            shown = f"{value:g}" if isinstance(value, float) else json_text(value)
+        try:
+            number = float(value)   # a whole number beyond 1.8e308 overflows
+        except OverflowError:
+            number = math.inf
+        if not math.isfinite(number):
+            raise ParameterError(f"'{name}': {shown} is not a finite number")
+        return number
 
     def variables(self, body) -> list[str]:
         """The `variables` of a request, by display name; ParameterError for a name that
@@ -107,7 +118,7 @@ class Explorer:
             raise ParameterError(f"at most {MAX_VARIABLES} variables at once, got {len(names)}")
         out = []
         for n in names:
-            display = self._outputs.get(ir.canonical_name(n))
+            display = self._outputs.get(ir.canonical_reference(n))
             if display is None:
                 raise ParameterError(f"'{n}' is not a variable of the model")
             out.append(display)
@@ -184,6 +195,9 @@ class Explorer:
             lo, hi = (self._number(b, slider.name) for b in bounds)
             if not lo < hi:
                 raise ParameterError(f"'{slider.name}': low ({lo:g}) must be below high ({hi:g})")
+            if not math.isfinite(hi - lo):
+                raise ParameterError(f"'{slider.name}': the range [{lo:g}, {hi:g}] is too wide to draw "
+                                     "from (its width is not a finite number)")
             dists[slider.name] = Uniform(lo, hi)
         runs = body.get("runs", 200)
         if isinstance(runs, bool) or not isinstance(runs, int) or not 2 <= runs <= MAX_RUNS:
@@ -191,12 +205,7 @@ class Explorer:
         seed = body.get("seed", 1)
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
             raise ParameterError("'seed' must be a whole number >= 0")
-        t0, dt, n_steps, save_every = self.model.control(self.model.parameter_vector(values))
-        size = 8.0 * runs * (n_steps // save_every + 1) * len(names)
-        if size > MAX_BYTES:
-            raise ParameterError(f"{runs:,} runs x {n_steps // save_every + 1:,} saved times x {len(names)} "
-                                 f"variables would keep {size / 2**20:,.0f} MiB: ask for fewer runs or graph "
-                                 "fewer variables")
+        self._check_size(runs, values, dists, names)
         fixed = {n: [v] for n, v in values.items() if n not in dists}
         sampler = Random(dists, runs)
         if fixed:
@@ -211,6 +220,28 @@ class Explorer:
                 "runs": len(res.runs), "seed": res.seed, "seconds": time.perf_counter() - started,
                 "bad_runs": {k: int(v) for k, v in res.info.get("bad_runs", {}).items()}}
 
+    def _check_size(self, runs: int, values: dict, dists: dict, names: list[str]) -> None:
+        """ParameterError unless the values a Monte Carlo keeps (runs x saved times x
+        variables, float64, `_PEAK_COPIES` times at the peak) fit in MAX_BYTES and in the
+        memory the machine has free. The saved times are counted at each end of every
+        range too: a drawn constant may set FINAL TIME or SAVEPER."""
+        saved = 0
+        for corner in [{}] + [{n: v} for n, d in dists.items() for v in (d.low, d.high)]:
+            try:
+                _, _, n_steps, save_every = self.model.control(
+                    self.model.parameter_vector({**values, **corner}))
+            except ParameterError:
+                continue    # such runs fail one by one (bad_runs); they keep nothing
+            saved = max(saved, n_steps // save_every + 1)
+        size = 8.0 * runs * saved * len(names)
+        limit = min(MAX_BYTES, _available_bytes() / _PEAK_COPIES)
+        if size > limit:
+            raise ParameterError(
+                f"{runs:,} runs x {saved:,} saved times x {len(names)} variables would keep "
+                f"{size / 2**20:,.0f} MiB, above the {limit / 2**20:,.0f} MiB one Monte Carlo may keep"
+                + ("" if limit == MAX_BYTES else " (the memory this machine has free)")
+                + ": ask for fewer runs or graph fewer variables")
+
     def sketch(self) -> list[dict]:
         """GET /api/sketch: the views of the stock-and-flow diagram (`diagram.diagram`)."""
         if self._sketch is None:
@@ -222,6 +253,19 @@ class Explorer:
         if self._doc is None:
             self._doc = catalog.documentation(self.model)
         return self._doc
+
+
+def _available_bytes() -> float:
+    """The memory the machine has free (MemAvailable of /proc/meminfo, Linux), or infinity
+    where it cannot be read."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return float(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return math.inf
 
 
 def json_text(value) -> str:

@@ -33,6 +33,7 @@ class Slider:
     units: str
     comment: str
     group: str
+    note: str = ""      # why the units field's range was not used, when it gives one
 
 
 def _number(text: str | None) -> float | None:
@@ -65,7 +66,7 @@ def slider_range(units: str, default: float) -> tuple[float, float, float, bool]
         lo, hi, step = (_number(g) for g in m.groups())
     declared = lo is not None and hi is not None and lo < hi
     if lo is not None and hi is not None and not declared:
-        lo = hi = None          # an empty range declares nothing
+        lo = hi = None          # an empty or inverted range declares nothing (`range_note` says so)
     if not declared:
         a_lo, a_hi = (0.0, 2 * default) if default > 0 else (2 * default, 0.0) if default < 0 else (0.0, 1.0)
         lo = a_lo if lo is None else max(lo, a_lo)
@@ -76,6 +77,17 @@ def slider_range(units: str, default: float) -> tuple[float, float, float, bool]
     if step is None or not step > 0:
         step = _nice_step(hi - lo)
     return lo, hi, step, declared
+
+
+def range_note(units: str) -> str:
+    """Why the units field's `[min, max]` is not a slider's range ('' when it is, or when
+    it gives none): min above max, or both equal."""
+    m = _RANGE.search(units or "")
+    lo, hi = (_number(g) for g in m.groups()[:2]) if m else (None, None)
+    if lo is None or hi is None or lo < hi:
+        return ""
+    why = "its minimum is above its maximum" if lo > hi else "its minimum equals its maximum"
+    return f"the range [{lo:g}, {hi:g}] in its units field is ignored: {why}"
 
 
 def _group_of(model, name: str) -> str:
@@ -96,7 +108,7 @@ def sliders(model) -> list[Slider]:
             continue
         lo, hi, step, declared = slider_range(var.units, float(default))
         out.append(Slider(var.display, float(default), lo, hi, step, declared, var.units, var.comment,
-                          _group_of(model, name)))
+                          _group_of(model, name), range_note(var.units)))
     return out
 
 

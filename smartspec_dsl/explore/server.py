@@ -6,21 +6,25 @@ localhost) is refused, so that a web page elsewhere cannot reach the model throu
 a name that resolves here (DNS rebinding); the API takes only JSON bodies, which a
 page of another origin cannot send without a CORS preflight, which is never allowed.
 Model runs happen one at a time on one worker thread (the kernels are not meant for
-concurrent calls), so that the server keeps answering while a Monte Carlo runs.
+concurrent calls), so that the server keeps answering while a Monte Carlo runs. The
+worker is a daemon thread: Ctrl-C ends the process at once, abandoning a run in flight
+(a run has no output to leave half-written).
 """
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
+import queue
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, Future
 from pathlib import Path
 
 from ..errors import ModelError
 
 STATIC = Path(__file__).resolve().parent / "static"
 HOST = "127.0.0.1"
+MAX_BODY = 4 * 2 ** 20    # bytes of one request's body: the page's largest (a CSV of many scenarios) is far less
 
 try:
     import tornado.httpserver
@@ -35,9 +39,83 @@ def require_tornado() -> None:
         raise ModelError("smartspec explore needs Tornado: pip install 'smartspec[explore]'")
 
 
-def _handlers(explorer, worker: ThreadPoolExecutor):
-    class Base(tornado.web.RequestHandler):
+class Worker(Executor):
+    """One daemon thread running the submitted calls in order. Unlike ThreadPoolExecutor's
+    threads, which the interpreter joins at exit, it never keeps the process alive: a
+    Monte Carlo in flight does not delay Ctrl-C."""
+
+    def __init__(self, name: str = "smartspec-run"):
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self._closed = False
+        self.busy = False       # a call is running
+        self._thread = threading.Thread(target=self._work, name=name, daemon=True)
+        self._thread.start()
+
+    def _work(self):
+        while (job := self._jobs.get()) is not None:
+            future, fn, args, kwargs = job
+            if not future.set_running_or_notify_cancel():
+                continue
+            self.busy = True
+            try:
+                future.set_result(fn(*args, **kwargs))
+            except BaseException as err:   # noqa: B036 -- handed to the caller's future
+                future.set_exception(err)
+            finally:
+                self.busy = False
+
+    def submit(self, fn, /, *args, **kwargs) -> Future:
+        if self._closed:
+            raise RuntimeError("the worker is shut down")
+        future: Future = Future()
+        self._jobs.put((future, fn, args, kwargs))
+        return future
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        self._closed = True
+        if cancel_futures:
+            pending = []
+            while True:
+                try:
+                    pending.append(self._jobs.get_nowait())
+                except queue.Empty:
+                    break
+            for job in pending:
+                if job is not None:
+                    job[0].cancel()
+        self._jobs.put(None)
+        if wait:
+            self._thread.join()
+
+
+def _handlers(explorer, worker: Executor):
+    @tornado.web.stream_request_body
+    class Bounded(tornado.web.RequestHandler):
+        """Reads the body itself (`self.body`), keeping at most MAX_BODY bytes: a longer one
+        is read to its end and dropped (`self.too_large`), so that the client, still
+        sending, gets an answer it can read rather than a closed connection. (Tornado's own
+        limit answers a bare 400.)"""
         def prepare(self):
+            self._chunks, self._size = [], 0
+
+        @property
+        def too_large(self) -> bool:
+            return self._size > MAX_BODY
+
+        def data_received(self, chunk):
+            self._size += len(chunk)
+            if self.too_large:
+                self._chunks = []
+            else:
+                self._chunks.append(chunk)
+
+        @property
+        def body(self) -> bytes:
+            return b"".join(self._chunks)
+
+    class Base(Bounded):
+        def prepare(self):
+            super().prepare()
             host = (self.request.host or "").rsplit(":", 1)[0].strip("[]").lower()
             if host not in (HOST, "localhost"):
                 self.send_error(403, reason="Forbidden host")
@@ -77,16 +155,23 @@ def _handlers(explorer, worker: ThreadPoolExecutor):
             fn = self.requests.get(what)
             if fn is None:
                 raise tornado.web.HTTPError(404, reason=f"no request '{what}'")
+            if self.too_large:
+                raise tornado.web.HTTPError(413, reason=f"the request's body is larger than "
+                                                        f"{MAX_BODY // 2 ** 20} MiB")
             if not self.request.headers.get("Content-Type", "").startswith("application/json"):
                 raise tornado.web.HTTPError(415, reason="the body must be JSON (Content-Type: application/json)")
             try:
-                body = json.loads(self.request.body or b"{}")
+                body = json.loads(self.body or b"{}")
             except ValueError as err:
                 raise tornado.web.HTTPError(400, reason=f"the body is not JSON: {err}") from None
             if not isinstance(body, dict):
                 raise tornado.web.HTTPError(400, reason="the body must be a JSON object")
             try:
                 out = await asyncio.get_running_loop().run_in_executor(worker, fn, body)
+            except asyncio.CancelledError:     # the server stops (Ctrl-C) during the request
+                self.set_status(503)
+                self.finish({"error": "the server was stopped during this request"})
+                return
             except ModelError as err:
                 self.set_status(400)
                 self.write({"error": str(err)})
@@ -101,7 +186,7 @@ def _handlers(explorer, worker: ThreadPoolExecutor):
                 self.set_header("Content-Type", "text/plain; charset=utf-8")
             self.write(out)
 
-    class Static(tornado.web.StaticFileHandler):
+    class Static(Bounded, tornado.web.StaticFileHandler):
         def set_extra_headers(self, path):
             self.set_header("Cache-Control", "no-cache")
 
@@ -117,7 +202,7 @@ class Server:
     def __init__(self, explorer, port: int = 0):
         require_tornado()
         self.explorer = explorer
-        self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="smartspec-run")
+        self.worker = Worker()
         self.requested_port = port
         self.port = None
         self._loop = None
@@ -132,7 +217,8 @@ class Server:
     def _listen(self):
         # no gzip: on the loopback it costs more time than the bytes it saves
         app = tornado.web.Application(_handlers(self.explorer, self.worker))
-        self._http = tornado.httpserver.HTTPServer(app)
+        # every handler reads its body itself and keeps at most MAX_BODY of it (`Bounded`)
+        self._http = tornado.httpserver.HTTPServer(app, max_body_size=2 ** 62)
         try:
             sockets = tornado.netutil.bind_sockets(self.requested_port, HOST)
         except OSError as err:

@@ -26,6 +26,16 @@ def canonical_name(text: str) -> str:
     return re.sub(r"[\s_]+", " ", text).strip().lower()
 
 
+def canonical_reference(text: str) -> str:
+    """canonical_name of a name as a modeller writes it, an element `Name[a, b]` too: the
+    spaces around its subscript list's commas go, as in the flat name `name[a,b]`."""
+    key = canonical_name(text)
+    if key.endswith("]") and "[" in key:
+        head, _, subs = key[:-1].partition("[")
+        return f"{head.strip()}[{','.join(s.strip() for s in subs.split(','))}]"
+    return key
+
+
 def canonical_function(text: str) -> str:
     return re.sub(r"[\s_]+", " ", text).strip().upper()
 

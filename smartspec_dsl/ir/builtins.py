@@ -45,6 +45,18 @@ UNCHECKED = "not checked"
 
 
 @dataclass(frozen=True)
+class Buffer:
+    """How the kernel keeps a BUFFER function's state, a ring buffer: `spans_run`, it
+    holds the whole run (sized from INITIAL TIME, FINAL TIME and TIME STEP), else delay
+    / TIME STEP values; the arguments read when the run starts (`initial_args`) and
+    those the output reads each step (`step_args`; the input is written after the step's
+    auxiliaries). `order` takes the dependencies from here."""
+    spans_run: bool
+    initial_args: tuple[int, ...]
+    step_args: tuple[int, ...]
+
+
+@dataclass(frozen=True)
 class Builtin:
     """One Vensim function. `args` (least, most) is None where the stage that
     implements it checks its arguments (array and data functions); `helper` is
@@ -63,6 +75,7 @@ class Builtin:
     time_argument: bool = False
     clocked: bool = False
     takes_lookup: bool = False
+    buffer: Buffer | None = None      # stage BUFFER: how the kernel keeps its state
 
 
 def _kernel(name, args, helper, doc, units=UNCHECKED, emit=ARGS, clocked=False, takes_lookup=None):
@@ -73,6 +86,10 @@ def _kernel(name, args, helper, doc, units=UNCHECKED, emit=ARGS, clocked=False, 
 
 def _lowered(name, args, doc, units=UNCHECKED, time_argument=False, stage=LOWERING):
     return Builtin(name, args, stage, doc, units, time_argument=time_argument)
+
+
+def _buffered(name, args, doc, buffer: Buffer, units=UNCHECKED, time_argument=False):
+    return Builtin(name, args, BUFFER, doc, units, time_argument=time_argument, buffer=buffer)
 
 
 def _random(name, args, helper, doc, emit=RANDOM_DRAW, takes_lookup=False):
@@ -179,6 +196,8 @@ _ALL = [
     _lowered("RANDOM PINK NOISE", (4, 4), "RANDOM PINK NOISE(mean, sd, correlation time, seed)"),
     _lowered("DEPRECIATE STRAIGHTLINE", (4, 4),
              "DEPRECIATE STRAIGHTLINE(input, life, period, initial): each period's input written off evenly"),
+    _lowered("TIME BASE", (2, 2), "TIME BASE(start, slope): start + Time x slope, a second time axis",
+             SAME_AS_FIRST),
     _lowered("GET TIME VALUE", (3, 3), "GET TIME VALUE(relative to, offset, 0): the model time"),
     _lowered("GET DATA BETWEEN TIMES", (3, 3), "GET DATA BETWEEN TIMES(data, time, mode): a data value at a time"),
     _lowered("GET DATA AT TIME", (2, 2), "GET DATA AT TIME(data, time): a data value at a time"),
@@ -195,12 +214,16 @@ _ALL = [
     _lowered("CUMULATE", (1, 1), "CUMULATE(data): the running sum of a data series' points", SAME_AS_FIRST),
     _lowered("CUMULATEF", (1, 1), "CUMULATEF(data): the sum of all its points, at the last point's time",
              SAME_AS_FIRST),
-    _lowered("DELAY FIXED", (3, 3), "DELAY FIXED(input, delay, initial): pipeline delay",
-             SAME_AS_FIRST, True, stage=BUFFER),
-    _lowered("DELAY MATERIAL", (4, 4), "DELAY MATERIAL(input, delay, initial, missing): a pipeline whose delay may vary",
-             stage=BUFFER),
-    _lowered("DELAY INFORMATION", (3, 3), "DELAY INFORMATION(input, delay, initial): the input the current "
-             "delay time ago", SAME_AS_FIRST, True, stage=BUFFER),
+    # ---- kept in a kernel buffer: the output starts at `initial`; the delay sizes a fixed
+    # delay's buffer, and a material or information delay's buffer spans the run
+    _buffered("DELAY FIXED", (3, 3), "DELAY FIXED(input, delay, initial): pipeline delay",
+              Buffer(False, (1, 2), ()), SAME_AS_FIRST, True),
+    # a step no material is due at reads the missing value
+    _buffered("DELAY MATERIAL", (4, 4), "DELAY MATERIAL(input, delay, initial, missing): a pipeline whose delay "
+              "may vary", Buffer(True, (2,), (3,))),
+    # reads its history at the delay time current now
+    _buffered("DELAY INFORMATION", (3, 3), "DELAY INFORMATION(input, delay, initial): the input the current "
+              "delay time ago", Buffer(True, (2,), (1, 2)), SAME_AS_FIRST, True),
     Builtin("INTEG", None, EQUATION, "INTEG(rate, initial): a stock"),
     Builtin("SINTEG", None, EQUATION, "SINTEG(rate, initial, min, max, quantum, special, threshold): a restricted stock"),
     # ---- arrays: expanded over elements by passes/subscripts.py and array_functions.py
@@ -286,7 +309,6 @@ NOT_SUPPORTED = {
     "FIND ZERO": "searches for a root inside the time step",
     "SHIFT IF TRUE": "changes the stored values of another variable, which one equation per "
                      "variable cannot express",
-    "TIME BASE": "",
     "DELAY BATCH": "",
     "DELAY CONVEYOR": "keeps an initial profile and leakage per unit of material in transit",
     "DELAY PROFILE": "",

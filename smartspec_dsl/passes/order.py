@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import networkx as nx
 
 from .. import ir
-from ..ir.builtins import BUFFER, BUILTINS, CLOCKED, TAKES_LOOKUP
+from ..ir.builtins import BUFFER, BUILTINS, CLOCKED, TAKES_LOOKUP, Buffer
 from ..errors import AlgebraicLoop, ModelError, PassContractError, UndefinedVariable, did_you_mean
 from .consteval import constant_value
 
@@ -35,6 +35,11 @@ def is_delay_fixed(var: ir.Variable) -> bool:
     return isinstance(var.expr, ir.Call) and var.expr.func in BUFFERED
 
 
+def buffer_of(var: ir.Variable) -> Buffer | None:
+    """How the kernel keeps the state of a buffer delay's variable (the registry's `buffer`), or None."""
+    return BUILTINS[var.expr.func].buffer if is_delay_fixed(var) else None
+
+
 def is_delay_material(var: ir.Variable) -> bool:
     return isinstance(var.expr, ir.Call) and var.expr.func == "DELAY MATERIAL"
 
@@ -43,21 +48,24 @@ def is_delay_information(var: ir.Variable) -> bool:
     return isinstance(var.expr, ir.Call) and var.expr.func == "DELAY INFORMATION"
 
 
+_RUN_SPAN = {"initial time", "final time", "time step"}
+
+
+def _buffer_refs(var: ir.Variable, args: tuple[int, ...]) -> set[str]:
+    return set().union(*(ir.references(var.expr.args[i]) for i in args))
+
+
 def _initial_deps(var: ir.Variable) -> set[str]:
-    if is_delay_material(var) or is_delay_information(var):  # its buffer spans the run
-        return ir.references(var.expr.args[2]) | {"initial time", "final time", "time step"}
-    if is_delay_fixed(var):  # output starts at its initial value; the delay sizes the buffer
-        return ir.references(var.expr.args[1]) | ir.references(var.expr.args[2])
+    buffer = buffer_of(var)
+    if buffer is not None:
+        return _buffer_refs(var, buffer.initial_args) | (_RUN_SPAN if buffer.spans_run else set())
     return ir.references(var.initial if var.initial is not None else var.expr)
 
 
 def _step_deps(var: ir.Variable) -> set[str]:
-    if is_delay_material(var):  # a step no material is due at reads the missing value
-        return ir.references(var.expr.args[3])
-    if is_delay_information(var):  # reads its history at the delay time current now
-        return ir.references(var.expr.args[1]) | ir.references(var.expr.args[2])
-    # a fixed delay's output comes from its buffer, written after the step's auxiliaries
-    return set() if is_delay_fixed(var) else ir.references(var.expr)
+    buffer = buffer_of(var)
+    # a buffer's output comes from its buffer, whose input is written after the step's auxiliaries
+    return _buffer_refs(var, buffer.step_args) if buffer is not None else ir.references(var.expr)
 
 
 def _reads_clock(e) -> bool:

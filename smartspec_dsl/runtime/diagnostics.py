@@ -3,7 +3,8 @@ infinite or NaN (a floating-point error: division by zero, LN of zero, overflow)
 a lookup whose input leaves its x range, a variable that leaves the range its
 units field declares (`~ Widget [0, 100] ~`). Read after the run from the saved
 values and from the kernel's watches (kernel_intrinsics.watched: three first times per
-watch, kept with selects and stores in the state vector).
+watch, kept in the state vector; the last watch is kernel_extra.check_finite's, the
+first variable, saved or not, that is infinite or NaN at a saved time).
 """
 from __future__ import annotations
 
@@ -38,14 +39,20 @@ class SimulationWarning:
         return self.message
 
 
-def modeller_name(model: ir.Model, name: str) -> str:
-    """The display name of `name`, or of the modeller's variable a lowered one belongs to."""
+def _owner(model: ir.Model, name: str):
+    """The variable `name`, or the modeller's variable a lowered one belongs to (None if none)."""
     var = model.variables.get(name)
     while var is not None and var.hidden and " #" in var.name:
         owner = model.variables.get(var.name.rsplit(" #", 1)[0])
         if owner is None:
             break
         var = owner
+    return var
+
+
+def modeller_name(model: ir.Model, name: str) -> str:
+    """The display name of `name`, or of the modeller's variable a lowered one belongs to."""
+    var = _owner(model, name)
     return var.display if var is not None else name
 
 
@@ -59,31 +66,58 @@ def model_notices(model: ir.Model, time: float) -> list[SimulationWarning]:
     return [SimulationWarning("model", "", time, None, notice) for notice in model.notices]
 
 
+def run_warnings(model: ir.Model, names: list[str], time: np.ndarray, values: np.ndarray,
+                 kernel, diag: np.ndarray, tab: np.ndarray, words: dict) -> list[SimulationWarning]:
+    """Every warning of one run, in time order: the model's notices, the saved columns that
+    became infinite or NaN, and the kernel's watches (`diag`); `words` keeps, per model,
+    what does not change between runs (runs with the same watches share their warnings)."""
+    t0 = float(time[0]) if len(time) else 0.0
+    out = model_notices(model, t0) + bad_numbers(model, names, time, values)
+    runs = words.setdefault("runs", {})
+    key = (t0, diag.tobytes())
+    watched = runs.get(key)
+    if watched is None:
+        if len(runs) >= 256:        # a sweep's runs differ: keep the cache small
+            runs.clear()
+        watched = runs[key] = watch_warnings(model, kernel.watches, diag, tab, words, kernel.slots)
+    reported = {w.variable for w in out if w.kind in ("nan", "inf")}
+    out += [w for w in watched if not (w.kind in ("nan", "inf") and w.variable in reported)]
+    out.sort(key=lambda w: w.time)
+    return out
+
+
 def bad_numbers(model: ir.Model, names: list[str], time: np.ndarray, values: np.ndarray
                 ) -> list[SimulationWarning]:
     """A warning per saved column (canonical `names`) at the first saved time its value is
     infinite or NaN. values: (saved times, columns)."""
-    if math.isfinite(values.sum()):   # one pass, no copy: an infinity or NaN anywhere makes the sum one
-        return []
+    with np.errstate(invalid="ignore", over="ignore"):
+        if np.isfinite(values.sum()):   # one pass, no temporary (an overflowing sum is checked below)
+            return []
     bad = ~np.isfinite(values)
     cols = np.flatnonzero(bad.any(axis=0))
     out = []
     for j, i in zip(cols, bad[:, cols].argmax(axis=0)):
         var = model.variables[names[j]]
         x = float(values[i, j])
-        what = "NaN" if x != x else "+inf" if x > 0 else "-inf"
-        out.append(SimulationWarning(
-            "nan" if x != x else "inf", var.display, float(time[i]), var.pos,
-            f"{_at(var.pos)}'{var.display}' is {what} at time {time[i]:g}: a floating-point error "
-            "(division by zero, LN or SQRT out of its domain, overflow) in its equation or in one it reads"))
+        out.append(_bad_number(var.display, var.pos, x, float(time[i])))
     return out
 
 
+def _bad_number(who: str, pos, x: float, t: float, saved: bool = True) -> SimulationWarning:
+    what = "NaN" if x != x else "+inf" if x > 0 else "-inf"
+    return SimulationWarning("nan" if x != x else "inf", who, t, pos,
+                             f"{_at(pos)}'{who}' is {what} at time {t:g}{'' if saved else ' (not saved)'}: "
+                             "a floating-point error (division by zero, LN or SQRT out of its domain, "
+                             "overflow) in its equation or in one it reads")
+
+
 def watch_warnings(model: ir.Model, watches: tuple, diag: np.ndarray, tab: np.ndarray,
-                   words: dict | None = None) -> list[SimulationWarning]:
+                   words: dict | None = None, slots: dict | None = None) -> list[SimulationWarning]:
     """The events the kernel's watches recorded (diag: per watch its range and three first
-    times, +inf for never; see kernel_intrinsics.watched) as warnings; `tab` the lookup tables the
-    run used."""
+    times, +inf for never, NaN for not yet; see kernel_intrinsics.watched) as warnings; `tab`
+    the lookup tables the run used. The watch ("finite",) holds (slot, value, time) of the
+    first value found infinite or NaN (kernel_extra.check_finite); `slots` the kernel's
+    {variable: slot}."""
     if not len(diag):
         return []
     first = diag.reshape(-1, 5)[:, 2:]
@@ -95,6 +129,9 @@ def watch_warnings(model: ir.Model, watches: tuple, diag: np.ndarray, tab: np.nd
     for k in seen:
         lo, hi = diag[5 * k:5 * k + 2]
         first = diag[5 * k + 2:5 * k + 5]
+        if watches[k][0] == "finite":
+            out.append(_unsaved_bad_number(model, int(lo), hi, float(first[0]), slots or {}, words))
+            continue
         if k not in words:
             words[k] = _words(model, watches[k])
         kind, who, pos, what, span = words[k]
@@ -104,6 +141,20 @@ def watch_warnings(model: ir.Model, watches: tuple, diag: np.ndarray, tab: np.nd
                 out.append(SimulationWarning(kind, who, float(t), pos,
                                              f"{_at(pos)}{what} {verb} {span} at time {t:g}"))
     return out
+
+
+def _unsaved_bad_number(model: ir.Model, slot: int, x: float, t: float, slots: dict,
+                        words: dict) -> SimulationWarning:
+    """check_finite's finding: the variable at `slot` is `x` (inf or NaN) at time t."""
+    if "slot names" not in words:
+        words["slot names"] = {s: n for n, s in slots.items()}
+    name = words["slot names"].get(slot)
+    if name is None or name not in model.variables:   # an array function's working values
+        return SimulationWarning("nan" if x != x else "inf", "", t, None,
+                                 f"a value an array function computes is {'NaN' if x != x else 'infinite'} "
+                                 f"at time {t:g}: a floating-point error in its arguments")
+    var = _owner(model, name)
+    return _bad_number(var.display, var.pos, x, t, saved=False)
 
 
 def _words(model: ir.Model, key: tuple) -> tuple:
@@ -118,7 +169,8 @@ def _words(model: ir.Model, key: tuple) -> tuple:
 
 
 def warning_counts(diag: np.ndarray) -> np.ndarray:
-    """Per run (rows of diag), the number of watches that saw their value leave its range."""
+    """Per run (rows of diag), the number of watches that fired: a value left its range, or (the
+    last watch) a value became infinite or NaN."""
     if diag.shape[1] == 0:
         return np.zeros(diag.shape[0], dtype=np.int64)
     first = diag.reshape(diag.shape[0], -1, 5)[:, :, 2:4]

@@ -67,7 +67,7 @@ class Model:
         self._structure_inputs = np.array(sorted(self._param_index[c] for c in reads
                                                  if c in self._param_index), dtype=np.int64)
         self._variants: dict[tuple, Model] = {self._structure: self}
-        self._watch_text: dict[int, tuple] = {}   # diagnostics.watch_warnings' words per watch
+        self._watch_text: dict = {}   # diagnostics.run_warnings' words (per watch, per run)
         # A run's controls depend only on these constants and its own arguments: computed once
         # per distinct set of them (small models spend more time here than in the kernel).
         control_exprs = [v.expr for n, v in self._control_model.variables.items() if n in ir.CONTROL_NAMES]
@@ -124,7 +124,7 @@ class Model:
 
     # -- parameters -------------------------------------------------------
     def param_index(self, name: str) -> int:
-        key = ir.canonical_name(name)
+        key = ir.canonical_reference(name)
         if key in self._param_index:
             var = self.schedule.model.variables[key]
             if var.unchangeable:
@@ -295,8 +295,6 @@ class Model:
 
     def _values(self, p: np.ndarray, vals: dict[str, float]) -> dict[str, float]:
         return {**{c: float(x) for c, x in zip(self.schedule.constants, p)}, **vals}
-
-    values_of = _values
 
     @property
     def structure_key(self) -> tuple:

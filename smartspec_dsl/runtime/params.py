@@ -122,14 +122,17 @@ class Names:
             if len(subs) != len(dims):
                 raise ParameterError(f"'{text}' gives {len(subs)} subscripts; "
                                      f"'{self.source.variables[name].display}' has {len(dims)}")
+            written = [w.strip() for w in text[text.find("[") + 1:text.rfind("]")].split(",")]
+            if len(written) != len(subs):
+                written = subs
             picked = []
-            for s, (rng, els) in zip(subs, dims):
+            for s, w, (rng, els) in zip(subs, written, dims):
                 if s in self.space.elements:
                     chosen = tuple(e for e in self.space.elements[s] if e in els)
                 else:
                     chosen = (s,) if s in els else ()
                 if not chosen:
-                    raise ParameterError(f"'{text}': '{s}' is not an element of '{rng}' "
+                    raise ParameterError(f"'{text}': '{w}' is not an element of '{rng}' "
                                          f"({', '.join(self.space.display.get(e, e) for e in els)})")
                 picked.append((s if s in self.space.elements else rng, chosen))
             dims = picked

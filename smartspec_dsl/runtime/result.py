@@ -29,10 +29,15 @@ class Result:
     tier: str = "compiled"   # what ran it: "interpreter" or "compiled" (runtime/tiers.py)
 
     def __getitem__(self, name: str) -> np.ndarray:
-        key = ir.canonical_name(name)
+        """One column's values, by the modeller's name in any case and spacing
+        ('Stock A[Entry 1, Column 1]'). KeyError naming the elements for a subscripted name."""
+        key = ir.canonical_reference(name)
         for i, c in enumerate(self.columns):
-            if ir.canonical_name(c) == key:
+            if ir.canonical_reference(c) == key:
                 return self.values[:, i]
+        elements = [c for c in self.columns if ir.canonical_reference(c).startswith(key + "[")]
+        if elements:
+            raise KeyError(f"'{name}' is subscripted: ask for one of its columns ({some_names(elements)})")
         raise KeyError(name)
 
     def to_pandas(self):
@@ -84,5 +89,7 @@ class BatchResult:
     columns: list[str]
     values: np.ndarray  # (runs, saved times, columns)
     rows: int = 0       # saved times the kernel wrote per run, before `times` kept some
-    warnings: np.ndarray | None = None   # per run: lookups and ranged variables that left their range
+    # per run: watches that fired (a lookup input or a ranged variable left its range; a value
+    # infinite or NaN)
+    warnings: np.ndarray | None = None
     tier: str = "compiled"   # what ran it: "interpreter" or "compiled" (runtime/tiers.py)

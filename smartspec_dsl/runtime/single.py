@@ -11,11 +11,12 @@ from ..errors import ParameterError
 from ..ir.builtins import RANDOM_DRAW, helpers
 from ..passes.order import is_delay_fixed
 from . import params as params_mod
-from .diagnostics import bad_numbers, model_notices, strict_error, watch_warnings
+from .diagnostics import run_warnings, strict_error
 from .params import State
 from .result import Result, span_text
 
 METHODS = {"euler": 0, "rk4": 1}
+_PLAIN = params_mod.Plan()   # a run that sets nothing (never changed: run_plan only reads a plan)
 
 
 def kernel_call(fn, *args):
@@ -38,6 +39,16 @@ def run(model, params, final_time, time_step, saveper, return_columns, method, s
         initial_time, strict, return_timestamps, initial_condition, until, tier="auto") -> Result:
     """Model.run (see its docstring for the arguments)."""
     method = model.integration_method(method)
+    if isinstance(return_columns, str):
+        return_columns = [return_columns]   # one name, not its characters
+    args = {"initial time": initial_time, "final time": final_time, "time step": time_step,
+            "saveper": saveper}
+    if not params and changes is None and initial_condition == "original" and until is None \
+            and return_timestamps is None:
+        # the everyday run: nothing to resolve (small models spend more time here than in the kernel)
+        result = run_plan(model, _PLAIN, args, return_columns, None, method, seed, strict)
+        model.last_state = result.final_state
+        return result
     constants, tables = model.read_changes(changes)
     plan = params_mod.resolve(model.names, params, params_mod.Plan(dict(constants), dict(tables)))
     if isinstance(initial_condition, str) and initial_condition.lower() in ("current", "c"):
@@ -57,8 +68,7 @@ def run(model, params, final_time, time_step, saveper, return_columns, method, s
     if final_time is None and until is None and return_timestamps is not None \
             and not isinstance(return_timestamps, slice):
         final_time = float(np.max(params_mod.timestamps(return_timestamps, 0.0, 0.0)))   # as PySD
-    args = {"initial time": initial_time, "final time": final_time, "time step": time_step,
-            "saveper": saveper}
+    args["initial time"], args["final time"] = initial_time, final_time
     plan.stop = None if until is None else float(until)
     edited = plan.constant_edits or plan.series_edits or plan.stock_edits
     target = model.edited(plan.edits, plan.constants) if edited else model
@@ -76,7 +86,7 @@ def run_plan(model, plan: params_mod.Plan, args: dict, return_columns, return_ti
         p[model.param_slot(name)] = value
     vals, controls = model.run_controls(p, args, set(plan.constants) | plan.named)
     if model._structure:
-        variant = model.for_values(model.values_of(p, vals))
+        variant = model.for_values(model._values(p, vals))
         if variant is not model:
             return run_plan(variant, plan, args, return_columns, return_timestamps, method, seed, strict, tier)
     if plan.start is not None or plan.stop is not None:
@@ -126,10 +136,8 @@ def run_plan(model, plan: params_mod.Plan, args: dict, return_columns, return_ti
         if keep is None:
             keep = [_saved_row(times, t) for t in want]
         times, out = times[keep], out[keep]
-    lowered = model.schedule.model
-    warnings = model_notices(lowered, t0) + bad_numbers(lowered, names, times, out) + \
-        watch_warnings(lowered, model.kernel.watches, diag, tab, model._watch_text)
-    warnings.sort(key=lambda w: w.time)
+    warnings = run_warnings(model.schedule.model, names, times, out, model.kernel, diag, tab,
+                            model._watch_text)
     if strict and (err := strict_error(warnings)) is not None:
         raise err
     return Result(times, list(shown), out, warnings, state, used)

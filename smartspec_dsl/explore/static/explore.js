@@ -168,7 +168,9 @@ function buildSliders() {
       const label = el("span", {class: "name", text: c.name,
                                 title: `${c.units}${c.comment ? "\n" + c.comment : ""}\ndefault ${c.default}; ` +
                                        `slider ${c.min} to ${c.max} step ${c.step}` +
-                                       (c.declared ? " (the model's range)" : "")});
+                                       (c.declared ? " (the model's range)" : "") +
+                                       (c.note ? "\nwarning: " + c.note : "")});
+      if (c.note) label.classList.add("noted");
       const row = el("div", {class: "slider", "data-name": c.name}, label, el("div", {class: "row"}, range, num, reset));
       rows[c.name] = {constant: c, range, num, row, group: det};
       range.addEventListener("input", () => {

@@ -1,6 +1,6 @@
 """The other stateful functions: RANDOM PINK NOISE (a smoothed white noise), GET TIME
-VALUE (model time only) and DEPRECIATE STRAIGHTLINE (fiscal-period stocks and a DELAY
-FIXED)."""
+VALUE (model time only), TIME BASE (a second time axis) and DEPRECIATE STRAIGHTLINE
+(fiscal-period stocks and a DELAY FIXED)."""
 from __future__ import annotations
 
 from ... import ir
@@ -34,6 +34,14 @@ def time_value(lw: Lowering, owner, node: Call) -> ir.Expr:
     relative, offset, measure = node.args
     rel, = lw.decide("GET TIME VALUE", (relative, measure), pos)
     return add(Ref(ir.TIME if rel == 0 else "initial time", (), pos), offset)
+
+
+def time_base(lw: Lowering, owner, node: Call) -> ir.Expr:
+    """TIME BASE(START, SLOPE): Vensim's help, "TIME BASE": "Same as: (START + Time*SLOPE)
+    except it marks the left-hand variable as a Time Base" (which only Vensim's data
+    entry by time base uses)."""
+    start, slope = node.args
+    return add(start, mul(Ref(ir.TIME, (), node.pos), slope))
 
 
 def depreciate(lw: Lowering, owner, node: Call) -> ir.Expr:
@@ -77,5 +85,6 @@ def depreciate(lw: Lowering, owner, node: Call) -> ir.Expr:
 LOWERINGS = {
     "RANDOM PINK NOISE": pink_noise,
     "GET TIME VALUE": time_value,
+    "TIME BASE": time_base,
     "DEPRECIATE STRAIGHTLINE": depreciate,
 }
