@@ -20,4 +20,7 @@ def _kernel_cache(tmp_path_factory):
     """Tests compile into a private kernel cache, never the user's."""
     if "SMARTSPEC_TEST_KEEP_CACHE" not in os.environ:
         os.environ["SMARTSPEC_CACHE_DIR"] = str(tmp_path_factory.mktemp("kernel-cache"))
+    # no worker processes compiling kernels behind the tests: a run with the default tier
+    # ("auto") uses the interpreter, tier="compiled" compiles in the test's own process
+    os.environ.setdefault("SMARTSPEC_BACKGROUND_COMPILE", "0")
     yield

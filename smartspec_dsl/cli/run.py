@@ -32,18 +32,22 @@ def add_parser(sub) -> None:
     run.add_argument("--changes", action="append", metavar="FILE.cin",
                      help="apply a Vensim changes file (constants and lookup tables); repeatable")
     run.add_argument("--seed", type=int, help="run seed for the model's random functions (default 0)")
+    run.add_argument("--tier", choices=["auto", "interpreter", "compiled"], default="auto",
+                     help="what runs the model: the interpreter (no compile), the model's compiled "
+                          "kernel, or auto (the kernel once compiled in the background, the "
+                          "interpreter until then; the default)")
     run.set_defaults(func=main)
 
 
 def main(args) -> int:
     output = args.output or STDOUT
     output_format(output)               # an unknown extension or a missing extra: before the run
-    model = load(args.model, log=compile_note, data=data_options(args))
+    model = load(args.model, log=compile_note, data=data_options(args), tier=args.tier)
     params = parse_sets(args.set)
     result = model.run(params=params, final_time=args.final_time,
                        time_step=args.time_step, saveper=args.saveper, method=args.method,
                        changes=args.changes or None, seed=args.seed, initial_time=args.initial_time,
-                       strict=args.strict)
+                       strict=args.strict, tier=args.tier)
     if not args.quiet:
         print_warnings(result.warnings)
     # the constants set, as the model spells them (the Parquet file's param: columns)
@@ -52,6 +56,6 @@ def main(args) -> int:
     write_run(output, result, model, shown, args.seed)
     if output != STDOUT:
         print(f"{args.model}: {len(result.time)} saved times x {len(result.columns)} variables "
-              f"-> {output} (load {model.compile_seconds:.2f} s, "
-              f"{'cached kernel' if model.cached else 'compiled'})", file=sys.stderr)
+              f"-> {output} (load {model.compile_seconds:.2f} s{', from the cache' if model.cached else ''}, "
+              f"run on the {'compiled kernel' if result.tier == 'compiled' else 'interpreter'})", file=sys.stderr)
     return 0

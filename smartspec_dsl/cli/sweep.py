@@ -30,6 +30,9 @@ def add_parser(sub) -> None:
     sw.add_argument("--threads", type=positive, help="Numba threads (default: all cores)")
     sw.add_argument("--no-progress", action="store_true", help="no progress bar")
     sw.add_argument("--dask", metavar="ADDRESS", help="run chunks on a dask.distributed scheduler")
+    sw.add_argument("--tier", choices=["auto", "interpreter", "compiled"], default="auto",
+                    help="what runs the sweep: the interpreter, the compiled kernel, or auto (the "
+                         "compiled kernel when the sweep is large enough to pay for its compile)")
     sw.set_defaults(func=main)
 
 
@@ -58,7 +61,7 @@ def main(args) -> int:
         else:
             client = None
         res = sweep(model, spec.sampler, keep_runs=False, stats=o.get("stats"), progress=progress,
-                    store=store, percentile_bins=o.get("percentile_bins"), client=client)
+                    store=store, percentile_bins=o.get("percentile_bins"), client=client, tier=args.tier)
     except KeyboardInterrupt:
         done = len(store.manifest.get("chunks_done", []))
         print(f"\ninterrupted: {done} of {store.manifest.get('n_chunks', '?')} chunks are saved in "
@@ -70,7 +73,8 @@ def main(args) -> int:
     rate = f"{ran / secs:,.0f} runs/s" if secs > 0 and ran else "no runs"
     earlier = f"; {n - ran} of the sweep's {n} runs were already in {args.output}" if ran < n else ""
     print(f"{args.model}: {ran} runs x {len(res.time)} times x {len(res.outputs)} outputs in {secs:.2f} s "
-          f"({rate}, {res.info['chunks']} chunks, seed {res.seed}) -> {args.output}{earlier}", file=sys.stderr)
+          f"({rate}, {res.info['chunks']} chunks, seed {res.seed}, on the {res.info['tier']}) "
+          f"-> {args.output}{earlier}", file=sys.stderr)
     print_sweep_problems(res.info)
     return 0
 

@@ -118,6 +118,7 @@ class Plan:
     has_labels: bool = False
     common_seeds: bool = False         # every run gets seed 0 (common random numbers)
     warned: int = 0                    # runs with simulation warnings, of the chunks run_chunk ran
+    tier: str = "auto"                 # what runs the chunks (Model.run_batch's tier)
     _last: tuple | None = field(default=None, repr=False, compare=False)
     _digest: str | None = field(default=None, repr=False, compare=False)
 
@@ -187,7 +188,7 @@ class Plan:
         P = self.matrix(model, i)
         which = self.chunk_params(i).table_index
         if which is None:
-            res = model.run_batch(P, self.outputs, self.times, out=out, **self.run_kw)
+            res = model.run_batch(P, self.outputs, self.times, out=out, tier=self.tier, **self.run_kw)
             self.warned += int(np.count_nonzero(res.warnings))
             return res.values
         # runs with other lookup tables (from .cin scenarios) go in one batch per table set
@@ -195,7 +196,8 @@ class Plan:
         for k in np.unique(which):
             rows = np.flatnonzero(which == k)
             tables = None if k < 0 else self.table_sets[k]
-            res = model.run_batch(P[rows], self.outputs, self.times, tables=tables, **self.run_kw)
+            res = model.run_batch(P[rows], self.outputs, self.times, tables=tables, tier=self.tier,
+                                  **self.run_kw)
             self.warned += int(np.count_nonzero(res.warnings))
             part = res.values
             if values is None:
@@ -260,7 +262,7 @@ def plan(model, params, outputs=None, times="all", seed=None, chunk_size=None,
 def sweep(model, params, outputs=None, times="all", keep_runs: bool = True, stats=None, seed=None,
           chunk_size: int | None = None, progress=None, *, final_time=None, time_step=None,
           saveper=None, method: str | None = None, store=None, percentile_bins: int | None = None,
-          client=None) -> SweepResult:
+          client=None, tier: str = "auto") -> SweepResult:
     """Run `model` once per parameter set.
 
     params: {constant: values per run} (equal lengths), a sampler from
@@ -275,7 +277,9 @@ def sweep(model, params, outputs=None, times="all", keep_runs: bool = True, stat
     `store.SweepStore` to write every chunk to (chunks it already holds are read
     back instead of run: that is resume); client: a dask.distributed Client to
     run chunks on its workers (see distributed.py); final_time, time_step, saveper, method:
-    as in `Model.run_batch` (method None: the model file's own, else euler).
+    as in `Model.run_batch` (method None: the model file's own, else euler); tier: what runs
+    every chunk, "auto" choosing once for the whole sweep (the compiled kernel when the sweep
+    is large enough to pay for its compile), reported in the result's info["tier"].
 
     Parameters are made chunk by chunk. keep_runs=False keeps nothing per run
     (memory independent of the number of runs): the result's `params` is {},
@@ -286,6 +290,9 @@ def sweep(model, params, outputs=None, times="all", keep_runs: bool = True, stat
     pl = params if isinstance(params, Plan) else plan(
         model, params, outputs, times, seed, chunk_size, final_time, time_step, saveper, method)
     n, T, O = pl.n, len(pl.time), len(pl.output_names)
+    kw = pl.run_kw
+    pl.tier = model.choose_tier(tier, n, model.control(model.defaults, kw["final_time"], kw["time_step"],
+                                                       kw["saveper"])[2])
     exact = keep_runs
     acc = StreamingStats(stat_names, T, O, bins=percentile_bins,
                          sketch=not exact) if stat_names else None
@@ -362,4 +369,5 @@ def sweep(model, params, outputs=None, times="all", keep_runs: bool = True, stat
     return SweepResult(runs, params, pl.time, pl.output_names, values, result_stats, err, pl.seed, seeds,
                        labels, _time.perf_counter() - started,
                        {"chunk_size": pl.chunk_size, "chunks": pl.n_chunks, "bad_runs": bad,
-                        "runs_with_warnings": warned, "runs_run": n - read_back, "runs_read_back": read_back})
+                        "runs_with_warnings": warned, "runs_run": n - read_back, "runs_read_back": read_back,
+                        "tier": pl.tier})

@@ -25,6 +25,7 @@ from ..passes.order import Schedule, schedule
 from ..frontend.parse import read_model_text
 from ..frontend.source import parse_source
 from .model import Model
+from .tiers import Tiers, background_allowed, check_tier
 
 
 def _compiler_fingerprint() -> str:
@@ -112,7 +113,7 @@ class _Origin:
     data: DataOptions | None = None    # data files and aliases given to load
     edits: Edits | None = None         # equations a run replaces (passes/edits.py)
 
-    def load(self, values: dict[str, float] | None, key: str, log=None) -> Model:
+    def load(self, values: dict[str, float] | None, key: str, log=None, tier: str = "auto") -> Model:
         meta_path = self.folder / key / "model.pkl"
         cached = meta_path.is_file()
         if cached:
@@ -128,34 +129,61 @@ class _Origin:
         source_key = hashlib.sha256((_FINGERPRINT + "\0" + kernel.source).encode()).hexdigest()[:24]
         kernel_path = self.folder / f"k{source_key}" / "kernel.py"
         if not kernel_path.is_file():
-            if log is not None:
-                log(f"{self.path}: compiling {len(sched.initial) + len(sched.dynamic)} equations to "
-                    f"machine code (once: later loads use the kernel cache in {self.folder})")
             kernel_path.parent.mkdir(parents=True, exist_ok=True)
             write_bytes(kernel_path, kernel.source.encode())
-        module = _import_kernel(kernel_path, source_key)
-        m = Model(str(self.path), model, sched, kernel, module, 0.0, cached, derived, self)
-        # First call compiles (or loads the cached machine code); count it as compile time.
-        m.run(return_columns=[])
+        worker = [_WORKER, str(meta_path), str(kernel_path), source_key, str(self.path)]
+        tiers = Tiers(kernel, kernel_path, lambda: _import_kernel(kernel_path, source_key), worker)
+        m = Model(str(self.path), model, sched, kernel, tiers, 0.0, cached, derived, self)
+        equations = len(sched.initial) + len(sched.dynamic)
+        if tier == "compiled" or (tier == "auto" and m.interpreter_unsupported):
+            if log is not None and not tiers.compiled_ready():
+                log(f"{self.path}: compiling {equations} equations to machine code (once: later "
+                    f"loads use the kernel cache in {self.folder})")
+            # First call compiles (or loads the cached machine code); count it as load time.
+            m.run(return_columns=[], tier="compiled")
+        elif tier == "auto" and background_allowed() and not tiers.compiled_ready():
+            if log is not None:
+                log(f"{self.path}: compiling {equations} equations to machine code in the background "
+                    "(runs use the interpreter until it is ready)")
+            tiers.start_worker()
         return m
 
     def load_edited(self, edits: Edits, values: dict[str, float]) -> Model:
         """The model with the equations `edits` replaces, compiled (or from the cache)."""
         key = hashlib.sha256((self.key + "\0edits\0" + edits.key()).encode()).hexdigest()[:24]
-        return replace(self, key=key, edits=edits).load(values, key)
+        return replace(self, key=key, edits=edits).load(values, key, tier="interpreter")
 
     def load_variant(self, values: dict[str, float], structure: tuple) -> Model:
         key = hashlib.sha256((self.key + "\0" + repr(structure)).encode()).hexdigest()[:24]
-        return self.load(values, key)
+        return self.load(values, key, tier="interpreter")
+
+
+_WORKER = "import sys; from smartspec_dsl.runtime.loader import compile_worker; compile_worker(sys.argv[1:])"
+
+
+def compile_worker(argv: list[str]) -> None:
+    """The background compile (runtime/tiers.py): compiles the kernel of a loaded model
+    (its pickled record `meta`, its source `kernel_path`) into Numba's on-disk cache by a
+    first run, as a foreground load does, then marks it ready."""
+    meta_path, kernel_path, source_key, path = argv
+    with open(meta_path, "rb") as f:
+        model, sched, kernel, derived = pickle.load(f)
+    kernel_path = Path(kernel_path)
+    tiers = Tiers(kernel, kernel_path, lambda: _import_kernel(kernel_path, source_key), None)
+    Model(path, model, sched, kernel, tiers, 0.0, True, derived).run(return_columns=[], tier="compiled")
 
 
 def load(path: str | os.PathLike, cache_dir: str | os.PathLike | None = None, log=None,
-         data: DataOptions | None = None) -> Model:
+         data: DataOptions | None = None, tier: str = "auto") -> Model:
     """Parse, check, order and compile a model (Vensim .mdl or XMILE, see
     `frontend.source.model_format`); kernels are cached on disk.
     `log(message)`, when given, hears about a compile before it starts (large
     models take seconds to tens of seconds, once). `data`: data files and file
-    aliases for the model's external data (external.DataOptions)."""
+    aliases for the model's external data (external.DataOptions). `tier`: "auto" returns
+    without compiling (runs use the interpreter until the kernel, compiled by a worker
+    process, is ready), "compiled" compiles the kernel now, "interpreter" never does
+    (runtime/tiers.py)."""
+    check_tier(tier)
     global _FINGERPRINT
     started = time.perf_counter()
     path = Path(path)
@@ -169,6 +197,6 @@ def load(path: str | os.PathLike, cache_dir: str | os.PathLike | None = None, lo
     digest = external_fingerprint(path, text, data)
     key = hashlib.sha256((_FINGERPRINT + "\0" + str(path) + "\0" + text + "\0" + digest).encode()).hexdigest()[:24]
     folder = Path(cache_dir) if cache_dir else cache_root()
-    m = _Origin(path, text, key, folder, data).load(None, key, log)
+    m = _Origin(path, text, key, folder, data).load(None, key, log, tier)
     m.compile_seconds = time.perf_counter() - started
     return m

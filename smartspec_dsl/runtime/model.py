@@ -23,6 +23,7 @@ from .params import State
 from .result import BatchResult, Result, VariableInfo
 from .single import METHODS, kernel_call as _kernel_call, seed_value as _seed_value
 from .stepper import Stepper
+from .tiers import Tiers
 
 
 class Model:
@@ -40,13 +41,13 @@ class Model:
                 f"TIME STEP {c['TIME STEP']:g}>")
 
     def __init__(self, path: str, source_model: ir.Model, sched: Schedule, kernel: Kernel,
-                 module, compile_seconds: float, cached: bool, derived: dict | None = None,
+                 tiers: Tiers, compile_seconds: float, cached: bool, derived: dict | None = None,
                  origin=None):  # loader._Origin: what to compile again for other structure
         self.path = path
         self.ir = source_model
         self.schedule = sched
         self.kernel = kernel
-        self._module = module
+        self._tiers = tiers
         self.compile_seconds = compile_seconds
         self.cached = cached
         lowered = sched.model.variables
@@ -281,6 +282,17 @@ class Model:
             self._variants[key] = variant
         return variant
 
+    @property
+    def interpreter_unsupported(self) -> str | None:
+        """Why the interpreter cannot run this model (its runs then use the compiled kernel), or None."""
+        self._tiers.tape()
+        return self._tiers.unsupported
+
+    def choose_tier(self, tier: str = "auto", runs: int = 1, steps: int = 1) -> str:
+        """The tier ("interpreter" or "compiled") that runs `runs` runs of `steps` steps when
+        `tier` ("auto", "interpreter" or "compiled") is asked for; see runtime/tiers.py."""
+        return self._tiers.choose(tier, runs, steps)
+
     def _values(self, p: np.ndarray, vals: dict[str, float]) -> dict[str, float]:
         return {**{c: float(x) for c, x in zip(self.schedule.constants, p)}, **vals}
 
@@ -313,7 +325,8 @@ class Model:
             time_step: float | None = None, saveper: float | None = None,
             return_columns: list[str] | None = None, method: str | None = None, seed: int | None = None,
             changes=None, initial_time: float | None = None, strict: bool = False,
-            return_timestamps=None, initial_condition="original", until: float | None = None) -> Result:
+            return_timestamps=None, initial_condition="original", until: float | None = None,
+            tier: str = "auto") -> Result:
         """One run (runtime/single.py). `params`, by the modeller's names (runtime/params.py):
         a constant's value; an auxiliary's or flow's, which replaces its equation; a lookup's
         points (a pandas Series or (xs, ys)); a pandas Series of time, a time series; for a
@@ -331,9 +344,11 @@ class Model:
         here gives the numbers of the model with that value written into its file: constants
         that decide the structure, and replaced equations, run a kernel compiled for them.
         `Result.warnings` lists what went wrong during the run (diagnostics.py); with
-        `strict`, a value that becomes infinite or NaN raises NumericalError instead."""
+        `strict`, a value that becomes infinite or NaN raises NumericalError instead.
+        `tier`: "auto" (the compiled kernel once it is ready, the interpreter until then),
+        "interpreter" or "compiled" (runtime/tiers.py); `Result.tier` says which ran."""
         return single.run(self, params, final_time, time_step, saveper, return_columns, method, seed,
-                          changes, initial_time, strict, return_timestamps, initial_condition, until)
+                          changes, initial_time, strict, return_timestamps, initial_condition, until, tier)
 
     # -- changes files ------------------------------------------------------
     def apply_changes(self, changes) -> tuple[dict[str, float], np.ndarray]:
@@ -403,7 +418,7 @@ class Model:
     def run_batch(self, P: np.ndarray, outputs: list[str] | None = None, times="all",
                   final_time=None, time_step=None, saveper=None, method: str | None = None,
                   tables: np.ndarray | None = None, out: np.ndarray | None = None,
-                  initial_time=None) -> BatchResult:
+                  initial_time=None, tier: str = "auto") -> BatchResult:
         """Run every row of P (from `parameter_matrix`) in parallel.
 
         Returns a BatchResult whose `values` is (runs, saved times, outputs);
@@ -412,7 +427,9 @@ class Model:
         the BatchResult of the same call without it, for the kernel to write
         into; with times="all", `values` is then `out` itself. Rows whose
         constants change the model's structure (a SMOOTH N order) run on the
-        kernel compiled for it; every row must give the same control values."""
+        kernel compiled for it; every row must give the same control values. `tier`: as in
+        `run`; "auto" runs a batch whose interpreted time would exceed a compile on the
+        compiled kernel (`BatchResult.tier` says which ran)."""
         method = self.integration_method(method)
         if self.kernel.dynamic_control:
             raise ParameterError("this model changes FINAL TIME, TIME STEP or SAVEPER during the run; "
@@ -433,7 +450,7 @@ class Model:
                 P[:, self._param_index[name]] = vals[name]
         groups = self._structure_groups(P, vals)
         if len(groups) > 1 or groups[0][0] is not self:
-            return self._run_groups(groups, P, outputs, times, args, method, tables, out, n_save)
+            return self._run_groups(groups, P, outputs, times, args, method, tables, out, n_save, tier)
         all_times = t0 + np.arange(n_save) * (save_every * dt)
         keep = None
         if isinstance(times, str) and times == "final":
@@ -459,13 +476,14 @@ class Model:
                 or not out.flags.writeable:
             raise ValueError(f"out must be a writeable C-contiguous float64 array of shape {shape}, "
                              f"not {out.dtype} {out.shape}")
-        tab = self.kernel.tables if tables is None else tables
+        tab = self.kernel.tables if tables is None else np.ascontiguousarray(tables, dtype=np.float64)
         diag = np.empty((P.shape[0], 5 * len(self.kernel.watches)))
-        _kernel_call(self._module.simulate_batch, P, tab, out, save_idx, t0, dt, n_steps, save_every,
+        used = self._tiers.choose(tier, P.shape[0], n_steps)
+        _kernel_call(self._tiers.simulate_batch(used), P, tab, out, save_idx, t0, dt, n_steps, save_every,
                      METHODS[method], diag)
         if keep is not None:
             out, all_times = out[:, keep, :], all_times[keep]
-        return BatchResult(all_times, [self.display(n) for n in names], out, n_save, warning_counts(diag))
+        return BatchResult(all_times, [self.display(n) for n in names], out, n_save, warning_counts(diag), used)
 
     def _check_same_control(self, P: np.ndarray, vals: dict, args: dict) -> None:
         """A batch runs every row over the same times: a constant that a control variable
@@ -500,12 +518,12 @@ class Model:
             return [(next(iter(by_model.values()))[0], None)]
         return [(m, np.flatnonzero(np.isin(inverse, ks))) for m, ks in by_model.values()]
 
-    def _run_groups(self, groups, P, outputs, times, args, method, tables, out, n_save) -> BatchResult:
+    def _run_groups(self, groups, P, outputs, times, args, method, tables, out, n_save, tier) -> BatchResult:
         """run_batch over groups of rows, each on its own kernel, into one result."""
         res = None
         named = None if tables is None else self._tables_of(tables)
         kw = dict(final_time=args["final time"], time_step=args["time step"], saveper=args["saveper"],
-                  initial_time=args["initial time"], method=method)
+                  initial_time=args["initial time"], method=method, tier=tier)
         for model, rows in groups:
             tab = None if named is None else model.table_vector(named)
             part = model.run_batch(P if rows is None else P[rows], outputs, times, tables=tab, **kw)
@@ -515,7 +533,8 @@ class Model:
                     raise ValueError(f"out must be a writeable C-contiguous float64 array of shape {shape}, "
                                      f"not {out.dtype} {out.shape}")
                 values = out if out is not None else np.empty(shape)
-                res = BatchResult(part.time, part.columns, values, part.rows, np.zeros(len(P), dtype=np.int64))
+                res = BatchResult(part.time, part.columns, values, part.rows, np.zeros(len(P), dtype=np.int64),
+                                  part.tier)
             if rows is None:
                 res.values[...] = part.values
                 res.warnings[...] = part.warnings

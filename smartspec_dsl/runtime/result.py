@@ -26,6 +26,7 @@ class Result:
     warnings: list = field(default_factory=list)   # diagnostics.SimulationWarning, by time
     # every stock at the last time the run computed (params.State): a run can continue from it
     final_state: State | None = None
+    tier: str = "compiled"   # what ran it: "interpreter" or "compiled" (runtime/tiers.py)
 
     def __getitem__(self, name: str) -> np.ndarray:
         """One column's values, by the modeller's name in any case and spacing
@@ -91,3 +92,4 @@ class BatchResult:
     # per run: watches that fired (a lookup input or a ranged variable left its range; a value
     # infinite or NaN)
     warnings: np.ndarray | None = None
+    tier: str = "compiled"   # what ran it: "interpreter" or "compiled" (runtime/tiers.py)

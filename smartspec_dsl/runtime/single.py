@@ -50,7 +50,7 @@ def check_seed(seed) -> int:
 
 
 def run(model, params, final_time, time_step, saveper, return_columns, method, seed, changes,
-        initial_time, strict, return_timestamps, initial_condition, until) -> Result:
+        initial_time, strict, return_timestamps, initial_condition, until, tier="auto") -> Result:
     """Model.run (see its docstring for the arguments)."""
     method = model.integration_method(method)
     if isinstance(return_columns, str):
@@ -86,13 +86,13 @@ def run(model, params, final_time, time_step, saveper, return_columns, method, s
     plan.stop = None if until is None else float(until)
     edited = plan.constant_edits or plan.series_edits or plan.stock_edits
     target = model.edited(plan.edits, plan.constants) if edited else model
-    result = run_plan(target, plan, args, return_columns, return_timestamps, method, seed, strict)
+    result = run_plan(target, plan, args, return_columns, return_timestamps, method, seed, strict, tier)
     model.last_state = result.final_state
     return result
 
 
 def run_plan(model, plan: params_mod.Plan, args: dict, return_columns, return_timestamps,
-             method: str, seed, strict: bool) -> Result:
+             method: str, seed, strict: bool, tier: str = "auto") -> Result:
     """The run of `plan` on `model` (already edited as the plan needs), or on the variant
     of it whose structure the plan's values decide."""
     p = model.defaults.copy()
@@ -102,7 +102,7 @@ def run_plan(model, plan: params_mod.Plan, args: dict, return_columns, return_ti
     if model._structure:
         variant = model.for_values(model._values(p, vals))
         if variant is not model:
-            return run_plan(variant, plan, args, return_columns, return_timestamps, method, seed, strict)
+            return run_plan(variant, plan, args, return_columns, return_timestamps, method, seed, strict, tier)
     if plan.start is not None or plan.stop is not None:
         run_vals = vals
         if plan.start is not None:
@@ -138,7 +138,11 @@ def run_plan(model, plan: params_mod.Plan, args: dict, return_columns, return_ti
     tab = model.table_vector(plan.tables)
     if seed is not None:
         p[-1] = seed_value(np.array([check_seed(seed)], dtype=np.uint64))[0]
-    times, out, diag = _simulate(model, p, tab, save_idx, t0, dt, n_steps, save_every, n_save, method)
+    used = model.choose_tier(tier, 1, n_steps)
+    times, out, diag = _simulate(model, p, tab, save_idx, t0, dt, n_steps, save_every, n_save, method,
+                                 model._tiers.simulate(used))
+    if used == "compiled":
+        model._tiers.mark_ready()
     state = State(float(times[-1]), dict(zip(stocks, out[-1, len(names):].tolist())), model.structure_key,
                   model.path) if len(times) else None
     out = out[:, :len(names)]   # a view: the stocks' columns were for the final state
@@ -150,7 +154,7 @@ def run_plan(model, plan: params_mod.Plan, args: dict, return_columns, return_ti
                             model._watch_text)
     if strict and (err := strict_error(warnings)) is not None:
         raise err
-    return Result(times, list(shown), out, warnings, state)
+    return Result(times, list(shown), out, warnings, state, used)
 
 
 def _check_continuable(model, start: float, vals: dict) -> None:
@@ -195,10 +199,9 @@ def _saved_row(times, t: float) -> int:
     return int(hits[0])
 
 
-def _simulate(model, p, tab, save_idx, t0, dt, n_steps, save_every, n_save, method):
-    """One kernel run: (saved times, saved values, the watches' diag)."""
+def _simulate(model, p, tab, save_idx, t0, dt, n_steps, save_every, n_save, method, simulate):
+    """One run of the kernel entry `simulate` (a tier's): (saved times, saved values, the watches' diag)."""
     diag = np.empty(5 * len(model.kernel.watches))
-    simulate = model._module.simulate
     if not model.kernel.dynamic_control:
         limits.check_memory(f"a run of {n_save:,} saved times x {len(save_idx):,} variables",
                             8.0 * n_save * len(save_idx),

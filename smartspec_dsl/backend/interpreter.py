@@ -1,0 +1,414 @@
+"""The interpreter tier: one generic Numba kernel that runs any model's tape.
+
+Compiled once per install and kept in Numba's on-disk cache: its argument
+types are the same for every model, so a new or edited model runs as soon as
+its tape is built (backend/tape.py), without compiling. The runtime imports a
+copy of this file kept per version of the kernel library (`tier0.load`,
+absolute imports for that reason), since Numba's cache only notices changes
+to the file that defines a function, not to the helpers it calls.
+
+The drivers below mirror the generated kernel's (codegen `_DRIVER`,
+`_euler_driver`): the same set-up, the same per-step order (dynamic, save,
+rates, DELAY FIXED writes, stock update), Euler and RK4 with the same sums in
+the same order, FINAL TIME, TIME STEP or SAVEPER read each step when they vary.
+Every opcode calls the kernel library's own helper, so the two tiers give the
+same numbers (see tests/test_interpreter.py).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from smartspec_dsl.backend.kernel_extra import (check_finite, gamma_ln, information_out, lookup_area, lookup_invert, material_in,
+                           material_out, material_size, vector_lookup, watch_setup)
+from smartspec_dsl.backend.kernel_lib import (
+    JIT, allocate_available, allocate_by_priority, bf, fand, fixed_delay_slots, fmax, fmin, fnot,
+    forr, fstep, fxidz, fzidz, integer, invert_matrix, ld, log2, lookup, lookup_backward,
+    lookup_extrapolate, lookup_forward, modulo, power, pulse, pulse_train, quantum, ramp,
+    random_beta, random_binomial, random_exponential, random_gamma, random_lognormal, random_lookup,
+    random_negative_binomial, random_normal, random_poisson, random_triangular, random_uniform,
+    random_weibull, sel, st, tk, vector_at, vector_rank, vector_select, vector_sort_order, vsum,
+    watched)
+from smartspec_dsl.backend.tape import META, OPCODE, OPS, STEP_NOW
+
+(MOV, ADD, SUB, MUL, DIV, NEG, LOOKUP, SEL, LT, GT, LE, GE, EQ, NE, MIN, MAX, POW, AND, OR, NOT,
+ XIDZ, ZIDZ, STEP, WATCH, VSUM, LDP, ABS, EXP, LN, SQRT, SIN, COS, TAN, ASIN, ACOS, ATAN, SINH, COSH,
+ TANH, LOG10, INTEGER, MODULO, QUANTUM, LOG2, GAMMA_LN, RAMP, PULSE, PULSE_TRAIN, LOOKUP_EXTRAPOLATE,
+ LOOKUP_FORWARD, LOOKUP_BACKWARD, LOOKUP_INVERT, LOOKUP_AREA, BUFREAD, BUFWRITE, MATERIAL_OUT,
+ MATERIAL_IN, INFORMATION_OUT, MATERIAL_SIZE, VECTOR_RANK, VECTOR_SORT_ORDER, INVERT_MATRIX,
+ ALLOCATE_AVAILABLE, ALLOCATE_BY_PRIORITY, VECTOR_AT, VECTOR_SELECT, VECTOR_LOOKUP, RANDOM_UNIFORM,
+ RANDOM_NORMAL, RANDOM_EXPONENTIAL, RANDOM_LOGNORMAL, RANDOM_TRIANGULAR, RANDOM_POISSON, RANDOM_GAMMA,
+ RANDOM_BETA, RANDOM_WEIBULL, RANDOM_BINOMIAL, RANDOM_NEGATIVE_BINOMIAL, RANDOM_LOOKUP) = range(len(OPS))
+assert OPCODE["RANDOM_LOOKUP"] == RANDOM_LOOKUP and OPCODE["LDP"] == LDP  # the table's order
+# instruction lengths by opcode
+LENGTH = np.array([2 + len(kinds) for kinds in OPS.values()], dtype=np.int64)
+(N_MEM, N_SLOTS, RATE_BASE, CONST_BASE, N_CONT, N_DISC, N_FIXED, DYNAMIC_CONTROL, DT_SLOT,
+ SAVEPER_SLOT, FINAL_SLOT, WATCH_BASE, FINITE_WATCH) = range(len(META))
+
+
+@njit(**JIT)
+def execute(code, pc, end, m, p, tab, buf, bi, istep):
+    """Runs the instructions code[pc:end] over the memory vector m."""
+    while pc < end:
+        op = code[pc]
+        d = code[pc + 1]
+        if op == MOV:
+            st(m, d, ld(m, code[pc + 2]))
+        elif op == ADD:
+            st(m, d, ld(m, code[pc + 2]) + ld(m, code[pc + 3]))
+        elif op == SUB:
+            st(m, d, ld(m, code[pc + 2]) - ld(m, code[pc + 3]))
+        elif op == MUL:
+            st(m, d, ld(m, code[pc + 2]) * ld(m, code[pc + 3]))
+        elif op == DIV:
+            st(m, d, ld(m, code[pc + 2]) / ld(m, code[pc + 3]))
+        elif op == NEG:
+            st(m, d, -ld(m, code[pc + 2]))
+        elif op == LOOKUP or op == LOOKUP_EXTRAPOLATE or op == LOOKUP_FORWARD \
+                or op == LOOKUP_BACKWARD or op == LOOKUP_INVERT:
+            x = ld(m, code[pc + 2])
+            k = code[pc + 3]
+            w = code[pc + 4]
+            if w >= 0:
+                x = watched(m, w, x)
+            off = tk(tab, 2 * k)
+            n = tk(tab, 2 * k + 1)
+            if op == LOOKUP:
+                y = lookup(x, tab, off, n)
+            elif op == LOOKUP_EXTRAPOLATE:
+                y = lookup_extrapolate(x, tab, off, n)
+            elif op == LOOKUP_FORWARD:
+                y = lookup_forward(x, tab, off, n)
+            elif op == LOOKUP_BACKWARD:
+                y = lookup_backward(x, tab, off, n)
+            else:
+                y = lookup_invert(x, tab, off, n)
+            st(m, d, y)
+        elif op == SEL:
+            st(m, d, sel(ld(m, code[pc + 2]), ld(m, code[pc + 3]), ld(m, code[pc + 4])))
+        elif op == LT:
+            st(m, d, bf(ld(m, code[pc + 2]) < ld(m, code[pc + 3])))
+        elif op == GT:
+            st(m, d, bf(ld(m, code[pc + 2]) > ld(m, code[pc + 3])))
+        elif op == LE:
+            st(m, d, bf(ld(m, code[pc + 2]) <= ld(m, code[pc + 3])))
+        elif op == GE:
+            st(m, d, bf(ld(m, code[pc + 2]) >= ld(m, code[pc + 3])))
+        elif op == EQ:
+            st(m, d, bf(ld(m, code[pc + 2]) == ld(m, code[pc + 3])))
+        elif op == NE:
+            st(m, d, bf(ld(m, code[pc + 2]) != ld(m, code[pc + 3])))
+        elif op == MIN:
+            st(m, d, fmin(ld(m, code[pc + 2]), ld(m, code[pc + 3])))
+        elif op == MAX:
+            st(m, d, fmax(ld(m, code[pc + 2]), ld(m, code[pc + 3])))
+        elif op == POW:
+            st(m, d, power(ld(m, code[pc + 2]), ld(m, code[pc + 3])))
+        elif op == AND:
+            st(m, d, fand(ld(m, code[pc + 2]), ld(m, code[pc + 3])))
+        elif op == OR:
+            st(m, d, forr(ld(m, code[pc + 2]), ld(m, code[pc + 3])))
+        elif op == NOT:
+            st(m, d, fnot(ld(m, code[pc + 2])))
+        elif op == XIDZ:
+            st(m, d, fxidz(ld(m, code[pc + 2]), ld(m, code[pc + 3]), ld(m, code[pc + 4])))
+        elif op == ZIDZ:
+            st(m, d, fzidz(ld(m, code[pc + 2]), ld(m, code[pc + 3])))
+        elif op == STEP:
+            st(m, d, fstep(ld(m, code[pc + 2]), ld(m, code[pc + 3]), ld(m, code[pc + 4])))
+        elif op == WATCH:
+            st(m, d, watched(m, code[pc + 2], ld(m, code[pc + 3])))
+        elif op == VSUM:
+            st(m, d, vsum(m, code[pc + 2], code[pc + 3], code[pc + 4]))
+        elif op == LDP:
+            st(m, d, p[code[pc + 2]])
+        elif op <= LOG10:
+            x = ld(m, code[pc + 2])
+            if op == ABS:
+                y = abs(x)
+            elif op == EXP:
+                y = math.exp(x)
+            elif op == LN:
+                y = math.log(x)
+            elif op == SQRT:
+                y = math.sqrt(x)
+            elif op == SIN:
+                y = math.sin(x)
+            elif op == COS:
+                y = math.cos(x)
+            elif op == TAN:
+                y = math.tan(x)
+            elif op == ASIN:
+                y = math.asin(x)
+            elif op == ACOS:
+                y = math.acos(x)
+            elif op == ATAN:
+                y = math.atan(x)
+            elif op == SINH:
+                y = math.sinh(x)
+            elif op == COSH:
+                y = math.cosh(x)
+            elif op == TANH:
+                y = math.tanh(x)
+            else:
+                y = math.log10(x)
+            st(m, d, y)
+        elif op <= RANDOM_LOOKUP:
+            _rare(op, code, pc, d, m, tab, buf, bi, istep)
+        pc += LENGTH[op]
+
+
+@njit(**JIT)
+def _rare(op, code, pc, d, m, tab, buf, bi, istep):
+    """The less frequent opcodes, kept out of the main loop's body."""
+    if op == INTEGER:
+        st(m, d, integer(ld(m, code[pc + 2])))
+    elif op == MODULO:
+        st(m, d, modulo(ld(m, code[pc + 2]), ld(m, code[pc + 3])))
+    elif op == QUANTUM:
+        st(m, d, quantum(ld(m, code[pc + 2]), ld(m, code[pc + 3])))
+    elif op == LOG2:
+        st(m, d, log2(ld(m, code[pc + 2]), ld(m, code[pc + 3])))
+    elif op == GAMMA_LN:
+        st(m, d, gamma_ln(ld(m, code[pc + 2])))
+    elif op == RAMP:
+        st(m, d, ramp(ld(m, code[pc + 2]), ld(m, code[pc + 3]), ld(m, code[pc + 4]), ld(m, code[pc + 5])))
+    elif op == PULSE:
+        st(m, d, pulse(ld(m, code[pc + 2]), ld(m, code[pc + 3]), ld(m, code[pc + 4]), ld(m, code[pc + 5])))
+    elif op == PULSE_TRAIN:
+        st(m, d, pulse_train(ld(m, code[pc + 2]), ld(m, code[pc + 3]), ld(m, code[pc + 4]),
+                             ld(m, code[pc + 5]), ld(m, code[pc + 6]), ld(m, code[pc + 7])))
+    elif op == LOOKUP_AREA:
+        k = code[pc + 4]
+        st(m, d, lookup_area(ld(m, code[pc + 2]), ld(m, code[pc + 3]), tab, tk(tab, 2 * k), tk(tab, 2 * k + 1)))
+    elif op == BUFREAD:
+        j = code[pc + 2]
+        st(m, d, buf[bi[2 * j] + istep % bi[2 * j + 1]])
+    elif op == BUFWRITE:
+        j = code[pc + 2]
+        buf[bi[2 * j] + istep % bi[2 * j + 1]] = ld(m, code[pc + 3])
+    elif op == MATERIAL_OUT:
+        j = code[pc + 2]
+        st(m, d, material_out(buf, bi[2 * j], bi[2 * j + 1], istep, ld(m, code[pc + 3])))
+    elif op == MATERIAL_IN:
+        j = code[pc + 2]
+        material_in(buf, bi[2 * j], bi[2 * j + 1], istep, ld(m, code[pc + 3]), ld(m, code[pc + 4]),
+                    ld(m, code[pc + 5]), ld(m, code[pc + 6]))
+    elif op == INFORMATION_OUT:
+        j = code[pc + 2]
+        st(m, d, information_out(buf, bi[2 * j], istep, ld(m, code[pc + 3]), ld(m, code[pc + 4]),
+                                 ld(m, code[pc + 5])))
+    elif op == MATERIAL_SIZE:
+        st(m, d, material_size(ld(m, code[pc + 2]), ld(m, code[pc + 3]), ld(m, code[pc + 4])))
+    elif op <= VECTOR_LOOKUP:
+        b = code[pc + 2]
+        n = code[pc + 3]
+        if op == VECTOR_RANK:
+            y = vector_rank(m, b, n, ld(m, code[pc + 4]))
+        elif op == VECTOR_SORT_ORDER:
+            y = vector_sort_order(m, b, n, ld(m, code[pc + 4]))
+        elif op == INVERT_MATRIX:
+            y = invert_matrix(m, b, n)
+        elif op == ALLOCATE_AVAILABLE:
+            y = allocate_available(m, b, n, ld(m, code[pc + 4]))
+        elif op == ALLOCATE_BY_PRIORITY:
+            y = allocate_by_priority(m, b, n, ld(m, code[pc + 4]), ld(m, code[pc + 5]))
+        elif op == VECTOR_AT:
+            y = vector_at(m, b, n, ld(m, code[pc + 4]))
+        elif op == VECTOR_SELECT:
+            y = vector_select(m, b, n, ld(m, code[pc + 4]), ld(m, code[pc + 5]))
+        else:
+            y = vector_lookup(m, b, n, ld(m, code[pc + 4]), ld(m, code[pc + 5]), ld(m, code[pc + 6]),
+                              ld(m, code[pc + 7]))
+        st(m, d, y)
+    else:
+        _random(op, code, pc, d, m, tab, istep)
+
+
+@njit(**JIT)
+def _random(op, code, pc, d, m, tab, istep):
+    site = code[pc + 2]
+    step = istep if code[pc + 3] == STEP_NOW else code[pc + 3]
+    if op == RANDOM_LOOKUP:
+        k = site
+        site = code[pc + 3]
+        step = istep if code[pc + 4] == STEP_NOW else code[pc + 4]
+        a = pc + 5
+        st(m, d, random_lookup(tab, tk(tab, 2 * k), tk(tab, 2 * k + 1), ld(m, code[a + 1]), ld(m, code[a + 2]),
+                               ld(m, code[a + 3]), ld(m, code[a + 4]), ld(m, code[a + 5]), site, step,
+                               ld(m, code[a])))
+        return
+    seed = ld(m, code[pc + 4])
+    a = pc + 5
+    x0, x1, x2 = ld(m, code[a]), ld(m, code[a + 1]), ld(m, code[a + 2])
+    if op == RANDOM_UNIFORM:
+        y = random_uniform(x0, x1, x2, site, step, seed)
+    elif op == RANDOM_NORMAL:
+        y = random_normal(x0, x1, x2, ld(m, code[a + 3]), ld(m, code[a + 4]), site, step, seed)
+    elif op == RANDOM_EXPONENTIAL:
+        y = random_exponential(x0, x1, x2, ld(m, code[a + 3]), ld(m, code[a + 4]), site, step, seed)
+    elif op == RANDOM_LOGNORMAL:
+        y = random_lognormal(x0, x1, x2, ld(m, code[a + 3]), ld(m, code[a + 4]), site, step, seed)
+    elif op == RANDOM_TRIANGULAR:
+        y = random_triangular(x0, x1, x2, ld(m, code[a + 3]), ld(m, code[a + 4]), ld(m, code[a + 5]),
+                              site, step, seed)
+    elif op == RANDOM_POISSON:
+        y = random_poisson(x0, x1, x2, ld(m, code[a + 3]), ld(m, code[a + 4]), ld(m, code[a + 5]),
+                           site, step, seed)
+    elif op == RANDOM_GAMMA:
+        y = random_gamma(x0, x1, x2, ld(m, code[a + 3]), ld(m, code[a + 4]), ld(m, code[a + 5]),
+                         site, step, seed)
+    elif op == RANDOM_WEIBULL:
+        y = random_weibull(x0, x1, x2, ld(m, code[a + 3]), ld(m, code[a + 4]), ld(m, code[a + 5]),
+                           site, step, seed)
+    elif op == RANDOM_BETA:
+        y = random_beta(x0, x1, x2, ld(m, code[a + 3]), ld(m, code[a + 4]), ld(m, code[a + 5]),
+                        ld(m, code[a + 6]), site, step, seed)
+    elif op == RANDOM_BINOMIAL:
+        y = random_binomial(x0, x1, x2, ld(m, code[a + 3]), ld(m, code[a + 4]), ld(m, code[a + 5]),
+                            ld(m, code[a + 6]), site, step, seed)
+    else:
+        y = random_negative_binomial(x0, x1, x2, ld(m, code[a + 3]), ld(m, code[a + 4]),
+                                     ld(m, code[a + 5]), ld(m, code[a + 6]), site, step, seed)
+    st(m, d, y)
+
+
+@njit(**JIT)
+def _setup(tape, p, tab, t0, dt):
+    """The memory vector after initialisation, and the fixed-delay buffer (as codegen's setup)."""
+    code, phases, consts, meta, fixed, w_slots, w_tables, w_lo, w_hi = tape
+    m = np.zeros(meta[N_MEM])
+    m[0] = t0
+    cb = meta[CONST_BASE]
+    m[cb:cb + consts.shape[0]] = consts
+    watch_setup(m, tab, w_slots, w_tables, w_lo, w_hi)
+    nf = meta[N_FIXED]
+    bi = np.zeros(max(2, 2 * nf), dtype=np.int64)
+    execute(code, phases[0], phases[1], m, p, tab, np.empty(0), bi, -1)
+    total = 0
+    for j in range(nf):
+        n = fixed_delay_slots(m[fixed[0, j]], dt)
+        bi[2 * j] = total
+        bi[2 * j + 1] = n
+        total += n
+    buf = np.empty(total)
+    for j in range(nf):
+        buf[bi[2 * j]:bi[2 * j] + bi[2 * j + 1]] = m[fixed[1, j]]
+    return m, buf, bi
+
+
+@njit(**JIT)
+def _advance(tape, m, p, tab, buf, bi, istep, dt, method, y0, k, dnext, wnext):
+    """Stocks from t to t + dt: Euler (method 0) or RK4 (1), as codegen's advance."""
+    code, phases, meta, fixed = tape[0], tape[1], tape[3], tape[4]
+    nc, nd, r = meta[N_CONT], meta[N_DISC], meta[RATE_BASE]
+    execute(code, phases[2], phases[3], m, p, tab, buf, bi, istep)
+    execute(code, phases[3], phases[4], m, p, tab, buf, bi, istep)
+    for i in range(nd):
+        dnext[i] = m[r + nc + i]
+    if method == 0:
+        for i in range(nc):
+            m[1 + i] += dt * m[r + i]
+    else:
+        nf = meta[N_FIXED]
+        for j in range(nf):
+            if fixed[2, j]:
+                w = bi[2 * j] + istep % bi[2 * j + 1]
+                wnext[j] = buf[w]
+                buf[w] = m[fixed[1, j]]
+        t = m[0]
+        for i in range(nc):
+            y0[i] = m[1 + i]
+            k[i, 0] = m[r + i]
+            m[1 + i] = y0[i] + 0.5 * dt * m[r + i]
+        m[0] = t + 0.5 * dt
+        execute(code, phases[1], phases[2], m, p, tab, buf, bi, istep)
+        execute(code, phases[2], phases[3], m, p, tab, buf, bi, istep)
+        for i in range(nc):
+            k[i, 1] = m[r + i]
+            m[1 + i] = y0[i] + 0.5 * dt * m[r + i]
+        execute(code, phases[1], phases[2], m, p, tab, buf, bi, istep)
+        execute(code, phases[2], phases[3], m, p, tab, buf, bi, istep)
+        for i in range(nc):
+            k[i, 2] = m[r + i]
+            m[1 + i] = y0[i] + dt * m[r + i]
+        m[0] = t + dt
+        execute(code, phases[1], phases[2], m, p, tab, buf, bi, istep)
+        execute(code, phases[2], phases[3], m, p, tab, buf, bi, istep)
+        for i in range(nc):
+            m[1 + i] = y0[i] + dt / 6.0 * (k[i, 0] + 2.0 * k[i, 1] + 2.0 * k[i, 2] + m[r + i])
+        for j in range(nf):
+            if fixed[2, j]:
+                buf[bi[2 * j] + istep % bi[2 * j + 1]] = wnext[j]
+    for i in range(nd):
+        m[1 + nc + i] = dnext[i]
+
+
+@njit(**JIT)
+def _copy_watches(m, wb, diag):
+    # element by element, as the generated drivers do: a slice copy compiles a shape check
+    for j in range(diag.shape[0]):
+        diag[j] = m[wb + j]
+
+
+@njit(**JIT)
+def simulate(tape, p, tab, out, save_idx, t0, dt, n_steps, save_every, method, diag):
+    """One run of a tape (`Tape.arrays()`), with the generated kernel's `simulate` arguments;
+    returns the number of rows saved, or -1 when `out` is too short (control variables that
+    change during the run)."""
+    code, phases, meta = tape[0], tape[1], tape[3]
+    m, buf, bi = _setup(tape, p, tab, t0, dt)
+    nc, nd, nf = meta[N_CONT], meta[N_DISC], meta[N_FIXED]
+    y0 = np.zeros(nc)
+    k = np.zeros((nc, 3))
+    dnext = np.zeros(nd)
+    wnext = np.zeros(nf)
+    wb, fw = meta[WATCH_BASE], meta[FINITE_WATCH]
+    saved = 0
+    if meta[DYNAMIC_CONTROL] == 0:
+        for istep in range(n_steps + 1):
+            m[0] = t0 + istep * dt
+            execute(code, phases[1], phases[2], m, p, tab, buf, bi, istep)
+            if istep % save_every == 0:
+                for j in range(save_idx.shape[0]):
+                    out[saved, j] = m[save_idx[j]]
+                saved += 1
+                if fw >= 0:
+                    check_finite(m, wb, fw)
+            if istep == n_steps:
+                break
+            _advance(tape, m, p, tab, buf, bi, istep, dt, method, y0, k, dnext, wnext)
+    else:
+        t = t0
+        next_save = t0
+        istep = 0
+        while True:
+            m[0] = t
+            execute(code, phases[1], phases[2], m, p, tab, buf, bi, istep)
+            step_now = m[meta[DT_SLOT]]
+            if t >= next_save - 1e-9 * step_now:
+                if saved >= out.shape[0]:
+                    _copy_watches(m, wb, diag)
+                    return -1
+                for j in range(save_idx.shape[0]):
+                    out[saved, j] = m[save_idx[j]]
+                saved += 1
+                if fw >= 0:
+                    check_finite(m, wb, fw)
+                next_save = next_save + m[meta[SAVEPER_SLOT]]
+            if t >= m[meta[FINAL_SLOT]] - 1e-9 * step_now:
+                break
+            _advance(tape, m, p, tab, buf, bi, istep, step_now, method, y0, k, dnext, wnext)
+            t = t + step_now
+            istep += 1
+    _copy_watches(m, wb, diag)
+    return saved
+
+
+@njit(parallel=True, cache=True, error_model="numpy")
+def simulate_batch(tape, P, tab, OUT, save_idx, t0, dt, n_steps, save_every, method, DIAG):
+    """Runs P.shape[0] parameter sets in parallel, one output block (and row of DIAG) each."""
+    for i in prange(P.shape[0]):
+        simulate(tape, P[i], tab, OUT[i], save_idx, t0, dt, n_steps, save_every, method, DIAG[i])

@@ -1,0 +1,458 @@
+"""The interpreter's tape: a generated kernel's statements as three-address code.
+
+`build_tape(kernel)` reads the four phase functions of a `codegen.Kernel`'s
+source (init, dynamic, rates, fixed_write) with Python's `ast` (never
+executing it) and turns every statement into opcodes over one float64 memory
+vector `m`:
+
+    m = [ the kernel's state vector v | rates | temporaries | constants ]
+
+so a slot of the generated kernel (`ld(v, 12)`) is address 12 of the tape,
+lookups are table indices into the same table vector, and kernel-library
+calls are opcodes that call the very same `@njit` helpers. Re-rolled loops
+are unrolled, each expression is evaluated operand by operand in the order
+the generated code evaluates it, so the interpreter (backend/interpreter.py)
+performs the specialised kernel's operations in the same order. The source
+is the code generator's own output from the validated IR, a fixed and small
+language; anything outside it raises `TapeUnsupported` (the runtime then
+uses the compiled kernel, recording why).
+
+An instruction is [opcode, destination, operands...]; `OPS` gives each
+opcode's operands: `a` an address of m, `i` an immediate integer (a table
+index, a watch slot, a random call site, a slot block).
+"""
+from __future__ import annotations
+
+import ast
+import re
+import struct
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import ModelError
+from .codegen import Kernel
+
+# opcode name -> operand kinds; the opcode is the position in this table (the
+# interpreter's constants are generated from it, see interpreter.py)
+OPS: dict[str, str] = {
+    "MOV": "a", "ADD": "aa", "SUB": "aa", "MUL": "aa", "DIV": "aa", "NEG": "a",
+    "LOOKUP": "aii", "SEL": "aaa", "LT": "aa", "GT": "aa", "LE": "aa", "GE": "aa", "EQ": "aa",
+    "NE": "aa", "MIN": "aa", "MAX": "aa", "POW": "aa", "AND": "aa", "OR": "aa", "NOT": "a",
+    "XIDZ": "aaa", "ZIDZ": "aa", "STEP": "aaa", "WATCH": "ia", "VSUM": "iii", "LDP": "i",
+    "ABS": "a", "EXP": "a", "LN": "a", "SQRT": "a", "SIN": "a", "COS": "a", "TAN": "a",
+    "ASIN": "a", "ACOS": "a", "ATAN": "a", "SINH": "a", "COSH": "a", "TANH": "a", "LOG10": "a",
+    "INTEGER": "a", "MODULO": "aa", "QUANTUM": "aa", "LOG2": "aa", "GAMMA_LN": "a",
+    "RAMP": "aaaa", "PULSE": "aaaa", "PULSE_TRAIN": "aaaaaa",
+    "LOOKUP_EXTRAPOLATE": "aii", "LOOKUP_FORWARD": "aii", "LOOKUP_BACKWARD": "aii",
+    "LOOKUP_INVERT": "aii", "LOOKUP_AREA": "aai",
+    "BUFREAD": "i", "BUFWRITE": "ia", "MATERIAL_OUT": "ia", "MATERIAL_IN": "iaaaa",
+    "INFORMATION_OUT": "iaaa", "MATERIAL_SIZE": "aaa",
+    "VECTOR_RANK": "iia", "VECTOR_SORT_ORDER": "iia", "INVERT_MATRIX": "ii",
+    "ALLOCATE_AVAILABLE": "iia", "ALLOCATE_BY_PRIORITY": "iiaa", "VECTOR_AT": "iia",
+    "VECTOR_SELECT": "iiaa", "VECTOR_LOOKUP": "iiaaaa",
+    # random draws: call site, step (STEP_NOW: the current step), run seed, then the arguments
+    "RANDOM_UNIFORM": "iiaaaa", "RANDOM_NORMAL": "iiaaaaaa", "RANDOM_EXPONENTIAL": "iiaaaaaa",
+    "RANDOM_LOGNORMAL": "iiaaaaaa", "RANDOM_TRIANGULAR": "iiaaaaaaa", "RANDOM_POISSON": "iiaaaaaaa",
+    "RANDOM_GAMMA": "iiaaaaaaa", "RANDOM_BETA": "iiaaaaaaaa", "RANDOM_WEIBULL": "iiaaaaaaa",
+    "RANDOM_BINOMIAL": "iiaaaaaaaa", "RANDOM_NEGATIVE_BINOMIAL": "iiaaaaaaaa",
+    "RANDOM_LOOKUP": "iiiaaaaaa",
+}
+OPCODE = {name: k for k, name in enumerate(OPS)}
+STEP_NOW = -2          # a random draw's step operand: the step being computed
+
+# helper of the generated code -> opcode, for calls whose arguments are all values
+_VALUE_CALLS = {
+    "sel": "SEL", "fmin": "MIN", "fmax": "MAX", "power": "POW", "fand": "AND", "forr": "OR",
+    "fnot": "NOT", "fxidz": "XIDZ", "fzidz": "ZIDZ", "fstep": "STEP", "abs": "ABS",
+    "math.exp": "EXP", "math.log": "LN", "math.sqrt": "SQRT", "math.sin": "SIN", "math.cos": "COS",
+    "math.tan": "TAN", "math.asin": "ASIN", "math.acos": "ACOS", "math.atan": "ATAN",
+    "math.sinh": "SINH", "math.cosh": "COSH", "math.tanh": "TANH", "math.log10": "LOG10",
+    "integer": "INTEGER", "modulo": "MODULO", "quantum": "QUANTUM", "log2": "LOG2",
+    "gamma_ln": "GAMMA_LN", "ramp": "RAMP", "pulse": "PULSE", "pulse_train": "PULSE_TRAIN",
+    "material_size": "MATERIAL_SIZE",
+}
+_LOOKUPS = {"lookup": "LOOKUP", "lookup_extrapolate": "LOOKUP_EXTRAPOLATE",
+            "lookup_forward": "LOOKUP_FORWARD", "lookup_backward": "LOOKUP_BACKWARD",
+            "lookup_invert": "LOOKUP_INVERT"}
+_BLOCKS = {"vector_rank": "VECTOR_RANK", "vector_sort_order": "VECTOR_SORT_ORDER",
+           "invert_matrix": "INVERT_MATRIX", "allocate_available": "ALLOCATE_AVAILABLE",
+           "allocate_by_priority": "ALLOCATE_BY_PRIORITY", "vector_at": "VECTOR_AT",
+           "vector_select": "VECTOR_SELECT", "vector_lookup": "VECTOR_LOOKUP"}
+_BINOPS = {ast.Add: "ADD", ast.Sub: "SUB", ast.Mult: "MUL", ast.Div: "DIV"}
+_COMPARES = {ast.Lt: "LT", ast.Gt: "GT", ast.LtE: "LE", ast.GtE: "GE", ast.Eq: "EQ", ast.NotEq: "NE"}
+_PHASES = ("init", "dynamic", "rates", "fixed_write")
+
+# addresses of temporaries and constants are tagged while building, placed at the end
+_TEMP, _CONST = 1 << 40, 1 << 41
+
+
+class TapeUnsupported(ModelError):
+    """The kernel holds a statement the interpreter has no opcode for; the compiled tier runs it."""
+
+
+@dataclass(frozen=True)
+class Tape:
+    """A model's tape. `phases[k]:phases[k+1]` is the code of phase k (init, dynamic,
+    rates, fixed_write); `meta` the layout the interpreter reads (see `META`)."""
+    code: np.ndarray        # int64 instructions
+    phases: np.ndarray      # int64 (5,)
+    consts: np.ndarray      # float64, copied to m[const_base:] at the start of a run
+    meta: np.ndarray        # int64, the fields of META
+    fixed: np.ndarray       # int64 (3, n fixed delays): delay-time slot, output slot, plain (not whole run)
+    watch_slots: np.ndarray
+    watch_tables: np.ndarray
+    watch_lo: np.ndarray
+    watch_hi: np.ndarray
+
+    def arrays(self) -> tuple:
+        """The tape as the tuple the interpreter takes."""
+        return (self.code, self.phases, self.consts, self.meta, self.fixed, self.watch_slots,
+                self.watch_tables, self.watch_lo, self.watch_hi)
+
+
+# meta fields, in order
+META = ("n_mem", "n_slots", "rate_base", "const_base", "n_cont", "n_disc", "n_fixed",
+        "dynamic_control", "dt_slot", "saveper_slot", "final_slot", "watch_base", "finite_watch")
+
+
+class _Builder:
+    def __init__(self, kernel: Kernel):
+        self.kernel = kernel
+        self.code: list[int] = []
+        self.rate_base = kernel.n_slots
+        self.consts: dict[bytes, int] = {}
+        self.const_values: list[float] = []
+        self.top = 0          # next free temporary
+        self.acc_top = 0      # temporaries 0..acc_top-1 hold the sums of accN
+        self.max_temp = 0
+        self.accs: dict[str, int] = {}
+        self.last: tuple[int, int] | None = None   # (position, destination) of the last instruction
+
+    # -- addresses ------------------------------------------------------------
+    def const(self, x: float) -> int:
+        key = struct.pack("<d", x)
+        if key not in self.consts:
+            self.consts[key] = len(self.const_values)
+            self.const_values.append(x)
+        return _CONST + self.consts[key]
+
+    def temp(self) -> int:
+        t = self.top
+        self.top += 1
+        self.max_temp = max(self.max_temp, self.top)
+        return _TEMP + t
+
+    def emit(self, op: str, operands: list[int]) -> int:
+        """Appends op with a new temporary as destination; returns the temporary."""
+        if len(operands) != len(OPS[op]):
+            raise TapeUnsupported(f"internal: {op} takes {len(OPS[op])} operands, got {len(operands)}")
+        dst = self.temp()
+        self.last = (len(self.code), dst)
+        self.code += [OPCODE[op], dst, *operands]
+        return dst
+
+    def store(self, dst: int, node: ast.AST, env: dict) -> None:
+        """dst = the value of node: the last instruction writes dst directly when it made the value."""
+        addr = self.value(node, env)
+        if self.last is not None and self.last[1] == addr and addr >= _TEMP + self.acc_top:
+            self.code[self.last[0] + 1] = dst
+        else:
+            self.code += [OPCODE["MOV"], dst, addr]
+        self.top = self.acc_top
+        self.last = None
+
+    # -- integers of the source (slots, loop counters, call sites) -------------
+    def integer(self, node: ast.AST, env: dict) -> int:
+        if isinstance(node, ast.Constant) and type(node.value) is int:
+            return node.value
+        if isinstance(node, ast.Name) and node.id in env:
+            return env[node.id]
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+            return -self.integer(node.operand, env)
+        if isinstance(node, ast.BinOp) and type(node.op) in (ast.Add, ast.Sub, ast.Mult):
+            a, b = self.integer(node.left, env), self.integer(node.right, env)
+            return a + b if isinstance(node.op, ast.Add) else a - b if isinstance(node.op, ast.Sub) else a * b
+        if isinstance(node, ast.Call) and _name(node.func) == "ix" and len(node.args) == 1:
+            return self.integer(node.args[0], env)
+        raise self.unsupported(node)
+
+    def table(self, args: list[ast.AST], env: dict) -> int:
+        """The table index k of the arguments `tab, tk(tab, 2k), tk(tab, 2k + 1)`."""
+        if (len(args) == 3 and _name(args[0]) == "tab" and all(
+                isinstance(a, ast.Call) and _name(a.func) == "tk" and len(a.args) == 2 for a in args[1:])):
+            k2, k21 = (self.integer(a.args[1], env) for a in args[1:])
+            if k2 % 2 == 0 and k21 == k2 + 1:
+                return k2 // 2
+        raise self.unsupported(args[0])
+
+    def buffer_index(self, node: ast.AST, env: dict) -> int:
+        """j of `bi[2j]`."""
+        if isinstance(node, ast.Subscript) and _name(node.value) == "bi":
+            k = self.integer(node.slice, env)
+            if k % 2 == 0:
+                return k // 2
+        raise self.unsupported(node)
+
+    def step(self, node: ast.AST, env: dict) -> int:
+        arg = node.args[0] if isinstance(node, ast.Call) and _name(node.func) == "ix" and node.args else node
+        if _name(arg) == "istep":
+            return STEP_NOW
+        k = self.integer(arg, env)
+        if k != -1:
+            raise self.unsupported(node)
+        return k
+
+    @staticmethod
+    def unsupported(node: ast.AST) -> TapeUnsupported:
+        return TapeUnsupported(f"the interpreter has no operation for '{ast.unparse(node)[:80]}'")
+
+    # -- values ---------------------------------------------------------------
+    def value(self, node: ast.AST, env: dict) -> int:
+        """The address holding node's value, after the instructions computing it."""
+        if isinstance(node, ast.Constant) and isinstance(node.value, float):
+            return self.const(node.value)
+        if isinstance(node, ast.Attribute) and _name(node) in ("math.nan", "math.inf"):
+            return self.const(float(_name(node)[5:]))
+        if isinstance(node, ast.Name) and node.id in self.accs:
+            return self.accs[node.id]
+        if isinstance(node, ast.Name) and node.id in env:   # a loop counter used as a number
+            return self.const(float(env[node.id]))
+        if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
+            fl = _float_hole(node, env)
+            if fl is not None:
+                return self.const(fl)
+            a = self.value(node.left, env)
+            b = self.value(node.right, env)
+            self.release(a, b)
+            return self.emit(_BINOPS[type(node.op)], [a, b])
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+            inner = node.operand
+            if isinstance(inner, ast.Attribute) or (isinstance(inner, ast.Constant) and isinstance(inner.value, float)):
+                return self.const(-float(_name(inner)[5:]) if isinstance(inner, ast.Attribute) else -inner.value)
+            a = self.value(inner, env)
+            self.release(a)
+            return self.emit("NEG", [a])
+        if isinstance(node, ast.Call):
+            return self.call(node, env)
+        raise self.unsupported(node)
+
+    def values(self, nodes, env: dict) -> list[int]:
+        out = [self.value(x, env) for x in nodes]
+        self.release(*out)
+        return out
+
+    def release(self, *addrs: int) -> None:
+        """The temporaries among addrs are consumed: the next instruction may write over them."""
+        temps = [a - _TEMP for a in addrs if _TEMP + self.acc_top <= a < _CONST]
+        if temps:
+            self.top = min(self.top, min(temps))
+
+    def call(self, node: ast.Call, env: dict) -> int:
+        f, args = _name(node.func), node.args
+        if f == "ld":
+            if _name(args[0]) == "v":
+                return self.integer(args[1], env)
+            if _name(args[0]) == "p":
+                return self.emit("LDP", [self.integer(args[1], env)])
+        if f in _VALUE_CALLS:
+            return self.emit(_VALUE_CALLS[f], self.values(args, env))
+        if f == "bf" and len(args) == 1 and isinstance(args[0], ast.Compare) \
+                and len(args[0].ops) == 1 and type(args[0].ops[0]) in _COMPARES:
+            c = args[0]
+            return self.emit(_COMPARES[type(c.ops[0])], self.values([c.left, c.comparators[0]], env))
+        if f in _LOOKUPS:
+            x, watch = args[0], -1
+            if isinstance(x, ast.Call) and _name(x.func) == "watched" and _name(x.args[0]) == "v":
+                watch, x = self.integer(x.args[1], env), x.args[2]
+            a = self.value(x, env)
+            self.release(a)
+            return self.emit(_LOOKUPS[f], [a, self.table(args[1:], env), watch])
+        if f == "lookup_area":
+            a, b = self.values(args[:2], env)
+            return self.emit("LOOKUP_AREA", [a, b, self.table(args[2:], env)])
+        if f == "watched" and _name(args[0]) == "v":
+            s = self.integer(args[1], env)
+            return self.emit("WATCH", [s, *self.values(args[2:], env)])
+        if f == "vsum" and _name(args[0]) == "v":
+            return self.emit("VSUM", [self.integer(a, env) for a in args[1:]])
+        if f in _BLOCKS and _name(args[0]) == "v":
+            b, n = self.integer(args[1], env), self.integer(args[2], env)
+            return self.emit(_BLOCKS[f], [b, n, *self.values(args[3:], env)])
+        if f == "random_lookup":
+            k = self.table(args[:3], env)
+            site, step = self.integer(args[8], env), self.step(args[9], env)
+            vals = self.values([args[10], *args[3:8]], env)
+            return self.emit("RANDOM_LOOKUP", [k, site, step, *vals])
+        if f.startswith("random_") and f.upper() in OPS:
+            site, step = self.integer(args[-3], env), self.step(args[-2], env)
+            vals = self.values([args[-1], *args[:-3]], env)
+            return self.emit(f.upper(), [site, step, *vals])
+        if f == "material_out":
+            j = self.buffer_index(args[1], env)
+            return self.emit("MATERIAL_OUT", [j, *self.values(args[4:], env)])
+        if f == "information_out":
+            j = self.buffer_index(args[1], env)
+            return self.emit("INFORMATION_OUT", [j, *self.values(args[3:], env)])
+        if f == "material_in":
+            j = self.buffer_index(args[1], env)
+            return self.emit("MATERIAL_IN", [j, *self.values(args[4:], env)])
+        raise self.unsupported(node)
+
+    # -- statements ------------------------------------------------------------
+    def statements(self, body: list[ast.stmt], env: dict) -> None:
+        for s in body:
+            self.statement(s, env)
+
+    def statement(self, s: ast.stmt, env: dict) -> None:
+        if isinstance(s, ast.Pass):
+            return
+        if isinstance(s, ast.For) and isinstance(s.target, ast.Name) and isinstance(s.iter, ast.Call) \
+                and _name(s.iter.func) == "range" and len(s.iter.args) == 1 and not s.orelse:
+            for k in range(self.integer(s.iter.args[0], env)):
+                self.statements(s.body, {**env, s.target.id: k})
+            return
+        if isinstance(s, ast.Expr) and isinstance(s.value, ast.Call):
+            call, f = s.value, _name(s.value.func)
+            if f == "st" and _name(call.args[0]) in ("v", "r"):
+                slot = self.integer(call.args[1], env)
+                if _name(call.args[0]) == "r":
+                    slot += self.rate_base
+                value = call.args[2]
+                if _is_buffer_read(value):
+                    self.code += [OPCODE["BUFREAD"], slot, self.buffer_index(value.slice.left, env)]
+                    self.top = self.acc_top
+                    return
+                self.store(slot, value, env)
+                return
+            if f in ("watched", "material_in"):
+                self.value(call, env)
+                self.top = self.acc_top
+                self.last = None
+                return
+        if isinstance(s, ast.Assign) and len(s.targets) == 1:
+            target = s.targets[0]
+            if isinstance(target, ast.Name) and re.fullmatch(r"acc\d+", target.id) \
+                    and isinstance(s.value, ast.Constant) and s.value.value == 0.0:
+                if target.id == "acc0":
+                    self.accs, self.acc_top, self.top = {}, 0, 0
+                self.accs[target.id] = _TEMP + self.acc_top
+                self.acc_top += 1
+                self.top = self.acc_top
+                self.max_temp = max(self.max_temp, self.top)
+                self.code += [OPCODE["MOV"], self.accs[target.id], self.const(0.0)]
+                return
+            if isinstance(target, ast.Subscript) and _is_buffer_read(target):
+                j = self.buffer_index(target.slice.left, env)
+                a = self.value(s.value, env)
+                self.code += [OPCODE["BUFWRITE"], _TEMP + self.top, j, a]
+                self.max_temp = max(self.max_temp, self.top + 1)
+                self.top = self.acc_top
+                self.last = None
+                return
+        if isinstance(s, ast.AugAssign) and isinstance(s.op, ast.Add) and isinstance(s.target, ast.Name) \
+                and s.target.id in self.accs:
+            acc = self.accs[s.target.id]
+            a = self.value(s.value, env)
+            self.code += [OPCODE["ADD"], acc, acc, a]
+            self.top = self.acc_top
+            self.last = None
+            return
+        raise self.unsupported(s)
+
+    def placed(self) -> tuple[np.ndarray, int]:
+        """The code with temporaries and constants at their addresses, and where the constants start."""
+        k = self.kernel
+        temp_base = k.n_slots + max(1, k.n_continuous + k.n_discrete)
+        const_base = temp_base + max(self.max_temp, 1)
+        code = np.array(self.code, dtype=np.int64)
+        code = np.where(code >= _CONST, code - _CONST + const_base,
+                        np.where(code >= _TEMP, code - _TEMP + temp_base, code))
+        return code, const_base
+
+
+def _name(node: ast.AST) -> str:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+        return f"{node.value.id}.{node.attr}"
+    return ""
+
+
+def _float_hole(node: ast.BinOp, env: dict) -> float | None:
+    """A re-rolled float literal `(b + d * q)` (loops.fill): its value at this iteration,
+    computed as the loop computes it."""
+    if not (isinstance(node.op, ast.Add) and isinstance(node.left, ast.Constant)
+            and isinstance(node.left.value, float) and isinstance(node.right, ast.BinOp)
+            and isinstance(node.right.op, ast.Mult) and isinstance(node.right.left, ast.Constant)
+            and isinstance(node.right.left.value, float) and isinstance(node.right.right, ast.Name)
+            and node.right.right.id in env):
+        return None
+    return node.left.value + node.right.left.value * env[node.right.right.id]
+
+
+def _is_buffer_read(node: ast.AST) -> bool:
+    """`buf[bi[2j] + istep % bi[2j + 1]]`."""
+    return (isinstance(node, ast.Subscript) and _name(node.value) == "buf" and isinstance(node.slice, ast.BinOp)
+            and isinstance(node.slice.op, ast.Add) and isinstance(node.slice.right, ast.BinOp)
+            and isinstance(node.slice.right.op, ast.Mod) and _name(node.slice.right.left) == "istep")
+
+
+def _module_array(tree: ast.Module, name: str) -> list:
+    """The literal list of a module constant `NAME = np.array([...], ...)[:n]`."""
+    for s in tree.body:
+        if isinstance(s, ast.Assign) and _name(s.targets[0]) == name:
+            node, stop = s.value, None
+            if isinstance(node, ast.Subscript):
+                stop = ast.literal_eval(node.slice.upper)
+                node = node.value
+            values = [float(_name(x)[5:]) if isinstance(x, ast.Attribute) else
+                      -float(_name(x.operand)[5:]) if isinstance(x, ast.UnaryOp) and isinstance(x.operand, ast.Attribute)
+                      else ast.literal_eval(x) for x in node.args[0].elts]
+            return values[:stop] if stop is not None else values
+    raise TapeUnsupported(f"the kernel defines no {name}")
+
+
+def _module_int(tree: ast.Module, name: str) -> int:
+    """A module constant `NAME = n` (the check of infinite values at saves), -1 without one."""
+    for s in tree.body:
+        if isinstance(s, ast.Assign) and _name(s.targets[0]) == name and isinstance(s.value, ast.Constant):
+            return int(s.value.value)
+    return -1
+
+
+def build_tape(kernel: Kernel) -> Tape:
+    """The tape of a generated kernel (see the module docstring). Raises TapeUnsupported
+    when a statement has no opcode."""
+    tree = ast.parse(kernel.source)
+    funcs = {s.name: s for s in tree.body if isinstance(s, ast.FunctionDef)}
+    b = _Builder(kernel)
+    starts = []
+    for phase in _PHASES:
+        starts.append(len(b.code))
+        i = 0
+        while f"{phase}_{i}" in funcs:
+            b.accs, b.acc_top, b.top = {}, 0, 0
+            b.statements(funcs[f"{phase}_{i}"].body, {})
+            i += 1
+    starts.append(len(b.code))
+    code, const_base = b.placed()
+    consts = np.array(b.const_values, dtype=np.float64)
+    n_fixed = kernel.n_fixed_delays
+    fixed = np.array([_module_array(tree, "FIXED_DELAY_SLOTS")[:n_fixed],
+                      _module_array(tree, "FIXED_DELAY_OUTPUTS")[:n_fixed],
+                      [int(x) for x in _module_array(tree, "FIXED_DELAY_PLAIN")[:n_fixed]]],
+                     dtype=np.int64).reshape(3, n_fixed)
+    watch_slots = np.array(_module_array(tree, "WATCH_SLOTS"), dtype=np.int64)
+    slots = kernel.slots
+    meta = dict(n_mem=const_base + len(consts), n_slots=kernel.n_slots, rate_base=b.rate_base,
+                const_base=const_base, n_cont=kernel.n_continuous, n_disc=kernel.n_discrete,
+                n_fixed=n_fixed, dynamic_control=int(kernel.dynamic_control),
+                dt_slot=slots.get("time step", 0), saveper_slot=slots.get("saveper", 0),
+                final_slot=slots.get("final time", 0),
+                watch_base=kernel.n_slots - 5 * len(kernel.watches), finite_watch=_module_int(tree, "FINITE_WATCH"))
+    return Tape(code, np.array(starts, dtype=np.int64), consts,
+                np.array([meta[f] for f in META], dtype=np.int64), fixed, watch_slots,
+                np.array(_module_array(tree, "WATCH_TABLES"), dtype=np.int64),
+                np.array(_module_array(tree, "WATCH_LO"), dtype=np.float64),
+                np.array(_module_array(tree, "WATCH_HI"), dtype=np.float64))

@@ -1,0 +1,130 @@
+"""The two tiers a loaded model runs on, and which one runs what.
+
+Tier 0 is the interpreter (backend/interpreter.py, compiled once per install):
+a model runs on it as soon as its tape is built, in milliseconds. Tier 1 is the
+model's specialised kernel (codegen), seconds to compile, then about twice as
+fast per run. With tier "auto" (the default) a run uses the specialised kernel
+once it is compiled and the interpreter until then, while a worker process
+compiles the kernel into the on-disk cache (`SMARTSPEC_BACKGROUND_COMPILE=0`
+turns the worker off); a batch large enough to pay for the compile waits for it.
+"interpreter" and "compiled" force one; a tape the interpreter cannot run
+falls back to the compiled kernel, the reason kept in `Tiers.unsupported`.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from ..backend import tier0
+from ..backend.codegen import Kernel
+from ..backend.tape import TapeUnsupported, build_tape
+from ..errors import ParameterError
+
+TIERS = ("auto", "interpreter", "compiled")
+READY = "ready"   # the marker the first compiled run leaves beside kernel.py
+# The interpreter's cost per run is about 1 ns per tape word per step; a kernel's compile
+# about 2 s + 0.5 ms per tape word (World3: 3,400 words, 4 to 9 s). A batch whose
+# interpreted time would exceed the compile runs compiled.
+NS_PER_WORD = 1e-9
+COMPILE_SECONDS = (2.0, 0.5e-3)
+
+
+def check_tier(tier: str) -> str:
+    if tier not in TIERS:
+        raise ParameterError(f"unknown tier '{tier}'; use one of {', '.join(TIERS)}")
+    return tier
+
+
+def background_allowed() -> bool:
+    return os.environ.get("SMARTSPEC_BACKGROUND_COMPILE", "1") != "0"
+
+
+class Tiers:
+    """A loaded model's interpreter tape and compiled kernel module. `import_kernel()`
+    imports the module (its first call compiles it, or loads it from Numba's cache);
+    `worker_command` starts a process that compiles it into the cache."""
+
+    def __init__(self, kernel: Kernel, kernel_path: Path, import_kernel, worker_command: list[str] | None):
+        self.kernel = kernel
+        self.kernel_path = Path(kernel_path)
+        self._import = import_kernel
+        self._worker_command = worker_command
+        self._module = None
+        self._tape = None
+        self.unsupported: str | None = None     # why the interpreter cannot run this model
+        self.worker: subprocess.Popen | None = None
+
+    # -- tier 1 ------------------------------------------------------------------
+    def compiled_ready(self) -> bool:
+        """The compiled kernel runs without compiling: imported, or compiled into the cache."""
+        return self._module is not None or (self.kernel_path.parent / READY).is_file()
+
+    def module(self):
+        if self._module is None:
+            self._module = self._import()
+        return self._module
+
+    def mark_ready(self) -> None:
+        try:
+            (self.kernel_path.parent / READY).touch()
+        except OSError:
+            pass   # an optimisation only: the next load starts on the interpreter again
+
+    def start_worker(self) -> bool:
+        """Compile the kernel in a worker process (at most one at a time for this model)."""
+        if self._worker_command is None or not background_allowed() or self.compiled_ready():
+            return False
+        if self.worker is not None and self.worker.poll() is None:
+            return True
+        env = dict(os.environ)
+        root = str(Path(__file__).resolve().parents[2])
+        env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        self.worker = subprocess.Popen([sys.executable, "-c", *self._worker_command], env=env,
+                                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                       stderr=subprocess.DEVNULL, start_new_session=True)
+        return True
+
+    # -- tier 0 ------------------------------------------------------------------
+    def tape(self):
+        """The tape's arrays, or None when the interpreter cannot run this model."""
+        if self._tape is None and self.unsupported is None:
+            try:
+                self._tape = build_tape(self.kernel).arrays()
+            except TapeUnsupported as err:
+                self.unsupported = str(err)
+        return self._tape
+
+    def tape_words(self) -> int:
+        tape = self.tape()
+        return 0 if tape is None else len(tape[0])
+
+    # -- choosing -----------------------------------------------------------------
+    def choose(self, tier: str, runs: int = 1, steps: int = 1) -> str:
+        """The tier that runs `runs` runs of `steps` steps when `tier` is asked for."""
+        check_tier(tier)
+        if tier == "compiled" or self.tape() is None:
+            return "compiled"
+        if tier == "interpreter":
+            return "interpreter"
+        if self.compiled_ready():
+            return "compiled"
+        words = self.tape_words()
+        if runs > 1 and runs * (steps + 1) * words * NS_PER_WORD > COMPILE_SECONDS[0] + COMPILE_SECONDS[1] * words:
+            return "compiled"
+        self.start_worker()
+        return "interpreter"
+
+    def simulate(self, tier: str):
+        """The one-run entry of `tier`, with the generated kernel's `simulate` arguments."""
+        if tier == "compiled":
+            return self.module().simulate
+        interp, tape = tier0.load(), self.tape()
+        return lambda *args: interp.simulate(tape, *args)
+
+    def simulate_batch(self, tier: str):
+        if tier == "compiled":
+            return self.module().simulate_batch
+        interp, tape = tier0.load(), self.tape()
+        return lambda *args: interp.simulate_batch(tape, *args)
