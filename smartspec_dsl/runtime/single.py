@@ -60,7 +60,7 @@ def run(model, params, final_time, time_step, saveper, return_columns, method, s
     if not params and changes is None and initial_condition == "original" and until is None \
             and return_timestamps is None:
         # the everyday run: nothing to resolve (small models spend more time here than in the kernel)
-        result = run_plan(model, _PLAIN, args, return_columns, None, method, seed, strict)
+        result = run_plan(model, _PLAIN, args, return_columns, None, method, seed, strict, tier)
         model.last_state = result.final_state
         return result
     constants, tables = model.read_changes(changes)
