@@ -275,8 +275,10 @@ def test_runs_too_big_are_refused_with_what_they_need(teacup, monkeypatch):
         teacup.run(final_time=1e9 * 0.125, saveper=0.125,
                    return_columns=["Teacup Temperature"] * 1000)
     monkeypatch.setattr(limits, "available_memory", lambda: 1 << 20)
-    # Needs under 64 MiB are not checked (limits.SMALL_NEED), so these ask for more.
-    with pytest.raises(ParameterError, match=r"2,400,001 saved times .* needs about 146\.5 MB of memory and 1\.0 MB is available"):
+    # Needs under 64 MiB are not checked (limits.SMALL_NEED), so these ask for more: 2,400,001 saved
+    # times x (8 outputs + the stock kept for Result.final_state) x 8 bytes = 164.8 MiB.
+    with pytest.raises(ParameterError, match=r"2,400,001 saved times x 9 variables needs about 164\.8 MB of memory "
+                                             r"and 1\.0 MB is available"):
         teacup.run(final_time=30 * 10000)
     with pytest.raises(ParameterError, match="runs x .* outputs needs about .* statistics only"):
         teacup.run_batch(teacup.parameter_matrix(n=20000))
