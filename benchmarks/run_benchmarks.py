@@ -203,8 +203,8 @@ def teacup_comparison(model_path: Path, cache_dir: str, cfg: dict, log) -> dict:
     sys.path.insert(0, str(HERE))
     import handwritten as hw
 
-    m = smartspec_dsl.load(model_path, cache_dir=cache_dir)
-    mod = m._module
+    m = smartspec_dsl.load(model_path, cache_dir=cache_dir, tier="compiled")
+    mod = m._tiers.module()
     p = m.defaults.copy()
     t0, dt, n_steps, save_every = m.control(p)
     assert (t0, dt, n_steps) == (hw.T0, hw.DT, hw.N_STEPS), (t0, dt, n_steps)
@@ -346,7 +346,7 @@ def teacup_sweeps(model_path: Path, cache_dir: str, cfg: dict, log) -> dict:
     sys.path.insert(0, str(HERE))
     import handwritten as hw
 
-    m = smartspec_dsl.load(model_path, cache_dir=cache_dir)
+    m = smartspec_dsl.load(model_path, cache_dir=cache_dir, tier="compiled")
     N, reps = cfg["sweep_n"], cfg["sweep_reps"]
     rooms, taus = hw.grid(N, seed=1)
     params = {"Room Temperature": rooms, "Characteristic Time": taus}
@@ -437,7 +437,7 @@ def world3_sweeps(model_path: Path, cache_dir: str, cfg: dict, log) -> dict:
     import smartspec_dsl
 
     t = time.perf_counter()
-    m = smartspec_dsl.load(model_path, cache_dir=cache_dir)
+    m = smartspec_dsl.load(model_path, cache_dir=cache_dir, tier="compiled")
     load_s = time.perf_counter() - t
     N, reps = cfg["world3_n"], cfg["world3_reps"]
     rng = np.random.default_rng(3)
@@ -496,7 +496,7 @@ def sweep_child_main(kind: str, args: dict) -> None:
             numba.set_num_threads(args["threads"])
             sys.path.insert(0, str(HERE))
             import handwritten as hw
-            m = smartspec_dsl.load(args["model"])
+            m = smartspec_dsl.load(args["model"], tier="compiled")
             N, reps = args["n"], args["reps"]
             rooms, taus = hw.grid(N, seed=1)
             params = {"Room Temperature": rooms, "Characteristic Time": taus}
@@ -513,7 +513,7 @@ def sweep_child_main(kind: str, args: dict) -> None:
                        loadavg=os.getloadavg()[0])
         elif kind == "rss":
             from smartspec_dsl.experiments.samplers import Random, Uniform
-            m = smartspec_dsl.load(args["model"])
+            m = smartspec_dsl.load(args["model"], tier="compiled")
             rss_loaded = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
             sampler = Random({"Room Temperature": Uniform(50, 90),
                               "Characteristic Time": Uniform(5, 20)}, args["n"])
@@ -983,6 +983,8 @@ def write_report(path: Path, cmd: str, info: dict, cfg: dict, rows: list, teacup
 # ---------------------------------------------------------------------------
 
 def main() -> int:
+    # every measurement names its tier; a background compile would only compete for the cores
+    os.environ["SMARTSPEC_BACKGROUND_COMPILE"] = "0"
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="fewer repeats, smaller batch, 1 PySD World3 run")
     ap.add_argument("--models", default=",".join(MODELS),
