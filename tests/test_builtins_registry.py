@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from smartspec_dsl import ir
-from smartspec_dsl.backend import driver, emit, kernel_extra, kernel_lib
+from smartspec_dsl.backend import driver, emit, kernel_extra, kernel_lib, kernel_queues
 from smartspec_dsl.errors import ModelError, UnsupportedFeature
 from smartspec_dsl.ir.builtins import ARITY, BUILTINS, INTERNAL, KERNEL, OWN, check_call, markdown_table
 
@@ -31,8 +31,12 @@ def test_every_kernel_helper_exists_and_every_kernel_imports_it():
     for b in BUILTINS.values():
         if b.stage != KERNEL or not b.helper or b.helper in ("abs",) or b.helper.startswith("math."):
             continue
-        assert hasattr(kernel_lib, b.helper) or hasattr(kernel_extra, b.helper), b.name
+        assert any(hasattr(lib, b.helper) for lib in (kernel_lib, kernel_extra, kernel_queues)), b.name
         assert b.helper in imported, f"{b.name}: {b.helper} is not imported by generated kernels"
+    # a buffer function's own helpers (its output and its step's write)
+    for b in BUILTINS.values():
+        for helper in (b.buffer.out, b.buffer.write) if b.buffer is not None and b.buffer.out else ():
+            assert hasattr(kernel_queues, helper) and helper in imported, f"{b.name}: {helper}"
 
 
 def test_every_function_written_its_own_way_has_its_emitter():

@@ -7,11 +7,15 @@ The functions share one model (one compile per tier)."""
 from __future__ import annotations
 
 import hashlib
+import textwrap
 
 import numpy as np
 import pytest
 
 import smartspec_dsl
+from smartspec_dsl.errors import ModelError
+from smartspec_dsl.frontend.parse import parse_model
+from smartspec_dsl.passes.units import check_units
 
 
 def _eqs(*lines: str) -> str:
@@ -26,6 +30,33 @@ MODEL = _eqs(
     "db at start = DELAY BATCH(0, 30, 3, 7, 0, 0)",
     "assembly = 40",
     "return from anodize = DELAY BATCH(assembly, 100, 3, 100, 2, 20)",
+    # DELAY CONVEYOR(input, ctime, leak, initprofile, inittot, initctime)
+    "flat((0, 1), (1, 1))",
+    "rising((0, 0), (1, 1))",
+    "conv in = Time",
+    "conv time = 3",
+    "conv = DELAY CONVEYOR(conv in, conv time, 0, flat, 30, conv time)",
+    "conv faster = DELAY CONVEYOR(0, 3, 0, flat, 30, 6)",
+    "conv leak = DELAY CONVEYOR(10, 2, 0.1, flat, 0, 2)",
+    "conv speed = DELAY CONVEYOR(10 * PULSE(0, 1), IF THEN ELSE(Time < 2, 4, 2), 0, flat, 0, 4)",
+    "conv rising = DELAY CONVEYOR(0, 2, 0, rising, 8, 2)",
+    # QUEUE FIFO(inflow, outflow, profile, initial, age range) and its QUEUE AGE functions
+    "arriving = IF THEN ELSE(Time < 4, 10, 0)",
+    "servicing = IF THEN ELSE(Time >= 6, 5, 0)",
+    "waiting = QUEUE FIFO(arriving, servicing, flat, 20, 2)",
+    "age average = QUEUE AGE AVERAGE(waiting, 0)",
+    "age average one = QUEUE AGE AVERAGE(waiting)",
+    "age oldest 15 = QUEUE AGE AVERAGE(waiting, 15)",
+    "age in range = QUEUE AGE IN RANGE(waiting, 2, :NA:)",
+    "age oldest = QUEUE AGE OLDEST(waiting)",
+    # the Modeling Guide's order processing (queue1.mdl's formulation), orders 20 a step
+    "new orders = 20",
+    "Work In Progress = QUEUE FIFO(new orders, shipped orders, flat, 100, 3)",
+    "shipped orders = MIN(processing capacity, QUEUE AGE IN RANGE(Work In Progress, "
+    "minimum processing time, 1e+009) / TIME STEP)",
+    "processing capacity = 50",
+    "minimum processing time = 2",
+    "average cycle time = QUEUE AGE AVERAGE(Work In Progress, 0)",
     "INITIAL TIME = 0", "FINAL TIME = 12", "TIME STEP = 1", "SAVEPER = TIME STEP",
 )
 T = np.arange(0.0, 13.0)
@@ -38,13 +69,22 @@ def _load(folder, text):
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    model = _load(tmp_path_factory.mktemp("queues"), MODEL)
-    fast = model.run(tier="interpreter")
+def model(tmp_path_factory):
+    return _load(tmp_path_factory.mktemp("queues"), MODEL)
+
+
+def both_tiers(model, **kw):
+    """The run on the interpreter, checked bit for bit against the compiled kernel's."""
+    fast = model.run(tier="interpreter", **kw)
     assert fast.tier == "interpreter", model.interpreter_unsupported
-    ref = model.run(tier="compiled")
-    np.testing.assert_array_equal(fast.values, ref.values)   # the two tiers agree bit for bit
-    return ref
+    ref = model.run(tier="compiled", **kw)
+    np.testing.assert_array_equal(fast.values, ref.values)
+    return fast
+
+
+@pytest.fixture(scope="module")
+def run(model):
+    return both_tiers(model)
 
 
 def check(result, name, expected):
@@ -84,3 +124,127 @@ def test_delay_batch_help_example(run):
     # each cycle: 120 arrive per 100 processed). Chosen where the help is open: a batch is
     # exactly bsize ("collected into batches of size bsize"), the rest waits.
     check(run, "return from anodize", pulses({2: 100.0, 5: 100.0, 8: 100.0, 11: 100.0}))
+
+
+def test_delay_conveyor_initial_profile_then_the_input_ctime_later(run):
+    # fn_delay_conveyor: "Returns the value of input delayed by conveyence time ctime"; "The
+    # initial amount of material on the conveyor is giving by inittot and is distributed
+    # according the the time profile in the Lookup initprofile. The initial value returned
+    # by the function ... is equal to inittot/initctime". 30 flat over 3: 10 at 0, 1, 2;
+    # then the input of time j (j) at j + 3.
+    check(run, "conv", np.concatenate([[10.0, 10.0, 10.0], T[:-3]]))
+
+
+def test_delay_conveyor_rescales_the_profile(run):
+    # mgu09_initialization_of_conveyors: "Vensim automatically scales both the domain and
+    # range of the profile so that the total amount of material and the total initial
+    # conveyance time matches". A rising profile over 2 steps: its areas over [0, 0.5] and
+    # [0.5, 1] are 1/8 and 3/8 of 1/2, so 8 leaves as 2 then 6.
+    check(run, "conv rising", pulses({0: 2.0, 1: 6.0}))
+
+
+def test_delay_conveyor_leakage(run):
+    # "When leak is nonzero than the amount of material is decreased proportionally across
+    # the entire conveyor, including newly added input": 10 enters, 10% a step leaks from
+    # the step it enters, 10 x 0.9 x 0.9 leaves 2 steps later.
+    check(run, "conv leak", np.concatenate([[0.0, 0.0], np.full(11, 8.1)]))
+
+
+def test_delay_conveyor_speeds_up_with_ctime(run):
+    # "You can speed up or slow down a conveyor by changing ctime": the pulse entering at 0
+    # travels 1/4 of the conveyor a step while ctime is 4 (steps 0, 1), then 1/2 a step:
+    # it arrives at 3, not at 4. Chosen: a parcel leaves at the first step its travel
+    # reaches the whole conveyor (a ctime between steps rounds up; one step at least).
+    check(run, "conv speed", pulses({3: 10.0}))
+
+
+def test_delay_conveyor_conveyance_time_set_by_a_run(model):
+    # ctime and initctime (which sizes the initial profile and the kernel's buffer) from the
+    # run's own value, without recompiling: 30 over 6 steps is 5 a step for 6 steps, then
+    # the input of time j at j + 6
+    got = both_tiers(model, params={"conv time": 6})
+    check(got, "conv", np.concatenate([np.full(6, 5.0), T[:-6]]))
+
+
+def test_delay_conveyor_initial_material_moves_at_the_current_speed(run):
+    # "initctime is normally, but does not have to be, equal to ctime": 30 laid out over 6
+    # (5 a step's length) on a conveyor running at 3 comes off twice as fast: 5 at 0 (the
+    # help's inittot/initctime), then 10, 10, and the last 5 at 3; 30 in all.
+    check(run, "conv faster", pulses({0: 5.0, 1: 10.0, 2: 10.0, 3: 5.0}))
+
+
+def test_queue_fifo_is_a_level(run):
+    # fn_queue_fifo: "Defines a variable to be a Level with the specified inflow, outflow
+    # and initial value": 20, +10 a step to time 4, -5 a step from time 6
+    level = [20, 30, 40, 50, 60, 60, 60, 55, 50, 45, 40, 35, 30]
+    check(run, "waiting", np.array(level, dtype=float))
+
+
+def test_queue_age_functions(run):
+    # "At the initial time the content of the queue (initial) is distributed over age TIME
+    # STEP to age range + TIME STEP with a profile": 20 over age range 2 is 10 aged 1 and 10
+    # aged 2 (chosen: one part of the profile per TIME STEP of the age range). Each step's
+    # 10 enters aged 0, so is aged 1 a step later; the outflow takes the oldest first.
+    ages = {0: [(10, 2), (10, 1)], 1: [(10, 3), (10, 2), (10, 1)]}
+    for t, parcels in ages.items():
+        amount = sum(a for a, _ in parcels)
+        assert run["age average"][t] == pytest.approx(sum(a * g for a, g in parcels) / amount, rel=1e-12)
+    # fn_queue_age_average: "the average age of the oldest quant elements": at 1, the 10
+    # aged 3 and 5 of those aged 2
+    assert run["age oldest 15"][1] == pytest.approx((10 * 3 + 5 * 2) / 15, rel=1e-12)
+    check(run, "age average one", run["age average"])   # quant omitted: all of the queue
+    # at 6 the queue holds every entry (none left yet): 10 aged 8 and 7, 10 aged 6, 5, 4, 3
+    assert run["age average"][6] == pytest.approx(np.mean([8, 7, 6, 5, 4, 3]), rel=1e-12)
+    # fn_queue_age_in_range: "at least as old as minage and not older than maxage ... :NA:
+    # in place of ... maxage": all but the newest step's 10 (which is aged 1)
+    check(run, "age in range", np.array(run["waiting"]) - np.where(T <= 4, 10.0, 0.0))
+    # fn_queue_age_oldest: the oldest entry, 2 at the start, one older a step; from 6 the
+    # outflow of 5 a step takes half an entry a step, so the oldest age holds every other step
+    check(run, "age oldest", np.array([2, 3, 4, 5, 6, 7, 8, 9, 9, 10, 10, 11, 11], dtype=float))
+
+
+def test_queue_feeds_its_own_outflow(run):
+    # the Modeling Guide's queue1.mdl formulation: shipped orders = MIN(capacity, what has
+    # waited the minimum processing time / TIME STEP). 100 initially over ages 1, 2, 3: 66.7
+    # is old enough, 50 ship; then 16.7 + 33.3 = 50; then each step's 20 ships when aged 2.
+    check(run, "Work In Progress", np.array([100, 70] + [40] * 11, dtype=float))
+    check(run, "shipped orders", np.array([50, 50] + [20] * 11, dtype=float))
+    third = 100 / 3
+    first = (third * (3 + 2 + 1)) / 100
+    second = ((2 * third - 50) * 3 + third * 2 + 20 * 1) / 70   # 16.7 aged 3, 33.3 aged 2, 20 aged 1
+    check(run, "average cycle time", np.array([first, second] + [1.5] * 11))
+
+
+def _model(*lines):
+    return _eqs(*lines, "INITIAL TIME = 0", "FINAL TIME = 4", "TIME STEP = 1", "SAVEPER = TIME STEP")
+
+
+@pytest.mark.parametrize("line,message", [
+    ("x = QUEUE AGE OLDEST(y)", "QUEUE AGE OLDEST's first argument must be the name of a variable defined by "
+                                "QUEUE FIFO"),
+    ("x = DELAY CONVEYOR(1, 2, 0, y, 4, 2)", "DELAY CONVEYOR's argument 4 must be the name of a lookup"),
+])
+def test_misused_queue_and_conveyor_are_located_errors(tmp_path, line, message):
+    text = _model(line, "y = 3")
+    with pytest.raises(ModelError, match=r":\d+:\d+: " + message):
+        _load(tmp_path, text)
+
+
+def test_units_of_queues_and_conveyors():
+    text = textwrap.dedent("""\
+        flat((0, 1), (1, 1)) ~ Dmnl ~|
+        orders = 20 ~ Widget/Day ~|
+        shipped = 10 ~ Widget/Day ~|
+        backlog = QUEUE FIFO(orders, shipped, flat, 100, 3) ~ Widget ~|
+        cycle time = QUEUE AGE AVERAGE(backlog, 0) ~ Day ~|
+        old ones = QUEUE AGE IN RANGE(backlog, 2, :NA:) ~ Widget ~|
+        wrong = QUEUE AGE OLDEST(backlog) ~ Widget ~|
+        delivered = DELAY CONVEYOR(orders, 3, 0, flat, 60, 3) ~ Widget/Day ~|
+        batches = DELAY BATCH(orders, 100, 3, 0, 0, 0) ~ Widget/Day ~|
+        INITIAL TIME = 0 ~ Day ~|
+        FINAL TIME = 4 ~ Day ~|
+        TIME STEP = 1 ~ Day ~|
+        SAVEPER = 1 ~ Day ~|
+        """)
+    issues = [str(i) for i in check_units(parse_model(text, "u.mdl"))]
+    assert len(issues) == 1 and "'wrong' its equation gives day" in issues[0], issues

@@ -338,7 +338,10 @@ class Emitter:
         for n in self.schedule.initial:
             var = vs[n]
             self.owner = n
-            if is_delay_fixed(var):
+            if is_delay_fixed(var) and buffer_of(var).out:
+                out.append(self.flush(f"st(v, {self.fixed_delay_slot[n]}, {self.parcels_size(var)})"))
+                out.append(self.flush(f"st(v, {self.slots[n]}, {self.parcels_call(n, 'out')})"))
+            elif is_delay_fixed(var):
                 _, delay, init = var.expr.args[:3]
                 size = self.expr(delay) if not self.whole_run(var) else self.material_size()
                 out.append(self.flush(f"st(v, {self.fixed_delay_slot[n]}, {size})"))
@@ -354,7 +357,9 @@ class Emitter:
         out = []
         for n in self.schedule.dynamic:
             self.owner = n
-            if is_delay_material(vs[n]):
+            if is_delay_fixed(vs[n]) and buffer_of(vs[n]).out:
+                out.append(self.flush(f"st(v, {self.slots[n]}, {self.parcels_call(n, 'out')})"))
+            elif is_delay_material(vs[n]):
                 j = self.fixed.index(n)
                 missing = self.expr(vs[n].expr.args[3])
                 out.append(self.flush(f"st(v, {self.slots[n]}, material_out(buf, bi[{2 * j}], "
@@ -382,6 +387,8 @@ class Emitter:
 
     def fixed_write(self, j: int, n: str) -> str:
         self.owner = n
+        if buffer_of(self.schedule.model.variables[n]).out:
+            return self.flush(self.parcels_call(n, "write"))
         if is_delay_material(self.schedule.model.variables[n]):
             return self.material_write(j, n)
         value = self.expr(self.schedule.model.variables[n].expr.args[0])
@@ -408,6 +415,52 @@ class Emitter:
         return (f"material_in(buf, bi[{2 * j}], bi[{2 * j + 1}], istep, {inp}, {delay}, {dt}, "
                 f"ld(v, {self.slots[n]}))")
 
+    # the functions of parcels (kernel_queues): DELAY CONVEYOR, QUEUE FIFO
+    def region(self, n: str) -> str:
+        """Buffer variable n's region and the step; before the buffer exists (the
+        initialisation) none, which the helpers do not read then."""
+        if self.step_expr != "istep":
+            return "v, ix(0), ix(0), ix(-1)"
+        j = self.fixed.index(n)
+        return f"buf, bi[{2 * j}], bi[{2 * j + 1}], istep"
+
+    def parcels_call(self, n: str, which: str) -> str:
+        """The output (`which` "out") or the step's write ("write") of buffer variable n."""
+        var = self.schedule.model.variables[n]
+        b, args = buffer_of(var), var.expr.args
+        values = [self.expr(args[i]) for i in (b.out_args if which == "out" else b.write_args)]
+        values += ["ld(v, 0)"] * b.clock + [f"ld(v, {self.slots['time step']})"]
+        if b.table >= 0:
+            values.append(self.profile(var.expr, b.table))
+        return f"{b.out if which == 'out' else b.write}({self.region(n)}, {', '.join(values)})"
+
+    def parcels_size(self, var: ir.Variable) -> str:
+        t0, t1, dt = (f"ld(v, {self.slots[c]})" for c in ("initial time", "final time", "time step"))
+        return f"parcels_size({t0}, {t1}, {dt}, {self.expr(var.expr.args[buffer_of(var).span])})"
+
+    def profile(self, call: ir.Call, k: int) -> str:
+        """The table of the lookup named by argument k of `call`."""
+        arg = call.args[k]
+        if not isinstance(arg, ir.Ref) or self.schedule.model.variables[arg.name].lookup is None:
+            raise ModelError(f"{call.pos}: {call.func}'s argument {k + 1} must name a lookup (its profile)")
+        return self.lookup_of(arg.name, call.pos)
+
+    def queue_age(self, e: ir.Call) -> str:
+        """QUEUE AGE AVERAGE/IN RANGE/OLDEST(queue, ...): read from the queue's own region."""
+        vs = self.schedule.model.variables
+        q = e.args[0]
+        while isinstance(q, ir.Ref) and isinstance(vs[q.name].expr, ir.Ref):
+            q = vs[q.name].expr
+        queue = vs[q.name] if isinstance(q, ir.Ref) else None
+        if queue is None or not (isinstance(queue.expr, ir.Call) and queue.expr.func == "QUEUE FIFO"):
+            raise ModelError(f"{e.pos}: {e.func}'s first argument must be a variable defined by QUEUE FIFO")
+        mode = ("QUEUE AGE AVERAGE", "QUEUE AGE IN RANGE", "QUEUE AGE OLDEST").index(e.func)
+        ab = [self.expr(x) for x in e.args[1:3]] + ["0.0"] * (3 - len(e.args))
+        init, span = (self.expr(x) for x in queue.expr.args[3:5])
+        dt = f"ld(v, {self.slots['time step']})"
+        return (f"queue_age({self.region(q.name)}, {float(mode)!r}, {ab[0]}, {ab[1]}, ld(v, 0), {dt}, "
+                f"{init}, {span}, {self.profile(queue.expr, 2)})")
+
 
 # The registry's functions with emit=OWN -> their Emitter method (a test checks that every
 # one has its entry).
@@ -421,4 +474,7 @@ OWN_EMITTERS = {
     "RAMP": Emitter.ramp,
     "PULSE": Emitter.pulse,
     "PULSE TRAIN": Emitter.pulse_train,
+    "QUEUE AGE AVERAGE": Emitter.queue_age,
+    "QUEUE AGE IN RANGE": Emitter.queue_age,
+    "QUEUE AGE OLDEST": Emitter.queue_age,
 }

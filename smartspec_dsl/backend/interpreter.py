@@ -31,13 +31,16 @@ from smartspec_dsl.backend.kernel_lib import (
     random_negative_binomial, random_normal, random_poisson, random_triangular, random_uniform,
     random_weibull, sel, st, tk, vector_at, vector_rank, vector_select, vector_sort_order, vsum,
     watched)
+from smartspec_dsl.backend.kernel_queues import (conveyor_in, conveyor_out, parcels_size, queue_age, queue_in,
+                                                queue_out)
 from smartspec_dsl.backend.tape import META, OPCODE, OPS, STEP_NOW
 
 (MOV, ADD, SUB, MUL, DIV, NEG, LOOKUP, SEL, LT, GT, LE, GE, EQ, NE, MIN, MAX, POW, AND, OR, NOT,
  XIDZ, ZIDZ, STEP, WATCH, VSUM, LDP, ABS, EXP, LN, SQRT, SIN, COS, TAN, ASIN, ACOS, ATAN, SINH, COSH,
  TANH, LOG10, INTEGER, MODULO, QUANTUM, LOG2, GAMMA_LN, RAMP, PULSE, PULSE_TRAIN, LOOKUP_EXTRAPOLATE,
  LOOKUP_FORWARD, LOOKUP_BACKWARD, LOOKUP_INVERT, LOOKUP_AREA, BUFREAD, BUFWRITE, MATERIAL_OUT,
- MATERIAL_IN, INFORMATION_OUT, MATERIAL_SIZE, VECTOR_RANK, VECTOR_SORT_ORDER, INVERT_MATRIX,
+ MATERIAL_IN, INFORMATION_OUT, MATERIAL_SIZE, PARCELS_SIZE, CONVEYOR_OUT, CONVEYOR_IN, QUEUE_OUT, QUEUE_IN,
+ QUEUE_AGE, VECTOR_RANK, VECTOR_SORT_ORDER, INVERT_MATRIX,
  ALLOCATE_AVAILABLE, ALLOCATE_BY_PRIORITY, VECTOR_AT, VECTOR_SELECT, VECTOR_LOOKUP, RANDOM_UNIFORM,
  RANDOM_NORMAL, RANDOM_EXPONENTIAL, RANDOM_LOGNORMAL, RANDOM_TRIANGULAR, RANDOM_POISSON, RANDOM_GAMMA,
  RANDOM_BETA, RANDOM_WEIBULL, RANDOM_BINOMIAL, RANDOM_NEGATIVE_BINOMIAL, RANDOM_LOOKUP) = range(len(OPS))
@@ -202,6 +205,8 @@ def _rare(op, code, pc, d, m, tab, buf, bi, istep):
                                  ld(m, code[pc + 5])))
     elif op == MATERIAL_SIZE:
         st(m, d, material_size(ld(m, code[pc + 2]), ld(m, code[pc + 3]), ld(m, code[pc + 4])))
+    elif op <= QUEUE_AGE:
+        _parcels(op, code, pc, d, m, tab, buf, bi, istep)
     elif op <= VECTOR_LOOKUP:
         b = code[pc + 2]
         n = code[pc + 3]
@@ -272,6 +277,35 @@ def _random(op, code, pc, d, m, tab, istep):
     else:
         y = random_negative_binomial(x0, x1, x2, ld(m, code[a + 3]), ld(m, code[a + 4]),
                                      ld(m, code[a + 5]), ld(m, code[a + 6]), site, step, seed)
+    st(m, d, y)
+
+
+@njit(**JIT)
+def _parcels(op, code, pc, d, m, tab, buf, bi, istep):
+    """The opcodes of kernel_queues: [op, d, j, values..., table k] (PARCELS_SIZE: values only)."""
+    if op == PARCELS_SIZE:
+        st(m, d, parcels_size(ld(m, code[pc + 2]), ld(m, code[pc + 3]), ld(m, code[pc + 4]), ld(m, code[pc + 5])))
+        return
+    j = code[pc + 2]
+    off, n = bi[2 * j], bi[2 * j + 1]
+    a = pc + 3
+    k = code[pc + LENGTH[op] - 1]
+    to, tn = tk(tab, 2 * k), tk(tab, 2 * k + 1)
+    if op == CONVEYOR_OUT:
+        y = conveyor_out(buf, off, n, istep, ld(m, code[a]), ld(m, code[a + 1]), ld(m, code[a + 2]), tab, to, tn)
+    elif op == QUEUE_OUT:
+        y = queue_out(buf, off, n, istep, ld(m, code[a]), ld(m, code[a + 1]), ld(m, code[a + 2]), tab, to, tn)
+    elif op == CONVEYOR_IN:
+        conveyor_in(buf, off, n, istep, ld(m, code[a]), ld(m, code[a + 1]), ld(m, code[a + 2]), ld(m, code[a + 3]),
+                    ld(m, code[a + 4]), ld(m, code[a + 5]), tab, to, tn)
+        return
+    elif op == QUEUE_IN:
+        queue_in(buf, off, n, istep, ld(m, code[a]), ld(m, code[a + 1]), ld(m, code[a + 2]), ld(m, code[a + 3]),
+                 ld(m, code[a + 4]), ld(m, code[a + 5]), tab, to, tn)
+        return
+    else:
+        y = queue_age(buf, off, n, istep, ld(m, code[a]), ld(m, code[a + 1]), ld(m, code[a + 2]),
+                      ld(m, code[a + 3]), ld(m, code[a + 4]), ld(m, code[a + 5]), ld(m, code[a + 6]), tab, to, tn)
     st(m, d, y)
 
 

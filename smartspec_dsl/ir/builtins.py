@@ -40,6 +40,7 @@ SQUARE_ROOT = "square root of the argument's"
 POWER_OF = "first argument ^ second argument (a number)"
 TIMES_TIME = "first argument x time"
 PER_TIME = "1 / time"
+TIME_UNITS = "time"
 OF_TABLE = "the lookup's declared units"
 UNCHECKED = "not checked"
 
@@ -54,6 +55,17 @@ class Buffer:
     spans_run: bool
     initial_args: tuple[int, ...]
     step_args: tuple[int, ...]
+    # a function of parcels (backend/kernel_queues.py): its output helper `out(buf, off, n,
+    # istep, *out_args, [Time,] TIME STEP[, table])`, its step's write `write(..., *write_args,
+    # ...)` alike, its region sized by `parcels_size` for the run plus the time of argument
+    # `span`; `table` the argument that names a profile lookup, `clock` whether both read Time
+    out: str = ""
+    write: str = ""
+    out_args: tuple[int, ...] = ()
+    write_args: tuple[int, ...] = ()
+    span: int = -1
+    table: int = -1
+    clock: bool = False
 
 
 @dataclass(frozen=True)
@@ -226,6 +238,22 @@ _ALL = [
     # reads its history at the delay time current now
     _buffered("DELAY INFORMATION", (3, 3), "DELAY INFORMATION(input, delay, initial): the input the current "
               "delay time ago", Buffer(True, (2,), (1, 2)), SAME_AS_FIRST, True),
+    # parcels of material each with its own entry (kernel_queues.py), in the same buffer
+    _buffered("DELAY CONVEYOR", (6, 6), "DELAY CONVEYOR(input, ctime, leak, initprofile, inittot, initctime): "
+              "a conveyor whose speed follows ctime, losing leak a unit of time, initially holding inittot "
+              "along initprofile", Buffer(True, (4, 5), (4, 5), out="conveyor_out", write="conveyor_in",
+                                          out_args=(4, 5), write_args=(0, 1, 2, 4, 5), span=5, table=3),
+              SAME_AS_FIRST, True),
+    _buffered("QUEUE FIFO", (5, 5), "QUEUE FIFO(inflow, outflow, profile, initial, age range): a Level whose "
+              "entries keep their age, oldest out first", Buffer(
+                  True, (3, 4), (3, 4), out="queue_out", write="queue_in", out_args=(3,),
+                  write_args=(0, 1, 3, 4), span=4, table=2, clock=True), TIMES_TIME),
+    _kernel("QUEUE AGE AVERAGE", (1, 2), "queue_age", "QUEUE AGE AVERAGE(queue, quant): the mean age of the "
+            "oldest quant in a QUEUE FIFO (all of it when quant <= 0 or omitted)", TIME_UNITS, OWN),
+    _kernel("QUEUE AGE IN RANGE", (3, 3), "queue_age", "QUEUE AGE IN RANGE(queue, minage, maxage): how much of "
+            "a QUEUE FIFO is aged from minage to maxage (:NA: leaves a side open)", SAME_AS_FIRST, OWN),
+    _kernel("QUEUE AGE OLDEST", (1, 1), "queue_age", "QUEUE AGE OLDEST(queue): the age of the oldest entry of a "
+            "QUEUE FIFO", TIME_UNITS, OWN),
     Builtin("INTEG", None, EQUATION, "INTEG(rate, initial): a stock"),
     Builtin("SINTEG", None, EQUATION, "SINTEG(rate, initial, min, max, quantum, special, threshold): a restricted stock"),
     # ---- arrays: expanded over elements by passes/subscripts.py and array_functions.py
@@ -264,6 +292,9 @@ CLOCKED = {n for n, b in BUILTINS.items() if b.clocked}
 ARRAY = {n for n, b in BUILTINS.items() if b.stage == FLATTENING}
 WHOLE_EQUATION = {n for n, b in BUILTINS.items() if b.stage == EQUATION}
 TAKES_LOOKUP = {n for n, b in BUILTINS.items() if b.takes_lookup}
+# the argument that names a lookup: the first of TAKES_LOOKUP, a parcel buffer's profile
+LOOKUP_ARG = {**{n: 0 for n in TAKES_LOOKUP},
+              **{n: b.buffer.table for n, b in BUILTINS.items() if b.buffer is not None and b.buffer.table >= 0}}
 
 
 def helpers(emit: str) -> dict[str, str]:
@@ -311,14 +342,9 @@ NOT_SUPPORTED = {
     "FIND ZERO": "searches for a root inside the time step",
     "SHIFT IF TRUE": "changes the stored values of another variable, which one equation per "
                      "variable cannot express",
-    "DELAY CONVEYOR": "keeps an initial profile and leakage per unit of material in transit",
     "DELAY PROFILE": "",
-    "QUEUE FIFO": "keeps the age of every entry",
     "QUEUE FIFO ATTRIB": "keeps the age of every entry",
     "QUEUE ATTRIB": "keeps the age of every entry",
-    "QUEUE AGE AVERAGE": "keeps the age of every entry",
-    "QUEUE AGE IN RANGE": "keeps the age of every entry",
-    "QUEUE AGE OLDEST": "keeps the age of every entry",
     "FIND MARKET PRICE": "many-to-many allocation (supply and demand curves)",
     "MARKETP": "many-to-many allocation (supply and demand curves)",
     "ALLOC P": "uses MARKETP's market price",

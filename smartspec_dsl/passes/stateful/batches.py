@@ -1,9 +1,16 @@
-"""Batch and schedule functions whose state is a few numbers: DELAY BATCH (a backlog,
-the batch in process, its completion time and the batch being released), as discrete
-stocks that change once per TIME STEP, as Vensim's discrete delays do."""
+"""Batches, conveyors and queues. DELAY BATCH's state is a few numbers (a backlog, the
+batch in process, its completion time and the batch being released): discrete stocks
+that change once per TIME STEP, as Vensim's discrete delays do. DELAY CONVEYOR and
+QUEUE FIFO keep parcels of material, each with its own entry, as many as the run has
+steps: each call stays, the whole equation of its own hidden auxiliary, and the kernel
+keeps its parcels in its buffer (backend/kernel_queues.py); a QUEUE AGE call becomes a
+hidden auxiliary too, so that it is computed with the step's auxiliaries, where the
+buffer is at hand."""
 from __future__ import annotations
 
 from ... import ir
+from ...errors import ModelError
+from ...ir.builtins import LOOKUP_ARG
 from .base import DT, BinOp, Call, Lowering, Num, Ref, add, div, mul, sub
 
 
@@ -56,6 +63,33 @@ def delay_batch(lw: Lowering, owner, node: Call) -> ir.Expr:
     return div(released, DT)
 
 
+def parcels(lw: Lowering, owner, node: Call) -> ir.Expr:
+    """DELAY CONVEYOR, QUEUE FIFO: the call stays, as its own hidden auxiliary."""
+    k = LOOKUP_ARG[node.func]
+    arg = node.args[k]
+    target = lw.model.variables.get(arg.name) if isinstance(arg, Ref) else None
+    if target is None or target.kind is not ir.Kind.LOOKUP:
+        raise ModelError(f"{node.pos}: {node.func}'s argument {k + 1} must be the name of a lookup "
+                         "(the profile of its initial content)")
+    return lw.aux(owner, node.func.lower().replace(" ", ""), node, node.pos)
+
+
+def queue_age(lw: Lowering, owner, node: Call) -> ir.Expr:
+    """QUEUE AGE AVERAGE/IN RANGE/OLDEST: the call, as its own hidden auxiliary. Its first
+    argument must name a queue (Vensim would return :NA: all run long: refused instead)."""
+    q = node.args[0]
+    queue = lw.model.variables.get(q.name) if isinstance(q, Ref) else None
+    if queue is None or not (isinstance(queue.expr, Call) and queue.expr.func == "QUEUE FIFO"):
+        raise ModelError(f"{node.pos}: {node.func}'s first argument must be the name of a variable "
+                         "defined by QUEUE FIFO")
+    return lw.aux(owner, "queueage", node, node.pos)
+
+
 LOWERINGS = {
     "DELAY BATCH": delay_batch,
+    "DELAY CONVEYOR": parcels,
+    "QUEUE FIFO": parcels,
+    "QUEUE AGE AVERAGE": queue_age,
+    "QUEUE AGE IN RANGE": queue_age,
+    "QUEUE AGE OLDEST": queue_age,
 }

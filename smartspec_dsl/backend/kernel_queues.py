@@ -1,0 +1,209 @@
+"""Numba helpers for the functions whose state is a list of parcels of material, each
+with its own entry: DELAY CONVEYOR and the FIFO queue (QUEUE FIFO and its QUEUE AGE
+functions). Their state lives in the kernel's delay buffer (one region per call,
+sized for the whole run, see `parcels_size`), as DELAY MATERIAL's does.
+
+Every helper takes the region (buf, off, n) and the step istep. The output (`*_out`)
+only reads the region, so RK4 may read a step more than once; the step's input is
+written once per step after the step's auxiliaries (`*_in`), and at step 0 that write
+lays out the initial parcels first. Before the buffer exists (the initialisation,
+istep -1, and step 0's output) the output comes from the arguments alone.
+
+A region is a header of HEAD slots (the conveyor's progress or the queue's level,
+the first live parcel, the number of parcels) then two slots per parcel."""
+from __future__ import annotations
+
+import math
+
+from numba import njit
+
+from .. import ir
+
+from .kernel_extra import lookup_area
+from .kernel_intrinsics import JIT
+
+NA = ir.NA_VALUE   # :NA:, an open side of QUEUE AGE IN RANGE
+
+HEAD = 3
+_EPS = 1e-9     # a parcel whose travel is within this of the conveyance time has arrived
+
+
+@njit(**JIT)
+def _whole_steps(x, dt):
+    """x in whole TIME STEPs, one at least."""
+    k = x / dt + 0.5
+    if not k >= 1.0:
+        return 1
+    return int(math.floor(min(k, 1e9)))
+
+
+@njit(**JIT)
+def parcels_size(t0, t1, dt, span):
+    """The region of a call whose parcels are one a step over the run, plus those of its
+    initial content spread over `span` (a time): in the units fixed_delay_slots reads."""
+    steps = (t1 - t0) / dt
+    c = (math.floor(steps + 0.5) if math.isfinite(steps) and steps > 0 else 0.0) + 3.0
+    return (HEAD + 2.0 * (c + _whole_steps(span, dt))) * dt
+
+
+@njit(**JIT)
+def _profile_share(i, k, tab, off, n):
+    """The share of the i-th of k equal parts of a profile lookup's x range in its whole
+    area (Vensim rescales the profile to the span and to the total); 1/k for a profile
+    with no positive area."""
+    x0, x1 = tab[off], tab[off + n - 1]
+    total = lookup_area(x0, x1, tab, off, n) if x1 > x0 else 0.0
+    if not total > 0.0:
+        return 1.0 / k
+    w = (x1 - x0) / k
+    return lookup_area(x0 + i * w, x0 + (i + 1) * w, tab, off, n) / total
+
+
+# ---- DELAY CONVEYOR ---------------------------------------------------------------
+# Parcel p: its amount and the conveyor's progress when it entered. The progress grows
+# by TIME STEP / ctime a step (ctime as it is that step), so a parcel leaves at the first
+# step its travel reaches 1: all of the conveyor speeds up or slows down together.
+
+@njit(**JIT)
+def conveyor_out(buf, off, n, istep, inittot, initctime, dt, tab, toff, tn):
+    """DELAY CONVEYOR's output at step istep: what leaves this step, / TIME STEP."""
+    if istep <= 0:
+        return inittot * _profile_share(0, _whole_steps(initctime, dt), tab, toff, tn) / dt
+    progress = buf[off]
+    out = 0.0
+    for p in range(int(buf[off + 1]), int(buf[off + 2])):
+        a = off + HEAD + 2 * p
+        if progress - buf[a + 1] < 1.0 - _EPS:
+            break
+        out += buf[a]
+    return out / dt
+
+
+@njit(**JIT)
+def conveyor_in(buf, off, n, istep, x, ctime, leak, inittot, initctime, dt, tab, toff, tn):
+    """Step istep's input onto the conveyor, after the step's output was read: what left
+    goes, the input enters, the leakage takes leak x TIME STEP of everything on it (the
+    new input too), and the conveyor moves on."""
+    if istep == 0:
+        # the initial material: k parcels of the profile, the i-th due at step i when the
+        # conveyor runs at initctime
+        k = _whole_steps(initctime, dt)
+        cap = (n - HEAD) // 2
+        k = min(k, cap - 1)
+        buf[off] = 0.0
+        buf[off + 1] = 0.0
+        buf[off + 2] = k
+        for i in range(k):
+            a = off + HEAD + 2 * i
+            buf[a] = inittot * _profile_share(i, k, tab, toff, tn)
+            buf[a + 1] = i * dt / initctime - 1.0 if initctime > 0.0 else i - 1.0
+    progress = buf[off]
+    head, tail = int(buf[off + 1]), int(buf[off + 2])
+    while head < tail and progress - buf[off + HEAD + 2 * head + 1] >= 1.0 - _EPS:
+        head += 1
+    if HEAD + 2 * tail + 1 < n:
+        a = off + HEAD + 2 * tail
+        buf[a] = x * dt
+        buf[a + 1] = progress
+        tail += 1
+    elif tail > head:
+        buf[off + HEAD + 2 * (tail - 1)] += x * dt   # past the run's end: never read
+    if leak != 0.0:
+        keep = 1.0 - leak * dt
+        for p in range(head, tail):
+            buf[off + HEAD + 2 * p] *= keep
+    buf[off] = progress + (dt / ctime if ctime > dt else 1.0)
+    buf[off + 1] = head
+    buf[off + 2] = tail
+
+
+# ---- QUEUE FIFO ----------------------------------------------------------------
+# Parcel p: its amount and the time it entered. The header's first slot is the queue's
+# level, which changes as a Level's would: by TIME STEP x (inflow - outflow).
+
+@njit(**JIT)
+def queue_out(buf, off, n, istep, initial, now, dt, tab, toff, tn):
+    """QUEUE FIFO's value at step istep (it changes only between steps); the initial value
+    before the buffer exists."""
+    if istep <= 0:
+        return initial
+    return buf[off]
+
+
+@njit(**JIT)
+def queue_in(buf, off, n, istep, inflow, outflow, initial, age_range, now, dt, tab, toff, tn):
+    """Step istep's flows into and out of the queue, after the step's auxiliaries: the
+    outflow takes the oldest parcels first, the inflow enters as a parcel of age 0 now. A
+    negative inflow is an outflow and a negative outflow an inflow (Vensim's help)."""
+    if istep == 0:
+        # the initial content over ages TIME STEP .. age range by the profile, oldest first
+        k = min(_whole_steps(age_range, dt), (n - HEAD) // 2 - 1)
+        buf[off] = initial
+        buf[off + 1] = 0.0
+        buf[off + 2] = k
+        for i in range(k):
+            a = off + HEAD + 2 * i
+            buf[a] = initial * _profile_share(k - 1 - i, k, tab, toff, tn)
+            buf[a + 1] = now - (k - i) * dt
+    head, tail = int(buf[off + 1]), int(buf[off + 2])
+    added = max(inflow, 0.0) + max(-outflow, 0.0)
+    taken = (max(outflow, 0.0) + max(-inflow, 0.0)) * dt
+    while taken > 0.0 and head < tail:
+        a = off + HEAD + 2 * head
+        if buf[a] > taken:
+            buf[a] -= taken
+            taken = 0.0
+        else:
+            taken -= buf[a]
+            head += 1
+    if HEAD + 2 * tail + 1 < n:
+        a = off + HEAD + 2 * tail
+        # more taken than the queue held: the queue is negative, as if entered this step
+        buf[a] = added * dt - taken
+        buf[a + 1] = now
+        tail += 1
+    buf[off] = buf[off] + dt * (inflow - outflow)
+    buf[off + 1] = head
+    buf[off + 2] = tail
+
+
+@njit(**JIT)
+def queue_age(buf, off, n, istep, mode, a, b, now, dt, initial, age_range, tab, toff, tn):
+    """The QUEUE AGE functions of a FIFO queue at step istep (a parcel's age is Time - its
+    entry): mode 0 QUEUE AGE AVERAGE(queue, quant=a): the mean age of the oldest a (of all
+    when a <= 0 or more than the queue holds); mode 1 QUEUE AGE IN RANGE(queue, min=a,
+    max=b): the amount aged from a to b (:NA: leaves that side open); mode 2 QUEUE AGE
+    OLDEST(queue). An empty queue gives 0."""
+    total, acc = 0.0, 0.0
+    if istep <= 0:      # the initial content, oldest first
+        k = _whole_steps(age_range, dt)
+        for i in range(k - 1, -1, -1):
+            total, acc, done = _take(mode, a, b, initial * _profile_share(i, k, tab, toff, tn),
+                                     (i + 1) * dt, total, acc)
+            if done:
+                break
+    else:
+        base = off + HEAD
+        for p in range(int(buf[off + 1]), int(buf[off + 2])):
+            total, acc, done = _take(mode, a, b, buf[base + 2 * p], now - buf[base + 2 * p + 1], total, acc)
+            if done:
+                break
+    if mode == 1:
+        return total
+    if mode == 2:
+        return acc
+    return acc / total if total != 0.0 else 0.0
+
+
+@njit(**JIT)
+def _take(mode, a, b, amount, age, total, acc):
+    """One parcel, oldest first, into a QUEUE AGE statistic: (total, accumulator, done)."""
+    if mode == 2:                       # the first parcel holding anything is the oldest
+        return total, (age if amount != 0.0 else acc), amount != 0.0
+    if mode == 1:
+        if (a == NA or age >= a) and (b == NA or age <= b):
+            total += amount
+        return total, acc, False
+    if a > 0.0 and total + amount >= a:
+        return a, acc + (a - total) * age, True
+    return total + amount, acc + amount * age, False
