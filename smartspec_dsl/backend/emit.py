@@ -415,7 +415,7 @@ class Emitter:
         return (f"material_in(buf, bi[{2 * j}], bi[{2 * j + 1}], istep, {inp}, {delay}, {dt}, "
                 f"ld(v, {self.slots[n]}))")
 
-    # the functions of parcels (kernel_queues): DELAY CONVEYOR, QUEUE FIFO
+    # the functions of parcels (kernel_queues): DELAY CONVEYOR, QUEUE FIFO, DELAY PROFILE
     def region(self, n: str) -> str:
         """Buffer variable n's region and the step; before the buffer exists (the
         initialisation) none, which the helpers do not read then."""

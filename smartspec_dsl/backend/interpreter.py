@@ -31,8 +31,8 @@ from smartspec_dsl.backend.kernel_lib import (
     random_negative_binomial, random_normal, random_poisson, random_triangular, random_uniform,
     random_weibull, sel, st, tk, vector_at, vector_rank, vector_select, vector_sort_order, vsum,
     watched)
-from smartspec_dsl.backend.kernel_queues import (conveyor_in, conveyor_out, parcels_size, queue_age, queue_in,
-                                                queue_out)
+from smartspec_dsl.backend.kernel_queues import (conveyor_in, conveyor_out, parcels_size, profile_in, profile_out,
+                                                queue_age, queue_in, queue_out)
 from smartspec_dsl.backend.tape import META, OPCODE, OPS, STEP_NOW
 
 (MOV, ADD, SUB, MUL, DIV, NEG, LOOKUP, SEL, LT, GT, LE, GE, EQ, NE, MIN, MAX, POW, AND, OR, NOT,
@@ -40,7 +40,7 @@ from smartspec_dsl.backend.tape import META, OPCODE, OPS, STEP_NOW
  TANH, LOG10, INTEGER, MODULO, QUANTUM, LOG2, GAMMA_LN, RAMP, PULSE, PULSE_TRAIN, LOOKUP_EXTRAPOLATE,
  LOOKUP_FORWARD, LOOKUP_BACKWARD, LOOKUP_INVERT, LOOKUP_AREA, BUFREAD, BUFWRITE, MATERIAL_OUT,
  MATERIAL_IN, INFORMATION_OUT, MATERIAL_SIZE, PARCELS_SIZE, CONVEYOR_OUT, CONVEYOR_IN, QUEUE_OUT, QUEUE_IN,
- QUEUE_AGE, VECTOR_RANK, VECTOR_SORT_ORDER, INVERT_MATRIX,
+ PROFILE_OUT, PROFILE_IN, QUEUE_AGE, VECTOR_RANK, VECTOR_SORT_ORDER, INVERT_MATRIX,
  ALLOCATE_AVAILABLE, ALLOCATE_BY_PRIORITY, VECTOR_AT, VECTOR_SELECT, VECTOR_LOOKUP, RANDOM_UNIFORM,
  RANDOM_NORMAL, RANDOM_EXPONENTIAL, RANDOM_LOGNORMAL, RANDOM_TRIANGULAR, RANDOM_POISSON, RANDOM_GAMMA,
  RANDOM_BETA, RANDOM_WEIBULL, RANDOM_BINOMIAL, RANDOM_NEGATIVE_BINOMIAL, RANDOM_LOOKUP) = range(len(OPS))
@@ -298,6 +298,13 @@ def _parcels(op, code, pc, d, m, tab, buf, bi, istep):
     elif op == CONVEYOR_IN:
         conveyor_in(buf, off, n, istep, ld(m, code[a]), ld(m, code[a + 1]), ld(m, code[a + 2]), ld(m, code[a + 3]),
                     ld(m, code[a + 4]), ld(m, code[a + 5]), tab, to, tn)
+        return
+    elif op == PROFILE_OUT:
+        y = profile_out(buf, off, n, istep, ld(m, code[a]), ld(m, code[a + 1]), ld(m, code[a + 2]),
+                        ld(m, code[a + 3]), tab, to, tn)
+    elif op == PROFILE_IN:
+        profile_in(buf, off, n, istep, ld(m, code[a]), ld(m, code[a + 1]), ld(m, code[a + 2]), ld(m, code[a + 3]),
+                   ld(m, code[a + 4]), tab, to, tn)
         return
     elif op == QUEUE_IN:
         queue_in(buf, off, n, istep, ld(m, code[a]), ld(m, code[a + 1]), ld(m, code[a + 2]), ld(m, code[a + 3]),

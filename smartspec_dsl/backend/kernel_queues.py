@@ -207,3 +207,73 @@ def _take(mode, a, b, amount, age, total, acc):
     if a > 0.0 and total + amount >= a:
         return a, acc + (a - total) * age, True
     return total + amount, acc + amount * age, False
+
+
+# ---- DELAY PROFILE ---------------------------------------------------------------
+# The region holds, for every step of the run, the output due then: each step's input is
+# spread over the steps after it by the response profile when it enters.
+
+@njit(**JIT)
+def _response_scale(delay, tab, off, n):
+    """(the profile's area, the time one unit of its x stands for): Vensim rescales the
+    profile to a distribution whose mean is the delay time. 0 area: a fixed delay."""
+    total, moment = 0.0, 0.0
+    for i in range(n - 1):
+        xa, xb, ya, yb = tab[off + i], tab[off + i + 1], tab[off + n + i], tab[off + n + i + 1]
+        total += 0.5 * (ya + yb) * (xb - xa)
+        moment += (xb - xa) * (xa * (2.0 * ya + yb) + xb * (ya + 2.0 * yb)) / 6.0
+    if not total > 0.0 or not moment > 0.0:
+        return 0.0, 0.0
+    return total, delay / (moment / total)
+
+
+@njit(**JIT)
+def _response(j, delay, dt, total, scale, tab, off, n):
+    """The share of an input leaving j >= 1 steps after it entered: what of the response
+    emerges during the j-th step after its entry."""
+    if not total > 0.0:
+        return 1.0 if j == _whole_steps(delay, dt) else 0.0
+    if not scale > 0.0:
+        return 1.0 if j == 1 else 0.0
+    x0, x1 = tab[off], tab[off + n - 1]
+    a, b = max((j - 1) * dt / scale, x0), min(j * dt / scale, x1)
+    return lookup_area(a, b, tab, off, n) / total if b > a else 0.0
+
+
+@njit(**JIT)
+def _response_steps(delay, dt, total, scale, tab, off, n):
+    if not total > 0.0:
+        return _whole_steps(delay, dt)
+    return max(1, int(math.ceil(tab[off + n - 1] * scale / dt - 1e-9)))
+
+
+@njit(**JIT)
+def profile_out(buf, off, n, istep, delay, init, grow, dt, tab, toff, tn):
+    """DELAY PROFILE's output at step istep; before the buffer exists, that of an input
+    that was init x exp(grow x (t - INITIAL TIME)) before the run."""
+    if istep <= 0:
+        total, scale = _response_scale(delay, tab, toff, tn)
+        out = 0.0
+        for j in range(1, _response_steps(delay, dt, total, scale, tab, toff, tn) + 1):
+            out += _response(j, delay, dt, total, scale, tab, toff, tn) * init * math.exp(-grow * j * dt)
+        return out
+    return buf[off + HEAD + istep] if HEAD + istep < n else 0.0
+
+
+@njit(**JIT)
+def profile_in(buf, off, n, istep, x, delay, init, grow, dt, tab, toff, tn):
+    """Step istep's input spread over the steps after it (at step 0, first what the inputs
+    before the run, init x exp(grow x (t - INITIAL TIME)), still owe to the steps after 0)."""
+    total, scale = _response_scale(delay, tab, toff, tn)
+    steps = _response_steps(delay, dt, total, scale, tab, toff, tn)
+    if istep == 0:
+        for m in range(HEAD, n):
+            buf[off + m] = 0.0
+        for k in range(1, steps + 1):
+            before = init * math.exp(-grow * k * dt)
+            for m in range(1, min(steps - k, n - HEAD - 1) + 1):
+                buf[off + HEAD + m] += _response(m + k, delay, dt, total, scale, tab, toff, tn) * before
+    for j in range(1, steps + 1):
+        if HEAD + istep + j >= n:
+            break
+        buf[off + HEAD + istep + j] += _response(j, delay, dt, total, scale, tab, toff, tn) * x

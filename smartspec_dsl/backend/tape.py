@@ -50,7 +50,7 @@ OPS: dict[str, str] = {
     "INFORMATION_OUT": "iaaa", "MATERIAL_SIZE": "aaa",
     # parcels (kernel_queues): the buffer region j, the values, the profile's table
     "PARCELS_SIZE": "aaaa", "CONVEYOR_OUT": "iaaai", "CONVEYOR_IN": "iaaaaaai", "QUEUE_OUT": "iaaai",
-    "QUEUE_IN": "iaaaaaai", "QUEUE_AGE": "iaaaaaaai",
+    "QUEUE_IN": "iaaaaaai", "PROFILE_OUT": "iaaaai", "PROFILE_IN": "iaaaaai", "QUEUE_AGE": "iaaaaaaai",
     "VECTOR_RANK": "iia", "VECTOR_SORT_ORDER": "iia", "INVERT_MATRIX": "ii",
     "ALLOCATE_AVAILABLE": "iia", "ALLOCATE_BY_PRIORITY": "iiaa", "VECTOR_AT": "iia",
     "VECTOR_SELECT": "iiaa", "VECTOR_LOOKUP": "iiaaaa",
@@ -78,7 +78,8 @@ _VALUE_CALLS = {
 # kernel_queues helpers `helper(buf, bi[2j], bi[2j + 1], istep, values..., tab, tk, tk)`, or
 # `helper(v, ix(0), ix(0), ix(-1), ...)` while initialising (the interpreter's bi is 0 then)
 _PARCELS = {"conveyor_out": "CONVEYOR_OUT", "conveyor_in": "CONVEYOR_IN", "queue_out": "QUEUE_OUT",
-            "queue_in": "QUEUE_IN", "queue_age": "QUEUE_AGE"}
+            "queue_in": "QUEUE_IN", "queue_age": "QUEUE_AGE", "profile_out": "PROFILE_OUT",
+            "profile_in": "PROFILE_IN"}
 _LOOKUPS = {"lookup": "LOOKUP", "lookup_extrapolate": "LOOKUP_EXTRAPOLATE",
             "lookup_forward": "LOOKUP_FORWARD", "lookup_backward": "LOOKUP_BACKWARD",
             "lookup_invert": "LOOKUP_INVERT"}
@@ -335,7 +336,7 @@ class _Builder:
                     return
                 self.store(slot, value, env)
                 return
-            if f in ("watched", "material_in", "conveyor_in", "queue_in"):
+            if f in ("watched", "material_in", "conveyor_in", "queue_in", "profile_in"):
                 self.value(call, env)
                 self.top = self.acc_top
                 self.last = None

@@ -248,6 +248,10 @@ _ALL = [
               "entries keep their age, oldest out first", Buffer(
                   True, (3, 4), (3, 4), out="queue_out", write="queue_in", out_args=(3,),
                   write_args=(0, 1, 3, 4), span=4, table=2, clock=True), TIMES_TIME),
+    _buffered("DELAY PROFILE", (5, 5), "DELAY PROFILE(profile, input, delay time, init, init grow): the input "
+              "spread over the response profile, rescaled to a mean delay of delay time", Buffer(
+                  True, (2, 3, 4), (2, 3, 4), out="profile_out", write="profile_in", out_args=(2, 3, 4),
+                  write_args=(1, 2, 3, 4), span=2, table=0), SAME_AS_SECOND),
     _kernel("QUEUE AGE AVERAGE", (1, 2), "queue_age", "QUEUE AGE AVERAGE(queue, quant): the mean age of the "
             "oldest quant in a QUEUE FIFO (all of it when quant <= 0 or omitted)", TIME_UNITS, OWN),
     _kernel("QUEUE AGE IN RANGE", (3, 3), "queue_age", "QUEUE AGE IN RANGE(queue, minage, maxage): how much of "
@@ -342,7 +346,6 @@ NOT_SUPPORTED = {
     "FIND ZERO": "searches for a root inside the time step",
     "SHIFT IF TRUE": "changes the stored values of another variable, which one equation per "
                      "variable cannot express",
-    "DELAY PROFILE": "",
     "QUEUE FIFO ATTRIB": "keeps the age of every entry",
     "QUEUE ATTRIB": "keeps the age of every entry",
     "FIND MARKET PRICE": "many-to-many allocation (supply and demand curves)",

@@ -64,13 +64,13 @@ def delay_batch(lw: Lowering, owner, node: Call) -> ir.Expr:
 
 
 def parcels(lw: Lowering, owner, node: Call) -> ir.Expr:
-    """DELAY CONVEYOR, QUEUE FIFO: the call stays, as its own hidden auxiliary."""
+    """DELAY CONVEYOR, QUEUE FIFO, DELAY PROFILE: the call stays, as its own hidden auxiliary."""
     k = LOOKUP_ARG[node.func]
     arg = node.args[k]
     target = lw.model.variables.get(arg.name) if isinstance(arg, Ref) else None
     if target is None or target.kind is not ir.Kind.LOOKUP:
         raise ModelError(f"{node.pos}: {node.func}'s argument {k + 1} must be the name of a lookup "
-                         "(the profile of its initial content)")
+                         "(its profile)")
     return lw.aux(owner, node.func.lower().replace(" ", ""), node, node.pos)
 
 
@@ -89,6 +89,7 @@ LOWERINGS = {
     "DELAY BATCH": delay_batch,
     "DELAY CONVEYOR": parcels,
     "QUEUE FIFO": parcels,
+    "DELAY PROFILE": parcels,
     "QUEUE AGE AVERAGE": queue_age,
     "QUEUE AGE IN RANGE": queue_age,
     "QUEUE AGE OLDEST": queue_age,
