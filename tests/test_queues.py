@@ -253,6 +253,8 @@ def _model(*lines):
     ("x = QUEUE AGE OLDEST(y)", "QUEUE AGE OLDEST's first argument must be the name of a variable defined by "
                                 "QUEUE FIFO"),
     ("x = DELAY CONVEYOR(1, 2, 0, y, 4, 2)", "DELAY CONVEYOR's argument 4 must be the name of a lookup"),
+    # fn_queue_fifo: "Restrictions: QUEUE FIFO must appear directly after the = sign"
+    ("x = 2 * QUEUE FIFO(1, 0, y, 0, 1)", "QUEUE FIFO must be the whole equation of its variable"),
 ])
 def test_misused_queue_and_conveyor_are_located_errors(tmp_path, line, message):
     text = _model(line, "y = 3")

@@ -346,8 +346,9 @@ NOT_SUPPORTED = {
     "FIND ZERO": "searches for a root inside the time step",
     "SHIFT IF TRUE": "changes the stored values of another variable, which one equation per "
                      "variable cannot express",
-    "QUEUE FIFO ATTRIB": "keeps the age of every entry",
-    "QUEUE ATTRIB": "keeps the age of every entry",
+    "QUEUE FIFO ATTRIB": "",
+    "QUEUE ATTRIB AVERAGE": "reads a QUEUE FIFO ATTRIB",
+    "QUEUE ATTRIB QUANTITY": "reads a QUEUE FIFO ATTRIB",
     "FIND MARKET PRICE": "many-to-many allocation (supply and demand curves)",
     "MARKETP": "many-to-many allocation (supply and demand curves)",
     "ALLOC P": "uses MARKETP's market price",

@@ -64,7 +64,14 @@ def delay_batch(lw: Lowering, owner, node: Call) -> ir.Expr:
 
 
 def parcels(lw: Lowering, owner, node: Call) -> ir.Expr:
-    """DELAY CONVEYOR, QUEUE FIFO, DELAY PROFILE: the call stays, as its own hidden auxiliary."""
+    """DELAY CONVEYOR, QUEUE FIFO, DELAY PROFILE: the call stays, as its own hidden auxiliary.
+    A queue is its variable's whole equation (Vensim's restriction: the QUEUE AGE functions
+    read the variable as the queue)."""
+    var = lw.model.variables[owner]
+    whole = isinstance(var.expr, Call) and var.expr.func == node.func and var.expr.pos == node.pos
+    if node.func == "QUEUE FIFO" and not whole:
+        raise ModelError(f"{node.pos}: QUEUE FIFO must be the whole equation of its variable "
+                         f"('{var.display} = QUEUE FIFO(...)')")
     k = LOOKUP_ARG[node.func]
     arg = node.args[k]
     target = lw.model.variables.get(arg.name) if isinstance(arg, Ref) else None
