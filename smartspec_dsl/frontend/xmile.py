@@ -200,12 +200,23 @@ def _module(b: _Build, node: Node, prefix: str, seen: tuple[str, ...]) -> None:
     _instantiate(b, b.models[model_name], inner, seen + (model_name,))
     for conn in node.findall("connect"):
         to, src = conn.attrs.get("to", ""), conn.attrs.get("from", "")
-        target = inner + xmile_name(to)
+        path = _qualified(to)
+        if len(path) > 1 and path[0] == name:
+            path = path[1:]      # Stella qualifies 'to' with the module's own name
+        elif len(path) > 1 and inner + ".".join(path) not in b.vars:
+            continue             # another module's input: Stella lists a connection in both modules
+        target = inner + ".".join(path)
         # '.x' is the top model's x; 'm.x' is module m's x, seen from where the module sits
-        source = xmile_name(src[1:]) if src.startswith(".") else prefix + xmile_name(src)
+        source = ".".join(_qualified(src[1:])) if src.startswith(".") else prefix + ".".join(_qualified(src))
         if target not in b.vars:
             raise ModelError(f"{conn.pos}: module '{name}' has no variable '{to}' to connect to")
         b.vars[target].alias = ir.Ref(source, (), conn.pos)
+
+
+def _qualified(text: str) -> list[str]:
+    """The canonical names along a dotted path ('m."a/b".x'): a quoted part may hold dots."""
+    parts = re.findall(r'"(?:[^"\\]|\\.)*"|[^."]+', text.strip())
+    return [xmile_name(p) for p in parts if p.strip()]
 
 
 # ---- one variable -------------------------------------------------------------------
@@ -232,6 +243,11 @@ def _definition(b: _Build, v: _Var, node: Node, ctx: Context, new: dict) -> ir.E
     """The value of `node` (the variable's element or one <element>): its equation,
     through its graphical function when it has one; None when it is only a table."""
     eqn, gf = node.find("eqn"), (node if node.tag == "gf" else node.find("gf"))
+    if node is not v.node:
+        # an <element> takes what it leaves out from its variable: Stella writes one
+        # <eqn> (the input) for per-element graphical functions
+        eqn = eqn if eqn is not None else v.node.find("eqn")
+        gf = gf if gf is not None else v.node.find("gf")
     if gf is not None:
         table, kind = _table(gf, v.display, b.notices)
         if eqn is None or v.node.tag == "gf":
