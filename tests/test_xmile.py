@@ -284,6 +284,9 @@ PICKS = doc("""
 <aux name="curve"><dimensions><dim name="two"/></dimensions>
   <element subscript="x"><gf><xscale min="0" max="6"/><ypts>0,60</ypts></gf></element>
   <element subscript="y"><gf><xscale min="0" max="6"/><ypts>6,0</ypts></gf></element><eqn>TIME</eqn></aux>
+<aux name="outside"><eqn>values[TIME + 4]</eqn></aux>
+<aux name="position"><eqn>letters.c * 10</eqn></aux>
+<aux name="sizes"><dimensions><dim name="two"/></dimensions><eqn>SIZE(SELF) * 100 + SIZE(grid) * 10 + SIZE(values)</eqn></aux>
 <aux name="held"><eqn>IF TIME &gt; 2 THEN PREVIOUS(SELF, 0) ELSE TIME * 10</eqn></aux>
 <aux name="l2"><eqn>LOGB(256, 2)</eqn></aux>
 <aux name="l10"><eqn>LOGB(1000)</eqn></aux>
@@ -318,6 +321,12 @@ def test_positions_computed_when_the_model_runs(picks):
     # two dimensions, row-major: grid[2, k] is row y's k-th element
     assert [picks("in grid", t) for t in (0.0, 1.0, 4.0, 5.0)] == [10.0, 20.0, 50.0, 10.0]
     assert (picks("row pick[x]", 0.0), picks("row pick[y]", 0.0)) == (-3.0 + 1.0, 30.0 + 1.0)
+    # a position outside the dimension gives 0 (section 3.7.1): 3, 1, then 0
+    assert [picks("outside", t) for t in (0.0, 1.0, 2.0, 6.0)] == [3.0, 1.0, 0.0, 0.0]
+    # 'dimension.element' outside brackets is the element's position
+    assert picks("position", 0.0) == 30.0
+    # SIZE counts every element: SIZE(SELF) 2, SIZE(grid) 10, SIZE(values) 5
+    assert picks("sizes[x]", 0.0) == picks("sizes[y]", 0.0) == 305.0
 
 
 def test_per_element_graphical_functions_share_the_variables_input(picks):

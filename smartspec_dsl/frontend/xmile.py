@@ -6,9 +6,11 @@ stop, dt with `reciprocal`, save_step, method), dimensions (named elements or
 a size), stocks (inflows, outflows, `non_negative`), flows (`non_negative`
 makes a uniflow), auxiliaries, graphical functions (`<gf>`: xpts or xscale,
 ypts, type continuous / extrapolate / discrete), apply-to-all and
-per-element array equations, units, documentation, and modules (`<module>`
-with `<connect>`), flattened into one model whose names carry the module path
-(`hares.births`). Conveyors, queues and ovens are reported as unsupported,
+per-element array equations, units, documentation, modules (`<module>`
+with `<connect>`, also as Stella writes them), flattened into one model whose
+names carry the module path (`hares.births`), and macros (`<macro>`: parameters
+with defaults, variables of their own) as the IR's macros. Conveyors, queues,
+ovens and macros with their own <sim_specs> are reported as unsupported,
 located at their element.
 """
 from __future__ import annotations
