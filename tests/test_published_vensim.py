@@ -227,8 +227,8 @@ e = flat(x) + GET VDF DATA('run.vdf', 'x') ~~|
         lower(parse_model(text, "t.mdl"))
     lines = str(err.value).splitlines()
     assert lines == [
-        "t.mdl:2:5: Vensim function QUEUE FIFO ATTRIB is not supported by smartspec yet (in the equation "
-        "of 'a')",
+        "t.mdl:2:5: Vensim function QUEUE FIFO ATTRIB is not supported by smartspec yet (a QUEUE FIFO whose "
+        "entries also carry an attribute; not implemented yet) (in the equation of 'a')",
         "t.mdl:3:9: Vensim function QUEUE ATTRIB QUANTITY is not supported by smartspec yet (reads a QUEUE "
         "FIFO ATTRIB) (in the equation of 'b')",
         "t.mdl:4:5: 'FROBNICATE' is not a Vensim function, nor a macro or lookup defined in this model "

@@ -439,21 +439,17 @@ class Emitter:
         return f"parcels_size({t0}, {t1}, {dt}, {self.expr(var.expr.args[buffer_of(var).span])})"
 
     def profile(self, call: ir.Call, k: int) -> str:
-        """The table of the lookup named by argument k of `call`."""
-        arg = call.args[k]
-        if not isinstance(arg, ir.Ref) or self.schedule.model.variables[arg.name].lookup is None:
-            raise ModelError(f"{call.pos}: {call.func}'s argument {k + 1} must name a lookup (its profile)")
-        return self.lookup_of(arg.name, call.pos)
+        """The table of the lookup named by argument k of `call` (lowering checked it names one)."""
+        return self.lookup_of(call.args[k].name, call.pos)
 
     def queue_age(self, e: ir.Call) -> str:
-        """QUEUE AGE AVERAGE/IN RANGE/OLDEST(queue, ...): read from the queue's own region."""
+        """QUEUE AGE AVERAGE/IN RANGE/OLDEST(queue, ...): read from the region of the queue, the
+        hidden auxiliary its variable's equation names (lowering checked it is a QUEUE FIFO)."""
         vs = self.schedule.model.variables
         q = e.args[0]
-        while isinstance(q, ir.Ref) and isinstance(vs[q.name].expr, ir.Ref):
+        while isinstance(vs[q.name].expr, ir.Ref):
             q = vs[q.name].expr
-        queue = vs[q.name] if isinstance(q, ir.Ref) else None
-        if queue is None or not (isinstance(queue.expr, ir.Call) and queue.expr.func == "QUEUE FIFO"):
-            raise ModelError(f"{e.pos}: {e.func}'s first argument must be a variable defined by QUEUE FIFO")
+        queue = vs[q.name]
         mode = ("QUEUE AGE AVERAGE", "QUEUE AGE IN RANGE", "QUEUE AGE OLDEST").index(e.func)
         ab = [self.expr(x) for x in e.args[1:3]] + ["0.0"] * (3 - len(e.args))
         init, span = (self.expr(x) for x in queue.expr.args[3:5])

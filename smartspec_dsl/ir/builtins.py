@@ -344,9 +344,9 @@ NOT_SUPPORTED = {
     "TABBED ARRAY": "only as the whole right-hand side of a constant (x[A] = TABBED ARRAY(...))",
     "SIMULTANEOUS": "solves an algebraic loop by iteration inside the time step",
     "FIND ZERO": "searches for a root inside the time step",
-    "SHIFT IF TRUE": "changes the stored values of another variable, which one equation per "
-                     "variable cannot express",
-    "QUEUE FIFO ATTRIB": "",
+    "SHIFT IF TRUE": "changes the stored values of another (subscripted) stock, which one equation per "
+                     "variable cannot express yet",
+    "QUEUE FIFO ATTRIB": "a QUEUE FIFO whose entries also carry an attribute; not implemented yet",
     "QUEUE ATTRIB AVERAGE": "reads a QUEUE FIFO ATTRIB",
     "QUEUE ATTRIB QUANTITY": "reads a QUEUE FIFO ATTRIB",
     "FIND MARKET PRICE": "many-to-many allocation (supply and demand curves)",
@@ -354,7 +354,8 @@ NOT_SUPPORTED = {
     "ALLOC P": "uses MARKETP's market price",
     "DEMAND AT PRICE": "many-to-many allocation (supply and demand curves)",
     "SUPPLY AT PRICE": "many-to-many allocation (supply and demand curves)",
-    "DEPRECIATE BY SCHEDULE": "",
+    "DEPRECIATE BY SCHEDULE": "reads its schedule as a whole subscripted array from its first element; "
+                              "not implemented yet (DEPRECIATE STRAIGHTLINE is)",
     "NET PRESENT VALUE": "accumulates by fiscal period; NPV and NPVE are supported",
     "LOOKUP SLOPE": "",
 }
