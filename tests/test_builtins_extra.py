@@ -210,9 +210,9 @@ def test_get_time_value_unsupported_measures_are_named(tmp_path, call, why):
 
 def test_unsupported_function_is_named_with_its_position(tmp_path):
     with pytest.raises(UnsupportedFeature,
-                       match=r"m_\w+\.mdl:2:\d+: Vensim function QUEUE FIFO ATTRIB is not supported by smartspec "
-                             "yet"):
-        load(tmp_path, _eqs("x = QUEUE FIFO ATTRIB(1, 2, 3, 0, f, f, 0, 1, 2)", "f((0, 1), (1, 1))",
+                       match=r"m_\w+\.mdl:2:\d+: Vensim function DEPRECIATE BY SCHEDULE is not supported by "
+                             "smartspec yet"):
+        load(tmp_path, _eqs("x = DEPRECIATE BY SCHEDULE(1, s, s, 2, Time)", "s = 1",
                             "INITIAL TIME = 0", "FINAL TIME = 1", "TIME STEP = 1", "SAVEPER = 1"))
 
 

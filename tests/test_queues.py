@@ -57,6 +57,20 @@ MODEL = _eqs(
     "processing capacity = 50",
     "minimum processing time = 2",
     "average cycle time = QUEUE AGE AVERAGE(Work In Progress, 0)",
+    # QUEUE FIFO ATTRIB(in, out, inatt, attchg, profile, aprofile, init, initatt, age range): the
+    # help's example of QUEUE ATTRIB QUANTITY, orders of size 2, a capacity of 30 items a step
+    "orders = 10",
+    "order size = 2",
+    "capacity = 30",
+    "in process = QUEUE FIFO ATTRIB(orders, completions, order size, 0, flat, flat, 100, 1, 10)",
+    "completions = QUEUE ATTRIB QUANTITY(in process, capacity * TIME STEP) / TIME STEP",
+    "mean size = QUEUE ATTRIB AVERAGE(in process, -1)",
+    "aging = QUEUE FIFO ATTRIB(5, 0, 7, 2, flat, flat, 0, 1, 1)",
+    "aging attribute = QUEUE ATTRIB AVERAGE(aging, 0)",
+    "aging age = QUEUE AGE AVERAGE(aging, 0)",
+    "shaped = QUEUE FIFO ATTRIB(0, 0, 0, 0, flat, rising, 40, 3, 4)",
+    "shaped attribute = QUEUE ATTRIB AVERAGE(shaped)",
+    "shaped oldest attribute = QUEUE ATTRIB AVERAGE(shaped, 10)",
     # DELAY PROFILE(profile, input, delay time, init, init grow)
     "flat2((0, 1), (2, 1))",
     "dp pulse = DELAY PROFILE(flat2, 8 * PULSE(0, 1), 2, 0, 0)",
@@ -221,6 +235,38 @@ def test_queue_feeds_its_own_outflow(run):
     check(run, "average cycle time", np.array([first, second] + [1.5] * 11))
 
 
+def test_queue_attrib_quantity_help_example(run):
+    # fn_queue_attrib_quantity: "Returns the oldest elements in queue such that the sum of
+    # their total attributes add up to quant"; "If there is not enough in the queue to meet
+    # the target quant then the total amount in the queue will be returned". 100 initially
+    # in 10 entries of attribute 1: 30 a step leave; once the orders of size 2 are reached,
+    # 15 a step, until only the last step's 10 (attributes 20 < 30) is left.
+    check(run, "completions", np.array([30, 30, 30, 20, 15, 15, 15, 15] + [10] * 5, dtype=float))
+    check(run, "in process", np.array([100, 80, 60, 40, 30, 25, 20, 15] + [10] * 5, dtype=float))
+    # QUEUE ATTRIB AVERAGE(queue, -1): the mean over all of it (-1 as the Modeling Guide uses
+    # it; chosen to read quant as QUEUE AGE AVERAGE does)
+    check(run, "mean size", np.array([1, 90 / 80, 80 / 60, 70 / 40] + [2] * 9, dtype=float))
+
+
+def test_queue_attributes_change_by_attchg(run):
+    # fn_queue_fifo_attrib: "The change in attributes is applied both to the elements that are
+    # already in the queue, and to the incoming elements. The change rate is multiplied by TIME
+    # STEP before being added": 5 enter with 7 at each step, aged 1 they carry 9, aged 2 11...:
+    # the mean of 9, 11, ..., 7 + 2t is t + 8. An empty queue (at 0) gives 0.
+    check(run, "aging attribute", np.concatenate([[0.0], T[1:] + 8]))
+    # the QUEUE AGE functions read an attribute queue too: ages 1 .. t
+    check(run, "aging age", np.concatenate([[0.0], (T[1:] + 1) / 2]))
+
+
+def test_queue_initial_attribute_profile(run):
+    # "specifying the initial attribute value initatt and a multiplier for this attribute
+    # aprofile that is applied over age range ... the y values of aprofile are used directly":
+    # 40 as 4 entries of 10 aged 1 .. 4, attributes 3 x rising at each part's middle (chosen):
+    # 3 x 0.125, 0.375, 0.625, 0.875, the oldest (aged 4) the largest
+    check(run, "shaped attribute", np.full_like(T, 1.5))
+    check(run, "shaped oldest attribute", np.full_like(T, 3 * 0.875))
+
+
 def test_delay_profile_spreads_a_pulse_over_the_rescaled_profile(run):
     # fn_delay_profile: "The delay time specified is the average delay time"; "Vensim will
     # automatically scale this to a probability distribution so that the input is a conserved
@@ -251,7 +297,9 @@ def _model(*lines):
 
 @pytest.mark.parametrize("line,message", [
     ("x = QUEUE AGE OLDEST(y)", "QUEUE AGE OLDEST's first argument must be the name of a variable defined by "
-                                "QUEUE FIFO"),
+                                "QUEUE FIFO or QUEUE FIFO ATTRIB"),
+    ("x = QUEUE ATTRIB AVERAGE(y)", "QUEUE ATTRIB AVERAGE's first argument must be the name of a variable "
+                                    "defined by QUEUE FIFO ATTRIB"),
     ("x = DELAY CONVEYOR(1, 2, 0, y, 4, 2)", "DELAY CONVEYOR's argument 4 must be the name of a lookup"),
     # fn_queue_fifo: "Restrictions: QUEUE FIFO must appear directly after the = sign"
     ("x = 2 * QUEUE FIFO(1, 0, y, 0, 1)", "QUEUE FIFO must be the whole equation of its variable"),

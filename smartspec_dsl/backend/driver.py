@@ -25,7 +25,7 @@ from smartspec_dsl.backend.kernel_lib import (
 from smartspec_dsl.backend.kernel_extra import (lookup_invert, lookup_area, gamma_ln, vector_lookup,
     information_out, material_size, material_out, material_in, watch_setup, check_finite)
 from smartspec_dsl.backend.kernel_queues import (conveyor_in, conveyor_out, parcels_size, profile_in, profile_out,
-    queue_age, queue_in, queue_out)
+    queue_age, queue_attrib_in, queue_attrib_out, queue_in, queue_out)
 
 from smartspec_dsl.backend.kernel_lib import (
     vector_rank, vector_sort_order, invert_matrix, allocate_available, allocate_by_priority,

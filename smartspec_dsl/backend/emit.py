@@ -430,8 +430,7 @@ class Emitter:
         b, args = buffer_of(var), var.expr.args
         values = [self.expr(args[i]) for i in (b.out_args if which == "out" else b.write_args)]
         values += ["ld(v, 0)"] * b.clock + [f"ld(v, {self.slots['time step']})"]
-        if b.table >= 0:
-            values.append(self.profile(var.expr, b.table))
+        values += [self.profile(var.expr, k) for k in b.tables]
         return f"{b.out if which == 'out' else b.write}({self.region(n)}, {', '.join(values)})"
 
     def parcels_size(self, var: ir.Variable) -> str:
@@ -443,19 +442,24 @@ class Emitter:
         return self.lookup_of(call.args[k].name, call.pos)
 
     def queue_age(self, e: ir.Call) -> str:
-        """QUEUE AGE AVERAGE/IN RANGE/OLDEST(queue, ...): read from the region of the queue, the
-        hidden auxiliary its variable's equation names (lowering checked it is a QUEUE FIFO)."""
+        """The QUEUE AGE and QUEUE ATTRIB functions (queue, ...): read from the region of the
+        queue, the hidden auxiliary its variable's equation names (lowering checked it is a
+        QUEUE FIFO or QUEUE FIFO ATTRIB)."""
         vs = self.schedule.model.variables
         q = e.args[0]
         while isinstance(vs[q.name].expr, ir.Ref):
             q = vs[q.name].expr
-        queue = vs[q.name]
-        mode = ("QUEUE AGE AVERAGE", "QUEUE AGE IN RANGE", "QUEUE AGE OLDEST").index(e.func)
+        call = vs[q.name].expr
+        mode = QUEUE_READS.index(e.func)
         ab = [self.expr(x) for x in e.args[1:3]] + ["0.0"] * (3 - len(e.args))
-        init, span = (self.expr(x) for x in queue.expr.args[3:5])
+        if call.func == "QUEUE FIFO":   # init, age range, profile; attributes 1
+            init, span, initatt, width, tables = call.args[3], call.args[4], ir.Num(1.0), 2.0, (2, 2)
+        else:                           # init, initatt, age range, profile, attribute profile
+            init, initatt, span, width, tables = call.args[6], call.args[7], call.args[8], 3.0, (4, 5)
+        values = ", ".join(self.expr(x) for x in (init, span, initatt))
         dt = f"ld(v, {self.slots['time step']})"
         return (f"queue_age({self.region(q.name)}, {float(mode)!r}, {ab[0]}, {ab[1]}, ld(v, 0), {dt}, "
-                f"{init}, {span}, {self.profile(queue.expr, 2)})")
+                f"{values}, {width!r}, {', '.join(self.profile(call, k) for k in tables)})")
 
 
 # The registry's functions with emit=OWN -> their Emitter method (a test checks that every
@@ -473,4 +477,9 @@ OWN_EMITTERS = {
     "QUEUE AGE AVERAGE": Emitter.queue_age,
     "QUEUE AGE IN RANGE": Emitter.queue_age,
     "QUEUE AGE OLDEST": Emitter.queue_age,
+    "QUEUE ATTRIB AVERAGE": Emitter.queue_age,
+    "QUEUE ATTRIB QUANTITY": Emitter.queue_age,
 }
+# the functions that read a queue, by their mode in kernel_queues.queue_age
+QUEUE_READS = ("QUEUE AGE AVERAGE", "QUEUE AGE IN RANGE", "QUEUE AGE OLDEST", "QUEUE ATTRIB AVERAGE",
+               "QUEUE ATTRIB QUANTITY")

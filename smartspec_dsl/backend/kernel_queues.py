@@ -1,6 +1,6 @@
 """Numba helpers for the functions whose state is a list of parcels of material, each
-with its own entry: DELAY CONVEYOR and the FIFO queue (QUEUE FIFO and its QUEUE AGE
-functions). Their state lives in the kernel's delay buffer (one region per call,
+with its own entry: DELAY CONVEYOR, DELAY PROFILE and the FIFO queues (QUEUE FIFO, QUEUE
+FIFO ATTRIB and the QUEUE AGE and QUEUE ATTRIB functions that read them). Their state lives in the kernel's delay buffer (one region per call,
 sized for the whole run, see `parcels_size`), as DELAY MATERIAL's does.
 
 Every helper takes the region (buf, off, n) and the step istep. The output (`*_out`)
@@ -10,7 +10,8 @@ lays out the initial parcels first. Before the buffer exists (the initialisation
 istep -1, and step 0's output) the output comes from the arguments alone.
 
 A region is a header of HEAD slots (the conveyor's progress or the queue's level,
-the first live parcel, the number of parcels) then two slots per parcel."""
+the first live parcel, the number of parcels) then two slots per parcel (three in an
+attribute queue)."""
 from __future__ import annotations
 
 import math
@@ -20,6 +21,7 @@ from numba import njit
 from .. import ir
 
 from .kernel_extra import lookup_area
+from .kernel_lib import lookup
 from .kernel_intrinsics import JIT
 
 NA = ir.NA_VALUE   # :NA:, an open side of QUEUE AGE IN RANGE
@@ -43,7 +45,7 @@ def parcels_size(t0, t1, dt, span):
     initial content spread over `span` (a time): in the units fixed_delay_slots reads."""
     steps = (t1 - t0) / dt
     c = (math.floor(steps + 0.5) if math.isfinite(steps) and steps > 0 else 0.0) + 3.0
-    return (HEAD + 2.0 * (c + _whole_steps(span, dt))) * dt
+    return (HEAD + 3.0 * (c + _whole_steps(span, dt))) * dt
 
 
 @njit(**JIT)
@@ -117,9 +119,10 @@ def conveyor_in(buf, off, n, istep, x, ctime, leak, inittot, initctime, dt, tab,
     buf[off + 2] = tail
 
 
-# ---- QUEUE FIFO ----------------------------------------------------------------
-# Parcel p: its amount and the time it entered. The header's first slot is the queue's
-# level, which changes as a Level's would: by TIME STEP x (inflow - outflow).
+# ---- QUEUE FIFO, QUEUE FIFO ATTRIB ----------------------------------------------------
+# Parcel p: its amount and the time it entered (and, in an attribute queue, its attribute:
+# width 3). The header's first slot is the queue's level, which changes as a Level's
+# would: by TIME STEP x (inflow - outflow).
 
 @njit(**JIT)
 def queue_out(buf, off, n, istep, initial, now, dt, tab, toff, tn):
@@ -131,36 +134,74 @@ def queue_out(buf, off, n, istep, initial, now, dt, tab, toff, tn):
 
 
 @njit(**JIT)
+def queue_attrib_out(buf, off, n, istep, initial, now, dt, tab, toff, tn, tab2, aoff, an):
+    """QUEUE FIFO ATTRIB's value: as QUEUE FIFO's."""
+    return queue_out(buf, off, n, istep, initial, now, dt, tab, toff, tn)
+
+
+@njit(**JIT)
 def queue_in(buf, off, n, istep, inflow, outflow, initial, age_range, now, dt, tab, toff, tn):
-    """Step istep's flows into and out of the queue, after the step's auxiliaries: the
-    outflow takes the oldest parcels first, the inflow enters as a parcel of age 0 now. A
-    negative inflow is an outflow and a negative outflow an inflow (Vensim's help)."""
+    """Step istep's flows into and out of a QUEUE FIFO (see `_queue_step`)."""
+    _queue_step(buf, off, n, istep, 2, inflow, outflow, 0.0, 0.0, initial, 1.0, age_range, now, dt,
+                tab, toff, tn, toff, tn)
+
+
+@njit(**JIT)
+def queue_attrib_in(buf, off, n, istep, inflow, outflow, inatt, attchg, initial, initatt, age_range, now, dt,
+                    tab, toff, tn, tab2, aoff, an):
+    """Step istep's flows into and out of a QUEUE FIFO ATTRIB (see `_queue_step`)."""
+    _queue_step(buf, off, n, istep, 3, inflow, outflow, inatt, attchg, initial, initatt, age_range, now, dt,
+                tab, toff, tn, aoff, an)
+
+
+@njit(**JIT)
+def _initial_attribute(i, k, initatt, tab, aoff, an):
+    """The attribute of the initial parcel in part i of k: initatt x the attribute profile
+    (its y values used as they are, its x range rescaled to the age range) at the part's middle."""
+    x0, x1 = tab[aoff], tab[aoff + an - 1]
+    return initatt * lookup(x0 + (i + 0.5) * (x1 - x0) / k, tab, aoff, an)
+
+
+@njit(**JIT)
+def _queue_step(buf, off, n, istep, w, inflow, outflow, inatt, attchg, initial, initatt, age_range, now, dt,
+                tab, toff, tn, aoff, an):
+    """After the step's auxiliaries: the outflow takes the oldest parcels first, the
+    attributes change by attchg x TIME STEP (those of the parcels still in the queue and
+    of the entering one), the inflow enters as a parcel of age 0 now. A negative inflow is
+    an outflow and a negative outflow an inflow (Vensim's help)."""
     if istep == 0:
         # the initial content over ages TIME STEP .. age range by the profile, oldest first
-        k = min(_whole_steps(age_range, dt), (n - HEAD) // 2 - 1)
+        k = min(_whole_steps(age_range, dt), (n - HEAD) // w - 1)
         buf[off] = initial
         buf[off + 1] = 0.0
         buf[off + 2] = k
         for i in range(k):
-            a = off + HEAD + 2 * i
+            a = off + HEAD + w * i
             buf[a] = initial * _profile_share(k - 1 - i, k, tab, toff, tn)
             buf[a + 1] = now - (k - i) * dt
+            if w == 3:
+                buf[a + 2] = _initial_attribute(k - 1 - i, k, initatt, tab, aoff, an)
     head, tail = int(buf[off + 1]), int(buf[off + 2])
     added = max(inflow, 0.0) + max(-outflow, 0.0)
     taken = (max(outflow, 0.0) + max(-inflow, 0.0)) * dt
     while taken > 0.0 and head < tail:
-        a = off + HEAD + 2 * head
+        a = off + HEAD + w * head
         if buf[a] > taken:
             buf[a] -= taken
             taken = 0.0
         else:
             taken -= buf[a]
             head += 1
-    if HEAD + 2 * tail + 1 < n:
-        a = off + HEAD + 2 * tail
+    if w == 3 and attchg != 0.0:
+        for p in range(head, tail):
+            buf[off + HEAD + 3 * p + 2] += attchg * dt
+    if HEAD + w * (tail + 1) <= n:
+        a = off + HEAD + w * tail
         # more taken than the queue held: the queue is negative, as if entered this step
         buf[a] = added * dt - taken
         buf[a + 1] = now
+        if w == 3:
+            buf[a + 2] = inatt + attchg * dt
         tail += 1
     buf[off] = buf[off] + dt * (inflow - outflow)
     buf[off + 1] = head
@@ -168,27 +209,33 @@ def queue_in(buf, off, n, istep, inflow, outflow, initial, age_range, now, dt, t
 
 
 @njit(**JIT)
-def queue_age(buf, off, n, istep, mode, a, b, now, dt, initial, age_range, tab, toff, tn):
-    """The QUEUE AGE functions of a FIFO queue at step istep (a parcel's age is Time - its
-    entry): mode 0 QUEUE AGE AVERAGE(queue, quant=a): the mean age of the oldest a (of all
-    when a <= 0 or more than the queue holds); mode 1 QUEUE AGE IN RANGE(queue, min=a,
-    max=b): the amount aged from a to b (:NA: leaves that side open); mode 2 QUEUE AGE
-    OLDEST(queue). An empty queue gives 0."""
+def queue_age(buf, off, n, istep, mode, a, b, now, dt, initial, age_range, initatt, width,
+              tab, toff, tn, tab2, aoff, an):
+    """The functions that read a queue at step istep, oldest parcel first (a parcel's age is
+    Time - its entry): mode 0 QUEUE AGE AVERAGE(queue, quant=a): the mean age of the oldest
+    a (of all when a <= 0 or more than the queue holds); 1 QUEUE AGE IN RANGE(queue, min=a,
+    max=b): the amount aged from a to b (:NA: leaves that side open); 2 QUEUE AGE OLDEST; 3
+    QUEUE ATTRIB AVERAGE(queue, quant=a): the mean attribute of the oldest a; 4 QUEUE ATTRIB
+    QUANTITY(queue, quant=a): the amount of the oldest whose attributes add up to a (all of
+    the queue when they do not reach a). An empty queue gives 0."""
     total, acc = 0.0, 0.0
-    if istep <= 0:      # the initial content, oldest first
+    w = int(width)
+    if istep <= 0:      # the initial content
         k = _whole_steps(age_range, dt)
         for i in range(k - 1, -1, -1):
+            att = _initial_attribute(i, k, initatt, tab, aoff, an) if w == 3 else 1.0
             total, acc, done = _take(mode, a, b, initial * _profile_share(i, k, tab, toff, tn),
-                                     (i + 1) * dt, total, acc)
+                                     (i + 1) * dt, att, total, acc)
             if done:
                 break
     else:
         base = off + HEAD
         for p in range(int(buf[off + 1]), int(buf[off + 2])):
-            total, acc, done = _take(mode, a, b, buf[base + 2 * p], now - buf[base + 2 * p + 1], total, acc)
+            att = buf[base + w * p + 2] if w == 3 else 1.0
+            total, acc, done = _take(mode, a, b, buf[base + w * p], now - buf[base + w * p + 1], att, total, acc)
             if done:
                 break
-    if mode == 1:
+    if mode == 1 or mode == 4:
         return total
     if mode == 2:
         return acc
@@ -196,17 +243,24 @@ def queue_age(buf, off, n, istep, mode, a, b, now, dt, initial, age_range, tab, 
 
 
 @njit(**JIT)
-def _take(mode, a, b, amount, age, total, acc):
-    """One parcel, oldest first, into a QUEUE AGE statistic: (total, accumulator, done)."""
+def _take(mode, a, b, amount, age, att, total, acc):
+    """One parcel, oldest first, into a queue statistic: (total, accumulator, done)."""
     if mode == 2:                       # the first parcel holding anything is the oldest
         return total, (age if amount != 0.0 else acc), amount != 0.0
     if mode == 1:
         if (a == NA or age >= a) and (b == NA or age <= b):
             total += amount
         return total, acc, False
+    if mode == 4:                       # acc: the attributes taken so far
+        if not a > acc:
+            return total, acc, True
+        if acc + amount * att >= a and att > 0.0:
+            return total + (a - acc) / att, a, True
+        return total + amount, acc + amount * att, False
+    value = age if mode == 0 else att
     if a > 0.0 and total + amount >= a:
-        return a, acc + (a - total) * age, True
-    return total + amount, acc + amount * age, False
+        return a, acc + (a - total) * value, True
+    return total + amount, acc + amount * value, False
 
 
 # ---- DELAY PROFILE ---------------------------------------------------------------

@@ -50,7 +50,8 @@ OPS: dict[str, str] = {
     "INFORMATION_OUT": "iaaa", "MATERIAL_SIZE": "aaa",
     # parcels (kernel_queues): the buffer region j, the values, the profile's table
     "PARCELS_SIZE": "aaaa", "CONVEYOR_OUT": "iaaai", "CONVEYOR_IN": "iaaaaaai", "QUEUE_OUT": "iaaai",
-    "QUEUE_IN": "iaaaaaai", "PROFILE_OUT": "iaaaai", "PROFILE_IN": "iaaaaai", "QUEUE_AGE": "iaaaaaaai",
+    "QUEUE_IN": "iaaaaaai", "PROFILE_OUT": "iaaaai", "PROFILE_IN": "iaaaaai", "QUEUE_ATTRIB_OUT": "iaaaii",
+    "QUEUE_ATTRIB_IN": "iaaaaaaaaaii", "QUEUE_AGE": "iaaaaaaaaaii",
     "VECTOR_RANK": "iia", "VECTOR_SORT_ORDER": "iia", "INVERT_MATRIX": "ii",
     "ALLOCATE_AVAILABLE": "iia", "ALLOCATE_BY_PRIORITY": "iiaa", "VECTOR_AT": "iia",
     "VECTOR_SELECT": "iiaa", "VECTOR_LOOKUP": "iiaaaa",
@@ -79,7 +80,7 @@ _VALUE_CALLS = {
 # `helper(v, ix(0), ix(0), ix(-1), ...)` while initialising (the interpreter's bi is 0 then)
 _PARCELS = {"conveyor_out": "CONVEYOR_OUT", "conveyor_in": "CONVEYOR_IN", "queue_out": "QUEUE_OUT",
             "queue_in": "QUEUE_IN", "queue_age": "QUEUE_AGE", "profile_out": "PROFILE_OUT",
-            "profile_in": "PROFILE_IN"}
+            "profile_in": "PROFILE_IN", "queue_attrib_out": "QUEUE_ATTRIB_OUT", "queue_attrib_in": "QUEUE_ATTRIB_IN"}
 _LOOKUPS = {"lookup": "LOOKUP", "lookup_extrapolate": "LOOKUP_EXTRAPOLATE",
             "lookup_forward": "LOOKUP_FORWARD", "lookup_backward": "LOOKUP_BACKWARD",
             "lookup_invert": "LOOKUP_INVERT"}
@@ -307,7 +308,9 @@ class _Builder:
             return self.emit("MATERIAL_IN", [j, *self.values(args[4:], env)])
         if f in _PARCELS:
             j = self.buffer_index(args[1], env) if _name(args[0]) == "buf" else 0
-            return self.emit(_PARCELS[f], [j, *self.values(args[4:-3], env), self.table(args[-3:], env)])
+            n_tables = 2 if len(args) >= 7 and _name(args[-6]) == "tab" else 1
+            tables = [self.table(args[len(args) - 3 * (t + 1):len(args) - 3 * t], env) for t in range(n_tables)]
+            return self.emit(_PARCELS[f], [j, *self.values(args[4:-3 * n_tables], env), *tables[::-1]])
         raise self.unsupported(node)
 
     # -- statements ------------------------------------------------------------
@@ -336,7 +339,7 @@ class _Builder:
                     return
                 self.store(slot, value, env)
                 return
-            if f in ("watched", "material_in", "conveyor_in", "queue_in", "profile_in"):
+            if f in ("watched", "material_in", "conveyor_in", "queue_in", "profile_in", "queue_attrib_in"):
                 self.value(call, env)
                 self.top = self.acc_top
                 self.last = None

@@ -58,13 +58,13 @@ class Buffer:
     # a function of parcels (backend/kernel_queues.py): its output helper `out(buf, off, n,
     # istep, *out_args, [Time,] TIME STEP[, table])`, its step's write `write(..., *write_args,
     # ...)` alike, its region sized by `parcels_size` for the run plus the time of argument
-    # `span`; `table` the argument that names a profile lookup, `clock` whether both read Time
+    # `span`; `tables` the arguments that name profile lookups, `clock` whether both read Time
     out: str = ""
     write: str = ""
     out_args: tuple[int, ...] = ()
     write_args: tuple[int, ...] = ()
     span: int = -1
-    table: int = -1
+    tables: tuple[int, ...] = ()
     clock: bool = False
 
 
@@ -242,22 +242,31 @@ _ALL = [
     _buffered("DELAY CONVEYOR", (6, 6), "DELAY CONVEYOR(input, ctime, leak, initprofile, inittot, initctime): "
               "a conveyor whose speed follows ctime, losing leak a unit of time, initially holding inittot "
               "along initprofile", Buffer(True, (4, 5), (4, 5), out="conveyor_out", write="conveyor_in",
-                                          out_args=(4, 5), write_args=(0, 1, 2, 4, 5), span=5, table=3),
+                                          out_args=(4, 5), write_args=(0, 1, 2, 4, 5), span=5, tables=(3,)),
               SAME_AS_FIRST, True),
     _buffered("QUEUE FIFO", (5, 5), "QUEUE FIFO(inflow, outflow, profile, initial, age range): a Level whose "
               "entries keep their age, oldest out first", Buffer(
                   True, (3, 4), (3, 4), out="queue_out", write="queue_in", out_args=(3,),
-                  write_args=(0, 1, 3, 4), span=4, table=2, clock=True), TIMES_TIME),
+                  write_args=(0, 1, 3, 4), span=4, tables=(2,), clock=True), TIMES_TIME),
+    _buffered("QUEUE FIFO ATTRIB", (9, 9), "QUEUE FIFO ATTRIB(in, out, inatt, attchg, profile, aprofile, init, "
+              "initatt, age range): a QUEUE FIFO whose entries carry an attribute, changing by attchg a unit "
+              "of time", Buffer(True, (6, 7, 8), (6, 7, 8), out="queue_attrib_out", write="queue_attrib_in",
+                                out_args=(6,), write_args=(0, 1, 2, 3, 6, 7, 8), span=8, tables=(4, 5),
+                                clock=True), TIMES_TIME),
     _buffered("DELAY PROFILE", (5, 5), "DELAY PROFILE(profile, input, delay time, init, init grow): the input "
               "spread over the response profile, rescaled to a mean delay of delay time", Buffer(
                   True, (2, 3, 4), (2, 3, 4), out="profile_out", write="profile_in", out_args=(2, 3, 4),
-                  write_args=(1, 2, 3, 4), span=2, table=0), SAME_AS_SECOND),
+                  write_args=(1, 2, 3, 4), span=2, tables=(0,)), SAME_AS_SECOND),
     _kernel("QUEUE AGE AVERAGE", (1, 2), "queue_age", "QUEUE AGE AVERAGE(queue, quant): the mean age of the "
             "oldest quant in a QUEUE FIFO (all of it when quant <= 0 or omitted)", TIME_UNITS, OWN),
     _kernel("QUEUE AGE IN RANGE", (3, 3), "queue_age", "QUEUE AGE IN RANGE(queue, minage, maxage): how much of "
             "a QUEUE FIFO is aged from minage to maxage (:NA: leaves a side open)", SAME_AS_FIRST, OWN),
     _kernel("QUEUE AGE OLDEST", (1, 1), "queue_age", "QUEUE AGE OLDEST(queue): the age of the oldest entry of a "
             "QUEUE FIFO", TIME_UNITS, OWN),
+    _kernel("QUEUE ATTRIB AVERAGE", (1, 2), "queue_age", "QUEUE ATTRIB AVERAGE(queue, quant): the mean attribute "
+            "of the oldest quant in a QUEUE FIFO ATTRIB (all of it when quant <= 0 or omitted)", emit=OWN),
+    _kernel("QUEUE ATTRIB QUANTITY", (2, 2), "queue_age", "QUEUE ATTRIB QUANTITY(queue, quant): how much of the "
+            "oldest of a QUEUE FIFO ATTRIB has attributes adding up to quant", SAME_AS_FIRST, OWN),
     Builtin("INTEG", None, EQUATION, "INTEG(rate, initial): a stock"),
     Builtin("SINTEG", None, EQUATION, "SINTEG(rate, initial, min, max, quantum, special, threshold): a restricted stock"),
     # ---- arrays: expanded over elements by passes/subscripts.py and array_functions.py
@@ -296,9 +305,9 @@ CLOCKED = {n for n, b in BUILTINS.items() if b.clocked}
 ARRAY = {n for n, b in BUILTINS.items() if b.stage == FLATTENING}
 WHOLE_EQUATION = {n for n, b in BUILTINS.items() if b.stage == EQUATION}
 TAKES_LOOKUP = {n for n, b in BUILTINS.items() if b.takes_lookup}
-# the argument that names a lookup: the first of TAKES_LOOKUP, a parcel buffer's profile
-LOOKUP_ARG = {**{n: 0 for n in TAKES_LOOKUP},
-              **{n: b.buffer.table for n, b in BUILTINS.items() if b.buffer is not None and b.buffer.table >= 0}}
+# the arguments that name lookups: the first of TAKES_LOOKUP, a parcel buffer's profiles
+LOOKUP_ARGS = {**{n: (0,) for n in TAKES_LOOKUP},
+               **{n: b.buffer.tables for n, b in BUILTINS.items() if b.buffer is not None and b.buffer.tables}}
 
 
 def helpers(emit: str) -> dict[str, str]:
@@ -346,9 +355,6 @@ NOT_SUPPORTED = {
     "FIND ZERO": "searches for a root inside the time step",
     "SHIFT IF TRUE": "changes the stored values of another (subscripted) stock, which one equation per "
                      "variable cannot express yet",
-    "QUEUE FIFO ATTRIB": "a QUEUE FIFO whose entries also carry an attribute; not implemented yet",
-    "QUEUE ATTRIB AVERAGE": "reads a QUEUE FIFO ATTRIB",
-    "QUEUE ATTRIB QUANTITY": "reads a QUEUE FIFO ATTRIB",
     "FIND MARKET PRICE": "many-to-many allocation (supply and demand curves)",
     "MARKETP": "many-to-many allocation (supply and demand curves)",
     "ALLOC P": "uses MARKETP's market price",
