@@ -145,6 +145,9 @@ _ALL = [
     _kernel("LOOKUP AREA", (3, 3), "lookup_area",
             "LOOKUP AREA(table, start, end): the area under the table from start to end", emit=OWN,
             takes_lookup=True),
+    _kernel("LOOKUP SLOPE", (3, 3), "lookup_slope",
+            "LOOKUP SLOPE(table, x, mode): the table's slope at x; beyond its ends 0 (mode 0), the "
+            "nearest segment's (1) or :NA: (-1)", emit=OWN, takes_lookup=True),
     _kernel("GAMMA LN", (1, 1), "gamma_ln", "GAMMA LN(x): natural logarithm of the gamma function",
             DIMENSIONLESS),
     # ---- random numbers (counter-based: a draw depends on seed, call site and time step only)
@@ -167,6 +170,9 @@ _ALL = [
     _random("RANDOM LOOKUP", (6, 6), "random_lookup",
             "RANDOM LOOKUP(table, min, max, shift, stretch, seed): a draw from the table as a density",
             emit=OWN, takes_lookup=True),
+    # ---- allocation at a market priority (kernel_market.py)
+    _kernel("ALLOC P", (4, 4), "alloc_p", "ALLOC P(request, priority, width, mp): what a request gets at "
+            "MARKETP's market priority mp (ALLOCATE BY PRIORITY in two steps)", SAME_AS_FIRST),
     # ---- stateful: rewritten into stocks by passes/stateful/
     _lowered("DELAY1", (2, 2), "first-order material delay", SAME_AS_FIRST, True),
     _lowered("DELAY1I", (3, 3), "DELAY1 with an initial value", SAME_AS_FIRST, True),
@@ -240,6 +246,15 @@ _ALL = [
     Builtin("ALLOCATE BY PRIORITY", None, FLATTENING, "supply shared by priority (rectangular profiles)"),
     Builtin("ALLOCATE AVAILABLE", None, FLATTENING, "supply shared by priority profiles"),
     Builtin("INVERT MATRIX", None, FLATTENING, "the inverse of a square matrix"),
+    Builtin("FIND MARKET PRICE", None, FLATTENING, "FIND MARKET PRICE(demand[d1], demand profile[d1, ptype], "
+            "supply[s1], supply profile[s1, ptype]): the price at which total demand equals total supply",
+            SAME_AS_SECOND),
+    Builtin("DEMAND AT PRICE", None, FLATTENING, "DEMAND AT PRICE(quantity, profile, price): what each "
+            "demander asks for at the price", SAME_AS_FIRST),
+    Builtin("SUPPLY AT PRICE", None, FLATTENING, "SUPPLY AT PRICE(capacity, profile, price): what each "
+            "supplier offers at the price", SAME_AS_FIRST),
+    Builtin("MARKETP", None, FLATTENING, "MARKETP(request[first], priority[first], size, width, supply): "
+            "the market priority ALLOC P shares the supply out at"),
     Builtin("VECTOR LOOKUP", None, FLATTENING, "a vector read as a lookup's y values over [xmin, xmax] "
             "(modes 0-5 and 7)"),
     # ---- data files, read at compile time by frontend/external.py
@@ -318,14 +333,8 @@ NOT_SUPPORTED = {
     "QUEUE AGE AVERAGE": "keeps the age of every entry",
     "QUEUE AGE IN RANGE": "keeps the age of every entry",
     "QUEUE AGE OLDEST": "keeps the age of every entry",
-    "FIND MARKET PRICE": "many-to-many allocation (supply and demand curves)",
-    "MARKETP": "many-to-many allocation (supply and demand curves)",
-    "ALLOC P": "uses MARKETP's market price",
-    "DEMAND AT PRICE": "many-to-many allocation (supply and demand curves)",
-    "SUPPLY AT PRICE": "many-to-many allocation (supply and demand curves)",
     "DEPRECIATE BY SCHEDULE": "",
     "NET PRESENT VALUE": "accumulates by fiscal period; NPV and NPVE are supported",
-    "LOOKUP SLOPE": "",
 }
 # ... of those, the ones outside what a compiled run does (the rest may come)
 NEVER_SUPPORTED = {"A FUNCTION OF", "MESSAGE", "GET VDF CONSTANTS", "GET VDF DATA", "GET VDF LOOKUPS",
@@ -373,6 +382,8 @@ INTERNAL: dict[str, Internal] = {c.name: c for c in (
     PACK, _driver("VECTOR RANK", "vector_rank", 1), _driver("VECTOR SORT ORDER", "vector_sort_order", 1),
     _driver("ALLOCATE AVAILABLE", "allocate_available", 1),
     _driver("ALLOCATE BY PRIORITY", "allocate_by_priority", 2), _driver("INVERT MATRIX", "invert_matrix", 0),
+    _driver("FIND MARKET PRICE", "find_market_price", 1), _driver("DEMAND AT PRICE", "demand_at_price", 1),
+    _driver("SUPPLY AT PRICE", "supply_at_price", 1), _driver("MARKETP", "marketp", 2),
     ELEMENT, AT, VSELECT, VLOOKUP)}
 ARRAY_DRIVERS = {n: c for n, c in INTERNAL.items() if c.role == DRIVER}
 ARRAY_READS = {n: c for n, c in INTERNAL.items() if c.role == BLOCK_READ}
