@@ -305,6 +305,8 @@ def markdown_table() -> str:
     for name, why in sorted(NOT_SUPPORTED.items()):
         status = "not supported" if name in NEVER_SUPPORTED else "not supported yet"
         lines.append(f"| {name} | - | {status} | - | {why or 'not implemented yet'} |")
+    for name, (status, what) in KEYWORDS.items():
+        lines.append(f"| {name} | - | {status} | - | {what} |")
     return "\n".join(lines) + "\n"
 
 
@@ -335,6 +337,33 @@ NOT_SUPPORTED = {
     "QUEUE AGE OLDEST": "keeps the age of every entry",
     "DEPRECIATE BY SCHEDULE": "",
     "NET PRESENT VALUE": "accumulates by fiscal period; NPV and NPVE are supported",
+    "INTERNAL RATE OF RETURN": "solves for the rate that makes the stream's net present value, by "
+                               "fiscal period, zero",
+}
+# The keywords of Vensim's reference ("Keywords"; :AND: is also in the "List of Functions"):
+# where smartspec reads each, or why not.
+_PARSED = "read by the parser"
+KEYWORDS = {
+    ":AND:": (_PARSED, "logical and"),
+    ":OR:": (_PARSED, "logical or"),
+    ":NOT:": (_PARSED, "logical not"),
+    ":NA:": (_PARSED, "the missing value, -1.298074214633707e33 as in Vensim"),
+    ":EXCEPT:": (_PARSED, "an equation for all but the elements listed"),
+    ":MACRO:": (_PARSED, "begins a macro (expanded per call site by passes/macros.py)"),
+    ":END OF MACRO:": (_PARSED, "ends a macro"),
+    ":INTERPOLATE:": (_PARSED, "a data variable read from a file, interpolated between its points"),
+    ":HOLD BACKWARD:": (_PARSED, "a data variable holding its last point"),
+    ":LOOK FORWARD:": (_PARSED, "a data variable taking its next point"),
+    ":RAW:": ("read as :HOLD BACKWARD:", "Vensim gives :NA: between a raw series' points; smartspec "
+              "holds the last point (frontend/external.py)"),
+    ":THE CONDITION:": ("skipped", "Reality Check equations are for Vensim's Reality Check tool, not a "
+                        "simulation run: the parser reads and skips them"),
+    ":IMPLIES:": ("skipped", "the consequence of a Reality Check (see :THE CONDITION:)"),
+    ":TEST INPUT:": ("not supported", "a Reality Check test input, for Vensim's Reality Check tool"),
+    ":AT LEAST ONCE:": ("not supported", "a Reality Check consequence, for Vensim's Reality Check tool"),
+    ":CROSSING:": ("not supported", "a Reality Check consequence, for Vensim's Reality Check tool"),
+    ":IGNORE:": ("not supported", "marks causes for Vensim's sketch and Reality Check tools"),
+    ":IS:": ("not supported", "assigns a string constant, which has no numerical value to simulate"),
 }
 # ... of those, the ones outside what a compiled run does (the rest may come)
 NEVER_SUPPORTED = {"A FUNCTION OF", "MESSAGE", "GET VDF CONSTANTS", "GET VDF DATA", "GET VDF LOOKUPS",
@@ -386,6 +415,11 @@ INTERNAL: dict[str, Internal] = {c.name: c for c in (
     _driver("SUPPLY AT PRICE", "supply_at_price", 1), _driver("MARKETP", "marketp", 2),
     ELEMENT, AT, VSELECT, VLOOKUP)}
 ARRAY_DRIVERS = {n: c for n, c in INTERNAL.items() if c.role == DRIVER}
+# the calls whose value is NaN when a priority profile (or request, width) is invalid at run
+# time -> the function to name in that warning (runtime/diagnostics.py)
+PROFILED = {**{"@" + f: f for f in ("ALLOCATE AVAILABLE", "ALLOCATE BY PRIORITY", "FIND MARKET PRICE",
+                                    "DEMAND AT PRICE", "SUPPLY AT PRICE", "MARKETP")},
+            "ALLOC P": "ALLOC P"}
 ARRAY_READS = {n: c for n, c in INTERNAL.items() if c.role == BLOCK_READ}
 
 

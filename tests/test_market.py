@@ -1,0 +1,220 @@
+"""Vensim's market and allocation functions FIND MARKET PRICE, DEMAND AT PRICE, SUPPLY AT
+PRICE, MARKETP and ALLOC P, and LOOKUP SLOPE: values from the help's examples or worked
+out by hand from the help's definitions ("Allocation Functions", "Specifying the Curves",
+"Many-to-many Allocation", "LOOKUP SLOPE"), on both tiers (the interpreter's tape and the
+compiled kernel give the same bits). One model, so one compile per tier."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import smartspec_dsl
+from smartspec_dsl.errors import ModelError, UnsupportedFeature
+from smartspec_dsl.frontend.parse import parse_model
+from smartspec_dsl.ir import NA_VALUE
+from smartspec_dsl.passes.subscripts import flatten
+
+MODEL = """{UTF-8}
+supplier: s1, s2, s3 ~~|
+demander: d1, d2 ~~|
+pprofile: ptype, ppriority, pwidth, pextra ~~|
+demand satiation[demander] = 500, 300 ~ Widget/Month ~|
+supply capacity[supplier] = 200, 300, 450 ~ Widget/Month ~|
+demand curve[d1, pprofile] = 1, 5, 2, 0 ~~|
+demand curve[d2, pprofile] = 1, 7, 4, 0 ~~|
+supply curve[s1, pprofile] = 1, 1, 2, 0 ~~|
+supply curve[s2, pprofile] = 1, 3, 4, 0 ~~|
+supply curve[s3, pprofile] = 1, 5, 4, 0 ~~|
+market price = FIND MARKET PRICE(demand satiation[d1], demand curve[d1, ptype],
+    supply capacity[s1], supply curve[s1, ptype]) ~~|
+amount supplied[supplier] = SUPPLY AT PRICE(supply capacity[supplier], supply curve[supplier, ptype],
+    market price) ~~|
+amount demanded[demander] = DEMAND AT PRICE(demand satiation[demander], demand curve[demander, ptype],
+    market price) ~~|
+normal demand[d1, pprofile] = 3, 5, 2, 0 ~~|
+normal demand[d2, pprofile] = 3, 7, 4, 0 ~~|
+normal supply[s1, pprofile] = 3, 1, 2, 0 ~~|
+normal supply[s2, pprofile] = 3, 3, 4, 0 ~~|
+normal supply[s3, pprofile] = 3, 5, 4, 0 ~~|
+growing demand[demander] = demand satiation[demander] * (1 + Time) ~~|
+normal price = FIND MARKET PRICE(growing demand[d1], normal demand[d1, ptype],
+    supply capacity[s1], normal supply[s1, ptype]) ~~|
+normal supplied[supplier] = SUPPLY AT PRICE(supply capacity[supplier], normal supply[supplier, ptype],
+    normal price) ~~|
+normal demanded[demander] = DEMAND AT PRICE(growing demand[demander], normal demand[demander, ptype],
+    normal price) ~~|
+fixed supply[supplier, pprofile] = 0, 0, 1, 0; 0, 0, 1, 0; 0, 0, 1, 0; ~~|
+fixed price = FIND MARKET PRICE(demand satiation[d1], demand curve[d1, ptype],
+    supply capacity[s1], fixed supply[s1, ptype]) ~~|
+changing curve[demander, ptype] = IF THEN ELSE(Time >= 2, 5, 1) ~~|
+changing curve[demander, ppriority] = 5, 7 ~~|
+changing curve[demander, pwidth] = 2 ~~|
+changing curve[demander, pextra] = 0 ~~|
+changing demanded[demander] = DEMAND AT PRICE(demand satiation[demander], changing curve[demander, ptype],
+    5) ~~|
+country: c1, c2, c3 ~~|
+req[country] = 5, 5, 5 ~~|
+prio[country] = 3, 2, 1 ~~|
+mp = MARKETP(req[c1], prio[c1], ELMCOUNT(country), 2, 10 + Time) ~~|
+delivered[country] = ALLOC P(req[country], prio[country], 2, mp) ~~|
+by priority[country] = ALLOCATE BY PRIORITY(req[country], prio[country], ELMCOUNT(country), 2, 10 + Time) ~~|
+mp plenty = MARKETP(req[c1], prio[c1], 3, 2, 100) ~~|
+mp none = MARKETP(req[c1], prio[c1], 3, 2, 0) ~~|
+LOOK((0,0),(1,1),(2,1.5)) ~~|
+slope a = LOOKUP SLOPE(LOOK, -1, -1) ~~|
+slope b = LOOKUP SLOPE(LOOK, -1, 0) ~~|
+slope c = LOOKUP SLOPE(LOOK, -1, 1) ~~|
+slope d = LOOKUP SLOPE(LOOK, 1, 0) ~~|
+slope e = LOOKUP SLOPE(LOOK, 0.5, 0) ~~|
+slope f = LOOKUP SLOPE(LOOK, 1.5, 0) ~~|
+slope first = LOOKUP SLOPE(LOOK, 0, -1) ~~|
+slope last = LOOKUP SLOPE(LOOK, 2, 0) ~~|
+slope beyond = LOOKUP SLOPE(LOOK, 3, 1) ~~|
+slope over time = LOOKUP SLOPE(LOOK, Time / 2, 0) ~~|
+INITIAL TIME = 0 ~~|
+FINAL TIME = 3 ~~|
+TIME STEP = 1 ~~|
+SAVEPER = 1 ~~|
+"""
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    path = tmp_path_factory.mktemp("market") / "market.mdl"
+    path.write_text(MODEL)
+    model = smartspec_dsl.load(path)
+    fast = model.run(tier="interpreter")
+    ref = model.run(tier="compiled")
+    assert (fast.tier, ref.tier) == ("interpreter", "compiled")
+    return fast, ref
+
+
+@pytest.fixture(scope="module")
+def run(runs):
+    return runs[1]
+
+
+def test_tiers_give_the_same_bits(runs):
+    fast, ref = runs
+    assert np.array_equal(fast.values, ref.values, equal_nan=True)
+
+
+def test_find_market_price_rectangular_curves(run):
+    """The help's many-to-many example ("Many-to-many Allocation"; its lists of demanders
+    and suppliers made consistent) with rectangular curves, by hand: for prices in [4, 5]
+    demand is 500 (6 - p) / 2 + 300 and supply 200 + 300 (p - 1) / 4 + 450 (p - 3) / 4;
+    they meet at p = 2012.5 / 437.5 = 4.6, where 650 is bought and sold."""
+    assert run["market price"][0] == pytest.approx(4.6, abs=1e-12)
+    np.testing.assert_allclose([run[f"amount demanded[d{i}]"][0] for i in (1, 2)], [350, 300], atol=1e-9)
+    np.testing.assert_allclose([run[f"amount supplied[s{i}]"][0] for i in (1, 2, 3)], [200, 270, 180],
+                               atol=1e-9)
+
+
+def test_find_market_price_clears_a_moving_market_with_normal_curves(run):
+    """The help's example itself (normal curves, type 3) with a demand that grows: at every
+    time the price clears the market (what DEMAND AT PRICE and SUPPLY AT PRICE give at it add
+    up to the same total) and it rises with the demand."""
+    price = run["normal price"]
+    demanded = sum(run[f"normal demanded[d{i}]"] for i in (1, 2))
+    supplied = sum(run[f"normal supplied[s{i}]"] for i in (1, 2, 3))
+    np.testing.assert_allclose(demanded, supplied, rtol=1e-9)
+    assert np.all(np.diff(price) > 0)
+
+
+def test_find_market_price_with_a_fixed_supply(run):
+    """Type 0 suppliers offer their 950 at every price: the price is where the rectangular
+    demand falls to 950 ... but it never exceeds 800, so supply exceeds demand at every price
+    and no price clears the market: NaN (which the run reports), never a made-up number."""
+    assert math.isnan(run["fixed price"][0])
+    assert any(w.variable == "fixed price" and "FIND MARKET PRICE was given an invalid input" in w.message
+               for w in run.warnings)
+
+
+def test_profile_type_that_changes_over_time_is_reported(run):
+    """A priority type computed during the run that becomes 5 (not supported) at time 2 gives
+    NaN there, and the run's warning names the function and the time, not a silent NaN."""
+    np.testing.assert_allclose(run["changing demanded[d1]"][:2], [250, 250])   # 500 (6 - 5) / 2
+    assert np.isnan(run["changing demanded[d1]"][2:]).all()
+    messages = [w.message for w in run.warnings if w.variable == "changing demanded[d1]"]
+    assert messages and "at time 2" in messages[0] and "DEMAND AT PRICE" in messages[0]
+    assert "priority type other than 0-4" in messages[0]
+
+
+def test_marketp_and_alloc_p_are_allocate_by_priority_in_two_steps(run):
+    """ALLOCATE BY PRIORITY's example of the array tests by hand: requests 5, 5, 5 at
+    priorities 3, 2, 1, width 2, supply 10 + Time: for levels x in [1, 2] the first gets 5,
+    the others 5 (3 - x) / 2 and 5 (2 - x) / 2, which add up to 10 + t at x = 1.5 - t / 5
+    (t = 0, 1, 2); at t = 3, 13 is 5 + 5 + 5 (2 - x) / 2 at x = 0.8 (the second in full below
+    x = 2). ALLOC P at that level gives ALLOCATE BY PRIORITY's numbers (help, "MARKETP")."""
+    np.testing.assert_allclose(run["mp"], [1.5, 1.3, 1.1, 0.8], atol=1e-12)
+    for i in (1, 2, 3):
+        assert np.array_equal(run[f"delivered[c{i}]"], run[f"by priority[c{i}]"])
+    np.testing.assert_allclose([run[f"delivered[c{i}]"][0] for i in (1, 2, 3)], [5, 3.75, 1.25], atol=1e-9)
+
+
+def test_marketp_when_supply_covers_all_or_nothing(run):
+    """Chosen where the help is silent: with supply for every request, the highest level at
+    which each gets all it asks for (lowest priority - width / 2 = 0); with none, the lowest
+    at which none gets anything (highest priority + width / 2 = 4). ALLOC P at them gives
+    the requests in full, and nothing."""
+    assert run["mp plenty"][0] == 0.0 and run["mp none"][0] == 4.0
+
+
+def test_lookup_slope_the_helps_examples(run):
+    """Vensim help, "LOOKUP SLOPE": its six examples. The help writes the lookup as
+    ((0,1),(1,1),(2,3)), but its results (1 before the table with mode 1, 0.75 at x = 1,
+    1 at 0.5, 0.5 at 1.5) are those of ((0,0),(1,1),(2,1.5)), used here."""
+    assert run["slope a"][0] == NA_VALUE
+    assert run["slope b"][0] == 0
+    assert run["slope c"][0] == 1
+    assert run["slope d"][0] == 0.75
+    assert run["slope e"][0] == 1
+    assert run["slope f"][0] == 0.5
+
+
+def test_lookup_slope_at_and_beyond_the_ends(run):
+    """Chosen where the help is silent: at the first or last point, the slope of its one
+    segment (inside the table, whatever the mode); beyond the end with mode 1 the nearest
+    segment's. (The help's :NA: for two points at one x cannot arise: such a lookup is refused.)"""
+    assert run["slope first"][0] == 1 and run["slope last"][0] == 0.5 and run["slope beyond"][0] == 0.5
+    np.testing.assert_array_equal(run["slope over time"], [1, 1, 0.75, 0.5])   # x = 0, 0.5, 1, 1.5
+
+
+CONTROL = "INITIAL TIME = 0 ~~|\nFINAL TIME = 1 ~~|\nTIME STEP = 1 ~~|\nSAVEPER = 1 ~~|\n"
+MARKET = """
+D: d1, d2 ~~|
+S: s1, s2 ~~|
+P: ptype, ppriority, pwidth, pextra ~~|
+dq[D] = 1, 2 ~~|
+sq[S] = 1, 2 ~~|
+dp[D, P] = 1, 1, 1, 0; 1, 2, 1, 0; ~~|
+sp[S, P] = 1, 1, 1, 0; 1, 2, 1, 0; ~~|
+"""
+
+
+def flat(text: str):
+    return flatten(parse_model(MARKET + text + CONTROL, "t.mdl"))
+
+
+def test_market_arguments_are_checked_with_their_position():
+    with pytest.raises(ModelError, match=r"t.mdl:9:\d+: FIND MARKET PRICE's priority profile must be a "
+                                         r"variable whose last subscript is the profile's first element"):
+        flat("p = FIND MARKET PRICE(dq[d1], dp[d1, P], sq[s1], sp[s1, ptype]) ~~|\n")
+    with pytest.raises(ModelError, match=r"t.mdl:9:\d+: FIND MARKET PRICE takes 4 arguments"):
+        flat("p = FIND MARKET PRICE(dq[d1], dp[d1, ptype], sq[s1]) ~~|\n")
+    with pytest.raises(ModelError, match=r"t.mdl:9:\d+: FIND MARKET PRICE: the supply profile's second-last "
+                                         r"subscript must run over the same elements"):
+        flat("p = FIND MARKET PRICE(dq[d1], dp[d1, ptype], sq[s1], sp[s2, ptype]) ~~|\n")
+    with pytest.raises(ModelError, match=r"t.mdl:9:\d+: MARKETP's size must be a whole number from 1 to 2"):
+        flat("mp = MARKETP(dq[d1], dq[d1], 3, 1, 2) ~~|\n")
+    with pytest.raises(ModelError, match=r"t.mdl:9:\d+: DEMAND AT PRICE gives an array"):
+        flat("x = DEMAND AT PRICE(dq[d1], dp[d1, ptype], 1) ~~|\n")
+
+
+def test_unsupported_profile_type_given_as_a_constant_is_refused_before_the_run():
+    with pytest.raises(UnsupportedFeature, match=r"t.mdl:10:\d+: SUPPLY AT PRICE: priority type 5 "
+                                                  r"\(constant elasticity\) \(from 'bad\[s1,ptype\]'"):
+        flat("bad[S, P] = 5, 1, 1, -1; 1, 2, 1, 0; ~~|\n"
+             "a[S] = SUPPLY AT PRICE(sq[S], bad[S, ptype], 1) ~~|\n")
