@@ -33,18 +33,22 @@ amount supplied[supplier] = SUPPLY AT PRICE(supply capacity[supplier], supply cu
     market price) ~~|
 amount demanded[demander] = DEMAND AT PRICE(demand satiation[demander], demand curve[demander, ptype],
     market price) ~~|
-normal demand[d1, pprofile] = 3, 5, 2, 0 ~~|
-normal demand[d2, pprofile] = 3, 7, 4, 0 ~~|
-normal supply[s1, pprofile] = 3, 1, 2, 0 ~~|
-normal supply[s2, pprofile] = 3, 3, 4, 0 ~~|
-normal supply[s3, pprofile] = 3, 5, 4, 0 ~~|
-growing demand[demander] = demand satiation[demander] * (1 + Time) ~~|
-normal price = FIND MARKET PRICE(growing demand[d1], normal demand[d1, ptype],
-    supply capacity[s1], normal supply[s1, ptype]) ~~|
-normal supplied[supplier] = SUPPLY AT PRICE(supply capacity[supplier], normal supply[supplier, ptype],
-    normal price) ~~|
-normal demanded[demander] = DEMAND AT PRICE(growing demand[demander], normal demand[demander, ptype],
-    normal price) ~~|
+curve: fixed, rectangular, triangular, normal, exponential ~~|
+demand profile[curve, demander, ptype] = 0, 0; 1, 1; 2, 2; 3, 3; 4, 4; ~~|
+demand profile[curve, demander, ppriority] = 1, 2; 1, 2; 1, 2; 1, 2; 1, 2; ~~|
+demand profile[curve, demander, pwidth] = 1 ~~|
+demand profile[curve, demander, pextra] = 0 ~~|
+growing demand[curve, demander] = demand satiation[demander] * Time / 12 ~~|
+supply profile[curve, supplier, ptype] = 0, 0, 0; 1, 1, 1; 2, 2, 2; 3, 3, 3; 4, 4, 4; ~~|
+supply profile[curve, supplier, ppriority] = 1, 2, 3; 1, 2, 3; 1, 2, 3; 1, 2, 3; 1, 2, 3; ~~|
+supply profile[curve, supplier, pwidth] = 1 ~~|
+supply profile[curve, supplier, pextra] = 0 ~~|
+price[curve] = FIND MARKET PRICE(growing demand[curve, d1], demand profile[curve, d1, ptype],
+    supply capacity[s1], supply profile[curve, s1, ptype]) ~~|
+supplied[curve, supplier] = SUPPLY AT PRICE(supply capacity[supplier], supply profile[curve, supplier, ptype],
+    price[curve]) ~~|
+demanded[curve, demander] = DEMAND AT PRICE(growing demand[curve, demander],
+    demand profile[curve, demander, ptype], price[curve]) ~~|
 fixed supply[supplier, pprofile] = 0, 0, 1, 0; 0, 0, 1, 0; 0, 0, 1, 0; ~~|
 fixed price = FIND MARKET PRICE(demand satiation[d1], demand curve[d1, ptype],
     supply capacity[s1], fixed supply[s1, ptype]) ~~|
@@ -112,24 +116,35 @@ def test_find_market_price_rectangular_curves(run):
                                atol=1e-9)
 
 
-def test_find_market_price_clears_a_moving_market_with_normal_curves(run):
-    """The help's example itself (normal curves, type 3) with a demand that grows: at every
-    time the price clears the market (what DEMAND AT PRICE and SUPPLY AT PRICE give at it add
-    up to the same total) and it rises with the demand."""
-    price = run["normal price"]
-    demanded = sum(run[f"normal demanded[d{i}]"] for i in (1, 2))
-    supplied = sum(run[f"normal supplied[s{i}]"] for i in (1, 2, 3))
-    np.testing.assert_allclose(demanded, supplied, rtol=1e-9)
-    assert np.all(np.diff(price) > 0)
+# Vensim's FIND MARKET PRICE on this market (demand 500 and 300 growing from 0 over 12 time
+# units, priorities 1, 2 for demand and 1, 2, 3 for supply, width 1), times 0 to 3: its
+# output as published with SDEverywhere's allocate_price test model (6 digits)
+VENSIM_PRICE = {"rectangular": [0.5, 0.775862, 0.970588, 1.11538],
+                "triangular": [0.5, 0.871389, 0.985071, 1.06147],
+                "normal": [-4, 0.22617, 0.622241, 0.862828],
+                "exponential": [-9, -0.152467, 0.426918, 0.730247]}
 
 
-def test_find_market_price_with_a_fixed_supply(run):
-    """Type 0 suppliers offer their 950 at every price: the price is where the rectangular
-    demand falls to 950 ... but it never exceeds 800, so supply exceeds demand at every price
-    and no price clears the market: NaN (which the run reports), never a made-up number."""
-    assert math.isnan(run["fixed price"][0])
-    assert any(w.variable == "fixed price" and "FIND MARKET PRICE was given an invalid input" in w.message
-               for w in run.warnings)
+@pytest.mark.parametrize("curve", sorted(VENSIM_PRICE))
+def test_find_market_price_is_vensims(run, curve):
+    """Each curve type against Vensim's own numbers; at time 0 there is no demand, and the
+    price is where supply starts (normal and exponential: 5 and 10 widths below)."""
+    np.testing.assert_allclose(run[f"price[{curve}]"], VENSIM_PRICE[curve], rtol=1e-4)
+    demanded = sum(run[f"demanded[{curve},d{i}]"] for i in (1, 2))
+    supplied = sum(run[f"supplied[{curve},s{i}]"] for i in (1, 2, 3))
+    np.testing.assert_allclose(demanded[1:], supplied[1:], rtol=1e-9)   # the market clears
+
+
+def test_find_market_price_with_fixed_quantities(run):
+    """Every curve fixed (type 0): nothing depends on the price, which is :NA: (Vensim's output
+    has no value for it), while DEMAND AT PRICE and SUPPLY AT PRICE give the quantities, as
+    Vensim's do. A fixed supply of 950 against a rectangular demand of at most 800: supply
+    exceeds demand at every price, and the price is the low end of the demand curves' range
+    (the lowest priority - width / 2 = 4), where all 800 is demanded."""
+    assert list(run["price[fixed]"]) == [NA_VALUE] * 4
+    np.testing.assert_allclose(run["demanded[fixed,d1]"], [0, 500 / 12, 1000 / 12, 125])
+    np.testing.assert_allclose(run["supplied[fixed,s3]"], [450] * 4)
+    assert run["fixed price"][0] == 4.0
 
 
 def test_profile_type_that_changes_over_time_is_reported(run):
@@ -218,3 +233,27 @@ def test_unsupported_profile_type_given_as_a_constant_is_refused_before_the_run(
                                                   r"\(constant elasticity\) \(from 'bad\[s1,ptype\]'"):
         flat("bad[S, P] = 5, 1, 1, -1; 1, 2, 1, 0; ~~|\n"
              "a[S] = SUPPLY AT PRICE(sq[S], bad[S, ptype], 1) ~~|\n")
+
+
+def test_units_of_the_market_functions():
+    """Units (help): DEMAND/SUPPLY AT PRICE give the quantity's units, FIND MARKET PRICE the
+    profile's (the price's), ALLOC P the request's, LOOKUP SLOPE the lookup's."""
+    from smartspec_dsl.passes.units import check_units
+    text = """
+D: d1, d2 ~~|
+P: ptype, ppriority, pwidth, pextra ~~|
+dq[D] = 1, 2 ~ Widget ~|
+dp[D, P] = 1, 1, 1, 0; 1, 2, 1, 0; ~ Dollar/Widget ~|
+price = FIND MARKET PRICE(dq[d1], dp[d1, ptype], dq[d1], dp[d1, ptype]) ~ Dollar/Widget ~|
+bought[D] = DEMAND AT PRICE(dq[D], dp[D, ptype], price) ~ Widget ~|
+sold[D] = SUPPLY AT PRICE(dq[D], dp[D, ptype], price) ~ Dollar ~|
+got[D] = ALLOC P(dq[D], 1, 1, 0) ~ Widget ~|
+tab((0,0),(1,1)) ~ Dollar ~|
+s = LOOKUP SLOPE(tab, 1, 0) ~ Widget ~|
+INITIAL TIME = 0 ~ Month ~|
+FINAL TIME = 1 ~ Month ~|
+TIME STEP = 1 ~ Month ~|
+SAVEPER = 1 ~ Month ~|
+"""
+    found = {i.variable for i in check_units(parse_model(text, "u.mdl"))}
+    assert found == {"sold", "s"}

@@ -16,6 +16,7 @@ import math
 import numpy as np
 from numba import njit
 
+from ..ir import NA_VALUE as NA
 from .kernel_intrinsics import JIT
 from .kernel_lib import allocate, demand_share
 
@@ -54,15 +55,14 @@ def _excess(v, b, nd, ns, x):
 
 
 @njit(**JIT)
-def _boundary(v, b, nd, ns, lo, hi, strict):
-    """By bisection, the price where the excess demand stops being > 0 (strict) or >= 0;
-    the excess is that at lo and not at hi, and it falls as the price rises."""
+def _boundary(v, b, nd, ns, lo, hi):
+    """By bisection, the price where the excess demand stops being >= 0: it is at lo and
+    not at hi, and it falls as the price rises."""
     for _ in range(400):
         mid = 0.5 * (lo + hi)
         if mid <= lo or mid >= hi:
             break
-        e = _excess(v, b, nd, ns, mid)
-        if e > 0.0 or (not strict and e == 0.0):
+        if _excess(v, b, nd, ns, mid) >= 0.0:
             lo = mid
         else:
             hi = mid
@@ -70,16 +70,30 @@ def _boundary(v, b, nd, ns, lo, hi, strict):
 
 
 @njit(**JIT)
+def _reach(ptype, width):
+    """How far from its priority a curve of this type is searched for the market price, in
+    widths: the support of the rectangular and triangular curves; 5 standard deviations of
+    the normal, 10 widths of the exponential (where Vensim's FIND MARKET PRICE stops: with
+    no demand it gives the lowest priority less these, -4 and -9 for priority 1, width 1)."""
+    if ptype == 3.0:
+        return 5.0
+    if ptype == 4.0:
+        return 10.0
+    return 0.5
+
+
+@njit(**JIT)
 def find_market_price(v, b, m, nd):
     """FIND MARKET PRICE over the block v[b:b+m]: the nd demanders' satiation quantities,
     their profiles (ptype, ppriority, pwidth, pextra each), then the suppliers' capacities
-    and profiles likewise. The price at which total demand equals total supply (bisection:
-    the excess demand falls as the price rises). Where the two are equal over a whole
-    interval of prices (a flat stretch of both curves) the middle of that interval; where
-    they are equal at every price (nothing depends on the price, or every quantity is 0)
-    the middle of the profiles' priorities (the help leaves both open). NaN when no price
-    clears the market (fixed quantities that never meet) or an input is invalid: a negative
-    quantity, a profile type other than 0-4, a width that is not positive."""
+    and profiles likewise. The price at which total demand equals total supply, searched by
+    bisection (the excess demand falls as the price rises) between the lowest and highest
+    prices the curves reach (`_reach`); where the excess is negative (or positive) over the
+    whole range, its low (or high) end, and where demand equals supply over an interval of
+    prices, its high end (so with no demand at all, the price below which nothing is
+    supplied: Vensim's output). :NA: when no quantity depends on the price (every profile
+    of type 0, fixed quantity); NaN for an invalid input: a negative quantity, a profile
+    type other than 0-4, a width that is not positive."""
     nd = int(nd)
     ns = (m - 5 * nd) // 5
     lo = math.inf
@@ -90,35 +104,16 @@ def find_market_price(v, b, m, nd):
         if not q >= 0.0 or not _valid_profile(v[p], v[p + 2], v[p + 1]):
             return math.nan
         if q > 0.0 and v[p] != 0.0:
-            lo = min(lo, v[p + 1] - v[p + 2])
-            hi = max(hi, v[p + 1] + v[p + 2])
+            reach = _reach(v[p], v[p + 2]) * v[p + 2]
+            lo = min(lo, v[p + 1] - reach)
+            hi = max(hi, v[p + 1] + reach)
     if lo > hi:    # no quantity depends on the price
-        return math.nan if _excess(v, b, nd, ns, 0.0) != 0.0 else 0.0
-    middle = 0.5 * (lo + hi)
-    # normal and exponential profiles have tails: widen until each side is reached
-    span = hi - lo
-    for _ in range(200):
-        if _excess(v, b, nd, ns, lo) > 0.0:
-            break
-        lo -= span
-        span *= 2.0
-    span = hi - lo
-    for _ in range(200):
-        if _excess(v, b, nd, ns, hi) < 0.0:
-            break
-        hi += span
-        span *= 2.0
-    e_lo = _excess(v, b, nd, ns, lo)
-    e_hi = _excess(v, b, nd, ns, hi)
-    if e_lo < 0.0 or e_hi > 0.0:
-        return math.nan   # supply exceeds demand at every price, or the reverse
-    if e_lo == 0.0 and e_hi == 0.0:
-        return middle
-    # the clearing prices run from where the excess stops being positive to where it
-    # turns negative
-    first = lo if e_lo == 0.0 else _boundary(v, b, nd, ns, lo, hi, True)
-    last = hi if e_hi == 0.0 else _boundary(v, b, nd, ns, lo, hi, False)
-    return 0.5 * (first + last)
+        return NA
+    if _excess(v, b, nd, ns, lo) < 0.0:
+        return lo
+    if _excess(v, b, nd, ns, hi) >= 0.0:
+        return hi
+    return _boundary(v, b, nd, ns, lo, hi)
 
 
 @njit(**JIT)

@@ -147,7 +147,7 @@ _ALL = [
             takes_lookup=True),
     _kernel("LOOKUP SLOPE", (3, 3), "lookup_slope",
             "LOOKUP SLOPE(table, x, mode): the table's slope at x; beyond its ends 0 (mode 0), the "
-            "nearest segment's (1) or :NA: (-1)", emit=OWN, takes_lookup=True),
+            "nearest segment's (1) or :NA: (-1)", OF_TABLE, OWN, takes_lookup=True),
     _kernel("GAMMA LN", (1, 1), "gamma_ln", "GAMMA LN(x): natural logarithm of the gamma function",
             DIMENSIONLESS),
     # ---- random numbers (counter-based: a draw depends on seed, call site and time step only)
@@ -254,7 +254,7 @@ _ALL = [
     Builtin("SUPPLY AT PRICE", None, FLATTENING, "SUPPLY AT PRICE(capacity, profile, price): what each "
             "supplier offers at the price", SAME_AS_FIRST),
     Builtin("MARKETP", None, FLATTENING, "MARKETP(request[first], priority[first], size, width, supply): "
-            "the market priority ALLOC P shares the supply out at"),
+            "the market priority ALLOC P shares the supply out at", DIMENSIONLESS),
     Builtin("VECTOR LOOKUP", None, FLATTENING, "a vector read as a lookup's y values over [xmin, xmax] "
             "(modes 0-5 and 7)"),
     # ---- data files, read at compile time by frontend/external.py

@@ -121,7 +121,7 @@ def _bad_number(who: str, pos, x: float, t: float, saved: bool = True, cause: st
            "equation or in one it reads")
     if cause and x != x:
         why = (f"{cause} was given an invalid input at that time (a priority type other than 0-4, a "
-               "width that is not positive, a negative quantity, or a market no price clears), or " + why)
+               "width that is not positive or a negative quantity), or " + why)
     return SimulationWarning("nan" if x != x else "inf", who, t, pos,
                              f"{_at(pos)}'{who}' is {what} at time {t:g}{'' if saved else ' (not saved)'}: {why}")
 
