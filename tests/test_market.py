@@ -5,7 +5,6 @@ out by hand from the help's definitions ("Allocation Functions", "Specifying the
 compiled kernel give the same bits). One model, so one compile per tier."""
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 

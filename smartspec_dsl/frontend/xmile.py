@@ -410,20 +410,76 @@ def parse_xmile(data: bytes, filename: str = "<model>") -> ir.Model:
     top = next((m for m in models if not m.attrs.get("name")), models[0])
     b.models = {xmile_name(m.attrs.get("name", "")): m for m in models if m is not top}
     _instantiate(b, top, "", ())
-    for macro in root.findall("macro"):
-        raise UnsupportedFeature(f"{macro.pos}: macro '{macro.attrs.get('name', '')}' is not supported")
-    var_dims = {n: v.dims for n, v in b.vars.items()}
-    lookups = {n for n, v in b.vars.items() if v.node.tag == "gf"
+    signatures = {xmile_name(m.attrs.get("name", "")): _signature(m) for m in root.findall("macro")}
+    macros = {name: _macro(b, m, signatures) for name, m in zip(signatures, root.findall("macro"))}
+    variables = _translate_all(b, b.vars, {}, signatures)
+    _controls(b, specs, variables)
+    ranges = {d: ir.SubscriptRange(d, els, (), None, b.written[d]) for d, els in b.dims.items()}
+    return ir.Model(filename, variables, ranges, macros, method=method, notices=tuple(b.notices))
+
+
+def _translate_all(b: _Build, found: dict[str, _Var], params: dict,
+                   signatures: dict) -> dict[str, ir.Variable]:
+    """The IR variables of `found` (a model's or a macro's), with the hidden tables of
+    graphical functions applied to an equation; `params` are a macro's parameters."""
+    var_dims = {n: v.dims for n, v in found.items()} | {p: () for p in params}
+    lookups = {n for n, v in found.items() if v.node.tag == "gf"
                or (v.node.find("gf") is not None and v.node.find("eqn") is None)}
     variables: dict[str, ir.Variable] = {}
     new: dict[str, ir.Variable] = {}
-    for name, v in b.vars.items():
-        ctx = Context(b.dims, var_dims, lookups, v.display, v.dims)
+    for name, v in found.items():
+        ctx = Context(b.dims, var_dims, lookups, v.display, v.dims, name, signatures)
         variables[name] = _variable(b, v, ctx, new)
     variables.update(new)
-    _controls(b, specs, variables)
-    ranges = {d: ir.SubscriptRange(d, els, (), None, b.written[d]) for d, els in b.dims.items()}
-    return ir.Model(filename, variables, ranges, method=method, notices=tuple(b.notices))
+    return variables
+
+
+def _signature(node: Node) -> tuple[tuple[str, ...], tuple]:
+    """A macro's parameters and their defaults (parsed equations, or None when the
+    parameter must be given), XMILE 1.0 section 4.8."""
+    params, defaults = [], []
+    for parm in node.findall("parm"):
+        name = xmile_name(parm.text)
+        if not name:
+            raise ModelError(f"{parm.pos}: a <parm> of macro '{node.attrs.get('name', '')}' has no name")
+        params.append(name)
+        default = parm.attrs.get("default")
+        defaults.append(None if default is None else
+                        parse_equation(default, parm.pos, f"{node.attrs.get('name', '')}: {name}"))
+    return tuple(params), tuple(defaults)
+
+
+def _macro(b: _Build, node: Node, signatures: dict) -> ir.Macro:
+    """An XMILE macro (section 4.8) as an IR macro: its <eqn> is the value, over its
+    parameters and its own <variables> (stocks included), which every call gets its own
+    copy of. A macro with <sim_specs> runs a whole simulation per call: not supported."""
+    raw = node.attrs.get("name", "")
+    name = xmile_name(raw)
+    if not name:
+        raise ModelError(f"{node.pos}: a <macro> without a name")
+    if node.find("sim_specs") is not None:
+        raise UnsupportedFeature(f"{node.find('sim_specs').pos}: macro '{raw}' has its own <sim_specs> "
+                                 "(a simulation run per call), which is not supported")
+    eqn = node.find("eqn")
+    if eqn is None:
+        raise ModelError(f"{node.pos}: macro '{raw}' has no <eqn>")
+    params = dict.fromkeys(signatures[name][0], node.pos)
+    inner = _Build(b.root, b.dims, b.written, b.models, notices=b.notices)
+    _instantiate(inner, node, "", ())
+    for p in params:
+        if p in inner.vars:
+            raise ModelError(f"{inner.vars[p].node.pos}: '{p}' is both a parameter and a variable "
+                             f"of macro '{raw}'")
+    if name in inner.vars:
+        raise ModelError(f"{inner.vars[name].node.pos}: macro '{raw}' has a variable of its own name")
+    body = _translate_all(inner, inner.vars, params, signatures)
+    out = _Var(node, name, display_name(raw), "", ())
+    ctx = Context(b.dims, {n: v.dims for n, v in inner.vars.items()} | {p: () for p in params},
+                  set(), display_name(raw), (), name, signatures)
+    value = _equation(inner, out, eqn, ctx)
+    body[name] = ir.Variable(name, display_name(raw), ir.Kind.AUXILIARY, expr=value, pos=eqn.pos,
+                             definitions=(ir.Definition((), (), "=", value, pos=eqn.pos),))
+    return ir.Macro(name, tuple(params), (), tuple(body.values()), node.pos)
 
 
 def parse_xmile_file(path: str | Path) -> ir.Model:
