@@ -75,6 +75,11 @@ slope first = LOOKUP SLOPE(LOOK, 0, -1) ~~|
 slope last = LOOKUP SLOPE(LOOK, 2, 0) ~~|
 slope beyond = LOOKUP SLOPE(LOOK, 3, 1) ~~|
 slope over time = LOOKUP SLOPE(LOOK, Time / 2, 0) ~~|
+point: p0, p1, p2 ~~|
+look y[point] = 0, 1, 1.5 ~~|
+vector slope = VECTOR LOOKUP(look y[p0], Time / 2, 0, 2, 6) ~~|
+vector slope beyond = VECTOR LOOKUP(look y[p0], 2 + Time, 0, 2, 9) ~~|
+vector slope inside = VECTOR LOOKUP(look y[p0], 2 + Time, 0, 2, 6) ~~|
 INITIAL TIME = 0 ~~|
 FINAL TIME = 3 ~~|
 TIME STEP = 1 ~~|
@@ -209,6 +214,14 @@ sp[S, P] = 1, 1, 1, 0; 1, 2, 1, 0; ~~|
 
 def flat(text: str):
     return flatten(parse_model(MARKET + text + CONTROL, "t.mdl"))
+
+
+def test_vector_lookup_slopes(run):
+    """VECTOR LOOKUP modes 6 and 9 (help, "VECTOR LOOKUP": the equivalents of LOOKUP SLOPE,
+    and of LOOKUP SLOPE with extrapolation): LOOK's y values 0, 1, 1.5 over [0, 2]."""
+    np.testing.assert_array_equal(run["vector slope"], [1, 1, 0.75, 0.5])
+    np.testing.assert_array_equal(run["vector slope beyond"], [0.5, 0.5, 0.5, 0.5])   # x = 2 .. 5
+    np.testing.assert_array_equal(run["vector slope inside"], [0.5, 0, 0, 0])
 
 
 def test_market_arguments_are_checked_with_their_position():

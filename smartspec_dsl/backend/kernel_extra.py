@@ -138,8 +138,9 @@ def vector_lookup(v, b, n, x, xmin, xmax, mode):
     """VECTOR LOOKUP(vec, x, xmin, xmax, mode) (Vensim help): the vector v[b:b+n] as the
     y values of a lookup whose n points divide [xmin, xmax] evenly, read as mode says:
     0 lookup, 1 LOOKUP AREA from xmin, 2 LOOKUP BACKWARD, 3 LOOKUP EXTRAPOLATE,
-    4 LOOKUP FORWARD, 5 LOOKUP INVERT, 7 the area from xmin with the end segments
-    extended. Other modes (6, 8, 9: slopes, extrapolated inversion) give NaN."""
+    4 LOOKUP FORWARD, 5 LOOKUP INVERT, 6 LOOKUP SLOPE, 7 the area from xmin with the end
+    segments extended, 9 LOOKUP SLOPE extrapolated (the end segments' slopes beyond them).
+    Other modes (8, extrapolated inversion) give NaN."""
     tab = np.empty(2 * n)
     for k in range(n):
         tab[k] = xmin + k * (xmax - xmin) / (n - 1)
@@ -159,6 +160,8 @@ def vector_lookup(v, b, n, x, xmin, xmax, mode):
         return lookup_forward(x, tab, 0, n)
     if m == 5:
         return lookup_invert(x, tab, 0, n)
+    if m == 6 or m == 9:
+        return lookup_slope(x, 0.0 if m == 6 else 1.0, tab, 0, n)
     if m == 7:
         if x >= xmin:
             return _area_extrapolated(xmin, x, tab, 0, n)

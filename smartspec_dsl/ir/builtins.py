@@ -258,7 +258,7 @@ _ALL = [
     Builtin("MARKETP", None, FLATTENING, "MARKETP(request[first], priority[first], size, width, supply): "
             "the market priority ALLOC P shares the supply out at", DIMENSIONLESS),
     Builtin("VECTOR LOOKUP", None, FLATTENING, "a vector read as a lookup's y values over [xmin, xmax] "
-            "(modes 0-5 and 7)"),
+            "(modes 0-7 and 9)"),
     # ---- data files, read at compile time by frontend/external.py
     Builtin("GET XLS CONSTANTS", None, EXTERNAL, "constants from a spreadsheet"),
     Builtin("GET DIRECT CONSTANTS", None, EXTERNAL, "constants from a .csv/.tab file or spreadsheet"),

@@ -243,10 +243,10 @@ class ArrayFunctions:
         vec = tuple(self.instantiate(replace(ref, subscripts=ref.subscripts[:last] + (el,)), ctx, it, display)
                     for el in elements)
         mode = fold(self.instantiate(mode, ctx, it, display))
-        if isinstance(mode, ir.Num) and mode.value in (6, 8, 9):
-            raise UnsupportedFeature(f"{e.pos}: VECTOR LOOKUP mode {mode.value:g} (slopes, and inversion "
-                                     "with extrapolation) is not supported yet; modes 0-5 and 7 are")
-        if isinstance(mode, ir.Num) and mode.value not in (0, 1, 2, 3, 4, 5, 7):
+        if isinstance(mode, ir.Num) and mode.value == 8:
+            raise UnsupportedFeature(f"{e.pos}: VECTOR LOOKUP mode 8 (inversion with extrapolation) is "
+                                     "not supported yet; modes 0-7 and 9 are")
+        if isinstance(mode, ir.Num) and mode.value not in (0, 1, 2, 3, 4, 5, 6, 7, 9):
             raise ModelError(f"{e.pos}: VECTOR LOOKUP's mode must be a whole number from 0 to 9, "
                              f"got {mode.value:g}")
         packed = self.driver(PACK, vec, e.pos, display)
