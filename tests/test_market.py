@@ -56,6 +56,21 @@ changing curve[demander, pwidth] = 2 ~~|
 changing curve[demander, pextra] = 0 ~~|
 changing demanded[demander] = DEMAND AT PRICE(demand satiation[demander], changing curve[demander, ptype],
     5) ~~|
+requester: A1, A2 ~~|
+type now[requester, ptype] = Time ~~|
+type now[requester, ppriority] = 0.1, 0.9 ~~|
+type now[requester, pwidth] = 0.5 ~~|
+type now[requester, pextra] = 0 ~~|
+type next[requester, ptype] = Time + 1 ~~|
+type next[requester, ppriority] = 0.1, 0.9 ~~|
+type next[requester, pwidth] = 0.5 ~~|
+type next[requester, pextra] = 0 ~~|
+request big[requester] = 200, 300 ~~|
+request mixed[requester] = 200, 50 ~~|
+big now[requester] = ALLOCATE AVAILABLE(request big[requester], type now[requester, ptype], 100) ~~|
+big next[requester] = ALLOCATE AVAILABLE(request big[requester], type next[requester, ptype], 100) ~~|
+mixed now[requester] = ALLOCATE AVAILABLE(request mixed[requester], type now[requester, ptype], 100) ~~|
+mixed next[requester] = ALLOCATE AVAILABLE(request mixed[requester], type next[requester, ptype], 100) ~~|
 country: c1, c2, c3 ~~|
 req[country] = 5, 5, 5 ~~|
 prio[country] = 3, 2, 1 ~~|
@@ -158,6 +173,22 @@ def test_profile_type_that_changes_over_time_is_reported(run):
     messages = [w.message for w in run.warnings if w.variable == "changing demanded[d1]"]
     assert messages and "at time 2" in messages[0] and "DEMAND AT PRICE" in messages[0]
     assert "priority type other than 0-4" in messages[0]
+
+
+# Vensim's ALLOCATE AVAILABLE with the priority type changing over time, 0 (fixed) to 4
+# (exponential), priorities 0.1 and 0.9, width 0.5, 100 available: its output as published
+# with SDEverywhere's allocate_ptype test model (6 digits), for requests 200, 300 and 200, 50
+VENSIM_ALLOCATION = {"big": ([40, 0, 0, 3.87908, 11.863], [60, 100, 99.9998, 96.1207, 88.1368]),
+                     "mixed": ([80, 50, 49.9999, 57.4714, 58.6115], [20, 50, 50, 42.5285, 41.3884])}
+
+
+@pytest.mark.parametrize("case", sorted(VENSIM_ALLOCATION))
+def test_allocate_available_every_profile_type_is_vensims(run, case):
+    """Profile types 0-4 computed during the run give Vensim's allocations (type 2's
+    99.9998 and 49.9999 are Vensim's search tolerance: exactly 100 and 50 here, by hand)."""
+    for k, element in enumerate(("A1", "A2")):
+        got = np.concatenate([run[f"{case} now[{element}]"], run[f"{case} next[{element}]"][3:]])
+        np.testing.assert_allclose(got, VENSIM_ALLOCATION[case][k], rtol=1e-5, atol=3e-4)
 
 
 def test_marketp_and_alloc_p_are_allocate_by_priority_in_two_steps(run):

@@ -1,8 +1,9 @@
 """Whole-array functions, expanded by the flattening pass (subscripts.py): VECTOR SELECT
 over its ranges, and the functions whose result for one element depends on a whole vector
 (VECTOR RANK, VECTOR SORT ORDER, VECTOR REORDER, VECTOR ELM MAP, VECTOR LOOKUP,
-ALLOCATE BY PRIORITY, ALLOCATE AVAILABLE, INVERT MATRIX) as one hidden driver variable per
-vector and one `@ELEMENT` read per element.
+ALLOCATE BY PRIORITY, ALLOCATE AVAILABLE, INVERT MATRIX, DEMAND AT PRICE, SUPPLY AT PRICE)
+as one hidden driver variable per vector and one `@ELEMENT` read per element; FIND MARKET
+PRICE and MARKETP, whose value is one number computed from vectors, as a driver read whole.
 
 `ArrayFunctions` is a part of the flattener (`subscripts._Flattener` derives from it): its
 methods use the flattener's `model`, `space`, `drivers`, `driver_of`, `instantiate` and
