@@ -281,6 +281,12 @@ PICKS = doc("""
   <element subscript="y, e"><eqn>50</eqn></element></aux>
 <aux name="in grid"><eqn>grid[i, TIME MOD 5 + 1]</eqn></aux>
 <aux name="row pick"><dimensions><dim name="two"/></dimensions><eqn>grid[two, i + 1] + values[5]</eqn></aux>
+<aux name="curve"><dimensions><dim name="two"/></dimensions>
+  <element subscript="x"><gf><xscale min="0" max="6"/><ypts>0,60</ypts></gf></element>
+  <element subscript="y"><gf><xscale min="0" max="6"/><ypts>6,0</ypts></gf></element><eqn>TIME</eqn></aux>
+<aux name="outside"><eqn>values[TIME + 4]</eqn></aux>
+<aux name="position"><eqn>letters.c * 10</eqn></aux>
+<aux name="sizes"><dimensions><dim name="two"/></dimensions><eqn>SIZE(SELF) * 100 + SIZE(grid) * 10 + SIZE(values)</eqn></aux>
 <aux name="held"><eqn>IF TIME &gt; 2 THEN PREVIOUS(SELF, 0) ELSE TIME * 10</eqn></aux>
 <aux name="l2"><eqn>LOGB(256, 2)</eqn></aux>
 <aux name="l10"><eqn>LOGB(1000)</eqn></aux>
@@ -315,6 +321,17 @@ def test_positions_computed_when_the_model_runs(picks):
     # two dimensions, row-major: grid[2, k] is row y's k-th element
     assert [picks("in grid", t) for t in (0.0, 1.0, 4.0, 5.0)] == [10.0, 20.0, 50.0, 10.0]
     assert (picks("row pick[x]", 0.0), picks("row pick[y]", 0.0)) == (-3.0 + 1.0, 30.0 + 1.0)
+    # a position outside the dimension gives 0 (section 3.7.1): 3, 1, then 0
+    assert [picks("outside", t) for t in (0.0, 1.0, 2.0, 6.0)] == [3.0, 1.0, 0.0, 0.0]
+    # 'dimension.element' outside brackets is the element's position
+    assert picks("position", 0.0) == 30.0
+    # SIZE counts every element: SIZE(SELF) 2, SIZE(grid) 10, SIZE(values) 5
+    assert picks("sizes[x]", 0.0) == picks("sizes[y]", 0.0) == 305.0
+
+
+def test_per_element_graphical_functions_share_the_variables_input(picks):
+    # Stella writes one <eqn> (TIME) for the graphical functions of its elements
+    assert (picks("curve[x]", 3.0), picks("curve[y]", 3.0)) == (30.0, 3.0)
 
 
 def test_self_is_the_variable_itself(picks):
@@ -343,3 +360,23 @@ def test_macro_errors_are_located(tmp_path, capsys):
     short = doc('<aux name="a"><eqn>G()</eqn></aux>', extra='<macro name="G"><parm>x</parm><eqn>x</eqn></macro>\n')
     with pytest.raises(ModelError, match=r"m.xmile:6:20: G takes 1 arguments, got 0 \(in the equation of 'a'"):
         parse_xmile(short.encode(), "m.xmile")
+
+
+def test_stella_module_connections(tmp_path):
+    # Stella qualifies both ends from where the modules sit and lists a connection in
+    # both modules (and again as <connect2>); names may be quoted and hold '/'
+    text = doc("""
+<module name="a"><connect to='b."ghost_of_module/output"' from='a."module/output"'/>
+  <connect2 to='b."ghost_of_module/output"' from='a."module/output"'/></module>
+<module name="b"><connect to='b."ghost_of_module/output"' from='a."module/output"'/>
+  <connect2 to='b."ghost_of_module/output"' from='a."module/output"'/></module>
+<aux name="seen"><eqn>b.indicator + 1</eqn></aux>
+""", specs="<start>0</start><stop>2</stop><dt>1</dt>").replace("</xmile>", (
+        '<model name="a"><variables><aux name="module/output" access="output"><eqn>TIME * 3</eqn></aux>'
+        '</variables></model>\n<model name="b"><variables>'
+        '<aux name="ghost of module/output" access="input"><eqn>0</eqn></aux>'
+        '<aux name="indicator"><eqn>"ghost_of_module/output" * 2</eqn></aux></variables></model>\n</xmile>'))
+    path = tmp_path / "modules.stmx"
+    path.write_text(text, encoding="utf-8")
+    result = load(path).run()
+    assert list(result["b.indicator"]) == [0.0, 6.0, 12.0] and list(result["seen"]) == [1.0, 7.0, 13.0]

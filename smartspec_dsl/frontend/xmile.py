@@ -6,9 +6,11 @@ stop, dt with `reciprocal`, save_step, method), dimensions (named elements or
 a size), stocks (inflows, outflows, `non_negative`), flows (`non_negative`
 makes a uniflow), auxiliaries, graphical functions (`<gf>`: xpts or xscale,
 ypts, type continuous / extrapolate / discrete), apply-to-all and
-per-element array equations, units, documentation, and modules (`<module>`
-with `<connect>`), flattened into one model whose names carry the module path
-(`hares.births`). Conveyors, queues and ovens are reported as unsupported,
+per-element array equations, units, documentation, modules (`<module>`
+with `<connect>`, also as Stella writes them), flattened into one model whose
+names carry the module path (`hares.births`), and macros (`<macro>`: parameters
+with defaults, variables of their own) as the IR's macros. Conveyors, queues,
+ovens and macros with their own <sim_specs> are reported as unsupported,
 located at their element.
 """
 from __future__ import annotations
@@ -200,12 +202,23 @@ def _module(b: _Build, node: Node, prefix: str, seen: tuple[str, ...]) -> None:
     _instantiate(b, b.models[model_name], inner, seen + (model_name,))
     for conn in node.findall("connect"):
         to, src = conn.attrs.get("to", ""), conn.attrs.get("from", "")
-        target = inner + xmile_name(to)
+        path = _qualified(to)
+        if len(path) > 1 and path[0] == name:
+            path = path[1:]      # Stella qualifies 'to' with the module's own name
+        elif len(path) > 1 and inner + ".".join(path) not in b.vars:
+            continue             # another module's input: Stella lists a connection in both modules
+        target = inner + ".".join(path)
         # '.x' is the top model's x; 'm.x' is module m's x, seen from where the module sits
-        source = xmile_name(src[1:]) if src.startswith(".") else prefix + xmile_name(src)
+        source = ".".join(_qualified(src[1:])) if src.startswith(".") else prefix + ".".join(_qualified(src))
         if target not in b.vars:
             raise ModelError(f"{conn.pos}: module '{name}' has no variable '{to}' to connect to")
         b.vars[target].alias = ir.Ref(source, (), conn.pos)
+
+
+def _qualified(text: str) -> list[str]:
+    """The canonical names along a dotted path ('m."a/b".x'): a quoted part may hold dots."""
+    parts = re.findall(r'"(?:[^"\\]|\\.)*"|[^."]+', text.strip())
+    return [xmile_name(p) for p in parts if p.strip()]
 
 
 # ---- one variable -------------------------------------------------------------------
@@ -232,6 +245,11 @@ def _definition(b: _Build, v: _Var, node: Node, ctx: Context, new: dict) -> ir.E
     """The value of `node` (the variable's element or one <element>): its equation,
     through its graphical function when it has one; None when it is only a table."""
     eqn, gf = node.find("eqn"), (node if node.tag == "gf" else node.find("gf"))
+    if node is not v.node:
+        # an <element> takes what it leaves out from its variable: Stella writes one
+        # <eqn> (the input) for per-element graphical functions
+        eqn = eqn if eqn is not None else v.node.find("eqn")
+        gf = gf if gf is not None else v.node.find("gf")
     if gf is not None:
         table, kind = _table(gf, v.display, b.notices)
         if eqn is None or v.node.tag == "gf":

@@ -366,7 +366,7 @@ def _builtin(c: ir.Call, ctx: Context) -> ir.Expr:
         return ir.BinOp("/", ir.Call("SUM", (whole,), pos), _size(whole, ctx))
     if f == "SIZE":
         (x,) = _args(c, 1, 1, ctx)
-        return _size(_whole(x, ctx), ctx)
+        return _n(_count(x, ctx))
     if f in ("CONVEYOR", "QUEUE", "LEAK", "TIME_REMAINING"):
         raise UnsupportedFeature(f"{pos}: {f} (conveyors and queues) is not supported "
                                  f"(in the equation of '{ctx.owner}')")
@@ -387,6 +387,24 @@ def _macro_call(c: ir.Call, name: str, ctx: Context) -> ir.Expr:
         given[p] = ir.map_expr(translate(default, inner),
                                lambda n: given.get(n.name, n) if isinstance(n, ir.Ref) and not n.subscripts else n)
     return ir.Call(c.func, tuple(given[p] for p in params), c.pos)
+
+
+def _count(x: ir.Expr, ctx: Context) -> int:
+    """SIZE: how many elements the array expression `x` has, counting every dimension its
+    arrays span (named, '*' or left out), one for a single element; SIZE(SELF) is the
+    equation's own variable's."""
+    n = 0
+    for node in ir.walk(x):
+        if isinstance(node, ir.Ref) and node.name in ctx.var_dims:
+            k = 1
+            for s in node.subscripts:
+                d = s[:-1] if s.endswith("!") else s
+                k *= len(ctx.dims[d]) if d in ctx.dims else 1
+            n = max(n, k)
+    if not n:
+        raise ModelError(f"{getattr(x, 'pos', None) or ctx.owner}: SIZE needs an arrayed variable "
+                         f"(in the equation of '{ctx.owner}')")
+    return n
 
 
 def _size(whole: ir.Expr, ctx: Context) -> ir.Expr:
@@ -417,6 +435,10 @@ def _resolve_ref(r: ir.Ref, ctx: Context) -> ir.Expr:
             return ir.Ref(CLOCK[r.name], (), r.pos)
         if r.name == "self" and ctx.owner_name:   # XMILE 1.0, 3.5.6: the variable itself
             return ir.Ref(ctx.owner_name, r.subscripts or tuple(ctx.owner_dims), r.pos)
+        head, _, tail = r.name.rpartition(".")
+        if head in ctx.dims and tail in ctx.dims[head] and not r.subscripts:
+            # 'Location.Boston' outside brackets: the element's position (XMILE 1.0, 3.7.1)
+            return _n(ctx.dims[head].index(tail) + 1)
         if r.name == "pi" and not r.subscripts:
             return _n(math.pi)
         if r.name == "inf" and not r.subscripts:
@@ -468,7 +490,7 @@ def _computed_index(ref: ir.Ref, positions: list[ir.Expr], ctx: Context) -> ir.E
     Vensim's VECTOR ELM MAP from x's first element on those axes, the offset counted
     row-major over x's dimensions."""
     dims = ctx.var_dims[ref.name]
-    base, offset, given = [], None, iter(positions)
+    base, offset, given, checks = [], None, iter(positions), []
     for k, (s, dim) in enumerate(zip(ref.subscripts, dims)):
         if s == COMPUTED:
             at = next(given)
@@ -478,10 +500,17 @@ def _computed_index(ref: ir.Ref, positions: list[ir.Expr], ctx: Context) -> ir.E
             base.append(s)
             continue
         base.append(ctx.dims[dim][0])
+        checks.append((at, dim))
         stride = 1
         for later in dims[k + 1:]:
             stride *= len(ctx.dims[later])
         term = ir.BinOp("-", at, _n(1))
         term = ir.BinOp("*", term, _n(stride)) if stride != 1 else term
         offset = term if offset is None else ir.BinOp("+", offset, term)
-    return ir.Call("VECTOR ELM MAP", (ir.Ref(ref.name, tuple(base), ref.pos), offset), ref.pos)
+    pick = ir.Call("VECTOR ELM MAP", (ir.Ref(ref.name, tuple(base), ref.pos), offset), ref.pos)
+    # a position outside its dimension gives 0 (XMILE 1.0, 3.7.1), not Vensim's :NA:
+    inside = None
+    for at, dim in checks:
+        ok = ir.BinOp("and", ir.BinOp(">=", at, _n(0.5)), ir.BinOp("<", at, _n(len(ctx.dims[dim]) + 0.5)))
+        inside = ok if inside is None else ir.BinOp("and", inside, ok)
+    return ir.Call("IF THEN ELSE", (inside, pick, _n(0)), ref.pos)
