@@ -287,6 +287,8 @@ PICKS = doc("""
 <aux name="outside"><eqn>values[TIME + 4]</eqn></aux>
 <aux name="position"><eqn>letters.c * 10</eqn></aux>
 <aux name="sizes"><dimensions><dim name="two"/></dimensions><eqn>SIZE(SELF) * 100 + SIZE(grid) * 10 + SIZE(values)</eqn></aux>
+<gf name="ramp up"><xpts>0,10</xpts><ypts>0,100</ypts></gf>
+<aux name="table functions"><eqn>LOOKUPINV(ramp_up, 30) + LOOKUP_AREA(ramp_up, 0, 2) * 1000 + LOOKUP_FORWARD(ramp_up, 4)</eqn></aux>
 <aux name="held"><eqn>IF TIME &gt; 2 THEN PREVIOUS(SELF, 0) ELSE TIME * 10</eqn></aux>
 <aux name="l2"><eqn>LOGB(256, 2)</eqn></aux>
 <aux name="l10"><eqn>LOGB(1000)</eqn></aux>
@@ -332,6 +334,12 @@ def test_positions_computed_when_the_model_runs(picks):
 def test_per_element_graphical_functions_share_the_variables_input(picks):
     # Stella writes one <eqn> (TIME) for the graphical functions of its elements
     assert (picks("curve[x]", 3.0), picks("curve[y]", 3.0)) == (30.0, 3.0)
+
+
+def test_vensims_table_functions_as_converters_write_them(picks):
+    # table 0 -> 0, 10 -> 100: inverse of 30 is 3; area from 0 to 2 is 20; forward at 4 is the
+    # next point's y, 100
+    assert picks("table functions", 0.0) == pytest.approx(3.0 + 20.0 * 1000 + 100.0)
 
 
 def test_self_is_the_variable_itself(picks):

@@ -83,11 +83,15 @@ class _ToExpr(ExprRules):
     def wildcard(self, meta, children):
         return WILDCARD
 
+    def dimension_wildcard(self, meta, children):
+        # '*:SubA' (as converters write Vensim's SubA!): every element of that dimension
+        return WILDCARD + ":" + xmile_name(children[0])
+
     def subscripts(self, meta, children):
         out = []
         for c in children:
-            if c == WILDCARD:
-                out.append(WILDCARD)
+            if c == WILDCARD or (isinstance(c, str) and c.startswith(WILDCARD + ":")):
+                out.append(c)
             elif isinstance(c, ir.Num) and c.value == int(c.value) and c.value >= 1:
                 out.append(f"{INDEX}{int(c.value)}")
             elif isinstance(c, ir.Ref) and not c.subscripts:
@@ -251,6 +255,11 @@ NOT_YET = {"LOGNORMAL", "TRIANGULAR", "GAMMA", "BETA", "WEIBULL", "BINOMIAL", "N
            "PERMUTATIONS", "FACT", "RANK"}
 
 
+TABLE_FUNCTIONS = {"LOOKUPINV": "LOOKUP INVERT", "LOOKUP INVERT": "LOOKUP INVERT",
+                   "LOOKUP AREA": "LOOKUP AREA", "LOOKUP FORWARD": "LOOKUP FORWARD",
+                   "LOOKUP BACKWARD": "LOOKUP BACKWARD"}
+
+
 def _random(c: ir.Call, ctx: Context) -> ir.Expr:
     f, pos = c.func, c.pos
     if f in ("RANDOM", "UNIFORM"):  # RANDOM(min, max[, seed]): uniform on [min, max]
@@ -347,6 +356,15 @@ def _builtin(c: ir.Call, ctx: Context) -> ir.Expr:
             return ir.LookupCall(table.name, x, pos, table.subscripts)
         raise ModelError(f"{pos}: LOOKUP's first argument must be a graphical function "
                          f"(in the equation of '{ctx.owner}')")
+    spaced = f.replace("_", " ")
+    if spaced in TABLE_FUNCTIONS:
+        # Vensim's table functions, as converters write them (LOOKUPINV, LOOKUP_AREA, ...)
+        n = 3 if spaced == "LOOKUP AREA" else 2
+        table, *rest = _args(c, n, n, ctx)
+        if not (isinstance(table, ir.Ref) and table.name in ctx.lookups):
+            raise ModelError(f"{pos}: {f}'s first argument must be a graphical function "
+                             f"(in the equation of '{ctx.owner}')")
+        return ir.Call(TABLE_FUNCTIONS[spaced], (ir.Ref(table.name, (), table.pos), *rest), pos)
     if f in STATISTICAL:
         return _random(c, ctx)
     if f == "STDDEV":
@@ -461,6 +479,11 @@ def _resolve_ref(r: ir.Ref, ctx: Context) -> ir.Expr:
             subs.append(COMPUTED)
         elif s == WILDCARD:
             subs.append(dim + "!")
+        elif s.startswith(WILDCARD + ":"):
+            if s[2:] not in ctx.dims:
+                raise ModelError(f"{r.pos}: '{s[2:]}' in '{r.name}[*:{s[2:]}]' is not a dimension "
+                                 f"(in the equation of '{ctx.owner}')")
+            subs.append(s[2:] + "!")
         elif s.startswith(INDEX):
             k = int(s[1:])
             elements = ctx.dims.get(dim, ())
@@ -478,7 +501,7 @@ def _resolve_ref(r: ir.Ref, ctx: Context) -> ir.Expr:
 def _is_position_variable(s: str, dim: str, ctx: Context) -> bool:
     """Whether subscript `s` of dimension `dim` names a variable (or the clock) whose
     value is the position, rather than an element or a dimension."""
-    if s in ctx.dims.get(dim, ()) or s in ctx.dims or s in (WILDCARD, COMPUTED) or s.startswith(INDEX):
+    if s in ctx.dims.get(dim, ()) or s in ctx.dims or s in (WILDCARD, COMPUTED) or s.startswith((INDEX, WILDCARD)):
         return False
     return (s in ctx.var_dims and not ctx.var_dims[s]) or s in CLOCK
 
