@@ -291,6 +291,7 @@ PICKS = doc("""
 <aux name="table functions"><eqn>LOOKUPINV(ramp_up, 30) + LOOKUP_AREA(ramp_up, 0, 2) * 1000 + LOOKUP_FORWARD(ramp_up, 4)</eqn></aux>
 <aux name="converted table"><eqn>0+0</eqn><gf><xpts>0,1</xpts><ypts>10,20</ypts></gf></aux>
 <aux name="read tables"><eqn>LOOKUP(converted_table, 0.5) + converted_table(1) * 100 + LOOKUP(curve[x], 1.5)</eqn></aux>
+<aux name="untranslated"><eqn>{Untranslated function used}LOOKUP BACKWARD(converted_table, 0.5) + LOOKUP FORWARD(converted_table, 0.5)</eqn></aux>
 <aux name="read curve"><dimensions><dim name="two"/></dimensions><eqn>curve(6) + LOOKUP(curve[two], 3)</eqn></aux>
 <aux name="held"><eqn>IF TIME &gt; 2 THEN PREVIOUS(SELF, 0) ELSE TIME * 10</eqn></aux>
 <aux name="l2"><eqn>LOGB(256, 2)</eqn></aux>
@@ -351,6 +352,8 @@ def test_graphical_functions_with_an_input_can_be_given_another(picks):
     assert picks("converted table", 3.0) == 10.0
     assert picks("read tables", 0.0) == 15.0 + 2000.0 + 15.0
     assert (picks("read curve[x]", 0.0), picks("read curve[y]", 0.0)) == (60.0 + 30.0, 0.0 + 3.0)
+    # Vensim's words a converter left untranslated: LOOKUP BACKWARD 10 and FORWARD 20 at 0.5
+    assert picks("untranslated", 0.0) == 30.0
 
 
 def test_self_is_the_variable_itself(picks):

@@ -244,11 +244,26 @@ def _qualified(text: str) -> list[str]:
 
 # ---- one variable -------------------------------------------------------------------
 
+# A converter from Vensim marks an equation it left in Vensim's words so; the function
+# names keep their spaces ('LOOKUP BACKWARD(g, 2)'), which XMILE writes as underscores.
+UNTRANSLATED = "{Untranslated function used}"
+_VENSIM_CALL = re.compile(r"\b([A-Za-z]+(?: [A-Za-z]+)+)(?=\s*\()")
+
+
+def _untranslated(text: str) -> str:
+    """The equation with its multi-word Vensim function names joined by underscores (the
+    same length, so positions in errors stay right); what they mean is up to the
+    translation (Vensim's table functions are read, others are reported)."""
+    return _VENSIM_CALL.sub(lambda m: m.group(1).replace(" ", "_"), text)
+
+
 def _equation(b: _Build, v: _Var, eqn: Node, ctx: Context) -> ir.Expr:
     text = eqn.text
     if text.strip() == "???":
         raise ModelError(f"{eqn.text_pos or eqn.pos}: the equation of '{v.display}' is '???': the "
                          "program that wrote this file could not convert it, so the file is incomplete")
+    if UNTRANSLATED in text:
+        text = _untranslated(text)
     raw = parse_equation(text, eqn.text_pos or eqn.pos, v.display)
     local = {n[len(v.prefix):] for n in b.vars if n.startswith(v.prefix)} if v.prefix else set()
 
