@@ -290,7 +290,8 @@ _ALL = [
     Builtin("VECTOR SORT ORDER", None, FLATTENING, "the positions that sort a vector"),
     Builtin("VECTOR RANK", None, FLATTENING, "the rank of each element"),
     Builtin("VECTOR REORDER", None, FLATTENING, "a vector in the order of a sort order"),
-    Builtin("ALLOCATE BY PRIORITY", None, FLATTENING, "supply shared by priority (rectangular profiles)"),
+    Builtin("ALLOCATE BY PRIORITY", None, FLATTENING, "supply shared by priority (rectangular profiles); "
+            "its size a number or ELMCOUNT(range), not a variable"),
     Builtin("ALLOCATE AVAILABLE", None, FLATTENING, "supply shared by priority profiles"),
     Builtin("INVERT MATRIX", None, FLATTENING, "the inverse of a square matrix"),
     Builtin("FIND MARKET PRICE", None, FLATTENING, "FIND MARKET PRICE(demand[d1], demand profile[d1, ptype], "
@@ -301,7 +302,8 @@ _ALL = [
     Builtin("SUPPLY AT PRICE", None, FLATTENING, "SUPPLY AT PRICE(capacity, profile, price): what each "
             "supplier offers at the price", SAME_AS_FIRST),
     Builtin("MARKETP", None, FLATTENING, "MARKETP(request[first], priority[first], size, width, supply): "
-            "the market priority ALLOC P shares the supply out at", DIMENSIONLESS),
+            "the market priority ALLOC P shares the supply out at; size a number or ELMCOUNT(range), "
+            "not a variable", DIMENSIONLESS),
     Builtin("VECTOR LOOKUP", None, FLATTENING, "a vector read as a lookup's y values over [xmin, xmax] "
             "(modes 0-7 and 9)"),
     # ---- data files, read at compile time by frontend/external.py

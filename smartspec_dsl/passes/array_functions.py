@@ -32,6 +32,12 @@ ARRAY_FUNCTIONS = {"VECTOR RANK": "vector_order", "VECTOR SORT ORDER": "vector_o
 PROFILE_TYPES = {0: "fixed quantity", 1: "rectangular", 2: "triangular", 3: "normal", 4: "exponential"}
 
 
+def _shown(model: ir.Model, x: ir.Expr) -> str:
+    """An argument as a message names it: a variable by the modeller's name, else 'an expression'."""
+    var = model.variables.get(x.name.split("[")[0]) if isinstance(x, ir.Ref) else None
+    return f"the variable '{var.display}'" if var is not None else "an expression"
+
+
 class ArrayFunctions:
     """The flattener's methods for whole-array functions (see the module docstring)."""
 
@@ -155,8 +161,9 @@ class ArrayFunctions:
     def check_size(self, e: ir.Call, size: ir.Expr, n: int, what: str) -> None:
         size = fold(size)
         if not isinstance(size, ir.Num):
-            raise UnsupportedFeature(f"{e.pos}: {e.func}'s size argument must be a number "
-                                     "(or ELMCOUNT of a range)")
+            raise UnsupportedFeature(f"{e.pos}: {e.func}'s size argument must be a number written in "
+                                     f"the equation or ELMCOUNT of a range, not {_shown(self.model, size)}: a size "
+                                     "read from a variable is not supported yet")
         if size.value != n:
             raise ModelError(f"{e.pos}: {e.func}'s size argument is {size.value:g}, but {what} "
                              f"has {n} elements")
@@ -351,9 +358,15 @@ class ArrayFunctions:
         request, priority, size, width, supply = e.args
         elements = self.from_first(e, request, -1, "request")
         size = fold(self.instantiate(size, ctx, it, display))
-        if not isinstance(size, ir.Num) or size.value != int(size.value) or not 0 < size.value <= len(elements):
+        if not isinstance(size, ir.Num):
+            # the size shapes the call's vectors when the model is built; one read from a
+            # variable would have to change that shape when a run sets the variable
+            raise UnsupportedFeature(f"{e.pos}: MARKETP's size must be a number written in the equation "
+                                     f"or ELMCOUNT of a range, not {_shown(self.model, size)}: a size read from a "
+                                     "variable is not supported yet")
+        if size.value != int(size.value) or not 0 < size.value <= len(elements):
             raise ModelError(f"{e.pos}: MARKETP's size must be a whole number from 1 to "
-                             f"{len(elements)} (the elements from '{elements[0]}' on)")
+                             f"{len(elements)} (the elements from '{elements[0]}' on), got {size.value:g}")
         elements = elements[:int(size.value)]
         if self.from_first(e, priority, -1, "priority")[:len(elements)] != elements:
             raise ModelError(f"{e.pos}: MARKETP: the priority's last subscript must run over the "
