@@ -231,6 +231,33 @@ def test_lookup_slope_at_and_beyond_the_ends(run):
     np.testing.assert_array_equal(run["slope over time"], [1, 1, 0.75, 0.5])   # x = 0, 0.5, 1, 1.5
 
 
+SLOPE_MODES = """LOOK((0,0),(1,1),(2,1.5)) ~~|
+Slope Mode = 2 ~~|
+by constant = LOOKUP SLOPE(LOOK, 5, Slope Mode) ~~|
+INITIAL TIME = 0 ~~|\nFINAL TIME = 2 ~~|\nTIME STEP = 1 ~~|\nSAVEPER = 1 ~~|
+"""
+
+
+def test_lookup_slope_mode_the_help_does_not_define(tmp_path):
+    """The help defines modes -1, 0 and 1 only. A mode the model's constants give otherwise
+    is refused when the model is loaded, located and naming the constant; one computed
+    during the run makes the slope NaN from that time, with a warning naming the cause
+    (never the :NA: of mode -1 in silence)."""
+    path = tmp_path / "modes.mdl"
+    path.write_text(SLOPE_MODES)
+    with pytest.raises(ModelError, match=r"modes.mdl:3:\d+: LOOKUP SLOPE's mode \(its third argument\) must be "
+                                         r"-1, 0 or 1, got 2 \(from 'Slope Mode'\)"):
+        smartspec_dsl.load(path)
+    path.write_text(SLOPE_MODES.replace("Slope Mode)", "0.5)"))
+    with pytest.raises(ModelError, match=r"modes.mdl:3:\d+: LOOKUP SLOPE's mode .* got 0.5$"):
+        smartspec_dsl.load(path)
+    path.write_text(SLOPE_MODES.replace("LOOK, 5, Slope Mode", "LOOK, 0.5, IF THEN ELSE(Time >= 1, Slope Mode, 0)"))
+    r = smartspec_dsl.load(path).run(tier="interpreter")
+    assert r["by constant"][0] == 1 and np.isnan(r["by constant"][1:]).all()   # x = 0.5: slope 1 with mode 0
+    [w] = [w for w in r.warnings if w.variable == "by constant"]
+    assert w.time == 1 and "LOOKUP SLOPE was given a mode other than -1, 0 or 1" in w.message
+
+
 CONTROL = "INITIAL TIME = 0 ~~|\nFINAL TIME = 1 ~~|\nTIME STEP = 1 ~~|\nSAVEPER = 1 ~~|\n"
 MARKET = """
 D: d1, d2 ~~|

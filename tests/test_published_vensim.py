@@ -489,6 +489,10 @@ def test_data_functions(data_run):
     # for the times before that point, where the help says nothing)
     np.testing.assert_allclose(r["cum"], [10, 10, 40, 50, 60, 100, 100])
     np.testing.assert_allclose(r["cum final"], 100)
+    # the run covers times 0-6, the data 1-5: the range warnings are about sales, the data
+    # variable the modeller gave, read by its own equation and by TIME SHIFT 2 ahead; none
+    # about the CUMULATE tables within, which hold their ends
+    assert {w.variable for w in r.warnings if w.kind == "lookup"} == {"sales", "shifted"}
 
 
 def test_delay_information(data_run):

@@ -83,9 +83,12 @@ def lookup_slope(x, mode, tab, off, n):
     """LOOKUP SLOPE(lookup, x, mode): the slope of the table's line at x (Vensim help,
     "LOOKUP SLOPE"): between points the segment's slope; at a point the mean of the
     slopes before and after it, :NA: where two points share that x; beyond the ends 0
-    (mode 0), the nearest segment's slope (mode 1) or :NA: (mode -1, or any other).
+    (mode 0), the nearest segment's slope (mode 1) or :NA: (mode -1). Any other mode,
+    which the help does not define, gives NaN at every x (the run then warns).
     At an end point itself there is one segment, whose slope it gives (the help leaves
     the ends open; this is the slope inside the table)."""
+    if mode != 0.0 and mode != 1.0 and mode != -1.0:
+        return math.nan
     if n < 2 or math.isnan(x):
         return 0.0 if n == 1 and mode == 0.0 else NA
     first, last = tab[off], tab[off + n - 1]

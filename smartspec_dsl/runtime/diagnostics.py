@@ -106,12 +106,15 @@ def bad_numbers(model: ir.Model, names: list[str], time: np.ndarray, values: np.
 
 def _allocation(model: ir.Model, var: ir.Variable) -> str:
     """The allocation function (registry PROFILED) `var`'s equation calls, if any: its NaN
-    may come from a priority profile that is invalid only at that time."""
+    may come from a priority profile that is invalid only at that time; or LOOKUP SLOPE,
+    NaN for a mode other than -1, 0 or 1."""
     for node in ir.walk(var.expr) if var.expr is not None else ():
         if isinstance(node, ir.Ref) and node.name in model.variables:
             node = model.variables[node.name].expr
         if isinstance(node, ir.Call) and node.func in PROFILED:
             return PROFILED[node.func]
+        if isinstance(node, ir.Call) and node.func == "LOOKUP SLOPE":
+            return node.func
     return ""
 
 
@@ -119,7 +122,10 @@ def _bad_number(who: str, pos, x: float, t: float, saved: bool = True, cause: st
     what = "NaN" if x != x else "+inf" if x > 0 else "-inf"
     why = ("a floating-point error (division by zero, LN or SQRT out of its domain, overflow) in its "
            "equation or in one it reads")
-    if cause and x != x:
+    if cause == "LOOKUP SLOPE" and x != x:
+        why = ("LOOKUP SLOPE was given a mode other than -1, 0 or 1 (the modes Vensim's help defines), "
+               "or " + why)
+    elif cause and x != x:
         why = (f"{cause} was given an invalid input at that time (a priority type other than 0-4, a "
                "width that is not positive or a negative quantity), or " + why)
     return SimulationWarning("nan" if x != x else "inf", who, t, pos,

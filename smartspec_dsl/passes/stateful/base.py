@@ -8,7 +8,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ... import ir
+from ...errors import ModelError
 from ...ir.builtins import check_call
+from ..consteval import evaluate
 from .rules import decide
 
 Num, Ref, Call, BinOp = ir.Num, ir.Ref, ir.Call, ir.BinOp
@@ -73,6 +75,28 @@ class Lowering:
         self.decisions.append(ir.Decision(rule, tuple(args), result, pos))
         return result
 
+    def check_constant_arguments(self, node: Call) -> None:
+        """LOOKUP SLOPE's mode, when the model's constants give it, must be one the help
+        defines (-1, 0 or 1): refused here, located; a mode computed during the run, or
+        set by a run, makes the call NaN, which the run reports as a warning."""
+        if node.func != "LOOKUP SLOPE":
+            return
+        mode = node.args[2]
+        nodes = list(ir.walk(mode))
+        if any(isinstance(n, Call) for n in nodes) or not all(
+                n.name in self.model.variables and self.model.variables[n.name].kind is ir.Kind.CONSTANT
+                for n in nodes if isinstance(n, Ref)):
+            return
+        try:
+            value = evaluate(self.model, mode, self.values)
+        except (ModelError, ArithmeticError, ValueError):
+            return
+        if value not in (-1.0, 0.0, 1.0):
+            named = [self.model.variables[n.name].display for n in nodes if isinstance(n, Ref)]
+            where = f" (from '{named[0]}')" if len(named) == 1 else ""
+            raise ModelError(f"{node.pos}: LOOKUP SLOPE's mode (its third argument) must be -1, 0 or 1, "
+                             f"got {value:g}{where}")
+
     def lower_call(self, owner: str, node: Call) -> ir.Expr:
         """A call's lowering, by its family's function; a call that keeps no state stays."""
         self.function = node.func
@@ -86,6 +110,7 @@ class Lowering:
         def visit(node):
             if isinstance(node, Call):
                 check_call(node)
+                self.check_constant_arguments(node)
                 return self.lower_call(owner, node)
             return node
         return ir.map_expr(e, visit)

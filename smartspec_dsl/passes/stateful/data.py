@@ -90,12 +90,16 @@ def data_function(lw: Lowering, owner, node: Call) -> ir.Expr:
         return read(table, add(time, a[1]))
     if f in ("CUMULATE", "CUMULATEF"):
         sums = list(itertools.accumulate(ys))
-        cum = ir.LookupTable(tuple(xs), tuple(sums)) if f == "CUMULATE" else \
-            ir.LookupTable((xs[-1],), (sums[-1],))
+        if f == "CUMULATEF":
+            return Num(sums[-1])
         name = lw.fresh(owner, "cumulate")
-        lw.new[name] = ir.Variable(name, lw.shown(owner, pos), ir.Kind.LOOKUP, lookup=cum,
-                                   pos=pos, hidden=True)
-        return read(name, time)
+        lw.new[name] = ir.Variable(name, lw.shown(owner, pos), ir.Kind.LOOKUP,
+                                   lookup=ir.LookupTable(tuple(xs), tuple(sums)), pos=pos, hidden=True)
+        # the sums are held beyond the series' ends, as a lookup holds its end values: Time
+        # clamped to them reads the same, and leaves the range check to the data variable's
+        # own equation (a warning about this internal table would name nothing the modeller wrote)
+        held = Call("MIN", (Call("MAX", (time, Num(xs[0])), pos), Num(xs[-1])), pos)
+        return read(name, held)
     start, end = lw.shared(owner, a[1], pos), lw.shared(owner, a[2], pos)
     inside = [BinOp("and", BinOp(">=", Num(x), start), BinOp("<=", Num(x), end)) for x in xs]
     pick = lambda c, y, other: Call("IF THEN ELSE", (c, Num(y), Num(other)), pos)
