@@ -161,7 +161,8 @@ _ALL = [
             takes_lookup=True),
     _kernel("LOOKUP SLOPE", (3, 3), "lookup_slope",
             "LOOKUP SLOPE(table, x, mode): the table's slope at x; beyond its ends 0 (mode 0), the "
-            "nearest segment's (1) or :NA: (-1)", OF_TABLE, OWN, takes_lookup=True),
+            "nearest segment's (1) or :NA: (-1); another mode is refused (NaN and a warning when "
+            "computed during the run)", OF_TABLE, OWN, takes_lookup=True),
     _kernel("GAMMA LN", (1, 1), "gamma_ln", "GAMMA LN(x): natural logarithm of the gamma function",
             DIMENSIONLESS),
     # ---- random numbers (counter-based: a draw depends on seed, call site and time step only)
