@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import ir
-from ..errors import ParameterError, did_you_mean
+from ..errors import ParameterError, did_you_mean, finite_number
 from ..ir.ranges import SubscriptSpace
 from ..passes.edits import Edits, initial_param, series_table
 
@@ -157,11 +157,7 @@ def _is_dataarray(x) -> bool:
 
 
 def _number(text: str, x) -> float:
-    try:
-        value = float(x)
-    except (TypeError, ValueError):
-        raise ParameterError(f"value for '{text}' is not a number: {x!r}") from None
-    return value
+    return finite_number(f"'{text}'", x)
 
 
 def points(text: str, xs, ys, what: str) -> ir.LookupTable:
@@ -174,8 +170,8 @@ def points(text: str, xs, ys, what: str) -> ir.LookupTable:
     if not xs or len(xs) != len(ys):
         raise ParameterError(f"{what} for '{text}' needs as many x as y values, at least one "
                              f"(got {len(xs)} and {len(ys)})")
-    if not all(math.isfinite(x) for x in xs):
-        raise ParameterError(f"{what} for '{text}': every x must be a finite number")
+    for v in xs + ys:
+        finite_number(f"each of {what} for '{text}'", v)
     order = np.argsort(xs, kind="stable")
     xs, ys = [xs[i] for i in order], [ys[i] for i in order]
     for a, b in zip(xs, xs[1:]):
@@ -210,6 +206,10 @@ def per_element(text: str, value, dims, flat: list[str], space: SubscriptSpace) 
     if isinstance(value, (list, np.ndarray)):
         try:
             arr = np.asarray(value, dtype=np.float64)
+        except OverflowError:   # a whole number beyond a double's range: name it
+            for v in np.asarray(value, dtype=object).reshape(-1):
+                finite_number(f"'{text}'", v)
+            raise
         except (TypeError, ValueError):
             raise ParameterError(f"values for '{text}' are not all numbers: {value!r}") from None
         if arr.shape == shape or (arr.ndim == 1 and arr.size == n):
@@ -314,9 +314,7 @@ def initial(names: Names, condition, plan: Plan, stocks: tuple[str, ...]) -> Pla
         plan.start, plan.state = float(condition.time), condition
         return plan
     if isinstance(condition, tuple) and len(condition) == 2 and isinstance(condition[1], dict):
-        t = _number("the initial condition's time", condition[0])
-        if not math.isfinite(t):
-            raise ParameterError(f"the initial condition's time must be a finite number, got {t:g}")
+        t = finite_number("the initial condition's time", condition[0])
         lowered = names.lowered.variables
         for text, value in condition[1].items():
             name, dims, flat = names.elements(text)

@@ -152,6 +152,9 @@ def run_plan(model, plan: params_mod.Plan, args: dict, return_columns, return_ti
         times, out = times[keep], out[keep]
     warnings = run_warnings(model.schedule.model, names, times, out, model.kernel, diag, tab,
                             model._watch_text)
+    if want is None and not model.kernel.dynamic_control \
+            and (saving := model.saveper_warning(vals, args, save_every)) is not None:
+        warnings.insert(0, saving)
     if strict and (err := strict_error(warnings)) is not None:
         raise err
     return Result(times, list(shown), out, warnings, state, used)
