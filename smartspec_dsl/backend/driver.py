@@ -23,7 +23,7 @@ from smartspec_dsl.backend.kernel_lib import (
     random_normal, random_exponential, random_lognormal, random_triangular, random_poisson, random_gamma,
     random_weibull, random_beta, random_binomial, random_negative_binomial, random_lookup, watched)
 from smartspec_dsl.backend.kernel_extra import (lookup_invert, lookup_area, gamma_ln, vector_lookup,
-    information_out, material_size, material_out, material_in, watch_setup, check_finite)
+    information_out, material_size, material_out, material_in, watch_setup, check_finite_skipping)
 
 from smartspec_dsl.backend.kernel_lib import (
     vector_rank, vector_sort_order, invert_matrix, allocate_available, allocate_by_priority,
@@ -141,7 +141,7 @@ STATIC_LOOP = '''\
             for j in range(save_idx.shape[0]):
                 out[saved, j] = v[save_idx[j]]
             saved += 1
-            check_finite(v, {watch_base}, FINITE_WATCH)
+            check_finite_skipping(v, {watch_base}, FINITE_WATCH, CONSTANT_SLOTS, saved)
         if istep == n_steps:
             break
         advance(v, r, tab, buf, bi, istep, dt, method, y0, k, dnext, wnext)'''
@@ -164,7 +164,7 @@ DYNAMIC_LOOP = '''\
             for j in range(save_idx.shape[0]):
                 out[saved, j] = v[save_idx[j]]
             saved += 1
-            check_finite(v, {watch_base}, FINITE_WATCH)
+            check_finite_skipping(v, {watch_base}, FINITE_WATCH, CONSTANT_SLOTS, saved)
             next_save = next_save + v[{saveper_slot}]
         if t >= v[{final_slot}] - 1e-9 * step_now:
             break
@@ -221,7 +221,7 @@ def euler_driver(em: Emitter, init: list[str], dynamic: list[str], writes: list[
              "    for j in range(save_idx.shape[0]):",
              "        out[saved, j] = v[save_idx[j]]",
              "    saved += 1",
-             f"    check_finite(v, {em.watch_base}, FINITE_WATCH)",
+             f"    check_finite_skipping(v, {em.watch_base}, FINITE_WATCH, CONSTANT_SLOTS, saved)",
              "sc += 1",
              "if sc == save_every:",
              "    sc = 0",
