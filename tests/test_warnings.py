@@ -311,3 +311,15 @@ def test_saveper_not_a_multiple_of_time_step_says_what_the_run_saves(tmp_path):
     proc = _cli("run", path, cwd=tmp_path)
     assert proc.returncode == 0 and "warning: SAVEPER (0.3) is not a whole multiple" in proc.stderr
     assert "SAVEPER" not in _cli("run", path, "--quiet", cwd=tmp_path).stderr
+
+
+def test_inf_names_the_element_of_a_subscripted_variable(tmp_path):
+    """x[r] = 1 / d[r] with d = 1, 0: x[b] divides by zero (+inf) from time 0, x[a] never."""
+    path = tmp_path / "elements.mdl"
+    path.write_text("r: a, b ~~|\nd[r] = 1, 0 ~~|\nx[r] = 1 / d[r] ~~|\n"
+                    "INITIAL TIME = 0 ~~| FINAL TIME = 1 ~~| TIME STEP = 1 ~~| SAVEPER = 1 ~~|\n")
+    model = smartspec_dsl.load(path)
+    for columns in (None, ["d[a]"]):       # saved, and not saved
+        bad = [w for w in model.run(return_columns=columns).warnings if w.kind == "inf"]
+        assert [(w.variable, w.time, w.pos.line) for w in bad] == [("x[b]", 0.0, 3)], bad
+        assert f"{path}:3:1: 'x[b]' is +inf at time 0" in bad[0].message
