@@ -24,8 +24,9 @@ XMILE_SUFFIXES = (".xmile", ".stmx", ".itmx")
 
 _INCOMPLETE = ("the file is incomplete: the converter that wrote it put '???' where the Vensim "
                "model lists the values")
-_NO_MACRO = ("the file calls a Vensim macro it does not define (the converter that wrote it dropped "
-             "the macro), so the model cannot be run from it")
+_NO_MACRO = ("the file calls a Vensim macro it does not define: the converter that wrote it dropped "
+             "the macro (XMILE's <macro>, section 4.8, is read, but the file has none), so the model "
+             "cannot be run from it; the case's .mdl converted to XMILE with its macro passes")
 # Why the remaining files fail; status prints this beside the error.
 EXPLAINED = {
     "tests/macro_expression/test_macro_expression.xmile": _NO_MACRO,

@@ -11,10 +11,10 @@ from ..app import evaluate
 from ..errors import ModelError, SpecError
 from ..files import check_writable
 from .. import __version__
-from . import bench, calibrate, check, convert, explore, info, plot, run, sensitivity, sweep
+from . import bench, cache, calibrate, check, convert, explore, info, plot, run, sensitivity, sweep
 
 # in the order `smartspec --help` lists them
-COMMANDS = (run, calibrate, check, info, convert, sweep, plot, sensitivity, bench, explore)
+COMMANDS = (run, calibrate, check, info, convert, sweep, plot, sensitivity, bench, explore, cache)
 
 
 def build_parser() -> argparse.ArgumentParser:

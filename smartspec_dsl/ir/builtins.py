@@ -196,6 +196,8 @@ _ALL = [
     _lowered("RANDOM PINK NOISE", (4, 4), "RANDOM PINK NOISE(mean, sd, correlation time, seed)"),
     _lowered("DEPRECIATE STRAIGHTLINE", (4, 4),
              "DEPRECIATE STRAIGHTLINE(input, life, period, initial): each period's input written off evenly"),
+    _lowered("DELAY BATCH", (6, 6), "DELAY BATCH(input, bsize, btime, inibatch, initime, inibacklog): the input "
+             "collected into batches of bsize, each returned as one pulse btime after it starts", SAME_AS_FIRST),
     _lowered("TIME BASE", (2, 2), "TIME BASE(start, slope): start + Time x slope, a second time axis",
              SAME_AS_FIRST),
     _lowered("GET TIME VALUE", (3, 3), "GET TIME VALUE(relative to, offset, 0): the model time"),
@@ -309,7 +311,6 @@ NOT_SUPPORTED = {
     "FIND ZERO": "searches for a root inside the time step",
     "SHIFT IF TRUE": "changes the stored values of another variable, which one equation per "
                      "variable cannot express",
-    "DELAY BATCH": "",
     "DELAY CONVEYOR": "keeps an initial profile and leakage per unit of material in transit",
     "DELAY PROFILE": "",
     "QUEUE FIFO": "keeps the age of every entry",
