@@ -103,6 +103,7 @@ def generate(schedule: Schedule) -> Kernel:
         f"FINITE_WATCH = {finite_watch}",
         # the constants' slots (first, end): check_finite_skipping skips them after the first save
         f"CONSTANT_SLOTS = ({first_constant}, {first_constant + len(schedule.constants)})",
+        f"INITIAL_TIME_SLOT = {em.slots.get('initial time', 0)}",  # slot 0 (Time): no offset
         _watch_arrays(em) + "\n\n",
         functions("init", "v, p, tab", init),
         functions("dynamic", "v, tab, buf, bi, istep", dynamic),

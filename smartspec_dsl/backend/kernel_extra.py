@@ -220,6 +220,15 @@ def watch_setup(v, tab, slots, tables, lo, hi):
         v[s + 2] = v[s + 3] = v[s + 4] = math.inf
 
 
+@njit(**JIT)
+def step_offset(v, t0, dt, slot):
+    """The number of TIME STEPs from INITIAL TIME (v[slot]) to a run's first time t0: 0 for
+    a run from INITIAL TIME; k for a run that continues a saved state at step k, whose steps
+    then take the numbers they have in the one run it continues (a random draw is a hash of
+    the step's number, runtime/single.py)."""
+    return int(round((t0 - v[slot]) / dt))
+
+
 _EXPONENT = 0x7FF0000000000000   # the exponent bits of a float64: all set for inf and NaN
 
 

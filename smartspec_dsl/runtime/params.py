@@ -42,11 +42,14 @@ from ..passes.edits import Edits, initial_param, series_table
 class State:
     """A run's state at `time`: the value of every stock (flat names, hidden ones
     of lowering included) from which a run can continue (`initial_condition=`).
-    `structure`: the structural choices of the model that made it (ir.Decision)."""
+    `structure`: the structural choices of the model that made it (ir.Decision); `seed`:
+    the seed of its random draws (None: the model's own), which a run continuing it draws
+    with unless it is given another."""
     time: float
     stocks: dict[str, float]
     structure: tuple = ()
     source: str = ""
+    seed: int | None = None
 
     def __repr__(self) -> str:
         return f"<State at t = {self.time:g}: {len(self.stocks)} stocks of {self.source}>"
