@@ -371,12 +371,45 @@ def test_stella_module_connections(tmp_path):
 <module name="b"><connect to='b."ghost_of_module/output"' from='a."module/output"'/>
   <connect2 to='b."ghost_of_module/output"' from='a."module/output"'/></module>
 <aux name="seen"><eqn>b.indicator + 1</eqn></aux>
+<module name="c"><connect to="x" from=".seen"/><connect to=".back" from="c.twice"/></module>
+<aux name="back" access="input"/>
 """, specs="<start>0</start><stop>2</stop><dt>1</dt>").replace("</xmile>", (
         '<model name="a"><variables><aux name="module/output" access="output"><eqn>TIME * 3</eqn></aux>'
         '</variables></model>\n<model name="b"><variables>'
         '<aux name="ghost of module/output" access="input"><eqn>0</eqn></aux>'
-        '<aux name="indicator"><eqn>"ghost_of_module/output" * 2</eqn></aux></variables></model>\n</xmile>'))
+        '<aux name="indicator"><eqn>"ghost_of_module/output" * 2</eqn></aux></variables></model>\n'
+        '<model name="c"><variables><aux name="x" access="input"><eqn>0</eqn></aux>'
+        '<aux name="twice" access="output"><eqn>x * 2 + .seen</eqn></aux></variables></model>\n</xmile>'))
     path = tmp_path / "modules.stmx"
     path.write_text(text, encoding="utf-8")
     result = load(path).run()
     assert list(result["b.indicator"]) == [0.0, 6.0, 12.0] and list(result["seen"]) == [1.0, 7.0, 13.0]
+    # an output connected out of a module into the top model ('.back'); '.seen' in a
+    # module's equation is the top model's
+    assert list(result["back"]) == [3.0, 21.0, 39.0]
+
+
+def test_a_models_saveper_when_sim_specs_give_no_save_interval(tmp_path):
+    # converted Vensim models carry the save interval as a SAVEPER variable
+    path = tmp_path / "saveper.stmx"
+    path.write_text(doc('<stock name="s"><eqn>0</eqn><inflow>f</inflow></stock><flow name="f"><eqn>1</eqn></flow>'
+                        '<aux name="SAVEPER"><eqn>1</eqn></aux>',
+                        specs="<start>0</start><stop>2</stop><dt>0.25</dt>"), encoding="utf-8")
+    result = load(path).run()
+    assert list(result.time) == [0.0, 1.0, 2.0] and list(result["s"]) == [0.0, 1.0, 2.0]
+    # sim_specs' own save interval must agree with it
+    path.write_text(path.read_text().replace("<dt>0.25</dt>", "<dt>0.25</dt><save_step>0.5</save_step>"))
+    with pytest.raises(ModelError, match="'SAVEPER' is 1 but <sim_specs>"):
+        load(path)
+
+
+def test_stella_10_drafts_put_variables_straight_in_the_model(tmp_path):
+    path = tmp_path / "draft.stmx"
+    path.write_text('<?xml version="1.0"?>\n<xmile version="1.0" level="3" xmlns="http://www.systemdynamics.org/XMILE">'
+                    '<header><vendor>isee systems, inc.</vendor></header>'
+                    '<sim_specs><start>0</start><stop>2</stop><dt>1</dt></sim_specs><model>'
+                    '<stock name="s"><eqn>1</eqn><inflow>f</inflow><display x="1" y="2"/></stock>'
+                    '<flow name="f"><eqn>table(TIME)</eqn></flow>'
+                    '<aux name="table"><gf><xscale min="0" max="2"/><ypts>0,10,20</ypts></gf></aux>'
+                    '<display page_width="0"/></model></xmile>', encoding="utf-8")
+    assert list(load(path).run()["s"]) == [1.0, 1.0, 11.0]

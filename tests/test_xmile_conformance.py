@@ -61,6 +61,15 @@ EXPLAINED = {
 }
 
 
+# The kind of each failure, for the status file's summary.
+KIND = {name: ("the file is incomplete: '???' for the values" if why == _INCOMPLETE or "???" in why
+               else "the file calls a macro it does not define" if why == _NO_MACRO
+               else "malformed XML" if why.startswith("malformed XML")
+               else "the file is not the case's model" if "different model" in why or "lost" in why
+               else "the file asks for other semantics than the canonical output's Vensim run")
+        for name, why in EXPLAINED.items()}
+
+
 def _output(folder: Path) -> Path | None:
     return next((folder / f for f in ("output.tab", "output.csv") if (folder / f).exists()), None)
 
@@ -112,6 +121,11 @@ def xmile_conformance():
         if why and name in EXPLAINED:
             reason = f"{EXPLAINED[name]} (error: {reason})"
         lines.append(f"| {name} | {'yes' if counted else ''} | {'pass' if why is None else 'fail'} | {reason} |")
+    failing = [name for name, _, _, counted in files if counted and results[name] is not None]
+    lines += ["", "## The failing cases by kind", ""]
+    for kind in sorted({KIND.get(n, "unexplained") for n in failing}):
+        names = [n.split("/")[1] for n in failing if KIND.get(n, "unexplained") == kind]
+        lines.append(f"- {kind} ({len(names)}): {', '.join(names)}")
     if os.environ.get("SMARTSPEC_WRITE_STATUS"):   # only when asked: a test run changes no tracked file
         (HERE / "xmile_status.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return results

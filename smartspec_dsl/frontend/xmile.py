@@ -50,6 +50,7 @@ class _Build:
     models: dict[str, Node] = field(default_factory=dict)
     vars: dict[str, _Var] = field(default_factory=dict)
     notices: list[str] = field(default_factory=list)   # ir.Model.notices
+    connections: list = field(default_factory=list)     # (<connect>, module, where it sits)
 
 
 def _numbers(node: Node, what: str) -> list[float]:
@@ -130,9 +131,14 @@ def _sim_specs(b: _Build) -> dict[str, float]:
                 raise ModelError(f"{node.pos}: a reciprocal dt of 0")
             value = 1.0 / value
         out[name] = value
+    # the save interval when the file gives one; else a SAVEPER of the model's (what a
+    # converted Vensim model carries), else every dt (_controls)
     save = specs.find("save_step") or specs.find("savestep")
-    out["saveper"] = _number(save, "<save_step>") if save is not None else \
-        float(specs.attrs.get("save_interval", out["time step"]))
+    if save is not None:
+        out["saveper"] = _number(save, "<save_step>")
+    elif "save_interval" in specs.attrs:
+        out["saveper"] = _number(Node("save_interval", {}, specs.pos, specs.attrs["save_interval"]),
+                                 "save_interval")
     method = specs.attrs.get("method", "euler").lower()
     if method not in ("euler", "rk4"):
         raise UnsupportedFeature(f"{specs.pos}: integration method '{method}' is not supported "
@@ -169,7 +175,8 @@ def _var_dims(node: Node, b: _Build) -> tuple[str, ...]:
 def _instantiate(b: _Build, model: Node, prefix: str, seen: tuple[str, ...]) -> None:
     """Collect the variables of `model` (and of the modules it uses) under `prefix`."""
     variables = model.find("variables")
-    for node in variables.children if variables is not None else ():
+    # STELLA 10's XMILE drafts put the variables straight in <model>
+    for node in variables.children if variables is not None else model.children:
         if node.tag in ("conveyor", "queue", "oven") or (node.tag == "stock" and (
                 node.find("conveyor") is not None or node.find("queue") is not None)):
             raise UnsupportedFeature(f"{node.pos}: '{node.attrs.get('name', node.tag)}' is a "
@@ -200,18 +207,31 @@ def _module(b: _Build, node: Node, prefix: str, seen: tuple[str, ...]) -> None:
         raise ModelError(f"{node.pos}: module '{name}' contains itself")
     inner = f"{prefix}{name}."
     _instantiate(b, b.models[model_name], inner, seen + (model_name,))
-    for conn in node.findall("connect"):
+    b.connections += [(conn, name, prefix) for conn in node.findall("connect")]
+
+
+def _connect(b: _Build) -> None:
+    """Each module connection makes its target take its source's value. A name is seen
+    from where the module sits: 'm.x' is module m's x, '.x' the top model's x; 'to' is
+    the module's own variable unless it says otherwise (an output into '.x' or, as Stella
+    writes, 'm.x' for module m's input, listed in every module the connection touches)."""
+    for conn, name, prefix in b.connections:
         to, src = conn.attrs.get("to", ""), conn.attrs.get("from", "")
         path = _qualified(to)
-        if len(path) > 1 and path[0] == name:
-            path = path[1:]      # Stella qualifies 'to' with the module's own name
-        elif len(path) > 1 and inner + ".".join(path) not in b.vars:
-            continue             # another module's input: Stella lists a connection in both modules
-        target = inner + ".".join(path)
-        # '.x' is the top model's x; 'm.x' is module m's x, seen from where the module sits
-        source = ".".join(_qualified(src[1:])) if src.startswith(".") else prefix + ".".join(_qualified(src))
+        if to.strip().startswith("."):
+            target = ".".join(path)
+        elif len(path) > 1 and path[0] == name:
+            target = f"{prefix}{'.'.join(path)}"
+        elif len(path) > 1 and f"{prefix}{name}.{'.'.join(path)}" not in b.vars:
+            continue             # another module's input, connected where that module is
+        else:
+            target = f"{prefix}{name}.{'.'.join(path)}"
+        source = ".".join(_qualified(src)) if src.strip().startswith(".") else prefix + ".".join(_qualified(src))
         if target not in b.vars:
             raise ModelError(f"{conn.pos}: module '{name}' has no variable '{to}' to connect to")
+        if source not in b.vars:
+            raise ModelError(f"{conn.pos}: module '{name}' is connected from '{src}', which is not "
+                             "a variable of the model")
         b.vars[target].alias = ir.Ref(source, (), conn.pos)
 
 
@@ -232,13 +252,18 @@ def _equation(b: _Build, v: _Var, eqn: Node, ctx: Context) -> ir.Expr:
     local = {n[len(v.prefix):] for n in b.vars if n.startswith(v.prefix)} if v.prefix else set()
 
     def scope(node):
+        if isinstance(node, ir.Ref) and node.name.startswith("."):
+            # '.x' is the top model's x (Stella writes a module's inputs so), else this model's
+            top = node.name[1:]
+            name = top if top in b.vars or not v.prefix else v.prefix + top
+            return ir.Ref(name, node.subscripts, node.pos)
         # a name inside a module means that module's variable
         if isinstance(node, ir.Ref) and node.name in local:
             return ir.Ref(v.prefix + node.name, node.subscripts, node.pos)
         if isinstance(node, ir.Call) and v.prefix and xmile_name(node.func) in local:
             return ir.Call((v.prefix + xmile_name(node.func)).upper(), node.args, node.pos)
         return node
-    return translate(ir.map_expr(raw, scope) if local else raw, ctx)
+    return translate(ir.map_expr(raw, scope), ctx)
 
 
 def _definition(b: _Build, v: _Var, node: Node, ctx: Context, new: dict) -> ir.Expr | None:
@@ -399,6 +424,8 @@ def _is_number(e) -> bool:
 
 def _controls(b: _Build, specs: dict[str, float], variables: dict[str, ir.Variable]) -> None:
     pos = b.root.find("sim_specs").pos
+    if "saveper" not in specs and "saveper" not in variables:
+        specs = {**specs, "saveper": specs["time step"]}
     for name, value in specs.items():
         var = variables.get(name)
         if var is None:
@@ -428,6 +455,7 @@ def parse_xmile(data: bytes, filename: str = "<model>") -> ir.Model:
     top = next((m for m in models if not m.attrs.get("name")), models[0])
     b.models = {xmile_name(m.attrs.get("name", "")): m for m in models if m is not top}
     _instantiate(b, top, "", ())
+    _connect(b)
     signatures = {xmile_name(m.attrs.get("name", "")): _signature(m) for m in root.findall("macro")}
     macros = {name: _macro(b, m, signatures) for name, m in zip(signatures, root.findall("macro"))}
     variables = _translate_all(b, b.vars, {}, signatures)
@@ -484,6 +512,7 @@ def _macro(b: _Build, node: Node, signatures: dict) -> ir.Macro:
     params = dict.fromkeys(signatures[name][0], node.pos)
     inner = _Build(b.root, b.dims, b.written, b.models, notices=b.notices)
     _instantiate(inner, node, "", ())
+    _connect(inner)
     for p in params:
         if p in inner.vars:
             raise ModelError(f"{inner.vars[p].node.pos}: '{p}' is both a parameter and a variable "

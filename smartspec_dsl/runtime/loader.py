@@ -12,29 +12,31 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 from .. import ir
-from ..backend.codegen import Kernel, generate
-from ..passes.consteval import constant_value
 from ..frontend.external import DataOptions, fingerprint as external_fingerprint, folder_fingerprint, \
     reads_data_folder
 from ..errors import ModelError
-from ..frontend.grammar import grammar_path, grammar_text
+from ..files import read_model_text
+from ..frontend.grammar import grammar_path
 from ..passes.edits import Edits
-from ..passes.pipeline import lower
-from ..passes.order import Schedule, schedule
-from ..frontend.parse import read_model_text
-from ..frontend.source import parse_source
+from ..backend import tier0
 from . import cache
 from .cache import cache_root
 from .model import Model
 from .tiers import Tiers, background_allowed, check_tier, tape_of
+
+if TYPE_CHECKING:
+    from ..backend.codegen import Kernel
+    from ..passes.order import Schedule
 
 __all__ = ["cache_root", "compile_model", "load"]
 
 
 def _compiler_fingerprint() -> str:
     """Changes whenever the compiler's own code or grammar changes, so stale records are never reused."""
-    h = hashlib.sha256(grammar_text().encode())
+    h = hashlib.sha256()
     for f in sorted(grammar_path().parent.glob("*.lark")):
         h.update(f.read_bytes())
     for f in sorted(Path(__file__).resolve().parents[1].rglob("*.py")):
@@ -43,9 +45,8 @@ def _compiler_fingerprint() -> str:
 
 
 def _machine_fingerprint() -> str:
-    """The compiler's fingerprint and Numba's version: what a kernel's machine code depends on."""
-    import numba
-    return hashlib.sha256((_fingerprint() + "\0" + numba.__version__).encode()).hexdigest()
+    """The compiler's fingerprint and the installed Numba: what a kernel's machine code depends on."""
+    return hashlib.sha256((_fingerprint() + "\0" + tier0.numba_stamp()).encode()).hexdigest()
 
 
 _FINGERPRINTS: dict[str, str] = {}
@@ -69,6 +70,12 @@ def _compile(text: str, filename: str, data: DataOptions | None = None,
     """compile_model, lowering with `values` where they decide the structure (see
     stateful.rules.RULES) and the equations `edits` replaces (passes/edits.py), and the
     control variables the runtime computes (see _pin_controls)."""
+    # the front end and the passes are imported only when a model is compiled: a load
+    # from the cache needs neither (nor lark and networkx)
+    from ..backend.codegen import generate
+    from ..frontend.source import parse_source
+    from ..passes.order import schedule
+    from ..passes.pipeline import lower
     model = parse_source(text, filename)
     lowered = lower(model, data, values, edits)
     sched = schedule(lowered)
@@ -83,6 +90,7 @@ def _pin_controls(sched: Schedule) -> tuple[ir.Model, dict[str, ir.Expr]]:
     become parameters that the runtime computes for each run from their equations, so
     that a run's own SAVEPER (or FINAL TIME ...) reaches every equation that reads it,
     as writing it into the model would. Returns the model and their equations."""
+    from ..passes.consteval import constant_value
     model = sched.model
     derived = {}
     variables = dict(model.variables)

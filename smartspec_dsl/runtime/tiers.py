@@ -124,12 +124,14 @@ class Tiers:
 
     def simulate(self, tier: str):
         """The one-run entry of `tier`, with the generated kernel's `simulate` arguments."""
+        tier0.quick_start()
         if tier == "compiled":
             return self.module().simulate
         interp, tape = tier0.load(), self.tape()
         return lambda *args: interp.simulate(tape, *args)
 
     def simulate_batch(self, tier: str):
+        tier0.quick_start()
         if tier == "compiled":
             return self.module().simulate_batch
         interp, tape = tier0.load(), self.tape()
