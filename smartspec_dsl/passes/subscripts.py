@@ -38,6 +38,8 @@ from .array_functions import ARRAY_FUNCTIONS, ArrayFunctions
 from .flat_exprs import combine, flat_name
 
 ARRAY_REDUCERS = {"SUM": "+", "PROD": "*", "VMIN": "MIN", "VMAX": "MAX"}
+# array functions whose value an equation's elements share when it does not depend on them
+SHAREABLE = {*ARRAY_REDUCERS, "VECTOR SELECT"}
 
 
 # ---- the pass ----------------------------------------------------------------------
@@ -63,6 +65,8 @@ class _Flattener(ArrayFunctions):
         self.instances: list[_Instance] = []
         self.drivers: dict[str, ir.Variable] = {}
         self.driver_of: dict[tuple, str] = {}   # (function, arguments) -> driver, shared by elements
+        self.shared: dict[str, ir.Variable] = {}
+        self.shared_of: dict[tuple, ir.Ref] = {}  # (call, iterated elements) -> its shared variable
 
     # -- left-hand sides ------------------------------------------------------
     def lhs_options(self, subs, pos, what="subscript") -> list[tuple[str | None, tuple[str, ...]]]:
@@ -227,6 +231,8 @@ class _Flattener(ArrayFunctions):
             name = self.ref_name(e.table, e.subscripts, ctx, it, e.pos, display)
             return ir.LookupCall(name, inst(e.arg), e.pos)
         if isinstance(e, ir.Call):
+            if e.func in SHAREABLE and ctx and not self.depends_on_lhs(e, ctx, it):
+                return self.shared_call(e, ctx, it, display)
             if e.func in ARRAY_REDUCERS:
                 return self.reduce(e, ctx, it, display)
             if e.func == "ELMCOUNT":
@@ -244,6 +250,42 @@ class _Flattener(ArrayFunctions):
         if isinstance(e, ir.UnaryOp):
             return replace(e, operand=inst(e.operand))
         return e
+
+    def depends_on_lhs(self, e: ir.Expr, ctx, it) -> bool:
+        """Whether `e`'s instance depends on the left-hand side's elements `ctx`: a range
+        subscript (or a range used as a value) that the left-hand side binds, or a whole-array
+        function (they run over the left-hand side's last subscripts)."""
+        sp = self.space
+        for node in ir.walk(e):
+            if isinstance(node, ir.Call) and node.func in ARRAY_FUNCTIONS:
+                return True
+            if isinstance(node, ir.Ref) and not node.subscripts and node.name not in self.model.variables \
+                    and sp.is_range(node.name) and node.name not in it:
+                return True
+            subs = node.subscripts if isinstance(node, (ir.Ref, ir.LookupCall)) else ()
+            if any(not s.endswith("!") and sp.is_range(s) and s not in it
+                   and self.bind(s, ctx, it, None) is not None for s in subs):
+                return True
+        return False
+
+    def shared_call(self, e: ir.Call, ctx, it, display) -> ir.Ref:
+        """An array reduction (SUM, PROD, VMIN, VMAX, VECTOR SELECT) in an element's equation
+        that is the same for every element of the left-hand side (`SUM(x[r!])` in an equation
+        over r): one hidden auxiliary computes it once, and every element reads it, instead of
+        a copy per element (n^2 terms over n elements)."""
+        key = (e, tuple(sorted(it.items())))
+        ref = self.shared_of.get(key)
+        if ref is None:
+            value = self.vector_select(e, ctx, it, display) if e.func == "VECTOR SELECT" \
+                else self.reduce(e, ctx, it, display)
+            owner = display.split("[", 1)[0]
+            name = f"{owner} #{e.func.lower().replace(' ', '')}{len(self.shared) + 1}".lower()
+            while name in self.model.variables or name in self.shared or name in self.drivers:
+                name += "'"
+            shown = f"{owner} ({e.func} at {e.pos.line}:{e.pos.column})" if e.pos is not None else owner
+            self.shared[name] = ir.Variable(name, shown, ir.Kind.AUXILIARY, expr=value, pos=e.pos, hidden=True)
+            ref = self.shared_of[key] = ir.Ref(name, (), e.pos)
+        return ref
 
     def reduce(self, e: ir.Call, ctx, it, display) -> ir.Expr:
         if len(e.args) != 1:
@@ -335,6 +377,7 @@ class _Flattener(ArrayFunctions):
                 out[name] = replace(var, expr=self.instantiate(var.expr, (), {}, var.display),
                                     initial=self.instantiate(var.initial, (), {}, var.display))
         out.update(self.drivers)
+        out.update(self.shared)
         self.check_profiles(out)
         return replace(model, variables=classify_flows(out))
 
