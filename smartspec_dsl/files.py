@@ -48,6 +48,34 @@ def read_regular_file(path, what: str = "file", where: str | None = None) -> byt
         os.close(fd)
 
 
+def read_model_text(path) -> str:
+    """A model file's text (UTF-8, else Latin-1); a ModelError naming the path if it
+    cannot be read (see `read_regular_file`)."""
+    data = read_regular_file(path, "model")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = data.decode("latin-1")
+    return text.lstrip("\ufeff")
+
+
+def install_cache(here: Path, fallback: str) -> Path:
+    """A folder for what is computed once per install (the interpreter's machine code, the
+    parser's tables): `here`/__pycache__ beside the package's bytecode when it is writable,
+    else $XDG_CACHE_HOME/`fallback` (default ~/.cache/`fallback`). Made if missing."""
+    own = Path(here) / "__pycache__"
+    try:
+        own.mkdir(exist_ok=True)
+        if os.access(own, os.W_OK):
+            return own
+    except OSError:
+        pass
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    folder = Path(base) / fallback
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 def _short(path) -> str:
     text = os.fspath(path).replace("\0", "\\0")
     return text if len(text) <= 200 else text[:120] + "..." + text[-60:]

@@ -256,3 +256,160 @@ def test_sweeps_integrate_with_the_files_own_method(tmp_path):
     assert main(["sweep", str(path), "--spec", str(spec), "-o", str(tmp_path / "out"), "--no-progress"]) == 0
     stored = store.load(tmp_path / "out")
     assert np.array_equal(stored.values[:, :, stored._out("s")], np.array(single))
+
+
+# XMILE 1.0 section 3.7.1 (positions computed when the model runs), 3.5.6 (SELF) and
+# 4.8 (macros, with default parameters and with variables of their own)
+PICKS = doc("""
+<aux name="values"><dimensions><dim name="letters"/></dimensions>
+  <element subscript="a"><eqn>9</eqn></element><element subscript="b"><eqn>7</eqn></element>
+  <element subscript="c"><eqn>5</eqn></element><element subscript="d"><eqn>3</eqn></element>
+  <element subscript="e"><eqn>1</eqn></element></aux>
+<aux name="picked"><eqn>values[INT(TIME MOD 5) + 1]</eqn></aux>
+<aux name="i"><eqn>2</eqn></aux>
+<aux name="by variable"><eqn>values[i]</eqn></aux>
+<aux name="grid"><dimensions><dim name="two"/><dim name="letters"/></dimensions>
+  <element subscript="x, a"><eqn>-1</eqn></element>
+  <element subscript="x, b"><eqn>-2</eqn></element>
+  <element subscript="x, c"><eqn>-3</eqn></element>
+  <element subscript="x, d"><eqn>-4</eqn></element>
+  <element subscript="x, e"><eqn>-5</eqn></element>
+  <element subscript="y, a"><eqn>10</eqn></element>
+  <element subscript="y, b"><eqn>20</eqn></element>
+  <element subscript="y, c"><eqn>30</eqn></element>
+  <element subscript="y, d"><eqn>40</eqn></element>
+  <element subscript="y, e"><eqn>50</eqn></element></aux>
+<aux name="in grid"><eqn>grid[i, TIME MOD 5 + 1]</eqn></aux>
+<aux name="row pick"><dimensions><dim name="two"/></dimensions><eqn>grid[two, i + 1] + values[5]</eqn></aux>
+<aux name="curve"><dimensions><dim name="two"/></dimensions>
+  <element subscript="x"><gf><xscale min="0" max="6"/><ypts>0,60</ypts></gf></element>
+  <element subscript="y"><gf><xscale min="0" max="6"/><ypts>6,0</ypts></gf></element><eqn>TIME</eqn></aux>
+<aux name="outside"><eqn>values[TIME + 4]</eqn></aux>
+<aux name="position"><eqn>letters.c * 10</eqn></aux>
+<aux name="sizes"><dimensions><dim name="two"/></dimensions><eqn>SIZE(SELF) * 100 + SIZE(grid) * 10 + SIZE(values)</eqn></aux>
+<aux name="held"><eqn>IF TIME &gt; 2 THEN PREVIOUS(SELF, 0) ELSE TIME * 10</eqn></aux>
+<aux name="l2"><eqn>LOGB(256, 2)</eqn></aux>
+<aux name="l10"><eqn>LOGB(1000)</eqn></aux>
+<aux name="input"><eqn>STEP(10, 1)</eqn></aux>
+<aux name="own smooth"><eqn>SMOOTHED(input, 2)</eqn></aux>
+<aux name="builtin smooth"><eqn>SMTH1(input, 2)</eqn></aux>
+<aux name="from five"><eqn>SMOOTHED(input, 1, 5)</eqn></aux>
+""", specs="<start>0</start><stop>6</stop><dt>0.5</dt>",
+    extra='<dimensions><dim name="letters"><elem name="a"/><elem name="b"/><elem name="c"/><elem name="d"/>'
+          '<elem name="e"/></dim><dim name="two"><elem name="x"/><elem name="y"/></dim></dimensions>\n'
+          '<macro name="LOGB"><parm>x</parm><parm default="10">base</parm><eqn>LN(x) / LN(base)</eqn></macro>\n'
+          '<macro name="SMOOTHED"><parm>input</parm><parm>averaging_time</parm>'
+          '<parm default="input">initial</parm><eqn>Smooth_of_Input</eqn><variables>'
+          '<stock name="Smooth_of_Input"><eqn>initial</eqn><inflow>change_in_smooth</inflow></stock>'
+          '<flow name="change_in_smooth"><eqn>(input - Smooth_of_Input) / averaging_time</eqn></flow>'
+          '</variables></macro>\n')
+
+
+@pytest.fixture(scope="module")
+def picks(tmp_path_factory):
+    path = tmp_path_factory.mktemp("xmile") / "picks.xmile"
+    path.write_text(PICKS, encoding="utf-8")
+    result = load(path).run()
+    at = {float(t): i for i, t in enumerate(result.time)}
+    return lambda name, t: float(result[name][at[t]])
+
+
+def test_positions_computed_when_the_model_runs(picks):
+    # values = 9, 7, 5, 3, 1 at positions 1..5; INT(TIME MOD 5) + 1 cycles through them
+    assert [picks("picked", t) for t in (0.0, 1.0, 2.0, 3.0, 4.0, 4.5, 5.0, 6.0)] == [9, 7, 5, 3, 1, 1, 9, 7]
+    assert picks("by variable", 0.0) == 7.0                 # a scalar variable as the position
+    # two dimensions, row-major: grid[2, k] is row y's k-th element
+    assert [picks("in grid", t) for t in (0.0, 1.0, 4.0, 5.0)] == [10.0, 20.0, 50.0, 10.0]
+    assert (picks("row pick[x]", 0.0), picks("row pick[y]", 0.0)) == (-3.0 + 1.0, 30.0 + 1.0)
+    # a position outside the dimension gives 0 (section 3.7.1): 3, 1, then 0
+    assert [picks("outside", t) for t in (0.0, 1.0, 2.0, 6.0)] == [3.0, 1.0, 0.0, 0.0]
+    # 'dimension.element' outside brackets is the element's position
+    assert picks("position", 0.0) == 30.0
+    # SIZE counts every element: SIZE(SELF) 2, SIZE(grid) 10, SIZE(values) 5
+    assert picks("sizes[x]", 0.0) == picks("sizes[y]", 0.0) == 305.0
+
+
+def test_per_element_graphical_functions_share_the_variables_input(picks):
+    # Stella writes one <eqn> (TIME) for the graphical functions of its elements
+    assert (picks("curve[x]", 3.0), picks("curve[y]", 3.0)) == (30.0, 3.0)
+
+
+def test_self_is_the_variable_itself(picks):
+    # 10 * TIME until TIME 2, then its own previous value: held at 20
+    assert [picks("held", t) for t in (0.0, 1.0, 2.0, 2.5, 6.0)] == [0.0, 10.0, 20.0, 20.0, 20.0]
+
+
+def test_macros(picks):
+    assert picks("l2", 0.0) == pytest.approx(8.0) and picks("l10", 0.0) == pytest.approx(3.0)
+    # a macro with a stock: each call has its own; the default initial value is the input
+    for t in (0.0, 1.5, 3.0, 6.0):
+        assert picks("own smooth", t) == pytest.approx(picks("builtin smooth", t), rel=1e-12)
+    # from 5, input 0 then 10 from TIME 1, averaging time 1, dt 0.5: 5, 2.5, 1.25, 5.625
+    assert [picks("from five", t) for t in (0.0, 0.5, 1.0, 1.5)] == [5.0, 2.5, 1.25, 5.625]
+
+
+def test_macro_errors_are_located(tmp_path, capsys):
+    recursive = doc('<aux name="a"><eqn>FACT(3)</eqn></aux>', extra=(
+        '<macro name="FACT"><parm>x</parm><eqn>IF x &lt;= 1 THEN 1 ELSE x * FACT(x - 1)</eqn></macro>\n'))
+    assert "macro 'FACT' calls itself" in _error(recursive, tmp_path, capsys)
+    looped = doc('<aux name="a"><eqn>F(3)</eqn></aux>', extra=(
+        '<macro name="F"><parm>x</parm><eqn>x</eqn><sim_specs><start>1</start><stop>x</stop></sim_specs>'
+        '</macro>\n'))
+    with pytest.raises(UnsupportedFeature, match=r"m.xmile:4:43: macro 'F' has its own <sim_specs>"):
+        parse_xmile(looped.encode(), "m.xmile")
+    short = doc('<aux name="a"><eqn>G()</eqn></aux>', extra='<macro name="G"><parm>x</parm><eqn>x</eqn></macro>\n')
+    with pytest.raises(ModelError, match=r"m.xmile:6:20: G takes 1 arguments, got 0 \(in the equation of 'a'"):
+        parse_xmile(short.encode(), "m.xmile")
+
+
+def test_stella_module_connections(tmp_path):
+    # Stella qualifies both ends from where the modules sit and lists a connection in
+    # both modules (and again as <connect2>); names may be quoted and hold '/'
+    text = doc("""
+<module name="a"><connect to='b."ghost_of_module/output"' from='a."module/output"'/>
+  <connect2 to='b."ghost_of_module/output"' from='a."module/output"'/></module>
+<module name="b"><connect to='b."ghost_of_module/output"' from='a."module/output"'/>
+  <connect2 to='b."ghost_of_module/output"' from='a."module/output"'/></module>
+<aux name="seen"><eqn>b.indicator + 1</eqn></aux>
+<module name="c"><connect to="x" from=".seen"/><connect to=".back" from="c.twice"/></module>
+<aux name="back" access="input"/>
+""", specs="<start>0</start><stop>2</stop><dt>1</dt>").replace("</xmile>", (
+        '<model name="a"><variables><aux name="module/output" access="output"><eqn>TIME * 3</eqn></aux>'
+        '</variables></model>\n<model name="b"><variables>'
+        '<aux name="ghost of module/output" access="input"><eqn>0</eqn></aux>'
+        '<aux name="indicator"><eqn>"ghost_of_module/output" * 2</eqn></aux></variables></model>\n'
+        '<model name="c"><variables><aux name="x" access="input"><eqn>0</eqn></aux>'
+        '<aux name="twice" access="output"><eqn>x * 2 + .seen</eqn></aux></variables></model>\n</xmile>'))
+    path = tmp_path / "modules.stmx"
+    path.write_text(text, encoding="utf-8")
+    result = load(path).run()
+    assert list(result["b.indicator"]) == [0.0, 6.0, 12.0] and list(result["seen"]) == [1.0, 7.0, 13.0]
+    # an output connected out of a module into the top model ('.back'); '.seen' in a
+    # module's equation is the top model's
+    assert list(result["back"]) == [3.0, 21.0, 39.0]
+
+
+def test_a_models_saveper_when_sim_specs_give_no_save_interval(tmp_path):
+    # converted Vensim models carry the save interval as a SAVEPER variable
+    path = tmp_path / "saveper.stmx"
+    path.write_text(doc('<stock name="s"><eqn>0</eqn><inflow>f</inflow></stock><flow name="f"><eqn>1</eqn></flow>'
+                        '<aux name="SAVEPER"><eqn>1</eqn></aux>',
+                        specs="<start>0</start><stop>2</stop><dt>0.25</dt>"), encoding="utf-8")
+    result = load(path).run()
+    assert list(result.time) == [0.0, 1.0, 2.0] and list(result["s"]) == [0.0, 1.0, 2.0]
+    # sim_specs' own save interval must agree with it
+    path.write_text(path.read_text().replace("<dt>0.25</dt>", "<dt>0.25</dt><save_step>0.5</save_step>"))
+    with pytest.raises(ModelError, match="'SAVEPER' is 1 but <sim_specs>"):
+        load(path)
+
+
+def test_stella_10_drafts_put_variables_straight_in_the_model(tmp_path):
+    path = tmp_path / "draft.stmx"
+    path.write_text('<?xml version="1.0"?>\n<xmile version="1.0" level="3" xmlns="http://www.systemdynamics.org/XMILE">'
+                    '<header><vendor>isee systems, inc.</vendor></header>'
+                    '<sim_specs><start>0</start><stop>2</stop><dt>1</dt></sim_specs><model>'
+                    '<stock name="s"><eqn>1</eqn><inflow>f</inflow><display x="1" y="2"/></stock>'
+                    '<flow name="f"><eqn>table(TIME)</eqn></flow>'
+                    '<aux name="table"><gf><xscale min="0" max="2"/><ypts>0,10,20</ypts></gf></aux>'
+                    '<display page_width="0"/></model></xmile>', encoding="utf-8")
+    assert list(load(path).run()["s"]) == [1.0, 1.0, 11.0]

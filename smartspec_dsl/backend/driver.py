@@ -22,8 +22,10 @@ from smartspec_dsl.backend.kernel_lib import (
     fand, forr, fnot, fmin, fmax, fxidz, fzidz, fstep, parallel_cold_start, random_uniform,
     random_normal, random_exponential, random_lognormal, random_triangular, random_poisson, random_gamma,
     random_weibull, random_beta, random_binomial, random_negative_binomial, random_lookup, watched)
-from smartspec_dsl.backend.kernel_extra import (lookup_invert, lookup_area, gamma_ln, vector_lookup,
-    information_out, material_size, material_out, material_in, watch_setup, check_finite)
+from smartspec_dsl.backend.kernel_extra import (lookup_invert, lookup_area, lookup_slope, gamma_ln,
+    vector_lookup, information_out, material_size, material_out, material_in, watch_setup, check_finite)
+from smartspec_dsl.backend.kernel_market import (find_market_price, demand_at_price, supply_at_price,
+    marketp, alloc_p)
 
 from smartspec_dsl.backend.kernel_lib import (
     vector_rank, vector_sort_order, invert_matrix, allocate_available, allocate_by_priority,

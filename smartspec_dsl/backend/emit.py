@@ -266,6 +266,10 @@ class Emitter:
         table = self.named_lookup(e)
         return f"lookup_area({self.expr(e.args[1])}, {self.expr(e.args[2])}, {table})"
 
+    def lookup_slope(self, e: ir.Call) -> str:
+        table = self.named_lookup(e)
+        return f"lookup_slope({self.expr(e.args[1])}, {self.expr(e.args[2])}, {table})"
+
     def random_lookup(self, e: ir.Call) -> str:
         table = self.named_lookup(e)
         rest = ", ".join(self.expr(x) for x in e.args[1:5])
@@ -415,6 +419,7 @@ OWN_EMITTERS = {
     "LOG": Emitter.log,
     "WITH LOOKUP": Emitter.with_lookup,
     "LOOKUP AREA": Emitter.lookup_area,
+    "LOOKUP SLOPE": Emitter.lookup_slope,
     "RANDOM LOOKUP": Emitter.random_lookup,
     "RANDOM 0 1": Emitter.random_0_1,
     "STEP": Emitter.step,

@@ -21,8 +21,9 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from smartspec_dsl.backend.kernel_extra import (check_finite, gamma_ln, information_out, lookup_area, lookup_invert, material_in,
-                           material_out, material_size, vector_lookup, watch_setup)
+from smartspec_dsl.backend.kernel_extra import (check_finite, gamma_ln, information_out, lookup_area, lookup_invert,
+                                                lookup_slope, material_in, material_out, material_size,
+                                                vector_lookup, watch_setup)
 from smartspec_dsl.backend.kernel_lib import (
     JIT, allocate_available, allocate_by_priority, bf, fand, fixed_delay_slots, fmax, fmin, fnot,
     forr, fstep, fxidz, fzidz, integer, invert_matrix, ld, log2, lookup, lookup_backward,
@@ -31,14 +32,17 @@ from smartspec_dsl.backend.kernel_lib import (
     random_negative_binomial, random_normal, random_poisson, random_triangular, random_uniform,
     random_weibull, sel, st, tk, vector_at, vector_rank, vector_select, vector_sort_order, vsum,
     watched)
+from smartspec_dsl.backend.kernel_market import (alloc_p, demand_at_price, find_market_price, marketp,
+                                                 supply_at_price)
 from smartspec_dsl.backend.tape import META, OPCODE, OPS, STEP_NOW
 
 (MOV, ADD, SUB, MUL, DIV, NEG, LOOKUP, SEL, LT, GT, LE, GE, EQ, NE, MIN, MAX, POW, AND, OR, NOT,
  XIDZ, ZIDZ, STEP, WATCH, VSUM, LDP, ABS, EXP, LN, SQRT, SIN, COS, TAN, ASIN, ACOS, ATAN, SINH, COSH,
  TANH, LOG10, INTEGER, MODULO, QUANTUM, LOG2, GAMMA_LN, RAMP, PULSE, PULSE_TRAIN, LOOKUP_EXTRAPOLATE,
  LOOKUP_FORWARD, LOOKUP_BACKWARD, LOOKUP_INVERT, LOOKUP_AREA, BUFREAD, BUFWRITE, MATERIAL_OUT,
- MATERIAL_IN, INFORMATION_OUT, MATERIAL_SIZE, VECTOR_RANK, VECTOR_SORT_ORDER, INVERT_MATRIX,
- ALLOCATE_AVAILABLE, ALLOCATE_BY_PRIORITY, VECTOR_AT, VECTOR_SELECT, VECTOR_LOOKUP, RANDOM_UNIFORM,
+ MATERIAL_IN, INFORMATION_OUT, MATERIAL_SIZE, LOOKUP_SLOPE, ALLOC_P, VECTOR_RANK, VECTOR_SORT_ORDER,
+ INVERT_MATRIX, ALLOCATE_AVAILABLE, ALLOCATE_BY_PRIORITY, FIND_MARKET_PRICE, DEMAND_AT_PRICE,
+ SUPPLY_AT_PRICE, MARKETP, VECTOR_AT, VECTOR_SELECT, VECTOR_LOOKUP, RANDOM_UNIFORM,
  RANDOM_NORMAL, RANDOM_EXPONENTIAL, RANDOM_LOGNORMAL, RANDOM_TRIANGULAR, RANDOM_POISSON, RANDOM_GAMMA,
  RANDOM_BETA, RANDOM_WEIBULL, RANDOM_BINOMIAL, RANDOM_NEGATIVE_BINOMIAL, RANDOM_LOOKUP) = range(len(OPS))
 assert OPCODE["RANDOM_LOOKUP"] == RANDOM_LOOKUP and OPCODE["LDP"] == LDP  # the table's order
@@ -202,6 +206,11 @@ def _rare(op, code, pc, d, m, tab, buf, bi, istep):
                                  ld(m, code[pc + 5])))
     elif op == MATERIAL_SIZE:
         st(m, d, material_size(ld(m, code[pc + 2]), ld(m, code[pc + 3]), ld(m, code[pc + 4])))
+    elif op == LOOKUP_SLOPE:
+        k = code[pc + 4]
+        st(m, d, lookup_slope(ld(m, code[pc + 2]), ld(m, code[pc + 3]), tab, tk(tab, 2 * k), tk(tab, 2 * k + 1)))
+    elif op == ALLOC_P:
+        st(m, d, alloc_p(ld(m, code[pc + 2]), ld(m, code[pc + 3]), ld(m, code[pc + 4]), ld(m, code[pc + 5])))
     elif op <= VECTOR_LOOKUP:
         b = code[pc + 2]
         n = code[pc + 3]
@@ -215,6 +224,14 @@ def _rare(op, code, pc, d, m, tab, buf, bi, istep):
             y = allocate_available(m, b, n, ld(m, code[pc + 4]))
         elif op == ALLOCATE_BY_PRIORITY:
             y = allocate_by_priority(m, b, n, ld(m, code[pc + 4]), ld(m, code[pc + 5]))
+        elif op == FIND_MARKET_PRICE:
+            y = find_market_price(m, b, n, ld(m, code[pc + 4]))
+        elif op == DEMAND_AT_PRICE:
+            y = demand_at_price(m, b, n, ld(m, code[pc + 4]))
+        elif op == SUPPLY_AT_PRICE:
+            y = supply_at_price(m, b, n, ld(m, code[pc + 4]))
+        elif op == MARKETP:
+            y = marketp(m, b, n, ld(m, code[pc + 4]), ld(m, code[pc + 5]))
         elif op == VECTOR_AT:
             y = vector_at(m, b, n, ld(m, code[pc + 4]))
         elif op == VECTOR_SELECT:

@@ -8,6 +8,7 @@ import math
 import numpy as np
 from numba import njit
 
+from ..ir import NA_VALUE as NA
 from .kernel_intrinsics import JIT
 from .kernel_lib import lookup, lookup_backward, lookup_extrapolate, lookup_forward
 
@@ -73,6 +74,42 @@ def lookup_area(a, b, tab, off, n):
 
 
 @njit(**JIT)
+def _segment_slope(tab, off, n, i):
+    return (tab[off + n + i + 1] - tab[off + n + i]) / (tab[off + i + 1] - tab[off + i])
+
+
+@njit(**JIT)
+def lookup_slope(x, mode, tab, off, n):
+    """LOOKUP SLOPE(lookup, x, mode): the slope of the table's line at x (Vensim help,
+    "LOOKUP SLOPE"): between points the segment's slope; at a point the mean of the
+    slopes before and after it, :NA: where two points share that x; beyond the ends 0
+    (mode 0), the nearest segment's slope (mode 1) or :NA: (mode -1, or any other).
+    At an end point itself there is one segment, whose slope it gives (the help leaves
+    the ends open; this is the slope inside the table)."""
+    if n < 2 or math.isnan(x):
+        return 0.0 if n == 1 and mode == 0.0 else NA
+    first, last = tab[off], tab[off + n - 1]
+    if x < first or x > last:
+        if mode == 0.0:
+            return 0.0
+        if mode == 1.0:
+            return _segment_slope(tab, off, n, 0 if x < first else n - 2)
+        return NA
+    for i in range(n):
+        if tab[off + i] == x:
+            if (i > 0 and tab[off + i - 1] == x) or (i < n - 1 and tab[off + i + 1] == x):
+                return NA
+            if i == 0:
+                return _segment_slope(tab, off, n, 0)
+            if i == n - 1:
+                return _segment_slope(tab, off, n, n - 2)
+            return 0.5 * (_segment_slope(tab, off, n, i - 1) + _segment_slope(tab, off, n, i))
+        if tab[off + i] > x:
+            return _segment_slope(tab, off, n, i - 1)
+    return NA
+
+
+@njit(**JIT)
 def _area_extrapolated(a, b, tab, off, n):
     """The area from a to b (a <= b) under the table's lines, the first and last segments
     extended beyond the ends (a trapezoid of the extended line on each side)."""
@@ -101,8 +138,9 @@ def vector_lookup(v, b, n, x, xmin, xmax, mode):
     """VECTOR LOOKUP(vec, x, xmin, xmax, mode) (Vensim help): the vector v[b:b+n] as the
     y values of a lookup whose n points divide [xmin, xmax] evenly, read as mode says:
     0 lookup, 1 LOOKUP AREA from xmin, 2 LOOKUP BACKWARD, 3 LOOKUP EXTRAPOLATE,
-    4 LOOKUP FORWARD, 5 LOOKUP INVERT, 7 the area from xmin with the end segments
-    extended. Other modes (6, 8, 9: slopes, extrapolated inversion) give NaN."""
+    4 LOOKUP FORWARD, 5 LOOKUP INVERT, 6 LOOKUP SLOPE, 7 the area from xmin with the end
+    segments extended, 9 LOOKUP SLOPE extrapolated (the end segments' slopes beyond them).
+    Other modes (8, extrapolated inversion) give NaN."""
     tab = np.empty(2 * n)
     for k in range(n):
         tab[k] = xmin + k * (xmax - xmin) / (n - 1)
@@ -122,6 +160,8 @@ def vector_lookup(v, b, n, x, xmin, xmax, mode):
         return lookup_forward(x, tab, 0, n)
     if m == 5:
         return lookup_invert(x, tab, 0, n)
+    if m == 6 or m == 9:
+        return lookup_slope(x, 0.0 if m == 6 else 1.0, tab, 0, n)
     if m == 7:
         if x >= xmin:
             return _area_extrapolated(xmin, x, tab, 0, n)

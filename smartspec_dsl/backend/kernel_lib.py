@@ -343,7 +343,9 @@ def allocate(q, ptype, priority, width, avail, out):
     every level; when even those exceed what is available they share it in proportion to
     their requests and the others get nothing (the help does not say; this is the
     limit of the rule as the level rises). NaN for all when an input is invalid: a
-    negative request, a profile type other than 0-4, or a width that is not positive."""
+    negative request, a profile type other than 0-4, or a width that is not positive.
+    Returns the level x (MARKETP's market priority); NaN where no one level applies (an
+    invalid input, or what is available covers every request or none)."""
     n = q.shape[0]
     total = 0.0
     fixed = 0.0
@@ -352,7 +354,7 @@ def allocate(q, ptype, priority, width, avail, out):
     for i in range(n):
         if not q[i] >= 0.0:
             out[:] = math.nan
-            return
+            return math.nan
         if q[i] > 0.0:
             t = ptype[i]
             if t == 0.0:
@@ -361,23 +363,23 @@ def allocate(q, ptype, priority, width, avail, out):
                 continue
             if not (1.0 <= t <= 4.0 and t == math.floor(t) and width[i] > 0.0 and math.isfinite(priority[i])):
                 out[:] = math.nan
-                return
+                return math.nan
             total += q[i]
             lo = min(lo, priority[i] - width[i])
             hi = max(hi, priority[i] + width[i])
     if math.isnan(avail):
         out[:] = math.nan
-        return
+        return math.nan
     if avail >= total:
         out[:] = q
-        return
+        return math.nan
     if avail <= 0.0:
         out[:] = 0.0
-        return
+        return math.nan
     if avail <= fixed:
         for i in range(n):
             out[i] = q[i] * avail / fixed if q[i] > 0.0 and ptype[i] == 0.0 else 0.0
-        return
+        return math.nan
     # normal and exponential profiles have tails: widen until the level is bracketed
     span = hi - lo
     for _ in range(200):
@@ -402,6 +404,7 @@ def allocate(q, ptype, priority, width, avail, out):
     x = 0.5 * (lo + hi)
     for i in range(n):
         out[i] = q[i] * demand_share(ptype[i], x, priority[i], width[i]) if q[i] > 0.0 else 0.0
+    return x
 
 
 @njit(**JIT)

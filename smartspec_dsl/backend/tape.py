@@ -47,9 +47,10 @@ OPS: dict[str, str] = {
     "LOOKUP_EXTRAPOLATE": "aii", "LOOKUP_FORWARD": "aii", "LOOKUP_BACKWARD": "aii",
     "LOOKUP_INVERT": "aii", "LOOKUP_AREA": "aai",
     "BUFREAD": "i", "BUFWRITE": "ia", "MATERIAL_OUT": "ia", "MATERIAL_IN": "iaaaa",
-    "INFORMATION_OUT": "iaaa", "MATERIAL_SIZE": "aaa",
+    "INFORMATION_OUT": "iaaa", "MATERIAL_SIZE": "aaa", "LOOKUP_SLOPE": "aai", "ALLOC_P": "aaaa",
     "VECTOR_RANK": "iia", "VECTOR_SORT_ORDER": "iia", "INVERT_MATRIX": "ii",
-    "ALLOCATE_AVAILABLE": "iia", "ALLOCATE_BY_PRIORITY": "iiaa", "VECTOR_AT": "iia",
+    "ALLOCATE_AVAILABLE": "iia", "ALLOCATE_BY_PRIORITY": "iiaa", "FIND_MARKET_PRICE": "iia",
+    "DEMAND_AT_PRICE": "iia", "SUPPLY_AT_PRICE": "iia", "MARKETP": "iiaa", "VECTOR_AT": "iia",
     "VECTOR_SELECT": "iiaa", "VECTOR_LOOKUP": "iiaaaa",
     # random draws: call site, step (STEP_NOW: the current step), run seed, then the arguments
     "RANDOM_UNIFORM": "iiaaaa", "RANDOM_NORMAL": "iiaaaaaa", "RANDOM_EXPONENTIAL": "iiaaaaaa",
@@ -70,7 +71,7 @@ _VALUE_CALLS = {
     "math.sinh": "SINH", "math.cosh": "COSH", "math.tanh": "TANH", "math.log10": "LOG10",
     "integer": "INTEGER", "modulo": "MODULO", "quantum": "QUANTUM", "log2": "LOG2",
     "gamma_ln": "GAMMA_LN", "ramp": "RAMP", "pulse": "PULSE", "pulse_train": "PULSE_TRAIN",
-    "material_size": "MATERIAL_SIZE",
+    "material_size": "MATERIAL_SIZE", "alloc_p": "ALLOC_P",
 }
 _LOOKUPS = {"lookup": "LOOKUP", "lookup_extrapolate": "LOOKUP_EXTRAPOLATE",
             "lookup_forward": "LOOKUP_FORWARD", "lookup_backward": "LOOKUP_BACKWARD",
@@ -78,6 +79,8 @@ _LOOKUPS = {"lookup": "LOOKUP", "lookup_extrapolate": "LOOKUP_EXTRAPOLATE",
 _BLOCKS = {"vector_rank": "VECTOR_RANK", "vector_sort_order": "VECTOR_SORT_ORDER",
            "invert_matrix": "INVERT_MATRIX", "allocate_available": "ALLOCATE_AVAILABLE",
            "allocate_by_priority": "ALLOCATE_BY_PRIORITY", "vector_at": "VECTOR_AT",
+           "find_market_price": "FIND_MARKET_PRICE", "demand_at_price": "DEMAND_AT_PRICE",
+           "supply_at_price": "SUPPLY_AT_PRICE", "marketp": "MARKETP",
            "vector_select": "VECTOR_SELECT", "vector_lookup": "VECTOR_LOOKUP"}
 _BINOPS = {ast.Add: "ADD", ast.Sub: "SUB", ast.Mult: "MUL", ast.Div: "DIV"}
 _COMPARES = {ast.Lt: "LT", ast.Gt: "GT", ast.LtE: "LE", ast.GtE: "GE", ast.Eq: "EQ", ast.NotEq: "NE"}
@@ -268,9 +271,9 @@ class _Builder:
             a = self.value(x, env)
             self.release(a)
             return self.emit(_LOOKUPS[f], [a, self.table(args[1:], env), watch])
-        if f == "lookup_area":
+        if f in ("lookup_area", "lookup_slope"):
             a, b = self.values(args[:2], env)
-            return self.emit("LOOKUP_AREA", [a, b, self.table(args[2:], env)])
+            return self.emit(f.upper(), [a, b, self.table(args[2:], env)])
         if f == "watched" and _name(args[0]) == "v":
             s = self.integer(args[1], env)
             return self.emit("WATCH", [s, *self.values(args[2:], env)])

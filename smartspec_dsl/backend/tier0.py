@@ -14,18 +14,30 @@ import os
 import sys
 from pathlib import Path
 
-from ..files import write_bytes
+from ..files import install_cache, write_bytes
 
 _HERE = Path(__file__).resolve().parent
 # what the interpreter's machine code is made of
 _SOURCES = ("interpreter.py", "tape.py", "kernel_lib.py", "kernel_intrinsics.py", "kernel_random.py",
-            "kernel_extra.py")
+            "kernel_extra.py", "kernel_market.py")
+
+
+def numba_stamp() -> str:
+    """What names the installed Numba, read without importing it (a third of a second):
+    its version file (the version and the revision it was built from), else its version."""
+    spec = importlib.util.find_spec("numba")
+    if spec is not None and spec.origin:
+        try:
+            return hashlib.sha256(Path(spec.origin).with_name("_version.py").read_bytes()).hexdigest()
+        except OSError:
+            pass
+    import numba
+    return numba.__version__
 
 
 def version() -> str:
-    """A hash of the interpreter's sources and Numba's version."""
-    import numba
-    h = hashlib.sha256(numba.__version__.encode())
+    """A hash of the interpreter's sources and the installed Numba."""
+    h = hashlib.sha256(numba_stamp().encode())
     for name in _SOURCES:
         h.update((_HERE / name).read_bytes())
     return h.hexdigest()[:20]
@@ -39,15 +51,31 @@ def folder() -> Path:
     env = os.environ.get("SMARTSPEC_INTERPRETER_CACHE")
     if env:
         return Path(env)
-    own = _HERE / "__pycache__"
+    return install_cache(_HERE, "smartspec-interpreter")
+
+
+def quick_start() -> None:
+    """Spare the first Numba call of a process its BLAS probe. Numba's first compile or
+    cache load imports `numba.np.arraymath`, which asks whether BLAS is there by importing
+    scipy.linalg: 0.4 s of CPU (scipy then imports most of numpy's submodules), more than
+    the rest of loading World3 from the cache. No kernel uses linear algebra, so the
+    module is imported here with the probe answered by whether scipy is installed, without
+    importing it; numpy's linear algebra in a jitted function still finds scipy's BLAS when
+    compiled (numba.np.linalg imports it then)."""
+    if "numba.np.arraymath" in sys.modules:
+        return
+    import numba.np.linalg as linalg
+    probe = linalg.ensure_blas
+
+    def installed():
+        if importlib.util.find_spec("scipy") is None:
+            raise ImportError("scipy 0.16+ is required for linear algebra")
+    linalg.ensure_blas = installed
     try:
-        own.mkdir(exist_ok=True)
-        if os.access(own, os.W_OK):
-            return own
-    except OSError:
-        pass
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "smartspec-interpreter"
+        import numba.np.arraymath as arraymath
+        arraymath.ensure_blas = probe
+    finally:
+        linalg.ensure_blas = probe
 
 
 def load():

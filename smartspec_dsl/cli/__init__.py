@@ -3,26 +3,30 @@ work in `main`); this module assembles the parser and dispatches."""
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 from pathlib import Path
 
-from ..app import evaluate
 from ..errors import ModelError, SpecError
 from ..files import check_writable
 from .. import __version__
-from . import bench, calibrate, check, convert, explore, info, plot, run, sensitivity, sweep
 
-# in the order `smartspec --help` lists them
-COMMANDS = (run, calibrate, check, info, convert, sweep, plot, sensitivity, bench, explore)
+# command -> the module of this package that defines it, in the order `smartspec --help` lists them
+COMMANDS = {"run": "run", "calibrate": "calibrate", "check": "check", "info": "info", "vars": "info",
+            "convert": "convert", "sweep": "sweep", "plot": "plot", "sensitivity": "sensitivity",
+            "bench": "bench", "explore": "explore", "cache": "cache"}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command, or only of `command` when it is one: a command imports
+    only its own module (a run does not wait for what sweeps, plots or sensitivity need)."""
     ap = argparse.ArgumentParser(prog="smartspec", description="Compile and run Vensim models.")
     ap.add_argument("--version", action="version", version=f"smartspec {__version__}")
     sub = ap.add_subparsers(dest="command", required=True)
-    for command in COMMANDS:
-        command.add_parser(sub)
+    modules = [COMMANDS[command]] if command in COMMANDS else dict.fromkeys(COMMANDS.values())
+    for name in modules:
+        importlib.import_module(f"{__name__}.{name}").add_parser(sub)
     sub.add_parser("evaluate", help="entropy-weight TOPSIS evaluation (see smartspec evaluate -h)",
                    add_help=False)
     return ap
@@ -52,8 +56,9 @@ def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         if argv and argv[0] == "evaluate":
+            from ..app import evaluate
             return evaluate.main(argv[1:])
-        args = build_parser().parse_args(argv)
+        args = build_parser(argv[0] if argv else None).parse_args(argv)
         check_outputs(args)
         return args.func(args)
     except ModelError as err:

@@ -33,7 +33,7 @@ from ..ir.normalize import resolve_lookup_calls
 from ..ir.ranges import SubscriptSpace
 from .workbook import CONSTANTS, DATA, GET_FUNCS, LOOKUPS, Book, DataOptions, Reader, alias_file, to_float
 
-__all__ = ["DataOptions", "fingerprint", "resolve_external"]
+__all__ = ["DataOptions", "fingerprint", "folder_fingerprint", "reads_data_folder", "resolve_external"]
 
 
 # ---- the pass -----------------------------------------------------------------------------
@@ -299,28 +299,50 @@ def resolve_external(model: ir.Model, data_dir: str | Path | None = None,
 _GET_FILE = re.compile(r"GET[ _]+(?:XLS|DIRECT)[ _]+\w+\s*\(\s*'([^']*)'", re.I)
 
 
-def fingerprint(model_path: str | Path, text: str, options: DataOptions | None = None) -> str:
-    """A digest of the external files a model may read (those its GET calls
-    name, directly or by alias, and its data files), for a compiled-kernel cache key:
-    a changed data file must not reuse a kernel baked from the old values."""
+def _digest(items) -> str:
+    """sha256 over (name, bytes) pairs; a file that cannot be read contributes its error
+    (reported when the model is compiled)."""
     import hashlib
-    options = options or DataOptions()
-    base = Path(model_path).parent
     h = hashlib.sha256()
-    def add(name: str, read) -> None:
+    for name, read in items:
         h.update(name.encode("utf-8", "replace") + b"\0")
         try:
             h.update(read())
-        except ModelError as err:   # reported when the model is compiled
+        except ModelError as err:
             h.update(str(err).encode("utf-8", "replace"))
+    return h.hexdigest()
 
+
+def fingerprint(model_path: str | Path, text: str, options: DataOptions | None = None) -> str:
+    """A digest of the external files a model's text names (those its GET calls name,
+    directly or by alias) and of the data files a run gives (`options.data_files`), for
+    the kernel cache key: a changed data file must not reuse a kernel baked from the old
+    values. Files are named as the model names them (a data file by its name), never by
+    the path the model was loaded from. The data files next to the model, which only a
+    model with data variables reads, are `folder_fingerprint`'s."""
+    options = options or DataOptions()
+    base = Path(model_path).parent
+    items = []
     for name in sorted(set(_GET_FILE.findall(text))):
         if name.startswith("?"):
-            add(name, lambda: read_regular_file(alias_file(name, options), "data file"))
+            items.append((name, lambda name=name: read_regular_file(alias_file(name, options), "data file")))
         else:
-            add(name, lambda: read_in_folder(base, name, str(model_path))[1])
+            items.append((name, lambda name=name: read_in_folder(base, name, str(model_path))[1]))
     for path in options.data_files:
-        add(str(path), lambda: read_regular_file(path, "data file"))
-    for path in ([] if options.data_files else data_file_names(base)):
-        add(path.name, lambda: read_in_folder(base, path.name, str(model_path))[1])
-    return h.hexdigest()
+        items.append((Path(path).name, lambda path=path: read_regular_file(path, "data file")))
+    return _digest(items)
+
+
+def reads_data_folder(model: ir.Model, options: DataOptions | None = None) -> bool:
+    """Whether `resolve_external` reads the data files next to the model (`data_file_names`):
+    only for a data variable with no equation, when the run gives no data files."""
+    if options is not None and options.data_files:
+        return False
+    return any(_is_data_declaration(d) for v in model.variables.values() for d in v.definitions)
+
+
+def folder_fingerprint(model_path: str | Path) -> str:
+    """A digest of the data files next to the model (`data_file_names`: names and contents)."""
+    base = Path(model_path).parent
+    return _digest((p.name, lambda p=p: read_in_folder(base, p.name, str(model_path))[1])
+                   for p in data_file_names(base))

@@ -3,8 +3,12 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import lark
+from ..files import install_cache
+
+if TYPE_CHECKING:   # lark is imported when a model is parsed, not with the package
+    import lark
 
 _CANDIDATES = (
     Path(__file__).resolve().parents[2] / "grammars" / "vensim.lark",  # source checkout
@@ -25,10 +29,19 @@ def grammar_text() -> str:
 
 @functools.lru_cache(maxsize=None)
 def parser() -> lark.Lark:
+    """The parser; its LALR tables are computed once per install (a tenth of a second) and
+    kept beside the package's bytecode (lark checks them against the grammar's hash)."""
+    import lark
+    try:
+        cache: str | bool = str(install_cache(Path(__file__).resolve().parent, "smartspec-parser")
+                                / "vensim-lalr.cache")
+    except OSError:
+        cache = False
     return lark.Lark(
         grammar_text(),
         parser="lalr",
         lexer="contextual",
         propagate_positions=True,
         maybe_placeholders=False,
+        cache=cache,
     )

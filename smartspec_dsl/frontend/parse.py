@@ -10,7 +10,7 @@ from lark import Token, Transformer_NonRecursive, v_args
 
 from .. import ir
 from ..errors import ModelError, SourcePos, SyntaxErrorInModel
-from ..files import read_regular_file
+from ..files import read_model_text  # noqa: F401  (where the front end's callers find it)
 from ..limits import MAX_RANGE_ELEMENTS
 from ..ir.normalize import classify_flows, resolve_lookup_calls
 from .workbook import read_subscript
@@ -30,17 +30,6 @@ _TERMINAL_TEXT = {
     "LESSTHAN": "'<'", "BANG": "'!'", "NA": ":NA:", "AND": ":AND:", "OR": ":OR:",
     "NOT": ":NOT:", "EXCEPT": ":EXCEPT:", "$END": "end of file",
 }
-
-
-def read_model_text(path: str | Path) -> str:
-    """A model file's text (UTF-8, else Latin-1); a ModelError naming the path if it
-    cannot be read (see `files.read_regular_file`)."""
-    data = read_regular_file(path, "model")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        text = data.decode("latin-1")
-    return text.lstrip("\ufeff")
 
 
 def equations_text(text: str) -> str:

@@ -6,9 +6,11 @@ stop, dt with `reciprocal`, save_step, method), dimensions (named elements or
 a size), stocks (inflows, outflows, `non_negative`), flows (`non_negative`
 makes a uniflow), auxiliaries, graphical functions (`<gf>`: xpts or xscale,
 ypts, type continuous / extrapolate / discrete), apply-to-all and
-per-element array equations, units, documentation, and modules (`<module>`
-with `<connect>`), flattened into one model whose names carry the module path
-(`hares.births`). Conveyors, queues and ovens are reported as unsupported,
+per-element array equations, units, documentation, modules (`<module>`
+with `<connect>`, also as Stella writes them), flattened into one model whose
+names carry the module path (`hares.births`), and macros (`<macro>`: parameters
+with defaults, variables of their own) as the IR's macros. Conveyors, queues,
+ovens and macros with their own <sim_specs> are reported as unsupported,
 located at their element.
 """
 from __future__ import annotations
@@ -48,6 +50,7 @@ class _Build:
     models: dict[str, Node] = field(default_factory=dict)
     vars: dict[str, _Var] = field(default_factory=dict)
     notices: list[str] = field(default_factory=list)   # ir.Model.notices
+    connections: list = field(default_factory=list)     # (<connect>, module, where it sits)
 
 
 def _numbers(node: Node, what: str) -> list[float]:
@@ -128,9 +131,14 @@ def _sim_specs(b: _Build) -> dict[str, float]:
                 raise ModelError(f"{node.pos}: a reciprocal dt of 0")
             value = 1.0 / value
         out[name] = value
+    # the save interval when the file gives one; else a SAVEPER of the model's (what a
+    # converted Vensim model carries), else every dt (_controls)
     save = specs.find("save_step") or specs.find("savestep")
-    out["saveper"] = _number(save, "<save_step>") if save is not None else \
-        float(specs.attrs.get("save_interval", out["time step"]))
+    if save is not None:
+        out["saveper"] = _number(save, "<save_step>")
+    elif "save_interval" in specs.attrs:
+        out["saveper"] = _number(Node("save_interval", {}, specs.pos, specs.attrs["save_interval"]),
+                                 "save_interval")
     method = specs.attrs.get("method", "euler").lower()
     if method not in ("euler", "rk4"):
         raise UnsupportedFeature(f"{specs.pos}: integration method '{method}' is not supported "
@@ -167,7 +175,8 @@ def _var_dims(node: Node, b: _Build) -> tuple[str, ...]:
 def _instantiate(b: _Build, model: Node, prefix: str, seen: tuple[str, ...]) -> None:
     """Collect the variables of `model` (and of the modules it uses) under `prefix`."""
     variables = model.find("variables")
-    for node in variables.children if variables is not None else ():
+    # STELLA 10's XMILE drafts put the variables straight in <model>
+    for node in variables.children if variables is not None else model.children:
         if node.tag in ("conveyor", "queue", "oven") or (node.tag == "stock" and (
                 node.find("conveyor") is not None or node.find("queue") is not None)):
             raise UnsupportedFeature(f"{node.pos}: '{node.attrs.get('name', node.tag)}' is a "
@@ -198,14 +207,38 @@ def _module(b: _Build, node: Node, prefix: str, seen: tuple[str, ...]) -> None:
         raise ModelError(f"{node.pos}: module '{name}' contains itself")
     inner = f"{prefix}{name}."
     _instantiate(b, b.models[model_name], inner, seen + (model_name,))
-    for conn in node.findall("connect"):
+    b.connections += [(conn, name, prefix) for conn in node.findall("connect")]
+
+
+def _connect(b: _Build) -> None:
+    """Each module connection makes its target take its source's value. A name is seen
+    from where the module sits: 'm.x' is module m's x, '.x' the top model's x; 'to' is
+    the module's own variable unless it says otherwise (an output into '.x' or, as Stella
+    writes, 'm.x' for module m's input, listed in every module the connection touches)."""
+    for conn, name, prefix in b.connections:
         to, src = conn.attrs.get("to", ""), conn.attrs.get("from", "")
-        target = inner + xmile_name(to)
-        # '.x' is the top model's x; 'm.x' is module m's x, seen from where the module sits
-        source = xmile_name(src[1:]) if src.startswith(".") else prefix + xmile_name(src)
+        path = _qualified(to)
+        if to.strip().startswith("."):
+            target = ".".join(path)
+        elif len(path) > 1 and path[0] == name:
+            target = f"{prefix}{'.'.join(path)}"
+        elif len(path) > 1 and f"{prefix}{name}.{'.'.join(path)}" not in b.vars:
+            continue             # another module's input, connected where that module is
+        else:
+            target = f"{prefix}{name}.{'.'.join(path)}"
+        source = ".".join(_qualified(src)) if src.strip().startswith(".") else prefix + ".".join(_qualified(src))
         if target not in b.vars:
             raise ModelError(f"{conn.pos}: module '{name}' has no variable '{to}' to connect to")
+        if source not in b.vars:
+            raise ModelError(f"{conn.pos}: module '{name}' is connected from '{src}', which is not "
+                             "a variable of the model")
         b.vars[target].alias = ir.Ref(source, (), conn.pos)
+
+
+def _qualified(text: str) -> list[str]:
+    """The canonical names along a dotted path ('m."a/b".x'): a quoted part may hold dots."""
+    parts = re.findall(r'"(?:[^"\\]|\\.)*"|[^."]+', text.strip())
+    return [xmile_name(p) for p in parts if p.strip()]
 
 
 # ---- one variable -------------------------------------------------------------------
@@ -219,19 +252,29 @@ def _equation(b: _Build, v: _Var, eqn: Node, ctx: Context) -> ir.Expr:
     local = {n[len(v.prefix):] for n in b.vars if n.startswith(v.prefix)} if v.prefix else set()
 
     def scope(node):
+        if isinstance(node, ir.Ref) and node.name.startswith("."):
+            # '.x' is the top model's x (Stella writes a module's inputs so), else this model's
+            top = node.name[1:]
+            name = top if top in b.vars or not v.prefix else v.prefix + top
+            return ir.Ref(name, node.subscripts, node.pos)
         # a name inside a module means that module's variable
         if isinstance(node, ir.Ref) and node.name in local:
             return ir.Ref(v.prefix + node.name, node.subscripts, node.pos)
         if isinstance(node, ir.Call) and v.prefix and xmile_name(node.func) in local:
             return ir.Call((v.prefix + xmile_name(node.func)).upper(), node.args, node.pos)
         return node
-    return translate(ir.map_expr(raw, scope) if local else raw, ctx)
+    return translate(ir.map_expr(raw, scope), ctx)
 
 
 def _definition(b: _Build, v: _Var, node: Node, ctx: Context, new: dict) -> ir.Expr | None:
     """The value of `node` (the variable's element or one <element>): its equation,
     through its graphical function when it has one; None when it is only a table."""
     eqn, gf = node.find("eqn"), (node if node.tag == "gf" else node.find("gf"))
+    if node is not v.node:
+        # an <element> takes what it leaves out from its variable: Stella writes one
+        # <eqn> (the input) for per-element graphical functions
+        eqn = eqn if eqn is not None else v.node.find("eqn")
+        gf = gf if gf is not None else v.node.find("gf")
     if gf is not None:
         table, kind = _table(gf, v.display, b.notices)
         if eqn is None or v.node.tag == "gf":
@@ -381,6 +424,8 @@ def _is_number(e) -> bool:
 
 def _controls(b: _Build, specs: dict[str, float], variables: dict[str, ir.Variable]) -> None:
     pos = b.root.find("sim_specs").pos
+    if "saveper" not in specs and "saveper" not in variables:
+        specs = {**specs, "saveper": specs["time step"]}
     for name, value in specs.items():
         var = variables.get(name)
         if var is None:
@@ -410,20 +455,78 @@ def parse_xmile(data: bytes, filename: str = "<model>") -> ir.Model:
     top = next((m for m in models if not m.attrs.get("name")), models[0])
     b.models = {xmile_name(m.attrs.get("name", "")): m for m in models if m is not top}
     _instantiate(b, top, "", ())
-    for macro in root.findall("macro"):
-        raise UnsupportedFeature(f"{macro.pos}: macro '{macro.attrs.get('name', '')}' is not supported")
-    var_dims = {n: v.dims for n, v in b.vars.items()}
-    lookups = {n for n, v in b.vars.items() if v.node.tag == "gf"
+    _connect(b)
+    signatures = {xmile_name(m.attrs.get("name", "")): _signature(m) for m in root.findall("macro")}
+    macros = {name: _macro(b, m, signatures) for name, m in zip(signatures, root.findall("macro"))}
+    variables = _translate_all(b, b.vars, {}, signatures)
+    _controls(b, specs, variables)
+    ranges = {d: ir.SubscriptRange(d, els, (), None, b.written[d]) for d, els in b.dims.items()}
+    return ir.Model(filename, variables, ranges, macros, method=method, notices=tuple(b.notices))
+
+
+def _translate_all(b: _Build, found: dict[str, _Var], params: dict,
+                   signatures: dict) -> dict[str, ir.Variable]:
+    """The IR variables of `found` (a model's or a macro's), with the hidden tables of
+    graphical functions applied to an equation; `params` are a macro's parameters."""
+    var_dims = {n: v.dims for n, v in found.items()} | {p: () for p in params}
+    lookups = {n for n, v in found.items() if v.node.tag == "gf"
                or (v.node.find("gf") is not None and v.node.find("eqn") is None)}
     variables: dict[str, ir.Variable] = {}
     new: dict[str, ir.Variable] = {}
-    for name, v in b.vars.items():
-        ctx = Context(b.dims, var_dims, lookups, v.display, v.dims)
+    for name, v in found.items():
+        ctx = Context(b.dims, var_dims, lookups, v.display, v.dims, name, signatures)
         variables[name] = _variable(b, v, ctx, new)
     variables.update(new)
-    _controls(b, specs, variables)
-    ranges = {d: ir.SubscriptRange(d, els, (), None, b.written[d]) for d, els in b.dims.items()}
-    return ir.Model(filename, variables, ranges, method=method, notices=tuple(b.notices))
+    return variables
+
+
+def _signature(node: Node) -> tuple[tuple[str, ...], tuple]:
+    """A macro's parameters and their defaults (parsed equations, or None when the
+    parameter must be given), XMILE 1.0 section 4.8."""
+    params, defaults = [], []
+    for parm in node.findall("parm"):
+        name = xmile_name(parm.text)
+        if not name:
+            raise ModelError(f"{parm.pos}: a <parm> of macro '{node.attrs.get('name', '')}' has no name")
+        params.append(name)
+        default = parm.attrs.get("default")
+        defaults.append(None if default is None else
+                        parse_equation(default, parm.pos, f"{node.attrs.get('name', '')}: {name}"))
+    return tuple(params), tuple(defaults)
+
+
+def _macro(b: _Build, node: Node, signatures: dict) -> ir.Macro:
+    """An XMILE macro (section 4.8) as an IR macro: its <eqn> is the value, over its
+    parameters and its own <variables> (stocks included), which every call gets its own
+    copy of. A macro with <sim_specs> runs a whole simulation per call: not supported."""
+    raw = node.attrs.get("name", "")
+    name = xmile_name(raw)
+    if not name:
+        raise ModelError(f"{node.pos}: a <macro> without a name")
+    if node.find("sim_specs") is not None:
+        raise UnsupportedFeature(f"{node.find('sim_specs').pos}: macro '{raw}' has its own <sim_specs> "
+                                 "(a simulation run per call), which is not supported")
+    eqn = node.find("eqn")
+    if eqn is None:
+        raise ModelError(f"{node.pos}: macro '{raw}' has no <eqn>")
+    params = dict.fromkeys(signatures[name][0], node.pos)
+    inner = _Build(b.root, b.dims, b.written, b.models, notices=b.notices)
+    _instantiate(inner, node, "", ())
+    _connect(inner)
+    for p in params:
+        if p in inner.vars:
+            raise ModelError(f"{inner.vars[p].node.pos}: '{p}' is both a parameter and a variable "
+                             f"of macro '{raw}'")
+    if name in inner.vars:
+        raise ModelError(f"{inner.vars[name].node.pos}: macro '{raw}' has a variable of its own name")
+    body = _translate_all(inner, inner.vars, params, signatures)
+    out = _Var(node, name, display_name(raw), "", ())
+    ctx = Context(b.dims, {n: v.dims for n, v in inner.vars.items()} | {p: () for p in params},
+                  set(), display_name(raw), (), name, signatures)
+    value = _equation(inner, out, eqn, ctx)
+    body[name] = ir.Variable(name, display_name(raw), ir.Kind.AUXILIARY, expr=value, pos=eqn.pos,
+                             definitions=(ir.Definition((), (), "=", value, pos=eqn.pos),))
+    return ir.Macro(name, tuple(params), (), tuple(body.values()), node.pos)
 
 
 def parse_xmile_file(path: str | Path) -> ir.Model:

@@ -61,6 +61,8 @@ def display_name(text: str) -> str:
 # Subscript markers in a raw Ref, resolved against the referenced variable's dimensions.
 WILDCARD = "*"
 INDEX = "#"       # '#2': the second element of that position's dimension
+COMPUTED = "?"    # a position given by an expression, an argument of COMPUTED_INDEX
+COMPUTED_INDEX = "@XMILE INDEX"
 
 
 @v_args(meta=True)
@@ -89,16 +91,22 @@ class _ToExpr(ExprRules):
             elif isinstance(c, ir.Num) and c.value == int(c.value) and c.value >= 1:
                 out.append(f"{INDEX}{int(c.value)}")
             elif isinstance(c, ir.Ref) and not c.subscripts:
-                # 'Dim.elem' names an element of a dimension
+                # 'Dim.elem' names an element of a dimension (or a variable: see _resolve_ref)
                 out.append(c.name.rsplit(".", 1)[-1])
             else:
-                raise UnsupportedFeature(f"{self._pos(meta)}: only element names, dimension names, "
-                                         "positions (1, 2, ...) and * can be used as subscripts here")
+                out.append(c)   # a position computed when the model runs (XMILE 1.0, 3.7.1)
         return tuple(out)
 
     def reference(self, meta, children):
         subs = children[1] if len(children) > 1 else ()
-        return ir.Ref(xmile_name(children[0]), subs, self._pos(meta))
+        pos = self._pos(meta)
+        computed = [s for s in subs if not isinstance(s, str)]
+        if not computed:
+            return ir.Ref(xmile_name(children[0]), subs, pos)
+        # x[i + 1, b]: the computed positions travel as the arguments of a COMPUTED_INDEX
+        # call (translated like any expression), the reference keeps a marker in their place
+        marked = tuple(s if isinstance(s, str) else COMPUTED for s in subs)
+        return ir.Call(COMPUTED_INDEX, (ir.Ref(xmile_name(children[0]), marked, pos), *computed), pos)
 
     def call(self, meta, children):
         return ir.Call(children[0].strip('"').upper(), tuple(children[1:]), self._pos(meta))
@@ -168,6 +176,8 @@ class Context:
     lookups: set[str] = field(default_factory=set)
     owner: str = ""                               # display name of the variable being translated
     owner_dims: tuple[str, ...] = ()
+    owner_name: str = ""                          # its canonical name (what SELF means)
+    macros: dict = field(default_factory=dict)    # macro -> (parameters, their default or None)
 
 
 def _n(x: float) -> ir.Num:
@@ -238,7 +248,7 @@ def _trend(inp, avg_time, init, pos) -> ir.Expr:
 STATISTICAL = {"RANDOM", "UNIFORM", "NORMAL", "EXPRND", "POISSON"}
 NOT_YET = {"LOGNORMAL", "TRIANGULAR", "GAMMA", "BETA", "WEIBULL", "BINOMIAL", "NEGBINOMIAL", "GEOMETRIC",
            "LOGISTIC", "PARETO", "INVNORM", "NORMALCDF", "MONTECARLO", "GAMMALN", "COMBINATIONS",
-           "PERMUTATIONS", "FACT", "RANK", "SELF"}
+           "PERMUTATIONS", "FACT", "RANK"}
 
 
 def _random(c: ir.Call, ctx: Context) -> ir.Expr:
@@ -273,6 +283,11 @@ def _builtin(c: ir.Call, ctx: Context) -> ir.Expr:
     if name in ctx.lookups:
         (x,) = _args(c, 1, 1, ctx)
         return ir.LookupCall(name, x, pos)
+    if name in ctx.macros:
+        return _macro_call(c, name, ctx)
+    if f == COMPUTED_INDEX:
+        ref, *positions = c.args
+        return _computed_index(ref, positions, ctx)
     if f in SAME:
         return c
     if f in ("MIN", "MAX"):
@@ -351,7 +366,7 @@ def _builtin(c: ir.Call, ctx: Context) -> ir.Expr:
         return ir.BinOp("/", ir.Call("SUM", (whole,), pos), _size(whole, ctx))
     if f == "SIZE":
         (x,) = _args(c, 1, 1, ctx)
-        return _size(_whole(x, ctx), ctx)
+        return _n(_count(x, ctx))
     if f in ("CONVEYOR", "QUEUE", "LEAK", "TIME_REMAINING"):
         raise UnsupportedFeature(f"{pos}: {f} (conveyors and queues) is not supported "
                                  f"(in the equation of '{ctx.owner}')")
@@ -359,6 +374,37 @@ def _builtin(c: ir.Call, ctx: Context) -> ir.Expr:
         raise UnsupportedFeature(f"{pos}: {f} is not supported yet (in the equation of '{ctx.owner}')")
     raise UnsupportedFeature(f"{pos}: function '{f}' is not a known XMILE function or graphical "
                              f"function (in the equation of '{ctx.owner}')")
+
+
+def _macro_call(c: ir.Call, name: str, ctx: Context) -> ir.Expr:
+    """A call of one of the file's macros, with the defaults of the parameters it leaves
+    out (a default may name the parameters before it: XMILE 1.0 section 4.8)."""
+    params, defaults = ctx.macros[name]
+    args = _args(c, sum(d is None for d in defaults), len(params), ctx)
+    given = dict(zip(params, args))
+    for p, default in list(zip(params, defaults))[len(args):]:
+        inner = Context(ctx.dims, {q: () for q in params}, set(), ctx.owner, (), "", ctx.macros)
+        given[p] = ir.map_expr(translate(default, inner),
+                               lambda n: given.get(n.name, n) if isinstance(n, ir.Ref) and not n.subscripts else n)
+    return ir.Call(c.func, tuple(given[p] for p in params), c.pos)
+
+
+def _count(x: ir.Expr, ctx: Context) -> int:
+    """SIZE: how many elements the array expression `x` has, counting every dimension its
+    arrays span (named, '*' or left out), one for a single element; SIZE(SELF) is the
+    equation's own variable's."""
+    n = 0
+    for node in ir.walk(x):
+        if isinstance(node, ir.Ref) and node.name in ctx.var_dims:
+            k = 1
+            for s in node.subscripts:
+                d = s[:-1] if s.endswith("!") else s
+                k *= len(ctx.dims[d]) if d in ctx.dims else 1
+            n = max(n, k)
+    if not n:
+        raise ModelError(f"{getattr(x, 'pos', None) or ctx.owner}: SIZE needs an arrayed variable "
+                         f"(in the equation of '{ctx.owner}')")
+    return n
 
 
 def _size(whole: ir.Expr, ctx: Context) -> ir.Expr:
@@ -387,21 +433,33 @@ def _resolve_ref(r: ir.Ref, ctx: Context) -> ir.Expr:
     if r.name not in ctx.var_dims:
         if r.name in CLOCK and not r.subscripts:
             return ir.Ref(CLOCK[r.name], (), r.pos)
+        if r.name == "self" and ctx.owner_name:   # XMILE 1.0, 3.5.6: the variable itself
+            return ir.Ref(ctx.owner_name, r.subscripts or tuple(ctx.owner_dims), r.pos)
+        head, _, tail = r.name.rpartition(".")
+        if head in ctx.dims and tail in ctx.dims[head] and not r.subscripts:
+            # 'Location.Boston' outside brackets: the element's position (XMILE 1.0, 3.7.1)
+            return _n(ctx.dims[head].index(tail) + 1)
         if r.name == "pi" and not r.subscripts:
             return _n(math.pi)
         if r.name == "inf" and not r.subscripts:
             return _n(math.inf)
         return r
     dims = ctx.var_dims[r.name]
+    if len(r.subscripts) not in (0, len(dims)):
+        raise ModelError(f"{r.pos}: '{r.name}' has {len(dims)} dimension(s), used with "
+                         f"{len(r.subscripts)} subscript(s) in the equation of '{ctx.owner}'")
+    # a scalar variable (or the clock) named as a subscript is a position computed when
+    # the model runs, like x[expression] (both become an element pick)
+    computed = COMPUTED in r.subscripts or any(_is_position_variable(s, dim, ctx)
+                                               for s, dim in zip(r.subscripts, dims))
     if not r.subscripts:
         # an arrayed variable named alone inside an arrayed equation: element by element
         return ir.Ref(r.name, tuple(dims), r.pos) if dims else r
-    if len(r.subscripts) != len(dims):
-        raise ModelError(f"{r.pos}: '{r.name}' has {len(dims)} dimension(s), used with "
-                         f"{len(r.subscripts)} subscript(s) in the equation of '{ctx.owner}'")
     subs = []
     for s, dim in zip(r.subscripts, dims):
-        if s == WILDCARD:
+        if s == COMPUTED:
+            subs.append(COMPUTED)
+        elif s == WILDCARD:
             subs.append(dim + "!")
         elif s.startswith(INDEX):
             k = int(s[1:])
@@ -412,4 +470,47 @@ def _resolve_ref(r: ir.Ref, ctx: Context) -> ir.Expr:
             subs.append(elements[k - 1])
         else:
             subs.append(s)
-    return ir.Ref(r.name, tuple(subs), r.pos)
+    out = ir.Ref(r.name, tuple(subs), r.pos)
+    # with expressions among the subscripts, the COMPUTED_INDEX call around makes the pick
+    return _computed_index(out, [], ctx) if computed and COMPUTED not in r.subscripts else out
+
+
+def _is_position_variable(s: str, dim: str, ctx: Context) -> bool:
+    """Whether subscript `s` of dimension `dim` names a variable (or the clock) whose
+    value is the position, rather than an element or a dimension."""
+    if s in ctx.dims.get(dim, ()) or s in ctx.dims or s in (WILDCARD, COMPUTED) or s.startswith(INDEX):
+        return False
+    return (s in ctx.var_dims and not ctx.var_dims[s]) or s in CLOCK
+
+
+def _computed_index(ref: ir.Ref, positions: list[ir.Expr], ctx: Context) -> ir.Expr:
+    """x[..., i, ...] with positions computed when the model runs (`positions`: the
+    expressions of the COMPUTED markers, in order; a scalar variable or the clock named
+    as a subscript is one too), 1 the first element as XMILE 1.0 counts (section 3.7.1):
+    Vensim's VECTOR ELM MAP from x's first element on those axes, the offset counted
+    row-major over x's dimensions."""
+    dims = ctx.var_dims[ref.name]
+    base, offset, given, checks = [], None, iter(positions), []
+    for k, (s, dim) in enumerate(zip(ref.subscripts, dims)):
+        if s == COMPUTED:
+            at = next(given)
+        elif _is_position_variable(s, dim, ctx):
+            at = ir.Ref(CLOCK.get(s, s), (), ref.pos)
+        else:
+            base.append(s)
+            continue
+        base.append(ctx.dims[dim][0])
+        checks.append((at, dim))
+        stride = 1
+        for later in dims[k + 1:]:
+            stride *= len(ctx.dims[later])
+        term = ir.BinOp("-", at, _n(1))
+        term = ir.BinOp("*", term, _n(stride)) if stride != 1 else term
+        offset = term if offset is None else ir.BinOp("+", offset, term)
+    pick = ir.Call("VECTOR ELM MAP", (ir.Ref(ref.name, tuple(base), ref.pos), offset), ref.pos)
+    # a position outside its dimension gives 0 (XMILE 1.0, 3.7.1), not Vensim's :NA:
+    inside = None
+    for at, dim in checks:
+        ok = ir.BinOp("and", ir.BinOp(">=", at, _n(0.5)), ir.BinOp("<", at, _n(len(ctx.dims[dim]) + 0.5)))
+        inside = ok if inside is None else ir.BinOp("and", inside, ok)
+    return ir.Call("IF THEN ELSE", (inside, pick, _n(0)), ref.pos)

@@ -2,8 +2,8 @@
 Vensim model can move to Stella and the other tools that read XMILE.
 
 Only what XMILE can say with the same meaning is written; anything else
-(Vensim's TREND, which divides by |average|, data variables, macros,
-subscript mappings, arrays defined piecewise over ranges, ...) raises
+(Vensim's TREND, which divides by |average|, data variables, macros with
+extra outputs, subscript mappings, arrays defined piecewise over ranges, ...) raises
 UnsupportedFeature naming the variable and where it is defined, and no file is
 written. Read back by `xmile.parse_xmile`, the document gives the same numbers.
 """
@@ -106,6 +106,8 @@ class _Writer(ExprWriter):
         return f"{self.ref(e.table)}({self.expr(e.arg)})"
 
     def other(self, e) -> str:
+        if isinstance(e, ir.Str):
+            self.fail(f"the text '{e.value}' (a GET function's data file or cell)")
         self.fail(f"the value {e!r}")
 
     def call(self, e: ir.Call) -> str:
@@ -136,6 +138,12 @@ class _Writer(ExprWriter):
             train = f"(IF ((TIME - ({start})) MOD ({between})) < {w} THEN 1 ELSE 0)"
             return (f"(IF TIME < ({start}) OR TIME > ({end}) THEN 0 ELSE "
                     f"(IF ({between}) <= 0 THEN {single} ELSE {train}))")
+        macro = self.model.macros.get(ir.canonical_name(f))
+        if macro is not None:
+            if e.outputs:
+                self.fail(f"macro {f} called with extra outputs")
+            shown = next((v.display for v in macro.variables if v.name == macro.name), f)
+            return f"{_name(shown)}({', '.join(a)})"
         if f == "ELMCOUNT" and isinstance(e.args[0], ir.Ref) and self.space.is_range(e.args[0].name):
             return _num(len(self.space.elements[e.args[0].name]))
         if f == "GAME":  # outside a game, the input itself
@@ -332,8 +340,6 @@ def _control(model: ir.Model, name: str, seen: tuple[str, ...]) -> float:
 def write_xmile(model: ir.Model) -> str:
     """The XMILE 1.0 text of `model` (the IR of the front end, before lowering).
     Raises UnsupportedFeature for what XMILE cannot express with the same meaning."""
-    if model.macros:
-        raise UnsupportedFeature(f"{model.source}: macros have no XMILE equivalent here")
     for r in model.subscript_ranges.values():
         if r.mapping:
             raise UnsupportedFeature(f"{r.pos}: subscript range '{r.name}' has a mapping or is an alias, "
@@ -355,7 +361,16 @@ def write_xmile(model: ir.Model) -> str:
                        + "".join(f"<elem name={quoteattr(_attr_name(w.display(e)))}/>" for e in elems)
                        + "</dim>")
         out.append("</dimensions>")
+    out += [_macro(model, m) for m in model.macros.values()]
     out.append("<model><variables>")
+    out += _variables(w, model)
+    out.append("</variables></model></xmile>")
+    return "\n".join(out) + "\n"
+
+
+def _variables(w: _Writer, model: ir.Model) -> list[str]:
+    """The <stock>, <flow>, <aux> and <gf> elements of the model's variables."""
+    out = []
     for var in model.variables.values():
         if var.hidden or var.name == ir.TIME:
             continue
@@ -368,8 +383,43 @@ def write_xmile(model: ir.Model) -> str:
             continue
         net = _net_flow(model, var)
         out.append(w.variable(var, ([net.name], [])))
-        w.model = ir.Model(model.source, {**model.variables, net.name: net}, model.subscript_ranges)
+        w.model = replace(model, variables={**model.variables, net.name: net})
         out.append(w.variable(net))
         w.model = model
-    out.append("</variables></model></xmile>")
-    return "\n".join(out) + "\n"
+    return out
+
+
+def _macro(model: ir.Model, macro: ir.Macro) -> str:
+    """A Vensim macro as an XMILE macro (XMILE 1.0 section 4.8): its inputs are the
+    parameters, its variables the macro's own (every call gets its copies), and its
+    value variable (named like the macro, which an XMILE macro's variables cannot be)
+    is written as '<name> value', which the macro's <eqn> names."""
+    shown = next((v.display for v in macro.variables if v.name == macro.name), macro.name)
+    if macro.outputs:
+        raise UnsupportedFeature(f"{macro.pos}: macro '{shown}' has extra outputs after ':', which an "
+                                 "XMILE macro cannot return")
+    names = {v.name for v in macro.variables} | set(macro.params)
+    value = macro.name + " value"
+    while value in names:
+        value += " 2"
+
+    def rename(e):
+        def visit(node):
+            if isinstance(node, ir.Ref) and node.name.endswith("$"):
+                raise UnsupportedFeature(f"{node.pos or macro.pos}: macro '{shown}' names the model's "
+                                         f"'{node.name[:-1]}' ('$'), which an XMILE macro cannot see")
+            return replace(node, name=value) if isinstance(node, ir.Ref) and node.name == macro.name else node
+        return None if e is None else ir.map_expr(e, visit)
+
+    variables = {}
+    for v in macro.variables:
+        v = replace(v, expr=rename(v.expr), initial=rename(v.initial),
+                    definitions=tuple(replace(d, expr=rename(d.expr)) for d in v.definitions))
+        if v.name == macro.name:
+            v = replace(v, name=value, display=f"{v.display} value")
+        variables[v.name] = v
+    inner = replace(model, variables=variables)
+    w = _Writer(inner)
+    parms = "".join(f"<parm>{escape(_name(p))}</parm>" for p in macro.params)
+    return (f"<macro name={quoteattr(_attr_name(shown))}>{parms}<eqn>{escape(_name(value))}</eqn>"
+            "<variables>" + "".join(_variables(w, inner)) + "</variables></macro>")

@@ -145,6 +145,9 @@ _ALL = [
     _kernel("LOOKUP AREA", (3, 3), "lookup_area",
             "LOOKUP AREA(table, start, end): the area under the table from start to end", emit=OWN,
             takes_lookup=True),
+    _kernel("LOOKUP SLOPE", (3, 3), "lookup_slope",
+            "LOOKUP SLOPE(table, x, mode): the table's slope at x; beyond its ends 0 (mode 0), the "
+            "nearest segment's (1) or :NA: (-1)", OF_TABLE, OWN, takes_lookup=True),
     _kernel("GAMMA LN", (1, 1), "gamma_ln", "GAMMA LN(x): natural logarithm of the gamma function",
             DIMENSIONLESS),
     # ---- random numbers (counter-based: a draw depends on seed, call site and time step only)
@@ -167,6 +170,9 @@ _ALL = [
     _random("RANDOM LOOKUP", (6, 6), "random_lookup",
             "RANDOM LOOKUP(table, min, max, shift, stretch, seed): a draw from the table as a density",
             emit=OWN, takes_lookup=True),
+    # ---- allocation at a market priority (kernel_market.py)
+    _kernel("ALLOC P", (4, 4), "alloc_p", "ALLOC P(request, priority, width, mp): what a request gets at "
+            "MARKETP's market priority mp (ALLOCATE BY PRIORITY in two steps)", SAME_AS_FIRST),
     # ---- stateful: rewritten into stocks by passes/stateful/
     _lowered("DELAY1", (2, 2), "first-order material delay", SAME_AS_FIRST, True),
     _lowered("DELAY1I", (3, 3), "DELAY1 with an initial value", SAME_AS_FIRST, True),
@@ -196,6 +202,8 @@ _ALL = [
     _lowered("RANDOM PINK NOISE", (4, 4), "RANDOM PINK NOISE(mean, sd, correlation time, seed)"),
     _lowered("DEPRECIATE STRAIGHTLINE", (4, 4),
              "DEPRECIATE STRAIGHTLINE(input, life, period, initial): each period's input written off evenly"),
+    _lowered("DELAY BATCH", (6, 6), "DELAY BATCH(input, bsize, btime, inibatch, initime, inibacklog): the input "
+             "collected into batches of bsize, each returned as one pulse btime after it starts", SAME_AS_FIRST),
     _lowered("TIME BASE", (2, 2), "TIME BASE(start, slope): start + Time x slope, a second time axis",
              SAME_AS_FIRST),
     _lowered("GET TIME VALUE", (3, 3), "GET TIME VALUE(relative to, offset, 0): the model time"),
@@ -240,8 +248,17 @@ _ALL = [
     Builtin("ALLOCATE BY PRIORITY", None, FLATTENING, "supply shared by priority (rectangular profiles)"),
     Builtin("ALLOCATE AVAILABLE", None, FLATTENING, "supply shared by priority profiles"),
     Builtin("INVERT MATRIX", None, FLATTENING, "the inverse of a square matrix"),
+    Builtin("FIND MARKET PRICE", None, FLATTENING, "FIND MARKET PRICE(demand[d1], demand profile[d1, ptype], "
+            "supply[s1], supply profile[s1, ptype]): the price at which total demand equals total supply",
+            SAME_AS_SECOND),
+    Builtin("DEMAND AT PRICE", None, FLATTENING, "DEMAND AT PRICE(quantity, profile, price): what each "
+            "demander asks for at the price", SAME_AS_FIRST),
+    Builtin("SUPPLY AT PRICE", None, FLATTENING, "SUPPLY AT PRICE(capacity, profile, price): what each "
+            "supplier offers at the price", SAME_AS_FIRST),
+    Builtin("MARKETP", None, FLATTENING, "MARKETP(request[first], priority[first], size, width, supply): "
+            "the market priority ALLOC P shares the supply out at", DIMENSIONLESS),
     Builtin("VECTOR LOOKUP", None, FLATTENING, "a vector read as a lookup's y values over [xmin, xmax] "
-            "(modes 0-5 and 7)"),
+            "(modes 0-7 and 9)"),
     # ---- data files, read at compile time by frontend/external.py
     Builtin("GET XLS CONSTANTS", None, EXTERNAL, "constants from a spreadsheet"),
     Builtin("GET DIRECT CONSTANTS", None, EXTERNAL, "constants from a .csv/.tab file or spreadsheet"),
@@ -290,6 +307,8 @@ def markdown_table() -> str:
     for name, why in sorted(NOT_SUPPORTED.items()):
         status = "not supported" if name in NEVER_SUPPORTED else "not supported yet"
         lines.append(f"| {name} | - | {status} | - | {why or 'not implemented yet'} |")
+    for name, (status, what) in KEYWORDS.items():
+        lines.append(f"| {name} | - | {status} | - | {what} |")
     return "\n".join(lines) + "\n"
 
 
@@ -309,7 +328,6 @@ NOT_SUPPORTED = {
     "FIND ZERO": "searches for a root inside the time step",
     "SHIFT IF TRUE": "changes the stored values of another variable, which one equation per "
                      "variable cannot express",
-    "DELAY BATCH": "",
     "DELAY CONVEYOR": "keeps an initial profile and leakage per unit of material in transit",
     "DELAY PROFILE": "",
     "QUEUE FIFO": "keeps the age of every entry",
@@ -318,14 +336,35 @@ NOT_SUPPORTED = {
     "QUEUE AGE AVERAGE": "keeps the age of every entry",
     "QUEUE AGE IN RANGE": "keeps the age of every entry",
     "QUEUE AGE OLDEST": "keeps the age of every entry",
-    "FIND MARKET PRICE": "many-to-many allocation (supply and demand curves)",
-    "MARKETP": "many-to-many allocation (supply and demand curves)",
-    "ALLOC P": "uses MARKETP's market price",
-    "DEMAND AT PRICE": "many-to-many allocation (supply and demand curves)",
-    "SUPPLY AT PRICE": "many-to-many allocation (supply and demand curves)",
     "DEPRECIATE BY SCHEDULE": "",
     "NET PRESENT VALUE": "accumulates by fiscal period; NPV and NPVE are supported",
-    "LOOKUP SLOPE": "",
+    "INTERNAL RATE OF RETURN": "solves for the rate that makes the stream's net present value, by "
+                               "fiscal period, zero",
+}
+# The keywords of Vensim's reference ("Keywords"; :AND: is also in the "List of Functions"):
+# where smartspec reads each, or why not.
+_PARSED = "read by the parser"
+KEYWORDS = {
+    ":AND:": (_PARSED, "logical and"),
+    ":OR:": (_PARSED, "logical or"),
+    ":NOT:": (_PARSED, "logical not"),
+    ":NA:": (_PARSED, "the missing value, -1.298074214633707e33 as in Vensim"),
+    ":EXCEPT:": (_PARSED, "an equation for all but the elements listed"),
+    ":MACRO:": (_PARSED, "begins a macro (expanded per call site by passes/macros.py)"),
+    ":END OF MACRO:": (_PARSED, "ends a macro"),
+    ":INTERPOLATE:": (_PARSED, "a data variable read from a file, interpolated between its points"),
+    ":HOLD BACKWARD:": (_PARSED, "a data variable holding its last point"),
+    ":LOOK FORWARD:": (_PARSED, "a data variable taking its next point"),
+    ":RAW:": ("read as :HOLD BACKWARD:", "Vensim gives :NA: between a raw series' points; smartspec "
+              "holds the last point (frontend/external.py)"),
+    ":THE CONDITION:": ("skipped", "Reality Check equations are for Vensim's Reality Check tool, not a "
+                        "simulation run: the parser reads and skips them"),
+    ":IMPLIES:": ("skipped", "the consequence of a Reality Check (see :THE CONDITION:)"),
+    ":TEST INPUT:": ("not supported", "a Reality Check test input, for Vensim's Reality Check tool"),
+    ":AT LEAST ONCE:": ("not supported", "a Reality Check consequence, for Vensim's Reality Check tool"),
+    ":CROSSING:": ("not supported", "a Reality Check consequence, for Vensim's Reality Check tool"),
+    ":IGNORE:": ("not supported", "marks causes for Vensim's sketch and Reality Check tools"),
+    ":IS:": ("not supported", "assigns a string constant, which has no numerical value to simulate"),
 }
 # ... of those, the ones outside what a compiled run does (the rest may come)
 NEVER_SUPPORTED = {"A FUNCTION OF", "MESSAGE", "GET VDF CONSTANTS", "GET VDF DATA", "GET VDF LOOKUPS",
@@ -373,8 +412,15 @@ INTERNAL: dict[str, Internal] = {c.name: c for c in (
     PACK, _driver("VECTOR RANK", "vector_rank", 1), _driver("VECTOR SORT ORDER", "vector_sort_order", 1),
     _driver("ALLOCATE AVAILABLE", "allocate_available", 1),
     _driver("ALLOCATE BY PRIORITY", "allocate_by_priority", 2), _driver("INVERT MATRIX", "invert_matrix", 0),
+    _driver("FIND MARKET PRICE", "find_market_price", 1), _driver("DEMAND AT PRICE", "demand_at_price", 1),
+    _driver("SUPPLY AT PRICE", "supply_at_price", 1), _driver("MARKETP", "marketp", 2),
     ELEMENT, AT, VSELECT, VLOOKUP)}
 ARRAY_DRIVERS = {n: c for n, c in INTERNAL.items() if c.role == DRIVER}
+# the calls whose value is NaN when a priority profile (or request, width) is invalid at run
+# time -> the function to name in that warning (runtime/diagnostics.py)
+PROFILED = {**{"@" + f: f for f in ("ALLOCATE AVAILABLE", "ALLOCATE BY PRIORITY", "FIND MARKET PRICE",
+                                    "DEMAND AT PRICE", "SUPPLY AT PRICE", "MARKETP")},
+            "ALLOC P": "ALLOC P"}
 ARRAY_READS = {n: c for n, c in INTERNAL.items() if c.role == BLOCK_READ}
 
 

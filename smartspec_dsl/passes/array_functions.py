@@ -1,8 +1,9 @@
 """Whole-array functions, expanded by the flattening pass (subscripts.py): VECTOR SELECT
 over its ranges, and the functions whose result for one element depends on a whole vector
 (VECTOR RANK, VECTOR SORT ORDER, VECTOR REORDER, VECTOR ELM MAP, VECTOR LOOKUP,
-ALLOCATE BY PRIORITY, ALLOCATE AVAILABLE, INVERT MATRIX) as one hidden driver variable per
-vector and one `@ELEMENT` read per element.
+ALLOCATE BY PRIORITY, ALLOCATE AVAILABLE, INVERT MATRIX, DEMAND AT PRICE, SUPPLY AT PRICE)
+as one hidden driver variable per vector and one `@ELEMENT` read per element; FIND MARKET
+PRICE and MARKETP, whose value is one number computed from vectors, as a driver read whole.
 
 `ArrayFunctions` is a part of the flattener (`subscripts._Flattener` derives from it): its
 methods use the flattener's `model`, `space`, `drivers`, `driver_of`, `instantiate` and
@@ -24,7 +25,9 @@ ARRAY_FUNCTIONS = {"VECTOR RANK": "vector_order", "VECTOR SORT ORDER": "vector_o
                    "VECTOR REORDER": "vector_reorder", "VECTOR ELM MAP": "vector_elm_map",
                    "ALLOCATE BY PRIORITY": "allocate_by_priority",
                    "ALLOCATE AVAILABLE": "allocate_available", "INVERT MATRIX": "invert_matrix",
-                   "VECTOR LOOKUP": "vector_lookup"}
+                   "VECTOR LOOKUP": "vector_lookup", "DEMAND AT PRICE": "at_price",
+                   "SUPPLY AT PRICE": "at_price", "FIND MARKET PRICE": "find_market_price",
+                   "MARKETP": "marketp"}
 
 PROFILE_TYPES = {0: "fixed quantity", 1: "rectangular", 2: "triangular", 3: "normal", 4: "exponential"}
 
@@ -241,10 +244,10 @@ class ArrayFunctions:
         vec = tuple(self.instantiate(replace(ref, subscripts=ref.subscripts[:last] + (el,)), ctx, it, display)
                     for el in elements)
         mode = fold(self.instantiate(mode, ctx, it, display))
-        if isinstance(mode, ir.Num) and mode.value in (6, 8, 9):
-            raise UnsupportedFeature(f"{e.pos}: VECTOR LOOKUP mode {mode.value:g} (slopes, and inversion "
-                                     "with extrapolation) is not supported yet; modes 0-5 and 7 are")
-        if isinstance(mode, ir.Num) and mode.value not in (0, 1, 2, 3, 4, 5, 7):
+        if isinstance(mode, ir.Num) and mode.value == 8:
+            raise UnsupportedFeature(f"{e.pos}: VECTOR LOOKUP mode 8 (inversion with extrapolation) is "
+                                     "not supported yet; modes 0-7 and 9 are")
+        if isinstance(mode, ir.Num) and mode.value not in (0, 1, 2, 3, 4, 5, 6, 7, 9):
             raise ModelError(f"{e.pos}: VECTOR LOOKUP's mode must be a whole number from 0 to 9, "
                              f"got {mode.value:g}")
         packed = self.driver(PACK, vec, e.pos, display)
@@ -272,21 +275,93 @@ class ArrayFunctions:
         request, pp, avail = e.args
         ctxs, k, _ = self.vector_contexts(e, ctx, 1)
         q = self.vector_of(e, request, ctxs, it, display, "request")
-        first = pp.subscripts[-1] if isinstance(pp, ir.Ref) and pp.subscripts else None
-        if first is None or self.space.is_range(first) or first not in self.space.all_elements:
-            raise ModelError(f"{e.pos}: ALLOCATE AVAILABLE's priority profile must be a variable "
-                             "whose last subscript is the profile's first element, like pp[branch, ptype]")
-        family = self.space.element_family(first)
-        i = family.index(first)
-        if i + 4 > len(family):
-            raise ModelError(f"{e.pos}: ALLOCATE AVAILABLE's priority profile needs 4 elements from "
-                             f"'{first}' on (ptype, ppriority, pwidth, pextra); its range has {len(family) - i}")
-        profiles = [self.instantiate(replace(pp, subscripts=pp.subscripts[:-1] + (family[i + j],)),
-                                     c, it, display)
-                    for c in ctxs for j in range(4)]
+        profiles = [p for c in ctxs for p in self.profile(e, pp, c, it, display)]
         a = self.instantiate(avail, ctx, it, display)
         return self.element(self.driver(driver_for("ALLOCATE AVAILABLE"), (a, *q, *profiles), e.pos, display),
                             k, e.pos)
+
+    def profile(self, e: ir.Call, pp, ctx, it, display, element: str | None = None) -> list:
+        """The four values (ptype, ppriority, pwidth, pextra) of a priority profile pp[..., ptype]:
+        its last subscript names the first of four consecutive elements of its range; `element`,
+        if given, replaces its second-last subscript (a profile passed as pp[first, ptype])."""
+        first = pp.subscripts[-1] if isinstance(pp, ir.Ref) and pp.subscripts else None
+        if first is None or self.space.is_range(first) or first not in self.space.all_elements:
+            raise ModelError(f"{e.pos}: {e.func}'s priority profile must be a variable whose last "
+                             "subscript is the profile's first element, like pp[branch, ptype]")
+        family = self.space.element_family(first)
+        i = family.index(first)
+        if i + 4 > len(family):
+            raise ModelError(f"{e.pos}: {e.func}'s priority profile needs 4 elements from "
+                             f"'{first}' on (ptype, ppriority, pwidth, pextra); its range has {len(family) - i}")
+        head = pp.subscripts[:-1] if element is None else pp.subscripts[:-2] + (element,)
+        return [self.instantiate(replace(pp, subscripts=head + (family[i + j],)), ctx, it, display)
+                for j in range(4)]
+
+    def from_first(self, e: ir.Call, ref, position: int, what: str) -> list[str]:
+        """The elements a vector argument passed as x[first] runs over: those of the range of
+        its subscript at `position` from `first` to the range's end (the help asks for the
+        first element: "the arguments must be passed with the first element in the Subscript
+        Range"); a range named there runs over all its elements."""
+        subs = ref.subscripts if isinstance(ref, ir.Ref) else ()
+        if len(subs) < -position:
+            raise ModelError(f"{e.pos}: {e.func}'s {what} must be a subscripted variable given with "
+                             "the first element of its range, like x[e1]")
+        sub = subs[position].rstrip("!")
+        if self.space.is_range(sub):
+            return list(self.space.elements[sub])
+        if sub not in self.space.all_elements:
+            raise ModelError(f"{e.pos}: {e.func}'s {what}: '{sub}' is not a subscript element")
+        family = self.space.element_family(sub)
+        return list(family[family.index(sub):])
+
+    def quantities_and_profiles(self, e: ir.Call, q, pp, ctx, it, display, what: str) -> tuple[list, list]:
+        """FIND MARKET PRICE's quantities q[first] and their profiles pp[first, ptype]."""
+        elements = self.from_first(e, q, -1, what)
+        if self.from_first(e, pp, -2, f"{what} profile") != elements:
+            raise ModelError(f"{e.pos}: {e.func}: the {what} profile's second-last subscript must "
+                             f"run over the same elements as the {what}'s last ({', '.join(elements)})")
+        qs = [self.instantiate(replace(q, subscripts=q.subscripts[:-1] + (el,)), ctx, it, display)
+              for el in elements]
+        return qs, [p for el in elements for p in self.profile(e, pp, ctx, it, display, el)]
+
+    def find_market_price(self, e: ir.Call, ctx, it, display) -> ir.Expr:
+        """FIND MARKET PRICE(dq[d1], dp[d1, ptype], sq[s1], sp[s1, ptype]): the price at which
+        the demanders' total demand equals the suppliers' total supply (kernel_market)."""
+        self.arity(e, 4, "demand quantity, demand profile, supply quantity, supply profile")
+        dq, dp = self.quantities_and_profiles(e, e.args[0], e.args[1], ctx, it, display, "demand")
+        sq, sp = self.quantities_and_profiles(e, e.args[2], e.args[3], ctx, it, display, "supply")
+        return self.driver(driver_for(e.func), (ir.Num(float(len(dq))), *dq, *dp, *sq, *sp), e.pos, display)
+
+    def at_price(self, e: ir.Call, ctx, it, display) -> ir.Expr:
+        """DEMAND AT PRICE / SUPPLY AT PRICE(q, pp, price) over the left-hand side's last
+        subscript: what each demander asks for, or each supplier offers, at the price."""
+        self.arity(e, 3, "quantity, priority profile, price")
+        q, pp, price = e.args
+        ctxs, k, _ = self.vector_contexts(e, ctx, 1)
+        qs = self.vector_of(e, q, ctxs, it, display, "quantity")
+        profiles = [p for c in ctxs for p in self.profile(e, pp, c, it, display)]
+        price = self.instantiate(price, ctx, it, display)
+        return self.element(self.driver(driver_for(e.func), (price, *qs, *profiles), e.pos, display), k, e.pos)
+
+    def marketp(self, e: ir.Call, ctx, it, display) -> ir.Expr:
+        """MARKETP(request[first], priority[first], size, width, supply): the market priority
+        at which ALLOCATE BY PRIORITY's rectangular profiles share the supply out (ALLOC P
+        reads it); request and priority run over `size` elements from the first given."""
+        self.arity(e, 5, "request, priority, size, width, supply")
+        request, priority, size, width, supply = e.args
+        elements = self.from_first(e, request, -1, "request")
+        size = fold(self.instantiate(size, ctx, it, display))
+        if not isinstance(size, ir.Num) or size.value != int(size.value) or not 0 < size.value <= len(elements):
+            raise ModelError(f"{e.pos}: MARKETP's size must be a whole number from 1 to "
+                             f"{len(elements)} (the elements from '{elements[0]}' on)")
+        elements = elements[:int(size.value)]
+        if self.from_first(e, priority, -1, "priority")[:len(elements)] != elements:
+            raise ModelError(f"{e.pos}: MARKETP: the priority's last subscript must run over the "
+                             "request's elements")
+        vec = [self.instantiate(replace(x, subscripts=x.subscripts[:-1] + (el,)), ctx, it, display)
+               for x in (request, priority) for el in elements]
+        w, s = (self.instantiate(x, ctx, it, display) for x in (width, supply))
+        return self.driver(driver_for(e.func), (w, s, *vec), e.pos, display)
 
     def invert_matrix(self, e: ir.Call, ctx, it, display) -> ir.Expr:
         """INVERT MATRIX(m, size) over the left-hand side's last two subscripts."""
@@ -310,10 +385,16 @@ class ArrayFunctions:
 
         for drv in self.drivers.values():
             call = drv.expr
-            if call.func == driver_for("ALLOCATE AVAILABLE").name:
-                n = (len(call.args) - 1) // 5
-                entries = [(call.args[1 + n + 4 * i], call.args[1 + n + 4 * i + 2]) for i in range(n)]
-            elif call.func == driver_for("ALLOCATE BY PRIORITY").name:
+            name = call.func.lstrip("@")
+            if name in ("ALLOCATE AVAILABLE", "DEMAND AT PRICE", "SUPPLY AT PRICE", "FIND MARKET PRICE"):
+                entries = []
+                rest = list(call.args[1:])
+                # FIND MARKET PRICE: the demanders' quantities and profiles, then the suppliers'
+                nd = int(call.args[0].value) if name == "FIND MARKET PRICE" else len(rest) // 5
+                for n in (nd, (len(rest) - 5 * nd) // 5):
+                    entries += [(rest[n + 4 * i], rest[n + 4 * i + 2]) for i in range(n)]
+                    rest = rest[5 * n:]
+            elif name in ("ALLOCATE BY PRIORITY", "MARKETP"):
                 entries = [(None, call.args[0])]
             else:
                 continue

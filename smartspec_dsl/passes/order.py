@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import networkx as nx
 
 from .. import ir
 from ..ir.builtins import BUFFER, BUILTINS, CLOCKED, TAKES_LOOKUP, Buffer
 from ..errors import AlgebraicLoop, ModelError, PassContractError, UndefinedVariable, did_you_mean
 from .consteval import constant_value
+
+if TYPE_CHECKING:     # networkx is imported when a model is ordered, not with the package
+    import networkx as nx
 
 
 @dataclass(frozen=True)
@@ -155,6 +158,7 @@ def _check_controls(model: ir.Model) -> None:
 
 
 def _cycle_error(model: ir.Model, graph: nx.DiGraph, phase: str) -> AlgebraicLoop:
+    import networkx as nx
     cycle = [edge[0] for edge in nx.find_cycle(graph)]
     lines = [f"  {model.variables[n].display} (defined at {model.variables[n].pos})"
              for n in cycle if n in model.variables]
@@ -165,6 +169,7 @@ def _cycle_error(model: ir.Model, graph: nx.DiGraph, phase: str) -> AlgebraicLoo
 
 
 def _topological(model: ir.Model, deps: dict[str, set[str]], phase: str) -> list[str]:
+    import networkx as nx
     graph = nx.DiGraph()
     graph.add_nodes_from(deps)
     for name, ds in deps.items():

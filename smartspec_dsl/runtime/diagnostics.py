@@ -16,6 +16,7 @@ import numpy as np
 
 from .. import ir
 from ..errors import ModelError, SourcePos
+from ..ir.builtins import PROFILED
 
 
 class NumericalError(ModelError):
@@ -99,16 +100,30 @@ def bad_numbers(model: ir.Model, names: list[str], time: np.ndarray, values: np.
     for j, i in zip(cols, bad[:, cols].argmax(axis=0)):
         var = model.variables[names[j]]
         x = float(values[i, j])
-        out.append(_bad_number(var.display, var.pos, x, float(time[i])))
+        out.append(_bad_number(var.display, var.pos, x, float(time[i]), cause=_allocation(model, var)))
     return out
 
 
-def _bad_number(who: str, pos, x: float, t: float, saved: bool = True) -> SimulationWarning:
+def _allocation(model: ir.Model, var: ir.Variable) -> str:
+    """The allocation function (registry PROFILED) `var`'s equation calls, if any: its NaN
+    may come from a priority profile that is invalid only at that time."""
+    for node in ir.walk(var.expr) if var.expr is not None else ():
+        if isinstance(node, ir.Ref) and node.name in model.variables:
+            node = model.variables[node.name].expr
+        if isinstance(node, ir.Call) and node.func in PROFILED:
+            return PROFILED[node.func]
+    return ""
+
+
+def _bad_number(who: str, pos, x: float, t: float, saved: bool = True, cause: str = "") -> SimulationWarning:
     what = "NaN" if x != x else "+inf" if x > 0 else "-inf"
+    why = ("a floating-point error (division by zero, LN or SQRT out of its domain, overflow) in its "
+           "equation or in one it reads")
+    if cause and x != x:
+        why = (f"{cause} was given an invalid input at that time (a priority type other than 0-4, a "
+               "width that is not positive or a negative quantity), or " + why)
     return SimulationWarning("nan" if x != x else "inf", who, t, pos,
-                             f"{_at(pos)}'{who}' is {what} at time {t:g}{'' if saved else ' (not saved)'}: "
-                             "a floating-point error (division by zero, LN or SQRT out of its domain, "
-                             "overflow) in its equation or in one it reads")
+                             f"{_at(pos)}'{who}' is {what} at time {t:g}{'' if saved else ' (not saved)'}: {why}")
 
 
 def watch_warnings(model: ir.Model, watches: tuple, diag: np.ndarray, tab: np.ndarray,
@@ -154,7 +169,7 @@ def _unsaved_bad_number(model: ir.Model, slot: int, x: float, t: float, slots: d
                                  f"a value an array function computes is {'NaN' if x != x else 'infinite'} "
                                  f"at time {t:g}: a floating-point error in its arguments")
     var = _owner(model, name)
-    return _bad_number(var.display, var.pos, x, t, saved=False)
+    return _bad_number(var.display, var.pos, x, t, saved=False, cause=_allocation(model, model.variables[name]))
 
 
 def _words(model: ir.Model, key: tuple) -> tuple:

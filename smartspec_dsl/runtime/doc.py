@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import networkx as nx
 
 from .. import ir
 from ..ir.builtins import BUFFER, BUILTINS, EQUATION, LOWERING
+
+if TYPE_CHECKING:     # imported by `dependencies`, not with the runtime
+    import networkx as nx
 
 COLUMNS = ("Real Name", "Name", "Units", "Limits", "Type", "Subtype", "Comment", "Subscripts")
 _RANGE_TAIL = re.compile(r"\s*\[[^\]]*\]\s*$")
@@ -109,6 +112,7 @@ def _reads(var: ir.Variable) -> set[str]:
 def dependencies(model: ir.Model) -> nx.DiGraph:
     """The model's variables (canonical names; node attributes `display`, `kind`) with an
     edge u -> v wherever v's equation (its initial value included) reads u."""
+    import networkx as nx
     g = nx.DiGraph()
     for v in model.variables.values():
         if not v.hidden:

@@ -1,54 +1,62 @@
 """Loading a model: the compiler's passes run once (`compile_model`), and the on-disk
-kernel cache keeps the kernel module by the compiler's own source, the grammar, Numba's
-version, the model text and its data files (`load`)."""
+kernel cache (cache.py) keeps what they give, keyed by what the model reads: the
+compiler's own source and grammar, the model's text and the contents of the data files
+it reads; never the path it was loaded by (`load`)."""
 from __future__ import annotations
 
 import hashlib
 import importlib.util
 import os
-import pickle
 import sys
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 from .. import ir
-from ..backend.codegen import Kernel, generate
-from ..passes.consteval import constant_value
-from ..frontend.external import DataOptions, fingerprint as external_fingerprint
-from ..files import write_bytes
+from ..frontend.external import DataOptions, fingerprint as external_fingerprint, folder_fingerprint, \
+    reads_data_folder
 from ..errors import ModelError
-from ..frontend.grammar import grammar_path, grammar_text
+from ..files import read_model_text
+from ..frontend.grammar import grammar_path
 from ..passes.edits import Edits
-from ..passes.pipeline import lower
-from ..passes.order import Schedule, schedule
-from ..frontend.parse import read_model_text
-from ..frontend.source import parse_source
+from ..backend import tier0
+from . import cache
+from .cache import cache_root
 from .model import Model
-from .tiers import Tiers, background_allowed, check_tier
+from .tiers import Tiers, background_allowed, check_tier, tape_of
+
+if TYPE_CHECKING:
+    from ..backend.codegen import Kernel
+    from ..passes.order import Schedule
+
+__all__ = ["cache_root", "compile_model", "load"]
 
 
 def _compiler_fingerprint() -> str:
-    """Changes whenever the compiler's own code changes, so stale kernels are never reused."""
-    h = hashlib.sha256(grammar_text().encode())
+    """Changes whenever the compiler's own code or grammar changes, so stale records are never reused."""
+    h = hashlib.sha256()
     for f in sorted(grammar_path().parent.glob("*.lark")):
         h.update(f.read_bytes())
     for f in sorted(Path(__file__).resolve().parents[1].rglob("*.py")):
         h.update(f.read_bytes())
-    import numba
-    h.update(numba.__version__.encode())
     return h.hexdigest()
 
 
-_FINGERPRINT = None
+def _machine_fingerprint() -> str:
+    """The compiler's fingerprint and the installed Numba: what a kernel's machine code depends on."""
+    return hashlib.sha256((_fingerprint() + "\0" + tier0.numba_stamp()).encode()).hexdigest()
 
 
-def cache_root() -> Path:
-    env = os.environ.get("SMARTSPEC_CACHE_DIR")
-    if env:
-        return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "smartspec"
+_FINGERPRINTS: dict[str, str] = {}
+
+
+def _fingerprint(machine: bool = False) -> str:
+    name = "machine" if machine else "compiler"
+    if name not in _FINGERPRINTS:
+        _FINGERPRINTS[name] = _machine_fingerprint() if machine else _compiler_fingerprint()
+    return _FINGERPRINTS[name]
 
 
 def compile_model(text: str, filename: str, data: DataOptions | None = None) -> tuple[ir.Model, Schedule, Kernel]:
@@ -62,6 +70,12 @@ def _compile(text: str, filename: str, data: DataOptions | None = None,
     """compile_model, lowering with `values` where they decide the structure (see
     stateful.rules.RULES) and the equations `edits` replaces (passes/edits.py), and the
     control variables the runtime computes (see _pin_controls)."""
+    # the front end and the passes are imported only when a model is compiled: a load
+    # from the cache needs neither (nor lark and networkx)
+    from ..backend.codegen import generate
+    from ..frontend.source import parse_source
+    from ..passes.order import schedule
+    from ..passes.pipeline import lower
     model = parse_source(text, filename)
     lowered = lower(model, data, values, edits)
     sched = schedule(lowered)
@@ -76,6 +90,7 @@ def _pin_controls(sched: Schedule) -> tuple[ir.Model, dict[str, ir.Expr]]:
     become parameters that the runtime computes for each run from their equations, so
     that a run's own SAVEPER (or FINAL TIME ...) reaches every equation that reads it,
     as writing it into the model would. Returns the model and their equations."""
+    from ..passes.consteval import constant_value
     model = sched.model
     derived = {}
     variables = dict(model.variables)
@@ -92,15 +107,31 @@ def _pin_controls(sched: Schedule) -> tuple[ir.Model, dict[str, ir.Expr]]:
     return replace(model, variables=variables), derived
 
 
-def _import_kernel(path: Path, key: str):
+def _import_kernel(path: Path, key: str, source: str):
+    """The kernel module at `path` (written again from `source` if the cache lost it)."""
     name = f"smartspec_kernel_{key}"
     if name in sys.modules:
         return sys.modules[name]
+    if not path.is_file():
+        cache.write_file(path, source.encode())
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
+
+
+@dataclass(frozen=True)
+class Record:
+    """What the kernel cache keeps of a compiled model (`<key>/model.pkl`)."""
+    model: ir.Model                  # as parsed
+    schedule: Schedule
+    kernel: Kernel
+    derived: dict[str, ir.Expr]      # control variables the runtime computes (_pin_controls)
+    tape: tuple | None               # the interpreter's tape (backend/tape.py), None if unsupported
+    unsupported: str | None          # why the interpreter cannot run it
+    folder_data: str | None          # the data files next to the model, when it reads them
+                                     # (external.folder_fingerprint): a changed one is a miss
 
 
 @dataclass(frozen=True)
@@ -113,27 +144,43 @@ class _Origin:
     data: DataOptions | None = None    # data files and aliases given to load
     edits: Edits | None = None         # equations a run replaces (passes/edits.py)
 
+    def record(self, values: dict[str, float] | None, key: str) -> tuple[Record, bool]:
+        """The compiled record of this model under `key`, from the cache or compiled
+        (then cached), and whether it came from the cache."""
+        entry = self.folder / key
+        record = cache.read_record(entry / cache.RECORD, str(self.path))
+        if isinstance(record, Record) and (record.folder_data is None
+                                           or record.folder_data == folder_fingerprint(self.path)):
+            cache.touch(entry)
+            return record, True
+        model, sched, kernel, derived = _compile(self.text, str(self.path), self.data, values, self.edits)
+        tape, unsupported = tape_of(kernel)
+        folder_data = folder_fingerprint(self.path) if reads_data_folder(model, self.data) else None
+        record = Record(model, sched, kernel, derived, tape, unsupported, folder_data)
+        cache.write_record(entry / cache.RECORD, record, str(self.path))
+        cache.describe(entry, "model", self.path.name)
+        return record, False
+
     def load(self, values: dict[str, float] | None, key: str, log=None, tier: str = "auto") -> Model:
-        meta_path = self.folder / key / "model.pkl"
-        cached = meta_path.is_file()
-        if cached:
-            with open(meta_path, "rb") as f:
-                model, sched, kernel, derived = pickle.load(f)
-        else:
-            model, sched, kernel, derived = _compile(self.text, str(self.path), self.data, values, self.edits)
-            meta_path.parent.mkdir(parents=True, exist_ok=True)
-            write_bytes(meta_path, pickle.dumps((model, sched, kernel, derived),
-                                                  protocol=pickle.HIGHEST_PROTOCOL))
+        record, cached = self.record(values, key)
+        kernel = record.kernel
         # Kernels are kept by their source, which holds no constant's value: a model edited
         # in its constants, or lowered again with the same structure, reuses the machine code.
-        source_key = hashlib.sha256((_FINGERPRINT + "\0" + kernel.source).encode()).hexdigest()[:24]
-        kernel_path = self.folder / f"k{source_key}" / "kernel.py"
-        if not kernel_path.is_file():
-            kernel_path.parent.mkdir(parents=True, exist_ok=True)
-            write_bytes(kernel_path, kernel.source.encode())
-        worker = [_WORKER, str(meta_path), str(kernel_path), source_key, str(self.path)]
-        tiers = Tiers(kernel, kernel_path, lambda: _import_kernel(kernel_path, source_key), worker)
-        m = Model(str(self.path), model, sched, kernel, tiers, 0.0, cached, derived, self)
+        source_key = hashlib.sha256((_fingerprint(machine=True) + "\0" + kernel.source).encode()).hexdigest()[:24]
+        kernel_dir = self.folder / f"k{source_key}"
+        kernel_path = kernel_dir / "kernel.py"
+        if kernel_path.is_file():
+            cache.touch(kernel_dir)
+        else:
+            cache.write_file(kernel_path, kernel.source.encode())
+            cache.describe(kernel_dir, "kernel", self.path.name)
+        if not cached:
+            cache.enforce_limit(self.folder, keep={key, kernel_dir.name})
+        worker = [_WORKER, str(self.folder / key / cache.RECORD), str(kernel_path), source_key, str(self.path)]
+        tiers = Tiers(kernel, kernel_path, lambda: _import_kernel(kernel_path, source_key, kernel.source), worker,
+                      record.tape, record.unsupported)
+        sched = record.schedule
+        m = Model(str(self.path), record.model, sched, kernel, tiers, 0.0, cached, record.derived, self)
         equations = len(sched.initial) + len(sched.dynamic)
         if tier == "compiled" or (tier == "auto" and m.interpreter_unsupported):
             if log is not None and not tiers.compiled_ready():
@@ -141,6 +188,7 @@ class _Origin:
                     f"loads use the kernel cache in {self.folder})")
             # First call compiles (or loads the cached machine code); count it as load time.
             m.run(return_columns=[], tier="compiled")
+            cache.enforce_limit(self.folder, keep={key, kernel_dir.name})
         elif tier == "auto" and background_allowed() and not tiers.compiled_ready():
             if log is not None:
                 log(f"{self.path}: compiling {equations} equations to machine code in the background "
@@ -163,20 +211,24 @@ _WORKER = "import sys; from smartspec_dsl.runtime.loader import compile_worker; 
 
 def compile_worker(argv: list[str]) -> None:
     """The background compile (runtime/tiers.py): compiles the kernel of a loaded model
-    (its pickled record `meta`, its source `kernel_path`) into Numba's on-disk cache by a
+    (its cached record `meta`, its source `kernel_path`) into Numba's on-disk cache by a
     first run, as a foreground load does, then marks it ready."""
     meta_path, kernel_path, source_key, path = argv
-    with open(meta_path, "rb") as f:
-        model, sched, kernel, derived = pickle.load(f)
-    kernel_path = Path(kernel_path)
-    tiers = Tiers(kernel, kernel_path, lambda: _import_kernel(kernel_path, source_key), None)
-    Model(path, model, sched, kernel, tiers, 0.0, True, derived).run(return_columns=[], tier="compiled")
+    record = cache.read_record(Path(meta_path), path)
+    if not isinstance(record, Record):
+        return    # evicted meanwhile: the next load compiles it again
+    kernel, kernel_path = record.kernel, Path(kernel_path)
+    tiers = Tiers(kernel, kernel_path, lambda: _import_kernel(kernel_path, source_key, kernel.source), None)
+    Model(path, record.model, record.schedule, kernel, tiers, 0.0, True, record.derived).run(
+        return_columns=[], tier="compiled")
+    cache.enforce_limit(kernel_path.parents[1], keep={kernel_path.parent.name, Path(meta_path).parent.name})
 
 
 def load(path: str | os.PathLike, cache_dir: str | os.PathLike | None = None, log=None,
          data: DataOptions | None = None, tier: str = "auto") -> Model:
     """Parse, check, order and compile a model (Vensim .mdl or XMILE, see
-    `frontend.source.model_format`); kernels are cached on disk.
+    `frontend.source.model_format`); what that gives is cached on disk (cache.py), keyed
+    by the compiler, the model's text and the data files it reads, not by `path`.
     `log(message)`, when given, hears about a compile before it starts (large
     models take seconds to tens of seconds, once). `data`: data files and file
     aliases for the model's external data (external.DataOptions). `tier`: "auto" returns
@@ -184,18 +236,15 @@ def load(path: str | os.PathLike, cache_dir: str | os.PathLike | None = None, lo
     process, is ready), "compiled" compiles the kernel now, "interpreter" never does
     (runtime/tiers.py)."""
     check_tier(tier)
-    global _FINGERPRINT
     started = time.perf_counter()
     path = Path(path)
     try:
         text = read_model_text(path)
     except OSError as err:
         raise ModelError(f"{path}: cannot read model: {err.strerror or err}") from None
-    if _FINGERPRINT is None:
-        _FINGERPRINT = _compiler_fingerprint()
-    # data files the model reads are baked in at compile time, so they are part of the key
+    # the files the text names and the run's data files are baked in at compile time
     digest = external_fingerprint(path, text, data)
-    key = hashlib.sha256((_FINGERPRINT + "\0" + str(path) + "\0" + text + "\0" + digest).encode()).hexdigest()[:24]
+    key = hashlib.sha256("\0".join([_fingerprint(), text, digest]).encode()).hexdigest()[:24]
     folder = Path(cache_dir) if cache_dir else cache_root()
     m = _Origin(path, text, key, folder, data).load(None, key, log, tier)
     m.compile_seconds = time.perf_counter() - started

@@ -19,7 +19,6 @@ from pathlib import Path
 
 from ..backend import tier0
 from ..backend.codegen import Kernel
-from ..backend.tape import TapeUnsupported, build_tape
 from ..errors import ParameterError
 
 TIERS = ("auto", "interpreter", "compiled")
@@ -37,6 +36,15 @@ def check_tier(tier: str) -> str:
     return tier
 
 
+def tape_of(kernel: Kernel) -> tuple[tuple | None, str | None]:
+    """(the interpreter's tape of `kernel` as arrays, None) or (None, why it cannot run it)."""
+    from ..backend.tape import TapeUnsupported, build_tape
+    try:
+        return build_tape(kernel).arrays(), None
+    except TapeUnsupported as err:
+        return None, str(err)
+
+
 def background_allowed() -> bool:
     return os.environ.get("SMARTSPEC_BACKGROUND_COMPILE", "1") != "0"
 
@@ -46,14 +54,15 @@ class Tiers:
     imports the module (its first call compiles it, or loads it from Numba's cache);
     `worker_command` starts a process that compiles it into the cache."""
 
-    def __init__(self, kernel: Kernel, kernel_path: Path, import_kernel, worker_command: list[str] | None):
+    def __init__(self, kernel: Kernel, kernel_path: Path, import_kernel, worker_command: list[str] | None,
+                 tape: tuple | None = None, unsupported: str | None = None):
         self.kernel = kernel
         self.kernel_path = Path(kernel_path)
         self._import = import_kernel
         self._worker_command = worker_command
         self._module = None
-        self._tape = None
-        self.unsupported: str | None = None     # why the interpreter cannot run this model
+        self._tape = tape                       # built when first needed unless given (`tape_of`)
+        self.unsupported = unsupported          # why the interpreter cannot run this model
         self.worker: subprocess.Popen | None = None
 
     # -- tier 1 ------------------------------------------------------------------
@@ -90,10 +99,7 @@ class Tiers:
     def tape(self):
         """The tape's arrays, or None when the interpreter cannot run this model."""
         if self._tape is None and self.unsupported is None:
-            try:
-                self._tape = build_tape(self.kernel).arrays()
-            except TapeUnsupported as err:
-                self.unsupported = str(err)
+            self._tape, self.unsupported = tape_of(self.kernel)
         return self._tape
 
     def tape_words(self) -> int:
@@ -118,12 +124,14 @@ class Tiers:
 
     def simulate(self, tier: str):
         """The one-run entry of `tier`, with the generated kernel's `simulate` arguments."""
+        tier0.quick_start()
         if tier == "compiled":
             return self.module().simulate
         interp, tape = tier0.load(), self.tape()
         return lambda *args: interp.simulate(tape, *args)
 
     def simulate_batch(self, tier: str):
+        tier0.quick_start()
         if tier == "compiled":
             return self.module().simulate_batch
         interp, tape = tier0.load(), self.tape()

@@ -5,7 +5,7 @@ After this pass no expression calls a stateful function: every piece of
 memory in the model is a stock (continuous, `s += dt * rate`) or a discrete
 stock (`s = next`, updated once per step). The equations are Vensim's own
 definitions of each function. One module per family: `delays.py`, `smooths.py`,
-`integration.py`, `data.py`, `other.py`, each with a `LOWERINGS` table (Vensim
+`integration.py`, `data.py`, `other.py`, `batches.py`, each with a `LOWERINGS` table (Vensim
 function -> its lowering); `base.py` is the builder they share and `rules.py`
 the values that decide a lowering's structure.
 """
@@ -15,12 +15,12 @@ from dataclasses import replace
 
 from ... import ir
 from ...ir.builtins import check_call
-from . import data, delays, integration, other, smooths
+from . import batches, data, delays, integration, other, smooths
 from .base import Lowering
 from .rules import RULES, decide
 
 LOWERINGS = {**delays.LOWERINGS, **smooths.LOWERINGS, **integration.LOWERINGS, **data.LOWERINGS,
-             **other.LOWERINGS}
+             **other.LOWERINGS, **batches.LOWERINGS}
 
 __all__ = ["LOWERINGS", "RULES", "decide", "lower_stateful"]
 

@@ -1,0 +1,180 @@
+"""The kernel cache (runtime/cache.py, `smartspec cache`): keyed by what the model reads,
+not by the path it was loaded by nor by unrelated files beside it; listed, cleared and
+pruned least recently used first; kept under its size limit; safe to lose an entry."""
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import smartspec_dsl
+from smartspec_dsl.cli import main as cli
+from smartspec_dsl.errors import SpecError
+from smartspec_dsl.runtime import cache
+
+ROOT = Path(__file__).resolve().parents[1]
+CONTROL = "INITIAL TIME = 0 ~~|\nFINAL TIME = 4 ~~|\nTIME STEP = 1 ~~|\nSAVEPER = 1 ~~|\n"
+DECAY = "k = 0.5 ~~|\nx = INTEG(-k * x, 8) ~~|\n" + CONTROL
+
+
+def variant(i: int) -> str:
+    """DECAY with one more variable: another kernel (a constant alone would share it)."""
+    return DECAY + f"y{i} = x * {i + 2} ~~|\n"
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch):
+    """A private cache folder, also the one `smartspec cache` shows."""
+    root = tmp_path / "cache"
+    monkeypatch.setenv("SMARTSPEC_CACHE_DIR", str(root))
+    monkeypatch.delenv("SMARTSPEC_CACHE_SIZE", raising=False)
+    return root
+
+
+def model_file(folder: Path, text: str = DECAY, name: str = "m.mdl") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(text)
+    return path
+
+
+def test_the_path_as_typed_does_not_recompile(store, tmp_path, monkeypatch):
+    """Absolute, relative (after cd) and through a symbolic link: one entry, loaded from the
+    cache, and every message names the model by the path given this time."""
+    path = model_file(tmp_path / "models")
+    first = smartspec_dsl.load(path, tier="interpreter")
+    assert not first.cached
+    monkeypatch.chdir(path.parent)
+    os.symlink(path, tmp_path / "link.mdl")
+    for typed in ("m.mdl", "./m.mdl", str(tmp_path / "link.mdl"), str(path)):
+        m = smartspec_dsl.load(typed, tier="interpreter")
+        assert m.cached, typed
+        assert str(m.schedule.model.variables["x"].pos) == f"{Path(typed)}:2:1"
+        assert m.run()["x"].tolist() == [8.0, 4.0, 2.0, 1.0, 0.5]   # x(t+1) = x(t) - 0.5 x(t)
+    assert [e.kind for e in cache.entries(store)].count("model") == 1
+
+
+def test_an_output_written_beside_the_model_does_not_recompile(store, tmp_path, monkeypatch):
+    """The run's own output (any name) and unrelated data files next to a model that reads
+    none of them leave the key as it was."""
+    path = model_file(tmp_path / "models")
+    monkeypatch.chdir(path.parent)
+    assert cli(["run", "m.mdl", "-o", "results.csv", "--quiet"]) == 0
+    assert cli(["run", "m.mdl", "-o", "results.tab", "--quiet"]) == 0
+    (path.parent / "unrelated.csv").write_text("Time,z\n0,1\n")
+    before = {e.name for e in cache.entries(store)}
+    m = smartspec_dsl.load("m.mdl")
+    assert m.cached and {e.name for e in cache.entries(store)} == before
+    assert m.run()["x"].tolist() == [8.0, 4.0, 2.0, 1.0, 0.5]
+
+
+def test_a_data_file_the_model_reads_is_in_the_key(store, tmp_path):
+    """A data variable reads the data files next to the model: a changed one recompiles,
+    with its new values (linear interpolation between the points: d(t) = 1 + t/10 * 9)."""
+    path = model_file(tmp_path / "models", "d :INTERPOLATE: ~~|\ny = d * 2 ~~|\n" + CONTROL)
+    (path.parent / "inputs.csv").write_text("Time,d\n0,1\n10,10\n")
+    first = smartspec_dsl.load(path, tier="interpreter")
+    assert not first.cached
+    assert np.allclose(first.run()["y"], [2 * (1 + 0.9 * t) for t in range(5)], rtol=1e-12)
+    assert smartspec_dsl.load(path, tier="interpreter").cached
+    (path.parent / "inputs.csv").write_text("Time,d\n0,2\n10,2\n")
+    again = smartspec_dsl.load(path, tier="interpreter")
+    assert not again.cached and again.run()["y"].tolist() == [4.0] * 5
+
+
+def test_a_get_file_is_in_the_key_by_content(store, tmp_path):
+    """The same model text and data in two folders share one entry; other data does not."""
+    text = "k = GET DIRECT CONSTANTS('k.csv', ',', 'A1') ~~|\nx = INTEG(-k * x, 8) ~~|\n" + CONTROL
+    a, b = model_file(tmp_path / "a", text), model_file(tmp_path / "b", text)
+    (a.parent / "k.csv").write_text("0.5\n")
+    (b.parent / "k.csv").write_text("0.5\n")
+    assert not smartspec_dsl.load(a, tier="interpreter").cached
+    m = smartspec_dsl.load(b, tier="interpreter")
+    assert m.cached and m.run()["x"][1] == 4.0
+    (b.parent / "k.csv").write_text("0.25\n")
+    m = smartspec_dsl.load(b, tier="interpreter")
+    assert not m.cached and m.run()["x"][1] == 6.0
+
+
+def test_listing_clear_and_prune_least_recently_used_first(store, tmp_path, capsys):
+    for i, name in enumerate(("old.mdl", "mid.mdl", "new.mdl")):
+        smartspec_dsl.load(model_file(tmp_path / "models", variant(i), name),
+                           tier="interpreter")
+    # the entries' last uses, an hour apart; a load is a use
+    stamps = {"old.mdl": 1000.0, "mid.mdl": 5000.0, "new.mdl": 9000.0}
+    for e in cache.entries(store):
+        os.utime(store / e.name, (stamps[e.model], stamps[e.model]))
+    assert [e.model for e in cache.entries(store) if e.kind == "model"] == ["old.mdl", "mid.mdl", "new.mdl"]
+    assert smartspec_dsl.load(tmp_path / "models" / "old.mdl", tier="interpreter").cached
+    listing = cache.entries(store)
+    assert [e.model for e in listing if e.kind == "model"] == ["mid.mdl", "new.mdl", "old.mdl"]
+    assert all(e.size > 0 for e in listing)
+
+    assert cli(["cache"]) == 0
+    out = capsys.readouterr().out
+    total = sum(e.size for e in listing)
+    assert out.startswith(f"kernel cache: {store}\nsize: {cache_human(total)} in {len(listing)} entries")
+    assert out.index("old.mdl") < out.index("new.mdl") < out.index("mid.mdl")   # most recent first
+
+    keep = sum(e.size for e in listing if e.model != "mid.mdl")
+    assert cli(["cache", "prune", "--max-size", str(keep)]) == 0
+    assert {e.model for e in cache.entries(store)} == {"new.mdl", "old.mdl"}
+    assert cli(["cache", "clear"]) == 0
+    assert cache.entries(store) == [] and list(store.iterdir()) == []
+    capsys.readouterr()
+
+
+def cache_human(size):
+    from smartspec_dsl.cli.cache import human
+    return human(size)
+
+
+def test_the_size_limit_evicts_least_recently_used_after_a_compile(store, tmp_path, monkeypatch):
+    old = model_file(tmp_path / "models", variant(1), "old.mdl")
+    smartspec_dsl.load(old, tier="interpreter")
+    for e in cache.entries(store):
+        os.utime(store / e.name, (1000.0, 1000.0))        # long unused
+    monkeypatch.setenv("SMARTSPEC_CACHE_SIZE", "1")       # a byte: only what is in use stays
+    new = smartspec_dsl.load(model_file(tmp_path / "models"), tier="interpreter")
+    assert {e.model for e in cache.entries(store)} == {"m.mdl"}
+    assert new.run()["x"][-1] == 0.5
+    # an entry used within the last minute is never evicted automatically: it may be in use
+    smartspec_dsl.load(old, tier="interpreter")
+    smartspec_dsl.load(model_file(tmp_path / "models", variant(2), "third.mdl"),
+                       tier="interpreter")
+    assert {e.model for e in cache.entries(store)} == {"m.mdl", "old.mdl", "third.mdl"}
+
+
+def test_an_entry_lost_or_damaged_is_compiled_again(store, tmp_path):
+    path = model_file(tmp_path / "models")
+    m = smartspec_dsl.load(path, tier="interpreter")
+    record = next(store.glob("*/model.pkl"))
+    record.write_bytes(record.read_bytes()[:100])           # a damaged record: a miss
+    again = smartspec_dsl.load(path, tier="interpreter")
+    assert not again.cached and again.run()["x"][-1] == 0.5
+    with open(next(store.glob("*/model.pkl")), "rb") as reader:   # a reader holds it open
+        cache.clear(store)
+        assert len(reader.read()) > 1000                          # and still reads it whole
+    # a model whose entries were removed while loaded still runs, its kernel written again
+    assert m.run(tier="compiled")["x"][-1] == 0.5
+    assert len(list(store.glob("k*/kernel.py"))) == 1
+
+
+def test_sizes_and_their_errors(monkeypatch):
+    assert cache.parse_size("500M") == 500 << 20
+    assert cache.parse_size("2g") == 2 << 30
+    assert cache.parse_size("1.5GiB") == 3 << 29
+    assert cache.parse_size("4096") == 4096
+    with pytest.raises(SpecError, match="'lots' is not a size"):
+        cache.parse_size("lots")
+    monkeypatch.delenv("SMARTSPEC_CACHE_SIZE", raising=False)
+    assert cache.size_limit() == 1 << 30
+    monkeypatch.setenv("SMARTSPEC_CACHE_SIZE", "-1M")
+    with pytest.raises(SpecError, match="SMARTSPEC_CACHE_SIZE: '-1M' is not a size"):
+        cache.size_limit()
+
+
+def test_the_cache_command_reports_a_bad_size(store, capsys):
+    assert cli(["cache", "prune", "--max-size", "ten"]) == 2
+    assert capsys.readouterr().err == ("error: --max-size: 'ten' is not a size (a number of bytes, or "
+                                       "with K, M, G or T: '500M', '2G')\n")
