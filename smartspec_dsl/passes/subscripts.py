@@ -4,7 +4,9 @@ Every subscripted variable becomes one scalar variable per element
 combination, named `name[e1,e2]` (canonical elements) and displayed
 `Display Name[E1,E2]` (elements as the modeller wrote them), each with its own
 instantiated equation. References are resolved to those scalars, array
-functions (SUM, PROD, VMIN, VMAX, ELMCOUNT) are expanded over their elements.
+functions (SUM, PROD, VMIN, VMAX, ELMCOUNT) are expanded over their elements;
+one whose value is the same for every element of the equation (`SUM(x[r!])` in an
+equation over r) is computed once, in a hidden auxiliary the elements share.
 Everything downstream then works on scalars only.
 
 Functions whose result for one element depends on a whole vector (VECTOR RANK,
