@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 
 from .. import ir
-from ..ir.builtins import BUFFER, BUILTINS, CLOCKED, TAKES_LOOKUP, Buffer
+from ..ir.builtins import BUFFER, BUILTINS, CLOCKED, LOOKUP_ARGS, Buffer
 from ..errors import AlgebraicLoop, ModelError, PassContractError, UndefinedVariable, did_you_mean
 from .consteval import constant_value
 
@@ -93,8 +93,8 @@ def _check_defined(model: ir.Model) -> None:
                 t = type(node)
                 if t is ir.Ref or t is ir.LookupCall:
                     reads.append(node)
-                elif t is ir.Call and node.func in TAKES_LOOKUP and node.args:
-                    allowed.add(id(node.args[0]))
+                elif t is ir.Call and node.func in LOOKUP_ARGS:
+                    allowed.update(id(node.args[k]) for k in LOOKUP_ARGS[node.func] if k < len(node.args))
             for node in reads:
                 name = node.name if type(node) is ir.Ref else node.table
                 if name not in vs and name != ir.TIME:
