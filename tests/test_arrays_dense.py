@@ -78,6 +78,21 @@ weighted[R] = SUM(m[R!, C!] * R) ~~|
     assert constant_value(m, total, {}) == 21
 
 
+def test_a_reduction_over_some_of_the_lhs_subscripts_is_shared_by_the_others():
+    m = flat("""
+R: r1, r2 ~~|
+S: s1, s2, s3 ~~|
+C: c1, c2, c3 ~~|
+m[R, C] = 1, 2, 3; 4, 5, 6 ~~|
+w[S] = 10, 20, 30 ~~|
+y[R, S] = w[S] / SUM(m[R, C!]) ~~|
+""")
+    # one sum per row, read by the row's three elements: 6 and 15
+    assert [constant_value(m, f"y[r{i},s2]", {}) for i in (1, 2)] == [20 / 6, 20 / 15]
+    assert constant_value(m, "y[r2,s3]", {}) == 2
+    assert sorted(constant_value(m, n, {}) for n in shared(m)) == [6, 15]
+
+
 def test_prod_and_vector_select_shared():
     m = flat("""
 R: r1, r2, r3 ~~|
@@ -125,6 +140,7 @@ immigration[Region] = DELAY3(SUM(emigration[Region!]) * attractiveness[Region]
     / SUM(attractiveness[Region!]), 3) ~~|
 by age[Region, Age] = population[Region] * age share[Age] ~~|
 age share[Age] = 0.4, 0.6 ~~|
+row share[Region, Age] = by age[Region, Age] / SUM(by age[Region, Age!]) + Time / 1000 ~~|
 oldest[Region] :EXCEPT: [r1] = VMAX(by age[Region!, Age!]) - by age[Region, old] ~~|
 oldest[r1] = PROD(age share[Age!]) ~~|
 INITIAL TIME = 0 ~~|
@@ -135,8 +151,8 @@ SAVEPER = 1 ~~|
 
 
 def test_arrayed_model_kernel_against_the_reference_and_the_interpreter(tmp_path, monkeypatch):
-    """Shared reductions, SMOOTH and DELAY3 over an array, a lookup, a 2-D array and an
-    :EXCEPT: equation: the compiled kernel against the plain-Python reference evaluator
+    """Shared reductions (over a whole equation and by row), SMOOTH and DELAY3 over an array,
+    a lookup, a 2-D array and an :EXCEPT: equation: the compiled kernel against the plain-Python reference evaluator
     (tests/reference_eval.py), and the interpreter tier bit for bit against the kernel."""
     from reference_eval import simulate as reference_simulate
     monkeypatch.setenv("SMARTSPEC_CACHE_DIR", str(tmp_path / "cache"))

@@ -124,9 +124,15 @@ class _Flattener(ArrayFunctions):
     # -- references ----------------------------------------------------------------
     def bind(self, s: str, ctx, it: dict[str, str], position: int | None) -> str | None:
         """The element a range name stands for here, or None if nothing binds it."""
+        b = self.binding(s, ctx, it, position)
+        return None if b is None else b[1]
+
+    def binding(self, s: str, ctx, it: dict[str, str], position: int | None) -> tuple[int | None, str] | None:
+        """(the position of the left-hand side's subscript that binds the range name `s`, or
+        None when an enclosing array function's iteration does; the element), or None."""
         sp = self.space
         if s in it:
-            return it[s]
+            return None, it[s]
         root = sp.root.get(s, s)
         # the same range on the left-hand side, else an alias of it (in m[i, j] with j <-> i,
         # j is j's element, not i's)
@@ -134,18 +140,18 @@ class _Flattener(ArrayFunctions):
             [i for i, (r, _) in enumerate(ctx) if r is not None and sp.root.get(r, r) == root]
         if hits:
             i = position if position in hits else hits[0]
-            return ctx[i][1]
+            return i, ctx[i][1]
         # a mapping between a left-hand side range (or element) and this one
-        for r, e in ctx:
+        for i, (r, e) in enumerate(ctx):
             m = sp.mapped(r, e, s)
             if m is not None:
-                return m
+                return i, m
         # the left-hand side's element belongs to this range
         els = set(sp.elements[s])
         hits = [i for i, (_, e) in enumerate(ctx) if e in els]
         if hits:
             i = position if position in hits else hits[0]
-            return ctx[i][1]
+            return i, ctx[i][1]
         return None
 
     def resolve(self, s: str, ctx, it, position, pos) -> str:
@@ -233,8 +239,11 @@ class _Flattener(ArrayFunctions):
             name = self.ref_name(e.table, e.subscripts, ctx, it, e.pos, display)
             return ir.LookupCall(name, inst(e.arg), e.pos)
         if isinstance(e, ir.Call):
-            if e.func in SHAREABLE and ctx and not self.depends_on_lhs(e, ctx, it):
-                return self.shared_call(e, ctx, it, display)
+            if e.func in SHAREABLE and ctx:
+                used = self.lhs_positions(e, ctx, it)
+                # shared by the elements that differ only in a subscript it does not read
+                if used is not None and any(r is not None and i not in used for i, (r, _) in enumerate(ctx)):
+                    return self.shared_call(e, ctx, it, display, used)
             if e.func in ARRAY_REDUCERS:
                 return self.reduce(e, ctx, it, display)
             if e.func == "ELMCOUNT":
@@ -253,29 +262,34 @@ class _Flattener(ArrayFunctions):
             return replace(e, operand=inst(e.operand))
         return e
 
-    def depends_on_lhs(self, e: ir.Expr, ctx, it) -> bool:
-        """Whether `e`'s instance depends on the left-hand side's elements `ctx`: a range
-        subscript (or a range used as a value) that the left-hand side binds, or a whole-array
-        function (they run over the left-hand side's last subscripts)."""
-        sp = self.space
+    def lhs_positions(self, e: ir.Expr, ctx, it) -> set[int] | None:
+        """The positions of the left-hand side's subscripts that `e`'s instance depends on: those
+        binding a range subscript of a reference, or a range used as a value; None (all of them)
+        when `e` holds a whole-array function (they run over the left-hand side's last subscripts)."""
+        sp, used = self.space, set()
         for node in ir.walk(e):
             if isinstance(node, ir.Call) and node.func in ARRAY_FUNCTIONS:
-                return True
+                return None
             if isinstance(node, ir.Ref) and not node.subscripts and node.name not in self.model.variables \
-                    and sp.is_range(node.name) and node.name not in it:
-                return True
+                    and sp.is_range(node.name):
+                b = self.binding(node.name, ctx, it, None)
+                if b is not None and b[0] is not None:
+                    used.add(b[0])
             subs = node.subscripts if isinstance(node, (ir.Ref, ir.LookupCall)) else ()
-            if any(not s.endswith("!") and sp.is_range(s) and s not in it
-                   and self.bind(s, ctx, it, None) is not None for s in subs):
-                return True
-        return False
+            for k, s in enumerate(subs):
+                if not s.endswith("!") and sp.is_range(s):
+                    b = self.binding(s, ctx, it, k)
+                    if b is not None and b[0] is not None:
+                        used.add(b[0])
+        return used
 
-    def shared_call(self, e: ir.Call, ctx, it, display) -> ir.Ref:
+    def shared_call(self, e: ir.Call, ctx, it, display, used: set[int]) -> ir.Ref:
         """An array reduction (SUM, PROD, VMIN, VMAX, VECTOR SELECT) in an element's equation
-        that is the same for every element of the left-hand side (`SUM(x[r!])` in an equation
-        over r): one hidden auxiliary computes it once, and every element reads it, instead of
-        a copy per element (n^2 terms over n elements)."""
-        key = (e, tuple(sorted(it.items())))
+        that does not read every subscript of the left-hand side (`SUM(x[r!])` in an equation
+        over r, `SUM(m[r, c!])` in one over [r, s]): one hidden auxiliary per value of the
+        subscripts it reads (`used`, positions in `ctx`) computes it once, and every element
+        with those reads it, instead of a copy per element (n^2 terms over n elements)."""
+        key = (e, tuple(sorted(it.items())), tuple(ctx[i] for i in sorted(used)))
         ref = self.shared_of.get(key)
         if ref is None:
             value = self.vector_select(e, ctx, it, display) if e.func == "VECTOR SELECT" \
