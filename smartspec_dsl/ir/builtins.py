@@ -397,11 +397,15 @@ KEYWORDS = {
     ":THE CONDITION:": ("skipped", "Reality Check equations are for Vensim's Reality Check tool, not a "
                         "simulation run: the parser reads and skips them"),
     ":IMPLIES:": ("skipped", "the consequence of a Reality Check (see :THE CONDITION:)"),
-    ":TEST INPUT:": ("not supported", "a Reality Check test input, for Vensim's Reality Check tool"),
-    ":AT LEAST ONCE:": ("not supported", "a Reality Check consequence, for Vensim's Reality Check tool"),
-    ":CROSSING:": ("not supported", "a Reality Check consequence, for Vensim's Reality Check tool"),
-    ":IGNORE:": ("not supported", "marks causes for Vensim's sketch and Reality Check tools"),
-    ":IS:": ("not supported", "assigns a string constant, which has no numerical value to simulate"),
+    ":TEST INPUT:": ("skipped", "a Reality Check test input (see :THE CONDITION:)"),
+    ":AT LEAST ONCE:": ("not supported", "a Reality Check consequence, for Vensim's Reality Check tool: "
+                        "a model using it stops with a syntax error at it"),
+    ":CROSSING:": ("not supported", "a Reality Check consequence, for Vensim's Reality Check tool: a model "
+                   "using it stops with a syntax error at it"),
+    ":IGNORE:": ("not supported", "marks causes for Vensim's sketch and Reality Check tools: a model "
+                 "using it stops with a syntax error at it"),
+    ":IS:": ("not supported", "assigns a string constant, which has no numerical value to simulate: a "
+             "model using it stops with a syntax error at it"),
 }
 # ... of those, the ones outside what a compiled run does (the rest may come)
 NEVER_SUPPORTED = {"A FUNCTION OF", "MESSAGE", "GET VDF CONSTANTS", "GET VDF DATA", "GET VDF LOOKUPS",
