@@ -392,7 +392,7 @@ def _builtin(c: ir.Call, ctx: Context) -> ir.Expr:
         return ir.BinOp("/", ir.Call("SUM", (whole,), pos), _size(whole, ctx))
     if f == "SIZE":
         (x,) = _args(c, 1, 1, ctx)
-        return _n(_count(x, ctx))
+        return _n(_count(x, ctx, pos))
     if f in ("CONVEYOR", "QUEUE", "LEAK", "TIME_REMAINING"):
         raise UnsupportedFeature(f"{pos}: {f} (conveyors and queues) is not supported "
                                  f"(in the equation of '{ctx.owner}')")
@@ -415,7 +415,7 @@ def _macro_call(c: ir.Call, name: str, ctx: Context) -> ir.Expr:
     return ir.Call(c.func, tuple(given[p] for p in params), c.pos)
 
 
-def _count(x: ir.Expr, ctx: Context) -> int:
+def _count(x: ir.Expr, ctx: Context, pos) -> int:
     """SIZE: how many elements the array expression `x` has, counting every dimension its
     arrays span (named, '*' or left out), one for a single element; SIZE(SELF) is the
     equation's own variable's."""
@@ -428,7 +428,7 @@ def _count(x: ir.Expr, ctx: Context) -> int:
                 k *= len(ctx.dims[d]) if d in ctx.dims else 1
             n = max(n, k)
     if not n:
-        raise ModelError(f"{getattr(x, 'pos', None) or ctx.owner}: SIZE needs an arrayed variable "
+        raise ModelError(f"{pos}: SIZE needs an arrayed variable "
                          f"(in the equation of '{ctx.owner}')")
     return n
 
