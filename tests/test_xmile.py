@@ -293,6 +293,7 @@ PICKS = doc("""
 <aux name="read tables"><eqn>LOOKUP(converted_table, 0.5) + converted_table(1) * 100 + LOOKUP(curve[x], 1.5)</eqn></aux>
 <aux name="untranslated"><eqn>{Untranslated function used}LOOKUP BACKWARD(converted_table, 0.5) + LOOKUP FORWARD(converted_table, 0.5)</eqn></aux>
 <aux name="read curve"><dimensions><dim name="two"/></dimensions><eqn>curve(6) + LOOKUP(curve[two], 3)</eqn></aux>
+<aux name="flipped"><dimensions><dim name="letters"/><dim name="two"/></dimensions><eqn>grid' + grid[@2, @1] / 100</eqn></aux>
 <aux name="held"><eqn>IF TIME &gt; 2 THEN PREVIOUS(SELF, 0) ELSE TIME * 10</eqn></aux>
 <aux name="l2"><eqn>LOGB(256, 2)</eqn></aux>
 <aux name="l10"><eqn>LOGB(1000)</eqn></aux>
@@ -354,6 +355,19 @@ def test_graphical_functions_with_an_input_can_be_given_another(picks):
     assert (picks("read curve[x]", 0.0), picks("read curve[y]", 0.0)) == (60.0 + 30.0, 0.0 + 3.0)
     # Vensim's words a converter left untranslated: LOOKUP BACKWARD 10 and FORWARD 20 at 0.5
     assert picks("untranslated", 0.0) == 30.0
+
+
+def test_transposition_and_dimension_positions(picks):
+    # flipped[letters, two] = grid[two, letters], by the ' operator and by @2, @1
+    assert picks("flipped[c,y]", 0.0) == pytest.approx(30.3) and picks("flipped[a,x]", 0.0) == pytest.approx(-1.01)
+
+
+def test_transposing_a_square_matrix_is_refused_where_it_is():
+    square = doc('<aux name="m"><dimensions><dim name="d"/><dim name="d"/></dimensions><eqn>1</eqn></aux>'
+                 "<aux name=\"t\"><dimensions><dim name=\"d\"/><dim name=\"d\"/></dimensions><eqn>m'</eqn></aux>",
+                 extra='<dimensions><dim name="d" size="2"/></dimensions>\n')
+    with pytest.raises(UnsupportedFeature, match=r"m.xmile:6:\d+: dimension 'd' is used twice"):
+        parse_xmile(square.encode(), "m.xmile")
 
 
 def test_self_is_the_variable_itself(picks):
