@@ -8,7 +8,14 @@ default to the input (DELAY, DELAYn, SMTHn) or to 0 (TREND, FORCST); PULSE is
 SAFEDIV(a, b, x) is Vensim's XIDZ; INIT is INITIAL; MIN and MAX of one array
 are Vensim's VMIN and VMAX; SUM, MEAN, SIZE and STDDEV reduce over an array's
 '*' dimensions; RANDOM, NORMAL, EXPRND and POISSON are the RANDOM functions with
-XMILE's arguments.
+XMILE's arguments; SELF is the equation's own variable; a call of one of the
+file's macros keeps its name (passes/macros.py expands it), its left-out
+parameters given their defaults.
+
+Arrays (section 3.7.1): a subscript computed when the model runs (`x[i + 1]`,
+`x[i]` for a scalar i) is an element pick, Vensim's VECTOR ELM MAP, 0 outside
+the dimension; `Dim.elem` outside brackets is the element's position; the
+transposition ' and `@n` positions bind by dimension name.
 """
 from __future__ import annotations
 
