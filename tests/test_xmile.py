@@ -461,3 +461,23 @@ def test_invalid_index_value_option(tmp_path):
         encoding="utf-8")
     p = load(path).run()["p"]
     assert list(p[:2]) == [5.0, 5.0] and np.isnan(p[2])
+
+
+def test_a_non_negative_stock_cuts_its_outflows_in_order(tmp_path):
+    # Stella: the outflows get what the stock holds plus its inflows, in outflow order, and
+    # whatever they feed receives only that: no material is made
+    path = tmp_path / "nn.xmile"
+    path.write_text(doc("""
+<stock name="Inventory"><eqn>10</eqn><outflow>shipping</outflow><non_negative/></stock>
+<stock name="Shipped"><eqn>0</eqn><inflow>shipping</inflow></stock>
+<flow name="shipping"><eqn>4</eqn></flow>
+<stock name="tank"><eqn>10</eqn><inflow>fill</inflow><outflow>first</outflow><outflow>second</outflow><non_negative/></stock>
+<flow name="fill"><eqn>1</eqn></flow>
+<flow name="first"><eqn>6</eqn></flow>
+<flow name="second"><eqn>6</eqn></flow>
+""", specs="<start>0</start><stop>4</stop><dt>1</dt>"), encoding="utf-8")
+    r = load(path).run()
+    assert list(r["shipping"]) == [4, 4, 2, 0, 0] and list(r["Shipped"]) == [0, 4, 8, 10, 10]
+    # tank 10 + 1 in: first takes 6, second the 5 left; then 1 a step, all to first
+    assert list(r["first"][:3]) == [6, 1, 1] and list(r["second"][:3]) == [5, 0, 0]
+    assert list(r["tank"][:3]) == [10, 0, 0]

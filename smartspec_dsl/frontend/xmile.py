@@ -52,6 +52,9 @@ class _Build:
     vars: dict[str, _Var] = field(default_factory=dict)
     notices: list[str] = field(default_factory=list)   # ir.Model.notices
     connections: list = field(default_factory=list)     # (<connect>, module, where it sits)
+    # outflow -> (the non-negative stock it alone drains, the outflows served before it,
+    # the stock's inflows counted as available)
+    limits: dict = field(default_factory=dict)
 
 
 def _numbers(node: Node, what: str) -> list[float]:
@@ -378,6 +381,10 @@ def _variable(b: _Build, v: _Var, ctx: Context, new: dict) -> ir.Variable:
             value = ir.Call("INTEG", (rate, value), ppos)
         elif kind is ir.Kind.FLOW and _non_negative(b, node):
             value = ir.Call("MAX", (ir.Num(0.0), value), ppos)  # a uniflow
+        if kind in (ir.Kind.FLOW, ir.Kind.AUXILIARY) and v.name in b.limits:
+            # it drains a non-negative stock: never more than the stock has left for it
+            value = ir.Call("MIN", (value, ir.Call("MAX", (ir.Num(0.0), _left_for(b, v.name, subs, ppos)),
+                                                   ppos)), ppos)
         if kind is ir.Kind.LOOKUP:
             defs.append(ir.Definition(subs, (), "", None, lookup=value, pos=ppos))
         else:
@@ -426,6 +433,46 @@ def _parts(b: _Build, v: _Var) -> list[tuple[tuple[str, ...], Node]]:
         raise ModelError(f"{eqns[1].pos}: '{v.display}' has {len(eqns)} equations for its "
                          f"{len(combos)} elements")
     return [(combo, Node("element", {}, e.pos, "", e.text_pos, [e])) for combo, e in zip(combos, eqns)]
+
+
+def _limit_outflows(b: _Build) -> None:
+    """Stella's non-negative stocks cut their outflows back, in outflow order, to what
+    the stock holds plus what flows in within the step, so no material is made: each
+    outflow that drains only that stock (with its dimensions) gets the reduced value,
+    which whatever it flows into receives. A flow draining several stocks keeps its
+    value; the stock's own rate is still cut at what it holds (_stock_rate). Inflows
+    that are themselves cut outflows of another stock are not counted as available
+    (that would make the two cuts depend on each other within the step)."""
+    drains: dict[str, list[str]] = {}
+    for name, v in b.vars.items():
+        if v.node.tag == "stock":
+            for n in v.node.findall("outflow"):
+                drains.setdefault(v.prefix + xmile_name(n.text), []).append(name)
+    cut = {f for f, stocks in drains.items() if len(stocks) == 1 and f in b.vars and b.vars[f].alias is None
+           and _non_negative(b, b.vars[stocks[0]].node) and b.vars[f].dims == b.vars[stocks[0]].dims}
+    for name, v in b.vars.items():
+        if v.node.tag != "stock" or not _non_negative(b, v.node):
+            continue
+        outs = [v.prefix + xmile_name(n.text) for n in v.node.findall("outflow")]
+        ins = [f for f in (v.prefix + xmile_name(n.text) for n in v.node.findall("inflow")) if f not in cut]
+        for k, f in enumerate(outs):
+            if f in cut:
+                b.limits[f] = (name, outs[:k], ins)
+
+
+def _left_for(b: _Build, flow: str, subs, pos) -> ir.Expr:
+    """What the non-negative stock `flow` drains can still give it per unit of time:
+    its contents / dt, plus its inflows, less the outflows served before."""
+    stock, before, ins = b.limits[flow]
+
+    def ref(name):
+        return ir.Ref(name, tuple(subs) if b.vars[name].dims else (), pos)
+    left: ir.Expr = ir.BinOp("/", ref(stock), ir.Ref("time step", (), pos))
+    for f in ins:
+        left = ir.BinOp("+", left, ref(f))
+    for f in before:
+        left = ir.BinOp("-", left, ref(f))
+    return left
 
 
 def _stock_rate(b: _Build, v: _Var, subs, pos) -> ir.Expr:
@@ -483,6 +530,7 @@ def parse_xmile(data: bytes, filename: str = "<model>") -> ir.Model:
     b.models = {xmile_name(m.attrs.get("name", "")): m for m in models if m is not top}
     _instantiate(b, top, "", ())
     _connect(b)
+    _limit_outflows(b)
     signatures = {xmile_name(m.attrs.get("name", "")): _signature(m) for m in root.findall("macro")}
     macros = {name: _macro(b, m, signatures) for name, m in zip(signatures, root.findall("macro"))}
     variables = _translate_all(b, b.vars, {}, signatures)
