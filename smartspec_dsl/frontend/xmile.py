@@ -25,6 +25,7 @@ from .. import ir
 from ..errors import ModelError, UnsupportedFeature
 from ..files import read_regular_file
 from .xmile_expr import Context, display_name, parse_equation, translate, xmile_name
+from .xmile_stocks import limit_outflows, left_for, non_negative, stock_rate
 from .xmile_xml import Node, read_xml
 
 CONTROL_DISPLAY = {"initial time": "INITIAL TIME", "final time": "FINAL TIME",
@@ -317,31 +318,6 @@ def _definition(b: _Build, v: _Var, node: Node, ctx: Context, new: dict,
     return _equation(b, v, eqn, ctx)
 
 
-def _flow_sum(b: _Build, v: _Var, tag: str, subs) -> list[ir.Expr]:
-    out = []
-    for n in v.node.findall(tag):
-        name = v.prefix + xmile_name(n.text)
-        if name not in b.vars:
-            raise ModelError(f"{n.text_pos or n.pos}: {tag} '{n.text.strip()}' of stock '{v.display}' "
-                             "is not a variable of the model")
-        out.append(ir.Ref(name, tuple(subs) if b.vars[name].dims else (), n.pos))
-    return out
-
-
-def _non_negative(b: _Build, node: Node) -> bool:
-    """Stella's non-negative stocks and uniflows: the element's own <non_negative>
-    (any text but 'false'), else the file's <behavior> for all stocks or flows."""
-    nn = node.find("non_negative")
-    if nn is not None:
-        return nn.text.strip().lower() != "false"
-    behavior = b.root.find("behavior")
-    if behavior is None:
-        return False
-    kind = behavior.find(node.tag)
-    return any(x is not None and x.find("non_negative") is not None and
-               x.find("non_negative").text.strip().lower() != "false" for x in (behavior, kind))
-
-
 def _variable(b: _Build, v: _Var, ctx: Context, new: dict) -> ir.Variable:
     node = v.node
     units = (node.child_text("units") or "").strip()
@@ -377,13 +353,13 @@ def _variable(b: _Build, v: _Var, ctx: Context, new: dict) -> ir.Variable:
     for subs, part, value in values:
         ppos = part.pos
         if kind is ir.Kind.STOCK:
-            rate = _stock_rate(b, v, subs, ppos)
+            rate = stock_rate(b, v, subs, ppos)
             value = ir.Call("INTEG", (rate, value), ppos)
-        elif kind is ir.Kind.FLOW and _non_negative(b, node):
+        elif kind is ir.Kind.FLOW and non_negative(b, node):
             value = ir.Call("MAX", (ir.Num(0.0), value), ppos)  # a uniflow
         if kind in (ir.Kind.FLOW, ir.Kind.AUXILIARY) and v.name in b.limits:
             # it drains a non-negative stock: never more than the stock has left for it
-            value = ir.Call("MIN", (value, ir.Call("MAX", (ir.Num(0.0), _left_for(b, v.name, subs, ppos)),
+            value = ir.Call("MIN", (value, ir.Call("MAX", (ir.Num(0.0), left_for(b, v.name, subs, ppos)),
                                                    ppos)), ppos)
         if kind is ir.Kind.LOOKUP:
             defs.append(ir.Definition(subs, (), "", None, lookup=value, pos=ppos))
@@ -435,61 +411,6 @@ def _parts(b: _Build, v: _Var) -> list[tuple[tuple[str, ...], Node]]:
     return [(combo, Node("element", {}, e.pos, "", e.text_pos, [e])) for combo, e in zip(combos, eqns)]
 
 
-def _limit_outflows(b: _Build) -> None:
-    """Stella's non-negative stocks cut their outflows back, in outflow order, to what
-    the stock holds plus what flows in within the step, so no material is made: each
-    outflow that drains only that stock (with its dimensions) gets the reduced value,
-    which whatever it flows into receives. A flow draining several stocks keeps its
-    value; the stock's own rate is still cut at what it holds (_stock_rate). Inflows
-    that are themselves cut outflows of another stock are not counted as available
-    (that would make the two cuts depend on each other within the step)."""
-    drains: dict[str, list[str]] = {}
-    for name, v in b.vars.items():
-        if v.node.tag == "stock":
-            for n in v.node.findall("outflow"):
-                drains.setdefault(v.prefix + xmile_name(n.text), []).append(name)
-    cut = {f for f, stocks in drains.items() if len(stocks) == 1 and f in b.vars and b.vars[f].alias is None
-           and _non_negative(b, b.vars[stocks[0]].node) and b.vars[f].dims == b.vars[stocks[0]].dims}
-    for name, v in b.vars.items():
-        if v.node.tag != "stock" or not _non_negative(b, v.node):
-            continue
-        outs = [v.prefix + xmile_name(n.text) for n in v.node.findall("outflow")]
-        ins = [f for f in (v.prefix + xmile_name(n.text) for n in v.node.findall("inflow")) if f not in cut]
-        for k, f in enumerate(outs):
-            if f in cut:
-                b.limits[f] = (name, outs[:k], ins)
-
-
-def _left_for(b: _Build, flow: str, subs, pos) -> ir.Expr:
-    """What the non-negative stock `flow` drains can still give it per unit of time:
-    its contents / dt, plus its inflows, less the outflows served before."""
-    stock, before, ins = b.limits[flow]
-
-    def ref(name):
-        return ir.Ref(name, tuple(subs) if b.vars[name].dims else (), pos)
-    left: ir.Expr = ir.BinOp("/", ref(stock), ir.Ref("time step", (), pos))
-    for f in ins:
-        left = ir.BinOp("+", left, ref(f))
-    for f in before:
-        left = ir.BinOp("-", left, ref(f))
-    return left
-
-
-def _stock_rate(b: _Build, v: _Var, subs, pos) -> ir.Expr:
-    rate: ir.Expr | None = None
-    for ref in _flow_sum(b, v, "inflow", subs):
-        rate = ref if rate is None else ir.BinOp("+", rate, ref)
-    for ref in _flow_sum(b, v, "outflow", subs):
-        rate = ir.UnaryOp("-", ref) if rate is None else ir.BinOp("-", rate, ref)
-    if rate is None:
-        rate = ir.Num(0.0)
-    if _non_negative(b, v.node):
-        # the stock cannot fall below zero within one step: its net outflow is cut to what it holds
-        me = ir.Ref(v.name, tuple(subs), pos)
-        rate = ir.Call("MAX", (rate, ir.BinOp("/", ir.UnaryOp("-", me), ir.Ref("time step", (), pos))), pos)
-    return rate
-
-
 def _is_number(e) -> bool:
     return isinstance(e, ir.Num) or (isinstance(e, ir.UnaryOp) and e.op == "-" and isinstance(e.operand, ir.Num))
 
@@ -530,7 +451,7 @@ def parse_xmile(data: bytes, filename: str = "<model>") -> ir.Model:
     b.models = {xmile_name(m.attrs.get("name", "")): m for m in models if m is not top}
     _instantiate(b, top, "", ())
     _connect(b)
-    _limit_outflows(b)
+    limit_outflows(b)
     signatures = {xmile_name(m.attrs.get("name", "")): _signature(m) for m in root.findall("macro")}
     macros = {name: _macro(b, m, signatures) for name, m in zip(signatures, root.findall("macro"))}
     variables = _translate_all(b, b.vars, {}, signatures)
