@@ -1,20 +1,15 @@
 """Stocks and flows of an XMILE model: a stock's rate from its inflows and outflows,
 and Stella's non-negative stocks and uniflows (XMILE 1.0, section 3.1 and the
-`non_negative` option), over the variables `xmile.py` collected (its `_Build`)."""
+`non_negative` option), over the variables `xmile.py` collected: `b` is its `_Build` (the file's variables, `b.vars`,
+and the cut outflows, `b.limits`), `v` one of its `_Var`s, `node` an XML element."""
 from __future__ import annotations
-
-from typing import TYPE_CHECKING
 
 from .. import ir
 from ..errors import ModelError
 from .xmile_expr import xmile_name
 
-if TYPE_CHECKING:   # the types only: xmile.py imports this module
-    from .xmile import _Build, _Var
-    from .xmile_xml import Node
 
-
-def flow_refs(b: _Build, v: _Var, tag: str, subs) -> list[ir.Expr]:
+def flow_refs(b, v, tag: str, subs) -> list[ir.Expr]:
     out = []
     for n in v.node.findall(tag):
         name = v.prefix + xmile_name(n.text)
@@ -25,7 +20,7 @@ def flow_refs(b: _Build, v: _Var, tag: str, subs) -> list[ir.Expr]:
     return out
 
 
-def non_negative(b: _Build, node: Node) -> bool:
+def non_negative(b, node) -> bool:
     """Stella's non-negative stocks and uniflows: the element's own <non_negative>
     (any text but 'false'), else the file's <behavior> for all stocks or flows."""
     nn = node.find("non_negative")
@@ -39,7 +34,7 @@ def non_negative(b: _Build, node: Node) -> bool:
                x.find("non_negative").text.strip().lower() != "false" for x in (behavior, kind))
 
 
-def limit_outflows(b: _Build) -> None:
+def limit_outflows(b) -> None:
     """Stella's non-negative stocks cut their outflows back, in outflow order, to what
     the stock holds plus what flows in within the step, so no material is made: each
     outflow that drains only that stock (with its dimensions) gets the reduced value,
@@ -64,7 +59,7 @@ def limit_outflows(b: _Build) -> None:
                 b.limits[f] = (name, outs[:k], ins)
 
 
-def left_for(b: _Build, flow: str, subs, pos) -> ir.Expr:
+def left_for(b, flow: str, subs, pos) -> ir.Expr:
     """What the non-negative stock `flow` drains can still give it per unit of time:
     its contents / dt, plus its inflows, less the outflows served before."""
     stock, before, ins = b.limits[flow]
@@ -79,7 +74,7 @@ def left_for(b: _Build, flow: str, subs, pos) -> ir.Expr:
     return left
 
 
-def stock_rate(b: _Build, v: _Var, subs, pos) -> ir.Expr:
+def stock_rate(b, v, subs, pos) -> ir.Expr:
     rate: ir.Expr | None = None
     for ref in flow_refs(b, v, "inflow", subs):
         rate = ref if rate is None else ir.BinOp("+", rate, ref)
