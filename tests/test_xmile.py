@@ -481,3 +481,12 @@ def test_a_non_negative_stock_cuts_its_outflows_in_order(tmp_path):
     # tank 10 + 1 in: first takes 6, second the 5 left; then 1 a step, all to first
     assert list(r["first"][:3]) == [6, 1, 1] and list(r["second"][:3]) == [5, 0, 0]
     assert list(r["tank"][:3]) == [10, 0, 0]
+
+
+def test_a_graphical_functions_range_warning_names_the_variable(tmp_path, capsys):
+    path = tmp_path / "gf.xmile"
+    path.write_text(doc('<aux name="g"><eqn>TIME</eqn><gf><xpts>0,1</xpts><ypts>0,1</ypts></gf></aux>',
+                        specs="<start>0</start><stop>2</stop><dt>1</dt>"), encoding="utf-8")
+    assert main(["run", str(path), "-o", str(tmp_path / "out.csv")]) == 0
+    err = capsys.readouterr().err
+    assert "the graphical function of g" in err and "#gf" not in err

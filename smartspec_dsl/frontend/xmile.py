@@ -310,8 +310,10 @@ def _definition(b: _Build, v: _Var, node: Node, ctx: Context, new: dict,
         tname = table_name(v.name)
         held = new.get(tname)
         defs = (held.definitions if held else ()) + (ir.Definition(subs, (), "", None, lookup=table, pos=gf.pos),)
-        new[tname] = ir.Variable(tname, tname, ir.Kind.LOOKUP, lookup=None if v.dims else table,
-                                 pos=gf.pos, hidden=True, dims=v.dims, definitions=defs)
+        # shown in messages by what the modeller wrote, not by its hidden name
+        new[tname] = ir.Variable(tname, f"the graphical function of {v.display}", ir.Kind.LOOKUP,
+                                 lookup=None if v.dims else table, pos=gf.pos, hidden=True, dims=v.dims,
+                                 definitions=defs)
         return _apply_table(tname, kind, _equation(b, v, eqn, ctx), eqn.pos, subs)
     if eqn is None:
         raise ModelError(f"{node.pos}: '{v.display}' has no equation")
