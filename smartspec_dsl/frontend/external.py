@@ -31,7 +31,8 @@ from ..errors import ModelError
 from ..files import read_in_folder, read_regular_file
 from ..ir.normalize import resolve_lookup_calls
 from ..ir.ranges import SubscriptSpace
-from .workbook import CONSTANTS, DATA, GET_FUNCS, LOOKUPS, Book, DataOptions, Reader, alias_file, to_float
+from .workbook import (CONSTANTS, DATA, GET_FUNCS, LOOKUPS, Book, DataOptions, Reader, alias_file, cell_name,
+                       to_float)
 
 __all__ = ["DataOptions", "fingerprint", "folder_fingerprint", "reads_data_folder", "resolve_external"]
 
@@ -135,6 +136,7 @@ class _DataFiles:
         self.base = base
         self.files = files
         self.series: dict[str, ir.LookupTable] | None = None
+        self.notices: list[str] = []   # series read in time order (ir.Model.notices)
 
     def where(self) -> str:
         return ", ".join(str(f) for f in self.files) if self.files else \
@@ -157,17 +159,24 @@ class _DataFiles:
                 # names across the first row, a row per time
                 names = rows[0][1:]
                 times = [to_float(r[0]) for r in rows[1:]]
+                cells = [cell_name(r, 0) for r in range(1, len(rows))]
                 cols = [[to_float(r[i + 1]) if i + 1 < len(r) else math.nan for r in rows[1:]]
                         for i in range(len(names))]
             else:  # a row per variable, times across the first row
                 names = [r[0] for r in rows[1:]]
                 times = [to_float(x) for x in rows[0][1:]]
+                cells = [cell_name(0, c) for c in range(1, len(rows[0]))]
                 cols = [[to_float(x) for x in r[1:]] for r in rows[1:]]
             for name, col in zip(names, cols):
-                pts = [(t, y) for t, y in zip(times, col) if not math.isnan(t) and not math.isnan(y)]
-                if pts:
-                    self.series.setdefault(_series_key(name), ir.LookupTable(
-                        tuple(p[0] for p in pts), tuple(p[1] for p in pts)))
+                kept = [i for i, (t, y) in enumerate(zip(times, col)) if not math.isnan(t) and not math.isnan(y)]
+                if kept and _series_key(name) not in self.series:
+                    # the rule of every lookup (ir.table_in_x_order): times read in order, said
+                    table, notice = ir.table_in_x_order([(times[i], col[i]) for i in kept], str(path),
+                                                        f"the data of '{name.strip()}'",
+                                                        [f"cell {cells[i]}" for i in kept])
+                    if notice:
+                        self.notices.append(notice)
+                    self.series[_series_key(name)] = table
         return self.series
 
 
@@ -291,7 +300,7 @@ def resolve_external(model: ir.Model, data_dir: str | Path | None = None,
     out.update(hidden)
     if lookup_names:
         out = {n: resolve_lookup_calls(v, lookup_names) for n, v in out.items()}
-    return replace(model, variables=out)
+    return replace(model, variables=out, notices=model.notices + tuple(reader.notices + datafiles.notices))
 
 
 # ---- for the kernel cache -------------------------------------------------------------------
