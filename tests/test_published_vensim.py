@@ -632,3 +632,19 @@ def test_modulo_and_quantum_sign_rules_of_the_help(tmp_path):
     r = smartspec_dsl.load(tmp_path / "signs.mdl").run(tier="interpreter")
     got = {k: float(r[k][0]) for k in ("m", "mp", "q", "q09", "q19", "q50", "q0")}
     assert got == {"m": -1.0, "mp": 4.0, "q": -6.0, "q09": 0.0, "q19": -1.0, "q50": 48.0, "q0": 3.5}
+
+
+def test_messages_show_elements_as_the_modeller_wrote_them():
+    # names are matched lower-cased (Vensim's names are case-insensitive), but a message
+    # shows each element as the range wrote it, as it shows the variables
+    ranges = "Br : Alpha, Beta ~~|\nPt : P Type, P Width, P Prio, P Extra ~~|\n"
+    control = "INITIAL TIME = 0 ~~|\nFINAL TIME = 1 ~~|\nTIME STEP = 1 ~~|\nSAVEPER = 1 ~~|\n"
+    with pytest.raises(ModelError, match=r"t.mdl:4:\d+: 'Dq\[Beta\]' is not defined: element 'Beta' is not "
+                                         r"among those 'Dq' is defined for in subscript 1 \(used in the "
+                                         r"equation of 'x\[Beta\]'\)"):
+        flatten(parse_model(ranges + "Dq[Alpha] = 100 ~~|\nx[Br] = Dq[Br] ~~|\n" + control, "t.mdl"))
+    with pytest.raises(ModelError, match=r"t.mdl:4:\d+: 'Dq\[Alpha\]' is defined twice"):
+        flatten(parse_model(ranges + "Dq[Br] = 1 ~~|\nDq[Alpha] = 2 ~~|\n" + control, "t.mdl"))
+    with pytest.raises(ModelError, match=r"needs 4 elements from 'P Width' on"):
+        flatten(parse_model(ranges + "q[Br] = 1 ~~|\npp[Br, Pt] = 1 ~~|\n"
+                            "a[Br] = ALLOCATE AVAILABLE(q[Br], pp[Br, P Width], 5) ~~|\n" + control, "t.mdl"))

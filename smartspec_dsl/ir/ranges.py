@@ -26,6 +26,10 @@ class SubscriptSpace:
         self._family: dict[str, tuple[str, ...]] = {}
         self._maps: list | None = None
 
+    def shown(self, element: str) -> str:
+        """An element as the modeller wrote it (for messages; names are matched lower-cased)."""
+        return self.display.get(element, element)
+
     def _alias_root(self, name: str) -> str:
         seen = set()
         while name in self.raw and not self.raw[name].elements and self.raw[name].mapping \

@@ -142,7 +142,7 @@ class ArrayFunctions:
         for r, el in tail:
             if r is None:
                 raise ModelError(f"{e.pos}: {e.func} runs over the {what} of the left-hand side, "
-                                 f"which must be a subscript range, not the element '{el}'")
+                                 f"which must be a subscript range, not the element '{self.space.shown(el)}'")
         lists = [self.space.elements[r] for r, _ in tail]
         k = 0
         for (_, el), els in zip(tail, lists):
@@ -247,7 +247,7 @@ class ArrayFunctions:
         family = self.space.element_family(first)
         elements = [el for el in family[family.index(first):] if el in defined]
         if len(elements) < 2:
-            raise ModelError(f"{e.pos}: VECTOR LOOKUP needs at least 2 values from '{first}' on")
+            raise ModelError(f"{e.pos}: VECTOR LOOKUP needs at least 2 values from '{self.space.shown(first)}' on")
         vec = tuple(self.instantiate(replace(ref, subscripts=ref.subscripts[:last] + (el,)), ctx, it, display)
                     for el in elements)
         mode = fold(self.instantiate(mode, ctx, it, display))
@@ -299,7 +299,8 @@ class ArrayFunctions:
         i = family.index(first)
         if i + 4 > len(family):
             raise ModelError(f"{e.pos}: {e.func}'s priority profile needs 4 elements from "
-                             f"'{first}' on (ptype, ppriority, pwidth, pextra); its range has {len(family) - i}")
+                             f"'{self.space.shown(first)}' on (ptype, ppriority, pwidth, pextra); its range "
+                             f"has {len(family) - i}")
         head = pp.subscripts[:-1] if element is None else pp.subscripts[:-2] + (element,)
         return [self.instantiate(replace(pp, subscripts=head + (family[i + j],)), ctx, it, display)
                 for j in range(4)]
@@ -317,7 +318,7 @@ class ArrayFunctions:
         if self.space.is_range(sub):
             return list(self.space.elements[sub])
         if sub not in self.space.all_elements:
-            raise ModelError(f"{e.pos}: {e.func}'s {what}: '{sub}' is not a subscript element")
+            raise ModelError(f"{e.pos}: {e.func}'s {what}: '{self.space.shown(sub)}' is not a subscript element")
         family = self.space.element_family(sub)
         return list(family[family.index(sub):])
 
@@ -326,7 +327,7 @@ class ArrayFunctions:
         elements = self.from_first(e, q, -1, what)
         if self.from_first(e, pp, -2, f"{what} profile") != elements:
             raise ModelError(f"{e.pos}: {e.func}: the {what} profile's second-last subscript must "
-                             f"run over the same elements as the {what}'s last ({', '.join(elements)})")
+                             f"run over the same elements as the {what}'s last ({', '.join(map(self.space.shown, elements))})")
         qs = [self.instantiate(replace(q, subscripts=q.subscripts[:-1] + (el,)), ctx, it, display)
               for el in elements]
         return qs, [p for el in elements for p in self.profile(e, pp, ctx, it, display, el)]
@@ -366,7 +367,7 @@ class ArrayFunctions:
                                      "variable is not supported yet")
         if size.value != int(size.value) or not 0 < size.value <= len(elements):
             raise ModelError(f"{e.pos}: MARKETP's size must be a whole number from 1 to "
-                             f"{len(elements)} (the elements from '{elements[0]}' on), got {size.value:g}")
+                             f"{len(elements)} (the elements from '{self.space.shown(elements[0])}' on), got {size.value:g}")
         elements = elements[:int(size.value)]
         if self.from_first(e, priority, -1, "priority")[:len(elements)] != elements:
             raise ModelError(f"{e.pos}: MARKETP: the priority's last subscript must run over the "

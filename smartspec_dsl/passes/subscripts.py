@@ -111,7 +111,8 @@ class _Flattener(ArrayFunctions):
                 values = flat
             for combo, value in zip(combos, values):
                 if combo in seen:
-                    raise ModelError(f"{d.pos}: '{flat_name(var.display, combo)}' is defined twice "
+                    raise ModelError(f"{d.pos}: '{flat_name(var.display, map(self.space.shown, combo))}' "
+                                     "is defined twice "
                                      f"(first at {seen[combo].pos})")
                 seen[combo] = d
                 ctx = tuple((r, e) for (r, _), e in zip(options, combo))
@@ -209,12 +210,13 @@ class _Flattener(ArrayFunctions):
                              f"used with {len(subs)}")
         elements = tuple(self.resolve(s, ctx, it, i, pos) for i, s in enumerate(subs))
         if elements not in defined:
+            shown = flat_name(var.display, map(self.space.shown, elements))
             for i, e in enumerate(elements):
                 if not any(c[i] == e for c in defined):
-                    raise ModelError(f"{pos}: '{flat_name(var.display, elements)}' is not defined: "
-                                     f"element '{e}' is not among those '{var.display}' is defined "
-                                     f"for in subscript {i + 1} (used in the equation of '{display}')")
-            raise ModelError(f"{pos}: '{flat_name(var.display, elements)}' is not defined "
+                    raise ModelError(f"{pos}: '{shown}' is not defined: "
+                                     f"element '{self.space.shown(e)}' is not among those '{var.display}' is "
+                                     f"defined for in subscript {i + 1} (used in the equation of '{display}')")
+            raise ModelError(f"{pos}: '{shown}' is not defined "
                              f"(used in the equation of '{display}')")
         return flat_name(name, elements)
 
