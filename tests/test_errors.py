@@ -172,6 +172,15 @@ def test_unsupported_function(case, line, func, known, existing, tmp_path, cache
         assert "is not a Vensim function, nor a macro or lookup defined in this model" in err, err
 
 
+@pytest.mark.parametrize("case", ["unsupported_vector_select", "unsupported_get_time_value"])
+def test_check_refuses_what_run_refuses_the_same_way(case, tmp_path, cache_dir):
+    # `check` and `run` agree: exit 2 and the same one `error:` line, and `check` prints
+    # no summary before it (a "parsed" line would read as success)
+    model = BAD / f"{case}.mdl"
+    err = run_bad(model, tmp_path, cache_dir, existing=False)
+    assert assert_clean_failure(smartspec(["check", model], cache_dir)) == err
+
+
 @existing_output
 @pytest.mark.parametrize("case, line, func, want, got", [
     ("wrong_arg_count_max", 9, "MAX", 2, 1),        # "\tMAX(Teacup Temperature - Room Temperature) / ..."

@@ -5,7 +5,6 @@ import sys
 import time
 from collections import Counter
 
-from ..errors import UnsupportedFeature
 from ..explore.catalog import range_note
 from ..frontend.source import parse_file
 from ..passes.consteval import control_problems
@@ -27,31 +26,31 @@ def add_parser(sub) -> None:
 
 
 def main(args) -> int:
-    """Parse and order without running: syntax errors exit 2, unsupported features exit 1."""
+    """Parse and order without running. Exit 0 when the model would run, 2 when `run`
+    would refuse it (a syntax error, an unsupported feature, bad control variables: the
+    same message as `run`), 1 when `--units` finds inconsistencies."""
     started = time.perf_counter()
     model = parse_file(args.model)
-    counts = Counter(v.kind.value for v in model.variables.values())
-    print(f"{args.model}: parsed ({len(model.variables)} variables, "
-          f"{len(model.subscript_ranges)} subscript ranges, {len(model.macros)} macros)")
     for notice in model.notices:
         print(f"warning: {notice}", file=sys.stderr)
     for var in model.variables.values():
         note = range_note(var.units)
         if note:     # likely a typo; the explorer's sliders ignore such a range
             print(f"warning: {f'{var.pos}: ' if var.pos else ''}'{var.display}': {note}", file=sys.stderr)
-    for kind, plural in (("stock", "stocks"), ("flow", "flows"), ("auxiliary", "auxiliaries"),
-                         ("constant", "constants"), ("lookup", "lookups"), ("data", "data")):
-        print(f"  {plural:<12}{counts.get(kind, 0)}")
-    try:
-        sched = schedule(lower(model, data_options(args)))
-    except UnsupportedFeature as err:
-        print(f"unsupported: {err}", file=sys.stderr)
-        return 1
+    # an unsupported feature propagates: one `error:` line and exit 2, as `run` reports it,
+    # and no summary before it that would read as success
+    sched = schedule(lower(model, data_options(args)))
     problems = control_problems(sched.model)
     if problems:
         for problem in problems:
             print(f"error: {problem}", file=sys.stderr)
         return 2
+    counts = Counter(v.kind.value for v in model.variables.values())
+    print(f"{args.model}: parsed ({len(model.variables)} variables, "
+          f"{len(model.subscript_ranges)} subscript ranges, {len(model.macros)} macros)")
+    for kind, plural in (("stock", "stocks"), ("flow", "flows"), ("auxiliary", "auxiliaries"),
+                         ("constant", "constants"), ("lookup", "lookups"), ("data", "data")):
+        print(f"  {plural:<12}{counts.get(kind, 0)}")
     hidden = sum(1 for v in sched.model.variables.values() if v.hidden)
     print(f"  {'lowered':<12}{hidden} internal variables from stateful functions")
     print(f"ok: ordered {len(sched.initial)} initial and {len(sched.dynamic)} per-step equations "
