@@ -178,3 +178,13 @@ def test_the_cache_command_reports_a_bad_size(store, capsys):
     assert cli(["cache", "prune", "--max-size", "ten"]) == 2
     assert capsys.readouterr().err == ("error: --max-size: 'ten' is not a size (a number of bytes, or "
                                        "with K, M, G or T: '500M', '2G')\n")
+
+
+def test_a_name_equal_to_the_path_is_not_the_path(store, tmp_path, monkeypatch):
+    """Only the model's path is abstracted in the record, not a name spelled like it: a
+    model file named 'k' (no extension) whose constant is 'k', loaded again as ./k."""
+    path = model_file(tmp_path / "models", name="k")
+    monkeypatch.chdir(path.parent)
+    assert not smartspec_dsl.load("k", tier="interpreter").cached
+    m = smartspec_dsl.load(str(path), tier="interpreter")
+    assert m.cached and "k" in m.constants and m.run(params={"k": 0.25})["x"][1] == 6.0

@@ -193,9 +193,10 @@ def enforce_limit(root: Path, keep=()) -> None:
 # -- records --------------------------------------------------------------------
 
 class _RecordPickler(pickle.Pickler):
-    """Pickles a compiled record without the model's path: the path a model was loaded by
-    (in every position, as `path` or `path:line:column...`) is stored as a reference, so the
-    record serves the same model however its path is typed."""
+    """Pickles a compiled record without the model's path: the path the model was compiled
+    by (the very string object, which every position shares, so that a name that happens
+    to equal it is kept; and the `path:line:column: ...` of a notice) is stored as a
+    reference, so the record serves the same model however its path is typed."""
 
     def __init__(self, file, path: str):
         super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
@@ -203,7 +204,9 @@ class _RecordPickler(pickle.Pickler):
         self.prefix = path + ":"
 
     def persistent_id(self, obj):
-        if type(obj) is str and (obj == self.path or obj.startswith(self.prefix)):
+        if obj is self.path:
+            return ""
+        if type(obj) is str and obj.startswith(self.prefix):
             return obj[len(self.path):]
         return None
 
@@ -235,7 +238,8 @@ def write_file(path: Path, data: bytes) -> None:
 
 
 def write_record(path: Path, record, model_path: str) -> None:
-    """Write a compiled record (any picklable object) atomically, its model path abstracted."""
+    """Write a compiled record (any picklable object) atomically, its model path abstracted:
+    `model_path` must be the string object the record was compiled with."""
     buf = io.BytesIO()
     _RecordPickler(buf, model_path).dump(record)
     write_file(path, buf.getvalue())

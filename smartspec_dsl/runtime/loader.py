@@ -147,17 +147,17 @@ class _Origin:
     def record(self, values: dict[str, float] | None, key: str) -> tuple[Record, bool]:
         """The compiled record of this model under `key`, from the cache or compiled
         (then cached), and whether it came from the cache."""
-        entry = self.folder / key
-        record = cache.read_record(entry / cache.RECORD, str(self.path))
+        entry, filename = self.folder / key, str(self.path)
+        record = cache.read_record(entry / cache.RECORD, filename)
         if isinstance(record, Record) and (record.folder_data is None
                                            or record.folder_data == folder_fingerprint(self.path)):
             cache.touch(entry)
             return record, True
-        model, sched, kernel, derived = _compile(self.text, str(self.path), self.data, values, self.edits)
+        model, sched, kernel, derived = _compile(self.text, filename, self.data, values, self.edits)
         tape, unsupported = tape_of(kernel)
         folder_data = folder_fingerprint(self.path) if reads_data_folder(model, self.data) else None
         record = Record(model, sched, kernel, derived, tape, unsupported, folder_data)
-        cache.write_record(entry / cache.RECORD, record, str(self.path))
+        cache.write_record(entry / cache.RECORD, record, filename)   # the same string object
         cache.describe(entry, "model", self.path.name)
         return record, False
 
