@@ -11,7 +11,6 @@ import sys
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from .. import ir
@@ -40,7 +39,8 @@ def _compiler_fingerprint() -> str:
     for f in sorted(grammar_path().parent.glob("*.lark")):
         h.update(f.read_bytes())
     for f in sorted(Path(__file__).resolve().parents[1].rglob("*.py")):
-        h.update(f.read_bytes())
+        if "__pycache__" not in f.parts:    # the interpreter's copy (tier0) is made by a run
+            h.update(f.read_bytes())
     return h.hexdigest()
 
 
