@@ -188,3 +188,17 @@ def test_a_name_equal_to_the_path_is_not_the_path(store, tmp_path, monkeypatch):
     assert not smartspec_dsl.load("k", tier="interpreter").cached
     m = smartspec_dsl.load(str(path), tier="interpreter")
     assert m.cached and "k" in m.constants and m.run(params={"k": 0.25})["x"][1] == 6.0
+
+
+def test_only_the_caches_own_entries_are_listed_or_removed(store, tmp_path, monkeypatch):
+    """$SMARTSPEC_CACHE_DIR set to a folder that holds other things: those are never
+    listed, counted, evicted or cleared."""
+    (store / "photos").mkdir(parents=True)
+    (store / "photos" / "big.raw").write_bytes(b"\0" * 4096)
+    (store / ("0" * 23)).mkdir()
+    monkeypatch.setenv("SMARTSPEC_CACHE_SIZE", "1")
+    smartspec_dsl.load(model_file(tmp_path / "models"), tier="interpreter")
+    assert {e.kind for e in cache.entries(store)} == {"model", "kernel"}
+    assert cli(["cache", "clear"]) == 0 and cache.entries(store) == []
+    assert sorted(p.name for p in store.iterdir()) == ["0" * 23, "photos"]
+    assert (store / "photos" / "big.raw").stat().st_size == 4096

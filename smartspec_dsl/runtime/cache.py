@@ -8,7 +8,8 @@ source is the same). Each entry holds `about.json` (which model, what kind) and 
 folder's modification time is its last use: a load touches the entries it uses.
 
 The cache is kept under a size limit (`SMARTSPEC_CACHE_SIZE`, default 1 GiB) by
-removing the least recently used entries after each compile. Other processes may be
+removing the least recently used entries after each compile (only folders named as
+entries are: nothing else in the folder is ever listed or removed). Other processes may be
 reading an entry while it is removed: an entry is first renamed out of the way (one
 atomic step, so no reader ever sees half an entry under its name) and then deleted;
 files a reader has open stay readable, and a reader that finds an entry gone compiles
@@ -20,6 +21,7 @@ import io
 import json
 import os
 import pickle
+import re
 import shutil
 import time
 import uuid
@@ -34,6 +36,9 @@ GRACE_SECONDS = 60.0    # an entry used this recently may be in use: not evicted
 RECORD = "model.pkl"
 ABOUT = "about.json"
 _TRASH = ".removing-"
+# the names loader.py gives entries: a record's key, "k" and a kernel's; nothing else in
+# the folder (should $SMARTSPEC_CACHE_DIR name a folder of other things) is ever touched
+_ENTRY = re.compile(r"k?[0-9a-f]{24}")
 _UNITS = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
 
@@ -113,7 +118,7 @@ def entries(root: Path | None = None) -> list[Entry]:
     except OSError:
         return []
     for item in listing:
-        if item.name.startswith(".") or not item.is_dir(follow_symlinks=False):
+        if not _ENTRY.fullmatch(item.name) or not item.is_dir(follow_symlinks=False):
             continue
         try:
             last = item.stat(follow_symlinks=False).st_mtime
@@ -147,7 +152,7 @@ def _sweep_trash(root: Path) -> None:
     """Finish removals a killed process left half done."""
     try:
         for item in os.scandir(root):
-            if item.name.startswith(_TRASH):
+            if item.name.startswith(_TRASH) and _ENTRY.fullmatch(item.name[len(_TRASH):-9]):
                 shutil.rmtree(item.path, ignore_errors=True)
     except OSError:
         pass
