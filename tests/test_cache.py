@@ -2,6 +2,8 @@
 not by the path it was loaded by nor by unrelated files beside it; listed, cleared and
 pruned least recently used first; kept under its size limit; safe to lose an entry."""
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -202,3 +204,42 @@ def test_only_the_caches_own_entries_are_listed_or_removed(store, tmp_path, monk
     assert cli(["cache", "clear"]) == 0 and cache.entries(store) == []
     assert sorted(p.name for p in store.iterdir()) == ["0" * 23, "photos"]
     assert (store / "photos" / "big.raw").stat().st_size == 4096
+
+
+def test_two_files_giving_one_data_variable_are_refused_naming_both(store, tmp_path, monkeypatch):
+    """A run's own output beside a model with data variables holds them too: it is never read
+    back as data in silence (the edited data file would be ignored); the ambiguity is an
+    error naming both files."""
+    path = model_file(tmp_path / "models", "d ~~|\ns = INTEG(d, 0) ~~|\n" + CONTROL.replace("4 ~", "10 ~"))
+    monkeypatch.chdir(path.parent)
+    (path.parent / "data.csv").write_text("Time,d\n0,10\n10,30\n")
+    assert cli(["run", "m.mdl", "-o", "a.csv", "--quiet"]) == 0
+    last = (path.parent / "a.csv").read_text().splitlines()[-1].split(",")
+    assert (float(last[0]), float(last[1]), float(last[2])) == (10.0, 30.0, 190.0)  # d = 10 + 2t, s = sum
+    (path.parent / "data.csv").write_text("Time,d\n0,100\n10,300\n")
+    with pytest.raises(smartspec_dsl.ModelError, match=r"m.mdl:1:1: data variable 'd' is given by 2 data "
+                                                       r"files: a.csv, data.csv; keep one"):
+        smartspec_dsl.load("m.mdl", tier="interpreter")
+    (path.parent / "a.csv").unlink()
+    m = smartspec_dsl.load("m.mdl", tier="interpreter")
+    assert not m.cached and m.run()["s"][-1] == 1900.0
+
+
+def test_damaged_machine_code_is_compiled_again(store, tmp_path):
+    """Truncated files of the compiled kernel (Numba's index and data, the module itself):
+    the next process compiles again, says so in one line, and gives the numbers."""
+    path = model_file(tmp_path / "models", variant(7))     # a kernel no other test compiled
+    assert smartspec_dsl.load(path, tier="compiled").run(tier="compiled")["x"][-1] == 0.5
+    damaged = list(store.glob("k*/__pycache__/*.nb[ic]")) + list(store.glob("k*/kernel.py"))
+    assert len(damaged) >= 3
+    for f in damaged:
+        f.write_bytes(f.read_bytes()[:100])
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "SMARTSPEC_CACHE_DIR": str(store)}
+    for _ in range(2):    # compiled again, then from the repaired cache
+        proc = subprocess.run([sys.executable, "-m", "smartspec_dsl", "run", str(path), "--tier", "compiled",
+                               "--quiet"], env=env, capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+        assert proc.stdout.splitlines()[-1].split(",")[:3] == ["4.0", "0.5", "0.5"]
+        if _ == 0:
+            assert "a damaged file in the kernel cache; compiling again" in proc.stderr
+    assert "damaged" not in proc.stderr

@@ -129,12 +129,26 @@ def data_file_rows(path: Path, data: bytes) -> list[list[str]]:
 
 class _DataFiles:
     """Data variables' values: from the files a run names (Vensim's `-d`), else from the
-    delimited files next to the model."""
+    delimited files next to the model. A data variable two files give is ambiguous
+    (`table`): a stray file, or a run's own output written beside the model, must never
+    decide its values in silence."""
 
     def __init__(self, base: Path, files: tuple[Path, ...] = ()):
         self.base = base
         self.files = files
         self.series: dict[str, ir.LookupTable] | None = None
+        self.origin: dict[str, list[str]] = {}    # series key -> the files that give it
+
+    def table(self, key: str, pos) -> ir.LookupTable | None:
+        """The values of the data variable (element) `key`, None when no file gives them;
+        a ModelError naming the files when more than one does."""
+        series = self.load(pos)
+        where = self.origin.get(key, [])
+        if len(where) > 1:
+            raise ModelError(f"{pos}: data variable '{key}' is given by {len(where)} data files: "
+                             f"{', '.join(where)}; keep one (a run's output written beside the model "
+                             "holds its variables too: write it elsewhere), or name the file with --data")
+        return series.get(key)
 
     def where(self) -> str:
         return ", ".join(str(f) for f in self.files) if self.files else \
@@ -166,7 +180,10 @@ class _DataFiles:
             for name, col in zip(names, cols):
                 pts = [(t, y) for t, y in zip(times, col) if not math.isnan(t) and not math.isnan(y)]
                 if pts:
-                    self.series.setdefault(_series_key(name), ir.LookupTable(
+                    key, shown = _series_key(name), str(path) if self.files else Path(path).name
+                    if shown not in self.origin.setdefault(key, []):
+                        self.origin[key].append(shown)
+                    self.series.setdefault(key, ir.LookupTable(
                         tuple(p[0] for p in pts), tuple(p[1] for p in pts)))
         return self.series
 
@@ -255,14 +272,14 @@ def resolve_external(model: ir.Model, data_dir: str | Path | None = None,
             if call is not None:
                 tables = reader.series(call, len(combos))
             else:
-                series = datafiles.load(d.pos)
                 tables = []
                 for combo in combos:
                     key = f"{name}[{','.join(combo)}]" if combo else name
-                    if key not in series:
+                    table = datafiles.table(key, d.pos)
+                    if table is None:
                         raise ModelError(f"{d.pos}: data variable '{key}' has no equation and no "
                                          f"values in {datafiles.where()}")
-                    tables.append(series[key])
+                    tables.append(table)
             if call is not None and call.func in LOOKUPS:
                 kinds.add(ir.Kind.LOOKUP)
                 lookup_names.add(name)

@@ -108,11 +108,15 @@ def _pin_controls(sched: Schedule) -> tuple[ir.Model, dict[str, ir.Expr]]:
 
 
 def _import_kernel(path: Path, key: str, source: str):
-    """The kernel module at `path` (written again from `source` if the cache lost it)."""
+    """The kernel module at `path` (written again from `source` if the cache lost or damaged it)."""
     name = f"smartspec_kernel_{key}"
     if name in sys.modules:
         return sys.modules[name]
-    if not path.is_file():
+    try:
+        intact = path.read_bytes() == source.encode()
+    except OSError:
+        intact = False
+    if not intact:
         cache.write_file(path, source.encode())
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
