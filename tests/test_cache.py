@@ -243,3 +243,42 @@ def test_damaged_machine_code_is_compiled_again(store, tmp_path):
         if _ == 0:
             assert "a damaged file in the kernel cache; compiling again" in proc.stderr
     assert "damaged" not in proc.stderr
+
+
+def test_a_kernel_folder_removed_while_it_is_imported_is_written_again(store, tmp_path, monkeypatch):
+    """Another process clears the cache between the load and Numba's import of the kernel
+    (Numba then finds no folder to cache in): the kernel is written again and runs."""
+    import importlib.util
+    from smartspec_dsl.runtime import loader
+    m = smartspec_dsl.load(model_file(tmp_path / "models", variant(8)), tier="interpreter")
+    real, calls = importlib.util.spec_from_file_location, []
+
+    def racing(name, path, *args, **kw):
+        if not calls:
+            cache.clear(store)       # between the check of kernel.py and its import
+        calls.append(path)
+        return real(name, path, *args, **kw)
+    monkeypatch.setattr(loader.importlib.util, "spec_from_file_location", racing)
+    assert m.run(tier="compiled")["x"][-1] == 0.5 and len(calls) == 2
+
+
+def test_the_cache_folder_must_be_a_folder(store, tmp_path, monkeypatch, capsys):
+    not_a_folder = tmp_path / "c.csv"
+    not_a_folder.write_text("x\n")
+    monkeypatch.setenv("SMARTSPEC_CACHE_DIR", str(not_a_folder))
+    message = (f"{not_a_folder}: the kernel cache's folder ($SMARTSPEC_CACHE_DIR) is a file, not a folder: "
+               "name a folder (it is made if missing)")
+    with pytest.raises(SpecError) as err:
+        smartspec_dsl.load(model_file(tmp_path / "models"))
+    assert str(err.value) == message
+    for args in (["cache"], ["cache", "clear"]):
+        assert cli(args) == 2 and capsys.readouterr().err == f"error: {message}\n"
+    assert not_a_folder.read_text() == "x\n"
+
+
+def test_max_size_belongs_to_prune(store, tmp_path, capsys):
+    smartspec_dsl.load(model_file(tmp_path / "models"), tier="interpreter")
+    assert cli(["cache", "clear", "--max-size", "5"]) == 2
+    assert capsys.readouterr().err == ("error: --max-size is the size `smartspec cache prune` prunes to; "
+                                       "`clear` takes none\n")
+    assert len(cache.entries(store)) == 2

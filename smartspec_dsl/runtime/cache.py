@@ -51,6 +51,17 @@ def cache_root() -> Path:
     return Path(base) / "smartspec"
 
 
+def checked_root(root: Path | None = None) -> Path:
+    """The cache's folder (`cache_root()` unless given); a SpecError naming the setting when
+    it exists and is not a folder (a typo naming a file)."""
+    root = Path(root) if root is not None else cache_root()
+    if root.exists() and not root.is_dir():
+        setting = " ($SMARTSPEC_CACHE_DIR)" if os.environ.get("SMARTSPEC_CACHE_DIR") else ""
+        raise SpecError(f"{root}: the kernel cache's folder{setting} is a file, not a folder: "
+                        "name a folder (it is made if missing)")
+    return root
+
+
 def parse_size(text: str, where: str = "size") -> int:
     """Bytes from '500M', '2G', '1.5GiB', '123456' (K, M, G, T: powers of 1024)."""
     raw = str(text).strip().upper().removesuffix("IB").removesuffix("B")

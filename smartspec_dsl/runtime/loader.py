@@ -108,21 +108,28 @@ def _pin_controls(sched: Schedule) -> tuple[ir.Model, dict[str, ir.Expr]]:
 
 
 def _import_kernel(path: Path, key: str, source: str):
-    """The kernel module at `path` (written again from `source` if the cache lost or damaged it)."""
+    """The kernel module at `path` (written again from `source` if the cache lost or damaged
+    it, also while it is imported: another process may clear the cache meanwhile)."""
     name = f"smartspec_kernel_{key}"
     if name in sys.modules:
         return sys.modules[name]
-    try:
-        intact = path.read_bytes() == source.encode()
-    except OSError:
-        intact = False
-    if not intact:
-        cache.write_file(path, source.encode())
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    for attempt in range(3):
+        try:
+            intact = path.read_bytes() == source.encode()
+        except OSError:
+            intact = False
+        if not intact:
+            cache.write_file(path, source.encode())
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        try:
+            spec.loader.exec_module(module)
+            return module
+        except (OSError, RuntimeError):   # the folder removed under Numba's cache locator
+            del sys.modules[name]
+            if attempt == 2:
+                raise
 
 
 @dataclass(frozen=True)
@@ -249,7 +256,7 @@ def load(path: str | os.PathLike, cache_dir: str | os.PathLike | None = None, lo
     # the files the text names and the run's data files are baked in at compile time
     digest = external_fingerprint(path, text, data)
     key = hashlib.sha256("\0".join([_fingerprint(), text, digest]).encode()).hexdigest()[:24]
-    folder = Path(cache_dir) if cache_dir else cache_root()
+    folder = cache.checked_root(cache_dir or None)
     m = _Origin(path, text, key, folder, data).load(None, key, log, tier)
     m.compile_seconds = time.perf_counter() - started
     return m
