@@ -2,6 +2,7 @@
 the CLI can print it without a traceback and exit non-zero."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 
@@ -57,3 +58,25 @@ def did_you_mean(name: str, names: dict[str, str]) -> str:
     import difflib
     close = difflib.get_close_matches(name, list(names), n=1, cutoff=0.8)
     return f"; did you mean '{names[close[0]]}'?" if close else ""
+
+
+def finite_number(what: str, value, at: str = "", note: str = "") -> float:
+    """`value` (a number or its text) as a float, else ParameterError naming `what` (the
+    modeller's variable, a control, a spec's key) and the value as given; `at` (a file:line)
+    leads the message, `note` ends it. Every value a run is given goes through this:
+    an infinite or NaN override (or a number beyond a double's range, as 1e400, which
+    reads as inf) runs a model that no file could be written with, and the run's values
+    would follow it in silence."""
+    lead = f"{at}: " if at else ""
+    try:
+        x = float(value)
+    except OverflowError:   # a whole number beyond a double's range
+        x = math.inf
+    except (TypeError, ValueError):
+        raise ParameterError(f"{lead}value for {what} is not a number: {value!r}{note}") from None
+    if not math.isfinite(x):
+        shown = value.strip() if isinstance(value, str) else f"{x:g}" if isinstance(value, float) else repr(value)
+        if len(shown) > 40:
+            shown = shown[:37] + "..."
+        raise ParameterError(f"{lead}{what} must be a finite number, got {shown}{note}")
+    return x

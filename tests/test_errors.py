@@ -249,6 +249,11 @@ def test_set_unknown_name(existing, tmp_path, cache_dir):
 @pytest.mark.parametrize("setting, needle", [
     ("Room Temperature=abc", "'abc' is not a number"),
     ("Room Temperature=", "is not a number"),
+    # values no model file can hold: refused, naming the variable and the value as written
+    ("Room Temperature=inf", "'Room Temperature' must be a finite number, got inf (--set)"),
+    ("Room Temperature=-Infinity", "'Room Temperature' must be a finite number, got -Infinity (--set)"),
+    ("Room Temperature=nan", "'Room Temperature' must be a finite number, got nan (--set)"),
+    ("Room Temperature=1e400", "'Room Temperature' must be a finite number, got 1e400 (--set)"),
     ("Room Temperature", "NAME=VALUE"),
     ("=5", "NAME=VALUE"),
 ])

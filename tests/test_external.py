@@ -167,3 +167,44 @@ def test_data_variable_from_data_file(tmp_path):
     m = lowered(tmp_path, "d: A, B ~~|\nx ~~|\nv[d] :LOOK FORWARD: ~~|\n")
     assert isinstance(m.variables["x"].expr, ir.LookupCall)
     assert m.variables["v[b]"].expr.func == "LOOKUP FORWARD"
+
+
+def test_unsorted_data_lookups_follow_the_rule_of_every_lookup(tmp_path):
+    """A lookup a GET call or a data file gives behaves as one written in the model
+    (ir.table_in_x_order): Vensim reads a lookup's points in x order (its own output for
+    the SDXorg case subscripted_lookups is the sorted table's), so a table whose x values
+    are out of order is read sorted, with a warning naming the GET call's line:column and
+    the cells; two points at one x are a located error. Vensim's help gives no other rule
+    for the lookups and data it reads from files, so they are not treated otherwise.
+    Here x = 4, 0, 2 with y = 5, 1, 3 in row 1 and 2 is the table (0,1),(2,3),(4,5)."""
+    (tmp_path / "in.csv").write_text("t,4,0,2\na,5,1,3\n")
+    m = lowered(tmp_path, "tbl = GET DIRECT LOOKUPS('in.csv', ',', '1', 'B2') ~~|\n"
+                          "d := GET DIRECT DATA('in.csv', ',', '1', 'B2') ~~|\n")
+    assert m.variables["tbl"].lookup == ir.LookupTable((0.0, 2.0, 4.0), (1.0, 3.0, 5.0))
+    tables = [v.lookup for v in m.variables.values() if v.hidden and v.kind is ir.Kind.LOOKUP]
+    assert tables == [ir.LookupTable((0.0, 2.0, 4.0), (1.0, 3.0, 5.0))]
+    path = tmp_path / "model.mdl"
+    assert len(m.notices) == 2
+    for notice, (line, col, func) in zip(m.notices, [(1, 7, "LOOKUPS"), (2, 6, "DATA")]):
+        assert notice.startswith(f"{path}:{line}:{col}: the x values of the lookup GET DIRECT {func} reads "
+                                 "(file 'in.csv', sheet ',', x values '1', range 'B2') are not in "
+                                 "increasing order (x = 4 is followed by x = 0 (cell B1 and cell C1))"), notice
+    # two points at one x: an error naming the call and both cells
+    (tmp_path / "in.csv").write_text("t,0,2,2\na,5,1,3\n")
+    with pytest.raises(ModelError, match=r"model\.mdl:1:7: the x values of a lookup must be increasing: "
+                                         r"x = 2 is followed by x = 2 \(cell C1 and cell D1\)"):
+        lowered(tmp_path, "tbl = GET DIRECT LOOKUPS('in.csv', ',', '1', 'B2') ~~|\n")
+
+
+def test_unsorted_data_file_is_read_in_time_order_with_a_warning(tmp_path):
+    (tmp_path / "data.tab").write_text("Time\tx\n2\t5\n0\t1\n")
+    m = lowered(tmp_path, "x ~~|\n")
+    tables = [v.lookup for v in m.variables.values() if v.hidden and v.kind is ir.Kind.LOOKUP]
+    assert tables == [ir.LookupTable((0.0, 2.0), (1.0, 5.0))]
+    assert m.notices == (f"{tmp_path / 'data.tab'}: the x values of the data of 'x' are not in increasing "
+                         "order (x = 2 is followed by x = 0 (cell A2 and cell A3)): its points are read in "
+                         "x order, as Vensim reads them",)
+    (tmp_path / "data.tab").write_text("Time\tx\n0\t5\n0\t1\n")
+    with pytest.raises(ModelError, match=r"data\.tab: the x values of a lookup must be increasing: "
+                                         r"x = 0 is followed by x = 0 \(cell A2 and cell A3\)"):
+        lowered(tmp_path, "x ~~|\n")

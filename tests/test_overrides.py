@@ -128,7 +128,7 @@ def _draw_constants(draw, choices) -> dict[str, float]:
 @st.composite
 def changes(draw):
     """(way, constants, control arguments): one way of changing values at run time."""
-    way = draw(st.sampled_from(["params", "cin", "sweep", "control"]))
+    way = draw(st.sampled_from(["params", "cin", "sweep", "scenario", "calibration", "control"]))
     constants = _draw_constants(draw, CHOICES)
     control = {}
     if way == "control":
@@ -149,12 +149,47 @@ def run_changed(model, way, constants, control, tmp_path):
     if way == "control":
         args = {n.replace(" ", "_"): v for n, v in control.items()}
         return model.run(params=constants, **args)
-    # a sweep of two runs: the changed values, and the model's own (calibration runs batches alike)
+    if way == "scenario":
+        # a scenario sweep: the first value set, the others as multipliers of the model's own
+        from smartspec_dsl.experiments.samplers import Scenario, Scenarios
+        first, *rest = constants
+        scale = {n: constants[n] / model.constants[model.display(n)] for n in rest}
+        res = sweep(model, Scenarios([Scenario("changed", set={first: constants[first]}, scale=scale)]),
+                    keep_runs=True, seed=1, progress=False)
+        return type(model.run())(res.time, res.outputs, res.values[0])
+    if way == "calibration":
+        return calibration_run(model, constants, tmp_path)
+    # a sweep of two runs: the changed values, and the model's own
     columns = {n: np.array([v, model.constants[model.display(n)]]) for n, v in constants.items()}
     res = sweep(model, columns, keep_runs=True, seed=1, progress=False)
     own = model.run()
     assert_same(type(own)(res.time, res.outputs, res.values[1]), own, "sweep run with the model's own values")
     return type(own)(res.time, res.outputs, res.values[0])
+
+
+def calibration_run(model, constants, tmp_path):
+    """The runs a calibration makes: with targets of 0 its residuals are its runs' values (here
+    `level` at every saved time) at the parameters it reports; one evaluation at most keeps
+    them at the drawn values (its starting point), which `constants` is updated to if not."""
+    from smartspec_dsl.experiments.calibrate import calibrate, read_spec
+    names = sorted(constants)
+    own = model.run()
+    lines = [f'[[parameter]]\nname = "{n}"\nlower = {constants[n] - 1}\nupper = {constants[n] + 1}\n'
+             f'initial = {constants[n]!r}\n' for n in names]
+    targets = tmp_path / "targets.csv"
+    targets.write_text("time,level\n" + "".join(f"{float(t)!r},0\n" for t in own.time), encoding="utf-8")
+    spec = tmp_path / "calibration.toml"
+    spec.write_text("".join(lines) + '[[target]]\nfile = "targets.csv"\n[options]\nmax_evaluations = 1\n',
+                    encoding="utf-8")
+    fit = calibrate(model, read_spec(spec))
+    constants.update({n: fit.parameters[model.display(n)] for n in names})
+    return type(own)(own.time, ["level"], np.asarray(fit.residuals)[:, None])
+
+
+def only(result, columns):
+    """`result` with the columns `columns` alone (what a calibration's residuals give)."""
+    idx = [result.columns.index(c) for c in columns]
+    return type(result)(result.time, list(columns), result.values[:, idx])
 
 
 @settings(max_examples=4, deadline=None, derandomize=True,
@@ -163,12 +198,36 @@ def run_changed(model, way, constants, control, tmp_path):
 @example(("params", {"base order": 3}, {}))               # SMOOTH N order from another constant
 @example(("control", {"delay order": 4}, {"time step": 1}))  # DELAY N reduced to whole steps
 @example(("sweep", {"base order": 2, "action": 3}, {}))
+@example(("scenario", {"delay time": 3.5, "fixed time": 3}, {}))  # set, and scale by 2
+@example(("calibration", {"adjust time": 1, "clip max": 12}, {}))
 def test_generated_model_override_equals_edit(models, tmp_path, change):
     way, constants, control = change
     model = models(GENERATED)
     got = run_changed(model, way, constants, control, tmp_path)
     want = models(edit(GENERATED, {**constants, **control})).run()
-    assert_same(got, want, f"{way} {constants} {control}")
+    assert_same(got, only(want, got.columns), f"{way} {constants} {control}")
+
+
+def test_command_line_overrides_equal_edit(models, tmp_path):
+    """`smartspec run` with --set, --changes and every control option: the CSV it writes
+    holds the numbers of the model with those values written in."""
+    path = tmp_path / "generated.mdl"
+    path.write_text(GENERATED, encoding="utf-8")
+    cin = tmp_path / "change.cin"
+    cin.write_text("delay time = 3.5\n", encoding="utf-8")
+    out = tmp_path / "out.csv"
+    proc = subprocess.run([sys.executable, "-m", "smartspec_dsl.cli", "run", str(path), "-o", str(out),
+                           "--set", "base order=3", "--set", "fixed time=3", "--changes", str(cin),
+                           "--time-step", "0.25", "--saveper", "1", "--initial-time", "1", "--final-time", "6"],
+                          capture_output=True, text=True, cwd=ROOT,
+                          env={**__import__("os").environ, "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 0, proc.stderr
+    want = models(edit(GENERATED, {"base order": 3, "fixed time": 3, "delay time": 3.5, "time step": 0.25,
+                                   "saveper": 1, "initial time": 1, "final time": 6})).run()
+    header, *rows = [line.split(",") for line in out.read_text(encoding="utf-8").splitlines()]
+    got = np.array(rows, dtype=float)
+    assert header[0] == "Time" and header[1:] == want.columns
+    assert_same(type(want)(got[:, 0], header[1:], got[:, 1:]), want, "smartspec run with options")
 
 
 def test_changes_file_table_equals_edit(models, tmp_path):

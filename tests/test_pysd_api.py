@@ -231,16 +231,55 @@ def test_a_run_continues_from_another_ones_final_state(stateful):
     np.testing.assert_allclose(rest["first"], 20.0)   # INITIAL(input * 2) at t = 0, not at 4
 
 
+RANDOM = """x = RANDOM UNIFORM(0, 1, 3) ~~|
+n = RANDOM NORMAL(-5, 5, 0, 2, 7) ~~|
+noise = RANDOM PINK NOISE(0, 1, 2, 5) ~~|
+s = INTEG(x + n + noise, 0) ~~|
+INITIAL TIME = 0 ~~| FINAL TIME = 6 ~~| TIME STEP = 0.5 ~~| SAVEPER = 1 ~~|
+"""
+
+
+@pytest.mark.parametrize("tier", ["compiled", "interpreter"])
+def test_a_run_with_random_draws_continues_as_one_run(tmp_path, tier):
+    """A random draw is a hash of the seed, the call site and the step's number; a run that
+    continues a state numbers its steps from INITIAL TIME, as the one run does, and draws
+    with the state's seed: 0..6 in one go equals 0..2, then 2..6 from the final state
+    (RANDOM PINK NOISE's hidden stock in the state too), exactly, on both tiers, and so
+    does the stepper."""
+    path = tmp_path / "r.mdl"
+    path.write_text(RANDOM)
+    model = smartspec_dsl.load(path)
+    for method in ("euler", "rk4"):
+        _continues_as_one_run(model, tier, method)
+
+
+def _continues_as_one_run(model, tier, method):
+    whole = model.run(seed=11, method=method, tier=tier)
+    first = model.run(seed=11, method=method, tier=tier, final_time=2)
+    rest = model.run(initial_condition=first.final_state, method=method, tier=tier)
+    assert first.final_state.seed == 11
+    np.testing.assert_array_equal(rest.time, whole.time[2:])
+    np.testing.assert_array_equal(rest.values, whole.values[2:])
+    assert not np.array_equal(whole.values, model.run(seed=12, method=method, tier=tier).values)
+    stepper = model.stepper(method=method)
+    stepper.step(3)                           # to t = 1.5: the stepper's steps are TIME STEPs
+    stepper.run_to(6)
+    np.testing.assert_array_equal(stepper.result.values, model.run(method=method, tier=tier).values)
+
+
 def test_a_state_that_cannot_be_continued_is_refused(tmp_path):
-    """DELAY FIXED keeps a pipeline, and random draws count the time steps from the start:
-    neither is in a state, so a continued run would give other numbers than one run."""
+    """DELAY FIXED keeps a pipeline that is not in a state, and with a TIME STEP that
+    changes during the run a draw's step has no number a continued run could give it:
+    a continued run would give other numbers than one run."""
     path = tmp_path / "r.mdl"
     path.write_text("""x = RANDOM UNIFORM(0, 1, 3) ~~|
 s = INTEG(x, 0) ~~|
-INITIAL TIME = 0 ~~| FINAL TIME = 4 ~~| TIME STEP = 1 ~~| SAVEPER = TIME STEP ~~|
+INITIAL TIME = 0 ~~| FINAL TIME = 4 ~~| TIME STEP = IF THEN ELSE(Time < 2, 1, 0.5) ~~|
+SAVEPER = TIME STEP ~~|
 """)
     model = smartspec_dsl.load(path)
-    with pytest.raises(ParameterError, match="r.mdl:1:5: 'x' draws RANDOM UNIFORM.*cannot continue"):
+    with pytest.raises(ParameterError, match="r.mdl:1:5: 'x' draws RANDOM UNIFORM.*TIME STEP or SAVEPER changes "
+                                             "during this run: a run cannot continue"):
         model.run(initial_condition=model.run(final_time=2).final_state)
     path.write_text("""x = 1 + STEP(1, 2) ~~|
 d = DELAY FIXED(x, 2, 0) ~~|

@@ -281,3 +281,45 @@ def test_cli_seed_out_of_range_is_a_clean_error(tmp_path):
     model.write_text(BAD, encoding="utf-8")
     proc = _cli("run", model, "--seed", str(2 ** 64), cwd=tmp_path)
     assert proc.returncode != 0 and "Traceback" not in proc.stderr and "seed must be a whole number" in proc.stderr
+
+
+def test_saveper_not_a_multiple_of_time_step_says_what_the_run_saves(tmp_path):
+    """Values exist only at TIME STEPs: a SAVEPER between two multiples of TIME STEP saves
+    every round(SAVEPER / TIME STEP) steps, and the run says so (Vensim's help: "TIME STEP
+    should be equal to or smaller than SAVEPER"; it gives no rule for the rest). By hand,
+    with TIME STEP 0.125 and Euler, s = INTEG(Time, 0) is 0.125**2 * k(k-1)/2 after k steps;
+    SAVEPER 0.3 saves every 2 steps (0.25): k = 0, 2, 4, 6, 8 give 0, 1, 6, 15, 28 / 64."""
+    path = tmp_path / "saveper.mdl"
+    path.write_text("s = INTEG(Time, 0) ~~|\n"
+                    "INITIAL TIME = 0 ~~| FINAL TIME = 1 ~~| TIME STEP = 0.125 ~~|\nSAVEPER = 0.3 ~~|\n")
+    model = smartspec_dsl.load(path)
+    result = model.run()
+    assert result.time.tolist() == [0, 0.25, 0.5, 0.75, 1]
+    assert result["s"].tolist() == [k / 64 for k in (0, 1, 6, 15, 28)]
+    saving = [w for w in result.warnings if w.variable == "SAVEPER"]
+    assert [w.message for w in saving] == [
+        f"SAVEPER (0.3) is not a whole multiple of TIME STEP (0.125) (SAVEPER is defined at {path}:3:1) "
+        f"(TIME STEP is defined at {path}:2:41): values exist only at TIME STEPs, so the run saves every "
+        "2 TIME STEPs, every 0.25 (0, 0.25, 0.5, ...)"]
+    # smaller than TIME STEP: every step, said; a multiple: nothing said
+    fine = model.run(saveper=0.05)
+    assert fine.time.tolist() == [k / 8 for k in range(9)]
+    assert [w.message.split(":")[0] for w in fine.warnings] == [
+        "SAVEPER (0.05) is less than TIME STEP (0.125) (SAVEPER as given to this run) (TIME STEP is defined at "
+        f"{path}"]
+    assert model.run(saveper=0.375).warnings == []
+    proc = _cli("run", path, cwd=tmp_path)
+    assert proc.returncode == 0 and "warning: SAVEPER (0.3) is not a whole multiple" in proc.stderr
+    assert "SAVEPER" not in _cli("run", path, "--quiet", cwd=tmp_path).stderr
+
+
+def test_inf_names_the_element_of_a_subscripted_variable(tmp_path):
+    """x[r] = 1 / d[r] with d = 1, 0: x[b] divides by zero (+inf) from time 0, x[a] never."""
+    path = tmp_path / "elements.mdl"
+    path.write_text("r: a, b ~~|\nd[r] = 1, 0 ~~|\nx[r] = 1 / d[r] ~~|\n"
+                    "INITIAL TIME = 0 ~~| FINAL TIME = 1 ~~| TIME STEP = 1 ~~| SAVEPER = 1 ~~|\n")
+    model = smartspec_dsl.load(path)
+    for columns in (None, ["d[a]"]):       # saved, and not saved
+        bad = [w for w in model.run(return_columns=columns).warnings if w.kind == "inf"]
+        assert [(w.variable, w.time, w.pos.line) for w in bad] == [("x[b]", 0.0, 3)], bad
+        assert f"{path}:3:1: 'x[b]' is +inf at time 0" in bad[0].message

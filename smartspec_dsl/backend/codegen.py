@@ -91,6 +91,7 @@ def generate(schedule: Schedule) -> Kernel:
     loop = DYNAMIC_LOOP.format(dt_slot=em.slots["time step"], saveper_slot=em.slots["saveper"],
                                 final_slot=em.slots["final time"], watch_base=em.watch_base) if dynamic_control else \
         STATIC_LOOP.format(watch_base=em.watch_base)
+    first_constant = em.slots[schedule.constants[0]] if schedule.constants else 1
     fixed_outputs = [em.slots[n] for n in em.fixed]
     fixed_plain = [not em.whole_run(schedule.model.variables[n]) for n in em.fixed]
     source = "\n".join([
@@ -100,6 +101,9 @@ def generate(schedule: Schedule) -> Kernel:
         f"FIXED_DELAY_PLAIN = np.array({fixed_plain or [0]}, dtype=np.bool_)",
         f"N_DIAG = {5 * n_watch}",
         f"FINITE_WATCH = {finite_watch}",
+        # the constants' slots (first, end): check_finite_skipping skips them after the first save
+        f"CONSTANT_SLOTS = ({first_constant}, {first_constant + len(schedule.constants)})",
+        f"INITIAL_TIME_SLOT = {em.slots.get('initial time', 0)}",  # slot 0 (Time): no offset
         _watch_arrays(em) + "\n\n",
         functions("init", "v, p, tab", init),
         functions("dynamic", "v, tab, buf, bi, istep", dynamic),

@@ -23,7 +23,8 @@ from smartspec_dsl.backend.kernel_lib import (
     random_normal, random_exponential, random_lognormal, random_triangular, random_poisson, random_gamma,
     random_weibull, random_beta, random_binomial, random_negative_binomial, random_lookup, watched)
 from smartspec_dsl.backend.kernel_extra import (lookup_invert, lookup_area, lookup_slope, gamma_ln,
-    vector_lookup, information_out, material_size, material_out, material_in, watch_setup, check_finite)
+    vector_lookup, information_out, material_size, material_out, material_in, watch_setup, check_finite_skipping,
+    step_offset)
 from smartspec_dsl.backend.kernel_market import (find_market_price, demand_at_price, supply_at_price,
     marketp, alloc_p)
 from smartspec_dsl.backend.kernel_queues import (conveyor_in, conveyor_out, parcels_size, profile_in, profile_out,
@@ -138,15 +139,17 @@ def batch_generic(P, tab, OUT, save_idx, t0, dt, n_steps, save_every, method, DI
 # number of steps and saved rows is known before the run.
 STATIC_LOOP = '''\
     saved = 0
-    for istep in range(n_steps + 1):
-        v[0] = t0 + istep * dt
+    k0 = step_offset(v, t0, dt, INITIAL_TIME_SLOT)
+    tb = t0 if k0 == 0 else v[INITIAL_TIME_SLOT]
+    for istep in range(k0, k0 + n_steps + 1):
+        v[0] = tb + istep * dt
         dynamic(v, tab, buf, bi, istep)
-        if istep % save_every == 0:
+        if (istep - k0) % save_every == 0:
             for j in range(save_idx.shape[0]):
                 out[saved, j] = v[save_idx[j]]
             saved += 1
-            check_finite(v, {watch_base}, FINITE_WATCH)
-        if istep == n_steps:
+            check_finite_skipping(v, {watch_base}, FINITE_WATCH, CONSTANT_SLOTS, saved)
+        if istep == k0 + n_steps:
             break
         advance(v, r, tab, buf, bi, istep, dt, method, y0, k, dnext, wnext)'''
 
@@ -168,7 +171,7 @@ DYNAMIC_LOOP = '''\
             for j in range(save_idx.shape[0]):
                 out[saved, j] = v[save_idx[j]]
             saved += 1
-            check_finite(v, {watch_base}, FINITE_WATCH)
+            check_finite_skipping(v, {watch_base}, FINITE_WATCH, CONSTANT_SLOTS, saved)
             next_save = next_save + v[{saveper_slot}]
         if t >= v[{final_slot}] - 1e-9 * step_now:
             break
@@ -219,17 +222,17 @@ def euler_driver(em: Emitter, init: list[str], dynamic: list[str], writes: list[
         body += ["buf = np.empty(max(total, 1))"]
         for j, n in enumerate(em.fixed):
             body += [f"buf[bi[{2 * j}]:bi[{2 * j}] + bi[{2 * j + 1}]] = v[{em.slots[n]}]"]
-    loop = ["v[0] = t0 + istep * dt"]
+    loop = ["v[0] = tb + istep * dt"]
     loop += dynamic if inline_dyn else ["dynamic(v, tab, buf, bi, istep)"]
     loop += ["if sc == 0:",
              "    for j in range(save_idx.shape[0]):",
              "        out[saved, j] = v[save_idx[j]]",
              "    saved += 1",
-             f"    check_finite(v, {em.watch_base}, FINITE_WATCH)",
+             f"    check_finite_skipping(v, {em.watch_base}, FINITE_WATCH, CONSTANT_SLOTS, saved)",
              "sc += 1",
              "if sc == save_every:",
              "    sc = 0",
-             "if istep == n_steps:",
+             "if istep == k0 + n_steps:",
              "    break"]
     if inline_rates:
         loop += [em.flush(f"r_{i} = {em.rate(n)}  # {safe_comment(n)}") for i, n in enumerate(stocks)]
@@ -244,7 +247,10 @@ def euler_driver(em: Emitter, init: list[str], dynamic: list[str], writes: list[
         rate = f"r_{n_cont + i}" if inline_rates else f"ld(v, {r0 + n_cont + i})"
         updates.append(f"st(v, {1 + n_cont + i}, {rate})")
     loop += loops.reroll(updates)
-    loop_body = ["saved = 0", "sc = 0", "for istep in range(n_steps + 1):"]
+    # steps are numbered from INITIAL TIME: a run continuing a saved state numbers them as the
+    # one run it continues does (kernel_extra.step_offset)
+    loop_body = ["saved = 0", "sc = 0", "k0 = step_offset(v, t0, dt, INITIAL_TIME_SLOT)",
+                 "tb = t0 if k0 == 0 else v[INITIAL_TIME_SLOT]", "for istep in range(k0, k0 + n_steps + 1):"]
     # Watches are copied out element by element: a slice copy (diag[:] = v[a:b]) makes Numba
     # compile its shape check, and that check's message formatting, into every kernel
     # (about 3 s of CPU per cold compile here).

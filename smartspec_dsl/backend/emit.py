@@ -42,6 +42,9 @@ def num(x: float) -> str:
     return repr(float(x))
 
 
+INITIAL_SITES = 1 << 30   # the first call site number of the initialisation's draws (Emitter.site)
+
+
 class Emitter:
     """The code of one schedule's statements, and the slots, lookup tables, watches and
     scratch blocks they use."""
@@ -78,6 +81,7 @@ class Emitter:
         self.watch_at: dict[tuple, int] = {}
         self.owner = ""           # the variable whose equation is being generated
         self.random_sites = 0
+        self.initial_sites = 0
         self.pre: list[str] = []   # loops the statement being generated needs first
         self.n_acc = 0
         self.step_expr = "istep"  # initial statements draw with step -1
@@ -236,11 +240,19 @@ class Emitter:
 
     def random_site(self) -> str:
         """The arguments that make a draw counter-based: a new call site, the step, the run seed."""
-        self.random_sites += 1
+        if self.step_expr == "-1":
+            self.initial_sites += 1
+        else:
+            self.random_sites += 1
         return self.site()
 
     def site(self) -> str:
-        return f"ix({self.random_sites}), ix({self.step_expr}), ld(v, {self.run_seed_slot})"
+        # the initialisation's call sites are numbered apart (from INITIAL_SITES on): a run that
+        # continues a saved state starts its stocks from parameters instead of their initial
+        # values (passes/edits.py), which leaves out their draws, and must draw the numbers of
+        # the one run it continues at every step
+        site = INITIAL_SITES + self.initial_sites if self.step_expr == "-1" else self.random_sites
+        return f"ix({site}), ix({self.step_expr}), ld(v, {self.run_seed_slot})"
 
     def clock(self) -> tuple[str, str]:
         return f"ld(v, {self.slots[ir.TIME]})", f"ld(v, {self.slots['time step']})"
@@ -273,9 +285,9 @@ class Emitter:
     def random_lookup(self, e: ir.Call) -> str:
         table = self.named_lookup(e)
         rest = ", ".join(self.expr(x) for x in e.args[1:5])
-        self.random_sites += 1
+        site = self.random_site()
         seed = self.expr(e.args[5])
-        return f"random_lookup({table}, {rest}, {seed}, {self.site()})"
+        return f"random_lookup({table}, {rest}, {seed}, {site})"
 
     def random_0_1(self, e: ir.Call) -> str:
         return f"random_uniform(0.0, 1.0, 0.0, {self.random_site()})"

@@ -22,7 +22,7 @@ import numpy as np
 from numba import njit, prange
 
 from smartspec_dsl.backend.kernel_extra import (check_finite, gamma_ln, information_out, lookup_area, lookup_invert,
-                                                lookup_slope, material_in, material_out, material_size,
+                                                lookup_slope, material_in, material_out, material_size, step_offset,
                                                 vector_lookup, watch_setup)
 from smartspec_dsl.backend.kernel_lib import (
     JIT, allocate_available, allocate_by_priority, bf, fand, fixed_delay_slots, fmax, fmin, fnot,
@@ -52,7 +52,7 @@ assert OPCODE["RANDOM_LOOKUP"] == RANDOM_LOOKUP and OPCODE["LDP"] == LDP  # the 
 # instruction lengths by opcode
 LENGTH = np.array([2 + len(kinds) for kinds in OPS.values()], dtype=np.int64)
 (N_MEM, N_SLOTS, RATE_BASE, CONST_BASE, N_CONT, N_DISC, N_FIXED, DYNAMIC_CONTROL, DT_SLOT,
- SAVEPER_SLOT, FINAL_SLOT, WATCH_BASE, FINITE_WATCH) = range(len(META))
+ SAVEPER_SLOT, FINAL_SLOT, WATCH_BASE, FINITE_WATCH, INITIAL_SLOT) = range(len(META))
 
 
 @njit(**JIT)
@@ -438,16 +438,19 @@ def simulate(tape, p, tab, out, save_idx, t0, dt, n_steps, save_every, method, d
     wb, fw = meta[WATCH_BASE], meta[FINITE_WATCH]
     saved = 0
     if meta[DYNAMIC_CONTROL] == 0:
-        for istep in range(n_steps + 1):
-            m[0] = t0 + istep * dt
+        # steps numbered from INITIAL TIME, as the generated drivers do (kernel_extra.step_offset)
+        k0 = step_offset(m, t0, dt, meta[INITIAL_SLOT])
+        tb = t0 if k0 == 0 else m[meta[INITIAL_SLOT]]
+        for istep in range(k0, k0 + n_steps + 1):
+            m[0] = tb + istep * dt
             execute(code, phases[1], phases[2], m, p, tab, buf, bi, istep)
-            if istep % save_every == 0:
+            if (istep - k0) % save_every == 0:
                 for j in range(save_idx.shape[0]):
                     out[saved, j] = m[save_idx[j]]
                 saved += 1
                 if fw >= 0:
                     check_finite(m, wb, fw)
-            if istep == n_steps:
+            if istep == k0 + n_steps:
                 break
             _advance(tape, m, p, tab, buf, bi, istep, dt, method, y0, k, dnext, wnext)
     else:

@@ -260,6 +260,15 @@ def watch_setup(v, tab, slots, tables, lo, hi):
         v[s + 2] = v[s + 3] = v[s + 4] = math.inf
 
 
+@njit(**JIT)
+def step_offset(v, t0, dt, slot):
+    """The number of TIME STEPs from INITIAL TIME (v[slot]) to a run's first time t0: 0 for
+    a run from INITIAL TIME; k for a run that continues a saved state at step k, whose steps
+    then take the numbers they have in the one run it continues (a random draw is a hash of
+    the step's number, runtime/single.py)."""
+    return int(round((t0 - v[slot]) / dt))
+
+
 _EXPONENT = 0x7FF0000000000000   # the exponent bits of a float64: all set for inf and NaN
 
 
@@ -267,14 +276,28 @@ _EXPONENT = 0x7FF0000000000000   # the exponent bits of a float64: all set for i
 def check_finite(v, n, s):
     """At a saved time: record in the watch v[s:s+3] = (slot, value, time) the first of the
     values v[1:n] (every variable of the model) that is infinite or NaN, once per run, so
-    that a variable that is not saved is reported too (runtime/diagnostics). The scan
-    reads the values' exponent bits as integers, which the compiler vectorises (a float
-    sum would have to be added in order); World3 has about 1,000 values and 201 saves."""
+    that a variable that is not saved is reported too (runtime/diagnostics)."""
+    check_finite_skipping(v, n, s, (1, 1), 1)
+
+
+@njit(**JIT)
+def check_finite_skipping(v, n, s, skip, saved):
+    """check_finite at the `saved`-th save, but after the first one without the slots
+    skip[0] to skip[1] - 1: a generated kernel skips its constants (set once, before the
+    first save, and a run refuses any that is not finite), so a model with few variables
+    and many constants, saved at every step, pays for its time-varying values only. The scan reads the values' exponent bits as integers,
+    which the compiler vectorises (a float sum would have to be added in order); World3 has
+    about 1,000 values and 201 saves."""
     if v[s + 2] != math.inf:
         return
+    lo, hi = skip
+    if saved == 1:
+        hi = lo
     bits = v[:n].view(np.int64)
     worst = 0
-    for i in range(1, n):
+    for i in range(1, lo):
+        worst = max(worst, bits[i] & _EXPONENT)
+    for i in range(hi, n):
         worst = max(worst, bits[i] & _EXPONENT)
     if worst != _EXPONENT:
         return

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ..errors import ParameterError
+from ..errors import ParameterError, finite_number
 from ..frontend.external import DataOptions
 
 
@@ -16,9 +16,10 @@ def parse_sets(items) -> dict[str, float]:
         if not sep or not name.strip():
             raise ParameterError(f"--set expects NAME=VALUE, got '{item}'")
         try:
-            params[name.strip()] = float(value)
+            float(value)
         except ValueError:
             raise ParameterError(f"--set {name.strip()}: '{value}' is not a number") from None
+        params[name.strip()] = finite_number(f"'{name.strip()}'", value, note=" (--set)")
     return params
 
 

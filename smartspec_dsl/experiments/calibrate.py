@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import ir
-from ..errors import ModelError, SpecError, did_you_mean
+from ..errors import ModelError, SpecError, did_you_mean, finite_number
 from ..files import read_toml
 
 
@@ -109,11 +109,12 @@ def _check_keys(path, where: str, table, allowed) -> None:
                                f" (expected one of {', '.join(sorted(allowed))})"))
 
 
-def _number(path, where: str, table: dict, key: str, default=None) -> float:
+def _number(path, where: str, table: dict, key: str, default=None, bound: bool = False) -> float:
+    """A number of the spec; finite unless it is a `bound` (-inf and inf: unbounded)."""
     value = table.get(key, default)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise SpecError(f"{path}: {where}: {key} must be a number, got {value!r}")
-    return float(value)
+    return float(value) if bound else finite_number(key, value, at=where)
 
 
 def read_spec(path: str | Path) -> CalibrationSpec:
@@ -133,6 +134,10 @@ def read_spec(path: str | Path) -> CalibrationSpec:
         raise SpecError(f"{path}: scenario: write each as a [scenario.\"NAME\"] table")
     for name, sc in doc.get("scenario", {}).items():
         _check_keys(path, f"scenario.{name}", sc, SPEC_KEYS["scenario"])
+        for what in ("set", "scale"):
+            _check_keys(path, f"scenario.{name}.{what}", sc.get(what, {}), sc.get(what, {}))
+            for k in sc.get(what, {}):
+                _number(path, f"scenario.{name}.{what}", sc[what], k)
     _check_keys(path, "options", doc.get("options", {}), SPEC_KEYS["options"])
     params = doc.get("parameter") or []
     if not params:
@@ -142,7 +147,7 @@ def read_spec(path: str | Path) -> CalibrationSpec:
         where = f"{path}: parameter {i + 1}"
         if "name" not in p or "lower" not in p or "upper" not in p:
             raise SpecError(f"{where}: needs name, lower and upper")
-        lo, hi = _number(path, where, p, "lower"), _number(path, where, p, "upper")
+        lo, hi = _number(path, where, p, "lower", bound=True), _number(path, where, p, "upper", bound=True)
         if not lo < hi:
             raise SpecError(f"{where} ('{p['name']}'): lower {p['lower']} must be below upper {p['upper']}")
         names.append(str(p["name"]))

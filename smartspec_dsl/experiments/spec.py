@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import ir
-from ..errors import ModelError, SpecError, did_you_mean
+from ..errors import ModelError, SpecError, did_you_mean, finite_number
 from ..files import read_toml
 from . import samplers as S
 from .stats import parse_stats
@@ -102,7 +102,7 @@ def read_spec(path, model, default_seed: int | None = None, chunk_size: int | No
     def number(key, value):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             fail(key, f"must be a number, got {value!r}")
-        return float(value)
+        return finite_number(key, value, at=str(path))
 
     params = raw.get("parameters", {})
     if not isinstance(params, dict):

@@ -181,7 +181,7 @@ class Plan:
     def matrix(self, model, i: int) -> np.ndarray:
         s, e = self.bounds(i)
         p = self.chunk_params(i)
-        return model.parameter_matrix(p.columns, n=e - s, seeds=p.seeds)
+        return model.parameter_matrix(p.columns, n=e - s, seeds=p.seeds, first_run=self.run0 + s)
 
     def run_chunk(self, model, i: int, out: np.ndarray | None = None) -> np.ndarray:
         """Values of chunk i; `out` (chunk runs, self.rows, outputs) is what the kernel writes into."""
@@ -327,7 +327,10 @@ def sweep(model, params, outputs=None, times="all", keep_runs: bool = True, stat
     def consume(i, vals, chunk_warned):
         nonlocal bad_runs, warned
         s, e = pl.bounds(i)
-        bad_runs += (~np.isfinite(vals)).any(axis=1).sum(axis=0)
+        with np.errstate(invalid="ignore", over="ignore"):
+            # one pass, no temporary, in the common case (an overflowing sum takes the full count)
+            if not np.isfinite(vals.sum()):
+                bad_runs += (~np.isfinite(vals)).any(axis=1).sum(axis=0)
         warned += chunk_warned
         if values is not None and not np.may_share_memory(values, vals):
             values[s:e] = vals

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import ir
-from ..errors import ModelError, SpecError
+from ..errors import ModelError, SpecError, finite_number
 
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 _CONSTANT = re.compile(rf"\s*(?P<name>[^=()\n]+?)\s*=\s*(?P<value>{_NUMBER})\s*$")
@@ -40,7 +40,8 @@ def parse_changes(text: str, source: str = "<changes>") -> Changes:
         m = _CONSTANT.match(line)
         if m:
             name = ir.canonical_name(m.group("name"))
-            out.constants[name] = float(m.group("value"))
+            out.constants[name] = finite_number(f"'{m.group('name').strip()}'", m.group("value"),
+                                                at=f"{source}:{lineno}")
             out.lines[name] = lineno
             continue
         m = _TABLE_START.match(line)
@@ -56,7 +57,9 @@ def parse_changes(text: str, source: str = "<changes>") -> Changes:
             i += 1
         if depth != 0:
             raise SpecError(f"{source}:{lineno}: lookup table '{m.group('name').strip()}' is not closed")
-        points = [(float(x), float(y)) for x, y in _POINT.findall(body)]
+        what = f"each point of lookup table '{m.group('name').strip()}'"
+        points = [(finite_number(what, x, at=f"{source}:{lineno}"), finite_number(what, y, at=f"{source}:{lineno}"))
+                  for x, y in _POINT.findall(body)]
         if not points:
             raise SpecError(f"{source}:{lineno}: lookup table '{m.group('name').strip()}' has no (x,y) points")
         name = ir.canonical_name(m.group("name"))

@@ -31,7 +31,8 @@ from ..errors import ModelError
 from ..files import read_in_folder, read_regular_file
 from ..ir.normalize import resolve_lookup_calls
 from ..ir.ranges import SubscriptSpace
-from .workbook import CONSTANTS, DATA, GET_FUNCS, LOOKUPS, Book, DataOptions, Reader, alias_file, to_float
+from .workbook import (CONSTANTS, DATA, GET_FUNCS, LOOKUPS, Book, DataOptions, Reader, alias_file, cell_name,
+                       to_float)
 
 __all__ = ["DataOptions", "fingerprint", "folder_fingerprint", "reads_data_folder", "resolve_external"]
 
@@ -138,6 +139,7 @@ class _DataFiles:
         self.files = files
         self.series: dict[str, ir.LookupTable] | None = None
         self.origin: dict[str, list[str]] = {}    # series key -> the files that give it
+        self.notices: list[str] = []   # series read in time order (ir.Model.notices)
 
     def table(self, key: str, pos) -> ir.LookupTable | None:
         """The values of the data variable (element) `key`, None when no file gives them;
@@ -171,20 +173,29 @@ class _DataFiles:
                 # names across the first row, a row per time
                 names = rows[0][1:]
                 times = [to_float(r[0]) for r in rows[1:]]
+                cells = [cell_name(r, 0) for r in range(1, len(rows))]
                 cols = [[to_float(r[i + 1]) if i + 1 < len(r) else math.nan for r in rows[1:]]
                         for i in range(len(names))]
             else:  # a row per variable, times across the first row
                 names = [r[0] for r in rows[1:]]
                 times = [to_float(x) for x in rows[0][1:]]
+                cells = [cell_name(0, c) for c in range(1, len(rows[0]))]
                 cols = [[to_float(x) for x in r[1:]] for r in rows[1:]]
             for name, col in zip(names, cols):
-                pts = [(t, y) for t, y in zip(times, col) if not math.isnan(t) and not math.isnan(y)]
-                if pts:
-                    key, shown = _series_key(name), str(path) if self.files else Path(path).name
-                    if shown not in self.origin.setdefault(key, []):
-                        self.origin[key].append(shown)
-                    self.series.setdefault(key, ir.LookupTable(
-                        tuple(p[0] for p in pts), tuple(p[1] for p in pts)))
+                kept = [i for i, (t, y) in enumerate(zip(times, col)) if not math.isnan(t) and not math.isnan(y)]
+                if not kept:
+                    continue
+                key, shown = _series_key(name), str(path) if self.files else Path(path).name
+                if shown not in self.origin.setdefault(key, []):
+                    self.origin[key].append(shown)
+                if key not in self.series:
+                    # the rule of every lookup (ir.table_in_x_order): times read in order, said
+                    table, notice = ir.table_in_x_order([(times[i], col[i]) for i in kept], str(path),
+                                                        f"the data of '{name.strip()}'",
+                                                        [f"cell {cells[i]}" for i in kept])
+                    if notice:
+                        self.notices.append(notice)
+                    self.series[key] = table
         return self.series
 
 
@@ -308,7 +319,7 @@ def resolve_external(model: ir.Model, data_dir: str | Path | None = None,
     out.update(hidden)
     if lookup_names:
         out = {n: resolve_lookup_calls(v, lookup_names) for n, v in out.items()}
-    return replace(model, variables=out)
+    return replace(model, variables=out, notices=model.notices + tuple(reader.notices + datafiles.notices))
 
 
 # ---- for the kernel cache -------------------------------------------------------------------

@@ -207,6 +207,16 @@ def cell_range(text: str, sheet: "_Sheet") -> tuple[int, int, int | None, int | 
     return r0, c0, r1, c1
 
 
+def cell_name(r: int, c: int) -> str:
+    """A spreadsheet cell's name ('B5') from its 0-based row and column."""
+    letters = ""
+    c += 1
+    while c:
+        c, rem = divmod(c - 1, 26)
+        letters = chr(65 + rem) + letters
+    return f"{letters}{r + 1}"
+
+
 def _col_index(text: str) -> int:
     col = 0
     for ch in text.upper():
@@ -219,6 +229,7 @@ class Reader:
         self.base = base
         self.options = options or DataOptions()
         self.books: dict[Path, Book] = {}
+        self.notices: list[str] = []   # lookups read in x order (ir.Model.notices)
 
     def args(self, call: ir.Call, n: int) -> list[str]:
         if len(call.args) != n:
@@ -318,10 +329,12 @@ class Reader:
             if xref_s.isdigit():  # x values along a row, one row per element, to the end of the data
                 xr = int(xref_s) - 1
                 xs = [sh.value(xr, c) for c in range(c0, sh.ncols)]
+                xcells = [(xr, c) for c in range(c0, sh.ncols)]
                 ys = [[dsh.value(r0 + k, c) for c in range(c0, sh.ncols)] for k in range(n)]
             else:  # x values down a column, one column per element, to the end of the data
                 xc = _col_index(xref_s)
                 xs = [sh.value(r, xc) for r in range(r0, sh.nrows)]
+                xcells = [(r, xc) for r in range(r0, sh.nrows)]
                 ys = [[dsh.value(r, c0 + k) for r in range(r0, sh.nrows)] for k in range(n)]
         else:
             named = book.names.get(xref_s.lower())
@@ -339,9 +352,10 @@ class Reader:
                 xsh = sh
             along_row = xr0 == xr1 and xc1 != xc0
             if along_row:
-                xs = [xsh.value(xr0, c) for c in range(xc0, xc1 + 1)]
+                xcells = [(xr0, c) for c in range(xc0, xc1 + 1)]
             else:
-                xs = [xsh.value(r, xc0) for r in range(xr0, xr1 + 1)]
+                xcells = [(r, xc0) for r in range(xr0, xr1 + 1)]
+            xs = [xsh.value(r, c) for r, c in xcells]
             m = len(xs)
             dsh, r0, c0 = first_cell(cell_s)
             if along_row:
@@ -350,11 +364,18 @@ class Reader:
                 ys = [[dsh.value(r0 + i, c0 + k) for i in range(m)] for k in range(n)]
         tables = []
         for k, row in enumerate(ys):
-            pts = sorted((x, y) for x, y in zip(xs, row) if not math.isnan(x) and not math.isnan(y))
-            if not pts:
-                raise ModelError(f"{pos}: {call.func} {where}: no values found"
-                                 + (f" for element {k + 1}" if n > 1 else ""))
-            tables.append(ir.LookupTable(tuple(p[0] for p in pts), tuple(p[1] for p in pts)))
+            element = f" for element {k + 1}" if n > 1 else ""
+            kept = [i for i, (x, y) in enumerate(zip(xs, row)) if not math.isnan(x) and not math.isnan(y)]
+            if not kept:
+                raise ModelError(f"{pos}: {call.func} {where}: no values found{element}")
+            # the same rule as a lookup written in the model: read in x order, with a
+            # warning naming the call and the cells; two points at one x are an error
+            table, notice = ir.table_in_x_order([(xs[i], row[i]) for i in kept], str(pos),
+                                                f"the lookup {call.func} reads {where}{element}",
+                                                [f"cell {cell_name(*xcells[i])}" for i in kept])
+            if notice:
+                self.notices.append(notice)
+            tables.append(table)
         return tables
 
 

@@ -105,29 +105,36 @@ class LookupTable:
     ys: tuple[float, ...]
 
 
-def check_increasing(xs, where) -> None:
+def check_increasing(xs, where, labels=None) -> None:
     """A lookup's x values, in Vensim's x order, must increase: a table with two points at
-    one x gives that input two values, and interpolating it has no meaning."""
-    for a, b in zip(xs, xs[1:]):
+    one x gives that input two values, and interpolating it has no meaning. `labels`:
+    where each x was read (a data file's cell), named in the error."""
+    for i, (a, b) in enumerate(zip(xs, xs[1:])):
         if not b > a:
+            at = f" ({labels[i]} and {labels[i + 1]})" if labels else ""
             raise ModelError(f"{where}: the x values of a lookup must be increasing: "
-                             f"x = {a:g} is followed by x = {b:g}")
+                             f"x = {a:g} is followed by x = {b:g}{at}")
 
 
-def table_in_x_order(points, where, what: str = "a lookup") -> tuple[LookupTable, str]:
+def table_in_x_order(points, where, what: str = "a lookup", labels=None) -> tuple[LookupTable, str]:
     """The lookup of (x, y) `points` read in x order, as Vensim reads them (its output for
     a table written (2,-3),(1,-7),(0,-1) is the sorted table's: the SDXorg case
     subscripted_lookups), and the warning to give when that changed their order ("" when
-    they were in order). Two points at one x are an error (`check_increasing`)."""
+    they were in order). Two points at one x are an error (`check_increasing`). Every
+    source of a lookup goes through this (the model's tables, XMILE's graphical functions,
+    the GET ... LOOKUPS/DATA calls and data files, whose `labels` name each point's cell)."""
     points = list(points)
+    labels = list(labels) if labels is not None else None
     notice = ""
-    for (a, _), (b, _) in zip(points, points[1:]):
+    for i, ((a, _), (b, _)) in enumerate(zip(points, points[1:])):
         if b < a:
+            at = f" ({labels[i]} and {labels[i + 1]})" if labels else ""
             notice = (f"{where}: the x values of {what} are not in increasing order (x = {a:g} "
-                      f"is followed by x = {b:g}): its points are read in x order, as Vensim reads them")
+                      f"is followed by x = {b:g}{at}): its points are read in x order, as Vensim reads them")
             break
-    points.sort(key=lambda p: p[0])
-    check_increasing([p[0] for p in points], where)
+    order = sorted(range(len(points)), key=lambda i: points[i][0])
+    points = [points[i] for i in order]
+    check_increasing([p[0] for p in points], where, [labels[i] for i in order] if labels else None)
     return LookupTable(tuple(p[0] for p in points), tuple(p[1] for p in points)), notice
 
 

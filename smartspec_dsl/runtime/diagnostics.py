@@ -67,6 +67,25 @@ def model_notices(model: ir.Model, time: float) -> list[SimulationWarning]:
     return [SimulationWarning("model", "", time, None, notice) for notice in model.notices]
 
 
+def saveper_warning(save: float, dt: float, save_every: int, t0: float, where: str) -> SimulationWarning | None:
+    """A warning when SAVEPER is not a whole number of TIME STEPs: values exist only at
+    TIME STEPs, so the run saves every `save_every` of them (SAVEPER / TIME STEP to the
+    nearest whole number, at least 1), and says so; None when SAVEPER is one. Vensim's
+    help asks for a TIME STEP no larger than SAVEPER ("TIME STEP should be equal to or
+    smaller than SAVEPER") and gives no rule for a SAVEPER between two multiples of it.
+    `where`: where SAVEPER and TIME STEP come from (a line, the run's arguments)."""
+    ratio = save / dt
+    if abs(ratio - round(ratio)) <= 1e-9 * max(1.0, ratio) and ratio >= 1 - 1e-9:
+        return None
+    every = save_every * dt
+    times = ", ".join(f"{t0 + k * every:g}" for k in range(3))
+    why = "less than" if ratio < 1 else "not a whole multiple of"
+    return SimulationWarning("model", "SAVEPER", t0, None,
+                             f"SAVEPER ({save:g}) is {why} TIME STEP ({dt:g}){where}: values exist only at "
+                             f"TIME STEPs, so the run saves every {save_every} TIME STEP"
+                             f"{'s' if save_every > 1 else ''}, every {every:g} ({times}, ...)")
+
+
 def run_warnings(model: ir.Model, names: list[str], time: np.ndarray, values: np.ndarray,
                  kernel, diag: np.ndarray, tab: np.ndarray, words: dict) -> list[SimulationWarning]:
     """Every warning of one run, in time order: the model's notices, the saved columns that

@@ -13,12 +13,12 @@ from .. import ir, limits
 from ..backend.codegen import Kernel, table_vector
 from ..passes.consteval import constant_value, constants_read
 from ..frontend.changes import Changes, read_changes
-from ..errors import ModelError, ParameterError, did_you_mean
+from ..errors import ModelError, ParameterError, did_you_mean, finite_number
 from ..passes.stateful import decide
 from ..passes.order import Schedule
 from ..passes.edits import Edits
 from . import doc as doc_table, params as params_mod, single
-from .diagnostics import warning_counts
+from .diagnostics import saveper_warning, warning_counts
 from .params import State
 from .result import BatchResult, Result, VariableInfo
 from .single import METHODS, kernel_call as _kernel_call, seed_value as _seed_value
@@ -143,10 +143,7 @@ class Model:
     def parameter_vector(self, params: dict | None = None) -> np.ndarray:
         p = self.defaults.copy()
         for name, value in (params or {}).items():
-            try:
-                p[self.param_index(name)] = float(value)
-            except (TypeError, ValueError):
-                raise ParameterError(f"value for '{name}' is not a number: {value!r}") from None
+            p[self.param_index(name)] = finite_number(f"'{name}'", value)
         return p
 
     def control_values(self, p: np.ndarray, args: dict[str, float | None],
@@ -178,18 +175,26 @@ class Model:
                 "saveper": saveper}
         return self._control(self.control_values(p, args), args)
 
+    def control_source(self, name: str, args: dict[str, float | None]) -> str:
+        """Where the control `name` of a run comes from, as ' (...)' for a message."""
+        if args.get(name) is not None:
+            return f" ({name.upper()} as given to this run)"
+        pos = self.schedule.model.variables[name].pos if name in self.schedule.model.variables else None
+        return f" ({name.upper()} is defined at {pos})" if pos else ""
+
+    def saveper_warning(self, vals: dict[str, float], args: dict[str, float | None], save_every: int):
+        """diagnostics.saveper_warning for a run with control values `vals` (None when
+        SAVEPER is a whole number of TIME STEPs)."""
+        where = "".join(dict.fromkeys(self.control_source(n, args) for n in ("saveper", "time step")))
+        return saveper_warning(vals["saveper"], vals["time step"], save_every, vals["initial time"], where)
+
     def _control(self, vals: dict[str, float], args: dict[str, float | None]) -> tuple:
-        model = self.schedule.model
         t0, t1, dt, save = (vals[n] for n in ir.CONTROL_NAMES)
 
         def defined(name):
-            pos = model.variables[name].pos if name in model.variables else None
-            if args.get(name) is not None:
-                return f" ({name.upper()} as given to this run)"
-            return f" ({name.upper()} is defined at {pos})" if pos else ""
+            return self.control_source(name, args)
         for name, value in zip(ir.CONTROL_NAMES, (t0, t1, dt, save)):
-            if not math.isfinite(value):
-                raise ParameterError(f"{name.upper()} must be a finite number, got {value:g}" + defined(name))
+            finite_number(name.upper(), value, note=defined(name))
         if not dt > 0:
             raise ParameterError(f"TIME STEP must be positive, got {dt:g}" + defined("time step"))
         if not t1 >= t0:
@@ -397,9 +402,11 @@ class Model:
 
     # -- batches ------------------------------------------------------------
     def parameter_matrix(self, columns: dict[str, np.ndarray] | None = None, n: int | None = None,
-                         seeds: np.ndarray | None = None) -> np.ndarray:
+                         seeds: np.ndarray | None = None, first_run: int = 0) -> np.ndarray:
         """(runs, constants + 1): every constant at its default, the named ones set per run;
-        the last column is each run's seed for the model's random functions."""
+        the last column is each run's seed for the model's random functions. ParameterError
+        for a value that is not a finite number, naming the constant and the run (counted
+        from `first_run` + 1)."""
         columns = {name: np.asarray(values, dtype=np.float64) for name, values in (columns or {}).items()}
         lengths = {len(v) for v in columns.values()}
         if len(lengths) > 1:
@@ -413,7 +420,20 @@ class Model:
             P[:, idx] = values
         if seeds is not None:
             P[:, -1] = _seed_value(np.asarray(seeds))
+        self.check_finite_rows(P, first_run)
         return P
+
+    def check_finite_rows(self, P: np.ndarray, first_run: int = 0) -> None:
+        """ParameterError for the first value of the parameter matrix P that is not a
+        finite number (errors.finite_number), naming its constant and its run."""
+        if np.isfinite(P.sum()):   # one pass, no temporary (an overflowing sum is checked below)
+            return
+        bad = np.argwhere(~np.isfinite(P))
+        if len(bad):
+            r, c = (int(i) for i in bad[0])
+            what = f"'{self.display(self.schedule.constants[c])}'" if c < len(self.schedule.constants) \
+                else "the seed"
+            finite_number(what, float(P[r, c]), note=f" (run {first_run + r + 1})")
 
     def run_batch(self, P: np.ndarray, outputs: list[str] | None = None, times="all",
                   final_time=None, time_step=None, saveper=None, method: str | None = None,
@@ -435,6 +455,7 @@ class Model:
             raise ParameterError("this model changes FINAL TIME, TIME STEP or SAVEPER during the run; "
                                  "batch runs need them constant")
         P = np.ascontiguousarray(P, dtype=np.float64)
+        self.check_finite_rows(P)
         args = {"initial time": initial_time, "final time": final_time, "time step": time_step,
                 "saveper": saveper}
         first = P[0] if len(P) else self.defaults

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import ir
-from ..errors import ParameterError, did_you_mean
+from ..errors import ParameterError, did_you_mean, finite_number
 from ..ir.ranges import SubscriptSpace
 from ..passes.edits import Edits, initial_param, series_table
 
@@ -42,11 +42,14 @@ from ..passes.edits import Edits, initial_param, series_table
 class State:
     """A run's state at `time`: the value of every stock (flat names, hidden ones
     of lowering included) from which a run can continue (`initial_condition=`).
-    `structure`: the structural choices of the model that made it (ir.Decision)."""
+    `structure`: the structural choices of the model that made it (ir.Decision); `seed`:
+    the seed of its random draws (None: the model's own), which a run continuing it draws
+    with unless it is given another."""
     time: float
     stocks: dict[str, float]
     structure: tuple = ()
     source: str = ""
+    seed: int | None = None
 
     def __repr__(self) -> str:
         return f"<State at t = {self.time:g}: {len(self.stocks)} stocks of {self.source}>"
@@ -157,11 +160,7 @@ def _is_dataarray(x) -> bool:
 
 
 def _number(text: str, x) -> float:
-    try:
-        value = float(x)
-    except (TypeError, ValueError):
-        raise ParameterError(f"value for '{text}' is not a number: {x!r}") from None
-    return value
+    return finite_number(f"'{text}'", x)
 
 
 def points(text: str, xs, ys, what: str) -> ir.LookupTable:
@@ -174,8 +173,8 @@ def points(text: str, xs, ys, what: str) -> ir.LookupTable:
     if not xs or len(xs) != len(ys):
         raise ParameterError(f"{what} for '{text}' needs as many x as y values, at least one "
                              f"(got {len(xs)} and {len(ys)})")
-    if not all(math.isfinite(x) for x in xs):
-        raise ParameterError(f"{what} for '{text}': every x must be a finite number")
+    for v in xs + ys:
+        finite_number(f"each of {what} for '{text}'", v)
     order = np.argsort(xs, kind="stable")
     xs, ys = [xs[i] for i in order], [ys[i] for i in order]
     for a, b in zip(xs, xs[1:]):
@@ -210,6 +209,10 @@ def per_element(text: str, value, dims, flat: list[str], space: SubscriptSpace) 
     if isinstance(value, (list, np.ndarray)):
         try:
             arr = np.asarray(value, dtype=np.float64)
+        except OverflowError:   # a whole number beyond a double's range: name it
+            for v in np.asarray(value, dtype=object).reshape(-1):
+                finite_number(f"'{text}'", v)
+            raise
         except (TypeError, ValueError):
             raise ParameterError(f"values for '{text}' are not all numbers: {value!r}") from None
         if arr.shape == shape or (arr.ndim == 1 and arr.size == n):
@@ -314,9 +317,7 @@ def initial(names: Names, condition, plan: Plan, stocks: tuple[str, ...]) -> Pla
         plan.start, plan.state = float(condition.time), condition
         return plan
     if isinstance(condition, tuple) and len(condition) == 2 and isinstance(condition[1], dict):
-        t = _number("the initial condition's time", condition[0])
-        if not math.isfinite(t):
-            raise ParameterError(f"the initial condition's time must be a finite number, got {t:g}")
+        t = finite_number("the initial condition's time", condition[0])
         lowered = names.lowered.variables
         for text, value in condition[1].items():
             name, dims, flat = names.elements(text)

@@ -136,6 +136,8 @@ def run_plan(model, plan: params_mod.Plan, args: dict, return_columns, return_ti
             keep = _steps_of(want, t0, dt, n_steps)
     n_save = n_steps // save_every + 1
     tab = model.table_vector(plan.tables)
+    if seed is None and plan.state is not None:
+        seed = plan.state.seed   # a continued run draws on with the seed of the run it continues
     if seed is not None:
         p[-1] = seed_value(np.array([check_seed(seed)], dtype=np.uint64))[0]
     used = model.choose_tier(tier, 1, n_steps)
@@ -144,7 +146,7 @@ def run_plan(model, plan: params_mod.Plan, args: dict, return_columns, return_ti
     if used == "compiled":
         model._tiers.mark_ready()
     state = State(float(times[-1]), dict(zip(stocks, out[-1, len(names):].tolist())), model.structure_key,
-                  model.path) if len(times) else None
+                  model.path, None if seed is None else check_seed(seed)) if len(times) else None
     out = out[:, :len(names)]   # a view: the stocks' columns were for the final state
     if want is not None:
         if keep is None:
@@ -152,6 +154,9 @@ def run_plan(model, plan: params_mod.Plan, args: dict, return_columns, return_ti
         times, out = times[keep], out[keep]
     warnings = run_warnings(model.schedule.model, names, times, out, model.kernel, diag, tab,
                             model._watch_text)
+    if want is None and not model.kernel.dynamic_control \
+            and (saving := model.saveper_warning(vals, args, save_every)) is not None:
+        warnings.insert(0, saving)
     if strict and (err := strict_error(warnings)) is not None:
         raise err
     return Result(times, list(shown), out, warnings, state, used)
@@ -159,7 +164,10 @@ def run_plan(model, plan: params_mod.Plan, args: dict, return_columns, return_ti
 
 def _check_continuable(model, start: float, vals: dict) -> None:
     """A run continuing from a state: the state holds every stock, but not the pipeline
-    of a DELAY FIXED, DELAY MATERIAL or DELAY INFORMATION."""
+    of a DELAY FIXED, DELAY MATERIAL or DELAY INFORMATION. A random draw is a hash of the
+    seed, the call site and the step's number, which a continued run counts from INITIAL
+    TIME as the one run does (kernel_extra.step_offset), so its draws are the one run's;
+    with TIME STEP changing during the run the steps have no such number."""
     lowered = model.schedule.model.variables
     buffers = [lowered[n] for n in model.schedule.initial if is_delay_fixed(lowered[n])]
     if buffers:
@@ -167,15 +175,14 @@ def _check_continuable(model, start: float, vals: dict) -> None:
                              "saved state does not hold: a run cannot continue from one; run from the "
                              "start (a value that changes at a time can be a time series, see params)")
     draws = helpers(RANDOM_DRAW)
-    for var in lowered.values():
+    for var in lowered.values() if model.kernel.dynamic_control else ():
         call = next((c for e in (var.expr, var.initial) if e is not None for c in ir.walk(e)
                      if isinstance(c, ir.Call) and c.func in draws), None)
         if call is not None:
-            # a draw is a hash of the time step's number, which a continued run counts from 0
             raise ParameterError(f"{call.pos or var.pos}: '{var.display}' draws {call.func}, whose values "
-                                 "depend on the time step's number from the start of the run: a run cannot "
-                                 "continue from a saved state without drawing other numbers than one run; "
-                                 "run from the start (a value that changes at a time can be a time series)")
+                                 "depend on the time step's number, and TIME STEP or SAVEPER changes during "
+                                 "this run: a run cannot continue from a saved state without drawing other "
+                                 "numbers than one run; run from the start")
     if not start <= vals["final time"]:
         raise ParameterError(f"the state's time ({start:g}) is after FINAL TIME ({vals['final time']:g})")
 
