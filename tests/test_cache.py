@@ -282,3 +282,16 @@ def test_max_size_belongs_to_prune(store, tmp_path, capsys):
     assert capsys.readouterr().err == ("error: --max-size is the size `smartspec cache prune` prunes to; "
                                        "`clear` takes none\n")
     assert len(cache.entries(store)) == 2
+
+
+def test_a_model_linked_elsewhere_reads_the_data_beside_it(store, tmp_path):
+    """A model loaded through a symbolic link in another folder names its data files
+    relative to its own folder (a GET call's file, and the data files of data variables)."""
+    text = ("k = GET DIRECT CONSTANTS('k.csv', ',', 'A1') ~~|\nd ~~|\nx = INTEG(-k * x + d, 8) ~~|\n" + CONTROL)
+    path = model_file(tmp_path / "models", text)
+    (path.parent / "k.csv").write_text("0.5\n")
+    (path.parent / "d.csv").write_text("Time,d\n0,1\n4,1\n")
+    (tmp_path / "elsewhere").mkdir()
+    os.symlink(path, tmp_path / "elsewhere" / "linked.mdl")
+    m = smartspec_dsl.load(tmp_path / "elsewhere" / "linked.mdl", tier="interpreter")
+    assert m.run()["x"].tolist() == [8.0, 5.0, 3.5, 2.75, 2.375]    # x + (-0.5 x + 1)

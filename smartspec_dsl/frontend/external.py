@@ -22,6 +22,7 @@ from __future__ import annotations
 import csv
 import itertools
 import math
+import os
 import re
 from dataclasses import replace
 from pathlib import Path
@@ -94,6 +95,13 @@ def _lift_nested(model: ir.Model) -> ir.Model:
             out[name] = replace(var, definitions=defs, expr=lift(var.expr, scalar),
                                 initial=lift(var.initial, scalar))
     return replace(model, variables=out)
+
+
+def model_folder(model_path: str | Path) -> Path:
+    """The folder a model's data files are named relative to: that of the model file
+    itself, a symbolic link to it followed (a model linked into another folder reads the
+    data beside it, as it does where it is)."""
+    return Path(os.path.realpath(model_path)).parent
 
 
 def data_file_names(base: Path) -> list[Path]:
@@ -227,7 +235,7 @@ def resolve_external(model: ir.Model, data_dir: str | Path | None = None,
 
     model = _lift_nested(model)
 
-    base = Path(model.source).parent if data_dir is None else Path(data_dir)
+    base = model_folder(model.source) if data_dir is None else Path(data_dir)
     reader = Reader(base, options)
     datafiles = _DataFiles(base, tuple(options.data_files))
     space = SubscriptSpace(model.subscript_ranges)
@@ -349,7 +357,7 @@ def fingerprint(model_path: str | Path, text: str, options: DataOptions | None =
     the path the model was loaded from. The data files next to the model, which only a
     model with data variables reads, are `folder_fingerprint`'s."""
     options = options or DataOptions()
-    base = Path(model_path).parent
+    base = model_folder(model_path)
     items = []
     for name in sorted(set(_GET_FILE.findall(text))):
         if name.startswith("?"):
@@ -371,6 +379,6 @@ def reads_data_folder(model: ir.Model, options: DataOptions | None = None) -> bo
 
 def folder_fingerprint(model_path: str | Path) -> str:
     """A digest of the data files next to the model (`data_file_names`: names and contents)."""
-    base = Path(model_path).parent
+    base = model_folder(model_path)
     return _digest((p.name, lambda p=p: read_in_folder(base, p.name, str(model_path))[1])
                    for p in data_file_names(base))
