@@ -612,3 +612,19 @@ w[Dst, K] = m[Src, K] + 1 ~~|
     assert values(m, "y", "d1 d2 d3") == [10, 0, 30]
     assert values(m, "z", "d1 d2 d3") == [3, 7, 11]
     assert values(m, "w", "d1,k1 d1,k2 d2,k1 d3,k2") == [2, 3, 4, 7]
+
+
+def test_modulo_and_quantum_sign_rules_of_the_help(tmp_path):
+    # the README's table says so: MODULO keeps the sign of a (Vensim's help, MODULO: "follows
+    # the C standard obeying (a/b)b + a%b = a"); QUANTUM truncates towards zero (help,
+    # QUANTUM: "Truncates A to the integer multiple of B that lies nearest to zero", its
+    # examples QUANTUM(-0.9, 1) = 0, QUANTUM(-1.9, 1) = -1, QUANTUM(50, 12) = 48, QUANTUM(X, 0) = X)
+    import smartspec_dsl
+    (tmp_path / "signs.mdl").write_text(
+        "m = MODULO(-7, 3) ~~|\nmp = MODULO(9, 5) ~~|\nq = QUANTUM(-7.5, 2) ~~|\n"
+        "q09 = QUANTUM(-0.9, 1) ~~|\nq19 = QUANTUM(-1.9, 1) ~~|\nq50 = QUANTUM(50, 12) ~~|\n"
+        "q0 = QUANTUM(3.5, 0) ~~|\n"
+        "INITIAL TIME = 0 ~~|\nFINAL TIME = 0 ~~|\nTIME STEP = 1 ~~|\nSAVEPER = 1 ~~|\n")
+    r = smartspec_dsl.load(tmp_path / "signs.mdl").run(tier="interpreter")
+    got = {k: float(r[k][0]) for k in ("m", "mp", "q", "q09", "q19", "q50", "q0")}
+    assert got == {"m": -1.0, "mp": 4.0, "q": -6.0, "q09": 0.0, "q19": -1.0, "q50": 48.0, "q0": 3.5}

@@ -28,6 +28,11 @@ MODEL = _eqs(
     "db plain = DELAY BATCH(batch in, 30, 3, 0, 0, 0)",
     "db initial = DELAY BATCH(batch in, 30, 3, 5, 2, 25)",
     "db at start = DELAY BATCH(0, 30, 3, 7, 0, 0)",
+    "db half step = DELAY BATCH(batch in, 30, 2.5, 0, 0, 0)",
+    "db under half = DELAY BATCH(batch in, 30, 2.4, 0, 0, 0)",
+    "db initime half = DELAY BATCH(0, 30, 3, 7, 1.5, 0)",
+    "fixed half step = DELAY FIXED(PULSE(3, 1), 2.5, 0)",
+    "fixed under half = DELAY FIXED(PULSE(3, 1), 2.4, 0)",
     "assembly = 40",
     "return from anodize = DELAY BATCH(assembly, 100, 3, 100, 2, 20)",
     # DELAY CONVEYOR(input, ctime, leak, initprofile, inittot, initctime)
@@ -136,6 +141,20 @@ def test_delay_batch_initial_batch_and_backlog(run):
     # "If initime is less than or equal to the initial time for the simulation then inibatch
     # is returned when the simulation starts."
     check(run, "db at start", pulses({0: 7.0}))
+
+
+def test_delay_batch_btime_between_time_steps_rounds_as_delay_fixed(run):
+    # "the time at which a batch is completed ... is determined by the value of btime when
+    # the batch started": a batch starting at 3 with btime 2.5 completes at 5.5, between two
+    # TIME STEPs. Chosen where the help is open: it is returned at the nearest TIME STEP, a
+    # half step rounding up (never before 5.5), as DELAY FIXED rounds a delay of 2.5 to 3
+    # steps and one of 2.4 to 2: one rule for the discrete delays.
+    check(run, "fixed half step", pulses({6: 1.0}))
+    check(run, "db half step", pulses({6: 30.0, 9: 30.0, 12: 30.0}))
+    check(run, "fixed under half", pulses({5: 1.0}))
+    check(run, "db under half", pulses({5: 30.0, 8: 30.0, 11: 30.0}))
+    # the initial batch's initime rounds the same way: 1.5 -> 2
+    check(run, "db initime half", pulses({2: 7.0}))
 
 
 def test_delay_batch_help_example(run):

@@ -127,8 +127,10 @@ _ALL = [
     _kernel("MIN", (2, 2), "fmin", "the smaller of two values", ARGUMENTS_AGREE),
     _kernel("MAX", (2, 2), "fmax", "the larger of two values", ARGUMENTS_AGREE),
     _kernel("INTEGER", (1, 1), "integer", "truncation towards zero", SAME_AS_FIRST),
-    _kernel("MODULO", (2, 2), "modulo", "remainder of a / b, with the sign of b", SAME_AS_FIRST),
-    _kernel("QUANTUM", (2, 2), "quantum", "QUANTUM(x, q): x rounded down to a multiple of q", SAME_AS_FIRST),
+    _kernel("MODULO", (2, 2), "modulo", "MODULO(a, b): remainder of a / b, with the sign of a (C's fmod, "
+            "as Vensim)", SAME_AS_FIRST),
+    _kernel("QUANTUM", (2, 2), "quantum", "QUANTUM(x, q): x truncated towards zero to a multiple of q "
+            "(x itself when q <= 0)", SAME_AS_FIRST),
     _kernel("XIDZ", (3, 3), "fxidz", "XIDZ(a, b, x): a / b, or x when b is 0", RATIO),
     _kernel("ZIDZ", (2, 2), "fzidz", "ZIDZ(a, b): a / b, or 0 when b is 0", RATIO),
     _kernel("IF THEN ELSE", (3, 3), "sel", "IF THEN ELSE(condition, then, else)", CHOICE),
@@ -215,7 +217,8 @@ _ALL = [
     _lowered("DEPRECIATE STRAIGHTLINE", (4, 4),
              "DEPRECIATE STRAIGHTLINE(input, life, period, initial): each period's input written off evenly"),
     _lowered("DELAY BATCH", (6, 6), "DELAY BATCH(input, bsize, btime, inibatch, initime, inibacklog): the input "
-             "collected into batches of bsize, each returned as one pulse btime after it starts", SAME_AS_FIRST),
+             "collected into batches of bsize, each returned as one pulse btime after it starts (at the nearest TIME STEP, "
+             "a half step rounding up, as DELAY FIXED)", SAME_AS_FIRST),
     _lowered("TIME BASE", (2, 2), "TIME BASE(start, slope): start + Time x slope, a second time axis",
              SAME_AS_FIRST),
     _lowered("GET TIME VALUE", (3, 3), "GET TIME VALUE(relative to, offset, 0): the model time"),
@@ -230,7 +233,8 @@ _ALL = [
              SAME_AS_FIRST),
     _lowered("GET DATA MEAN", (3, 3), "GET DATA MEAN(data, start, end): the mean of the points from start "
              "to end", SAME_AS_FIRST),
-    _lowered("TIME SHIFT", (2, 2), "TIME SHIFT(data, shift): the data series `shift` later", SAME_AS_FIRST),
+    _lowered("TIME SHIFT", (2, 2), "TIME SHIFT(data, shift): the data series seen `shift` ahead (its value at "
+             "Time + shift)", SAME_AS_FIRST),
     _lowered("CUMULATE", (1, 1), "CUMULATE(data): the running sum of a data series' points", SAME_AS_FIRST),
     _lowered("CUMULATEF", (1, 1), "CUMULATEF(data): the sum of all its points, at the last point's time",
              SAME_AS_FIRST),

@@ -32,7 +32,9 @@ def delay_batch(lw: Lowering, owner, node: Call) -> ir.Expr:
     exactly bsize ("collected into batches of size bsize"; the rest waits for the next),
     and a batch returned at a step frees the process for a batch starting at that same
     step (one process, each batch in it for btime). A bsize <= 0 never starts a batch.
-    Batches start at a TIME STEP; a btime under one TIME STEP takes one."""
+    Batches start at a TIME STEP and are returned at the TIME STEP nearest their
+    completion time (start + btime), a half step rounding up, as DELAY FIXED rounds its
+    delay time; a btime under one TIME STEP takes one."""
     pos = node.pos
     inp, bsize, btime, inibatch, initime, backlog0 = (lw.shared(owner, x, pos) for x in node.args)
     now = Ref(ir.TIME, (), pos)
@@ -43,9 +45,11 @@ def delay_batch(lw: Lowering, owner, node: Call) -> ir.Expr:
     names = {k: lw.fresh(owner, k) for k in ("batchbacklog", "batchinprocess", "batchdue", "batchreleased")}
     backlog, inproc, due, released = (Ref(n, (), pos) for n in names.values())
     accumulated = lw.aux(owner, "batchaccumulated", add(backlog, mul(inp, DT)), pos)
-    # the batch in process is returned at `later` when its completion time is reached by then
+    # the batch in process is returned at `later` when its completion time rounds to it:
+    # to the nearest TIME STEP, a half step up, as DELAY FIXED rounds its delay time
+    # (btime 2.5 from time 3 returns at 6, btime 2.4 at 5)
     completes = lw.aux(owner, "batchcompletes", BinOp("and", BinOp(">", inproc, Num(0.0)),
-                       BinOp("<=", due, add(later, mul(DT, Num(0.5))))), pos)
+                       BinOp("<", due, add(later, mul(DT, Num(0.5))))), pos)
     free = BinOp("or", BinOp("<=", inproc, Num(0.0)), completes)
     starts = lw.aux(owner, "batchstarts", BinOp("and", BinOp("and", free, BinOp(">", bsize, Num(0.0))),
                     BinOp(">=", accumulated, bsize)), pos)
