@@ -2,6 +2,8 @@
 not by the path it was loaded by nor by unrelated files beside it; listed, cleared and
 pruned least recently used first; kept under its size limit; safe to lose an entry."""
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -178,3 +180,118 @@ def test_the_cache_command_reports_a_bad_size(store, capsys):
     assert cli(["cache", "prune", "--max-size", "ten"]) == 2
     assert capsys.readouterr().err == ("error: --max-size: 'ten' is not a size (a number of bytes, or "
                                        "with K, M, G or T: '500M', '2G')\n")
+
+
+def test_a_name_equal_to_the_path_is_not_the_path(store, tmp_path, monkeypatch):
+    """Only the model's path is abstracted in the record, not a name spelled like it: a
+    model file named 'k' (no extension) whose constant is 'k', loaded again as ./k."""
+    path = model_file(tmp_path / "models", name="k")
+    monkeypatch.chdir(path.parent)
+    assert not smartspec_dsl.load("k", tier="interpreter").cached
+    m = smartspec_dsl.load(str(path), tier="interpreter")
+    assert m.cached and "k" in m.constants and m.run(params={"k": 0.25})["x"][1] == 6.0
+
+
+def test_only_the_caches_own_entries_are_listed_or_removed(store, tmp_path, monkeypatch):
+    """$SMARTSPEC_CACHE_DIR set to a folder that holds other things: those are never
+    listed, counted, evicted or cleared."""
+    (store / "photos").mkdir(parents=True)
+    (store / "photos" / "big.raw").write_bytes(b"\0" * 4096)
+    (store / ("0" * 23)).mkdir()
+    monkeypatch.setenv("SMARTSPEC_CACHE_SIZE", "1")
+    smartspec_dsl.load(model_file(tmp_path / "models"), tier="interpreter")
+    assert {e.kind for e in cache.entries(store)} == {"model", "kernel"}
+    assert cli(["cache", "clear"]) == 0 and cache.entries(store) == []
+    assert sorted(p.name for p in store.iterdir()) == ["0" * 23, "photos"]
+    assert (store / "photos" / "big.raw").stat().st_size == 4096
+
+
+def test_two_files_giving_one_data_variable_are_refused_naming_both(store, tmp_path, monkeypatch):
+    """A run's own output beside a model with data variables holds them too: it is never read
+    back as data in silence (the edited data file would be ignored); the ambiguity is an
+    error naming both files."""
+    path = model_file(tmp_path / "models", "d ~~|\ns = INTEG(d, 0) ~~|\n" + CONTROL.replace("4 ~", "10 ~"))
+    monkeypatch.chdir(path.parent)
+    (path.parent / "data.csv").write_text("Time,d\n0,10\n10,30\n")
+    assert cli(["run", "m.mdl", "-o", "a.csv", "--quiet"]) == 0
+    last = (path.parent / "a.csv").read_text().splitlines()[-1].split(",")
+    assert (float(last[0]), float(last[1]), float(last[2])) == (10.0, 30.0, 190.0)  # d = 10 + 2t, s = sum
+    (path.parent / "data.csv").write_text("Time,d\n0,100\n10,300\n")
+    with pytest.raises(smartspec_dsl.ModelError, match=r"m.mdl:1:1: data variable 'd' is given by 2 data "
+                                                       r"files: a.csv, data.csv; keep one"):
+        smartspec_dsl.load("m.mdl", tier="interpreter")
+    (path.parent / "a.csv").unlink()
+    m = smartspec_dsl.load("m.mdl", tier="interpreter")
+    assert not m.cached and m.run()["s"][-1] == 1900.0
+
+
+def test_damaged_machine_code_is_compiled_again(store, tmp_path):
+    """Truncated files of the compiled kernel (Numba's index and data, the module itself):
+    the next process compiles again, says so in one line, and gives the numbers."""
+    path = model_file(tmp_path / "models", variant(7))     # a kernel no other test compiled
+    assert smartspec_dsl.load(path, tier="compiled").run(tier="compiled")["x"][-1] == 0.5
+    damaged = list(store.glob("k*/__pycache__/*.nb[ic]")) + list(store.glob("k*/kernel.py"))
+    assert len(damaged) >= 3
+    for f in damaged:
+        f.write_bytes(f.read_bytes()[:100])
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "SMARTSPEC_CACHE_DIR": str(store)}
+    for _ in range(2):    # compiled again, then from the repaired cache
+        proc = subprocess.run([sys.executable, "-m", "smartspec_dsl", "run", str(path), "--tier", "compiled",
+                               "--quiet"], env=env, capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+        assert proc.stdout.splitlines()[-1].split(",")[:3] == ["4.0", "0.5", "0.5"]
+        if _ == 0:
+            assert "a damaged file in the kernel cache; compiling again" in proc.stderr
+    assert "damaged" not in proc.stderr
+
+
+def test_a_kernel_folder_removed_while_it_is_imported_is_written_again(store, tmp_path, monkeypatch):
+    """Another process clears the cache between the load and Numba's import of the kernel
+    (Numba then finds no folder to cache in): the kernel is written again and runs."""
+    import importlib.util
+    from smartspec_dsl.runtime import loader
+    m = smartspec_dsl.load(model_file(tmp_path / "models", variant(8)), tier="interpreter")
+    real, calls = importlib.util.spec_from_file_location, []
+
+    def racing(name, path, *args, **kw):
+        if not calls:
+            cache.clear(store)       # between the check of kernel.py and its import
+        calls.append(path)
+        return real(name, path, *args, **kw)
+    monkeypatch.setattr(loader.importlib.util, "spec_from_file_location", racing)
+    assert m.run(tier="compiled")["x"][-1] == 0.5 and len(calls) == 2
+
+
+def test_the_cache_folder_must_be_a_folder(store, tmp_path, monkeypatch, capsys):
+    not_a_folder = tmp_path / "c.csv"
+    not_a_folder.write_text("x\n")
+    monkeypatch.setenv("SMARTSPEC_CACHE_DIR", str(not_a_folder))
+    message = (f"{not_a_folder}: the kernel cache's folder ($SMARTSPEC_CACHE_DIR) is a file, not a folder: "
+               "name a folder (it is made if missing)")
+    with pytest.raises(SpecError) as err:
+        smartspec_dsl.load(model_file(tmp_path / "models"))
+    assert str(err.value) == message
+    for args in (["cache"], ["cache", "clear"]):
+        assert cli(args) == 2 and capsys.readouterr().err == f"error: {message}\n"
+    assert not_a_folder.read_text() == "x\n"
+
+
+def test_max_size_belongs_to_prune(store, tmp_path, capsys):
+    smartspec_dsl.load(model_file(tmp_path / "models"), tier="interpreter")
+    assert cli(["cache", "clear", "--max-size", "5"]) == 2
+    assert capsys.readouterr().err == ("error: --max-size is the size `smartspec cache prune` prunes to; "
+                                       "`clear` takes none\n")
+    assert len(cache.entries(store)) == 2
+
+
+def test_a_model_linked_elsewhere_reads_the_data_beside_it(store, tmp_path):
+    """A model loaded through a symbolic link in another folder names its data files
+    relative to its own folder (a GET call's file, and the data files of data variables)."""
+    text = ("k = GET DIRECT CONSTANTS('k.csv', ',', 'A1') ~~|\nd ~~|\nx = INTEG(-k * x + d, 8) ~~|\n" + CONTROL)
+    path = model_file(tmp_path / "models", text)
+    (path.parent / "k.csv").write_text("0.5\n")
+    (path.parent / "d.csv").write_text("Time,d\n0,1\n4,1\n")
+    (tmp_path / "elsewhere").mkdir()
+    os.symlink(path, tmp_path / "elsewhere" / "linked.mdl")
+    m = smartspec_dsl.load(tmp_path / "elsewhere" / "linked.mdl", tier="interpreter")
+    assert m.run()["x"].tolist() == [8.0, 5.0, 3.5, 2.75, 2.375]    # x + (-0.5 x + 1)

@@ -78,6 +78,34 @@ def quick_start() -> None:
         linalg.ensure_blas = probe
 
 
+def drop_damaged_cache(err: BaseException) -> str | None:
+    """When `err` (or an exception it carries) was raised reading a file of Numba's on-disk
+    cache (truncated by a full disk, a killed process, a partial copy: the unpickling
+    fails), remove that cache's index, so that Numba compiles the function again and
+    rewrites its files. The index's path, else None (not a damaged cache file)."""
+    caching = os.path.join("numba", "core", "caching.py")
+    seen = set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        tb, cache_file = err.__traceback__, None
+        while tb is not None:
+            code = tb.tb_frame.f_code
+            if code.co_name in ("_load_index", "_load_data") and code.co_filename.endswith(caching):
+                cache_file = tb.tb_frame.f_locals.get("self")
+            tb = tb.tb_next
+        index = getattr(cache_file, "_index_path", None)
+        if index is not None:
+            try:
+                os.remove(index)
+            except FileNotFoundError:
+                pass
+            except OSError:
+                return None
+            return str(index)
+        err = err.__cause__ or err.__context__
+    return None
+
+
 def load():
     """The interpreter module, compiled at most once per version (see `folder`);
     importing it compiles nothing until its first run."""
@@ -86,9 +114,14 @@ def load():
     if name in sys.modules:
         return sys.modules[name]
     path = folder() / f"interpreter-{key}" / "interpreter.py"
-    if not path.is_file():
+    source = (_HERE / "interpreter.py").read_bytes()
+    try:
+        intact = path.read_bytes() == source
+    except OSError:
+        intact = False
+    if not intact:        # missing, or damaged (a partial copy): written again
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_bytes(path, (_HERE / "interpreter.py").read_bytes())
+        write_bytes(path, source)
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import time
 
+from ..errors import SpecError
 from ..runtime import cache
 
 
 def add_parser(sub) -> None:
     """The command's arguments, as a sub-command of `sub`."""
     p = sub.add_parser("cache", help="show the kernel cache, or clear or prune it",
-                       description="Show the kernel cache (its folder, size and entries, least recently "
+                       description="Show the kernel cache (its folder, size and entries, most recently "
                                    "used first), remove every entry (clear), or remove the least "
                                    "recently used ones until it holds at most a size (prune). The "
                                    "folder is $SMARTSPEC_CACHE_DIR (default ~/.cache/smartspec); its "
@@ -38,8 +39,10 @@ def _ago(seconds: float) -> str:
 
 
 def main(args) -> int:
-    root = cache.cache_root()
+    root = cache.checked_root()
     limit = cache.size_limit()
+    if args.max_size and args.action != "prune":
+        raise SpecError(f"--max-size is the size `smartspec cache prune` prunes to; `{args.action}` takes none")
     if args.action == "clear":
         removed = cache.clear(root)
         print(f"{root}: removed {len(removed)} entries ({human(sum(e.size for e in removed))})")

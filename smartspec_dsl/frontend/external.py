@@ -22,6 +22,7 @@ from __future__ import annotations
 import csv
 import itertools
 import math
+import os
 import re
 from dataclasses import replace
 from pathlib import Path
@@ -96,6 +97,13 @@ def _lift_nested(model: ir.Model) -> ir.Model:
     return replace(model, variables=out)
 
 
+def model_folder(model_path: str | Path) -> Path:
+    """The folder a model's data files are named relative to: that of the model file
+    itself, a symbolic link to it followed (a model linked into another folder reads the
+    data beside it, as it does where it is)."""
+    return Path(os.path.realpath(model_path)).parent
+
+
 def data_file_names(base: Path) -> list[Path]:
     """The delimited data files next to a model that data variables are read from
     (every .tab/.csv but output.*), in name order; links are followed, and refused
@@ -130,13 +138,27 @@ def data_file_rows(path: Path, data: bytes) -> list[list[str]]:
 
 class _DataFiles:
     """Data variables' values: from the files a run names (Vensim's `-d`), else from the
-    delimited files next to the model."""
+    delimited files next to the model. A data variable two files give is ambiguous
+    (`table`): a stray file, or a run's own output written beside the model, must never
+    decide its values in silence."""
 
     def __init__(self, base: Path, files: tuple[Path, ...] = ()):
         self.base = base
         self.files = files
         self.series: dict[str, ir.LookupTable] | None = None
+        self.origin: dict[str, list[str]] = {}    # series key -> the files that give it
         self.notices: list[str] = []   # series read in time order (ir.Model.notices)
+
+    def table(self, key: str, pos) -> ir.LookupTable | None:
+        """The values of the data variable (element) `key`, None when no file gives them;
+        a ModelError naming the files when more than one does."""
+        series = self.load(pos)
+        where = self.origin.get(key, [])
+        if len(where) > 1:
+            raise ModelError(f"{pos}: data variable '{key}' is given by {len(where)} data files: "
+                             f"{', '.join(where)}; keep one (a run's output written beside the model "
+                             "holds its variables too: write it elsewhere), or name the file with --data")
+        return series.get(key)
 
     def where(self) -> str:
         return ", ".join(str(f) for f in self.files) if self.files else \
@@ -169,14 +191,19 @@ class _DataFiles:
                 cols = [[to_float(x) for x in r[1:]] for r in rows[1:]]
             for name, col in zip(names, cols):
                 kept = [i for i, (t, y) in enumerate(zip(times, col)) if not math.isnan(t) and not math.isnan(y)]
-                if kept and _series_key(name) not in self.series:
+                if not kept:
+                    continue
+                key, shown = _series_key(name), str(path) if self.files else Path(path).name
+                if shown not in self.origin.setdefault(key, []):
+                    self.origin[key].append(shown)
+                if key not in self.series:
                     # the rule of every lookup (ir.table_in_x_order): times read in order, said
                     table, notice = ir.table_in_x_order([(times[i], col[i]) for i in kept], str(path),
                                                         f"the data of '{name.strip()}'",
                                                         [f"cell {cells[i]}" for i in kept])
                     if notice:
                         self.notices.append(notice)
-                    self.series[_series_key(name)] = table
+                    self.series[key] = table
         return self.series
 
 
@@ -208,7 +235,7 @@ def resolve_external(model: ir.Model, data_dir: str | Path | None = None,
 
     model = _lift_nested(model)
 
-    base = Path(model.source).parent if data_dir is None else Path(data_dir)
+    base = model_folder(model.source) if data_dir is None else Path(data_dir)
     reader = Reader(base, options)
     datafiles = _DataFiles(base, tuple(options.data_files))
     space = SubscriptSpace(model.subscript_ranges)
@@ -264,14 +291,14 @@ def resolve_external(model: ir.Model, data_dir: str | Path | None = None,
             if call is not None:
                 tables = reader.series(call, len(combos))
             else:
-                series = datafiles.load(d.pos)
                 tables = []
                 for combo in combos:
                     key = f"{name}[{','.join(combo)}]" if combo else name
-                    if key not in series:
+                    table = datafiles.table(key, d.pos)
+                    if table is None:
                         raise ModelError(f"{d.pos}: data variable '{key}' has no equation and no "
                                          f"values in {datafiles.where()}")
-                    tables.append(series[key])
+                    tables.append(table)
             if call is not None and call.func in LOOKUPS:
                 kinds.add(ir.Kind.LOOKUP)
                 lookup_names.add(name)
@@ -330,7 +357,7 @@ def fingerprint(model_path: str | Path, text: str, options: DataOptions | None =
     the path the model was loaded from. The data files next to the model, which only a
     model with data variables reads, are `folder_fingerprint`'s."""
     options = options or DataOptions()
-    base = Path(model_path).parent
+    base = model_folder(model_path)
     items = []
     for name in sorted(set(_GET_FILE.findall(text))):
         if name.startswith("?"):
@@ -352,6 +379,6 @@ def reads_data_folder(model: ir.Model, options: DataOptions | None = None) -> bo
 
 def folder_fingerprint(model_path: str | Path) -> str:
     """A digest of the data files next to the model (`data_file_names`: names and contents)."""
-    base = Path(model_path).parent
+    base = model_folder(model_path)
     return _digest((p.name, lambda p=p: read_in_folder(base, p.name, str(model_path))[1])
                    for p in data_file_names(base))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -385,7 +386,7 @@ def read_subscript(call, filename: str) -> tuple[tuple[str, ...], tuple[str, ...
     """A subscript range's elements read from a file: (canonical, as written)."""
     if not isinstance(call, ir.Call) or call.func not in SUBSCRIPT:
         return (), ()
-    reader = Reader(Path(filename).parent)
+    reader = Reader(Path(os.path.realpath(filename)).parent)   # as external.model_folder
     if len(call.args) not in (4, 5):
         raise ModelError(f"{call.pos}: {call.func} takes 5 arguments, got {len(call.args)}")
     args = [a.value if isinstance(a, ir.Str) else "" for a in call.args]

@@ -8,7 +8,8 @@ source is the same). Each entry holds `about.json` (which model, what kind) and 
 folder's modification time is its last use: a load touches the entries it uses.
 
 The cache is kept under a size limit (`SMARTSPEC_CACHE_SIZE`, default 1 GiB) by
-removing the least recently used entries after each compile. Other processes may be
+removing the least recently used entries after each compile (only folders named as
+entries are: nothing else in the folder is ever listed or removed). Other processes may be
 reading an entry while it is removed: an entry is first renamed out of the way (one
 atomic step, so no reader ever sees half an entry under its name) and then deleted;
 files a reader has open stay readable, and a reader that finds an entry gone compiles
@@ -20,6 +21,7 @@ import io
 import json
 import os
 import pickle
+import re
 import shutil
 import time
 import uuid
@@ -34,6 +36,9 @@ GRACE_SECONDS = 60.0    # an entry used this recently may be in use: not evicted
 RECORD = "model.pkl"
 ABOUT = "about.json"
 _TRASH = ".removing-"
+# the names loader.py gives entries: a record's key, "k" and a kernel's; nothing else in
+# the folder (should $SMARTSPEC_CACHE_DIR name a folder of other things) is ever touched
+_ENTRY = re.compile(r"k?[0-9a-f]{24}")
 _UNITS = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
 
@@ -44,6 +49,17 @@ def cache_root() -> Path:
         return Path(env)
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "smartspec"
+
+
+def checked_root(root: Path | None = None) -> Path:
+    """The cache's folder (`cache_root()` unless given); a SpecError naming the setting when
+    it exists and is not a folder (a typo naming a file)."""
+    root = Path(root) if root is not None else cache_root()
+    if root.exists() and not root.is_dir():
+        setting = " ($SMARTSPEC_CACHE_DIR)" if os.environ.get("SMARTSPEC_CACHE_DIR") else ""
+        raise SpecError(f"{root}: the kernel cache's folder{setting} is a file, not a folder: "
+                        "name a folder (it is made if missing)")
+    return root
 
 
 def parse_size(text: str, where: str = "size") -> int:
@@ -113,7 +129,7 @@ def entries(root: Path | None = None) -> list[Entry]:
     except OSError:
         return []
     for item in listing:
-        if item.name.startswith(".") or not item.is_dir(follow_symlinks=False):
+        if not _ENTRY.fullmatch(item.name) or not item.is_dir(follow_symlinks=False):
             continue
         try:
             last = item.stat(follow_symlinks=False).st_mtime
@@ -147,7 +163,7 @@ def _sweep_trash(root: Path) -> None:
     """Finish removals a killed process left half done."""
     try:
         for item in os.scandir(root):
-            if item.name.startswith(_TRASH):
+            if item.name.startswith(_TRASH) and _ENTRY.fullmatch(item.name[len(_TRASH):-9]):
                 shutil.rmtree(item.path, ignore_errors=True)
     except OSError:
         pass
@@ -193,9 +209,10 @@ def enforce_limit(root: Path, keep=()) -> None:
 # -- records --------------------------------------------------------------------
 
 class _RecordPickler(pickle.Pickler):
-    """Pickles a compiled record without the model's path: the path a model was loaded by
-    (in every position, as `path` or `path:line:column...`) is stored as a reference, so the
-    record serves the same model however its path is typed."""
+    """Pickles a compiled record without the model's path: the path the model was compiled
+    by (the very string object, which every position shares, so that a name that happens
+    to equal it is kept; and the `path:line:column: ...` of a notice) is stored as a
+    reference, so the record serves the same model however its path is typed."""
 
     def __init__(self, file, path: str):
         super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
@@ -203,7 +220,9 @@ class _RecordPickler(pickle.Pickler):
         self.prefix = path + ":"
 
     def persistent_id(self, obj):
-        if type(obj) is str and (obj == self.path or obj.startswith(self.prefix)):
+        if obj is self.path:
+            return ""
+        if type(obj) is str and obj.startswith(self.prefix):
             return obj[len(self.path):]
         return None
 
@@ -235,7 +254,8 @@ def write_file(path: Path, data: bytes) -> None:
 
 
 def write_record(path: Path, record, model_path: str) -> None:
-    """Write a compiled record (any picklable object) atomically, its model path abstracted."""
+    """Write a compiled record (any picklable object) atomically, its model path abstracted:
+    `model_path` must be the string object the record was compiled with."""
     buf = io.BytesIO()
     _RecordPickler(buf, model_path).dump(record)
     write_file(path, buf.getvalue())

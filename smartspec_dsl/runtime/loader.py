@@ -11,7 +11,6 @@ import sys
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from .. import ir
@@ -40,7 +39,8 @@ def _compiler_fingerprint() -> str:
     for f in sorted(grammar_path().parent.glob("*.lark")):
         h.update(f.read_bytes())
     for f in sorted(Path(__file__).resolve().parents[1].rglob("*.py")):
-        h.update(f.read_bytes())
+        if "__pycache__" not in f.parts:    # the interpreter's copy (tier0) is made by a run
+            h.update(f.read_bytes())
     return h.hexdigest()
 
 
@@ -108,17 +108,28 @@ def _pin_controls(sched: Schedule) -> tuple[ir.Model, dict[str, ir.Expr]]:
 
 
 def _import_kernel(path: Path, key: str, source: str):
-    """The kernel module at `path` (written again from `source` if the cache lost it)."""
+    """The kernel module at `path` (written again from `source` if the cache lost or damaged
+    it, also while it is imported: another process may clear the cache meanwhile)."""
     name = f"smartspec_kernel_{key}"
     if name in sys.modules:
         return sys.modules[name]
-    if not path.is_file():
-        cache.write_file(path, source.encode())
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    for attempt in range(3):
+        try:
+            intact = path.read_bytes() == source.encode()
+        except OSError:
+            intact = False
+        if not intact:
+            cache.write_file(path, source.encode())
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        try:
+            spec.loader.exec_module(module)
+            return module
+        except (OSError, RuntimeError):   # the folder removed under Numba's cache locator
+            del sys.modules[name]
+            if attempt == 2:
+                raise
 
 
 @dataclass(frozen=True)
@@ -147,17 +158,17 @@ class _Origin:
     def record(self, values: dict[str, float] | None, key: str) -> tuple[Record, bool]:
         """The compiled record of this model under `key`, from the cache or compiled
         (then cached), and whether it came from the cache."""
-        entry = self.folder / key
-        record = cache.read_record(entry / cache.RECORD, str(self.path))
+        entry, filename = self.folder / key, str(self.path)
+        record = cache.read_record(entry / cache.RECORD, filename)
         if isinstance(record, Record) and (record.folder_data is None
                                            or record.folder_data == folder_fingerprint(self.path)):
             cache.touch(entry)
             return record, True
-        model, sched, kernel, derived = _compile(self.text, str(self.path), self.data, values, self.edits)
+        model, sched, kernel, derived = _compile(self.text, filename, self.data, values, self.edits)
         tape, unsupported = tape_of(kernel)
         folder_data = folder_fingerprint(self.path) if reads_data_folder(model, self.data) else None
         record = Record(model, sched, kernel, derived, tape, unsupported, folder_data)
-        cache.write_record(entry / cache.RECORD, record, str(self.path))
+        cache.write_record(entry / cache.RECORD, record, filename)   # the same string object
         cache.describe(entry, "model", self.path.name)
         return record, False
 
@@ -245,7 +256,7 @@ def load(path: str | os.PathLike, cache_dir: str | os.PathLike | None = None, lo
     # the files the text names and the run's data files are baked in at compile time
     digest = external_fingerprint(path, text, data)
     key = hashlib.sha256("\0".join([_fingerprint(), text, digest]).encode()).hexdigest()[:24]
-    folder = Path(cache_dir) if cache_dir else cache_root()
+    folder = cache.checked_root(cache_dir or None)
     m = _Origin(path, text, key, folder, data).load(None, key, log, tier)
     m.compile_seconds = time.perf_counter() - started
     return m

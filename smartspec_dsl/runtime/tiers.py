@@ -126,13 +126,29 @@ class Tiers:
         """The one-run entry of `tier`, with the generated kernel's `simulate` arguments."""
         tier0.quick_start()
         if tier == "compiled":
-            return self.module().simulate
+            return _recompiling(self.module().simulate)
         interp, tape = tier0.load(), self.tape()
-        return lambda *args: interp.simulate(tape, *args)
+        return _recompiling(lambda *args: interp.simulate(tape, *args))
 
     def simulate_batch(self, tier: str):
         tier0.quick_start()
         if tier == "compiled":
-            return self.module().simulate_batch
+            return _recompiling(self.module().simulate_batch)
         interp, tape = tier0.load(), self.tape()
-        return lambda *args: interp.simulate_batch(tape, *args)
+        return _recompiling(lambda *args: interp.simulate_batch(tape, *args))
+
+
+def _recompiling(entry):
+    """`entry`, which compiles again what it finds damaged in Numba's on-disk cache (a
+    truncated file: tier0.drop_damaged_cache), saying so in one line, instead of failing."""
+    def call(*args):
+        for _ in range(16):      # each damaged file once
+            try:
+                return entry(*args)
+            except Exception as err:
+                damaged = tier0.drop_damaged_cache(err)
+                if damaged is None:
+                    raise
+                print(f"warning: {damaged}: a damaged file in the kernel cache; compiling again", file=sys.stderr)
+        return entry(*args)
+    return call
