@@ -6,11 +6,14 @@ import sys
 
 def main(argv=None) -> int:
     try:
-        from .cli import main as cli_main
+        from .cli import end_quickly, main as cli_main
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130
-    return cli_main(argv)
+    try:
+        return cli_main(argv)
+    finally:
+        end_quickly()
 
 
 if __name__ == "__main__":

@@ -217,8 +217,8 @@ def test_every_unsupported_call_is_reported_in_one_pass():
     from smartspec_dsl.errors import UnsupportedFeature
     from smartspec_dsl.passes.pipeline import lower
     text = """x = Time ~~|
-a = DELAY CONVEYOR(x, 2, 0, flat, 0, 2) + 1 ~~|
-b = 2 * QUEUE FIFO(x, x, flat, 0, 1) ~~|
+a = DEPRECIATE BY SCHEDULE(x, x, x, 2, Time) + 1 ~~|
+b = 2 * SHIFT IF TRUE(x, 1, 1, 1, 0) ~~|
 c = frobnicate(x) ~~|
 flat((0,1),(1,1)) ~~|
 e = flat(x) + GET VDF DATA('run.vdf', 'x') ~~|
@@ -227,10 +227,12 @@ e = flat(x) + GET VDF DATA('run.vdf', 'x') ~~|
         lower(parse_model(text, "t.mdl"))
     lines = str(err.value).splitlines()
     assert lines == [
-        "t.mdl:2:5: Vensim function DELAY CONVEYOR is not supported by smartspec yet (keeps an initial "
-        "profile and leakage per unit of material in transit) (in the equation of 'a')",
-        "t.mdl:3:9: Vensim function QUEUE FIFO is not supported by smartspec yet (keeps the age of every "
-        "entry) (in the equation of 'b')",
+        "t.mdl:2:5: Vensim function DEPRECIATE BY SCHEDULE is not supported by smartspec yet (reads its "
+        "schedule as a whole subscripted array from its first element; not implemented yet (DEPRECIATE "
+        "STRAIGHTLINE is)) (in the equation of 'a')",
+        "t.mdl:3:9: Vensim function SHIFT IF TRUE is not supported by smartspec yet (changes the stored values "
+        "of another (subscripted) stock, which one equation per variable cannot express yet) (in the equation "
+        "of 'b')",
         "t.mdl:4:5: 'FROBNICATE' is not a Vensim function, nor a macro or lookup defined in this model "
         "(in the equation of 'c')",
         "t.mdl:6:15: Vensim function GET VDF DATA is not supported by smartspec: reads Vensim's own binary "

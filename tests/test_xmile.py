@@ -287,6 +287,12 @@ PICKS = doc("""
 <aux name="outside"><eqn>values[TIME + 4]</eqn></aux>
 <aux name="position"><eqn>letters.c * 10</eqn></aux>
 <aux name="sizes"><dimensions><dim name="two"/></dimensions><eqn>SIZE(SELF) * 100 + SIZE(grid) * 10 + SIZE(values)</eqn></aux>
+<gf name="ramp up"><xpts>0,10</xpts><ypts>0,100</ypts></gf>
+<aux name="table functions"><eqn>LOOKUPINV(ramp_up, 30) + LOOKUP_AREA(ramp_up, 0, 2) * 1000 + LOOKUP_FORWARD(ramp_up, 4)</eqn></aux>
+<aux name="converted table"><eqn>0+0</eqn><gf><xpts>0,1</xpts><ypts>10,20</ypts></gf></aux>
+<aux name="read tables"><eqn>LOOKUP(converted_table, 0.5) + converted_table(1) * 100 + LOOKUP(curve[x], 1.5)</eqn></aux>
+<aux name="untranslated"><eqn>{Untranslated function used}LOOKUP BACKWARD(converted_table, 0.5) + LOOKUP FORWARD(converted_table, 0.5)</eqn></aux>
+<aux name="read curve"><dimensions><dim name="two"/></dimensions><eqn>curve(6) + LOOKUP(curve[two], 3)</eqn></aux>
 <aux name="held"><eqn>IF TIME &gt; 2 THEN PREVIOUS(SELF, 0) ELSE TIME * 10</eqn></aux>
 <aux name="l2"><eqn>LOGB(256, 2)</eqn></aux>
 <aux name="l10"><eqn>LOGB(1000)</eqn></aux>
@@ -332,6 +338,22 @@ def test_positions_computed_when_the_model_runs(picks):
 def test_per_element_graphical_functions_share_the_variables_input(picks):
     # Stella writes one <eqn> (TIME) for the graphical functions of its elements
     assert (picks("curve[x]", 3.0), picks("curve[y]", 3.0)) == (30.0, 3.0)
+
+
+def test_vensims_table_functions_as_converters_write_them(picks):
+    # table 0 -> 0, 10 -> 100: inverse of 30 is 3; area from 0 to 2 is 20; forward at 4 is the
+    # next point's y, 100
+    assert picks("table functions", 0.0) == pytest.approx(3.0 + 20.0 * 1000 + 100.0)
+
+
+def test_graphical_functions_with_an_input_can_be_given_another(picks):
+    # as converters write a Vensim lookup (an input of 0+0) and as Stella calls a
+    # graphical function: LOOKUP(name, x) and name(x) read its table, element by element
+    assert picks("converted table", 3.0) == 10.0
+    assert picks("read tables", 0.0) == 15.0 + 2000.0 + 15.0
+    assert (picks("read curve[x]", 0.0), picks("read curve[y]", 0.0)) == (60.0 + 30.0, 0.0 + 3.0)
+    # Vensim's words a converter left untranslated: LOOKUP BACKWARD 10 and FORWARD 20 at 0.5
+    assert picks("untranslated", 0.0) == 30.0
 
 
 def test_self_is_the_variable_itself(picks):
@@ -413,3 +435,15 @@ def test_stella_10_drafts_put_variables_straight_in_the_model(tmp_path):
                     '<aux name="table"><gf><xscale min="0" max="2"/><ypts>0,10,20</ypts></gf></aux>'
                     '<display page_width="0"/></model></xmile>', encoding="utf-8")
     assert list(load(path).run()["s"]) == [1.0, 1.0, 11.0]
+
+
+def test_invalid_index_value_option(tmp_path):
+    # <uses_arrays invalid_index_value="NaN"> (XMILE 1.0 section 2.2.1): NaN instead of 0
+    path = tmp_path / "nan.xmile"
+    path.write_text(doc('<aux name="a"><dimensions><dim name="d"/></dimensions><eqn>5</eqn></aux>'
+                        '<aux name="p"><eqn>a[TIME + 1]</eqn></aux>', specs="<start>0</start><stop>2</stop><dt>1</dt>",
+                        extra='<dimensions><dim name="d" size="2"/></dimensions>\n').replace(
+        "<sim_specs>", '<header><options><uses_arrays invalid_index_value="NaN"/></options></header><sim_specs>'),
+        encoding="utf-8")
+    p = load(path).run()["p"]
+    assert list(p[:2]) == [5.0, 5.0] and np.isnan(p[2])

@@ -27,6 +27,8 @@ from smartspec_dsl.backend.kernel_extra import (lookup_invert, lookup_area, look
     step_offset)
 from smartspec_dsl.backend.kernel_market import (find_market_price, demand_at_price, supply_at_price,
     marketp, alloc_p)
+from smartspec_dsl.backend.kernel_queues import (conveyor_in, conveyor_out, parcels_size, profile_in, profile_out,
+    queue_age, queue_attrib_in, queue_attrib_out, queue_in, queue_out)
 
 from smartspec_dsl.backend.kernel_lib import (
     vector_rank, vector_sort_order, invert_matrix, allocate_available, allocate_by_priority,

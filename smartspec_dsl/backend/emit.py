@@ -354,7 +354,10 @@ class Emitter:
         for n in self.schedule.initial:
             var = vs[n]
             self.owner = n
-            if is_delay_fixed(var):
+            if is_delay_fixed(var) and buffer_of(var).out:
+                out.append(self.flush(f"st(v, {self.fixed_delay_slot[n]}, {self.parcels_size(var)})"))
+                out.append(self.flush(f"st(v, {self.slots[n]}, {self.parcels_call(n, 'out')})"))
+            elif is_delay_fixed(var):
                 _, delay, init = var.expr.args[:3]
                 size = self.expr(delay) if not self.whole_run(var) else self.material_size()
                 out.append(self.flush(f"st(v, {self.fixed_delay_slot[n]}, {size})"))
@@ -370,7 +373,9 @@ class Emitter:
         out = []
         for n in self.schedule.dynamic:
             self.owner = n
-            if is_delay_material(vs[n]):
+            if is_delay_fixed(vs[n]) and buffer_of(vs[n]).out:
+                out.append(self.flush(f"st(v, {self.slots[n]}, {self.parcels_call(n, 'out')})"))
+            elif is_delay_material(vs[n]):
                 j = self.fixed.index(n)
                 missing = self.expr(vs[n].expr.args[3])
                 out.append(self.flush(f"st(v, {self.slots[n]}, material_out(buf, bi[{2 * j}], "
@@ -398,6 +403,8 @@ class Emitter:
 
     def fixed_write(self, j: int, n: str) -> str:
         self.owner = n
+        if buffer_of(self.schedule.model.variables[n]).out:
+            return self.flush(self.parcels_call(n, "write"))
         if is_delay_material(self.schedule.model.variables[n]):
             return self.material_write(j, n)
         value = self.expr(self.schedule.model.variables[n].expr.args[0])
@@ -424,6 +431,52 @@ class Emitter:
         return (f"material_in(buf, bi[{2 * j}], bi[{2 * j + 1}], istep, {inp}, {delay}, {dt}, "
                 f"ld(v, {self.slots[n]}))")
 
+    # the functions of parcels (kernel_queues): DELAY CONVEYOR, QUEUE FIFO, DELAY PROFILE
+    def region(self, n: str) -> str:
+        """Buffer variable n's region and the step; before the buffer exists (the
+        initialisation) none, which the helpers do not read then."""
+        if self.step_expr != "istep":
+            return "v, ix(0), ix(0), ix(-1)"
+        j = self.fixed.index(n)
+        return f"buf, bi[{2 * j}], bi[{2 * j + 1}], istep"
+
+    def parcels_call(self, n: str, which: str) -> str:
+        """The output (`which` "out") or the step's write ("write") of buffer variable n."""
+        var = self.schedule.model.variables[n]
+        b, args = buffer_of(var), var.expr.args
+        values = [self.expr(args[i]) for i in (b.out_args if which == "out" else b.write_args)]
+        values += ["ld(v, 0)"] * b.clock + [f"ld(v, {self.slots['time step']})"]
+        values += [self.profile(var.expr, k) for k in b.tables]
+        return f"{b.out if which == 'out' else b.write}({self.region(n)}, {', '.join(values)})"
+
+    def parcels_size(self, var: ir.Variable) -> str:
+        t0, t1, dt = (f"ld(v, {self.slots[c]})" for c in ("initial time", "final time", "time step"))
+        return f"parcels_size({t0}, {t1}, {dt}, {self.expr(var.expr.args[buffer_of(var).span])})"
+
+    def profile(self, call: ir.Call, k: int) -> str:
+        """The table of the lookup named by argument k of `call` (lowering checked it names one)."""
+        return self.lookup_of(call.args[k].name, call.pos)
+
+    def queue_age(self, e: ir.Call) -> str:
+        """The QUEUE AGE and QUEUE ATTRIB functions (queue, ...): read from the region of the
+        queue, the hidden auxiliary its variable's equation names (lowering checked it is a
+        QUEUE FIFO or QUEUE FIFO ATTRIB)."""
+        vs = self.schedule.model.variables
+        q = e.args[0]
+        while isinstance(vs[q.name].expr, ir.Ref):
+            q = vs[q.name].expr
+        call = vs[q.name].expr
+        mode = QUEUE_READS.index(e.func)
+        ab = [self.expr(x) for x in e.args[1:3]] + ["0.0"] * (3 - len(e.args))
+        if call.func == "QUEUE FIFO":   # init, age range, profile; attributes 1
+            init, span, initatt, width, tables = call.args[3], call.args[4], ir.Num(1.0), 2.0, (2, 2)
+        else:                           # init, initatt, age range, profile, attribute profile
+            init, initatt, span, width, tables = call.args[6], call.args[7], call.args[8], 3.0, (4, 5)
+        values = ", ".join(self.expr(x) for x in (init, span, initatt))
+        dt = f"ld(v, {self.slots['time step']})"
+        return (f"queue_age({self.region(q.name)}, {float(mode)!r}, {ab[0]}, {ab[1]}, ld(v, 0), {dt}, "
+                f"{values}, {width!r}, {', '.join(self.profile(call, k) for k in tables)})")
+
 
 # The registry's functions with emit=OWN -> their Emitter method (a test checks that every
 # one has its entry).
@@ -438,4 +491,12 @@ OWN_EMITTERS = {
     "RAMP": Emitter.ramp,
     "PULSE": Emitter.pulse,
     "PULSE TRAIN": Emitter.pulse_train,
+    "QUEUE AGE AVERAGE": Emitter.queue_age,
+    "QUEUE AGE IN RANGE": Emitter.queue_age,
+    "QUEUE AGE OLDEST": Emitter.queue_age,
+    "QUEUE ATTRIB AVERAGE": Emitter.queue_age,
+    "QUEUE ATTRIB QUANTITY": Emitter.queue_age,
 }
+# the functions that read a queue, by their mode in kernel_queues.queue_age
+QUEUE_READS = ("QUEUE AGE AVERAGE", "QUEUE AGE IN RANGE", "QUEUE AGE OLDEST", "QUEUE ATTRIB AVERAGE",
+               "QUEUE ATTRIB QUANTITY")

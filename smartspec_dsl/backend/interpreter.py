@@ -32,6 +32,8 @@ from smartspec_dsl.backend.kernel_lib import (
     random_negative_binomial, random_normal, random_poisson, random_triangular, random_uniform,
     random_weibull, sel, st, tk, vector_at, vector_rank, vector_select, vector_sort_order, vsum,
     watched)
+from smartspec_dsl.backend.kernel_queues import (conveyor_in, conveyor_out, parcels_size, profile_in, profile_out,
+                                                queue_age, queue_attrib_in, queue_attrib_out, queue_in, queue_out)
 from smartspec_dsl.backend.kernel_market import (alloc_p, demand_at_price, find_market_price, marketp,
                                                  supply_at_price)
 from smartspec_dsl.backend.tape import META, OPCODE, OPS, STEP_NOW
@@ -40,8 +42,9 @@ from smartspec_dsl.backend.tape import META, OPCODE, OPS, STEP_NOW
  XIDZ, ZIDZ, STEP, WATCH, VSUM, LDP, ABS, EXP, LN, SQRT, SIN, COS, TAN, ASIN, ACOS, ATAN, SINH, COSH,
  TANH, LOG10, INTEGER, MODULO, QUANTUM, LOG2, GAMMA_LN, RAMP, PULSE, PULSE_TRAIN, LOOKUP_EXTRAPOLATE,
  LOOKUP_FORWARD, LOOKUP_BACKWARD, LOOKUP_INVERT, LOOKUP_AREA, BUFREAD, BUFWRITE, MATERIAL_OUT,
- MATERIAL_IN, INFORMATION_OUT, MATERIAL_SIZE, LOOKUP_SLOPE, ALLOC_P, VECTOR_RANK, VECTOR_SORT_ORDER,
- INVERT_MATRIX, ALLOCATE_AVAILABLE, ALLOCATE_BY_PRIORITY, FIND_MARKET_PRICE, DEMAND_AT_PRICE,
+ MATERIAL_IN, INFORMATION_OUT, MATERIAL_SIZE, LOOKUP_SLOPE, ALLOC_P, PARCELS_SIZE, CONVEYOR_OUT, CONVEYOR_IN,
+ QUEUE_OUT, QUEUE_IN, PROFILE_OUT, PROFILE_IN, QUEUE_ATTRIB_OUT, QUEUE_ATTRIB_IN, QUEUE_AGE, VECTOR_RANK,
+ VECTOR_SORT_ORDER, INVERT_MATRIX, ALLOCATE_AVAILABLE, ALLOCATE_BY_PRIORITY, FIND_MARKET_PRICE, DEMAND_AT_PRICE,
  SUPPLY_AT_PRICE, MARKETP, VECTOR_AT, VECTOR_SELECT, VECTOR_LOOKUP, RANDOM_UNIFORM,
  RANDOM_NORMAL, RANDOM_EXPONENTIAL, RANDOM_LOGNORMAL, RANDOM_TRIANGULAR, RANDOM_POISSON, RANDOM_GAMMA,
  RANDOM_BETA, RANDOM_WEIBULL, RANDOM_BINOMIAL, RANDOM_NEGATIVE_BINOMIAL, RANDOM_LOOKUP) = range(len(OPS))
@@ -211,6 +214,8 @@ def _rare(op, code, pc, d, m, tab, buf, bi, istep):
         st(m, d, lookup_slope(ld(m, code[pc + 2]), ld(m, code[pc + 3]), tab, tk(tab, 2 * k), tk(tab, 2 * k + 1)))
     elif op == ALLOC_P:
         st(m, d, alloc_p(ld(m, code[pc + 2]), ld(m, code[pc + 3]), ld(m, code[pc + 4]), ld(m, code[pc + 5])))
+    elif op <= QUEUE_AGE:
+        _parcels(op, code, pc, d, m, tab, buf, bi, istep)
     elif op <= VECTOR_LOOKUP:
         b = code[pc + 2]
         n = code[pc + 3]
@@ -289,6 +294,54 @@ def _random(op, code, pc, d, m, tab, istep):
     else:
         y = random_negative_binomial(x0, x1, x2, ld(m, code[a + 3]), ld(m, code[a + 4]),
                                      ld(m, code[a + 5]), ld(m, code[a + 6]), site, step, seed)
+    st(m, d, y)
+
+
+@njit(**JIT)
+def _parcels(op, code, pc, d, m, tab, buf, bi, istep):
+    """The opcodes of kernel_queues: [op, d, j, values..., table k (, second table k2)]
+    (PARCELS_SIZE: values only)."""
+    if op == PARCELS_SIZE:
+        st(m, d, parcels_size(ld(m, code[pc + 2]), ld(m, code[pc + 3]), ld(m, code[pc + 4]), ld(m, code[pc + 5])))
+        return
+    j = code[pc + 2]
+    off, n = bi[2 * j], bi[2 * j + 1]
+    a = pc + 3
+    two = op == QUEUE_ATTRIB_OUT or op == QUEUE_ATTRIB_IN or op == QUEUE_AGE
+    k = code[pc + LENGTH[op] - 2] if two else code[pc + LENGTH[op] - 1]
+    k2 = code[pc + LENGTH[op] - 1]
+    to, tn, ao, an = tk(tab, 2 * k), tk(tab, 2 * k + 1), tk(tab, 2 * k2), tk(tab, 2 * k2 + 1)
+    if op == CONVEYOR_OUT:
+        y = conveyor_out(buf, off, n, istep, ld(m, code[a]), ld(m, code[a + 1]), ld(m, code[a + 2]), tab, to, tn)
+    elif op == QUEUE_OUT:
+        y = queue_out(buf, off, n, istep, ld(m, code[a]), ld(m, code[a + 1]), ld(m, code[a + 2]), tab, to, tn)
+    elif op == CONVEYOR_IN:
+        conveyor_in(buf, off, n, istep, ld(m, code[a]), ld(m, code[a + 1]), ld(m, code[a + 2]), ld(m, code[a + 3]),
+                    ld(m, code[a + 4]), ld(m, code[a + 5]), tab, to, tn)
+        return
+    elif op == PROFILE_OUT:
+        y = profile_out(buf, off, n, istep, ld(m, code[a]), ld(m, code[a + 1]), ld(m, code[a + 2]),
+                        ld(m, code[a + 3]), tab, to, tn)
+    elif op == PROFILE_IN:
+        profile_in(buf, off, n, istep, ld(m, code[a]), ld(m, code[a + 1]), ld(m, code[a + 2]), ld(m, code[a + 3]),
+                   ld(m, code[a + 4]), tab, to, tn)
+        return
+    elif op == QUEUE_IN:
+        queue_in(buf, off, n, istep, ld(m, code[a]), ld(m, code[a + 1]), ld(m, code[a + 2]), ld(m, code[a + 3]),
+                 ld(m, code[a + 4]), ld(m, code[a + 5]), tab, to, tn)
+        return
+    elif op == QUEUE_ATTRIB_OUT:
+        y = queue_attrib_out(buf, off, n, istep, ld(m, code[a]), ld(m, code[a + 1]), ld(m, code[a + 2]), tab, to,
+                             tn, tab, ao, an)
+    elif op == QUEUE_ATTRIB_IN:
+        queue_attrib_in(buf, off, n, istep, ld(m, code[a]), ld(m, code[a + 1]), ld(m, code[a + 2]),
+                        ld(m, code[a + 3]), ld(m, code[a + 4]), ld(m, code[a + 5]), ld(m, code[a + 6]),
+                        ld(m, code[a + 7]), ld(m, code[a + 8]), tab, to, tn, tab, ao, an)
+        return
+    else:
+        y = queue_age(buf, off, n, istep, ld(m, code[a]), ld(m, code[a + 1]), ld(m, code[a + 2]),
+                      ld(m, code[a + 3]), ld(m, code[a + 4]), ld(m, code[a + 5]), ld(m, code[a + 6]),
+                      ld(m, code[a + 7]), ld(m, code[a + 8]), tab, to, tn, tab, ao, an)
     st(m, d, y)
 
 

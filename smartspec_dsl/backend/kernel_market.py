@@ -70,7 +70,7 @@ def _boundary(v, b, nd, ns, lo, hi):
 
 
 @njit(**JIT)
-def _reach(ptype, width):
+def _reach(ptype):
     """How far from its priority a curve of this type is searched for the market price, in
     widths: the support of the rectangular and triangular curves; 5 standard deviations of
     the normal, 10 widths of the exponential (where Vensim's FIND MARKET PRICE stops: with
@@ -104,7 +104,7 @@ def find_market_price(v, b, m, nd):
         if not q >= 0.0 or not _valid_profile(v[p], v[p + 2], v[p + 1]):
             return math.nan
         if q > 0.0 and v[p] != 0.0:
-            reach = _reach(v[p], v[p + 2]) * v[p + 2]
+            reach = _reach(v[p]) * v[p + 2]
             lo = min(lo, v[p + 1] - reach)
             hi = max(hi, v[p + 1] + reach)
     if lo > hi:    # no quantity depends on the price

@@ -48,6 +48,10 @@ OPS: dict[str, str] = {
     "LOOKUP_INVERT": "aii", "LOOKUP_AREA": "aai",
     "BUFREAD": "i", "BUFWRITE": "ia", "MATERIAL_OUT": "ia", "MATERIAL_IN": "iaaaa",
     "INFORMATION_OUT": "iaaa", "MATERIAL_SIZE": "aaa", "LOOKUP_SLOPE": "aai", "ALLOC_P": "aaaa",
+    # parcels (kernel_queues): the buffer region j, the values, the profiles' tables
+    "PARCELS_SIZE": "aaaa", "CONVEYOR_OUT": "iaaai", "CONVEYOR_IN": "iaaaaaai", "QUEUE_OUT": "iaaai",
+    "QUEUE_IN": "iaaaaaai", "PROFILE_OUT": "iaaaai", "PROFILE_IN": "iaaaaai", "QUEUE_ATTRIB_OUT": "iaaaii",
+    "QUEUE_ATTRIB_IN": "iaaaaaaaaaii", "QUEUE_AGE": "iaaaaaaaaaii",
     "VECTOR_RANK": "iia", "VECTOR_SORT_ORDER": "iia", "INVERT_MATRIX": "ii",
     "ALLOCATE_AVAILABLE": "iia", "ALLOCATE_BY_PRIORITY": "iiaa", "FIND_MARKET_PRICE": "iia",
     "DEMAND_AT_PRICE": "iia", "SUPPLY_AT_PRICE": "iia", "MARKETP": "iiaa", "VECTOR_AT": "iia",
@@ -71,8 +75,13 @@ _VALUE_CALLS = {
     "math.sinh": "SINH", "math.cosh": "COSH", "math.tanh": "TANH", "math.log10": "LOG10",
     "integer": "INTEGER", "modulo": "MODULO", "quantum": "QUANTUM", "log2": "LOG2",
     "gamma_ln": "GAMMA_LN", "ramp": "RAMP", "pulse": "PULSE", "pulse_train": "PULSE_TRAIN",
-    "material_size": "MATERIAL_SIZE", "alloc_p": "ALLOC_P",
+    "material_size": "MATERIAL_SIZE", "alloc_p": "ALLOC_P", "parcels_size": "PARCELS_SIZE",
 }
+# kernel_queues helpers `helper(buf, bi[2j], bi[2j + 1], istep, values..., tab, tk, tk)`, or
+# `helper(v, ix(0), ix(0), ix(-1), ...)` while initialising (the interpreter's bi is 0 then)
+_PARCELS = {"conveyor_out": "CONVEYOR_OUT", "conveyor_in": "CONVEYOR_IN", "queue_out": "QUEUE_OUT",
+            "queue_in": "QUEUE_IN", "queue_age": "QUEUE_AGE", "profile_out": "PROFILE_OUT",
+            "profile_in": "PROFILE_IN", "queue_attrib_out": "QUEUE_ATTRIB_OUT", "queue_attrib_in": "QUEUE_ATTRIB_IN"}
 _LOOKUPS = {"lookup": "LOOKUP", "lookup_extrapolate": "LOOKUP_EXTRAPOLATE",
             "lookup_forward": "LOOKUP_FORWARD", "lookup_backward": "LOOKUP_BACKWARD",
             "lookup_invert": "LOOKUP_INVERT"}
@@ -300,6 +309,11 @@ class _Builder:
         if f == "material_in":
             j = self.buffer_index(args[1], env)
             return self.emit("MATERIAL_IN", [j, *self.values(args[4:], env)])
+        if f in _PARCELS:
+            j = self.buffer_index(args[1], env) if _name(args[0]) == "buf" else 0
+            n_tables = 2 if len(args) >= 7 and _name(args[-6]) == "tab" else 1
+            tables = [self.table(args[len(args) - 3 * (t + 1):len(args) - 3 * t], env) for t in range(n_tables)]
+            return self.emit(_PARCELS[f], [j, *self.values(args[4:-3 * n_tables], env), *tables[::-1]])
         raise self.unsupported(node)
 
     # -- statements ------------------------------------------------------------
@@ -328,7 +342,7 @@ class _Builder:
                     return
                 self.store(slot, value, env)
                 return
-            if f in ("watched", "material_in"):
+            if f in ("watched", "material_in", "conveyor_in", "queue_in", "profile_in", "queue_attrib_in"):
                 self.value(call, env)
                 self.top = self.acc_top
                 self.last = None

@@ -1,6 +1,10 @@
 """`python -m smartspec_dsl.cli`, the same as the `smartspec` command."""
 import sys
 
-from . import main
+from . import end_quickly, main
 
-sys.exit(main())
+try:
+    code = main()
+finally:
+    end_quickly()
+sys.exit(code)

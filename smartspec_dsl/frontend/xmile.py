@@ -16,6 +16,7 @@ located at their element.
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,14 +102,14 @@ def _table(gf: Node, owner: str, notices: list[str]) -> tuple[ir.LookupTable, st
     return table, kind
 
 
-def _apply_table(table: str, kind: str, x: ir.Expr, pos) -> ir.Expr:
-    """A graphical function applied: interpolated within its points and flat beyond
-    them (continuous), extended along its end segments (extrapolate), or held at the
-    last point at or before x (discrete)."""
+def _apply_table(table: str, kind: str, x: ir.Expr, pos, subs: tuple[str, ...] = ()) -> ir.Expr:
+    """A graphical function (element `subs` of an arrayed one) applied: interpolated
+    within its points and flat beyond them (continuous), extended along its end
+    segments (extrapolate), or held at the last point at or before x (discrete)."""
     if kind == "continuous":
-        return ir.LookupCall(table, x, pos)
+        return ir.LookupCall(table, x, pos, tuple(subs))
     func = "LOOKUP EXTRAPOLATE" if kind == "extrapolate" else "LOOKUP BACKWARD"
-    return ir.Call(func, (ir.Ref(table, (), pos), x), pos)
+    return ir.Call(func, (ir.Ref(table, tuple(subs), pos), x), pos)
 
 
 # ---- reading the file ------------------------------------------------------------
@@ -243,11 +244,26 @@ def _qualified(text: str) -> list[str]:
 
 # ---- one variable -------------------------------------------------------------------
 
+# A converter from Vensim marks an equation it left in Vensim's words so; the function
+# names keep their spaces ('LOOKUP BACKWARD(g, 2)'), which XMILE writes as underscores.
+UNTRANSLATED = "{Untranslated function used}"
+_VENSIM_CALL = re.compile(r"\b([A-Za-z]+(?: [A-Za-z]+)+)(?=\s*\()")
+
+
+def _untranslated(text: str) -> str:
+    """The equation with its multi-word Vensim function names joined by underscores (the
+    same length, so positions in errors stay right); what they mean is up to the
+    translation (Vensim's table functions are read, others are reported)."""
+    return _VENSIM_CALL.sub(lambda m: m.group(1).replace(" ", "_"), text)
+
+
 def _equation(b: _Build, v: _Var, eqn: Node, ctx: Context) -> ir.Expr:
     text = eqn.text
     if text.strip() == "???":
         raise ModelError(f"{eqn.text_pos or eqn.pos}: the equation of '{v.display}' is '???': the "
                          "program that wrote this file could not convert it, so the file is incomplete")
+    if UNTRANSLATED in text:
+        text = _untranslated(text)
     raw = parse_equation(text, eqn.text_pos or eqn.pos, v.display)
     local = {n[len(v.prefix):] for n in b.vars if n.startswith(v.prefix)} if v.prefix else set()
 
@@ -266,9 +282,17 @@ def _equation(b: _Build, v: _Var, eqn: Node, ctx: Context) -> ir.Expr:
     return translate(ir.map_expr(raw, scope), ctx)
 
 
-def _definition(b: _Build, v: _Var, node: Node, ctx: Context, new: dict) -> ir.Expr | None:
-    """The value of `node` (the variable's element or one <element>): its equation,
-    through its graphical function when it has one; None when it is only a table."""
+def table_name(name: str) -> str:
+    """The hidden lookup holding the graphical function of variable `name` (which has an
+    equation too): what `name(x)` and LOOKUP(name, x) read."""
+    return f"{name} #gf"
+
+
+def _definition(b: _Build, v: _Var, node: Node, ctx: Context, new: dict,
+                subs: tuple[str, ...] = ()) -> ir.Expr | None:
+    """The value of `node` (the variable's element or one <element>, `subs`): its
+    equation, through its graphical function when it has one (kept as an element of
+    the variable's hidden table); the table itself when there is no equation."""
     eqn, gf = node.find("eqn"), (node if node.tag == "gf" else node.find("gf"))
     if node is not v.node:
         # an <element> takes what it leaves out from its variable: Stella writes one
@@ -279,9 +303,12 @@ def _definition(b: _Build, v: _Var, node: Node, ctx: Context, new: dict) -> ir.E
         table, kind = _table(gf, v.display, b.notices)
         if eqn is None or v.node.tag == "gf":
             return table
-        tname = f"{v.name} #gf{len(new) + 1}"
-        new[tname] = ir.Variable(tname, tname, ir.Kind.LOOKUP, lookup=table, pos=gf.pos, hidden=True)
-        return _apply_table(tname, kind, _equation(b, v, eqn, ctx), eqn.pos)
+        tname = table_name(v.name)
+        held = new.get(tname)
+        defs = (held.definitions if held else ()) + (ir.Definition(subs, (), "", None, lookup=table, pos=gf.pos),)
+        new[tname] = ir.Variable(tname, tname, ir.Kind.LOOKUP, lookup=None if v.dims else table,
+                                 pos=gf.pos, hidden=True, dims=v.dims, definitions=defs)
+        return _apply_table(tname, kind, _equation(b, v, eqn, ctx), eqn.pos, subs)
     if eqn is None:
         raise ModelError(f"{node.pos}: '{v.display}' has no equation")
     return _equation(b, v, eqn, ctx)
@@ -332,7 +359,7 @@ def _variable(b: _Build, v: _Var, ctx: Context, new: dict) -> ir.Variable:
             if s not in b.dims[d] and s != d:
                 raise ModelError(f"{part.pos}: '{s}' is not an element of dimension '{d}' "
                                  f"(in '{v.display}')")
-        values.append((subs, part, _definition(b, v, part, ctx, new)))
+        values.append((subs, part, _definition(b, v, part, ctx, new, subs)))
     kind = ir.Kind.AUXILIARY
     if node.tag == "stock":
         kind = ir.Kind.STOCK
@@ -469,15 +496,32 @@ def _translate_all(b: _Build, found: dict[str, _Var], params: dict,
     """The IR variables of `found` (a model's or a macro's), with the hidden tables of
     graphical functions applied to an equation; `params` are a macro's parameters."""
     var_dims = {n: v.dims for n, v in found.items()} | {p: () for p in params}
+    invalid = _invalid_index(b.root)
     lookups = {n for n, v in found.items() if v.node.tag == "gf"
                or (v.node.find("gf") is not None and v.node.find("eqn") is None)}
+    # a graphical function with an input can be called with another too: name(x)
+    tables = {n: table_name(n) for n, v in found.items() if n not in lookups and _has_gf(v.node)}
     variables: dict[str, ir.Variable] = {}
     new: dict[str, ir.Variable] = {}
     for name, v in found.items():
-        ctx = Context(b.dims, var_dims, lookups, v.display, v.dims, name, signatures)
+        ctx = Context(b.dims, var_dims, lookups, v.display, v.dims, name, signatures, invalid, tables)
         variables[name] = _variable(b, v, ctx, new)
     variables.update(new)
     return variables
+
+
+def _has_gf(node: Node) -> bool:
+    return node.find("gf") is not None or any(e.find("gf") is not None for e in node.findall("element"))
+
+
+def _invalid_index(root: Node) -> float:
+    """What a computed subscript outside its dimension gives: 0, or NaN when the header's
+    <options><uses_arrays invalid_index_value="NaN"/> says so (XMILE 1.0 section 2.2.1)."""
+    header = root.find("header")
+    options = header.find("options") if header is not None else None
+    arrays = options.find("uses_arrays") if options is not None else None
+    value = arrays.attrs.get("invalid_index_value", "0") if arrays is not None else "0"
+    return math.nan if value.strip().lower() == "nan" else 0.0
 
 
 def _signature(node: Node) -> tuple[tuple[str, ...], tuple]:
@@ -522,7 +566,7 @@ def _macro(b: _Build, node: Node, signatures: dict) -> ir.Macro:
     body = _translate_all(inner, inner.vars, params, signatures)
     out = _Var(node, name, display_name(raw), "", ())
     ctx = Context(b.dims, {n: v.dims for n, v in inner.vars.items()} | {p: () for p in params},
-                  set(), display_name(raw), (), name, signatures)
+                  set(), display_name(raw), (), name, signatures, _invalid_index(b.root))
     value = _equation(inner, out, eqn, ctx)
     body[name] = ir.Variable(name, display_name(raw), ir.Kind.AUXILIARY, expr=value, pos=eqn.pos,
                              definitions=(ir.Definition((), (), "=", value, pos=eqn.pos),))

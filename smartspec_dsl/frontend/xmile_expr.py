@@ -83,11 +83,15 @@ class _ToExpr(ExprRules):
     def wildcard(self, meta, children):
         return WILDCARD
 
+    def dimension_wildcard(self, meta, children):
+        # '*:SubA' (as converters write Vensim's SubA!): every element of that dimension
+        return WILDCARD + ":" + xmile_name(children[0])
+
     def subscripts(self, meta, children):
         out = []
         for c in children:
-            if c == WILDCARD:
-                out.append(WILDCARD)
+            if c == WILDCARD or (isinstance(c, str) and c.startswith(WILDCARD + ":")):
+                out.append(c)
             elif isinstance(c, ir.Num) and c.value == int(c.value) and c.value >= 1:
                 out.append(f"{INDEX}{int(c.value)}")
             elif isinstance(c, ir.Ref) and not c.subscripts:
@@ -178,6 +182,8 @@ class Context:
     owner_dims: tuple[str, ...] = ()
     owner_name: str = ""                          # its canonical name (what SELF means)
     macros: dict = field(default_factory=dict)    # macro -> (parameters, their default or None)
+    invalid_index: float = 0.0                    # a computed position outside its dimension
+    tables: dict = field(default_factory=dict)    # variable with a graphical function -> its table
 
 
 def _n(x: float) -> ir.Num:
@@ -251,6 +257,11 @@ NOT_YET = {"LOGNORMAL", "TRIANGULAR", "GAMMA", "BETA", "WEIBULL", "BINOMIAL", "N
            "PERMUTATIONS", "FACT", "RANK"}
 
 
+TABLE_FUNCTIONS = {"LOOKUPINV": "LOOKUP INVERT", "LOOKUP INVERT": "LOOKUP INVERT",
+                   "LOOKUP AREA": "LOOKUP AREA", "LOOKUP FORWARD": "LOOKUP FORWARD",
+                   "LOOKUP BACKWARD": "LOOKUP BACKWARD"}
+
+
 def _random(c: ir.Call, ctx: Context) -> ir.Expr:
     f, pos = c.func, c.pos
     if f in ("RANDOM", "UNIFORM"):  # RANDOM(min, max[, seed]): uniform on [min, max]
@@ -283,6 +294,9 @@ def _builtin(c: ir.Call, ctx: Context) -> ir.Expr:
     if name in ctx.lookups:
         (x,) = _args(c, 1, 1, ctx)
         return ir.LookupCall(name, x, pos)
+    if name in ctx.tables:   # a graphical function with an input of its own, given another
+        (x,) = _args(c, 1, 1, ctx)
+        return ir.LookupCall(ctx.tables[name], x, pos, tuple(ctx.var_dims.get(name, ())))
     if name in ctx.macros:
         return _macro_call(c, name, ctx)
     if f == COMPUTED_INDEX:
@@ -345,8 +359,20 @@ def _builtin(c: ir.Call, ctx: Context) -> ir.Expr:
         table, x = _args(c, 2, 2, ctx)
         if isinstance(table, ir.Ref) and table.name in ctx.lookups:
             return ir.LookupCall(table.name, x, pos, table.subscripts)
+        if isinstance(table, ir.Ref) and table.name in ctx.tables:
+            return ir.LookupCall(ctx.tables[table.name], x, pos, table.subscripts)
         raise ModelError(f"{pos}: LOOKUP's first argument must be a graphical function "
                          f"(in the equation of '{ctx.owner}')")
+    spaced = f.replace("_", " ")
+    if spaced in TABLE_FUNCTIONS:
+        # Vensim's table functions, as converters write them (LOOKUPINV, LOOKUP_AREA, ...)
+        n = 3 if spaced == "LOOKUP AREA" else 2
+        table, *rest = _args(c, n, n, ctx)
+        if not (isinstance(table, ir.Ref) and (table.name in ctx.lookups or table.name in ctx.tables)):
+            raise ModelError(f"{pos}: {f}'s first argument must be a graphical function "
+                             f"(in the equation of '{ctx.owner}')")
+        held = ctx.tables.get(table.name, table.name)
+        return ir.Call(TABLE_FUNCTIONS[spaced], (ir.Ref(held, table.subscripts, table.pos), *rest), pos)
     if f in STATISTICAL:
         return _random(c, ctx)
     if f == "STDDEV":
@@ -461,6 +487,11 @@ def _resolve_ref(r: ir.Ref, ctx: Context) -> ir.Expr:
             subs.append(COMPUTED)
         elif s == WILDCARD:
             subs.append(dim + "!")
+        elif s.startswith(WILDCARD + ":"):
+            if s[2:] not in ctx.dims:
+                raise ModelError(f"{r.pos}: '{s[2:]}' in '{r.name}[*:{s[2:]}]' is not a dimension "
+                                 f"(in the equation of '{ctx.owner}')")
+            subs.append(s[2:] + "!")
         elif s.startswith(INDEX):
             k = int(s[1:])
             elements = ctx.dims.get(dim, ())
@@ -478,7 +509,7 @@ def _resolve_ref(r: ir.Ref, ctx: Context) -> ir.Expr:
 def _is_position_variable(s: str, dim: str, ctx: Context) -> bool:
     """Whether subscript `s` of dimension `dim` names a variable (or the clock) whose
     value is the position, rather than an element or a dimension."""
-    if s in ctx.dims.get(dim, ()) or s in ctx.dims or s in (WILDCARD, COMPUTED) or s.startswith(INDEX):
+    if s in ctx.dims.get(dim, ()) or s in ctx.dims or s in (WILDCARD, COMPUTED) or s.startswith((INDEX, WILDCARD)):
         return False
     return (s in ctx.var_dims and not ctx.var_dims[s]) or s in CLOCK
 
@@ -508,9 +539,10 @@ def _computed_index(ref: ir.Ref, positions: list[ir.Expr], ctx: Context) -> ir.E
         term = ir.BinOp("*", term, _n(stride)) if stride != 1 else term
         offset = term if offset is None else ir.BinOp("+", offset, term)
     pick = ir.Call("VECTOR ELM MAP", (ir.Ref(ref.name, tuple(base), ref.pos), offset), ref.pos)
-    # a position outside its dimension gives 0 (XMILE 1.0, 3.7.1), not Vensim's :NA:
+    # a position outside its dimension gives 0 (XMILE 1.0, 3.7.1), or NaN when the file's
+    # <uses_arrays invalid_index_value="NaN"> says so (2.2.1); never Vensim's :NA:
     inside = None
     for at, dim in checks:
         ok = ir.BinOp("and", ir.BinOp(">=", at, _n(0.5)), ir.BinOp("<", at, _n(len(ctx.dims[dim]) + 0.5)))
         inside = ok if inside is None else ir.BinOp("and", inside, ok)
-    return ir.Call("IF THEN ELSE", (inside, pick, _n(0)), ref.pos)
+    return ir.Call("IF THEN ELSE", (inside, pick, _n(ctx.invalid_index)), ref.pos)

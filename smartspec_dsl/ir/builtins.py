@@ -40,6 +40,7 @@ SQUARE_ROOT = "square root of the argument's"
 POWER_OF = "first argument ^ second argument (a number)"
 TIMES_TIME = "first argument x time"
 PER_TIME = "1 / time"
+TIME_UNITS = "time"
 OF_TABLE = "the lookup's declared units"
 UNCHECKED = "not checked"
 
@@ -54,6 +55,17 @@ class Buffer:
     spans_run: bool
     initial_args: tuple[int, ...]
     step_args: tuple[int, ...]
+    # a function of parcels (backend/kernel_queues.py): its output helper `out(buf, off, n,
+    # istep, *out_args, [Time,] TIME STEP[, table])`, its step's write `write(..., *write_args,
+    # ...)` alike, its region sized by `parcels_size` for the run plus the time of argument
+    # `span`; `tables` the arguments that name profile lookups, `clock` whether both read Time
+    out: str = ""
+    write: str = ""
+    out_args: tuple[int, ...] = ()
+    write_args: tuple[int, ...] = ()
+    span: int = -1
+    tables: tuple[int, ...] = ()
+    clock: bool = False
 
 
 @dataclass(frozen=True)
@@ -232,6 +244,35 @@ _ALL = [
     # reads its history at the delay time current now
     _buffered("DELAY INFORMATION", (3, 3), "DELAY INFORMATION(input, delay, initial): the input the current "
               "delay time ago", Buffer(True, (2,), (1, 2)), SAME_AS_FIRST, True),
+    # parcels of material each with its own entry (kernel_queues.py), in the same buffer
+    _buffered("DELAY CONVEYOR", (6, 6), "DELAY CONVEYOR(input, ctime, leak, initprofile, inittot, initctime): "
+              "a conveyor whose speed follows ctime, losing leak a unit of time, initially holding inittot "
+              "along initprofile", Buffer(True, (4, 5), (4, 5), out="conveyor_out", write="conveyor_in",
+                                          out_args=(4, 5), write_args=(0, 1, 2, 4, 5), span=5, tables=(3,)),
+              SAME_AS_FIRST, True),
+    _buffered("QUEUE FIFO", (5, 5), "QUEUE FIFO(inflow, outflow, profile, initial, age range): a Level whose "
+              "entries keep their age, oldest out first", Buffer(
+                  True, (3, 4), (3, 4), out="queue_out", write="queue_in", out_args=(3,),
+                  write_args=(0, 1, 3, 4), span=4, tables=(2,), clock=True), TIMES_TIME),
+    _buffered("QUEUE FIFO ATTRIB", (9, 9), "QUEUE FIFO ATTRIB(in, out, inatt, attchg, profile, aprofile, init, "
+              "initatt, age range): a QUEUE FIFO whose entries carry an attribute, changing by attchg a unit "
+              "of time", Buffer(True, (6, 7, 8), (6, 7, 8), out="queue_attrib_out", write="queue_attrib_in",
+                                out_args=(6,), write_args=(0, 1, 2, 3, 6, 7, 8), span=8, tables=(4, 5),
+                                clock=True), TIMES_TIME),
+    _buffered("DELAY PROFILE", (5, 5), "DELAY PROFILE(profile, input, delay time, init, init grow): the input "
+              "spread over the response profile, rescaled to a mean delay of delay time", Buffer(
+                  True, (2, 3, 4), (2, 3, 4), out="profile_out", write="profile_in", out_args=(2, 3, 4),
+                  write_args=(1, 2, 3, 4), span=2, tables=(0,)), SAME_AS_SECOND),
+    _kernel("QUEUE AGE AVERAGE", (1, 2), "queue_age", "QUEUE AGE AVERAGE(queue, quant): the mean age of the "
+            "oldest quant in a QUEUE FIFO (all of it when quant <= 0 or omitted)", TIME_UNITS, OWN),
+    _kernel("QUEUE AGE IN RANGE", (3, 3), "queue_age", "QUEUE AGE IN RANGE(queue, minage, maxage): how much of "
+            "a QUEUE FIFO is aged from minage to maxage (:NA: leaves a side open)", SAME_AS_FIRST, OWN),
+    _kernel("QUEUE AGE OLDEST", (1, 1), "queue_age", "QUEUE AGE OLDEST(queue): the age of the oldest entry of a "
+            "QUEUE FIFO", TIME_UNITS, OWN),
+    _kernel("QUEUE ATTRIB AVERAGE", (1, 2), "queue_age", "QUEUE ATTRIB AVERAGE(queue, quant): the mean attribute "
+            "of the oldest quant in a QUEUE FIFO ATTRIB (all of it when quant <= 0 or omitted)", emit=OWN),
+    _kernel("QUEUE ATTRIB QUANTITY", (2, 2), "queue_age", "QUEUE ATTRIB QUANTITY(queue, quant): how much of the "
+            "oldest of a QUEUE FIFO ATTRIB has attributes adding up to quant", SAME_AS_FIRST, OWN),
     Builtin("INTEG", None, EQUATION, "INTEG(rate, initial): a stock"),
     Builtin("SINTEG", None, EQUATION, "SINTEG(rate, initial, min, max, quantum, special, threshold): a restricted stock"),
     # ---- arrays: expanded over elements by passes/subscripts.py and array_functions.py
@@ -279,6 +320,9 @@ CLOCKED = {n for n, b in BUILTINS.items() if b.clocked}
 ARRAY = {n for n, b in BUILTINS.items() if b.stage == FLATTENING}
 WHOLE_EQUATION = {n for n, b in BUILTINS.items() if b.stage == EQUATION}
 TAKES_LOOKUP = {n for n, b in BUILTINS.items() if b.takes_lookup}
+# the arguments that name lookups: the first of TAKES_LOOKUP, a parcel buffer's profiles
+LOOKUP_ARGS = {**{n: (0,) for n in TAKES_LOOKUP},
+               **{n: b.buffer.tables for n, b in BUILTINS.items() if b.buffer is not None and b.buffer.tables}}
 
 
 def helpers(emit: str) -> dict[str, str]:
@@ -326,17 +370,10 @@ NOT_SUPPORTED = {
     "TABBED ARRAY": "only as the whole right-hand side of a constant (x[A] = TABBED ARRAY(...))",
     "SIMULTANEOUS": "solves an algebraic loop by iteration inside the time step",
     "FIND ZERO": "searches for a root inside the time step",
-    "SHIFT IF TRUE": "changes the stored values of another variable, which one equation per "
-                     "variable cannot express",
-    "DELAY CONVEYOR": "keeps an initial profile and leakage per unit of material in transit",
-    "DELAY PROFILE": "",
-    "QUEUE FIFO": "keeps the age of every entry",
-    "QUEUE FIFO ATTRIB": "keeps the age of every entry",
-    "QUEUE ATTRIB": "keeps the age of every entry",
-    "QUEUE AGE AVERAGE": "keeps the age of every entry",
-    "QUEUE AGE IN RANGE": "keeps the age of every entry",
-    "QUEUE AGE OLDEST": "keeps the age of every entry",
-    "DEPRECIATE BY SCHEDULE": "",
+    "SHIFT IF TRUE": "changes the stored values of another (subscripted) stock, which one equation per "
+                     "variable cannot express yet",
+    "DEPRECIATE BY SCHEDULE": "reads its schedule as a whole subscripted array from its first element; "
+                              "not implemented yet (DEPRECIATE STRAIGHTLINE is)",
     "NET PRESENT VALUE": "accumulates by fiscal period; NPV and NPVE are supported",
     "INTERNAL RATE OF RETURN": "solves for the rate that makes the stream's net present value, by "
                                "fiscal period, zero",
@@ -360,11 +397,15 @@ KEYWORDS = {
     ":THE CONDITION:": ("skipped", "Reality Check equations are for Vensim's Reality Check tool, not a "
                         "simulation run: the parser reads and skips them"),
     ":IMPLIES:": ("skipped", "the consequence of a Reality Check (see :THE CONDITION:)"),
-    ":TEST INPUT:": ("not supported", "a Reality Check test input, for Vensim's Reality Check tool"),
-    ":AT LEAST ONCE:": ("not supported", "a Reality Check consequence, for Vensim's Reality Check tool"),
-    ":CROSSING:": ("not supported", "a Reality Check consequence, for Vensim's Reality Check tool"),
-    ":IGNORE:": ("not supported", "marks causes for Vensim's sketch and Reality Check tools"),
-    ":IS:": ("not supported", "assigns a string constant, which has no numerical value to simulate"),
+    ":TEST INPUT:": ("skipped", "a Reality Check test input (see :THE CONDITION:)"),
+    ":AT LEAST ONCE:": ("not supported", "a Reality Check consequence, for Vensim's Reality Check tool: "
+                        "a model using it stops with a syntax error at it"),
+    ":CROSSING:": ("not supported", "a Reality Check consequence, for Vensim's Reality Check tool: a model "
+                   "using it stops with a syntax error at it"),
+    ":IGNORE:": ("not supported", "marks causes for Vensim's sketch and Reality Check tools: a model "
+                 "using it stops with a syntax error at it"),
+    ":IS:": ("not supported", "assigns a string constant, which has no numerical value to simulate: a "
+             "model using it stops with a syntax error at it"),
 }
 # ... of those, the ones outside what a compiled run does (the rest may come)
 NEVER_SUPPORTED = {"A FUNCTION OF", "MESSAGE", "GET VDF CONSTANTS", "GET VDF DATA", "GET VDF LOOKUPS",

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 
 from .. import ir
-from ..ir.builtins import BUFFER, BUILTINS, CLOCKED, TAKES_LOOKUP, Buffer
+from ..ir.builtins import BUFFER, BUILTINS, CLOCKED, LOOKUP_ARGS, Buffer
 from ..errors import AlgebraicLoop, ModelError, PassContractError, UndefinedVariable, did_you_mean
 from .consteval import constant_value
 
@@ -101,8 +101,8 @@ def _check_lookup_names(model: ir.Model, var: ir.Variable, e: ir.Expr) -> None:
     """A lookup's name alone is only an argument of the functions that take a lookup
     (LOOKUP INVERT(table, y), ...); anywhere else Vensim reports it as a lookup used as
     a variable, and so do we: it has no value of its own."""
-    allowed = {id(n.args[0]) for n in ir.walk(e)
-               if isinstance(n, ir.Call) and n.func in TAKES_LOOKUP and n.args}
+    allowed = {id(n.args[k]) for n in ir.walk(e) if isinstance(n, ir.Call)
+               for k in LOOKUP_ARGS.get(n.func, ()) if k < len(n.args)}
     for node in ir.walk(e):
         if isinstance(node, ir.Ref) and id(node) not in allowed:
             target = model.variables.get(node.name)

@@ -34,7 +34,7 @@ from fractions import Fraction
 from .. import ir
 from ..errors import SourcePos
 from ..ir.builtins import (ARGUMENTS_AGREE, BUILTINS, CHOICE, OF_TABLE, PER_TIME, POWER_OF, RATIO,
-                           SAME_AS_FIRST, SAME_AS_SECOND, SQUARE_ROOT, TIMES_TIME, units_rules)
+                           SAME_AS_FIRST, SAME_AS_SECOND, SQUARE_ROOT, TIME_UNITS, TIMES_TIME, units_rules)
 from ..ir.builtins import DIMENSIONLESS as DIMENSIONLESS_RESULT
 
 Dim = tuple  # sorted ((unit, exponent), ...); () is dimensionless
@@ -247,6 +247,8 @@ class _Check:
             return ()
         if rule == PER_TIME:
             return None if self.time is None else _pow(self.time, Fraction(-1))
+        if rule == TIME_UNITS:
+            return self.time
         if rule == TIMES_TIME:
             return units[0] if units[0] in (None, NUMBER) or self.time is None else \
                 self.product(units[0], self.time)

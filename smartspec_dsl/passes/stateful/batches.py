@@ -1,9 +1,16 @@
-"""Batch and schedule functions whose state is a few numbers: DELAY BATCH (a backlog,
-the batch in process, its completion time and the batch being released), as discrete
-stocks that change once per TIME STEP, as Vensim's discrete delays do."""
+"""Batches, conveyors and queues. DELAY BATCH's state is a few numbers (a backlog, the
+batch in process, its completion time and the batch being released): discrete stocks
+that change once per TIME STEP, as Vensim's discrete delays do. DELAY CONVEYOR, DELAY
+PROFILE, QUEUE FIFO and QUEUE FIFO ATTRIB keep parcels of material, each with its own
+entry, as many as the run has steps: each call stays, the whole equation of its own
+hidden auxiliary, and the kernel keeps its parcels in its buffer
+(backend/kernel_queues.py); a QUEUE AGE or QUEUE ATTRIB call becomes a hidden auxiliary
+too, so that it is computed with the step's auxiliaries, where the buffer is at hand."""
 from __future__ import annotations
 
 from ... import ir
+from ...errors import ModelError
+from ...ir.builtins import LOOKUP_ARGS
 from .base import DT, BinOp, Call, Lowering, Num, Ref, add, div, mul, sub
 
 
@@ -56,6 +63,45 @@ def delay_batch(lw: Lowering, owner, node: Call) -> ir.Expr:
     return div(released, DT)
 
 
+def parcels(lw: Lowering, owner, node: Call) -> ir.Expr:
+    """DELAY CONVEYOR, QUEUE FIFO, DELAY PROFILE: the call stays, as its own hidden auxiliary.
+    A queue is its variable's whole equation (Vensim's restriction: the QUEUE AGE functions
+    read the variable as the queue)."""
+    var = lw.model.variables[owner]
+    whole = isinstance(var.expr, Call) and var.expr.func == node.func and var.expr.pos == node.pos
+    if node.func.startswith("QUEUE") and not whole:
+        raise ModelError(f"{node.pos}: {node.func} must be the whole equation of its variable "
+                         f"('{var.display} = {node.func}(...)')")
+    for k in LOOKUP_ARGS[node.func]:
+        arg = node.args[k]
+        target = lw.model.variables.get(arg.name) if isinstance(arg, Ref) else None
+        if target is None or target.kind is not ir.Kind.LOOKUP:
+            raise ModelError(f"{node.pos}: {node.func}'s argument {k + 1} must be the name of a lookup "
+                             "(its profile)")
+    return lw.aux(owner, node.func.lower().replace(" ", ""), node, node.pos)
+
+
+def queue_age(lw: Lowering, owner, node: Call) -> ir.Expr:
+    """QUEUE AGE AVERAGE/IN RANGE/OLDEST: the call, as its own hidden auxiliary. Its first
+    argument must name a queue (Vensim would return :NA: all run long: refused instead)."""
+    q = node.args[0]
+    queue = lw.model.variables.get(q.name) if isinstance(q, Ref) else None
+    kinds = ("QUEUE FIFO ATTRIB",) if "ATTRIB" in node.func else ("QUEUE FIFO", "QUEUE FIFO ATTRIB")
+    if queue is None or not (isinstance(queue.expr, Call) and queue.expr.func in kinds):
+        raise ModelError(f"{node.pos}: {node.func}'s first argument must be the name of a variable "
+                         f"defined by {' or '.join(kinds)}")
+    return lw.aux(owner, "queueage", node, node.pos)
+
+
 LOWERINGS = {
     "DELAY BATCH": delay_batch,
+    "DELAY CONVEYOR": parcels,
+    "QUEUE FIFO": parcels,
+    "QUEUE FIFO ATTRIB": parcels,
+    "DELAY PROFILE": parcels,
+    "QUEUE AGE AVERAGE": queue_age,
+    "QUEUE AGE IN RANGE": queue_age,
+    "QUEUE AGE OLDEST": queue_age,
+    "QUEUE ATTRIB AVERAGE": queue_age,
+    "QUEUE ATTRIB QUANTITY": queue_age,
 }
