@@ -338,3 +338,15 @@ def test_tables_the_modeller_never_wrote_are_not_watched(tmp_path):
     assert result["cf"].tolist() == [16.0] * 9
     assert result["d"].tolist() == [1, 3, 5, 3.5, 2, 5, 8, 8, 8]
     assert [w for w in result.warnings if w.kind == "lookup"] == []
+
+
+@pytest.mark.parametrize("tier", ["compiled", "interpreter"])
+def test_an_infinite_constant_is_reported_though_later_saves_skip_constants(tmp_path, tier):
+    """The scan for infinite values skips the constants after the first save (they are set
+    once, before it): c = 1e400 (inf), not saved, is reported at the first save, time 0."""
+    path = tmp_path / "c.mdl"
+    path.write_text("c = 1e400 ~~|\nx = Time ~~|\n"
+                    "INITIAL TIME = 0 ~~| FINAL TIME = 3 ~~| TIME STEP = 1 ~~| SAVEPER = 1 ~~|\n")
+    bad = [w for w in smartspec_dsl.load(path).run(return_columns=["x"], tier=tier).warnings if w.kind == "inf"]
+    assert [(w.variable, w.time, w.pos.line) for w in bad] == [("c", 0.0, 1)]
+    assert "'c' is +inf at time 0 (not saved)" in bad[0].message
