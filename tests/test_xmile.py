@@ -293,6 +293,7 @@ PICKS = doc("""
 <aux name="read tables"><eqn>LOOKUP(converted_table, 0.5) + converted_table(1) * 100 + LOOKUP(curve[x], 1.5)</eqn></aux>
 <aux name="untranslated"><eqn>{Untranslated function used}LOOKUP BACKWARD(converted_table, 0.5) + LOOKUP FORWARD(converted_table, 0.5)</eqn></aux>
 <aux name="read curve"><dimensions><dim name="two"/></dimensions><eqn>curve(6) + LOOKUP(curve[two], 3)</eqn></aux>
+<aux name="flipped"><dimensions><dim name="letters"/><dim name="two"/></dimensions><eqn>grid' + grid[@2, @1] / 100</eqn></aux>
 <aux name="held"><eqn>IF TIME &gt; 2 THEN PREVIOUS(SELF, 0) ELSE TIME * 10</eqn></aux>
 <aux name="l2"><eqn>LOGB(256, 2)</eqn></aux>
 <aux name="l10"><eqn>LOGB(1000)</eqn></aux>
@@ -354,6 +355,19 @@ def test_graphical_functions_with_an_input_can_be_given_another(picks):
     assert (picks("read curve[x]", 0.0), picks("read curve[y]", 0.0)) == (60.0 + 30.0, 0.0 + 3.0)
     # Vensim's words a converter left untranslated: LOOKUP BACKWARD 10 and FORWARD 20 at 0.5
     assert picks("untranslated", 0.0) == 30.0
+
+
+def test_transposition_and_dimension_positions(picks):
+    # flipped[letters, two] = grid[two, letters], by the ' operator and by @2, @1
+    assert picks("flipped[c,y]", 0.0) == pytest.approx(30.3) and picks("flipped[a,x]", 0.0) == pytest.approx(-1.01)
+
+
+def test_transposing_a_square_matrix_is_refused_where_it_is():
+    square = doc('<aux name="m"><dimensions><dim name="d"/><dim name="d"/></dimensions><eqn>1</eqn></aux>'
+                 "<aux name=\"t\"><dimensions><dim name=\"d\"/><dim name=\"d\"/></dimensions><eqn>m'</eqn></aux>",
+                 extra='<dimensions><dim name="d" size="2"/></dimensions>\n')
+    with pytest.raises(UnsupportedFeature, match=r"m.xmile:6:\d+: dimension 'd' is used twice"):
+        parse_xmile(square.encode(), "m.xmile")
 
 
 def test_self_is_the_variable_itself(picks):
@@ -447,3 +461,32 @@ def test_invalid_index_value_option(tmp_path):
         encoding="utf-8")
     p = load(path).run()["p"]
     assert list(p[:2]) == [5.0, 5.0] and np.isnan(p[2])
+
+
+def test_a_non_negative_stock_cuts_its_outflows_in_order(tmp_path):
+    # Stella: the outflows get what the stock holds plus its inflows, in outflow order, and
+    # whatever they feed receives only that: no material is made
+    path = tmp_path / "nn.xmile"
+    path.write_text(doc("""
+<stock name="Inventory"><eqn>10</eqn><outflow>shipping</outflow><non_negative/></stock>
+<stock name="Shipped"><eqn>0</eqn><inflow>shipping</inflow></stock>
+<flow name="shipping"><eqn>4</eqn></flow>
+<stock name="tank"><eqn>10</eqn><inflow>fill</inflow><outflow>first</outflow><outflow>second</outflow><non_negative/></stock>
+<flow name="fill"><eqn>1</eqn></flow>
+<flow name="first"><eqn>6</eqn></flow>
+<flow name="second"><eqn>6</eqn></flow>
+""", specs="<start>0</start><stop>4</stop><dt>1</dt>"), encoding="utf-8")
+    r = load(path).run()
+    assert list(r["shipping"]) == [4, 4, 2, 0, 0] and list(r["Shipped"]) == [0, 4, 8, 10, 10]
+    # tank 10 + 1 in: first takes 6, second the 5 left; then 1 a step, all to first
+    assert list(r["first"][:3]) == [6, 1, 1] and list(r["second"][:3]) == [5, 0, 0]
+    assert list(r["tank"][:3]) == [10, 0, 0]
+
+
+def test_a_graphical_functions_range_warning_names_the_variable(tmp_path, capsys):
+    path = tmp_path / "gf.xmile"
+    path.write_text(doc('<aux name="g"><eqn>TIME</eqn><gf><xpts>0,1</xpts><ypts>0,1</ypts></gf></aux>',
+                        specs="<start>0</start><stop>2</stop><dt>1</dt>"), encoding="utf-8")
+    assert main(["run", str(path), "-o", str(tmp_path / "out.csv")]) == 0
+    err = capsys.readouterr().err
+    assert "the graphical function of g" in err and "#gf" not in err

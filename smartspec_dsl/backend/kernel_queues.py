@@ -323,7 +323,8 @@ def profile_in(buf, off, n, istep, x, delay, init, grow, dt, tab, toff, tn):
     if istep == 0:
         for m in range(HEAD, n):
             buf[off + m] = 0.0
-        for k in range(1, steps + 1):
+        # (once, at the start: response steps x the run's steps at most)
+        for k in range(1, steps):
             before = init * math.exp(-grow * k * dt)
             for m in range(1, min(steps - k, n - HEAD - 1) + 1):
                 buf[off + HEAD + m] += _response(m + k, delay, dt, total, scale, tab, toff, tn) * before

@@ -25,6 +25,7 @@ from .. import ir
 from ..errors import ModelError, UnsupportedFeature
 from ..files import read_regular_file
 from .xmile_expr import Context, display_name, parse_equation, translate, xmile_name
+from .xmile_stocks import limit_outflows, left_for, non_negative, stock_rate
 from .xmile_xml import Node, read_xml
 
 CONTROL_DISPLAY = {"initial time": "INITIAL TIME", "final time": "FINAL TIME",
@@ -52,6 +53,9 @@ class _Build:
     vars: dict[str, _Var] = field(default_factory=dict)
     notices: list[str] = field(default_factory=list)   # ir.Model.notices
     connections: list = field(default_factory=list)     # (<connect>, module, where it sits)
+    # outflow -> (the non-negative stock it alone drains, the outflows served before it,
+    # the stock's inflows counted as available)
+    limits: dict = field(default_factory=dict)
 
 
 def _numbers(node: Node, what: str) -> list[float]:
@@ -306,37 +310,14 @@ def _definition(b: _Build, v: _Var, node: Node, ctx: Context, new: dict,
         tname = table_name(v.name)
         held = new.get(tname)
         defs = (held.definitions if held else ()) + (ir.Definition(subs, (), "", None, lookup=table, pos=gf.pos),)
-        new[tname] = ir.Variable(tname, tname, ir.Kind.LOOKUP, lookup=None if v.dims else table,
-                                 pos=gf.pos, hidden=True, dims=v.dims, definitions=defs)
+        # shown in messages by what the modeller wrote, not by its hidden name
+        new[tname] = ir.Variable(tname, f"the graphical function of {v.display}", ir.Kind.LOOKUP,
+                                 lookup=None if v.dims else table, pos=gf.pos, hidden=True, dims=v.dims,
+                                 definitions=defs)
         return _apply_table(tname, kind, _equation(b, v, eqn, ctx), eqn.pos, subs)
     if eqn is None:
         raise ModelError(f"{node.pos}: '{v.display}' has no equation")
     return _equation(b, v, eqn, ctx)
-
-
-def _flow_sum(b: _Build, v: _Var, tag: str, subs) -> list[ir.Expr]:
-    out = []
-    for n in v.node.findall(tag):
-        name = v.prefix + xmile_name(n.text)
-        if name not in b.vars:
-            raise ModelError(f"{n.text_pos or n.pos}: {tag} '{n.text.strip()}' of stock '{v.display}' "
-                             "is not a variable of the model")
-        out.append(ir.Ref(name, tuple(subs) if b.vars[name].dims else (), n.pos))
-    return out
-
-
-def _non_negative(b: _Build, node: Node) -> bool:
-    """Stella's non-negative stocks and uniflows: the element's own <non_negative>
-    (any text but 'false'), else the file's <behavior> for all stocks or flows."""
-    nn = node.find("non_negative")
-    if nn is not None:
-        return nn.text.strip().lower() != "false"
-    behavior = b.root.find("behavior")
-    if behavior is None:
-        return False
-    kind = behavior.find(node.tag)
-    return any(x is not None and x.find("non_negative") is not None and
-               x.find("non_negative").text.strip().lower() != "false" for x in (behavior, kind))
 
 
 def _variable(b: _Build, v: _Var, ctx: Context, new: dict) -> ir.Variable:
@@ -374,10 +355,14 @@ def _variable(b: _Build, v: _Var, ctx: Context, new: dict) -> ir.Variable:
     for subs, part, value in values:
         ppos = part.pos
         if kind is ir.Kind.STOCK:
-            rate = _stock_rate(b, v, subs, ppos)
+            rate = stock_rate(b, v, subs, ppos)
             value = ir.Call("INTEG", (rate, value), ppos)
-        elif kind is ir.Kind.FLOW and _non_negative(b, node):
+        elif kind is ir.Kind.FLOW and non_negative(b, node):
             value = ir.Call("MAX", (ir.Num(0.0), value), ppos)  # a uniflow
+        if kind in (ir.Kind.FLOW, ir.Kind.AUXILIARY) and v.name in b.limits:
+            # it drains a non-negative stock: never more than the stock has left for it
+            value = ir.Call("MIN", (value, ir.Call("MAX", (ir.Num(0.0), left_for(b, v.name, subs, ppos)),
+                                                   ppos)), ppos)
         if kind is ir.Kind.LOOKUP:
             defs.append(ir.Definition(subs, (), "", None, lookup=value, pos=ppos))
         else:
@@ -428,21 +413,6 @@ def _parts(b: _Build, v: _Var) -> list[tuple[tuple[str, ...], Node]]:
     return [(combo, Node("element", {}, e.pos, "", e.text_pos, [e])) for combo, e in zip(combos, eqns)]
 
 
-def _stock_rate(b: _Build, v: _Var, subs, pos) -> ir.Expr:
-    rate: ir.Expr | None = None
-    for ref in _flow_sum(b, v, "inflow", subs):
-        rate = ref if rate is None else ir.BinOp("+", rate, ref)
-    for ref in _flow_sum(b, v, "outflow", subs):
-        rate = ir.UnaryOp("-", ref) if rate is None else ir.BinOp("-", rate, ref)
-    if rate is None:
-        rate = ir.Num(0.0)
-    if _non_negative(b, v.node):
-        # the stock cannot fall below zero within one step: its net outflow is cut to what it holds
-        me = ir.Ref(v.name, tuple(subs), pos)
-        rate = ir.Call("MAX", (rate, ir.BinOp("/", ir.UnaryOp("-", me), ir.Ref("time step", (), pos))), pos)
-    return rate
-
-
 def _is_number(e) -> bool:
     return isinstance(e, ir.Num) or (isinstance(e, ir.UnaryOp) and e.op == "-" and isinstance(e.operand, ir.Num))
 
@@ -483,6 +453,7 @@ def parse_xmile(data: bytes, filename: str = "<model>") -> ir.Model:
     b.models = {xmile_name(m.attrs.get("name", "")): m for m in models if m is not top}
     _instantiate(b, top, "", ())
     _connect(b)
+    limit_outflows(b)
     signatures = {xmile_name(m.attrs.get("name", "")): _signature(m) for m in root.findall("macro")}
     macros = {name: _macro(b, m, signatures) for name, m in zip(signatures, root.findall("macro"))}
     variables = _translate_all(b, b.vars, {}, signatures)

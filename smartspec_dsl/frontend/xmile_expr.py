@@ -8,7 +8,14 @@ default to the input (DELAY, DELAYn, SMTHn) or to 0 (TREND, FORCST); PULSE is
 SAFEDIV(a, b, x) is Vensim's XIDZ; INIT is INITIAL; MIN and MAX of one array
 are Vensim's VMIN and VMAX; SUM, MEAN, SIZE and STDDEV reduce over an array's
 '*' dimensions; RANDOM, NORMAL, EXPRND and POISSON are the RANDOM functions with
-XMILE's arguments.
+XMILE's arguments; SELF is the equation's own variable; a call of one of the
+file's macros keeps its name (passes/macros.py expands it), its left-out
+parameters given their defaults.
+
+Arrays (section 3.7.1): a subscript computed when the model runs (`x[i + 1]`,
+`x[i]` for a scalar i) is an element pick, Vensim's VECTOR ELM MAP, 0 outside
+the dimension; `Dim.elem` outside brackets is the element's position; the
+transposition ' and `@n` positions bind by dimension name.
 """
 from __future__ import annotations
 
@@ -63,6 +70,8 @@ WILDCARD = "*"
 INDEX = "#"       # '#2': the second element of that position's dimension
 COMPUTED = "?"    # a position given by an expression, an argument of COMPUTED_INDEX
 COMPUTED_INDEX = "@XMILE INDEX"
+POSITION = "@"    # '@1': the first dimension of the equation's own variable
+TRANSPOSE = "@XMILE TRANSPOSE"
 
 
 @v_args(meta=True)
@@ -83,6 +92,13 @@ class _ToExpr(ExprRules):
     def wildcard(self, meta, children):
         return WILDCARD
 
+    def dimension_position(self, meta, children):
+        # '@2': the second dimension of the equation's own variable (section 3.7.1.1)
+        return POSITION + str(int(float(children[0])))
+
+    def transpose(self, meta, children):
+        return ir.Call(TRANSPOSE, (children[0],), self._pos(meta))
+
     def dimension_wildcard(self, meta, children):
         # '*:SubA' (as converters write Vensim's SubA!): every element of that dimension
         return WILDCARD + ":" + xmile_name(children[0])
@@ -90,7 +106,7 @@ class _ToExpr(ExprRules):
     def subscripts(self, meta, children):
         out = []
         for c in children:
-            if c == WILDCARD or (isinstance(c, str) and c.startswith(WILDCARD + ":")):
+            if c == WILDCARD or (isinstance(c, str) and c.startswith((WILDCARD + ":", POSITION))):
                 out.append(c)
             elif isinstance(c, ir.Num) and c.value == int(c.value) and c.value >= 1:
                 out.append(f"{INDEX}{int(c.value)}")
@@ -299,6 +315,8 @@ def _builtin(c: ir.Call, ctx: Context) -> ir.Expr:
         return ir.LookupCall(ctx.tables[name], x, pos, tuple(ctx.var_dims.get(name, ())))
     if name in ctx.macros:
         return _macro_call(c, name, ctx)
+    if f == TRANSPOSE:
+        return _transpose(c.args[0], ctx, pos)
     if f == COMPUTED_INDEX:
         ref, *positions = c.args
         return _computed_index(ref, positions, ctx)
@@ -392,7 +410,7 @@ def _builtin(c: ir.Call, ctx: Context) -> ir.Expr:
         return ir.BinOp("/", ir.Call("SUM", (whole,), pos), _size(whole, ctx))
     if f == "SIZE":
         (x,) = _args(c, 1, 1, ctx)
-        return _n(_count(x, ctx))
+        return _n(_count(x, ctx, pos))
     if f in ("CONVEYOR", "QUEUE", "LEAK", "TIME_REMAINING"):
         raise UnsupportedFeature(f"{pos}: {f} (conveyors and queues) is not supported "
                                  f"(in the equation of '{ctx.owner}')")
@@ -415,7 +433,7 @@ def _macro_call(c: ir.Call, name: str, ctx: Context) -> ir.Expr:
     return ir.Call(c.func, tuple(given[p] for p in params), c.pos)
 
 
-def _count(x: ir.Expr, ctx: Context) -> int:
+def _count(x: ir.Expr, ctx: Context, pos) -> int:
     """SIZE: how many elements the array expression `x` has, counting every dimension its
     arrays span (named, '*' or left out), one for a single element; SIZE(SELF) is the
     equation's own variable's."""
@@ -428,7 +446,7 @@ def _count(x: ir.Expr, ctx: Context) -> int:
                 k *= len(ctx.dims[d]) if d in ctx.dims else 1
             n = max(n, k)
     if not n:
-        raise ModelError(f"{getattr(x, 'pos', None) or ctx.owner}: SIZE needs an arrayed variable "
+        raise ModelError(f"{pos}: SIZE needs an arrayed variable "
                          f"(in the equation of '{ctx.owner}')")
     return n
 
@@ -487,6 +505,12 @@ def _resolve_ref(r: ir.Ref, ctx: Context) -> ir.Expr:
             subs.append(COMPUTED)
         elif s == WILDCARD:
             subs.append(dim + "!")
+        elif s.startswith(POSITION):
+            k = int(s[1:])
+            if not 1 <= k <= len(ctx.owner_dims):
+                raise ModelError(f"{r.pos}: '@{k}' in '{r.name}': '{ctx.owner}' has "
+                                 f"{len(ctx.owner_dims)} dimension(s)")
+            subs.append(_distinct_dimension(ctx.owner_dims, k - 1, r.pos, ctx))
         elif s.startswith(WILDCARD + ":"):
             if s[2:] not in ctx.dims:
                 raise ModelError(f"{r.pos}: '{s[2:]}' in '{r.name}[*:{s[2:]}]' is not a dimension "
@@ -506,10 +530,32 @@ def _resolve_ref(r: ir.Ref, ctx: Context) -> ir.Expr:
     return _computed_index(out, [], ctx) if computed and COMPUTED not in r.subscripts else out
 
 
+def _distinct_dimension(dims: tuple[str, ...], k: int, pos, ctx: Context) -> str:
+    """Dimension k of `dims`, which binds by its name: refused when the name is there twice
+    (a square matrix: which place is which needs positions, which the IR binds by name)."""
+    if dims.count(dims[k]) > 1:
+        raise UnsupportedFeature(f"{pos}: dimension '{dims[k]}' is used twice, so its places cannot be "
+                                 f"told apart: not supported (in the equation of '{ctx.owner}')")
+    return dims[k]
+
+
+def _transpose(x: ir.Expr, ctx: Context, pos) -> ir.Expr:
+    """A' (section 3.7.1.1): A with its dimensions reversed. Dimensions bind by name, so
+    with distinct names A' is A itself, matched to the equation's own dimensions."""
+    if not (isinstance(x, ir.Ref) and ctx.var_dims.get(x.name)):
+        raise UnsupportedFeature(f"{pos}: the transposition ' applies to an arrayed variable here "
+                                 f"(in the equation of '{ctx.owner}')")
+    named = tuple(s for s in x.subscripts if s in ctx.dims)
+    for k in range(len(named)):
+        _distinct_dimension(named, k, pos, ctx)
+    return x
+
+
 def _is_position_variable(s: str, dim: str, ctx: Context) -> bool:
     """Whether subscript `s` of dimension `dim` names a variable (or the clock) whose
     value is the position, rather than an element or a dimension."""
-    if s in ctx.dims.get(dim, ()) or s in ctx.dims or s in (WILDCARD, COMPUTED) or s.startswith((INDEX, WILDCARD)):
+    if s in ctx.dims.get(dim, ()) or s in ctx.dims or s in (WILDCARD, COMPUTED) \
+            or s.startswith((INDEX, WILDCARD, POSITION)):
         return False
     return (s in ctx.var_dims and not ctx.var_dims[s]) or s in CLOCK
 

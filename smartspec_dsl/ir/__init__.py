@@ -155,23 +155,25 @@ Expr = Union[Num, Str, Ref, Call, LookupCall, LookupTable, BinOp, UnaryOp]
 
 
 def children(e: Expr) -> tuple:
-    if isinstance(e, Call):
-        return e.args
-    if isinstance(e, LookupCall):
-        return (e.arg,)
-    if isinstance(e, BinOp):
-        return (e.left, e.right)
-    if isinstance(e, UnaryOp):
-        return (e.operand,)
-    return ()
+    kids = _CHILDREN.get(type(e))
+    return kids(e) if kids is not None else ()
+
+
+# by exact type: the expression classes have no subclasses, and one dictionary look-up is
+# several times faster than a chain of isinstance tests (every pass walks every equation)
+_CHILDREN = {Call: lambda e: e.args, LookupCall: lambda e: (e.arg,),
+             BinOp: lambda e: (e.left, e.right), UnaryOp: lambda e: (e.operand,)}
 
 
 def walk(e: Expr) -> Iterator[Expr]:
     stack = [e]
+    pop, extend, get = stack.pop, stack.extend, _CHILDREN.get
     while stack:
-        node = stack.pop()
+        node = pop()
         yield node
-        stack.extend(children(node))
+        kids = get(type(node))
+        if kids is not None:
+            extend(kids(node))
 
 
 def references(e: Expr | None) -> set[str]:

@@ -78,40 +78,42 @@ def _reads_clock(e) -> bool:
 
 
 def _check_defined(model: ir.Model) -> None:
-    known = set(model.variables) | {ir.TIME}
-    for var in model.variables.values():
+    """Every name an equation reads is defined, a lookup applied is a lookup, and a lookup's
+    name alone is only an argument of the functions that take a lookup (LOOKUP INVERT(table,
+    y), ...): anywhere else Vensim reports it as a lookup used as a variable, and so do we,
+    since it has no value of its own. One walk per equation (every equation of a large
+    flattened model passes here)."""
+    vs = model.variables
+    for var in vs.values():
         for e in (var.expr, var.initial):
             if e is None:
                 continue
+            reads, allowed = [], set()
             for node in ir.walk(e):
-                name = node.name if isinstance(node, ir.Ref) else node.table if isinstance(node, ir.LookupCall) else None
-                if name is not None and name not in known:
-                    shown = {n: v.display for n, v in model.variables.items() if not v.hidden}
+                t = type(node)
+                if t is ir.Ref or t is ir.LookupCall:
+                    reads.append(node)
+                elif t is ir.Call and node.func in LOOKUP_ARGS:
+                    allowed.update(id(node.args[k]) for k in LOOKUP_ARGS[node.func] if k < len(node.args))
+            for node in reads:
+                name = node.name if type(node) is ir.Ref else node.table
+                if name not in vs and name != ir.TIME:
+                    shown = {n: v.display for n, v in vs.items() if not v.hidden}
                     raise UndefinedVariable(
                         f"{node.pos}: undefined variable '{name}' used in the equation of '{var.display}'"
                         + did_you_mean(name, shown))
-                if isinstance(node, ir.LookupCall) and model.variables[name].kind is not ir.Kind.LOOKUP:
+                if type(node) is ir.LookupCall and vs[name].kind is not ir.Kind.LOOKUP:
                     raise UndefinedVariable(
-                        f"{node.pos}: '{model.variables[name].display}' is called like a lookup but is a "
-                        f"{model.variables[name].kind.value}")
-            _check_lookup_names(model, var, e)
-
-
-def _check_lookup_names(model: ir.Model, var: ir.Variable, e: ir.Expr) -> None:
-    """A lookup's name alone is only an argument of the functions that take a lookup
-    (LOOKUP INVERT(table, y), ...); anywhere else Vensim reports it as a lookup used as
-    a variable, and so do we: it has no value of its own."""
-    allowed = {id(n.args[k]) for n in ir.walk(e) if isinstance(n, ir.Call)
-               for k in LOOKUP_ARGS.get(n.func, ()) if k < len(n.args)}
-    for node in ir.walk(e):
-        if isinstance(node, ir.Ref) and id(node) not in allowed:
-            target = model.variables.get(node.name)
-            if target is not None and target.kind is ir.Kind.LOOKUP:
-                # a variable lowering made (`y #smooth1`) is reported as the one it came from
-                owner = model.variables.get(var.name.split(" #")[0], var) if var.hidden else var
-                raise UndefinedVariable(
-                    f"{node.pos or var.pos}: '{target.display}' is a lookup used as a plain value in the "
-                    f"equation of '{owner.display}'; apply it to an input: {target.display}(x)")
+                        f"{node.pos}: '{vs[name].display}' is called like a lookup but is a "
+                        f"{vs[name].kind.value}")
+            for node in reads:
+                target = vs.get(node.name) if type(node) is ir.Ref and id(node) not in allowed else None
+                if target is not None and target.kind is ir.Kind.LOOKUP:
+                    # a variable lowering made (`y #smooth1`) is reported as the one it came from
+                    owner = vs.get(var.name.split(" #")[0], var) if var.hidden else var
+                    raise UndefinedVariable(
+                        f"{node.pos or var.pos}: '{target.display}' is a lookup used as a plain value in the "
+                        f"equation of '{owner.display}'; apply it to an input: {target.display}(x)")
 
 
 def _check_controls_defined(model: ir.Model) -> None:

@@ -50,10 +50,11 @@ def _calls(model: ir.Model, stages) -> Iterator[tuple[ir.Variable, ir.Call]]:
     """Every call of a registered function of one of `stages` in the equations
     the next passes read (`expr`, `initial`; after flattening the definitions
     are only the record of what the modeller wrote)."""
+    names = {n for n, b in BUILTINS.items() if b.stage in stages}
     for var in model.variables.values():
         for e in (var.expr, var.initial):
             for node in ir.walk(e) if e is not None else ():
-                if isinstance(node, ir.Call) and node.func in BUILTINS and BUILTINS[node.func].stage in stages:
+                if type(node) is ir.Call and node.func in names:
                     yield var, node
 
 
@@ -84,13 +85,14 @@ def no_macros(model: ir.Model) -> str | None:
 
 
 def no_stateful_calls(model: ir.Model) -> str | None:
-    for var, call in _calls(model, {LOWERING, EQUATION}):
-        return f"'{var.display}' still calls {call.func}"
-    # DELAY FIXED and DELAY MATERIAL stay, each the whole equation of its own auxiliary
-    for var, call in _calls(model, {BUFFER}):
-        if var.expr is not call or var.kind is not ir.Kind.AUXILIARY:
-            return f"'{var.display}' calls {call.func} inside an expression"
-    return None
+    buffered = None
+    for var, call in _calls(model, {LOWERING, EQUATION, BUFFER}):
+        if BUILTINS[call.func].stage != BUFFER:
+            return f"'{var.display}' still calls {call.func}"
+        # DELAY FIXED and DELAY MATERIAL stay, each the whole equation of its own auxiliary
+        if buffered is None and (var.expr is not call or var.kind is not ir.Kind.AUXILIARY):
+            buffered = f"'{var.display}' calls {call.func} inside an expression"
+    return buffered
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,9 @@ Every subscripted variable becomes one scalar variable per element
 combination, named `name[e1,e2]` (canonical elements) and displayed
 `Display Name[E1,E2]` (elements as the modeller wrote them), each with its own
 instantiated equation. References are resolved to those scalars, array
-functions (SUM, PROD, VMIN, VMAX, ELMCOUNT) are expanded over their elements.
+functions (SUM, PROD, VMIN, VMAX, ELMCOUNT) are expanded over their elements;
+one whose value is the same for every element of the equation (`SUM(x[r!])` in an
+equation over r) is computed once, in a hidden auxiliary the elements share.
 Everything downstream then works on scalars only.
 
 Functions whose result for one element depends on a whole vector (VECTOR RANK,
@@ -38,6 +40,8 @@ from .array_functions import ARRAY_FUNCTIONS, ArrayFunctions
 from .flat_exprs import combine, flat_name
 
 ARRAY_REDUCERS = {"SUM": "+", "PROD": "*", "VMIN": "MIN", "VMAX": "MAX"}
+# array functions whose value an equation's elements share when it does not depend on them
+SHAREABLE = {*ARRAY_REDUCERS, "VECTOR SELECT"}
 
 
 # ---- the pass ----------------------------------------------------------------------
@@ -63,6 +67,8 @@ class _Flattener(ArrayFunctions):
         self.instances: list[_Instance] = []
         self.drivers: dict[str, ir.Variable] = {}
         self.driver_of: dict[tuple, str] = {}   # (function, arguments) -> driver, shared by elements
+        self.shared: dict[str, ir.Variable] = {}
+        self.shared_of: dict[tuple, ir.Ref] = {}  # (call, iterated elements) -> its shared variable
 
     # -- left-hand sides ------------------------------------------------------
     def lhs_options(self, subs, pos, what="subscript") -> list[tuple[str | None, tuple[str, ...]]]:
@@ -118,9 +124,15 @@ class _Flattener(ArrayFunctions):
     # -- references ----------------------------------------------------------------
     def bind(self, s: str, ctx, it: dict[str, str], position: int | None) -> str | None:
         """The element a range name stands for here, or None if nothing binds it."""
+        b = self.binding(s, ctx, it, position)
+        return None if b is None else b[1]
+
+    def binding(self, s: str, ctx, it: dict[str, str], position: int | None) -> tuple[int | None, str] | None:
+        """(the position of the left-hand side's subscript that binds the range name `s`, or
+        None when an enclosing array function's iteration does; the element), or None."""
         sp = self.space
         if s in it:
-            return it[s]
+            return None, it[s]
         root = sp.root.get(s, s)
         # the same range on the left-hand side, else an alias of it (in m[i, j] with j <-> i,
         # j is j's element, not i's)
@@ -128,18 +140,18 @@ class _Flattener(ArrayFunctions):
             [i for i, (r, _) in enumerate(ctx) if r is not None and sp.root.get(r, r) == root]
         if hits:
             i = position if position in hits else hits[0]
-            return ctx[i][1]
+            return i, ctx[i][1]
         # a mapping between a left-hand side range (or element) and this one
-        for r, e in ctx:
+        for i, (r, e) in enumerate(ctx):
             m = sp.mapped(r, e, s)
             if m is not None:
-                return m
+                return i, m
         # the left-hand side's element belongs to this range
         els = set(sp.elements[s])
         hits = [i for i, (_, e) in enumerate(ctx) if e in els]
         if hits:
             i = position if position in hits else hits[0]
-            return ctx[i][1]
+            return i, ctx[i][1]
         return None
 
     def resolve(self, s: str, ctx, it, position, pos) -> str:
@@ -227,6 +239,11 @@ class _Flattener(ArrayFunctions):
             name = self.ref_name(e.table, e.subscripts, ctx, it, e.pos, display)
             return ir.LookupCall(name, inst(e.arg), e.pos)
         if isinstance(e, ir.Call):
+            if e.func in SHAREABLE and ctx:
+                used = self.lhs_positions(e, ctx, it)
+                # shared by the elements that differ only in a subscript it does not read
+                if used is not None and any(r is not None and i not in used for i, (r, _) in enumerate(ctx)):
+                    return self.shared_call(e, ctx, it, display, used)
             if e.func in ARRAY_REDUCERS:
                 return self.reduce(e, ctx, it, display)
             if e.func == "ELMCOUNT":
@@ -244,6 +261,47 @@ class _Flattener(ArrayFunctions):
         if isinstance(e, ir.UnaryOp):
             return replace(e, operand=inst(e.operand))
         return e
+
+    def lhs_positions(self, e: ir.Expr, ctx, it) -> set[int] | None:
+        """The positions of the left-hand side's subscripts that `e`'s instance depends on: those
+        binding a range subscript of a reference, or a range used as a value; None (all of them)
+        when `e` holds a whole-array function (they run over the left-hand side's last subscripts)."""
+        sp, used = self.space, set()
+        for node in ir.walk(e):
+            if isinstance(node, ir.Call) and node.func in ARRAY_FUNCTIONS:
+                return None
+            if isinstance(node, ir.Ref) and not node.subscripts and node.name not in self.model.variables \
+                    and sp.is_range(node.name):
+                b = self.binding(node.name, ctx, it, None)
+                if b is not None and b[0] is not None:
+                    used.add(b[0])
+            subs = node.subscripts if isinstance(node, (ir.Ref, ir.LookupCall)) else ()
+            for k, s in enumerate(subs):
+                if not s.endswith("!") and sp.is_range(s):
+                    b = self.binding(s, ctx, it, k)
+                    if b is not None and b[0] is not None:
+                        used.add(b[0])
+        return used
+
+    def shared_call(self, e: ir.Call, ctx, it, display, used: set[int]) -> ir.Ref:
+        """An array reduction (SUM, PROD, VMIN, VMAX, VECTOR SELECT) in an element's equation
+        that does not read every subscript of the left-hand side (`SUM(x[r!])` in an equation
+        over r, `SUM(m[r, c!])` in one over [r, s]): one hidden auxiliary per value of the
+        subscripts it reads (`used`, positions in `ctx`) computes it once, and every element
+        with those reads it, instead of a copy per element (n^2 terms over n elements)."""
+        key = (e, tuple(sorted(it.items())), tuple(ctx[i] for i in sorted(used)))
+        ref = self.shared_of.get(key)
+        if ref is None:
+            value = self.vector_select(e, ctx, it, display) if e.func == "VECTOR SELECT" \
+                else self.reduce(e, ctx, it, display)
+            owner = display.split("[", 1)[0]
+            name = f"{owner} #{e.func.lower().replace(' ', '')}{len(self.shared) + 1}".lower()
+            while name in self.model.variables or name in self.shared or name in self.drivers:
+                name += "'"
+            shown = f"{owner} ({e.func} at {e.pos.line}:{e.pos.column})" if e.pos is not None else owner
+            self.shared[name] = ir.Variable(name, shown, ir.Kind.AUXILIARY, expr=value, pos=e.pos, hidden=True)
+            ref = self.shared_of[key] = ir.Ref(name, (), e.pos)
+        return ref
 
     def reduce(self, e: ir.Call, ctx, it, display) -> ir.Expr:
         if len(e.args) != 1:
@@ -335,6 +393,7 @@ class _Flattener(ArrayFunctions):
                 out[name] = replace(var, expr=self.instantiate(var.expr, (), {}, var.display),
                                     initial=self.instantiate(var.initial, (), {}, var.display))
         out.update(self.drivers)
+        out.update(self.shared)
         self.check_profiles(out)
         return replace(model, variables=classify_flows(out))
 
