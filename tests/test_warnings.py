@@ -323,3 +323,30 @@ def test_inf_names_the_element_of_a_subscripted_variable(tmp_path):
         bad = [w for w in model.run(return_columns=columns).warnings if w.kind == "inf"]
         assert [(w.variable, w.time, w.pos.line) for w in bad] == [("x[b]", 0.0, 3)], bad
         assert f"{path}:3:1: 'x[b]' is +inf at time 0" in bad[0].message
+
+
+def test_tables_the_modeller_never_wrote_are_not_watched(tmp_path):
+    """A data series and CUMULATEF's sums are lookups lowering makes, read past their ends
+    by design (data held at its ends, CUMULATEF's one point everywhere): their x ranges
+    are nothing the modeller can act on, so no lookup warning names them. The data 1, 5,
+    2, 8 at times 0, 2, 4, 6 sum to 16; d at odd times is interpolated (3, 3.5, 5)."""
+    (tmp_path / "data.csv").write_text("Time,d\n0,1\n2,5\n4,2\n6,8\n")
+    path = tmp_path / "g.mdl"
+    path.write_text("d := GET DIRECT DATA('data.csv', ',', 'A', 'B2') ~~|\ncf = CUMULATEF(d) ~~|\n"
+                    "INITIAL TIME = 0 ~~| FINAL TIME = 8 ~~| TIME STEP = 1 ~~| SAVEPER = 1 ~~|\n")
+    result = smartspec_dsl.load(path).run()
+    assert result["cf"].tolist() == [16.0] * 9
+    assert result["d"].tolist() == [1, 3, 5, 3.5, 2, 5, 8, 8, 8]
+    assert [w for w in result.warnings if w.kind == "lookup"] == []
+
+
+@pytest.mark.parametrize("tier", ["compiled", "interpreter"])
+def test_an_infinite_constant_is_reported_though_later_saves_skip_constants(tmp_path, tier):
+    """The scan for infinite values skips the constants after the first save (they are set
+    once, before it): c = 1e400 (inf), not saved, is reported at the first save, time 0."""
+    path = tmp_path / "c.mdl"
+    path.write_text("c = 1e400 ~~|\nx = Time ~~|\n"
+                    "INITIAL TIME = 0 ~~| FINAL TIME = 3 ~~| TIME STEP = 1 ~~| SAVEPER = 1 ~~|\n")
+    bad = [w for w in smartspec_dsl.load(path).run(return_columns=["x"], tier=tier).warnings if w.kind == "inf"]
+    assert [(w.variable, w.time, w.pos.line) for w in bad] == [("c", 0.0, 1)]
+    assert "'c' is +inf at time 0 (not saved)" in bad[0].message

@@ -185,7 +185,7 @@ class Model:
     def saveper_warning(self, vals: dict[str, float], args: dict[str, float | None], save_every: int):
         """diagnostics.saveper_warning for a run with control values `vals` (None when
         SAVEPER is a whole number of TIME STEPs)."""
-        where = "".join(dict.fromkeys(self.control_source(n, args) for n in ("saveper", "time step")))
+        where = "".join(self.control_source(n, args) for n in ("saveper", "time step"))
         return saveper_warning(vals["saveper"], vals["time step"], save_every, vals["initial time"], where)
 
     def _control(self, vals: dict[str, float], args: dict[str, float | None]) -> tuple:
