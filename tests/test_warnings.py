@@ -326,10 +326,11 @@ def test_inf_names_the_element_of_a_subscripted_variable(tmp_path):
 
 
 def test_tables_the_modeller_never_wrote_are_not_watched(tmp_path):
-    """A data series and CUMULATEF's sums are lookups lowering makes, read past their ends
-    by design (data held at its ends, CUMULATEF's one point everywhere): their x ranges
-    are nothing the modeller can act on, so no lookup warning names them. The data 1, 5,
-    2, 8 at times 0, 2, 4, 6 sum to 16; d at odd times is interpolated (3, 3.5, 5)."""
+    """CUMULATEF's sums are a table lowering makes, nothing the modeller wrote or can act
+    on, so no lookup warning names it. The data variable itself read past its last time (7
+    and 8 > 6, held at its end) is reported under the modeller's name 'd', as every other
+    data variable is. The data 1, 5, 2, 8 at times 0, 2, 4, 6 sum to 16; d at odd times is
+    interpolated (3, 3.5, 5)."""
     (tmp_path / "data.csv").write_text("Time,d\n0,1\n2,5\n4,2\n6,8\n")
     path = tmp_path / "g.mdl"
     path.write_text("d := GET DIRECT DATA('data.csv', ',', 'A', 'B2') ~~|\ncf = CUMULATEF(d) ~~|\n"
@@ -337,7 +338,10 @@ def test_tables_the_modeller_never_wrote_are_not_watched(tmp_path):
     result = smartspec_dsl.load(path).run()
     assert result["cf"].tolist() == [16.0] * 9
     assert result["d"].tolist() == [1, 3, 5, 3.5, 2, 5, 8, 8, 8]
-    assert [w for w in result.warnings if w.kind == "lookup"] == []
+    lookups = [w for w in result.warnings if w.kind == "lookup"]
+    assert {w.variable for w in lookups} == {"d"}
+    assert [w.time for w in lookups] == [7.0]
+    assert not any("#" in str(w) or "cumulate" in str(w).lower() for w in lookups)
 
 
 @pytest.mark.parametrize("tier", ["compiled", "interpreter"])

@@ -153,10 +153,6 @@ class Emitter:
             var = self.schedule.model.variables[e.table]
             if var.lookup is None:
                 raise UnsupportedFeature(f"{e.pos}: '{var.display}' is not a lookup table")
-            if var.hidden:
-                # a table lowering made (a data series, CUMULATEF's sums), read past its ends by
-                # design: its x range is nothing the modeller wrote or can act on, so no watch
-                return f"lookup({self.expr(e.arg)}, {self.table(e.table, var.lookup)})"
             return self.watched_lookup(self.expr(e.arg), e.table, var.lookup, e.table, e.pos)
         if isinstance(e, ir.Call):
             return self.call(e)
