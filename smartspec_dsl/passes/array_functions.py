@@ -278,14 +278,18 @@ class ArrayFunctions:
     def allocate_available(self, e: ir.Call, ctx, it, display) -> ir.Expr:
         """ALLOCATE AVAILABLE(request, pp, avail): pp's last subscript names the first of four
         consecutive elements of its range: ptype, ppriority, pwidth, pextra."""
-        self.arity(e, 3, "request, priority profile, available")
-        request, pp, avail = e.args
+        return self.profiled(e, ctx, it, display, ("request", "priority profile", "available"))
+
+    def profiled(self, e: ir.Call, ctx, it, display, names: tuple[str, str, str]) -> ir.Expr:
+        """F(q, pp, x) over the left-hand side's last subscript (ALLOCATE AVAILABLE, DEMAND /
+        SUPPLY AT PRICE): the driver of (x, every element's q, every element's profile)."""
+        self.arity(e, 3, ", ".join(names))
+        q, pp, x = e.args
         ctxs, k, _ = self.vector_contexts(e, ctx, 1)
-        q = self.vector_of(e, request, ctxs, it, display, "request")
+        qs = self.vector_of(e, q, ctxs, it, display, names[0])
         profiles = [p for c in ctxs for p in self.profile(e, pp, c, it, display)]
-        a = self.instantiate(avail, ctx, it, display)
-        return self.element(self.driver(driver_for("ALLOCATE AVAILABLE"), (a, *q, *profiles), e.pos, display),
-                            k, e.pos)
+        x = self.instantiate(x, ctx, it, display)
+        return self.element(self.driver(driver_for(e.func), (x, *qs, *profiles), e.pos, display), k, e.pos)
 
     def profile(self, e: ir.Call, pp, ctx, it, display, element: str | None = None) -> list:
         """The four values (ptype, ppriority, pwidth, pextra) of a priority profile pp[..., ptype]:
@@ -343,13 +347,7 @@ class ArrayFunctions:
     def at_price(self, e: ir.Call, ctx, it, display) -> ir.Expr:
         """DEMAND AT PRICE / SUPPLY AT PRICE(q, pp, price) over the left-hand side's last
         subscript: what each demander asks for, or each supplier offers, at the price."""
-        self.arity(e, 3, "quantity, priority profile, price")
-        q, pp, price = e.args
-        ctxs, k, _ = self.vector_contexts(e, ctx, 1)
-        qs = self.vector_of(e, q, ctxs, it, display, "quantity")
-        profiles = [p for c in ctxs for p in self.profile(e, pp, c, it, display)]
-        price = self.instantiate(price, ctx, it, display)
-        return self.element(self.driver(driver_for(e.func), (price, *qs, *profiles), e.pos, display), k, e.pos)
+        return self.profiled(e, ctx, it, display, ("quantity", "priority profile", "price"))
 
     def marketp(self, e: ir.Call, ctx, it, display) -> ir.Expr:
         """MARKETP(request[first], priority[first], size, width, supply): the market priority
