@@ -303,10 +303,11 @@ _ALL = [
     Builtin("SUPPLY AT PRICE", None, FLATTENING, "SUPPLY AT PRICE(capacity, profile, price): what each "
             "supplier offers at the price", SAME_AS_FIRST),
     Builtin("MARKETP", None, FLATTENING, "MARKETP(request[first], priority[first], size, width, supply): "
-            "the market priority ALLOC P shares the supply out at; size a number or ELMCOUNT(range), "
-            "not a variable", DIMENSIONLESS),
+            "the market priority ALLOC P shares the supply out at among the first `size` requesters",
+            DIMENSIONLESS),
     Builtin("VECTOR LOOKUP", None, FLATTENING, "a vector read as a lookup's y values over [xmin, xmax] "
-            "(modes 0-7 and 9)"),
+            "(modes 0-9: lookup, area, backward, extrapolate, forward, invert, slope, and area, invert, slope "
+            "extrapolated)"),
     # ---- data files, read at compile time by frontend/external.py
     Builtin("GET XLS CONSTANTS", None, EXTERNAL, "constants from a spreadsheet"),
     Builtin("GET DIRECT CONSTANTS", None, EXTERNAL, "constants from a .csv/.tab file or spreadsheet"),
@@ -399,8 +400,8 @@ KEYWORDS = {
     ":INTERPOLATE:": (_PARSED, "a data variable read from a file, interpolated between its points"),
     ":HOLD BACKWARD:": (_PARSED, "a data variable holding its last point"),
     ":LOOK FORWARD:": (_PARSED, "a data variable taking its next point"),
-    ":RAW:": ("read as :HOLD BACKWARD:", "Vensim gives :NA: between a raw series' points; smartspec "
-              "holds the last point (frontend/external.py)"),
+    ":RAW:": (_PARSED, "a data variable whose value is its point's at each point's time, and :NA: "
+              "between its points and beyond them"),
     ":THE CONDITION:": ("read, not evaluated", "a Reality Check constraint: Vensim tests it only in its "
                         "Reality Check tool, never in a simulation run; a run notes it is not evaluated"),
     ":IMPLIES:": ("read, not evaluated", "the consequence of a Reality Check (see :THE CONDITION:)"),
