@@ -157,3 +157,54 @@ def test_raw_data_is_na_between_its_points(tmp_path):
                     "INITIAL TIME = 0 ~~|\nFINAL TIME = 1 ~~|\nTIME STEP = 0.1 ~~|\nSAVEPER = TIME STEP ~~|\n")
     res = smartspec_dsl.load(fine, tier="interpreter").run(tier="interpreter")
     np.testing.assert_array_equal(res["raw"], [1, NA, NA, 2, NA, NA, 3, NA, NA, NA, NA])
+
+
+# ---- SHIFT IF TRUE ----------------------------------------------------------------------------
+
+SHIFT = """age: a0, a1, a2, a3 ~~|
+init[age] = 10, 20, 30, 40 ~~|
+pop[age] = INTEG(inflow[age], init[age]) ~~|
+inflow[age] = 1, 0, 0, 0 ~~|
+removed = SHIFT IF TRUE(pop[a0], MODULO(Time, 2) = 0, ELMCOUNT(age), 0, 5) ~~|
+c: x, y ~~|
+init2[c, age] = 1, 2, 3, 4; 10, 20, 30, 40; ~~|
+cohort[c, age] = INTEG(0, init2[c, age]) ~~|
+kept[c] = SHIFT IF TRUE(cohort[c, a0], 1, 4, 1, 0) ~~|
+"""
+
+
+def test_shift_if_true_moves_the_stocks_by_the_helps_rule(tmp_path):
+    """Vensim help, "SHIFT IF TRUE": when cond is true the elements shift one along the last
+    subscript, inval enters the first, the second to last replaces the last (or, accum
+    non-zero, is added to it), and the function gives what left the last (0 with accum).
+    By hand, TIME STEP 1: pop 10, 20, 30, 40 shifts at times 0, 2, 4 with inval 5, a0's
+    inflow of 1 a step added after the shift (chosen where the help is silent: a shift at
+    t moves the values of t, and the rates of t are added to the shifted values):
+    t=1: 6, 10, 20, 30 (40 removed at t=0); t=2: 7, 10, 20, 30; t=3: 6, 7, 10, 20 (30
+    removed at t=2); t=4: 7, 7, 10, 20 (20 removed). With accum the last element keeps
+    everything: x 1, 2, 3, 4 -> 0, 1, 2, 7 -> 0, 0, 1, 9 -> 0, 0, 0, 10."""
+    res = run(tmp_path, SHIFT)
+    expected = {"a0": [10, 6, 7, 6, 7], "a1": [20, 10, 10, 7, 7], "a2": [30, 20, 20, 10, 10],
+                "a3": [40, 30, 30, 20, 20]}
+    for element, values in expected.items():
+        np.testing.assert_array_equal(res[f"pop[{element}]"], values)
+    np.testing.assert_array_equal(res["removed"], [40, 0, 30, 0, 20])
+    cohort = np.array([[res[f"cohort[x,{a}]"] for a in ("a0", "a1", "a2", "a3")]]).squeeze().T
+    np.testing.assert_array_equal(cohort, [[1, 2, 3, 4], [0, 1, 2, 7], [0, 0, 1, 9], [0, 0, 0, 10], [0, 0, 0, 10]])
+    np.testing.assert_array_equal(res["cohort[y,a3]"], [40, 70, 90, 100, 100])
+    np.testing.assert_array_equal(res["kept[x]"], [0] * 5)
+
+
+@pytest.mark.parametrize("equation, message", [
+    ("bad = SHIFT IF TRUE(init[a0], 1, 4, 0, 0)", "SHIFT IF TRUE shifts the values of a stock (an INTEG): 'init[a0]'"),
+    ("bad = 1 + SHIFT IF TRUE(pop[a0], 1, 4, 0, 0)", "SHIFT IF TRUE must be the whole equation of its variable"),
+    ("Size = 4 ~~|\nbad = SHIFT IF TRUE(pop[a0], 1, Size, 0, 0)",
+     "SHIFT IF TRUE's size must be a number written in the equation or ELMCOUNT of a range, not the variable 'Size'"),
+    ("bad = SHIFT IF TRUE(pop[a1], 1, 4, 0, 0)", "SHIFT IF TRUE's size must be a whole number from 2 to 3"),
+    ("bad = SHIFT IF TRUE(pop[a0], 1, 2, 0, 0)", "'pop[a0]' is shifted by two SHIFT IF TRUE equations"),
+])
+def test_shift_if_true_refusals_name_the_line(tmp_path, equation, message):
+    from smartspec_dsl.passes.pipeline import lower
+    text = SHIFT.split("c: x")[0] + equation + " ~~|\n"
+    with pytest.raises(ModelError, match=r"m.mdl:\d+:\d+: " + __import__("re").escape(message)):
+        lower(parse_model(text + CONTROL, "m.mdl"))

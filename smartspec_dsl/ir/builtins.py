@@ -305,6 +305,10 @@ _ALL = [
     Builtin("MARKETP", None, FLATTENING, "MARKETP(request[first], priority[first], size, width, supply): "
             "the market priority ALLOC P shares the supply out at among the first `size` requesters",
             DIMENSIONLESS),
+    Builtin("SHIFT IF TRUE", None, FLATTENING, "SHIFT IF TRUE(var[first], cond, size, accum, inval): when "
+            "cond is true, the stock var's first size elements shift one along its last subscript (the "
+            "last replaced, or added to if accum), inval enters the first; gives what left the last",
+            SAME_AS_FIRST),
     Builtin("VECTOR LOOKUP", None, FLATTENING, "a vector read as a lookup's y values over [xmin, xmax] "
             "(modes 0-9: lookup, area, backward, extrapolate, forward, invert, slope, and area, invert, slope "
             "extrapolated)"),
@@ -378,8 +382,6 @@ NOT_SUPPORTED = {
     "TABBED ARRAY": "only as the whole right-hand side of a constant (x[A] = TABBED ARRAY(...))",
     "SIMULTANEOUS": "solves an algebraic loop by iteration inside the time step",
     "FIND ZERO": "searches for a root inside the time step",
-    "SHIFT IF TRUE": "changes the stored values of another (subscripted) stock, which one equation per "
-                     "variable cannot express yet",
     "DEPRECIATE BY SCHEDULE": "reads its schedule as a whole subscripted array from its first element; "
                               "not implemented yet (DEPRECIATE STRAIGHTLINE is)",
     "NET PRESENT VALUE": "accumulates by fiscal period; NPV and NPVE are supported",
@@ -465,6 +467,9 @@ INTERNAL: dict[str, Internal] = {c.name: c for c in (
     _driver("SUPPLY AT PRICE", "supply_at_price", 1), _driver("MARKETP", "marketp", 2),
     ELEMENT, AT, VSELECT, VLOOKUP)}
 ARRAY_DRIVERS = {n: c for n, c in INTERNAL.items() if c.role == DRIVER}
+# SHIFT IF TRUE over its elements (cond, accum, inval, the stocks), from flattening to
+# stateful lowering, which takes it as the whole equation of its variable (stateful/shifts.py)
+SHIFTED = "@SHIFT IF TRUE"
 # the calls whose value is NaN when a priority profile (or request, width) is invalid at run
 # time -> the function to name in that warning (runtime/diagnostics.py)
 PROFILED = {**{"@" + f: f for f in ("ALLOCATE AVAILABLE", "ALLOCATE BY PRIORITY", "FIND MARKET PRICE",
@@ -484,6 +489,8 @@ def check_call(node: ir.Call) -> None:
     arity = ARITY.get(f) or (ARRAY_READS[f].args if f in ARRAY_READS else None)
     if f in ARRAY_DRIVERS:
         arity = (0, len(node.args))
+    if f == SHIFTED:    # stateful lowering takes it as a whole equation only
+        raise ModelError(f"{node.pos}: SHIFT IF TRUE must be the whole equation of its variable")
     if arity is None and f in ARRAY:
         raise UnsupportedFeature(f"{node.pos}: function '{f}' is not supported without subscripts: "
                                  "it works on subscripted variables, and this model has none")
