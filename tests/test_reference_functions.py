@@ -245,3 +245,43 @@ def test_depreciate_by_schedule_by_hand(tmp_path):
     # all of the 24 invested written off, and init's 1 over the first three periods (the
     # first of which lasts one step when they start at fs = 1)
     assert np.isclose(res["dep"].sum(), 24 + 6) and np.isclose(res["dep shifted"].sum(), 24 + 5)
+
+
+# ---- ALLOCATE AVAILABLE's integer allocation (types 10-14) -----------------------------------
+
+INTEGER_ALLOCATION = """requester: r1, r2, r3 ~~|
+pprofile: ptype, ppriority, pwidth, pextra ~~|
+request[requester] = 3 ~~|
+whole[requester, pprofile] = 11, 3, 2, 0; 11, 2, 2, 0; 11, 1, 2, 0; ~~|
+continuous[requester, pprofile] = 1, 3, 2, 0; 1, 2, 2, 0; 1, 1, 2, 0; ~~|
+changing[requester, ptype] = IF THEN ELSE(Time < 2, 1, 11) ~~|
+changing[requester, ppriority] = 3, 2, 1 ~~|
+changing[requester, pwidth] = 2 ~~|
+changing[requester, pextra] = 0 ~~|
+available = 5.4 ~~|
+shares[requester] = ALLOCATE AVAILABLE(request[requester], continuous[requester, ptype], available) ~~|
+units[requester] = ALLOCATE AVAILABLE(request[requester], whole[requester, ptype], available) ~~|
+switching[requester] = ALLOCATE AVAILABLE(request[requester], changing[requester, ptype], available) ~~|
+"""
+
+
+def test_allocate_available_integer_types_give_whole_allocations(tmp_path):
+    """Vensim help, "ALLOCATE AVAILABLE": "integer allocations by adding 10 to the shape".
+    Requests of 3 at priorities 3, 2, 1, rectangular profiles of width 2, 5.4 available:
+    for levels x in [1, 2] the first gets 3, the second 3 (3 - x) / 2, the third 3 (2 - x) / 2,
+    5.4 in all at x = 1.7: 3, 1.95, 0.45 (type 1). Type 11 makes them whole; the help does not
+    say how, and smartspec chose: the total rounded down (5), each share rounded down (3, 1,
+    0), then one more to the largest fractions left (the second's .95): 3, 2, 0. A type that
+    becomes an integer one during the run switches then, with no NaN."""
+    res = run(tmp_path, INTEGER_ALLOCATION)
+    for k, (share, unit) in enumerate(zip([3, 1.95, 0.45], [3, 2, 0]), start=1):
+        np.testing.assert_allclose(res[f"shares[r{k}]"], share, atol=1e-6)
+        np.testing.assert_array_equal(res[f"units[r{k}]"], unit)
+        np.testing.assert_allclose(res[f"switching[r{k}]"], [share, share, unit, unit, unit], atol=1e-6)
+    assert not any(w.kind == "nan" for w in res.warnings)
+    # a constant type of 15 (constant elasticity, whole) is refused with its source line
+    from smartspec_dsl.errors import UnsupportedFeature
+    from smartspec_dsl.passes.pipeline import lower
+    with pytest.raises(UnsupportedFeature, match=r"m.mdl:\d+:\d+: ALLOCATE AVAILABLE: priority type 15 "
+                                                  r"\(constant elasticity\) \(from 'whole\[r1,ptype\]'"):
+        lower(parse_model(INTEGER_ALLOCATION.replace("11, 3, 2, 0", "15, 3, 2, 0") + CONTROL, "m.mdl"))

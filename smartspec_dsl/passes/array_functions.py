@@ -455,13 +455,16 @@ class ArrayFunctions:
                 fname = ARRAY_DRIVERS[call.func].shown
                 if t is not None and not (math.isfinite(t) and int(t) == t):
                     raise ModelError(f"{call.pos}: {fname}: priority type {t:g}{where} is not a whole number")
+                if t is not None and name == "ALLOCATE AVAILABLE" and int(t) - 10 in PROFILE_TYPES:
+                    t -= 10    # whole allocations of type t - 10
                 if t is not None and int(t) not in PROFILE_TYPES:
-                    what = {5: "5 (constant elasticity)"}.get(int(t), f"{t:g}")
-                    if t >= 10:
-                        what = f"{t:g} (integer allocation)"
+                    what = {5: "5 (constant elasticity)", 15: "15 (constant elasticity)"}.get(int(t), f"{t:g}")
+                    if int(t) >= 10 and name != "ALLOCATE AVAILABLE":
+                        what = f"{t:g} (integer allocation, which only ALLOCATE AVAILABLE gives)"
                     known_types = ", ".join(f"{k} {v}" for k, v in PROFILE_TYPES.items())
                     raise UnsupportedFeature(f"{call.pos}: {fname}: priority type {what}{where} is not "
-                                             f"supported; supported types: {known_types}")
+                                             f"supported; supported types: {known_types} (and 10-14, the same "
+                                             "as whole numbers, for ALLOCATE AVAILABLE)")
                 w, var = known(width)
                 if w is not None and not w > 0:
                     where = f" (from '{var.display}', {var.pos})" if var is not None else ""
