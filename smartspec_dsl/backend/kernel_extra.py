@@ -272,6 +272,36 @@ def step_offset(v, t0, dt, slot):
     return int(round((t0 - v[slot]) / dt))
 
 
+@njit(**JIT)
+def restore_buffers(buf, bi, held, held_bi, plain):
+    """A continued run's buffer from the one a saved state holds (`held`, its regions
+    `held_bi`: (offset, length) each; none: a run from the start, `buf` and `bi` as they
+    are). `buf` is laid out by the initialisation (region j at buf[bi[2j]:][:bi[2j+1]]);
+    region j takes the saved region j's content, as much as it holds. A plain DELAY FIXED
+    (`plain[j]`) keeps its saved length: its delay time is read when the run starts, so the
+    one run the state continues keeps the delay it started with (a continued run's
+    initialisation reads the delay at its own first time). Regions that span the run keep
+    this run's length; the runtime refuses those that cannot continue exactly
+    (Buffer.grows). Returns the buffer and its regions."""
+    if held_bi.shape[0] == 0:
+        return buf, bi
+    nb = bi.copy()
+    total = 0
+    for j in range(bi.shape[0] // 2):
+        nb[2 * j] = total
+        nb[2 * j + 1] = held_bi[2 * j + 1] if plain[j] else bi[2 * j + 1]
+        total += nb[2 * j + 1]
+    out = np.empty(total)
+    for j in range(bi.shape[0] // 2):
+        a, n = nb[2 * j], nb[2 * j + 1]
+        m = min(n, held_bi[2 * j + 1])
+        for i in range(m):
+            out[a + i] = held[held_bi[2 * j] + i]
+        for i in range(m, n):       # beyond the saved content: as the initialisation laid it out
+            out[a + i] = buf[bi[2 * j] + i]
+    return out, nb
+
+
 _EXPONENT = 0x7FF0000000000000   # the exponent bits of a float64: all set for inf and NaN
 
 

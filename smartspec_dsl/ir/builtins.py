@@ -51,7 +51,10 @@ class Buffer:
     holds the whole run (sized from INITIAL TIME, FINAL TIME and TIME STEP), else delay
     / TIME STEP values; the arguments read when the run starts (`initial_args`) and
     those the output reads each step (`step_args`; the input is written after the step's
-    auxiliaries). `order` takes the dependencies from here."""
+    auxiliaries). `order` takes the dependencies from here. A run continuing a saved
+    state starts from the state's buffer (runtime/single.py), which needs a region of the
+    same length, or with `grows` one at least as long: a region laid out by the step's
+    number from INITIAL TIME that a run never fills continues exactly in a longer one."""
     spans_run: bool
     initial_args: tuple[int, ...]
     step_args: tuple[int, ...]
@@ -66,6 +69,7 @@ class Buffer:
     span: int = -1
     tables: tuple[int, ...] = ()
     clock: bool = False
+    grows: bool = False
 
 
 @dataclass(frozen=True)
@@ -248,22 +252,23 @@ _ALL = [
               "may vary", Buffer(True, (2,), (3,))),
     # reads its history at the delay time current now
     _buffered("DELAY INFORMATION", (3, 3), "DELAY INFORMATION(input, delay, initial): the input the current "
-              "delay time ago", Buffer(True, (2,), (1, 2)), SAME_AS_FIRST, True),
+              "delay time ago", Buffer(True, (2,), (1, 2), grows=True), SAME_AS_FIRST, True),
     # parcels of material each with its own entry (kernel_queues.py), in the same buffer
     _buffered("DELAY CONVEYOR", (6, 6), "DELAY CONVEYOR(input, ctime, leak, initprofile, inittot, initctime): "
               "a conveyor whose speed follows ctime, losing leak a unit of time, initially holding inittot "
               "along initprofile", Buffer(True, (4, 5), (4, 5), out="conveyor_out", write="conveyor_in",
-                                          out_args=(4, 5), write_args=(0, 1, 2, 4, 5), span=5, tables=(3,)),
+                                          out_args=(4, 5), write_args=(0, 1, 2, 4, 5), span=5, tables=(3,),
+                                          grows=True),
               SAME_AS_FIRST, True),
     _buffered("QUEUE FIFO", (5, 5), "QUEUE FIFO(inflow, outflow, profile, initial, age range): a Level whose "
               "entries keep their age, oldest out first", Buffer(
                   True, (3, 4), (3, 4), out="queue_out", write="queue_in", out_args=(3,),
-                  write_args=(0, 1, 3, 4), span=4, tables=(2,), clock=True), TIMES_TIME),
+                  write_args=(0, 1, 3, 4), span=4, tables=(2,), clock=True, grows=True), TIMES_TIME),
     _buffered("QUEUE FIFO ATTRIB", (9, 9), "QUEUE FIFO ATTRIB(in, out, inatt, attchg, profile, aprofile, init, "
               "initatt, age range): a QUEUE FIFO whose entries carry an attribute, changing by attchg a unit "
               "of time", Buffer(True, (6, 7, 8), (6, 7, 8), out="queue_attrib_out", write="queue_attrib_in",
                                 out_args=(6,), write_args=(0, 1, 2, 3, 6, 7, 8), span=8, tables=(4, 5),
-                                clock=True), TIMES_TIME),
+                                clock=True, grows=True), TIMES_TIME),
     _buffered("DELAY PROFILE", (5, 5), "DELAY PROFILE(profile, input, delay time, init, init grow): the input "
               "spread over the response profile, rescaled to a mean delay of delay time", Buffer(
                   True, (2, 3, 4), (2, 3, 4), out="profile_out", write="profile_in", out_args=(2, 3, 4),
