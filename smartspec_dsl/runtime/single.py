@@ -192,16 +192,16 @@ def _check_continuable(model, state: State, vals: dict) -> None:
             shown = lowered[missing].display if missing in lowered else missing
             raise ParameterError(f"the state (t = {start:g}) is not one of this model's: "
                                  f"{'it holds no' if missing in buffers else 'this model has no'} "
-                                 f"buffer of '{shown}'")
-        first = lowered[buffers[0]]
+                                 f"buffer of {shown}")
+        first = lowered[buffers[0]].display
         if model.kernel.dynamic_control:
-            raise ParameterError(f"'{first.display}' keeps a {first.expr.func}'s buffer, laid out by the "
-                                 "time step's number, and TIME STEP, FINAL TIME or SAVEPER changes during this "
-                                 "run: a run cannot continue from a saved state; run from the start")
+            raise ParameterError(f"the buffer of {first} is laid out by the time step's number, and TIME STEP, "
+                                 "FINAL TIME or SAVEPER changes during this run: a run cannot continue from a "
+                                 "saved state; run from the start")
         if state.time_step != vals["time step"]:
-            raise ParameterError(f"the state's buffer ('{first.display}', a {first.expr.func}) holds values "
-                                 f"a TIME STEP of {state.time_step:g} apart, and this run's TIME STEP is "
-                                 f"{vals['time step']:g}: a run continuing a state keeps its TIME STEP")
+            raise ParameterError(f"the state's buffer of {first} holds values a TIME STEP of {state.time_step:g} "
+                                 f"apart, and this run's TIME STEP is {vals['time step']:g}: a run continuing a "
+                                 "state keeps its TIME STEP")
     draws = helpers(RANDOM_DRAW)
     for var in lowered.values() if model.kernel.dynamic_control else ():
         call = next((c for e in (var.expr, var.initial) if e is not None for c in ir.walk(e)
@@ -237,13 +237,14 @@ def _check_regions(model, state: State, regions: dict[str, np.ndarray], vals: di
         b = buffer_of(lowered[n])
         if new == old or not b.spans_run or (new > old and b.grows):
             continue
-        var = lowered[n]
+        advice = (f"continue to FINAL TIME {state.final_time:g}, ending this run with until= instead"
+                  if new < old else "end the first run with until= rather than final_time= (as the stepper "
+                  "does), so that its buffers cover FINAL TIME")
         raise ParameterError(
-            f"'{var.display}' keeps a {var.expr.func}'s buffer, laid out when a run starts for the run to "
-            f"FINAL TIME (and by its own arguments): {old} values in the state (made by a run to FINAL TIME "
+            f"the buffer of {lowered[n].display} is laid out when a run starts for the run to FINAL TIME (and "
+            f"by the function's own arguments): {old} values in the state (made by a run to FINAL TIME "
             f"{state.final_time:g}), {new} in this run (to FINAL TIME {vals['final time']:g}); a run "
-            "continuing a state must keep them: end the first run with until= rather than final_time= (as "
-            "the stepper does), or run from the start")
+            f"continuing a state must keep them: {advice}, or run from the start")
 
 
 def _steps_of(want, t0: float, dt: float, n_steps: int) -> list[int]:
