@@ -1,4 +1,4 @@
-"""Pass 3: dependency order (networkx).
+"""Pass 3: dependency order.
 
 Two orders: one for initialisation (every variable, stocks take their
 initial value), one for each time step (auxiliaries and flows that change
@@ -6,18 +6,15 @@ over time; stocks are known at the start of the step, so they break loops).
 """
 from __future__ import annotations
 
+import heapq
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
 
 from .. import ir
 from ..ir.builtins import BUFFER, BUILTINS, CLOCKED, LOOKUP_ARGS, Buffer
 from ..errors import AlgebraicLoop, ModelError, PassContractError, UndefinedVariable, did_you_mean
 from .consteval import constant_value
-
-if TYPE_CHECKING:     # networkx is imported when a model is ordered, not with the package
-    import networkx as nx
+from .solve import SolvedBlock, check_whole_equations, solved_blocks
 
 
 @dataclass(frozen=True)
@@ -27,6 +24,9 @@ class Schedule:
     initial: tuple[str, ...]         # initialisation order (all but constants and lookups)
     dynamic: tuple[str, ...]         # per-step order of time-varying auxiliaries
     stocks: tuple[str, ...]
+    # the loops solved within the time step (passes/solve.py), of both orders: each is
+    # computed, whole, where its first member falls in `initial` or `dynamic`
+    blocks: tuple[SolvedBlock, ...] = ()
 
 
 BUFFERED = {n for n, b in BUILTINS.items() if b.stage == BUFFER}
@@ -157,9 +157,26 @@ def _check_controls(model: ir.Model) -> None:
             t0 = value
 
 
-def _cycle_error(model: ir.Model, graph: nx.DiGraph, phase: str) -> AlgebraicLoop:
-    import networkx as nx
-    cycle = [edge[0] for edge in nx.find_cycle(graph)]
+def _cycle(deps: dict[str, set[str]], left: list[str], position: dict[str, int]) -> list[str]:
+    """One loop among the variables `left` unordered (in the order of definition), in the
+    order the values flow (each reads the one before it, the first reads the last),
+    starting from the first defined. Every variable left reads another one left (else it
+    would have been ordered), so walking from any of them to what it reads, always to
+    the first defined, comes back to a variable already seen: the loop is the walk from there."""
+    unordered = set(left)
+    seen: dict[str, int] = {}
+    walk: list[str] = []
+    name = left[0]
+    while name not in seen:
+        seen[name] = len(walk)
+        walk.append(name)
+        name = min((d for d in deps[name] if d in unordered), key=position.__getitem__)
+    loop = walk[seen[name]:][::-1]
+    first = min(range(len(loop)), key=lambda i: position[loop[i]])
+    return loop[first:] + loop[:first]
+
+
+def _cycle_error(model: ir.Model, cycle: list[str], phase: str) -> AlgebraicLoop:
     lines = [f"  {model.variables[n].display} (defined at {model.variables[n].pos})"
              for n in cycle if n in model.variables]
     where = next((model.variables[n].pos for n in cycle
@@ -169,19 +186,35 @@ def _cycle_error(model: ir.Model, graph: nx.DiGraph, phase: str) -> AlgebraicLoo
 
 
 def _topological(model: ir.Model, deps: dict[str, set[str]], phase: str) -> list[str]:
-    import networkx as nx
-    graph = nx.DiGraph()
-    graph.add_nodes_from(deps)
+    """The variables of `deps` (name -> the names its equation reads) in an order where each
+    comes after every one it reads (Kahn's algorithm), ties broken by the order of
+    definition: stable across runs, and a flattened array's elements stay in element
+    order, which the code generator's loop re-rolling needs (name order would put r10
+    between r1 and r2). An AlgebraicLoop naming one loop's variables when there is none."""
+    names = [n for n in model.variables if n in deps]
+    position = {n: i for i, n in enumerate(names)}
+    readers: list[list[int]] = [[] for _ in names]
+    waiting = [0] * len(names)
     for name, ds in deps.items():
-        graph.add_edges_from((d, name) for d in ds if d in deps)
-    position = {n: i for i, n in enumerate(model.variables)}
-    try:
-        # ties broken by the order of definition: stable across runs, and a flattened
-        # array's elements stay in element order, which the code generator's loop
-        # re-rolling needs (name order would put r10 between r1 and r2)
-        return list(nx.lexicographical_topological_sort(graph, key=position.__getitem__))
-    except nx.NetworkXUnfeasible:
-        raise _cycle_error(model, graph, phase) from None
+        i = position[name]
+        for d in ds:
+            j = position.get(d)
+            if j is not None:
+                readers[j].append(i)
+                waiting[i] += 1
+    ready = [i for i, w in enumerate(waiting) if w == 0]     # ascending: already a heap
+    order: list[str] = []
+    while ready:
+        i = heapq.heappop(ready)
+        order.append(names[i])
+        for j in readers[i]:
+            waiting[j] -= 1
+            if waiting[j] == 0:
+                heapq.heappush(ready, j)
+    if len(order) < len(names):
+        left = [n for i, n in enumerate(names) if waiting[i]]
+        raise _cycle_error(model, _cycle(deps, left, position), phase)
+    return order
 
 
 def schedule(model: ir.Model) -> Schedule:
@@ -197,20 +230,31 @@ def schedule(model: ir.Model) -> Schedule:
     constants = tuple(n for n, v in vs.items() if v.kind is ir.Kind.CONSTANT)
     computed = {n: v for n, v in vs.items() if v.kind not in (ir.Kind.CONSTANT, ir.Kind.LOOKUP)}
 
-    init_deps = {n: _initial_deps(v) for n, v in computed.items()}
+    check_whole_equations(model)
+    init_deps, init_blocks = solved_blocks(model, {n: _initial_deps(v) for n, v in computed.items()},
+                                           "initialisation")
     initial = _topological(model, init_deps, "initialisation")
     _check_controls(model)
 
     stocks = tuple(n for n, v in computed.items() if v.kind is ir.Kind.STOCK)
     auxes = {n: v for n, v in computed.items() if v.kind is not ir.Kind.STOCK}
-    step_deps = {n: _step_deps(v) for n, v in auxes.items()}
+    step_deps, step_blocks = solved_blocks(model, {n: _step_deps(v) for n, v in auxes.items()}, "time step")
     order = _topological(model, step_deps, "time step")
 
-    # An auxiliary is time-varying if it reads the clock, a stock, or another time-varying one.
+    # An auxiliary is time-varying if it reads the clock, a stock, or another time-varying one;
+    # a solved block is computed whole, so all its members vary when one does.
     varying: set[str] = set(stocks)
     for n in order:
         if (_reads_clock(auxes[n].expr) or step_deps[n] & varying or auxes[n].initial is not None
                 or is_delay_fixed(auxes[n])):
             varying.add(n)
+    while any(varying.intersection(b.members) and not varying.issuperset(b.members) for b in step_blocks):
+        for b in step_blocks:
+            if varying.intersection(b.members):
+                varying.update(b.members)
+        for n in order:
+            if step_deps[n] & varying:
+                varying.add(n)
     dynamic = tuple(n for n in order if n in varying)
-    return Schedule(model, constants, tuple(initial), dynamic, stocks)
+    blocks = init_blocks + tuple(b for b in step_blocks if b.members[0] in varying)
+    return Schedule(model, constants, tuple(initial), dynamic, stocks, blocks)
