@@ -18,7 +18,7 @@ from __future__ import annotations
 import itertools
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .. import ir
@@ -183,10 +183,13 @@ def _instantiate(b: _Build, model: Node, prefix: str, seen: tuple[str, ...]) -> 
     variables = model.find("variables")
     # STELLA 10's XMILE drafts put the variables straight in <model>
     for node in variables.children if variables is not None else model.children:
-        if node.tag in ("conveyor", "queue", "oven") or (node.tag == "stock" and (
-                node.find("conveyor") is not None or node.find("queue") is not None)):
-            raise UnsupportedFeature(f"{node.pos}: '{node.attrs.get('name', node.tag)}' is a "
-                                     "conveyor or queue, which are not supported")
+        kind = _discrete_kind(node)
+        if kind:
+            # their batches, capacities, leakage zones and arrests are not those of Vensim's
+            # DELAY CONVEYOR and QUEUE FIFO (XMILE 1.0, 3.7.2 and 3.7.3)
+            raise UnsupportedFeature(f"{node.pos}: '{display_name(node.attrs.get('name', node.tag))}' is "
+                                     f"a {kind}, which is not supported (Stella's conveyors, queues and "
+                                     "ovens)")
         if node.tag == "module":
             _module(b, node, prefix, seen)
         elif node.tag in VARIABLE_TAGS:
@@ -198,6 +201,15 @@ def _instantiate(b: _Build, model: Node, prefix: str, seen: tuple[str, ...]) -> 
                 raise ModelError(f"{node.pos}: '{display_name(raw)}' is defined twice "
                                  f"(first at {b.vars[name].node.pos})")
             b.vars[name] = _Var(node, name, prefix + display_name(raw), prefix, _var_dims(node, b))
+
+
+def _discrete_kind(node: Node) -> str:
+    """'conveyor', 'queue' or 'oven' when `node` is one of Stella's discrete stocks, else ''."""
+    if node.tag in ("conveyor", "queue", "oven"):
+        return node.tag
+    if node.tag == "stock":
+        return next((k for k in ("conveyor", "queue", "oven") if node.find(k) is not None), "")
+    return ""
 
 
 def _module(b: _Build, node: Node, prefix: str, seen: tuple[str, ...]) -> None:
@@ -341,7 +353,7 @@ def _variable(b: _Build, v: _Var, ctx: Context, new: dict) -> ir.Variable:
             if s not in b.dims[d] and s != d:
                 raise ModelError(f"{part.pos}: '{s}' is not an element of dimension '{d}' "
                                  f"(in '{v.display}')")
-        values.append((subs, part, _definition(b, v, part, ctx, new, subs)))
+        values.append((subs, part, _definition(b, v, part, replace(ctx, subs=subs), new, subs)))
     kind = ir.Kind.AUXILIARY
     if node.tag == "stock":
         kind = ir.Kind.STOCK
@@ -459,7 +471,7 @@ def parse_xmile(data: bytes, filename: str = "<model>") -> ir.Model:
     macros = {name: _macro(b, m, signatures) for name, m in zip(signatures, root.findall("macro"))}
     variables = _translate_all(b, b.vars, {}, signatures)
     _controls(b, specs, variables)
-    ranges = {d: ir.SubscriptRange(d, els, (), None, b.written[d]) for d, els in b.dims.items()}
+    ranges = {d: ir.SubscriptRange(d, els, (), None, b.written.get(d, els)) for d, els in b.dims.items()}
     return ir.Model(filename, variables, ranges, macros, method=method, notices=tuple(b.notices))
 
 
@@ -476,7 +488,7 @@ def _translate_all(b: _Build, found: dict[str, _Var], params: dict,
     variables: dict[str, ir.Variable] = {}
     new: dict[str, ir.Variable] = {}
     for name, v in found.items():
-        ctx = Context(b.dims, var_dims, lookups, v.display, v.dims, name, signatures, invalid, tables)
+        ctx = Context(b.dims, var_dims, lookups, v.display, v.dims, name, signatures, invalid, tables, new)
         variables[name] = _variable(b, v, ctx, new)
     variables.update(new)
     return variables
