@@ -200,7 +200,7 @@ def test_equation_errors_name_the_variable_at_its_place(tmp_path, capsys):
 
 def test_unsupported_elements_are_reported_where_they_are():
     conveyor = doc('<stock name="belt"><eqn>0</eqn><conveyor><len>3</len></conveyor></stock>')
-    with pytest.raises(UnsupportedFeature, match=r"m.xmile:5:1: 'belt' is a conveyor, which is not supported"):
+    with pytest.raises(UnsupportedFeature, match=r"m.xmile:5:1: conveyor 'belt' has 0 outflows: leakage"):
         parse_xmile(conveyor.encode(), "m.xmile")
     with pytest.raises(UnsupportedFeature, match=r"m.xmile:5:1: 'line' is a queue, which is not supported"):
         parse_xmile(doc('<stock name="line"><eqn>0</eqn><queue/></stock>').encode(), "m.xmile")

@@ -177,3 +177,51 @@ def test_vensims_gamma_ln_converts_to_xmile(tmp_path):
     assert main(["convert", str(mdl), "-o", str(tmp_path / "g.xmile")]) == 0
     assert "GAMMALN(5)" in (tmp_path / "g.xmile").read_text(encoding="utf-8")
     assert float(load(tmp_path / "g.xmile").run()["y"][0]) == pytest.approx(math.log(24.0), rel=1e-12)
+
+
+CONVEYOR = """
+<stock name="Students"><eqn>1000</eqn><inflow>matriculating</inflow><outflow>graduating</outflow>
+ <conveyor><len>transit</len></conveyor></stock>
+<aux name="transit"><eqn>4</eqn></aux>
+<flow name="matriculating"><eqn>STEP(100, 1) + PULSE(50, 2)</eqn><non_negative/></flow>
+<flow name="graduating"></flow>
+<stock name="Alumni"><eqn>0</eqn><inflow>graduating</inflow></stock>
+"""
+
+
+def test_a_conveyor_delivers_what_entered_its_transit_time_before(tmp_path):
+    path = tmp_path / "conveyor.xmile"
+    path.write_text(doc(CONVEYOR, "<start>0</start><stop>8</stop><dt>0.25</dt>"), encoding="utf-8")
+    result = load(path).run()
+    at = {float(t): i for i, t in enumerate(result.time)}
+
+    def get(name, t):
+        return float(result[name][at[t]])
+    # the initial 1000 spread along 4 time units leaves at 250 a unit until t = 4; then what
+    # entered 4 before: nothing (t < 5), 100 (STEP at 1), 100 + 50/DT = 300 (the PULSE at 2)
+    assert [get("graduating", t) for t in (0.0, 3.75, 4.0, 4.75, 5.0, 6.0, 6.25)] == \
+        [250.0, 250.0, 0.0, 0.0, 100.0, 300.0, 100.0]
+    # the conveyor holds its inflows less its output: 1000 - 4 x 250 + 3 x 100 + 50 at t = 4
+    assert get("students", 4.0) == 350.0 and get("students", 8.0) == 400.0
+    assert get("alumni", 4.0) == 1000.0 and get("alumni", 8.0) == 1000.0 + 3 * 100 + 50
+    # written as Vensim equations (DELAY CONVEYOR), the same numbers
+    assert main(["convert", str(path), "-o", str(tmp_path / "conveyor.mdl")]) == 0
+    back = load(tmp_path / "conveyor.mdl").run()
+    for name in ("graduating", "students", "alumni"):
+        assert np.array_equal(np.asarray(back[name]), np.asarray(result[name])), name
+
+
+@pytest.mark.parametrize("stock, message", [
+    ('<stock name="belt"><eqn>0</eqn><outflow>out</outflow><outflow>leak</outflow>'
+     '<conveyor><len>2</len></conveyor></stock>', r"m.xmile:5:1: conveyor 'belt' has 2 outflows: leakage"),
+    ('<stock name="belt"><eqn>0</eqn><outflow>out</outflow><conveyor><len>2</len><capacity>5</capacity>'
+     '</conveyor></stock>', r"m.xmile:5:76: conveyor 'belt' has a <capacity>"),
+    ('<stock name="belt"><eqn>0</eqn><outflow>out</outflow><conveyor discrete="true"><len>2</len>'
+     '</conveyor></stock>', r"m.xmile:5:54: conveyor 'belt' is discrete"),
+    ('<stock name="line"><eqn>0</eqn><outflow>out</outflow><queue/></stock>', r"m.xmile:5:1: 'line' is a queue"),
+    ('<stock name="kiln"><eqn>0</eqn><outflow>out</outflow><oven/></stock>', r"m.xmile:5:1: 'kiln' is an oven"),
+])
+def test_conveyors_beyond_delay_conveyor_queues_and_ovens_are_refused(stock, message):
+    text = doc(stock + '<flow name="out"><eqn>0</eqn></flow><flow name="leak"><eqn>0</eqn></flow>', SPECS)
+    with pytest.raises(UnsupportedFeature, match=message):
+        parse_xmile(text.encode(), "m.xmile")

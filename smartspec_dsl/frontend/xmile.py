@@ -9,7 +9,8 @@ ypts, type continuous / extrapolate / discrete), apply-to-all and
 per-element array equations, units, documentation, modules (`<module>`
 with `<connect>`, also as Stella writes them), flattened into one model whose
 names carry the module path (`hares.births`), and macros (`<macro>`: parameters
-with defaults, variables of their own) as the IR's macros. Conveyors, queues,
+with defaults, variables of their own) as the IR's macros, and conveyors that
+Vensim's DELAY CONVEYOR can run (xmile_conveyors.py). Other conveyors, queues,
 ovens and macros with their own <sim_specs> are reported as unsupported,
 located at their element.
 """
@@ -25,8 +26,9 @@ from .. import ir
 from ..errors import ModelError, UnsupportedFeature
 from ..files import read_regular_file
 from .xmile_builtins import Context, translate
+from .xmile_conveyors import conveyor_call, conveyor_output, discrete_kind, flat_profile
 from .xmile_expr import display_name, parse_equation, xmile_name
-from .xmile_stocks import limit_outflows, left_for, non_negative, stock_rate
+from .xmile_stocks import flow_refs, limit_outflows, left_for, non_negative, stock_rate
 from .xmile_xml import Node, read_xml
 
 CONTROL_DISPLAY = {"initial time": "INITIAL TIME", "final time": "FINAL TIME",
@@ -57,6 +59,7 @@ class _Build:
     # outflow -> (the non-negative stock it alone drains, the outflows served before it,
     # the stock's inflows counted as available)
     limits: dict = field(default_factory=dict)
+    conveyors: dict = field(default_factory=dict)   # a conveyor's output flow -> the conveyor
 
 
 def _numbers(node: Node, what: str) -> list[float]:
@@ -183,13 +186,8 @@ def _instantiate(b: _Build, model: Node, prefix: str, seen: tuple[str, ...]) -> 
     variables = model.find("variables")
     # STELLA 10's XMILE drafts put the variables straight in <model>
     for node in variables.children if variables is not None else model.children:
-        kind = _discrete_kind(node)
-        if kind:
-            # their batches, capacities, leakage zones and arrests are not those of Vensim's
-            # DELAY CONVEYOR and QUEUE FIFO (XMILE 1.0, 3.7.2 and 3.7.3)
-            raise UnsupportedFeature(f"{node.pos}: '{display_name(node.attrs.get('name', node.tag))}' is "
-                                     f"a {kind}, which is not supported (Stella's conveyors, queues and "
-                                     "ovens)")
+        if discrete_kind(node) and node.tag != "stock":
+            conveyor_output(node, prefix)   # refused, located
         if node.tag == "module":
             _module(b, node, prefix, seen)
         elif node.tag in VARIABLE_TAGS:
@@ -201,15 +199,8 @@ def _instantiate(b: _Build, model: Node, prefix: str, seen: tuple[str, ...]) -> 
                 raise ModelError(f"{node.pos}: '{display_name(raw)}' is defined twice "
                                  f"(first at {b.vars[name].node.pos})")
             b.vars[name] = _Var(node, name, prefix + display_name(raw), prefix, _var_dims(node, b))
-
-
-def _discrete_kind(node: Node) -> str:
-    """'conveyor', 'queue' or 'oven' when `node` is one of Stella's discrete stocks, else ''."""
-    if node.tag in ("conveyor", "queue", "oven"):
-        return node.tag
-    if node.tag == "stock":
-        return next((k for k in ("conveyor", "queue", "oven") if node.find(k) is not None), "")
-    return ""
+            if discrete_kind(node):
+                b.conveyors[conveyor_output(node, prefix)] = name
 
 
 def _module(b: _Build, node: Node, prefix: str, seen: tuple[str, ...]) -> None:
@@ -338,6 +329,8 @@ def _variable(b: _Build, v: _Var, ctx: Context, new: dict) -> ir.Variable:
     units = (node.child_text("units") or "").strip()
     doc = (node.child_text("doc") or "").strip()
     pos = node.pos
+    if v.name in b.conveyors:
+        return _conveyor_output(b, v, ctx, new)
     if v.alias is not None:  # a module input: the connected value, element by element
         expr = ir.Ref(v.alias.name, tuple(v.dims), v.alias.pos) if v.dims else v.alias
         defs = (ir.Definition(tuple(v.dims), (), "=", expr, pos=pos),) if v.dims else ()
@@ -394,6 +387,25 @@ def _variable(b: _Build, v: _Var, ctx: Context, new: dict) -> ir.Variable:
             expr = d0.expr
     return ir.Variable(v.name, v.display, kind, expr=expr, initial=initial, lookup=lookup,
                        units=units, comment=doc, pos=pos, dims=v.dims, definitions=tuple(defs))
+
+
+def _conveyor_output(b: _Build, v: _Var, ctx: Context, new: dict) -> ir.Variable:
+    """The output flow of a conveyor (xmile_conveyors.py): DELAY CONVEYOR of its inflows."""
+    stock = b.vars[b.conveyors[v.name]]
+    if v.node.tag != "flow" or v.dims != stock.dims:
+        raise UnsupportedFeature(f"{v.node.pos}: '{v.display}', the output of conveyor '{stock.display}', "
+                                 "must be a flow over the conveyor's dimensions")
+    sctx = replace(ctx, owner=stock.display, owner_dims=stock.dims, owner_name=stock.name, subs=stock.dims)
+    node = stock.node
+    length = _equation(b, stock, node.find("conveyor").find("len"), sctx)
+    initial = _equation(b, stock, node.find("eqn"), sctx)
+    profile = f"{stock.name} #profile"
+    new[profile] = flat_profile(profile, stock.display, node.pos)
+    expr = conveyor_call(flow_refs(b, stock, "inflow", stock.dims), length, initial, profile, v.node.pos)
+    return ir.Variable(v.name, v.display, ir.Kind.FLOW, expr=None if v.dims else expr,
+                       units=(v.node.child_text("units") or "").strip(), comment=(v.node.child_text("doc") or "").strip(),
+                       pos=v.node.pos, dims=v.dims,
+                       definitions=(ir.Definition(v.dims, (), "=", expr, pos=v.node.pos),))
 
 
 _NUMBER_LIST = re.compile(r"^\s*[-+]?[\d.][\d.eE+-]*(\s*[,;]\s*[-+]?[\d.][\d.eE+-]*)+\s*;?\s*$")
