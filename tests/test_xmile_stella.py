@@ -46,6 +46,11 @@ DETERMINISTIC = VALUES + """
 <aux name="ends"><eqn>MAX(vals[2:4]) + 10 * MIN(vals[1:2]) + 1000 * RANK(vals[2:4], 1)</eqn></aux>
 <aux name="rows"><dimensions><dim name="j"/></dimensions><eqn>SUM(M[j, 2:3])</eqn></aux>
 <aux name="block"><eqn>SUM(M[1:2, 3:4])</eqn></aux>
+<aux name="exact"><dimensions><dim name="j"/></dimensions><eqn>vals[2:4] * 2</eqn></aux>
+<aux name="cut"><dimensions><dim name="j"/></dimensions><eqn>vals[1:4]</eqn></aux>
+<aux name="grown"><dimensions><dim name="j"/></dimensions><eqn>vals[e1:e2]</eqn></aux>
+<aux name="column"><dimensions><dim name="j"/></dimensions><eqn>M[1:3, 2]</eqn></aux>
+<aux name="flat"><eqn>M(6) + 100 * vals(3) + 1000 * vals(5) + 10000 * vals(INT(TIME) + 1)</eqn></aux>
 """
 RANDOM = """
 <aux name="r"><eqn>ROUND(RANDOM(-1, 1))</eqn></aux>
@@ -111,6 +116,27 @@ def test_ranges_slice_an_array(run):
     assert get("block") == 13 + 14 + 23 + 24
 
 
+def test_ranges_outside_array_functions_go_element_by_element(run):
+    get, result = run
+    # along the equation's dimension j (3 elements): (3, 9, 3) x 2; (5, 3, 9, 3) truncated to
+    # three; (5, 3) extended with the next element of i; M's column 2 (M[j, e2] = 10 j + 2)
+    assert [get(f"exact[{k}]") for k in (1, 2, 3)] == [6.0, 18.0, 6.0]
+    assert [get(f"cut[{k}]") for k in (1, 2, 3)] == [5.0, 3.0, 9.0]
+    assert [get(f"grown[{k}]") for k in (1, 2, 3)] == [5.0, 3.0, 9.0]
+    assert [get(f"column[{k}]") for k in (1, 2, 3)] == [12.0, 22.0, 32.0]
+    notes = " ".join(w.message for w in result.warnings)
+    assert "4 elements, truncated to the 3 of 'j' (in the equation of 'cut')" in notes
+    assert "2 elements, extended to the 3 of 'j' (in the equation of 'grown')" in notes
+
+
+def test_an_array_called_with_a_flat_index(run):
+    get, _ = run
+    # M (j x i, 3 x 4) row-major: the 6th is M[2, e2] = 22; vals' 3rd is 9, its 5th none (0);
+    # vals(INT(TIME) + 1), computed when the model runs: 5 at t = 0, 9 at t = 2, 0 from t = 4
+    assert get("flat", 0.0) == 22 + 900 + 0 + 50000
+    assert get("flat", 2.0) == 22 + 900 + 90000 and get("flat", 4.0) == 922.0
+
+
 def test_gammaln(run):
     get, _ = run
     assert get("log gamma") == pytest.approx(math.log(24.0), rel=1e-12)
@@ -151,13 +177,15 @@ def test_written_as_vensim_equations_the_numbers_stay(tmp_path, run):
     back = load(tmp_path / "m.mdl").run()
     at = {float(t): i for i, t in enumerate(back.time)}
     for name in ("half up", "near", "sine", "then", "before", "ranks", "ranks by keys", "mixed",
-                 "log gamma", "by name", "ends", "rows[3]", "block"):
+                 "log gamma", "by name", "ends", "rows[3]", "block", "exact[2]", "grown[3]", "column[3]",
+                 "flat"):
         for t in (0.0, 1.0, 3.0, 6.0):
             assert float(back[name][at[t]]) == pytest.approx(get(name, t), abs=1e-12), (name, t)
 
 
 @pytest.mark.parametrize("eqn, message", [
-    ("vals[2:4] * 2", r"m.xmile:\d+:\d+: 'vals' is given '\*' or a range outside an array function"),
+    ("vals[2:4] * 2", r"m.xmile:\d+:\d+: 'vals\[...\]' has a range or '\*' outside an array function, and "
+                      r"'y' has no one dimension to read it along"),
     ("SUM(vals[2:7])", r"'7' in the range \[2:7\] of 'vals' is not an element or position of dimension 'i'"),
     ("SUM(vals[3:2])", r"the range \[3:2\] of 'vals' is empty"),
     ("SUM(vals[1:x + 1])", r"a range's ends must be positions or element names"),

@@ -60,6 +60,8 @@ class _Build:
     # the stock's inflows counted as available)
     limits: dict = field(default_factory=dict)
     conveyors: dict = field(default_factory=dict)   # a conveyor's output flow -> the conveyor
+    subranges: dict = field(default_factory=dict)   # ranges A[1:3] make (xmile_arrays.Context)
+    mappings: dict = field(default_factory=dict)
 
 
 def _numbers(node: Node, what: str) -> list[float]:
@@ -483,7 +485,8 @@ def parse_xmile(data: bytes, filename: str = "<model>") -> ir.Model:
     macros = {name: _macro(b, m, signatures) for name, m in zip(signatures, root.findall("macro"))}
     variables = _translate_all(b, b.vars, {}, signatures)
     _controls(b, specs, variables)
-    ranges = {d: ir.SubscriptRange(d, els, (), None, b.written.get(d, els)) for d, els in b.dims.items()}
+    ranges = {d: ir.SubscriptRange(d, els, (b.mappings[d],) if d in b.mappings else (), None,
+                                   b.written.get(d, els)) for d, els in b.dims.items()}
     return ir.Model(filename, variables, ranges, macros, method=method, notices=tuple(b.notices))
 
 
@@ -500,7 +503,8 @@ def _translate_all(b: _Build, found: dict[str, _Var], params: dict,
     variables: dict[str, ir.Variable] = {}
     new: dict[str, ir.Variable] = {}
     for name, v in found.items():
-        ctx = Context(b.dims, var_dims, lookups, v.display, v.dims, name, signatures, invalid, tables, new)
+        ctx = Context(b.dims, var_dims, lookups, v.display, v.dims, name, signatures, invalid, tables, new,
+                      subranges=b.subranges, mappings=b.mappings, notices=b.notices)
         variables[name] = _variable(b, v, ctx, new)
     variables.update(new)
     return variables

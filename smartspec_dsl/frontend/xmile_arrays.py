@@ -33,6 +33,9 @@ class Context:
     tables: dict = field(default_factory=dict)    # variable with a graphical function -> its table
     hidden: dict | None = None                    # where hidden auxiliaries go (None: none allowed)
     subs: tuple[str, ...] = ()                    # the subscripts of the definition being translated
+    subranges: dict = field(default_factory=dict)  # a range's dimension -> (its dimension, first, last)
+    mappings: dict = field(default_factory=dict)   # a range read element by element -> the one it maps to
+    notices: list = field(default_factory=list)    # the model's notices (ir.Model.notices)
 
 
 def num(x: float) -> ir.Num:
@@ -106,6 +109,9 @@ def resolve_ref(r: ir.Ref, ctx: Context) -> ir.Expr:
             return num(math.inf)
         return r
     dims = ctx.var_dims[r.name]
+    if r.subscripts and r.name in ctx.lookups and not dims:
+        raise UnsupportedFeature(f"{r.pos}: '{r.name}' is a graphical function: reading its points by "
+                                 f"position ('{r.name}[...]') is not supported (in the equation of '{ctx.owner}')")
     if len(r.subscripts) not in (0, len(dims)):
         raise ModelError(f"{r.pos}: '{r.name}' has {len(dims)} dimension(s), used with "
                          f"{len(r.subscripts)} subscript(s) in the equation of '{ctx.owner}'")
@@ -171,6 +177,37 @@ def _subrange(s: str, dim: str, r: ir.Ref, ctx: Context) -> str:
         return dim
     name = f"{dim} {elements[first]} to {elements[last]}"
     ctx.dims.setdefault(name, elements[first:last + 1])
+    ctx.subranges[name] = (dim, first, last)
+    return name
+
+
+def range_onto(sub: str, r: ir.Ref, ctx: Context) -> str:
+    """A range (or '*') of `r` outside an array function, in an apply-to-all equation (section
+    3.7.1.2): read element by element along the equation's own dimension, the one it spans
+    (or else the one `r` does not name), truncated or extended (with the next elements of
+    the same dimension, and a notice) to that dimension's size: a subrange mapped onto it."""
+    parent, first, last = ctx.subranges.get(sub) or (sub, 0, len(ctx.dims[sub]) - 1)
+    named = {s for s in r.subscripts if s in ctx.dims}
+    free = [d for d in ctx.owner_dims if d not in named]
+    onto = parent if parent in ctx.owner_dims else (free[0] if len(free) == 1 else None)
+    shown = f"'{r.name}[...]'"
+    if onto is None:
+        raise UnsupportedFeature(f"{r.pos}: {shown} has a range or '*' outside an array function, and "
+                                 f"'{ctx.owner}' has no one dimension to read it along (in the equation "
+                                 f"of '{ctx.owner}')")
+    elements, n = ctx.dims[parent], len(ctx.dims[onto])
+    if first + n > len(elements):
+        raise UnsupportedFeature(f"{r.pos}: {shown}'s range, read along '{onto}' ({n} elements), runs past "
+                                 f"the end of '{parent}' (in the equation of '{ctx.owner}')")
+    if n != last - first + 1:
+        ctx.notices.append(f"{r.pos}: the range of {shown} has {last - first + 1} elements, "
+                           f"{'truncated' if n < last - first + 1 else 'extended'} to the {n} of '{onto}' "
+                           f"(in the equation of '{ctx.owner}')")
+    if onto == parent and first == 0:
+        return onto
+    name = f"{parent} {elements[first]} to {elements[first + n - 1]} onto {onto}"
+    ctx.dims.setdefault(name, elements[first:first + n])
+    ctx.mappings[name] = onto
     return name
 
 
@@ -236,6 +273,24 @@ def computed_index(ref: ir.Ref, positions: list[ir.Expr], ctx: Context) -> ir.Ex
         ok = ir.BinOp("and", ir.BinOp(">=", at, num(0.5)), ir.BinOp("<", at, num(len(ctx.dims[dim]) + 0.5)))
         inside = ok if inside is None else ir.BinOp("and", inside, ok)
     return ir.Call("IF THEN ELSE", (inside, pick, num(ctx.invalid_index)), ref.pos)
+
+
+def flat_index(name: str, n: ir.Expr, ctx: Context, pos) -> ir.Expr:
+    """`A(n)` for an arrayed variable A (XMILE 1.0, 3.3.x, function calls): its n-th element
+    counted row-major over all its dimensions, from 1; 0 (or the file's invalid index
+    value) outside the array. Vensim's VECTOR ELM MAP from A's first element."""
+    dims = ctx.var_dims[name]
+    size = math.prod(len(ctx.dims[d]) for d in dims)
+    if isinstance(n, ir.Num):   # a number: the element itself, or nothing
+        k = math.floor(n.value + 0.5) - 1
+        if not 0 <= k < size:
+            return num(ctx.invalid_index)
+        return ir.Ref(name, next(itertools.islice(itertools.product(*(ctx.dims[d] for d in dims)), k, None)), pos)
+    n = once(n, ctx, pos)
+    first = ir.Ref(name, tuple(ctx.dims[d][0] for d in dims), pos)
+    pick = ir.Call("VECTOR ELM MAP", (first, ir.BinOp("-", n, num(1))), pos)
+    inside = ir.BinOp("and", ir.BinOp(">=", n, num(0.5)), ir.BinOp("<", n, num(size + 0.5)))
+    return ir.Call("IF THEN ELSE", (inside, pick, num(ctx.invalid_index)), pos)
 
 
 def has_draw(x: ir.Expr) -> bool:

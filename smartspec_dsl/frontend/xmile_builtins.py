@@ -9,8 +9,12 @@ values default to the input (DELAY, DELAYn, SMTHn) or to 0 (TREND, FORCST); PULS
 SAFEDIV(a, b, x) is Vensim's XIDZ; INIT is INITIAL; MIN and MAX of one array are
 Vensim's VMIN and VMAX; SUM, MEAN, SIZE and STDDEV reduce over an array's '*'
 dimensions; RANDOM, NORMAL, EXPRND and POISSON are the RANDOM functions with XMILE's
-arguments; a call of one of the file's macros keeps its name (passes/macros.py
-expands it), its left-out parameters given their defaults.
+arguments, LOGNORMAL the distribution's own mean and deviation; MAX(A, 0) mixes arrays
+and scalars; RANK is an explicit comparison of the array's elements; a call of one of
+the file's macros keeps its name (passes/macros.py expands it), its left-out
+parameters given their defaults; an array called with one argument, A(10), is its
+element at that flat index. Stella's own (STELLA, DISTRIBUTIONS): ROUND, SINWAVE,
+COSWAVE, HISTORY, GAMMALN, TRIANGULAR, BETA, BINOMIAL, WEIBULL.
 """
 from __future__ import annotations
 
@@ -20,7 +24,8 @@ from .. import ir
 from ..ir.builtins import ARRAY
 from ..errors import ModelError, UnsupportedFeature
 from .xmile_arrays import (
-    Context, computed_index, count, num, once, rank, ref, reducing, resolve_ref, size_of, transpose,
+    Context, computed_index, count, flat_index, num, once, range_onto, rank, ref, reducing, resolve_ref,
+    size_of, transpose,
 )
 from .xmile_expr import COMPUTED_INDEX, TRANSPOSE, xmile_name
 
@@ -192,6 +197,9 @@ def _builtin(c: ir.Call, ctx: Context) -> ir.Expr:
         return ir.LookupCall(ctx.tables[name], x, pos, tuple(ctx.var_dims.get(name, ())))
     if name in ctx.macros:
         return _macro_call(c, name, ctx)
+    if ctx.var_dims.get(name):   # A(10): an array's element by its flat index
+        (n,) = _args(c, 1, 1, ctx)
+        return flat_index(name, n, ctx, pos)
     if f == TRANSPOSE:
         return transpose(c.args[0], ctx, pos)
     if f == COMPUTED_INDEX:
@@ -325,22 +333,28 @@ def translate(e: ir.Expr, ctx: Context) -> ir.Expr:
         if isinstance(node, ir.Call):
             return _builtin(node, ctx)
         return node
-    out = ir.map_expr(e, fix)
-    _check_reductions(out, ctx)
-    return out
+    return _bind_ranges(ir.map_expr(e, fix), ctx)
 
 
-def _check_reductions(e: ir.Expr, ctx: Context) -> None:
-    """A '*' or a range ('!' by now) stands only inside an array function: elsewhere the
-    standard would truncate or extend it to the equation's dimensions, which is refused."""
-    stack = [e]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, ir.Call) and node.func in ARRAY:
-            continue
-        if isinstance(node, ir.Ref) and any(s.endswith("!") for s in node.subscripts):
-            raise UnsupportedFeature(
-                f"{node.pos}: '{node.name}' is given '*' or a range outside an array "
-                f"function (SUM, MEAN, MIN, MAX, SIZE, STDDEV, RANK): an array of another size than "
-                f"the equation's is not supported (in the equation of '{ctx.owner}')")
-        stack.extend(ir.children(node))
+def _bind_ranges(e: ir.Expr, ctx: Context) -> ir.Expr:
+    """A range or '*' ('!' by now) outside an array function is read element by element
+    along the equation's dimension (`range_onto`); inside one it is reduced over."""
+    def outside(node):
+        stack = [node]
+        while stack:
+            n = stack.pop()
+            if isinstance(n, ir.Call) and n.func in ARRAY:
+                continue
+            if isinstance(n, ir.Ref) and any(s.endswith("!") for s in n.subscripts):
+                return True
+            stack.extend(ir.children(n))
+        return False
+
+    def bind(node):
+        if not outside(node):
+            return node
+        if isinstance(node, ir.Ref):
+            return ir.Ref(node.name, tuple(range_onto(s[:-1], node, ctx) if s.endswith("!") else s
+                                           for s in node.subscripts), node.pos)
+        return ir.with_children(node, [bind(k) for k in ir.children(node)])
+    return bind(e)
