@@ -50,6 +50,9 @@ DETERMINISTIC = VALUES + """
 <aux name="cut"><dimensions><dim name="j"/></dimensions><eqn>vals[1:4]</eqn></aux>
 <aux name="grown"><dimensions><dim name="j"/></dimensions><eqn>vals[e1:e2]</eqn></aux>
 <aux name="column"><dimensions><dim name="j"/></dimensions><eqn>M[1:3, 2]</eqn></aux>
+<gf name="curve"><xscale min="0" max="3"/><ypts>4,1,7,2</ypts></gf>
+<aux name="points"><eqn>curve[3] + 10 * MIN(curve) + 100 * MAX(curve) + 1000 * SIZE(curve) + 10000 * curve[9]</eqn></aux>
+<aux name="curve spread"><eqn>MEAN(curve) + STDDEV(curve)</eqn></aux>
 <aux name="flat"><eqn>M(6) + 100 * vals(3) + 1000 * vals(5) + 10000 * vals(INT(TIME) + 1)</eqn></aux>
 """
 RANDOM = """
@@ -137,6 +140,14 @@ def test_an_array_called_with_a_flat_index(run):
     assert get("flat", 2.0) == 22 + 900 + 90000 and get("flat", 4.0) == 922.0
 
 
+def test_a_graphical_function_is_a_container_of_its_points(run):
+    get, _ = run
+    # y values (4, 1, 7, 2): the third 7, min 1, max 7, four of them, no ninth (0)
+    assert get("points") == 7 + 10 * 1 + 100 * 7 + 1000 * 4 + 0
+    # mean 3.5, population deviation sqrt((16 + 1 + 49 + 4) / 4 - 3.5^2) = sqrt(5.25)
+    assert get("curve spread") == pytest.approx(3.5 + math.sqrt(5.25), rel=1e-12)
+
+
 def test_gammaln(run):
     get, _ = run
     assert get("log gamma") == pytest.approx(math.log(24.0), rel=1e-12)
@@ -178,7 +189,7 @@ def test_written_as_vensim_equations_the_numbers_stay(tmp_path, run):
     at = {float(t): i for i, t in enumerate(back.time)}
     for name in ("half up", "near", "sine", "then", "before", "ranks", "ranks by keys", "mixed",
                  "log gamma", "by name", "ends", "rows[3]", "block", "exact[2]", "grown[3]", "column[3]",
-                 "flat"):
+                 "flat", "points", "curve spread"):
         for t in (0.0, 1.0, 3.0, 6.0):
             assert float(back[name][at[t]]) == pytest.approx(get(name, t), abs=1e-12), (name, t)
 

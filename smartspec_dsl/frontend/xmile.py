@@ -500,11 +500,15 @@ def _translate_all(b: _Build, found: dict[str, _Var], params: dict,
                or (v.node.find("gf") is not None and v.node.find("eqn") is None)}
     # a graphical function with an input can be called with another too: name(x)
     tables = {n: table_name(n) for n, v in found.items() if n not in lookups and _has_gf(v.node)}
+    # a graphical function's y values as written, which g[3] and MIN(g) read (section 3.7.1.3)
+    points = {n: tuple(_numbers(gf.find("ypts"), "ypts")) for n in lookups if not found[n].dims
+              for gf in [found[n].node if found[n].node.tag == "gf" else found[n].node.find("gf")]
+              if gf.find("ypts") is not None}
     variables: dict[str, ir.Variable] = {}
     new: dict[str, ir.Variable] = {}
     for name, v in found.items():
         ctx = Context(b.dims, var_dims, lookups, v.display, v.dims, name, signatures, invalid, tables, new,
-                      subranges=b.subranges, mappings=b.mappings, notices=b.notices)
+                      subranges=b.subranges, mappings=b.mappings, notices=b.notices, points=points)
         variables[name] = _variable(b, v, ctx, new)
     variables.update(new)
     return variables

@@ -1,9 +1,12 @@
 """XMILE names and subscripts resolved against the model (XMILE 1.0, section 3.7.1):
 the clock's names, SELF, `Dim.elem` outside brackets (the element's position), '*'
-(a dimension reduced over, Vensim's '!'), positions, the transposition ' and `@n`
-positions (bound by dimension name), and a subscript computed when the model runs
-(`x[i + 1]`, `x[i]` for a scalar i): an element pick, Vensim's VECTOR ELM MAP, 0
-outside the dimension.
+(a dimension reduced over, Vensim's '!'), positions, ranges `A[1:3]` (a subrange,
+reduced over within an array function, mapped onto the equation's dimension outside
+one), the transposition ' and `@n` positions (bound by dimension name), a subscript
+computed when the model runs (`x[i + 1]`, `x[i]` for a scalar i: an element pick,
+Vensim's VECTOR ELM MAP, 0 outside the dimension), a flat index `A(10)`, a graphical
+function's points `g[3]`; and the array functions that need the elements one by one
+(RANK), and `once`, which keeps a random draw a rewrite uses twice in one place.
 """
 from __future__ import annotations
 
@@ -36,6 +39,7 @@ class Context:
     subranges: dict = field(default_factory=dict)  # a range's dimension -> (its dimension, first, last)
     mappings: dict = field(default_factory=dict)   # a range read element by element -> the one it maps to
     notices: list = field(default_factory=list)    # the model's notices (ir.Model.notices)
+    points: dict = field(default_factory=dict)     # graphical function -> its y values as written
 
 
 def num(x: float) -> ir.Num:
@@ -110,8 +114,13 @@ def resolve_ref(r: ir.Ref, ctx: Context) -> ir.Expr:
         return r
     dims = ctx.var_dims[r.name]
     if r.subscripts and r.name in ctx.lookups and not dims:
-        raise UnsupportedFeature(f"{r.pos}: '{r.name}' is a graphical function: reading its points by "
-                                 f"position ('{r.name}[...]') is not supported (in the equation of '{ctx.owner}')")
+        # g[3]: the y value of the graphical function's third point (XMILE 1.0, 3.7.1.3), 0 past its end
+        ys = ctx.points.get(r.name, ())
+        if len(r.subscripts) != 1 or not r.subscripts[0].startswith(INDEX) or RANGE in r.subscripts[0] or not ys:
+            raise UnsupportedFeature(f"{r.pos}: '{r.name}' is a graphical function: only one of its points, "
+                                     f"by position ('{r.name}[3]'), can be read so (in the equation of '{ctx.owner}')")
+        k = int(r.subscripts[0][1:])
+        return num(ys[k - 1] if k <= len(ys) else ctx.invalid_index)
     if len(r.subscripts) not in (0, len(dims)):
         raise ModelError(f"{r.pos}: '{r.name}' has {len(dims)} dimension(s), used with "
                          f"{len(r.subscripts)} subscript(s) in the equation of '{ctx.owner}'")
@@ -159,7 +168,7 @@ def _subrange(s: str, dim: str, r: ir.Ref, ctx: Context) -> str:
     """The dimension of the range 'first:last' of `dim` (section 3.7.1.2: positions or
     element names, the first three elements for 1:3 even when they have names): `dim`
     itself when it spans it all, else a subrange of it added to the model's dimensions,
-    reduced over as '*' is (within an array function; `whole` refuses it elsewhere)."""
+    reduced over as '*' is within an array function (`range_onto` reads it elsewhere)."""
     elements = ctx.dims[dim]
     at = []
     for end in s.split(RANGE):
@@ -276,7 +285,7 @@ def computed_index(ref: ir.Ref, positions: list[ir.Expr], ctx: Context) -> ir.Ex
 
 
 def flat_index(name: str, n: ir.Expr, ctx: Context, pos) -> ir.Expr:
-    """`A(n)` for an arrayed variable A (XMILE 1.0, 3.3.x, function calls): its n-th element
+    """`A(n)` for an arrayed variable A (XMILE 1.0, section 3.3, function calls): its n-th element
     counted row-major over all its dimensions, from 1; 0 (or the file's invalid index
     value) outside the array. Vensim's VECTOR ELM MAP from A's first element."""
     dims = ctx.var_dims[name]

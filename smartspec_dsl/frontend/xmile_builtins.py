@@ -79,6 +79,14 @@ NOT_YET = {"GAMMA", "NEGBINOMIAL", "GEOMETRIC", "LOGISTIC", "PARETO", "INVNORM",
            "COMBINATIONS", "PERMUTATIONS", "FACT"}
 
 
+# the array functions of a graphical function: over its y values (XMILE 1.0, 3.7.1.3: "MIN
+# should be able to be applied to a graphical function to find the minimum y-value")
+POINTS = {"MIN": min, "MAX": max, "SUM": math.fsum, "PROD": math.prod, "SIZE": len,
+          "MEAN": lambda ys: math.fsum(ys) / len(ys),
+          "STDDEV": lambda ys: math.sqrt(max(0.0, math.fsum(y * y for y in ys) / len(ys)
+                                             - (math.fsum(ys) / len(ys)) ** 2))}
+
+
 TABLE_FUNCTIONS = {"LOOKUPINV": "LOOKUP INVERT", "LOOKUP INVERT": "LOOKUP INVERT",
                    "LOOKUP AREA": "LOOKUP AREA", "LOOKUP FORWARD": "LOOKUP FORWARD",
                    "LOOKUP BACKWARD": "LOOKUP BACKWARD"}
@@ -207,6 +215,9 @@ def _builtin(c: ir.Call, ctx: Context) -> ir.Expr:
         return computed_index(picked, positions, ctx)
     if f in SAME:
         return c
+    if f in POINTS and len(c.args) == 1 and isinstance(c.args[0], ir.Ref) and c.args[0].name in ctx.points \
+            and not c.args[0].subscripts:
+        return num(POINTS[f](ctx.points[c.args[0].name]))   # MIN(g): over a graphical function's y values
     if f in ("MIN", "MAX"):
         a = _args(c, 1, 2, ctx)
         if len(a) == 1:
