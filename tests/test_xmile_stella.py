@@ -225,12 +225,17 @@ CONVEYOR = """
 <flow name="matriculating"><eqn>STEP(100, 1) + PULSE(50, 2)</eqn><non_negative/></flow>
 <flow name="graduating"></flow>
 <stock name="Alumni"><eqn>0</eqn><inflow>graduating</inflow></stock>
+<stock name="S"><dimensions><dim name="r"/></dimensions><eqn>100 * r</eqn><inflow>inp</inflow>
+ <outflow>out</outflow><conveyor><len>2 * r</len></conveyor></stock>
+<flow name="inp"><dimensions><dim name="r"/></dimensions><eqn>STEP(10 * r, 1)</eqn></flow>
+<flow name="out"><dimensions><dim name="r"/></dimensions></flow>
 """
 
 
 def test_a_conveyor_delivers_what_entered_its_transit_time_before(tmp_path):
     path = tmp_path / "conveyor.xmile"
-    path.write_text(doc(CONVEYOR, "<start>0</start><stop>8</stop><dt>0.25</dt>"), encoding="utf-8")
+    path.write_text(doc(CONVEYOR, "<start>0</start><stop>8</stop><dt>0.25</dt>",
+                        '<dimensions><dim name="r" size="2"/></dimensions>\n'), encoding="utf-8")
     result = load(path).run()
     at = {float(t): i for i, t in enumerate(result.time)}
 
@@ -243,10 +248,15 @@ def test_a_conveyor_delivers_what_entered_its_transit_time_before(tmp_path):
     # the conveyor holds its inflows less its output: 1000 - 4 x 250 + 3 x 100 + 50 at t = 4
     assert get("students", 4.0) == 350.0 and get("students", 8.0) == 400.0
     assert get("alumni", 4.0) == 1000.0 and get("alumni", 8.0) == 1000.0 + 3 * 100 + 50
+    # an arrayed conveyor, element by element: transit 2 and 4, 100 and 200 spread along them,
+    # then the inflow (10, 20 from t = 1) from t = 3 and t = 5
+    assert [get("out[1]", t) for t in (0.0, 1.75, 2.0, 2.75, 3.0)] == [50.0, 50.0, 0.0, 0.0, 10.0]
+    assert [get("out[2]", t) for t in (3.75, 4.0, 4.75, 5.0, 8.0)] == [50.0, 0.0, 0.0, 20.0, 20.0]
+    assert get("s[2]", 4.0) == 200 - 4 * 50 + 3 * 20
     # written as Vensim equations (DELAY CONVEYOR), the same numbers
     assert main(["convert", str(path), "-o", str(tmp_path / "conveyor.mdl")]) == 0
     back = load(tmp_path / "conveyor.mdl").run()
-    for name in ("graduating", "students", "alumni"):
+    for name in ("graduating", "students", "alumni", "out[1]", "out[2]", "s[2]"):
         assert np.array_equal(np.asarray(back[name]), np.asarray(result[name])), name
 
 

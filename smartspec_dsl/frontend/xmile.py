@@ -404,9 +404,9 @@ def _conveyor_output(b: _Build, v: _Var, ctx: Context, new: dict) -> ir.Variable
     profile = f"{stock.name} #profile"
     new[profile] = flat_profile(profile, stock.display, node.pos)
     expr = conveyor_call(flow_refs(b, stock, "inflow", stock.dims), length, initial, profile, v.node.pos)
-    return ir.Variable(v.name, v.display, ir.Kind.FLOW, expr=None if v.dims else expr,
-                       units=(v.node.child_text("units") or "").strip(), comment=(v.node.child_text("doc") or "").strip(),
-                       pos=v.node.pos, dims=v.dims,
+    units, doc = ((v.node.child_text(t) or "").strip() for t in ("units", "doc"))
+    return ir.Variable(v.name, v.display, ir.Kind.FLOW, expr=None if v.dims else expr, units=units,
+                       comment=doc, pos=v.node.pos, dims=v.dims,
                        definitions=(ir.Definition(v.dims, (), "=", expr, pos=v.node.pos),))
 
 
