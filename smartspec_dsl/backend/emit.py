@@ -103,9 +103,10 @@ class Emitter:
         return f"tab, tk(tab, {2 * k}), tk(tab, {2 * k + 1})"
 
     def lookup_of(self, name: str, pos) -> str:
-        var = self.schedule.model.variables[name]
-        if var.lookup is None:
-            raise UnsupportedFeature(f"{pos}: '{var.display}' is not a lookup table")
+        var = self.schedule.model.variables.get(name)   # None: Time, which no equation defines
+        if var is None or var.lookup is None:
+            shown = var.display if var is not None else "Time" if name == ir.TIME else name
+            raise UnsupportedFeature(f"{pos}: '{shown}' is not a lookup table")
         return self.table(name, var.lookup)
 
     def watch(self, key: tuple) -> int:

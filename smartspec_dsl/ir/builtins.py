@@ -414,14 +414,14 @@ KEYWORDS = {
     ":LOOK FORWARD:": (_PARSED, "a data variable taking its next point"),
     ":RAW:": ("read as :HOLD BACKWARD:", "Vensim gives :NA: between a raw series' points; smartspec "
               "holds the last point (frontend/external.py)"),
-    ":THE CONDITION:": ("skipped", "Reality Check equations are for Vensim's Reality Check tool, not a "
-                        "simulation run: the parser reads and skips them"),
-    ":IMPLIES:": ("skipped", "the consequence of a Reality Check (see :THE CONDITION:)"),
-    ":TEST INPUT:": ("skipped", "a Reality Check test input (see :THE CONDITION:)"),
-    ":AT LEAST ONCE:": ("not supported", "a Reality Check consequence, for Vensim's Reality Check tool: "
-                        "a model using it stops with a syntax error at it"),
-    ":CROSSING:": ("not supported", "a Reality Check consequence, for Vensim's Reality Check tool: a model "
-                   "using it stops with a syntax error at it"),
+    ":THE CONDITION:": ("read, not evaluated", "a Reality Check constraint: Vensim tests it only in its "
+                        "Reality Check tool, never in a simulation run; a run notes it is not evaluated"),
+    ":IMPLIES:": ("read, not evaluated", "the consequence of a Reality Check (see :THE CONDITION:)"),
+    ":TEST INPUT:": ("read, not evaluated", "a Reality Check test input (see :THE CONDITION:)"),
+    ":AT LEAST ONCE:": ("read, not evaluated", "qualifies a Reality Check consequence (see :THE "
+                        "CONDITION:); refused elsewhere"),
+    ":CROSSING:": ("read, not evaluated", "qualifies a comparison of a Reality Check consequence (see "
+                   ":THE CONDITION:); refused elsewhere"),
     ":IGNORE:": ("not supported", "marks causes for Vensim's sketch and Reality Check tools: a model "
                  "using it stops with a syntax error at it"),
     ":IS:": ("not supported", "assigns a string constant, which has no numerical value to simulate: a "
