@@ -61,6 +61,10 @@ SOLVED = _eqs(
     "v[R] = FIND ZERO(1, zv[R], 1, 1, ELMCOUNT(R), 0, 1e-12, 50, 0)",
     "zv[r1] = v[r1] + v[r2] - 3 - Time",
     "zv[r2] = v[r1] - v[r2] - 1",
+    # one loop per element (the kernel re-rolls the three blocks into one loop): s = 2 k / 3
+    "Q: (q1-q3)",
+    "kq[Q] = 3, 6, 9",
+    "s[Q] = SIMULTANEOUS(kq[Q] - s[Q] / 2, 0)",
     # SIMULTANEOUS on no loop is its expression
     "alone = SIMULTANEOUS(Time * 2, 5)",
     # INTERNAL RATE OF RETURN: 100 invested at time 0 (or 1), 60 a unit of time from time 0
@@ -112,6 +116,9 @@ CASES = {
     "v[r1]": (4 + T) / 2,
     "v[r2]": (2 + T) / 2,
     "alone": 2 * T,
+    "s[q1]": np.full(5, 2.0),
+    "s[q2]": np.full(5, 4.0),
+    "s[q3]": np.full(5, 6.0),
     # by hand: a value at time t holds the flows of the steps before t; fiscal period k's flows
     # count at its end, discounted k + 1 periods; init at time it, (it - INITIAL TIME) / fisc.
     # fisc 1: -100 + 60 d = 0; -100 + 60 d + 60 d^2 = 0; then cubic and quartic (numpy's roots)
