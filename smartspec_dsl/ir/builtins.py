@@ -294,6 +294,12 @@ _ALL = [
             "of the oldest quant in a QUEUE FIFO ATTRIB (all of it when quant <= 0 or omitted)", emit=OWN),
     _kernel("QUEUE ATTRIB QUANTITY", (2, 2), "queue_age", "QUEUE ATTRIB QUANTITY(queue, quant): how much of the "
             "oldest of a QUEUE FIFO ATTRIB has attributes adding up to quant", SAME_AS_FIRST, OWN),
+    _buffered("INTERNAL RATE OF RETURN", (4, 4), "INTERNAL RATE OF RETURN(stream, fisc, init, it): the return per "
+              "fiscal period fisc (-1 to 1) that makes the net present value of the stream so far zero, its flows "
+              "summed by fiscal period (from INITIAL TIME) as if at the period's end, with init at time it; :NA: "
+              "when there is none", Buffer(True, (1, 2, 3), (1, 2, 3), out="irr_out", write="irr_in",
+                                           out_args=(1, 2, 3), write_args=(0,), span=1, clock=True),
+              DIMENSIONLESS, True),
     Builtin("INTEG", None, EQUATION, "INTEG(rate, initial): a stock"),
     Builtin("SINTEG", None, EQUATION, "SINTEG(rate, initial, min, max, quantum, special, threshold): a restricted stock"),
     # ---- arrays: expanded over elements by passes/subscripts.py and array_functions.py
@@ -399,8 +405,6 @@ NOT_SUPPORTED = {
     "DEPRECIATE BY SCHEDULE": "reads its schedule as a whole subscripted array from its first element; "
                               "not implemented yet (DEPRECIATE STRAIGHTLINE is)",
     "NET PRESENT VALUE": "accumulates by fiscal period; NPV and NPVE are supported",
-    "INTERNAL RATE OF RETURN": "solves for the rate that makes the stream's net present value, by "
-                               "fiscal period, zero",
 }
 # The keywords of Vensim's reference ("Keywords"; :AND: is also in the "List of Functions"):
 # where smartspec reads each, or why not.
