@@ -9,7 +9,7 @@ import numpy as np
 from numba import njit
 
 from ..ir import NA_VALUE as NA
-from .kernel_intrinsics import JIT
+from .kernel_intrinsics import JIT, float_bits
 from .kernel_lib import lookup, lookup_backward, lookup_extrapolate, lookup_forward
 
 
@@ -302,6 +302,36 @@ def step_offset(v, t0, dt, slot):
     return int(round((t0 - v[slot]) / dt))
 
 
+@njit(**JIT)
+def restore_buffers(buf, bi, held, held_bi, plain):
+    """A continued run's buffer from the one a saved state holds (`held`, its regions
+    `held_bi`: (offset, length) each; none: a run from the start, `buf` and `bi` as they
+    are). `buf` is laid out by the initialisation (region j at buf[bi[2j]:][:bi[2j+1]]);
+    region j takes the saved region j's content, as much as it holds. A plain DELAY FIXED
+    (`plain[j]`) keeps its saved length: its delay time is read when the run starts, so the
+    one run the state continues keeps the delay it started with (a continued run's
+    initialisation reads the delay at its own first time). Regions that span the run keep
+    this run's length; the runtime refuses those that cannot continue exactly
+    (Buffer.grows). Returns the buffer and its regions."""
+    if held_bi.shape[0] == 0:
+        return buf, bi
+    nb = bi.copy()
+    total = 0
+    for j in range(bi.shape[0] // 2):
+        nb[2 * j] = total
+        nb[2 * j + 1] = held_bi[2 * j + 1] if plain[j] else bi[2 * j + 1]
+        total += nb[2 * j + 1]
+    out = np.empty(total)
+    for j in range(bi.shape[0] // 2):
+        a, n = nb[2 * j], nb[2 * j + 1]
+        m = min(n, held_bi[2 * j + 1])
+        for i in range(m):
+            out[a + i] = held[held_bi[2 * j] + i]
+        for i in range(m, n):       # beyond the saved content: as the initialisation laid it out
+            out[a + i] = buf[bi[2 * j] + i]
+    return out, nb
+
+
 _EXPONENT = 0x7FF0000000000000   # the exponent bits of a float64: all set for inf and NaN
 
 
@@ -318,20 +348,21 @@ def check_finite_skipping(v, n, s, skip, saved):
     """check_finite at the `saved`-th save, but after the first one without the slots
     skip[0] to skip[1] - 1: a generated kernel skips its constants (set once, before the
     first save, and a run refuses any that is not finite), so a model with few variables
-    and many constants, saved at every step, pays for its time-varying values only. The scan reads the values' exponent bits as integers,
-    which the compiler vectorises (a float sum would have to be added in order); World3 has
-    about 1,000 values and 201 saves."""
+    and many constants, saved at every step, pays for its time-varying values only. The scan reads
+    the values' exponent bits as integers, which the compiler vectorises (a float sum would have
+    to be added in order); World3 has about 1,000 values and 201 saves. The bits come from a
+    bitcast of each value: a view of v as integers is an array made on every call, which cost
+    the teacup's trajectory sweep a third of its speed."""
     if v[s + 2] != math.inf:
         return
     lo, hi = skip
     if saved == 1:
         hi = lo
-    bits = v[:n].view(np.int64)
     worst = 0
     for i in range(1, lo):
-        worst = max(worst, bits[i] & _EXPONENT)
+        worst = max(worst, float_bits(v[i]) & _EXPONENT)
     for i in range(hi, n):
-        worst = max(worst, bits[i] & _EXPONENT)
+        worst = max(worst, float_bits(v[i]) & _EXPONENT)
     if worst != _EXPONENT:
         return
     for i in range(1, n):
