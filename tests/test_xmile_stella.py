@@ -57,6 +57,7 @@ DETERMINISTIC = VALUES + """
 """
 RANDOM = """
 <aux name="r"><eqn>ROUND(RANDOM(-1, 1))</eqn></aux>
+<aux name="noisy trend"><eqn>TREND(NORMAL(10, 1), 2) + vals[RANDOM(1, 4)] + PREVIOUS(RANDOM(0, 1))</eqn></aux>
 <aux name="ln"><dimensions><dim name="k"/></dimensions><eqn>LOGNORMAL(10, 2)</eqn></aux>
 <aux name="tri"><dimensions><dim name="k"/></dimensions><eqn>TRIANGULAR(1, 2, 6)</eqn></aux>
 <aux name="bet"><dimensions><dim name="k"/></dimensions><eqn>BETA(2, 3)</eqn></aux>
@@ -174,10 +175,15 @@ def test_distributions_have_their_means_and_deviations(run):
 def test_a_random_argument_used_twice_is_drawn_once(run):
     _, result = run
     assert set(np.unique(result["r"])) <= {-1.0, 0.0, 1.0}
-    model = parse_xmile(doc(RANDOM, SPECS, DIMS).encode(), "m.xmile")
+    model = parse_xmile(doc(VALUES + RANDOM, SPECS, DIMS).encode(), "m.xmile")
     held = model.variables["r #value1"]
     assert held.hidden and held.expr.func == "RANDOM UNIFORM"
     assert "RANDOM UNIFORM" not in repr(model.variables["r"].expr)
+    # TREND reads its input three times, a computed position is checked and picked,
+    # PREVIOUS's input is its initial value too: each draw once
+    noisy = [model.variables[f"noisy trend #value{k}"].expr.func for k in (1, 2, 3)]
+    assert noisy == ["RANDOM NORMAL", "RANDOM UNIFORM", "RANDOM UNIFORM"]
+    assert "RANDOM" not in repr(model.variables["noisy trend"].expr)
 
 
 def test_written_as_vensim_equations_the_numbers_stay(tmp_path, run):
