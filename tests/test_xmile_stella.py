@@ -1,8 +1,10 @@
-"""XMILE's array builtins and ranges, and Stella's builtins beyond XMILE 1.0 (ROUND,
-SINWAVE, COSWAVE, HISTORY, LOGNORMAL and the other distributions), against values
-derived by hand from their definitions (the OASIS XMILE 1.0 standard, sections 3.5 and
-3.7.1; for the distributions, their means and standard deviations); and the model
-written back as Vensim equations runs to the same numbers."""
+"""XMILE's array builtins (RANK, MIN/MAX of arrays and scalars), ranges `A[1:3]` inside
+and outside array functions, flat indices `A(10)`, graphical functions as containers,
+Stella's builtins beyond XMILE 1.0 (ROUND, SINWAVE, COSWAVE, HISTORY, LOGNORMAL and the
+other distributions) and conveyors, against values derived by hand from their
+definitions (the OASIS XMILE 1.0 standard, sections 3.5 and 3.7; for the distributions,
+their means and standard deviations); the models written back as Vensim equations run
+to the same numbers; what cannot be said the same way is refused where it is."""
 from __future__ import annotations
 
 import math
