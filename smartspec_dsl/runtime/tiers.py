@@ -17,7 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ..backend import tier0
+from ..backend import interpreter_aot, tier0
 from ..backend.codegen import Kernel
 from ..errors import ParameterError
 
@@ -123,11 +123,18 @@ class Tiers:
         return "interpreter"
 
     def simulate(self, tier: str):
-        """The one-run entry of `tier`, with the generated kernel's `simulate` arguments."""
-        tier0.quick_start()
+        """The one-run entry of `tier`, with the generated kernel's `simulate` arguments: the
+        interpreter's is compiled ahead of time once it is built (backend/interpreter_aot.py,
+        started here the first time), the Numba-cached one until then."""
         if tier == "compiled":
+            tier0.quick_start()
             return _recompiling(self.module().simulate)
-        interp, tape = tier0.load(), self.tape()
+        interp, tape = interpreter_aot.load(), self.tape()
+        if interp is None:
+            if background_allowed():
+                interpreter_aot.start_build()
+            tier0.quick_start()
+            interp = tier0.load()
         return _recompiling(lambda *args: interp.simulate(tape, *args))
 
     def simulate_batch(self, tier: str):
