@@ -23,6 +23,10 @@ from . import loops
 from .driver import DRIVER, DYNAMIC_LOOP, GENERIC_ONLY, HEADER, STATIC_LOOP, euler_driver, functions
 from .emit import Emitter, num
 
+# the solver of SIMULTANEOUS and FIND ZERO loops, imported only by the kernels that have one
+# (every other kernel's source, and so its cache key, stays as it was)
+SOLVER_IMPORT = "from smartspec_dsl.backend.kernel_solve import solve_more\n"
+
 
 @dataclass(frozen=True)
 class Kernel:
@@ -95,7 +99,7 @@ def generate(schedule: Schedule) -> Kernel:
     fixed_outputs = [em.slots[n] for n in em.fixed]
     fixed_plain = [not em.whole_run(schedule.model.variables[n]) for n in em.fixed]
     source = "\n".join([
-        HEADER,
+        HEADER + (SOLVER_IMPORT if schedule.blocks else ""),
         f"FIXED_DELAY_SLOTS = np.array({fixed_slots or [0]}, dtype=np.int64)",
         f"FIXED_DELAY_OUTPUTS = np.array({fixed_outputs or [0]}, dtype=np.int64)",
         f"FIXED_DELAY_PLAIN = np.array({fixed_plain or [0]}, dtype=np.bool_)",

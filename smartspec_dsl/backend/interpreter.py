@@ -36,6 +36,7 @@ from smartspec_dsl.backend.kernel_queues import (conveyor_in, conveyor_out, parc
                                                 queue_age, queue_attrib_in, queue_attrib_out, queue_in, queue_out)
 from smartspec_dsl.backend.kernel_market import (alloc_p, demand_at_price, find_market_price, marketp,
                                                  supply_at_price)
+from smartspec_dsl.backend.kernel_solve import solve_more
 from smartspec_dsl.backend.tape import META, OPCODE, OPS, STEP_NOW
 
 (MOV, ADD, SUB, MUL, DIV, NEG, LOOKUP, SEL, LT, GT, LE, GE, EQ, NE, MIN, MAX, POW, AND, OR, NOT,
@@ -47,8 +48,8 @@ from smartspec_dsl.backend.tape import META, OPCODE, OPS, STEP_NOW
  VECTOR_SORT_ORDER, INVERT_MATRIX, ALLOCATE_AVAILABLE, ALLOCATE_BY_PRIORITY, FIND_MARKET_PRICE, DEMAND_AT_PRICE,
  SUPPLY_AT_PRICE, MARKETP, VECTOR_AT, VECTOR_SELECT, VECTOR_LOOKUP, RANDOM_UNIFORM,
  RANDOM_NORMAL, RANDOM_EXPONENTIAL, RANDOM_LOGNORMAL, RANDOM_TRIANGULAR, RANDOM_POISSON, RANDOM_GAMMA,
- RANDOM_BETA, RANDOM_WEIBULL, RANDOM_BINOMIAL, RANDOM_NEGATIVE_BINOMIAL, RANDOM_LOOKUP) = range(len(OPS))
-assert OPCODE["RANDOM_LOOKUP"] == RANDOM_LOOKUP and OPCODE["LDP"] == LDP  # the table's order
+ RANDOM_BETA, RANDOM_WEIBULL, RANDOM_BINOMIAL, RANDOM_NEGATIVE_BINOMIAL, RANDOM_LOOKUP, SOLVE, JUMP) = range(len(OPS))
+assert OPCODE["RANDOM_LOOKUP"] == RANDOM_LOOKUP and OPCODE["LDP"] == LDP and OPCODE["JUMP"] == JUMP  # the table's order
 # instruction lengths by opcode
 LENGTH = np.array([2 + len(kinds) for kinds in OPS.values()], dtype=np.int64)
 (N_MEM, N_SLOTS, RATE_BASE, CONST_BASE, N_CONT, N_DISC, N_FIXED, DYNAMIC_CONTROL, DT_SLOT,
@@ -164,6 +165,13 @@ def execute(code, pc, end, m, p, tab, buf, bi, istep):
             st(m, d, y)
         elif op <= RANDOM_LOOKUP:
             _rare(op, code, pc, d, m, tab, buf, bi, istep)
+        elif op == SOLVE:     # a solved loop: its body while the solver has a point to compute
+            if not solve_more(m, code[pc + 2], code[pc + 3]):
+                pc = code[pc + 4]
+                continue
+        elif op == JUMP:
+            pc = code[pc + 2]
+            continue
         pc += LENGTH[op]
 
 

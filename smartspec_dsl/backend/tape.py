@@ -62,6 +62,9 @@ OPS: dict[str, str] = {
     "RANDOM_GAMMA": "iiaaaaaaa", "RANDOM_BETA": "iiaaaaaaaa", "RANDOM_WEIBULL": "iiaaaaaaa",
     "RANDOM_BINOMIAL": "iiaaaaaaaa", "RANDOM_NEGATIVE_BINOMIAL": "iiaaaaaaaa",
     "RANDOM_LOOKUP": "iiiaaaaaa",
+    # a loop solved within the step (kernel_solve): `while solve_more(v, B, k)` is SOLVE (the
+    # block's state at B, k unknowns, where to go once solved), its body, JUMP back to SOLVE
+    "SOLVE": "iii", "JUMP": "i",
 }
 OPCODE = {name: k for k, name in enumerate(OPS)}
 STEP_NOW = -2          # a random draw's step operand: the step being computed
@@ -328,6 +331,17 @@ class _Builder:
                 and _name(s.iter.func) == "range" and len(s.iter.args) == 1 and not s.orelse:
             for k in range(self.integer(s.iter.args[0], env)):
                 self.statements(s.body, {**env, s.target.id: k})
+            return
+        if isinstance(s, ast.While) and isinstance(s.test, ast.Call) and _name(s.test.func) == "solve_more" \
+                and _name(s.test.args[0]) == "v" and not s.orelse:
+            start = len(self.code)
+            base, k = (self.integer(a, env) for a in s.test.args[1:3])
+            self.code += [OPCODE["SOLVE"], 0, base, k, -1]
+            self.statements(s.body, env)
+            self.code += [OPCODE["JUMP"], 0, start]
+            self.code[start + 4] = len(self.code)
+            self.top = self.acc_top
+            self.last = None
             return
         if isinstance(s, ast.Expr) and isinstance(s.value, ast.Call):
             call, f = s.value, _name(s.value.func)

@@ -24,6 +24,7 @@ LOWERING = "lowering"          # rewritten into stocks and auxiliaries (passes/s
 FLATTENING = "flattening"      # expanded over subscript elements (passes/array_functions.py)
 EXTERNAL = "external data"     # read from a data file at compile time (frontend/external.py)
 EQUATION = "whole equation"    # makes its variable a stock (frontend/parse.py, passes/stateful/integration.py)
+SOLVED = "solved in the step"  # marks an algebraic loop solved by iteration (passes/solve.py, kernel_solve.py)
 
 # How codegen writes a call of a KERNEL function: `helper(args)`, `helper(x, table)`,
 # `helper(args, call site, step, run seed)`, or a branch of its own in `emit.Emitter.call`.
@@ -188,6 +189,16 @@ _ALL = [
     # ---- allocation at a market priority (kernel_market.py)
     _kernel("ALLOC P", (4, 4), "alloc_p", "ALLOC P(request, priority, width, mp): what a request gets at "
             "MARKETP's market priority mp (ALLOCATE BY PRIORITY in two steps)", SAME_AS_FIRST),
+    # ---- loops solved within the time step: passes/solve.py, backend/kernel_solve.py
+    Builtin("SIMULTANEOUS", (2, 2), SOLVED, "SIMULTANEOUS(expression, initial value): the whole equation of a "
+            "variable on an algebraic loop, which is solved each time it is computed, from the initial value, "
+            "until expression = the variable (relative 1e-9, Newton's method, at most 100 iterations; a loop "
+            "not solved is NaN, with a warning)", ARGUMENTS_AGREE, emit=OWN),
+    Builtin("FIND ZERO", (9, 9), SOLVED, "FIND ZERO(xs, z, zs, xi, n, skip, tol, max iter, method): the value of "
+            "the variable it defines (scaled by xs, starting from xi) that makes z x zs zero within tol, z "
+            "being on a loop through it; over the last subscript all elements are solved together (n the "
+            "whole range, skip 0; Newton's method whatever the method; not solved: NaN, with a warning)",
+            emit=OWN),
     # ---- stateful: rewritten into stocks by passes/stateful/
     _lowered("DELAY1", (2, 2), "first-order material delay", SAME_AS_FIRST, True),
     _lowered("DELAY1I", (3, 3), "DELAY1 with an initial value", SAME_AS_FIRST, True),
@@ -375,8 +386,6 @@ NOT_SUPPORTED = {
     "GET 123 DATA": "reads Lotus 1-2-3 worksheets; save the sheet as .xlsx and use GET XLS DATA",
     "GET 123 LOOKUPS": "reads Lotus 1-2-3 worksheets; save the sheet as .xlsx and use GET XLS LOOKUPS",
     "TABBED ARRAY": "only as the whole right-hand side of a constant (x[A] = TABBED ARRAY(...))",
-    "SIMULTANEOUS": "solves an algebraic loop by iteration inside the time step",
-    "FIND ZERO": "searches for a root inside the time step",
     "SHIFT IF TRUE": "changes the stored values of another (subscripted) stock, which one equation per "
                      "variable cannot express yet",
     "DEPRECIATE BY SCHEDULE": "reads its schedule as a whole subscripted array from its first element; "
@@ -401,14 +410,14 @@ KEYWORDS = {
     ":LOOK FORWARD:": (_PARSED, "a data variable taking its next point"),
     ":RAW:": ("read as :HOLD BACKWARD:", "Vensim gives :NA: between a raw series' points; smartspec "
               "holds the last point (frontend/external.py)"),
-    ":THE CONDITION:": ("skipped", "Reality Check equations are for Vensim's Reality Check tool, not a "
-                        "simulation run: the parser reads and skips them"),
-    ":IMPLIES:": ("skipped", "the consequence of a Reality Check (see :THE CONDITION:)"),
-    ":TEST INPUT:": ("skipped", "a Reality Check test input (see :THE CONDITION:)"),
-    ":AT LEAST ONCE:": ("not supported", "a Reality Check consequence, for Vensim's Reality Check tool: "
-                        "a model using it stops with a syntax error at it"),
-    ":CROSSING:": ("not supported", "a Reality Check consequence, for Vensim's Reality Check tool: a model "
-                   "using it stops with a syntax error at it"),
+    ":THE CONDITION:": ("read, not evaluated", "a Reality Check constraint: Vensim tests it only in its "
+                        "Reality Check tool, never in a simulation run; a run notes it is not evaluated"),
+    ":IMPLIES:": ("read, not evaluated", "the consequence of a Reality Check (see :THE CONDITION:)"),
+    ":TEST INPUT:": ("read, not evaluated", "a Reality Check test input (see :THE CONDITION:)"),
+    ":AT LEAST ONCE:": ("read, not evaluated", "qualifies a Reality Check consequence (see :THE "
+                        "CONDITION:); refused elsewhere"),
+    ":CROSSING:": ("read, not evaluated", "qualifies a comparison of a Reality Check consequence (see "
+                   ":THE CONDITION:); refused elsewhere"),
     ":IGNORE:": ("not supported", "marks causes for Vensim's sketch and Reality Check tools: a model "
                  "using it stops with a syntax error at it"),
     ":IS:": ("not supported", "assigns a string constant, which has no numerical value to simulate: a "
