@@ -52,6 +52,15 @@ def assert_same(name, ahead, jit):
     assert [str(w) for w in ahead.warnings] == [str(w) for w in jit.warnings], name
 
 
+def test_its_type_is_the_numba_interpreters(aot_folder, monkeypatch):
+    """The one signature compiled ahead of time is the one every run gives the Numba one."""
+    from numba.core.sigutils import normalize_signature
+    monkeypatch.setattr(interpreter_aot, "load", lambda folder=None: None)
+    load(need(SHARED / "test-models" / "samples" / "teacup" / "teacup.mdl"), tier="interpreter").run()
+    args, ret = normalize_signature(interpreter_aot.SIGNATURE)
+    assert [(tuple(s.args), s.return_type) for s in tier0.load().simulate.nopython_signatures] == [(args, ret)]
+
+
 def test_world3_is_bit_identical_with_euler_and_rk4(aot_folder, monkeypatch):
     model = load(need(SHARED / "real-models" / "WRLD3-03" / "wrld3-03.mdl"), tier="interpreter")
     for method in ("euler", "rk4"):

@@ -28,11 +28,13 @@ from pathlib import Path
 
 from . import tier0
 
-# the argument types of `interpreter.simulate` (a tape's arrays, then the generated
-# kernel's `simulate` arguments: runtime/single.py), the same for every model
-SIGNATURE = ("int64(Tuple((int64[::1], int64[::1], float64[::1], int64[::1], int64[:, ::1], int64[::1], "
-             "int64[::1], float64[::1], float64[::1])), float64[::1], float64[::1], float64[:, ::1], int64[::1], "
-             "float64, float64, int64, int64, int64, float64[::1])")
+# the type of `interpreter.simulate`: a tape's arrays and the generated kernel's
+# `simulate_held` arguments (runtime/single.py) give (rows saved, buffer, its regions),
+# the same for every model (tests/test_interpreter_aot.py checks it against the Numba one)
+SIGNATURE = ("Tuple((int64, float64[::1], int64[::1]))(Tuple((int64[::1], int64[::1], float64[::1], int64[::1], "
+             "int64[:, ::1], int64[::1], int64[::1], float64[::1], float64[::1])), float64[::1], float64[::1], "
+             "float64[:, ::1], int64[::1], float64, float64, int64, int64, int64, float64[::1], float64[::1], "
+             "int64[::1])")
 _STALE_LOCK_SECONDS = 1800      # a build takes about a minute; a lock older than this was abandoned
 _LOADED: dict[str, object] = {}
 
