@@ -89,3 +89,29 @@ def test_a_first_run_with_it_never_imports_numba(aot_folder, tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert out.stdout.split("]")[1].split() == ["interpreter", "False"]
     assert out.stdout.startswith("[1.0, 1.5, 2.25]")    # s(t+1) = 1.5 s(t), by hand
+
+
+def test_a_build_starts_only_when_none_is_there_running_or_failed(tmp_path, monkeypatch):
+    """start_build's guards (no build runs here): the module present, a build under way
+    (a fresh lock), or a build that failed for this version (its reason kept) start nothing;
+    a failing build records why and releases its lock."""
+    monkeypatch.setenv("SMARTSPEC_INTERPRETER_CACHE", str(tmp_path))
+    started = []
+    monkeypatch.setattr(interpreter_aot.subprocess, "Popen", lambda *a, **k: started.append(a))
+    _, path = interpreter_aot._paths()
+    path.parent.mkdir(parents=True)
+    lock, failed = path.with_suffix(".lock"), path.with_suffix(".failed")
+    for present in (path, lock, failed):
+        present.write_text("")
+        assert interpreter_aot.start_build() is False
+        present.unlink()
+    assert started == []
+    assert interpreter_aot.start_build() is True and len(started) == 1 and lock.is_file()
+    assert interpreter_aot.start_build() is False and len(started) == 1     # the first one holds the lock
+
+    def no_compiler(folder=None):
+        raise OSError("no C compiler")
+    monkeypatch.setattr(interpreter_aot, "build", no_compiler)
+    interpreter_aot.build_worker(str(lock), str(failed))
+    assert not lock.exists() and failed.read_text() == "OSError: no C compiler\n"
+    assert interpreter_aot.start_build() is False and len(started) == 1
