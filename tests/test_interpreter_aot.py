@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -75,6 +76,24 @@ def test_conformance_cases_are_bit_identical(aot_folder, monkeypatch):
         model = load(mdl, tier="interpreter")
         if model.interpreter_unsupported is None:
             assert_same(name, *both(model, monkeypatch, aot_folder))
+
+
+def test_an_array_of_another_type_is_refused_not_misread(aot_folder, monkeypatch):
+    """Code compiled ahead of time would read a float32 array's memory as float64: refused."""
+    aot = LOAD(aot_folder / f"interpreter-{tier0.version()}")
+    real, calls = aot.module.simulate, []
+    monkeypatch.setattr(aot, "module", SimpleNamespace(simulate=lambda *a: calls.append(a) or real(*a)))
+    monkeypatch.setattr(interpreter_aot, "load", lambda folder=None: aot)
+    load(need(SHARED / "test-models" / "samples" / "teacup" / "teacup.mdl"), tier="interpreter").run(
+        tier="interpreter")
+    tape, *args = calls[0]
+    assert aot.simulate(tape, *args)[0] > 0
+    for k, bad in ((0, args[0].astype(np.float32)), (2, np.asfortranarray(args[2])), (3, args[3].astype(np.int32))):
+        wrong = list(args)
+        wrong[k] = bad
+        with pytest.raises(TypeError, match="expected a C-contiguous"):
+            aot.simulate(tape, *wrong)
+    assert len(calls) == 2       # none of them reached the compiled code
 
 
 def test_a_first_run_with_it_never_imports_numba(aot_folder, tmp_path):
