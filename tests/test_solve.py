@@ -73,6 +73,7 @@ SOLVED = _eqs(
     "irr two = INTERNAL RATE OF RETURN(cash, 2, -100, 0)",
     "irr late = INTERNAL RATE OF RETURN(cash, 1, -100, 1)",
     "irr none = INTERNAL RATE OF RETURN(cash, 1, 0, 0)",
+    "irr plus = 1 + INTERNAL RATE OF RETURN(cash, 1, -100, 0)",
 )
 
 
@@ -155,6 +156,12 @@ def test_a_rate_above_one_is_na(solved):
     root of irr late's -40 + 60 d + 60 d^2 is the rate 1.186 (by hand), so :NA:."""
     assert _rate(-40, 60, 60) == pytest.approx(1.18614066, rel=1e-8)
     assert solved[1]["irr late"][3] == NA
+
+
+def test_irr_inside_an_expression(solved):
+    """Vensim wants INTERNAL RATE OF RETURN alone on the right-hand side; smartspec also
+    takes it inside an expression (its own hidden auxiliary, as DELAY FIXED)."""
+    np.testing.assert_allclose(solved[1]["irr plus"][1:], 1 + np.array(CASES["irr"][1:]), rtol=1e-12)
 
 
 def test_the_loop_holds_at_the_solution(solved):

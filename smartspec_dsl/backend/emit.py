@@ -16,7 +16,7 @@ import math
 import re
 
 from .. import ir
-from ..errors import ModelError, UnsupportedFeature
+from ..errors import ModelError, PassContractError, UnsupportedFeature
 from ..ir.builtins import ARGS, ARRAY_DRIVERS, ARRAY_READS, LOOKUP, RANDOM_DRAW, helpers
 from ..passes.order import Schedule, buffer_of, is_delay_fixed, is_delay_information, is_delay_material
 from . import emit_solve, loops
@@ -412,10 +412,8 @@ class Emitter:
         return self.expr(e.args[0])
 
     def find_zero_alone(self, e: ir.Call) -> str:
-        owner = self.schedule.model.variables.get(self.owner)
-        raise ModelError(f"{e.pos}: FIND ZERO in the equation of '{owner.display if owner else self.owner}' "
-                         "has nothing to solve: its second argument (z) does not depend on the variable it "
-                         "defines, so no value of it can make z zero")
+        raise PassContractError(f"{e.pos}: internal error: FIND ZERO on no loop reached the code generator "
+                                "(passes/solve.py refuses it)")
 
     def rate(self, n: str) -> str:
         """The code of stock n's rate (or next value)."""

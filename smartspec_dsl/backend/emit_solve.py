@@ -3,8 +3,7 @@ kernel that iterates with `kernel_solve.solve_more` until the loop is solved."""
 from __future__ import annotations
 
 from .. import ir
-from ..errors import UnsupportedFeature
-from ..passes.order import Schedule, is_delay_fixed
+from ..passes.order import Schedule
 from ..passes.solve import solver_call
 from .solve_layout import MAX_ITERATIONS, TOLERANCE, field, size
 
@@ -56,9 +55,6 @@ def solved_block(em, k: int) -> str:
     for m in block.members:
         em.owner = m
         var = vs[m]
-        if is_delay_fixed(var):
-            raise UnsupportedFeature(f"{var.pos}: '{var.display}' is on a loop that SIMULTANEOUS or FIND ZERO "
-                                     f"solves, and {var.expr.func} cannot be computed within one")
         if m in block.unknowns:
             j = block.unknowns.index(m)
             call = solver_call(var)

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 from .. import ir
 from ..errors import AlgebraicLoop, ModelError, UnsupportedFeature
+from ..ir.builtins import BUFFER, BUILTINS
 
 SOLVERS = ("SIMULTANEOUS", "FIND ZERO")
 # the arguments each reads before its block is solved (all but its residual's)
@@ -45,6 +46,11 @@ class SolvedBlock:
     unknowns: tuple[str, ...]
     members: tuple[str, ...]
     phase: str = "time step"          # or "initialisation": the graph it was found in
+
+
+def _buffered(var: ir.Variable) -> bool:
+    """A function kept in the kernel's buffer (order.is_delay_fixed), which the step writes once."""
+    return isinstance(var.expr, ir.Call) and var.expr.func in BUILTINS and BUILTINS[var.expr.func].stage == BUFFER
 
 
 def solver_call(var: ir.Variable) -> ir.Call | None:
@@ -181,7 +187,19 @@ def solved_blocks(model: ir.Model, deps: dict[str, set[str]], phase: str
         members = set(comp)
         mine = members & unknowns
         if not mine or (len(comp) == 1 and comp[0] not in deps[comp[0]]):
-            continue    # no loop here: an unknown alone is its own first argument's value
+            # no loop here: SIMULTANEOUS alone is its expression's value; FIND ZERO has nothing
+            # to solve (the step's graph holds every auxiliary: no loop there, none at all)
+            alone = comp[0]
+            if mine and phase == "time step" and solver_call(vs[alone]).func == "FIND ZERO":
+                call = solver_call(vs[alone])
+                raise ModelError(f"{call.pos or vs[alone].pos}: FIND ZERO in the equation of '{vs[alone].display}' "
+                                 "has nothing to solve: its second argument (z) does not depend on the variable "
+                                 "it defines, so no value of it can make z zero")
+            continue
+        buffered = next((m for m in sorted(members, key=position.__getitem__) if _buffered(vs[m])), None)
+        if buffered is not None:
+            raise UnsupportedFeature(f"{vs[buffered].pos}: '{vs[buffered].display}' is on a loop that SIMULTANEOUS or "
+                                     f"FIND ZERO solves, and {vs[buffered].expr.func} cannot be computed within one")
         for u in sorted(mine, key=position.__getitem__):
             call = solver_call(vs[u])
             for k in BEFORE[call.func]:

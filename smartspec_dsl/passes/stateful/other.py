@@ -1,6 +1,7 @@
 """The other stateful functions: RANDOM PINK NOISE (a smoothed white noise), GET TIME
-VALUE (model time only), TIME BASE (a second time axis) and DEPRECIATE STRAIGHTLINE
-(fiscal-period stocks and a DELAY FIXED)."""
+VALUE (model time only), TIME BASE (a second time axis), DEPRECIATE STRAIGHTLINE
+(fiscal-period stocks and a DELAY FIXED) and INTERNAL RATE OF RETURN (a buffer the kernel
+keeps)."""
 from __future__ import annotations
 
 from ... import ir
@@ -82,7 +83,14 @@ def depreciate(lw: Lowering, owner, node: Call) -> ir.Expr:
     return div(add(stream, window), n)
 
 
+def rate_of_return(lw: Lowering, owner, node: Call) -> ir.Expr:
+    """INTERNAL RATE OF RETURN: the stream's history is kept in the kernel's buffer
+    (backend/kernel_finance.py); the call stays, as its own hidden auxiliary."""
+    return lw.aux(owner, "irr", node, node.pos)
+
+
 LOWERINGS = {
+    "INTERNAL RATE OF RETURN": rate_of_return,
     "RANDOM PINK NOISE": pink_noise,
     "GET TIME VALUE": time_value,
     "TIME BASE": time_base,
