@@ -20,7 +20,8 @@ from .. import ir
 from ..errors import UnsupportedFeature
 from ..passes.order import Schedule
 from . import loops
-from .driver import DRIVER, DYNAMIC_LOOP, GENERIC_ONLY, HEADER, STATIC_LOOP, euler_driver, functions
+from .driver import (DRIVER, DYNAMIC_LOOP, GENERIC_ONLY, HEADER, HELD, STATIC_LOOP, euler_driver, functions,
+                     held_fields)
 from .emit import Emitter, num
 
 # the solver of SIMULTANEOUS and FIND ZERO loops, imported only by the kernels that have one
@@ -41,6 +42,7 @@ class Kernel:
     dynamic_control: bool          # FINAL TIME, TIME STEP or SAVEPER vary during the run
     lookups: tuple = ()            # (lookup variable or None for an inline table, LookupTable), by index
     watches: tuple = ()            # per watch (five values of diag): see emit.Emitter.watch
+    buffers: tuple = ()            # the variables kept in the buffer, by region (order.is_delay_fixed)
 
 
 def table_vector(tables) -> np.ndarray:
@@ -92,8 +94,10 @@ def generate(schedule: Schedule) -> Kernel:
     n_cont, n_disc = len(em.cont), len(em.disc)
     fixed_slots = [em.fixed_delay_slot[n] for n in em.fixed]
     dynamic_control = any(n in schedule.dynamic for n in ir.CONTROL_NAMES)
+    held = held_fields(len(em.fixed))
     loop = DYNAMIC_LOOP.format(dt_slot=em.slots["time step"], saveper_slot=em.slots["saveper"],
-                                final_slot=em.slots["final time"], watch_base=em.watch_base) if dynamic_control else \
+                                final_slot=em.slots["final time"], watch_base=em.watch_base,
+                                kept=held["kept"]) if dynamic_control else \
         STATIC_LOOP.format(watch_base=em.watch_base)
     first_constant = em.slots[schedule.constants[0]] if schedule.constants else 1
     fixed_outputs = [em.slots[n] for n in em.fixed]
@@ -113,12 +117,13 @@ def generate(schedule: Schedule) -> Kernel:
         functions("dynamic", "v, tab, buf, bi, istep", dynamic),
         functions("rates", "v, r, tab", rates),
         functions("fixed_write", "v, tab, buf, bi, istep", writes),
+        *([HELD] if em.fixed else []),
         DRIVER.format(n_slots=em.n_slots, n_rates=max(1, n_cont + n_disc), n_cont=n_cont,
                        n_disc=n_disc, first_disc=1 + n_cont, n_fixed=len(em.fixed),
                        n_bi=max(2, 2 * len(em.fixed)), loop=loop, watch_base=em.watch_base,
-                       n_watch=n_watch),
-        GENERIC_ONLY if dynamic_control else euler_driver(em, init, dynamic, writes),
+                       n_watch=n_watch, **held),
+        GENERIC_ONLY.format(**held) if dynamic_control else euler_driver(em, init, dynamic, writes),
     ])
     return Kernel(source, dict(em.slots), em.n_slots, schedule.constants,
                   table_vector([t for _, t in em.lookups]), n_cont, n_disc, len(em.fixed),
-                  dynamic_control, tuple(em.lookups), tuple(em.watches))
+                  dynamic_control, tuple(em.lookups), tuple(em.watches), tuple(em.fixed))

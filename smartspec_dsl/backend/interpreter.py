@@ -22,8 +22,8 @@ import numpy as np
 from numba import njit, prange
 
 from smartspec_dsl.backend.kernel_extra import (check_finite, gamma_ln, information_out, lookup_area, lookup_invert,
-                                                lookup_slope, material_in, material_out, material_size, step_offset,
-                                                vector_lookup, watch_setup)
+                                                lookup_slope, material_in, material_out, material_size, restore_buffers,
+                                                step_offset, vector_lookup, watch_setup)
 from smartspec_dsl.backend.kernel_lib import (
     JIT, allocate_available, allocate_by_priority, bf, fand, fixed_delay_slots, fmax, fmin, fnot,
     forr, fstep, fxidz, fzidz, integer, invert_matrix, ld, log2, lookup, lookup_backward,
@@ -441,12 +441,14 @@ def _copy_watches(m, wb, diag):
 
 
 @njit(**JIT)
-def simulate(tape, p, tab, out, save_idx, t0, dt, n_steps, save_every, method, diag):
-    """One run of a tape (`Tape.arrays()`), with the generated kernel's `simulate` arguments;
-    returns the number of rows saved, or -1 when `out` is too short (control variables that
-    change during the run)."""
+def simulate(tape, p, tab, out, save_idx, t0, dt, n_steps, save_every, method, diag, held, held_bi):
+    """One run of a tape (`Tape.arrays()`), with the generated kernel's `simulate_held`
+    arguments (the buffers start from `held`, a saved state's, when it has regions); returns
+    (the number of rows saved, or -1 when `out` is too short (control variables that change
+    during the run), the buffer at the end, its regions)."""
     code, phases, meta = tape[0], tape[1], tape[3]
     m, buf, bi = _setup(tape, p, tab, t0, dt)
+    buf, bi = restore_buffers(buf, bi, held, held_bi, tape[4][2])
     nc, nd, nf = meta[N_CONT], meta[N_DISC], meta[N_FIXED]
     y0 = np.zeros(nc)
     k = np.zeros((nc, 3))
@@ -481,7 +483,7 @@ def simulate(tape, p, tab, out, save_idx, t0, dt, n_steps, save_every, method, d
             if t >= next_save - 1e-9 * step_now:
                 if saved >= out.shape[0]:
                     _copy_watches(m, wb, diag)
-                    return -1
+                    return -1, buf, bi
                 for j in range(save_idx.shape[0]):
                     out[saved, j] = m[save_idx[j]]
                 saved += 1
@@ -494,11 +496,12 @@ def simulate(tape, p, tab, out, save_idx, t0, dt, n_steps, save_every, method, d
             t = t + step_now
             istep += 1
     _copy_watches(m, wb, diag)
-    return saved
+    return saved, buf, bi
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
 def simulate_batch(tape, P, tab, OUT, save_idx, t0, dt, n_steps, save_every, method, DIAG):
     """Runs P.shape[0] parameter sets in parallel, one output block (and row of DIAG) each."""
+    held, held_bi = np.empty(0), np.empty(0, dtype=np.int64)
     for i in prange(P.shape[0]):
-        simulate(tape, P[i], tab, OUT[i], save_idx, t0, dt, n_steps, save_every, method, DIAG[i])
+        simulate(tape, P[i], tab, OUT[i], save_idx, t0, dt, n_steps, save_every, method, DIAG[i], held, held_bi)

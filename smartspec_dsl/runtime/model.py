@@ -333,7 +333,8 @@ class Model:
         or a time ends the run at its last time (as PySD). `initial_condition`: 'original',
         (t, {stock: value}) (INITIAL TIME = t, the other stocks from their equations), a
         `Result.final_state` to continue from, or 'current' (this model's last run's).
-        `until`: stop at this time, FINAL TIME unchanged (a stepper's steps). `method`:
+        `until`: stop at this time, FINAL TIME unchanged (a stepper's steps; a run to be
+        continued ends so: its buffers then cover FINAL TIME, see single._check_regions). `method`:
         'euler' or 'rk4', any case. `seed` (an integer) varies the draws of the model's
         random functions; the same seed always gives the same run. `changes`: Vensim changes
         files (.cin paths or `Changes`), applied in order, before `params`. Every value given
