@@ -151,6 +151,18 @@ def test_rk4_solves_the_loop_at_every_evaluation(solved):
     np.testing.assert_allclose(ref["y"], CASES["y"], rtol=1e-9)
 
 
+@pytest.mark.parametrize("tier", ["interpreter", "compiled"])
+def test_a_run_continues_through_solved_loops_and_the_rate_of_return(solved, tier):
+    """0 -> 4 in one go equals 0 -> 2, then 2 -> 4 from the final state, bit for bit: the
+    loops are solved afresh from their initial values each time, and INTERNAL RATE OF
+    RETURN's history (a buffer region laid out by the step's number) is in the state."""
+    model = solved[2]
+    whole = model.run(tier=tier)
+    state = model.run(tier=tier, until=2).final_state
+    rest = model.run(tier=tier, initial_condition=state)
+    np.testing.assert_array_equal(rest.values, whole.values[2:])
+
+
 def test_a_rate_above_one_is_na(solved):
     """Vensim's help: the rate "will always be in the range of -1 to +1"; at time 3 the only
     root of irr late's -40 + 60 d + 60 d^2 is the rate 1.186 (by hand), so :NA:."""

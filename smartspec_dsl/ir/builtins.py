@@ -298,7 +298,8 @@ _ALL = [
               "fiscal period fisc (-1 to 1) that makes the net present value of the stream so far zero, its flows "
               "summed by fiscal period (from INITIAL TIME) as if at the period's end, with init at time it; :NA: "
               "when there is none", Buffer(True, (1, 2, 3), (1, 2, 3), out="irr_out", write="irr_in",
-                                           out_args=(1, 2, 3), write_args=(0,), span=1, clock=True),
+                                           out_args=(1, 2, 3), write_args=(0,), span=1, clock=True,
+                                           grows=True),
               DIMENSIONLESS, True),
     Builtin("INTEG", None, EQUATION, "INTEG(rate, initial): a stock"),
     Builtin("SINTEG", None, EQUATION, "SINTEG(rate, initial, min, max, quantum, special, threshold): a restricted stock"),
