@@ -10,8 +10,9 @@ at time it; :NA: when no rate in -1 to +1 gives zero ("no attempt is made to det
 solutions"). Where the help leaves it open, smartspec takes: fiscal periods counted from
 INITIAL TIME; the stream's flow over a step (stream x TIME STEP) falls in the period where
 the step starts; a value at time t holds the steps before t (as a stock's does), the
-current period's flows so far as if at its end; a fiscal period shorter than TIME STEP is
-TIME STEP (as NET PRESENT VALUE's help says). So, with g = 1 + rate, K the last period
+current period's flows so far as if at its end; init counts from the start, at its time
+it, whether it is past or not; a fiscal period shorter than TIME STEP is TIME STEP (as NET
+PRESENT VALUE's help says). So, with g = 1 + rate, K the last period
 with flows and C_k the flow of period k,
 
     init x g^-((it - INITIAL TIME) / fisc) + sum over k of C_k x g^-(k + 1) = 0,
