@@ -20,7 +20,7 @@ import pytest
 
 import smartspec_dsl
 from smartspec_dsl import ir
-from smartspec_dsl.errors import AlgebraicLoop, ModelError, UnsupportedFeature
+from smartspec_dsl.errors import AlgebraicLoop, ModelError
 
 T = np.arange(0.0, 5.0)
 
@@ -65,6 +65,16 @@ SOLVED = _eqs(
     "Q: (q1-q3)",
     "kq[Q] = 3, 6, 9",
     "s[Q] = SIMULTANEOUS(kq[Q] - s[Q] / 2, 0)",
+    # FIND ZERO's skip: a system homogeneous of degree 0 (only the price ratio matters) is
+    # solved with the first price held at its initial value 1: price[g2] = 2
+    "G: (g1-g2)",
+    "price[G] = FIND ZERO(1, excess[G], 1, 1, ELMCOUNT(G), 1, 1e-12, 50, 0)",
+    "excess[g1] = 2 - price[g2] / price[g1]",
+    "excess[g2] = price[g2] / price[g1] - 2",
+    # and n below the elements: h1, h2 solved (x^2 = 9 from 5: 3), h3 held at 5
+    "H: (h1-h3)",
+    "part[H] = FIND ZERO(1, zp[H], 1, 5, 2, 0, 1e-12, 50, 0)",
+    "zp[H] = part[H] * part[H] - 9",
     # SIMULTANEOUS on no loop is its expression
     "alone = SIMULTANEOUS(Time * 2, 5)",
     # INTERNAL RATE OF RETURN: 100 invested at time 0 (or 1), 60 a unit of time from time 0
@@ -117,6 +127,11 @@ CASES = {
     "v[r1]": (4 + T) / 2,
     "v[r2]": (2 + T) / 2,
     "alone": 2 * T,
+    "price[g1]": np.ones(5),
+    "price[g2]": np.full(5, 2.0),
+    "part[h1]": np.full(5, 3.0),
+    "part[h2]": np.full(5, 3.0),
+    "part[h3]": np.full(5, 5.0),
     "s[q1]": np.full(5, 2.0),
     "s[q2]": np.full(5, 4.0),
     "s[q3]": np.full(5, 6.0),
@@ -225,9 +240,9 @@ def test_an_unsolved_loop_is_nan_with_a_located_warning(tmp_path):
     # FIND ZERO with z that does not depend on x
     (("x = FIND ZERO(1, z, 1, 0, 1, 0, 1e-6, 10, 0)", "z = Time - 1"), ModelError,
      ["FIND ZERO in the equation of 'x' has nothing to solve"]),
-    # FIND ZERO's partial forms (skip) are refused at the call
-    (("x = FIND ZERO(1, z, 1, 0, 1, 1, 1e-6, 10, 0)", "z = x - 1"), UnsupportedFeature,
-     [":2:5: FIND ZERO in the equation of 'x' with n = 1 and skip = 1 is not supported"]),
+    # FIND ZERO's skip below n, n within the elements
+    (("x = FIND ZERO(1, z, 1, 0, 1, 1, 1e-6, 10, 0)", "z = x - 1"), ModelError,
+     [":2:5: FIND ZERO in the equation of 'x': n = 1 and skip = 1 must be whole numbers with 0 <= skip < n <= 1"]),
     (("x = SIMULTANEOUS(1)",), ModelError, ["SIMULTANEOUS takes 2 arguments, got 1"]),
 ])
 def test_mistakes_are_located_errors(tmp_path, lines, error, words):

@@ -16,7 +16,7 @@ import math
 import re
 
 from .. import ir
-from ..errors import ModelError, PassContractError, UnsupportedFeature
+from ..errors import ModelError, UnsupportedFeature
 from ..ir.builtins import ARGS, ARRAY_DRIVERS, ARRAY_READS, LOOKUP, RANDOM_DRAW, helpers
 from ..passes.order import Schedule, buffer_of, is_delay_fixed, is_delay_information, is_delay_material
 from . import emit_solve, loops
@@ -412,8 +412,9 @@ class Emitter:
         return self.expr(e.args[0])
 
     def find_zero_alone(self, e: ir.Call) -> str:
-        raise PassContractError(f"{e.pos}: internal error: FIND ZERO on no loop reached the code generator "
-                                "(passes/solve.py refuses it)")
+        """FIND ZERO on no loop: an element it holds at its initial value xi (passes/solve.py
+        refuses any other)."""
+        return self.expr(e.args[3])
 
     def rate(self, n: str) -> str:
         """The code of stock n's rate (or next value)."""

@@ -37,7 +37,8 @@ def solved_block(em, k: int) -> str:
     solver's state reset and each unknown's guess, tolerances, iteration limit and scale
     (SIMULTANEOUS: its initial value; FIND ZERO: 1 / xs); then, while `solve_more` has a point
     to compute, the unknowns set to it, the members computed in order and, in each unknown's
-    place, its residual (SIMULTANEOUS: expression - x; FIND ZERO: z x zs); then the watch of
+    place, its residual (SIMULTANEOUS: expression - x; FIND ZERO: z x zs, or x - xi for an
+    element it holds at xi, passes/solve.find_zero_held); then the watch of
     the block's failure flag (a run-time warning, runtime/diagnostics)."""
     block = em.schedule.blocks[k]
     vs = em.schedule.model.variables
@@ -60,6 +61,8 @@ def solved_block(em, k: int) -> str:
             call = solver_call(var)
             if call.func == "SIMULTANEOUS":
                 r = f"({em.expr(call.args[0])} - ld(v, {field(base, n, 'P', j)}))"
+            elif m in block.held:   # x - xi: Newton's step puts it at xi
+                r = f"(ld(v, {field(base, n, 'P', j)}) - {em.expr(call.args[3])})"
             else:
                 r = f"({em.expr(call.args[1])} * {em.expr(call.args[2])})"
             body.append(em.flush(f"st(v, {field(base, n, 'R', j)}, {r})"))
@@ -68,5 +71,7 @@ def solved_block(em, k: int) -> str:
             body.append(em.assign(m, var.initial if initial else var.expr))
     em.owner = block.unknowns[0]
     watch = em.watch(("solve", block.unknowns[0], block.members))
-    lines = head + [f"while solve_more(v, {base}, {n}):"] + ["    " + ln for s in body for ln in s.split("\n")]
+    # no comments within the statement: loops.shape reads a statement up to its first comment
+    lines = head + [f"while solve_more(v, {base}, {n}):"] + ["    " + ln.split("  # ", 1)[0]
+                                                             for s in body for ln in s.split("\n")]
     return "\n".join(lines + [f"watched(v, {watch}, ld(v, {base + 2}))"])
