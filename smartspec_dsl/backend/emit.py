@@ -341,15 +341,20 @@ class Emitter:
         rest = ", ".join(self.expr(x) for x in e.args[2:])
         return f"{read.helper}(v, ix({base}), ix({n}), {rest})"
 
-    def initial_statements(self) -> list[str]:
-        vs = self.schedule.model.variables
-        # constants sit in consecutive slots: one loop types and compiles far faster than a
-        # statement per constant
+    def constant_statements(self) -> list[str]:
+        """The parameter vector into the constants' slots, and the run seed after them."""
         consts = self.schedule.constants
         first = self.slots[consts[0]] if consts else 0
         assert all(self.slots[c] == first + i for i, c in enumerate(consts))
         out = [f"for i in range({len(consts)}):\n    st(v, {first} + i, ld(p, i))"] if consts else []
         out.append(f"st(v, {self.run_seed_slot}, ld(p, {len(self.schedule.constants)}))")
+        return out
+
+    def initial_statements(self) -> list[str]:
+        vs = self.schedule.model.variables
+        # constants sit in consecutive slots: one loop types and compiles far faster than a
+        # statement per constant
+        out = self.constant_statements()
         self.step_expr = "-1"
         for n in self.schedule.initial:
             var = vs[n]

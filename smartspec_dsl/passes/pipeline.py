@@ -30,9 +30,20 @@ from ..errors import PassContractError, UnsupportedFeature
 from ..frontend.external import DataOptions, resolve_external
 from ..ir.builtins import BUFFER, BUILTINS, EQUATION, LOWERING, unsupported_calls
 from .edits import Edits, edit_equations, edit_initial_values
+from .dense import densify, ineligible
 from .macros import expand_macros
 from .stateful import lower_stateful
 from .subscripts import flatten
+
+
+def arrays(model: ir.Model, edits: Edits | None = None) -> ir.Model:
+    """The subscripts pass: the dense route (passes/dense.py: apply-to-all equations stay
+    arrays) for a model it takes, else one scalar per element (subscripts.flatten). A run's
+    edits name elements, so an edited model is flattened."""
+    if not edits and any(v.dims or v.definitions for v in model.variables.values()) \
+            and ineligible(model) is None:
+        return densify(model)
+    return flatten(model)
 
 
 def refuse_data_variables(model: ir.Model) -> ir.Model:
@@ -67,10 +78,10 @@ def no_check(model: ir.Model) -> str | None:
 
 def nothing_subscripted(model: ir.Model) -> str | None:
     # Only what flattening guarantees whatever the input: every variable is a
-    # scalar. An array function or a subscripted reference it leaves in a model
+    # scalar, or a dense array (passes/dense.py: dims, no per-element definitions). An array function or a subscripted reference it leaves in a model
     # without subscripts is the modeller's, which lowering and ordering report.
     for var in model.variables.values():
-        if var.dims:
+        if var.definitions and any(d.subscripts for d in var.definitions):
             return f"'{var.display}' is still subscripted"
     return None
 
@@ -108,7 +119,8 @@ class Pass:
 PASSES = (
     Pass("external data", lambda m, data: resolve_external(m, options=data), ir.ExternalReadModel,
          no_check),
-    Pass("flattening", lambda m, _: flatten(m), ir.FlatModel, nothing_subscripted),
+    Pass("flattening", lambda m, _, values=None, edits=None: arrays(m, edits), ir.FlatModel,
+         nothing_subscripted, takes_edits=True),
     Pass("data variables", lambda m, _: refuse_data_variables(m), ir.FlatModel, no_data_variables),
     Pass("equation edits", lambda m, _, values=None, edits=None: edit_equations(m, edits, values),
          ir.FlatModel, no_data_variables, takes_edits=True),

@@ -1,0 +1,325 @@
+"""Pass 4 (the dense route): apply-to-all equations stay arrays.
+
+`flatten` (subscripts.py) makes one scalar equation per element, so every later
+stage, and the kernel Numba compiles, grows with the number of elements. A model
+whose subscripted variables are all plain apply-to-all equations takes this route
+instead (`densify`): each keeps ONE variable with its ranges as `dims`, its
+references keep their subscripts, and the code generator runs it as one loop over
+a contiguous slice of the state vector (backend/dense_emit.py). Stateful lowering
+gives the hidden stocks of a SMOOTH or DELAY3 in such an equation the same dims
+(stateful/base.py), and the order is one node per array.
+
+The dense IR, between this pass and code generation:
+- an array variable has `dims` (range names, canonical) and no `definitions`;
+- a reference to an array names, per subscript, the left-hand side's range of the
+  same name (the element the loop is at), `range!` (iterated by the enclosing SUM)
+  or a fixed element;
+- `SUM(arg)` stays a call (one loop); one that does not read the left-hand side's
+  elements is a hidden scalar auxiliary every element reads (`owner #sum1`);
+- an array of numbers is a constant whose equation is `@VALUES(n1, n2, ...)`, one
+  number per element in element order; a range used as a value (`10 * Region`) is
+  `@INDEX(k)`, the 1-based position of the loop over the left-hand side's k-th range.
+
+Which models take it (`ineligible` gives the reason one does not): today a whole-model
+gate. Every subscripted variable has one definition over whole ranges (no :EXCEPT:,
+no element-level definitions), references use the same range names as the
+left-hand side (no mappings, subranges of another range or positional binding), array
+functions are SUM over `range!`, stateful calls in array equations are SMOOTH,
+SMOOTHI, SMOOTH3, SMOOTH3I, DELAY1, DELAY1I, DELAY3, DELAY3I and INTEG, and no
+random draw, lookup of an array, declared range, macro, or run edit is involved.
+Every other model is flattened per element, as before.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+from .. import ir
+from ..ir.builtins import BUILTINS, KERNEL, RANDOM_DRAW
+from ..ir.normalize import classify_flows
+from ..ir.ranges import SubscriptSpace
+from .flat_exprs import flat_name
+
+# the stateful functions whose lowering (chains of stocks) holds per element
+DENSE_STATEFUL = {"SMOOTH", "SMOOTHI", "SMOOTH3", "SMOOTH3I", "DELAY1", "DELAY1I", "DELAY3", "DELAY3I"}
+# the calls the dense IR adds or keeps (stateful lowering leaves them; codegen loops over them)
+DENSE_CALLS = {"SUM", "@VALUES", "@INDEX"}
+# random draws are one call site per element in the flattened model: not a loop's one site
+_RANDOM = {n for n, b in BUILTINS.items() if b.emit == RANDOM_DRAW} | {"RANDOM 0 1", "RANDOM LOOKUP"}
+# a model whose ranges total fewer elements gains nothing from loops
+MIN_ELEMENTS = 0
+
+
+class _Refuse(Exception):
+    """The reason a model is flattened per element instead."""
+
+
+def _subscripted(var: ir.Variable) -> bool:
+    return bool(var.dims) or any(d.subscripts for d in var.definitions)
+
+
+def is_dense(model: ir.Model) -> bool:
+    """Whether a model (after the flattening pass) took the dense route."""
+    return any(v.dims for v in model.variables.values())
+
+
+class _Checker:
+    def __init__(self, model: ir.Model):
+        self.model = model
+        self.space = SubscriptSpace(model.subscript_ranges)
+        self.dims: dict[str, tuple[str, ...]] = {}
+        for name, var in model.variables.items():
+            if _subscripted(var):
+                self.dims[name] = self.variable_dims(var)
+
+    def variable_dims(self, var: ir.Variable) -> tuple[str, ...]:
+        if len(var.definitions) != 1:
+            raise _Refuse(f"'{var.display}' is defined piecewise")
+        d = var.definitions[0]
+        if d.excepts or d.lookup is not None or d.keyword or d.operator not in ("=", "=="):
+            raise _Refuse(f"'{var.display}' has :EXCEPT:, a lookup or data")
+        if len(set(d.subscripts)) != len(d.subscripts):
+            raise _Refuse(f"'{var.display}' repeats a range")
+        for s in d.subscripts:
+            if s.endswith("!") or not self.space.is_range(s) or not self.space.elements.get(s):
+                raise _Refuse(f"'{var.display}' is defined for an element")
+        if ir.declared_range(var.units) is not None:
+            raise _Refuse(f"'{var.display}' declares a range")
+        if var.name in ir.CONTROL_NAMES:
+            raise _Refuse("a control variable is subscripted")
+        n = math.prod(len(self.space.elements[s]) for s in d.subscripts)
+        if d.rows:
+            flat = [x for row in d.rows for x in row]
+            if len(flat) != n or not all(_number(x) is not None for x in flat):
+                raise _Refuse(f"'{var.display}' has a list of values that is not numbers")
+        elif d.expr is None:
+            raise _Refuse(f"'{var.display}' has no equation")
+        return tuple(d.subscripts)
+
+    def expr(self, e: ir.Expr | None, lhs: tuple[str, ...], top: bool = False) -> None:
+        """Refuse an expression the dense route cannot loop over (see the module's doc)."""
+        if e is None:
+            return
+        if top and isinstance(e, ir.Call) and e.func == "INTEG" and len(e.args) == 2:
+            for a in e.args:
+                self.expr(a, lhs)
+            return
+        todo = [(e, False)]
+        while todo:
+            node, inside = todo.pop()
+            t = type(node)
+            if t is ir.Ref:
+                self.ref(node, lhs, inside)
+            elif t is ir.LookupCall:
+                if node.subscripts or node.table in self.dims:
+                    raise _Refuse("a lookup of an array")
+                todo.append((node.arg, inside))
+            elif t is ir.Call:
+                f = node.func
+                if f == "SUM":
+                    if inside or len(node.args) != 1:
+                        raise _Refuse("a nested SUM")
+                    todo.append((node.args[0], True))
+                    continue
+                if f == "ELMCOUNT":
+                    a = node.args[0] if len(node.args) == 1 else None
+                    if not (isinstance(a, ir.Ref) and self.space.is_range(a.name.rstrip("!"))):
+                        raise _Refuse("ELMCOUNT of no range")
+                    continue
+                b = BUILTINS.get(f)
+                if b is None or f in _RANDOM:
+                    raise _Refuse(f"{f}")
+                if b.stage != KERNEL and not (f in DENSE_STATEFUL and not inside and lhs) \
+                        and not (not lhs and not inside and not _reads_arrays(node, self.dims)):
+                    raise _Refuse(f"{f} in an array equation")
+                todo.extend((a, inside) for a in node.args)
+            else:
+                todo.extend((k, inside) for k in ir.children(node))
+
+    def ref(self, node: ir.Ref, lhs, inside: bool) -> None:
+        sp, target = self.space, self.dims.get(node.name)
+        if node.name not in self.model.variables:
+            if node.subscripts:
+                raise _Refuse("a subscripted reference to no variable")
+            if sp.is_range(node.name):
+                if node.name not in lhs or sp.family(node.name) != sp.elements[node.name]:
+                    raise _Refuse("a range used as a value")
+            return
+        if target is None:
+            if node.subscripts:
+                raise _Refuse("a scalar used with subscripts")
+            return
+        if len(node.subscripts) != len(target):
+            raise _Refuse("a reference with the wrong number of subscripts")
+        for s, dim in zip(node.subscripts, target):
+            if s.endswith("!"):
+                if not inside or s[:-1] != dim:
+                    raise _Refuse("an iterated range that is not the variable's")
+            elif sp.is_range(s):
+                if s != dim or s not in lhs:
+                    raise _Refuse("a range that binds through a mapping or subrange")
+            elif s not in sp.elements.get(dim, ()):
+                raise _Refuse("an element of another range")
+
+
+def _reads_arrays(node: ir.Expr, dims) -> bool:
+    return any((isinstance(n, ir.Ref) and n.name in dims) or (isinstance(n, ir.Call) and n.func == "SUM")
+               for n in ir.walk(node))
+
+
+def _number(e: ir.Expr) -> float | None:
+    if isinstance(e, ir.Num):
+        return e.value
+    if isinstance(e, ir.UnaryOp) and e.op == "-" and isinstance(e.operand, ir.Num):
+        return -e.operand.value
+    return None
+
+
+def ineligible(model: ir.Model) -> str | None:
+    """Why `model` is flattened per element rather than kept dense, or None when it can
+    be kept dense (no subscripts at all: None too, with nothing to do)."""
+    if model.macros:
+        return "the model defines macros"
+    try:
+        checker = _Checker(model)
+        for var in model.variables.values():
+            lhs = checker.dims.get(var.name, ())
+            if _subscripted(var):
+                d = var.definitions[0]
+                if not d.rows:
+                    checker.expr(d.expr, lhs, top=True)
+            else:
+                checker.expr(var.expr, (), top=True)
+                checker.expr(var.initial, ())
+    except _Refuse as why:
+        return str(why)
+    return None
+
+
+class _Densify:
+    def __init__(self, model: ir.Model):
+        self.model = model
+        self.space = SubscriptSpace(model.subscript_ranges)
+        self.dims = {n: tuple(v.definitions[0].subscripts) for n, v in model.variables.items()
+                     if _subscripted(v)}
+        self.shared: dict[str, ir.Variable] = {}
+        self.shared_of: dict[ir.Call, ir.Ref] = {}
+
+    def rewrite(self, e: ir.Expr | None, owner: ir.Variable, lhs: tuple[str, ...]) -> ir.Expr | None:
+        if e is None:
+            return None
+        sp = self.space
+
+        def visit(node):
+            if isinstance(node, ir.Ref) and not node.subscripts and node.name not in self.model.variables:
+                if sp.is_range(node.name) and node.name in lhs:
+                    return ir.Call("@INDEX", (ir.Num(float(lhs.index(node.name))),), node.pos)
+                if node.name in sp.all_elements:
+                    return ir.Num(float(sp.element_family(node.name).index(node.name) + 1))
+                return node
+            if isinstance(node, ir.Call) and node.func == "ELMCOUNT":
+                a = node.args[0]   # the range's name, or (bottom-up) its @INDEX already
+                r = lhs[int(a.args[0].value)] if isinstance(a, ir.Call) else a.name.rstrip("!")
+                return ir.Num(float(len(sp.elements[r])))
+            if isinstance(node, ir.Call) and node.func == "SUM" and lhs and not self.reads_lhs(node, lhs):
+                return self.hoist(node, owner)
+            return node
+        return ir.map_expr(e, visit)
+
+    def reads_lhs(self, e: ir.Expr, lhs) -> bool:
+        for n in ir.walk(e):
+            if isinstance(n, ir.Ref) and any(s in lhs for s in n.subscripts):
+                return True
+            if isinstance(n, ir.Call) and n.func == "@INDEX":
+                return True
+        return False
+
+    def hoist(self, call: ir.Call, owner: ir.Variable) -> ir.Ref:
+        """A SUM that reads no element of the left-hand side: one hidden scalar auxiliary
+        that every element reads (as the per-element route's shared reduction)."""
+        ref = self.shared_of.get(call)
+        if ref is None:
+            name = f"{owner.name} #sum{len(self.shared) + 1}"
+            while name in self.model.variables or name in self.shared:
+                name += "'"
+            shown = f"{owner.display} (SUM at {call.pos.line}:{call.pos.column})" if call.pos else owner.display
+            self.shared[name] = ir.Variable(name, shown, ir.Kind.AUXILIARY, expr=call, pos=call.pos, hidden=True)
+            ref = self.shared_of[call] = ir.Ref(name, (), call.pos)
+        return ref
+
+    def variable(self, var: ir.Variable) -> ir.Variable:
+        if var.name not in self.dims:
+            return replace(var, expr=self.rewrite(var.expr, var, ()),
+                           initial=self.rewrite(var.initial, var, ()))
+        d, lhs = var.definitions[0], self.dims[var.name]
+        base = replace(var, dims=lhs, definitions=(), pos=d.pos, unchangeable=d.operator == "==")
+        if d.rows:
+            values = tuple(ir.Num(_number(x)) for row in d.rows for x in row)
+            return replace(base, kind=ir.Kind.CONSTANT, expr=ir.Call("@VALUES", values, d.pos))
+        if _number(d.expr) is not None:
+            n = math.prod(len(self.space.elements[s]) for s in lhs)
+            return replace(base, kind=ir.Kind.CONSTANT,
+                           expr=ir.Call("@VALUES", (ir.Num(_number(d.expr)),) * n, d.pos))
+        expr = self.rewrite(d.expr, base, lhs)
+        if isinstance(expr, ir.Call) and expr.func == "INTEG":
+            return replace(base, kind=ir.Kind.STOCK, expr=expr.args[0], initial=expr.args[1])
+        return replace(base, kind=ir.Kind.AUXILIARY, expr=expr)
+
+    def run(self) -> ir.Model:
+        out = {n: self.variable(v) for n, v in self.model.variables.items()}
+        out.update(self.shared)
+        return replace(self.model, variables=classify_flows(out))
+
+
+def densify(model: ir.Model) -> ir.Model:
+    """A model `ineligible` accepts -> the dense IR (see the module's doc)."""
+    return _Densify(model).run()
+
+
+# ---- the flat view the runtime reads ------------------------------------------------
+
+def elements(space: SubscriptSpace, dims: tuple[str, ...]) -> list[tuple[str, ...]]:
+    """An array's element combinations in its slots' order (the last subscript fastest)."""
+    combos = [()]
+    for d in dims:
+        combos = [c + (e,) for c in combos for e in space.elements[d]]
+    return combos
+
+
+def element_names(model: ir.Model, name: str) -> list[str]:
+    """The flat names of a variable's elements (`name[e1,e2]`), or [name] for a scalar."""
+    var = model.variables[name]
+    if not var.dims:
+        return [name]
+    space = SubscriptSpace(model.subscript_ranges)
+    return [flat_name(name, c) for c in elements(space, var.dims)]
+
+
+def flat_view(sched):
+    """The schedule of a dense model as the runtime reads it: one scalar variable per element
+    (`name[e1,e2]`, displayed `Name[E1,E2]`), in the kernel's order (`dense.elements`), and
+    the orders listing elements; an array of numbers gives each element its number, the
+    parameter's default. The elements share their array's equation (subscripts and all):
+    it documents them; the kernel (backend/dense_emit.py) was generated from the dense one."""
+    from .order import Schedule
+    model = sched.model
+    space = SubscriptSpace(model.subscript_ranges)
+    variables: dict[str, ir.Variable] = {}
+    names: dict[str, list[str]] = {}
+    for name, var in model.variables.items():
+        if not var.dims:
+            variables[name] = var
+            names[name] = [name]
+            continue
+        combos = elements(space, var.dims)
+        names[name] = []
+        values = var.expr.args if isinstance(var.expr, ir.Call) and var.expr.func == "@VALUES" else None
+        for k, combo in enumerate(combos):
+            flat = flat_name(name, combo)
+            display = flat_name(var.display, (space.display.get(e, e) for e in combo))
+            variables[flat] = replace(var, name=flat, display=display, dims=(),
+                                      expr=values[k] if values is not None else var.expr)
+            names[name].append(flat)
+    expand = lambda order: tuple(e for n in order for e in names[n])
+    return Schedule(replace(model, variables=variables), expand(sched.constants), expand(sched.initial),
+                    expand(sched.dynamic), expand(sched.stocks))
