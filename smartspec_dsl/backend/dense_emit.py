@@ -20,8 +20,7 @@ from __future__ import annotations
 import math
 
 from .. import ir
-from ..passes.dense import elements
-from ..passes.flat_exprs import flat_name
+from ..passes.dense import element_name, elements
 from ..passes.order import Schedule
 from ..ir.ranges import SubscriptSpace
 from .emit import Emitter, safe_comment
@@ -69,7 +68,7 @@ class DenseEmitter(Emitter):
         var = self.schedule.model.variables.get(name)
         if var is None or not var.dims:
             return [name]
-        return [flat_name(name, c) for c in elements(self.space, var.dims)]
+        return [element_name(name, c) for c in elements(self.space, var.dims)]
 
     def constant_statements(self) -> list[str]:
         n = len(self.params)

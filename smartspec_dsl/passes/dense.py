@@ -46,8 +46,7 @@ DENSE_STATEFUL = {"SMOOTH", "SMOOTHI", "SMOOTH3", "SMOOTH3I", "DELAY1", "DELAY1I
 DENSE_CALLS = {"SUM", "@VALUES", "@INDEX"}
 # random draws are one call site per element in the flattened model: not a loop's one site
 _RANDOM = {n for n, b in BUILTINS.items() if b.emit == RANDOM_DRAW} | {"RANDOM 0 1", "RANDOM LOOKUP"}
-# a model whose ranges total fewer elements gains nothing from loops
-MIN_ELEMENTS = 0
+INITIAL = "@initial"   # edits.initial_param's suffix
 
 
 class _Refuse(Exception):
@@ -56,6 +55,11 @@ class _Refuse(Exception):
 
 def _subscripted(var: ir.Variable) -> bool:
     return bool(var.dims) or any(d.subscripts for d in var.definitions)
+
+
+def has_arrays(model: ir.Model) -> bool:
+    """Whether a parsed model has a subscripted variable."""
+    return any(_subscripted(v) for v in model.variables.values())
 
 
 def is_dense(model: ir.Model) -> bool:
@@ -127,8 +131,8 @@ class _Checker:
                         raise _Refuse("ELMCOUNT of no range")
                     continue
                 b = BUILTINS.get(f)
-                if b is None or f in _RANDOM:
-                    raise _Refuse(f"{f}")
+                if b is None or (f in _RANDOM and (lhs or inside)):
+                    raise _Refuse(f"{f} in an array equation")
                 if b.stage != KERNEL and not (f in DENSE_STATEFUL and not inside and lhs) \
                         and not (not lhs and not inside and not _reads_arrays(node, self.dims)):
                     raise _Refuse(f"{f} in an array equation")
@@ -286,13 +290,42 @@ def elements(space: SubscriptSpace, dims: tuple[str, ...]) -> list[tuple[str, ..
     return combos
 
 
+def element_name(name: str, combo: tuple[str, ...]) -> str:
+    """An array element's flat name, `name[e1,e2]`; the initial values a run gives an
+    array of stocks (passes/edits.py) are named after each stock element, as the runtime
+    names them (`stock[e1]@initial`)."""
+    if name.endswith(INITIAL):
+        return flat_name(name[:-len(INITIAL)], combo) + INITIAL
+    return flat_name(name, combo)
+
+
 def element_names(model: ir.Model, name: str) -> list[str]:
     """The flat names of a variable's elements (`name[e1,e2]`), or [name] for a scalar."""
     var = model.variables[name]
     if not var.dims:
         return [name]
     space = SubscriptSpace(model.subscript_ranges)
-    return [flat_name(name, c) for c in elements(space, var.dims)]
+    return [element_name(name, c) for c in elements(space, var.dims)]
+
+
+def takes_edits(model: ir.Model, edits) -> bool:
+    """Whether the dense route can run a model with a run's `edits` (passes/edits.py): new
+    initial values for every element of an array of stocks or for none (a continued run),
+    no replaced equation (those name single elements)."""
+    if not edits:
+        return True
+    if edits.constants or edits.series:
+        return False
+    space = SubscriptSpace(model.subscript_ranges)
+    for name, var in model.variables.items():
+        if _subscripted(var) and var.definitions and var.definitions[0].subscripts:
+            dims = tuple(var.definitions[0].subscripts)
+            if not all(space.is_range(d) and space.elements.get(d) for d in dims):
+                continue
+            given = {flat_name(name, c) in edits.stocks for c in elements(space, dims)}
+            if len(given) > 1:
+                return False
+    return True
 
 
 def flat_view(sched):
@@ -315,7 +348,7 @@ def flat_view(sched):
         names[name] = []
         values = var.expr.args if isinstance(var.expr, ir.Call) and var.expr.func == "@VALUES" else None
         for k, combo in enumerate(combos):
-            flat = flat_name(name, combo)
+            flat = element_name(name, combo)
             display = flat_name(var.display, (space.display.get(e, e) for e in combo))
             variables[flat] = replace(var, name=flat, display=display, dims=(),
                                       expr=values[k] if values is not None else var.expr)
