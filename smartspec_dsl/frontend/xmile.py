@@ -24,7 +24,8 @@ from pathlib import Path
 from .. import ir
 from ..errors import ModelError, UnsupportedFeature
 from ..files import read_regular_file
-from .xmile_expr import Context, display_name, parse_equation, translate, xmile_name
+from .xmile_builtins import Context, translate
+from .xmile_expr import display_name, parse_equation, xmile_name
 from .xmile_stocks import limit_outflows, left_for, non_negative, stock_rate
 from .xmile_xml import Node, read_xml
 

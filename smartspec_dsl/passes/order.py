@@ -1,4 +1,4 @@
-"""Pass 3: dependency order (networkx).
+"""Pass 3: dependency order.
 
 Two orders: one for initialisation (every variable, stocks take their
 initial value), one for each time step (auxiliaries and flows that change
@@ -6,18 +6,14 @@ over time; stocks are known at the start of the step, so they break loops).
 """
 from __future__ import annotations
 
+import heapq
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
 
 from .. import ir
 from ..ir.builtins import BUFFER, BUILTINS, CLOCKED, LOOKUP_ARGS, Buffer
 from ..errors import AlgebraicLoop, ModelError, PassContractError, UndefinedVariable, did_you_mean
 from .consteval import constant_value
-
-if TYPE_CHECKING:     # networkx is imported when a model is ordered, not with the package
-    import networkx as nx
 
 
 @dataclass(frozen=True)
@@ -157,9 +153,26 @@ def _check_controls(model: ir.Model) -> None:
             t0 = value
 
 
-def _cycle_error(model: ir.Model, graph: nx.DiGraph, phase: str) -> AlgebraicLoop:
-    import networkx as nx
-    cycle = [edge[0] for edge in nx.find_cycle(graph)]
+def _cycle(deps: dict[str, set[str]], left: list[str], position: dict[str, int]) -> list[str]:
+    """One loop among the variables `left` unordered (in the order of definition), in the
+    order the values flow (each reads the one before it, the first reads the last),
+    starting from the first defined. Every variable left reads another one left (else it
+    would have been ordered), so walking from any of them to what it reads, always to
+    the first defined, comes back to a variable already seen: the loop is the walk from there."""
+    unordered = set(left)
+    seen: dict[str, int] = {}
+    walk: list[str] = []
+    name = left[0]
+    while name not in seen:
+        seen[name] = len(walk)
+        walk.append(name)
+        name = min((d for d in deps[name] if d in unordered), key=position.__getitem__)
+    loop = walk[seen[name]:][::-1]
+    first = min(range(len(loop)), key=lambda i: position[loop[i]])
+    return loop[first:] + loop[:first]
+
+
+def _cycle_error(model: ir.Model, cycle: list[str], phase: str) -> AlgebraicLoop:
     lines = [f"  {model.variables[n].display} (defined at {model.variables[n].pos})"
              for n in cycle if n in model.variables]
     where = next((model.variables[n].pos for n in cycle
@@ -169,19 +182,35 @@ def _cycle_error(model: ir.Model, graph: nx.DiGraph, phase: str) -> AlgebraicLoo
 
 
 def _topological(model: ir.Model, deps: dict[str, set[str]], phase: str) -> list[str]:
-    import networkx as nx
-    graph = nx.DiGraph()
-    graph.add_nodes_from(deps)
+    """The variables of `deps` (name -> the names its equation reads) in an order where each
+    comes after every one it reads (Kahn's algorithm), ties broken by the order of
+    definition: stable across runs, and a flattened array's elements stay in element
+    order, which the code generator's loop re-rolling needs (name order would put r10
+    between r1 and r2). An AlgebraicLoop naming one loop's variables when there is none."""
+    names = [n for n in model.variables if n in deps]
+    position = {n: i for i, n in enumerate(names)}
+    readers: list[list[int]] = [[] for _ in names]
+    waiting = [0] * len(names)
     for name, ds in deps.items():
-        graph.add_edges_from((d, name) for d in ds if d in deps)
-    position = {n: i for i, n in enumerate(model.variables)}
-    try:
-        # ties broken by the order of definition: stable across runs, and a flattened
-        # array's elements stay in element order, which the code generator's loop
-        # re-rolling needs (name order would put r10 between r1 and r2)
-        return list(nx.lexicographical_topological_sort(graph, key=position.__getitem__))
-    except nx.NetworkXUnfeasible:
-        raise _cycle_error(model, graph, phase) from None
+        i = position[name]
+        for d in ds:
+            j = position.get(d)
+            if j is not None:
+                readers[j].append(i)
+                waiting[i] += 1
+    ready = [i for i, w in enumerate(waiting) if w == 0]     # ascending: already a heap
+    order: list[str] = []
+    while ready:
+        i = heapq.heappop(ready)
+        order.append(names[i])
+        for j in readers[i]:
+            waiting[j] -= 1
+            if waiting[j] == 0:
+                heapq.heappush(ready, j)
+    if len(order) < len(names):
+        left = [n for i, n in enumerate(names) if waiting[i]]
+        raise _cycle_error(model, _cycle(deps, left, position), phase)
+    return order
 
 
 def schedule(model: ir.Model) -> Schedule:

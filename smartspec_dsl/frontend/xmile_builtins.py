@@ -1,0 +1,244 @@
+"""XMILE's builtins rewritten onto the IR's (Vensim's) functions, with XMILE's
+semantics (the OASIS XMILE 1.0 standard, section 3.5; Stella's own builtins where
+the file uses them): `translate` turns a raw expression (xmile_expr.py) into the
+IR's, names and subscripts resolved by xmile_arrays.py.
+
+Where XMILE differs from Vensim the rewrite keeps XMILE's meaning: optional initial
+values default to the input (DELAY, DELAYn, SMTHn) or to 0 (TREND, FORCST); PULSE is
+(volume, first time, interval) and moves `volume` in one DT; INT rounds down;
+SAFEDIV(a, b, x) is Vensim's XIDZ; INIT is INITIAL; MIN and MAX of one array are
+Vensim's VMIN and VMAX; SUM, MEAN, SIZE and STDDEV reduce over an array's '*'
+dimensions; RANDOM, NORMAL, EXPRND and POISSON are the RANDOM functions with XMILE's
+arguments; a call of one of the file's macros keeps its name (passes/macros.py
+expands it), its left-out parameters given their defaults.
+"""
+from __future__ import annotations
+
+import math
+
+from .. import ir
+from ..errors import ModelError, UnsupportedFeature
+from .xmile_arrays import (
+    Context, computed_index, count, num, ref, reducing, resolve_ref, size_of, transpose,
+)
+from .xmile_expr import COMPUTED_INDEX, TRANSPOSE, xmile_name
+
+SAME = {"ABS", "EXP", "LN", "SQRT", "SIN", "COS", "TAN", "ARCSIN", "ARCCOS", "ARCTAN", "SINH",
+        "COSH", "TANH", "STEP", "IF THEN ELSE", "MODULO"}
+BIG = 1e300
+
+
+def _args(c: ir.Call, lo: int, hi: int, ctx: Context) -> tuple:
+    if not lo <= len(c.args) <= hi:
+        want = str(lo) if lo == hi else f"{lo} to {hi}"
+        raise ModelError(f"{c.pos}: {c.func} takes {want} arguments, got {len(c.args)} "
+                         f"(in the equation of '{ctx.owner}')")
+    return c.args
+
+
+def _pulse(c: ir.Call, ctx: Context) -> ir.Expr:
+    a = _args(c, 1, 3, ctx)
+    pos, dt, t = c.pos, ref("time step"), ref(ir.TIME)
+    volume = a[0]
+    first = a[1] if len(a) > 1 else ref("initial time")
+    interval = a[2] if len(a) > 2 else num(0)
+    # one DT wide, centred on each pulse time so float steps cannot miss it
+    single = ir.Call("PULSE", (first, num(0)), pos)
+    mid = ir.BinOp("-", ir.BinOp("+", t, ir.BinOp("/", dt, num(2))), first)
+    train = ir.Call("IF THEN ELSE", (
+        ir.BinOp("and", ir.BinOp(">", mid, num(0)),
+                 ir.BinOp("<", ir.Call("MODULO", (mid, interval), pos), dt)), num(1), num(0)), pos)
+    which = single if isinstance(interval, ir.Num) and interval.value <= 0 else \
+        ir.Call("IF THEN ELSE", (ir.BinOp(">", interval, num(0)), train, single), pos)
+    return ir.BinOp("*", ir.BinOp("/", volume, dt), which)
+
+
+def _trend(inp, avg_time, init, pos) -> ir.Expr:
+    """XMILE TREND: (input - average) / (average * averaging time), the average
+    a first-order smooth started at input / (1 + initial * averaging time)."""
+    start = ir.BinOp("/", inp, ir.BinOp("+", num(1), ir.BinOp("*", init, avg_time)))
+    average = ir.Call("SMOOTHI", (inp, avg_time, start), pos)
+    return ir.Call("ZIDZ", (ir.BinOp("-", inp, average), ir.BinOp("*", average, avg_time)), pos)
+
+
+# XMILE 1.0's statistical functions (section 3.5.5) each draw anew every DT; the
+# optional seed is our seed argument (0: the run's own stream). LOGNORMAL is left out:
+# the standard does not say whether its mean and standard deviation are the
+# distribution's or its logarithm's, and Stella's examples (LOGNORMAL(0, 1)) read
+# as the logarithm's. Stella's further distributions are not mapped yet.
+STATISTICAL = {"RANDOM", "UNIFORM", "NORMAL", "EXPRND", "POISSON"}
+NOT_YET = {"LOGNORMAL", "TRIANGULAR", "GAMMA", "BETA", "WEIBULL", "BINOMIAL", "NEGBINOMIAL", "GEOMETRIC",
+           "LOGISTIC", "PARETO", "INVNORM", "NORMALCDF", "MONTECARLO", "GAMMALN", "COMBINATIONS",
+           "PERMUTATIONS", "FACT", "RANK"}
+
+
+TABLE_FUNCTIONS = {"LOOKUPINV": "LOOKUP INVERT", "LOOKUP INVERT": "LOOKUP INVERT",
+                   "LOOKUP AREA": "LOOKUP AREA", "LOOKUP FORWARD": "LOOKUP FORWARD",
+                   "LOOKUP BACKWARD": "LOOKUP BACKWARD"}
+
+
+def _random(c: ir.Call, ctx: Context) -> ir.Expr:
+    f, pos = c.func, c.pos
+    if f in ("RANDOM", "UNIFORM"):  # RANDOM(min, max[, seed]): uniform on [min, max]
+        a = _args(c, 2, 3, ctx)
+        return ir.Call("RANDOM UNIFORM", (a[0], a[1], a[2] if len(a) > 2 else num(0)), pos)
+    if f == "NORMAL":  # NORMAL(mean, standard deviation[, seed])
+        a = _args(c, 2, 3, ctx)
+        return ir.Call("RANDOM NORMAL", (num(-BIG), num(BIG), a[0], a[1], a[2] if len(a) > 2 else num(0)), pos)
+    a = _args(c, 1, 2, ctx)
+    seed = a[1] if len(a) > 1 else num(0)
+    if f == "POISSON":  # POISSON(mean[, seed]): whole numbers 0, 1, 2, ...
+        return ir.Call("RANDOM POISSON", (num(0), num(BIG), a[0], num(0), num(1), seed), pos)
+    # EXPRND(mean[, seed]): exponential of that mean
+    return ir.Call("RANDOM EXPONENTIAL", (num(0), num(BIG), num(0), a[0], seed), pos)
+
+
+def _stddev(x: ir.Expr, ctx: Context, pos) -> ir.Expr:
+    """STDDEV of an array's elements, taken as the whole population (divided by n):
+    sqrt(mean of squares - square of the mean), never below 0 from rounding."""
+    whole = reducing(x, ctx)
+    n = size_of(whole, ctx)
+    mean = ir.BinOp("/", ir.Call("SUM", (whole,), pos), n)
+    squares = ir.BinOp("/", ir.Call("SUM", (ir.BinOp("*", whole, whole),), pos), n)
+    return ir.Call("SQRT", (ir.Call("MAX", (num(0), ir.BinOp("-", squares, ir.BinOp("*", mean, mean))), pos),), pos)
+
+
+def _builtin(c: ir.Call, ctx: Context) -> ir.Expr:
+    f, pos = c.func, c.pos
+    name = xmile_name(f)
+    if name in ctx.lookups:
+        (x,) = _args(c, 1, 1, ctx)
+        return ir.LookupCall(name, x, pos)
+    if name in ctx.tables:   # a graphical function with an input of its own, given another
+        (x,) = _args(c, 1, 1, ctx)
+        return ir.LookupCall(ctx.tables[name], x, pos, tuple(ctx.var_dims.get(name, ())))
+    if name in ctx.macros:
+        return _macro_call(c, name, ctx)
+    if f == TRANSPOSE:
+        return transpose(c.args[0], ctx, pos)
+    if f == COMPUTED_INDEX:
+        picked, *positions = c.args
+        return computed_index(picked, positions, ctx)
+    if f in SAME:
+        return c
+    if f in ("MIN", "MAX"):
+        a = _args(c, 1, 2, ctx)
+        if len(a) == 1:
+            return ir.Call("V" + f, (reducing(a[0], ctx),), pos)
+        return c
+    if f == "SAFEDIV":
+        a = _args(c, 2, 3, ctx)
+        return ir.Call("XIDZ", a, pos) if len(a) == 3 else ir.Call("ZIDZ", a, pos)
+    if f == "INT":
+        (x,) = _args(c, 1, 1, ctx)  # XMILE's INT rounds down; Vensim's INTEGER truncates
+        trunc = ir.Call("INTEGER", (x,), pos)
+        return ir.Call("IF THEN ELSE", (ir.BinOp(">", trunc, x), ir.BinOp("-", trunc, num(1)), trunc), pos)
+    if f == "LOG10":
+        (x,) = _args(c, 1, 1, ctx)
+        return ir.Call("LOG", (x, num(10)), pos)
+    if f == "PI":
+        _args(c, 0, 0, ctx)
+        return num(math.pi)
+    if f == "RAMP":
+        a = _args(c, 2, 3, ctx)
+        return ir.Call("RAMP", (a[0], a[1], a[2] if len(a) > 2 else num(BIG)), pos)
+    if f == "STEP":
+        return ir.Call("STEP", _args(c, 2, 2, ctx), pos)
+    if f == "PULSE":
+        return _pulse(c, ctx)
+    if f in ("INIT", "INITIAL"):
+        return ir.Call("INITIAL", _args(c, 1, 1, ctx), pos)
+    if f == "PREVIOUS":
+        a = _args(c, 1, 2, ctx)  # last DT's value: a pipeline one DT long
+        return ir.Call("DELAY FIXED", (a[0], ref("time step"), a[1] if len(a) > 1 else a[0]), pos)
+    if f == "DELAY":
+        a = _args(c, 2, 3, ctx)
+        return ir.Call("DELAY FIXED", (a[0], a[1], a[2] if len(a) > 2 else a[0]), pos)
+    if f in ("DELAY1", "DELAY3", "SMTH1", "SMTH3"):
+        a = _args(c, 2, 3, ctx)
+        base = {"DELAY1": "DELAY1", "DELAY3": "DELAY3", "SMTH1": "SMOOTH", "SMTH3": "SMOOTH3"}[f]
+        return ir.Call(base + ("I" if len(a) == 3 else ""), a, pos)
+    if f in ("DELAYN", "SMTHN"):
+        a = _args(c, 3, 4, ctx)
+        init = a[3] if len(a) > 3 else a[0]
+        return ir.Call("DELAY N" if f == "DELAYN" else "SMOOTH N", (a[0], a[1], init, a[2]), pos)
+    if f == "TREND":
+        a = _args(c, 2, 3, ctx)
+        return _trend(a[0], a[1], a[2] if len(a) > 2 else num(0), pos)
+    if f == "FORCST":
+        a = _args(c, 3, 4, ctx)
+        trend = _trend(a[0], a[1], a[3] if len(a) > 3 else num(0), pos)
+        return ir.BinOp("*", a[0], ir.BinOp("+", num(1), ir.BinOp("*", trend, a[2])))
+    if f == "NPV":
+        a = _args(c, 2, 4, ctx)
+        return ir.Call("NPV", (a[0], a[1], a[2] if len(a) > 2 else num(0), a[3] if len(a) > 3 else num(1)), pos)
+    if f == "LOOKUP":
+        table, x = _args(c, 2, 2, ctx)
+        if isinstance(table, ir.Ref) and table.name in ctx.lookups:
+            return ir.LookupCall(table.name, x, pos, table.subscripts)
+        if isinstance(table, ir.Ref) and table.name in ctx.tables:
+            return ir.LookupCall(ctx.tables[table.name], x, pos, table.subscripts)
+        raise ModelError(f"{pos}: LOOKUP's first argument must be a graphical function "
+                         f"(in the equation of '{ctx.owner}')")
+    spaced = f.replace("_", " ")
+    if spaced in TABLE_FUNCTIONS:
+        # Vensim's table functions, as converters write them (LOOKUPINV, LOOKUP_AREA, ...)
+        n = 3 if spaced == "LOOKUP AREA" else 2
+        table, *rest = _args(c, n, n, ctx)
+        if not (isinstance(table, ir.Ref) and (table.name in ctx.lookups or table.name in ctx.tables)):
+            raise ModelError(f"{pos}: {f}'s first argument must be a graphical function "
+                             f"(in the equation of '{ctx.owner}')")
+        held = ctx.tables.get(table.name, table.name)
+        return ir.Call(TABLE_FUNCTIONS[spaced], (ir.Ref(held, table.subscripts, table.pos), *rest), pos)
+    if f in STATISTICAL:
+        return _random(c, ctx)
+    if f == "STDDEV":
+        (x,) = _args(c, 1, 1, ctx)
+        return _stddev(x, ctx, pos)
+    if f in ("SUM", "PROD"):
+        (x,) = _args(c, 1, 1, ctx)
+        return ir.Call(f, (reducing(x, ctx),), pos)
+    if f == "MEAN":
+        a = _args(c, 1, 1000, ctx)
+        if len(a) > 1:  # MEAN of several values
+            total = a[0]
+            for x in a[1:]:
+                total = ir.BinOp("+", total, x)
+            return ir.BinOp("/", total, num(len(a)))
+        whole = reducing(a[0], ctx)
+        return ir.BinOp("/", ir.Call("SUM", (whole,), pos), size_of(whole, ctx))
+    if f == "SIZE":
+        (x,) = _args(c, 1, 1, ctx)
+        return num(count(x, ctx, pos))
+    if f in ("CONVEYOR", "QUEUE", "LEAK", "TIME_REMAINING"):
+        raise UnsupportedFeature(f"{pos}: {f} (conveyors and queues) is not supported "
+                                 f"(in the equation of '{ctx.owner}')")
+    if f in NOT_YET:
+        raise UnsupportedFeature(f"{pos}: {f} is not supported yet (in the equation of '{ctx.owner}')")
+    raise UnsupportedFeature(f"{pos}: function '{f}' is not a known XMILE function or graphical "
+                             f"function (in the equation of '{ctx.owner}')")
+
+
+def _macro_call(c: ir.Call, name: str, ctx: Context) -> ir.Expr:
+    """A call of one of the file's macros, with the defaults of the parameters it leaves
+    out (a default may name the parameters before it: XMILE 1.0 section 4.8)."""
+    params, defaults = ctx.macros[name]
+    args = _args(c, sum(d is None for d in defaults), len(params), ctx)
+    given = dict(zip(params, args))
+    for p, default in list(zip(params, defaults))[len(args):]:
+        inner = Context(ctx.dims, {q: () for q in params}, set(), ctx.owner, (), "", ctx.macros)
+        given[p] = ir.map_expr(translate(default, inner),
+                               lambda n: given.get(n.name, n) if isinstance(n, ir.Ref) and not n.subscripts else n)
+    return ir.Call(c.func, tuple(given[p] for p in params), c.pos)
+
+
+def translate(e: ir.Expr, ctx: Context) -> ir.Expr:
+    """Rewrite a raw expression: clock names, subscripts resolved against each
+    variable's dimensions, builtins onto the IR's functions."""
+    def fix(node):
+        if isinstance(node, ir.Ref):
+            return resolve_ref(node, ctx)
+        if isinstance(node, ir.Call):
+            return _builtin(node, ctx)
+        return node
+    return ir.map_expr(e, fix)
