@@ -12,7 +12,7 @@ import smartspec_dsl
 from smartspec_dsl import ir
 from smartspec_dsl.frontend.parse import parse_model
 from smartspec_dsl.passes import pipeline
-from smartspec_dsl.passes.dense import ineligible, is_dense
+from smartspec_dsl.passes.dense import ineligible
 
 CONTROL = """
 INITIAL TIME = 0 ~~|
@@ -66,12 +66,12 @@ def _load(tmp_path, text: str, name: str, tier: str):
     return model, model.run(tier=tier)
 
 
-def _both_routes(tmp_path, monkeypatch, text: str, tier: str = "interpreter"):
+def _both_routes(tmp_path, monkeypatch, text: str, tier: str = "interpreter", mixed: bool = False):
     monkeypatch.setenv("SMARTSPEC_CACHE_DIR", str(tmp_path / "cache"))
-    assert ineligible(parse_model(text, "m.mdl")) is None
+    assert (ineligible(parse_model(text, "m.mdl")) is not None) == mixed
     dense_model, dense = _load(tmp_path, text, "dense.mdl", tier)
     with monkeypatch.context() as m:
-        m.setattr(pipeline, "ineligible", lambda model: "per element, for the comparison")  # both loads
+        m.setattr(pipeline, "dense_arrays", lambda model, edits: set())   # every array per element
         flat_model, flat = _load(tmp_path, text, "flat.mdl", tier)
     return dense_model, dense, flat_model, flat
 
@@ -133,6 +133,37 @@ def test_kernel_text_does_not_grow_with_the_range(tmp_path, monkeypatch):
     assert "population[r300]" in run.columns
 
 
+# some arrays need their elements (piecewise, :EXCEPT:, VMAX, a mapping): those alone are
+# flattened, and the dense arrays and the flattened elements read each other
+MIXED = """
+Region: (r1-r5) ~~|
+Sub: r2, r3 ~~|
+Age: young, old ~~|
+population[Region] = INTEG(births[Region] - deaths[Region], 1000 + 10 * Region) ~~|
+births[Region] = population[Region] * (0.02 + rate[r1] / 10) ~~|
+rate[Region] :EXCEPT: [r1] = 0.02 + special[r2] / 1000 ~~|
+rate[r1] = 0.05 ~~|
+special[Sub] = population[Sub] / 500 ~~|
+deaths[Region] = SMOOTH(population[Region] / 70, 2) + share[Region, old] ~~|
+by age[Region, Age] = population[Region] * age share[Age] ~~|
+age share[Age] = 0.4, 0.6 ~~|
+share[Region, Age] = by age[Region, Age] / SUM(by age[Region, Age!]) ~~|
+largest = VMAX(population[Region!]) ~~|
+gap[Region] = largest - population[Region] + rate[Region] ~~|
+total = SUM(gap[Region!]) + special[r3] ~~|
+"""
+
+
+def test_only_the_arrays_that_need_their_elements_are_flattened(tmp_path, monkeypatch):
+    model = pipeline.lower(parse_model(MIXED + CONTROL, "m.mdl"))
+    assert model.variables["births"].dims == ("region",) and model.variables["share"].dims == ("region", "age")
+    # piecewise, :EXCEPT:, a subrange's binding; and reading a range of those: flattened
+    assert {"rate[r1]", "special[r2]", "gap[r4]"} <= set(model.variables)
+    assert model.variables["population"].dims and "largest" in model.variables   # VMAX flattened
+    dense_model, dense, _, flat = _both_routes(tmp_path, monkeypatch, MIXED + CONTROL, mixed=True)
+    _assert_same(dense, flat)
+
+
 @pytest.mark.parametrize("equation, why", [
     ("y[R] :EXCEPT: [r1] = x[R] ~~|\ny[r1] = 0 ~~|", "piecewise"),
     ("y[R] = VMAX(x[R!]) ~~|", "VMAX"),
@@ -141,9 +172,9 @@ def test_kernel_text_does_not_grow_with_the_range(tmp_path, monkeypatch):
     ("y[R] = DELAY FIXED(x[R], 1, 0) ~~|", "DELAY FIXED"),
 ])
 def test_what_falls_back_to_the_per_element_route(tmp_path, monkeypatch, equation, why):
-    """A model the dense route does not take is flattened per element, as before: the reason
-    is named, and the run still gives its values."""
+    """An array the dense route does not take is flattened per element, as before, and the
+    reason is named."""
     text = "R: r1, r2, r3 ~~|\nS: r1, r2 ~~|\nx[R] = 1, 2, 3 ~~|\n" + equation + CONTROL
     assert why in ineligible(parse_model(text, "m.mdl"))
     lowered = pipeline.lower(parse_model(text, "m.mdl"))
-    assert not is_dense(lowered) and "y[r2]" in lowered.variables
+    assert "y[r2]" in lowered.variables and "y" not in lowered.variables

@@ -35,8 +35,7 @@ import math
 from dataclasses import replace
 
 from .. import ir
-from ..ir.builtins import BUILTINS, KERNEL, RANDOM_DRAW
-from ..ir.normalize import classify_flows
+from ..ir.builtins import ARRAY, BUILTINS, KERNEL, RANDOM_DRAW
 from ..ir.ranges import SubscriptSpace
 from .flat_exprs import flat_name
 
@@ -47,6 +46,9 @@ DENSE_CALLS = {"SUM", "@VALUES", "@INDEX"}
 # random draws are one call site per element in the flattened model: not a loop's one site
 _RANDOM = {n for n, b in BUILTINS.items() if b.emit == RANDOM_DRAW} | {"RANDOM 0 1", "RANDOM LOOKUP"}
 INITIAL = "@initial"   # edits.initial_param's suffix
+# the array functions the flattening expands into reads of single elements, which a dense
+# array gives (`name[e1,e2]`); the others read the flattened variable's table of elements
+ELEMENTWISE_READS = {"SUM", "PROD", "VMIN", "VMAX", "ELMCOUNT"}
 
 
 class _Refuse(Exception):
@@ -71,10 +73,27 @@ class _Checker:
     def __init__(self, model: ir.Model):
         self.model = model
         self.space = SubscriptSpace(model.subscript_ranges)
-        self.dims: dict[str, tuple[str, ...]] = {}
+        self.dims: dict[str, tuple[str, ...]] = {}     # the arrays that can stay dense
+        self.why: dict[str, str] = {}                   # the others: why not
         for name, var in model.variables.items():
             if _subscripted(var):
-                self.dims[name] = self.variable_dims(var)
+                try:
+                    self.dims[name] = self.variable_dims(var)
+                except _Refuse as why:
+                    self.why[name] = str(why)
+        self.dense = set(model.variables) - set(self.why)
+
+    def check(self, var: ir.Variable) -> None:
+        """Refuse a variable the dense route cannot keep, given the others kept (`dense`)."""
+        if var.name in self.why:
+            raise _Refuse(self.why[var.name])
+        if _subscripted(var):
+            d = var.definitions[0]
+            if not d.rows:
+                self.expr(d.expr, self.dims[var.name], top=True)
+        else:
+            self.expr(var.expr, (), top=True)
+            self.expr(var.initial, ())
 
     def variable_dims(self, var: ir.Variable) -> tuple[str, ...]:
         if len(var.definitions) != 1:
@@ -142,6 +161,12 @@ class _Checker:
 
     def ref(self, node: ir.Ref, lhs, inside: bool) -> None:
         sp, target = self.space, self.dims.get(node.name)
+        if node.name in self.why or (target is not None and node.name not in self.dense):
+            # an array flattened per element: only its single elements can be read
+            if not node.subscripts or any(s.endswith("!") or sp.is_range(s) or s not in sp.all_elements
+                                          for s in node.subscripts):
+                raise _Refuse("a range of an array flattened per element")
+            return
         if node.name not in self.model.variables:
             if node.subscripts:
                 raise _Refuse("a subscripted reference to no variable")
@@ -179,33 +204,60 @@ def _number(e: ir.Expr) -> float | None:
     return None
 
 
-def ineligible(model: ir.Model) -> str | None:
-    """Why `model` is flattened per element rather than kept dense, or None when it can
-    be kept dense (no subscripts at all: None too, with nothing to do)."""
+def partition(model: ir.Model) -> tuple[set[str], dict[str, str]]:
+    """The variables the dense route keeps (scalars and arrays), and why each other one is
+    flattened per element: its own equation (piecewise, :EXCEPT:, a function the loops do
+    not run), or a range of an array that is itself flattened (repeated until no variable
+    changes side). A variable an array function of the flattening (VECTOR ..., ALLOCATE
+    ...) reads is flattened: those functions read its table of elements."""
     if model.macros:
-        return "the model defines macros"
-    try:
-        checker = _Checker(model)
-        for var in model.variables.values():
-            lhs = checker.dims.get(var.name, ())
-            if _subscripted(var):
-                d = var.definitions[0]
-                if not d.rows:
-                    checker.expr(d.expr, lhs, top=True)
-            else:
-                checker.expr(var.expr, (), top=True)
-                checker.expr(var.initial, ())
-    except _Refuse as why:
-        return str(why)
-    return None
+        return set(), {n: "the model defines macros" for n, v in model.variables.items() if _subscripted(v)}
+    checker = _Checker(model)
+    for var in model.variables.values():
+        for e in [var.expr, var.initial] + [d.expr for d in var.definitions]:
+            for node in ir.walk(e) if e is not None else ():
+                if type(node) is ir.Call and node.func in ARRAY and node.func not in ELEMENTWISE_READS:
+                    for name in ir.references(node):
+                        if name in checker.dims:
+                            checker.why.setdefault(name, f"read by {node.func}")
+    checker.dense -= set(checker.why)
+    changed = True
+    while changed:
+        changed = False
+        for name in sorted(checker.dense):
+            try:
+                checker.check(model.variables[name])
+            except _Refuse as why:
+                checker.why[name] = str(why)
+                checker.dense.discard(name)
+                changed = True
+    return checker.dense, checker.why
+
+
+def dense_arrays(model: ir.Model, edits=None) -> set[str]:
+    """The variables the dense route keeps for a run with `edits` (none kept when the model
+    has no array the route keeps, or the edits replace equations: see `takes_edits`)."""
+    if not has_arrays(model) or not takes_edits(model, edits):
+        return set()
+    dense, _ = partition(model)
+    return dense if any(_subscripted(model.variables[n]) for n in dense) else set()
+
+
+def ineligible(model: ir.Model) -> str | None:
+    """Why some array of `model` is flattened per element (the first, by name), or None when
+    every one stays dense."""
+    _, why = partition(model)
+    subscripted = sorted(n for n in why if _subscripted(model.variables[n]))
+    return f"'{model.variables[subscripted[0]].display}': {why[subscripted[0]]}" if subscripted else None
 
 
 class _Densify:
-    def __init__(self, model: ir.Model):
+    def __init__(self, model: ir.Model, dense: set[str] | None = None):
         self.model = model
+        self.dense = set(model.variables) if dense is None else dense
         self.space = SubscriptSpace(model.subscript_ranges)
-        self.dims = {n: tuple(v.definitions[0].subscripts) for n, v in model.variables.items()
-                     if _subscripted(v)}
+        self.dims = {n: tuple(model.variables[n].definitions[0].subscripts) for n in self.dense
+                     if _subscripted(model.variables[n])}
         self.shared: dict[str, ir.Variable] = {}
         self.shared_of: dict[ir.Call, ir.Ref] = {}
 
@@ -215,6 +267,9 @@ class _Densify:
         sp = self.space
 
         def visit(node):
+            if isinstance(node, ir.Ref) and node.subscripts and node.name not in self.dims:
+                # an element of an array flattened per element (partition let only these through)
+                return ir.Ref(flat_name(node.name, node.subscripts), (), node.pos)
             if isinstance(node, ir.Ref) and not node.subscripts and node.name not in self.model.variables:
                 if sp.is_range(node.name) and node.name in lhs:
                     return ir.Call("@INDEX", (ir.Num(float(lhs.index(node.name))),), node.pos)
@@ -269,15 +324,12 @@ class _Densify:
             return replace(base, kind=ir.Kind.STOCK, expr=expr.args[0], initial=expr.args[1])
         return replace(base, kind=ir.Kind.AUXILIARY, expr=expr)
 
-    def run(self) -> ir.Model:
-        out = {n: self.variable(v) for n, v in self.model.variables.items()}
-        out.update(self.shared)
-        return replace(self.model, variables=classify_flows(out))
 
-
-def densify(model: ir.Model) -> ir.Model:
-    """A model `ineligible` accepts -> the dense IR (see the module's doc)."""
-    return _Densify(model).run()
+def densifier(model: ir.Model, dense: set[str]) -> _Densify:
+    """What rewrites the variables of `dense` (`partition`'s) into the dense IR, for
+    subscripts.flatten, which flattens the others: `.variable(var)`, then `.shared`, the
+    hidden auxiliaries of the SUMs every element of an equation shares."""
+    return _Densify(model, dense)
 
 
 # ---- the flat view the runtime reads ------------------------------------------------

@@ -30,20 +30,18 @@ from ..errors import PassContractError, UnsupportedFeature
 from ..frontend.external import DataOptions, resolve_external
 from ..ir.builtins import BUFFER, BUILTINS, EQUATION, LOWERING, unsupported_calls
 from .edits import Edits, edit_equations, edit_initial_values
-from .dense import densify, has_arrays, ineligible, takes_edits
+from .dense import dense_arrays
 from .macros import expand_macros
 from .stateful import lower_stateful
 from .subscripts import flatten
 
 
 def arrays(model: ir.Model, edits: Edits | None = None, dense: bool = True) -> ir.Model:
-    """The subscripts pass: the dense route (passes/dense.py: apply-to-all equations stay
-    arrays) for a model it takes, else one scalar per element (subscripts.flatten). A run's
-    edits that replace equations name single elements: such a model is flattened
-    (`dense.takes_edits`); `dense` False flattens any model."""
-    if dense and has_arrays(model) and takes_edits(model, edits) and ineligible(model) is None:
-        return densify(model)
-    return flatten(model)
+    """The subscripts pass: the arrays the dense route keeps (passes/dense.py: apply-to-all
+    equations stay arrays) stay one variable each, the others are flattened, one scalar per
+    element (subscripts.flatten). A run's edits that replace equations name single elements:
+    such a model is flattened (`dense.takes_edits`); `dense` False flattens any model."""
+    return flatten(model, dense_arrays(model, edits) if dense else set())
 
 
 def refuse_data_variables(model: ir.Model) -> ir.Model:
