@@ -27,7 +27,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 RTOL = 1e-4
 
-# A model with what the table needs: subscripts, a lookup, an auxiliary, SMOOTH and DELAY3 state.
+# A model with what the table needs: subscripts, a lookup, an auxiliary, SMOOTH and DELAY3 state,
+# and a DELAY FIXED's pipeline (a run continues and steps through it).
 MODEL = """{UTF-8}
 Region: East, West ~~|
 Initial Population[Region] = 100, 200 ~ people [0, ?] ~ people at the start|
@@ -39,6 +40,7 @@ crowding table((0,1),(1000,0.5),(2000,0)) ~ Dmnl ~|
 crowding effect = crowding table(total population) ~ Dmnl [0, 1] ~ how crowding slows births|
 total population = SUM(Population[Region!]) ~ people ~|
 perceived population = SMOOTH(total population, 3) ~ people ~|
+reported births[Region] = DELAY FIXED(births[Region], 2, births[Region]) ~ people/Year ~|
 INITIAL TIME = 0 ~ Year ~|
 FINAL TIME = 20 ~ Year ~|
 TIME STEP = 0.25 ~ Year ~|

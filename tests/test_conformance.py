@@ -189,3 +189,12 @@ def test_case_still_passes(conformance, case):
 def test_known_failures_are_explained(conformance):
     """Every failing case carries a reason in status.md."""
     assert all(why for why in conformance.values() if why is not None)
+
+
+def test_world3_matches_vensim():
+    """World3 (wrld3-03.mdl) against Vensim's own output.tab beside it, every saved
+    variable at the conformance tolerance: the one real model in ../shared with Vensim's output."""
+    folder = SHARED / "real-models" / "WRLD3-03"
+    if not (folder / "output.tab").exists():
+        pytest.skip(f"reference material not found: {folder} (clone the project with ../shared beside it)")
+    assert check_case(folder / "wrld3-03.mdl", folder / "output.tab") is None

@@ -230,9 +230,8 @@ e = flat(x) + GET VDF DATA('run.vdf', 'x') ~~|
         "t.mdl:2:5: Vensim function DEPRECIATE BY SCHEDULE is not supported by smartspec yet (reads its "
         "schedule as a whole subscripted array from its first element; not implemented yet (DEPRECIATE "
         "STRAIGHTLINE is)) (in the equation of 'a')",
-        "t.mdl:3:9: Vensim function SHIFT IF TRUE is not supported by smartspec yet (changes the stored values "
-        "of another (subscripted) stock, which one equation per variable cannot express yet) (in the equation "
-        "of 'b')",
+        "t.mdl:3:9: function 'SHIFT IF TRUE' is not supported without subscripts: it works on subscripted "
+        "variables, and this model has none (in the equation of 'b')",
         "t.mdl:4:5: 'FROBNICATE' is not a Vensim function, nor a macro or lookup defined in this model "
         "(in the equation of 'c')",
         "t.mdl:6:15: Vensim function GET VDF DATA is not supported by smartspec: reads Vensim's own binary "
@@ -268,11 +267,38 @@ y = STEPSCALE(3) ~~|
      "error: m.mdl:4:1: TIME STEP must be positive, got 0",
      "error: TIME STEP must be positive, got 0 (TIME STEP is defined at m.mdl:4:1)"),
     ("INITIAL TIME = 10 ~~|\nFINAL TIME = 0 ~~|\nTIME STEP = 1 ~~|\nSAVEPER = 1 ~~|\n",
-     "error: m.mdl:3:1: FINAL TIME (0) is before INITIAL TIME (10, defined at m.mdl:2:1)",
+     "error: m.mdl:3:1: FINAL TIME (0) is before INITIAL TIME (10) (INITIAL TIME is defined at m.mdl:2:1)",
      "error: FINAL TIME (0) is before INITIAL TIME (10) (FINAL TIME is defined at m.mdl:3:1)"),
     ("INITIAL TIME = 0 ~~|\nFINAL TIME = 1 ~~|\nTIME STEP = 1 ~~|\nSAVEPER = 0 ~~|\n",
      "error: m.mdl:5:1: SAVEPER must be positive, got 0",
      "error: SAVEPER must be positive, got 0 (SAVEPER is defined at m.mdl:5:1)"),
+    # every other rejection `run` makes before simulating, each reported by `check` with its line
+    ("INITIAL TIME = 0 ~~|\nFINAL TIME = 10 ~~|\nSAVEPER = 1 ~~|\n",
+     "error: m.mdl:1:1: the model does not define TIME STEP", "error: m.mdl:1:1: the model does not define TIME STEP"),
+    ("FINAL TIME = 10 ~~|\nTIME STEP = 1 ~~|\nSAVEPER = 1 ~~|\n",
+     "error: m.mdl:1:1: the model does not define INITIAL TIME",
+     "error: m.mdl:1:1: the model does not define INITIAL TIME"),
+    ("INITIAL TIME = 0 ~~|\nFINAL TIME = 1e400 ~~|\nTIME STEP = 1 ~~|\nSAVEPER = 1 ~~|\n",
+     "error: m.mdl:3:1: FINAL TIME is inf", "error: m.mdl:3:1: FINAL TIME is inf"),
+    ("INITIAL TIME = 0 ~~|\nFINAL TIME = 10 ~~|\nTIME STEP = SQRT(-1) ~~|\nSAVEPER = 1 ~~|\n",
+     "error: m.mdl:4:1: 'TIME STEP' must be computable", "error: m.mdl:4:1: 'TIME STEP' must be computable"),
+    ("INITIAL TIME = -1e308 ~~|\nFINAL TIME = 1e308 ~~|\nTIME STEP = 1 ~~|\nSAVEPER = 1 ~~|\n",
+     "error: m.mdl:3:1: FINAL TIME (1e+308) and INITIAL TIME (-1e+308) must be finite",
+     "error: FINAL TIME (1e+308) and INITIAL TIME (-1e+308) must be finite (FINAL TIME is defined at m.mdl:3:1)"),
+    ("INITIAL TIME = 0 ~~|\nFINAL TIME = 1e6 ~~|\nTIME STEP = 1e-9 ~~|\nSAVEPER = 1 ~~|\n",
+     "error: m.mdl:4:1: the run would take 1e+15 time steps",
+     "error: the run would take 1e+15 time steps"),
+    # 1e10 saved times of 5 or 6 columns: over 370 GB, more than any machine this runs on has
+    ("INITIAL TIME = 0 ~~|\nFINAL TIME = 1e10 ~~|\nTIME STEP = 1 ~~|\nSAVEPER = 1 ~~|\n",
+     "error: m.mdl:5:1: a run of 10,000,000,001 saved times x",
+     "error: a run of 10,000,000,001 saved times x"),
+    # refused by code generation, which `check` runs too (the kernel is not compiled)
+    ("b = 'text' + 1 ~~|\nINITIAL TIME = 0 ~~|\nFINAL TIME = 1 ~~|\nTIME STEP = 1 ~~|\nSAVEPER = 1 ~~|\n",
+     "error: m.mdl:2:1: a text argument ('text') cannot be computed with",
+     "error: m.mdl:2:1: a text argument ('text') cannot be computed with"),
+    ("b = LOOKUP FORWARD(Time, 2) ~~|\nINITIAL TIME = 0 ~~|\nFINAL TIME = 1 ~~|\nTIME STEP = 1 ~~|\n"
+     "SAVEPER = 1 ~~|\n", "error: m.mdl:2:5: 'Time' is not a lookup table",
+     "error: m.mdl:2:5: 'Time' is not a lookup table"),
 ])
 def test_check_reports_what_run_would_reject(tmp_path, monkeypatch, capsys, controls, message, run_message):
     from smartspec_dsl.cli import main

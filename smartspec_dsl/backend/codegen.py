@@ -21,9 +21,14 @@ from ..errors import UnsupportedFeature
 from ..passes.dense import is_dense
 from ..passes.order import Schedule
 from . import loops
-from .driver import DRIVER, DYNAMIC_LOOP, GENERIC_ONLY, HEADER, STATIC_LOOP, euler_driver, functions
 from .dense_emit import DenseEmitter
+from .driver import (DRIVER, DYNAMIC_LOOP, GENERIC_ONLY, HEADER, HELD, STATIC_LOOP, euler_driver, functions,
+                     held_fields)
 from .emit import Emitter, num
+
+# the solver of SIMULTANEOUS and FIND ZERO loops, imported only by the kernels that have one
+# (every other kernel's source, and so its cache key, stays as it was)
+SOLVER_IMPORT = "from smartspec_dsl.backend.kernel_solve import solve_more\n"
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,7 @@ class Kernel:
     dynamic_control: bool          # FINAL TIME, TIME STEP or SAVEPER vary during the run
     lookups: tuple = ()            # (lookup variable or None for an inline table, LookupTable), by index
     watches: tuple = ()            # per watch (five values of diag): see emit.Emitter.watch
+    buffers: tuple = ()            # the variables kept in the buffer, by region (order.is_delay_fixed)
 
 
 def table_vector(tables) -> np.ndarray:
@@ -94,15 +100,17 @@ def generate(schedule: Schedule) -> Kernel:
     n_cont, n_disc = len(em.cont), len(em.disc)
     fixed_slots = [em.fixed_delay_slot[n] for n in em.fixed]
     dynamic_control = any(n in schedule.dynamic for n in ir.CONTROL_NAMES)
+    held = held_fields(len(em.fixed))
     loop = DYNAMIC_LOOP.format(dt_slot=em.slots["time step"], saveper_slot=em.slots["saveper"],
-                                final_slot=em.slots["final time"], watch_base=em.watch_base) if dynamic_control else \
+                                final_slot=em.slots["final time"], watch_base=em.watch_base,
+                                kept=held["kept"]) if dynamic_control else \
         STATIC_LOOP.format(watch_base=em.watch_base)
     params = em.params if dense else schedule.constants
     first_constant = em.slots[params[0]] if params else 1
     fixed_outputs = [em.slots[n] for n in em.fixed]
     fixed_plain = [not em.whole_run(schedule.model.variables[n]) for n in em.fixed]
     source = "\n".join([
-        HEADER,
+        HEADER + (SOLVER_IMPORT if schedule.blocks else ""),
         f"FIXED_DELAY_SLOTS = np.array({fixed_slots or [0]}, dtype=np.int64)",
         f"FIXED_DELAY_OUTPUTS = np.array({fixed_outputs or [0]}, dtype=np.int64)",
         f"FIXED_DELAY_PLAIN = np.array({fixed_plain or [0]}, dtype=np.bool_)",
@@ -116,13 +124,14 @@ def generate(schedule: Schedule) -> Kernel:
         functions("dynamic", "v, tab, buf, bi, istep", dynamic),
         functions("rates", "v, r, tab", rates),
         functions("fixed_write", "v, tab, buf, bi, istep", writes),
+        *([HELD] if em.fixed else []),
         DRIVER.format(n_slots=em.n_slots, n_rates=max(1, n_cont + n_disc), n_cont=n_cont,
                        n_disc=n_disc, first_disc=1 + n_cont, n_fixed=len(em.fixed),
                        n_bi=max(2, 2 * len(em.fixed)), loop=loop, watch_base=em.watch_base,
-                       n_watch=n_watch),
+                       n_watch=n_watch, **held),
         # the specialised Euler driver inlines statements per stock element
-        GENERIC_ONLY if dynamic_control or dense else euler_driver(em, init, dynamic, writes),
+        GENERIC_ONLY.format(**held) if dynamic_control or dense else euler_driver(em, init, dynamic, writes),
     ])
     return Kernel(source, dict(em.slots), em.n_slots, params,
                   table_vector([t for _, t in em.lookups]), n_cont, n_disc, len(em.fixed),
-                  dynamic_control, tuple(em.lookups), tuple(em.watches))
+                  dynamic_control, tuple(em.lookups), tuple(em.watches), tuple(em.fixed))

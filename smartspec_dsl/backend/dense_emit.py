@@ -55,11 +55,7 @@ class DenseEmitter(Emitter):
         self.cont = [e for n in cont for e in self.elements[n]]
         self.disc = [e for n in disc for e in self.elements[n]]
         self.params = tuple(e for n in schedule.constants for e in self.elements[n])
-        # what follows the slots (emit.Emitter.__init__), moved past the arrays
-        self.fixed_delay_slot = {n: at + j for j, n in enumerate(self.fixed)}
-        self.run_seed_slot = at + len(self.fixed)
-        self.n_slots = self.run_seed_slot + 1
-        self.watch_base = self.n_slots
+        self.after_slots(at)   # what follows the slots, moved past the arrays
         self.lhs: tuple[str, ...] = ()        # the ranges of the array being assigned
         self.iterated: dict[str, str] = {}     # `range!` -> the loop variable of its SUM
         self.n_k = 0

@@ -29,6 +29,7 @@ from smartspec_dsl.backend.kernel_market import (find_market_price, demand_at_pr
     marketp, alloc_p)
 from smartspec_dsl.backend.kernel_queues import (conveyor_in, conveyor_out, parcels_size, profile_in, profile_out,
     queue_age, queue_attrib_in, queue_attrib_out, queue_in, queue_out)
+from smartspec_dsl.backend.kernel_finance import irr_in, irr_out
 
 from smartspec_dsl.backend.kernel_lib import (
     vector_rank, vector_sort_order, invert_matrix, allocate_available, allocate_by_priority,
@@ -113,11 +114,11 @@ def advance(v, r, tab, buf, bi, istep, dt, method, y0, k, dnext, wnext):
 
 
 @njit(**JIT)
-def simulate_generic(p, tab, out, save_idx, t0, dt, n_steps, save_every, method, diag):
+def simulate_generic(p, tab, out, save_idx, t0, dt, n_steps, save_every, method, diag{held}):
     \"\"\"One run, any method; returns the number of rows saved, or -1 when `out` is too short.
     The watches end in diag.\"\"\"
     v, buf, bi = setup(p, tab, t0, dt)
-    r = np.zeros({n_rates})
+{restore}    r = np.zeros({n_rates})
     y0 = np.zeros({n_cont})
     k = np.zeros(({n_cont}, 3))
     dnext = np.zeros({n_disc})
@@ -125,14 +126,14 @@ def simulate_generic(p, tab, out, save_idx, t0, dt, n_steps, save_every, method,
 {loop}
     for j in range(diag.shape[0]):
         diag[j] = v[{watch_base} + j]
-    return saved
+    return saved{kept}
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
-def batch_generic(P, tab, OUT, save_idx, t0, dt, n_steps, save_every, method, DIAG):
+def batch_generic(P, tab, OUT, save_idx, t0, dt, n_steps, save_every, method, DIAG{held}):
     \"\"\"Runs P.shape[0] parameter sets in parallel, one output block each.\"\"\"
     for i in prange(P.shape[0]):
-        simulate_generic(P[i], tab, OUT[i], save_idx, t0, dt, n_steps, save_every, method, DIAG[i])
+        simulate_generic(P[i], tab, OUT[i], save_idx, t0, dt, n_steps, save_every, method, DIAG[i]{held})
 '''
 
 # Control variables are constants: time is t0 + step * dt exactly, and the
@@ -167,7 +168,7 @@ DYNAMIC_LOOP = '''\
             if saved >= out.shape[0]:
                 for j in range(diag.shape[0]):
                     diag[j] = v[{watch_base} + j]
-                return -1
+                return -1{kept}
             for j in range(save_idx.shape[0]):
                 out[saved, j] = v[save_idx[j]]
             saved += 1
@@ -201,6 +202,7 @@ def euler_driver(em: Emitter, init: list[str], dynamic: list[str], writes: list[
     fit in one chunk are emitted inline in the time loop (rates as locals), saves
     use a counter, and batches reuse one state vector per thread."""
     n_cont, n_disc, n_fixed = len(em.cont), len(em.disc), len(em.fixed)
+    held = held_fields(n_fixed)
     stocks = em.cont + em.disc
     inline_rates = len(stocks) <= CHUNK
     inline_dyn = len(dynamic) <= CHUNK
@@ -222,6 +224,7 @@ def euler_driver(em: Emitter, init: list[str], dynamic: list[str], writes: list[
         body += ["buf = np.empty(max(total, 1))"]
         for j, n in enumerate(em.fixed):
             body += [f"buf[bi[{2 * j}]:bi[{2 * j}] + bi[{2 * j + 1}]] = v[{em.slots[n]}]"]
+    restore = [held["restore"].strip()] if n_fixed else []
     loop = ["v[0] = tb + istep * dt"]
     loop += dynamic if inline_dyn else ["dynamic(v, tab, buf, bi, istep)"]
     loop += ["if sc == 0:",
@@ -255,22 +258,23 @@ def euler_driver(em: Emitter, init: list[str], dynamic: list[str], writes: list[
     # compile its shape check, and that check's message formatting, into every kernel
     # (about 3 s of CPU per cold compile here).
     loop_body += [indent(loop, 4), "for j in range(diag.shape[0]):",
-                  f"    diag[j] = v[{em.watch_base} + j]", "return saved"]
+                  f"    diag[j] = v[{em.watch_base} + j]", f"return saved{held['kept']}"]
+    call = "euler_loop(v, tab, out, save_idx, t0, dt, n_steps, save_every, buf, bi, diag)"
+    finish = f"saved = {call}\n    return saved, buf, bi" if n_fixed else f"return {call}"
     if inline_init:
         core = f'''
 @njit(**JIT)
-def euler_core(p, tab, out, save_idx, t0, dt, n_steps, save_every, v, diag):
+def euler_core(p, tab, out, save_idx, t0, dt, n_steps, save_every, v, diag{held['held']}):
     """One Euler run in the scratch vector v; returns the number of rows saved."""
-{indent(body + loop_body, 4)}
+{indent(body + restore + loop_body, 4)}
 '''
-        entry = "simulate_euler(p, tab, out, save_idx, t0, dt, n_steps, save_every, diag)"
     else:
         # A large model: the time loop and the initialisation are compiled
         # separately, so that they can be compiled in parallel (see _cold_start).
         core = f'''
 @njit(**JIT)
 def euler_loop(v, tab, out, save_idx, t0, dt, n_steps, save_every, buf, bi, diag):
-{indent(loop_body, 4)}
+{indent(loop_body[:-1] + ["return saved"], 4)}
 
 
 @njit(**JIT)
@@ -280,44 +284,44 @@ def euler_setup(p, tab, t0, dt, v):
 
 
 @njit(**JIT)
-def euler_core(p, tab, out, save_idx, t0, dt, n_steps, save_every, v, diag):
+def euler_core(p, tab, out, save_idx, t0, dt, n_steps, save_every, v, diag{held['held']}):
     """One Euler run in the scratch vector v; returns the number of rows saved."""
     buf, bi = euler_setup(p, tab, t0, dt, v)
-    return euler_loop(v, tab, out, save_idx, t0, dt, n_steps, save_every, buf, bi, diag)
+{held['restore']}    {finish}
 
 
-def _simulate_large(p, tab, out, save_idx, t0, dt, n_steps, save_every, diag):
+def _simulate_large(p, tab, out, save_idx, t0, dt, n_steps, save_every, diag{held['held']}):
     # setup and loop called from Python: the first run links no third function
     _cold_start(p, tab, out, save_idx, t0, dt, n_steps, save_every)
     v = np.empty({n_v})
     buf, bi = euler_setup(p, tab, t0, dt, v)
-    return euler_loop(v, tab, out, save_idx, t0, dt, n_steps, save_every, buf, bi, diag)
+{held['restore']}    {finish}
 '''
-        entry = "_simulate_large(p, tab, out, save_idx, t0, dt, n_steps, save_every, diag)"
+    entry = "_simulate_large" if not inline_init else "simulate_euler"
     return core + f'''
 
 @njit(**JIT)
-def simulate_euler(p, tab, out, save_idx, t0, dt, n_steps, save_every, diag):
-    return euler_core(p, tab, out, save_idx, t0, dt, n_steps, save_every, np.empty({n_v}), diag)
+def simulate_euler(p, tab, out, save_idx, t0, dt, n_steps, save_every, diag{held['held']}):
+    return euler_core(p, tab, out, save_idx, t0, dt, n_steps, save_every, np.empty({n_v}), diag{held['held']})
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
-def batch_euler(P, tab, OUT, save_idx, t0, dt, n_steps, save_every, nb, DIAG):
+def batch_euler(P, tab, OUT, save_idx, t0, dt, n_steps, save_every, nb, DIAG{held['held']}):
     n = P.shape[0]
     nb = min(nb, n)
     for b in prange(nb):
         v = np.empty({n_v})
         for i in range(b * n // nb, (b + 1) * n // nb):
-            euler_core(P[i], tab, OUT[i], save_idx, t0, dt, n_steps, save_every, v, DIAG[i])
+            euler_core(P[i], tab, OUT[i], save_idx, t0, dt, n_steps, save_every, v, DIAG[i]{held['held']})
 
 
-def simulate(p, tab, out, save_idx, t0, dt, n_steps, save_every, method, diag=None):
-    """One run; returns the number of rows saved. diag: N_DIAG floats for the watches."""
+def simulate{held['suffix']}(p, tab, out, save_idx, t0, dt, n_steps, save_every, method, diag=None{held['given']}):
+    """One run; returns the number of rows saved{held['returns']}. diag: N_DIAG floats for the watches."""
     if diag is None:
         diag = np.empty(N_DIAG)
     if method == 0:
-        return {entry}
-    return simulate_generic(p, tab, out, save_idx, t0, dt, n_steps, save_every, method, diag)
+        return {entry}(p, tab, out, save_idx, t0, dt, n_steps, save_every, diag{held['held']})
+    return simulate_generic(p, tab, out, save_idx, t0, dt, n_steps, save_every, method, diag{held['held']})
 
 
 def simulate_batch(P, tab, OUT, save_idx, t0, dt, n_steps, save_every, method, DIAG=None):
@@ -325,22 +329,50 @@ def simulate_batch(P, tab, OUT, save_idx, t0, dt, n_steps, save_every, method, D
     if DIAG is None:
         DIAG = np.empty((P.shape[0], N_DIAG))
     if method == 0:
-        return batch_euler(P, tab, OUT, save_idx, t0, dt, n_steps, save_every, get_num_threads(), DIAG)
-    return batch_generic(P, tab, OUT, save_idx, t0, dt, n_steps, save_every, method, DIAG)
-'''
+        return batch_euler(P, tab, OUT, save_idx, t0, dt, n_steps, save_every, get_num_threads(), DIAG{held['none']})
+    return batch_generic(P, tab, OUT, save_idx, t0, dt, n_steps, save_every, method, DIAG{held['none']})
+{held['simulate']}'''
 
 
 GENERIC_ONLY = '''
 
-def simulate(p, tab, out, save_idx, t0, dt, n_steps, save_every, method, diag=None):
-    """One run; returns the number of rows saved (-1: out is too short). diag: N_DIAG floats."""
+def simulate{suffix}(p, tab, out, save_idx, t0, dt, n_steps, save_every, method, diag=None{given}):
+    """One run; returns the number of rows saved (-1: out is too short){returns}. diag: N_DIAG floats."""
     if diag is None:
         diag = np.empty(N_DIAG)
-    return simulate_generic(p, tab, out, save_idx, t0, dt, n_steps, save_every, method, diag)
+    return simulate_generic(p, tab, out, save_idx, t0, dt, n_steps, save_every, method, diag{held})
 
 
 def simulate_batch(P, tab, OUT, save_idx, t0, dt, n_steps, save_every, method, DIAG=None):
     if DIAG is None:
         DIAG = np.empty((P.shape[0], N_DIAG))
-    return batch_generic(P, tab, OUT, save_idx, t0, dt, n_steps, save_every, method, DIAG)
+    return batch_generic(P, tab, OUT, save_idx, t0, dt, n_steps, save_every, method, DIAG{none})
+{simulate}'''
+
+# A kernel with buffers (DELAY FIXED and the others of order.buffer_of) returns them at the
+# end of a run and takes a saved state's at its start: `simulate_held`. A kernel without
+# any has none of this: its source is as it was.
+HELD = '''
+from smartspec_dsl.backend.kernel_extra import restore_buffers
+
+NO_HELD, NO_HELD_BI = np.empty(0), np.empty(0, dtype=np.int64)
 '''
+
+SIMULATE_HELD = '''
+
+def simulate(p, tab, out, save_idx, t0, dt, n_steps, save_every, method, diag=None):
+    """One run; returns the number of rows saved. diag: N_DIAG floats for the watches."""
+    return simulate_held(p, tab, out, save_idx, t0, dt, n_steps, save_every, method, diag)[0]
+'''
+
+
+def held_fields(n_fixed: int) -> dict[str, str]:
+    """The format fields of the driver templates that pass a kernel's buffers in and out
+    (`restore_buffers` at the start; the buffer and its regions returned after the rows
+    saved): empty for a kernel with no buffer."""
+    if not n_fixed:
+        return dict(held="", restore="", kept="", suffix="", given="", returns="", none="", simulate="")
+    return dict(held=", held, held_bi", restore="    buf, bi = restore_buffers(buf, bi, held, held_bi, FIXED_DELAY_PLAIN)\n",
+                kept=", buf, bi", suffix="_held", given=", held=NO_HELD, held_bi=NO_HELD_BI",
+                returns=", the buffer at the end and its regions ((offset, length) each)",
+                none=", NO_HELD, NO_HELD_BI", simulate=SIMULATE_HELD)

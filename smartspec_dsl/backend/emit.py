@@ -19,7 +19,7 @@ from .. import ir
 from ..errors import ModelError, UnsupportedFeature
 from ..ir.builtins import ARGS, ARRAY_DRIVERS, ARRAY_READS, LOOKUP, RANDOM_DRAW, helpers
 from ..passes.order import Schedule, buffer_of, is_delay_fixed, is_delay_information, is_delay_material
-from . import loops
+from . import emit_solve, loops
 
 # Vensim function -> kernel helper, by how the call is written (ir/builtins.py)
 _SIMPLE = helpers(ARGS)            # helper(same arguments)
@@ -61,22 +61,7 @@ class Emitter:
         self.slots = {n: i for i, n in enumerate(order)}
         self.cont, self.disc = cont, disc
         self.fixed = [n for n in schedule.initial if is_delay_fixed(vs[n])]
-        # each fixed delay also keeps its delay time, evaluated at initialisation
-        self.fixed_delay_slot = {}
-        for n in self.fixed:
-            self.fixed_delay_slot[n] = len(self.slots) + len(self.fixed_delay_slot)
-        # the run seed (the last entry of the parameter vector) keeps a slot for random draws
-        self.run_seed_slot = len(self.slots) + len(self.fixed_delay_slot)
-        self.n_slots = self.run_seed_slot + 1
-        # whole-array functions (subscripts.py) compute into a scratch block each, after the slots
-        self.scratch: dict[str, int] = {}
-        for n, var in vs.items():
-            if isinstance(var.expr, ir.Call) and var.expr.func in ARRAY_DRIVERS:
-                self.scratch[n] = self.n_slots
-                self.n_slots += len(var.expr.args) - ARRAY_DRIVERS[var.expr.func].scalars
-        # watches (kernel_intrinsics.watched): lookup inputs and variables with a declared range;
-        # five slots each, after the scratch blocks
-        self.watch_base = self.n_slots
+        self.after_slots(len(self.slots))
         self.watches: list[tuple] = []
         self.watch_at: dict[tuple, int] = {}
         self.owner = ""           # the variable whose equation is being generated
@@ -88,6 +73,30 @@ class Emitter:
         self.lookups: list[tuple[str | None, ir.LookupTable]] = []
         self.table_at: dict[object, int] = {}
 
+    def after_slots(self, first: int) -> None:
+        """Lay out what follows the variables' slots, from slot `first` on: the fixed delays'
+        delay times, the run seed, the scratch blocks, the solvers' states, the watches."""
+        vs = self.schedule.model.variables
+        # each fixed delay also keeps its delay time, evaluated at initialisation
+        self.fixed_delay_slot = {n: first + j for j, n in enumerate(self.fixed)}
+        # the run seed (the last entry of the parameter vector) keeps a slot for random draws
+        self.run_seed_slot = first + len(self.fixed_delay_slot)
+        self.n_slots = self.run_seed_slot + 1
+        # whole-array functions (subscripts.py) compute into a scratch block each, after the slots
+        self.scratch: dict[str, int] = {}
+        for n, var in vs.items():
+            if isinstance(var.expr, ir.Call) and var.expr.func in ARRAY_DRIVERS:
+                self.scratch[n] = self.n_slots
+                self.n_slots += len(var.expr.args) - ARRAY_DRIVERS[var.expr.func].scalars
+        # the loops solved within the step (passes/solve.py): each its solver's state
+        self.block_base: list[int] = []
+        for b in self.schedule.blocks:
+            self.block_base.append(self.n_slots)
+            self.n_slots += emit_solve.size(len(b.unknowns))
+        # watches (kernel_intrinsics.watched): lookup inputs and variables with a declared range;
+        # five slots each, after the scratch blocks
+        self.watch_base = self.n_slots
+
     def table(self, key, table: ir.LookupTable) -> str:
         """Table k's offset and length sit at tab[2k], tab[2k+1] (see `table_vector`),
         so a changes file can replace a table without recompiling."""
@@ -98,9 +107,10 @@ class Emitter:
         return f"tab, tk(tab, {2 * k}), tk(tab, {2 * k + 1})"
 
     def lookup_of(self, name: str, pos) -> str:
-        var = self.schedule.model.variables[name]
-        if var.lookup is None:
-            raise UnsupportedFeature(f"{pos}: '{var.display}' is not a lookup table")
+        var = self.schedule.model.variables.get(name)   # None: Time, which no equation defines
+        if var is None or var.lookup is None:
+            shown = var.display if var is not None else "Time" if name == ir.TIME else name
+            raise UnsupportedFeature(f"{pos}: '{shown}' is not a lookup table")
         return self.table(name, var.lookup)
 
     def watch(self, key: tuple) -> int:
@@ -356,10 +366,14 @@ class Emitter:
         # statement per constant
         out = self.constant_statements()
         self.step_expr = "-1"
+        blocks = emit_solve.blocks_by_first(self.schedule, "initialisation")
         for n in self.schedule.initial:
             var = vs[n]
             self.owner = n
-            if is_delay_fixed(var) and buffer_of(var).out:
+            if n in blocks:
+                if blocks[n] is not None:
+                    out.append(emit_solve.solved_block(self, blocks[n]))
+            elif is_delay_fixed(var) and buffer_of(var).out:
                 out.append(self.flush(f"st(v, {self.fixed_delay_slot[n]}, {self.parcels_size(var)})"))
                 out.append(self.flush(f"st(v, {self.slots[n]}, {self.parcels_call(n, 'out')})"))
             elif is_delay_fixed(var):
@@ -376,9 +390,13 @@ class Emitter:
     def dynamic_statements(self) -> list[str]:
         vs = self.schedule.model.variables
         out = []
+        blocks = emit_solve.blocks_by_first(self.schedule, "time step")
         for n in self.schedule.dynamic:
             self.owner = n
-            if is_delay_fixed(vs[n]) and buffer_of(vs[n]).out:
+            if n in blocks:
+                if blocks[n] is not None:
+                    out.append(emit_solve.solved_block(self, blocks[n]))
+            elif is_delay_fixed(vs[n]) and buffer_of(vs[n]).out:
                 out.append(self.flush(f"st(v, {self.slots[n]}, {self.parcels_call(n, 'out')})"))
             elif is_delay_material(vs[n]):
                 j = self.fixed.index(n)
@@ -396,6 +414,17 @@ class Emitter:
             else:
                 out.append(self.assign(n, vs[n].expr))
         return out + self.range_watches(list(self.schedule.stocks) + list(self.schedule.dynamic))
+
+    # -- SIMULTANEOUS and FIND ZERO on no loop (on one: emit_solve.py writes the loop) ------
+    def simultaneous_alone(self, e: ir.Call) -> str:
+        """SIMULTANEOUS on no loop: its expression's value (nothing to iterate)."""
+        return self.expr(e.args[0])
+
+    def find_zero_alone(self, e: ir.Call) -> str:
+        owner = self.schedule.model.variables.get(self.owner)
+        raise ModelError(f"{e.pos}: FIND ZERO in the equation of '{owner.display if owner else self.owner}' "
+                         "has nothing to solve: its second argument (z) does not depend on the variable it "
+                         "defines, so no value of it can make z zero")
 
     def rate(self, n: str) -> str:
         """The code of stock n's rate (or next value)."""
@@ -496,6 +525,8 @@ OWN_EMITTERS = {
     "RAMP": Emitter.ramp,
     "PULSE": Emitter.pulse,
     "PULSE TRAIN": Emitter.pulse_train,
+    "SIMULTANEOUS": Emitter.simultaneous_alone,
+    "FIND ZERO": Emitter.find_zero_alone,
     "QUEUE AGE AVERAGE": Emitter.queue_age,
     "QUEUE AGE IN RANGE": Emitter.queue_age,
     "QUEUE AGE OLDEST": Emitter.queue_age,

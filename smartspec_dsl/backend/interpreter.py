@@ -22,8 +22,8 @@ import numpy as np
 from numba import njit, prange
 
 from smartspec_dsl.backend.kernel_extra import (check_finite, gamma_ln, information_out, lookup_area, lookup_invert,
-                                                lookup_slope, material_in, material_out, material_size, step_offset,
-                                                vector_lookup, watch_setup)
+                                                lookup_slope, material_in, material_out, material_size, restore_buffers,
+                                                step_offset, vector_lookup, watch_setup)
 from smartspec_dsl.backend.kernel_lib import (
     JIT, allocate_available, allocate_by_priority, bf, fand, fixed_delay_slots, fmax, fmin, fnot,
     forr, fstep, fxidz, fzidz, integer, invert_matrix, ld, log2, lookup, lookup_backward,
@@ -36,6 +36,8 @@ from smartspec_dsl.backend.kernel_queues import (conveyor_in, conveyor_out, parc
                                                 queue_age, queue_attrib_in, queue_attrib_out, queue_in, queue_out)
 from smartspec_dsl.backend.kernel_market import (alloc_p, demand_at_price, find_market_price, marketp,
                                                  supply_at_price)
+from smartspec_dsl.backend.kernel_finance import irr_in, irr_out
+from smartspec_dsl.backend.kernel_solve import solve_more
 from smartspec_dsl.backend.tape import META, OPCODE, OPS, STEP_NOW
 
 (MOV, ADD, SUB, MUL, DIV, NEG, LOOKUP, SEL, LT, GT, LE, GE, EQ, NE, MIN, MAX, POW, AND, OR, NOT,
@@ -47,8 +49,9 @@ from smartspec_dsl.backend.tape import META, OPCODE, OPS, STEP_NOW
  VECTOR_SORT_ORDER, INVERT_MATRIX, ALLOCATE_AVAILABLE, ALLOCATE_BY_PRIORITY, FIND_MARKET_PRICE, DEMAND_AT_PRICE,
  SUPPLY_AT_PRICE, MARKETP, VECTOR_AT, VECTOR_SELECT, VECTOR_LOOKUP, RANDOM_UNIFORM,
  RANDOM_NORMAL, RANDOM_EXPONENTIAL, RANDOM_LOGNORMAL, RANDOM_TRIANGULAR, RANDOM_POISSON, RANDOM_GAMMA,
- RANDOM_BETA, RANDOM_WEIBULL, RANDOM_BINOMIAL, RANDOM_NEGATIVE_BINOMIAL, RANDOM_LOOKUP) = range(len(OPS))
-assert OPCODE["RANDOM_LOOKUP"] == RANDOM_LOOKUP and OPCODE["LDP"] == LDP  # the table's order
+ RANDOM_BETA, RANDOM_WEIBULL, RANDOM_BINOMIAL, RANDOM_NEGATIVE_BINOMIAL, RANDOM_LOOKUP, SOLVE, JUMP, IRR_OUT,
+ IRR_IN) = range(len(OPS))
+assert OPCODE["RANDOM_LOOKUP"] == RANDOM_LOOKUP and OPCODE["LDP"] == LDP and OPCODE["IRR_IN"] == IRR_IN  # the order
 # instruction lengths by opcode
 LENGTH = np.array([2 + len(kinds) for kinds in OPS.values()], dtype=np.int64)
 (N_MEM, N_SLOTS, RATE_BASE, CONST_BASE, N_CONT, N_DISC, N_FIXED, DYNAMIC_CONTROL, DT_SLOT,
@@ -164,6 +167,20 @@ def execute(code, pc, end, m, p, tab, buf, bi, istep):
             st(m, d, y)
         elif op <= RANDOM_LOOKUP:
             _rare(op, code, pc, d, m, tab, buf, bi, istep)
+        elif op == SOLVE:     # a solved loop: its body while the solver has a point to compute
+            if not solve_more(m, code[pc + 2], code[pc + 3]):
+                pc = code[pc + 4]
+                continue
+        elif op == JUMP:
+            pc = code[pc + 2]
+            continue
+        elif op == IRR_OUT:
+            j = code[pc + 2]
+            st(m, d, irr_out(buf, bi[2 * j], bi[2 * j + 1], istep, ld(m, code[pc + 3]), ld(m, code[pc + 4]),
+                             ld(m, code[pc + 5]), ld(m, code[pc + 6]), ld(m, code[pc + 7])))
+        elif op == IRR_IN:
+            j = code[pc + 2]
+            irr_in(buf, bi[2 * j], bi[2 * j + 1], istep, ld(m, code[pc + 3]), ld(m, code[pc + 4]), ld(m, code[pc + 5]))
         pc += LENGTH[op]
 
 
@@ -424,12 +441,14 @@ def _copy_watches(m, wb, diag):
 
 
 @njit(**JIT)
-def simulate(tape, p, tab, out, save_idx, t0, dt, n_steps, save_every, method, diag):
-    """One run of a tape (`Tape.arrays()`), with the generated kernel's `simulate` arguments;
-    returns the number of rows saved, or -1 when `out` is too short (control variables that
-    change during the run)."""
+def simulate(tape, p, tab, out, save_idx, t0, dt, n_steps, save_every, method, diag, held, held_bi):
+    """One run of a tape (`Tape.arrays()`), with the generated kernel's `simulate_held`
+    arguments (the buffers start from `held`, a saved state's, when it has regions); returns
+    (the number of rows saved, or -1 when `out` is too short (control variables that change
+    during the run), the buffer at the end, its regions)."""
     code, phases, meta = tape[0], tape[1], tape[3]
     m, buf, bi = _setup(tape, p, tab, t0, dt)
+    buf, bi = restore_buffers(buf, bi, held, held_bi, tape[4][2])
     nc, nd, nf = meta[N_CONT], meta[N_DISC], meta[N_FIXED]
     y0 = np.zeros(nc)
     k = np.zeros((nc, 3))
@@ -464,7 +483,7 @@ def simulate(tape, p, tab, out, save_idx, t0, dt, n_steps, save_every, method, d
             if t >= next_save - 1e-9 * step_now:
                 if saved >= out.shape[0]:
                     _copy_watches(m, wb, diag)
-                    return -1
+                    return -1, buf, bi
                 for j in range(save_idx.shape[0]):
                     out[saved, j] = m[save_idx[j]]
                 saved += 1
@@ -477,11 +496,12 @@ def simulate(tape, p, tab, out, save_idx, t0, dt, n_steps, save_every, method, d
             t = t + step_now
             istep += 1
     _copy_watches(m, wb, diag)
-    return saved
+    return saved, buf, bi
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
 def simulate_batch(tape, P, tab, OUT, save_idx, t0, dt, n_steps, save_every, method, DIAG):
     """Runs P.shape[0] parameter sets in parallel, one output block (and row of DIAG) each."""
+    held, held_bi = np.empty(0), np.empty(0, dtype=np.int64)
     for i in prange(P.shape[0]):
-        simulate(tape, P[i], tab, OUT[i], save_idx, t0, dt, n_steps, save_every, method, DIAG[i])
+        simulate(tape, P[i], tab, OUT[i], save_idx, t0, dt, n_steps, save_every, method, DIAG[i], held, held_bi)

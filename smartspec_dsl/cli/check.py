@@ -5,6 +5,7 @@ import sys
 import time
 from collections import Counter
 
+from ..backend.codegen import generate
 from ..explore.catalog import range_note
 from ..frontend.source import parse_file
 from ..passes.consteval import control_problems
@@ -38,8 +39,10 @@ def main(args) -> int:
         if note:     # likely a typo; the explorer's sliders ignore such a range
             print(f"warning: {f'{var.pos}: ' if var.pos else ''}'{var.display}': {note}", file=sys.stderr)
     # an unsupported feature propagates: one `error:` line and exit 2, as `run` reports it,
-    # and no summary before it that would read as success
+    # and no summary before it that would read as success; the kernel's source is generated
+    # (not compiled) so that what code generation refuses is refused here too
     sched = schedule(lower(model, data_options(args)))
+    generate(sched)
     problems = control_problems(sched.model)
     if problems:
         for problem in problems:

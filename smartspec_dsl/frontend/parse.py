@@ -162,6 +162,8 @@ class _ToIR(ExprRules, Transformer_NonRecursive):
         super().__init__()
         self.filename = filename
         self.notices: list[str] = []
+        self.checks: list[tuple[_Lhs, int, int]] = []       # reality checks: lhs, span
+        self.qualifiers: list[tuple[SourcePos, str, int]] = []   # :CROSSING: / :AT LEAST ONCE:
 
     def _pos(self, meta) -> SourcePos:
         return SourcePos(self.filename, getattr(meta, "line", 0), getattr(meta, "column", 0))
@@ -233,6 +235,13 @@ class _ToIR(ExprRules, Transformer_NonRecursive):
 
     def compare(self, meta, children):
         return self.binary(meta, children)
+
+    def rc_compare(self, meta, children):
+        # a Reality Check consequence's comparison; anywhere else it is refused (parse_model)
+        token = children[2]
+        self.qualifiers.append((SourcePos(self.filename, token.line, token.column),
+                                " ".join(str(token).strip(":").upper().split()), token.start_pos))
+        return self.binary(meta, (children[0], children[1], children[-1]))
 
     def comp_op(self, meta, children):
         return str(children[0])
@@ -315,6 +324,7 @@ class _ToIR(ExprRules, Transformer_NonRecursive):
         return self._docs(_Item("data", lhs), docs)
 
     def reality_check(self, meta, children):
+        self.checks.append((children[0], meta.start_pos, meta.end_pos))
         return _Item("check")
 
     def range_elements(self, meta, children):
@@ -476,6 +486,26 @@ def _build_variables(items: list[_Item], filename: str) -> dict[str, ir.Variable
     return classify_flows(variables)
 
 
+def _reality_checks(to_ir: _ToIR) -> None:
+    """Refuse a Reality Check keyword outside a Reality Check, and note once that the
+    model's Reality Check equations are not evaluated. Vensim itself tests them only in
+    its Reality Check tool, by forcing each condition (and its test inputs) into the model
+    and then checking the consequence (Vensim's help, "Reality Check": "Simulation and
+    Reality Check", "Passive Constraint Checking"), never in a simulation run, so a
+    run's values are those of the model without them."""
+    for pos, keyword, offset in to_ir.qualifiers:
+        if not any(start <= offset < end for _, start, end in to_ir.checks):
+            raise ModelError(f"{pos}: ':{keyword}:' qualifies a Reality Check consequence; it "
+                             "belongs after ':IMPLIES:' in a ':THE CONDITION:' equation")
+    if to_ir.checks:
+        first = to_ir.checks[0][0]
+        count = len(to_ir.checks)
+        to_ir.notices.append(
+            f"{first.pos}: {count} Reality Check equation{'s' if count > 1 else ''} (first "
+            f"'{first.display}') not evaluated: Vensim tests them only in its Reality Check "
+            "tool, never in a simulation run")
+
+
 def parse_model(text: str, filename: str = "<model>") -> ir.Model:
     tree = parse_tree(text, filename)
     to_ir = _ToIR(filename)
@@ -485,6 +515,7 @@ def parse_model(text: str, filename: str = "<model>") -> ir.Model:
         if isinstance(err.orig_exc, ModelError):
             raise err.orig_exc from None
         raise
+    _reality_checks(to_ir)
     ranges, macros = {}, {}
     top = []
     group = ""

@@ -24,6 +24,7 @@ LOWERING = "lowering"          # rewritten into stocks and auxiliaries (passes/s
 FLATTENING = "flattening"      # expanded over subscript elements (passes/array_functions.py)
 EXTERNAL = "external data"     # read from a data file at compile time (frontend/external.py)
 EQUATION = "whole equation"    # makes its variable a stock (frontend/parse.py, passes/stateful/integration.py)
+SOLVED = "solved in the step"  # marks an algebraic loop solved by iteration (passes/solve.py, kernel_solve.py)
 
 # How codegen writes a call of a KERNEL function: `helper(args)`, `helper(x, table)`,
 # `helper(args, call site, step, run seed)`, or a branch of its own in `emit.Emitter.call`.
@@ -51,7 +52,10 @@ class Buffer:
     holds the whole run (sized from INITIAL TIME, FINAL TIME and TIME STEP), else delay
     / TIME STEP values; the arguments read when the run starts (`initial_args`) and
     those the output reads each step (`step_args`; the input is written after the step's
-    auxiliaries). `order` takes the dependencies from here."""
+    auxiliaries). `order` takes the dependencies from here. A run continuing a saved
+    state starts from the state's buffer (runtime/single.py), which needs a region of the
+    same length, or with `grows` one at least as long: a region laid out by the step's
+    number from INITIAL TIME that a run never fills continues exactly in a longer one."""
     spans_run: bool
     initial_args: tuple[int, ...]
     step_args: tuple[int, ...]
@@ -66,6 +70,7 @@ class Buffer:
     span: int = -1
     tables: tuple[int, ...] = ()
     clock: bool = False
+    grows: bool = False
 
 
 @dataclass(frozen=True)
@@ -188,6 +193,16 @@ _ALL = [
     # ---- allocation at a market priority (kernel_market.py)
     _kernel("ALLOC P", (4, 4), "alloc_p", "ALLOC P(request, priority, width, mp): what a request gets at "
             "MARKETP's market priority mp (ALLOCATE BY PRIORITY in two steps)", SAME_AS_FIRST),
+    # ---- loops solved within the time step: passes/solve.py, backend/kernel_solve.py
+    Builtin("SIMULTANEOUS", (2, 2), SOLVED, "SIMULTANEOUS(expression, initial value): the whole equation of a "
+            "variable on an algebraic loop, which is solved each time it is computed, from the initial value, "
+            "until expression = the variable (relative 1e-9, Newton's method, at most 100 iterations; a loop "
+            "not solved is NaN, with a warning)", ARGUMENTS_AGREE, emit=OWN),
+    Builtin("FIND ZERO", (9, 9), SOLVED, "FIND ZERO(xs, z, zs, xi, n, skip, tol, max iter, method): the value of "
+            "the variable it defines (scaled by xs, starting from xi) that makes z x zs zero within tol, z "
+            "being on a loop through it; over the last subscript all elements are solved together (n the "
+            "whole range, skip 0; Newton's method whatever the method; not solved: NaN, with a warning)",
+            emit=OWN),
     # ---- stateful: rewritten into stocks by passes/stateful/
     _lowered("DELAY1", (2, 2), "first-order material delay", SAME_AS_FIRST, True),
     _lowered("DELAY1I", (3, 3), "DELAY1 with an initial value", SAME_AS_FIRST, True),
@@ -248,22 +263,23 @@ _ALL = [
               "may vary", Buffer(True, (2,), (3,))),
     # reads its history at the delay time current now
     _buffered("DELAY INFORMATION", (3, 3), "DELAY INFORMATION(input, delay, initial): the input the current "
-              "delay time ago", Buffer(True, (2,), (1, 2)), SAME_AS_FIRST, True),
+              "delay time ago", Buffer(True, (2,), (1, 2), grows=True), SAME_AS_FIRST, True),
     # parcels of material each with its own entry (kernel_queues.py), in the same buffer
     _buffered("DELAY CONVEYOR", (6, 6), "DELAY CONVEYOR(input, ctime, leak, initprofile, inittot, initctime): "
               "a conveyor whose speed follows ctime, losing leak a unit of time, initially holding inittot "
               "along initprofile", Buffer(True, (4, 5), (4, 5), out="conveyor_out", write="conveyor_in",
-                                          out_args=(4, 5), write_args=(0, 1, 2, 4, 5), span=5, tables=(3,)),
+                                          out_args=(4, 5), write_args=(0, 1, 2, 4, 5), span=5, tables=(3,),
+                                          grows=True),
               SAME_AS_FIRST, True),
     _buffered("QUEUE FIFO", (5, 5), "QUEUE FIFO(inflow, outflow, profile, initial, age range): a Level whose "
               "entries keep their age, oldest out first", Buffer(
                   True, (3, 4), (3, 4), out="queue_out", write="queue_in", out_args=(3,),
-                  write_args=(0, 1, 3, 4), span=4, tables=(2,), clock=True), TIMES_TIME),
+                  write_args=(0, 1, 3, 4), span=4, tables=(2,), clock=True, grows=True), TIMES_TIME),
     _buffered("QUEUE FIFO ATTRIB", (9, 9), "QUEUE FIFO ATTRIB(in, out, inatt, attchg, profile, aprofile, init, "
               "initatt, age range): a QUEUE FIFO whose entries carry an attribute, changing by attchg a unit "
               "of time", Buffer(True, (6, 7, 8), (6, 7, 8), out="queue_attrib_out", write="queue_attrib_in",
                                 out_args=(6,), write_args=(0, 1, 2, 3, 6, 7, 8), span=8, tables=(4, 5),
-                                clock=True), TIMES_TIME),
+                                clock=True, grows=True), TIMES_TIME),
     _buffered("DELAY PROFILE", (5, 5), "DELAY PROFILE(profile, input, delay time, init, init grow): the input "
               "spread over the response profile, rescaled to a mean delay of delay time", Buffer(
                   True, (2, 3, 4), (2, 3, 4), out="profile_out", write="profile_in", out_args=(2, 3, 4),
@@ -278,6 +294,12 @@ _ALL = [
             "of the oldest quant in a QUEUE FIFO ATTRIB (all of it when quant <= 0 or omitted)", emit=OWN),
     _kernel("QUEUE ATTRIB QUANTITY", (2, 2), "queue_age", "QUEUE ATTRIB QUANTITY(queue, quant): how much of the "
             "oldest of a QUEUE FIFO ATTRIB has attributes adding up to quant", SAME_AS_FIRST, OWN),
+    _buffered("INTERNAL RATE OF RETURN", (4, 4), "INTERNAL RATE OF RETURN(stream, fisc, init, it): the return per "
+              "fiscal period fisc (-1 to 1) that makes the net present value of the stream so far zero, its flows "
+              "summed by fiscal period (from INITIAL TIME) as if at the period's end, with init at time it; :NA: "
+              "when there is none", Buffer(True, (1, 2, 3), (1, 2, 3), out="irr_out", write="irr_in",
+                                           out_args=(1, 2, 3), write_args=(0,), span=1, clock=True),
+              DIMENSIONLESS, True),
     Builtin("INTEG", None, EQUATION, "INTEG(rate, initial): a stock"),
     Builtin("SINTEG", None, EQUATION, "SINTEG(rate, initial, min, max, quantum, special, threshold): a restricted stock"),
     # ---- arrays: expanded over elements by passes/subscripts.py and array_functions.py
@@ -303,10 +325,15 @@ _ALL = [
     Builtin("SUPPLY AT PRICE", None, FLATTENING, "SUPPLY AT PRICE(capacity, profile, price): what each "
             "supplier offers at the price", SAME_AS_FIRST),
     Builtin("MARKETP", None, FLATTENING, "MARKETP(request[first], priority[first], size, width, supply): "
-            "the market priority ALLOC P shares the supply out at; size a number or ELMCOUNT(range), "
-            "not a variable", DIMENSIONLESS),
+            "the market priority ALLOC P shares the supply out at among the first `size` requesters",
+            DIMENSIONLESS),
+    Builtin("SHIFT IF TRUE", None, FLATTENING, "SHIFT IF TRUE(var[first], cond, size, accum, inval): when "
+            "cond is true, the stock var's first size elements shift one along its last subscript (the "
+            "last replaced, or added to if accum), inval enters the first; gives what left the last",
+            SAME_AS_FIRST),
     Builtin("VECTOR LOOKUP", None, FLATTENING, "a vector read as a lookup's y values over [xmin, xmax] "
-            "(modes 0-7 and 9)"),
+            "(modes 0-9: lookup, area, backward, extrapolate, forward, invert, slope, and area, invert, slope "
+            "extrapolated)"),
     # ---- data files, read at compile time by frontend/external.py
     Builtin("GET XLS CONSTANTS", None, EXTERNAL, "constants from a spreadsheet"),
     Builtin("GET DIRECT CONSTANTS", None, EXTERNAL, "constants from a .csv/.tab file or spreadsheet"),
@@ -375,15 +402,9 @@ NOT_SUPPORTED = {
     "GET 123 DATA": "reads Lotus 1-2-3 worksheets; save the sheet as .xlsx and use GET XLS DATA",
     "GET 123 LOOKUPS": "reads Lotus 1-2-3 worksheets; save the sheet as .xlsx and use GET XLS LOOKUPS",
     "TABBED ARRAY": "only as the whole right-hand side of a constant (x[A] = TABBED ARRAY(...))",
-    "SIMULTANEOUS": "solves an algebraic loop by iteration inside the time step",
-    "FIND ZERO": "searches for a root inside the time step",
-    "SHIFT IF TRUE": "changes the stored values of another (subscripted) stock, which one equation per "
-                     "variable cannot express yet",
     "DEPRECIATE BY SCHEDULE": "reads its schedule as a whole subscripted array from its first element; "
                               "not implemented yet (DEPRECIATE STRAIGHTLINE is)",
     "NET PRESENT VALUE": "accumulates by fiscal period; NPV and NPVE are supported",
-    "INTERNAL RATE OF RETURN": "solves for the rate that makes the stream's net present value, by "
-                               "fiscal period, zero",
 }
 # The keywords of Vensim's reference ("Keywords"; :AND: is also in the "List of Functions"):
 # where smartspec reads each, or why not.
@@ -399,16 +420,16 @@ KEYWORDS = {
     ":INTERPOLATE:": (_PARSED, "a data variable read from a file, interpolated between its points"),
     ":HOLD BACKWARD:": (_PARSED, "a data variable holding its last point"),
     ":LOOK FORWARD:": (_PARSED, "a data variable taking its next point"),
-    ":RAW:": ("read as :HOLD BACKWARD:", "Vensim gives :NA: between a raw series' points; smartspec "
-              "holds the last point (frontend/external.py)"),
-    ":THE CONDITION:": ("skipped", "Reality Check equations are for Vensim's Reality Check tool, not a "
-                        "simulation run: the parser reads and skips them"),
-    ":IMPLIES:": ("skipped", "the consequence of a Reality Check (see :THE CONDITION:)"),
-    ":TEST INPUT:": ("skipped", "a Reality Check test input (see :THE CONDITION:)"),
-    ":AT LEAST ONCE:": ("not supported", "a Reality Check consequence, for Vensim's Reality Check tool: "
-                        "a model using it stops with a syntax error at it"),
-    ":CROSSING:": ("not supported", "a Reality Check consequence, for Vensim's Reality Check tool: a model "
-                   "using it stops with a syntax error at it"),
+    ":RAW:": (_PARSED, "a data variable whose value is its point's at each point's time, and :NA: "
+              "between its points and beyond them"),
+    ":THE CONDITION:": ("read, not evaluated", "a Reality Check constraint: Vensim tests it only in its "
+                        "Reality Check tool, never in a simulation run; a run notes it is not evaluated"),
+    ":IMPLIES:": ("read, not evaluated", "the consequence of a Reality Check (see :THE CONDITION:)"),
+    ":TEST INPUT:": ("read, not evaluated", "a Reality Check test input (see :THE CONDITION:)"),
+    ":AT LEAST ONCE:": ("read, not evaluated", "qualifies a Reality Check consequence (see :THE "
+                        "CONDITION:); refused elsewhere"),
+    ":CROSSING:": ("read, not evaluated", "qualifies a comparison of a Reality Check consequence (see "
+                   ":THE CONDITION:); refused elsewhere"),
     ":IGNORE:": ("not supported", "marks causes for Vensim's sketch and Reality Check tools: a model "
                  "using it stops with a syntax error at it"),
     ":IS:": ("not supported", "assigns a string constant, which has no numerical value to simulate: a "
@@ -464,6 +485,9 @@ INTERNAL: dict[str, Internal] = {c.name: c for c in (
     _driver("SUPPLY AT PRICE", "supply_at_price", 1), _driver("MARKETP", "marketp", 2),
     ELEMENT, AT, VSELECT, VLOOKUP)}
 ARRAY_DRIVERS = {n: c for n, c in INTERNAL.items() if c.role == DRIVER}
+# SHIFT IF TRUE over its elements (cond, accum, inval, the stocks), from flattening to
+# stateful lowering, which takes it as the whole equation of its variable (stateful/shifts.py)
+SHIFTED = "@SHIFT IF TRUE"
 # the calls whose value is NaN when a priority profile (or request, width) is invalid at run
 # time -> the function to name in that warning (runtime/diagnostics.py)
 PROFILED = {**{"@" + f: f for f in ("ALLOCATE AVAILABLE", "ALLOCATE BY PRIORITY", "FIND MARKET PRICE",
@@ -483,6 +507,8 @@ def check_call(node: ir.Call) -> None:
     arity = ARITY.get(f) or (ARRAY_READS[f].args if f in ARRAY_READS else None)
     if f in ARRAY_DRIVERS:
         arity = (0, len(node.args))
+    if f == SHIFTED:    # stateful lowering takes it as a whole equation only
+        raise ModelError(f"{node.pos}: SHIFT IF TRUE must be the whole equation of its variable")
     if arity is None and f in ARRAY:
         raise UnsupportedFeature(f"{node.pos}: function '{f}' is not supported without subscripts: "
                                  "it works on subscripted variables, and this model has none")

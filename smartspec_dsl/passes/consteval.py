@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 
-from .. import ir
-from ..errors import ModelError
+from .. import ir, limits
+from ..errors import ModelError, ParameterError
 
 _OPS = {
     "+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
@@ -84,22 +84,55 @@ def constants_read(model: ir.Model, exprs) -> set[str]:
     return seen
 
 
+def control_issues(t0: float, t1: float, dt: float, save: float) -> list[tuple[str, str]]:
+    """What stops a run with these INITIAL TIME, FINAL TIME, TIME STEP and SAVEPER (finite
+    numbers, as `errors.finite_number` gives them): (the control whose definition to name,
+    the message) each. The one rule of both `Model.run` (which raises the first) and
+    `smartspec check` (which reports them all, each with its line), so that the two agree."""
+    issues = []
+    if not dt > 0:
+        issues.append(("time step", f"TIME STEP must be positive, got {dt:g}"))
+    if not t1 >= t0:
+        issues.append(("final time", f"FINAL TIME ({t1:g}) is before INITIAL TIME ({t0:g})"))
+    elif not math.isfinite(t1 - t0):
+        issues.append(("final time", f"FINAL TIME ({t1:g}) and INITIAL TIME ({t0:g}) must be finite"))
+    if not save > 0:
+        issues.append(("saveper", f"SAVEPER must be positive, got {save:g}"))
+    if not issues:
+        try:
+            limits.check_steps((t1 - t0) / dt)
+        except ParameterError as err:
+            issues.append(("time step", str(err)))
+    return issues
+
+
 def control_problems(model: ir.Model) -> list[str]:
     """Everything about INITIAL TIME, FINAL TIME, TIME STEP and SAVEPER that stops a run
     with the model's own values (a run may still override them), each with the line that
-    defines the value: what `smartspec check` reports, so that it and `run` agree."""
+    defines the value: what `smartspec check` reports, so that it and `run` agree
+    (`control_issues`; and the memory a run's saved values need, as `runtime/single.py`
+    checks it before running)."""
     problems, vals = [], {}
     for name in ir.CONTROL_NAMES:
         try:
             vals[name] = constant_value(model, name, {}, vals.get("initial time", 0.0))
         except ModelError as err:
             problems.append(str(err))
+    if problems:
+        return problems
     where = lambda n: model.variables[n].pos
-    if "time step" in vals and not vals["time step"] > 0:
-        problems.append(f"{where('time step')}: TIME STEP must be positive, got {vals['time step']:g}")
-    if "saveper" in vals and not vals["saveper"] > 0:
-        problems.append(f"{where('saveper')}: SAVEPER must be positive, got {vals['saveper']:g}")
-    if "initial time" in vals and "final time" in vals and not vals["final time"] >= vals["initial time"]:
-        problems.append(f"{where('final time')}: FINAL TIME ({vals['final time']:g}) is before INITIAL TIME "
-                        f"({vals['initial time']:g}, defined at {where('initial time')})")
+    for name, message in control_issues(*(vals[n] for n in ir.CONTROL_NAMES)):
+        also = f" (INITIAL TIME is defined at {where('initial time')})" if name == "final time" else ""
+        problems.append(f"{where(name)}: {message}{also}")
+    if not problems:
+        t0, t1, dt, save = (vals[n] for n in ir.CONTROL_NAMES)
+        n_save = int(math.floor((t1 - t0) / dt + 1e-9)) // max(1, int(round(min(save / dt, 2.0 ** 62)))) + 1
+        # every variable a run saves by default, and Time, which `smartspec run` saves too
+        outputs = 1 + sum(1 for v in model.variables.values() if not v.hidden and v.kind is not ir.Kind.LOOKUP)
+        try:
+            limits.check_memory(f"a run of {n_save:,} saved times x {outputs:,} variables", 8.0 * n_save * outputs,
+                                "save fewer times (a larger SAVEPER) or fewer variables (return_columns)",
+                                str(where("saveper")))
+        except ParameterError as err:
+            problems.append(str(err))
     return problems

@@ -386,7 +386,6 @@ def flat_view(sched):
     the orders listing elements; an array of numbers gives each element its number, the
     parameter's default. The elements share their array's equation (subscripts and all):
     it documents them; the kernel (backend/dense_emit.py) was generated from the dense one."""
-    from .order import Schedule
     model = sched.model
     space = SubscriptSpace(model.subscript_ranges)
     variables: dict[str, ir.Variable] = {}
@@ -406,5 +405,5 @@ def flat_view(sched):
                                       expr=values[k] if values is not None else var.expr)
             names[name].append(flat)
     expand = lambda order: tuple(e for n in order for e in names[n])
-    return Schedule(replace(model, variables=variables), expand(sched.constants), expand(sched.initial),
-                    expand(sched.dynamic), expand(sched.stocks))
+    return replace(sched, model=replace(model, variables=variables), constants=expand(sched.constants),
+                   initial=expand(sched.initial), dynamic=expand(sched.dynamic), stocks=expand(sched.stocks))

@@ -14,6 +14,7 @@ from .. import ir
 from ..ir.builtins import BUFFER, BUILTINS, CLOCKED, LOOKUP_ARGS, Buffer
 from ..errors import AlgebraicLoop, ModelError, PassContractError, UndefinedVariable, did_you_mean
 from .consteval import constant_value
+from .solve import SolvedBlock, check_whole_equations, solved_blocks
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,9 @@ class Schedule:
     initial: tuple[str, ...]         # initialisation order (all but constants and lookups)
     dynamic: tuple[str, ...]         # per-step order of time-varying auxiliaries
     stocks: tuple[str, ...]
+    # the loops solved within the time step (passes/solve.py), of both orders: each is
+    # computed, whole, where its first member falls in `initial` or `dynamic`
+    blocks: tuple[SolvedBlock, ...] = ()
 
 
 BUFFERED = {n for n, b in BUILTINS.items() if b.stage == BUFFER}
@@ -226,20 +230,31 @@ def schedule(model: ir.Model) -> Schedule:
     constants = tuple(n for n, v in vs.items() if v.kind is ir.Kind.CONSTANT)
     computed = {n: v for n, v in vs.items() if v.kind not in (ir.Kind.CONSTANT, ir.Kind.LOOKUP)}
 
-    init_deps = {n: _initial_deps(v) for n, v in computed.items()}
+    check_whole_equations(model)
+    init_deps, init_blocks = solved_blocks(model, {n: _initial_deps(v) for n, v in computed.items()},
+                                           "initialisation")
     initial = _topological(model, init_deps, "initialisation")
     _check_controls(model)
 
     stocks = tuple(n for n, v in computed.items() if v.kind is ir.Kind.STOCK)
     auxes = {n: v for n, v in computed.items() if v.kind is not ir.Kind.STOCK}
-    step_deps = {n: _step_deps(v) for n, v in auxes.items()}
+    step_deps, step_blocks = solved_blocks(model, {n: _step_deps(v) for n, v in auxes.items()}, "time step")
     order = _topological(model, step_deps, "time step")
 
-    # An auxiliary is time-varying if it reads the clock, a stock, or another time-varying one.
+    # An auxiliary is time-varying if it reads the clock, a stock, or another time-varying one;
+    # a solved block is computed whole, so all its members vary when one does.
     varying: set[str] = set(stocks)
     for n in order:
         if (_reads_clock(auxes[n].expr) or step_deps[n] & varying or auxes[n].initial is not None
                 or is_delay_fixed(auxes[n])):
             varying.add(n)
+    while any(varying.intersection(b.members) and not varying.issuperset(b.members) for b in step_blocks):
+        for b in step_blocks:
+            if varying.intersection(b.members):
+                varying.update(b.members)
+        for n in order:
+            if step_deps[n] & varying:
+                varying.add(n)
     dynamic = tuple(n for n in order if n in varying)
-    return Schedule(model, constants, tuple(initial), dynamic, stocks)
+    blocks = init_blocks + tuple(b for b in step_blocks if b.members[0] in varying)
+    return Schedule(model, constants, tuple(initial), dynamic, stocks, blocks)

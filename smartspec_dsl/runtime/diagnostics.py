@@ -28,8 +28,8 @@ class NumericalError(ModelError):
 class SimulationWarning:
     """One event of a run. kind: 'nan' or 'inf' (a floating-point error), 'lookup' (a
     lookup's input leaves or re-enters its x range), 'range' (a variable leaves or
-    re-enters its declared range) or 'model' (what the front end changed, given with
-    every run); `variable` the modeller's name, with its element ("" for 'model')."""
+    re-enters its declared range), 'solve' (a loop SIMULTANEOUS or FIND ZERO solves was not
+    solved, or is again) or 'model' (what the front end changed, given with every run); `variable` the modeller's name, with its element ("" for 'model')."""
     kind: str
     variable: str
     time: float
@@ -145,8 +145,9 @@ def _bad_number(who: str, pos, x: float, t: float, saved: bool = True, cause: st
         why = ("LOOKUP SLOPE was given a mode other than -1, 0 or 1 (the modes Vensim's help defines), "
                "or " + why)
     elif cause and x != x:
+        size = ", a size that is not a whole number of its elements" if cause == "MARKETP" else ""
         why = (f"{cause} was given an invalid input at that time (a priority type other than 0-4, a "
-               "width that is not positive or a negative quantity), or " + why)
+               f"width that is not positive{size} or a negative quantity), or " + why)
     return SimulationWarning("nan" if x != x else "inf", who, t, pos,
                              f"{_at(pos)}'{who}' is {what} at time {t:g}{'' if saved else ' (not saved)'}: {why}")
 
@@ -172,6 +173,9 @@ def watch_warnings(model: ir.Model, watches: tuple, diag: np.ndarray, tab: np.nd
         if watches[k][0] == "finite":
             out.append(_unsaved_bad_number(model, int(lo), hi, float(first[0]), slots or {}, words))
             continue
+        if watches[k][0] == "solve":
+            out += _unsolved(model, watches[k], first)
+            continue
         if k not in words:
             words[k] = _words(model, watches[k])
         kind, who, pos, what, span = words[k]
@@ -195,6 +199,28 @@ def _unsaved_bad_number(model: ir.Model, slot: int, x: float, t: float, slots: d
                                  f"at time {t:g}: a floating-point error in its arguments")
     var = _owner(model, name)
     return _bad_number(var.display, var.pos, x, t, saved=False, cause=_allocation(model, model.variables[name]))
+
+
+def _unsolved(model: ir.Model, key: tuple, first) -> list[SimulationWarning]:
+    """The watch of a loop SIMULTANEOUS or FIND ZERO solves (backend/kernel_solve.py): the
+    first time it was not solved (its values NaN then) and the first time it was again."""
+    _, unknown, members = key
+    var = _owner(model, unknown)
+    func = model.variables[unknown].expr.func
+    loop = ", ".join(f"'{modeller_name(model, m)}'" for m in members)
+    out = []
+    if np.isfinite(first[1]):
+        t = float(first[1])
+        out.append(SimulationWarning("solve", var.display, t, var.pos, (
+            f"{_at(var.pos)}{func} in the equation of '{var.display}' did not solve its loop ({loop}) at "
+            f"time {t:g}: no value within its tolerance was found (in its iteration limit, or a value was "
+            "not finite), so the loop's values are NaN whenever that happens")))
+    if np.isfinite(first[2]):
+        t = float(first[2])
+        out.append(SimulationWarning("solve", var.display, t, var.pos,
+                                     f"{_at(var.pos)}{func} in the equation of '{var.display}' solves its loop "
+                                     f"again from time {t:g}"))
+    return out
 
 
 def _words(model: ir.Model, key: tuple) -> tuple:

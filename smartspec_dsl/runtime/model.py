@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import ir, limits
 from ..backend.codegen import Kernel, table_vector
-from ..passes.consteval import constant_value, constants_read
+from ..passes.consteval import constant_value, constants_read, control_issues
 from ..frontend.changes import Changes, read_changes
 from ..errors import ModelError, ParameterError, did_you_mean, finite_number
 from ..passes.stateful import decide
@@ -195,18 +195,9 @@ class Model:
             return self.control_source(name, args)
         for name, value in zip(ir.CONTROL_NAMES, (t0, t1, dt, save)):
             finite_number(name.upper(), value, note=defined(name))
-        if not dt > 0:
-            raise ParameterError(f"TIME STEP must be positive, got {dt:g}" + defined("time step"))
-        if not t1 >= t0:
-            raise ParameterError(f"FINAL TIME ({t1:g}) is before INITIAL TIME ({t0:g})" + defined("final time"))
-        if not math.isfinite(t1 - t0):
-            raise ParameterError(f"FINAL TIME ({t1:g}) and INITIAL TIME ({t0:g}) must be finite"
-                                 + defined("final time"))
-        if not save > 0:
-            raise ParameterError(f"SAVEPER must be positive, got {save:g}" + defined("saveper"))
-        steps = (t1 - t0) / dt
-        limits.check_steps(steps)
-        n_steps = int(math.floor(steps + 1e-9))
+        for name, message in control_issues(t0, t1, dt, save):
+            raise ParameterError(message + defined(name))
+        n_steps = int(math.floor((t1 - t0) / dt + 1e-9))
         save_every = max(1, int(round(min(save / dt, 2.0 ** 62))))  # a kernel int64
         return t0, dt, n_steps, save_every
 
@@ -342,7 +333,8 @@ class Model:
         or a time ends the run at its last time (as PySD). `initial_condition`: 'original',
         (t, {stock: value}) (INITIAL TIME = t, the other stocks from their equations), a
         `Result.final_state` to continue from, or 'current' (this model's last run's).
-        `until`: stop at this time, FINAL TIME unchanged (a stepper's steps). `method`:
+        `until`: stop at this time, FINAL TIME unchanged (a stepper's steps; a run to be
+        continued ends so: its buffers then cover FINAL TIME, see single._check_regions). `method`:
         'euler' or 'rk4', any case. `seed` (an integer) varies the draws of the model's
         random functions; the same seed always gives the same run. `changes`: Vensim changes
         files (.cin paths or `Changes`), applied in order, before `params`. Every value given

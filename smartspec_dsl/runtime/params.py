@@ -44,12 +44,18 @@ class State:
     of lowering included) from which a run can continue (`initial_condition=`).
     `structure`: the structural choices of the model that made it (ir.Decision); `seed`:
     the seed of its random draws (None: the model's own), which a run continuing it draws
-    with unless it is given another."""
+    with unless it is given another. `buffers`: the kernel buffer's region of each variable
+    kept there (DELAY FIXED, DELAY MATERIAL, DELAY INFORMATION, DELAY CONVEYOR, DELAY PROFILE,
+    the queues: `Kernel.buffers`), laid out for the `time_step` and `final_time` of the run
+    that made the state, which a run continuing it must keep (runtime/single.py)."""
     time: float
     stocks: dict[str, float]
     structure: tuple = ()
     source: str = ""
     seed: int | None = None
+    buffers: dict[str, np.ndarray] = field(default_factory=dict, compare=False)
+    time_step: float | None = None
+    final_time: float | None = None
 
     def __repr__(self) -> str:
         return f"<State at t = {self.time:g}: {len(self.stocks)} stocks of {self.source}>"

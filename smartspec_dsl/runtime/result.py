@@ -24,7 +24,7 @@ class Result:
     columns: list[str]
     values: np.ndarray  # (saved times, columns)
     warnings: list = field(default_factory=list)   # diagnostics.SimulationWarning, by time
-    # every stock at the last time the run computed (params.State): a run can continue from it
+    # every stock and buffer at the last time the run computed (params.State): a run can continue from it
     final_state: State | None = None
     tier: str = "compiled"   # what ran it: "interpreter" or "compiled" (runtime/tiers.py)
 

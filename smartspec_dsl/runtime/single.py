@@ -1,7 +1,7 @@
 """One run of a compiled model (`Model.run`): its params and initial condition
 resolved (params.py), the model edited where a run replaces equations, the
 kernel called, and the saved rows, the returned times and the final state
-(every stock, to continue from) taken from what it wrote."""
+(every stock and the buffer's regions, to continue from) taken from what it wrote."""
 from __future__ import annotations
 
 import numpy as np
@@ -9,7 +9,7 @@ import numpy as np
 from .. import ir, limits
 from ..errors import ParameterError
 from ..ir.builtins import RANDOM_DRAW, helpers
-from ..passes.order import is_delay_fixed
+from ..passes.order import buffer_of
 from . import params as params_mod
 from .diagnostics import run_warnings, strict_error
 from .params import State
@@ -107,7 +107,7 @@ def run_plan(model, plan: params_mod.Plan, args: dict, return_columns, return_ti
         run_vals = vals
         if plan.start is not None:
             # a continued run starts at the state's time; INITIAL TIME stays the model's
-            _check_continuable(model, plan.start, vals)
+            _check_continuable(model, plan.state, vals)
             run_vals = {**vals, "initial time": plan.start}
         if plan.stop is not None:
             if not run_vals["initial time"] <= plan.stop <= vals["final time"]:
@@ -141,12 +141,25 @@ def run_plan(model, plan: params_mod.Plan, args: dict, return_columns, return_ti
     if seed is not None:
         p[-1] = seed_value(np.array([check_seed(seed)], dtype=np.uint64))[0]
     used = model.choose_tier(tier, 1, n_steps)
-    times, out, diag = _simulate(model, p, tab, save_idx, t0, dt, n_steps, save_every, n_save, method,
-                                 model._tiers.simulate(used))
+    held = None
+    if model.kernel.buffers:
+        held = _held(model.kernel.buffers, plan.state)
+        simulate = model._tiers.simulate_held(used)
+    else:
+        simulate = model._tiers.simulate(used)
+    times, out, diag, kept = _simulate(model, p, tab, save_idx, t0, dt, n_steps, save_every, n_save, method,
+                                       simulate, held)
     if used == "compiled":
         model._tiers.mark_ready()
+    regions = {}
+    if kept is not None:
+        buf, bi = kept
+        regions = {n: buf[bi[2 * j]:bi[2 * j] + bi[2 * j + 1]] for j, n in enumerate(model.kernel.buffers)}
+        if plan.state is not None:
+            _check_regions(model, plan.state, regions, vals)
     state = State(float(times[-1]), dict(zip(stocks, out[-1, len(names):].tolist())), model.structure_key,
-                  model.path, None if seed is None else check_seed(seed)) if len(times) else None
+                  model.path, None if seed is None else check_seed(seed), regions, dt,
+                  vals["final time"]) if len(times) else None
     out = out[:, :len(names)]   # a view: the stocks' columns were for the final state
     if want is not None:
         if keep is None:
@@ -162,18 +175,33 @@ def run_plan(model, plan: params_mod.Plan, args: dict, return_columns, return_ti
     return Result(times, list(shown), out, warnings, state, used)
 
 
-def _check_continuable(model, start: float, vals: dict) -> None:
-    """A run continuing from a state: the state holds every stock, but not the pipeline
-    of a DELAY FIXED, DELAY MATERIAL or DELAY INFORMATION. A random draw is a hash of the
-    seed, the call site and the step's number, which a continued run counts from INITIAL
-    TIME as the one run does (kernel_extra.step_offset), so its draws are the one run's;
-    with TIME STEP changing during the run the steps have no such number."""
+def _check_continuable(model, state: State, vals: dict) -> None:
+    """A run continuing from a state: the state holds every stock and the buffer's regions
+    (of DELAY FIXED and the others, `Kernel.buffers`), laid out by the step's number from
+    INITIAL TIME for the state's TIME STEP, which the run must keep. A random draw is a hash
+    of the seed, the call site and the step's number, which a continued run counts from
+    INITIAL TIME as the one run does (kernel_extra.step_offset), so its draws are the one
+    run's; with TIME STEP changing during the run the steps have no such number."""
+    start = state.time
     lowered = model.schedule.model.variables
-    buffers = [lowered[n] for n in model.schedule.initial if is_delay_fixed(lowered[n])]
-    if buffers:
-        raise ParameterError(f"the model keeps a fixed delay's pipeline ({buffers[0].display}), which a "
-                             "saved state does not hold: a run cannot continue from one; run from the "
-                             "start (a value that changes at a time can be a time series, see params)")
+    buffers = model.kernel.buffers
+    if buffers or state.buffers:
+        missing = next((n for n in buffers if n not in state.buffers), None) or \
+            next((n for n in state.buffers if n not in buffers), None)
+        if missing is not None:
+            shown = lowered[missing].display if missing in lowered else missing
+            raise ParameterError(f"the state (t = {start:g}) is not one of this model's: "
+                                 f"{'it holds no' if missing in buffers else 'this model has no'} "
+                                 f"buffer of {shown}")
+        first = lowered[buffers[0]].display
+        if model.kernel.dynamic_control:
+            raise ParameterError(f"the buffer of {first} is laid out by the time step's number, and TIME STEP, "
+                                 "FINAL TIME or SAVEPER changes during this run: a run cannot continue from a "
+                                 "saved state; run from the start")
+        if state.time_step != vals["time step"]:
+            raise ParameterError(f"the state's buffer of {first} holds values a TIME STEP of {state.time_step:g} "
+                                 f"apart, and this run's TIME STEP is {vals['time step']:g}: a run continuing a "
+                                 "state keeps its TIME STEP")
     draws = helpers(RANDOM_DRAW)
     for var in lowered.values() if model.kernel.dynamic_control else ():
         call = next((c for e in (var.expr, var.initial) if e is not None for c in ir.walk(e)
@@ -185,6 +213,38 @@ def _check_continuable(model, start: float, vals: dict) -> None:
                                  "numbers than one run; run from the start")
     if not start <= vals["final time"]:
         raise ParameterError(f"the state's time ({start:g}) is after FINAL TIME ({vals['final time']:g})")
+
+
+def _held(buffers: tuple[str, ...], state: State | None) -> tuple[np.ndarray, np.ndarray]:
+    """The saved regions a run's buffer starts from (kernel_extra.restore_buffers), in the
+    order of the kernel's `buffers`: the state's, or none for a run from the start."""
+    if state is None:
+        return np.empty(0), np.empty(0, dtype=np.int64)
+    regions = [np.asarray(state.buffers[n], dtype=np.float64) for n in buffers]
+    lengths = np.array([len(r) for r in regions], dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+    return np.concatenate(regions), np.column_stack([offsets, lengths]).ravel()
+
+
+def _check_regions(model, state: State, regions: dict[str, np.ndarray], vals: dict) -> None:
+    """After a run that continued `state`: each buffer region that spans the run must hold
+    the state's as it was (this run's region as long; `Buffer.grows`: at least as long),
+    else the run did not continue the state exactly and is refused. (A DELAY FIXED's region
+    keeps the state's length: kernel_extra.restore_buffers.)"""
+    lowered = model.schedule.model.variables
+    for n, region in regions.items():
+        old, new = len(state.buffers[n]), len(region)
+        b = buffer_of(lowered[n])
+        if new == old or not b.spans_run or (new > old and b.grows):
+            continue
+        advice = (f"continue to FINAL TIME {state.final_time:g}, ending this run with until= instead"
+                  if new < old else "end the first run with until= rather than final_time= (as the stepper "
+                  "does), so that its buffers cover FINAL TIME")
+        raise ParameterError(
+            f"the buffer of {lowered[n].display} is laid out when a run starts for the run to FINAL TIME (and "
+            f"by the function's own arguments): {old} values in the state (made by a run to FINAL TIME "
+            f"{state.final_time:g}), {new} in this run (to FINAL TIME {vals['final time']:g}); a run "
+            f"continuing a state must keep them: {advice}, or run from the start")
 
 
 def _steps_of(want, t0: float, dt: float, n_steps: int) -> list[int]:
@@ -206,16 +266,20 @@ def _saved_row(times, t: float) -> int:
     return int(hits[0])
 
 
-def _simulate(model, p, tab, save_idx, t0, dt, n_steps, save_every, n_save, method, simulate):
-    """One run of the kernel entry `simulate` (a tier's): (saved times, saved values, the watches' diag)."""
+def _simulate(model, p, tab, save_idx, t0, dt, n_steps, save_every, n_save, method, simulate, held=None):
+    """One run of the kernel entry `simulate` (a tier's): (saved times, saved values, the watches'
+    diag, None). With `held` (a saved buffer and its regions, `_held`), `simulate` is a tier's
+    `simulate_held` and the last is (the buffer at the end, its regions)."""
     diag = np.empty(5 * len(model.kernel.watches))
+    extra = () if held is None else held
     if not model.kernel.dynamic_control:
         limits.check_memory(f"a run of {n_save:,} saved times x {len(save_idx):,} variables",
                             8.0 * n_save * len(save_idx),
                             "save fewer times (a larger SAVEPER) or fewer variables (return_columns)")
         out = np.empty((n_save, len(save_idx)))
-        kernel_call(simulate, p, tab, out, save_idx, t0, dt, n_steps, save_every, METHODS[method], diag)
-        return t0 + np.arange(n_save) * (save_every * dt), out, diag
+        got = kernel_call(simulate, p, tab, out, save_idx, t0, dt, n_steps, save_every, METHODS[method], diag,
+                          *extra)
+        return t0 + np.arange(n_save) * (save_every * dt), out, diag, None if held is None else got[1:]
     # Control variables change during the run: the kernel saves Time too, and
     # we grow the output until it fits.
     idx = np.concatenate([[0], save_idx]).astype(np.int64)
@@ -225,10 +289,11 @@ def _simulate(model, p, tab, save_idx, t0, dt, n_steps, save_every, n_save, meth
                             8.0 * rows * len(idx), "save fewer times (a larger SAVEPER) or fewer "
                             "variables (return_columns)")
         out = np.empty((rows, len(idx)))
-        saved = kernel_call(simulate, p, tab, out, idx, t0, dt, n_steps, save_every, METHODS[method], diag)
+        got = kernel_call(simulate, p, tab, out, idx, t0, dt, n_steps, save_every, METHODS[method], diag, *extra)
+        saved = got if held is None else got[0]
         if saved >= 0:
             break
         if rows > 50_000_000:
             raise ParameterError("the run saves more than 50 million rows; check FINAL TIME and SAVEPER")
         rows *= 4
-    return out[:saved, 0].copy(), out[:saved, 1:], diag
+    return out[:saved, 0].copy(), out[:saved, 1:], diag, None if held is None else got[1:]

@@ -17,6 +17,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from ..backend import tier0
 from ..backend.codegen import Kernel
 from ..errors import ParameterError
@@ -127,6 +129,17 @@ class Tiers:
         tier0.quick_start()
         if tier == "compiled":
             return _recompiling(self.module().simulate)
+        interp, tape = tier0.load(), self.tape()
+        held, held_bi = np.empty(0), np.empty(0, dtype=np.int64)
+        return _recompiling(lambda *args: interp.simulate(tape, *args, held, held_bi)[0])
+
+    def simulate_held(self, tier: str):
+        """The one-run entry of `tier` of a model with buffers (`Kernel.buffers`), with the
+        generated kernel's `simulate_held` arguments: it takes a saved state's buffer and its
+        regions, and returns (rows saved, the buffer at the end, its regions)."""
+        tier0.quick_start()
+        if tier == "compiled":
+            return _recompiling(self.module().simulate_held)
         interp, tape = tier0.load(), self.tape()
         return _recompiling(lambda *args: interp.simulate(tape, *args))
 

@@ -35,6 +35,8 @@ class Lowering:
     decisions: list[ir.Decision] = field(default_factory=list)
     function: str = ""          # the call being lowered, for the hidden variables' display
     levels: list = field(default_factory=list)   # the stocks of the last chain built
+    # stock -> (condition, shifted value, position) of the SHIFT IF TRUE that moves it (shifts.py)
+    shifts: dict = field(default_factory=dict)
     dense: bool = False         # the model took the dense route: its SUM and @VALUES stay
 
     def shown(self, owner: str, pos) -> str:

@@ -1,0 +1,141 @@
+"""The kernel's solver of the loops SIMULTANEOUS and FIND ZERO mark (passes/solve.py).
+
+The code generator writes a solved block as
+
+    (the block's state reset, each unknown's guess, tolerances and scale)
+    while solve_more(v, B, k):
+        (each unknown's slot set to its point; the members; each unknown's residual)
+    watched(v, W, v[B + 2])      # 1 when the block did not converge: a run-time warning
+
+and `solve_more` decides, from the residuals of the point just computed, the next point to
+compute, or that the block is solved. The members are evaluated by the generated code, not
+called back, so the interpreter runs the same loop with two opcodes (backend/tape.py).
+
+The method is Newton's with a forward-difference Jacobian (k + 1 evaluations of the block
+per iteration, k unknowns): the fixed point Vensim's "running around the loop until nothing
+changes" finds is the same root, and Newton also finds it where that iteration diverges
+(x = 3 - 2x). Where the Jacobian is singular the step is a plain pass around the loop (x =
+the expression's value). A block is solved when every unknown's residual r satisfies
+|r| <= A + Q x max(|x|, S), or when a step no longer moves any unknown; after MAX_ITER
+iterations (or a residual that is not finite) it is not solved: its unknowns, and so the
+whole loop, are NaN for that evaluation and the watch records the time, so a run never
+returns a number that does not satisfy the loop in silence.
+
+The block's state, in the kernel's state vector from B (k unknowns):
+    B: phase (0 start, 1 the base point computed, 2 + j the point with unknown j moved,
+       -1 the last pass: at the point no step moves, or with NaN unknowns after a failure), B + 1: iterations, B + 2: not solved (0 or 1),
+    then k values each of P (the point computed), R (its residuals, written by the block),
+    X (the base point), G (its residuals), H (the difference steps), S (the scale), A and Q
+    (absolute and relative tolerances), M (the iteration limit; one per unknown, the block
+    uses the first), D (the Newton step), and the Jacobian (k x k, by rows).
+"""
+from __future__ import annotations
+
+import math
+
+from numba import njit
+
+from .kernel_lib import JIT
+from .solve_layout import FIELDS
+
+assert FIELDS == ("P", "R", "X", "G", "H", "S", "A", "Q", "M", "D")   # the offsets below
+
+_EPS = math.sqrt(2.220446049250313e-16)   # the relative step of a forward difference
+
+
+@njit(**JIT)
+def _solved(v, b, k) -> bool:
+    p, r, s, a, q = b + 3, b + 3 + k, b + 3 + 5 * k, b + 3 + 6 * k, b + 3 + 7 * k
+    for j in range(k):
+        if not abs(v[r + j]) <= v[a + j] + v[q + j] * max(abs(v[p + j]), v[s + j]):
+            return False
+    return True
+
+
+@njit(**JIT)
+def _newton_step(v, b, k) -> bool:
+    """D := the Newton step from X, solving J D = -G by Gaussian elimination with partial
+    pivoting (J overwritten); False when J is singular or the step is not finite."""
+    g, d, jac = b + 3 + 3 * k, b + 3 + 9 * k, b + 3 + 10 * k
+    for c in range(k):
+        v[d + c] = -v[g + c]
+    for c in range(k):
+        piv = c
+        for row in range(c + 1, k):
+            if abs(v[jac + row * k + c]) > abs(v[jac + piv * k + c]):
+                piv = row
+        if not abs(v[jac + piv * k + c]) > 0.0:
+            return False
+        if piv != c:
+            for col in range(k):
+                v[jac + c * k + col], v[jac + piv * k + col] = v[jac + piv * k + col], v[jac + c * k + col]
+            v[d + c], v[d + piv] = v[d + piv], v[d + c]
+        for row in range(c + 1, k):
+            f = v[jac + row * k + c] / v[jac + c * k + c]
+            for col in range(c, k):
+                v[jac + row * k + col] -= f * v[jac + c * k + col]
+            v[d + row] -= f * v[d + c]
+    for c in range(k - 1, -1, -1):
+        acc = v[d + c]
+        for col in range(c + 1, k):
+            acc -= v[jac + c * k + col] * v[d + col]
+        v[d + c] = acc / v[jac + c * k + c]
+        if not math.isfinite(v[d + c]):
+            return False
+    return True
+
+
+@njit(**JIT)
+def solve_more(v, b, k):
+    """True while the block at v[b] has another point to compute (set in its P slots);
+    False once it is solved, or after the last pass of a block that could not be (see the
+    module docstring)."""
+    p, r, x, g, h, s = b + 3, b + 3 + k, b + 3 + 2 * k, b + 3 + 3 * k, b + 3 + 4 * k, b + 3 + 5 * k
+    d, jac = b + 3 + 9 * k, b + 3 + 10 * k
+    phase = v[b]
+    if phase == 0.0:                      # start: compute the guess
+        for j in range(k):
+            v[s + j] = abs(v[s + j])
+        v[b] = 1.0
+        return True
+    if phase == -1.0:                     # the last pass is done
+        return False
+    if phase == 1.0:                      # the base point is computed
+        finite = True
+        for j in range(k):
+            finite = finite and math.isfinite(v[r + j])
+        if finite and _solved(v, b, k):
+            return False
+        if not finite or v[b + 1] >= v[b + 3 + 8 * k]:
+            v[b + 2] = 1.0                # not solved: one last pass with NaN unknowns
+            v[b] = -1.0
+            for j in range(k):
+                v[p + j] = math.nan
+            return True
+        for j in range(k):
+            v[x + j] = v[p + j]
+            v[g + j] = v[r + j]
+            step = _EPS * max(abs(v[p + j]), v[s + j])
+            v[h + j] = step if step > 0.0 else _EPS
+        v[p] = v[x] + v[h]
+        v[b] = 2.0
+        return True
+    j = int(phase) - 2                    # the point with unknown j moved is computed
+    for row in range(k):
+        v[jac + row * k + j] = (v[r + row] - v[g + row]) / v[h + j]
+    v[p + j] = v[x + j]
+    if j + 1 < k:
+        v[p + j + 1] = v[x + j + 1] + v[h + j + 1]
+        v[b] = phase + 1.0
+        return True
+    v[b + 1] += 1.0
+    v[b] = 1.0
+    newton = _newton_step(v, b, k)
+    moved = False
+    for c in range(k):
+        # where the Jacobian is singular, once around the loop: x + (f(x) - x)
+        v[p + c] = v[x + c] + (v[d + c] if newton else v[g + c])
+        moved = moved or v[p + c] != v[x + c]
+    if not moved:                         # no step moves the point: as solved as it gets,
+        v[b] = -1.0                       # once more at it, then done
+    return True
