@@ -20,14 +20,15 @@ The dense IR, between this pass and code generation:
   number per element in element order; a range used as a value (`10 * Region`) is
   `@INDEX(k)`, the 1-based position of the loop over the left-hand side's k-th range.
 
-Which models take it (`ineligible` gives the reason one does not): today a whole-model
-gate. Every subscripted variable has one definition over whole ranges (no :EXCEPT:,
-no element-level definitions), references use the same range names as the
-left-hand side (no mappings, subranges of another range or positional binding), array
-functions are SUM over `range!`, stateful calls in array equations are SMOOTH,
-SMOOTHI, SMOOTH3, SMOOTH3I, DELAY1, DELAY1I, DELAY3, DELAY3I and INTEG, and no
-random draw, lookup of an array, declared range, macro, or run edit is involved.
-Every other model is flattened per element, as before.
+Which variables stay dense is decided per variable (`partition`; `ineligible` names the
+first array that does not): one definition over whole ranges (no :EXCEPT:, no
+element-level definitions), references through the same range names as the left-hand
+side (no mappings, subranges of another range or positional binding), SUM over `range!`,
+stateful calls SMOOTH, SMOOTHI, SMOOTH3, SMOOTH3I, DELAY1, DELAY1I, DELAY3, DELAY3I and
+INTEG, no random draw, lookup of an array or declared range. The others are flattened
+per element (subscripts.flatten, which calls `densifier` for the dense ones), and so is
+a variable that reads a range of a flattened array; the two kinds read each other's
+single elements. A model with macros, or a run that replaces equations, is flattened.
 """
 from __future__ import annotations
 
