@@ -42,7 +42,7 @@ total population = SUM(population[Region!]) ~~|
 
 # two dimensions: a transposed reference, a fixed element, a sum over the row (kept per
 # element) and over everything (shared), a list of numbers, SMOOTHI, DELAY1I, DELAY3I,
-# STEP, IF THEN ELSE, a range used as a value
+# TREND, FORECAST, SMOOTH N, DELAY N, STEP, IF THEN ELSE, a range used as a value
 MATRIX = """
 Src: a, b, c ~~|
 Dst: x, y ~~|
@@ -55,6 +55,8 @@ received[Dst] = SUM(moved[Src!, Dst]) ~~|
 back[Dst, Src] = moved[Src, Dst] - received[Dst] / ELMCOUNT(Src) ~~|
 smoothed[Src] = SMOOTHI(inflow[Src], 2, 3) ~~|
 late[Dst] = DELAY1I(received[Dst], 1.5, 7) + DELAY3I(received[Dst], 2, 1) ~~|
+trended[Src] = TREND(inflow[Src], 2, 0.1) + FORECAST(stock[Src], 3, 1) ~~|
+staged[Dst] = SMOOTH N(received[Dst], 2, 1, 3) + DELAY N(received[Dst], 1.5, 4, 2) ~~|
 total = SUM(back[Dst!, Src!]) + stock[b] + late[y] ~~|
 """
 

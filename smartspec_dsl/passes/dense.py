@@ -24,8 +24,9 @@ Which variables stay dense is decided per variable (`partition`; `ineligible` na
 first array that does not): one definition over whole ranges (no :EXCEPT:, no
 element-level definitions), references through the same range names as the left-hand
 side (no mappings, subranges of another range or positional binding), SUM over `range!`,
-stateful calls SMOOTH, SMOOTHI, SMOOTH3, SMOOTH3I, DELAY1, DELAY1I, DELAY3, DELAY3I and
-INTEG, no random draw, lookup of an array or declared range. The others are flattened
+stateful calls SMOOTH, SMOOTHI, SMOOTH3, SMOOTH3I, DELAY1, DELAY1I, DELAY3, DELAY3I, TREND,
+FORECAST, INTEG, and SMOOTH N and DELAY N whose order the whole array shares, no random
+draw, lookup of an array or declared range. The others are flattened
 per element (subscripts.flatten, which calls `densifier` for the dense ones), and so is
 a variable that reads a range of a flattened array; the two kinds read each other's
 single elements. A model with macros, or a run that replaces equations, is flattened.
@@ -41,7 +42,11 @@ from ..ir.ranges import SubscriptSpace
 from .flat_exprs import flat_name
 
 # the stateful functions whose lowering (chains of stocks) holds per element
-DENSE_STATEFUL = {"SMOOTH", "SMOOTHI", "SMOOTH3", "SMOOTH3I", "DELAY1", "DELAY1I", "DELAY3", "DELAY3I"}
+DENSE_STATEFUL = {"SMOOTH", "SMOOTHI", "SMOOTH3", "SMOOTH3I", "DELAY1", "DELAY1I", "DELAY3", "DELAY3I",
+                  "TREND", "FORECAST", "SMOOTH N", "DELAY N"}
+# ... of which those whose arguments at these positions decide the structure (stateful.rules):
+# one structure for the whole array, so they must not read it
+DECIDED = {"SMOOTH N": (3,), "DELAY N": (1, 3)}
 # the calls the dense IR adds or keeps (stateful lowering leaves them; codegen loops over them)
 DENSE_CALLS = {"SUM", "@VALUES", "@INDEX"}
 # random draws are one call site per element in the flattened model: not a loop's one site
@@ -153,12 +158,20 @@ class _Checker:
                 b = BUILTINS.get(f)
                 if b is None or (f in _RANDOM and (lhs or inside)):
                     raise _Refuse(f"{f} in an array equation")
+                if lhs and f in DECIDED and any(self.varies(node.args[i]) for i in DECIDED[f]
+                                                if i < len(node.args)):
+                    raise _Refuse(f"{f}'s order read from an array")
                 if b.stage != KERNEL and not (f in DENSE_STATEFUL and not inside and lhs) \
                         and not (not lhs and not inside and not _reads_arrays(node, self.dims)):
                     raise _Refuse(f"{f} in an array equation")
                 todo.extend((a, inside) for a in node.args)
             else:
                 todo.extend((k, inside) for k in ir.children(node))
+
+    def varies(self, e: ir.Expr) -> bool:
+        """Whether `e` may differ between an array's elements (reads an array or a range)."""
+        return any((type(n) is ir.Ref and (n.subscripts or n.name in self.dims or self.space.is_range(n.name)))
+                   or (type(n) is ir.Call and n.func == "SUM") for n in ir.walk(e))
 
     def ref(self, node: ir.Ref, lhs, inside: bool) -> None:
         sp, target = self.space, self.dims.get(node.name)
