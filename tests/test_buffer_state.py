@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -88,6 +89,9 @@ def test_a_run_continues_through_every_buffer_as_one_run(model, tier, method):
     rest = model.run(tier=tier, method=method, initial_condition=state)
     np.testing.assert_array_equal(rest.time, whole.time[7:])
     np.testing.assert_array_equal(rest.values, whole.values[7:])
+    # the other tier lays its buffer out alike: it continues the state too
+    other = model.run(tier=TIERS[1 - TIERS.index(tier)], method=method, initial_condition=state)
+    np.testing.assert_array_equal(other.values, whole.values[7:])
     # every buffer function's output carries on, not restarted from its initial value
     for name in BUFFERED[:4] + ["conveyor", "profile", "completions"]:
         assert not np.array_equal(rest[name], model.run(tier=tier, method=method)[name][:len(rest.time)]), name
@@ -97,24 +101,23 @@ def test_a_run_continues_through_every_buffer_as_one_run(model, tier, method):
     np.testing.assert_array_equal(again.values, whole.values[14:])
 
 
-@pytest.mark.parametrize("tier", TIERS)
-def test_stepping_gives_the_one_runs_numbers(model, tier):
+def test_stepping_gives_the_one_runs_numbers(model):
     """The stepper's steps continue each other's states: unchanged, they give one run's
     numbers; a value changed at t = 4 acts from t = 4.5 on, the numbers of the one run with
     that switch written in (here the input of every buffer function doubles)."""
     plain = model.stepper()
     for _ in range(4):
         plain.step(5)
-    np.testing.assert_array_equal(plain.result.values, model.run(tier=tier).values)
+    np.testing.assert_array_equal(plain.result.values, model.run().values)
     stepper = model.stepper()
     stepper.step(8)
     stepper.step(3, {"gain": 2})
     stepper.run_to(10)
-    switched = _load(model_folder(model), EVERY_BUFFER.replace("gain = 1\n", "gain = 1 + STEP(1, 4.5)\n"))
-    want = switched.run(tier=tier)
+    switched = _load(Path(model.path).parent, EVERY_BUFFER.replace("gain = 1\n", "gain = 1 + STEP(1, 4.5)\n"))
+    want = switched.run()
     np.testing.assert_array_equal(stepper.result.time, want.time)
     np.testing.assert_allclose(stepper.result.values, want.values, rtol=1e-13)
-    assert not np.allclose(want["fixed"], model.run(tier=tier)["fixed"])
+    assert not np.allclose(want["fixed"], model.run()["fixed"])
 
 
 def test_a_fixed_delays_time_is_the_one_it_started_with(model):
@@ -191,7 +194,3 @@ def test_a_buffer_whose_time_step_changes_during_the_run_is_refused(tmp_path):
                                              r"and TIME STEP, FINAL TIME or SAVEPER changes during this run: a run cannot continue"):
         model.run(initial_condition=model.run(until=2).final_state)
 
-
-def model_folder(model):
-    from pathlib import Path
-    return Path(model.path).parent
