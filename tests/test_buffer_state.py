@@ -56,6 +56,8 @@ GROWING = _eqs(
     "conveyor = DELAY CONVEYOR(input, 2, 0, flat, 10, 2)",
     "waiting = QUEUE FIFO(input, servicing, flat, 12, 2)",
     "servicing = MIN(8, QUEUE AGE IN RANGE(waiting, 1, 1e+009) / TIME STEP)",
+    "in process = QUEUE FIFO ATTRIB(input, completions, 2, 0.1, flat, flat, 10, 1, 2)",
+    "completions = QUEUE ATTRIB QUANTITY(in process, 6 * TIME STEP) / TIME STEP",
     "fixed = DELAY FIXED(input, 1.5, 2)",
     *CONTROLS,
 )
@@ -174,7 +176,7 @@ def test_a_state_that_cannot_continue_exactly_is_refused(model, tmp_path):
 
 @pytest.mark.parametrize("tier", TIERS)
 def test_a_longer_run_extends_a_history_and_parcels(tmp_path_factory, tier):
-    """DELAY INFORMATION's history, a conveyor's and a queue's parcels are laid out by the
+    """DELAY INFORMATION's history, a conveyor's and the queues' parcels are laid out by the
     step's number and a run never fills its buffer: a state of a run to FINAL TIME 4
     (PySD's `run(final_time=4)`, then `initial_condition='current'`) continues in the
     longer buffer of a run to 10 with the one run's numbers."""

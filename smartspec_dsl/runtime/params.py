@@ -58,7 +58,8 @@ class State:
     final_time: float | None = None
 
     def __repr__(self) -> str:
-        return f"<State at t = {self.time:g}: {len(self.stocks)} stocks of {self.source}>"
+        held = f", {len(self.buffers)} buffers" if self.buffers else ""
+        return f"<State at t = {self.time:g}: {len(self.stocks)} stocks{held} of {self.source}>"
 
 
 @dataclass
