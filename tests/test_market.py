@@ -293,11 +293,6 @@ def test_market_arguments_are_checked_with_their_position():
         flat("p = FIND MARKET PRICE(dq[d1], dp[d1, ptype], sq[s1], sp[s2, ptype]) ~~|\n")
     with pytest.raises(ModelError, match=r"t.mdl:9:\d+: MARKETP's size must be a whole number from 1 to 2"):
         flat("mp = MARKETP(dq[d1], dq[d1], 3, 1, 2) ~~|\n")
-    # a size read from a model constant (Vensim's help allows one) is refused as such, naming
-    # the modeller's variable, not with a range the constant's value lies in
-    with pytest.raises(UnsupportedFeature, match=r"t.mdl:10:\d+: MARKETP's size must be a number written in "
-                                                  r"the equation or ELMCOUNT of a range, not the variable 'Size'"):
-        flat("Size = 2 ~~|\nmp = MARKETP(dq[d1], dq[d1], Size, 1, 2) ~~|\n")
     with pytest.raises(ModelError, match=r"t.mdl:9:\d+: DEMAND AT PRICE gives an array"):
         flat("x = DEMAND AT PRICE(dq[d1], dp[d1, ptype], 1) ~~|\n")
 

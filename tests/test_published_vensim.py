@@ -230,9 +230,8 @@ e = flat(x) + GET VDF DATA('run.vdf', 'x') ~~|
         "t.mdl:2:5: Vensim function DEPRECIATE BY SCHEDULE is not supported by smartspec yet (reads its "
         "schedule as a whole subscripted array from its first element; not implemented yet (DEPRECIATE "
         "STRAIGHTLINE is)) (in the equation of 'a')",
-        "t.mdl:3:9: Vensim function SHIFT IF TRUE is not supported by smartspec yet (changes the stored values "
-        "of another (subscripted) stock, which one equation per variable cannot express yet) (in the equation "
-        "of 'b')",
+        "t.mdl:3:9: function 'SHIFT IF TRUE' is not supported without subscripts: it works on subscripted "
+        "variables, and this model has none (in the equation of 'b')",
         "t.mdl:4:5: 'FROBNICATE' is not a Vensim function, nor a macro or lookup defined in this model "
         "(in the equation of 'c')",
         "t.mdl:6:15: Vensim function GET VDF DATA is not supported by smartspec: reads Vensim's own binary "

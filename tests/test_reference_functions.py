@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import smartspec_dsl
+from smartspec_dsl import ir
 from smartspec_dsl.errors import ModelError
 from smartspec_dsl.frontend.parse import parse_model
 
@@ -67,3 +68,143 @@ def test_a_reality_check_qualifier_outside_a_reality_check_is_refused_with_its_l
         parse_model("a = 1 ~~|\nb = a > :CROSSING: 0 ~~|\n" + CONTROL, "m.mdl")
     with pytest.raises(ModelError, match=r"^m.mdl:1:13: ':AT LEAST ONCE:' qualifies"):
         parse_model("b = Time >= :at  least once: 0 ~~|\n" + CONTROL, "m.mdl")
+
+
+# ---- VECTOR LOOKUP mode 8, MARKETP's size from a variable -------------------------------
+
+def test_vector_lookup_mode_8_inverts_with_the_end_segments_extended(tmp_path):
+    """Vensim help, "VECTOR LOOKUP": mode 8 is "the equivalent of LOOKUP INVERT with
+    extrapolation". The vector 0, 10, 20 over [0, 2] is the lookup (0,0),(1,10),(2,20): y
+    = 25 - 10 Time is reached at x = y / 10 inside the table and, extrapolated on the end
+    segments, beyond it (2.5, then -0.5, -1.5); mode 5 holds the end points' x there."""
+    res = run(tmp_path, """P: p0, p1, p2 ~~|
+vec[P] = 0, 10, 20 ~~|
+inverse extrapolated = VECTOR LOOKUP(vec[p0], 25 - 10 * Time, 0, 2, 8) ~~|
+inverse = VECTOR LOOKUP(vec[p0], 25 - 10 * Time, 0, 2, 5) ~~|
+falling[P] = 4, 2, 0 ~~|
+falling inverse = VECTOR LOOKUP(falling[p0], 5 - 2 * Time, 0, 2, 8) ~~|
+""")
+    np.testing.assert_allclose(res["inverse extrapolated"], [2.5, 1.5, 0.5, -0.5, -1.5], atol=1e-12)
+    np.testing.assert_allclose(res["inverse"], [2, 1.5, 0.5, 0, 0], atol=1e-12)
+    # a falling table: y 5 is above its first point, on the first segment's line at x = -0.5;
+    # y -3 below its last, at x = 2.5
+    np.testing.assert_allclose(res["falling inverse"], [-0.5, 0.5, 1.5, 2.5, 3.5], atol=1e-12)
+
+
+MARKETP_SIZE = """country: c1, c2, c3 ~~|
+req[country] = 5, 5, 5 ~~|
+prio[country] = 3, 2, 1 ~~|
+Size = 2 ~~|
+mp = MARKETP(req[c1], prio[c1], Size, 2, 8) ~~|
+mp growing = MARKETP(req[c1], prio[c1], IF THEN ELSE(Time < 2, 2, 3), 2, 8) ~~|
+delivered[country] = ALLOC P(req[country], prio[country], 2, mp growing) ~~|
+"""
+
+
+def test_marketp_takes_its_size_from_a_variable(tmp_path):
+    """MARKETP(request, priority, size, width, supply) (Vensim help, "MARKETP"): the market
+    priority at which rectangular profiles of width 2 share a supply of 8 among the first
+    `size` requesters, by hand. Two (priorities 3 and 2): for levels x in [1, 2] the first
+    gets 5 and the second 5 (3 - x) / 2, which add up to 8 at x = 1.8. Three (the third at
+    priority 1 getting 5 (2 - x) / 2): 5 + 5 (5 - 2x) / 2 = 8 at x = 1.9. The size may be a
+    constant a run sets, or change during the run."""
+    res = run(tmp_path, MARKETP_SIZE)
+    np.testing.assert_allclose(res["mp"], [1.8] * 5, atol=1e-9)
+    np.testing.assert_allclose(res["mp growing"], [1.8, 1.8, 1.9, 1.9, 1.9], atol=1e-9)
+    # ALLOC P at the level: the third requester gets 5 (2 - 1.9) / 2 once it takes part
+    np.testing.assert_allclose(res["delivered[c3]"], [0.5, 0.5, 0.25, 0.25, 0.25], atol=1e-9)
+    again = smartspec_dsl.load(tmp_path / "m.mdl", tier="interpreter").run(params={"Size": 3}, tier="interpreter")
+    np.testing.assert_allclose(again["mp"], [1.9] * 5, atol=1e-9)
+
+
+def test_marketp_size_outside_its_elements_is_nan_with_a_warning(tmp_path):
+    """A size that is not one of 1..3 (the elements from c1 on) has no market priority: NaN,
+    and the run's warning names MARKETP and the invalid size among its causes."""
+    res = smartspec_dsl.load(_write(tmp_path, MARKETP_SIZE), tier="interpreter").run(
+        params={"Size": 4}, tier="interpreter")
+    assert np.isnan(res["mp"]).all()
+    assert any("MARKETP was given an invalid input" in w.message and "a size that is not a whole number" in w.message
+               for w in res.warnings)
+
+
+def _write(tmp_path, text: str, name: str = "m.mdl"):
+    path = tmp_path / name
+    path.write_text("{UTF-8}\n" + text + CONTROL)
+    return path
+
+
+# ---- :RAW: data -------------------------------------------------------------------------------
+
+def test_raw_data_is_na_between_its_points(tmp_path):
+    """Vensim's help ("Keywords"): ":RAW: marks data as raw so :NA: is reported for missing
+    values". Points (2, 20), (4, 40), (8, 0) and a missing value at 6: each point's value
+    at its time, :NA: at every other time (between the points, before the first, after the
+    last); :HOLD BACKWARD: holds the last point. Chosen where the help is silent: a time
+    takes a point's value when it is the point's time up to the rounding of Time
+    (a millionth of TIME STEP), so a TIME STEP of 0.1 still meets a point at 0.3."""
+    (tmp_path / "series.csv").write_text("t,2,4,6,8\nd,20,40,,0\nfine,0,0.3,0.6,1.2\nv,1,2,3,4\n")
+    path = tmp_path / "raw.mdl"
+    path.write_text("{UTF-8}\n"
+                    "raw :RAW: := GET DIRECT DATA('series.csv', ',', '1', 'B2') ~~|\n"
+                    "held :HOLD BACKWARD: := GET DIRECT DATA('series.csv', ',', '1', 'B2') ~~|\n"
+                    "INITIAL TIME = 0 ~~|\nFINAL TIME = 10 ~~|\nTIME STEP = 1 ~~|\nSAVEPER = 1 ~~|\n")
+    res = smartspec_dsl.load(path, tier="interpreter").run(tier="interpreter")
+    NA = ir.NA_VALUE
+    np.testing.assert_array_equal(res["raw"], [NA, NA, 20, NA, 40, NA, NA, NA, 0, NA, NA])
+    np.testing.assert_array_equal(res["held"], [20, 20, 20, 20, 40, 40, 40, 40, 0, 0, 0])
+    fine = tmp_path / "fine.mdl"
+    fine.write_text("{UTF-8}\nraw :RAW: := GET DIRECT DATA('series.csv', ',', '3', 'B4') ~~|\n"
+                    "INITIAL TIME = 0 ~~|\nFINAL TIME = 1 ~~|\nTIME STEP = 0.1 ~~|\nSAVEPER = TIME STEP ~~|\n")
+    res = smartspec_dsl.load(fine, tier="interpreter").run(tier="interpreter")
+    np.testing.assert_array_equal(res["raw"], [1, NA, NA, 2, NA, NA, 3, NA, NA, NA, NA])
+
+
+# ---- SHIFT IF TRUE ----------------------------------------------------------------------------
+
+SHIFT = """age: a0, a1, a2, a3 ~~|
+init[age] = 10, 20, 30, 40 ~~|
+pop[age] = INTEG(inflow[age], init[age]) ~~|
+inflow[age] = 1, 0, 0, 0 ~~|
+removed = SHIFT IF TRUE(pop[a0], MODULO(Time, 2) = 0, ELMCOUNT(age), 0, 5) ~~|
+c: x, y ~~|
+init2[c, age] = 1, 2, 3, 4; 10, 20, 30, 40; ~~|
+cohort[c, age] = INTEG(0, init2[c, age]) ~~|
+kept[c] = SHIFT IF TRUE(cohort[c, a0], 1, 4, 1, 0) ~~|
+"""
+
+
+def test_shift_if_true_moves_the_stocks_by_the_helps_rule(tmp_path):
+    """Vensim help, "SHIFT IF TRUE": when cond is true the elements shift one along the last
+    subscript, inval enters the first, the second to last replaces the last (or, accum
+    non-zero, is added to it), and the function gives what left the last (0 with accum).
+    By hand, TIME STEP 1: pop 10, 20, 30, 40 shifts at times 0, 2, 4 with inval 5, a0's
+    inflow of 1 a step added after the shift (chosen where the help is silent: a shift at
+    t moves the values of t, and the rates of t are added to the shifted values):
+    t=1: 6, 10, 20, 30 (40 removed at t=0); t=2: 7, 10, 20, 30; t=3: 6, 7, 10, 20 (30
+    removed at t=2); t=4: 7, 7, 10, 20 (20 removed). With accum the last element keeps
+    everything: x 1, 2, 3, 4 -> 0, 1, 2, 7 -> 0, 0, 1, 9 -> 0, 0, 0, 10."""
+    res = run(tmp_path, SHIFT)
+    expected = {"a0": [10, 6, 7, 6, 7], "a1": [20, 10, 10, 7, 7], "a2": [30, 20, 20, 10, 10],
+                "a3": [40, 30, 30, 20, 20]}
+    for element, values in expected.items():
+        np.testing.assert_array_equal(res[f"pop[{element}]"], values)
+    np.testing.assert_array_equal(res["removed"], [40, 0, 30, 0, 20])
+    cohort = np.array([[res[f"cohort[x,{a}]"] for a in ("a0", "a1", "a2", "a3")]]).squeeze().T
+    np.testing.assert_array_equal(cohort, [[1, 2, 3, 4], [0, 1, 2, 7], [0, 0, 1, 9], [0, 0, 0, 10], [0, 0, 0, 10]])
+    np.testing.assert_array_equal(res["cohort[y,a3]"], [40, 70, 90, 100, 100])
+    np.testing.assert_array_equal(res["kept[x]"], [0] * 5)
+
+
+@pytest.mark.parametrize("equation, message", [
+    ("bad = SHIFT IF TRUE(init[a0], 1, 4, 0, 0)", "SHIFT IF TRUE shifts the values of a stock (an INTEG): 'init[a0]'"),
+    ("bad = 1 + SHIFT IF TRUE(pop[a0], 1, 4, 0, 0)", "SHIFT IF TRUE must be the whole equation of its variable"),
+    ("Size = 4 ~~|\nbad = SHIFT IF TRUE(pop[a0], 1, Size, 0, 0)",
+     "SHIFT IF TRUE's size must be a number written in the equation or ELMCOUNT of a range, not the variable 'Size'"),
+    ("bad = SHIFT IF TRUE(pop[a1], 1, 4, 0, 0)", "SHIFT IF TRUE's size must be a whole number from 2 to 3"),
+    ("bad = SHIFT IF TRUE(pop[a0], 1, 2, 0, 0)", "'pop[a0]' is shifted by two SHIFT IF TRUE equations"),
+])
+def test_shift_if_true_refusals_name_the_line(tmp_path, equation, message):
+    from smartspec_dsl.passes.pipeline import lower
+    text = SHIFT.split("c: x")[0] + equation + " ~~|\n"
+    with pytest.raises(ModelError, match=r"m.mdl:\d+:\d+: " + __import__("re").escape(message)):
+        lower(parse_model(text + CONTROL, "m.mdl"))

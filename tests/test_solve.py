@@ -13,11 +13,13 @@ Each distinct model costs one Numba compile: the cases share two models."""
 from __future__ import annotations
 
 import hashlib
+import math
 
 import numpy as np
 import pytest
 
 import smartspec_dsl
+from smartspec_dsl import ir
 from smartspec_dsl.errors import AlgebraicLoop, ModelError, UnsupportedFeature
 
 T = np.arange(0.0, 5.0)
@@ -59,8 +61,18 @@ SOLVED = _eqs(
     "v[R] = FIND ZERO(1, zv[R], 1, 1, ELMCOUNT(R), 0, 1e-12, 50, 0)",
     "zv[r1] = v[r1] + v[r2] - 3 - Time",
     "zv[r2] = v[r1] - v[r2] - 1",
+    # one loop per element (the kernel re-rolls the three blocks into one loop): s = 2 k / 3
+    "Q: (q1-q3)",
+    "kq[Q] = 3, 6, 9",
+    "s[Q] = SIMULTANEOUS(kq[Q] - s[Q] / 2, 0)",
     # SIMULTANEOUS on no loop is its expression
     "alone = SIMULTANEOUS(Time * 2, 5)",
+    # INTERNAL RATE OF RETURN: 100 invested at time 0 (or 1), 60 a unit of time from time 0
+    "cash = 60",
+    "irr = INTERNAL RATE OF RETURN(cash, 1, -100, 0)",
+    "irr two = INTERNAL RATE OF RETURN(cash, 2, -100, 0)",
+    "irr late = INTERNAL RATE OF RETURN(cash, 1, -100, 1)",
+    "irr none = INTERNAL RATE OF RETURN(cash, 1, 0, 0)",
 )
 
 
@@ -72,9 +84,25 @@ def solved(tmp_path_factory):
     assert fast.tier == "interpreter", model.interpreter_unsupported
     ref = model.run(tier="compiled")
     assert ref.tier == "compiled"
-    return fast, ref
+    return fast, ref, model
 
 
+def _polynomial_rate(periods: int) -> float:
+    """The rate of -100 + 60 (d + d^2 + ... + d^periods) = 0 by numpy's roots: the one
+    positive real d."""
+    coefficients = [60.0] * periods + [-100.0]   # d^periods ... d^1, d^0
+    d = [x.real for x in np.roots(coefficients) if abs(x.imag) < 1e-12 and x.real > 0]
+    assert len(d) == 1
+    return 1 / d[0] - 1
+
+
+def _rate(a, b, c):
+    """The rate r of a + b d + c d^2 = 0, d = 1 / (1 + r), from the positive root d."""
+    d = (-b + math.sqrt(b * b - 4 * a * c)) / (2 * c) if c else -a / b
+    return 1 / d - 1
+
+
+NA = ir.NA_VALUE
 CASES = {
     "x": np.full(5, 20 / 3),
     "w": np.ones(5),
@@ -88,19 +116,50 @@ CASES = {
     "v[r1]": (4 + T) / 2,
     "v[r2]": (2 + T) / 2,
     "alone": 2 * T,
+    "s[q1]": np.full(5, 2.0),
+    "s[q2]": np.full(5, 4.0),
+    "s[q3]": np.full(5, 6.0),
+    # by hand: a value at time t holds the flows of the steps before t; fiscal period k's flows
+    # count at its end, discounted k + 1 periods; init at time it, (it - INITIAL TIME) / fisc.
+    # fisc 1: -100 + 60 d = 0; -100 + 60 d + 60 d^2 = 0; then cubic and quartic (numpy's roots)
+    "irr": [NA, _rate(-100, 60, 0), _rate(-100, 60, 60), *(_polynomial_rate(k) for k in (3, 4))],
+    # fisc 2: the flows of times 0 and 1 make period 0, of 2 and 3 period 1
+    "irr two": [NA, _rate(-100, 60, 0), _rate(-100, 120, 0), _rate(-100, 120, 60), _rate(-100, 120, 120)],
+    # init at time 1, one period after the start: -100 d + 60 d (no rate: :NA:), -100 d + 60 d + 60 d^2;
+    # then d (-40 + 60 d + 60 d^2): the rate 1.19 (and later 1.39) is above 1, out of the range
+    # Vensim's help gives the result: :NA:
+    "irr late": [NA, NA, 0.5, NA, NA],
+    "irr none": np.full(5, NA),
 }
 
 
 @pytest.mark.parametrize("name", CASES)
 def test_solved_values_against_hand_derivations(solved, name):
-    fast, ref = solved
+    fast, ref, _ = solved
     np.testing.assert_allclose(ref[name], CASES[name], rtol=1e-9, atol=1e-12, err_msg=name)
     assert np.array_equal(fast[name], ref[name]), f"{name}: the tiers differ"
 
 
+def test_rk4_solves_the_loop_at_every_evaluation(solved):
+    """RK4 computes the auxiliaries four times a step: each time the block is solved, on
+    both tiers alike; y follows Time, whose sub-step values the solver sees."""
+    model = solved[2]
+    fast, ref = (model.run(method="rk4", tier=t) for t in ("interpreter", "compiled"))
+    np.testing.assert_array_equal(fast.values, ref.values)
+    np.testing.assert_allclose(ref["Total"], 20 / 3 * T, rtol=1e-12)
+    np.testing.assert_allclose(ref["y"], CASES["y"], rtol=1e-9)
+
+
+def test_a_rate_above_one_is_na(solved):
+    """Vensim's help: the rate "will always be in the range of -1 to +1"; at time 3 the only
+    root of irr late's -40 + 60 d + 60 d^2 is the rate 1.186 (by hand), so :NA:."""
+    assert _rate(-40, 60, 60) == pytest.approx(1.18614066, rel=1e-8)
+    assert solved[1]["irr late"][3] == NA
+
+
 def test_the_loop_holds_at_the_solution(solved):
     """Every member of a solved loop is consistent with the unknowns' final values."""
-    _, ref = solved
+    ref = solved[1]
     np.testing.assert_allclose(ref["a"], 3 - ref["y"] / 4 + T, rtol=1e-15)
     np.testing.assert_allclose(ref["b"], ref["y"] ** 2 / 100, rtol=1e-15)
     np.testing.assert_allclose(ref["zq"], 0.0, atol=1e-12)

@@ -200,11 +200,13 @@ def test_equation_errors_name_the_variable_at_its_place(tmp_path, capsys):
 
 def test_unsupported_elements_are_reported_where_they_are():
     conveyor = doc('<stock name="belt"><eqn>0</eqn><conveyor><len>3</len></conveyor></stock>')
-    with pytest.raises(UnsupportedFeature, match=r"m.xmile:5:1: 'belt' is a conveyor or queue"):
+    with pytest.raises(UnsupportedFeature, match=r"m.xmile:5:1: conveyor 'belt' has 0 outflows: leakage"):
         parse_xmile(conveyor.encode(), "m.xmile")
-    with pytest.raises(UnsupportedFeature, match=r"m.xmile:5:20: LOGNORMAL is not supported yet \(in the equation of 'a'"):
-        parse_xmile(doc('<aux name="a"><eqn>LOGNORMAL(1, 1)</eqn></aux>').encode(), "m.xmile")
-    with pytest.raises(UnsupportedFeature, match="RANK is not supported yet"):
+    with pytest.raises(UnsupportedFeature, match=r"m.xmile:5:1: 'line' is a queue, which is not supported"):
+        parse_xmile(doc('<stock name="line"><eqn>0</eqn><queue/></stock>').encode(), "m.xmile")
+    with pytest.raises(UnsupportedFeature, match=r"m.xmile:5:20: GEOMETRIC is not supported yet \(in the equation of 'a'"):
+        parse_xmile(doc('<aux name="a"><eqn>GEOMETRIC(0.5)</eqn></aux>').encode(), "m.xmile")
+    with pytest.raises(UnsupportedFeature, match="RANK takes an arrayed variable"):
         parse_xmile(doc('<aux name="a"><eqn>RANK(a, 1)</eqn></aux>').encode(), "m.xmile")
     with pytest.raises(UnsupportedFeature, match="function 'FOO'"):
         parse_xmile(doc('<aux name="a"><eqn>FOO(1)</eqn></aux>').encode(), "m.xmile")

@@ -29,6 +29,7 @@ from smartspec_dsl.backend.kernel_market import (find_market_price, demand_at_pr
     marketp, alloc_p)
 from smartspec_dsl.backend.kernel_queues import (conveyor_in, conveyor_out, parcels_size, profile_in, profile_out,
     queue_age, queue_attrib_in, queue_attrib_out, queue_in, queue_out)
+from smartspec_dsl.backend.kernel_finance import irr_in, irr_out
 
 from smartspec_dsl.backend.kernel_lib import (
     vector_rank, vector_sort_order, invert_matrix, allocate_available, allocate_by_priority,

@@ -36,6 +36,7 @@ from smartspec_dsl.backend.kernel_queues import (conveyor_in, conveyor_out, parc
                                                 queue_age, queue_attrib_in, queue_attrib_out, queue_in, queue_out)
 from smartspec_dsl.backend.kernel_market import (alloc_p, demand_at_price, find_market_price, marketp,
                                                  supply_at_price)
+from smartspec_dsl.backend.kernel_finance import irr_in, irr_out
 from smartspec_dsl.backend.kernel_solve import solve_more
 from smartspec_dsl.backend.tape import META, OPCODE, OPS, STEP_NOW
 
@@ -48,8 +49,9 @@ from smartspec_dsl.backend.tape import META, OPCODE, OPS, STEP_NOW
  VECTOR_SORT_ORDER, INVERT_MATRIX, ALLOCATE_AVAILABLE, ALLOCATE_BY_PRIORITY, FIND_MARKET_PRICE, DEMAND_AT_PRICE,
  SUPPLY_AT_PRICE, MARKETP, VECTOR_AT, VECTOR_SELECT, VECTOR_LOOKUP, RANDOM_UNIFORM,
  RANDOM_NORMAL, RANDOM_EXPONENTIAL, RANDOM_LOGNORMAL, RANDOM_TRIANGULAR, RANDOM_POISSON, RANDOM_GAMMA,
- RANDOM_BETA, RANDOM_WEIBULL, RANDOM_BINOMIAL, RANDOM_NEGATIVE_BINOMIAL, RANDOM_LOOKUP, SOLVE, JUMP) = range(len(OPS))
-assert OPCODE["RANDOM_LOOKUP"] == RANDOM_LOOKUP and OPCODE["LDP"] == LDP and OPCODE["JUMP"] == JUMP  # the table's order
+ RANDOM_BETA, RANDOM_WEIBULL, RANDOM_BINOMIAL, RANDOM_NEGATIVE_BINOMIAL, RANDOM_LOOKUP, SOLVE, JUMP, IRR_OUT,
+ IRR_IN) = range(len(OPS))
+assert OPCODE["RANDOM_LOOKUP"] == RANDOM_LOOKUP and OPCODE["LDP"] == LDP and OPCODE["IRR_IN"] == IRR_IN  # the order
 # instruction lengths by opcode
 LENGTH = np.array([2 + len(kinds) for kinds in OPS.values()], dtype=np.int64)
 (N_MEM, N_SLOTS, RATE_BASE, CONST_BASE, N_CONT, N_DISC, N_FIXED, DYNAMIC_CONTROL, DT_SLOT,
@@ -172,6 +174,13 @@ def execute(code, pc, end, m, p, tab, buf, bi, istep):
         elif op == JUMP:
             pc = code[pc + 2]
             continue
+        elif op == IRR_OUT:
+            j = code[pc + 2]
+            st(m, d, irr_out(buf, bi[2 * j], bi[2 * j + 1], istep, ld(m, code[pc + 3]), ld(m, code[pc + 4]),
+                             ld(m, code[pc + 5]), ld(m, code[pc + 6]), ld(m, code[pc + 7])))
+        elif op == IRR_IN:
+            j = code[pc + 2]
+            irr_in(buf, bi[2 * j], bi[2 * j + 1], istep, ld(m, code[pc + 3]), ld(m, code[pc + 4]), ld(m, code[pc + 5]))
         pc += LENGTH[op]
 
 

@@ -9,7 +9,7 @@ import numpy as np
 from numba import njit
 
 from ..ir import NA_VALUE as NA
-from .kernel_intrinsics import JIT
+from .kernel_intrinsics import JIT, float_bits
 from .kernel_lib import lookup, lookup_backward, lookup_extrapolate, lookup_forward
 
 
@@ -26,11 +26,37 @@ def lookup_invert(y, tab, off, n):
             if y1 == y0:
                 return tab[off + i]
             return tab[off + i] + (y - y0) * (tab[off + i + 1] - tab[off + i]) / (y1 - y0)
+    return tab[off + _nearest_y(y, tab, off, n)]
+
+
+@njit(**JIT)
+def _nearest_y(y, tab, off, n):
     best = 0
     for i in range(1, n):
-        if abs(tab[ys + i] - y) < abs(tab[ys + best] - y):
+        if abs(tab[off + n + i] - y) < abs(tab[off + n + best] - y):
             best = i
-    return tab[off + best]
+    return best
+
+
+@njit(**JIT)
+def lookup_invert_extrapolated(y, tab, off, n):
+    """lookup_invert, with a y beyond the table's range read on the end segment nearest to
+    it extended (VECTOR LOOKUP mode 8, "LOOKUP INVERT with extrapolation", Vensim help):
+    the x at which that segment's straight line reaches y; a flat end segment, which
+    reaches no other y, gives its end point's x, as lookup_invert does."""
+    ys = off + n
+    for i in range(n - 1):
+        y0, y1 = tab[ys + i], tab[ys + i + 1]
+        if (y0 <= y <= y1) or (y1 <= y <= y0):
+            return lookup_invert(y, tab, off, n)
+    best = _nearest_y(y, tab, off, n)
+    if n < 2 or (best != 0 and best != n - 1):
+        return tab[off + best]
+    i = 0 if best == 0 else n - 2
+    dy = tab[ys + i + 1] - tab[ys + i]
+    if dy == 0.0:
+        return tab[off + best]
+    return tab[off + best] + (y - tab[ys + best]) * (tab[off + i + 1] - tab[off + i]) / dy
 
 
 @njit(**JIT)
@@ -142,8 +168,10 @@ def vector_lookup(v, b, n, x, xmin, xmax, mode):
     y values of a lookup whose n points divide [xmin, xmax] evenly, read as mode says:
     0 lookup, 1 LOOKUP AREA from xmin, 2 LOOKUP BACKWARD, 3 LOOKUP EXTRAPOLATE,
     4 LOOKUP FORWARD, 5 LOOKUP INVERT, 6 LOOKUP SLOPE, 7 the area from xmin with the end
-    segments extended, 9 LOOKUP SLOPE extrapolated (the end segments' slopes beyond them).
-    Other modes (8, extrapolated inversion) give NaN."""
+    segments extended, 8 LOOKUP INVERT with the end segments extended, 9 LOOKUP SLOPE
+    extrapolated (the end segments' slopes beyond them). Another mode gives NaN (a mode
+    known before the run is checked when the model is built; the run's NaN watch reports
+    one computed during it)."""
     tab = np.empty(2 * n)
     for k in range(n):
         tab[k] = xmin + k * (xmax - xmin) / (n - 1)
@@ -163,6 +191,8 @@ def vector_lookup(v, b, n, x, xmin, xmax, mode):
         return lookup_forward(x, tab, 0, n)
     if m == 5:
         return lookup_invert(x, tab, 0, n)
+    if m == 8:
+        return lookup_invert_extrapolated(x, tab, 0, n)
     if m == 6 or m == 9:
         return lookup_slope(x, 0.0 if m == 6 else 1.0, tab, 0, n)
     if m == 7:
@@ -318,20 +348,21 @@ def check_finite_skipping(v, n, s, skip, saved):
     """check_finite at the `saved`-th save, but after the first one without the slots
     skip[0] to skip[1] - 1: a generated kernel skips its constants (set once, before the
     first save, and a run refuses any that is not finite), so a model with few variables
-    and many constants, saved at every step, pays for its time-varying values only. The scan reads the values' exponent bits as integers,
-    which the compiler vectorises (a float sum would have to be added in order); World3 has
-    about 1,000 values and 201 saves."""
+    and many constants, saved at every step, pays for its time-varying values only. The scan reads
+    the values' exponent bits as integers, which the compiler vectorises (a float sum would have
+    to be added in order); World3 has about 1,000 values and 201 saves. The bits come from a
+    bitcast of each value: a view of v as integers is an array made on every call, which cost
+    the teacup's trajectory sweep a third of its speed."""
     if v[s + 2] != math.inf:
         return
     lo, hi = skip
     if saved == 1:
         hi = lo
-    bits = v[:n].view(np.int64)
     worst = 0
     for i in range(1, lo):
-        worst = max(worst, bits[i] & _EXPONENT)
+        worst = max(worst, float_bits(v[i]) & _EXPONENT)
     for i in range(hi, n):
-        worst = max(worst, bits[i] & _EXPONENT)
+        worst = max(worst, float_bits(v[i]) & _EXPONENT)
     if worst != _EXPONENT:
         return
     for i in range(1, n):

@@ -222,3 +222,15 @@ def fstep(typingctx, t, height, start):
         t, h, s = args
         return builder.select(builder.fcmp_ordered(">", t, s), h, _zero(builder, h))
     return _F(_F, _F, _F), codegen
+
+
+@intrinsic
+def float_bits(typingctx, x):
+    """The bits of the float64 x as an int64 (a bitcast, no memory): what a view of the
+    state vector as integers gives, without the array that view makes on every call."""
+    if x != _F:
+        return None
+
+    def codegen(context, builder, sig, args):
+        return builder.bitcast(args[0], context.get_value_type(_t.int64))
+    return _t.int64(_F), codegen

@@ -153,17 +153,22 @@ def supply_at_price(v, b, m, price):
 
 @njit(**JIT)
 def marketp(v, b, m, width, supply):
-    """MARKETP: requests v[b:b+n], priorities v[b+n:b+2n]. The market priority at which
-    ALLOCATE BY PRIORITY's rectangular profiles of that width share the supply out (help,
-    "MARKETP": ALLOC P at it gives ALLOCATE BY PRIORITY's allocations). When the supply
-    covers every request, the highest priority at which each gets all it asks for (the
-    lowest priority - width / 2); when there is no supply, the lowest at which none gets
-    anything (the highest priority + width / 2): the help leaves both open."""
-    n = m // 2
-    if not width > 0.0:
+    """MARKETP: v[b] the size, how many requesters take part (a whole number from 1 to the n
+    given), then n requests v[b+1:b+1+n] and their n priorities. The market priority at which
+    ALLOCATE BY PRIORITY's rectangular profiles of that width share the supply out among the
+    first `size` requesters (help, "MARKETP": ALLOC P at it gives ALLOCATE BY PRIORITY's
+    allocations). When the supply covers every request, the highest priority at which each
+    gets all it asks for (the lowest priority - width / 2); when there is no supply, the
+    lowest at which none gets anything (the highest priority + width / 2): the help leaves
+    both open. NaN for an invalid input (a size that is not one of 1..n, a width that is not
+    positive, a negative request)."""
+    every = (m - 1) // 2
+    size = v[b]
+    if not width > 0.0 or not (size == math.floor(size) and 1.0 <= size <= every):
         return math.nan
-    q = v[b:b + n].copy()
-    prio = v[b + n:b + m].copy()
+    n = int(size)
+    q = v[b + 1:b + 1 + n].copy()
+    prio = v[b + 1 + every:b + 1 + every + n].copy()
     out = np.empty(n)
     x = allocate(q, np.full(n, 1.0), prio, np.full(n, width), supply, out)
     if not math.isnan(x) or (n > 0 and math.isnan(out[0])):

@@ -65,6 +65,8 @@ OPS: dict[str, str] = {
     # a loop solved within the step (kernel_solve): `while solve_more(v, B, k)` is SOLVE (the
     # block's state at B, k unknowns, where to go once solved), its body, JUMP back to SOLVE
     "SOLVE": "iii", "JUMP": "i",
+    # INTERNAL RATE OF RETURN (kernel_finance): the buffer region j, then the values
+    "IRR_OUT": "iaaaaa", "IRR_IN": "iaaa",
 }
 OPCODE = {name: k for k, name in enumerate(OPS)}
 STEP_NOW = -2          # a random draw's step operand: the step being computed
@@ -84,7 +86,8 @@ _VALUE_CALLS = {
 # `helper(v, ix(0), ix(0), ix(-1), ...)` while initialising (the interpreter's bi is 0 then)
 _PARCELS = {"conveyor_out": "CONVEYOR_OUT", "conveyor_in": "CONVEYOR_IN", "queue_out": "QUEUE_OUT",
             "queue_in": "QUEUE_IN", "queue_age": "QUEUE_AGE", "profile_out": "PROFILE_OUT",
-            "profile_in": "PROFILE_IN", "queue_attrib_out": "QUEUE_ATTRIB_OUT", "queue_attrib_in": "QUEUE_ATTRIB_IN"}
+            "profile_in": "PROFILE_IN", "queue_attrib_out": "QUEUE_ATTRIB_OUT", "queue_attrib_in": "QUEUE_ATTRIB_IN",
+            "irr_out": "IRR_OUT", "irr_in": "IRR_IN"}
 _LOOKUPS = {"lookup": "LOOKUP", "lookup_extrapolate": "LOOKUP_EXTRAPOLATE",
             "lookup_forward": "LOOKUP_FORWARD", "lookup_backward": "LOOKUP_BACKWARD",
             "lookup_invert": "LOOKUP_INVERT"}
@@ -314,9 +317,11 @@ class _Builder:
             return self.emit("MATERIAL_IN", [j, *self.values(args[4:], env)])
         if f in _PARCELS:
             j = self.buffer_index(args[1], env) if _name(args[0]) == "buf" else 0
-            n_tables = 2 if len(args) >= 7 and _name(args[-6]) == "tab" else 1
+            n_tables = 0     # the trailing profile tables (tab, tk(...), tk(...)): none, one or two
+            while len(args) >= 4 + 3 * (n_tables + 1) and _name(args[len(args) - 3 * (n_tables + 1)]) == "tab":
+                n_tables += 1
             tables = [self.table(args[len(args) - 3 * (t + 1):len(args) - 3 * t], env) for t in range(n_tables)]
-            return self.emit(_PARCELS[f], [j, *self.values(args[4:-3 * n_tables], env), *tables[::-1]])
+            return self.emit(_PARCELS[f], [j, *self.values(args[4:len(args) - 3 * n_tables], env), *tables[::-1]])
         raise self.unsupported(node)
 
     # -- statements ------------------------------------------------------------
@@ -356,7 +361,7 @@ class _Builder:
                     return
                 self.store(slot, value, env)
                 return
-            if f in ("watched", "material_in", "conveyor_in", "queue_in", "profile_in", "queue_attrib_in"):
+            if f in ("watched", "material_in", "conveyor_in", "queue_in", "profile_in", "queue_attrib_in", "irr_in"):
                 self.value(call, env)
                 self.top = self.acc_top
                 self.last = None

@@ -215,10 +215,25 @@ def _series_key(text: str) -> str:
     return f"{ir.canonical_name(name)}[{','.join(elements)}]"
 
 
-def _data_expr(table_name: str, keyword: str, pos) -> ir.Expr:
+# how close Time must come to a :RAW: series' point to take its value, in TIME STEPs: an
+# exact match up to the rounding of Time (INITIAL TIME + k TIME STEP)
+RAW_MATCH = 1e-6
+
+
+def _data_expr(table_name: str, keyword: str, pos, times_name: str = "") -> ir.Expr:
+    """A data variable's value from its table (a hidden lookup of Time), as its keyword
+    says; :RAW: also reads `times_name`, the table of its points' times."""
     ref = ir.Ref(table_name, (), pos)
     time = ir.Ref(ir.TIME, (), pos)
-    if keyword in ("HOLD BACKWARD", "RAW"):
+    if keyword == "RAW":
+        # Vensim's help ("Keywords"): ":RAW: marks data as raw so :NA: is reported for missing
+        # values": the value of a point at its time, :NA: between points and beyond the ends
+        last_time = ir.Call("LOOKUP BACKWARD", (ir.Ref(times_name, (), pos), time), pos)
+        on_point = ir.BinOp("<=", ir.Call("ABS", (ir.BinOp("-", time, last_time),), pos),
+                            ir.BinOp("*", ir.Num(RAW_MATCH), ir.Ref("time step", (), pos)))
+        return ir.Call("IF THEN ELSE", (on_point, ir.Call("LOOKUP BACKWARD", (ref, time), pos),
+                                        ir.Num(ir.NA_VALUE)), pos)
+    if keyword == "HOLD BACKWARD":
         return ir.Call("LOOKUP BACKWARD", (ref, time), pos)
     if keyword == "LOOK FORWARD":
         return ir.Call("LOOKUP FORWARD", (ref, time), pos)
@@ -260,9 +275,9 @@ def resolve_external(model: ir.Model, data_dir: str | Path | None = None,
         combos = [c for c in itertools.product(*options) if c not in excluded]
         return combos, [len(o) for o in options]
 
-    def table_var(owner: str, elements, table: ir.LookupTable, pos) -> str:
-        name = f"{owner}{'[' + ','.join(elements) + ']' if elements else ''} #data"
-        shown = f"{owner}{'[' + ','.join(elements) + ']' if elements else ''} (its data)"
+    def table_var(owner: str, elements, table: ir.LookupTable, pos, what: str = "data") -> str:
+        name = f"{owner}{'[' + ','.join(elements) + ']' if elements else ''} #{what}"
+        shown = f"{owner}{'[' + ','.join(elements) + ']' if elements else ''} (its {what})"
         hidden[name] = ir.Variable(name, shown, ir.Kind.LOOKUP, lookup=table, pos=pos, hidden=True)
         return name
 
@@ -308,7 +323,9 @@ def resolve_external(model: ir.Model, data_dir: str | Path | None = None,
                 kinds.add(ir.Kind.AUXILIARY)
                 for combo, table in zip(combos, tables):
                     tname = table_var(name, combo, table, d.pos)
-                    new_defs.append(ir.Definition(combo, (), "=", _data_expr(tname, d.keyword, d.pos),
+                    times = table_var(name, combo, ir.LookupTable(table.xs, table.xs), d.pos, "data times") \
+                        if d.keyword == "RAW" else ""
+                    new_defs.append(ir.Definition(combo, (), "=", _data_expr(tname, d.keyword, d.pos, times),
                                                   (), None, d.pos))
         subscripted = any(d.subscripts for d in defs)
         kind = ir.Kind.AUXILIARY

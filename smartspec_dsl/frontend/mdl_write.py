@@ -120,11 +120,13 @@ def write_mdl(model: ir.Model) -> str:
         out.append(f"{{ the source asked for {model.method.upper()} integration: "
                    f"run with --method {model.method} }}\n")
     for r in model.subscript_ranges.values():
-        if r.mapping or not r.elements:
+        # a positional mapping (`sub: a, b -> target`) is written; listed ones and aliases are not
+        if not r.elements or any(r.mapping_elements) or len(r.mapping) > 1:
             raise UnsupportedFeature(f"{r.pos or model.source}: subscript range '{r.name}' has a mapping "
                                      "or is an alias; writing those is not supported")
         elems = ", ".join(_name(d) for d in (r.display or r.elements))
-        out.append(f"{_name(r.name)}: {elems}\n\t~\t\n\t~\t\n\t|\n")
+        onto = f" -> {_name(r.mapping[0])}" if r.mapping else ""
+        out.append(f"{_name(r.name)}: {elems}{onto}\n\t~\t\n\t~\t\n\t|\n")
     for var in model.variables.values():
         if var.name == ir.TIME:
             continue

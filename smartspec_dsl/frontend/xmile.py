@@ -9,7 +9,8 @@ ypts, type continuous / extrapolate / discrete), apply-to-all and
 per-element array equations, units, documentation, modules (`<module>`
 with `<connect>`, also as Stella writes them), flattened into one model whose
 names carry the module path (`hares.births`), and macros (`<macro>`: parameters
-with defaults, variables of their own) as the IR's macros. Conveyors, queues,
+with defaults, variables of their own) as the IR's macros, and conveyors that
+Vensim's DELAY CONVEYOR can run (xmile_conveyors.py). Other conveyors, queues,
 ovens and macros with their own <sim_specs> are reported as unsupported,
 located at their element.
 """
@@ -18,15 +19,16 @@ from __future__ import annotations
 import itertools
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .. import ir
 from ..errors import ModelError, UnsupportedFeature
 from ..files import read_regular_file
 from .xmile_builtins import Context, translate
+from .xmile_conveyors import conveyor_call, conveyor_output, discrete_kind, flat_profile
 from .xmile_expr import display_name, parse_equation, xmile_name
-from .xmile_stocks import limit_outflows, left_for, non_negative, stock_rate
+from .xmile_stocks import flow_refs, limit_outflows, left_for, non_negative, stock_rate
 from .xmile_xml import Node, read_xml
 
 CONTROL_DISPLAY = {"initial time": "INITIAL TIME", "final time": "FINAL TIME",
@@ -57,6 +59,9 @@ class _Build:
     # outflow -> (the non-negative stock it alone drains, the outflows served before it,
     # the stock's inflows counted as available)
     limits: dict = field(default_factory=dict)
+    conveyors: dict = field(default_factory=dict)   # a conveyor's output flow -> the conveyor
+    subranges: dict = field(default_factory=dict)   # ranges A[1:3] make (xmile_arrays.Context)
+    mappings: dict = field(default_factory=dict)
 
 
 def _numbers(node: Node, what: str) -> list[float]:
@@ -183,10 +188,8 @@ def _instantiate(b: _Build, model: Node, prefix: str, seen: tuple[str, ...]) -> 
     variables = model.find("variables")
     # STELLA 10's XMILE drafts put the variables straight in <model>
     for node in variables.children if variables is not None else model.children:
-        if node.tag in ("conveyor", "queue", "oven") or (node.tag == "stock" and (
-                node.find("conveyor") is not None or node.find("queue") is not None)):
-            raise UnsupportedFeature(f"{node.pos}: '{node.attrs.get('name', node.tag)}' is a "
-                                     "conveyor or queue, which are not supported")
+        if discrete_kind(node) and node.tag != "stock":
+            conveyor_output(node, prefix)   # refused, located
         if node.tag == "module":
             _module(b, node, prefix, seen)
         elif node.tag in VARIABLE_TAGS:
@@ -198,6 +201,8 @@ def _instantiate(b: _Build, model: Node, prefix: str, seen: tuple[str, ...]) -> 
                 raise ModelError(f"{node.pos}: '{display_name(raw)}' is defined twice "
                                  f"(first at {b.vars[name].node.pos})")
             b.vars[name] = _Var(node, name, prefix + display_name(raw), prefix, _var_dims(node, b))
+            if discrete_kind(node):
+                b.conveyors[conveyor_output(node, prefix)] = name
 
 
 def _module(b: _Build, node: Node, prefix: str, seen: tuple[str, ...]) -> None:
@@ -326,6 +331,8 @@ def _variable(b: _Build, v: _Var, ctx: Context, new: dict) -> ir.Variable:
     units = (node.child_text("units") or "").strip()
     doc = (node.child_text("doc") or "").strip()
     pos = node.pos
+    if v.name in b.conveyors:
+        return _conveyor_output(b, v, ctx, new)
     if v.alias is not None:  # a module input: the connected value, element by element
         expr = ir.Ref(v.alias.name, tuple(v.dims), v.alias.pos) if v.dims else v.alias
         defs = (ir.Definition(tuple(v.dims), (), "=", expr, pos=pos),) if v.dims else ()
@@ -341,7 +348,7 @@ def _variable(b: _Build, v: _Var, ctx: Context, new: dict) -> ir.Variable:
             if s not in b.dims[d] and s != d:
                 raise ModelError(f"{part.pos}: '{s}' is not an element of dimension '{d}' "
                                  f"(in '{v.display}')")
-        values.append((subs, part, _definition(b, v, part, ctx, new, subs)))
+        values.append((subs, part, _definition(b, v, part, replace(ctx, subs=subs), new, subs)))
     kind = ir.Kind.AUXILIARY
     if node.tag == "stock":
         kind = ir.Kind.STOCK
@@ -382,6 +389,25 @@ def _variable(b: _Build, v: _Var, ctx: Context, new: dict) -> ir.Variable:
             expr = d0.expr
     return ir.Variable(v.name, v.display, kind, expr=expr, initial=initial, lookup=lookup,
                        units=units, comment=doc, pos=pos, dims=v.dims, definitions=tuple(defs))
+
+
+def _conveyor_output(b: _Build, v: _Var, ctx: Context, new: dict) -> ir.Variable:
+    """The output flow of a conveyor (xmile_conveyors.py): DELAY CONVEYOR of its inflows."""
+    stock = b.vars[b.conveyors[v.name]]
+    if v.node.tag != "flow" or v.dims != stock.dims:
+        raise UnsupportedFeature(f"{v.node.pos}: '{v.display}', the output of conveyor '{stock.display}', "
+                                 "must be a flow over the conveyor's dimensions")
+    sctx = replace(ctx, owner=stock.display, owner_dims=stock.dims, owner_name=stock.name, subs=stock.dims)
+    node = stock.node
+    length = _equation(b, stock, node.find("conveyor").find("len"), sctx)
+    initial = _equation(b, stock, node.find("eqn"), sctx)
+    profile = f"{stock.name} #profile"
+    new[profile] = flat_profile(profile, stock.display, node.pos)
+    expr = conveyor_call(flow_refs(b, stock, "inflow", stock.dims), length, initial, profile, v.node.pos)
+    units, doc = ((v.node.child_text(t) or "").strip() for t in ("units", "doc"))
+    return ir.Variable(v.name, v.display, ir.Kind.FLOW, expr=None if v.dims else expr, units=units,
+                       comment=doc, pos=v.node.pos, dims=v.dims,
+                       definitions=(ir.Definition(v.dims, (), "=", expr, pos=v.node.pos),))
 
 
 _NUMBER_LIST = re.compile(r"^\s*[-+]?[\d.][\d.eE+-]*(\s*[,;]\s*[-+]?[\d.][\d.eE+-]*)+\s*;?\s*$")
@@ -459,7 +485,8 @@ def parse_xmile(data: bytes, filename: str = "<model>") -> ir.Model:
     macros = {name: _macro(b, m, signatures) for name, m in zip(signatures, root.findall("macro"))}
     variables = _translate_all(b, b.vars, {}, signatures)
     _controls(b, specs, variables)
-    ranges = {d: ir.SubscriptRange(d, els, (), None, b.written[d]) for d, els in b.dims.items()}
+    ranges = {d: ir.SubscriptRange(d, els, (b.mappings[d],) if d in b.mappings else (), None,
+                                   b.written.get(d, els)) for d, els in b.dims.items()}
     return ir.Model(filename, variables, ranges, macros, method=method, notices=tuple(b.notices))
 
 
@@ -473,10 +500,15 @@ def _translate_all(b: _Build, found: dict[str, _Var], params: dict,
                or (v.node.find("gf") is not None and v.node.find("eqn") is None)}
     # a graphical function with an input can be called with another too: name(x)
     tables = {n: table_name(n) for n, v in found.items() if n not in lookups and _has_gf(v.node)}
+    # a graphical function's y values as written, which g[3] and MIN(g) read (section 3.7.1.3)
+    points = {n: tuple(_numbers(gf.find("ypts"), "ypts")) for n in lookups if not found[n].dims
+              for gf in [found[n].node if found[n].node.tag == "gf" else found[n].node.find("gf")]
+              if gf.find("ypts") is not None}
     variables: dict[str, ir.Variable] = {}
     new: dict[str, ir.Variable] = {}
     for name, v in found.items():
-        ctx = Context(b.dims, var_dims, lookups, v.display, v.dims, name, signatures, invalid, tables)
+        ctx = Context(b.dims, var_dims, lookups, v.display, v.dims, name, signatures, invalid, tables, new,
+                      subranges=b.subranges, mappings=b.mappings, notices=b.notices, points=points)
         variables[name] = _variable(b, v, ctx, new)
     variables.update(new)
     return variables

@@ -1,18 +1,22 @@
 """XMILE names and subscripts resolved against the model (XMILE 1.0, section 3.7.1):
 the clock's names, SELF, `Dim.elem` outside brackets (the element's position), '*'
-(a dimension reduced over, Vensim's '!'), positions, the transposition ' and `@n`
-positions (bound by dimension name), and a subscript computed when the model runs
-(`x[i + 1]`, `x[i]` for a scalar i): an element pick, Vensim's VECTOR ELM MAP, 0
-outside the dimension.
+(a dimension reduced over, Vensim's '!'), positions, ranges `A[1:3]` (a subrange,
+reduced over within an array function, mapped onto the equation's dimension outside
+one), the transposition ' and `@n` positions (bound by dimension name), a subscript
+computed when the model runs (`x[i + 1]`, `x[i]` for a scalar i: an element pick,
+Vensim's VECTOR ELM MAP, 0 outside the dimension), a flat index `A(10)`, a graphical
+function's points `g[3]`; and the array functions that need the elements one by one
+(RANK), and `once`, which keeps a random draw a rewrite uses twice in one place.
 """
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 
 from .. import ir
 from ..errors import ModelError, UnsupportedFeature
-from .xmile_expr import COMPUTED, INDEX, POSITION, WILDCARD
+from .xmile_expr import COMPUTED, INDEX, POSITION, RANGE, WILDCARD
 
 # XMILE names of the simulation's clock and controls -> the IR's names
 CLOCK = {"time": ir.TIME, "dt": "time step", "starttime": "initial time", "stoptime": "final time"}
@@ -30,6 +34,12 @@ class Context:
     macros: dict = field(default_factory=dict)    # macro -> (parameters, their default or None)
     invalid_index: float = 0.0                    # a computed position outside its dimension
     tables: dict = field(default_factory=dict)    # variable with a graphical function -> its table
+    hidden: dict | None = None                    # where hidden auxiliaries go (None: none allowed)
+    subs: tuple[str, ...] = ()                    # the subscripts of the definition being translated
+    subranges: dict = field(default_factory=dict)  # a range's dimension -> (its dimension, first, last)
+    mappings: dict = field(default_factory=dict)   # a range read element by element -> the one it maps to
+    notices: list = field(default_factory=list)    # the model's notices (ir.Model.notices)
+    points: dict = field(default_factory=dict)     # graphical function -> its y values as written
 
 
 def num(x: float) -> ir.Num:
@@ -103,6 +113,14 @@ def resolve_ref(r: ir.Ref, ctx: Context) -> ir.Expr:
             return num(math.inf)
         return r
     dims = ctx.var_dims[r.name]
+    if r.subscripts and r.name in ctx.lookups and not dims:
+        # g[3]: the y value of the graphical function's third point (XMILE 1.0, 3.7.1.3), 0 past its end
+        ys = ctx.points.get(r.name, ())
+        if len(r.subscripts) != 1 or not r.subscripts[0].startswith(INDEX) or RANGE in r.subscripts[0] or not ys:
+            raise UnsupportedFeature(f"{r.pos}: '{r.name}' is a graphical function: only one of its points, "
+                                     f"by position ('{r.name}[3]'), can be read so (in the equation of '{ctx.owner}')")
+        k = int(r.subscripts[0][1:])
+        return num(ys[k - 1] if k <= len(ys) else ctx.invalid_index)
     if len(r.subscripts) not in (0, len(dims)):
         raise ModelError(f"{r.pos}: '{r.name}' has {len(dims)} dimension(s), used with "
                          f"{len(r.subscripts)} subscript(s) in the equation of '{ctx.owner}'")
@@ -130,6 +148,8 @@ def resolve_ref(r: ir.Ref, ctx: Context) -> ir.Expr:
                 raise ModelError(f"{r.pos}: '{s[2:]}' in '{r.name}[*:{s[2:]}]' is not a dimension "
                                  f"(in the equation of '{ctx.owner}')")
             subs.append(s[2:] + "!")
+        elif RANGE in s:
+            subs.append(_subrange(s, dim, r, ctx) + "!")
         elif s.startswith(INDEX):
             k = int(s[1:])
             elements = ctx.dims.get(dim, ())
@@ -142,6 +162,62 @@ def resolve_ref(r: ir.Ref, ctx: Context) -> ir.Expr:
     out = ir.Ref(r.name, tuple(subs), r.pos)
     # with expressions among the subscripts, the COMPUTED_INDEX call around makes the pick
     return computed_index(out, [], ctx) if computed and COMPUTED not in r.subscripts else out
+
+
+def _subrange(s: str, dim: str, r: ir.Ref, ctx: Context) -> str:
+    """The dimension of the range 'first:last' of `dim` (section 3.7.1.2: positions or
+    element names, the first three elements for 1:3 even when they have names): `dim`
+    itself when it spans it all, else a subrange of it added to the model's dimensions,
+    reduced over as '*' is within an array function (`range_onto` reads it elsewhere)."""
+    elements = ctx.dims[dim]
+    at = []
+    for end in s.split(RANGE):
+        k = int(end[1:]) - 1 if end.startswith(INDEX) else (elements.index(end) if end in elements else -1)
+        if not 0 <= k < len(elements):
+            raise ModelError(f"{r.pos}: '{end.lstrip(INDEX)}' in the range [{s.replace(INDEX, '')}] of "
+                             f"'{r.name}' is not an element or position of dimension '{dim}' "
+                             f"(in the equation of '{ctx.owner}')")
+        at.append(k)
+    first, last = at
+    if last < first:
+        raise ModelError(f"{r.pos}: the range [{s.replace(INDEX, '')}] of '{r.name}' is empty "
+                         f"(in the equation of '{ctx.owner}')")
+    if (first, last) == (0, len(elements) - 1):
+        return dim
+    name = f"{dim} {elements[first]} to {elements[last]}"
+    ctx.dims.setdefault(name, elements[first:last + 1])
+    ctx.subranges[name] = (dim, first, last)
+    return name
+
+
+def range_onto(sub: str, r: ir.Ref, ctx: Context) -> str:
+    """A range (or '*') of `r` outside an array function, in an apply-to-all equation (section
+    3.7.1.2): read element by element along the equation's own dimension, the one it spans
+    (or else the one `r` does not name), truncated or extended (with the next elements of
+    the same dimension, and a notice) to that dimension's size: a subrange mapped onto it."""
+    parent, first, last = ctx.subranges.get(sub) or (sub, 0, len(ctx.dims[sub]) - 1)
+    named = {s for s in r.subscripts if s in ctx.dims}
+    free = [d for d in ctx.owner_dims if d not in named]
+    onto = parent if parent in ctx.owner_dims else (free[0] if len(free) == 1 else None)
+    shown = f"'{r.name}[...]'"
+    if onto is None:
+        raise UnsupportedFeature(f"{r.pos}: {shown} has a range or '*' outside an array function, and "
+                                 f"'{ctx.owner}' has no one dimension to read it along (in the equation "
+                                 f"of '{ctx.owner}')")
+    elements, n = ctx.dims[parent], len(ctx.dims[onto])
+    if first + n > len(elements):
+        raise UnsupportedFeature(f"{r.pos}: {shown}'s range, read along '{onto}' ({n} elements), runs past "
+                                 f"the end of '{parent}' (in the equation of '{ctx.owner}')")
+    if n != last - first + 1:
+        ctx.notices.append(f"{r.pos}: the range of {shown} has {last - first + 1} elements, "
+                           f"{'truncated' if n < last - first + 1 else 'extended'} to the {n} of '{onto}' "
+                           f"(in the equation of '{ctx.owner}')")
+    if onto == parent and first == 0:
+        return onto
+    name = f"{parent} {elements[first]} to {elements[first + n - 1]} onto {onto}"
+    ctx.dims.setdefault(name, elements[first:first + n])
+    ctx.mappings[name] = onto
+    return name
 
 
 def _distinct_dimension(dims: tuple[str, ...], k: int, pos, ctx: Context) -> str:
@@ -206,3 +282,103 @@ def computed_index(ref: ir.Ref, positions: list[ir.Expr], ctx: Context) -> ir.Ex
         ok = ir.BinOp("and", ir.BinOp(">=", at, num(0.5)), ir.BinOp("<", at, num(len(ctx.dims[dim]) + 0.5)))
         inside = ok if inside is None else ir.BinOp("and", inside, ok)
     return ir.Call("IF THEN ELSE", (inside, pick, num(ctx.invalid_index)), ref.pos)
+
+
+def flat_index(name: str, n: ir.Expr, ctx: Context, pos) -> ir.Expr:
+    """`A(n)` for an arrayed variable A (XMILE 1.0, section 3.3, function calls): its n-th element
+    counted row-major over all its dimensions, from 1; 0 (or the file's invalid index
+    value) outside the array. Vensim's VECTOR ELM MAP from A's first element."""
+    dims = ctx.var_dims[name]
+    size = math.prod(len(ctx.dims[d]) for d in dims)
+    if isinstance(n, ir.Num):   # a number: the element itself, or nothing
+        k = math.floor(n.value + 0.5) - 1
+        if not 0 <= k < size:
+            return num(ctx.invalid_index)
+        return ir.Ref(name, next(itertools.islice(itertools.product(*(ctx.dims[d] for d in dims)), k, None)), pos)
+    n = once(n, ctx, pos)
+    first = ir.Ref(name, tuple(ctx.dims[d][0] for d in dims), pos)
+    pick = ir.Call("VECTOR ELM MAP", (first, ir.BinOp("-", n, num(1))), pos)
+    inside = ir.BinOp("and", ir.BinOp(">=", n, num(0.5)), ir.BinOp("<", n, num(size + 0.5)))
+    return ir.Call("IF THEN ELSE", (inside, pick, num(ctx.invalid_index)), pos)
+
+
+def has_draw(x: ir.Expr) -> bool:
+    """Whether `x` draws a random number: each copy of such an expression would draw its own."""
+    return any(isinstance(n, ir.Call) and n.func.startswith("RANDOM") for n in ir.walk(x))
+
+
+def once(x: ir.Expr, ctx: Context, pos) -> ir.Expr:
+    """`x` for a rewrite that uses it more than once: `x` itself, unless it draws random
+    numbers, which a copy would draw anew; then a hidden auxiliary holding it (over the
+    dimensions of the definition being translated), read wherever the rewrite needs it."""
+    if not has_draw(x):
+        return x
+    if ctx.hidden is None:
+        raise UnsupportedFeature(f"{pos}: a random draw inside a function that uses its argument "
+                                 f"twice is not supported here (in the equation of '{ctx.owner}')")
+    k = 1 + sum(n.startswith(f"{ctx.owner_name} #value") for n in ctx.hidden)
+    name = f"{ctx.owner_name} #value{k}"
+    dims = tuple(s for s in ctx.subs if s in ctx.dims)
+    ctx.hidden[name] = ir.Variable(name, f"a value in the equation of {ctx.owner}", ir.Kind.AUXILIARY,
+                                   expr=None if dims else x, pos=pos, hidden=True, dims=dims,
+                                   definitions=(ir.Definition(dims, (), "=", x, pos=pos),))
+    return ir.Ref(name, dims, pos)
+
+
+def elements_of(x: ir.Expr, ctx: Context, pos, what: str) -> list[ir.Ref]:
+    """The elements of the array `x` (a variable, whole or sliced) in row-major order, as
+    references: a dimension the equation's own variable spans stays bound to it, any
+    other ('*', a dimension reduced over, a range) is enumerated."""
+    if not (isinstance(x, ir.Ref) and ctx.var_dims.get(x.name)):
+        raise UnsupportedFeature(f"{pos}: {what} takes an arrayed variable here (in the equation of "
+                                 f"'{ctx.owner}')")
+    subs = x.subscripts or ctx.var_dims[x.name]
+    choices = []
+    for s in subs:
+        d = s[:-1] if s.endswith("!") else s
+        choices.append(ctx.dims[d] if d in ctx.dims and (s.endswith("!") or d not in ctx.owner_dims) else (s,))
+    return [ir.Ref(x.name, combo, x.pos) for combo in itertools.product(*choices)]
+
+
+def rank(a: ir.Expr, n: ir.Expr, b: ir.Expr | None, ctx: Context, pos) -> ir.Expr:
+    """RANK(A, n[, B]) (XMILE 1.0, 3.7.1.3): the (flat, row-major, from 1) index of A's element
+    of rank n in ascending order, ties broken by B's elements, then by position; 0 when no
+    element has that rank. Element i's rank is 1 + how many sort before it:
+    sum over j of (A_j < A_i) + (A_j = A_i)(tie broken for j)."""
+    xs = elements_of(a, ctx, pos, "RANK")
+    ys = elements_of(b, ctx, pos, "RANK") if b is not None else None
+    if ys is not None and len(ys) != len(xs):
+        raise ModelError(f"{pos}: RANK's two arrays have {len(xs)} and {len(ys)} elements "
+                         f"(in the equation of '{ctx.owner}')")
+    if len(xs) > MAX_RANKED:
+        raise UnsupportedFeature(f"{pos}: RANK of more than {MAX_RANKED} elements is not supported "
+                                 f"(in the equation of '{ctx.owner}')")
+
+    def test(cond):
+        return ir.Call("IF THEN ELSE", (cond, num(1), num(0)), pos)
+
+    n = once(n, ctx, pos)
+    terms = []
+    for i, xi in enumerate(xs):
+        before = [num(1)]
+        for j, xj in enumerate(xs):
+            if j == i:
+                continue
+            tie = ir.BinOp("=", xj, xi)
+            if ys is not None:
+                tie = ir.BinOp("and", tie, ir.BinOp("<" if j > i else "<=", ys[j], ys[i]))
+            first = ir.BinOp("<", xj, xi)
+            before.append(test(ir.BinOp("or", first, tie) if ys is not None or j < i else first))
+        terms.append(ir.BinOp("*", num(i + 1), test(ir.BinOp("=", balanced_sum(before), n))))
+    return balanced_sum(terms)
+
+
+def balanced_sum(terms: list[ir.Expr]) -> ir.Expr:
+    """terms[0] + terms[1] + ... as a balanced tree, so a long sum stays shallow."""
+    if len(terms) == 1:
+        return terms[0]
+    mid = len(terms) // 2
+    return ir.BinOp("+", balanced_sum(terms[:mid]), balanced_sum(terms[mid:]))
+
+
+MAX_RANKED = 100   # RANK's expression grows with the square of the array's size

@@ -9,17 +9,23 @@ values default to the input (DELAY, DELAYn, SMTHn) or to 0 (TREND, FORCST); PULS
 SAFEDIV(a, b, x) is Vensim's XIDZ; INIT is INITIAL; MIN and MAX of one array are
 Vensim's VMIN and VMAX; SUM, MEAN, SIZE and STDDEV reduce over an array's '*'
 dimensions; RANDOM, NORMAL, EXPRND and POISSON are the RANDOM functions with XMILE's
-arguments; a call of one of the file's macros keeps its name (passes/macros.py
-expands it), its left-out parameters given their defaults.
+arguments, LOGNORMAL the distribution's own mean and deviation; MAX(A, 0) mixes arrays
+and scalars; RANK is an explicit comparison of the array's elements; a call of one of
+the file's macros keeps its name (passes/macros.py expands it), its left-out
+parameters given their defaults; an array called with one argument, A(10), is its
+element at that flat index. Stella's own (STELLA, DISTRIBUTIONS): ROUND, SINWAVE,
+COSWAVE, HISTORY, GAMMALN, TRIANGULAR, BETA, BINOMIAL, WEIBULL.
 """
 from __future__ import annotations
 
 import math
 
 from .. import ir
+from ..ir.builtins import ARRAY
 from ..errors import ModelError, UnsupportedFeature
 from .xmile_arrays import (
-    Context, computed_index, count, num, ref, reducing, resolve_ref, size_of, transpose,
+    Context, computed_index, count, flat_index, num, once, range_onto, rank, ref, reducing, resolve_ref,
+    size_of, transpose,
 )
 from .xmile_expr import COMPUTED_INDEX, TRANSPOSE, xmile_name
 
@@ -61,15 +67,24 @@ def _trend(inp, avg_time, init, pos) -> ir.Expr:
     return ir.Call("ZIDZ", (ir.BinOp("-", inp, average), ir.BinOp("*", average, avg_time)), pos)
 
 
-# XMILE 1.0's statistical functions (section 3.5.5) each draw anew every DT; the
-# optional seed is our seed argument (0: the run's own stream). LOGNORMAL is left out:
-# the standard does not say whether its mean and standard deviation are the
-# distribution's or its logarithm's, and Stella's examples (LOGNORMAL(0, 1)) read
-# as the logarithm's. Stella's further distributions are not mapped yet.
-STATISTICAL = {"RANDOM", "UNIFORM", "NORMAL", "EXPRND", "POISSON"}
-NOT_YET = {"LOGNORMAL", "TRIANGULAR", "GAMMA", "BETA", "WEIBULL", "BINOMIAL", "NEGBINOMIAL", "GEOMETRIC",
-           "LOGISTIC", "PARETO", "INVNORM", "NORMALCDF", "MONTECARLO", "GAMMALN", "COMBINATIONS",
-           "PERMUTATIONS", "FACT", "RANK"}
+# XMILE 1.0's statistical functions (section 3.5.5) and Stella's each draw anew every DT;
+# the optional seed is our seed argument (0: the run's own stream). LOGNORMAL's mean and
+# standard deviation are the distribution's own (the standard's example: "LOGNORMAL(10, 1)
+# samples from a lognormal distribution with mean 10 and standard deviation 1").
+# Stella's distributions whose parameters have no counterpart among the RANDOM functions
+# (GAMMA with a shape below 1, NEGBINOMIAL, GEOMETRIC, LOGISTIC, PARETO) are refused.
+STATISTICAL = {"RANDOM", "UNIFORM", "NORMAL", "EXPRND", "POISSON", "LOGNORMAL", "TRIANGULAR", "BETA",
+               "BINOMIAL", "WEIBULL"}
+NOT_YET = {"GAMMA", "NEGBINOMIAL", "GEOMETRIC", "LOGISTIC", "PARETO", "INVNORM", "NORMALCDF", "MONTECARLO",
+           "COMBINATIONS", "PERMUTATIONS", "FACT"}
+
+
+# the array functions of a graphical function: over its y values (XMILE 1.0, 3.7.1.3: "MIN
+# should be able to be applied to a graphical function to find the minimum y-value")
+POINTS = {"MIN": min, "MAX": max, "SUM": math.fsum, "PROD": math.prod, "SIZE": len,
+          "MEAN": lambda ys: math.fsum(ys) / len(ys),
+          "STDDEV": lambda ys: math.sqrt(max(0.0, math.fsum(y * y for y in ys) / len(ys)
+                                             - (math.fsum(ys) / len(ys)) ** 2))}
 
 
 TABLE_FUNCTIONS = {"LOOKUPINV": "LOOKUP INVERT", "LOOKUP INVERT": "LOOKUP INVERT",
@@ -85,12 +100,88 @@ def _random(c: ir.Call, ctx: Context) -> ir.Expr:
     if f == "NORMAL":  # NORMAL(mean, standard deviation[, seed])
         a = _args(c, 2, 3, ctx)
         return ir.Call("RANDOM NORMAL", (num(-BIG), num(BIG), a[0], a[1], a[2] if len(a) > 2 else num(0)), pos)
+    if f in DISTRIBUTIONS:  # Stella's: (parameters..., [seed])
+        k, build = DISTRIBUTIONS[f]
+        a = _args(c, k, k + 1, ctx)
+        return ir.Call(*build(*a[:k], a[k] if len(a) > k else num(0)), pos)
     a = _args(c, 1, 2, ctx)
     seed = a[1] if len(a) > 1 else num(0)
     if f == "POISSON":  # POISSON(mean[, seed]): whole numbers 0, 1, 2, ...
         return ir.Call("RANDOM POISSON", (num(0), num(BIG), a[0], num(0), num(1), seed), pos)
     # EXPRND(mean[, seed]): exponential of that mean
     return ir.Call("RANDOM EXPONENTIAL", (num(0), num(BIG), num(0), a[0], seed), pos)
+
+
+DISTRIBUTIONS = {
+    # LOGNORMAL(mean, standard deviation): of the distribution itself, as RANDOM LOGNORMAL's
+    "LOGNORMAL": (2, lambda m, sd, seed: ("RANDOM LOGNORMAL", (num(0), num(BIG), m, sd, seed))),
+    # TRIANGULAR(lower bound, mode, upper bound)
+    "TRIANGULAR": (3, lambda lo, mode, hi, seed: ("RANDOM TRIANGULAR", (num(-BIG), num(BIG), lo, mode, hi, seed))),
+    # BETA(alpha, beta): on [0, 1]
+    "BETA": (2, lambda a, b, seed: ("RANDOM BETA", (num(-BIG), num(BIG), a, b, num(0), num(1), seed))),
+    # BINOMIAL(trials, probability): successes in that many trials
+    "BINOMIAL": (2, lambda n, p, seed: ("RANDOM BINOMIAL", (num(-BIG), num(BIG), p, n, num(0), num(1), seed))),
+    # WEIBULL(shape k, scale s): s (-ln U)^(1/k); RANDOM WEIBULL's has mean 1 before its stretch,
+    # so the stretch is s Gamma(1 + 1/k)
+    "WEIBULL": (2, lambda k, s, seed: ("RANDOM WEIBULL", (num(0), num(BIG), k, num(0), ir.BinOp(
+        "*", s, ir.Call("EXP", (ir.Call("GAMMA LN", (ir.BinOp("+", num(1), ir.BinOp("/", num(1), k)),), None),),
+                        None)), seed))),
+}
+
+
+def _spans_more(x: ir.Expr, ctx: Context) -> bool:
+    """Whether `x` names an array over a dimension the equation's own variable does not
+    span (so that a function of it reduces over that dimension)."""
+    return any(isinstance(n, ir.Ref) and ctx.var_dims.get(n.name) and any(
+        s.endswith("!") or (s in ctx.dims and s not in ctx.owner_dims) for s in n.subscripts)
+        for n in ir.walk(x))
+
+
+def _round(c: ir.Call, ctx: Context) -> ir.Expr:
+    """Stella's ROUND(x): the nearest integer, a half away from zero (ROUND(2.5) = 3,
+    ROUND(-2.5) = -3, as C's round and spreadsheets do)."""
+    (x,) = _args(c, 1, 1, ctx)
+    x, pos = once(x, ctx, c.pos), c.pos
+    up = ir.Call("INTEGER", (ir.BinOp("+", x, num(0.5)),), pos)
+    down = ir.BinOp("-", num(0), ir.Call("INTEGER", (ir.BinOp("-", num(0.5), x),), pos))  # never -0
+    return ir.Call("IF THEN ELSE", (ir.BinOp(">=", x, num(0)), up, down), pos)
+
+
+def _wave(c: ir.Call, ctx: Context) -> ir.Expr:
+    """Stella's SINWAVE(amplitude, period) and COSWAVE(amplitude, period): amplitude x
+    SIN (or COS) of 2 pi (TIME - STARTTIME) / period, a wave that starts with the run."""
+    amplitude, period = _args(c, 2, 2, ctx)
+    elapsed = ir.BinOp("-", ref(ir.TIME), ref("initial time"))
+    angle = ir.BinOp("/", ir.BinOp("*", num(2 * math.pi), elapsed), period)
+    return ir.BinOp("*", amplitude, ir.Call(c.func[:3], (angle,), c.pos))
+
+
+def _history(c: ir.Call, ctx: Context) -> ir.Expr:
+    """Stella's HISTORY(x, t): x's value at the earlier time t (at the TIME STEP nearest to
+    it), the value at the start for a time before it, the current value for a time not
+    before the current one: Vensim's DELAY INFORMATION of x by TIME - t."""
+    x, t = _args(c, 2, 2, ctx)
+    pos = c.pos
+    x, t = once(x, ctx, pos), once(t, ctx, pos)
+    now, dt = ref(ir.TIME), ref("time step")
+    # the initial value is read every step, so it is x's value at the start, not x
+    past = ir.Call("DELAY INFORMATION", (x, ir.BinOp("-", now, t), ir.Call("INITIAL", (x,), pos)), pos)
+    recent = ir.BinOp(">", t, ir.BinOp("-", now, ir.BinOp("/", dt, num(2))))
+    return ir.Call("IF THEN ELSE", (recent, x, past), pos)
+
+
+def _rank(c: ir.Call, ctx: Context) -> ir.Expr:
+    a = _args(c, 2, 3, ctx)
+    return rank(a[0], a[1], a[2] if len(a) > 2 else None, ctx, c.pos)
+
+
+def _gammaln(c: ir.Call, ctx: Context) -> ir.Expr:
+    return ir.Call("GAMMA LN", _args(c, 1, 1, ctx), c.pos)
+
+
+# Stella's builtins beyond XMILE 1.0's, and XMILE's RANK
+STELLA = {"ROUND": _round, "SINWAVE": _wave, "COSWAVE": _wave, "HISTORY": _history, "RANK": _rank,
+          "GAMMALN": _gammaln}
 
 
 def _stddev(x: ir.Expr, ctx: Context, pos) -> ir.Expr:
@@ -114,6 +205,9 @@ def _builtin(c: ir.Call, ctx: Context) -> ir.Expr:
         return ir.LookupCall(ctx.tables[name], x, pos, tuple(ctx.var_dims.get(name, ())))
     if name in ctx.macros:
         return _macro_call(c, name, ctx)
+    if ctx.var_dims.get(name):   # A(10): an array's element by its flat index
+        (n,) = _args(c, 1, 1, ctx)
+        return flat_index(name, n, ctx, pos)
     if f == TRANSPOSE:
         return transpose(c.args[0], ctx, pos)
     if f == COMPUTED_INDEX:
@@ -121,16 +215,23 @@ def _builtin(c: ir.Call, ctx: Context) -> ir.Expr:
         return computed_index(picked, positions, ctx)
     if f in SAME:
         return c
+    if f in POINTS and len(c.args) == 1 and isinstance(c.args[0], ir.Ref) and c.args[0].name in ctx.points \
+            and not c.args[0].subscripts:
+        return num(POINTS[f](ctx.points[c.args[0].name]))   # MIN(g): over a graphical function's y values
     if f in ("MIN", "MAX"):
         a = _args(c, 1, 2, ctx)
         if len(a) == 1:
             return ir.Call("V" + f, (reducing(a[0], ctx),), pos)
-        return c
+        # MAX(A, 0): the largest of A's elements and 0 (XMILE 1.0, 3.7.1.3: any mix of
+        # arrays and scalars); an array the equation's variable spans goes element by element
+        return ir.Call(f, tuple(ir.Call("V" + f, (reducing(x, ctx),), pos) if _spans_more(x, ctx) else x
+                                for x in a), pos)
     if f == "SAFEDIV":
         a = _args(c, 2, 3, ctx)
         return ir.Call("XIDZ", a, pos) if len(a) == 3 else ir.Call("ZIDZ", a, pos)
     if f == "INT":
         (x,) = _args(c, 1, 1, ctx)  # XMILE's INT rounds down; Vensim's INTEGER truncates
+        x = once(x, ctx, pos)
         trunc = ir.Call("INTEGER", (x,), pos)
         return ir.Call("IF THEN ELSE", (ir.BinOp(">", trunc, x), ir.BinOp("-", trunc, num(1)), trunc), pos)
     if f == "LOG10":
@@ -192,6 +293,8 @@ def _builtin(c: ir.Call, ctx: Context) -> ir.Expr:
         return ir.Call(TABLE_FUNCTIONS[spaced], (ir.Ref(held, table.subscripts, table.pos), *rest), pos)
     if f in STATISTICAL:
         return _random(c, ctx)
+    if f in STELLA:
+        return STELLA[f](c, ctx)
     if f == "STDDEV":
         (x,) = _args(c, 1, 1, ctx)
         return _stddev(x, ctx, pos)
@@ -241,4 +344,28 @@ def translate(e: ir.Expr, ctx: Context) -> ir.Expr:
         if isinstance(node, ir.Call):
             return _builtin(node, ctx)
         return node
-    return ir.map_expr(e, fix)
+    return _bind_ranges(ir.map_expr(e, fix), ctx)
+
+
+def _bind_ranges(e: ir.Expr, ctx: Context) -> ir.Expr:
+    """A range or '*' ('!' by now) outside an array function is read element by element
+    along the equation's dimension (`range_onto`); inside one it is reduced over."""
+    def outside(node):
+        stack = [node]
+        while stack:
+            n = stack.pop()
+            if isinstance(n, ir.Call) and n.func in ARRAY:
+                continue
+            if isinstance(n, ir.Ref) and any(s.endswith("!") for s in n.subscripts):
+                return True
+            stack.extend(ir.children(n))
+        return False
+
+    def bind(node):
+        if not outside(node):
+            return node
+        if isinstance(node, ir.Ref):
+            return ir.Ref(node.name, tuple(range_onto(s[:-1], node, ctx) if s.endswith("!") else s
+                                           for s in node.subscripts), node.pos)
+        return ir.with_children(node, [bind(k) for k in ir.children(node)])
+    return bind(e)

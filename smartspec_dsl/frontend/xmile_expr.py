@@ -16,7 +16,7 @@ import lark
 from lark import v_args
 
 from .. import ir
-from ..errors import ModelError, SourcePos, SyntaxErrorInModel
+from ..errors import ModelError, SourcePos, SyntaxErrorInModel, UnsupportedFeature
 from .expr_rules import ExprRules
 from .grammar import grammar_path
 
@@ -60,6 +60,7 @@ COMPUTED = "?"    # a position given by an expression, an argument of COMPUTED_I
 COMPUTED_INDEX = "@XMILE INDEX"
 POSITION = "@"    # '@1': the first dimension of the equation's own variable
 TRANSPOSE = "@XMILE TRANSPOSE"
+RANGE = ":"       # 'first:last', each a position ('#2') or an element's name
 
 
 @v_args(meta=True)
@@ -90,6 +91,19 @@ class _ToExpr(ExprRules):
     def dimension_wildcard(self, meta, children):
         # '*:SubA' (as converters write Vensim's SubA!): every element of that dimension
         return WILDCARD + ":" + xmile_name(children[0])
+
+    def subscript_range(self, meta, children):
+        # A[1:3], A[Boston:LA] (section 3.7.1.2): the elements from the first to the last
+        ends = []
+        for c in children:
+            if isinstance(c, ir.Num) and c.value == int(c.value) and c.value >= 1:
+                ends.append(f"{INDEX}{int(c.value)}")
+            elif isinstance(c, ir.Ref) and not c.subscripts:
+                ends.append(c.name.rsplit(".", 1)[-1])
+            else:
+                raise UnsupportedFeature(f"{self._pos(meta)}: a range's ends must be positions or "
+                                         "element names, not values computed when the model runs")
+        return RANGE.join(ends)
 
     def subscripts(self, meta, children):
         out = []

@@ -33,6 +33,7 @@ _RENAMED = {
     "DELAY FIXED": ("DELAY", (0, 1, 2)), "INITIAL": ("INIT", (0,)), "XIDZ": ("SAFEDIV", (0, 1, 2)),
     "ZIDZ": ("SAFEDIV", (0, 1)), "VMIN": ("MIN", (0,)), "VMAX": ("MAX", (0,)),
     "FORECAST": ("FORCST", (0, 1, 2)), "RANDOM UNIFORM": ("UNIFORM", (0, 1, 2)),
+    "GAMMA LN": ("GAMMALN", (0,)),
 }
 _CLOCK = {ir.TIME: "TIME"}
 

@@ -294,6 +294,12 @@ _ALL = [
             "of the oldest quant in a QUEUE FIFO ATTRIB (all of it when quant <= 0 or omitted)", emit=OWN),
     _kernel("QUEUE ATTRIB QUANTITY", (2, 2), "queue_age", "QUEUE ATTRIB QUANTITY(queue, quant): how much of the "
             "oldest of a QUEUE FIFO ATTRIB has attributes adding up to quant", SAME_AS_FIRST, OWN),
+    _buffered("INTERNAL RATE OF RETURN", (4, 4), "INTERNAL RATE OF RETURN(stream, fisc, init, it): the return per "
+              "fiscal period fisc (-1 to 1) that makes the net present value of the stream so far zero, its flows "
+              "summed by fiscal period (from INITIAL TIME) as if at the period's end, with init at time it; :NA: "
+              "when there is none", Buffer(True, (1, 2, 3), (1, 2, 3), out="irr_out", write="irr_in",
+                                           out_args=(1, 2, 3), write_args=(0,), span=1, clock=True),
+              DIMENSIONLESS, True),
     Builtin("INTEG", None, EQUATION, "INTEG(rate, initial): a stock"),
     Builtin("SINTEG", None, EQUATION, "SINTEG(rate, initial, min, max, quantum, special, threshold): a restricted stock"),
     # ---- arrays: expanded over elements by passes/subscripts.py and array_functions.py
@@ -319,10 +325,15 @@ _ALL = [
     Builtin("SUPPLY AT PRICE", None, FLATTENING, "SUPPLY AT PRICE(capacity, profile, price): what each "
             "supplier offers at the price", SAME_AS_FIRST),
     Builtin("MARKETP", None, FLATTENING, "MARKETP(request[first], priority[first], size, width, supply): "
-            "the market priority ALLOC P shares the supply out at; size a number or ELMCOUNT(range), "
-            "not a variable", DIMENSIONLESS),
+            "the market priority ALLOC P shares the supply out at among the first `size` requesters",
+            DIMENSIONLESS),
+    Builtin("SHIFT IF TRUE", None, FLATTENING, "SHIFT IF TRUE(var[first], cond, size, accum, inval): when "
+            "cond is true, the stock var's first size elements shift one along its last subscript (the "
+            "last replaced, or added to if accum), inval enters the first; gives what left the last",
+            SAME_AS_FIRST),
     Builtin("VECTOR LOOKUP", None, FLATTENING, "a vector read as a lookup's y values over [xmin, xmax] "
-            "(modes 0-7 and 9)"),
+            "(modes 0-9: lookup, area, backward, extrapolate, forward, invert, slope, and area, invert, slope "
+            "extrapolated)"),
     # ---- data files, read at compile time by frontend/external.py
     Builtin("GET XLS CONSTANTS", None, EXTERNAL, "constants from a spreadsheet"),
     Builtin("GET DIRECT CONSTANTS", None, EXTERNAL, "constants from a .csv/.tab file or spreadsheet"),
@@ -391,13 +402,9 @@ NOT_SUPPORTED = {
     "GET 123 DATA": "reads Lotus 1-2-3 worksheets; save the sheet as .xlsx and use GET XLS DATA",
     "GET 123 LOOKUPS": "reads Lotus 1-2-3 worksheets; save the sheet as .xlsx and use GET XLS LOOKUPS",
     "TABBED ARRAY": "only as the whole right-hand side of a constant (x[A] = TABBED ARRAY(...))",
-    "SHIFT IF TRUE": "changes the stored values of another (subscripted) stock, which one equation per "
-                     "variable cannot express yet",
     "DEPRECIATE BY SCHEDULE": "reads its schedule as a whole subscripted array from its first element; "
                               "not implemented yet (DEPRECIATE STRAIGHTLINE is)",
     "NET PRESENT VALUE": "accumulates by fiscal period; NPV and NPVE are supported",
-    "INTERNAL RATE OF RETURN": "solves for the rate that makes the stream's net present value, by "
-                               "fiscal period, zero",
 }
 # The keywords of Vensim's reference ("Keywords"; :AND: is also in the "List of Functions"):
 # where smartspec reads each, or why not.
@@ -413,8 +420,8 @@ KEYWORDS = {
     ":INTERPOLATE:": (_PARSED, "a data variable read from a file, interpolated between its points"),
     ":HOLD BACKWARD:": (_PARSED, "a data variable holding its last point"),
     ":LOOK FORWARD:": (_PARSED, "a data variable taking its next point"),
-    ":RAW:": ("read as :HOLD BACKWARD:", "Vensim gives :NA: between a raw series' points; smartspec "
-              "holds the last point (frontend/external.py)"),
+    ":RAW:": (_PARSED, "a data variable whose value is its point's at each point's time, and :NA: "
+              "between its points and beyond them"),
     ":THE CONDITION:": ("read, not evaluated", "a Reality Check constraint: Vensim tests it only in its "
                         "Reality Check tool, never in a simulation run; a run notes it is not evaluated"),
     ":IMPLIES:": ("read, not evaluated", "the consequence of a Reality Check (see :THE CONDITION:)"),
@@ -478,6 +485,9 @@ INTERNAL: dict[str, Internal] = {c.name: c for c in (
     _driver("SUPPLY AT PRICE", "supply_at_price", 1), _driver("MARKETP", "marketp", 2),
     ELEMENT, AT, VSELECT, VLOOKUP)}
 ARRAY_DRIVERS = {n: c for n, c in INTERNAL.items() if c.role == DRIVER}
+# SHIFT IF TRUE over its elements (cond, accum, inval, the stocks), from flattening to
+# stateful lowering, which takes it as the whole equation of its variable (stateful/shifts.py)
+SHIFTED = "@SHIFT IF TRUE"
 # the calls whose value is NaN when a priority profile (or request, width) is invalid at run
 # time -> the function to name in that warning (runtime/diagnostics.py)
 PROFILED = {**{"@" + f: f for f in ("ALLOCATE AVAILABLE", "ALLOCATE BY PRIORITY", "FIND MARKET PRICE",
@@ -497,6 +507,8 @@ def check_call(node: ir.Call) -> None:
     arity = ARITY.get(f) or (ARRAY_READS[f].args if f in ARRAY_READS else None)
     if f in ARRAY_DRIVERS:
         arity = (0, len(node.args))
+    if f == SHIFTED:    # stateful lowering takes it as a whole equation only
+        raise ModelError(f"{node.pos}: SHIFT IF TRUE must be the whole equation of its variable")
     if arity is None and f in ARRAY:
         raise UnsupportedFeature(f"{node.pos}: function '{f}' is not supported without subscripts: "
                                  "it works on subscripted variables, and this model has none")

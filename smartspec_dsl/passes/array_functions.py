@@ -17,7 +17,7 @@ from dataclasses import replace
 
 from .. import ir
 from ..errors import ModelError, UnsupportedFeature
-from ..ir.builtins import ARRAY_DRIVERS, AT, ELEMENT, PACK, VLOOKUP, VSELECT, Internal, driver_for
+from ..ir.builtins import ARRAY_DRIVERS, AT, ELEMENT, PACK, SHIFTED, VLOOKUP, VSELECT, Internal, driver_for
 from .flat_exprs import combine, flat_name, fold, number
 
 # whole-array functions -> the ArrayFunctions method that expands them
@@ -27,7 +27,7 @@ ARRAY_FUNCTIONS = {"VECTOR RANK": "vector_order", "VECTOR SORT ORDER": "vector_o
                    "ALLOCATE AVAILABLE": "allocate_available", "INVERT MATRIX": "invert_matrix",
                    "VECTOR LOOKUP": "vector_lookup", "DEMAND AT PRICE": "at_price",
                    "SUPPLY AT PRICE": "at_price", "FIND MARKET PRICE": "find_market_price",
-                   "MARKETP": "marketp"}
+                   "MARKETP": "marketp", "SHIFT IF TRUE": "shift_if_true"}
 
 PROFILE_TYPES = {0: "fixed quantity", 1: "rectangular", 2: "triangular", 3: "normal", 4: "exponential"}
 
@@ -251,10 +251,7 @@ class ArrayFunctions:
         vec = tuple(self.instantiate(replace(ref, subscripts=ref.subscripts[:last] + (el,)), ctx, it, display)
                     for el in elements)
         mode = fold(self.instantiate(mode, ctx, it, display))
-        if isinstance(mode, ir.Num) and mode.value == 8:
-            raise UnsupportedFeature(f"{e.pos}: VECTOR LOOKUP mode 8 (inversion with extrapolation) is "
-                                     "not supported yet; modes 0-7 and 9 are")
-        if isinstance(mode, ir.Num) and mode.value not in (0, 1, 2, 3, 4, 5, 6, 7, 9):
+        if isinstance(mode, ir.Num) and mode.value not in range(10):
             raise ModelError(f"{e.pos}: VECTOR LOOKUP's mode must be a whole number from 0 to 9, "
                              f"got {mode.value:g}")
         packed = self.driver(PACK, vec, e.pos, display)
@@ -352,28 +349,47 @@ class ArrayFunctions:
     def marketp(self, e: ir.Call, ctx, it, display) -> ir.Expr:
         """MARKETP(request[first], priority[first], size, width, supply): the market priority
         at which ALLOCATE BY PRIORITY's rectangular profiles share the supply out (ALLOC P
-        reads it); request and priority run over `size` elements from the first given."""
+        reads it); request and priority run over `size` elements from the first given. The
+        driver's vector is the size, then the requests and the priorities."""
         self.arity(e, 5, "request, priority, size, width, supply")
         request, priority, size, width, supply = e.args
         elements = self.from_first(e, request, -1, "request")
         size = fold(self.instantiate(size, ctx, it, display))
-        if not isinstance(size, ir.Num):
-            # the size shapes the call's vectors when the model is built; one read from a
-            # variable would have to change that shape when a run sets the variable
-            raise UnsupportedFeature(f"{e.pos}: MARKETP's size must be a number written in the equation "
-                                     f"or ELMCOUNT of a range, not {_shown(self.model, size)}: a size read from a "
-                                     "variable is not supported yet")
-        if size.value != int(size.value) or not 0 < size.value <= len(elements):
-            raise ModelError(f"{e.pos}: MARKETP's size must be a whole number from 1 to "
-                             f"{len(elements)} (the elements from '{self.space.shown(elements[0])}' on), got {size.value:g}")
-        elements = elements[:int(size.value)]
+        if isinstance(size, ir.Num):
+            if size.value != int(size.value) or not 0 < size.value <= len(elements):
+                raise ModelError(f"{e.pos}: MARKETP's size must be a whole number from 1 to {len(elements)} "
+                                 f"(the elements from '{self.space.shown(elements[0])}' on), got {size.value:g}")
+            elements = elements[:int(size.value)]
+        # else read during the run (a constant a run may set, or any expression): every element
+        # from the first is packed, and kernel_market.marketp takes the first `size` of them
         if self.from_first(e, priority, -1, "priority")[:len(elements)] != elements:
             raise ModelError(f"{e.pos}: MARKETP: the priority's last subscript must run over the "
                              "request's elements")
         vec = [self.instantiate(replace(x, subscripts=x.subscripts[:-1] + (el,)), ctx, it, display)
                for x in (request, priority) for el in elements]
         w, s = (self.instantiate(x, ctx, it, display) for x in (width, supply))
-        return self.driver(driver_for(e.func), (w, s, *vec), e.pos, display)
+        return self.driver(driver_for(e.func), (w, s, size, *vec), e.pos, display)
+
+    def shift_if_true(self, e: ir.Call, ctx, it, display) -> ir.Expr:
+        """SHIFT IF TRUE(var[first], cond, size, accum, inval) -> the call SHIFTED(cond, accum,
+        inval, var's first `size` elements along its last subscript), which stateful
+        lowering (passes/stateful/shifts.py) turns into the shift of those stocks."""
+        self.arity(e, 5, "var, cond, size, accum, inval")
+        var, cond, size, accum, inval = e.args
+        elements = self.from_first(e, var, -1, "var")
+        size = fold(self.instantiate(size, ctx, it, display))
+        if not isinstance(size, ir.Num):
+            # the size decides which stocks the equation shifts, a structure fixed when the
+            # model is built
+            raise UnsupportedFeature(f"{e.pos}: SHIFT IF TRUE's size must be a number written in the "
+                                     f"equation or ELMCOUNT of a range, not {_shown(self.model, size)}")
+        if size.value != int(size.value) or not 2 <= size.value <= len(elements):
+            raise ModelError(f"{e.pos}: SHIFT IF TRUE's size must be a whole number from 2 to {len(elements)} "
+                             f"(the elements from '{self.space.shown(elements[0])}' on), got {size.value:g}")
+        stocks = [self.instantiate(replace(var, subscripts=var.subscripts[:-1] + (el,)), ctx, it, display)
+                  for el in elements[:int(size.value)]]
+        return ir.Call(SHIFTED, (*(self.instantiate(x, ctx, it, display) for x in (cond, accum, inval)),
+                                 *stocks), e.pos)
 
     def invert_matrix(self, e: ir.Call, ctx, it, display) -> ir.Expr:
         """INVERT MATRIX(m, size) over the left-hand side's last two subscripts."""

@@ -33,8 +33,7 @@ from .. import ir
 from ..errors import AlgebraicLoop, ModelError, UnsupportedFeature
 
 SOLVERS = ("SIMULTANEOUS", "FIND ZERO")
-# where the guess is among each function's arguments, and the arguments read before the block
-GUESS = {"SIMULTANEOUS": 1, "FIND ZERO": 3}
+# the arguments each reads before its block is solved (all but its residual's)
 BEFORE = {"SIMULTANEOUS": (1,), "FIND ZERO": (0, 2, 3, 4, 5, 6, 7, 8)}
 
 

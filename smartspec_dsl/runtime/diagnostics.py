@@ -145,8 +145,9 @@ def _bad_number(who: str, pos, x: float, t: float, saved: bool = True, cause: st
         why = ("LOOKUP SLOPE was given a mode other than -1, 0 or 1 (the modes Vensim's help defines), "
                "or " + why)
     elif cause and x != x:
+        size = ", a size that is not a whole number of its elements" if cause == "MARKETP" else ""
         why = (f"{cause} was given an invalid input at that time (a priority type other than 0-4, a "
-               "width that is not positive or a negative quantity), or " + why)
+               f"width that is not positive{size} or a negative quantity), or " + why)
     return SimulationWarning("nan" if x != x else "inf", who, t, pos,
                              f"{_at(pos)}'{who}' is {what} at time {t:g}{'' if saved else ' (not saved)'}: {why}")
 

@@ -5,7 +5,8 @@ After this pass no expression calls a stateful function: every piece of
 memory in the model is a stock (continuous, `s += dt * rate`) or a discrete
 stock (`s = next`, updated once per step). The equations are Vensim's own
 definitions of each function. One module per family: `delays.py`, `smooths.py`,
-`integration.py`, `data.py`, `other.py`, `batches.py`, each with a `LOWERINGS` table (Vensim
+`integration.py`, `data.py`, `other.py`, `batches.py`, `shifts.py` (SHIFT IF TRUE, which
+moves another variable's stocks), each with a `LOWERINGS` table (Vensim
 function -> its lowering); `base.py` is the builder they share and `rules.py`
 the values that decide a lowering's structure.
 """
@@ -14,8 +15,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ... import ir
-from ...ir.builtins import check_call
-from . import batches, data, delays, integration, other, smooths
+from ...ir.builtins import SHIFTED, check_call
+from . import batches, data, delays, integration, other, shifts, smooths
 from .base import Lowering
 from .rules import RULES, decide
 
@@ -43,6 +44,10 @@ def lower_stateful(model: ir.Model, values: dict[str, float] | None = None) -> i
         if isinstance(expr, ir.Call) and expr.func == "SINTEG":
             out[name] = integration.sinteg(lw, var)
             continue
+        if isinstance(expr, ir.Call) and expr.func == SHIFTED:
+            out[name] = shifts.shift_if_true(lw, var)
+            continue
         out[name] = replace(var, expr=lw.lower_expr(name, expr), initial=lw.lower_expr(name, initial))
+    shifts.apply_shifts(lw, out)
     out.update(lw.new)
     return replace(model, variables=out, decisions=tuple(lw.decisions))

@@ -34,6 +34,8 @@ class Lowering:
     decisions: list[ir.Decision] = field(default_factory=list)
     function: str = ""          # the call being lowered, for the hidden variables' display
     levels: list = field(default_factory=list)   # the stocks of the last chain built
+    # stock -> (condition, shifted value, position) of the SHIFT IF TRUE that moves it (shifts.py)
+    shifts: dict = field(default_factory=dict)
 
     def shown(self, owner: str, pos) -> str:
         """How messages name a hidden variable: the modeller's variable and the call."""
