@@ -1,8 +1,10 @@
-"""XMILE's array builtins and ranges, and Stella's builtins beyond XMILE 1.0 (ROUND,
-SINWAVE, COSWAVE, HISTORY, LOGNORMAL and the other distributions), against values
-derived by hand from their definitions (the OASIS XMILE 1.0 standard, sections 3.5 and
-3.7.1; for the distributions, their means and standard deviations); and the model
-written back as Vensim equations runs to the same numbers."""
+"""XMILE's array builtins (RANK, MIN/MAX of arrays and scalars), ranges `A[1:3]` inside
+and outside array functions, flat indices `A(10)`, graphical functions as containers,
+Stella's builtins beyond XMILE 1.0 (ROUND, SINWAVE, COSWAVE, HISTORY, LOGNORMAL and the
+other distributions) and conveyors, against values derived by hand from their
+definitions (the OASIS XMILE 1.0 standard, sections 3.5 and 3.7; for the distributions,
+their means and standard deviations); the models written back as Vensim equations run
+to the same numbers; what cannot be said the same way is refused where it is."""
 from __future__ import annotations
 
 import math
@@ -57,6 +59,7 @@ DETERMINISTIC = VALUES + """
 """
 RANDOM = """
 <aux name="r"><eqn>ROUND(RANDOM(-1, 1))</eqn></aux>
+<aux name="noisy trend"><eqn>TREND(NORMAL(10, 1), 2) + vals[RANDOM(1, 4)] + PREVIOUS(RANDOM(0, 1))</eqn></aux>
 <aux name="ln"><dimensions><dim name="k"/></dimensions><eqn>LOGNORMAL(10, 2)</eqn></aux>
 <aux name="tri"><dimensions><dim name="k"/></dimensions><eqn>TRIANGULAR(1, 2, 6)</eqn></aux>
 <aux name="bet"><dimensions><dim name="k"/></dimensions><eqn>BETA(2, 3)</eqn></aux>
@@ -174,10 +177,15 @@ def test_distributions_have_their_means_and_deviations(run):
 def test_a_random_argument_used_twice_is_drawn_once(run):
     _, result = run
     assert set(np.unique(result["r"])) <= {-1.0, 0.0, 1.0}
-    model = parse_xmile(doc(RANDOM, SPECS, DIMS).encode(), "m.xmile")
+    model = parse_xmile(doc(VALUES + RANDOM, SPECS, DIMS).encode(), "m.xmile")
     held = model.variables["r #value1"]
     assert held.hidden and held.expr.func == "RANDOM UNIFORM"
     assert "RANDOM UNIFORM" not in repr(model.variables["r"].expr)
+    # TREND reads its input three times, a computed position is checked and picked,
+    # PREVIOUS's input is its initial value too: each draw once
+    noisy = [model.variables[f"noisy trend #value{k}"].expr.func for k in (1, 2, 3)]
+    assert noisy == ["RANDOM NORMAL", "RANDOM UNIFORM", "RANDOM UNIFORM"]
+    assert "RANDOM" not in repr(model.variables["noisy trend"].expr)
 
 
 def test_written_as_vensim_equations_the_numbers_stay(tmp_path, run):

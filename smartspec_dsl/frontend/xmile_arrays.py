@@ -260,7 +260,7 @@ def computed_index(ref: ir.Ref, positions: list[ir.Expr], ctx: Context) -> ir.Ex
     base, offset, given, checks = [], None, iter(positions), []
     for k, (s, dim) in enumerate(zip(ref.subscripts, dims)):
         if s == COMPUTED:
-            at = next(given)
+            at = once(next(given), ctx, ref.pos)   # read twice: the pick and the check
         elif _is_position_variable(s, dim, ctx):
             at = ir.Ref(CLOCK.get(s, s), (), ref.pos)
         else:

@@ -251,25 +251,29 @@ def _builtin(c: ir.Call, ctx: Context) -> ir.Expr:
         return ir.Call("INITIAL", _args(c, 1, 1, ctx), pos)
     if f == "PREVIOUS":
         a = _args(c, 1, 2, ctx)  # last DT's value: a pipeline one DT long
-        return ir.Call("DELAY FIXED", (a[0], ref("time step"), a[1] if len(a) > 1 else a[0]), pos)
+        x = a[0] if len(a) > 1 else once(a[0], ctx, pos)
+        return ir.Call("DELAY FIXED", (x, ref("time step"), a[1] if len(a) > 1 else x), pos)
     if f == "DELAY":
         a = _args(c, 2, 3, ctx)
-        return ir.Call("DELAY FIXED", (a[0], a[1], a[2] if len(a) > 2 else a[0]), pos)
+        x = a[0] if len(a) > 2 else once(a[0], ctx, pos)
+        return ir.Call("DELAY FIXED", (x, a[1], a[2] if len(a) > 2 else x), pos)
     if f in ("DELAY1", "DELAY3", "SMTH1", "SMTH3"):
         a = _args(c, 2, 3, ctx)
         base = {"DELAY1": "DELAY1", "DELAY3": "DELAY3", "SMTH1": "SMOOTH", "SMTH3": "SMOOTH3"}[f]
         return ir.Call(base + ("I" if len(a) == 3 else ""), a, pos)
     if f in ("DELAYN", "SMTHN"):
         a = _args(c, 3, 4, ctx)
-        init = a[3] if len(a) > 3 else a[0]
-        return ir.Call("DELAY N" if f == "DELAYN" else "SMOOTH N", (a[0], a[1], init, a[2]), pos)
+        x = a[0] if len(a) > 3 else once(a[0], ctx, pos)
+        init = a[3] if len(a) > 3 else x
+        return ir.Call("DELAY N" if f == "DELAYN" else "SMOOTH N", (x, a[1], init, a[2]), pos)
     if f == "TREND":
         a = _args(c, 2, 3, ctx)
-        return _trend(a[0], a[1], a[2] if len(a) > 2 else num(0), pos)
+        return _trend(once(a[0], ctx, pos), once(a[1], ctx, pos), a[2] if len(a) > 2 else num(0), pos)
     if f == "FORCST":
         a = _args(c, 3, 4, ctx)
-        trend = _trend(a[0], a[1], a[3] if len(a) > 3 else num(0), pos)
-        return ir.BinOp("*", a[0], ir.BinOp("+", num(1), ir.BinOp("*", trend, a[2])))
+        x = once(a[0], ctx, pos)
+        trend = _trend(x, once(a[1], ctx, pos), a[3] if len(a) > 3 else num(0), pos)
+        return ir.BinOp("*", x, ir.BinOp("+", num(1), ir.BinOp("*", trend, a[2])))
     if f == "NPV":
         a = _args(c, 2, 4, ctx)
         return ir.Call("NPV", (a[0], a[1], a[2] if len(a) > 2 else num(0), a[3] if len(a) > 3 else num(1)), pos)
