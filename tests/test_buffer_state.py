@@ -103,6 +103,18 @@ def test_a_run_continues_through_every_buffer_as_one_run(model, tier, method):
     np.testing.assert_array_equal(again.values, whole.values[14:])
 
 
+def test_a_run_continues_from_every_time_step(model):
+    """Split at every time of the run, from INITIAL TIME (whose state holds the buffer as
+    the initialisation laid it out) to FINAL TIME (nothing left to run), on the interpreter
+    (no compile): the continued run gives the one run's rows bit for bit."""
+    for method in ("euler", "rk4"):
+        whole = model.run(tier="interpreter", method=method)
+        for k in range(len(whole.time)):
+            state = model.run(tier="interpreter", method=method, until=k * 0.5).final_state
+            rest = model.run(tier="interpreter", method=method, initial_condition=state)
+            np.testing.assert_array_equal(rest.values, whole.values[k:], err_msg=f"{method}, split at step {k}")
+
+
 def test_stepping_gives_the_one_runs_numbers(model):
     """The stepper's steps continue each other's states: unchanged, they give one run's
     numbers; a value changed at t = 4 acts from t = 4.5 on, the numbers of the one run with
