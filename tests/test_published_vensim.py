@@ -227,9 +227,8 @@ e = flat(x) + GET VDF DATA('run.vdf', 'x') ~~|
         lower(parse_model(text, "t.mdl"))
     lines = str(err.value).splitlines()
     assert lines == [
-        "t.mdl:2:5: Vensim function DEPRECIATE BY SCHEDULE is not supported by smartspec yet (reads its "
-        "schedule as a whole subscripted array from its first element; not implemented yet (DEPRECIATE "
-        "STRAIGHTLINE is)) (in the equation of 'a')",
+        "t.mdl:2:5: function 'DEPRECIATE BY SCHEDULE' is not supported without subscripts: it works on "
+        "subscripted variables, and this model has none (in the equation of 'a')",
         "t.mdl:3:9: function 'SHIFT IF TRUE' is not supported without subscripts: it works on subscripted "
         "variables, and this model has none (in the equation of 'b')",
         "t.mdl:4:5: 'FROBNICATE' is not a Vensim function, nor a macro or lookup defined in this model "
@@ -292,6 +291,10 @@ y = STEPSCALE(3) ~~|
     ("INITIAL TIME = 0 ~~|\nFINAL TIME = 1e10 ~~|\nTIME STEP = 1 ~~|\nSAVEPER = 1 ~~|\n",
      "error: m.mdl:5:1: a run of 10,000,000,001 saved times x",
      "error: a run of 10,000,000,001 saved times x"),
+    # a DELAY FIXED of 1e12 TIME STEPs: 8 TB of buffer
+    ("b = DELAY FIXED(Time, 1e12, 0) ~~|\nINITIAL TIME = 0 ~~|\nFINAL TIME = 1 ~~|\nTIME STEP = 1 ~~|\n"
+     "SAVEPER = 1 ~~|\n", "error: m.mdl:2:5: a run whose delay buffers hold 1,000,000,000,000 values needs about",
+     "error: the run needs more memory than the"),
     # refused by code generation, which `check` runs too (the kernel is not compiled)
     ("b = 'text' + 1 ~~|\nINITIAL TIME = 0 ~~|\nFINAL TIME = 1 ~~|\nTIME STEP = 1 ~~|\nSAVEPER = 1 ~~|\n",
      "error: m.mdl:2:1: a text argument ('text') cannot be computed with",

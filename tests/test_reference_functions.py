@@ -208,3 +208,80 @@ def test_shift_if_true_refusals_name_the_line(tmp_path, equation, message):
     text = SHIFT.split("c: x")[0] + equation + " ~~|\n"
     with pytest.raises(ModelError, match=r"m.mdl:\d+:\d+: " + __import__("re").escape(message)):
         lower(parse_model(text + CONTROL, "m.mdl"))
+
+
+# ---- DEPRECIATE BY SCHEDULE -------------------------------------------------------------------
+
+DEPRECIATION = """year: y1, y2, y3 ~~|
+schedule[year] = 50, 30, 20 ~~|
+initial dep[year] = 1, 1, 1 ~~|
+investment = 12 * PULSE(0, 2) ~~|
+dep = DEPRECIATE BY SCHEDULE(investment, schedule[y1], initial dep[y1], 6, INITIAL TIME) ~~|
+dep shifted = DEPRECIATE BY SCHEDULE(investment, schedule[y1], initial dep[y1], 6, 1) ~~|
+no initial = 0 ~~|
+dep plain = DEPRECIATE BY SCHEDULE(investment, schedule[y1], no initial, 6, Time) ~~|
+"""
+
+
+def test_depreciate_by_schedule_by_hand(tmp_path):
+    """Vensim help, "DEPRECIATE BY SCHEDULE(str, sch, init, dtime, fs)": the schedule 50, 30,
+    20 (percents, scaled to add to 1) over dtime 6 gives fiscal periods of 2; 12 a time for
+    the first period (24 invested) is written off 0.5 x 24 in its own period, 0.3 x 24 in
+    the next, 0.2 x 24 in the third: rates 6, 3.6, 2.4, on top of init's 1 in each of the
+    first three periods: 7, 7, 4.6, 4.6, 3.4, 3.4, then 0. With the fiscal periods starting
+    at fs = 1 (t = 0 ends the period before: its 12 is a lump of mean 6 over a period of 2),
+    t = 0 gives 1 + 0.5 x 12 = 7, then periods [1, 2], [3, 4], ...: 2.8 + 6 = 8.8 at t = 1
+    (t = 1 is the new period's first step), 2.8 at t = 2, then 1 + 0.2 x 6 + 0.3 x 6 = 4,
+    ... Every lump is written off in full, as the test's sums check. fs given as Time (the
+    help: "normally [...] Time (or equivalently INITIAL TIME)") is its value at INITIAL TIME;
+    a scalar init with no initial depreciation is 0 in every period."""
+    text = DEPRECIATION + "INITIAL TIME = 0 ~~|\nFINAL TIME = 8 ~~|\nTIME STEP = 1 ~~|\nSAVEPER = 1 ~~|\n"
+    path = tmp_path / "dep.mdl"
+    path.write_text("{UTF-8}\n" + text)
+    res = smartspec_dsl.load(path, tier="interpreter").run(tier="interpreter")
+    np.testing.assert_allclose(res["dep"], [7, 7, 4.6, 4.6, 3.4, 3.4, 0, 0, 0], atol=1e-12)
+    np.testing.assert_allclose(res["dep shifted"], [7, 8.8, 2.8, 4, 4, 1.2, 1.2, 0, 0], atol=1e-12)
+    np.testing.assert_allclose(res["dep plain"], [6, 6, 3.6, 3.6, 2.4, 2.4, 0, 0, 0], atol=1e-12)
+    # all of the 24 invested written off, and init's 1 over the first three periods (the
+    # first of which lasts one step when they start at fs = 1)
+    assert np.isclose(res["dep"].sum(), 24 + 6) and np.isclose(res["dep shifted"].sum(), 24 + 5)
+
+
+# ---- ALLOCATE AVAILABLE's integer allocation (types 10-14) -----------------------------------
+
+INTEGER_ALLOCATION = """requester: r1, r2, r3 ~~|
+pprofile: ptype, ppriority, pwidth, pextra ~~|
+request[requester] = 3 ~~|
+whole[requester, pprofile] = 11, 3, 2, 0; 11, 2, 2, 0; 11, 1, 2, 0; ~~|
+continuous[requester, pprofile] = 1, 3, 2, 0; 1, 2, 2, 0; 1, 1, 2, 0; ~~|
+changing[requester, ptype] = IF THEN ELSE(Time < 2, 1, 11) ~~|
+changing[requester, ppriority] = 3, 2, 1 ~~|
+changing[requester, pwidth] = 2 ~~|
+changing[requester, pextra] = 0 ~~|
+available = 5.4 ~~|
+shares[requester] = ALLOCATE AVAILABLE(request[requester], continuous[requester, ptype], available) ~~|
+units[requester] = ALLOCATE AVAILABLE(request[requester], whole[requester, ptype], available) ~~|
+switching[requester] = ALLOCATE AVAILABLE(request[requester], changing[requester, ptype], available) ~~|
+"""
+
+
+def test_allocate_available_integer_types_give_whole_allocations(tmp_path):
+    """Vensim help, "ALLOCATE AVAILABLE": "integer allocations by adding 10 to the shape".
+    Requests of 3 at priorities 3, 2, 1, rectangular profiles of width 2, 5.4 available:
+    for levels x in [1, 2] the first gets 3, the second 3 (3 - x) / 2, the third 3 (2 - x) / 2,
+    5.4 in all at x = 1.7: 3, 1.95, 0.45 (type 1). Type 11 makes them whole; the help does not
+    say how, and smartspec chose: the total rounded down (5), each share rounded down (3, 1,
+    0), then one more to the largest fractions left (the second's .95): 3, 2, 0. A type that
+    becomes an integer one during the run switches then, with no NaN."""
+    res = run(tmp_path, INTEGER_ALLOCATION)
+    for k, (share, unit) in enumerate(zip([3, 1.95, 0.45], [3, 2, 0]), start=1):
+        np.testing.assert_allclose(res[f"shares[r{k}]"], share, atol=1e-6)
+        np.testing.assert_array_equal(res[f"units[r{k}]"], unit)
+        np.testing.assert_allclose(res[f"switching[r{k}]"], [share, share, unit, unit, unit], atol=1e-6)
+    assert not any(w.kind == "nan" for w in res.warnings)
+    # a constant type of 15 (constant elasticity, whole) is refused with its source line
+    from smartspec_dsl.errors import UnsupportedFeature
+    from smartspec_dsl.passes.pipeline import lower
+    with pytest.raises(UnsupportedFeature, match=r"m.mdl:\d+:\d+: ALLOCATE AVAILABLE: priority type 15 "
+                                                  r"\(constant elasticity\) \(from 'whole\[r1,ptype\]'"):
+        lower(parse_model(INTEGER_ALLOCATION.replace("11, 3, 2, 0", "15, 3, 2, 0") + CONTROL, "m.mdl"))

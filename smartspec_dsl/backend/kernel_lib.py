@@ -410,14 +410,58 @@ def allocate(q, ptype, priority, width, avail, out):
 @njit(**JIT)
 def allocate_available(v, b, m, avail):
     """ALLOCATE AVAILABLE: requests v[b:b+n], then per requester its profile
-    (ptype, ppriority, pwidth, pextra); allocations written to v[b:b+n]."""
+    (ptype, ppriority, pwidth, pextra); allocations written to v[b:b+n]. A type of 10 to
+    14 is the type less 10 with whole allocations ("ALLOCATE AVAILABLE can be used to
+    return integer allocations by adding 10 to the shape", Vensim help): see
+    `whole_allocations`."""
     n = m // 5
     q = v[b:b + n].copy()
     prof = v[b + n:b + m].copy().reshape((n, 4))
+    ptype = prof[:, 0].copy()
+    whole = np.zeros(n, dtype=np.bool_)
+    for i in range(n):
+        if ptype[i] >= 10.0:
+            whole[i] = True
+            ptype[i] -= 10.0
     out = np.empty(n)
-    allocate(q, prof[:, 0].copy(), prof[:, 1].copy(), prof[:, 2].copy(), avail, out)
+    allocate(q, ptype, prof[:, 1].copy(), prof[:, 2].copy(), avail, out)
+    if n > 0 and np.any(whole) and not math.isnan(out[0]):
+        whole_allocations(out, whole, prof[:, 1].copy())
     v[b:b + n] = out
     return 0.0
+
+
+@njit(**JIT)
+def whole_allocations(out, whole, priority):
+    """The allocations out[i] of the requesters marked `whole` made whole numbers: their
+    total, rounded down, is shared as each one's allocation rounded down, then one more
+    to each of the largest fractions left until the total is reached (ties to the higher
+    priority, then the earlier requester). The help says only that the allocations are
+    integers; this keeps each within one of its share and never gives more in all than
+    the continuous allocation did, so never more than what is available."""
+    total = 0.0
+    for i in range(out.shape[0]):
+        if whole[i]:
+            total += out[i]
+    left = math.floor(total + 1e-9)
+    frac = np.full(out.shape[0], -1.0)
+    for i in range(out.shape[0]):
+        if whole[i]:
+            low = math.floor(out[i] + 1e-9)
+            frac[i] = out[i] - low
+            out[i] = low
+            left -= low
+    while left > 0.5:
+        best = -1
+        for i in range(out.shape[0]):
+            if frac[i] >= 0.0 and (best < 0 or frac[i] > frac[best] + 1e-12 or
+                                   (abs(frac[i] - frac[best]) <= 1e-12 and priority[i] > priority[best])):
+                best = i
+        if best < 0:
+            break
+        out[best] += 1.0
+        frac[best] = -1.0
+        left -= 1.0
 
 
 @njit(**JIT)

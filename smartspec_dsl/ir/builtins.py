@@ -315,7 +315,7 @@ _ALL = [
     Builtin("VECTOR REORDER", None, FLATTENING, "a vector in the order of a sort order"),
     Builtin("ALLOCATE BY PRIORITY", None, FLATTENING, "supply shared by priority (rectangular profiles); "
             "its size a number or ELMCOUNT(range), not a variable"),
-    Builtin("ALLOCATE AVAILABLE", None, FLATTENING, "supply shared by priority profiles"),
+    Builtin("ALLOCATE AVAILABLE", None, FLATTENING, "supply shared by priority profiles (types 0-4; 10-14 the same in whole numbers)"),
     Builtin("INVERT MATRIX", None, FLATTENING, "the inverse of a square matrix"),
     Builtin("FIND MARKET PRICE", None, FLATTENING, "FIND MARKET PRICE(demand[d1], demand profile[d1, ptype], "
             "supply[s1], supply profile[s1, ptype]): the price at which total demand equals total supply",
@@ -331,6 +331,9 @@ _ALL = [
             "cond is true, the stock var's first size elements shift one along its last subscript (the "
             "last replaced, or added to if accum), inval enters the first; gives what left the last",
             SAME_AS_FIRST),
+    Builtin("DEPRECIATE BY SCHEDULE", None, FLATTENING, "DEPRECIATE BY SCHEDULE(str, sch[first], init[first], "
+            "dtime, fs): each fiscal period's investment written off over the dtime that follows, by the "
+            "schedule's fractions", SAME_AS_FIRST),
     Builtin("VECTOR LOOKUP", None, FLATTENING, "a vector read as a lookup's y values over [xmin, xmax] "
             "(modes 0-9: lookup, area, backward, extrapolate, forward, invert, slope, and area, invert, slope "
             "extrapolated)"),
@@ -402,8 +405,6 @@ NOT_SUPPORTED = {
     "GET 123 DATA": "reads Lotus 1-2-3 worksheets; save the sheet as .xlsx and use GET XLS DATA",
     "GET 123 LOOKUPS": "reads Lotus 1-2-3 worksheets; save the sheet as .xlsx and use GET XLS LOOKUPS",
     "TABBED ARRAY": "only as the whole right-hand side of a constant (x[A] = TABBED ARRAY(...))",
-    "DEPRECIATE BY SCHEDULE": "reads its schedule as a whole subscripted array from its first element; "
-                              "not implemented yet (DEPRECIATE STRAIGHTLINE is)",
     "NET PRESENT VALUE": "accumulates by fiscal period; NPV and NPVE are supported",
 }
 # The keywords of Vensim's reference ("Keywords"; :AND: is also in the "List of Functions"):
@@ -485,9 +486,10 @@ INTERNAL: dict[str, Internal] = {c.name: c for c in (
     _driver("SUPPLY AT PRICE", "supply_at_price", 1), _driver("MARKETP", "marketp", 2),
     ELEMENT, AT, VSELECT, VLOOKUP)}
 ARRAY_DRIVERS = {n: c for n, c in INTERNAL.items() if c.role == DRIVER}
-# SHIFT IF TRUE over its elements (cond, accum, inval, the stocks), from flattening to
-# stateful lowering, which takes it as the whole equation of its variable (stateful/shifts.py)
-SHIFTED = "@SHIFT IF TRUE"
+# SHIFT IF TRUE over its elements (cond, accum, inval, the stocks) and DEPRECIATE BY SCHEDULE
+# over its schedule's, from flattening to stateful lowering, which takes each as the whole
+# equation of its variable (stateful/shifts.py, stateful/other.py)
+SHIFTED, DEPRECIATED = "@SHIFT IF TRUE", "@DEPRECIATE BY SCHEDULE"
 # the calls whose value is NaN when a priority profile (or request, width) is invalid at run
 # time -> the function to name in that warning (runtime/diagnostics.py)
 PROFILED = {**{"@" + f: f for f in ("ALLOCATE AVAILABLE", "ALLOCATE BY PRIORITY", "FIND MARKET PRICE",
@@ -507,8 +509,8 @@ def check_call(node: ir.Call) -> None:
     arity = ARITY.get(f) or (ARRAY_READS[f].args if f in ARRAY_READS else None)
     if f in ARRAY_DRIVERS:
         arity = (0, len(node.args))
-    if f == SHIFTED:    # stateful lowering takes it as a whole equation only
-        raise ModelError(f"{node.pos}: SHIFT IF TRUE must be the whole equation of its variable")
+    if f in (SHIFTED, DEPRECIATED):    # stateful lowering takes them as whole equations only
+        raise ModelError(f"{node.pos}: {f[1:]} must be the whole equation of its variable")
     if arity is None and f in ARRAY:
         raise UnsupportedFeature(f"{node.pos}: function '{f}' is not supported without subscripts: "
                                  "it works on subscripted variables, and this model has none")

@@ -17,7 +17,8 @@ from dataclasses import replace
 
 from .. import ir
 from ..errors import ModelError, UnsupportedFeature
-from ..ir.builtins import ARRAY_DRIVERS, AT, ELEMENT, PACK, SHIFTED, VLOOKUP, VSELECT, Internal, driver_for
+from ..ir.builtins import (ARRAY_DRIVERS, AT, DEPRECIATED, ELEMENT, PACK, SHIFTED, VLOOKUP, VSELECT, Internal,
+                           driver_for)
 from .flat_exprs import combine, flat_name, fold, number
 
 # whole-array functions -> the ArrayFunctions method that expands them
@@ -27,7 +28,8 @@ ARRAY_FUNCTIONS = {"VECTOR RANK": "vector_order", "VECTOR SORT ORDER": "vector_o
                    "ALLOCATE AVAILABLE": "allocate_available", "INVERT MATRIX": "invert_matrix",
                    "VECTOR LOOKUP": "vector_lookup", "DEMAND AT PRICE": "at_price",
                    "SUPPLY AT PRICE": "at_price", "FIND MARKET PRICE": "find_market_price",
-                   "MARKETP": "marketp", "SHIFT IF TRUE": "shift_if_true"}
+                   "MARKETP": "marketp", "SHIFT IF TRUE": "shift_if_true",
+                   "DEPRECIATE BY SCHEDULE": "depreciate_by_schedule"}
 
 PROFILE_TYPES = {0: "fixed quantity", 1: "rectangular", 2: "triangular", 3: "normal", 4: "exponential"}
 
@@ -391,6 +393,27 @@ class ArrayFunctions:
         return ir.Call(SHIFTED, (*(self.instantiate(x, ctx, it, display) for x in (cond, accum, inval)),
                                  *stocks), e.pos)
 
+    def depreciate_by_schedule(self, e: ir.Call, ctx, it, display) -> ir.Expr:
+        """DEPRECIATE BY SCHEDULE(str, sch[first], init[first], dtime, fs) -> the call
+        DEPRECIATED(str, dtime, fs, the n schedule values, the n initial depreciations),
+        which stateful lowering turns into fiscal-period stocks (stateful/other.py). A
+        scalar init (the help allows one when there is no initial depreciation) stands for
+        each of the n periods."""
+        self.arity(e, 5, "stream, schedule, initial depreciation, depreciation time, fiscal start")
+        stream, sch, init, dtime, fs = e.args
+        elements = self.from_first(e, sch, -1, "schedule")
+        inst = lambda x: self.instantiate(x, ctx, it, display)
+        schedule = [inst(replace(sch, subscripts=sch.subscripts[:-1] + (el,))) for el in elements]
+        if isinstance(init, ir.Ref) and init.subscripts:
+            given = self.from_first(e, init, -1, "initial depreciation")
+            if len(given) < len(elements):
+                raise ModelError(f"{e.pos}: DEPRECIATE BY SCHEDULE's initial depreciation runs over "
+                                 f"{len(given)} elements, fewer than the schedule's {len(elements)}")
+            initial = [inst(replace(init, subscripts=init.subscripts[:-1] + (el,))) for el in given[:len(elements)]]
+        else:
+            initial = [inst(init)] * len(elements)
+        return ir.Call(DEPRECIATED, (inst(stream), inst(dtime), inst(fs), *schedule, *initial), e.pos)
+
     def invert_matrix(self, e: ir.Call, ctx, it, display) -> ir.Expr:
         """INVERT MATRIX(m, size) over the left-hand side's last two subscripts."""
         self.arity(e, 2, "matrix, size")
@@ -432,13 +455,16 @@ class ArrayFunctions:
                 fname = ARRAY_DRIVERS[call.func].shown
                 if t is not None and not (math.isfinite(t) and int(t) == t):
                     raise ModelError(f"{call.pos}: {fname}: priority type {t:g}{where} is not a whole number")
+                if t is not None and name == "ALLOCATE AVAILABLE" and int(t) - 10 in PROFILE_TYPES:
+                    t -= 10    # whole allocations of type t - 10
                 if t is not None and int(t) not in PROFILE_TYPES:
-                    what = {5: "5 (constant elasticity)"}.get(int(t), f"{t:g}")
-                    if t >= 10:
-                        what = f"{t:g} (integer allocation)"
+                    what = {5: "5 (constant elasticity)", 15: "15 (constant elasticity)"}.get(int(t), f"{t:g}")
+                    if int(t) >= 10 and name != "ALLOCATE AVAILABLE":
+                        what = f"{t:g} (integer allocation, which only ALLOCATE AVAILABLE gives)"
                     known_types = ", ".join(f"{k} {v}" for k, v in PROFILE_TYPES.items())
                     raise UnsupportedFeature(f"{call.pos}: {fname}: priority type {what}{where} is not "
-                                             f"supported; supported types: {known_types}")
+                                             f"supported; supported types: {known_types} (and 10-14, the same "
+                                             "as whole numbers, for ALLOCATE AVAILABLE)")
                 w, var = known(width)
                 if w is not None and not w > 0:
                     where = f" (from '{var.display}', {var.pos})" if var is not None else ""

@@ -6,6 +6,7 @@ import math
 
 from .. import ir, limits
 from ..errors import ModelError, ParameterError
+from ..ir.builtins import BUILTINS
 
 _OPS = {
     "+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
@@ -133,6 +134,33 @@ def control_problems(model: ir.Model) -> list[str]:
             limits.check_memory(f"a run of {n_save:,} saved times x {outputs:,} variables", 8.0 * n_save * outputs,
                                 "save fewer times (a larger SAVEPER) or fewer variables (return_columns)",
                                 str(where("saveper")))
+            slots, first = _buffer_slots(model, t0, t1, dt)
+            limits.check_memory(f"a run whose delay buffers hold {slots:,.0f} values", 8.0 * slots,
+                                "use a larger TIME STEP or shorter delays (a DELAY FIXED holds delay time / "
+                                "TIME STEP values)", str(first))
         except ParameterError as err:
             problems.append(str(err))
     return problems
+
+
+def _buffer_slots(model: ir.Model, t0: float, t1: float, dt: float) -> tuple[float, object]:
+    """How many values the kernel's delay buffers hold (backend/driver.py's setup): a DELAY
+    FIXED's delay / TIME STEP, a buffer that spans the run about twice its steps (a delay
+    not known before the run, and parcel buffers, are left out: the run reports them); and
+    the position of the first such call."""
+    total, first = 0.0, None
+    for var in model.variables.values():
+        call = var.expr
+        spec = BUILTINS.get(call.func) if isinstance(call, ir.Call) else None
+        if spec is None or spec.buffer is None or spec.buffer.out:
+            continue
+        if spec.buffer.spans_run:
+            n = 2.0 * (math.floor((t1 - t0) / dt + 0.5) + 3.0)
+        else:
+            try:
+                n = max(1.0, math.floor(float(evaluate(model, call.args[1], {}, t0)) / dt + 0.5))
+            except (ModelError, IndexError, OverflowError, ValueError):
+                continue
+        total += n
+        first = first or call.pos or var.pos
+    return total, first

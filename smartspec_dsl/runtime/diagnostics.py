@@ -146,7 +146,8 @@ def _bad_number(who: str, pos, x: float, t: float, saved: bool = True, cause: st
                "or " + why)
     elif cause and x != x:
         size = ", a size that is not a whole number of its elements" if cause == "MARKETP" else ""
-        why = (f"{cause} was given an invalid input at that time (a priority type other than 0-4, a "
+        types = "0-4 or 10-14" if cause == "ALLOCATE AVAILABLE" else "0-4"
+        why = (f"{cause} was given an invalid input at that time (a priority type other than {types}, a "
                f"width that is not positive{size} or a negative quantity), or " + why)
     return SimulationWarning("nan" if x != x else "inf", who, t, pos,
                              f"{_at(pos)}'{who}' is {what} at time {t:g}{'' if saved else ' (not saved)'}: {why}")

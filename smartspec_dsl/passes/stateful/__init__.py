@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ... import ir
-from ...ir.builtins import SHIFTED, check_call
+from ...ir.builtins import DEPRECIATED, SHIFTED, check_call
 from . import batches, data, delays, integration, other, shifts, smooths
 from .base import Lowering
 from .rules import RULES, decide
@@ -46,6 +46,9 @@ def lower_stateful(model: ir.Model, values: dict[str, float] | None = None) -> i
             continue
         if isinstance(expr, ir.Call) and expr.func == SHIFTED:
             out[name] = shifts.shift_if_true(lw, var)
+            continue
+        if isinstance(expr, ir.Call) and expr.func == DEPRECIATED:
+            out[name] = other.depreciate_by_schedule(lw, var)
             continue
         out[name] = replace(var, expr=lw.lower_expr(name, expr), initial=lw.lower_expr(name, initial))
     shifts.apply_shifts(lw, out)

@@ -1,7 +1,10 @@
 """The other stateful functions: RANDOM PINK NOISE (a smoothed white noise), GET TIME
-VALUE (model time only), TIME BASE (a second time axis) and DEPRECIATE STRAIGHTLINE
-(fiscal-period stocks and a DELAY FIXED)."""
+VALUE (model time only), TIME BASE (a second time axis), DEPRECIATE STRAIGHTLINE
+(fiscal-period stocks and a DELAY FIXED) and DEPRECIATE BY SCHEDULE (fiscal-period stocks,
+one per period of the schedule)."""
 from __future__ import annotations
+
+from dataclasses import replace
 
 from ... import ir
 from .base import DT, BinOp, Call, Lowering, Num, Ref, add, div, mul, sub
@@ -80,6 +83,55 @@ def depreciate(lw: Lowering, owner, node: Call) -> ir.Expr:
         last, sel(BinOp(">=", n, Num(2.0)), sub(add(s, mean), oldest), Num(0.0)), s),
         mul(sub(n, Num(1.0)), init), pos, discrete=True)
     return div(add(stream, window), n)
+
+
+def depreciate_by_schedule(lw: Lowering, var: ir.Variable) -> ir.Variable:
+    """DEPRECIATE BY SCHEDULE(str, sch, init, dtime, fs), flattened to (str, dtime, fs, the n
+    schedule values, the n initial depreciations): Vensim's help, "DEPRECIATE BY SCHEDULE":
+    the fiscal period is dtime / n (in whole TIME STEPs), the periods change over at fs
+    (its value at INITIAL TIME: "normally [...] Time (or equivalently INITIAL TIME)") and
+    every multiple of the period from it; the schedule's values are scaled to add to 1;
+    init[j] is the depreciation (a rate, as the output) in the j-th period from the run's
+    start, from investment before it. Each period's investment (its mean str) is written
+    off by the schedule: the fraction f0 in its own period, f1 in the next, ... As
+    DEPRECIATE STRAIGHTLINE does, the own period's share counts the current str, so every
+    lump is written off in full. Registers R0..Rn-1 (discrete stocks) hold what past
+    periods' investment and init give to this period and the n - 1 after it; the output is
+    R0 + f0 * str."""
+    call, pos = var.expr, var.expr.pos
+    owner = var.name
+    lw.function = "DEPRECIATE BY SCHEDULE"
+    low = lambda x: lw.lower_expr(owner, x)
+    stream, dtime, fs, *rest = call.args
+    n = len(rest) // 2
+    stream = lw.shared(owner, low(stream), pos)
+    schedule = [lw.shared(owner, low(x), pos) for x in rest[:n]]
+    total = schedule[0]
+    for x in schedule[1:]:
+        total = add(total, x)
+    total = lw.aux(owner, "schedsum", total, pos)
+    fraction = [div(x, total) for x in schedule]
+
+    def nearest(x):
+        return Call("INTEGER", (add(x, Num(0.5)),), pos)
+
+    def sel(c, x, y):
+        return Call("IF THEN ELSE", (c, x, y), pos)
+    m = lw.aux(owner, "fiscsteps", Call("MAX", (Num(1.0), nearest(div(div(dtime, Num(float(n))), DT))), pos),
+               pos)
+    start = low(Call("INITIAL", (fs,), pos))
+    since = lw.aux(owner, "fiscsteps since", div(sub(Ref(ir.TIME, (), pos), start), DT), pos)
+    # to the nearest whole step, before fs (negative) too
+    step = sel(BinOp(">=", since, Num(0.0)), nearest(since), ir.UnaryOp("-", nearest(ir.UnaryOp("-", since))))
+    last = lw.aux(owner, "fiscend", BinOp("=", Call("MODULO", (add(step, Num(1.0)), m), pos), Num(0.0)), pos)
+    acc = lw.stock(owner, "fiscsum", lambda s: sel(last, Num(0.0), add(s, stream)), Num(0.0), pos, discrete=True)
+    mean = lw.aux(owner, "fiscmean", div(add(acc, stream), m), pos)
+    later = Num(0.0)        # R(j+1), built from the last period back
+    for j in range(n - 1, -1, -1):
+        nxt = add(later, mul(fraction[j + 1], mean)) if j + 1 < n else Num(0.0)
+        later = lw.stock(owner, f"period{j}", lambda s, nxt=nxt: sel(last, nxt, s), low(rest[n + j]), pos,
+                         discrete=True)
+    return replace(var, expr=add(later, mul(fraction[0], stream)))
 
 
 LOWERINGS = {
