@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from smartspec_dsl import load
-from smartspec_dsl.backend import tier0
+from smartspec_dsl.backend import interpreter_aot, tier0
 from smartspec_dsl.backend.tape import TapeUnsupported, build_tape
 
 from conftest import SHARED
@@ -108,8 +108,10 @@ def test_random_batches_agree_on_both_tiers(tmp_path):
         assert_agree("random model seed 5", one.values, model.run(seed=5, method=method, tier="compiled").values)
 
 
-def test_interpreter_is_compiled_once_for_every_model():
-    """One machine-code specialisation serves every model: models differ only in their tape."""
+def test_interpreter_is_compiled_once_for_every_model(monkeypatch):
+    """One machine-code specialisation serves every model: models differ only in their tape
+    (of the Numba-cached interpreter; the one compiled ahead of time has only one)."""
+    monkeypatch.setattr(interpreter_aot, "load", lambda folder=None: None)
     teacup = need(SHARED / "test-models" / "samples" / "teacup" / "teacup.mdl")
     for mdl in (teacup, SHARED / "test-models" / "tests" / "delays" / "test_delays.mdl"):
         load(need(mdl), tier="interpreter").run()
@@ -139,6 +141,8 @@ def test_auto_runs_on_the_interpreter_until_the_background_compile_is_ready(tmp_
     """load() returns without compiling; a worker process compiles the kernel into the cache
     and later runs (and later loads) use it; the numbers do not change with the tier."""
     monkeypatch.setenv("SMARTSPEC_BACKGROUND_COMPILE", "1")
+    # the interpreter's own build ahead of time (a minute of a core) is not what this tests
+    monkeypatch.setattr(interpreter_aot, "start_build", lambda: False)
     path = tmp_path / "small.mdl"
     path.write_text(SMALL)
     heard = []

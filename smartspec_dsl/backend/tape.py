@@ -182,17 +182,28 @@ class _Builder:
 
     # -- integers of the source (slots, loop counters, call sites) -------------
     def integer(self, node: ast.AST, env: dict) -> int:
-        if isinstance(node, ast.Constant) and type(node.value) is int:
-            return node.value
-        if isinstance(node, ast.Name) and node.id in env:
-            return env[node.id]
-        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
-            return -self.integer(node.operand, env)
-        if isinstance(node, ast.BinOp) and type(node.op) in (ast.Add, ast.Sub, ast.Mult):
-            a, b = self.integer(node.left, env), self.integer(node.right, env)
-            return a + b if isinstance(node.op, ast.Add) else a - b if isinstance(node.op, ast.Sub) else a * b
-        if isinstance(node, ast.Call) and _name(node.func) == "ix" and len(node.args) == 1:
-            return self.integer(node.args[0], env)
+        # by exact type: every slot of every unrolled loop iteration comes through here
+        t = type(node)
+        if t is ast.Constant:
+            if type(node.value) is int:
+                return node.value
+        elif t is ast.Name:
+            if node.id in env:
+                return env[node.id]
+        elif t is ast.BinOp:
+            op = type(node.op)
+            if op is ast.Add:
+                return self.integer(node.left, env) + self.integer(node.right, env)
+            if op is ast.Sub:
+                return self.integer(node.left, env) - self.integer(node.right, env)
+            if op is ast.Mult:
+                return self.integer(node.left, env) * self.integer(node.right, env)
+        elif t is ast.UnaryOp:
+            if type(node.op) is ast.USub:
+                return -self.integer(node.operand, env)
+        elif t is ast.Call:
+            if _name(node.func) == "ix" and len(node.args) == 1:
+                return self.integer(node.args[0], env)
         raise self.unsupported(node)
 
     def table(self, args: list[ast.AST], env: dict) -> int:

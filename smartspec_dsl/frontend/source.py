@@ -10,7 +10,6 @@ from pathlib import Path
 from .. import ir
 from ..errors import ModelError
 from .parse import parse_model, read_model_text
-from .xmile import parse_xmile
 
 XMILE_SUFFIXES = (".xmile", ".stmx", ".itmx")
 VENSIM_SUFFIXES = (".mdl",)
@@ -30,6 +29,7 @@ def model_format(filename: str, text: str) -> str:
 def parse_source(text: str, filename: str) -> ir.Model:
     """Model text -> model IR, through the front end its file type calls for."""
     if model_format(filename, text) == "xmile":
+        from .xmile import parse_xmile     # its XML reader is imported only for an XMILE model
         # the text is already decoded: tell the XML parser so, whatever the file declared
         text = re.sub(r"""^(\ufeff?\s*<\?xml[^>]*?encoding\s*=\s*)["'][^"']*["']""", r'\1"UTF-8"', text)
         return parse_xmile(text.encode("utf-8"), filename)

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from enum import Enum
+from functools import lru_cache
 from typing import ClassVar, Iterator, TypeVar, Union
 
 from ..errors import ModelError, SourcePos
@@ -17,6 +18,7 @@ from ..errors import ModelError, SourcePos
 NA_VALUE = -1.298074214633707e33
 
 
+@lru_cache(maxsize=1 << 16)    # a pure function of the text, asked again for every use of a name
 def canonical_name(text: str) -> str:
     """Vensim names ignore case and treat runs of spaces/underscores as one space."""
     text = text.strip()
@@ -191,15 +193,26 @@ def references(e: Expr | None) -> set[str]:
 
 def with_children(e: Expr, kids) -> Expr:
     """`e` with its children (as `children(e)` lists them) replaced by `kids`."""
-    if isinstance(e, Call):
-        return replace(e, args=tuple(kids))
-    if isinstance(e, LookupCall):
-        return replace(e, arg=kids[0])
-    if isinstance(e, BinOp):
-        return replace(e, left=kids[0], right=kids[1])
-    if isinstance(e, UnaryOp):
-        return replace(e, operand=kids[0])
+    t = type(e)
+    if t is Call:
+        return _copied(e, args=tuple(kids))
+    if t is LookupCall:
+        return _copied(e, arg=kids[0])
+    if t is BinOp:
+        return _copied(e, left=kids[0], right=kids[1])
+    if t is UnaryOp:
+        return _copied(e, operand=kids[0])
     return e
+
+
+def _copied(e: Expr, **changes) -> Expr:
+    """dataclasses.replace for the expression classes (no __post_init__, no slots), several
+    times faster: the passes rebuild every node they rewrite, hundreds of thousands in a
+    flattened model."""
+    new = object.__new__(type(e))
+    new.__dict__.update(e.__dict__)
+    new.__dict__.update(changes)
+    return new
 
 
 def map_expr(e: Expr, fn) -> Expr:
@@ -214,7 +227,10 @@ def map_expr(e: Expr, fn) -> Expr:
             new = done[len(done) - len(kids):] if kids else []
             if kids:
                 del done[len(done) - len(kids):]
-            done.append(fn(with_children(node, new) if kids else node))
+            # a node whose children came back unchanged is kept, not copied: most
+            # rewrites touch a few nodes, and rebuilding frozen dataclasses dominates
+            changed = any(a is not b for a, b in zip(new, kids))
+            done.append(fn(with_children(node, new) if changed else node))
         else:
             todo.append((node, True))
             todo.extend((k, False) for k in reversed(kids))

@@ -4,11 +4,13 @@ compiler's own source and grammar, the model's text and the contents of the data
 it reads; never the path it was loaded by (`load`)."""
 from __future__ import annotations
 
+import gc
 import hashlib
 import importlib.util
 import os
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -132,6 +134,22 @@ def _import_kernel(path: Path, key: str, source: str):
                 raise
 
 
+@contextmanager
+def _no_cyclic_collection():
+    """The compiler's passes allocate hundreds of thousands of small objects that all live
+    until the compile ends, which makes Python's cyclic collector walk them again and
+    again (a tenth of a compile's time, more for large models); they hold no cycles to
+    collect, so it waits until the compile is done."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 @dataclass(frozen=True)
 class Record:
     """What the kernel cache keeps of a compiled model (`<key>/model.pkl`)."""
@@ -164,8 +182,9 @@ class _Origin:
                                            or record.folder_data == folder_fingerprint(self.path)):
             cache.touch(entry)
             return record, True
-        model, sched, kernel, derived = _compile(self.text, filename, self.data, values, self.edits)
-        tape, unsupported = tape_of(kernel)
+        with _no_cyclic_collection():
+            model, sched, kernel, derived = _compile(self.text, filename, self.data, values, self.edits)
+            tape, unsupported = tape_of(kernel)
         folder_data = folder_fingerprint(self.path) if reads_data_folder(model, self.data) else None
         record = Record(model, sched, kernel, derived, tape, unsupported, folder_data)
         cache.write_record(entry / cache.RECORD, record, filename)   # the same string object

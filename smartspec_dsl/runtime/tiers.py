@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..backend import tier0
+from ..backend import interpreter_aot, tier0
 from ..backend.codegen import Kernel
 from ..errors import ParameterError
 
@@ -126,10 +126,10 @@ class Tiers:
 
     def simulate(self, tier: str):
         """The one-run entry of `tier`, with the generated kernel's `simulate` arguments."""
-        tier0.quick_start()
         if tier == "compiled":
+            tier0.quick_start()
             return _recompiling(self.module().simulate)
-        interp, tape = tier0.load(), self.tape()
+        interp, tape = _interpreter(), self.tape()
         none, no_regions = np.empty(0), np.empty(0, dtype=np.int64)    # a run from the start
 
         def run(p, tab, out, save_idx, t0, dt, n_steps, save_every, method, diag):
@@ -141,10 +141,10 @@ class Tiers:
         """The one-run entry of `tier` of a model with buffers (`Kernel.buffers`), with the
         generated kernel's `simulate_held` arguments: it takes a saved state's buffer and its
         regions, and returns (rows saved, the buffer at the end, its regions)."""
-        tier0.quick_start()
         if tier == "compiled":
+            tier0.quick_start()
             return _recompiling(self.module().simulate_held)
-        interp, tape = tier0.load(), self.tape()
+        interp, tape = _interpreter(), self.tape()
         return _recompiling(lambda *args: interp.simulate(tape, *args))
 
     def simulate_batch(self, tier: str):
@@ -153,6 +153,19 @@ class Tiers:
             return _recompiling(self.module().simulate_batch)
         interp, tape = tier0.load(), self.tape()
         return _recompiling(lambda *args: interp.simulate_batch(tape, *args))
+
+
+def _interpreter():
+    """The interpreter of single runs: compiled ahead of time once that is built
+    (backend/interpreter_aot.py; its build is started here the first time), the
+    Numba-cached one until then."""
+    interp = interpreter_aot.load()
+    if interp is None:
+        if background_allowed():
+            interpreter_aot.start_build()
+        tier0.quick_start()
+        interp = tier0.load()
+    return interp
 
 
 def _recompiling(entry):

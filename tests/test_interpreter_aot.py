@@ -1,0 +1,91 @@
+"""The interpreter compiled ahead of time (backend/interpreter_aot.py) gives the
+Numba-cached interpreter's numbers bit for bit (the same function, compiled by the
+same compiler with the same helpers): World3 with Euler and RK4, and a third of the
+conformance cases; and with it in place a model loads and runs without importing
+Numba at all, which is what makes it worth having."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+
+import numpy as np
+import pytest
+
+from smartspec_dsl import load
+from smartspec_dsl.backend import interpreter_aot, tier0
+
+from conftest import ROOT, SHARED
+from test_interpreter import cases, need
+
+LOAD = interpreter_aot.load
+
+
+@pytest.fixture(scope="module")
+def aot_folder(tmp_path_factory):
+    """A folder laid out as the interpreter's cache, holding only the module built ahead of time."""
+    if shutil.which(sysconfig.get_config_var("CC").split()[0]) is None:
+        pytest.skip("no C compiler: the interpreter stays the Numba-cached one")
+    root = tmp_path_factory.mktemp("interpreter-cache")
+    folder = root / f"interpreter-{tier0.version()}"
+    folder.mkdir()
+    interpreter_aot.build(folder)
+    return root
+
+
+def both(model, monkeypatch, folder, **kw):
+    """One run on the module built ahead of time, one on the Numba-cached interpreter."""
+    aot = LOAD(folder / f"interpreter-{tier0.version()}")
+    assert aot is not None
+    monkeypatch.setattr(interpreter_aot, "load", lambda folder=None: aot)
+    ahead = model.run(tier="interpreter", **kw)
+    monkeypatch.setattr(interpreter_aot, "load", lambda folder=None: None)
+    return ahead, model.run(tier="interpreter", **kw)
+
+
+def assert_same(name, ahead, jit):
+    assert ahead.tier == jit.tier == "interpreter", name
+    assert ahead.columns == jit.columns, name
+    assert np.array_equal(ahead.values, jit.values, equal_nan=True), f"{name}: the two interpreters differ"
+    assert [str(w) for w in ahead.warnings] == [str(w) for w in jit.warnings], name
+
+
+def test_its_type_is_the_numba_interpreters(aot_folder, monkeypatch):
+    """The one signature compiled ahead of time is the one every run gives the Numba one."""
+    from numba.core.sigutils import normalize_signature
+    monkeypatch.setattr(interpreter_aot, "load", lambda folder=None: None)
+    load(need(SHARED / "test-models" / "samples" / "teacup" / "teacup.mdl"), tier="interpreter").run()
+    args, ret = normalize_signature(interpreter_aot.SIGNATURE)
+    assert [(tuple(s.args), s.return_type) for s in tier0.load().simulate.nopython_signatures] == [(args, ret)]
+
+
+def test_world3_is_bit_identical_with_euler_and_rk4(aot_folder, monkeypatch):
+    model = load(need(SHARED / "real-models" / "WRLD3-03" / "wrld3-03.mdl"), tier="interpreter")
+    for method in ("euler", "rk4"):
+        assert_same(f"World3 {method}", *both(model, monkeypatch, aot_folder, method=method))
+
+
+def test_conformance_cases_are_bit_identical(aot_folder, monkeypatch):
+    sample = cases()[::3]
+    if not sample:
+        pytest.skip(f"{SHARED / 'test-models'} not found (clone with ../shared beside the project)")
+    for name, mdl in sample:
+        model = load(mdl, tier="interpreter")
+        if model.interpreter_unsupported is None:
+            assert_same(name, *both(model, monkeypatch, aot_folder))
+
+
+def test_a_first_run_with_it_never_imports_numba(aot_folder, tmp_path):
+    model = tmp_path / "m.mdl"
+    model.write_text("s = INTEG(f, 1) ~~|\nf = s / 2 ~~|\n"
+                     "INITIAL TIME = 0 ~~|\nFINAL TIME = 2 ~~|\nTIME STEP = 1 ~~|\nSAVEPER = 1 ~~|\n")
+    code = ("import sys, smartspec_dsl\n"
+            f"r = smartspec_dsl.load({str(model)!r}, tier='interpreter').run()\n"
+            "print(r['s'].tolist(), r.tier, 'numba' in sys.modules)\n")
+    env = dict(os.environ, PYTHONPATH=str(ROOT), SMARTSPEC_INTERPRETER_CACHE=str(aot_folder),
+               SMARTSPEC_CACHE_DIR=str(tmp_path / "cache"), SMARTSPEC_BACKGROUND_COMPILE="0")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.split("]")[1].split() == ["interpreter", "False"]
+    assert out.stdout.startswith("[1.0, 1.5, 2.25]")    # s(t+1) = 1.5 s(t), by hand
