@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -77,6 +78,24 @@ def test_conformance_cases_are_bit_identical(aot_folder, monkeypatch):
             assert_same(name, *both(model, monkeypatch, aot_folder))
 
 
+def test_an_array_of_another_type_is_refused_not_misread(aot_folder, monkeypatch):
+    """Code compiled ahead of time would read a float32 array's memory as float64: refused."""
+    aot = LOAD(aot_folder / f"interpreter-{tier0.version()}")
+    real, calls = aot.module.simulate, []
+    monkeypatch.setattr(aot, "module", SimpleNamespace(simulate=lambda *a: calls.append(a) or real(*a)))
+    monkeypatch.setattr(interpreter_aot, "load", lambda folder=None: aot)
+    load(need(SHARED / "test-models" / "samples" / "teacup" / "teacup.mdl"), tier="interpreter").run(
+        tier="interpreter")
+    tape, *args = calls[0]
+    assert aot.simulate(tape, *args)[0] > 0
+    for k, bad in ((0, args[0].astype(np.float32)), (2, np.asfortranarray(args[2])), (3, args[3].astype(np.int32))):
+        wrong = list(args)
+        wrong[k] = bad
+        with pytest.raises(TypeError, match="expected a C-contiguous"):
+            aot.simulate(tape, *wrong)
+    assert len(calls) == 2       # none of them reached the compiled code
+
+
 def test_a_first_run_with_it_never_imports_numba(aot_folder, tmp_path):
     model = tmp_path / "m.mdl"
     model.write_text("s = INTEG(f, 1) ~~|\nf = s / 2 ~~|\n"
@@ -89,3 +108,29 @@ def test_a_first_run_with_it_never_imports_numba(aot_folder, tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert out.stdout.split("]")[1].split() == ["interpreter", "False"]
     assert out.stdout.startswith("[1.0, 1.5, 2.25]")    # s(t+1) = 1.5 s(t), by hand
+
+
+def test_a_build_starts_only_when_none_is_there_running_or_failed(tmp_path, monkeypatch):
+    """start_build's guards (no build runs here): the module present, a build under way
+    (a fresh lock), or a build that failed for this version (its reason kept) start nothing;
+    a failing build records why and releases its lock."""
+    monkeypatch.setenv("SMARTSPEC_INTERPRETER_CACHE", str(tmp_path))
+    started = []
+    monkeypatch.setattr(interpreter_aot.subprocess, "Popen", lambda *a, **k: started.append(a))
+    _, path = interpreter_aot._paths()
+    path.parent.mkdir(parents=True)
+    lock, failed = path.with_suffix(".lock"), path.with_suffix(".failed")
+    for present in (path, lock, failed):
+        present.write_text("")
+        assert interpreter_aot.start_build() is False
+        present.unlink()
+    assert started == []
+    assert interpreter_aot.start_build() is True and len(started) == 1 and lock.is_file()
+    assert interpreter_aot.start_build() is False and len(started) == 1     # the first one holds the lock
+
+    def no_compiler(folder=None):
+        raise OSError("no C compiler")
+    monkeypatch.setattr(interpreter_aot, "build", no_compiler)
+    interpreter_aot.build_worker(str(lock), str(failed))
+    assert not lock.exists() and failed.read_text() == "OSError: no C compiler\n"
+    assert interpreter_aot.start_build() is False and len(started) == 1

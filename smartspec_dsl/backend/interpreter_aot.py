@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import operator
 import os
 import subprocess
 import sys
@@ -26,15 +27,26 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 from . import tier0
 
 # the type of `interpreter.simulate`: a tape's arrays and the generated kernel's
 # `simulate_held` arguments (runtime/single.py) give (rows saved, buffer, its regions),
-# the same for every model (tests/test_interpreter_aot.py checks it against the Numba one)
-SIGNATURE = ("Tuple((int64, float64[::1], int64[::1]))(Tuple((int64[::1], int64[::1], float64[::1], int64[::1], "
-             "int64[:, ::1], int64[::1], int64[::1], float64[::1], float64[::1])), float64[::1], float64[::1], "
-             "float64[:, ::1], int64[::1], float64, float64, int64, int64, int64, float64[::1], float64[::1], "
-             "int64[::1])")
+# the same for every model (tests/test_interpreter_aot.py checks it against the Numba one);
+# an array is (dtype, dimensions), always C-contiguous
+TAPE_TYPES = (("int64", 1), ("int64", 1), ("float64", 1), ("int64", 1), ("int64", 2), ("int64", 1), ("int64", 1),
+              ("float64", 1), ("float64", 1))
+ARG_TYPES = (("float64", 1), ("float64", 1), ("float64", 2), ("int64", 1), "float64", "float64", "int64", "int64",
+             "int64", ("float64", 1), ("float64", 1), ("int64", 1))
+
+
+def _numba_type(t) -> str:
+    return t if isinstance(t, str) else f"{t[0]}[{', '.join([':'] * (t[1] - 1) + ['::1'])}]"
+
+
+SIGNATURE = (f"Tuple((int64, float64[::1], int64[::1]))(Tuple(({', '.join(map(_numba_type, TAPE_TYPES))})), "
+             f"{', '.join(map(_numba_type, ARG_TYPES))})")
 _STALE_LOCK_SECONDS = 1800      # a build takes about a minute; a lock older than this was abandoned
 _LOADED: dict[str, object] = {}
 
@@ -44,12 +56,39 @@ def _paths(folder: Path | None = None) -> tuple[str, Path]:
     (in `folder`, by default the interpreter's own beside its cached copy)."""
     key = tier0.version()
     folder = tier0.folder() / f"interpreter-{key}" if folder is None else Path(folder)
-    name = "smartspec_interpreter_aot_" + hashlib.sha256((key + SIGNATURE).encode()).hexdigest()[:20]
+    # built against this numpy's headers, for this signature
+    name = "smartspec_interpreter_aot_" + hashlib.sha256((key + SIGNATURE + np.__version__).encode()).hexdigest()[:20]
     return name, folder / (name + sysconfig.get_config_var("EXT_SUFFIX"))
 
 
+class _Checked:
+    """The module's `simulate` behind a check of its arguments' types: code compiled ahead
+    of time takes an array's memory as the signature says, whatever its dtype or layout
+    (Numba's own dispatcher would compile another specialisation instead), so an array
+    of another type is refused here rather than misread."""
+
+    def __init__(self, module):
+        self.module = module
+
+    def simulate(self, tape, *args):
+        if len(tape) != len(TAPE_TYPES) or len(args) != len(ARG_TYPES):
+            raise TypeError("interpreter: wrong number of arguments")
+        checked = [_checked(x, t) for x, t in zip(args, ARG_TYPES)]
+        return self.module.simulate(tuple(_checked(x, t) for x, t in zip(tape, TAPE_TYPES)), *checked)
+
+
+def _checked(x, t):
+    if isinstance(t, str):
+        return float(x) if t == "float64" else operator.index(x)
+    if not (type(x) is np.ndarray and x.dtype == t[0] and x.ndim == t[1] and x.flags.c_contiguous):
+        raise TypeError(f"interpreter: expected a C-contiguous {t[1]}-d {t[0]} array, got "
+                        f"{getattr(x, 'dtype', type(x).__name__)} {getattr(x, 'shape', '')}")
+    return x
+
+
 def load(folder: Path | None = None):
-    """The ahead-of-time module (its `simulate` is `interpreter.simulate`) from `folder` (by
+    """The ahead-of-time module (its `simulate` is `interpreter.simulate`, behind a check of
+    its arguments' types) from `folder` (by
     default the install's), or None when it is not built (yet) or does not load (then runs
     use the Numba-cached interpreter)."""
     name, path = _paths(folder)
@@ -61,6 +100,7 @@ def load(folder: Path | None = None):
             spec = importlib.util.spec_from_file_location(name, path)
             module = importlib.util.module_from_spec(spec)
             spec.loader.exec_module(module)
+            module = _Checked(module)
         except (ImportError, OSError):
             module = None     # damaged or built for another platform: the JIT interpreter runs
     _LOADED[str(path)] = module
