@@ -208,3 +208,22 @@ def test_a_buffer_whose_time_step_changes_during_the_run_is_refused(tmp_path):
                                              r"and TIME STEP, FINAL TIME or SAVEPER changes during this run: a run cannot continue"):
         model.run(initial_condition=model.run(until=2).final_state)
 
+
+
+@pytest.mark.parametrize("tier", TIERS)
+def test_a_run_ending_between_saved_times_is_not_continued_with_mixed_times(tmp_path, tier):
+    """A run to 3.5 with SAVEPER 1 saves its last row at 3: its stocks are those of 3, its
+    DELAY FIXED buffer has moved on to 3.5. Continuing from it would count half a step twice
+    (s at 8 came out 72.75; the one run, by hand: out(t) = inp(t - 3), s(8) = 66.25), so it is
+    refused; a run ending on a saved time continues to the one run's numbers."""
+    m = _load(tmp_path, _eqs("inp = STEP(10, 1) + Time", "out = DELAY FIXED(inp, 3, 5)", "s = INTEG(out, 0)",
+                             "INITIAL TIME = 0", "FINAL TIME = 8", "TIME STEP = 0.5", "SAVEPER = 1"))
+    one = m.run(tier=tier)
+    assert one["s"][-1] == pytest.approx(66.25, abs=1e-12)
+    for state in (m.run(final_time=3.5, tier=tier).final_state, m.run(until=3.5, tier=tier).final_state):
+        assert state.time == 3.0
+        with pytest.raises(ParameterError, match=r"went on to t = 3.5 .* stocks are those of t = 3 and the "
+                                                 r"buffer of out .*that of t = 3.5"):
+            m.run(initial_condition=state, tier=tier)
+    rest = m.run(initial_condition=m.run(final_time=3, tier=tier).final_state, tier=tier)
+    np.testing.assert_array_equal(rest["s"], one["s"][3:])

@@ -48,7 +48,10 @@ class State:
     with unless it is given another. `buffers`: the kernel buffer's region of each variable
     kept there (DELAY FIXED, DELAY MATERIAL, DELAY INFORMATION, DELAY CONVEYOR, DELAY PROFILE,
     the queues: `Kernel.buffers`), laid out for the `time_step` and `final_time` of the run
-    that made the state, which a run continuing it must keep (runtime/single.py)."""
+    that made the state, which a run continuing it must keep (runtime/single.py). `ended`: the
+    time the run that made it computed to, when that is after `time` (a FINAL TIME or `until`
+    between two saved times): its stocks are those saved at `time`, its buffers those of
+    `ended`, so a run cannot continue from it."""
     time: float
     stocks: dict[str, float]
     structure: tuple = ()
@@ -57,6 +60,7 @@ class State:
     buffers: Mapping[str, np.ndarray] = field(default_factory=dict, compare=False)   # Regions
     time_step: float | None = None
     final_time: float | None = None
+    ended: float | None = None
 
     def __repr__(self) -> str:
         held = f", {len(self.buffers)} buffers" if self.buffers else ""

@@ -159,7 +159,7 @@ def run_plan(model, plan: params_mod.Plan, args: dict, return_columns, return_ti
             _check_regions(model, plan.state, regions, vals)
     state = State(float(times[-1]), dict(zip(stocks, out[-1, len(names):].tolist())), model.structure_key,
                   model.path, None if seed is None else check_seed(seed), regions, dt,
-                  vals["final time"]) if len(times) else None
+                  vals["final time"], _ended(times, t0 + n_steps * dt, regions)) if len(times) else None
     out = out[:, :len(names)]   # a view: the stocks' columns were for the final state
     if want is not None:
         if keep is None:
@@ -194,6 +194,12 @@ def _check_continuable(model, state: State, vals: dict) -> None:
                                  f"{'it holds no' if missing in buffers else 'this model has no'} "
                                  f"buffer of {shown}")
         first = lowered[buffers[0]].display
+        if state.ended is not None:
+            raise ParameterError(f"the state is the last saved row of a run that went on to t = {state.ended:g} "
+                                 f"(FINAL TIME or until between two saved times): its stocks are those of "
+                                 f"t = {start:g} and the buffer of {first} that of t = {state.ended:g}, so a run "
+                                 "cannot continue from it; end the first run on a saved time (a multiple of "
+                                 "SAVEPER from INITIAL TIME) or save every step (saveper = TIME STEP)")
         if model.kernel.dynamic_control:
             raise ParameterError(f"the buffer of {first} is laid out by the time step's number, and TIME STEP, "
                                  "FINAL TIME or SAVEPER changes during this run: a run cannot continue from a "
@@ -213,6 +219,11 @@ def _check_continuable(model, state: State, vals: dict) -> None:
                                  "numbers than one run; run from the start")
     if not start <= vals["final time"]:
         raise ParameterError(f"the state's time ({start:g}) is after FINAL TIME ({vals['final time']:g})")
+
+
+def _ended(times: np.ndarray, end: float, regions) -> float | None:
+    """The time a run with buffers computed to, when its last saved row is earlier (State.ended)."""
+    return end if regions and end > float(times[-1]) else None
 
 
 def _held(buffers: tuple[str, ...], state: State) -> tuple[np.ndarray, np.ndarray]:
