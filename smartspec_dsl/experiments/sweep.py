@@ -265,7 +265,7 @@ def may_give_na(model) -> bool:
     """Whether a run of `model` can give Vensim's :NA: (-1.298e33): a literal :NA: (:RAW:
     data, VECTOR ELM MAP out of range) or a call whose help says it returns :NA:."""
     for var in model.schedule.model.variables.values():
-        for node in ir.walk(var.expr) if var.expr is not None else ():
+        for node in (n for e in (var.expr, var.initial) if e is not None for n in ir.walk(e)):
             if (isinstance(node, ir.Num) and node.value == ir.NA_VALUE) or \
                     (isinstance(node, ir.Call) and node.func in GIVES_NA):
                 return True
