@@ -285,3 +285,14 @@ def test_allocate_available_integer_types_give_whole_allocations(tmp_path):
     with pytest.raises(UnsupportedFeature, match=r"m.mdl:\d+:\d+: ALLOCATE AVAILABLE: priority type 15 "
                                                   r"\(constant elasticity\) \(from 'whole\[r1,ptype\]'"):
         lower(parse_model(INTEGER_ALLOCATION.replace("11, 3, 2, 0", "15, 3, 2, 0") + CONTROL, "m.mdl"))
+
+
+def test_a_reality_checks_names_are_resolved_though_it_is_not_evaluated():
+    # Vensim's check of the model reports both: a name no variable has, and a check named like a variable
+    with pytest.raises(ModelError, match=r"^m.mdl:3:32: undefined variable 'custmers' used in the Reality "
+                                         r"Check 'no sales check'; did you mean 'customers'\?"):
+        parse_model("customers = 10 ~~|\nsales = customers * 2 ~~|\n"
+                    "no sales check :THE CONDITION: custmers = 0 :IMPLIES: sales = 0 ~~|\n" + CONTROL, "m.mdl")
+    with pytest.raises(ModelError, match=r"^m.mdl:3:1: 'sales' is defined twice \(first at m.mdl:2:1\)"):
+        parse_model("customers = 10 ~~|\nsales = customers * 2 ~~|\n"
+                    "sales :THE CONDITION: customers = 0 :IMPLIES: sales = 0 ~~|\n" + CONTROL, "m.mdl")

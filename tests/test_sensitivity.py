@@ -115,3 +115,18 @@ def test_cli_on_a_stored_sweep(model, tmp_path):
     (out / "manifest.json").write_text(manifest)
     p = subprocess.run(cli + ["sensitivity", str(out)], capture_output=True, text=True)
     assert p.returncode == 2 and "the sweep is incomplete" in p.stderr and "--resume" in p.stderr
+
+
+def test_na_gives_nan_indices_not_numbers(tmp_path):
+    # INTERNAL RATE OF RETURN is :NA: (-1.298e33) for a stream whose rate is above 1 (Vensim's
+    # help): -100 + s/2 + s/4 + s/8 > 0 above s = 100 / 0.875; a run without a value has no
+    # elementary effect: NaN, not one of about 1e33
+    (tmp_path / "irr.mdl").write_text("stream = 60 ~~|\nother = 1 ~~|\n"
+                                      "irr = INTERNAL RATE OF RETURN(stream, 1, -100, 0) ~~|\n"
+                                      "INITIAL TIME = 0 ~~|\nFINAL TIME = 3 ~~|\nTIME STEP = 1 ~~|\n"
+                                      "SAVEPER = 1 ~~|\n")
+    m = load(tmp_path / "irr.mdl", cache_dir=tmp_path / "cache")
+    res, idx = sensitivity.run(m, Morris({"stream": (30, 200), "other": (0, 1)}, 4), outputs=["irr"],
+                               seed=1, tier="interpreter")
+    assert res.info["bad_runs"] == {"irr": int(np.sum(res.params["stream"] > 100 / 0.875))} != {}
+    assert not np.isfinite(idx.values["irr"]["mu_star"][0])

@@ -486,3 +486,25 @@ def test_merged_statistics_equal_one_pass_when_values_are_left_out():
     ok = np.isfinite(mean)
     np.testing.assert_allclose(r["mean"][ok], mean[ok], rtol=1e-9, atol=1e-9 * np.nanmax(np.abs(both[:, ok])))
     assert np.array_equal(r["min"], lo, equal_nan=True)
+
+
+def test_na_is_left_out_of_statistics_like_nan(tmp_path):
+    """Vensim's :NA: (INTERNAL RATE OF RETURN with no rate in -1 to +1, its help) is no number:
+    counted per output and left out of the statistics. By hand, -100 + s/g + s/g^2 + s/g^3 = 0
+    gives g - 1 = 0.363097 for s = 60 and -0.050885 for s = 30; s = 200 needs a rate above 1."""
+    import smartspec_dsl
+    from smartspec_dsl.ir import NA_VALUE
+    p = tmp_path / "irr.mdl"
+    p.write_text("stream = 60 ~~|\nirr = INTERNAL RATE OF RETURN(stream, 1, -100, 0) ~~|\n"
+                 "INITIAL TIME = 0 ~~|\nFINAL TIME = 3 ~~|\nTIME STEP = 1 ~~|\nSAVEPER = 1 ~~|\n")
+    m = smartspec_dsl.load(str(p))
+    for keep in (True, False):
+        r = sweep(m, {"stream": [60, 30, 200]}, outputs=["irr"], times="final",
+                  stats=["mean", "min", "max", "p50"], keep_runs=keep, tier="interpreter")
+        assert r.info["bad_runs"] == {"irr": 1}
+        assert r.stats["min"][0, 0] == pytest.approx(-0.050885, abs=1e-6)
+        assert r.stats["max"][0, 0] == pytest.approx(0.363097, abs=1e-6)
+        assert r.stats["mean"][0, 0] == pytest.approx((0.363097 - 0.050885) / 2, abs=1e-6)
+        assert r.stats["p50"][0, 0] == pytest.approx((0.363097 - 0.050885) / 2, abs=1e-6)
+        if keep:
+            assert r.values[2, 0, 0] == NA_VALUE        # the run's own value stays :NA:

@@ -492,3 +492,34 @@ def test_a_graphical_functions_range_warning_names_the_variable(tmp_path, capsys
     assert main(["run", str(path), "-o", str(tmp_path / "out.csv")]) == 0
     err = capsys.readouterr().err
     assert "the graphical function of g" in err and "#gf" not in err
+
+
+def test_a_graphical_functions_point_past_its_last_is_refused_where_it_is(tmp_path, capsys):
+    # XMILE 1.0, 3.7.1.3: g[3] is the third point's y value; g has 4 points, so g[5] has none
+    gf = '<gf name="Gee"><xscale min="0" max="3"/><ypts>5,1,7,3</ypts></gf>\n'
+    path = tmp_path / "ok.xmile"
+    path.write_text(doc(gf + '<aux name="G3"><eqn>Gee[3] + Gee[4]</eqn></aux>'), encoding="utf-8")
+    assert load(path).run()["G3"][0] == 10
+    err = _error(doc(gf + '<aux name="G5"><eqn>Gee[5]</eqn></aux>'), tmp_path, capsys)
+    assert "bad.xmile:6:21: position 5 is past the last point of graphical function 'Gee' (4 points)" \
+           " in the equation of 'G5'" in err
+    for bad in ("Gee[0]", "Gee[TIME + 6]"):
+        err = _error(doc(gf + f'<aux name="G5"><eqn>{bad}</eqn></aux>'), tmp_path, capsys)
+        assert "bad.xmile:6:21: 'Gee' is a graphical function" in err and "not 0" in err and "computed" in err
+
+
+def test_range_messages_use_the_names_and_the_range_as_written(tmp_path, capsys):
+    dims = '<dimensions><dim name="D" size="5"/><dim name="E" size="3"/></dimensions>\n'
+    arr = '<aux name="A"><dimensions><dim name="D"/></dimensions><eqn>D * 10</eqn></aux>\n'
+    err = _error(doc(arr + '<aux name="C"><dimensions><dim name="E"/></dimensions><eqn>A[4:5]</eqn></aux>',
+                     extra=dims), tmp_path, capsys)
+    assert "the range of 'A[4:5]', read along 'E' (3 elements), runs past the end of 'D' " \
+           "(in the equation of 'C')" in err
+    path = tmp_path / "rg.xmile"
+    path.write_text(doc(arr + '<aux name="F"><dimensions><dim name="D"/></dimensions><eqn>A[1:3] + 1</eqn></aux>',
+                        extra=dims), encoding="utf-8")
+    r = load(path).run()
+    # A[1:3] along D's 5 elements is extended with A's next elements: F = A + 1
+    assert [r[f"F[{k}]"][0] for k in range(1, 6)] == [11, 21, 31, 41, 51]
+    assert "the range of 'A[1:3]' has 3 elements, extended to the 5 of 'D' (in the equation of 'F')" \
+        in " ".join(w.message for w in r.warnings)

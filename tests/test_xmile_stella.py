@@ -53,7 +53,7 @@ DETERMINISTIC = VALUES + """
 <aux name="grown"><dimensions><dim name="j"/></dimensions><eqn>vals[e1:e2]</eqn></aux>
 <aux name="column"><dimensions><dim name="j"/></dimensions><eqn>M[1:3, 2]</eqn></aux>
 <gf name="curve"><xscale min="0" max="3"/><ypts>4,1,7,2</ypts></gf>
-<aux name="points"><eqn>curve[3] + 10 * MIN(curve) + 100 * MAX(curve) + 1000 * SIZE(curve) + 10000 * curve[9]</eqn></aux>
+<aux name="points"><eqn>curve[3] + 10 * MIN(curve) + 100 * MAX(curve) + 1000 * SIZE(curve) + 10000 * curve[4]</eqn></aux>
 <aux name="curve spread"><eqn>MEAN(curve) + STDDEV(curve)</eqn></aux>
 <aux name="flat"><eqn>M(6) + 100 * vals(3) + 1000 * vals(5) + 10000 * vals(INT(TIME) + 1)</eqn></aux>
 """
@@ -145,8 +145,8 @@ def test_an_array_called_with_a_flat_index(run):
 
 def test_a_graphical_function_is_a_container_of_its_points(run):
     get, _ = run
-    # y values (4, 1, 7, 2): the third 7, min 1, max 7, four of them, no ninth (0)
-    assert get("points") == 7 + 10 * 1 + 100 * 7 + 1000 * 4 + 0
+    # y values (4, 1, 7, 2): the third 7, min 1, max 7, four of them, the fourth 2 (a ninth is refused)
+    assert get("points") == 7 + 10 * 1 + 100 * 7 + 1000 * 4 + 10000 * 2
     # mean 3.5, population deviation sqrt((16 + 1 + 49 + 4) / 4 - 3.5^2) = sqrt(5.25)
     assert get("curve spread") == pytest.approx(3.5 + math.sqrt(5.25), rel=1e-12)
 

@@ -80,9 +80,9 @@ def main(args) -> int:
 
 
 def print_sweep_problems(info: dict) -> None:
-    """The runs of a sweep that gave infinite or NaN values (per output) or simulation warnings."""
+    """The runs of a sweep that gave infinite, NaN or :NA: values (per output) or simulation warnings."""
     for output, count in info.get("bad_runs", {}).items():
-        print(f"warning: {count} run{'s' if count > 1 else ''} gave infinite or NaN values of "
+        print(f"warning: {count} run{'s' if count > 1 else ''} gave infinite, NaN or :NA: values of "
               f"'{output}' (left out of the statistics)", file=sys.stderr)
     if info.get("runs_with_warnings"):
         n = info["runs_with_warnings"]

@@ -105,6 +105,7 @@ def analyze(result, design, outputs=None, time=None, seed: int = 0) -> Indices:
         j = result._out(out)
         out = result.outputs[j]          # as the model spells it, whatever the spec's spelling
         y = np.ascontiguousarray(result.values[:, k, j])
+        y[y == ir.NA_VALUE] = np.nan     # Vensim's :NA: is no value: indices NaN, as for a NaN run
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")   # SALib warns on a constant output; its indices are NaN then
             if method == "morris":

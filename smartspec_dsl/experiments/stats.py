@@ -36,6 +36,7 @@ import numpy as np
 from numba import get_num_threads, njit, prange
 
 from ..errors import SpecError
+from ..ir import NA_VALUE
 
 _PCT = re.compile(r"^p(\d+(?:\.\d+)?)$")
 MOMENTS = ("count", "mean", "std", "var", "min", "max")
@@ -530,7 +531,8 @@ class StreamingStats:
             if self.finite is None:
                 exact = dict(zip(self.percentiles, np.percentile(exact_values, qs, axis=0)))
             else:
-                finite = np.where(np.isfinite(exact_values), exact_values, np.nan)
+                # the runs keep Vensim's :NA:, which the statistics leave out as NaN
+                finite = np.where(np.isfinite(exact_values) & (exact_values != NA_VALUE), exact_values, np.nan)
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", RuntimeWarning)   # a cell with no finite value: NaN
                     exact = dict(zip(self.percentiles, np.nanpercentile(finite, qs, axis=0)))

@@ -33,8 +33,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .. import ir
 from ..backend.kernel_random import GOLDEN, splitmix64
 from ..errors import ParameterError
+from ..ir.builtins import GIVES_NA
 from .distributed import run_chunks
 from .results import SweepResult
 from .samplers import ParamTable, Resolution, as_source
@@ -259,6 +261,17 @@ def plan(model, params, outputs=None, times="all", seed=None, chunk_size=None,
                 has_labels=first.labels is not None)
 
 
+def may_give_na(model) -> bool:
+    """Whether a run of `model` can give Vensim's :NA: (-1.298e33): a literal :NA: (:RAW:
+    data, VECTOR ELM MAP out of range) or a call whose help says it returns :NA:."""
+    for var in model.schedule.model.variables.values():
+        for node in (n for e in (var.expr, var.initial) if e is not None for n in ir.walk(e)):
+            if (isinstance(node, ir.Num) and node.value == ir.NA_VALUE) or \
+                    (isinstance(node, ir.Call) and node.func in GIVES_NA):
+                return True
+    return False
+
+
 def sweep(model, params, outputs=None, times="all", keep_runs: bool = True, stats=None, seed=None,
           chunk_size: int | None = None, progress=None, *, final_time=None, time_step=None,
           saveper=None, method: str | None = None, store=None, percentile_bins: int | None = None,
@@ -323,20 +336,29 @@ def sweep(model, params, outputs=None, times="all", keep_runs: bool = True, stat
 
     bad_runs = np.zeros(O, dtype=np.int64)
     warned = 0
+    # :NA: is a number to the kernel's finite watch: only a model that can give it pays for a scan
+    na = may_give_na(model)
 
     def consume(i, vals, chunk_warned, ran_here=False):
         nonlocal bad_runs, warned
         s, e = pl.bounds(i)
+        if values is not None and not np.may_share_memory(values, vals):
+            values[s:e] = vals
+        scan = chunk_warned or not ran_here
+        if na:
+            missing = vals == ir.NA_VALUE
+            if missing.any():
+                # Vensim's :NA: (no value) is counted and left out of the statistics as NaN is;
+                # the runs' own values keep it
+                vals, scan = np.where(missing, np.nan, vals), True
         # A run that saves an infinite or NaN value has a warning (the kernel's finite watch
         # scans every value at every save): a chunk run here with no warning needs no scan.
-        if chunk_warned or not ran_here:
+        if scan:
             with np.errstate(invalid="ignore", over="ignore"):
                 # one pass, no temporary, in the common case (an overflowing sum takes the full count)
                 if not np.isfinite(vals.sum()):
                     bad_runs += (~np.isfinite(vals)).any(axis=1).sum(axis=0)
         warned += chunk_warned
-        if values is not None and not np.may_share_memory(values, vals):
-            values[s:e] = vals
         if acc is not None:
             acc.add(vals)
         bar.update(e - s)

@@ -9,7 +9,7 @@ import lark
 from lark import Token, Transformer_NonRecursive, v_args
 
 from .. import ir
-from ..errors import ModelError, SourcePos, SyntaxErrorInModel
+from ..errors import ModelError, SourcePos, SyntaxErrorInModel, UndefinedVariable, did_you_mean
 from ..files import read_model_text  # noqa: F401  (where the front end's callers find it)
 from ..limits import MAX_RANGE_ELEMENTS
 from ..ir.normalize import classify_flows, resolve_lookup_calls
@@ -162,7 +162,7 @@ class _ToIR(ExprRules, Transformer_NonRecursive):
         super().__init__()
         self.filename = filename
         self.notices: list[str] = []
-        self.checks: list[tuple[_Lhs, int, int]] = []       # reality checks: lhs, span
+        self.checks: list[tuple[_Lhs, int, int, list]] = []   # reality checks: lhs, span, expressions
         self.qualifiers: list[tuple[SourcePos, str, int]] = []   # :CROSSING: / :AT LEAST ONCE:
 
     def _pos(self, meta) -> SourcePos:
@@ -324,7 +324,8 @@ class _ToIR(ExprRules, Transformer_NonRecursive):
         return self._docs(_Item("data", lhs), docs)
 
     def reality_check(self, meta, children):
-        self.checks.append((children[0], meta.start_pos, meta.end_pos))
+        self.checks.append((children[0], meta.start_pos, meta.end_pos,
+                            [c for c in children[1:] if isinstance(c, ir.Expr)]))
         return _Item("check")
 
     def range_elements(self, meta, children):
@@ -494,7 +495,7 @@ def _reality_checks(to_ir: _ToIR) -> None:
     Reality Check", "Passive Constraint Checking"), never in a simulation run, so a
     run's values are those of the model without them."""
     for pos, keyword, offset in to_ir.qualifiers:
-        if not any(start <= offset < end for _, start, end in to_ir.checks):
+        if not any(start <= offset < end for _, start, end, _ in to_ir.checks):
             raise ModelError(f"{pos}: ':{keyword}:' qualifies a Reality Check consequence; it "
                              "belongs after ':IMPLIES:' in a ':THE CONDITION:' equation")
     if to_ir.checks:
@@ -544,7 +545,31 @@ def parse_model(text: str, filename: str = "<model>") -> ir.Model:
                                     tuple(body.values()), it.extra["pos"])
         else:
             top.append(it)
-    return ir.Model(filename, _build_variables(top, filename), ranges, macros, notices=tuple(to_ir.notices))
+    variables = _build_variables(top, filename)
+    _resolve_checks(to_ir.checks, variables, ranges)
+    return ir.Model(filename, variables, ranges, macros, notices=tuple(to_ir.notices))
+
+
+def _resolve_checks(checks: list, variables: dict[str, ir.Variable], ranges: dict) -> None:
+    """A Reality Check equation, though never evaluated, is an equation of its own name that
+    reads model variables and test inputs (Vensim's help, "Reality Check Equations"): a name
+    it reads must be one of those, and its own name must not be a variable's or another check's."""
+    elements = {e for r in ranges.values() for e in r.elements}
+    names = {lhs.name for lhs, _, _, _ in checks}
+    seen: dict[str, SourcePos] = {}
+    for lhs, _, _, exprs in checks:
+        first = variables[lhs.name].pos if lhs.name in variables else seen.get(lhs.name)
+        if first is not None:
+            raise ModelError(f"{lhs.pos}: '{lhs.display}' is defined twice (first at {first}): a Reality "
+                             "Check is an equation with a name of its own")
+        seen[lhs.name] = lhs.pos
+        for e in exprs:
+            for node in ir.walk(e):
+                if isinstance(node, ir.Ref) and node.name not in variables and node.name != ir.TIME \
+                        and node.name not in names and node.name not in ranges and node.name not in elements:
+                    shown = {n: v.display for n, v in variables.items()}
+                    raise UndefinedVariable(f"{node.pos or lhs.pos}: undefined variable '{node.name}' used in "
+                                            f"the Reality Check '{lhs.display}'" + did_you_mean(node.name, shown))
 
 
 def parse_file(path: str | Path) -> ir.Model:

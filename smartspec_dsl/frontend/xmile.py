@@ -52,6 +52,7 @@ class _Build:
     root: Node
     dims: dict[str, tuple[str, ...]] = field(default_factory=dict)
     written: dict[str, tuple[str, ...]] = field(default_factory=dict)  # elements as written
+    dim_names: dict[str, str] = field(default_factory=dict)   # dimension -> its name as written
     models: dict[str, Node] = field(default_factory=dict)
     vars: dict[str, _Var] = field(default_factory=dict)
     notices: list[str] = field(default_factory=list)   # ir.Model.notices
@@ -170,6 +171,7 @@ def _dimensions(b: _Build) -> None:
         if not name or not written:
             raise ModelError(f"{dim.pos}: a dimension needs a name and elements (or a size)")
         b.dims[name] = tuple(ir.canonical_name(e) for e in written)
+        b.dim_names[name] = display_name(dim.attrs["name"])
         b.written[name] = tuple(written)
 
 
@@ -506,9 +508,11 @@ def _translate_all(b: _Build, found: dict[str, _Var], params: dict,
               if gf.find("ypts") is not None}
     variables: dict[str, ir.Variable] = {}
     new: dict[str, ir.Variable] = {}
+    names = {n: f.display for n, f in found.items()} | b.dim_names
     for name, v in found.items():
         ctx = Context(b.dims, var_dims, lookups, v.display, v.dims, name, signatures, invalid, tables, new,
-                      subranges=b.subranges, mappings=b.mappings, notices=b.notices, points=points)
+                      subranges=b.subranges, mappings=b.mappings, notices=b.notices, points=points,
+                      names=names)
         variables[name] = _variable(b, v, ctx, new)
     variables.update(new)
     return variables

@@ -40,6 +40,12 @@ class Context:
     mappings: dict = field(default_factory=dict)   # a range read element by element -> the one it maps to
     notices: list = field(default_factory=list)    # the model's notices (ir.Model.notices)
     points: dict = field(default_factory=dict)     # graphical function -> its y values as written
+    names: dict = field(default_factory=dict)      # variable or dimension -> its name as written
+
+
+def shown(name: str, ctx: Context) -> str:
+    """`name` (a variable's or dimension's canonical name) as the modeller wrote it."""
+    return ctx.names.get(name, name)
 
 
 def num(x: float) -> ir.Num:
@@ -114,15 +120,22 @@ def resolve_ref(r: ir.Ref, ctx: Context) -> ir.Expr:
         return r
     dims = ctx.var_dims[r.name]
     if r.subscripts and r.name in ctx.lookups and not dims:
-        # g[3]: the y value of the graphical function's third point (XMILE 1.0, 3.7.1.3), 0 past its end
+        # g[3]: the y value of the graphical function's third point (XMILE 1.0, 3.7.1.3)
         ys = ctx.points.get(r.name, ())
-        if len(r.subscripts) != 1 or not r.subscripts[0].startswith(INDEX) or RANGE in r.subscripts[0] or not ys:
-            raise UnsupportedFeature(f"{r.pos}: '{r.name}' is a graphical function: only one of its points, "
-                                     f"by position ('{r.name}[3]'), can be read so (in the equation of '{ctx.owner}')")
-        k = int(r.subscripts[0][1:])
-        return num(ys[k - 1] if k <= len(ys) else ctx.invalid_index)
+        sub = r.subscripts[0] if len(r.subscripts) == 1 else ""
+        where = f"in the equation of '{ctx.owner}'"
+        if not ys or not sub.startswith(INDEX) or RANGE in sub:
+            raise UnsupportedFeature(
+                f"{r.pos}: '{shown(r.name, ctx)}' is a graphical function: one of its points is read by "
+                f"a position written as a whole number from 1 ('{shown(r.name, ctx)}[3]'), not 0, a range "
+                f"or a value computed when the model runs ({where})")
+        k = int(sub[1:])
+        if k > len(ys):
+            raise ModelError(f"{r.pos}: position {k} is past the last point of graphical function "
+                             f"'{shown(r.name, ctx)}' ({len(ys)} points) {where}")
+        return num(ys[k - 1])
     if len(r.subscripts) not in (0, len(dims)):
-        raise ModelError(f"{r.pos}: '{r.name}' has {len(dims)} dimension(s), used with "
+        raise ModelError(f"{r.pos}: '{shown(r.name, ctx)}' has {len(dims)} dimension(s), used with "
                          f"{len(r.subscripts)} subscript(s) in the equation of '{ctx.owner}'")
     # a scalar variable (or the clock) named as a subscript is a position computed when
     # the model runs, like x[expression] (both become an element pick)
@@ -154,7 +167,7 @@ def resolve_ref(r: ir.Ref, ctx: Context) -> ir.Expr:
             k = int(s[1:])
             elements = ctx.dims.get(dim, ())
             if not 1 <= k <= len(elements):
-                raise ModelError(f"{r.pos}: position {k} is outside dimension '{dim}' "
+                raise ModelError(f"{r.pos}: position {k} is outside dimension '{shown(dim, ctx)}' "
                                  f"({len(elements)} elements) in the equation of '{ctx.owner}'")
             subs.append(elements[k - 1])
         else:
@@ -175,12 +188,12 @@ def _subrange(s: str, dim: str, r: ir.Ref, ctx: Context) -> str:
         k = int(end[1:]) - 1 if end.startswith(INDEX) else (elements.index(end) if end in elements else -1)
         if not 0 <= k < len(elements):
             raise ModelError(f"{r.pos}: '{end.lstrip(INDEX)}' in the range [{s.replace(INDEX, '')}] of "
-                             f"'{r.name}' is not an element or position of dimension '{dim}' "
+                             f"'{shown(r.name, ctx)}' is not an element or position of dimension '{shown(dim, ctx)}' "
                              f"(in the equation of '{ctx.owner}')")
         at.append(k)
     first, last = at
     if last < first:
-        raise ModelError(f"{r.pos}: the range [{s.replace(INDEX, '')}] of '{r.name}' is empty "
+        raise ModelError(f"{r.pos}: the range [{s.replace(INDEX, '')}] of '{shown(r.name, ctx)}' is empty "
                          f"(in the equation of '{ctx.owner}')")
     if (first, last) == (0, len(elements) - 1):
         return dim
@@ -199,18 +212,18 @@ def range_onto(sub: str, r: ir.Ref, ctx: Context) -> str:
     named = {s for s in r.subscripts if s in ctx.dims}
     free = [d for d in ctx.owner_dims if d not in named]
     onto = parent if parent in ctx.owner_dims else (free[0] if len(free) == 1 else None)
-    shown = f"'{r.name}[...]'"
+    text = _range_text(r, ctx)
     if onto is None:
-        raise UnsupportedFeature(f"{r.pos}: {shown} has a range or '*' outside an array function, and "
+        raise UnsupportedFeature(f"{r.pos}: {text} has a range or '*' outside an array function, and "
                                  f"'{ctx.owner}' has no one dimension to read it along (in the equation "
                                  f"of '{ctx.owner}')")
     elements, n = ctx.dims[parent], len(ctx.dims[onto])
     if first + n > len(elements):
-        raise UnsupportedFeature(f"{r.pos}: {shown}'s range, read along '{onto}' ({n} elements), runs past "
-                                 f"the end of '{parent}' (in the equation of '{ctx.owner}')")
+        raise UnsupportedFeature(f"{r.pos}: the range of {text}, read along '{shown(onto, ctx)}' ({n} elements), "
+                                 f"runs past the end of '{shown(parent, ctx)}' (in the equation of '{ctx.owner}')")
     if n != last - first + 1:
-        ctx.notices.append(f"{r.pos}: the range of {shown} has {last - first + 1} elements, "
-                           f"{'truncated' if n < last - first + 1 else 'extended'} to the {n} of '{onto}' "
+        ctx.notices.append(f"{r.pos}: the range of {text} has {last - first + 1} elements, "
+                           f"{'truncated' if n < last - first + 1 else 'extended'} to the {n} of '{shown(onto, ctx)}' "
                            f"(in the equation of '{ctx.owner}')")
     if onto == parent and first == 0:
         return onto
@@ -218,6 +231,19 @@ def range_onto(sub: str, r: ir.Ref, ctx: Context) -> str:
     ctx.dims.setdefault(name, elements[first:first + n])
     ctx.mappings[name] = onto
     return name
+
+
+def _range_text(r: ir.Ref, ctx: Context) -> str:
+    """'A[4:5]': a reference with a range (or '*') as the modeller wrote it, positions from 1."""
+    parts = []
+    for s in r.subscripts:
+        base = s.removesuffix("!")
+        if base in ctx.subranges:
+            _, first, last = ctx.subranges[base]
+            parts.append(f"{first + 1}:{last + 1}")
+        else:
+            parts.append("*" if s.endswith("!") else shown(base, ctx))
+    return f"'{shown(r.name, ctx)}[{', '.join(parts)}]'"
 
 
 def _distinct_dimension(dims: tuple[str, ...], k: int, pos, ctx: Context) -> str:

@@ -498,6 +498,10 @@ PROFILED = {**{"@" + f: f for f in ("ALLOCATE AVAILABLE", "ALLOCATE BY PRIORITY"
                                     "DEMAND AT PRICE", "SUPPLY AT PRICE", "MARKETP")},
             "ALLOC P": "ALLOC P"}
 ARRAY_READS = {n: c for n, c in INTERNAL.items() if c.role == BLOCK_READ}
+# the calls that can return Vensim's :NA: during a run (their help pages); with a literal :NA:
+# (:RAW: data, VECTOR ELM MAP out of range) what a sweep's statistics must watch for
+GIVES_NA = frozenset({"INTERNAL RATE OF RETURN", "LOOKUP SLOPE", "QUEUE AGE IN RANGE",
+                      "@FIND MARKET PRICE", "FIND MARKET PRICE"})
 
 
 def driver_for(function: str) -> Internal:
