@@ -189,6 +189,23 @@ def test_sweep_counts_bad_runs_and_leaves_them_out(tmp_path, keep_runs):
     assert res.stats["p50"][-1, j] == pytest.approx(4, rel=1e-2 if not keep_runs else 1e-12)
 
 
+@pytest.mark.parametrize("tier", ["compiled", "interpreter"])
+def test_sweep_counts_bad_runs_of_a_chunk_among_clean_ones(tmp_path, tier):
+    """d = 1, 0.5 | 0, 1 | 0.25 in chunks of 2: only chunk 1 has a run with a warning (x = 8/d
+    infinite at d = 0; tbl's x range [0, 1] holds everywhere). A chunk whose runs did not warn
+    is not scanned for infinite values (its kernel's finite watch saw none): the count is still
+    exact, and the statistics are those of 8, 16, 8, 32 (mean 16)."""
+    path = tmp_path / "div.mdl"
+    path.write_text(DIV, encoding="utf-8")
+    model = smartspec_dsl.load(path)
+    res = sweep(model, {"d": np.array([1.0, 0.5, 0.0, 1.0, 0.25])}, keep_runs=False, seed=1,
+                progress=False, stats=["mean", "count"], chunk_size=2, times="all", tier=tier)
+    assert res.info["bad_runs"] == {"x": 1} and res.info["runs_with_warnings"] == 1
+    j = res.outputs.index("x")
+    assert res.stats["count"][:, j].tolist() == [4, 4, 4]
+    assert res.stats["mean"][:, j] == pytest.approx([16, 16, 16], rel=1e-12)
+
+
 def test_sweep_cli_reports_bad_runs_in_summary_and_manifest(tmp_path):
     pytest.importorskip("pyarrow")
     path = tmp_path / "div.mdl"

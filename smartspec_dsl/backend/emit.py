@@ -412,10 +412,9 @@ class Emitter:
         return self.expr(e.args[0])
 
     def find_zero_alone(self, e: ir.Call) -> str:
-        owner = self.schedule.model.variables.get(self.owner)
-        raise ModelError(f"{e.pos}: FIND ZERO in the equation of '{owner.display if owner else self.owner}' "
-                         "has nothing to solve: its second argument (z) does not depend on the variable it "
-                         "defines, so no value of it can make z zero")
+        """FIND ZERO on no loop: an element it holds at its initial value xi (passes/solve.py
+        refuses any other)."""
+        return self.expr(e.args[3])
 
     def rate(self, n: str) -> str:
         """The code of stock n's rate (or next value)."""

@@ -3,8 +3,7 @@ kernel that iterates with `kernel_solve.solve_more` until the loop is solved."""
 from __future__ import annotations
 
 from .. import ir
-from ..errors import UnsupportedFeature
-from ..passes.order import Schedule, is_delay_fixed
+from ..passes.order import Schedule
 from ..passes.solve import solver_call
 from .solve_layout import MAX_ITERATIONS, TOLERANCE, field, size
 
@@ -38,7 +37,8 @@ def solved_block(em, k: int) -> str:
     solver's state reset and each unknown's guess, tolerances, iteration limit and scale
     (SIMULTANEOUS: its initial value; FIND ZERO: 1 / xs); then, while `solve_more` has a point
     to compute, the unknowns set to it, the members computed in order and, in each unknown's
-    place, its residual (SIMULTANEOUS: expression - x; FIND ZERO: z x zs); then the watch of
+    place, its residual (SIMULTANEOUS: expression - x; FIND ZERO: z x zs, or x - xi for an
+    element it holds at xi, passes/solve.find_zero_held); then the watch of
     the block's failure flag (a run-time warning, runtime/diagnostics)."""
     block = em.schedule.blocks[k]
     vs = em.schedule.model.variables
@@ -56,14 +56,13 @@ def solved_block(em, k: int) -> str:
     for m in block.members:
         em.owner = m
         var = vs[m]
-        if is_delay_fixed(var):
-            raise UnsupportedFeature(f"{var.pos}: '{var.display}' is on a loop that SIMULTANEOUS or FIND ZERO "
-                                     f"solves, and {var.expr.func} cannot be computed within one")
         if m in block.unknowns:
             j = block.unknowns.index(m)
             call = solver_call(var)
             if call.func == "SIMULTANEOUS":
                 r = f"({em.expr(call.args[0])} - ld(v, {field(base, n, 'P', j)}))"
+            elif m in block.held:   # x - xi: Newton's step puts it at xi
+                r = f"(ld(v, {field(base, n, 'P', j)}) - {em.expr(call.args[3])})"
             else:
                 r = f"({em.expr(call.args[1])} * {em.expr(call.args[2])})"
             body.append(em.flush(f"st(v, {field(base, n, 'R', j)}, {r})"))
@@ -72,5 +71,7 @@ def solved_block(em, k: int) -> str:
             body.append(em.assign(m, var.initial if initial else var.expr))
     em.owner = block.unknowns[0]
     watch = em.watch(("solve", block.unknowns[0], block.members))
-    lines = head + [f"while solve_more(v, {base}, {n}):"] + ["    " + ln for s in body for ln in s.split("\n")]
+    # no comments within the statement: loops.shape reads a statement up to its first comment
+    lines = head + [f"while solve_more(v, {base}, {n}):"] + ["    " + ln.split("  # ", 1)[0]
+                                                             for s in body for ln in s.split("\n")]
     return "\n".join(lines + [f"watched(v, {watch}, ld(v, {base + 2}))"])

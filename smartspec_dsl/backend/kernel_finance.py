@@ -10,14 +10,15 @@ at time it; :NA: when no rate in -1 to +1 gives zero ("no attempt is made to det
 solutions"). Where the help leaves it open, smartspec takes: fiscal periods counted from
 INITIAL TIME; the stream's flow over a step (stream x TIME STEP) falls in the period where
 the step starts; a value at time t holds the steps before t (as a stock's does), the
-current period's flows so far as if at its end; a fiscal period shorter than TIME STEP is
-TIME STEP (as NET PRESENT VALUE's help says). So, with g = 1 + rate, K the last period
+current period's flows so far as if at its end; init counts from the start, at its time
+it, whether it is past or not; a fiscal period shorter than TIME STEP is TIME STEP (as NET
+PRESENT VALUE's help says). So, with g = 1 + rate, K the last period
 with flows and C_k the flow of period k,
 
     init x g^-((it - INITIAL TIME) / fisc) + sum over k of C_k x g^-(k + 1) = 0,
 
 solved by bisection on g in (0, 2] after multiplying by g^(K + 1), which keeps every term
-finite as g nears 0.
+finite as g nears 0 (a polynomial in g, by Horner's rule over the period sums).
 """
 from __future__ import annotations
 
@@ -39,28 +40,35 @@ def _period(i, dt, fisc):
 
 
 @njit(**JIT)
-def _scaled_npv(g, buf, off, istep, dt, fisc, last, init, e):
-    """The net present value at g = 1 + rate, times g^(last + 1)."""
-    total = init * g ** (last + 1 - e) if init != 0.0 else 0.0
-    for i in range(istep):
-        total += buf[off + i] * g ** (last - _period(i, dt, fisc))
-    return total
+def _scaled_npv(g, buf, sums, last, init, e):
+    """The net present value at g = 1 + rate, times g^(last + 1): Horner's rule over the
+    period sums buf[sums:sums + last + 1]."""
+    total = 0.0
+    for k in range(last + 1):
+        total = total * g + buf[sums + k]
+    return total + (init * g ** (last + 1 - e) if init != 0.0 else 0.0)
 
 
 @njit(**JIT)
 def irr_out(buf, off, n, istep, fisc, init, it, time, dt):
     """INTERNAL RATE OF RETURN at step istep, from the flows of the steps before it (the
-    region's values 0..istep-1); :NA: before any flow, and when no rate in (-1, 1] makes the
-    net present value zero."""
+    region's values 0..istep-1, summed by period into the region's far end, which the run's
+    steps never reach: the region holds three values a step); :NA: before any flow, and when
+    no rate in (-1, 1] makes the net present value zero."""
     if istep <= 0:
         return NA
     fisc = max(fisc, dt)
     t0 = time - istep * dt
     e = (it - t0) / fisc
     last = _period(istep - 1, dt, fisc)
+    sums = off + n - (last + 1)
+    for k in range(last + 1):
+        buf[sums + k] = 0.0
+    for i in range(istep):
+        buf[sums + _period(i, dt, fisc)] += buf[off + i]
     lo, hi = _G_LOW, 2.0
-    f_lo = _scaled_npv(lo, buf, off, istep, dt, fisc, last, init, e)
-    f_hi = _scaled_npv(hi, buf, off, istep, dt, fisc, last, init, e)
+    f_lo = _scaled_npv(lo, buf, sums, last, init, e)
+    f_hi = _scaled_npv(hi, buf, sums, last, init, e)
     if f_hi == 0.0:
         return 1.0
     if not (math.isfinite(f_lo) and math.isfinite(f_hi)) or (f_lo > 0.0) == (f_hi > 0.0) or f_lo == 0.0:
@@ -69,7 +77,7 @@ def irr_out(buf, off, n, istep, fisc, init, it, time, dt):
         mid = 0.5 * (lo + hi)
         if mid <= lo or mid >= hi:
             break
-        f_mid = _scaled_npv(mid, buf, off, istep, dt, fisc, last, init, e)
+        f_mid = _scaled_npv(mid, buf, sums, last, init, e)
         if f_mid == 0.0:
             return mid - 1.0
         if (f_mid > 0.0) == (f_lo > 0.0):

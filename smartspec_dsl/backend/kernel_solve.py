@@ -16,18 +16,19 @@ per iteration, k unknowns): the fixed point Vensim's "running around the loop un
 changes" finds is the same root, and Newton also finds it where that iteration diverges
 (x = 3 - 2x). Where the Jacobian is singular the step is a plain pass around the loop (x =
 the expression's value). A block is solved when every unknown's residual r satisfies
-|r| <= A + Q x max(|x|, S), or when a step no longer moves any unknown; after MAX_ITER
+|r| <= A + Q x max(|x|, S), or when a step no longer moves any unknown; after M
 iterations (or a residual that is not finite) it is not solved: its unknowns, and so the
 whole loop, are NaN for that evaluation and the watch records the time, so a run never
 returns a number that does not satisfy the loop in silence.
 
 The block's state, in the kernel's state vector from B (k unknowns):
     B: phase (0 start, 1 the base point computed, 2 + j the point with unknown j moved,
-       -1 the last pass: at the point no step moves, or with NaN unknowns after a failure), B + 1: iterations, B + 2: not solved (0 or 1),
-    then k values each of P (the point computed), R (its residuals, written by the block),
-    X (the base point), G (its residuals), H (the difference steps), S (the scale), A and Q
-    (absolute and relative tolerances), M (the iteration limit; one per unknown, the block
-    uses the first), D (the Newton step), and the Jacobian (k x k, by rows).
+       -1 the last pass: at the point no step moves, or with NaN unknowns after a failure),
+    B + 1: iterations, B + 2: not solved (0 or 1), then k values each of P (the point
+    computed), R (its residuals, written by the block), X (the base point), G (its
+    residuals), H (the difference steps), S (the scale), A and Q (absolute and relative
+    tolerances), M (the iteration limit; one per unknown, the block uses the first), D (the
+    Newton step), and the Jacobian (k x k, by rows): solve_layout.py.
 """
 from __future__ import annotations
 

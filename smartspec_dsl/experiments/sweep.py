@@ -324,13 +324,16 @@ def sweep(model, params, outputs=None, times="all", keep_runs: bool = True, stat
     bad_runs = np.zeros(O, dtype=np.int64)
     warned = 0
 
-    def consume(i, vals, chunk_warned):
+    def consume(i, vals, chunk_warned, ran_here=False):
         nonlocal bad_runs, warned
         s, e = pl.bounds(i)
-        with np.errstate(invalid="ignore", over="ignore"):
-            # one pass, no temporary, in the common case (an overflowing sum takes the full count)
-            if not np.isfinite(vals.sum()):
-                bad_runs += (~np.isfinite(vals)).any(axis=1).sum(axis=0)
+        # A run that saves an infinite or NaN value has a warning (the kernel's finite watch
+        # scans every value at every save): a chunk run here with no warning needs no scan.
+        if chunk_warned or not ran_here:
+            with np.errstate(invalid="ignore", over="ignore"):
+                # one pass, no temporary, in the common case (an overflowing sum takes the full count)
+                if not np.isfinite(vals.sum()):
+                    bad_runs += (~np.isfinite(vals)).any(axis=1).sum(axis=0)
         warned += chunk_warned
         if values is not None and not np.may_share_memory(values, vals):
             values[s:e] = vals
@@ -343,7 +346,8 @@ def sweep(model, params, outputs=None, times="all", keep_runs: bool = True, stat
             run_chunks(client, model, pl, store, consume)
         else:
             for i in range(pl.n_chunks):
-                if store is not None and store.has_chunk(i):
+                ran_here = store is None or not store.has_chunk(i)
+                if not ran_here:
                     vals, chunk_warned = store.read_chunk(i), store.chunk_warnings(i)
                 else:
                     before = pl.warned
@@ -351,7 +355,7 @@ def sweep(model, params, outputs=None, times="all", keep_runs: bool = True, stat
                     chunk_warned = pl.warned - before
                     if store is not None:
                         store.write_chunk(i, pl, vals, chunk_warned)
-                consume(i, vals, chunk_warned)
+                consume(i, vals, chunk_warned, ran_here)
     finally:
         bar.close()
     result_stats = acc.result(values if exact else None) if acc is not None else None

@@ -200,8 +200,9 @@ _ALL = [
             "not solved is NaN, with a warning)", ARGUMENTS_AGREE, emit=OWN),
     Builtin("FIND ZERO", (9, 9), SOLVED, "FIND ZERO(xs, z, zs, xi, n, skip, tol, max iter, method): the value of "
             "the variable it defines (scaled by xs, starting from xi) that makes z x zs zero within tol, z "
-            "being on a loop through it; over the last subscript all elements are solved together (n the "
-            "whole range, skip 0; Newton's method whatever the method; not solved: NaN, with a warning)",
+            "being on a loop through it; over the last subscript the elements are solved together (the "
+            "elements skip to n - 1, the others held at xi; Newton's method whatever the method; not solved: "
+            "NaN, with a warning)",
             emit=OWN),
     # ---- stateful: rewritten into stocks by passes/stateful/
     _lowered("DELAY1", (2, 2), "first-order material delay", SAME_AS_FIRST, True),
@@ -298,7 +299,8 @@ _ALL = [
               "fiscal period fisc (-1 to 1) that makes the net present value of the stream so far zero, its flows "
               "summed by fiscal period (from INITIAL TIME) as if at the period's end, with init at time it; :NA: "
               "when there is none", Buffer(True, (1, 2, 3), (1, 2, 3), out="irr_out", write="irr_in",
-                                           out_args=(1, 2, 3), write_args=(0,), span=1, clock=True),
+                                           out_args=(1, 2, 3), write_args=(0,), span=1, clock=True,
+                                           grows=True),
               DIMENSIONLESS, True),
     Builtin("INTEG", None, EQUATION, "INTEG(rate, initial): a stock"),
     Builtin("SINTEG", None, EQUATION, "SINTEG(rate, initial, min, max, quantum, special, threshold): a restricted stock"),

@@ -111,8 +111,8 @@ def control_problems(model: ir.Model) -> list[str]:
     """Everything about INITIAL TIME, FINAL TIME, TIME STEP and SAVEPER that stops a run
     with the model's own values (a run may still override them), each with the line that
     defines the value: what `smartspec check` reports, so that it and `run` agree
-    (`control_issues`; and the memory a run's saved values need, as `runtime/single.py`
-    checks it before running)."""
+    (`control_issues`; and the memory a run's saved values and its delay buffers need, as
+    `runtime/single.py` and the kernel's setup refuse it before running)."""
     problems, vals = [], {}
     for name in ir.CONTROL_NAMES:
         try:

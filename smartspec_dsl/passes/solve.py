@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 from .. import ir
 from ..errors import AlgebraicLoop, ModelError, UnsupportedFeature
+from ..ir.builtins import BUFFER, BUILTINS
 
 SOLVERS = ("SIMULTANEOUS", "FIND ZERO")
 # the arguments each reads before its block is solved (all but its residual's)
@@ -45,6 +46,12 @@ class SolvedBlock:
     unknowns: tuple[str, ...]
     members: tuple[str, ...]
     phase: str = "time step"          # or "initialisation": the graph it was found in
+    held: tuple[str, ...] = ()        # FIND ZERO elements held at their initial value (skip, n)
+
+
+def _buffered(var: ir.Variable) -> bool:
+    """A function kept in the kernel's buffer (order.is_delay_fixed), which the step writes once."""
+    return isinstance(var.expr, ir.Call) and var.expr.func in BUILTINS and BUILTINS[var.expr.func].stage == BUFFER
 
 
 def solver_call(var: ir.Variable) -> ir.Call | None:
@@ -116,21 +123,23 @@ def _last_subscript_row(name: str) -> str:
     return re.sub(r"[^,\[]*\]$", "", name)
 
 
-def _check_find_zero(model: ir.Model, var: ir.Variable, call: ir.Call) -> None:
-    """FIND ZERO's n and skip as smartspec runs them: every element of the last subscript
-    solved (n its element count, skip 0); Vensim's partial forms are refused, at the call."""
+def find_zero_held(model: ir.Model, var: ir.Variable, call: ir.Call) -> bool:
+    """Whether FIND ZERO holds this element of `var` at its initial value xi: Vensim solves
+    the elements skip to n - 1 of the last subscript (skip marks a system homogeneous of
+    degree 0, n may be less than the elements); the others keep xi and their z need not be
+    zero. n and skip must be numbers (or ELMCOUNT), within the elements: else a located error."""
     n, skip = call.args[4], call.args[5]
     row = _last_subscript_row(var.name)
-    elements = sum(1 for u, v in model.variables.items()
-                   if _last_subscript_row(u) == row and (u == var.name or "[" in u) and solver_call(v) is not None)
+    elements = [u for u, v in model.variables.items()
+                if _last_subscript_row(u) == row and (u == var.name or "[" in u) and solver_call(v) is not None]
+    where = f"{call.pos or var.pos}: FIND ZERO in the equation of '{var.display}'"
     if not (isinstance(n, ir.Num) and isinstance(skip, ir.Num)):
-        raise UnsupportedFeature(f"{call.pos or var.pos}: FIND ZERO in the equation of '{var.display}': its n "
-                                 "and skip (arguments 5 and 6) must be numbers (or ELMCOUNT of a range)")
-    if skip.value != 0 or n.value != elements:
-        raise UnsupportedFeature(
-            f"{call.pos or var.pos}: FIND ZERO in the equation of '{var.display}' with n = {n.value:g} and skip = "
-            f"{skip.value:g} is not supported by smartspec yet: it solves all {elements} element(s) of the last "
-            f"subscript together (n = {elements}, skip = 0)")
+        raise UnsupportedFeature(f"{where}: its n and skip (arguments 5 and 6) must be numbers (or ELMCOUNT "
+                                 "of a range)")
+    if not 0 <= skip.value < n.value <= len(elements) or n.value != int(n.value) or skip.value != int(skip.value):
+        raise ModelError(f"{where}: n = {n.value:g} and skip = {skip.value:g} must be whole numbers with 0 <= skip "
+                         f"< n <= {len(elements)}, the elements of its last subscript")
+    return not skip.value <= elements.index(var.name) < n.value
 
 
 def _body_order(model: ir.Model, members: set[str], unknowns: set[str], deps: dict[str, set[str]],
@@ -181,7 +190,20 @@ def solved_blocks(model: ir.Model, deps: dict[str, set[str]], phase: str
         members = set(comp)
         mine = members & unknowns
         if not mine or (len(comp) == 1 and comp[0] not in deps[comp[0]]):
-            continue    # no loop here: an unknown alone is its own first argument's value
+            # no loop here: SIMULTANEOUS alone is its expression's value; FIND ZERO has nothing
+            # to solve (the step's graph holds every auxiliary: no loop there, none at all)
+            alone = comp[0]
+            if mine and phase == "time step" and solver_call(vs[alone]).func == "FIND ZERO" \
+                    and not find_zero_held(model, vs[alone], solver_call(vs[alone])):
+                call = solver_call(vs[alone])
+                raise ModelError(f"{call.pos or vs[alone].pos}: FIND ZERO in the equation of '{vs[alone].display}' "
+                                 "has nothing to solve: its second argument (z) does not depend on the variable "
+                                 "it defines, so no value of it can make z zero")
+            continue
+        buffered = next((m for m in sorted(members, key=position.__getitem__) if _buffered(vs[m])), None)
+        if buffered is not None:
+            raise UnsupportedFeature(f"{vs[buffered].pos}: '{vs[buffered].display}' is on a loop that SIMULTANEOUS or "
+                                     f"FIND ZERO solves, and {vs[buffered].expr.func} cannot be computed within one")
         for u in sorted(mine, key=position.__getitem__):
             call = solver_call(vs[u])
             for k in BEFORE[call.func]:
@@ -190,10 +212,10 @@ def solved_blocks(model: ir.Model, deps: dict[str, set[str]], phase: str
                     raise ModelError(f"{call.pos or vs[u].pos}: argument {k + 1} of {call.func} in the equation of "
                                      f"'{vs[u].display}' reads '{vs[min(inside, key=position.__getitem__)].display}', "
                                      "which is on the loop it solves: it must be known before the loop is solved")
-            if call.func == "FIND ZERO":
-                _check_find_zero(model, vs[u], call)
+        held = tuple(u for u in sorted(mine, key=position.__getitem__)
+                     if solver_call(vs[u]).func == "FIND ZERO" and find_zero_held(model, vs[u], solver_call(vs[u])))
         body = _body_order(model, members, mine, deps, phase)
-        blocks.append(SolvedBlock(tuple(sorted(mine, key=position.__getitem__)), tuple(body), phase))
+        blocks.append(SolvedBlock(tuple(sorted(mine, key=position.__getitem__)), tuple(body), phase, held))
     if not blocks:
         return deps, ()
     chained = dict(deps)

@@ -28,8 +28,8 @@ class NumericalError(ModelError):
 class SimulationWarning:
     """One event of a run. kind: 'nan' or 'inf' (a floating-point error), 'lookup' (a
     lookup's input leaves or re-enters its x range), 'range' (a variable leaves or
-    re-enters its declared range), 'solve' (a loop SIMULTANEOUS or FIND ZERO solves was not
-    solved, or is again) or 'model' (what the front end changed, given with every run); `variable` the modeller's name, with its element ("" for 'model')."""
+    re-enters its declared range), 'unsolved' and 'solved' (a loop SIMULTANEOUS or FIND ZERO
+    solves was not solved, its values NaN, or is solved again) or 'model' (what the front end changed, given with every run); `variable` the modeller's name, with its element ("" for 'model')."""
     kind: str
     variable: str
     time: float
@@ -100,6 +100,13 @@ def run_warnings(model: ir.Model, names: list[str], time: np.ndarray, values: np
         if len(runs) >= 256:        # a sweep's runs differ: keep the cache small
             runs.clear()
         watched = runs[key] = watch_warnings(model, kernel.watches, diag, tab, words, kernel.slots)
+    # a loop SIMULTANEOUS or FIND ZERO did not solve is NaN by design: its warning says why
+    failed = {w.variable for w in watched if w.kind == "unsolved"}
+    if failed:
+        loops = {modeller_name(model, m) for key in kernel.watches
+                 if key[0] == "solve" and modeller_name(model, key[1]) in failed for m in key[2]}
+        out = [w for w in out if not (w.kind == "nan" and w.variable in loops)]
+        watched = [w for w in watched if not (w.kind == "nan" and w.variable in loops)]
     reported = {w.variable for w in out if w.kind in ("nan", "inf")}
     out += [w for w in watched if not (w.kind in ("nan", "inf") and w.variable in reported)]
     out.sort(key=lambda w: w.time)
@@ -212,13 +219,13 @@ def _unsolved(model: ir.Model, key: tuple, first) -> list[SimulationWarning]:
     out = []
     if np.isfinite(first[1]):
         t = float(first[1])
-        out.append(SimulationWarning("solve", var.display, t, var.pos, (
+        out.append(SimulationWarning("unsolved", var.display, t, var.pos, (
             f"{_at(var.pos)}{func} in the equation of '{var.display}' did not solve its loop ({loop}) at "
             f"time {t:g}: no value within its tolerance was found (in its iteration limit, or a value was "
             "not finite), so the loop's values are NaN whenever that happens")))
     if np.isfinite(first[2]):
         t = float(first[2])
-        out.append(SimulationWarning("solve", var.display, t, var.pos,
+        out.append(SimulationWarning("solved", var.display, t, var.pos,
                                      f"{_at(var.pos)}{func} in the equation of '{var.display}' solves its loop "
                                      f"again from time {t:g}"))
     return out
@@ -246,7 +253,7 @@ def warning_counts(diag: np.ndarray) -> np.ndarray:
 
 def strict_error(warnings: list[SimulationWarning], shown: int = 5) -> NumericalError | None:
     """The error a strict run stops with, or None when no value went infinite or NaN."""
-    bad = [w for w in warnings if w.kind in ("nan", "inf")]
+    bad = [w for w in warnings if w.kind in ("nan", "inf", "unsolved")]
     if not bad:
         return None
     more = f"\n  ... and {len(bad) - shown} more" if len(bad) > shown else ""

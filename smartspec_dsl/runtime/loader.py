@@ -109,6 +109,19 @@ def _pin_controls(sched: Schedule) -> tuple[ir.Model, dict[str, ir.Expr]]:
     return replace(model, variables=variables), derived
 
 
+def _keep_bytecode(path: Path, fresh: bool) -> None:
+    """Write the kernel module's bytecode beside it once, even when the interpreter writes
+    none (PYTHONDONTWRITEBYTECODE, a read-only install): a warm load then reads it instead
+    of compiling a large kernel's source again (World3: 20 ms of a 0.3 s load)."""
+    pyc = importlib.util.cache_from_source(str(path))
+    if fresh or not os.path.isfile(pyc):
+        import py_compile
+        try:
+            py_compile.compile(str(path), cfile=pyc, doraise=True)
+        except (OSError, py_compile.PyCompileError):
+            pass    # an optimisation only: the import compiles the source
+
+
 def _import_kernel(path: Path, key: str, source: str):
     """The kernel module at `path` (written again from `source` if the cache lost or damaged
     it, also while it is imported: another process may clear the cache meanwhile)."""
@@ -122,6 +135,7 @@ def _import_kernel(path: Path, key: str, source: str):
             intact = False
         if not intact:
             cache.write_file(path, source.encode())
+        _keep_bytecode(path, fresh=not intact)
         spec = importlib.util.spec_from_file_location(name, path)
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module

@@ -1,7 +1,7 @@
 """The other stateful functions: RANDOM PINK NOISE (a smoothed white noise), GET TIME
 VALUE (model time only), TIME BASE (a second time axis), DEPRECIATE STRAIGHTLINE
-(fiscal-period stocks and a DELAY FIXED) and DEPRECIATE BY SCHEDULE (fiscal-period stocks,
-one per period of the schedule)."""
+(fiscal-period stocks and a DELAY FIXED), DEPRECIATE BY SCHEDULE (fiscal-period stocks,
+one per period of the schedule) and INTERNAL RATE OF RETURN (a buffer the kernel keeps)."""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -85,6 +85,12 @@ def depreciate(lw: Lowering, owner, node: Call) -> ir.Expr:
     return div(add(stream, window), n)
 
 
+def rate_of_return(lw: Lowering, owner, node: Call) -> ir.Expr:
+    """INTERNAL RATE OF RETURN: the stream's history is kept in the kernel's buffer
+    (backend/kernel_finance.py); the call stays, as its own hidden auxiliary."""
+    return lw.aux(owner, "irr", node, node.pos)
+
+
 def depreciate_by_schedule(lw: Lowering, var: ir.Variable) -> ir.Variable:
     """DEPRECIATE BY SCHEDULE(str, sch, init, dtime, fs), flattened to (str, dtime, fs, the n
     schedule values, the n initial depreciations): Vensim's help, "DEPRECIATE BY SCHEDULE":
@@ -135,6 +141,7 @@ def depreciate_by_schedule(lw: Lowering, var: ir.Variable) -> ir.Variable:
 
 
 LOWERINGS = {
+    "INTERNAL RATE OF RETURN": rate_of_return,
     "RANDOM PINK NOISE": pink_noise,
     "GET TIME VALUE": time_value,
     "TIME BASE": time_base,
