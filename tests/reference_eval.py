@@ -1,6 +1,6 @@
 """A deliberately simple reference simulator for tests (plain Python, no numba).
 
-It runs the *lowered* IR (`smartspec_dsl.passes.pipeline.lower(parse_model(...))`) the slow,
+It runs the *lowered* IR, one scalar per element (`smartspec_dsl.passes.pipeline.lower(parse_model(...), dense=False)`), the slow,
 obvious way, so that differential tests can compare it with the generated kernels:
 
 * no dependency ordering: every variable is computed by recursion over its
@@ -301,7 +301,7 @@ def _is_delay_fixed(var: ir.Variable) -> bool:
 
 class ReferenceModel:
     def __init__(self, text: str, filename: str = "<reference>"):
-        self.model = lower(parse_model(text, filename))
+        self.model = lower(parse_model(text, filename), dense=False)
         self.vars = self.model.variables
 
     def run(self, params: dict[str, float] | None = None) -> ReferenceResult:

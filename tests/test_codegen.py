@@ -5,6 +5,7 @@ import numpy as np
 
 from smartspec_dsl import load
 from smartspec_dsl.backend import loops
+from smartspec_dsl.passes import pipeline
 
 ARRAYED = """
 region: (r1-r12) ~~|
@@ -45,7 +46,14 @@ def test_reroll_leaves_irregular_code_alone():
     assert loops.reroll(lines) == lines
 
 
+def _per_element(monkeypatch):
+    """Re-rolling is for the arrays flattened per element (passes/dense.py keeps the others
+    as loops already): these tests flatten every array."""
+    monkeypatch.setattr(pipeline, "dense_arrays", lambda model, edits: set())
+
+
 def test_rerolled_kernel_gives_the_same_numbers(tmp_path, monkeypatch):
+    _per_element(monkeypatch)
     rolled = tmp_path / "rolled.mdl"
     rolled.write_text(ARRAYED)
     m = load(rolled, cache_dir=tmp_path / "cache1")
@@ -95,6 +103,7 @@ def test_sum_of_products_compiles_to_a_loop(tmp_path, monkeypatch):
     progressing slots, so the sum is one loop (nested in the rows' loop), and the
     kernel stays small; numbers against the hand-derived solution and the kernel
     without loops."""
+    _per_element(monkeypatch)
     n = 40
     text = (f"i: (i1-i{n}) ~~|\nj <-> i ~~|\n"
             "m[i, j] = i + 0.5 * j ~~|\n"

@@ -23,8 +23,8 @@ from conftest import ROOT
 CONTROL = "INITIAL TIME = 0 ~~|\nFINAL TIME = 1 ~~|\nTIME STEP = 1 ~~|\nSAVEPER = 1 ~~|\n"
 
 
-def ordered(text: str):
-    return schedule(pipeline.lower(parse_model(text + CONTROL, "t.mdl")))
+def ordered(text: str, dense: bool = True):
+    return schedule(pipeline.lower(parse_model(text + CONTROL, "t.mdl"), dense=dense))
 
 
 @st.composite
@@ -88,8 +88,10 @@ def test_a_loop_is_reported_exactly_when_there_is_one_and_is_a_real_loop(graph):
 
 
 def test_ties_keep_the_order_of_definition_and_an_array_its_element_order():
-    sched = ordered("r: (r1-r12) ~~|\nx[r] = TIME * 2 ~~|\nb = TIME ~~|\na = b + x[r3] ~~|\n")
-    assert sched.dynamic == tuple(f"x[r{i}]" for i in range(1, 13)) + ("b", "a")
+    text = "r: (r1-r12) ~~|\nx[r] = TIME * 2 ~~|\nb = TIME ~~|\na = b + x[r3] ~~|\n"
+    # flattened per element, the elements in element order; on the dense route one array
+    assert ordered(text, dense=False).dynamic == tuple(f"x[r{i}]" for i in range(1, 13)) + ("b", "a")
+    assert ordered(text).dynamic == ("x", "b", "a")
 
 
 def test_a_loop_through_a_stock_is_no_loop_of_the_step_but_of_the_initialisation():

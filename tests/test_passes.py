@@ -75,7 +75,7 @@ def test_each_pass_takes_the_type_of_the_stage_before_it(monkeypatch):
 
 def test_a_pass_that_breaks_its_contract_is_named(monkeypatch):
     """A flattening that leaves subscripts fails at its own boundary, not in codegen."""
-    broken = replace(pipeline.PASSES[1], run=lambda m, _: m)
+    broken = replace(pipeline.PASSES[1], run=lambda m, _, *route: m)
     monkeypatch.setattr(pipeline, "PASSES", (pipeline.PASSES[0], broken, *pipeline.PASSES[2:]))
     model = parsed("A: a1, a2 ~~|\nx[A] = 1, 2 ~~|\n")
     with pytest.raises(PassContractError, match="after the flattening pass: 'x' is still subscripted"):

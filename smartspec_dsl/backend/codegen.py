@@ -18,8 +18,10 @@ import numpy as np
 
 from .. import ir
 from ..errors import UnsupportedFeature
+from ..passes.dense import is_dense
 from ..passes.order import Schedule
 from . import loops
+from .dense_emit import DenseEmitter
 from .driver import (DRIVER, DYNAMIC_LOOP, GENERIC_ONLY, HEADER, HELD, STATIC_LOOP, euler_driver, functions,
                      held_fields)
 from .emit import Emitter, num
@@ -82,11 +84,15 @@ def _watch_arrays(em: Emitter) -> str:
 
 def generate(schedule: Schedule) -> Kernel:
     _refuse_text(schedule)
-    em = Emitter(schedule)
-    init = loops.reroll_nested(em.initial_statements())
-    dynamic = loops.reroll_nested(em.dynamic_statements())
-    rates = loops.reroll_nested(em.rate_statements())
-    writes = loops.reroll_nested(em.fixed_write_statements())
+    dense = is_dense(schedule.model)
+    em = DenseEmitter(schedule) if dense else Emitter(schedule)
+    # a dense model's arrays are loops already; a flattened one's runs of element statements
+    # are rolled back into loops
+    reroll = (lambda lines: lines) if dense else loops.reroll_nested
+    init = reroll(em.initial_statements())
+    dynamic = reroll(em.dynamic_statements())
+    rates = reroll(em.rate_statements())
+    writes = reroll(em.fixed_write_statements())
     # the last watch: the first variable that is infinite or NaN at a saved time (check_finite)
     finite_watch = em.watch(("finite",))
     n_watch = len(em.watches)
@@ -99,7 +105,8 @@ def generate(schedule: Schedule) -> Kernel:
                                 final_slot=em.slots["final time"], watch_base=em.watch_base,
                                 kept=held["kept"]) if dynamic_control else \
         STATIC_LOOP.format(watch_base=em.watch_base)
-    first_constant = em.slots[schedule.constants[0]] if schedule.constants else 1
+    params = em.params if dense else schedule.constants
+    first_constant = em.slots[params[0]] if params else 1
     fixed_outputs = [em.slots[n] for n in em.fixed]
     fixed_plain = [not em.whole_run(schedule.model.variables[n]) for n in em.fixed]
     source = "\n".join([
@@ -110,7 +117,7 @@ def generate(schedule: Schedule) -> Kernel:
         f"N_DIAG = {5 * n_watch}",
         f"FINITE_WATCH = {finite_watch}",
         # the constants' slots (first, end): check_finite_skipping skips them after the first save
-        f"CONSTANT_SLOTS = ({first_constant}, {first_constant + len(schedule.constants)})",
+        f"CONSTANT_SLOTS = ({first_constant}, {first_constant + len(params)})",
         f"INITIAL_TIME_SLOT = {em.slots.get('initial time', 0)}",  # slot 0 (Time): no offset
         _watch_arrays(em) + "\n\n",
         functions("init", "v, p, tab", init),
@@ -122,8 +129,9 @@ def generate(schedule: Schedule) -> Kernel:
                        n_disc=n_disc, first_disc=1 + n_cont, n_fixed=len(em.fixed),
                        n_bi=max(2, 2 * len(em.fixed)), loop=loop, watch_base=em.watch_base,
                        n_watch=n_watch, **held),
-        GENERIC_ONLY.format(**held) if dynamic_control else euler_driver(em, init, dynamic, writes),
+        # the specialised Euler driver inlines statements per stock element
+        GENERIC_ONLY.format(**held) if dynamic_control or dense else euler_driver(em, init, dynamic, writes),
     ])
-    return Kernel(source, dict(em.slots), em.n_slots, schedule.constants,
+    return Kernel(source, dict(em.slots), em.n_slots, params,
                   table_vector([t for _, t in em.lookups]), n_cont, n_disc, len(em.fixed),
                   dynamic_control, tuple(em.lookups), tuple(em.watches), tuple(em.fixed))

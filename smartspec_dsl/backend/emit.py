@@ -61,27 +61,7 @@ class Emitter:
         self.slots = {n: i for i, n in enumerate(order)}
         self.cont, self.disc = cont, disc
         self.fixed = [n for n in schedule.initial if is_delay_fixed(vs[n])]
-        # each fixed delay also keeps its delay time, evaluated at initialisation
-        self.fixed_delay_slot = {}
-        for n in self.fixed:
-            self.fixed_delay_slot[n] = len(self.slots) + len(self.fixed_delay_slot)
-        # the run seed (the last entry of the parameter vector) keeps a slot for random draws
-        self.run_seed_slot = len(self.slots) + len(self.fixed_delay_slot)
-        self.n_slots = self.run_seed_slot + 1
-        # whole-array functions (subscripts.py) compute into a scratch block each, after the slots
-        self.scratch: dict[str, int] = {}
-        for n, var in vs.items():
-            if isinstance(var.expr, ir.Call) and var.expr.func in ARRAY_DRIVERS:
-                self.scratch[n] = self.n_slots
-                self.n_slots += len(var.expr.args) - ARRAY_DRIVERS[var.expr.func].scalars
-        # the loops solved within the step (passes/solve.py): each its solver's state
-        self.block_base: list[int] = []
-        for b in schedule.blocks:
-            self.block_base.append(self.n_slots)
-            self.n_slots += emit_solve.size(len(b.unknowns))
-        # watches (kernel_intrinsics.watched): lookup inputs and variables with a declared range;
-        # five slots each, after the scratch blocks
-        self.watch_base = self.n_slots
+        self.after_slots(len(self.slots))
         self.watches: list[tuple] = []
         self.watch_at: dict[tuple, int] = {}
         self.owner = ""           # the variable whose equation is being generated
@@ -92,6 +72,30 @@ class Emitter:
         self.step_expr = "istep"  # initial statements draw with step -1
         self.lookups: list[tuple[str | None, ir.LookupTable]] = []
         self.table_at: dict[object, int] = {}
+
+    def after_slots(self, first: int) -> None:
+        """Lay out what follows the variables' slots, from slot `first` on: the fixed delays'
+        delay times, the run seed, the scratch blocks, the solvers' states, the watches."""
+        vs = self.schedule.model.variables
+        # each fixed delay also keeps its delay time, evaluated at initialisation
+        self.fixed_delay_slot = {n: first + j for j, n in enumerate(self.fixed)}
+        # the run seed (the last entry of the parameter vector) keeps a slot for random draws
+        self.run_seed_slot = first + len(self.fixed_delay_slot)
+        self.n_slots = self.run_seed_slot + 1
+        # whole-array functions (subscripts.py) compute into a scratch block each, after the slots
+        self.scratch: dict[str, int] = {}
+        for n, var in vs.items():
+            if isinstance(var.expr, ir.Call) and var.expr.func in ARRAY_DRIVERS:
+                self.scratch[n] = self.n_slots
+                self.n_slots += len(var.expr.args) - ARRAY_DRIVERS[var.expr.func].scalars
+        # the loops solved within the step (passes/solve.py): each its solver's state
+        self.block_base: list[int] = []
+        for b in self.schedule.blocks:
+            self.block_base.append(self.n_slots)
+            self.n_slots += emit_solve.size(len(b.unknowns))
+        # watches (kernel_intrinsics.watched): lookup inputs and variables with a declared range;
+        # five slots each, after the scratch blocks
+        self.watch_base = self.n_slots
 
     def table(self, key, table: ir.LookupTable) -> str:
         """Table k's offset and length sit at tab[2k], tab[2k+1] (see `table_vector`),
@@ -347,15 +351,20 @@ class Emitter:
         rest = ", ".join(self.expr(x) for x in e.args[2:])
         return f"{read.helper}(v, ix({base}), ix({n}), {rest})"
 
-    def initial_statements(self) -> list[str]:
-        vs = self.schedule.model.variables
-        # constants sit in consecutive slots: one loop types and compiles far faster than a
-        # statement per constant
+    def constant_statements(self) -> list[str]:
+        """The parameter vector into the constants' slots, and the run seed after them."""
         consts = self.schedule.constants
         first = self.slots[consts[0]] if consts else 0
         assert all(self.slots[c] == first + i for i, c in enumerate(consts))
         out = [f"for i in range({len(consts)}):\n    st(v, {first} + i, ld(p, i))"] if consts else []
         out.append(f"st(v, {self.run_seed_slot}, ld(p, {len(self.schedule.constants)}))")
+        return out
+
+    def initial_statements(self) -> list[str]:
+        vs = self.schedule.model.variables
+        # constants sit in consecutive slots: one loop types and compiles far faster than a
+        # statement per constant
+        out = self.constant_statements()
         self.step_expr = "-1"
         blocks = emit_solve.blocks_by_first(self.schedule, "initialisation")
         for n in self.schedule.initial:

@@ -336,6 +336,23 @@ class _Builder:
         raise self.unsupported(node)
 
     # -- statements ------------------------------------------------------------
+    def loop(self, s: ast.For, n: int, env: dict) -> None:
+        """A loop, unrolled. Its first three iterations are built statement by statement; when
+        their code differs by the same words each time (slots advancing with the loop
+        variable, everything else the same) and they made no new constant, the code of the
+        others is that progression, computed at once: a dense array's loop over thousands of
+        elements costs three iterations (backend/dense_emit.py)."""
+        marks: list[tuple[int, int]] = []    # (code position, constants) before each iteration
+        for k in range(n):
+            if k == 3 and self.last is None and marks[1][1] == marks[2][1] == len(self.const_values):
+                a, b, c = (np.array(self.code[start:end], dtype=np.int64) for start, end in
+                           zip((m[0] for m in marks), [m[0] for m in marks[1:]] + [len(self.code)]))
+                if len(a) == len(b) == len(c) and np.array_equal(c - b, b - a):
+                    self.code += (a + np.arange(3, n, dtype=np.int64)[:, None] * (b - a)).ravel().tolist()
+                    return
+            marks.append((len(self.code), len(self.const_values)))
+            self.statements(s.body, {**env, s.target.id: k})
+
     def statements(self, body: list[ast.stmt], env: dict) -> None:
         for s in body:
             self.statement(s, env)
@@ -345,8 +362,7 @@ class _Builder:
             return
         if isinstance(s, ast.For) and isinstance(s.target, ast.Name) and isinstance(s.iter, ast.Call) \
                 and _name(s.iter.func) == "range" and len(s.iter.args) == 1 and not s.orelse:
-            for k in range(self.integer(s.iter.args[0], env)):
-                self.statements(s.body, {**env, s.target.id: k})
+            self.loop(s, self.integer(s.iter.args[0], env), env)
             return
         if isinstance(s, ast.While) and isinstance(s.test, ast.Call) and _name(s.test.func) == "solve_more" \
                 and _name(s.test.args[0]) == "v" and not s.orelse:

@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from .. import ir
+from .dense import element_names
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,21 @@ def edit_initial_values(model: ir.Model, edits: Edits | None, values: dict[str, 
         return model
     values = values or {}
     variables = dict(model.variables)
-    for name in sorted(edits.stocks):
+    stocks = set(edits.stocks)
+    for name, var in model.variables.items():
+        if var.dims and var.kind is ir.Kind.STOCK:
+            # a dense array (passes/dense.py) starts from its elements' parameters, all of them
+            # (dense.takes_edits lets only an array's every element or none reach here)
+            elements = element_names(model, name)
+            if not stocks.issuperset(elements):
+                continue
+            stocks -= set(elements)
+            param = initial_param(name)
+            variables[param] = ir.Variable(param, f"initial {var.display}", ir.Kind.CONSTANT, expr=ir.Call(
+                "@VALUES", tuple(ir.Num(float(values.get(initial_param(e), 0.0))) for e in elements)),
+                pos=var.pos, hidden=True, dims=var.dims)
+            variables[name] = replace(var, initial=ir.Ref(param, var.dims, var.pos))
+    for name in sorted(stocks):
         var = variables[name]
         param = initial_param(name)
         variables[param] = ir.Variable(param, f"initial {var.display}", ir.Kind.CONSTANT,

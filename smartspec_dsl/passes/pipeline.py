@@ -30,9 +30,18 @@ from ..errors import PassContractError, UnsupportedFeature
 from ..frontend.external import DataOptions, resolve_external
 from ..ir.builtins import BUFFER, BUILTINS, EQUATION, LOWERING, unsupported_calls
 from .edits import Edits, edit_equations, edit_initial_values
+from .dense import dense_arrays
 from .macros import expand_macros
 from .stateful import lower_stateful
 from .subscripts import flatten
+
+
+def arrays(model: ir.Model, edits: Edits | None = None, dense: bool = True) -> ir.Model:
+    """The subscripts pass: the arrays the dense route keeps (passes/dense.py: apply-to-all
+    equations stay arrays) stay one variable each, the others are flattened, one scalar per
+    element (subscripts.flatten). A run's edits that replace equations name single elements:
+    such a model is flattened (`dense.takes_edits`); `dense` False flattens any model."""
+    return flatten(model, dense_arrays(model, edits) if dense else set())
 
 
 def refuse_data_variables(model: ir.Model) -> ir.Model:
@@ -67,10 +76,10 @@ def no_check(model: ir.Model) -> str | None:
 
 def nothing_subscripted(model: ir.Model) -> str | None:
     # Only what flattening guarantees whatever the input: every variable is a
-    # scalar. An array function or a subscripted reference it leaves in a model
+    # scalar, or a dense array (passes/dense.py: dims, no per-element definitions). An array function or a subscripted reference it leaves in a model
     # without subscripts is the modeller's, which lowering and ordering report.
     for var in model.variables.values():
-        if var.dims:
+        if var.definitions and any(d.subscripts for d in var.definitions):
             return f"'{var.display}' is still subscripted"
     return None
 
@@ -103,12 +112,14 @@ class Pass:
     contract: Callable[[ir.Model], str | None]
     takes_values: bool = False    # run(model, data, values): values decide structure (stateful.rules.RULES)
     takes_edits: bool = False     # run(model, data, values, edits): a run's edits (passes/edits.py)
+    takes_route: bool = False     # run(..., dense=): False keeps a model off the dense route
 
 
 PASSES = (
     Pass("external data", lambda m, data: resolve_external(m, options=data), ir.ExternalReadModel,
          no_check),
-    Pass("flattening", lambda m, _: flatten(m), ir.FlatModel, nothing_subscripted),
+    Pass("flattening", lambda m, _, values=None, edits=None, dense=True: arrays(m, edits, dense),
+         ir.FlatModel, nothing_subscripted, takes_edits=True, takes_route=True),
     Pass("data variables", lambda m, _: refuse_data_variables(m), ir.FlatModel, no_data_variables),
     Pass("equation edits", lambda m, _, values=None, edits=None: edit_equations(m, edits, values),
          ir.FlatModel, no_data_variables, takes_edits=True),
@@ -121,12 +132,15 @@ PASSES = (
 
 
 def lower(model: ir.Model, data: DataOptions | None = None,
-          values: dict[str, float] | None = None, edits: Edits | None = None) -> ir.LoweredModel:
+          values: dict[str, float] | None = None, edits: Edits | None = None,
+          dense: bool = True) -> ir.LoweredModel:
     """A parsed model -> a lowered one (`ir.LoweredModel`): every pass of
     `PASSES` in order, each one's contract checked before the next runs.
     `data`: the data files and file aliases given to the run (external.DataOptions);
     `values` override constants where they decide the structure (stateful.rules.RULES);
-    `edits`: equations and initial values a run replaces (passes/edits.py).
+    `edits`: equations and initial values a run replaces (passes/edits.py);
+    `dense` False flattens every subscripted model per element (passes/dense.py is the
+    route it skips; the differential tests compare the two).
     Errors: every call of a function smartspec does not run, all in one
     UnsupportedFeature (one line each); the passes' ModelErrors about the model;
     PassContractError when a pass breaks its contract (a bug of smartspec)."""
@@ -137,7 +151,9 @@ def lower(model: ir.Model, data: DataOptions | None = None,
         raise UnsupportedFeature("\n".join(unknown))
     data = data or DataOptions()
     for p in PASSES:
-        if p.takes_edits:
+        if p.takes_route:
+            model = p.run(model, data, values, edits, dense)
+        elif p.takes_edits:
             model = p.run(model, data, values, edits)
         else:
             model = p.run(model, data, values) if values and p.takes_values else p.run(model, data)

@@ -37,6 +37,7 @@ from ..errors import ModelError, ParameterError, UnsupportedFeature
 from ..ir.normalize import classify_flows
 from ..ir.ranges import SubscriptSpace
 from .array_functions import ARRAY_FUNCTIONS, ArrayFunctions
+from .dense import densifier
 from .flat_exprs import combine, flat_name
 
 ARRAY_REDUCERS = {"SUM": "+", "PROD": "*", "VMIN": "MIN", "VMAX": "MAX"}
@@ -60,9 +61,14 @@ def _is_subscripted(var: ir.Variable) -> bool:
 
 
 class _Flattener(ArrayFunctions):
-    def __init__(self, model: ir.Model):
+    def __init__(self, model: ir.Model, dense: set[str] | frozenset = frozenset()):
         self.model = model
         self.space = SubscriptSpace(model.subscript_ranges)
+        # the variables the dense route keeps (passes/dense.py): rewritten by it, not expanded;
+        # a flattened equation reads one of their elements as `name[e1,e2]` with subscripts
+        self.dense = dense
+        self.densify = densifier(model, set(dense)) if dense else None
+        self.dense_dims = self.densify.dims if dense else {}
         self.subscripted: dict[str, set[tuple[str, ...]]] = {}
         self.instances: list[_Instance] = []
         self.drivers: dict[str, ir.Variable] = {}
@@ -200,6 +206,19 @@ class _Flattener(ArrayFunctions):
                 raise ModelError(f"{pos}: '{var.display}' has no subscripts but is used as "
                                  f"'{var.display}[{','.join(subs)}]'")
             return name
+        if name in self.dense_dims:
+            dims = self.dense_dims[name]
+            if len(subs) != len(dims):
+                raise ModelError(f"{pos}: '{var.display}' has {len(dims)} subscript{'s' if len(dims) > 1 else ''}, "
+                                 f"used with {len(subs)}")
+            elements = tuple(self.resolve(s, ctx, it, i, pos) for i, s in enumerate(subs))
+            for i, (e, d) in enumerate(zip(elements, dims)):
+                if e not in self.space.elements[d]:
+                    raise ModelError(f"{pos}: '{flat_name(var.display, map(self.space.shown, elements))}' is not "
+                                     f"defined: element '{self.space.shown(e)}' is not among those "
+                                     f"'{var.display}' is defined for in subscript {i + 1} (used in the "
+                                     f"equation of '{display}')")
+            return flat_name(name, elements)
         defined = self.subscripted[name]
         width = len(next(iter(defined)))
         if not subs:
@@ -236,6 +255,8 @@ class _Flattener(ArrayFunctions):
                 # an element used as a value: its position in its range
                 return ir.Num(float(self.space.element_family(e.name).index(e.name) + 1))
             name = self.ref_name(e.name, e.subscripts, ctx, it, e.pos, display)
+            if e.name in self.dense_dims:   # an element of an array the dense route keeps
+                return ir.Ref(e.name, tuple(name[len(e.name) + 1:-1].split(",")), e.pos)
             return ir.Ref(name, (), e.pos)
         if isinstance(e, ir.LookupCall):
             name = self.ref_name(e.table, e.subscripts, ctx, it, e.pos, display)
@@ -371,8 +392,10 @@ class _Flattener(ArrayFunctions):
         model = self.model
         self.check_expansion()
         for var in model.variables.values():
-            if _is_subscripted(var):
+            if _is_subscripted(var) and var.name not in self.dense:
                 self.expand_definitions(var)
+            elif _is_subscripted(var):
+                self.subscripted[var.name] = set()
         out: dict[str, ir.Variable] = {}
         by_var: dict[str, list[_Instance]] = {}
         for inst in self.instances:
@@ -386,7 +409,9 @@ class _Flattener(ArrayFunctions):
             return tuple(position[e] for e in inst.elements)
 
         for name, var in model.variables.items():
-            if name in self.subscripted:
+            if name in self.dense:
+                out[name] = self.densify.variable(var)
+            elif name in self.subscripted:
                 # in element order, as Vensim lists them, whatever the order of the definitions
                 for inst in sorted(by_var[name], key=element_order):
                     v = self.element_variable(inst)
@@ -396,12 +421,15 @@ class _Flattener(ArrayFunctions):
                                     initial=self.instantiate(var.initial, (), {}, var.display))
         out.update(self.drivers)
         out.update(self.shared)
+        if self.densify is not None:
+            out.update(self.densify.shared)
         self.check_profiles(out)
         return replace(model, variables=classify_flows(out))
 
 
-def flatten(model: ir.Model) -> ir.Model:
-    """A model with no subscripts: one scalar variable per element combination."""
+def flatten(model: ir.Model, dense: set[str] | frozenset = frozenset()) -> ir.Model:
+    """A model with no subscripts but the arrays of `dense` (passes/dense.py's `partition`,
+    which the dense route keeps as arrays): one scalar variable per element combination."""
     if not model.subscript_ranges and not any(_is_subscripted(v) for v in model.variables.values()):
         return model
-    return _Flattener(model).run()
+    return _Flattener(model, dense).run()

@@ -76,6 +76,7 @@ def _compile(text: str, filename: str, data: DataOptions | None = None,
     # from the cache needs neither (nor lark and networkx)
     from ..backend.codegen import generate
     from ..frontend.source import parse_source
+    from ..passes.dense import flat_view, is_dense
     from ..passes.order import schedule
     from ..passes.pipeline import lower
     model = parse_source(text, filename)
@@ -84,7 +85,12 @@ def _compile(text: str, filename: str, data: DataOptions | None = None,
     lowered, derived = _pin_controls(sched)
     if derived:
         sched = schedule(lowered)
-    return model, sched, generate(sched), derived
+    kernel = generate(sched)
+    if is_dense(sched.model):
+        # the runtime reads elements by name (columns, parameters, states): the kernel names
+        # each element's slot, and the schedule it keeps is the elements' view
+        sched = flat_view(sched)
+    return model, sched, kernel, derived
 
 
 def _pin_controls(sched: Schedule) -> tuple[ir.Model, dict[str, ir.Expr]]:

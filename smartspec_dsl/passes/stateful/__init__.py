@@ -16,6 +16,7 @@ from dataclasses import replace
 
 from ... import ir
 from ...ir.builtins import DEPRECIATED, SHIFTED, check_call
+from ..dense import is_dense
 from . import batches, data, delays, integration, other, shifts, smooths
 from .base import Lowering
 from .rules import RULES, decide
@@ -34,7 +35,7 @@ def lower_stateful(model: ir.Model, values: dict[str, float] | None = None) -> i
     `values` (canonical name -> number) override constants where a value decides
     the structure (a SMOOTH N order, see rules.RULES); the model lists those choices in
     `decisions`."""
-    lw = Lowering(model, dict(values or {}), LOWERINGS)
+    lw = Lowering(model, dict(values or {}), LOWERINGS, dense=is_dense(model))
     out: dict[str, ir.Variable] = {}
     for name, var in model.variables.items():
         expr, initial = var.expr, var.initial

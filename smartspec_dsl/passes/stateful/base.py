@@ -11,6 +11,7 @@ from ... import ir
 from ...errors import ModelError
 from ...ir.builtins import check_call
 from ..consteval import evaluate
+from ..dense import DENSE_CALLS
 from .rules import decide
 
 Num, Ref, Call, BinOp = ir.Num, ir.Ref, ir.Call, ir.BinOp
@@ -36,6 +37,7 @@ class Lowering:
     levels: list = field(default_factory=list)   # the stocks of the last chain built
     # stock -> (condition, shifted value, position) of the SHIFT IF TRUE that moves it (shifts.py)
     shifts: dict = field(default_factory=dict)
+    dense: bool = False         # the model took the dense route: its SUM and @VALUES stay
 
     def shown(self, owner: str, pos) -> str:
         """How messages name a hidden variable: the modeller's variable and the call."""
@@ -52,17 +54,23 @@ class Lowering:
 
     def stock(self, owner, what, rate_of, initial, pos, discrete=False) -> Ref:
         """Add a hidden stock; `rate_of(ref)` builds its rate (or next value) from itself."""
-        name = self.fresh(owner, what)
-        ref = Ref(name, (), pos)
+        name, dims = self.fresh(owner, what), self.dims(owner)
+        ref = Ref(name, dims, pos)
         self.new[name] = ir.Variable(name, self.shown(owner, pos), ir.Kind.STOCK, expr=rate_of(ref),
-                                     initial=initial, pos=pos, hidden=True, discrete=discrete)
+                                     initial=initial, pos=pos, hidden=True, discrete=discrete, dims=dims)
         return ref
 
     def aux(self, owner, what, expr, pos) -> Ref:
-        name = self.fresh(owner, what)
+        name, dims = self.fresh(owner, what), self.dims(owner)
         self.new[name] = ir.Variable(name, self.shown(owner, pos), ir.Kind.AUXILIARY, expr=expr, pos=pos,
-                                     hidden=True)
-        return Ref(name, (), pos)
+                                     hidden=True, dims=dims)
+        return Ref(name, dims, pos)
+
+    def dims(self, owner: str) -> tuple[str, ...]:
+        """The ranges of an array the dense route kept (passes/dense.py): the hidden variables
+        of a call in its equation are arrays over the same ranges, element for element."""
+        var = self.model.variables.get(owner)
+        return var.dims if var is not None else ()
 
     def shared(self, owner, expr, pos) -> ir.Expr:
         """`expr` to be used in several places, computed once a step: a random draw
@@ -111,6 +119,8 @@ class Lowering:
 
         def visit(node):
             if isinstance(node, Call):
+                if self.dense and node.func in DENSE_CALLS:
+                    return node
                 check_call(node)
                 self.check_constant_arguments(node)
                 return self.lower_call(owner, node)

@@ -1,0 +1,156 @@
+"""Statements of a dense model (passes/dense.py): an array variable is one loop over its
+slice of the state vector, whatever its number of elements.
+
+Slot layout as `emit.Emitter`'s, [time | continuous stocks | discrete stocks | constants |
+the rest], each array a contiguous block of its elements (the last subscript fastest,
+`dense.elements`). `slots` names every element (`name[e1,e2]`) and every scalar: the
+flat view the runtime reads; `base` is each variable's first slot.
+
+    for i0 in range(n):                     # over the left-hand side's first range
+        acc0 = 0.0                          # SUM(m[r, c!]): a loop over c per element
+        for k0 in range(m):
+            acc0 += ld(v, 40 + i0 * m + k0)
+        st(v, 12 + i0, (ld(v, 30 + i0) / acc0))
+
+A reference's subscripts become offsets: the left-hand side's range of the same name is
+its loop variable `i<j>`, a `range!` the enclosing SUM's `k<j>`, an element a number.
+"""
+from __future__ import annotations
+
+import math
+
+from .. import ir
+from ..passes.dense import element_name, elements
+from ..passes.order import Schedule
+from ..ir.ranges import SubscriptSpace
+from .emit import Emitter, safe_comment
+
+
+class DenseEmitter(Emitter):
+    """An `Emitter` for a dense schedule: loops for arrays, the base's statements for scalars."""
+
+    def __init__(self, schedule: Schedule):
+        super().__init__(schedule)
+        model = schedule.model
+        vs = model.variables
+        self.space = SubscriptSpace(model.subscript_ranges)
+        self.size = {n: math.prod(len(self.space.elements[d]) for d in v.dims) for n, v in vs.items()}
+        cont = [n for n in schedule.stocks if not vs[n].discrete]
+        disc = [n for n in schedule.stocks if vs[n].discrete]
+        stocks = set(cont) | set(disc)
+        order = [ir.TIME] + cont + disc + list(schedule.constants)
+        order += [n for n in schedule.initial if n not in stocks]
+        self.base: dict[str, int] = {}
+        self.slots = {}
+        self.params: tuple[str, ...] = ()
+        self.elements: dict[str, list[str]] = {}
+        at = 0
+        for n in order:
+            self.base[n] = at
+            names = self.element_names(n)
+            self.elements[n] = names
+            self.slots.update((e, at + i) for i, e in enumerate(names))
+            at += len(names)
+        self.stock_vars = cont + disc
+        self.cont = [e for n in cont for e in self.elements[n]]
+        self.disc = [e for n in disc for e in self.elements[n]]
+        self.params = tuple(e for n in schedule.constants for e in self.elements[n])
+        self.after_slots(at)   # what follows the slots, moved past the arrays
+        self.lhs: tuple[str, ...] = ()        # the ranges of the array being assigned
+        self.iterated: dict[str, str] = {}     # `range!` -> the loop variable of its SUM
+        self.n_k = 0
+
+    def element_names(self, name: str) -> list[str]:
+        var = self.schedule.model.variables.get(name)
+        if var is None or not var.dims:
+            return [name]
+        return [element_name(name, c) for c in elements(self.space, var.dims)]
+
+    def constant_statements(self) -> list[str]:
+        n = len(self.params)
+        first = self.base[self.schedule.constants[0]] if self.schedule.constants else 0
+        out = [f"for i in range({n}):\n    st(v, {first} + i, ld(p, i))"] if n else []
+        out.append(f"st(v, {self.run_seed_slot}, ld(p, {n}))")
+        return out
+
+    # -- expressions ---------------------------------------------------------------
+    def offset(self, name: str, subs: tuple[str, ...]) -> str:
+        """The slot of `name[subs]` in the current loops: its base plus, per subscript, the
+        loop variable (or the element's position) times the subscript's stride."""
+        dims = self.schedule.model.variables[name].dims
+        const, parts, stride = self.base[name], [], 1
+        for s, d in reversed(list(zip(subs, dims))):
+            if s in self.iterated:
+                var = self.iterated[s]
+            elif s in self.lhs:
+                var = f"i{self.lhs.index(s)}"
+            else:
+                var = None
+                const += stride * self.space.elements[d].index(s)
+            if var is not None:
+                parts.append(var if stride == 1 else f"{var} * {stride}")
+            stride *= len(self.space.elements[d])
+        return " + ".join([str(const)] + parts[::-1])
+
+    def expr(self, e: ir.Expr) -> str:
+        if type(e) is ir.Ref and e.subscripts:
+            return f"ld(v, {self.offset(e.name, e.subscripts)})"
+        if type(e) is ir.Call and e.func == "SUM":
+            return self.sum(e)
+        if type(e) is ir.Call and e.func == "@INDEX":
+            return f"(1.0 + 1.0 * i{int(e.args[0].value)})"
+        return super().expr(e)
+
+    def sum(self, e: ir.Call) -> str:
+        """SUM(arg) over the `range!` subscripts of arg: an accumulator and a loop per range,
+        emitted before the statement (`flush`)."""
+        ranges = list(dict.fromkeys(s for n in ir.walk(e.args[0]) if type(n) is ir.Ref
+                                    for s in n.subscripts if s.endswith("!")))
+        acc = f"acc{self.n_acc}"
+        self.n_acc += 1
+        loops = []
+        for r in ranges:
+            self.iterated[r] = f"k{self.n_k}"
+            self.n_k += 1
+            loops.append(f"for {self.iterated[r]} in range({len(self.space.elements[r[:-1]])}):")
+        term = self.expr(e.args[0])
+        for r in ranges:
+            del self.iterated[r]
+        self.pre += [f"{acc} = 0.0"] + ["    " * j + line for j, line in enumerate(loops)] \
+            + ["    " * len(loops) + f"{acc} += {term}"]
+        return acc
+
+    # -- statements ----------------------------------------------------------------
+    def looped(self, name: str, target: str, code_of) -> str:
+        """A statement over the elements of array `name`: `target` (a format with the slot
+        offset) of the value `code_of()` gives inside the loops."""
+        var = self.schedule.model.variables[name]
+        self.owner, self.lhs = name, var.dims
+        try:
+            code = code_of()
+            body = self.pre + [target.format(self.offset(name, var.dims), code)
+                               + f"  # {safe_comment(name)}"]
+        finally:
+            self.pre, self.n_acc, self.n_k, self.lhs = [], 0, 0, ()
+        header = ["    " * j + f"for i{j} in range({len(self.space.elements[d])}):"
+                  for j, d in enumerate(var.dims)]
+        indent = "    " * len(var.dims)
+        return "\n".join(header + [indent + line for b in body for line in b.split("\n")])
+
+    def assign(self, name: str, e: ir.Expr) -> str:
+        if not self.schedule.model.variables[name].dims:
+            return super().assign(name, e)
+        return self.looped(name, "st(v, {}, {})", lambda: self.expr(e))
+
+    def rate_statements(self) -> list[str]:
+        out = []
+        vs = self.schedule.model.variables
+        for n in self.stock_vars:
+            if vs[n].dims:
+                # the rate of the stock at slot s is r[s - 1] (time is slot 0)
+                out.append(self.looped(n, "st(r, {} - 1, {})", lambda n=n: self.expr(vs[n].expr)))
+            else:
+                self.owner = n
+                out.append(self.flush(f"st(r, {self.base[n] - 1}, {self.expr(vs[n].expr)})  "
+                                      f"# {safe_comment(n)}"))
+        return out

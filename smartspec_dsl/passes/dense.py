@@ -1,0 +1,423 @@
+"""Pass 4 (the dense route): apply-to-all equations stay arrays.
+
+`flatten` (subscripts.py) makes one scalar equation per element, so every later
+stage, and the kernel Numba compiles, grows with the number of elements. A model
+whose subscripted variables are all plain apply-to-all equations takes this route
+instead (`densify`): each keeps ONE variable with its ranges as `dims`, its
+references keep their subscripts, and the code generator runs it as one loop over
+a contiguous slice of the state vector (backend/dense_emit.py). Stateful lowering
+gives the hidden stocks of a SMOOTH or DELAY3 in such an equation the same dims
+(stateful/base.py), and the order is one node per array.
+
+The dense IR, between this pass and code generation:
+- an array variable has `dims` (range names, canonical) and no `definitions`;
+- a reference to an array names, per subscript, the left-hand side's range of the
+  same name (the element the loop is at), `range!` (iterated by the enclosing SUM)
+  or a fixed element;
+- `SUM(arg)` stays a call (one loop); one that does not read the left-hand side's
+  elements is a hidden scalar auxiliary every element reads (`owner #sum1`);
+- an array of numbers is a constant whose equation is `@VALUES(n1, n2, ...)`, one
+  number per element in element order; a range used as a value (`10 * Region`) is
+  `@INDEX(k)`, the 1-based position of the loop over the left-hand side's k-th range.
+
+Which variables stay dense is decided per variable (`partition`; `ineligible` names the
+first array that does not): one definition over whole ranges (no :EXCEPT:, no
+element-level definitions), references through the same range names as the left-hand
+side (no mappings, subranges of another range or positional binding), SUM over `range!`,
+stateful calls SMOOTH, SMOOTHI, SMOOTH3, SMOOTH3I, DELAY1, DELAY1I, DELAY3, DELAY3I, TREND,
+FORECAST, INTEG, and SMOOTH N and DELAY N whose order the whole array shares, no random
+draw, lookup of an array or declared range. The others are flattened
+per element (subscripts.flatten, which calls `densifier` for the dense ones), and so is
+a variable that reads a range of a flattened array; the two kinds read each other's
+single elements. A model with macros, or a run that replaces equations, is flattened.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+from .. import ir
+from ..ir.builtins import ARRAY, BUILTINS, KERNEL, RANDOM_DRAW
+from ..ir.ranges import SubscriptSpace
+from .flat_exprs import flat_name
+
+# the stateful functions whose lowering (chains of stocks) holds per element
+DENSE_STATEFUL = {"SMOOTH", "SMOOTHI", "SMOOTH3", "SMOOTH3I", "DELAY1", "DELAY1I", "DELAY3", "DELAY3I",
+                  "TREND", "FORECAST", "SMOOTH N", "DELAY N"}
+# ... of which those whose arguments at these positions decide the structure (stateful.rules):
+# one structure for the whole array, so they must not read it
+DECIDED = {"SMOOTH N": (3,), "DELAY N": (1, 3)}
+# the calls the dense IR adds or keeps (stateful lowering leaves them; codegen loops over them)
+DENSE_CALLS = {"SUM", "@VALUES", "@INDEX"}
+# random draws are one call site per element in the flattened model: not a loop's one site
+_RANDOM = {n for n, b in BUILTINS.items() if b.emit == RANDOM_DRAW} | {"RANDOM 0 1", "RANDOM LOOKUP"}
+INITIAL = "@initial"   # edits.initial_param's suffix
+# the array functions the flattening expands into reads of single elements, which a dense
+# array gives (`name[e1,e2]`); the others read the flattened variable's table of elements
+ELEMENTWISE_READS = {"SUM", "PROD", "VMIN", "VMAX", "ELMCOUNT"}
+
+
+class _Refuse(Exception):
+    """The reason a model is flattened per element instead."""
+
+
+def _subscripted(var: ir.Variable) -> bool:
+    return bool(var.dims) or any(d.subscripts for d in var.definitions)
+
+
+def has_arrays(model: ir.Model) -> bool:
+    """Whether a parsed model has a subscripted variable."""
+    return any(_subscripted(v) for v in model.variables.values())
+
+
+def is_dense(model: ir.Model) -> bool:
+    """Whether a model (after the flattening pass) took the dense route."""
+    return any(v.dims for v in model.variables.values())
+
+
+class _Checker:
+    def __init__(self, model: ir.Model):
+        self.model = model
+        self.space = SubscriptSpace(model.subscript_ranges)
+        self.dims: dict[str, tuple[str, ...]] = {}     # the arrays that can stay dense
+        self.why: dict[str, str] = {}                   # the others: why not
+        for name, var in model.variables.items():
+            if _subscripted(var):
+                try:
+                    self.dims[name] = self.variable_dims(var)
+                except _Refuse as why:
+                    self.why[name] = str(why)
+        self.dense = set(model.variables) - set(self.why)
+
+    def check(self, var: ir.Variable) -> None:
+        """Refuse a variable the dense route cannot keep, given the others kept (`dense`)."""
+        if var.name in self.why:
+            raise _Refuse(self.why[var.name])
+        if _subscripted(var):
+            d = var.definitions[0]
+            if not d.rows:
+                self.expr(d.expr, self.dims[var.name], top=True)
+        else:
+            self.expr(var.expr, (), top=True)
+            self.expr(var.initial, ())
+
+    def variable_dims(self, var: ir.Variable) -> tuple[str, ...]:
+        if len(var.definitions) != 1:
+            raise _Refuse(f"'{var.display}' is defined piecewise")
+        d = var.definitions[0]
+        if d.excepts or d.lookup is not None or d.keyword or d.operator not in ("=", "=="):
+            raise _Refuse(f"'{var.display}' has :EXCEPT:, a lookup or data")
+        if len(set(d.subscripts)) != len(d.subscripts):
+            raise _Refuse(f"'{var.display}' repeats a range")
+        for s in d.subscripts:
+            if s.endswith("!") or not self.space.is_range(s) or not self.space.elements.get(s):
+                raise _Refuse(f"'{var.display}' is defined for an element")
+        if ir.declared_range(var.units) is not None:
+            raise _Refuse(f"'{var.display}' declares a range")
+        if var.name in ir.CONTROL_NAMES:
+            raise _Refuse("a control variable is subscripted")
+        n = math.prod(len(self.space.elements[s]) for s in d.subscripts)
+        if d.rows:
+            flat = [x for row in d.rows for x in row]
+            if len(flat) != n or not all(_number(x) is not None for x in flat):
+                raise _Refuse(f"'{var.display}' has a list of values that is not numbers")
+        elif d.expr is None:
+            raise _Refuse(f"'{var.display}' has no equation")
+        return tuple(d.subscripts)
+
+    def expr(self, e: ir.Expr | None, lhs: tuple[str, ...], top: bool = False) -> None:
+        """Refuse an expression the dense route cannot loop over (see the module's doc)."""
+        if e is None:
+            return
+        if top and isinstance(e, ir.Call) and e.func == "INTEG" and len(e.args) == 2:
+            for a in e.args:
+                self.expr(a, lhs)
+            return
+        todo = [(e, False)]
+        while todo:
+            node, inside = todo.pop()
+            t = type(node)
+            if t is ir.Ref:
+                self.ref(node, lhs, inside)
+            elif t is ir.LookupCall:
+                if node.subscripts or node.table in self.dims:
+                    raise _Refuse("a lookup of an array")
+                todo.append((node.arg, inside))
+            elif t is ir.Call:
+                f = node.func
+                if f == "SUM":
+                    if inside or len(node.args) != 1:
+                        raise _Refuse("a nested SUM")
+                    todo.append((node.args[0], True))
+                    continue
+                if f == "ELMCOUNT":
+                    a = node.args[0] if len(node.args) == 1 else None
+                    if not (isinstance(a, ir.Ref) and self.space.is_range(a.name.rstrip("!"))):
+                        raise _Refuse("ELMCOUNT of no range")
+                    continue
+                b = BUILTINS.get(f)
+                if b is None or (f in _RANDOM and (lhs or inside)):
+                    raise _Refuse(f"{f} in an array equation")
+                if lhs and f in DECIDED and any(self.varies(node.args[i]) for i in DECIDED[f]
+                                                if i < len(node.args)):
+                    raise _Refuse(f"{f}'s order read from an array")
+                if b.stage != KERNEL and not (f in DENSE_STATEFUL and not inside and lhs) \
+                        and not (not lhs and not inside and not _reads_arrays(node, self.dims)):
+                    raise _Refuse(f"{f} in an array equation")
+                todo.extend((a, inside) for a in node.args)
+            else:
+                todo.extend((k, inside) for k in ir.children(node))
+
+    def varies(self, e: ir.Expr) -> bool:
+        """Whether `e` may differ between an array's elements (reads an array or a range)."""
+        return any((type(n) is ir.Ref and (n.subscripts or n.name in self.dims or self.space.is_range(n.name)))
+                   or (type(n) is ir.Call and n.func == "SUM") for n in ir.walk(e))
+
+    def ref(self, node: ir.Ref, lhs, inside: bool) -> None:
+        sp, target = self.space, self.dims.get(node.name)
+        if node.name in self.why or (target is not None and node.name not in self.dense):
+            # an array flattened per element: only its single elements can be read
+            if not node.subscripts or any(s.endswith("!") or sp.is_range(s) or s not in sp.all_elements
+                                          for s in node.subscripts):
+                raise _Refuse("a range of an array flattened per element")
+            return
+        if node.name not in self.model.variables:
+            if node.subscripts:
+                raise _Refuse("a subscripted reference to no variable")
+            if sp.is_range(node.name):
+                if node.name not in lhs or sp.family(node.name) != sp.elements[node.name]:
+                    raise _Refuse("a range used as a value")
+            return
+        if target is None:
+            if node.subscripts:
+                raise _Refuse("a scalar used with subscripts")
+            return
+        if len(node.subscripts) != len(target):
+            raise _Refuse("a reference with the wrong number of subscripts")
+        for s, dim in zip(node.subscripts, target):
+            if s.endswith("!"):
+                if not inside or s[:-1] != dim:
+                    raise _Refuse("an iterated range that is not the variable's")
+            elif sp.is_range(s):
+                if s != dim or s not in lhs:
+                    raise _Refuse("a range that binds through a mapping or subrange")
+            elif s not in sp.elements.get(dim, ()):
+                raise _Refuse("an element of another range")
+
+
+def _reads_arrays(node: ir.Expr, dims) -> bool:
+    return any((isinstance(n, ir.Ref) and n.name in dims) or (isinstance(n, ir.Call) and n.func == "SUM")
+               for n in ir.walk(node))
+
+
+def _number(e: ir.Expr) -> float | None:
+    if isinstance(e, ir.Num):
+        return e.value
+    if isinstance(e, ir.UnaryOp) and e.op == "-" and isinstance(e.operand, ir.Num):
+        return -e.operand.value
+    return None
+
+
+def partition(model: ir.Model) -> tuple[set[str], dict[str, str]]:
+    """The variables the dense route keeps (scalars and arrays), and why each other one is
+    flattened per element: its own equation (piecewise, :EXCEPT:, a function the loops do
+    not run), or a range of an array that is itself flattened (repeated until no variable
+    changes side). A variable an array function of the flattening (VECTOR ..., ALLOCATE
+    ...) reads is flattened: those functions read its table of elements."""
+    if model.macros:
+        return set(), {n: "the model defines macros" for n, v in model.variables.items() if _subscripted(v)}
+    checker = _Checker(model)
+    for var in model.variables.values():
+        for e in [var.expr, var.initial] + [d.expr for d in var.definitions]:
+            for node in ir.walk(e) if e is not None else ():
+                if type(node) is ir.Call and node.func in ARRAY and node.func not in ELEMENTWISE_READS:
+                    for name in ir.references(node):
+                        if name in checker.dims:
+                            checker.why.setdefault(name, f"read by {node.func}")
+    checker.dense -= set(checker.why)
+    changed = True
+    while changed:
+        changed = False
+        for name in sorted(checker.dense):
+            try:
+                checker.check(model.variables[name])
+            except _Refuse as why:
+                checker.why[name] = str(why)
+                checker.dense.discard(name)
+                changed = True
+    return checker.dense, checker.why
+
+
+def dense_arrays(model: ir.Model, edits=None) -> set[str]:
+    """The variables the dense route keeps for a run with `edits` (none kept when the model
+    has no array the route keeps, or the edits replace equations: see `takes_edits`)."""
+    if not has_arrays(model) or not takes_edits(model, edits):
+        return set()
+    dense, _ = partition(model)
+    return dense if any(_subscripted(model.variables[n]) for n in dense) else set()
+
+
+def ineligible(model: ir.Model) -> str | None:
+    """Why some array of `model` is flattened per element (the first, by name), or None when
+    every one stays dense."""
+    _, why = partition(model)
+    subscripted = sorted(n for n in why if _subscripted(model.variables[n]))
+    return f"'{model.variables[subscripted[0]].display}': {why[subscripted[0]]}" if subscripted else None
+
+
+class _Densify:
+    def __init__(self, model: ir.Model, dense: set[str] | None = None):
+        self.model = model
+        self.dense = set(model.variables) if dense is None else dense
+        self.space = SubscriptSpace(model.subscript_ranges)
+        self.dims = {n: tuple(model.variables[n].definitions[0].subscripts) for n in self.dense
+                     if _subscripted(model.variables[n])}
+        self.shared: dict[str, ir.Variable] = {}
+        self.shared_of: dict[ir.Call, ir.Ref] = {}
+
+    def rewrite(self, e: ir.Expr | None, owner: ir.Variable, lhs: tuple[str, ...]) -> ir.Expr | None:
+        if e is None:
+            return None
+        sp = self.space
+
+        def visit(node):
+            if isinstance(node, ir.Ref) and node.subscripts and node.name not in self.dims:
+                # an element of an array flattened per element (partition let only these through)
+                return ir.Ref(flat_name(node.name, node.subscripts), (), node.pos)
+            if isinstance(node, ir.Ref) and not node.subscripts and node.name not in self.model.variables:
+                if sp.is_range(node.name) and node.name in lhs:
+                    return ir.Call("@INDEX", (ir.Num(float(lhs.index(node.name))),), node.pos)
+                if node.name in sp.all_elements:
+                    return ir.Num(float(sp.element_family(node.name).index(node.name) + 1))
+                return node
+            if isinstance(node, ir.Call) and node.func == "ELMCOUNT":
+                a = node.args[0]   # the range's name, or (bottom-up) its @INDEX already
+                r = lhs[int(a.args[0].value)] if isinstance(a, ir.Call) else a.name.rstrip("!")
+                return ir.Num(float(len(sp.elements[r])))
+            if isinstance(node, ir.Call) and node.func == "SUM" and lhs and not self.reads_lhs(node, lhs):
+                return self.hoist(node, owner)
+            return node
+        return ir.map_expr(e, visit)
+
+    def reads_lhs(self, e: ir.Expr, lhs) -> bool:
+        for n in ir.walk(e):
+            if isinstance(n, ir.Ref) and any(s in lhs for s in n.subscripts):
+                return True
+            if isinstance(n, ir.Call) and n.func == "@INDEX":
+                return True
+        return False
+
+    def hoist(self, call: ir.Call, owner: ir.Variable) -> ir.Ref:
+        """A SUM that reads no element of the left-hand side: one hidden scalar auxiliary
+        that every element reads (as the per-element route's shared reduction)."""
+        ref = self.shared_of.get(call)
+        if ref is None:
+            name = f"{owner.name} #sum{len(self.shared) + 1}"
+            while name in self.model.variables or name in self.shared:
+                name += "'"
+            shown = f"{owner.display} (SUM at {call.pos.line}:{call.pos.column})" if call.pos else owner.display
+            self.shared[name] = ir.Variable(name, shown, ir.Kind.AUXILIARY, expr=call, pos=call.pos, hidden=True)
+            ref = self.shared_of[call] = ir.Ref(name, (), call.pos)
+        return ref
+
+    def variable(self, var: ir.Variable) -> ir.Variable:
+        if var.name not in self.dims:
+            return replace(var, expr=self.rewrite(var.expr, var, ()),
+                           initial=self.rewrite(var.initial, var, ()))
+        d, lhs = var.definitions[0], self.dims[var.name]
+        base = replace(var, dims=lhs, definitions=(), pos=d.pos, unchangeable=d.operator == "==")
+        if d.rows:
+            values = tuple(ir.Num(_number(x)) for row in d.rows for x in row)
+            return replace(base, kind=ir.Kind.CONSTANT, expr=ir.Call("@VALUES", values, d.pos))
+        if _number(d.expr) is not None:
+            n = math.prod(len(self.space.elements[s]) for s in lhs)
+            return replace(base, kind=ir.Kind.CONSTANT,
+                           expr=ir.Call("@VALUES", (ir.Num(_number(d.expr)),) * n, d.pos))
+        expr = self.rewrite(d.expr, base, lhs)
+        if isinstance(expr, ir.Call) and expr.func == "INTEG":
+            return replace(base, kind=ir.Kind.STOCK, expr=expr.args[0], initial=expr.args[1])
+        return replace(base, kind=ir.Kind.AUXILIARY, expr=expr)
+
+
+def densifier(model: ir.Model, dense: set[str]) -> _Densify:
+    """What rewrites the variables of `dense` (`partition`'s) into the dense IR, for
+    subscripts.flatten, which flattens the others: `.variable(var)`, then `.shared`, the
+    hidden auxiliaries of the SUMs every element of an equation shares."""
+    return _Densify(model, dense)
+
+
+# ---- the flat view the runtime reads ------------------------------------------------
+
+def elements(space: SubscriptSpace, dims: tuple[str, ...]) -> list[tuple[str, ...]]:
+    """An array's element combinations in its slots' order (the last subscript fastest)."""
+    combos = [()]
+    for d in dims:
+        combos = [c + (e,) for c in combos for e in space.elements[d]]
+    return combos
+
+
+def element_name(name: str, combo: tuple[str, ...]) -> str:
+    """An array element's flat name, `name[e1,e2]`; the initial values a run gives an
+    array of stocks (passes/edits.py) are named after each stock element, as the runtime
+    names them (`stock[e1]@initial`)."""
+    if name.endswith(INITIAL):
+        return flat_name(name[:-len(INITIAL)], combo) + INITIAL
+    return flat_name(name, combo)
+
+
+def element_names(model: ir.Model, name: str) -> list[str]:
+    """The flat names of a variable's elements (`name[e1,e2]`), or [name] for a scalar."""
+    var = model.variables[name]
+    if not var.dims:
+        return [name]
+    space = SubscriptSpace(model.subscript_ranges)
+    return [element_name(name, c) for c in elements(space, var.dims)]
+
+
+def takes_edits(model: ir.Model, edits) -> bool:
+    """Whether the dense route can run a model with a run's `edits` (passes/edits.py): new
+    initial values for every element of an array of stocks or for none (a continued run),
+    no replaced equation (those name single elements)."""
+    if not edits:
+        return True
+    if edits.constants or edits.series:
+        return False
+    space = SubscriptSpace(model.subscript_ranges)
+    for name, var in model.variables.items():
+        if _subscripted(var) and var.definitions and var.definitions[0].subscripts:
+            dims = tuple(var.definitions[0].subscripts)
+            if not all(space.is_range(d) and space.elements.get(d) for d in dims):
+                continue
+            given = {flat_name(name, c) in edits.stocks for c in elements(space, dims)}
+            if len(given) > 1:
+                return False
+    return True
+
+
+def flat_view(sched):
+    """The schedule of a dense model as the runtime reads it: one scalar variable per element
+    (`name[e1,e2]`, displayed `Name[E1,E2]`), in the kernel's order (`dense.elements`), and
+    the orders listing elements; an array of numbers gives each element its number, the
+    parameter's default. The elements share their array's equation (subscripts and all):
+    it documents them; the kernel (backend/dense_emit.py) was generated from the dense one."""
+    model = sched.model
+    space = SubscriptSpace(model.subscript_ranges)
+    variables: dict[str, ir.Variable] = {}
+    names: dict[str, list[str]] = {}
+    for name, var in model.variables.items():
+        if not var.dims:
+            variables[name] = var
+            names[name] = [name]
+            continue
+        combos = elements(space, var.dims)
+        names[name] = []
+        values = var.expr.args if isinstance(var.expr, ir.Call) and var.expr.func == "@VALUES" else None
+        for k, combo in enumerate(combos):
+            flat = element_name(name, combo)
+            display = flat_name(var.display, (space.display.get(e, e) for e in combo))
+            variables[flat] = replace(var, name=flat, display=display, dims=(),
+                                      expr=values[k] if values is not None else var.expr)
+            names[name].append(flat)
+    expand = lambda order: tuple(e for n in order for e in names[n])
+    return replace(sched, model=replace(model, variables=variables), constants=expand(sched.constants),
+                   initial=expand(sched.initial), dynamic=expand(sched.dynamic), stocks=expand(sched.stocks))

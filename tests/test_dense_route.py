@@ -1,0 +1,182 @@
+"""The dense route (passes/dense.py): apply-to-all equations stay one array each, and the
+kernel loops over them. Each model runs on the dense route and on the per-element route
+(subscripts.flatten, forced) and the two agree to 1e-12, on the interpreter tier (the
+kernel's loops unrolled by the tape) and against the plain-Python reference evaluator
+(tests/reference_eval.py); the kernel's text does not grow with the ranges' sizes."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import smartspec_dsl
+from smartspec_dsl import ir
+from smartspec_dsl.frontend.parse import parse_model
+from smartspec_dsl.passes import pipeline
+from smartspec_dsl.passes.dense import ineligible
+
+CONTROL = """
+INITIAL TIME = 0 ~~|
+FINAL TIME = 6 ~~|
+TIME STEP = 0.25 ~~|
+SAVEPER = 0.5 ~~|
+"""
+
+POPULATION = """
+Region: (r1-r{n}) ~~|
+population[Region] = INTEG(births[Region] - deaths[Region] - emigration[Region] + immigration[Region],
+    initial population[Region]) ~~|
+initial population[Region] = 1000 + 10 * Region ~~|
+births[Region] = population[Region] * base birth rate * crowding effect[Region] ~~|
+base birth rate = 0.03 ~~|
+crowding[Region] = population[Region] / (SUM(population[Region!]) / ELMCOUNT(Region)) ~~|
+effect lookup([(0,0)-(4,2)],(0,1.5),(1,1),(2,0.6),(4,0.3)) ~~|
+crowding effect[Region] = effect lookup(perceived crowding[Region]) ~~|
+perceived crowding[Region] = SMOOTH(crowding[Region], 5) ~~|
+deaths[Region] = population[Region] / 70 ~~|
+emigration[Region] = population[Region] * 0.01 * perceived crowding[Region] ~~|
+attractiveness[Region] = 1 / perceived crowding[Region] ~~|
+immigration[Region] = DELAY3(SUM(emigration[Region!]) * attractiveness[Region]
+    / SUM(attractiveness[Region!]), 3) ~~|
+total population = SUM(population[Region!]) ~~|
+"""
+
+# two dimensions: a transposed reference, a fixed element, a sum over the row (kept per
+# element) and over everything (shared), a list of numbers, SMOOTHI, DELAY1I, DELAY3I,
+# TREND, FORECAST, SMOOTH N, DELAY N, STEP, IF THEN ELSE, a range used as a value
+MATRIX = """
+Src: a, b, c ~~|
+Dst: x, y ~~|
+flow share[Src, Dst] = 0.1, 0.2; 0.3, 0.05; 0.15, 0.25 ~~|
+weight[Dst] = 2, 3 ~~|
+stock[Src] = INTEG(inflow[Src] - SUM(moved[Src, Dst!]), 100 * Src) ~~|
+moved[Src, Dst] = stock[Src] * flow share[Src, Dst] * weight[Dst] / 10 ~~|
+inflow[Src] = STEP(5, 1) + IF THEN ELSE(stock[Src] > stock[a], 1, 2) ~~|
+received[Dst] = SUM(moved[Src!, Dst]) ~~|
+back[Dst, Src] = moved[Src, Dst] - received[Dst] / ELMCOUNT(Src) ~~|
+smoothed[Src] = SMOOTHI(inflow[Src], 2, 3) ~~|
+late[Dst] = DELAY1I(received[Dst], 1.5, 7) + DELAY3I(received[Dst], 2, 1) ~~|
+trended[Src] = TREND(inflow[Src], 2, 0.1) + FORECAST(stock[Src], 3, 1) ~~|
+staged[Dst] = SMOOTH N(received[Dst], 2, 1, 3) + DELAY N(received[Dst], 1.5, 4, 2) ~~|
+total = SUM(back[Dst!, Src!]) + stock[b] + late[y] ~~|
+"""
+
+
+def _load(tmp_path, text: str, name: str, tier: str):
+    path = tmp_path / name
+    path.write_text(text)
+    model = smartspec_dsl.load(path, tier=tier)
+    return model, model.run(tier=tier)
+
+
+def _both_routes(tmp_path, monkeypatch, text: str, tier: str = "interpreter", mixed: bool = False):
+    monkeypatch.setenv("SMARTSPEC_CACHE_DIR", str(tmp_path / "cache"))
+    assert (ineligible(parse_model(text, "m.mdl")) is not None) == mixed
+    dense_model, dense = _load(tmp_path, text, "dense.mdl", tier)
+    with monkeypatch.context() as m:
+        m.setattr(pipeline, "dense_arrays", lambda model, edits: set())   # every array per element
+        flat_model, flat = _load(tmp_path, text, "flat.mdl", tier)
+    return dense_model, dense, flat_model, flat
+
+
+def _assert_same(dense, flat):
+    assert sorted(dense.columns) == sorted(flat.columns)
+    for c in flat.columns:
+        np.testing.assert_allclose(dense.values[:, dense.columns.index(c)], flat.values[:, flat.columns.index(c)],
+                                   rtol=1e-12, atol=1e-12, err_msg=c)
+
+
+@pytest.mark.parametrize("text", [POPULATION.format(n=7) + CONTROL, MATRIX + CONTROL], ids=["population", "matrix"])
+def test_dense_and_per_element_routes_agree(tmp_path, monkeypatch, text):
+    dense_model, dense, flat_model, flat = _both_routes(tmp_path, monkeypatch, text)
+    assert dense.tier == flat.tier == "interpreter"
+    _assert_same(dense, flat)
+    # parameters by element name and final states work on the dense model as on the flat one
+    for name in set(dense_model.kernel.params) & set(flat_model.kernel.params):
+        assert dense_model.defaults[dense_model.kernel.params.index(name)] == \
+            flat_model.defaults[flat_model.kernel.params.index(name)]
+
+
+def test_dense_route_against_the_reference_evaluator(tmp_path, monkeypatch):
+    """The dense kernel, compiled, against tests/reference_eval.py (a second implementation)."""
+    from reference_eval import simulate as reference_simulate
+    monkeypatch.setenv("SMARTSPEC_CACHE_DIR", str(tmp_path / "cache"))
+    text = MATRIX + CONTROL
+    model, got = _load(tmp_path, text, "m.mdl", "compiled")
+    ref = reference_simulate(text)
+    assert len(got.columns) > 20
+    for i, c in enumerate(got.columns):
+        np.testing.assert_allclose(got.values[:, i], ref.values[ir.canonical_name(c)], rtol=1e-12,
+                                   atol=1e-12, err_msg=c)
+    np.testing.assert_array_equal(model.run(tier="interpreter").values, got.values)
+
+
+def test_params_and_continuation_by_element(tmp_path, monkeypatch):
+    """A run's parameter set by element (`flow share[b,x]`) and by name, and a run continued
+    from the final state, give the per-element route's values."""
+    text = MATRIX + CONTROL
+    dense_model, _, flat_model, _ = _both_routes(tmp_path, monkeypatch, text)
+    params = {"flow share[b,x]": 0.5, "weight[y]": 1.0}
+    _assert_same(dense_model.run(params=params, tier="interpreter"),
+                 flat_model.run(params=params, tier="interpreter"))
+    first_d = dense_model.run(tier="interpreter", final_time=3)
+    first_f = flat_model.run(tier="interpreter", final_time=3)
+    _assert_same(dense_model.run(tier="interpreter", initial_condition=first_d.final_state),
+                 flat_model.run(tier="interpreter", initial_condition=first_f.final_state))
+
+
+def test_kernel_text_does_not_grow_with_the_range(tmp_path, monkeypatch):
+    monkeypatch.setenv("SMARTSPEC_CACHE_DIR", str(tmp_path / "cache"))
+    small, _ = _load(tmp_path, POPULATION.format(n=3) + CONTROL, "small.mdl", "interpreter")
+    large, run = _load(tmp_path, POPULATION.format(n=300) + CONTROL, "large.mdl", "interpreter")
+    # the same statements; only the numbers (loop bounds, slots) have more digits
+    assert large.kernel.source.count("\n") == small.kernel.source.count("\n")
+    assert len(large.kernel.source) < 1.1 * len(small.kernel.source)
+    assert large.kernel.n_slots > 300 * 16
+    assert "population[r300]" in run.columns
+
+
+# some arrays need their elements (piecewise, :EXCEPT:, VMAX, a mapping): those alone are
+# flattened, and the dense arrays and the flattened elements read each other
+MIXED = """
+Region: (r1-r5) ~~|
+Sub: r2, r3 ~~|
+Age: young, old ~~|
+population[Region] = INTEG(births[Region] - deaths[Region], 1000 + 10 * Region) ~~|
+births[Region] = population[Region] * (0.02 + rate[r1] / 10) ~~|
+rate[Region] :EXCEPT: [r1] = 0.02 + special[r2] / 1000 ~~|
+rate[r1] = 0.05 ~~|
+special[Sub] = population[Sub] / 500 ~~|
+deaths[Region] = SMOOTH(population[Region] / 70, 2) + share[Region, old] ~~|
+by age[Region, Age] = population[Region] * age share[Age] ~~|
+age share[Age] = 0.4, 0.6 ~~|
+share[Region, Age] = by age[Region, Age] / SUM(by age[Region, Age!]) ~~|
+largest = VMAX(population[Region!]) ~~|
+gap[Region] = largest - population[Region] + rate[Region] ~~|
+total = SUM(gap[Region!]) + special[r3] ~~|
+"""
+
+
+def test_only_the_arrays_that_need_their_elements_are_flattened(tmp_path, monkeypatch):
+    model = pipeline.lower(parse_model(MIXED + CONTROL, "m.mdl"))
+    assert model.variables["births"].dims == ("region",) and model.variables["share"].dims == ("region", "age")
+    # piecewise, :EXCEPT:, a subrange's binding; and reading a range of those: flattened
+    assert {"rate[r1]", "special[r2]", "gap[r4]"} <= set(model.variables)
+    assert model.variables["population"].dims and "largest" in model.variables   # VMAX flattened
+    dense_model, dense, _, flat = _both_routes(tmp_path, monkeypatch, MIXED + CONTROL, mixed=True)
+    _assert_same(dense, flat)
+
+
+@pytest.mark.parametrize("equation, why", [
+    ("y[R] :EXCEPT: [r1] = x[R] ~~|\ny[r1] = 0 ~~|", "piecewise"),
+    ("y[R] = VMAX(x[R!]) ~~|", "VMAX"),
+    ("y[S] = x[S] ~~|", "mapping or subrange"),
+    ("y[R] = RANDOM UNIFORM(0, 1, 0) ~~|", "RANDOM UNIFORM"),
+    ("y[R] = DELAY FIXED(x[R], 1, 0) ~~|", "DELAY FIXED"),
+])
+def test_what_falls_back_to_the_per_element_route(tmp_path, monkeypatch, equation, why):
+    """An array the dense route does not take is flattened per element, as before, and the
+    reason is named."""
+    text = "R: r1, r2, r3 ~~|\nS: r1, r2 ~~|\nx[R] = 1, 2, 3 ~~|\n" + equation + CONTROL
+    assert why in ineligible(parse_model(text, "m.mdl"))
+    lowered = pipeline.lower(parse_model(text, "m.mdl"))
+    assert "y[r2]" in lowered.variables and "y" not in lowered.variables
