@@ -96,6 +96,24 @@ def test_an_array_of_another_type_is_refused_not_misread(aot_folder, monkeypatch
     assert len(calls) == 2       # none of them reached the compiled code
 
 
+def test_a_damaged_module_is_never_loaded_but_removed_to_be_built_again(aot_folder, tmp_path, capsys):
+    """A truncated shared library would kill the process when loaded (SIGBUS): its bytes are
+    checked against the digest its build wrote, and a damaged one is treated as missing."""
+    name, built = interpreter_aot._paths(aot_folder / f"interpreter-{tier0.version()}")
+    for kind, damage in (("truncated", lambda b: b[:20000]), ("one byte changed", lambda b: b[:-9] + b"x" + b[-8:])):
+        folder = tmp_path / kind
+        folder.mkdir()
+        copy = folder / built.name
+        copy.write_bytes(damage(built.read_bytes()))
+        shutil.copy(built.with_name(built.name + ".sha256"), folder)
+        assert LOAD(folder) is None
+        assert not copy.exists()          # removed: the next run's background build makes it again
+        assert f"warning: {copy}: a damaged file in the interpreter's cache" in capsys.readouterr().err
+    intact = tmp_path / "intact"
+    shutil.copytree(built.parent, intact)
+    assert LOAD(intact) is not None
+
+
 def test_a_first_run_with_it_never_imports_numba(aot_folder, tmp_path):
     model = tmp_path / "m.mdl"
     model.write_text("s = INTEG(f, 1) ~~|\nf = s / 2 ~~|\n"

@@ -88,23 +88,46 @@ def _checked(x, t):
 
 def load(folder: Path | None = None):
     """The ahead-of-time module (its `simulate` is `interpreter.simulate`, behind a check of
-    its arguments' types) from `folder` (by
-    default the install's), or None when it is not built (yet) or does not load (then runs
-    use the Numba-cached interpreter)."""
+    its arguments' types) from `folder` (by default the install's), or None when it is not
+    built (yet), is damaged or does not load (then runs use the Numba-cached interpreter)."""
     name, path = _paths(folder)
     if str(path) in _LOADED:
         return _LOADED[str(path)]
     module = None
-    if path.is_file():
+    if path.is_file() and _intact(path):
         try:
             spec = importlib.util.spec_from_file_location(name, path)
             module = importlib.util.module_from_spec(spec)
             spec.loader.exec_module(module)
             module = _Checked(module)
         except (ImportError, OSError):
-            module = None     # damaged or built for another platform: the JIT interpreter runs
+            module = None     # built for another platform: the JIT interpreter runs
     _LOADED[str(path)] = module
     return module
+
+
+def _digest_path(path: Path) -> Path:
+    return path.with_name(path.name + ".sha256")
+
+
+def _intact(path: Path) -> bool:
+    """The module's bytes are those its build wrote (the digest beside it). Loading a
+    truncated or damaged shared library can kill the process (SIGBUS) before Python sees
+    an error, so it is checked first; a damaged one is removed, to be built again, and
+    said so in one line."""
+    try:
+        intact = hashlib.sha256(path.read_bytes()).hexdigest() == _digest_path(path).read_text().strip()
+    except OSError:
+        intact = False
+    if not intact:
+        print(f"warning: {path}: a damaged file in the interpreter's cache; runs use the Numba-cached "
+              "interpreter until it is built again", file=sys.stderr)
+        for damaged in (path, _digest_path(path)):
+            try:
+                damaged.unlink(missing_ok=True)
+            except OSError:
+                pass          # a read-only install: said again by each process, still safe
+    return intact
 
 
 def build(folder: Path | None = None) -> Path:
@@ -125,6 +148,9 @@ def build(folder: Path | None = None) -> Path:
         cc.export("simulate", SIGNATURE)(interpreter.simulate.py_func)
         cc.compile()
         built = Path(out) / path.name
+        digest = Path(out) / "digest"
+        digest.write_text(hashlib.sha256(built.read_bytes()).hexdigest() + "\n", encoding="utf-8")
+        os.replace(digest, _digest_path(path))   # the digest first: a module is never without its own
         os.replace(built, path)
     return path
 
