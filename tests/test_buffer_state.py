@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -55,6 +56,8 @@ GROWING = _eqs(
     "conveyor = DELAY CONVEYOR(input, 2, 0, flat, 10, 2)",
     "waiting = QUEUE FIFO(input, servicing, flat, 12, 2)",
     "servicing = MIN(8, QUEUE AGE IN RANGE(waiting, 1, 1e+009) / TIME STEP)",
+    "in process = QUEUE FIFO ATTRIB(input, completions, 2, 0.1, flat, flat, 10, 1, 2)",
+    "completions = QUEUE ATTRIB QUANTITY(in process, 6 * TIME STEP) / TIME STEP",
     "fixed = DELAY FIXED(input, 1.5, 2)",
     *CONTROLS,
 )
@@ -88,6 +91,9 @@ def test_a_run_continues_through_every_buffer_as_one_run(model, tier, method):
     rest = model.run(tier=tier, method=method, initial_condition=state)
     np.testing.assert_array_equal(rest.time, whole.time[7:])
     np.testing.assert_array_equal(rest.values, whole.values[7:])
+    # the other tier lays its buffer out alike: it continues the state too
+    other = model.run(tier=TIERS[1 - TIERS.index(tier)], method=method, initial_condition=state)
+    np.testing.assert_array_equal(other.values, whole.values[7:])
     # every buffer function's output carries on, not restarted from its initial value
     for name in BUFFERED[:4] + ["conveyor", "profile", "completions"]:
         assert not np.array_equal(rest[name], model.run(tier=tier, method=method)[name][:len(rest.time)]), name
@@ -97,24 +103,35 @@ def test_a_run_continues_through_every_buffer_as_one_run(model, tier, method):
     np.testing.assert_array_equal(again.values, whole.values[14:])
 
 
-@pytest.mark.parametrize("tier", TIERS)
-def test_stepping_gives_the_one_runs_numbers(model, tier):
+def test_a_run_continues_from_every_time_step(model):
+    """Split at every time of the run, from INITIAL TIME (whose state holds the buffer as
+    the initialisation laid it out) to FINAL TIME (nothing left to run), on the interpreter
+    (no compile): the continued run gives the one run's rows bit for bit."""
+    for method in ("euler", "rk4"):
+        whole = model.run(tier="interpreter", method=method)
+        for k in range(len(whole.time)):
+            state = model.run(tier="interpreter", method=method, until=k * 0.5).final_state
+            rest = model.run(tier="interpreter", method=method, initial_condition=state)
+            np.testing.assert_array_equal(rest.values, whole.values[k:], err_msg=f"{method}, split at step {k}")
+
+
+def test_stepping_gives_the_one_runs_numbers(model):
     """The stepper's steps continue each other's states: unchanged, they give one run's
     numbers; a value changed at t = 4 acts from t = 4.5 on, the numbers of the one run with
     that switch written in (here the input of every buffer function doubles)."""
     plain = model.stepper()
     for _ in range(4):
         plain.step(5)
-    np.testing.assert_array_equal(plain.result.values, model.run(tier=tier).values)
+    np.testing.assert_array_equal(plain.result.values, model.run().values)
     stepper = model.stepper()
     stepper.step(8)
     stepper.step(3, {"gain": 2})
     stepper.run_to(10)
-    switched = _load(model_folder(model), EVERY_BUFFER.replace("gain = 1\n", "gain = 1 + STEP(1, 4.5)\n"))
-    want = switched.run(tier=tier)
+    switched = _load(Path(model.path).parent, EVERY_BUFFER.replace("gain = 1\n", "gain = 1 + STEP(1, 4.5)\n"))
+    want = switched.run()
     np.testing.assert_array_equal(stepper.result.time, want.time)
     np.testing.assert_allclose(stepper.result.values, want.values, rtol=1e-13)
-    assert not np.allclose(want["fixed"], model.run(tier=tier)["fixed"])
+    assert not np.allclose(want["fixed"], model.run()["fixed"])
 
 
 def test_a_fixed_delays_time_is_the_one_it_started_with(model):
@@ -171,7 +188,7 @@ def test_a_state_that_cannot_continue_exactly_is_refused(model, tmp_path):
 
 @pytest.mark.parametrize("tier", TIERS)
 def test_a_longer_run_extends_a_history_and_parcels(tmp_path_factory, tier):
-    """DELAY INFORMATION's history, a conveyor's and a queue's parcels are laid out by the
+    """DELAY INFORMATION's history, a conveyor's and the queues' parcels are laid out by the
     step's number and a run never fills its buffer: a state of a run to FINAL TIME 4
     (PySD's `run(final_time=4)`, then `initial_condition='current'`) continues in the
     longer buffer of a run to 10 with the one run's numbers."""
@@ -191,7 +208,3 @@ def test_a_buffer_whose_time_step_changes_during_the_run_is_refused(tmp_path):
                                              r"and TIME STEP, FINAL TIME or SAVEPER changes during this run: a run cannot continue"):
         model.run(initial_condition=model.run(until=2).final_state)
 
-
-def model_folder(model):
-    from pathlib import Path
-    return Path(model.path).parent

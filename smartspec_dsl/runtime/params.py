@@ -28,6 +28,7 @@ from __future__ import annotations
 import itertools
 import math
 import numbers
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -53,12 +54,35 @@ class State:
     structure: tuple = ()
     source: str = ""
     seed: int | None = None
-    buffers: dict[str, np.ndarray] = field(default_factory=dict, compare=False)
+    buffers: Mapping[str, np.ndarray] = field(default_factory=dict, compare=False)   # Regions
     time_step: float | None = None
     final_time: float | None = None
 
     def __repr__(self) -> str:
-        return f"<State at t = {self.time:g}: {len(self.stocks)} stocks of {self.source}>"
+        held = f", {len(self.buffers)} buffers" if self.buffers else ""
+        return f"<State at t = {self.time:g}: {len(self.stocks)} stocks{held} of {self.source}>"
+
+
+class Regions(Mapping):
+    """A run's buffer by variable (`State.buffers`): each variable's region of it, sliced
+    when read (a run keeps the whole buffer and its regions, (offset, length) each, at no cost)."""
+    __slots__ = ("names", "buf", "bi")
+
+    def __init__(self, names: tuple[str, ...], buf: np.ndarray, bi: np.ndarray):
+        self.names, self.buf, self.bi = names, buf, bi
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        if name not in self.names:
+            raise KeyError(name)
+        j = self.names.index(name)
+        a = int(self.bi[2 * j])
+        return self.buf[a:a + int(self.bi[2 * j + 1])]
+
+    def __iter__(self):
+        return iter(self.names)
+
+    def __len__(self) -> int:
+        return len(self.names)
 
 
 @dataclass

@@ -12,11 +12,12 @@ from ..ir.builtins import RANDOM_DRAW, helpers
 from ..passes.order import buffer_of
 from . import params as params_mod
 from .diagnostics import run_warnings, strict_error
-from .params import State
+from .params import Regions, State
 from .result import Result, span_text
 
 METHODS = {"euler": 0, "rk4": 1}
 _PLAIN = params_mod.Plan()   # a run that sets nothing (never changed: run_plan only reads a plan)
+_NO_HELD = (np.empty(0), np.empty(0, dtype=np.int64))   # a run from the start: no saved buffer (read only)
 
 
 def kernel_call(fn, *args):
@@ -143,7 +144,7 @@ def run_plan(model, plan: params_mod.Plan, args: dict, return_columns, return_ti
     used = model.choose_tier(tier, 1, n_steps)
     held = None
     if model.kernel.buffers:
-        held = _held(model.kernel.buffers, plan.state)
+        held = _NO_HELD if plan.state is None else _held(model.kernel.buffers, plan.state)
         simulate = model._tiers.simulate_held(used)
     else:
         simulate = model._tiers.simulate(used)
@@ -153,8 +154,7 @@ def run_plan(model, plan: params_mod.Plan, args: dict, return_columns, return_ti
         model._tiers.mark_ready()
     regions = {}
     if kept is not None:
-        buf, bi = kept
-        regions = {n: buf[bi[2 * j]:bi[2 * j] + bi[2 * j + 1]] for j, n in enumerate(model.kernel.buffers)}
+        regions = Regions(model.kernel.buffers, *kept)
         if plan.state is not None:
             _check_regions(model, plan.state, regions, vals)
     state = State(float(times[-1]), dict(zip(stocks, out[-1, len(names):].tolist())), model.structure_key,
@@ -215,18 +215,16 @@ def _check_continuable(model, state: State, vals: dict) -> None:
         raise ParameterError(f"the state's time ({start:g}) is after FINAL TIME ({vals['final time']:g})")
 
 
-def _held(buffers: tuple[str, ...], state: State | None) -> tuple[np.ndarray, np.ndarray]:
-    """The saved regions a run's buffer starts from (kernel_extra.restore_buffers), in the
-    order of the kernel's `buffers`: the state's, or none for a run from the start."""
-    if state is None:
-        return np.empty(0), np.empty(0, dtype=np.int64)
+def _held(buffers: tuple[str, ...], state: State) -> tuple[np.ndarray, np.ndarray]:
+    """The saved regions a continued run's buffer starts from (kernel_extra.restore_buffers),
+    in the order of the kernel's `buffers`: the state's."""
     regions = [np.asarray(state.buffers[n], dtype=np.float64) for n in buffers]
     lengths = np.array([len(r) for r in regions], dtype=np.int64)
     offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
     return np.concatenate(regions), np.column_stack([offsets, lengths]).ravel()
 
 
-def _check_regions(model, state: State, regions: dict[str, np.ndarray], vals: dict) -> None:
+def _check_regions(model, state: State, regions: Regions, vals: dict) -> None:
     """After a run that continued `state`: each buffer region that spans the run must hold
     the state's as it was (this run's region as long; `Buffer.grows`: at least as long),
     else the run did not continue the state exactly and is refused. (A DELAY FIXED's region

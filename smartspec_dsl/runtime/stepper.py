@@ -1,9 +1,10 @@
 """Running a model a few steps at a time, changing values between steps: PySD's
 `set_stepper` / `step`. Each `step` continues the previous one from its final
 state (`Result.final_state`: every stock, the hidden ones of SMOOTH, DELAY,
-INITIAL... too, and the buffers of DELAY FIXED and the others), so with unchanged values the steps give the numbers of one run
-over the whole time, and a value changed between steps gives those of one run
-with the change written into the model (see `Stepper`)."""
+INITIAL... too, and the buffers of DELAY FIXED and the others), so with unchanged
+values the steps give the numbers of one run over the whole time, and a value
+changed between steps gives those of one run with the change written into the
+model (see `Stepper`)."""
 from __future__ import annotations
 
 import math

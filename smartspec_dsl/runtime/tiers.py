@@ -130,8 +130,12 @@ class Tiers:
             tier0.quick_start()
             return _recompiling(self.module().simulate)
         interp, tape = _interpreter(), self.tape()
-        held, held_bi = np.empty(0), np.empty(0, dtype=np.int64)
-        return _recompiling(lambda *args: interp.simulate(tape, *args, held, held_bi)[0])
+        none, no_regions = np.empty(0), np.empty(0, dtype=np.int64)    # a run from the start
+
+        def run(p, tab, out, save_idx, t0, dt, n_steps, save_every, method, diag):
+            return interp.simulate(tape, p, tab, out, save_idx, t0, dt, n_steps, save_every, method, diag,
+                                   none, no_regions)[0]
+        return _recompiling(run)
 
     def simulate_held(self, tier: str):
         """The one-run entry of `tier` of a model with buffers (`Kernel.buffers`), with the
