@@ -75,6 +75,14 @@ SOLVED = _eqs(
     "H: (h1-h3)",
     "part[H] = FIND ZERO(1, zp[H], 1, 5, 2, 0, 1e-12, 50, 0)",
     "zp[H] = part[H] * part[H] - 9",
+    # a loop per element through a second array variable, three elements (re-rolled into one
+    # loop of blocks): x = kq - y, y = x, so x = kq / 2
+    "xa[Q] = SIMULTANEOUS(kq[Q] - ya[Q], 7)",
+    "ya[Q] = 1 * xa[Q]",
+    # FIND ZERO over three elements: x^2 = 4, 9, 16 from 1
+    "sq[Q] = 4, 9, 16",
+    "fz[Q] = FIND ZERO(1, zf[Q], 1, 1, ELMCOUNT(Q), 0, 1e-10, 50, 0)",
+    "zf[Q] = fz[Q] * fz[Q] - sq[Q]",
     # SIMULTANEOUS on no loop is its expression
     "alone = SIMULTANEOUS(Time * 2, 5)",
     # INTERNAL RATE OF RETURN: 100 invested at time 0 (or 1), 60 a unit of time from time 0
@@ -132,6 +140,12 @@ CASES = {
     "part[h1]": np.full(5, 3.0),
     "part[h2]": np.full(5, 3.0),
     "part[h3]": np.full(5, 5.0),
+    "xa[q1]": np.full(5, 1.5),
+    "xa[q2]": np.full(5, 3.0),
+    "xa[q3]": np.full(5, 4.5),
+    "fz[q1]": np.full(5, 2.0),
+    "fz[q2]": np.full(5, 3.0),
+    "fz[q3]": np.full(5, 4.0),
     "s[q1]": np.full(5, 2.0),
     "s[q2]": np.full(5, 4.0),
     "s[q3]": np.full(5, 6.0),
@@ -231,6 +245,9 @@ def test_an_unsolved_loop_is_nan_with_a_located_warning(tmp_path):
     # a loop that passes outside the unknown: c <-> d never goes through x
     (("x = SIMULTANEOUS(c, 0)", "c = d + x", "d = c / 2"), AlgebraicLoop,
      ["no SIMULTANEOUS or FIND ZERO on the loop", "c (defined at", "d (defined at"]),
+    # ... named alone, without the unknown that only waits on it
+    (("x = SIMULTANEOUS(1 + 0.5 * y, 0)", "y = 0.5 * x + 0.1 * d", "d = 0.5 * y"), AlgebraicLoop,
+     ["loop they form:\n  y (defined at", "d (defined at"]),
     # the initial value is computed before the loop is solved
     (("x = SIMULTANEOUS(10 - y, y)", "y = x / 2"), ModelError,
      [":2:5: argument 2 of SIMULTANEOUS in the equation of 'x' reads 'y'"]),

@@ -12,9 +12,12 @@ compute, or that the block is solved. The members are evaluated by the generated
 called back, so the interpreter runs the same loop with two opcodes (backend/tape.py).
 
 The method is Newton's with a forward-difference Jacobian (k + 1 evaluations of the block
-per iteration, k unknowns): the fixed point Vensim's "running around the loop until nothing
-changes" finds is the same root, and Newton also finds it where that iteration diverges
-(x = 3 - 2x). Where the Jacobian is singular the step is a plain pass around the loop (x =
+per iteration, k unknowns). Where the loop has one solution it is the fixed point Vensim's
+"running around the loop until nothing changes" finds, and Newton also finds it where that
+iteration diverges (x = 3 - 2x); where it has several, Newton may reach another one than
+Vensim's passes (an unstable fixed point near the initial value, which the passes leave),
+and it may fail where the passes converge (a first step out of SQRT's domain): the README's
+function table says so. Where the Jacobian is singular the step is a plain pass around the loop (x =
 the expression's value). A block is solved when every unknown's residual r satisfies
 |r| <= A + Q x max(|x|, S), or when a step no longer moves any unknown; after M
 iterations (or a residual that is not finite) it is not solved: its unknowns, and so the

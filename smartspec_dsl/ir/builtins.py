@@ -197,7 +197,8 @@ _ALL = [
     Builtin("SIMULTANEOUS", (2, 2), SOLVED, "SIMULTANEOUS(expression, initial value): the whole equation of a "
             "variable on an algebraic loop, which is solved each time it is computed, from the initial value, "
             "until expression = the variable (relative 1e-9, Newton's method, at most 100 iterations; a loop "
-            "not solved is NaN, with a warning)", ARGUMENTS_AGREE, emit=OWN),
+            "not solved is NaN, with a warning; where the loop has several solutions Newton's method may reach "
+            "another than Vensim's repeated passes around the loop: give an initial value near the one meant)", ARGUMENTS_AGREE, emit=OWN),
     Builtin("FIND ZERO", (9, 9), SOLVED, "FIND ZERO(xs, z, zs, xi, n, skip, tol, max iter, method): the value of "
             "the variable it defines (scaled by xs, starting from xi) that makes z x zs zero within tol, z "
             "being on a loop through it; over the last subscript the elements are solved together (the "
@@ -298,7 +299,7 @@ _ALL = [
     _buffered("INTERNAL RATE OF RETURN", (4, 4), "INTERNAL RATE OF RETURN(stream, fisc, init, it): the return per "
               "fiscal period fisc (-1 to 1) that makes the net present value of the stream so far zero, its flows "
               "summed by fiscal period (from INITIAL TIME) as if at the period's end, with init at time it; :NA: "
-              "when there is none", Buffer(True, (1, 2, 3), (1, 2, 3), out="irr_out", write="irr_in",
+              "when there is none (a fiscal period below TIME STEP, or not positive, is TIME STEP)", Buffer(True, (1, 2, 3), (1, 2, 3), out="irr_out", write="irr_in",
                                            out_args=(1, 2, 3), write_args=(0,), span=1, clock=True,
                                            grows=True),
               DIMENSIONLESS, True),

@@ -164,7 +164,10 @@ def _body_order(model: ir.Model, members: set[str], unknowns: set[str], deps: di
             if waiting[r] == 0:
                 heapq.heappush(ready, (position[r], r))
     if len(out) < len(members):
-        left = sorted((n for n in members if n not in out), key=position.__getitem__)
+        # name the loop itself, not what only waits on it (an unknown among them)
+        rest = {n: inner[n] - set(out) for n in members if n not in out}
+        left = sorted((n for comp in _components(rest) if len(comp) > 1 or comp[0] in rest[comp[0]]
+                       for n in comp), key=position.__getitem__)
         lines = [f"  {model.variables[n].display} (defined at {model.variables[n].pos})" for n in left]
         where = model.variables[left[0]].pos or f"{model.source}:1:1"
         raise AlgebraicLoop(f"{where}: algebraic loop ({phase}): these variables depend on each other with no "
