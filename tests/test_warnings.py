@@ -214,7 +214,7 @@ def test_sweep_cli_reports_bad_runs_in_summary_and_manifest(tmp_path):
     spec.write_text('sampler = "grid"\nstats = ["mean"]\n[parameters]\nd = [1.0, 0.0, 2.0]\n')
     proc = _cli("sweep", path, "--spec", spec, "-o", tmp_path / "out", "--no-progress", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    assert "1 run gave infinite or NaN values of 'x'" in proc.stderr
+    assert "1 run gave infinite, NaN or :NA: values of 'x'" in proc.stderr
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert manifest["bad_runs"] == {"x": 1} and manifest["runs_with_warnings"] == 2
 
