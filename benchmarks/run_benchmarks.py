@@ -970,9 +970,10 @@ def write_report(path: Path, cmd: str, info: dict, cfg: dict, rows: list, teacup
     L.append("- `load` already runs the model once (to compile it), so the first `run` is warm.")
     L.append(f"- Settings: {json.dumps({k: v for k, v in cfg.items() if k != 'quick'})}.")
     text = "\n".join(L) + "\n"
-    # the sections other scripts write (benchmarks/fuzz_campaign.py, explore_latency.py) are kept as they were
+    # the sections other scripts write (fuzz_campaign.py, explore_latency.py, interpreter_bench.py,
+    # arrays_bench.py) are kept as they were
     old = path.read_text() if path.exists() else ""
-    for mark in ("fuzz campaign", "explore latency"):
+    for mark in ("fuzz campaign", "explore latency", "first result", "arrays bench"):
         start, end = old.find(f"<!-- {mark} -->"), old.find(f"<!-- /{mark} -->")
         if 0 <= start < end:
             text += "\n" + old[start:end + len(f"<!-- /{mark} -->")] + "\n"
