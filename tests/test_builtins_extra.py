@@ -210,9 +210,9 @@ def test_get_time_value_unsupported_measures_are_named(tmp_path, call, why):
 
 def test_unsupported_function_is_named_with_its_position(tmp_path):
     with pytest.raises(UnsupportedFeature,
-                       match=r"m_\w+\.mdl:2:\d+: Vensim function DEPRECIATE BY SCHEDULE is not supported by "
+                       match=r"m_\w+\.mdl:2:\d+: Vensim function NET PRESENT VALUE is not supported by "
                              "smartspec yet"):
-        load(tmp_path, _eqs("x = DEPRECIATE BY SCHEDULE(1, s, s, 2, Time)", "s = 1",
+        load(tmp_path, _eqs("x = NET PRESENT VALUE(s, 0.1, 0, 1)", "s = 1",
                             "INITIAL TIME = 0", "FINAL TIME = 1", "TIME STEP = 1", "SAVEPER = 1"))
 
 

@@ -228,7 +228,9 @@ def partition(model: ir.Model) -> tuple[set[str], dict[str, str]]:
         return set(), {n: "the model defines macros" for n, v in model.variables.items() if _subscripted(v)}
     checker = _Checker(model)
     for var in model.variables.values():
-        for e in [var.expr, var.initial] + [d.expr for d in var.definitions]:
+        # a definition's list of values (`x[S] = f(a), g(b)`) holds expressions too
+        rows = [e for d in var.definitions for row in (d.rows or ()) for e in row]
+        for e in [var.expr, var.initial] + [d.expr for d in var.definitions] + rows:
             for node in ir.walk(e) if e is not None else ():
                 if type(node) is ir.Call and node.func in ARRAY and node.func not in ELEMENTWISE_READS:
                     for name in ir.references(node):
