@@ -29,7 +29,8 @@ class SimulationWarning:
     """One event of a run. kind: 'nan' or 'inf' (a floating-point error), 'lookup' (a
     lookup's input leaves or re-enters its x range), 'range' (a variable leaves or
     re-enters its declared range), 'unsolved' and 'solved' (a loop SIMULTANEOUS or FIND ZERO
-    solves was not solved, its values NaN, or is solved again) or 'model' (what the front end changed, given with every run); `variable` the modeller's name, with its element ("" for 'model')."""
+    solves was not solved, its values NaN, or is solved again), 'state' (what a run continuing a
+    saved state keeps of it: a DELAY FIXED's delay) or 'model' (what the front end changed, given with every run); `variable` the modeller's name, with its element ("" for 'model')."""
     kind: str
     variable: str
     time: float
