@@ -49,6 +49,11 @@ SOLVED = _eqs(
     # two unknowns on one loop: p = 10 - q, q = p/4 + 1  ->  p = 7.2, q = 2.8
     "p = SIMULTANEOUS(10 - q, 0)",
     "q = SIMULTANEOUS(p / 4 + 1, 0)",
+    # a lookup on the loop: on [0, 1] tbl(yt) = yt / 2, so xt = 0.35 + 0.05 (10 xt - 3): xt = 0.4,
+    # yt = 1, within tbl's x range, which the first point tried (xt = 0: yt = -3) is not
+    "tbl((0, 0), (1, 0.5), (2, 2))",
+    "xt = SIMULTANEOUS(0.35 + 0.1 * tbl(yt), 0)",
+    "yt = 10 * xt - 3",
     # a stock integrating a solved value, and one whose initial value is a solved (constant) loop
     "Total = INTEG(x, 0)",
     "Start = INTEG(1, s0)",
@@ -128,6 +133,8 @@ CASES = {
     "y": (1.25 - np.sqrt(1.25 ** 2 - 4 / 100 * (3 + T))) * 50,
     "p": np.full(5, 7.2),
     "q": np.full(5, 2.8),
+    "xt": np.full(5, 0.4),
+    "yt": np.ones(5),
     "Total": 20 / 3 * T,
     "Start": 10 + T,
     "s0": np.full(5, 10.0),
@@ -206,12 +213,14 @@ def test_irr_inside_an_expression(solved):
 
 
 def test_the_loop_holds_at_the_solution(solved):
-    """Every member of a solved loop is consistent with the unknowns' final values."""
-    ref = solved[1]
+    """Every member of a solved loop is consistent with the unknowns' final values; the
+    points the solver tries on its way raise no warning (tbl's input is below its x range
+    at the first one only)."""
+    fast, ref = solved[:2]
     np.testing.assert_allclose(ref["a"], 3 - ref["y"] / 4 + T, rtol=1e-15)
     np.testing.assert_allclose(ref["b"], ref["y"] ** 2 / 100, rtol=1e-15)
     np.testing.assert_allclose(ref["zq"], 0.0, atol=1e-12)
-    assert not ref.warnings
+    assert not ref.warnings and not fast.warnings, (ref.warnings, fast.warnings)
 
 
 UNSOLVABLE = _eqs(
@@ -225,6 +234,10 @@ UNSOLVABLE = _eqs(
     "r : r1, r2",
     "spread[r] = twice + Time",
     "other = LN(Time - 3)",
+    # a loop solved with a lookup's input out of its x range: x = 0.5 min(x, 2) + 2 = 3 (the
+    # points tried on the way are within it)
+    "edge((0, 0), (2, 2))",
+    "far = SIMULTANEOUS(0.5 * edge(far) + 2, 0)",
 )
 
 
@@ -251,6 +264,10 @@ def test_an_unsolved_loop_is_nan_with_a_located_warning(tmp_path):
                 f"'{name}' is NaN at time {t}: it reads the loop ('x'), which SIMULTANEOUS in the "
                 "equation of 'x' did not solve at time 0"), nan[name].message
         assert "a floating-point error" in nan["other"].message, nan["other"].message
+        np.testing.assert_allclose(r["far"], 3.0, rtol=1e-9)
+        [edge] = [w for w in r.warnings if w.kind == "lookup"]
+        assert edge.message.endswith("the input of lookup 'edge' in the equation of 'far' goes above its x range "
+                                     "[0, 2] at time 0"), edge.message
 
 
 @pytest.mark.parametrize("lines,error,words", [
