@@ -12,7 +12,6 @@ finds it, so the expected values are the roots, computed here by hand.
 Each distinct model costs one Numba compile: the cases share two models."""
 from __future__ import annotations
 
-import hashlib
 import math
 
 import numpy as np
@@ -22,18 +21,13 @@ import smartspec_dsl
 from smartspec_dsl import ir
 from smartspec_dsl.errors import AlgebraicLoop, ModelError
 
+from conftest import equations, model_file
+
 T = np.arange(0.0, 5.0)
 
 
 def _eqs(*lines: str, final: int = 4) -> str:
-    controls = ("INITIAL TIME = 0", f"FINAL TIME = {final}", "TIME STEP = 1", "SAVEPER = 1")
-    return "{UTF-8}\n" + "\n".join(f"{line}\n\t~\t\n\t~\t\n\t|\n" for line in lines + controls)
-
-
-def _path(folder, text: str):
-    path = folder / f"m_{hashlib.sha256(text.encode()).hexdigest()[:16]}.mdl"
-    path.write_text(text)
-    return path
+    return equations(*lines, "INITIAL TIME = 0", f"FINAL TIME = {final}", "TIME STEP = 1", "SAVEPER = 1")
 
 
 SOLVED = _eqs(
@@ -102,7 +96,7 @@ SOLVED = _eqs(
 
 @pytest.fixture(scope="module")
 def solved(tmp_path_factory):
-    path = _path(tmp_path_factory.mktemp("solve"), SOLVED)
+    path = model_file(tmp_path_factory.mktemp("solve"), SOLVED)
     model = smartspec_dsl.load(path, tier="compiled")
     fast = model.run(tier="interpreter")
     assert fast.tier == "interpreter", model.interpreter_unsupported
@@ -242,7 +236,7 @@ UNSOLVABLE = _eqs(
 
 
 def test_an_unsolved_loop_is_nan_with_a_located_warning(tmp_path):
-    path = _path(tmp_path, UNSOLVABLE)
+    path = model_file(tmp_path, UNSOLVABLE)
     model = smartspec_dsl.load(path, tier="compiled")
     for tier in ("interpreter", "compiled"):
         r = model.run(tier=tier)
@@ -294,7 +288,7 @@ def test_an_unsolved_loop_is_nan_with_a_located_warning(tmp_path):
     (("x = SIMULTANEOUS(1)",), ModelError, ["SIMULTANEOUS takes 2 arguments, got 1"]),
 ])
 def test_mistakes_are_located_errors(tmp_path, lines, error, words):
-    path = _path(tmp_path, _eqs(*lines))
+    path = model_file(tmp_path, _eqs(*lines))
     with pytest.raises(error) as info:
         smartspec_dsl.load(path, tier="interpreter").run()
     message = str(info.value)
