@@ -26,7 +26,7 @@ from ..backend import tier0
 from . import cache
 from .cache import cache_root
 from .model import Model
-from .tiers import Tiers, background_allowed, check_tier, tape_of
+from .tiers import Tiers, background_allowed, check_tier, interpreter_compiled, tape_of
 
 if TYPE_CHECKING:
     from ..backend.codegen import Kernel
@@ -244,6 +244,10 @@ class _Origin:
                 log(f"{self.path}: compiling {equations} equations to machine code in the background "
                     "(runs use the interpreter until it is ready)")
             tiers.start_worker()
+        if log is not None and (tier == "interpreter" or tier == "auto" and not tiers.compiled_ready()) \
+                and not m.interpreter_unsupported and not interpreter_compiled():
+            log("the first run compiles smartspec's interpreter to machine code (once per installed version: "
+                "about a minute of CPU)")
         return m
 
     def load_edited(self, edits: Edits, values: dict[str, float]) -> Model:
