@@ -392,4 +392,15 @@ def at_stage(model: Model, stage_type: type[M]) -> M:
 
 # Names the simulator provides rather than the model.
 TIME = "time"
+
+# A data equation (`name :KEYWORD: := expression`) until passes/data_equations.py gives it
+# its points: DATA EQUATION(expression, the keyword's index in DATA_KEYWORDS)
+DATA_EQUATION = "DATA EQUATION"
+DATA_KEYWORDS = ("INTERPOLATE", "RAW", "HOLD BACKWARD", "LOOK FORWARD")
+
+
+def data_equation(expr: "Expr", keyword: str, pos: "SourcePos | None" = None) -> "Call":
+    """`expr` marked as the right-hand side of a data equation with `keyword` ('' for the
+    default, :INTERPOLATE:)."""
+    return Call(DATA_EQUATION, (expr, Num(float(DATA_KEYWORDS.index(keyword or "INTERPOLATE")))), pos)
 CONTROL_NAMES = ("initial time", "final time", "time step", "saveper")
