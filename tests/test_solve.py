@@ -236,6 +236,12 @@ UNSOLVABLE = _eqs(
     "c = 1 - STEP(1, 2)",
     "x = SIMULTANEOUS(x * x + c, 0)",
     "twice = 2 * x",
+    # what reads the loop's values is NaN because of it: a stock, a dense array; LN of a
+    # negative number is NaN for another reason
+    "total = INTEG(twice, 0)",
+    "r : r1, r2",
+    "spread[r] = twice + Time",
+    "other = LN(Time - 3)",
 )
 
 
@@ -254,6 +260,14 @@ def test_an_unsolved_loop_is_nan_with_a_located_warning(tmp_path):
         assert solve[0].message.startswith(f"{path}:7:1: "), solve[0].message
         assert "SIMULTANEOUS in the equation of 'x' did not solve its loop ('x') at time 0" in solve[0].message
         assert "solves its loop again from time 2" in solve[1].message
+        nan = {w.variable: w for w in r.warnings if w.kind == "nan"}
+        assert sorted(nan) == ["other", "spread[r1]", "spread[r2]", "total", "twice"], r.warnings
+        for name, t in (("twice", 0), ("total", 1), ("spread[r1]", 0), ("spread[r2]", 0)):
+            assert nan[name].time == t, nan[name]
+            assert nan[name].message.endswith(
+                f"'{name}' is NaN at time {t}: it reads the loop ('x'), which SIMULTANEOUS in the "
+                "equation of 'x' did not solve at time 0"), nan[name].message
+        assert "a floating-point error" in nan["other"].message, nan["other"].message
 
 
 @pytest.mark.parametrize("lines,error,words", [
