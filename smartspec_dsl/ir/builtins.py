@@ -31,6 +31,8 @@ SOLVED = "solved in the step"  # marks an algebraic loop solved by iteration (pa
 ARGS, LOOKUP, RANDOM_DRAW, OWN = "args", "lookup", "random", "own branch"
 
 # Units rules (passes/units.py gives each its meaning).
+XIDZ_EPS = 1e-6  # Vensim's XIDZ/ZIDZ treat |divisor| below this as zero (the kernel and consteval)
+
 SAME_AS_FIRST = "same as the first argument"
 SAME_AS_SECOND = "same as the second argument"
 ARGUMENTS_AGREE = "the arguments' (which must agree)"
