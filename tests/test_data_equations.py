@@ -36,6 +36,8 @@ k = 3 ~~|
 count = INTEG(PICKED(obs), 0) ~~|
 count dense = INTEG(PICKED(dense), 0) ~~|
 with time := obs + Time ~~|
+filled := X IF MISSING(obs + dense, 0) ~~|
+single :RAW: := X IF MISSING(obs, 7) ~~|
 INITIAL TIME = 0 ~~|
 FINAL TIME = 5 ~~|
 TIME STEP = 1 ~~|
@@ -59,6 +61,11 @@ CASES = {
     # the macro's Y :RAW: := input has a point at 0, 2, 4: counted one step later each
     "count": [0, 1, 1, 2, 2, 3],
     "count dense": [0, 1, 2, 3, 4, 5],
+    # X IF MISSING: at every point of either series, 0 for obs where it has none (help, "X IF
+    # MISSING"): 10 + 0, 0 + 1, 20 + 2, 0 + 3, 40 + 4, the last held
+    "filled": [10, 1, 22, 3, 44, 44],
+    # "X IF MISSING of a single data series simply returns the data series regardless of NUMBER"
+    "single": [10, NA, 20, NA, 40, NA],
 }
 
 
@@ -82,3 +89,13 @@ def test_a_data_equation_reading_time(run):
     in a data equation open; this is the rule of every other series that has a point at
     every time)."""
     np.testing.assert_allclose(run["with time"], [10, 16, 22, 33, 44, 44], rtol=1e-12)
+
+
+def test_x_if_missing_belongs_to_data_equations(tmp_path):
+    """The help: X IF MISSING is "valid only in Data := equations"; elsewhere a located error."""
+    path = tmp_path / "m.mdl"
+    path.write_text("obs = 1 ~~|\nx = X IF MISSING(obs, 0) + 1 ~~|\n"
+                    "INITIAL TIME = 0 ~~|\nFINAL TIME = 1 ~~|\nTIME STEP = 1 ~~|\nSAVEPER = 1 ~~|\n")
+    with pytest.raises(smartspec_dsl.ModelError, match=r"m\.mdl:2:5: X IF MISSING must be the whole right-hand "
+                                                        r"side of a data equation"):
+        smartspec_dsl.load(path, tier="interpreter", cache_dir=tmp_path / "cache")

@@ -31,6 +31,13 @@ def _marked(e: ir.Expr | None) -> bool:
     return isinstance(e, ir.Call) and e.func == ir.DATA_EQUATION
 
 
+def _missing_filled(e: ir.Expr) -> tuple[ir.Expr, ir.Expr | None]:
+    """(the expression, X IF MISSING's number) of `X IF MISSING(expression, number)`, else (e, None)."""
+    if isinstance(e, ir.Call) and e.func == "X IF MISSING" and len(e.args) == 2:
+        return e.args[0], e.args[1]
+    return e, None
+
+
 def _pure(e: ir.Expr) -> bool:
     """Whether `e` is a function of its references' values alone (no data or stateful
     function, nothing that reads the clock or draws a random number), so that it can be
@@ -74,7 +81,7 @@ def derive_data(model: ir.Model) -> ir.Model:
     if not pending:
         return model
     points: dict[str, tuple[float, ...]] = {}      # a series' points, once known
-    values: dict[str, ir.Expr] = {}                # a data equation's expression, unmarked
+    readers: dict = {}                             # a data equation's value at one of its points
 
     def source(name: str) -> str:
         """Through the model's aliases (a macro's input: `input = historical`)."""
@@ -103,16 +110,31 @@ def derive_data(model: ir.Model) -> ir.Model:
     def at(name: str, when: ir.Expr) -> ir.Expr:
         """A series' value at `when`, one of its points."""
         name = source(name)
-        if name in values:
-            return _value_at(values[name], when, at)
+        if name in readers:
+            return readers[name](when)
         var = variables[name]
         return ir.Ref(name, (), var.pos) if var.kind is ir.Kind.CONSTANT else _at_time(var.expr, when)
+
+    def filled_at(number: ir.Expr):
+        """X IF MISSING's reading of a series at `when`: its value where it has a point
+        there, else `number`."""
+        def read(name: str, when: ir.Expr) -> ir.Expr:
+            xs = series_points(name)
+            if not xs:
+                return at(name, when)
+            times = f"{source(name)} #data times"
+            if times not in variables:
+                variables[times] = ir.Variable(times, f"{variables[source(name)].display} (its data times)",
+                                               ir.Kind.LOOKUP, lookup=ir.LookupTable(xs, xs), hidden=True)
+            return ir.Call("IF THEN ELSE", (_on_point(times, when), at(name, when), number))
+        return read
 
     while pending:
         progressed = False
         for name in list(pending):
             var = variables[name]
             expr, keyword = var.expr.args[0], ir.DATA_KEYWORDS[int(var.expr.args[1].value)]
+            expr, number = _missing_filled(expr)
             refs = {n.name for n in ir.walk(expr) if isinstance(n, ir.Ref) and n.name != ir.TIME}
             if any(source(r) in pending and source(r) != name for r in refs):
                 continue                           # after the data equations it reads
@@ -122,10 +144,13 @@ def derive_data(model: ir.Model) -> ir.Model:
             if not _pure(expr) or any(p is None for p in found) or all(p == () for p in found):
                 variables[name] = replace(var, kind=ir.Kind.AUXILIARY, expr=expr)   # not a series
                 continue
-            common = set.intersection(*(set(p) for p in found if p != ()))
-            values[name] = expr
-            points[name] = tuple(sorted(common))
-            variables.update(_series(var, expr, keyword, points[name], at))
+            sets = [set(p) for p in found if p != ()]
+            # X IF MISSING: at every point of any of its data (help, "X IF MISSING")
+            xs = set.union(*sets) if number is not None else set.intersection(*sets)
+            read = at if number is None else filled_at(number)
+            readers[name] = lambda when, expr=expr, read=read: _value_at(expr, when, read)
+            points[name] = tuple(sorted(xs))
+            variables.update(_series(var, readers[name], keyword, points[name]))
         if not progressed:                         # data equations reading each other
             for name in pending:
                 variables[name] = replace(variables[name], kind=ir.Kind.AUXILIARY,
@@ -134,8 +159,16 @@ def derive_data(model: ir.Model) -> ir.Model:
     return replace(model, variables=variables)
 
 
-def _series(var: ir.Variable, expr: ir.Expr, keyword: str, xs: tuple[float, ...], at) -> dict[str, ir.Variable]:
-    """The data equation `var` (and its hidden helpers) from its points `xs`."""
+def _on_point(times: str, when: ir.Expr) -> ir.Expr:
+    """Whether `when` is one of the points of the lookup `times` (up to Time's rounding)."""
+    last = ir.Call("LOOKUP BACKWARD", (ir.Ref(times), when))
+    return ir.BinOp("<=", ir.Call("ABS", (ir.BinOp("-", when, last),)),
+                    ir.BinOp("*", ir.Num(RAW_MATCH), ir.Ref("time step")))
+
+
+def _series(var: ir.Variable, value_at, keyword: str, xs: tuple[float, ...]) -> dict[str, ir.Variable]:
+    """The data equation `var` (and its hidden helpers) from its points `xs` and its value at
+    one of them (`value_at(when)`)."""
     pos = var.pos
     time = ir.Ref(ir.TIME, (), pos)
     if not xs:                                     # never computed: no value at any time
@@ -146,13 +179,8 @@ def _series(var: ir.Variable, expr: ir.Expr, keyword: str, xs: tuple[float, ...]
     last = ir.Call("LOOKUP BACKWARD", (ir.Ref(times, (), pos), time), pos)
     following = ir.Call("LOOKUP FORWARD", (ir.Ref(times, (), pos), time), pos)
 
-    def value_at(when: ir.Expr) -> ir.Expr:
-        return _value_at(expr, when, at)
-
     if keyword == "RAW":
-        on_point = ir.BinOp("<=", ir.Call("ABS", (ir.BinOp("-", time, last),), pos),
-                            ir.BinOp("*", ir.Num(RAW_MATCH), ir.Ref("time step", (), pos)))
-        value = ir.Call("IF THEN ELSE", (on_point, value_at(last), ir.Num(ir.NA_VALUE)), pos)
+        value = ir.Call("IF THEN ELSE", (_on_point(times, time), value_at(last), ir.Num(ir.NA_VALUE)), pos)
     elif keyword == "HOLD BACKWARD":
         value = value_at(last)
     elif keyword == "LOOK FORWARD":
