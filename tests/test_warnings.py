@@ -117,6 +117,20 @@ def test_unsorted_lookup_with_repeated_x_is_a_located_error(tmp_path):
         smartspec_dsl.load(good).run(changes=str(cin))
 
 
+def test_a_point_written_twice_is_read_once_with_a_located_warning(tmp_path):
+    """A published model (the salinization model shipped with the EMA workbench) writes
+    (1986,46),(1986,46) in a lookup, and Vensim runs it: the same point twice is the same
+    table, read once; two points at one x with different y values stay an error (above).
+    Values by hand: (1985,45.4), (1986,46), (1987,48)."""
+    path = tmp_path / "twice.mdl"
+    path.write_text("t((1985,45.4),(1986,46),(1986,46),(1987,48)) ~~|\nx = t(1985 + Time / 2) ~~|\n"
+                    "INITIAL TIME = 0 ~~| FINAL TIME = 4 ~~| TIME STEP = 1 ~~| SAVEPER = 1 ~~|\n")
+    run = smartspec_dsl.load(path, tier="interpreter").run(tier="interpreter")
+    np.testing.assert_allclose(run["x"], [45.4, 45.7, 46, 47, 48], rtol=1e-12)
+    assert [w.message for w in run.warnings if w.kind == "model"] == [
+        f"{path}:1:3: a lookup gives the point (1986, 46) more than once: it is read once"]
+
+
 def test_unsorted_lookup_is_read_in_x_order_with_a_located_warning(tmp_path):
     """Vensim reads a lookup's points in x order: its own output for the SDXorg case
     subscripted_lookups, whose table (2,-3),(1,-7),(0,-1) gives -1 at x = 0 and -4 at
