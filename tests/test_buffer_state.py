@@ -153,6 +153,17 @@ def test_a_fixed_delays_time_is_the_one_it_started_with(model):
     for name in BUFFERED + ["total"]:
         np.testing.assert_array_equal(got[name], whole[name])
     np.testing.assert_array_equal(whole["fixed"][3:], whole["input"][:-3])   # 1.5: 3 steps
+    # the delay time given to a continued run is shown, not used: said, located, by name
+    assert {w.variable for w in got.warnings if w.kind == "state"} == {"fixed"}, got.warnings
+    state = model.run(until=3.5, tier="interpreter").final_state
+    same = model.run(initial_condition=state, params={"delay": 1.6, "gain": 2}, tier="interpreter")
+    assert not [w for w in same.warnings if w.kind == "state"], same.warnings   # 1.6 is 3 steps too
+    longer = model.run(initial_condition=state, params={"delay": 3}, tier="interpreter")
+    [kept] = [w for w in longer.warnings if w.kind == "state"]
+    assert kept.message == (f"{model.path}:27:9: DELAY FIXED in the equation of 'fixed' reads its delay time when "
+                            "a run starts, and this run continues a state: it keeps the state's delay (1.5); the "
+                            "delay time this run's 'delay' = 3 gives (3) is not used (run from the start to use it)")
+    np.testing.assert_array_equal(longer["fixed"], whole["fixed"][7:])
 
 
 def test_a_saved_state_keeps_its_buffers(model, tmp_path):

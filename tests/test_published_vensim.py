@@ -294,7 +294,7 @@ y = STEPSCALE(3) ~~|
     # a DELAY FIXED of 1e12 TIME STEPs: 8 TB of buffer
     ("b = DELAY FIXED(Time, 1e12, 0) ~~|\nINITIAL TIME = 0 ~~|\nFINAL TIME = 1 ~~|\nTIME STEP = 1 ~~|\n"
      "SAVEPER = 1 ~~|\n", "error: m.mdl:2:5: a run whose delay buffers hold 1,000,000,000,000 values needs about",
-     "error: the run needs more memory than the"),
+     "error: m.mdl:2:5: a run whose delay buffers hold 1,000,000,000,000 values needs about"),
     # refused by code generation, which `check` runs too (the kernel is not compiled)
     ("b = 'text' + 1 ~~|\nINITIAL TIME = 0 ~~|\nFINAL TIME = 1 ~~|\nTIME STEP = 1 ~~|\nSAVEPER = 1 ~~|\n",
      "error: m.mdl:2:1: a text argument ('text') cannot be computed with",
@@ -312,6 +312,19 @@ def test_check_reports_what_run_would_reject(tmp_path, monkeypatch, capsys, cont
     assert main(["run", "m.mdl"]) == 2
     # the same fault; run words it its own way, as it also names values given to the run
     assert capsys.readouterr().err.startswith(run_message)
+
+
+def test_delay_buffers_too_big_for_a_runs_own_delay_time_are_located(tmp_path, monkeypatch, capsys):
+    """The kernel cannot allocate the buffer of the delay time a run sets: refused as `check`
+    refuses the model's own, at the call, with the run's delay time (1e12 TIME STEPs: 8 TB)."""
+    from smartspec_dsl.cli import main
+    (tmp_path / "m.mdl").write_text("dl = 2 ~~|\nb = DELAY FIXED(Time, dl, 0) ~~|\nINITIAL TIME = 0 ~~|\n"
+                                    "FINAL TIME = 1 ~~|\nTIME STEP = 1 ~~|\nSAVEPER = 1 ~~|\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "m.mdl", "--tier", "interpreter", "--set", "dl=1e12", "-o", "m.csv"]) == 2
+    assert capsys.readouterr().err.startswith(
+        "error: m.mdl:2:5: a run whose delay buffers hold 1,000,000,000,000 values needs about")
+    assert not (tmp_path / "m.csv").exists()
 
 
 # ---- external data as people ship it -----------------------------------------------------

@@ -3,11 +3,12 @@ backend/kernel_solve.py), against values derived by hand, on both tiers (the com
 and the interpreter's tape give the same numbers bit for bit); a loop that cannot be solved
 is NaN with a warning naming it; the modeller's mistakes are located errors.
 
-Vensim's help ("Simultaneous Equations", SIMULTANEOUS, FIND ZERO) defines what is solved,
-not how: SIMULTANEOUS runs "around the loop until nothing in the loop changes any more",
-from its initial value; FIND ZERO finds the x (its equation's variable, starting from xi)
-that makes z zero within tol. Where both converge the root is the same whichever method
-finds it, so the expected values are the roots, computed here by hand.
+Vensim's help ("Simultaneous Equations", SIMULTANEOUS, FIND ZERO): SIMULTANEOUS runs
+"around the loop until nothing in the loop changes any more", from its initial value, and so
+does smartspec, falling back on Newton's method where those passes do not settle (then the
+loop's root is the expected value); where the loop has several roots the expected value is
+the one the passes reach. FIND ZERO finds the x (its equation's variable, starting from xi)
+that makes z zero within tol. The expected values are computed here by hand.
 
 Each distinct model costs one Numba compile: the cases share two models."""
 from __future__ import annotations
@@ -83,6 +84,12 @@ SOLVED = _eqs(
     "sq[Q] = 4, 9, 16",
     "fz[Q] = FIND ZERO(1, zf[Q], 1, 1, ELMCOUNT(Q), 0, 1e-10, 50, 0)",
     "zf[Q] = fz[Q] * fz[Q] - sq[Q]",
+    # two roots, 1 and 3 (x^2 - 4x + 3 = 0): running around the loop from 2.9 (Vensim's way)
+    # moves away from 3 (the pass x -> x^2/4 + 0.75 has slope 1.5 there) to 1 (slope 0.5)
+    "two roots = SIMULTANEOUS(two roots * two roots / 4 + 0.75, 2.9)",
+    # x = SQRT(x)/2 + 0.1 from 0.04: Newton's first step goes to -0.6, out of SQRT's domain;
+    # the passes settle at SQRT(x) = (0.5 + SQRT(0.65)) / 4 ... squared, by hand below
+    "root of sqrt = SIMULTANEOUS(0.5 * SQRT(root of sqrt) + 0.1, 0.04)",
     # SIMULTANEOUS on no loop is its expression
     "alone = SIMULTANEOUS(Time * 2, 5)",
     # INTERNAL RATE OF RETURN: 100 invested at time 0 (or 1), 60 a unit of time from time 0
@@ -135,6 +142,9 @@ CASES = {
     "v[r1]": (4 + T) / 2,
     "v[r2]": (2 + T) / 2,
     "alone": 2 * T,
+    "two roots": np.ones(5),
+    # s = SQRT(x): s^2 - s/2 - 0.1 = 0, the positive root
+    "root of sqrt": np.full(5, ((0.5 + math.sqrt(0.25 + 0.4)) / 2) ** 2),
     "price[g1]": np.ones(5),
     "price[g2]": np.full(5, 2.0),
     "part[h1]": np.full(5, 3.0),
@@ -163,10 +173,16 @@ CASES = {
 }
 
 
+# The passes around the loop stop once a pass changes x by at most 1e-9 x max(|x|, |initial
+# value|); where a pass has slope g' near the root, x is then within that change / (1 - g') of
+# it (two roots: g' = 0.5 and the initial value 2.9, so 5.8e-9; root of sqrt: g' = 0.38).
+RTOL = {"two roots": 6e-9, "root of sqrt": 3e-9}
+
+
 @pytest.mark.parametrize("name", CASES)
 def test_solved_values_against_hand_derivations(solved, name):
     fast, ref, _ = solved
-    np.testing.assert_allclose(ref[name], CASES[name], rtol=1e-9, atol=1e-12, err_msg=name)
+    np.testing.assert_allclose(ref[name], CASES[name], rtol=RTOL.get(name, 1e-9), atol=1e-12, err_msg=name)
     assert np.array_equal(fast[name], ref[name]), f"{name}: the tiers differ"
 
 
@@ -176,7 +192,8 @@ def test_rk4_solves_the_loop_at_every_evaluation(solved):
     model = solved[2]
     fast, ref = (model.run(method="rk4", tier=t) for t in ("interpreter", "compiled"))
     np.testing.assert_array_equal(fast.values, ref.values)
-    np.testing.assert_allclose(ref["Total"], 20 / 3 * T, rtol=1e-12)
+    # x settles within the passes' tolerance (1e-9 relative) of 20/3, and so does its integral
+    np.testing.assert_allclose(ref["Total"], 20 / 3 * T, rtol=1e-9)
     np.testing.assert_allclose(ref["y"], CASES["y"], rtol=1e-9)
 
 
@@ -219,6 +236,12 @@ UNSOLVABLE = _eqs(
     "c = 1 - STEP(1, 2)",
     "x = SIMULTANEOUS(x * x + c, 0)",
     "twice = 2 * x",
+    # what reads the loop's values is NaN because of it: a stock, a dense array; LN of a
+    # negative number is NaN for another reason
+    "total = INTEG(twice, 0)",
+    "r : r1, r2",
+    "spread[r] = twice + Time",
+    "other = LN(Time - 3)",
 )
 
 
@@ -237,6 +260,14 @@ def test_an_unsolved_loop_is_nan_with_a_located_warning(tmp_path):
         assert solve[0].message.startswith(f"{path}:7:1: "), solve[0].message
         assert "SIMULTANEOUS in the equation of 'x' did not solve its loop ('x') at time 0" in solve[0].message
         assert "solves its loop again from time 2" in solve[1].message
+        nan = {w.variable: w for w in r.warnings if w.kind == "nan"}
+        assert sorted(nan) == ["other", "spread[r1]", "spread[r2]", "total", "twice"], r.warnings
+        for name, t in (("twice", 0), ("total", 1), ("spread[r1]", 0), ("spread[r2]", 0)):
+            assert nan[name].time == t, nan[name]
+            assert nan[name].message.endswith(
+                f"'{name}' is NaN at time {t}: it reads the loop ('x'), which SIMULTANEOUS in the "
+                "equation of 'x' did not solve at time 0"), nan[name].message
+        assert "a floating-point error" in nan["other"].message, nan["other"].message
 
 
 @pytest.mark.parametrize("lines,error,words", [

@@ -34,7 +34,8 @@ def _settings(call: ir.Call) -> dict[str, ir.Expr]:
 
 def solved_block(em, k: int) -> str:
     """Block k of the schedule as one statement of the emitter `em` (emit.Emitter): the
-    solver's state reset and each unknown's guess, tolerances, iteration limit and scale
+    solver's state reset (a block of SIMULTANEOUS alone first runs around the loop, Vensim's
+    way) and each unknown's guess, tolerances, iteration limit and scale
     (SIMULTANEOUS: its initial value; FIND ZERO: 1 / xs); then, while `solve_more` has a point
     to compute, the unknowns set to it, the members computed in order and, in each unknown's
     place, its residual (SIMULTANEOUS: expression - x; FIND ZERO: z x zs, or x - xi for an
@@ -43,7 +44,9 @@ def solved_block(em, k: int) -> str:
     block = em.schedule.blocks[k]
     vs = em.schedule.model.variables
     base, n = em.block_base[k], len(block.unknowns)
-    head = [f"st(v, {base + i}, 0.0)" for i in range(3)]
+    # phase, iterations, failure; then whether to run around the loop first (SIMULTANEOUS alone)
+    passing = all(solver_call(vs[u]).func == "SIMULTANEOUS" for u in block.unknowns)
+    head = [f"st(v, {base + i}, 0.0)" for i in range(3)] + [f"st(v, {base + 3}, {float(passing)})"]
     for j, u in enumerate(block.unknowns):
         em.owner = u
         call = solver_call(vs[u])

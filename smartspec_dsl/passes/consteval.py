@@ -134,16 +134,24 @@ def control_problems(model: ir.Model) -> list[str]:
             limits.check_memory(f"a run of {n_save:,} saved times x {outputs:,} variables", 8.0 * n_save * outputs,
                                 "save fewer times (a larger SAVEPER) or fewer variables (return_columns)",
                                 str(where("saveper")))
-            slots, first = _buffer_slots(model, t0, t1, dt)
-            limits.check_memory(f"a run whose delay buffers hold {slots:,.0f} values", 8.0 * slots,
-                                "use a larger TIME STEP or shorter delays (a DELAY FIXED holds delay time / "
-                                "TIME STEP values)", str(first))
+            check_buffer_memory(model, t0, t1, dt)
         except ParameterError as err:
             problems.append(str(err))
     return problems
 
 
-def _buffer_slots(model: ir.Model, t0: float, t1: float, dt: float) -> tuple[float, object]:
+def check_buffer_memory(model: ir.Model, t0: float, t1: float, dt: float, values: dict | None = None) -> None:
+    """Refuse (ParameterError, at the first delay's call) a run from t0 to t1 by dt whose
+    delay buffers need more memory than is available; `values`: a run's own constants by
+    name (the model's otherwise). `smartspec check` and a run the kernel could not allocate
+    for both report it so."""
+    slots, first = _buffer_slots(model, t0, t1, dt, values or {})
+    limits.check_memory(f"a run whose delay buffers hold {slots:,.0f} values", 8.0 * slots,
+                        "use a larger TIME STEP or shorter delays (a DELAY FIXED holds delay time / "
+                        "TIME STEP values)", str(first))
+
+
+def _buffer_slots(model: ir.Model, t0: float, t1: float, dt: float, values: dict) -> tuple[float, object]:
     """How many values the kernel's delay buffers hold (backend/driver.py's setup): a DELAY
     FIXED's delay / TIME STEP, a buffer that spans the run about twice its steps (a delay
     not known before the run, and parcel buffers, are left out: the run reports them); and
@@ -158,7 +166,7 @@ def _buffer_slots(model: ir.Model, t0: float, t1: float, dt: float) -> tuple[flo
             n = 2.0 * (math.floor((t1 - t0) / dt + 0.5) + 3.0)
         else:
             try:
-                n = max(1.0, math.floor(float(evaluate(model, call.args[1], {}, t0)) / dt + 0.5))
+                n = max(1.0, math.floor(float(evaluate(model, call.args[1], values, t0)) / dt + 0.5))
             except (ModelError, IndexError, OverflowError, ValueError):
                 continue
         total += n

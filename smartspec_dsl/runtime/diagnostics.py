@@ -29,7 +29,8 @@ class SimulationWarning:
     """One event of a run. kind: 'nan' or 'inf' (a floating-point error), 'lookup' (a
     lookup's input leaves or re-enters its x range), 'range' (a variable leaves or
     re-enters its declared range), 'unsolved' and 'solved' (a loop SIMULTANEOUS or FIND ZERO
-    solves was not solved, its values NaN, or is solved again) or 'model' (what the front end changed, given with every run); `variable` the modeller's name, with its element ("" for 'model')."""
+    solves was not solved, its values NaN, or is solved again), 'state' (what a run continuing a
+    saved state keeps of it: a DELAY FIXED's delay) or 'model' (what the front end changed, given with every run); `variable` the modeller's name, with its element ("" for 'model')."""
     kind: str
     variable: str
     time: float
@@ -92,7 +93,6 @@ def run_warnings(model: ir.Model, names: list[str], time: np.ndarray, values: np
     became infinite or NaN, and the kernel's watches (`diag`); `words` keeps, per model,
     what does not change between runs (runs with the same watches share their warnings)."""
     t0 = float(time[0]) if len(time) else 0.0
-    out = model_notices(model, t0) + bad_numbers(model, names, time, values)
     runs = words.setdefault("runs", {})
     key = (t0, diag.tobytes())
     watched = runs.get(key)
@@ -100,23 +100,79 @@ def run_warnings(model: ir.Model, names: list[str], time: np.ndarray, values: np
         if len(runs) >= 256:        # a sweep's runs differ: keep the cache small
             runs.clear()
         watched = runs[key] = watch_warnings(model, kernel.watches, diag, tab, words, kernel.slots)
-    # a loop SIMULTANEOUS or FIND ZERO did not solve is NaN by design: its warning says why
-    failed = {w.variable for w in watched if w.kind == "unsolved"}
-    if failed:
-        loops = {modeller_name(model, m) for key in kernel.watches
-                 if key[0] == "solve" and modeller_name(model, key[1]) in failed for m in key[2]}
-        out = [w for w in out if not (w.kind == "nan" and w.variable in loops)]
-        watched = [w for w in watched if not (w.kind == "nan" and w.variable in loops)]
+    # a loop SIMULTANEOUS or FIND ZERO did not solve is NaN by design: its warning says why, and
+    # the NaN of what reads the loop's values is put down to it, not to a floating-point error
+    loops = _unsolved_loops(model, kernel.watches, diag, words) \
+        if any(w.kind == "unsolved" for w in watched) else {}
+    out = model_notices(model, t0) + bad_numbers(model, names, time, values, loops)
+    if loops:
+        watched = [_blamed(w, loops, saved=False) if w.kind == "nan" else w for w in watched]
+        watched = [w for w in watched if w is not None]
     reported = {w.variable for w in out if w.kind in ("nan", "inf")}
     out += [w for w in watched if not (w.kind in ("nan", "inf") and w.variable in reported)]
     out.sort(key=lambda w: w.time)
     return out
 
 
-def bad_numbers(model: ir.Model, names: list[str], time: np.ndarray, values: np.ndarray
-                ) -> list[SimulationWarning]:
+def _unsolved_loops(model: ir.Model, watches: tuple, diag: np.ndarray, words: dict) -> dict:
+    """Per modeller's variable (display name) whose value is NaN when a loop SIMULTANEOUS or
+    FIND ZERO solves was not solved: (the first time it was not, None for the loop's own
+    variables, or for a variable that reads the loop's values, directly or through others, the
+    loop it reads). A watch of a loop ("solve", unknown, members) keeps that time second."""
+    first = diag.reshape(-1, 5)[:, 3]
+    out: dict[str, tuple[float, str | None]] = {}
+    for k, key in enumerate(watches):
+        if key[0] != "solve" or not np.isfinite(first[k]):
+            continue
+        t, var = float(first[k]), _owner(model, key[1])
+        members = {modeller_name(model, m) for m in key[2]}
+        loop = ", ".join(f"'{modeller_name(model, m)}'" for m in key[2])
+        why = (f"it reads the loop ({loop}), which {model.variables[key[1]].expr.func} in the equation of "
+               f"'{var.display}' did not solve at time {t:g}")
+        for name in _readers_of(model, key[2], words):
+            who = modeller_name(model, name)
+            if out.get(who, (math.inf,))[0] > t:
+                out[who] = (t, None if who in members else why)
+    return out
+
+
+def _readers_of(model: ir.Model, names, words: dict) -> set[str]:
+    """`names` and every variable that reads one of them, directly or through others. A dense
+    array's elements (`x[r1]`) share its equation, which reads whole arrays (`x`): an element
+    is read by whatever reads its array."""
+    if "readers" not in words:   # per model: a variable's readers
+        readers: dict[str, list[str]] = {}
+        for name, var in model.variables.items():
+            for ref in ir.references(var.expr) | ir.references(var.initial):
+                readers.setdefault(ref, []).append(name)
+        words["readers"] = readers
+    readers = words["readers"]
+    seen, stack = set(names), list(names)
+    while stack:
+        name = stack.pop()
+        array = name.split("[", 1)[0]
+        for reader in readers.get(name, []) + (readers.get(array, []) if array != name else []):
+            if reader not in seen:
+                seen.add(reader)
+                stack.append(reader)
+    return seen
+
+
+def _blamed(w: SimulationWarning, loops: dict, saved: bool) -> SimulationWarning | None:
+    """A NaN warning (of a saved value, or check_finite's) once an unsolved loop explains it:
+    None within the loop (its own warning says why), naming the loop for what reads it,
+    unchanged otherwise."""
+    t, why = loops.get(w.variable, (math.inf, ""))
+    if w.time < t:
+        return w
+    return None if why is None else _bad_number(w.variable, w.pos, math.nan, w.time, saved, loop=why)
+
+
+def bad_numbers(model: ir.Model, names: list[str], time: np.ndarray, values: np.ndarray,
+                loops: dict | None = None) -> list[SimulationWarning]:
     """A warning per saved column (canonical `names`) at the first saved time its value is
-    infinite or NaN. values: (saved times, columns)."""
+    infinite or NaN. values: (saved times, columns); `loops`: the unsolved loops' NaN
+    (`_unsolved_loops`), put down to them."""
     with np.errstate(invalid="ignore", over="ignore"):
         if np.isfinite(values.sum()):   # one pass, no temporary (an overflowing sum is checked below)
             return []
@@ -126,7 +182,10 @@ def bad_numbers(model: ir.Model, names: list[str], time: np.ndarray, values: np.
     for j, i in zip(cols, bad[:, cols].argmax(axis=0)):
         var = model.variables[names[j]]
         x = float(values[i, j])
-        out.append(_bad_number(var.display, var.pos, x, float(time[i]), cause=_allocation(model, var)))
+        w = _bad_number(var.display, var.pos, x, float(time[i]), cause=_allocation(model, var))
+        w = _blamed(w, loops, saved=True) if loops and w.kind == "nan" else w
+        if w is not None:
+            out.append(w)
     return out
 
 
@@ -144,11 +203,14 @@ def _allocation(model: ir.Model, var: ir.Variable) -> str:
     return ""
 
 
-def _bad_number(who: str, pos, x: float, t: float, saved: bool = True, cause: str = "") -> SimulationWarning:
+def _bad_number(who: str, pos, x: float, t: float, saved: bool = True, cause: str = "",
+                loop: str = "") -> SimulationWarning:
     what = "NaN" if x != x else "+inf" if x > 0 else "-inf"
     why = ("a floating-point error (division by zero, LN or SQRT out of its domain, overflow) in its "
            "equation or in one it reads")
-    if cause == "LOOKUP SLOPE" and x != x:
+    if loop:
+        why = loop
+    elif cause == "LOOKUP SLOPE" and x != x:
         why = ("LOOKUP SLOPE was given a mode other than -1, 0 or 1 (the modes Vensim's help defines), "
                "or " + why)
     elif cause and x != x:

@@ -504,7 +504,7 @@ class Model:
         tab = self.kernel.tables if tables is None else np.ascontiguousarray(tables, dtype=np.float64)
         diag = np.empty((P.shape[0], 5 * len(self.kernel.watches)))
         used = self._tiers.choose(tier, P.shape[0], n_steps)
-        _kernel_call(self._tiers.simulate_batch(used), P, tab, out, save_idx, t0, dt, n_steps, save_every,
+        _kernel_call(self, self._tiers.simulate_batch(used), P, tab, out, save_idx, t0, dt, n_steps, save_every,
                      METHODS[method], diag)
         if keep is not None:
             out, all_times = out[:, keep, :], all_times[keep]

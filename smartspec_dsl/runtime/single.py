@@ -4,15 +4,18 @@ kernel called, and the saved rows, the returned times and the final state
 (every stock and the buffer's regions, to continue from) taken from what it wrote."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .. import ir, limits
-from ..errors import ParameterError
+from ..errors import ModelError, ParameterError
 from ..ir.builtins import RANDOM_DRAW, helpers
+from ..passes.consteval import check_buffer_memory, constants_read, evaluate
 from ..passes.elements import slots_of
 from ..passes.order import buffer_of
 from . import params as params_mod
-from .diagnostics import run_warnings, strict_error
+from .diagnostics import SimulationWarning, modeller_name, run_warnings, strict_error
 from .params import Regions, State
 from .result import Result, span_text
 
@@ -21,15 +24,25 @@ _PLAIN = params_mod.Plan()   # a run that sets nothing (never changed: run_plan 
 _NO_HELD = (np.empty(0), np.empty(0, dtype=np.int64))   # a run from the start: no saved buffer (read only)
 
 
-def kernel_call(fn, *args):
-    """A kernel call; its own allocations (DELAY FIXED buffers, sized by the delay time
-    over TIME STEP) failing is reported like any other run too big for the memory."""
+def kernel_call(model, fn, *args, values=None):
+    """A kernel call (`args`: parameters, tables, out, save_idx, t0, dt, n_steps, ...); its
+    own allocations (the buffers of DELAY FIXED and the others, sized by the delay time over
+    TIME STEP when a run starts) failing is reported like any other run too big for the
+    memory, at the first delay's call as `smartspec check` reports it; `values()`: the run's
+    constants by name (a batch's rows differ: None, the model's)."""
     try:
         return fn(*args)
     except MemoryError:
-        raise ParameterError(f"the run needs more memory than the {limits.available_memory() / 2**30:.1f} GB "
-                             "available (its DELAY FIXED buffers hold delay time / TIME STEP values "
-                             "each): use a larger TIME STEP or shorter delays") from None
+        pass
+    t0, dt, n_steps = args[4:7]
+    lowered = model.schedule.model
+    check_buffer_memory(lowered, t0, t0 + n_steps * dt, dt, values() if values else None)
+    # a delay time the model computes as it starts (not a constant): its size is not known here
+    first = lowered.variables[model.kernel.buffers[0]] if model.kernel.buffers else None
+    where = f"{first.expr.pos or first.pos}: " if first is not None else ""
+    raise ParameterError(f"{where}the run needs more memory than the {limits.available_memory() / 2**30:.1f} GB "
+                         "available (its delay buffers hold delay time / TIME STEP values each): use a larger "
+                         "TIME STEP or shorter delays") from None
 
 
 def seed_value(seeds: np.ndarray) -> np.ndarray:
@@ -150,7 +163,7 @@ def run_plan(model, plan: params_mod.Plan, args: dict, return_columns, return_ti
     else:
         simulate = model._tiers.simulate(used)
     times, out, diag, kept = _simulate(model, p, tab, save_idx, t0, dt, n_steps, save_every, n_save, method,
-                                       simulate, held)
+                                       simulate, held, lambda: model._values(p, vals))
     if used == "compiled":
         model._tiers.mark_ready()
     regions = {}
@@ -168,6 +181,8 @@ def run_plan(model, plan: params_mod.Plan, args: dict, return_columns, return_ti
         times, out = times[keep], out[keep]
     warnings = run_warnings(model.schedule.model, names, times, out, model.kernel, diag, tab,
                             model._watch_text)
+    if plan.state is not None and plan.constants and model.kernel.buffers:
+        warnings[:0] = _kept_delays(model, plan, model._values(p, vals), vals)
     if want is None and not model.kernel.dynamic_control \
             and (saving := model.saveper_warning(vals, args, save_every)) is not None:
         warnings.insert(0, saving)
@@ -220,6 +235,37 @@ def _check_continuable(model, state: State, vals: dict) -> None:
                                  "numbers than one run; run from the start")
     if not start <= vals["final time"]:
         raise ParameterError(f"the state's time ({start:g}) is after FINAL TIME ({vals['final time']:g})")
+
+
+def _kept_delays(model, plan: params_mod.Plan, values: dict, vals: dict) -> list[SimulationWarning]:
+    """A run continuing a state keeps each DELAY FIXED's pipeline, whose length the delay
+    time gave when the one run started (Vensim reads it then, and only then): a warning for
+    each whose delay time this run's own values (params, a changes file) would have made
+    another length, as they are not used. `values`: the run's constants by name."""
+    lowered = model.schedule.model
+    dt, out = vals["time step"], []
+    for name in model.kernel.buffers:
+        var = lowered.variables[name]
+        if buffer_of(var).spans_run:   # the others are laid out by the run's span, not a delay time
+            continue
+        delay = var.expr.args[1]
+        given = sorted(set(plan.constants) & constants_read(lowered, [delay]))
+        if not given:
+            continue
+        kept = len(plan.state.buffers[name])
+        try:
+            now = float(evaluate(lowered, delay, values, vals["initial time"]))
+        except (ModelError, ArithmeticError, ValueError):
+            now = math.nan
+        if now == now and max(1, math.floor(now / dt + 0.5)) == kept:
+            continue
+        who, pos = modeller_name(lowered, name), var.expr.pos or var.pos
+        shown = ", ".join(f"'{model.display(c)}' = {plan.constants[c]:g}" for c in given)
+        out.append(SimulationWarning("state", who, plan.start, pos, (
+            f"{pos}: {var.expr.func} in the equation of '{who}' reads its delay time when a run starts, and this run "
+            f"continues a state: it keeps the state's delay ({kept * dt:g}); the delay time this run's {shown} "
+            f"give{'s' if len(given) == 1 else ''} ({now:g}) is not used (run from the start to use it)")))
+    return out
 
 
 def _ended(times: np.ndarray, end: float, regions) -> float | None:
@@ -276,10 +322,12 @@ def _saved_row(times, t: float) -> int:
     return int(hits[0])
 
 
-def _simulate(model, p, tab, save_idx, t0, dt, n_steps, save_every, n_save, method, simulate, held=None):
+def _simulate(model, p, tab, save_idx, t0, dt, n_steps, save_every, n_save, method, simulate, held=None,
+              values=None):
     """One run of the kernel entry `simulate` (a tier's): (saved times, saved values, the watches'
     diag, None). With `held` (a saved buffer and its regions, `_held`), `simulate` is a tier's
-    `simulate_held` and the last is (the buffer at the end, its regions)."""
+    `simulate_held` and the last is (the buffer at the end, its regions). `values()`: the run's
+    constants by name (for kernel_call's message)."""
     diag = np.empty(5 * len(model.kernel.watches))
     extra = () if held is None else held
     if not model.kernel.dynamic_control:
@@ -287,8 +335,8 @@ def _simulate(model, p, tab, save_idx, t0, dt, n_steps, save_every, n_save, meth
                             8.0 * n_save * len(save_idx),
                             "save fewer times (a larger SAVEPER) or fewer variables (return_columns)")
         out = np.empty((n_save, len(save_idx)))
-        got = kernel_call(simulate, p, tab, out, save_idx, t0, dt, n_steps, save_every, METHODS[method], diag,
-                          *extra)
+        got = kernel_call(model, simulate, p, tab, out, save_idx, t0, dt, n_steps, save_every, METHODS[method],
+                          diag, *extra, values=values)
         return t0 + np.arange(n_save) * (save_every * dt), out, diag, None if held is None else got[1:]
     # Control variables change during the run: the kernel saves Time too, and
     # we grow the output until it fits.
@@ -299,7 +347,8 @@ def _simulate(model, p, tab, save_idx, t0, dt, n_steps, save_every, n_save, meth
                             8.0 * rows * len(idx), "save fewer times (a larger SAVEPER) or fewer "
                             "variables (return_columns)")
         out = np.empty((rows, len(idx)))
-        got = kernel_call(simulate, p, tab, out, idx, t0, dt, n_steps, save_every, METHODS[method], diag, *extra)
+        got = kernel_call(model, simulate, p, tab, out, idx, t0, dt, n_steps, save_every, METHODS[method], diag,
+                          *extra, values=values)
         saved = got if held is None else got[0]
         if saved >= 0:
             break
