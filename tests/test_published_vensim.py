@@ -728,3 +728,18 @@ SAVEPER = 1 ~~|
     assert constant_value(model, "s", {}) != constant_value(model, "s", {})       # NaN
     lowered = lower(model)
     assert [d.result for d in lowered.decisions if d.rule == "DELAY N order"] == [(3,)]
+
+
+def test_elements_named_by_numbers():
+    """PySD's numeric_subscripts case, saved by Vensim, names its elements 1, 20, 300; they
+    are read as names, in ranges, subranges and references (values by hand)."""
+    m = flat("""
+Year: 2010, 2020, 2030 ~~|
+Sub: 2020, 2030 ~~|
+pop[Year] = 1, 2, 3 ~~|
+x[2010] = 7 ~~|
+x[Sub] = pop[Sub] * 10 ~~|
+y = x[2030] + SUM(x[Year!]) ~~|
+""")
+    assert values(m, "x", "2010 2020 2030") == [7, 20, 30]
+    assert constant_value(m, "y", {}) == 30 + 57

@@ -6,6 +6,8 @@ reads has one. Between them its keyword says what it is (":INTERPOLATE:", the de
 straight line between the two points around; ":HOLD BACKWARD:" the last point's value;
 ":LOOK FORWARD:" the next one's; ":RAW:" :NA:), as for data read from a file
 (frontend/external.py); beyond its first and last points it holds their values (:RAW: is :NA:).
+`name := X IF MISSING(expression, number)` is computed at the points of any of its data, the
+number in place of each series that has no point there (help, "X IF MISSING").
 
 The front end and macro expansion mark each such expression (ir.data_equation); this pass,
 after macro expansion (a macro's `Y :RAW: := input` is one too), replaces the mark. Its
