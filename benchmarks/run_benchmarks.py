@@ -55,6 +55,8 @@ import time
 import traceback
 from pathlib import Path
 
+from fresh import FORKED, measure, report
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
@@ -146,28 +148,14 @@ def child_main(model: str, repeats: int, budget: float, tier: str = "auto") -> N
     except Exception as err:  # noqa: BLE001 - reported in the table
         out.update(stage=stage, error=f"{type(err).__name__}: {err}",
                    traceback=traceback.format_exc()[-3000:])
-    print("@@RESULT@@" + json.dumps(out))
+    report(out)
 
 
 def run_child(model: Path, cache_dir: str, repeats: int, budget: float, tier: str = "compiled") -> dict:
     """tier "auto": the first result as a user gets it (the interpreter while nothing is compiled;
     no background compile, which would only compete for the cores); "compiled": the kernel."""
-    env = dict(os.environ, SMARTSPEC_CACHE_DIR=cache_dir, SMARTSPEC_BACKGROUND_COMPILE="0")
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", str(model),
-           "--repeats", str(repeats), "--budget", str(budget), "--tier", tier]
-    t = time.perf_counter()
-    try:
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=CHILD_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        return {"ok": False, "stage": "timeout", "error": f"timed out after {CHILD_TIMEOUT} s"}
-    wall = time.perf_counter() - t
-    for line in proc.stdout.splitlines():
-        if line.startswith("@@RESULT@@"):
-            res = json.loads(line[len("@@RESULT@@"):])
-            res["wall_s"] = wall
-            return res
-    return {"ok": False, "stage": "crash",
-            "error": f"exit {proc.returncode}: {(proc.stderr or proc.stdout)[-400:]}"}
+    return measure([Path(__file__).resolve(), "--child", model, "--repeats", repeats, "--budget", budget,
+                    "--tier", tier], cache_dir, timeout=CHILD_TIMEOUT)
 
 
 # ---------------------------------------------------------------------------
@@ -545,29 +533,14 @@ def sweep_child_main(kind: str, args: dict) -> None:
         out["ok"] = True
     except Exception as err:  # noqa: BLE001 - reported in the table
         out.update(error=f"{type(err).__name__}: {err}", traceback=traceback.format_exc()[-3000:])
-    print("@@RESULT@@" + json.dumps(out))
+    report(out)
 
 
 def run_sweep_child(kind: str, args: dict, cache_dir: str) -> dict:
-    env = dict(os.environ, SMARTSPEC_CACHE_DIR=cache_dir)
-    env.pop("NUMBA_NUM_THREADS", None)
-    # Through a small /bin/sh that forks (not execs) Python: Linux keeps the RSS high-water
-    # mark of the exec'ing process in ru_maxrss, so a child exec'd straight from this
-    # (big) process would report at least our own RSS. "; rc=$?; exit $rc" stops the
-    # shell from exec'ing its last command.
-    cmd = ["/bin/sh", "-c", '"$0" "$@"; rc=$?; exit $rc', sys.executable,
-           str(Path(__file__).resolve()), "--sweep-child", kind, "--sweep-args", json.dumps(args)]
-    t = time.perf_counter()
-    try:
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=CHILD_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        return {"ok": False, "error": f"timed out after {CHILD_TIMEOUT} s"}
-    for line in proc.stdout.splitlines():
-        if line.startswith("@@RESULT@@"):
-            res = json.loads(line[len("@@RESULT@@"):])
-            res["wall_s"] = time.perf_counter() - t
-            return res
-    return {"ok": False, "error": f"exit {proc.returncode}: {(proc.stderr or proc.stdout)[-400:]}"}
+    """A sweep child in a fresh process, its peak RSS its own (`fresh.FORKED`), on all threads."""
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_NUM_THREADS"}
+    return measure([Path(__file__).resolve(), "--sweep-child", kind, "--sweep-args", json.dumps(args)], cache_dir,
+                   timeout=CHILD_TIMEOUT, prefix=FORKED, env=env)
 
 
 def run_sweeps(cfg: dict, rows: list, caches: dict, pysd_note, log) -> dict:

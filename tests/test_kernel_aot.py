@@ -23,7 +23,8 @@ from smartspec_dsl.backend import aot, kernel_aot
 from smartspec_dsl.runtime import cache, tiers
 
 from conftest import ROOT, SHARED
-from test_buffer_state import CONTROLS, _eqs
+from conftest import equations
+from test_buffer_state import CONTROLS
 from test_interpreter import need
 
 if not aot.have_compiler():
@@ -34,9 +35,9 @@ SMALL = ("s = INTEG(inflow, 0) ~~|\ninflow = DELAY FIXED(input, 2, 0) ~~|\ninput
          "INITIAL TIME = 0 ~~|\nFINAL TIME = 5 ~~|\nTIME STEP = 1 ~~|\nSAVEPER = 1 ~~|\n")
 S_BY_HAND = [0.0, 0.0, 0.0, 1.0, 3.0, 6.0]
 # buffers of two kinds: a plain ring (DELAY FIXED), the whole run's history (DELAY MATERIAL)
-BUFFERS = _eqs("input = 5 + Time + 3 * PULSE(2, 1)", "fixed = DELAY FIXED(input, 1.5, 2)",
-               "material = DELAY MATERIAL(input, IF THEN ELSE(Time < 3, 2, 1), 4, -1)",
-               "total = INTEG(fixed + material, 0)", *CONTROLS)
+BUFFERS = equations("input = 5 + Time + 3 * PULSE(2, 1)", "fixed = DELAY FIXED(input, 1.5, 2)",
+                    "material = DELAY MATERIAL(input, IF THEN ELSE(Time < 3, 2, 1), 4, -1)",
+                    "total = INTEG(fixed + material, 0)", *CONTROLS)
 
 
 @pytest.fixture(scope="module")

@@ -11,27 +11,33 @@ and `solve_more` decides, from the residuals of the point just computed, the nex
 compute, or that the block is solved. The members are evaluated by the generated code, not
 called back, so the interpreter runs the same loop with two opcodes (backend/tape.py).
 
-The method is Newton's with a forward-difference Jacobian (k + 1 evaluations of the block
-per iteration, k unknowns). Where the loop has one solution it is the fixed point Vensim's
-"running around the loop until nothing changes" finds, and Newton also finds it where that
-iteration diverges (x = 3 - 2x); where it has several, Newton may reach another one than
-Vensim's passes (an unstable fixed point near the initial value, which the passes leave),
-and it may fail where the passes converge (a first step out of SQRT's domain): the README's
-function table says so. Where the Jacobian is singular the step is a plain pass around the loop (x =
-the expression's value). A block is solved when every unknown's residual r satisfies
-|r| <= A + Q x max(|x|, S), or when a step no longer moves any unknown; after M
-iterations (or a residual that is not finite) it is not solved: its unknowns, and so the
-whole loop, are NaN for that evaluation and the watch records the time, so a run never
+SIMULTANEOUS is solved as Vensim's help says, "running around the loop until nothing in the
+loop changes any more": from the initial value, each pass sets every unknown to its
+expression's value at the point just computed (x := f(x)). Where the passes settle, they give
+the root Vensim's do, also where the loop has several (the stable one the passes reach, not
+the one nearest the initial value). Where they do not settle within MAX_PASSES (they diverge,
+x = 3 - 2x, or cycle, x = 5 - x) or meet a value that is not finite, the block starts again
+from the initial values with Newton's method, which finds such roots, and so does FIND ZERO
+(and a block with any FIND ZERO unknown) from the start.
+
+Newton's method uses a forward-difference Jacobian (k + 1 evaluations of the block per
+iteration, k unknowns); where the Jacobian is singular the step is a plain pass around the
+loop (x = the expression's value). A block is solved when every unknown's residual r
+satisfies |r| <= A + Q x max(|x|, S), or when a Newton step no longer moves any unknown;
+after M iterations (or a residual that is not finite) it is not solved: its unknowns, and so
+the whole loop, are NaN for that evaluation and the watch records the time, so a run never
 returns a number that does not satisfy the loop in silence.
 
 The block's state, in the kernel's state vector from B (k unknowns):
     B: phase (0 start, 1 the base point computed, 2 + j the point with unknown j moved,
        -1 the last pass: at the point no step moves, or with NaN unknowns after a failure),
-    B + 1: iterations, B + 2: not solved (0 or 1), then k values each of P (the point
-    computed), R (its residuals, written by the block), X (the base point), G (its
-    residuals), H (the difference steps), S (the scale), A and Q (absolute and relative
-    tolerances), M (the iteration limit; one per unknown, the block uses the first), D (the
-    Newton step), and the Jacobian (k x k, by rows): solve_layout.py.
+    B + 1: passes, then iterations, B + 2: not solved (0 or 1), B + 3: 1 while the block
+    runs around the loop (set by the code generator for a block of SIMULTANEOUS alone), 0
+    once it uses Newton's method; then k values each of P (the point computed), R (its
+    residuals, written by the block), X (the base point; while passing, the initial values),
+    G (its residuals), H (the difference steps), S (the scale), A and Q (absolute and
+    relative tolerances), M (the iteration limit; one per unknown, the block uses the
+    first), D (the Newton step), and the Jacobian (k x k, by rows): solve_layout.py.
 """
 from __future__ import annotations
 
@@ -40,7 +46,7 @@ import math
 from numba import njit
 
 from .kernel_lib import JIT
-from .solve_layout import FIELDS
+from .solve_layout import FIELDS, HEADER, MAX_PASSES
 
 assert FIELDS == ("P", "R", "X", "G", "H", "S", "A", "Q", "M", "D")   # the offsets below
 
@@ -49,7 +55,7 @@ _EPS = math.sqrt(2.220446049250313e-16)   # the relative step of a forward diffe
 
 @njit(**JIT)
 def _solved(v, b, k) -> bool:
-    p, r, s, a, q = b + 3, b + 3 + k, b + 3 + 5 * k, b + 3 + 6 * k, b + 3 + 7 * k
+    p, r, s, a, q = b + HEADER, b + HEADER + k, b + HEADER + 5 * k, b + HEADER + 6 * k, b + HEADER + 7 * k
     for j in range(k):
         if not abs(v[r + j]) <= v[a + j] + v[q + j] * max(abs(v[p + j]), v[s + j]):
             return False
@@ -60,7 +66,7 @@ def _solved(v, b, k) -> bool:
 def _newton_step(v, b, k) -> bool:
     """D := the Newton step from X, solving J D = -G by Gaussian elimination with partial
     pivoting (J overwritten); False when J is singular or the step is not finite."""
-    g, d, jac = b + 3 + 3 * k, b + 3 + 9 * k, b + 3 + 10 * k
+    g, d, jac = b + HEADER + 3 * k, b + HEADER + 9 * k, b + HEADER + 10 * k
     for c in range(k):
         v[d + c] = -v[g + c]
     for c in range(k):
@@ -94,12 +100,14 @@ def solve_more(v, b, k):
     """True while the block at v[b] has another point to compute (set in its P slots);
     False once it is solved, or after the last pass of a block that could not be (see the
     module docstring)."""
-    p, r, x, g, h, s = b + 3, b + 3 + k, b + 3 + 2 * k, b + 3 + 3 * k, b + 3 + 4 * k, b + 3 + 5 * k
-    d, jac = b + 3 + 9 * k, b + 3 + 10 * k
+    f = b + HEADER
+    p, r, x, g, h, s = f, f + k, f + 2 * k, f + 3 * k, f + 4 * k, f + 5 * k
+    d, jac = f + 9 * k, f + 10 * k
     phase = v[b]
     if phase == 0.0:                      # start: compute the guess
         for j in range(k):
             v[s + j] = abs(v[s + j])
+            v[x + j] = v[p + j]           # kept for a restart with Newton's method
         v[b] = 1.0
         return True
     if phase == -1.0:                     # the last pass is done
@@ -110,7 +118,18 @@ def solve_more(v, b, k):
             finite = finite and math.isfinite(v[r + j])
         if finite and _solved(v, b, k):
             return False
-        if not finite or v[b + 1] >= v[b + 3 + 8 * k]:
+        if v[b + 3] == 1.0:               # running around the loop: x := f(x) = x + r
+            if finite and v[b + 1] < MAX_PASSES:
+                v[b + 1] += 1.0
+                for j in range(k):
+                    v[p + j] = v[p + j] + v[r + j]
+                return True
+            v[b + 3] = 0.0                # the passes did not settle: Newton from the start
+            v[b + 1] = 0.0
+            for j in range(k):
+                v[p + j] = v[x + j]
+            return True
+        if not finite or v[b + 1] >= v[f + 8 * k]:
             v[b + 2] = 1.0                # not solved: one last pass with NaN unknowns
             v[b] = -1.0
             for j in range(k):

@@ -55,6 +55,14 @@ def folder() -> Path:
     return install_cache(_HERE, "smartspec-interpreter")
 
 
+def compiled(entry: str) -> bool:
+    """Whether Numba's on-disk cache holds the interpreter's function `entry` ("simulate",
+    "simulate_batch") for this version (its index file), so that its first call in a process
+    loads machine code instead of compiling it (about a minute of CPU)."""
+    cached = folder() / f"interpreter-{version()}" / "__pycache__"
+    return any(cached.glob(f"interpreter.{entry}-*.nbi"))
+
+
 def quick_start() -> None:
     """Spare Numba's compiles in this process work whose result is known (see `_blas_probe`,
     `_intrinsic_typing`)."""

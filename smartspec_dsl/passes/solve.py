@@ -9,7 +9,8 @@ order, and the unknown's own equation gives a residual that the kernel drives to
 
 - `x = SIMULTANEOUS(expression, initial value)`: the residual is expression - x; the
   iteration starts from the initial value (computed before the block, so it must not read
-  the loop). Vensim runs around the loop "until nothing in the loop changes any more".
+  the loop). Vensim runs around the loop "until nothing in the loop changes any more", and so
+  does the kernel (Newton's method only where those passes do not settle).
 - `x = FIND ZERO(xs, z, zs, xi, n, skip, tol, max iter, method)`: the residual is z x zs,
   x starts from xi, and the search stops once |z x zs| <= tol; z is another variable of the
   loop (z = y - f(y) in Vensim's example). Vensim's function takes over the last subscript of

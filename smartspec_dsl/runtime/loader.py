@@ -26,7 +26,7 @@ from ..backend import tier0
 from . import cache
 from .cache import cache_root
 from .model import Model
-from .tiers import Tiers, background_allowed, check_tier, tape_of
+from .tiers import Tiers, background_allowed, check_tier, interpreter_compiled, tape_of
 
 if TYPE_CHECKING:
     from ..backend.codegen import Kernel
@@ -76,7 +76,8 @@ def _compile(text: str, filename: str, data: DataOptions | None = None,
     # from the cache needs neither (nor lark and networkx)
     from ..backend.codegen import generate
     from ..frontend.source import parse_source
-    from ..passes.dense import flat_view, is_dense
+    from ..passes.dense import is_dense
+    from ..passes.elements import element_schedule
     from ..passes.order import schedule
     from ..passes.pipeline import lower
     model = parse_source(text, filename)
@@ -88,8 +89,8 @@ def _compile(text: str, filename: str, data: DataOptions | None = None,
     kernel = generate(sched)
     if is_dense(sched.model):
         # the runtime reads elements by name (columns, parameters, states): the kernel names
-        # each element's slot, and the schedule it keeps is the elements' view
-        sched = flat_view(sched)
+        # each element's slot, and the schedule it keeps names the elements, made when asked
+        sched = element_schedule(sched)
     return model, sched, kernel, derived
 
 
@@ -244,6 +245,10 @@ class _Origin:
                 log(f"{self.path}: compiling {equations} equations to machine code in the background "
                     "(runs use the interpreter until it is ready)")
             tiers.start_worker()
+        if log is not None and (tier == "interpreter" or tier == "auto" and not tiers.compiled_ready()) \
+                and not m.interpreter_unsupported and not interpreter_compiled():
+            log("the first run compiles smartspec's interpreter to machine code (once per installed version: "
+                "about a minute of CPU)")
         return m
 
     def load_edited(self, edits: Edits, values: dict[str, float]) -> Model:

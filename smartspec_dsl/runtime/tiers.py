@@ -189,6 +189,12 @@ def _interpreter():
     return interp
 
 
+def interpreter_compiled() -> bool:
+    """Whether a single run on the interpreter starts without compiling the interpreter:
+    it is built ahead of time, or its machine code is in Numba's cache."""
+    return tier0.compiled("simulate") or interpreter_aot.load() is not None
+
+
 def _recompiling(entry):
     """`entry`, which compiles again what it finds damaged in Numba's on-disk cache (a
     truncated file: tier0.drop_damaged_cache), saying so in one line, instead of failing."""
