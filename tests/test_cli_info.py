@@ -19,7 +19,7 @@ def test_info_counts_variables_ranges_and_time(capsys):
     # Infected, Susceptible; Infection, Recovery, Total Infected; Contact Rate, Duration
     assert "variables: 2 stocks, 3 auxiliaries, 2 constants" in out
     assert "subscripted variables: 5" in out
-    assert "subscript range region: 2 elements (East, West)" in out
+    assert "subscript range Region: 2 elements (East, West)" in out     # as the modeller wrote it
     assert out[-4:] == ["INITIAL TIME = 0 Day", "FINAL TIME = 20 Day", "TIME STEP = 0.25 Day", "SAVEPER = 1 Day"]
 
 
@@ -37,7 +37,7 @@ def test_vars_with_a_filter(capsys):
     assert [ln.split("  ")[0] for ln in lines[1:]] == ["Room Temperature", "Teacup Temperature"]
     assert main(["vars", str(SIR), "*rate*"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 2 and lines[1].startswith("Contact Rate") and "region" in lines[1]
+    assert len(lines) == 2 and lines[1].startswith("Contact Rate") and "Region" in lines[1]
     assert "Daily contacts per person." in lines[1]
 
 

@@ -331,7 +331,7 @@ def test_doc_table(stateful):
 
 def test_doc_of_subscripted_variables(pop):
     rows = {r.real_name: r for r in pop.doc_rows()}
-    assert rows["Population"].subscripts == ("region",) and rows["Population"].type == "Stock"
+    assert rows["Population"].subscripts == ("Region",) and rows["Population"].type == "Stock"
 
 
 def test_dependencies_graph(stateful):

@@ -77,7 +77,7 @@ def main_info(args) -> int:
     for r in model.subscript_ranges.values():
         shown = r.display or r.elements
         if r.elements:
-            lines.append(f"subscript range {r.name}: {len(shown)} elements ({', '.join(shown[:8])}"
+            lines.append(f"subscript range {r.written or r.name}: {len(shown)} elements ({', '.join(shown[:8])}"
                          f"{', ...' if len(shown) > 8 else ''})")
     if model.macros:
         lines.append("macros: " + ", ".join(sorted(model.macros)))

@@ -81,11 +81,14 @@ def _comment(text: str) -> str:
 def rows(model: ir.Model) -> list[DocRow]:
     """A row per variable of the model (hidden ones of lowering left out), by real name."""
     out = []
+    ranges = model.subscript_ranges
     for v in model.variables.values():
         if v.hidden or v.name == ir.TIME:
             continue
+        # the ranges as the modeller wrote them (their canonical names are lower case)
+        dims = tuple(ranges[d].written or d if d in ranges else d for d in v.dims)
         out.append(DocRow(v.display, v.name, plain_units(v.units), _limits(v.units),
-                          v.kind.value.capitalize(), _subtype(v), _comment(v.comment), tuple(v.dims)))
+                          v.kind.value.capitalize(), _subtype(v), _comment(v.comment), dims))
     return sorted(out, key=lambda r: r.real_name.lower())
 
 
