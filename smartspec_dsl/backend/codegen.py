@@ -131,7 +131,7 @@ def generate(schedule: Schedule) -> Kernel:
                        n_bi=max(2, 2 * len(em.fixed)), loop=loop, watch_base=em.watch_base,
                        n_watch=n_watch, **held),
         # the specialised Euler driver inlines statements per stock element
-        GENERIC_ONLY.format(**held) if dynamic_control or dense else euler_driver(em, init, dynamic, writes),
+        GENERIC_ONLY.format(**held) if dynamic_control or dense else euler_driver(em, init, dynamic, rates, writes),
     ])
     return Kernel(source, em.slots if dense else dict(em.slots), em.n_slots, params,
                   table_vector([t for _, t in em.lookups]), n_cont, n_disc, len(em.fixed),

@@ -193,11 +193,18 @@ def functions(name: str, args: str, body: list[str]) -> str:
     return "\n\n".join(parts)
 
 
+def chunk_calls(name: str, args: str, body: list[str]) -> list[str]:
+    """Calls of the parts `functions` splits `body` into, one statement each: a caller that
+    calls them directly, not through `name`, spares Numba a compile: each jitted function's
+    machine code holds (and LLVM optimises once more) the code of every function it calls."""
+    return [f"{name}_{i}({args})" for i in range(max(1, (len(body) + CHUNK - 1) // CHUNK))]
+
+
 def indent(lines: list[str], n: int) -> str:
     return "\n".join(" " * n + ln for s in lines for ln in s.split("\n"))
 
 
-def euler_driver(em: Emitter, init: list[str], dynamic: list[str], writes: list[str]) -> str:
+def euler_driver(em: Emitter, init: list[str], dynamic: list[str], rates: list[str], writes: list[str]) -> str:
     """A driver specialised for Euler with constant control variables: phases that
     fit in one chunk are emitted inline in the time loop (rates as locals), saves
     use a counter, and batches reuse one state vector per thread."""
@@ -228,7 +235,7 @@ def euler_driver(em: Emitter, init: list[str], dynamic: list[str], writes: list[
             body += [f"buf[bi[{2 * j}]:bi[{2 * j}] + bi[{2 * j + 1}]] = v[{em.slots[n]}]"]
     restore = [held["restore"].strip()] if n_fixed else []
     loop = ["v[0] = tb + istep * dt"]
-    loop += dynamic if inline_dyn else ["dynamic(v, tab, buf, bi, istep)"]
+    loop += dynamic if inline_dyn else chunk_calls("dynamic", "v, tab, buf, bi, istep", dynamic)
     loop += ["if sc == 0:",
              "    for j in range(save_idx.shape[0]):",
              "        out[saved, j] = v[save_idx[j]]",
@@ -242,8 +249,8 @@ def euler_driver(em: Emitter, init: list[str], dynamic: list[str], writes: list[
     if inline_rates:
         loop += [em.flush(f"r_{i} = {em.rate(n)}  # {safe_comment(n)}") for i, n in enumerate(stocks)]
     else:
-        loop += [f"r = v[{r0}:]", "rates(v, r, tab)"]
-    loop += writes if inline_writes else ["fixed_write(v, tab, buf, bi, istep)"]
+        loop += [f"r = v[{r0}:]", *chunk_calls("rates", "v, r, tab", rates)]
+    loop += writes if inline_writes else chunk_calls("fixed_write", "v, tab, buf, bi, istep", writes)
     updates = []
     for i in range(n_cont):
         rate = f"r_{i}" if inline_rates else f"ld(v, {r0 + i})"
@@ -299,7 +306,10 @@ def _simulate_large(p, tab, out, save_idx, t0, dt, n_steps, save_every, diag{hel
     buf, bi = euler_setup(p, tab, t0, dt, v)
 {held['restore']}    {finish}
 '''
-    entry = "_simulate_large" if not inline_init else "simulate_euler"
+    # a first run compiles one function: euler_core itself rather than simulate_euler (which
+    # would compile it, then optimise its code again inlined); a large model's setup and loop
+    entry = (f"euler_core(p, tab, out, save_idx, t0, dt, n_steps, save_every, np.empty({n_v}), diag{held['held']})"
+             if inline_init else f"_simulate_large(p, tab, out, save_idx, t0, dt, n_steps, save_every, diag{held['held']})")
     return core + f'''
 
 @njit(**JIT)
@@ -322,7 +332,7 @@ def simulate{held['suffix']}(p, tab, out, save_idx, t0, dt, n_steps, save_every,
     if diag is None:
         diag = np.empty(N_DIAG)
     if method == 0:
-        return {entry}(p, tab, out, save_idx, t0, dt, n_steps, save_every, diag{held['held']})
+        return {entry}
     return simulate_generic(p, tab, out, save_idx, t0, dt, n_steps, save_every, method, diag{held['held']})
 
 
