@@ -380,6 +380,19 @@ def test_open_ended_ranges_aliases_and_run_time_data_files(shipped, monkeypatch,
     np.testing.assert_allclose(out["down col"], [7, 7.5, 8, 9.5, 11])   # column A from row 5
 
 
+def test_load_takes_its_data_files_as_a_list_and_refuses_other_types(shipped, monkeypatch):
+    """`load(path, data=[files])`: the list is the data files (as --data); anything else that
+    is not external.DataOptions is refused at the door, before any work."""
+    import smartspec_dsl
+    from smartspec_dsl.errors import ParameterError
+    monkeypatch.chdir(shipped)
+    with pytest.raises(ModelError, match=r"the file is given as the alias '\?params'"):   # pop.tab taken
+        smartspec_dsl.load("model/m.mdl", data=["pop.tab"], tier="interpreter")
+    for bad in ([1], 3, {"pop": "pop.tab"}):
+        with pytest.raises(ParameterError, match="data must be a data file, a list of data files or a DataOptions"):
+            smartspec_dsl.load("model/m.mdl", data=bad)
+
+
 def test_a_missing_alias_is_named(shipped, monkeypatch, capsys):
     from smartspec_dsl.cli import main
     monkeypatch.chdir(shipped)

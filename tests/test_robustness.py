@@ -267,6 +267,12 @@ def teacup():
     return load(TEACUP)
 
 
+def test_a_parameter_matrix_of_another_type_is_refused(teacup):
+    with pytest.raises(ParameterError, match=r"parameter_matrix takes \{constant name: a value per run\}, not list"):
+        teacup.parameter_matrix([{"Room Temperature": 60}])
+    assert teacup.parameter_matrix({"Room Temperature": [60, 70]}).shape[0] == 2
+
+
 def test_runs_too_big_are_refused_with_what_they_need(teacup, monkeypatch):
     with pytest.raises(ParameterError, match="must be a finite number, got inf"):
         teacup.run(final_time=float("inf"))

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from .. import ir
 from ..frontend.external import DataOptions, fingerprint as external_fingerprint, folder_fingerprint, \
     reads_data_folder
-from ..errors import ModelError
+from ..errors import ModelError, ParameterError
 from ..files import read_model_text
 from ..frontend.grammar import grammar_path
 from ..passes.edits import Edits
@@ -302,6 +302,17 @@ def compile_worker(argv: list[str]) -> None:
     cache.enforce_limit(kernel_path.parents[1], keep={kernel_path.parent.name, Path(meta_path).parent.name})
 
 
+def data_options(data) -> DataOptions | None:
+    """`load`'s `data` as external.DataOptions: None, DataOptions, or the data files alone (a
+    path or a list of paths); ParameterError for anything else, before any work."""
+    if data is None or isinstance(data, DataOptions):
+        return data
+    files = [data] if isinstance(data, (str, os.PathLike)) else data
+    if not isinstance(files, (list, tuple)) or not all(isinstance(f, (str, os.PathLike)) for f in files):
+        raise ParameterError(f"data must be a data file, a list of data files or a DataOptions, not {data!r}")
+    return DataOptions(data_files=tuple(Path(f) for f in files))
+
+
 def load(path: str | os.PathLike, cache_dir: str | os.PathLike | None = None, log=None,
          data: DataOptions | None = None, tier: str = "auto") -> Model:
     """Parse, check, order and compile a model (Vensim .mdl or XMILE, see
@@ -309,11 +320,13 @@ def load(path: str | os.PathLike, cache_dir: str | os.PathLike | None = None, lo
     by the compiler, the model's text and the data files it reads, not by `path`.
     `log(message)`, when given, hears about a compile before it starts (large
     models take seconds to tens of seconds, once). `data`: data files and file
-    aliases for the model's external data (external.DataOptions). `tier`: "auto" returns
+    aliases for the model's external data (external.DataOptions; a file or a list of files
+    are its data files). `tier`: "auto" returns
     without compiling (runs use the interpreter until the kernel, compiled by a worker
     process, is ready), "compiled" compiles the kernel now, "interpreter" never does
     (runtime/tiers.py)."""
     check_tier(tier)
+    data = data_options(data)
     started = time.perf_counter()
     path = Path(path)
     try:

@@ -411,6 +411,9 @@ class Model:
         the last column is each run's seed for the model's random functions. ParameterError
         for a value that is not a finite number, naming the constant and the run (counted
         from `first_run` + 1)."""
+        if columns is not None and not isinstance(columns, dict):
+            raise ParameterError(f"parameter_matrix takes {{constant name: a value per run}}, not "
+                                 f"{type(columns).__name__} {columns!r:.80}")
         columns = {name: np.asarray(values, dtype=np.float64) for name, values in (columns or {}).items()}
         lengths = {len(v) for v in columns.values()}
         if len(lengths) > 1:
