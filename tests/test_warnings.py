@@ -60,6 +60,19 @@ def test_variable_leaving_its_declared_range(bad_model):
     assert got == [("w", 5.5)]
 
 
+def test_at_one_time_the_nan_comes_first_where_it_is_made(tmp_path):
+    """births reads share = pop / total = 0 / 0 (written after it): at time 0 share's NaN,
+    the division, is shown before its readers', in the kernel's order, not the file's."""
+    path = tmp_path / "z.mdl"
+    path.write_text("region: (r1-r3) ~~|\npop[region] = INTEG(births[region], 0) ~~|\n"
+                    "births[region] = pop[region] * 0.01 * share[region] ~~|\ntotal = SUM(pop[region!]) ~~|\n"
+                    "share[region] = pop[region] / total ~~|\nINITIAL TIME = 0 ~~|\nFINAL TIME = 2 ~~|\n"
+                    "TIME STEP = 1 ~~|\nSAVEPER = 1 ~~|\n")
+    nan = [w for w in smartspec_dsl.load(path, tier="interpreter").run().warnings if w.kind == "nan"]
+    assert [w.variable for w in nan[:4]] == ["share[r1]", "share[r2]", "share[r3]", "births[r1]"], nan
+    assert nan[0].time == 0 and nan[0].message.startswith(f"{path}:5:1: 'share[r1]' is NaN at time 0"), nan[0]
+
+
 def test_warnings_are_in_time_order(bad_model):
     times = [w.time for w in bad_model.run().warnings]
     assert times == sorted(times) and len(times) == 6

@@ -104,7 +104,7 @@ def run_warnings(model: ir.Model, names: list[str], time: np.ndarray, values: np
     # the NaN of what reads the loop's values is put down to it, not to a floating-point error
     loops = _unsolved_loops(model, kernel.watches, diag, words) \
         if any(w.kind == "unsolved" for w in watched) else {}
-    out = model_notices(model, t0) + bad_numbers(model, names, time, values, loops)
+    out = model_notices(model, t0) + bad_numbers(model, names, time, values, loops, kernel.slots)
     if loops:
         watched = [_blamed(w, loops, saved=False) if w.kind == "nan" else w for w in watched]
         watched = [w for w in watched if w is not None]
@@ -169,17 +169,22 @@ def _blamed(w: SimulationWarning, loops: dict, saved: bool) -> SimulationWarning
 
 
 def bad_numbers(model: ir.Model, names: list[str], time: np.ndarray, values: np.ndarray,
-                loops: dict | None = None) -> list[SimulationWarning]:
+                loops: dict | None = None, slots=None) -> list[SimulationWarning]:
     """A warning per saved column (canonical `names`) at the first saved time its value is
-    infinite or NaN. values: (saved times, columns); `loops`: the unsolved loops' NaN
-    (`_unsolved_loops`), put down to them."""
+    infinite or NaN, by time and, at one time, in the order the kernel computes them (by
+    `slots`, the kernel's: stocks, then the auxiliaries in the order of their dependencies),
+    so that the first one shown is where the NaN came from, not its readers. values: (saved
+    times, columns); `loops`: the unsolved loops' NaN (`_unsolved_loops`), put down to them."""
     with np.errstate(invalid="ignore", over="ignore"):
         if np.isfinite(values.sum()):   # one pass, no temporary (an overflowing sum is checked below)
             return []
     bad = ~np.isfinite(values)
     cols = np.flatnonzero(bad.any(axis=0))
+    found = list(zip(cols, bad[:, cols].argmax(axis=0)))
+    if slots is not None:
+        found.sort(key=lambda ji: (ji[1], slots.get(names[ji[0]], len(slots))))
     out = []
-    for j, i in zip(cols, bad[:, cols].argmax(axis=0)):
+    for j, i in found:
         var = model.variables[names[j]]
         x = float(values[i, j])
         w = _bad_number(var.display, var.pos, x, float(time[i]), cause=_allocation(model, var))
