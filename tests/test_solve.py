@@ -174,16 +174,12 @@ CASES = {
 }
 
 
-# The passes around the loop stop once a pass changes x by at most 1e-9 x max(|x|, |initial
-# value|); where a pass has slope g' near the root, x is then within that change / (1 - g') of
-# it (two roots: g' = 0.5 and the initial value 2.9, so 5.8e-9; root of sqrt: g' = 0.38).
-RTOL = {"two roots": 6e-9, "root of sqrt": 3e-9}
-
-
 @pytest.mark.parametrize("name", CASES)
 def test_solved_values_against_hand_derivations(solved, name):
+    # the passes around a loop stop once x is within 1e-12 x max(|x|, |initial value|) of the
+    # fixed point, so every value the loop computes from it agrees with the root within 1e-9
     fast, ref, _ = solved
-    np.testing.assert_allclose(ref[name], CASES[name], rtol=RTOL.get(name, 1e-9), atol=1e-12, err_msg=name)
+    np.testing.assert_allclose(ref[name], CASES[name], rtol=1e-9, atol=1e-12, err_msg=name)
     assert np.array_equal(fast[name], ref[name]), f"{name}: the tiers differ"
 
 
@@ -193,8 +189,8 @@ def test_rk4_solves_the_loop_at_every_evaluation(solved):
     model = solved[2]
     fast, ref = (model.run(method="rk4", tier=t) for t in ("interpreter", "compiled"))
     np.testing.assert_array_equal(fast.values, ref.values)
-    # x settles within the passes' tolerance (1e-9 relative) of 20/3, and so does its integral
-    np.testing.assert_allclose(ref["Total"], 20 / 3 * T, rtol=1e-9)
+    # x settles within the passes' precision (1e-12 relative) of 20/3, and so does its integral
+    np.testing.assert_allclose(ref["Total"], 20 / 3 * T, rtol=1e-11)
     np.testing.assert_allclose(ref["y"], CASES["y"], rtol=1e-9)
 
 
