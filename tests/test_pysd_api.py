@@ -358,12 +358,12 @@ def test_read_vensim_is_load():
 def _names_of(text):
     from smartspec_dsl.frontend.parse import parse_model
     from smartspec_dsl.passes.pipeline import lower
-    from smartspec_dsl.passes.dense import flat_view
+    from smartspec_dsl.passes.elements import element_schedule
     from smartspec_dsl.passes.order import schedule
     from smartspec_dsl.runtime.params import Names
     source = parse_model(text, "two.mdl")
     # the elements' view a load keeps (a dense array is one variable before it)
-    return Names(source, flat_view(schedule(lower(source))).model, "two.mdl")
+    return Names(source, element_schedule(schedule(lower(source))).model, "two.mdl")
 
 
 TWO = """Region: East, West ~~|

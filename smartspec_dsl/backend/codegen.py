@@ -12,6 +12,7 @@ so the integrator updates the stocks with one loop.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,9 +35,9 @@ SOLVER_IMPORT = "from smartspec_dsl.backend.kernel_solve import solve_more\n"
 @dataclass(frozen=True)
 class Kernel:
     source: str
-    slots: dict[str, int]          # variable -> index in v
+    slots: Mapping[str, int]       # variable -> index in v (a dense model's: elements.Slots)
     n_slots: int
-    params: tuple[str, ...]        # constant names, in the order of the parameter vector
+    params: Sequence[str]          # constant names, in the order of the parameter vector
     tables: np.ndarray             # all lookup tables, xs then ys each
     n_continuous: int
     n_discrete: int
@@ -132,6 +133,6 @@ def generate(schedule: Schedule) -> Kernel:
         # the specialised Euler driver inlines statements per stock element
         GENERIC_ONLY.format(**held) if dynamic_control or dense else euler_driver(em, init, dynamic, writes),
     ])
-    return Kernel(source, dict(em.slots), em.n_slots, params,
+    return Kernel(source, em.slots if dense else dict(em.slots), em.n_slots, params,
                   table_vector([t for _, t in em.lookups]), n_cont, n_disc, len(em.fixed),
                   dynamic_control, tuple(em.lookups), tuple(em.watches), tuple(em.fixed))

@@ -3,8 +3,8 @@ slice of the state vector, whatever its number of elements.
 
 Slot layout as `emit.Emitter`'s, [time | continuous stocks | discrete stocks | constants |
 the rest], each array a contiguous block of its elements (the last subscript fastest,
-`dense.elements`). `slots` names every element (`name[e1,e2]`) and every scalar: the
-flat view the runtime reads; `base` is each variable's first slot.
+`elements.elements`). `slots` names every element (`name[e1,e2]`) and every scalar, computed
+when asked (`elements.Slots`); `base` is each variable's first slot.
 
     for i0 in range(n):                     # over the left-hand side's first range
         acc0 = 0.0                          # SUM(m[r, c!]): a loop over c per element
@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 
 from .. import ir
-from ..passes.dense import element_name, elements
+from ..passes.elements import ElementOrder, Elements, Slots
 from ..passes.order import Schedule
 from ..ir.ranges import SubscriptSpace
 from .emit import Emitter, safe_comment
@@ -41,30 +41,26 @@ class DenseEmitter(Emitter):
         order = [ir.TIME] + cont + disc + list(schedule.constants)
         order += [n for n in schedule.initial if n not in stocks]
         self.base: dict[str, int] = {}
-        self.slots = {}
-        self.params: tuple[str, ...] = ()
-        self.elements: dict[str, list[str]] = {}
+        scalars: dict[str, int] = {}
         at = 0
         for n in order:
             self.base[n] = at
-            names = self.element_names(n)
-            self.elements[n] = names
-            self.slots.update((e, at + i) for i, e in enumerate(names))
-            at += len(names)
+            if n in vs and vs[n].dims:
+                at += self.size[n]
+            else:
+                scalars[n] = at
+                at += 1
+        # every element by its flat name, computed when asked (passes/elements.py)
+        self.elements = Elements(vs, model.subscript_ranges)
+        self.slots = Slots(scalars, {n: b for n, b in self.base.items() if n not in scalars}, self.elements)
         self.stock_vars = cont + disc
-        self.cont = [e for n in cont for e in self.elements[n]]
-        self.disc = [e for n in disc for e in self.elements[n]]
-        self.params = tuple(e for n in schedule.constants for e in self.elements[n])
+        self.cont = ElementOrder(self.elements, cont)
+        self.disc = ElementOrder(self.elements, disc)
+        self.params = ElementOrder(self.elements, schedule.constants)
         self.after_slots(at)   # what follows the slots, moved past the arrays
         self.lhs: tuple[str, ...] = ()        # the ranges of the array being assigned
         self.iterated: dict[str, str] = {}     # `range!` -> the loop variable of its SUM
         self.n_k = 0
-
-    def element_names(self, name: str) -> list[str]:
-        var = self.schedule.model.variables.get(name)
-        if var is None or not var.dims:
-            return [name]
-        return [element_name(name, c) for c in elements(self.space, var.dims)]
 
     def constant_statements(self) -> list[str]:
         n = len(self.params)

@@ -39,6 +39,7 @@ from dataclasses import replace
 from .. import ir
 from ..ir.builtins import ARRAY, BUILTINS, KERNEL, RANDOM_DRAW
 from ..ir.ranges import SubscriptSpace
+from .elements import Elements, elements
 from .flat_exprs import flat_name
 
 # the stateful functions whose lowering (chains of stocks) holds per element
@@ -51,7 +52,6 @@ DECIDED = {"SMOOTH N": (3,), "DELAY N": (1, 3)}
 DENSE_CALLS = {"SUM", "@VALUES", "@INDEX"}
 # random draws are one call site per element in the flattened model: not a loop's one site
 _RANDOM = {n for n, b in BUILTINS.items() if b.emit == RANDOM_DRAW} | {"RANDOM 0 1", "RANDOM LOOKUP"}
-INITIAL = "@initial"   # edits.initial_param's suffix
 # the array functions the flattening expands into reads of single elements, which a dense
 # array gives (`name[e1,e2]`); the others read the flattened variable's table of elements
 ELEMENTWISE_READS = {"SUM", "PROD", "VMIN", "VMAX", "ELMCOUNT"}
@@ -348,32 +348,9 @@ def densifier(model: ir.Model, dense: set[str]) -> _Densify:
     return _Densify(model, dense)
 
 
-# ---- the flat view the runtime reads ------------------------------------------------
-
-def elements(space: SubscriptSpace, dims: tuple[str, ...]) -> list[tuple[str, ...]]:
-    """An array's element combinations in its slots' order (the last subscript fastest)."""
-    combos = [()]
-    for d in dims:
-        combos = [c + (e,) for c in combos for e in space.elements[d]]
-    return combos
-
-
-def element_name(name: str, combo: tuple[str, ...]) -> str:
-    """An array element's flat name, `name[e1,e2]`; the initial values a run gives an
-    array of stocks (passes/edits.py) are named after each stock element, as the runtime
-    names them (`stock[e1]@initial`)."""
-    if name.endswith(INITIAL):
-        return flat_name(name[:-len(INITIAL)], combo) + INITIAL
-    return flat_name(name, combo)
-
-
 def element_names(model: ir.Model, name: str) -> list[str]:
     """The flat names of a variable's elements (`name[e1,e2]`), or [name] for a scalar."""
-    var = model.variables[name]
-    if not var.dims:
-        return [name]
-    space = SubscriptSpace(model.subscript_ranges)
-    return [element_name(name, c) for c in elements(space, var.dims)]
+    return Elements(model.variables, model.subscript_ranges).names(name)
 
 
 def takes_edits(model: ir.Model, edits) -> bool:
@@ -394,32 +371,3 @@ def takes_edits(model: ir.Model, edits) -> bool:
             if len(given) > 1:
                 return False
     return True
-
-
-def flat_view(sched):
-    """The schedule of a dense model as the runtime reads it: one scalar variable per element
-    (`name[e1,e2]`, displayed `Name[E1,E2]`), in the kernel's order (`dense.elements`), and
-    the orders listing elements; an array of numbers gives each element its number, the
-    parameter's default. The elements share their array's equation (subscripts and all):
-    it documents them; the kernel (backend/dense_emit.py) was generated from the dense one."""
-    model = sched.model
-    space = SubscriptSpace(model.subscript_ranges)
-    variables: dict[str, ir.Variable] = {}
-    names: dict[str, list[str]] = {}
-    for name, var in model.variables.items():
-        if not var.dims:
-            variables[name] = var
-            names[name] = [name]
-            continue
-        combos = elements(space, var.dims)
-        names[name] = []
-        values = var.expr.args if isinstance(var.expr, ir.Call) and var.expr.func == "@VALUES" else None
-        for k, combo in enumerate(combos):
-            flat = element_name(name, combo)
-            display = flat_name(var.display, (space.display.get(e, e) for e in combo))
-            variables[flat] = replace(var, name=flat, display=display, dims=(),
-                                      expr=values[k] if values is not None else var.expr)
-            names[name].append(flat)
-    expand = lambda order: tuple(e for n in order for e in names[n])
-    return replace(sched, model=replace(model, variables=variables), constants=expand(sched.constants),
-                   initial=expand(sched.initial), dynamic=expand(sched.dynamic), stocks=expand(sched.stocks))

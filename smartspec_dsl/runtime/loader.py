@@ -76,7 +76,8 @@ def _compile(text: str, filename: str, data: DataOptions | None = None,
     # from the cache needs neither (nor lark and networkx)
     from ..backend.codegen import generate
     from ..frontend.source import parse_source
-    from ..passes.dense import flat_view, is_dense
+    from ..passes.dense import is_dense
+    from ..passes.elements import element_schedule
     from ..passes.order import schedule
     from ..passes.pipeline import lower
     model = parse_source(text, filename)
@@ -88,8 +89,8 @@ def _compile(text: str, filename: str, data: DataOptions | None = None,
     kernel = generate(sched)
     if is_dense(sched.model):
         # the runtime reads elements by name (columns, parameters, states): the kernel names
-        # each element's slot, and the schedule it keeps is the elements' view
-        sched = flat_view(sched)
+        # each element's slot, and the schedule it keeps names the elements, made when asked
+        sched = element_schedule(sched)
     return model, sched, kernel, derived
 
 

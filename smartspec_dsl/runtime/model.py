@@ -14,6 +14,7 @@ from ..backend.codegen import Kernel, table_vector
 from ..passes.consteval import constant_value, constants_read, control_issues
 from ..frontend.changes import Changes, read_changes
 from ..errors import ModelError, ParameterError, did_you_mean, finite_number
+from ..passes.elements import literal, overlay, select_shown, slots_of
 from ..passes.stateful import decide
 from ..passes.order import Schedule
 from ..passes.edits import Edits
@@ -51,15 +52,14 @@ class Model:
         self.compile_seconds = compile_seconds
         self.cached = cached
         lowered = sched.model.variables
-        self.output_names = [n for n, v in lowered.items()
-                             if not v.hidden and v.kind is not ir.Kind.LOOKUP]
+        self._outputs = None   # (names, displayed names) of the variables a run returns by default
         # the parameter vector: every constant, then the run seed (0 unless a sweep sets it)
-        self.defaults = np.array([_literal(lowered[c]) for c in sched.constants] + [0.0], dtype=np.float64)
+        self.defaults = np.array([literal(lowered, c) for c in sched.constants] + [0.0], dtype=np.float64)
         self._param_index = {c: i for i, c in enumerate(sched.constants)}
         # control variables the runtime computes for each run from their equations (see loader._pin_controls)
         self._derived = dict(derived or {})
-        self._control_model = ir.Model(sched.model.source, {**lowered, **{
-            n: replace(lowered[n], kind=ir.Kind.AUXILIARY, expr=e) for n, e in self._derived.items()}})
+        self._control_model = ir.Model(sched.model.source, overlay(lowered, {
+            n: replace(lowered[n], kind=ir.Kind.AUXILIARY, expr=e) for n, e in self._derived.items()}))
         # structure read from constants (a SMOOTH N order): other values run another kernel
         self._origin = origin
         self._structure = tuple(d.result for d in sched.model.decisions)
@@ -70,7 +70,8 @@ class Model:
         self._watch_text: dict = {}   # diagnostics.run_warnings' words (per watch, per run)
         # A run's controls depend only on these constants and its own arguments: computed once
         # per distinct set of them (small models spend more time here than in the kernel).
-        control_exprs = [v.expr for n, v in self._control_model.variables.items() if n in ir.CONTROL_NAMES]
+        control_exprs = [self._control_model.variables[n].expr for n in ir.CONTROL_NAMES
+                         if n in self._control_model.variables]
         reads = constants_read(self._control_model, control_exprs) | set(ir.CONTROL_NAMES)
         self._control_inputs = np.array(sorted(self._param_index[c] for c in reads if c in self._param_index),
                                         dtype=np.int64)
@@ -80,6 +81,17 @@ class Model:
         self._edited: dict[Edits, Model] = {}      # this model with equations a run replaces
         self._names: params_mod.Names | None = None
         self.last_state: State | None = None       # initial_condition='current' continues it
+
+    @property
+    def output_names(self) -> list[str]:
+        """The flat names of the variables a run returns by default (no hidden one, no lookup)."""
+        return self._output_columns()[0]
+
+    def _output_columns(self) -> tuple[list[str], list[str]]:
+        if self._outputs is None:
+            self._outputs = select_shown(self.schedule.model.variables,
+                                         lambda v: not v.hidden and v.kind is not ir.Kind.LOOKUP)
+        return self._outputs
 
     @property
     def variables(self) -> list[VariableInfo]:
@@ -234,9 +246,9 @@ class Model:
         vals, (t0, dt, n_steps, save_every) = self.run_controls(p, args, explicit)
         if return_columns is None:
             if self._default_columns is None:
-                names = self.output_names
-                self._default_columns = (names, np.array([self.kernel.slots[n] for n in names], dtype=np.int64),
-                                         [self.display(n) for n in names])
+                names, shown = self._output_columns()
+                self._default_columns = (names, np.array(slots_of(self.kernel.slots, names), dtype=np.int64),
+                                         shown)
             names, save_idx, _ = self._default_columns
         else:
             names = []
@@ -556,9 +568,3 @@ class Model:
                 res.warnings[rows] = part.warnings
         return res
 
-
-def _literal(var: ir.Variable) -> float:
-    e = var.expr
-    if isinstance(e, ir.UnaryOp):
-        return -e.operand.value
-    return e.value

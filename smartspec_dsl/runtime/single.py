@@ -12,6 +12,7 @@ from .. import ir, limits
 from ..errors import ModelError, ParameterError
 from ..ir.builtins import RANDOM_DRAW, helpers
 from ..passes.consteval import check_buffer_memory, constants_read, evaluate
+from ..passes.elements import slots_of
 from ..passes.order import buffer_of
 from . import params as params_mod
 from .diagnostics import SimulationWarning, modeller_name, run_warnings, strict_error
@@ -134,13 +135,13 @@ def run_plan(model, plan: params_mod.Plan, args: dict, return_columns, return_ti
     if return_columns is None:
         if model._run_columns is None:
             # a run's default outputs, then every stock (for its final state), and their names
-            names = model.output_names
-            model._run_columns = (names, np.array([model.kernel.slots[n] for n in names + stocks], dtype=np.int64),
-                                  [model.display(n) for n in names])
+            names, shown = model._output_columns()
+            model._run_columns = (names, np.array(slots_of(model.kernel.slots, names + stocks), dtype=np.int64),
+                                  shown)
         names, save_idx, shown = model._run_columns
     else:
         names = params_mod.columns(model.names, return_columns, set(model.output_names))
-        save_idx = np.array([model.kernel.slots[n] for n in names + stocks], dtype=np.int64)
+        save_idx = np.array(slots_of(model.kernel.slots, names + stocks), dtype=np.int64)
         shown = [model.display(n) for n in names]
     keep = want = None
     if return_timestamps is not None:

@@ -1,0 +1,348 @@
+"""The elements of a dense model (passes/dense.py) as the runtime reads them, made when asked.
+
+The kernel of a dense model runs each array as one loop, but the runtime names every element:
+a run's columns, parameters and final state are `name[e1,e2]` (displayed `Name[E1,E2]`). Those
+names, their slots and their variables are computed from the array's one variable when asked
+(`Elements`, `ElementOrder`, `Slots`), never laid out per element when a model loads or is
+kept in the kernel cache: what a load builds, pickles and reads back follows the equations,
+not the elements. An element's variable shares its array's equation (subscripts and all),
+which documents it; an array of numbers gives each element its own number, the parameter's
+default.
+
+Element order is the kernel's: the last subscript fastest (`dense.elements`).
+"""
+from __future__ import annotations
+
+import bisect
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+
+from .. import ir
+from ..ir.ranges import SubscriptSpace
+from .flat_exprs import flat_name
+
+INITIAL = "@initial"   # edits.initial_param's suffix: `stock[e1]@initial`
+
+
+class Elements(Mapping):
+    """name -> ir.Variable over a dense model's `variables`: a scalar by its name, an array's
+    element by `name[e1,e2]` (made on first use, `dense.flat_view`'s former variables)."""
+
+    def __init__(self, variables: dict[str, ir.Variable], ranges: dict):
+        self.arrays = variables      # the dense model's own (scalars and arrays)
+        self.ranges = ranges
+        self._space: SubscriptSpace | None = None
+        self._positions: dict[str, dict[str, int]] = {}
+        self._made: dict[str, ir.Variable] = {}
+
+    def __reduce__(self):
+        return Elements, (self.arrays, self.ranges)
+
+    @property
+    def space(self) -> SubscriptSpace:
+        if self._space is None:
+            self._space = SubscriptSpace(self.ranges)
+        return self._space
+
+    # -- one array ------------------------------------------------------------------
+    def size(self, name: str) -> int:
+        """The number of elements of `name` (1 for a scalar)."""
+        n = 1
+        for d in self.arrays[name].dims:
+            n *= len(self.space.elements[d])
+        return n
+
+    def combos(self, name: str) -> list[tuple[str, ...]]:
+        """An array's element combinations in slot order (the last subscript fastest)."""
+        return elements(self.space, self.arrays[name].dims)
+
+    def names(self, name: str) -> list[str]:
+        """The flat names of a variable's elements (`name[e1,e2]`), or [name] for a scalar."""
+        if not self.arrays[name].dims:
+            return [name]
+        return [element_name(name, c) for c in self.combos(name)]
+
+    def displays(self, name: str) -> list[str]:
+        """The displayed names of a variable's elements (`Name[E1,E2]`), in slot order."""
+        var = self.arrays[name]
+        if not var.dims:
+            return [var.display]
+        shown = self.space.display
+        return [flat_name(var.display, (shown.get(e, e) for e in c)) for c in self.combos(name)]
+
+    def name_at(self, name: str, k: int) -> str:
+        """The flat name of element `k` (in slot order) of array `name`."""
+        combo = []
+        for d in reversed(self.arrays[name].dims):
+            es = self.space.elements[d]
+            k, j = divmod(k, len(es))
+            combo.append(es[j])
+        return element_name(name, combo[::-1])
+
+    # -- flat names -----------------------------------------------------------------
+    def split(self, key: str) -> tuple[str, int] | None:
+        """(array, element position in slot order) of an element's flat name, or None."""
+        suffix = INITIAL if key.endswith(INITIAL) else ""
+        flat = key[:len(key) - len(suffix)]
+        if not flat.endswith("]"):
+            return None
+        at = flat.find("[")
+        name = flat[:at] + suffix
+        var = self.arrays.get(name)
+        if at < 0 or var is None or not var.dims:
+            return None
+        combo = flat[at + 1:-1].split(",")
+        if len(combo) != len(var.dims):
+            return None
+        k = 0
+        for e, d in zip(combo, var.dims):
+            where = self._positions.get(d)
+            if where is None:
+                where = self._positions[d] = {x: i for i, x in enumerate(self.space.elements[d])}
+            j = where.get(e)
+            if j is None:
+                return None
+            k = k * len(where) + j
+        return name, k
+
+    def display(self, key: str) -> str:
+        """The displayed name of `key` without making its variable."""
+        var = self.arrays.get(key)
+        if var is not None and not var.dims:
+            return var.display
+        hit = self.split(key)
+        if hit is None:
+            raise KeyError(key)
+        return self._display(hit[0], key)
+
+    def _display(self, name: str, key: str) -> str:
+        flat = key[:-len(INITIAL)] if key.endswith(INITIAL) else key
+        shown = self.space.display
+        return flat_name(self.arrays[name].display, (shown.get(e, e) for e in flat[flat.find("[") + 1:-1].split(",")))
+
+    # -- the mapping ----------------------------------------------------------------
+    def __getitem__(self, key: str) -> ir.Variable:
+        var = self.arrays.get(key)
+        if var is not None and not var.dims:
+            return var
+        made = self._made.get(key)
+        if made is not None:
+            return made
+        hit = self.split(key)
+        if hit is None:
+            raise KeyError(key)
+        name, k = hit
+        var = self.arrays[name]
+        values = var.expr.args if isinstance(var.expr, ir.Call) and var.expr.func == "@VALUES" else None
+        made = self._made[key] = replace(var, name=key, display=self._display(name, key), dims=(),
+                                         expr=values[k] if values is not None else var.expr)
+        return made
+
+    def __contains__(self, key) -> bool:
+        var = self.arrays.get(key)
+        if var is not None:
+            return not var.dims
+        return isinstance(key, str) and self.split(key) is not None
+
+    def __iter__(self):
+        for name, var in self.arrays.items():
+            if var.dims:
+                yield from self.names(name)
+            else:
+                yield name
+
+    def __len__(self) -> int:
+        return sum(self.size(n) for n in self.arrays)
+
+    def overlay(self, scalars: dict[str, ir.Variable]) -> Elements:
+        """These elements with the scalar variables `scalars` replacing or added to the model's."""
+        return Elements({**self.arrays, **scalars}, self.ranges)
+
+    def literal(self, key: str) -> float:
+        """The number of a constant (scalar or element), its parameter's default."""
+        var = self.arrays.get(key)
+        if var is None or var.dims:
+            name, k = self.split(key)
+            return _literal(self.arrays[name].expr.args[k])
+        return _literal(var.expr)
+
+
+def elements(space: SubscriptSpace, dims: tuple[str, ...]) -> list[tuple[str, ...]]:
+    """An array's element combinations in its slots' order (the last subscript fastest)."""
+    combos = [()]
+    for d in dims:
+        combos = [c + (e,) for c in combos for e in space.elements[d]]
+    return combos
+
+
+def _literal(e: ir.Expr) -> float:
+    return -e.operand.value if isinstance(e, ir.UnaryOp) else e.value
+
+
+def element_name(name: str, combo) -> str:
+    """An array element's flat name, `name[e1,e2]`; the initial values a run gives an
+    array of stocks (passes/edits.py) are named after each stock element, as the runtime
+    names them (`stock[e1]@initial`)."""
+    if name.endswith(INITIAL):
+        return flat_name(name[:-len(INITIAL)], combo) + INITIAL
+    return flat_name(name, combo)
+
+
+class ElementOrder(Sequence):
+    """A schedule's order (constants, stocks, ...) of dense variables, read as the flat
+    names of their elements."""
+
+    def __init__(self, elements: Elements, names):
+        self.elements = elements
+        self.names = tuple(names)
+        self._starts: list[int] | None = None
+        self._set: frozenset | None = None
+
+    def __reduce__(self):
+        return ElementOrder, (self.elements, self.names)
+
+    @property
+    def starts(self) -> list[int]:
+        if self._starts is None:
+            starts = [0]
+            for n in self.names:
+                starts.append(starts[-1] + self.elements.size(n))
+            self._starts = starts
+        return self._starts
+
+    def __len__(self) -> int:
+        return self.starts[-1]
+
+    def __iter__(self):
+        for n in self.names:
+            yield from self.elements.names(n)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return list(self)[i]
+        n = len(self)
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            raise IndexError(i)
+        j = bisect.bisect_right(self.starts, i) - 1
+        name = self.names[j]
+        return self.elements.name_at(name, i - self.starts[j]) if self.elements.arrays[name].dims else name
+
+    def __contains__(self, key) -> bool:
+        if self._set is None:
+            self._set = frozenset(self.names)
+        if key in self._set:
+            return not self.elements.arrays[key].dims
+        hit = self.elements.split(key) if isinstance(key, str) else None
+        return hit is not None and hit[0] in self._set
+
+    def __eq__(self, other) -> bool:
+        if isinstance(other, ElementOrder) and other.elements.arrays is self.elements.arrays:
+            return other.names == self.names
+        return isinstance(other, Sequence) and tuple(self) == tuple(other)
+
+    def __hash__(self) -> int:
+        return hash(self.names)
+
+    def __repr__(self) -> str:
+        return f"ElementOrder({self.names!r})"
+
+
+class Slots(Mapping):
+    """name -> slot of the kernel's state vector: scalars from a dict, an array's elements
+    from its first slot (`base`) and their position."""
+
+    def __init__(self, scalars: dict[str, int], base: dict[str, int], elements: Elements):
+        self.scalars = scalars
+        self.base = base             # every array's first slot
+        self.elements = elements
+        self._every: dict[str, int] | None = None
+
+    def __reduce__(self):
+        return Slots, (self.scalars, self.base, self.elements)
+
+    def __getitem__(self, key: str) -> int:
+        s = self.scalars.get(key)
+        if s is not None:
+            return s
+        hit = self.elements.split(key) if isinstance(key, str) else None
+        if hit is None or hit[0] not in self.base:
+            raise KeyError(key)
+        return self.base[hit[0]] + hit[1]
+
+    def __contains__(self, key) -> bool:
+        try:
+            self[key]
+        except KeyError:
+            return False
+        return True
+
+    def __iter__(self):
+        firsts = sorted([(s, n, False) for n, s in self.scalars.items()] + [(s, n, True) for n, s in self.base.items()])
+        for _, n, array in firsts:
+            if array:
+                yield from self.elements.names(n)
+            else:
+                yield n
+
+    def __len__(self) -> int:
+        return len(self.scalars) + sum(self.elements.size(n) for n in self.base)
+
+    def every(self) -> dict[str, int]:
+        """Every name's slot in one dict (made once: for reading many elements at once)."""
+        if self._every is None:
+            every = dict(self.scalars)
+            for n, b in self.base.items():
+                every.update(zip(self.elements.names(n), range(b, b + self.elements.size(n))))
+            self._every = every
+        return self._every
+
+
+def element_schedule(sched):
+    """The schedule of a dense model as the runtime reads it: its model's variables and its
+    orders by the elements' flat names (`Elements`, `ElementOrder`), made when asked."""
+    model = sched.model
+    el = Elements(model.variables, model.subscript_ranges)
+    order = lambda names: ElementOrder(el, names)
+    return replace(sched, model=replace(model, variables=el), constants=order(sched.constants),
+                   initial=order(sched.initial), dynamic=order(sched.dynamic), stocks=order(sched.stocks))
+
+
+def select(variables: Mapping, keep) -> list[str]:
+    """The flat names of the variables (elements too) for which `keep(var)` holds, in the
+    variables' order, judging each array once by its own variable."""
+    if isinstance(variables, Elements):
+        return [e for n, v in variables.arrays.items() if keep(v) for e in variables.names(n)]
+    return [n for n, v in variables.items() if keep(v)]
+
+
+def select_shown(variables: Mapping, keep) -> tuple[list[str], list[str]]:
+    """`select`'s names and their displayed names."""
+    if isinstance(variables, Elements):
+        chosen = [n for n, v in variables.arrays.items() if keep(v)]
+        return ([e for n in chosen for e in variables.names(n)],
+                [e for n in chosen for e in variables.displays(n)])
+    names = select(variables, keep)
+    return names, [variables[n].display for n in names]
+
+
+def overlay(variables: Mapping, scalars: dict[str, ir.Variable]) -> Mapping:
+    """`variables` with `scalars` replacing or added to them (a dict stays a dict)."""
+    if isinstance(variables, Elements):
+        return variables.overlay(scalars)
+    return {**variables, **scalars}
+
+
+def slots_of(slots: Mapping[str, int], names) -> list[int]:
+    """The slots of the flat names `names` (KeyError for a name with none)."""
+    if isinstance(slots, Slots) and len(names) > 64:
+        slots = slots.every()
+    return [slots[n] for n in names]
+
+
+def literal(variables: Mapping, name: str) -> float:
+    """The number of the constant `name` (scalar or element)."""
+    if isinstance(variables, Elements):
+        return variables.literal(name)
+    return _literal(variables[name].expr)
