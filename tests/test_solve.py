@@ -89,6 +89,11 @@ SOLVED = _eqs(
     # x = SQRT(x)/2 + 0.1 from 0.04: Newton's first step goes to -0.6, out of SQRT's domain;
     # the passes settle at SQRT(x) = (0.5 + SQRT(0.65)) / 4 ... squared, by hand below
     "root of sqrt = SIMULTANEOUS(0.5 * SQRT(root of sqrt) + 0.1, 0.04)",
+    # loops whose passes shrink the change by only 0.98 and 0.999 (both x = 10): passes that
+    # settle, and passes that do not within their limit, then Newton's method; both to the root
+    # within 1e-9, not only to a residual of that size
+    "slow = SIMULTANEOUS(0.98 * slow + 0.2, 0)",
+    "slower = SIMULTANEOUS(0.999 * slower + 0.01, 0)",
     # SIMULTANEOUS on no loop is its expression
     "alone = SIMULTANEOUS(Time * 2, 5)",
     # INTERNAL RATE OF RETURN: 100 invested at time 0 (or 1), 60 a unit of time from time 0
@@ -143,6 +148,8 @@ CASES = {
     "v[r1]": (4 + T) / 2,
     "v[r2]": (2 + T) / 2,
     "alone": 2 * T,
+    "slow": np.full(5, 10.0),
+    "slower": np.full(5, 10.0),
     "two roots": np.ones(5),
     # s = SQRT(x): s^2 - s/2 - 0.1 = 0, the positive root
     "root of sqrt": np.full(5, ((0.5 + math.sqrt(0.25 + 0.4)) / 2) ** 2),

@@ -24,8 +24,10 @@ Newton's method uses a forward-difference Jacobian (k + 1 evaluations of the blo
 iteration, k unknowns); where the Jacobian is singular the step is a plain pass around the
 loop (x = the expression's value). The passes are done when every unknown is within
 PASS_PRECISION x (A + Q x max(|x|, S)) of the fixed point they approach (its change over 1 -
-the rate at which the changes shrink: `_settled`); Newton's method when every unknown's residual r satisfies
-|r| <= A + Q x max(|x|, S), or when a step no longer moves any unknown;
+the rate at which the changes shrink: `_settled`); Newton's method, for FIND ZERO, when every
+unknown's residual r satisfies |r| <= A + Q x max(|x|, S), and for SIMULTANEOUS after a step
+of at most that size (a bound on the distance left to the root, which the residual alone is
+not where the loop's gain is near 1), or when a step no longer moves any unknown;
 after M iterations (or a residual that is not finite) it is not solved: its unknowns, and so
 the whole loop, are NaN for that evaluation and the watch records the time, so a run never
 returns a number that does not satisfy the loop in silence.
@@ -34,9 +36,10 @@ The block's state, in the kernel's state vector from B (k unknowns):
     B: phase (0 start, 1 the base point computed, 2 + j the point with unknown j moved,
        -1 the last pass: at the point no step moves, or with NaN unknowns after a failure),
     B + 1: passes, then iterations, B + 2: not solved (0 or 1), B + 3: 1 while the block
-    runs around the loop (set by the code generator for a block of SIMULTANEOUS alone), 0
-    once it uses Newton's method; then k values each of P (the point computed), R (its
-    residuals, written by the block), X (the base point; while passing, the initial values),
+    runs around the loop (set by the code generator for a block of SIMULTANEOUS alone), 2
+    once it uses Newton's method after them, 0 for Newton's method from the start (FIND ZERO);
+    then k values each of P (the point computed), R (its residuals, written by the block),
+    X (the base point; while passing, the initial values),
     G (its residuals; while passing, the last pass's change), H (the difference steps), S
     (the scale), A and Q (absolute and relative tolerances), M (the iteration limit; one per
     unknown, the block uses the first), D (the Newton step), and the Jacobian (k x k, by
@@ -61,6 +64,17 @@ def _solved(v, b, k) -> bool:
     p, r, s, a, q = b + HEADER, b + HEADER + k, b + HEADER + 5 * k, b + HEADER + 6 * k, b + HEADER + 7 * k
     for j in range(k):
         if not abs(v[r + j]) <= v[a + j] + v[q + j] * max(abs(v[p + j]), v[s + j]):
+            return False
+    return True
+
+
+@njit(**JIT)
+def _exact(v, b, k) -> bool:
+    """Every residual is 0: the point is a root (SIMULTANEOUS's Newton iterations otherwise
+    stop on the size of the step left, which bounds the distance to the root)."""
+    r = b + HEADER + k
+    for j in range(k):
+        if v[r + j] != 0.0:
             return False
     return True
 
@@ -139,8 +153,8 @@ def solve_more(v, b, k):
         finite = True
         for j in range(k):
             finite = finite and math.isfinite(v[r + j])
-        passing = v[b + 3] == 1.0
-        if finite and (_settled(v, b, k) if passing else _solved(v, b, k)):
+        passing, stepwise = v[b + 3] == 1.0, v[b + 3] == 2.0
+        if finite and (_settled(v, b, k) if passing else _exact(v, b, k) if stepwise else _solved(v, b, k)):
             return False
         if passing:                       # running around the loop: x := f(x) = x + r
             if finite and v[b + 1] < MAX_PASSES:
@@ -149,7 +163,7 @@ def solve_more(v, b, k):
                     v[g + j] = v[r + j]   # this pass's change, to see the next one shrink
                     v[p + j] = v[p + j] + v[r + j]
                 return True
-            v[b + 3] = 0.0                # the passes did not settle: Newton from the start
+            v[b + 3] = 2.0                # the passes did not settle: Newton from the start
             v[b + 1] = 0.0
             for j in range(k):
                 v[p + j] = v[x + j]
@@ -179,11 +193,14 @@ def solve_more(v, b, k):
     v[b + 1] += 1.0
     v[b] = 1.0
     newton = _newton_step(v, b, k)
-    moved = False
+    moved, small = False, newton
     for c in range(k):
         # where the Jacobian is singular, once around the loop: x + (f(x) - x)
         v[p + c] = v[x + c] + (v[d + c] if newton else v[g + c])
         moved = moved or v[p + c] != v[x + c]
-    if not moved:                         # no step moves the point: as solved as it gets,
-        v[b] = -1.0                       # once more at it, then done
+        small = small and abs(v[d + c]) <= v[f + 6 * k + c] + v[f + 7 * k + c] * max(abs(v[x + c]), v[s + c])
+    if not moved or (small and v[b + 3] == 2.0):
+        # no step moves the point, or (SIMULTANEOUS) the step left to the root is within the
+        # tolerance: as solved as it gets, once more at the stepped point, then done
+        v[b] = -1.0
     return True
