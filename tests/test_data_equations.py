@@ -15,8 +15,9 @@ from smartspec_dsl import ir
 
 NA = ir.NA_VALUE
 
-# obs has points at 0, 2, 4 (10, 20, 40); dense at every time 0..4 (0, 1, 2, 3, 4)
-DATA = "Time,obs,dense\n0,10,0\n1,,1\n2,20,2\n3,,3\n4,40,4\n"
+# obs has points at 0, 2, 4 (10, 20, 40); dense at every time 0..4 (0, 1, 2, 3, 4); short at
+# 0 and 1 (5, 6)
+DATA = "Time,obs,dense,short\n0,10,0,5\n1,,1,6\n2,20,2,\n3,,3,\n4,40,4,\n"
 
 MODEL = """{UTF-8}
 :MACRO: PICKED(input)
@@ -38,6 +39,8 @@ count dense = INTEG(PICKED(dense), 0) ~~|
 with time := obs + Time ~~|
 filled := X IF MISSING(obs + dense, 0) ~~|
 single :RAW: := X IF MISSING(obs, 7) ~~|
+short ~~|
+filled short := X IF MISSING(short + dense, 0) ~~|
 INITIAL TIME = 0 ~~|
 FINAL TIME = 5 ~~|
 TIME STEP = 1 ~~|
@@ -66,6 +69,8 @@ CASES = {
     "filled": [10, 1, 22, 3, 44, 44],
     # "X IF MISSING of a single data series simply returns the data series regardless of NUMBER"
     "single": [10, NA, 20, NA, 40, NA],
+    # short ends at 1: 5 + 0, 6 + 1, then 0 in its place: 2, 3, 4, the last held
+    "filled short": [5, 7, 2, 3, 4, 4],
 }
 
 
@@ -99,3 +104,23 @@ def test_x_if_missing_belongs_to_data_equations(tmp_path):
     with pytest.raises(smartspec_dsl.ModelError, match=r"m\.mdl:2:5: X IF MISSING must be the whole right-hand "
                                                         r"side of a data equation"):
         smartspec_dsl.load(path, tier="interpreter", cache_dir=tmp_path / "cache")
+
+
+def test_x_if_missing_reads_no_data_beyond_its_points(run):
+    """Where a series has no point (short after 1), X IF MISSING puts its number in place of
+    it: no read of short beyond its data, so no lookup warning for the data equation."""
+    assert not [w for w in run.warnings if "'filled short'" in w.message], run.warnings
+
+
+def test_a_time_series_replacing_data_a_data_equation_reads_is_refused(tmp_path):
+    """A run's time series has no points before the run, and a data equation takes its points
+    from its data: rather than compute the equation at every time in silence, the run is
+    refused, naming both (write the series into a data file instead)."""
+    pd = pytest.importorskip("pandas")
+    (tmp_path / "series.csv").write_text(DATA)
+    path = tmp_path / "model.mdl"
+    path.write_text(MODEL)
+    model = smartspec_dsl.load(path, tier="interpreter", cache_dir=tmp_path / "cache")
+    with pytest.raises(smartspec_dsl.ModelError, match=r"model\.mdl:\d+:1: the data equation of '\w[^']*' reads "
+                                                        r"the data variable 'obs', which this run replaces"):
+        model.run(tier="interpreter", params={"obs": pd.Series([0.0, 100.0], index=[0.0, 3.0])})

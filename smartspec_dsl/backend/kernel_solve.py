@@ -22,8 +22,12 @@ from the initial values with Newton's method, which finds such roots, and so doe
 
 Newton's method uses a forward-difference Jacobian (k + 1 evaluations of the block per
 iteration, k unknowns); where the Jacobian is singular the step is a plain pass around the
-loop (x = the expression's value). A block is solved when every unknown's residual r
-satisfies |r| <= A + Q x max(|x|, S), or when a Newton step no longer moves any unknown;
+loop (x = the expression's value). The passes are done when every unknown is within
+PASS_PRECISION x (A + Q x max(|x|, S)) of the fixed point they approach (its change over 1 -
+the rate at which the changes shrink: `_settled`); Newton's method, for FIND ZERO, when every
+unknown's residual r satisfies |r| <= A + Q x max(|x|, S), and for SIMULTANEOUS after a step
+of at most that size (a bound on the distance left to the root, which the residual alone is
+not where the loop's gain is near 1), or when a step no longer moves any unknown;
 after M iterations (or a residual that is not finite) it is not solved: its unknowns, and so
 the whole loop, are NaN for that evaluation and the watch records the time, so a run never
 returns a number that does not satisfy the loop in silence.
@@ -32,12 +36,14 @@ The block's state, in the kernel's state vector from B (k unknowns):
     B: phase (0 start, 1 the base point computed, 2 + j the point with unknown j moved,
        -1 the last pass: at the point no step moves, or with NaN unknowns after a failure),
     B + 1: passes, then iterations, B + 2: not solved (0 or 1), B + 3: 1 while the block
-    runs around the loop (set by the code generator for a block of SIMULTANEOUS alone), 0
-    once it uses Newton's method; then k values each of P (the point computed), R (its
-    residuals, written by the block), X (the base point; while passing, the initial values),
-    G (its residuals), H (the difference steps), S (the scale), A and Q (absolute and
-    relative tolerances), M (the iteration limit; one per unknown, the block uses the
-    first), D (the Newton step), and the Jacobian (k x k, by rows): solve_layout.py.
+    runs around the loop (set by the code generator for a block of SIMULTANEOUS alone), 2
+    once it uses Newton's method after them, 0 for Newton's method from the start (FIND ZERO);
+    then k values each of P (the point computed), R (its residuals, written by the block),
+    X (the base point; while passing, the initial values),
+    G (its residuals; while passing, the last pass's change), H (the difference steps), S
+    (the scale), A and Q (absolute and relative tolerances), M (the iteration limit; one per
+    unknown, the block uses the first), D (the Newton step), and the Jacobian (k x k, by
+    rows): solve_layout.py.
 """
 from __future__ import annotations
 
@@ -46,7 +52,7 @@ import math
 from numba import njit
 
 from .kernel_lib import JIT
-from .solve_layout import FIELDS, HEADER, MAX_PASSES
+from .solve_layout import FIELDS, HEADER, MAX_PASSES, PASS_PRECISION
 
 assert FIELDS == ("P", "R", "X", "G", "H", "S", "A", "Q", "M", "D")   # the offsets below
 
@@ -58,6 +64,36 @@ def _solved(v, b, k) -> bool:
     p, r, s, a, q = b + HEADER, b + HEADER + k, b + HEADER + 5 * k, b + HEADER + 6 * k, b + HEADER + 7 * k
     for j in range(k):
         if not abs(v[r + j]) <= v[a + j] + v[q + j] * max(abs(v[p + j]), v[s + j]):
+            return False
+    return True
+
+
+@njit(**JIT)
+def _exact(v, b, k) -> bool:
+    """Every residual is 0: the point is a root (SIMULTANEOUS's Newton iterations otherwise
+    stop on the size of the step left, which bounds the distance to the root)."""
+    r = b + HEADER + k
+    for j in range(k):
+        if v[r + j] != 0.0:
+            return False
+    return True
+
+
+@njit(**JIT)
+def _settled(v, b, k) -> bool:
+    """The passes around the loop are done: every unknown is within the tolerance of the
+    fixed point they approach. A pass that shrinks the change by q (this residual over the
+    last one, kept in G) leaves x within |r| / (1 - q) of it; a change that does not shrink
+    (q >= 0.99: not contracting, or rounding noise; or no pass yet) counts 100 |r|. The bound
+    must be PASS_PRECISION times the tolerance: what the loop computes from the unknowns can
+    amplify their error (y = 10 x - 3)."""
+    p, r, g, s, a, q = b + HEADER, b + HEADER + k, b + HEADER + 3 * k, b + HEADER + 5 * k, \
+        b + HEADER + 6 * k, b + HEADER + 7 * k
+    for j in range(k):
+        change = abs(v[r + j])
+        ratio = change / abs(v[g + j]) if abs(v[g + j]) > 0.0 else 1.0
+        bound = change / (1.0 - ratio) if ratio < 0.99 else 100.0 * change
+        if not bound <= PASS_PRECISION * (v[a + j] + v[q + j] * max(abs(v[p + j]), v[s + j])):
             return False
     return True
 
@@ -108,6 +144,7 @@ def solve_more(v, b, k):
         for j in range(k):
             v[s + j] = abs(v[s + j])
             v[x + j] = v[p + j]           # kept for a restart with Newton's method
+            v[g + j] = 0.0                # no pass yet: no rate of shrinking known
         v[b] = 1.0
         return True
     if phase == -1.0:                     # the last pass is done
@@ -116,15 +153,17 @@ def solve_more(v, b, k):
         finite = True
         for j in range(k):
             finite = finite and math.isfinite(v[r + j])
-        if finite and _solved(v, b, k):
+        passing, stepwise = v[b + 3] == 1.0, v[b + 3] == 2.0
+        if finite and (_settled(v, b, k) if passing else _exact(v, b, k) if stepwise else _solved(v, b, k)):
             return False
-        if v[b + 3] == 1.0:               # running around the loop: x := f(x) = x + r
+        if passing:                       # running around the loop: x := f(x) = x + r
             if finite and v[b + 1] < MAX_PASSES:
                 v[b + 1] += 1.0
                 for j in range(k):
+                    v[g + j] = v[r + j]   # this pass's change, to see the next one shrink
                     v[p + j] = v[p + j] + v[r + j]
                 return True
-            v[b + 3] = 0.0                # the passes did not settle: Newton from the start
+            v[b + 3] = 2.0                # the passes did not settle: Newton from the start
             v[b + 1] = 0.0
             for j in range(k):
                 v[p + j] = v[x + j]
@@ -154,11 +193,14 @@ def solve_more(v, b, k):
     v[b + 1] += 1.0
     v[b] = 1.0
     newton = _newton_step(v, b, k)
-    moved = False
+    moved, small = False, newton
     for c in range(k):
         # where the Jacobian is singular, once around the loop: x + (f(x) - x)
         v[p + c] = v[x + c] + (v[d + c] if newton else v[g + c])
         moved = moved or v[p + c] != v[x + c]
-    if not moved:                         # no step moves the point: as solved as it gets,
-        v[b] = -1.0                       # once more at it, then done
+        small = small and abs(v[d + c]) <= v[f + 6 * k + c] + v[f + 7 * k + c] * max(abs(v[x + c]), v[s + c])
+    if not moved or (small and v[b + 3] == 2.0):
+        # no step moves the point, or (SIMULTANEOUS) the step left to the root is within the
+        # tolerance: as solved as it gets, once more at the stepped point, then done
+        v[b] = -1.0
     return True

@@ -14,10 +14,13 @@ FIELDS = ("P", "R", "X", "G", "H", "S", "A", "Q", "M", "D")
 # initial value|), within MAX_PASSES passes around the loop (Vensim's way) or, where those do
 # not settle, MAX_ITERATIONS Newton iterations from the initial value. Vensim's help names
 # none of these numbers; they are smartspec's choice: nine digits agree, far below any
-# model's own error; a pass that shrinks the change by a factor 0.98 settles within the
+# model's own error; a pass that shrinks the change by a factor 0.97 settles within the
 # passes; Newton's method needs a handful of iterations where it converges at all.
 TOLERANCE = 1e-9
 MAX_PASSES = 1000
+# the passes settle this much closer than TOLERANCE: what the loop computes from the unknowns
+# can amplify their error, and its values should agree with the root within TOLERANCE too
+PASS_PRECISION = 1e-3
 MAX_ITERATIONS = 100
 
 

@@ -198,7 +198,8 @@ _ALL = [
     # ---- loops solved within the time step: passes/solve.py, backend/kernel_solve.py
     Builtin("SIMULTANEOUS", (2, 2), SOLVED, "SIMULTANEOUS(expression, initial value): the whole equation of a "
             "variable on an algebraic loop, which is solved each time it is computed, from the initial value, "
-            "until expression = the variable (relative 1e-9): as Vensim's help says, by running around the "
+            "until the variable is within 1e-9 (relative) of the value that makes expression = the variable: "
+            "as Vensim's help says, by running around the "
             "loop until nothing changes (at most 1000 passes; where the loop has several solutions, the one the "
             "passes reach), and where the passes do not settle (they diverge or cycle) by Newton's method from "
             "the initial value (at most 100 iterations); a loop not solved is NaN, with a warning",

@@ -24,7 +24,9 @@ from dataclasses import replace
 
 from .. import ir
 from ..frontend.external import RAW_MATCH
+from ..errors import ModelError
 from ..ir.builtins import BUILTINS, KERNEL, RANDOM_DRAW
+from .edits import series_table
 
 _TABLE_SUFFIX = " #data"
 
@@ -128,7 +130,10 @@ def derive_data(model: ir.Model) -> ir.Model:
             if times not in variables:
                 variables[times] = ir.Variable(times, f"{variables[source(name)].display} (its data times)",
                                                ir.Kind.LOOKUP, lookup=ir.LookupTable(xs, xs), hidden=True)
-            return ir.Call("IF THEN ELSE", (_on_point(times, when), at(name, when), number))
+            # read at the series' own last point (`when` itself on a point), never beyond its
+            # data: the number stands in there, and the read is not a lookup out of range
+            last = ir.Call("LOOKUP BACKWARD", (ir.Ref(times), when))
+            return ir.Call("IF THEN ELSE", (_on_point(times, when), at(name, last), number))
         return read
 
     while pending:
@@ -142,6 +147,16 @@ def derive_data(model: ir.Model) -> ir.Model:
                 continue                           # after the data equations it reads
             pending.remove(name)
             progressed = True
+            for r in refs:
+                replaced = variables.get(source(r))
+                if (replaced is not None and isinstance(replaced.expr, ir.LookupCall)
+                        and replaced.expr.table == series_table(replaced.name)
+                        and f"{replaced.name}{_TABLE_SUFFIX}" in variables):
+                    # a run's time series has no points known before the run
+                    raise ModelError(f"{var.pos}: the data equation of '{var.display}' reads the data "
+                                     f"variable '{replaced.display}', which this run replaces by a time "
+                                     "series: a data equation takes its points from the data, so give "
+                                     "that series as a data file (--data) instead")
             found = [series_points(r) for r in refs]
             if not _pure(expr) or any(p is None for p in found) or all(p == () for p in found):
                 variables[name] = replace(var, kind=ir.Kind.AUXILIARY, expr=expr)   # not a series
