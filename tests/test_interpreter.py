@@ -93,7 +93,16 @@ def tape_opcodes(model) -> set[str]:
         while i < stop:
             name = names[int(code[i])]
             out.add(name)
-            i += 2 + len(OPS[name])
+            if name == "LOOP":        # LOOP, 0, n, body length, moving words, their pairs; the body
+                i += 5 + 2 * int(code[i + 4])
+            elif name == "VLOOP":     # VLOOP, 0, n, body length, the steps, the body's instructions
+                length = int(code[i + 3])
+                j, i = i + 4 + length, i + 4 + 2 * length
+                while j < i:
+                    out.add(names[int(code[j])])
+                    j += 2 + len(OPS[names[int(code[j])]])
+            else:
+                i += 2 + len(OPS[name])
     return out
 
 
