@@ -15,7 +15,7 @@ import pytest
 
 from smartspec_dsl import load
 from smartspec_dsl.backend import interpreter_aot, tier0
-from smartspec_dsl.backend.tape import TapeUnsupported, build_tape
+from smartspec_dsl.backend.tape import OPS, TapeUnsupported, build_tape
 
 from conftest import SHARED
 from test_conformance import find_cases, ratchet
@@ -63,10 +63,11 @@ def cases():
 def operations(model) -> set[str]:
     """What a model's kernel does, as each tier does it: the functions its generated code
     calls (the kernel library's helpers, the state vector's intrinsics, the driver's parts),
-    its operators and statements, and its driver (the integration method, controls that
-    vary during the run, buffers)."""
+    its operators and statements, its driver (the integration method, controls that vary
+    during the run, buffers), and the opcodes of its tape."""
     out = {f"method {model.integration_method()}", f"varying controls {model.kernel.dynamic_control}",
            f"buffers {bool(model.kernel.buffers)}"}
+    out.update(f"opcode {op}" for op in tape_opcodes(model))
     for node in ast.walk(ast.parse(model.kernel.source)):
         if isinstance(node, ast.Call):
             out.add("call " + ast.unparse(node.func))
@@ -76,6 +77,32 @@ def operations(model) -> set[str]:
             out.update("comparison " + type(op).__name__ for op in node.ops)
         elif isinstance(node, (ast.For, ast.While, ast.If, ast.IfExp)):
             out.add("statement " + type(node).__name__)
+    return out
+
+
+def tape_opcodes(model) -> set[str]:
+    """The opcodes of the model's tape (backend/tape.py: an opcode, its destination, then its
+    operands, as many as OPS gives it), phase by phase: how the interpreter lays it out."""
+    tape = model._tiers.tape()
+    if tape is None:
+        return set()
+    code, phases, names = tape[0], tape[1], list(OPS)
+    out = set()
+    for start, stop in zip(phases[:-1], phases[1:]):
+        i = int(start)
+        while i < stop:
+            name = names[int(code[i])]
+            out.add(name)
+            if name == "LOOP":        # LOOP, 0, n, body length, moving words, their pairs; the body
+                i += 5 + 2 * int(code[i + 4])
+            elif name == "VLOOP":     # VLOOP, 0, n, body length, the steps, the body's instructions
+                length = int(code[i + 3])
+                j, i = i + 4 + length, i + 4 + 2 * length
+                while j < i:
+                    out.add(names[int(code[j])])
+                    j += 2 + len(OPS[names[int(code[j])]])
+            else:
+                i += 2 + len(OPS[name])
     return out
 
 
