@@ -14,6 +14,7 @@ Element order is the kernel's: the last subscript fastest (`dense.elements`).
 from __future__ import annotations
 
 import bisect
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
@@ -26,7 +27,7 @@ INITIAL = "@initial"   # edits.initial_param's suffix: `stock[e1]@initial`
 
 class Elements(Mapping):
     """name -> ir.Variable over a dense model's `variables`: a scalar by its name, an array's
-    element by `name[e1,e2]` (made on first use, `dense.flat_view`'s former variables)."""
+    element by `name[e1,e2]` (made on first use and kept for the next)."""
 
     def __init__(self, variables: dict[str, ir.Variable], ranges: dict):
         self.arrays = variables      # the dense model's own (scalars and arrays)
@@ -34,6 +35,7 @@ class Elements(Mapping):
         self._space: SubscriptSpace | None = None
         self._positions: dict[str, dict[str, int]] = {}
         self._made: dict[str, ir.Variable] = {}
+        self._names: dict[str, list[str]] = {}
 
     def __reduce__(self):
         return Elements, (self.arrays, self.ranges)
@@ -57,10 +59,15 @@ class Elements(Mapping):
         return elements(self.space, self.arrays[name].dims)
 
     def names(self, name: str) -> list[str]:
-        """The flat names of a variable's elements (`name[e1,e2]`), or [name] for a scalar."""
-        if not self.arrays[name].dims:
-            return [name]
-        return [element_name(name, c) for c in self.combos(name)]
+        """The flat names of a variable's elements (`name[e1,e2]`), or [name] for a scalar
+        (made once; the list is shared: not to be changed)."""
+        made = self._names.get(name)
+        if made is None:
+            dims = self.arrays[name].dims
+            suffix = INITIAL if name.endswith(INITIAL) and dims else ""
+            made = self._names[name] = _flat(name[:len(name) - len(suffix)], [self.space.elements[d] for d in dims],
+                                             suffix) if dims else [name]
+        return made
 
     def displays(self, name: str) -> list[str]:
         """The displayed names of a variable's elements (`Name[E1,E2]`), in slot order."""
@@ -68,7 +75,7 @@ class Elements(Mapping):
         if not var.dims:
             return [var.display]
         shown = self.space.display
-        return [flat_name(var.display, (shown.get(e, e) for e in c)) for c in self.combos(name)]
+        return _flat(var.display, [[shown.get(e, e) for e in self.space.elements[d]] for d in var.dims], "")
 
     def name_at(self, name: str, k: int) -> str:
         """The flat name of element `k` (in slot order) of array `name`."""
@@ -173,6 +180,13 @@ def elements(space: SubscriptSpace, dims: tuple[str, ...]) -> list[tuple[str, ..
     for d in dims:
         combos = [c + (e,) for c in combos for e in space.elements[d]]
     return combos
+
+
+def _flat(name: str, lists: list, suffix: str) -> list[str]:
+    """`name[e1,e2]suffix` for every combination of the elements in `lists`, the last fastest."""
+    if len(lists) == 1:
+        return [f"{name}[{e}]{suffix}" for e in lists[0]]
+    return [f"{name}[{','.join(c)}]{suffix}" for c in itertools.product(*lists)]
 
 
 def _literal(e: ir.Expr) -> float:
