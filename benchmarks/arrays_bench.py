@@ -5,7 +5,8 @@
     .venv/bin/python benchmarks/arrays_bench.py --profile 1000     # cProfile of one cold load, by stage
     .venv/bin/python benchmarks/arrays_bench.py --write-model 100 out.mdl   # the model itself
 
-The model: a population over a `Region` range, 16 equations (stocks, flows, a SMOOTH,
+The model (tests/data/population.mdl, which the dense route's tests run too): a population
+over a `Region` range, 16 equations (stocks, flows, a SMOOTH,
 a DELAY3, a lookup, an apply-to-all equation that divides by an array mean,
 `crowding[Region] = population[Region] / (SUM(population[Region!]) / ELMCOUNT(Region))`).
 Its text has the same length whatever the range's size; only the range changes.
@@ -22,50 +23,25 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import json
 import os
 import pstats
 import resource
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
+from fresh import measure, report
+
 SIZES = (10, 100, 1000, 10000)
 TIMEOUT = 900
 
-MODEL = """\
-Region: (r1-r{n}) ~~|
-population[Region] = INTEG(births[Region] - deaths[Region] - emigration[Region] + immigration[Region],
-    initial population[Region]) ~ people ~|
-initial population[Region] = 1000 + 10 * Region ~ people ~|
-births[Region] = population[Region] * base birth rate * crowding effect[Region] ~ people/Year ~|
-base birth rate = 0.03 ~ 1/Year ~|
-crowding[Region] = population[Region] / (SUM(population[Region!]) / ELMCOUNT(Region)) ~ Dmnl ~|
-crowding effect lookup([(0,0)-(4,2)],(0,1.5),(1,1),(2,0.6),(4,0.3)) ~ Dmnl ~|
-crowding effect[Region] = crowding effect lookup(perceived crowding[Region]) ~ Dmnl ~|
-perceived crowding[Region] = SMOOTH(crowding[Region], perception time) ~ Dmnl ~|
-perception time = 5 ~ Year ~|
-deaths[Region] = population[Region] / average lifetime ~ people/Year ~|
-average lifetime = 70 ~ Year ~|
-emigration[Region] = population[Region] * emigration fraction * perceived crowding[Region] ~ people/Year ~|
-emigration fraction = 0.01 ~ 1/Year ~|
-attractiveness[Region] = 1 / perceived crowding[Region] ~ Dmnl ~|
-immigration[Region] = DELAY3(SUM(emigration[Region!]) * attractiveness[Region]
-    / SUM(attractiveness[Region!]), migration delay) ~ people/Year ~|
-migration delay = 3 ~ Year ~|
-total population = SUM(population[Region!]) ~ people ~|
-INITIAL TIME = 0 ~ Year ~|
-FINAL TIME = 100 ~ Year ~|
-TIME STEP = 0.25 ~ Year ~|
-SAVEPER = 1 ~ Year ~|
-"""
+# the tests' population model (tests/data/population.mdl, over 7 regions), over n regions
+MODEL = Path(__file__).resolve().parents[1] / "tests" / "data" / "population.mdl"
 
 
 def model_text(n: int) -> str:
     """The population model over `n` regions (Vensim equations)."""
-    return MODEL.format(n=n)
+    return MODEL.read_text().replace("Region: (r1-r7)", f"Region: (r1-r{n})", 1)
 
 
 def _peak_mib() -> float:
@@ -90,30 +66,17 @@ def child(path: str, tier: str) -> None:
                    if "total population" in res.columns else None)
     except Exception as err:  # noqa: BLE001 - reported in the table
         out.update(error=f"{type(err).__name__}: {err}"[:400], peak_mib=_peak_mib())
-    print("@@RESULT@@" + json.dumps(out))
+    report(out)
 
 
-def measure(n: int, tier: str) -> dict:
+def measure_size(n: int, tier: str) -> dict:
     """One fresh process on an empty kernel cache: load + first run of the model at n regions."""
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, f"population_{n}.mdl")
         Path(path).write_text(model_text(n))
         cache = os.path.join(tmp, "kernel-cache")
         os.mkdir(cache)
-        env = dict(os.environ, SMARTSPEC_CACHE_DIR=cache, SMARTSPEC_BACKGROUND_COMPILE="0")
-        t = time.perf_counter()
-        try:
-            proc = subprocess.run([sys.executable, __file__, "--child", path, tier], env=env,
-                                  capture_output=True, text=True, timeout=TIMEOUT)
-        except subprocess.TimeoutExpired:
-            return {"ok": False, "error": f"timed out after {TIMEOUT} s"}
-        wall = time.perf_counter() - t
-    for line in proc.stdout.splitlines():
-        if line.startswith("@@RESULT@@"):
-            res = json.loads(line[len("@@RESULT@@"):])
-            res["process_wall"] = wall
-            return res
-    return {"ok": False, "error": f"exit {proc.returncode}: {(proc.stderr or proc.stdout)[-300:]}"}
+        return measure([__file__, "--child", path, tier], cache, timeout=TIMEOUT)
 
 
 # the pipeline's stages, by the module a profiled function is defined in
@@ -181,7 +144,7 @@ def main() -> None:
     print("|---:|---|---:|---:|---:|---:|---:|---|")
     for n in args.sizes:
         for tier in args.tiers:
-            r = measure(n, tier)
+            r = measure_size(n, tier)
             if r.get("ok"):
                 cpu = r["import_cpu"] + r["load_cpu"] + r["run_cpu"]
                 wall = r["import_wall"] + r["load_wall"] + r["run_wall"]

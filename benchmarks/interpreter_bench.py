@@ -19,14 +19,13 @@
 from __future__ import annotations
 
 import argparse
-import os
-import resource
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from fresh import measure
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -40,8 +39,9 @@ import smartspec_dsl
 m = smartspec_dsl.load(sys.argv[1], tier=sys.argv[2])
 loaded, loaded_cpu = time.perf_counter() - t, time.process_time() - c
 r = m.run()
-print(time.time(), time.process_time(), time.perf_counter() - t, loaded, r.tier, m.cached, "numba" in sys.modules,
-      loaded_cpu)
+from fresh import report
+report(dict(now=time.time(), first_cpu=time.process_time(), inner=time.perf_counter() - t, load=loaded,
+            load_cpu=loaded_cpu, tier=r.tier, cached=m.cached, numba="numba" in sys.modules))
 """
 
 
@@ -67,35 +67,26 @@ def first_result(path: Path, tier: str, one_core: bool, cache: str) -> dict:
     """One fresh process loading and running `path` on the kernel cache `cache`: the time
     to its first result (wall, CPU), the whole process's (wall, CPU), load + run and load
     as timed in the process, the tier that ran and whether the load came from the cache."""
-    env = dict(os.environ, SMARTSPEC_CACHE_DIR=cache, SMARTSPEC_BACKGROUND_COMPILE="0",
-               PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    env.pop("PYTHONDONTWRITEBYTECODE", None)     # an installed package has its bytecode
-    cmd = [sys.executable, "-c", FIRST, str(path), tier]
-    if one_core and shutil.which("taskset"):
-        cmd = ["taskset", "-c", "0"] + cmd
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    started, epoch = time.perf_counter(), time.time()
-    out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout.split()
-    wall = time.perf_counter() - started
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    core = ("taskset", "-c", "0") if one_core and shutil.which("taskset") else ()
+    r = measure(["-c", FIRST, path, tier], cache, prefix=core)
+    if not r.get("tier"):
+        raise RuntimeError(f"{path}: {r.get('error')}")
     # a first result that never imported Numba ran the interpreter compiled ahead of time
-    tier = out[4] + (" (ahead of time)" if out[4] == "interpreter" and out[6] == "False" else "")
-    return {"first_wall": float(out[0]) - epoch, "first_cpu": float(out[1]), "wall": wall, "cpu": cpu,
-            "inner": float(out[2]), "load": float(out[3]), "load_cpu": float(out[7]), "tier": tier,
-            "cached": out[5] == "True"}
+    ahead = " (ahead of time)" if r["tier"] == "interpreter" and not r["numba"] else ""
+    return {**r, "first_wall": r["now"] - r["started"], "wall": r["wall_s"], "cpu": r["cpu_s"],
+            "tier": r["tier"] + ahead}
 
 
 def install_interpreter() -> None:
     """What an install does once: the interpreter's Numba cache (a first run) and its
     module compiled ahead of time (backend/interpreter_aot.py), so that the fresh
     processes below start as a user's do."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
     with tempfile.TemporaryDirectory() as tmp:
         first_result(WORLD3, "interpreter", False, tmp)
-    subprocess.run([sys.executable, "-c", "from smartspec_dsl.backend.interpreter_aot import build, load\nload() or build()"],
-                   env=env, check=True, stdout=subprocess.DEVNULL)
+        built = measure(["-c", "from smartspec_dsl.backend.interpreter_aot import build, load\n"
+                               "from fresh import report\nreport({'built': str(load() or build())})"], tmp)
+    if "built" not in built:
+        raise RuntimeError(f"the interpreter's build ahead of time failed: {built.get('error')}")
 
 
 def measured(path: Path, repeat: int) -> tuple[dict, dict]:

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import hashlib
 import json
 import os
 import platform
@@ -53,6 +54,8 @@ import tempfile
 import time
 import traceback
 from pathlib import Path
+
+from fresh import FORKED, measure, report
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -128,7 +131,15 @@ def child_main(model: str, repeats: int, budget: float, tier: str = "auto") -> N
         t3 = time.perf_counter()
         out.update(import_s=t1 - t0, load_s=t2 - t1, first_run_s=t3 - t2, total_s=t3 - t0,
                    cached=m.cached, compile_seconds=m.compile_seconds,
-                   shape=list(res.values.shape), tier=res.tier)
+                   shape=list(res.values.shape), tier=res.tier, numba="numba" in sys.modules,
+                   digest=hashlib.sha256(res.values.tobytes()).hexdigest())
+        if tier == "compiled" and not m.cached:
+            # what the first compiled run starts in a background process (off here: it would
+            # compete with the clocks): the kernel's single run compiled ahead of time, which
+            # the warm loads run without importing Numba (backend/kernel_aot.py)
+            from smartspec_dsl.backend import kernel_aot
+            stage = "build ahead of time"
+            kernel_aot.build(m._tiers.kernel_path.parent, m._tiers.module())
         if repeats:
             stage = "repeat"
             per_run, n = bench(lambda: m.run(tier=tier), budget, repeats)
@@ -137,28 +148,14 @@ def child_main(model: str, repeats: int, budget: float, tier: str = "auto") -> N
     except Exception as err:  # noqa: BLE001 - reported in the table
         out.update(stage=stage, error=f"{type(err).__name__}: {err}",
                    traceback=traceback.format_exc()[-3000:])
-    print("@@RESULT@@" + json.dumps(out))
+    report(out)
 
 
 def run_child(model: Path, cache_dir: str, repeats: int, budget: float, tier: str = "compiled") -> dict:
     """tier "auto": the first result as a user gets it (the interpreter while nothing is compiled;
     no background compile, which would only compete for the cores); "compiled": the kernel."""
-    env = dict(os.environ, SMARTSPEC_CACHE_DIR=cache_dir, SMARTSPEC_BACKGROUND_COMPILE="0")
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", str(model),
-           "--repeats", str(repeats), "--budget", str(budget), "--tier", tier]
-    t = time.perf_counter()
-    try:
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=CHILD_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        return {"ok": False, "stage": "timeout", "error": f"timed out after {CHILD_TIMEOUT} s"}
-    wall = time.perf_counter() - t
-    for line in proc.stdout.splitlines():
-        if line.startswith("@@RESULT@@"):
-            res = json.loads(line[len("@@RESULT@@"):])
-            res["wall_s"] = wall
-            return res
-    return {"ok": False, "stage": "crash",
-            "error": f"exit {proc.returncode}: {(proc.stderr or proc.stdout)[-400:]}"}
+    return measure([Path(__file__).resolve(), "--child", model, "--repeats", repeats, "--budget", budget,
+                    "--tier", tier], cache_dir, timeout=CHILD_TIMEOUT)
 
 
 # ---------------------------------------------------------------------------
@@ -536,29 +533,14 @@ def sweep_child_main(kind: str, args: dict) -> None:
         out["ok"] = True
     except Exception as err:  # noqa: BLE001 - reported in the table
         out.update(error=f"{type(err).__name__}: {err}", traceback=traceback.format_exc()[-3000:])
-    print("@@RESULT@@" + json.dumps(out))
+    report(out)
 
 
 def run_sweep_child(kind: str, args: dict, cache_dir: str) -> dict:
-    env = dict(os.environ, SMARTSPEC_CACHE_DIR=cache_dir)
-    env.pop("NUMBA_NUM_THREADS", None)
-    # Through a small /bin/sh that forks (not execs) Python: Linux keeps the RSS high-water
-    # mark of the exec'ing process in ru_maxrss, so a child exec'd straight from this
-    # (big) process would report at least our own RSS. "; rc=$?; exit $rc" stops the
-    # shell from exec'ing its last command.
-    cmd = ["/bin/sh", "-c", '"$0" "$@"; rc=$?; exit $rc', sys.executable,
-           str(Path(__file__).resolve()), "--sweep-child", kind, "--sweep-args", json.dumps(args)]
-    t = time.perf_counter()
-    try:
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=CHILD_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        return {"ok": False, "error": f"timed out after {CHILD_TIMEOUT} s"}
-    for line in proc.stdout.splitlines():
-        if line.startswith("@@RESULT@@"):
-            res = json.loads(line[len("@@RESULT@@"):])
-            res["wall_s"] = time.perf_counter() - t
-            return res
-    return {"ok": False, "error": f"exit {proc.returncode}: {(proc.stderr or proc.stdout)[-400:]}"}
+    """A sweep child in a fresh process, its peak RSS its own (`fresh.FORKED`), on all threads."""
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_NUM_THREADS"}
+    return measure([Path(__file__).resolve(), "--sweep-child", kind, "--sweep-args", json.dumps(args)], cache_dir,
+                   timeout=CHILD_TIMEOUT, prefix=FORKED, env=env)
 
 
 def run_sweeps(cfg: dict, rows: list, caches: dict, pysd_note, log) -> dict:
@@ -778,7 +760,13 @@ def sweeps_report(sw: dict, cfg: dict, info: dict, rows: list) -> tuple[list, li
                       med < TARGETS["cold_s"]))
         if warms:
             med = statistics.median(warms)
-            T.append((f"World3 warm: load + first run after `import smartspec_dsl` (median of {len(warms)})",
+            ok = [c for c in w3row.get("warm_all", []) if c.get("ok")]
+            cold = w3row.get("cold") or {}
+            how = ("; Numba " + ("imported" if any(c.get("numba") for c in ok) else "not imported")
+                   + ", the first run's values " + ("bit-identical to" if all(c.get("digest") == cold.get("digest")
+                                                                        for c in ok) else "DIFFER from")
+                   + " the cold run's (Numba's kernel)")
+            T.append((f"World3 warm: load + first run after `import smartspec_dsl` (median of {len(warms)}{how})",
                       f"{med:.2f} s (" + ", ".join(f"{x:.2f}" for x in warms) + ")", "< 0.5 s",
                       med < TARGETS["warm_s"]))
     return L, T

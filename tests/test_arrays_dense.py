@@ -13,6 +13,8 @@ from smartspec_dsl.frontend.parse import parse_model
 from smartspec_dsl.passes.consteval import constant_value
 from smartspec_dsl.passes.subscripts import flatten
 
+from conftest import population
+
 CONTROL = """
 INITIAL TIME = 0 ~~|
 FINAL TIME = 2 ~~|
@@ -123,31 +125,19 @@ out[R] = x[R] * SUM(x[R!]) / 100 ~~|
     np.testing.assert_allclose(got, [[10, 30], [6, 18], [6 - 1.44, 18 - 4.32]], rtol=1e-14)
 
 
-ARRAYED = """
-Region: (r1-r7) ~~|
+# the population model with a 2-D array, a row's share, VMAX over it and an :EXCEPT: equation
+ARRAYED = population(7, extra="""
 Age: young, old ~~|
-population[Region] = INTEG(births[Region] - deaths[Region] - emigration[Region] + immigration[Region],
-    1000 + 10 * Region) ~~|
-births[Region] = population[Region] * 0.03 * crowding effect[Region] ~~|
-crowding[Region] = population[Region] / (SUM(population[Region!]) / ELMCOUNT(Region)) ~~|
-effect lookup([(0,0)-(4,2)],(0,1.5),(1,1),(2,0.6),(4,0.3)) ~~|
-crowding effect[Region] = effect lookup(perceived crowding[Region]) ~~|
-perceived crowding[Region] = SMOOTH(crowding[Region], 5) ~~|
-deaths[Region] = population[Region] / 70 ~~|
-emigration[Region] = population[Region] * 0.01 * perceived crowding[Region] ~~|
-attractiveness[Region] = 1 / perceived crowding[Region] ~~|
-immigration[Region] = DELAY3(SUM(emigration[Region!]) * attractiveness[Region]
-    / SUM(attractiveness[Region!]), 3) ~~|
 by age[Region, Age] = population[Region] * age share[Age] ~~|
 age share[Age] = 0.4, 0.6 ~~|
 row share[Region, Age] = by age[Region, Age] / SUM(by age[Region, Age!]) + Time / 1000 ~~|
 oldest[Region] :EXCEPT: [r1] = VMAX(by age[Region!, Age!]) - by age[Region, old] ~~|
 oldest[r1] = PROD(age share[Age!]) ~~|
-INITIAL TIME = 0 ~~|
+""", controls="""INITIAL TIME = 0 ~~|
 FINAL TIME = 20 ~~|
 TIME STEP = 0.25 ~~|
 SAVEPER = 1 ~~|
-"""
+""")
 
 
 def test_arrayed_model_kernel_against_the_reference_and_the_interpreter(tmp_path, monkeypatch):

@@ -9,23 +9,19 @@ One model holds every buffer function (one compile per tier); a second, smaller 
 the functions whose buffer a longer run extends."""
 from __future__ import annotations
 
-import hashlib
 import pickle
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-import smartspec_dsl
 from smartspec_dsl.errors import ParameterError
 
-
-def _eqs(*lines: str) -> str:
-    return "{UTF-8}\n" + "\n".join(f"{line}\n\t~\t\n\t~\t\n\t|\n" for line in lines)
+from conftest import equations, load_text
 
 
 CONTROLS = ("INITIAL TIME = 0", "FINAL TIME = 10", "TIME STEP = 0.5", "SAVEPER = TIME STEP")
-EVERY_BUFFER = _eqs(
+EVERY_BUFFER = equations(
     "gain = 1",
     "input = gain * (5 + Time + 3 * PULSE(2, 1))",
     "flat((0, 1), (1, 1))",
@@ -49,7 +45,7 @@ EVERY_BUFFER = _eqs(
 )
 # the functions whose buffer is laid out by the step's number and never filled by a run:
 # a longer run's buffer continues a shorter one's
-GROWING = _eqs(
+GROWING = equations(
     "input = 5 + Time",
     "flat((0, 1), (1, 1))",
     "information = DELAY INFORMATION(input, 1 + Time / 5, 6)",
@@ -65,15 +61,9 @@ BUFFERED = ["fixed", "fixed by time", "material", "information", "conveyor", "wa
 TIERS = ["interpreter", "compiled"]
 
 
-def _load(folder, text):
-    path = folder / f"m_{hashlib.sha256(text.encode()).hexdigest()[:16]}.mdl"
-    path.write_text(text)
-    return smartspec_dsl.load(path)
-
-
 @pytest.fixture(scope="module")
 def model(tmp_path_factory):
-    return _load(tmp_path_factory.mktemp("buffers"), EVERY_BUFFER)
+    return load_text(tmp_path_factory.mktemp("buffers"), EVERY_BUFFER)
 
 
 @pytest.mark.parametrize("tier", TIERS)
@@ -127,7 +117,7 @@ def test_stepping_gives_the_one_runs_numbers(model):
     stepper.step(8)
     stepper.step(3, {"gain": 2})
     stepper.run_to(10)
-    switched = _load(Path(model.path).parent, EVERY_BUFFER.replace("gain = 1\n", "gain = 1 + STEP(1, 4.5)\n"))
+    switched = load_text(Path(model.path).parent, EVERY_BUFFER.replace("gain = 1\n", "gain = 1 + STEP(1, 4.5)\n"))
     want = switched.run()
     np.testing.assert_array_equal(stepper.result.time, want.time)
     np.testing.assert_allclose(stepper.result.values, want.values, rtol=1e-13)
@@ -192,7 +182,7 @@ def test_a_state_that_cannot_continue_exactly_is_refused(model, tmp_path):
                                              r"final_time="):
         model.run(initial_condition=short)
     # a state of another model
-    other = _load(tmp_path, GROWING)
+    other = load_text(tmp_path, GROWING)
     with pytest.raises(ParameterError, match="is not one of this model's"):
         other.run(initial_condition=state)
 
@@ -203,7 +193,7 @@ def test_a_longer_run_extends_a_history_and_parcels(tmp_path_factory, tier):
     step's number and a run never fills its buffer: a state of a run to FINAL TIME 4
     (PySD's `run(final_time=4)`, then `initial_condition='current'`) continues in the
     longer buffer of a run to 10 with the one run's numbers."""
-    model = _load(tmp_path_factory.mktemp("growing"), GROWING)
+    model = load_text(tmp_path_factory.mktemp("growing"), GROWING)
     whole = model.run(tier=tier)
     model.run(tier=tier, final_time=4)
     rest = model.run(tier=tier, initial_condition="current")
@@ -213,7 +203,7 @@ def test_a_longer_run_extends_a_history_and_parcels(tmp_path_factory, tier):
 def test_a_buffer_whose_time_step_changes_during_the_run_is_refused(tmp_path):
     """With TIME STEP changing during the run the steps have no number from INITIAL TIME,
     which the buffer is laid out by."""
-    model = _load(tmp_path, _eqs("d = DELAY FIXED(Time, 2, 0)", "INITIAL TIME = 0", "FINAL TIME = 4",
+    model = load_text(tmp_path, equations("d = DELAY FIXED(Time, 2, 0)", "INITIAL TIME = 0", "FINAL TIME = 4",
                                  "TIME STEP = IF THEN ELSE(Time < 2, 1, 0.5)", "SAVEPER = TIME STEP"))
     with pytest.raises(ParameterError, match=r"buffer of d \(DELAY FIXED call at \d+:\d+\) is laid out by the time step's number, "
                                              r"and TIME STEP, FINAL TIME or SAVEPER changes during this run: a run cannot continue"):
@@ -227,7 +217,7 @@ def test_a_run_ending_between_saved_times_is_not_continued_with_mixed_times(tmp_
     DELAY FIXED buffer has moved on to 3.5. Continuing from it would count half a step twice
     (s at 8 came out 72.75; the one run, by hand: out(t) = inp(t - 3), s(8) = 66.25), so it is
     refused; a run ending on a saved time continues to the one run's numbers."""
-    m = _load(tmp_path, _eqs("inp = STEP(10, 1) + Time", "out = DELAY FIXED(inp, 3, 5)", "s = INTEG(out, 0)",
+    m = load_text(tmp_path, equations("inp = STEP(10, 1) + Time", "out = DELAY FIXED(inp, 3, 5)", "s = INTEG(out, 0)",
                              "INITIAL TIME = 0", "FINAL TIME = 8", "TIME STEP = 0.5", "SAVEPER = 1"))
     one = m.run(tier=tier)
     assert one["s"][-1] == pytest.approx(66.25, abs=1e-12)

@@ -6,7 +6,6 @@ hand from Vensim's documented definition; and every model of
 Each distinct model costs one Numba compile, so the checks share a few models."""
 from __future__ import annotations
 
-import hashlib
 import math
 
 import numpy as np
@@ -16,21 +15,7 @@ import smartspec_dsl
 from smartspec_dsl import ir
 from smartspec_dsl.errors import ModelError, UnsupportedFeature
 
-from conftest import shared_path
-
-
-def _eqs(*lines: str) -> str:
-    return "{UTF-8}\n" + "\n".join(f"{line}\n\t~\t\n\t~\t\n\t|\n" for line in lines)
-
-
-def load(folder, text: str):
-    path = folder / f"m_{hashlib.sha256(text.encode()).hexdigest()[:16]}.mdl"
-    path.write_text(text)
-    return smartspec_dsl.load(path)
-
-
-def check(result, name, expected):
-    np.testing.assert_allclose(result[name], expected, rtol=1e-12, atol=1e-12, err_msg=name)
+from conftest import check, equations, load_text, shared_path
 
 
 # ---- one model, TIME STEP = 1, times 0..10 ------------------------------------------------
@@ -38,7 +23,7 @@ def check(result, name, expected):
 T = np.arange(0.0, 11.0)
 NA = ir.NA_VALUE
 
-MODEL = _eqs(
+MODEL = equations(
     # GET TIME VALUE
     "gtv now = GET TIME VALUE(0, 0, 0)",
     "gtv shifted = GET TIME VALUE(0, -1.5, 0)",
@@ -83,7 +68,7 @@ MODEL = _eqs(
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    return load(tmp_path_factory.mktemp("extra"), MODEL).run()
+    return load_text(tmp_path_factory.mktemp("extra"), MODEL).run()
 
 
 def test_get_time_value(run):
@@ -187,13 +172,13 @@ def test_depreciate_straightline(run):
 
 def test_sinteg_must_be_the_whole_equation(tmp_path):
     with pytest.raises(ModelError, match=r"m_\w+\.mdl:2:\d+: SINTEG must be the whole equation"):
-        load(tmp_path, _eqs("x = 1 + SINTEG(1, 0, 0, 1, :NA:, :NA:, :NA:)",
+        load_text(tmp_path, equations("x = 1 + SINTEG(1, 0, 0, 1, :NA:, :NA:, :NA:)",
                             "INITIAL TIME = 0", "FINAL TIME = 1", "TIME STEP = 1", "SAVEPER = 1"))
 
 
 def test_sinteg_limits_must_be_numbers(tmp_path):
     with pytest.raises(UnsupportedFeature, match=r"SINTEG's max must be a number or :NA:"):
-        load(tmp_path, _eqs("x = SINTEG(1, 0, 0, PULSE(1, 2), :NA:, :NA:, :NA:)",
+        load_text(tmp_path, equations("x = SINTEG(1, 0, 0, PULSE(1, 2), :NA:, :NA:, :NA:)",
                             "INITIAL TIME = 0", "FINAL TIME = 1", "TIME STEP = 1", "SAVEPER = 1"))
 
 
@@ -204,7 +189,7 @@ def test_sinteg_limits_must_be_numbers(tmp_path):
 ])
 def test_get_time_value_unsupported_measures_are_named(tmp_path, call, why):
     with pytest.raises(UnsupportedFeature, match=rf"m_\w+\.mdl:2:\d+: GET TIME VALUE .*{why}"):
-        load(tmp_path, _eqs(f"x = {call}",
+        load_text(tmp_path, equations(f"x = {call}",
                             "INITIAL TIME = 0", "FINAL TIME = 1", "TIME STEP = 1", "SAVEPER = 1"))
 
 
@@ -212,14 +197,14 @@ def test_unsupported_function_is_named_with_its_position(tmp_path):
     with pytest.raises(UnsupportedFeature,
                        match=r"m_\w+\.mdl:2:\d+: Vensim function NET PRESENT VALUE is not supported by "
                              "smartspec yet"):
-        load(tmp_path, _eqs("x = NET PRESENT VALUE(s, 0.1, 0, 1)", "s = 1",
+        load_text(tmp_path, equations("x = NET PRESENT VALUE(s, 0.1, 0, 1)", "s = 1",
                             "INITIAL TIME = 0", "FINAL TIME = 1", "TIME STEP = 1", "SAVEPER = 1"))
 
 
 # ---- RANDOM PINK NOISE --------------------------------------------------------------------
 
 PINK_DT, PINK_CORR, PINK_MEAN, PINK_SD = 0.5, 2.0, 3.0, 0.5
-PINK_MODEL = _eqs(
+PINK_MODEL = equations(
     f"pink = RANDOM PINK NOISE({PINK_MEAN}, {PINK_SD}, {PINK_CORR}, 7)",
     "flat = RANDOM PINK NOISE(4, 0, 1, 7)",
     "INITIAL TIME = 0", "FINAL TIME = 20000", f"TIME STEP = {PINK_DT}", "SAVEPER = TIME STEP",
@@ -228,7 +213,7 @@ PINK_MODEL = _eqs(
 
 @pytest.fixture(scope="module")
 def pink_model(tmp_path_factory):
-    return load(tmp_path_factory.mktemp("pink"), PINK_MODEL)
+    return load_text(tmp_path_factory.mktemp("pink"), PINK_MODEL)
 
 
 def test_pink_noise_is_reproducible(pink_model):
@@ -271,12 +256,12 @@ def test_fixed_delays_hold_their_output_through_rk4_substeps(tmp_path):
     # A delay's output is the input of one earlier *step*: within step i, RK4's sub-steps
     # (at t_i + h/2 and t_i + h) see the same x_i as its first stage, not the current input.
     h = 0.25
-    text = _eqs(
+    text = equations(
         "x = DELAY FIXED(Time, 2, 0)", "s = INTEG(x, 0)", "lag = INTEG(x - lag, 0)",
         "dm = DELAY MATERIAL(Time, 2, 0, -1)", "sm = INTEG(dm, 0)",
         "INITIAL TIME = 0", "FINAL TIME = 6", f"TIME STEP = {h}", "SAVEPER = TIME STEP",
     )
-    res = load(tmp_path, text).run(method="rk4")
+    res = load_text(tmp_path, text).run(method="rk4")
     t = res.time
     x = np.maximum(t - 2, 0.0)                      # x_i = Time at step i - 8, 0 before
     np.testing.assert_array_equal(res["x"], x)
@@ -301,7 +286,7 @@ def test_fixed_delays_hold_their_output_through_rk4_substeps(tmp_path):
 def test_get_data_between_times(tmp_path):
     # data points (2, 20), (4, 40), (8, 0)
     (tmp_path / "series.csv").write_text("t,2,4,8\nd,20,40,0\n")
-    text = _eqs(
+    text = equations(
         "d := GET DIRECT DATA('series.csv', ',', '1', 'B2')",
         "hb :HOLD BACKWARD: := GET DIRECT DATA('series.csv', ',', '1', 'B2')",
         "interp = GET DATA BETWEEN TIMES(d, Time, 0)",
@@ -314,7 +299,7 @@ def test_get_data_between_times(tmp_path):
         "at time hb = GET DATA AT TIME(hb, Time)",
         "INITIAL TIME = 0", "FINAL TIME = 10", "TIME STEP = 1", "SAVEPER = TIME STEP",
     )
-    res = load(tmp_path, text).run()
+    res = load_text(tmp_path, text).run()
     # :NA: before the first and after the last data point
     check(res, "interp", [NA, NA, 20, 30, 40, 30, 20, 10, 0, NA, NA])
     check(res, "forward", [NA, NA, 20, 40, 40, 0, 0, 0, 0, NA, NA])

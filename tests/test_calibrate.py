@@ -1,18 +1,12 @@
 """Calibration recovers constants from a model's own output."""
 import pytest
 
-import smartspec_dsl
 from smartspec_dsl.experiments.calibrate import calibrate, read_spec
 from smartspec_dsl.cli import main
 from smartspec_dsl.experiments.output import write_table
 from smartspec_dsl.errors import SpecError
 
 from conftest import shared_path
-
-
-@pytest.fixture(scope="module")
-def teacup():
-    return smartspec_dsl.load(shared_path("test-models", "samples", "teacup", "teacup.mdl"))
 
 
 def test_recovers_constants_from_a_time_series(teacup, tmp_path):

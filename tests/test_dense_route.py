@@ -14,30 +14,13 @@ from smartspec_dsl.frontend.parse import parse_model
 from smartspec_dsl.passes import pipeline
 from smartspec_dsl.passes.dense import ineligible
 
+from conftest import population
+
 CONTROL = """
 INITIAL TIME = 0 ~~|
 FINAL TIME = 6 ~~|
 TIME STEP = 0.25 ~~|
 SAVEPER = 0.5 ~~|
-"""
-
-POPULATION = """
-Region: (r1-r{n}) ~~|
-population[Region] = INTEG(births[Region] - deaths[Region] - emigration[Region] + immigration[Region],
-    initial population[Region]) ~~|
-initial population[Region] = 1000 + 10 * Region ~~|
-births[Region] = population[Region] * base birth rate * crowding effect[Region] ~~|
-base birth rate = 0.03 ~~|
-crowding[Region] = population[Region] / (SUM(population[Region!]) / ELMCOUNT(Region)) ~~|
-effect lookup([(0,0)-(4,2)],(0,1.5),(1,1),(2,0.6),(4,0.3)) ~~|
-crowding effect[Region] = effect lookup(perceived crowding[Region]) ~~|
-perceived crowding[Region] = SMOOTH(crowding[Region], 5) ~~|
-deaths[Region] = population[Region] / 70 ~~|
-emigration[Region] = population[Region] * 0.01 * perceived crowding[Region] ~~|
-attractiveness[Region] = 1 / perceived crowding[Region] ~~|
-immigration[Region] = DELAY3(SUM(emigration[Region!]) * attractiveness[Region]
-    / SUM(attractiveness[Region!]), 3) ~~|
-total population = SUM(population[Region!]) ~~|
 """
 
 # two dimensions: a transposed reference, a fixed element, a sum over the row (kept per
@@ -85,7 +68,7 @@ def _assert_same(dense, flat):
                                    rtol=1e-12, atol=1e-12, err_msg=c)
 
 
-@pytest.mark.parametrize("text", [POPULATION.format(n=7) + CONTROL, MATRIX + CONTROL], ids=["population", "matrix"])
+@pytest.mark.parametrize("text", [population(7, CONTROL), MATRIX + CONTROL], ids=["population", "matrix"])
 def test_dense_and_per_element_routes_agree(tmp_path, monkeypatch, text):
     dense_model, dense, flat_model, flat = _both_routes(tmp_path, monkeypatch, text)
     assert dense.tier == flat.tier == "interpreter"
@@ -126,8 +109,8 @@ def test_params_and_continuation_by_element(tmp_path, monkeypatch):
 
 def test_kernel_text_does_not_grow_with_the_range(tmp_path, monkeypatch):
     monkeypatch.setenv("SMARTSPEC_CACHE_DIR", str(tmp_path / "cache"))
-    small, _ = _load(tmp_path, POPULATION.format(n=3) + CONTROL, "small.mdl", "interpreter")
-    large, run = _load(tmp_path, POPULATION.format(n=300) + CONTROL, "large.mdl", "interpreter")
+    small, _ = _load(tmp_path, population(3, CONTROL), "small.mdl", "interpreter")
+    large, run = _load(tmp_path, population(300, CONTROL), "large.mdl", "interpreter")
     # the same statements; only the numbers (loop bounds, slots) have more digits
     assert large.kernel.source.count("\n") == small.kernel.source.count("\n")
     assert len(large.kernel.source) < 1.1 * len(small.kernel.source)

@@ -20,7 +20,6 @@ a compile, so that can take minutes).
 """
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 
@@ -29,10 +28,11 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, note, settings
 from hypothesis import strategies as st
 
-import smartspec_dsl
 from smartspec_dsl import ir
 
 from reference_eval import simulate as reference_simulate
+
+from conftest import check, equations, load_text
 
 RTOL = ATOL = 1e-9
 
@@ -48,14 +48,8 @@ def model_dir(tmp_path_factory):
         yield root
 
 
-def load(folder, text: str):
-    path = folder / f"m_{hashlib.sha256(text.encode()).hexdigest()[:16]}.mdl"
-    path.write_text(text)
-    return smartspec_dsl.load(path)
-
-
 def compile_and_run(folder, text: str):
-    return load(folder, text).run()
+    return load_text(folder, text).run()
 
 
 def assert_matches(got, ref, text: str, what: str = "") -> None:
@@ -318,7 +312,7 @@ if os.environ.get("SMARTSPEC_DIFF_SHRINK"):
 @given(text=models(), data=st.data())
 def test_random_models_match_reference(model_dir, text, data):
     note("model text:\n" + text)
-    model = load(model_dir, text)
+    model = load_text(model_dir, text)
     assert_matches(model.run(), reference_simulate(text), text)
 
     # The same kernel with other parameters: a constant and the run's control values.
@@ -336,10 +330,6 @@ def test_random_models_match_reference(model_dir, text, data):
 
 # ---- explicit models -------------------------------------------------------------------
 
-def _eqs(*lines: str) -> str:
-    return "{UTF-8}\n" + "\n".join(f"{line}\n\t~\t\n\t~\t\n\t|\n" for line in lines)
-
-
 DT = 0.25
 T_END = 6.0
 TIMES_ = np.arange(0.0, T_END + DT / 2, DT)
@@ -350,7 +340,7 @@ N = len(TIMES_)
 STEP_IN = 2.0 + 3.0 * (TIMES_ >= 1.0)                               # 2 + STEP(3, 1)
 RAMP_IN = 1.0 + 0.5 * np.clip(TIMES_ - 1.0, 0.0, 3.0)                # 1 + RAMP(0.5, 1, 4)
 
-STATEFUL_MODEL = _eqs(
+STATEFUL_MODEL = equations(
     "input = 2 + STEP(3, 1)",
     "growth = 1 + RAMP(0.5, 1, 4)",
     "d1 = DELAY1(input, 2)",
@@ -408,10 +398,6 @@ def _chain(inp, delay, order, init_level, material):
             inputs = [inp[k]] + levels[:-1]
             levels = [lv + DT * (i - lv) / dl for lv, i in zip(levels, inputs)]
     return out
-
-
-def check(result, name, expected):
-    np.testing.assert_allclose(result[name], expected, rtol=1e-12, atol=1e-12, err_msg=name)
 
 
 def test_delay1(stateful):
@@ -553,7 +539,7 @@ def test_delay_fixed(stateful):
 
 # ---- scalar builtins: documented edge cases -------------------------------------------
 
-SCALAR_MODEL = _eqs(
+SCALAR_MODEL = equations(
     "step on step = STEP(4, 1)",
     "step off step = STEP(4, 1.1)",
     "pulse on step = PULSE(1, 0.5)",

@@ -15,10 +15,11 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from conftest import run_cli
 
 DATA = Path(__file__).resolve().parent / "data"
 BAD = DATA / "bad"
@@ -34,9 +35,7 @@ def cache_dir(tmp_path_factory) -> Path:
 
 
 def smartspec(args, cache_dir: Path, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    env = dict(os.environ, SMARTSPEC_CACHE_DIR=str(cache_dir))
-    return subprocess.run([sys.executable, "-m", "smartspec_dsl.cli", *map(str, args)],
-                          capture_output=True, text=True, env=env, cwd=cwd, timeout=600)
+    return run_cli(*args, cwd=cwd, env={"SMARTSPEC_CACHE_DIR": str(cache_dir)})
 
 
 def assert_clean_failure(proc: subprocess.CompletedProcess) -> str:

@@ -7,16 +7,10 @@ import pytest
 from smartspec_dsl.errors import SpecError
 from smartspec_dsl.experiments.calibrate import SPEC_DOC, SPEC_KEYS, read_spec
 
+from conftest import cli
+
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).parent / "data"
-
-
-def _cli(argv):
-    from smartspec_dsl.cli import main
-    try:
-        return main(argv)
-    except SystemExit as exit:        # argparse's own exits (--help, --version, bad values)
-        return exit.code
 
 
 def _spec(tmp_path, text):
@@ -70,7 +64,7 @@ def test_sensitivity_reports_the_models_spelling(tmp_path, capsys):
     spec.write_text('sampler = "morris"\nruns = 4\nseed = 1\noutputs = ["teacup temperature"]\n'
                     'times = "final"\n[parameters]\n"characteristic_time" = { dist = "uniform", low = 5, high = 15 }\n')
     out = tmp_path / "idx.csv"
-    assert _cli(["sensitivity", str(DATA / "teacup.mdl"), "--spec", str(spec), "-o", str(out)]) == 0
+    assert cli(["sensitivity", str(DATA / "teacup.mdl"), "--spec", str(spec), "-o", str(out)]) == 0
     assert out.read_text().splitlines()[1].startswith("Teacup Temperature,Characteristic Time,")
     assert "Teacup Temperature at t = 30 (morris)" in capsys.readouterr().out
 
@@ -86,7 +80,7 @@ def test_version():
 
 
 def test_calibrate_help_documents_the_spec(capsys):
-    assert _cli(["calibrate", "-h"]) == 0
+    assert cli(["calibrate", "-h"]) == 0
     text = capsys.readouterr().out
     for keys in SPEC_KEYS.values():
         for key in keys:
@@ -106,7 +100,7 @@ SWEEP = 'sampler = "lhs"\nruns = 700\nseed = 7\noutputs = ["Teacup Temperature"]
 def test_sweep_spec_suggests_the_key(tmp_path, capsys, edit, message):
     spec = tmp_path / "s.toml"
     spec.write_text(edit(SWEEP))
-    assert _cli(["sweep", str(DATA / "teacup.mdl"), "--spec", str(spec), "-o", str(tmp_path / "out")]) == 2
+    assert cli(["sweep", str(DATA / "teacup.mdl"), "--spec", str(spec), "-o", str(tmp_path / "out")]) == 2
     assert message in capsys.readouterr().err
 
 
@@ -116,7 +110,7 @@ def test_sweep_spec_suggests_the_key(tmp_path, capsys, edit, message):
 def test_sweep_options_are_refused_naming_them(tmp_path, capsys, option, value, message):
     spec = tmp_path / "s.toml"
     spec.write_text(SWEEP)
-    code = _cli(["sweep", str(DATA / "teacup.mdl"), "--spec", str(spec), "-o", str(tmp_path / "out"),
+    code = cli(["sweep", str(DATA / "teacup.mdl"), "--spec", str(spec), "-o", str(tmp_path / "out"),
                  option, value])
     assert code == 2
     assert f"argument {option}: {message}" in capsys.readouterr().err
@@ -129,11 +123,11 @@ def test_resume_reports_the_runs_it_ran(tmp_path, capsys):
     spec.write_text(SWEEP)
     out = tmp_path / "out"
     argv = ["sweep", str(DATA / "teacup.mdl"), "--spec", str(spec), "-o", str(out), "--no-progress"]
-    assert _cli(argv) == 0
+    assert cli(argv) == 0
     assert "700 runs x 1 times x 1 outputs" in capsys.readouterr().err
     for i in (2, 5):
         (out / "chunks" / f"chunk-00000{i}.parquet").unlink()
-    assert _cli(argv + ["--resume"]) == 0
+    assert cli(argv + ["--resume"]) == 0
     err = capsys.readouterr().err
     assert ": 200 runs x 1 times x 1 outputs" in err
     assert "500 of the sweep's 700 runs were already in" in err
@@ -142,11 +136,11 @@ def test_resume_reports_the_runs_it_ran(tmp_path, capsys):
 def test_sweep_spec_names_are_echoed_as_the_model_spells_them(tmp_path, capsys):
     spec = tmp_path / "s.toml"
     spec.write_text(SWEEP.replace('"Teacup Temperature"', '"teacup temprature"'))
-    assert _cli(["sweep", str(DATA / "teacup.mdl"), "--spec", str(spec), "-o", str(tmp_path / "o")]) == 2
+    assert cli(["sweep", str(DATA / "teacup.mdl"), "--spec", str(spec), "-o", str(tmp_path / "o")]) == 2
     assert "'teacup temprature' is not a variable of" in (err := capsys.readouterr().err)
     assert "did you mean 'Teacup Temperature'?" in err
     spec.write_text(SWEEP.replace('"Characteristic Time" =', '"heat_loss to room" ='))
-    assert _cli(["sweep", str(DATA / "teacup.mdl"), "--spec", str(spec), "-o", str(tmp_path / "o")]) == 2
+    assert cli(["sweep", str(DATA / "teacup.mdl"), "--spec", str(spec), "-o", str(tmp_path / "o")]) == 2
     assert "'Heat Loss to Room' is a flow, not a constant" in capsys.readouterr().err
 
 
@@ -156,6 +150,6 @@ def test_sweep_says_when_it_runs_fewer_threads_than_asked(tmp_path, capsys):
     spec = tmp_path / "s.toml"
     spec.write_text(SWEEP.replace("runs = 700", "runs = 20").replace("chunk_size = 100", "chunk_size = 10"))
     asked = numba.config.NUMBA_NUM_THREADS + 1
-    assert _cli(["sweep", str(DATA / "teacup.mdl"), "--spec", str(spec), "-o", str(tmp_path / "o"),
+    assert cli(["sweep", str(DATA / "teacup.mdl"), "--spec", str(spec), "-o", str(tmp_path / "o"),
                  "--threads", str(asked), "--no-progress"]) == 0
     assert f"warning: --threads {asked}: Numba runs at most {asked - 1} threads here" in capsys.readouterr().err

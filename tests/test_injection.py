@@ -19,10 +19,7 @@ import ast
 import builtins
 import csv
 import io
-import os
 import re
-import subprocess
-import sys
 import tokenize
 from pathlib import Path
 
@@ -30,6 +27,8 @@ import numpy as np
 import pytest
 
 import smartspec_dsl
+
+from conftest import run_cli
 
 DATA = Path(__file__).resolve().parent / "data" / "injection"
 REPO = Path(__file__).resolve().parents[1]
@@ -160,10 +159,8 @@ def test_model_text_is_never_executed(case, workdir, tmp_path):
 def test_cli_output_with_hostile_names_is_well_formed_csv(workdir, tmp_path):
     """Names reach the output header: one header row (quoted as needed), no lost columns."""
     out = tmp_path / "out.csv"
-    env = dict(os.environ, SMARTSPEC_CACHE_DIR=str(tmp_path / "cache"))
-    proc = subprocess.run([sys.executable, "-m", "smartspec_dsl.cli", "run",
-                           str(DATA / "injection.mdl"), "-o", str(out)],
-                          capture_output=True, text=True, env=env, cwd=workdir, timeout=600)
+    proc = run_cli("run", DATA / "injection.mdl", "-o", out, cwd=workdir,
+                   env={"SMARTSPEC_CACHE_DIR": str(tmp_path / "cache")})
     assert proc.returncode == 0, proc.stderr
     assert list(workdir.iterdir()) == []
     with open(out, newline="", encoding="utf-8") as f:

@@ -1,16 +1,9 @@
 """Integration methods against hand-derived solutions of the teacup model:
 dT/dt = -(T - 70)/10, T(0) = 180, TIME STEP 0.125."""
 import numpy as np
-import pytest
 
 import smartspec_dsl
 
-from conftest import shared_path
-
-
-@pytest.fixture(scope="module")
-def teacup():
-    return smartspec_dsl.load(shared_path("test-models", "samples", "teacup", "teacup.mdl"))
 
 
 def test_euler_recurrence(teacup):

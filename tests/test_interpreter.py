@@ -147,7 +147,7 @@ def test_auto_runs_on_the_interpreter_until_the_background_compile_is_ready(tmp_
     path.write_text(SMALL)
     heard = []
     model = load(path, cache_dir=tmp_path / "cache", log=heard.append)
-    assert len(heard) == 1 and "in the background" in heard[0]
+    assert "in the background" in heard[0] and all("smartspec's interpreter" in h for h in heard[1:]), heard
     first = model.run()
     assert first.tier == "interpreter"
     worker = model._tiers.worker
@@ -156,6 +156,30 @@ def test_auto_runs_on_the_interpreter_until_the_background_compile_is_ready(tmp_
     assert again.tier == "compiled"
     np.testing.assert_array_equal(first.values, again.values)
     assert load(path, cache_dir=tmp_path / "cache").run().tier == "compiled"
+
+
+def test_a_load_says_when_the_first_run_compiles_the_interpreter(tmp_path, monkeypatch):
+    """The interpreter is compiled once per installed version, at its first run (about a
+    minute of CPU): a load whose runs will use it says so through its `log`, as it says a
+    kernel is compiled; once it is in Numba's cache, nothing."""
+    path = tmp_path / "small.mdl"
+    path.write_text(SMALL)
+    monkeypatch.setattr(interpreter_aot, "load", lambda: None)    # not built ahead of time
+    # the interpreter in Numba's cache (compiled here if no test ran it before)
+    load(path, cache_dir=tmp_path / "cache", tier="interpreter").run()
+    assert tier0.compiled("simulate")
+    heard = []
+    load(path, cache_dir=tmp_path / "cache", log=heard.append, tier="interpreter")
+    assert heard == []
+    monkeypatch.setenv("SMARTSPEC_INTERPRETER_CACHE", str(tmp_path / "empty"))   # another version's folder
+    assert not tier0.compiled("simulate")
+    for tier in ("interpreter", "auto"):
+        load(path, cache_dir=tmp_path / "cache", log=heard.append, tier=tier)
+        assert heard == ["the first run compiles smartspec's interpreter to machine code (once per installed "
+                         "version: about a minute of CPU)"], tier
+        heard.clear()
+    load(path, cache_dir=tmp_path / "cache", log=heard.append, tier="compiled")
+    assert not [h for h in heard if "interpreter" in h], heard
 
 
 def test_auto_compiles_a_batch_only_when_it_pays(tmp_path):

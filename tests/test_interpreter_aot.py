@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from smartspec_dsl import load
-from smartspec_dsl.backend import interpreter_aot, tier0
+from smartspec_dsl.backend import aot, interpreter_aot, tier0
 
 from conftest import ROOT, SHARED
 from test_interpreter import cases, need
@@ -134,7 +134,7 @@ def test_a_build_starts_only_when_none_is_there_running_or_failed(tmp_path, monk
     a failing build records why and releases its lock."""
     monkeypatch.setenv("SMARTSPEC_INTERPRETER_CACHE", str(tmp_path))
     started = []
-    monkeypatch.setattr(interpreter_aot.subprocess, "Popen", lambda *a, **k: started.append(a))
+    monkeypatch.setattr(aot.subprocess, "Popen", lambda *a, **k: started.append(a))
     _, path = interpreter_aot._paths()
     path.parent.mkdir(parents=True)
     lock, failed = path.with_suffix(".lock"), path.with_suffix(".failed")

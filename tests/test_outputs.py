@@ -13,6 +13,8 @@ from smartspec_dsl.errors import SpecError
 from smartspec_dsl.experiments import output
 from smartspec_dsl.files import write_text
 
+from conftest import cli
+
 DATA = Path(__file__).parent / "data"
 
 
@@ -149,26 +151,18 @@ def test_replacing_keeps_the_files_mode(tmp_path):
 
 # ---- smartspec plot
 
-def _cli(argv):
-    from smartspec_dsl.cli import main
-    try:
-        return main(argv)
-    except SystemExit as exit:
-        return exit.code
-
-
 @pytest.mark.parametrize("suffix, magic", [(".png", b"\x89PNG\r\n\x1a\n"), (".svg", b"<?xml"), (".pdf", b"%PDF")])
 def test_plot_writes_the_format_of_its_extension(tmp_path, suffix, magic):
     pytest.importorskip("matplotlib")
     out = tmp_path / ("run" + suffix)
-    assert _cli(["plot", str(DATA / "sir_regions.mdl"), "-o", str(out)]) == 0
+    assert cli(["plot", str(DATA / "sir_regions.mdl"), "-o", str(out)]) == 0
     assert out.read_bytes().startswith(magic)
 
 
 @pytest.mark.parametrize("name", ["run.jpg", "run.csv", "run"])
 def test_plot_refuses_other_extensions_before_loading(tmp_path, capsys, name):
     # the model does not exist: the extension is refused before anything is loaded
-    assert _cli(["plot", str(tmp_path / "missing.mdl"), "-o", str(tmp_path / name)]) == 2
+    assert cli(["plot", str(tmp_path / "missing.mdl"), "-o", str(tmp_path / name)]) == 2
     assert "the extension picks the format: .png, .svg or .pdf" in capsys.readouterr().err
     assert not (tmp_path / name).exists()
 
@@ -184,12 +178,12 @@ def test_plot_default_is_stocks_by_units_with_labels(tmp_path, monkeypatch):
         seen["title"] = fig._suptitle.get_text()
         plot.pyplot().close(fig)
     monkeypatch.setattr(plot, "save_figure", capture)
-    assert _cli(["plot", str(DATA / "sir_regions.mdl"), "-o", str(tmp_path / "run.png")]) == 0
+    assert cli(["plot", str(DATA / "sir_regions.mdl"), "-o", str(tmp_path / "run.png")]) == 0
     # the two subscripted stocks, both in Person: one panel, every element
     assert seen["panels"] == [("Person", ["Infected[East]", "Infected[West]",
                                           "Susceptible[East]", "Susceptible[West]"])]
     assert seen["xlabel"] == "Time (Day)" and seen["title"] == "sir_regions"
-    assert _cli(["plot", str(DATA / "sir_regions.mdl"), "-o", str(tmp_path / "run.png"),
+    assert cli(["plot", str(DATA / "sir_regions.mdl"), "-o", str(tmp_path / "run.png"),
                  "--var", "infection", "--var", "Total Infected", "--var", "Contact Rate[West]"]) == 0
     assert seen["panels"] == [("Person/Day", ["Infection[East]", "Infection[West]"]),
                               ("Person", ["Total Infected"]), ("1/Day", ["Contact Rate[West]"])]
@@ -197,7 +191,7 @@ def test_plot_default_is_stocks_by_units_with_labels(tmp_path, monkeypatch):
 
 def test_plot_unknown_variable_suggests(tmp_path, capsys):
     pytest.importorskip("matplotlib")
-    assert _cli(["plot", str(DATA / "sir_regions.mdl"), "-o", str(tmp_path / "run.png"), "--var", "Infectd"]) == 2
+    assert cli(["plot", str(DATA / "sir_regions.mdl"), "-o", str(tmp_path / "run.png"), "--var", "Infectd"]) == 2
     err = capsys.readouterr().err
     assert "'Infectd' is not a variable of" in err and "did you mean 'Infected'?" in err
 
@@ -208,22 +202,22 @@ def test_run_writes_the_format_of_its_extension(tmp_path):
     pq = pytest.importorskip("pyarrow.parquet")
     xr = pytest.importorskip("xarray")
     model = DATA / "sir_regions.mdl"
-    assert _cli(["run", str(model), "-o", str(tmp_path / "r.parquet"), "--set", "duration=4"]) == 0
+    assert cli(["run", str(model), "-o", str(tmp_path / "r.parquet"), "--set", "duration=4"]) == 0
     table = pq.read_table(tmp_path / "r.parquet")
     # the constant set, as the model spells it
     assert table.column_names[:4] == ["run", "seed", "param:Duration", "time"]
     assert table.column("Duration").to_pylist()[0] == 4.0
-    assert _cli(["run", str(model), "-o", str(tmp_path / "r.nc")]) == 0
+    assert cli(["run", str(model), "-o", str(tmp_path / "r.nc")]) == 0
     with xr.open_dataset(tmp_path / "r.nc") as ds:
         assert ds["Susceptible"].dims == ("time", "Region")
-    assert _cli(["run", str(model), "-o", str(tmp_path / "r.tab")]) == 0
+    assert cli(["run", str(model), "-o", str(tmp_path / "r.tab")]) == 0
     assert (tmp_path / "r.tab").read_text().split("\n")[0].split("\t")[:2] == ["Time", "Contact Rate[East]"]
 
 
 @pytest.mark.parametrize("name", ["r.xlsx", "r.txt", "r.json", "r"])
 def test_run_refuses_other_extensions_before_the_run(tmp_path, capsys, name):
     # the model does not exist: the extension is refused before anything is loaded
-    assert _cli(["run", str(tmp_path / "missing.mdl"), "-o", str(tmp_path / name)]) == 2
+    assert cli(["run", str(tmp_path / "missing.mdl"), "-o", str(tmp_path / name)]) == 2
     err = capsys.readouterr().err
     assert "the extension picks the format: .csv, .tab (or .tsv), .parquet, .nc (netCDF), or -" in err
     assert list(tmp_path.iterdir()) == []
@@ -231,7 +225,7 @@ def test_run_refuses_other_extensions_before_the_run(tmp_path, capsys, name):
 
 def test_run_dash_is_stdout(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert _cli(["run", str(DATA / "teacup.mdl"), "-o", "-"]) == 0
+    assert cli(["run", str(DATA / "teacup.mdl"), "-o", "-"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("Time,") and "Teacup Temperature" in out[0].split(",")
     assert len(out) == 242 and out[1].startswith("0.0,")
@@ -246,15 +240,15 @@ def test_sweep_plots_label_units(tmp_path, monkeypatch):
     spec.write_text('sampler = "lhs"\nruns = 20\nseed = 1\noutputs = ["teacup temperature"]\nchunk_size = 10\n'
                     '[parameters]\n"characteristic time" = { dist = "uniform", low = 5, high = 15 }\n')
     out = tmp_path / "sweep"
-    assert _cli(["sweep", str(DATA / "teacup.mdl"), "--spec", str(spec), "-o", str(out), "--no-progress"]) == 0
+    assert cli(["sweep", str(DATA / "teacup.mdl"), "--spec", str(spec), "-o", str(out), "--no-progress"]) == 0
     seen = {}
 
     def capture(fig, path):
         seen[Path(path).stem] = [(ax.get_xlabel(), ax.get_ylabel()) for ax in fig.axes if ax.axison]
         plot.pyplot().close(fig)
     monkeypatch.setattr(plot, "save_figure", capture)
-    assert _cli(["plot", str(out), "-o", str(tmp_path / "fan.svg")]) == 0
-    assert _cli(["plot", str(out), "-o", str(tmp_path / "sc.pdf"), "--kind", "scatter"]) == 0
+    assert cli(["plot", str(out), "-o", str(tmp_path / "fan.svg")]) == 0
+    assert cli(["plot", str(out), "-o", str(tmp_path / "sc.pdf"), "--kind", "scatter"]) == 0
     assert seen["fan"] == [("Time (Minute)", "Teacup Temperature (Degrees Fahrenheit)")]
     assert seen["sc"] == [("Characteristic Time (Minutes)", "Teacup Temperature (Degrees Fahrenheit) @ 30")]
 
@@ -284,7 +278,7 @@ def test_plot_prints_the_runs_warnings(tmp_path, capsys):
     text = (DATA / "teacup.mdl").read_text().replace(
         "Characteristic Time=\n\t10", "Characteristic Time=\n\t0")
     (tmp_path / "m.mdl").write_text(text)
-    assert _cli(["plot", str(tmp_path / "m.mdl"), "-o", str(tmp_path / "p.png")]) == 0
+    assert cli(["plot", str(tmp_path / "m.mdl"), "-o", str(tmp_path / "p.png")]) == 0
     err = capsys.readouterr().err
     assert "warning: " in err and "Heat Loss to Room" in err and "wrote" in err
 

@@ -13,8 +13,6 @@ already built compiles no machine code: the examples stay cheap.
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -24,7 +22,7 @@ import smartspec_dsl
 from smartspec_dsl import ir
 from smartspec_dsl.experiments.sweep import sweep
 
-from conftest import ROOT, shared_path
+from conftest import ROOT, run_cli, shared_path
 
 GENERATED = """{UTF-8}
 demand = 10 + STEP(10, 1) + 5 * SIN(Time) ~~|
@@ -216,11 +214,8 @@ def test_command_line_overrides_equal_edit(models, tmp_path):
     cin = tmp_path / "change.cin"
     cin.write_text("delay time = 3.5\n", encoding="utf-8")
     out = tmp_path / "out.csv"
-    proc = subprocess.run([sys.executable, "-m", "smartspec_dsl.cli", "run", str(path), "-o", str(out),
-                           "--set", "base order=3", "--set", "fixed time=3", "--changes", str(cin),
-                           "--time-step", "0.25", "--saveper", "1", "--initial-time", "1", "--final-time", "6"],
-                          capture_output=True, text=True, cwd=ROOT,
-                          env={**__import__("os").environ, "PYTHONPATH": str(ROOT)})
+    proc = run_cli("run", path, "-o", out, "--set", "base order=3", "--set", "fixed time=3", "--changes", cin,
+                   "--time-step", "0.25", "--saveper", "1", "--initial-time", "1", "--final-time", "6", cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
     want = models(edit(GENERATED, {"base order": 3, "fixed time": 3, "delay time": 3.5, "time step": 0.25,
                                    "saveper": 1, "initial time": 1, "final time": 6})).run()
@@ -311,9 +306,7 @@ def test_smooth_n_order_set_at_run_time(models, tmp_path):
     assert [list(r) for r in batch] == [ORDER_4, ORDER_2, ORDER_4]
     path = tmp_path / "issue.mdl"
     path.write_text(ISSUE, encoding="utf-8")
-    proc = subprocess.run([sys.executable, "-m", "smartspec_dsl.cli", "run", str(path),
-                           "--set", "smoothing order=4"], capture_output=True, text=True, cwd=ROOT,
-                          env={**__import__("os").environ, "PYTHONPATH": str(ROOT)})
+    proc = run_cli("run", path, "--set", "smoothing order=4", cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
     rows = [line.split(",") for line in proc.stdout.strip().splitlines()[1:]]
     assert [float(r[4]) for r in rows] == ORDER_4

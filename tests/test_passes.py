@@ -53,7 +53,7 @@ def equations(model: ir.Model, hidden_only: bool = False) -> dict[str, str]:
 
 def test_the_pipeline_lists_every_pass_in_order():
     assert [p.name for p in pipeline.PASSES] == [
-        "external data", "flattening", "data variables", "equation edits", "macro expansion",
+        "external data", "flattening", "data variables", "equation edits", "macro expansion", "data equations",
         "stateful lowering", "initial values"]
     assert type(parsed("x = 1 ~~|")) is ir.Model and parsed("x = 1 ~~|").stage is ir.Stage.PARSED
     lowered = pipeline.lower(parsed("x = 1 ~~|"))
@@ -70,7 +70,7 @@ def test_each_pass_takes_the_type_of_the_stage_before_it(monkeypatch):
     monkeypatch.setattr(pipeline, "PASSES", tuple(recording(p) for p in pipeline.PASSES))
     pipeline.lower(parsed("x = 1 ~~|\ny = SMOOTH(x, 2) ~~|\n"))
     assert received == [ir.Model, ir.ExternalReadModel, ir.FlatModel, ir.FlatModel, ir.FlatModel,
-                        ir.MacroFreeModel, ir.LoweredModel]
+                        ir.MacroFreeModel, ir.MacroFreeModel, ir.LoweredModel]
 
 
 def test_a_pass_that_breaks_its_contract_is_named(monkeypatch):

@@ -279,8 +279,10 @@ y = STEPSCALE(3) ~~|
      "error: m.mdl:1:1: the model does not define INITIAL TIME"),
     ("INITIAL TIME = 0 ~~|\nFINAL TIME = 1e400 ~~|\nTIME STEP = 1 ~~|\nSAVEPER = 1 ~~|\n",
      "error: m.mdl:3:1: FINAL TIME is inf", "error: m.mdl:3:1: FINAL TIME is inf"),
+    # SQRT is computed before the run as the kernel computes it: NaN, no number
     ("INITIAL TIME = 0 ~~|\nFINAL TIME = 10 ~~|\nTIME STEP = SQRT(-1) ~~|\nSAVEPER = 1 ~~|\n",
-     "error: m.mdl:4:1: 'TIME STEP' must be computable", "error: m.mdl:4:1: 'TIME STEP' must be computable"),
+     "error: m.mdl:4:1: TIME STEP cannot be computed before the run (its equation gives no number",
+     "error: m.mdl:4:1: TIME STEP cannot be computed before the run (its equation gives no number"),
     ("INITIAL TIME = -1e308 ~~|\nFINAL TIME = 1e308 ~~|\nTIME STEP = 1 ~~|\nSAVEPER = 1 ~~|\n",
      "error: m.mdl:3:1: FINAL TIME (1e+308) and INITIAL TIME (-1e+308) must be finite",
      "error: FINAL TIME (1e+308) and INITIAL TIME (-1e+308) must be finite (FINAL TIME is defined at m.mdl:3:1)"),
@@ -690,3 +692,54 @@ def test_messages_show_elements_as_the_modeller_wrote_them():
     with pytest.raises(ModelError, match=r"needs 4 elements from 'P Width' on"):
         flatten(parse_model(ranges + "q[Br] = 1 ~~|\npp[Br, Pt] = 1 ~~|\n"
                             "a[Br] = ALLOCATE AVAILABLE(q[Br], pp[Br, P Width], 5) ~~|\n" + control, "t.mdl"))
+
+
+def test_structure_from_constants_through_vensims_functions(tmp_path):
+    """A published model (Metals EMA, shipped with the EMA workbench) writes its DELAY N
+    orders as INTEGER(order ...) of constants: the order, and a control variable, may use any
+    function of numbers alone, computed as the kernel computes it (by hand: INTEGER(3.4) = 3,
+    MODULO(-7, 3) = -1, QUANTUM(-1.9, 1) = -1, LOG(8, 2) = 3, ZIDZ(1, 0) = 0, XIDZ(1, 1e-7, 5) = 5,
+    as |1e-7| is below XIDZ's 1e-6; POWER(2, 10) = 1024; SQRT(-1) is NaN, as in the kernel)."""
+    from smartspec_dsl.passes.pipeline import lower
+    text = """
+order = 3.4 ~~|
+o = INTEGER(order) ~~|
+m = MODULO(-7, 3) ~~|
+q = QUANTUM(-1.9, 1) ~~|
+l = LOG(8, 2) ~~|
+z = ZIDZ(1, 0) ~~|
+x = XIDZ(1, 1e-7, 5) ~~|
+p = POWER(2, 10) ~~|
+s = SQRT(-1) ~~|
+both = 1 :AND: 0 ~~|
+either = 1 :OR: 0 ~~|
+neither = :NOT: 0 ~~|
+lost = DELAY N(Time, 5, 0, INTEGER(order)) ~~|
+INITIAL TIME = 0 ~~|
+FINAL TIME = INTEGER(20.9) ~~|
+TIME STEP = 1 ~~|
+SAVEPER = 1 ~~|
+"""
+    model = parse_model(text, "t.mdl")
+    got = {n: constant_value(model, n, {}) for n in
+           ("o", "m", "q", "l", "z", "x", "p", "both", "either", "neither", "final time")}
+    assert got == {"o": 3, "m": -1, "q": -1, "l": 3, "z": 0, "x": 5, "p": 1024,
+                   "both": 0, "either": 1, "neither": 1, "final time": 20}
+    assert constant_value(model, "s", {}) != constant_value(model, "s", {})       # NaN
+    lowered = lower(model)
+    assert [d.result for d in lowered.decisions if d.rule == "DELAY N order"] == [(3,)]
+
+
+def test_elements_named_by_numbers():
+    """PySD's numeric_subscripts case, saved by Vensim, names its elements 1, 20, 300; they
+    are read as names, in ranges, subranges and references (values by hand)."""
+    m = flat("""
+Year: 2010, 2020, 2030 ~~|
+Sub: 2020, 2030 ~~|
+pop[Year] = 1, 2, 3 ~~|
+x[2010] = 7 ~~|
+x[Sub] = pop[Sub] * 10 ~~|
+y = x[2030] + SUM(x[Year!]) ~~|
+""")
+    assert values(m, "x", "2010 2020 2030") == [7, 20, 30]
+    assert constant_value(m, "y", {}) == 30 + 57

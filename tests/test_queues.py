@@ -6,23 +6,19 @@ bit). Where the help leaves a behaviour open the test says what smartspec chose.
 The functions share one model (one compile per tier)."""
 from __future__ import annotations
 
-import hashlib
 import textwrap
 
 import numpy as np
 import pytest
 
-import smartspec_dsl
 from smartspec_dsl.errors import ModelError
 from smartspec_dsl.frontend.parse import parse_model
 from smartspec_dsl.passes.units import check_units
 
-
-def _eqs(*lines: str) -> str:
-    return "{UTF-8}\n" + "\n".join(f"{line}\n\t~\t\n\t~\t\n\t|\n" for line in lines)
+from conftest import check, equations, load_text
 
 
-MODEL = _eqs(
+MODEL = equations(
     # DELAY BATCH(input, bsize, btime, inibatch, initime, inibacklog)
     "batch in = 10",
     "db plain = DELAY BATCH(batch in, 30, 3, 0, 0, 0)",
@@ -87,15 +83,9 @@ MODEL = _eqs(
 T = np.arange(0.0, 13.0)
 
 
-def _load(folder, text):
-    path = folder / f"m_{hashlib.sha256(text.encode()).hexdigest()[:16]}.mdl"
-    path.write_text(text)
-    return smartspec_dsl.load(path)
-
-
 @pytest.fixture(scope="module")
 def model(tmp_path_factory):
-    return _load(tmp_path_factory.mktemp("queues"), MODEL)
+    return load_text(tmp_path_factory.mktemp("queues"), MODEL)
 
 
 def both_tiers(model, **kw):
@@ -110,10 +100,6 @@ def both_tiers(model, **kw):
 @pytest.fixture(scope="module")
 def run(model):
     return both_tiers(model)
-
-
-def check(result, name, expected):
-    np.testing.assert_allclose(result[name], expected, rtol=1e-12, atol=1e-12, err_msg=name)
 
 
 def pulses(at: dict[int, float]) -> np.ndarray:
@@ -311,7 +297,7 @@ def test_delay_profile_initial_growth(run):
 
 
 def _model(*lines):
-    return _eqs(*lines, "INITIAL TIME = 0", "FINAL TIME = 4", "TIME STEP = 1", "SAVEPER = TIME STEP")
+    return equations(*lines, "INITIAL TIME = 0", "FINAL TIME = 4", "TIME STEP = 1", "SAVEPER = TIME STEP")
 
 
 @pytest.mark.parametrize("line,message", [
@@ -326,7 +312,7 @@ def _model(*lines):
 def test_misused_queue_and_conveyor_are_located_errors(tmp_path, line, message):
     text = _model(line, "y = 3")
     with pytest.raises(ModelError, match=r":\d+:\d+: " + message):
-        _load(tmp_path, text)
+        load_text(tmp_path, text)
 
 
 def test_units_of_queues_and_conveyors():

@@ -20,6 +20,8 @@ from smartspec_dsl.frontend import nesting
 from smartspec_dsl.errors import ModelError, ParameterError
 from smartspec_dsl.runtime import compile_model
 
+from conftest import run_cli
+
 ROOT = Path(__file__).resolve().parents[1]
 TEACUP = ROOT / "tests" / "data" / "teacup.mdl"
 CONTROLS = ("INITIAL TIME = 0 ~ Month ~|\nFINAL TIME = 4 ~ Month ~|\n"
@@ -218,7 +220,7 @@ def test_the_model_file_itself_is_read_through_the_check(tmp_path):
         with pytest.raises(ModelError) as err:
             read_model_text(path)
         assert str(err.value) == f"{path}: cannot read model: {words}" + (" or directory" if "No" in words else "")
-    proc = _cli("check", "/dev/zero", timeout=60)
+    proc = run_cli("check", "/dev/zero", timeout=60)
     assert proc.returncode == 2 and proc.stderr == "error: /dev/zero: cannot read model: it is not a regular file\n"
 
 
@@ -236,7 +238,7 @@ def test_recursive_macros_are_an_error_naming_the_macro(tmp_path, macros, named,
     if call == "Grow":      # `smartspec check` hung on it
         path = tmp_path / "m.mdl"
         path.write_text(text)
-        proc = _cli("check", str(path), timeout=60)
+        proc = run_cli("check", str(path), timeout=60)
         assert proc.returncode == 2 and proc.stderr.startswith(f"error: {path}:1:1: macro 'Grow' calls itself")
 
 
@@ -287,12 +289,6 @@ def test_runs_too_big_are_refused_with_what_they_need(teacup, monkeypatch):
 
 # ---- 8 and 9. the command line ------------------------------------------------------------------
 
-def _cli(*args, timeout=300, **kw):
-    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    return subprocess.run([sys.executable, "-m", "smartspec_dsl.cli", *args], capture_output=True,
-                          text=True, timeout=timeout, env={**env, **kw.pop("env", {})}, **kw)
-
-
 def _one_line_error(proc, starts: str):
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr and proc.stderr.count("\n") == 1, proc.stderr
@@ -310,12 +306,12 @@ def test_cli_output_errors_name_the_users_path_and_come_before_any_work(tmp_path
                                 (["calibrate", str(TEACUP), "--spec", str(spec)], tmp_path, "it is a directory"),
                                 (["plot", str(TEACUP)], nodir / "x.png", "the folder"),
                                 (["plot", str(TEACUP)], tmp_path, "it is a directory")):
-        proc = _cli(*command, "-o", str(out), env=env)
+        proc = run_cli(*command, "-o", str(out), env=env)
         _one_line_error(proc, f"{out}: cannot write output: {words}")
     assert not cache.exists()      # refused before compiling anything
     existing = tmp_path / "existing"
     existing.write_text("keep me")
-    proc = _cli("sweep", str(TEACUP), "--spec", str(spec), "-o", str(existing), env=env)
+    proc = run_cli("sweep", str(TEACUP), "--spec", str(spec), "-o", str(existing), env=env)
     _one_line_error(proc, f"{existing}: cannot write the sweep there: it is a file")
     assert existing.read_text() == "keep me" and not cache.exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]   # no temporary files left
@@ -370,13 +366,13 @@ def uninterrupted(tmp_path_factory):
     pytest.importorskip("pyarrow")
     d = tmp_path_factory.mktemp("sweep")
     (d / "spec.toml").write_text(SWEEP_SPEC)
-    proc = _cli("sweep", str(TEACUP), "--spec", str(d / "spec.toml"), "-o", str(d / "out"), "--no-progress")
+    proc = run_cli("sweep", str(TEACUP), "--spec", str(d / "spec.toml"), "-o", str(d / "out"), "--no-progress")
     assert proc.returncode == 0, proc.stderr
     return d
 
 
 def _resume(d: Path, out: Path):
-    return _cli("sweep", str(TEACUP), "--spec", str(d / "spec.toml"), "-o", str(out), "--resume",
+    return run_cli("sweep", str(TEACUP), "--spec", str(d / "spec.toml"), "-o", str(out), "--resume",
                 "--no-progress")
 
 

@@ -13,7 +13,6 @@ that makes z zero within tol. The expected values are computed here by hand.
 Each distinct model costs one Numba compile: the cases share two models."""
 from __future__ import annotations
 
-import hashlib
 import math
 
 import numpy as np
@@ -23,18 +22,13 @@ import smartspec_dsl
 from smartspec_dsl import ir
 from smartspec_dsl.errors import AlgebraicLoop, ModelError
 
+from conftest import equations, model_file
+
 T = np.arange(0.0, 5.0)
 
 
 def _eqs(*lines: str, final: int = 4) -> str:
-    controls = ("INITIAL TIME = 0", f"FINAL TIME = {final}", "TIME STEP = 1", "SAVEPER = 1")
-    return "{UTF-8}\n" + "\n".join(f"{line}\n\t~\t\n\t~\t\n\t|\n" for line in lines + controls)
-
-
-def _path(folder, text: str):
-    path = folder / f"m_{hashlib.sha256(text.encode()).hexdigest()[:16]}.mdl"
-    path.write_text(text)
-    return path
+    return equations(*lines, "INITIAL TIME = 0", f"FINAL TIME = {final}", "TIME STEP = 1", "SAVEPER = 1")
 
 
 SOLVED = _eqs(
@@ -50,6 +44,11 @@ SOLVED = _eqs(
     # two unknowns on one loop: p = 10 - q, q = p/4 + 1  ->  p = 7.2, q = 2.8
     "p = SIMULTANEOUS(10 - q, 0)",
     "q = SIMULTANEOUS(p / 4 + 1, 0)",
+    # a lookup on the loop: on [0, 1] tbl(yt) = yt / 2, so xt = 0.35 + 0.05 (10 xt - 3): xt = 0.4,
+    # yt = 1, within tbl's x range, which the first point tried (xt = 0: yt = -3) is not
+    "tbl((0, 0), (1, 0.5), (2, 2))",
+    "xt = SIMULTANEOUS(0.35 + 0.1 * tbl(yt), 0)",
+    "yt = 10 * xt - 3",
     # a stock integrating a solved value, and one whose initial value is a solved (constant) loop
     "Total = INTEG(x, 0)",
     "Start = INTEG(1, s0)",
@@ -104,7 +103,7 @@ SOLVED = _eqs(
 
 @pytest.fixture(scope="module")
 def solved(tmp_path_factory):
-    path = _path(tmp_path_factory.mktemp("solve"), SOLVED)
+    path = model_file(tmp_path_factory.mktemp("solve"), SOLVED)
     model = smartspec_dsl.load(path, tier="compiled")
     fast = model.run(tier="interpreter")
     assert fast.tier == "interpreter", model.interpreter_unsupported
@@ -135,6 +134,8 @@ CASES = {
     "y": (1.25 - np.sqrt(1.25 ** 2 - 4 / 100 * (3 + T))) * 50,
     "p": np.full(5, 7.2),
     "q": np.full(5, 2.8),
+    "xt": np.full(5, 0.4),
+    "yt": np.ones(5),
     "Total": 20 / 3 * T,
     "Start": 10 + T,
     "s0": np.full(5, 10.0),
@@ -223,12 +224,14 @@ def test_irr_inside_an_expression(solved):
 
 
 def test_the_loop_holds_at_the_solution(solved):
-    """Every member of a solved loop is consistent with the unknowns' final values."""
-    ref = solved[1]
+    """Every member of a solved loop is consistent with the unknowns' final values; the
+    points the solver tries on its way raise no warning (tbl's input is below its x range
+    at the first one only)."""
+    fast, ref = solved[:2]
     np.testing.assert_allclose(ref["a"], 3 - ref["y"] / 4 + T, rtol=1e-15)
     np.testing.assert_allclose(ref["b"], ref["y"] ** 2 / 100, rtol=1e-15)
     np.testing.assert_allclose(ref["zq"], 0.0, atol=1e-12)
-    assert not ref.warnings
+    assert not ref.warnings and not fast.warnings, (ref.warnings, fast.warnings)
 
 
 UNSOLVABLE = _eqs(
@@ -242,11 +245,15 @@ UNSOLVABLE = _eqs(
     "r : r1, r2",
     "spread[r] = twice + Time",
     "other = LN(Time - 3)",
+    # a loop solved with a lookup's input out of its x range: x = 0.5 min(x, 2) + 2 = 3 (the
+    # points tried on the way are within it)
+    "edge((0, 0), (2, 2))",
+    "far = SIMULTANEOUS(0.5 * edge(far) + 2, 0)",
 )
 
 
 def test_an_unsolved_loop_is_nan_with_a_located_warning(tmp_path):
-    path = _path(tmp_path, UNSOLVABLE)
+    path = model_file(tmp_path, UNSOLVABLE)
     model = smartspec_dsl.load(path, tier="compiled")
     for tier in ("interpreter", "compiled"):
         r = model.run(tier=tier)
@@ -268,6 +275,10 @@ def test_an_unsolved_loop_is_nan_with_a_located_warning(tmp_path):
                 f"'{name}' is NaN at time {t}: it reads the loop ('x'), which SIMULTANEOUS in the "
                 "equation of 'x' did not solve at time 0"), nan[name].message
         assert "a floating-point error" in nan["other"].message, nan["other"].message
+        np.testing.assert_allclose(r["far"], 3.0, rtol=1e-9)
+        [edge] = [w for w in r.warnings if w.kind == "lookup"]
+        assert edge.message.endswith("the input of lookup 'edge' in the equation of 'far' goes above its x range "
+                                     "[0, 2] at time 0"), edge.message
 
 
 @pytest.mark.parametrize("lines,error,words", [
@@ -294,7 +305,7 @@ def test_an_unsolved_loop_is_nan_with_a_located_warning(tmp_path):
     (("x = SIMULTANEOUS(1)",), ModelError, ["SIMULTANEOUS takes 2 arguments, got 1"]),
 ])
 def test_mistakes_are_located_errors(tmp_path, lines, error, words):
-    path = _path(tmp_path, _eqs(*lines))
+    path = model_file(tmp_path, _eqs(*lines))
     with pytest.raises(error) as info:
         smartspec_dsl.load(path, tier="interpreter").run()
     message = str(info.value)

@@ -4,17 +4,10 @@ import warnings
 import numpy as np
 import pytest
 
-from conftest import shared_path
 from smartspec_dsl.errors import ParameterError, SpecError
 from smartspec_dsl.experiments import samplers as S
 from smartspec_dsl.experiments.stats import HistogramSketch, StreamingStats, parse_stats
 from smartspec_dsl.experiments.sweep import run_seeds, sweep
-
-
-@pytest.fixture(scope="module")
-def teacup():
-    import smartspec_dsl
-    return smartspec_dsl.load(shared_path("test-models", "samples", "teacup", "teacup.mdl"))
 
 
 def closed_form(room, char, steps=240, dt=0.125):

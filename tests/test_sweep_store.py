@@ -5,21 +5,9 @@ import textwrap
 import numpy as np
 import pytest
 
-from conftest import shared_path
 from smartspec_dsl.errors import SpecError
 
 pytest.importorskip("pyarrow")
-
-
-@pytest.fixture(scope="module")
-def teacup_path():
-    return shared_path("test-models", "samples", "teacup", "teacup.mdl")
-
-
-@pytest.fixture(scope="module")
-def teacup(teacup_path):
-    import smartspec_dsl
-    return smartspec_dsl.load(teacup_path)
 
 
 SPEC = """

@@ -1,11 +1,9 @@
 """Units check (smartspec_dsl.passes.units): unit strings, the rules on small models worked
 out by hand, and published models (World3 is consistent; the Workforce sample has
 four inconsistencies, each confirmed by reading its equations)."""
-import subprocess
-import sys
 from fractions import Fraction
 
-from conftest import shared_path
+from conftest import run_cli, shared_path
 from smartspec_dsl.frontend.parse import parse_file, parse_model
 from smartspec_dsl.passes.units import check_units, format_units, parse_units
 
@@ -82,8 +80,7 @@ def test_cli_exit_status(tmp_path):
     ok, bad = tmp_path / "ok.mdl", tmp_path / "bad.mdl"
     ok.write_text("x = INTEG(r, 0) ~ widget ~|\nr = 1 ~ widget/Month ~|\n" + CONTROL)
     bad.write_text("x = INTEG(r, 0) ~ widget ~|\nr = 1 ~ widget ~|\n" + CONTROL)
-    run = lambda p: subprocess.run([sys.executable, "-m", "smartspec_dsl.cli", "check", str(p), "--units"],
-                                   capture_output=True, text=True)
+    run = lambda p: run_cli("check", p, "--units")
     good = run(ok)
     assert good.returncode == 0 and "units: consistent" in good.stdout
     wrong = run(bad)

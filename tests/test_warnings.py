@@ -5,9 +5,6 @@ Expected times are derived by hand from each equation."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -16,7 +13,7 @@ import smartspec_dsl
 from smartspec_dsl import ModelError
 from smartspec_dsl.experiments.sweep import sweep
 
-from conftest import ROOT
+from conftest import ROOT, run_cli
 
 # TIME STEP 0.5, saved every 1:
 #   x = 1 / (Time - 3): +inf at 3 (division by zero; error_model numpy, as Vensim's IEEE floats)
@@ -79,25 +76,19 @@ def test_strict_raises(bad_model):
     assert not [w for w in ok.warnings if w.kind in ("nan", "inf")]
 
 
-def _cli(*args, cwd):
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", "smartspec_dsl.cli", *map(str, args)],
-                          capture_output=True, text=True, cwd=cwd, env=env)
-
-
 def test_cli_strict_exit_3_and_no_output(tmp_path):
     model = tmp_path / "bad.mdl"
     model.write_text(BAD, encoding="utf-8")
     out = tmp_path / "out.csv"
-    proc = _cli("run", model, "-o", out, "--strict", cwd=tmp_path)
+    proc = run_cli("run", model, "-o", out, "--strict", cwd=tmp_path)
     assert proc.returncode == 3, proc.stderr
     assert "Traceback" not in proc.stderr and "'x' is +inf at time 3" in proc.stderr
     assert not out.exists()
-    proc = _cli("run", model, "-o", out, cwd=tmp_path)
+    proc = run_cli("run", model, "-o", out, cwd=tmp_path)
     assert proc.returncode == 0 and out.exists()
     lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("warning: ")]
     assert len(lines) == 6 and "goes above its x range [0, 4] at time 5.5" in proc.stderr
-    assert not [ln for ln in _cli("run", model, "-o", out, "--quiet", cwd=tmp_path).stderr.splitlines()
+    assert not [ln for ln in run_cli("run", model, "-o", out, "--quiet", cwd=tmp_path).stderr.splitlines()
                 if ln.startswith("warning: ")]
 
 
@@ -126,6 +117,20 @@ def test_unsorted_lookup_with_repeated_x_is_a_located_error(tmp_path):
         smartspec_dsl.load(good).run(changes=str(cin))
 
 
+def test_a_point_written_twice_is_read_once_with_a_located_warning(tmp_path):
+    """A published model (the salinization model shipped with the EMA workbench) writes
+    (1986,46),(1986,46) in a lookup, and Vensim runs it: the same point twice is the same
+    table, read once; two points at one x with different y values stay an error (above).
+    Values by hand: (1985,45.4), (1986,46), (1987,48)."""
+    path = tmp_path / "twice.mdl"
+    path.write_text("t((1985,45.4),(1986,46),(1986,46),(1987,48)) ~~|\nx = t(1985 + Time / 2) ~~|\n"
+                    "INITIAL TIME = 0 ~~| FINAL TIME = 4 ~~| TIME STEP = 1 ~~| SAVEPER = 1 ~~|\n")
+    run = smartspec_dsl.load(path, tier="interpreter").run(tier="interpreter")
+    np.testing.assert_allclose(run["x"], [45.4, 45.7, 46, 47, 48], rtol=1e-12)
+    assert [w.message for w in run.warnings if w.kind == "model"] == [
+        f"{path}:1:3: a lookup gives the point (1986, 46) more than once: it is read once"]
+
+
 def test_unsorted_lookup_is_read_in_x_order_with_a_located_warning(tmp_path):
     """Vensim reads a lookup's points in x order: its own output for the SDXorg case
     subscripted_lookups, whose table (2,-3),(1,-7),(0,-1) gives -1 at x = 0 and -4 at
@@ -141,11 +146,11 @@ def test_unsorted_lookup_is_read_in_x_order_with_a_located_warning(tmp_path):
     assert len(notes) == 1 and notes[0].time == 0
     assert notes[0].message.startswith(f"{path}:1:")
     assert "not in increasing order (x = 2 is followed by x = 0)" in notes[0].message
-    proc = _cli("check", path, cwd=tmp_path)
+    proc = run_cli("check", path, cwd=tmp_path)
     assert proc.returncode == 0 and "x = 2 is followed by x = 0" in proc.stderr
-    proc = _cli("run", path, cwd=tmp_path)
+    proc = run_cli("run", path, cwd=tmp_path)
     assert proc.returncode == 0 and "warning: " in proc.stderr and "increasing order" in proc.stderr
-    assert "increasing order" not in _cli("run", path, "--quiet", cwd=tmp_path).stderr
+    assert "increasing order" not in run_cli("run", path, "--quiet", cwd=tmp_path).stderr
 
 
 def test_unsorted_xmile_graphical_function_is_read_in_x_order_with_a_warning(tmp_path):
@@ -212,7 +217,7 @@ def test_sweep_cli_reports_bad_runs_in_summary_and_manifest(tmp_path):
     path.write_text(DIV, encoding="utf-8")
     spec = tmp_path / "spec.toml"
     spec.write_text('sampler = "grid"\nstats = ["mean"]\n[parameters]\nd = [1.0, 0.0, 2.0]\n')
-    proc = _cli("sweep", path, "--spec", spec, "-o", tmp_path / "out", "--no-progress", cwd=tmp_path)
+    proc = run_cli("sweep", path, "--spec", spec, "-o", tmp_path / "out", "--no-progress", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "1 run gave infinite, NaN or :NA: values of 'x'" in proc.stderr
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
@@ -296,7 +301,7 @@ def test_a_seed_that_would_alias_another_is_refused(bad_model, seed):
 def test_cli_seed_out_of_range_is_a_clean_error(tmp_path):
     model = tmp_path / "bad.mdl"
     model.write_text(BAD, encoding="utf-8")
-    proc = _cli("run", model, "--seed", str(2 ** 64), cwd=tmp_path)
+    proc = run_cli("run", model, "--seed", str(2 ** 64), cwd=tmp_path)
     assert proc.returncode != 0 and "Traceback" not in proc.stderr and "seed must be a whole number" in proc.stderr
 
 
@@ -325,9 +330,9 @@ def test_saveper_not_a_multiple_of_time_step_says_what_the_run_saves(tmp_path):
         "SAVEPER (0.05) is less than TIME STEP (0.125) (SAVEPER as given to this run) (TIME STEP is defined at "
         f"{path}"]
     assert model.run(saveper=0.375).warnings == []
-    proc = _cli("run", path, cwd=tmp_path)
+    proc = run_cli("run", path, cwd=tmp_path)
     assert proc.returncode == 0 and "warning: SAVEPER (0.3) is not a whole multiple" in proc.stderr
-    assert "SAVEPER" not in _cli("run", path, "--quiet", cwd=tmp_path).stderr
+    assert "SAVEPER" not in run_cli("run", path, "--quiet", cwd=tmp_path).stderr
 
 
 def test_inf_names_the_element_of_a_subscripted_variable(tmp_path):

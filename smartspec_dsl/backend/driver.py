@@ -215,7 +215,9 @@ def euler_driver(em: Emitter, init: list[str], dynamic: list[str], writes: list[
     r0 = em.n_slots  # the rate scratch lives after the slots when rates are not inlined
     body = ["v[:] = 0.0", "v[0] = t0", "watch_setup(v, tab, WATCH_SLOTS, WATCH_TABLES, WATCH_LO, WATCH_HI)"]
     n_init_chunks = (len(init) + CHUNK - 1) // CHUNK
-    body += init if inline_init else [f"init_{i}(v, p, tab)" for i in range(n_init_chunks)]
+    # the initialisation inline wherever it fits in one function (also in a large model's setup):
+    # a call to init_0 compiles it on its own, then optimises its code again inlined in the caller
+    body += init if len(init) <= CHUNK else [f"init_{i}(v, p, tab)" for i in range(n_init_chunks)]
     if need_buf:
         body += [f"bi = np.zeros({max(2, 2 * n_fixed)}, dtype=np.int64)", "total = 0"]
         for j in range(n_fixed):

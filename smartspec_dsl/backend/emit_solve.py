@@ -39,8 +39,10 @@ def solved_block(em, k: int) -> str:
     (SIMULTANEOUS: its initial value; FIND ZERO: 1 / xs); then, while `solve_more` has a point
     to compute, the unknowns set to it, the members computed in order and, in each unknown's
     place, its residual (SIMULTANEOUS: expression - x; FIND ZERO: z x zs, or x - xi for an
-    element it holds at xi, passes/solve.find_zero_held); then the watch of
-    the block's failure flag (a run-time warning, runtime/diagnostics)."""
+    element it holds at xi, passes/solve.find_zero_held); after the loop, where the members
+    watch lookup inputs, the members once more with their watches (the solver's trial points
+    raise no warning); then the watch of the block's failure flag (a run-time warning,
+    runtime/diagnostics)."""
     block = em.schedule.blocks[k]
     vs = em.schedule.model.variables
     base, n = em.block_base[k], len(block.unknowns)
@@ -75,6 +77,32 @@ def solved_block(em, k: int) -> str:
     em.owner = block.unknowns[0]
     watch = em.watch(("solve", block.unknowns[0], block.members))
     # no comments within the statement: loops.shape reads a statement up to its first comment
-    lines = head + [f"while solve_more(v, {base}, {n}):"] + ["    " + ln.split("  # ", 1)[0]
-                                                             for s in body for ln in s.split("\n")]
+    body = [ln.split("  # ", 1)[0] for s in body for ln in s.split("\n")]
+    # the points the solver tries are not the model's values: the watches of lookup inputs see
+    # the accepted point only, once more after the loop (its last pass computed that point)
+    trials = [_unwatched(ln) for ln in body]
+    lines = head + [f"while solve_more(v, {base}, {n}):"] + ["    " + ln for ln in trials]
+    if trials != body:
+        lines += body
     return "\n".join(lines + [f"watched(v, {watch}, ld(v, {base + 2}))"])
+
+
+def _unwatched(code: str) -> str:
+    """`code` with every `watched(v, w, x)` (kernel_intrinsics.watched: x, and a record of it)
+    replaced by x."""
+    start = code.find("watched(v, ")
+    if start < 0:
+        return code
+    depth, commas, arg = 0, 0, 0
+    for i in range(start + len("watched("), len(code)):
+        c = code[i]
+        if c == "(":
+            depth += 1
+        elif c == ")" and depth:
+            depth -= 1
+        elif c == ")":
+            return code[:start] + _unwatched(code[arg:i].strip()) + _unwatched(code[i + 1:])
+        elif c == "," and not depth:
+            commas += 1
+            arg = i + 1 if commas == 2 else arg
+    raise AssertionError(f"unbalanced watch in generated code: {code}")

@@ -6,8 +6,9 @@ from __future__ import annotations
 from numba.core import cgutils as _cg, types as _t
 from numba.extending import intrinsic
 
+from ..ir.builtins import XIDZ_EPS  # noqa: F401  (kernel_lib takes it from here)
+
 JIT = dict(cache=True, nogil=True, error_model="numpy", fastmath=False)
-XIDZ_EPS = 1e-6  # Vensim's XIDZ/ZIDZ treat |divisor| below this as zero
 
 # ---- intrinsics ------------------------------------------------------------
 # Generated kernels read and write the state vector with ld/st and build

@@ -160,6 +160,8 @@ def fixed_delay_slots(delay, dt):
 # ---- parallel cold start ------------------------------------------------------
 _WORKER = """\
 import importlib.util, sys
+from smartspec_dsl.backend.tier0 import quick_start
+quick_start()
 from numba.core import types
 spec = importlib.util.spec_from_file_location(sys.argv[2], sys.argv[1])
 m = importlib.util.module_from_spec(spec)

@@ -292,8 +292,9 @@ def resolve_external(model: ir.Model, data_dir: str | Path | None = None,
         for d in defs:
             call = _get_call(d)
             if call is None and not _is_data_declaration(d):
-                if d.operator == ":=":  # a data equation that is an ordinary expression
-                    d = replace(d, operator="=")
+                if d.operator == ":=":  # a data equation: passes/data_equations.py gives its points
+                    d = replace(d, operator="=", keyword=d.keyword or "INTERPOLATE",
+                                expr=ir.data_equation(d.expr, d.keyword, d.pos) if d.expr is not None else None)
                 new_defs.append(d)
                 continue
             combos, sizes = combos_of(var, d)

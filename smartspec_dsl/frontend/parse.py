@@ -176,6 +176,10 @@ class _ToIR(ExprRules, Transformer_NonRecursive):
         text = ir.canonical_name(children[0])
         return text + "!" if len(children) > 1 else text
 
+    def number_element(self, meta, children):
+        # an element named by a number (`Dim: 1, 20, 300`, `x[20]`), which Vensim writes too
+        return str(children[0])
+
     def subscripts(self, meta, children):
         return tuple(children)
 

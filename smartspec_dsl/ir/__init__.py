@@ -122,22 +122,29 @@ def table_in_x_order(points, where, what: str = "a lookup", labels=None) -> tupl
     """The lookup of (x, y) `points` read in x order, as Vensim reads them (its output for
     a table written (2,-3),(1,-7),(0,-1) is the sorted table's: the SDXorg case
     subscripted_lookups), and the warning to give when that changed their order ("" when
-    they were in order). Two points at one x are an error (`check_increasing`). Every
-    source of a lookup goes through this (the model's tables, XMILE's graphical functions,
-    the GET ... LOOKUPS/DATA calls and data files, whose `labels` name each point's cell)."""
+    they were in order). A point written twice, (1986,46),(1986,46) in a published model
+    that Vensim runs, is the same table read once (with a warning); two points at one x with
+    different y values are an error (`check_increasing`). Every source of a lookup goes
+    through this (the model's tables, XMILE's graphical functions, the GET ... LOOKUPS/DATA
+    calls and data files, whose `labels` name each point's cell)."""
     points = list(points)
     labels = list(labels) if labels is not None else None
-    notice = ""
+    notices = []
     for i, ((a, _), (b, _)) in enumerate(zip(points, points[1:])):
         if b < a:
             at = f" ({labels[i]} and {labels[i + 1]})" if labels else ""
-            notice = (f"{where}: the x values of {what} are not in increasing order (x = {a:g} "
-                      f"is followed by x = {b:g}{at}): its points are read in x order, as Vensim reads them")
+            notices.append(f"{where}: the x values of {what} are not in increasing order (x = {a:g} "
+                           f"is followed by x = {b:g}{at}): its points are read in x order, as Vensim reads them")
             break
     order = sorted(range(len(points)), key=lambda i: points[i][0])
-    points = [points[i] for i in order]
-    check_increasing([p[0] for p in points], where, [labels[i] for i in order] if labels else None)
-    return LookupTable(tuple(p[0] for p in points), tuple(p[1] for p in points)), notice
+    once = [i for k, i in enumerate(order) if k == 0 or points[i] != points[order[k - 1]]]
+    if len(once) < len(order):
+        twice = next(points[i] for k, i in enumerate(order) if k and points[i] == points[order[k - 1]])
+        notices.append(f"{where}: {what} gives the point ({twice[0]:g}, {twice[1]:g}) more than once: "
+                       "it is read once")
+    points = [points[i] for i in once]
+    check_increasing([p[0] for p in points], where, [labels[i] for i in once] if labels else None)
+    return LookupTable(tuple(p[0] for p in points), tuple(p[1] for p in points)), "; ".join(notices)
 
 
 @dataclass(frozen=True)
@@ -392,4 +399,15 @@ def at_stage(model: Model, stage_type: type[M]) -> M:
 
 # Names the simulator provides rather than the model.
 TIME = "time"
+
+# A data equation (`name :KEYWORD: := expression`) until passes/data_equations.py gives it
+# its points: DATA EQUATION(expression, the keyword's index in DATA_KEYWORDS)
+DATA_EQUATION = "DATA EQUATION"
+DATA_KEYWORDS = ("INTERPOLATE", "RAW", "HOLD BACKWARD", "LOOK FORWARD")
+
+
+def data_equation(expr: "Expr", keyword: str, pos: "SourcePos | None" = None) -> "Call":
+    """`expr` marked as the right-hand side of a data equation with `keyword` ('' for the
+    default, :INTERPOLATE:)."""
+    return Call(DATA_EQUATION, (expr, Num(float(DATA_KEYWORDS.index(keyword or "INTERPOLATE")))), pos)
 CONTROL_NAMES = ("initial time", "final time", "time step", "saveper")

@@ -31,6 +31,8 @@ SOLVED = "solved in the step"  # marks an algebraic loop solved by iteration (pa
 ARGS, LOOKUP, RANDOM_DRAW, OWN = "args", "lookup", "random", "own branch"
 
 # Units rules (passes/units.py gives each its meaning).
+XIDZ_EPS = 1e-6  # Vensim's XIDZ/ZIDZ treat |divisor| below this as zero (the kernel and consteval)
+
 SAME_AS_FIRST = "same as the first argument"
 SAME_AS_SECOND = "same as the second argument"
 ARGUMENTS_AGREE = "the arguments' (which must agree)"
@@ -196,9 +198,11 @@ _ALL = [
     # ---- loops solved within the time step: passes/solve.py, backend/kernel_solve.py
     Builtin("SIMULTANEOUS", (2, 2), SOLVED, "SIMULTANEOUS(expression, initial value): the whole equation of a "
             "variable on an algebraic loop, which is solved each time it is computed, from the initial value, "
-            "until expression = the variable (relative 1e-9, Newton's method, at most 100 iterations; a loop "
-            "not solved is NaN, with a warning; where the loop has several solutions Newton's method may reach "
-            "another than Vensim's repeated passes around the loop: give an initial value near the one meant)", ARGUMENTS_AGREE, emit=OWN),
+            "until expression = the variable (relative 1e-9): as Vensim's help says, by running around the "
+            "loop until nothing changes (at most 1000 passes; where the loop has several solutions, the one the "
+            "passes reach), and where the passes do not settle (they diverge or cycle) by Newton's method from "
+            "the initial value (at most 100 iterations); a loop not solved is NaN, with a warning",
+            ARGUMENTS_AGREE, emit=OWN),
     Builtin("FIND ZERO", (9, 9), SOLVED, "FIND ZERO(xs, z, zs, xi, n, skip, tol, max iter, method): the value of "
             "the variable it defines (scaled by xs, starting from xi) that makes z x zs zero within tol, z "
             "being on a loop through it; over the last subscript the elements are solved together (the "
@@ -253,6 +257,8 @@ _ALL = [
              "to end", SAME_AS_FIRST),
     _lowered("TIME SHIFT", (2, 2), "TIME SHIFT(data, shift): the data series seen `shift` ahead (its value at "
              "Time + shift)", SAME_AS_FIRST),
+    _lowered("X IF MISSING", (2, 2), "X IF MISSING(expression, number): a data equation computed at every "
+             "time any of its data has a point, number in place of those that have none", SAME_AS_FIRST),
     _lowered("CUMULATE", (1, 1), "CUMULATE(data): the running sum of a data series' points", SAME_AS_FIRST),
     _lowered("CUMULATEF", (1, 1), "CUMULATEF(data): the sum of all its points, at the last point's time",
              SAME_AS_FIRST),
@@ -426,6 +432,10 @@ KEYWORDS = {
     ":LOOK FORWARD:": (_PARSED, "a data variable taking its next point"),
     ":RAW:": (_PARSED, "a data variable whose value is its point's at each point's time, and :NA: "
               "between its points and beyond them"),
+    ":=": (_PARSED, "a data equation (`y :RAW: := x * 2`, also inside a macro): computed at the times where "
+           "every data series it reads has a point (Vensim's help, \"Data Equations\"), between them and beyond "
+           "them as its keyword says (:INTERPOLATE: by default, the ends held); one reading an ordinary "
+           "variable or calling a stateful function is computed at every time"),
     ":THE CONDITION:": ("read, not evaluated", "a Reality Check constraint: Vensim tests it only in its "
                         "Reality Check tool, never in a simulation run; a run notes it is not evaluated"),
     ":IMPLIES:": ("read, not evaluated", "the consequence of a Reality Check (see :THE CONDITION:)"),

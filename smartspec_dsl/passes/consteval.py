@@ -6,7 +6,7 @@ import math
 
 from .. import ir, limits
 from ..errors import ModelError, ParameterError
-from ..ir.builtins import BUILTINS
+from ..ir.builtins import BUILTINS, XIDZ_EPS
 
 _OPS = {
     "+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
@@ -25,6 +25,30 @@ def _power(a: float, b: float) -> float:
         return float(np.power(np.float64(a), np.float64(b)))
 
 
+def _trunc(x: float) -> float:
+    return float(math.trunc(x)) if math.isfinite(x) else x
+
+
+def _near_zero(b: float) -> bool:
+    return abs(b) < XIDZ_EPS
+
+
+# Vensim's functions of numbers alone, as the kernel computes them (backend/kernel_lib.py,
+# kernel_intrinsics.py), so that a structural value (a DELAY N order written INTEGER(order),
+# a control variable) is the one the run uses. A domain error is NaN, as in the kernel.
+_FUNCTIONS = {
+    "ABS": abs, "EXP": math.exp, "LN": math.log, "SQRT": math.sqrt, "LOG": lambda x, base=None: math.log10(x) if base is None else math.log(x) / math.log(base),
+    "SIN": math.sin, "COS": math.cos, "TAN": math.tan, "ARCSIN": math.asin, "ARCCOS": math.acos,
+    "ARCTAN": math.atan, "SINH": math.sinh, "COSH": math.cosh, "TANH": math.tanh,
+    "INTEGER": _trunc,
+    "MODULO": lambda a, b: a - b * _trunc(a / b) if b else math.nan,
+    "QUANTUM": lambda a, q: a if q <= 0.0 else q * _trunc(a / q),
+    "XIDZ": lambda a, b, x: x if _near_zero(b) else a / b,
+    "ZIDZ": lambda a, b: 0.0 if _near_zero(b) else a / b,
+    "POWER": lambda a, b: _power(a, b),
+}
+
+
 class NotConstant(ModelError):
     pass
 
@@ -37,10 +61,20 @@ def evaluate(model: ir.Model, e: ir.Expr, values: dict[str, float], time: float 
         return constant_value(model, e.name, values, time)
     if isinstance(e, ir.UnaryOp) and e.op == "-":
         return -evaluate(model, e.operand, values, time)
+    if isinstance(e, ir.UnaryOp) and e.op == "not":
+        return float(evaluate(model, e.operand, values, time) == 0.0)
     if isinstance(e, ir.BinOp) and e.op in _OPS:
         return _OPS[e.op](evaluate(model, e.left, values, time), evaluate(model, e.right, values, time))
+    if isinstance(e, ir.BinOp) and e.op in ("and", "or"):
+        a, b = (evaluate(model, x, values, time) != 0.0 for x in (e.left, e.right))
+        return float(a and b if e.op == "and" else a or b)
     if isinstance(e, ir.Call):
         a = [evaluate(model, x, values, time) for x in e.args] if e.func != "IF THEN ELSE" else None
+        if e.func in _FUNCTIONS and BUILTINS[e.func].args[0] <= len(a) <= BUILTINS[e.func].args[1]:
+            try:
+                return float(_FUNCTIONS[e.func](*a))
+            except (ValueError, OverflowError):      # out of the function's domain, or too big
+                return math.nan
         if e.func in ("MIN", "MAX") and len(a) == 2:
             return (min if e.func == "MIN" else max)(a)
         if e.func == "STEP" and len(a) == 2:

@@ -123,9 +123,12 @@ def expand_macros(model: ir.Model) -> ir.Model:
                 added.append(ir.Variable(names[p], f"{p} {shown}", ir.Kind.AUXILIARY, expr=arg,
                                          pos=node.pos, hidden=True))
             for body in macro.variables:
+                expr = rename(body.expr, names)
+                if expr is not None and body.definitions and body.definitions[0].operator == ":=":
+                    # a data equation (`Y :RAW: := input`): passes/data_equations.py
+                    expr = ir.data_equation(expr, body.definitions[0].keyword, body.pos)
                 added.append(replace(body, name=names[body.name], display=f"{body.display} {shown}",
-                                     expr=rename(body.expr, names),
-                                     initial=rename(body.initial, names), hidden=True))
+                                     expr=expr, initial=rename(body.initial, names), hidden=True))
             if macro.name not in names:
                 raise ModelError(f"{macro.pos}: macro '{macro.name}' does not define its output "
                                  f"'{macro.name}'")

@@ -7,6 +7,7 @@ leaves behind.
       -> data variables     (here)                refuse_data_variables
       -> equation edits     passes/edits.py       edit_equations
       -> macro expansion    passes/macros.py      expand_macros
+      -> data equations     passes/data_equations.py  derive_data
       -> stateful lowering  passes/stateful/      lower_stateful
       -> initial values     passes/edits.py       edit_initial_values
     lowered ir.Model  ->  passes/order.py schedule  ->  backend/codegen.py generate
@@ -31,6 +32,7 @@ from ..frontend.external import DataOptions, resolve_external
 from ..ir.builtins import BUFFER, BUILTINS, EQUATION, LOWERING, unsupported_calls
 from .edits import Edits, edit_equations, edit_initial_values
 from .dense import dense_arrays
+from .data_equations import derive_data, no_data_equations
 from .macros import expand_macros
 from .stateful import lower_stateful
 from .subscripts import flatten
@@ -124,6 +126,7 @@ PASSES = (
     Pass("equation edits", lambda m, _, values=None, edits=None: edit_equations(m, edits, values),
          ir.FlatModel, no_data_variables, takes_edits=True),
     Pass("macro expansion", lambda m, _: expand_macros(m), ir.MacroFreeModel, no_macros),
+    Pass("data equations", lambda m, _: derive_data(m), ir.MacroFreeModel, no_data_equations),
     Pass("stateful lowering", lambda m, _, values=None: lower_stateful(m, values), ir.LoweredModel,
          no_stateful_calls, takes_values=True),
     Pass("initial values", lambda m, _, values=None, edits=None: edit_initial_values(m, edits, values),

@@ -3,8 +3,8 @@
 One folder per entry under `cache_root()`: a model's compiled record (`<key>/model.pkl`:
 the parsed and lowered model, its schedule, its kernel and the interpreter's tape,
 keyed by what the model reads, see loader.py) or a compiled kernel (`k<hash>/`: the
-kernel module and Numba's machine code for it, shared by every model whose kernel
-source is the same). Each entry holds `about.json` (which model, what kind) and its
+kernel module, Numba's machine code for it and its single run compiled ahead of time,
+backend/kernel_aot.py; shared by every model whose kernel source is the same). Each entry holds `about.json` (which model, what kind) and its
 folder's modification time is its last use: a load touches the entries it uses.
 
 The cache is kept under a size limit (`SMARTSPEC_CACHE_SIZE`, default 1 GiB) by

@@ -26,7 +26,7 @@ from ..backend import tier0
 from . import cache
 from .cache import cache_root
 from .model import Model
-from .tiers import Tiers, background_allowed, check_tier, tape_of
+from .tiers import Tiers, background_allowed, check_tier, interpreter_compiled, tape_of
 
 if TYPE_CHECKING:
     from ..backend.codegen import Kernel
@@ -227,9 +227,9 @@ class _Origin:
             cache.describe(kernel_dir, "kernel", self.path.name)
         if not cached:
             cache.enforce_limit(self.folder, keep={key, kernel_dir.name})
-        worker = [_WORKER, str(self.folder / key / cache.RECORD), str(kernel_path), source_key, str(self.path)]
-        tiers = Tiers(kernel, kernel_path, lambda: _import_kernel(kernel_path, source_key, kernel.source), worker,
-                      record.tape, record.unsupported)
+        args = [str(self.folder / key / cache.RECORD), str(kernel_path), source_key, str(self.path)]
+        tiers = Tiers(kernel, kernel_path, lambda: _import_kernel(kernel_path, source_key, kernel.source),
+                      [_WORKER, *args], record.tape, record.unsupported, [_AOT_WORKER, *args])
         sched = record.schedule
         m = Model(str(self.path), record.model, sched, kernel, tiers, 0.0, cached, record.derived, self)
         equations = len(sched.initial) + len(sched.dynamic)
@@ -245,6 +245,10 @@ class _Origin:
                 log(f"{self.path}: compiling {equations} equations to machine code in the background "
                     "(runs use the interpreter until it is ready)")
             tiers.start_worker()
+        if log is not None and (tier == "interpreter" or tier == "auto" and not tiers.compiled_ready()) \
+                and not m.interpreter_unsupported and not interpreter_compiled():
+            log("the first run compiles smartspec's interpreter to machine code (once per installed version: "
+                "about a minute of CPU)")
         return m
 
     def load_edited(self, edits: Edits, values: dict[str, float]) -> Model:
@@ -260,16 +264,39 @@ class _Origin:
 _WORKER = "import sys; from smartspec_dsl.runtime.loader import compile_worker; compile_worker(sys.argv[1:])"
 
 
+_AOT_WORKER = "import sys; from smartspec_dsl.runtime.loader import aot_worker; aot_worker(sys.argv[1:])"
+
+
+def aot_worker(argv: list[str]) -> None:
+    """The background build of a kernel's single run ahead of time (runtime/tiers.py,
+    backend/kernel_aot.py): imports the kernel of the cached record `meta` (compiled by Numba
+    already, so loaded from its cache) and builds the module beside it; then the cache back
+    under its size limit."""
+    from ..backend import aot, kernel_aot
+    meta_path, kernel_path, source_key, path, lock, failed = argv
+    kernel_path = Path(kernel_path)
+
+    def build():
+        record = cache.read_record(Path(meta_path), path)
+        if isinstance(record, Record):    # else evicted meanwhile: the next compiled run starts it again
+            tier0.quick_start()
+            kernel_aot.build(kernel_path.parent, _import_kernel(kernel_path, source_key, record.kernel.source))
+    aot.build_worker(build, lock, failed)
+    cache.enforce_limit(kernel_path.parents[1], keep={kernel_path.parent.name, Path(meta_path).parent.name})
+
+
 def compile_worker(argv: list[str]) -> None:
     """The background compile (runtime/tiers.py): compiles the kernel of a loaded model
     (its cached record `meta`, its source `kernel_path`) into Numba's on-disk cache by a
-    first run, as a foreground load does, then marks it ready."""
+    first run, as a foreground load does, then marks it ready (which starts its build
+    ahead of time)."""
     meta_path, kernel_path, source_key, path = argv
     record = cache.read_record(Path(meta_path), path)
     if not isinstance(record, Record):
         return    # evicted meanwhile: the next load compiles it again
     kernel, kernel_path = record.kernel, Path(kernel_path)
-    tiers = Tiers(kernel, kernel_path, lambda: _import_kernel(kernel_path, source_key, kernel.source), None)
+    tiers = Tiers(kernel, kernel_path, lambda: _import_kernel(kernel_path, source_key, kernel.source), None,
+                  aot_command=[_AOT_WORKER, *argv])
     Model(path, record.model, record.schedule, kernel, tiers, 0.0, True, record.derived).run(
         return_columns=[], tier="compiled")
     cache.enforce_limit(kernel_path.parents[1], keep={kernel_path.parent.name, Path(meta_path).parent.name})

@@ -9,6 +9,9 @@ compiles the kernel into the on-disk cache (`SMARTSPEC_BACKGROUND_COMPILE=0`
 turns the worker off); a batch large enough to pay for the compile waits for it.
 "interpreter" and "compiled" force one; a tape the interpreter cannot run
 falls back to the compiled kernel, the reason kept in `Tiers.unsupported`.
+A kernel's single run is also compiled ahead of time once Numba has compiled it
+(backend/kernel_aot.py, in a background process started by its first compiled run):
+a later process runs the compiled tier from that module without importing Numba.
 """
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..backend import interpreter_aot, tier0
+from ..backend import interpreter_aot, kernel_aot, tier0
 from ..backend.codegen import Kernel
 from ..errors import ParameterError
 
@@ -54,15 +57,18 @@ def background_allowed() -> bool:
 class Tiers:
     """A loaded model's interpreter tape and compiled kernel module. `import_kernel()`
     imports the module (its first call compiles it, or loads it from Numba's cache);
-    `worker_command` starts a process that compiles it into the cache."""
+    `worker_command` starts a process that compiles it into the cache, `aot_command` one
+    that compiles its single run ahead of time (kernel_aot.start_build)."""
 
     def __init__(self, kernel: Kernel, kernel_path: Path, import_kernel, worker_command: list[str] | None,
-                 tape: tuple | None = None, unsupported: str | None = None):
+                 tape: tuple | None = None, unsupported: str | None = None, aot_command: list[str] | None = None):
         self.kernel = kernel
         self.kernel_path = Path(kernel_path)
         self._import = import_kernel
         self._worker_command = worker_command
+        self._aot_command = aot_command
         self._module = None
+        self._ahead: kernel_aot.Entry | None | bool = False     # False: not looked for yet
         self._tape = tape                       # built when first needed unless given (`tape_of`)
         self.unsupported = unsupported          # why the interpreter cannot run this model
         self.worker: subprocess.Popen | None = None
@@ -77,11 +83,22 @@ class Tiers:
             self._module = self._import()
         return self._module
 
+    def ahead(self) -> kernel_aot.Entry | None:
+        """The kernel's single run compiled ahead of time, or None (not built yet)."""
+        if self._ahead is False:
+            self._ahead = kernel_aot.load(self.kernel_path.parent)
+        return self._ahead
+
     def mark_ready(self) -> None:
+        """After a compiled run: the kernel is in Numba's cache; and, when this process ran
+        Numba's machine code, its single run is compiled ahead of time in the background."""
         try:
             (self.kernel_path.parent / READY).touch()
         except OSError:
             pass   # an optimisation only: the next load starts on the interpreter again
+        if self._module is not None and self._aot_command is not None and background_allowed():
+            kernel_aot.start_build(self.kernel_path.parent, self._aot_command)
+            self._aot_command = None      # once per process
 
     def start_worker(self) -> bool:
         """Compile the kernel in a worker process (at most one at a time for this model)."""
@@ -127,6 +144,8 @@ class Tiers:
     def simulate(self, tier: str):
         """The one-run entry of `tier`, with the generated kernel's `simulate` arguments."""
         if tier == "compiled":
+            if self.ahead() is not None:
+                return self.ahead().simulate
             tier0.quick_start()
             return _recompiling(self.module().simulate)
         interp, tape = _interpreter(), self.tape()
@@ -142,6 +161,8 @@ class Tiers:
         generated kernel's `simulate_held` arguments: it takes a saved state's buffer and its
         regions, and returns (rows saved, the buffer at the end, its regions)."""
         if tier == "compiled":
+            if self.ahead() is not None:
+                return self.ahead().simulate_held
             tier0.quick_start()
             return _recompiling(self.module().simulate_held)
         interp, tape = _interpreter(), self.tape()
@@ -166,6 +187,12 @@ def _interpreter():
         tier0.quick_start()
         interp = tier0.load()
     return interp
+
+
+def interpreter_compiled() -> bool:
+    """Whether a single run on the interpreter starts without compiling the interpreter:
+    it is built ahead of time, or its machine code is in Numba's cache."""
+    return tier0.compiled("simulate") or interpreter_aot.load() is not None
 
 
 def _recompiling(entry):

@@ -116,6 +116,14 @@ def data_function(lw: Lowering, owner, node: Call) -> ir.Expr:
 DATA_FUNCTIONS = {"GET DATA FIRST TIME", "GET DATA LAST TIME", "GET DATA TOTAL POINTS", "GET DATA MAX",
                   "GET DATA MIN", "GET DATA MEAN", "TIME SHIFT", "CUMULATE", "CUMULATEF"}
 
+def x_if_missing(lw: Lowering, owner, node: Call) -> ir.Expr:
+    """X IF MISSING anywhere but as the whole right-hand side of a data equation (which
+    passes/data_equations.py computes): Vensim's help allows it nowhere else."""
+    raise ModelError(f"{node.pos}: X IF MISSING must be the whole right-hand side of a data equation "
+                     "(name := X IF MISSING(expression, number))")
+
+
 LOWERINGS = {**{f: data_function for f in sorted(DATA_FUNCTIONS)},
+             "X IF MISSING": x_if_missing,
              "GET DATA BETWEEN TIMES": data_at,
              "GET DATA AT TIME": data_at}

@@ -1,0 +1,204 @@
+"""Jitted functions compiled ahead of time into a Python extension module.
+
+Loading machine code from Numba's on-disk cache costs a process about 0.4 s of CPU before
+its first result (importing Numba, then, at the first call, Numba's typing registries and
+the relocation of the machine code). The same functions compiled by Numba's ahead-of-time
+compiler (`numba.pycc`: the same compiler with the same helpers, so the same bits) are a
+plain extension module that loads in milliseconds without importing Numba. Two users:
+the interpreter (interpreter_aot.py, once per install) and each model's compiled kernel
+(kernel_aot.py, once per kernel, beside it in the kernel cache). This module is what they
+share: the module's name and file, its digest check at load, the build (in a background
+process, guarded by a lock and by a record of a failed build), and the check of the
+arguments' types that Numba's dispatcher would otherwise make.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib.util
+import operator
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+STALE_LOCK_SECONDS = 1800      # a build takes a minute or so; a lock older than this was abandoned
+_LOADED: dict[str, object] = {}
+
+
+def numba_type(t) -> str:
+    """Numba's spelling of an argument type: a scalar's name, or (dtype, dimensions) for a
+    C-contiguous array."""
+    return t if isinstance(t, str) else f"{t[0]}[{', '.join([':'] * (t[1] - 1) + ['::1'])}]"
+
+
+def module_path(folder: Path, prefix: str, key: str) -> tuple[str, Path]:
+    """The module's name and its file in `folder`, named by `key` (what its machine code is
+    made of), the numpy whose headers it is built against, the CPU it is built for
+    (`cpu_key`) and this Python."""
+    name = prefix + hashlib.sha256((key + np.__version__ + (cpu_key() or "")).encode()).hexdigest()[:20]
+    return name, Path(folder) / (name + sysconfig.get_config_var("EXT_SUFFIX"))
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_key() -> str | None:
+    """What names this machine's CPU (its vendor, model and features, from /proc/cpuinfo), or
+    None where that cannot be read. Code is compiled for the host CPU, as Numba compiles
+    its own (the ahead-of-time compiler's default, a generic CPU of the architecture, runs
+    World3 a third slower), so a module is named by the CPU: a cache shared with another
+    machine never runs instructions that machine lacks (Numba's cache is keyed the same way).
+    Without a key, code is compiled for the generic CPU. Read from the file rather than asked
+    of LLVM: importing llvmlite would cost a warm load a tenth of a second."""
+    try:
+        with open("/proc/cpuinfo", "rb") as f:
+            first = f.read(1 << 20).split(b"\n\n", 1)[0]
+    except OSError:
+        return None
+    fields = (b"vendor_id", b"model name", b"flags", b"CPU implementer", b"CPU part", b"Features")
+    lines = [ln for ln in first.splitlines() if ln.split(b":", 1)[0].strip() in fields]
+    return hashlib.sha256(b"\n".join(lines)).hexdigest()[:16] if lines else None
+
+
+def have_compiler() -> bool:
+    """Whether the C compiler Python was built with is installed (the ahead-of-time compiler
+    links with it): without one, no build is started."""
+    cc = (sysconfig.get_config_var("CC") or "").split()
+    return bool(cc) and shutil.which(cc[0]) is not None
+
+
+def checker(types: tuple):
+    """A function that returns its arguments as the compiled code reads arguments of `types`
+    (see `numba_type`), else raises a TypeError: code compiled ahead of time takes an
+    array's memory as its signature says, whatever its dtype or layout (Numba's dispatcher
+    would compile another specialisation instead), so an array of another type is refused
+    rather than misread. (Per run: a few microseconds, a run of a small model's.)"""
+    arrays = [(k, np.dtype(t[0]), t[1]) for k, t in enumerate(types) if not isinstance(t, str)]
+    scalars = [(k, float if t == "float64" else operator.index) for k, t in enumerate(types) if isinstance(t, str)]
+    ndarray = np.ndarray
+
+    def check(args):
+        if len(args) != len(types):
+            raise TypeError(f"expected {len(types)} arguments, got {len(args)}")
+        args = list(args)
+        for k, dtype, ndim in arrays:
+            x = args[k]
+            if type(x) is not ndarray or x.dtype != dtype or x.ndim != ndim or not x.flags.c_contiguous:
+                raise TypeError(f"expected a C-contiguous {ndim}-d {dtype} array, got "
+                                f"{getattr(x, 'dtype', type(x).__name__)} {getattr(x, 'shape', '')}")
+        for k, scalar in scalars:
+            args[k] = scalar(args[k])
+        return args
+    return check
+
+
+def load(name: str, path: Path, what: str):
+    """The extension module `name` at `path`, or None when it is not built (yet), is damaged
+    (then removed, see `_intact`) or does not load (built for another platform). `what`
+    names the cache in the warning about a damaged file. Loaded once per process."""
+    if str(path) in _LOADED:
+        return _LOADED[str(path)]
+    if not (path.is_file() and _intact(path, what)):
+        return None
+    try:
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    except (ImportError, OSError):
+        return None      # built for another platform: Numba's machine code runs
+    _LOADED[str(path)] = module
+    return module
+
+
+def _digest_path(path: Path) -> Path:
+    return path.with_name(path.name + ".sha256")
+
+
+def _intact(path: Path, what: str) -> bool:
+    """The module's bytes are those its build wrote (the digest beside it). Loading a
+    truncated or damaged shared library can kill the process (SIGBUS) before Python sees
+    an error, so it is checked first; a damaged one is removed, to be built again, and
+    said so in one line."""
+    try:
+        intact = hashlib.sha256(path.read_bytes()).hexdigest() == _digest_path(path).read_text().strip()
+    except OSError:
+        intact = False
+    if not intact:
+        print(f"warning: {path}: a damaged file in {what}; runs use the Numba-cached machine code "
+              "until it is built again", file=sys.stderr)
+        for damaged in (path, _digest_path(path)):
+            try:
+                damaged.unlink(missing_ok=True)
+            except OSError:
+                pass          # a read-only folder: said again by each process, still safe
+    return intact
+
+
+def build(name: str, path: Path, exports: dict[str, tuple[str, object]]) -> Path:
+    """Compile `exports` (exported name -> (Numba signature, Python function, which may call
+    jitted functions)) into the module `name` and put it at `path` atomically, the digest
+    first; its path. Errors: ImportError without Numba's ahead-of-time compiler, and
+    whatever the C compiler's run raises (no compiler, no Python headers)."""
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")       # the ahead-of-time compiler's pending deprecation
+        from numba.pycc import CC
+    with tempfile.TemporaryDirectory(dir=path.parent, prefix=".aot-build-") as out:
+        cc = CC(name)
+        cc.output_dir = out
+        cc.target_cpu = "host" if cpu_key() else ""
+        for export, (signature, function) in exports.items():
+            cc.export(export, signature)(function)
+        cc.compile()
+        built = Path(out) / path.name
+        digest = Path(out) / "digest"
+        digest.write_text(hashlib.sha256(built.read_bytes()).hexdigest() + "\n", encoding="utf-8")
+        os.replace(digest, _digest_path(path))   # the digest first: a module is never without its own
+        os.replace(built, path)
+    return path
+
+
+def start_build(path: Path, worker: str, args: list[str]) -> bool:
+    """Run the Python code `worker` (with `args`, then the lock's and the failure record's
+    paths, in sys.argv) in a background process that builds the module at `path`, unless it
+    exists, is being built (a lock beside it), failed to build before (a `.failed` file
+    beside it) or there is no C compiler. True when one started."""
+    lock, failed = path.with_suffix(".lock"), path.with_suffix(".failed")
+    if path.is_file() or failed.is_file() or not have_compiler():
+        return False
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if time.time() - lock.stat().st_mtime > STALE_LOCK_SECONDS:
+            lock.unlink()
+    except OSError:
+        pass
+    try:
+        os.close(os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except OSError:
+        return False                          # another process builds it (or the folder is gone)
+    env = dict(os.environ)
+    root = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    subprocess.Popen([sys.executable, "-c", worker, *args, str(lock), str(failed)], env=env,
+                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                     start_new_session=True)
+    return True
+
+
+def build_worker(build_it, lock: str, failed: str) -> None:
+    """The background build (`start_build`): `build_it()`, recording why it failed in `failed`
+    so that later runs do not try again, and releasing the lock."""
+    try:
+        build_it()
+    except Exception as err:       # noqa: BLE001 (any failure means: keep Numba's machine code)
+        try:
+            Path(failed).write_text(f"{type(err).__name__}: {err}\n", encoding="utf-8")
+        except OSError:
+            pass                    # the folder was removed meanwhile (the cache evicted it)
+    finally:
+        Path(lock).unlink(missing_ok=True)
