@@ -165,14 +165,6 @@ class Elements(Mapping):
         """These elements with the scalar variables `scalars` replacing or added to the model's."""
         return Elements({**self.arrays, **scalars}, self.ranges)
 
-    def literal(self, key: str) -> float:
-        """The number of a constant (scalar or element), its parameter's default."""
-        var = self.arrays.get(key)
-        if var is None or var.dims:
-            name, k = self.split(key)
-            return _literal(self.arrays[name].expr.args[k])
-        return _literal(var.expr)
-
 
 def elements(space: SubscriptSpace, dims: tuple[str, ...]) -> list[tuple[str, ...]]:
     """An array's element combinations in its slots' order (the last subscript fastest)."""
@@ -211,6 +203,7 @@ class ElementOrder(Sequence):
         self.names = tuple(names)
         self._starts: list[int] | None = None
         self._set: frozenset | None = None
+        self._index: dict[str, int] | None = None
 
     def __reduce__(self):
         return ElementOrder, (self.elements, self.names)
@@ -250,6 +243,22 @@ class ElementOrder(Sequence):
             return not self.elements.arrays[key].dims
         hit = self.elements.split(key) if isinstance(key, str) else None
         return hit is not None and hit[0] in self._set
+
+    def position(self, key: str) -> int | None:
+        """The position of the flat name `key` in this order, or None."""
+        if self._set is None:
+            self._set = frozenset(self.names)
+        if key in self._set:
+            return None if self.elements.arrays[key].dims else self.starts[self._at()[key]]
+        hit = self.elements.split(key) if isinstance(key, str) else None
+        if hit is None or hit[0] not in self._set:
+            return None
+        return self.starts[self._at()[hit[0]]] + hit[1]
+
+    def _at(self) -> dict[str, int]:
+        if self._index is None:
+            self._index = {n: j for j, n in enumerate(self.names)}
+        return self._index
 
     def __eq__(self, other) -> bool:
         if isinstance(other, ElementOrder) and other.elements.arrays is self.elements.arrays:
@@ -355,8 +364,42 @@ def slots_of(slots: Mapping[str, int], names) -> list[int]:
     return [slots[n] for n in names]
 
 
-def literal(variables: Mapping, name: str) -> float:
-    """The number of the constant `name` (scalar or element)."""
-    if isinstance(variables, Elements):
-        return variables.literal(name)
-    return _literal(variables[name].expr)
+def literals(variables: Mapping, order) -> list[float]:
+    """The numbers of the constants of `order` (scalars or elements), in its order: an array
+    of numbers' elements read from its one equation."""
+    if isinstance(order, ElementOrder):
+        out = []
+        for n in order.names:
+            e = order.elements.arrays[n].expr
+            out.extend(_literal(x) for x in e.args) if order.elements.arrays[n].dims else out.append(_literal(e))
+        return out
+    return [_literal(variables[c].expr) for c in order]
+
+
+class Positions(Mapping):
+    """flat name -> position in an `ElementOrder` (the parameter vector's index of a constant)."""
+
+    def __init__(self, order: ElementOrder):
+        self.order = order
+
+    def __getitem__(self, key: str) -> int:
+        k = self.order.position(key)
+        if k is None:
+            raise KeyError(key)
+        return k
+
+    def __contains__(self, key) -> bool:
+        return self.order.position(key) is not None
+
+    def __iter__(self):
+        return iter(self.order)
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+
+def positions(order) -> Mapping[str, int]:
+    """name -> position in `order` (a schedule's constants), computed when asked for a dense one."""
+    if isinstance(order, ElementOrder):
+        return Positions(order)
+    return {c: i for i, c in enumerate(order)}
