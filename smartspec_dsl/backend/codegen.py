@@ -24,7 +24,7 @@ from ..passes.order import Schedule
 from . import loops
 from .dense_emit import DenseEmitter
 from .driver import (DRIVER, DYNAMIC_LOOP, GENERIC_ONLY, HEADER, HELD, STATIC_LOOP, euler_driver, functions,
-                     held_fields)
+                     held_fields, phase_calls)
 from .emit import Emitter, num
 
 # the solver of SIMULTANEOUS and FIND ZERO loops, imported only by the kernels that have one
@@ -102,10 +102,12 @@ def generate(schedule: Schedule) -> Kernel:
     fixed_slots = [em.fixed_delay_slot[n] for n in em.fixed]
     dynamic_control = any(n in schedule.dynamic for n in ir.CONTROL_NAMES)
     held = held_fields(len(em.fixed))
+    # the generic driver calls each phase's parts directly (driver.chunk_calls)
+    calls = phase_calls({"init": init, "dynamic": dynamic, "rates": rates, "fixed_write": writes})
     loop = DYNAMIC_LOOP.format(dt_slot=em.slots["time step"], saveper_slot=em.slots["saveper"],
                                 final_slot=em.slots["final time"], watch_base=em.watch_base,
-                                kept=held["kept"]) if dynamic_control else \
-        STATIC_LOOP.format(watch_base=em.watch_base)
+                                kept=held["kept"], **calls) if dynamic_control else \
+        STATIC_LOOP.format(watch_base=em.watch_base, **calls)
     params = em.params if dense else schedule.constants
     first_constant = em.slots[params[0]] if params else 1
     fixed_outputs = [em.slots[n] for n in em.fixed]
@@ -129,9 +131,9 @@ def generate(schedule: Schedule) -> Kernel:
         DRIVER.format(n_slots=em.n_slots, n_rates=max(1, n_cont + n_disc), n_cont=n_cont,
                        n_disc=n_disc, first_disc=1 + n_cont, n_fixed=len(em.fixed),
                        n_bi=max(2, 2 * len(em.fixed)), loop=loop, watch_base=em.watch_base,
-                       n_watch=n_watch, **held),
+                       n_watch=n_watch, **held, **calls),
         # the specialised Euler driver inlines statements per stock element
-        GENERIC_ONLY.format(**held) if dynamic_control or dense else euler_driver(em, init, dynamic, writes),
+        GENERIC_ONLY.format(**held) if dynamic_control or dense else euler_driver(em, init, dynamic, rates, writes),
     ])
     return Kernel(source, em.slots if dense else dict(em.slots), em.n_slots, params,
                   table_vector([t for _, t in em.lookups]), n_cont, n_disc, len(em.fixed),

@@ -51,7 +51,7 @@ def setup(p, tab, t0, dt):
     v = np.zeros({n_slots})
     v[0] = t0
     watch_setup(v, tab, WATCH_SLOTS, WATCH_TABLES, WATCH_LO, WATCH_HI)
-    init(v, p, tab)
+{init_4}
     bi = np.zeros({n_bi}, dtype=np.int64)
     total = 0
     for j in range({n_fixed}):
@@ -68,8 +68,8 @@ def setup(p, tab, t0, dt):
 @njit(**JIT)
 def advance(v, r, tab, buf, bi, istep, dt, method, y0, k, dnext, wnext):
     \"\"\"Stocks from time t to t + dt: Euler (method 0) or RK4 (method 1), as Vensim does.\"\"\"
-    rates(v, r, tab)
-    fixed_write(v, tab, buf, bi, istep)
+{rates_4}
+{fixed_write_4}
     for i in range({n_disc}):
         dnext[i] = r[{n_cont} + i]
     if method == 0:
@@ -91,19 +91,19 @@ def advance(v, r, tab, buf, bi, istep, dt, method, y0, k, dnext, wnext):
             k[i, 0] = r[i]
             v[1 + i] = y0[i] + 0.5 * dt * r[i]
         v[0] = t + 0.5 * dt
-        dynamic(v, tab, buf, bi, istep)
-        rates(v, r, tab)
+{dynamic_8}
+{rates_8}
         for i in range({n_cont}):
             k[i, 1] = r[i]
             v[1 + i] = y0[i] + 0.5 * dt * r[i]
-        dynamic(v, tab, buf, bi, istep)
-        rates(v, r, tab)
+{dynamic_8}
+{rates_8}
         for i in range({n_cont}):
             k[i, 2] = r[i]
             v[1 + i] = y0[i] + dt * r[i]
         v[0] = t + dt
-        dynamic(v, tab, buf, bi, istep)
-        rates(v, r, tab)
+{dynamic_8}
+{rates_8}
         for i in range({n_cont}):
             v[1 + i] = y0[i] + dt / 6.0 * (k[i, 0] + 2.0 * k[i, 1] + 2.0 * k[i, 2] + r[i])
         for j in range({n_fixed}):
@@ -144,7 +144,7 @@ STATIC_LOOP = '''\
     tb = t0 if k0 == 0 else v[INITIAL_TIME_SLOT]
     for istep in range(k0, k0 + n_steps + 1):
         v[0] = tb + istep * dt
-        dynamic(v, tab, buf, bi, istep)
+{dynamic_8}
         if (istep - k0) % save_every == 0:
             for j in range(save_idx.shape[0]):
                 out[saved, j] = v[save_idx[j]]
@@ -162,7 +162,7 @@ DYNAMIC_LOOP = '''\
     istep = 0
     while True:
         v[0] = t
-        dynamic(v, tab, buf, bi, istep)
+{dynamic_8}
         step_now = v[{dt_slot}]
         if t >= next_save - 1e-9 * step_now:
             if saved >= out.shape[0]:
@@ -193,11 +193,30 @@ def functions(name: str, args: str, body: list[str]) -> str:
     return "\n\n".join(parts)
 
 
+def chunk_calls(name: str, args: str, body: list[str]) -> list[str]:
+    """Calls of the parts `functions` splits `body` into, one statement each: a caller that
+    calls them directly, not through `name`, spares Numba a compile: each jitted function's
+    machine code holds (and LLVM optimises once more) the code of every function it calls."""
+    return [f"{name}_{i}({args})" for i in range(max(1, (len(body) + CHUNK - 1) // CHUNK))]
+
+
+PHASE_ARGS = {"init": "v, p, tab", "dynamic": "v, tab, buf, bi, istep", "rates": "v, r, tab",
+              "fixed_write": "v, tab, buf, bi, istep"}
+
+
+def phase_calls(phases: dict[str, list[str]]) -> dict[str, str]:
+    """The format fields of the generic driver's templates that call each phase (`init`,
+    `dynamic`, `rates`, `fixed_write`: name -> its statements) by its parts (`chunk_calls`),
+    indented by 4 (`init_4`) and 8 (`init_8`)."""
+    return {f"{name}_{n}": indent(chunk_calls(name, PHASE_ARGS[name], body), n)
+            for name, body in phases.items() for n in (4, 8)}
+
+
 def indent(lines: list[str], n: int) -> str:
     return "\n".join(" " * n + ln for s in lines for ln in s.split("\n"))
 
 
-def euler_driver(em: Emitter, init: list[str], dynamic: list[str], writes: list[str]) -> str:
+def euler_driver(em: Emitter, init: list[str], dynamic: list[str], rates: list[str], writes: list[str]) -> str:
     """A driver specialised for Euler with constant control variables: phases that
     fit in one chunk are emitted inline in the time loop (rates as locals), saves
     use a counter, and batches reuse one state vector per thread."""
@@ -228,7 +247,7 @@ def euler_driver(em: Emitter, init: list[str], dynamic: list[str], writes: list[
             body += [f"buf[bi[{2 * j}]:bi[{2 * j}] + bi[{2 * j + 1}]] = v[{em.slots[n]}]"]
     restore = [held["restore"].strip()] if n_fixed else []
     loop = ["v[0] = tb + istep * dt"]
-    loop += dynamic if inline_dyn else ["dynamic(v, tab, buf, bi, istep)"]
+    loop += dynamic if inline_dyn else chunk_calls("dynamic", "v, tab, buf, bi, istep", dynamic)
     loop += ["if sc == 0:",
              "    for j in range(save_idx.shape[0]):",
              "        out[saved, j] = v[save_idx[j]]",
@@ -242,8 +261,8 @@ def euler_driver(em: Emitter, init: list[str], dynamic: list[str], writes: list[
     if inline_rates:
         loop += [em.flush(f"r_{i} = {em.rate(n)}  # {safe_comment(n)}") for i, n in enumerate(stocks)]
     else:
-        loop += [f"r = v[{r0}:]", "rates(v, r, tab)"]
-    loop += writes if inline_writes else ["fixed_write(v, tab, buf, bi, istep)"]
+        loop += [f"r = v[{r0}:]", *chunk_calls("rates", "v, r, tab", rates)]
+    loop += writes if inline_writes else chunk_calls("fixed_write", "v, tab, buf, bi, istep", writes)
     updates = []
     for i in range(n_cont):
         rate = f"r_{i}" if inline_rates else f"ld(v, {r0 + i})"
@@ -299,7 +318,10 @@ def _simulate_large(p, tab, out, save_idx, t0, dt, n_steps, save_every, diag{hel
     buf, bi = euler_setup(p, tab, t0, dt, v)
 {held['restore']}    {finish}
 '''
-    entry = "_simulate_large" if not inline_init else "simulate_euler"
+    # a first run compiles one function: euler_core itself rather than simulate_euler (which
+    # would compile it, then optimise its code again inlined); a large model's setup and loop
+    entry = (f"euler_core(p, tab, out, save_idx, t0, dt, n_steps, save_every, np.empty({n_v}), diag{held['held']})"
+             if inline_init else f"_simulate_large(p, tab, out, save_idx, t0, dt, n_steps, save_every, diag{held['held']})")
     return core + f'''
 
 @njit(**JIT)
@@ -322,7 +344,7 @@ def simulate{held['suffix']}(p, tab, out, save_idx, t0, dt, n_steps, save_every,
     if diag is None:
         diag = np.empty(N_DIAG)
     if method == 0:
-        return {entry}(p, tab, out, save_idx, t0, dt, n_steps, save_every, diag{held['held']})
+        return {entry}
     return simulate_generic(p, tab, out, save_idx, t0, dt, n_steps, save_every, method, diag{held['held']})
 
 

@@ -209,19 +209,19 @@ def _check_continuable(model, state: State, vals: dict) -> None:
             raise ParameterError(f"the state (t = {start:g}) is not one of this model's: "
                                  f"{'it holds no' if missing in buffers else 'this model has no'} "
                                  f"buffer of {shown}")
-        first = lowered[buffers[0]].display
+        at, first = _buffer_named(model.schedule.model, buffers[0])
         if state.ended is not None:
-            raise ParameterError(f"the state is the last saved row of a run that went on to t = {state.ended:g} "
+            raise ParameterError(f"{at}the state is the last saved row of a run that went on to t = {state.ended:g} "
                                  f"(FINAL TIME or until between two saved times): its stocks are those of "
-                                 f"t = {start:g} and the buffer of {first} that of t = {state.ended:g}, so a run "
+                                 f"t = {start:g} and the {first} that of t = {state.ended:g}, so a run "
                                  "cannot continue from it; end the first run on a saved time (a multiple of "
                                  "SAVEPER from INITIAL TIME) or save every step (saveper = TIME STEP)")
         if model.kernel.dynamic_control:
-            raise ParameterError(f"the buffer of {first} is laid out by the time step's number, and TIME STEP, "
+            raise ParameterError(f"{at}the {first} is laid out by the time step's number, and TIME STEP, "
                                  "FINAL TIME or SAVEPER changes during this run: a run cannot continue from a "
                                  "saved state; run from the start")
         if state.time_step != vals["time step"]:
-            raise ParameterError(f"the state's buffer of {first} holds values a TIME STEP of {state.time_step:g} "
+            raise ParameterError(f"{at}the state's {first} holds values a TIME STEP of {state.time_step:g} "
                                  f"apart, and this run's TIME STEP is {vals['time step']:g}: a run continuing a "
                                  "state keeps its TIME STEP")
     draws = helpers(RANDOM_DRAW)
@@ -268,6 +268,15 @@ def _kept_delays(model, plan: params_mod.Plan, values: dict, vals: dict) -> list
     return out
 
 
+def _buffer_named(lowered: ir.Model, name: str) -> tuple[str, str]:
+    """Where the call of the buffer `name` is ('file:line:column: ') and how messages name the
+    buffer: "buffer of DELAY FIXED in the equation of 'out'"."""
+    var = lowered.variables[name]
+    pos = var.expr.pos or var.pos
+    return (f"{pos}: " if pos is not None else "",
+            f"buffer of {var.expr.func} in the equation of '{modeller_name(lowered, name)}'")
+
+
 def _ended(times: np.ndarray, end: float, regions) -> float | None:
     """The time a run with buffers computed to, when its last saved row is earlier (State.ended)."""
     return end if regions and end > float(times[-1]) else None
@@ -296,8 +305,9 @@ def _check_regions(model, state: State, regions: Regions, vals: dict) -> None:
         advice = (f"continue to FINAL TIME {state.final_time:g}, ending this run with until= instead"
                   if new < old else "end the first run with until= rather than final_time= (as the stepper "
                   "does), so that its buffers cover FINAL TIME")
+        at, buffer = _buffer_named(model.schedule.model, n)
         raise ParameterError(
-            f"the buffer of {lowered[n].display} is laid out when a run starts for the run to FINAL TIME (and "
+            f"{at}the {buffer} is laid out when a run starts for the run to FINAL TIME (and "
             f"by the function's own arguments): {old} values in the state (made by a run to FINAL TIME "
             f"{state.final_time:g}), {new} in this run (to FINAL TIME {vals['final time']:g}); a run "
             f"continuing a state must keep them: {advice}, or run from the start")
