@@ -98,3 +98,17 @@ def test_vectorized_only_when_the_iterations_are_independent():
     assert b.vectorized(total, np.array([0, 0, 0, 1]), 100, 1) is not None   # a sum
     twice = np.array([add, acc, acc, 500, add, 600, acc, c], dtype=np.int64)
     assert b.vectorized(twice, np.array([0, 0, 0, 1, 0, 0, 0, 0]), 100, 1) is None   # the sum read inside
+
+
+def test_a_loop_over_lookups_reads_each_elements_table(tmp_path, monkeypatch):
+    """An array of lookups (flattened per element, a loop over their tables on the tape): each
+    iteration reads its own table. tbl[rK] goes from K at 0 to 2K at 10, so y[rK] = K (1 + t/10)
+    and total = 2485 (1 + t/10) over K = 1..70 (a hand derivation)."""
+    tables = "".join(f"tbl[r{k}]((0,{k}),(10,{2 * k})) ~~|\n" for k in range(1, 71))
+    text = "R: (r1-r70) ~~|\n" + tables + "y[R] = tbl[R](Time) ~~|\ntotal = SUM(y[R!]) ~~|\n" + CONTROL
+    model, got = _run(tmp_path, monkeypatch, text, "lookups.mdl")
+    _, unrolled = _run(tmp_path, monkeypatch, text, "lookups.mdl", unrolled=True)
+    np.testing.assert_array_equal(got.values, unrolled.values)
+    t = got.time
+    np.testing.assert_allclose(got.values[:, got.columns.index("total")], 2485 * (1 + t / 10), rtol=1e-12)
+    np.testing.assert_allclose(got.values[:, got.columns.index("y[r70]")], 70 * (1 + t / 10), rtol=1e-12)

@@ -65,12 +65,13 @@ def vector(code, q, s, n, m, p, tab):
             st(m, d + k * sd, p[a + k * sa])
     elif op == LOOKUP or op == LOOKUP_EXTRAPOLATE or op == LOOKUP_FORWARD or op == LOOKUP_BACKWARD \
             or op == LOOKUP_INVERT:
-        a, sa, t, w = code[q + 2], code[s + 2], code[q + 3], code[q + 4]
-        off, size = tk(tab, 2 * t), tk(tab, 2 * t + 1)
+        a, sa, t, st_, w, sw = code[q + 2], code[s + 2], code[q + 3], code[s + 3], code[q + 4], code[s + 4]
         for k in range(n):
+            # the table and the watch advance too (a flattened array of lookups, one per element)
+            off, size = tk(tab, 2 * (t + k * st_)), tk(tab, 2 * (t + k * st_) + 1)
             x = ld(m, a + k * sa)
             if w >= 0:
-                x = watched(m, w, x)
+                x = watched(m, w + k * sw, x)
             if op == LOOKUP:
                 y = lookup(x, tab, off, size)
             elif op == LOOKUP_EXTRAPOLATE:
