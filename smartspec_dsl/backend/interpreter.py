@@ -38,6 +38,7 @@ from smartspec_dsl.backend.kernel_market import (alloc_p, demand_at_price, find_
                                                  supply_at_price)
 from smartspec_dsl.backend.kernel_finance import irr_in, irr_out
 from smartspec_dsl.backend.kernel_solve import solve_more
+from smartspec_dsl.backend.interpreter_vector import vector
 from smartspec_dsl.backend.tape import META, OPCODE, OPS, STEP_NOW
 
 (MOV, ADD, SUB, MUL, DIV, NEG, LOOKUP, SEL, LT, GT, LE, GE, EQ, NE, MIN, MAX, POW, AND, OR, NOT,
@@ -50,12 +51,12 @@ from smartspec_dsl.backend.tape import META, OPCODE, OPS, STEP_NOW
  SUPPLY_AT_PRICE, MARKETP, VECTOR_AT, VECTOR_SELECT, VECTOR_LOOKUP, RANDOM_UNIFORM,
  RANDOM_NORMAL, RANDOM_EXPONENTIAL, RANDOM_LOGNORMAL, RANDOM_TRIANGULAR, RANDOM_POISSON, RANDOM_GAMMA,
  RANDOM_BETA, RANDOM_WEIBULL, RANDOM_BINOMIAL, RANDOM_NEGATIVE_BINOMIAL, RANDOM_LOOKUP, SOLVE, JUMP, IRR_OUT,
- IRR_IN) = range(len(OPS))
-assert OPCODE["RANDOM_LOOKUP"] == RANDOM_LOOKUP and OPCODE["LDP"] == LDP and OPCODE["IRR_IN"] == IRR_IN  # the order
+ IRR_IN, LOOP, ENDLOOP, INDEX, VLOOP) = range(len(OPS))
+assert OPCODE["RANDOM_LOOKUP"] == RANDOM_LOOKUP and OPCODE["LDP"] == LDP and OPCODE["VLOOP"] == VLOOP  # the order
 # instruction lengths by opcode
 LENGTH = np.array([2 + len(kinds) for kinds in OPS.values()], dtype=np.int64)
 (N_MEM, N_SLOTS, RATE_BASE, CONST_BASE, N_CONT, N_DISC, N_FIXED, DYNAMIC_CONTROL, DT_SLOT,
- SAVEPER_SLOT, FINAL_SLOT, WATCH_BASE, FINITE_WATCH, INITIAL_SLOT) = range(len(META))
+ SAVEPER_SLOT, FINAL_SLOT, WATCH_BASE, FINITE_WATCH, INITIAL_SLOT, LOOPS) = range(len(META))
 
 
 @njit(**JIT)
@@ -181,6 +182,36 @@ def execute(code, pc, end, m, p, tab, buf, bi, istep):
         elif op == IRR_IN:
             j = code[pc + 2]
             irr_in(buf, bi[2 * j], bi[2 * j + 1], istep, ld(m, code[pc + 3]), ld(m, code[pc + 4]), ld(m, code[pc + 5]))
+        elif op == INDEX:
+            st(m, d, float(code[pc + 2]))
+        elif op == ENDLOOP:     # the next iteration: the body's moving words advance (tape.kept_loop)
+            h = pc - code[pc + 2]
+            pairs = code[h + 4]
+            body = h + 5 + 2 * pairs
+            done = code[h + 1] + 1
+            if done < code[h + 2]:
+                code[h + 1] = done
+                for j in range(pairs):
+                    code[body + code[h + 5 + 2 * j]] += code[h + 6 + 2 * j]
+                pc = body
+                continue
+            code[h + 1] = 0
+            for j in range(pairs):
+                code[body + code[h + 5 + 2 * j]] -= (done - 1) * code[h + 6 + 2 * j]
+        elif op == LOOP:
+            if code[pc + 2] <= 0:    # no iteration: past the body and its ENDLOOP
+                pc += 5 + 2 * code[pc + 4] + code[pc + 3] + 3
+                continue
+            pc += 5 + 2 * code[pc + 4]
+            continue
+        elif op == VLOOP:       # each instruction over every iteration (tape.vectorized)
+            n, length = code[pc + 2], code[pc + 3]
+            q = pc + 4 + length
+            pc = q + length
+            while q < pc:
+                vector(code, q, q - length, n, m, p, tab)
+                q += LENGTH[code[q]]
+            continue
         pc += LENGTH[op]
 
 
@@ -446,6 +477,9 @@ def simulate(tape, p, tab, out, save_idx, t0, dt, n_steps, save_every, method, d
     arguments (the buffers start from `held`, a saved state's, when it has regions); returns
     (the number of rows saved, or -1 when `out` is too short (control variables that change
     during the run), the buffer at the end, its regions)."""
+    if tape[3][LOOPS]:
+        # a kept loop advances its body's words as it runs (execute's ENDLOOP): this run's copy
+        tape = (tape[0].copy(), tape[1], tape[2], tape[3], tape[4], tape[5], tape[6], tape[7], tape[8])
     code, phases, meta = tape[0], tape[1], tape[3]
     m, buf, bi = _setup(tape, p, tab, t0, dt)
     buf, bi = restore_buffers(buf, bi, held, held_bi, tape[4][2])

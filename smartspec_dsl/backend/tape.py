@@ -5,21 +5,23 @@ source (init, dynamic, rates, fixed_write) with Python's `ast` (never
 executing it) and turns every statement into opcodes over one float64 memory
 vector `m`:
 
-    m = [ the kernel's state vector v | rates | temporaries | constants ]
+    m = [ the kernel's state vector v | rates | temporaries | loops' temporaries | constants ]
 
 so a slot of the generated kernel (`ld(v, 12)`) is address 12 of the tape,
 lookups are table indices into the same table vector, and kernel-library
-calls are opcodes that call the very same `@njit` helpers. Re-rolled loops
-are unrolled, each expression is evaluated operand by operand in the order
+calls are opcodes that call the very same `@njit` helpers. A loop of the
+kernel (a dense array's equation, a re-rolled run of statements) stays a loop
+when it is long and its iterations differ only by evenly advancing words
+(`kept_loop`, `vectorized`), else it is unrolled; each expression is evaluated
+operand by operand in the order
 the generated code evaluates it, so the interpreter (backend/interpreter.py)
 performs the specialised kernel's operations in the same order. The source
 is the code generator's own output from the validated IR, a fixed and small
 language; anything outside it raises `TapeUnsupported` (the runtime then
 uses the compiled kernel, recording why).
 
-An instruction is [opcode, destination, operands...]; `OPS` gives each
-opcode's operands: `a` an address of m, `i` an immediate integer (a table
-index, a watch slot, a random call site, a slot block).
+An instruction is [opcode, destination, operands...]; `opcodes.OPS` gives each
+opcode's operands.
 """
 from __future__ import annotations
 
@@ -32,44 +34,11 @@ import numpy as np
 
 from ..errors import ModelError
 from .codegen import Kernel
+from .opcodes import NAMES, OPCODE, OPS, STEP_NOW, VECTOR_OPS
 
-# opcode name -> operand kinds; the opcode is the position in this table (the
-# interpreter's constants are generated from it, see interpreter.py)
-OPS: dict[str, str] = {
-    "MOV": "a", "ADD": "aa", "SUB": "aa", "MUL": "aa", "DIV": "aa", "NEG": "a",
-    "LOOKUP": "aii", "SEL": "aaa", "LT": "aa", "GT": "aa", "LE": "aa", "GE": "aa", "EQ": "aa",
-    "NE": "aa", "MIN": "aa", "MAX": "aa", "POW": "aa", "AND": "aa", "OR": "aa", "NOT": "a",
-    "XIDZ": "aaa", "ZIDZ": "aa", "STEP": "aaa", "WATCH": "ia", "VSUM": "iii", "LDP": "i",
-    "ABS": "a", "EXP": "a", "LN": "a", "SQRT": "a", "SIN": "a", "COS": "a", "TAN": "a",
-    "ASIN": "a", "ACOS": "a", "ATAN": "a", "SINH": "a", "COSH": "a", "TANH": "a", "LOG10": "a",
-    "INTEGER": "a", "MODULO": "aa", "QUANTUM": "aa", "LOG2": "aa", "GAMMA_LN": "a",
-    "RAMP": "aaaa", "PULSE": "aaaa", "PULSE_TRAIN": "aaaaaa",
-    "LOOKUP_EXTRAPOLATE": "aii", "LOOKUP_FORWARD": "aii", "LOOKUP_BACKWARD": "aii",
-    "LOOKUP_INVERT": "aii", "LOOKUP_AREA": "aai",
-    "BUFREAD": "i", "BUFWRITE": "ia", "MATERIAL_OUT": "ia", "MATERIAL_IN": "iaaaa",
-    "INFORMATION_OUT": "iaaa", "MATERIAL_SIZE": "aaa", "LOOKUP_SLOPE": "aai", "ALLOC_P": "aaaa",
-    # parcels (kernel_queues): the buffer region j, the values, the profiles' tables
-    "PARCELS_SIZE": "aaaa", "CONVEYOR_OUT": "iaaai", "CONVEYOR_IN": "iaaaaaai", "QUEUE_OUT": "iaaai",
-    "QUEUE_IN": "iaaaaaai", "PROFILE_OUT": "iaaaai", "PROFILE_IN": "iaaaaai", "QUEUE_ATTRIB_OUT": "iaaaii",
-    "QUEUE_ATTRIB_IN": "iaaaaaaaaaii", "QUEUE_AGE": "iaaaaaaaaaii",
-    "VECTOR_RANK": "iia", "VECTOR_SORT_ORDER": "iia", "INVERT_MATRIX": "ii",
-    "ALLOCATE_AVAILABLE": "iia", "ALLOCATE_BY_PRIORITY": "iiaa", "FIND_MARKET_PRICE": "iia",
-    "DEMAND_AT_PRICE": "iia", "SUPPLY_AT_PRICE": "iia", "MARKETP": "iiaa", "VECTOR_AT": "iia",
-    "VECTOR_SELECT": "iiaa", "VECTOR_LOOKUP": "iiaaaa",
-    # random draws: call site, step (STEP_NOW: the current step), run seed, then the arguments
-    "RANDOM_UNIFORM": "iiaaaa", "RANDOM_NORMAL": "iiaaaaaa", "RANDOM_EXPONENTIAL": "iiaaaaaa",
-    "RANDOM_LOGNORMAL": "iiaaaaaa", "RANDOM_TRIANGULAR": "iiaaaaaaa", "RANDOM_POISSON": "iiaaaaaaa",
-    "RANDOM_GAMMA": "iiaaaaaaa", "RANDOM_BETA": "iiaaaaaaaa", "RANDOM_WEIBULL": "iiaaaaaaa",
-    "RANDOM_BINOMIAL": "iiaaaaaaaa", "RANDOM_NEGATIVE_BINOMIAL": "iiaaaaaaaa",
-    "RANDOM_LOOKUP": "iiiaaaaaa",
-    # a loop solved within the step (kernel_solve): `while solve_more(v, B, k)` is SOLVE (the
-    # block's state at B, k unknowns, where to go once solved), its body, JUMP back to SOLVE
-    "SOLVE": "iii", "JUMP": "i",
-    # INTERNAL RATE OF RETURN (kernel_finance): the buffer region j, then the values
-    "IRR_OUT": "iaaaaa", "IRR_IN": "iaaa",
-}
-OPCODE = {name: k for k, name in enumerate(OPS)}
-STEP_NOW = -2          # a random draw's step operand: the step being computed
+__all__ = ["META", "OPCODE", "OPS", "STEP_NOW", "Tape", "TapeUnsupported", "build_tape"]
+
+LOOP_MIN = 64          # a loop of at least this many iterations may stay a loop on the tape
 
 # helper of the generated code -> opcode, for calls whose arguments are all values
 _VALUE_CALLS = {
@@ -103,6 +72,7 @@ _PHASES = ("init", "dynamic", "rates", "fixed_write")
 
 # addresses of temporaries and constants are tagged while building, placed at the end
 _TEMP, _CONST = 1 << 40, 1 << 41
+_VTEMP = 1 << 39      # a vectorized loop's temporaries: one block of n values each
 
 
 class TapeUnsupported(ModelError):
@@ -131,7 +101,8 @@ class Tape:
 
 # meta fields, in order
 META = ("n_mem", "n_slots", "rate_base", "const_base", "n_cont", "n_disc", "n_fixed",
-        "dynamic_control", "dt_slot", "saveper_slot", "final_slot", "watch_base", "finite_watch", "initial_slot")
+        "dynamic_control", "dt_slot", "saveper_slot", "final_slot", "watch_base", "finite_watch", "initial_slot",
+        "loops")
 
 
 class _Builder:
@@ -146,6 +117,9 @@ class _Builder:
         self.max_temp = 0
         self.accs: dict[str, int] = {}
         self.last: tuple[int, int] | None = None   # (position, destination) of the last instruction
+        self.counting = 0     # within a loop kept on the tape: the loop counter is INDEX
+        self.loops = False    # whether the tape keeps a loop (the interpreter then runs a copy)
+        self.max_vtemp = 0    # the vectorized loops' temporaries (VLOOP), after the others
 
     # -- addresses ------------------------------------------------------------
     def const(self, x: float) -> int:
@@ -246,9 +220,11 @@ class _Builder:
         if isinstance(node, ast.Name) and node.id in self.accs:
             return self.accs[node.id]
         if isinstance(node, ast.Name) and node.id in env:   # a loop counter used as a number
+            if self.counting:
+                return self.emit("INDEX", [env[node.id]])
             return self.const(float(env[node.id]))
         if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
-            fl = _float_hole(node, env)
+            fl = None if self.counting else _float_hole(node, env)
             if fl is not None:
                 return self.const(fl)
             a = self.value(node.left, env)
@@ -337,6 +313,94 @@ class _Builder:
 
     # -- statements ------------------------------------------------------------
     def loop(self, s: ast.For, n: int, env: dict) -> None:
+        """A loop: kept as a loop on the tape when it runs at least LOOP_MIN times and its
+        iterations differ only by words advancing evenly (`kept_loop`), else unrolled."""
+        if n >= LOOP_MIN and self.kept_loop(s, n, env):
+            return
+        self.unrolled(s, n, env)
+
+    def kept_loop(self, s: ast.For, n: int, env: dict) -> bool:
+        """LOOP, the body of iteration 0, ENDLOOP, when three iterations built in a row differ
+        by the same words each time (slots advancing with the loop variable; the loop
+        variable read as a number is an INDEX opcode whose operand advances) and make no
+        new constant after the first; else nothing (False): the tape then grows with the
+        iterations, and the loops of a dense array's equations would make it grow with the
+        elements."""
+        start, state = len(self.code), (self.top, self.acc_top, 0, dict(self.accs))
+        bodies, consts = [], []
+        self.counting += 1
+        try:
+            for k in range(3):
+                at = len(self.code)
+                self.statements(s.body, {**env, s.target.id: k})
+                bodies.append(np.array(self.code[at:], dtype=np.int64))
+                consts.append(len(self.const_values))
+        finally:
+            self.counting -= 1
+        a, b, c = bodies
+        del self.code[start:]
+        self.last = None
+        linear = len(a) == len(b) == len(c) and np.array_equal(c - b, b - a) and consts[0] == consts[2]
+        step = b - a if linear else a
+        words = np.flatnonzero(step)
+        if not linear or np.any(a[words] >= _TEMP):    # a temporary or constant that moves: no loop
+            self.top, self.acc_top, self.accs = state[0], state[1], state[3]
+            return False
+        self.loops = True
+        vector = self.vectorized(a, step, n, state[1])
+        if vector is not None:
+            body, steps, width = vector
+            self.max_vtemp = max(self.max_vtemp, width)
+            self.code += [OPCODE["VLOOP"], 0, n, len(body), *steps.tolist(), *body.tolist()]
+            self.top = self.acc_top
+            return True
+        pairs = np.column_stack([words, step[words]]).ravel().tolist()
+        self.code += [OPCODE["LOOP"], 0, n, len(a), len(words), *pairs, *a.tolist()]
+        self.code += [OPCODE["ENDLOOP"], 0, len(self.code) - start]
+        self.top = self.acc_top
+        return True
+
+    def vectorized(self, body: np.ndarray, step: np.ndarray, n: int, acc_top: int):
+        """(body, steps, vector temporaries' size) of a loop whose iterations are independent,
+        so the interpreter may run each instruction over all of them before the next (VLOOP,
+        a tight loop per instruction), or None. Each temporary the body makes gets a block of
+        n values (iteration k's at k), so an iteration's values wait for the next instruction;
+        an accumulator (a sum's, made before the loop) stays one value, added to in iteration
+        order; a slot may be read and written in one iteration only (an array read at another
+        element than the one written, or written twice, keeps the scalar loop). Every
+        instruction then computes what it computed in the scalar loop, in the same order."""
+        ops, q = [], 0
+        while q < len(body):
+            name = NAMES[int(body[q])]
+            if name not in VECTOR_OPS:
+                return None
+            ops.append((q, name, [q + 1] + [q + 2 + j for j, kind in enumerate(OPS[name]) if kind == "a"]))
+            q += 2 + len(OPS[name])
+        body, step = body.copy(), step.copy()
+        blocks: dict[int, int] = {}
+        for _, _, words in ops:
+            for w in words:
+                x = int(body[w])
+                if _TEMP + acc_top <= x < _CONST:
+                    body[w] = _VTEMP + n * blocks.setdefault(x, len(blocks))
+                    step[w] = 1
+        slot = lambda x: x < _VTEMP
+        writes = [(int(body[q + 1]), int(step[q + 1]), q, name) for q, name, _ in ops]
+        reads = [(int(body[w]), int(step[w]), q) for q, _, words in ops for w in words[1:]]
+        for wb, ws, q, name in writes:
+            if ws == 0:
+                # an accumulator: acc = acc + x, read nowhere else in the body
+                if not (name == "ADD" and _TEMP <= wb < _TEMP + acc_top and body[q + 2] == wb
+                        and body[q + 3] != wb and sum(rb == wb for rb, _, _ in reads) == 1):
+                    return None
+                continue
+            if slot(wb):
+                for rb, rs, _ in reads + [(b, s_, q2) for b, s_, q2, _ in writes if q2 != q]:
+                    if slot(rb) and (rb, rs) != (wb, ws) and _overlap(rb, rs, wb, ws, n):
+                        return None
+        return body, step, n * len(blocks)
+
+    def unrolled(self, s: ast.For, n: int, env: dict) -> None:
         """A loop, unrolled. Its first three iterations are built statement by statement; when
         their code differs by the same words each time (slots advancing with the loop
         variable, everything else the same) and they made no new constant, the code of the
@@ -427,11 +491,20 @@ class _Builder:
         """The code with temporaries and constants at their addresses, and where the constants start."""
         k = self.kernel
         temp_base = k.n_slots + max(1, k.n_continuous + k.n_discrete)
-        const_base = temp_base + max(self.max_temp, 1)
+        vtemp_base = temp_base + max(self.max_temp, 1)
+        const_base = vtemp_base + self.max_vtemp
         code = np.array(self.code, dtype=np.int64)
         code = np.where(code >= _CONST, code - _CONST + const_base,
-                        np.where(code >= _TEMP, code - _TEMP + temp_base, code))
+                        np.where(code >= _TEMP, code - _TEMP + temp_base,
+                                 np.where(code >= _VTEMP, code - _VTEMP + vtemp_base, code)))
         return code, const_base
+
+
+def _overlap(a: int, sa: int, b: int, sb: int, n: int) -> bool:
+    """Whether the addresses a + k sa and b + k sb (0 <= k < n) may meet (their spans do)."""
+    lo_a, hi_a = sorted((a, a + sa * (n - 1)))
+    lo_b, hi_b = sorted((b, b + sb * (n - 1)))
+    return lo_a <= hi_b and lo_b <= hi_a
 
 
 def _name(node: ast.AST) -> str:
@@ -514,7 +587,7 @@ def build_tape(kernel: Kernel) -> Tape:
                 dt_slot=slots.get("time step", 0), saveper_slot=slots.get("saveper", 0),
                 final_slot=slots.get("final time", 0),
                 watch_base=kernel.n_slots - 5 * len(kernel.watches), finite_watch=_module_int(tree, "FINITE_WATCH"),
-                initial_slot=slots.get("initial time", 0))
+                initial_slot=slots.get("initial time", 0), loops=int(b.loops))
     return Tape(code, np.array(starts, dtype=np.int64), consts,
                 np.array([meta[f] for f in META], dtype=np.int64), fixed, watch_slots,
                 np.array(_module_array(tree, "WATCH_TABLES"), dtype=np.int64),

@@ -18,8 +18,8 @@ from ..files import install_cache, write_bytes
 
 _HERE = Path(__file__).resolve().parent
 # what the interpreter's machine code is made of
-_SOURCES = ("interpreter.py", "tape.py", "kernel_lib.py", "kernel_intrinsics.py", "kernel_random.py",
-            "kernel_extra.py", "kernel_market.py", "kernel_solve.py",
+_SOURCES = ("interpreter.py", "interpreter_vector.py", "tape.py", "opcodes.py", "kernel_lib.py",
+            "kernel_intrinsics.py", "kernel_random.py", "kernel_extra.py", "kernel_market.py", "kernel_solve.py",
             "kernel_finance.py")
 
 

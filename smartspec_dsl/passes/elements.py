@@ -14,6 +14,7 @@ Element order is the kernel's: the last subscript fastest (`dense.elements`).
 from __future__ import annotations
 
 import bisect
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
@@ -26,7 +27,7 @@ INITIAL = "@initial"   # edits.initial_param's suffix: `stock[e1]@initial`
 
 class Elements(Mapping):
     """name -> ir.Variable over a dense model's `variables`: a scalar by its name, an array's
-    element by `name[e1,e2]` (made on first use, `dense.flat_view`'s former variables)."""
+    element by `name[e1,e2]` (made on first use and kept for the next)."""
 
     def __init__(self, variables: dict[str, ir.Variable], ranges: dict):
         self.arrays = variables      # the dense model's own (scalars and arrays)
@@ -34,6 +35,7 @@ class Elements(Mapping):
         self._space: SubscriptSpace | None = None
         self._positions: dict[str, dict[str, int]] = {}
         self._made: dict[str, ir.Variable] = {}
+        self._names: dict[str, list[str]] = {}
 
     def __reduce__(self):
         return Elements, (self.arrays, self.ranges)
@@ -57,10 +59,15 @@ class Elements(Mapping):
         return elements(self.space, self.arrays[name].dims)
 
     def names(self, name: str) -> list[str]:
-        """The flat names of a variable's elements (`name[e1,e2]`), or [name] for a scalar."""
-        if not self.arrays[name].dims:
-            return [name]
-        return [element_name(name, c) for c in self.combos(name)]
+        """The flat names of a variable's elements (`name[e1,e2]`), or [name] for a scalar
+        (made once; the list is shared: not to be changed)."""
+        made = self._names.get(name)
+        if made is None:
+            dims = self.arrays[name].dims
+            suffix = INITIAL if name.endswith(INITIAL) and dims else ""
+            made = self._names[name] = _flat(name[:len(name) - len(suffix)], [self.space.elements[d] for d in dims],
+                                             suffix) if dims else [name]
+        return made
 
     def displays(self, name: str) -> list[str]:
         """The displayed names of a variable's elements (`Name[E1,E2]`), in slot order."""
@@ -68,7 +75,7 @@ class Elements(Mapping):
         if not var.dims:
             return [var.display]
         shown = self.space.display
-        return [flat_name(var.display, (shown.get(e, e) for e in c)) for c in self.combos(name)]
+        return _flat(var.display, [[shown.get(e, e) for e in self.space.elements[d]] for d in var.dims], "")
 
     def name_at(self, name: str, k: int) -> str:
         """The flat name of element `k` (in slot order) of array `name`."""
@@ -158,14 +165,6 @@ class Elements(Mapping):
         """These elements with the scalar variables `scalars` replacing or added to the model's."""
         return Elements({**self.arrays, **scalars}, self.ranges)
 
-    def literal(self, key: str) -> float:
-        """The number of a constant (scalar or element), its parameter's default."""
-        var = self.arrays.get(key)
-        if var is None or var.dims:
-            name, k = self.split(key)
-            return _literal(self.arrays[name].expr.args[k])
-        return _literal(var.expr)
-
 
 def elements(space: SubscriptSpace, dims: tuple[str, ...]) -> list[tuple[str, ...]]:
     """An array's element combinations in its slots' order (the last subscript fastest)."""
@@ -173,6 +172,13 @@ def elements(space: SubscriptSpace, dims: tuple[str, ...]) -> list[tuple[str, ..
     for d in dims:
         combos = [c + (e,) for c in combos for e in space.elements[d]]
     return combos
+
+
+def _flat(name: str, lists: list, suffix: str) -> list[str]:
+    """`name[e1,e2]suffix` for every combination of the elements in `lists`, the last fastest."""
+    if len(lists) == 1:
+        return [f"{name}[{e}]{suffix}" for e in lists[0]]
+    return [f"{name}[{','.join(c)}]{suffix}" for c in itertools.product(*lists)]
 
 
 def _literal(e: ir.Expr) -> float:
@@ -197,6 +203,7 @@ class ElementOrder(Sequence):
         self.names = tuple(names)
         self._starts: list[int] | None = None
         self._set: frozenset | None = None
+        self._index: dict[str, int] | None = None
 
     def __reduce__(self):
         return ElementOrder, (self.elements, self.names)
@@ -236,6 +243,22 @@ class ElementOrder(Sequence):
             return not self.elements.arrays[key].dims
         hit = self.elements.split(key) if isinstance(key, str) else None
         return hit is not None and hit[0] in self._set
+
+    def position(self, key: str) -> int | None:
+        """The position of the flat name `key` in this order, or None."""
+        if self._set is None:
+            self._set = frozenset(self.names)
+        if key in self._set:
+            return None if self.elements.arrays[key].dims else self.starts[self._at()[key]]
+        hit = self.elements.split(key) if isinstance(key, str) else None
+        if hit is None or hit[0] not in self._set:
+            return None
+        return self.starts[self._at()[hit[0]]] + hit[1]
+
+    def _at(self) -> dict[str, int]:
+        if self._index is None:
+            self._index = {n: j for j, n in enumerate(self.names)}
+        return self._index
 
     def __eq__(self, other) -> bool:
         if isinstance(other, ElementOrder) and other.elements.arrays is self.elements.arrays:
@@ -341,8 +364,42 @@ def slots_of(slots: Mapping[str, int], names) -> list[int]:
     return [slots[n] for n in names]
 
 
-def literal(variables: Mapping, name: str) -> float:
-    """The number of the constant `name` (scalar or element)."""
-    if isinstance(variables, Elements):
-        return variables.literal(name)
-    return _literal(variables[name].expr)
+def literals(variables: Mapping, order) -> list[float]:
+    """The numbers of the constants of `order` (scalars or elements), in its order: an array
+    of numbers' elements read from its one equation."""
+    if isinstance(order, ElementOrder):
+        out = []
+        for n in order.names:
+            e = order.elements.arrays[n].expr
+            out.extend(_literal(x) for x in e.args) if order.elements.arrays[n].dims else out.append(_literal(e))
+        return out
+    return [_literal(variables[c].expr) for c in order]
+
+
+class Positions(Mapping):
+    """flat name -> position in an `ElementOrder` (the parameter vector's index of a constant)."""
+
+    def __init__(self, order: ElementOrder):
+        self.order = order
+
+    def __getitem__(self, key: str) -> int:
+        k = self.order.position(key)
+        if k is None:
+            raise KeyError(key)
+        return k
+
+    def __contains__(self, key) -> bool:
+        return self.order.position(key) is not None
+
+    def __iter__(self):
+        return iter(self.order)
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+
+def positions(order) -> Mapping[str, int]:
+    """name -> position in `order` (a schedule's constants), computed when asked for a dense one."""
+    if isinstance(order, ElementOrder):
+        return Positions(order)
+    return {c: i for i, c in enumerate(order)}

@@ -14,7 +14,7 @@ from ..backend.codegen import Kernel, table_vector
 from ..passes.consteval import constant_value, constants_read, control_issues
 from ..frontend.changes import Changes, read_changes
 from ..errors import ModelError, ParameterError, did_you_mean, finite_number
-from ..passes.elements import literal, overlay, select_shown, slots_of
+from ..passes.elements import literals, overlay, positions, select_shown, slots_of
 from ..passes.stateful import decide
 from ..passes.order import Schedule
 from ..passes.edits import Edits
@@ -54,8 +54,8 @@ class Model:
         lowered = sched.model.variables
         self._outputs = None   # (names, displayed names) of the variables a run returns by default
         # the parameter vector: every constant, then the run seed (0 unless a sweep sets it)
-        self.defaults = np.array([literal(lowered, c) for c in sched.constants] + [0.0], dtype=np.float64)
-        self._param_index = {c: i for i, c in enumerate(sched.constants)}
+        self.defaults = np.array(literals(lowered, sched.constants) + [0.0], dtype=np.float64)
+        self._param_index = positions(sched.constants)
         # control variables the runtime computes for each run from their equations (see loader._pin_controls)
         self._derived = dict(derived or {})
         self._control_model = ir.Model(sched.model.source, overlay(lowered, {
