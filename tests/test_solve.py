@@ -316,3 +316,45 @@ def test_mistakes_are_located_errors(tmp_path, lines, error, words):
     for w in words:
         assert w in message, message
     assert "#" not in message and "@" not in message, message
+
+
+def _drive(f, guess):
+    """Runs kernel_solve.solve_more on one SIMULTANEOUS unknown x = f(x) from `guess`, as the
+    generated code does (solved_block: state reset, P, A, Q, M, S; then R = f(P) - P per
+    point): the unknown's value, the points computed and whether Newton's method took over."""
+    from smartspec_dsl.backend.kernel_solve import solve_more
+    from smartspec_dsl.backend.solve_layout import MAX_ITERATIONS, TOLERANCE, field, size
+    v = np.zeros(size(1) + 1)
+    b = 1
+    v[b + 3] = 1.0                                   # a block of SIMULTANEOUS alone: passes first
+    for name, value in (("P", guess), ("A", 0.0), ("Q", TOLERANCE), ("M", MAX_ITERATIONS), ("S", guess)):
+        v[field(b, 1, name, 0)] = value
+    points = 0
+    while solve_more(v, b, 1):
+        points += 1
+        x = v[field(b, 1, "P", 0)]
+        v[field(b, 1, "R", 0)] = f(x) - x
+    return v[field(b, 1, "P", 0)], points, v[b + 3] == 2.0
+
+
+@pytest.mark.parametrize("f,guess,root", [
+    (lambda x: 5.0 - x, 1.0, 2.5),                  # the passes cycle: 1, 4, 1, 4, ...
+    (lambda x: 3.0 - 2.0 * x, 0.0, 1.0),            # the passes diverge (gain -2)
+    (lambda x: 0.999 * x + 0.01, 0.0, 10.0),        # they shrink, by 0.999: ~20,000 passes to settle
+])
+def test_passes_that_cannot_settle_give_way_to_newton_at_once(f, guess, root):
+    """Passes that do not shrink fast enough to settle within MAX_PASSES hand over to Newton's
+    method after JUDGE_AFTER passes, not after MAX_PASSES at every evaluation (which made a
+    run of Vensim's phone-call example 150 times slower); the root as derived by hand."""
+    from smartspec_dsl.backend.kernel_solve import JUDGE_AFTER
+    x, points, newton = _drive(f, guess)
+    assert newton
+    assert x == pytest.approx(root, rel=1e-9)
+    assert points <= JUDGE_AFTER + 2 + 3 * 10        # the passes, then a few Newton iterations (2 points each)
+
+
+def test_passes_that_settle_stay_passes():
+    """x = x^2/4 + 0.75 from 2.9: the passes reach the stable root 1 (Vensim's), which Newton's
+    method from 2.9 would not (it finds 3)."""
+    x, _, newton = _drive(lambda x: x * x / 4 + 0.75, 2.9)
+    assert not newton and x == pytest.approx(1.0, rel=1e-9)

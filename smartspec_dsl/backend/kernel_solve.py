@@ -15,8 +15,9 @@ SIMULTANEOUS is solved as Vensim's help says, "running around the loop until not
 loop changes any more": from the initial value, each pass sets every unknown to its
 expression's value at the point just computed (x := f(x)). Where the passes settle, they give
 the root Vensim's do, also where the loop has several (the stable one the passes reach, not
-the one nearest the initial value). Where they do not settle within MAX_PASSES (they diverge,
-x = 3 - 2x, or cycle, x = 5 - x) or meet a value that is not finite, the block starts again
+the one nearest the initial value). Where they do not settle (they diverge, x = 3 - 2x, or
+cycle, x = 5 - x: after JUDGE_AFTER passes, passes whose changes do not shrink fast enough to
+settle within MAX_PASSES, `_contracting`) or meet a value that is not finite, the block starts again
 from the initial values with Newton's method, which finds such roots, and so does FIND ZERO
 (and a block with any FIND ZERO unknown) from the start.
 
@@ -57,6 +58,11 @@ from .solve_layout import FIELDS, HEADER, MAX_PASSES, PASS_PRECISION
 assert FIELDS == ("P", "R", "X", "G", "H", "S", "A", "Q", "M", "D")   # the offsets below
 
 _EPS = math.sqrt(2.220446049250313e-16)   # the relative step of a forward difference
+# passes around the loop that run whatever their changes do: a loop's first passes may grow
+# before they shrink (a lookup's flat end, a start far from the root); after these, passes
+# that do not shrink, or shrink too slowly to settle within MAX_PASSES, give way to Newton's
+# method at once rather than at every evaluation's MAX_PASSES-th pass
+JUDGE_AFTER = 10
 
 
 @njit(**JIT)
@@ -94,6 +100,32 @@ def _settled(v, b, k) -> bool:
         ratio = change / abs(v[g + j]) if abs(v[g + j]) > 0.0 else 1.0
         bound = change / (1.0 - ratio) if ratio < 0.99 else 100.0 * change
         if not bound <= PASS_PRECISION * (v[a + j] + v[q + j] * max(abs(v[p + j]), v[s + j])):
+            return False
+    return True
+
+
+@njit(**JIT)
+def _contracting(v, b, k) -> bool:
+    """Whether the passes around the loop may go on: during the first JUDGE_AFTER passes,
+    always; then only while every unknown's change shrinks (by q, this change over the last)
+    fast enough to settle (`_settled`) within the passes left, about log(target / bound) /
+    log(q) more. A loop that diverges, cycles (x = 5 - x) or oscillates between a lookup's
+    bounds goes to Newton's method after JUDGE_AFTER passes, not MAX_PASSES."""
+    if v[b + 1] < JUDGE_AFTER:
+        return True
+    p, r, g, s, a, q = b + HEADER, b + HEADER + k, b + HEADER + 3 * k, b + HEADER + 5 * k, \
+        b + HEADER + 6 * k, b + HEADER + 7 * k
+    left = MAX_PASSES - v[b + 1]
+    for j in range(k):
+        change, last = abs(v[r + j]), abs(v[g + j])
+        if change == 0.0:
+            continue
+        if not change < last:
+            return False
+        ratio = change / last
+        bound = change / (1.0 - ratio)
+        target = PASS_PRECISION * (v[a + j] + v[q + j] * max(abs(v[p + j]), v[s + j]))
+        if target > 0.0 and bound > target and math.log(target / bound) / math.log(ratio) > left:
             return False
     return True
 
@@ -157,7 +189,7 @@ def solve_more(v, b, k):
         if finite and (_settled(v, b, k) if passing else _exact(v, b, k) if stepwise else _solved(v, b, k)):
             return False
         if passing:                       # running around the loop: x := f(x) = x + r
-            if finite and v[b + 1] < MAX_PASSES:
+            if finite and v[b + 1] < MAX_PASSES and _contracting(v, b, k):
                 v[b + 1] += 1.0
                 for j in range(k):
                     v[g + j] = v[r + j]   # this pass's change, to see the next one shrink
