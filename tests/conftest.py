@@ -83,6 +83,15 @@ def check(result, name: str, expected) -> None:
     np.testing.assert_allclose(result[name], expected, rtol=1e-12, atol=1e-12, err_msg=name)
 
 
+def assert_same_run(name: str, ahead, jit, tier: str) -> None:
+    """Two runs of `tier`, one on code compiled ahead of time and one on Numba's, give the
+    same columns, values (bit for bit) and warnings."""
+    assert ahead.tier == jit.tier == tier, name
+    assert ahead.columns == jit.columns, name
+    assert np.array_equal(ahead.values, jit.values, equal_nan=True), f"{name}: the ahead-of-time code differs"
+    assert [str(w) for w in ahead.warnings] == [str(w) for w in jit.warnings], name
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _kernel_cache(tmp_path_factory):
     """Tests compile into a private kernel cache, never the user's."""

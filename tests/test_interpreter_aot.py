@@ -18,7 +18,7 @@ import pytest
 from smartspec_dsl import load
 from smartspec_dsl.backend import aot, interpreter_aot, tier0
 
-from conftest import ROOT, SHARED
+from conftest import ROOT, SHARED, assert_same_run
 from test_interpreter import cases, need
 
 LOAD = interpreter_aot.load
@@ -47,10 +47,7 @@ def both(model, monkeypatch, folder, **kw):
 
 
 def assert_same(name, ahead, jit):
-    assert ahead.tier == jit.tier == "interpreter", name
-    assert ahead.columns == jit.columns, name
-    assert np.array_equal(ahead.values, jit.values, equal_nan=True), f"{name}: the two interpreters differ"
-    assert [str(w) for w in ahead.warnings] == [str(w) for w in jit.warnings], name
+    assert_same_run(name, ahead, jit, "interpreter")
 
 
 def test_its_type_is_the_numba_interpreters(aot_folder, monkeypatch):

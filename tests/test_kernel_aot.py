@@ -22,7 +22,7 @@ import smartspec_dsl
 from smartspec_dsl.backend import aot, kernel_aot
 from smartspec_dsl.runtime import cache, tiers
 
-from conftest import ROOT, SHARED
+from conftest import ROOT, SHARED, assert_same_run
 from conftest import equations
 from test_buffer_state import CONTROLS
 from test_interpreter import need
@@ -84,10 +84,7 @@ def both(model, entries, **kw):
 
 
 def assert_same(name, ahead, jit):
-    assert ahead.tier == jit.tier == "compiled", name
-    assert ahead.columns == jit.columns, name
-    assert np.array_equal(ahead.values, jit.values, equal_nan=True), f"{name}: the kernels differ"
-    assert [str(w) for w in ahead.warnings] == [str(w) for w in jit.warnings], name
+    assert_same_run(name, ahead, jit, "compiled")
 
 
 def test_every_kernel_is_bit_identical_with_euler_and_rk4(models):

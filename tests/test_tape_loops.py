@@ -11,30 +11,13 @@ import smartspec_dsl
 from smartspec_dsl import ir
 from smartspec_dsl.backend import tape as tape_mod
 
+from conftest import population
+
 CONTROL = """
 INITIAL TIME = 0 ~~|
 FINAL TIME = 4 ~~|
 TIME STEP = 0.25 ~~|
 SAVEPER = 0.5 ~~|
-"""
-
-# the arrays_bench population model (a lookup, SMOOTH, DELAY3, shared sums, a range as a value)
-POPULATION = """
-Region: (r1-r{n}) ~~|
-population[Region] = INTEG(births[Region] - deaths[Region] - emigration[Region] + immigration[Region],
-    initial population[Region]) ~~|
-initial population[Region] = 1000 + 10 * Region ~~|
-births[Region] = population[Region] * 0.03 * crowding effect[Region] ~~|
-crowding[Region] = population[Region] / (SUM(population[Region!]) / ELMCOUNT(Region)) ~~|
-effect lookup([(0,0)-(4,2)],(0,1.5),(1,1),(2,0.6),(4,0.3)) ~~|
-crowding effect[Region] = effect lookup(perceived crowding[Region]) ~~|
-perceived crowding[Region] = SMOOTH(crowding[Region], 5) ~~|
-deaths[Region] = population[Region] / 70 ~~|
-emigration[Region] = population[Region] * 0.01 * perceived crowding[Region] ~~|
-attractiveness[Region] = 1 / MAX(perceived crowding[Region], 0.1) ~~|
-immigration[Region] = DELAY3(SUM(emigration[Region!]) * attractiveness[Region]
-    / SUM(attractiveness[Region!]), 3) ~~|
-total population = SUM(population[Region!]) ~~|
 """
 
 # a sum per row (a loop in a loop), a sum per column over a product, a range as a value
@@ -59,7 +42,7 @@ def _run(tmp_path, monkeypatch, text: str, name: str, unrolled: bool = False):
         return model, model.run(tier="interpreter")
 
 
-@pytest.mark.parametrize("text", [POPULATION.format(n=70) + CONTROL, MATRIX.format(n=66, m=80) + CONTROL],
+@pytest.mark.parametrize("text", [population(70, CONTROL), MATRIX.format(n=66, m=80) + CONTROL],
                          ids=["population", "matrix"])
 def test_kept_loops_give_the_unrolled_tape_and_the_reference(tmp_path, monkeypatch, text):
     from reference_eval import simulate as reference_simulate
@@ -76,8 +59,8 @@ def test_kept_loops_give_the_unrolled_tape_and_the_reference(tmp_path, monkeypat
 
 
 def test_the_tape_does_not_grow_with_the_range(tmp_path, monkeypatch):
-    small, _ = _run(tmp_path, monkeypatch, POPULATION.format(n=64) + CONTROL, "small.mdl")
-    large, run = _run(tmp_path, monkeypatch, POPULATION.format(n=5000) + CONTROL, "large.mdl")
+    small, _ = _run(tmp_path, monkeypatch, population(64, CONTROL), "small.mdl")
+    large, run = _run(tmp_path, monkeypatch, population(5000, CONTROL), "large.mdl")
     assert len(large._tiers.tape()[0]) == len(small._tiers.tape()[0])
     assert run.values[-1, run.columns.index("total population")] > 0
 
