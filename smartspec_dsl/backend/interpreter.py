@@ -21,13 +21,12 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from smartspec_dsl.backend.kernel_extra import (check_finite, gamma_ln, information_out, lookup_area, lookup_invert,
-                                                lookup_slope, material_in, material_out, material_size, restore_buffers,
+from smartspec_dsl.backend.kernel_extra import (check_finite, gamma_ln, information_out, lookup_area, lookup_slope,
+                                                material_in, material_out, material_size, restore_buffers,
                                                 step_offset, vector_lookup, watch_setup)
 from smartspec_dsl.backend.kernel_lib import (
     JIT, allocate_available, allocate_by_priority, bf, fand, fixed_delay_slots, fmax, fmin, fnot,
-    forr, fstep, fxidz, fzidz, integer, invert_matrix, ld, log2, lookup, lookup_backward,
-    lookup_extrapolate, lookup_forward, modulo, power, pulse, pulse_train, quantum, ramp,
+    forr, fstep, fxidz, fzidz, integer, invert_matrix, ld, log2, modulo, power, pulse, pulse_train, quantum, ramp,
     random_beta, random_binomial, random_exponential, random_gamma, random_lognormal, random_lookup,
     random_negative_binomial, random_normal, random_poisson, random_triangular, random_uniform,
     random_weibull, sel, st, tk, vector_at, vector_rank, vector_select, vector_sort_order, vsum,
@@ -38,7 +37,7 @@ from smartspec_dsl.backend.kernel_market import (alloc_p, demand_at_price, find_
                                                  supply_at_price)
 from smartspec_dsl.backend.kernel_finance import irr_in, irr_out
 from smartspec_dsl.backend.kernel_solve import solve_more
-from smartspec_dsl.backend.interpreter_vector import vector
+from smartspec_dsl.backend.interpreter_vector import lookup_by, vector
 from smartspec_dsl.backend.tape import META, OPCODE, OPS, STEP_NOW
 
 (MOV, ADD, SUB, MUL, DIV, NEG, LOOKUP, SEL, LT, GT, LE, GE, EQ, NE, MIN, MAX, POW, AND, OR, NOT,
@@ -84,19 +83,7 @@ def execute(code, pc, end, m, p, tab, buf, bi, istep):
             w = code[pc + 4]
             if w >= 0:
                 x = watched(m, w, x)
-            off = tk(tab, 2 * k)
-            n = tk(tab, 2 * k + 1)
-            if op == LOOKUP:
-                y = lookup(x, tab, off, n)
-            elif op == LOOKUP_EXTRAPOLATE:
-                y = lookup_extrapolate(x, tab, off, n)
-            elif op == LOOKUP_FORWARD:
-                y = lookup_forward(x, tab, off, n)
-            elif op == LOOKUP_BACKWARD:
-                y = lookup_backward(x, tab, off, n)
-            else:
-                y = lookup_invert(x, tab, off, n)
-            st(m, d, y)
+            st(m, d, lookup_by(op, x, tab, tk(tab, 2 * k), tk(tab, 2 * k + 1)))
         elif op == SEL:
             st(m, d, sel(ld(m, code[pc + 2]), ld(m, code[pc + 3]), ld(m, code[pc + 4])))
         elif op == LT:

@@ -72,17 +72,7 @@ def vector(code, q, s, n, m, p, tab):
             x = ld(m, a + k * sa)
             if w >= 0:
                 x = watched(m, w + k * sw, x)
-            if op == LOOKUP:
-                y = lookup(x, tab, off, size)
-            elif op == LOOKUP_EXTRAPOLATE:
-                y = lookup_extrapolate(x, tab, off, size)
-            elif op == LOOKUP_FORWARD:
-                y = lookup_forward(x, tab, off, size)
-            elif op == LOOKUP_BACKWARD:
-                y = lookup_backward(x, tab, off, size)
-            else:
-                y = lookup_invert(x, tab, off, size)
-            st(m, d + k * sd, y)
+            st(m, d + k * sd, lookup_by(op, x, tab, off, size))
     elif op == SEL or op == XIDZ or op == STEP:
         a, sa, b, sb, c, sc = code[q + 2], code[s + 2], code[q + 3], code[s + 3], code[q + 4], code[s + 4]
         for k in range(n):
@@ -96,6 +86,21 @@ def vector(code, q, s, n, m, p, tab):
         a, sa = code[q + 2], code[s + 2]
         for k in range(n):
             st(m, d + k * sd, _unary(op, ld(m, a + k * sa)))
+
+
+@njit(**JIT)
+def lookup_by(op, x, tab, off, size):
+    """Lookup opcode `op`'s function of x on the table at tab[off:off + 2 * size] (the
+    scalar interpreter's too)."""
+    if op == LOOKUP:
+        return lookup(x, tab, off, size)
+    if op == LOOKUP_EXTRAPOLATE:
+        return lookup_extrapolate(x, tab, off, size)
+    if op == LOOKUP_FORWARD:
+        return lookup_forward(x, tab, off, size)
+    if op == LOOKUP_BACKWARD:
+        return lookup_backward(x, tab, off, size)
+    return lookup_invert(x, tab, off, size)
 
 
 @njit(**JIT)
