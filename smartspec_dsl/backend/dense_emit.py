@@ -18,12 +18,13 @@ its loop variable `i<j>`, a `range!` the enclosing SUM's `k<j>`, an element a nu
 from __future__ import annotations
 
 import math
+import re
 
 from .. import ir
 from ..passes.elements import ElementOrder, Elements, Slots
 from ..passes.order import Schedule
 from ..ir.ranges import SubscriptSpace
-from .emit import Emitter, safe_comment
+from .emit import INITIAL_SITES, Emitter, safe_comment
 
 
 class DenseEmitter(Emitter):
@@ -61,6 +62,7 @@ class DenseEmitter(Emitter):
         self.lhs: tuple[str, ...] = ()        # the ranges of the array being assigned
         self.iterated: dict[str, str] = {}     # `range!` -> the loop variable of its SUM
         self.n_k = 0
+        self.loop_sites = 0                    # the random call sites of the looped statement
 
     def constant_statements(self) -> list[str]:
         n = len(self.params)
@@ -116,6 +118,41 @@ class DenseEmitter(Emitter):
             + ["    " * len(loops) + f"{acc} += {term}"]
         return acc
 
+    def site(self) -> str:
+        """A random draw's call site in an array's loop: the per-element route numbers the
+        sites of an array's elements one element after the other (element e's j-th of m
+        sites is the first + e * m + j), and so does the loop, so both routes draw the same
+        numbers. `looped` fills in m and the first site once the statement is written."""
+        if not self.lhs:
+            return super().site()
+        j = self.loop_sites
+        self.loop_sites += 1
+        return f"ix(@SITE{j}@), ix({self.step_expr}), ld(v, {self.run_seed_slot})"
+
+    def number_sites(self, lines: list[str], dims: tuple[str, ...]) -> list[str]:
+        """The looped statement's call sites, numbered as the per-element route numbers them."""
+        m, self.loop_sites = self.loop_sites, 0
+        if not m:
+            return lines
+        n = math.prod(len(self.space.elements[d]) for d in dims)
+        initial = self.step_expr == "-1"
+        if initial:
+            self.initial_sites -= m      # random_site counted each site once already
+        else:
+            self.random_sites -= m
+        first = (INITIAL_SITES + self.initial_sites if initial else self.random_sites) + 1
+        terms, stride = [], 1
+        for j in reversed(range(len(dims))):
+            terms.append(f"i{j}" if stride == 1 else f"i{j} * {stride}")
+            stride *= len(self.space.elements[dims[j]])
+        element = " + ".join(terms[::-1])
+        if initial:
+            self.initial_sites += n * m
+        else:
+            self.random_sites += n * m
+        return [re.sub(r"@SITE(\d+)@", lambda k: f"{first} + {k.group(1)} + ({element}) * {m}", line)
+                for line in lines]
+
     # -- statements ----------------------------------------------------------------
     def looped(self, name: str, target: str, code_of) -> str:
         """A statement over the elements of array `name`: `target` (a format with the slot
@@ -124,10 +161,10 @@ class DenseEmitter(Emitter):
         self.owner, self.lhs = name, var.dims
         try:
             code = code_of()
-            body = self.pre + [target.format(self.offset(name, var.dims), code)
-                               + f"  # {safe_comment(name)}"]
+            body = self.number_sites(self.pre + [target.format(self.offset(name, var.dims), code)
+                                                 + f"  # {safe_comment(name)}"], var.dims)
         finally:
-            self.pre, self.n_acc, self.n_k, self.lhs = [], 0, 0, ()
+            self.pre, self.n_acc, self.n_k, self.lhs, self.loop_sites = [], 0, 0, (), 0
         header = ["    " * j + f"for i{j} in range({len(self.space.elements[d])}):"
                   for j, d in enumerate(var.dims)]
         indent = "    " * len(var.dims)

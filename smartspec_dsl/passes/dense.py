@@ -44,13 +44,15 @@ from .flat_exprs import flat_name
 
 # the stateful functions whose lowering (chains of stocks) holds per element
 DENSE_STATEFUL = {"SMOOTH", "SMOOTHI", "SMOOTH3", "SMOOTH3I", "DELAY1", "DELAY1I", "DELAY3", "DELAY3I",
-                  "TREND", "FORECAST", "SMOOTH N", "DELAY N"}
+                  "TREND", "FORECAST", "SMOOTH N", "DELAY N", "INITIAL", "SAMPLE IF TRUE", "NPV", "NPVE",
+                  "GET TIME VALUE", "TIME BASE", "RANDOM PINK NOISE"}
 # ... of which those whose arguments at these positions decide the structure (stateful.rules):
 # one structure for the whole array, so they must not read it
-DECIDED = {"SMOOTH N": (3,), "DELAY N": (1, 3)}
+DECIDED = {"SMOOTH N": (3,), "DELAY N": (1, 3), "GET TIME VALUE": (0, 2)}
 # the calls the dense IR adds or keeps (stateful lowering leaves them; codegen loops over them)
 DENSE_CALLS = {"SUM", "@VALUES", "@INDEX"}
-# random draws are one call site per element in the flattened model: not a loop's one site
+# random draws: one call site per element, numbered as the per-element route numbers them
+# (dense_emit.DenseEmitter.site); not inside a reduction, whose terms the loop would reorder
 _RANDOM = {n for n, b in BUILTINS.items() if b.emit == RANDOM_DRAW} | {"RANDOM 0 1", "RANDOM LOOKUP"}
 # the array functions the flattening expands into reads of single elements, which a dense
 # array gives (`name[e1,e2]`); the others read the flattened variable's table of elements
@@ -156,7 +158,7 @@ class _Checker:
                         raise _Refuse("ELMCOUNT of no range")
                     continue
                 b = BUILTINS.get(f)
-                if b is None or (f in _RANDOM and (lhs or inside)):
+                if b is None or (f in _RANDOM and inside):
                     raise _Refuse(f"{f} in an array equation")
                 if lhs and f in DECIDED and any(self.varies(node.args[i]) for i in DECIDED[f]
                                                 if i < len(node.args)):
