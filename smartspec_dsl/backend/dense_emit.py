@@ -8,6 +8,7 @@ when asked (`elements.Slots`); `base` is each variable's first slot.
 
     for i0 in range(n):                     # over the left-hand side's first range
         acc0 = 0.0                          # SUM(m[r, c!]): a loop over c per element
+                                            # (PROD, VMIN, VMAX alike: _REDUCTIONS)
         for k0 in range(m):
             acc0 += ld(v, 40 + i0 * m + k0)
         st(v, 12 + i0, (ld(v, 30 + i0) / acc0))
@@ -25,6 +26,12 @@ from ..passes.elements import ElementOrder, Elements, Slots
 from ..passes.order import Schedule
 from ..ir.ranges import SubscriptSpace
 from .emit import INITIAL_SITES, Emitter, safe_comment
+
+
+# a reduction's accumulator: its start and its update (the tape reads these forms)
+_REDUCTIONS = {"SUM": ("0.0", "{acc} += {term}"), "PROD": ("1.0", "{acc} *= {term}"),
+               "VMIN": ("math.inf", "{acc} = fmin({acc}, {term})"),
+               "VMAX": ("-math.inf", "{acc} = fmax({acc}, {term})")}
 
 
 class DenseEmitter(Emitter):
@@ -93,15 +100,15 @@ class DenseEmitter(Emitter):
     def expr(self, e: ir.Expr) -> str:
         if type(e) is ir.Ref and e.subscripts:
             return f"ld(v, {self.offset(e.name, e.subscripts)})"
-        if type(e) is ir.Call and e.func == "SUM":
-            return self.sum(e)
+        if type(e) is ir.Call and e.func in _REDUCTIONS:
+            return self.reduction(e)
         if type(e) is ir.Call and e.func == "@INDEX":
             return f"(1.0 + 1.0 * i{int(e.args[0].value)})"
         return super().expr(e)
 
-    def sum(self, e: ir.Call) -> str:
-        """SUM(arg) over the `range!` subscripts of arg: an accumulator and a loop per range,
-        emitted before the statement (`flush`)."""
+    def reduction(self, e: ir.Call) -> str:
+        """SUM, PROD, VMIN or VMAX of arg over the `range!` subscripts of arg: an accumulator
+        and a loop per range, emitted before the statement (`flush`)."""
         ranges = list(dict.fromkeys(s for n in ir.walk(e.args[0]) if type(n) is ir.Ref
                                     for s in n.subscripts if s.endswith("!")))
         acc = f"acc{self.n_acc}"
@@ -114,8 +121,9 @@ class DenseEmitter(Emitter):
         term = self.expr(e.args[0])
         for r in ranges:
             del self.iterated[r]
-        self.pre += [f"{acc} = 0.0"] + ["    " * j + line for j, line in enumerate(loops)] \
-            + ["    " * len(loops) + f"{acc} += {term}"]
+        start, update = _REDUCTIONS[e.func]
+        self.pre += [f"{acc} = {start}"] + ["    " * j + line for j, line in enumerate(loops)] \
+            + ["    " * len(loops) + update.format(acc=acc, term=term)]
         return acc
 
     def site(self) -> str:

@@ -7,6 +7,7 @@ import math
 from .. import ir, limits
 from ..errors import ModelError, ParameterError
 from ..ir.builtins import BUILTINS, XIDZ_EPS
+from ..ir.ranges import SubscriptSpace
 
 _OPS = {
     "+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
@@ -58,6 +59,8 @@ def evaluate(model: ir.Model, e: ir.Expr, values: dict[str, float], time: float 
     if isinstance(e, ir.Num):
         return e.value
     if isinstance(e, ir.Ref):
+        if e.subscripts:
+            return _element_value(model, e, values, time)
         return constant_value(model, e.name, values, time)
     if isinstance(e, ir.UnaryOp) and e.op == "-":
         return -evaluate(model, e.operand, values, time)
@@ -99,6 +102,38 @@ def constant_value(model: ir.Model, name: str, values: dict[str, float], time: f
     expr = var.initial if var.kind is ir.Kind.STOCK else var.expr
     try:
         return float(evaluate(model, expr, values, time))
+    except NotConstant:
+        raise NotConstant(f"{var.pos}: '{var.display}' must be computable from constants "
+                          "at the initial time") from None
+
+
+def _element_value(model: ir.Model, e: ir.Ref, values: dict[str, float], time: float) -> float:
+    """One element of an array the dense route kept (`x[r2]`, passes/dense.py): its list of
+    numbers' entry, or its equation with the left-hand side's ranges at that element."""
+    flat = f"{e.name}[{','.join(e.subscripts)}]"
+    var = model.variables.get(e.name)
+    if flat in values or var is None or len(var.dims) != len(e.subscripts):
+        return constant_value(model, flat, values, time)
+    space = SubscriptSpace(model.subscript_ranges)
+    at = {d: s for d, s in zip(var.dims, e.subscripts)}
+    if any(s not in space.elements.get(d, ()) for d, s in at.items()):
+        raise NotConstant(f"{e.pos or model.source}: not computable before the run")
+    expr = var.initial if var.kind is ir.Kind.STOCK else var.expr
+    if isinstance(expr, ir.Call) and expr.func == "@VALUES":
+        k = 0
+        for d, s in at.items():
+            k = k * len(space.elements[d]) + space.elements[d].index(s)
+        return evaluate(model, expr.args[k], values, time)
+
+    def element(node):
+        if isinstance(node, ir.Ref) and node.subscripts:
+            return ir.Ref(node.name, tuple(at.get(s, s) for s in node.subscripts), node.pos)
+        if isinstance(node, ir.Call) and node.func == "@INDEX":
+            d = var.dims[int(node.args[0].value)]
+            return ir.Num(float(space.elements[d].index(at[d]) + 1))
+        return node
+    try:
+        return float(evaluate(model, ir.map_expr(expr, element), values, time))
     except NotConstant:
         raise NotConstant(f"{var.pos}: '{var.display}' must be computable from constants "
                           "at the initial time") from None

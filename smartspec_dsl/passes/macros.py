@@ -10,14 +10,18 @@ from ..errors import ModelError
 Ref, Call = ir.Ref, ir.Call
 
 
-def rename(e: ir.Expr | None, names: dict[str, str]) -> ir.Expr | None:
+def rename(e: ir.Expr | None, names: dict[str, str], dims: tuple[str, ...] | None = None) -> ir.Expr | None:
     """A macro body's expression for one call: its inputs and local variables renamed to
-    the call's copies; `name$` is the model's own variable `name` (Vensim's help, "Macros")."""
+    the call's copies; `name$` is the model's own variable `name` (Vensim's help, "Macros").
+    `dims`: the ranges of the array equation that calls the macro (passes/dense.py), which
+    the copies share: a reference to one of them reads the element being computed."""
     def outer(name: str) -> str:
         return names.get(name, name[:-1].strip() if name.endswith("$") else name)
 
     def visit(node):
         if isinstance(node, Ref):
+            if dims is not None and node.name in names:
+                return Ref(names[node.name], dims, node.pos)
             return replace(node, name=outer(node.name))
         if isinstance(node, ir.LookupCall):
             return replace(node, table=outer(node.table))
@@ -119,16 +123,19 @@ def expand_macros(model: ir.Model) -> ir.Model:
             shown = f"(in macro {macro.name.upper()} called by {var.display}{where})"
             names = {p: f"{prefix} {p}" for p in macro.params}
             names.update({v.name: f"{prefix} {v.name}" for v in macro.variables})
+            # a call in a dense array's equation: one copy, an array over the same ranges
+            dims = var.dims
             for p, arg in zip(macro.params, node.args):
                 added.append(ir.Variable(names[p], f"{p} {shown}", ir.Kind.AUXILIARY, expr=arg,
-                                         pos=node.pos, hidden=True))
+                                         pos=node.pos, hidden=True, dims=dims))
             for body in macro.variables:
-                expr = rename(body.expr, names)
+                expr = rename(body.expr, names, dims)
                 if expr is not None and body.definitions and body.definitions[0].operator == ":=":
                     # a data equation (`Y :RAW: := input`): passes/data_equations.py
                     expr = ir.data_equation(expr, body.definitions[0].keyword, body.pos)
                 added.append(replace(body, name=names[body.name], display=f"{body.display} {shown}",
-                                     expr=expr, initial=rename(body.initial, names), hidden=True))
+                                     expr=expr, initial=rename(body.initial, names, dims), hidden=True,
+                                     dims=dims))
             if macro.name not in names:
                 raise ModelError(f"{macro.pos}: macro '{macro.name}' does not define its output "
                                  f"'{macro.name}'")
@@ -141,8 +148,8 @@ def expand_macros(model: ir.Model) -> ir.Model:
                     raise ModelError(f"{node.pos}: '{display}' is defined twice: by this call of "
                                      f"macro '{macro.name}' and elsewhere")
                 added.append(ir.Variable(name, display, ir.Kind.AUXILIARY,
-                                         expr=Ref(names[local], (), node.pos), pos=node.pos))
-            return Ref(names[macro.name], (), node.pos)
+                                         expr=Ref(names[local], dims, node.pos), pos=node.pos, dims=dims))
+            return Ref(names[macro.name], dims, node.pos)
 
         expr = None if var.expr is None else ir.map_expr(var.expr, visit)
         initial = None if var.initial is None else ir.map_expr(var.initial, visit)
