@@ -118,7 +118,7 @@ def test_kernel_text_does_not_grow_with_the_range(tmp_path, monkeypatch):
     assert "population[r300]" in run.columns
 
 
-# some arrays need their elements (piecewise, :EXCEPT:, VMAX, a mapping): those alone are
+# some arrays need their elements (piecewise, :EXCEPT:, a mapping): those alone are
 # flattened, and the dense arrays and the flattened elements read each other
 MIXED = """
 Region: (r1-r5) ~~|
@@ -144,14 +144,14 @@ def test_only_the_arrays_that_need_their_elements_are_flattened(tmp_path, monkey
     assert model.variables["births"].dims == ("region",) and model.variables["share"].dims == ("region", "age")
     # piecewise, :EXCEPT:, a subrange's binding; and reading a range of those: flattened
     assert {"rate[r1]", "special[r2]", "gap[r4]"} <= set(model.variables)
-    assert model.variables["population"].dims and "largest" in model.variables   # VMAX flattened
+    assert model.variables["population"].dims and "largest" in model.variables   # VMAX's loop
     dense_model, dense, _, flat = _both_routes(tmp_path, monkeypatch, MIXED + CONTROL, mixed=True)
     _assert_same(dense, flat)
 
 
 @pytest.mark.parametrize("equation, why", [
     ("y[R] :EXCEPT: [r1] = x[R] ~~|\ny[r1] = 0 ~~|", "piecewise"),
-    ("y[R] = VMAX(x[R!]) ~~|", "VMAX"),
+    ("y[R] = VECTOR SORT ORDER(x[R], 1) ~~|", "VECTOR SORT ORDER"),
     ("y[S] = x[S] ~~|", "mapping or subrange"),
     ("y[R] = DELAY N(x[R], 1, 0, x[R]) ~~|", "order read from an array"),
     ("y[R] = DELAY FIXED(x[R], 1, 0) ~~|", "DELAY FIXED"),
