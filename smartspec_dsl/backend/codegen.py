@@ -88,8 +88,9 @@ def generate(schedule: Schedule) -> Kernel:
     dense = is_dense(schedule.model)
     em = DenseEmitter(schedule) if dense else Emitter(schedule)
     # a dense model's arrays are loops already; a flattened one's runs of element statements
-    # are rolled back into loops
-    reroll = (lambda lines: lines) if dense else loops.reroll_nested
+    # are rolled back into loops, as are those of the arrays a dense model flattens
+    mixed = dense and any(not v.dims and "[" in n for n, v in schedule.model.variables.items())
+    reroll = loops.reroll_nested if mixed or not dense else (lambda lines: lines)
     init = reroll(em.initial_statements())
     dynamic = reroll(em.dynamic_statements())
     rates = reroll(em.rate_statements())
