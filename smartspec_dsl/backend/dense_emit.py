@@ -23,10 +23,9 @@ from __future__ import annotations
 import math
 
 from .. import ir
-from ..passes.dense_pieces import parse_form
 from ..passes.elements import ElementOrder, Elements, Slots
 from ..passes.order import Schedule
-from ..ir.ranges import SubscriptSpace
+from ..ir.ranges import SubscriptSpace, parse_form
 from .emit import Emitter, safe_comment
 
 

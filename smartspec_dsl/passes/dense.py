@@ -41,7 +41,7 @@ import networkx as nx
 from .. import ir
 from ..errors import ModelError
 from ..ir.builtins import ARRAY, BUILTINS, KERNEL, RANDOM_DRAW
-from ..ir.ranges import SubscriptSpace
+from ..ir.ranges import SubscriptSpace, parse_form
 from .dense_pieces import Pieces, Plan, Refuse as _Refuse, number as _number
 from .elements import Elements
 from .flat_exprs import flat_name
@@ -379,9 +379,11 @@ class _Densify:
 
     def reads_lhs(self, e: ir.Expr, lhs) -> bool:
         for n in ir.walk(e):
-            if isinstance(n, ir.Ref) and any(s in lhs for s in n.subscripts):
+            if isinstance(n, ir.Ref) and any(s in lhs or (s[0] == "@" and any(parse_form(s)[1]))
+                                             for s in n.subscripts):
                 return True
-            if isinstance(n, ir.Call) and n.func == "@INDEX":
+            if isinstance(n, ir.Call) and (n.func == "@INDEX" or (
+                    n.func == "@AFFINE" and any(a.value for a in n.args[1:]))):
                 return True
         return False
 
@@ -406,7 +408,9 @@ class _Densify:
         base = replace(var, dims=lhs, definitions=(), pos=d.pos, unchangeable=d.operator == "==")
         plan = self.plans.get(var.name)
         if plan is not None:
-            return replace(base, kind=plan.kind, expr=plan.expr, initial=plan.initial)
+            hoisted = lambda e: e if e is None else ir.map_expr(e, lambda n: self.hoist(n, base) if (
+                type(n) is ir.Call and n.func == "SUM" and not self.reads_lhs(n, lhs)) else n)
+            return replace(base, kind=plan.kind, expr=hoisted(plan.expr), initial=hoisted(plan.initial))
         if d.rows:
             values = tuple(ir.Num(_number(x)) for row in d.rows for x in row)
             return replace(base, kind=ir.Kind.CONSTANT, expr=ir.Call("@VALUES", values, d.pos))

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 from .. import ir
 from ..errors import ModelError
+from ..ir.ranges import subscript_form
 from .binding import Binding
 from .flat_exprs import flat_name
 
@@ -56,17 +57,6 @@ def number(e: ir.Expr | None) -> float | None:
     if isinstance(e, ir.UnaryOp) and e.op == "-" and isinstance(e.operand, ir.Num):
         return -e.operand.value
     return None
-
-
-def subscript_form(c: int, coeffs) -> str:
-    """A reference's subscript in a piece: the element at c + sum(a_j * i_j)."""
-    return f"@{c}:{','.join(str(a) for a in coeffs)}"
-
-
-def parse_form(s: str) -> tuple[int, tuple[int, ...]]:
-    """(c, (a0, a1, ...)) of a `subscript_form`."""
-    c, _, coeffs = s[1:].partition(":")
-    return int(c), tuple(int(a) for a in coeffs.split(",")) if coeffs else ()
 
 
 def _kind_of(d: ir.Definition) -> str:
