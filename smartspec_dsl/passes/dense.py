@@ -21,9 +21,10 @@ The dense IR, between this pass and code generation:
   `@INDEX(k)`, the 1-based position of the loop over the left-hand side's k-th range.
 
 Which variables stay dense is decided per variable (`partition`; `ineligible` names the
-first array that does not): one definition over whole ranges (no :EXCEPT:, no
-element-level definitions), references through the same range names as the left-hand
-side (no mappings, subranges of another range or positional binding), SUM over `range!`,
+first array that does not): one definition over whole ranges, references through the same
+range names as the left-hand side, or else the pieces of dense_pieces.py (piecewise and
+:EXCEPT: definitions, mappings, subranges, positional binding, ranges used as values; a
+piecewise array on a loop of arrays is flattened, `_looped_pieces`), SUM over `range!`,
 stateful calls SMOOTH, SMOOTHI, SMOOTH3, SMOOTH3I, DELAY1, DELAY1I, DELAY3, DELAY3I, TREND,
 FORECAST, INTEG, and SMOOTH N and DELAY N whose order the whole array shares, no random
 draw, lookup of an array or declared range. The others are flattened
