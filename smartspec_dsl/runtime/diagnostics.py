@@ -62,10 +62,15 @@ def _at(pos) -> str:
     return f"{pos}: " if pos is not None else ""
 
 
-def model_notices(model: ir.Model, time: float) -> list[SimulationWarning]:
+def model_notices(model: ir.Model, time: float, notices=(), replaced=frozenset()) -> list[SimulationWarning]:
     """What the front end changed in the model (ir.Model.notices: a lookup read in x order),
-    given with every run's warnings, at its initial `time`."""
-    return [SimulationWarning("model", "", time, None, notice) for notice in model.notices]
+    given with every run's warnings, at its initial `time`, but those about the points of a
+    variable the run `replaced` (ir.Model.notice_owners), which it does not use; then the
+    run's own `notices` (its parameters' tables read in x order)."""
+    owner = dict(model.notice_owners) if replaced else {}
+    return [SimulationWarning("model", "", time, None, notice) for notice in model.notices
+            if owner.get(notice) not in replaced] + \
+        [SimulationWarning("model", "", time, None, notice) for notice in notices]
 
 
 def saveper_warning(save: float, dt: float, save_every: int, t0: float, where: str) -> SimulationWarning | None:
@@ -88,10 +93,12 @@ def saveper_warning(save: float, dt: float, save_every: int, t0: float, where: s
 
 
 def run_warnings(model: ir.Model, names: list[str], time: np.ndarray, values: np.ndarray,
-                 kernel, diag: np.ndarray, tab: np.ndarray, words: dict) -> list[SimulationWarning]:
-    """Every warning of one run, in time order: the model's notices, the saved columns that
-    became infinite or NaN, and the kernel's watches (`diag`); `words` keeps, per model,
-    what does not change between runs (runs with the same watches share their warnings)."""
+                 kernel, diag: np.ndarray, tab: np.ndarray, words: dict, notices=(),
+                 replaced=frozenset()) -> list[SimulationWarning]:
+    """Every warning of one run, in time order: the model's notices (see model_notices for
+    `notices` and `replaced`), the saved columns that became infinite or NaN, and the
+    kernel's watches (`diag`); `words` keeps, per model, what does not change between runs
+    (runs with the same watches share their warnings)."""
     t0 = float(time[0]) if len(time) else 0.0
     runs = words.setdefault("runs", {})
     key = (t0, diag.tobytes())
@@ -104,7 +111,7 @@ def run_warnings(model: ir.Model, names: list[str], time: np.ndarray, values: np
     # the NaN of what reads the loop's values is put down to it, not to a floating-point error
     loops = _unsolved_loops(model, kernel.watches, diag, words) \
         if any(w.kind == "unsolved" for w in watched) else {}
-    out = model_notices(model, t0) + bad_numbers(model, names, time, values, loops, kernel.slots)
+    out = model_notices(model, t0, notices, replaced) + bad_numbers(model, names, time, values, loops, kernel.slots)
     if loops:
         watched = [_blamed(w, loops, saved=False) if w.kind == "nan" else w for w in watched]
         watched = [w for w in watched if w is not None]
