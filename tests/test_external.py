@@ -209,3 +209,28 @@ def test_unsorted_data_file_is_read_in_time_order_with_a_warning(tmp_path):
     with pytest.raises(ModelError, match=r"data\.tab: the data of 'x' gives two points at x = 0 with different "
                                          r"y values \(5 and 1\) \(cell A2 and cell A3\)"):
         lowered(tmp_path, "x ~~|\n")
+
+
+def test_every_data_variable_without_data_is_named_before_the_run(tmp_path):
+    """Vensim's help ("Not defined messages"): a variable with no equation is a data variable,
+    and its values "must therefore be entered as data for a simulation to proceed". smartspec
+    refuses such a model before it runs, naming every data variable (and element) that has no
+    data, each at its line, not only the first; with a data file that gives 'sales data' only
+    the elements of 'cost' remain, and with both the model runs (y = 2 * 7 + 1 + 2 = 17)."""
+    text = "sales data ~ widgets ~ from a data file |\nregion: north, south ~~|\ncost[region] ~~|\n" \
+           "y = sales data * 2 + SUM(cost[region!]) ~~|\n"
+    with pytest.raises(ModelError) as err:
+        lowered(tmp_path, text)
+    lines = str(err.value).splitlines()
+    path = tmp_path / "model.mdl"
+    assert lines[:2] == [f"{path}:1:1: data variable 'sales data' has no equation and no data",
+                         f"{path}:3:1: data variable 'cost' has no equation and no data for [north], [south]"]
+    assert lines[2].startswith("(no values in the data files next to the model")
+    (tmp_path / "sales.tab").write_text("Time\tsales data\n0\t7\n")
+    with pytest.raises(ModelError) as err:
+        lowered(tmp_path, text)
+    assert str(err.value).splitlines()[0] == f"{path}:3:1: data variable 'cost' has no equation and no data " \
+                                             "for [north], [south]"
+    (tmp_path / "cost.tab").write_text("Time\tcost[north]\tcost[south]\n0\t1\t2\n")
+    import smartspec_dsl
+    assert smartspec_dsl.load(path, tier="interpreter").run(tier="interpreter")["y"].tolist() == [17] * 5

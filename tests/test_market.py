@@ -298,7 +298,7 @@ def test_market_arguments_are_checked_with_their_position():
 
 
 def test_unsupported_profile_type_given_as_a_constant_is_refused_before_the_run():
-    with pytest.raises(UnsupportedFeature, match=r"t.mdl:10:\d+: SUPPLY AT PRICE: priority type 5 "
+    with pytest.raises(UnsupportedFeature, match=r"t.mdl:10:\d+: SUPPLY AT PRICE in the equation of 'a': priority type 5 "
                                                   r"\(constant elasticity\) \(from 'bad\[s1,ptype\]'"):
         flat("bad[S, P] = 5, 1, 1, -1; 1, 2, 1, 0; ~~|\n"
              "a[S] = SUPPLY AT PRICE(sq[S], bad[S, ptype], 1) ~~|\n")
