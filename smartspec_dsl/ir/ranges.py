@@ -147,3 +147,16 @@ class SubscriptSpace:
                 if hits:
                     return hits[0]
         return None
+
+
+# A subscript of a reference in a dense array's piece (passes/dense_pieces.py): the element at
+# position c + a0*i0 + a1*i1 + ... of the referenced array's range, i_j the loop counters.
+def subscript_form(c: int, coeffs) -> str:
+    """A reference's subscript in a piece: the element at c + sum(a_j * i_j)."""
+    return f"@{c}:{','.join(str(a) for a in coeffs)}"
+
+
+def parse_form(s: str) -> tuple[int, tuple[int, ...]]:
+    """(c, (a0, a1, ...)) of a `subscript_form`."""
+    c, _, coeffs = s[1:].partition(":")
+    return int(c), tuple(int(a) for a in coeffs.split(",")) if coeffs else ()
