@@ -82,6 +82,16 @@ class SubscriptSpace:
             got = self._sets[name] = frozenset(self.elements[name])
         return got
 
+    def run_start(self, sub: str, name: str) -> int | None:
+        """The position in range `name` of range `sub`'s first element when `sub`'s elements
+        are consecutive elements of `name`, in its order (a subrange written as a run), else
+        None."""
+        els = self.elements[sub]
+        first = self.position(name, els[0]) if els else None
+        if first is None or self.elements[name][first:first + len(els)] != els:
+            return None
+        return first
+
     def position(self, name: str, element: str) -> int | None:
         """The 0-based position of `element` in range `name`, or None (a dict made once: a
         model of thousands of elements asks for each)."""

@@ -239,8 +239,8 @@ class _Checker:
             raise _Refuse("a reference with the wrong number of subscripts")
         for s, dim in zip(node.subscripts, target):
             if s.endswith("!"):
-                if not inside or s[:-1] != dim:
-                    raise _Refuse("an iterated range that is not the variable's")
+                if not inside or sp.run_start(s[:-1], dim) is None:
+                    raise _Refuse("an iterated range that is not a run of the variable's")
             elif sp.is_range(s):
                 if s != dim or s not in lhs:
                     raise _Refuse("a range that binds through a mapping or subrange")

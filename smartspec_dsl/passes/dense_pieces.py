@@ -184,8 +184,8 @@ class Pieces(Binding):
                         raise Refuse("a reference with the wrong number of subscripts")
                     for k, s in enumerate(node.subscripts):
                         if s.endswith("!"):
-                            if s[:-1] != target[k]:
-                                raise Refuse("an iterated range that is not the variable's")
+                            if sp.run_start(s[:-1], target[k]) is None:
+                                raise Refuse("an iterated range that is not a run of the variable's")
                             continue
                         out.append((s, k, target[k], node.pos))
                 elif node.name not in self.model.variables and sp.is_range(node.name):
