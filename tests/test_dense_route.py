@@ -180,6 +180,9 @@ PEAK = SAMPLE IF TRUE(x > PEAK, x, x) ~~|
 :MACRO: ACC(inp, t0)
 ACC = INTEG(inp - ACC / t0, 0) ~~|
 :END OF MACRO:
+:MACRO: ROUND(x, interval)
+ROUND = IF THEN ELSE(interval = 0, x, interval * INTEGER(x / interval + 0.5)) ~~|
+:END OF MACRO:
 """
 
 
@@ -193,6 +196,8 @@ first[R] = INITIAL(Time + x[R]) ~~|
 clock[R] = GET TIME VALUE(0, x[R], 0) ~~|
 peak[R] = PEAK(SIN(Time * x[R])) ~~|
 acc[R] = ACC(x[R], 2) ~~|
+rounded[R] :EXCEPT: [r1] = ROUND(x[R] * 1.26, 0.5) ~~|
+rounded[r1] = ROUND(7.7, 0) ~~|
 m[R, C] = x[R] * C ~~|
 product[R] = PROD(m[R, C!]) ~~|
 low[C] = VMIN(m[R!, C]) ~~|
@@ -207,7 +212,8 @@ def test_functions_stay_dense_and_agree_with_the_per_element_route(tmp_path, mon
     """70 elements: the interpreter keeps the loops (tape.LOOP_MIN) and vectorizes them."""
     n = 70
     lowered = pipeline.lower(parse_model(functions(n), "m.mdl"))
-    assert all(lowered.variables[v].dims for v in ("sampled", "first", "peak", "acc", "product", "low", "draw"))
+    assert all(lowered.variables[v].dims for v in ("sampled", "first", "peak", "acc", "rounded", "product", "low",
+                                                   "draw"))
     model, dense, _, flat = _both_routes(tmp_path, monkeypatch, functions(n), tier)
     _assert_same(dense, flat)   # random draws included: the same call sites per element
     t = np.arange(0, 4.25, 0.5)
@@ -223,6 +229,9 @@ def test_functions_stay_dense_and_agree_with_the_per_element_route(tmp_path, mon
         # ACC: Euler on a' = x - a / 2 from 0: a_j = 2 x (1 - (1 - dt / 2)^j)
         np.testing.assert_allclose(dense[f"acc[r{k}]"], 2 * k * (1 - (1 - 0.125) ** (t / 0.25)), rtol=1e-12)
         np.testing.assert_array_equal(dense[f"product[r{k}]"], np.full(len(t), 2.0 * k * k))
+        # ROUND (a macro without state, in a piece of a piecewise array): to the nearest 0.5
+        rounded = 7.7 if k == 1 else 0.5 * np.trunc(k * 1.26 / 0.5 + 0.5)
+        np.testing.assert_array_equal(dense[f"rounded[r{k}]"], np.full(len(t), rounded))
         assert ((dense[f"draw[r{k}]"] >= -1) & (dense[f"draw[r{k}]"] < k + 1)).all()
     np.testing.assert_array_equal(dense["low[c2]"], np.full(len(t), 2.0))
     np.testing.assert_array_equal(dense["high[c2]"], np.full(len(t), 2.0 * n))

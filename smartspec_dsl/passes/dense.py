@@ -47,6 +47,7 @@ from ..ir.ranges import SubscriptSpace, parse_form
 from .dense_pieces import Pieces, Plan, Refuse as _Refuse, number as _number
 from .elements import Elements
 from .flat_exprs import flat_name
+from .macros import inline_pure_macros
 
 # the stateful functions whose lowering (chains of stocks) holds per element
 DENSE_STATEFUL = {"SMOOTH", "SMOOTHI", "SMOOTH3", "SMOOTH3I", "DELAY1", "DELAY1I", "DELAY3", "DELAY3I",
@@ -391,8 +392,8 @@ def dense_arrays(model: ir.Model, edits=None) -> set[str]:
 
 def ineligible(model: ir.Model) -> str | None:
     """Why some array of `model` is flattened per element (the first, by name), or None when
-    every one stays dense."""
-    _, why = partition(model)
+    every one stays dense (as the dense route takes it: its macros without state inlined)."""
+    _, why = partition(inline_pure_macros(model))
     subscripted = sorted(n for n in why if _subscripted(model.variables[n]))
     return f"'{model.variables[subscripted[0]].display}': {why[subscripted[0]]}" if subscripted else None
 

@@ -6,6 +6,7 @@ from dataclasses import replace
 
 from .. import ir
 from ..errors import ModelError
+from ..ir.builtins import ARRAY, BUILTINS, KERNEL, RANDOM_DRAW
 
 Ref, Call = ir.Ref, ir.Call
 
@@ -158,3 +159,74 @@ def expand_macros(model: ir.Model) -> ir.Model:
     # the model's own variables in their order (as output columns), then the call copies
     ordered = {n: done.pop(n) for n in model.variables}
     return replace(model, variables={**ordered, **done}, macros={})
+
+
+def _pure(e: ir.Expr | None, macros) -> bool:
+    """Whether `e` keeps no state and draws no number: only numbers, references and the
+    kernel's functions of their arguments (no stateful, random, array or macro call, no lookup)."""
+    for n in ir.walk(e) if e is not None else ():
+        if isinstance(n, ir.LookupCall):
+            return False
+        if isinstance(n, Call):
+            b = BUILTINS.get(n.func)
+            if ir.canonical_name(n.func) in macros or b is None or b.stage != KERNEL or b.emit == RANDOM_DRAW \
+                    or n.func in ARRAY or n.func.startswith("RANDOM"):
+                return False
+    return True
+
+
+def _body(macro: ir.Macro, macros) -> ir.Expr | None:
+    """The output of a macro that keeps no state, as one expression of its inputs (its locals
+    substituted), or None for a macro that keeps state, draws numbers or has extra outputs."""
+    local = {v.name: v for v in macro.variables}
+    if macro.outputs or macro.name not in local or any(
+            v.kind not in (ir.Kind.AUXILIARY, ir.Kind.CONSTANT) or v.initial is not None or v.lookup is not None
+            or any(d.operator == ":=" or d.subscripts for d in v.definitions) or not _pure(v.expr, macros)
+            for v in local.values()):
+        return None
+    done: dict[str, ir.Expr] = {}
+
+    def inline(name: str, path: tuple) -> ir.Expr | None:
+        if name in path:
+            return None                     # a loop: expansion and ordering report it
+        if name not in done:
+            parts = {}
+            for n in ir.references(local[name].expr):
+                if n in local:
+                    parts[n] = inline(n, path + (name,))
+                    if parts[n] is None:
+                        return None
+            done[name] = ir.map_expr(local[name].expr, lambda node: parts[node.name] if isinstance(
+                node, Ref) and node.name in parts else node)
+        return done[name]
+    return inline(macro.name, ())
+
+
+def inline_pure_macros(model: ir.Model) -> ir.Model:
+    """Every call of a macro that keeps no state and draws no number (`ROUND(x, interval)`),
+    with arguments that do neither, replaced by the macro's output expression of its
+    arguments: the value each call's copy of the macro's variables would compute
+    (`expand_macros`), with the same operations, and no hidden variable. The dense route
+    (passes/dense.py) runs it first, so that such a call is an expression wherever an
+    array equation may hold one, a piece of a piecewise array too."""
+    bodies = {name: _body(m, model.macros) for name, m in model.macros.items()}
+    if not any(bodies.values()):
+        return model
+
+    def visit(node):
+        if not isinstance(node, Call):
+            return node
+        name = ir.canonical_name(node.func)
+        body, macro = bodies.get(name), model.macros.get(name)
+        if body is None or node.outputs or len(node.args) != len(macro.params) \
+                or not all(_pure(a, model.macros) for a in node.args):
+            return node
+        args = dict(zip(macro.params, node.args))
+        return ir.map_expr(rename(body, {}), lambda n: args[n.name] if isinstance(n, Ref) and n.name in args else n)
+
+    def inlined(e):
+        return None if e is None else ir.map_expr(e, visit)
+    variables = {n: replace(v, expr=inlined(v.expr), initial=inlined(v.initial),
+                            definitions=tuple(replace(d, expr=inlined(d.expr)) for d in v.definitions))
+                 for n, v in model.variables.items()}
+    return replace(model, variables=variables)
