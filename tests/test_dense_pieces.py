@@ -17,7 +17,10 @@ from test_dense_route import CONTROL, _assert_same, _both_routes, _load
 
 
 def pieces_model(n: int) -> str:
-    """Every construct over ranges of n elements (n even, at least 4)."""
+    """Every construct over ranges of n elements (n even, at least 4): piecewise over
+    subranges, :EXCEPT:, a positional mapping both ways, a many-to-one mapping, a transposition,
+    piecewise stocks with per-element initial values, a range used as a value, SUM over the
+    range and over a subrange."""
     h = n // 2
     return f"""
 R: (r1-r{n}) ~~|
@@ -41,6 +44,7 @@ tr[C, R] = m[R, C] ~~|
 s[Low] = INTEG(ex[Low], 10) ~~|
 s[High] = INTEG(1, x[High]) ~~|
 val[High] = High * 10 + SUM(x[R!]) ~~|
+low share[R] = x[R] / SUM(x[Low!]) ~~|
 total = SUM(s[R!]) + SUM(tr[C!, R!]) + back[r{n}] + val[r{n}] ~~|
 """
 
@@ -60,7 +64,7 @@ def test_every_construct_stays_dense_and_agrees(tmp_path, monkeypatch):
     want = {"pw[r2]": 4, "pw[r7]": 8, "ex[r1]": 100, "ex[r3]": 5, "ex[r6]": 6, "shifted[r1]": 2,
             "shifted[r9]": 10, "back[r2]": 2, "back[r10]": 10, "rt[r5]": 10, "rt[r6]": 14,
             "tr[c3,r4]": 12, "val[r6]": 60 + 55, "s[r1]": 10 + 6 * 100, "s[r4]": 10 + 6 * 7,
-            "s[r8]": 8 + 6}
+            "s[r8]": 8 + 6, "low share[r3]": 3 / 15}
     for name, value in want.items():
         assert _final(dense, name) == pytest.approx(value, rel=1e-12), name
     # the compiled kernel runs what the interpreter runs

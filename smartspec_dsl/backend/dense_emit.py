@@ -13,7 +13,8 @@ when asked (`elements.Slots`); `base` is each variable's first slot.
         st(v, 12 + i0, (ld(v, 30 + i0) / acc0))
 
 A reference's subscripts become offsets: the left-hand side's range of the same name is
-its loop variable `i<j>`, a `range!` the enclosing SUM's `k<j>`, an element a number, a
+its loop variable `i<j>`, a `range!` the enclosing SUM's `k<j>` (from the first element of
+a subrange: passes/dense.py takes only subranges that are runs), an element a number, a
 piece's affine form `@c:a0,a1` (passes/dense_pieces.py) c + a0*i0 + a1*i1. An array kept in
 pieces (`@PIECES(@BOX(...), expr, ...)`) is one loop nest per box, its loop variables
 counting from the box's first element.
@@ -80,7 +81,8 @@ class DenseEmitter(Emitter):
         const, parts, stride = self.base[name], [], 1
         for s, d in reversed(list(zip(subs, dims))):
             if s in self.iterated:
-                var = self.iterated[s]
+                # a subrange of the array's range iterates from its first element on
+                var, const = self.iterated[s], const + stride * self.space.run_start(s[:-1], d)
             elif s[0] == "@":
                 c, coeffs = parse_form(s)
                 const += stride * c

@@ -68,7 +68,7 @@ class Binding:
             if m is not None:
                 return i, m
         # the left-hand side's element belongs to this range
-        els = set(sp.elements[s])
+        els = sp.element_set(s)
         hits = [i for i, (_, e) in enumerate(ctx) if e in els]
         if hits:
             i = position if position in hits else hits[0]

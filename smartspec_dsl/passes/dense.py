@@ -84,6 +84,7 @@ class _Checker:
         self.dims: dict[str, tuple[str, ...]] = {}     # the arrays that can stay dense
         self.why: dict[str, str] = {}                   # the others: why not
         self.plans: dict[str, Plan] = {}                # those kept in pieces (dense_pieces.py)
+        self.planned: dict[str, tuple] = {}             # name -> (what it was made for, plan)
         for name, var in model.variables.items():
             if _subscripted(var):
                 try:
@@ -125,6 +126,11 @@ class _Checker:
         """Check `var` as the pieces of dense_pieces.py (its calls as an array equation's, its
         references element by element) and keep its plan."""
         dims = self.dims[var.name]
+        # a plan holds while no array it may read is flattened (partition only flattens more)
+        made_for = (len(self.why), len(self.dense))
+        if var.name in self.planned and self.planned[var.name][0] == made_for:
+            self.plans[var.name] = self.planned[var.name][1]
+            return
         for d in var.definitions:
             if d.expr is not None and not d.rows:
                 self.expr(d.expr, dims, top=True, pieced=True)
@@ -134,6 +140,7 @@ class _Checker:
                                            for n in ir.walk(plan.expr)):
             raise _Refuse(f"'{var.display}' calls a function with memory in one of its pieces")
         self.plans[var.name] = plan
+        self.planned[var.name] = (made_for, plan)
 
     def variable_dims(self, var: ir.Variable) -> tuple[str, ...]:
         if ir.declared_range(var.units) is not None:
@@ -232,8 +239,8 @@ class _Checker:
             raise _Refuse("a reference with the wrong number of subscripts")
         for s, dim in zip(node.subscripts, target):
             if s.endswith("!"):
-                if not inside or s[:-1] != dim:
-                    raise _Refuse("an iterated range that is not the variable's")
+                if not inside or sp.run_start(s[:-1], dim) is None:
+                    raise _Refuse("an iterated range that is not a run of the variable's")
             elif sp.is_range(s):
                 if s != dim or s not in lhs:
                     raise _Refuse("a range that binds through a mapping or subrange")

@@ -141,10 +141,11 @@ class Pieces(Binding):
         pieces: list[ir.Expr] = []
         for d, options, combos in defs:
             expr = ir.map_expr(d.expr, self.count)
+            sites = self.sites(expr, dims_of, flattened)
             points = {}
             for c in combos:
                 ctx = tuple((r, e) for (r, _), e in zip(options, c))
-                points[tuple(w[e] for w, e in zip(where, c))] = self.sites(expr, ctx, dims_of, flattened)
+                points[tuple(w[e] for w, e in zip(where, c))] = self.values_at(sites, ctx)
             for start, size, forms in _boxes(points, len(dims)):
                 box = ir.Call("@BOX", tuple(ir.Num(float(x)) for pair in zip(start, size) for x in pair), d.pos)
                 pieces += [box, self.rewrite(expr, iter(forms), dims_of)]
@@ -163,11 +164,12 @@ class Pieces(Binding):
             return ir.Num(float(len(self.space.elements[node.args[0].name.rstrip("!")])))
         return node
 
-    def sites(self, e: ir.Expr, ctx, dims_of, flattened) -> tuple[int, ...]:
-        """The position each subscript of `e` that a range binds stands for at the left-hand
-        side's element `ctx` (in the referenced array's range), and each range used as a
-        value, in `ir.map_expr`'s order (the order `rewrite` replaces them in)."""
-        out: list[int] = []
+    def sites(self, e: ir.Expr, dims_of, flattened) -> list[tuple]:
+        """Each subscript of `e` that a range binds, as (name, the subscript's position in the
+        reference, the referenced array's range, where), and each range used as a value, as
+        (name, None, its family's range, where), in `ir.map_expr`'s order (the order
+        `rewrite` replaces them in); Refuse what no piece can read."""
+        out: list[tuple] = []
         sp = self.space
 
         def visit(node):
@@ -182,26 +184,39 @@ class Pieces(Binding):
                         raise Refuse("a reference with the wrong number of subscripts")
                     for k, s in enumerate(node.subscripts):
                         if s.endswith("!"):
-                            if s[:-1] != target[k]:
-                                raise Refuse("an iterated range that is not the variable's")
+                            if sp.run_start(s[:-1], target[k]) is None:
+                                raise Refuse("an iterated range that is not a run of the variable's")
                             continue
-                        try:
-                            el = self.resolve(s, ctx, {}, k, node.pos)
-                        except ModelError as why:
-                            raise Refuse(str(why)) from None
-                        at = _index(sp.elements[target[k]], el)
-                        if at is None:
-                            raise Refuse("reads an element its array does not have")
-                        out.append(at)
+                        out.append((s, k, target[k], node.pos))
                 elif node.name not in self.model.variables and sp.is_range(node.name):
-                    el = self.bind(node.name, ctx, {}, None)
-                    if el is None:
-                        raise Refuse("a range used as a value that the left-hand side does not bind")
-                    out.append(sp.family(node.name).index(el) + 1)
+                    out.append((node.name, None, _family_range(sp, node.name), node.pos))
             elif t is ir.LookupCall and node.subscripts:
                 raise Refuse("a lookup of an array")
             return node
         ir.map_expr(e, visit)
+        return out
+
+    def values_at(self, sites: list[tuple], ctx) -> tuple[int, ...]:
+        """The value of each of `sites` at the left-hand side's element `ctx`: the position
+        of the element a subscript reads in the referenced array's range, or a range's
+        position in its family (1-based) as a value; the flattener's rules (binding.py)."""
+        out = []
+        sp = self.space
+        for name, k, target, pos in sites:
+            if k is None:
+                el = self.bind(name, ctx, {}, None)
+                if el is None:
+                    raise Refuse("a range used as a value that the left-hand side does not bind")
+                out.append(sp.position(target, el) + 1)
+                continue
+            try:
+                el = self.resolve(name, ctx, {}, k, pos)
+            except ModelError as why:
+                raise Refuse(str(why)) from None
+            at = sp.position(target, el)
+            if at is None:
+                raise Refuse("reads an element its array does not have")
+            out.append(at)
         return tuple(out)
 
     def flat_element(self, node: ir.Ref, flattened) -> None:
@@ -236,11 +251,10 @@ class Pieces(Binding):
         return ir.map_expr(e, visit)
 
 
-def _index(elements: tuple[str, ...], e: str) -> int | None:
-    try:
-        return elements.index(e)
-    except ValueError:
-        return None
+def _family_range(space, name: str) -> str:
+    """The name of a range that lists `name`'s family (`SubscriptSpace.family`)."""
+    family = space.family(name)
+    return next(r for r, els in space.elements.items() if els == family)
 
 
 def _boxes(points: dict[tuple[int, ...], tuple[int, ...]], ndim: int) -> list:
@@ -254,6 +268,23 @@ def _boxes(points: dict[tuple[int, ...], tuple[int, ...]], ndim: int) -> list:
     if ndim == 0:
         (value,) = points.values()
         return [((), (), tuple((v, ()) for v in value))]
+    if ndim == 1:    # runs of consecutive positions whose values advance evenly
+        out: list = []
+        start = prev = step = None
+        for (p,), v in sorted(points.items()):
+            if prev is not None and p == prev[0] + 1 and (
+                    step is None or all(b - a == d for a, b, d in zip(prev[1], v, step))):
+                step = step or tuple(b - a for a, b in zip(prev[1], v))
+                prev = (p, v)
+                continue
+            if start is not None:
+                out.append(((start[0],), (prev[0] - start[0] + 1,), tuple(
+                    (c, (d,)) for c, d in zip(start[1], step or (0,) * len(start[1])))))
+            start = prev = (p, v)
+            step = None
+        out.append(((start[0],), (prev[0] - start[0] + 1,), tuple(
+            (c, (d,)) for c, d in zip(start[1], step or (0,) * len(start[1])))))
+        return out
     by_first: dict[int, dict] = {}
     for p, v in points.items():
         by_first.setdefault(p[0], {})[p[1:]] = v
