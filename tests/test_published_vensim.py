@@ -771,3 +771,29 @@ y = x[2030] + SUM(x[Year!]) ~~|
 """)
     assert values(m, "x", "2010 2020 2030") == [7, 20, 30]
     assert constant_value(m, "y", {}) == 30 + 57
+
+
+# ---- the settings block --------------------------------------------------------------
+
+def test_the_integration_method_of_the_files_settings_is_the_runs(tmp_path):
+    """Vensim keeps a model's integration method in the settings block at the end of the
+    .mdl (line 15, its fourth value: 1 or 5 Runge-Kutta 4, 3 or 4 Runge-Kutta 2, 0 or 2
+    Euler); published models (metasd.com's Hopf bifurcation, critical slowing) ask for RK4.
+    By hand, dx/dt = -x from 1 with TIME STEP 1: one RK4 step is 1 - 1 + 1/2 - 1/6 + 1/24 =
+    0.375, two 0.375^2 = 0.140625; Euler gives 0. A run's own method still wins; RK2 is refused
+    at the settings' line."""
+    import smartspec_dsl
+    text = ("x = INTEG(-x, 1) ~~|\nINITIAL TIME = 0 ~~|\nFINAL TIME = 2 ~~|\nTIME STEP = 1 ~~|\n"
+            "SAVEPER = 1 ~~|\n\\\\\\---/// Sketch information - do not modify anything except names\n"
+            "V300  Do not put anything below this section - it will be ignored\n*View 1\n///---\\\\\\\n"
+            ":L\x7f<%^E!@\n1:Current.vdf\n15:0,0,0,{},0,0\n19:100,0\n")
+    path = tmp_path / "rk.mdl"
+    for code, want in ((1, [1, 0.375, 0.140625]), (5, [1, 0.375, 0.140625]), (0, [1, 0, 0]), (2, [1, 0, 0])):
+        path.write_text(text.format(code), encoding="utf-8")
+        model = smartspec_dsl.load(path, tier="interpreter")
+        assert model.run(tier="interpreter")["x"].tolist() == want, code
+    assert model.run(tier="interpreter", method="rk4")["x"].tolist() == [1, 0.375, 0.140625]
+    path.write_text(text.format(3), encoding="utf-8")
+    with pytest.raises(ModelError, match=r"rk.mdl:12: the model's settings \(15:0,0,0,3,0,0\) ask for "
+                                         r"Runge-Kutta 2 integration"):
+        smartspec_dsl.load(path, tier="interpreter")

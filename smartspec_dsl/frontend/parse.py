@@ -17,6 +17,7 @@ from .workbook import read_subscript
 from .grammar import parser
 from .expr_rules import ExprRules
 from .nesting import bounded
+from .mdl_settings import integration_method
 
 SKETCH_MARKER = re.compile(r"\\\\\\?---///")
 
@@ -562,8 +563,8 @@ def parse_model(text: str, filename: str = "<model>") -> ir.Model:
             top.append(it)
     variables = _build_variables(top, filename)
     _resolve_checks(to_ir.checks, variables, ranges)
-    return ir.Model(filename, variables, ranges, macros, notices=tuple(to_ir.notices),
-                    notice_owners=tuple(to_ir.owners))
+    return ir.Model(filename, variables, ranges, macros, method=integration_method(text, filename),
+                    notices=tuple(to_ir.notices), notice_owners=tuple(to_ir.owners))
 
 
 def _resolve_checks(checks: list, variables: dict[str, ir.Variable], ranges: dict) -> None:
