@@ -797,3 +797,28 @@ def test_the_integration_method_of_the_files_settings_is_the_runs(tmp_path):
     with pytest.raises(ModelError, match=r"rk.mdl:12: the model's settings \(15:0,0,0,3,0,0\) ask for "
                                          r"Runge-Kutta 2 integration"):
         smartspec_dsl.load(path, tier="interpreter")
+
+
+def test_the_file_aliases_of_the_files_settings(tmp_path):
+    """Vensim keeps a model's file aliases in the settings block too (`30:?params=params.csv`:
+    the file a GET call's '?params' stands for, beside the model). By hand: k reads B2 = 5,
+    j = 2 x B3 = 14; a run's own alias wins (50, 140); an alias naming a file outside the
+    model's folder is refused as every file a model names is."""
+    import smartspec_dsl
+    from smartspec_dsl.frontend.workbook import DataOptions
+    (tmp_path / "params.csv").write_text("a,b\n1,5\n2,7\n")
+    (tmp_path / "other.csv").write_text("a,b\n1,50\n2,70\n")
+    text = ("k = GET DIRECT CONSTANTS('?params', ',', 'B2') ~~|\nj = GET DIRECT CONSTANTS('?PARAMS', ',', 'B3') * 2 ~~|\n"
+            "INITIAL TIME = 0 ~~|\nFINAL TIME = 1 ~~|\nTIME STEP = 1 ~~|\nSAVEPER = 1 ~~|\n"
+            "\\\\\\---/// Sketch information - do not modify anything except names\n*View 1\n///---\\\\\\\n"
+            ":L\x7f<%^E!@\n15:0,0,0,0,0,0\n30:?params={}\n")
+    path = tmp_path / "al.mdl"
+    path.write_text(text.format("params.csv"), encoding="utf-8")
+    run = smartspec_dsl.load(path, tier="interpreter").run(tier="interpreter")
+    assert (run["k"][0], run["j"][0]) == (5, 14)
+    given = DataOptions(aliases={"params": tmp_path / "other.csv"})
+    run = smartspec_dsl.load(path, tier="interpreter", data=given).run(tier="interpreter")
+    assert (run["k"][0], run["j"][0]) == (50, 140)
+    path.write_text(text.format("../outside.csv"), encoding="utf-8")
+    with pytest.raises(ModelError, match=r"outside the model's folder"):
+        smartspec_dsl.load(path, tier="interpreter")
