@@ -14,7 +14,7 @@ from smartspec_dsl.frontend.parse import parse_model
 from smartspec_dsl.passes import pipeline
 from smartspec_dsl.passes.dense import ineligible
 
-from conftest import population
+from conftest import population, shared_path
 
 CONTROL = """
 INITIAL TIME = 0 ~~|
@@ -246,3 +246,18 @@ def test_function_kernels_do_not_grow_with_the_range(tmp_path, monkeypatch):
     large = smartspec_dsl.load(path, tier="interpreter")
     assert large.kernel.source.count("\n") == small.kernel.source.count("\n")
     assert large.kernel.n_slots > 1000 * 10
+
+
+def test_the_beer_game_is_dense_and_draws_the_per_element_routes_numbers(tmp_path, monkeypatch):
+    """The beer game (../shared/real-models): macros called in array equations (its pink
+    noise draws a number per game), SAMPLE IF TRUE, a macro without state in a piece of a
+    piecewise array and mapped subranges: every array stays one, and every column, the
+    noise with a standard deviation set by the run, is the per-element route's."""
+    text = shared_path("real-models", "beer-game", "RealBeer4-Sterman13.mdl").read_text(encoding="utf-8")
+    assert ineligible(parse_model(text, "beer.mdl")) is None
+    dense_model, _, flat_model, _ = _both_routes(tmp_path, monkeypatch, text)
+    params = {"noise sd": 2.0}
+    dense, flat = dense_model.run(params=params, tier="interpreter"), flat_model.run(params=params, tier="interpreter")
+    _assert_same(dense, flat)
+    noise = dense["order noise[game1]"]
+    assert noise.std() > 0.1 and not np.array_equal(noise, dense["order noise[game2]"])
