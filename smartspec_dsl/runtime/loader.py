@@ -234,7 +234,8 @@ class _Origin:
         m = Model(str(self.path), record.model, sched, kernel, tiers, 0.0, cached, record.derived, self)
         equations = len(sched.initial) + len(sched.dynamic)
         if tier == "compiled" or (tier == "auto" and m.interpreter_unsupported):
-            if log is not None and not tiers.compiled_ready():
+            m.kernel_compiled = not tiers.compiled_ready()
+            if log is not None and m.kernel_compiled:
                 log(f"{self.path}: compiling {equations} equations to machine code (once: later "
                     f"loads use the kernel cache in {self.folder})")
             # First call compiles (or loads the cached machine code); count it as load time.
