@@ -49,10 +49,10 @@ def test_a_build_releases_only_its_own_slot(install):
     slot = aot.build_slot()
     slot.parent.mkdir(parents=True)
     slot.write_text("1")                     # taken over meanwhile by another build
-    aot.build_worker(lambda: None, str(slot), str(install / "x.failed"))
+    aot.build_worker(lambda: None, str(install / "x.failed"), str(slot))
     assert slot.read_text() == "1"
     slot.write_text(str(os.getpid()))
-    aot.build_worker(lambda: None, str(slot), str(install / "x.failed"))
+    aot.build_worker(lambda: None, str(install / "x.failed"), str(slot))
     assert not slot.exists()
 
 
@@ -84,3 +84,17 @@ def test_the_interpreter_folders_of_other_versions_are_removed(tmp_path, monkeyp
     tier0.remove_other_versions(key)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["aot-build.lock", f"interpreter-{key}"]
     assert (tmp_path / f"interpreter-{key}" / "__pycache__" / "interpreter.simulate-461.py311.nbi").exists()
+
+
+def test_loads_in_a_row_compile_one_kernel_at_a_time(install, monkeypatch):
+    """Background compiles of the default tier (runtime/tiers.py) share the slot: the second
+    model's waits (its runs stay on the interpreter), and starts once the first is done."""
+    monkeypatch.setenv("SMARTSPEC_BACKGROUND_COMPILE", "1")
+    from smartspec_dsl.runtime.tiers import Tiers
+    first, second = (Tiers(None, install / f"k{i}" / "kernel.py", None, [SLEEP]) for i in (1, 2))
+    assert first.start_worker() is True and first.start_worker() is True     # the same worker
+    assert second.start_worker() is False and second.worker is None
+    first.worker.kill()
+    first.worker.wait()
+    assert second.start_worker() is True
+    assert aot.build_slot().read_text() == str(second.worker.pid)

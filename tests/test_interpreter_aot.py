@@ -156,6 +156,6 @@ def test_a_build_starts_only_when_none_is_there_running_or_failed(tmp_path, monk
     def no_compiler(folder=None):
         raise OSError("no C compiler")
     monkeypatch.setattr(interpreter_aot, "build", no_compiler)
-    interpreter_aot.build_worker(str(slot), str(failed))
+    interpreter_aot.build_worker(str(failed), str(slot))
     assert not slot.exists() and failed.read_text() == "OSError: no C compiler\n"
     assert interpreter_aot.start_build() is False and len(started) == 1

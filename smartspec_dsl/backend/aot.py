@@ -249,43 +249,66 @@ def _leave_running() -> None:
             p.returncode = 0          # not waited for, by design: no warning at exit
 
 
-def start_build(path: Path, worker: str, args: list[str]) -> bool:
-    """Run the Python code `worker` (with `args`, then the build slot's and the failure
-    record's paths, in sys.argv) in a background process that builds the module at `path`,
-    unless it exists, failed to build before (a `.failed` file beside it), there is no C
-    compiler, or another build runs (one at a time per install, `build_slot`: each takes a
-    core for a minute or so). What a killed build left beside `path` (its temporary folder)
-    is removed first. True when one started."""
-    failed = path.with_suffix(".failed")
-    if path.is_file() or failed.is_file() or not have_compiler():
-        return False
+def start_in_slot(command: list[str]) -> subprocess.Popen | None:
+    """Run `command` (a Python process: this package first on its path) in the background,
+    detached from this one, if it can take the install's build slot (`build_slot`: one
+    background compile or build at a time, each a core for seconds to a minute); it passes
+    the slot's path as its last argument, and releases it (`release_slot`). None when
+    another one runs (or the slot's folder cannot be written)."""
     _reap()
     slot = build_slot()
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
         slot.parent.mkdir(parents=True, exist_ok=True)
     except OSError:
-        return False
+        return None
     if not _take(slot):
-        return False
-    for left in path.parent.glob(".aot-build-*"):     # no build runs: a killed one's
-        shutil.rmtree(left, ignore_errors=True)
+        return None
     env = dict(os.environ)
     root = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     try:
-        proc = subprocess.Popen([sys.executable, "-c", worker, *args, str(slot), str(failed)], env=env,
-                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                start_new_session=True)
+        proc = subprocess.Popen([*command, str(slot)], env=env, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     except OSError:
         slot.unlink(missing_ok=True)
-        return False
+        return None
     _hold(slot, proc.pid)
     _STARTED.append(proc)
-    return True
+    return proc
 
 
-def build_worker(build_it, slot: str, failed: str) -> None:
+def release_slot(slot: str) -> None:
+    """Give the build slot up, from the process that holds it (not one that took it over
+    meanwhile, after this one ran past STALE_LOCK_SECONDS)."""
+    try:
+        mine = Path(slot).read_text(encoding="utf-8").strip() == str(os.getpid())
+    except OSError:
+        return
+    if mine:
+        Path(slot).unlink(missing_ok=True)
+
+
+def start_build(path: Path, worker: str, args: list[str]) -> bool:
+    """Run the Python code `worker` (with `args`, then the failure record's and the build
+    slot's paths, in sys.argv) in a background process that builds the module at `path`,
+    unless it exists, failed to build before (a `.failed` file beside it), there is no C
+    compiler, or another build runs (`start_in_slot`). What a killed build left beside
+    `path` (its temporary folder) is removed first. True when one started."""
+    failed = path.with_suffix(".failed")
+    if path.is_file() or failed.is_file() or not have_compiler():
+        return False
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return False
+    if build_slot().exists() and not _abandoned(build_slot()):
+        return False                  # another runs: its temporary folder is not a leftover
+    for left in path.parent.glob(".aot-build-*"):
+        shutil.rmtree(left, ignore_errors=True)
+    return start_in_slot([sys.executable, "-c", worker, *args, str(failed)]) is not None
+
+
+def build_worker(build_it, failed: str, slot: str) -> None:
     """The background build (`start_build`): `build_it()`, recording why it failed in `failed`
     so that later runs do not try again, and releasing the build slot."""
     try:
@@ -296,9 +319,4 @@ def build_worker(build_it, slot: str, failed: str) -> None:
         except OSError:
             pass                    # the folder was removed meanwhile (the cache evicted it)
     finally:
-        try:
-            mine = Path(slot).read_text(encoding="utf-8").strip() == str(os.getpid())
-        except OSError:
-            mine = False
-        if mine:                    # not a slot taken over since (this build ran past STALE_LOCK_SECONDS)
-            Path(slot).unlink(missing_ok=True)
+        release_slot(slot)
