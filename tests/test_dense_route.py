@@ -118,11 +118,16 @@ def test_kernel_text_does_not_grow_with_the_range(tmp_path, monkeypatch):
     assert "population[r300]" in run.columns
 
 
-# some arrays need their elements (piecewise, :EXCEPT:, VMAX, a mapping): those alone are
-# flattened, and the dense arrays and the flattened elements read each other
+# some arrays need their elements (a piecewise array whose elements read each other, VMAX's
+# argument): those alone are flattened, and the dense arrays (piecewise, :EXCEPT:, a subrange
+# too: tests/test_dense_pieces.py) and the flattened elements read each other
 MIXED = """
 Region: (r1-r5) ~~|
 Sub: r2, r3 ~~|
+Prev: (r1-r4) -> Next ~~|
+Next: (r2-r5) -> Prev ~~|
+chain[r1] = births[r1] ~~|
+chain[Next] = chain[Prev] + births[Next] ~~|
 Age: young, old ~~|
 population[Region] = INTEG(births[Region] - deaths[Region], 1000 + 10 * Region) ~~|
 births[Region] = population[Region] * (0.02 + rate[r1] / 10) ~~|
@@ -134,7 +139,7 @@ by age[Region, Age] = population[Region] * age share[Age] ~~|
 age share[Age] = 0.4, 0.6 ~~|
 share[Region, Age] = by age[Region, Age] / SUM(by age[Region, Age!]) ~~|
 largest = VMAX(population[Region!]) ~~|
-gap[Region] = largest - population[Region] + rate[Region] ~~|
+gap[Region] = largest - population[Region] + rate[Region] + chain[Region] ~~|
 total = SUM(gap[Region!]) + special[r3] ~~|
 """
 
@@ -142,17 +147,17 @@ total = SUM(gap[Region!]) + special[r3] ~~|
 def test_only_the_arrays_that_need_their_elements_are_flattened(tmp_path, monkeypatch):
     model = pipeline.lower(parse_model(MIXED + CONTROL, "m.mdl"))
     assert model.variables["births"].dims == ("region",) and model.variables["share"].dims == ("region", "age")
-    # piecewise, :EXCEPT:, a subrange's binding; and reading a range of those: flattened
-    assert {"rate[r1]", "special[r2]", "gap[r4]"} <= set(model.variables)
+    # elements that read each other; and reading a range of those: flattened
+    assert {"chain[r1]", "gap[r4]"} <= set(model.variables)
+    assert model.variables["rate"].dims == ("region",) and model.variables["special"].dims == ("sub",)
     assert model.variables["population"].dims and "largest" in model.variables   # VMAX flattened
     dense_model, dense, _, flat = _both_routes(tmp_path, monkeypatch, MIXED + CONTROL, mixed=True)
     _assert_same(dense, flat)
 
 
 @pytest.mark.parametrize("equation, why", [
-    ("y[R] :EXCEPT: [r1] = x[R] ~~|\ny[r1] = 0 ~~|", "piecewise"),
+    ("y[R] :EXCEPT: [r1] = x[R] + y[r1] ~~|\ny[r1] = 0 ~~|", "order the whole array cannot follow"),
     ("y[R] = VMAX(x[R!]) ~~|", "VMAX"),
-    ("y[S] = x[S] ~~|", "mapping or subrange"),
     ("y[R] = RANDOM UNIFORM(0, 1, 0) ~~|", "RANDOM UNIFORM"),
     ("y[R] = DELAY FIXED(x[R], 1, 0) ~~|", "DELAY FIXED"),
 ])

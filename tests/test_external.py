@@ -192,8 +192,8 @@ def test_unsorted_data_lookups_follow_the_rule_of_every_lookup(tmp_path):
                                  "increasing order (x = 4 is followed by x = 0 (cell B1 and cell C1))"), notice
     # two points at one x: an error naming the call and both cells
     (tmp_path / "in.csv").write_text("t,0,2,2\na,5,1,3\n")
-    with pytest.raises(ModelError, match=r"model\.mdl:1:7: the x values of a lookup must be increasing: "
-                                         r"x = 2 is followed by x = 2 \(cell C1 and cell D1\)"):
+    with pytest.raises(ModelError, match=r"model\.mdl:1:7: the lookup GET DIRECT LOOKUPS reads .* gives two "
+                                         r"points at x = 2 with different y values \(1 and 3\) \(cell C1 and cell D1\)"):
         lowered(tmp_path, "tbl = GET DIRECT LOOKUPS('in.csv', ',', '1', 'B2') ~~|\n")
 
 
@@ -206,6 +206,31 @@ def test_unsorted_data_file_is_read_in_time_order_with_a_warning(tmp_path):
                          "order (x = 2 is followed by x = 0 (cell A2 and cell A3)): its points are read in "
                          "x order, as Vensim reads them",)
     (tmp_path / "data.tab").write_text("Time\tx\n0\t5\n0\t1\n")
-    with pytest.raises(ModelError, match=r"data\.tab: the x values of a lookup must be increasing: "
-                                         r"x = 0 is followed by x = 0 \(cell A2 and cell A3\)"):
+    with pytest.raises(ModelError, match=r"data\.tab: the data of 'x' gives two points at x = 0 with different "
+                                         r"y values \(5 and 1\) \(cell A2 and cell A3\)"):
         lowered(tmp_path, "x ~~|\n")
+
+
+def test_every_data_variable_without_data_is_named_before_the_run(tmp_path):
+    """Vensim's help ("Not defined messages"): a variable with no equation is a data variable,
+    and its values "must therefore be entered as data for a simulation to proceed". smartspec
+    refuses such a model before it runs, naming every data variable (and element) that has no
+    data, each at its line, not only the first; with a data file that gives 'sales data' only
+    the elements of 'cost' remain, and with both the model runs (y = 2 * 7 + 1 + 2 = 17)."""
+    text = "sales data ~ widgets ~ from a data file |\nregion: north, south ~~|\ncost[region] ~~|\n" \
+           "y = sales data * 2 + SUM(cost[region!]) ~~|\n"
+    with pytest.raises(ModelError) as err:
+        lowered(tmp_path, text)
+    lines = str(err.value).splitlines()
+    path = tmp_path / "model.mdl"
+    assert lines[:2] == [f"{path}:1:1: data variable 'sales data' has no equation and no data",
+                         f"{path}:3:1: data variable 'cost' has no equation and no data for [north], [south]"]
+    assert lines[2].startswith("(no values in the data files next to the model")
+    (tmp_path / "sales.tab").write_text("Time\tsales data\n0\t7\n")
+    with pytest.raises(ModelError) as err:
+        lowered(tmp_path, text)
+    assert str(err.value).splitlines()[0] == f"{path}:3:1: data variable 'cost' has no equation and no data " \
+                                             "for [north], [south]"
+    (tmp_path / "cost.tab").write_text("Time\tcost[north]\tcost[south]\n0\t1\t2\n")
+    import smartspec_dsl
+    assert smartspec_dsl.load(path, tier="interpreter").run(tier="interpreter")["y"].tolist() == [17] * 5

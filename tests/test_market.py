@@ -170,8 +170,10 @@ def test_profile_type_that_changes_over_time_is_reported(run):
     NaN there, and the run's warning names the function and the time, not a silent NaN."""
     np.testing.assert_allclose(run["changing demanded[d1]"][:2], [250, 250])   # 500 (6 - 5) / 2
     assert np.isnan(run["changing demanded[d1]"][2:]).all()
-    messages = [w.message for w in run.warnings if w.variable == "changing demanded[d1]"]
-    assert messages and "at time 2" in messages[0] and "DEMAND AT PRICE" in messages[0]
+    # one warning for the array's elements that are NaN from time 2 on
+    messages = [w.message for w in run.warnings if w.variable == "changing demanded"]
+    assert messages and "at time 2 in 2 of its elements ([d1], [d2])" in messages[0], messages
+    assert "DEMAND AT PRICE" in messages[0]
     assert "priority type other than 0-4" in messages[0]
 
 
@@ -298,7 +300,7 @@ def test_market_arguments_are_checked_with_their_position():
 
 
 def test_unsupported_profile_type_given_as_a_constant_is_refused_before_the_run():
-    with pytest.raises(UnsupportedFeature, match=r"t.mdl:10:\d+: SUPPLY AT PRICE: priority type 5 "
+    with pytest.raises(UnsupportedFeature, match=r"t.mdl:10:\d+: SUPPLY AT PRICE in the equation of 'a': priority type 5 "
                                                   r"\(constant elasticity\) \(from 'bad\[s1,ptype\]'"):
         flat("bad[S, P] = 5, 1, 1, -1; 1, 2, 1, 0; ~~|\n"
              "a[S] = SUPPLY AT PRICE(sq[S], bad[S, ptype], 1) ~~|\n")

@@ -10,7 +10,7 @@ import pytest
 
 from smartspec_dsl import ir
 from smartspec_dsl.backend.codegen import generate
-from smartspec_dsl.errors import PassContractError, UnsupportedFeature
+from smartspec_dsl.errors import ModelError, PassContractError, UnsupportedFeature
 from smartspec_dsl.frontend.parse import parse_model
 from smartspec_dsl.passes import pipeline
 from smartspec_dsl.passes.macros import expand_macros
@@ -196,3 +196,17 @@ def test_smooth_and_trend_are_vensims_definitions():
     }
     assert show(low.variables["y"].expr) == "y #smooth1_1"
     assert show(low.variables["z"].expr) == "ZIDZ((x - z #average2), (5 * ABS(z #average2)))"
+
+
+def test_an_order_that_is_not_a_number_says_why():
+    """DELAY N's order LN(k) with k = 0 (and k / k) is not a number at the initial time: the
+    error says so and names what the order reads, rather than "at least 1, got nan"; an
+    order of -1 is still "at least 1, got -1"."""
+    base = "k = 0 ~~|\nx = 5 ~~|\nd = DELAY N(x, 2, 0, {}) ~~|\n" \
+           "INITIAL TIME = 0 ~~|\nFINAL TIME = 1 ~~|\nTIME STEP = 1 ~~|\nSAVEPER = 1 ~~|\n"
+    for order in ("LN(k)", "k / k"):
+        with pytest.raises(ModelError, match=r"m.mdl:3:5: DELAY N's order is NaN at the initial time: a "
+                                             r"floating-point error .* in what it reads \('k'\)"):
+            pipeline.lower(parse_model(base.format(order), "m.mdl"))
+    with pytest.raises(ModelError, match=r"m.mdl:3:5: DELAY N's order must be at least 1, got -1"):
+        pipeline.lower(parse_model(base.format("-k - 1"), "m.mdl"))

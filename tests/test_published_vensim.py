@@ -28,6 +28,20 @@ def values(model: ir.Model, name: str, elements: str) -> list[float]:
     return [constant_value(model, f"{name}[{e}]", {}) for e in elements.split()]
 
 
+# ---- names ---------------------------------------------------------------------------
+
+def test_names_of_any_script_and_symbol_beyond_ascii():
+    """A published model (Tinamit's test of variable names, saved by Vensim) names variables
+    '१' (a Devanagari digit), 'வணக்கம்' (Tamil, whose vowel signs are combining marks, not
+    letters) and 'A ½', unquoted. Vensim reads numbers in ASCII digits only, so each is a name;
+    by hand: १ = 3, வணக்கம் = 2 १ = 6, A ½ = வணக்கம் + 0.5 = 6.5, and 2 १ is a syntax error."""
+    m = flat("१ = 3 ~~|\nவணக்கம் = १ * 2 ~~|\nA ½ = வணக்கம் + 0.5 ~~|\nCafé² = A ½ * 2 ~~|\n")
+    assert [constant_value(m, ir.canonical_name(n), {}) for n in ("१", "வணக்கம்", "A ½", "Café²")] == \
+        [3, 6, 6.5, 13]
+    with pytest.raises(SyntaxErrorInModel, match=r"t.mdl:1:7"):
+        flat("x = 2 १ ~~|\n")
+
+
 # ---- brace comments ------------------------------------------------------------------
 
 def test_brace_comments_anywhere_nested_and_over_lines():
@@ -403,8 +417,9 @@ def test_a_missing_alias_is_named(shipped, monkeypatch, capsys):
     assert "the alias '?params'" in capsys.readouterr().err
     # data variables with no equation and no data file named
     assert main(["run", "model/m.mdl", "--data-alias", "params=params.csv"]) == 2
-    assert "model/m.mdl:2:1: data variable 'pop' has no equation and no values in the data files " \
-           "next to the model" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "model/m.mdl:2:1: data variable 'pop' has no equation and no data" in err
+    assert "(no values in the data files next to the model" in err
 
 
 def test_run_time_data_from_a_spreadsheet(shipped, monkeypatch):

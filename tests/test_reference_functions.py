@@ -282,7 +282,7 @@ def test_allocate_available_integer_types_give_whole_allocations(tmp_path):
     # a constant type of 15 (constant elasticity, whole) is refused with its source line
     from smartspec_dsl.errors import UnsupportedFeature
     from smartspec_dsl.passes.pipeline import lower
-    with pytest.raises(UnsupportedFeature, match=r"m.mdl:\d+:\d+: ALLOCATE AVAILABLE: priority type 15 "
+    with pytest.raises(UnsupportedFeature, match=r"m.mdl:\d+:\d+: ALLOCATE AVAILABLE in the equation of '[^']+': priority type 15 "
                                                   r"\(constant elasticity\) \(from 'whole\[r1,ptype\]'"):
         lower(parse_model(INTEGER_ALLOCATION.replace("11, 3, 2, 0", "15, 3, 2, 0") + CONTROL, "m.mdl"))
 

@@ -271,11 +271,12 @@ def test_an_unsolved_loop_is_nan_with_a_located_warning(tmp_path):
         assert "SIMULTANEOUS in the equation of 'x' did not solve its loop ('x') at time 0" in solve[0].message
         assert "solves its loop again from time 2" in solve[1].message
         nan = {w.variable: w for w in r.warnings if w.kind == "nan"}
-        assert sorted(nan) == ["other", "spread[r1]", "spread[r2]", "total", "twice"], r.warnings
-        for name, t in (("twice", 0), ("total", 1), ("spread[r1]", 0), ("spread[r2]", 0)):
+        assert sorted(nan) == ["other", "spread", "total", "twice"], r.warnings
+        for name, t, where in (("twice", 0, ""), ("total", 1, ""),
+                               ("spread", 0, " in 2 of its elements ([r1], [r2])")):
             assert nan[name].time == t, nan[name]
             assert nan[name].message.endswith(
-                f"'{name}' is NaN at time {t}: it reads the loop ('x'), which SIMULTANEOUS in the "
+                f"'{name}' is NaN at time {t}{where}: it reads the loop ('x'), which SIMULTANEOUS in the "
                 "equation of 'x' did not solve at time 0"), nan[name].message
         assert "a floating-point error" in nan["other"].message, nan["other"].message
         np.testing.assert_allclose(r["far"], 3.0, rtol=1e-9)
@@ -358,3 +359,19 @@ def test_passes_that_settle_stay_passes():
     method from 2.9 would not (it finds 3)."""
     x, _, newton = _drive(lambda x: x * x / 4 + 0.75, 2.9)
     assert not newton and x == pytest.approx(1.0, rel=1e-9)
+
+
+def test_a_root_at_a_bound_is_within_it(tmp_path):
+    """x = 0.35 + 0.1 tbl(10x - 3) with tbl(y) = y/2 on [0, 1]: x = 0.35 + 0.05 (10x - 3),
+    x = 0.4, y = 1 -- the lookup's last x -- and w = 10x - 4 = 0, its declared range's bound.
+    The solve lands within its tolerance of them (y = 0.9999999999963616 from the guess 0),
+    on either side: neither is outside its range. A value beyond its bound by more than the
+    solve's tolerance (v = w - 0.001) is still reported."""
+    path = tmp_path / "root.mdl"
+    path.write_text("tbl((0,0),(1,0.5)) ~~|\nx = SIMULTANEOUS(0.35 + 0.1 * tbl(y), 0) ~~|\ny = 10 * x - 3 ~~|\n"
+                    "w = 10 * x - 4 ~ Dmnl [0, 1] ~|\nv = w - 0.001 ~ Dmnl [0, 1] ~|\nu = 1 + w ~ Dmnl [0, 1] ~|\n"
+                    "INITIAL TIME = 0 ~~|\nFINAL TIME = 1 ~~|\nTIME STEP = 1 ~~|\nSAVEPER = 1 ~~|\n")
+    r = smartspec_dsl.load(path, tier="interpreter").run(tier="interpreter")
+    np.testing.assert_allclose(r["y"], 1.0, rtol=1e-9)
+    assert [(w.kind, w.variable, w.time) for w in r.warnings] == [("range", "v", 0.0)], r.warnings
+    assert r.warnings[0].message.endswith("'v' goes below the range [0, 1] its units declare at time 0")

@@ -298,7 +298,7 @@ s = VECTOR SELECT(y[D!], y[D!], 0, 0, 4) ~~|
 y[D] = 1, 2 ~~|
 """)
     # priority type 5 is not supported: the error names the call and where the type is set
-    with pytest.raises(UnsupportedFeature, match=r"t.mdl:4:\d+: ALLOCATE AVAILABLE: priority type "
+    with pytest.raises(UnsupportedFeature, match=r"t.mdl:4:\d+: ALLOCATE AVAILABLE in the equation of '[^']+': priority type "
                                                  r"5 \(constant elasticity\) \(from 'pp\[b1,ptype\]', t.mdl:5:\d+\)"):
         flat("""
 B: b1, b2 ~~|

@@ -11,6 +11,7 @@ import pytest
 
 import smartspec_dsl
 from smartspec_dsl import ModelError
+from smartspec_dsl.errors import ParameterError
 from smartspec_dsl.experiments.sweep import sweep
 
 from conftest import ROOT, run_cli
@@ -62,15 +63,18 @@ def test_variable_leaving_its_declared_range(bad_model):
 
 def test_at_one_time_the_nan_comes_first_where_it_is_made(tmp_path):
     """births reads share = pop / total = 0 / 0 (written after it): at time 0 share's NaN,
-    the division, is shown before its readers', in the kernel's order, not the file's."""
+    the division, is shown before its readers', in the kernel's order, not the file's; the
+    elements of one array that are NaN at one time for one reason are one warning."""
     path = tmp_path / "z.mdl"
     path.write_text("region: (r1-r3) ~~|\npop[region] = INTEG(births[region], 0) ~~|\n"
                     "births[region] = pop[region] * 0.01 * share[region] ~~|\ntotal = SUM(pop[region!]) ~~|\n"
                     "share[region] = pop[region] / total ~~|\nINITIAL TIME = 0 ~~|\nFINAL TIME = 2 ~~|\n"
                     "TIME STEP = 1 ~~|\nSAVEPER = 1 ~~|\n")
     nan = [w for w in smartspec_dsl.load(path, tier="interpreter").run().warnings if w.kind == "nan"]
-    assert [w.variable for w in nan[:4]] == ["share[r1]", "share[r2]", "share[r3]", "births[r1]"], nan
-    assert nan[0].time == 0 and nan[0].message.startswith(f"{path}:5:1: 'share[r1]' is NaN at time 0"), nan[0]
+    assert [w.variable for w in nan[:2]] == ["share", "births"], nan
+    assert nan[0].time == 0 and nan[0].message.startswith(
+        f"{path}:5:1: 'share' is NaN at time 0 in 3 of its elements ([r1], [r2], [r3]): a floating-point error"), \
+        nan[0]
 
 
 def test_warnings_are_in_time_order(bad_model):
@@ -119,14 +123,15 @@ def test_unsorted_lookup_with_repeated_x_is_a_located_error(tmp_path):
     path = tmp_path / "dup.mdl"
     path.write_text("t((0,0),(1,1),\n(1,2),(2,3)) ~~|\nx = t(Time) ~~|\n"
                     "INITIAL TIME = 0 ~~| FINAL TIME = 1 ~~| TIME STEP = 1 ~~| SAVEPER = 1 ~~|\n")
-    with pytest.raises(ModelError, match=r"dup.mdl:1:\d+: the x values of a lookup must be increasing: "
-                                         r"x = 1 is followed by x = 1"):
+    with pytest.raises(ModelError, match=r"dup.mdl:1:\d+: a lookup gives two points at x = 1 with different "
+                                         r"y values \(1 and 2\)"):
         smartspec_dsl.load(path)
     cin = tmp_path / "dup.cin"
     cin.write_text("t (\n(0,0),(2,1),(2,2))\n")
     good = tmp_path / "good.mdl"
     good.write_text(path.read_text().replace("(1,2),", ""))
-    with pytest.raises(ModelError, match=r"dup.cin:1: the x values of a lookup must be increasing"):
+    with pytest.raises(ModelError, match=r"dup.cin:1: lookup table 't' gives two points at x = 2 with "
+                                         r"different y values \(1 and 2\)"):
         smartspec_dsl.load(good).run(changes=str(cin))
 
 
@@ -142,6 +147,40 @@ def test_a_point_written_twice_is_read_once_with_a_located_warning(tmp_path):
     np.testing.assert_allclose(run["x"], [45.4, 45.7, 46, 47, 48], rtol=1e-12)
     assert [w.message for w in run.warnings if w.kind == "model"] == [
         f"{path}:1:3: a lookup gives the point (1986, 46) more than once: it is read once"]
+
+
+def test_a_run_that_replaces_a_lookup_follows_the_files_rule_without_the_files_warning(tmp_path):
+    """One rule for the points of a lookup wherever they come from (the file, a run's params,
+    a changes file): read in x order, a point given twice read once, each with a warning
+    naming where the points came from; two y values at one x refused. A run that replaces the
+    lookup does not use the file's points, so the file's warning about them is not its own.
+    By hand: the file's t1 (1980,40),(1986,46),(1990,50) gives 44..48 at 1984..1988; the
+    replacement (1980,0),(1986,60),(1990,100) gives 40, 50, 60, 70, 80."""
+    path = tmp_path / "dup.mdl"
+    path.write_text("t1((1980,40),(1986,46),(1986,46),(1990,50)) ~~|\na = t1(Time) ~~|\n"
+                    "INITIAL TIME = 1984 ~~| FINAL TIME = 1988 ~~| TIME STEP = 1 ~~| SAVEPER = 1 ~~|\n")
+    model = smartspec_dsl.load(path, tier="interpreter")
+    run = model.run(tier="interpreter")
+    assert run["a"].tolist() == [44, 45, 46, 47, 48]
+    assert [w.message for w in run.warnings] == [
+        f"{path}:1:4: a lookup gives the point (1986, 46) more than once: it is read once"]
+    cin = tmp_path / "t1.cin"
+    cin.write_text("t1 (\n(1980,0),(1990,100),(1986,60),(1986,60))\n")
+    for how, said in (({"params": {"t1": ((1980, 1986, 1986, 1990), (0, 60, 60, 100))}},
+                       ["parameter 't1': the lookup gives the point (1986, 60) more than once: it is read once"]),
+                      ({"params": {"t1": ((1980, 1990, 1986), (0, 100, 60))}},
+                       ["parameter 't1': the x values of the lookup are not in increasing order (x = 1990 is "
+                        "followed by x = 1986): its points are read in x order, as Vensim reads them"]),
+                      ({"changes": str(cin)},
+                       [f"{cin}:1: the x values of lookup table 't1' are not in increasing order (x = 1990 "
+                        "is followed by x = 1986): its points are read in x order, as Vensim reads them; "
+                        f"{cin}:1: lookup table 't1' gives the point (1986, 60) more than once: it is read once"])):
+        run = model.run(tier="interpreter", **how)
+        assert run["a"].tolist() == [40, 50, 60, 70, 80], how
+        assert [w.message for w in run.warnings] == said, how
+    with pytest.raises(ParameterError, match=r"parameter 't1': the lookup gives two points at x = 1986 with "
+                                             r"different y values \(60 and 61\)"):
+        model.run(params={"t1": ((1980, 1986, 1986), (0, 60, 61))})
 
 
 def test_unsorted_lookup_is_read_in_x_order_with_a_located_warning(tmp_path):

@@ -13,7 +13,11 @@ when asked (`elements.Slots`); `base` is each variable's first slot.
         st(v, 12 + i0, (ld(v, 30 + i0) / acc0))
 
 A reference's subscripts become offsets: the left-hand side's range of the same name is
-its loop variable `i<j>`, a `range!` the enclosing SUM's `k<j>`, an element a number.
+its loop variable `i<j>`, a `range!` the enclosing SUM's `k<j>` (from the first element of
+a subrange: passes/dense.py takes only subranges that are runs), an element a number, a
+piece's affine form `@c:a0,a1` (passes/dense_pieces.py) c + a0*i0 + a1*i1. An array kept in
+pieces (`@PIECES(@BOX(...), expr, ...)`) is one loop nest per box, its loop variables
+counting from the box's first element.
 """
 from __future__ import annotations
 
@@ -22,7 +26,7 @@ import math
 from .. import ir
 from ..passes.elements import ElementOrder, Elements, Slots
 from ..passes.order import Schedule
-from ..ir.ranges import SubscriptSpace
+from ..ir.ranges import SubscriptSpace, parse_form
 from .emit import Emitter, safe_comment
 
 
@@ -77,7 +81,15 @@ class DenseEmitter(Emitter):
         const, parts, stride = self.base[name], [], 1
         for s, d in reversed(list(zip(subs, dims))):
             if s in self.iterated:
-                var = self.iterated[s]
+                # a subrange of the array's range iterates from its first element on
+                var, const = self.iterated[s], const + stride * self.space.run_start(s[:-1], d)
+            elif s[0] == "@":
+                c, coeffs = parse_form(s)
+                const += stride * c
+                parts += [f"i{j}" if a * stride == 1 else f"i{j} * {a * stride}"
+                          for j, a in reversed(list(enumerate(coeffs))) if a]
+                stride *= len(self.space.elements[d])
+                continue
             elif s in self.lhs:
                 var = f"i{self.lhs.index(s)}"
             else:
@@ -95,6 +107,9 @@ class DenseEmitter(Emitter):
             return self.sum(e)
         if type(e) is ir.Call and e.func == "@INDEX":
             return f"(1.0 + 1.0 * i{int(e.args[0].value)})"
+        if type(e) is ir.Call and e.func == "@AFFINE":
+            c, *coeffs = (x.value for x in e.args)
+            return "(" + " + ".join([repr(float(c))] + [f"{float(a)!r} * i{j}" for j, a in enumerate(coeffs) if a]) + ")"
         return super().expr(e)
 
     def sum(self, e: ir.Call) -> str:
@@ -117,26 +132,40 @@ class DenseEmitter(Emitter):
         return acc
 
     # -- statements ----------------------------------------------------------------
-    def looped(self, name: str, target: str, code_of) -> str:
+    def looped(self, name: str, target: str, e: ir.Expr) -> str:
         """A statement over the elements of array `name`: `target` (a format with the slot
-        offset) of the value `code_of()` gives inside the loops."""
+        offset) of the value of `e` inside the loops; one loop nest per box of a `@PIECES`."""
+        dims = self.schedule.model.variables[name].dims
+        sizes = [len(self.space.elements[d]) for d in dims]
+        if not (type(e) is ir.Call and e.func == "@PIECES"):
+            return self.nest(name, target, e, [0] * len(dims), sizes)
+        out = []
+        for box, piece in zip(e.args[::2], e.args[1::2]):
+            at = [int(x.value) for x in box.args]
+            out.append(self.nest(name, target, piece, at[::2], at[1::2]))
+        return "\n".join(out)
+
+    def nest(self, name: str, target: str, e: ir.Expr, start: list[int], size: list[int]) -> str:
+        """The loops over the box of array `name` from element `start` (positions per range)
+        of `size`, and the statement `target` of `e`'s value in them."""
         var = self.schedule.model.variables[name]
         self.owner, self.lhs = name, var.dims
+        strides = [math.prod(len(self.space.elements[d]) for d in var.dims[j + 1:]) for j in range(len(var.dims))]
+        first = self.base[name] + sum(a * s for a, s in zip(start, strides))
+        slot = " + ".join([str(first)] + [f"i{j}" if s == 1 else f"i{j} * {s}" for j, s in enumerate(strides)])
         try:
-            code = code_of()
-            body = self.pre + [target.format(self.offset(name, var.dims), code)
-                               + f"  # {safe_comment(name)}"]
+            code = self.expr(e)
+            body = self.pre + [target.format(slot, code) + f"  # {safe_comment(name)}"]
         finally:
             self.pre, self.n_acc, self.n_k, self.lhs = [], 0, 0, ()
-        header = ["    " * j + f"for i{j} in range({len(self.space.elements[d])}):"
-                  for j, d in enumerate(var.dims)]
-        indent = "    " * len(var.dims)
+        header = ["    " * j + f"for i{j} in range({n}):" for j, n in enumerate(size)]
+        indent = "    " * len(size)
         return "\n".join(header + [indent + line for b in body for line in b.split("\n")])
 
     def assign(self, name: str, e: ir.Expr) -> str:
         if not self.schedule.model.variables[name].dims:
             return super().assign(name, e)
-        return self.looped(name, "st(v, {}, {})", lambda: self.expr(e))
+        return self.looped(name, "st(v, {}, {})", e)
 
     def rate_statements(self) -> list[str]:
         out = []
@@ -144,7 +173,7 @@ class DenseEmitter(Emitter):
         for n in self.stock_vars:
             if vs[n].dims:
                 # the rate of the stock at slot s is r[s - 1] (time is slot 0)
-                out.append(self.looped(n, "st(r, {} - 1, {})", lambda n=n: self.expr(vs[n].expr)))
+                out.append(self.looped(n, "st(r, {} - 1, {})", vs[n].expr))
             else:
                 self.owner = n
                 out.append(self.flush(f"st(r, {self.base[n] - 1}, {self.expr(vs[n].expr)})  "

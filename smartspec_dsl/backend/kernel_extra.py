@@ -10,6 +10,7 @@ from numba import njit
 
 from ..ir.constants import NA_VALUE as NA
 from .kernel_intrinsics import JIT, float_bits
+from .watch import margin
 from .kernel_lib import fixed_delay_slots, lookup, lookup_backward, lookup_extrapolate, lookup_forward
 
 
@@ -279,18 +280,25 @@ def material_in(buf, off, n2, istep, x, delay, dt, initial):
 # outside (+inf until then), kept by kernel_intrinsics.watched. The runtime reads the times
 # after the run.
 
+watch_margin = njit(**JIT)(margin)   # the margin of watch_setup (backend/watch.py)
+
+
 @njit(**JIT)
 def watch_setup(v, tab, slots, tables, lo, hi):
     """Watch j (at v[slots[j]]) watches the x range of lookup table tables[j] as this run's
-    table vector has it, or [lo[j], hi[j]] when tables[j] < 0; nothing seen yet."""
+    table vector has it, or [lo[j], hi[j]] when tables[j] < 0; nothing seen yet. The range
+    is widened by `watch.margin`: a value within the rounding of its bound is within it."""
     for j in range(slots.shape[0]):
         s = slots[j]
         if tables[j] >= 0:
             off, n = int(tab[2 * tables[j]]), int(tab[2 * tables[j] + 1])
-            v[s], v[s + 1] = tab[off], tab[off + n - 1]
+            a, b = tab[off], tab[off + n - 1]
         else:
-            v[s], v[s + 1] = lo[j], hi[j]
+            a, b = lo[j], hi[j]
+        m = watch_margin(a, b)
+        v[s], v[s + 1] = a - m, b + m
         v[s + 2] = v[s + 3] = v[s + 4] = math.inf
+
 
 
 @njit(**JIT)

@@ -25,6 +25,7 @@ class Changes:
     constants: dict[str, float] = field(default_factory=dict)     # canonical name -> value
     tables: dict[str, ir.LookupTable] = field(default_factory=dict)
     lines: dict[str, int] = field(default_factory=dict)            # canonical name -> line
+    notices: list[str] = field(default_factory=list)   # tables read in x order or a point once
 
 
 def parse_changes(text: str, source: str = "<changes>") -> Changes:
@@ -63,13 +64,16 @@ def parse_changes(text: str, source: str = "<changes>") -> Changes:
         if not points:
             raise SpecError(f"{source}:{lineno}: lookup table '{m.group('name').strip()}' has no (x,y) points")
         name = ir.canonical_name(m.group("name"))
-        # a changes file is not a model Vensim's output shows it reading in x order: an
-        # unsorted table there is refused rather than reordered
+        # the model's own rule (ir.table_in_x_order): points read in x order, a point given
+        # twice read once, each with a warning; two y values at one x refused
         try:
-            ir.check_increasing([p[0] for p in points], f"{source}:{lineno}")
+            table, notice = ir.table_in_x_order(points, f"{source}:{lineno}",
+                                                f"lookup table '{m.group('name').strip()}'")
         except ModelError as err:
             raise SpecError(str(err)) from None
-        out.tables[name] = ir.LookupTable(tuple(p[0] for p in points), tuple(p[1] for p in points))
+        if notice:
+            out.notices.append(notice)
+        out.tables[name] = table
         out.lines[name] = lineno
     return out
 

@@ -281,6 +281,7 @@ def resolve_external(model: ir.Model, data_dir: str | Path | None = None,
         hidden[name] = ir.Variable(name, shown, ir.Kind.LOOKUP, lookup=table, pos=pos, hidden=True)
         return name
 
+    missing: list[str] = []
     for name, var in model.variables.items():
         defs = var.definitions
         if not any(_get_call(d) is not None or _is_data_declaration(d) or d.operator == ":="
@@ -289,6 +290,7 @@ def resolve_external(model: ir.Model, data_dir: str | Path | None = None,
             continue
         new_defs: list[ir.Definition] = []
         kinds = set()
+        reported = len(missing)
         for d in defs:
             call = _get_call(d)
             if call is None and not _is_data_declaration(d):
@@ -307,14 +309,12 @@ def resolve_external(model: ir.Model, data_dir: str | Path | None = None,
             if call is not None:
                 tables = reader.series(call, len(combos))
             else:
-                tables = []
-                for combo in combos:
-                    key = f"{name}[{','.join(combo)}]" if combo else name
-                    table = datafiles.table(key, d.pos)
-                    if table is None:
-                        raise ModelError(f"{d.pos}: data variable '{key}' has no equation and no "
-                                         f"values in {datafiles.where()}")
-                    tables.append(table)
+                tables = [datafiles.table(f"{name}[{','.join(combo)}]" if combo else name, d.pos)
+                          for combo in combos]
+                absent = [combo for combo, table in zip(combos, tables) if table is None]
+                if absent:
+                    missing.append(_no_data(var, d, absent, space))
+                    continue
             if call is not None and call.func in LOOKUPS:
                 kinds.add(ir.Kind.LOOKUP)
                 lookup_names.add(name)
@@ -328,6 +328,8 @@ def resolve_external(model: ir.Model, data_dir: str | Path | None = None,
                         if d.keyword == "RAW" else ""
                     new_defs.append(ir.Definition(combo, (), "=", _data_expr(tname, d.keyword, d.pos, times),
                                                   (), None, d.pos))
+        if len(missing) > reported:   # nothing to build: the error lists it with the others
+            continue
         subscripted = any(d.subscripts for d in defs)
         kind = ir.Kind.AUXILIARY
         if kinds == {ir.Kind.CONSTANT}:
@@ -342,6 +344,11 @@ def resolve_external(model: ir.Model, data_dir: str | Path | None = None,
             expr = d.rows[0][0] if d.rows else d.expr
             out[name] = replace(var, kind=kind, expr=None if kind is ir.Kind.LOOKUP else expr,
                                 lookup=d.lookup, definitions=tuple(new_defs))
+    if missing:
+        # Vensim: "Variables that are not defined are assumed exogenous and must therefore be
+        # entered as data for a simulation to proceed" (help, "Not defined messages")
+        raise ModelError("\n".join(missing) + f"\n(no values in {datafiles.where()}; Vensim needs data for "
+                         "a data variable to simulate: give its file with --data FILE)")
     out.update(hidden)
     if lookup_names:
         out = {n: resolve_lookup_calls(v, lookup_names) for n, v in out.items()}
@@ -400,3 +407,12 @@ def folder_fingerprint(model_path: str | Path) -> str:
     base = model_folder(model_path)
     return _digest((p.name, lambda p=p: read_in_folder(base, p.name, str(model_path))[1])
                    for p in data_file_names(base))
+
+
+def _no_data(var: ir.Variable, d: ir.Definition, absent: list[tuple[str, ...]], space) -> str:
+    """The error line of a data variable (`d`, one definition of `var`) whose elements
+    `absent` have no values in the run's data files."""
+    shown = ["[" + ",".join(space.display.get(e, e) for e in combo) + "]" for combo in absent if combo]
+    more = f" and {len(shown) - 4} more" if len(shown) > 4 else ""
+    elements = f" for {', '.join(shown[:4])}{more}" if shown else ""
+    return f"{d.pos}: data variable '{var.display}' has no equation and no data{elements}"

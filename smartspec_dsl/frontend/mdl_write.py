@@ -2,7 +2,8 @@
 MODEL.mdl`): the way back from XMILE.
 
 The IR's functions are Vensim's, so every expression has a Vensim spelling;
-what the .mdl cannot carry is refused (macros are kept only by the Vensim
+data variables and data equations (`:=`, their keywords) are written as the
+modeller wrote them; what the .mdl cannot carry is refused (macros are kept only by the Vensim
 front end and never reach here from XMILE). XMILE's sim_specs method is not
 an equation in Vensim: a model that asks for RK4 is written with a comment
 saying so, and runs with Euler unless `--method rk4` is given.
@@ -70,6 +71,8 @@ class _Writer(ExprWriter):
     def other(self, e) -> str:
         if isinstance(e, ir.LookupTable):
             return self.table(e)
+        if isinstance(e, ir.Str) and "'" not in e.value:   # a GET call's file, sheet, cells
+            return f"'{e.value}'"
         raise UnsupportedFeature(f"the value {e!r} has no Vensim spelling")
 
     @staticmethod
@@ -87,6 +90,8 @@ class _Writer(ExprWriter):
             if d.excepts:
                 lhs += " :EXCEPT: " + ", ".join("[" + ", ".join(_name(self.display(s)) for s in ex) + "]"
                                                 for ex in d.excepts)
+            if d.keyword:        # a data variable's :RAW:, :HOLD BACKWARD: ... (Vensim's own place)
+                lhs += f" :{d.keyword}:"
             lookup = d.lookup if d.lookup is not None else (var.lookup if var.kind is ir.Kind.LOOKUP else None)
             if lookup is not None:
                 out.append(f"{lhs}{self.table(lookup)}{docs}")
@@ -96,11 +101,16 @@ class _Writer(ExprWriter):
                 expr = ir.Call("INTEG", (var.expr, var.initial))
             if expr is None:
                 if not d.rows:
+                    if var.kind is ir.Kind.DATA:   # a data variable: its values come from a data file
+                        out.append(f"{lhs}{docs}")
+                        continue
                     raise UnsupportedFeature(f"{var.pos}: '{var.display}' has no equation to write")
                 expr_text = ";\n\t".join(", ".join(self.expr(x) for x in row) for row in d.rows) + ";"
             else:
                 expr_text = self.expr(expr)
-            out.append(f"{lhs} = {expr_text}{docs}")
+            # `==` (a value no run may change) and `:=` (a data equation) as the modeller wrote them
+            op = d.operator if d.operator in ("==", ":=") else "="
+            out.append(f"{lhs} {op} {expr_text}{docs}")
         return out
 
 

@@ -162,6 +162,8 @@ class _ToIR(ExprRules, Transformer_NonRecursive):
         super().__init__()
         self.filename = filename
         self.notices: list[str] = []
+        self.pending: list[str] = []   # notices of the tables of the equation being read
+        self.owners: list[tuple[str, str]] = []   # ir.Model.notice_owners
         self.checks: list[tuple[_Lhs, int, int, list]] = []   # reality checks: lhs, span, expressions
         self.qualifiers: list[tuple[SourcePos, str, int]] = []   # :CROSSING: / :AT LEAST ONCE:
 
@@ -268,7 +270,14 @@ class _ToIR(ExprRules, Transformer_NonRecursive):
         table, notice = ir.table_in_x_order(points, self._pos(meta))
         if notice:
             self.notices.append(notice)
+            self.pending.append(notice)
         return table
+
+    def _owned(self, lhs: _Lhs) -> None:
+        """The notices of the tables read since the last equation are this equation's:
+        a run that replaces its variable does not use those points."""
+        self.owners += [(notice, lhs.name) for notice in self.pending]
+        self.pending.clear()
 
     def lookup_points(self, meta, children):
         return self._table(meta, children)
@@ -309,6 +318,7 @@ class _ToIR(ExprRules, Transformer_NonRecursive):
 
     def equation(self, meta, children):
         lhs, op, rhs, docs = children
+        self._owned(lhs)
         if isinstance(rhs, tuple) and rhs and rhs[0] == "tabbed":
             rows = (rhs[1],)
             item = _Item("equation", lhs, op, rows, extra={"tabbed": True})
@@ -319,6 +329,7 @@ class _ToIR(ExprRules, Transformer_NonRecursive):
 
     def lookup_definition(self, meta, children):
         lhs, body, docs = children
+        self._owned(lhs)
         if not isinstance(body, ir.LookupTable):
             body = bounded(body, lhs.pos)
         return self._docs(_Item("lookup", lhs, lookup=body), docs)
@@ -551,7 +562,8 @@ def parse_model(text: str, filename: str = "<model>") -> ir.Model:
             top.append(it)
     variables = _build_variables(top, filename)
     _resolve_checks(to_ir.checks, variables, ranges)
-    return ir.Model(filename, variables, ranges, macros, notices=tuple(to_ir.notices))
+    return ir.Model(filename, variables, ranges, macros, notices=tuple(to_ir.notices),
+                    notice_owners=tuple(to_ir.owners))
 
 
 def _resolve_checks(checks: list, variables: dict[str, ir.Variable], ranges: dict) -> None:

@@ -140,6 +140,12 @@ def table_in_x_order(points, where, what: str = "a lookup", labels=None) -> tupl
         twice = next(points[i] for k, i in enumerate(order) if k and points[i] == points[order[k - 1]])
         notices.append(f"{where}: {what} gives the point ({twice[0]:g}, {twice[1]:g}) more than once: "
                        "it is read once")
+    for i, k in zip(once, once[1:]):
+        if points[i][0] == points[k][0]:
+            at = f" ({labels[i]} and {labels[k]})" if labels else ""
+            raise ModelError(f"{where}: {what} gives two points at x = {points[i][0]:g} with different y "
+                             f"values ({points[i][1]:g} and {points[k][1]:g}){at}: a lookup gives each "
+                             "input one value")
     points = [points[i] for i in once]
     check_increasing([p[0] for p in points], where, [labels[i] for i in once] if labels else None)
     return LookupTable(tuple(p[0] for p in points), tuple(p[1] for p in points)), "; ".join(notices)
@@ -356,6 +362,9 @@ class Model:
     # what the front end changed or doubts, located ("file:line:col: ..."): given with every
     # run's warnings (Result.warnings) and by `smartspec check`
     notices: tuple[str, ...] = ()
+    # (notice, variable): a notice about the points of that variable's own lookup table,
+    # which a run that replaces the variable does not use (it is not given with that run)
+    notice_owners: tuple[tuple[str, str], ...] = ()
     stage: ClassVar[Stage] = Stage.PARSED
 
     def stocks(self) -> list[Variable]:

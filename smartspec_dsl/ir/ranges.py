@@ -25,6 +25,9 @@ class SubscriptSpace:
         self.root = {n: self._alias_root(n) for n in ranges}
         self._family: dict[str, tuple[str, ...]] = {}
         self._maps: list | None = None
+        self._sets: dict[str, frozenset] = {}
+        self._positions: dict[str, dict[str, int]] = {}
+        self._fits: dict[tuple, tuple[bool, bool]] = {}
 
     def shown(self, element: str) -> str:
         """An element as the modeller wrote it (for messages; names are matched lower-cased)."""
@@ -72,6 +75,31 @@ class SubscriptSpace:
     def is_range(self, name: str) -> bool:
         return name in self.elements
 
+    def element_set(self, name: str) -> frozenset:
+        """A range's elements as a set (made once)."""
+        got = self._sets.get(name)
+        if got is None:
+            got = self._sets[name] = frozenset(self.elements[name])
+        return got
+
+    def run_start(self, sub: str, name: str) -> int | None:
+        """The position in range `name` of range `sub`'s first element when `sub`'s elements
+        are consecutive elements of `name`, in its order (a subrange written as a run), else
+        None."""
+        els = self.elements[sub]
+        first = self.position(name, els[0]) if els else None
+        if first is None or self.elements[name][first:first + len(els)] != els:
+            return None
+        return first
+
+    def position(self, name: str, element: str) -> int | None:
+        """The 0-based position of `element` in range `name`, or None (a dict made once: a
+        model of thousands of elements asks for each)."""
+        where = self._positions.get(name)
+        if where is None:
+            where = self._positions[name] = {e: k for k, e in enumerate(self.elements[name])}
+        return where.get(element)
+
     def family(self, name: str) -> tuple[str, ...]:
         """The largest range holding all of `name`'s elements (itself on a tie)."""
         if name not in self._family:
@@ -113,8 +141,12 @@ class SubscriptSpace:
                     if len(items) != len(mine):
                         raise ModelError(f"{r.pos}: '{name}' has {len(mine)} elements but its mapping "
                                          f"to '{target}' lists {len(items)}")
+                    onto: dict[str, list[str]] = {}
+                    for x, its in zip(mine, items):
+                        for y in its:
+                            onto.setdefault(y, []).append(x)
                     self._maps.append((name, frozenset(mine), frozenset(self.family(target)),
-                                       list(zip(mine, items))))
+                                       dict(zip(mine, items)), onto))
         return self._maps
 
     def mapped(self, src: str | None, e: str, dst: str) -> str | None:
@@ -125,21 +157,26 @@ class SubscriptSpace:
         whose left runs over T (or a subrange of T's family); each element of T reads the
         element of M mapped onto it (several may read the same one). Used backwards (M on
         the left, T on the right) an element of M reads the one element of T it maps to."""
-        src_els = set(self.elements[src]) if src is not None else {e}
-        dst_els = set(self.elements[dst])
-        for name, mine, family, pairs in self._mappings():
-            # forward: dst is (a subrange of) the mapped range M, the left-hand side in T's family
-            if dst_els <= mine and src_els <= family:
-                hits = [x for x, items in pairs if e in items and x in dst_els]
+        dst_els = self.element_set(dst)
+        for k, (name, mine, family, pairs, onto) in enumerate(self._mappings()):
+            key = (src, dst, k)
+            fits = self._fits.get(key) if src is not None else None
+            if fits is None:
+                src_els = self.element_set(src) if src is not None else {e}
+                # (forward: dst is (a subrange of) the mapped range M, the left-hand side in T's
+                # family; backwards: the left-hand side runs over (a subrange of) M, dst in T's)
+                fits = (dst_els <= mine and src_els <= family, src_els <= mine and dst_els <= family)
+                if src is not None:
+                    self._fits[key] = fits
+            if fits[0]:
+                hits = [x for x in onto.get(e, ()) if x in dst_els]
                 if len(hits) > 1:
                     raise ModelError(f"{self.raw[name].pos}: the mapping of '{name}' maps both "
                                      f"'{hits[0]}' and '{hits[1]}' onto '{e}', so '{dst}' is ambiguous there")
                 if hits:
                     return hits[0]
-            # backwards: the left-hand side runs over (a subrange of) M, dst in T's family
-            if e in mine and src_els <= mine and dst_els <= family:
-                items = next(items for x, items in pairs if x == e)
-                hits = [y for y in self.elements[dst] if y in items]
+            if e in mine and fits[1]:
+                hits = sorted((y for y in pairs[e] if y in dst_els), key=lambda y: self.position(dst, y))
                 if len(hits) > 1:
                     raise ModelError(f"{self.raw[name].pos}: the mapping of '{name}' maps '{e}' onto "
                                      f"several elements of '{dst}' ({', '.join(hits)}): a mapping is read "
@@ -147,3 +184,16 @@ class SubscriptSpace:
                 if hits:
                     return hits[0]
         return None
+
+
+# A subscript of a reference in a dense array's piece (passes/dense_pieces.py): the element at
+# position c + a0*i0 + a1*i1 + ... of the referenced array's range, i_j the loop counters.
+def subscript_form(c: int, coeffs) -> str:
+    """A reference's subscript in a piece: the element at c + sum(a_j * i_j)."""
+    return f"@{c}:{','.join(str(a) for a in coeffs)}"
+
+
+def parse_form(s: str) -> tuple[int, tuple[int, ...]]:
+    """(c, (a0, a1, ...)) of a `subscript_form`."""
+    c, _, coeffs = s[1:].partition(":")
+    return int(c), tuple(int(a) for a in coeffs.split(",")) if coeffs else ()

@@ -458,11 +458,15 @@ class ArrayFunctions:
                 if t is not None and name == "ALLOCATE AVAILABLE" and int(t) - 10 in PROFILE_TYPES:
                     t -= 10    # whole allocations of type t - 10
                 if t is not None and int(t) not in PROFILE_TYPES:
+                    # Vensim's help names type 5 "a truncated constant elasticity" curve with pextra
+                    # its elasticity ("Specifying the Curves") but gives no formula for it
                     what = {5: "5 (constant elasticity)", 15: "15 (constant elasticity)"}.get(int(t), f"{t:g}")
                     if int(t) >= 10 and name != "ALLOCATE AVAILABLE":
                         what = f"{t:g} (integer allocation, which only ALLOCATE AVAILABLE gives)"
                     known_types = ", ".join(f"{k} {v}" for k, v in PROFILE_TYPES.items())
-                    raise UnsupportedFeature(f"{call.pos}: {fname}: priority type {what}{where} is not "
+                    owner = drv.display.split(" (")[0].split("[")[0]
+                    raise UnsupportedFeature(f"{call.pos}: {fname} in the equation of '{owner}': priority type "
+                                             f"{what}{where} is not "
                                              f"supported; supported types: {known_types} (and 10-14, the same "
                                              "as whole numbers, for ALLOCATE AVAILABLE)")
                 w, var = known(width)

@@ -3,10 +3,12 @@ constants such as a DELAY N order) from the model's constants, in Python."""
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from .. import ir, limits
 from ..errors import ModelError, ParameterError
 from ..ir.builtins import BUILTINS, XIDZ_EPS
+from ..ir.ranges import SubscriptSpace, parse_form
 
 _OPS = {
     "+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
@@ -53,23 +55,33 @@ class NotConstant(ModelError):
     pass
 
 
-def evaluate(model: ir.Model, e: ir.Expr, values: dict[str, float], time: float = 0.0) -> float:
-    """Value of `e` at the initial time; `values` overrides variables (parameters)."""
+def evaluate(model: ir.Model, e: ir.Expr, values: dict[str, float], time: float = 0.0,
+             at: _Element | None = None) -> float:
+    """Value of `e` at the initial time; `values` overrides variables (parameters). In the
+    equation of a dense array (passes/dense.py), `at` is the element it is evaluated for."""
     if isinstance(e, ir.Num):
         return e.value
     if isinstance(e, ir.Ref):
+        array = _arrays(model).get(e.name) if e.subscripts else None
+        if array is not None and array.dims:
+            return element_value(model, e.name, _element_of(model, e, at), values, time)
         return constant_value(model, e.name, values, time)
     if isinstance(e, ir.UnaryOp) and e.op == "-":
-        return -evaluate(model, e.operand, values, time)
+        return -evaluate(model, e.operand, values, time, at)
     if isinstance(e, ir.UnaryOp) and e.op == "not":
-        return float(evaluate(model, e.operand, values, time) == 0.0)
+        return float(evaluate(model, e.operand, values, time, at) == 0.0)
     if isinstance(e, ir.BinOp) and e.op in _OPS:
-        return _OPS[e.op](evaluate(model, e.left, values, time), evaluate(model, e.right, values, time))
+        return _OPS[e.op](evaluate(model, e.left, values, time, at), evaluate(model, e.right, values, time, at))
     if isinstance(e, ir.BinOp) and e.op in ("and", "or"):
-        a, b = (evaluate(model, x, values, time) != 0.0 for x in (e.left, e.right))
+        a, b = (evaluate(model, x, values, time, at) != 0.0 for x in (e.left, e.right))
         return float(a and b if e.op == "and" else a or b)
+    if isinstance(e, ir.Call) and at is not None and e.func in ("@INDEX", "@AFFINE"):
+        if e.func == "@INDEX":
+            return at.counters[int(e.args[0].value)] + 1.0
+        c, *coeffs = (x.value for x in e.args)
+        return c + sum(a * i for a, i in zip(coeffs, at.counters))
     if isinstance(e, ir.Call):
-        a = [evaluate(model, x, values, time) for x in e.args] if e.func != "IF THEN ELSE" else None
+        a = [evaluate(model, x, values, time, at) for x in e.args] if e.func != "IF THEN ELSE" else None
         if e.func in _FUNCTIONS and BUILTINS[e.func].args[0] <= len(a) <= BUILTINS[e.func].args[1]:
             try:
                 return float(_FUNCTIONS[e.func](*a))
@@ -80,9 +92,75 @@ def evaluate(model: ir.Model, e: ir.Expr, values: dict[str, float], time: float 
         if e.func == "STEP" and len(a) == 2:
             return a[0] if time + 0.5 * constant_value(model, "time step", values, time) > a[1] else 0.0
         if e.func == "IF THEN ELSE":
-            cond = evaluate(model, e.args[0], values, time)
-            return evaluate(model, e.args[1] if cond else e.args[2], values, time)
+            cond = evaluate(model, e.args[0], values, time, at)
+            return evaluate(model, e.args[1] if cond else e.args[2], values, time, at)
     raise NotConstant(f"{getattr(e, 'pos', None) or model.source}: not computable before the run")
+
+
+def _arrays(model: ir.Model):
+    """A model's variables, arrays whole (a dense model's element view, passes/elements.py,
+    holds them as `arrays`)."""
+    return getattr(model.variables, "arrays", model.variables)
+
+
+def _space(model: ir.Model) -> SubscriptSpace:
+    ranges = getattr(model.variables, "ranges", None)
+    return SubscriptSpace(ranges if ranges is not None else model.subscript_ranges)
+
+
+@dataclass(frozen=True)
+class _Element:
+    """An element of a dense array as its equation is evaluated for it: the array's ranges,
+    and the loop counters (positions, or positions from its piece's first element)."""
+    space: SubscriptSpace
+    dims: tuple[str, ...]
+    counters: tuple[int, ...]
+
+
+def _element_of(model: ir.Model, e: ir.Ref, at: _Element | None) -> tuple[int, ...]:
+    """The positions of the element of a dense array that `e` reads: its subscripts are
+    elements, the ranges of the equation's left-hand side (`at`), or a piece's affine forms."""
+    space = at.space if at is not None else _space(model)
+    out = []
+    for s, d in zip(e.subscripts, _arrays(model)[e.name].dims):
+        if s[0] == "@" and at is not None:
+            c, coeffs = parse_form(s)
+            out.append(c + sum(a * i for a, i in zip(coeffs, at.counters)))
+        elif at is not None and s in at.dims:
+            out.append(at.counters[at.dims.index(s)])
+        elif s in space.elements[d]:
+            out.append(space.elements[d].index(s))
+        else:
+            raise NotConstant(f"{e.pos or model.source}: not computable before the run")
+    return tuple(out)
+
+
+def element_value(model: ir.Model, name: str, positions: tuple[int, ...], values: dict[str, float],
+                  time: float = 0.0) -> float:
+    """The value at the initial time of the element at `positions` of the dense array `name`:
+    its number (`@VALUES`), or its piece's (`@PIECES`) or the array's equation evaluated for it."""
+    var = _arrays(model)[name]
+    space = _space(model)
+    key = f"{name}[{','.join(space.elements[d][k] for d, k in zip(var.dims, positions))}]"
+    if key in values:
+        return values[key]
+    expr = var.initial if var.kind is ir.Kind.STOCK else var.expr
+    counters = positions
+    if isinstance(expr, ir.Call) and expr.func == "@VALUES":
+        k = 0
+        for d, p in zip(var.dims, positions):
+            k = k * len(space.elements[d]) + p
+        return float(evaluate(model, expr.args[k], values, time))
+    if isinstance(expr, ir.Call) and expr.func == "@PIECES":
+        for box, piece in zip(expr.args[::2], expr.args[1::2]):
+            at = [int(x.value) for x in box.args]
+            if all(a <= p < a + n for a, n, p in zip(at[::2], at[1::2], positions)):
+                expr, counters = piece, tuple(p - a for a, p in zip(at[::2], positions))
+                break
+    try:
+        return float(evaluate(model, expr, values, time, _Element(space, var.dims, counters)))
+    except NotConstant:
+        raise NotConstant(f"{var.pos}: '{key}' must be computable from constants at the initial time") from None
 
 
 def constant_value(model: ir.Model, name: str, values: dict[str, float], time: float = 0.0) -> float:
@@ -110,7 +188,11 @@ def constants_read(model: ir.Model, exprs) -> set[str]:
     seen: set[str] = set()
     todo = [e for e in exprs if e is not None]
     while todo:
-        for name in ir.references(todo.pop()) | {"initial time", "time step"}:
+        e = todo.pop()
+        # an element of a dense array read by name (`x[e1]`): its own parameter
+        elements = {f"{n.name}[{','.join(n.subscripts)}]" for n in ir.walk(e) if type(n) is ir.Ref and n.subscripts
+                    and all(s[0] != "@" and not s.endswith("!") for s in n.subscripts)}
+        for name in ir.references(e) | elements | {"initial time", "time step"}:
             var = model.variables.get(name)
             if name in seen or var is None:
                 continue

@@ -21,9 +21,10 @@ The dense IR, between this pass and code generation:
   `@INDEX(k)`, the 1-based position of the loop over the left-hand side's k-th range.
 
 Which variables stay dense is decided per variable (`partition`; `ineligible` names the
-first array that does not): one definition over whole ranges (no :EXCEPT:, no
-element-level definitions), references through the same range names as the left-hand
-side (no mappings, subranges of another range or positional binding), SUM over `range!`,
+first array that does not): one definition over whole ranges, references through the same
+range names as the left-hand side, or else the pieces of dense_pieces.py (piecewise and
+:EXCEPT: definitions, mappings, subranges, positional binding, ranges used as values; a
+piecewise array on a loop of arrays is flattened, `_looped_pieces`), SUM over `range!`,
 stateful calls SMOOTH, SMOOTHI, SMOOTH3, SMOOTH3I, DELAY1, DELAY1I, DELAY3, DELAY3I, TREND,
 FORECAST, INTEG, and SMOOTH N and DELAY N whose order the whole array shares, no random
 draw, lookup of an array or declared range. The others are flattened
@@ -36,10 +37,14 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
+import networkx as nx
+
 from .. import ir
+from ..errors import ModelError
 from ..ir.builtins import ARRAY, BUILTINS, KERNEL, RANDOM_DRAW
-from ..ir.ranges import SubscriptSpace
-from .elements import Elements, elements
+from ..ir.ranges import SubscriptSpace, parse_form
+from .dense_pieces import Pieces, Plan, Refuse as _Refuse, number as _number
+from .elements import Elements
 from .flat_exprs import flat_name
 
 # the stateful functions whose lowering (chains of stocks) holds per element
@@ -49,16 +54,12 @@ DENSE_STATEFUL = {"SMOOTH", "SMOOTHI", "SMOOTH3", "SMOOTH3I", "DELAY1", "DELAY1I
 # one structure for the whole array, so they must not read it
 DECIDED = {"SMOOTH N": (3,), "DELAY N": (1, 3)}
 # the calls the dense IR adds or keeps (stateful lowering leaves them; codegen loops over them)
-DENSE_CALLS = {"SUM", "@VALUES", "@INDEX"}
+DENSE_CALLS = {"SUM", "@VALUES", "@INDEX", "@PIECES", "@BOX", "@AFFINE"}
 # random draws are one call site per element in the flattened model: not a loop's one site
 _RANDOM = {n for n, b in BUILTINS.items() if b.emit == RANDOM_DRAW} | {"RANDOM 0 1", "RANDOM LOOKUP"}
 # the array functions the flattening expands into reads of single elements, which a dense
 # array gives (`name[e1,e2]`); the others read the flattened variable's table of elements
 ELEMENTWISE_READS = {"SUM", "PROD", "VMIN", "VMAX", "ELMCOUNT"}
-
-
-class _Refuse(Exception):
-    """The reason a model is flattened per element instead."""
 
 
 def _subscripted(var: ir.Variable) -> bool:
@@ -79,8 +80,11 @@ class _Checker:
     def __init__(self, model: ir.Model):
         self.model = model
         self.space = SubscriptSpace(model.subscript_ranges)
+        self.pieces = Pieces(model, self.space)
         self.dims: dict[str, tuple[str, ...]] = {}     # the arrays that can stay dense
         self.why: dict[str, str] = {}                   # the others: why not
+        self.plans: dict[str, Plan] = {}                # those kept in pieces (dense_pieces.py)
+        self.planned: dict[str, tuple] = {}             # name -> (what it was made for, plan)
         for name, var in model.variables.items():
             if _subscripted(var):
                 try:
@@ -93,29 +97,63 @@ class _Checker:
         """Refuse a variable the dense route cannot keep, given the others kept (`dense`)."""
         if var.name in self.why:
             raise _Refuse(self.why[var.name])
+        self.plans.pop(var.name, None)
         if _subscripted(var):
             d = var.definitions[0]
-            if not d.rows:
-                self.expr(d.expr, self.dims[var.name], top=True)
+            if self.plain(var):
+                if d.rows:
+                    return
+                try:
+                    return self.expr(d.expr, self.dims[var.name], top=True)
+                except _Refuse as why:
+                    try:   # a range binding through a mapping, a subrange, a range as a value
+                        return self.in_pieces(var)
+                    except _Refuse:
+                        raise why from None
+            self.in_pieces(var)
         else:
             self.expr(var.expr, (), top=True)
             self.expr(var.initial, ())
 
-    def variable_dims(self, var: ir.Variable) -> tuple[str, ...]:
-        if len(var.definitions) != 1:
-            raise _Refuse(f"'{var.display}' is defined piecewise")
+    def plain(self, var: ir.Variable) -> bool:
+        """Whether `var` is one apply-to-all equation over whole ranges (else it is kept in
+        pieces, dense_pieces.py)."""
         d = var.definitions[0]
-        if d.excepts or d.lookup is not None or d.keyword or d.operator not in ("=", "=="):
-            raise _Refuse(f"'{var.display}' has :EXCEPT:, a lookup or data")
-        if len(set(d.subscripts)) != len(d.subscripts):
-            raise _Refuse(f"'{var.display}' repeats a range")
-        for s in d.subscripts:
-            if s.endswith("!") or not self.space.is_range(s) or not self.space.elements.get(s):
-                raise _Refuse(f"'{var.display}' is defined for an element")
+        return len(var.definitions) == 1 and not d.excepts and len(set(d.subscripts)) == len(d.subscripts) \
+            and all(self.space.is_range(s) and self.space.elements.get(s) for s in d.subscripts)
+
+    def in_pieces(self, var: ir.Variable) -> None:
+        """Check `var` as the pieces of dense_pieces.py (its calls as an array equation's, its
+        references element by element) and keep its plan."""
+        dims = self.dims[var.name]
+        # a plan holds while no array it may read is flattened (partition only flattens more)
+        made_for = (len(self.why), len(self.dense))
+        if var.name in self.planned and self.planned[var.name][0] == made_for:
+            self.plans[var.name] = self.planned[var.name][1]
+            return
+        for d in var.definitions:
+            if d.expr is not None and not d.rows:
+                self.expr(d.expr, dims, top=True, pieced=True)
+        flattened = {n for n in self.dims if n not in self.dense} | set(self.why)
+        plan = self.pieces.plan(var, {n: self.dims[n] for n in self.dense if n in self.dims}, flattened)
+        if len(plan.expr.args) > 2 and any(type(n) is ir.Call and n.func in DENSE_STATEFUL
+                                           for n in ir.walk(plan.expr)):
+            raise _Refuse(f"'{var.display}' calls a function with memory in one of its pieces")
+        self.plans[var.name] = plan
+        self.planned[var.name] = (made_for, plan)
+
+    def variable_dims(self, var: ir.Variable) -> tuple[str, ...]:
         if ir.declared_range(var.units) is not None:
             raise _Refuse(f"'{var.display}' declares a range")
         if var.name in ir.CONTROL_NAMES:
             raise _Refuse("a control variable is subscripted")
+        d = var.definitions[0] if var.definitions else None
+        if d is None or not self.plain(var) or d.lookup is not None or d.keyword \
+                or d.operator not in ("=", "=="):
+            try:
+                return self.pieces.covered(var)[0]
+            except _Refuse as why:
+                raise _Refuse(f"'{var.display}' {why}") from None
         n = math.prod(len(self.space.elements[s]) for s in d.subscripts)
         if d.rows:
             flat = [x for row in d.rows for x in row]
@@ -125,19 +163,24 @@ class _Checker:
             raise _Refuse(f"'{var.display}' has no equation")
         return tuple(d.subscripts)
 
-    def expr(self, e: ir.Expr | None, lhs: tuple[str, ...], top: bool = False) -> None:
-        """Refuse an expression the dense route cannot loop over (see the module's doc)."""
+    def expr(self, e: ir.Expr | None, lhs: tuple[str, ...], top: bool = False, pieced: bool = False) -> None:
+        """Refuse an expression the dense route cannot loop over (see the module's doc); in
+        `pieced` one, a reference's subscripts are checked element by element (dense_pieces)."""
         if e is None:
             return
         if top and isinstance(e, ir.Call) and e.func == "INTEG" and len(e.args) == 2:
             for a in e.args:
-                self.expr(a, lhs)
+                self.expr(a, lhs, pieced=pieced)
             return
         todo = [(e, False)]
         while todo:
             node, inside = todo.pop()
             t = type(node)
-            if t is ir.Ref:
+            if t is ir.Ref and pieced:
+                if (node.name in self.dims and not node.subscripts) or (
+                        any(s.endswith("!") for s in node.subscripts) and not inside):
+                    raise _Refuse("a range of an array outside an array function")
+            elif t is ir.Ref:
                 self.ref(node, lhs, inside)
             elif t is ir.LookupCall:
                 if node.subscripts or node.table in self.dims:
@@ -196,8 +239,8 @@ class _Checker:
             raise _Refuse("a reference with the wrong number of subscripts")
         for s, dim in zip(node.subscripts, target):
             if s.endswith("!"):
-                if not inside or s[:-1] != dim:
-                    raise _Refuse("an iterated range that is not the variable's")
+                if not inside or sp.run_start(s[:-1], dim) is None:
+                    raise _Refuse("an iterated range that is not a run of the variable's")
             elif sp.is_range(s):
                 if s != dim or s not in lhs:
                     raise _Refuse("a range that binds through a mapping or subrange")
@@ -208,14 +251,6 @@ class _Checker:
 def _reads_arrays(node: ir.Expr, dims) -> bool:
     return any((isinstance(n, ir.Ref) and n.name in dims) or (isinstance(n, ir.Call) and n.func == "SUM")
                for n in ir.walk(node))
-
-
-def _number(e: ir.Expr) -> float | None:
-    if isinstance(e, ir.Num):
-        return e.value
-    if isinstance(e, ir.UnaryOp) and e.op == "-" and isinstance(e.operand, ir.Num):
-        return -e.operand.value
-    return None
 
 
 def partition(model: ir.Model) -> tuple[set[str], dict[str, str]]:
@@ -237,17 +272,60 @@ def partition(model: ir.Model) -> tuple[set[str], dict[str, str]]:
                         if name in checker.dims:
                             checker.why.setdefault(name, f"read by {node.func}")
     checker.dense -= set(checker.why)
-    changed = True
-    while changed:
-        changed = False
-        for name in sorted(checker.dense):
-            try:
-                checker.check(model.variables[name])
-            except _Refuse as why:
-                checker.why[name] = str(why)
-                checker.dense.discard(name)
-                changed = True
-    return checker.dense, checker.why
+    while True:
+        changed = True
+        while changed:
+            changed = False
+            for name in sorted(checker.dense):
+                try:
+                    checker.check(model.variables[name])
+                except _Refuse as why:
+                    checker.why[name] = str(why)
+                    checker.dense.discard(name)
+                    changed = True
+        looped = _looped_pieces(model, checker)
+        if not looped:
+            return checker.dense, checker.why
+        for name in looped:
+            checker.why[name] = (f"'{model.variables[name].display}': its elements depend on each other "
+                                 "in an order the whole array cannot follow")
+            checker.dense.discard(name)
+
+
+def _looped_pieces(model: ir.Model, checker: _Checker) -> list[str]:
+    """The arrays kept in pieces that are on a loop of the dense variables' dependencies: a
+    piecewise array whose elements read each other (`x[a2] = x[a1] + 1`), or two arrays that
+    read each other's other elements, form a loop between arrays that their elements do not.
+    An apply-to-all array on such a loop is on a loop of its elements too (each element reads
+    some element of every array its equation names), so only the pieces are flattened.
+    Two graphs, as `order` has: the step's (a stock's value is read, not computed) and the
+    initialisation's (a stock's initial value too)."""
+    if not checker.plans:
+        return []
+    vs = model.variables
+
+    def integ(var):
+        e = var.definitions[0].expr if var.definitions else var.expr
+        return isinstance(e, ir.Call) and e.func == "INTEG" and len(e.args) == 2
+
+    stocks = {n for n in checker.dense if integ(vs[n])}
+    step, init = nx.DiGraph(), nx.DiGraph()
+    for n in checker.dense:
+        var = vs[n]
+        exprs = [d.expr for d in var.definitions] or [var.expr, var.initial]
+        reads = set().union(*(ir.references(e) for e in exprs)) & checker.dense
+        if n in stocks:
+            inits = [e.args[1] for e in exprs if isinstance(e, ir.Call) and e.func == "INTEG"]
+            init.add_edges_from((n, m) for m in set().union(*map(ir.references, inits)) & checker.dense)
+            continue
+        step.add_edges_from((n, m) for m in reads - stocks)
+        init.add_edges_from((n, m) for m in reads)
+    out = set()
+    for g in (step, init):
+        for part in nx.strongly_connected_components(g):
+            if len(part) > 1 or any(g.has_edge(n, n) for n in part):
+                out |= part & set(checker.plans)
+    return sorted(out)
 
 
 def dense_arrays(model: ir.Model, edits=None) -> set[str]:
@@ -272,8 +350,14 @@ class _Densify:
         self.model = model
         self.dense = set(model.variables) if dense is None else dense
         self.space = SubscriptSpace(model.subscript_ranges)
-        self.dims = {n: tuple(model.variables[n].definitions[0].subscripts) for n in self.dense
-                     if _subscripted(model.variables[n])}
+        # the checks again, for the arrays kept in pieces' plans (dense_pieces.py)
+        checker = _Checker(model)
+        checker.dense = set(self.dense)
+        arrays = [n for n in self.dense if _subscripted(model.variables[n])]
+        for n in arrays:
+            checker.check(model.variables[n])
+        self.plans = checker.plans
+        self.dims = {n: checker.dims[n] for n in arrays}
         self.shared: dict[str, ir.Variable] = {}
         self.shared_of: dict[ir.Call, ir.Ref] = {}
 
@@ -303,9 +387,11 @@ class _Densify:
 
     def reads_lhs(self, e: ir.Expr, lhs) -> bool:
         for n in ir.walk(e):
-            if isinstance(n, ir.Ref) and any(s in lhs for s in n.subscripts):
+            if isinstance(n, ir.Ref) and any(s in lhs or (s[0] == "@" and any(parse_form(s)[1]))
+                                             for s in n.subscripts):
                 return True
-            if isinstance(n, ir.Call) and n.func == "@INDEX":
+            if isinstance(n, ir.Call) and (n.func == "@INDEX" or (
+                    n.func == "@AFFINE" and any(a.value for a in n.args[1:]))):
                 return True
         return False
 
@@ -328,6 +414,11 @@ class _Densify:
                            initial=self.rewrite(var.initial, var, ()))
         d, lhs = var.definitions[0], self.dims[var.name]
         base = replace(var, dims=lhs, definitions=(), pos=d.pos, unchangeable=d.operator == "==")
+        plan = self.plans.get(var.name)
+        if plan is not None:
+            hoisted = lambda e: e if e is None else ir.map_expr(e, lambda n: self.hoist(n, base) if (
+                type(n) is ir.Call and n.func == "SUM" and not self.reads_lhs(n, lhs)) else n)
+            return replace(base, kind=plan.kind, expr=hoisted(plan.expr), initial=hoisted(plan.initial))
         if d.rows:
             values = tuple(ir.Num(_number(x)) for row in d.rows for x in row)
             return replace(base, kind=ir.Kind.CONSTANT, expr=ir.Call("@VALUES", values, d.pos))
@@ -361,13 +452,14 @@ def takes_edits(model: ir.Model, edits) -> bool:
         return True
     if edits.constants or edits.series:
         return False
-    space = SubscriptSpace(model.subscript_ranges)
+    pieces = Pieces(model, SubscriptSpace(model.subscript_ranges))
     for name, var in model.variables.items():
         if _subscripted(var) and var.definitions and var.definitions[0].subscripts:
-            dims = tuple(var.definitions[0].subscripts)
-            if not all(space.is_range(d) and space.elements.get(d) for d in dims):
+            try:
+                combos = [c for d in var.definitions for c in pieces.combos(var, d)[1]]
+            except ModelError:
                 continue
-            given = {flat_name(name, c) in edits.stocks for c in elements(space, dims)}
+            given = {flat_name(name, c) in edits.stocks for c in combos}
             if len(given) > 1:
                 return False
     return True

@@ -33,10 +33,11 @@ import math
 from dataclasses import dataclass, replace
 
 from .. import ir, limits
-from ..errors import ModelError, ParameterError, UnsupportedFeature
+from ..errors import ModelError, ParameterError
 from ..ir.normalize import classify_flows
 from ..ir.ranges import SubscriptSpace
 from .array_functions import ARRAY_FUNCTIONS, ArrayFunctions
+from .binding import Binding
 from .dense import densifier
 from .flat_exprs import combine, flat_name
 
@@ -60,7 +61,7 @@ def _is_subscripted(var: ir.Variable) -> bool:
     return bool(var.dims) or any(d.subscripts for d in var.definitions)
 
 
-class _Flattener(ArrayFunctions):
+class _Flattener(ArrayFunctions, Binding):
     def __init__(self, model: ir.Model, dense: set[str] | frozenset = frozenset()):
         self.model = model
         self.space = SubscriptSpace(model.subscript_ranges)
@@ -76,38 +77,12 @@ class _Flattener(ArrayFunctions):
         self.shared: dict[str, ir.Variable] = {}
         self.shared_of: dict[tuple, ir.Ref] = {}  # (call, iterated elements) -> its shared variable
 
-    # -- left-hand sides ------------------------------------------------------
-    def lhs_options(self, subs, pos, what="subscript") -> list[tuple[str | None, tuple[str, ...]]]:
-        out = []
-        for s in subs:
-            s = s.rstrip("!")
-            if self.space.is_range(s):
-                if not self.space.elements[s]:
-                    r = self.space.raw.get(s)
-                    raise UnsupportedFeature(f"{pos}: subscript range '{s}' (defined at "
-                                             f"{r.pos if r else '?'}) has no elements listed; ranges "
-                                             "defined by a function call are not supported yet")
-                out.append((s, self.space.elements[s]))
-            elif s in self.space.all_elements:
-                out.append((None, (s,)))
-            else:
-                raise ModelError(f"{pos}: unknown {what} '{s}': not a subscript range or element")
-        return out
-
     def expand_definitions(self, var: ir.Variable) -> None:
         seen: dict[tuple[str, ...], ir.Definition] = {}
         for d in var.definitions:
             if not d.subscripts:
                 raise ModelError(f"{d.pos}: '{var.display}' is defined both with and without subscripts")
-            options = self.lhs_options(d.subscripts, d.pos)
-            excluded: set[tuple[str, ...]] = set()
-            for ex in d.excepts:
-                if len(ex) != len(d.subscripts):
-                    raise ModelError(f"{d.pos}: :EXCEPT: [{','.join(ex)}] has {len(ex)} subscripts, "
-                                     f"the equation has {len(d.subscripts)}")
-                ex_opts = self.lhs_options(ex, d.pos, "subscript in :EXCEPT:")
-                excluded.update(itertools.product(*(els for _, els in ex_opts)))
-            combos = [c for c in itertools.product(*(els for _, els in options)) if c not in excluded]
+            options, combos = self.combos(var, d)
             values: list[ir.Expr | None] = [None] * len(combos)
             if d.rows:
                 flat = [x for row in d.rows for x in row]
@@ -129,57 +104,6 @@ class _Flattener(ArrayFunctions):
         self.subscripted[var.name] = set(seen)
 
     # -- references ----------------------------------------------------------------
-    def bind(self, s: str, ctx, it: dict[str, str], position: int | None) -> str | None:
-        """The element a range name stands for here, or None if nothing binds it."""
-        b = self.binding(s, ctx, it, position)
-        return None if b is None else b[1]
-
-    def binding(self, s: str, ctx, it: dict[str, str], position: int | None) -> tuple[int | None, str] | None:
-        """(the position of the left-hand side's subscript that binds the range name `s`, or
-        None when an enclosing array function's iteration does; the element), or None."""
-        sp = self.space
-        if s in it:
-            return None, it[s]
-        root = sp.root.get(s, s)
-        # the same range on the left-hand side, else an alias of it (in m[i, j] with j <-> i,
-        # j is j's element, not i's)
-        hits = [i for i, (r, _) in enumerate(ctx) if r == s] or \
-            [i for i, (r, _) in enumerate(ctx) if r is not None and sp.root.get(r, r) == root]
-        if hits:
-            i = position if position in hits else hits[0]
-            return i, ctx[i][1]
-        # a mapping between a left-hand side range (or element) and this one
-        for i, (r, e) in enumerate(ctx):
-            m = sp.mapped(r, e, s)
-            if m is not None:
-                return i, m
-        # the left-hand side's element belongs to this range
-        els = set(sp.elements[s])
-        hits = [i for i, (_, e) in enumerate(ctx) if e in els]
-        if hits:
-            i = position if position in hits else hits[0]
-            return i, ctx[i][1]
-        return None
-
-    def resolve(self, s: str, ctx, it, position, pos) -> str:
-        sp = self.space
-        if s.endswith("!"):
-            r = s[:-1]
-            if s in it:
-                return it[s]
-            if not sp.is_range(r):
-                raise ModelError(f"{pos}: unknown subscript range '{r}' in '{s}'")
-            raise ModelError(f"{pos}: '{s}' is only allowed inside an array function (SUM, PROD, VMIN, VMAX, ...)")
-        if sp.is_range(s):
-            e = self.bind(s, ctx, it, position)
-            if e is None:
-                raise ModelError(f"{pos}: subscript range '{s}' is not bound by the left-hand side "
-                                 "of this equation (use an element, or '!' inside an array function)")
-            return e
-        if s in sp.all_elements:
-            return s
-        raise ModelError(f"{pos}: unknown subscript '{s}': not a subscript range or element")
-
     def free_ranges(self, e: ir.Expr, ctx, it) -> list[str]:
         """Ranges an array function iterates over: `r!`, or ranges nothing binds."""
         out: list[str] = []

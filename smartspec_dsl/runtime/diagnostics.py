@@ -16,6 +16,7 @@ import numpy as np
 
 from .. import ir
 from ..errors import ModelError, SourcePos
+from ..backend.watch import watched_range
 from ..ir.builtins import PROFILED
 
 
@@ -62,10 +63,15 @@ def _at(pos) -> str:
     return f"{pos}: " if pos is not None else ""
 
 
-def model_notices(model: ir.Model, time: float) -> list[SimulationWarning]:
+def model_notices(model: ir.Model, time: float, notices=(), replaced=frozenset()) -> list[SimulationWarning]:
     """What the front end changed in the model (ir.Model.notices: a lookup read in x order),
-    given with every run's warnings, at its initial `time`."""
-    return [SimulationWarning("model", "", time, None, notice) for notice in model.notices]
+    given with every run's warnings, at its initial `time`, but those about the points of a
+    variable the run `replaced` (ir.Model.notice_owners), which it does not use; then the
+    run's own `notices` (its parameters' tables read in x order)."""
+    owner = dict(model.notice_owners) if replaced else {}
+    return [SimulationWarning("model", "", time, None, notice) for notice in model.notices
+            if owner.get(notice) not in replaced] + \
+        [SimulationWarning("model", "", time, None, notice) for notice in notices]
 
 
 def saveper_warning(save: float, dt: float, save_every: int, t0: float, where: str) -> SimulationWarning | None:
@@ -88,10 +94,12 @@ def saveper_warning(save: float, dt: float, save_every: int, t0: float, where: s
 
 
 def run_warnings(model: ir.Model, names: list[str], time: np.ndarray, values: np.ndarray,
-                 kernel, diag: np.ndarray, tab: np.ndarray, words: dict) -> list[SimulationWarning]:
-    """Every warning of one run, in time order: the model's notices, the saved columns that
-    became infinite or NaN, and the kernel's watches (`diag`); `words` keeps, per model,
-    what does not change between runs (runs with the same watches share their warnings)."""
+                 kernel, diag: np.ndarray, tab: np.ndarray, words: dict, notices=(),
+                 replaced=frozenset()) -> list[SimulationWarning]:
+    """Every warning of one run, in time order: the model's notices (see model_notices for
+    `notices` and `replaced`), the saved columns that became infinite or NaN, and the
+    kernel's watches (`diag`); `words` keeps, per model, what does not change between runs
+    (runs with the same watches share their warnings)."""
     t0 = float(time[0]) if len(time) else 0.0
     runs = words.setdefault("runs", {})
     key = (t0, diag.tobytes())
@@ -104,13 +112,44 @@ def run_warnings(model: ir.Model, names: list[str], time: np.ndarray, values: np
     # the NaN of what reads the loop's values is put down to it, not to a floating-point error
     loops = _unsolved_loops(model, kernel.watches, diag, words) \
         if any(w.kind == "unsolved" for w in watched) else {}
-    out = model_notices(model, t0) + bad_numbers(model, names, time, values, loops, kernel.slots)
+    out = model_notices(model, t0, notices, replaced) + bad_numbers(model, names, time, values, loops, kernel.slots)
     if loops:
         watched = [_blamed(w, loops, saved=False) if w.kind == "nan" else w for w in watched]
         watched = [w for w in watched if w is not None]
     reported = {w.variable for w in out if w.kind in ("nan", "inf")}
     out += [w for w in watched if not (w.kind in ("nan", "inf") and w.variable in reported)]
     out.sort(key=lambda w: w.time)
+    return by_array(out)
+
+
+def by_array(warnings: list[SimulationWarning], listed: int = 8) -> list[SimulationWarning]:
+    """The infinite or NaN warnings of one array's elements that say the same thing at the
+    same time as one warning, where the first of them was, naming the array (`variable`)
+    and its elements (the first `listed` of them): a model of 1000 regions gives one line
+    for a division by zero in all of them, not 1000."""
+    groups: dict[tuple, list[SimulationWarning]] = {}
+    for w in warnings:
+        base, _, rest = w.variable.partition("[")
+        if w.kind in ("nan", "inf") and rest.endswith("]"):
+            key = (w.kind, base, w.time, w.pos, w.message.replace(f"'{w.variable}' is ", "", 1))
+            groups.setdefault(key, []).append(w)
+    out = []
+    for w in warnings:
+        base = w.variable.partition("[")[0]
+        key = (w.kind, base, w.time, w.pos, w.message.replace(f"'{w.variable}' is ", "", 1))
+        group = groups.get(key)
+        if group is None or len(group) == 1:
+            out.append(w)
+            continue
+        if group[0] is not w:
+            continue
+        at = w.message.index(f"'{w.variable}' is ")
+        head, colon, why = w.message[at:].partition(": ")
+        head = head.replace(f"'{w.variable}' is ", f"'{base}' is ", 1)
+        elements = ", ".join(g.variable[len(base):] for g in group[:listed])
+        more = f" and {len(group) - listed} more" if len(group) > listed else ""
+        out.append(SimulationWarning(w.kind, base, w.time, w.pos, f"{w.message[:at]}{head} in {len(group)} "
+                                     f"of its elements ({elements}{more}){colon}{why}"))
     return out
 
 
@@ -243,7 +282,7 @@ def watch_warnings(model: ir.Model, watches: tuple, diag: np.ndarray, tab: np.nd
     seen = np.flatnonzero(np.isfinite(first).any(axis=1))
     words = {} if words is None else words   # per watch: what does not change between runs
     for k in seen:
-        lo, hi = diag[5 * k:5 * k + 2]
+        lo, hi = watched_range(*diag[5 * k:5 * k + 2])
         first = diag[5 * k + 2:5 * k + 5]
         if watches[k][0] == "finite":
             out.append(_unsaved_bad_number(model, int(lo), hi, float(first[0]), slots or {}, words))

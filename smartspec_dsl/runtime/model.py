@@ -366,9 +366,11 @@ class Model:
         constants, tables = self.read_changes(changes)
         return constants, self.table_vector(tables)
 
-    def read_changes(self, changes) -> tuple[dict[str, float], dict[str, ir.LookupTable]]:
+    def read_changes(self, changes, notices: list[str] | None = None
+                     ) -> tuple[dict[str, float], dict[str, ir.LookupTable]]:
         """Constants to set and lookup tables to replace (by name), after Vensim changes
-        files (.cin paths or `Changes`), checked against the model."""
+        files (.cin paths or `Changes`), checked against the model; what reading their
+        tables changed (a table read in x order) is appended to `notices`."""
         if changes is None:
             return {}, {}
         items = [changes] if isinstance(changes, (str, os.PathLike, Changes)) else list(changes)
@@ -377,6 +379,8 @@ class Model:
         lowered = self.schedule.model.variables
         for item in items:
             ch = item if isinstance(item, Changes) else read_changes(item)
+            if notices is not None:
+                notices += ch.notices
             for name, value in ch.constants.items():
                 if name not in self._param_index:
                     what = "not a variable" if name not in lowered else f"a {lowered[name].kind.value}"

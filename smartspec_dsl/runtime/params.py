@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import ir
-from ..errors import ParameterError, did_you_mean, finite_number
+from ..errors import ModelError, ParameterError, did_you_mean, finite_number
 from ..ir.ranges import SubscriptSpace
 from ..passes.edits import Edits, initial_param, series_table
 
@@ -104,6 +104,7 @@ class Plan:
     stop: float | None = None           # a run's last time, when not FINAL TIME (a stepper's step)
     state: State | None = None
     named: set[str] = field(default_factory=set)   # canonical names the params gave
+    notices: list[str] = field(default_factory=list)   # what reading the params' tables changed
 
     @property
     def edits(self) -> Edits:
@@ -197,8 +198,10 @@ def _number(text: str, x) -> float:
     return finite_number(f"'{text}'", x)
 
 
-def points(text: str, xs, ys, what: str) -> ir.LookupTable:
-    """A lookup table from x and y values: numbers, as many of each, x increasing."""
+def points(text: str, xs, ys, what: str, notices: list[str] | None = None) -> ir.LookupTable:
+    """A lookup table from x and y values: numbers, as many of each, by the model file's
+    own rule (ir.table_in_x_order): read in x order, a point given twice read once (each
+    with a warning appended to `notices`), two y values at one x refused."""
     try:
         xs = [float(x) for x in xs]
         ys = [float(y) for y in ys]
@@ -209,12 +212,14 @@ def points(text: str, xs, ys, what: str) -> ir.LookupTable:
                              f"(got {len(xs)} and {len(ys)})")
     for v in xs + ys:
         finite_number(f"each of {what} for '{text}'", v)
-    order = np.argsort(xs, kind="stable")
-    xs, ys = [xs[i] for i in order], [ys[i] for i in order]
-    for a, b in zip(xs, xs[1:]):
-        if not b > a:
-            raise ParameterError(f"{what} for '{text}' gives x = {a:g} twice")
-    return ir.LookupTable(tuple(xs), tuple(ys))
+    try:
+        table, notice = ir.table_in_x_order(zip(xs, ys), f"parameter '{text}'",
+                                            what.replace("'s points", ""))
+    except ModelError as err:
+        raise ParameterError(str(err)) from None
+    if notice and notices is not None:
+        notices.append(notice)
+    return table
 
 
 def per_element(text: str, value, dims, flat: list[str], space: SubscriptSpace) -> list:
@@ -305,9 +310,9 @@ def _assign(plan: Plan, n: str, var: ir.Variable, shown: str, v) -> None:
     kind = var.kind
     if kind is ir.Kind.LOOKUP:
         if _is_series(v):
-            plan.tables[n] = points(shown, v.index, v.to_numpy(), "the lookup's points")
+            plan.tables[n] = points(shown, v.index, v.to_numpy(), "the lookup's points", plan.notices)
         elif isinstance(v, tuple) and len(v) == 2:
-            plan.tables[n] = points(shown, v[0], v[1], "the lookup's points")
+            plan.tables[n] = points(shown, v[0], v[1], "the lookup's points", plan.notices)
         else:
             # PySD: a lookup set to a number gives that number whatever its input
             plan.tables[n] = ir.LookupTable((0.0,), (_number(shown, v),))
@@ -320,7 +325,8 @@ def _assign(plan: Plan, n: str, var: ir.Variable, shown: str, v) -> None:
         raise ParameterError(f"'{shown}' is a simulation control; it takes a number")
     if _is_series(v):
         plan.series_edits.add(n)
-        plan.tables[series_table(n)] = points(shown, v.index, v.to_numpy(), "the time series")
+        plan.tables[series_table(n)] = points(shown, v.index, v.to_numpy(), "the time series",
+                                              plan.notices)
         return
     if isinstance(v, tuple):
         raise ParameterError(f"value for '{shown}' is not a number: {v!r}")

@@ -78,8 +78,10 @@ def run(model, params, final_time, time_step, saveper, return_columns, method, s
         result = run_plan(model, _PLAIN, args, return_columns, None, method, seed, strict, tier)
         model.last_state = result.final_state
         return result
-    constants, tables = model.read_changes(changes)
-    plan = params_mod.resolve(model.names, params, params_mod.Plan(dict(constants), dict(tables)))
+    notices: list[str] = []
+    constants, tables = model.read_changes(changes, notices)
+    plan = params_mod.resolve(model.names, params, params_mod.Plan(dict(constants), dict(tables),
+                                                                    notices=notices))
     if isinstance(initial_condition, str) and initial_condition.lower() in ("current", "c"):
         if model.last_state is None:
             raise ParameterError("initial_condition='current' continues this model's last run, "
@@ -180,7 +182,7 @@ def run_plan(model, plan: params_mod.Plan, args: dict, return_columns, return_ti
             keep = [_saved_row(times, t) for t in want]
         times, out = times[keep], out[keep]
     warnings = run_warnings(model.schedule.model, names, times, out, model.kernel, diag, tab,
-                            model._watch_text)
+                            model._watch_text, plan.notices, plan.named | set(plan.tables))
     if plan.state is not None and plan.constants and model.kernel.buffers:
         warnings[:0] = _kept_delays(model, plan, model._values(p, vals), vals)
     if want is None and not model.kernel.dynamic_control \

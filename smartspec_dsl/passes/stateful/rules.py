@@ -25,6 +25,13 @@ def _order(value, expr, pos, f) -> int:
     if x > MAX_ORDER:
         raise ModelError(f"{pos}: {f} of order {x:g} would need as many stocks; smartspec accepts "
                          f"orders up to {MAX_ORDER:,}")
+    if x != x or math.isinf(x):
+        reads = ", ".join(f"'{n}'" for n in value.reads(expr))
+        what = "NaN" if x != x else f"{x:+g}"
+        raise ModelError(f"{pos}: {f}'s order is {what} at the initial time: a floating-point error "
+                         "(a division by zero, LN or SQRT out of its domain, an overflow) in the order's "
+                         f"expression{f' or in what it reads ({reads})' if reads else ''}; the order must be "
+                         "a number of at least 1")
     if not x >= 1:
         raise ModelError(f"{pos}: {f}'s order must be at least 1, got {x:g}")
     return int(round(x))
@@ -82,5 +89,20 @@ RULES = {
 def decide(model: ir.Model, rule: str, args: tuple, pos, values: dict[str, float]) -> tuple:
     """RULES[rule] of `args`, evaluated at the initial time with `values` overriding
     the model's constants. Raises ModelError when the values give no valid structure."""
-    t0 = constant_value(model, "initial time", values)
-    return RULES[rule](lambda e: evaluate(model, e, values, t0), args, pos)
+    return RULES[rule](_Values(model, values), args, pos)
+
+
+class _Values:
+    """The value of an expression at the initial time (a rule's `value`), and the
+    modeller's names of the variables it reads, for messages."""
+
+    def __init__(self, model: ir.Model, values: dict[str, float]):
+        self.model, self.values = model, values
+        self.t0 = constant_value(model, "initial time", values)
+
+    def __call__(self, e: ir.Expr) -> float:
+        return evaluate(self.model, e, self.values, self.t0)
+
+    def reads(self, e: ir.Expr) -> list[str]:
+        found = (self.model.variables.get(n) for n in sorted(ir.references(e)))
+        return [v.display for v in found if v is not None]

@@ -1,0 +1,319 @@
+"""Pass 4, the dense route's pieces: an array that is not one apply-to-all equation stays one
+array too.
+
+A variable defined piecewise (several equations over subranges or single elements, :EXCEPT:,
+per-element initial values), or whose references bind through a mapping, a subrange or by
+position (`Starting[Games, Lower] = Shipping[Games, Upper]`), or that uses a range as a value,
+keeps ONE variable over the ranges its definitions cover (`dims`). Each definition covers a set
+of elements; the set is cut into boxes of consecutive element positions inside which every
+subscript of every reference, and every range used as a value, is affine in the loop counters
+(`_boxes`): the kernel then runs one loop nest per box (backend/dense_emit.py), so its size
+follows the number of definitions and of the runs a mapping makes, not the elements. What each
+element reads is found by the flattener's own binding rules (passes/binding.py), element by
+element, so the two routes read the same elements.
+
+The dense IR of such a variable (`Plan`):
+- an array of numbers (every definition a number or a list of numbers): a constant whose
+  equation is `@VALUES(n1, n2, ...)` in slot order, as an apply-to-all list's;
+- otherwise its equation (a stock's rate and initial value) is
+  `@PIECES(@BOX(start0, size0, start1, size1, ...), expr, @BOX(...), expr, ...)`;
+  in a piece's expression a reference's subscript is `@c:a0,a1,...` (the element at position
+  c + a0*i0 + a1*i1 + ... of the referenced array's range, i_j the loop counter over the box's
+  j-th range, from 0), `range!` (iterated by the enclosing SUM), and a range used as a value is
+  `@AFFINE(c, a0, a1, ...)`.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from .. import ir
+from ..errors import ModelError
+from ..ir.ranges import subscript_form
+from .binding import Binding
+from .flat_exprs import flat_name
+
+PIECE_CALLS = {"@PIECES", "@BOX", "@AFFINE"}
+
+
+class Refuse(Exception):
+    """The reason a variable is flattened per element instead."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the dense route makes of a variable: its ranges, kind, and either its numbers in
+    slot order (a constant) or its equation and initial value as `@PIECES` calls."""
+    dims: tuple[str, ...]
+    kind: ir.Kind
+    expr: ir.Expr
+    initial: ir.Expr | None = None
+
+
+def number(e: ir.Expr | None) -> float | None:
+    """The value of a number literal (`3`, `-3`), else None."""
+    if isinstance(e, ir.Num):
+        return e.value
+    if isinstance(e, ir.UnaryOp) and e.op == "-" and isinstance(e.operand, ir.Num):
+        return -e.operand.value
+    return None
+
+
+def _kind_of(d: ir.Definition) -> str:
+    if d.lookup is not None or d.keyword or d.operator not in ("=", "=="):
+        raise Refuse("has a lookup or data")
+    if d.rows:
+        if all(number(x) is not None for row in d.rows for x in row):
+            return "list"
+        raise Refuse("has a list of values that is not numbers")
+    if d.expr is None:
+        raise Refuse("has no equation")
+    if number(d.expr) is not None:
+        return "numbers"
+    if isinstance(d.expr, ir.Call) and d.expr.func == "INTEG" and len(d.expr.args) == 2:
+        return "stock"
+    return "expression"
+
+
+class Pieces(Binding):
+    """The pieces of the variables of a model (its `SubscriptSpace` as `space`)."""
+
+    def __init__(self, model: ir.Model, space):
+        self.model = model
+        self.space = space
+
+    def covered(self, var: ir.Variable) -> tuple[tuple[str, ...], list]:
+        """(dims, per definition (definition, its options, its element combinations)): the
+        ranges, one per subscript, whose elements are exactly those the definitions cover,
+        and the definitions; Refuse when they do not cover every element of such ranges once
+        or mix kinds (numbers, stocks, other equations)."""
+        if not var.definitions or any(not d.subscripts for d in var.definitions):
+            raise Refuse("is not subscripted in every equation")
+        width = len(var.definitions[0].subscripts)
+        if any(len(d.subscripts) != width for d in var.definitions):
+            raise Refuse("has equations with different numbers of subscripts")
+        kinds = {_kind_of(d) for d in var.definitions}
+        if len(kinds) > 1 and not kinds <= {"numbers", "list"} and not kinds == {"numbers", "expression"}:
+            # a number among equations is an element of an auxiliary (as in Vensim, where a
+            # variable with an equation is not a constant); a run that sets it edits it
+            raise Refuse("mixes stocks, lists of numbers and other equations")
+        if len({d.operator for d in var.definitions}) > 1:
+            raise Refuse("mixes '=' and '=='")
+        defs, seen = [], set()
+        try:
+            for d in var.definitions:
+                options, combos = self.combos(var, d)
+                defs.append((d, options, combos))
+                seen.update(combos)
+        except ModelError as e:
+            raise Refuse(str(e)) from None
+        if sum(len(c) for _, _, c in defs) != len(seen) or not seen:
+            raise Refuse("defines an element twice or none")
+        dims = []
+        for j in range(width):
+            used = {c[j] for c in seen}
+            written = [o[j][0] for _, o, _ in defs if o[j][0] is not None]
+            for r in written + list(self.space.elements):
+                els = self.space.elements[r]
+                if len(els) == len(used) and set(els) == used:
+                    dims.append(r)
+                    break
+            else:
+                raise Refuse("is defined for elements that make no range")
+        if math.prod(len(self.space.elements[r]) for r in dims) != len(seen):
+            raise Refuse("is defined for part of its ranges only")
+        return tuple(dims), defs
+
+    def plan(self, var: ir.Variable, dims_of, flattened) -> Plan:
+        """The dense form of `var` given the dims of the arrays kept dense (`dims_of`) and the
+        names of the arrays flattened per element (`flattened`), whose single elements only
+        it may read; Refuse when it cannot be (see the module's doc)."""
+        dims, defs = self.covered(var)
+        where = [{e: k for k, e in enumerate(self.space.elements[r])} for r in dims]
+        if {_kind_of(d) for d in var.definitions} <= {"numbers", "list"}:
+            values: dict[tuple, float] = {}
+            for d, _, combos in defs:
+                flat = [number(x) for row in d.rows for x in row] if d.rows else [number(d.expr)] * len(combos)
+                for c, x in zip(combos, flat):
+                    values[tuple(w[e] for w, e in zip(where, c))] = x
+            order = sorted(values)
+            return Plan(dims, ir.Kind.CONSTANT, ir.Call("@VALUES", tuple(ir.Num(values[p]) for p in order), var.pos))
+        pieces: list[ir.Expr] = []
+        for d, options, combos in defs:
+            expr = ir.map_expr(d.expr, self.count)
+            sites = self.sites(expr, dims_of, flattened)
+            points = {}
+            for c in combos:
+                ctx = tuple((r, e) for (r, _), e in zip(options, c))
+                points[tuple(w[e] for w, e in zip(where, c))] = self.values_at(sites, ctx)
+            for start, size, forms in _boxes(points, len(dims)):
+                box = ir.Call("@BOX", tuple(ir.Num(float(x)) for pair in zip(start, size) for x in pair), d.pos)
+                pieces += [box, self.rewrite(expr, iter(forms), dims_of)]
+        if isinstance(pieces[1], ir.Call) and pieces[1].func == "INTEG":
+            rates = [p.args[0] if k % 2 else p for k, p in enumerate(pieces)]
+            inits = [p.args[1] if k % 2 else p for k, p in enumerate(pieces)]
+            return Plan(dims, ir.Kind.STOCK, ir.Call("@PIECES", tuple(rates), var.pos),
+                        ir.Call("@PIECES", tuple(inits), var.pos))
+        return Plan(dims, ir.Kind.AUXILIARY, ir.Call("@PIECES", tuple(pieces), var.pos))
+
+    # -- what each element reads ----------------------------------------------------
+    def count(self, node: ir.Expr) -> ir.Expr:
+        """ELMCOUNT(range) as its number (before its range is read as a value)."""
+        if type(node) is ir.Call and node.func == "ELMCOUNT" and len(node.args) == 1 \
+                and isinstance(node.args[0], ir.Ref) and self.space.is_range(node.args[0].name.rstrip("!")):
+            return ir.Num(float(len(self.space.elements[node.args[0].name.rstrip("!")])))
+        return node
+
+    def sites(self, e: ir.Expr, dims_of, flattened) -> list[tuple]:
+        """Each subscript of `e` that a range binds, as (name, the subscript's position in the
+        reference, the referenced array's range, where), and each range used as a value, as
+        (name, None, its family's range, where), in `ir.map_expr`'s order (the order
+        `rewrite` replaces them in); Refuse what no piece can read."""
+        out: list[tuple] = []
+        sp = self.space
+
+        def visit(node):
+            t = type(node)
+            if t is ir.Ref:
+                if node.subscripts:
+                    target = dims_of.get(node.name)
+                    if target is None:
+                        self.flat_element(node, flattened)
+                        return node
+                    if len(target) != len(node.subscripts):
+                        raise Refuse("a reference with the wrong number of subscripts")
+                    for k, s in enumerate(node.subscripts):
+                        if s.endswith("!"):
+                            if sp.run_start(s[:-1], target[k]) is None:
+                                raise Refuse("an iterated range that is not a run of the variable's")
+                            continue
+                        out.append((s, k, target[k], node.pos))
+                elif node.name not in self.model.variables and sp.is_range(node.name):
+                    out.append((node.name, None, _family_range(sp, node.name), node.pos))
+            elif t is ir.LookupCall and node.subscripts:
+                raise Refuse("a lookup of an array")
+            return node
+        ir.map_expr(e, visit)
+        return out
+
+    def values_at(self, sites: list[tuple], ctx) -> tuple[int, ...]:
+        """The value of each of `sites` at the left-hand side's element `ctx`: the position
+        of the element a subscript reads in the referenced array's range, or a range's
+        position in its family (1-based) as a value; the flattener's rules (binding.py)."""
+        out = []
+        sp = self.space
+        for name, k, target, pos in sites:
+            if k is None:
+                el = self.bind(name, ctx, {}, None)
+                if el is None:
+                    raise Refuse("a range used as a value that the left-hand side does not bind")
+                out.append(sp.position(target, el) + 1)
+                continue
+            try:
+                el = self.resolve(name, ctx, {}, k, pos)
+            except ModelError as why:
+                raise Refuse(str(why)) from None
+            at = sp.position(target, el)
+            if at is None:
+                raise Refuse("reads an element its array does not have")
+            out.append(at)
+        return tuple(out)
+
+    def flat_element(self, node: ir.Ref, flattened) -> None:
+        """A subscripted reference to no dense array: one element of a flattened array."""
+        sp = self.space
+        if node.name not in flattened:
+            raise Refuse("a subscripted reference to no array")
+        if any(s.endswith("!") or sp.is_range(s) or s not in sp.all_elements for s in node.subscripts):
+            raise Refuse("a range of an array flattened per element")
+
+    def rewrite(self, e: ir.Expr, forms, dims_of) -> ir.Expr:
+        """`e` in a piece: each site (`sites`' order) replaced by its affine form from `forms`,
+        an element of a flattened array by its flat name, an element used as a value by its
+        position."""
+        sp = self.space
+
+        def visit(node):
+            t = type(node)
+            if t is ir.Ref:
+                if node.subscripts:
+                    if node.name not in dims_of:
+                        return ir.Ref(flat_name(node.name, node.subscripts), (), node.pos)
+                    subs = tuple(s if s.endswith("!") else subscript_form(*next(forms)) for s in node.subscripts)
+                    return ir.Ref(node.name, subs, node.pos)
+                if node.name not in self.model.variables:
+                    if sp.is_range(node.name):
+                        c, coeffs = next(forms)
+                        return ir.Call("@AFFINE", tuple(ir.Num(float(x)) for x in (c, *coeffs)), node.pos)
+                    if node.name in sp.all_elements:
+                        return ir.Num(float(sp.element_family(node.name).index(node.name) + 1))
+            return node
+        return ir.map_expr(e, visit)
+
+
+def _family_range(space, name: str) -> str:
+    """The name of a range that lists `name`'s family (`SubscriptSpace.family`)."""
+    family = space.family(name)
+    return next(r for r, els in space.elements.items() if els == family)
+
+
+def _boxes(points: dict[tuple[int, ...], tuple[int, ...]], ndim: int) -> list:
+    """Boxes (start, size, forms) covering `points` (element positions -> the value of each
+    site there), each box a product of runs of consecutive positions in which every site is
+    affine in the positions: `forms` per site (c, (a0, a1, ...)), its value at
+    start + (i0, i1, ...) being c + a0*i0 + a1*i1 + ...
+
+    By the first position: the boxes of the rest at each, then consecutive first positions
+    whose boxes have the same shape and slopes and whose constants advance evenly merge."""
+    if ndim == 0:
+        (value,) = points.values()
+        return [((), (), tuple((v, ()) for v in value))]
+    if ndim == 1:    # runs of consecutive positions whose values advance evenly
+        out: list = []
+        start = prev = step = None
+        for (p,), v in sorted(points.items()):
+            if prev is not None and p == prev[0] + 1 and (
+                    step is None or all(b - a == d for a, b, d in zip(prev[1], v, step))):
+                step = step or tuple(b - a for a, b in zip(prev[1], v))
+                prev = (p, v)
+                continue
+            if start is not None:
+                out.append(((start[0],), (prev[0] - start[0] + 1,), tuple(
+                    (c, (d,)) for c, d in zip(start[1], step or (0,) * len(start[1])))))
+            start = prev = (p, v)
+            step = None
+        out.append(((start[0],), (prev[0] - start[0] + 1,), tuple(
+            (c, (d,)) for c, d in zip(start[1], step or (0,) * len(start[1])))))
+        return out
+    by_first: dict[int, dict] = {}
+    for p, v in points.items():
+        by_first.setdefault(p[0], {})[p[1:]] = v
+    out = []
+    run: list = []      # [(first position, its boxes)] merging
+    slope: list | None = None
+
+    def close():
+        if run:
+            p0, boxes0 = run[0]
+            for b, (start, size, forms) in enumerate(boxes0):
+                steps = slope[b] if slope is not None else [0] * len(forms)
+                out.append(((p0, *start), (len(run), *size),
+                            tuple((c, (a, *coeffs)) for (c, coeffs), a in zip(forms, steps))))
+
+    for p in sorted(by_first):
+        boxes = _boxes(by_first[p], ndim - 1)
+        if run and p == run[-1][0] + 1 and _same_shape(run[0][1], boxes):
+            steps = [[c1 - c0 for (c0, _), (c1, _) in zip(b0[2], b1[2])] for b0, b1 in zip(run[-1][1], boxes)]
+            if slope is None or steps == slope:
+                slope = steps
+                run.append((p, boxes))
+                continue
+        close()
+        run, slope = [(p, boxes)], None
+    close()
+    return out
+
+
+def _same_shape(a: list, b: list) -> bool:
+    return len(a) == len(b) and all(x[0] == y[0] and x[1] == y[1] and [f[1] for f in x[2]] == [f[1] for f in y[2]]
+                                    for x, y in zip(a, b))
