@@ -20,7 +20,7 @@ def pieces_model(n: int) -> str:
     """Every construct over ranges of n elements (n even, at least 4): piecewise over
     subranges, :EXCEPT:, a positional mapping both ways, a many-to-one mapping, a transposition,
     piecewise stocks with per-element initial values, a range used as a value, SUM over the
-    range and over a subrange."""
+    range and over a subrange, a list of numbers beside an equation."""
     h = n // 2
     return f"""
 R: (r1-r{n}) ~~|
@@ -45,6 +45,8 @@ s[Low] = INTEG(ex[Low], 10) ~~|
 s[High] = INTEG(1, x[High]) ~~|
 val[High] = High * 10 + SUM(x[R!]) ~~|
 low share[R] = x[R] / SUM(x[Low!]) ~~|
+listed[Low] = {", ".join(str(0.5 * k) for k in range(1, h + 1))} ~~|
+listed[High] = x[High] * 3 ~~|
 total = SUM(s[R!]) + SUM(tr[C!, R!]) + back[r{n}] + val[r{n}] ~~|
 """
 
@@ -64,7 +66,8 @@ def test_every_construct_stays_dense_and_agrees(tmp_path, monkeypatch):
     want = {"pw[r2]": 4, "pw[r7]": 8, "ex[r1]": 100, "ex[r3]": 5, "ex[r6]": 6, "shifted[r1]": 2,
             "shifted[r9]": 10, "back[r2]": 2, "back[r10]": 10, "rt[r5]": 10, "rt[r6]": 14,
             "tr[c3,r4]": 12, "val[r6]": 60 + 55, "s[r1]": 10 + 6 * 100, "s[r4]": 10 + 6 * 7,
-            "s[r8]": 8 + 6, "low share[r3]": 3 / 15}
+            "s[r8]": 8 + 6, "low share[r3]": 3 / 15,
+            "listed[r2]": 1, "listed[r7]": 21}
     for name, value in want.items():
         assert _final(dense, name) == pytest.approx(value, rel=1e-12), name
     # the compiled kernel runs what the interpreter runs
@@ -78,6 +81,7 @@ def test_kernel_text_does_not_grow_with_the_ranges(tmp_path, monkeypatch):
     assert large.kernel.source.count("\n") == small.kernel.source.count("\n")
     assert large.kernel.n_slots > 1000 * 10
     assert _final(run, "back[r1000]") == 1000 and _final(run, "ex[r600]") == 600
+    assert _final(run, "listed[r500]") == 250 and _final(run, "listed[r501]") == 1503
 
 
 def test_the_mapping_example(tmp_path, monkeypatch):
@@ -100,6 +104,9 @@ region tax[Region] = zone tax[Zone] * 2 ~~|
     ("x[a1] = 1 ~~|\nx[a2] = x[a1] + 1 ~~|\ny[A] = x[a2] * 10 ~~|", {"x"}, {"x[a2]": 2, "y[a1]": 20}),
     # two arrays that read each other's other elements: a loop of arrays, none of elements
     ("x[a1] = 1 ~~|\nx[a2] = y[a1] ~~|\ny[A] = x[a1] + 1 ~~|", {"x"}, {"x[a2]": 2, "y[a2]": 2}),
+    # a loop of arrays through an array flattened per element (a random draw in an array
+    # equation), which no element closes: f[a1] = x[a1] + a draw, f[a2] another draw
+    ("x[a1] = 1 ~~|\nx[a2] = f[a1] ~~|\nf[A] = x[a1] + RANDOM UNIFORM(0, 1, 1) ~~|", {"x"}, {"x[a1]": 1}),
     # per-element initial values that read each other (s[a2]: 2 + the sum of 0.25 * (1 + t)
     # over the 24 steps, Euler's)
     ("s[a1] = INTEG(1, 1) ~~|\ns[a2] = INTEG(s[a1], s[a1] + 1) ~~|", {"s"}, {"s[a1]": 7, "s[a2]": 2 + 23.25}),
@@ -114,6 +121,8 @@ def test_elements_that_read_each_other(tmp_path, monkeypatch, equations, flatten
     _assert_same(dense, flat)
     for name, value in want.items():
         assert _final(dense, name) == pytest.approx(value, rel=1e-12), name
+    if "f[a1]" in dense.columns:
+        assert _final(dense, "x[a2]") == _final(dense, "f[a1]") != _final(dense, "f[a2]")
 
 
 def test_params_and_continuation_by_element(tmp_path, monkeypatch):

@@ -48,6 +48,9 @@ class Plan:
     kind: ir.Kind
     expr: ir.Expr
     initial: ir.Expr | None = None
+    # an auxiliary's lists of numbers: a hidden constant array over `dims` holds them (0 for
+    # the elements of its other pieces), `listed` (its name, its `@VALUES`), read by the pieces
+    listed: tuple[str, ir.Call] | None = None
 
 
 def number(e: ir.Expr | None) -> float | None:
@@ -93,10 +96,10 @@ class Pieces(Binding):
         if any(len(d.subscripts) != width for d in var.definitions):
             raise Refuse("has equations with different numbers of subscripts")
         kinds = {_kind_of(d) for d in var.definitions}
-        if len(kinds) > 1 and not kinds <= {"numbers", "list"} and not kinds == {"numbers", "expression"}:
+        if "stock" in kinds and len(kinds) > 1:
             # a number among equations is an element of an auxiliary (as in Vensim, where a
             # variable with an equation is not a constant); a run that sets it edits it
-            raise Refuse("mixes stocks, lists of numbers and other equations")
+            raise Refuse("mixes stocks and other equations")
         if len({d.operator for d in var.definitions}) > 1:
             raise Refuse("mixes '=' and '=='")
         defs, seen = [], set()
@@ -139,7 +142,13 @@ class Pieces(Binding):
             order = sorted(values)
             return Plan(dims, ir.Kind.CONSTANT, ir.Call("@VALUES", tuple(ir.Num(values[p]) for p in order), var.pos))
         pieces: list[ir.Expr] = []
+        listed = self.listed(var, dims, defs, where)
         for d, options, combos in defs:
+            if d.rows:
+                for start, size, _ in _boxes({tuple(w[e] for w, e in zip(where, c)): () for c in combos}, len(dims)):
+                    pieces += [_box(start, size, d.pos), ir.Ref(listed[0], tuple(
+                        subscript_form(a, [int(j == k) for j in range(len(dims))]) for k, a in enumerate(start)), d.pos)]
+                continue
             expr = ir.map_expr(d.expr, self.count)
             sites = self.sites(expr, dims_of, flattened)
             points = {}
@@ -147,14 +156,29 @@ class Pieces(Binding):
                 ctx = tuple((r, e) for (r, _), e in zip(options, c))
                 points[tuple(w[e] for w, e in zip(where, c))] = self.values_at(sites, ctx)
             for start, size, forms in _boxes(points, len(dims)):
-                box = ir.Call("@BOX", tuple(ir.Num(float(x)) for pair in zip(start, size) for x in pair), d.pos)
-                pieces += [box, self.rewrite(expr, iter(forms), dims_of)]
+                pieces += [_box(start, size, d.pos), self.rewrite(expr, iter(forms), dims_of)]
         if isinstance(pieces[1], ir.Call) and pieces[1].func == "INTEG":
             rates = [p.args[0] if k % 2 else p for k, p in enumerate(pieces)]
             inits = [p.args[1] if k % 2 else p for k, p in enumerate(pieces)]
             return Plan(dims, ir.Kind.STOCK, ir.Call("@PIECES", tuple(rates), var.pos),
                         ir.Call("@PIECES", tuple(inits), var.pos))
-        return Plan(dims, ir.Kind.AUXILIARY, ir.Call("@PIECES", tuple(pieces), var.pos))
+        return Plan(dims, ir.Kind.AUXILIARY, ir.Call("@PIECES", tuple(pieces), var.pos), listed=listed)
+
+    def listed(self, var: ir.Variable, dims, defs, where) -> tuple[str, ir.Call] | None:
+        """The hidden constant array of an auxiliary's lists of numbers (`Plan.listed`)."""
+        if not any(d.rows for d, _, _ in defs):
+            return None
+        values = [0.0] * math.prod(len(self.space.elements[r]) for r in dims)
+        for d, _, combos in defs:
+            for c, x in zip(combos, [number(x) for row in d.rows for x in row]):
+                k = 0
+                for r, w, e in zip(dims, where, c):
+                    k = k * len(self.space.elements[r]) + w[e]
+                values[k] = x
+        name = f"{var.name} #values"
+        while name in self.model.variables:
+            name += "'"
+        return name, ir.Call("@VALUES", tuple(ir.Num(x) for x in values), var.pos)
 
     # -- what each element reads ----------------------------------------------------
     def count(self, node: ir.Expr) -> ir.Expr:
@@ -249,6 +273,10 @@ class Pieces(Binding):
                         return ir.Num(float(sp.element_family(node.name).index(node.name) + 1))
             return node
         return ir.map_expr(e, visit)
+
+
+def _box(start, size, pos) -> ir.Call:
+    return ir.Call("@BOX", tuple(ir.Num(float(x)) for pair in zip(start, size) for x in pair), pos)
 
 
 def _family_range(space, name: str) -> str:
