@@ -131,7 +131,7 @@ def generate(schedule: Schedule) -> Kernel:
         *([HELD] if em.fixed else []),
         DRIVER.format(n_slots=em.n_slots, n_rates=max(1, n_cont + n_disc), n_cont=n_cont,
                        n_disc=n_disc, first_disc=1 + n_cont, n_fixed=len(em.fixed),
-                       n_bi=max(2, 2 * len(em.fixed)), loop=loop, watch_base=em.watch_base,
+                       loop=loop, watch_base=em.watch_base,
                        n_watch=n_watch, **held, **calls),
         # the specialised Euler driver inlines statements per stock element
         GENERIC_ONLY.format(**held) if dynamic_control or dense else euler_driver(em, init, dynamic, rates, writes),

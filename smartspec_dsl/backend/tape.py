@@ -423,7 +423,8 @@ class _Builder:
             self.statement(s, env)
 
     def statement(self, s: ast.stmt, env: dict) -> None:
-        if isinstance(s, ast.Pass):
+        if isinstance(s, ast.Pass) or isinstance(s, ast.Assign) and isinstance(s.value, ast.Name) \
+                and s.value.id == _name(s.targets[0]) + "_":      # `ld = ld_` (driver.bind_helpers)
             return
         if isinstance(s, ast.For) and isinstance(s.target, ast.Name) and isinstance(s.iter, ast.Call) \
                 and name_of(s.iter.func) == "range" and len(s.iter.args) == 1 and not s.orelse:
