@@ -104,6 +104,9 @@ region tax[Region] = zone tax[Zone] * 2 ~~|
     ("x[a1] = 1 ~~|\nx[a2] = x[a1] + 1 ~~|\ny[A] = x[a2] * 10 ~~|", {"x"}, {"x[a2]": 2, "y[a1]": 20}),
     # two arrays that read each other's other elements: a loop of arrays, none of elements
     ("x[a1] = 1 ~~|\nx[a2] = y[a1] ~~|\ny[A] = x[a1] + 1 ~~|", {"x"}, {"x[a2]": 2, "y[a2]": 2}),
+    # a loop of arrays through an array flattened per element (a random draw in an array
+    # equation), which no element closes: f[a1] = x[a1] + a draw, f[a2] another draw
+    ("x[a1] = 1 ~~|\nx[a2] = f[a1] ~~|\nf[A] = x[a1] + RANDOM UNIFORM(0, 1, 1) ~~|", {"x"}, {"x[a1]": 1}),
     # per-element initial values that read each other (s[a2]: 2 + the sum of 0.25 * (1 + t)
     # over the 24 steps, Euler's)
     ("s[a1] = INTEG(1, 1) ~~|\ns[a2] = INTEG(s[a1], s[a1] + 1) ~~|", {"s"}, {"s[a1]": 7, "s[a2]": 2 + 23.25}),
@@ -118,6 +121,8 @@ def test_elements_that_read_each_other(tmp_path, monkeypatch, equations, flatten
     _assert_same(dense, flat)
     for name, value in want.items():
         assert _final(dense, name) == pytest.approx(value, rel=1e-12), name
+    if "f[a1]" in dense.columns:
+        assert _final(dense, "x[a2]") == _final(dense, "f[a1]") != _final(dense, "f[a2]")
 
 
 def test_params_and_continuation_by_element(tmp_path, monkeypatch):

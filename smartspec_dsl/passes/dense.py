@@ -298,8 +298,10 @@ def _looped_pieces(model: ir.Model, checker: _Checker) -> list[str]:
     read each other's other elements, form a loop between arrays that their elements do not.
     An apply-to-all array on such a loop is on a loop of its elements too (each element reads
     some element of every array its equation names), so only the pieces are flattened.
-    Two graphs, as `order` has: the step's (a stock's value is read, not computed) and the
-    initialisation's (a stock's initial value too)."""
+    A variable flattened per element is one node here (its elements are `order`'s), so a
+    loop through it is seen whatever elements it joins. Two graphs, as `order` has: the
+    step's (a stock's value is read, not computed) and the initialisation's (a stock's
+    initial value too)."""
     if not checker.plans:
         return []
     vs = model.variables
@@ -308,15 +310,14 @@ def _looped_pieces(model: ir.Model, checker: _Checker) -> list[str]:
         e = var.definitions[0].expr if var.definitions else var.expr
         return isinstance(e, ir.Call) and e.func == "INTEG" and len(e.args) == 2
 
-    stocks = {n for n in checker.dense if integ(vs[n])}
+    stocks = {n for n in vs if integ(vs[n])}
     step, init = nx.DiGraph(), nx.DiGraph()
-    for n in checker.dense:
-        var = vs[n]
+    for n, var in vs.items():
         exprs = [d.expr for d in var.definitions] or [var.expr, var.initial]
-        reads = set().union(*(ir.references(e) for e in exprs)) & checker.dense
+        reads = set().union(*(ir.references(e) for e in exprs)) & vs.keys()
         if n in stocks:
             inits = [e.args[1] for e in exprs if isinstance(e, ir.Call) and e.func == "INTEG"]
-            init.add_edges_from((n, m) for m in set().union(*map(ir.references, inits)) & checker.dense)
+            init.add_edges_from((n, m) for m in set().union(*map(ir.references, inits)) & vs.keys())
             continue
         step.add_edges_from((n, m) for m in reads - stocks)
         init.add_edges_from((n, m) for m in reads)
@@ -324,7 +325,7 @@ def _looped_pieces(model: ir.Model, checker: _Checker) -> list[str]:
     for g in (step, init):
         for part in nx.strongly_connected_components(g):
             if len(part) > 1 or any(g.has_edge(n, n) for n in part):
-                out |= part & set(checker.plans)
+                out |= part & set(checker.plans) & checker.dense
     return sorted(out)
 
 
