@@ -424,7 +424,7 @@ class _Builder:
 
     def statement(self, s: ast.stmt, env: dict) -> None:
         if isinstance(s, ast.Pass) or isinstance(s, ast.Assign) and isinstance(s.value, ast.Name) \
-                and s.value.id == _name(s.targets[0]) + "_":      # `ld = ld_` (driver.bind_helpers)
+                and s.value.id == name_of(s.targets[0]) + "_":      # `ld = ld_` (driver.bind_helpers)
             return
         if isinstance(s, ast.For) and isinstance(s.target, ast.Name) and isinstance(s.iter, ast.Call) \
                 and name_of(s.iter.func) == "range" and len(s.iter.args) == 1 and not s.orelse:
