@@ -128,8 +128,8 @@ def _element_of(model: ir.Model, e: ir.Ref, at: _Element | None) -> tuple[int, .
             out.append(c + sum(a * i for a, i in zip(coeffs, at.counters)))
         elif at is not None and s in at.dims:
             out.append(at.counters[at.dims.index(s)])
-        elif s in space.elements[d]:
-            out.append(space.elements[d].index(s))
+        elif space.position(d, s) is not None:
+            out.append(space.position(d, s))
         else:
             raise NotConstant(f"{e.pos or model.source}: not computable before the run")
     return tuple(out)

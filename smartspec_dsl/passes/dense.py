@@ -43,7 +43,7 @@ from .. import ir
 from ..errors import ModelError
 from ..ir.builtins import ARRAY, BUILTINS, KERNEL, RANDOM_DRAW
 from ..ir.ranges import SubscriptSpace, parse_form
-from .dense_pieces import Pieces, Plan, Refuse as _Refuse, number as _number
+from .dense_pieces import PIECE_CALLS, Pieces, Plan, Refuse as _Refuse, number as _number
 from .elements import Elements
 from .flat_exprs import flat_name
 
@@ -54,7 +54,7 @@ DENSE_STATEFUL = {"SMOOTH", "SMOOTHI", "SMOOTH3", "SMOOTH3I", "DELAY1", "DELAY1I
 # one structure for the whole array, so they must not read it
 DECIDED = {"SMOOTH N": (3,), "DELAY N": (1, 3)}
 # the calls the dense IR adds or keeps (stateful lowering leaves them; codegen loops over them)
-DENSE_CALLS = {"SUM", "@VALUES", "@INDEX", "@PIECES", "@BOX", "@AFFINE"}
+DENSE_CALLS = {"SUM", "@VALUES", "@INDEX"} | PIECE_CALLS
 # random draws are one call site per element in the flattened model: not a loop's one site
 _RANDOM = {n for n, b in BUILTINS.items() if b.emit == RANDOM_DRAW} | {"RANDOM 0 1", "RANDOM LOOKUP"}
 # the array functions the flattening expands into reads of single elements, which a dense
@@ -177,9 +177,10 @@ class _Checker:
             node, inside = todo.pop()
             t = type(node)
             if t is ir.Ref and pieced:
-                if (node.name in self.dims and not node.subscripts) or (
-                        any(s.endswith("!") for s in node.subscripts) and not inside):
-                    raise _Refuse("a range of an array outside an array function")
+                if node.name in self.dims and not node.subscripts:
+                    raise _Refuse("an array used without subscripts")
+                if any(s.endswith("!") for s in node.subscripts) and not inside:
+                    raise _Refuse("an iterated range outside SUM")
             elif t is ir.Ref:
                 self.ref(node, lhs, inside)
             elif t is ir.LookupCall:
