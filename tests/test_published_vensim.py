@@ -771,3 +771,54 @@ y = x[2030] + SUM(x[Year!]) ~~|
 """)
     assert values(m, "x", "2010 2020 2030") == [7, 20, 30]
     assert constant_value(m, "y", {}) == 30 + 57
+
+
+# ---- the settings block --------------------------------------------------------------
+
+def test_the_integration_method_of_the_files_settings_is_the_runs(tmp_path):
+    """Vensim keeps a model's integration method in the settings block at the end of the
+    .mdl (line 15, its fourth value: 1 or 5 Runge-Kutta 4, 3 or 4 Runge-Kutta 2, 0 or 2
+    Euler); published models (metasd.com's Hopf bifurcation, critical slowing) ask for RK4.
+    By hand, dx/dt = -x from 1 with TIME STEP 1: one RK4 step is 1 - 1 + 1/2 - 1/6 + 1/24 =
+    0.375, two 0.375^2 = 0.140625; Euler gives 0. A run's own method still wins; RK2 is refused
+    at the settings' line."""
+    import smartspec_dsl
+    text = ("x = INTEG(-x, 1) ~~|\nINITIAL TIME = 0 ~~|\nFINAL TIME = 2 ~~|\nTIME STEP = 1 ~~|\n"
+            "SAVEPER = 1 ~~|\n\\\\\\---/// Sketch information - do not modify anything except names\n"
+            "V300  Do not put anything below this section - it will be ignored\n*View 1\n///---\\\\\\\n"
+            ":L\x7f<%^E!@\n1:Current.vdf\n15:0,0,0,{},0,0\n19:100,0\n")
+    path = tmp_path / "rk.mdl"
+    for code, want in ((1, [1, 0.375, 0.140625]), (5, [1, 0.375, 0.140625]), (0, [1, 0, 0]), (2, [1, 0, 0])):
+        path.write_text(text.format(code), encoding="utf-8")
+        model = smartspec_dsl.load(path, tier="interpreter")
+        assert model.run(tier="interpreter")["x"].tolist() == want, code
+    assert model.run(tier="interpreter", method="rk4")["x"].tolist() == [1, 0.375, 0.140625]
+    path.write_text(text.format(3), encoding="utf-8")
+    with pytest.raises(ModelError, match=r"rk.mdl:12: the model's settings \(15:0,0,0,3,0,0\) ask for "
+                                         r"Runge-Kutta 2 integration"):
+        smartspec_dsl.load(path, tier="interpreter")
+
+
+def test_the_file_aliases_of_the_files_settings(tmp_path):
+    """Vensim keeps a model's file aliases in the settings block too (`30:?params=params.csv`:
+    the file a GET call's '?params' stands for, beside the model). By hand: k reads B2 = 5,
+    j = 2 x B3 = 14; a run's own alias wins (50, 140); an alias naming a file outside the
+    model's folder is refused as every file a model names is."""
+    import smartspec_dsl
+    from smartspec_dsl.frontend.workbook import DataOptions
+    (tmp_path / "params.csv").write_text("a,b\n1,5\n2,7\n")
+    (tmp_path / "other.csv").write_text("a,b\n1,50\n2,70\n")
+    text = ("k = GET DIRECT CONSTANTS('?params', ',', 'B2') ~~|\nj = GET DIRECT CONSTANTS('?PARAMS', ',', 'B3') * 2 ~~|\n"
+            "INITIAL TIME = 0 ~~|\nFINAL TIME = 1 ~~|\nTIME STEP = 1 ~~|\nSAVEPER = 1 ~~|\n"
+            "\\\\\\---/// Sketch information - do not modify anything except names\n*View 1\n///---\\\\\\\n"
+            ":L\x7f<%^E!@\n15:0,0,0,0,0,0\n30:?params={}\n")
+    path = tmp_path / "al.mdl"
+    path.write_text(text.format("params.csv"), encoding="utf-8")
+    run = smartspec_dsl.load(path, tier="interpreter").run(tier="interpreter")
+    assert (run["k"][0], run["j"][0]) == (5, 14)
+    given = DataOptions(aliases={"params": tmp_path / "other.csv"})
+    run = smartspec_dsl.load(path, tier="interpreter", data=given).run(tier="interpreter")
+    assert (run["k"][0], run["j"][0]) == (50, 140)
+    path.write_text(text.format("../outside.csv"), encoding="utf-8")
+    with pytest.raises(ModelError, match=r"outside the model's folder"):
+        smartspec_dsl.load(path, tier="interpreter")

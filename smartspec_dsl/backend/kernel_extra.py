@@ -10,8 +10,8 @@ from numba import njit
 
 from ..ir import NA_VALUE as NA
 from .kernel_intrinsics import JIT, float_bits
-from .watch import margin
 from .kernel_lib import lookup, lookup_backward, lookup_extrapolate, lookup_forward
+from .watch import margin
 
 
 @njit(**JIT)
@@ -298,7 +298,6 @@ def watch_setup(v, tab, slots, tables, lo, hi):
         m = watch_margin(a, b)
         v[s], v[s + 1] = a - m, b + m
         v[s + 2] = v[s + 3] = v[s + 4] = math.inf
-
 
 
 @njit(**JIT)

@@ -32,8 +32,9 @@ from ..errors import ModelError
 from ..files import read_in_folder, read_regular_file
 from ..ir.normalize import resolve_lookup_calls
 from ..ir.ranges import SubscriptSpace
+from .mdl_settings import file_aliases
 from .workbook import (CONSTANTS, DATA, GET_FUNCS, LOOKUPS, Book, DataOptions, Reader, alias_file, cell_name,
-                       to_float)
+                       own_alias, to_float)
 
 __all__ = ["DataOptions", "fingerprint", "folder_fingerprint", "reads_data_folder", "resolve_external"]
 
@@ -251,7 +252,7 @@ def resolve_external(model: ir.Model, data_dir: str | Path | None = None,
     model = _lift_nested(model)
 
     base = model_folder(model.source) if data_dir is None else Path(data_dir)
-    reader = Reader(base, options)
+    reader = Reader(base, options, dict(model.file_aliases))
     datafiles = _DataFiles(base, tuple(options.data_files))
     space = SubscriptSpace(model.subscript_ranges)
     out: dict[str, ir.Variable] = {}
@@ -383,8 +384,10 @@ def fingerprint(model_path: str | Path, text: str, options: DataOptions | None =
     model with data variables reads, are `folder_fingerprint`'s."""
     options = options or DataOptions()
     base = model_folder(model_path)
+    own = file_aliases(text)
     items = []
     for name in sorted(set(_GET_FILE.findall(text))):
+        name = own_alias(name, options, own)
         if name.startswith("?"):
             items.append((name, lambda name=name: read_regular_file(alias_file(name, options), "data file")))
         else:

@@ -17,6 +17,7 @@ from .workbook import read_subscript
 from .grammar import parser
 from .expr_rules import ExprRules
 from .nesting import bounded
+from .mdl_settings import file_aliases, integration_method
 
 SKETCH_MARKER = re.compile(r"\\\\\\?---///")
 
@@ -532,6 +533,7 @@ def parse_model(text: str, filename: str = "<model>") -> ir.Model:
             raise err.orig_exc from None
         raise
     _reality_checks(to_ir)
+    aliases = file_aliases(text)
     ranges, macros = {}, {}
     top = []
     group = ""
@@ -544,7 +546,7 @@ def parse_model(text: str, filename: str = "<model>") -> ir.Model:
             name = ir.canonical_name(it.extra["name"])
             elements, display = _range_elements(it.extra["body"])
             if it.extra["body"][0] == "call":  # GET ... SUBSCRIPT: read when the model is parsed
-                elements, display = read_subscript(it.extra["body"][1], filename)
+                elements, display = read_subscript(it.extra["body"][1], filename, aliases)
             mapping = tuple(m if isinstance(m, str) else m[0] for m in it.extra["mapping"])
             mapped = tuple(() if isinstance(m, str) else m[1] for m in it.extra["mapping"])
             ranges[name] = ir.SubscriptRange(name, elements, mapping, it.extra["pos"], display, mapped,
@@ -562,8 +564,9 @@ def parse_model(text: str, filename: str = "<model>") -> ir.Model:
             top.append(it)
     variables = _build_variables(top, filename)
     _resolve_checks(to_ir.checks, variables, ranges)
-    return ir.Model(filename, variables, ranges, macros, notices=tuple(to_ir.notices),
-                    notice_owners=tuple(to_ir.owners))
+    return ir.Model(filename, variables, ranges, macros, method=integration_method(text, filename),
+                    notices=tuple(to_ir.notices), notice_owners=tuple(to_ir.owners),
+                    file_aliases=tuple(aliases.items()))
 
 
 def _resolve_checks(checks: list, variables: dict[str, ir.Variable], ranges: dict) -> None:

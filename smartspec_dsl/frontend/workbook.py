@@ -55,6 +55,16 @@ def alias_file(name: str, options: DataOptions, pos=None) -> Path | None:
                      f"--data-alias {name[1:]}=FILE (aliases given: {given})")
 
 
+def own_alias(name: str, options: DataOptions, own: dict[str, str]) -> str:
+    """The file a `?name` stands for by the model's own settings (`own`: alias -> a file
+    beside the model, as Vensim reads it), when the run does not name it (`options`);
+    else `name` as it is."""
+    key = name[1:].strip().lower() if name.startswith("?") else ""
+    if key in own and not any(a.strip().lower() == key for a in options.aliases):
+        return own[key]
+    return name
+
+
 def resolve_path(base: Path, name: str, pos=None) -> Path:
     """`name` relative to the model's folder, checked like every read (`files.read_in_folder`)."""
     return Path(read_in_folder(base, name, str(pos))[0])
@@ -226,9 +236,10 @@ def _col_index(text: str) -> int:
 
 
 class Reader:
-    def __init__(self, base: Path, options: DataOptions | None = None):
+    def __init__(self, base: Path, options: DataOptions | None = None, own: dict[str, str] | None = None):
         self.base = base
         self.options = options or DataOptions()
+        self.own = own or {}   # the model's own `?name` aliases (mdl_settings.file_aliases)
         self.books: dict[Path, Book] = {}
         self.notices: list[str] = []   # lookups read in x order (ir.Model.notices)
 
@@ -244,6 +255,7 @@ class Reader:
         return out
 
     def book(self, name: str, pos) -> Book:
+        name = own_alias(name, self.options, self.own)
         alias = alias_file(name, self.options, pos)
         if alias is not None:   # a file the run names (--data-alias): the user's own path
             path, data = alias, read_regular_file(alias, f"file alias '{name}'", str(pos))
@@ -382,11 +394,13 @@ class Reader:
 
 # ---- GET ... SUBSCRIPT (called by the parser) -------------------------------------------
 
-def read_subscript(call, filename: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """A subscript range's elements read from a file: (canonical, as written)."""
+def read_subscript(call, filename: str, own: dict[str, str] | None = None
+                   ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """A subscript range's elements read from a file: (canonical, as written); `own`: the
+    model's own file aliases."""
     if not isinstance(call, ir.Call) or call.func not in SUBSCRIPT:
         return (), ()
-    reader = Reader(Path(os.path.realpath(filename)).parent)   # as external.model_folder
+    reader = Reader(Path(os.path.realpath(filename)).parent, own=own)   # as external.model_folder
     if len(call.args) not in (4, 5):
         raise ModelError(f"{call.pos}: {call.func} takes 5 arguments, got {len(call.args)}")
     args = [a.value if isinstance(a, ir.Str) else "" for a in call.args]

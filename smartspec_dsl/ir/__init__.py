@@ -367,6 +367,9 @@ class Model:
     # (notice, variable): a notice about the points of that variable's own lookup table,
     # which a run that replaces the variable does not use (it is not given with that run)
     notice_owners: tuple[tuple[str, str], ...] = ()
+    # the file each `?name` of a GET call stands for by the model's own settings (a Vensim
+    # .mdl's settings block): (name in lower case, file beside the model)
+    file_aliases: tuple[tuple[str, str], ...] = ()
     stage: ClassVar[Stage] = Stage.PARSED
 
     def stocks(self) -> list[Variable]:

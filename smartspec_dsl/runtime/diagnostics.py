@@ -112,7 +112,8 @@ def run_warnings(model: ir.Model, names: list[str], time: np.ndarray, values: np
     # the NaN of what reads the loop's values is put down to it, not to a floating-point error
     loops = _unsolved_loops(model, kernel.watches, diag, words) \
         if any(w.kind == "unsolved" for w in watched) else {}
-    out = model_notices(model, t0, notices, replaced) + bad_numbers(model, names, time, values, loops, kernel.slots)
+    out = model_notices(model, t0, notices, replaced) + \
+        bad_numbers(model, names, time, values, loops, kernel.slots)
     if loops:
         watched = [_blamed(w, loops, saved=False) if w.kind == "nan" else w for w in watched]
         watched = [w for w in watched if w is not None]
@@ -282,7 +283,7 @@ def watch_warnings(model: ir.Model, watches: tuple, diag: np.ndarray, tab: np.nd
     seen = np.flatnonzero(np.isfinite(first).any(axis=1))
     words = {} if words is None else words   # per watch: what does not change between runs
     for k in seen:
-        lo, hi = watched_range(*diag[5 * k:5 * k + 2])
+        lo, hi = diag[5 * k:5 * k + 2]
         first = diag[5 * k + 2:5 * k + 5]
         if watches[k][0] == "finite":
             out.append(_unsaved_bad_number(model, int(lo), hi, float(first[0]), slots or {}, words))
@@ -293,6 +294,7 @@ def watch_warnings(model: ir.Model, watches: tuple, diag: np.ndarray, tab: np.nd
         if k not in words:
             words[k] = _words(model, watches[k])
         kind, who, pos, what, span = words[k]
+        lo, hi = watched_range(lo, hi)   # the declared range, without the margin of watch_setup
         span = span.format(lo=lo, hi=hi)
         for t, verb in zip(first, ("goes below", "goes above", "comes back within")):
             if np.isfinite(t):

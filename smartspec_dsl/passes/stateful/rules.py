@@ -22,9 +22,6 @@ def _order(value, expr, pos, f) -> int:
     except (ModelError, ArithmeticError, ValueError, RecursionError):
         raise UnsupportedFeature(f"{pos}: {f} needs an order computable from constants at the "
                                  "initial time") from None
-    if x > MAX_ORDER:
-        raise ModelError(f"{pos}: {f} of order {x:g} would need as many stocks; smartspec accepts "
-                         f"orders up to {MAX_ORDER:,}")
     if x != x or math.isinf(x):
         reads = ", ".join(f"'{n}'" for n in value.reads(expr))
         what = "NaN" if x != x else f"{x:+g}"
@@ -32,6 +29,9 @@ def _order(value, expr, pos, f) -> int:
                          "(a division by zero, LN or SQRT out of its domain, an overflow) in the order's "
                          f"expression{f' or in what it reads ({reads})' if reads else ''}; the order must be "
                          "a number of at least 1")
+    if x > MAX_ORDER:
+        raise ModelError(f"{pos}: {f} of order {x:g} would need as many stocks; smartspec accepts "
+                         f"orders up to {MAX_ORDER:,}")
     if not x >= 1:
         raise ModelError(f"{pos}: {f}'s order must be at least 1, got {x:g}")
     return int(round(x))
