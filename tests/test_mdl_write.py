@@ -46,3 +46,17 @@ def test_data_variables_and_data_equations_round_trip_through_mdl(tmp_path, caps
     assert a["e"][[0, 1, 10]].tolist() == [11, 14.5, 46]
     assert a["y"][1] == 29 and a["k"][3] == 2 and a["g"][1] == 12
     assert a["h"][0] == 11 and a["h"][1] < -1e30    # :NA: between the common points
+
+
+def test_rk4_is_written_in_the_settings_block(tmp_path, capsys):
+    """A model that asks for RK4 (here a .mdl's own settings) comes back asking for it, in the
+    settings block Vensim reads: by hand, dx/dt = -x from 1 with TIME STEP 1 gives 0.375
+    after one RK4 step, 0.140625 after two, from the converted file too."""
+    source = tmp_path / "rk.mdl"
+    source.write_text("x = INTEG(-x, 1) ~~|\nINITIAL TIME = 0 ~~|\nFINAL TIME = 2 ~~|\nTIME STEP = 1 ~~|\n"
+                      "SAVEPER = 1 ~~|\n\\\\\\---/// Sketch information\nV300\n*View 1\n///---\\\\\\\n"
+                      ":L\x7f<%^E!@\n15:0,0,0,1,0,0\n", encoding="utf-8")
+    out = tmp_path / "back.mdl"
+    assert main(["convert", str(source), "-o", str(out)]) == 0
+    assert "\n15:0,0,0,5,0,0\n" in out.read_text(encoding="utf-8")
+    assert load(out, tier="interpreter").run(tier="interpreter")["x"].tolist() == [1, 0.375, 0.140625]

@@ -88,8 +88,9 @@ def generate(schedule: Schedule) -> Kernel:
     dense = is_dense(schedule.model)
     em = DenseEmitter(schedule) if dense else Emitter(schedule)
     # a dense model's arrays are loops already; a flattened one's runs of element statements
-    # are rolled back into loops
-    reroll = (lambda lines: lines) if dense else loops.reroll_nested
+    # are rolled back into loops, as are those of the arrays a dense model flattens
+    mixed = dense and any(not v.dims and "[" in n for n, v in schedule.model.variables.items())
+    reroll = loops.reroll_nested if mixed or not dense else (lambda lines: lines)
     init = reroll(em.initial_statements())
     dynamic = reroll(em.dynamic_statements())
     rates = reroll(em.rate_statements())
@@ -130,7 +131,7 @@ def generate(schedule: Schedule) -> Kernel:
         *([HELD] if em.fixed else []),
         DRIVER.format(n_slots=em.n_slots, n_rates=max(1, n_cont + n_disc), n_cont=n_cont,
                        n_disc=n_disc, first_disc=1 + n_cont, n_fixed=len(em.fixed),
-                       n_bi=max(2, 2 * len(em.fixed)), loop=loop, watch_base=em.watch_base,
+                       loop=loop, watch_base=em.watch_base,
                        n_watch=n_watch, **held, **calls),
         # the specialised Euler driver inlines statements per stock element
         GENERIC_ONLY.format(**held) if dynamic_control or dense else euler_driver(em, init, dynamic, rates, writes),

@@ -6,7 +6,9 @@ for Euler, 1 or 5 for Runge-Kutta 4 and 3 or 4 for Runge-Kutta 2 (the codes as t
 readers of .mdl files map them: Simlin's settings parser, which follows xmutil, Vensim's
 author's converter). Vensim simulates a model with the method its file says; running it
 with another gives other numbers in silence, so the method is read (RK2, which smartspec
-does not run, is refused)."""
+does not run, is refused). Both RK4 codes run as fixed-step RK4, Vensim's RK4 Fixed: its
+RK4 Auto, one of them, also shortens its step where the error is large, and may differ in
+the last digits."""
 from __future__ import annotations
 
 import re

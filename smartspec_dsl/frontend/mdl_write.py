@@ -4,9 +4,9 @@ MODEL.mdl`): the way back from XMILE.
 The IR's functions are Vensim's, so every expression has a Vensim spelling;
 data variables and data equations (`:=`, their keywords) are written as the
 modeller wrote them; what the .mdl cannot carry is refused (macros are kept only by the Vensim
-front end and never reach here from XMILE). XMILE's sim_specs method is not
-an equation in Vensim: a model that asks for RK4 is written with a comment
-saying so, and runs with Euler unless `--method rk4` is given.
+front end and never reach here from XMILE). A method other than Euler (XMILE's
+sim_specs, a .mdl's settings) is not an equation in Vensim: a model that asks for RK4 is
+written with the settings block Vensim reads after the sketch, which says RK4.
 """
 from __future__ import annotations
 
@@ -126,9 +126,6 @@ def write_mdl(model: ir.Model) -> str:
         raise UnsupportedFeature(f"{model.source}: writing macros back to Vensim is not supported")
     w = _Writer(model)
     out = ["{UTF-8}\n"]
-    if model.method and model.method != "euler":
-        out.append(f"{{ the source asked for {model.method.upper()} integration: "
-                   f"run with --method {model.method} }}\n")
     for r in model.subscript_ranges.values():
         # a positional mapping (`sub: a, b -> target`) is written; listed ones and aliases are not
         if not r.elements or any(r.mapping_elements) or len(r.mapping) > 1:
@@ -141,4 +138,14 @@ def write_mdl(model: ir.Model) -> str:
         if var.name == ir.TIME:
             continue
         out.extend(w.variable(var))
+    if model.method and model.method != "euler":
+        # Vensim keeps the method in the settings block after the sketch (mdl_settings.py):
+        # 5 is RK4 Fixed, the RK4 smartspec runs
+        out.append(_SETTINGS_RK4)
     return "\n".join(out)
+
+
+_SETTINGS_RK4 = ("\\\\\\---/// Sketch information - do not modify anything except names\n"
+                 "V300  Do not put anything below this section - it will be ignored\n*View 1\n"
+                 "$192-192-192,0,Times New Roman|12||0-0-0|0-0-0|0-0-255|-1--1--1|-1--1--1|96,96,100,0\n"
+                 "///---\\\\\\\n:L\x7f<%^E!@\n15:0,0,0,5,0,0\n")
