@@ -158,3 +158,28 @@ out = DELAY N(inp, 1, inp, p[a2]) + SMOOTH N(inp, 2, inp, o[a2]) ~~|
     _assert_same(other, flat_model.run(params={"p[a2]": 1}, tier="interpreter"))
     at = dense.columns.index("out")
     assert not np.allclose(other.values[:, at], dense.values[:, at])
+
+
+def test_a_changes_file_sets_an_element_given_as_a_number(tmp_path, monkeypatch):
+    """A Vensim changes file may set an element its own definition gives as a number (alone or
+    in a list) beside other equations of the array, as on the per-element route where it is a
+    constant; not one given by an equation. total = 3 + 3 + 0 + 2t + 1 + 100 + 3 + 20t."""
+    from smartspec_dsl import ModelError
+    text = """
+A: a1, a2, a3 ~~|
+C: c1, c2 ~~|
+Whole: A, C ~~|
+g[A] = 3 ~~|
+g[C] = Time ~~|
+x[A] = 1, 2, 3 ~~|
+x[C] = Time * 10 ~~|
+total = SUM(g[Whole!]) + SUM(x[Whole!]) ~~|
+""" + CONTROL
+    dense_model, _, flat_model, _ = _both_routes(tmp_path, monkeypatch, text)
+    (tmp_path / "s.cin").write_text("g[a3] = 0\nx[a2] = 100\n")
+    got = dense_model.run(changes=str(tmp_path / "s.cin"), tier="interpreter")
+    _assert_same(got, flat_model.run(changes=str(tmp_path / "s.cin"), tier="interpreter"))
+    np.testing.assert_allclose(got.values[:, got.columns.index("total")], 110 + 22 * got.time, rtol=1e-12)
+    (tmp_path / "bad.cin").write_text("g[c1] = 5\n")
+    with pytest.raises(ModelError, match=r"'g\[c1\]' is an auxiliary of .*not a constant"):
+        dense_model.run(changes=str(tmp_path / "bad.cin"), tier="interpreter")

@@ -95,3 +95,15 @@ def test_a_loop_over_lookups_reads_each_elements_table(tmp_path, monkeypatch):
     t = got.time
     np.testing.assert_allclose(got.values[:, got.columns.index("total")], 2485 * (1 + t / 10), rtol=1e-12)
     np.testing.assert_allclose(got.values[:, got.columns.index("y[r70]")], 70 * (1 + t / 10), rtol=1e-12)
+
+
+def test_an_unrolled_loop_whose_constants_exist_already(tmp_path, monkeypatch):
+    """A loop under LOOP_MIN is unrolled; one whose iterations read constants made earlier
+    (1.0, 2.0, 3.0 by `a weight`) would advance through the constant pool if extrapolated from
+    its first three iterations: each iteration reads its own number (10 - Region, a hand
+    derivation: 9, 8, ..., 4)."""
+    text = ("Age: a1, a2, a3 ~~|\nRegion: r1, r2, r3, r4, r5, r6 ~~|\na weight[Age] = 10 - Age ~~|\n"
+            "b weight[Region] = 10 - Region ~~|\n" + CONTROL)
+    _, got = _run(tmp_path, monkeypatch, text, "weights.mdl")
+    assert [got.values[-1, got.columns.index(f"b weight[r{k}]")] for k in range(1, 7)] == [9, 8, 7, 6, 5, 4]
+    assert [got.values[-1, got.columns.index(f"a weight[a{k}]")] for k in range(1, 4)] == [9, 8, 7]

@@ -404,15 +404,18 @@ class _Builder:
     def unrolled(self, s: ast.For, n: int, env: dict) -> None:
         """A loop, unrolled. Its first three iterations are built statement by statement; when
         their code differs by the same words each time (slots advancing with the loop
-        variable, everything else the same) and they made no new constant, the code of the
-        others is that progression, computed at once: a dense array's loop over thousands of
-        elements costs three iterations (backend/dense_emit.py)."""
+        variable, everything else, constants' addresses too, the same) and they made no new
+        constant, the code of the others is that progression, computed at once: a dense
+        array's loop over thousands of elements costs three iterations (backend/dense_emit.py)."""
         marks: list[tuple[int, int]] = []    # (code position, constants) before each iteration
         for k in range(n):
             if k == 3 and self.last is None and marks[1][1] == marks[2][1] == len(self.const_values):
                 a, b, c = (np.array(self.code[start:end], dtype=np.int64) for start, end in
                            zip((m[0] for m in marks), [m[0] for m in marks[1:]] + [len(self.code)]))
-                if len(a) == len(b) == len(c) and np.array_equal(c - b, b - a):
+                # only slots may advance: a constant's address that moves (numbers the
+                # iterations read that exist in the pool already) does not go on evenly
+                if len(a) == len(b) == len(c) and np.array_equal(c - b, b - a) \
+                        and not np.any(a[np.flatnonzero(b - a)] >= _TEMP):
                     self.code += (a + np.arange(3, n, dtype=np.int64)[:, None] * (b - a)).ravel().tolist()
                     return
             marks.append((len(self.code), len(self.const_values)))

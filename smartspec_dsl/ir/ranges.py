@@ -205,3 +205,15 @@ def parse_form(s: str) -> tuple[int, tuple[int, ...]]:
     """(c, (a0, a1, ...)) of a `subscript_form`."""
     c, _, coeffs = s[1:].partition(":")
     return int(c), tuple(int(a) for a in coeffs.split(",")) if coeffs else ()
+
+
+def piece_at(expr, positions) -> tuple | None:
+    """(the expression, the loop counters there) of the piece of a dense array's `@PIECES`
+    equation that holds the element at `positions` (one per range), or None."""
+    if type(expr).__name__ != "Call" or expr.func != "@PIECES":
+        return None
+    for box, piece in zip(expr.args[::2], expr.args[1::2]):
+        at = [int(x.value) for x in box.args]
+        if all(a <= p < a + n for a, n, p in zip(at[::2], at[1::2], positions)):
+            return piece, tuple(p - a for a, p in zip(at[::2], positions))
+    return None

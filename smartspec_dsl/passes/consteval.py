@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from .. import ir, limits
 from ..errors import ModelError, ParameterError
 from ..ir.builtins import BUILTINS, XIDZ_EPS
-from ..ir.ranges import SubscriptSpace, parse_form
+from ..ir.ranges import SubscriptSpace, parse_form, piece_at
 
 _OPS = {
     "+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
@@ -128,8 +128,8 @@ def _element_of(model: ir.Model, e: ir.Ref, at: _Element | None) -> tuple[int, .
             out.append(c + sum(a * i for a, i in zip(coeffs, at.counters)))
         elif at is not None and s in at.dims:
             out.append(at.counters[at.dims.index(s)])
-        elif s in space.elements[d]:
-            out.append(space.elements[d].index(s))
+        elif space.position(d, s) is not None:
+            out.append(space.position(d, s))
         else:
             raise NotConstant(f"{e.pos or model.source}: not computable before the run")
     return tuple(out)
@@ -145,18 +145,12 @@ def element_value(model: ir.Model, name: str, positions: tuple[int, ...], values
     if key in values:
         return values[key]
     expr = var.initial if var.kind is ir.Kind.STOCK else var.expr
-    counters = positions
     if isinstance(expr, ir.Call) and expr.func == "@VALUES":
         k = 0
         for d, p in zip(var.dims, positions):
             k = k * len(space.elements[d]) + p
         return float(evaluate(model, expr.args[k], values, time))
-    if isinstance(expr, ir.Call) and expr.func == "@PIECES":
-        for box, piece in zip(expr.args[::2], expr.args[1::2]):
-            at = [int(x.value) for x in box.args]
-            if all(a <= p < a + n for a, n, p in zip(at[::2], at[1::2], positions)):
-                expr, counters = piece, tuple(p - a for a, p in zip(at[::2], positions))
-                break
+    expr, counters = piece_at(expr, positions) or (expr, positions)
     try:
         return float(evaluate(model, expr, values, time, _Element(space, var.dims, counters)))
     except NotConstant:

@@ -44,7 +44,7 @@ from .. import ir
 from ..errors import ModelError
 from ..ir.builtins import ARRAY, BUILTINS, KERNEL, RANDOM_DRAW
 from ..ir.ranges import SubscriptSpace, parse_form
-from .dense_pieces import Pieces, Plan, Refuse as _Refuse, number as _number
+from .dense_pieces import PIECE_CALLS, Pieces, Plan, Refuse as _Refuse, number as _number
 from .elements import Elements
 from .flat_exprs import flat_name
 from .macros import inline_pure_macros
@@ -58,7 +58,7 @@ DENSE_STATEFUL = {"SMOOTH", "SMOOTHI", "SMOOTH3", "SMOOTH3I", "DELAY1", "DELAY1I
 DECIDED = {"SMOOTH N": (3,), "DELAY N": (1, 3), "GET TIME VALUE": (0, 2)}
 # the calls the dense IR adds or keeps (stateful lowering leaves them; codegen loops over them)
 REDUCTIONS = ("SUM", "PROD", "VMIN", "VMAX")
-DENSE_CALLS = {*REDUCTIONS, "@VALUES", "@INDEX", "@PIECES", "@BOX", "@AFFINE"}
+DENSE_CALLS = {*REDUCTIONS, "@VALUES", "@INDEX"} | PIECE_CALLS
 # random draws: one call site per element, numbered as the per-element route numbers them
 # (dense_emit.DenseEmitter.site), so not in pieces nor inside a reduction
 _RANDOM = {n for n, b in BUILTINS.items() if b.emit == RANDOM_DRAW} | {"RANDOM 0 1", "RANDOM LOOKUP"}
@@ -184,9 +184,10 @@ class _Checker:
             node, inside = todo.pop()
             t = type(node)
             if t is ir.Ref and pieced:
-                if (node.name in self.dims and not node.subscripts) or (
-                        any(s.endswith("!") for s in node.subscripts) and not inside):
-                    raise _Refuse("a range of an array outside an array function")
+                if node.name in self.dims and not node.subscripts:
+                    raise _Refuse("an array used without subscripts")
+                if any(s.endswith("!") for s in node.subscripts) and not inside:
+                    raise _Refuse("an iterated range outside SUM")
             elif t is ir.Ref:
                 self.ref(node, lhs, inside)
             elif t is ir.LookupCall:

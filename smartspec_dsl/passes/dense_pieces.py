@@ -16,7 +16,8 @@ The dense IR of such a variable (`Plan`):
 - an array of numbers (every definition a number or a list of numbers): a constant whose
   equation is `@VALUES(n1, n2, ...)` in slot order, as an apply-to-all list's;
 - otherwise its equation (a stock's rate and initial value) is
-  `@PIECES(@BOX(start0, size0, start1, size1, ...), expr, @BOX(...), expr, ...)`;
+  `@PIECES(@BOX(start0, size0, start1, size1, ...), expr, @BOX(...), expr, ...)`, a list of
+  numbers among its definitions read from a hidden constant array of its ranges (`listed`);
   in a piece's expression a reference's subscript is `@c:a0,a1,...` (the element at position
   c + a0*i0 + a1*i1 + ... of the referenced array's range, i_j the loop counter over the box's
   j-th range, from 0), `range!` (iterated by the enclosing SUM), and a range used as a value is
@@ -89,16 +90,16 @@ class Pieces(Binding):
         """(dims, per definition (definition, its options, its element combinations)): the
         ranges, one per subscript, whose elements are exactly those the definitions cover,
         and the definitions; Refuse when they do not cover every element of such ranges once
-        or mix kinds (numbers, stocks, other equations)."""
+        or mix stocks with other equations."""
         if not var.definitions or any(not d.subscripts for d in var.definitions):
             raise Refuse("is not subscripted in every equation")
         width = len(var.definitions[0].subscripts)
         if any(len(d.subscripts) != width for d in var.definitions):
             raise Refuse("has equations with different numbers of subscripts")
+        # numbers among equations are elements of an auxiliary (as in Vensim, where a variable
+        # with an equation is not a constant): a run that sets one edits it
         kinds = {_kind_of(d) for d in var.definitions}
         if "stock" in kinds and len(kinds) > 1:
-            # a number among equations is an element of an auxiliary (as in Vensim, where a
-            # variable with an equation is not a constant); a run that sets it edits it
             raise Refuse("mixes stocks and other equations")
         if len({d.operator for d in var.definitions}) > 1:
             raise Refuse("mixes '=' and '=='")
@@ -106,6 +107,8 @@ class Pieces(Binding):
         try:
             for d in var.definitions:
                 options, combos = self.combos(var, d)
+                if d.rows and sum(map(len, d.rows)) != len(combos):
+                    raise Refuse("is given a list of another length than its elements")
                 defs.append((d, options, combos))
                 seen.update(combos)
         except ModelError as e:
