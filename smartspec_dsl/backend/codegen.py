@@ -91,10 +91,9 @@ def generate(schedule: Schedule) -> Kernel:
     # are rolled back into loops, as are those of the arrays a dense model flattens
     mixed = dense and any(not v.dims and "[" in n for n, v in schedule.model.variables.items())
     reroll = loops.reroll_nested if mixed or not dense else (lambda lines: lines)
-    init = reroll(em.initial_statements())
-    dynamic = reroll(em.dynamic_statements())
-    rates = reroll(em.rate_statements())
-    writes = reroll(em.fixed_write_statements())
+    blocks = em.number_sites(em.initial_statements(), em.dynamic_statements(), em.rate_statements(),
+                             em.fixed_write_statements())
+    init, dynamic, rates, writes = (reroll(b) for b in blocks)
     # the last watch: the first variable that is infinite or NaN at a saved time (check_finite)
     finite_watch = em.watch(("finite",))
     n_watch = len(em.watches)

@@ -23,13 +23,12 @@ counting from the box's first element.
 from __future__ import annotations
 
 import math
-import re
 
 from .. import ir
 from ..passes.elements import ElementOrder, Elements, Slots
 from ..passes.order import Schedule
 from ..ir.ranges import SubscriptSpace, parse_form
-from .emit import INITIAL_SITES, Emitter, safe_comment
+from .emit import Emitter, safe_comment
 
 # a reduction's accumulator: its start and its update (the tape reads these forms)
 _REDUCTIONS = {"SUM": ("0.0", "{acc} += {term}"), "PROD": ("1.0", "{acc} *= {term}"),
@@ -72,7 +71,6 @@ class DenseEmitter(Emitter):
         self.lhs: tuple[str, ...] = ()        # the ranges of the array being assigned
         self.iterated: dict[str, str] = {}     # `range!` -> the loop variable of its SUM
         self.n_k = 0
-        self.loop_sites = 0                    # the random call sites of the statement in loops
 
     def constant_statements(self) -> list[str]:
         n = len(self.params)
@@ -140,33 +138,16 @@ class DenseEmitter(Emitter):
             + ["    " * len(loops) + update.format(acc=acc, term=term)]
         return acc
 
-    def site(self) -> str:
-        """A random draw's call site in an array's loop: the per-element route numbers the
-        sites of an array's elements one element after the other (element e's j-th of m
-        sites is the first + e * m + j), and so does the loop, so both routes draw the same
-        numbers. `nest` fills in m and the first site once the statement is written."""
-        if not self.lhs:
-            return super().site()
-        j = self.loop_sites
-        self.loop_sites += 1
-        return f"ix(@SITE{j}@), ix({self.step_expr}), ld(v, {self.run_seed_slot})"
+    def array_size(self, name: str) -> int:
+        return self.size[name]
 
-    def number_sites(self, lines: list[str], element: str, n: int) -> list[str]:
-        """The call sites of a statement over `n` elements (`element`: the element's position
-        in its array, in the loops), numbered as the per-element route numbers them."""
-        m, self.loop_sites = self.loop_sites, 0
-        if not m:
-            return lines
-        initial = self.step_expr == "-1"
-        # random_site counted each site once already: the statement takes n * m of them
-        if initial:
-            self.initial_sites += (n - 1) * m
-            first = INITIAL_SITES + self.initial_sites - n * m + 1
-        else:
-            self.random_sites += (n - 1) * m
-            first = self.random_sites - n * m + 1
-        return [re.sub(r"@SITE(\d+)@", lambda k: f"{first} + {k.group(1)} + ({element}) * {m}", line)
-                for line in lines]
+    def site(self) -> str:
+        """A random draw's call site in an array's loop: the element's position in its array
+        joins the placeholder (`Emitter.number_sites` numbers it as it numbers a flattened
+        element's). Each loop nest counts its draws per element from 0, as each element's
+        own statement does on the per-element route."""
+        site = super().site()
+        return site.replace("@)", "@{@ELEMENT@})", 1) if self.lhs else site
 
     # -- statements ----------------------------------------------------------------
     def looped(self, name: str, target: str, e: ir.Expr) -> str:
@@ -187,16 +168,17 @@ class DenseEmitter(Emitter):
         of `size`, and the statement `target` of `e`'s value in them."""
         var = self.schedule.model.variables[name]
         self.owner, self.lhs = name, var.dims
+        self.draws.pop((int(self.step_expr == "-1"), name), None)
         strides = [math.prod(len(self.space.elements[d]) for d in var.dims[j + 1:]) for j in range(len(var.dims))]
         first = self.base[name] + sum(a * s for a, s in zip(start, strides))
         slot = " + ".join([str(first)] + [f"i{j}" if s == 1 else f"i{j} * {s}" for j, s in enumerate(strides)])
         try:
             code = self.expr(e)
             element = slot.replace(str(first), str(first - self.base[name]), 1)
-            body = self.number_sites(self.pre + [target.format(slot, code) + f"  # {safe_comment(name)}"],
-                                     element, math.prod(size))
+            body = [line.replace("@ELEMENT@", element)
+                    for line in self.pre + [target.format(slot, code) + f"  # {safe_comment(name)}"]]
         finally:
-            self.pre, self.n_acc, self.n_k, self.lhs, self.loop_sites = [], 0, 0, (), 0
+            self.pre, self.n_acc, self.n_k, self.lhs = [], 0, 0, ()
         header = ["    " * j + f"for i{j} in range({n}):" for j, n in enumerate(size)]
         indent = "    " * len(size)
         return "\n".join(header + [indent + line for b in body for line in b.split("\n")])

@@ -65,8 +65,9 @@ class Emitter:
         self.watches: list[tuple] = []
         self.watch_at: dict[tuple, int] = {}
         self.owner = ""           # the variable whose equation is being generated
-        self.random_sites = 0
-        self.initial_sites = 0
+        self.draws: dict[tuple[int, str], int] = {}   # (phase, owner) -> its draws so far
+        self.most: dict[tuple[int, str], int] = {}    # (phase, owner) -> its draws per element
+        self.site_owners: dict[str, int] = {}
         self.pre: list[str] = []   # loops the statement being generated needs first
         self.n_acc = 0
         self.step_expr = "istep"  # initial statements draw with step -1
@@ -250,19 +251,74 @@ class Emitter:
 
     def random_site(self) -> str:
         """The arguments that make a draw counter-based: a new call site, the step, the run seed."""
-        if self.step_expr == "-1":
-            self.initial_sites += 1
-        else:
-            self.random_sites += 1
+        key = (int(self.step_expr == "-1"), self.owner)
+        j = self.draws[key] = self.draws.get(key, 0) + 1
+        self.most[key] = max(self.most.get(key, 0), j)
         return self.site()
 
     def site(self) -> str:
-        # the initialisation's call sites are numbered apart (from INITIAL_SITES on): a run that
-        # continues a saved state starts its stocks from parameters instead of their initial
-        # values (passes/edits.py), which leaves out their draws, and must draw the numbers of
-        # the one run it continues at every step
-        site = INITIAL_SITES + self.initial_sites if self.step_expr == "-1" else self.random_sites
-        return f"ix({site}), ix({self.step_expr}), ld(v, {self.run_seed_slot})"
+        """The call site of the owner's latest draw, a placeholder `number_sites` numbers once
+        every statement is written."""
+        phase = int(self.step_expr == "-1")
+        oid = self.site_owners.setdefault(self.owner, len(self.site_owners))
+        return f"ix(@SITE{phase}_{oid}_{self.draws[phase, self.owner] - 1}@), ix({self.step_expr}), " \
+               f"ld(v, {self.run_seed_slot})"
+
+    def site_arrays(self) -> dict[str, tuple[str, int, int]]:
+        """Each variable's array as the call site numbering sees it: (array, element position,
+        number of elements). An array kept whole is one array of its own size (its loop adds
+        the element's position); an element of a flattened array (`x[e1,e2]`, the flattener's
+        name) belongs to `x`, its position its rank among x's elements in definition order,
+        which is element order; a scalar is an array of one."""
+        vs = self.schedule.model.variables
+        ranks: dict[str, list[str]] = {}
+        for n, var in vs.items():
+            flat = re.fullmatch(r"(.+)\[[^\[\]]*\]", n) if not var.dims else None
+            ranks.setdefault(flat.group(1) if flat else n, []).append(n)
+        out = {}
+        for array, names in ranks.items():
+            whole = len(names) == 1 and vs[names[0]].dims
+            size = self.array_size(names[0]) if whole else len(names)
+            out.update((n, (array, e, size)) for e, n in enumerate(names))
+        return out
+
+    def array_size(self, name: str) -> int:
+        """The number of elements of an array kept whole (a dense emitter's; none here)."""
+        return 1
+
+    def number_sites(self, *blocks: list[str]) -> list[list[str]]:
+        """The statements of `blocks` with their call sites numbered by one rule, whatever
+        the order of the statements and whether an array is one loop or one statement per
+        element: the j-th draw of element e of an array of n elements is the array's first
+        site + j * n + e, the arrays numbered one after the other in definition order, each
+        taking n times its elements' most draws. The initialisation's sites are numbered
+        apart (from INITIAL_SITES on): a run that continues a saved state starts its stocks
+        from parameters instead of their initial values (passes/edits.py), which leaves out
+        their draws, and must draw the numbers of the one run it continues at every step."""
+        arrays = self.site_arrays()
+        sizes = {a: s for a, _, s in arrays.values()}
+        most: dict[tuple[int, str], int] = {}
+        for (phase, owner), m in self.most.items():
+            key = (phase, arrays[owner][0] if owner in arrays else owner)
+            most[key] = max(most.get(key, 0), m)
+        first: dict[tuple[int, str], int] = {}
+        at = [0, INITIAL_SITES]
+        # owners that are not variables (a solved block's) after the variables
+        order = list(dict.fromkeys([a for a, _, _ in arrays.values()] + [o for _, o in sorted(most)]))
+        for phase in (0, 1):
+            for a in order:
+                if (phase, a) in most:
+                    first[phase, a] = at[phase]
+                    at[phase] += sizes.get(a, 1) * most[phase, a]
+        owners = {i: o for o, i in self.site_owners.items()}
+
+        def number(k: re.Match) -> str:
+            phase, owner, j = int(k.group(1)), owners[int(k.group(2))], int(k.group(3))
+            array, e, size = arrays.get(owner, (owner, 0, 1))
+            site = first[phase, array] + j * size + e
+            return f"{site} + ({k.group(4)})" if k.group(4) else str(site)
+        return [[re.sub(r"@SITE(\d)_(\d+)_(\d+)@(?:\{([^{}]*)\})?", number, line) for line in block]
+                for block in blocks]
 
     def clock(self) -> tuple[str, str]:
         return f"ld(v, {self.slots[ir.TIME]})", f"ld(v, {self.slots['time step']})"
