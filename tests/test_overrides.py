@@ -359,3 +359,21 @@ def test_batch_refuses_runs_whose_times_differ(models):
     assert len(model.run(params={"horizon": 4}).time) == 5
     with pytest.raises(ModelError, match=r"'horizon' varies between runs, but FINAL TIME"):
         model.run_batch(model.parameter_matrix({"horizon": [4, 8]}))
+
+
+def test_a_parameter_on_an_element_of_an_array_defined_in_pieces(tmp_path):
+    """k2 is defined in two pieces over A and C, which Whole holds: an element of either
+    piece is one of k2's, whichever piece comes first. By hand: k2[c2] = 50 gives z[c2] =
+    2 x 50 = 100, k2[a1] = 7 leaves z alone; an element of neither is refused naming the
+    range as the modeller wrote it ('Whole'), and z[a1] names 'C'."""
+    from smartspec_dsl.errors import ParameterError
+    path = tmp_path / "m.mdl"
+    path.write_text("A: a1, a2, a3 ~~|\nC: c1, c2 ~~|\nWhole: A, C ~~|\nk2[A] = 1, 2, 3 ~~|\nk2[C] = 4, 5 ~~|\n"
+                    "z[C] = k2[C] * 2 ~~|\nINITIAL TIME = 0 ~~| FINAL TIME = 2 ~~| TIME STEP = 1 ~~| SAVEPER = 1 ~~|\n")
+    model = smartspec_dsl.load(path, tier="interpreter")
+    run = model.run(tier="interpreter", params={"k2[c2]": 50, "k2[A1]": 7})
+    assert [run[c][0] for c in ("k2[a1]", "k2[a2]", "k2[c1]", "k2[c2]", "z[c1]", "z[c2]")] == [7, 2, 4, 50, 8, 100]
+    with pytest.raises(ParameterError, match=r"'k2\[x9\]': 'x9' is not an element of 'Whole' \(a1, a2, a3, c1, c2\)"):
+        model.run(params={"k2[x9]": 1})
+    with pytest.raises(ParameterError, match=r"'z\[a1\]': 'a1' is not an element of 'C' \(c1, c2\)"):
+        model.run(params={"z[a1]": 1})

@@ -152,12 +152,14 @@ zone val[Zone] = region val[Region] ~~|
 
 
 def test_mapping_read_backwards_onto_a_subrange_is_ambiguous():
-    with pytest.raises(ModelError, match=r"t.mdl:2:1: .*maps 'z1' onto several elements"):
+    with pytest.raises(ModelError, match=r"t.mdl:2:1: the mapping of 'Zone' maps 'Z1' onto several elements "
+                                         r"of 'Region' \(R1, R2\)"):
         flat(ZONES + "region val[Region] = 1, 2, 3 ~~|\nback[Zone] = region val[Region] ~~|\n")
 
 
 def test_mapping_with_the_wrong_number_of_targets():
-    with pytest.raises(ModelError, match=r"'a' has 2 elements but its mapping to 'b' lists 3"):
+    # the modeller's names (A, B), not the canonical ones
+    with pytest.raises(ModelError, match=r"'A' has 2 elements but its mapping to 'B' lists 3"):
         flat("A: a1, a2 -> B ~~|\nB: b1, b2, b3 ~~|\nx[A] = 1, 2 ~~|\ny[B] = x[A] ~~|\n")
 
 

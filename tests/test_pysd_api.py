@@ -97,7 +97,7 @@ def test_an_element_by_its_own_name(pop):
 
 
 def test_bad_values_are_refused_in_the_modellers_names(pop):
-    with pytest.raises(ParameterError, match=r"'Initial Population' have shape \(3,\); it has 2 \(region\)"):
+    with pytest.raises(ParameterError, match=r"'Initial Population' have shape \(3,\); it has 2 \(Region\)"):
         pop.run(params={"Initial Population": [1, 2, 3]})
     with pytest.raises(ParameterError, match="'North' in the values for 'Initial Population' is not one"):
         pop.run(params={"Initial Population": {"North": 1}})
@@ -386,9 +386,9 @@ def test_two_ranges_per_element():
     assert plan.constants == {"rate[west,young]": 1, "rate[west,mid]": 2, "rate[west,old]": 3}
     plan = resolve(names, {"x[East, mid]": 4})                # an auxiliary's element: an edit
     assert plan.constants == {"x[east,mid]": 4} and plan.constant_edits == {"x[east,mid]"}
-    with pytest.raises(ParameterError, match=r"have shape \(3, 2\); it has 2 \(region\) x 3 \(age\)"):
+    with pytest.raises(ParameterError, match=r"have shape \(3, 2\); it has 2 \(Region\) x 3 \(Age\)"):
         resolve(names, {"rate": np.zeros((3, 2))})
-    with pytest.raises(ParameterError, match="'North' is not an element of 'region' \\(East, West\\)"):
+    with pytest.raises(ParameterError, match="'North' is not an element of 'Region' \\(East, West\\)"):
         resolve(names, {"rate[North, young]": 1})
     xr = pytest.importorskip("xarray")
     da = xr.DataArray([10.0, 20.0, 30.0], dims=["Age"], coords={"Age": ["young", "mid", "old"]})

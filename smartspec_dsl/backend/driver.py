@@ -71,6 +71,89 @@ def bind_helpers(body: list[str]) -> list[str]:
 _LIBRARY = frozenset(LIBRARY)
 
 
+# The generic driver's step and run, once per method: `advance_0` and `simulate_generic_0`
+# (Euler), `advance_1` and `simulate_generic_1` (RK4), so that a first run compiles only its
+# method's (RK4 calls the phases three more times); `simulate_generic` picks one by `method`.
+ADVANCE = '''
+@njit(**JIT)
+def advance_{m}(v, r, tab, buf, bi, istep, dt, y0, k, dnext, wnext):
+    """Stocks from time t to t + dt by {name}, as Vensim does."""
+{rates_4}
+{fixed_write_4}
+    for i in range({n_disc}):
+        dnext[i] = r[{n_cont} + i]
+{update}
+    for i in range({n_disc}):
+        v[{first_disc} + i] = dnext[i]
+'''
+
+EULER = '''\
+    for i in range({n_cont}):
+        v[1 + i] += dt * r[i]'''
+
+RK4 = '''\
+    # The sub-steps lie within step istep, where a DELAY FIXED outputs the value it held at
+    # the step's start (this step's dynamic() put it in v). fixed_write has just put the
+    # step's input, due at step istep + delay, in the very slot dynamic() reads: hold the
+    # output there while the sub-steps run. (DELAY MATERIAL never writes the slot it reads.)
+    for j in range({n_fixed}):
+        if FIXED_DELAY_PLAIN[j]:
+            w = bi[2 * j] + istep % bi[2 * j + 1]
+            wnext[j] = buf[w]
+            buf[w] = v[FIXED_DELAY_OUTPUTS[j]]
+    t = v[0]
+    for i in range({n_cont}):
+        y0[i] = v[1 + i]
+        k[i, 0] = r[i]
+        v[1 + i] = y0[i] + 0.5 * dt * r[i]
+    v[0] = t + 0.5 * dt
+{dynamic_4}
+{rates_4}
+    for i in range({n_cont}):
+        k[i, 1] = r[i]
+        v[1 + i] = y0[i] + 0.5 * dt * r[i]
+{dynamic_4}
+{rates_4}
+    for i in range({n_cont}):
+        k[i, 2] = r[i]
+        v[1 + i] = y0[i] + dt * r[i]
+    v[0] = t + dt
+{dynamic_4}
+{rates_4}
+    for i in range({n_cont}):
+        v[1 + i] = y0[i] + dt / 6.0 * (k[i, 0] + 2.0 * k[i, 1] + 2.0 * k[i, 2] + r[i])
+    for j in range({n_fixed}):
+        if FIXED_DELAY_PLAIN[j]:
+            buf[bi[2 * j] + istep % bi[2 * j + 1]] = wnext[j]'''
+
+SIMULATE_GENERIC = '''
+@njit(**JIT)
+def simulate_generic_{m}(p, tab, out, save_idx, t0, dt, n_steps, save_every, method, diag{held}):
+    """One run by {name}; returns the number of rows saved, or -1 when `out` is too short.
+    The watches end in diag."""
+    v, buf, bi = setup(p, tab, t0, dt)
+{restore}    r = zeros(ix({n_rates}))
+    y0 = zeros(ix({n_cont}))
+    k = zeros_rk4(ix({n_cont}))
+    dnext = zeros(ix({n_disc}))
+    wnext = zeros(ix({n_fixed}))
+{loop}
+    for j in range(diag.shape[0]):
+        diag[j] = v[{watch_base} + j]
+    return saved{kept}
+'''
+
+PICK = '''
+@njit(**JIT)
+def simulate_generic(p, tab, out, save_idx, t0, dt, n_steps, save_every, method, diag{held}):
+    """One run, any method (0: Euler, 1: RK4): a batch's and the ahead-of-time module's entry."""
+    if method == 0:
+        return simulate_generic_0(p, tab, out, save_idx, t0, dt, n_steps, save_every, method, diag{held})
+    return simulate_generic_1(p, tab, out, save_idx, t0, dt, n_steps, save_every, method, diag{held})
+'''
+
+
+
 DRIVER = '''
 @njit(**JIT)
 def setup(p, tab, t0, dt):
@@ -82,70 +165,7 @@ def setup(p, tab, t0, dt):
     return v, buf, bi
 
 
-@njit(**JIT)
-def advance(v, r, tab, buf, bi, istep, dt, method, y0, k, dnext, wnext):
-    \"\"\"Stocks from time t to t + dt: Euler (method 0) or RK4 (method 1), as Vensim does.\"\"\"
-{rates_4}
-{fixed_write_4}
-    for i in range({n_disc}):
-        dnext[i] = r[{n_cont} + i]
-    if method == 0:
-        for i in range({n_cont}):
-            v[1 + i] += dt * r[i]
-    else:
-        # The sub-steps lie within step istep, where a DELAY FIXED outputs the value it held at
-        # the step's start (this step's dynamic() put it in v). fixed_write has just put the
-        # step's input, due at step istep + delay, in the very slot dynamic() reads: hold the
-        # output there while the sub-steps run. (DELAY MATERIAL never writes the slot it reads.)
-        for j in range({n_fixed}):
-            if FIXED_DELAY_PLAIN[j]:
-                w = bi[2 * j] + istep % bi[2 * j + 1]
-                wnext[j] = buf[w]
-                buf[w] = v[FIXED_DELAY_OUTPUTS[j]]
-        t = v[0]
-        for i in range({n_cont}):
-            y0[i] = v[1 + i]
-            k[i, 0] = r[i]
-            v[1 + i] = y0[i] + 0.5 * dt * r[i]
-        v[0] = t + 0.5 * dt
-{dynamic_8}
-{rates_8}
-        for i in range({n_cont}):
-            k[i, 1] = r[i]
-            v[1 + i] = y0[i] + 0.5 * dt * r[i]
-{dynamic_8}
-{rates_8}
-        for i in range({n_cont}):
-            k[i, 2] = r[i]
-            v[1 + i] = y0[i] + dt * r[i]
-        v[0] = t + dt
-{dynamic_8}
-{rates_8}
-        for i in range({n_cont}):
-            v[1 + i] = y0[i] + dt / 6.0 * (k[i, 0] + 2.0 * k[i, 1] + 2.0 * k[i, 2] + r[i])
-        for j in range({n_fixed}):
-            if FIXED_DELAY_PLAIN[j]:
-                buf[bi[2 * j] + istep % bi[2 * j + 1]] = wnext[j]
-    for i in range({n_disc}):
-        v[{first_disc} + i] = dnext[i]
-
-
-@njit(**JIT)
-def simulate_generic(p, tab, out, save_idx, t0, dt, n_steps, save_every, method, diag{held}):
-    \"\"\"One run, any method; returns the number of rows saved, or -1 when `out` is too short.
-    The watches end in diag.\"\"\"
-    v, buf, bi = setup(p, tab, t0, dt)
-{restore}    r = zeros(ix({n_rates}))
-    y0 = zeros(ix({n_cont}))
-    k = zeros_rk4(ix({n_cont}))
-    dnext = zeros(ix({n_disc}))
-    wnext = zeros(ix({n_fixed}))
-{loop}
-    for j in range(diag.shape[0]):
-        diag[j] = v[{watch_base} + j]
-    return saved{kept}
-
-
+{generic}
 @njit(parallel=True, cache=True, error_model="numpy")
 def batch_generic(P, tab, OUT, save_idx, t0, dt, n_steps, save_every, method, DIAG{held}):
     \"\"\"Runs P.shape[0] parameter sets in parallel, one output block each.\"\"\"
@@ -169,7 +189,7 @@ STATIC_LOOP = '''\
             check_finite_skipping(v, {watch_base}, FINITE_WATCH, CONSTANT_SLOTS, saved)
         if istep == k0 + n_steps:
             break
-        advance(v, r, tab, buf, bi, istep, dt, method, y0, k, dnext, wnext)'''
+        advance(v, r, tab, buf, bi, istep, dt, y0, k, dnext, wnext)'''
 
 # FINAL TIME, TIME STEP or SAVEPER change during the run: read them each step.
 DYNAMIC_LOOP = '''\
@@ -193,9 +213,19 @@ DYNAMIC_LOOP = '''\
             next_save = next_save + v[{saveper_slot}]
         if t >= v[{final_slot}] - 1e-9 * step_now:
             break
-        advance(v, r, tab, buf, bi, istep, step_now, method, y0, k, dnext, wnext)
+        advance(v, r, tab, buf, bi, istep, step_now, y0, k, dnext, wnext)
         t = t + step_now
         istep += 1'''
+
+
+def generic_driver(fields: dict[str, str]) -> str:
+    """The generic driver's functions by method (ADVANCE, SIMULATE_GENERIC, PICK), filled
+    with the format fields of DRIVER (`loop`: the time loop, calling `advance`)."""
+    parts = []
+    for m, name, update in ((0, "Euler", EULER), (1, "RK4", RK4)):
+        per = dict(fields, m=m, name=name, loop=fields["loop"].replace("advance(", f"advance_{m}("))
+        parts.append(ADVANCE.format(update=update.format(**per), **per) + "\n" + SIMULATE_GENERIC.format(**per))
+    return "\n".join(parts) + PICK.format(**fields)
 
 
 def functions(name: str, args: str, body: list[str]) -> str:
@@ -356,7 +386,7 @@ def simulate{held['suffix']}(p, tab, out, save_idx, t0, dt, n_steps, save_every,
         diag = np.empty(N_DIAG)
     if method == 0:
         return {entry}
-    return simulate_generic(p, tab, out, save_idx, t0, dt, n_steps, save_every, method, diag{held['held']})
+    return simulate_generic_1(p, tab, out, save_idx, t0, dt, n_steps, save_every, method, diag{held['held']})
 
 
 def simulate_batch(P, tab, OUT, save_idx, t0, dt, n_steps, save_every, method, DIAG=None):
@@ -375,7 +405,9 @@ def simulate{suffix}(p, tab, out, save_idx, t0, dt, n_steps, save_every, method,
     """One run; returns the number of rows saved (-1: out is too short){returns}. diag: N_DIAG floats."""
     if diag is None:
         diag = np.empty(N_DIAG)
-    return simulate_generic(p, tab, out, save_idx, t0, dt, n_steps, save_every, method, diag{held})
+    if method == 0:
+        return simulate_generic_0(p, tab, out, save_idx, t0, dt, n_steps, save_every, method, diag{held})
+    return simulate_generic_1(p, tab, out, save_idx, t0, dt, n_steps, save_every, method, diag{held})
 
 
 def simulate_batch(P, tab, OUT, save_idx, t0, dt, n_steps, save_every, method, DIAG=None):

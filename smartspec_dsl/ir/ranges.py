@@ -33,6 +33,11 @@ class SubscriptSpace:
         """An element as the modeller wrote it (for messages; names are matched lower-cased)."""
         return self.display.get(element, element)
 
+    def range_shown(self, name: str) -> str:
+        """A range as the modeller wrote it (for messages)."""
+        r = self.raw.get(name)
+        return r.written if r is not None and r.written else name
+
     def _alias_root(self, name: str) -> str:
         seen = set()
         while name in self.raw and not self.raw[name].elements and self.raw[name].mapping \
@@ -127,20 +132,21 @@ class SubscriptSpace:
                 mine = self.elements[name]
                 for k, target in enumerate(r.mapping):
                     if target not in self.raw:
-                        raise ModelError(f"{r.pos}: '{name}' is mapped to '{target}', which is not "
+                        raise ModelError(f"{r.pos}: '{self.range_shown(name)}' is mapped to '{target}', which is not "
                                          "a subscript range")
                     listed = r.mapping_elements[k] if k < len(r.mapping_elements) else ()
                     if listed:
                         unknown = [x for x in listed if x not in self.elements and x not in self.all_elements]
                         if unknown:
-                            raise ModelError(f"{r.pos}: '{unknown[0]}' in the mapping of '{name}' is not "
-                                             f"an element or subrange of '{target}'")
+                            raise ModelError(f"{r.pos}: '{self.shown(unknown[0])}' in the mapping of "
+                                             f"'{self.range_shown(name)}' is not an element or subrange of "
+                                             f"'{self.range_shown(target)}'")
                         items = [frozenset(self.elements.get(x, (x,))) for x in listed]
                     else:
                         items = [frozenset((y,)) for y in self.elements[target]]
                     if len(items) != len(mine):
-                        raise ModelError(f"{r.pos}: '{name}' has {len(mine)} elements but its mapping "
-                                         f"to '{target}' lists {len(items)}")
+                        raise ModelError(f"{r.pos}: '{self.range_shown(name)}' has {len(mine)} elements but "
+                                         f"its mapping to '{self.range_shown(target)}' lists {len(items)}")
                     onto: dict[str, list[str]] = {}
                     for x, its in zip(mine, items):
                         for y in its:
@@ -171,15 +177,17 @@ class SubscriptSpace:
             if fits[0]:
                 hits = [x for x in onto.get(e, ()) if x in dst_els]
                 if len(hits) > 1:
-                    raise ModelError(f"{self.raw[name].pos}: the mapping of '{name}' maps both "
-                                     f"'{hits[0]}' and '{hits[1]}' onto '{e}', so '{dst}' is ambiguous there")
+                    raise ModelError(f"{self.raw[name].pos}: the mapping of '{self.range_shown(name)}' maps both "
+                                     f"'{self.shown(hits[0])}' and '{self.shown(hits[1])}' onto '{self.shown(e)}', "
+                                     f"so '{self.range_shown(dst)}' is ambiguous there")
                 if hits:
                     return hits[0]
             if e in mine and fits[1]:
                 hits = sorted((y for y in pairs[e] if y in dst_els), key=lambda y: self.position(dst, y))
                 if len(hits) > 1:
-                    raise ModelError(f"{self.raw[name].pos}: the mapping of '{name}' maps '{e}' onto "
-                                     f"several elements of '{dst}' ({', '.join(hits)}): a mapping is read "
+                    raise ModelError(f"{self.raw[name].pos}: the mapping of '{self.range_shown(name)}' maps "
+                                     f"'{self.shown(e)}' onto several elements of '{self.range_shown(dst)}' "
+                                     f"({', '.join(self.shown(h) for h in hits)}): a mapping is read "
                                      f"backwards only when each element maps to one")
                 if hits:
                     return hits[0]

@@ -134,11 +134,28 @@ class Names:
         return out
 
     def dims(self, name: str) -> list[tuple[str, tuple[str, ...]]]:
-        """[(range, its elements)] of a subscripted variable, [] for a scalar."""
+        """[(range, its elements)] of a subscripted variable, [] for a scalar. A variable
+        defined in pieces (k[A] = ..., k[C] = ...) spans, per subscript, every piece's
+        elements: the smallest declared range that holds them all (Whole: A, C), else
+        those elements in the pieces' order under the first piece's range."""
         var = self.source.variables.get(name)
         if var is None or not var.dims:
             return []
-        return [(d, self.space.elements.get(d, (d,))) for d in var.dims]
+        out = []
+        for k, d in enumerate(var.dims):
+            found = [e for df in var.definitions if len(df.subscripts) > k
+                     for e in self.space.elements.get(df.subscripts[k].rstrip("!"), (df.subscripts[k],))]
+            found = list(dict.fromkeys(found)) or list(self.space.elements.get(d, (d,)))
+            span = set(found)
+            holding = [r for r, els in self.space.elements.items() if span <= set(els)]
+            best = min(holding, key=lambda r: (len(self.space.elements[r]), r != d), default=None)
+            out.append((best, self.space.elements[best]) if best is not None else (d, tuple(found)))
+        return out
+
+    def range_shown(self, name: str) -> str:
+        """A range as the modeller wrote it."""
+        r = self.source.subscript_ranges.get(name)
+        return r.written if r is not None and r.written else name
 
     def elements(self, text: str, settable: bool = False) -> tuple[str, list[tuple[str, tuple[str, ...]]], list[str]]:
         """(variable, [(range, elements)] selected, flat names in the ranges' order) for a
@@ -170,7 +187,7 @@ class Names:
                 else:
                     chosen = (s,) if s in els else ()
                 if not chosen:
-                    raise ParameterError(f"'{text}': '{w}' is not an element of '{rng}' "
+                    raise ParameterError(f"'{text}': '{w}' is not an element of '{self.range_shown(rng)}' "
                                          f"({', '.join(self.space.display.get(e, e) for e in els)})")
                 picked.append((s if s in self.space.elements else rng, chosen))
             dims = picked
@@ -256,7 +273,8 @@ def per_element(text: str, value, dims, flat: list[str], space: SubscriptSpace) 
             raise ParameterError(f"values for '{text}' are not all numbers: {value!r}") from None
         if arr.shape == shape or (arr.ndim == 1 and arr.size == n):
             return list(arr.reshape(-1))
-        ranges = " x ".join(f"{len(els)} ({r})" for r, els in dims) or "1"
+        ranges = " x ".join(f"{len(els)} ({getattr(space.raw.get(r), 'written', '') or r})"
+                            for r, els in dims) or "1"
         raise ParameterError(f"values for '{text}' have shape {arr.shape}; it has {ranges} elements")
     raise ParameterError(f"value for '{text}' is not a number: {value!r}")
 
