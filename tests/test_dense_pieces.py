@@ -185,3 +185,12 @@ total = SUM(g[Whole!]) + SUM(x[Whole!]) ~~|
                                   times="final")
     # at FINAL TIME = 6: g sums to 3 + 3 + 3 + 6 + 6, x to 1 + 2 + 3 + 60 + 60; g[a1] replaces a 3
     assert np.asarray(batch.values).ravel().tolist() == pytest.approx([144 + v for v in (1, 50)])
+
+
+def test_a_warning_names_the_elements_own_equation(tmp_path, monkeypatch):
+    """A warning about an element of an array kept in pieces is located at the equation that
+    defines that element (line 3 here), not the array's first."""
+    text = "R: r1, r2, r3 ~~|\nz[r1] = 1 + Time ~~|\nz[R] :EXCEPT: [r1] = 1 / (Time * 0) ~~|\n" + CONTROL
+    _, got = _load(tmp_path, text, "w.mdl", "interpreter")
+    said = " ".join(str(w) for w in got.warnings)
+    assert "w.mdl:3:1: 'z'" in said and "w.mdl:2:1" not in said
