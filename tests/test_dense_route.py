@@ -14,7 +14,7 @@ from smartspec_dsl.frontend.parse import parse_model
 from smartspec_dsl.passes import pipeline
 from smartspec_dsl.passes.dense import ineligible
 
-from conftest import population
+from conftest import population, shared_path
 
 CONTROL = """
 INITIAL TIME = 0 ~~|
@@ -118,8 +118,8 @@ def test_kernel_text_does_not_grow_with_the_range(tmp_path, monkeypatch):
     assert "population[r300]" in run.columns
 
 
-# some arrays need their elements (a piecewise array whose elements read each other, VMAX's
-# argument): those alone are flattened, and the dense arrays (piecewise, :EXCEPT:, a subrange
+# some arrays need their elements (a piecewise array whose elements read each other): those
+# alone are flattened, and the dense arrays (piecewise, :EXCEPT:, a subrange
 # too: tests/test_dense_pieces.py) and the flattened elements read each other
 MIXED = """
 Region: (r1-r5) ~~|
@@ -150,15 +150,15 @@ def test_only_the_arrays_that_need_their_elements_are_flattened(tmp_path, monkey
     # elements that read each other; and reading a range of those: flattened
     assert {"chain[r1]", "gap[r4]"} <= set(model.variables)
     assert model.variables["rate"].dims == ("region",) and model.variables["special"].dims == ("sub",)
-    assert model.variables["population"].dims and "largest" in model.variables   # VMAX flattened
+    assert model.variables["population"].dims and "largest" in model.variables   # VMAX's loop
     dense_model, dense, _, flat = _both_routes(tmp_path, monkeypatch, MIXED + CONTROL, mixed=True)
     _assert_same(dense, flat)
 
 
 @pytest.mark.parametrize("equation, why", [
     ("y[R] :EXCEPT: [r1] = x[R] + y[r1] ~~|\ny[r1] = 0 ~~|", "order the whole array cannot follow"),
-    ("y[R] = VMAX(x[R!]) ~~|", "VMAX"),
-    ("y[R] = RANDOM UNIFORM(0, 1, 0) ~~|", "RANDOM UNIFORM"),
+    ("y[R] = VECTOR SORT ORDER(x[R], 1) ~~|", "VECTOR SORT ORDER"),
+    ("y[R] :EXCEPT: [r1] = RANDOM UNIFORM(0, 1, 0) ~~|\ny[r1] = 0 ~~|", "RANDOM UNIFORM"),
     ("y[R] = DELAY FIXED(x[R], 1, 0) ~~|", "DELAY FIXED"),
 ])
 def test_what_falls_back_to_the_per_element_route(tmp_path, monkeypatch, equation, why):
@@ -168,3 +168,96 @@ def test_what_falls_back_to_the_per_element_route(tmp_path, monkeypatch, equatio
     assert why in ineligible(parse_model(text, "m.mdl"))
     lowered = pipeline.lower(parse_model(text, "m.mdl"))
     assert "y[r2]" in lowered.variables and "y" not in lowered.variables
+
+
+# the functions that keep an array dense although they are more than arithmetic: macros
+# called in array equations (one copy of the macro's variables over the owner's ranges),
+# SAMPLE IF TRUE, INITIAL, GET TIME VALUE, PROD, VMIN, VMAX and random draws
+MACROS = """
+:MACRO: PEAK(x)
+PEAK = SAMPLE IF TRUE(x > PEAK, x, x) ~~|
+:END OF MACRO:
+:MACRO: ACC(inp, t0)
+ACC = INTEG(inp - ACC / t0, 0) ~~|
+:END OF MACRO:
+:MACRO: ROUND(x, interval)
+ROUND = IF THEN ELSE(interval = 0, x, interval * INTEGER(x / interval + 0.5)) ~~|
+:END OF MACRO:
+"""
+
+
+def functions(n: int) -> str:
+    return MACROS + f"""
+R: (r1-r{n}) ~~|
+C: c1, c2 ~~|
+x[R] = R ~~|
+sampled[R] = SAMPLE IF TRUE(Time >= x[R], Time, -1) ~~|
+first[R] = INITIAL(Time + x[R]) ~~|
+clock[R] = GET TIME VALUE(0, x[R], 0) ~~|
+peak[R] = PEAK(SIN(Time * x[R])) ~~|
+acc[R] = ACC(x[R], 2) ~~|
+rounded[R] :EXCEPT: [r1] = ROUND(x[R] * 1.26, 0.5) ~~|
+rounded[r1] = ROUND(7.7, 0) ~~|
+m[R, C] = x[R] * C ~~|
+product[R] = PROD(m[R, C!]) ~~|
+low[C] = VMIN(m[R!, C]) ~~|
+high[C] = VMAX(m[R!, C]) ~~|
+draw[R] = RANDOM UNIFORM(0, x[R], 0) + RANDOM NORMAL(-1, 1, 0, 1, 5) ~~|
+scalar draw = RANDOM UNIFORM(0, 1, 0) ~~|
+""" + CONTROL.replace("FINAL TIME = 6", "FINAL TIME = 4")
+
+
+@pytest.mark.parametrize("tier", ["interpreter", "compiled"])
+def test_functions_stay_dense_and_agree_with_the_per_element_route(tmp_path, monkeypatch, tier):
+    """70 elements: the interpreter keeps the loops (tape.LOOP_MIN) and vectorizes them."""
+    n = 70
+    lowered = pipeline.lower(parse_model(functions(n), "m.mdl"))
+    assert all(lowered.variables[v].dims for v in ("sampled", "first", "peak", "acc", "rounded", "product", "low",
+                                                   "draw"))
+    model, dense, _, flat = _both_routes(tmp_path, monkeypatch, functions(n), tier)
+    _assert_same(dense, flat)   # random draws included: the same call sites per element
+    t = np.arange(0, 4.25, 0.5)
+    for k in (1, 3, n):
+        # hand derivations: SAMPLE IF TRUE holds -1 until Time >= x, then follows Time
+        np.testing.assert_array_equal(dense[f"sampled[r{k}]"], np.where(t >= k, t, -1))
+        np.testing.assert_array_equal(dense[f"first[r{k}]"], np.full(len(t), k))
+        np.testing.assert_array_equal(dense[f"clock[r{k}]"], t + k)
+        # PEAK: the largest SIN(Time x) at the steps so far (TIME STEP 0.25)
+        steps = np.arange(0, 4.01, 0.25)
+        peaks = np.maximum.accumulate(np.sin(steps * k))[::2]
+        np.testing.assert_allclose(dense[f"peak[r{k}]"], peaks, rtol=1e-12, atol=1e-15)
+        # ACC: Euler on a' = x - a / 2 from 0: a_j = 2 x (1 - (1 - dt / 2)^j)
+        np.testing.assert_allclose(dense[f"acc[r{k}]"], 2 * k * (1 - (1 - 0.125) ** (t / 0.25)), rtol=1e-12)
+        np.testing.assert_array_equal(dense[f"product[r{k}]"], np.full(len(t), 2.0 * k * k))
+        # ROUND (a macro without state, in a piece of a piecewise array): to the nearest 0.5
+        rounded = 7.7 if k == 1 else 0.5 * np.trunc(k * 1.26 / 0.5 + 0.5)
+        np.testing.assert_array_equal(dense[f"rounded[r{k}]"], np.full(len(t), rounded))
+        assert ((dense[f"draw[r{k}]"] >= -1) & (dense[f"draw[r{k}]"] < k + 1)).all()
+    np.testing.assert_array_equal(dense["low[c2]"], np.full(len(t), 2.0))
+    np.testing.assert_array_equal(dense["high[c2]"], np.full(len(t), 2.0 * n))
+    assert len({dense[f"draw[r{k}]"][-1] for k in range(1, n + 1)}) == n   # a draw per element
+
+
+def test_function_kernels_do_not_grow_with_the_range(tmp_path, monkeypatch):
+    monkeypatch.setenv("SMARTSPEC_CACHE_DIR", str(tmp_path / "cache"))
+    small, _ = _load(tmp_path, functions(10), "small.mdl", "interpreter")
+    path = tmp_path / "large.mdl"
+    path.write_text(functions(1000))
+    large = smartspec_dsl.load(path, tier="interpreter")
+    assert large.kernel.source.count("\n") == small.kernel.source.count("\n")
+    assert large.kernel.n_slots > 1000 * 10
+
+
+def test_the_beer_game_is_dense_and_draws_the_per_element_routes_numbers(tmp_path, monkeypatch):
+    """The beer game (../shared/real-models): macros called in array equations (its pink
+    noise draws a number per game), SAMPLE IF TRUE, a macro without state in a piece of a
+    piecewise array and mapped subranges: every array stays one, and every column, the
+    noise with a standard deviation set by the run, is the per-element route's."""
+    text = shared_path("real-models", "beer-game", "RealBeer4-Sterman13.mdl").read_text(encoding="utf-8")
+    assert ineligible(parse_model(text, "beer.mdl")) is None
+    dense_model, _, flat_model, _ = _both_routes(tmp_path, monkeypatch, text)
+    params = {"noise sd": 2.0}
+    dense, flat = dense_model.run(params=params, tier="interpreter"), flat_model.run(params=params, tier="interpreter")
+    _assert_same(dense, flat)
+    noise = dense["order noise[game1]"]
+    assert noise.std() > 0.1 and not np.array_equal(noise, dense["order noise[game2]"])

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from smartspec_dsl import load
-from smartspec_dsl.backend import interpreter_aot, tier0
+from smartspec_dsl.backend import aot, interpreter_aot, tier0
 from smartspec_dsl.backend.tape import OPS, TapeUnsupported, build_tape
 
 from conftest import SHARED
@@ -220,6 +220,8 @@ def test_auto_runs_on_the_interpreter_until_the_background_compile_is_ready(tmp_
     monkeypatch.setenv("SMARTSPEC_BACKGROUND_COMPILE", "1")
     # the interpreter's own build ahead of time (a minute of a core) is not what this tests
     monkeypatch.setattr(interpreter_aot, "start_build", lambda: False)
+    # a build slot of its own: another test's build ahead of time would hold the install's
+    monkeypatch.setattr(aot, "build_slot", lambda: tmp_path / "aot-build.lock")
     path = tmp_path / "small.mdl"
     path.write_text(SMALL)
     heard = []

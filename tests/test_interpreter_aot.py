@@ -127,25 +127,35 @@ def test_a_first_run_with_it_never_imports_numba(aot_folder, tmp_path):
 
 def test_a_build_starts_only_when_none_is_there_running_or_failed(tmp_path, monkeypatch):
     """start_build's guards (no build runs here): the module present, a build under way
-    (a fresh lock), or a build that failed for this version (its reason kept) start nothing;
-    a failing build records why and releases its lock."""
+    (the install's build slot held by a live process), or a build that failed for this
+    version (its reason kept) start nothing; a failing build records why and releases the slot."""
     monkeypatch.setenv("SMARTSPEC_INTERPRETER_CACHE", str(tmp_path))
     started = []
-    monkeypatch.setattr(aot.subprocess, "Popen", lambda *a, **k: started.append(a))
+
+    class Started:
+        pid = os.getpid()          # a live process holds the slot
+
+        def __init__(self, *a, **k):
+            started.append(a)
+
+        def poll(self):
+            return None
+    monkeypatch.setattr(aot.subprocess, "Popen", Started)
+    monkeypatch.setattr(aot, "_STARTED", [])
     _, path = interpreter_aot._paths()
     path.parent.mkdir(parents=True)
-    lock, failed = path.with_suffix(".lock"), path.with_suffix(".failed")
-    for present in (path, lock, failed):
-        present.write_text("")
+    slot, failed = aot.build_slot(), path.with_suffix(".failed")
+    for present in (path, slot, failed):
+        present.write_text(str(os.getpid()))
         assert interpreter_aot.start_build() is False
         present.unlink()
     assert started == []
-    assert interpreter_aot.start_build() is True and len(started) == 1 and lock.is_file()
-    assert interpreter_aot.start_build() is False and len(started) == 1     # the first one holds the lock
+    assert interpreter_aot.start_build() is True and len(started) == 1 and slot.is_file()
+    assert interpreter_aot.start_build() is False and len(started) == 1     # the first one holds the slot
 
     def no_compiler(folder=None):
         raise OSError("no C compiler")
     monkeypatch.setattr(interpreter_aot, "build", no_compiler)
-    interpreter_aot.build_worker(str(lock), str(failed))
-    assert not lock.exists() and failed.read_text() == "OSError: no C compiler\n"
+    interpreter_aot.build_worker(str(failed), str(slot))
+    assert not slot.exists() and failed.read_text() == "OSError: no C compiler\n"
     assert interpreter_aot.start_build() is False and len(started) == 1

@@ -132,8 +132,9 @@ def _child(cache_dir: Path, model: Path, background: str) -> dict:
             "r = m.run(tier='compiled')\n"
             "print(json.dumps(dict(s=r['s'].tolist(), tier=r.tier, numba='numba' in sys.modules, "
             "dir=str(m._tiers.kernel_path.parent))))\n")
+    # the install's build slot of its own: no other build (another test's) delays this one
     env = dict(os.environ, PYTHONPATH=str(ROOT), SMARTSPEC_CACHE_DIR=str(cache_dir),
-               SMARTSPEC_BACKGROUND_COMPILE=background)
+               SMARTSPEC_BACKGROUND_COMPILE=background, SMARTSPEC_INTERPRETER_CACHE=str(cache_dir.parent / "install"))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     return json.loads(out.stdout.splitlines()[-1]) | {"stderr": out.stderr}
 
@@ -146,7 +147,8 @@ def test_built_after_a_first_compiled_run_a_warm_load_never_imports_numba(tmp_pa
     kernel_dir = Path(cold["dir"])
     _, built = kernel_aot.paths(kernel_dir)
     deadline = time.monotonic() + 600
-    while built.with_suffix(".lock").exists() and time.monotonic() < deadline:
+    slot = tmp_path / "install" / "aot-build.lock"
+    while slot.exists() and time.monotonic() < deadline:
         time.sleep(0.2)
     assert built.is_file(), (built.with_suffix(".failed").read_text() if built.with_suffix(".failed").exists()
                              else "no module built")
@@ -169,7 +171,18 @@ def test_built_after_a_first_compiled_run_a_warm_load_never_imports_numba(tmp_pa
 
 def test_no_build_without_a_background_process_or_once_built(tmp_path, monkeypatch):
     started = []
-    monkeypatch.setattr(aot.subprocess, "Popen", lambda *a, **k: started.append(a))
+
+    class Started:
+        pid = os.getpid()
+
+        def __init__(self, *a, **k):
+            started.append(a)
+
+        def poll(self):
+            return None
+    monkeypatch.setattr(aot.subprocess, "Popen", Started)
+    monkeypatch.setenv("SMARTSPEC_INTERPRETER_CACHE", str(tmp_path / "install"))
+    monkeypatch.setattr(aot, "_STARTED", [])
     t = tiers.Tiers(None, tmp_path / "k" / "kernel.py", None, None, aot_command=["code", "arg"])
     t._module = object()          # Numba's kernel ran
     monkeypatch.setenv("SMARTSPEC_BACKGROUND_COMPILE", "0")

@@ -8,11 +8,12 @@ plain extension module that loads in milliseconds without importing Numba. Two u
 the interpreter (interpreter_aot.py, once per install) and each model's compiled kernel
 (kernel_aot.py, once per kernel, beside it in the kernel cache). This module is what they
 share: the module's name and file, its digest check at load, the build (in a background
-process, guarded by a lock and by a record of a failed build), and the check of the
+process, one at a time per install, and not again after a failed one), and the check of the
 arguments' types that Numba's dispatcher would otherwise make.
 """
 from __future__ import annotations
 
+import atexit
 import functools
 import hashlib
 import importlib.util
@@ -28,7 +29,9 @@ from pathlib import Path
 
 import numpy as np
 
-STALE_LOCK_SECONDS = 1800      # a build takes a minute or so; a lock older than this was abandoned
+from . import tier0
+
+STALE_LOCK_SECONDS = 1800      # a build takes a minute or so; a slot held longer than this was abandoned
 _LOADED: dict[str, object] = {}
 
 
@@ -154,7 +157,13 @@ def build(name: str, path: Path, exports: dict[str, tuple[str, object]]) -> Path
         cc.target_cpu = "host" if cpu_key() else ""
         for export, (signature, function) in exports.items():
             cc.export(export, signature)(function)
-        cc.compile()
+        # the compiler's own temporary folder inside this one: a killed build leaves one
+        # folder, which the next start_build removes
+        system_temp, tempfile.tempdir = tempfile.tempdir, out
+        try:
+            cc.compile()
+        finally:
+            tempfile.tempdir = system_temp
         built = Path(out) / path.name
         digest = Path(out) / "digest"
         digest.write_text(hashlib.sha256(built.read_bytes()).hexdigest() + "\n", encoding="utf-8")
@@ -163,36 +172,145 @@ def build(name: str, path: Path, exports: dict[str, tuple[str, object]]) -> Path
     return path
 
 
+def build_slot() -> Path:
+    """The lock that lets one build run at a time, whichever model or cache it is for: one
+    per install's interpreter cache (`tier0.folder`), which every process of the install shares.
+    It holds the process id of the build that has it."""
+    return tier0.folder() / "aot-build.lock"
+
+
+def _abandoned(slot: Path) -> bool:
+    """Whether the build holding `slot` has gone (its process is dead, or the lock is older
+    than STALE_LOCK_SECONDS: a process id reused meanwhile): killed (shutdown, out of memory,
+    a user's kill), it could not release it."""
+    try:
+        text, age = slot.read_text(encoding="utf-8").strip(), time.time() - slot.stat().st_mtime
+    except OSError:
+        return False                  # released meanwhile: the next attempt takes it
+    if age > STALE_LOCK_SECONDS:
+        return True
+    try:
+        os.kill(int(text), 0)
+    except ValueError:
+        return False                  # just created, its process id not written yet
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False                  # alive, another user's
+    return False
+
+
+def _take(slot: Path) -> bool:
+    """Take the build slot (O_EXCL: one process wins), replacing an abandoned one."""
+    for _ in range(2):
+        try:
+            fd = os.open(slot, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            if not _abandoned(slot):
+                return False
+            try:
+                slot.unlink()
+            except OSError:
+                return False
+            continue
+        except OSError:
+            return False              # the folder cannot be written: no build
+        with os.fdopen(fd, "w") as f:
+            f.write(str(os.getpid()))
+        return True
+    return False
+
+
+def _hold(slot: Path, pid: int) -> None:
+    """The slot now names the build's process `pid` (written beside it, then moved over it)."""
+    tmp = slot.with_name(f"{slot.name}.{os.getpid()}")
+    try:
+        tmp.write_text(str(pid), encoding="utf-8")
+        os.replace(tmp, slot)
+    except OSError:
+        pass                          # the slot still names this process, alive while it runs
+
+
+# The builds this process started: a build outlives the run that started it (it is not waited
+# for), and a Popen dropped or left at exit while its process runs makes Python warn
+# ("ResourceWarning: subprocess N is still running").
+_STARTED: list[subprocess.Popen] = []
+
+
+def _reap() -> None:
+    """Forget the builds of this process that have finished (their exit status collected)."""
+    _STARTED[:] = [p for p in _STARTED if p.poll() is None]
+
+
+@atexit.register
+def _leave_running() -> None:
+    for p in _STARTED:
+        if p.poll() is None:
+            p.returncode = 0          # not waited for, by design: no warning at exit
+
+
+def start_in_slot(command: list[str]) -> subprocess.Popen | None:
+    """Run `command` (a Python process: this package first on its path) in the background,
+    detached from this one, if it can take the install's build slot (`build_slot`: one
+    background compile or build at a time, each a core for seconds to a minute); it passes
+    the slot's path as its last argument, and releases it (`release_slot`). None when
+    another one runs (or the slot's folder cannot be written)."""
+    _reap()
+    slot = build_slot()
+    try:
+        slot.parent.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    if not _take(slot):
+        return None
+    env = dict(os.environ)
+    root = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    try:
+        proc = subprocess.Popen([*command, str(slot)], env=env, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    except OSError:
+        slot.unlink(missing_ok=True)
+        return None
+    _hold(slot, proc.pid)
+    _STARTED.append(proc)
+    return proc
+
+
+def release_slot(slot: str) -> None:
+    """Give the build slot up, from the process that holds it (not one that took it over
+    meanwhile, after this one ran past STALE_LOCK_SECONDS)."""
+    try:
+        mine = Path(slot).read_text(encoding="utf-8").strip() == str(os.getpid())
+    except OSError:
+        return
+    if mine:
+        Path(slot).unlink(missing_ok=True)
+
+
 def start_build(path: Path, worker: str, args: list[str]) -> bool:
-    """Run the Python code `worker` (with `args`, then the lock's and the failure record's
-    paths, in sys.argv) in a background process that builds the module at `path`, unless it
-    exists, is being built (a lock beside it), failed to build before (a `.failed` file
-    beside it) or there is no C compiler. True when one started."""
-    lock, failed = path.with_suffix(".lock"), path.with_suffix(".failed")
+    """Run the Python code `worker` (with `args`, then the failure record's and the build
+    slot's paths, in sys.argv) in a background process that builds the module at `path`,
+    unless it exists, failed to build before (a `.failed` file beside it), there is no C
+    compiler, or another build runs (`start_in_slot`). What a killed build left beside
+    `path` (its temporary folder) is removed first. True when one started."""
+    failed = path.with_suffix(".failed")
     if path.is_file() or failed.is_file() or not have_compiler():
         return False
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        if time.time() - lock.stat().st_mtime > STALE_LOCK_SECONDS:
-            lock.unlink()
     except OSError:
-        pass
-    try:
-        os.close(os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
-    except OSError:
-        return False                          # another process builds it (or the folder is gone)
-    env = dict(os.environ)
-    root = str(Path(__file__).resolve().parents[2])
-    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    subprocess.Popen([sys.executable, "-c", worker, *args, str(lock), str(failed)], env=env,
-                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                     start_new_session=True)
-    return True
+        return False
+    if build_slot().exists() and not _abandoned(build_slot()):
+        return False                  # another runs: its temporary folder is not a leftover
+    for left in path.parent.glob(".aot-build-*"):
+        shutil.rmtree(left, ignore_errors=True)
+    return start_in_slot([sys.executable, "-c", worker, *args, str(failed)]) is not None
 
 
-def build_worker(build_it, lock: str, failed: str) -> None:
+def build_worker(build_it, failed: str, slot: str) -> None:
     """The background build (`start_build`): `build_it()`, recording why it failed in `failed`
-    so that later runs do not try again, and releasing the lock."""
+    so that later runs do not try again, and releasing the build slot."""
     try:
         build_it()
     except Exception as err:       # noqa: BLE001 (any failure means: keep Numba's machine code)
@@ -201,4 +319,4 @@ def build_worker(build_it, lock: str, failed: str) -> None:
         except OSError:
             pass                    # the folder was removed meanwhile (the cache evicted it)
     finally:
-        Path(lock).unlink(missing_ok=True)
+        release_slot(slot)

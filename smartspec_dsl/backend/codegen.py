@@ -24,7 +24,7 @@ from ..passes.order import Schedule
 from . import loops
 from .dense_emit import DenseEmitter
 from .driver import (DRIVER, DYNAMIC_LOOP, GENERIC_ONLY, HEADER, HELD, STATIC_LOOP, euler_driver, functions,
-                     held_fields, phase_calls)
+                     generic_driver, held_fields, phase_calls)
 from .emit import Emitter, num
 
 # the solver of SIMULTANEOUS and FIND ZERO loops, imported only by the kernels that have one
@@ -88,8 +88,9 @@ def generate(schedule: Schedule) -> Kernel:
     dense = is_dense(schedule.model)
     em = DenseEmitter(schedule) if dense else Emitter(schedule)
     # a dense model's arrays are loops already; a flattened one's runs of element statements
-    # are rolled back into loops
-    reroll = (lambda lines: lines) if dense else loops.reroll_nested
+    # are rolled back into loops, as are those of the arrays a dense model flattens
+    mixed = dense and any(not v.dims and "[" in n for n, v in schedule.model.variables.items())
+    reroll = loops.reroll_nested if mixed or not dense else (lambda lines: lines)
     init = reroll(em.initial_statements())
     dynamic = reroll(em.dynamic_statements())
     rates = reroll(em.rate_statements())
@@ -112,6 +113,9 @@ def generate(schedule: Schedule) -> Kernel:
     first_constant = em.slots[params[0]] if params else 1
     fixed_outputs = [em.slots[n] for n in em.fixed]
     fixed_plain = [not em.whole_run(schedule.model.variables[n]) for n in em.fixed]
+    fields = dict(n_slots=em.n_slots, n_rates=max(1, n_cont + n_disc), n_cont=n_cont, n_disc=n_disc,
+                  first_disc=1 + n_cont, n_fixed=len(em.fixed), loop=loop, watch_base=em.watch_base,
+                  n_watch=n_watch, **held, **calls)
     source = "\n".join([
         HEADER + (SOLVER_IMPORT if schedule.blocks else ""),
         f"FIXED_DELAY_SLOTS = np.array({fixed_slots or [0]}, dtype=np.int64)",
@@ -128,10 +132,7 @@ def generate(schedule: Schedule) -> Kernel:
         functions("rates", "v, r, tab", rates),
         functions("fixed_write", "v, tab, buf, bi, istep", writes),
         *([HELD] if em.fixed else []),
-        DRIVER.format(n_slots=em.n_slots, n_rates=max(1, n_cont + n_disc), n_cont=n_cont,
-                       n_disc=n_disc, first_disc=1 + n_cont, n_fixed=len(em.fixed),
-                       n_bi=max(2, 2 * len(em.fixed)), loop=loop, watch_base=em.watch_base,
-                       n_watch=n_watch, **held, **calls),
+        DRIVER.format(generic=generic_driver(fields), **fields),
         # the specialised Euler driver inlines statements per stock element
         GENERIC_ONLY.format(**held) if dynamic_control or dense else euler_driver(em, init, dynamic, rates, writes),
     ])

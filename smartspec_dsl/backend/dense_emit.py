@@ -8,6 +8,7 @@ when asked (`elements.Slots`); `base` is each variable's first slot.
 
     for i0 in range(n):                     # over the left-hand side's first range
         acc0 = 0.0                          # SUM(m[r, c!]): a loop over c per element
+                                            # (PROD, VMIN, VMAX alike: _REDUCTIONS)
         for k0 in range(m):
             acc0 += ld(v, 40 + i0 * m + k0)
         st(v, 12 + i0, (ld(v, 30 + i0) / acc0))
@@ -22,12 +23,18 @@ counting from the box's first element.
 from __future__ import annotations
 
 import math
+import re
 
 from .. import ir
 from ..passes.elements import ElementOrder, Elements, Slots
 from ..passes.order import Schedule
 from ..ir.ranges import SubscriptSpace, parse_form
-from .emit import Emitter, safe_comment
+from .emit import INITIAL_SITES, Emitter, safe_comment
+
+# a reduction's accumulator: its start and its update (the tape reads these forms)
+_REDUCTIONS = {"SUM": ("0.0", "{acc} += {term}"), "PROD": ("1.0", "{acc} *= {term}"),
+               "VMIN": ("math.inf", "{acc} = fmin({acc}, {term})"),
+               "VMAX": ("-math.inf", "{acc} = fmax({acc}, {term})")}
 
 
 class DenseEmitter(Emitter):
@@ -65,6 +72,7 @@ class DenseEmitter(Emitter):
         self.lhs: tuple[str, ...] = ()        # the ranges of the array being assigned
         self.iterated: dict[str, str] = {}     # `range!` -> the loop variable of its SUM
         self.n_k = 0
+        self.loop_sites = 0                    # the random call sites of the statement in loops
 
     def constant_statements(self) -> list[str]:
         n = len(self.params)
@@ -103,8 +111,8 @@ class DenseEmitter(Emitter):
     def expr(self, e: ir.Expr) -> str:
         if type(e) is ir.Ref and e.subscripts:
             return f"ld(v, {self.offset(e.name, e.subscripts)})"
-        if type(e) is ir.Call and e.func == "SUM":
-            return self.sum(e)
+        if type(e) is ir.Call and e.func in _REDUCTIONS:
+            return self.reduction(e)
         if type(e) is ir.Call and e.func == "@INDEX":
             return f"(1.0 + 1.0 * i{int(e.args[0].value)})"
         if type(e) is ir.Call and e.func == "@AFFINE":
@@ -112,9 +120,9 @@ class DenseEmitter(Emitter):
             return "(" + " + ".join([repr(float(c))] + [f"{float(a)!r} * i{j}" for j, a in enumerate(coeffs) if a]) + ")"
         return super().expr(e)
 
-    def sum(self, e: ir.Call) -> str:
-        """SUM(arg) over the `range!` subscripts of arg: an accumulator and a loop per range,
-        emitted before the statement (`flush`)."""
+    def reduction(self, e: ir.Call) -> str:
+        """SUM, PROD, VMIN or VMAX of arg over the `range!` subscripts of arg: an accumulator
+        and a loop per range, emitted before the statement (`flush`)."""
         ranges = list(dict.fromkeys(s for n in ir.walk(e.args[0]) if type(n) is ir.Ref
                                     for s in n.subscripts if s.endswith("!")))
         acc = f"acc{self.n_acc}"
@@ -127,9 +135,38 @@ class DenseEmitter(Emitter):
         term = self.expr(e.args[0])
         for r in ranges:
             del self.iterated[r]
-        self.pre += [f"{acc} = 0.0"] + ["    " * j + line for j, line in enumerate(loops)] \
-            + ["    " * len(loops) + f"{acc} += {term}"]
+        start, update = _REDUCTIONS[e.func]
+        self.pre += [f"{acc} = {start}"] + ["    " * j + line for j, line in enumerate(loops)] \
+            + ["    " * len(loops) + update.format(acc=acc, term=term)]
         return acc
+
+    def site(self) -> str:
+        """A random draw's call site in an array's loop: the per-element route numbers the
+        sites of an array's elements one element after the other (element e's j-th of m
+        sites is the first + e * m + j), and so does the loop, so both routes draw the same
+        numbers. `nest` fills in m and the first site once the statement is written."""
+        if not self.lhs:
+            return super().site()
+        j = self.loop_sites
+        self.loop_sites += 1
+        return f"ix(@SITE{j}@), ix({self.step_expr}), ld(v, {self.run_seed_slot})"
+
+    def number_sites(self, lines: list[str], element: str, n: int) -> list[str]:
+        """The call sites of a statement over `n` elements (`element`: the element's position
+        in its array, in the loops), numbered as the per-element route numbers them."""
+        m, self.loop_sites = self.loop_sites, 0
+        if not m:
+            return lines
+        initial = self.step_expr == "-1"
+        # random_site counted each site once already: the statement takes n * m of them
+        if initial:
+            self.initial_sites += (n - 1) * m
+            first = INITIAL_SITES + self.initial_sites - n * m + 1
+        else:
+            self.random_sites += (n - 1) * m
+            first = self.random_sites - n * m + 1
+        return [re.sub(r"@SITE(\d+)@", lambda k: f"{first} + {k.group(1)} + ({element}) * {m}", line)
+                for line in lines]
 
     # -- statements ----------------------------------------------------------------
     def looped(self, name: str, target: str, e: ir.Expr) -> str:
@@ -155,9 +192,11 @@ class DenseEmitter(Emitter):
         slot = " + ".join([str(first)] + [f"i{j}" if s == 1 else f"i{j} * {s}" for j, s in enumerate(strides)])
         try:
             code = self.expr(e)
-            body = self.pre + [target.format(slot, code) + f"  # {safe_comment(name)}"]
+            element = slot.replace(str(first), str(first - self.base[name]), 1)
+            body = self.number_sites(self.pre + [target.format(slot, code) + f"  # {safe_comment(name)}"],
+                                     element, math.prod(size))
         finally:
-            self.pre, self.n_acc, self.n_k, self.lhs = [], 0, 0, ()
+            self.pre, self.n_acc, self.n_k, self.lhs, self.loop_sites = [], 0, 0, (), 0
         header = ["    " * j + f"for i{j} in range({n}):" for j, n in enumerate(size)]
         indent = "    " * len(size)
         return "\n".join(header + [indent + line for b in body for line in b.split("\n")])

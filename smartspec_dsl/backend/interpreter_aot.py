@@ -81,6 +81,6 @@ def start_build() -> bool:
 _WORKER = "import sys; from smartspec_dsl.backend.interpreter_aot import build_worker; build_worker(*sys.argv[1:])"
 
 
-def build_worker(lock: str, failed: str) -> None:
+def build_worker(failed: str, slot: str) -> None:
     """The background build (`start_build`)."""
-    aot.build_worker(lambda: build(), lock, failed)
+    aot.build_worker(lambda: build(), failed, slot)

@@ -8,9 +8,9 @@ import math
 import numpy as np
 from numba import njit
 
-from ..ir import NA_VALUE as NA
+from ..ir.constants import NA_VALUE as NA
 from .kernel_intrinsics import JIT, float_bits
-from .kernel_lib import lookup, lookup_backward, lookup_extrapolate, lookup_forward
+from .kernel_lib import fixed_delay_slots, lookup, lookup_backward, lookup_extrapolate, lookup_forward
 from .watch import margin
 
 
@@ -337,6 +337,57 @@ def restore_buffers(buf, bi, held, held_bi, plain):
         for i in range(m, n):       # beyond the saved content: as the initialisation laid it out
             out[a + i] = buf[bi[2 * j] + i]
     return out, nb
+
+
+# ---- the drivers' arrays ----------------------------------------------------------
+# The arrays a generated driver makes (driver.py). Numba compiles an allocation, a zero
+# fill or a slice assignment written in a kernel again for every kernel, in every process
+# that compiles one (np.zeros alone is 0.2 s of CPU); here they are compiled once per
+# install and loaded from the cache. A size comes as a plain integer (`ix`), so that one
+# specialisation serves every kernel.
+
+@njit(**JIT)
+def zeros(n):
+    """n float64 zeros."""
+    return np.zeros(n)
+
+
+@njit(**JIT)
+def empty(n):
+    """n float64 entries, not set."""
+    return np.empty(n)
+
+
+@njit(**JIT)
+def zeros_rk4(n):
+    """An (n, 3) float64 array of zeros: RK4's first three slopes of n stocks."""
+    return np.zeros((n, 3))
+
+
+@njit(**JIT)
+def clear(v):
+    """v[:] = 0."""
+    for i in range(v.shape[0]):
+        v[i] = 0.0
+
+
+@njit(**JIT)
+def lay_out_buffers(v, dt, slots, outputs, n_fixed, least):
+    """The buffer of a run's `n_fixed` regions (order.buffer_of) and the regions (offset,
+    length) each, at least two entries: region j is fixed_delay_slots(v[slots[j]], dt) long
+    and holds v[outputs[j]] throughout; the buffer has at least `least` entries."""
+    bi = np.zeros(max(2, 2 * n_fixed), dtype=np.int64)
+    total = 0
+    for j in range(n_fixed):
+        n = fixed_delay_slots(v[slots[j]], dt)
+        bi[2 * j] = total
+        bi[2 * j + 1] = n
+        total += n
+    buf = np.empty(max(total, least))
+    for j in range(n_fixed):
+        for i in range(bi[2 * j], bi[2 * j] + bi[2 * j + 1]):
+            buf[i] = v[outputs[j]]
+    return buf, bi
 
 
 _EXPONENT = 0x7FF0000000000000   # the exponent bits of a float64: all set for inf and NaN

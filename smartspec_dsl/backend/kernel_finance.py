@@ -26,10 +26,10 @@ import math
 
 from numba import njit
 
-from .. import ir
+from ..ir.constants import NA_VALUE
 from .kernel_intrinsics import JIT
 
-NA = ir.NA_VALUE
+NA = NA_VALUE
 _G_LOW = 1e-9       # the rate -1 + 1e-9: the search's lower end
 _BISECTIONS = 200   # halvings of (0, 2], far past float64's resolution (the loop stops there)
 

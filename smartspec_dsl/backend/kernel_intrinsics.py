@@ -6,7 +6,8 @@ from __future__ import annotations
 from numba.core import cgutils as _cg, types as _t
 from numba.extending import intrinsic
 
-from ..ir.builtins import XIDZ_EPS  # noqa: F401  (kernel_lib takes it from here)
+from . import helper_cache  # noqa: F401  (before any cached helper: their cache key)
+from ..ir.constants import XIDZ_EPS  # noqa: F401  (kernel_lib takes it from here)
 
 JIT = dict(cache=True, nogil=True, error_model="numpy", fastmath=False)
 

@@ -224,7 +224,7 @@ def parallel_cold_start(path, g, args) -> None:
 # Explicit signatures: the block offsets are integer constants in generated code,
 # which Numba would otherwise type as literals and compile once per call site.
 
-from ..ir import NA_VALUE as NA  # noqa: E402  (Vensim's :NA:)
+from ..ir.constants import NA_VALUE as NA  # noqa: E402  (Vensim's :NA:)
 
 
 @njit(**JIT)

@@ -16,7 +16,7 @@ import math
 import numpy as np
 from numba import njit
 
-from ..ir import NA_VALUE as NA
+from ..ir.constants import NA_VALUE as NA
 from .kernel_intrinsics import JIT
 from .kernel_lib import allocate, demand_share
 

@@ -18,13 +18,13 @@ import math
 
 from numba import njit
 
-from .. import ir
+from ..ir.constants import NA_VALUE
 
 from .kernel_extra import lookup_area
 from .kernel_lib import lookup
 from .kernel_intrinsics import JIT
 
-NA = ir.NA_VALUE   # :NA:, an open side of QUEUE AGE IN RANGE
+NA = NA_VALUE   # :NA:, an open side of QUEUE AGE IN RANGE
 
 HEAD = 3
 _EPS = 1e-9     # a parcel whose travel is within this of the conveyance time has arrived

@@ -35,6 +35,7 @@ import numpy as np
 from ..errors import ModelError
 from .codegen import Kernel
 from .opcodes import NAMES, OPCODE, OPS, STEP_NOW, VECTOR_OPS
+from .tape_forms import float_hole, float_literal, is_buffer_read, name_of, overlap
 
 __all__ = ["META", "OPCODE", "OPS", "STEP_NOW", "Tape", "TapeUnsupported", "build_tape"]
 
@@ -176,14 +177,14 @@ class _Builder:
             if type(node.op) is ast.USub:
                 return -self.integer(node.operand, env)
         elif t is ast.Call:
-            if _name(node.func) == "ix" and len(node.args) == 1:
+            if name_of(node.func) == "ix" and len(node.args) == 1:
                 return self.integer(node.args[0], env)
         raise self.unsupported(node)
 
     def table(self, args: list[ast.AST], env: dict) -> int:
         """The table index k of the arguments `tab, tk(tab, 2k), tk(tab, 2k + 1)`."""
-        if (len(args) == 3 and _name(args[0]) == "tab" and all(
-                isinstance(a, ast.Call) and _name(a.func) == "tk" and len(a.args) == 2 for a in args[1:])):
+        if (len(args) == 3 and name_of(args[0]) == "tab" and all(
+                isinstance(a, ast.Call) and name_of(a.func) == "tk" and len(a.args) == 2 for a in args[1:])):
             k2, k21 = (self.integer(a.args[1], env) for a in args[1:])
             if k2 % 2 == 0 and k21 == k2 + 1:
                 return k2 // 2
@@ -191,15 +192,15 @@ class _Builder:
 
     def buffer_index(self, node: ast.AST, env: dict) -> int:
         """j of `bi[2j]`."""
-        if isinstance(node, ast.Subscript) and _name(node.value) == "bi":
+        if isinstance(node, ast.Subscript) and name_of(node.value) == "bi":
             k = self.integer(node.slice, env)
             if k % 2 == 0:
                 return k // 2
         raise self.unsupported(node)
 
     def step(self, node: ast.AST, env: dict) -> int:
-        arg = node.args[0] if isinstance(node, ast.Call) and _name(node.func) == "ix" and node.args else node
-        if _name(arg) == "istep":
+        arg = node.args[0] if isinstance(node, ast.Call) and name_of(node.func) == "ix" and node.args else node
+        if name_of(arg) == "istep":
             return STEP_NOW
         k = self.integer(arg, env)
         if k != -1:
@@ -215,8 +216,8 @@ class _Builder:
         """The address holding node's value, after the instructions computing it."""
         if isinstance(node, ast.Constant) and isinstance(node.value, float):
             return self.const(node.value)
-        if isinstance(node, ast.Attribute) and _name(node) in ("math.nan", "math.inf"):
-            return self.const(float(_name(node)[5:]))
+        if isinstance(node, ast.Attribute) and name_of(node) in ("math.nan", "math.inf"):
+            return self.const(float(name_of(node)[5:]))
         if isinstance(node, ast.Name) and node.id in self.accs:
             return self.accs[node.id]
         if isinstance(node, ast.Name) and node.id in env:   # a loop counter used as a number
@@ -224,7 +225,7 @@ class _Builder:
                 return self.emit("INDEX", [env[node.id]])
             return self.const(float(env[node.id]))
         if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
-            fl = None if self.counting else _float_hole(node, env)
+            fl = None if self.counting else float_hole(node, env)
             if fl is not None:
                 return self.const(fl)
             a = self.value(node.left, env)
@@ -234,7 +235,7 @@ class _Builder:
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
             inner = node.operand
             if isinstance(inner, ast.Attribute) or (isinstance(inner, ast.Constant) and isinstance(inner.value, float)):
-                return self.const(-float(_name(inner)[5:]) if isinstance(inner, ast.Attribute) else -inner.value)
+                return self.const(-float(name_of(inner)[5:]) if isinstance(inner, ast.Attribute) else -inner.value)
             a = self.value(inner, env)
             self.release(a)
             return self.emit("NEG", [a])
@@ -254,11 +255,11 @@ class _Builder:
             self.top = min(self.top, min(temps))
 
     def call(self, node: ast.Call, env: dict) -> int:
-        f, args = _name(node.func), node.args
+        f, args = name_of(node.func), node.args
         if f == "ld":
-            if _name(args[0]) == "v":
+            if name_of(args[0]) == "v":
                 return self.integer(args[1], env)
-            if _name(args[0]) == "p":
+            if name_of(args[0]) == "p":
                 return self.emit("LDP", [self.integer(args[1], env)])
         if f in _VALUE_CALLS:
             return self.emit(_VALUE_CALLS[f], self.values(args, env))
@@ -268,7 +269,7 @@ class _Builder:
             return self.emit(_COMPARES[type(c.ops[0])], self.values([c.left, c.comparators[0]], env))
         if f in _LOOKUPS:
             x, watch = args[0], -1
-            if isinstance(x, ast.Call) and _name(x.func) == "watched" and _name(x.args[0]) == "v":
+            if isinstance(x, ast.Call) and name_of(x.func) == "watched" and name_of(x.args[0]) == "v":
                 watch, x = self.integer(x.args[1], env), x.args[2]
             a = self.value(x, env)
             self.release(a)
@@ -276,12 +277,12 @@ class _Builder:
         if f in ("lookup_area", "lookup_slope"):
             a, b = self.values(args[:2], env)
             return self.emit(f.upper(), [a, b, self.table(args[2:], env)])
-        if f == "watched" and _name(args[0]) == "v":
+        if f == "watched" and name_of(args[0]) == "v":
             s = self.integer(args[1], env)
             return self.emit("WATCH", [s, *self.values(args[2:], env)])
-        if f == "vsum" and _name(args[0]) == "v":
+        if f == "vsum" and name_of(args[0]) == "v":
             return self.emit("VSUM", [self.integer(a, env) for a in args[1:]])
-        if f in _BLOCKS and _name(args[0]) == "v":
+        if f in _BLOCKS and name_of(args[0]) == "v":
             b, n = self.integer(args[1], env), self.integer(args[2], env)
             return self.emit(_BLOCKS[f], [b, n, *self.values(args[3:], env)])
         if f == "random_lookup":
@@ -303,9 +304,9 @@ class _Builder:
             j = self.buffer_index(args[1], env)
             return self.emit("MATERIAL_IN", [j, *self.values(args[4:], env)])
         if f in _PARCELS:
-            j = self.buffer_index(args[1], env) if _name(args[0]) == "buf" else 0
+            j = self.buffer_index(args[1], env) if name_of(args[0]) == "buf" else 0
             n_tables = 0     # the trailing profile tables (tab, tk(...), tk(...)): none, one or two
-            while len(args) >= 4 + 3 * (n_tables + 1) and _name(args[len(args) - 3 * (n_tables + 1)]) == "tab":
+            while len(args) >= 4 + 3 * (n_tables + 1) and name_of(args[len(args) - 3 * (n_tables + 1)]) == "tab":
                 n_tables += 1
             tables = [self.table(args[len(args) - 3 * (t + 1):len(args) - 3 * t], env) for t in range(n_tables)]
             return self.emit(_PARCELS[f], [j, *self.values(args[4:len(args) - 3 * n_tables], env), *tables[::-1]])
@@ -390,13 +391,13 @@ class _Builder:
         for wb, ws, q, name in writes:
             if ws == 0:
                 # an accumulator: acc = acc + x, read nowhere else in the body
-                if not (name == "ADD" and _TEMP <= wb < _TEMP + acc_top and body[q + 2] == wb
+                if not (name in ("ADD", "MUL", "MIN", "MAX") and _TEMP <= wb < _TEMP + acc_top and body[q + 2] == wb
                         and body[q + 3] != wb and sum(rb == wb for rb, _, _ in reads) == 1):
                     return None
                 continue
             if slot(wb):
                 for rb, rs, _ in reads + [(b, s_, q2) for b, s_, q2, _ in writes if q2 != q]:
-                    if slot(rb) and (rb, rs) != (wb, ws) and _overlap(rb, rs, wb, ws, n):
+                    if slot(rb) and (rb, rs) != (wb, ws) and overlap(rb, rs, wb, ws, n):
                         return None
         return body, step, n * len(blocks)
 
@@ -422,14 +423,15 @@ class _Builder:
             self.statement(s, env)
 
     def statement(self, s: ast.stmt, env: dict) -> None:
-        if isinstance(s, ast.Pass):
+        if isinstance(s, ast.Pass) or isinstance(s, ast.Assign) and isinstance(s.value, ast.Name) \
+                and s.value.id == name_of(s.targets[0]) + "_":      # `ld = ld_` (driver.bind_helpers)
             return
         if isinstance(s, ast.For) and isinstance(s.target, ast.Name) and isinstance(s.iter, ast.Call) \
-                and _name(s.iter.func) == "range" and len(s.iter.args) == 1 and not s.orelse:
+                and name_of(s.iter.func) == "range" and len(s.iter.args) == 1 and not s.orelse:
             self.loop(s, self.integer(s.iter.args[0], env), env)
             return
-        if isinstance(s, ast.While) and isinstance(s.test, ast.Call) and _name(s.test.func) == "solve_more" \
-                and _name(s.test.args[0]) == "v" and not s.orelse:
+        if isinstance(s, ast.While) and isinstance(s.test, ast.Call) and name_of(s.test.func) == "solve_more" \
+                and name_of(s.test.args[0]) == "v" and not s.orelse:
             start = len(self.code)
             base, k = (self.integer(a, env) for a in s.test.args[1:3])
             self.code += [OPCODE["SOLVE"], 0, base, k, -1]
@@ -440,13 +442,13 @@ class _Builder:
             self.last = None
             return
         if isinstance(s, ast.Expr) and isinstance(s.value, ast.Call):
-            call, f = s.value, _name(s.value.func)
-            if f == "st" and _name(call.args[0]) in ("v", "r"):
+            call, f = s.value, name_of(s.value.func)
+            if f == "st" and name_of(call.args[0]) in ("v", "r"):
                 slot = self.integer(call.args[1], env)
-                if _name(call.args[0]) == "r":
+                if name_of(call.args[0]) == "r":
                     slot += self.rate_base
                 value = call.args[2]
-                if _is_buffer_read(value):
+                if is_buffer_read(value):
                     self.code += [OPCODE["BUFREAD"], slot, self.buffer_index(value.slice.left, env)]
                     self.top = self.acc_top
                     return
@@ -459,17 +461,18 @@ class _Builder:
                 return
         if isinstance(s, ast.Assign) and len(s.targets) == 1:
             target = s.targets[0]
-            if isinstance(target, ast.Name) and re.fullmatch(r"acc\d+", target.id) \
-                    and isinstance(s.value, ast.Constant) and s.value.value == 0.0:
+            start = float_literal(s.value)
+            if isinstance(target, ast.Name) and re.fullmatch(r"acc\d+", target.id) and start is not None:
+                # a reduction's accumulator (SUM 0, PROD 1, VMIN inf, VMAX -inf: dense_emit)
                 if target.id == "acc0":
                     self.accs, self.acc_top, self.top = {}, 0, 0
                 self.accs[target.id] = _TEMP + self.acc_top
                 self.acc_top += 1
                 self.top = self.acc_top
                 self.max_temp = max(self.max_temp, self.top)
-                self.code += [OPCODE["MOV"], self.accs[target.id], self.const(0.0)]
+                self.code += [OPCODE["MOV"], self.accs[target.id], self.const(start)]
                 return
-            if isinstance(target, ast.Subscript) and _is_buffer_read(target):
+            if isinstance(target, ast.Subscript) and is_buffer_read(target):
                 j = self.buffer_index(target.slice.left, env)
                 a = self.value(s.value, env)
                 self.code += [OPCODE["BUFWRITE"], _TEMP + self.top, j, a]
@@ -477,11 +480,11 @@ class _Builder:
                 self.top = self.acc_top
                 self.last = None
                 return
-        if isinstance(s, ast.AugAssign) and isinstance(s.op, ast.Add) and isinstance(s.target, ast.Name) \
-                and s.target.id in self.accs:
-            acc = self.accs[s.target.id]
-            a = self.value(s.value, env)
-            self.code += [OPCODE["ADD"], acc, acc, a]
+        update = _accumulation(s, self.accs)
+        if update is not None:
+            acc, op, term = update
+            a = self.value(term, env)
+            self.code += [OPCODE[op], acc, acc, a]
             self.top = self.acc_top
             self.last = None
             return
@@ -500,50 +503,28 @@ class _Builder:
         return code, const_base
 
 
-def _overlap(a: int, sa: int, b: int, sb: int, n: int) -> bool:
-    """Whether the addresses a + k sa and b + k sb (0 <= k < n) may meet (their spans do)."""
-    lo_a, hi_a = sorted((a, a + sa * (n - 1)))
-    lo_b, hi_b = sorted((b, b + sb * (n - 1)))
-    return lo_a <= hi_b and lo_b <= hi_a
-
-
-def _name(node: ast.AST) -> str:
-    if isinstance(node, ast.Name):
-        return node.id
-    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
-        return f"{node.value.id}.{node.attr}"
-    return ""
-
-
-def _float_hole(node: ast.BinOp, env: dict) -> float | None:
-    """A re-rolled float literal `(b + d * q)` (loops.fill): its value at this iteration,
-    computed as the loop computes it."""
-    if not (isinstance(node.op, ast.Add) and isinstance(node.left, ast.Constant)
-            and isinstance(node.left.value, float) and isinstance(node.right, ast.BinOp)
-            and isinstance(node.right.op, ast.Mult) and isinstance(node.right.left, ast.Constant)
-            and isinstance(node.right.left.value, float) and isinstance(node.right.right, ast.Name)
-            and node.right.right.id in env):
-        return None
-    return node.left.value + node.right.left.value * env[node.right.right.id]
-
-
-def _is_buffer_read(node: ast.AST) -> bool:
-    """`buf[bi[2j] + istep % bi[2j + 1]]`."""
-    return (isinstance(node, ast.Subscript) and _name(node.value) == "buf" and isinstance(node.slice, ast.BinOp)
-            and isinstance(node.slice.op, ast.Add) and isinstance(node.slice.right, ast.BinOp)
-            and isinstance(node.slice.right.op, ast.Mod) and _name(node.slice.right.left) == "istep")
+def _accumulation(s: ast.stmt, accs: dict) -> tuple | None:
+    """(accumulator, opcode, term) of a reduction's update (`acc += x`, `acc *= x`,
+    `acc = fmin(acc, x)`, `acc = fmax(acc, x)`: dense_emit), or None."""
+    if isinstance(s, ast.AugAssign) and type(s.op) in (ast.Add, ast.Mult) and name_of(s.target) in accs:
+        return accs[name_of(s.target)], _BINOPS[type(s.op)], s.value
+    if isinstance(s, ast.Assign) and len(s.targets) == 1 and name_of(s.targets[0]) in accs \
+            and isinstance(s.value, ast.Call) and name_of(s.value.func) in ("fmin", "fmax") \
+            and len(s.value.args) == 2 and name_of(s.value.args[0]) == name_of(s.targets[0]):
+        return accs[name_of(s.targets[0])], _VALUE_CALLS[name_of(s.value.func)], s.value.args[1]
+    return None
 
 
 def _module_array(tree: ast.Module, name: str) -> list:
     """The literal list of a module constant `NAME = np.array([...], ...)[:n]`."""
     for s in tree.body:
-        if isinstance(s, ast.Assign) and _name(s.targets[0]) == name:
+        if isinstance(s, ast.Assign) and name_of(s.targets[0]) == name:
             node, stop = s.value, None
             if isinstance(node, ast.Subscript):
                 stop = ast.literal_eval(node.slice.upper)
                 node = node.value
-            values = [float(_name(x)[5:]) if isinstance(x, ast.Attribute) else
-                      -float(_name(x.operand)[5:]) if isinstance(x, ast.UnaryOp) and isinstance(x.operand, ast.Attribute)
+            values = [float(name_of(x)[5:]) if isinstance(x, ast.Attribute) else
+                      -float(name_of(x.operand)[5:]) if isinstance(x, ast.UnaryOp) and isinstance(x.operand, ast.Attribute)
                       else ast.literal_eval(x) for x in node.args[0].elts]
             return values[:stop] if stop is not None else values
     raise TapeUnsupported(f"the kernel defines no {name}")
@@ -552,7 +533,7 @@ def _module_array(tree: ast.Module, name: str) -> list:
 def _module_int(tree: ast.Module, name: str) -> int:
     """A module constant `NAME = n` (the check of infinite values at saves), -1 without one."""
     for s in tree.body:
-        if isinstance(s, ast.Assign) and _name(s.targets[0]) == name and isinstance(s.value, ast.Constant):
+        if isinstance(s, ast.Assign) and name_of(s.targets[0]) == name and isinstance(s.value, ast.Constant):
             return int(s.value.value)
     return -1
 

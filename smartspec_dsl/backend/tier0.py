@@ -8,19 +8,31 @@ compiled interpreter, an unchanged install loads the machine code from disk.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import os
+import shutil
 import sys
 from pathlib import Path
 
 from ..files import install_cache, write_bytes
 
 _HERE = Path(__file__).resolve().parent
-# what the interpreter's machine code is made of
-_SOURCES = ("interpreter.py", "interpreter_vector.py", "tape.py", "opcodes.py", "kernel_lib.py",
-            "kernel_intrinsics.py", "kernel_random.py", "kernel_extra.py", "kernel_market.py", "kernel_solve.py",
-            "kernel_finance.py")
+_PACKAGE = _HERE.parent
+# What the machine code Numba caches for the package is made of (paths in the package): the
+# interpreter (and the tape's layout it reads), every module that defines cached jitted
+# functions, and the files whose constants they read, which a jitted function freezes into
+# its machine code. Numba keys a function's cache on its own file only; `version()` hashes
+# all of these, and the interpreter's copy and the helpers' caches (`HelperStamp`) are keyed
+# on it, so that editing any of them (solve_layout.MAX_PASSES, ir.constants.NA_VALUE, a helper
+# another one inlines) compiles them again. tests/test_tier0.py fails when a module with
+# cached helpers, or a package module one imports, is missing here.
+SOURCES = ("backend/interpreter.py", "backend/interpreter_vector.py", "backend/tape.py", "backend/opcodes.py",
+           "backend/kernel_lib.py", "backend/kernel_intrinsics.py", "backend/kernel_random.py",
+           "backend/kernel_extra.py", "backend/kernel_market.py", "backend/kernel_solve.py",
+           "backend/kernel_finance.py", "backend/kernel_queues.py", "backend/solve_layout.py", "backend/watch.py",
+           "ir/constants.py", "experiments/stats.py")
 
 
 def numba_stamp() -> str:
@@ -36,12 +48,22 @@ def numba_stamp() -> str:
     return numba.__version__
 
 
+@functools.lru_cache(maxsize=1)
 def version() -> str:
-    """A hash of the interpreter's sources and the installed Numba."""
+    """A hash of the package's jitted sources (`SOURCES`) and the installed Numba (read once
+    per process: an install's files do not change under a running process)."""
     h = hashlib.sha256(numba_stamp().encode())
-    for name in _SOURCES:
-        h.update((_HERE / name).read_bytes())
+    for name in SOURCES:
+        h.update((_PACKAGE / name).read_bytes())
     return h.hexdigest()[:20]
+
+
+def stamped(path: str) -> bool:
+    """Whether the file `path` is one of `SOURCES` (its cached functions keyed on `version()`)."""
+    try:
+        return Path(path).resolve().relative_to(_PACKAGE).as_posix() in SOURCES
+    except ValueError:
+        return False
 
 
 def folder() -> Path:
@@ -145,6 +167,20 @@ def drop_damaged_cache(err: BaseException) -> str | None:
     return None
 
 
+def remove_other_versions(key: str) -> None:
+    """Remove the interpreter folders of other versions (earlier installs: 10 MB or more each,
+    Numba's cache and the module compiled ahead of time) beside version `key`'s. A process
+    still running an old version compiles what it needs again (Numba makes the folder anew)."""
+    for old in folder().glob("interpreter-*"):
+        if old.name != f"interpreter-{key}" and old.is_dir():
+            gone = old.with_name(f".removed-{old.name}-{os.getpid()}")
+            try:
+                os.replace(old, gone)     # first out of the way, so no process sees half a folder
+            except OSError:
+                continue
+            shutil.rmtree(gone, ignore_errors=True)
+
+
 def load():
     """The interpreter module, compiled at most once per version (see `folder`);
     importing it compiles nothing until its first run."""
@@ -161,6 +197,7 @@ def load():
     if not intact:        # missing, or damaged (a partial copy): written again
         path.parent.mkdir(parents=True, exist_ok=True)
         write_bytes(path, source)
+        remove_other_versions(key)
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module

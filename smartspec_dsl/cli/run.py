@@ -39,6 +39,14 @@ def add_parser(sub) -> None:
     run.set_defaults(func=main)
 
 
+def _origin(model) -> str:
+    """What the load time was spent on, when not compiling everything: the record from the
+    kernel cache, and the kernel's machine code compiled or loaded."""
+    if not model.cached:
+        return ""
+    return ", the model from the cache, its kernel compiled" if model.kernel_compiled else ", from the cache"
+
+
 def main(args) -> int:
     output = args.output or STDOUT
     output_format(output)               # an unknown extension or a missing extra: before the run
@@ -56,6 +64,6 @@ def main(args) -> int:
     write_run(output, result, model, shown, args.seed)
     if output != STDOUT:
         print(f"{args.model}: {len(result.time)} saved times x {len(result.columns)} variables "
-              f"-> {output} (load {model.compile_seconds:.2f} s{', from the cache' if model.cached else ''}, "
+              f"-> {output} (load {model.compile_seconds:.2f} s{_origin(model)}, "
               f"run on the {'compiled kernel' if result.tier == 'compiled' else 'interpreter'})", file=sys.stderr)
     return 0

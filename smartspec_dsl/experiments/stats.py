@@ -35,8 +35,9 @@ import re
 import numpy as np
 from numba import get_num_threads, njit, prange
 
+from ..backend import helper_cache  # noqa: F401  (the cache key of the helpers below)
 from ..errors import SpecError
-from ..ir import NA_VALUE
+from ..ir.constants import NA_VALUE
 
 _PCT = re.compile(r"^p(\d+(?:\.\d+)?)$")
 MOMENTS = ("count", "mean", "std", "var", "min", "max")

@@ -13,9 +13,7 @@ from functools import lru_cache
 from typing import ClassVar, Iterator, TypeVar, Union
 
 from ..errors import ModelError, SourcePos
-
-# Vensim's :NA: value (what Vensim stores for "not available").
-NA_VALUE = -1.298074214633707e33
+from .constants import NA_VALUE  # noqa: F401  (Vensim's :NA:, here for the passes)
 
 
 @lru_cache(maxsize=1 << 16)    # a pure function of the text, asked again for every use of a name

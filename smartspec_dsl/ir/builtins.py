@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from .. import ir
 from ..errors import ModelError, UnsupportedFeature
+from .constants import XIDZ_EPS  # noqa: F401  (passes/consteval reads it from here)
 
 # The stage that gives a function its meaning (where to look for its code).
 KERNEL = "kernel"              # a kernel-library helper or math call (backend/kernel_lib.py)
@@ -31,8 +32,6 @@ SOLVED = "solved in the step"  # marks an algebraic loop solved by iteration (pa
 ARGS, LOOKUP, RANDOM_DRAW, OWN = "args", "lookup", "random", "own branch"
 
 # Units rules (passes/units.py gives each its meaning).
-XIDZ_EPS = 1e-6  # Vensim's XIDZ/ZIDZ treat |divisor| below this as zero (the kernel and consteval)
-
 SAME_AS_FIRST = "same as the first argument"
 SAME_AS_SECOND = "same as the second argument"
 ARGUMENTS_AGREE = "the arguments' (which must agree)"

@@ -14,8 +14,8 @@ The dense IR, between this pass and code generation:
 - a reference to an array names, per subscript, the left-hand side's range of the
   same name (the element the loop is at), `range!` (iterated by the enclosing SUM)
   or a fixed element;
-- `SUM(arg)` stays a call (one loop); one that does not read the left-hand side's
-  elements is a hidden scalar auxiliary every element reads (`owner #sum1`);
+- `SUM(arg)` (PROD, VMIN, VMAX) stays a call (one loop); one that does not read the
+  left-hand side's elements is a hidden scalar auxiliary every element reads (`owner #sum1`);
 - an array of numbers is a constant whose equation is `@VALUES(n1, n2, ...)`, one
   number per element in element order; a range used as a value (`10 * Region`) is
   `@INDEX(k)`, the 1-based position of the loop over the left-hand side's k-th range.
@@ -24,13 +24,14 @@ Which variables stay dense is decided per variable (`partition`; `ineligible` na
 first array that does not): one definition over whole ranges, references through the same
 range names as the left-hand side, or else the pieces of dense_pieces.py (piecewise and
 :EXCEPT: definitions, mappings, subranges, positional binding, ranges used as values; a
-piecewise array on a loop of arrays is flattened, `_looped_pieces`), SUM over `range!`,
-stateful calls SMOOTH, SMOOTHI, SMOOTH3, SMOOTH3I, DELAY1, DELAY1I, DELAY3, DELAY3I, TREND,
-FORECAST, INTEG, and SMOOTH N and DELAY N whose order the whole array shares, no random
-draw, lookup of an array or declared range. The others are flattened
+piecewise array on a loop of arrays is flattened, `_looped_pieces`), SUM, PROD, VMIN and
+VMAX over `range!`, the stateful calls of DENSE_STATEFUL (SMOOTH N and DELAY N, GET TIME
+VALUE, when the structure they decide is the whole array's), INTEG, random draws and macros
+whose body is what an array equation may say (one copy over the equation's ranges:
+macros.py; both not in pieces), no lookup of an array or declared range. The others are flattened
 per element (subscripts.flatten, which calls `densifier` for the dense ones), and so is
 a variable that reads a range of a flattened array; the two kinds read each other's
-single elements. A model with macros, or a run that replaces equations, is flattened.
+single elements. A run that replaces equations is flattened.
 """
 from __future__ import annotations
 
@@ -46,16 +47,20 @@ from ..ir.ranges import SubscriptSpace, parse_form
 from .dense_pieces import Pieces, Plan, Refuse as _Refuse, number as _number
 from .elements import Elements
 from .flat_exprs import flat_name
+from .macros import inline_pure_macros
 
 # the stateful functions whose lowering (chains of stocks) holds per element
 DENSE_STATEFUL = {"SMOOTH", "SMOOTHI", "SMOOTH3", "SMOOTH3I", "DELAY1", "DELAY1I", "DELAY3", "DELAY3I",
-                  "TREND", "FORECAST", "SMOOTH N", "DELAY N"}
+                  "TREND", "FORECAST", "SMOOTH N", "DELAY N", "INITIAL", "SAMPLE IF TRUE", "NPV", "NPVE",
+                  "GET TIME VALUE", "TIME BASE", "RANDOM PINK NOISE"}
 # ... of which those whose arguments at these positions decide the structure (stateful.rules):
 # one structure for the whole array, so they must not read it
-DECIDED = {"SMOOTH N": (3,), "DELAY N": (1, 3)}
+DECIDED = {"SMOOTH N": (3,), "DELAY N": (1, 3), "GET TIME VALUE": (0, 2)}
 # the calls the dense IR adds or keeps (stateful lowering leaves them; codegen loops over them)
-DENSE_CALLS = {"SUM", "@VALUES", "@INDEX", "@PIECES", "@BOX", "@AFFINE"}
-# random draws are one call site per element in the flattened model: not a loop's one site
+REDUCTIONS = ("SUM", "PROD", "VMIN", "VMAX")
+DENSE_CALLS = {*REDUCTIONS, "@VALUES", "@INDEX", "@PIECES", "@BOX", "@AFFINE"}
+# random draws: one call site per element, numbered as the per-element route numbers them
+# (dense_emit.DenseEmitter.site), so not in pieces nor inside a reduction
 _RANDOM = {n for n, b in BUILTINS.items() if b.emit == RANDOM_DRAW} | {"RANDOM 0 1", "RANDOM LOOKUP"}
 # the array functions the flattening expands into reads of single elements, which a dense
 # array gives (`name[e1,e2]`); the others read the flattened variable's table of elements
@@ -82,6 +87,8 @@ class _Checker:
         self.space = SubscriptSpace(model.subscript_ranges)
         self.pieces = Pieces(model, self.space)
         self.dims: dict[str, tuple[str, ...]] = {}     # the arrays that can stay dense
+        self.macro_ok: dict[str, str | None] = {}      # macro -> why an array cannot call it, or ""
+        self.locals: set[str] = set()                   # the inputs and locals of the macro checked
         self.why: dict[str, str] = {}                   # the others: why not
         self.plans: dict[str, Plan] = {}                # those kept in pieces (dense_pieces.py)
         self.planned: dict[str, tuple] = {}             # name -> (what it was made for, plan)
@@ -188,9 +195,9 @@ class _Checker:
                 todo.append((node.arg, inside))
             elif t is ir.Call:
                 f = node.func
-                if f == "SUM":
+                if f in REDUCTIONS:
                     if inside or len(node.args) != 1:
-                        raise _Refuse("a nested SUM")
+                        raise _Refuse(f"a nested {f}")
                     todo.append((node.args[0], True))
                     continue
                 if f == "ELMCOUNT":
@@ -198,8 +205,12 @@ class _Checker:
                     if not (isinstance(a, ir.Ref) and self.space.is_range(a.name.rstrip("!"))):
                         raise _Refuse("ELMCOUNT of no range")
                     continue
+                if ir.canonical_name(f) in self.model.macros:
+                    self.macro_call(node, lhs, inside or pieced)
+                    todo.extend((a, inside) for a in node.args)
+                    continue
                 b = BUILTINS.get(f)
-                if b is None or (f in _RANDOM and (lhs or inside)):
+                if b is None or (f in _RANDOM and (inside or (lhs and pieced))):
                     raise _Refuse(f"{f} in an array equation")
                 if lhs and f in DECIDED and any(self.varies(node.args[i]) for i in DECIDED[f]
                                                 if i < len(node.args)):
@@ -211,12 +222,56 @@ class _Checker:
             else:
                 todo.extend((k, inside) for k in ir.children(node))
 
+    def macro_call(self, node: ir.Call, lhs, inside: bool) -> None:
+        """A macro called in an array equation is one copy of its variables over the
+        equation's ranges (passes/macros.py): its body must be what an array equation may
+        say, its inputs and locals read element for element, the model's variables it names
+        scalars."""
+        if not lhs:
+            return
+        if inside or node.outputs:
+            raise _Refuse(f"macro {node.func} in a reduction, a piece or with extra outputs in an array equation")
+        name = ir.canonical_name(node.func)
+        if name not in self.macro_ok:
+            self.macro_ok[name] = None        # a recursive macro: expansion reports it
+            macro = self.model.macros[name]
+            local = set(macro.params) | {v.name for v in macro.variables}
+            try:
+                for v in macro.variables:
+                    if v.kind is ir.Kind.LOOKUP or any(d.operator == ":=" or d.subscripts for d in v.definitions):
+                        raise _Refuse(f"macro {node.func} defines a lookup, data or an array")
+                    for e in (v.expr, v.initial):
+                        self.macro_body(e, local, lhs)
+            except _Refuse as why:
+                self.macro_ok[name] = str(why)
+                raise
+            self.macro_ok[name] = ""
+        if self.macro_ok[name]:
+            raise _Refuse(self.macro_ok[name])
+
+    def macro_body(self, e: ir.Expr | None, local: set[str], lhs) -> None:
+        for n in ir.walk(e) if e is not None else ():
+            if type(n) is ir.Ref and n.name not in local:
+                if n.subscripts or n.name.rstrip("$ ") in self.dims or self.space.is_range(n.name):
+                    raise _Refuse("a macro that reads an array")
+            elif type(n) is ir.LookupCall:
+                raise _Refuse("a macro that reads a lookup")
+        # its calls as in the array equation; its inputs and locals are arrays there
+        saved, self.locals = self.locals, local
+        try:
+            self.expr(e, lhs, top=True)
+        finally:
+            self.locals = saved
+
     def varies(self, e: ir.Expr) -> bool:
         """Whether `e` may differ between an array's elements (reads an array or a range)."""
-        return any((type(n) is ir.Ref and (n.subscripts or n.name in self.dims or self.space.is_range(n.name)))
-                   or (type(n) is ir.Call and n.func == "SUM") for n in ir.walk(e))
+        return any((type(n) is ir.Ref and (n.subscripts or n.name in self.dims or n.name in self.locals
+                                           or self.space.is_range(n.name)))
+                   or (type(n) is ir.Call and n.func in REDUCTIONS) for n in ir.walk(e))
 
     def ref(self, node: ir.Ref, lhs, inside: bool) -> None:
+        if node.name in self.locals:
+            return
         sp, target = self.space, self.dims.get(node.name)
         if node.name in self.why or (target is not None and node.name not in self.dense):
             # an array flattened per element: only its single elements can be read
@@ -249,7 +304,7 @@ class _Checker:
 
 
 def _reads_arrays(node: ir.Expr, dims) -> bool:
-    return any((isinstance(n, ir.Ref) and n.name in dims) or (isinstance(n, ir.Call) and n.func == "SUM")
+    return any((isinstance(n, ir.Ref) and n.name in dims) or (isinstance(n, ir.Call) and n.func in REDUCTIONS)
                for n in ir.walk(node))
 
 
@@ -259,8 +314,6 @@ def partition(model: ir.Model) -> tuple[set[str], dict[str, str]]:
     not run), or a range of an array that is itself flattened (repeated until no variable
     changes side). A variable an array function of the flattening (VECTOR ..., ALLOCATE
     ...) reads is flattened: those functions read its table of elements."""
-    if model.macros:
-        return set(), {n: "the model defines macros" for n, v in model.variables.items() if _subscripted(v)}
     checker = _Checker(model)
     for var in model.variables.values():
         # a definition's list of values (`x[S] = f(a), g(b)`) holds expressions too
@@ -340,8 +393,8 @@ def dense_arrays(model: ir.Model, edits=None) -> set[str]:
 
 def ineligible(model: ir.Model) -> str | None:
     """Why some array of `model` is flattened per element (the first, by name), or None when
-    every one stays dense."""
-    _, why = partition(model)
+    every one stays dense (as the dense route takes it: its macros without state inlined)."""
+    _, why = partition(inline_pure_macros(model))
     subscripted = sorted(n for n in why if _subscripted(model.variables[n]))
     return f"'{model.variables[subscripted[0]].display}': {why[subscripted[0]]}" if subscripted else None
 
@@ -381,7 +434,7 @@ class _Densify:
                 a = node.args[0]   # the range's name, or (bottom-up) its @INDEX already
                 r = lhs[int(a.args[0].value)] if isinstance(a, ir.Call) else a.name.rstrip("!")
                 return ir.Num(float(len(sp.elements[r])))
-            if isinstance(node, ir.Call) and node.func == "SUM" and lhs and not self.reads_lhs(node, lhs):
+            if isinstance(node, ir.Call) and node.func in REDUCTIONS and lhs and not self.reads_lhs(node, lhs):
                 return self.hoist(node, owner)
             return node
         return ir.map_expr(e, visit)
@@ -397,14 +450,15 @@ class _Densify:
         return False
 
     def hoist(self, call: ir.Call, owner: ir.Variable) -> ir.Ref:
-        """A SUM that reads no element of the left-hand side: one hidden scalar auxiliary
+        """A reduction that reads no element of the left-hand side: one hidden scalar auxiliary
         that every element reads (as the per-element route's shared reduction)."""
         ref = self.shared_of.get(call)
         if ref is None:
-            name = f"{owner.name} #sum{len(self.shared) + 1}"
+            name = f"{owner.name} #{call.func.lower()}{len(self.shared) + 1}"
             while name in self.model.variables or name in self.shared:
                 name += "'"
-            shown = f"{owner.display} (SUM at {call.pos.line}:{call.pos.column})" if call.pos else owner.display
+            shown = f"{owner.display} ({call.func} at {call.pos.line}:{call.pos.column})" if call.pos \
+                else owner.display
             self.shared[name] = ir.Variable(name, shown, ir.Kind.AUXILIARY, expr=call, pos=call.pos, hidden=True)
             ref = self.shared_of[call] = ir.Ref(name, (), call.pos)
         return ref
@@ -418,7 +472,7 @@ class _Densify:
         plan = self.plans.get(var.name)
         if plan is not None:
             hoisted = lambda e: e if e is None else ir.map_expr(e, lambda n: self.hoist(n, base) if (
-                type(n) is ir.Call and n.func == "SUM" and not self.reads_lhs(n, lhs)) else n)
+                type(n) is ir.Call and n.func in REDUCTIONS and not self.reads_lhs(n, lhs)) else n)
             if plan.listed is not None:
                 name, values = plan.listed
                 self.shared[name] = ir.Variable(name, f"{var.display} (values)", ir.Kind.CONSTANT, expr=values,

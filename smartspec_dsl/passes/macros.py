@@ -6,18 +6,23 @@ from dataclasses import replace
 
 from .. import ir
 from ..errors import ModelError
+from ..ir.builtins import ARRAY, BUILTINS, KERNEL, RANDOM_DRAW
 
 Ref, Call = ir.Ref, ir.Call
 
 
-def rename(e: ir.Expr | None, names: dict[str, str]) -> ir.Expr | None:
+def rename(e: ir.Expr | None, names: dict[str, str], dims: tuple[str, ...] | None = None) -> ir.Expr | None:
     """A macro body's expression for one call: its inputs and local variables renamed to
-    the call's copies; `name$` is the model's own variable `name` (Vensim's help, "Macros")."""
+    the call's copies; `name$` is the model's own variable `name` (Vensim's help, "Macros").
+    `dims`: the ranges of the array equation that calls the macro (passes/dense.py), which
+    the copies share: a reference to one of them reads the element being computed."""
     def outer(name: str) -> str:
         return names.get(name, name[:-1].strip() if name.endswith("$") else name)
 
     def visit(node):
         if isinstance(node, Ref):
+            if dims is not None and node.name in names:
+                return Ref(names[node.name], dims, node.pos)
             return replace(node, name=outer(node.name))
         if isinstance(node, ir.LookupCall):
             return replace(node, table=outer(node.table))
@@ -119,16 +124,19 @@ def expand_macros(model: ir.Model) -> ir.Model:
             shown = f"(in macro {macro.name.upper()} called by {var.display}{where})"
             names = {p: f"{prefix} {p}" for p in macro.params}
             names.update({v.name: f"{prefix} {v.name}" for v in macro.variables})
+            # a call in a dense array's equation: one copy, an array over the same ranges
+            dims = var.dims
             for p, arg in zip(macro.params, node.args):
                 added.append(ir.Variable(names[p], f"{p} {shown}", ir.Kind.AUXILIARY, expr=arg,
-                                         pos=node.pos, hidden=True))
+                                         pos=node.pos, hidden=True, dims=dims))
             for body in macro.variables:
-                expr = rename(body.expr, names)
+                expr = rename(body.expr, names, dims)
                 if expr is not None and body.definitions and body.definitions[0].operator == ":=":
                     # a data equation (`Y :RAW: := input`): passes/data_equations.py
                     expr = ir.data_equation(expr, body.definitions[0].keyword, body.pos)
                 added.append(replace(body, name=names[body.name], display=f"{body.display} {shown}",
-                                     expr=expr, initial=rename(body.initial, names), hidden=True))
+                                     expr=expr, initial=rename(body.initial, names, dims), hidden=True,
+                                     dims=dims))
             if macro.name not in names:
                 raise ModelError(f"{macro.pos}: macro '{macro.name}' does not define its output "
                                  f"'{macro.name}'")
@@ -141,8 +149,8 @@ def expand_macros(model: ir.Model) -> ir.Model:
                     raise ModelError(f"{node.pos}: '{display}' is defined twice: by this call of "
                                      f"macro '{macro.name}' and elsewhere")
                 added.append(ir.Variable(name, display, ir.Kind.AUXILIARY,
-                                         expr=Ref(names[local], (), node.pos), pos=node.pos))
-            return Ref(names[macro.name], (), node.pos)
+                                         expr=Ref(names[local], dims, node.pos), pos=node.pos, dims=dims))
+            return Ref(names[macro.name], dims, node.pos)
 
         expr = None if var.expr is None else ir.map_expr(var.expr, visit)
         initial = None if var.initial is None else ir.map_expr(var.initial, visit)
@@ -151,3 +159,74 @@ def expand_macros(model: ir.Model) -> ir.Model:
     # the model's own variables in their order (as output columns), then the call copies
     ordered = {n: done.pop(n) for n in model.variables}
     return replace(model, variables={**ordered, **done}, macros={})
+
+
+def _pure(e: ir.Expr | None, macros) -> bool:
+    """Whether `e` keeps no state and draws no number: only numbers, references and the
+    kernel's functions of their arguments (no stateful, random, array or macro call, no lookup)."""
+    for n in ir.walk(e) if e is not None else ():
+        if isinstance(n, ir.LookupCall):
+            return False
+        if isinstance(n, Call):
+            b = BUILTINS.get(n.func)
+            if ir.canonical_name(n.func) in macros or b is None or b.stage != KERNEL or b.emit == RANDOM_DRAW \
+                    or n.func in ARRAY or n.func.startswith("RANDOM"):
+                return False
+    return True
+
+
+def _body(macro: ir.Macro, macros) -> ir.Expr | None:
+    """The output of a macro that keeps no state, as one expression of its inputs (its locals
+    substituted), or None for a macro that keeps state, draws numbers or has extra outputs."""
+    local = {v.name: v for v in macro.variables}
+    if macro.outputs or macro.name not in local or any(
+            v.kind not in (ir.Kind.AUXILIARY, ir.Kind.CONSTANT) or v.initial is not None or v.lookup is not None
+            or any(d.operator == ":=" or d.subscripts for d in v.definitions) or not _pure(v.expr, macros)
+            for v in local.values()):
+        return None
+    done: dict[str, ir.Expr] = {}
+
+    def inline(name: str, path: tuple) -> ir.Expr | None:
+        if name in path:
+            return None                     # a loop: expansion and ordering report it
+        if name not in done:
+            parts = {}
+            for n in ir.references(local[name].expr):
+                if n in local:
+                    parts[n] = inline(n, path + (name,))
+                    if parts[n] is None:
+                        return None
+            done[name] = ir.map_expr(local[name].expr, lambda node: parts[node.name] if isinstance(
+                node, Ref) and node.name in parts else node)
+        return done[name]
+    return inline(macro.name, ())
+
+
+def inline_pure_macros(model: ir.Model) -> ir.Model:
+    """Every call of a macro that keeps no state and draws no number (`ROUND(x, interval)`),
+    with arguments that do neither, replaced by the macro's output expression of its
+    arguments: the value each call's copy of the macro's variables would compute
+    (`expand_macros`), with the same operations, and no hidden variable. The dense route
+    (passes/dense.py) runs it first, so that such a call is an expression wherever an
+    array equation may hold one, a piece of a piecewise array too."""
+    bodies = {name: _body(m, model.macros) for name, m in model.macros.items()}
+    if not any(bodies.values()):
+        return model
+
+    def visit(node):
+        if not isinstance(node, Call):
+            return node
+        name = ir.canonical_name(node.func)
+        body, macro = bodies.get(name), model.macros.get(name)
+        if body is None or node.outputs or len(node.args) != len(macro.params) \
+                or not all(_pure(a, model.macros) for a in node.args):
+            return node
+        args = dict(zip(macro.params, node.args))
+        return ir.map_expr(rename(body, {}), lambda n: args[n.name] if isinstance(n, Ref) and n.name in args else n)
+
+    def inlined(e):
+        return None if e is None else ir.map_expr(e, visit)
+    variables = {n: replace(v, expr=inlined(v.expr), initial=inlined(v.initial),
+                            definitions=tuple(replace(d, expr=inlined(d.expr)) for d in v.definitions))
+                 for n, v in model.variables.items()}
+    return replace(model, variables=variables)

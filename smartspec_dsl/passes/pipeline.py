@@ -31,9 +31,9 @@ from ..errors import PassContractError, UnsupportedFeature
 from ..frontend.external import DataOptions, resolve_external
 from ..ir.builtins import BUFFER, BUILTINS, EQUATION, LOWERING, unsupported_calls
 from .edits import Edits, edit_equations, edit_initial_values
-from .dense import dense_arrays
+from .dense import dense_arrays, has_arrays
 from .data_equations import derive_data, no_data_equations
-from .macros import expand_macros
+from .macros import expand_macros, inline_pure_macros
 from .stateful import lower_stateful
 from .subscripts import flatten
 
@@ -42,8 +42,14 @@ def arrays(model: ir.Model, edits: Edits | None = None, dense: bool = True) -> i
     """The subscripts pass: the arrays the dense route keeps (passes/dense.py: apply-to-all
     equations stay arrays) stay one variable each, the others are flattened, one scalar per
     element (subscripts.flatten). A run's edits that replace equations name single elements:
-    such a model is flattened (`dense.takes_edits`); `dense` False flattens any model."""
-    return flatten(model, dense_arrays(model, edits) if dense else set())
+    such a model is flattened (`dense.takes_edits`); `dense` False flattens any model. On the
+    dense route a call of a macro that keeps no state is its expression
+    (`macros.inline_pure_macros`), which a piece of a piecewise array may hold."""
+    if not dense:
+        return flatten(model, set())
+    if has_arrays(model):
+        model = inline_pure_macros(model)
+    return flatten(model, dense_arrays(model, edits))
 
 
 def refuse_data_variables(model: ir.Model) -> ir.Model:

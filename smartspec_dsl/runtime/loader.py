@@ -234,7 +234,8 @@ class _Origin:
         m = Model(str(self.path), record.model, sched, kernel, tiers, 0.0, cached, record.derived, self)
         equations = len(sched.initial) + len(sched.dynamic)
         if tier == "compiled" or (tier == "auto" and m.interpreter_unsupported):
-            if log is not None and not tiers.compiled_ready():
+            m.kernel_compiled = not tiers.compiled_ready()
+            if log is not None and m.kernel_compiled:
                 log(f"{self.path}: compiling {equations} equations to machine code (once: later "
                     f"loads use the kernel cache in {self.folder})")
             # First call compiles (or loads the cached machine code); count it as load time.
@@ -273,7 +274,7 @@ def aot_worker(argv: list[str]) -> None:
     already, so loaded from its cache) and builds the module beside it; then the cache back
     under its size limit."""
     from ..backend import aot, kernel_aot
-    meta_path, kernel_path, source_key, path, lock, failed = argv
+    meta_path, kernel_path, source_key, path, failed, slot = argv
     kernel_path = Path(kernel_path)
 
     def build():
@@ -281,7 +282,7 @@ def aot_worker(argv: list[str]) -> None:
         if isinstance(record, Record):    # else evicted meanwhile: the next compiled run starts it again
             tier0.quick_start()
             kernel_aot.build(kernel_path.parent, _import_kernel(kernel_path, source_key, record.kernel.source))
-    aot.build_worker(build, lock, failed)
+    aot.build_worker(build, failed, slot)
     cache.enforce_limit(kernel_path.parents[1], keep={kernel_path.parent.name, Path(meta_path).parent.name})
 
 
@@ -289,16 +290,23 @@ def compile_worker(argv: list[str]) -> None:
     """The background compile (runtime/tiers.py): compiles the kernel of a loaded model
     (its cached record `meta`, its source `kernel_path`) into Numba's on-disk cache by a
     first run, as a foreground load does, then marks it ready (which starts its build
-    ahead of time)."""
+    ahead of time, once this process has given the build slot up: aot.start_in_slot)."""
+    from ..backend import aot, kernel_aot
+    *argv, slot = argv
     meta_path, kernel_path, source_key, path = argv
-    record = cache.read_record(Path(meta_path), path)
-    if not isinstance(record, Record):
-        return    # evicted meanwhile: the next load compiles it again
-    kernel, kernel_path = record.kernel, Path(kernel_path)
-    tiers = Tiers(kernel, kernel_path, lambda: _import_kernel(kernel_path, source_key, kernel.source), None,
-                  aot_command=[_AOT_WORKER, *argv])
-    Model(path, record.model, record.schedule, kernel, tiers, 0.0, True, record.derived).run(
-        return_columns=[], tier="compiled")
+    kernel_path = Path(kernel_path)
+    try:
+        record = cache.read_record(Path(meta_path), path)
+        if not isinstance(record, Record):
+            return    # evicted meanwhile: the next load compiles it again
+        kernel = record.kernel
+        tiers = Tiers(kernel, kernel_path, lambda: _import_kernel(kernel_path, source_key, kernel.source), None)
+        Model(path, record.model, record.schedule, kernel, tiers, 0.0, True, record.derived).run(
+            return_columns=[], tier="compiled")
+    finally:
+        aot.release_slot(slot)
+    if background_allowed():
+        kernel_aot.start_build(kernel_path.parent, [_AOT_WORKER, *argv])
     cache.enforce_limit(kernel_path.parents[1], keep={kernel_path.parent.name, Path(meta_path).parent.name})
 
 

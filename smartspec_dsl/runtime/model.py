@@ -50,7 +50,8 @@ class Model:
         self.kernel = kernel
         self._tiers = tiers
         self.compile_seconds = compile_seconds
-        self.cached = cached
+        self.cached = cached               # the compiled model came from the kernel cache
+        self.kernel_compiled = False       # the load compiled the kernel to machine code (loader.py)
         lowered = sched.model.variables
         self._outputs = None   # (names, displayed names) of the variables a run returns by default
         # the parameter vector: every constant, then the run seed (0 unless a sweep sets it)

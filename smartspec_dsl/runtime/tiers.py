@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..backend import interpreter_aot, kernel_aot, tier0
+from ..backend import aot, interpreter_aot, kernel_aot, tier0
 from ..backend.codegen import Kernel
 from ..errors import ParameterError
 
@@ -101,18 +101,15 @@ class Tiers:
             self._aot_command = None      # once per process
 
     def start_worker(self) -> bool:
-        """Compile the kernel in a worker process (at most one at a time for this model)."""
+        """Compile the kernel in a worker process: at most one at a time for this model, and
+        none while another background compile or build runs (`aot.start_in_slot`: many loads
+        in a row compile one kernel at a time; a later run starts this one)."""
         if self._worker_command is None or not background_allowed() or self.compiled_ready():
             return False
         if self.worker is not None and self.worker.poll() is None:
             return True
-        env = dict(os.environ)
-        root = str(Path(__file__).resolve().parents[2])
-        env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-        self.worker = subprocess.Popen([sys.executable, "-c", *self._worker_command], env=env,
-                                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                       stderr=subprocess.DEVNULL, start_new_session=True)
-        return True
+        self.worker = aot.start_in_slot([sys.executable, "-c", *self._worker_command])
+        return self.worker is not None
 
     # -- tier 0 ------------------------------------------------------------------
     def tape(self):

@@ -21,12 +21,12 @@ def sample_if_true(lw: Lowering, owner, node: Call) -> ir.Expr:
     value last sampled."""
     pos = node.pos
     cond, inp, init = node.args
-    held = lw.fresh(owner, "held")
+    held, dims = lw.fresh(owner, "held"), lw.dims(owner)
     # Vensim treats the variable as a level: its own name in the arguments reads the held value
     cond, inp = (rename(x, {owner: held}) for x in (cond, inp))
-    out = lw.aux(owner, "sample", Call("IF THEN ELSE", (cond, inp, Ref(held, (), pos)), pos), pos)
+    out = lw.aux(owner, "sample", Call("IF THEN ELSE", (cond, inp, Ref(held, dims, pos)), pos), pos)
     lw.new[held] = ir.Variable(held, lw.shown(owner, pos), ir.Kind.STOCK, expr=out, initial=init, pos=pos,
-                               hidden=True, discrete=True)
+                               hidden=True, discrete=True, dims=dims)
     return out
 
 

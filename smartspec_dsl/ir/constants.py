@@ -1,0 +1,8 @@
+"""The numbers that both the compiler and the kernel library's machine code use. Kept in a
+module of their own: a jitted helper freezes a constant it reads into its machine code, so
+the helpers' cache is keyed on this file (backend/tier0.py), not on the whole IR."""
+
+# Vensim's :NA: value (what Vensim stores for "not available").
+NA_VALUE = -1.298074214633707e33
+
+XIDZ_EPS = 1e-6  # Vensim's XIDZ/ZIDZ treat |divisor| below this as zero (the kernel and consteval)
