@@ -377,3 +377,22 @@ def test_a_parameter_on_an_element_of_an_array_defined_in_pieces(tmp_path):
         model.run(params={"k2[x9]": 1})
     with pytest.raises(ParameterError, match=r"'z\[a1\]': 'a1' is not an element of 'C' \(c1, c2\)"):
         model.run(params={"z[a1]": 1})
+
+
+def test_a_parameter_on_a_whole_array_defined_in_pieces_sets_every_piece(tmp_path):
+    """Setting a variable by its name sets all its elements, every piece's (PySD's run API
+    does the same). By hand at t = 2: z[c1] = SUM(x[c1, D]) x k[c1] + k2[c1] = (2 + 4 + 6) x 10
+    + 9 = 129 with k2 = 9; with x = 1 everywhere, z[c1] = 3 x 10 + 4 = 34 and total = 15 x 1;
+    return_columns=['k2'] returns both pieces' elements."""
+    path = tmp_path / "m.mdl"
+    path.write_text("A: a1, a2, a3 ~~|\nC: c1, c2 ~~|\nD: d1, d2, d3 ~~|\nWhole: A, C ~~|\n"
+                    "x[A, D] = 1, 2, 3; 4, 5, 6; 7, 8, 9 ~~|\nx[C, D] = Time * D ~~|\nk[Whole] = 10 ~~|\n"
+                    "k2[A] = 1, 2, 3 ~~|\nk2[C] = 4, 5 ~~|\ny[A] = SUM(x[A, D!]) + k[A] + k2[A] ~~|\n"
+                    "z[C] = SUM(x[C, D!]) * k[C] + k2[C] ~~|\ntotal = SUM(x[Whole!, D!]) ~~|\n"
+                    "INITIAL TIME = 0 ~~| FINAL TIME = 2 ~~| TIME STEP = 1 ~~| SAVEPER = 1 ~~|\n")
+    model = smartspec_dsl.load(path, tier="interpreter")
+    assert model.run(tier="interpreter", params={"k2": 9})["z[c1]"][-1] == 129
+    run = model.run(tier="interpreter", params={"x": 1})
+    assert (run["z[c1]"][-1], run["total"][-1]) == (34, 15)
+    assert model.run(tier="interpreter", return_columns=["k2"]).columns == \
+        ["k2[a1]", "k2[a2]", "k2[a3]", "k2[c1]", "k2[c2]"]

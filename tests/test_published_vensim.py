@@ -152,8 +152,10 @@ zone val[Zone] = region val[Region] ~~|
 
 
 def test_mapping_read_backwards_onto_a_subrange_is_ambiguous():
-    with pytest.raises(ModelError, match=r"t.mdl:2:1: the mapping of 'Zone' maps 'Z1' onto several elements "
-                                         r"of 'Region' \(R1, R2\)"):
+    # located at the equation that reads the mapping backwards (line 8), naming the mapping's line
+    with pytest.raises(ModelError, match=r"t.mdl:8:14: reading 'Region' here, the mapping of 'Zone' maps 'Z1' "
+                                         r"onto several elements of 'Region' \(R1, R2\).* \(the mapping is "
+                                         r"declared at t.mdl:2:1\)"):
         flat(ZONES + "region val[Region] = 1, 2, 3 ~~|\nback[Zone] = region val[Region] ~~|\n")
 
 
@@ -824,3 +826,11 @@ def test_the_file_aliases_of_the_files_settings(tmp_path):
     path.write_text(text.format("../outside.csv"), encoding="utf-8")
     with pytest.raises(ModelError, match=r"outside the model's folder"):
         smartspec_dsl.load(path, tier="interpreter")
+
+
+def test_array_messages_name_ranges_as_written():
+    """Ranges and elements in messages as the modeller wrote them (R, SubC), never lower-cased."""
+    with pytest.raises(ModelError, match=r"t.mdl:2:1: 'x' is given 2 values but \[R\] has 3 elements"):
+        flat("R: r1, r2, r3 ~~|\nx[R] = 1, 2 ~~|\n")
+    with pytest.raises(ModelError, match=r":EXCEPT: \[SubC\] has 1 subscripts, the equation has 2"):
+        flat("R: r1, r2, r3 ~~|\nS: s1, s2 ~~|\nSubC: r1 ~~|\ny[R,S] :EXCEPT: [SubC] = 1 ~~|\ny[r1,S] = 2 ~~|\n")

@@ -7,6 +7,15 @@ from .. import ir
 from ..errors import ModelError
 
 
+class MappingError(ModelError):
+    """A mapping that cannot be read where an equation reads it: `what` is wrong, and the
+    mapping is declared at `where` (the equation that reads it locates the message)."""
+
+    def __init__(self, where, what: str):
+        super().__init__(f"{where}: {what}")
+        self.where, self.what = where, what
+
+
 class SubscriptSpace:
     """The model's ranges, expanded to elements."""
 
@@ -37,6 +46,10 @@ class SubscriptSpace:
         """A range as the modeller wrote it (for messages)."""
         r = self.raw.get(name)
         return r.written if r is not None and r.written else name
+
+    def subscripts_shown(self, subs) -> str:
+        """Subscripts (ranges or elements) as the modeller wrote them: '[Region,East]'."""
+        return "[" + ",".join(self.range_shown(x) if x in self.raw else self.shown(x) for x in subs) + "]"
 
     def _alias_root(self, name: str) -> str:
         seen = set()
@@ -177,18 +190,18 @@ class SubscriptSpace:
             if fits[0]:
                 hits = [x for x in onto.get(e, ()) if x in dst_els]
                 if len(hits) > 1:
-                    raise ModelError(f"{self.raw[name].pos}: the mapping of '{self.range_shown(name)}' maps both "
-                                     f"'{self.shown(hits[0])}' and '{self.shown(hits[1])}' onto '{self.shown(e)}', "
-                                     f"so '{self.range_shown(dst)}' is ambiguous there")
+                    raise MappingError(self.raw[name].pos, f"the mapping of '{self.range_shown(name)}' maps "
+                                       f"both '{self.shown(hits[0])}' and '{self.shown(hits[1])}' onto "
+                                       f"'{self.shown(e)}', so '{self.range_shown(dst)}' is ambiguous there")
                 if hits:
                     return hits[0]
             if e in mine and fits[1]:
                 hits = sorted((y for y in pairs[e] if y in dst_els), key=lambda y: self.position(dst, y))
                 if len(hits) > 1:
-                    raise ModelError(f"{self.raw[name].pos}: the mapping of '{self.range_shown(name)}' maps "
-                                     f"'{self.shown(e)}' onto several elements of '{self.range_shown(dst)}' "
-                                     f"({', '.join(self.shown(h) for h in hits)}): a mapping is read "
-                                     f"backwards only when each element maps to one")
+                    raise MappingError(self.raw[name].pos, f"the mapping of '{self.range_shown(name)}' maps "
+                                       f"'{self.shown(e)}' onto several elements of '{self.range_shown(dst)}' "
+                                       f"({', '.join(self.shown(h) for h in hits)}): a mapping is read "
+                                       f"backwards only when each element maps to one")
                 if hits:
                     return hits[0]
         return None

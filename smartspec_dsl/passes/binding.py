@@ -17,7 +17,7 @@ import itertools
 
 from .. import ir
 from ..errors import ModelError, UnsupportedFeature
-from ..ir.ranges import SubscriptSpace
+from ..ir.ranges import MappingError, SubscriptSpace
 
 
 class Binding:
@@ -85,7 +85,11 @@ class Binding:
                 raise ModelError(f"{pos}: unknown subscript range '{r}' in '{s}'")
             raise ModelError(f"{pos}: '{s}' is only allowed inside an array function (SUM, PROD, VMIN, VMAX, ...)")
         if sp.is_range(s):
-            e = self.bind(s, ctx, it, position)
+            try:
+                e = self.bind(s, ctx, it, position)
+            except MappingError as err:   # the equation that reads the mapping is the one to change
+                raise ModelError(f"{pos}: reading '{sp.range_shown(s)}' here, {err.what} (the mapping is "
+                                 f"declared at {err.where})") from None
             if e is None:
                 raise ModelError(f"{pos}: subscript range '{s}' is not bound by the left-hand side "
                                  "of this equation (use an element, or '!' inside an array function)")
@@ -101,7 +105,7 @@ class Binding:
         excluded: set[tuple[str, ...]] = set()
         for ex in d.excepts:
             if len(ex) != len(d.subscripts):
-                raise ModelError(f"{d.pos}: :EXCEPT: [{','.join(ex)}] has {len(ex)} subscripts, "
+                raise ModelError(f"{d.pos}: :EXCEPT: {self.space.subscripts_shown(ex)} has {len(ex)} subscripts, "
                                  f"the equation has {len(d.subscripts)}")
             ex_opts = self.lhs_options(ex, d.pos, "subscript in :EXCEPT:")
             excluded.update(itertools.product(*(els for _, els in ex_opts)))

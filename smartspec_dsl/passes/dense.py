@@ -474,10 +474,6 @@ class _Densify:
         if plan is not None:
             hoisted = lambda e: e if e is None else ir.map_expr(e, lambda n: self.hoist(n, base) if (
                 type(n) is ir.Call and n.func in REDUCTIONS and not self.reads_lhs(n, lhs)) else n)
-            if plan.listed is not None:
-                name, values = plan.listed
-                self.shared[name] = ir.Variable(name, f"{var.display} (values)", ir.Kind.CONSTANT, expr=values,
-                                                pos=d.pos, hidden=True, dims=lhs)
             return replace(base, kind=plan.kind, expr=hoisted(plan.expr), initial=hoisted(plan.initial))
         if d.rows:
             values = tuple(ir.Num(_number(x)) for row in d.rows for x in row)

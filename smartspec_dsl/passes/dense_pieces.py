@@ -16,8 +16,7 @@ The dense IR of such a variable (`Plan`):
 - an array of numbers (every definition a number or a list of numbers): a constant whose
   equation is `@VALUES(n1, n2, ...)` in slot order, as an apply-to-all list's;
 - otherwise its equation (a stock's rate and initial value) is
-  `@PIECES(@BOX(start0, size0, start1, size1, ...), expr, @BOX(...), expr, ...)`, a list of
-  numbers among its definitions read from a hidden constant array of its ranges (`listed`);
+  `@PIECES(@BOX(start0, size0, start1, size1, ...), expr, @BOX(...), expr, ...)`;
   in a piece's expression a reference's subscript is `@c:a0,a1,...` (the element at position
   c + a0*i0 + a1*i1 + ... of the referenced array's range, i_j the loop counter over the box's
   j-th range, from 0), `range!` (iterated by the enclosing SUM), and a range used as a value is
@@ -49,9 +48,6 @@ class Plan:
     kind: ir.Kind
     expr: ir.Expr
     initial: ir.Expr | None = None
-    # an auxiliary's lists of numbers: a hidden constant array over `dims` holds them (0 for
-    # the elements of its other pieces), `listed` (its name, its `@VALUES`), read by the pieces
-    listed: tuple[str, ir.Call] | None = None
 
 
 def number(e: ir.Expr | None) -> float | None:
@@ -90,17 +86,17 @@ class Pieces(Binding):
         """(dims, per definition (definition, its options, its element combinations)): the
         ranges, one per subscript, whose elements are exactly those the definitions cover,
         and the definitions; Refuse when they do not cover every element of such ranges once
-        or mix stocks with other equations."""
+        or mix numbers, stocks and other equations."""
         if not var.definitions or any(not d.subscripts for d in var.definitions):
             raise Refuse("is not subscripted in every equation")
         width = len(var.definitions[0].subscripts)
         if any(len(d.subscripts) != width for d in var.definitions):
             raise Refuse("has equations with different numbers of subscripts")
-        # numbers among equations are elements of an auxiliary (as in Vensim, where a variable
-        # with an equation is not a constant): a run that sets one edits it
+        # numbers beside equations are constants of the per-element route, which a run, a
+        # sweep or a changes file sets by name: such a variable is flattened
         kinds = {_kind_of(d) for d in var.definitions}
-        if "stock" in kinds and len(kinds) > 1:
-            raise Refuse("mixes stocks and other equations")
+        if len(kinds) > 1 and not kinds <= {"numbers", "list"}:
+            raise Refuse("gives some elements as numbers (constants a run may set) and others by equations")
         if len({d.operator for d in var.definitions}) > 1:
             raise Refuse("mixes '=' and '=='")
         defs, seen = [], set()
@@ -145,13 +141,7 @@ class Pieces(Binding):
             order = sorted(values)
             return Plan(dims, ir.Kind.CONSTANT, ir.Call("@VALUES", tuple(ir.Num(values[p]) for p in order), var.pos))
         pieces: list[ir.Expr] = []
-        listed = self.listed(var, dims, defs, where)
         for d, options, combos in defs:
-            if d.rows:
-                for start, size, _ in _boxes({tuple(w[e] for w, e in zip(where, c)): () for c in combos}, len(dims)):
-                    pieces += [_box(start, size, d.pos), ir.Ref(listed[0], tuple(
-                        subscript_form(a, [int(j == k) for j in range(len(dims))]) for k, a in enumerate(start)), d.pos)]
-                continue
             expr = ir.map_expr(d.expr, self.count)
             sites = self.sites(expr, dims_of, flattened)
             points = {}
@@ -165,23 +155,7 @@ class Pieces(Binding):
             inits = [p.args[1] if k % 2 else p for k, p in enumerate(pieces)]
             return Plan(dims, ir.Kind.STOCK, ir.Call("@PIECES", tuple(rates), var.pos),
                         ir.Call("@PIECES", tuple(inits), var.pos))
-        return Plan(dims, ir.Kind.AUXILIARY, ir.Call("@PIECES", tuple(pieces), var.pos), listed=listed)
-
-    def listed(self, var: ir.Variable, dims, defs, where) -> tuple[str, ir.Call] | None:
-        """The hidden constant array of an auxiliary's lists of numbers (`Plan.listed`)."""
-        if not any(d.rows for d, _, _ in defs):
-            return None
-        values = [0.0] * math.prod(len(self.space.elements[r]) for r in dims)
-        for d, _, combos in defs:
-            for c, x in zip(combos, [number(x) for row in d.rows for x in row]):
-                k = 0
-                for r, w, e in zip(dims, where, c):
-                    k = k * len(self.space.elements[r]) + w[e]
-                values[k] = x
-        name = f"{var.name} #values"
-        while name in self.model.variables:
-            name += "'"
-        return name, ir.Call("@VALUES", tuple(ir.Num(x) for x in values), var.pos)
+        return Plan(dims, ir.Kind.AUXILIARY, ir.Call("@PIECES", tuple(pieces), var.pos))
 
     # -- what each element reads ----------------------------------------------------
     def count(self, node: ir.Expr) -> ir.Expr:

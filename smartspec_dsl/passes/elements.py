@@ -142,8 +142,25 @@ class Elements(Mapping):
         var = self.arrays[name]
         values = var.expr.args if isinstance(var.expr, ir.Call) and var.expr.func == "@VALUES" else None
         made = self._made[key] = replace(var, name=key, display=self._display(name, key), dims=(),
-                                         expr=values[k] if values is not None else var.expr)
+                                         expr=values[k] if values is not None else var.expr,
+                                         pos=self._defined_at(var, k))
         return made
+
+    def _defined_at(self, var: ir.Variable, k: int):
+        """Where element `k` of `var` is defined: the equation of its piece (passes/dense_pieces.py,
+        each `@BOX` keeps its definition's position), else the array's."""
+        if not (isinstance(var.expr, ir.Call) and var.expr.func == "@PIECES"):
+            return var.pos
+        positions = []
+        for d in reversed(var.dims):
+            k, j = divmod(k, len(self.space.elements[d]))
+            positions.append(j)
+        positions.reverse()
+        for box in var.expr.args[::2]:
+            at = [int(x.value) for x in box.args]
+            if all(a <= p < a + n for a, n, p in zip(at[::2], at[1::2], positions)):
+                return box.pos or var.pos
+        return var.pos
 
     def __contains__(self, key) -> bool:
         var = self.arrays.get(key)

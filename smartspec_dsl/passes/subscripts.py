@@ -88,7 +88,7 @@ class _Flattener(ArrayFunctions, Binding):
                 flat = [x for row in d.rows for x in row]
                 if len(flat) != len(combos):
                     raise ModelError(f"{d.pos}: '{var.display}' is given {len(flat)} values but "
-                                     f"[{','.join(d.subscripts)}] has {len(combos)} elements")
+                                     f"{self.space.subscripts_shown(d.subscripts)} has {len(combos)} elements")
                 values = flat
             for combo, value in zip(combos, values):
                 if combo in seen:

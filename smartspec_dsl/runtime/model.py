@@ -14,9 +14,7 @@ from ..backend.codegen import Kernel, table_vector
 from ..passes.consteval import constant_value, constants_read, control_issues
 from ..frontend.changes import Changes, read_changes
 from ..errors import ModelError, ParameterError, did_you_mean, finite_number
-from ..ir.ranges import piece_at
-from ..passes.dense_pieces import number
-from ..passes.elements import Elements, literals, overlay, positions, select_shown, slots_of
+from ..passes.elements import literals, overlay, positions, select_shown, slots_of
 from ..passes.stateful import decide
 from ..passes.order import Schedule
 from ..passes.edits import Edits
@@ -27,22 +25,6 @@ from .result import BatchResult, Result, VariableInfo
 from .single import METHODS, kernel_call as _kernel_call, seed_value as _seed_value
 from .stepper import Stepper
 from .tiers import Tiers
-
-
-
-def _given_as_number(variables, name: str) -> bool:
-    """Whether `name` is an element of a dense array that its own definition gives as a number
-    (passes/dense_pieces.py: a number, or a list's, among other equations), a constant on the
-    per-element route."""
-    hit = variables.split(name) if isinstance(variables, Elements) else None
-    if hit is None:
-        return False
-    var = variables.arrays[hit[0]]
-    positions = np.unravel_index(hit[1], [len(variables.space.elements[d]) for d in var.dims])
-    piece = piece_at(var.expr, tuple(int(p) for p in positions))
-    return piece is not None and not var.unchangeable and (
-        isinstance(piece[0], (ir.Num, ir.UnaryOp)) and number(piece[0]) is not None
-        or isinstance(piece[0], ir.Ref) and piece[0].name.startswith(f"{hit[0]} #values"))
 
 
 class Model:
@@ -400,12 +382,8 @@ class Model:
             if notices is not None:
                 notices += ch.notices
             for name, value in ch.constants.items():
-                # an element given as a number beside other equations (which the dense route
-                # keeps in one auxiliary array) is set as a run's params set it: edited
-                if name not in self._param_index and not _given_as_number(lowered, name):
-                    var = lowered[name] if name in lowered else None
-                    what = "not a variable" if var is None else f"an {var.kind.value}" \
-                        if var.kind is ir.Kind.AUXILIARY else f"a {var.kind.value}"
+                if name not in self._param_index:
+                    what = "not a variable" if name not in lowered else f"a {lowered[name].kind.value}"
                     raise ParameterError(f"{ch.source}:{ch.lines[name]}: '{name}' is {what} of "
                                          f"{self.path}, not a constant")
                 constants[name] = value

@@ -82,8 +82,6 @@ def run(model, params, final_time, time_step, saveper, return_columns, method, s
     constants, tables = model.read_changes(changes, notices)
     plan = params_mod.resolve(model.names, params, params_mod.Plan(dict(constants), dict(tables),
                                                                     notices=notices))
-    # a changes file's value for an auxiliary (Model.read_changes) edits its equation
-    plan.constant_edits |= {n for n in constants if n not in model._param_index}
     if isinstance(initial_condition, str) and initial_condition.lower() in ("current", "c"):
         if model.last_state is None:
             raise ParameterError("initial_condition='current' continues this model's last run, "
