@@ -304,8 +304,6 @@ def test_random_draws_are_the_per_element_routes_whatever_the_order(tmp_path, mo
     a draw's call site is numbered by its array, element and place in the equation, not by
     where the statement falls in the schedule. So a run that sets an auxiliary (an equation
     edit, which flattens the model) keeps the noise of the arrays it does not touch."""
-    if tier == "compiled" and case != "finding11":
-        pytest.skip("the interpreter covers the variants; the compiled tier runs the same kernel text")
     text = RANGES + DRAWS[case] + RANDOM_CONTROL
     # v6[r6] (an element of no range) is flattened in a model that keeps the others dense
     dense_model, _, flat_model, _ = _both_routes(tmp_path, monkeypatch, text, tier, mixed="v6[r6]" in text)
