@@ -38,8 +38,6 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
-import networkx as nx
-
 from .. import ir
 from ..errors import ModelError
 from ..ir.builtins import ARRAY, BUILTINS, KERNEL, RANDOM_DRAW
@@ -48,6 +46,7 @@ from .dense_pieces import PIECE_CALLS, Pieces, Plan, Refuse as _Refuse, number a
 from .elements import Elements
 from .flat_exprs import flat_name
 from .macros import inline_pure_macros
+from .solve import strong_components
 
 # the stateful functions whose lowering (chains of stocks) holds per element
 DENSE_STATEFUL = {"SMOOTH", "SMOOTHI", "SMOOTH3", "SMOOTH3I", "DELAY1", "DELAY1I", "DELAY3", "DELAY3I",
@@ -365,21 +364,22 @@ def _looped_pieces(model: ir.Model, checker: _Checker) -> list[str]:
         return isinstance(e, ir.Call) and e.func == "INTEG" and len(e.args) == 2
 
     stocks = {n for n in vs if integ(vs[n])}
-    step, init = nx.DiGraph(), nx.DiGraph()
+    step: dict[str, set[str]] = {n: set() for n in vs}
+    init: dict[str, set[str]] = {n: set() for n in vs}
     for n, var in vs.items():
         exprs = [d.expr for d in var.definitions] or [var.expr, var.initial]
         reads = set().union(*(ir.references(e) for e in exprs)) & vs.keys()
         if n in stocks:
             inits = [e.args[1] for e in exprs if isinstance(e, ir.Call) and e.func == "INTEG"]
-            init.add_edges_from((n, m) for m in set().union(*map(ir.references, inits)) & vs.keys())
+            init[n] |= set().union(*map(ir.references, inits)) & vs.keys()
             continue
-        step.add_edges_from((n, m) for m in reads - stocks)
-        init.add_edges_from((n, m) for m in reads)
+        step[n] |= reads - stocks
+        init[n] |= reads
     out = set()
     for g in (step, init):
-        for part in nx.strongly_connected_components(g):
-            if len(part) > 1 or any(g.has_edge(n, n) for n in part):
-                out |= part & set(checker.plans) & checker.dense
+        for part in strong_components(g):
+            if len(part) > 1 or part[0] in g[part[0]]:
+                out |= set(part) & set(checker.plans) & checker.dense
     return sorted(out)
 
 

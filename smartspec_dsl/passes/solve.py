@@ -77,7 +77,7 @@ def check_whole_equations(model: ir.Model) -> None:
                                      f"'{var.display}' in other equations)")
 
 
-def _components(deps: dict[str, set[str]]) -> list[list[str]]:
+def strong_components(deps: dict[str, set[str]]) -> list[list[str]]:
     """The strongly connected components of the graph name -> what it reads (Tarjan's
     algorithm, without recursion: a flattened model's chains are long)."""
     index: dict[str, int] = {}
@@ -167,7 +167,7 @@ def _body_order(model: ir.Model, members: set[str], unknowns: set[str], deps: di
     if len(out) < len(members):
         # name the loop itself, not what only waits on it (an unknown among them)
         rest = {n: inner[n] - set(out) for n in members if n not in out}
-        left = sorted((n for comp in _components(rest) if len(comp) > 1 or comp[0] in rest[comp[0]]
+        left = sorted((n for comp in strong_components(rest) if len(comp) > 1 or comp[0] in rest[comp[0]]
                        for n in comp), key=position.__getitem__)
         lines = [f"  {model.variables[n].display} (defined at {model.variables[n].pos})" for n in left]
         where = model.variables[left[0]].pos or f"{model.source}:1:1"
@@ -190,7 +190,7 @@ def solved_blocks(model: ir.Model, deps: dict[str, set[str]], phase: str
         return deps, ()
     position = {n: i for i, n in enumerate(vs)}
     blocks = []
-    for comp in _components(deps):
+    for comp in strong_components(deps):
         members = set(comp)
         mine = members & unknowns
         if not mine or (len(comp) == 1 and comp[0] not in deps[comp[0]]):
