@@ -128,6 +128,8 @@ def by_array(warnings: list[SimulationWarning], listed: int = 8) -> list[Simulat
     same time as one warning, where the first of them was, naming the array (`variable`)
     and its elements (the first `listed` of them): a model of 1000 regions gives one line
     for a division by zero in all of them, not 1000."""
+    if not any(w.kind in ("nan", "inf") and w.variable.endswith("]") for w in warnings):
+        return warnings             # nothing to group: the common run, kept cheap
     groups: dict[tuple, list[SimulationWarning]] = {}
     for w in warnings:
         base, _, rest = w.variable.partition("[")
