@@ -42,9 +42,9 @@ from .. import ir
 from ..errors import ModelError
 from ..ir.builtins import ARRAY, BUILTINS, KERNEL, RANDOM_DRAW
 from ..ir.ranges import SubscriptSpace, parse_form
-from .dense_pieces import PIECE_CALLS, Pieces, Plan, Refuse as _Refuse, number as _number
+from .dense_pieces import PIECE_CALLS, Pieces, Plan, Refuse as _Refuse
 from .elements import Elements
-from .flat_exprs import flat_name
+from .flat_exprs import flat_name, number as _number
 from .macros import inline_pure_macros
 from .solve import strong_components
 

@@ -31,7 +31,7 @@ from .. import ir
 from ..errors import ModelError
 from ..ir.ranges import subscript_form
 from .binding import Binding
-from .flat_exprs import flat_name
+from .flat_exprs import flat_name, number
 
 PIECE_CALLS = {"@PIECES", "@BOX", "@AFFINE"}
 
@@ -48,15 +48,6 @@ class Plan:
     kind: ir.Kind
     expr: ir.Expr
     initial: ir.Expr | None = None
-
-
-def number(e: ir.Expr | None) -> float | None:
-    """The value of a number literal (`3`, `-3`), else None."""
-    if isinstance(e, ir.Num):
-        return e.value
-    if isinstance(e, ir.UnaryOp) and e.op == "-" and isinstance(e.operand, ir.Num):
-        return -e.operand.value
-    return None
 
 
 def _kind_of(d: ir.Definition) -> str:

@@ -35,6 +35,7 @@ def fold(e: ir.Expr) -> ir.Expr:
 
 
 def number(e: ir.Expr | None) -> float | None:
+    """The value of a number literal (`3`, `-3`), else None."""
     if isinstance(e, ir.Num):
         return e.value
     if isinstance(e, ir.UnaryOp) and e.op == "-" and isinstance(e.operand, ir.Num):
