@@ -1,10 +1,6 @@
 """`python -m smartspec_dsl.cli`, the same as the `smartspec` command."""
 import sys
 
-from . import end_quickly, main
+from ..__main__ import main
 
-try:
-    code = main()
-finally:
-    end_quickly()
-sys.exit(code)
+sys.exit(main())
