@@ -571,6 +571,48 @@ def test_data_functions(data_run):
     assert {w.variable for w in r.warnings if w.kind == "lookup"} == {"sales", "shifted"}
 
 
+ARRAY_DATA = """
+Region: North, South ~~|
+v[Region] ~~|
+at[Region] = GET DATA BETWEEN TIMES(v[Region], Time + 0.5, 1) ~~|
+back = GET DATA BETWEEN TIMES(v[South], Time - 0.5, -1) ~~|
+top[Region] = GET DATA MAX(v[Region], 0, 1) ~~|
+shifted := TIME SHIFT(v[South], 1) ~~|
+sums[Region] := CUMULATE(v[Region]) ~~|
+last = GET DATA LAST TIME(v[North]) ~~|
+INITIAL TIME = 0 ~~|
+FINAL TIME = 2 ~~|
+TIME STEP = 1 ~~|
+SAVEPER = 1 ~~|
+"""
+
+
+def test_data_functions_of_an_element_of_a_data_array(tmp_path):
+    """The data functions read one element's series of a subscripted data variable (here
+    given by a data file, as Vensim's -d gives it), as they read a scalar's (Vensim help,
+    "Data Functions"); they gave :NA: everywhere. By hand from the points North (0,1),
+    (2,3), South (0,10), (2,30): at[North] looks forward from Time + 0.5 to the next point,
+    3 at every time but 2.5 (past the last point: :NA:); back holds South's point at or
+    before Time - 0.5 (:NA: before the first); the maxima over times 0-1 are the points at
+    0; TIME SHIFT reads South 1 later (20, 30, then held); CUMULATE sums the points (1, 4
+    and 10, 40), read as the data are (interpolated: 2.5 and 25 at 1). A message names the
+    series as the modeller wrote the variable: 'v[South] (its data)'."""
+    import smartspec_dsl
+    from smartspec_dsl.frontend.workbook import DataOptions
+    (tmp_path / "m.mdl").write_text(ARRAY_DATA)
+    (tmp_path / "points.csv").write_text("Time,v[North],v[South]\n0,1,10\n2,3,30\n")
+    na = ir.NA_VALUE
+    r = smartspec_dsl.load(tmp_path / "m.mdl", tier="interpreter",
+                           data=DataOptions(data_files=(tmp_path / "points.csv",))).run(tier="interpreter")
+    assert r["at[North]"].tolist() == [3, 3, na] and r["at[South]"].tolist() == [30, 30, na]
+    assert r["back"].tolist() == [na, 10, 10]
+    assert (r["top[North]"][0], r["top[South]"][0]) == (1, 10)
+    assert r["shifted"].tolist() == [20, 30, 30]
+    assert r["sums[North]"].tolist() == [1, 2.5, 4] and r["sums[South]"].tolist() == [10, 25, 40]
+    assert r["last"][0] == 2
+    assert any("'v[South] (its data)'" in w.message for w in r.warnings if w.variable == "shifted")
+
+
 def test_delay_information(data_run):
     import numpy as np
     r = data_run
