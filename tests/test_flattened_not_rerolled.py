@@ -9,7 +9,7 @@ import pytest
 
 from smartspec_dsl.backend import driver
 
-from test_dense_route import CONTROL, _load
+from test_dense_route import CONTROL, _assert_same, _both_routes, _load
 
 
 def decays(n: int) -> str:
@@ -78,3 +78,38 @@ def _edits(model, params):
     from smartspec_dsl.runtime import params as params_mod
     plan = params_mod.resolve(model.names, params)
     return plan.edits, plan.constants
+
+
+def partial(n: int) -> str:
+    """`part` is defined for the elements of Low and for r<n>, which no range lists; `two`
+    for two elements of R by every element of C."""
+    h = n // 2
+    return f"""
+R: (r1-r{n}) ~~|
+Low: (r1-r{h}) ~~|
+C: c1, c2, c3 ~~|
+x[R] = R ~~|
+part[Low] = x[Low] * 2 + Time ~~|
+part[r{n}] = x[r1] * 3 + Time * Time ~~|
+two[r2, C] = part[r2] * C ~~|
+two[r{n}, C] = part[r{n}] * 10 ~~|
+reader[Low] = part[Low] + part[r{n}] + two[r2, c1] ~~|
+""" + CONTROL
+
+
+@pytest.mark.parametrize("tier", ["interpreter", "compiled"])
+def test_partial_definitions_stay_arrays(tmp_path, monkeypatch, tier):
+    """A variable defined for elements no range lists stays one array over those elements:
+    the per-element route's values and columns, a kernel of the same length at 10 and 1,000
+    elements. By hand: part[r<k>] = 2k + t (k <= n / 2), part[r<n>] = 3 + t^2."""
+    dense_model, dense, _, flat = _both_routes(tmp_path, monkeypatch, partial(10), tier)
+    _assert_same(dense, flat)
+    assert dense_model.schedule.model.variables.arrays["part"].dims
+    t = dense.time
+    np.testing.assert_allclose(dense["part[r10]"], 3 + t ** 2, rtol=1e-12)
+    np.testing.assert_allclose(dense["two[r10,c3]"], 30 + 10 * t ** 2, rtol=1e-12)
+    np.testing.assert_allclose(dense["reader[r3]"], 6 + t + 3 + t ** 2 + 4 + t, rtol=1e-12)
+    assert "part[r7]" not in dense.columns and "two[r3,c2]" not in dense.columns
+    if tier == "interpreter":
+        large, _ = _load(tmp_path, partial(1000), "large.mdl", tier)
+        assert large.kernel.source.count("\n") == dense_model.kernel.source.count("\n")

@@ -43,7 +43,7 @@ from .. import ir
 from ..errors import ModelError
 from ..ir.builtins import ARRAY, BUILTINS, KERNEL, RANDOM_DRAW
 from ..ir.ranges import SubscriptSpace, parse_form
-from .dense_pieces import PIECE_CALLS, Pieces, Plan, Refuse as _Refuse
+from .dense_pieces import PIECE_CALLS, Pieces, Plan, Refuse as _Refuse, covering_ranges
 from .elements import Elements
 from .flat_exprs import flat_name, number as _number
 from .macros import inline_pure_macros
@@ -315,8 +315,9 @@ def partition(model: ir.Model, flattened: dict[str, str] | None = None) -> tuple
     not run), or a range of an array that is itself flattened (repeated until no variable
     changes side). A variable an array function of the flattening (VECTOR ..., ALLOCATE
     ...) reads is flattened: those functions read its table of elements. `flattened`: the
-    arrays flattened whatever their equations (name -> why: `edited_arrays`)."""
-    checker = _Checker(model)
+    arrays flattened whatever their equations (name -> why: `edited_arrays`). The model as
+    the dense route takes it, with the ranges of partial definitions (`covering_ranges`)."""
+    checker = _Checker(covering_ranges(model))
     for name, why in (flattened or {}).items():
         if name in checker.dims:
             checker.why.setdefault(name, why)
