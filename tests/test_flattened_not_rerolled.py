@@ -9,7 +9,7 @@ import pytest
 
 from smartspec_dsl.backend import driver
 
-from test_dense_route import CONTROL, _load
+from test_dense_route import CONTROL, _assert_same, _both_routes, _load
 
 
 def decays(n: int) -> str:
@@ -78,3 +78,79 @@ def _edits(model, params):
     from smartspec_dsl.runtime import params as params_mod
     plan = params_mod.resolve(model.names, params)
     return plan.edits, plan.constants
+
+
+def partial(n: int) -> str:
+    """`part` is defined for the elements of Low and for r<n>, which no range lists; `two`
+    for two elements of R by every element of C."""
+    h = n // 2
+    return f"""
+R: (r1-r{n}) ~~|
+Low: (r1-r{h}) ~~|
+C: c1, c2, c3 ~~|
+x[R] = R ~~|
+part[Low] = x[Low] * 2 + Time ~~|
+part[r{n}] = x[r1] * 3 + Time * Time ~~|
+two[r2, C] = part[r2] * C ~~|
+two[r{n}, C] = part[r{n}] * 10 ~~|
+reader[Low] = part[Low] + part[r{n}] + two[r2, c1] ~~|
+""" + CONTROL
+
+
+@pytest.mark.parametrize("tier", ["interpreter", "compiled"])
+def test_partial_definitions_stay_arrays(tmp_path, monkeypatch, tier):
+    """A variable defined for elements no range lists stays one array over those elements:
+    the per-element route's values and columns, a kernel of the same length at 10 and 1,000
+    elements. By hand: part[r<k>] = 2k + t (k <= n / 2), part[r<n>] = 3 + t^2."""
+    dense_model, dense, _, flat = _both_routes(tmp_path, monkeypatch, partial(10), tier)
+    _assert_same(dense, flat)
+    assert dense_model.schedule.model.variables.arrays["part"].dims
+    t = dense.time
+    np.testing.assert_allclose(dense["part[r10]"], 3 + t ** 2, rtol=1e-12)
+    np.testing.assert_allclose(dense["two[r10,c3]"], 30 + 10 * t ** 2, rtol=1e-12)
+    np.testing.assert_allclose(dense["reader[r3]"], 6 + t + 3 + t ** 2 + 4 + t, rtol=1e-12)
+    assert "part[r7]" not in dense.columns and "two[r3,c2]" not in dense.columns
+    if tier == "interpreter":
+        large, _ = _load(tmp_path, partial(1000), "large.mdl", tier)
+        assert large.kernel.source.count("\n") == dense_model.kernel.source.count("\n")
+
+
+def numbers(n: int) -> str:
+    """Numbers beside equations: one element (`x[r1]`) and a subrange (`y[Low]`) given as
+    numbers, the others by equations."""
+    h = n // 2
+    return f"""
+R: (r1-r{n}) ~~|
+Low: (r1-r{h}) ~~|
+High: (r{h + 1}-r{n}) ~~|
+x[r1] = 0.05 ~~|
+x[R] :EXCEPT: [r1] = 0.01 * R + Time / 100 ~~|
+y[Low] = 3 ~~|
+y[High] = x[High] * 2 ~~|
+total = SUM(x[R!]) + SUM(y[R!]) ~~|
+""" + CONTROL
+
+
+@pytest.mark.parametrize("tier", ["interpreter", "compiled"])
+def test_numbers_beside_equations_stay_in_their_array(tmp_path, monkeypatch, tier):
+    """Each number stays the modeller's constant by its element's name (a parameter a run sets
+    without recompiling), the array one array: the per-element route's values, a kernel of the
+    same length at 10 and 1,000 elements. By hand at 10: x[r1] = 0.05, x[rk] = 0.01k + t/100,
+    y = 3 on r1..r5 and 2 x beside."""
+    dense_model, dense, flat_model, flat = _both_routes(tmp_path, monkeypatch, numbers(10), tier)
+    _assert_same(dense, flat)
+    assert dense_model.schedule.model.variables.arrays["y"].dims
+    t = dense.time
+    x = [0.05] + [0.01 * k + t / 100 for k in range(2, 11)]
+    np.testing.assert_allclose(dense["total"], sum(x) + 15 + 2 * sum(x[5:]), rtol=1e-12)
+    constants = dense_model.constants
+    assert constants["x[r1]"] == 0.05 and constants["y[r5]"] == 3
+    assert "x[r2]" not in constants and "y[r6]" not in constants and not any("@" in c for c in constants)
+    params = {"x[r1]": 0.5, "y[r2]": 10}
+    got = dense_model.run(params=params, tier=tier)
+    _assert_same(got, flat_model.run(params=params, tier=tier))
+    assert not dense_model._edited      # parameters, not edits
+    np.testing.assert_allclose(got["total"], dense["total"] + 0.45 + 7, rtol=1e-12)
+    if tier == "interpreter":
+        large, _ = _load(tmp_path, numbers(1000), "large.mdl", tier)
+        assert large.kernel.source.count("\n") == dense_model.kernel.source.count("\n")

@@ -43,7 +43,7 @@ from .. import ir
 from ..errors import ModelError
 from ..ir.builtins import ARRAY, BUILTINS, KERNEL, RANDOM_DRAW
 from ..ir.ranges import SubscriptSpace, parse_form
-from .dense_pieces import PIECE_CALLS, Pieces, Plan, Refuse as _Refuse
+from .dense_pieces import PIECE_CALLS, Pieces, Plan, Refuse as _Refuse, covering_ranges, numbers_of
 from .elements import Elements
 from .flat_exprs import flat_name, number as _number
 from .macros import inline_pure_macros
@@ -315,8 +315,9 @@ def partition(model: ir.Model, flattened: dict[str, str] | None = None) -> tuple
     not run), or a range of an array that is itself flattened (repeated until no variable
     changes side). A variable an array function of the flattening (VECTOR ..., ALLOCATE
     ...) reads is flattened: those functions read its table of elements. `flattened`: the
-    arrays flattened whatever their equations (name -> why: `edited_arrays`)."""
-    checker = _Checker(model)
+    arrays flattened whatever their equations (name -> why: `edited_arrays`). The model as
+    the dense route takes it, with the ranges of partial definitions (`covering_ranges`)."""
+    checker = _Checker(covering_ranges(model))
     for name, why in (flattened or {}).items():
         if name in checker.dims:
             checker.why.setdefault(name, why)
@@ -480,6 +481,10 @@ class _Densify:
         if plan is not None:
             hoisted = lambda e: e if e is None else ir.map_expr(e, lambda n: self.hoist(n, base) if (
                 type(n) is ir.Call and n.func in REDUCTIONS and not self.reads_lhs(n, lhs)) else n)
+            if plan.numbers is not None:
+                name = numbers_of(var.name)
+                self.shared[name] = ir.Variable(name, var.display, ir.Kind.CONSTANT, expr=plan.numbers, pos=d.pos,
+                                                hidden=True, dims=lhs, unchangeable=base.unchangeable)
             return replace(base, kind=plan.kind, expr=hoisted(plan.expr), initial=hoisted(plan.initial))
         if d.rows:
             values = tuple(ir.Num(_number(x)) for row in d.rows for x in row)

@@ -32,6 +32,7 @@ from ..frontend.external import DataOptions, resolve_external
 from ..ir.builtins import BUFFER, BUILTINS, EQUATION, LOWERING, unsupported_calls
 from .edits import Edits, edit_equations, edit_initial_values
 from .dense import dense_arrays, has_arrays
+from .dense_pieces import covering_ranges
 from .data_equations import derive_data, no_data_equations
 from .macros import declare_macro_outputs, expand_macros, inline_pure_macros
 from .stateful import lower_stateful
@@ -49,7 +50,7 @@ def arrays(model: ir.Model, edits: Edits | None = None, dense: bool = True) -> i
     if not dense:
         return flatten(model, set())
     if has_arrays(model):
-        model = inline_pure_macros(model)
+        model = covering_ranges(inline_pure_macros(model))
     return flatten(model, dense_arrays(model, edits))
 
 
