@@ -227,6 +227,10 @@ def test_macro_extra_outputs_are_checked():
         lower(parse_model(twice, "t.mdl"))
     with pytest.raises(ModelError, match=r"only a macro call names extra outputs"):
         lower(parse_model(MACROS.replace("SCALE(8)", "MAX(8, 1 : z)"), "t.mdl"))
+    # the macro as the modeller wrote it (Vensim shows functions in capitals), never 'scale'
+    with pytest.raises(ModelError, match=r"t.mdl:2:1: macro 'SCALE' does not define its output \(an equation "
+                                         r"'SCALE = \.\.\.' inside it\)"):
+        lower(parse_model(MACROS.replace("SCALE = input", "scaled value = input"), "t.mdl"))
 
 
 ARRAY_OUTPUTS = """
