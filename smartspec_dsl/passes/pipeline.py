@@ -35,7 +35,7 @@ from .edits import Edits, edit_equations, edit_initial_values
 from .dense import dense_arrays, has_arrays
 from .dense_pieces import covering_ranges
 from .data_equations import derive_data, no_data_equations
-from .macros import expand_macros, inline_pure_macros
+from .macros import declare_macro_outputs, expand_macros, inline_pure_macros
 from .stateful import lower_stateful
 from .subscripts import flatten
 
@@ -48,6 +48,7 @@ def arrays(model: ir.Model, edits: Edits | None = None, dense: bool = True,
     the arrays they edit are flattened (`dense.edited_arrays`); `dense` False flattens any model. On the
     dense route a call of a macro that keeps no state is its expression
     (`macros.inline_pure_macros`), which a piece of a piecewise array may hold."""
+    model = declare_macro_outputs(model)
     if not dense:
         return flatten(model, set())
     if has_arrays(model):
