@@ -44,8 +44,10 @@ def arrays(model: ir.Model, edits: Edits | None = None, dense: bool = True,
            values: dict[str, float] | None = None) -> ir.Model:
     """The subscripts pass: the arrays the dense route keeps (passes/dense.py: apply-to-all
     equations stay arrays) stay one variable each, the others are flattened, one scalar per
-    element (subscripts.flatten). A run's edits that replace equations name single elements:
-    the arrays they edit are flattened (`dense.edited_arrays`); `dense` False flattens any model. On the
+    element (subscripts.flatten). A run's edits name single elements: an element set to a
+    constant becomes a number beside its array's equations (`edits.constants_as_numbers`),
+    the arrays other edits name are flattened (`dense.edited_arrays`); `dense` False flattens
+    any model. On the
     dense route a call of a macro that keeps no state is its expression
     (`macros.inline_pure_macros`), which a piece of a piecewise array may hold."""
     model = declare_macro_outputs(model)
