@@ -258,8 +258,9 @@ SAVEPER = 1 ~~|
 def test_macro_extra_outputs_of_a_call_in_an_array_equation(tmp_path):
     """A macro with an extra output called in an array equation: the call runs once per
     element of the left-hand side (Vensim's help, "Macros": a macro is called as any
-    function, with subscripted values), so its output is an array over the same subscripts,
-    each element the output of that element's call; it was refused as defined twice. By hand,
+    function, with subscripted values; what its outputs are there the help leaves open, our
+    choice:) so its output is an array over the same subscripts, each element the output of
+    that element's call; it was refused as defined twice. By hand,
     with k = 3 and TIME STEP 0.5: w = 3x = 3, 6, 9 and ww = x + 0.5 = 1.5, 2.5, 3.5 (q = 10 ww);
     nested, v = 9x and vv1 = x + 0.5, vv2 = 3x + 0.5; over the subrange Coast only, pp[North],
     pp[South] = 1.5, 2.5, summed 4. An output named like another variable, or named by two
