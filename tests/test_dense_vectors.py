@@ -1,7 +1,7 @@
 """The dense route's whole-array functions (passes/dense_vectors.py): VECTOR RANK, VECTOR SORT
 ORDER, VECTOR REORDER, VECTOR ELM MAP, VECTOR SELECT, VECTOR LOOKUP, ALLOCATE BY PRIORITY,
-ALLOCATE AVAILABLE, DEMAND AT PRICE and SUPPLY AT PRICE keep their equation, and the arrays
-they read, one array each. Every model runs on the dense route and on the per-element route
+ALLOCATE AVAILABLE, DEMAND AT PRICE and SUPPLY AT PRICE, and lookups defined per element
+(passes/dense_lookups.py), keep their equation, and the arrays they read, one array each. Every model runs on the dense route and on the per-element route
 (forced): the two agree to 1e-12 on both tiers, the values are those of a hand derivation, and
 the kernel's text does not grow with the range's size."""
 from __future__ import annotations
@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import smartspec_dsl
+from smartspec_dsl.errors import ModelError
 from smartspec_dsl.frontend.parse import parse_model
 from smartspec_dsl.passes import pipeline
 from smartspec_dsl.passes.dense import ineligible
@@ -97,11 +98,65 @@ def test_vector_functions_stay_dense_and_agree(tmp_path, monkeypatch, tier):
             assert np.all(got <= req + 1e-12)
 
 
-def test_kernels_do_not_grow_with_the_range(tmp_path, monkeypatch):
+def lookups(n: int) -> str:
+    """Lookups defined per element over one range and over two (piecewise by element), applied
+    at the loop's element, at a fixed element and at a fixed element of one of two ranges."""
+    return f"""
+R: (r1-r{n}) ~~|
+C: c1, c2 ~~|
+tbl[R]((0,0),(1,1),(2,5)) ~~|
+tbl2[R, c1]((0,1),(10,2)) ~~|
+tbl2[R, c2]((0,3),(10,-2)) ~~|
+x[R] = Time / 2 + R / {n} ~~|
+y[R] = tbl[R](x[R]) + tbl[r3](Time) ~~|
+z[R, C] = tbl2[R, C](Time * 2) + tbl2[R, c2](x[R]) ~~|
+""" + CONTROL
+
+
+@pytest.mark.parametrize("tier", ["interpreter", "compiled"])
+def test_lookups_of_arrays_stay_dense_and_agree(tmp_path, monkeypatch, tier):
+    n = 70
+    lowered = pipeline.lower(parse_model(lookups(n), "m.mdl"))
+    assert lowered.variables["y"].dims and lowered.variables["z"].dims
+    _, dense, _, flat = _both_routes(tmp_path, monkeypatch, lookups(n), tier, mixed=True)
+    _assert_same(dense, flat)
+    tbl = lambda u: np.interp(u, [0, 1, 2], [0, 1, 5])
+    for j, t in enumerate(range(5)):
+        for k in (1, 35, n):
+            x = t / 2 + k / n
+            assert dense.values[j, dense.columns.index(f"y[r{k}]")] == pytest.approx(tbl(x) + tbl(t), rel=1e-12)
+            want = np.interp(2 * t, [0, 10], [3, -2]) + np.interp(x, [0, 10], [3, -2])
+            assert dense.values[j, dense.columns.index(f"z[r{k},c2]")] == pytest.approx(want, rel=1e-12)
+
+
+@pytest.mark.parametrize("model", [vectors, lookups])
+def test_kernels_do_not_grow_with_the_range(tmp_path, monkeypatch, model):
     monkeypatch.setenv("SMARTSPEC_CACHE_DIR", str(tmp_path / "cache"))
-    small, _ = _load(tmp_path, vectors(10), "small.mdl", "interpreter")
+    small, _ = _load(tmp_path, model(10), "small.mdl", "interpreter")
     path = tmp_path / "large.mdl"
-    path.write_text(vectors(1000))
+    path.write_text(model(1000))
     large = smartspec_dsl.load(path, tier="interpreter")
     assert large.kernel.source.count("\n") == small.kernel.source.count("\n")
-    assert large.kernel.n_slots > 1000 * 10
+    assert large.kernel.n_slots > 1000 * 2
+
+
+@pytest.mark.parametrize("profile, width, message", [
+    ("1, 5, 2, 0; 5, 4, 2, 0; 1, 3, 2, 0", 1, "priority type 5"),
+    ("1, 5, 2, 0; 1, 4, 2, 0; 1, 3, 0, 0", 1, "the priority width must be positive, got 0"),
+    ("1, 5, 2, 0; 1, 4, 2, 0; 1, 3, 1, 0", -1, "the priority width must be positive, got -1"),
+])
+def test_profiles_given_as_numbers_are_checked_when_the_model_is_built(tmp_path, profile, width, message):
+    """As the per-element route checks them (array_functions.check_profiles), naming the number."""
+    text = f"""
+R: r1, r2, r3 ~~|
+P: ptype, ppriority, pwidth, pextra ~~|
+req[R] = 1, 2, 3 ~~|
+pp[R, P] = {profile} ~~|
+aa[R] = ALLOCATE AVAILABLE(req[R], pp[R, ptype], 3) ~~|
+w = {width} ~~|
+abp[R] = ALLOCATE BY PRIORITY(req[R], req[R], 3, w, 3) ~~|
+""" + CONTROL
+    path = tmp_path / "m.mdl"
+    path.write_text(text)
+    with pytest.raises(ModelError, match=message):
+        smartspec_dsl.load(path, tier="interpreter")

@@ -114,6 +114,8 @@ class DenseEmitter(VectorStatements, Emitter):
             return self.reduction(e)
         if type(e) is ir.Call and e.func in VECTOR_CALLS:
             return self.vector_expr(e)
+        if type(e) is ir.LookupCall and e.subscripts:
+            return self.lookup_row(e)
         if type(e) is ir.Call and e.func == "@INDEX":
             return f"(1.0 + 1.0 * i{int(e.args[0].value)})"
         if type(e) is ir.Call and e.func == "@AFFINE":

@@ -19,10 +19,12 @@ at a time), the VECTOR SELECT values follow it.
 """
 from __future__ import annotations
 
+import itertools
 import math
 
 from .. import ir
 from ..ir.ranges import SubscriptSpace
+from ..passes.flat_exprs import flat_name
 from ..passes.dense_vectors import LAYOUT, VAT, VEC, VECTOR_CALLS, VLOOK, VSEL, helper
 from .emit import safe_comment
 
@@ -49,6 +51,7 @@ class VectorStatements:
         self.select_slot = {node: self.vscratch + block + k for node, k in selects.items()}
         self.n_slots += block + len(selects)
         self.watch_base = self.n_slots
+        self.table_rows: dict[tuple, int] = {}   # (lookup, the call's subscripts) -> its first table
 
     def vector_expr(self, e: ir.Call) -> str:
         if e.func in (VAT, VLOOK):
@@ -78,6 +81,28 @@ class VectorStatements:
         self.pre += loops + [f"{indent}st(v, {s} + {at}, {sel})", f"{indent}st(v, {s + total} + {at}, {x})",
                              f"st(v, {slot}, vector_select(v, ix({s}), ix({total}), {missing}, {action}))"]
         return f"ld(v, {slot})"
+
+    def lookup_row(self, e: ir.LookupCall) -> str:
+        """A lookup defined per element at the loop's element (passes/dense_lookups.py): its
+        elements' tables laid out once per call's subscripts, in a row of the table vector, and
+        a watch per element, both indexed by the loop's counters."""
+        vs = self.schedule.model.variables
+        name = e.table[:e.table.index("[")]
+        lists = [self.space.elements[s] if s in self.lhs else (s,) for s in e.subscripts]
+        key = (name, e.subscripts)
+        if key not in self.table_rows:
+            self.table_rows[key] = len(self.lookups)
+            self.lookups += [(n, vs[n].lookup) for n in (flat_name(name, c) for c in itertools.product(*lists))]
+        k0 = self.table_rows[key]
+        w0 = None
+        for k, c in enumerate(itertools.product(*lists)):
+            w = self.watch(("lookup", self.owner, flat_name(name, c), e.pos, k0 + k))
+            w0 = w if w0 is None else w0
+        parts = [f"i{self.lhs.index(s)} * {math.prod(map(len, lists[j + 1:]))}" for j, s in enumerate(e.subscripts)
+                 if s in self.lhs]
+        at = " + ".join(parts)
+        return (f"lookup(watched(v, {w0} + 5 * ({at}), {self.expr(e.arg)}), tab, tk(tab, {2 * k0} + 2 * ({at})), "
+                f"tk(tab, {2 * k0 + 1} + 2 * ({at})))")
 
     def vector_driver(self, name: str, e: ir.Call) -> str:
         """The statement of an array `@VEC f(...)` (see the module's doc)."""

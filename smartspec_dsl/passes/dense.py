@@ -28,8 +28,8 @@ piecewise array on a loop of arrays is flattened, `_looped_pieces`), SUM, PROD, 
 VMAX over `range!`, the stateful calls of DENSE_STATEFUL (SMOOTH N and DELAY N, GET TIME
 VALUE, when the structure they decide is the whole array's), INTEG, random draws and macros
 whose body is what an array equation may say (one copy over the equation's ranges:
-macros.py; both not in pieces), the VECTOR and ALLOCATE functions of dense_vectors.py (not in
-pieces), no lookup of an array or declared range. The others are flattened
+macros.py; both not in pieces), the VECTOR and ALLOCATE functions of dense_vectors.py and the
+lookups defined per element of dense_lookups.py (not in pieces), no declared range. The others are flattened
 per element (subscripts.flatten, which calls `densifier` for the dense ones), and so is
 a variable that reads a range of a flattened array; the two kinds read each other's
 single elements. A run that replaces equations is flattened.
@@ -43,7 +43,7 @@ from .. import ir
 from ..errors import ModelError
 from ..ir.builtins import ARRAY, BUILTINS, KERNEL, RANDOM_DRAW
 from ..ir.ranges import SubscriptSpace, parse_form
-from . import dense_vectors
+from . import dense_lookups, dense_vectors
 from .dense_pieces import PIECE_CALLS, Pieces, Plan, Refuse as _Refuse
 from .elements import Elements
 from .flat_exprs import flat_name, number as _number
@@ -192,8 +192,10 @@ class _Checker:
             elif t is ir.Ref:
                 self.ref(node, lhs, inside)
             elif t is ir.LookupCall:
-                if node.subscripts or node.table in self.dims:
+                if node.table in self.dims:
                     raise _Refuse("a lookup of an array")
+                if node.subscripts:   # a lookup defined per element
+                    dense_lookups.check(self, node, lhs)
                 todo.append((node.arg, inside))
             elif t is ir.Call:
                 f = node.func
@@ -459,6 +461,8 @@ class _Densify:
                 return ir.Num(float(len(sp.elements[r])))
             if isinstance(node, ir.Call) and node.func in REDUCTIONS and lhs and not self.reads_lhs(node, lhs):
                 return self.hoist(node, owner)
+            if isinstance(node, ir.LookupCall) and node.subscripts:
+                return dense_lookups.rewrite(sp, node, lhs)
             if isinstance(node, ir.Call) and node.func in dense_vectors.VECTOR_FUNCTIONS:
                 out = dense_vectors.rewrite(self, node, owner, lhs)
                 return self.hoist(out, owner, node.func) if lhs and not self.reads_lhs(out, lhs) else out

@@ -30,6 +30,7 @@ import math
 
 from .. import ir
 from ..ir.builtins import BUILTINS, RANDOM_DRAW, driver_for
+from .array_functions import PROFILE_TYPES
 from .dense_pieces import Refuse
 from .flat_exprs import fold, number
 
@@ -134,6 +135,8 @@ def check(checker, e: ir.Call, lhs: tuple[str, ...]) -> None:
             _plain(checker, s, lhs)
             if _reads(s, last):
                 raise Refuse(f"{f}'s scalar argument differs along the vector")
+        if f not in ("VECTOR RANK", "VECTOR SORT ORDER"):
+            _check_profiles(checker, f, scalars, comps)
         return
     if f == "VECTOR REORDER":
         vec, index = e.args
@@ -174,6 +177,52 @@ def check(checker, e: ir.Call, lhs: tuple[str, ...]) -> None:
     if first not in els or [x for x in family[family.index(first):] if x in els] != list(els[els.index(first):]) \
             or len(els) - els.index(first) < 2 or (mode is not None and mode not in range(10)):
         raise Refuse("VECTOR LOOKUP's vector or mode")
+
+
+def _known(checker, x: ir.Expr) -> list[float]:
+    """The values `x` may take when it is a number or reads an array or scalar of numbers (every
+    element of such an array whose subscripts `x` fixes), else []."""
+    x = fold(x)
+    if number(x) is not None:
+        return [number(x)]
+    var = checker.model.variables.get(x.name) if type(x) is ir.Ref else None
+    if var is None:
+        return []
+    if not x.subscripts:
+        value = number(var.definitions[0].expr if var.definitions else var.expr)
+        return [] if value is None else [value]
+    try:
+        plan = checker.pieces.plan(var, {}, set())
+    except Refuse:
+        return []
+    if plan.kind is not ir.Kind.CONSTANT:
+        return []
+    sp, dims = checker.space, plan.dims
+    values = [a.value for a in plan.expr.args]
+    fixed = {j: sp.position(d, s) for j, (s, d) in enumerate(zip(x.subscripts, dims)) if not sp.is_range(s)}
+    out = []
+    for k, value in enumerate(values):
+        at = [k // stride % len(sp.elements[d]) for d, stride in zip(dims, _strides(sp, dims))]
+        if all(at[j] == p for j, p in fixed.items()):
+            out.append(value)
+    return out
+
+
+def _check_profiles(checker, f: str, scalars, comps) -> None:
+    """Refuse priority profiles given as numbers that the per-element route refuses when the
+    model is built (array_functions.check_profiles: a type it does not know, a width that is
+    not positive), so that it reports them."""
+    types, widths = ([1.0], _known(checker, scalars[0])) if f == "ALLOCATE BY PRIORITY" \
+        else (_known(checker, comps[1]), _known(checker, comps[3]))
+    for t in types:
+        if not (math.isfinite(t) and t == int(t)):
+            raise Refuse(f"{f}: a priority type that is not a whole number")
+        if f == "ALLOCATE AVAILABLE" and int(t) - 10 in PROFILE_TYPES:
+            t -= 10
+        if int(t) not in PROFILE_TYPES:
+            raise Refuse(f"{f}: priority type {t:g}")
+    if any(not w > 0 for w in widths):
+        raise Refuse(f"{f}: a priority width that is not positive")
 
 
 def _strides(space, dims) -> list[int]:
