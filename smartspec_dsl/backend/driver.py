@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from . import loops
 from .emit import Emitter, safe_comment
 
 # Statements per generated function: Numba's compile time grows faster than
@@ -263,6 +262,19 @@ def indent(lines: list[str], n: int) -> str:
     return "\n".join(" " * n + ln for s in lines for ln in s.split("\n"))
 
 
+def stock_updates(n_cont: int, n_disc: int, r0: int | None) -> list[str]:
+    """The Euler step of the stocks (slots 1 on, the continuous ones first): a statement per
+    stock from its inlined rate `r_i`, or, when the rates are in the slots from `r0` on, one
+    loop per kind of stock, so that the driver does not grow with the number of stocks."""
+    if r0 is None:
+        return [f"st(v, {1 + i}, ld(v, {1 + i}) + dt * r_{i})" for i in range(n_cont)] + \
+            [f"st(v, {1 + n_cont + i}, r_{n_cont + i})" for i in range(n_disc)]
+    out = [f"for q in range({n_cont}):\n    st(v, 1 + q, ld(v, 1 + q) + dt * ld(v, {r0} + q))"] if n_cont else []
+    if n_disc:
+        out.append(f"for q in range({n_disc}):\n    st(v, {1 + n_cont} + q, ld(v, {r0 + n_cont} + q))")
+    return out
+
+
 def euler_driver(em: Emitter, init: list[str], dynamic: list[str], rates: list[str], writes: list[str]) -> str:
     """A driver specialised for Euler with constant control variables: phases that
     fit in one chunk are emitted inline in the time loop (rates as locals), saves
@@ -304,14 +316,7 @@ def euler_driver(em: Emitter, init: list[str], dynamic: list[str], rates: list[s
     else:
         loop += [f"r = v[{r0}:]", *chunk_calls("rates", "v, r, tab", rates)]
     loop += writes if inline_writes else chunk_calls("fixed_write", "v, tab, buf, bi, istep", writes)
-    updates = []
-    for i in range(n_cont):
-        rate = f"r_{i}" if inline_rates else f"ld(v, {r0 + i})"
-        updates.append(f"st(v, {1 + i}, ld(v, {1 + i}) + dt * {rate})")
-    for i in range(n_disc):
-        rate = f"r_{n_cont + i}" if inline_rates else f"ld(v, {r0 + n_cont + i})"
-        updates.append(f"st(v, {1 + n_cont + i}, {rate})")
-    loop += loops.reroll(updates)
+    loop += stock_updates(n_cont, n_disc, None if inline_rates else r0)
     # steps are numbered from INITIAL TIME: a run continuing a saved state numbers them as the
     # one run it continues does (kernel_extra.step_offset)
     loop_body = ["saved = 0", "sc = 0", "k0 = step_offset(v, t0, dt, INITIAL_TIME_SLOT)",

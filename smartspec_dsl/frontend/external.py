@@ -278,7 +278,9 @@ def resolve_external(model: ir.Model, data_dir: str | Path | None = None,
 
     def table_var(owner: str, elements, table: ir.LookupTable, pos, what: str = "data") -> str:
         name = f"{owner}{'[' + ','.join(elements) + ']' if elements else ''} #{what}"
-        shown = f"{owner}{'[' + ','.join(elements) + ']' if elements else ''} (its {what})"
+        # messages name the table as the modeller wrote the variable and its elements
+        shown_elements = ','.join(space.display.get(e, e) for e in elements)
+        shown = f"{model.variables[owner].display}{'[' + shown_elements + ']' if elements else ''} (its {what})"
         hidden[name] = ir.Variable(name, shown, ir.Kind.LOOKUP, lookup=table, pos=pos, hidden=True)
         return name
 

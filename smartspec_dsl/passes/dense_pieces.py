@@ -4,7 +4,8 @@ array too.
 A variable defined piecewise (several equations over subranges or single elements, :EXCEPT:,
 per-element initial values), or whose references bind through a mapping, a subrange or by
 position (`Starting[Games, Lower] = Shipping[Games, Upper]`), or that uses a range as a value,
-keeps ONE variable over the ranges its definitions cover (`dims`). Each definition covers a set
+keeps ONE variable over the ranges its definitions cover (`dims`; a partial definition, over
+elements no range lists, a hidden range of them: `covering_ranges`). Each definition covers a set
 of elements; the set is cut into boxes of consecutive element positions inside which every
 subscript of every reference, and every range used as a value, is affine in the loop counters
 (`_boxes`): the kernel then runs one loop nest per box (backend/dense_emit.py), so its size
@@ -25,11 +26,11 @@ The dense IR of such a variable (`Plan`):
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .. import ir
 from ..errors import ModelError
-from ..ir.ranges import subscript_form
+from ..ir.ranges import SubscriptSpace, subscript_form
 from .binding import Binding
 from .flat_exprs import flat_name, number
 
@@ -241,6 +242,41 @@ class Pieces(Binding):
                         return ir.Num(float(sp.element_family(node.name).index(node.name) + 1))
             return node
         return ir.map_expr(e, visit)
+
+
+def covering_ranges(model: ir.Model) -> ir.Model:
+    """`model` with a hidden range for each subscript of a variable defined for elements that
+    no range lists (a partial definition: `x[a1] = ...` and `x[a3] = ...` of a range
+    a1..a5, or `x[Low]` and `x[c1]`), its elements in their family's order, so that the
+    variable stays one array over them (`Pieces.covered`), with exactly the elements the
+    per-element route gives it. Such a range is named after the variable (`x #elements1`);
+    variables defined for the same elements share one."""
+    space = SubscriptSpace(model.subscript_ranges)
+    pieces = Pieces(model, space)
+    known = {frozenset(els) for els in space.elements.values()}
+    added: dict[frozenset, ir.SubscriptRange] = {}
+    for name, var in model.variables.items():
+        defs = var.definitions
+        if not defs or any(not d.subscripts or len(d.subscripts) != len(defs[0].subscripts) for d in defs):
+            continue
+        try:
+            seen = {c for d in defs for c in pieces.combos(var, d)[1]}
+        except ModelError:
+            continue     # the flattener reports it
+        for j in range(len(defs[0].subscripts)):
+            used = frozenset(c[j] for c in seen)
+            if not used or used in known or used in added:
+                continue
+            family = space.element_family(next(iter(used)))
+            if not used <= set(family):
+                continue
+            els = tuple(e for e in family if e in used)
+            rname = f"{name} #elements{j + 1}"
+            added[used] = ir.SubscriptRange(rname, els, pos=var.pos, display=tuple(space.shown(e) for e in els),
+                                            written=f"{var.display} elements {j + 1}")
+    if not added:
+        return model
+    return replace(model, subscript_ranges={**model.subscript_ranges, **{r.name: r for r in added.values()}})
 
 
 def _box(start, size, pos) -> ir.Call:

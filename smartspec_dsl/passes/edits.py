@@ -81,7 +81,7 @@ def edit_initial_values(model: ir.Model, edits: Edits | None, values: dict[str, 
     for name, var in model.variables.items():
         if var.dims and var.kind is ir.Kind.STOCK:
             # a dense array (passes/dense.py) starts from its elements' parameters, all of them
-            # (dense.takes_edits lets only an array's every element or none reach here)
+            # (dense.edited_arrays flattens an array given some of its elements' initial values)
             elements = element_names(model, name)
             if not stocks.issuperset(elements):
                 continue

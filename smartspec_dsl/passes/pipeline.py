@@ -32,8 +32,9 @@ from ..frontend.external import DataOptions, resolve_external
 from ..ir.builtins import BUFFER, BUILTINS, EQUATION, LOWERING, unsupported_calls
 from .edits import Edits, edit_equations, edit_initial_values
 from .dense import dense_arrays, has_arrays
+from .dense_pieces import covering_ranges
 from .data_equations import derive_data, no_data_equations
-from .macros import expand_macros, inline_pure_macros
+from .macros import declare_macro_outputs, expand_macros, inline_pure_macros
 from .stateful import lower_stateful
 from .subscripts import flatten
 
@@ -42,13 +43,14 @@ def arrays(model: ir.Model, edits: Edits | None = None, dense: bool = True) -> i
     """The subscripts pass: the arrays the dense route keeps (passes/dense.py: apply-to-all
     equations stay arrays) stay one variable each, the others are flattened, one scalar per
     element (subscripts.flatten). A run's edits that replace equations name single elements:
-    such a model is flattened (`dense.takes_edits`); `dense` False flattens any model. On the
+    the arrays they edit are flattened (`dense.edited_arrays`); `dense` False flattens any model. On the
     dense route a call of a macro that keeps no state is its expression
     (`macros.inline_pure_macros`), which a piece of a piecewise array may hold."""
+    model = declare_macro_outputs(model)
     if not dense:
         return flatten(model, set())
     if has_arrays(model):
-        model = inline_pure_macros(model)
+        model = covering_ranges(inline_pure_macros(model))
     return flatten(model, dense_arrays(model, edits))
 
 
