@@ -1,6 +1,7 @@
 """The dense route's whole-array functions (passes/dense_vectors.py): VECTOR RANK, VECTOR SORT
 ORDER, VECTOR REORDER, VECTOR ELM MAP, VECTOR SELECT, VECTOR LOOKUP, ALLOCATE BY PRIORITY,
-ALLOCATE AVAILABLE, DEMAND AT PRICE and SUPPLY AT PRICE, and lookups defined per element
+ALLOCATE AVAILABLE, DEMAND AT PRICE, SUPPLY AT PRICE, FIND MARKET PRICE and MARKETP, and
+lookups defined per element
 (passes/dense_lookups.py), keep their equation, and the arrays they read, one array each. Every model runs on the dense route and on the per-element route
 (forced): the two agree to 1e-12 on both tiers, the values are those of a hand derivation, and
 the kernel's text does not grow with the range's size."""
@@ -129,7 +130,49 @@ def test_lookups_of_arrays_stay_dense_and_agree(tmp_path, monkeypatch, tier):
             assert dense.values[j, dense.columns.index(f"z[r{k},c2]")] == pytest.approx(want, rel=1e-12)
 
 
-@pytest.mark.parametrize("model", [vectors, lookups])
+def markets(n: int) -> str:
+    """A market of n demanders and n suppliers, cleared for the whole market and per one of two
+    markets (an array of FIND MARKET PRICE over another range), and MARKETP with ALLOC P."""
+    return f"""
+D: (d1-d{n}) ~~|
+S: (s1-s{n}) ~~|
+K: k1, k2 ~~|
+P: ptype, ppriority, pwidth, pextra ~~|
+demand[D] = 10 + MODULO(D, 7) ~~|
+capacity[S] = 5 + MODULO(S * 3, 11) ~~|
+dprofile[D, P] = IF THEN ELSE(P = 1, 1, IF THEN ELSE(P = 2, 10 + MODULO(D, 5), IF THEN ELSE(P = 3, 4, 0))) ~~|
+sprofile[S, P] = IF THEN ELSE(P = 1, 2, IF THEN ELSE(P = 2, 8 + MODULO(S, 6), IF THEN ELSE(P = 3, 4, 0))) ~~|
+price = FIND MARKET PRICE(demand[d1], dprofile[d1, ptype], capacity[s1], sprofile[s1, ptype]) ~~|
+bought[D] = DEMAND AT PRICE(demand[D], dprofile[D, ptype], price) ~~|
+sold[S] = SUPPLY AT PRICE(capacity[S], sprofile[S, ptype], price) ~~|
+kdemand[K, D] = demand[D] * K * (0.5 + Time / 4) ~~|
+kprice[K] = FIND MARKET PRICE(kdemand[K, d1], dprofile[d1, ptype], capacity[s1], sprofile[s1, ptype]) ~~|
+prio[D] = 10 + MODULO(D, 5) ~~|
+supply = SUM(demand[D!]) * (0.2 + Time / 10) ~~|
+mp = MARKETP(demand[d1], prio[d1], ELMCOUNT(D), 2, supply) ~~|
+given[D] = ALLOC P(demand[D], prio[D], 2, mp) ~~|
+""" + CONTROL
+
+
+@pytest.mark.parametrize("tier", ["interpreter", "compiled"])
+def test_markets_stay_dense_and_agree(tmp_path, monkeypatch, tier):
+    n = 70
+    text = markets(n)
+    assert ineligible(parse_model(text, "m.mdl")) is None
+    lowered = pipeline.lower(parse_model(text, "m.mdl"))
+    assert all(lowered.variables[v].dims for v in ("demand", "dprofile", "bought", "sold", "kprice", "given"))
+    _, dense, _, flat = _both_routes(tmp_path, monkeypatch, text, tier)
+    _assert_same(dense, flat)
+    column = lambda name: dense.values[:, dense.columns.index(name)]
+    total = lambda name, r: sum(column(f"{name}[{r}{k}]") for k in range(1, n + 1))
+    # the market clears: what the demanders buy at the price is what the suppliers sell
+    np.testing.assert_allclose(total("bought", "d"), total("sold", "s"), rtol=1e-6)
+    # ALLOC P at MARKETP's priority shares out the supply (less than the demand here)
+    demand = sum(10 + k % 7 for k in range(1, n + 1))
+    np.testing.assert_allclose(total("given", "d"), demand * (0.2 + np.arange(5) / 10), rtol=1e-6)
+
+
+@pytest.mark.parametrize("model", [vectors, lookups, markets])
 def test_kernels_do_not_grow_with_the_range(tmp_path, monkeypatch, model):
     monkeypatch.setenv("SMARTSPEC_CACHE_DIR", str(tmp_path / "cache"))
     small, _ = _load(tmp_path, model(10), "small.mdl", "interpreter")

@@ -12,7 +12,8 @@ An array `@VEC f(scalars..., components...)` over [head..., last] (n elements in
             st(v, base + i0 * n + i1, ld(v, S + i1))
 
 `@VSEL(selection, expression, missing, action)` packs both over its `range!` subscripts before
-the statement (as a SUM's loop) and calls kernel_lib.vector_select into a slot of its own;
+the statement (as a SUM's loop) and calls kernel_lib.vector_select into a slot of its own, and
+`@VBLOCK f` (FIND MARKET PRICE, MARKETP) packs its parts likewise, one loop per `@SEG`;
 `@VAT` and `@VLOOK` read a dense array's slots in place (kernel_lib.vector_at,
 kernel_extra.vector_lookup). Every scratch block starts at `vscratch` (one statement uses it
 at a time), the VECTOR SELECT values follow it.
@@ -25,7 +26,7 @@ import math
 from .. import ir
 from ..ir.ranges import SubscriptSpace
 from ..passes.flat_exprs import flat_name
-from ..passes.dense_vectors import LAYOUT, VAT, VEC, VECTOR_CALLS, VLOOK, VSEL, helper
+from ..passes.dense_vectors import LAYOUT, SEG, VAT, VBLOCK, VEC, VECTOR_CALLS, VLOOK, VSEL, helper
 from .emit import safe_comment
 
 
@@ -47,6 +48,9 @@ class VectorStatements:
                     if type(node) is ir.Call and node.func == VSEL:
                         block = max(block, 2 * math.prod(len(sp.elements[r[:-1]]) for r in _iterated(node)))
                         selects.setdefault(node, len(selects))
+                    elif type(node) is ir.Call and node.func.startswith(VBLOCK):
+                        block = max(block, sum(_part_size(sp, x) for x in node.args[helper(node.func[len(VBLOCK):])[1]:]))
+                        selects.setdefault(node, len(selects))
         self.vscratch = self.n_slots
         self.select_slot = {node: self.vscratch + block + k for node, k in selects.items()}
         self.n_slots += block + len(selects)
@@ -59,6 +63,8 @@ class VectorStatements:
             rest = ", ".join(self.expr(x) for x in e.args[2:])
             f = "vector_at" if e.func == VAT else "vector_lookup"
             return f"{f}(v, ix({self.offset(row.name, row.subscripts)}), ix({n}), {rest})"
+        if e.func.startswith(VBLOCK):
+            return self.block(e)
         assert e.func == VSEL, e.func
         ranges = _iterated(e)
         sizes = [len(self.space.elements[r[:-1]]) for r in ranges]
@@ -104,6 +110,32 @@ class VectorStatements:
         return (f"lookup(watched(v, {w0} + 5 * ({at}), {self.expr(e.arg)}), tab, tk(tab, {2 * k0} + 2 * ({at})), "
                 f"tk(tab, {2 * k0 + 1} + 2 * ({at})))")
 
+    def block(self, e: ir.Call) -> str:
+        """FIND MARKET PRICE or MARKETP: its block packed before the statement, a loop per
+        iterated part, and its helper's value in a slot of its own."""
+        func, n_scalars = helper(e.func[len(VBLOCK):])
+        at, s = self.vscratch, self.vscratch
+        for part in e.args[n_scalars:]:
+            if not (type(part) is ir.Call and part.func == SEG):
+                self.pre.append(f"st(v, {at}, {self.expr(part)})")
+                at += 1
+                continue
+            (r,) = _iterated(ir.Call(SEG, (part,)))
+            k = self.iterated[r] = f"k{self.n_k}"
+            self.n_k += 1
+            g, n = len(part.args), len(self.space.elements[r[:-1]])
+            try:
+                where = k if g == 1 else f"{k} * {g}"
+                lines = [f"    st(v, {at + j} + {where}, {self.expr(c)})" for j, c in enumerate(part.args)]
+            finally:
+                del self.iterated[r]
+            self.pre += [f"for {k} in range({n}):"] + lines
+            at += g * n
+        scalars = "".join(f", {self.expr(x)}" for x in e.args[:n_scalars])
+        slot = self.select_slot[e]
+        self.pre.append(f"st(v, {slot}, {func}(v, ix({s}), ix({at - s}){scalars}))")
+        return f"ld(v, {slot})"
+
     def vector_driver(self, name: str, e: ir.Call) -> str:
         """The statement of an array `@VEC f(...)` (see the module's doc)."""
         f = e.func[len(VEC):]
@@ -133,6 +165,13 @@ class VectorStatements:
                   indent + f"for i{j} in range({n}):",
                   indent + f"    st(v, {target}, ld(v, {s} + i{j}))  # {safe_comment(name)}"]
         return "\n".join(lines)
+
+
+def _part_size(space, part: ir.Expr) -> int:
+    if type(part) is ir.Call and part.func == SEG:
+        (r,) = _iterated(ir.Call(SEG, (part,)))
+        return len(part.args) * len(space.elements[r[:-1]])
+    return 1
 
 
 def _iterated(e: ir.Call) -> list[str]:

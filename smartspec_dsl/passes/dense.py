@@ -443,6 +443,7 @@ class _Densify:
         for n in arrays:
             checker.check(model.variables[n])
         self.plans = checker.plans
+        self.checker = checker
         self.dims = {n: checker.dims[n] for n in arrays}
         self.shared: dict[str, ir.Variable] = {}
         self.shared_of: dict[ir.Call, ir.Ref] = {}

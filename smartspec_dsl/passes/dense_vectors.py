@@ -1,7 +1,7 @@
 """Pass 4, the dense route's whole-array functions: VECTOR SELECT, VECTOR RANK, VECTOR SORT
 ORDER, VECTOR REORDER, VECTOR ELM MAP, VECTOR LOOKUP, ALLOCATE BY PRIORITY, ALLOCATE AVAILABLE,
-DEMAND AT PRICE and SUPPLY AT PRICE in an apply-to-all equation keep the equation, and every
-array they read, one array each.
+DEMAND AT PRICE, SUPPLY AT PRICE, FIND MARKET PRICE and MARKETP in an apply-to-all equation keep
+the equation, and every array they read, one array each.
 
 The per-element route (array_functions.py) writes one driver per vector over its elements;
 here the vector is a loop over the left-hand side's last range (Vensim runs these functions
@@ -16,6 +16,9 @@ IR they become (`rewrite`; the values are those of the per-element route's helpe
   per-element route's driver block), the helper called on it, its first n values the array's;
 - VECTOR SELECT is `@VSEL(selection, expression, missing, action)`, a loop over its `range!`
   subscripts as SUM's, with the error action as the per-element route's expression around it;
+- FIND MARKET PRICE and MARKETP, one number from vectors given from their first element, are
+  `@VBLOCK f(scalars..., parts...)`: the per-element route's driver block, each part a number or
+  `@SEG(components)` over one iterated range (`x[range!]`), packed before the statement;
 - VECTOR REORDER, VECTOR ELM MAP and VECTOR LOOKUP read a vector of a dense array's slots:
   `@VAT(row, n, index)` (kernel_lib.vector_at) and `@VLOOK(row, n, x, xmin, xmax, mode)`, `row`
   a reference to the vector's first element; the vector VECTOR REORDER reorders is an array
@@ -38,9 +41,11 @@ from .flat_exprs import fold, number
 # block (per group, how many values each element puts there, in order; array_functions.py)
 LAYOUT = {"VECTOR RANK": (1,), "VECTOR SORT ORDER": (1,), "ALLOCATE BY PRIORITY": (1, 1),
           "ALLOCATE AVAILABLE": (1, 4), "DEMAND AT PRICE": (1, 4), "SUPPLY AT PRICE": (1, 4)}
-VECTOR_FUNCTIONS = {*LAYOUT, "VECTOR SELECT", "VECTOR REORDER", "VECTOR ELM MAP", "VECTOR LOOKUP"}
-VEC, VSEL, VAT, VLOOK = "@VEC ", "@VSEL", "@VAT", "@VLOOK"
-VECTOR_CALLS = {VEC + f for f in LAYOUT} | {VSEL, VAT, VLOOK}
+# the functions whose value is one number computed from whole vectors
+MARKETS = ("FIND MARKET PRICE", "MARKETP")
+VECTOR_FUNCTIONS = {*LAYOUT, *MARKETS, "VECTOR SELECT", "VECTOR REORDER", "VECTOR ELM MAP", "VECTOR LOOKUP"}
+VEC, VSEL, VAT, VLOOK, VBLOCK, SEG = "@VEC ", "@VSEL", "@VAT", "@VLOOK", "@VBLOCK ", "@SEG"
+VECTOR_CALLS = {VEC + f for f in LAYOUT} | {VBLOCK + f for f in MARKETS} | {VSEL, VAT, VLOOK, SEG}
 _RANDOM = {n for n, b in BUILTINS.items() if b.emit == RANDOM_DRAW} | {"RANDOM 0 1", "RANDOM LOOKUP"}
 _NESTED = _RANDOM | VECTOR_FUNCTIONS | {"SUM", "PROD", "VMIN", "VMAX"}
 
@@ -92,7 +97,7 @@ def _split(space, e: ir.Call) -> tuple[list, list]:
     return [a[2]], [a[0], *_profile(space, a[1])]
 
 
-_ARITY = {"VECTOR SELECT": 5, "VECTOR RANK": 2, "VECTOR SORT ORDER": 2, "VECTOR REORDER": 2,
+_ARITY = {"FIND MARKET PRICE": 4, "MARKETP": 5, "VECTOR SELECT": 5, "VECTOR RANK": 2, "VECTOR SORT ORDER": 2, "VECTOR REORDER": 2,
           "VECTOR ELM MAP": 2, "VECTOR LOOKUP": 5, "ALLOCATE BY PRIORITY": 5, "ALLOCATE AVAILABLE": 3,
           "DEMAND AT PRICE": 3, "SUPPLY AT PRICE": 3}
 
@@ -120,9 +125,11 @@ def check(checker, e: ir.Call, lhs: tuple[str, ...]) -> None:
         if (k is not None and (k != int(k) or not 0 <= k <= 10)) or (err is not None and err not in (0, 1, 2, 3)):
             raise Refuse("VECTOR SELECT's action out of range")
         return
-    if not lhs:
+    if f in MARKETS:
+        return _check_market(checker, e, lhs)
+    if not lhs and f in (*LAYOUT, "VECTOR REORDER"):
         raise Refuse(f"{f} in an equation without subscripts")
-    last, n = lhs[-1], len(sp.elements[lhs[-1]])
+    last, n = (lhs[-1], len(sp.elements[lhs[-1]])) if lhs else (None, 0)
     if f in LAYOUT:
         if f == "ALLOCATE BY PRIORITY" and _whole(sp, e.args[2]) != n:
             raise Refuse(f"{f}'s size is not its range's")
@@ -199,7 +206,8 @@ def _known(checker, x: ir.Expr) -> list[float]:
         return []
     sp, dims = checker.space, plan.dims
     values = [a.value for a in plan.expr.args]
-    fixed = {j: sp.position(d, s) for j, (s, d) in enumerate(zip(x.subscripts, dims)) if not sp.is_range(s)}
+    fixed = {j: sp.position(d, s) for j, (s, d) in enumerate(zip(x.subscripts, dims))
+             if not sp.is_range(s.rstrip("!"))}
     out = []
     for k, value in enumerate(values):
         at = [k // stride % len(sp.elements[d]) for d, stride in zip(dims, _strides(sp, dims))]
@@ -223,6 +231,70 @@ def _check_profiles(checker, f: str, scalars, comps) -> None:
             raise Refuse(f"{f}: priority type {t:g}")
     if any(not w > 0 for w in widths):
         raise Refuse(f"{f}: a priority width that is not positive")
+
+
+def _whole_vector(checker, ref: ir.Expr, position: int) -> ir.Ref:
+    """A vector argument given from its first element (`x[first]`, or `x[range]`: the
+    per-element route's `from_first`) as the reference iterating its subscript at `position`
+    over the whole of the array's range there (`x[range!]`), or Refuse: it must be a dense
+    array and start at its range's first element."""
+    sp = checker.space
+    if type(ref) is not ir.Ref or ref.name not in checker.dense or ref.name not in checker.dims \
+            or len(ref.subscripts) < -position:
+        raise Refuse("a vector of no dense array")
+    d = checker.dims[ref.name][position]
+    if ref.subscripts[position] not in (d, sp.elements[d][0]):
+        raise Refuse("a vector that does not start at its range's first element")
+    subs = list(ref.subscripts)
+    subs[position] = d + "!"
+    return ir.Ref(ref.name, tuple(subs), ref.pos)
+
+
+def _market_parts(checker, e: ir.Call) -> tuple[list, list]:
+    """(scalars, block) of FIND MARKET PRICE or MARKETP as their per-element drivers lay them
+    out (array_functions.py): the block's parts each a number or `@SEG(components)`, the
+    components over one iterated range, element by element."""
+    sp, seg = checker.space, lambda *xs: ir.Call(SEG, xs, e.pos)
+    if e.func == "MARKETP":
+        request, priority, size, width, supply = e.args
+        req, prio = _whole_vector(checker, request, -1), _whole_vector(checker, priority, -1)
+        return [width, supply], [size, seg(req), seg(prio)]
+    parts, counts = [], []
+    for q, pp in (e.args[:2], e.args[2:]):
+        qs = _whole_vector(checker, q, -1)
+        profile = [_whole_vector(checker, p, -2) for p in _profile(sp, pp)]
+        elements = [sp.elements[qs.subscripts[-1][:-1]], sp.elements[profile[0].subscripts[-2][:-1]]]
+        if elements[0] != elements[1]:
+            raise Refuse("a profile over other elements than its quantities")
+        parts += [seg(qs), seg(*profile)]
+        counts.append(len(elements[0]))
+    return [ir.Num(float(counts[0]))], parts
+
+
+def _check_market(checker, e: ir.Call, lhs) -> None:
+    sp = checker.space
+    scalars, parts = _market_parts(checker, e)
+    for x in scalars:
+        _plain(checker, x, lhs)
+    for part in parts:
+        for c in part.args if type(part) is ir.Call and part.func == SEG else ():
+            checker.expr(ir.Call("SUM", (c,), e.pos), lhs)
+    if e.func == "MARKETP":
+        n = len(sp.elements[parts[1].args[0].subscripts[-1][:-1]])
+        if sp.elements[parts[2].args[0].subscripts[-1][:-1]] != sp.elements[parts[1].args[0].subscripts[-1][:-1]]:
+            raise Refuse("MARKETP's priorities over other elements than its requests")
+        _plain(checker, parts[0], lhs)
+        size = number(fold(parts[0]))
+        if size is not None and (size != int(size) or not 0 < size <= n):
+            raise Refuse("MARKETP's size out of range")
+        if any(_known(checker, x) and not all(w > 0 for w in _known(checker, x)) for x in scalars[:1]):
+            raise Refuse("MARKETP: a priority width that is not positive")
+    else:
+        for part in parts[1::2]:
+            types, widths = _known(checker, part.args[0]), _known(checker, part.args[2])
+            if any(not (math.isfinite(t) and t == int(t) and int(t) in PROFILE_TYPES) for t in types) \
+                    or any(not w > 0 for w in widths):
+                raise Refuse("FIND MARKET PRICE: a priority profile the per-element route refuses")
 
 
 def _strides(space, dims) -> list[int]:
@@ -256,7 +328,10 @@ def rewrite(dz, e: ir.Call, owner: ir.Variable, lhs: tuple[str, ...]) -> ir.Expr
         none = ir.BinOp("and", ir.BinOp("or", eq(error, 1), eq(error, 3)), eq(count, 0))
         many = ir.BinOp("and", ir.BinOp("or", eq(error, 2), eq(error, 3)), ir.BinOp(">", count, ir.Num(1.0)))
         return ite(ir.BinOp("or", none, many), ir.Num(math.nan), value)
-    last, n = lhs[-1], len(sp.elements[lhs[-1]])
+    if f in MARKETS:
+        scalars, parts = _market_parts(dz.checker, e)
+        return ir.Call(VBLOCK + f, (*scalars, *parts), pos)
+    last, n = (lhs[-1], len(sp.elements[lhs[-1]])) if lhs else (None, 0)
     if f in LAYOUT:
         scalars, comps = _split(sp, e)
         call = ir.Call(VEC + f, (*scalars, *comps), pos)
