@@ -113,3 +113,44 @@ def test_partial_definitions_stay_arrays(tmp_path, monkeypatch, tier):
     if tier == "interpreter":
         large, _ = _load(tmp_path, partial(1000), "large.mdl", tier)
         assert large.kernel.source.count("\n") == dense_model.kernel.source.count("\n")
+
+
+def numbers(n: int) -> str:
+    """Numbers beside equations: one element (`x[r1]`) and a subrange (`y[Low]`) given as
+    numbers, the others by equations."""
+    h = n // 2
+    return f"""
+R: (r1-r{n}) ~~|
+Low: (r1-r{h}) ~~|
+High: (r{h + 1}-r{n}) ~~|
+x[r1] = 0.05 ~~|
+x[R] :EXCEPT: [r1] = 0.01 * R + Time / 100 ~~|
+y[Low] = 3 ~~|
+y[High] = x[High] * 2 ~~|
+total = SUM(x[R!]) + SUM(y[R!]) ~~|
+""" + CONTROL
+
+
+@pytest.mark.parametrize("tier", ["interpreter", "compiled"])
+def test_numbers_beside_equations_stay_in_their_array(tmp_path, monkeypatch, tier):
+    """Each number stays the modeller's constant by its element's name (a parameter a run sets
+    without recompiling), the array one array: the per-element route's values, a kernel of the
+    same length at 10 and 1,000 elements. By hand at 10: x[r1] = 0.05, x[rk] = 0.01k + t/100,
+    y = 3 on r1..r5 and 2 x beside."""
+    dense_model, dense, flat_model, flat = _both_routes(tmp_path, monkeypatch, numbers(10), tier)
+    _assert_same(dense, flat)
+    assert dense_model.schedule.model.variables.arrays["y"].dims
+    t = dense.time
+    x = [0.05] + [0.01 * k + t / 100 for k in range(2, 11)]
+    np.testing.assert_allclose(dense["total"], sum(x) + 15 + 2 * sum(x[5:]), rtol=1e-12)
+    constants = dense_model.constants
+    assert constants["x[r1]"] == 0.05 and constants["y[r5]"] == 3
+    assert "x[r2]" not in constants and "y[r6]" not in constants and not any("@" in c for c in constants)
+    params = {"x[r1]": 0.5, "y[r2]": 10}
+    got = dense_model.run(params=params, tier=tier)
+    _assert_same(got, flat_model.run(params=params, tier=tier))
+    assert not dense_model._edited      # parameters, not edits
+    np.testing.assert_allclose(got["total"], dense["total"] + 0.45 + 7, rtol=1e-12)
+    if tier == "interpreter":
+        large, _ = _load(tmp_path, numbers(1000), "large.mdl", tier)
+        assert large.kernel.source.count("\n") == dense_model.kernel.source.count("\n")

@@ -45,7 +45,7 @@ from ..errors import ModelError
 from ..ir.builtins import ARRAY, BUILTINS, KERNEL, RANDOM_DRAW
 from ..ir.ranges import SubscriptSpace, parse_form
 from . import dense_lookups, dense_vectors
-from .dense_pieces import PIECE_CALLS, Pieces, Plan, Refuse as _Refuse, covering_ranges
+from .dense_pieces import PIECE_CALLS, Pieces, Plan, Refuse as _Refuse, covering_ranges, numbers_of
 from .elements import Elements
 from .flat_exprs import flat_name, number as _number
 from .macros import inline_pure_macros
@@ -513,6 +513,10 @@ class _Densify:
         if plan is not None:
             hoisted = lambda e: e if e is None else ir.map_expr(e, lambda n: self.hoist(n, base) if (
                 type(n) is ir.Call and n.func in REDUCTIONS and not self.reads_lhs(n, lhs)) else n)
+            if plan.numbers is not None:
+                name = numbers_of(var.name)
+                self.shared[name] = ir.Variable(name, var.display, ir.Kind.CONSTANT, expr=plan.numbers, pos=d.pos,
+                                                hidden=True, dims=lhs, unchangeable=base.unchangeable)
             return replace(base, kind=plan.kind, expr=hoisted(plan.expr), initial=hoisted(plan.initial))
         if d.rows:
             values = tuple(ir.Num(_number(x)) for row in d.rows for x in row)

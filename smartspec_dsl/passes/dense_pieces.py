@@ -16,6 +16,8 @@ element, so the two routes read the same elements.
 The dense IR of such a variable (`Plan`):
 - an array of numbers (every definition a number or a list of numbers): a constant whose
   equation is `@VALUES(n1, n2, ...)` in slot order, as an apply-to-all list's;
+- numbers beside equations: the numbers' boxes are pieces that read the hidden constant array
+  `numbers_of(name)` (`Plan.numbers`), each number a parameter by its element's name;
 - otherwise its equation (a stock's rate and initial value) is
   `@PIECES(@BOX(start0, size0, start1, size1, ...), expr, @BOX(...), expr, ...)`;
   in a piece's expression a reference's subscript is `@c:a0,a1,...` (the element at position
@@ -32,6 +34,7 @@ from .. import ir
 from ..errors import ModelError
 from ..ir.ranges import SubscriptSpace, subscript_form
 from .binding import Binding
+from .elements import NUMBERS
 from .flat_exprs import flat_name, number
 
 PIECE_CALLS = {"@PIECES", "@BOX", "@AFFINE"}
@@ -49,6 +52,15 @@ class Plan:
     kind: ir.Kind
     expr: ir.Expr
     initial: ir.Expr | None = None
+    # numbers beside equations: `@VALUES` over the same ranges (0 where an equation defines the
+    # element), the hidden constant array `numbers_of(name)` that their pieces read
+    numbers: ir.Expr | None = None
+
+
+def numbers_of(name: str) -> str:
+    """The hidden constant array that holds the numbers an array gives beside its equations;
+    each of those numbers is a parameter named by its own element (passes/elements.py)."""
+    return name + NUMBERS
 
 
 def _kind_of(d: ir.Definition) -> str:
@@ -84,11 +96,11 @@ class Pieces(Binding):
         width = len(var.definitions[0].subscripts)
         if any(len(d.subscripts) != width for d in var.definitions):
             raise Refuse("has equations with different numbers of subscripts")
-        # numbers beside equations are constants of the per-element route, which a run, a
-        # sweep or a changes file sets by name: such a variable is flattened
+        # numbers beside equations stay constants, which a run, a sweep or a changes file sets
+        # by name (`plan`'s `numbers`); beside stocks they would be stocks of no equation
         kinds = {_kind_of(d) for d in var.definitions}
-        if len(kinds) > 1 and not kinds <= {"numbers", "list"}:
-            raise Refuse("gives some elements as numbers (constants a run may set) and others by equations")
+        if "stock" in kinds and len(kinds) > 1:
+            raise Refuse("gives some elements as stocks and others as numbers or other equations")
         if len({d.operator for d in var.definitions}) > 1:
             raise Refuse("mixes '=' and '=='")
         defs, seen = [], set()
@@ -133,7 +145,17 @@ class Pieces(Binding):
             order = sorted(values)
             return Plan(dims, ir.Kind.CONSTANT, ir.Call("@VALUES", tuple(ir.Num(values[p]) for p in order), var.pos))
         pieces: list[ir.Expr] = []
+        numbers: dict[tuple, float] = {}
         for d, options, combos in defs:
+            if d.rows or number(d.expr) is not None:
+                # numbers beside equations: pieces reading the hidden array of the numbers
+                flat = [number(x) for row in d.rows for x in row] if d.rows else [number(d.expr)] * len(combos)
+                at = {tuple(w[e] for w, e in zip(where, c)): x for c, x in zip(combos, flat)}
+                numbers.update(at)
+                for start, size, _ in _boxes(dict.fromkeys(at, ()), len(dims)):
+                    subs = tuple(subscript_form(c, [int(j == k) for k in range(len(dims))]) for j, c in enumerate(start))
+                    pieces += [_box(start, size, d.pos), ir.Ref(numbers_of(var.name), subs, d.pos)]
+                continue
             expr = ir.map_expr(d.expr, self.count)
             sites = self.sites(expr, dims_of, flattened)
             points = {}
@@ -147,7 +169,11 @@ class Pieces(Binding):
             inits = [p.args[1] if k % 2 else p for k, p in enumerate(pieces)]
             return Plan(dims, ir.Kind.STOCK, ir.Call("@PIECES", tuple(rates), var.pos),
                         ir.Call("@PIECES", tuple(inits), var.pos))
-        return Plan(dims, ir.Kind.AUXILIARY, ir.Call("@PIECES", tuple(pieces), var.pos))
+        values = None
+        if numbers:
+            shape = [len(self.space.elements[r]) for r in dims]
+            values = ir.Call("@VALUES", tuple(ir.Num(numbers.get(p, 0.0)) for p in _positions(shape)), var.pos)
+        return Plan(dims, ir.Kind.AUXILIARY, ir.Call("@PIECES", tuple(pieces), var.pos), numbers=values)
 
     # -- what each element reads ----------------------------------------------------
     def count(self, node: ir.Expr) -> ir.Expr:
@@ -277,6 +303,14 @@ def covering_ranges(model: ir.Model) -> ir.Model:
     if not added:
         return model
     return replace(model, subscript_ranges={**model.subscript_ranges, **{r.name: r for r in added.values()}})
+
+
+def _positions(shape: list[int]) -> list[tuple[int, ...]]:
+    """Every element's positions of an array of this shape, in slot order (the last fastest)."""
+    out: list[tuple[int, ...]] = [()]
+    for n in shape:
+        out = [p + (k,) for p in out for k in range(n)]
+    return out
 
 
 def _box(start, size, pos) -> ir.Call:
