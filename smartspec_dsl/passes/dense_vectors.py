@@ -361,6 +361,15 @@ def rewrite(dz, e: ir.Call, owner: ir.Variable, lhs: tuple[str, ...]) -> ir.Expr
     return ir.Call(VAT, (row, ir.Num(float(math.prod(len(sp.elements[d]) for d in dims))), index), pos)
 
 
+def driver_name(func: str) -> str:
+    """The per-element route's driver (`@ALLOCATE AVAILABLE`) of a dense call (`@VEC ALLOCATE
+    AVAILABLE`, `@VBLOCK MARKETP`), so that what names the drivers names both; else `func`."""
+    for prefix in (VEC, VBLOCK):
+        if func.startswith(prefix):
+            return "@" + func[len(prefix):]
+    return func
+
+
 def helper(f: str) -> tuple[str, int]:
     """The kernel library's helper of `@VEC f` and how many scalars it takes."""
     d = driver_for(f)
