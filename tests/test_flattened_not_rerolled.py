@@ -38,7 +38,8 @@ def test_the_euler_drivers_stock_updates(tmp_path, monkeypatch, tier):
 
 def edited(n: int) -> str:
     """Arrays over n regions that a run edits: `rate` (an auxiliary, one element replaced),
-    `pace` (a scalar auxiliary replaced) and `far`, which reads neither."""
+    `pace` (a scalar auxiliary replaced) and `far`, which reads neither; `noisy` draws numbers
+    in its pieces, so it is flattened when a run replaces one of its elements."""
     return f"""
 R: (r1-r{n}) ~~|
 pace = 1 + Time ~~|
@@ -46,31 +47,36 @@ rate[R] = 0.01 * R ~~|
 pop[R] = INTEG(pop[R] * rate[R], 100) ~~|
 paced[R] = pace * R ~~|
 far[R] = R * Time ~~|
+noisy[R] = RANDOM UNIFORM(0, 1, 0) ~~|
 total = SUM(pop[R!]) + SUM(paced[R!]) ~~|
 """ + CONTROL
 
 
 @pytest.mark.parametrize("tier", ["interpreter", "compiled"])
-def test_a_run_that_replaces_equations_flattens_only_what_it_edits(tmp_path, monkeypatch, tier):
-    """A run that replaces the scalar `pace` flattens nothing: its kernel has the same length at
-    10 and 1,000 regions. One that replaces the element rate[r3] flattens `rate` and what reads
-    its range (`pop`), not the arrays beside them. Values by hand: paced[rk] = 2k, pop[r3] grows
-    by (1 + 0.25 * 0.5) a step."""
+def test_a_run_that_replaces_equations_flattens_only_what_it_must(tmp_path, monkeypatch, tier):
+    """A run that replaces the scalar `pace`, or the element rate[r3] (a number beside the
+    array's equation, a parameter of the edited model), flattens nothing: the kernel has the
+    same length at 10 and 1,000 regions. One that replaces noisy[r2] flattens `noisy` alone.
+    Values by hand: paced[rk] = 2k, pop[r3] grows by (1 + 0.25 * 0.5) a step."""
     monkeypatch.setenv("SMARTSPEC_CACHE_DIR", str(tmp_path / "cache"))
     small, _ = _load(tmp_path, edited(10), "small.mdl", tier)
     large, _ = _load(tmp_path, edited(1000), "large.mdl", tier)
-    runs = [m.run(params={"pace": 2}, tier=tier) for m in (small, large)]
-    kernels = [m.edited(*_edits(m, {"pace": 2})).kernel for m in (small, large)]
-    assert kernels[0].source.count("\n") == kernels[1].source.count("\n")
-    for run, n in zip(runs, (10, 1000)):
+    for params in ({"pace": 2}, {"rate[r3]": 0.5}):
+        kernels = [m.edited(*_edits(m, params)).kernel for m in (small, large)]
+        assert kernels[0].source.count("\n") == kernels[1].source.count("\n"), params
+    for m, n in zip((small, large), (10, 1000)):
+        run = m.run(params={"pace": 2}, tier=tier)
         assert run.values[-1, run.columns.index(f"paced[r{n}]")] == 2 * n
-    run = small.run(params={"rate[r3]": 0.5}, tier=tier)
-    lowered = small.edited(*_edits(small, {"rate[r3]": 0.5})).schedule.model.variables
-    assert "rate[r3]" in lowered.arrays and "pop[r3]" in lowered.arrays   # flattened
-    assert lowered.arrays["far"].dims == ("r",) and lowered.arrays["paced"].dims == ("r",)
-    steps = run.time / 0.25
-    np.testing.assert_allclose(run["pop[r3]"], 100 * 1.125 ** steps, rtol=1e-12)
-    np.testing.assert_allclose(run["pop[r4]"], 100 * 1.01 ** steps, rtol=1e-12)
+    before = len(small._edited)
+    runs = [small.run(params={"rate[r3]": r}, tier=tier) for r in (0.5, 0.2)]
+    assert len(small._edited) == before       # the edited model above, for every value of rate[r3]
+    steps = runs[0].time / 0.25
+    for run, r in zip(runs, (0.5, 0.2)):
+        np.testing.assert_allclose(run["pop[r3]"], 100 * (1 + 0.25 * r) ** steps, rtol=1e-12)
+        np.testing.assert_allclose(run["pop[r4]"], 100 * 1.01 ** steps, rtol=1e-12)
+    lowered = small.edited(*_edits(small, {"noisy[r2]": 0.5})).schedule.model.variables
+    assert "noisy[r2]" in lowered.arrays and lowered.arrays["far"].dims == ("r",)
+    assert lowered.arrays["pop"].dims == ("r",)
 
 
 def _edits(model, params):

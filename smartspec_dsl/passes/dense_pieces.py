@@ -147,6 +147,8 @@ class Pieces(Binding):
         pieces: list[ir.Expr] = []
         numbers: dict[tuple, float] = {}
         for d, options, combos in defs:
+            if not combos:
+                continue    # every element excepted (a run gives it as a number: passes/edits.py)
             if d.rows or number(d.expr) is not None:
                 # numbers beside equations: pieces reading the hidden array of the numbers
                 flat = [number(x) for row in d.rows for x in row] if d.rows else [number(d.expr)] * len(combos)
