@@ -960,6 +960,10 @@ def test_the_integration_method_of_the_files_settings_is_the_runs(tmp_path):
                          "which also shortens a step where a stock's error exceeds ABSOLUTE TOLERANCE or "
                          "RELATIVE TOLERANCE, Vensim's numbers differ where it did so"] if code in (1, 5) else []), code
     assert model.run(tier="interpreter", method="rk4")["x"].tolist() == [1, 0.375, 0.140625]
+    path.write_text(text.format(1), encoding="utf-8")
+    model = smartspec_dsl.load(path, tier="interpreter")
+    euler = model.run(tier="interpreter", method="euler")        # the run's own method: not told
+    assert euler["x"].tolist() == [1, 0, 0] and not any("RK4" in w.message for w in euler.warnings)
     path.write_text(text.format(3), encoding="utf-8")
     with pytest.raises(ModelError, match=r"rk.mdl:12: the model's settings \(15:0,0,0,3,0,0\) ask for "
                                          r"Runge-Kutta 2 integration"):
