@@ -725,6 +725,45 @@ def test_data_functions_of_an_element_of_a_data_array(tmp_path):
     assert any("'v[South] (its data)'" in w.message for w in r.warnings if w.variable == "shifted")
 
 
+RAW_DATA = """
+raw :RAW: ~~|
+top = GET DATA MAX(raw, 0, 2) ~~|
+between = GET DATA AT TIME(raw, 1) ~~|
+on point = GET DATA AT TIME(raw, 2) ~~|
+ahead = TIME SHIFT(raw, 2) ~~|
+sums := CUMULATE(raw) ~~|
+INITIAL TIME = 0 ~~|
+FINAL TIME = 2 ~~|
+TIME STEP = 1 ~~|
+SAVEPER = 1 ~~|
+"""
+
+
+def test_data_functions_of_raw_data_and_of_a_data_equation(tmp_path):
+    """The data functions read :RAW: data (points (0, 5) and (2, 7) from a file) as its
+    keyword says: :NA: off its points and beyond its ends (Vensim's help, "Keywords"); they
+    gave :NA: everywhere, as for an argument that is not data. By hand: the largest point 7;
+    at time 1 :NA:, at 2 7; TIME SHIFT 2 reads time 2 (7) then beyond the data (:NA:);
+    CUMULATE sums the points (5, then 12 at 2), :NA: between. The variable of a data equation
+    (`sq := raw * raw`) is data too: the functions do not read its series yet, which is said,
+    located, instead of :NA:."""
+    import smartspec_dsl
+    from smartspec_dsl.errors import UnsupportedFeature
+    from smartspec_dsl.frontend.workbook import DataOptions
+    (tmp_path / "m.mdl").write_text(RAW_DATA)
+    (tmp_path / "points.csv").write_text("Time,raw\n0,5\n2,7\n")
+    data = DataOptions(data_files=(tmp_path / "points.csv",))
+    r = smartspec_dsl.load(tmp_path / "m.mdl", tier="interpreter", data=data).run(tier="interpreter")
+    na = ir.NA_VALUE
+    assert (r["top"][0], r["between"][0], r["on point"][0]) == (7, na, 7)
+    assert r["ahead"].tolist() == [7, na, na] and r["sums"].tolist() == [5, na, 12]
+    (tmp_path / "m.mdl").write_text(RAW_DATA.replace("top = GET DATA MAX(raw, 0, 2)",
+                                                     "sq := raw * raw ~~|\ntop = GET DATA MAX(sq, 0, 2)"))
+    with pytest.raises(UnsupportedFeature, match=r"m.mdl:4:7: GET DATA MAX of a data equation's variable \('sq'\) "
+                                                 r"is not supported by smartspec yet"):
+        smartspec_dsl.load(tmp_path / "m.mdl", tier="interpreter", data=data)
+
+
 def test_delay_information(data_run):
     import numpy as np
     r = data_run
