@@ -1,11 +1,11 @@
 """The dense route's whole-array functions (passes/dense_vectors.py): VECTOR RANK, VECTOR SORT
 ORDER, VECTOR REORDER, VECTOR ELM MAP, VECTOR SELECT, VECTOR LOOKUP, ALLOCATE BY PRIORITY,
-ALLOCATE AVAILABLE, DEMAND AT PRICE, SUPPLY AT PRICE, FIND MARKET PRICE and MARKETP, and lookups
-defined per element (passes/dense_lookups.py), keep their equation, and the arrays they read,
-one array each. Every model runs on the dense route and on the per-element route (forced): the
-two agree to 1e-12 on the interpreter tier, the compiled kernel agrees with the interpreter
-(compiling the per-element kernel, the slow part, is left out), the values are those of a hand
-derivation, and the kernel's text does not grow with the range's size."""
+ALLOCATE AVAILABLE, DEMAND AT PRICE, SUPPLY AT PRICE, FIND MARKET PRICE, MARKETP and INVERT
+MATRIX, and lookups defined per element (passes/dense_lookups.py), keep their equation, and the
+arrays they read, one array each. Every model runs on the dense route and on the per-element
+route (forced): the two agree to 1e-12 on the interpreter tier, the compiled kernel agrees with
+the interpreter (compiling the per-element kernel, the slow part, is left out), the values are
+those of a hand derivation, and the kernel's text does not grow with the range's size."""
 from __future__ import annotations
 
 import numpy as np
@@ -190,15 +190,45 @@ def test_markets_stay_dense_and_agree(tmp_path, monkeypatch):
     np.testing.assert_allclose(total("given", "d"), demand * (0.2 + np.arange(5) / 10), rtol=1e-6)
 
 
-@pytest.mark.parametrize("model", [vectors, lookups, markets])
-def test_kernels_do_not_grow_with_the_range(tmp_path, monkeypatch, model):
+def inverse(n: int) -> str:
+    """INVERT MATRIX of an n x n matrix per element of another range, and the product of the
+    inverse with the matrix's third column (the identity's)."""
+    return f"""
+R: (r1-r{n}) ~~|
+S: (s1-s{n}) ~~|
+K: k1, k2 ~~|
+m[K, R, S] = IF THEN ELSE(R = S, 2 + K + Time, 1 / (R + S)) ~~|
+inv[K, R, S] = INVERT MATRIX(m[K, R, S], {n}) ~~|
+third[K, S] = IF THEN ELSE(S = 3, 2 + K + Time, 1 / (S + 3)) ~~|
+product[K, R] = SUM(inv[K, R, S!] * third[K, S!]) ~~|
+""" + CONTROL
+
+
+def test_invert_matrix_stays_dense_and_agrees(tmp_path, monkeypatch):
+    n = 12
+    text = inverse(n)
+    assert ineligible(parse_model(text, "m.mdl")) is None
+    model, dense, _, flat = _both_routes(tmp_path, monkeypatch, text)
+    _assert_same(dense, flat)
+    np.testing.assert_allclose(model.run(tier="compiled").values, dense.values, rtol=1e-12, atol=1e-12)
+    for k in (1, 2):
+        for r in range(1, n + 1):
+            np.testing.assert_allclose(dense[f"product[k{k},r{r}]"], float(r == 3), atol=1e-12)
+    # the hand derivation of the first inverse's corner at time 0: np.linalg.inv of the matrix
+    m = np.array([[3.0 if i == j else 1 / (i + j) for j in range(1, n + 1)] for i in range(1, n + 1)])
+    assert dense.values[0, dense.columns.index("inv[k1,r1,s2]")] == pytest.approx(np.linalg.inv(m)[0, 1], rel=1e-10)
+
+
+@pytest.mark.parametrize("model, small, large", [(vectors, 10, 1000), (lookups, 10, 1000), (markets, 10, 1000),
+                                                 (inverse, 3, 30)])
+def test_kernels_do_not_grow_with_the_range(tmp_path, monkeypatch, model, small, large):
     monkeypatch.setenv("SMARTSPEC_CACHE_DIR", str(tmp_path / "cache"))
-    small, _ = _load(tmp_path, model(10), "small.mdl", "interpreter")
+    small, _ = _load(tmp_path, model(small), "small.mdl", "interpreter")
     path = tmp_path / "large.mdl"
-    path.write_text(model(1000))
+    path.write_text(model(large))
     large = smartspec_dsl.load(path, tier="interpreter")
     assert large.kernel.source.count("\n") == small.kernel.source.count("\n")
-    assert large.kernel.n_slots > 1000 * 2
+    assert large.kernel.n_slots > 1000
 
 
 @pytest.mark.parametrize("profile, width, message", [
