@@ -1,8 +1,7 @@
 """Pass 4, the dense route's whole-array functions: VECTOR SELECT, VECTOR RANK, VECTOR SORT
 ORDER, VECTOR REORDER, VECTOR ELM MAP, VECTOR LOOKUP, ALLOCATE BY PRIORITY, ALLOCATE AVAILABLE,
-DEMAND AT PRICE, SUPPLY AT PRICE, FIND MARKET PRICE, MARKETP and INVERT MATRIX in an apply-to-all
-equation keep
-the equation, and every array they read, one array each.
+DEMAND AT PRICE, SUPPLY AT PRICE, FIND MARKET PRICE, MARKETP and INVERT MATRIX in an
+apply-to-all equation keep the equation, and every array they read, one array each.
 
 The per-element route (array_functions.py) writes one driver per vector over its elements;
 here the vector is a loop over the left-hand side's last range (Vensim runs these functions
@@ -104,9 +103,9 @@ def _split(space, e: ir.Call) -> tuple[list, list]:
     return [a[2]], [a[0], *_profile(space, a[1])]
 
 
-_ARITY = {"FIND MARKET PRICE": 4, "MARKETP": 5, "INVERT MATRIX": 2, "VECTOR SELECT": 5, "VECTOR RANK": 2, "VECTOR SORT ORDER": 2, "VECTOR REORDER": 2,
+_ARITY = {"VECTOR SELECT": 5, "VECTOR RANK": 2, "VECTOR SORT ORDER": 2, "VECTOR REORDER": 2,
           "VECTOR ELM MAP": 2, "VECTOR LOOKUP": 5, "ALLOCATE BY PRIORITY": 5, "ALLOCATE AVAILABLE": 3,
-          "DEMAND AT PRICE": 3, "SUPPLY AT PRICE": 3}
+          "DEMAND AT PRICE": 3, "SUPPLY AT PRICE": 3, "FIND MARKET PRICE": 4, "MARKETP": 5, "INVERT MATRIX": 2}
 
 
 def check(checker, e: ir.Call, lhs: tuple[str, ...]) -> None:
