@@ -8,6 +8,7 @@ from collections import Counter
 
 from . import loops
 from .emit import Emitter, safe_comment
+from .step_locals import step_locals
 
 # Statements per generated function: Numba's compile time grows faster than
 # linearly with function size, and separate functions are compiled (and
@@ -22,9 +23,10 @@ from numba import njit, prange, get_num_threads
 from smartspec_dsl.backend.kernel_lib import (
     integer, modulo, quantum, log2, power, ramp, pulse, pulse_train, lookup,
     lookup_extrapolate, lookup_forward, lookup_backward, fixed_delay_slots, ld, st, tk, ix, vsum, sel, bf,
-    fand, forr, fnot, fmin, fmax, fxidz, fzidz, fstep, parallel_cold_start, random_uniform,
+    fand, forr, fnot, fmin, fmax, fxidz, fzidz, fstep, random_uniform,
     random_normal, random_exponential, random_lognormal, random_triangular, random_poisson, random_gamma,
-    random_weibull, random_beta, random_binomial, random_negative_binomial, random_lookup, watched)
+    random_weibull, random_beta, random_binomial, random_negative_binomial, random_lookup, watched,
+    watched_lookup)
 from smartspec_dsl.backend.kernel_extra import (lookup_invert, lookup_area, lookup_slope, gamma_ln,
     vector_lookup, information_out, material_size, material_out, material_in, watch_setup, check_finite_skipping,
     step_offset, zeros, zeros_rk4, empty, clear, lay_out_buffers)
@@ -39,13 +41,6 @@ from smartspec_dsl.backend.kernel_lib import (
     vector_at, vector_select)
 
 JIT = dict(cache=True, nogil=True, error_model="numpy")
-_COLD = [True]
-
-
-def _cold_start(*args):
-    if _COLD[0]:
-        _COLD[0] = False
-        parallel_cold_start(__file__, globals(), args)
 '''
 
 # The kernel library's functions, by the names the header imports. A call of a module-level
@@ -263,6 +258,15 @@ def indent(lines: list[str], n: int) -> str:
     return "\n".join(" " * n + ln for s in lines for ln in s.split("\n"))
 
 
+def invariant_slots(em: Emitter) -> set[int]:
+    """The slots a step never writes: the constants, the run seed, and what only the
+    initialisation computes (neither a stock nor a time-varying auxiliary)."""
+    sch = em.schedule
+    varying = set(sch.dynamic) | set(sch.stocks)
+    return {em.slots[n] for n in sch.constants} | {em.run_seed_slot} | \
+        {em.slots[n] for n in sch.initial if n not in varying}
+
+
 def euler_driver(em: Emitter, init: list[str], dynamic: list[str], rates: list[str], writes: list[str]) -> str:
     """A driver specialised for Euler with constant control variables: phases that
     fit in one chunk are emitted inline in the time loop (rates as locals), saves
@@ -312,10 +316,12 @@ def euler_driver(em: Emitter, init: list[str], dynamic: list[str], rates: list[s
         rate = f"r_{n_cont + i}" if inline_rates else f"ld(v, {r0 + n_cont + i})"
         updates.append(f"st(v, {1 + n_cont + i}, {rate})")
     loop += loops.reroll(updates)
+    before, loop = step_locals(loop, invariant_slots(em), {0, *range(1, 1 + len(stocks))})
     # steps are numbered from INITIAL TIME: a run continuing a saved state numbers them as the
     # one run it continues does (kernel_extra.step_offset)
     loop_body = ["saved = 0", "sc = 0", "k0 = step_offset(v, t0, dt, INITIAL_TIME_SLOT)",
-                 "tb = t0 if k0 == 0 else v[INITIAL_TIME_SLOT]", "for istep in range(k0, k0 + n_steps + 1):"]
+                 "tb = t0 if k0 == 0 else v[INITIAL_TIME_SLOT]", *before,
+                 "for istep in range(k0, k0 + n_steps + 1):"]
     # Watches are copied out element by element: a slice copy (diag[:] = v[a:b]) makes Numba
     # compile its shape check, and that check's message formatting, into every kernel
     # (about 3 s of CPU per cold compile here).
@@ -331,8 +337,8 @@ def euler_core(p, tab, out, save_idx, t0, dt, n_steps, save_every, v, diag{held[
 {indent(bind_helpers(body + restore + loop_body), 4)}
 '''
     else:
-        # A large model: the time loop and the initialisation are compiled
-        # separately, so that they can be compiled in parallel (see _cold_start).
+        # A large model: the time loop and the initialisation are compiled separately
+        # (compile time grows faster than linearly with a function's size).
         core = f'''
 @njit(**JIT)
 def euler_loop(v, tab, out, save_idx, t0, dt, n_steps, save_every, buf, bi, diag):
@@ -354,7 +360,6 @@ def euler_core(p, tab, out, save_idx, t0, dt, n_steps, save_every, v, diag{held[
 
 def _simulate_large(p, tab, out, save_idx, t0, dt, n_steps, save_every, diag{held['held']}):
     # setup and loop called from Python: the first run links no third function
-    _cold_start(p, tab, out, save_idx, t0, dt, n_steps, save_every)
     v = np.empty({n_v})
     buf, bi = euler_setup(p, tab, t0, dt, v)
 {held['restore']}    {finish}
