@@ -7,6 +7,7 @@ import re
 from collections import Counter
 
 from . import loops
+from .dense_emit import DenseEmitter
 from .emit import Emitter, safe_comment
 from .step_locals import step_locals
 
@@ -260,11 +261,14 @@ def indent(lines: list[str], n: int) -> str:
 
 def invariant_slots(em: Emitter) -> set[int]:
     """The slots a step never writes: the constants, the run seed, and what only the
-    initialisation computes (neither a stock nor a time-varying auxiliary)."""
+    initialisation computes (neither a stock nor a time-varying auxiliary); every element
+    of such an array."""
     sch = em.schedule
     varying = set(sch.dynamic) | set(sch.stocks)
-    return {em.slots[n] for n in sch.constants} | {em.run_seed_slot} | \
-        {em.slots[n] for n in sch.initial if n not in varying}
+    names = [*sch.constants, *(n for n in sch.initial if n not in varying)]
+    if isinstance(em, DenseEmitter):
+        return {em.run_seed_slot}.union(*(range(em.base[n], em.base[n] + em.size[n]) for n in names))
+    return {em.run_seed_slot} | {em.slots[n] for n in names}
 
 
 def euler_driver(em: Emitter, init: list[str], dynamic: list[str], rates: list[str], writes: list[str]) -> str:
@@ -273,8 +277,9 @@ def euler_driver(em: Emitter, init: list[str], dynamic: list[str], rates: list[s
     use a counter, and batches reuse one state vector per thread."""
     n_cont, n_disc, n_fixed = len(em.cont), len(em.disc), len(em.fixed)
     held = held_fields(n_fixed)
-    stocks = em.cont + em.disc
-    inline_rates = len(stocks) <= CHUNK
+    stocks = list(em.cont) + list(em.disc)
+    # a dense model's rates are loops over its stock arrays, into the scratch r
+    inline_rates = len(stocks) <= CHUNK and not isinstance(em, DenseEmitter)
     inline_dyn = len(dynamic) <= CHUNK
     # one function for initialisation and time loop only while both together are small:
     # compile time grows faster than linearly with a function's size
@@ -301,27 +306,29 @@ def euler_driver(em: Emitter, init: list[str], dynamic: list[str], rates: list[s
              "sc += 1",
              "if sc == save_every:",
              "    sc = 0",
-             "if istep == k0 + n_steps:",
+             "if istep == kstart + n_steps:",
              "    break"]
     if inline_rates:
         loop += [em.flush(f"r_{i} = {em.rate(n)}  # {safe_comment(n)}") for i, n in enumerate(stocks)]
     else:
-        loop += [f"r = v[{r0}:]", *chunk_calls("rates", "v, r, tab", rates)]
+        # the rates' statements inline where they fit in one function (as the dynamic ones):
+        # a call links rates_0, whose code LLVM then optimises and compiles a second time
+        loop += [f"r = v[{r0}:]", *(rates if len(rates) <= CHUNK else chunk_calls("rates", "v, r, tab", rates))]
     loop += writes if inline_writes else chunk_calls("fixed_write", "v, tab, buf, bi, istep", writes)
-    updates = []
-    for i in range(n_cont):
-        rate = f"r_{i}" if inline_rates else f"ld(v, {r0 + i})"
-        updates.append(f"st(v, {1 + i}, ld(v, {1 + i}) + dt * {rate})")
-    for i in range(n_disc):
-        rate = f"r_{n_cont + i}" if inline_rates else f"ld(v, {r0 + n_cont + i})"
-        updates.append(f"st(v, {1 + n_cont + i}, {rate})")
-    loop += loops.reroll(updates)
+    if inline_rates:
+        updates = [f"st(v, {1 + i}, ld(v, {1 + i}) + dt * r_{i})" for i in range(n_cont)]
+        updates += [f"st(v, {1 + n_cont + i}, r_{n_cont + i})" for i in range(n_disc)]
+        loop += loops.reroll(updates)
+    else:
+        # the stocks from the scratch: v[1 + i] + dt * r[i], as the generic driver's EULER
+        loop += [f"for i in range({n_cont}):\n    st(v, 1 + i, ld(v, 1 + i) + dt * ld(v, {r0} + i))",
+                 f"for i in range({n_disc}):\n    st(v, {1 + n_cont} + i, ld(v, {r0 + n_cont} + i))"]
     before, loop = step_locals(loop, invariant_slots(em), {0, *range(1, 1 + len(stocks))})
     # steps are numbered from INITIAL TIME: a run continuing a saved state numbers them as the
     # one run it continues does (kernel_extra.step_offset)
-    loop_body = ["saved = 0", "sc = 0", "k0 = step_offset(v, t0, dt, INITIAL_TIME_SLOT)",
-                 "tb = t0 if k0 == 0 else v[INITIAL_TIME_SLOT]", *before,
-                 "for istep in range(k0, k0 + n_steps + 1):"]
+    loop_body = ["saved = 0", "sc = 0", "kstart = step_offset(v, t0, dt, INITIAL_TIME_SLOT)",
+                 "tb = t0 if kstart == 0 else v[INITIAL_TIME_SLOT]", *before,
+                 "for istep in range(kstart, kstart + n_steps + 1):"]
     # Watches are copied out element by element: a slice copy (diag[:] = v[a:b]) makes Numba
     # compile its shape check, and that check's message formatting, into every kernel
     # (about 3 s of CPU per cold compile here).

@@ -243,3 +243,16 @@ def float_bits(typingctx, x):
     def codegen(context, builder, sig, args):
         return builder.bitcast(args[0], context.get_value_type(_t.int64))
     return _t.int64(_F), codegen
+
+
+def call_compiled(context, builder, dispatcher, sig, args, attrs=()):
+    """The code of a call of the jitted function `dispatcher` compiled for `sig` (its library
+    linked in), with the call's LLVM attributes `attrs`; an exception it raises propagates."""
+    compiled = dispatcher.overloads[tuple(sig.args)]
+    context.active_code_library.add_linking_library(compiled.library)
+    fn = context.declare_function(builder.module, compiled.fndesc)
+    status, out = context.call_conv.call_function(builder, fn, sig.return_type, sig.args, args, attrs=attrs)
+    with _cg.if_unlikely(builder, status.is_error):
+        context.call_conv.return_status_propagate(builder, status)
+    return out
+
