@@ -1,19 +1,27 @@
-"""The `smartspec` executable (and `python -m smartspec_dsl`). The command line
-is imported inside the same guard as the commands: Ctrl-C while Python loads
-numpy and Numba is one line and exit 130 too."""
+"""The `smartspec` executable (and `python -m smartspec_dsl`). Ctrl-C is one line and
+exit 130 from the process's first instant: the SIGINT handler is installed first
+(errors.Interrupted says why it is ours) and the command line is imported inside the same
+guard as the commands, so Ctrl-C while Python loads numpy and Numba is answered too."""
+import signal
 import sys
+
+from .errors import raise_interrupted
 
 
 def main(argv=None) -> int:
+    previous = signal.signal(signal.SIGINT, raise_interrupted)
     try:
-        from .cli import end_quickly, main as cli_main
-    except KeyboardInterrupt:
-        print("\ninterrupted", file=sys.stderr)
-        return 130
-    try:
-        return cli_main(argv)
+        try:
+            from .cli import end_quickly, main as cli_main
+        except KeyboardInterrupt:
+            print("\ninterrupted", file=sys.stderr)
+            return 130
+        try:
+            return cli_main(argv)
+        finally:
+            end_quickly()
     finally:
-        end_quickly()
+        signal.signal(signal.SIGINT, previous)
 
 
 if __name__ == "__main__":

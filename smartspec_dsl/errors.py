@@ -17,6 +17,22 @@ class SourcePos:
         return f"{self.file}:{self.line}:{self.column}"
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C, as the command line's SIGINT handler (`raise_interrupted`) raises it.
+
+    Not a plain KeyboardInterrupt because CPython (3.11, 3.12) marks the process for death
+    by SIGINT when exactly a KeyboardInterrupt leaves code run by a string `exec`/`eval`
+    (`run_eval_code_obj`), even when a caller catches it, and a `python -m` process then
+    kills itself with the signal at exit instead of exiting 130; Numba compiles by string
+    `exec`, and dataclasses and namedtuples are made that way. A subclass is caught by every
+    `except KeyboardInterrupt` as before."""
+
+
+def raise_interrupted(signum, frame):
+    """The command line's SIGINT handler (installed by its entry points, first of all)."""
+    raise Interrupted
+
+
 class ModelError(Exception):
     """An error in the user's input; str() is the complete message."""
     exit_code = 2

@@ -158,8 +158,8 @@ out = DELAY N(inp, 1, inp, p[a2]) + SMOOTH N(inp, 2, inp, o[a2]) ~~|
 
 def test_numbers_beside_equations_stay_the_modellers_constants(tmp_path, monkeypatch):
     """An array that gives some elements as numbers (alone or in a list) and others by
-    equations is flattened: its numbers are constants by their own names, which a changes file,
-    a run and a sweep set, and an element given by an equation is not one.
+    equations stays one array: its numbers are constants by their own names, which a changes
+    file, a run and a sweep set, and an element given by an equation is not one.
     total = 3 + 3 + 0 + 2t + 1 + 100 + 3 + 20t."""
     from smartspec_dsl import ModelError
     text = """
@@ -172,7 +172,8 @@ x[A] = 1, 2, 3 ~~|
 x[C] = Time * 10 ~~|
 total = SUM(g[Whole!]) + SUM(x[Whole!]) ~~|
 """ + CONTROL
-    dense_model, _, flat_model, _ = _both_routes(tmp_path, monkeypatch, text, mixed=True)
+    dense_model, _, flat_model, _ = _both_routes(tmp_path, monkeypatch, text)
+    assert dense_model.schedule.model.variables.arrays["g"].dims
     (tmp_path / "s.cin").write_text("g[a3] = 0\nx[a2] = 100\n")
     got = dense_model.run(changes=str(tmp_path / "s.cin"), tier="interpreter")
     _assert_same(got, flat_model.run(changes=str(tmp_path / "s.cin"), tier="interpreter"))

@@ -147,9 +147,9 @@ total = SUM(gap[Region!]) + special[r3] ~~|
 def test_only_the_arrays_that_need_their_elements_are_flattened(tmp_path, monkeypatch):
     model = pipeline.lower(parse_model(MIXED + CONTROL, "m.mdl"))
     assert model.variables["births"].dims == ("region",) and model.variables["share"].dims == ("region", "age")
-    # elements that read each other, a number beside equations (rate[r1], a constant a run
-    # may set); and reading a range of those: flattened
-    assert {"chain[r1]", "rate[r1]", "gap[r4]"} <= set(model.variables)
+    # elements that read each other, and reading a range of those: flattened; a number beside
+    # equations (rate[r1], a constant a run may set) stays in its array
+    assert {"chain[r1]", "gap[r4]"} <= set(model.variables) and model.variables["rate"].dims == ("region",)
     assert model.variables["special"].dims == ("sub",)
     assert model.variables["population"].dims and "largest" in model.variables   # VMAX's loop
     dense_model, dense, _, flat = _both_routes(tmp_path, monkeypatch, MIXED + CONTROL, mixed=True)
@@ -158,7 +158,7 @@ def test_only_the_arrays_that_need_their_elements_are_flattened(tmp_path, monkey
 
 @pytest.mark.parametrize("equation, why", [
     ("y[R] :EXCEPT: [r1] = x[R] + y[r1] ~~|\ny[r1] = x[r1] ~~|", "order the whole array cannot follow"),
-    ("y[R] :EXCEPT: [r1] = x[R] ~~|\ny[r1] = 0 ~~|", "numbers (constants a run may set)"),
+    ("y[R] :EXCEPT: [r1] = INTEG(x[R], 0) ~~|\ny[r1] = 0 ~~|", "some elements as stocks"),
     ("y[R] = VECTOR SORT ORDER(x[R], 1) ~~|", "VECTOR SORT ORDER"),
     ("y[R] :EXCEPT: [r1] = RANDOM UNIFORM(0, 1, 0) ~~|\ny[r1] = x[r1] ~~|", "RANDOM UNIFORM"),
     ("y[R] = DELAY FIXED(x[R], 1, 0) ~~|", "DELAY FIXED"),

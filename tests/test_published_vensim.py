@@ -219,7 +219,7 @@ def test_macros_with_model_variables_and_extra_outputs(tmp_path):
 def test_macro_extra_outputs_are_checked():
     from smartspec_dsl.passes.pipeline import lower
     bad = MACROS.replace("SPLIT(10, 0.3 : Remaining A, kept a)", "SPLIT(10, 0.3 : Remaining A)")
-    with pytest.raises(ModelError, match=r"t.mdl:17:\d+: macro 'split' has 2 extra outputs after ':', "
+    with pytest.raises(ModelError, match=r"t.mdl:17:\d+: macro 'SPLIT' has 2 extra outputs after ':', "
                                          r"the call names 1"):
         lower(parse_model(bad, "t.mdl"))
     twice = MACROS.replace("offset = 100", "kept a = 1 ~~|\noffset = 100")
@@ -227,6 +227,60 @@ def test_macro_extra_outputs_are_checked():
         lower(parse_model(twice, "t.mdl"))
     with pytest.raises(ModelError, match=r"only a macro call names extra outputs"):
         lower(parse_model(MACROS.replace("SCALE(8)", "MAX(8, 1 : z)"), "t.mdl"))
+    # the macro as the modeller wrote it (Vensim shows functions in capitals), never 'scale'
+    with pytest.raises(ModelError, match=r"t.mdl:2:1: macro 'SCALE' does not define its output \(an equation "
+                                         r"'SCALE = \.\.\.' inside it\)"):
+        lower(parse_model(MACROS.replace("SCALE = input", "scaled value = input"), "t.mdl"))
+
+
+ARRAY_OUTPUTS = """
+Region: North, South, East ~~|
+Coast: North, South ~~|
+:MACRO: SCALE2(inp : extra)
+SCALE2 = inp * k$ ~~|
+extra = inp + TIME STEP$ ~~|
+:END OF MACRO:
+k = 3 ~~|
+x[Region] = 1, 2, 3 ~~|
+w[Region] = SCALE2(x[Region] : ww) ~~|
+q[Region] = ww[Region] * 10 ~~|
+v[Region] = SCALE2(SCALE2(x[Region] : vv1) : vv2) ~~|
+p[Coast] = SCALE2(x[Coast] : pp) ~~|
+p[East] = 0 ~~|
+s = SUM(pp[Coast!]) ~~|
+INITIAL TIME = 0 ~~|
+FINAL TIME = 1 ~~|
+TIME STEP = 0.5 ~~|
+SAVEPER = 1 ~~|
+"""
+
+
+def test_macro_extra_outputs_of_a_call_in_an_array_equation(tmp_path):
+    """A macro with an extra output called in an array equation: the call runs once per
+    element of the left-hand side (Vensim's help, "Macros": a macro is called as any
+    function, with subscripted values), so its output is an array over the same subscripts,
+    each element the output of that element's call; it was refused as defined twice. By hand,
+    with k = 3 and TIME STEP 0.5: w = 3x = 3, 6, 9 and ww = x + 0.5 = 1.5, 2.5, 3.5 (q = 10 ww);
+    nested, v = 9x and vv1 = x + 0.5, vv2 = 3x + 0.5; over the subrange Coast only, pp[North],
+    pp[South] = 1.5, 2.5, summed 4. An output named like another variable, or named by two
+    calls for one element, is defined twice, located."""
+    import smartspec_dsl
+    from smartspec_dsl.passes.pipeline import lower
+    (tmp_path / "m.mdl").write_text(ARRAY_OUTPUTS)
+    r = smartspec_dsl.load(tmp_path / "m.mdl", tier="interpreter").run(tier="interpreter")
+    got = {c: r[c][0] for c in r.columns if c != "Time"}
+    assert [got[f"{n}[{e}]"] for n in ("w", "ww", "q") for e in ("North", "South", "East")] == \
+        [3, 6, 9, 1.5, 2.5, 3.5, 15, 25, 35]
+    assert [got[f"{n}[{e}]"] for n in ("v", "vv1", "vv2") for e in ("North", "South", "East")] == \
+        [9, 18, 27, 1.5, 2.5, 3.5, 3.5, 6.5, 9.5]
+    assert (got["pp[North]"], got["pp[South]"], got["s"]) == (1.5, 2.5, 4)
+    assert "pp[East]" not in got
+    with pytest.raises(ModelError, match=r"t.mdl:10:13: 'ww' is defined twice: by this call of macro 'SCALE2' "
+                                         r"and at t.mdl:8:1"):
+        lower(parse_model(ARRAY_OUTPUTS.replace("k = 3", "ww = 3"), "t.mdl"))
+    with pytest.raises(ModelError, match=r"'pp\[North\]' is defined twice"):
+        lower(parse_model(ARRAY_OUTPUTS.replace("p[East] = 0 ~~|", "p[East] = SCALE2(1 : pp) ~~|\n"
+                                                "r[North] = SCALE2(1 : pp) ~~|"), "t.mdl"))
 
 
 # ---- what is still unsupported: all of it at once, in the modeller's terms ---------------
@@ -396,6 +450,63 @@ def test_open_ended_ranges_aliases_and_run_time_data_files(shipped, monkeypatch,
     np.testing.assert_allclose(out["series"], [1, 2, 3, 4, 5])          # x 'A2:A' = 0, 2, 4
     np.testing.assert_allclose(out["open row"], [1, 3, 5, 7, 9])        # x 'B1:1' = 0, 4
     np.testing.assert_allclose(out["down col"], [7, 7.5, 8, 9.5, 11])   # column A from row 5
+
+
+SPARSE = """{UTF-8}
+DimA: A1, A2, A3 ~~|
+A Values[DimA] ~~|
+A Values Avg = ZIDZ(SUM(IF THEN ELSE(A Values[DimA!] = :NA:, 0, A Values[DimA!])),
+    SUM(IF THEN ELSE(A Values[DimA!] = :NA:, 0, 1))) ~~|
+INITIAL TIME = 0 ~~|
+FINAL TIME = 10 ~~|
+TIME STEP = 1 ~~|
+SAVEPER = 1 ~~|
+"""
+
+# Vensim's .dat text format (help, ".dat Format"): a name line, then time and value per line;
+# a comment after '/' or after the numbers, a <time base>, a name given twice adds points
+SPARSE_DAT = """A Values[A1] / from the published test
+0\t0
+1\t10
+2 20   a comment after the point
+A Values[A3] <Time>
+0\t20
+1\t30
+A Values[A1]
+9\t70
+10\t80
+A Values[A3]
+2\t40
+9\t90
+10\t100
+"""
+
+
+def test_data_in_vensims_dat_format_with_elements_without_data(tmp_path, monkeypatch, capsys):
+    """SDEverywhere's sumif case, run by Vensim: data for A1 and A3 of A Values only, in a
+    .dat file. "Data need not be available for all members of a Subscript Range" (Vensim's
+    help, ".dat Format"): A2 is :NA:, which the run says; the model's average of the elements
+    that have data is Vensim's own output (sumif.dat): 10, 20, 30, 37.1429, 44.2857, ...,
+    80, 90 (by hand (A1 + A3) / 2, each interpolated between its points). A data array
+    without data for any element is still refused, and a point before any name is located."""
+    import numpy as np
+    from smartspec_dsl.cli import main
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sumif.mdl").write_text(SPARSE)
+    (tmp_path / "sumif_data.dat").write_text(SPARSE_DAT)
+    assert main(["run", "sumif.mdl", "--data", "sumif_data.dat", "-o", "out.csv"]) == 0
+    assert "data variable 'A Values' has no equation and no data for [A2]: :NA: there" in capsys.readouterr().err
+    out = read_columns(tmp_path / "out.csv")
+    np.testing.assert_allclose(out["A Values Avg"], [10, 20, 30, 37.1429, 44.2857, 51.4286, 58.5714, 65.7143,
+                                                     72.8571, 80, 90], rtol=1e-5)
+    np.testing.assert_allclose(out["A Values[A2]"], ir.NA_VALUE)
+    assert main(["check", "sumif.mdl", "--data", "sumif_data.dat"]) == 0
+    (tmp_path / "none.dat").write_text("other\n0 1\n")
+    assert main(["run", "sumif.mdl", "--data", "none.dat", "-o", "out.csv"]) == 2
+    assert "'A Values' has no equation and no data for [A1], [A2], [A3]" in capsys.readouterr().err
+    (tmp_path / "bad.dat").write_text("0 1\nA Values[A1]\n1 2\n")
+    assert main(["run", "sumif.mdl", "--data", "bad.dat", "-o", "out.csv"]) == 2
+    assert "bad.dat:1: a data point before the name of its variable" in capsys.readouterr().err
 
 
 def test_load_takes_its_data_files_as_a_list_and_refuses_other_types(shipped, monkeypatch):
@@ -569,6 +680,48 @@ def test_data_functions(data_run):
     # variable the modeller gave, read by its own equation and by TIME SHIFT 2 ahead; none
     # about the CUMULATE tables within, which hold their ends
     assert {w.variable for w in r.warnings if w.kind == "lookup"} == {"sales", "shifted"}
+
+
+ARRAY_DATA = """
+Region: North, South ~~|
+v[Region] ~~|
+at[Region] = GET DATA BETWEEN TIMES(v[Region], Time + 0.5, 1) ~~|
+back = GET DATA BETWEEN TIMES(v[South], Time - 0.5, -1) ~~|
+top[Region] = GET DATA MAX(v[Region], 0, 1) ~~|
+shifted := TIME SHIFT(v[South], 1) ~~|
+sums[Region] := CUMULATE(v[Region]) ~~|
+last = GET DATA LAST TIME(v[North]) ~~|
+INITIAL TIME = 0 ~~|
+FINAL TIME = 2 ~~|
+TIME STEP = 1 ~~|
+SAVEPER = 1 ~~|
+"""
+
+
+def test_data_functions_of_an_element_of_a_data_array(tmp_path):
+    """The data functions read one element's series of a subscripted data variable (here
+    given by a data file, as Vensim's -d gives it), as they read a scalar's (Vensim help,
+    "Data Functions"); they gave :NA: everywhere. By hand from the points North (0,1),
+    (2,3), South (0,10), (2,30): at[North] looks forward from Time + 0.5 to the next point,
+    3 at every time but 2.5 (past the last point: :NA:); back holds South's point at or
+    before Time - 0.5 (:NA: before the first); the maxima over times 0-1 are the points at
+    0; TIME SHIFT reads South 1 later (20, 30, then held); CUMULATE sums the points (1, 4
+    and 10, 40), read as the data are (interpolated: 2.5 and 25 at 1). A message names the
+    series as the modeller wrote the variable: 'v[South] (its data)'."""
+    import smartspec_dsl
+    from smartspec_dsl.frontend.workbook import DataOptions
+    (tmp_path / "m.mdl").write_text(ARRAY_DATA)
+    (tmp_path / "points.csv").write_text("Time,v[North],v[South]\n0,1,10\n2,3,30\n")
+    na = ir.NA_VALUE
+    r = smartspec_dsl.load(tmp_path / "m.mdl", tier="interpreter",
+                           data=DataOptions(data_files=(tmp_path / "points.csv",))).run(tier="interpreter")
+    assert r["at[North]"].tolist() == [3, 3, na] and r["at[South]"].tolist() == [30, 30, na]
+    assert r["back"].tolist() == [na, 10, 10]
+    assert (r["top[North]"][0], r["top[South]"][0]) == (1, 10)
+    assert r["shifted"].tolist() == [20, 30, 30]
+    assert r["sums[North]"].tolist() == [1, 2.5, 4] and r["sums[South]"].tolist() == [10, 25, 40]
+    assert r["last"][0] == 2
+    assert any("'v[South] (its data)'" in w.message for w in r.warnings if w.variable == "shifted")
 
 
 def test_delay_information(data_run):
@@ -785,7 +938,10 @@ def test_the_integration_method_of_the_files_settings_is_the_runs(tmp_path):
     Euler); published models (metasd.com's Hopf bifurcation, critical slowing) ask for RK4.
     By hand, dx/dt = -x from 1 with TIME STEP 1: one RK4 step is 1 - 1 + 1/2 - 1/6 + 1/24 =
     0.375, two 0.375^2 = 0.140625; Euler gives 0. A run's own method still wins; RK2 is refused
-    at the settings' line."""
+    at the settings' line. Vensim's RK4 Auto, one of the two RK4 codes, also shortens its step
+    where a stock's error is large, which smartspec does not do: an RK4 run from the settings
+    says, with the settings' line, that it ran RK4 Fixed (Vensim's help, "Selecting an
+    Integration Technique")."""
     import smartspec_dsl
     text = ("x = INTEG(-x, 1) ~~|\nINITIAL TIME = 0 ~~|\nFINAL TIME = 2 ~~|\nTIME STEP = 1 ~~|\n"
             "SAVEPER = 1 ~~|\n\\\\\\---/// Sketch information - do not modify anything except names\n"
@@ -795,7 +951,13 @@ def test_the_integration_method_of_the_files_settings_is_the_runs(tmp_path):
     for code, want in ((1, [1, 0.375, 0.140625]), (5, [1, 0.375, 0.140625]), (0, [1, 0, 0]), (2, [1, 0, 0])):
         path.write_text(text.format(code), encoding="utf-8")
         model = smartspec_dsl.load(path, tier="interpreter")
-        assert model.run(tier="interpreter")["x"].tolist() == want, code
+        run = model.run(tier="interpreter")
+        assert run["x"].tolist() == want, code
+        said = [w.message for w in run.warnings if "RK4 Auto" in w.message]
+        assert said == ([f"{path}:12: the model's settings (15:0,0,0,{code},0,0) ask for Runge-Kutta 4: "
+                         "smartspec runs RK4 Fixed (every step TIME STEP long); if they mean Vensim's RK4 Auto, "
+                         "which also shortens a step where a stock's error exceeds ABSOLUTE TOLERANCE or "
+                         "RELATIVE TOLERANCE, Vensim's numbers differ where it did so"] if code in (1, 5) else []), code
     assert model.run(tier="interpreter", method="rk4")["x"].tolist() == [1, 0.375, 0.140625]
     path.write_text(text.format(3), encoding="utf-8")
     with pytest.raises(ModelError, match=r"rk.mdl:12: the model's settings \(15:0,0,0,3,0,0\) ask for "

@@ -348,6 +348,29 @@ def test_cli_ctrl_c_is_one_line_and_exit_130(tmp_path):
     assert proc.returncode == 130 and err.strip() == "interrupted", err
 
 
+# Ctrl-C while code run by a string `exec` or `eval` runs (Numba compiles that way, and so do
+# dataclasses and namedtuples as they are made): CPython marks a process started with `-m` for
+# death by SIGINT when a plain KeyboardInterrupt leaves such code, even when a caller catches
+# it, so the command printed "interrupted" and then died of the signal (returncode -2). The
+# signal is sent from inside an `exec` here, so the test does not depend on the timing.
+_EXEC_INTERRUPT = """
+import sys
+from smartspec_dsl import cli, __main__ as entry
+def interrupted_in_exec(args):
+    exec("import os, signal, time\\nos.kill(os.getpid(), signal.SIGINT)\\ntime.sleep(30)", {})
+cli.check_outputs = interrupted_in_exec
+sys.exit(entry.main(["run", "m.mdl"]))
+"""
+
+
+def test_ctrl_c_inside_a_string_exec_still_exits_130(tmp_path):
+    (tmp_path / "exec_interrupt.py").write_text(_EXEC_INTERRUPT)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)])}
+    proc = subprocess.run([sys.executable, "-m", "exec_interrupt"], capture_output=True, text=True,
+                          env=env, cwd=tmp_path, timeout=60)
+    assert (proc.returncode, proc.stderr.strip()) == (130, "interrupted"), proc.stderr
+
+
 # ---- 10. a damaged sweep store --------------------------------------------------------------------
 
 SWEEP_SPEC = """

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from . import loops
 from .dense_emit import DenseEmitter
 from .emit import Emitter, safe_comment
 from .step_locals import step_locals
@@ -271,6 +270,19 @@ def invariant_slots(em: Emitter) -> set[int]:
     return {em.run_seed_slot} | {em.slots[n] for n in names}
 
 
+def stock_updates(n_cont: int, n_disc: int, r0: int | None) -> list[str]:
+    """The Euler step of the stocks (slots 1 on, the continuous ones first): a statement per
+    stock from its inlined rate `r_i`, or, when the rates are in the slots from `r0` on, one
+    loop per kind of stock, so that the driver does not grow with the number of stocks."""
+    if r0 is None:
+        return [f"st(v, {1 + i}, ld(v, {1 + i}) + dt * r_{i})" for i in range(n_cont)] + \
+            [f"st(v, {1 + n_cont + i}, r_{n_cont + i})" for i in range(n_disc)]
+    out = [f"for q in range({n_cont}):\n    st(v, 1 + q, ld(v, 1 + q) + dt * ld(v, {r0} + q))"] if n_cont else []
+    if n_disc:
+        out.append(f"for q in range({n_disc}):\n    st(v, {1 + n_cont} + q, ld(v, {r0 + n_cont} + q))")
+    return out
+
+
 def euler_driver(em: Emitter, init: list[str], dynamic: list[str], rates: list[str], writes: list[str]) -> str:
     """A driver specialised for Euler with constant control variables: phases that
     fit in one chunk are emitted inline in the time loop (rates as locals), saves
@@ -315,14 +327,7 @@ def euler_driver(em: Emitter, init: list[str], dynamic: list[str], rates: list[s
         # a call links rates_0, whose code LLVM then optimises and compiles a second time
         loop += [f"r = v[{r0}:]", *(rates if len(rates) <= CHUNK else chunk_calls("rates", "v, r, tab", rates))]
     loop += writes if inline_writes else chunk_calls("fixed_write", "v, tab, buf, bi, istep", writes)
-    if inline_rates:
-        updates = [f"st(v, {1 + i}, ld(v, {1 + i}) + dt * r_{i})" for i in range(n_cont)]
-        updates += [f"st(v, {1 + n_cont + i}, r_{n_cont + i})" for i in range(n_disc)]
-        loop += loops.reroll(updates)
-    else:
-        # the stocks from the scratch: v[1 + i] + dt * r[i], as the generic driver's EULER
-        loop += [f"for i in range({n_cont}):\n    st(v, 1 + i, ld(v, 1 + i) + dt * ld(v, {r0} + i))",
-                 f"for i in range({n_disc}):\n    st(v, {1 + n_cont} + i, ld(v, {r0 + n_cont} + i))"]
+    loop += stock_updates(n_cont, n_disc, None if inline_rates else r0)
     before, loop = step_locals(loop, invariant_slots(em), {0, *range(1, 1 + len(stocks))})
     # steps are numbered from INITIAL TIME: a run continuing a saved state numbers them as the
     # one run it continues does (kernel_extra.step_offset)

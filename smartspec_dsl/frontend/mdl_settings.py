@@ -6,9 +6,11 @@ for Euler, 1 or 5 for Runge-Kutta 4 and 3 or 4 for Runge-Kutta 2 (the codes as t
 readers of .mdl files map them: Simlin's settings parser, which follows xmutil, Vensim's
 author's converter). Vensim simulates a model with the method its file says; running it
 with another gives other numbers in silence, so the method is read (RK2, which smartspec
-does not run, is refused). Both RK4 codes run as fixed-step RK4, Vensim's RK4 Fixed: its
-RK4 Auto, one of them, also shortens its step where the error is large, and may differ in
-the last digits."""
+does not run, is refused). Both RK4 codes run as fixed-step RK4, Vensim's RK4 Fixed, with a
+notice: Vensim's RK4 Auto, one of them (which one, no public reader of the format says), also
+shortens its step where a stock's error exceeds ABSOLUTE TOLERANCE or RELATIVE TOLERANCE
+(Vensim's help, "Selecting an Integration Technique", "Special Variables"), and how it
+estimates that error and shortens the step is not documented, so smartspec does not imitate it."""
 from __future__ import annotations
 
 import re
@@ -40,10 +42,11 @@ def file_aliases(text: str) -> dict[str, str]:
     return out
 
 
-def integration_method(text: str, filename: str) -> str:
+def integration_method(text: str, filename: str) -> tuple[str, tuple[str, ...]]:
     """The integration method the settings block of the .mdl `text` asks for: "" when it
-    has none or asks for Euler (the default), "rk4" for Runge-Kutta 4; UnsupportedFeature, located,
-    for Runge-Kutta 2."""
+    has none or asks for Euler (the default), "rk4" for Runge-Kutta 4, with the notice a run
+    gives (ir.Model.notices) that it runs RK4 Fixed; UnsupportedFeature, located, for
+    Runge-Kutta 2."""
     for k, code, values in _settings(text):
         if code != "15":
             continue
@@ -56,5 +59,10 @@ def integration_method(text: str, filename: str) -> str:
             raise UnsupportedFeature(f"{filename}:{k}: the model's settings (15:{values.strip()}) ask for "
                                      "Runge-Kutta 2 integration, which smartspec does not run (Euler and "
                                      "RK4 are): Vensim's results would differ")
-        return method
-    return ""
+        if method == "rk4":
+            return method, (f"{filename}:{k}: the model's settings (15:{values.strip()}) ask for Runge-Kutta 4: "
+                            "smartspec runs RK4 Fixed (every step TIME STEP long); if they mean Vensim's RK4 "
+                            "Auto, which also shortens a step where a stock's error exceeds ABSOLUTE "
+                            "TOLERANCE or RELATIVE TOLERANCE, Vensim's numbers differ where it did so",)
+        return method, ()
+    return "", ()

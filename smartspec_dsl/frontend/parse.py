@@ -564,8 +564,9 @@ def parse_model(text: str, filename: str = "<model>") -> ir.Model:
             top.append(it)
     variables = _build_variables(top, filename)
     _resolve_checks(to_ir.checks, variables, ranges)
-    return ir.Model(filename, variables, ranges, macros, method=integration_method(text, filename),
-                    notices=tuple(to_ir.notices), notice_owners=tuple(to_ir.owners),
+    method, method_notices = integration_method(text, filename)
+    return ir.Model(filename, variables, ranges, macros, method=method,
+                    notices=tuple(to_ir.notices) + method_notices, notice_owners=tuple(to_ir.owners),
                     file_aliases=tuple(aliases.items()))
 
 

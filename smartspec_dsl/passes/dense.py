@@ -31,7 +31,8 @@ whose body is what an array equation may say (one copy over the equation's range
 macros.py; both not in pieces), no lookup of an array or declared range. The others are flattened
 per element (subscripts.flatten, which calls `densifier` for the dense ones), and so is
 a variable that reads a range of a flattened array; the two kinds read each other's
-single elements. A run that replaces equations is flattened.
+single elements. A run that replaces the equation of an array's element flattens that
+array (`edited_arrays`), and what reads its ranges.
 """
 from __future__ import annotations
 
@@ -42,7 +43,7 @@ from .. import ir
 from ..errors import ModelError
 from ..ir.builtins import ARRAY, BUILTINS, KERNEL, RANDOM_DRAW
 from ..ir.ranges import SubscriptSpace, parse_form
-from .dense_pieces import PIECE_CALLS, Pieces, Plan, Refuse as _Refuse
+from .dense_pieces import PIECE_CALLS, Pieces, Plan, Refuse as _Refuse, covering_ranges, numbers_of
 from .elements import Elements
 from .flat_exprs import flat_name, number as _number
 from .macros import inline_pure_macros
@@ -308,13 +309,18 @@ def _reads_arrays(node: ir.Expr, dims) -> bool:
                for n in ir.walk(node))
 
 
-def partition(model: ir.Model) -> tuple[set[str], dict[str, str]]:
+def partition(model: ir.Model, flattened: dict[str, str] | None = None) -> tuple[set[str], dict[str, str]]:
     """The variables the dense route keeps (scalars and arrays), and why each other one is
     flattened per element: its own equation (piecewise, :EXCEPT:, a function the loops do
     not run), or a range of an array that is itself flattened (repeated until no variable
     changes side). A variable an array function of the flattening (VECTOR ..., ALLOCATE
-    ...) reads is flattened: those functions read its table of elements."""
-    checker = _Checker(model)
+    ...) reads is flattened: those functions read its table of elements. `flattened`: the
+    arrays flattened whatever their equations (name -> why: `edited_arrays`). The model as
+    the dense route takes it, with the ranges of partial definitions (`covering_ranges`)."""
+    checker = _Checker(covering_ranges(model))
+    for name, why in (flattened or {}).items():
+        if name in checker.dims:
+            checker.why.setdefault(name, why)
     for var in model.variables.values():
         # a definition's list of values (`x[S] = f(a), g(b)`) holds expressions too
         rows = [e for d in var.definitions for row in (d.rows or ()) for e in row]
@@ -385,10 +391,11 @@ def _looped_pieces(model: ir.Model, checker: _Checker) -> list[str]:
 
 def dense_arrays(model: ir.Model, edits=None) -> set[str]:
     """The variables the dense route keeps for a run with `edits` (none kept when the model
-    has no array the route keeps, or the edits replace equations: see `takes_edits`)."""
-    if not has_arrays(model) or not takes_edits(model, edits):
+    has no array the route keeps); the arrays the edits name single elements of are
+    flattened (`edited_arrays`), and what reads their ranges."""
+    if not has_arrays(model):
         return set()
-    dense, _ = partition(model)
+    dense, _ = partition(model, edited_arrays(model, edits))
     return dense if any(_subscripted(model.variables[n]) for n in dense) else set()
 
 
@@ -474,6 +481,10 @@ class _Densify:
         if plan is not None:
             hoisted = lambda e: e if e is None else ir.map_expr(e, lambda n: self.hoist(n, base) if (
                 type(n) is ir.Call and n.func in REDUCTIONS and not self.reads_lhs(n, lhs)) else n)
+            if plan.numbers is not None:
+                name = numbers_of(var.name)
+                self.shared[name] = ir.Variable(name, var.display, ir.Kind.CONSTANT, expr=plan.numbers, pos=d.pos,
+                                                hidden=True, dims=lhs, unchangeable=base.unchangeable)
             return replace(base, kind=plan.kind, expr=hoisted(plan.expr), initial=hoisted(plan.initial))
         if d.rows:
             values = tuple(ir.Num(_number(x)) for row in d.rows for x in row)
@@ -500,22 +511,26 @@ def element_names(model: ir.Model, name: str) -> list[str]:
     return Elements(model.variables, model.subscript_ranges).names(name)
 
 
-def takes_edits(model: ir.Model, edits) -> bool:
-    """Whether the dense route can run a model with a run's `edits` (passes/edits.py): new
-    initial values for every element of an array of stocks or for none (a continued run),
-    no replaced equation (those name single elements)."""
+def edited_arrays(model: ir.Model, edits) -> dict[str, str]:
+    """The arrays a run's `edits` (passes/edits.py) flatten, each with why: those with an
+    element whose equation the run replaces (the edits name single elements, `name[e1,e2]`),
+    and those of stocks given new initial values for some elements but not all (a continued
+    run gives every one). Every other array stays as the model has it."""
     if not edits:
-        return True
-    if edits.constants or edits.series:
-        return False
+        return {}
+    out: dict[str, str] = {}
+    for flat in sorted(edits.constants | edits.series):
+        name = flat.partition("[")[0]
+        if "[" in flat and name in model.variables:
+            out.setdefault(name, f"'{model.variables[name].display}': a run replaces the equation of "
+                                 f"'{flat}'")
     pieces = Pieces(model, SubscriptSpace(model.subscript_ranges))
     for name, var in model.variables.items():
-        if _subscripted(var) and var.definitions and var.definitions[0].subscripts:
+        if name not in out and _subscripted(var) and var.definitions and var.definitions[0].subscripts:
             try:
                 combos = [c for d in var.definitions for c in pieces.combos(var, d)[1]]
             except ModelError:
                 continue
-            given = {flat_name(name, c) in edits.stocks for c in combos}
-            if len(given) > 1:
-                return False
-    return True
+            if len({flat_name(name, c) in edits.stocks for c in combos}) > 1:
+                out[name] = f"'{var.display}': a run gives some of its elements' initial values"
+    return out

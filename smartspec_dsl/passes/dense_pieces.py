@@ -4,7 +4,8 @@ array too.
 A variable defined piecewise (several equations over subranges or single elements, :EXCEPT:,
 per-element initial values), or whose references bind through a mapping, a subrange or by
 position (`Starting[Games, Lower] = Shipping[Games, Upper]`), or that uses a range as a value,
-keeps ONE variable over the ranges its definitions cover (`dims`). Each definition covers a set
+keeps ONE variable over the ranges its definitions cover (`dims`; a partial definition, over
+elements no range lists, a hidden range of them: `covering_ranges`). Each definition covers a set
 of elements; the set is cut into boxes of consecutive element positions inside which every
 subscript of every reference, and every range used as a value, is affine in the loop counters
 (`_boxes`): the kernel then runs one loop nest per box (backend/dense_emit.py), so its size
@@ -15,6 +16,8 @@ element, so the two routes read the same elements.
 The dense IR of such a variable (`Plan`):
 - an array of numbers (every definition a number or a list of numbers): a constant whose
   equation is `@VALUES(n1, n2, ...)` in slot order, as an apply-to-all list's;
+- numbers beside equations: the numbers' boxes are pieces that read the hidden constant array
+  `numbers_of(name)` (`Plan.numbers`), each number a parameter by its element's name;
 - otherwise its equation (a stock's rate and initial value) is
   `@PIECES(@BOX(start0, size0, start1, size1, ...), expr, @BOX(...), expr, ...)`;
   in a piece's expression a reference's subscript is `@c:a0,a1,...` (the element at position
@@ -25,12 +28,13 @@ The dense IR of such a variable (`Plan`):
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .. import ir
 from ..errors import ModelError
-from ..ir.ranges import subscript_form
+from ..ir.ranges import SubscriptSpace, subscript_form
 from .binding import Binding
+from .elements import NUMBERS
 from .flat_exprs import flat_name, number
 
 PIECE_CALLS = {"@PIECES", "@BOX", "@AFFINE"}
@@ -48,6 +52,15 @@ class Plan:
     kind: ir.Kind
     expr: ir.Expr
     initial: ir.Expr | None = None
+    # numbers beside equations: `@VALUES` over the same ranges (0 where an equation defines the
+    # element), the hidden constant array `numbers_of(name)` that their pieces read
+    numbers: ir.Expr | None = None
+
+
+def numbers_of(name: str) -> str:
+    """The hidden constant array that holds the numbers an array gives beside its equations;
+    each of those numbers is a parameter named by its own element (passes/elements.py)."""
+    return name + NUMBERS
 
 
 def _kind_of(d: ir.Definition) -> str:
@@ -83,11 +96,11 @@ class Pieces(Binding):
         width = len(var.definitions[0].subscripts)
         if any(len(d.subscripts) != width for d in var.definitions):
             raise Refuse("has equations with different numbers of subscripts")
-        # numbers beside equations are constants of the per-element route, which a run, a
-        # sweep or a changes file sets by name: such a variable is flattened
+        # numbers beside equations stay constants, which a run, a sweep or a changes file sets
+        # by name (`plan`'s `numbers`); beside stocks they would be stocks of no equation
         kinds = {_kind_of(d) for d in var.definitions}
-        if len(kinds) > 1 and not kinds <= {"numbers", "list"}:
-            raise Refuse("gives some elements as numbers (constants a run may set) and others by equations")
+        if "stock" in kinds and len(kinds) > 1:
+            raise Refuse("gives some elements as stocks and others as numbers or other equations")
         if len({d.operator for d in var.definitions}) > 1:
             raise Refuse("mixes '=' and '=='")
         defs, seen = [], set()
@@ -132,7 +145,19 @@ class Pieces(Binding):
             order = sorted(values)
             return Plan(dims, ir.Kind.CONSTANT, ir.Call("@VALUES", tuple(ir.Num(values[p]) for p in order), var.pos))
         pieces: list[ir.Expr] = []
+        numbers: dict[tuple, float] = {}
         for d, options, combos in defs:
+            if not combos:
+                continue    # every element excepted (a run gives it as a number: passes/edits.py)
+            if d.rows or number(d.expr) is not None:
+                # numbers beside equations: pieces reading the hidden array of the numbers
+                flat = [number(x) for row in d.rows for x in row] if d.rows else [number(d.expr)] * len(combos)
+                at = {tuple(w[e] for w, e in zip(where, c)): x for c, x in zip(combos, flat)}
+                numbers.update(at)
+                for start, size, _ in _boxes(dict.fromkeys(at, ()), len(dims)):
+                    subs = tuple(subscript_form(c, [int(j == k) for k in range(len(dims))]) for j, c in enumerate(start))
+                    pieces += [_box(start, size, d.pos), ir.Ref(numbers_of(var.name), subs, d.pos)]
+                continue
             expr = ir.map_expr(d.expr, self.count)
             sites = self.sites(expr, dims_of, flattened)
             points = {}
@@ -146,7 +171,11 @@ class Pieces(Binding):
             inits = [p.args[1] if k % 2 else p for k, p in enumerate(pieces)]
             return Plan(dims, ir.Kind.STOCK, ir.Call("@PIECES", tuple(rates), var.pos),
                         ir.Call("@PIECES", tuple(inits), var.pos))
-        return Plan(dims, ir.Kind.AUXILIARY, ir.Call("@PIECES", tuple(pieces), var.pos))
+        values = None
+        if numbers:
+            shape = [len(self.space.elements[r]) for r in dims]
+            values = ir.Call("@VALUES", tuple(ir.Num(numbers.get(p, 0.0)) for p in _positions(shape)), var.pos)
+        return Plan(dims, ir.Kind.AUXILIARY, ir.Call("@PIECES", tuple(pieces), var.pos), numbers=values)
 
     # -- what each element reads ----------------------------------------------------
     def count(self, node: ir.Expr) -> ir.Expr:
@@ -241,6 +270,49 @@ class Pieces(Binding):
                         return ir.Num(float(sp.element_family(node.name).index(node.name) + 1))
             return node
         return ir.map_expr(e, visit)
+
+
+def covering_ranges(model: ir.Model) -> ir.Model:
+    """`model` with a hidden range for each subscript of a variable defined for elements that
+    no range lists (a partial definition: `x[a1] = ...` and `x[a3] = ...` of a range
+    a1..a5, or `x[Low]` and `x[c1]`), its elements in their family's order, so that the
+    variable stays one array over them (`Pieces.covered`), with exactly the elements the
+    per-element route gives it. Such a range is named after the variable (`x #elements1`);
+    variables defined for the same elements share one."""
+    space = SubscriptSpace(model.subscript_ranges)
+    pieces = Pieces(model, space)
+    known = {frozenset(els) for els in space.elements.values()}
+    added: dict[frozenset, ir.SubscriptRange] = {}
+    for name, var in model.variables.items():
+        defs = var.definitions
+        if not defs or any(not d.subscripts or len(d.subscripts) != len(defs[0].subscripts) for d in defs):
+            continue
+        try:
+            seen = {c for d in defs for c in pieces.combos(var, d)[1]}
+        except ModelError:
+            continue     # the flattener reports it
+        for j in range(len(defs[0].subscripts)):
+            used = frozenset(c[j] for c in seen)
+            if not used or used in known or used in added:
+                continue
+            family = space.element_family(next(iter(used)))
+            if not used <= set(family):
+                continue
+            els = tuple(e for e in family if e in used)
+            rname = f"{name} #elements{j + 1}"
+            added[used] = ir.SubscriptRange(rname, els, pos=var.pos, display=tuple(space.shown(e) for e in els),
+                                            written=f"{var.display} elements {j + 1}")
+    if not added:
+        return model
+    return replace(model, subscript_ranges={**model.subscript_ranges, **{r.name: r for r in added.values()}})
+
+
+def _positions(shape: list[int]) -> list[tuple[int, ...]]:
+    """Every element's positions of an array of this shape, in slot order (the last fastest)."""
+    out: list[tuple[int, ...]] = [()]
+    for n in shape:
+        out = [p + (k,) for p in out for k in range(n)]
+    return out
 
 
 def _box(start, size, pos) -> ir.Call:

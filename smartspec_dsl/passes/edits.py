@@ -7,7 +7,8 @@ kernel as parameters and lookup tables, so a model compiled for one `Edits`
 serves every run that edits the same variables:
 
 - `constants`: flat variables (auxiliaries, flows, data variables) whose equation
-  becomes a constant, a parameter of the run;
+  becomes a constant, a parameter of the run (an element of an array: a number beside the
+  array's other equations, `constants_as_numbers`, which keeps the array dense);
 - `series`: flat variables whose equation becomes a time series, a lookup of
   Time (the hidden lookup `series_table(name)`, whose points the run gives):
   linear interpolation between the points, the end values held outside them,
@@ -47,6 +48,32 @@ def initial_param(name: str) -> str:
     return f"{name}@initial"
 
 
+def constants_as_numbers(model: ir.Model, edits: Edits | None, values: dict[str, float] | None = None
+                         ) -> tuple[ir.Model, Edits | None]:
+    """A parsed model in which each element of an array that `edits.constants` replaces is
+    given as a number beside the array's other equations (`x[a3] = value`, the others'
+    definitions `:EXCEPT: [a3]`), which the dense route keeps in the array as a parameter
+    by the element's name (passes/dense_pieces.py), and the edits left to make
+    (`edit_equations`). An array with a list of expressions, a lookup or data keeps its edits."""
+    if not edits or not edits.constants:
+        return model, edits
+    values = values or {}
+    variables, left = dict(model.variables), set()
+    for flat in sorted(edits.constants):
+        name, _, rest = flat.partition("[")
+        var = variables.get(name)
+        if not rest or var is None or not var.definitions or any(
+                d.rows or d.lookup is not None or d.keyword or d.operator != "=" or d.expr is None
+                or len(d.subscripts) != rest.count(",") + 1 for d in var.definitions):
+            left.add(flat)
+            continue
+        combo = tuple(rest[:-1].split(","))
+        number = ir.Definition(combo, (), "=", ir.Num(float(values.get(flat, 0.0))), pos=var.pos)
+        variables[name] = replace(var, definitions=tuple(replace(d, excepts=d.excepts + (combo,))
+                                                         for d in var.definitions) + (number,))
+    return replace(model, variables=variables), replace(edits, constants=frozenset(left))
+
+
 def edit_equations(model: ir.Model, edits: Edits | None, values: dict[str, float] | None = None) -> ir.Model:
     """A flat model with the equations of `edits.constants` and `edits.series`
     replaced. `values` give the constants' compiled defaults (a run always sets
@@ -56,6 +83,8 @@ def edit_equations(model: ir.Model, edits: Edits | None, values: dict[str, float
     values = values or {}
     variables = dict(model.variables)
     for name in sorted(edits.constants):
+        if name not in variables and variables.get(name.partition("[")[0], ir.Variable("", "", ir.Kind.AUXILIARY)).dims:
+            continue     # an element of a dense array: a number beside its equations (constants_as_numbers)
         var = variables[name]
         variables[name] = replace(var, kind=ir.Kind.CONSTANT, expr=ir.Num(float(values.get(name, 0.0))),
                                   initial=None, lookup=None)
@@ -81,7 +110,7 @@ def edit_initial_values(model: ir.Model, edits: Edits | None, values: dict[str, 
     for name, var in model.variables.items():
         if var.dims and var.kind is ir.Kind.STOCK:
             # a dense array (passes/dense.py) starts from its elements' parameters, all of them
-            # (dense.takes_edits lets only an array's every element or none reach here)
+            # (dense.edited_arrays flattens an array given some of its elements' initial values)
             elements = element_names(model, name)
             if not stocks.issuperset(elements):
                 continue

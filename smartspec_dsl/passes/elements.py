@@ -19,10 +19,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from .. import ir
-from ..ir.ranges import SubscriptSpace
+from ..ir.ranges import SubscriptSpace, piece_at
 from .flat_exprs import flat_name
 
 INITIAL = "@initial"   # edits.initial_param's suffix: `stock[e1]@initial`
+# dense_pieces.numbers_of's suffix: the hidden constant array of the numbers an array gives
+# beside its equations (`x[a1] = 0.05`, `x[R] :EXCEPT: [a1] = ...`). Each of those numbers is
+# a parameter by the element's own name (`x[a1]`: its variable a constant, its position in the
+# parameters the hidden array's); the hidden array's other elements, never read, are
+# `x[e]@numbers`.
+NUMBERS = "@numbers"
 
 
 class Elements(Mapping):
@@ -67,7 +73,24 @@ class Elements(Mapping):
             suffix = INITIAL if name.endswith(INITIAL) and dims else ""
             made = self._names[name] = _flat(name[:len(name) - len(suffix)], [self.space.elements[d] for d in dims],
                                              suffix) if dims else [name]
+            if name.endswith(NUMBERS) and dims:
+                base = name[:-len(NUMBERS)]
+                made[:] = [e if self.is_number(base, k) else e + NUMBERS
+                           for k, e in enumerate(_flat(base, [self.space.elements[d] for d in dims], ""))]
         return made
+
+    def is_number(self, name: str, k: int) -> bool:
+        """Whether element `k` (in slot order) of array `name` is one of the numbers it gives
+        beside its equations (its piece reads its hidden array of numbers, `NUMBERS`)."""
+        var = self.arrays.get(name)
+        if var is None or name + NUMBERS not in self.arrays:
+            return False
+        positions = []
+        for d in reversed(var.dims):
+            k, j = divmod(k, len(self.space.elements[d]))
+            positions.append(j)
+        hit = piece_at(var.expr, tuple(positions[::-1]))
+        return hit is not None and type(hit[0]) is ir.Ref and hit[0].name == name + NUMBERS
 
     def displays(self, name: str) -> list[str]:
         """The displayed names of a variable's elements (`Name[E1,E2]`), in slot order."""
@@ -79,6 +102,8 @@ class Elements(Mapping):
 
     def name_at(self, name: str, k: int) -> str:
         """The flat name of element `k` (in slot order) of array `name`."""
+        if name.endswith(NUMBERS):
+            return self.names(name)[k]
         combo = []
         for d in reversed(self.arrays[name].dims):
             es = self.space.elements[d]
@@ -89,7 +114,7 @@ class Elements(Mapping):
     # -- flat names -----------------------------------------------------------------
     def split(self, key: str) -> tuple[str, int] | None:
         """(array, element position in slot order) of an element's flat name, or None."""
-        suffix = INITIAL if key.endswith(INITIAL) else ""
+        suffix = INITIAL if key.endswith(INITIAL) else NUMBERS if key.endswith(NUMBERS) else ""
         flat = key[:len(key) - len(suffix)]
         if not flat.endswith("]"):
             return None
@@ -140,6 +165,13 @@ class Elements(Mapping):
             raise KeyError(key)
         name, k = hit
         var = self.arrays[name]
+        if self.is_number(name, k):
+            # a number beside equations: a constant, its number read from the hidden array
+            numbers = self.arrays[name + NUMBERS]
+            made = self._made[key] = replace(numbers, name=key, display=self._display(name, key), dims=(),
+                                             expr=numbers.expr.args[k], hidden=var.hidden,
+                                             pos=self._defined_at(var, k))
+            return made
         values = var.expr.args if isinstance(var.expr, ir.Call) and var.expr.func == "@VALUES" else None
         made = self._made[key] = replace(var, name=key, display=self._display(name, key), dims=(),
                                          expr=values[k] if values is not None else var.expr,
@@ -181,6 +213,32 @@ class Elements(Mapping):
     def overlay(self, scalars: dict[str, ir.Variable]) -> Elements:
         """These elements with the scalar variables `scalars` replacing or added to the model's."""
         return Elements({**self.arrays, **scalars}, self.ranges)
+
+
+def element_equation(var: ir.Variable, subscripts: tuple[str, ...], space: SubscriptSpace) -> ir.Expr | None:
+    """The equation of one element of `var` (an array the dense route kept, passes/dense.py)
+    that a flattened equation names (`name[e1,e2]`): its entry of @VALUES, or the piece
+    (@BOX) holding it (passes/dense_pieces.py), else the apply-to-all equation; a scalar's
+    own equation; None when `subscripts` are not one element of each of its ranges."""
+    if not var.dims:
+        return None if subscripts else var.expr
+    lists = [space.elements[d] for d in var.dims]
+    if len(subscripts) != len(lists) or any(e not in es for e, es in zip(subscripts, lists)):
+        return None
+    at = [es.index(e) for e, es in zip(subscripts, lists)]
+    e = var.expr
+    if isinstance(e, ir.Call) and e.func == "@VALUES":
+        k = 0
+        for p, es in zip(at, lists):
+            k = k * len(es) + p
+        return e.args[k]
+    if isinstance(e, ir.Call) and e.func == "@PIECES":
+        for box, piece in zip(e.args[::2], e.args[1::2]):
+            bounds = [int(x.value) for x in box.args]
+            if all(a <= p < a + n for a, n, p in zip(bounds[::2], bounds[1::2], at)):
+                return piece
+        return None
+    return e
 
 
 def elements(space: SubscriptSpace, dims: tuple[str, ...]) -> list[tuple[str, ...]]:
@@ -258,8 +316,7 @@ class ElementOrder(Sequence):
             self._set = frozenset(self.names)
         if key in self._set:
             return not self.elements.arrays[key].dims
-        hit = self.elements.split(key) if isinstance(key, str) else None
-        return hit is not None and hit[0] in self._set
+        return self.position(key) is not None
 
     def position(self, key: str) -> int | None:
         """The position of the flat name `key` in this order, or None."""
@@ -268,6 +325,9 @@ class ElementOrder(Sequence):
         if key in self._set:
             return None if self.elements.arrays[key].dims else self.starts[self._at()[key]]
         hit = self.elements.split(key) if isinstance(key, str) else None
+        if hit is not None and hit[0] not in self._set and hit[0] + NUMBERS in self._set \
+                and self.elements.is_number(*hit):
+            return self.starts[self._at()[hit[0] + NUMBERS]] + hit[1]
         if hit is None or hit[0] not in self._set:
             return None
         return self.starts[self._at()[hit[0]]] + hit[1]

@@ -37,8 +37,9 @@ MAX_MACRO_CALLS = 20_000
 
 
 def _macro_display(macro: ir.Macro) -> str:
-    """The macro's name as the modeller wrote it (its output variable's spelling)."""
-    return next((v.display for v in macro.variables if v.name == macro.name), macro.name)
+    """The macro's name as the modeller wrote it (its output variable's spelling), else in
+    capitals, as Vensim shows a function."""
+    return next((v.display for v in macro.variables if v.name == macro.name), macro.name.upper())
 
 
 def _check_macro_recursion(model: ir.Model) -> None:
@@ -75,6 +76,46 @@ def _check_macro_recursion(model: ir.Model) -> None:
                 todo.append((nxt, iter(sorted(calls[nxt]))))
 
 
+OUTPUT = "@MACRO OUTPUT"      # a macro call's extra output, until expand_macros gives its equation
+
+
+def declare_macro_outputs(model: ir.Model) -> ir.Model:
+    """Each extra output of a macro call, `NAME(a : x)`, declared as a model variable before
+    the arrays pass, over the subscripts of the equation that calls the macro: a call in an
+    array equation runs once per element (Vensim's help, "Macros": "the variables should be
+    used" as in any equation), each element's call giving that element of x, so that x[r]
+    binds and flattens as any array does. Its equation is a placeholder (OUTPUT) that
+    `expand_macros` replaces with the call's copy of the output. An output named like a model
+    variable, or by two calls for one element, is defined twice."""
+    if not model.macros:
+        return model
+    declared: dict[str, ir.Variable] = {}
+    for var in model.variables.values():
+        exprs = [(d, d.expr) for d in var.definitions] or [(None, var.expr), (None, var.initial)]
+        for d, e in exprs:
+            for node in ir.walk(e) if e is not None else ():
+                if not (isinstance(node, Call) and node.outputs and ir.canonical_name(node.func) in model.macros):
+                    continue
+                for display in node.outputs:
+                    name = ir.canonical_name(display)
+                    if name in model.variables:
+                        raise ModelError(f"{node.pos}: '{display}' is defined twice: by this call of macro "
+                                         f"'{_macro_display(model.macros[ir.canonical_name(node.func)])}' and "
+                                         f"at {model.variables[name].pos}")
+                    subs, excepts = (d.subscripts, d.excepts) if d is not None else ((), ())
+                    placeholder = Call(OUTPUT, (), node.pos)
+                    defn = ir.Definition(subs, excepts, "=", placeholder, pos=node.pos)
+                    old = declared.get(name)
+                    if old is not None and not (subs and old.definitions[0].subscripts):
+                        raise ModelError(f"{node.pos}: '{display}' is defined twice: by this call and by the "
+                                         f"call at {old.pos}")
+                    declared[name] = ir.Variable(
+                        name, display, ir.Kind.AUXILIARY, expr=None if subs else placeholder, pos=node.pos,
+                        dims=old.dims if old is not None else subs,
+                        definitions=(old.definitions if old is not None else ()) + (defn,))
+    return replace(model, variables={**model.variables, **declared}) if declared else model
+
+
 def expand_macros(model: ir.Model) -> ir.Model:
     """Copy a macro's equations for each call, inputs bound to the call's arguments.
 
@@ -98,6 +139,7 @@ def expand_macros(model: ir.Model) -> ir.Model:
     _check_macro_recursion(model)
     count = 0
     done: dict[str, ir.Variable] = {}
+    filled: dict[str, ir.Expr] = {}        # an extra output (declare_macro_outputs) -> its equation
     work = list(model.variables.values())
     while work:
         var = work.pop()
@@ -112,7 +154,7 @@ def expand_macros(model: ir.Model) -> ir.Model:
                 raise ModelError(f"{node.pos}: macro '{_macro_display(macro)}' takes {len(macro.params)} "
                                  f"arguments, got {len(node.args)}")
             if node.outputs and len(node.outputs) != len(macro.outputs):
-                raise ModelError(f"{node.pos}: macro '{macro.name}' has {len(macro.outputs)} extra "
+                raise ModelError(f"{node.pos}: macro '{_macro_display(macro)}' has {len(macro.outputs)} extra "
                                  f"outputs after ':', the call names {len(node.outputs)}")
             count += 1
             if count > MAX_MACRO_CALLS:
@@ -138,27 +180,42 @@ def expand_macros(model: ir.Model) -> ir.Model:
                                      expr=expr, initial=rename(body.initial, names, dims), hidden=True,
                                      dims=dims))
             if macro.name not in names:
-                raise ModelError(f"{macro.pos}: macro '{macro.name}' does not define its output "
-                                 f"'{macro.name}'")
+                raise ModelError(f"{macro.pos}: macro '{_macro_display(macro)}' does not define its output "
+                                 f"(an equation '{_macro_display(macro)} = ...' inside it)")
             for local, display in zip(macro.outputs, node.outputs):
-                name = ir.canonical_name(display)
                 if local not in names:
-                    raise ModelError(f"{macro.pos}: macro '{macro.name}' does not define its output "
-                                     f"'{local}'")
-                if name in model.variables or name in done or any(v.name == name for v in work + added):
+                    raise ModelError(f"{macro.pos}: macro '{_macro_display(macro)}' does not define its "
+                                     f"output '{local}'")
+                # the element of the output this call gives: the calling element's own
+                name = ir.canonical_name(display)
+                at = var.name.find("[")
+                if at > 0 and name + var.name[at:] in model.variables:
+                    name += var.name[at:]
+                target = model.variables.get(name)
+                if target is None or not _is_output(target) or name in filled:
                     raise ModelError(f"{node.pos}: '{display}' is defined twice: by this call of "
-                                     f"macro '{macro.name}' and elsewhere")
-                added.append(ir.Variable(name, display, ir.Kind.AUXILIARY,
-                                         expr=Ref(names[local], dims, node.pos), pos=node.pos, dims=dims))
+                                     f"macro '{_macro_display(macro)}' and elsewhere")
+                filled[name] = Ref(names[local], dims, node.pos)
             return Ref(names[macro.name], dims, node.pos)
 
         expr = None if var.expr is None else ir.map_expr(var.expr, visit)
         initial = None if var.initial is None else ir.map_expr(var.initial, visit)
         done[var.name] = replace(var, expr=expr, initial=initial)
         work.extend(added)
+    for name, expr in filled.items():
+        done[name] = replace(done[name], expr=expr)
+    unfilled = next((v for v in done.values() if _is_output(v)), None)
+    if unfilled is not None:
+        raise ModelError(f"{unfilled.pos}: '{unfilled.display}' is an extra output of a macro call that "
+                         "does not give it")
     # the model's own variables in their order (as output columns), then the call copies
     ordered = {n: done.pop(n) for n in model.variables}
     return replace(model, variables={**ordered, **done}, macros={})
+
+
+def _is_output(var: ir.Variable) -> bool:
+    """Whether `var` is a macro call's extra output not given its equation yet."""
+    return isinstance(var.expr, Call) and var.expr.func == OUTPUT
 
 
 def _pure(e: ir.Expr | None, macros) -> bool:

@@ -30,25 +30,32 @@ from .. import ir
 from ..errors import PassContractError, UnsupportedFeature
 from ..frontend.external import DataOptions, resolve_external
 from ..ir.builtins import BUFFER, BUILTINS, EQUATION, LOWERING, unsupported_calls
+from . import edits as edits_mod
 from .edits import Edits, edit_equations, edit_initial_values
 from .dense import dense_arrays, has_arrays
+from .dense_pieces import covering_ranges
 from .data_equations import derive_data, no_data_equations
-from .macros import expand_macros, inline_pure_macros
+from .macros import declare_macro_outputs, expand_macros, inline_pure_macros
 from .stateful import lower_stateful
 from .subscripts import flatten
 
 
-def arrays(model: ir.Model, edits: Edits | None = None, dense: bool = True) -> ir.Model:
+def arrays(model: ir.Model, edits: Edits | None = None, dense: bool = True,
+           values: dict[str, float] | None = None) -> ir.Model:
     """The subscripts pass: the arrays the dense route keeps (passes/dense.py: apply-to-all
     equations stay arrays) stay one variable each, the others are flattened, one scalar per
-    element (subscripts.flatten). A run's edits that replace equations name single elements:
-    such a model is flattened (`dense.takes_edits`); `dense` False flattens any model. On the
+    element (subscripts.flatten). A run's edits name single elements: an element set to a
+    constant becomes a number beside its array's equations (`edits.constants_as_numbers`),
+    the arrays other edits name are flattened (`dense.edited_arrays`); `dense` False flattens
+    any model. On the
     dense route a call of a macro that keeps no state is its expression
     (`macros.inline_pure_macros`), which a piece of a piecewise array may hold."""
+    model = declare_macro_outputs(model)
     if not dense:
         return flatten(model, set())
     if has_arrays(model):
-        model = inline_pure_macros(model)
+        model, edits = edits_mod.constants_as_numbers(model, edits, values)
+        model = covering_ranges(inline_pure_macros(model))
     return flatten(model, dense_arrays(model, edits))
 
 
@@ -126,7 +133,7 @@ class Pass:
 PASSES = (
     Pass("external data", lambda m, data: resolve_external(m, options=data), ir.ExternalReadModel,
          no_check),
-    Pass("flattening", lambda m, _, values=None, edits=None, dense=True: arrays(m, edits, dense),
+    Pass("flattening", lambda m, _, values=None, edits=None, dense=True: arrays(m, edits, dense, values),
          ir.FlatModel, nothing_subscripted, takes_edits=True, takes_route=True),
     Pass("data variables", lambda m, _: refuse_data_variables(m), ir.FlatModel, no_data_variables),
     Pass("equation edits", lambda m, _, values=None, edits=None: edit_equations(m, edits, values),

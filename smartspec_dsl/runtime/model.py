@@ -14,7 +14,7 @@ from ..backend.codegen import Kernel, table_vector
 from ..passes.consteval import constant_value, constants_read, control_issues
 from ..frontend.changes import Changes, read_changes
 from ..errors import ModelError, ParameterError, did_you_mean, finite_number
-from ..passes.elements import literals, overlay, positions, select_shown, slots_of
+from ..passes.elements import NUMBERS, literals, overlay, positions, select_shown, slots_of
 from ..passes.stateful import decide
 from ..passes.order import Schedule
 from ..passes.edits import Edits
@@ -101,7 +101,9 @@ class Model:
     @property
     def constants(self) -> dict[str, float]:
         lowered = self.schedule.model.variables
-        return {lowered[c].display: float(x) for c, x in zip(self.schedule.constants, self.defaults)}
+        # not the unused elements of an array's hidden numbers (passes/elements.py's NUMBERS)
+        return {lowered[c].display: float(x) for c, x in zip(self.schedule.constants, self.defaults)
+                if not c.endswith(NUMBERS)}
 
     def display(self, name: str) -> str:
         return self.schedule.model.variables[name].display

@@ -8,15 +8,18 @@ import math
 
 from ... import ir
 from ...errors import ModelError
+from ...ir.ranges import SubscriptSpace
+from ..elements import element_equation
 from ..flat_exprs import combine
 from .base import BinOp, Call, Lowering, Num, Ref, add, div
 
 
 def data_series(lw: Lowering, arg) -> tuple[str, str] | None:
-    """The lookup table (of Time) behind a data variable, and how the variable reads it."""
+    """The lookup table (of Time) behind a data variable (or one element of an array of
+    them), and how the variable reads it."""
     if not isinstance(arg, Ref) or arg.name not in lw.model.variables:
         return None
-    e = lw.model.variables[arg.name].expr
+    e = element_equation(lw.model.variables[arg.name], arg.subscripts, SubscriptSpace(lw.model.subscript_ranges))
     time = Ref(ir.TIME)
     if isinstance(e, ir.LookupCall) and e.arg == time:
         table, how = e.table, "interpolate"
