@@ -90,7 +90,8 @@ def test_large_ranges_compile_to_loops(tmp_path):
                     "total = SUM(x[r!]) ~~|\n"
                     "INITIAL TIME = 0 ~~|\nFINAL TIME = 2 ~~|\nTIME STEP = 1 ~~|\nSAVEPER = 1 ~~|\n")
     m = load(path, cache_dir=tmp_path / "cache")
-    assert m.kernel.source.count("\n") < 300
+    # the drivers (generic and Euler) take about 300 lines; a statement per element, 1,500 more
+    assert m.kernel.source.count("\n") < 400
     res = m.run()
     # x[k](t) = k + 0.5 k t, so total(t) = (1 + 0.5 t) n (n + 1) / 2
     for i, t in enumerate(res.time):
