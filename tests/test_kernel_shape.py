@@ -4,6 +4,8 @@ the values it must keep: the initialisation computes only what a run reads of it
 (`backend/step_locals.py`), and a watched lookup is one library call (`watched_lookup`)."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -92,6 +94,10 @@ def _store(a, i, x):
     a[i] = x
 
 
+def _bump(a, i):
+    a[i] += 1.0
+
+
 def _run(code: list[str], env: dict) -> None:
     exec("\n".join(code), env)   # test code only: statements this test generates
 
@@ -100,16 +106,22 @@ def _run(code: list[str], env: dict) -> None:
 def steps(draw):
     """A step of random statements over slots 0..11: stores of slots written as numbers
     (some slots twice, some read before they are stored), a sum read through computed
-    indices, and the stock update last (slots 1 and 2, read at the top)."""
+    indices, loops that read and write a slot, helpers given the vector that write one, and
+    the stock update last (slots 1 and 2, read at the top)."""
     out = ["v[0] = v[0] + 1.0"]
     for _ in range(draw(st.integers(1, 12))):
         target = draw(st.integers(3, 11))
         reads = draw(st.lists(st.integers(0, 11), min_size=1, max_size=3))
         expr = " + ".join(f"ld(v, {r})" for r in reads)
-        if draw(st.booleans()):
+        kind = draw(st.integers(0, 3))
+        if kind == 0:
             out.append(f"st(v, {target}, ({expr}) * 0.5)  # x")
-        else:
+        elif kind == 1:
             out.append(f"acc0 = 0.0\nfor kk in range(3):\n    acc0 += ld(v, 6 + kk)\nst(v, {target}, acc0 - {expr})")
+        elif kind == 2:   # a solver's way: a start stored, then a loop that reads and writes it
+            out.append(f"st(v, {target}, {expr})\nfor it in range(2):\n    st(v, {target}, ld(v, {target}) * 0.5 + 1.0)")
+        else:             # a helper given the vector writes a slot in place
+            out.append(f"st(v, {target}, {expr})\nbump(v, {draw(st.integers(3, 11))})")
     out += ["st(v, 1, ld(v, 1) + dt * ld(v, 3))", "st(v, 2, ld(v, 2) + dt * ld(v, 4))"]
     return out
 
@@ -118,9 +130,12 @@ def steps(draw):
 @given(steps(), st.sets(st.integers(3, 11)), st.lists(st.floats(-4, 4), min_size=12, max_size=12))
 def test_step_locals_give_the_stored_values(step, invariant, start):
     """Whatever the statements, the rewritten step leaves the state vector exactly as the
-    statements do, step after step (a slot claimed invariant that the step writes is not)."""
+    statements do, step after step (a slot claimed invariant that the step stores is not)."""
+    # as in a kernel, no helper writes a slot the caller calls invariant (a constant)
+    invariant -= {int(k) for stmt in step for k in re.findall(r"bump\(v, (\d+)\)", stmt)}
     before, rewritten = step_locals(step, invariant, {0, 1, 2})
-    want, got = ({"v": np.array(start), "ld": lambda a, i: a[i], "st": _store, "dt": 0.5} for _ in range(2))
+    want, got = ({"v": np.array(start), "ld": lambda a, i: a[i], "st": _store, "bump": _bump, "dt": 0.5}
+                 for _ in range(2))
     _run(before, got)
     for _ in range(3):
         _run(step, want)
@@ -174,3 +189,26 @@ def test_dense_model_runs_on_the_euler_driver(tmp_path):
         for _ in range(40):
             k = k * (1 + g * 0.25) + c * 0.25
         assert abs(got[f"capital[r{r}]"][-1] - k) < 1e-9 * k
+
+
+SOLVED = """
+y = SIMULTANEOUS(a + b, 0) ~~|
+a = 3 - y / 4 + Time ~~|
+b = y ^ 2 / 100 ~~|
+total = INTEG(y, 0) ~~|
+INITIAL TIME = 0 ~~|
+FINAL TIME = 4 ~~|
+TIME STEP = 1 ~~|
+SAVEPER = 1 ~~|
+"""
+
+
+def test_a_solved_loop_reads_its_state_from_the_vector(tmp_path):
+    """The solver writes its state (the point to try) in place: the Euler loop reads it from
+    the vector, not from a local of its start. y = 3 - y/4 + t + y^2/100, the smaller root."""
+    (tmp_path / "solved.mdl").write_text(SOLVED)
+    m = load(tmp_path / "solved.mdl", cache_dir=tmp_path / "c")
+    got = m.run(tier="compiled")
+    np.testing.assert_array_equal(got.values, m.run(tier="interpreter").values)
+    t = np.arange(5.0)
+    np.testing.assert_allclose(got["y"], (1.25 - np.sqrt(1.25 ** 2 - 4 / 100 * (3 + t))) * 50, rtol=1e-9)

@@ -12,9 +12,11 @@ and the stocks and the time once at the top of each step. The stores all stay.
 
 The rewrite runs on the emitter's statements, whose forms it knows (`emit.Emitter`): a value
 is held only where the statement is one store of a slot written as a number, and a local is
-read only between its definition and any other write of its slot written as a number; a
-slot written through a computed index (a re-rolled loop, a helper's block) is never one the
-step has held: each variable is computed once per step, stocks are updated last.
+read only between its definition and any other write of its slot written as a number, never
+within a loop that writes it, nor across a helper given the vector (a solver's state, a
+whole-array function's block are written in place); a slot written through a computed index
+(a loop over an array's elements) is never one the step has held: each variable is computed
+once per step, stocks are updated last.
 """
 from __future__ import annotations
 
@@ -24,6 +26,9 @@ from collections import Counter
 
 _READ = re.compile(r"(?<![\w.])ld\(v, (\d+)\)")
 _WRITE = re.compile(r"(?<![\w.])st\(v, (\d+),")
+_HELPER = re.compile(r"(?<![\w.])(\w+)\(v\b")
+# the calls given the state vector that write no slot of a variable (a watch writes its own)
+_READERS = frozenset({"ld", "st", "watched", "watched_lookup", "vsum", "check_finite_skipping"})
 
 
 def _store(line: str) -> tuple[int, str, str] | None:
@@ -67,9 +72,21 @@ def step_locals(step: list[str], invariant: set[int], at_top: set[int]) -> tuple
     out: list[str] = []
     for k, stmt in enumerate(step):
         new = []
-        for ln in stmt.split("\n"):
+        # a compound statement (a loop) runs its lines again: a slot any of them writes is read
+        # from the vector in all of them; a helper given the vector (a solver, a whole-array
+        # function) may write any slot of the step's: none is held across it
+        if "\n" in stmt:
+            held -= {int(m.group(1)) for m in _WRITE.finditer(stmt)}
+        lines = stmt.split("\n")
+        helper = [any(m.group(1) not in _READERS for m in _HELPER.finditer(ln)) for ln in lines]
+        writer = any(helper)
+        if writer:
+            held &= invariant | at_top
+        # a value is held from a store after the statement's last loop line or helper call only
+        first_def = max((j + 1 for j, ln in enumerate(lines) if helper[j] or ln.startswith(" ")), default=0)
+        for j, ln in enumerate(lines):
             later.subtract(int(m.group(1)) for m in _READ.finditer(ln))
-            store = _store(ln)     # a nested line starts with a space: never a store of the step
+            store = _store(ln) if j >= first_def else None
             if store is not None and later[store[0]] > 0 and store[0] not in held:
                 slot, value, comment = store
                 new += [f"{name(slot)} = {_local(value, held)}{comment}", f"st(v, {slot}, {name(slot)})"]
@@ -79,6 +96,8 @@ def step_locals(step: list[str], invariant: set[int], at_top: set[int]) -> tuple
             # any other write of a held slot ends its local (none in a schedule's step)
             held -= {int(m.group(1)) for m in _WRITE.finditer(ln)}
         out.append("\n".join(new))
+        if writer:
+            held &= invariant | at_top
         if k == 0:
             out += top
     return before, out
