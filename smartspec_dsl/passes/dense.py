@@ -28,7 +28,7 @@ piecewise array on a loop of arrays is flattened, `_looped_pieces`), SUM, PROD, 
 VMAX over `range!`, the stateful calls of DENSE_STATEFUL (SMOOTH N and DELAY N, GET TIME
 VALUE, when the structure they decide is the whole array's), INTEG, random draws and macros
 whose body is what an array equation may say (one copy over the equation's ranges:
-macros.py; both not in pieces), no lookup of an array or declared range. The others are flattened
+macros.py; macros not in pieces), no lookup of an array or declared range. The others are flattened
 per element (subscripts.flatten, which calls `densifier` for the dense ones), and so is
 a variable that reads a range of a flattened array; the two kinds read each other's
 single elements. A run that replaces the equation of an array's element flattens that
@@ -60,7 +60,7 @@ DECIDED = {"SMOOTH N": (3,), "DELAY N": (1, 3), "GET TIME VALUE": (0, 2)}
 REDUCTIONS = ("SUM", "PROD", "VMIN", "VMAX")
 DENSE_CALLS = {*REDUCTIONS, "@VALUES", "@INDEX"} | PIECE_CALLS
 # random draws: one call site per element, numbered as the per-element route numbers them
-# (dense_emit.DenseEmitter.site), so not in pieces nor inside a reduction
+# (dense_emit.DenseEmitter.site, per element of a piece too), so not inside a reduction
 _RANDOM = {n for n, b in BUILTINS.items() if b.emit == RANDOM_DRAW} | {"RANDOM 0 1", "RANDOM LOOKUP"}
 # the array functions the flattening expands into reads of single elements, which a dense
 # array gives (`name[e1,e2]`); the others read the flattened variable's table of elements
@@ -211,7 +211,7 @@ class _Checker:
                     todo.extend((a, inside) for a in node.args)
                     continue
                 b = BUILTINS.get(f)
-                if b is None or (f in _RANDOM and (inside or (lhs and pieced))):
+                if b is None or (f in _RANDOM and inside):
                     raise _Refuse(f"{f} in an array equation")
                 if lhs and f in DECIDED and any(self.varies(node.args[i]) for i in DECIDED[f]
                                                 if i < len(node.args)):
