@@ -96,6 +96,40 @@ def test_a_data_equation_reading_time(run):
     np.testing.assert_allclose(run["with time"], [10, 16, 22, 33, 44, 44], rtol=1e-12)
 
 
+ARRAY_MODEL = """
+Site: Hill, Vale ~~|
+level[Site] ~~|
+held[Site] :HOLD BACKWARD: := level[Site] * 2 ~~|
+ahead[Site] :LOOK FORWARD: := level[Site] ~~|
+raw[Site] :RAW: := level[Site] ~~|
+vale held :HOLD BACKWARD: := level[Vale] ~~|
+both := level[Hill] + level[Vale] ~~|
+INITIAL TIME = 0 ~~|
+FINAL TIME = 2 ~~|
+TIME STEP = 0.5 ~~|
+SAVEPER = TIME STEP ~~|
+"""
+
+
+def test_data_equations_of_the_elements_of_a_data_array(tmp_path):
+    """A data equation reads each element of a subscripted data variable as its own series,
+    with that element's points (the dense route keeps such a variable as one array): the
+    keyword was ignored and the value interpolated at every time. From the points Hill (0,1),
+    (2,3) and Vale (0,10), (1,20), (2,30), by hand at times 0, 0.5, ..., 2: held doubles the
+    last point (2, 2, 2, 2, 6 and 20, 20, 40, 40, 60); ahead takes the next (1, 3, 3, 3, 3 and
+    10, 20, 20, 30, 30); raw is :NA: off the points; vale held holds Vale's; both is computed
+    at the times both have a point (0, 2: 11, 33) and interpolated between."""
+    (tmp_path / "levels.csv").write_text("Time,level[Hill],level[Vale]\n0,1,10\n1,,20\n2,3,30\n")
+    (tmp_path / "m.mdl").write_text(ARRAY_MODEL)
+    r = smartspec_dsl.load(tmp_path / "m.mdl", tier="interpreter").run(tier="interpreter")
+    want = {"held[Hill]": [2, 2, 2, 2, 6], "held[Vale]": [20, 20, 40, 40, 60],
+            "ahead[Hill]": [1, 3, 3, 3, 3], "ahead[Vale]": [10, 20, 20, 30, 30],
+            "raw[Hill]": [1, NA, NA, NA, 3], "raw[Vale]": [10, NA, 20, NA, 30],
+            "vale held": [10, 10, 20, 20, 30], "both": [11, 16.5, 22, 27.5, 33]}
+    for name, values in want.items():
+        np.testing.assert_allclose(r[name], values, rtol=1e-12, err_msg=name)
+
+
 def test_x_if_missing_belongs_to_data_equations(tmp_path):
     """The help: X IF MISSING is "valid only in Data := equations"; elsewhere a located error."""
     path = tmp_path / "m.mdl"

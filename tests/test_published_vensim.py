@@ -227,6 +227,10 @@ def test_macro_extra_outputs_are_checked():
         lower(parse_model(twice, "t.mdl"))
     with pytest.raises(ModelError, match=r"only a macro call names extra outputs"):
         lower(parse_model(MACROS.replace("SCALE(8)", "MAX(8, 1 : z)"), "t.mdl"))
+    # the macro as the modeller wrote it (Vensim shows functions in capitals), never 'scale'
+    with pytest.raises(ModelError, match=r"t.mdl:2:1: macro 'SCALE' does not define its output \(an equation "
+                                         r"'SCALE = \.\.\.' inside it\)"):
+        lower(parse_model(MACROS.replace("SCALE = input", "scaled value = input"), "t.mdl"))
 
 
 ARRAY_OUTPUTS = """
@@ -446,6 +450,63 @@ def test_open_ended_ranges_aliases_and_run_time_data_files(shipped, monkeypatch,
     np.testing.assert_allclose(out["series"], [1, 2, 3, 4, 5])          # x 'A2:A' = 0, 2, 4
     np.testing.assert_allclose(out["open row"], [1, 3, 5, 7, 9])        # x 'B1:1' = 0, 4
     np.testing.assert_allclose(out["down col"], [7, 7.5, 8, 9.5, 11])   # column A from row 5
+
+
+SPARSE = """{UTF-8}
+DimA: A1, A2, A3 ~~|
+A Values[DimA] ~~|
+A Values Avg = ZIDZ(SUM(IF THEN ELSE(A Values[DimA!] = :NA:, 0, A Values[DimA!])),
+    SUM(IF THEN ELSE(A Values[DimA!] = :NA:, 0, 1))) ~~|
+INITIAL TIME = 0 ~~|
+FINAL TIME = 10 ~~|
+TIME STEP = 1 ~~|
+SAVEPER = 1 ~~|
+"""
+
+# Vensim's .dat text format (help, ".dat Format"): a name line, then time and value per line;
+# a comment after '/' or after the numbers, a <time base>, a name given twice adds points
+SPARSE_DAT = """A Values[A1] / from the published test
+0\t0
+1\t10
+2 20   a comment after the point
+A Values[A3] <Time>
+0\t20
+1\t30
+A Values[A1]
+9\t70
+10\t80
+A Values[A3]
+2\t40
+9\t90
+10\t100
+"""
+
+
+def test_data_in_vensims_dat_format_with_elements_without_data(tmp_path, monkeypatch, capsys):
+    """SDEverywhere's sumif case, run by Vensim: data for A1 and A3 of A Values only, in a
+    .dat file. "Data need not be available for all members of a Subscript Range" (Vensim's
+    help, ".dat Format"): A2 is :NA:, which the run says; the model's average of the elements
+    that have data is Vensim's own output (sumif.dat): 10, 20, 30, 37.1429, 44.2857, ...,
+    80, 90 (by hand (A1 + A3) / 2, each interpolated between its points). A data array
+    without data for any element is still refused, and a point before any name is located."""
+    import numpy as np
+    from smartspec_dsl.cli import main
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sumif.mdl").write_text(SPARSE)
+    (tmp_path / "sumif_data.dat").write_text(SPARSE_DAT)
+    assert main(["run", "sumif.mdl", "--data", "sumif_data.dat", "-o", "out.csv"]) == 0
+    assert "data variable 'A Values' has no equation and no data for [A2]: :NA: there" in capsys.readouterr().err
+    out = read_columns(tmp_path / "out.csv")
+    np.testing.assert_allclose(out["A Values Avg"], [10, 20, 30, 37.1429, 44.2857, 51.4286, 58.5714, 65.7143,
+                                                     72.8571, 80, 90], rtol=1e-5)
+    np.testing.assert_allclose(out["A Values[A2]"], ir.NA_VALUE)
+    assert main(["check", "sumif.mdl", "--data", "sumif_data.dat"]) == 0
+    (tmp_path / "none.dat").write_text("other\n0 1\n")
+    assert main(["run", "sumif.mdl", "--data", "none.dat", "-o", "out.csv"]) == 2
+    assert "'A Values' has no equation and no data for [A1], [A2], [A3]" in capsys.readouterr().err
+    (tmp_path / "bad.dat").write_text("0 1\nA Values[A1]\n1 2\n")
+    assert main(["run", "sumif.mdl", "--data", "bad.dat", "-o", "out.csv"]) == 2
+    assert "bad.dat:1: a data point before the name of its variable" in capsys.readouterr().err
 
 
 def test_load_takes_its_data_files_as_a_list_and_refuses_other_types(shipped, monkeypatch):

@@ -55,15 +55,15 @@ def data_options(args) -> DataOptions:
         path = Path(file)
         if not path.is_file():
             raise ParameterError(f"--data {file}: no such file")
-        if path.suffix.lower() not in (".csv", ".tab", ".tsv", ".xlsx", ".xlsm", ".xls"):
-            raise ParameterError(f"--data {file}: expected a .csv, .tab or .xlsx file")
+        if path.suffix.lower() not in (".csv", ".tab", ".tsv", ".dat", ".xlsx", ".xlsm", ".xls"):
+            raise ParameterError(f"--data {file}: expected a .csv, .tab, .dat (Vensim's text format) or .xlsx file")
         files.append(path)
     return DataOptions(tuple(files), aliases)
 
 
 def add_data_arguments(parser) -> None:
     parser.add_argument("--data", action="append", metavar="FILE",
-                        help="data file for the model's data variables (.csv, .tab, .xlsx; "
+                        help="data file for the model's data variables (.csv, .tab, .xlsx, .dat; "
                              "repeatable; default: the .csv/.tab files next to the model)")
     parser.add_argument("--data-alias", action="append", metavar="NAME=FILE",
                         help="the file a GET function's '?NAME' file argument stands for")

@@ -174,24 +174,8 @@ class _DataFiles:
                 data = read_regular_file(path, "data file")
             else:            # the same check as every GET call: no link out of the folder
                 _, data = read_in_folder(self.base, Path(path).name, str(pos or self.base), "data file")
-            rows = data_file_rows(Path(path), data)
-            if not rows:
-                continue
-            if rows[0] and rows[0][0].strip().lower() == "time" and len(rows[0]) > 1 \
-                    and to_float(rows[0][1]) != to_float(rows[0][1]):
-                # names across the first row, a row per time
-                names = rows[0][1:]
-                times = [to_float(r[0]) for r in rows[1:]]
-                cells = [cell_name(r, 0) for r in range(1, len(rows))]
-                cols = [[to_float(r[i + 1]) if i + 1 < len(r) else math.nan for r in rows[1:]]
-                        for i in range(len(names))]
-            else:  # a row per variable, times across the first row
-                names = [r[0] for r in rows[1:]]
-                times = [to_float(x) for x in rows[0][1:]]
-                cells = [cell_name(0, c) for c in range(1, len(rows[0]))]
-                cols = [[to_float(x) for x in r[1:]] for r in rows[1:]]
-            for name, col in zip(names, cols):
-                kept = [i for i, (t, y) in enumerate(zip(times, col)) if not math.isnan(t) and not math.isnan(y)]
+            for name, points in _file_series(Path(path), data):
+                kept = [(t, y, at) for t, y, at in points if not math.isnan(t) and not math.isnan(y)]
                 if not kept:
                     continue
                 key, shown = _series_key(name), str(path) if self.files else Path(path).name
@@ -199,13 +183,57 @@ class _DataFiles:
                     self.origin[key].append(shown)
                 if key not in self.series:
                     # the rule of every lookup (ir.table_in_x_order): times read in order, said
-                    table, notice = ir.table_in_x_order([(times[i], col[i]) for i in kept], str(path),
-                                                        f"the data of '{name.strip()}'",
-                                                        [f"cell {cells[i]}" for i in kept])
+                    table, notice = ir.table_in_x_order([(t, y) for t, y, _ in kept], str(path),
+                                                        f"the data of '{name.strip()}'", [at for _, _, at in kept])
                     if notice:
                         self.notices.append(notice)
                     self.series[key] = table
         return self.series
+
+
+def _file_series(path: Path, data: bytes) -> list[tuple[str, list[tuple[float, float, str]]]]:
+    """The series of a data file, (name, [(time, value, where)]): a .dat file in Vensim's
+    text format (`dat_series`), else a table with a column per variable (names across the
+    first row, which begins with Time) or a row per variable (times across the first row)."""
+    if path.suffix.lower() == ".dat":
+        return dat_series(data.decode("utf-8", errors="replace"), path)
+    rows = data_file_rows(path, data)
+    if not rows:
+        return []
+    if rows[0] and rows[0][0].strip().lower() == "time" and len(rows[0]) > 1 \
+            and to_float(rows[0][1]) != to_float(rows[0][1]):
+        return [(name, [(to_float(r[0]), to_float(r[i + 1]) if i + 1 < len(r) else math.nan,
+                         f"cell {cell_name(k, 0)}") for k, r in enumerate(rows[1:], start=1)])
+                for i, name in enumerate(rows[0][1:])]
+    times = [to_float(x) for x in rows[0][1:]]
+    return [(r[0], [(t, to_float(x), f"cell {cell_name(0, c)}") for c, (t, x) in enumerate(zip(times, r[1:]), start=1)])
+            for r in rows[1:]]
+
+
+def dat_series(text: str, path) -> list[tuple[str, list[tuple[float, float, str]]]]:
+    """Vensim's .dat text format (help, ".dat Format"): each series is its variable's name
+    (subscripted as in the model, optionally followed by <time base> or by a comment after
+    '/') on a line of its own, then a line per point, its time and its value separated by
+    spaces or a tab (anything after them a comment); a name given twice adds to its
+    series. A point before any name is an error, located."""
+    series: dict[str, list[tuple[float, float, str]]] = {}
+    current = None
+    for n, line in enumerate(text.splitlines(), start=1):
+        fields = line.split()
+        if not fields:
+            continue
+        numbers = [to_float(f) for f in fields[:2]]
+        if len(numbers) == 2 and not any(math.isnan(x) for x in numbers):
+            if current is None:
+                raise ModelError(f"{path}:{n}: a data point before the name of its variable (the .dat "
+                                 "format names each series on a line of its own, then its points)")
+            series[current].append((numbers[0], numbers[1], f"line {n}"))
+            continue
+        name = re.sub(r"<[^>]*>\s*$", "", line.split("/")[0]).strip()
+        if name:
+            current = name
+            series.setdefault(name, [])
+    return list(series.items())
 
 
 def _series_key(text: str) -> str:
@@ -285,6 +313,7 @@ def resolve_external(model: ir.Model, data_dir: str | Path | None = None,
         return name
 
     missing: list[str] = []
+    sparse: list[str] = []        # data arrays some of whose elements have no data (:NA:)
     for name, var in model.variables.items():
         defs = var.definitions
         if not any(_get_call(d) is not None or _is_data_declaration(d) or d.operator == ":="
@@ -315,9 +344,14 @@ def resolve_external(model: ir.Model, data_dir: str | Path | None = None,
                 tables = [datafiles.table(f"{name}[{','.join(combo)}]" if combo else name, d.pos)
                           for combo in combos]
                 absent = [combo for combo, table in zip(combos, tables) if table is None]
-                if absent:
+                if len(absent) == len(combos):
                     missing.append(_no_data(var, d, absent, space))
                     continue
+                if absent:
+                    # "Data need not be available for all members of a Subscript Range" (help,
+                    # ".dat Format"): Vensim's run has :NA: for those; said, never silent
+                    sparse.append(_no_data(var, d, absent, space) + ": :NA: there, as in Vensim (data need "
+                                  "not be available for every element)")
             if call is not None and call.func in LOOKUPS:
                 kinds.add(ir.Kind.LOOKUP)
                 lookup_names.add(name)
@@ -326,6 +360,9 @@ def resolve_external(model: ir.Model, data_dir: str | Path | None = None,
             else:
                 kinds.add(ir.Kind.AUXILIARY)
                 for combo, table in zip(combos, tables):
+                    if table is None:         # an element without data (above): :NA:
+                        new_defs.append(ir.Definition(combo, (), "=", ir.Num(ir.NA_VALUE), (), None, d.pos))
+                        continue
                     tname = table_var(name, combo, table, d.pos)
                     times = table_var(name, combo, ir.LookupTable(table.xs, table.xs), d.pos, "data times") \
                         if d.keyword == "RAW" else ""
@@ -355,7 +392,8 @@ def resolve_external(model: ir.Model, data_dir: str | Path | None = None,
     out.update(hidden)
     if lookup_names:
         out = {n: resolve_lookup_calls(v, lookup_names) for n, v in out.items()}
-    return replace(model, variables=out, notices=model.notices + tuple(reader.notices + datafiles.notices))
+    return replace(model, variables=out,
+                   notices=model.notices + tuple(reader.notices + datafiles.notices + sparse))
 
 
 # ---- for the kernel cache -------------------------------------------------------------------

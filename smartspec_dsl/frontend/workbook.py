@@ -33,7 +33,7 @@ TEXT_SUFFIXES = {".csv", ".tab", ".txt", ".dat"}
 class DataOptions:
     """What a run says about external data (Vensim's `-d` data files and file aliases).
 
-    data_files: the files data variables without an equation are read from (.csv, .tab,
+    data_files: the files data variables without an equation are read from (.csv, .tab, .dat,
         .xlsx); when empty, the .tab/.csv files next to the model.
     aliases: `?name` in a GET function's file argument -> the file it stands for."""
     data_files: tuple[Path, ...] = ()

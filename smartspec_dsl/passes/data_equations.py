@@ -26,7 +26,10 @@ from .. import ir
 from ..frontend.external import RAW_MATCH
 from ..errors import ModelError
 from ..ir.builtins import BUILTINS, KERNEL, RANDOM_DRAW
+from ..ir.ranges import SubscriptSpace
 from .edits import series_table
+from .elements import element_equation
+from .flat_exprs import flat_name
 
 _TABLE_SUFFIX = " #data"
 
@@ -59,21 +62,24 @@ def _at_time(e: ir.Expr, when: ir.Expr) -> ir.Expr:
     return ir.map_expr(e, lambda n: when if isinstance(n, ir.Ref) and n.name == ir.TIME and not n.subscripts else n)
 
 
-def _file_table(var: ir.Variable, variables: dict[str, ir.Variable]) -> ir.LookupTable | None:
-    """The table of points of a data variable read from a file (its hidden '#data' lookup)."""
-    for node in ir.walk(var.expr) if var.expr is not None else ():
+def _file_table(expr: ir.Expr | None, variables: dict[str, ir.Variable]) -> ir.LookupTable | None:
+    """The table of points of a data variable read from a file (its hidden '#data' lookup),
+    from its equation `expr`."""
+    for node in ir.walk(expr) if expr is not None else ():
         name = node.table if isinstance(node, ir.LookupCall) else node.name if isinstance(node, ir.Ref) else ""
         if name.endswith(_TABLE_SUFFIX) and name in variables and variables[name].lookup is not None:
             return variables[name].lookup
     return None
 
 
-def _value_at(expr: ir.Expr, when: ir.Expr, at) -> ir.Expr:
+def _value_at(expr: ir.Expr, when: ir.Expr, at, key) -> ir.Expr:
     """A data equation's expression at `when`, one of its points: each series it reads at
-    `when` (`at`), and Time, which has a value at every time, `when` itself."""
+    `when` (`at`, by the series' `key`), and Time, which has a value at every time, `when` itself."""
     def visit(n):
-        if isinstance(n, ir.Ref) and not n.subscripts:
-            return when if n.name == ir.TIME else at(n.name, when)
+        if isinstance(n, ir.Ref) and n.name == ir.TIME and not n.subscripts:
+            return when
+        if isinstance(n, ir.Ref) and key(n) is not None:
+            return at(key(n), when)
         return n
     return ir.map_expr(expr, visit)
 
@@ -86,6 +92,24 @@ def derive_data(model: ir.Model) -> ir.Model:
         return model
     points: dict[str, tuple[float, ...]] = {}      # a series' points, once known
     readers: dict = {}                             # a data equation's value at one of its points
+    # one element of an array the dense route kept (a data array read from a file), named as a
+    # flattened equation names it, `v[e1]`: (its equation, its display)
+    elements: dict[str, tuple[ir.Expr, str]] = {}
+    space = SubscriptSpace(model.subscript_ranges)
+
+    def key(n: ir.Ref) -> str | None:
+        """The series a reference reads: a variable's name, or an element's (`v[e1]`); None
+        for a range of an array (not one series)."""
+        var = variables.get(n.name)
+        if not n.subscripts or var is None or not var.dims:
+            return n.name if not n.subscripts else None
+        name = flat_name(n.name, n.subscripts)
+        if name not in elements:
+            e = element_equation(var, n.subscripts, space)
+            if e is None:
+                return None
+            elements[name] = (e, flat_name(var.display, map(space.shown, n.subscripts)))
+        return name
 
     def source(name: str) -> str:
         """Through the model's aliases (a macro's input: `input = historical`)."""
@@ -100,6 +124,9 @@ def derive_data(model: ir.Model) -> ir.Model:
 
     def series_points(name: str):
         """A series' points; () for a constant; None for anything else (or not known yet)."""
+        if name in elements:
+            table = _file_table(elements[name][0], variables)
+            return None if table is None else tuple(table.xs)
         name = source(name)
         var = variables.get(name)
         if var is None or name in pending:
@@ -108,11 +135,13 @@ def derive_data(model: ir.Model) -> ir.Model:
             return points[name]
         if var.kind is ir.Kind.CONSTANT:
             return ()
-        table = _file_table(var, variables)
+        table = _file_table(var.expr, variables)
         return None if table is None else tuple(table.xs)
 
     def at(name: str, when: ir.Expr) -> ir.Expr:
         """A series' value at `when`, one of its points."""
+        if name in elements:
+            return _at_time(elements[name][0], when)
         name = source(name)
         if name in readers:
             return readers[name](when)
@@ -127,8 +156,9 @@ def derive_data(model: ir.Model) -> ir.Model:
             if not xs:
                 return at(name, when)
             times = f"{source(name)} #data times"
+            shown = elements[name][1] if name in elements else variables[source(name)].display
             if times not in variables:
-                variables[times] = ir.Variable(times, f"{variables[source(name)].display} (its data times)",
+                variables[times] = ir.Variable(times, f"{shown} (its data times)",
                                                ir.Kind.LOOKUP, lookup=ir.LookupTable(xs, xs), hidden=True)
             # read at the series' own last point (`when` itself on a point), never beyond its
             # data: the number stands in there, and the read is not a lookup out of range
@@ -142,7 +172,7 @@ def derive_data(model: ir.Model) -> ir.Model:
             var = variables[name]
             expr, keyword = var.expr.args[0], ir.DATA_KEYWORDS[int(var.expr.args[1].value)]
             expr, number = _missing_filled(expr)
-            refs = {n.name for n in ir.walk(expr) if isinstance(n, ir.Ref) and n.name != ir.TIME}
+            refs = {key(n) for n in ir.walk(expr) if isinstance(n, ir.Ref) and n.name != ir.TIME}
             if any(source(r) in pending and source(r) != name for r in refs):
                 continue                           # after the data equations it reads
             pending.remove(name)
@@ -157,7 +187,7 @@ def derive_data(model: ir.Model) -> ir.Model:
                                      f"variable '{replaced.display}', which this run replaces by a time "
                                      "series: a data equation takes its points from the data, so give "
                                      "that series as a data file (--data) instead")
-            found = [series_points(r) for r in refs]
+            found = [series_points(r) if r is not None else None for r in refs]
             if not _pure(expr) or any(p is None for p in found) or all(p == () for p in found):
                 variables[name] = replace(var, kind=ir.Kind.AUXILIARY, expr=expr)   # not a series
                 continue
@@ -165,7 +195,7 @@ def derive_data(model: ir.Model) -> ir.Model:
             # X IF MISSING: at every point of any of its data (help, "X IF MISSING")
             xs = set.union(*sets) if number is not None else set.intersection(*sets)
             read = at if number is None else filled_at(number)
-            readers[name] = lambda when, expr=expr, read=read: _value_at(expr, when, read)
+            readers[name] = lambda when, expr=expr, read=read: _value_at(expr, when, read, key)
             points[name] = tuple(sorted(xs))
             variables.update(_series(var, readers[name], keyword, points[name]))
         if not progressed:                         # data equations reading each other

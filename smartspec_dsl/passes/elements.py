@@ -215,6 +215,32 @@ class Elements(Mapping):
         return Elements({**self.arrays, **scalars}, self.ranges)
 
 
+def element_equation(var: ir.Variable, subscripts: tuple[str, ...], space: SubscriptSpace) -> ir.Expr | None:
+    """The equation of one element of `var` (an array the dense route kept, passes/dense.py)
+    that a flattened equation names (`name[e1,e2]`): its entry of @VALUES, or the piece
+    (@BOX) holding it (passes/dense_pieces.py), else the apply-to-all equation; a scalar's
+    own equation; None when `subscripts` are not one element of each of its ranges."""
+    if not var.dims:
+        return None if subscripts else var.expr
+    lists = [space.elements[d] for d in var.dims]
+    if len(subscripts) != len(lists) or any(e not in es for e, es in zip(subscripts, lists)):
+        return None
+    at = [es.index(e) for e, es in zip(subscripts, lists)]
+    e = var.expr
+    if isinstance(e, ir.Call) and e.func == "@VALUES":
+        k = 0
+        for p, es in zip(at, lists):
+            k = k * len(es) + p
+        return e.args[k]
+    if isinstance(e, ir.Call) and e.func == "@PIECES":
+        for box, piece in zip(e.args[::2], e.args[1::2]):
+            bounds = [int(x.value) for x in box.args]
+            if all(a <= p < a + n for a, n, p in zip(bounds[::2], bounds[1::2], at)):
+                return piece
+        return None
+    return e
+
+
 def elements(space: SubscriptSpace, dims: tuple[str, ...]) -> list[tuple[str, ...]]:
     """An array's element combinations in its slots' order (the last subscript fastest)."""
     combos = [()]

@@ -37,8 +37,9 @@ MAX_MACRO_CALLS = 20_000
 
 
 def _macro_display(macro: ir.Macro) -> str:
-    """The macro's name as the modeller wrote it (its output variable's spelling)."""
-    return next((v.display for v in macro.variables if v.name == macro.name), macro.name)
+    """The macro's name as the modeller wrote it (its output variable's spelling), else in
+    capitals, as Vensim shows a function."""
+    return next((v.display for v in macro.variables if v.name == macro.name), macro.name.upper())
 
 
 def _check_macro_recursion(model: ir.Model) -> None:
@@ -180,7 +181,7 @@ def expand_macros(model: ir.Model) -> ir.Model:
                                      dims=dims))
             if macro.name not in names:
                 raise ModelError(f"{macro.pos}: macro '{_macro_display(macro)}' does not define its output "
-                                 f"'{macro.name}'")
+                                 f"(an equation '{_macro_display(macro)} = ...' inside it)")
             for local, display in zip(macro.outputs, node.outputs):
                 if local not in names:
                     raise ModelError(f"{macro.pos}: macro '{_macro_display(macro)}' does not define its "

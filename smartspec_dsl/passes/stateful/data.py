@@ -9,37 +9,9 @@ import math
 from ... import ir
 from ...errors import ModelError
 from ...ir.ranges import SubscriptSpace
+from ..elements import element_equation
 from ..flat_exprs import combine
 from .base import BinOp, Call, Lowering, Num, Ref, add, div
-
-
-def _equation(lw: Lowering, arg: Ref) -> ir.Expr | None:
-    """The equation `arg` reads: a scalar's, or one element's of an array the dense route
-    kept (passes/dense.py), whose elements a flattened equation names (`data[e1]`): the
-    element's entry of @VALUES or the piece (@BOX) holding it (passes/dense_pieces.py)."""
-    var = lw.model.variables[arg.name]
-    if not var.dims:
-        return var.expr
-    if len(arg.subscripts) != len(var.dims):
-        return None
-    space = SubscriptSpace(lw.model.subscript_ranges)
-    lists = [space.elements[d] for d in var.dims]
-    if any(e not in es for e, es in zip(arg.subscripts, lists)):
-        return None       # a range: not one element's series
-    at = [es.index(e) for e, es in zip(arg.subscripts, lists)]
-    e = var.expr
-    if isinstance(e, Call) and e.func == "@VALUES":
-        k = 0
-        for p, es in zip(at, lists):
-            k = k * len(es) + p
-        return e.args[k]
-    if isinstance(e, Call) and e.func == "@PIECES":
-        for box, piece in zip(e.args[::2], e.args[1::2]):
-            bounds = [int(x.value) for x in box.args]
-            if all(a <= p < a + n for a, n, p in zip(bounds[::2], bounds[1::2], at)):
-                return piece
-        return None
-    return e
 
 
 def data_series(lw: Lowering, arg) -> tuple[str, str] | None:
@@ -47,7 +19,7 @@ def data_series(lw: Lowering, arg) -> tuple[str, str] | None:
     them), and how the variable reads it."""
     if not isinstance(arg, Ref) or arg.name not in lw.model.variables:
         return None
-    e = _equation(lw, arg)
+    e = element_equation(lw.model.variables[arg.name], arg.subscripts, SubscriptSpace(lw.model.subscript_ranges))
     time = Ref(ir.TIME)
     if isinstance(e, ir.LookupCall) and e.arg == time:
         table, how = e.table, "interpolate"
