@@ -31,8 +31,10 @@ whose body is what an array equation may say (one copy over the equation's range
 macros.py; macros not in pieces), no lookup of an array or declared range. The others are flattened
 per element (subscripts.flatten, which calls `densifier` for the dense ones), and so is
 a variable that reads a range of a flattened array; the two kinds read each other's
-single elements. A run that replaces the equation of an array's element flattens that
-array (`edited_arrays`), and what reads its ranges.
+single elements. A run that gives an array's element a time series, or new initial values
+to some elements of an array of stocks, flattens that array and what reads its ranges
+(`edited_arrays`); an element set to a constant is a number beside the array's equations
+(passes/edits.py, before this pass).
 """
 from __future__ import annotations
 
@@ -513,7 +515,8 @@ def element_names(model: ir.Model, name: str) -> list[str]:
 
 def edited_arrays(model: ir.Model, edits) -> dict[str, str]:
     """The arrays a run's `edits` (passes/edits.py) flatten, each with why: those with an
-    element whose equation the run replaces (the edits name single elements, `name[e1,e2]`),
+    element whose equation the run replaces (the edits name single elements, `name[e1,e2]`;
+    an element set to a constant is no longer among them: `edits.constants_as_numbers`),
     and those of stocks given new initial values for some elements but not all (a continued
     run gives every one). Every other array stays as the model has it."""
     if not edits:

@@ -27,6 +27,7 @@ The dense IR of such a variable (`Plan`):
 """
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, replace
 
@@ -173,8 +174,9 @@ class Pieces(Binding):
                         ir.Call("@PIECES", tuple(inits), var.pos))
         values = None
         if numbers:
-            shape = [len(self.space.elements[r]) for r in dims]
-            values = ir.Call("@VALUES", tuple(ir.Num(numbers.get(p, 0.0)) for p in _positions(shape)), var.pos)
+            # in slot order, the last subscript fastest
+            slots = itertools.product(*(range(len(self.space.elements[r])) for r in dims))
+            values = ir.Call("@VALUES", tuple(ir.Num(numbers.get(p, 0.0)) for p in slots), var.pos)
         return Plan(dims, ir.Kind.AUXILIARY, ir.Call("@PIECES", tuple(pieces), var.pos), numbers=values)
 
     # -- what each element reads ----------------------------------------------------
@@ -305,14 +307,6 @@ def covering_ranges(model: ir.Model) -> ir.Model:
     if not added:
         return model
     return replace(model, subscript_ranges={**model.subscript_ranges, **{r.name: r for r in added.values()}})
-
-
-def _positions(shape: list[int]) -> list[tuple[int, ...]]:
-    """Every element's positions of an array of this shape, in slot order (the last fastest)."""
-    out: list[tuple[int, ...]] = [()]
-    for n in shape:
-        out = [p + (k,) for p in out for k in range(n)]
-    return out
 
 
 def _box(start, size, pos) -> ir.Call:
