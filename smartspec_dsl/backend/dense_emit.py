@@ -28,6 +28,7 @@ from .. import ir
 from ..passes.elements import ElementOrder, Elements, Slots
 from ..passes.order import Schedule
 from ..ir.ranges import SubscriptSpace, parse_form
+from .dense_vectors import VEC, VECTOR_CALLS, VectorStatements
 from .emit import Emitter, safe_comment
 
 # a reduction's accumulator: its start and its update (the tape reads these forms)
@@ -36,7 +37,7 @@ _REDUCTIONS = {"SUM": ("0.0", "{acc} += {term}"), "PROD": ("1.0", "{acc} *= {ter
                "VMAX": ("-math.inf", "{acc} = fmax({acc}, {term})")}
 
 
-class DenseEmitter(Emitter):
+class DenseEmitter(VectorStatements, Emitter):
     """An `Emitter` for a dense schedule: loops for arrays, the base's statements for scalars."""
 
     def __init__(self, schedule: Schedule):
@@ -111,6 +112,10 @@ class DenseEmitter(Emitter):
             return f"ld(v, {self.offset(e.name, e.subscripts)})"
         if type(e) is ir.Call and e.func in _REDUCTIONS:
             return self.reduction(e)
+        if type(e) is ir.Call and e.func in VECTOR_CALLS:
+            return self.vector_expr(e)
+        if type(e) is ir.LookupCall and e.subscripts:
+            return self.lookup_row(e)
         if type(e) is ir.Call and e.func == "@INDEX":
             return f"(1.0 + 1.0 * i{int(e.args[0].value)})"
         if type(e) is ir.Call and e.func == "@AFFINE":
@@ -186,6 +191,8 @@ class DenseEmitter(Emitter):
     def assign(self, name: str, e: ir.Expr) -> str:
         if not self.schedule.model.variables[name].dims:
             return super().assign(name, e)
+        if type(e) is ir.Call and e.func.startswith(VEC):   # an array of a whole-array function's
+            return self.vector_driver(name, e)
         return self.looped(name, "st(v, {}, {})", e)
 
     def rate_statements(self) -> list[str]:

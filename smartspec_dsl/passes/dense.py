@@ -28,7 +28,8 @@ piecewise array on a loop of arrays is flattened, `_looped_pieces`), SUM, PROD, 
 VMAX over `range!`, the stateful calls of DENSE_STATEFUL (SMOOTH N and DELAY N, GET TIME
 VALUE, when the structure they decide is the whole array's), INTEG, random draws and macros
 whose body is what an array equation may say (one copy over the equation's ranges:
-macros.py; macros not in pieces), no lookup of an array or declared range. The others are flattened
+macros.py; macros not in pieces), the VECTOR and ALLOCATE functions of dense_vectors.py and the
+lookups defined per element of dense_lookups.py (not in pieces), no declared range. The others are flattened
 per element (subscripts.flatten, which calls `densifier` for the dense ones), and so is
 a variable that reads a range of a flattened array; the two kinds read each other's
 single elements. A run that gives an array's element a time series, or new initial values
@@ -45,6 +46,7 @@ from .. import ir
 from ..errors import ModelError
 from ..ir.builtins import ARRAY, BUILTINS, KERNEL, RANDOM_DRAW
 from ..ir.ranges import SubscriptSpace, parse_form
+from . import dense_lookups, dense_vectors
 from .dense_pieces import PIECE_CALLS, Pieces, Plan, Refuse as _Refuse, covering_ranges, numbers_of
 from .elements import Elements
 from .flat_exprs import flat_name, number as _number
@@ -60,7 +62,7 @@ DENSE_STATEFUL = {"SMOOTH", "SMOOTHI", "SMOOTH3", "SMOOTH3I", "DELAY1", "DELAY1I
 DECIDED = {"SMOOTH N": (3,), "DELAY N": (1, 3), "GET TIME VALUE": (0, 2)}
 # the calls the dense IR adds or keeps (stateful lowering leaves them; codegen loops over them)
 REDUCTIONS = ("SUM", "PROD", "VMIN", "VMAX")
-DENSE_CALLS = {*REDUCTIONS, "@VALUES", "@INDEX"} | PIECE_CALLS
+DENSE_CALLS = {*REDUCTIONS, "@VALUES", "@INDEX"} | PIECE_CALLS | dense_vectors.VECTOR_CALLS
 # random draws: one call site per element, numbered as the per-element route numbers them
 # (dense_emit.DenseEmitter.site, per element of a piece too), so not inside a reduction
 _RANDOM = {n for n, b in BUILTINS.items() if b.emit == RANDOM_DRAW} | {"RANDOM 0 1", "RANDOM LOOKUP"}
@@ -193,8 +195,10 @@ class _Checker:
             elif t is ir.Ref:
                 self.ref(node, lhs, inside)
             elif t is ir.LookupCall:
-                if node.subscripts or node.table in self.dims:
+                if node.table in self.dims:
                     raise _Refuse("a lookup of an array")
+                if node.subscripts:   # a lookup defined per element
+                    dense_lookups.check(self, node, lhs)
                 todo.append((node.arg, inside))
             elif t is ir.Call:
                 f = node.func
@@ -202,6 +206,11 @@ class _Checker:
                     if inside or len(node.args) != 1:
                         raise _Refuse(f"a nested {f}")
                     todo.append((node.args[0], True))
+                    continue
+                if f in dense_vectors.VECTOR_FUNCTIONS:
+                    if inside or pieced:
+                        raise _Refuse(f"{f} in a reduction or a piece")
+                    dense_vectors.check(self, node, lhs)
                     continue
                 if f == "ELMCOUNT":
                     a = node.args[0] if len(node.args) == 1 else None
@@ -316,27 +325,23 @@ def partition(model: ir.Model, flattened: dict[str, str] | None = None) -> tuple
     flattened per element: its own equation (piecewise, :EXCEPT:, a function the loops do
     not run), or a range of an array that is itself flattened (repeated until no variable
     changes side). A variable an array function of the flattening (VECTOR ..., ALLOCATE
-    ...) reads is flattened: those functions read its table of elements. `flattened`: the
+    ...) reads is flattened: those functions read its table of elements, but for those the
+    dense route computes (dense_vectors.py) in an equation it keeps. `flattened`: the
     arrays flattened whatever their equations (name -> why: `edited_arrays`). The model as
     the dense route takes it, with the ranges of partial definitions (`covering_ranges`)."""
     checker = _Checker(covering_ranges(model))
     for name, why in (flattened or {}).items():
         if name in checker.dims:
             checker.why.setdefault(name, why)
-    for var in model.variables.values():
-        # a definition's list of values (`x[S] = f(a), g(b)`) holds expressions too
-        rows = [e for d in var.definitions for row in (d.rows or ()) for e in row]
-        for e in [var.expr, var.initial] + [d.expr for d in var.definitions] + rows:
-            for node in ir.walk(e) if e is not None else ():
-                if type(node) is ir.Call and node.func in ARRAY and node.func not in ELEMENTWISE_READS:
-                    for name in ir.references(node):
-                        if name in checker.dims:
-                            checker.why.setdefault(name, f"read by {node.func}")
-    checker.dense -= set(checker.why)
+            checker.dense.discard(name)
+    _flag_reads(model, checker, model.variables.values(), dense_vectors.VECTOR_FUNCTIONS)
+    flagged: set[str] = set()
     while True:
         changed = True
         while changed:
-            changed = False
+            new = [model.variables[n] for n in list(checker.why) if n not in flagged]
+            flagged |= set(checker.why)
+            changed = _flag_reads(model, checker, new, set())
             for name in sorted(checker.dense):
                 try:
                     checker.check(model.variables[name])
@@ -351,6 +356,25 @@ def partition(model: ir.Model, flattened: dict[str, str] | None = None) -> tuple
             checker.why[name] = (f"'{model.variables[name].display}': its elements depend on each other "
                                  "in an order the whole array cannot follow")
             checker.dense.discard(name)
+
+
+def _flag_reads(model: ir.Model, checker: _Checker, variables, kept) -> bool:
+    """Flatten the arrays an array function of `variables` reads (but those of `kept`, which
+    the dense route computes when their equation stays dense); whether any was."""
+    changed = False
+    for var in variables:
+        # a definition's list of values (`x[S] = f(a), g(b)`) holds expressions too
+        rows = [e for d in var.definitions for row in (d.rows or ()) for e in row]
+        for e in [var.expr, var.initial] + [d.expr for d in var.definitions] + rows:
+            for node in ir.walk(e) if e is not None else ():
+                if type(node) is ir.Call and node.func in ARRAY and node.func not in ELEMENTWISE_READS \
+                        and node.func not in kept:
+                    for name in ir.references(node):
+                        if name in checker.dims and name not in checker.why:
+                            checker.why[name] = f"read by {node.func}"
+                            checker.dense.discard(name)
+                            changed = True
+    return changed
 
 
 def _looped_pieces(model: ir.Model, checker: _Checker) -> list[str]:
@@ -421,6 +445,7 @@ class _Densify:
         for n in arrays:
             checker.check(model.variables[n])
         self.plans = checker.plans
+        self.checker = checker
         self.dims = {n: checker.dims[n] for n in arrays}
         self.shared: dict[str, ir.Variable] = {}
         self.shared_of: dict[ir.Call, ir.Ref] = {}
@@ -446,6 +471,11 @@ class _Densify:
                 return ir.Num(float(len(sp.elements[r])))
             if isinstance(node, ir.Call) and node.func in REDUCTIONS and lhs and not self.reads_lhs(node, lhs):
                 return self.hoist(node, owner)
+            if isinstance(node, ir.LookupCall) and node.subscripts:
+                return dense_lookups.rewrite(sp, node, lhs)
+            if isinstance(node, ir.Call) and node.func in dense_vectors.VECTOR_FUNCTIONS:
+                out = dense_vectors.rewrite(self, node, owner, lhs)
+                return self.hoist(out, owner, node.func) if lhs and not self.reads_lhs(out, lhs) else out
             return node
         return ir.map_expr(e, visit)
 
@@ -459,15 +489,17 @@ class _Densify:
                 return True
         return False
 
-    def hoist(self, call: ir.Call, owner: ir.Variable) -> ir.Ref:
-        """A reduction that reads no element of the left-hand side: one hidden scalar auxiliary
-        that every element reads (as the per-element route's shared reduction)."""
+    def hoist(self, call: ir.Call, owner: ir.Variable, func: str = "") -> ir.Ref:
+        """A reduction (or VECTOR SELECT, `func`) that reads no element of the left-hand side:
+        one hidden scalar auxiliary that every element reads (as the per-element route's
+        shared reduction)."""
         ref = self.shared_of.get(call)
         if ref is None:
-            name = f"{owner.name} #{call.func.lower()}{len(self.shared) + 1}"
+            func = func or call.func
+            name = f"{owner.name} #{func.lower()}{len(self.shared) + 1}"
             while name in self.model.variables or name in self.shared:
                 name += "'"
-            shown = f"{owner.display} ({call.func} at {call.pos.line}:{call.pos.column})" if call.pos \
+            shown = f"{owner.display} ({func} at {call.pos.line}:{call.pos.column})" if call.pos \
                 else owner.display
             self.shared[name] = ir.Variable(name, shown, ir.Kind.AUXILIARY, expr=call, pos=call.pos, hidden=True)
             ref = self.shared_of[call] = ir.Ref(name, (), call.pos)

@@ -18,6 +18,7 @@ from .. import ir
 from ..errors import ModelError, SourcePos
 from ..backend.watch import watched_range
 from ..ir.builtins import PROFILED
+from ..passes.dense_vectors import driver_name
 
 
 class NumericalError(ModelError):
@@ -240,11 +241,14 @@ def _allocation(model: ir.Model, var: ir.Variable) -> str:
     """The allocation function (registry PROFILED) `var`'s equation calls, if any: its NaN
     may come from a priority profile that is invalid only at that time; or LOOKUP SLOPE,
     NaN for a mode other than -1, 0 or 1."""
+    arrays = getattr(model.variables, "arrays", {})   # a dense model's arrays (passes/elements.py)
     for node in ir.walk(var.expr) if var.expr is not None else ():
         if isinstance(node, ir.Ref) and node.name in model.variables:
             node = model.variables[node.name].expr
-        if isinstance(node, ir.Call) and node.func in PROFILED:
-            return PROFILED[node.func]
+        elif isinstance(node, ir.Ref) and node.name in arrays:
+            node = arrays[node.name].expr
+        if isinstance(node, ir.Call) and driver_name(node.func) in PROFILED:
+            return PROFILED[driver_name(node.func)]
         if isinstance(node, ir.Call) and node.func == "LOOKUP SLOPE":
             return node.func
     return ""

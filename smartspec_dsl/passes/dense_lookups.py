@@ -1,0 +1,71 @@
+"""Pass 4, the dense route's lookups of arrays: a lookup defined per element
+(`tbl[r]( (0,0),(1,1) )`) applied in an apply-to-all equation (`y[r] = tbl[r](x[r])`) keeps
+the equation one array.
+
+The lookup's elements stay the per-element route's lookup variables (`tbl[r1]`, ...: tables
+are data, no statement of the kernel); the call is
+`LookupCall(table=<its first element's name>, arg, subscripts=<the call's subscripts>)`, each
+subscript the left-hand side's range of the lookup's own range (the element the loop is at)
+or a fixed element, and the code generator reads the table of the loop's element
+(backend/dense_vectors.py: the elements' tables laid out in a row of the table vector).
+"""
+from __future__ import annotations
+
+import itertools
+import math
+
+from .. import ir
+from ..errors import ModelError
+from .dense_pieces import Refuse
+from .flat_exprs import flat_name
+
+
+def lookup_dims(pieces, var: ir.Variable | None) -> tuple[str, ...] | None:
+    """The ranges a lookup defined per element covers exactly (one per subscript), or None
+    when `var` is no such lookup."""
+    if var is None or not var.definitions or any(
+            not isinstance(d.lookup, ir.LookupTable) or not d.subscripts for d in var.definitions):
+        return None
+    width = len(var.definitions[0].subscripts)
+    seen: set = set()
+    total = 0
+    try:
+        for d in var.definitions:
+            if len(d.subscripts) != width:
+                return None
+            _, combos = pieces.combos(var, d)
+            seen.update(combos)
+            total += len(combos)
+    except ModelError:
+        return None
+    sp, dims = pieces.space, []
+    for j in range(width):
+        used = {c[j] for c in seen}
+        r = next((r for r, els in sp.elements.items() if len(els) == len(used) and set(els) == used), None)
+        if r is None:
+            return None
+        dims.append(r)
+    if total != len(seen) or math.prod(len(sp.elements[r]) for r in dims) != len(seen):
+        return None
+    return tuple(dims)
+
+
+def check(checker, node: ir.LookupCall, lhs: tuple[str, ...]) -> None:
+    """Refuse a call of a lookup of an array that the loop cannot read element by element."""
+    dims = lookup_dims(checker.pieces, checker.model.variables.get(node.table))
+    if dims is None or len(dims) != len(node.subscripts):
+        raise Refuse("a lookup of an array")
+    sp = checker.space
+    for s, d in zip(node.subscripts, dims):
+        if sp.is_range(s):
+            if s != d or s not in lhs:
+                raise Refuse("a lookup of an array through a mapping or subrange")
+        elif s not in sp.elements[d]:
+            raise Refuse("a lookup of an array at an element of another range")
+
+
+def rewrite(space, node: ir.LookupCall, lhs: tuple[str, ...]) -> ir.LookupCall:
+    """The dense IR of a call `check` took (see the module's doc)."""
+    first = next(itertools.product(*(space.elements[s] if s in lhs else (s,) for s in node.subscripts)))
+    subs = node.subscripts if any(s in lhs for s in node.subscripts) else ()
+    return ir.LookupCall(flat_name(node.table, first), node.arg, node.pos, subs)
