@@ -189,3 +189,42 @@ def test_random_draws_in_pieces_stay_in_their_array(tmp_path, monkeypatch):
     assert large.kernel.source.count("\n") == dense_model.kernel.source.count("\n")
     draws = np.array([run[f"p[r{k}]"] for k in range(2, 1001)])
     assert (draws >= 0).all() and (draws < np.arange(2, 1001)[:, None]).all() and draws.std() > 1
+
+
+ORDERS_CONTROL = "INITIAL TIME = 0 ~~| FINAL TIME = 20 ~~| TIME STEP = 1 ~~| SAVEPER = 1 ~~|\n"
+
+
+def orders(n: int) -> str:
+    """DELAY N and SMOOTH N whose orders differ between the elements of A (DELAY N's is lowered
+    to delay / TIME STEP: 6, 3 and 2), over A by a range C of n elements."""
+    return f"""
+A: a1, a2, a3 ~~|
+C: (c1-c{n}) ~~|
+delay[A] = 10, 3, 2 ~~|
+order[A] = 1, 2, 3 ~~|
+inflow[A, C] = STEP(10, 5) * C ~~|
+out[A, C] = DELAY N(inflow[A, C], delay[A], 10, 6) ~~|
+sm[A, C] = SMOOTH N(inflow[A, C], 4, 0, order[A]) ~~|
+total = SUM(out[A!, C!]) + SUM(sm[A!, C!]) ~~|
+""" + ORDERS_CONTROL
+
+
+@pytest.mark.parametrize("tier", ["interpreter", "compiled"])
+def test_orders_that_differ_between_elements_split_only_their_range(tmp_path, monkeypatch, tier):
+    """The arrays are split along A alone: the per-element route's values (its own order per
+    element, tests/test_conformance.py's subscripted_delays checks those against Vensim), a
+    kernel of the same length whether C has 10 or 1,000 elements, and a run that changes an
+    order (delay[a3] = 1: DELAY N of order 1 there) runs the structure it decides."""
+    dense_model, dense, flat_model, flat = _both_routes(tmp_path, monkeypatch, orders(10), tier)
+    _assert_same(dense, flat)
+    variables = dense_model.schedule.model.variables.arrays
+    assert variables["out #order1"].dims == ("c",) and variables["out"].dims == ("a", "c")
+    if tier == "interpreter":
+        params = {"delay[a3]": 1}
+        changed = dense_model.run(params=params, tier=tier)
+        _assert_same(changed, flat_model.run(params=params, tier=tier))
+        # an order of 1 with a delay of one TIME STEP: the output is the step's input one step
+        # late (20 from t = 5 on), after its initial value 10
+        np.testing.assert_array_equal(changed["out[a3,c2]"][:8], [10, 0, 0, 0, 0, 0, 20, 20])
+        large, _ = _load(tmp_path, orders(1000), "large.mdl", tier)
+        assert large.kernel.source.count("\n") == dense_model.kernel.source.count("\n")

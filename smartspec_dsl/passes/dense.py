@@ -47,6 +47,7 @@ from ..errors import ModelError
 from ..ir.builtins import ARRAY, BUILTINS, KERNEL, RANDOM_DRAW
 from ..ir.ranges import SubscriptSpace, parse_form
 from . import dense_lookups, dense_vectors
+from .dense_orders import split_varying_orders
 from .dense_pieces import PIECE_CALLS, Pieces, Plan, Refuse as _Refuse, covering_ranges, numbers_of
 from .elements import Elements
 from .flat_exprs import flat_name, number as _number
@@ -277,7 +278,8 @@ class _Checker:
 
     def varies(self, e: ir.Expr) -> bool:
         """Whether `e` may differ between an array's elements (reads an array or a range)."""
-        return any((type(n) is ir.Ref and (n.subscripts or n.name in self.dims or n.name in self.locals
+        return any((type(n) is ir.Ref and (any(s not in self.space.all_elements for s in n.subscripts)
+                                           or (n.name in self.dims and not n.subscripts) or n.name in self.locals
                                            or self.space.is_range(n.name)))
                    or (type(n) is ir.Call and n.func in REDUCTIONS) for n in ir.walk(e))
 
@@ -328,8 +330,10 @@ def partition(model: ir.Model, flattened: dict[str, str] | None = None) -> tuple
     ...) reads is flattened: those functions read its table of elements, but for those the
     dense route computes (dense_vectors.py) in an equation it keeps. `flattened`: the
     arrays flattened whatever their equations (name -> why: `edited_arrays`). The model as
-    the dense route takes it, with the ranges of partial definitions (`covering_ranges`)."""
-    checker = _Checker(covering_ranges(model))
+    the dense route takes it: its arrays of varying SMOOTH N and DELAY N orders split
+    (dense_orders.py), with the ranges of partial definitions (`covering_ranges`)."""
+    model = covering_ranges(split_varying_orders(model))
+    checker = _Checker(model)
     for name, why in (flattened or {}).items():
         if name in checker.dims:
             checker.why.setdefault(name, why)
@@ -428,7 +432,8 @@ def dense_arrays(model: ir.Model, edits=None) -> set[str]:
 def ineligible(model: ir.Model) -> str | None:
     """Why some array of `model` is flattened per element (the first, by name), or None when
     every one stays dense (as the dense route takes it: its macros without state inlined)."""
-    _, why = partition(inline_pure_macros(model))
+    model = split_varying_orders(inline_pure_macros(model))
+    _, why = partition(model)
     subscripted = sorted(n for n in why if _subscripted(model.variables[n]))
     return f"'{model.variables[subscripted[0]].display}': {why[subscripted[0]]}" if subscripted else None
 
