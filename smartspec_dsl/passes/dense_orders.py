@@ -15,6 +15,7 @@ the elements of the deciding ranges, as the per-element route's, not with the ot
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import replace
 
 from .. import ir
@@ -22,6 +23,9 @@ from ..ir.ranges import SubscriptSpace
 
 # the calls whose arguments at these positions decide the structure (dense.DECIDED)
 _DECIDING = {"SMOOTH N": (3,), "DELAY N": (1, 3)}
+# more hidden arrays than this and the array is flattened as before (where the flattener's own
+# size check refuses what is too big, before anything per element is built)
+MAX_PARTS = 10_000
 
 
 def split_varying_orders(model: ir.Model) -> ir.Model:
@@ -43,6 +47,8 @@ def split_varying_orders(model: ir.Model) -> ir.Model:
         if not deciding or not _splittable(d.expr, lhs, deciding, space):
             continue
         split = [s for s in lhs if s in deciding]
+        if math.prod(len(space.elements[s]) for s in split) > MAX_PARTS:
+            continue
         keep = tuple(s for s in lhs if s not in deciding)
         pieces = []
         for k, combo in enumerate(itertools.product(*(space.elements[s] for s in split))):

@@ -290,11 +290,15 @@ def covering_ranges(model: ir.Model) -> ir.Model:
         if not defs or any(not d.subscripts or len(d.subscripts) != len(defs[0].subscripts) for d in defs):
             continue
         try:
-            seen = {c for d in defs for c in pieces.combos(var, d)[1]}
+            if any(d.excepts for d in defs):
+                seen = {c for d in defs for c in pieces.combos(var, d)[1]}
+                per_position = [frozenset(c[j] for c in seen) for j in range(len(defs[0].subscripts))]
+            else:    # each position's elements without the combinations (a huge range is refused later)
+                options = [pieces.lhs_options(d.subscripts, d.pos) for d in defs]
+                per_position = [frozenset(e for o in options for e in o[j][1]) for j in range(len(defs[0].subscripts))]
         except ModelError:
             continue     # the flattener reports it
-        for j in range(len(defs[0].subscripts)):
-            used = frozenset(c[j] for c in seen)
+        for j, used in enumerate(per_position):
             if not used or used in known or used in added:
                 continue
             family = space.element_family(next(iter(used)))
