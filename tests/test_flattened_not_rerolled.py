@@ -228,3 +228,10 @@ def test_orders_that_differ_between_elements_split_only_their_range(tmp_path, mo
         np.testing.assert_array_equal(changed["out[a3,c2]"][:8], [10, 0, 0, 0, 0, 0, 20, 20])
         large, _ = _load(tmp_path, orders(1000), "large.mdl", tier)
         assert large.kernel.source.count("\n") == dense_model.kernel.source.count("\n")
+        # every range deciding: the array is split into scalars (review finding 10's model)
+        one = "R: r1, r2, r3, r4 ~~|\nord[R] = 1, 3, 2, 3 ~~|\ninp[R] = STEP(R * 10, 1) + Time ~~|\n" \
+              "sn[R] = SMOOTH N(inp[R], 2, inp[R], ord[R]) ~~|\n" + ORDERS_CONTROL
+        _, dense, _, flat = _both_routes(tmp_path, monkeypatch, one, tier)
+        _assert_same(dense, flat)
+        # order 1, smoothing time 2, TIME STEP 1: 0, 0, then + (11 - 0) / 2, + (12 - 5.5) / 2
+        np.testing.assert_array_equal(dense["sn[r1]"][:4], [0, 0, 5.5, 8.75])

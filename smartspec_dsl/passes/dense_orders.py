@@ -57,8 +57,10 @@ def split_varying_orders(model: ir.Model) -> ir.Model:
                                if type(n) is ir.Ref and n.subscripts else n)
             part = f"{name} #order{k + 1}"
             shown = f"{var.display}[{','.join(space.shown(e) for e in combo)}]"
-            variables[part] = replace(var, name=part, display=shown, hidden=True, expr=None if keep else expr,
-                                      definitions=(replace(d, subscripts=keep, expr=expr),) if keep else ())
+            # a scalar when every range decides (the parser's form of a scalar: its expression
+            # and its one definition without subscripts)
+            variables[part] = replace(var, name=part, display=shown, hidden=True, dims=keep,
+                                      expr=None if keep else expr, definitions=(replace(d, subscripts=keep, expr=expr),))
             pieces.append(replace(d, subscripts=tuple(at.get(s, s) for s in lhs), expr=ir.Ref(part, keep, d.pos)))
         variables[name] = replace(var, definitions=tuple(pieces))
     return replace(model, variables=variables) if variables.keys() != model.variables.keys() else model
