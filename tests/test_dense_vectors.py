@@ -1,10 +1,11 @@
 """The dense route's whole-array functions (passes/dense_vectors.py): VECTOR RANK, VECTOR SORT
 ORDER, VECTOR REORDER, VECTOR ELM MAP, VECTOR SELECT, VECTOR LOOKUP, ALLOCATE BY PRIORITY,
-ALLOCATE AVAILABLE, DEMAND AT PRICE, SUPPLY AT PRICE, FIND MARKET PRICE and MARKETP, and
-lookups defined per element
-(passes/dense_lookups.py), keep their equation, and the arrays they read, one array each. Every model runs on the dense route and on the per-element route
-(forced): the two agree to 1e-12 on both tiers, the values are those of a hand derivation, and
-the kernel's text does not grow with the range's size."""
+ALLOCATE AVAILABLE, DEMAND AT PRICE, SUPPLY AT PRICE, FIND MARKET PRICE, MARKETP and INVERT
+MATRIX, and lookups defined per element (passes/dense_lookups.py), keep their equation, and the
+arrays they read, one array each. Every model runs on the dense route and on the per-element
+route (forced): the two agree to 1e-12 on the interpreter tier, the compiled kernel agrees with
+the interpreter (compiling the per-element kernel, the slow part, is left out), the values are
+those of a hand derivation, and the kernel's text does not grow with the range's size."""
 from __future__ import annotations
 
 import numpy as np
@@ -53,23 +54,35 @@ abp[R] = ALLOCATE BY PRIORITY(req[R], x[R], ELMCOUNT(R), 3, supply) ~~|
 pp[R, P] = IF THEN ELSE(P = 1, 1, IF THEN ELSE(P = 2, x[R], IF THEN ELSE(P = 3, 20, 0))) ~~|
 aa[R] = ALLOCATE AVAILABLE(req[R], pp[R, ptype], supply) ~~|
 dap[R] = DEMAND AT PRICE(req[R], pp[R, ptype], 40 + 5 * Time) + SUPPLY AT PRICE(req[R], pp[R, ptype], 40) ~~|
+act = IF THEN ELSE(Time > 2, 3, 4) ~~|
+w[C] = C / 2 ~~|
+chosen[C] = VECTOR SELECT(x[R!] > 50, score[C, R!], -1, act, 0) ~~|
+pairs = VECTOR SELECT(x[R!] > 50, w[C!], 0, 0, 2) ~~|
+none = VECTOR SELECT(x[R!] > 1000, x[R!], 7, 1, 3) ~~|
+tscore[R, C] = score[C, R] ~~|
+trank[C, R] = VECTOR RANK(tscore[R, C], 1) ~~|
+treorder[C, R] = VECTOR REORDER(tscore[R, C], order[R]) ~~|
+elm3[R, C] = VECTOR ELM MAP(tscore[r1, c1], x[R] + C) ~~|
+third = VECTOR ELM MAP(x[r3], 2) ~~|
+vl2[C, R] = VECTOR LOOKUP(score[C, r2], Time + R, 1, {n}, 3) ~~|
+abp2[C, R] = ALLOCATE BY PRIORITY(tscore[R, C], x[R] * C, ELMCOUNT(R), w[C], 5 + Time * C) ~~|
 """ + CONTROL
 
 
 ARRAYS = ("x", "y", "rank", "order", "sorted", "elm", "score", "crank", "elm2", "csel", "above", "vl", "req",
-          "abp", "pp", "aa", "dap")
+          "abp", "pp", "aa", "dap", "chosen", "tscore", "trank", "treorder", "elm3", "vl2", "abp2")
 
 
-@pytest.mark.parametrize("tier", ["interpreter", "compiled"])
-def test_vector_functions_stay_dense_and_agree(tmp_path, monkeypatch, tier):
+def test_vector_functions_stay_dense_and_agree(tmp_path, monkeypatch):
     """70 elements: the interpreter keeps the loops (tape.LOOP_MIN)."""
     n = 70
     text = vectors(n)
     assert ineligible(parse_model(text, "m.mdl")) is None
     lowered = pipeline.lower(parse_model(text, "m.mdl"))
     assert all(lowered.variables[v].dims for v in ARRAYS)
-    _, dense, _, flat = _both_routes(tmp_path, monkeypatch, text, tier)
+    model, dense, _, flat = _both_routes(tmp_path, monkeypatch, text)
     _assert_same(dense, flat)
+    np.testing.assert_allclose(model.run(tier="compiled").values, dense.values, rtol=1e-12, atol=1e-12)
     # hand derivations at each saved time t (y = x (1 + t) keeps x's order)
     x = np.array([(k * 37) % 101 + k / 1000 for k in range(1, n + 1)])
     ranks = np.argsort(np.argsort(x)) + 1
@@ -90,6 +103,11 @@ def test_vector_functions_stay_dense_and_agree(tmp_path, monkeypatch, tier):
             at = (t + k) * (n - 1) / n
             assert row(f"vl[r{k}]") == pytest.approx(np.interp(at, np.arange(n), x), rel=1e-12)
         assert row("big") == pytest.approx(np.sum(x[x > 50]) * (1 + t), rel=1e-12)
+        # action 4 (mean) then 3 (max) from a variable; error actions 2 (more than one) and 3 (none)
+        want = 2 * (np.mean(x[x > 50]) if t <= 2 else np.max(x[x > 50]))
+        assert row("chosen[c2]") == pytest.approx(want, rel=1e-12)
+        assert np.isnan(row("pairs")) and np.isnan(row("none")) and row("third") == x[4]
+        assert row(f"trank[c2,r{n}]") == ranks[n - 1]
         assert row("csel[c2]") == pytest.approx(2 * np.mean(x[x > 50]), rel=1e-12)
         # the allocation shares out what is available, and no one gets more than asked
         req = np.array([1 + (k % 3) for k in range(1, n + 1)])
@@ -114,13 +132,13 @@ z[R, C] = tbl2[R, C](Time * 2) + tbl2[R, c2](x[R]) ~~|
 """ + CONTROL
 
 
-@pytest.mark.parametrize("tier", ["interpreter", "compiled"])
-def test_lookups_of_arrays_stay_dense_and_agree(tmp_path, monkeypatch, tier):
+def test_lookups_of_arrays_stay_dense_and_agree(tmp_path, monkeypatch):
     n = 70
     lowered = pipeline.lower(parse_model(lookups(n), "m.mdl"))
     assert lowered.variables["y"].dims and lowered.variables["z"].dims
-    _, dense, _, flat = _both_routes(tmp_path, monkeypatch, lookups(n), tier, mixed=True)
+    model, dense, _, flat = _both_routes(tmp_path, monkeypatch, lookups(n), mixed=True)
     _assert_same(dense, flat)
+    np.testing.assert_allclose(model.run(tier="compiled").values, dense.values, rtol=1e-12, atol=1e-12)
     tbl = lambda u: np.interp(u, [0, 1, 2], [0, 1, 5])
     for j, t in enumerate(range(5)):
         for k in (1, 35, n):
@@ -154,15 +172,15 @@ given[D] = ALLOC P(demand[D], prio[D], 2, mp) ~~|
 """ + CONTROL
 
 
-@pytest.mark.parametrize("tier", ["interpreter", "compiled"])
-def test_markets_stay_dense_and_agree(tmp_path, monkeypatch, tier):
+def test_markets_stay_dense_and_agree(tmp_path, monkeypatch):
     n = 70
     text = markets(n)
     assert ineligible(parse_model(text, "m.mdl")) is None
     lowered = pipeline.lower(parse_model(text, "m.mdl"))
     assert all(lowered.variables[v].dims for v in ("demand", "dprofile", "bought", "sold", "kprice", "given"))
-    _, dense, _, flat = _both_routes(tmp_path, monkeypatch, text, tier)
+    model, dense, _, flat = _both_routes(tmp_path, monkeypatch, text)
     _assert_same(dense, flat)
+    np.testing.assert_allclose(model.run(tier="compiled").values, dense.values, rtol=1e-12, atol=1e-12)
     column = lambda name: dense.values[:, dense.columns.index(name)]
     total = lambda name, r: sum(column(f"{name}[{r}{k}]") for k in range(1, n + 1))
     # the market clears: what the demanders buy at the price is what the suppliers sell
@@ -172,15 +190,45 @@ def test_markets_stay_dense_and_agree(tmp_path, monkeypatch, tier):
     np.testing.assert_allclose(total("given", "d"), demand * (0.2 + np.arange(5) / 10), rtol=1e-6)
 
 
-@pytest.mark.parametrize("model", [vectors, lookups, markets])
-def test_kernels_do_not_grow_with_the_range(tmp_path, monkeypatch, model):
+def inverse(n: int) -> str:
+    """INVERT MATRIX of an n x n matrix per element of another range, and the product of the
+    inverse with the matrix's third column (the identity's)."""
+    return f"""
+R: (r1-r{n}) ~~|
+S: (s1-s{n}) ~~|
+K: k1, k2 ~~|
+m[K, R, S] = IF THEN ELSE(R = S, 2 + K + Time, 1 / (R + S)) ~~|
+inv[K, R, S] = INVERT MATRIX(m[K, R, S], {n}) ~~|
+third[K, S] = IF THEN ELSE(S = 3, 2 + K + Time, 1 / (S + 3)) ~~|
+product[K, R] = SUM(inv[K, R, S!] * third[K, S!]) ~~|
+""" + CONTROL
+
+
+def test_invert_matrix_stays_dense_and_agrees(tmp_path, monkeypatch):
+    n = 12
+    text = inverse(n)
+    assert ineligible(parse_model(text, "m.mdl")) is None
+    model, dense, _, flat = _both_routes(tmp_path, monkeypatch, text)
+    _assert_same(dense, flat)
+    np.testing.assert_allclose(model.run(tier="compiled").values, dense.values, rtol=1e-12, atol=1e-12)
+    for k in (1, 2):
+        for r in range(1, n + 1):
+            np.testing.assert_allclose(dense[f"product[k{k},r{r}]"], float(r == 3), atol=1e-12)
+    # the hand derivation of the first inverse's corner at time 0: np.linalg.inv of the matrix
+    m = np.array([[3.0 if i == j else 1 / (i + j) for j in range(1, n + 1)] for i in range(1, n + 1)])
+    assert dense.values[0, dense.columns.index("inv[k1,r1,s2]")] == pytest.approx(np.linalg.inv(m)[0, 1], rel=1e-10)
+
+
+@pytest.mark.parametrize("model, small, large", [(vectors, 10, 1000), (lookups, 10, 1000), (markets, 10, 1000),
+                                                 (inverse, 3, 30)])
+def test_kernels_do_not_grow_with_the_range(tmp_path, monkeypatch, model, small, large):
     monkeypatch.setenv("SMARTSPEC_CACHE_DIR", str(tmp_path / "cache"))
-    small, _ = _load(tmp_path, model(10), "small.mdl", "interpreter")
+    small, _ = _load(tmp_path, model(small), "small.mdl", "interpreter")
     path = tmp_path / "large.mdl"
-    path.write_text(model(1000))
+    path.write_text(model(large))
     large = smartspec_dsl.load(path, tier="interpreter")
     assert large.kernel.source.count("\n") == small.kernel.source.count("\n")
-    assert large.kernel.n_slots > 1000 * 2
+    assert large.kernel.n_slots > 1000
 
 
 @pytest.mark.parametrize("profile, width, message", [

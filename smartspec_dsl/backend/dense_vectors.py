@@ -26,7 +26,7 @@ import math
 from .. import ir
 from ..ir.ranges import SubscriptSpace
 from ..passes.flat_exprs import flat_name
-from ..passes.dense_vectors import LAYOUT, SEG, VAT, VBLOCK, VEC, VECTOR_CALLS, VLOOK, VSEL, helper
+from ..passes.dense_vectors import LAYOUT, SEG, TRAILING, VAT, VBLOCK, VEC, VECTOR_CALLS, VLOOK, VSEL, helper
 from .emit import safe_comment
 
 
@@ -42,7 +42,9 @@ class VectorStatements:
         for var in vs.values():
             e = var.expr
             if type(e) is ir.Call and e.func.startswith(VEC):
-                block = max(block, len(sp.elements[var.dims[-1]]) * sum(LAYOUT[e.func[len(VEC):]]) + 1)
+                f = e.func[len(VEC):]
+                n = math.prod(len(sp.elements[d]) for d in var.dims[len(var.dims) - TRAILING.get(f, 1):])
+                block = max(block, n * sum(LAYOUT[f]) + 1)
             for x in (var.expr, var.initial):
                 for node in ir.walk(x) if x is not None else ():
                     if type(node) is ir.Call and node.func == VSEL:
@@ -142,29 +144,32 @@ class VectorStatements:
         dims = self.schedule.model.variables[name].dims
         groups, (func, n_scalars) = LAYOUT[f], helper(f)
         sizes = [len(self.space.elements[d]) for d in dims]
-        j, n, s = len(dims) - 1, sizes[-1], self.vscratch
+        h, s = len(dims) - TRAILING.get(f, 1), self.vscratch      # the head's ranges, the block
+        n = math.prod(sizes[h:])
         m = n * sum(groups)
+        # the vector's element: its position in the block, and its slot in the array
+        at = " + ".join(f"i{k} * {math.prod(sizes[k + 1:])}" if k < len(dims) - 1 else f"i{k}"
+                        for k in range(h, len(dims)))
+        target = " + ".join([str(self.base[name])] + [f"i{k} * {math.prod(sizes[k + 1:])}" for k in range(h)]
+                            + [f"({at})"])
         self.owner, self.lhs = name, dims
         try:
-            comps, pack, at = iter(e.args[n_scalars:]), [], s
+            comps, pack, first = iter(e.args[n_scalars:]), [], s
             for g in groups:
                 for c in range(g):
-                    where = f"i{j}" if g == 1 else f"i{j} * {g}"
-                    pack.append(f"st(v, {at + c} + {where}, {self.expr(next(comps))})")
-                at += g * n
+                    where = f"({at})" if g == 1 else f"({at}) * {g}"
+                    pack.append(f"st(v, {first + c} + {where}, {self.expr(next(comps))})")
+                first += g * n
             scalars = "".join(f", {self.expr(x)}" for x in e.args[:n_scalars])
             assert not self.pre
         finally:
             self.lhs, self.pre = (), []
-        target = " + ".join([str(self.base[name])] + [f"i{k} * {math.prod(sizes[k + 1:])}" for k in range(j)]
-                            + [f"i{j}"])
-        indent = "    " * j
-        lines = ["    " * k + f"for i{k} in range({sizes[k]}):" for k in range(j)]
-        lines += [indent + f"for i{j} in range({n}):"] + [indent + "    " + x for x in pack]
-        lines += [indent + f"st(v, {s + m}, {func}(v, ix({s}), ix({m}){scalars}))",
-                  indent + f"for i{j} in range({n}):",
-                  indent + f"    st(v, {target}, ld(v, {s} + i{j}))  # {safe_comment(name)}"]
-        return "\n".join(lines)
+        loops = lambda ks: ["    " * k + f"for i{k} in range({sizes[k]}):" for k in ks]
+        tail = lambda body: [line[4 * h:] for line in loops(range(h, len(dims)))] + \
+            ["    " * (len(dims) - h) + x for x in body]
+        block = tail(pack) + [f"st(v, {s + m}, {func}(v, ix({s}), ix({m}){scalars}))"] \
+            + tail([f"st(v, {target}, ld(v, {s} + {at}))  # {safe_comment(name)}"])
+        return "\n".join(loops(range(h)) + ["    " * h + x for x in block])
 
 
 def _part_size(space, part: ir.Expr) -> int:

@@ -60,6 +60,8 @@ def check(checker, node: ir.LookupCall, lhs: tuple[str, ...]) -> None:
         if sp.is_range(s):
             if s != d or s not in lhs:
                 raise Refuse("a lookup of an array through a mapping or subrange")
+        elif s.endswith("!"):
+            raise Refuse("a lookup of an array inside an array function")
         elif s not in sp.elements[d]:
             raise Refuse("a lookup of an array at an element of another range")
 

@@ -1,7 +1,7 @@
 """Pass 4, the dense route's whole-array functions: VECTOR SELECT, VECTOR RANK, VECTOR SORT
 ORDER, VECTOR REORDER, VECTOR ELM MAP, VECTOR LOOKUP, ALLOCATE BY PRIORITY, ALLOCATE AVAILABLE,
-DEMAND AT PRICE, SUPPLY AT PRICE, FIND MARKET PRICE and MARKETP in an apply-to-all equation keep
-the equation, and every array they read, one array each.
+DEMAND AT PRICE, SUPPLY AT PRICE, FIND MARKET PRICE, MARKETP and INVERT MATRIX in an
+apply-to-all equation keep the equation, and every array they read, one array each.
 
 The per-element route (array_functions.py) writes one driver per vector over its elements;
 here the vector is a loop over the left-hand side's last range (Vensim runs these functions
@@ -10,7 +10,8 @@ over it) and the kernel library's helper is called once per vector on a scratch 
 IR they become (`rewrite`; the values are those of the per-element route's helpers):
 
 - a function giving a vector (VECTOR RANK, VECTOR SORT ORDER, the allocations, DEMAND and
-  SUPPLY AT PRICE) is a hidden array over the left-hand side's ranges,
+  SUPPLY AT PRICE; INVERT MATRIX a matrix over the last two) is a hidden array over the
+  left-hand side's ranges,
   `owner #vector rank1[...] = @VEC VECTOR RANK(scalars..., components...)`: per vector, each
   component at each element of the last range packed into the block as `LAYOUT` says (the
   per-element route's driver block), the helper called on it, its first n values the array's;
@@ -40,7 +41,10 @@ from .flat_exprs import fold, number
 # the functions giving a vector over the left-hand side's last range -> the groups of their
 # block (per group, how many values each element puts there, in order; array_functions.py)
 LAYOUT = {"VECTOR RANK": (1,), "VECTOR SORT ORDER": (1,), "ALLOCATE BY PRIORITY": (1, 1),
-          "ALLOCATE AVAILABLE": (1, 4), "DEMAND AT PRICE": (1, 4), "SUPPLY AT PRICE": (1, 4)}
+          "ALLOCATE AVAILABLE": (1, 4), "DEMAND AT PRICE": (1, 4), "SUPPLY AT PRICE": (1, 4),
+          "INVERT MATRIX": (1,)}
+# how many of the left-hand side's last ranges a vector runs over (a matrix: two)
+TRAILING = {"INVERT MATRIX": 2}
 # the functions whose value is one number computed from whole vectors
 MARKETS = ("FIND MARKET PRICE", "MARKETP")
 VECTOR_FUNCTIONS = {*LAYOUT, *MARKETS, "VECTOR SELECT", "VECTOR REORDER", "VECTOR ELM MAP", "VECTOR LOOKUP"}
@@ -92,14 +96,16 @@ def _split(space, e: ir.Call) -> tuple[list, list]:
     a = e.args
     if e.func in ("VECTOR RANK", "VECTOR SORT ORDER"):
         return [a[1]], [a[0]]
+    if e.func == "INVERT MATRIX":
+        return [], [a[0]]
     if e.func == "ALLOCATE BY PRIORITY":
         return [a[3], a[4]], [a[0], a[1]]
     return [a[2]], [a[0], *_profile(space, a[1])]
 
 
-_ARITY = {"FIND MARKET PRICE": 4, "MARKETP": 5, "VECTOR SELECT": 5, "VECTOR RANK": 2, "VECTOR SORT ORDER": 2, "VECTOR REORDER": 2,
+_ARITY = {"VECTOR SELECT": 5, "VECTOR RANK": 2, "VECTOR SORT ORDER": 2, "VECTOR REORDER": 2,
           "VECTOR ELM MAP": 2, "VECTOR LOOKUP": 5, "ALLOCATE BY PRIORITY": 5, "ALLOCATE AVAILABLE": 3,
-          "DEMAND AT PRICE": 3, "SUPPLY AT PRICE": 3}
+          "DEMAND AT PRICE": 3, "SUPPLY AT PRICE": 3, "FIND MARKET PRICE": 4, "MARKETP": 5, "INVERT MATRIX": 2}
 
 
 def check(checker, e: ir.Call, lhs: tuple[str, ...]) -> None:
@@ -131,18 +137,21 @@ def check(checker, e: ir.Call, lhs: tuple[str, ...]) -> None:
         raise Refuse(f"{f} in an equation without subscripts")
     last, n = (lhs[-1], len(sp.elements[lhs[-1]])) if lhs else (None, 0)
     if f in LAYOUT:
+        tail = lhs[-TRAILING.get(f, 1):]
         if f == "ALLOCATE BY PRIORITY" and _whole(sp, e.args[2]) != n:
             raise Refuse(f"{f}'s size is not its range's")
+        if f == "INVERT MATRIX" and (len(lhs) < 2 or {len(sp.elements[r]) for r in tail} != {_whole(sp, e.args[1])}):
+            raise Refuse(f"{f} of no square matrix of its size")
         scalars, comps = _split(sp, e)
         for k, c in enumerate(comps):
             _plain(checker, c, lhs)
-            if k == 0 and not _reads(c, last):
+            if k == 0 and not any(_reads(c, r) for r in tail):
                 raise Refuse(f"{f}'s vector does not run over the left-hand side's last range")
         for s in scalars:
             _plain(checker, s, lhs)
-            if _reads(s, last):
+            if any(_reads(s, r) for r in tail):
                 raise Refuse(f"{f}'s scalar argument differs along the vector")
-        if f not in ("VECTOR RANK", "VECTOR SORT ORDER"):
+        if f not in ("VECTOR RANK", "VECTOR SORT ORDER", "INVERT MATRIX"):
             _check_profiles(checker, f, scalars, comps)
         return
     if f == "VECTOR REORDER":
