@@ -12,14 +12,11 @@ def main(argv=None) -> int:
     previous = signal.signal(signal.SIGINT, raise_interrupted)
     try:
         try:
-            from .cli import end_quickly, main as cli_main
+            from .cli import run_process
         except KeyboardInterrupt:
             print("\ninterrupted", file=sys.stderr)
             return 130
-        try:
-            return cli_main(argv)
-        finally:
-            end_quickly()
+        return run_process(argv)
     finally:
         signal.signal(signal.SIGINT, previous)
 

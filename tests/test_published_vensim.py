@@ -258,8 +258,9 @@ SAVEPER = 1 ~~|
 def test_macro_extra_outputs_of_a_call_in_an_array_equation(tmp_path):
     """A macro with an extra output called in an array equation: the call runs once per
     element of the left-hand side (Vensim's help, "Macros": a macro is called as any
-    function, with subscripted values), so its output is an array over the same subscripts,
-    each element the output of that element's call; it was refused as defined twice. By hand,
+    function, with subscripted values; what its outputs are there the help leaves open, our
+    choice:) so its output is an array over the same subscripts, each element the output of
+    that element's call; it was refused as defined twice. By hand,
     with k = 3 and TIME STEP 0.5: w = 3x = 3, 6, 9 and ww = x + 0.5 = 1.5, 2.5, 3.5 (q = 10 ww);
     nested, v = 9x and vv1 = x + 0.5, vv2 = 3x + 0.5; over the subrange Coast only, pp[North],
     pp[South] = 1.5, 2.5, summed 4. An output named like another variable, or named by two
@@ -724,6 +725,45 @@ def test_data_functions_of_an_element_of_a_data_array(tmp_path):
     assert any("'v[South] (its data)'" in w.message for w in r.warnings if w.variable == "shifted")
 
 
+RAW_DATA = """
+raw :RAW: ~~|
+top = GET DATA MAX(raw, 0, 2) ~~|
+between = GET DATA AT TIME(raw, 1) ~~|
+on point = GET DATA AT TIME(raw, 2) ~~|
+ahead = TIME SHIFT(raw, 2) ~~|
+sums := CUMULATE(raw) ~~|
+INITIAL TIME = 0 ~~|
+FINAL TIME = 2 ~~|
+TIME STEP = 1 ~~|
+SAVEPER = 1 ~~|
+"""
+
+
+def test_data_functions_of_raw_data_and_of_a_data_equation(tmp_path):
+    """The data functions read :RAW: data (points (0, 5) and (2, 7) from a file) as its
+    keyword says: :NA: off its points and beyond its ends (Vensim's help, "Keywords"); they
+    gave :NA: everywhere, as for an argument that is not data. By hand: the largest point 7;
+    at time 1 :NA:, at 2 7; TIME SHIFT 2 reads time 2 (7) then beyond the data (:NA:);
+    CUMULATE sums the points (5, then 12 at 2), :NA: between. The variable of a data equation
+    (`sq := raw * raw`) is data too: the functions do not read its series yet, which is said,
+    located, instead of :NA:."""
+    import smartspec_dsl
+    from smartspec_dsl.errors import UnsupportedFeature
+    from smartspec_dsl.frontend.workbook import DataOptions
+    (tmp_path / "m.mdl").write_text(RAW_DATA)
+    (tmp_path / "points.csv").write_text("Time,raw\n0,5\n2,7\n")
+    data = DataOptions(data_files=(tmp_path / "points.csv",))
+    r = smartspec_dsl.load(tmp_path / "m.mdl", tier="interpreter", data=data).run(tier="interpreter")
+    na = ir.NA_VALUE
+    assert (r["top"][0], r["between"][0], r["on point"][0]) == (7, na, 7)
+    assert r["ahead"].tolist() == [7, na, na] and r["sums"].tolist() == [5, na, 12]
+    (tmp_path / "m.mdl").write_text(RAW_DATA.replace("top = GET DATA MAX(raw, 0, 2)",
+                                                     "sq := raw * raw ~~|\ntop = GET DATA MAX(sq, 0, 2)"))
+    with pytest.raises(UnsupportedFeature, match=r"m.mdl:4:7: GET DATA MAX of a data equation's variable \('sq'\) "
+                                                 r"is not supported by smartspec yet"):
+        smartspec_dsl.load(tmp_path / "m.mdl", tier="interpreter", data=data)
+
+
 def test_delay_information(data_run):
     import numpy as np
     r = data_run
@@ -959,6 +999,10 @@ def test_the_integration_method_of_the_files_settings_is_the_runs(tmp_path):
                          "which also shortens a step where a stock's error exceeds ABSOLUTE TOLERANCE or "
                          "RELATIVE TOLERANCE, Vensim's numbers differ where it did so"] if code in (1, 5) else []), code
     assert model.run(tier="interpreter", method="rk4")["x"].tolist() == [1, 0.375, 0.140625]
+    path.write_text(text.format(1), encoding="utf-8")
+    model = smartspec_dsl.load(path, tier="interpreter")
+    euler = model.run(tier="interpreter", method="euler")        # the run's own method: not told
+    assert euler["x"].tolist() == [1, 0, 0] and not any("RK4" in w.message for w in euler.warnings)
     path.write_text(text.format(3), encoding="utf-8")
     with pytest.raises(ModelError, match=r"rk.mdl:12: the model's settings \(15:0,0,0,3,0,0\) ask for "
                                          r"Runge-Kutta 2 integration"):

@@ -59,6 +59,18 @@ def end_quickly() -> None:
     gc.freeze()
 
 
+def run_process(argv=None) -> int:
+    """The command as the `smartspec` process runs it: `main`, then `end_quickly`; a Ctrl-C
+    that lands after the command's own handling, while it ends, is the same one line and 130."""
+    try:
+        code = main(argv)
+        end_quickly()
+        return code
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+
+
 def main(argv=None) -> int:
     """The command line; every error a user can cause is one line on stderr and exit 2,
     Ctrl-C is one line and exit 130, and a closed pipe (`| head`) ends quietly."""

@@ -7,10 +7,6 @@ from ..errors import raise_interrupted
 
 signal.signal(signal.SIGINT, raise_interrupted)
 
-from . import end_quickly, main  # noqa: E402  (after the handler)
+from . import run_process  # noqa: E402  (after the handler)
 
-try:
-    code = main()
-finally:
-    end_quickly()
-sys.exit(code)
+sys.exit(run_process())

@@ -565,8 +565,8 @@ def parse_model(text: str, filename: str = "<model>") -> ir.Model:
     variables = _build_variables(top, filename)
     _resolve_checks(to_ir.checks, variables, ranges)
     method, method_notices = integration_method(text, filename)
-    return ir.Model(filename, variables, ranges, macros, method=method,
-                    notices=tuple(to_ir.notices) + method_notices, notice_owners=tuple(to_ir.owners),
+    return ir.Model(filename, variables, ranges, macros, method=method, notices=tuple(to_ir.notices) + method_notices,
+                    notice_owners=tuple(to_ir.owners) + tuple((n, ir.RK4_SETTINGS) for n in method_notices),
                     file_aliases=tuple(aliases.items()))
 
 

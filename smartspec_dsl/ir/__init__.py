@@ -363,7 +363,8 @@ class Model:
     # run's warnings (Result.warnings) and by `smartspec check`
     notices: tuple[str, ...] = ()
     # (notice, variable): a notice about the points of that variable's own lookup table,
-    # which a run that replaces the variable does not use (it is not given with that run)
+    # which a run that replaces the variable does not use (it is not given with that run);
+    # or (notice, RK4_SETTINGS): the file's RK4 settings, not given with a run of another method
     notice_owners: tuple[tuple[str, str], ...] = ()
     # the file each `?name` of a GET call stands for by the model's own settings (a Vensim
     # .mdl's settings block): (name in lower case, file beside the model)
@@ -409,6 +410,7 @@ def at_stage(model: Model, stage_type: type[M]) -> M:
 
 # Names the simulator provides rather than the model.
 TIME = "time"
+RK4_SETTINGS = "@rk4 settings"     # the owner of the notice about a .mdl's RK4 settings (notice_owners)
 
 # A data equation (`name :KEYWORD: := expression`) until passes/data_equations.py gives it
 # its points: DATA EQUATION(expression, the keyword's index in DATA_KEYWORDS)

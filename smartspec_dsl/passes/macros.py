@@ -81,12 +81,13 @@ OUTPUT = "@MACRO OUTPUT"      # a macro call's extra output, until expand_macros
 
 def declare_macro_outputs(model: ir.Model) -> ir.Model:
     """Each extra output of a macro call, `NAME(a : x)`, declared as a model variable before
-    the arrays pass, over the subscripts of the equation that calls the macro: a call in an
-    array equation runs once per element (Vensim's help, "Macros": "the variables should be
-    used" as in any equation), each element's call giving that element of x, so that x[r]
-    binds and flattens as any array does. Its equation is a placeholder (OUTPUT) that
-    `expand_macros` replaces with the call's copy of the output. An output named like a model
-    variable, or by two calls for one element, is defined twice."""
+    the arrays pass, over the subscripts of the equation that calls the macro. Vensim's help
+    ("Macros") calls a macro as any function, with subscripted values, and leaves open what
+    the outputs of a call in an array equation are; here, as the call runs once per element,
+    each element's call gives that element of x, so that x[r] binds and flattens as any array
+    does. Its equation is a placeholder (OUTPUT) that `expand_macros` replaces with the call's
+    copy of the output. An output named like a model variable, or by two calls for one
+    element, is defined twice."""
     if not model.macros:
         return model
     declared: dict[str, ir.Variable] = {}

@@ -70,8 +70,9 @@ def _at(pos) -> str:
 def model_notices(model: ir.Model, time: float, notices=(), replaced=frozenset()) -> list[SimulationWarning]:
     """What the front end changed in the model (ir.Model.notices: a lookup read in x order),
     given with every run's warnings, at its initial `time`, but those about the points of a
-    variable the run `replaced` (ir.Model.notice_owners), which it does not use; then the
-    run's own `notices` (its parameters' tables read in x order)."""
+    variable the run `replaced` (ir.Model.notice_owners), which it does not use (and about the
+    file's RK4 settings, ir.RK4_SETTINGS in `replaced`, for a run of another method); then
+    the run's own `notices` (its parameters' tables read in x order)."""
     owner = dict(model.notice_owners) if replaced else {}
     return [SimulationWarning("model", "", time, None, notice) for notice in model.notices
             if owner.get(notice) not in replaced] + \

@@ -181,8 +181,10 @@ def run_plan(model, plan: params_mod.Plan, args: dict, return_columns, return_ti
         if keep is None:
             keep = [_saved_row(times, t) for t in want]
         times, out = times[keep], out[keep]
+    # a run of another method than the file's RK4 settings ask for is not told about them
+    other = {ir.RK4_SETTINGS} if method != "rk4" else set()
     warnings = run_warnings(model.schedule.model, names, times, out, model.kernel, diag, tab,
-                            model._watch_text, plan.notices, plan.named | set(plan.tables))
+                            model._watch_text, plan.notices, plan.named | set(plan.tables) | other)
     if plan.state is not None and plan.constants and model.kernel.buffers:
         warnings[:0] = _kept_delays(model, plan, model._values(p, vals), vals)
     if want is None and not model.kernel.dynamic_control \

@@ -7,32 +7,70 @@ import itertools
 import math
 
 from ... import ir
-from ...errors import ModelError
+from ...errors import ModelError, UnsupportedFeature
 from ...ir.ranges import SubscriptSpace
 from ..elements import element_equation
-from ..flat_exprs import combine
+from ..flat_exprs import combine, flat_name
 from .base import BinOp, Call, Lowering, Num, Ref, add, div
 
 
-def data_series(lw: Lowering, arg) -> tuple[str, str] | None:
+def _at(e: ir.Expr, when: ir.Expr) -> ir.Expr:
+    """`e` with Time replaced by `when`."""
+    return ir.map_expr(e, lambda n: when if isinstance(n, Ref) and n.name == ir.TIME and not n.subscripts else n)
+
+
+def data_series(lw: Lowering, arg) -> tuple[str, str, ir.Expr | None] | None:
     """The lookup table (of Time) behind a data variable (or one element of an array of
-    them), and how the variable reads it."""
+    them), how the variable reads it, and for :RAW: data its test of Time being on one
+    of its points (frontend/external.py writes each keyword's equation)."""
     if not isinstance(arg, Ref) or arg.name not in lw.model.variables:
         return None
     e = element_equation(lw.model.variables[arg.name], arg.subscripts, SubscriptSpace(lw.model.subscript_ranges))
     time = Ref(ir.TIME)
+    on_point = None
     if isinstance(e, ir.LookupCall) and e.arg == time:
         table, how = e.table, "interpolate"
     elif (isinstance(e, Call) and e.func in ("LOOKUP FORWARD", "LOOKUP BACKWARD")
           and isinstance(e.args[0], Ref) and e.args[1] == time):
         table, how = e.args[0].name, "forward" if e.func == "LOOKUP FORWARD" else "backward"
+    elif (isinstance(e, Call) and e.func == "IF THEN ELSE" and e.args[2] == Num(ir.NA_VALUE)
+          and isinstance(e.args[1], Call) and e.args[1].func == "LOOKUP BACKWARD"
+          and isinstance(e.args[1].args[0], Ref) and e.args[1].args[1] == time):
+        table, how, on_point = e.args[1].args[0].name, "raw", e.args[0]     # :RAW:
     else:
         return None
     var = lw.model.variables.get(table)
     # resolve_external's series tables are hidden; a lookup of Time the modeller wrote is not data
     if var is None or not var.hidden or var.lookup is None or not var.lookup.xs:
         return None
-    return table, how
+    return table, how, on_point
+
+
+def _not_a_series(lw: Lowering, node: Call) -> None:
+    """A data equation's variable (passes/data_equations.py gave it points, "#data times",
+    but no table of values) is data too: its series is not read here yet, which is said,
+    located, instead of the :NA: of an argument that is not data."""
+    arg = node.args[0]
+    if isinstance(arg, Ref):
+        name = flat_name(arg.name, arg.subscripts) if arg.subscripts else arg.name
+        if f"{name} #data times" in lw.model.variables:
+            raise UnsupportedFeature(f"{node.pos}: {node.func} of a data equation's variable "
+                                     f"('{lw.model.variables[arg.name].display}') is not supported by "
+                                     "smartspec yet (of data read from a file it is)")
+
+
+def _reader(table: str, how: str, on_point, pos):
+    """How the data variable reads its table at time `t`, as its keyword says."""
+    def read(t):
+        if how == "forward":
+            return Call("LOOKUP FORWARD", (Ref(table, (), pos), t), pos)
+        if how == "backward":
+            return Call("LOOKUP BACKWARD", (Ref(table, (), pos), t), pos)
+        if how == "raw":
+            return Call("IF THEN ELSE", (_at(on_point, t), Call("LOOKUP BACKWARD", (Ref(table, (), pos), t), pos),
+                                         Num(ir.NA_VALUE)), pos)
+        return ir.LookupCall(table, t, pos)
+    return read
 
 
 def data_at(lw: Lowering, owner, node: Call) -> ir.Expr:
@@ -44,14 +82,15 @@ def data_at(lw: Lowering, owner, node: Call) -> ir.Expr:
     f, a, pos = node.func, node.args, node.pos
     series = data_series(lw, a[0])
     if series is None:
+        _not_a_series(lw, node)
         return Num(ir.NA_VALUE)
-    table, own = series
+    table, own, on_point = series
     t = lw.shared(owner, a[1], pos)
     forward = Call("LOOKUP FORWARD", (Ref(table, (), pos), t), pos)
     backward = Call("LOOKUP BACKWARD", (Ref(table, (), pos), t), pos)
     interpolated = ir.LookupCall(table, t, pos)
     if f == "GET DATA AT TIME":
-        value = {"forward": forward, "backward": backward}.get(own, interpolated)
+        value = _reader(table, own, on_point, pos)(t)
     else:
         mode = a[2]
         value = Call("IF THEN ELSE", (BinOp(">=", mode, Num(1.0)), forward, Call(
@@ -73,15 +112,14 @@ def data_function(lw: Lowering, owner, node: Call) -> ir.Expr:
     f, a, pos = node.func, node.args, node.pos
     series = data_series(lw, a[0])
     if series is None:
+        _not_a_series(lw, node)
         if f.startswith("GET DATA"):
             return Num(ir.NA_VALUE)
         raise ModelError(f"{pos}: {f} works on a data variable (one read from a file or "
                          "defined with ':='), which its first argument is not")
-    table, how = series
+    table, how, on_point = series
     xs, ys = lw.model.variables[table].lookup.xs, lw.model.variables[table].lookup.ys
-    read = {"forward": lambda name, t: Call("LOOKUP FORWARD", (Ref(name, (), pos), t), pos),
-            "backward": lambda name, t: Call("LOOKUP BACKWARD", (Ref(name, (), pos), t), pos)
-            }.get(how, lambda name, t: ir.LookupCall(name, t, pos))
+    read = lambda name, t: _reader(name, how, on_point, pos)(t)
     time = Ref(ir.TIME, (), pos)
     if f == "GET DATA FIRST TIME":
         return Num(xs[0])
