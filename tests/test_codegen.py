@@ -90,12 +90,18 @@ def test_large_ranges_compile_to_loops(tmp_path):
                     "total = SUM(x[r!]) ~~|\n"
                     "INITIAL TIME = 0 ~~|\nFINAL TIME = 2 ~~|\nTIME STEP = 1 ~~|\nSAVEPER = 1 ~~|\n")
     m = load(path, cache_dir=tmp_path / "cache")
-    assert m.kernel.source.count("\n") < 300
+    # the drivers (generic and Euler) take about 300 lines; a statement per element, 1,500 more
+    assert m.kernel.source.count("\n") < 400
     res = m.run()
     # x[k](t) = k + 0.5 k t, so total(t) = (1 + 0.5 t) n (n + 1) / 2
     for i, t in enumerate(res.time):
         assert res["total"][i] == (1 + 0.5 * t) * n * (n + 1) / 2
     assert res[f"x[e{n}]"][-1] == n * 2.0
+
+
+def _phases(source: str) -> str:
+    """The kernel's phase functions (init, dynamic, rates), one after the other."""
+    return "".join(source.split(f"def {name}_0(")[1].split("\n@njit")[0] for name in ("init", "dynamic", "rates"))
 
 
 def test_sum_of_products_compiles_to_a_loop(tmp_path, monkeypatch):
@@ -128,5 +134,6 @@ def test_sum_of_products_compiles_to_a_loop(tmp_path, monkeypatch):
     assert "for kk" not in plain.kernel.source
     # the 40 x 40 matrix rerolls into two nested loops, each row's sum into one loop
     assert "for q1 in range(40):\n        for q in range(40):" in m.kernel.source
-    assert len(m.kernel.source) < len(plain.kernel.source) / 2
+    # the phases (what the model's equations make; the drivers around them are the same)
+    assert len(_phases(m.kernel.source)) < len(_phases(plain.kernel.source)) / 2
     np.testing.assert_allclose(got.values, plain.run().values, rtol=1e-14)

@@ -251,3 +251,24 @@ abp[R] = ALLOCATE BY PRIORITY(req[R], req[R], 3, w, 3) ~~|
     path.write_text(text)
     with pytest.raises(ModelError, match=message):
         smartspec_dsl.load(path, tier="interpreter")
+
+
+def test_an_invalid_allocation_warns_once_by_the_modellers_name(tmp_path, monkeypatch):
+    """A priority type that becomes 5 and a width that becomes 0 during the run: one warning per
+    array, naming it and the function, as on the per-element route; none by the hidden array
+    that computes the vectors."""
+    monkeypatch.setenv("SMARTSPEC_CACHE_DIR", str(tmp_path / "cache"))
+    text = """
+R: r1, r2, r3 ~~|
+P: ptype, ppriority, pwidth, pextra ~~|
+req[R] = 1, 2, 3 ~~|
+pt = IF THEN ELSE(Time > 1, 5, 1) ~~|
+pp[R, P] = IF THEN ELSE(P = 1, pt, IF THEN ELSE(P = 2, req[R], IF THEN ELSE(P = 3, 1, 0))) ~~|
+aa[R] = ALLOCATE AVAILABLE(req[R], pp[R, ptype], 3) ~~|
+w = IF THEN ELSE(Time > 1, 0, 1) ~~|
+abp[R] = ALLOCATE BY PRIORITY(req[R], req[R], 3, w, 3) ~~|
+""" + CONTROL
+    _, run = _load(tmp_path, text, "m.mdl", "interpreter")
+    assert [w.variable for w in run.warnings] == ["aa", "abp"], [w.message for w in run.warnings]
+    assert "at time 2 in 3 of its elements" in run.warnings[0].message
+    assert "ALLOCATE AVAILABLE" in run.warnings[0].message and "ALLOCATE BY PRIORITY" in run.warnings[1].message

@@ -38,8 +38,8 @@ def test_the_euler_drivers_stock_updates(tmp_path, monkeypatch, tier):
 
 def edited(n: int) -> str:
     """Arrays over n regions that a run edits: `rate` (an auxiliary, one element replaced),
-    `pace` (a scalar auxiliary replaced) and `far`, which reads neither; `noisy` draws numbers
-    in its pieces, so it is flattened when a run replaces one of its elements."""
+    `pace` (a scalar auxiliary replaced), `noisy` (one element replaced by a time series) and
+    `far`, which reads none of them."""
     return f"""
 R: (r1-r{n}) ~~|
 pace = 1 + Time ~~|
@@ -56,7 +56,8 @@ total = SUM(pop[R!]) + SUM(paced[R!]) ~~|
 def test_a_run_that_replaces_equations_flattens_only_what_it_must(tmp_path, monkeypatch, tier):
     """A run that replaces the scalar `pace`, or the element rate[r3] (a number beside the
     array's equation, a parameter of the edited model), flattens nothing: the kernel has the
-    same length at 10 and 1,000 regions. One that replaces noisy[r2] flattens `noisy` alone.
+    same length at 10 and 1,000 regions. One that replaces noisy[r2] by a time series
+    flattens `noisy` alone.
     Values by hand: paced[rk] = 2k, pop[r3] grows by (1 + 0.25 * 0.5) a step."""
     monkeypatch.setenv("SMARTSPEC_CACHE_DIR", str(tmp_path / "cache"))
     small, _ = _load(tmp_path, edited(10), "small.mdl", tier)
@@ -75,8 +76,14 @@ def test_a_run_that_replaces_equations_flattens_only_what_it_must(tmp_path, monk
         np.testing.assert_allclose(run["pop[r3]"], 100 * (1 + 0.25 * r) ** steps, rtol=1e-12)
         np.testing.assert_allclose(run["pop[r4]"], 100 * 1.01 ** steps, rtol=1e-12)
     lowered = small.edited(*_edits(small, {"noisy[r2]": 0.5})).schedule.model.variables
+    assert lowered.arrays["noisy"].dims == ("r",)
+    pd = pytest.importorskip("pandas")
+    series = pd.Series([0.0, 6.0], index=[0.0, 6.0])
+    lowered = small.edited(*_edits(small, {"noisy[r2]": series})).schedule.model.variables
     assert "noisy[r2]" in lowered.arrays and lowered.arrays["far"].dims == ("r",)
     assert lowered.arrays["pop"].dims == ("r",)
+    run = small.run(params={"noisy[r2]": series}, tier=tier)
+    np.testing.assert_allclose(run["noisy[r2]"], run.time, rtol=1e-12)
 
 
 def _edits(model, params):
@@ -160,3 +167,71 @@ def test_numbers_beside_equations_stay_in_their_array(tmp_path, monkeypatch, tie
     if tier == "interpreter":
         large, _ = _load(tmp_path, numbers(1000), "large.mdl", tier)
         assert large.kernel.source.count("\n") == dense_model.kernel.source.count("\n")
+
+
+def drawn_pieces(n: int) -> str:
+    return f"""
+R: (r1-r{n}) ~~|
+x[R] = R ~~|
+p[R] :EXCEPT: [r1] = RANDOM UNIFORM(0, 1, 0) * x[R] ~~|
+p[r1] = RANDOM NORMAL(-1, 1, 0, 1, 0) + RANDOM UNIFORM(0, 1, 0) ~~|
+""" + CONTROL
+
+
+def test_random_draws_in_pieces_stay_in_their_array(tmp_path, monkeypatch):
+    """An array drawing numbers in its pieces stays one array (its draws numbered as the
+    per-element route numbers them: tests/test_dense_route.py compares the two to the bit):
+    the kernel has the same length at 10 and 1,000 elements, each element's draw in [0, k)."""
+    dense_model, dense, _, flat = _both_routes(tmp_path, monkeypatch, drawn_pieces(10))
+    np.testing.assert_array_equal(dense.values, flat.values[:, [flat.columns.index(c) for c in dense.columns]])
+    assert dense_model.schedule.model.variables.arrays["p"].dims
+    large, run = _load(tmp_path, drawn_pieces(1000), "large.mdl", "interpreter")
+    assert large.kernel.source.count("\n") == dense_model.kernel.source.count("\n")
+    draws = np.array([run[f"p[r{k}]"] for k in range(2, 1001)])
+    assert (draws >= 0).all() and (draws < np.arange(2, 1001)[:, None]).all() and draws.std() > 1
+
+
+ORDERS_CONTROL = "INITIAL TIME = 0 ~~| FINAL TIME = 20 ~~| TIME STEP = 1 ~~| SAVEPER = 1 ~~|\n"
+
+
+def orders(n: int) -> str:
+    """DELAY N and SMOOTH N whose orders differ between the elements of A (DELAY N's is lowered
+    to delay / TIME STEP: 6, 3 and 2), over A by a range C of n elements."""
+    return f"""
+A: a1, a2, a3 ~~|
+C: (c1-c{n}) ~~|
+delay[A] = 10, 3, 2 ~~|
+order[A] = 1, 2, 3 ~~|
+inflow[A, C] = STEP(10, 5) * C ~~|
+out[A, C] = DELAY N(inflow[A, C], delay[A], 10, 6) ~~|
+sm[A, C] = SMOOTH N(inflow[A, C], 4, 0, order[A]) ~~|
+total = SUM(out[A!, C!]) + SUM(sm[A!, C!]) ~~|
+""" + ORDERS_CONTROL
+
+
+@pytest.mark.parametrize("tier", ["interpreter", "compiled"])
+def test_orders_that_differ_between_elements_split_only_their_range(tmp_path, monkeypatch, tier):
+    """The arrays are split along A alone: the per-element route's values (its own order per
+    element, tests/test_conformance.py's subscripted_delays checks those against Vensim), a
+    kernel of the same length whether C has 10 or 1,000 elements, and a run that changes an
+    order (delay[a3] = 1: DELAY N of order 1 there) runs the structure it decides."""
+    dense_model, dense, flat_model, flat = _both_routes(tmp_path, monkeypatch, orders(10), tier)
+    _assert_same(dense, flat)
+    variables = dense_model.schedule.model.variables.arrays
+    assert variables["out #order1"].dims == ("c",) and variables["out"].dims == ("a", "c")
+    if tier == "interpreter":
+        params = {"delay[a3]": 1}
+        changed = dense_model.run(params=params, tier=tier)
+        _assert_same(changed, flat_model.run(params=params, tier=tier))
+        # an order of 1 with a delay of one TIME STEP: the output is the step's input one step
+        # late (20 from t = 5 on), after its initial value 10
+        np.testing.assert_array_equal(changed["out[a3,c2]"][:8], [10, 0, 0, 0, 0, 0, 20, 20])
+        large, _ = _load(tmp_path, orders(1000), "large.mdl", tier)
+        assert large.kernel.source.count("\n") == dense_model.kernel.source.count("\n")
+        # every range deciding: the array is split into scalars (review finding 10's model)
+        one = "R: r1, r2, r3, r4 ~~|\nord[R] = 1, 3, 2, 3 ~~|\ninp[R] = STEP(R * 10, 1) + Time ~~|\n" \
+              "sn[R] = SMOOTH N(inp[R], 2, inp[R], ord[R]) ~~|\n" + ORDERS_CONTROL
+        _, dense, _, flat = _both_routes(tmp_path, monkeypatch, one, tier)
+        _assert_same(dense, flat)
+        # order 1, smoothing time 2, TIME STEP 1: 0, 0, then + (11 - 0) / 2, + (12 - 5.5) / 2
+        np.testing.assert_array_equal(dense["sn[r1]"][:4], [0, 0, 5.5, 8.75])

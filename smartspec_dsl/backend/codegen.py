@@ -132,8 +132,8 @@ def generate(schedule: Schedule) -> Kernel:
         functions("fixed_write", "v, tab, buf, bi, istep", writes),
         *([HELD] if em.fixed else []),
         DRIVER.format(generic=generic_driver(fields), **fields),
-        # the specialised Euler driver inlines statements per stock element
-        GENERIC_ONLY.format(**held) if dynamic_control or dense else euler_driver(em, init, dynamic, rates, writes),
+        # the specialised Euler driver: the phases' statements inline, per stock element when few
+        GENERIC_ONLY.format(**held) if dynamic_control else euler_driver(em, init, dynamic, rates, writes),
     ])
     return Kernel(source, em.slots if dense else dict(em.slots), em.n_slots, params,
                   table_vector([t for _, t in em.lookups]), n_cont, n_disc, len(em.fixed),

@@ -18,7 +18,8 @@ import re
 from .. import ir
 from ..errors import ModelError, UnsupportedFeature
 from ..ir.builtins import ARGS, ARRAY_DRIVERS, ARRAY_READS, LOOKUP, RANDOM_DRAW, helpers
-from ..passes.order import Schedule, buffer_of, is_delay_fixed, is_delay_information, is_delay_material
+from ..passes.order import (Schedule, buffer_of, initial_reads, is_delay_fixed, is_delay_information,
+                            is_delay_material)
 from . import emit_solve, loops
 
 # Vensim function -> kernel helper, by how the call is written (ir/builtins.py)
@@ -123,10 +124,10 @@ class Emitter:
         return self.watch_at[key]
 
     def watched_lookup(self, arg: str, key, table: ir.LookupTable, name: str | None, pos) -> str:
-        code = self.table(key, table)
+        self.table(key, table)
         k = self.table_at[key]
         s = self.watch(("lookup", self.owner, name, pos, k))
-        return f"lookup(watched(v, {s}, {arg}), {code})"
+        return f"watched_lookup(v, {s}, {arg}, tab, {k})"
 
     def range_watches(self, names) -> list[str]:
         """A watch statement per variable of `names` whose units declare a range."""
@@ -423,23 +424,26 @@ class Emitter:
         out = self.constant_statements()
         self.step_expr = "-1"
         blocks = emit_solve.blocks_by_first(self.schedule, "initialisation")
+        # every statement is written (so that the call sites, watches and tables are those of the
+        # whole schedule) but only those of the values a run reads are kept (order.initial_reads)
+        reads = initial_reads(self.schedule)
         for n in self.schedule.initial:
             var = vs[n]
             self.owner = n
             if n in blocks:
-                if blocks[n] is not None:
-                    out.append(emit_solve.solved_block(self, blocks[n]))
+                stmts = [emit_solve.solved_block(self, blocks[n])] if blocks[n] is not None else []
             elif is_delay_fixed(var) and buffer_of(var).out:
-                out.append(self.flush(f"st(v, {self.fixed_delay_slot[n]}, {self.parcels_size(var)})"))
-                out.append(self.flush(f"st(v, {self.slots[n]}, {self.parcels_call(n, 'out')})"))
+                stmts = [self.flush(f"st(v, {self.fixed_delay_slot[n]}, {self.parcels_size(var)})"),
+                         self.flush(f"st(v, {self.slots[n]}, {self.parcels_call(n, 'out')})")]
             elif is_delay_fixed(var):
                 _, delay, init = var.expr.args[:3]
                 size = self.expr(delay) if not self.whole_run(var) else self.material_size()
-                out.append(self.flush(f"st(v, {self.fixed_delay_slot[n]}, {size})"))
-                out.append(self.assign(n, init))
+                stmts = [self.flush(f"st(v, {self.fixed_delay_slot[n]}, {size})"), self.assign(n, init)]
             else:
-                out.append(self.assign(n, var.initial if var.initial is not None else var.expr))
-        out += self.range_watches(n for n in self.schedule.initial if vs[n].kind is not ir.Kind.CONSTANT)
+                stmts = [self.assign(n, var.initial if var.initial is not None else var.expr)]
+            out += stmts if n in reads else []
+        out += self.range_watches(n for n in self.schedule.initial
+                                  if vs[n].kind is not ir.Kind.CONSTANT and n in reads)
         self.step_expr = "istep"
         return out
 

@@ -89,20 +89,24 @@ def solved_block(em, k: int) -> str:
 
 def _unwatched(code: str) -> str:
     """`code` with every `watched(v, w, x)` (kernel_intrinsics.watched: x, and a record of it)
-    replaced by x."""
-    start = code.find("watched(v, ")
+    replaced by x, and every `watched_lookup(v, w, x, tab, k)` by the same lookup unwatched."""
+    start = min((i for i in (code.find("watched(v, "), code.find("watched_lookup(v, ")) if i >= 0), default=-1)
     if start < 0:
         return code
-    depth, commas, arg = 0, 0, 0
-    for i in range(start + len("watched("), len(code)):
+    lookup = code.startswith("watched_lookup(", start)
+    depth, args = 0, [start + len("watched_lookup(" if lookup else "watched(")]
+    for i in range(args[0], len(code)):
         c = code[i]
         if c == "(":
             depth += 1
         elif c == ")" and depth:
             depth -= 1
-        elif c == ")":
-            return code[:start] + _unwatched(code[arg:i].strip()) + _unwatched(code[i + 1:])
         elif c == "," and not depth:
-            commas += 1
-            arg = i + 1 if commas == 2 else arg
+            args.append(i + 1)
+        elif c == ")":
+            x = _unwatched(code[args[2]:(args[3] - 1 if lookup else i)].strip())
+            if lookup:
+                k = int(code[args[4]:i])
+                x = f"lookup({x}, tab, tk(tab, {2 * k}), tk(tab, {2 * k + 1}))"
+            return code[:start] + x + _unwatched(code[i + 1:])
     raise AssertionError(f"unbalanced watch in generated code: {code}")

@@ -56,6 +56,11 @@ def st(typingctx, arr, idx, x):
     return _t.none(arr, _t.intp, _F), codegen
 
 
+def load_int(context, builder, aryty, ary, idx):
+    """The code of `tk(ary, idx)`: int(ary[idx])."""
+    return builder.fptosi(builder.load(_ptr(context, builder, aryty, ary, idx)), context.get_value_type(_t.int64))
+
+
 @intrinsic
 def tk(typingctx, arr, idx):
     """int(arr[idx]): a lookup table's offset or length from the table header
@@ -64,9 +69,35 @@ def tk(typingctx, arr, idx):
         return None
 
     def codegen(context, builder, sig, args):
-        x = builder.load(_ptr(context, builder, sig.args[0], args[0], args[1]))
-        return builder.fptosi(x, context.get_value_type(_t.int64))
+        return load_int(context, builder, sig.args[0], *args)
     return _t.int64(arr, _t.intp), codegen
+
+
+def watch(context, builder, aryty, ary, s, x):
+    """The code of `watched(ary, s, x)` (an intrinsic's), its value x."""
+    slot = [_ptr(context, builder, aryty, ary, builder.add(s, context.get_constant(_t.intp, k)))
+            for k in range(5)]
+    lo, hi, back = builder.load(slot[0]), builder.load(slot[1]), builder.load(slot[4])
+    is_below = builder.fcmp_ordered("<", x, lo)
+    is_above = builder.fcmp_ordered(">", x, hi)
+    outside = builder.or_(is_below, is_above)
+    pending = builder.fcmp_unordered("!=", back, back)       # NaN: out, not back yet
+    with builder.if_then(builder.or_(outside, pending), likely=False):
+        t = builder.load(_ptr(context, builder, aryty, ary, context.get_constant(_t.intp, 0)))
+        below, above = builder.load(slot[2]), builder.load(slot[3])
+
+        def first(when, old):
+            return builder.select(when, builder.select(builder.fcmp_ordered("<", t, old), t, old), old)
+        out_before = builder.fcmp_ordered("<", builder.select(builder.fcmp_ordered("<", below, above),
+                                                              below, above), t)
+        builder.store(first(is_below, below), slot[2])
+        builder.store(first(is_above, above), slot[3])
+        never_out = builder.fcmp_ordered("==", back, x.type(float("inf")))
+        within = builder.and_(builder.fcmp_ordered(">=", x, lo), builder.fcmp_ordered("<=", x, hi))
+        back_now = builder.and_(builder.and_(within, pending), out_before)
+        builder.store(builder.select(builder.and_(outside, never_out), x.type(float("nan")),
+                                     builder.select(back_now, t, back)), slot[4])
+    return x
 
 
 @intrinsic
@@ -83,31 +114,7 @@ def watched(typingctx, arr, idx, x):
         return None
 
     def codegen(context, builder, sig, args):
-        ary, s, x = args
-        aryty = sig.args[0]
-        slot = [_ptr(context, builder, aryty, ary, builder.add(s, context.get_constant(_t.intp, k)))
-                for k in range(5)]
-        lo, hi, back = builder.load(slot[0]), builder.load(slot[1]), builder.load(slot[4])
-        is_below = builder.fcmp_ordered("<", x, lo)
-        is_above = builder.fcmp_ordered(">", x, hi)
-        outside = builder.or_(is_below, is_above)
-        pending = builder.fcmp_unordered("!=", back, back)       # NaN: out, not back yet
-        with builder.if_then(builder.or_(outside, pending), likely=False):
-            t = builder.load(_ptr(context, builder, aryty, ary, context.get_constant(_t.intp, 0)))
-            below, above = builder.load(slot[2]), builder.load(slot[3])
-
-            def first(when, old):
-                return builder.select(when, builder.select(builder.fcmp_ordered("<", t, old), t, old), old)
-            out_before = builder.fcmp_ordered("<", builder.select(builder.fcmp_ordered("<", below, above),
-                                                                  below, above), t)
-            builder.store(first(is_below, below), slot[2])
-            builder.store(first(is_above, above), slot[3])
-            never_out = builder.fcmp_ordered("==", back, x.type(float("inf")))
-            within = builder.and_(builder.fcmp_ordered(">=", x, lo), builder.fcmp_ordered("<=", x, hi))
-            back_now = builder.and_(builder.and_(within, pending), out_before)
-            builder.store(builder.select(builder.and_(outside, never_out), x.type(float("nan")),
-                                         builder.select(back_now, t, back)), slot[4])
-        return x
+        return watch(context, builder, sig.args[0], *args)
     return _F(arr, _t.intp, _F), codegen
 
 
@@ -236,3 +243,16 @@ def float_bits(typingctx, x):
     def codegen(context, builder, sig, args):
         return builder.bitcast(args[0], context.get_value_type(_t.int64))
     return _t.int64(_F), codegen
+
+
+def call_compiled(context, builder, dispatcher, sig, args, attrs=()):
+    """The code of a call of the jitted function `dispatcher` compiled for `sig` (its library
+    linked in), with the call's LLVM attributes `attrs`; an exception it raises propagates."""
+    compiled = dispatcher.overloads[tuple(sig.args)]
+    context.active_code_library.add_linking_library(compiled.library)
+    fn = context.declare_function(builder.module, compiled.fndesc)
+    status, out = context.call_conv.call_function(builder, fn, sig.return_type, sig.args, args, attrs=attrs)
+    with _cg.if_unlikely(builder, status.is_error):
+        context.call_conv.return_status_propagate(builder, status)
+    return out
+

@@ -1,7 +1,7 @@
 """Numba helpers that generated kernels call. Compiled once per install (cached).
 
 The library generated kernels import: math and time functions, lookups, the
-fixed-delay buffer, the parallel cold start and the whole-array functions
+fixed-delay buffer and the whole-array functions
 here; the intrinsics (state vector, conditionals) in kernel_intrinsics.py and
 the random numbers in kernel_random.py, re-exported here; LOOKUP INVERT and
 DELAY MATERIAL in kernel_extra.py.
@@ -17,12 +17,13 @@ import math
 import numpy as np
 from numba import njit
 from numba.core import types as _t
+from numba.extending import intrinsic
 
 # One import for generated kernels: the intrinsics and the random numbers
 # live in their own modules.
 from .kernel_intrinsics import (  # noqa: F401
     JIT, XIDZ_EPS, ld, st, tk, ix, sel, bf, fand,
-    forr, fnot, fmin, fmax, fxidz, fzidz, fstep, watched)
+    forr, fnot, fmin, fmax, fxidz, fzidz, fstep, watched, load_int, watch, call_compiled)
 from .kernel_random import (  # noqa: F401
     splitmix64, uniform01, std_normal, random_uniform,
     random_normal, random_exponential, random_lognormal, random_triangular, random_poisson,
@@ -119,6 +120,29 @@ def lookup(x, tab, off, n):
     return y0 + (x - x0) * (y1 - y0) / (x1 - x0)
 
 
+@intrinsic
+def watched_lookup(typingctx, v, s, x, tab, k):
+    """lookup(watched(v, s, x), tab, tk(tab, 2k), tk(tab, 2k + 1)): table k at x, x watched
+    in v[s:s+5], as one call. A kernel's front end (bytecode, typing, lowering: most of a
+    large kernel's cold compile) takes one call where the four took seven instructions; and
+    `lookup` is inlined by LLVM as before (called out of line, World3 ran 15 % slower)."""
+    f1 = _t.float64
+    if not (isinstance(v, _t.Array) and v.ndim == 1 and v.dtype == f1 and v.mutable
+            and isinstance(tab, _t.Array) and tab.ndim == 1 and tab.dtype == f1):
+        return None
+    fnty = typingctx.resolve_value_type(lookup)
+    call = typingctx.resolve_function_type(fnty, (f1, tab, _t.int64, _t.int64), {})
+
+    def codegen(context, builder, sig, args):
+        vv, ss, xx, tt, kk = args
+        y = watch(context, builder, sig.args[0], vv, ss, xx)
+        k2 = builder.mul(kk, context.get_constant(_t.intp, 2))
+        off, n = (load_int(context, builder, sig.args[3], tt, builder.add(k2, context.get_constant(_t.intp, j)))
+                  for j in (0, 1))
+        return call_compiled(context, builder, lookup, call, (y, tt, off, n))
+    return f1(v, _t.intp, f1, tab, _t.intp), codegen
+
+
 @njit(**JIT)
 def lookup_extrapolate(x, tab, off, n):
     if n < 2:
@@ -155,66 +179,6 @@ def lookup_backward(x, tab, off, n):
 def fixed_delay_slots(delay, dt):
     k = int(math.floor(delay / dt + 0.5))
     return k if k > 0 else 1
-
-
-# ---- parallel cold start ------------------------------------------------------
-_WORKER = """\
-import importlib.util, sys
-from smartspec_dsl.backend.tier0 import quick_start
-quick_start()
-from numba.core import types
-spec = importlib.util.spec_from_file_location(sys.argv[2], sys.argv[1])
-m = importlib.util.module_from_spec(spec)
-sys.modules[sys.argv[2]] = m  # the parent's module name: cached code refers to it
-spec.loader.exec_module(m)
-a = types.float64[::1]
-m.euler_setup.compile((a, a, types.float64, types.float64, a))
-"""
-
-
-def parallel_cold_start(path, g, args) -> None:
-    """Before the first Euler run of a large generated kernel: when nothing is in
-    Numba's cache yet, a worker process compiles the initialisation phase
-    (euler_setup, written to the cache) while this process compiles the time
-    loop; the first run then loads the setup from the cache. Any failure falls
-    back to compiling here. On unless every core is busy (SMARTSPEC_PARALLEL_COMPILE=1
-    forces it, 0 turns it off): on a quiet 2-core machine World3's cold load goes
-    from 3.9 to 3.3 s and the beer game's from 18 to 11 s, but with every core
-    busy the worker only competes with this process."""
-    import os
-    import subprocess
-    import sys
-
-    import numba
-
-    cores = os.cpu_count() or 1
-    mode = os.environ.get("SMARTSPEC_PARALLEL_COMPILE", "auto")
-    if mode == "0" or cores < 2 or (mode != "1" and os.getloadavg()[0] >= cores):
-        return
-    proc = None
-    try:
-        setup, loop = g["euler_setup"], g["euler_loop"]
-        if setup.signatures or loop.signatures:
-            return
-        try:
-            if os.path.exists(loop._cache._cache_file._index_path):
-                return  # warm cache: loading is quick
-        except AttributeError:
-            return
-        f1 = _t.float64[::1]
-        types = [numba.typeof(a) for a in args]
-        if types[0] == f1 and types[1] == f1:
-            proc = subprocess.Popen([sys.executable, "-c", _WORKER, str(path), g["__name__"]], stdin=subprocess.DEVNULL,
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        loop.compile((f1, types[1], *types[2:], f1, _t.int64[::1]))
-        if proc is not None:
-            proc.wait(timeout=900)
-    except Exception:  # noqa: BLE001 - an optimisation only
-        pass
-    finally:
-        if proc is not None and proc.poll() is None:
-            proc.kill()
-            proc.wait()
 
 
 # ---- whole-array functions -----------------------------------------------------

@@ -274,6 +274,11 @@ class _Builder:
             a = self.value(x, env)
             self.release(a)
             return self.emit(_LOOKUPS[f], [a, self.table(args[1:], env), watch])
+        if f == "watched_lookup" and name_of(args[0]) == "v" and name_of(args[3]) == "tab":
+            watch = self.integer(args[1], env)
+            a = self.value(args[2], env)
+            self.release(a)
+            return self.emit("LOOKUP", [a, self.integer(args[4], env), watch])
         if f in ("lookup_area", "lookup_slope"):
             a, b = self.values(args[:2], env)
             return self.emit(f.upper(), [a, b, self.table(args[2:], env)])

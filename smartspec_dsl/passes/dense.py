@@ -28,12 +28,14 @@ piecewise array on a loop of arrays is flattened, `_looped_pieces`), SUM, PROD, 
 VMAX over `range!`, the stateful calls of DENSE_STATEFUL (SMOOTH N and DELAY N, GET TIME
 VALUE, when the structure they decide is the whole array's), INTEG, random draws and macros
 whose body is what an array equation may say (one copy over the equation's ranges:
-macros.py; both not in pieces), the VECTOR and ALLOCATE functions of dense_vectors.py and the
+macros.py; macros not in pieces), the VECTOR and ALLOCATE functions of dense_vectors.py and the
 lookups defined per element of dense_lookups.py (not in pieces), no declared range. The others are flattened
 per element (subscripts.flatten, which calls `densifier` for the dense ones), and so is
 a variable that reads a range of a flattened array; the two kinds read each other's
-single elements. A run that replaces the equation of an array's element flattens that
-array (`edited_arrays`), and what reads its ranges.
+single elements. A run that gives an array's element a time series, or new initial values
+to some elements of an array of stocks, flattens that array and what reads its ranges
+(`edited_arrays`); an element set to a constant is a number beside the array's equations
+(passes/edits.py, before this pass).
 """
 from __future__ import annotations
 
@@ -45,6 +47,7 @@ from ..errors import ModelError
 from ..ir.builtins import ARRAY, BUILTINS, KERNEL, RANDOM_DRAW
 from ..ir.ranges import SubscriptSpace, parse_form
 from . import dense_lookups, dense_vectors
+from .dense_orders import split_varying_orders
 from .dense_pieces import PIECE_CALLS, Pieces, Plan, Refuse as _Refuse, covering_ranges, numbers_of
 from .elements import Elements
 from .flat_exprs import flat_name, number as _number
@@ -62,7 +65,7 @@ DECIDED = {"SMOOTH N": (3,), "DELAY N": (1, 3), "GET TIME VALUE": (0, 2)}
 REDUCTIONS = ("SUM", "PROD", "VMIN", "VMAX")
 DENSE_CALLS = {*REDUCTIONS, "@VALUES", "@INDEX"} | PIECE_CALLS | dense_vectors.VECTOR_CALLS
 # random draws: one call site per element, numbered as the per-element route numbers them
-# (dense_emit.DenseEmitter.site), so not in pieces nor inside a reduction
+# (dense_emit.DenseEmitter.site, per element of a piece too), so not inside a reduction
 _RANDOM = {n for n, b in BUILTINS.items() if b.emit == RANDOM_DRAW} | {"RANDOM 0 1", "RANDOM LOOKUP"}
 # the array functions the flattening expands into reads of single elements, which a dense
 # array gives (`name[e1,e2]`); the others read the flattened variable's table of elements
@@ -220,7 +223,7 @@ class _Checker:
                     todo.extend((a, inside) for a in node.args)
                     continue
                 b = BUILTINS.get(f)
-                if b is None or (f in _RANDOM and (inside or (lhs and pieced))):
+                if b is None or (f in _RANDOM and inside):
                     raise _Refuse(f"{f} in an array equation")
                 if lhs and f in DECIDED and any(self.varies(node.args[i]) for i in DECIDED[f]
                                                 if i < len(node.args)):
@@ -275,7 +278,8 @@ class _Checker:
 
     def varies(self, e: ir.Expr) -> bool:
         """Whether `e` may differ between an array's elements (reads an array or a range)."""
-        return any((type(n) is ir.Ref and (n.subscripts or n.name in self.dims or n.name in self.locals
+        return any((type(n) is ir.Ref and (any(s not in self.space.all_elements for s in n.subscripts)
+                                           or (n.name in self.dims and not n.subscripts) or n.name in self.locals
                                            or self.space.is_range(n.name)))
                    or (type(n) is ir.Call and n.func in REDUCTIONS) for n in ir.walk(e))
 
@@ -326,8 +330,10 @@ def partition(model: ir.Model, flattened: dict[str, str] | None = None) -> tuple
     ...) reads is flattened: those functions read its table of elements, but for those the
     dense route computes (dense_vectors.py) in an equation it keeps. `flattened`: the
     arrays flattened whatever their equations (name -> why: `edited_arrays`). The model as
-    the dense route takes it, with the ranges of partial definitions (`covering_ranges`)."""
-    checker = _Checker(covering_ranges(model))
+    the dense route takes it: its arrays of varying SMOOTH N and DELAY N orders split
+    (dense_orders.py), with the ranges of partial definitions (`covering_ranges`)."""
+    model = covering_ranges(split_varying_orders(model))
+    checker = _Checker(model)
     for name, why in (flattened or {}).items():
         if name in checker.dims:
             checker.why.setdefault(name, why)
@@ -426,7 +432,8 @@ def dense_arrays(model: ir.Model, edits=None) -> set[str]:
 def ineligible(model: ir.Model) -> str | None:
     """Why some array of `model` is flattened per element (the first, by name), or None when
     every one stays dense (as the dense route takes it: its macros without state inlined)."""
-    _, why = partition(inline_pure_macros(model))
+    model = split_varying_orders(inline_pure_macros(model))
+    _, why = partition(model)
     subscripted = sorted(n for n in why if _subscripted(model.variables[n]))
     return f"'{model.variables[subscripted[0]].display}': {why[subscripted[0]]}" if subscripted else None
 
@@ -545,7 +552,8 @@ def element_names(model: ir.Model, name: str) -> list[str]:
 
 def edited_arrays(model: ir.Model, edits) -> dict[str, str]:
     """The arrays a run's `edits` (passes/edits.py) flatten, each with why: those with an
-    element whose equation the run replaces (the edits name single elements, `name[e1,e2]`),
+    element whose equation the run replaces (the edits name single elements, `name[e1,e2]`;
+    an element set to a constant is no longer among them: `edits.constants_as_numbers`),
     and those of stocks given new initial values for some elements but not all (a continued
     run gives every one). Every other array stays as the model has it."""
     if not edits:

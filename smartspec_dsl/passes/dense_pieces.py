@@ -27,6 +27,7 @@ The dense IR of such a variable (`Plan`):
 """
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, replace
 
@@ -173,8 +174,9 @@ class Pieces(Binding):
                         ir.Call("@PIECES", tuple(inits), var.pos))
         values = None
         if numbers:
-            shape = [len(self.space.elements[r]) for r in dims]
-            values = ir.Call("@VALUES", tuple(ir.Num(numbers.get(p, 0.0)) for p in _positions(shape)), var.pos)
+            # in slot order, the last subscript fastest
+            slots = itertools.product(*(range(len(self.space.elements[r])) for r in dims))
+            values = ir.Call("@VALUES", tuple(ir.Num(numbers.get(p, 0.0)) for p in slots), var.pos)
         return Plan(dims, ir.Kind.AUXILIARY, ir.Call("@PIECES", tuple(pieces), var.pos), numbers=values)
 
     # -- what each element reads ----------------------------------------------------
@@ -288,11 +290,15 @@ def covering_ranges(model: ir.Model) -> ir.Model:
         if not defs or any(not d.subscripts or len(d.subscripts) != len(defs[0].subscripts) for d in defs):
             continue
         try:
-            seen = {c for d in defs for c in pieces.combos(var, d)[1]}
+            if any(d.excepts for d in defs):
+                seen = {c for d in defs for c in pieces.combos(var, d)[1]}
+                per_position = [frozenset(c[j] for c in seen) for j in range(len(defs[0].subscripts))]
+            else:    # each position's elements without the combinations (a huge range is refused later)
+                options = [pieces.lhs_options(d.subscripts, d.pos) for d in defs]
+                per_position = [frozenset(e for o in options for e in o[j][1]) for j in range(len(defs[0].subscripts))]
         except ModelError:
             continue     # the flattener reports it
-        for j in range(len(defs[0].subscripts)):
-            used = frozenset(c[j] for c in seen)
+        for j, used in enumerate(per_position):
             if not used or used in known or used in added:
                 continue
             family = space.element_family(next(iter(used)))
@@ -305,14 +311,6 @@ def covering_ranges(model: ir.Model) -> ir.Model:
     if not added:
         return model
     return replace(model, subscript_ranges={**model.subscript_ranges, **{r.name: r for r in added.values()}})
-
-
-def _positions(shape: list[int]) -> list[tuple[int, ...]]:
-    """Every element's positions of an array of this shape, in slot order (the last fastest)."""
-    out: list[tuple[int, ...]] = [()]
-    for n in shape:
-        out = [p + (k,) for p in out for k in range(n)]
-    return out
 
 
 def _box(start, size, pos) -> ir.Call:

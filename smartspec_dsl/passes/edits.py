@@ -83,7 +83,8 @@ def edit_equations(model: ir.Model, edits: Edits | None, values: dict[str, float
     values = values or {}
     variables = dict(model.variables)
     for name in sorted(edits.constants):
-        if name not in variables and variables.get(name.partition("[")[0], ir.Variable("", "", ir.Kind.AUXILIARY)).dims:
+        array = variables.get(name.partition("[")[0])
+        if name not in variables and array is not None and array.dims:
             continue     # an element of a dense array: a number beside its equations (constants_as_numbers)
         var = variables[name]
         variables[name] = replace(var, kind=ir.Kind.CONSTANT, expr=ir.Num(float(values.get(name, 0.0))),

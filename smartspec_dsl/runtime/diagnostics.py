@@ -47,7 +47,10 @@ def _owner(model: ir.Model, name: str):
     """The variable `name`, or the modeller's variable a lowered one belongs to (None if none)."""
     var = model.variables.get(name)
     while var is not None and var.hidden and " #" in var.name:
-        owner = model.variables.get(var.name.rsplit(" #", 1)[0])
+        base = var.name.rsplit(" #", 1)[0]
+        # an element of a hidden array of a dense one (`aa #allocate available1[r1]`): its element
+        element = var.name[var.name.rfind("["):] if var.name.endswith("]") and "[" not in base else ""
+        owner = model.variables.get(base) or (model.variables.get(base + element) if element else None)
         if owner is None:
             break
         var = owner
