@@ -510,6 +510,71 @@ def test_data_in_vensims_dat_format_with_elements_without_data(tmp_path, monkeyp
     assert "bad.dat:1: a data point before the name of its variable" in capsys.readouterr().err
 
 
+DAT_MODEL = """{UTF-8}
+DimA: A1, A2 ~~|
+A Values[DimA] ~~|
+b val ~~|
+INITIAL TIME = 0 ~~|
+FINAL TIME = 4 ~~|
+TIME STEP = 1 ~~|
+SAVEPER = 1 ~~|
+"""
+
+
+@pytest.mark.parametrize("again", ["a values[a1]", '"A Values"[A1]', "A_VALUES [ a1 ]", "A Values[A1]"])
+def test_a_dat_series_named_again_otherwise_spelt_adds_its_points(tmp_path, monkeypatch, capsys, again):
+    """Vensim compares names ignoring case, quotes and runs of spaces/underscores, so a
+    .dat block named again in another spelling adds its points to the series (the .dat
+    format: "a name given twice adds to its series"). A1's points (0, 1) and (4, 9),
+    interpolated by hand: 1, 3, 5, 7, 9. A name the model has no data variable of is said,
+    with its file:line, not dropped in silence."""
+    import numpy as np
+    from smartspec_dsl.cli import main
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "m.mdl").write_text(DAT_MODEL)
+    (tmp_path / "d.dat").write_text(f"A Values[A1]\n0 1\nA Values[A2]\n0 2\n4 2\nb val\n0 7\n4 7\n"
+                                    f"a valuez[a1]\n0 5\n{again}\n4 9\n")
+    assert main(["run", "m.mdl", "--data", "d.dat", "-o", "out.csv"]) == 0
+    assert "d.dat:9: the data file names 'a valuez[a1]', which is not a data variable" in capsys.readouterr().err
+    np.testing.assert_allclose(read_columns(tmp_path / "out.csv")["A Values[A1]"], [1, 3, 5, 7, 9])
+
+
+def test_a_dat_time_given_twice_with_two_values_is_located(tmp_path, monkeypatch, capsys):
+    from smartspec_dsl.cli import main
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "m.mdl").write_text(DAT_MODEL)
+    (tmp_path / "d.dat").write_text("A Values[A1]\n0 1\n4 9\nA Values[A2]\n0 2\nb val\n0 7\nA VALUES[A1]\n4 8\n")
+    assert main(["run", "m.mdl", "--data", "d.dat", "-o", "out.csv"]) == 2
+    assert "two points at x = 4 with different y values (9 and 8) (line 3 and line 9)" in capsys.readouterr().err
+    assert not (tmp_path / "out.csv").exists()
+
+
+@pytest.mark.parametrize("bad", ["2", "2 3,5", "4, 9", "-1"])
+def test_a_malformed_dat_point_line_is_an_error_at_its_line(tmp_path, monkeypatch, capsys, bad):
+    """A line that begins with a number is a point (a Vensim name cannot begin with one): one
+    that is not a time and a value is refused at its line, never read as a new name whose
+    series no variable has (which lost the points after it)."""
+    from smartspec_dsl.cli import main
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "m.mdl").write_text(DAT_MODEL)
+    (tmp_path / "d.dat").write_text(f"A Values[A1]\n0 1\n{bad}\n4 9\nA Values[A2]\n0 2\nb val\n0 7\n")
+    assert main(["run", "m.mdl", "--data", "d.dat", "-o", "out.csv"]) == 2
+    assert f"d.dat:3: '{bad}' is not a data point: expected a time and a value" in capsys.readouterr().err
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_a_csv_column_named_again_otherwise_spelt_is_refused(tmp_path, monkeypatch, capsys):
+    """Two columns of one data file that name one variable (here differing only in case)
+    are ambiguous: refused naming both header cells, never the first kept in silence."""
+    from smartspec_dsl.cli import main
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "m.mdl").write_text(DAT_MODEL)
+    (tmp_path / "d.csv").write_text("Time,A Values[A1],A Values[A2],b val,a values[a1]\n0,1,2,7,5\n4,9,2,7,5\n")
+    assert main(["run", "m.mdl", "--data", "d.csv", "-o", "out.csv"]) == 2
+    assert "d.csv: cell E1: 'a values[a1]' names the same variable as 'A Values[A1]' at d.csv: cell B1" \
+        in capsys.readouterr().err
+
+
 def test_load_takes_its_data_files_as_a_list_and_refuses_other_types(shipped, monkeypatch):
     """`load(path, data=[files])`: the list is the data files (as --data); anything else that
     is not external.DataOptions is refused at the door, before any work."""

@@ -141,25 +141,46 @@ class _DataFiles:
     """Data variables' values: from the files a run names (Vensim's `-d`), else from the
     delimited files next to the model. A data variable two files give is ambiguous
     (`table`): a stray file, or a run's own output written beside the model, must never
-    decide its values in silence."""
+    decide its values in silence; so is one two columns (rows) of one file give. Names are
+    compared as Vensim compares them (`_series_key`)."""
 
     def __init__(self, base: Path, files: tuple[Path, ...] = ()):
         self.base = base
         self.files = files
         self.series: dict[str, ir.LookupTable] | None = None
         self.origin: dict[str, list[str]] = {}    # series key -> the files that give it
+        self.named: dict[str, list[tuple[str, str, str]]] = {}  # key -> [(file, location, name)]
+        self.asked: set[str] = set()              # the keys the model's data variables read
         self.notices: list[str] = []   # series read in time order (ir.Model.notices)
 
     def table(self, key: str, pos) -> ir.LookupTable | None:
         """The values of the data variable (element) `key`, None when no file gives them;
-        a ModelError naming the files when more than one does."""
+        a ModelError naming the files when more than one does, or naming the two columns
+        (rows) when one file gives it twice."""
         series = self.load(pos)
+        self.asked.add(key)
         where = self.origin.get(key, [])
         if len(where) > 1:
             raise ModelError(f"{pos}: data variable '{key}' is given by {len(where)} data files: "
                              f"{', '.join(where)}; keep one (a run's output written beside the model "
                              "holds its variables too: write it elsewhere), or name the file with --data")
+        named = self.named.get(key, [])
+        if len(named) > 1:
+            (_, at1, name1), (_, at2, name2) = named[:2]
+            raise ModelError(f"{at2}: '{name2.strip()}' names the same variable as '{name1.strip()}' at {at1} "
+                             "(Vensim's names ignore case, quotes and the difference between spaces and "
+                             "underscores): give each variable once in a data file")
         return series.get(key)
+
+    def unused(self) -> list[str]:
+        """A warning for each series of a data file that no data variable of the model reads
+        (a misspelt name, whose values would be lost in silence), for the files the run names
+        and for the files next to the model that give some data variable its values."""
+        used_files = {f for key in self.asked for f, _, _ in self.named.get(key, [])}
+        return [f"{at}: the data file names '{name.strip()}', which is not a data variable (or an element "
+                "of one) of the model: its values are not used"
+                for key, places in self.named.items() if key not in self.asked
+                for f, at, name in places if self.files or f in used_files]
 
     def where(self) -> str:
         return ", ".join(str(f) for f in self.files) if self.files else \
@@ -174,11 +195,13 @@ class _DataFiles:
                 data = read_regular_file(path, "data file")
             else:            # the same check as every GET call: no link out of the folder
                 _, data = read_in_folder(self.base, Path(path).name, str(pos or self.base), "data file")
-            for name, points in _file_series(Path(path), data):
+            for name, named_at, points in _file_series(Path(path), data):
                 kept = [(t, y, at) for t, y, at in points if not math.isnan(t) and not math.isnan(y)]
                 if not kept:
                     continue
                 key, shown = _series_key(name), str(path) if self.files else Path(path).name
+                if (str(path), named_at, name) not in self.named.setdefault(key, []):   # a file given twice
+                    self.named[key].append((str(path), named_at, name))
                 if shown not in self.origin.setdefault(key, []):
                     self.origin[key].append(shown)
                 if key not in self.series:
@@ -191,10 +214,11 @@ class _DataFiles:
         return self.series
 
 
-def _file_series(path: Path, data: bytes) -> list[tuple[str, list[tuple[float, float, str]]]]:
-    """The series of a data file, (name, [(time, value, where)]): a .dat file in Vensim's
-    text format (`dat_series`), else a table with a column per variable (names across the
-    first row, which begins with Time) or a row per variable (times across the first row)."""
+def _file_series(path: Path, data: bytes) -> list[tuple[str, str, list[tuple[float, float, str]]]]:
+    """The series of a data file, (name, where it is named, [(time, value, where)]): a .dat
+    file in Vensim's text format (`dat_series`), else a table with a column per variable
+    (names across the first row, which begins with Time) or a row per variable (times
+    across the first row)."""
     if path.suffix.lower() == ".dat":
         return dat_series(data.decode("utf-8", errors="replace"), path)
     rows = data_file_rows(path, data)
@@ -202,38 +226,56 @@ def _file_series(path: Path, data: bytes) -> list[tuple[str, list[tuple[float, f
         return []
     if rows[0] and rows[0][0].strip().lower() == "time" and len(rows[0]) > 1 \
             and to_float(rows[0][1]) != to_float(rows[0][1]):
-        return [(name, [(to_float(r[0]), to_float(r[i + 1]) if i + 1 < len(r) else math.nan,
-                         f"cell {cell_name(k, 0)}") for k, r in enumerate(rows[1:], start=1)])
+        return [(name, f"{path}: cell {cell_name(0, i + 1)}",
+                 [(to_float(r[0]), to_float(r[i + 1]) if i + 1 < len(r) else math.nan,
+                   f"cell {cell_name(k, 0)}") for k, r in enumerate(rows[1:], start=1)])
                 for i, name in enumerate(rows[0][1:])]
     times = [to_float(x) for x in rows[0][1:]]
-    return [(r[0], [(t, to_float(x), f"cell {cell_name(0, c)}") for c, (t, x) in enumerate(zip(times, r[1:]), start=1)])
-            for r in rows[1:]]
+    return [(r[0], f"{path}: cell {cell_name(k, 0)}",
+             [(t, to_float(x), f"cell {cell_name(0, c)}") for c, (t, x) in enumerate(zip(times, r[1:]), start=1)])
+            for k, r in enumerate(rows[1:], start=1)]
 
 
-def dat_series(text: str, path) -> list[tuple[str, list[tuple[float, float, str]]]]:
+# a .dat line that begins with a number is a point line: a Vensim name cannot begin with one
+_POINT_LINE = re.compile(r"[+-]?\.?\d")
+
+
+def dat_series(text: str, path) -> list[tuple[str, str, list[tuple[float, float, str]]]]:
     """Vensim's .dat text format (help, ".dat Format"): each series is its variable's name
     (subscripted as in the model, optionally followed by <time base> or by a comment after
     '/') on a line of its own, then a line per point, its time and its value separated by
-    spaces or a tab (anything after them a comment); a name given twice adds to its
-    series. A point before any name is an error, located."""
-    series: dict[str, list[tuple[float, float, str]]] = {}
+    spaces or a tab (anything after them a comment). Returns (name as first written,
+    "file:line" of that name, [(time, value, "line n")]) per series.
+
+    A name given twice adds to its series, the names compared as Vensim compares them
+    (case, quotes, runs of spaces and underscores ignored: `_series_key`), so
+    `A Values[A1]` and `"a values"[a1]` are one series; a time given twice with two values
+    is then an error naming both lines (`ir.table_in_x_order`). A line that begins with a
+    number is a point line (a name cannot begin with one): one that is not a time and a
+    value (`2`, a decimal comma `2 3,5`, a comma separator `4, 9`) is an error, located, as
+    is a point before any name."""
+    series: dict[str, tuple[str, str, list[tuple[float, float, str]]]] = {}
     current = None
     for n, line in enumerate(text.splitlines(), start=1):
         fields = line.split()
         if not fields:
             continue
-        numbers = [to_float(f) for f in fields[:2]]
-        if len(numbers) == 2 and not any(math.isnan(x) for x in numbers):
+        if _POINT_LINE.match(fields[0]):
+            numbers = [to_float(f) for f in fields[:2]]
+            if len(numbers) < 2 or any(math.isnan(x) for x in numbers):
+                raise ModelError(f"{path}:{n}: '{line.strip()}' is not a data point: expected a time and a value, "
+                                 "numbers written with a decimal point and separated by spaces or a tab "
+                                 "(a line that begins with a number is a point: a name cannot)")
             if current is None:
                 raise ModelError(f"{path}:{n}: a data point before the name of its variable (the .dat "
                                  "format names each series on a line of its own, then its points)")
-            series[current].append((numbers[0], numbers[1], f"line {n}"))
+            series[current][2].append((numbers[0], numbers[1], f"line {n}"))
             continue
         name = re.sub(r"<[^>]*>\s*$", "", line.split("/")[0]).strip()
         if name:
-            current = name
-            series.setdefault(name, [])
-    return list(series.items())
+            current = _series_key(name)
+            series.setdefault(current, (name, f"{path}:{n}", []))
+    return list(series.values())
 
 
 def _series_key(text: str) -> str:
@@ -384,16 +426,18 @@ def resolve_external(model: ir.Model, data_dir: str | Path | None = None,
             expr = d.rows[0][0] if d.rows else d.expr
             out[name] = replace(var, kind=kind, expr=None if kind is ir.Kind.LOOKUP else expr,
                                 lookup=d.lookup, definitions=tuple(new_defs))
+    unused = datafiles.unused()
     if missing:
         # Vensim: "Variables that are not defined are assumed exogenous and must therefore be
         # entered as data for a simulation to proceed" (help, "Not defined messages")
         raise ModelError("\n".join(missing) + f"\n(no values in {datafiles.where()}; Vensim needs data for "
-                         "a data variable to simulate: give its file with --data FILE)")
+                         "a data variable to simulate: give its file with --data FILE)"
+                         + "".join("\n" + u for u in unused))
     out.update(hidden)
     if lookup_names:
         out = {n: resolve_lookup_calls(v, lookup_names) for n, v in out.items()}
     return replace(model, variables=out,
-                   notices=model.notices + tuple(reader.notices + datafiles.notices + sparse))
+                   notices=model.notices + tuple(reader.notices + datafiles.notices + unused + sparse))
 
 
 # ---- for the kernel cache -------------------------------------------------------------------
