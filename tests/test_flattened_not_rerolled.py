@@ -235,3 +235,34 @@ def test_orders_that_differ_between_elements_split_only_their_range(tmp_path, mo
         _assert_same(dense, flat)
         # order 1, smoothing time 2, TIME STEP 1: 0, 0, then + (11 - 0) / 2, + (12 - 5.5) / 2
         np.testing.assert_array_equal(dense["sn[r1]"][:4], [0, 0, 5.5, 8.75])
+
+
+def test_a_state_continued_by_a_run_that_changes_its_memory_is_refused_in_words(tmp_path, monkeypatch):
+    """Continuing a saved state with a run that replaces an element of an array with memory
+    (whose hidden stocks it then keeps otherwise) is a ParameterError naming the arrays, never
+    an internal KeyError; an element set to a constant beside equations continues (review
+    finding 14's model: s[a1] grows by sm + dl, x[a2] = 3 from t = 2 on)."""
+    from smartspec_dsl.errors import ParameterError
+    text = ("R: a1, a2, a3 ~~|\nx[R] = R * Time ~~|\nsm[R] = SMOOTH3(x[R], 2) ~~|\ndl[R] = DELAY3(x[R], 1) ~~|\n"
+            "s[R] = INTEG(sm[R] + dl[R], 0) ~~|\n" + CONTROL)
+    monkeypatch.setenv("SMARTSPEC_CACHE_DIR", str(tmp_path / "cache"))
+    model, _ = _load(tmp_path, text, "m.mdl", "interpreter")
+    first = model.run(final_time=2, tier="interpreter")
+    with pytest.raises(ParameterError, match=r"cannot be continued.*'sm'"):
+        model.run(params={"sm[a1]": 3.0}, initial_condition=first.final_state, tier="interpreter")
+    went_on = model.run(params={"x[a2]": 3.0}, initial_condition=first.final_state, tier="interpreter")
+    whole = model.run(params={"x[a2]": 3.0}, tier="interpreter")
+    assert went_on.time[0] == 2 and went_on["s[a1]"][-1] == pytest.approx(whole["s[a1]"][-1], rel=1e-12)
+
+
+def test_a_partial_definition_takes_one_value_per_element_it_has(tmp_path, monkeypatch):
+    """x is defined for a1 and a3 of R (review finding 12's model): a list of values for x
+    gives one per element it has, two; three are refused. s' = x[a1] + x[a3] = 1 + 5."""
+    from smartspec_dsl.errors import ParameterError
+    text = "R: a1, a2, a3 ~~|\nx[a1] = 1 ~~|\nx[a3] = Time ~~|\ns = INTEG(x[a1] + x[a3], 0) ~~|\n" + CONTROL
+    monkeypatch.setenv("SMARTSPEC_CACHE_DIR", str(tmp_path / "cache"))
+    model, _ = _load(tmp_path, text, "m.mdl", "interpreter")
+    run = model.run(params={"x": [1, 5]}, tier="interpreter")
+    np.testing.assert_allclose(run["s"], 6 * run.time, rtol=1e-12)
+    with pytest.raises(ParameterError, match="has 2"):
+        model.run(params={"x": [1, 2, 3]}, tier="interpreter")

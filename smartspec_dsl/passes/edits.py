@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from .. import ir
+from ..errors import ParameterError
 from .dense import element_names
 
 
@@ -121,6 +122,15 @@ def edit_initial_values(model: ir.Model, edits: Edits | None, values: dict[str, 
                 "@VALUES", tuple(ir.Num(float(values.get(initial_param(e), 0.0))) for e in elements)),
                 pos=var.pos, hidden=True, dims=var.dims)
             variables[name] = replace(var, initial=ir.Ref(param, var.dims, var.pos))
+    lost = sorted(n for n in stocks if n not in variables)
+    if lost:
+        # the hidden stocks of a saved state are named by the structure that made them, which
+        # an edit that flattens an array with memory changes
+        owners = sorted({n.split(" #")[0].partition("[")[0] for n in lost})
+        shown = ", ".join(f"'{variables[o].display if o in variables else o}'" for o in owners)
+        raise ParameterError(f"the state cannot be continued by this run: the equations it replaces change how "
+                             f"the memory of {shown} (SMOOTH, DELAY, ... stocks) is kept; run it from the "
+                             "start, or continue the state without replacing those equations")
     for name in sorted(stocks):
         var = variables[name]
         param = initial_param(name)

@@ -136,8 +136,9 @@ class Names:
     def dims(self, name: str) -> list[tuple[str, tuple[str, ...]]]:
         """[(range, its elements)] of a subscripted variable, [] for a scalar. A variable
         defined in pieces (k[A] = ..., k[C] = ...) spans, per subscript, every piece's
-        elements: the smallest declared range that holds them all (Whole: A, C), else
-        those elements in the pieces' order under the first piece's range."""
+        elements: the smallest declared range that holds them all (Whole: A, C), its
+        elements the pieces define, else those elements in the pieces' order under the first
+        piece's range."""
         var = self.source.variables.get(name)
         if var is None or not var.dims:
             return []
@@ -149,7 +150,9 @@ class Names:
             span = set(found)
             holding = [r for r, els in self.space.elements.items() if span <= set(els)]
             best = min(holding, key=lambda r: (len(self.space.elements[r]), r != d), default=None)
-            out.append((best, self.space.elements[best]) if best is not None else (d, tuple(found)))
+            # a partial definition (x[a1], x[a3] of R) has those elements only, in R's order
+            out.append((best, tuple(e for e in self.space.elements[best] if e in span)) if best is not None
+                       else (d, tuple(found)))
         return out
 
     def range_shown(self, name: str) -> str:
