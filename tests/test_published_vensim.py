@@ -563,6 +563,25 @@ def test_a_malformed_dat_point_line_is_an_error_at_its_line(tmp_path, monkeypatc
     assert not (tmp_path / "out.csv").exists()
 
 
+def test_the_series_no_data_variable_reads_are_warned_once_per_file(tmp_path, monkeypatch, capsys):
+    """Another model's output used as data (beside the model) names many variables this
+    model has not: one warning for the file, naming the first four by their cells, and the
+    columns it does have read (A1 from (0, 1), (4, 9): 1, 3, 5, 7, 9 by hand)."""
+    import numpy as np
+    from smartspec_dsl.cli import main
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "m.mdl").write_text(DAT_MODEL)
+    (tmp_path / "other run.csv").write_text("Time,A Values[A1],A Values[A2],b val,x1,x2,x3,x4,x5\n"
+                                            "0,1,2,7,0,0,0,0,0\n4,9,2,7,0,0,0,0,0\n")
+    assert main(["run", "m.mdl", "-o", "out.csv"]) == 0
+    err = capsys.readouterr().err
+    assert "other run.csv: cell E1: the data file names 5 series that are not data variables (or elements of " \
+        "them) of the model, their values not used: 'x1' (cell E1), 'x2' (cell F1), 'x3' (cell G1), " \
+        "'x4' (cell H1) and 1 more" in err
+    assert err.count("the data file names") == 1
+    np.testing.assert_allclose(read_columns(tmp_path / "out.csv")["A Values[A1]"], [1, 3, 5, 7, 9])
+
+
 def test_a_csv_column_named_again_otherwise_spelt_is_refused(tmp_path, monkeypatch, capsys):
     """Two columns of one data file that name one variable (here differing only in case)
     are ambiguous: refused naming both header cells, never the first kept in silence."""

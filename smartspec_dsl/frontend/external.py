@@ -173,14 +173,33 @@ class _DataFiles:
         return series.get(key)
 
     def unused(self) -> list[str]:
-        """A warning for each series of a data file that no data variable of the model reads
-        (a misspelt name, whose values would be lost in silence), for the files the run names
-        and for the files next to the model that give some data variable its values."""
+        """A warning per data file some of whose series no data variable of the model reads
+        (a misspelt name, whose values would be lost in silence), each series named with its
+        file:line (cell), the first four shown (another model's whole output read as data
+        names many): for the files the run names and for the files next to the model that
+        give some data variable its values."""
+        def label(f, at):   # 'line 9' / 'cell B1' of 'file:9' / 'file: cell B1'
+            rest = at[len(f):].lstrip(":").strip()
+            return f"line {rest}" if rest.isdigit() else rest
+
         used_files = {f for key in self.asked for f, _, _ in self.named.get(key, [])}
-        return [f"{at}: the data file names '{name.strip()}', which is not a data variable (or an element "
-                "of one) of the model: its values are not used"
-                for key, places in self.named.items() if key not in self.asked
-                for f, at, name in places if self.files or f in used_files]
+        by_file: dict[str, list[tuple[str, str]]] = {}
+        for key, places in self.named.items():
+            if key not in self.asked:
+                for f, at, name in places:
+                    if self.files or f in used_files:
+                        by_file.setdefault(f, []).append((at, name.strip()))
+        notices = []
+        for f, unread in by_file.items():
+            (at, name), more = unread[0], len(unread) - 4
+            if len(unread) == 1:
+                notices.append(f"{at}: the data file names '{name}', which is not a data variable (or an "
+                               "element of one) of the model: its values are not used")
+                continue
+            shown = ", ".join(f"'{n}' ({label(f, a)})" for a, n in unread[:4]) + (f" and {more} more" if more > 0 else "")
+            notices.append(f"{at}: the data file names {len(unread)} series that are not data variables (or "
+                           f"elements of them) of the model, their values not used: {shown}")
+        return notices
 
     def where(self) -> str:
         return ", ".join(str(f) for f in self.files) if self.files else \
