@@ -16,6 +16,7 @@ from smartspec_dsl.backend.step_locals import step_locals
 from smartspec_dsl.frontend.parse import parse_model
 from smartspec_dsl.passes import pipeline
 from smartspec_dsl.passes.order import initial_reads, schedule
+from test_codegen import ARRAYED
 
 CONTROL = "INITIAL TIME = 0 ~~|\nFINAL TIME = 2 ~~|\nTIME STEP = 1 ~~|\nSAVEPER = 1 ~~|\n"
 
@@ -157,21 +158,6 @@ def test_solver_trials_read_lookups_unwatched():
     """A solved block's trial points record no watch: `watched_lookup` becomes `lookup`."""
     code = "st(v, 3, (watched_lookup(v, 298, (ld(v, 2) / f(a, b)), tab, 7) + watched(v, 5, ld(v, 3))))"
     assert _unwatched(code) == "st(v, 3, (lookup((ld(v, 2) / f(a, b)), tab, tk(tab, 14), tk(tab, 15)) + ld(v, 3)))"
-
-
-ARRAYED = """
-region: (r1-r12) ~~|
-sector: s1, s2, s3 ~~|
-growth[region] = 0.01 * region ~ 1/Year ~|
-capital[region] = INTEG(investment[region], region) ~ $ ~|
-investment[region] = growth[region] * capital[region] + SUM(demand[region, sector!]) ~ $/Year ~|
-demand[region, sector] = 0.5 * sector + 0.1 * region ~ $/Year ~|
-output[region, sector] = SMOOTH(demand[region, sector], 2) * capital[region] ~ $ ~|
-INITIAL TIME = 0 ~~|
-FINAL TIME = 10 ~~|
-TIME STEP = 0.25 ~~|
-SAVEPER = 1 ~~|
-"""
 
 
 def test_dense_model_runs_on_the_euler_driver(tmp_path):
