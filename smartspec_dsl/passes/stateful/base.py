@@ -32,6 +32,8 @@ class Lowering:
     lowerings: dict[str, Callable] = field(default_factory=dict)   # Vensim function -> its lowering
     new: dict[str, ir.Variable] = field(default_factory=dict)
     counter: int = 0
+    made: dict[str, int] = field(default_factory=dict)     # owner -> its hidden variables so far
+    numbers: dict[tuple[str, int], int] = field(default_factory=dict)   # (array, k) -> its number
     decisions: list[ir.Decision] = field(default_factory=list)
     function: str = ""          # the call being lowered, for the hidden variables' display
     levels: list = field(default_factory=list)   # the stocks of the last chain built
@@ -46,10 +48,22 @@ class Lowering:
         return f"{var.display if var is not None else owner} ({self.function or 'a function'} call{where})"
 
     def fresh(self, owner: str, what: str) -> str:
-        self.counter += 1
-        name = f"{owner} #{what}{self.counter}"
+        """A new hidden variable's name, `owner #what<n>`. The hidden variables of an element
+        of a flattened array (`y[e1]`) are named as the elements of the dense route's
+        (`y #what<n>[e1]`): the k-th hidden variable of every element of one array takes the
+        number the array's k-th takes, so that both routes name (and number the random draws
+        of, `Emitter.site_arrays`) the same variables alike, and a state saved on one maps
+        onto a run of the other element by element."""
+        base, element = ir.split_element(owner)
+        k = self.made[owner] = self.made.get(owner, -1) + 1
+        if (base, k) not in self.numbers:
+            self.counter += 1
+            self.numbers[base, k] = self.counter
+        stem = f"{base} #{what}{self.numbers[base, k]}"
+        name = stem + element
         while name in self.model.variables or name in self.new:
-            name += "'"
+            stem += "'"
+            name = stem + element
         return name
 
     def stock(self, owner, what, rate_of, initial, pos, discrete=False) -> Ref:
