@@ -269,7 +269,7 @@ class Emitter:
         """Each variable's array as the call site numbering sees it: (array, element position,
         number of elements). An array kept whole is one array of its own size (its loop adds
         the element's position); an element of a flattened array (`x[e1,e2]`, the flattener's
-        name; so are `x #smooth1_3[e1,e2]`, `m #call1 y[e1,e2]` that lowering and macros make
+        name; so are `x #smooth1_3[e1,e2]`, `m #call1(x) y[e1,e2]` that lowering and macros make
         for it) belongs to `x`, its position its rank among x's elements in definition order,
         which is element order; a scalar is an array of one."""
         vs = self.schedule.model.variables

@@ -141,9 +141,6 @@ def expand_macros(model: ir.Model) -> ir.Model:
     count = 0
     done: dict[str, ir.Variable] = {}
     filled: dict[str, ir.Expr] = {}        # an extra output (declare_macro_outputs) -> its equation
-    # the calls of an array's elements (`y[e1]`, flattened) are numbered as the dense route's
-    # one call of the array (`y`): (array, k-th call of an element) -> its number
-    numbers: dict[tuple[str, int], int] = {}
     rank = {name: i for i, name in enumerate(model.variables)}   # a copy's element: its caller's
     work = list(model.variables.values())
     while work:
@@ -168,12 +165,14 @@ def expand_macros(model: ir.Model) -> ir.Model:
                 raise ModelError(f"{macro.pos}: macro calls expand to more than {MAX_MACRO_CALLS:,} "
                                  f"copies (while expanding '{_macro_display(macro)}'); macros calling macros "
                                  "several times each multiply: call them fewer times")
+            # the copy is named by its caller and the call's place in the caller's equation (so
+            # that a run replacing another equation names it alike, and a saved state continues
+            # it); an element's copy (`y[e1]`, flattened) is the element of the dense route's
+            # copy for the array: `name #call1(y) local[e1]`
             calls += 1
-            number = numbers.setdefault((array, calls), len(numbers) + 1)
-            prefix = f"{macro.name} #call{number}"
+            prefix = f"{macro.name} #call{calls}({array})"
             where = f" at {node.pos.line}:{node.pos.column}" if node.pos is not None else ""
             shown = f"(in macro {macro.name.upper()} called by {var.display}{where})"
-            # an element's copy is the element of the array's copy: `name #call1 local[e1]`
             names = {p: f"{prefix} {p}{element}" for p in macro.params}
             names.update({v.name: f"{prefix} {v.name}{element}" for v in macro.variables})
             rank.update((n, rank[var.name]) for n in names.values())

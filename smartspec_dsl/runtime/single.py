@@ -12,6 +12,7 @@ from .. import ir, limits
 from ..errors import ModelError, ParameterError
 from ..ir.builtins import RANDOM_DRAW, helpers
 from ..passes.consteval import check_buffer_memory, constants_read, evaluate
+from ..passes.edits import made_by
 from ..passes.elements import slots_of
 from ..passes.order import buffer_of
 from . import params as params_mod
@@ -124,7 +125,7 @@ def run_plan(model, plan: params_mod.Plan, args: dict, return_columns, return_ti
         run_vals = vals
         if plan.start is not None:
             # a continued run starts at the state's time; INITIAL TIME stays the model's
-            _check_continuable(model, plan.state, vals)
+            _check_continuable(model, plan.state, vals, plan.constant_edits | plan.series_edits)
             run_vals = {**vals, "initial time": plan.start}
         if plan.stop is not None:
             if not run_vals["initial time"] <= plan.stop <= vals["final time"]:
@@ -195,24 +196,34 @@ def run_plan(model, plan: params_mod.Plan, args: dict, return_columns, return_ti
     return Result(times, list(shown), out, warnings, state, used)
 
 
-def _check_continuable(model, state: State, vals: dict) -> None:
+def _check_continuable(model, state: State, vals: dict, replaced: set[str]) -> None:
     """A run continuing from a state: the state holds every stock and the buffer's regions
     (of DELAY FIXED and the others, `Kernel.buffers`), laid out by the step's number from
     INITIAL TIME for the state's TIME STEP, which the run must keep. A random draw is a hash
     of the seed, the call site and the step's number, which a continued run counts from
     INITIAL TIME as the one run does (kernel_extra.step_offset), so its draws are the one
-    run's; with TIME STEP changing during the run the steps have no such number."""
+    run's; with TIME STEP changing during the run the steps have no such number. The buffer
+    of an equation the run replaces (`replaced`, flat names) is not needed."""
     start = state.time
     lowered = model.schedule.model.variables
+    new = next((n for n in model.schedule.stocks if n not in state.stocks), None)
+    if new is not None:
+        # a structure the run's values decide (a SMOOTH N order...) other than the state's
+        raise ParameterError(f"the state (t = {start:g}) is not one of this run's model: it holds no value of a "
+                             f"stock of '{modeller_name(model.schedule.model, new)}' that this run's values "
+                             "make (another SMOOTH N or DELAY N order, ...); run from the start")
     buffers = model.kernel.buffers
     if buffers or state.buffers:
         missing = next((n for n in buffers if n not in state.buffers), None) or \
-            next((n for n in state.buffers if n not in buffers), None)
+            next((n for n in state.buffers if n not in buffers and not made_by(n, replaced)), None)
         if missing is not None:
-            shown = lowered[missing].display if missing in lowered else missing
+            owner = missing.split(" #")[0] + ir.split_element(missing)[1]
+            shown = lowered[missing].display if missing in lowered else \
+                f"'{modeller_name(model.schedule.model, owner) if owner in lowered else owner}'"
             raise ParameterError(f"the state (t = {start:g}) is not one of this model's: "
                                  f"{'it holds no' if missing in buffers else 'this model has no'} "
                                  f"buffer of {shown}")
+    if buffers:
         at, first = _buffer_named(model.schedule.model, buffers[0])
         if state.ended is not None:
             raise ParameterError(f"{at}the state is the last saved row of a run that went on to t = {state.ended:g} "
