@@ -47,14 +47,19 @@ def kernel_call(model, fn, *args, values=None):
 
 
 def seed_value(seeds: np.ndarray) -> np.ndarray:
-    """Integer seeds as exactly representable float64 (the parameter vector's type)."""
-    return (seeds.astype(np.uint64) % np.uint64(2 ** 52)).astype(np.float64)
+    """Run seeds as float64 (the parameter vector's type), each checked as `check_seed`
+    checks one: a seed from 2**52 on would run the draws of another seed."""
+    values = np.asarray(seeds).astype(np.float64)
+    bad = np.flatnonzero(~((values >= 0) & (values < 2 ** 52) & (np.floor(values) == values)))
+    if bad.size:
+        check_seed(np.asarray(seeds)[bad[0]].item())
+    return values
 
 
 def check_seed(seed) -> int:
-    """A run's seed as an integer in [0, 2**52): the parameter vector holds it as a float64,
-    which keeps integers exact only below 2**53, and seed_value folds seeds modulo 2**52; a
-    seed outside that range or not whole would silently run the draws of another seed."""
+    """A run's seed as an integer in [0, 2**52) (a sweep's run seeds, `sweep.run_seeds`, are):
+    the parameter vector holds it as a float64, which keeps integers exact only below 2**53;
+    a seed outside that range or not whole would silently run the draws of another seed."""
     try:
         whole = float(seed).is_integer() and 0 <= int(seed) < 2 ** 52
     except (TypeError, ValueError, OverflowError):
@@ -157,7 +162,7 @@ def run_plan(model, plan: params_mod.Plan, args: dict, return_columns, return_ti
     if seed is None and plan.state is not None:
         seed = plan.state.seed   # a continued run draws on with the seed of the run it continues
     if seed is not None:
-        p[-1] = seed_value(np.array([check_seed(seed)], dtype=np.uint64))[0]
+        p[-1] = float(check_seed(seed))
     used = model.choose_tier(tier, 1, n_steps)
     held = None
     if model.kernel.buffers:
