@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from smartspec_dsl import load
 from smartspec_dsl.backend.emit_solve import _unwatched
-from smartspec_dsl.backend.step_locals import step_locals
+from smartspec_dsl.backend.step_locals import group_stores, step_locals
 from smartspec_dsl.frontend.parse import parse_model
 from smartspec_dsl.passes import pipeline
 from smartspec_dsl.passes.order import initial_reads, schedule
@@ -135,13 +135,17 @@ def test_step_locals_give_the_stored_values(step, invariant, start):
     # as in a kernel, no helper writes a slot the caller calls invariant (a constant)
     invariant -= {int(k) for stmt in step for k in re.findall(r"bump\(v, (\d+)\)", stmt)}
     before, rewritten = step_locals(step, invariant, {0, 1, 2})
-    want, got = ({"v": np.array(start), "ld": lambda a, i: a[i], "st": _store, "bump": _bump, "dt": 0.5}
-                 for _ in range(2))
+    grouped = group_stores(rewritten)
+    want, got, both = ({"v": np.array(start), "ld": lambda a, i: a[i], "st": _store, "bump": _bump, "dt": 0.5,
+                        "stm": lambda a, idx, xs: [_store(a, i, x) for i, x in zip(idx, xs)]} for _ in range(3))
     _run(before, got)
+    _run(before, both)
     for _ in range(3):
         _run(step, want)
         _run(rewritten, got)
+        _run(grouped, both)
         np.testing.assert_array_equal(got["v"], want["v"])
+        np.testing.assert_array_equal(both["v"], want["v"])
 
 
 def test_step_locals_rewrite():
