@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from smartspec_dsl import load
 from smartspec_dsl.backend.emit_solve import _unwatched
-from smartspec_dsl.backend.step_locals import group_stores, step_locals
+from smartspec_dsl.backend.step_locals import group_stores, indexed, step_locals
 from smartspec_dsl.frontend.parse import parse_model
 from smartspec_dsl.passes import pipeline
 from smartspec_dsl.passes.order import initial_reads, schedule
@@ -146,6 +146,19 @@ def test_step_locals_give_the_stored_values(step, invariant, start):
         _run(grouped, both)
         np.testing.assert_array_equal(got["v"], want["v"])
         np.testing.assert_array_equal(both["v"], want["v"])
+
+
+def test_reads_and_writes_at_a_counter_are_one_call():
+    loop = ["for i0 in range(3):\n    st(v, 10 + i0, ld(v, 2 + i0) * 2.0)\n    st(r, 4 + i0, ld(v, 7))"]
+    out = indexed(loop)
+    assert out == ["for i0 in range(3):\n    sti(v, 10, i0, ldi(v, 2, i0) * 2.0)\n    sti(r, 4, i0, ld(v, 7))"]
+    want, got = ({"v": np.arange(16.0), "r": np.zeros(8), "ld": lambda a, i: a[i], "st": _store,
+                  "ldi": lambda a, b, i: a[b + i], "sti": lambda a, b, i, x: _store(a, b + i, x)} for _ in range(2))
+    _run(loop, want)
+    _run(out, got)
+    np.testing.assert_array_equal(got["v"], want["v"])
+    np.testing.assert_array_equal(got["r"], [0, 0, 0, 0, 7, 7, 7, 0])
+    np.testing.assert_array_equal(got["v"][10:13], [4.0, 6.0, 8.0])
 
 
 def test_step_locals_rewrite():

@@ -8,7 +8,7 @@ from collections import Counter
 
 from .dense_emit import DenseEmitter
 from .emit import Emitter, safe_comment
-from .step_locals import group_stores, step_locals
+from .step_locals import group_stores, indexed, step_locals
 
 # Statements per generated function: Numba's compile time grows faster than
 # linearly with function size, and separate functions are compiled (and
@@ -24,7 +24,8 @@ import numpy as np
 from numba import njit, prange, get_num_threads
 from smartspec_dsl.backend.kernel_lib import (
     integer, modulo, quantum, log2, power, ramp, pulse, pulse_train, lookup,
-    lookup_extrapolate, lookup_forward, lookup_backward, fixed_delay_slots, ld, st, stm, tk, ix, vsum, sel, bf,
+    lookup_extrapolate, lookup_forward, lookup_backward, fixed_delay_slots, ld, st, stm, ldi, sti, tk, ix, vsum,
+    sel, bf,
     fand, forr, fnot, fmin, fmax, fxidz, fzidz, fstep, random_uniform,
     random_normal, random_exponential, random_lognormal, random_triangular, random_poisson, random_gamma,
     random_weibull, random_beta, random_binomial, random_negative_binomial, random_lookup, watched,
@@ -369,7 +370,7 @@ def euler_driver(em: Emitter, init: list[str], dynamic: list[str], rates: list[s
 @njit(**JIT)
 def euler_core(p, tab, out, save_idx, t0, dt, n_steps, save_every, v, diag{held['held']}):
     """One Euler run in the scratch vector v; returns the number of rows saved."""
-{indent(bind_helpers(body + restore + loop_body), 4)}
+{indent(bind_helpers(indexed(body + restore + loop_body)), 4)}
 '''
     else:
         # A large model: the time loop and the initialisation are compiled separately
@@ -377,12 +378,12 @@ def euler_core(p, tab, out, save_idx, t0, dt, n_steps, save_every, v, diag{held[
         core = f'''
 @njit(**JIT)
 def euler_loop(v, tab, out, save_idx, t0, dt, n_steps, save_every, buf, bi, diag):
-{indent(bind_helpers(loop_body[:-1] + ["return saved"]), 4)}
+{indent(bind_helpers(indexed(loop_body[:-1] + ["return saved"])), 4)}
 
 
 @njit(**JIT)
 def euler_setup(p, tab, t0, dt, v):
-{indent(bind_helpers(body), 4)}
+{indent(bind_helpers(indexed(body)), 4)}
     return buf, bi
 
 

@@ -58,6 +58,33 @@ def st(typingctx, arr, idx, x):
 
 
 @intrinsic
+def ldi(typingctx, arr, base, i):
+    """arr[base + i]: `ld(arr, base + i)` as one call, the addition in its code (a loop's
+    read of an array at its counter: step_locals.indexed)."""
+    if not (isinstance(arr, _t.Array) and arr.ndim == 1 and arr.dtype == _F and isinstance(i, _t.Integer)):
+        return None
+
+    def codegen(context, builder, sig, args):
+        at = builder.add(args[1], context.cast(builder, args[2], sig.args[2], _t.intp))
+        return builder.load(_ptr(context, builder, sig.args[0], args[0], at))
+    return _F(arr, _t.intp, i), codegen
+
+
+@intrinsic
+def sti(typingctx, arr, base, i, x):
+    """arr[base + i] = x: `st(arr, base + i, x)` as one call (see `ldi`)."""
+    if not (isinstance(arr, _t.Array) and arr.ndim == 1 and arr.dtype == _F and arr.mutable
+            and isinstance(i, _t.Integer) and isinstance(x, _t.Number)):
+        return None
+
+    def codegen(context, builder, sig, args):
+        at = builder.add(args[1], context.cast(builder, args[2], sig.args[2], _t.intp))
+        builder.store(context.cast(builder, args[3], sig.args[3], _F), _ptr(context, builder, sig.args[0], args[0], at))
+        return context.get_dummy_value()
+    return _t.none(arr, _t.intp, i, x), codegen
+
+
+@intrinsic
 def stm(typingctx, arr, idx, xs):
     """arr[idx[j]] = xs[j] for every j, in order: a tuple of constant indices and a tuple of
     numbers; one call where a store each took one (step_locals.group_stores)."""

@@ -166,3 +166,14 @@ def group_stores(step: list[str]) -> list[str]:
             out.append("\n".join(kept))
     flush()
     return out
+
+
+_INDEXED_LD = re.compile(r"(?<![\w.])ld\((v|r), (\d+) \+ ([ikq]\d*)\)")
+_INDEXED_ST = re.compile(r"(?<![\w.])st\((v|r), (\d+) \+ ([ikq]\d*), ")
+
+
+def indexed(statements: list[str]) -> list[str]:
+    """`ld(v, 12 + i0)` as `ldi(v, 12, i0)` and `st(v, 12 + i0, x)` as `sti(v, 12, i0, x)`:
+    a loop's reads and writes at its counter, one call where the addition was an operator
+    more for Numba's front end to type and lower (the beer game's loops make hundreds)."""
+    return [_INDEXED_ST.sub(r"sti(\1, \2, \3, ", _INDEXED_LD.sub(r"ldi(\1, \2, \3)", s)) for s in statements]
