@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from smartspec_dsl import load
 from smartspec_dsl.backend.emit_solve import _unwatched
-from smartspec_dsl.backend.step_locals import step_locals
+from smartspec_dsl.backend.step_locals import group_stores, indexed, step_locals
 from smartspec_dsl.frontend.parse import parse_model
 from smartspec_dsl.passes import pipeline
 from smartspec_dsl.passes.order import initial_reads, schedule
@@ -135,13 +135,30 @@ def test_step_locals_give_the_stored_values(step, invariant, start):
     # as in a kernel, no helper writes a slot the caller calls invariant (a constant)
     invariant -= {int(k) for stmt in step for k in re.findall(r"bump\(v, (\d+)\)", stmt)}
     before, rewritten = step_locals(step, invariant, {0, 1, 2})
-    want, got = ({"v": np.array(start), "ld": lambda a, i: a[i], "st": _store, "bump": _bump, "dt": 0.5}
-                 for _ in range(2))
+    grouped = group_stores(rewritten)
+    want, got, both = ({"v": np.array(start), "ld": lambda a, i: a[i], "st": _store, "bump": _bump, "dt": 0.5,
+                        "stm": lambda a, idx, xs: [_store(a, i, x) for i, x in zip(idx, xs)]} for _ in range(3))
     _run(before, got)
+    _run(before, both)
     for _ in range(3):
         _run(step, want)
         _run(rewritten, got)
+        _run(grouped, both)
         np.testing.assert_array_equal(got["v"], want["v"])
+        np.testing.assert_array_equal(both["v"], want["v"])
+
+
+def test_reads_and_writes_at_a_counter_are_one_call():
+    loop = ["for i0 in range(3):\n    st(v, 10 + i0, ld(v, 2 + i0) * 2.0)\n    st(r, 4 + i0, ld(v, 7))"]
+    out = indexed(loop)
+    assert out == ["for i0 in range(3):\n    sti(v, 10, i0, ldi(v, 2, i0) * 2.0)\n    sti(r, 4, i0, ld(v, 7))"]
+    want, got = ({"v": np.arange(16.0), "r": np.zeros(8), "ld": lambda a, i: a[i], "st": _store,
+                  "ldi": lambda a, b, i: a[b + i], "sti": lambda a, b, i, x: _store(a, b + i, x)} for _ in range(2))
+    _run(loop, want)
+    _run(out, got)
+    np.testing.assert_array_equal(got["v"], want["v"])
+    np.testing.assert_array_equal(got["r"], [0, 0, 0, 0, 7, 7, 7, 0])
+    np.testing.assert_array_equal(got["v"][10:13], [4.0, 6.0, 8.0])
 
 
 def test_step_locals_rewrite():

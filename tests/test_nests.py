@@ -126,9 +126,9 @@ SAVEPER = 1 ~~|
 def test_a_model_over_one_grid(tmp_path):
     (tmp_path / "grid.mdl").write_text(GRID)
     m = load(tmp_path / "grid.mdl", cache_dir=tmp_path / "c")
-    step = m.kernel.source.split("def euler_core(")[1].split("for istep in range(")[1]
+    step = m.kernel.source.split("def dynamic_0(")[1].split("@njit")[0]
     # double and half: one loop over the 6 elements of [plant, item], as the stocks' rates
-    assert "for i0 in range(6):\n            st(v, " in step and "# double\n            st(v, " in step
+    assert "for i0 in range(6):\n        st(v, " in step and "# double\n        st(v, " in step
     assert "# half" in step and "for i1 in range(2):" in step   # share's SUM reads a row per plant
     got = m.run(tier="compiled")
     np.testing.assert_array_equal(got.values, m.run(tier="interpreter").values)

@@ -8,7 +8,7 @@ from collections import Counter
 
 from .dense_emit import DenseEmitter
 from .emit import Emitter, safe_comment
-from .step_locals import step_locals
+from .step_locals import group_stores, indexed, step_locals
 
 # Statements per generated function: Numba's compile time grows faster than
 # linearly with function size, and separate functions are compiled (and
@@ -24,7 +24,8 @@ import numpy as np
 from numba import njit, prange, get_num_threads
 from smartspec_dsl.backend.kernel_lib import (
     integer, modulo, quantum, log2, power, ramp, pulse, pulse_train, lookup,
-    lookup_extrapolate, lookup_forward, lookup_backward, fixed_delay_slots, ld, st, tk, ix, vsum, sel, bf,
+    lookup_extrapolate, lookup_forward, lookup_backward, fixed_delay_slots, ld, st, stm, ldi, sti, tk, ix, vsum,
+    sel, bf,
     fand, forr, fnot, fmin, fmax, fxidz, fzidz, fstep, random_uniform,
     random_normal, random_exponential, random_lognormal, random_triangular, random_poisson, random_gamma,
     random_weibull, random_beta, random_binomial, random_negative_binomial, random_lookup, watched,
@@ -272,6 +273,23 @@ def invariant_slots(em: Emitter) -> set[int]:
     return {em.run_seed_slot} | {em.slots[n] for n in names}
 
 
+def initialisation(em: Emitter, init: list[str]) -> list[str]:
+    """The initialisation's statements inline in the Euler driver, read as its time loop reads
+    a step's (`step_locals`, `group_stores`): after the constants' statements, the constants,
+    the run seed and the time are read into locals once and every value the initialisation
+    stores is held in a local for the statements after it (a call each, otherwise: World3's
+    initialisation read 175 values). Not in its loops: a dense model's initialisation is
+    loops, and locals live across their blocks made the beer game's compile no shorter."""
+    head = em.constant_statements()
+    if init[:len(head)] != head:
+        return init
+    params = em.params if isinstance(em, DenseEmitter) else em.schedule.constants
+    first = em.slots[params[0]] if len(params) else 0
+    before, rest = step_locals(init[len(head):], {0, em.run_seed_slot, *range(first, first + len(params))}, set(),
+                               in_loops=False)
+    return head + before + group_stores(rest)
+
+
 def stock_updates(n_cont: int, n_disc: int, r0: int | None) -> list[str]:
     """The Euler step of the stocks (slots 1 on, the continuous ones first): a statement per
     stock from its inlined rate `r_i`, or, when the rates are in the slots from `r0` on, one
@@ -308,7 +326,7 @@ def euler_driver(em: Emitter, init: list[str], dynamic: list[str], rates: list[s
     n_init_chunks = (len(init) + CHUNK - 1) // CHUNK
     # the initialisation inline wherever it fits in one function (also in a large model's setup):
     # a call to init_0 compiles it on its own, then optimises its code again inlined in the caller
-    body += init if len(init) <= CHUNK else [f"init_{i}(v, p, tab)" for i in range(n_init_chunks)]
+    body += initialisation(em, init) if len(init) <= CHUNK else [f"init_{i}(v, p, tab)" for i in range(n_init_chunks)]
     if need_buf:
         body += [f"buf, bi = lay_out_buffers(v, dt, FIXED_DELAY_SLOTS, FIXED_DELAY_OUTPUTS, ix({n_fixed}), ix(1))"]
     restore = [held["restore"].strip()] if n_fixed else []
@@ -334,6 +352,7 @@ def euler_driver(em: Emitter, init: list[str], dynamic: list[str], rates: list[s
     loop += writes if inline_writes else chunk_calls("fixed_write", "v, tab, buf, bi, istep", writes)
     loop += stock_updates(n_cont, n_disc, None if inline_rates else r0)
     before, loop = step_locals(loop, invariant_slots(em), {0, *range(1, 1 + len(stocks))})
+    loop = group_stores(loop)
     # steps are numbered from INITIAL TIME: a run continuing a saved state numbers them as the
     # one run it continues does (kernel_extra.step_offset)
     loop_body = ["saved = 0", "sc = 0", "kstart = step_offset(v, t0, dt, INITIAL_TIME_SLOT)",
@@ -351,7 +370,7 @@ def euler_driver(em: Emitter, init: list[str], dynamic: list[str], rates: list[s
 @njit(**JIT)
 def euler_core(p, tab, out, save_idx, t0, dt, n_steps, save_every, v, diag{held['held']}):
     """One Euler run in the scratch vector v; returns the number of rows saved."""
-{indent(bind_helpers(body + restore + loop_body), 4)}
+{indent(bind_helpers(indexed(body + restore + loop_body)), 4)}
 '''
     else:
         # A large model: the time loop and the initialisation are compiled separately
@@ -359,12 +378,12 @@ def euler_core(p, tab, out, save_idx, t0, dt, n_steps, save_every, v, diag{held[
         core = f'''
 @njit(**JIT)
 def euler_loop(v, tab, out, save_idx, t0, dt, n_steps, save_every, buf, bi, diag):
-{indent(bind_helpers(loop_body[:-1] + ["return saved"]), 4)}
+{indent(bind_helpers(indexed(loop_body[:-1] + ["return saved"])), 4)}
 
 
 @njit(**JIT)
 def euler_setup(p, tab, t0, dt, v):
-{indent(bind_helpers(body), 4)}
+{indent(bind_helpers(indexed(body)), 4)}
     return buf, bi
 
 

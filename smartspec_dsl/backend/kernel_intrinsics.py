@@ -3,6 +3,7 @@
 conditionals, which lower straight to LLVM loads, stores and selects."""
 from __future__ import annotations
 
+from llvmlite import ir as _ll
 from numba.core import cgutils as _cg, types as _t
 from numba.extending import intrinsic
 
@@ -56,6 +57,52 @@ def st(typingctx, arr, idx, x):
     return _t.none(arr, _t.intp, _F), codegen
 
 
+@intrinsic
+def ldi(typingctx, arr, base, i):
+    """arr[base + i]: `ld(arr, base + i)` as one call, the addition in its code (a loop's
+    read of an array at its counter: step_locals.indexed)."""
+    if not (isinstance(arr, _t.Array) and arr.ndim == 1 and arr.dtype == _F and isinstance(i, _t.Integer)):
+        return None
+
+    def codegen(context, builder, sig, args):
+        at = builder.add(args[1], context.cast(builder, args[2], sig.args[2], _t.intp))
+        return builder.load(_ptr(context, builder, sig.args[0], args[0], at))
+    return _F(arr, _t.intp, i), codegen
+
+
+@intrinsic
+def sti(typingctx, arr, base, i, x):
+    """arr[base + i] = x: `st(arr, base + i, x)` as one call (see `ldi`)."""
+    if not (isinstance(arr, _t.Array) and arr.ndim == 1 and arr.dtype == _F and arr.mutable
+            and isinstance(i, _t.Integer) and isinstance(x, _t.Number)):
+        return None
+
+    def codegen(context, builder, sig, args):
+        at = builder.add(args[1], context.cast(builder, args[2], sig.args[2], _t.intp))
+        builder.store(context.cast(builder, args[3], sig.args[3], _F), _ptr(context, builder, sig.args[0], args[0], at))
+        return context.get_dummy_value()
+    return _t.none(arr, _t.intp, i, x), codegen
+
+
+@intrinsic
+def stm(typingctx, arr, idx, xs):
+    """arr[idx[j]] = xs[j] for every j, in order: a tuple of constant indices and a tuple of
+    numbers; one call where a store each took one (step_locals.group_stores)."""
+    if not (isinstance(arr, _t.Array) and arr.ndim == 1 and arr.dtype == _F and arr.mutable
+            and isinstance(idx, _t.BaseTuple) and isinstance(xs, _t.BaseTuple) and len(idx) == len(xs)
+            and all(isinstance(t, _t.Integer) for t in idx) and all(isinstance(t, _t.Number) for t in xs)):
+        return None
+
+    def codegen(context, builder, sig, args):
+        aryty, idxty, xsty = sig.args
+        for j in range(len(idxty)):
+            at = context.cast(builder, builder.extract_value(args[1], j), idxty[j], _t.intp)
+            x = context.cast(builder, builder.extract_value(args[2], j), xsty[j], _F)
+            builder.store(x, _ptr(context, builder, aryty, args[0], at))
+        return context.get_dummy_value()
+    return _t.none(arr, idx, xs), codegen
+
+
 def load_int(context, builder, aryty, ary, idx):
     """The code of `tk(ary, idx)`: int(ary[idx])."""
     return builder.fptosi(builder.load(_ptr(context, builder, aryty, ary, idx)), context.get_value_type(_t.int64))
@@ -75,15 +122,19 @@ def tk(typingctx, arr, idx):
 
 def watch(context, builder, aryty, ary, s, x):
     """The code of `watched(ary, s, x)` (an intrinsic's), its value x."""
-    slot = [_ptr(context, builder, aryty, ary, builder.add(s, context.get_constant(_t.intp, k)))
-            for k in range(5)]
+    return _watch(builder, lambda i: _ptr(context, builder, aryty, ary, i), s, x)
+
+
+def _watch(builder, at, s, x):
+    """`watch` with `at(i)` the pointer to element i of the vector."""
+    slot = [at(builder.add(s, s.type(k))) for k in range(5)]
     lo, hi, back = builder.load(slot[0]), builder.load(slot[1]), builder.load(slot[4])
     is_below = builder.fcmp_ordered("<", x, lo)
     is_above = builder.fcmp_ordered(">", x, hi)
     outside = builder.or_(is_below, is_above)
     pending = builder.fcmp_unordered("!=", back, back)       # NaN: out, not back yet
     with builder.if_then(builder.or_(outside, pending), likely=False):
-        t = builder.load(_ptr(context, builder, aryty, ary, context.get_constant(_t.intp, 0)))
+        t = builder.load(at(s.type(0)))
         below, above = builder.load(slot[2]), builder.load(slot[3])
 
         def first(when, old):
@@ -98,6 +149,103 @@ def watch(context, builder, aryty, ary, s, x):
         builder.store(builder.select(builder.and_(outside, never_out), x.type(float("nan")),
                                      builder.select(back_now, t, back)), slot[4])
     return x
+
+
+@intrinsic
+def watched_lookup(typingctx, v, s, x, tab, k):
+    """lookup(watched(v, s, x), tab, tk(tab, 2k), tk(tab, 2k + 1)) (kernel_lib.lookup, the
+    same operations in the same order, so the same numbers): table k at x, x watched in
+    v[s:s+5], as one call of one function of the module, defined on its first use
+    (`_watched_lookup_function`). A kernel's front end (bytecode, typing, lowering) takes one
+    call where the four took seven instructions; and LLVM optimises and compiles the watch
+    and the lookup's search loop once, where their copies inlined at every call took half of
+    World3's cold compile after the front end. The call passes the vectors' data pointers and
+    three numbers in registers (fastcc): World3 runs at least as fast as with the copies
+    (Numba's own call of `lookup` out of line, its status and its array passed field by
+    field, made runs 15 % slower)."""
+    if not all(isinstance(a, _t.Array) and a.ndim == 1 and a.dtype == _F and a.layout == "C" for a in (v, tab)) \
+            or not v.mutable:
+        return None
+
+    def codegen(context, builder, sig, args):
+        vv, ss, xx, tt, kk = args
+        data = [builder.extract_value(a, context.data_model_manager[t].get_field_position("data"))
+                for a, t in ((vv, sig.args[0]), (tt, sig.args[3]))]
+        fn = _watched_lookup_function(builder.module)
+        return builder.call(fn, [data[0], ss, xx, data[1], kk], cconv="fastcc")
+    return _F(v, _t.intp, _F, tab, _t.intp), codegen
+
+
+def _internal(module, name, ret, args):
+    """The module's function `name` and whether its body is still to be written."""
+    fn = _cg.get_or_insert_function(module, _ll.FunctionType(ret, args), name)
+    if not fn.is_declaration:
+        return fn, False
+    fn.linkage, fn.calling_convention = "internal", "fastcc"
+    fn.attributes.add("noinline")
+    return fn, True
+
+
+def _watched_lookup_function(module):
+    f64, i64 = _ll.DoubleType(), _ll.IntType(64)
+    fn, new = _internal(module, "smartspec_watched_lookup", f64, [f64.as_pointer(), i64, f64, f64.as_pointer(), i64])
+    if not new:
+        return fn
+    v, s, x, tab, k = fn.args
+    b = _ll.IRBuilder(fn.append_basic_block("entry"))
+    y = _watch(b, lambda i: b.gep(v, [i], inbounds=True), s, x)
+    k2 = b.mul(k, i64(2))
+    off, n = (b.fptosi(b.load(b.gep(tab, [b.add(k2, i64(j))], inbounds=True)), i64) for j in (0, 1))
+    b.ret(b.call(_lookup_function(module), [y, tab, off, n], cconv="fastcc"))
+    return fn
+
+
+def _lookup_function(module):
+    """kernel_lib.lookup(x, tab, off, n) on the table's data pointer."""
+    f64, i64 = _ll.DoubleType(), _ll.IntType(64)
+    fn, new = _internal(module, "smartspec_lookup", f64, [f64, f64.as_pointer(), i64, i64])
+    if not new:
+        return fn
+    x, data, off, n = fn.args
+    b = _ll.IRBuilder(fn.append_basic_block("entry"))
+    blocks = [fn.append_basic_block(name) for name in ("below", "upper", "above", "search", "halve", "found")]
+    below, upper, above, search, halve, found = blocks
+
+    def at(i):
+        return b.load(b.gep(data, [i], inbounds=True))
+    # x <= xs[0]: ys[0]; x >= xs[n - 1]: ys[n - 1] (ordered compares: a NaN x goes on to search)
+    b.cbranch(b.fcmp_ordered("<=", x, at(off)), below, upper)
+    b.position_at_end(below)
+    b.ret(at(b.add(off, n)))
+    b.position_at_end(upper)
+    last = b.sub(n, i64(1))
+    b.cbranch(b.fcmp_ordered(">=", x, at(b.add(off, last))), above, search)
+    b.position_at_end(above)
+    b.ret(at(b.add(b.add(off, n), last)))
+    b.position_at_end(search)
+    entry = b.block
+    b.position_at_end(halve)
+    lo, hi = b.phi(i64), b.phi(i64)
+    lo.add_incoming(i64(0), entry)
+    hi.add_incoming(last, entry)
+    b.position_at_end(search)
+    b.branch(halve)
+    b.position_at_end(halve)
+    more = b.icmp_signed(">", b.sub(hi, lo), i64(1))
+    step = fn.append_basic_block("step")
+    b.cbranch(more, step, found)
+    b.position_at_end(step)
+    mid = b.sdiv(b.add(lo, hi), i64(2))     # lo + hi >= 0: floor division
+    left = b.fcmp_ordered("<=", at(b.add(off, mid)), x)
+    lo.add_incoming(b.select(left, mid, lo), step)
+    hi.add_incoming(b.select(left, hi, mid), step)
+    b.branch(halve)
+    b.position_at_end(found)
+    x0, x1 = at(b.add(off, lo)), at(b.add(off, hi))
+    y0, y1 = at(b.add(b.add(off, n), lo)), at(b.add(b.add(off, n), hi))
+    # y0 + (x - x0) * (y1 - y0) / (x1 - x0)
+    b.ret(b.fadd(y0, b.fdiv(b.fmul(b.fsub(x, x0), b.fsub(y1, y0)), b.fsub(x1, x0))))
+    return fn
 
 
 @intrinsic
@@ -243,16 +391,4 @@ def float_bits(typingctx, x):
     def codegen(context, builder, sig, args):
         return builder.bitcast(args[0], context.get_value_type(_t.int64))
     return _t.int64(_F), codegen
-
-
-def call_compiled(context, builder, dispatcher, sig, args, attrs=()):
-    """The code of a call of the jitted function `dispatcher` compiled for `sig` (its library
-    linked in), with the call's LLVM attributes `attrs`; an exception it raises propagates."""
-    compiled = dispatcher.overloads[tuple(sig.args)]
-    context.active_code_library.add_linking_library(compiled.library)
-    fn = context.declare_function(builder.module, compiled.fndesc)
-    status, out = context.call_conv.call_function(builder, fn, sig.return_type, sig.args, args, attrs=attrs)
-    with _cg.if_unlikely(builder, status.is_error):
-        context.call_conv.return_status_propagate(builder, status)
-    return out
 

@@ -16,14 +16,12 @@ import math
 
 import numpy as np
 from numba import njit
-from numba.core import types as _t
-from numba.extending import intrinsic
 
 # One import for generated kernels: the intrinsics and the random numbers
 # live in their own modules.
 from .kernel_intrinsics import (  # noqa: F401
-    JIT, XIDZ_EPS, ld, st, tk, ix, sel, bf, fand,
-    forr, fnot, fmin, fmax, fxidz, fzidz, fstep, watched, load_int, watch, call_compiled)
+    JIT, XIDZ_EPS, ld, st, stm, ldi, sti, tk, ix, sel, bf, fand,
+    forr, fnot, fmin, fmax, fxidz, fzidz, fstep, watched, watched_lookup, load_int, watch)
 from .kernel_random import (  # noqa: F401
     splitmix64, uniform01, std_normal, random_uniform,
     random_normal, random_exponential, random_lognormal, random_triangular, random_poisson,
@@ -118,29 +116,6 @@ def lookup(x, tab, off, n):
     x0, x1 = tab[off + lo], tab[off + hi]
     y0, y1 = tab[off + n + lo], tab[off + n + hi]
     return y0 + (x - x0) * (y1 - y0) / (x1 - x0)
-
-
-@intrinsic
-def watched_lookup(typingctx, v, s, x, tab, k):
-    """lookup(watched(v, s, x), tab, tk(tab, 2k), tk(tab, 2k + 1)): table k at x, x watched
-    in v[s:s+5], as one call. A kernel's front end (bytecode, typing, lowering: most of a
-    large kernel's cold compile) takes one call where the four took seven instructions; and
-    `lookup` is inlined by LLVM as before (called out of line, World3 ran 15 % slower)."""
-    f1 = _t.float64
-    if not (isinstance(v, _t.Array) and v.ndim == 1 and v.dtype == f1 and v.mutable
-            and isinstance(tab, _t.Array) and tab.ndim == 1 and tab.dtype == f1):
-        return None
-    fnty = typingctx.resolve_value_type(lookup)
-    call = typingctx.resolve_function_type(fnty, (f1, tab, _t.int64, _t.int64), {})
-
-    def codegen(context, builder, sig, args):
-        vv, ss, xx, tt, kk = args
-        y = watch(context, builder, sig.args[0], vv, ss, xx)
-        k2 = builder.mul(kk, context.get_constant(_t.intp, 2))
-        off, n = (load_int(context, builder, sig.args[3], tt, builder.add(k2, context.get_constant(_t.intp, j)))
-                  for j in (0, 1))
-        return call_compiled(context, builder, lookup, call, (y, tt, off, n))
-    return f1(v, _t.intp, f1, tab, _t.intp), codegen
 
 
 @njit(**JIT)

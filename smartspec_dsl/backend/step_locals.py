@@ -55,13 +55,17 @@ def name(slot: int) -> str:
     return f"v_{slot}"
 
 
-def step_locals(step: list[str], invariant: set[int], at_top: set[int]) -> tuple[list[str], list[str]]:
+def step_locals(step: list[str], invariant: set[int], at_top: set[int],
+                in_loops: bool = True) -> tuple[list[str], list[str]]:
     """(the statements to run once before the time loop, the step's statements) with reads of
     the state vector taken from locals where they are known to hold the same value:
     `invariant`, slots the step never writes (read once before the loop); `at_top`, slots the
     step writes only after its last read (the stocks, read at its top, after `step[0]`, the
-    time); a slot the step stores whole (`_store`) from that store until another write of it."""
-    reads = Counter(int(m.group(1)) for stmt in step for m in _READ.finditer(stmt))
+    time); a slot the step stores whole (`_store`) from that store until another write of it.
+    `in_loops` False: the lines of loops read the vector as they did (see `initialisation`)."""
+    def seen(ln: str) -> bool:
+        return in_loops or not ln.startswith(" ")
+    reads = Counter(int(m.group(1)) for stmt in step for ln in stmt.split("\n") if seen(ln) for m in _READ.finditer(ln))
     later = reads.copy()     # the reads still to come
     # a slot the step writes is not invariant, whatever the caller says: the local read before
     # the loop would be stale from the second step on
@@ -85,14 +89,15 @@ def step_locals(step: list[str], invariant: set[int], at_top: set[int]) -> tuple
         # a value is held from a store after the statement's last loop line or helper call only
         first_def = max((j + 1 for j, ln in enumerate(lines) if helper[j] or ln.startswith(" ")), default=0)
         for j, ln in enumerate(lines):
-            later.subtract(int(m.group(1)) for m in _READ.finditer(ln))
+            if seen(ln):
+                later.subtract(int(m.group(1)) for m in _READ.finditer(ln))
             store = _store(ln) if j >= first_def else None
             if store is not None and later[store[0]] > 0 and store[0] not in held:
                 slot, value, comment = store
                 new += [f"{name(slot)} = {_local(value, held)}{comment}", f"st(v, {slot}, {name(slot)})"]
                 held.add(slot)
                 continue
-            new.append(_local(ln, held))
+            new.append(_local(ln, held) if seen(ln) else ln)
             # any other write of a held slot ends its local (none in a schedule's step)
             held -= {int(m.group(1)) for m in _WRITE.finditer(ln)}
         out.append("\n".join(new))
@@ -105,3 +110,70 @@ def step_locals(step: list[str], invariant: set[int], at_top: set[int]) -> tuple
 
 def _local(text: str, held: set[int]) -> str:
     return _READ.sub(lambda m: name(int(m.group(1))) if int(m.group(1)) in held else m.group(0), text)
+
+
+# a store of a slot written as a number of a value that reads no vector: locals, numbers
+_DEFERRABLE = re.compile(r"st\(v, (\d+), ((?:(?!\bv\b)[\w .+*/()-])+)\)")
+_COMPUTED = re.compile(r"(?<![\w.])(?:ld|st)\(v, (?!\d+[,)])")
+# the calls given the vector that read no slot of a variable's (a watch reads the time, slot 0)
+_STORE_SAFE = frozenset({"ld", "st", "watched", "watched_lookup"})
+
+
+def group_stores(step: list[str]) -> list[str]:
+    """The step's statements with its stores of values held in locals (`st(v, 12, v_12)`, or
+    of an expression of locals) made one call per run of them, `stm(v, (12, 14), (v_12,
+    v_14))`, at the latest point where the vector must hold them: before a statement that reads
+    one of them from it (`ld(v, 12)`, a read through a computed index, a helper given the
+    vector, a subscript of it: the saves), writes one, leaves the step (`break`), or any
+    compound statement (a loop), and at the step's end. Each store still happens every step,
+    in its order; a call costs Numba's front end instructions and a typed call each, and
+    World3's step stored 205 values."""
+    out: list[str] = []
+    pending: list[tuple[int, str]] = []
+
+    def flush():
+        if pending:
+            slots, values = zip(*pending)
+            out.append(f"stm(v, ({', '.join(map(str, slots))},), ({', '.join(values)},))")
+            pending.clear()
+
+    def barrier(line: str) -> bool:
+        waiting = {s for s, _ in pending}
+        return (any(int(m.group(1)) in waiting for m in (*_READ.finditer(line), *_WRITE.finditer(line)))
+                or _COMPUTED.search(line) is not None or "v[" in line
+                or any(m.group(1) not in _STORE_SAFE for m in _HELPER.finditer(line))
+                or re.search(r"\b(break|return|continue)\b", line) is not None)
+
+    for stmt in step:
+        lines = stmt.split("\n")
+        if any(ln.startswith(" ") or ln.rstrip().endswith(":") for ln in lines):
+            flush()              # a compound statement: its lines run in their own order
+            out.append(stmt)
+            continue
+        kept: list[str] = []
+        for ln in lines:
+            store = _DEFERRABLE.fullmatch(ln.split("  # ", 1)[0])
+            if store is not None and int(store.group(1)) not in {s for s, _ in pending}:
+                pending.append((int(store.group(1)), store.group(2)))
+                continue
+            if barrier(ln):
+                if kept:
+                    out.append("\n".join(kept))
+                    kept = []
+                flush()
+            kept.append(ln)
+        if kept:
+            out.append("\n".join(kept))
+    flush()
+    return out
+
+
+_INDEXED_LD = re.compile(r"(?<![\w.])ld\((v|r), (\d+) \+ ([ikq]\d*)\)")
+_INDEXED_ST = re.compile(r"(?<![\w.])st\((v|r), (\d+) \+ ([ikq]\d*), ")
+
+
+def indexed(statements: list[str]) -> list[str]:
+    """`ld(v, 12 + i0)` as `ldi(v, 12, i0)` and `st(v, 12 + i0, x)` as `sti(v, 12, i0, x)`:
+    a loop's reads and writes at its counter, one call where the addition was an operator
+    more for Numba's front end to type and lower (the beer game's loops make hundreds)."""
+    return [_INDEXED_ST.sub(r"sti(\1, \2, \3, ", _INDEXED_LD.sub(r"ldi(\1, \2, \3)", s)) for s in statements]

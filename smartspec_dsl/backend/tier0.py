@@ -87,9 +87,31 @@ def compiled(entry: str) -> bool:
 
 def quick_start() -> None:
     """Spare Numba's compiles in this process work whose result is known (see `_blas_probe`,
-    `_intrinsic_typing`)."""
+    `_intrinsic_typing`, `_scalar_operators`)."""
     _intrinsic_typing()
+    _scalar_operators()
     _blas_probe()
+
+
+def _scalar_operators() -> None:
+    """Numba types an operator (`a + b`: a kernel's every arithmetic) by trying each of its
+    templates, among them NumPy's array operator, which first finds the ufunc loop of the
+    operands' types and only then gives up when none of them is an array (World3's cold load:
+    0.3 s of CPU). That template gives up first here, on the same test it applies last (no
+    operand, an optional one unwrapped, is an array), so every operator types as before."""
+    from numba.core import types
+    from numba.core.typing import npydecl
+    template = getattr(npydecl, "NumpyRulesArrayOperator", None)
+    original = getattr(template, "generic", None)
+    if original is None or getattr(original, "arrays_first", False):
+        return
+
+    def generic(self, args, kws):
+        if not any(isinstance(a.type if isinstance(a, types.Optional) else a, types.ArrayCompatible) for a in args):
+            return None
+        return original(self, args, kws)
+    generic.arrays_first = True
+    template.generic = generic
 
 
 def _intrinsic_typing() -> None:
