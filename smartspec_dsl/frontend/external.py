@@ -305,15 +305,20 @@ def _series_key(text: str) -> str:
     return f"{ir.canonical_name(name)}[{','.join(elements)}]"
 
 
+# the hidden lookup of a data array's tables, one per element (`name #data[e1,e2]`); a scalar's
+# table is `name #data`, an element's of an array defined piecewise `name[e1,e2] #data`
+DATA_TABLE = " #data"
+
 # how close Time must come to a :RAW: series' point to take its value, in TIME STEPs: an
 # exact match up to the rounding of Time (INITIAL TIME + k TIME STEP)
 RAW_MATCH = 1e-6
 
 
-def _data_expr(table_name: str, keyword: str, pos, times_name: str = "") -> ir.Expr:
+def _data_expr(table_name: str, keyword: str, pos, times_name: str = "", subscripts: tuple = ()) -> ir.Expr:
     """A data variable's value from its table (a hidden lookup of Time), as its keyword
-    says; :RAW: also reads `times_name`, the table of its points' times."""
-    ref = ir.Ref(table_name, (), pos)
+    says; :RAW: also reads `times_name`, the table of its points' times. `subscripts`: those
+    of a lookup defined per element, read at the equation's element."""
+    ref = ir.Ref(table_name, subscripts, pos)
     time = ir.Ref(ir.TIME, (), pos)
     if keyword == "RAW":
         # Vensim's help ("Keywords"): ":RAW: marks data as raw so :NA: is reported for missing
@@ -327,7 +332,7 @@ def _data_expr(table_name: str, keyword: str, pos, times_name: str = "") -> ir.E
         return ir.Call("LOOKUP BACKWARD", (ref, time), pos)
     if keyword == "LOOK FORWARD":
         return ir.Call("LOOKUP FORWARD", (ref, time), pos)
-    return ir.LookupCall(table_name, time, pos)
+    return ir.LookupCall(table_name, time, pos, subscripts)
 
 
 def resolve_external(model: ir.Model, data_dir: str | Path | None = None,
@@ -420,6 +425,17 @@ def resolve_external(model: ir.Model, data_dir: str | Path | None = None,
                     new_defs.append(ir.Definition(combo, (), "=", None, (), table, d.pos))
             else:
                 kinds.add(ir.Kind.AUXILIARY)
+                if len(defs) == 1 and d.subscripts and d.keyword != "RAW" and all(t is not None for t in tables):
+                    # one subscripted lookup of its elements' tables, read at the element: the
+                    # dense route keeps the array one loop over one row of tables
+                    # (passes/dense_lookups.py), not one statement per element
+                    tname = f"{name}{DATA_TABLE}"
+                    shown = f"{var.display} (its data)"
+                    hidden[tname] = ir.Variable(tname, shown, ir.Kind.LOOKUP, pos=d.pos, hidden=True, definitions=tuple(
+                        ir.Definition(combo, (), "=", None, (), table, d.pos) for combo, table in zip(combos, tables)))
+                    new_defs.append(replace(d, operator="=", keyword="", lookup=None,
+                                            expr=_data_expr(tname, d.keyword, d.pos, subscripts=d.subscripts)))
+                    continue
                 for combo, table in zip(combos, tables):
                     if table is None:         # an element without data (above): :NA:
                         new_defs.append(ir.Definition(combo, (), "=", ir.Num(ir.NA_VALUE), (), None, d.pos))

@@ -44,7 +44,7 @@ from dataclasses import replace
 
 from .. import ir
 from ..errors import ModelError
-from ..ir.builtins import ARRAY, BUILTINS, KERNEL, RANDOM_DRAW
+from ..ir.builtins import ARRAY, BUILTINS, KERNEL, LOOKUP, RANDOM_DRAW
 from ..ir.ranges import SubscriptSpace, parse_form
 from . import dense_lookups, dense_vectors
 from .dense_orders import split_varying_orders
@@ -223,6 +223,10 @@ class _Checker:
                     todo.extend((a, inside) for a in node.args)
                     continue
                 b = BUILTINS.get(f)
+                if b is not None and b.emit == LOOKUP and node.args and dense_lookups.is_table(self, node.args[0]):
+                    dense_lookups.check(self, node.args[0], lhs)   # a lookup defined per element
+                    todo.extend((a, inside) for a in node.args[1:])
+                    continue
                 if b is None or (f in _RANDOM and inside):
                     raise _Refuse(f"{f} in an array equation")
                 if lhs and f in DECIDED and any(self.varies(node.args[i]) for i in DECIDED[f]
@@ -454,6 +458,8 @@ class _Densify:
         self.dims = {n: checker.dims[n] for n in arrays}
         self.shared: dict[str, ir.Variable] = {}
         self.shared_of: dict[ir.Call, ir.Ref] = {}
+        # the lookups defined per element (a function of one names it `tbl[r]`)
+        self.tables = {n for n, v in model.variables.items() if dense_lookups.lookup_dims(checker.pieces, v) is not None}
 
     def rewrite(self, e: ir.Expr | None, owner: ir.Variable, lhs: tuple[str, ...]) -> ir.Expr | None:
         if e is None:
@@ -461,6 +467,8 @@ class _Densify:
         sp = self.space
 
         def visit(node):
+            if isinstance(node, ir.Ref) and node.subscripts and node.name in self.tables:
+                return dense_lookups.rewrite(sp, node, lhs)    # a lookup function's table
             if isinstance(node, ir.Ref) and node.subscripts and node.name not in self.dims:
                 # an element of an array flattened per element (partition let only these through)
                 return ir.Ref(flat_name(node.name, node.subscripts), (), node.pos)
