@@ -30,6 +30,7 @@ from ..passes.order import Schedule
 from ..ir.builtins import LOOKUP, helpers
 from ..ir.ranges import SubscriptSpace, parse_form
 from .dense_vectors import VEC, VECTOR_CALLS, VectorStatements
+from . import element_loops
 from .emit import Emitter, safe_comment
 
 _LOOKUP_FUNCS = helpers(LOOKUP)    # helper(x, table)
@@ -110,6 +111,8 @@ class DenseEmitter(VectorStatements, Emitter):
         return " + ".join([str(const)] + parts[::-1])
 
     def expr(self, e: ir.Expr) -> str:
+        if self.moving and id(e) in self.moving:   # an element a loop over elements advances (element_loops)
+            return super().expr(e)
         if type(e) is ir.Ref and e.subscripts:
             return f"ld(v, {self.offset(e.name, e.subscripts)})"
         if type(e) is ir.Call and e.func in _REDUCTIONS:
@@ -200,14 +203,14 @@ class DenseEmitter(VectorStatements, Emitter):
         return self.looped(name, "st(v, {}, {})", e)
 
     def rate_statements(self) -> list[str]:
-        out = []
         vs = self.schedule.model.variables
-        for n in self.stock_vars:
+
+        def rate(n: str, e: ir.Expr) -> str:
             if vs[n].dims:
                 # the rate of the stock at slot s is r[s - 1] (time is slot 0)
-                out.append(self.looped(n, "st(r, {} - 1, {})", vs[n].expr))
-            else:
-                self.owner = n
-                out.append(self.flush(f"st(r, {self.base[n] - 1}, {self.expr(vs[n].expr)})  "
-                                      f"# {safe_comment(n)}"))
-        return out
+                return self.looped(n, "st(r, {} - 1, {})", e)
+            self.owner = n
+            return self.flush(f"st(r, {self.base[n] - 1}, {self.expr(e)})  # {safe_comment(n)}")
+        return element_loops.statements(self, [element_loops.Item(
+            n, vs[n].expr, (self.base[n] - 1,), "st(r, {0}, {value})", lambda n=n: rate(n, vs[n].expr))
+            for n in self.stock_vars])
