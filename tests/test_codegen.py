@@ -142,3 +142,45 @@ def test_sum_of_products_compiles_to_a_loop(tmp_path, monkeypatch):
     # the phases (what the model's equations make; the drivers around them are the same)
     assert len(_phases(m.kernel.source)) < len(_phases(plain.kernel.source)) / 2
     np.testing.assert_allclose(got.values, plain.run().values, rtol=1e-14)
+
+
+LEFTOVERS = """
+R: (r1-r{n}) ~~|
+input[R] = 10 * R + Time ~~|
+late[R] = DELAY FIXED(input[R], 1, R) ~~|
+effect[R] = effect table(input[R] / 100) ~~|
+effect table((0, 0), (100, 10)) ~~|
+noise[R] = RANDOM UNIFORM(0, R, 0) ~~|
+back[R] = LOOKUP BACKWARD(effect table, Time) * R ~~|
+INITIAL TIME = 0 ~~|
+FINAL TIME = 4 ~~|
+TIME STEP = 0.5 ~~|
+SAVEPER = 0.5 ~~|
+"""
+
+
+def test_per_element_statements_are_loops_whatever_the_range(tmp_path, monkeypatch):
+    """Flattened arrays of DELAY FIXED (the buffer's reads and writes), a lookup (its watch per
+    element), a random draw (its call site per element) and a function of a lookup: loops, so
+    the kernel has the same length at 10 and 1,000 elements, and the numbers of the statements
+    written one by one, to the bit. By hand: late[rk] = k until t = 1, then input 1 earlier,
+    10 k + t - 1; effect = input / 1,000 (the table up to 10)."""
+    _per_element(monkeypatch)
+    sizes = []
+    for n in (10, 1000):
+        (tmp_path / f"m{n}.mdl").write_text(LEFTOVERS.format(n=n))
+        m = load(tmp_path / f"m{n}.mdl", cache_dir=tmp_path / "c1", tier="interpreter")
+        sizes.append(m.kernel.source.count("\n"))
+    assert sizes[0] == sizes[1]
+    got = m.run(tier="interpreter")
+    for k in (1, 7, 1000):
+        np.testing.assert_array_equal(got[f"late[r{k}]"], [k if t < 1 else 10 * k + t - 1 for t in got.time])
+        np.testing.assert_allclose(got[f"effect[r{k}]"], np.minimum((10 * k + got.time) / 1000, 10), rtol=1e-12)
+    monkeypatch.setattr(element_loops, "MIN_RUN", 10 ** 9)
+    (tmp_path / "plain.mdl").write_text(LEFTOVERS.format(n=10) + "{ plain }\n")
+    plain = load(tmp_path / "plain.mdl", cache_dir=tmp_path / "c2", tier="interpreter")
+    assert plain.kernel.source.count("\n") > sizes[0] + 50
+    want = plain.run(tier="interpreter")
+    small = load(tmp_path / "m10.mdl", cache_dir=tmp_path / "c1", tier="interpreter").run(tier="interpreter")
+    np.testing.assert_array_equal(small.values, want.values)
+    assert small["noise[r9]"].std() > 0
