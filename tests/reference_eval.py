@@ -301,7 +301,8 @@ def _is_delay_fixed(var: ir.Variable) -> bool:
 
 class ReferenceModel:
     def __init__(self, text: str, filename: str = "<reference>"):
-        self.model = lower(parse_model(text, filename), dense=False)
+        self.parsed = parse_model(text, filename)
+        self.model = lower(self.parsed, dense=False)
         self.vars = self.model.variables
 
     def run(self, params: dict[str, float] | None = None) -> ReferenceResult:
@@ -314,6 +315,10 @@ class ReferenceModel:
             if key not in vars_ or vars_[key].kind is not ir.Kind.CONSTANT:
                 raise ReferenceEvalError(f"{name!r} is not a constant of the model")
             overrides[key] = float(value)
+        if overrides:
+            # A run's values decide the structure they shape (a DELAY N's order is cut to
+            # whole TIME STEPs, Vensim's rule), so the reference lowers again with them.
+            vars_ = lower(self.parsed, dense=False, values=overrides).variables
         control = _Context(vars_, None, {}, "init", overrides=overrides)
         t0, t1 = control.value("initial time"), control.value("final time")
         dt, saveper = control.value("time step"), control.value("saveper")

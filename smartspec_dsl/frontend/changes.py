@@ -25,6 +25,7 @@ class Changes:
     constants: dict[str, float] = field(default_factory=dict)     # canonical name -> value
     tables: dict[str, ir.LookupTable] = field(default_factory=dict)
     lines: dict[str, int] = field(default_factory=dict)            # canonical name -> line
+    written: dict[str, str] = field(default_factory=dict)          # canonical name -> as written
     notices: list[str] = field(default_factory=list)   # tables read in x order or a point once
 
 
@@ -44,6 +45,7 @@ def parse_changes(text: str, source: str = "<changes>") -> Changes:
             out.constants[name] = finite_number(f"'{m.group('name').strip()}'", m.group("value"),
                                                 at=f"{source}:{lineno}")
             out.lines[name] = lineno
+            out.written[name] = m.group("name").strip()
             continue
         m = _TABLE_START.match(line)
         if not m:
@@ -75,6 +77,7 @@ def parse_changes(text: str, source: str = "<changes>") -> Changes:
             out.notices.append(notice)
         out.tables[name] = table
         out.lines[name] = lineno
+        out.written[name] = m.group("name").strip()
     return out
 
 

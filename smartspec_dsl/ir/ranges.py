@@ -51,6 +51,25 @@ class SubscriptSpace:
         """Subscripts (ranges or elements) as the modeller wrote them: '[Region,East]'."""
         return "[" + ",".join(self.range_shown(x) if x in self.raw else self.shown(x) for x in subs) + "]"
 
+    def spans(self, var: ir.Variable) -> list[tuple[str, tuple[str, ...]]]:
+        """[(range, its elements)] of a subscripted variable, [] for a scalar. A variable
+        defined in pieces (k[A] = ..., k[C] = ...) spans, per subscript, every piece's
+        elements: the smallest declared range that holds them all (Whole: A, C), its
+        elements the pieces define, else those elements in the pieces' order under the first
+        piece's range."""
+        out = []
+        for k, d in enumerate(var.dims):
+            found = [e for df in var.definitions if len(df.subscripts) > k
+                     for e in self.elements.get(df.subscripts[k].rstrip("!"), (df.subscripts[k],))]
+            found = list(dict.fromkeys(found)) or list(self.elements.get(d, (d,)))
+            span = set(found)
+            holding = [r for r, els in self.elements.items() if span <= set(els)]
+            best = min(holding, key=lambda r: (len(self.elements[r]), r != d), default=None)
+            # a partial definition (x[a1], x[a3] of R) has those elements only, in R's order
+            out.append((best, tuple(e for e in self.elements[best] if e in span)) if best is not None
+                       else (d, tuple(found)))
+        return out
+
     def _alias_root(self, name: str) -> str:
         seen = set()
         while name in self.raw and not self.raw[name].elements and self.raw[name].mapping \

@@ -43,14 +43,23 @@ class SimulationWarning:
         return self.message
 
 
+def _variable(model: ir.Model, name: str):
+    """The variable `name`: a scalar, an element, or a dense array by its own name (a dense
+    model's element view, passes/elements.py, holds the arrays whole as `arrays`)."""
+    var = model.variables.get(name)
+    if var is None:
+        var = getattr(model.variables, "arrays", {}).get(name)
+    return var
+
+
 def _owner(model: ir.Model, name: str):
     """The variable `name`, or the modeller's variable a lowered one belongs to (None if none)."""
-    var = model.variables.get(name)
+    var = _variable(model, name)
     while var is not None and var.hidden and " #" in var.name:
         base = var.name.rsplit(" #", 1)[0]
         # an element of a hidden array of a dense one (`aa #allocate available1[r1]`): its element
         element = var.name[var.name.rfind("["):] if var.name.endswith("]") and "[" not in base else ""
-        owner = model.variables.get(base) or (model.variables.get(base + element) if element else None)
+        owner = _variable(model, base) or (_variable(model, base + element) if element else None)
         if owner is None:
             break
         var = owner

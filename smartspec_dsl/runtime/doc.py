@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from .. import ir
 from ..ir.builtins import BUFFER, BUILTINS, EQUATION, LOWERING
+from ..ir.ranges import SubscriptSpace
 
 if TYPE_CHECKING:     # imported by `dependencies`, not with the runtime
     import networkx as nx
@@ -82,11 +83,13 @@ def rows(model: ir.Model) -> list[DocRow]:
     """A row per variable of the model (hidden ones of lowering left out), by real name."""
     out = []
     ranges = model.subscript_ranges
+    space = SubscriptSpace(ranges)
     for v in model.variables.values():
         if v.hidden or v.name == ir.TIME:
             continue
-        # the ranges as the modeller wrote them (their canonical names are lower case)
-        dims = tuple(ranges[d].written or d if d in ranges else d for d in v.dims)
+        # the ranges as the modeller wrote them (their canonical names are lower case), a
+        # variable defined in pieces by the range that spans them (not its first piece's)
+        dims = tuple(ranges[d].written or d if d in ranges else d for d, _ in space.spans(v)) if v.dims else ()
         out.append(DocRow(v.display, v.name, plain_units(v.units), _limits(v.units),
                           v.kind.value.capitalize(), _subtype(v), _comment(v.comment), dims))
     return sorted(out, key=lambda r: r.real_name.lower())

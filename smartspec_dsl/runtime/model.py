@@ -384,15 +384,14 @@ class Model:
             if notices is not None:
                 notices += ch.notices
             for name, value in ch.constants.items():
-                if name not in self._param_index:
-                    what = "not a variable" if name not in lowered else f"a {lowered[name].kind.value}"
-                    raise ParameterError(f"{ch.source}:{ch.lines[name]}: '{name}' is {what} of "
-                                         f"{self.path}, not a constant")
-                constants[name] = value
+                for flat in params_mod.changed_constants(self.names, self._param_index, name,
+                                                         ch.written.get(name, name), f"{ch.source}:{ch.lines[name]}"):
+                    constants[flat] = value
             for name, table in ch.tables.items():
                 var = lowered.get(name)
                 if var is None or var.kind is not ir.Kind.LOOKUP:
-                    raise ParameterError(f"{ch.source}:{ch.lines[name]}: '{name}' is not a lookup of {self.path}")
+                    raise ParameterError(f"{ch.source}:{ch.lines[name]}: '{ch.written.get(name, name)}' is not a "
+                                         f"lookup of {self.path}")
                 tables[name] = table
         return constants, tables
 

@@ -134,26 +134,12 @@ class Names:
         return out
 
     def dims(self, name: str) -> list[tuple[str, tuple[str, ...]]]:
-        """[(range, its elements)] of a subscripted variable, [] for a scalar. A variable
-        defined in pieces (k[A] = ..., k[C] = ...) spans, per subscript, every piece's
-        elements: the smallest declared range that holds them all (Whole: A, C), its
-        elements the pieces define, else those elements in the pieces' order under the first
-        piece's range."""
+        """[(range, its elements)] of a subscripted variable, [] for a scalar
+        (SubscriptSpace.spans: a variable defined in pieces spans all of them)."""
         var = self.source.variables.get(name)
         if var is None or not var.dims:
             return []
-        out = []
-        for k, d in enumerate(var.dims):
-            found = [e for df in var.definitions if len(df.subscripts) > k
-                     for e in self.space.elements.get(df.subscripts[k].rstrip("!"), (df.subscripts[k],))]
-            found = list(dict.fromkeys(found)) or list(self.space.elements.get(d, (d,)))
-            span = set(found)
-            holding = [r for r, els in self.space.elements.items() if span <= set(els)]
-            best = min(holding, key=lambda r: (len(self.space.elements[r]), r != d), default=None)
-            # a partial definition (x[a1], x[a3] of R) has those elements only, in R's order
-            out.append((best, tuple(e for e in self.space.elements[best] if e in span)) if best is not None
-                       else (d, tuple(found)))
-        return out
+        return self.space.spans(var)
 
     def range_shown(self, name: str) -> str:
         """A range as the modeller wrote it."""
@@ -199,6 +185,28 @@ class Names:
             raise ParameterError(f"'{text}' has no element in {self.path}")
         # a variable defined over part of its ranges lacks some of these: callers skip them
         return name, dims, flat
+
+
+def changed_constants(names: Names, constants: Mapping[str, int], key: str, written: str, at: str) -> list[str]:
+    """The constants (of `constants`, by canonical name) a changes file's line `written =
+    number` (at `at`, file:line) sets: the constant itself, or every element of a
+    subscripted constant it names whole or through a range (`base`, `base[R]`), as a run's
+    params set them. ParameterError, by the modeller's names, for a name that is no variable
+    or an element that is no constant (a changes file sets constants and lookup tables only)."""
+    if key in constants:
+        return [key]
+    try:
+        _, _, flat = names.elements(written)
+    except ParameterError as err:
+        raise ParameterError(f"{at}: {err}") from None
+    present = [f for f in flat if f in names.lowered.variables]
+    for f in present:
+        if f not in constants:
+            var = names.lowered.variables[f]
+            who = f"'{var.display}'" if var.display == written else f"'{written}': '{var.display}'"
+            raise ParameterError(f"{at}: {who} is {_article(var.kind.value)}, not a constant: "
+                                 "a changes file sets constants and lookup tables only")
+    return present
 
 
 def is_number(x) -> bool:

@@ -1,0 +1,97 @@
+"""Messages and tables name variables as the modeller wrote them: a dense array's warnings,
+a changes file's lines about subscripted constants, the ranges `vars` lists."""
+import pytest
+
+import smartspec_dsl
+from smartspec_dsl.errors import ModelError
+from smartspec_dsl.frontend.workbook import DataOptions
+from smartspec_dsl.runtime.doc import rows
+
+DATA_ARRAY = """{UTF-8}
+DimA: A1, A2, A3 ~~|
+A Values[DimA] ~~|
+twice[DimA] = A Values[DimA] * 2 ~~|
+INITIAL TIME = 0 ~~|
+FINAL TIME = 4 ~~|
+TIME STEP = 1 ~~|
+SAVEPER = 1 ~~|
+"""
+
+PIECES = """{UTF-8}
+R: a1, a2, a3, a4 ~~|
+rate[a1] = 0.05 ~~|
+rate[a3] = 0.2 ~~|
+rate[R] :EXCEPT: [a1], [a3] = 0.1 * Time + Base Rate[R] ~~|
+Base Rate[R] = 0.01, 0.02, 0.03, 0.04 ~~|
+part[a1] = 1 ~~|
+part[a3] = 2 ~~|
+s[R] = INTEG(rate[R], 10) ~~|
+INITIAL TIME = 0 ~~|
+FINAL TIME = 2 ~~|
+TIME STEP = 1 ~~|
+SAVEPER = 1 ~~|
+"""
+
+
+def test_data_array_warning_names_the_array_as_written(tmp_path):
+    """A data array's element whose points start after INITIAL TIME warns, at time 0, that
+    its series' input is below its x range [1, 3]; the equation it names is the array's,
+    'A Values' as written (the message named it by its lower-case key, 'a values')."""
+    (tmp_path / "m.mdl").write_text(DATA_ARRAY)
+    (tmp_path / "d.csv").write_text("Time,A Values[A1],A Values[A2],A Values[A3]\n0,10,3,\n1,,,100\n"
+                                    "3,,,300\n4,0.5,3,\n")
+    m = smartspec_dsl.load(tmp_path / "m.mdl", tier="interpreter",
+                           data=DataOptions(data_files=(tmp_path / "d.csv",)))
+    r = m.run(tier="interpreter")
+    below = [w.message for w in r.warnings if "below its x range [1, 3] at time 0" in w.message]
+    assert len(below) == 1
+    assert "'A Values[A3] (its data)' in the equation of 'A Values'" in below[0]
+    assert r["twice[A3]"].tolist() == [200, 200, 400, 600, 600]   # the points held at the ends
+
+
+@pytest.fixture(scope="module")
+def pieces(tmp_path_factory):
+    path = tmp_path_factory.mktemp("names") / "m.mdl"
+    path.write_text(PIECES)
+    return smartspec_dsl.load(path, tier="interpreter")
+
+
+def test_changes_file_sets_every_element_of_a_subscripted_constant(pieces, tmp_path):
+    """`Base Rate = 7` in a changes file sets each element of the subscripted constant, as
+    params={"Base Rate": 7} does (it was refused as "not a variable"); `base rate[A2] = 9`
+    (any case) sets one. By hand, rate[a2] = 0.1 * Time + 7: 7, 7.1, 7.2, and s[a2] = 10,
+    17, 24.1."""
+    cin = tmp_path / "all.cin"
+    cin.write_text("Base Rate = 7\n")
+    r = pieces.run(changes=cin, tier="interpreter")
+    assert [r[f"Base Rate[{e}]"][0] for e in ("a1", "a2", "a3", "a4")] == [7, 7, 7, 7]
+    assert r["rate[a2]"].tolist() == pytest.approx([7, 7.1, 7.2], abs=1e-12)
+    assert r["s[a2]"].tolist() == pytest.approx([10, 17, 24.1], abs=1e-12)
+    assert r["rate[a1]"].tolist() == [0.05] * 3                          # a number of its own
+    one = tmp_path / "one.cin"
+    one.write_text("base rate[A2] = 9\n")
+    r = pieces.run(changes=one, tier="interpreter")
+    assert [r[f"Base Rate[{e}]"][0] for e in ("a1", "a2", "a3", "a4")] == [0.01, 9, 0.03, 0.04]
+
+
+@pytest.mark.parametrize("line, message", [
+    ("rate[R] = 0.1", r"c\.cin:1: 'rate\[R\]': 'rate\[a2\]' is an? \w+, not a constant"),
+    ("rate[a2] = 0.1", r"c\.cin:1: 'rate\[a2\]' is an? \w+, not a constant"),
+    ("Base Rate[a9] = 1", r"c\.cin:1: 'Base Rate\[a9\]': 'a9' is not an element of 'R'"),
+    ("nothing = 1", r"c\.cin:1: 'nothing' is not a variable"),
+])
+def test_changes_file_errors_name_what_the_modeller_wrote(pieces, tmp_path, line, message):
+    """A changes file sets constants only; its errors quote the line's name as written
+    (they gave the lower-case key, 'rate[r]') and the element that is no constant."""
+    cin = tmp_path / "c.cin"
+    cin.write_text(line + "\n")
+    with pytest.raises(ModelError, match=message):
+        pieces.run(changes=cin, tier="interpreter")
+
+
+def test_documentation_gives_the_range_a_variable_in_pieces_spans(pieces):
+    """A variable defined in pieces (rate[a1], rate[a3], rate[R] :EXCEPT:) or for some
+    elements only (part[a1], part[a3]) is listed under the range R that spans its pieces,
+    not under its first piece's element a1."""
+    subs = {row.real_name: row.subscripts for row in rows(pieces.ir)}
+    assert subs["rate"] == ("R",) and subs["part"] == ("R",) and subs["Base Rate"] == ("R",)
