@@ -139,8 +139,11 @@ def form(e: ir.Expr, em, owner: str) -> tuple[tuple, list, list] | None:
 
 def progresses(xs, base, steps, k) -> bool:
     """Block k's values are base + k * step, computed exactly as the loop computes them."""
-    return all(type(x) is type(b) and x == (b + d * k if type(b) is int else b + d * float(k))
-               for x, b, d in zip(xs, base, steps))
+    fk = float(k)
+    for x, b, d in zip(xs, base, steps):
+        if type(x) is not type(b) or x != (b + d * k if type(b) is int else b + d * fk):
+            return False
+    return True
 
 
 @dataclass(frozen=True)

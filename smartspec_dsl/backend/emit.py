@@ -260,7 +260,7 @@ class Emitter:
         apart (from INITIAL_SITES on): a run that continues a saved state starts its stocks
         from parameters instead of their initial values (passes/edits.py), which leaves out
         their draws, and must draw the numbers of the one run it continues at every step."""
-        arrays = self.site_arrays()
+        arrays = self.site_arrays_of()
         sizes = {a: s for a, _, s in arrays.values()}
         most: dict[tuple[int, str], int] = {}
         for (phase, owner), m in self.most.items():
