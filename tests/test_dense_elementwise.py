@@ -47,7 +47,7 @@ def test_a_data_array_is_one_loop_and_agrees_with_the_per_element_route(tmp_path
     np.testing.assert_allclose(dense["shifted"], [2 * (min(t + 1, 4) + 1) for t in dense.time], rtol=1e-12)
 
 
-@pytest.mark.parametrize("keyword", ["", ":HOLD BACKWARD:"])
+@pytest.mark.parametrize("keyword", ["", ":HOLD BACKWARD:", ":RAW:"])
 def test_a_data_arrays_kernel_does_not_grow_with_the_range(tmp_path, monkeypatch, keyword):
     monkeypatch.setenv("SMARTSPEC_CACHE_DIR", str(tmp_path / "cache"))
     sizes = []

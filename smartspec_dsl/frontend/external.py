@@ -305,10 +305,6 @@ def _series_key(text: str) -> str:
     return f"{ir.canonical_name(name)}[{','.join(elements)}]"
 
 
-# the hidden lookup of a data array's tables, one per element (`name #data[e1,e2]`); a scalar's
-# table is `name #data`, an element's of an array defined piecewise `name[e1,e2] #data`
-DATA_TABLE = " #data"
-
 # how close Time must come to a :RAW: series' point to take its value, in TIME STEPs: an
 # exact match up to the rounding of Time (INITIAL TIME + k TIME STEP)
 RAW_MATCH = 1e-6
@@ -323,7 +319,7 @@ def _data_expr(table_name: str, keyword: str, pos, times_name: str = "", subscri
     if keyword == "RAW":
         # Vensim's help ("Keywords"): ":RAW: marks data as raw so :NA: is reported for missing
         # values": the value of a point at its time, :NA: between points and beyond the ends
-        last_time = ir.Call("LOOKUP BACKWARD", (ir.Ref(times_name, (), pos), time), pos)
+        last_time = ir.Call("LOOKUP BACKWARD", (ir.Ref(times_name, subscripts, pos), time), pos)
         on_point = ir.BinOp("<=", ir.Call("ABS", (ir.BinOp("-", time, last_time),), pos),
                             ir.BinOp("*", ir.Num(RAW_MATCH), ir.Ref("time step", (), pos)))
         return ir.Call("IF THEN ELSE", (on_point, ir.Call("LOOKUP BACKWARD", (ref, time), pos),
@@ -425,16 +421,22 @@ def resolve_external(model: ir.Model, data_dir: str | Path | None = None,
                     new_defs.append(ir.Definition(combo, (), "=", None, (), table, d.pos))
             else:
                 kinds.add(ir.Kind.AUXILIARY)
-                if len(defs) == 1 and d.subscripts and d.keyword != "RAW" and all(t is not None for t in tables):
-                    # one subscripted lookup of its elements' tables, read at the element: the
-                    # dense route keeps the array one loop over one row of tables
-                    # (passes/dense_lookups.py), not one statement per element
-                    tname = f"{name}{DATA_TABLE}"
-                    shown = f"{var.display} (its data)"
-                    hidden[tname] = ir.Variable(tname, shown, ir.Kind.LOOKUP, pos=d.pos, hidden=True, definitions=tuple(
-                        ir.Definition(combo, (), "=", None, (), table, d.pos) for combo, table in zip(combos, tables)))
+                if len(defs) == 1 and d.subscripts and all(t is not None for t in tables):
+                    # one subscripted lookup of its elements' tables (and of their points' times,
+                    # :RAW:), read at the element: the dense route keeps the array one loop over
+                    # one row of tables (passes/dense_lookups.py), not a statement per element
+                    def per_element(what, tabs):
+                        tname = f"{name} #{what}"
+                        hidden[tname] = ir.Variable(tname, f"{var.display} (its {what})", ir.Kind.LOOKUP, pos=d.pos,
+                                                    hidden=True, definitions=tuple(
+                                                        ir.Definition(c, (), "=", None, (), t, d.pos)
+                                                        for c, t in zip(combos, tabs)))
+                        return tname
+                    tname = per_element("data", tables)
+                    times = per_element("data times", [ir.LookupTable(t.xs, t.xs) for t in tables]) \
+                        if d.keyword == "RAW" else ""
                     new_defs.append(replace(d, operator="=", keyword="", lookup=None,
-                                            expr=_data_expr(tname, d.keyword, d.pos, subscripts=d.subscripts)))
+                                            expr=_data_expr(tname, d.keyword, d.pos, times, d.subscripts)))
                     continue
                 for combo, table in zip(combos, tables):
                     if table is None:         # an element without data (above): :NA:
