@@ -90,3 +90,29 @@ next[R] = LOOKUP FORWARD(tbl[R], Time) + ahead[R] * 0 ~~|
         np.testing.assert_array_equal(dense[f"ahead[r{k}]"], [k * (min(2 * math.ceil(x / 2), 4) + 1) for x in t])
         np.testing.assert_array_equal(dense[f"stepped[r{k}]"], [k * (1 if x < 3 else 10) for x in t])
         np.testing.assert_array_equal(dense[f"next[r{k}]"], [k * (1 if x == 0 else 10) for x in t])
+
+
+RANGED = """
+R: (r1-r{n}) ~~|
+share[R] = 0.3 * R - 0.5 + Time / 10 ~ Dmnl [0, 1] ~|
+total = SUM(share[R!]) ~~|
+INITIAL TIME = 0 ~~|
+FINAL TIME = 4 ~~|
+TIME STEP = 1 ~~|
+SAVEPER = 1 ~~|
+"""
+
+
+def test_an_array_whose_units_declare_a_range_stays_dense(tmp_path, monkeypatch):
+    """Each element is watched (one loop), and warns by its own name as on the per-element
+    route. By hand: share[rk] = 0.3 k - 0.5 + t / 10; r1 from -0.2 is below [0, 1] at 0 and
+    back at 2 (0.0); r5 from 1.0 above at 1; r4 from 0.7 above at 4 (1.1)."""
+    dense_model, dense, _, flat = _both_routes(tmp_path, monkeypatch, RANGED.format(n=5))
+    assert dense_model.schedule.model.variables.arrays["share"].dims == ("r",)
+    _assert_same(dense, flat)
+    said = [(w.variable, w.time, w.message.replace("dense.mdl", "m.mdl")) for w in dense.warnings]
+    assert said == [(w.variable, w.time, w.message.replace("flat.mdl", "m.mdl")) for w in flat.warnings]
+    assert [(v, t) for v, t, _ in said] == [("share[r1]", 0), ("share[r5]", 1), ("share[r1]", 2), ("share[r4]", 4)]
+    large, run = _load(tmp_path, RANGED.format(n=1000), "large.mdl", "interpreter")
+    assert large.kernel.source.count("\n") == dense_model.kernel.source.count("\n")
+    assert ("share[r1000]", 0) in [(w.variable, w.time) for w in run.warnings]

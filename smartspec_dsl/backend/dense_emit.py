@@ -150,6 +150,15 @@ class DenseEmitter(VectorStatements, Emitter):
             + ["    " * len(loops) + update.format(acc=acc, term=term)]
         return acc
 
+    def range_watch(self, n: str, bounds) -> element_loops.Item:
+        """The watch of a variable whose units declare a range; an array's, one per element
+        (each warns by the element's name), in one loop."""
+        if not self.schedule.model.variables[n].dims:
+            return super().range_watch(n, bounds)
+        w0 = [self.watch(("range", e) + bounds) for e in self.elements.names(n)][0]
+        code = f"for i in range({self.size[n]}):\n    watched(v, {w0} + 5 * i, ld(v, {self.base[n]} + i))"
+        return element_loops.Item(n, None, (), None, lambda: code)
+
     def array_size(self, name: str) -> int:
         return self.size[name]
 

@@ -209,8 +209,8 @@ def group(units: list) -> list:
 @dataclass(frozen=True)
 class Item:
     """A statement a loop may hold: `template` (its text, `{0}`, `{1}`, ... its `targets`,
-    slots or buffer indices, `{value}` the code of `expr`, the equation of variable `name`),
-    and what writes it as a statement of its own (`plain()`)."""
+    slots or buffer indices, `{value}` the code of `expr`, the equation of variable `name`;
+    None: no loop holds it), and what writes it as a statement of its own (`plain()`)."""
     name: str
     expr: ir.Expr | None
     targets: tuple[int, ...]
@@ -224,8 +224,8 @@ def statements(em, items: list[Item]) -> list[str]:
     vs = em.schedule.model.variables
     units, holes = [], []
     for i, it in enumerate(items):
-        f = ((), [], []) if "{value}" not in it.template else \
-            form(it.expr, em, it.name) if it.expr is not None and not vs[it.name].dims else None
+        f = None if it.template is None or vs[it.name].dims else ((), [], []) if "{value}" not in it.template \
+            else form(it.expr, em, it.name) if it.expr is not None else None
         holes.append(None if f is None else f[2])
         units.append(Unit(None, (), i) if f is None else Unit((it.template,) + f[0], it.targets + tuple(f[1]), i))
     out = []

@@ -133,14 +133,19 @@ class Emitter:
         return f"watched_lookup(v, {s}, {arg}, tab, {k})"
 
     def range_watches(self, names) -> list[str]:
-        """A watch statement per variable of `names` whose units declare a range."""
-        out = []
+        """A watch statement per variable of `names` whose units declare a range (the elements
+        of a flattened array in loops, element_loops.py)."""
+        items = []
         for n in names:
             bounds = ir.declared_range(self.schedule.model.variables[n].units)
             if bounds is not None:
-                s = self.watch(("range", n) + bounds)
-                out.append(f"watched(v, {s}, ld(v, {self.slots[n]}))")
-        return out
+                items.append(self.range_watch(n, bounds))
+        return element_loops.statements(self, items)
+
+    def range_watch(self, n: str, bounds) -> element_loops.Item:
+        s, slot = self.watch(("range", n) + bounds), self.slots[n]
+        return element_loops.Item(n, None, (s, slot), "watched(v, {0}, ld(v, {1}))",
+                                  lambda: f"watched(v, {s}, ld(v, {slot}))")
 
     # -- expressions ---------------------------------------------------------
     def expr(self, e: ir.Expr) -> str:

@@ -29,7 +29,7 @@ VMAX over `range!`, the stateful calls of DENSE_STATEFUL (SMOOTH N and DELAY N, 
 VALUE, when the structure they decide is the whole array's), INTEG, random draws and macros
 whose body is what an array equation may say (one copy over the equation's ranges:
 macros.py; macros not in pieces), the VECTOR and ALLOCATE functions of dense_vectors.py and the
-lookups defined per element of dense_lookups.py (not in pieces), no declared range. The others are flattened
+lookups defined per element of dense_lookups.py (not in pieces). The others are flattened
 per element (subscripts.flatten, which calls `densifier` for the dense ones), and so is
 a variable that reads a range of a flattened array; the two kinds read each other's
 single elements. A run that gives an array's element a time series, or new initial values
@@ -155,8 +155,6 @@ class _Checker:
         self.planned[var.name] = (made_for, plan)
 
     def variable_dims(self, var: ir.Variable) -> tuple[str, ...]:
-        if ir.declared_range(var.units) is not None:
-            raise _Refuse(f"'{var.display}' declares a range")
         if var.name in ir.CONTROL_NAMES:
             raise _Refuse("a control variable is subscripted")
         d = var.definitions[0] if var.definitions else None
