@@ -252,8 +252,6 @@ def test_function_kernels_do_not_grow_with_the_range(tmp_path, monkeypatch):
     assert large.kernel.n_slots > 1000 * 10
 
 
-@pytest.mark.xfail(strict=True, reason="the dense route's draws of the pink noise macro differ from the "
-                   "per-element route's when the noise's standard deviation is not 0")
 def test_the_beer_game_is_dense_and_draws_the_per_element_routes_numbers(tmp_path, monkeypatch):
     """The beer game (../shared/real-models): macros called in array equations (its pink
     noise draws a number per game), SAMPLE IF TRUE, a macro without state in a piece of a
@@ -301,6 +299,21 @@ start[Region] = INITIAL(RANDOM UNIFORM(0, 1, 0)) + SUM(v2[Region, Age!]) ~~|
 v3[SubB, Age] = RANDOM UNIFORM(0, 1, 0) * v2[SubB, Age] ~~|
 p[Region] :EXCEPT: [r2] = RANDOM UNIFORM(0, 1, 0) * v1[Region] ~~|
 p[r2] = RANDOM NORMAL(-1, 1, 0, 1, 0) + RANDOM UNIFORM(0, 1, 0) ~~|
+""",
+    # a macro drawing twice called over a range, a macro calling it twice (nested copies), RANDOM
+    # PINK NOISE, and draws in the inputs of SMOOTH and DELAY3 (their hidden stocks' rates): the
+    # per-element route's copies and hidden variables are the elements of the dense route's
+    "macros and memory": """
+:MACRO: NOISY(m, s)
+NOISY = INTEG((m + s * RANDOM NORMAL(-6, 6, 0, 1, 0) + RANDOM UNIFORM(0, 1, 0) - NOISY) / 2, m) ~~|
+:END OF MACRO:
+:MACRO: TWICE(m)
+TWICE = NOISY(m, 1) + 0.5 * NOISY(m * 2, 2) + RANDOM UNIFORM(0, 1, 0) ~~|
+:END OF MACRO:
+v3[Region, Age] = NOISY(v2[Region, Age], 0.5) ~~|
+w[Region] = TWICE(v1[Region]) + RANDOM PINK NOISE(v1[Region], 0.5, 2, 0) ~~|
+q[Age] = SMOOTH(RANDOM UNIFORM(0, 1, 0) + RANDOM NORMAL(-6, 6, 0, 1, 0), 2) + DELAY3(RANDOM UNIFORM(0, 1, 0), 1) ~~|
+scalar = TWICE(1) ~~|
 """,
 }
 RANDOM_CONTROL = "INITIAL TIME = 0 ~~| FINAL TIME = 3 ~~| TIME STEP = 0.5 ~~| SAVEPER = 0.5 ~~|\n"

@@ -95,3 +95,33 @@ def test_documentation_gives_the_range_a_variable_in_pieces_spans(pieces):
     not under its first piece's element a1."""
     subs = {row.real_name: row.subscripts for row in rows(pieces.ir)}
     assert subs["rate"] == ("R",) and subs["part"] == ("R",) and subs["Base Rate"] == ("R",)
+
+
+MISSING_FILES = """{UTF-8}
+R: r1, r2 ~~|
+Unit Cost = GET DIRECT CONSTANTS('costs.csv', ',', 'B2') ~~|
+Regional Cost[R] = GET DIRECT CONSTANTS('costs.csv', ',', 'B3*') ~~|
+Demand History := GET DIRECT DATA('history.csv', ',', 'A', 'B2') ~~|
+Present Cost = GET DIRECT CONSTANTS('present.csv', ',', 'B2') ~~|
+y = Unit Cost * Demand History + SUM(Regional Cost[R!]) + Present Cost ~~|
+INITIAL TIME = 0 ~~|
+FINAL TIME = 2 ~~|
+TIME STEP = 1 ~~|
+SAVEPER = 1 ~~|
+"""
+
+
+def test_every_missing_data_file_is_reported_at_once(tmp_path):
+    """A model that ships without its data files is told every file it lacks in one error,
+    each at its first GET call (file:line:column) with the modeller's variable, and how many
+    other calls read it; it stopped at the first."""
+    (tmp_path / "m.mdl").write_text(MISSING_FILES)
+    (tmp_path / "present.csv").write_text("name,value\ncost,4\n")
+    with pytest.raises(ModelError) as err:
+        smartspec_dsl.load(tmp_path / "m.mdl", tier="interpreter")
+    lines = str(err.value).splitlines()
+    assert len(lines) == 2
+    assert ":3:13: external file 'costs.csv' not found" in lines[0]
+    assert lines[0].endswith("(in the equation of 'Unit Cost'; 1 other GET call too)")
+    assert ":5:19: external file 'history.csv' not found" in lines[1]
+    assert lines[1].endswith("(in the equation of 'Demand History')")

@@ -192,10 +192,10 @@ def test_smooth_and_trend_are_vensims_definitions():
     low = pipeline.lower(parsed("x = 3 ~~|\ny = SMOOTH(x, 4) ~~|\nz = TREND(x, 5, 0.1) ~~|\n"))
     assert equations(low, hidden_only=True) == {
         "y #smooth1_1": "stock: ((x - y #smooth1_1) / 4) | init x",
-        "z #average2": "stock: ((x - z #average2) / 5) | init (x / (1 + (0.1 * 5)))",
+        "z #average1": "stock: ((x - z #average1) / 5) | init (x / (1 + (0.1 * 5)))",
     }
     assert show(low.variables["y"].expr) == "y #smooth1_1"
-    assert show(low.variables["z"].expr) == "ZIDZ((x - z #average2), (5 * ABS(z #average2)))"
+    assert show(low.variables["z"].expr) == "ZIDZ((x - z #average1), (5 * ABS(z #average1)))"
 
 
 def test_an_order_that_is_not_a_number_says_why():

@@ -9,6 +9,7 @@ file (issue 11's rule: a run-time change equals editing the model)."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import smartspec_dsl
@@ -288,6 +289,62 @@ INITIAL TIME = 0 ~~| FINAL TIME = 4 ~~| TIME STEP = 1 ~~| SAVEPER = TIME STEP ~~
     model = smartspec_dsl.load(path)
     rest = model.run(initial_condition=model.run(final_time=2).final_state)
     np.testing.assert_array_equal(rest["d"], [1, 1, 2])     # x two steps before: 1 at 0 and 1, 2 at 2
+
+
+CONTINUED = """R: a1, a2 ~~|
+x[R] = R * Time ~~|
+sm[R] = SMOOTH(x[R], 2) ~~|
+dl[R] = DELAY1(x[R], 1) ~~|
+s[R] = INTEG(sm[R] + dl[R], 0) ~~|
+f[R] = DELAY FIXED(x[R], 1, 0) ~~|
+:MACRO: LAG(in)
+LAG = INTEG(in - LAG, 0) ~~|
+:END OF MACRO:
+m[R] = LAG(x[R]) ~~|
+order = 2 ~~|
+n = SMOOTH N(Time, 2, 0, order) ~~|
+INITIAL TIME = 0 ~~| FINAL TIME = 4 ~~| TIME STEP = 1 ~~| SAVEPER = 1 ~~|
+"""
+
+
+def test_a_state_continues_in_a_run_that_replaces_equations(tmp_path):
+    """A run continuing a state with params that replace equations: the memory of a replaced
+    equation (SMOOTH, DELAY1, DELAY FIXED, a macro's stock) is not needed; the stocks of an
+    array that an edit flattens (x[a2] a time series) continue element by element. By hand
+    (Euler, TIME STEP 1, x = k Time, k = 1, 2): the DELAY1's stock is k (t - 1) from t = 1,
+    the SMOOTH's 0, 0, k/2, 5k/4, 17k/8 and s = 0, 0, 0, 3k/2, 19k/4; LAG's stock k (t - 1)."""
+    path = tmp_path / "c.mdl"
+    path.write_text(CONTINUED)
+    model = smartspec_dsl.load(path, tier="interpreter")
+    whole = model.run()
+    np.testing.assert_allclose(whole["s[a2]"], [0, 0, 0, 3, 9.5])
+    state = model.run(final_time=2).final_state
+
+    def rest(params):
+        return model.run(params=params, initial_condition=state)
+    # s[a1] = 0 at 2, + 3 + dl(2) = 1, + 3 + dl(3) = 2; s[a2] as in the whole run
+    r = rest({"sm[a1]": 3.0})
+    np.testing.assert_allclose(r["s[a1]"], [0, 4, 9])
+    np.testing.assert_allclose(r["s[a2]"], whole["s[a2]"][2:])
+    # x[a2] = 10, 5, 0 from t = 2 on; the SMOOTH's stock 1 and the DELAY1's 2 continue:
+    # s = 0, 0 + 1 + 2, 3 + (1 + (10 - 1) / 2) + 10 (re-initialised to x, s would be 20 at 3)
+    r = rest({"x[a2]": pd.Series([0, 10, 0], index=[0, 2, 4])})
+    np.testing.assert_allclose(r["s[a2]"], [0, 3, 18.5])
+    np.testing.assert_allclose(r["s[a1]"], whole["s[a1]"][2:])
+    # a whole array replaced: dl = 1; s[a1] = 0, 0.5 + 1, 1.5 + 1.25 + 1
+    np.testing.assert_allclose(rest({"dl": 1.0})["s[a1]"], [0, 1.5, 3.75])
+    # a macro's copy for one element, a DELAY FIXED's buffers: the other elements continue
+    r = rest({"m[a1]": 5.0, "f[a1]": 1.0})
+    np.testing.assert_allclose(r["m[a1]"], 5.0)
+    np.testing.assert_allclose(r["f[a1]"], 1.0)
+    np.testing.assert_allclose(r["m[a2]"], [2, 4, 6])
+    np.testing.assert_allclose(r["f[a2]"], [2, 4, 6])     # x[a2] one step before
+    np.testing.assert_allclose(rest({"f": 1.0})["s[a1]"], whole["s[a1]"][2:])
+    # another SMOOTH N order makes a stock the state does not hold: refused, by the modeller's name
+    with pytest.raises(ParameterError, match="holds no value of a stock of 'n' that this run's values make"):
+        rest({"order": 3})
+    with pytest.raises(ParameterError, match="the memory of 'n'"):
+        rest({"order": 1})
 
 
 def test_the_stepper_equals_one_run_with_the_change_written_in(stateful, tmp_path):

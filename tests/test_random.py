@@ -131,3 +131,20 @@ def test_gamma_weibull_beta_binomial_negative_binomial_lookup(tmp_path):
         assert np.array_equal(r[name], np.round(r[name])), name
     assert r["nb"].min() >= 3
     assert 1 <= r["gt"].min() and r["gt"].max() <= 2          # truncated to [m, x] by redrawing
+
+
+@pytest.mark.parametrize("tier", ["interpreter", "compiled"])
+def test_a_draw_in_a_stocks_rate(tmp_path, tier):
+    """A draw written in a stock's rate (the Euler driver writes the rates a second time,
+    inline in its time loop) draws at its own call site, one number a step: the same numbers
+    as that draw held in an auxiliary at the same site (the first of the model), so the stock
+    is the running sum of TIME STEP times the auxiliary's values."""
+    control = "INITIAL TIME = 0 ~~| FINAL TIME = 5 ~~| TIME STEP = 0.5 ~~| SAVEPER = 0.5 ~~|\n"
+    inline = tmp_path / "inline.mdl"
+    inline.write_text("s = INTEG(RANDOM UNIFORM(0, 1, 0), 0) ~~|\n" + control)
+    held = tmp_path / "held.mdl"
+    held.write_text("u = RANDOM UNIFORM(0, 1, 0) ~~|\ns = INTEG(u, 0) ~~|\n" + control)
+    s = smartspec_dsl.load(inline, cache_dir=tmp_path / "cache", tier=tier).run(seed=4, tier=tier)["s"]
+    u = smartspec_dsl.load(held, cache_dir=tmp_path / "cache", tier=tier).run(seed=4, tier=tier)["u"]
+    assert len(set(u)) == len(u)
+    np.testing.assert_allclose(s, np.concatenate([[0.0], np.cumsum(0.5 * u)[:-1]]), rtol=1e-12, atol=1e-15)

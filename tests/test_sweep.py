@@ -231,6 +231,37 @@ def test_run_seeds_independent_of_chunking():
     assert len(set(s.tolist())) == 1000 and not np.array_equal(s, run_seeds(6, runs))
 
 
+DRAWN = """R: r1, r2, r3 ~~|
+k[R] = 1, 2, 3 ~~|
+s[R] = INTEG(out[R], 10) ~~|
+out[R] = s[R] * 0.01 * k[R] * RANDOM UNIFORM(0, 2, 0) + RANDOM NORMAL(-3, 3, 0, 1, 0) ~~|
+INITIAL TIME = 0 ~~| FINAL TIME = 5 ~~| TIME STEP = 0.5 ~~| SAVEPER = 1 ~~|
+"""
+
+
+@pytest.mark.parametrize("tier", ["interpreter", "compiled"])
+def test_a_sweeps_run_is_rerun_alone_by_its_seed(tmp_path, tier):
+    """Run i of a sweep with random draws (a number beside equations, k[r1], as its parameter)
+    is model.run(params=run i's parameters, seed=res.seeds[i]) to the bit: the run seeds are
+    in the range a run's seed takes (whole numbers below 2**52), which one above refuses."""
+    import smartspec_dsl
+    path = tmp_path / "drawn.mdl"
+    path.write_text(DRAWN)
+    model = smartspec_dsl.load(path, tier=tier)
+    res = sweep(model, {"k[r1]": [0.5, 1.5, 0.5]}, outputs=["s[r1]", "out[r2]"], seed=7, tier=tier,
+                progress=False)
+    assert np.array_equal(res.seeds, run_seeds(7, np.arange(3))) and res.seeds.max() < 2 ** 52
+    assert not np.array_equal(res.values[0], res.values[2])     # same parameters, other draws
+    for i in range(3):
+        alone = model.run(params={"k[r1]": res.params["k[r1]"][i]}, seed=int(res.seeds[i]), tier=tier,
+                          return_columns=["s[r1]", "out[r2]"])
+        assert np.array_equal(alone.values, res.values[i]), i
+    with pytest.raises(ParameterError, match=r"seed must be a whole number from 0 to 2\*\*52 - 1"):
+        model.run(seed=2 ** 52)
+    with pytest.raises(ParameterError, match=r"seed must be a whole number from 0 to 2\*\*52 - 1"):
+        model.parameter_matrix(n=2, seeds=np.array([1, 2 ** 60], dtype=np.uint64))
+
+
 def _cat(parts):
     first = parts[0]
     cols = {k: np.concatenate([t.columns[k] for t in parts]) for k in first.columns}

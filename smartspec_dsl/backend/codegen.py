@@ -21,6 +21,7 @@ from .. import ir
 from ..errors import UnsupportedFeature
 from ..passes.dense import is_dense
 from ..passes.order import Schedule
+from . import nests
 from .dense_emit import DenseEmitter
 from .driver import (DRIVER, DYNAMIC_LOOP, GENERIC_ONLY, HEADER, HELD, STATIC_LOOP, euler_driver, functions,
                      generic_driver, held_fields, phase_calls)
@@ -88,8 +89,10 @@ def generate(schedule: Schedule) -> Kernel:
     em = DenseEmitter(schedule) if dense else Emitter(schedule)
     # a dense model's arrays are loops already; the elements of an array flattened per element
     # are loops where they share a form (element_loops.py, from the IR)
-    init, dynamic, rates, writes = em.number_sites(em.initial_statements(), em.dynamic_statements(),
-                                                   em.rate_statements(), em.fixed_write_statements())
+    blocks = em.number_sites(em.initial_statements(), em.dynamic_statements(), em.rate_statements(),
+                             em.fixed_write_statements())
+    # then a loop per run of equations over the same elements (nests.fuse)
+    init, dynamic, rates, writes = (nests.fuse(b) for b in blocks)
     # the last watch: the first variable that is infinite or NaN at a saved time (check_finite)
     finite_watch = em.watch(("finite",))
     n_watch = len(em.watches)

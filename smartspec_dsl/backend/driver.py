@@ -325,7 +325,8 @@ def euler_driver(em: Emitter, init: list[str], dynamic: list[str], rates: list[s
              "if istep == kstart + n_steps:",
              "    break"]
     if inline_rates:
-        loop += [em.flush(f"r_{i} = {em.rate(n)}  # {safe_comment(n)}") for i, n in enumerate(stocks)]
+        loop += em.number_sites([em.flush(f"r_{i} = {em.rate(n)}  # {safe_comment(n)}")
+                                 for i, n in enumerate(stocks)])[0]
     else:
         # the rates' statements inline where they fit in one function (as the dynamic ones):
         # a call links rates_0, whose code LLVM then optimises and compiles a second time

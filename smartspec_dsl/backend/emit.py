@@ -232,13 +232,13 @@ class Emitter:
         """Each variable's array as the call site numbering sees it: (array, element position,
         number of elements). An array kept whole is one array of its own size (its loop adds
         the element's position); an element of a flattened array (`x[e1,e2]`, the flattener's
-        name) belongs to `x`, its position its rank among x's elements in definition order,
+        name; so are `x #smooth1_3[e1,e2]`, `m #call1(x) y[e1,e2]` that lowering and macros make
+        for it) belongs to `x`, its position its rank among x's elements in definition order,
         which is element order; a scalar is an array of one."""
         vs = self.schedule.model.variables
         ranks: dict[str, list[str]] = {}
         for n, var in vs.items():
-            flat = re.fullmatch(r"(.+)\[[^\[\]]*\]", n) if not var.dims else None
-            ranks.setdefault(flat.group(1) if flat else n, []).append(n)
+            ranks.setdefault(n if var.dims else ir.split_element(n)[0], []).append(n)
         out = {}
         for array, names in ranks.items():
             whole = len(names) == 1 and vs[names[0]].dims
@@ -472,8 +472,10 @@ class Emitter:
         return self.expr(e.args[3])
 
     def rate(self, n: str) -> str:
-        """The code of stock n's rate (or next value)."""
+        """The code of stock n's rate (or next value), its draws counted from the first: the
+        Euler driver writes the rates again, inline, at the rate statements' call sites."""
         self.owner = n
+        self.draws.pop((int(self.step_expr == "-1"), n), None)
         return self.expr(self.schedule.model.variables[n].expr)
 
     def rate_statements(self) -> list[str]:

@@ -19,9 +19,9 @@ parameters. Run i's parameters, seed and values never depend on the chunk size,
 the thread count or the worker that ran it. Statistics are merged chunk by
 chunk in run order (see stats.py).
 
-Every run has an id (0..n-1) and a 64-bit seed derived from the sweep seed and
+Every run has an id (0..n-1) and a 52-bit seed derived from the sweep seed and
 its id (splitmix64, see `run_seeds`); the seed feeds the model's random
-functions.
+functions, as a run's own seed does (`model.run(seed=res.seeds[i])`).
 """
 from __future__ import annotations
 
@@ -47,10 +47,13 @@ PARAM_BLOCK = 2 ** 16           # runs per block when every run's parameters are
 
 
 def run_seeds(seed: int, runs: np.ndarray) -> np.ndarray:
-    """splitmix64(seed * golden + run): a per-run uint64 seed independent of chunking."""
+    """splitmix64(seed * golden + run) modulo 2**52: a per-run seed independent of chunking,
+    in the range of a run's own seed (the parameter vector holds it as a float64,
+    `single.check_seed`), so that `model.run(seed=res.seeds[i])` with run i's parameters
+    runs run i again."""
     with np.errstate(over="ignore"):
         z = np.uint64(seed & 0xFFFFFFFFFFFFFFFF) * np.uint64(GOLDEN) + runs.astype(np.uint64)
-        return splitmix64(z)
+        return splitmix64(z) & np.uint64(2 ** 52 - 1)
 
 
 class _Progress:

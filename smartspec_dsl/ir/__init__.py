@@ -36,6 +36,16 @@ def canonical_reference(text: str) -> str:
     return key
 
 
+_ELEMENT = re.compile(r"(.+)(\[[^\[\]]*\])")
+
+
+def split_element(name: str) -> tuple[str, str]:
+    """A flattened element's name `x[e1,e2]` as its array's name and its subscripts,
+    ("x", "[e1,e2]"); any other name as (name, "")."""
+    m = _ELEMENT.fullmatch(name)
+    return (m.group(1), m.group(2)) if m else (name, "")
+
+
 def canonical_function(text: str) -> str:
     return re.sub(r"[\s_]+", " ", text).strip().upper()
 

@@ -470,7 +470,9 @@ class ArrayFunctions:
                                              f"supported; supported types: {known_types} (and 10-14, the same "
                                              "as whole numbers, for ALLOCATE AVAILABLE)")
                 w, var = known(width)
-                if w is not None and not w > 0:
+                # a fixed quantity (type 0) has no curve: its width is not read; a normal curve
+                # (type 3) of width 0 is drawn with Vensim's least standard deviation (kernel_lib)
+                if w is not None and not w > 0 and not (t is not None and (int(t) == 0 or int(t) == 3 and w == 0)):
                     where = f" (from '{var.display}', {var.pos})" if var is not None else ""
                     raise ModelError(f"{call.pos}: {fname}: the priority width must be positive, "
                                      f"got {w:g}{where}")

@@ -49,6 +49,20 @@ def initial_param(name: str) -> str:
     return f"{name}@initial"
 
 
+def made_by(name: str, replaced: set[str] | frozenset[str]) -> bool:
+    """Whether the hidden variable `name` (a stock of a saved state) is memory that the
+    equation of one of the flat variables `replaced` made, which a run replacing that equation
+    does without: stateful lowering names it `owner #what<k>`, macro expansion its copy of a
+    call `macro #call<k>(owner) local` (passes/macros.py), an element's after its array, with
+    the element's subscripts (`owner #what<k>[e1]`)."""
+    base, element = ir.split_element(name)
+    for owner in replaced:
+        array, at = ir.split_element(owner)
+        if (not at or at == element) and (base.startswith(array + " #") or f"({array}) " in base):
+            return True
+    return False
+
+
 def constants_as_numbers(model: ir.Model, edits: Edits | None, values: dict[str, float] | None = None
                          ) -> tuple[ir.Model, Edits | None]:
     """A parsed model in which each element of an array that `edits.constants` replaces is

@@ -141,13 +141,16 @@ def expand_macros(model: ir.Model) -> ir.Model:
     count = 0
     done: dict[str, ir.Variable] = {}
     filled: dict[str, ir.Expr] = {}        # an extra output (declare_macro_outputs) -> its equation
+    rank = {name: i for i, name in enumerate(model.variables)}   # a copy's element: its caller's
     work = list(model.variables.values())
     while work:
         var = work.pop()
         added: list[ir.Variable] = []
+        array, element = ir.split_element(var.name)
+        calls = 0
 
         def visit(node):
-            nonlocal count
+            nonlocal count, calls
             if not (isinstance(node, Call) and ir.canonical_name(node.func) in model.macros):
                 return no_outputs(node)
             macro = model.macros[ir.canonical_name(node.func)]
@@ -162,11 +165,17 @@ def expand_macros(model: ir.Model) -> ir.Model:
                 raise ModelError(f"{macro.pos}: macro calls expand to more than {MAX_MACRO_CALLS:,} "
                                  f"copies (while expanding '{_macro_display(macro)}'); macros calling macros "
                                  "several times each multiply: call them fewer times")
-            prefix = f"{macro.name} #call{count}"
+            # the copy is named by its caller and the call's place in the caller's equation (so
+            # that a run replacing another equation names it alike, and a saved state continues
+            # it); an element's copy (`y[e1]`, flattened) is the element of the dense route's
+            # copy for the array: `name #call1(y) local[e1]`
+            calls += 1
+            prefix = f"{macro.name} #call{calls}({array})"
             where = f" at {node.pos.line}:{node.pos.column}" if node.pos is not None else ""
             shown = f"(in macro {macro.name.upper()} called by {var.display}{where})"
-            names = {p: f"{prefix} {p}" for p in macro.params}
-            names.update({v.name: f"{prefix} {v.name}" for v in macro.variables})
+            names = {p: f"{prefix} {p}{element}" for p in macro.params}
+            names.update({v.name: f"{prefix} {v.name}{element}" for v in macro.variables})
+            rank.update((n, rank[var.name]) for n in names.values())
             # a call in a dense array's equation: one copy, an array over the same ranges
             dims = var.dims
             for p, arg in zip(macro.params, node.args):
@@ -209,9 +218,14 @@ def expand_macros(model: ir.Model) -> ir.Model:
     if unfilled is not None:
         raise ModelError(f"{unfilled.pos}: '{unfilled.display}' is an extra output of a macro call that "
                          "does not give it")
-    # the model's own variables in their order (as output columns), then the call copies
+    # the model's own variables in their order (as output columns), then the call copies, the
+    # elements of an array's copy in element order (the order that numbers their random draws)
     ordered = {n: done.pop(n) for n in model.variables}
-    return replace(model, variables={**ordered, **done}, macros={})
+    first = {}
+    for n in done:
+        first.setdefault(ir.split_element(n)[0], len(first))
+    copies = sorted(done, key=lambda n: (first[ir.split_element(n)[0]], rank[n]))
+    return replace(model, variables={**ordered, **{n: done[n] for n in copies}}, macros={})
 
 
 def _is_output(var: ir.Variable) -> bool:

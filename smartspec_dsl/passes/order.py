@@ -110,7 +110,8 @@ def _check_defined(model: ir.Model) -> None:
                 target = vs.get(node.name) if type(node) is ir.Ref and id(node) not in allowed else None
                 if target is not None and target.kind is ir.Kind.LOOKUP:
                     # a variable lowering made (`y #smooth1`) is reported as the one it came from
-                    owner = vs.get(var.name.split(" #")[0], var) if var.hidden else var
+                    base, element = ir.split_element(var.name)
+                    owner = vs.get(base.split(" #")[0] + element, var) if var.hidden else var
                     raise UndefinedVariable(
                         f"{node.pos or var.pos}: '{target.display}' is a lookup used as a plain value in the "
                         f"equation of '{owner.display}'; apply it to an input: {target.display}(x)")

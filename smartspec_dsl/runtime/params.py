@@ -36,7 +36,7 @@ import numpy as np
 from .. import ir
 from ..errors import ModelError, ParameterError, did_you_mean, finite_number
 from ..ir.ranges import SubscriptSpace
-from ..passes.edits import Edits, initial_param, series_table
+from ..passes.edits import Edits, initial_param, made_by, series_table
 
 
 @dataclass(frozen=True)
@@ -380,9 +380,12 @@ def initial(names: Names, condition, plan: Plan, stocks: tuple[str, ...]) -> Pla
                                  f"{'lack' if missing else 'include'} {shown}"
                                  f"{' ...' if len(which) > 3 else ''} (a state continues the model, and the "
                                  "values that decide its structure, that made it)")
-        for n, v in condition.stocks.items():
+        # the memory of an equation this run replaces (params) is not needed
+        replaced = plan.constant_edits | plan.series_edits
+        kept = {n: v for n, v in condition.stocks.items() if not (replaced and made_by(n, replaced))}
+        for n, v in kept.items():
             plan.constants[initial_param(n)] = float(v)
-        plan.stock_edits |= set(condition.stocks)
+        plan.stock_edits |= set(kept)
         plan.start, plan.state = float(condition.time), condition
         return plan
     if isinstance(condition, tuple) and len(condition) == 2 and isinstance(condition[1], dict):

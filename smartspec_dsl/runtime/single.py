@@ -12,6 +12,7 @@ from .. import ir, limits
 from ..errors import ModelError, ParameterError
 from ..ir.builtins import RANDOM_DRAW, helpers
 from ..passes.consteval import check_buffer_memory, constants_read, evaluate
+from ..passes.edits import made_by
 from ..passes.elements import slots_of
 from ..passes.order import buffer_of
 from . import params as params_mod
@@ -46,14 +47,19 @@ def kernel_call(model, fn, *args, values=None):
 
 
 def seed_value(seeds: np.ndarray) -> np.ndarray:
-    """Integer seeds as exactly representable float64 (the parameter vector's type)."""
-    return (seeds.astype(np.uint64) % np.uint64(2 ** 52)).astype(np.float64)
+    """Run seeds as float64 (the parameter vector's type), each checked as `check_seed`
+    checks one: a seed from 2**52 on would run the draws of another seed."""
+    values = np.asarray(seeds).astype(np.float64)
+    bad = np.flatnonzero(~((values >= 0) & (values < 2 ** 52) & (np.floor(values) == values)))
+    if bad.size:
+        check_seed(np.asarray(seeds)[bad[0]].item())
+    return values
 
 
 def check_seed(seed) -> int:
-    """A run's seed as an integer in [0, 2**52): the parameter vector holds it as a float64,
-    which keeps integers exact only below 2**53, and seed_value folds seeds modulo 2**52; a
-    seed outside that range or not whole would silently run the draws of another seed."""
+    """A run's seed as an integer in [0, 2**52) (a sweep's run seeds, `sweep.run_seeds`, are):
+    the parameter vector holds it as a float64, which keeps integers exact only below 2**53;
+    a seed outside that range or not whole would silently run the draws of another seed."""
     try:
         whole = float(seed).is_integer() and 0 <= int(seed) < 2 ** 52
     except (TypeError, ValueError, OverflowError):
@@ -124,7 +130,7 @@ def run_plan(model, plan: params_mod.Plan, args: dict, return_columns, return_ti
         run_vals = vals
         if plan.start is not None:
             # a continued run starts at the state's time; INITIAL TIME stays the model's
-            _check_continuable(model, plan.state, vals)
+            _check_continuable(model, plan.state, vals, plan.constant_edits | plan.series_edits)
             run_vals = {**vals, "initial time": plan.start}
         if plan.stop is not None:
             if not run_vals["initial time"] <= plan.stop <= vals["final time"]:
@@ -156,7 +162,7 @@ def run_plan(model, plan: params_mod.Plan, args: dict, return_columns, return_ti
     if seed is None and plan.state is not None:
         seed = plan.state.seed   # a continued run draws on with the seed of the run it continues
     if seed is not None:
-        p[-1] = seed_value(np.array([check_seed(seed)], dtype=np.uint64))[0]
+        p[-1] = float(check_seed(seed))
     used = model.choose_tier(tier, 1, n_steps)
     held = None
     if model.kernel.buffers:
@@ -195,24 +201,34 @@ def run_plan(model, plan: params_mod.Plan, args: dict, return_columns, return_ti
     return Result(times, list(shown), out, warnings, state, used)
 
 
-def _check_continuable(model, state: State, vals: dict) -> None:
+def _check_continuable(model, state: State, vals: dict, replaced: set[str]) -> None:
     """A run continuing from a state: the state holds every stock and the buffer's regions
     (of DELAY FIXED and the others, `Kernel.buffers`), laid out by the step's number from
     INITIAL TIME for the state's TIME STEP, which the run must keep. A random draw is a hash
     of the seed, the call site and the step's number, which a continued run counts from
     INITIAL TIME as the one run does (kernel_extra.step_offset), so its draws are the one
-    run's; with TIME STEP changing during the run the steps have no such number."""
+    run's; with TIME STEP changing during the run the steps have no such number. The buffer
+    of an equation the run replaces (`replaced`, flat names) is not needed."""
     start = state.time
     lowered = model.schedule.model.variables
+    new = next((n for n in model.schedule.stocks if n not in state.stocks), None)
+    if new is not None:
+        # a structure the run's values decide (a SMOOTH N order...) other than the state's
+        raise ParameterError(f"the state (t = {start:g}) is not one of this run's model: it holds no value of a "
+                             f"stock of '{modeller_name(model.schedule.model, new)}' that this run's values "
+                             "make (another SMOOTH N or DELAY N order, ...); run from the start")
     buffers = model.kernel.buffers
     if buffers or state.buffers:
         missing = next((n for n in buffers if n not in state.buffers), None) or \
-            next((n for n in state.buffers if n not in buffers), None)
+            next((n for n in state.buffers if n not in buffers and not made_by(n, replaced)), None)
         if missing is not None:
-            shown = lowered[missing].display if missing in lowered else missing
+            owner = missing.split(" #")[0] + ir.split_element(missing)[1]
+            shown = lowered[missing].display if missing in lowered else \
+                f"'{modeller_name(model.schedule.model, owner) if owner in lowered else owner}'"
             raise ParameterError(f"the state (t = {start:g}) is not one of this model's: "
                                  f"{'it holds no' if missing in buffers else 'this model has no'} "
                                  f"buffer of {shown}")
+    if buffers:
         at, first = _buffer_named(model.schedule.model, buffers[0])
         if state.ended is not None:
             raise ParameterError(f"{at}the state is the last saved row of a run that went on to t = {state.ended:g} "

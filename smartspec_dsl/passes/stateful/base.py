@@ -31,7 +31,7 @@ class Lowering:
     values: dict[str, float] = field(default_factory=dict)   # constants as a run sets them
     lowerings: dict[str, Callable] = field(default_factory=dict)   # Vensim function -> its lowering
     new: dict[str, ir.Variable] = field(default_factory=dict)
-    counter: int = 0
+    made: dict[str, int] = field(default_factory=dict)     # owner -> its hidden variables so far
     decisions: list[ir.Decision] = field(default_factory=list)
     function: str = ""          # the call being lowered, for the hidden variables' display
     levels: list = field(default_factory=list)   # the stocks of the last chain built
@@ -46,11 +46,18 @@ class Lowering:
         return f"{var.display if var is not None else owner} ({self.function or 'a function'} call{where})"
 
     def fresh(self, owner: str, what: str) -> str:
-        self.counter += 1
-        name = f"{owner} #{what}{self.counter}"
-        while name in self.model.variables or name in self.new:
-            name += "'"
-        return name
+        """The name of the owner's next hidden variable, `owner #what<k>`, k counted per
+        owner: a run that replaces another variable's equation (passes/edits.py) names it
+        alike, so that a saved state continues it. An element of a flattened array (`y[e1]`)
+        names its own as the elements of the dense route's (`y #what<k>[e1]`): both routes
+        name the same variables alike (and number their random draws alike,
+        `Emitter.site_arrays`), and a state saved on one maps onto the other element by element."""
+        base, element = ir.split_element(owner)
+        k = self.made[owner] = self.made.get(owner, 0) + 1
+        stem = f"{base} #{what}{k}"
+        while stem + element in self.model.variables or stem + element in self.new:
+            stem += "'"
+        return stem + element
 
     def stock(self, owner, what, rate_of, initial, pos, discrete=False) -> Ref:
         """Add a hidden stock; `rate_of(ref)` builds its rate (or next value) from itself."""
