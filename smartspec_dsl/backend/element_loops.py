@@ -20,6 +20,7 @@ statements it replaces, in their order, each with the code it would have had.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from .. import ir
@@ -214,8 +215,8 @@ class Item:
     name: str
     expr: ir.Expr | None
     targets: tuple[int, ...]
-    template: str
-    plain: object
+    template: str | None
+    plain: Callable[[], str]
 
 
 def statements(em, items: list[Item]) -> list[str]:
