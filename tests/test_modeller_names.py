@@ -74,6 +74,18 @@ def test_changes_file_sets_every_element_of_a_subscripted_constant(pieces, tmp_p
     assert [r[f"Base Rate[{e}]"][0] for e in ("a1", "a2", "a3", "a4")] == [0.01, 9, 0.03, 0.04]
 
 
+def test_a_sweeps_changes_file_scenario_sets_every_element_too(pieces, tmp_path):
+    """A sweep's scenario read from the same changes file gives the run's numbers: s[a2] at
+    the final time is 24.1, as above, and the other elements of Base Rate are 7 too."""
+    from smartspec_dsl.experiments import samplers
+    cin = tmp_path / "all.cin"
+    cin.write_text("Base Rate = 7\n")
+    res = smartspec_dsl.sweep(pieces, samplers.Scenarios([samplers.Scenario("base"), samplers.Scenario.from_cin(cin)]),
+                              outputs=["s[a2]"], times="final", progress=False)
+    assert res.values[:, 0, 0].tolist() == pytest.approx([10 + 0.02 + 0.12, 24.1], abs=1e-12)
+    assert res.params["Base Rate[a4]"].tolist() == [0.04, 7]
+
+
 @pytest.mark.parametrize("line, message", [
     ("rate[R] = 0.1", r"c\.cin:1: 'rate\[R\]': 'rate\[a2\]' is an? \w+, not a constant"),
     ("rate[a2] = 0.1", r"c\.cin:1: 'rate\[a2\]' is an? \w+, not a constant"),
