@@ -54,7 +54,7 @@ import numpy as np
 
 from ..errors import ParameterError, SpecError
 from ..frontend.changes import read_changes
-from ..ir import canonical_name as canon
+from ..ir import canonical_reference as canon
 
 from .distributions import (DISTRIBUTIONS, Distribution, LogNormal, Normal, Triangular, Uniform, distribution,
                             fresh_seed, permute, stream_key, uniforms)

@@ -245,7 +245,7 @@ class Model:
 
     def _prepare(self, params, args, return_columns):
         p = self.parameter_vector(params)
-        explicit = {ir.canonical_name(n) for n in (params or {})}
+        explicit = {ir.canonical_reference(n) for n in (params or {})}
         vals, (t0, dt, n_steps, save_every) = self.run_controls(p, args, explicit)
         if return_columns is None:
             if self._default_columns is None:
@@ -256,7 +256,7 @@ class Model:
         else:
             names = []
             for c in return_columns:
-                key = ir.canonical_name(c)
+                key = ir.canonical_reference(c)
                 if key not in self.kernel.slots or self.schedule.model.variables[key].hidden:
                     raise ParameterError(f"'{c}' is not a variable of {self.path}")
                 names.append(key)
