@@ -83,8 +83,8 @@ def measure_size(n: int, tier: str) -> dict:
 STAGES = (("front end", ("frontend/",)), ("flatten", ("passes/subscripts", "passes/array_functions",
                                                        "passes/flat_exprs", "ir/ranges")),
           ("stateful lowering", ("passes/stateful",)), ("other IR passes", ("passes/",)),
-          ("re-rolling", ("backend/loops",)), ("codegen", ("backend/emit", "backend/codegen",
-                                                           "backend/driver")),
+          ("loops over elements", ("backend/element_loops",)),
+          ("codegen", ("backend/emit", "backend/codegen", "backend/driver")),
           ("tape", ("backend/tape",)), ("numba", ("numba/", "llvmlite/")))
 
 
@@ -106,8 +106,8 @@ def profile(n: int) -> None:
     total = stats.total_tt
     # top-level stage entry points, cumulative (they nest, so they are listed, not summed)
     entries = {"parse_source": "front end", "flatten": "flatten", "lower_stateful": "stateful lowering",
-               "lower": "all IR passes", "schedule": "order", "generate": "codegen (incl. re-rolling)",
-               "reroll_nested": "re-rolling", "build_tape": "tape", "_import_kernel": "import + numba",
+               "lower": "all IR passes", "schedule": "order", "generate": "codegen (incl. loops over elements)",
+               "statements": "loops over elements", "build_tape": "tape", "_import_kernel": "import + numba",
                "compile_model": "compile_model (all before numba)"}
     print(f"profile of a cold load + first run at {n} regions: {total:.2f} s CPU in all")
     seen = set()

@@ -61,7 +61,7 @@ SOLVED = _eqs(
     "v[R] = FIND ZERO(1, zv[R], 1, 1, ELMCOUNT(R), 0, 1e-12, 50, 0)",
     "zv[r1] = v[r1] + v[r2] - 3 - Time",
     "zv[r2] = v[r1] - v[r2] - 1",
-    # one loop per element (the kernel re-rolls the three blocks into one loop): s = 2 k / 3
+    # one loop per element (three solved blocks): s = 2 k / 3
     "Q: (q1-q3)",
     "kq[Q] = 3, 6, 9",
     "s[Q] = SIMULTANEOUS(kq[Q] - s[Q] / 2, 0)",
@@ -75,8 +75,8 @@ SOLVED = _eqs(
     "H: (h1-h3)",
     "part[H] = FIND ZERO(1, zp[H], 1, 5, 2, 0, 1e-12, 50, 0)",
     "zp[H] = part[H] * part[H] - 9",
-    # a loop per element through a second array variable, three elements (re-rolled into one
-    # loop of blocks): x = kq - y, y = x, so x = kq / 2
+    # a loop per element through a second array variable, three elements (three solved
+    # blocks): x = kq - y, y = x, so x = kq / 2
     "xa[Q] = SIMULTANEOUS(kq[Q] - ya[Q], 7)",
     "ya[Q] = 1 * xa[Q]",
     # FIND ZERO over three elements: x^2 = 4, 9, 16 from 1

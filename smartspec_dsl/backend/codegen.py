@@ -21,7 +21,7 @@ from .. import ir
 from ..errors import UnsupportedFeature
 from ..passes.dense import is_dense
 from ..passes.order import Schedule
-from . import loops, nests
+from . import nests
 from .dense_emit import DenseEmitter
 from .driver import (DRIVER, DYNAMIC_LOOP, GENERIC_ONLY, HEADER, HELD, STATIC_LOOP, euler_driver, functions,
                      generic_driver, held_fields, phase_calls)
@@ -87,14 +87,12 @@ def generate(schedule: Schedule) -> Kernel:
     _refuse_text(schedule)
     dense = is_dense(schedule.model)
     em = DenseEmitter(schedule) if dense else Emitter(schedule)
-    # a dense model's arrays are loops already; a flattened one's runs of element statements
-    # are rolled back into loops, as are those of the arrays a dense model flattens
-    mixed = dense and any(not v.dims and "[" in n for n, v in schedule.model.variables.items())
-    reroll = loops.reroll_nested if mixed or not dense else (lambda lines: lines)
+    # a dense model's arrays are loops already; the elements of an array flattened per element
+    # are loops where they share a form (element_loops.py, from the IR)
     blocks = em.number_sites(em.initial_statements(), em.dynamic_statements(), em.rate_statements(),
                              em.fixed_write_statements())
     # then a loop per run of equations over the same elements (nests.fuse)
-    init, dynamic, rates, writes = (nests.fuse(reroll(b)) for b in blocks)
+    init, dynamic, rates, writes = (nests.fuse(b) for b in blocks)
     # the last watch: the first variable that is infinite or NaN at a saved time (check_finite)
     finite_watch = em.watch(("finite",))
     n_watch = len(em.watches)

@@ -27,10 +27,13 @@ import math
 from .. import ir
 from ..passes.elements import ElementOrder, Elements, Slots
 from ..passes.order import Schedule
+from ..ir.builtins import LOOKUP, helpers
 from ..ir.ranges import SubscriptSpace, parse_form
 from .dense_vectors import VEC, VECTOR_CALLS, VectorStatements
+from . import element_loops
 from .emit import Emitter, safe_comment
 
+_LOOKUP_FUNCS = helpers(LOOKUP)    # helper(x, table)
 # a reduction's accumulator: its start and its update (the tape reads these forms)
 _REDUCTIONS = {"SUM": ("0.0", "{acc} += {term}"), "PROD": ("1.0", "{acc} *= {term}"),
                "VMIN": ("math.inf", "{acc} = fmin({acc}, {term})"),
@@ -108,6 +111,8 @@ class DenseEmitter(VectorStatements, Emitter):
         return " + ".join([str(const)] + parts[::-1])
 
     def expr(self, e: ir.Expr) -> str:
+        if self.moving and id(e) in self.moving:   # an element a loop over elements advances (element_loops)
+            return super().expr(e)
         if type(e) is ir.Ref and e.subscripts:
             return f"ld(v, {self.offset(e.name, e.subscripts)})"
         if type(e) is ir.Call and e.func in _REDUCTIONS:
@@ -116,6 +121,8 @@ class DenseEmitter(VectorStatements, Emitter):
             return self.vector_expr(e)
         if type(e) is ir.LookupCall and e.subscripts:
             return self.lookup_row(e)
+        if type(e) is ir.Call and e.func in _LOOKUP_FUNCS and type(e.args[0]) is ir.Ref and e.args[0].subscripts:
+            return self.function_row(_LOOKUP_FUNCS[e.func], e)
         if type(e) is ir.Call and e.func == "@INDEX":
             return f"(1.0 + 1.0 * i{int(e.args[0].value)})"
         if type(e) is ir.Call and e.func == "@AFFINE":
@@ -142,6 +149,15 @@ class DenseEmitter(VectorStatements, Emitter):
         self.pre += [f"{acc} = {start}"] + ["    " * j + line for j, line in enumerate(loops)] \
             + ["    " * len(loops) + update.format(acc=acc, term=term)]
         return acc
+
+    def range_watch(self, n: str, bounds) -> element_loops.Item:
+        """The watch of a variable whose units declare a range; an array's, one per element
+        (each warns by the element's name), in one loop."""
+        if not self.schedule.model.variables[n].dims:
+            return super().range_watch(n, bounds)
+        w0 = [self.watch(("range", e) + bounds) for e in self.elements.names(n)][0]
+        code = f"for i in range({self.size[n]}):\n    watched(v, {w0} + 5 * i, ld(v, {self.base[n]} + i))"
+        return element_loops.Item(n, None, (), None, lambda: code)
 
     def array_size(self, name: str) -> int:
         return self.size[name]
@@ -196,14 +212,14 @@ class DenseEmitter(VectorStatements, Emitter):
         return self.looped(name, "st(v, {}, {})", e)
 
     def rate_statements(self) -> list[str]:
-        out = []
         vs = self.schedule.model.variables
-        for n in self.stock_vars:
+
+        def rate(n: str, e: ir.Expr) -> str:
             if vs[n].dims:
                 # the rate of the stock at slot s is r[s - 1] (time is slot 0)
-                out.append(self.looped(n, "st(r, {} - 1, {})", vs[n].expr))
-            else:
-                self.owner = n
-                out.append(self.flush(f"st(r, {self.base[n] - 1}, {self.expr(vs[n].expr)})  "
-                                      f"# {safe_comment(n)}"))
-        return out
+                return self.looped(n, "st(r, {} - 1, {})", e)
+            self.owner = n
+            return self.flush(f"st(r, {self.base[n] - 1}, {self.expr(e)})  # {safe_comment(n)}")
+        return element_loops.statements(self, [element_loops.Item(
+            n, vs[n].expr, (self.base[n] - 1,), "st(r, {0}, {value})", lambda n=n: rate(n, vs[n].expr))
+            for n in self.stock_vars])

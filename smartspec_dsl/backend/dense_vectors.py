@@ -90,27 +90,38 @@ class VectorStatements:
                              f"st(v, {slot}, vector_select(v, ix({s}), ix({total}), {missing}, {action}))"]
         return f"ld(v, {slot})"
 
-    def lookup_row(self, e: ir.LookupCall) -> str:
-        """A lookup defined per element at the loop's element (passes/dense_lookups.py): its
-        elements' tables laid out once per call's subscripts, in a row of the table vector, and
-        a watch per element, both indexed by the loop's counters."""
+    def table_row(self, first: str, subscripts: tuple[str, ...]) -> tuple[str, list, int, str]:
+        """The row of the table vector that holds the tables of a lookup defined per element
+        (`first`: its first element's name) read at the loop's element (passes/dense_lookups.py),
+        laid out once per subscripts: (the lookup's name, its elements read, the row's first
+        table, the loop's position in the row)."""
         vs = self.schedule.model.variables
-        name = e.table[:e.table.index("[")]
-        lists = [self.space.elements[s] if s in self.lhs else (s,) for s in e.subscripts]
-        key = (name, e.subscripts)
+        name = first[:first.index("[")]
+        lists = [self.space.elements[s] if s in self.lhs else (s,) for s in subscripts]
+        key = (name, subscripts)
         if key not in self.table_rows:
             self.table_rows[key] = len(self.lookups)
             self.lookups += [(n, vs[n].lookup) for n in (flat_name(name, c) for c in itertools.product(*lists))]
-        k0 = self.table_rows[key]
+        parts = [f"i{self.lhs.index(s)} * {math.prod(map(len, lists[j + 1:]))}" for j, s in enumerate(subscripts)
+                 if s in self.lhs]
+        return name, lists, self.table_rows[key], " + ".join(parts)
+
+    def lookup_row(self, e: ir.LookupCall) -> str:
+        """A lookup defined per element at the loop's element: its row of tables (`table_row`)
+        and a watch per element, both indexed by the loop's counters."""
+        name, lists, k0, at = self.table_row(e.table, e.subscripts)
         w0 = None
         for k, c in enumerate(itertools.product(*lists)):
             w = self.watch(("lookup", self.owner, flat_name(name, c), e.pos, k0 + k))
             w0 = w if w0 is None else w0
-        parts = [f"i{self.lhs.index(s)} * {math.prod(map(len, lists[j + 1:]))}" for j, s in enumerate(e.subscripts)
-                 if s in self.lhs]
-        at = " + ".join(parts)
         return (f"lookup(watched(v, {w0} + 5 * ({at}), {self.expr(e.arg)}), tab, tk(tab, {2 * k0} + 2 * ({at})), "
                 f"tk(tab, {2 * k0 + 1} + 2 * ({at})))")
+
+    def function_row(self, helper: str, e: ir.Call) -> str:
+        """A function of a lookup defined per element (`LOOKUP BACKWARD(tbl[r], x)`) at the
+        loop's element: the helper on the element's table of the row (`table_row`)."""
+        _, _, k0, at = self.table_row(e.args[0].name, e.args[0].subscripts)
+        return f"{helper}({self.expr(e.args[1])}, tab, tk(tab, {2 * k0} + 2 * ({at})), tk(tab, {2 * k0 + 1} + 2 * ({at})))"
 
     def block(self, e: ir.Call) -> str:
         """FIND MARKET PRICE or MARKETP: its block packed before the statement, a loop per

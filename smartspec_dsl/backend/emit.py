@@ -20,7 +20,7 @@ from ..errors import ModelError, UnsupportedFeature
 from ..ir.builtins import ARGS, ARRAY_DRIVERS, ARRAY_READS, LOOKUP, RANDOM_DRAW, helpers
 from ..passes.order import (Schedule, buffer_of, initial_reads, is_delay_fixed, is_delay_information,
                             is_delay_material)
-from . import emit_solve, loops
+from . import element_loops, emit_solve
 
 # Vensim function -> kernel helper, by how the call is written (ir/builtins.py)
 _SIMPLE = helpers(ARGS)            # helper(same arguments)
@@ -70,6 +70,9 @@ class Emitter:
         self.most: dict[tuple[int, str], int] = {}    # (phase, owner) -> its draws per element
         self.site_owners: dict[str, int] = {}
         self.pre: list[str] = []   # loops the statement being generated needs first
+        self.moving: dict = {}   # node id -> its code (or what writes it) where a loop advances it (element_loops)
+        self.outer: dict = {}    # (node id, role) -> the steps of the loops around it (element_loops)
+        self._site_arrays = None
         self.n_acc = 0
         self.step_expr = "istep"  # initial statements draw with step -1
         self.lookups: list[tuple[str | None, ir.LookupTable]] = []
@@ -130,17 +133,25 @@ class Emitter:
         return f"watched_lookup(v, {s}, {arg}, tab, {k})"
 
     def range_watches(self, names) -> list[str]:
-        """A watch statement per variable of `names` whose units declare a range."""
-        out = []
+        """A watch statement per variable of `names` whose units declare a range (the elements
+        of a flattened array in loops, element_loops.py)."""
+        items = []
         for n in names:
             bounds = ir.declared_range(self.schedule.model.variables[n].units)
             if bounds is not None:
-                s = self.watch(("range", n) + bounds)
-                out.append(f"watched(v, {s}, ld(v, {self.slots[n]}))")
-        return out
+                items.append(self.range_watch(n, bounds))
+        return element_loops.statements(self, items)
+
+    def range_watch(self, n: str, bounds) -> element_loops.Item:
+        s, slot = self.watch(("range", n) + bounds), self.slots[n]
+        return element_loops.Item(n, None, (s, slot), "watched(v, {0}, ld(v, {1}))",
+                                  lambda: f"watched(v, {s}, ld(v, {slot}))")
 
     # -- expressions ---------------------------------------------------------
     def expr(self, e: ir.Expr) -> str:
+        if self.moving and id(e) in self.moving:   # a slot, number or lookup a loop advances (element_loops)
+            code = self.moving[id(e)]
+            return code if isinstance(code, str) else code()
         if isinstance(e, ir.Num):
             return num(e.value)
         if isinstance(e, ir.Ref):
@@ -149,8 +160,8 @@ class Emitter:
             inner = self.expr(e.operand)
             return f"(-{inner})" if e.op == "-" else f"fnot({inner})"
         if isinstance(e, ir.BinOp):
-            if e.op == "+" and loops.terms_at_least(e, loops.MIN_STRIDED_SUM):
-                return self.long_sum(e)
+            if e.op == "+" and element_loops.terms_at_least(e, element_loops.MIN_STRIDED_SUM):
+                return element_loops.long_sum(self, e)
             a, b = self.expr(e.left), self.expr(e.right)
             if e.op in "+-*/":
                 return f"({a} {e.op} {b})"
@@ -172,56 +183,8 @@ class Emitter:
             raise UnsupportedFeature(f"a text argument ('{e.value}') cannot be computed with")
         raise UnsupportedFeature(f"cannot generate code for {type(e).__name__}")
 
-    def long_sum(self, e: ir.BinOp) -> str:
-        """A sum of many terms (a flattened SUM): the terms' code, and wherever a run of
-        loops.MIN_STRIDED_SUM or more terms differ only by evenly progressing numbers (slots,
-        table indices, call sites), one loop for the run: `vsum(...)` when the terms are
-        plain variables, otherwise a loop accumulating into `accN`, emitted before the
-        statement (see `flush`). Terms are generated once, in order, as without loops."""
-        terms, todo = [], [e]
-        while todo:
-            x = todo.pop()
-            if loops.is_sum(x):
-                todo += [x.right, x.left]
-            else:
-                terms.append(x)
-        codes = [self.expr(x) for x in terms]
-        shapes = [loops.shape(c) for c in codes]
-        counts: dict[int, int] = {}
-
-        def count(x):
-            if id(x) not in counts:
-                counts[id(x)] = count(x.left) + count(x.right) if loops.is_sum(x) else 1
-            return counts[id(x)]
-
-        def render(x, first):
-            n = count(x)
-            looped = self.loop_sum(shapes[first:first + n]) if n >= loops.MIN_STRIDED_SUM else None
-            if looped:
-                return looped
-            if loops.is_sum(x):
-                return f"({render(x.left, first)} + {render(x.right, first + count(x.left))})"
-            return codes[first]
-
-        return render(e, 0)
-
-    def loop_sum(self, shapes: list[tuple]) -> str | None:
-        """One loop for terms of the same template (`_shape`) whose numbers progress evenly, or None."""
-        template, base = shapes[0]
-        stride = [b - a for a, b in zip(base, shapes[1][1])]
-        if any(t != template or not loops.progresses(xs, base, stride, k)
-               for k, (t, xs) in enumerate(shapes)):
-            return None
-        if template == "ld(v, \0)":
-            return f"vsum(v, ix({base[0]}), ix({len(shapes)}), ix({stride[0]}))"
-        term = loops.fill(template, iter(zip(base, stride)), "kk")
-        acc = f"acc{self.n_acc}"
-        self.n_acc += 1
-        self.pre += [f"{acc} = 0.0", f"for kk in range({len(shapes)}):", f"    {acc} += {term}"]
-        return acc
-
     def flush(self, line: str) -> str:
-        """`line` after the loops its sums need (`loop_sum`); nothing is pending afterwards."""
+        """`line` after the loops its sums need (element_loops.long_sum); nothing is pending afterwards."""
         if not self.pre:
             return line
         pre, self.pre, self.n_acc = self.pre, [], 0
@@ -283,6 +246,12 @@ class Emitter:
             out.update((n, (array, e, size)) for e, n in enumerate(names))
         return out
 
+    def site_arrays_of(self) -> dict[str, tuple[str, int, int]]:
+        """`site_arrays`, computed once."""
+        if self._site_arrays is None:
+            self._site_arrays = self.site_arrays()
+        return self._site_arrays
+
     def array_size(self, name: str) -> int:
         """The number of elements of an array kept whole (a dense emitter's; none here)."""
         return 1
@@ -296,7 +265,7 @@ class Emitter:
         apart (from INITIAL_SITES on): a run that continues a saved state starts its stocks
         from parameters instead of their initial values (passes/edits.py), which leaves out
         their draws, and must draw the numbers of the one run it continues at every step."""
-        arrays = self.site_arrays()
+        arrays = self.site_arrays_of()
         sizes = {a: s for a, _, s in arrays.values()}
         most: dict[tuple[int, str], int] = {}
         for (phase, owner), m in self.most.items():
@@ -427,9 +396,16 @@ class Emitter:
         # every statement is written (so that the call sites, watches and tables are those of the
         # whole schedule) but only those of the values a run reads are kept (order.initial_reads)
         reads = initial_reads(self.schedule)
+        pending: list[element_loops.Item] = []    # statements element_loops may loop over
         for n in self.schedule.initial:
             var = vs[n]
             self.owner = n
+            if n in reads and n not in blocks and not (is_delay_fixed(var) and buffer_of(var).out):
+                pending += element_loops.initial_items(self, n)
+                continue
+            if n in reads:
+                out += element_loops.statements(self, pending)
+                pending = []
             if n in blocks:
                 stmts = [emit_solve.solved_block(self, blocks[n])] if blocks[n] is not None else []
             elif is_delay_fixed(var) and buffer_of(var).out:
@@ -442,6 +418,7 @@ class Emitter:
             else:
                 stmts = [self.assign(n, var.initial if var.initial is not None else var.expr)]
             out += stmts if n in reads else []
+        out += element_loops.statements(self, pending)
         out += self.range_watches(n for n in self.schedule.initial
                                   if vs[n].kind is not ir.Kind.CONSTANT and n in reads)
         self.step_expr = "istep"
@@ -451,8 +428,21 @@ class Emitter:
         vs = self.schedule.model.variables
         out = []
         blocks = emit_solve.blocks_by_first(self.schedule, "time step")
+        pending: list[element_loops.Item] = []    # statements element_loops may loop over
         for n in self.schedule.dynamic:
             self.owner = n
+            if n not in blocks and not is_delay_fixed(vs[n]):
+                pending.append(element_loops.item(self, n, vs[n].expr))
+                continue
+            if n not in blocks and not (buffer_of(vs[n]).out or is_delay_material(vs[n])
+                                        or is_delay_information(vs[n])):
+                j = self.fixed.index(n)
+                read = "st(v, {0}, buf[bi[{1}] + istep % bi[{2}]])"
+                pending.append(element_loops.Item(n, None, (self.slots[n], 2 * j, 2 * j + 1), read,
+                                                  lambda n=n, j=j: read.format(self.slots[n], 2 * j, 2 * j + 1)))
+                continue
+            out += element_loops.statements(self, pending)
+            pending = []
             if n in blocks:
                 if blocks[n] is not None:
                     out.append(emit_solve.solved_block(self, blocks[n]))
@@ -468,11 +458,7 @@ class Emitter:
                 delay, init = (self.expr(x) for x in vs[n].expr.args[1:3])
                 out.append(self.flush(f"st(v, {self.slots[n]}, information_out(buf, bi[{2 * j}], istep, "
                                       f"{delay}, ld(v, {self.slots['time step']}), {init}))"))
-            elif is_delay_fixed(vs[n]):
-                j = self.fixed.index(n)
-                out.append(f"st(v, {self.slots[n]}, buf[bi[{2 * j}] + istep % bi[{2 * j + 1}]])")
-            else:
-                out.append(self.assign(n, vs[n].expr))
+        out += element_loops.statements(self, pending)
         return out + self.range_watches(list(self.schedule.stocks) + list(self.schedule.dynamic))
 
     # -- SIMULTANEOUS and FIND ZERO on no loop (on one: emit_solve.py writes the loop) ------
@@ -493,8 +479,11 @@ class Emitter:
         return self.expr(self.schedule.model.variables[n].expr)
 
     def rate_statements(self) -> list[str]:
-        return [self.flush(f"st(r, {i}, {self.rate(n)})  # {safe_comment(n)}")
-                for i, n in enumerate(self.cont + self.disc)]
+        vs = self.schedule.model.variables
+        return element_loops.statements(self, [element_loops.Item(
+            n, vs[n].expr, (self.slots[n] - 1,), "st(r, {0}, {value})",
+            lambda n=n: self.flush(f"st(r, {self.slots[n] - 1}, {self.rate(n)})  # {safe_comment(n)}"))
+            for n in self.cont + self.disc])
 
     def fixed_write(self, j: int, n: str) -> str:
         self.owner = n
@@ -508,7 +497,11 @@ class Emitter:
     def fixed_write_statements(self) -> list[str]:
         # DELAY INFORMATION keeps the input of every step (its buffer spans the run), as
         # DELAY FIXED keeps those of its delay time
-        return [self.fixed_write(j, n) for j, n in enumerate(self.fixed)]
+        vs = self.schedule.model.variables
+        return element_loops.statements(self, [element_loops.Item(
+            n, None if buffer_of(vs[n]).out or is_delay_material(vs[n]) else vs[n].expr.args[0], (2 * j, 2 * j + 1),
+            "buf[bi[{0}] + istep % bi[{1}]] = {value}", lambda j=j, n=n: self.fixed_write(j, n))
+            for j, n in enumerate(self.fixed)])
 
     @staticmethod
     def whole_run(var: ir.Variable) -> bool:

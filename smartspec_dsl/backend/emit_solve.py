@@ -76,7 +76,7 @@ def solved_block(em, k: int) -> str:
             body.append(em.assign(m, var.initial if initial else var.expr))
     em.owner = block.unknowns[0]
     watch = em.watch(("solve", block.unknowns[0], block.members))
-    # no comments within the statement: loops.shape reads a statement up to its first comment
+    # the members without their comments: the block is one statement of its phase
     body = [ln.split("  # ", 1)[0] for s in body for ln in s.split("\n")]
     # the points the solver tries are not the model's values: the watches of lookup inputs see
     # the accepted point only, once more after the loop (its last pass computed that point)

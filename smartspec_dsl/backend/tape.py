@@ -10,7 +10,7 @@ vector `m`:
 so a slot of the generated kernel (`ld(v, 12)`) is address 12 of the tape,
 lookups are table indices into the same table vector, and kernel-library
 calls are opcodes that call the very same `@njit` helpers. A loop of the
-kernel (a dense array's equation, a re-rolled run of statements) stays a loop
+kernel (a dense array's equation, a loop over a flattened array's elements) stays a loop
 when it is long and its iterations differ only by evenly advancing words
 (`kept_loop`, `vectorized`), else it is unrolled; each expression is evaluated
 operand by operand in the order

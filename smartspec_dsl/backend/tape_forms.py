@@ -1,6 +1,7 @@
 """The forms of a generated kernel's source (backend/codegen.py) that the interpreter tape
-(tape.py) reads, as functions of their syntax tree: names, float literals, the re-rolled
-literals of backend/loops.py, the fixed-delay buffer's reads, overlapping address spans."""
+(tape.py) reads, as functions of their syntax tree: names, float literals, the numbers a
+loop over a flattened array's elements advances (backend/element_loops.py), the fixed-delay
+buffer's reads, overlapping address spans."""
 from __future__ import annotations
 
 import ast
@@ -32,7 +33,7 @@ def name_of(node: ast.AST) -> str:
 
 
 def float_hole(node: ast.BinOp, env: dict) -> float | None:
-    """A re-rolled float literal `(b + d * q)` (loops.fill): its value at this iteration,
+    """A number a loop advances, `(b + d * q)` (element_loops.py): its value at this iteration,
     computed as the loop computes it."""
     if not (isinstance(node.op, ast.Add) and isinstance(node.left, ast.Constant)
             and isinstance(node.left.value, float) and isinstance(node.right, ast.BinOp)

@@ -340,15 +340,16 @@ def _series_key(text: str) -> str:
 RAW_MATCH = 1e-6
 
 
-def _data_expr(table_name: str, keyword: str, pos, times_name: str = "") -> ir.Expr:
+def _data_expr(table_name: str, keyword: str, pos, times_name: str = "", subscripts: tuple = ()) -> ir.Expr:
     """A data variable's value from its table (a hidden lookup of Time), as its keyword
-    says; :RAW: also reads `times_name`, the table of its points' times."""
-    ref = ir.Ref(table_name, (), pos)
+    says; :RAW: also reads `times_name`, the table of its points' times. `subscripts`: those
+    of a lookup defined per element, read at the equation's element."""
+    ref = ir.Ref(table_name, subscripts, pos)
     time = ir.Ref(ir.TIME, (), pos)
     if keyword == "RAW":
         # Vensim's help ("Keywords"): ":RAW: marks data as raw so :NA: is reported for missing
         # values": the value of a point at its time, :NA: between points and beyond the ends
-        last_time = ir.Call("LOOKUP BACKWARD", (ir.Ref(times_name, (), pos), time), pos)
+        last_time = ir.Call("LOOKUP BACKWARD", (ir.Ref(times_name, subscripts, pos), time), pos)
         on_point = ir.BinOp("<=", ir.Call("ABS", (ir.BinOp("-", time, last_time),), pos),
                             ir.BinOp("*", ir.Num(RAW_MATCH), ir.Ref("time step", (), pos)))
         return ir.Call("IF THEN ELSE", (on_point, ir.Call("LOOKUP BACKWARD", (ref, time), pos),
@@ -357,7 +358,7 @@ def _data_expr(table_name: str, keyword: str, pos, times_name: str = "") -> ir.E
         return ir.Call("LOOKUP BACKWARD", (ref, time), pos)
     if keyword == "LOOK FORWARD":
         return ir.Call("LOOKUP FORWARD", (ref, time), pos)
-    return ir.LookupCall(table_name, time, pos)
+    return ir.LookupCall(table_name, time, pos, subscripts)
 
 
 def resolve_external(model: ir.Model, data_dir: str | Path | None = None,
@@ -457,6 +458,23 @@ def resolve_external(model: ir.Model, data_dir: str | Path | None = None,
                     new_defs.append(ir.Definition(combo, (), "=", None, (), table, d.pos))
             else:
                 kinds.add(ir.Kind.AUXILIARY)
+                if len(defs) == 1 and d.subscripts and all(t is not None for t in tables):
+                    # one subscripted lookup of its elements' tables (and of their points' times,
+                    # :RAW:), read at the element: the dense route keeps the array one loop over
+                    # one row of tables (passes/dense_lookups.py), not a statement per element
+                    def per_element(what, tabs):
+                        tname = f"{name} #{what}"
+                        hidden[tname] = ir.Variable(tname, f"{var.display} (its {what})", ir.Kind.LOOKUP, pos=d.pos,
+                                                    hidden=True, definitions=tuple(
+                                                        ir.Definition(c, (), "=", None, (), t, d.pos)
+                                                        for c, t in zip(combos, tabs)))
+                        return tname
+                    tname = per_element("data", tables)
+                    times = per_element("data times", [ir.LookupTable(t.xs, t.xs) for t in tables]) \
+                        if d.keyword == "RAW" else ""
+                    new_defs.append(replace(d, operator="=", keyword="", lookup=None,
+                                            expr=_data_expr(tname, d.keyword, d.pos, times, d.subscripts)))
+                    continue
                 for combo, table in zip(combos, tables):
                     if table is None:         # an element without data (above): :NA:
                         new_defs.append(ir.Definition(combo, (), "=", ir.Num(ir.NA_VALUE), (), None, d.pos))

@@ -67,7 +67,7 @@ def _file_table(expr: ir.Expr | None, variables: dict[str, ir.Variable]) -> ir.L
     from its equation `expr`."""
     for node in ir.walk(expr) if expr is not None else ():
         name = node.table if isinstance(node, ir.LookupCall) else node.name if isinstance(node, ir.Ref) else ""
-        if name.endswith(_TABLE_SUFFIX) and name in variables and variables[name].lookup is not None:
+        if name.partition("[")[0].endswith(_TABLE_SUFFIX) and name in variables and variables[name].lookup is not None:
             return variables[name].lookup
     return None
 

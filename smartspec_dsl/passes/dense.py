@@ -29,7 +29,7 @@ VMAX over `range!`, the stateful calls of DENSE_STATEFUL (SMOOTH N and DELAY N, 
 VALUE, when the structure they decide is the whole array's), INTEG, random draws and macros
 whose body is what an array equation may say (one copy over the equation's ranges:
 macros.py; macros not in pieces), the VECTOR and ALLOCATE functions of dense_vectors.py and the
-lookups defined per element of dense_lookups.py (not in pieces), no declared range. The others are flattened
+lookups defined per element of dense_lookups.py (not in pieces). The others are flattened
 per element (subscripts.flatten, which calls `densifier` for the dense ones), and so is
 a variable that reads a range of a flattened array; the two kinds read each other's
 single elements. A run that gives an array's element a time series, or new initial values
@@ -44,7 +44,7 @@ from dataclasses import replace
 
 from .. import ir
 from ..errors import ModelError
-from ..ir.builtins import ARRAY, BUILTINS, KERNEL, RANDOM_DRAW
+from ..ir.builtins import ARRAY, BUILTINS, KERNEL, LOOKUP, RANDOM_DRAW
 from ..ir.ranges import SubscriptSpace, parse_form
 from . import dense_lookups, dense_vectors
 from .dense_orders import split_varying_orders
@@ -155,8 +155,6 @@ class _Checker:
         self.planned[var.name] = (made_for, plan)
 
     def variable_dims(self, var: ir.Variable) -> tuple[str, ...]:
-        if ir.declared_range(var.units) is not None:
-            raise _Refuse(f"'{var.display}' declares a range")
         if var.name in ir.CONTROL_NAMES:
             raise _Refuse("a control variable is subscripted")
         d = var.definitions[0] if var.definitions else None
@@ -223,6 +221,10 @@ class _Checker:
                     todo.extend((a, inside) for a in node.args)
                     continue
                 b = BUILTINS.get(f)
+                if b is not None and b.emit == LOOKUP and node.args and dense_lookups.is_table(self, node.args[0]):
+                    dense_lookups.check(self, node.args[0], lhs)   # a lookup defined per element
+                    todo.extend((a, inside) for a in node.args[1:])
+                    continue
                 if b is None or (f in _RANDOM and inside):
                     raise _Refuse(f"{f} in an array equation")
                 if lhs and f in DECIDED and any(self.varies(node.args[i]) for i in DECIDED[f]
@@ -454,6 +456,8 @@ class _Densify:
         self.dims = {n: checker.dims[n] for n in arrays}
         self.shared: dict[str, ir.Variable] = {}
         self.shared_of: dict[ir.Call, ir.Ref] = {}
+        # the lookups defined per element (a function of one names it `tbl[r]`)
+        self.tables = {n for n, v in model.variables.items() if dense_lookups.lookup_dims(checker.pieces, v) is not None}
 
     def rewrite(self, e: ir.Expr | None, owner: ir.Variable, lhs: tuple[str, ...]) -> ir.Expr | None:
         if e is None:
@@ -461,6 +465,8 @@ class _Densify:
         sp = self.space
 
         def visit(node):
+            if isinstance(node, ir.Ref) and node.subscripts and node.name in self.tables:
+                return dense_lookups.rewrite(sp, node, lhs)    # a lookup function's table
             if isinstance(node, ir.Ref) and node.subscripts and node.name not in self.dims:
                 # an element of an array flattened per element (partition let only these through)
                 return ir.Ref(flat_name(node.name, node.subscripts), (), node.pos)

@@ -7,7 +7,9 @@ are data, no statement of the kernel); the call is
 `LookupCall(table=<its first element's name>, arg, subscripts=<the call's subscripts>)`, each
 subscript the left-hand side's range of the lookup's own range (the element the loop is at)
 or a fixed element, and the code generator reads the table of the loop's element
-(backend/dense_vectors.py: the elements' tables laid out in a row of the table vector).
+(backend/dense_vectors.py: the elements' tables laid out in a row of the table vector). A
+function of a lookup (`LOOKUP BACKWARD(tbl[r], x[r])`, the registry's emit LOOKUP) names its
+table the same way: `Ref(<its first element's name>, <the call's subscripts>)`.
 """
 from __future__ import annotations
 
@@ -50,9 +52,18 @@ def lookup_dims(pieces, var: ir.Variable | None) -> tuple[str, ...] | None:
     return tuple(dims)
 
 
-def check(checker, node: ir.LookupCall, lhs: tuple[str, ...]) -> None:
-    """Refuse a call of a lookup of an array that the loop cannot read element by element."""
-    dims = lookup_dims(checker.pieces, checker.model.variables.get(node.table))
+def is_table(checker, node: ir.Expr) -> bool:
+    """Whether `node` names a lookup defined per element with subscripts (a lookup function's
+    first argument, `tbl[r]`)."""
+    return type(node) is ir.Ref and bool(node.subscripts) and \
+        lookup_dims(checker.pieces, checker.model.variables.get(node.name)) is not None
+
+
+def check(checker, node: ir.LookupCall | ir.Ref, lhs: tuple[str, ...]) -> None:
+    """Refuse a call of a lookup of an array (or a function's reference to one) that the
+    loop cannot read element by element."""
+    table = node.table if type(node) is ir.LookupCall else node.name
+    dims = lookup_dims(checker.pieces, checker.model.variables.get(table))
     if dims is None or len(dims) != len(node.subscripts):
         raise Refuse("a lookup of an array")
     sp = checker.space
@@ -66,8 +77,10 @@ def check(checker, node: ir.LookupCall, lhs: tuple[str, ...]) -> None:
             raise Refuse("a lookup of an array at an element of another range")
 
 
-def rewrite(space, node: ir.LookupCall, lhs: tuple[str, ...]) -> ir.LookupCall:
-    """The dense IR of a call `check` took (see the module's doc)."""
+def rewrite(space, node: ir.LookupCall | ir.Ref, lhs: tuple[str, ...]) -> ir.LookupCall | ir.Ref:
+    """The dense IR of a call (or a function's table) `check` took (see the module's doc)."""
     first = next(itertools.product(*(space.elements[s] if s in lhs else (s,) for s in node.subscripts)))
     subs = node.subscripts if any(s in lhs for s in node.subscripts) else ()
+    if type(node) is ir.Ref:
+        return ir.Ref(flat_name(node.name, first), subs, node.pos)
     return ir.LookupCall(flat_name(node.table, first), node.arg, node.pos, subs)

@@ -238,7 +238,20 @@ def element_equation(var: ir.Variable, subscripts: tuple[str, ...], space: Subsc
             if all(a <= p < a + n for a, n, p in zip(bounds[::2], bounds[1::2], at)):
                 return piece
         return None
-    return e
+    return _lookups_at(e, dict(zip(var.dims, subscripts)))
+
+
+def _lookups_at(e: ir.Expr, at: dict[str, str]) -> ir.Expr:
+    """`e` with each lookup defined per element that it reads at the loop's element
+    (passes/dense_lookups.py) reading the table of the element `at` (range -> element)."""
+    def visit(n):
+        if type(n) is ir.LookupCall and n.subscripts:
+            name = n.table[:n.table.index("[")]
+            return ir.LookupCall(flat_name(name, (at.get(s, s) for s in n.subscripts)), n.arg, n.pos)
+        if type(n) is ir.Ref and n.subscripts and "[" in n.name:    # a lookup function's table
+            return ir.Ref(flat_name(n.name[:n.name.index("[")], (at.get(s, s) for s in n.subscripts)), (), n.pos)
+        return n
+    return ir.map_expr(e, visit) if e is not None else None
 
 
 def elements(space: SubscriptSpace, dims: tuple[str, ...]) -> list[tuple[str, ...]]:

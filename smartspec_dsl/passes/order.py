@@ -190,7 +190,7 @@ def _topological(model: ir.Model, deps: dict[str, set[str]], phase: str) -> list
     """The variables of `deps` (name -> the names its equation reads) in an order where each
     comes after every one it reads (Kahn's algorithm), ties broken by the order of
     definition: stable across runs, and a flattened array's elements stay in element
-    order, which the code generator's loop re-rolling needs (name order would put r10
+    order, which the code generator's loops over elements need (name order would put r10
     between r1 and r2). An AlgebraicLoop naming one loop's variables when there is none."""
     names = [n for n in model.variables if n in deps]
     position = {n: i for i, n in enumerate(names)}

@@ -270,6 +270,10 @@ class _Flattener(ArrayFunctions, Binding):
         var, d = inst.var, inst.defn
         name = flat_name(var.name, inst.elements)
         display = flat_name(var.display, (self.space.display.get(e, e) for e in inst.elements))
+        if var.hidden and var.display.endswith(")") and " (" in var.display:
+            # a hidden variable's note after its owner's element: `v[South] (its data)`
+            owner, note = var.display.rsplit(" (", 1)
+            display = flat_name(owner, (self.space.display.get(e, e) for e in inst.elements)) + " (" + note
         base = ir.Variable(name=name, display=display, kind=ir.Kind.AUXILIARY, units=var.units,
                            comment=var.comment, pos=d.pos, unchangeable=d.operator == "==",
                            hidden=var.hidden)
