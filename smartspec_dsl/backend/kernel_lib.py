@@ -23,7 +23,7 @@ from numba.extending import intrinsic
 # live in their own modules.
 from .kernel_intrinsics import (  # noqa: F401
     JIT, XIDZ_EPS, ld, st, tk, ix, sel, bf, fand,
-    forr, fnot, fmin, fmax, fxidz, fzidz, fstep, watched, load_int, watch, call_compiled)
+    forr, fnot, fmin, fmax, fxidz, fzidz, fstep, watched, load_int, watch, call_compiled, interrupted)
 from .kernel_random import (  # noqa: F401
     splitmix64, uniform01, std_normal, random_uniform,
     random_normal, random_exponential, random_lognormal, random_triangular, random_poisson,
