@@ -74,6 +74,18 @@ def test_changes_file_sets_every_element_of_a_subscripted_constant(pieces, tmp_p
     assert [r[f"Base Rate[{e}]"][0] for e in ("a1", "a2", "a3", "a4")] == [0.01, 9, 0.03, 0.04]
 
 
+def test_a_sweeps_changes_file_scenario_sets_every_element_too(pieces, tmp_path):
+    """A sweep's scenario read from the same changes file gives the run's numbers: s[a2] at
+    the final time is 24.1, as above, and the other elements of Base Rate are 7 too."""
+    from smartspec_dsl.experiments import samplers
+    cin = tmp_path / "all.cin"
+    cin.write_text("Base Rate = 7\n")
+    res = smartspec_dsl.sweep(pieces, samplers.Scenarios([samplers.Scenario("base"), samplers.Scenario.from_cin(cin)]),
+                              outputs=["s[a2]"], times="final", progress=False)
+    assert res.values[:, 0, 0].tolist() == pytest.approx([10 + 0.02 + 0.12, 24.1], abs=1e-12)
+    assert res.params["Base Rate[a4]"].tolist() == [0.04, 7]
+
+
 @pytest.mark.parametrize("line, message", [
     ("rate[R] = 0.1", r"c\.cin:1: 'rate\[R\]': 'rate\[a2\]' is an? \w+, not a constant"),
     ("rate[a2] = 0.1", r"c\.cin:1: 'rate\[a2\]' is an? \w+, not a constant"),
@@ -95,3 +107,33 @@ def test_documentation_gives_the_range_a_variable_in_pieces_spans(pieces):
     not under its first piece's element a1."""
     subs = {row.real_name: row.subscripts for row in rows(pieces.ir)}
     assert subs["rate"] == ("R",) and subs["part"] == ("R",) and subs["Base Rate"] == ("R",)
+
+
+MISSING_FILES = """{UTF-8}
+R: r1, r2 ~~|
+Unit Cost = GET DIRECT CONSTANTS('costs.csv', ',', 'B2') ~~|
+Regional Cost[R] = GET DIRECT CONSTANTS('costs.csv', ',', 'B3*') ~~|
+Demand History := GET DIRECT DATA('history.csv', ',', 'A', 'B2') ~~|
+Present Cost = GET DIRECT CONSTANTS('present.csv', ',', 'B2') ~~|
+y = Unit Cost * Demand History + SUM(Regional Cost[R!]) + Present Cost ~~|
+INITIAL TIME = 0 ~~|
+FINAL TIME = 2 ~~|
+TIME STEP = 1 ~~|
+SAVEPER = 1 ~~|
+"""
+
+
+def test_every_missing_data_file_is_reported_at_once(tmp_path):
+    """A model that ships without its data files is told every file it lacks in one error,
+    each at its first GET call (file:line:column) with the modeller's variable, and how many
+    other calls read it; it stopped at the first."""
+    (tmp_path / "m.mdl").write_text(MISSING_FILES)
+    (tmp_path / "present.csv").write_text("name,value\ncost,4\n")
+    with pytest.raises(ModelError) as err:
+        smartspec_dsl.load(tmp_path / "m.mdl", tier="interpreter")
+    lines = str(err.value).splitlines()
+    assert len(lines) == 2
+    assert ":3:13: external file 'costs.csv' not found" in lines[0]
+    assert lines[0].endswith("(in the equation of 'Unit Cost'; 1 other GET call too)")
+    assert ":5:19: external file 'history.csv' not found" in lines[1]
+    assert lines[1].endswith("(in the equation of 'Demand History')")

@@ -21,7 +21,7 @@ from .. import ir
 from ..errors import UnsupportedFeature
 from ..passes.dense import is_dense
 from ..passes.order import Schedule
-from . import loops
+from . import loops, nests
 from .dense_emit import DenseEmitter
 from .driver import (DRIVER, DYNAMIC_LOOP, GENERIC_ONLY, HEADER, HELD, STATIC_LOOP, STOP, euler_driver, functions,
                      generic_driver, held_fields, indent, phase_calls)
@@ -93,7 +93,8 @@ def generate(schedule: Schedule) -> Kernel:
     reroll = loops.reroll_nested if mixed or not dense else (lambda lines: lines)
     blocks = em.number_sites(em.initial_statements(), em.dynamic_statements(), em.rate_statements(),
                              em.fixed_write_statements())
-    init, dynamic, rates, writes = (reroll(b) for b in blocks)
+    # then a loop per run of equations over the same elements (nests.fuse)
+    init, dynamic, rates, writes = (nests.fuse(reroll(b)) for b in blocks)
     # the last watch: the first variable that is infinite or NaN at a saved time (check_finite)
     finite_watch = em.watch(("finite",))
     n_watch = len(em.watches)

@@ -263,6 +263,27 @@ def _normal_tail(z):
     return q if z >= 0.0 else 1.0 - q
 
 
+# Vensim's normal priority curve has a standard deviation of at least this: its output for
+# widths 0, 0.001, 0.01, 0.03 and 0.05 is the same (DEMAND AT PRICE, SUPPLY AT PRICE and FIND
+# MARKET PRICE at priority 10, SDEverywhere's test model allocate_normal_width and Vensim's
+# output for it); a width of 0 is a valid normal curve
+NORMAL_MIN_SD = 0.05
+
+
+@njit(**JIT)
+def curve_spread(ptype, width):
+    """The width a priority curve of this type is drawn with: the width given, but at least
+    NORMAL_MIN_SD for the normal curve (type 3)."""
+    return max(width, NORMAL_MIN_SD) if ptype == 3.0 else width
+
+
+@njit(**JIT)
+def valid_width(ptype, width):
+    """Whether a priority curve of this type (1-4) can be drawn with this width: a positive
+    one, or for the normal curve any width not negative (see NORMAL_MIN_SD)."""
+    return width > 0.0 or (ptype == 3.0 and width >= 0.0)
+
+
 @njit(**JIT)
 def demand_share(ptype, x, priority, width):
     """The fraction of its request a requester gets at priority level x: the complement of
@@ -286,7 +307,7 @@ def demand_share(ptype, x, priority, width):
         d = (hi - x) / width
         return 2.0 * d * d
     if ptype == 3:
-        return _normal_tail((x - priority) / width)
+        return _normal_tail((x - priority) / curve_spread(ptype, width))
     if x < priority:
         return 1.0 - 0.5 * math.exp((x - priority) / width)
     return 0.5 * math.exp((priority - x) / width)
@@ -309,8 +330,8 @@ def allocate(q, ptype, priority, width, avail, out):
     every level; when even those exceed what is available they share it in proportion to
     their requests and the others get nothing (the help does not say; this is the
     limit of the rule as the level rises). NaN for all when an input is invalid: a
-    negative request, a profile type other than 0-4, or a width that is not positive.
-    Returns the level x (MARKETP's market priority); NaN where no one level applies (an
+    negative request, a profile type other than 0-4, or a width that is not positive (not
+    negative for the normal curve, see NORMAL_MIN_SD). Returns the level x (MARKETP's market priority); NaN where no one level applies (an
     invalid input, or what is available covers every request or none)."""
     n = q.shape[0]
     total = 0.0
@@ -327,12 +348,12 @@ def allocate(q, ptype, priority, width, avail, out):
                 fixed += q[i]
                 total += q[i]
                 continue
-            if not (1.0 <= t <= 4.0 and t == math.floor(t) and width[i] > 0.0 and math.isfinite(priority[i])):
+            if not (1.0 <= t <= 4.0 and t == math.floor(t) and valid_width(t, width[i]) and math.isfinite(priority[i])):
                 out[:] = math.nan
                 return math.nan
             total += q[i]
-            lo = min(lo, priority[i] - width[i])
-            hi = max(hi, priority[i] + width[i])
+            lo = min(lo, priority[i] - curve_spread(t, width[i]))
+            hi = max(hi, priority[i] + curve_spread(t, width[i]))
     if math.isnan(avail):
         out[:] = math.nan
         return math.nan

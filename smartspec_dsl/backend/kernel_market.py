@@ -18,12 +18,12 @@ from numba import njit
 
 from ..ir.constants import NA_VALUE as NA
 from .kernel_intrinsics import JIT
-from .kernel_lib import allocate, demand_share
+from .kernel_lib import allocate, curve_spread, demand_share, valid_width
 
 
 @njit(**JIT)
 def _valid_profile(ptype, width, priority):
-    return ptype == 0.0 or (1.0 <= ptype <= 4.0 and ptype == math.floor(ptype) and width > 0.0
+    return ptype == 0.0 or (1.0 <= ptype <= 4.0 and ptype == math.floor(ptype) and valid_width(ptype, width)
                             and math.isfinite(priority))
 
 
@@ -104,7 +104,7 @@ def find_market_price(v, b, m, nd):
         if not q >= 0.0 or not _valid_profile(v[p], v[p + 2], v[p + 1]):
             return math.nan
         if q > 0.0 and v[p] != 0.0:
-            reach = _reach(v[p]) * v[p + 2]
+            reach = _reach(v[p]) * curve_spread(v[p], v[p + 2])
             lo = min(lo, v[p + 1] - reach)
             hi = max(hi, v[p + 1] + reach)
     if lo > hi:    # no quantity depends on the price

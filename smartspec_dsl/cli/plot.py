@@ -8,7 +8,7 @@ from pathlib import Path
 from ..errors import ModelError, SpecError, did_you_mean
 from ..experiments import plot, store
 from ..frontend.source import parse_file
-from ..ir import canonical_name
+from ..ir import canonical_name, canonical_reference, read_reference
 from ..runtime import load
 from .common import compile_note, parse_sets, print_warnings
 
@@ -92,9 +92,9 @@ def plain_units(units: str) -> str:
 def columns_of(result, name: str) -> list[str]:
     """The result's columns for `name`: itself, or every element of a subscripted variable
     ('Susceptible' -> 'Susceptible[East]', 'Susceptible[West]'); [] when none."""
-    key = canonical_name(name)
-    exact = [c for c in result.columns if canonical_name(c) == key]
-    return exact or [c for c in result.columns if canonical_name(c.split("[", 1)[0]) == key and "[" in c]
+    key = canonical_reference(name)
+    exact = [c for c in result.columns if canonical_reference(c) == key]
+    return exact or [c for c in result.columns if read_reference(c)[0] == key and "[" in c]
 
 
 def panels_by_units(model, result, names, target) -> list[tuple[str, list[str]]]:

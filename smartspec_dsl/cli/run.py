@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from ..ir import canonical_name
+from ..ir import canonical_reference
 from ..experiments.output import STDOUT, output_format, write_run
 from ..runtime import load
 from .common import add_data_arguments, compile_note, data_options, parse_sets, print_warnings
@@ -60,7 +60,7 @@ def main(args) -> int:
         print_warnings(result.warnings)
     # the constants set, as the model spells them (the Parquet file's param: columns)
     lowered = model.schedule.model.variables
-    shown = {getattr(lowered.get(canonical_name(k)), "display", k): v for k, v in params.items()}
+    shown = {getattr(lowered.get(canonical_reference(k)), "display", k): v for k, v in params.items()}
     write_run(output, result, model, shown, args.seed)
     if output != STDOUT:
         print(f"{args.model}: {len(result.time)} saved times x {len(result.columns)} variables "

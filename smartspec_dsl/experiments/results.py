@@ -48,9 +48,9 @@ class SweepResult:
                 f"{len(self.outputs)} outputs ({some_names(self.outputs, 3)}); {kept}; {stats}; seed {self.seed}>")
 
     def _out(self, name: str) -> int:
-        key = ir.canonical_name(name)
+        key = ir.canonical_reference(name)
         for i, c in enumerate(self.outputs):
-            if ir.canonical_name(c) == key:
+            if ir.canonical_reference(c) == key:
                 return i
         raise KeyError(name)
 

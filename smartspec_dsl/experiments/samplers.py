@@ -54,7 +54,7 @@ import numpy as np
 
 from ..errors import ParameterError, SpecError
 from ..frontend.changes import read_changes
-from ..ir import canonical_name as canon
+from ..ir import canonical_reference as canon
 
 from .distributions import (DISTRIBUTIONS, Distribution, LogNormal, Normal, Triangular, Uniform, distribution,
                             fresh_seed, permute, stream_key, uniforms)
@@ -248,7 +248,7 @@ class Scenario:
     @classmethod
     def from_cin(cls, path: str | Path, name: str | None = None) -> "Scenario":
         ch = read_changes(path)
-        return cls(name or Path(path).stem, set=dict(ch.constants), changes=[ch] if ch.tables else [])
+        return cls(name or Path(path).stem, set=dict(ch.constants), changes=[ch])
 
 
 class Scenarios(Sampler):
@@ -271,6 +271,11 @@ class Scenarios(Sampler):
         cols: dict[str, np.ndarray] = {}
         mult: dict[str, np.ndarray] = {}
         sets = [{canon(k): float(v) for k, v in s.set.items()} for s in self.scenarios]
+        for d, s in zip(sets, self.scenarios):
+            for ch in s.changes:   # a changes file's line for a subscripted constant sets its elements
+                for k in [k for k in d if k in ch.constants and model is not None]:
+                    value = d.pop(k)
+                    d.update((f, value) for f in model.cin_constants(ch.written.get(k, k), f"{ch.source}:{ch.lines[k]}"))
         scales = [{canon(k): float(v) for k, v in s.scale.items()} for s in self.scenarios]
         for k in {k for d in sets for k in d}:
             if model is None:
@@ -280,12 +285,12 @@ class Scenarios(Sampler):
         for k in {k for d in scales for k in d}:
             mult[k] = np.array([d.get(k, 1.0) for d in scales], dtype=np.float64)
         index, sets = None, []
-        if any(s.changes for s in self.scenarios):
+        if any(ch.tables for s in self.scenarios for ch in s.changes):
             if model is None:
                 raise SpecError("scenarios with lookup tables need the model")
             index = np.full(n, -1, dtype=np.int64)
             for i, s in enumerate(self.scenarios):
-                if s.changes:
+                if any(ch.tables for ch in s.changes):
                     index[i] = len(sets)
                     sets.append(model.apply_changes(s.changes)[1])   # checks the table names
         return ParamTable(n, cols, mult, np.array([s.name for s in self.scenarios], dtype=object),

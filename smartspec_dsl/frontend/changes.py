@@ -41,7 +41,7 @@ def parse_changes(text: str, source: str = "<changes>") -> Changes:
             continue
         m = _CONSTANT.match(line)
         if m:
-            name = ir.canonical_name(m.group("name"))
+            name = ir.canonical_reference(m.group("name"))
             out.constants[name] = finite_number(f"'{m.group('name').strip()}'", m.group("value"),
                                                 at=f"{source}:{lineno}")
             out.lines[name] = lineno
@@ -65,7 +65,7 @@ def parse_changes(text: str, source: str = "<changes>") -> Changes:
                   for x, y in _POINT.findall(body)]
         if not points:
             raise SpecError(f"{source}:{lineno}: lookup table '{m.group('name').strip()}' has no (x,y) points")
-        name = ir.canonical_name(m.group("name"))
+        name = ir.canonical_reference(m.group("name"))
         # the model's own rule (ir.table_in_x_order): points read in x order, a point given
         # twice read once, each with a warning; two y values at one x refused
         try:

@@ -98,6 +98,36 @@ def _lift_nested(model: ir.Model) -> ir.Model:
     return replace(model, variables=out)
 
 
+class _Failures:
+    """The GET calls whose files could not be read, so that a model that ships without its
+    data files is told every file it needs in one pass, not one a run: one line per
+    distinct problem (a file not found, a sheet or cell missing), at its first call, with
+    the modeller's variable and how many other calls meet the same problem."""
+
+    def __init__(self):
+        self.count = 0
+        self._seen: dict[str, list] = {}     # problem -> [first place, variable, other calls]
+
+    def note(self, err: ModelError, pos, variable: str) -> None:
+        self.count += 1
+        text = str(err)
+        place, sep, what = text.partition(": ")
+        if not sep or (pos is not None and place != str(pos)):
+            place, what = "", text
+        seen = self._seen.get(what)
+        if seen is None:
+            self._seen[what] = [place, variable, 0]
+        else:
+            seen[2] += 1
+
+    def message(self) -> str:
+        lines = []
+        for what, (place, variable, more) in self._seen.items():
+            also = f"; {more} other GET call{'s' if more > 1 else ''} too" if more else ""
+            lines.append(f"{place + ': ' if place else ''}{what} (in the equation of '{variable}'{also})")
+        return "\n".join(lines)
+
+
 def model_folder(model_path: str | Path) -> Path:
     """The folder a model's data files are named relative to: that of the model file
     itself, a symbolic link to it followed (a model linked into another folder reads the
@@ -374,6 +404,7 @@ def resolve_external(model: ir.Model, data_dir: str | Path | None = None,
         return name
 
     missing: list[str] = []
+    failed = _Failures()          # GET calls that could not be read, all reported at once
     sparse: list[str] = []        # data arrays some of whose elements have no data (:NA:)
     for name, var in model.variables.items():
         defs = var.definitions
@@ -383,7 +414,7 @@ def resolve_external(model: ir.Model, data_dir: str | Path | None = None,
             continue
         new_defs: list[ir.Definition] = []
         kinds = set()
-        reported = len(missing)
+        reported, failures = len(missing), failed.count
         for d in defs:
             call = _get_call(d)
             if call is None and not _is_data_declaration(d):
@@ -393,14 +424,20 @@ def resolve_external(model: ir.Model, data_dir: str | Path | None = None,
                 new_defs.append(d)
                 continue
             combos, sizes = combos_of(var, d)
+            if call is not None:
+                try:
+                    got = reader.constants(call, sizes) if call.func in CONSTANTS else reader.series(call, len(combos))
+                except ModelError as err:   # reported with every other call's, below
+                    failed.note(err, call.pos, model.variables[name.split(" #")[0]].display)
+                    continue
             if call is not None and call.func in CONSTANTS:
-                values = reader.constants(call, sizes)
+                values = got
                 new_defs.append(replace(d, operator="=", expr=None, lookup=None,
                                         rows=(tuple(ir.Num(v) for v in values),)))
                 kinds.add(ir.Kind.CONSTANT)
                 continue
             if call is not None:
-                tables = reader.series(call, len(combos))
+                tables = got
             else:
                 tables = [datafiles.table(f"{name}[{','.join(combo)}]" if combo else name, d.pos)
                           for combo in combos]
@@ -429,7 +466,7 @@ def resolve_external(model: ir.Model, data_dir: str | Path | None = None,
                         if d.keyword == "RAW" else ""
                     new_defs.append(ir.Definition(combo, (), "=", _data_expr(tname, d.keyword, d.pos, times),
                                                   (), None, d.pos))
-        if len(missing) > reported:   # nothing to build: the error lists it with the others
+        if len(missing) > reported or failed.count > failures:   # the error lists it with the others
             continue
         subscripted = any(d.subscripts for d in defs)
         kind = ir.Kind.AUXILIARY
@@ -446,6 +483,8 @@ def resolve_external(model: ir.Model, data_dir: str | Path | None = None,
             out[name] = replace(var, kind=kind, expr=None if kind is ir.Kind.LOOKUP else expr,
                                 lookup=d.lookup, definitions=tuple(new_defs))
     unused = datafiles.unused()
+    if failed.count:
+        raise ModelError(failed.message() + "".join("\n" + m for m in missing))
     if missing:
         # Vensim: "Variables that are not defined are assumed exogenous and must therefore be
         # entered as data for a simulation to proceed" (help, "Not defined messages")

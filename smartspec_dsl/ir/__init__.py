@@ -26,14 +26,72 @@ def canonical_name(text: str) -> str:
     return re.sub(r"[\s_]+", " ", text).strip().lower()
 
 
+def _quoted_end(text: str, start: int) -> int:
+    """The index of the quote closing the quoted name that opens at `start` (a backslash
+    escapes a quote inside it, as in the model file); -1 when it is not closed."""
+    i = start + 1
+    while i < len(text):
+        if text[i] == "\\":
+            i += 2
+            continue
+        if text[i] == '"':
+            return i
+        i += 1
+    return -1
+
+
+def split_reference(text: str) -> tuple[str, list[str] | None]:
+    """A name as a modeller writes it outside the model file (a run's params, a changes
+    file's line, `--set`, a sweep's spec, an output's name), as written: (the variable's name,
+    its subscripts or None), each still in the modeller's spelling. The spellings the model
+    file accepts are accepted: the name and each subscript bare or in double quotes
+    (`"cost/unit"[r2]`, `Growth Rate["r3"]`), so a quoted name may hold brackets and commas.
+    Text that is no name and subscript list is returned whole, with no subscripts, for the
+    caller's "not a variable" message."""
+    text = text.strip()
+    if text.startswith('"'):
+        end = _quoted_end(text, 0)
+        if end < 0:
+            return text, None
+        head, rest = text[:end + 1], text[end + 1:].strip()
+    else:
+        cut = text.find("[")
+        head, rest = (text, "") if cut < 0 else (text[:cut].strip(), text[cut:])
+    if not rest:
+        return head, None
+    if not (rest.startswith("[") and rest.endswith("]")):
+        return text, None
+    subs, i, inner, start = [], 0, rest[1:-1], 0
+    while i < len(inner):
+        if inner[i] == '"':
+            end = _quoted_end(inner, i)
+            if end < 0:
+                return text, None
+            i = end + 1
+            continue
+        if inner[i] in "[]":
+            return text, None
+        if inner[i] == ",":
+            subs.append(inner[start:i].strip())
+            start = i + 1
+        i += 1
+    subs.append(inner[start:].strip())
+    return head, subs
+
+
+def read_reference(text: str) -> tuple[str, tuple[str, ...] | None]:
+    """`split_reference` in canonical names: (the variable's canonical name, its subscripts'
+    canonical names or None). The one reading of a modeller's name given from outside the
+    model file: `canonical_reference` and the runtime's `Names.elements` use it."""
+    head, subs = split_reference(text)
+    return canonical_name(head), None if subs is None else tuple(canonical_name(s) for s in subs)
+
+
 def canonical_reference(text: str) -> str:
-    """canonical_name of a name as a modeller writes it, an element `Name[a, b]` too: the
-    spaces around its subscript list's commas go, as in the flat name `name[a,b]`."""
-    key = canonical_name(text)
-    if key.endswith("]") and "[" in key:
-        head, _, subs = key[:-1].partition("[")
-        return f"{head.strip()}[{','.join(s.strip() for s in subs.split(','))}]"
-    return key
+    """canonical_name of a name as a modeller writes it, an element `Name[a, b]` too
+    (`read_reference`: quoted or not, `"Name"["a", b]`): the flat name `name[a,b]`."""
+    name, subs = read_reference(text)
+    return name if subs is None else f"{name}[{','.join(subs)}]"
 
 
 _ELEMENT = re.compile(r"(.+)(\[[^\[\]]*\])")

@@ -19,6 +19,7 @@ from .. import ir
 from ..errors import ModelError, UnsupportedFeature
 from ..ir.builtins import (ARRAY_DRIVERS, AT, DEPRECIATED, ELEMENT, PACK, SHIFTED, VLOOKUP, VSELECT, Internal,
                            driver_for)
+from ..ir.ranges import SubscriptSpace
 from .flat_exprs import combine, flat_name, fold, number
 
 # whole-array functions -> the ArrayFunctions method that expands them
@@ -470,7 +471,43 @@ class ArrayFunctions:
                                              f"supported; supported types: {known_types} (and 10-14, the same "
                                              "as whole numbers, for ALLOCATE AVAILABLE)")
                 w, var = known(width)
-                if w is not None and not w > 0:
+                # a fixed quantity (type 0) has no curve: its width is not read; a normal curve
+                # (type 3) of width 0 is drawn with Vensim's least standard deviation (kernel_lib)
+                if w is not None and not w > 0 and not (t is not None and (int(t) == 0 or int(t) == 3 and w == 0)):
                     where = f" (from '{var.display}', {var.pos})" if var is not None else ""
                     raise ModelError(f"{call.pos}: {fname}: the priority width must be positive, "
                                      f"got {w:g}{where}")
+
+
+def whole_matrices(model: ir.Model) -> ir.Model:
+    """INVERT MATRIX's matrix given as `m[R, R]`, the same range twice: Vensim passes an array
+    function's argument by its first element, so this is the whole matrix of m's own last two
+    ranges, from m[first, first] (SDEverywhere's test model invertmatrixio, whose Vensim
+    output is the inverse of the whole matrix), not m's diagonal, which binding each
+    subscript to the left-hand side would read. Both routes (dense and per element) then
+    read it as `m[its ranges]`."""
+    space = SubscriptSpace(model.subscript_ranges)
+
+    def visit(node):
+        if not (isinstance(node, ir.Call) and node.func == "INVERT MATRIX" and node.args
+                and isinstance(node.args[0], ir.Ref) and len(node.args[0].subscripts) >= 2):
+            return node
+        m = node.args[0]
+        a, b = (s.rstrip("!") for s in m.subscripts[-2:])
+        var = model.variables.get(m.name)
+        if a != b or not space.is_range(a) or var is None or len(var.dims) != len(m.subscripts) \
+                or not all(space.is_range(d) for d in var.dims[-2:]) or var.dims[-2] == var.dims[-1]:
+            return node
+        whole = replace(m, subscripts=m.subscripts[:-2] + tuple(var.dims[-2:]))
+        return replace(node, args=(whole,) + node.args[1:])
+
+    def mapped(e):
+        return None if e is None else ir.map_expr(e, visit)
+    exprs = [e for v in model.variables.values() for e in (v.expr, v.initial, *(d.expr for d in v.definitions))
+             if e is not None]
+    if not any(isinstance(n, ir.Call) and n.func == "INVERT MATRIX" for e in exprs for n in ir.walk(e)):
+        return model
+    variables = {n: replace(v, expr=mapped(v.expr), initial=mapped(v.initial),
+                            definitions=tuple(replace(d, expr=mapped(d.expr)) for d in v.definitions))
+                 for n, v in model.variables.items()}
+    return replace(model, variables=variables)

@@ -32,6 +32,7 @@ from ..frontend.external import DataOptions, resolve_external
 from ..ir.builtins import BUFFER, BUILTINS, EQUATION, LOWERING, unsupported_calls
 from . import edits as edits_mod
 from .edits import Edits, edit_equations, edit_initial_values
+from .array_functions import whole_matrices
 from .dense import dense_arrays, has_arrays
 from .dense_orders import split_varying_orders
 from .dense_pieces import covering_ranges
@@ -51,7 +52,7 @@ def arrays(model: ir.Model, edits: Edits | None = None, dense: bool = True,
     any model. On the
     dense route a call of a macro that keeps no state is its expression
     (`macros.inline_pure_macros`), which a piece of a piecewise array may hold."""
-    model = declare_macro_outputs(model)
+    model = whole_matrices(declare_macro_outputs(model))
     if not dense:
         return flatten(model, set())
     if has_arrays(model):

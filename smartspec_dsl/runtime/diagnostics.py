@@ -59,7 +59,8 @@ def _owner(model: ir.Model, name: str):
         base = var.name.rsplit(" #", 1)[0]
         # an element of a hidden array of a dense one (`aa #allocate available1[r1]`): its element
         element = var.name[var.name.rfind("["):] if var.name.endswith("]") and "[" not in base else ""
-        owner = _variable(model, base) or (_variable(model, base + element) if element else None)
+        # the element of the owner first: a dense owner is also found whole, by its own name
+        owner = (_variable(model, base + element) if element else None) or _variable(model, base)
         if owner is None:
             break
         var = owner

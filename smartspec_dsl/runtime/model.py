@@ -245,7 +245,7 @@ class Model:
 
     def _prepare(self, params, args, return_columns):
         p = self.parameter_vector(params)
-        explicit = {ir.canonical_name(n) for n in (params or {})}
+        explicit = {ir.canonical_reference(n) for n in (params or {})}
         vals, (t0, dt, n_steps, save_every) = self.run_controls(p, args, explicit)
         if return_columns is None:
             if self._default_columns is None:
@@ -256,7 +256,7 @@ class Model:
         else:
             names = []
             for c in return_columns:
-                key = ir.canonical_name(c)
+                key = ir.canonical_reference(c)
                 if key not in self.kernel.slots or self.schedule.model.variables[key].hidden:
                     raise ParameterError(f"'{c}' is not a variable of {self.path}")
                 names.append(key)
@@ -384,8 +384,7 @@ class Model:
             if notices is not None:
                 notices += ch.notices
             for name, value in ch.constants.items():
-                for flat in params_mod.changed_constants(self.names, self._param_index, name,
-                                                         ch.written.get(name, name), f"{ch.source}:{ch.lines[name]}"):
+                for flat in self.cin_constants(ch.written.get(name, name), f"{ch.source}:{ch.lines[name]}"):
                     constants[flat] = value
             for name, table in ch.tables.items():
                 var = lowered.get(name)
@@ -394,6 +393,11 @@ class Model:
                                          f"lookup of {self.path}")
                 tables[name] = table
         return constants, tables
+
+    def cin_constants(self, name: str, at: str) -> list[str]:
+        """The constants a changes file's line `name = number` (at `at`, file:line) sets
+        (runtime/params.py::changed_constants: a subscripted constant's elements)."""
+        return params_mod.changed_constants(self.names, self._param_index, ir.canonical_reference(name), name, at)
 
     def table_vector(self, tables: dict[str, ir.LookupTable] | None = None) -> np.ndarray:
         """The kernel's lookup-table vector with `tables` (by name) replacing the model's."""

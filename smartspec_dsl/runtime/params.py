@@ -149,11 +149,9 @@ class Names:
     def elements(self, text: str, settable: bool = False) -> tuple[str, list[tuple[str, tuple[str, ...]]], list[str]]:
         """(variable, [(range, elements)] selected, flat names in the ranges' order) for a
         name as the modeller writes it: 'Population', 'Population[East]', 'growth[East, Age]'."""
-        key = ir.canonical_name(text)
-        name, subs = key, None
-        if key.endswith("]") and "[" in key:
-            name = key[:key.index("[")].strip()
-            subs = [s.strip() for s in key[key.index("[") + 1:-1].split(",")]
+        written = ir.split_reference(text)[1]
+        name, subs = ir.read_reference(text)
+        key = ir.canonical_reference(text)
         if subs is None and key in self.lowered.variables and not self.lowered.variables[key].hidden:
             return key, [], [key]
         dims = self.dims(name)
@@ -166,9 +164,6 @@ class Names:
             if len(subs) != len(dims):
                 raise ParameterError(f"'{text}' gives {len(subs)} subscripts; "
                                      f"'{self.source.variables[name].display}' has {len(dims)}")
-            written = [w.strip() for w in text[text.find("[") + 1:text.rfind("]")].split(",")]
-            if len(written) != len(subs):
-                written = subs
             picked = []
             for s, w, (rng, els) in zip(subs, written, dims):
                 if s in self.space.elements:

@@ -1,0 +1,82 @@
+"""A modeller's name given from outside the model file (a run's params, a changes file's
+line, --set, a sweep's parameters and outputs, a result's column) is read as the model file
+reads it: the name and each subscript bare or in double quotes, any case, spaces or
+underscores. A name that needs quotes (`"cost/unit"`) is written quoted, subscripted too."""
+import pytest
+
+import smartspec_dsl
+from smartspec_dsl import ir
+from smartspec_dsl.cli import main
+from smartspec_dsl.errors import ModelError
+
+MODEL = """{UTF-8}
+R: r1, r2, r3 ~~|
+"cost/unit"[R] = 1, 2, 3 ~~|
+"price/unit" = 5 ~~|
+y[R] = "cost/unit"[R] * "price/unit" ~~|
+Growth Rate[R] = 0.1 ~~|
+g[R] = Growth Rate[R] * 10 ~~|
+INITIAL TIME = 0 ~~|
+FINAL TIME = 1 ~~|
+TIME STEP = 1 ~~|
+SAVEPER = 1 ~~|
+"""
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    path = tmp_path_factory.mktemp("quoted") / "q.mdl"
+    path.write_text(MODEL)
+    return smartspec_dsl.load(path)
+
+
+@pytest.mark.parametrize("text, name, subs", [
+    ('"cost/unit"[r2]', "cost/unit", ("r2",)),
+    ('Growth Rate["r3"]', "growth rate", ("r3",)),
+    ('"Growth_Rate" [ "R3" ]', "growth rate", ("r3",)),
+    ('"a[b], c"', "a[b], c", None),              # brackets and a comma inside the quotes
+    ('x["e, 1", f]', "x", ("e, 1", "f")),
+    ('"q\\"x"[a]', 'q"x', ("a",)),                 # an escaped quote, as in the model file
+    ("Growth_rate", "growth rate", None),
+])
+def test_names_read_as_the_model_file_reads_them(text, name, subs):
+    assert ir.read_reference(text) == (name, subs)
+
+
+def test_changes_file_sets_quoted_subscripted_names(model, tmp_path):
+    """`"cost/unit"[r2] = 9` sets that element (it was refused: "is not a variable ... did
+    you mean 'cost/unit[r2]'"); by hand y = cost/unit * 5 = 5, 45, 15. `Growth Rate["r3"]`
+    (a quoted element) sets g[r3] = 0.5 * 10 = 5, the others 0.1 * 10 = 1."""
+    cin = tmp_path / "b.cin"
+    cin.write_text('"cost/unit"[r2] = 9\nGrowth Rate["r3"] = 0.5\n')
+    r = model.run(changes=cin, tier="interpreter")
+    assert [r[f"y[{e}]"][0] for e in ("r1", "r2", "r3")] == [5, 45, 15]
+    assert [r[f"g[{e}]"][0] for e in ("r1", "r2", "r3")] == pytest.approx([1, 1, 5], abs=1e-12)
+
+
+def test_params_outputs_and_columns_take_the_same_spellings(model):
+    """params, return_columns and a result's columns take quoted names and elements."""
+    r = model.run(params={'"cost/unit"[r2]': 9, 'growth_rate["R3"]': 0.7},
+                  return_columns=['"y"["r2"]', 'g[r3]'], tier="interpreter")
+    assert r.columns == ["y[r2]", "g[r3]"]
+    assert r.values[0].tolist() == pytest.approx([45, 7], abs=1e-12)
+    assert r['"g"[r3]'][0] == pytest.approx(7, abs=1e-12)
+    with pytest.raises(ModelError, match=r"'\"cost/unit\"\[r9\]': 'r9' is not an element of 'R'"):
+        model.run(params={'"cost/unit"[r9]': 1}, tier="interpreter")
+
+
+def test_sweep_parameters_and_outputs_take_quoted_names(model):
+    """A sweep over `"cost/unit"[r3]` = 1, 4 with output `"y"[r3]`: y[r3] = 5, 20."""
+    res = smartspec_dsl.sweep(model, {'"cost/unit"[r3]': [1.0, 4.0]}, outputs=['"y"["r3"]'],
+                              times="final", progress=False, tier="interpreter")
+    assert res.values[:, 0, 0].tolist() == [5, 20]
+    assert res['"y"[r3]'][:, 0].tolist() == [5, 20]
+
+
+def test_set_on_the_command_line_takes_quoted_names(model, tmp_path, capsys):
+    """`--set '"cost/unit"[r1]=4'`: y[r1] = 4 * 5 = 20."""
+    out = tmp_path / "o.csv"
+    assert main(["run", str(model.path), "--set", '"cost/unit"[r1]=4', "-o", str(out), "--quiet", "--tier", "interpreter"]) == 0
+    header, first = out.read_text().splitlines()[:2]
+    cols = header.split(",")
+    assert float(first.split(",")[cols.index("y[r1]")]) == 20
