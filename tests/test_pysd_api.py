@@ -340,6 +340,11 @@ def test_a_state_continues_in_a_run_that_replaces_equations(tmp_path):
     np.testing.assert_allclose(r["m[a2]"], [2, 4, 6])
     np.testing.assert_allclose(r["f[a2]"], [2, 4, 6])     # x[a2] one step before
     np.testing.assert_allclose(rest({"f": 1.0})["s[a1]"], whole["s[a1]"][2:])
+    # a state made by a run that replaced the equations continues with them: the one run's values
+    for params in ({"sm[a1]": 3.0}, {"m[a1]": 5.0, "dl": 1.0}):
+        made = model.run(params=params, final_time=2).final_state
+        np.testing.assert_array_equal(model.run(params=params, initial_condition=made).values,
+                                      model.run(params=params).values[2:])
     # another SMOOTH N order makes a stock the state does not hold: refused, by the modeller's name
     with pytest.raises(ParameterError, match="holds no value of a stock of 'n' that this run's values make"):
         rest({"order": 3})

@@ -348,6 +348,46 @@ def test_cli_ctrl_c_is_one_line_and_exit_130(tmp_path):
     assert proc.returncode == 130 and err.strip() == "interrupted", err
 
 
+# Ctrl-C while the time loop runs (kernel_lib.interrupted), on each tier: the classic TIME STEP
+# slip, 10**10 steps (the most a run takes). The kernel is compiled first in the same process
+# (from the model with FINAL TIME 1, whose kernel's source is the same), so the signal, a second
+# later, lands in the loop; the run stops within a moment, says "interrupted", exits 130 and
+# writes no output.
+_LOOP_INTERRUPT = """
+import os, subprocess, sys, time
+import smartspec_dsl
+from smartspec_dsl import __main__ as entry
+tier = sys.argv[1]
+smartspec_dsl.load("short.mdl", tier=tier).run(tier=tier)
+subprocess.Popen(["sh", "-c", f"sleep 1; kill -INT {os.getpid()}"])
+start = time.monotonic()
+code = entry.main(["run", "long.mdl", "-o", "out.csv", "--tier", tier])
+print(f"{time.monotonic() - start:.2f}")
+sys.exit(code)
+"""
+LONG = """x = Time ~~|
+s = INTEG(x * 0.001 - s * 0.01, 0) ~~|
+INITIAL TIME = 0 ~~| FINAL TIME = 1e+07 ~~| TIME STEP = 0.001 ~~| SAVEPER = 1e+06 ~~|
+"""
+
+
+@pytest.mark.parametrize("tier", ["interpreter", "compiled"])
+def test_ctrl_c_stops_the_time_loop(tmp_path, tier):
+    (tmp_path / "loop_interrupt.py").write_text(_LOOP_INTERRUPT)
+    (tmp_path / "long.mdl").write_text(LONG)
+    (tmp_path / "short.mdl").write_text(LONG.replace("FINAL TIME = 1e+07", "FINAL TIME = 1"))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)]),
+           "SMARTSPEC_CACHE_DIR": str(tmp_path / "cache")}
+    try:
+        proc = subprocess.run([sys.executable, "-m", "loop_interrupt", tier], capture_output=True, text=True,
+                              env=env, cwd=tmp_path, timeout=600)
+    except subprocess.TimeoutExpired:
+        pytest.fail("Ctrl-C did not stop the run")
+    assert (proc.returncode, proc.stderr.strip()) == (130, "interrupted"), proc.stderr
+    assert float(proc.stdout) < 10           # the run alone takes minutes
+    assert not (tmp_path / "out.csv").exists()
+
+
 # Ctrl-C while code run by a string `exec` or `eval` runs (Numba compiles that way, and so do
 # dataclasses and namedtuples as they are made): CPython marks a process started with `-m` for
 # death by SIGINT when a plain KeyboardInterrupt leaves such code, even when a caller catches

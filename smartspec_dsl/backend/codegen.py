@@ -23,8 +23,8 @@ from ..passes.dense import is_dense
 from ..passes.order import Schedule
 from . import nests
 from .dense_emit import DenseEmitter
-from .driver import (DRIVER, DYNAMIC_LOOP, GENERIC_ONLY, HEADER, HELD, STATIC_LOOP, euler_driver, functions,
-                     generic_driver, held_fields, phase_calls)
+from .driver import (DRIVER, DYNAMIC_LOOP, GENERIC_ONLY, HEADER, HELD, STATIC_LOOP, STOP, euler_driver, functions,
+                     generic_driver, held_fields, indent, phase_calls)
 from .emit import Emitter, num
 
 # the solver of SIMULTANEOUS and FIND ZERO loops, imported only by the kernels that have one
@@ -105,8 +105,8 @@ def generate(schedule: Schedule) -> Kernel:
     calls = phase_calls({"init": init, "dynamic": dynamic, "rates": rates, "fixed_write": writes})
     loop = DYNAMIC_LOOP.format(dt_slot=em.slots["time step"], saveper_slot=em.slots["saveper"],
                                 final_slot=em.slots["final time"], watch_base=em.watch_base,
-                                kept=held["kept"], **calls) if dynamic_control else \
-        STATIC_LOOP.format(watch_base=em.watch_base, **calls)
+                                kept=held["kept"], stop_8=indent([STOP], 8), **calls) if dynamic_control else \
+        STATIC_LOOP.format(watch_base=em.watch_base, stop_8=indent([STOP], 8), **calls)
     params = em.params if dense else schedule.constants
     first_constant = em.slots[params[0]] if params else 1
     fixed_outputs = [em.slots[n] for n in em.fixed]

@@ -8,6 +8,7 @@ from collections import Counter
 
 from .dense_emit import DenseEmitter
 from .emit import Emitter, safe_comment
+from ..ir.constants import INTERRUPT_EVERY
 from .step_locals import group_stores, indexed, step_locals
 
 # Statements per generated function: Numba's compile time grows faster than
@@ -29,7 +30,7 @@ from smartspec_dsl.backend.kernel_lib import (
     fand, forr, fnot, fmin, fmax, fxidz, fzidz, fstep, random_uniform,
     random_normal, random_exponential, random_lognormal, random_triangular, random_poisson, random_gamma,
     random_weibull, random_beta, random_binomial, random_negative_binomial, random_lookup, watched,
-    watched_lookup)
+    watched_lookup, interrupted)
 from smartspec_dsl.backend.kernel_extra import (lookup_invert, lookup_area, lookup_slope, gamma_ln,
     vector_lookup, information_out, material_size, material_out, material_in, watch_setup, check_finite_skipping,
     step_offset, zeros, zeros_rk4, empty, clear, lay_out_buffers)
@@ -44,7 +45,9 @@ from smartspec_dsl.backend.kernel_lib import (
     vector_at, vector_select)
 
 JIT = dict(cache=True, nogil=True, error_model="numpy")
-'''
+# a single run's entry keeps the GIL: its time loop checks for Ctrl-C (kernel_lib.interrupted)
+RUN = dict(cache=True, error_model="numpy")
+''' + f"SINGLE_RUN_STOP = {INTERRUPT_EVERY - 1}\n"
 
 # The kernel library's functions, by the names the header imports. A call of a module-level
 # name costs Numba's front end a global load per call (an instruction of its IR, typed,
@@ -125,8 +128,8 @@ RK4 = '''\
             buf[bi[2 * j] + istep % bi[2 * j + 1]] = wnext[j]'''
 
 SIMULATE_GENERIC = '''
-@njit(**JIT)
-def simulate_generic_{m}(p, tab, out, save_idx, t0, dt, n_steps, save_every, method, diag{held}):
+@njit(**RUN)
+def simulate_generic_{m}(p, tab, out, save_idx, t0, dt, n_steps, save_every, method, diag, stop{held}):
     """One run by {name}; returns the number of rows saved, or -1 when `out` is too short.
     The watches end in diag."""
     v, buf, bi = setup(p, tab, t0, dt)
@@ -144,10 +147,10 @@ def simulate_generic_{m}(p, tab, out, save_idx, t0, dt, n_steps, save_every, met
 PICK = '''
 @njit(**JIT)
 def simulate_generic(p, tab, out, save_idx, t0, dt, n_steps, save_every, method, diag{held}):
-    """One run, any method (0: Euler, 1: RK4): a batch's and the ahead-of-time module's entry."""
+    """One run, any method (0: Euler, 1: RK4): the ahead-of-time module's entry."""
     if method == 0:
-        return simulate_generic_0(p, tab, out, save_idx, t0, dt, n_steps, save_every, method, diag{held})
-    return simulate_generic_1(p, tab, out, save_idx, t0, dt, n_steps, save_every, method, diag{held})
+        return simulate_generic_0(p, tab, out, save_idx, t0, dt, n_steps, save_every, method, diag, {single}{held})
+    return simulate_generic_1(p, tab, out, save_idx, t0, dt, n_steps, save_every, method, diag, {single}{held})
 '''
 
 
@@ -168,7 +171,10 @@ def setup(p, tab, t0, dt):
 def batch_generic(P, tab, OUT, save_idx, t0, dt, n_steps, save_every, method, DIAG{held}):
     \"\"\"Runs P.shape[0] parameter sets in parallel, one output block each.\"\"\"
     for i in prange(P.shape[0]):
-        simulate_generic(P[i], tab, OUT[i], save_idx, t0, dt, n_steps, save_every, method, DIAG[i]{held})
+        if method == 0:
+            simulate_generic_0(P[i], tab, OUT[i], save_idx, t0, dt, n_steps, save_every, method, DIAG[i], ix(-1){held})
+        else:
+            simulate_generic_1(P[i], tab, OUT[i], save_idx, t0, dt, n_steps, save_every, method, DIAG[i], ix(-1){held})
 '''
 
 # Control variables are constants: time is t0 + step * dt exactly, and the
@@ -187,6 +193,7 @@ STATIC_LOOP = '''\
             check_finite_skipping(v, {watch_base}, FINITE_WATCH, CONSTANT_SLOTS, saved)
         if istep == k0 + n_steps:
             break
+{stop_8}
         advance(v, r, tab, buf, bi, istep, dt, y0, k, dnext, wnext)'''
 
 # FINAL TIME, TIME STEP or SAVEPER change during the run: read them each step.
@@ -211,6 +218,7 @@ DYNAMIC_LOOP = '''\
             next_save = next_save + v[{saveper_slot}]
         if t >= v[{final_slot}] - 1e-9 * step_now:
             break
+{stop_8}
         advance(v, r, tab, buf, bi, istep, step_now, y0, k, dnext, wnext)
         t = t + step_now
         istep += 1'''
@@ -223,7 +231,7 @@ def generic_driver(fields: dict[str, str]) -> str:
     for m, name, update in ((0, "Euler", EULER), (1, "RK4", RK4)):
         per = dict(fields, m=m, name=name, loop=fields["loop"].replace("advance(", f"advance_{m}("))
         parts.append(ADVANCE.format(update=update.format(**per), **per) + "\n" + SIMULATE_GENERIC.format(**per))
-    return "\n".join(parts) + PICK.format(**fields)
+    return "\n".join(parts) + PICK.format(single=SINGLE, **fields)
 
 
 def functions(name: str, args: str, body: list[str]) -> str:
@@ -303,6 +311,14 @@ def stock_updates(n_cont: int, n_disc: int, r0: int | None) -> list[str]:
     return out
 
 
+# A single run's time loop checks for Ctrl-C (kernel_lib.interrupted) every INTERRUPT_EVERY
+# steps (`stop`, an argument: INTERRUPT_EVERY - 1; a batch's -1, never: its worker threads
+# cannot take a signal) and, stopped, returns -2 rows saved, which the runtime turns into the
+# interrupt.
+STOP = "if (istep & stop) == stop and interrupted():\n    saved = -2\n    break"
+SINGLE, BATCH = f"ix({INTERRUPT_EVERY - 1})", "ix(-1)"
+
+
 def euler_driver(em: Emitter, init: list[str], dynamic: list[str], rates: list[str], writes: list[str]) -> str:
     """A driver specialised for Euler with constant control variables: phases that
     fit in one chunk are emitted inline in the time loop (rates as locals), saves
@@ -341,7 +357,8 @@ def euler_driver(em: Emitter, init: list[str], dynamic: list[str], rates: list[s
              "if sc == save_every:",
              "    sc = 0",
              "if istep == kstart + n_steps:",
-             "    break"]
+             "    break",
+             STOP]
     if inline_rates:
         loop += em.number_sites([em.flush(f"r_{i} = {em.rate(n)}  # {safe_comment(n)}")
                                  for i, n in enumerate(stocks)])[0]
@@ -363,12 +380,12 @@ def euler_driver(em: Emitter, init: list[str], dynamic: list[str], rates: list[s
     # (about 3 s of CPU per cold compile here).
     loop_body += [indent(loop, 4), "for j in range(diag.shape[0]):",
                   f"    diag[j] = v[{em.watch_base} + j]", f"return saved{held['kept']}"]
-    call = "euler_loop(v, tab, out, save_idx, t0, dt, n_steps, save_every, buf, bi, diag)"
+    call = "euler_loop(v, tab, out, save_idx, t0, dt, n_steps, save_every, buf, bi, diag, stop)"
     finish = f"saved = {call}\n    return saved, buf, bi" if n_fixed else f"return {call}"
     if inline_init:
         core = f'''
-@njit(**JIT)
-def euler_core(p, tab, out, save_idx, t0, dt, n_steps, save_every, v, diag{held['held']}):
+@njit(**RUN)
+def euler_core(p, tab, out, save_idx, t0, dt, n_steps, save_every, v, diag, stop{held['held']}):
     """One Euler run in the scratch vector v; returns the number of rows saved."""
 {indent(bind_helpers(indexed(body + restore + loop_body)), 4)}
 '''
@@ -376,8 +393,8 @@ def euler_core(p, tab, out, save_idx, t0, dt, n_steps, save_every, v, diag{held[
         # A large model: the time loop and the initialisation are compiled separately
         # (compile time grows faster than linearly with a function's size).
         core = f'''
-@njit(**JIT)
-def euler_loop(v, tab, out, save_idx, t0, dt, n_steps, save_every, buf, bi, diag):
+@njit(**RUN)
+def euler_loop(v, tab, out, save_idx, t0, dt, n_steps, save_every, buf, bi, diag, stop):
 {indent(bind_helpers(indexed(loop_body[:-1] + ["return saved"])), 4)}
 
 
@@ -387,8 +404,8 @@ def euler_setup(p, tab, t0, dt, v):
     return buf, bi
 
 
-@njit(**JIT)
-def euler_core(p, tab, out, save_idx, t0, dt, n_steps, save_every, v, diag{held['held']}):
+@njit(**RUN)
+def euler_core(p, tab, out, save_idx, t0, dt, n_steps, save_every, v, diag, stop{held['held']}):
     """One Euler run in the scratch vector v; returns the number of rows saved."""
     buf, bi = euler_setup(p, tab, t0, dt, v)
 {held['restore']}    {finish}
@@ -397,18 +414,20 @@ def euler_core(p, tab, out, save_idx, t0, dt, n_steps, save_every, v, diag{held[
 def _simulate_large(p, tab, out, save_idx, t0, dt, n_steps, save_every, diag{held['held']}):
     # setup and loop called from Python: the first run links no third function
     v = np.empty({n_v})
+    stop = SINGLE_RUN_STOP
     buf, bi = euler_setup(p, tab, t0, dt, v)
 {held['restore']}    {finish}
 '''
     # a first run compiles one function: euler_core itself rather than simulate_euler (which
     # would compile it, then optimise its code again inlined); a large model's setup and loop
-    entry = (f"euler_core(p, tab, out, save_idx, t0, dt, n_steps, save_every, np.empty({n_v}), diag{held['held']})"
+    entry = (f"euler_core(p, tab, out, save_idx, t0, dt, n_steps, save_every, np.empty({n_v}), diag, "
+             f"SINGLE_RUN_STOP{held['held']})"
              if inline_init else f"_simulate_large(p, tab, out, save_idx, t0, dt, n_steps, save_every, diag{held['held']})")
     return core + f'''
 
-@njit(**JIT)
+@njit(**RUN)
 def simulate_euler(p, tab, out, save_idx, t0, dt, n_steps, save_every, diag{held['held']}):
-    return euler_core(p, tab, out, save_idx, t0, dt, n_steps, save_every, empty(ix({n_v})), diag{held['held']})
+    return euler_core(p, tab, out, save_idx, t0, dt, n_steps, save_every, empty(ix({n_v})), diag, {SINGLE}{held['held']})
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
@@ -418,7 +437,7 @@ def batch_euler(P, tab, OUT, save_idx, t0, dt, n_steps, save_every, nb, DIAG{hel
     for b in prange(nb):
         v = empty(ix({n_v}))
         for i in range(b * n // nb, (b + 1) * n // nb):
-            euler_core(P[i], tab, OUT[i], save_idx, t0, dt, n_steps, save_every, v, DIAG[i]{held['held']})
+            euler_core(P[i], tab, OUT[i], save_idx, t0, dt, n_steps, save_every, v, DIAG[i], {BATCH}{held['held']})
 
 
 def simulate{held['suffix']}(p, tab, out, save_idx, t0, dt, n_steps, save_every, method, diag=None{held['given']}):
@@ -427,7 +446,7 @@ def simulate{held['suffix']}(p, tab, out, save_idx, t0, dt, n_steps, save_every,
         diag = np.empty(N_DIAG)
     if method == 0:
         return {entry}
-    return simulate_generic_1(p, tab, out, save_idx, t0, dt, n_steps, save_every, method, diag{held['held']})
+    return simulate_generic_1(p, tab, out, save_idx, t0, dt, n_steps, save_every, method, diag, SINGLE_RUN_STOP{held['held']})
 
 
 def simulate_batch(P, tab, OUT, save_idx, t0, dt, n_steps, save_every, method, DIAG=None):
@@ -447,8 +466,8 @@ def simulate{suffix}(p, tab, out, save_idx, t0, dt, n_steps, save_every, method,
     if diag is None:
         diag = np.empty(N_DIAG)
     if method == 0:
-        return simulate_generic_0(p, tab, out, save_idx, t0, dt, n_steps, save_every, method, diag{held})
-    return simulate_generic_1(p, tab, out, save_idx, t0, dt, n_steps, save_every, method, diag{held})
+        return simulate_generic_0(p, tab, out, save_idx, t0, dt, n_steps, save_every, method, diag, SINGLE_RUN_STOP{held})
+    return simulate_generic_1(p, tab, out, save_idx, t0, dt, n_steps, save_every, method, diag, SINGLE_RUN_STOP{held})
 
 
 def simulate_batch(P, tab, OUT, save_idx, t0, dt, n_steps, save_every, method, DIAG=None):

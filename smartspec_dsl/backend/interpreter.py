@@ -25,7 +25,7 @@ from smartspec_dsl.backend.kernel_extra import (check_finite, gamma_ln, informat
                                                 material_in, material_out, material_size, restore_buffers,
                                                 step_offset, vector_lookup, watch_setup)
 from smartspec_dsl.backend.kernel_lib import (
-    JIT, allocate_available, allocate_by_priority, bf, fand, fixed_delay_slots, fmax, fmin, fnot,
+    JIT, interrupted, ix, allocate_available, allocate_by_priority, bf, fand, fixed_delay_slots, fmax, fmin, fnot,
     forr, fstep, fxidz, fzidz, integer, invert_matrix, ld, log2, modulo, power, pulse, pulse_train, quantum, ramp,
     random_beta, random_binomial, random_exponential, random_gamma, random_lognormal, random_lookup,
     random_negative_binomial, random_normal, random_poisson, random_triangular, random_uniform,
@@ -39,6 +39,7 @@ from smartspec_dsl.backend.kernel_finance import irr_in, irr_out
 from smartspec_dsl.backend.kernel_solve import solve_more
 from smartspec_dsl.backend.interpreter_vector import lookup_by, vector
 from smartspec_dsl.backend.tape import META, OPCODE, OPS, STEP_NOW
+from smartspec_dsl.ir.constants import INTERRUPT_EVERY
 
 (MOV, ADD, SUB, MUL, DIV, NEG, LOOKUP, SEL, LT, GT, LE, GE, EQ, NE, MIN, MAX, POW, AND, OR, NOT,
  XIDZ, ZIDZ, STEP, WATCH, VSUM, LDP, ABS, EXP, LN, SQRT, SIN, COS, TAN, ASIN, ACOS, ATAN, SINH, COSH,
@@ -458,12 +459,21 @@ def _copy_watches(m, wb, diag):
         diag[j] = m[wb + j]
 
 
-@njit(**JIT)
+@njit(cache=True, error_model="numpy")   # keeps the GIL: its time loop checks for Ctrl-C
 def simulate(tape, p, tab, out, save_idx, t0, dt, n_steps, save_every, method, diag, held, held_bi):
     """One run of a tape (`Tape.arrays()`), with the generated kernel's `simulate_held`
     arguments (the buffers start from `held`, a saved state's, when it has regions); returns
     (the number of rows saved, or -1 when `out` is too short (control variables that change
-    during the run), the buffer at the end, its regions)."""
+    during the run), or -2 when Ctrl-C stopped it (`kernel_lib.interrupted`), the buffer at
+    the end, its regions)."""
+    return _run(tape, p, tab, out, save_idx, t0, dt, n_steps, save_every, method, diag, held, held_bi,
+                ix(INTERRUPT_EVERY - 1))
+
+
+@njit(**JIT)
+def _run(tape, p, tab, out, save_idx, t0, dt, n_steps, save_every, method, diag, held, held_bi, stop):
+    """`simulate`, its time loop asking every `stop` + 1 steps whether Ctrl-C came (a batch's
+    worker threads, which cannot take a signal, never: -1)."""
     if tape[3][LOOPS]:
         # a kept loop advances its body's words as it runs (execute's ENDLOOP): this run's copy
         tape = (tape[0].copy(), tape[1], tape[2], tape[3], tape[4], tape[5], tape[6], tape[7], tape[8])
@@ -492,6 +502,9 @@ def simulate(tape, p, tab, out, save_idx, t0, dt, n_steps, save_every, method, d
                     check_finite(m, wb, fw)
             if istep == k0 + n_steps:
                 break
+            if (istep & stop) == stop and interrupted():
+                saved = -2
+                break
             _advance(tape, m, p, tab, buf, bi, istep, dt, method, y0, k, dnext, wnext)
     else:
         t = t0
@@ -513,6 +526,9 @@ def simulate(tape, p, tab, out, save_idx, t0, dt, n_steps, save_every, method, d
                 next_save = next_save + m[meta[SAVEPER_SLOT]]
             if t >= m[meta[FINAL_SLOT]] - 1e-9 * step_now:
                 break
+            if (istep & stop) == stop and interrupted():
+                saved = -2
+                break
             _advance(tape, m, p, tab, buf, bi, istep, step_now, method, y0, k, dnext, wnext)
             t = t + step_now
             istep += 1
@@ -525,4 +541,4 @@ def simulate_batch(tape, P, tab, OUT, save_idx, t0, dt, n_steps, save_every, met
     """Runs P.shape[0] parameter sets in parallel, one output block (and row of DIAG) each."""
     held, held_bi = np.empty(0), np.empty(0, dtype=np.int64)
     for i in prange(P.shape[0]):
-        simulate(tape, P[i], tab, OUT[i], save_idx, t0, dt, n_steps, save_every, method, DIAG[i], held, held_bi)
+        _run(tape, P[i], tab, OUT[i], save_idx, t0, dt, n_steps, save_every, method, DIAG[i], held, held_bi, ix(-1))

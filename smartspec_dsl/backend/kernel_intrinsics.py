@@ -392,3 +392,26 @@ def float_bits(typingctx, x):
         return builder.bitcast(args[0], context.get_value_type(_t.int64))
     return _t.int64(_F), codegen
 
+
+@intrinsic
+def interrupted(typingctx):
+    """Whether Ctrl-C (SIGINT) came while this time loop ran, which then stops it (asked
+    every `ir.constants.INTERRUPT_EVERY` steps).
+
+    Python's own handler runs only between bytecodes, never while a kernel's (or the
+    interpreter's) loop runs in machine code; its C handler marks the signal as pending,
+    which `PyOS_InterruptOccurred` reads and clears (the run, told by the loop, calls Python's
+    handler once the loop has returned: `runtime/single.py`). Only the main thread handles
+    signals, and the C API wants the GIL: a thread not holding it (a batch's worker threads,
+    `prange`) is told False by `PyGILState_Check` without touching Python's state. The
+    single-run drivers that call it keep the GIL (compiled without `nogil`)."""
+    def codegen(context, builder, sig, args):
+        i32, mod = _ll.IntType(32), builder.module
+        holds = _cg.get_or_insert_function(mod, _ll.FunctionType(i32, []), "PyGILState_Check")
+        came = _cg.get_or_insert_function(mod, _ll.FunctionType(i32, []), "PyOS_InterruptOccurred")
+        out = _cg.alloca_once_value(builder, _cg.false_bit)
+        with builder.if_then(builder.icmp_signed("!=", builder.call(holds, []), i32(0))):
+            with builder.if_then(builder.icmp_signed("!=", builder.call(came, []), i32(0))):
+                builder.store(_cg.true_bit, out)
+        return builder.load(out)
+    return _t.boolean(), codegen

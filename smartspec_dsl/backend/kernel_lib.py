@@ -21,7 +21,7 @@ from numba import njit
 # live in their own modules.
 from .kernel_intrinsics import (  # noqa: F401
     JIT, XIDZ_EPS, ld, st, stm, ldi, sti, tk, ix, sel, bf, fand,
-    forr, fnot, fmin, fmax, fxidz, fzidz, fstep, watched, watched_lookup, load_int, watch)
+    forr, fnot, fmin, fmax, fxidz, fzidz, fstep, watched, watched_lookup, load_int, watch, interrupted)
 from .kernel_random import (  # noqa: F401
     splitmix64, uniform01, std_normal, random_uniform,
     random_normal, random_exponential, random_lognormal, random_triangular, random_poisson,

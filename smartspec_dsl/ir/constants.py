@@ -6,3 +6,9 @@ the helpers' cache is keyed on this file (backend/tier0.py), not on the whole IR
 NA_VALUE = -1.298074214633707e33
 
 XIDZ_EPS = 1e-6  # Vensim's XIDZ/ZIDZ treat |divisor| below this as zero (the kernel and consteval)
+
+# A single run's time loop checks every INTERRUPT_EVERY steps whether Ctrl-C was pressed
+# (kernel_intrinsics.interrupted): the check costs a few nanoseconds, a fraction of one per
+# step even for the teacup's step of a few, and a large model's steps (milliseconds each)
+# still stop within a moment.
+INTERRUPT_EVERY = 64

@@ -365,7 +365,9 @@ def initial(names: Names, condition, plan: Plan, stocks: tuple[str, ...]) -> Pla
     if condition is None or (isinstance(condition, str) and condition.lower() in ("original", "o")):
         return plan
     if isinstance(condition, State):
-        missing = sorted(set(stocks) - set(condition.stocks))
+        # the memory of an equation this run replaces (params) is not needed
+        replaced = plan.constant_edits | plan.series_edits
+        missing = sorted(n for n in set(stocks) - set(condition.stocks) if not (replaced and made_by(n, replaced)))
         extra = sorted(set(condition.stocks) - set(stocks))
         if missing or extra:
             lowered = names.lowered.variables
@@ -375,8 +377,6 @@ def initial(names: Names, condition, plan: Plan, stocks: tuple[str, ...]) -> Pla
                                  f"{'lack' if missing else 'include'} {shown}"
                                  f"{' ...' if len(which) > 3 else ''} (a state continues the model, and the "
                                  "values that decide its structure, that made it)")
-        # the memory of an equation this run replaces (params) is not needed
-        replaced = plan.constant_edits | plan.series_edits
         kept = {n: v for n, v in condition.stocks.items() if not (replaced and made_by(n, replaced))}
         for n, v in kept.items():
             plan.constants[initial_param(n)] = float(v)

@@ -5,6 +5,7 @@ kernel called, and the saved rows, the returned times and the final state
 from __future__ import annotations
 
 import math
+import signal
 
 import numpy as np
 
@@ -352,6 +353,19 @@ def _saved_row(times, t: float) -> int:
     return int(hits[0])
 
 
+def _stopped(saved: int) -> None:
+    """After a run: the kernel's time loop returns -2 rows saved when Ctrl-C stopped it
+    (kernel_lib.interrupted, which took the pending signal): Python's SIGINT handler runs
+    now (the command line's, or KeyboardInterrupt), and whatever it does, the run has no
+    result."""
+    if saved != -2:
+        return
+    handler = signal.getsignal(signal.SIGINT)
+    if callable(handler):
+        handler(signal.SIGINT, None)
+    raise KeyboardInterrupt
+
+
 def _simulate(model, p, tab, save_idx, t0, dt, n_steps, save_every, n_save, method, simulate, held=None,
               values=None):
     """One run of the kernel entry `simulate` (a tier's): (saved times, saved values, the watches'
@@ -367,6 +381,7 @@ def _simulate(model, p, tab, save_idx, t0, dt, n_steps, save_every, n_save, meth
         out = np.empty((n_save, len(save_idx)))
         got = kernel_call(model, simulate, p, tab, out, save_idx, t0, dt, n_steps, save_every, METHODS[method],
                           diag, *extra, values=values)
+        _stopped(got if held is None else got[0])
         return t0 + np.arange(n_save) * (save_every * dt), out, diag, None if held is None else got[1:]
     # Control variables change during the run: the kernel saves Time too, and
     # we grow the output until it fits.
@@ -380,6 +395,7 @@ def _simulate(model, p, tab, save_idx, t0, dt, n_steps, save_every, n_save, meth
         got = kernel_call(model, simulate, p, tab, out, idx, t0, dt, n_steps, save_every, METHODS[method], diag,
                           *extra, values=values)
         saved = got if held is None else got[0]
+        _stopped(saved)
         if saved >= 0:
             break
         if rows > 50_000_000:
