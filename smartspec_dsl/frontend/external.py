@@ -400,7 +400,7 @@ def resolve_external(model: ir.Model, data_dir: str | Path | None = None,
         # messages name the table as the modeller wrote the variable and its elements
         shown_elements = ','.join(space.display.get(e, e) for e in elements)
         shown = f"{model.variables[owner].display}{'[' + shown_elements + ']' if elements else ''} (its {what})"
-        hidden[name] = ir.Variable(name, shown, ir.Kind.LOOKUP, lookup=table, pos=pos, hidden=True)
+        hidden[name] = ir.Variable(name, shown, ir.Kind.LOOKUP, lookup=table, pos=pos, hidden=True, series=True)
         return name
 
     missing: list[str] = []
