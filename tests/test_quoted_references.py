@@ -1,7 +1,8 @@
 """A modeller's name given from outside the model file (a run's params, a changes file's
 line, --set, a sweep's parameters and outputs, a result's column) is read as the model file
 reads it: the name and each subscript bare or in double quotes, any case, spaces or
-underscores. A name that needs quotes (`"cost/unit"`) is written quoted, subscripted too."""
+underscores. A name that needs quotes (`"cost/unit"`) is written quoted, subscripted too.
+A variable defined for some elements of its range only is named by those elements."""
 import pytest
 
 import smartspec_dsl
@@ -80,3 +81,47 @@ def test_set_on_the_command_line_takes_quoted_names(model, tmp_path, capsys):
     header, first = out.read_text().splitlines()[:2]
     cols = header.split(",")
     assert float(first.split(",")[cols.index("y[r1]")]) == 20
+
+
+PARTIAL = """{UTF-8}
+R: a1, a2, a3 ~~|
+x[a1] = 1 ~~|
+x[a3] = Time ~~|
+s = INTEG(x[a1] + x[a3], 0) ~~|
+INITIAL TIME = 0 ~~|
+FINAL TIME = 1 ~~|
+TIME STEP = 0.5 ~~|
+SAVEPER = 0.5 ~~|
+"""
+
+
+@pytest.fixture(scope="module")
+def partial(tmp_path_factory):
+    path = tmp_path_factory.mktemp("partial") / "p.mdl"
+    path.write_text(PARTIAL)
+    return smartspec_dsl.load(path)
+
+
+def test_a_partial_definition_takes_one_value_per_element_it_has(partial, tmp_path):
+    """x is defined for a1 and a3 of R only: its columns are those two, a list gives one value
+    each (x = [1, 3]: s' = 4, s = 0, 2, 4 at 0, 0.5, 1), three values are refused, and x[a2]
+    is named as a gap of x, by params, a changes file and a sweep alike."""
+    assert [c for c in partial.run(tier="interpreter").columns if c.startswith("x")] == ["x[a1]", "x[a3]"]
+    r = partial.run(params={"x": [1, 3]}, tier="interpreter")
+    assert r["x[a3]"].tolist() == [3, 3, 3] and r["s"].tolist() == [0, 2, 4]
+    with pytest.raises(ModelError, match=r"values for 'x' have shape \(3,\); it has 2"):
+        partial.run(params={"x": [1, 2, 3]}, tier="interpreter")
+    gap = r"'x' is not defined for a2; it has a1, a3"
+    with pytest.raises(ModelError, match=gap):
+        partial.run(params={"x[a2]": 5}, tier="interpreter")
+    cin = tmp_path / "c.cin"
+    cin.write_text("x[a2] = 5\n")
+    with pytest.raises(ModelError, match="c.cin:1: " + gap):
+        partial.run(changes=cin, tier="interpreter")
+    with pytest.raises(ModelError, match=gap):
+        smartspec_dsl.sweep(partial, {"x[a2]": [1.0, 2.0]}, progress=False, tier="interpreter")
+    # x[a1] = 2, 5 in a sweep (Euler, step 0.5): s at 1 = 0.5 (x[a1] + 0) + 0.5 (x[a1] + 0.5)
+    # = x[a1] + 0.25: 2.25, 5.25
+    res = smartspec_dsl.sweep(partial, {"x[a1]": [2.0, 5.0]}, outputs=["s"], times="final",
+                              progress=False, tier="interpreter")
+    assert res.values[:, 0, 0].tolist() == [2.25, 5.25]

@@ -147,6 +147,8 @@ class Model:
                                      "of a value that a run may not change")
             return self._param_index[key]
         var = self.schedule.model.variables.get(key)
+        if var is None and key.endswith("]"):
+            self.names.elements(name, settable=True)   # the element's own error (a partial definition's gap)
         if var is None:
             constants = {c: self.schedule.model.variables[c].display for c in self._param_index
                          if c in self.schedule.model.variables}
