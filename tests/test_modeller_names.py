@@ -100,11 +100,12 @@ def test_changes_file_errors_name_what_the_modeller_wrote(pieces, tmp_path, line
 
 
 def test_documentation_gives_the_range_a_variable_in_pieces_spans(pieces):
-    """A variable defined in pieces (rate[a1], rate[a3], rate[R] :EXCEPT:) or for some
-    elements only (part[a1], part[a3]) is listed under the range R that spans its pieces,
-    not under its first piece's element a1."""
+    """A variable defined in pieces (rate[a1], rate[a3], rate[R] :EXCEPT:) is listed under
+    the range R that spans its pieces, not under its first piece's element a1; one defined
+    for some elements only (part[a1], part[a3]) by those elements, not R (it has no a2, a4)."""
     subs = {row.real_name: row.subscripts for row in rows(pieces.ir)}
-    assert subs["rate"] == ("R",) and subs["part"] == ("R",) and subs["Base Rate"] == ("R",)
+    assert subs["rate"] == ("R",) and subs["Base Rate"] == ("R",)
+    assert subs["part"] == ("a1, a3",)
 
 
 MISSING_FILES = """{UTF-8}

@@ -227,7 +227,7 @@ def changed_constants(names: Names, constants: Mapping[str, int], key: str, writ
             var = names.lowered.variables[f]
             who = f"'{var.display}'" if var.display == written else f"'{written}': '{var.display}'"
             raise ParameterError(f"{at}: {who} is {_article(var.kind.value)}, not a constant: "
-                                 "a changes file sets constants and lookup tables only")
+                                 "a changes file or a scenario sets constants and lookup tables only")
     return present
 
 
