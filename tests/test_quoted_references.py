@@ -4,6 +4,8 @@ reads it: the name and each subscript bare or in double quotes, any case, spaces
 underscores. A name that needs quotes (`"cost/unit"`) is written quoted, subscripted too.
 A variable defined for some elements of its range only is named by those elements, and a
 subscripted constant named whole sets each of its elements wherever a run's changes are read."""
+import csv
+
 import numpy as np
 import pytest
 
@@ -173,3 +175,51 @@ def test_vars_names_the_elements_a_partial_definition_has(tmp_path):
                         "x[r4] = 2 ~~|\nz[r2] = 1 ~~|\nz[r3] = 3 ~~|\np[S1] = 1 ~~|\np[S2] = 2 ~~|\n")
     subs = {row.real_name: row.subscripts for row in rows(model)}
     assert (subs["x"], subs["z"], subs["p"]) == (("S1, r4",), ("r2, r3",), ("R",))
+
+
+ODD = """{UTF-8}
+R: r1, r2 ~~|
+"a[b]" = 1 ~~|
+"sum(x)" = 8 ~~|
+"a=b" = 3 ~~|
+"x, y"[R] = 2, 3 ~~|
+out = "a[b]" + "sum(x)" + "a=b" + "x, y"[r2] ~~|
+pop[R] = INTEG(1, "x, y"[R]) ~~|
+INITIAL TIME = 0 ~~|
+FINAL TIME = 1 ~~|
+TIME STEP = 1 ~~|
+SAVEPER = 1 ~~|
+"""
+
+
+def test_names_holding_brackets_parentheses_and_equals(tmp_path):
+    """Names that need quotes for the brackets, parentheses, '=' or comma they hold, set by
+    params (also by their own column name, 'a[b]'), a changes file and --set: out = a[b] +
+    sum(x) + a=b + "x, y"[r2] = 1 + 8 + 3 + 3 = 15 by default; 10 + 10 + 7 + 3 = 30 with
+    the changes file; a=b set to 5 on the command line: 1 + 8 + 5 + 3 = 17."""
+    path = tmp_path / "odd.mdl"
+    path.write_text(ODD)
+    model = smartspec_dsl.load(path)
+    r = model.run(params={"a[b]": 10}, return_columns=["a[b]", "out"], tier="interpreter")
+    assert r.columns == ["a[b]", "out"] and r.values[0].tolist() == [10, 24]
+    cin = tmp_path / "n.cin"
+    cin.write_text('"sum(x)" = 10\n"a=b" = 7\n"a[b]" = 10\n')
+    assert model.run(changes=cin, tier="interpreter")["out"][0] == 30
+    out = tmp_path / "o.csv"
+    assert main(["run", str(path), "--set", '"a=b"=5', "-o", str(out), "--quiet", "--tier", "interpreter"]) == 0
+    header, first = list(csv.reader(out.read_text().splitlines()))[:2]
+    assert float(first[header.index("out")]) == 17
+
+
+def test_a_sweeps_outputs_name_a_subscripted_variable_whole(tmp_path):
+    """outputs=["pop"] gives each element of pop[R], as return_columns does (it was refused:
+    "'pop' is not a variable"): pop = "x, y" + Time: at 1, 3 and 4."""
+    path = tmp_path / "odd.mdl"
+    path.write_text(ODD)
+    model = smartspec_dsl.load(path)
+    res = smartspec_dsl.sweep(model, {'"sum(x)"': [1.0, 2.0]}, outputs=["pop"], times="final",
+                              progress=False, tier="interpreter")
+    assert list(res.outputs) == ["pop[r1]", "pop[r2]"]
+    assert res.values[:, 0, :].tolist() == [[3, 4], [3, 4]]
+    with pytest.raises(ModelError, match="'nope' is not a variable"):
+        smartspec_dsl.sweep(model, {'"sum(x)"': [1.0]}, outputs=["nope"], progress=False, tier="interpreter")

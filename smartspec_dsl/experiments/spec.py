@@ -241,11 +241,10 @@ def read_spec(path, model, default_seed: int | None = None, chunk_size: int | No
             outs = [outs]
         if not isinstance(outs, list) or not all(isinstance(o, str) for o in outs):
             fail("outputs", "must be a list of variable names")
-        for o in outs:
-            key = ir.canonical_reference(o)
-            if key not in model.kernel.slots or model.schedule.model.variables[key].hidden:
-                known = {n: model.display(n) for n in model.output_names}
-                fail("outputs", f"'{o}' is not a variable of {model.path}" + did_you_mean(key, known))
+        try:
+            model.output_columns(outs)   # a subscripted variable's name gives each element
+        except ModelError as err:
+            fail("outputs", str(err))
         opts["outputs"] = outs
     if "times" in raw:
         t = raw["times"]

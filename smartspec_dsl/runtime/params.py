@@ -167,6 +167,9 @@ class Names:
     def elements(self, text: str, settable: bool = False) -> tuple[str, list[tuple[str, tuple[str, ...]]], list[str]]:
         """(variable, [(range, elements)] selected, flat names in the ranges' order) for a
         name as the modeller writes it: 'Population', 'Population[East]', 'growth[East, Age]'."""
+        whole = ir.canonical_name(text)   # a name that holds brackets ('a[b]', its own column's)
+        if whole in self.lowered.variables and not self.lowered.variables[whole].hidden:
+            return whole, [], [whole]
         written = ir.split_reference(text)[1]
         name, subs = ir.read_reference(text)
         key = ir.canonical_reference(text)
