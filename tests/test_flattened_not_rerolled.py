@@ -237,19 +237,24 @@ def test_orders_that_differ_between_elements_split_only_their_range(tmp_path, mo
         np.testing.assert_array_equal(dense["sn[r1]"][:4], [0, 0, 5.5, 8.75])
 
 
-def test_a_state_continued_by_a_run_that_changes_its_memory_is_refused_in_words(tmp_path, monkeypatch):
+def test_a_state_continued_by_a_run_that_changes_its_memory(tmp_path, monkeypatch):
     """Continuing a saved state with a run that replaces an element of an array with memory
-    (whose hidden stocks it then keeps otherwise) is a ParameterError naming the arrays, never
+    continues from the state (the replaced element's hidden stocks are left out of it), never
     an internal KeyError; an element set to a constant beside equations continues (review
     finding 14's model: s[a1] grows by sm + dl, x[a2] = 3 from t = 2 on)."""
-    from smartspec_dsl.errors import ParameterError
     text = ("R: a1, a2, a3 ~~|\nx[R] = R * Time ~~|\nsm[R] = SMOOTH3(x[R], 2) ~~|\ndl[R] = DELAY3(x[R], 1) ~~|\n"
             "s[R] = INTEG(sm[R] + dl[R], 0) ~~|\n" + CONTROL)
     monkeypatch.setenv("SMARTSPEC_CACHE_DIR", str(tmp_path / "cache"))
     model, _ = _load(tmp_path, text, "m.mdl", "interpreter")
     first = model.run(final_time=2, tier="interpreter")
-    with pytest.raises(ParameterError, match=r"cannot be continued.*'sm'"):
-        model.run(params={"sm[a1]": 3.0}, initial_condition=first.final_state, tier="interpreter")
+    replaced = model.run(params={"sm[a1]": 3.0}, initial_condition=first.final_state, saveper=0.25,
+                         tier="interpreter")
+    # the stocks start where the state left them; s[a1] then grows by sm[a1] = 3 plus dl[a1]
+    assert replaced.time[0] == 2 and replaced["s[a1]"][0] == first["s[a1]"][-1]
+    assert replaced["s[a2]"][0] == first["s[a2]"][-1] and (replaced["sm[a1]"] == 3.0).all()
+    step = replaced.time[1] - replaced.time[0]
+    assert replaced["s[a1]"][1] == pytest.approx(replaced["s[a1]"][0] + step * (3.0 + replaced["dl[a1]"][0]),
+                                                 rel=1e-12)
     went_on = model.run(params={"x[a2]": 3.0}, initial_condition=first.final_state, tier="interpreter")
     whole = model.run(params={"x[a2]": 3.0}, tier="interpreter")
     assert went_on.time[0] == 2 and went_on["s[a1]"][-1] == pytest.approx(whole["s[a1]"][-1], rel=1e-12)
