@@ -400,7 +400,7 @@ def resolve_external(model: ir.Model, data_dir: str | Path | None = None,
         # messages name the table as the modeller wrote the variable and its elements
         shown_elements = ','.join(space.display.get(e, e) for e in elements)
         shown = f"{model.variables[owner].display}{'[' + shown_elements + ']' if elements else ''} (its {what})"
-        hidden[name] = ir.Variable(name, shown, ir.Kind.LOOKUP, lookup=table, pos=pos, hidden=True, series=True)
+        hidden[name] = ir.Variable(name, shown, ir.Kind.LOOKUP, lookup=table, pos=pos, hidden=True)
         return name
 
     missing: list[str] = []
@@ -491,7 +491,9 @@ def resolve_external(model: ir.Model, data_dir: str | Path | None = None,
         raise ModelError("\n".join(missing) + f"\n(no values in {datafiles.where()}; Vensim needs data for "
                          "a data variable to simulate: give its file with --data FILE)"
                          + "".join("\n" + u for u in unused))
-    out.update(hidden)
+    # every hidden lookup made here holds a data series' points (or their times): read held
+    # beyond them, not watched (ir.Variable.series), whichever way it was laid out
+    out.update({n: replace(v, series=True) for n, v in hidden.items()})
     if lookup_names:
         out = {n: resolve_lookup_calls(v, lookup_names) for n, v in out.items()}
     return replace(model, variables=out,
