@@ -102,17 +102,15 @@ class VectorStatements:
             self.table_rows[key] = len(self.lookups)
             self.lookups += [(n, vs[n].lookup) for n in (flat_name(name, c) for c in itertools.product(*lists))]
         k0 = self.table_rows[key]
-        parts = [f"i{self.lhs.index(s)} * {math.prod(map(len, lists[j + 1:]))}" for j, s in enumerate(e.subscripts)
-                 if s in self.lhs]
-        at = " + ".join(parts)
-        tables = f"tab, tk(tab, {2 * k0} + 2 * ({at})), tk(tab, {2 * k0 + 1} + 2 * ({at}))"
-        if vs[e.table].series:   # data, held beyond its points (ir.Variable.series): not watched
-            return f"lookup({self.expr(e.arg)}, {tables})"
         w0 = None
         for k, c in enumerate(itertools.product(*lists)):
             w = self.watch(("lookup", self.owner, flat_name(name, c), e.pos, k0 + k))
             w0 = w if w0 is None else w0
-        return f"lookup(watched(v, {w0} + 5 * ({at}), {self.expr(e.arg)}), {tables})"
+        parts = [f"i{self.lhs.index(s)} * {math.prod(map(len, lists[j + 1:]))}" for j, s in enumerate(e.subscripts)
+                 if s in self.lhs]
+        at = " + ".join(parts)
+        return (f"lookup(watched(v, {w0} + 5 * ({at}), {self.expr(e.arg)}), tab, tk(tab, {2 * k0} + 2 * ({at})), "
+                f"tk(tab, {2 * k0 + 1} + 2 * ({at})))")
 
     def block(self, e: ir.Call) -> str:
         """FIND MARKET PRICE or MARKETP: its block packed before the statement, a loop per
