@@ -401,10 +401,9 @@ def test_inf_names_the_element_of_a_subscripted_variable(tmp_path):
 
 def test_tables_the_modeller_never_wrote_are_not_watched(tmp_path):
     """CUMULATEF's sums are a table lowering makes, nothing the modeller wrote or can act
-    on, so no lookup warning names it. The data variable itself read past its last time (7
-    and 8 > 6, held at its end) is reported under the modeller's name 'd', as every other
-    data variable is. The data 1, 5, 2, 8 at times 0, 2, 4, 6 sum to 16; d at odd times is
-    interpolated (3, 3.5, 5)."""
+    on, so no lookup warning names it; nor is the data variable read past its last time (7
+    and 8 > 6, held at its end, as Vensim holds data). The data 1, 5, 2, 8 at times 0, 2, 4,
+    6 sum to 16; d at odd times is interpolated (3, 3.5, 5)."""
     (tmp_path / "data.csv").write_text("Time,d\n0,1\n2,5\n4,2\n6,8\n")
     path = tmp_path / "g.mdl"
     path.write_text("d := GET DIRECT DATA('data.csv', ',', 'A', 'B2') ~~|\ncf = CUMULATEF(d) ~~|\n"
@@ -412,10 +411,7 @@ def test_tables_the_modeller_never_wrote_are_not_watched(tmp_path):
     result = smartspec_dsl.load(path).run()
     assert result["cf"].tolist() == [16.0] * 9
     assert result["d"].tolist() == [1, 3, 5, 3.5, 2, 5, 8, 8, 8]
-    lookups = [w for w in result.warnings if w.kind == "lookup"]
-    assert {w.variable for w in lookups} == {"d"}
-    assert [w.time for w in lookups] == [7.0]
-    assert not any("#" in str(w) or "cumulate" in str(w).lower() for w in lookups)
+    assert [w for w in result.warnings if w.kind == "lookup"] == []
 
 
 @pytest.mark.parametrize("tier", ["compiled", "interpreter"])
@@ -428,3 +424,35 @@ def test_an_infinite_constant_is_reported_though_later_saves_skip_constants(tmp_
     bad = [w for w in smartspec_dsl.load(path).run(return_columns=["x"], tier=tier).warnings if w.kind == "inf"]
     assert [(w.variable, w.time, w.pos.line) for w in bad] == [("c", 0.0, 1)]
     assert "'c' is +inf at time 0 (not saved)" in bad[0].message
+
+
+# A data series is held beyond its points (Vensim's data, not a lookup called out of its
+# range): no warning, whatever the data's source; a lookup table keeps its warning.
+#   one point (csv, --data): b val = 7 at time 0, held: 7 at every time
+#   GET DIRECT DATA, points (2, 20), (3, 30): 20 before 2, 25 at 2.5, 30 after 3
+#   tbl((0,0),(1,10)) at Time: 10 above its x range from time 1.5 (the first step beyond 1)
+HELD = """b val ~~|
+g := GET DIRECT DATA('g.csv', ',', 'A', 'B1') ~~|
+tbl((0,0),(1,10)) ~~|
+z = tbl(Time) ~~|
+y = b val + g ~~|
+INITIAL TIME = 0 ~~| FINAL TIME = 4 ~~| TIME STEP = 0.5 ~~| SAVEPER = 0.5 ~~|
+"""
+
+
+def test_data_held_beyond_its_points_gives_no_warning(tmp_path):
+    from smartspec_dsl.frontend.workbook import DataOptions
+    (tmp_path / "held.mdl").write_text(HELD)
+    (tmp_path / "g.csv").write_text("2,20\n3,30\n")
+    (tmp_path / "d.csv").write_text("Time,b val\n0,7\n")
+    m = smartspec_dsl.load(tmp_path / "held.mdl", tier="interpreter",
+                           data=DataOptions(data_files=(tmp_path / "d.csv",)))
+    r = m.run(tier="interpreter")
+    assert r["y"].tolist() == [27] * 5 + [32] + [37] * 3
+    assert [(w.time, w.message.split(" ", 1)[1]) for w in r.warnings] == [
+        (1.5, "the input of lookup 'tbl' in the equation of 'z' goes above its x range [0, 1] at time 1.5")]
+    # a run's own time series for an equation (params) is data too: held, not warned about
+    pd = pytest.importorskip("pandas")
+    r = m.run(params={"z": pd.Series([1.0, 3.0], index=[1.0, 2.0])}, tier="interpreter")
+    assert r["z"].tolist() == [1, 1, 1, 2, 3, 3, 3, 3, 3]
+    assert r.warnings == []

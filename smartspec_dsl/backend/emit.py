@@ -176,6 +176,8 @@ class Emitter:
             var = self.schedule.model.variables[e.table]
             if var.lookup is None:
                 raise UnsupportedFeature(f"{e.pos}: '{var.display}' is not a lookup table")
+            if var.series:   # data, held beyond its points (ir.Variable.series): not watched
+                return f"lookup({self.expr(e.arg)}, {self.table(e.table, var.lookup)})"
             return self.watched_lookup(self.expr(e.arg), e.table, var.lookup, e.table, e.pos)
         if isinstance(e, ir.Call):
             return self.call(e)
@@ -575,8 +577,7 @@ OWN_EMITTERS = {
     "LOOKUP SLOPE": Emitter.lookup_slope,
     "RANDOM LOOKUP": Emitter.random_lookup,
     "RANDOM 0 1": Emitter.random_0_1,
-    "STEP": Emitter.step,
-    "RAMP": Emitter.ramp,
+    "STEP": Emitter.step, "RAMP": Emitter.ramp,
     "PULSE": Emitter.pulse,
     "PULSE TRAIN": Emitter.pulse_train,
     "SIMULTANEOUS": Emitter.simultaneous_alone,

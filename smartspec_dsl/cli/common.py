@@ -12,7 +12,7 @@ from ..frontend.external import DataOptions
 def parse_sets(items) -> dict[str, float]:
     params = {}
     for item in items or []:
-        name, sep, value = item.partition("=")
+        name, sep, value = item.rpartition("=")   # the value is a number: a quoted name may hold '='
         if not sep or not name.strip():
             raise ParameterError(f"--set expects NAME=VALUE, got '{item}'")
         try:

@@ -216,7 +216,7 @@ def calibrate(model, spec: CalibrationSpec, progress=None) -> CalibrationResult:
     outputs = sorted({t.variable for t in spec.targets})
     probe = model.run_batch(model.parameter_matrix(n=1), outputs=outputs)
     time = probe.time
-    col = {ir.canonical_name(c): k for k, c in enumerate(probe.columns)}
+    col = {ir.canonical_reference(c): k for k, c in enumerate(probe.columns)}
     picks = []  # (scenario index, output column, time indices, values, weight)
     for t in spec.targets:
         times = np.where(np.isnan(t.times), time[-1], t.times)
@@ -224,7 +224,7 @@ def calibrate(model, spec: CalibrationSpec, progress=None) -> CalibrationResult:
         if np.any(np.abs(time[ti] - times) > 1e-9 * np.maximum(1.0, np.abs(times))):
             raise SpecError(f"target '{t.variable}': time {times[np.argmax(np.abs(time[ti] - times))]} "
                             f"is not a saved time of the model")
-        picks.append((scen_names.index(t.scenario), col[ir.canonical_name(t.variable)], ti, t.values,
+        picks.append((scen_names.index(t.scenario), col[ir.canonical_reference(t.variable)], ti, t.values,
                       np.sqrt(t.weight)))
     evaluations, best = 0, np.inf
 

@@ -271,12 +271,18 @@ class Scenarios(Sampler):
         cols: dict[str, np.ndarray] = {}
         mult: dict[str, np.ndarray] = {}
         sets = [{canon(k): float(v) for k, v in s.set.items()} for s in self.scenarios]
-        for d, s in zip(sets, self.scenarios):
-            for ch in s.changes:   # a changes file's line for a subscripted constant sets its elements
-                for k in [k for k in d if k in ch.constants and model is not None]:
-                    value = d.pop(k)
-                    d.update((f, value) for f in model.cin_constants(ch.written.get(k, k), f"{ch.source}:{ch.lines[k]}"))
         scales = [{canon(k): float(v) for k, v in s.scale.items()} for s in self.scenarios]
+        if model is not None:
+            # a subscripted constant named whole or through a range (`growth`, `growth[R]`) sets
+            # or scales each of its elements, by one rule with a changes file's line
+            for d, e, s in zip(sets, scales, self.scenarios):
+                where = {k: (ch.written.get(k, k), f"{ch.source}:{ch.lines[k]}")
+                         for ch in s.changes for k in ch.constants}
+                for table in (d, e):
+                    for k in list(table):
+                        value = table.pop(k)
+                        written, at = where.get(k, (k, f"scenario '{s.name}'"))
+                        table.update((f, value) for f in model.cin_constants(written, at))
         for k in {k for d in sets for k in d}:
             if model is None:
                 raise SpecError("scenarios need the model to fill in defaults")

@@ -89,16 +89,16 @@ def analyze(result, design, outputs=None, time=None, seed: int = 0) -> Indices:
             raise SpecError(f"time {time:g} is not a saved time of the sweep "
                             f"({result.time[0]:g} to {result.time[-1]:g})")
         k = int(hits[0])
-    by_key = {ir.canonical_name(n): n for n in result.params}
-    missing = [n for n in design.names if ir.canonical_name(n) not in by_key]
+    by_key = {ir.canonical_reference(n): n for n in result.params}
+    missing = [n for n in design.names if ir.canonical_reference(n) not in by_key]
     if missing:
         raise SpecError(f"the sweep has no values for the design's parameter(s) {missing}")
-    x = np.column_stack([result.params[by_key[ir.canonical_name(n)]] for n in design.names])
+    x = np.column_stack([result.params[by_key[ir.canonical_reference(n)]] for n in design.names])
     problem = design.problem()
     from SALib.analyze import morris, sobol
     if outputs is None:
-        own = {ir.canonical_name(n) for n in design.names}
-        outputs = [o for j, o in enumerate(result.outputs) if ir.canonical_name(o) not in own
+        own = {ir.canonical_reference(n) for n in design.names}
+        outputs = [o for j, o in enumerate(result.outputs) if ir.canonical_reference(o) not in own
                    and np.ptp(result.values[:, k, j]) > 0]
     values = {}
     for out in outputs:
@@ -113,7 +113,7 @@ def analyze(result, design, outputs=None, time=None, seed: int = 0) -> Indices:
             else:
                 got = sobol.analyze(problem, y, calc_second_order=design.second, seed=seed)
         values[out] = {c: np.asarray(got[c], dtype=float) for c in INDICES[method]}
-    return Indices(method, float(result.time[k]), [by_key[ir.canonical_name(n)] for n in design.names], values)
+    return Indices(method, float(result.time[k]), [by_key[ir.canonical_reference(n)] for n in design.names], values)
 
 
 def run(model, design, outputs=None, time=None, seed: int = 0, **sweep_kw):

@@ -84,11 +84,19 @@ def read_spec(path, model, default_seed: int | None = None, chunk_size: int | No
             fail(k, "unknown key" + (did_you_mean(k, {key: key for key in SPEC_KEYS})
                                      or f" (expected one of {', '.join(sorted(SPEC_KEYS))})"))
 
-    def check_param(key, name):
+    def check_param(key, name, whole=""):
+        """`whole` (the key of a scenario's set or scale): a subscripted constant may be named
+        whole or through a range there, as on a changes file's line, each of its elements set."""
         try:
             idx = model.param_index(name)
         except ModelError as err:
-            fail(key, str(err))
+            if not whole:
+                fail(key, str(err))
+            try:
+                model.cin_constants(name, whole)
+            except ModelError as whole_err:   # its own words: a range's element that is no constant
+                raise SpecError(f"{path}: {whole_err}") from None
+            return
         if model.schedule.constants[idx] in ir.CONTROL_NAMES:
             fail(key, f"'{name}' is a simulation control; it cannot vary between runs "
                       "(use final_time / time_step / saveper)")
@@ -218,7 +226,7 @@ def read_spec(path, model, default_seed: int | None = None, chunk_size: int | No
                 for g in sc["group"]:
                     s.scale[g] = s.scale.get(g, 1.0) * f
             for k in list(s.set) + list(s.scale):
-                check_param(f"{key}: '{k}'", k)
+                check_param(f"{key}: '{k}'", k, whole=key)
             scen.append(s)
         try:
             scenarios = S.Scenarios(scen)
@@ -233,11 +241,10 @@ def read_spec(path, model, default_seed: int | None = None, chunk_size: int | No
             outs = [outs]
         if not isinstance(outs, list) or not all(isinstance(o, str) for o in outs):
             fail("outputs", "must be a list of variable names")
-        for o in outs:
-            key = ir.canonical_reference(o)
-            if key not in model.kernel.slots or model.schedule.model.variables[key].hidden:
-                known = {n: model.display(n) for n in model.output_names}
-                fail("outputs", f"'{o}' is not a variable of {model.path}" + did_you_mean(key, known))
+        try:
+            model.output_columns(outs)   # a subscripted variable's name gives each element
+        except ModelError as err:
+            fail("outputs", str(err))
         opts["outputs"] = outs
     if "times" in raw:
         t = raw["times"]

@@ -14,8 +14,10 @@ from .. import ir
 from ..errors import ModelError, SpecError, finite_number
 
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
-_CONSTANT = re.compile(rf"\s*(?P<name>[^=()\n]+?)\s*=\s*(?P<value>{_NUMBER})\s*$")
-_TABLE_START = re.compile(r"\s*(?P<name>[^=()\n]+?)\s*\(\s*(?P<rest>.*)$")
+# a name, its quoted parts (`"sum(x)"`, `"a=b"[r1]`) free to hold = and parentheses
+_NAME = r'(?:"(?:[^"\\\n]|\\.)*"|[^=()"\n])+?'
+_CONSTANT = re.compile(rf"\s*(?P<name>{_NAME})\s*=\s*(?P<value>{_NUMBER})\s*$")
+_TABLE_START = re.compile(rf"\s*(?P<name>{_NAME})\s*\(\s*(?P<rest>.*)$")
 _POINT = re.compile(rf"\(\s*({_NUMBER})\s*,\s*({_NUMBER})\s*\)")
 
 

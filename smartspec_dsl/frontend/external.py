@@ -509,7 +509,9 @@ def resolve_external(model: ir.Model, data_dir: str | Path | None = None,
         raise ModelError("\n".join(missing) + f"\n(no values in {datafiles.where()}; Vensim needs data for "
                          "a data variable to simulate: give its file with --data FILE)"
                          + "".join("\n" + u for u in unused))
-    out.update(hidden)
+    # every hidden lookup made here holds a data series' points (or their times): read held
+    # beyond them, not watched (ir.Variable.series), whichever way it was laid out
+    out.update({n: replace(v, series=True) for n, v in hidden.items()})
     if lookup_names:
         out = {n: resolve_lookup_calls(v, lookup_names) for n, v in out.items()}
     return replace(model, variables=out,

@@ -367,6 +367,11 @@ class Variable:
     hidden: bool = False           # introduced by lowering; not an output column
     discrete: bool = False         # lowered stock whose `expr` is its next value, not a rate
     unchangeable: bool = False     # defined with '=='
+    # a lookup that is a data series' points (x: times). Vensim's help ("Data Equations"): data
+    # have values at their points only, the keyword fixes them between points; beyond the first
+    # and last, Vensim's runs hold those values and say nothing: data are not a lookup called
+    # out of its range, so no watch of its input (backend/emit.py); a lookup table's stays
+    series: bool = False
     # the group (Vensim's `*** .Name ***` header) the equation is written under, "" for none;
     # documentation only, so two variables that differ only here are the same variable
     group: str = field(default="", compare=False)

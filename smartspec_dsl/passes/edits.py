@@ -109,7 +109,8 @@ def edit_equations(model: ir.Model, edits: Edits | None, values: dict[str, float
         table = series_table(name)
         # a placeholder table: the run's own points replace it in the table vector
         variables[table] = ir.Variable(table, f"{var.display} (time series)", ir.Kind.LOOKUP,
-                                       lookup=ir.LookupTable((0.0,), (0.0,)), pos=var.pos, hidden=True)
+                                       lookup=ir.LookupTable((0.0,), (0.0,)), pos=var.pos, hidden=True,
+                                       series=True)
         variables[name] = replace(var, kind=ir.Kind.AUXILIARY, initial=None, lookup=None,
                                   expr=ir.LookupCall(table, ir.Ref(ir.TIME), var.pos))
     return replace(model, variables=variables)

@@ -276,7 +276,7 @@ class _Flattener(ArrayFunctions, Binding):
             display = flat_name(owner, (self.space.display.get(e, e) for e in inst.elements)) + " (" + note
         base = ir.Variable(name=name, display=display, kind=ir.Kind.AUXILIARY, units=var.units,
                            comment=var.comment, pos=d.pos, unchangeable=d.operator == "==",
-                           hidden=var.hidden)
+                           hidden=var.hidden, series=var.series)
         if d.lookup is not None:
             if isinstance(d.lookup, ir.LookupTable):
                 return replace(base, kind=ir.Kind.LOOKUP, lookup=d.lookup)

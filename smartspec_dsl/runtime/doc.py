@@ -79,6 +79,23 @@ def _comment(text: str) -> str:
     return "\n".join(" ".join(line.split()) for line in text.strip().splitlines())
 
 
+def _dims_shown(v: ir.Variable, space: SubscriptSpace, ranges) -> tuple[str, ...]:
+    """Per subscript of `v`, the range as the modeller wrote it (canonical names are lower
+    case); a variable defined in pieces by the range that spans them (not its first piece's);
+    one defined for some of a range's elements only (`x[S1]`, `x[r4]` of R: r1..r5) by its
+    pieces' own subscripts ('S1, r4'), or its elements when those say more."""
+    out = []
+    for k, (rng, els) in enumerate(space.spans(v)):
+        if rng in ranges and set(els) == set(space.elements.get(rng, ())):
+            out.append(ranges[rng].written or rng)
+            continue
+        own = dict.fromkeys(df.subscripts[k].rstrip("!") for df in v.definitions if len(df.subscripts) > k)
+        if {e for s in own for e in space.elements.get(s, (s,))} != set(els):
+            own = dict.fromkeys(els)   # :EXCEPT: took some out: the elements themselves
+        out.append(", ".join(ranges[s].written or s if s in ranges else space.display.get(s, s) for s in own))
+    return tuple(out)
+
+
 def rows(model: ir.Model) -> list[DocRow]:
     """A row per variable of the model (hidden ones of lowering left out), by real name."""
     out = []
@@ -87,9 +104,7 @@ def rows(model: ir.Model) -> list[DocRow]:
     for v in model.variables.values():
         if v.hidden or v.name == ir.TIME:
             continue
-        # the ranges as the modeller wrote them (their canonical names are lower case), a
-        # variable defined in pieces by the range that spans them (not its first piece's)
-        dims = tuple(ranges[d].written or d if d in ranges else d for d, _ in space.spans(v)) if v.dims else ()
+        dims = _dims_shown(v, space, ranges) if v.dims else ()
         out.append(DocRow(v.display, v.name, plain_units(v.units), _limits(v.units),
                           v.kind.value.capitalize(), _subtype(v), _comment(v.comment), dims))
     return sorted(out, key=lambda r: r.real_name.lower())

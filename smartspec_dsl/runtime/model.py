@@ -147,6 +147,8 @@ class Model:
                                      "of a value that a run may not change")
             return self._param_index[key]
         var = self.schedule.model.variables.get(key)
+        if var is None and key.endswith("]"):
+            self.names.elements(name, settable=True)   # the element's own error (a partial definition's gap)
         if var is None:
             constants = {c: self.schedule.model.variables[c].display for c in self._param_index
                          if c in self.schedule.model.variables}
@@ -254,15 +256,23 @@ class Model:
                                          shown)
             names, save_idx, _ = self._default_columns
         else:
-            names = []
-            for c in return_columns:
-                key = ir.canonical_reference(c)
-                if key not in self.kernel.slots or self.schedule.model.variables[key].hidden:
-                    raise ParameterError(f"'{c}' is not a variable of {self.path}")
-                names.append(key)
+            names = self.output_columns(return_columns)
             save_idx = np.array([self.kernel.slots[n] for n in names], dtype=np.int64)
         n_save = n_steps // save_every + 1
         return p, vals, t0, dt, n_steps, save_every, names, save_idx, n_save
+
+    def output_columns(self, outputs) -> list[str]:
+        """The flat names of the kernel's values `outputs` name (a batch's, a sweep's): a
+        variable or element, or a subscripted variable whole or through a range, each of its
+        elements (runtime/params.py::columns, as a run's return_columns)."""
+        names: list[str] = []
+        for c in outputs:
+            key = ir.canonical_reference(c)
+            if key in self.kernel.slots and not self.schedule.model.variables[key].hidden:
+                names.append(key)
+            else:
+                names += params_mod.columns(self.names, [c], self.kernel.slots)
+        return names
 
     # -- structure decided by constants ------------------------------------------
     def structure(self, values: dict[str, float]) -> tuple:

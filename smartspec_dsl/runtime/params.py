@@ -146,9 +146,30 @@ class Names:
         r = self.source.subscript_ranges.get(name)
         return r.written if r is not None and r.written else name
 
+    def defined(self, name: str) -> list[str]:
+        """The elements a subscripted variable has, as the modeller writes them ('a1', 'a1,b2'):
+        those of a partial definition only (`x[a1] = 1`, `x[a3] = Time` over R: a1, a3)."""
+        combos = itertools.product(*(els for _, els in self.dims(name)))
+        return [",".join(self.space.display.get(e, e) for e in c) for c in combos
+                if f"{name}[{','.join(c)}]" in self.lowered.variables]
+
+    def values(self, text: str, value, dims, flat: list[str]) -> list:
+        """`per_element`, but a list or array for a variable defined over part of its ranges
+        gives one value per element it has (`defined`), in order; None for the others."""
+        present = [f for f in flat if f in self.lowered.variables]
+        if len(present) == len(flat) or not isinstance(value, (list, np.ndarray)):
+            return per_element(text, value, dims, flat, self.space)
+        has = [f[f.index("[") + 1:-1] for f in present]
+        shown = ", ".join(",".join(self.space.display.get(e, e) for e in h.split(",")) for h in has)
+        given = iter(per_element(text, value, [(shown, tuple(has))], present, self.space))
+        return [next(given) if f in self.lowered.variables else None for f in flat]
+
     def elements(self, text: str, settable: bool = False) -> tuple[str, list[tuple[str, tuple[str, ...]]], list[str]]:
         """(variable, [(range, elements)] selected, flat names in the ranges' order) for a
         name as the modeller writes it: 'Population', 'Population[East]', 'growth[East, Age]'."""
+        whole = ir.canonical_name(text)   # a name that holds brackets ('a[b]', its own column's)
+        if whole in self.lowered.variables and not self.lowered.variables[whole].hidden:
+            return whole, [], [whole]
         written = ir.split_reference(text)[1]
         name, subs = ir.read_reference(text)
         key = ir.canonical_reference(text)
@@ -170,6 +191,10 @@ class Names:
                     chosen = tuple(e for e in self.space.elements[s] if e in els)
                 else:
                     chosen = (s,) if s in els else ()
+                if not chosen and s in self.space.elements.get(rng, ()):   # a partial definition's gap
+                    raise ParameterError(f"'{self.source.variables[name].display}' is not defined for "
+                                         f"{self.space.display.get(s, s)}; "
+                                         f"it has {', '.join(self.defined(name))}")
                 if not chosen:
                     raise ParameterError(f"'{text}': '{w}' is not an element of '{self.range_shown(rng)}' "
                                          f"({', '.join(self.space.display.get(e, e) for e in els)})")
@@ -177,7 +202,12 @@ class Names:
             dims = picked
         flat = [f"{name}[{','.join(c)}]" for c in itertools.product(*(els for _, els in dims))]
         if not any(f in self.lowered.variables for f in flat):
-            raise ParameterError(f"'{text}' has no element in {self.path}")
+            has = self.defined(name)
+            if not has:
+                raise ParameterError(f"'{text}' has no element in {self.path}")
+            shown = ",".join(self.space.display.get(e, e) for e in (subs or ()))
+            raise ParameterError(f"'{self.source.variables[name].display}' is not defined for {shown}; "
+                                 f"it has {', '.join(has)}")
         # a variable defined over part of its ranges lacks some of these: callers skip them
         return name, dims, flat
 
@@ -200,7 +230,7 @@ def changed_constants(names: Names, constants: Mapping[str, int], key: str, writ
             var = names.lowered.variables[f]
             who = f"'{var.display}'" if var.display == written else f"'{written}': '{var.display}'"
             raise ParameterError(f"{at}: {who} is {_article(var.kind.value)}, not a constant: "
-                                 "a changes file sets constants and lookup tables only")
+                                 "a changes file or a scenario sets constants and lookup tables only")
     return present
 
 
@@ -317,7 +347,7 @@ def resolve(names: Names, params: dict | None, plan: Plan | None = None) -> Plan
             raise ParameterError(f"parameter names must be text, not {text!r}")
         name, dims, flat = names.elements(text, settable=True)
         plan.named.add(name)
-        values = per_element(text, value, dims, flat, names.space)
+        values = names.values(text, value, dims, flat)
         for n, v in zip(flat, values):
             if v is None or n not in lowered:
                 continue
@@ -388,7 +418,7 @@ def initial(names: Names, condition, plan: Plan, stocks: tuple[str, ...]) -> Pla
         lowered = names.lowered.variables
         for text, value in condition[1].items():
             name, dims, flat = names.elements(text)
-            for n, v in zip(flat, per_element(text, value, dims, flat, names.space)):
+            for n, v in zip(flat, names.values(text, value, dims, flat)):
                 if v is None or n not in lowered:
                     continue
                 if lowered[n].kind is not ir.Kind.STOCK:
