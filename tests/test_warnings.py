@@ -456,3 +456,27 @@ def test_data_held_beyond_its_points_gives_no_warning(tmp_path):
     r = m.run(params={"z": pd.Series([1.0, 3.0], index=[1.0, 2.0])}, tier="interpreter")
     assert r["z"].tolist() == [1, 1, 1, 2, 3, 3, 3, 3, 3]
     assert r.warnings == []
+
+
+# A data array read by an apply-to-all equation: one row of tables read at the loop's element
+# (the dense route), held beyond its points as a scalar series is. level[r2] has points
+# (1, 10), (2, 20), (3, 30): 10 at time 0, then 10, 20, 30, and 30 after time 3; y = 2 level.
+HELD_ARRAY = """R: r1, r2, r3 ~~|
+level[R] ~~|
+y[R] = level[R] * 2 ~~|
+INITIAL TIME = 0 ~~| FINAL TIME = 5 ~~| TIME STEP = 1 ~~| SAVEPER = 1 ~~|
+"""
+
+
+@pytest.mark.parametrize("tier", ["interpreter", "compiled"])
+def test_a_data_array_held_beyond_its_points_gives_no_warning(tmp_path, monkeypatch, tier):
+    from smartspec_dsl.frontend.workbook import DataOptions
+    monkeypatch.setenv("SMARTSPEC_CACHE_DIR", str(tmp_path / "cache"))
+    (tmp_path / "m.mdl").write_text(HELD_ARRAY)
+    (tmp_path / "level.csv").write_text("time,level[r1],level[r2],level[r3]\n1,1,10,100\n2,2,20,200\n3,3,30,300\n")
+    m = smartspec_dsl.load(tmp_path / "m.mdl", tier=tier, data=DataOptions(data_files=(tmp_path / "level.csv",)))
+    r = m.run(tier=tier)
+    assert m.schedule.model.variables.arrays["y"].dims    # one array, not one variable per element
+    assert r["y[r2]"].tolist() == [20, 20, 40, 60, 60, 60]
+    assert r["y[r3]"].tolist() == [200, 200, 400, 600, 600, 600]
+    assert r.warnings == []

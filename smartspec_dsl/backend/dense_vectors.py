@@ -108,14 +108,18 @@ class VectorStatements:
 
     def lookup_row(self, e: ir.LookupCall) -> str:
         """A lookup defined per element at the loop's element: its row of tables (`table_row`)
-        and a watch per element, both indexed by the loop's counters."""
+        and a watch per element, both indexed by the loop's counters; a data series' row
+        (ir.Variable.series) is read unwatched."""
         name, lists, k0, at = self.table_row(e.table, e.subscripts)
+        tables = f"tab, tk(tab, {2 * k0} + 2 * ({at})), tk(tab, {2 * k0 + 1} + 2 * ({at}))"
+        vs = self.schedule.model.variables
+        if all(vs[flat_name(name, c)].series for c in itertools.product(*lists)):
+            return f"lookup({self.expr(e.arg)}, {tables})"  # data, held beyond their points: not watched
         w0 = None
         for k, c in enumerate(itertools.product(*lists)):
             w = self.watch(("lookup", self.owner, flat_name(name, c), e.pos, k0 + k))
             w0 = w if w0 is None else w0
-        return (f"lookup(watched(v, {w0} + 5 * ({at}), {self.expr(e.arg)}), tab, tk(tab, {2 * k0} + 2 * ({at})), "
-                f"tk(tab, {2 * k0 + 1} + 2 * ({at})))")
+        return f"lookup(watched(v, {w0} + 5 * ({at}), {self.expr(e.arg)}), {tables})"
 
     def function_row(self, helper: str, e: ir.Call) -> str:
         """A function of a lookup defined per element (`LOOKUP BACKWARD(tbl[r], x)`) at the

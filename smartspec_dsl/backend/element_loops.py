@@ -127,6 +127,12 @@ def form(e: ir.Expr, em, owner: str) -> tuple[tuple, list, list] | None:
             shape.append((n.func, len(n.args), array))
             values.append(rank)
             holes.append((n, "site"))
+        elif t is ir.LookupCall and not n.subscripts and n.table in vs and vs[n.table].series:
+            # data, held beyond their points: read unwatched (ir.Variable.series, Emitter.expr)
+            em.table(n.table, vs[n.table].lookup)
+            shape.append("S")
+            values.append(em.table_at[n.table])
+            holes.append((n, "series"))
         elif t is ir.LookupCall and not n.subscripts and n.table in vs and vs[n.table].lookup is not None:
             em.table(n.table, vs[n.table].lookup)
             k = em.table_at[n.table]
@@ -305,6 +311,9 @@ def advancing(em, e: ir.Expr, values, holes, enclosing: list) -> str | None:
             overrides[key] = code
         elif role == "watch" and type(node) is ir.LookupCall and (moves or code_of[key, "table"][1]):
             overrides[key] = _lookup(em, node, code, code_of[key, "table"][0])
+        elif role == "series" and moves:
+            overrides[key] = lambda node=node, k=code: \
+                f"lookup({em.expr(node.arg)}, tab, tk(tab, 2 * {k}), tk(tab, 2 * {k} + 1))"
         elif role == "site" and moves:
             overrides[key] = _draw(em, node, code)
         elif role == "element" and moves:
