@@ -29,8 +29,17 @@ class Interrupted(KeyboardInterrupt):
 
 
 def raise_interrupted(signum, frame):
-    """The command line's SIGINT handler (installed by its entry points, first of all)."""
+    """The command line's SIGINT handler (installed by its entry points, first of all). It
+    marks that Ctrl-C came before raising: the raise can land in code that turns it into
+    another error (an import half done, a library's own handler), which `interrupt_came`
+    then lets the command report as the interruption it is."""
+    raise_interrupted.came = True
     raise Interrupted
+
+
+def interrupt_came() -> bool:
+    """Whether the command line's SIGINT handler has run in this process."""
+    return getattr(raise_interrupted, "came", False)
 
 
 class ModelError(Exception):

@@ -516,3 +516,29 @@ def test_damaged_chunks_are_named_and_recomputed(uninterrupted, tmp_path):
 def test_campaign_findings_are_located_errors(equation, words):
     msg = _error(_model("a = 1 ~~|\nb = 0 ~~|\n" + equation + "\n"))
     assert msg.startswith("m.mdl:3:") and words in msg
+
+
+def test_ctrl_c_that_another_error_follows_is_still_the_interruption(monkeypatch, capsys):
+    """Ctrl-C raised inside code that turns it into another error (CI once saw a SIGINT
+    land in an import: TypeError 'expected a message argument') is still one line,
+    'interrupted', and exit 130, no traceback; without a Ctrl-C the error is not hidden."""
+    import signal
+    from smartspec_dsl import cli
+    from smartspec_dsl.errors import raise_interrupted
+
+    def interrupted_then_other_error(args):
+        try:
+            signal.raise_signal(signal.SIGINT)
+        except KeyboardInterrupt:
+            raise TypeError("expected a message argument") from None
+
+    monkeypatch.setattr(cli, "main", interrupted_then_other_error)
+    monkeypatch.setattr(raise_interrupted, "came", False, raising=False)
+    with pytest.raises(TypeError):
+        cli.run_process(["x"])        # no Ctrl-C came: the error is the error
+    previous = signal.signal(signal.SIGINT, raise_interrupted)
+    try:
+        assert cli.run_process(["x"]) == 130
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert capsys.readouterr().err.strip().splitlines()[-1] == "interrupted"

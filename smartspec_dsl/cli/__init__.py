@@ -9,7 +9,7 @@ import os
 import sys
 from pathlib import Path
 
-from ..errors import ModelError, SpecError
+from ..errors import ModelError, SpecError, interrupt_came
 from ..files import check_writable
 from .. import __version__
 
@@ -69,6 +69,13 @@ def run_process(argv=None) -> int:
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130
+    except Exception:
+        # Ctrl-C raised inside code that made it another error (an import interrupted
+        # half way): still the user's interruption, not a failure of the command
+        if interrupt_came():
+            print("\ninterrupted", file=sys.stderr)
+            return 130
+        raise
 
 
 def main(argv=None) -> int:
