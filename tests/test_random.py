@@ -148,3 +148,25 @@ def test_a_draw_in_a_stocks_rate(tmp_path, tier):
     u = smartspec_dsl.load(held, cache_dir=tmp_path / "cache", tier=tier).run(seed=4, tier=tier)["u"]
     assert len(set(u)) == len(u)
     np.testing.assert_allclose(s, np.concatenate([[0.0], np.cumsum(0.5 * u)[:-1]]), rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("method", ["euler", "rk4"])
+@pytest.mark.parametrize("time_step", ["0.5", "IF THEN ELSE(Time < 2, 0.25, 0.5)"])
+def test_a_draw_in_a_stocks_rate_under_every_driver(tmp_path, method, time_step):
+    """Every driver that calls the rates gives them the step their draws read (RK4's, and the
+    generic one of a TIME STEP computed during the run; the compiled tier failed to compile
+    them): a draw is one number a step, held over RK4's four evaluations, so s = INTEG(draw)
+    is the running sum of each step's length times the draw that u, the same draw held in an
+    auxiliary at the same call site, shows; the compiled tier gives the interpreter's numbers."""
+    control = f"INITIAL TIME = 0 ~~| FINAL TIME = 4 ~~| TIME STEP = {time_step} ~~| SAVEPER = TIME STEP ~~|\n"
+    (tmp_path / "inline.mdl").write_text("s = INTEG(RANDOM UNIFORM(0, 1, 0), 0) ~~|\n"
+                                         "m = SMOOTH(RANDOM UNIFORM(0, 1, 0), 1) ~~|\n" + control)
+    (tmp_path / "held.mdl").write_text("u = RANDOM UNIFORM(0, 1, 0) ~~|\ns = INTEG(u, 0) ~~|\n" + control)
+    runs = {tier: smartspec_dsl.load(tmp_path / "inline.mdl", cache_dir=tmp_path / "cache", tier=tier)
+            .run(seed=4, method=method, tier=tier) for tier in ("interpreter", "compiled")}
+    np.testing.assert_array_equal(runs["compiled"].values, runs["interpreter"].values)
+    held = smartspec_dsl.load(tmp_path / "held.mdl", cache_dir=tmp_path / "cache", tier="interpreter")
+    got = held.run(seed=4, method="euler", tier="interpreter")
+    steps = np.diff(got.time)
+    np.testing.assert_allclose(runs["compiled"]["s"], np.concatenate([[0.0], np.cumsum(steps * got["u"][:-1])]),
+                               rtol=1e-12, atol=1e-15)

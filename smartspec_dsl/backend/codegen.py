@@ -24,7 +24,7 @@ from ..passes.order import Schedule
 from . import nests
 from .dense_emit import DenseEmitter
 from .driver import (DRIVER, DYNAMIC_LOOP, GENERIC_ONLY, HEADER, HELD, STATIC_LOOP, STOP, euler_driver, functions,
-                     generic_driver, held_fields, indent, phase_calls)
+                     generic_driver, held_fields, indent, phase_calls, PHASE_ARGS)
 from .emit import Emitter, num
 
 # the solver of SIMULTANEOUS and FIND ZERO loops, imported only by the kernels that have one
@@ -127,7 +127,7 @@ def generate(schedule: Schedule) -> Kernel:
         _watch_arrays(em) + "\n\n",
         functions("init", "v, p, tab", init),
         functions("dynamic", "v, tab, buf, bi, istep", dynamic),
-        functions("rates", "v, r, tab", rates),
+        functions("rates", PHASE_ARGS["rates"], rates),
         functions("fixed_write", "v, tab, buf, bi, istep", writes),
         *([HELD] if em.fixed else []),
         DRIVER.format(generic=generic_driver(fields), **fields),

@@ -253,7 +253,7 @@ def chunk_calls(name: str, args: str, body: list[str]) -> list[str]:
     return [f"{name}_{i}({args})" for i in range(max(1, (len(body) + CHUNK - 1) // CHUNK))]
 
 
-PHASE_ARGS = {"init": "v, p, tab", "dynamic": "v, tab, buf, bi, istep", "rates": "v, r, tab",
+PHASE_ARGS = {"init": "v, p, tab", "dynamic": "v, tab, buf, bi, istep", "rates": "v, r, tab, istep",
               "fixed_write": "v, tab, buf, bi, istep"}
 
 
@@ -365,7 +365,7 @@ def euler_driver(em: Emitter, init: list[str], dynamic: list[str], rates: list[s
     else:
         # the rates' statements inline where they fit in one function (as the dynamic ones):
         # a call links rates_0, whose code LLVM then optimises and compiles a second time
-        loop += [f"r = v[{r0}:]", *(rates if len(rates) <= CHUNK else chunk_calls("rates", "v, r, tab", rates))]
+        loop += [f"r = v[{r0}:]", *(rates if len(rates) <= CHUNK else chunk_calls("rates", PHASE_ARGS["rates"], rates))]
     loop += writes if inline_writes else chunk_calls("fixed_write", "v, tab, buf, bi, istep", writes)
     loop += stock_updates(n_cont, n_disc, None if inline_rates else r0)
     before, loop = step_locals(loop, invariant_slots(em), {0, *range(1, 1 + len(stocks))})
