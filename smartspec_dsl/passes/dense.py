@@ -435,16 +435,24 @@ def dense_arrays(model: ir.Model, edits=None) -> set[str]:
     return dense if any(_subscripted(model.variables[n]) for n in dense) else set()
 
 
-def ineligible(model: ir.Model) -> str | None:
-    """Why some array of `model` is flattened per element (the first, by name), or None when
-    every one stays dense (as the dense route takes it: its macros without state inlined).
-    A lookup defined per element is not counted: its elements are tables (data), which the
-    dense loops read by their row (dense_lookups.py)."""
+def flattened_arrays(model: ir.Model) -> dict[str, tuple[str, str]]:
+    """The arrays of `model` the dense route flattens per element: name -> (as the modeller
+    wrote it, why), as the dense route takes the model (its macros without state inlined,
+    the lifts of dense_lift.py, whose hidden arrays count too). A lookup defined per element
+    is not counted: its elements are tables (data), which the dense loops read by their row
+    (dense_lookups.py)."""
     model = lift_lookups(covering_ranges(lift_vectors(split_varying_orders(inline_pure_macros(model)))))
     _, why = partition(model)
-    subscripted = sorted(n for n in why if _subscripted(model.variables[n]) and not all(
-        isinstance(d.lookup, ir.LookupTable) for d in model.variables[n].definitions))
-    return f"'{model.variables[subscripted[0]].display}': {why[subscripted[0]]}" if subscripted else None
+    return {n: (model.variables[n].display, w) for n, w in why.items() if _subscripted(model.variables[n])
+            and not all(isinstance(d.lookup, ir.LookupTable) for d in model.variables[n].definitions)}
+
+
+def ineligible(model: ir.Model) -> str | None:
+    """Why some array of `model` is flattened per element (the first, by name), or None when
+    every one stays dense (`flattened_arrays`)."""
+    why = flattened_arrays(model)
+    first = min(why, default=None)
+    return None if first is None else f"'{why[first][0]}': {why[first][1]}"
 
 
 class _Densify:
