@@ -232,7 +232,9 @@ def test_kernels_do_not_grow_with_the_range(tmp_path, monkeypatch, model, small,
 
 
 @pytest.mark.parametrize("profile, width, message", [
-    ("1, 5, 2, 0; 5, 4, 2, 0; 1, 3, 2, 0", 1, "priority type 5"),
+    ("1, 5, 2, 0; 6, 4, 2, 0; 1, 3, 2, 0", 1, "priority type 6"),
+    ("1, 5, 2, 0; 5, 4, 2, 0; 1, 3, 2, 0", 1, "the elasticity \\(pextra\\) of a constant elasticity priority curve "
+                                             "\\(type 5\\) must not be 0, got 0"),
     ("1, 5, 2, 0; 1, 4, 2, 0; 1, 3, 0, 0", 1, "the priority width must be positive, got 0"),
     ("1, 5, 2, 0; 1, 4, 2, 0; 1, 3, 1, 0", -1, "the priority width must be positive, got -1"),
 ])
@@ -254,7 +256,8 @@ abp[R] = ALLOCATE BY PRIORITY(req[R], req[R], 3, w, 3) ~~|
 
 
 def test_an_invalid_allocation_warns_once_by_the_modellers_name(tmp_path, monkeypatch):
-    """A priority type that becomes 5 and a width that becomes 0 during the run: one warning per
+    """A priority type that becomes 5 (constant elasticity) with an elasticity of 0 (a flat curve)
+    and a width that becomes 0 during the run: one warning per
     array, naming it and the function, as on the per-element route; none by the hidden array
     that computes the vectors."""
     monkeypatch.setenv("SMARTSPEC_CACHE_DIR", str(tmp_path / "cache"))

@@ -174,7 +174,7 @@ def test_profile_type_that_changes_over_time_is_reported(run):
     messages = [w.message for w in run.warnings if w.variable == "changing demanded"]
     assert messages and "at time 2 in 2 of its elements ([d1], [d2])" in messages[0], messages
     assert "DEMAND AT PRICE" in messages[0]
-    assert "priority type other than 0-4" in messages[0]
+    assert "priority type other than 0-5" in messages[0]
 
 
 # Vensim's ALLOCATE AVAILABLE with the priority type changing over time, 0 (fixed) to 4
@@ -300,9 +300,10 @@ def test_market_arguments_are_checked_with_their_position():
 
 
 def test_unsupported_profile_type_given_as_a_constant_is_refused_before_the_run():
-    with pytest.raises(UnsupportedFeature, match=r"t.mdl:10:\d+: SUPPLY AT PRICE in the equation of 'a': priority type 5 "
-                                                  r"\(constant elasticity\) \(from 'bad\[s1,ptype\]'"):
-        flat("bad[S, P] = 5, 1, 1, -1; 1, 2, 1, 0; ~~|\n"
+    with pytest.raises(UnsupportedFeature, match=r"t.mdl:10:\d+: SUPPLY AT PRICE in the equation of 'a': priority type 6 "
+                                                  r"\(from 'bad\[s1,ptype\]'.* is not supported; supported types: 0 fixed "
+                                                  r"quantity, .*, 5 constant elasticity"):
+        flat("bad[S, P] = 6, 1, 1, -1; 1, 2, 1, 0; ~~|\n"
              "a[S] = SUPPLY AT PRICE(sq[S], bad[S, ptype], 1) ~~|\n")
 
 

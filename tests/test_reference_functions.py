@@ -247,7 +247,7 @@ def test_depreciate_by_schedule_by_hand(tmp_path):
     assert np.isclose(res["dep"].sum(), 24 + 6) and np.isclose(res["dep shifted"].sum(), 24 + 5)
 
 
-# ---- ALLOCATE AVAILABLE's integer allocation (types 10-14) -----------------------------------
+# ---- ALLOCATE AVAILABLE's integer allocation (types 10-15) -----------------------------------
 
 INTEGER_ALLOCATION = """requester: r1, r2, r3 ~~|
 pprofile: ptype, ppriority, pwidth, pextra ~~|
@@ -279,12 +279,12 @@ def test_allocate_available_integer_types_give_whole_allocations(tmp_path):
         np.testing.assert_array_equal(res[f"units[r{k}]"], unit)
         np.testing.assert_allclose(res[f"switching[r{k}]"], [share, share, unit, unit, unit], atol=1e-6)
     assert not any(w.kind == "nan" for w in res.warnings)
-    # a constant type of 15 (constant elasticity, whole) is refused with its source line
+    # a constant type of 16 (no curve has type 6) is refused with its source line
     from smartspec_dsl.errors import UnsupportedFeature
     from smartspec_dsl.passes.pipeline import lower
-    with pytest.raises(UnsupportedFeature, match=r"m.mdl:\d+:\d+: ALLOCATE AVAILABLE in the equation of '[^']+': priority type 15 "
-                                                  r"\(constant elasticity\) \(from 'whole\[r1,ptype\]'"):
-        lower(parse_model(INTEGER_ALLOCATION.replace("11, 3, 2, 0", "15, 3, 2, 0") + CONTROL, "m.mdl"))
+    with pytest.raises(UnsupportedFeature, match=r"m.mdl:\d+:\d+: ALLOCATE AVAILABLE in the equation of '[^']+': priority type 16 "
+                                                  r"\(from 'whole\[r1,ptype\]'"):
+        lower(parse_model(INTEGER_ALLOCATION.replace("11, 3, 2, 0", "16, 3, 2, 0") + CONTROL, "m.mdl"))
 
 
 def test_a_reality_checks_names_are_resolved_though_it_is_not_evaluated():

@@ -297,14 +297,14 @@ D: d1, d2 ~~|
 s = VECTOR SELECT(y[D!], y[D!], 0, 0, 4) ~~|
 y[D] = 1, 2 ~~|
 """)
-    # priority type 5 is not supported: the error names the call and where the type is set
+    # a priority type no curve has: the error names the call and where the type is set
     with pytest.raises(UnsupportedFeature, match=r"t.mdl:4:\d+: ALLOCATE AVAILABLE in the equation of '[^']+': priority type "
-                                                 r"5 \(constant elasticity\) \(from 'pp\[b1,ptype\]', t.mdl:5:\d+\)"):
+                                                 r"6 \(from 'pp\[b1,ptype\]', t.mdl:5:\d+\)"):
         flat("""
 B: b1, b2 ~~|
 P: ptype, ppriority, pwidth, pextra ~~|
 a[B] = ALLOCATE AVAILABLE(q[B], pp[B, ptype], 5) ~~|
-pp[B, P] = 5, 1, 1, 0; 5, 2, 1, 0; ~~|
+pp[B, P] = 6, 1, 1, 0; 6, 2, 1, 0; ~~|
 q[B] = 4, 4 ~~|
 """)
     with pytest.raises(ModelError, match=r"t.mdl:3:\d+: ALLOCATE BY PRIORITY: the priority width must be positive"):

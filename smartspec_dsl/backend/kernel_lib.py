@@ -253,18 +253,45 @@ def curve_spread(ptype, width):
 
 
 @njit(**JIT)
-def valid_width(ptype, width):
-    """Whether a priority curve of this type (1-4) can be drawn with this width: a positive
-    one, or for the normal curve any width not negative (see NORMAL_MIN_SD)."""
+def valid_curve(ptype, width, priority, extra):
+    """Whether a priority curve of this type (1-5) can be drawn: a whole type from 1 to 5, a
+    finite priority, a positive width (for the normal curve any width not negative, see
+    NORMAL_MIN_SD) and, for the constant elasticity curve (type 5), a finite elasticity
+    that is not 0 (a flat curve: see elasticity_share)."""
+    if not (1.0 <= ptype <= 5.0 and ptype == math.floor(ptype) and math.isfinite(priority)):
+        return False
+    if ptype == 5.0 and not (math.isfinite(extra) and extra != 0.0):
+        return False
     return width > 0.0 or (ptype == 3.0 and width >= 0.0)
 
 
 @njit(**JIT)
-def demand_share(ptype, x, priority, width):
+def elasticity_share(x, priority, width, elasticity):
+    """The constant elasticity curve (profile type 5): all of the quantity up to the
+    truncation point priority + width, then ((x - priority) / width) ** -|elasticity|, so
+    that the quantity's elasticity with respect to the level measured from the priority is
+    the constant -|elasticity|. Vensim's help ("Specifying the Curves") names the curve's
+    parameters, "the center, the width or truncation point and ... the elasticity" (ppriority,
+    pwidth, pextra), and its shape, "a truncated constant elasticity" curve ("Prioritization,
+    Demand and Supply Curves"), but gives no formula; smartspec reads it as the survival
+    function of a Pareto distribution located at the priority with the width its scale (its
+    truncation point) and the elasticity its shape, so that, like types 1-4, it is the
+    complement of a distribution shifted along the level by the priority, never above the
+    quantity given (ALLOCATE AVAILABLE gives no one more than its request) and continuous.
+    The sign of pextra is not read: a demand curve slopes down and a supply curve up."""
+    d = (x - priority) / width
+    if d <= 1.0:
+        return 1.0
+    return d ** -abs(elasticity)
+
+
+@njit(**JIT)
+def demand_share(ptype, x, priority, width, extra):
     """The fraction of its request a requester gets at priority level x: the complement of
     the cumulative distribution its profile names (1 rectangular, 2 triangular, 3 normal,
-    4 exponential), centred on its priority; all of it at every level for 0 (fixed
-    quantity: "constant for all priorities", Vensim help, "Specifying the Curves")."""
+    4 exponential, 5 constant elasticity with elasticity `extra`, see elasticity_share),
+    centred on its priority; all of it at every level for 0 (fixed quantity: "constant for
+    all priorities", Vensim help, "Specifying the Curves")."""
     if ptype == 0:
         return 1.0
     if ptype == 1 or ptype == 2:
@@ -283,31 +310,34 @@ def demand_share(ptype, x, priority, width):
         return 2.0 * d * d
     if ptype == 3:
         return _normal_tail((x - priority) / curve_spread(ptype, width))
+    if ptype == 5:
+        return elasticity_share(x, priority, width, extra)
     if x < priority:
         return 1.0 - 0.5 * math.exp((x - priority) / width)
     return 0.5 * math.exp((priority - x) / width)
 
 
 @njit(**JIT)
-def _allocated(q, ptype, priority, width, x):
+def _allocated(q, ptype, priority, width, extra, x):
     total = 0.0
     for i in range(q.shape[0]):
         if q[i] > 0.0:
-            total += q[i] * demand_share(ptype[i], x, priority[i], width[i])
+            total += q[i] * demand_share(ptype[i], x, priority[i], width[i], extra[i])
     return total
 
 
 @njit(**JIT)
-def allocate(q, ptype, priority, width, avail, out):
+def allocate(q, ptype, priority, width, extra, avail, out):
     """Vensim's one-to-many allocation: every requester i gets q[i] * share_i(x) at the one
     priority level x where the shares add up to what is available (found by bisection;
     the total falls as x rises). Fixed-quantity requesters (type 0) get their request at
     every level; when even those exceed what is available they share it in proportion to
     their requests and the others get nothing (the help does not say; this is the
     limit of the rule as the level rises). NaN for all when an input is invalid: a
-    negative request, a profile type other than 0-4, or a width that is not positive (not
-    negative for the normal curve, see NORMAL_MIN_SD). Returns the level x (MARKETP's market priority); NaN where no one level applies (an
-    invalid input, or what is available covers every request or none)."""
+    negative request, a profile type other than 0-5, a width that is not positive (not
+    negative for the normal curve, see NORMAL_MIN_SD), an elasticity of 0 for type 5
+    (`valid_curve`). Returns the level x (MARKETP's market priority); NaN where no one
+    level applies (an invalid input, or what is available covers every request or none)."""
     n = q.shape[0]
     total = 0.0
     fixed = 0.0
@@ -323,7 +353,7 @@ def allocate(q, ptype, priority, width, avail, out):
                 fixed += q[i]
                 total += q[i]
                 continue
-            if not (1.0 <= t <= 4.0 and t == math.floor(t) and valid_width(t, width[i]) and math.isfinite(priority[i])):
+            if not valid_curve(t, width[i], priority[i], extra[i]):
                 out[:] = math.nan
                 return math.nan
             total += q[i]
@@ -342,16 +372,17 @@ def allocate(q, ptype, priority, width, avail, out):
         for i in range(n):
             out[i] = q[i] * avail / fixed if q[i] > 0.0 and ptype[i] == 0.0 else 0.0
         return math.nan
-    # normal and exponential profiles have tails: widen until the level is bracketed
+    # normal, exponential and constant elasticity profiles have tails: widen until the level
+    # is bracketed
     span = hi - lo
     for _ in range(200):
-        if _allocated(q, ptype, priority, width, lo) >= avail:
+        if _allocated(q, ptype, priority, width, extra, lo) >= avail:
             break
         lo -= span
         span *= 2.0
     span = hi - lo
     for _ in range(200):
-        if _allocated(q, ptype, priority, width, hi) <= avail:
+        if _allocated(q, ptype, priority, width, extra, hi) <= avail:
             break
         hi += span
         span *= 2.0
@@ -359,13 +390,13 @@ def allocate(q, ptype, priority, width, avail, out):
         mid = 0.5 * (lo + hi)
         if mid <= lo or mid >= hi:
             break
-        if _allocated(q, ptype, priority, width, mid) > avail:
+        if _allocated(q, ptype, priority, width, extra, mid) > avail:
             lo = mid
         else:
             hi = mid
     x = 0.5 * (lo + hi)
     for i in range(n):
-        out[i] = q[i] * demand_share(ptype[i], x, priority[i], width[i]) if q[i] > 0.0 else 0.0
+        out[i] = q[i] * demand_share(ptype[i], x, priority[i], width[i], extra[i]) if q[i] > 0.0 else 0.0
     return x
 
 
@@ -373,7 +404,7 @@ def allocate(q, ptype, priority, width, avail, out):
 def allocate_available(v, b, m, avail):
     """ALLOCATE AVAILABLE: requests v[b:b+n], then per requester its profile
     (ptype, ppriority, pwidth, pextra); allocations written to v[b:b+n]. A type of 10 to
-    14 is the type less 10 with whole allocations ("ALLOCATE AVAILABLE can be used to
+    15 is the type less 10 with whole allocations ("ALLOCATE AVAILABLE can be used to
     return integer allocations by adding 10 to the shape", Vensim help): see
     `whole_allocations`."""
     n = m // 5
@@ -386,7 +417,7 @@ def allocate_available(v, b, m, avail):
             whole[i] = True
             ptype[i] -= 10.0
     out = np.empty(n)
-    allocate(q, ptype, prof[:, 1].copy(), prof[:, 2].copy(), avail, out)
+    allocate(q, ptype, prof[:, 1].copy(), prof[:, 2].copy(), prof[:, 3].copy(), avail, out)
     if n > 0 and np.any(whole) and not math.isnan(out[0]):
         whole_allocations(out, whole, prof[:, 1].copy())
     v[b:b + n] = out
@@ -433,7 +464,7 @@ def allocate_by_priority(v, b, m, width, supply):
     n = m // 2
     q = v[b:b + n].copy()
     out = np.empty(n)
-    allocate(q, np.full(n, 1.0), v[b + n:b + m].copy(), np.full(n, width), supply, out)
+    allocate(q, np.full(n, 1.0), v[b + n:b + m].copy(), np.full(n, width), np.zeros(n), supply, out)
     v[b:b + n] = out
     return 0.0
 

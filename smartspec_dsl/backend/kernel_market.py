@@ -18,22 +18,22 @@ from numba import njit
 
 from ..ir.constants import NA_VALUE as NA
 from .kernel_intrinsics import JIT
-from .kernel_lib import allocate, curve_spread, demand_share, valid_width
+from .kernel_lib import allocate, curve_spread, demand_share, valid_curve
 
 
 @njit(**JIT)
-def _valid_profile(ptype, width, priority):
-    return ptype == 0.0 or (1.0 <= ptype <= 4.0 and ptype == math.floor(ptype) and valid_width(ptype, width)
-                            and math.isfinite(priority))
+def _valid_profile(ptype, width, priority, extra):
+    return ptype == 0.0 or valid_curve(ptype, width, priority, extra)
 
 
 @njit(**JIT)
-def supply_share(ptype, x, priority, width):
+def supply_share(ptype, x, priority, width, extra):
     """The fraction of its capacity a supplier offers at price x: the cumulative distribution
-    its profile names (0 fixed quantity: all of it at every price)."""
+    its profile names (0 fixed quantity: all of it at every price; 5 the constant
+    elasticity curve's distribution, see kernel_lib.elasticity_share)."""
     if ptype == 0:
         return 1.0
-    return 1.0 - demand_share(ptype, x, priority, width)
+    return 1.0 - demand_share(ptype, x, priority, width, extra)
 
 
 @njit(**JIT)
@@ -44,13 +44,13 @@ def _excess(v, b, nd, ns, x):
         q = v[b + i]
         if q > 0.0:
             p = b + nd + 4 * i
-            total += q * demand_share(v[p], x, v[p + 1], v[p + 2])
+            total += q * demand_share(v[p], x, v[p + 1], v[p + 2], v[p + 3])
     base = b + 5 * nd
     for j in range(ns):
         q = v[base + j]
         if q > 0.0:
             p = base + ns + 4 * j
-            total -= q * supply_share(v[p], x, v[p + 1], v[p + 2])
+            total -= q * supply_share(v[p], x, v[p + 1], v[p + 2], v[p + 3])
     return total
 
 
@@ -69,17 +69,27 @@ def _boundary(v, b, nd, ns, lo, hi):
     return 0.5 * (lo + hi)
 
 
+# the share of its quantity at which the search for the market price leaves a constant
+# elasticity curve's tail (type 5): the normal curve's 5 standard deviations leave 3e-7 of it,
+# the exponential's 10 widths 2e-5
+ELASTICITY_TAIL = 1e-6
+
+
 @njit(**JIT)
-def _reach(ptype):
+def _reach(ptype, extra):
     """How far from its priority a curve of this type is searched for the market price, in
-    widths: the support of the rectangular and triangular curves; 5 standard deviations of
-    the normal, 10 widths of the exponential (where Vensim's FIND MARKET PRICE stops: with
-    no demand it gives the lowest priority less these, -4 and -9 for priority 1, width 1)."""
+    widths, below and above: the support of the rectangular and triangular curves; 5
+    standard deviations of the normal, 10 widths of the exponential (where Vensim's FIND
+    MARKET PRICE stops: with no demand it gives the lowest priority less these, -4 and -9
+    for priority 1, width 1); for the constant elasticity curve, from its priority (flat up
+    to priority + width) to where its share is ELASTICITY_TAIL (at most 1e15 widths)."""
     if ptype == 3.0:
-        return 5.0
+        return 5.0, 5.0
     if ptype == 4.0:
-        return 10.0
-    return 0.5
+        return 10.0, 10.0
+    if ptype == 5.0:
+        return 0.0, min(ELASTICITY_TAIL ** (-1.0 / abs(extra)), 1e15)
+    return 0.5, 0.5
 
 
 @njit(**JIT)
@@ -93,7 +103,7 @@ def find_market_price(v, b, m, nd):
     prices, its high end (so with no demand at all, the price below which nothing is
     supplied: Vensim's output). :NA: when no quantity depends on the price (every profile
     of type 0, fixed quantity); NaN for an invalid input: a negative quantity, a profile
-    type other than 0-4, a width that is not positive."""
+    type other than 0-5, a width that is not positive, an elasticity of 0 for type 5."""
     nd = int(nd)
     ns = (m - 5 * nd) // 5
     lo = math.inf
@@ -101,12 +111,12 @@ def find_market_price(v, b, m, nd):
     for k in range(nd + ns):
         q = v[b + k] if k < nd else v[b + 5 * nd + k - nd]
         p = b + nd + 4 * k if k < nd else b + 5 * nd + ns + 4 * (k - nd)
-        if not q >= 0.0 or not _valid_profile(v[p], v[p + 2], v[p + 1]):
+        if not q >= 0.0 or not _valid_profile(v[p], v[p + 2], v[p + 1], v[p + 3]):
             return math.nan
         if q > 0.0 and v[p] != 0.0:
-            reach = _reach(v[p]) * curve_spread(v[p], v[p + 2])
-            lo = min(lo, v[p + 1] - reach)
-            hi = max(hi, v[p + 1] + reach)
+            below, above = _reach(v[p], v[p + 3])
+            lo = min(lo, v[p + 1] - below * curve_spread(v[p], v[p + 2]))
+            hi = max(hi, v[p + 1] + above * curve_spread(v[p], v[p + 2]))
     if lo > hi:    # no quantity depends on the price
         return NA
     if _excess(v, b, nd, ns, lo) < 0.0:
@@ -121,15 +131,15 @@ def _at_price(v, b, m, price, demand):
     n = m // 5
     for i in range(n):
         p = b + n + 4 * i
-        if not v[b + i] >= 0.0 or not _valid_profile(v[p], v[p + 2], v[p + 1]):
+        if not v[b + i] >= 0.0 or not _valid_profile(v[p], v[p + 2], v[p + 1], v[p + 3]):
             v[b:b + n] = math.nan
             return 0.0
     for i in range(n):
         q = v[b + i]
         p = b + n + 4 * i
         if q > 0.0:
-            share = demand_share(v[p], price, v[p + 1], v[p + 2]) if demand else \
-                supply_share(v[p], price, v[p + 1], v[p + 2])
+            share = demand_share(v[p], price, v[p + 1], v[p + 2], v[p + 3]) if demand else \
+                supply_share(v[p], price, v[p + 1], v[p + 2], v[p + 3])
             v[b + i] = q * share
         else:
             v[b + i] = 0.0
@@ -170,7 +180,7 @@ def marketp(v, b, m, width, supply):
     q = v[b + 1:b + 1 + n].copy()
     prio = v[b + 1 + every:b + 1 + every + n].copy()
     out = np.empty(n)
-    x = allocate(q, np.full(n, 1.0), prio, np.full(n, width), supply, out)
+    x = allocate(q, np.full(n, 1.0), prio, np.full(n, width), np.zeros(n), supply, out)
     if not math.isnan(x) or (n > 0 and math.isnan(out[0])):
         return x     # the level, or NaN for an invalid input
     lo = math.inf
@@ -193,4 +203,4 @@ def alloc_p(request, priority, width, mp):
         return 0.0 if request == 0.0 else math.nan
     if not width > 0.0:
         return math.nan
-    return request * demand_share(1.0, mp, priority, width)
+    return request * demand_share(1.0, mp, priority, width, 0.0)

@@ -326,7 +326,7 @@ _ALL = [
     Builtin("VECTOR REORDER", None, FLATTENING, "a vector in the order of a sort order"),
     Builtin("ALLOCATE BY PRIORITY", None, FLATTENING, "supply shared by priority (rectangular profiles); "
             "its size a number or ELMCOUNT(range), not a variable"),
-    Builtin("ALLOCATE AVAILABLE", None, FLATTENING, "supply shared by priority profiles (types 0-4; 10-14 the same in whole numbers)"),
+    Builtin("ALLOCATE AVAILABLE", None, FLATTENING, "supply shared by priority profiles (types 0-5; 10-15 the same in whole numbers)"),
     Builtin("INVERT MATRIX", None, FLATTENING, "the inverse of a square matrix"),
     Builtin("FIND MARKET PRICE", None, FLATTENING, "FIND MARKET PRICE(demand[d1], demand profile[d1, ptype], "
             "supply[s1], supply profile[s1, ptype]): the price at which total demand equals total supply",

@@ -32,7 +32,8 @@ ARRAY_FUNCTIONS = {"VECTOR RANK": "vector_order", "VECTOR SORT ORDER": "vector_o
                    "MARKETP": "marketp", "SHIFT IF TRUE": "shift_if_true",
                    "DEPRECIATE BY SCHEDULE": "depreciate_by_schedule"}
 
-PROFILE_TYPES = {0: "fixed quantity", 1: "rectangular", 2: "triangular", 3: "normal", 4: "exponential"}
+PROFILE_TYPES = {0: "fixed quantity", 1: "rectangular", 2: "triangular", 3: "normal", 4: "exponential",
+                 5: "constant elasticity"}
 
 
 def _shown(model: ir.Model, x: ir.Expr) -> str:
@@ -444,13 +445,13 @@ class ArrayFunctions:
                 # FIND MARKET PRICE: the demanders' quantities and profiles, then the suppliers'
                 nd = int(call.args[0].value) if name == "FIND MARKET PRICE" else len(rest) // 5
                 for n in (nd, (len(rest) - 5 * nd) // 5):
-                    entries += [(rest[n + 4 * i], rest[n + 4 * i + 2]) for i in range(n)]
+                    entries += [(rest[n + 4 * i], rest[n + 4 * i + 2], rest[n + 4 * i + 3]) for i in range(n)]
                     rest = rest[5 * n:]
             elif name in ("ALLOCATE BY PRIORITY", "MARKETP"):
-                entries = [(None, call.args[0])]
+                entries = [(None, call.args[0], None)]
             else:
                 continue
-            for ptype, width in entries:
+            for ptype, width, extra in entries:
                 t, var = known(ptype) if ptype is not None else (1.0, None)
                 where = f" (from '{var.display}', {var.pos})" if var is not None else ""
                 fname = ARRAY_DRIVERS[call.func].shown
@@ -459,16 +460,14 @@ class ArrayFunctions:
                 if t is not None and name == "ALLOCATE AVAILABLE" and int(t) - 10 in PROFILE_TYPES:
                     t -= 10    # whole allocations of type t - 10
                 if t is not None and int(t) not in PROFILE_TYPES:
-                    # Vensim's help names type 5 "a truncated constant elasticity" curve with pextra
-                    # its elasticity ("Specifying the Curves") but gives no formula for it
-                    what = {5: "5 (constant elasticity)", 15: "15 (constant elasticity)"}.get(int(t), f"{t:g}")
+                    what = f"{t:g}"
                     if int(t) >= 10 and name != "ALLOCATE AVAILABLE":
                         what = f"{t:g} (integer allocation, which only ALLOCATE AVAILABLE gives)"
                     known_types = ", ".join(f"{k} {v}" for k, v in PROFILE_TYPES.items())
                     owner = drv.display.split(" (")[0].split("[")[0]
                     raise UnsupportedFeature(f"{call.pos}: {fname} in the equation of '{owner}': priority type "
                                              f"{what}{where} is not "
-                                             f"supported; supported types: {known_types} (and 10-14, the same "
+                                             f"supported; supported types: {known_types} (and 10-15, the same "
                                              "as whole numbers, for ALLOCATE AVAILABLE)")
                 w, var = known(width)
                 # a fixed quantity (type 0) has no curve: its width is not read; a normal curve
@@ -477,6 +476,12 @@ class ArrayFunctions:
                     where = f" (from '{var.display}', {var.pos})" if var is not None else ""
                     raise ModelError(f"{call.pos}: {fname}: the priority width must be positive, "
                                      f"got {w:g}{where}")
+                e, var = known(extra) if extra is not None and t is not None and int(t) == 5 else (None, None)
+                if e is not None and not (math.isfinite(e) and e != 0):
+                    # a constant elasticity curve of elasticity 0 is flat: no level shares anything out
+                    where = f" (from '{var.display}', {var.pos})" if var is not None else ""
+                    raise ModelError(f"{call.pos}: {fname}: the elasticity (pextra) of a constant elasticity "
+                                     f"priority curve (type 5) must not be 0, got {e:g}{where}")
 
 
 def whole_matrices(model: ir.Model) -> ir.Model:

@@ -240,6 +240,9 @@ def _check_profiles(checker, f: str, scalars, comps) -> None:
             raise Refuse(f"{f}: priority type {t:g}")
     if any(not w > 0 for w in widths):
         raise Refuse(f"{f}: a priority width that is not positive")
+    if f != "ALLOCATE BY PRIORITY" and any(int(t) % 10 == 5 for t in types) \
+            and any(not e != 0 for e in _known(checker, comps[4])):
+        raise Refuse(f"{f}: a constant elasticity curve of elasticity 0")
 
 
 def _whole_vector(checker, ref: ir.Expr, position: int) -> ir.Ref:
@@ -301,8 +304,9 @@ def _check_market(checker, e: ir.Call, lhs) -> None:
     else:
         for part in parts[1::2]:
             types, widths = _known(checker, part.args[0]), _known(checker, part.args[2])
+            extras = _known(checker, part.args[3]) if any(t == 5 for t in types) else []
             if any(not (math.isfinite(t) and t == int(t) and int(t) in PROFILE_TYPES) for t in types) \
-                    or any(not w > 0 for w in widths):
+                    or any(not w > 0 for w in widths) or any(not e != 0 for e in extras):
                 raise Refuse("FIND MARKET PRICE: a priority profile the per-element route refuses")
 
 

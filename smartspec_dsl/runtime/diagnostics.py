@@ -268,6 +268,10 @@ def _allocation(model: ir.Model, var: ir.Variable) -> str:
     return ""
 
 
+# the functions whose priority profiles may name the constant elasticity curve (type 5)
+PROFILE_FUNCTIONS = ("ALLOCATE AVAILABLE", "DEMAND AT PRICE", "SUPPLY AT PRICE", "FIND MARKET PRICE")
+
+
 def _bad_number(who: str, pos, x: float, t: float, saved: bool = True, cause: str = "",
                 loop: str = "") -> SimulationWarning:
     what = "NaN" if x != x else "+inf" if x > 0 else "-inf"
@@ -280,9 +284,10 @@ def _bad_number(who: str, pos, x: float, t: float, saved: bool = True, cause: st
                "or " + why)
     elif cause and x != x:
         size = ", a size that is not a whole number of its elements" if cause == "MARKETP" else ""
-        types = "0-4 or 10-14" if cause == "ALLOCATE AVAILABLE" else "0-4"
+        types = "0-5 or 10-15" if cause == "ALLOCATE AVAILABLE" else "0-5"
+        elasticity = ", an elasticity of 0 for type 5" if cause in PROFILE_FUNCTIONS else ""
         why = (f"{cause} was given an invalid input at that time (a priority type other than {types}, a "
-               f"width that is not positive{size} or a negative quantity), or " + why)
+               f"width that is not positive{size}{elasticity} or a negative quantity), or " + why)
     return SimulationWarning("nan" if x != x else "inf", who, t, pos,
                              f"{_at(pos)}'{who}' is {what} at time {t:g}{'' if saved else ' (not saved)'}: {why}")
 
