@@ -47,6 +47,7 @@ from ..errors import ModelError
 from ..ir.builtins import ARRAY, BUILTINS, KERNEL, LOOKUP, RANDOM_DRAW
 from ..ir.ranges import SubscriptSpace, parse_form
 from . import dense_lookups, dense_vectors
+from .dense_lift import lift_vectors
 from .dense_orders import split_varying_orders
 from .dense_pieces import PIECE_CALLS, Pieces, Plan, Refuse as _Refuse, covering_ranges, numbers_of
 from .elements import Elements
@@ -434,7 +435,7 @@ def dense_arrays(model: ir.Model, edits=None) -> set[str]:
 def ineligible(model: ir.Model) -> str | None:
     """Why some array of `model` is flattened per element (the first, by name), or None when
     every one stays dense (as the dense route takes it: its macros without state inlined)."""
-    model = split_varying_orders(inline_pure_macros(model))
+    model = lift_vectors(split_varying_orders(inline_pure_macros(model)))
     _, why = partition(model)
     subscripted = sorted(n for n in why if _subscripted(model.variables[n]))
     return f"'{model.variables[subscripted[0]].display}': {why[subscripted[0]]}" if subscripted else None
