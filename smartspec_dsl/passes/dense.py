@@ -161,7 +161,7 @@ class _Checker:
         if var.name in ir.CONTROL_NAMES:
             raise _Refuse("a control variable is subscripted")
         d = var.definitions[0] if var.definitions else None
-        if d is None or not self.plain(var) or d.lookup is not None or d.keyword \
+        if d is None or not self.plain(var) or d.lookup is not None or (d.keyword and not self.data_equation(var)) \
                 or d.operator not in ("=", "=="):
             try:
                 return self.pieces.covered(var)[0]
@@ -175,6 +175,45 @@ class _Checker:
         elif d.expr is None:
             raise _Refuse(f"'{var.display}' has no equation")
         return tuple(d.subscripts)
+
+    def data_equation(self, var: ir.Variable) -> bool:
+        """Whether `var` is a data equation over whole ranges (`y[R] :KEYWORD: := x[R] * 2`)
+        whose points are the same at every element, so that data_equations.py derives them
+        once for the array, as the per-element route does for each: each array it reads is a
+        data array of one equation whose tables share their times (`x #data`), or one whose
+        elements are the same kind of series on both routes (`same_points`). X IF MISSING
+        reads each series apart."""
+        d = var.definitions[0]
+        if len(var.definitions) != 1 or type(d.expr) is not ir.Call or d.expr.func != ir.DATA_EQUATION:
+            return False
+        for n in ir.walk(d.expr.args[0]):
+            if type(n) is ir.Call and n.func == "X IF MISSING":
+                return False
+            if type(n) is not ir.Ref or not n.subscripts or n.name not in self.model.variables:
+                continue
+            defs = self.model.variables[n.name].definitions
+            tables = self.model.variables.get(n.name + " #data")
+            if tables is not None:   # one equation, one set of times
+                if len(defs) != 1 or len({t.lookup.xs for t in tables.definitions if t.lookup is not None}) != 1:
+                    return False
+            elif not all(self.same_points(x) for x in defs):
+                return False
+        return True
+
+    def same_points(self, d: ir.Definition) -> bool:
+        """Whether the elements of definition `d` are all series of no points, or all of the
+        same kind on both routes: a data equation, numbers (constants on both), an expression
+        (never a bare number on the per-element route, so an ordinary equation on both), but
+        data read per element (`x[e1] #data`) or a range as a number (`x[R] = R`, a constant
+        per element, a loop on the dense route)."""
+        e = d.expr
+        if d.rows:
+            return all(_number(v) is not None for row in d.rows for v in row)
+        if e is None or _number(e) is not None or (type(e) is ir.Call and e.func == ir.DATA_EQUATION):
+            return e is not None
+        bare = e.operand if type(e) is ir.UnaryOp else e
+        return not (type(bare) is ir.Ref and not bare.subscripts and bare.name not in self.model.variables) \
+            and not any(" #data" in r for r in ir.references(e))
 
     def expr(self, e: ir.Expr | None, lhs: tuple[str, ...], top: bool = False, pieced: bool = False) -> None:
         """Refuse an expression the dense route cannot loop over (see the module's doc); in
@@ -218,6 +257,9 @@ class _Checker:
                     a = node.args[0] if len(node.args) == 1 else None
                     if not (isinstance(a, ir.Ref) and self.space.is_range(a.name.rstrip("!"))):
                         raise _Refuse("ELMCOUNT of no range")
+                    continue
+                if f == ir.DATA_EQUATION and node is e and top and not pieced:   # its points: data_equations.py
+                    todo.append((node.args[0], inside))
                     continue
                 if ir.canonical_name(f) in self.model.macros:
                     self.macro_call(node, lhs, inside or pieced)
