@@ -28,10 +28,8 @@ piecewise array on a loop of arrays is flattened, `_looped_pieces`), SUM, PROD, 
 VMAX over `range!`, the stateful calls of DENSE_STATEFUL (SMOOTH N and DELAY N, GET TIME
 VALUE, when the structure they decide is the whole array's), INTEG, random draws and macros
 whose body is what an array equation may say (one copy over the equation's ranges:
-macros.py; macros not in pieces), the VECTOR and ALLOCATE functions of dense_vectors.py (those
-dense_lift.py makes hidden arrays of, in pieces and through mappings, too) and the lookups
-defined per element of dense_lookups.py (in pieces and through mappings too: dense_pieces.py,
-dense_lift.py). The others are flattened
+macros.py; macros not in pieces), the VECTOR and ALLOCATE functions of dense_vectors.py and the
+lookups defined per element of dense_lookups.py (in pieces, through mappings: dense_lift.py). The others are flattened
 per element (subscripts.flatten, which calls `densifier` for the dense ones), and so is
 a variable that reads a range of a flattened array; the two kinds read each other's
 single elements. A run that gives an array's element a time series, or new initial values
@@ -161,8 +159,8 @@ class _Checker:
         if var.name in ir.CONTROL_NAMES:
             raise _Refuse("a control variable is subscripted")
         d = var.definitions[0] if var.definitions else None
-        if d is None or not self.plain(var) or d.lookup is not None or (d.keyword and not self.data_equation(var)) \
-                or d.operator not in ("=", "=="):
+        if d is None or not self.plain(var) or d.lookup is not None or d.operator not in ("=", "==") \
+                or (d.keyword and not dense_lookups.data_equation(self, var)):
             try:
                 return self.pieces.covered(var)[0]
             except _Refuse as why:
@@ -175,45 +173,6 @@ class _Checker:
         elif d.expr is None:
             raise _Refuse(f"'{var.display}' has no equation")
         return tuple(d.subscripts)
-
-    def data_equation(self, var: ir.Variable) -> bool:
-        """Whether `var` is a data equation over whole ranges (`y[R] :KEYWORD: := x[R] * 2`)
-        whose points are the same at every element, so that data_equations.py derives them
-        once for the array, as the per-element route does for each: each array it reads is a
-        data array of one equation whose tables share their times (`x #data`), or one whose
-        elements are the same kind of series on both routes (`same_points`). X IF MISSING
-        reads each series apart."""
-        d = var.definitions[0]
-        if len(var.definitions) != 1 or type(d.expr) is not ir.Call or d.expr.func != ir.DATA_EQUATION:
-            return False
-        for n in ir.walk(d.expr.args[0]):
-            if type(n) is ir.Call and n.func == "X IF MISSING":
-                return False
-            if type(n) is not ir.Ref or not n.subscripts or n.name not in self.model.variables:
-                continue
-            defs = self.model.variables[n.name].definitions
-            tables = self.model.variables.get(n.name + " #data")
-            if tables is not None:   # one equation, one set of times
-                if len(defs) != 1 or len({t.lookup.xs for t in tables.definitions if t.lookup is not None}) != 1:
-                    return False
-            elif not all(self.same_points(x) for x in defs):
-                return False
-        return True
-
-    def same_points(self, d: ir.Definition) -> bool:
-        """Whether the elements of definition `d` are all series of no points, or all of the
-        same kind on both routes: a data equation, numbers (constants on both), an expression
-        (never a bare number on the per-element route, so an ordinary equation on both), but
-        data read per element (`x[e1] #data`) or a range as a number (`x[R] = R`, a constant
-        per element, a loop on the dense route)."""
-        e = d.expr
-        if d.rows:
-            return all(_number(v) is not None for row in d.rows for v in row)
-        if e is None or _number(e) is not None or (type(e) is ir.Call and e.func == ir.DATA_EQUATION):
-            return e is not None
-        bare = e.operand if type(e) is ir.UnaryOp else e
-        return not (type(bare) is ir.Ref and not bare.subscripts and bare.name not in self.model.variables) \
-            and not any(" #data" in r for r in ir.references(e))
 
     def expr(self, e: ir.Expr | None, lhs: tuple[str, ...], top: bool = False, pieced: bool = False) -> None:
         """Refuse an expression the dense route cannot loop over (see the module's doc); in
@@ -478,11 +437,9 @@ def dense_arrays(model: ir.Model, edits=None) -> set[str]:
 
 
 def flattened_arrays(model: ir.Model) -> dict[str, tuple[str, str]]:
-    """The arrays of `model` the dense route flattens per element: name -> (as the modeller
-    wrote it, why), as the dense route takes the model (its macros without state inlined,
-    the lifts of dense_lift.py, whose hidden arrays count too). A lookup defined per element
-    is not counted: its elements are tables (data), which the dense loops read by their row
-    (dense_lookups.py)."""
+    """The arrays of `model` the dense route flattens per element, name -> (display, why), as
+    the route takes it (macros without state inlined, dense_lift.py's arrays); not the lookups
+    defined per element (tables, data: the loops read them by their row, dense_lookups.py)."""
     model = lift_lookups(covering_ranges(lift_vectors(split_varying_orders(inline_pure_macros(model)))))
     _, why = partition(model)
     return {n: (model.variables[n].display, w) for n, w in why.items() if _subscripted(model.variables[n])
@@ -493,8 +450,7 @@ def ineligible(model: ir.Model) -> str | None:
     """Why some array of `model` is flattened per element (the first, by name), or None when
     every one stays dense (`flattened_arrays`)."""
     why = flattened_arrays(model)
-    first = min(why, default=None)
-    return None if first is None else f"'{why[first][0]}': {why[first][1]}"
+    return f"'{why[min(why)][0]}': {why[min(why)][1]}" if why else None
 
 
 class _Densify:
