@@ -255,3 +255,24 @@ def test_data_equation_kernels_do_not_grow_with_the_range(tmp_path, monkeypatch)
         kernels.append(model.kernel.source)
     assert kernels[0].count("\n") == kernels[1].count("\n")
     assert len(_without_tables(kernels[1])) < 1.1 * len(_without_tables(kernels[0]))
+
+
+def test_a_data_equation_reading_single_elements_of_dense_arrays(tmp_path, monkeypatch):
+    """An element of an array of numbers, and of a range used as a number (`k[R] = R`), is a
+    constant, a series of no points, on the dense route as on the per-element route: the data
+    equation holds at its data's points. By hand: level[r1] = t + 1 at t = 0, 2, 4, so s =
+    level[r1] at the point at or before t (the last after 4) + c[r2] (2) + k[r3] (3)."""
+    from test_dense_elementwise import _data_csv
+    (tmp_path / "level.csv").write_text(_data_csv(3))
+    text = """
+R: (r1-r3) ~~|
+level[R] ~~|
+c[R] = 1, 2, 3 ~~|
+k[R] = R ~~|
+s :HOLD BACKWARD: := level[r1] + c[r2] + k[r3] ~~|
+INITIAL TIME = 0 ~~| FINAL TIME = 6 ~~| TIME STEP = 0.5 ~~| SAVEPER = 0.5 ~~|
+"""
+    _, dense, _, flat = _both_routes(tmp_path, monkeypatch, text, mixed=True)
+    _assert_same(dense, flat)
+    t = dense.time
+    np.testing.assert_array_equal(dense["s"], np.minimum(t - t % 2, 4) + 1 + 5)

@@ -29,7 +29,7 @@ from ..ir.builtins import BUILTINS, KERNEL, RANDOM_DRAW
 from ..ir.ranges import SubscriptSpace
 from .edits import series_table
 from .elements import element_equation
-from .flat_exprs import flat_name
+from .flat_exprs import flat_name, number as _number
 
 _TABLE_SUFFIX = " #data"
 
@@ -129,6 +129,8 @@ def derive_data(model: ir.Model) -> ir.Model:
     def series_points(name: str):
         """A series' points; () for a constant; None for anything else (or not known yet)."""
         if name in elements:
+            if _number(elements[name][0]) is not None:
+                return ()     # a number, as the per-element route's constant element
             table = _file_table(elements[name][0], variables)
             return None if table is None else tuple(table.xs)
         name = source(name)
