@@ -1,6 +1,6 @@
 """The data functions of a data equation's variable (`x := expression`, Vensim's help "Data
-Equations"): GET DATA BETWEEN TIMES, GET DATA AT TIME, TIME SHIFT and GET DATA MAX / MIN /
-MEAN / FIRST TIME read its series as they read data from a file; a published model
+Equations"): GET DATA BETWEEN TIMES, GET DATA AT TIME, TIME SHIFT, GET DATA MAX / MIN /
+MEAN / FIRST TIME and CUMULATE(F) read its series as they read data from a file; a published model
 (metasd.com's Groupon valuation) scales its data so (`data revenue[Interval] := data revenue
 k$[Interval] * "$ per k$"`).
 
@@ -35,6 +35,9 @@ shifted = TIME SHIFT(scaled a, 1) ~~|
 top = GET DATA MAX(held, 1, 2) ~~|
 mean = GET DATA MEAN(scaled a, 0, 3) ~~|
 first = GET DATA FIRST TIME(held) ~~|
+cum held := CUMULATE(held) ~~|
+cum scaled := CUMULATE(scaled a) ~~|
+total := CUMULATEF(scaled a) ~~|
 INITIAL TIME = 0 ~~|
 FINAL TIME = 3 ~~|
 TIME STEP = 0.5 ~~|
@@ -78,3 +81,12 @@ def test_statistics_of_its_points(res):
     """GET DATA MAX(held, 1, 2) = max(22, 33); GET DATA MEAN(scaled a, 0, 3) = 10000 / 4;
     GET DATA FIRST TIME(held) = 0."""
     assert (res["top"][0], res["mean"][0], res["first"][0]) == (33, 2500, 0)
+
+
+def test_cumulate(res):
+    """CUMULATE sums the points and reads the sums as the variable is read: held's (11, 33, 66,
+    110 at 0..3) held backward between points, scaled a's (1000, 3000, 6000, 10000) on a
+    straight line; CUMULATEF is the whole sum, 10000."""
+    np.testing.assert_array_equal(res["cum held"], [11, 11, 33, 33, 66, 66, 110])
+    np.testing.assert_array_equal(res["cum scaled"], [1000, 2000, 3000, 4500, 6000, 8000, 10000])
+    assert res["total"][0] == 10000

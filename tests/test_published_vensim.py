@@ -830,10 +830,9 @@ def test_data_functions_of_raw_data_and_of_a_data_equation(tmp_path):
     at time 1 :NA:, at 2 7; TIME SHIFT 2 reads time 2 (7) then beyond the data (:NA:);
     CUMULATE sums the points (5, then 12 at 2), :NA: between. The variable of a data equation
     (`sq := raw * raw`) is data too, with raw's points: 25 and 49, the largest 49
-    (tests/test_data_equation_series.py); CUMULATE of it is not supported yet, which is said,
-    located, instead of :NA:."""
+    (tests/test_data_equation_series.py), and CUMULATE of it sums them: 25 at 0, 74 at 2,
+    a straight line between (its keyword, :INTERPOLATE:, the default)."""
     import smartspec_dsl
-    from smartspec_dsl.errors import UnsupportedFeature
     from smartspec_dsl.frontend.workbook import DataOptions
     (tmp_path / "m.mdl").write_text(RAW_DATA)
     (tmp_path / "points.csv").write_text("Time,raw\n0,5\n2,7\n")
@@ -847,9 +846,8 @@ def test_data_functions_of_raw_data_and_of_a_data_equation(tmp_path):
     r = smartspec_dsl.load(tmp_path / "m.mdl", tier="interpreter", data=data).run(tier="interpreter")
     assert r["top"][0] == 49
     (tmp_path / "m.mdl").write_text(RAW_DATA.replace("sums := CUMULATE(raw)", "sq := raw * raw ~~|\nsums := CUMULATE(sq)"))
-    with pytest.raises(UnsupportedFeature, match=r"m.mdl:8:9: CUMULATE of a data equation's variable \('sq'\) "
-                                                 r"is not supported by smartspec yet"):
-        smartspec_dsl.load(tmp_path / "m.mdl", tier="interpreter", data=data)
+    r = smartspec_dsl.load(tmp_path / "m.mdl", tier="interpreter", data=data).run(tier="interpreter")
+    assert r["sums"].tolist() == [25, 49.5, 74]
 
 
 def test_delay_information(data_run):

@@ -8,6 +8,7 @@ import math
 
 from ... import ir
 from ...errors import ModelError, UnsupportedFeature
+from ...frontend.external import RAW_MATCH
 from ...ir.ranges import SubscriptSpace
 from ..elements import element_equation
 from ..flat_exprs import combine, flat_name
@@ -90,10 +91,53 @@ def _equation_at(lw: Lowering, owner, node: Call, xs, value) -> ir.Expr:
     return Call("IF THEN ELSE", (outside, Num(ir.NA_VALUE), result), pos)
 
 
+def _equation_keyword(lw: Lowering, name: str) -> str:
+    """How a data equation's variable reads between its points, from the equation
+    passes/data_equations.py wrote for its keyword: a straight line (its helpers holding the
+    values at the points around), :RAW: (:NA: off its points), the next point's value or the
+    last one's."""
+    var = lw.model.variables[name]
+    if f"{name} #at last point" in lw.model.variables:
+        return "interpolate"
+    e = var.expr
+    if isinstance(e, Call) and e.func == "IF THEN ELSE" and e.args[2] == Num(ir.NA_VALUE):
+        return "raw"
+    forward = any(isinstance(n, Call) and n.func == "LOOKUP FORWARD" for n in ir.walk(e))
+    return "forward" if forward else "backward"
+
+
+def _equation_cumulate(lw: Lowering, node: Call, xs, at_time) -> ir.Expr:
+    """CUMULATE of a data equation's variable: the running sum of its points' values read as
+    the variable is between them, held beyond its ends (as of file data, data_function). The
+    sum at a point p is the sum of the values at the points up to p, an expression of the
+    model's constants and data."""
+    a, pos = node.args, node.pos
+    name = flat_name(a[0].name, a[0].subscripts) if a[0].subscripts else a[0].name
+    times = Ref(f"{name} #data times", (), pos)
+    ys = [at_time(Num(x)) for x in xs]
+
+    def total(p):
+        return combine("+", [Call("IF THEN ELSE", (BinOp("<=", Num(x), p), y, Num(0.0)), pos)
+                             for x, y in zip(xs, ys)], pos)
+    t = Call("MIN", (Call("MAX", (Ref(ir.TIME, (), pos), Num(xs[0])), pos), Num(xs[-1])), pos)
+    back, fwd = Call("LOOKUP BACKWARD", (times, t), pos), Call("LOOKUP FORWARD", (times, t), pos)
+    how = _equation_keyword(lw, name)
+    if how == "forward":
+        return total(fwd)
+    if how == "backward":
+        return total(back)
+    if how == "raw":
+        on_point = BinOp("<=", Call("ABS", (BinOp("-", Ref(ir.TIME, (), pos), back),), pos),
+                         BinOp("*", Num(RAW_MATCH), Ref("time step", (), pos)))
+        return Call("IF THEN ELSE", (on_point, total(back), Num(ir.NA_VALUE)), pos)
+    sb, sf, span = total(back), total(fwd), BinOp("-", fwd, back)
+    line = add(sb, div(BinOp("*", BinOp("-", sf, sb), BinOp("-", t, back)), span))
+    return Call("IF THEN ELSE", (BinOp(">", span, Num(0.0)), line, sb), pos)
+
+
 def _not_a_series(lw: Lowering, node: Call) -> None:
-    """A data equation's variable whose series a function cannot read (CUMULATE and
-    CUMULATEF, which sum its values at its points): said, located, instead of the :NA: of an
-    argument that is not data."""
+    """A data equation's variable whose series cannot be read (one with points but no
+    equation): said, located, instead of the :NA: of an argument that is not data."""
     arg = node.args[0]
     if isinstance(arg, Ref):
         name = flat_name(arg.name, arg.subscripts) if arg.subscripts else arg.name
@@ -154,12 +198,12 @@ def data_function(lw: Lowering, owner, node: Call) -> ir.Expr:
     (the running sum of the points, read as the data are) and CUMULATEF (only the final
     sum, at the last point's time). A data equation's variable (`x := ...`) is data too: its
     points are passes/data_equations.py's and its values there its own equation's
-    (data_equation_series); CUMULATE of one is not supported yet. A non-data argument gives
+    (data_equation_series), CUMULATE's sums read as it is (_equation_cumulate). A non-data argument gives
     :NA: for the GET DATA functions, as the help says, and is an error for the others."""
     f, a, pos = node.func, node.args, node.pos
     series = data_series(lw, a[0])
     derived = data_equation_series(lw, a[0]) if series is None else None
-    if series is None and (derived is None or f in ("CUMULATE", "CUMULATEF")):
+    if series is None and derived is None:
         _not_a_series(lw, node)
         if f.startswith("GET DATA"):
             return Num(ir.NA_VALUE)
@@ -173,6 +217,10 @@ def data_function(lw: Lowering, owner, node: Call) -> ir.Expr:
         ys = [at_time(Num(x)) for x in xs]
         if f == "TIME SHIFT":
             return at_time(add(time, a[1]))
+        if f == "CUMULATEF":
+            return combine("+", ys, pos)
+        if f == "CUMULATE":
+            return _equation_cumulate(lw, node, xs, at_time)
     else:
         table, how, on_point = series
         xs, ys = lw.model.variables[table].lookup.xs, lw.model.variables[table].lookup.ys
