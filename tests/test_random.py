@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 
 import smartspec_dsl
+from smartspec_dsl.backend.kernel_random import random_uniform
+from smartspec_dsl.backend.sites import first_site
 
 MODEL = """{UTF-8}
 u = RANDOM UNIFORM(-1, 1, 0.5) ~ ~ |
@@ -133,12 +135,21 @@ def test_gamma_weibull_beta_binomial_negative_binomial_lookup(tmp_path):
     assert 1 <= r["gt"].min() and r["gt"].max() <= 2          # truncated to [m, x] by redrawing
 
 
+def step_draws(variable: str, steps: int, seed: int) -> np.ndarray:
+    """The values of the first draw, RANDOM UNIFORM(0, 1, 0), of scalar `variable`'s equation
+    at steps 0 .. steps - 1 of a run with `seed`: its call site is its variable's first site,
+    a hash of the name alone (backend/sites.py), the draw a hash of the site, the step's
+    number and the seed (backend/kernel_random.py)."""
+    site = first_site(0, variable)
+    return np.array([random_uniform(0.0, 1.0, 0.0, site, k, float(seed)) for k in range(steps)])
+
+
 @pytest.mark.parametrize("tier", ["interpreter", "compiled"])
 def test_a_draw_in_a_stocks_rate(tmp_path, tier):
     """A draw written in a stock's rate (the Euler driver writes the rates a second time,
-    inline in its time loop) draws at its own call site, one number a step: the same numbers
-    as that draw held in an auxiliary at the same site (the first of the model), so the stock
-    is the running sum of TIME STEP times the auxiliary's values."""
+    inline in its time loop) draws at its own call site, one number a step, the stock's: the
+    stock is the running sum of TIME STEP times the draws at s's site; the same draw held in
+    an auxiliary u draws at u's site."""
     control = "INITIAL TIME = 0 ~~| FINAL TIME = 5 ~~| TIME STEP = 0.5 ~~| SAVEPER = 0.5 ~~|\n"
     inline = tmp_path / "inline.mdl"
     inline.write_text("s = INTEG(RANDOM UNIFORM(0, 1, 0), 0) ~~|\n" + control)
@@ -147,7 +158,9 @@ def test_a_draw_in_a_stocks_rate(tmp_path, tier):
     s = smartspec_dsl.load(inline, cache_dir=tmp_path / "cache", tier=tier).run(seed=4, tier=tier)["s"]
     u = smartspec_dsl.load(held, cache_dir=tmp_path / "cache", tier=tier).run(seed=4, tier=tier)["u"]
     assert len(set(u)) == len(u)
-    np.testing.assert_allclose(s, np.concatenate([[0.0], np.cumsum(0.5 * u)[:-1]]), rtol=1e-12, atol=1e-15)
+    np.testing.assert_array_equal(u, step_draws("u", len(u), 4))
+    np.testing.assert_allclose(s, np.concatenate([[0.0], np.cumsum(0.5 * step_draws("s", len(s) - 1, 4))]),
+                               rtol=1e-12, atol=1e-15)
 
 
 @pytest.mark.parametrize("method", ["euler", "rk4"])
@@ -156,17 +169,15 @@ def test_a_draw_in_a_stocks_rate_under_every_driver(tmp_path, method, time_step)
     """Every driver that calls the rates gives them the step their draws read (RK4's, and the
     generic one of a TIME STEP computed during the run; the compiled tier failed to compile
     them): a draw is one number a step, held over RK4's four evaluations, so s = INTEG(draw)
-    is the running sum of each step's length times the draw that u, the same draw held in an
-    auxiliary at the same call site, shows; the compiled tier gives the interpreter's numbers."""
+    is the running sum of each step's length times the draw at s's call site, that step's;
+    the compiled tier gives the interpreter's numbers."""
     control = f"INITIAL TIME = 0 ~~| FINAL TIME = 4 ~~| TIME STEP = {time_step} ~~| SAVEPER = TIME STEP ~~|\n"
     (tmp_path / "inline.mdl").write_text("s = INTEG(RANDOM UNIFORM(0, 1, 0), 0) ~~|\n"
                                          "m = SMOOTH(RANDOM UNIFORM(0, 1, 0), 1) ~~|\n" + control)
-    (tmp_path / "held.mdl").write_text("u = RANDOM UNIFORM(0, 1, 0) ~~|\ns = INTEG(u, 0) ~~|\n" + control)
     runs = {tier: smartspec_dsl.load(tmp_path / "inline.mdl", cache_dir=tmp_path / "cache", tier=tier)
             .run(seed=4, method=method, tier=tier) for tier in ("interpreter", "compiled")}
     np.testing.assert_array_equal(runs["compiled"].values, runs["interpreter"].values)
-    held = smartspec_dsl.load(tmp_path / "held.mdl", cache_dir=tmp_path / "cache", tier="interpreter")
-    got = held.run(seed=4, method="euler", tier="interpreter")
-    steps = np.diff(got.time)
-    np.testing.assert_allclose(runs["compiled"]["s"], np.concatenate([[0.0], np.cumsum(steps * got["u"][:-1])]),
+    steps = np.diff(runs["compiled"].time)
+    np.testing.assert_allclose(runs["compiled"]["s"],
+                               np.concatenate([[0.0], np.cumsum(steps * step_draws("s", len(steps), 4))]),
                                rtol=1e-12, atol=1e-15)

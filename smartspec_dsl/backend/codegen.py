@@ -139,7 +139,7 @@ def generate(schedule: Schedule) -> Kernel:
         f"CONSTANT_SLOTS = ({first_constant}, {first_constant + len(params)})",
         f"INITIAL_TIME_SLOT = {em.slots.get('initial time', 0)}",  # slot 0 (Time): no offset
         _watch_arrays(em) + "\n\n",
-        functions("init", "v, p, tab", init),
+        functions("init", "v, p, tab", init, "ONCE"),
         functions("dynamic", "v, tab, buf, bi, istep", dynamic),
         functions("rates", PHASE_ARGS["rates"], rates),
         functions("fixed_write", "v, tab, buf, bi, istep", writes),

@@ -46,9 +46,13 @@ from smartspec_dsl.backend.kernel_lib import (
     vector_rank, vector_sort_order, invert_matrix, allocate_available, allocate_by_priority,
     vector_at, vector_select)
 
-JIT = dict(cache=True, nogil=True, error_model="numpy")
+from smartspec_dsl.backend.kernel_pipeline import KernelCompiler, OnceCompiler
+
+JIT = dict(cache=True, nogil=True, error_model="numpy", pipeline_class=KernelCompiler)
 # a single run's entry keeps the GIL: its time loop checks for Ctrl-C (kernel_lib.interrupted)
-RUN = dict(cache=True, error_model="numpy")
+RUN = dict(cache=True, error_model="numpy", pipeline_class=KernelCompiler)
+# what runs once per run (the initialisation)
+ONCE = dict(JIT, pipeline_class=OnceCompiler)
 ''' + f"SINGLE_RUN_STOP = {INTERRUPT_EVERY - 1}\n"
 
 # The kernel library's functions, by the names the header imports. A call of a module-level
@@ -222,7 +226,7 @@ def simulate_generic(p, tab, out, save_idx, t0, dt, n_steps, save_every, method,
 
 
 DRIVER = '''
-@njit(**JIT)
+@njit(**ONCE)
 def setup(p, tab, t0, dt):
     v = zeros(ix({n_slots}))
     v[0] = t0
@@ -305,15 +309,16 @@ def generic_driver(fields: dict[str, str]) -> str:
     return "\n".join(parts) + PICK.format(single=SINGLE, **fields)
 
 
-def functions(name: str, args: str, body: list[str]) -> str:
-    """`name(args)` running `body`, split into parts compiled separately."""
+def functions(name: str, args: str, body: list[str], options: str = "JIT") -> str:
+    """`name(args)` running `body`, split into parts compiled separately, each with the
+    jit options `options` (the header's JIT, or ONCE for what runs once per run)."""
     chunks = [body[i:i + CHUNK] for i in range(0, len(body), CHUNK)] or [[]]
     parts = []
     for i, chunk in enumerate(chunks):
         lines = indent(bind_helpers(chunk), 4) or "    pass"
-        parts.append(f"@njit(**JIT)\ndef {name}_{i}({args}):\n{lines}\n")
+        parts.append(f"@njit(**{options})\ndef {name}_{i}({args}):\n{lines}\n")
     calls = "\n".join(f"    {name}_{i}({args})" for i in range(len(chunks)))
-    parts.append(f"@njit(**JIT)\ndef {name}({args}):\n{calls}\n")
+    parts.append(f"@njit(**{options})\ndef {name}({args}):\n{calls}\n")
     return "\n\n".join(parts)
 
 
@@ -469,7 +474,7 @@ def euler_loop(v, tab, out, save_idx, t0, dt, n_steps, save_every, buf, bi, diag
 {indent(bind_helpers(indexed(loop_body[:-1] + ["return saved"])), 4)}
 
 
-@njit(**JIT)
+@njit(**ONCE)
 def euler_setup(p, tab, t0, dt, v):
 {indent(bind_helpers(indexed(body)), 4)}
     return buf, bi

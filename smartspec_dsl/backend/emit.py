@@ -20,7 +20,7 @@ from ..errors import ModelError, UnsupportedFeature
 from ..ir.builtins import ARGS, ARRAY_DRIVERS, ARRAY_READS, LOOKUP, RANDOM_DRAW, helpers
 from ..passes.order import (Schedule, buffer_of, initial_reads, is_delay_fixed, is_delay_information,
                             is_delay_material)
-from . import element_loops, emit_solve
+from . import element_loops, emit_solve, sites
 
 # Vensim function -> kernel helper, by how the call is written (ir/builtins.py)
 _SIMPLE = helpers(ARGS)            # helper(same arguments)
@@ -41,9 +41,6 @@ def num(x: float) -> str:
     if math.isinf(x):
         return "math.inf" if x > 0 else "-math.inf"
     return repr(float(x))
-
-
-INITIAL_SITES = 1 << 30   # the first call site number of the initialisation's draws (Emitter.site)
 
 
 class Emitter:
@@ -67,7 +64,6 @@ class Emitter:
         self.watch_at: dict[tuple, int] = {}
         self.owner = ""           # the variable whose equation is being generated
         self.draws: dict[tuple[int, str], int] = {}   # (phase, owner) -> its draws so far
-        self.most: dict[tuple[int, str], int] = {}    # (phase, owner) -> its draws per element
         self.site_owners: dict[str, int] = {}
         self.pre: list[str] = []   # loops the statement being generated needs first
         self.moving: dict = {}   # node id -> its code (or what writes it) where a loop advances it (element_loops)
@@ -218,8 +214,7 @@ class Emitter:
     def random_site(self) -> str:
         """The arguments that make a draw counter-based: a new call site, the step, the run seed."""
         key = (int(self.step_expr == "-1"), self.owner)
-        j = self.draws[key] = self.draws.get(key, 0) + 1
-        self.most[key] = max(self.most.get(key, 0), j)
+        self.draws[key] = self.draws.get(key, 0) + 1
         return self.site()
 
     def site(self) -> str:
@@ -230,28 +225,10 @@ class Emitter:
         return f"ix(@SITE{phase}_{oid}_{self.draws[phase, self.owner] - 1}@), ix({self.step_expr}), " \
                f"ld(v, {self.run_seed_slot})"
 
-    def site_arrays(self) -> dict[str, tuple[str, int, int]]:
-        """Each variable's array as the call site numbering sees it: (array, element position,
-        number of elements). An array kept whole is one array of its own size (its loop adds
-        the element's position); an element of a flattened array (`x[e1,e2]`, the flattener's
-        name; so are `x #smooth1_3[e1,e2]`, `m #call1(x) y[e1,e2]` that lowering and macros make
-        for it) belongs to `x`, its position its rank among x's elements in definition order,
-        which is element order; a scalar is an array of one."""
-        vs = self.schedule.model.variables
-        ranks: dict[str, list[str]] = {}
-        for n, var in vs.items():
-            ranks.setdefault(n if var.dims else ir.split_element(n)[0], []).append(n)
-        out = {}
-        for array, names in ranks.items():
-            whole = len(names) == 1 and vs[names[0]].dims
-            size = self.array_size(names[0]) if whole else len(names)
-            out.update((n, (array, e, size)) for e, n in enumerate(names))
-        return out
-
     def site_arrays_of(self) -> dict[str, tuple[str, int, int]]:
-        """`site_arrays`, computed once."""
+        """Each variable's array as the call sites see it (`sites.site_arrays`), computed once."""
         if self._site_arrays is None:
-            self._site_arrays = self.site_arrays()
+            self._site_arrays = sites.site_arrays(self.schedule.model, self.array_size)
         return self._site_arrays
 
     def array_size(self, name: str) -> int:
@@ -259,35 +236,18 @@ class Emitter:
         return 1
 
     def number_sites(self, *blocks: list[str]) -> list[list[str]]:
-        """The statements of `blocks` with their call sites numbered by one rule, whatever
-        the order of the statements and whether an array is one loop or one statement per
-        element: the j-th draw of element e of an array of n elements is the array's first
-        site + j * n + e, the arrays numbered one after the other in definition order, each
-        taking n times its elements' most draws. The initialisation's sites are numbered
-        apart (from INITIAL_SITES on): a run that continues a saved state starts its stocks
-        from parameters instead of their initial values (passes/edits.py), which leaves out
-        their draws, and must draw the numbers of the one run it continues at every step."""
+        """The statements of `blocks` with their call sites numbered by one rule
+        (backend/sites.py), whatever the order of the statements, whether an array is one
+        loop or one statement per element, and whatever other equations the model has: the
+        j-th draw of element e of an array of n elements is the array's first site (a hash
+        of its name and phase) + j * n + e."""
         arrays = self.site_arrays_of()
-        sizes = {a: s for a, _, s in arrays.values()}
-        most: dict[tuple[int, str], int] = {}
-        for (phase, owner), m in self.most.items():
-            key = (phase, arrays[owner][0] if owner in arrays else owner)
-            most[key] = max(most.get(key, 0), m)
-        first: dict[tuple[int, str], int] = {}
-        at = [0, INITIAL_SITES]
-        # owners that are not variables (a solved block's) after the variables
-        order = list(dict.fromkeys([a for a, _, _ in arrays.values()] + [o for _, o in sorted(most)]))
-        for phase in (0, 1):
-            for a in order:
-                if (phase, a) in most:
-                    first[phase, a] = at[phase]
-                    at[phase] += sizes.get(a, 1) * most[phase, a]
         owners = {i: o for o, i in self.site_owners.items()}
 
         def number(k: re.Match) -> str:
             phase, owner, j = int(k.group(1)), owners[int(k.group(2))], int(k.group(3))
             array, e, size = arrays.get(owner, (owner, 0, 1))
-            site = first[phase, array] + j * size + e
+            site = sites.first_site(phase, array) + j * size + e
             return f"{site} + ({k.group(4)})" if k.group(4) else str(site)
         return [[re.sub(r"@SITE(\d)_(\d+)_(\d+)@(?:\{([^{}]*)\})?", number, line) for line in block]
                 for block in blocks]

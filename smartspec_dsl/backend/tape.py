@@ -74,6 +74,7 @@ _PHASES = ("init", "dynamic", "rates", "fixed_write")
 # addresses of temporaries and constants are tagged while building, placed at the end
 _TEMP, _CONST = 1 << 40, 1 << 41
 _VTEMP = 1 << 39      # a vectorized loop's temporaries: one block of n values each
+# (a random draw's call site, a word of its own, is negative: backend/sites.py)
 
 
 class TapeUnsupported(ModelError):

@@ -51,7 +51,7 @@ class Lowering:
         alike, so that a saved state continues it. An element of a flattened array (`y[e1]`)
         names its own as the elements of the dense route's (`y #what<k>[e1]`): both routes
         name the same variables alike (and number their random draws alike,
-        `Emitter.site_arrays`), and a state saved on one maps onto the other element by element."""
+        `backend/sites.py`), and a state saved on one maps onto the other element by element."""
         base, element = ir.split_element(owner)
         k = self.made[owner] = self.made.get(owner, 0) + 1
         stem = f"{base} #{what}{k}"
