@@ -60,7 +60,7 @@ from .solve import strong_components
 # the stateful functions whose lowering (chains of stocks) holds per element
 DENSE_STATEFUL = {"SMOOTH", "SMOOTHI", "SMOOTH3", "SMOOTH3I", "DELAY1", "DELAY1I", "DELAY3", "DELAY3I",
                   "TREND", "FORECAST", "SMOOTH N", "DELAY N", "INITIAL", "SAMPLE IF TRUE", "NPV", "NPVE",
-                  "GET TIME VALUE", "TIME BASE", "RANDOM PINK NOISE"}
+                  "GET TIME VALUE", "TIME BASE", "RANDOM PINK NOISE", "DELAY FIXED"}
 # ... of which those whose arguments at these positions decide the structure (stateful.rules):
 # one structure for the whole array, so they must not read it
 DECIDED = {"SMOOTH N": (3,), "DELAY N": (1, 3), "GET TIME VALUE": (0, 2)}
