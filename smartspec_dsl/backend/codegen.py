@@ -124,7 +124,7 @@ def generate(schedule: Schedule) -> Kernel:
     params = em.params if dense else schedule.constants
     first_constant = em.slots[params[0]] if params else 1
     fixed_outputs = [em.slots[n] for n in em.fixed]
-    fixed_plain = [not em.whole_run(schedule.model.variables[n]) for n in em.fixed]
+    fixed_plain = [not em.whole_run(em.variable(n)) for n in em.fixed]
     fields = dict(n_slots=em.n_slots, n_rates=max(1, n_cont + n_disc), n_cont=n_cont, n_disc=n_disc,
                   first_disc=1 + n_cont, n_fixed=len(em.fixed), loop=loop, watch_base=em.watch_base,
                   n_watch=n_watch, **tolerances(em.slots), **held, **calls)

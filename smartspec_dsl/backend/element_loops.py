@@ -404,6 +404,8 @@ def initial_items(em, n: str) -> list[Item]:
     if not is_delay_fixed(var):
         return [item(em, n, var.initial if var.initial is not None else var.expr)]
     _, delay, init = var.expr.args[:3]
+    if var.dims:     # over an array (dense_emit.py): each element's delay time, in one loop
+        return [em.fixed_loop(n, "size"), item(em, n, init)]
     slot = em.fixed_delay_slot[n]
     whole = em.whole_run(var)
     size = lambda: em.flush(f"st(v, {slot}, {em.material_size() if whole else em.expr(delay)})")

@@ -98,6 +98,10 @@ class Emitter:
         # five slots each, after the scratch blocks
         self.watch_base = self.n_slots
 
+    def variable(self, name: str) -> ir.Variable:
+        """The variable `name` (DenseEmitter: an element of a dense array too)."""
+        return self.schedule.model.variables[name]
+
     def table(self, key, table: ir.LookupTable) -> str:
         """Table k's offset and length sit at tab[2k], tab[2k+1] (see `table_vector`),
         so a changes file can replace a table without recompiling."""
@@ -398,6 +402,9 @@ class Emitter:
                 continue
             if n not in blocks and not (buffer_of(vs[n]).out or is_delay_material(vs[n])
                                         or is_delay_information(vs[n])):
+                if vs[n].dims:    # over an array (dense_emit.py): one loop over its regions
+                    pending.append(self.fixed_loop(n, "read"))
+                    continue
                 j = self.fixed.index(n)
                 read = "st(v, {0}, buf[bi[{1}] + istep % bi[{2}]])"
                 pending.append(element_loops.Item(n, None, (self.slots[n], 2 * j, 2 * j + 1), read,
@@ -463,7 +470,7 @@ class Emitter:
         return element_loops.statements(self, [element_loops.Item(
             n, None if buffer_of(vs[n]).out or is_delay_material(vs[n]) else vs[n].expr.args[0], (2 * j, 2 * j + 1),
             "buf[bi[{0}] + istep % bi[{1}]] = {value}", lambda j=j, n=n: self.fixed_write(j, n))
-            for j, n in enumerate(self.fixed)])
+            for j, n in enumerate(self.fixed) if n in vs])   # an array's regions: DenseEmitter
 
     @staticmethod
     def whole_run(var: ir.Variable) -> bool:

@@ -2,6 +2,7 @@
 constants such as a DELAY N order) from the model's constants, in Python."""
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -250,6 +251,29 @@ def control_problems(model: ir.Model) -> list[str]:
     return problems
 
 
+def _delay_times(model: ir.Model, var: ir.Variable, values: dict, time: float) -> list[float]:
+    """The delay time (argument 2) of buffer delay `var` at `time`: one, or for a dense array
+    one per element in element order, its equation evaluated for the element (a DELAY FIXED
+    over an array keeps a buffer region per element: backend/dense_emit.py)."""
+    if not var.dims:
+        return [float(evaluate(model, var.expr.args[1], values, time))]
+    space = _space(model)
+    return [float(evaluate(model, var.expr.args[1], values, time, _Element(space, var.dims, counters)))
+            for counters in itertools.product(*(range(len(space.elements[d])) for d in var.dims))]
+
+
+def buffer_delay(model: ir.Model, region: str, values: dict, time: float = 0.0) -> float:
+    """The delay time at `time` of the buffer region `region` (a name of `Kernel.buffers`):
+    its variable's, or an element's of a dense array (`name[e1,e2]`) evaluated for it."""
+    name, _, elements = region[:-1].partition("[") if region.endswith("]") else (region, "", "")
+    var = _arrays(model).get(name) if elements else None
+    if var is None or not var.dims:
+        return float(evaluate(model, model.variables[region].expr.args[1], values, time))
+    space = _space(model)
+    at = _Element(space, var.dims, tuple(space.position(d, s) for d, s in zip(var.dims, elements.split(","))))
+    return float(evaluate(model, var.expr.args[1], values, time, at))
+
+
 def check_buffer_memory(model: ir.Model, t0: float, t1: float, dt: float, values: dict | None = None) -> None:
     """Refuse (ParameterError, at the first delay's call) a run from t0 to t1 by dt whose
     delay buffers need more memory than is available; `values`: a run's own constants by
@@ -276,7 +300,7 @@ def _buffer_slots(model: ir.Model, t0: float, t1: float, dt: float, values: dict
             n = 2.0 * (math.floor((t1 - t0) / dt + 0.5) + 3.0)
         else:
             try:
-                n = max(1.0, math.floor(float(evaluate(model, call.args[1], values, t0)) / dt + 0.5))
+                n = sum(max(1.0, math.floor(d / dt + 0.5)) for d in _delay_times(model, var, values, t0))
             except (ModelError, IndexError, OverflowError, ValueError):
                 continue
         total += n

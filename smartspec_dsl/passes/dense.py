@@ -26,7 +26,8 @@ range names as the left-hand side, or else the pieces of dense_pieces.py (piecew
 :EXCEPT: definitions, mappings, subranges, positional binding, ranges used as values; a
 piecewise array on a loop of arrays is flattened, `_looped_pieces`), SUM, PROD, VMIN and
 VMAX over `range!`, the stateful calls of DENSE_STATEFUL (SMOOTH N and DELAY N, GET TIME
-VALUE, when the structure they decide is the whole array's), INTEG, random draws and macros
+VALUE, when the structure they decide is the whole array's; DELAY FIXED, one buffer region
+per element: backend/dense_emit.py), INTEG, random draws and macros
 whose body is what an array equation may say (one copy over the equation's ranges:
 macros.py; macros not in pieces), the VECTOR and ALLOCATE functions of dense_vectors.py and the
 lookups defined per element of dense_lookups.py (in pieces, through mappings: dense_lift.py). The others are flattened
@@ -55,10 +56,10 @@ from .flat_exprs import flat_name, number as _number
 from .macros import inline_pure_macros
 from .solve import strong_components
 
-# the stateful functions whose lowering (chains of stocks) holds per element
+# the stateful functions whose lowering (chains of stocks, DELAY FIXED's buffer) holds per element
 DENSE_STATEFUL = {"SMOOTH", "SMOOTHI", "SMOOTH3", "SMOOTH3I", "DELAY1", "DELAY1I", "DELAY3", "DELAY3I",
                   "TREND", "FORECAST", "SMOOTH N", "DELAY N", "INITIAL", "SAMPLE IF TRUE", "NPV", "NPVE",
-                  "GET TIME VALUE", "TIME BASE", "RANDOM PINK NOISE"}
+                  "GET TIME VALUE", "TIME BASE", "RANDOM PINK NOISE", "DELAY FIXED"}
 # ... of which those whose arguments at these positions decide the structure (stateful.rules):
 # one structure for the whole array, so they must not read it
 DECIDED = {"SMOOTH N": (3,), "DELAY N": (1, 3), "GET TIME VALUE": (0, 2)}

@@ -13,7 +13,7 @@ from .. import ir, limits
 from ..errors import ModelError, ParameterError, StepSizeError
 from ..ir.constants import RK4_AUTO_HALVINGS
 from ..ir.builtins import RANDOM_DRAW, helpers
-from ..passes.consteval import check_buffer_memory, constants_read, evaluate
+from ..passes.consteval import buffer_delay, check_buffer_memory, constants_read
 from ..passes.edits import made_by
 from ..passes.elements import slots_of
 from ..passes.order import buffer_of
@@ -284,7 +284,7 @@ def _kept_delays(model, plan: params_mod.Plan, values: dict, vals: dict) -> list
             continue
         kept = len(plan.state.buffers[name])
         try:
-            now = float(evaluate(lowered, delay, values, vals["initial time"]))
+            now = buffer_delay(lowered, name, values, vals["initial time"])
         except (ModelError, ArithmeticError, ValueError):
             now = math.nan
         if now == now and max(1, math.floor(now / dt + 0.5)) == kept:
