@@ -27,13 +27,11 @@ import math
 from .. import ir
 from ..passes.elements import ElementOrder, Elements, Slots
 from ..passes.order import Schedule
-from ..ir.builtins import LOOKUP, helpers
 from ..ir.ranges import SubscriptSpace, parse_form
 from .dense_vectors import VEC, VECTOR_CALLS, VectorStatements
 from . import element_loops
 from .emit import Emitter, safe_comment
 
-_LOOKUP_FUNCS = helpers(LOOKUP)    # helper(x, table)
 # a reduction's accumulator: its start and its update (the tape reads these forms)
 _REDUCTIONS = {"SUM": ("0.0", "{acc} += {term}"), "PROD": ("1.0", "{acc} *= {term}"),
                "VMIN": ("math.inf", "{acc} = fmin({acc}, {term})"),
@@ -124,8 +122,6 @@ class DenseEmitter(VectorStatements, Emitter):
             return self.vector_expr(e)
         if type(e) is ir.LookupCall and e.subscripts:
             return self.lookup_row(e)
-        if type(e) is ir.Call and e.func in _LOOKUP_FUNCS and type(e.args[0]) is ir.Ref and e.args[0].subscripts:
-            return self.function_row(_LOOKUP_FUNCS[e.func], e)
         if type(e) is ir.Call and e.func == "@INDEX":
             return f"(1.0 + 1.0 * i{int(e.args[0].value)})"
         if type(e) is ir.Call and e.func == "@AFFINE":

@@ -133,11 +133,15 @@ class VectorStatements:
             w0 = w if w0 is None else w0
         return f"lookup(watched(v, {w0} + 5 * ({at}), {self.expr(e.arg)}), {tables})"
 
-    def function_row(self, helper: str, e: ir.Call) -> str:
-        """A function of a lookup defined per element (`LOOKUP BACKWARD(tbl[r], x)`) at the
-        loop's element: the helper on the element's table of the row (`table_row`)."""
-        _, _, k0, at = self.table_row(e.args[0].name, e.args[0].subscripts)
-        return f"{helper}({self.expr(e.args[1])}, tab, tk(tab, {2 * k0} + 2 * ({at})), tk(tab, {2 * k0 + 1} + 2 * ({at})))"
+    def named_lookup(self, e: ir.Call) -> str:
+        """The table of a function of a lookup (the registry's TAKES_LOOKUP: `LOOKUP AREA(tbl[r],
+        a, b)`, `LOOKUP BACKWARD(tbl[r], x)`, ...): of a lookup defined per element, the loop's
+        element's table in its row (`table_row`), whatever the function writes around it."""
+        table = e.args[0] if e.args else None
+        if type(table) is not ir.Ref or not table.subscripts:
+            return super().named_lookup(e)
+        _, _, k0, at = self.table_row(table.name, table.subscripts)
+        return f"tab, tk(tab, {2 * k0} + 2 * ({at})), tk(tab, {2 * k0 + 1} + 2 * ({at}))"
 
     def block(self, e: ir.Call) -> str:
         """FIND MARKET PRICE or MARKETP: its block packed before the statement, a loop per

@@ -203,10 +203,7 @@ class Emitter:
             inner = ", ".join(self.expr(x) for x in args)
             return f"{_SIMPLE[f]}({inner})"
         if f in _LOOKUP_FUNCS:
-            table = args[0]
-            if not isinstance(table, ir.Ref):
-                raise UnsupportedFeature(f"{e.pos}: {f} needs a lookup name as its first argument")
-            return f"{_LOOKUP_FUNCS[f]}({self.expr(args[1])}, {self.lookup_of(table.name, e.pos)})"
+            return f"{_LOOKUP_FUNCS[f]}({self.expr(args[1])}, {self.named_lookup(e)})"
         if f in _RANDOM_FUNCS:
             a = [self.expr(x) for x in args]
             return f"{_RANDOM_FUNCS[f]}({', '.join(a)}, {self.random_site()})"
@@ -271,7 +268,9 @@ class Emitter:
         return self.watched_lookup(self.expr(x), id(table), table, None, e.pos)
 
     def named_lookup(self, e: ir.Call) -> str:
-        """The table of a function whose first argument is a lookup's name."""
+        """The table (`tab, tk(...), tk(...)`) of a function whose first argument is a
+        lookup's name (the registry's TAKES_LOOKUP); the dense route's loops read the row of
+        a lookup defined per element here (DenseEmitter)."""
         if not isinstance(e.args[0], ir.Ref):
             raise UnsupportedFeature(f"{e.pos}: {e.func} needs a lookup name as its first argument")
         return self.lookup_of(e.args[0].name, e.pos)

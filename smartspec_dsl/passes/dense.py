@@ -45,7 +45,7 @@ from dataclasses import replace
 
 from .. import ir
 from ..errors import ModelError
-from ..ir.builtins import ARRAY, BUILTINS, KERNEL, LOOKUP, RANDOM_DRAW
+from ..ir.builtins import ARRAY, BUILTINS, KERNEL, RANDOM_DRAW
 from ..ir.ranges import SubscriptSpace, parse_form
 from . import dense_lookups, dense_vectors
 from .dense_lift import lift_lookups, lift_vectors
@@ -226,13 +226,13 @@ class _Checker:
                     todo.extend((a, inside) for a in node.args)
                     continue
                 b = BUILTINS.get(f)
-                if b is not None and b.emit == LOOKUP and node.args and dense_lookups.is_table(self, node.args[0]):
+                if b is None or (f in _RANDOM and inside):
+                    raise _Refuse(f"{f} in an array equation")
+                if b.takes_lookup and node.args and dense_lookups.is_table(self, node.args[0]):
                     if not pieced:
                         dense_lookups.check(self, node.args[0], lhs)   # a lookup defined per element
                     todo.extend((a, inside) for a in node.args[1:])
                     continue
-                if b is None or (f in _RANDOM and inside):
-                    raise _Refuse(f"{f} in an array equation")
                 if lhs and f in DECIDED and any(self.varies(node.args[i]) for i in DECIDED[f]
                                                 if i < len(node.args)):
                     raise _Refuse(f"{f}'s order read from an array")

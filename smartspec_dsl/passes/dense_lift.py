@@ -34,7 +34,7 @@ from dataclasses import replace
 
 from .. import ir
 from ..errors import ModelError
-from ..ir.builtins import BUILTINS, LOOKUP
+from ..ir.builtins import TAKES_LOOKUP
 from ..ir.ranges import MappingError, SubscriptSpace
 from .binding import Binding
 from .dense_pieces import Pieces, Refuse
@@ -160,7 +160,7 @@ class _LiftTables(_Lift):
         if type(node) is ir.LookupCall and node.subscripts:
             name = node.table
         elif type(node) is ir.Call and node.args and type(node.args[0]) is ir.Ref and node.args[0].subscripts \
-                and BUILTINS.get(node.func) is not None and BUILTINS[node.func].emit == LOOKUP:
+                and node.func in TAKES_LOOKUP:
             name = node.args[0].name
         else:
             return None

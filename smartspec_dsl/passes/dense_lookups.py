@@ -8,8 +8,8 @@ are data, no statement of the kernel); the call is
 subscript a range of the left-hand side whose elements the lookup's range holds (the element
 the loop is at: the lookup's own range, or a subrange of it) or a fixed element, and the code
 generator reads the table of the loop's element (backend/dense_vectors.py: the elements'
-tables laid out in a row of the table vector). A function of a lookup (`LOOKUP
-BACKWARD(tbl[r], x[r])`, the registry's emit LOOKUP) names its table the same way:
+tables laid out in a row of the table vector). A function of a lookup (`LOOKUP AREA(tbl[r], 0,
+x[r])`, the registry's TAKES_LOOKUP) names its table the same way:
 `Ref(<its first element's name>, <the call's subscripts>)`.
 
 The data arrays read from files are such lookups of their tables (`x #data`, read at the
