@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import ir, limits
 from ..errors import ModelError, ParameterError, StepSizeError
-from ..ir.constants import RK4_AUTO_HALVINGS
+from ..ir.constants import RK4_AUTO, RK4_AUTO_HALVINGS
 from ..ir.builtins import RANDOM_DRAW, helpers
 from ..passes.consteval import check_buffer_memory, constants_read, evaluate
 from ..passes.edits import made_by
@@ -23,7 +23,7 @@ from .params import Regions, State
 from .result import Result, span_text
 
 # Vensim's Euler, RK4 Fixed and RK4 Auto (backend/kernel_step.py)
-METHODS = {"euler": 0, "rk4": 1, "rk4auto": 2}
+METHODS = {"euler": 0, "rk4": 1, "rk4auto": RK4_AUTO}
 _PLAIN = params_mod.Plan()   # a run that sets nothing (never changed: run_plan only reads a plan)
 _NO_HELD = (np.empty(0), np.empty(0, dtype=np.int64))   # a run from the start: no saved buffer (read only)
 
