@@ -104,6 +104,14 @@ def test_a_step_no_sub_step_can_make_accurate_stops_the_run(tmp_path):
                                                  r"TOLERANCE or RELATIVE TOLERANCE in the TIME STEP from time 0, "
                                                  r"even in sub-steps of 9\.53674e-07 \(TIME STEP / 2\^20\)"):
             model.run(method="rk4auto", tier=tier)
+    # a rate too fast for every sub-step: RK4 is unstable beyond k h = 2.79, and k = 1e7 with
+    # sub-steps of 1 / 2^20 is 9.5: each result overflows (a NaN difference), never accepted
+    stiff = load(tmp_path, "stiff.mdl", "x = INTEG(-k * x, 1) ~~|\nk = 1e7 ~~|\nABSOLUTE TOLERANCE = 1e-12 ~~|\n"
+                                        "RELATIVE TOLERANCE = 1e-12 ~~|\n", final=2)
+    for tier in ("interpreter", "compiled"):
+        with pytest.raises(ParameterError, match=r"RK4 Auto could not .* from time 0, even in sub-steps of "
+                                                 r"9\.53674e-07 .* one too fast for any of those sub-steps"):
+            stiff.run(method="rk4auto", tier=tier)
     batch = model.run_batch(model.parameter_matrix(n=2), method="rk4auto", tier="interpreter")
     assert batch.values[:, 0, 0].tolist() == [1, 1] and np.isnan(batch.values[:, 1:, 0]).all()
     assert batch.warnings.tolist() == [1, 1]

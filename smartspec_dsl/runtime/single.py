@@ -43,7 +43,8 @@ def kernel_call(model, fn, *args, values=None):
         raise ParameterError(f"RK4 Auto could not bring every stock's error within ABSOLUTE TOLERANCE or "
                              f"RELATIVE TOLERANCE in the TIME STEP from time {t:g}, even in sub-steps of "
                              f"{h:g} (TIME STEP / 2^{RK4_AUTO_HALVINGS}): a rate that jumps within the step "
-                             "(an IF THEN ELSE, a STEP or a lookup's kink) or one that grows without bound; "
+                             "(an IF THEN ELSE, a STEP or a lookup's kink), one that grows without bound, or "
+                             "one too fast for any of those sub-steps (the stocks overflow); "
                              "larger tolerances, a shorter TIME STEP or --method rk4 (RK4 Fixed) run it") from None
     t0, dt, n_steps = args[4:7]
     lowered = model.schedule.model
