@@ -129,3 +129,41 @@ def test_an_elasticity_of_0_given_as_a_constant_is_refused_with_its_line():
                                          r"constant elasticity priority curve \(type 5\) must not be 0, got 0 "
                                          r"\(from 'pp\[r2,pextra\]', m.mdl:5:\d+\)"):
         lower(parse_model(text, "m.mdl"))
+
+
+SMALL_ELASTICITY = """{UTF-8}
+R: r1, r2 ~~|
+P: ptype, ppriority, pwidth, pextra ~~|
+request[R] = 10, 10 ~~|
+pp[R, P] = 5, 0, 1, 0.01; 5, 1, 1, 0.01; ~~|
+alloc[R] = ALLOCATE AVAILABLE(request[R], pp[R, ptype], 0.01) ~~|
+D: d1 ~~|
+S: s1 ~~|
+dq[D] = 10 ~~|
+dp[D, P] = 5, 0, 1, 0.05 ~~|
+sq[S] = 0.01 ~~|
+sp[S, P] = 0, 0, 1, 0 ~~|
+price = FIND MARKET PRICE(dq[d1], dp[d1, ptype], sq[s1], sp[s1, ptype]) ~~|
+bought[D] = DEMAND AT PRICE(dq[D], dp[D, ptype], price) ~~|
+INITIAL TIME = 0 ~~|
+FINAL TIME = 1 ~~|
+TIME STEP = 1 ~~|
+SAVEPER = 1 ~~|
+"""
+
+
+def test_a_tail_beyond_the_numbers_is_nan_with_a_warning_and_one_within_them_is_searched(tmp_path):
+    """Elasticity 0.01, 0.01 available for requests of 10 and 10: the level x where
+    10 x^-0.01 + 10 (x - 1)^-0.01 = 0.01 is about 1e330, beyond the largest number: NaN, with
+    the run's warning naming the function, never the allocations at the end of a range that
+    does not share out 0.01. Elasticity 0.05, a demand of 10 against a fixed supply of 0.01:
+    10 p^-0.05 = 0.01 at p = 1000^20 = 1e60, far beyond the search's first reach (where the
+    curve's share is 1e-6), which is searched on: the price clears, 0.01 demanded."""
+    path = tmp_path / "small.mdl"
+    path.write_text(SMALL_ELASTICITY)
+    res = smartspec_dsl.load(path, tier="interpreter").run(tier="interpreter")
+    assert np.isnan(res["alloc[r1]"]).all() and np.isnan(res["alloc[r2]"]).all()
+    said = [w.message for w in res.warnings if w.kind == "nan"]
+    assert len(said) == 1 and "no finite priority level shares out what is available" in said[0], said
+    np.testing.assert_allclose(res["price"], 1e60, rtol=1e-9)
+    np.testing.assert_allclose(res["bought[d1]"], 0.01, rtol=1e-9)

@@ -11,6 +11,7 @@ step of dx/dt = -k x over h multiplies x by R(-k h), R(z) = 1 + z + z^2/2 + z^3/
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -104,7 +105,38 @@ def test_a_step_no_sub_step_can_make_accurate_stops_the_run(tmp_path):
                                                  r"TOLERANCE or RELATIVE TOLERANCE in the TIME STEP from time 0, "
                                                  r"even in sub-steps of 9\.53674e-07 \(TIME STEP / 2\^20\)"):
             model.run(method="rk4auto", tier=tier)
+    # a rate too fast for every sub-step: RK4 is unstable beyond k h = 2.79, and k = 1e7 with
+    # sub-steps of 1 / 2^20 is 9.5: each result overflows (a NaN difference), never accepted
+    stiff = load(tmp_path, "stiff.mdl", "x = INTEG(-k * x, 1) ~~|\nk = 1e7 ~~|\nABSOLUTE TOLERANCE = 1e-12 ~~|\n"
+                                        "RELATIVE TOLERANCE = 1e-12 ~~|\n", final=2)
+    for tier in ("interpreter", "compiled"):
+        with pytest.raises(ParameterError, match=r"RK4 Auto could not .* from time 0, even in sub-steps of "
+                                                 r"9\.53674e-07 .* one too fast for any of those sub-steps"):
+            stiff.run(method="rk4auto", tier=tier)
     batch = model.run_batch(model.parameter_matrix(n=2), method="rk4auto", tier="interpreter")
     assert batch.values[:, 0, 0].tolist() == [1, 1] and np.isnan(batch.values[:, 1:, 0]).all()
     assert batch.warnings.tolist() == [1, 1]
     assert math.isfinite(model.run(method="rk4", tier="interpreter")["x"][1])
+
+
+@pytest.mark.parametrize("absolute, relative, message", [
+    ("0", "-1", r":4:1: RELATIVE TOLERANCE must not be negative, got -1"),
+    ("0", "0", r":4:1: ABSOLUTE TOLERANCE and RELATIVE TOLERANCE are both 0: only a step of RK4 Auto with no "
+               r"error at all would meet them"),
+])
+def test_tolerances_no_step_can_meet_are_refused_by_check_and_run_with_their_line(tmp_path, absolute, relative,
+                                                                                message):
+    """A step passes when its error is within either tolerance: a negative one, or both 0, no
+    step meets (the run would blame the model's rates after 20 halvings). `smartspec check`
+    reports it with its line, as a run of RK4 Auto does; Euler and RK4 Fixed, which do not
+    read them, run."""
+    from smartspec_dsl.frontend.parse import parse_model
+    from smartspec_dsl.passes.consteval import control_problems
+    text = (f"x = INTEG(-10 * x, 1) ~~|\nABSOLUTE TOLERANCE = {absolute} ~~|\n"
+            f"RELATIVE TOLERANCE = {relative} ~~|\n")
+    model = load(tmp_path, "tol.mdl", text)
+    problems = control_problems(parse_model("{UTF-8}\n" + text + CONTROL.format(final=4), "tol.mdl"))
+    assert len(problems) == 1 and re.search("tol.mdl" + message, problems[0]), problems
+    with pytest.raises(ParameterError, match="tol.mdl" + message):
+        model.run(method="rk4auto", tier="interpreter")
+    np.testing.assert_allclose(model.run(method="rk4", tier="interpreter")["x"], [R(-10) ** t for t in range(5)])

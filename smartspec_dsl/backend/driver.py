@@ -215,12 +215,14 @@ def simulate_generic_{m}(p, tab, out, save_idx, t0, dt, n_steps, save_every, met
 PICK = '''
 @njit(**JIT)
 def simulate_generic(p, tab, out, save_idx, t0, dt, n_steps, save_every, method, diag{held}):
-    """One run, any method (0: Euler, 1: RK4, 2: RK4 Auto): the ahead-of-time module's entry."""
+    """One run, Euler (method 0) or RK4 (1): the ahead-of-time module's entry. RK4 Auto (2),
+    which few runs use, is left out of the module (its build compiles less): runs of it take
+    Numba's kernel (runtime/tiers.py)."""
     if method == 0:
         return simulate_generic_0(p, tab, out, save_idx, t0, dt, n_steps, save_every, method, diag, {single}{held})
-    if method == 1:
-        return simulate_generic_1(p, tab, out, save_idx, t0, dt, n_steps, save_every, method, diag, {single}{held})
-    return simulate_generic_2(p, tab, out, save_idx, t0, dt, n_steps, save_every, method, diag, {single}{held})
+    if method != 1:
+        raise ValueError("RK4 Auto is not compiled ahead of time")
+    return simulate_generic_1(p, tab, out, save_idx, t0, dt, n_steps, save_every, method, diag, {single}{held})
 '''
 
 

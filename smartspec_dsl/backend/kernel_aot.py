@@ -9,7 +9,8 @@ cache's size limit and `smartspec cache` count and prune it with the kernel). La
 run it without importing Numba. The generated source is not changed: the one entry
 exported (`simulate`, or `simulate_held` for a kernel with buffers) calls the kernel's own
 jitted drivers, the specialised Euler driver for Euler and the generic one for RK4, as the
-generated one does, so the numbers are the same bits. Batches (parallel threads, `prange`) keep Numba's kernel, as does a
+generated one does, so the numbers are the same bits (RK4 Auto is left out: its runs take
+Numba's kernel, runtime/tiers.py). Batches (parallel threads, `prange`) keep Numba's kernel, as does a
 process where the module is not built (yet), is damaged (removed, then built again) or
 cannot be built (no C compiler).
 """

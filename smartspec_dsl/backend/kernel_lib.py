@@ -336,7 +336,9 @@ def allocate(q, ptype, priority, width, extra, avail, out):
     limit of the rule as the level rises). NaN for all when an input is invalid: a
     negative request, a profile type other than 0-5, a width that is not positive (not
     negative for the normal curve, see NORMAL_MIN_SD), an elasticity of 0 for type 5
-    (`valid_curve`). Returns the level x (MARKETP's market priority); NaN where no one
+    (`valid_curve`); NaN too where no finite level shares out what is available (a constant
+    elasticity curve of a small elasticity: its share falls below what is left only beyond
+    the largest number). Returns the level x (MARKETP's market priority); NaN where no one
     level applies (an invalid input, or what is available covers every request or none)."""
     n = q.shape[0]
     total = 0.0
@@ -373,20 +375,21 @@ def allocate(q, ptype, priority, width, extra, avail, out):
             out[i] = q[i] * avail / fixed if q[i] > 0.0 and ptype[i] == 0.0 else 0.0
         return math.nan
     # normal, exponential and constant elasticity profiles have tails: widen until the level
-    # is bracketed
+    # is bracketed (a constant elasticity curve of a small elasticity reaches far: up to the
+    # largest finite level), and where no finite level brackets it, NaN, never the end of a
+    # range that does not share out what is available
     span = hi - lo
-    for _ in range(200):
-        if _allocated(q, ptype, priority, width, extra, lo) >= avail:
-            break
+    while _allocated(q, ptype, priority, width, extra, lo) < avail and math.isfinite(lo):
         lo -= span
         span *= 2.0
     span = hi - lo
-    for _ in range(200):
-        if _allocated(q, ptype, priority, width, extra, hi) <= avail:
-            break
+    while _allocated(q, ptype, priority, width, extra, hi) > avail and math.isfinite(hi):
         hi += span
         span *= 2.0
-    for _ in range(400):
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        out[:] = math.nan
+        return math.nan
+    for _ in range(2200):       # enough halvings for any two finite levels
         mid = 0.5 * (lo + hi)
         if mid <= lo or mid >= hi:
             break

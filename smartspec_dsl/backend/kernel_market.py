@@ -58,7 +58,7 @@ def _excess(v, b, nd, ns, x):
 def _boundary(v, b, nd, ns, lo, hi):
     """By bisection, the price where the excess demand stops being >= 0: it is at lo and
     not at hi, and it falls as the price rises."""
-    for _ in range(400):
+    for _ in range(2200):       # enough halvings for any two finite prices
         mid = 0.5 * (lo + hi)
         if mid <= lo or mid >= hi:
             break
@@ -101,13 +101,16 @@ def find_market_price(v, b, m, nd):
     prices the curves reach (`_reach`); where the excess is negative (or positive) over the
     whole range, its low (or high) end, and where demand equals supply over an interval of
     prices, its high end (so with no demand at all, the price below which nothing is
-    supplied: Vensim's output). :NA: when no quantity depends on the price (every profile
-    of type 0, fixed quantity); NaN for an invalid input: a negative quantity, a profile
-    type other than 0-5, a width that is not positive, an elasticity of 0 for type 5."""
+    supplied: Vensim's output). A constant elasticity curve's tail (type 5) is searched
+    beyond its reach when the price that clears lies there, and NaN when no finite price
+    does. :NA: when no quantity depends on the price (every profile of type 0, fixed
+    quantity); NaN for an invalid input: a negative quantity, a profile type other than 0-5,
+    a width that is not positive, an elasticity of 0 for type 5."""
     nd = int(nd)
     ns = (m - 5 * nd) // 5
     lo = math.inf
     hi = -math.inf
+    tails = False
     for k in range(nd + ns):
         q = v[b + k] if k < nd else v[b + 5 * nd + k - nd]
         p = b + nd + 4 * k if k < nd else b + 5 * nd + ns + 4 * (k - nd)
@@ -117,12 +120,24 @@ def find_market_price(v, b, m, nd):
             below, above = _reach(v[p], v[p + 3])
             lo = min(lo, v[p + 1] - below * curve_spread(v[p], v[p + 2]))
             hi = max(hi, v[p + 1] + above * curve_spread(v[p], v[p + 2]))
+            tails = tails or v[p] == 5.0
     if lo > hi:    # no quantity depends on the price
         return NA
     if _excess(v, b, nd, ns, lo) < 0.0:
         return lo
     if _excess(v, b, nd, ns, hi) >= 0.0:
-        return hi
+        if not (tails and _excess(v, b, nd, ns, math.inf) < 0.0):
+            return hi
+        # a constant elasticity curve's tail: the price that clears lies beyond its reach,
+        # searched up to the largest finite price; none there: NaN, never a price that
+        # does not clear
+        span = hi - lo
+        while _excess(v, b, nd, ns, hi) >= 0.0 and math.isfinite(hi):
+            lo = hi
+            hi += span
+            span *= 2.0
+        if not math.isfinite(hi):
+            return math.nan
     return _boundary(v, b, nd, ns, lo, hi)
 
 

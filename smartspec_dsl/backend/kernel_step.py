@@ -29,10 +29,18 @@ from .kernel_intrinsics import JIT
 def rk4_auto_accepts(v, y0, nc, abs_tol, rel_tol):
     """Whether the stocks v[1:1+nc] (2n sub-steps) and y0[2nc:3nc] (n sub-steps) agree within
     the tolerances for every stock: |difference| <= abs_tol, or <= rel_tol * |the stock's value
-    at the start of the step, y0[:nc]|. A NaN difference is accepted (the run's check of its
-    values reports it; halving would not make it a number)."""
+    at the start of the step, y0[:nc]|. A result that is not a finite number, from a stock
+    and a rate that were (y0[:nc], y0[nc:2nc]), is an unstable step, which a shorter one
+    makes a number: not accepted. From a stock or a rate that was not one already, the model's
+    own NaN: accepted (the run's check of its values reports it; halving would not make it a
+    number)."""
     for i in range(nc):
-        err = abs(v[1 + i] - y0[2 * nc + i])
+        a, b = v[1 + i], y0[2 * nc + i]
+        if not (math.isfinite(a) and math.isfinite(b)):
+            if math.isfinite(y0[i]) and math.isfinite(y0[nc + i]):
+                return False
+            continue
+        err = abs(a - b)
         if err > abs_tol and err > rel_tol * abs(y0[i]):
             return False
     return True

@@ -16,5 +16,7 @@ INTERRUPT_EVERY = 64
 # ABSOLUTE TOLERANCE and RELATIVE TOLERANCE of RK4 Auto when the model does not define them
 # (Vensim's help, "Special Variables"; backend/kernel_step.py)
 DEFAULT_TOLERANCE = 0.001
+# the kernels' code of RK4 Auto (runtime/single.py's METHODS: 0 Euler, 1 RK4 Fixed)
+RK4_AUTO = 2
 # RK4 Auto halves TIME STEP at most this many times (TIME STEP / 2**20: a million sub-steps)
 RK4_AUTO_HALVINGS = 20

@@ -218,6 +218,23 @@ def control_issues(t0: float, t1: float, dt: float, save: float) -> list[tuple[s
     return issues
 
 
+TOLERANCES = ("absolute tolerance", "relative tolerance")
+
+
+def tolerance_issues(values: dict[str, float]) -> list[tuple[str, str]]:
+    """What RK4 Auto cannot integrate with the model's ABSOLUTE TOLERANCE and RELATIVE
+    TOLERANCE (`values`, by name, those the model defines): (the one to name, the message)
+    each; a step passes when its error is within either (backend/kernel_step.py), so a
+    negative one, or both 0, no step can meet. The one rule of `smartspec check` and of a
+    run of RK4 Auto."""
+    issues = [(n, f"{n.upper()} must not be negative, got {values[n]:g}")
+              for n in TOLERANCES if n in values and not values[n] >= 0]
+    if not issues and all(values.get(n, 1.0) == 0 for n in TOLERANCES):
+        issues.append(("relative tolerance", "ABSOLUTE TOLERANCE and RELATIVE TOLERANCE are both 0: only a "
+                       "step of RK4 Auto with no error at all would meet them; give one a positive value"))
+    return issues
+
+
 def control_problems(model: ir.Model) -> list[str]:
     """Everything about INITIAL TIME, FINAL TIME, TIME STEP and SAVEPER that stops a run
     with the model's own values (a run may still override them), each with the line that
@@ -236,6 +253,14 @@ def control_problems(model: ir.Model) -> list[str]:
     for name, message in control_issues(*(vals[n] for n in ir.CONTROL_NAMES)):
         also = f" (INITIAL TIME is defined at {where('initial time')})" if name == "final time" else ""
         problems.append(f"{where(name)}: {message}{also}")
+    tolerances = {}
+    for name in TOLERANCES:
+        if name in model.variables:
+            try:
+                tolerances[name] = constant_value(model, name, {}, vals["initial time"])
+            except ModelError:
+                pass     # computed during the run: RK4 Auto reads it then
+    problems += [f"{where(name)}: {message}" for name, message in tolerance_issues(tolerances)]
     if not problems:
         t0, t1, dt, save = (vals[n] for n in ir.CONTROL_NAMES)
         n_save = int(math.floor((t1 - t0) / dt + 1e-9)) // max(1, int(round(min(save / dt, 2.0 ** 62)))) + 1

@@ -286,8 +286,12 @@ def _bad_number(who: str, pos, x: float, t: float, saved: bool = True, cause: st
         size = ", a size that is not a whole number of its elements" if cause == "MARKETP" else ""
         types = "0-5 or 10-15" if cause == "ALLOCATE AVAILABLE" else "0-5"
         elasticity = ", an elasticity of 0 for type 5" if cause in PROFILE_FUNCTIONS else ""
+        level = {"ALLOCATE AVAILABLE": ", or no finite priority level shares out what is available (a constant "
+                                       "elasticity curve's tail, of a small elasticity)",
+                 "FIND MARKET PRICE": ", or no finite price clears the market (a constant elasticity curve's "
+                                      "tail, of a small elasticity)"}.get(cause, "")
         why = (f"{cause} was given an invalid input at that time (a priority type other than {types}, a "
-               f"width that is not positive{size}{elasticity} or a negative quantity), or " + why)
+               f"width that is not positive{size}{elasticity} or a negative quantity){level}, or " + why)
     return SimulationWarning("nan" if x != x else "inf", who, t, pos,
                              f"{_at(pos)}'{who}' is {what} at time {t:g}{'' if saved else ' (not saved)'}: {why}")
 

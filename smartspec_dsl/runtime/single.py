@@ -11,9 +11,10 @@ import numpy as np
 
 from .. import ir, limits
 from ..errors import ModelError, ParameterError, StepSizeError
-from ..ir.constants import RK4_AUTO_HALVINGS
+from ..ir.constants import RK4_AUTO, RK4_AUTO_HALVINGS
 from ..ir.builtins import RANDOM_DRAW, helpers
-from ..passes.consteval import buffer_delay, check_buffer_memory, constants_read
+from ..passes.consteval import (TOLERANCES, buffer_delay, check_buffer_memory, constants_read,
+                               tolerance_issues)
 from ..passes.edits import made_by
 from ..passes.elements import slots_of
 from ..passes.order import buffer_of
@@ -23,7 +24,7 @@ from .params import Regions, State
 from .result import Result, span_text
 
 # Vensim's Euler, RK4 Fixed and RK4 Auto (backend/kernel_step.py)
-METHODS = {"euler": 0, "rk4": 1, "rk4auto": 2}
+METHODS = {"euler": 0, "rk4": 1, "rk4auto": RK4_AUTO}
 _PLAIN = params_mod.Plan()   # a run that sets nothing (never changed: run_plan only reads a plan)
 _NO_HELD = (np.empty(0), np.empty(0, dtype=np.int64))   # a run from the start: no saved buffer (read only)
 
@@ -40,10 +41,11 @@ def kernel_call(model, fn, *args, values=None):
         pass
     except StepSizeError as e:
         t, h = e.args
-        raise ParameterError(f"RK4 Auto could not bring every stock's error within ABSOLUTE TOLERANCE or "
+        raise ParameterError(f"{model.schedule.model.source}: RK4 Auto could not bring every stock's error within ABSOLUTE TOLERANCE or "
                              f"RELATIVE TOLERANCE in the TIME STEP from time {t:g}, even in sub-steps of "
                              f"{h:g} (TIME STEP / 2^{RK4_AUTO_HALVINGS}): a rate that jumps within the step "
-                             "(an IF THEN ELSE, a STEP or a lookup's kink) or one that grows without bound; "
+                             "(an IF THEN ELSE, a STEP or a lookup's kink), one that grows without bound, or "
+                             "one too fast for any of those sub-steps (the stocks overflow); "
                              "larger tolerances, a shorter TIME STEP or --method rk4 (RK4 Fixed) run it") from None
     t0, dt, n_steps = args[4:7]
     lowered = model.schedule.model
@@ -132,6 +134,8 @@ def run_plan(model, plan: params_mod.Plan, args: dict, return_columns, return_ti
     for name, value in plan.constants.items():   # flat names, checked by params.resolve
         p[model.param_slot(name)] = value
     vals, controls = model.run_controls(p, args, set(plan.constants) | plan.named)
+    if method == "rk4auto":
+        _check_tolerances(model, p, vals)
     if model._structure:
         variant = model.for_values(model._values(p, vals))
         if variant is not model:
@@ -360,6 +364,17 @@ def _saved_row(times, t: float) -> int:
     if not len(hits):
         raise ParameterError(f"time {t:g} is not a time of the run ({span_text(times)})")
     return int(hits[0])
+
+
+def _check_tolerances(model, p, vals) -> None:
+    """Refuse a run of RK4 Auto whose ABSOLUTE TOLERANCE and RELATIVE TOLERANCE no step can
+    meet (consteval.tolerance_issues, which `smartspec check` reports too), naming where the
+    value comes from."""
+    values = model._values(p, vals)
+    given = {n: values[n] for n in TOLERANCES if n in values}
+    for name, message in tolerance_issues(given):
+        pos = model.schedule.model.variables[name].pos
+        raise ParameterError(f"{pos}: {message}" if pos else message)
 
 
 def _stopped(saved: int) -> None:

@@ -25,6 +25,7 @@ import numpy as np
 from ..backend import aot, interpreter_aot, kernel_aot, tier0
 from ..backend.codegen import Kernel
 from ..errors import ParameterError
+from ..ir.constants import RK4_AUTO
 
 TIERS = ("auto", "interpreter", "compiled")
 READY = "ready"   # the marker the first compiled run leaves beside kernel.py
@@ -142,7 +143,7 @@ class Tiers:
         """The one-run entry of `tier`, with the generated kernel's `simulate` arguments."""
         if tier == "compiled":
             if self.ahead() is not None:
-                return self.ahead().simulate
+                return self._ahead_or_jitted("simulate")
             tier0.quick_start()
             return _recompiling(self.module().simulate)
         interp, tape = _interpreter(), self.tape()
@@ -159,11 +160,23 @@ class Tiers:
         regions, and returns (rows saved, the buffer at the end, its regions)."""
         if tier == "compiled":
             if self.ahead() is not None:
-                return self.ahead().simulate_held
+                return self._ahead_or_jitted("simulate_held")
             tier0.quick_start()
             return _recompiling(self.module().simulate_held)
         interp, tape = _interpreter(), self.tape()
         return _recompiling(lambda *args: interp.simulate(tape, *args))
+
+    def _ahead_or_jitted(self, name: str):
+        """The entry `name` of the module compiled ahead of time, but Numba's kernel's for a
+        run of RK4 Auto, which the module leaves out (driver.PICK)."""
+        ahead = getattr(self.ahead(), name)
+
+        def run(*args):
+            if args[8] != RK4_AUTO:       # the method, after p .. save_every
+                return ahead(*args)
+            tier0.quick_start()
+            return _recompiling(getattr(self.module(), name))(*args)
+        return run
 
     def simulate_batch(self, tier: str):
         tier0.quick_start()
