@@ -106,7 +106,8 @@ class VectorStatements:
             key = (name, subscripts)
         if key not in self.table_rows:
             self.table_rows[key] = len(self.lookups)
-            self.lookups += [(n, vs[n].lookup) for n in (flat_name(name, c) for c in itertools.product(*lists))]
+            self.lookups += [(vs[n].lookup.source or n, vs[n].lookup)
+                             for n in (flat_name(name, c) for c in itertools.product(*lists))]
         if pieced:
             parts = []
             for j, s in enumerate(subscripts):
