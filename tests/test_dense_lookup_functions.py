@@ -191,3 +191,13 @@ def test_copies_of_a_lookups_tables_follow_a_runs_tables(tmp_path, monkeypatch, 
             np.testing.assert_allclose(run["mapped[g1]"], 5 * t, rtol=1e-12)
             np.testing.assert_allclose(run["piece[t1,k3]"], 2 - 2 * t, rtol=1e-12)
             np.testing.assert_allclose(run["area[g3]"], 2 * t - t ** 2, rtol=1e-12)
+
+
+def test_a_copys_warning_names_the_modellers_lookup(tmp_path, monkeypatch):
+    """The input of a copy's table beyond its x range is said of the lookup the modeller wrote,
+    `kt[k2]` (the table e[g2] reads through the mapping), not of the copy's elements."""
+    text = COPIED.replace("mapped[G] = kt[K](Time)", "mapped[G] = kt[K](Time * 3)")
+    _, dense, _, _ = _both_routes(tmp_path, monkeypatch, text)
+    said = [w.message for w in dense.warnings if "'mapped'" in w.message or "'mapped[" in w.message]
+    assert len(said) == 3 and all("of lookup 'kt[k" in m and "goes above its x range [0, 2] at time 1" in m
+                                  for m in said), said

@@ -130,7 +130,9 @@ class VectorStatements:
             return f"lookup({self.expr(e.arg)}, {tables})"  # data, held beyond their points: not watched
         w0 = None
         for k, c in enumerate(itertools.product(*lists)):
-            w = self.watch(("lookup", self.owner, flat_name(name, c), e.pos, k0 + k))
+            n = flat_name(name, c)
+            shown = vs[n].lookup.source if vs[n].lookup.source in vs else n   # a copy: its lookup's name
+            w = self.watch(("lookup", self.owner, shown, e.pos, k0 + k))
             w0 = w if w0 is None else w0
         return f"lookup(watched(v, {w0} + 5 * ({at}), {self.expr(e.arg)}), {tables})"
 
