@@ -190,7 +190,7 @@ class _LiftTables(_Lift):
                     or (self.plain_read(subs, ldims, d.subscripts) if plain else self.pieces.same_ranges(ldims, dims)):
                 return node
             lookup = self.model.variables[table]
-            tables = {c: replace(t.lookup, source=t.lookup.source or flat_name(table, c))
+            tables = {c: t.lookup and replace(t.lookup, source=t.lookup.source or flat_name(table, c))
                       for t in lookup.definitions for c in self.combos(lookup, t)[1]}
             read: dict[tuple, ir.LookupTable] = {}
             try:
