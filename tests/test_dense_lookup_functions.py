@@ -152,3 +152,52 @@ def test_functions_of_lookups_read_their_elements_table(tmp_path, monkeypatch, t
                 else:
                     np.testing.assert_allclose(got, hand(f, q, u), rtol=1e-12, err_msg=where)
     assert not missing, f"give these functions their arguments (ARGS) and hand values (hand): {missing}"
+
+
+# a lookup defined per element read through a mapping, by a function of it through a mapping,
+# and in a piece of an array over other ranges: what the dense route reads through a hidden
+# lookup of copies of its tables (dense_lift.lift_lookups), which a run's new table for one
+# element (params, a changes file) replaces as it replaces the lookup's own
+COPIED = """
+G: g1, g2, g3 -> K ~~|
+K: k1, k2, k3 ~~|
+T: t1, t2 ~~|
+kt[k1]((0,0),(2,10)) ~~|
+kt[k2]((0,1),(2,1)) ~~|
+kt[k3]((0,2),(2,-2)) ~~|
+mapped[G] = kt[K](Time) ~~|
+area[G] = LOOKUP AREA(kt[K], 0, Time) ~~|
+piece[t1, K] = kt[K](Time) ~~|
+piece[t2, K] = 0 ~~|
+own[K] = kt[K](Time) ~~|
+INITIAL TIME = 0 ~~| FINAL TIME = 2 ~~| TIME STEP = 0.5 ~~| SAVEPER = 0.5 ~~|
+"""
+
+
+@pytest.mark.parametrize("tier", ["interpreter", "compiled"])
+def test_copies_of_a_lookups_tables_follow_a_runs_tables(tmp_path, monkeypatch, tier):
+    dense_model, dense, flat_model, flat = _both_routes(tmp_path, monkeypatch, COPIED, tier)
+    _assert_same(dense, flat)
+    cin = tmp_path / "t.cin"
+    cin.write_text("kt[k2]((0,7),(2,7))\n")
+    t = np.arange(5.0) / 2
+    for model in (dense_model, flat_model):
+        np.testing.assert_array_equal(model.run(tier=tier)["mapped[g2]"], 1.0)
+        for run in (model.run(tier=tier, changes=str(cin)), model.run(tier=tier, params={"kt[k2]": ([0, 2], [7, 7])})):
+            for c in ("mapped[g2]", "piece[t1,k2]", "own[k2]"):
+                np.testing.assert_array_equal(run[c], 7.0, err_msg=c)
+            np.testing.assert_allclose(run["area[g2]"], 7 * t, rtol=1e-12)
+            # the other elements keep their tables: 5 t and 2 - 2 t (its area 2 t - t^2)
+            np.testing.assert_allclose(run["mapped[g1]"], 5 * t, rtol=1e-12)
+            np.testing.assert_allclose(run["piece[t1,k3]"], 2 - 2 * t, rtol=1e-12)
+            np.testing.assert_allclose(run["area[g3]"], 2 * t - t ** 2, rtol=1e-12)
+
+
+def test_a_copys_warning_names_the_modellers_lookup(tmp_path, monkeypatch):
+    """The input of a copy's table beyond its x range is said of the lookup the modeller wrote,
+    `kt[k2]` (the table e[g2] reads through the mapping), not of the copy's elements."""
+    text = COPIED.replace("mapped[G] = kt[K](Time)", "mapped[G] = kt[K](Time * 3)")
+    _, dense, _, _ = _both_routes(tmp_path, monkeypatch, text)
+    said = [w.message for w in dense.warnings if "'mapped'" in w.message or "'mapped[" in w.message]
+    assert len(said) == 3 and all("of lookup 'kt[k" in m and "goes above its x range [0, 2] at time 1" in m
+                                  for m in said), said

@@ -106,7 +106,8 @@ class VectorStatements:
             key = (name, subscripts)
         if key not in self.table_rows:
             self.table_rows[key] = len(self.lookups)
-            self.lookups += [(n, vs[n].lookup) for n in (flat_name(name, c) for c in itertools.product(*lists))]
+            self.lookups += [(vs[n].lookup.source or n, vs[n].lookup)
+                             for n in (flat_name(name, c) for c in itertools.product(*lists))]
         if pieced:
             parts = []
             for j, s in enumerate(subscripts):
@@ -129,7 +130,9 @@ class VectorStatements:
             return f"lookup({self.expr(e.arg)}, {tables})"  # data, held beyond their points: not watched
         w0 = None
         for k, c in enumerate(itertools.product(*lists)):
-            w = self.watch(("lookup", self.owner, flat_name(name, c), e.pos, k0 + k))
+            n = flat_name(name, c)
+            shown = vs[n].lookup.source if vs[n].lookup.source in vs else n   # a copy: its lookup's name
+            w = self.watch(("lookup", self.owner, shown, e.pos, k0 + k))
             w0 = w if w0 is None else w0
         return f"lookup(watched(v, {w0} + 5 * ({at}), {self.expr(e.arg)}), {tables})"
 

@@ -104,11 +104,13 @@ class Emitter:
 
     def table(self, key, table: ir.LookupTable) -> str:
         """Table k's offset and length sit at tab[2k], tab[2k+1] (see `table_vector`),
-        so a changes file can replace a table without recompiling."""
-        if key not in self.table_at:
-            self.table_at[key] = len(self.lookups)
-            self.lookups.append((key if isinstance(key, str) else None, table))
-        k = self.table_at[key]
+        so a changes file can replace a table without recompiling; a copy of a lookup's
+        table (`LookupTable.source`) is filed under that lookup's name, which a run replaces."""
+        filed = table.source or key
+        if filed not in self.table_at:
+            self.table_at[filed] = len(self.lookups)
+            self.lookups.append((filed if isinstance(filed, str) else None, table))
+        k = self.table_at.setdefault(key, self.table_at[filed])
         return f"tab, tk(tab, {2 * k}), tk(tab, {2 * k + 1})"
 
     def lookup_of(self, name: str, pos) -> str:

@@ -171,6 +171,10 @@ class LookupCall:
 class LookupTable:
     xs: tuple[float, ...]
     ys: tuple[float, ...]
+    # the lookup (a flat name, `tbl[g2]`) whose table this is a copy of (passes/dense_lift.py's
+    # hidden lookups): the code generator files it under that name, so that a run replacing
+    # that lookup's table (params, a changes file) replaces the copy too
+    source: str = field(default="", compare=False)
 
 
 def check_increasing(xs, where, labels=None) -> None:

@@ -39,6 +39,7 @@ from ..ir.ranges import MappingError, SubscriptSpace
 from .binding import Binding
 from .dense_pieces import Pieces, Refuse
 from .dense_vectors import _NESTED
+from .flat_exprs import flat_name
 
 # function -> the positions of its arguments that are vectors over the left-hand side's last range
 LIFTED = {"VECTOR RANK": (0,), "VECTOR SORT ORDER": (0,), "VECTOR REORDER": (0,)}
@@ -189,7 +190,8 @@ class _LiftTables(_Lift):
                     or (self.plain_read(subs, ldims, d.subscripts) if plain else self.pieces.same_ranges(ldims, dims)):
                 return node
             lookup = self.model.variables[table]
-            tables = {c: t.lookup for t in lookup.definitions for c in self.combos(lookup, t)[1]}
+            tables = {c: t.lookup and replace(t.lookup, source=t.lookup.source or flat_name(table, c))
+                      for t in lookup.definitions for c in self.combos(lookup, t)[1]}
             read: dict[tuple, ir.LookupTable] = {}
             try:
                 for c in combos:
