@@ -208,6 +208,8 @@ def test_a_stepper_keeps_an_arrays_value_for_the_elements_a_later_step_leaves(pi
     stepper.step(1, {"base rate[a2]": 2.0})
     r = stepper.result
     assert [r[f"Base Rate[{e}]"][-1] for e in ("a1", "a2", "a3", "a4")] == [1, 2, 1, 1]
+    with pytest.raises(ModelError, match=r"'Base Rate\[a3\]' is given twice"):
+        stepper.step(1, {"base rate[a3]": 2.0, "Base Rate[A3]": 3.0})
 
 
 PER_ELEMENT_TABLES = """

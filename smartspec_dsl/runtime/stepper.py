@@ -13,6 +13,7 @@ from dataclasses import replace
 import numpy as np
 
 from ..errors import ParameterError
+from . import params as params_mod
 
 
 class Stepper:
@@ -78,6 +79,7 @@ class Stepper:
         the same elements (a run refuses a value given twice), an array's value kept for its
         other elements."""
         names = self.model.names
+        params_mod.resolve(names, step_vars)    # each value once in this step's too
         for text, value in step_vars.items():
             new = set(names.elements(text, settable=True)[2])
             for old in [k for k in self.params if isinstance(k, str)]:
