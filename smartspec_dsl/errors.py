@@ -105,3 +105,9 @@ def finite_number(what: str, value, at: str = "", note: str = "") -> float:
             shown = shown[:37] + "..."
         raise ParameterError(f"{lead}{what} must be a finite number, got {shown}{note}")
     return x
+
+
+class StepSizeError(Exception):
+    """Raised by a kernel's RK4 Auto step (backend/kernel_step.py) that could not bring every
+    stock's error within the tolerances; args: the time the TIME STEP starts at and the
+    shortest sub-step tried. The runtime reports it as a ParameterError (single.kernel_call)."""

@@ -78,3 +78,121 @@ def test_their_kernel_does_not_grow_with_the_range(tmp_path, monkeypatch):
     assert len(large.kernel.source) < 1.1 * len(small.kernel.source)
     x = (3 * np.arange(1, 1001) + 4) % 1009
     np.testing.assert_array_equal([run[f"re[s{j}]"][-1] for j in (1, 500, 1000)], np.sort(x)[[0, 499, 999]])
+
+
+def lookups(n: int) -> str:
+    """A lookup defined per element (tbl[r_k](x) = k + x on [0, 10]) read through a mapping,
+    a subrange, in the pieces of piecewise arrays over its own range and over a mapped one,
+    and by a function of lookups."""
+    tables = "\n".join(f"tbl[r{k}]((0,{k}),(10,{k + 10})) ~~|" for k in range(1, n + 1))
+    return f"""
+R: (r1-r{n}) -> S ~~|
+S: (s1-s{n}) -> R ~~|
+Sub: (r2-r{n - 1}) ~~|
+{tables}
+mapped[S] = tbl[R](Time) ~~|
+sub[Sub] = tbl[Sub](2 * Time) ~~|
+piece[r1] = 100 * tbl[r1](Time) ~~|
+piece[R] :EXCEPT: [r1] = tbl[R](Time + 1) ~~|
+forward[s1] = -1 ~~|
+forward[S] :EXCEPT: [s1] = LOOKUP FORWARD(tbl[R], Time) ~~|
+""" + CONTROL
+
+
+def _without_tables(source: str) -> str:
+    """A kernel's source without its module-level arrays of numbers (the watches of the
+    tables, one per table: data, not statements)."""
+    return "\n".join(line for line in source.split("\n") if "= np.array([" not in line)
+
+
+@pytest.mark.parametrize("tier", ["interpreter", "compiled"])
+def test_lookups_through_mappings_and_in_pieces_stay_dense(tmp_path, monkeypatch, tier):
+    n = 6
+    text = lookups(n)
+    lowered = pipeline.lower(parse_model(text, "m.mdl"))
+    assert all(lowered.variables[v].dims for v in ("mapped", "sub", "piece", "forward"))
+    assert not any("[" in v for v in lowered.variables if lowered.variables[v].kind is not ir.Kind.LOOKUP)
+    model, dense, _, flat = _both_routes(tmp_path, monkeypatch, text, tier)
+    _assert_same(dense, flat)
+    if tier == "compiled":
+        np.testing.assert_array_equal(model.run(tier="interpreter").values, dense.values)
+    t = np.arange(5.0)
+    for k in range(1, n + 1):
+        np.testing.assert_array_equal(dense[f"mapped[s{k}]"], k + t)
+        np.testing.assert_array_equal(dense[f"piece[r{k}]"], 100 * (1 + t) if k == 1 else k + t + 1)
+        # LOOKUP FORWARD: the next point's value at or after Time (10 here, but at 0)
+        np.testing.assert_array_equal(dense[f"forward[s{k}]"], -1 if k == 1 else np.where(t > 0, k + 10, k))
+    for k in range(2, n):
+        np.testing.assert_array_equal(dense[f"sub[r{k}]"], k + 2 * t)
+
+
+def test_lookup_kernels_do_not_grow_with_the_range(tmp_path, monkeypatch):
+    monkeypatch.setenv("SMARTSPEC_CACHE_DIR", str(tmp_path / "cache"))
+    small, _ = _load(tmp_path, lookups(10), "small.mdl", "interpreter")
+    large, run = _load(tmp_path, lookups(1000), "large.mdl", "interpreter")
+    assert large.kernel.source.count("\n") == small.kernel.source.count("\n")
+    assert len(_without_tables(large.kernel.source)) < 1.1 * len(_without_tables(small.kernel.source))
+    np.testing.assert_array_equal(run["piece[r1000]"], 1001 + np.arange(5.0))
+    np.testing.assert_array_equal(run["mapped[s999]"], 999 + np.arange(5.0))
+
+
+# a data array defined by several equations, each over a whole range (`lv[R, a]`, `lv[R, b]`
+# with its own keyword), read from a file beside the model: one lookup of all its elements'
+# tables (frontend/external.py), one piece per equation
+SEVERAL = """
+R: (r1-r{n}) ~~|
+C: a, b ~~|
+lv[R, a] ~~|
+lv[R, b] :HOLD BACKWARD: ~~|
+lr[R, a] :RAW: ~~|
+lr[R, b] :RAW: ~~|
+y[R, C] = lv[R, C] * 2 + 0 * lr[R, C] ~~|
+shifted = TIME SHIFT(lv[r2, b], 1) ~~|
+INITIAL TIME = 0 ~~| FINAL TIME = 5 ~~| TIME STEP = 1 ~~| SAVEPER = 1 ~~|
+"""
+
+
+def _several_tab(n: int) -> str:
+    """lv[rk,a] = lr[rk,a] = k (t + 1), lv[rk,b] = lr[rk,b] = 10 k (t + 1), at t = 0, 2, 4."""
+    names = [f"{v}[r{k},{c}]" for v in ("lv", "lr") for k in range(1, n + 1) for c in "ab"]
+    rows = ["Time\t" + "\t".join(names)]
+    for t in (0, 2, 4):
+        rows.append(f"{t}\t" + "\t".join(str((1 if c == "a" else 10) * k * (t + 1))
+                                         for _ in (0, 1) for k in range(1, n + 1) for c in "ab"))
+    return "\n".join(rows) + "\n"
+
+
+@pytest.mark.parametrize("tier", ["interpreter", "compiled"])
+def test_a_data_array_of_several_equations_stays_dense(tmp_path, monkeypatch, tier):
+    """By hand: :INTERPOLATE: (the default) is linear between points, :HOLD BACKWARD: the
+    point at or before t, :RAW: the point's value at its time and :NA: between; each holds
+    its last point after t = 4; TIME SHIFT reads lv[r2,b] at t + 1."""
+    n = 3
+    (tmp_path / "series.tab").write_text(_several_tab(n))
+    model, dense, _, flat = _both_routes(tmp_path, monkeypatch, SEVERAL.format(n=n), tier, mixed=True)
+    arrays = model.schedule.model.variables.arrays
+    assert all(arrays[v].dims == ("r", "c") for v in ("lv", "lr", "y"))
+    _assert_same(dense, flat)
+    if tier == "compiled":
+        np.testing.assert_array_equal(model.run(tier="interpreter").values, dense.values)
+    t = dense.time
+    for k in range(1, n + 1):
+        np.testing.assert_array_equal(dense[f"lv[r{k},a]"], k * (np.minimum(t, 4) + 1))
+        np.testing.assert_array_equal(dense[f"lv[r{k},b]"], 10 * k * (np.minimum(t - t % 2, 4) + 1))
+        np.testing.assert_array_equal(dense[f"y[r{k},b]"], 20 * k * (np.minimum(t - t % 2, 4) + 1))
+        np.testing.assert_array_equal(dense[f"lr[r{k},a]"], np.where(t % 2 == 0, k * (t + 1), ir.NA_VALUE))
+    np.testing.assert_array_equal(dense["shifted"], 20 * (np.minimum(t + 1 - (t + 1) % 2, 4) + 1))
+
+
+def test_a_data_array_of_several_equations_does_not_grow_the_kernel(tmp_path, monkeypatch):
+    monkeypatch.setenv("SMARTSPEC_CACHE_DIR", str(tmp_path / "cache"))
+    kernels = []
+    for n in (10, 1000):
+        folder = tmp_path / f"n{n}"
+        folder.mkdir()
+        (folder / "series.tab").write_text(_several_tab(n))
+        model, run = _load(folder, SEVERAL.format(n=n), "m.mdl", "interpreter")
+        assert run[f"y[r{n},a]"][1] == 2 * n * 2
+        kernels.append(model.kernel.source)
+    assert kernels[0].count("\n") == kernels[1].count("\n")
+    assert len(_without_tables(kernels[1])) < 1.1 * len(_without_tables(kernels[0]))

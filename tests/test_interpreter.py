@@ -23,6 +23,7 @@ from test_conformance import find_cases, ratchet
 WORLD3 = SHARED / "real-models" / "WRLD3-03"
 RTOL = 1e-12
 RK_SAMPLE = 3   # compared conformance cases run with RK4 too: one in 3 (each costs a second compile)
+AUTO_SAMPLE = 6  # and with RK4 Auto: one in 6, others than RK4's (get_data_args_3d_xls, whose steps it shortens)
 # The tiers differ in how they do each operation of a kernel (the tape's opcode for it, the
 # interpreter's mirror of the driver), not in how a model combines them: the cases compared
 # are a set that uses every operation any passing case's kernel uses (`operations`), chosen
@@ -127,9 +128,11 @@ def test_the_compared_cases_use_every_operation():
 @pytest.mark.parametrize("k,name,mdl", [(k, *c) for k, c in enumerate(compared())],
                          ids=lambda x: x if isinstance(x, str) else "")
 def test_conformance_case_agrees_on_both_tiers(k, name, mdl):
-    """Each case with its own method; every RK_SAMPLE-th also with RK4 (a second compile)."""
+    """Each case with its own method; every RK_SAMPLE-th also with RK4 (a second compile), and
+    every AUTO_SAMPLE-th from the second on with RK4 Auto."""
     model = load(mdl, tier="compiled")
-    methods = [model.integration_method()] + (["rk4"] if k % RK_SAMPLE == 0 else [])
+    methods = [model.integration_method()] + (["rk4"] if k % RK_SAMPLE == 0 else []) \
+        + (["rk4auto"] if k % AUTO_SAMPLE == 1 else [])
     for method in dict.fromkeys(methods):
         fast = model.run(method=method, tier="interpreter")
         assert fast.tier == "interpreter", f"{name}: {model.interpreter_unsupported}"

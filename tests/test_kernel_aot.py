@@ -70,7 +70,7 @@ def models(tmp_path_factory):
     return loaded, entries
 
 
-METHODS = ("euler", "rk4")
+METHODS = ("euler", "rk4", "rk4auto")
 
 
 def both(model, entries, **kw):
@@ -87,7 +87,7 @@ def assert_same(name, ahead, jit):
     assert_same_run(name, ahead, jit, "compiled")
 
 
-def test_every_kernel_is_bit_identical_with_euler_and_rk4(models):
+def test_every_kernel_is_bit_identical_with_euler_rk4_and_rk4_auto(models):
     loaded, entries = models
     for name, model in loaded.items():
         for method in METHODS:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import ir
+from ..ir.constants import DEFAULT_TOLERANCE
 from ..errors import UnsupportedFeature
 from ..passes.dense import is_dense
 from ..passes.order import Schedule
@@ -95,6 +96,19 @@ def _watch_arrays(em: Emitter) -> str:
         repeated("WATCH_LO", lo, num, ""), repeated("WATCH_HI", hi, num, "")])
 
 
+def tolerance_slots(slots) -> tuple[int, int]:
+    """The slots of the model's ABSOLUTE TOLERANCE and RELATIVE TOLERANCE, -1 for one it does
+    not define (RK4 Auto then uses ir.constants.DEFAULT_TOLERANCE)."""
+    return tuple(slots[n] if n in slots else -1 for n in ("absolute tolerance", "relative tolerance"))
+
+
+def tolerances(slots) -> dict[str, str]:
+    """The RK4 Auto driver's format fields `abs_tol` and `rel_tol`: the variable's slot read, or
+    the default."""
+    return {f: f"v[{slot}]" if slot >= 0 else repr(DEFAULT_TOLERANCE)
+            for f, slot in zip(("abs_tol", "rel_tol"), tolerance_slots(slots))}
+
+
 def generate(schedule: Schedule) -> Kernel:
     _refuse_text(schedule)
     dense = is_dense(schedule.model)
@@ -125,7 +139,7 @@ def generate(schedule: Schedule) -> Kernel:
     fixed_plain = [not em.whole_run(schedule.model.variables[n]) for n in em.fixed]
     fields = dict(n_slots=em.n_slots, n_rates=max(1, n_cont + n_disc), n_cont=n_cont, n_disc=n_disc,
                   first_disc=1 + n_cont, n_fixed=len(em.fixed), loop=loop, watch_base=em.watch_base,
-                  n_watch=n_watch, **held, **calls)
+                  n_watch=n_watch, **tolerances(em.slots), **held, **calls)
     source = "\n".join([
         HEADER + (SOLVER_IMPORT if schedule.blocks else ""),
         f"FIXED_DELAY_SLOTS = np.array({fixed_slots or [0]}, dtype=np.int64)",
@@ -137,7 +151,7 @@ def generate(schedule: Schedule) -> Kernel:
         f"CONSTANT_SLOTS = ({first_constant}, {first_constant + len(params)})",
         f"INITIAL_TIME_SLOT = {em.slots.get('initial time', 0)}",  # slot 0 (Time): no offset
         _watch_arrays(em) + "\n\n",
-        functions("init", "v, p, tab", init),
+        functions("init", "v, p, tab", init, "ONCE"),
         functions("dynamic", "v, tab, buf, bi, istep", dynamic),
         functions("rates", PHASE_ARGS["rates"], rates),
         functions("fixed_write", "v, tab, buf, bi, istep", writes),

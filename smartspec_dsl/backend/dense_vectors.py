@@ -24,7 +24,7 @@ import itertools
 import math
 
 from .. import ir
-from ..ir.ranges import SubscriptSpace
+from ..ir.ranges import SubscriptSpace, parse_form
 from ..passes.flat_exprs import flat_name
 from ..passes.dense_vectors import LAYOUT, SEG, TRAILING, VAT, VBLOCK, VEC, VECTOR_CALLS, VLOOK, VSEL, helper
 from .emit import safe_comment
@@ -97,13 +97,25 @@ class VectorStatements:
         table, the loop's position in the row)."""
         vs = self.schedule.model.variables
         name = first[:first.index("[")]
-        lists = [self.space.elements[s] if s in self.lhs else (s,) for s in subscripts]
-        key = (name, subscripts)
+        pieced = any(s[0] == "@" for s in subscripts)
+        if pieced:     # in a piece: affine forms over the lookup's ranges, the array's own
+            lists = [self.space.elements[d] for d in self.lhs]
+            key = (name, ("@",) + self.lhs)
+        else:
+            lists = [self.space.elements[s] if s in self.lhs else (s,) for s in subscripts]
+            key = (name, subscripts)
         if key not in self.table_rows:
             self.table_rows[key] = len(self.lookups)
             self.lookups += [(n, vs[n].lookup) for n in (flat_name(name, c) for c in itertools.product(*lists))]
-        parts = [f"i{self.lhs.index(s)} * {math.prod(map(len, lists[j + 1:]))}" for j, s in enumerate(subscripts)
-                 if s in self.lhs]
+        if pieced:
+            parts = []
+            for j, s in enumerate(subscripts):
+                c, coeffs = parse_form(s)
+                stride = math.prod(map(len, lists[j + 1:]))
+                parts += [str(c * stride)] + [f"i{k} * {a * stride}" for k, a in enumerate(coeffs) if a]
+        else:
+            parts = [f"i{self.lhs.index(s)} * {math.prod(map(len, lists[j + 1:]))}" for j, s in enumerate(subscripts)
+                     if s in self.lhs]
         return name, lists, self.table_rows[key], " + ".join(parts)
 
     def lookup_row(self, e: ir.LookupCall) -> str:

@@ -39,14 +39,20 @@ from smartspec_dsl.backend.kernel_market import (find_market_price, demand_at_pr
 from smartspec_dsl.backend.kernel_queues import (conveyor_in, conveyor_out, parcels_size, profile_in, profile_out,
     queue_age, queue_attrib_in, queue_attrib_out, queue_in, queue_out)
 from smartspec_dsl.backend.kernel_finance import irr_in, irr_out
+from smartspec_dsl.backend.kernel_step import rk4_auto_accepts, step_size_failed
+from smartspec_dsl.ir.constants import RK4_AUTO_HALVINGS
 
 from smartspec_dsl.backend.kernel_lib import (
     vector_rank, vector_sort_order, invert_matrix, allocate_available, allocate_by_priority,
     vector_at, vector_select)
 
-JIT = dict(cache=True, nogil=True, error_model="numpy")
+from smartspec_dsl.backend.kernel_pipeline import KernelCompiler, OnceCompiler
+
+JIT = dict(cache=True, nogil=True, error_model="numpy", pipeline_class=KernelCompiler)
 # a single run's entry keeps the GIL: its time loop checks for Ctrl-C (kernel_lib.interrupted)
-RUN = dict(cache=True, error_model="numpy")
+RUN = dict(cache=True, error_model="numpy", pipeline_class=KernelCompiler)
+# what runs once per run (the initialisation)
+ONCE = dict(JIT, pipeline_class=OnceCompiler)
 ''' + f"SINGLE_RUN_STOP = {INTERRUPT_EVERY - 1}\n"
 
 # The kernel library's functions, by the names the header imports. A call of a module-level
@@ -127,6 +133,68 @@ RK4 = '''\
         if FIXED_DELAY_PLAIN[j]:
             buf[bi[2 * j] + istep % bi[2 * j + 1]] = wnext[j]'''
 
+# RK4 Auto (backend/kernel_step.py): the step's stocks by RK4 in n sub-steps and in 2n,
+# n = 1, 2, 4, ..., until the two agree within the tolerances; the n sub-steps' result is kept
+# (so a step the control does not shorten is RK4 Fixed's). y0 holds four blocks of n_cont: the
+# stocks at the step's start, their rates there, the n sub-steps' result, a sub-step's start;
+# then 1 in a single run, whose time loop may stop with an error (kernel_step.step_size_failed).
+# DELAY FIXED outputs are held over the whole step as in RK4 (above).
+RK4_AUTO = '''\
+    for j in range({n_fixed}):
+        if FIXED_DELAY_PLAIN[j]:
+            w = bi[2 * j] + istep % bi[2 * j + 1]
+            wnext[j] = buf[w]
+            buf[w] = v[FIXED_DELAY_OUTPUTS[j]]
+    t = v[0]
+    nc = {n_cont}
+    for i in range(nc):
+        y0[i] = v[1 + i]
+        y0[nc + i] = r[i]
+    n = 1
+    while True:
+        h = dt / n
+        for i in range(nc):
+            v[1 + i] = y0[i]
+        for s in range(n):
+            ts = t + s * h
+            if s > 0:
+                v[0] = ts
+{dynamic_16}
+{rates_16}
+            for i in range(nc):
+                k[i, 0] = y0[nc + i] if s == 0 else r[i]
+                y0[3 * nc + i] = v[1 + i]
+                v[1 + i] = y0[3 * nc + i] + 0.5 * h * k[i, 0]
+            v[0] = ts + 0.5 * h
+{dynamic_12}
+{rates_12}
+            for i in range(nc):
+                k[i, 1] = r[i]
+                v[1 + i] = y0[3 * nc + i] + 0.5 * h * r[i]
+{dynamic_12}
+{rates_12}
+            for i in range(nc):
+                k[i, 2] = r[i]
+                v[1 + i] = y0[3 * nc + i] + h * r[i]
+            v[0] = ts + h
+{dynamic_12}
+{rates_12}
+            for i in range(nc):
+                v[1 + i] = y0[3 * nc + i] + h / 6.0 * (k[i, 0] + 2.0 * k[i, 1] + 2.0 * k[i, 2] + r[i])
+        if n > 1 and rk4_auto_accepts(v, y0, nc, {abs_tol}, {rel_tol}):
+            break
+        if n >= 2 ** RK4_AUTO_HALVINGS:
+            step_size_failed(v, y0, nc, t, h)
+            break
+        for i in range(nc):
+            y0[2 * nc + i] = v[1 + i]
+        n *= 2
+    for i in range(nc):
+        v[1 + i] = y0[2 * nc + i]
+    for j in range({n_fixed}):
+        if FIXED_DELAY_PLAIN[j]:
+            buf[bi[2 * j] + istep % bi[2 * j + 1]] = wnext[j]'''
+
 SIMULATE_GENERIC = '''
 @njit(**RUN)
 def simulate_generic_{m}(p, tab, out, save_idx, t0, dt, n_steps, save_every, method, diag, stop{held}):
@@ -134,8 +202,8 @@ def simulate_generic_{m}(p, tab, out, save_idx, t0, dt, n_steps, save_every, met
     The watches end in diag."""
     v, buf, bi = setup(p, tab, t0, dt)
 {restore}    r = zeros(ix({n_rates}))
-    y0 = zeros(ix({n_cont}))
-    k = zeros_rk4(ix({n_cont}))
+    y0 = zeros(ix({n_y0}))
+{single_mark}    k = zeros_rk4(ix({n_cont}))
     dnext = zeros(ix({n_disc}))
     wnext = zeros(ix({n_fixed}))
 {loop}
@@ -147,16 +215,18 @@ def simulate_generic_{m}(p, tab, out, save_idx, t0, dt, n_steps, save_every, met
 PICK = '''
 @njit(**JIT)
 def simulate_generic(p, tab, out, save_idx, t0, dt, n_steps, save_every, method, diag{held}):
-    """One run, any method (0: Euler, 1: RK4): the ahead-of-time module's entry."""
+    """One run, any method (0: Euler, 1: RK4, 2: RK4 Auto): the ahead-of-time module's entry."""
     if method == 0:
         return simulate_generic_0(p, tab, out, save_idx, t0, dt, n_steps, save_every, method, diag, {single}{held})
-    return simulate_generic_1(p, tab, out, save_idx, t0, dt, n_steps, save_every, method, diag, {single}{held})
+    if method == 1:
+        return simulate_generic_1(p, tab, out, save_idx, t0, dt, n_steps, save_every, method, diag, {single}{held})
+    return simulate_generic_2(p, tab, out, save_idx, t0, dt, n_steps, save_every, method, diag, {single}{held})
 '''
 
 
 
 DRIVER = '''
-@njit(**JIT)
+@njit(**ONCE)
 def setup(p, tab, t0, dt):
     v = zeros(ix({n_slots}))
     v[0] = t0
@@ -173,8 +243,10 @@ def batch_generic(P, tab, OUT, save_idx, t0, dt, n_steps, save_every, method, DI
     for i in prange(P.shape[0]):
         if method == 0:
             simulate_generic_0(P[i], tab, OUT[i], save_idx, t0, dt, n_steps, save_every, method, DIAG[i], ix(-1){held})
-        else:
+        elif method == 1:
             simulate_generic_1(P[i], tab, OUT[i], save_idx, t0, dt, n_steps, save_every, method, DIAG[i], ix(-1){held})
+        else:
+            simulate_generic_2(P[i], tab, OUT[i], save_idx, t0, dt, n_steps, save_every, method, DIAG[i], ix(-1){held})
 '''
 
 # Control variables are constants: time is t0 + step * dt exactly, and the
@@ -228,21 +300,25 @@ def generic_driver(fields: dict[str, str]) -> str:
     """The generic driver's functions by method (ADVANCE, SIMULATE_GENERIC, PICK), filled
     with the format fields of DRIVER (`loop`: the time loop, calling `advance`)."""
     parts = []
-    for m, name, update in ((0, "Euler", EULER), (1, "RK4", RK4)):
-        per = dict(fields, m=m, name=name, loop=fields["loop"].replace("advance(", f"advance_{m}("))
+    deeper = {f"{phase}_{n}": indent([fields[f"{phase}_8"]], n - 8) for phase in ("dynamic", "rates") for n in (12, 16)}
+    for m, name, update in ((0, "Euler", EULER), (1, "RK4", RK4), (2, "RK4 Auto", RK4_AUTO)):
+        per = dict(fields, **deeper, m=m, name=name, n_y0=4 * fields["n_cont"] + 1 if m == 2 else fields["n_cont"],
+                   single_mark=f"    y0[{4 * fields['n_cont']}] = 1.0 if stop >= 0 else 0.0\n" if m == 2 else "",
+                   loop=fields["loop"].replace("advance(", f"advance_{m}("))
         parts.append(ADVANCE.format(update=update.format(**per), **per) + "\n" + SIMULATE_GENERIC.format(**per))
     return "\n".join(parts) + PICK.format(single=SINGLE, **fields)
 
 
-def functions(name: str, args: str, body: list[str]) -> str:
-    """`name(args)` running `body`, split into parts compiled separately."""
+def functions(name: str, args: str, body: list[str], options: str = "JIT") -> str:
+    """`name(args)` running `body`, split into parts compiled separately, each with the
+    jit options `options` (the header's JIT, or ONCE for what runs once per run)."""
     chunks = [body[i:i + CHUNK] for i in range(0, len(body), CHUNK)] or [[]]
     parts = []
     for i, chunk in enumerate(chunks):
         lines = indent(bind_helpers(chunk), 4) or "    pass"
-        parts.append(f"@njit(**JIT)\ndef {name}_{i}({args}):\n{lines}\n")
+        parts.append(f"@njit(**{options})\ndef {name}_{i}({args}):\n{lines}\n")
     calls = "\n".join(f"    {name}_{i}({args})" for i in range(len(chunks)))
-    parts.append(f"@njit(**JIT)\ndef {name}({args}):\n{calls}\n")
+    parts.append(f"@njit(**{options})\ndef {name}({args}):\n{calls}\n")
     return "\n\n".join(parts)
 
 
@@ -398,7 +474,7 @@ def euler_loop(v, tab, out, save_idx, t0, dt, n_steps, save_every, buf, bi, diag
 {indent(bind_helpers(indexed(loop_body[:-1] + ["return saved"])), 4)}
 
 
-@njit(**JIT)
+@njit(**ONCE)
 def euler_setup(p, tab, t0, dt, v):
 {indent(bind_helpers(indexed(body)), 4)}
     return buf, bi
@@ -446,7 +522,9 @@ def simulate{held['suffix']}(p, tab, out, save_idx, t0, dt, n_steps, save_every,
         diag = np.empty(N_DIAG)
     if method == 0:
         return {entry}
-    return simulate_generic_1(p, tab, out, save_idx, t0, dt, n_steps, save_every, method, diag, SINGLE_RUN_STOP{held['held']})
+    if method == 1:
+        return simulate_generic_1(p, tab, out, save_idx, t0, dt, n_steps, save_every, method, diag, SINGLE_RUN_STOP{held['held']})
+    return simulate_generic_2(p, tab, out, save_idx, t0, dt, n_steps, save_every, method, diag, SINGLE_RUN_STOP{held['held']})
 
 
 def simulate_batch(P, tab, OUT, save_idx, t0, dt, n_steps, save_every, method, DIAG=None):
@@ -467,7 +545,9 @@ def simulate{suffix}(p, tab, out, save_idx, t0, dt, n_steps, save_every, method,
         diag = np.empty(N_DIAG)
     if method == 0:
         return simulate_generic_0(p, tab, out, save_idx, t0, dt, n_steps, save_every, method, diag, SINGLE_RUN_STOP{held})
-    return simulate_generic_1(p, tab, out, save_idx, t0, dt, n_steps, save_every, method, diag, SINGLE_RUN_STOP{held})
+    if method == 1:
+        return simulate_generic_1(p, tab, out, save_idx, t0, dt, n_steps, save_every, method, diag, SINGLE_RUN_STOP{held})
+    return simulate_generic_2(p, tab, out, save_idx, t0, dt, n_steps, save_every, method, diag, SINGLE_RUN_STOP{held})
 
 
 def simulate_batch(P, tab, OUT, save_idx, t0, dt, n_steps, save_every, method, DIAG=None):

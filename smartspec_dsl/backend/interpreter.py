@@ -39,7 +39,8 @@ from smartspec_dsl.backend.kernel_finance import irr_in, irr_out
 from smartspec_dsl.backend.kernel_solve import solve_more
 from smartspec_dsl.backend.interpreter_vector import lookup_by, vector
 from smartspec_dsl.backend.tape import META, OPCODE, OPS, STEP_NOW
-from smartspec_dsl.ir.constants import INTERRUPT_EVERY
+from smartspec_dsl.backend.kernel_step import rk4_auto_accepts, step_size_failed
+from smartspec_dsl.ir.constants import DEFAULT_TOLERANCE, INTERRUPT_EVERY, RK4_AUTO_HALVINGS
 
 (MOV, ADD, SUB, MUL, DIV, NEG, LOOKUP, SEL, LT, GT, LE, GE, EQ, NE, MIN, MAX, POW, AND, OR, NOT,
  XIDZ, ZIDZ, STEP, WATCH, VSUM, LDP, ABS, EXP, LN, SQRT, SIN, COS, TAN, ASIN, ACOS, ATAN, SINH, COSH,
@@ -56,7 +57,7 @@ assert OPCODE["RANDOM_LOOKUP"] == RANDOM_LOOKUP and OPCODE["LDP"] == LDP and OPC
 # instruction lengths by opcode
 LENGTH = np.array([2 + len(kinds) for kinds in OPS.values()], dtype=np.int64)
 (N_MEM, N_SLOTS, RATE_BASE, CONST_BASE, N_CONT, N_DISC, N_FIXED, DYNAMIC_CONTROL, DT_SLOT,
- SAVEPER_SLOT, FINAL_SLOT, WATCH_BASE, FINITE_WATCH, INITIAL_SLOT, LOOPS) = range(len(META))
+ SAVEPER_SLOT, FINAL_SLOT, WATCH_BASE, FINITE_WATCH, INITIAL_SLOT, LOOPS, ABS_TOL_SLOT, REL_TOL_SLOT) = range(len(META))
 
 
 @njit(**JIT)
@@ -406,8 +407,75 @@ def _setup(tape, p, tab, t0, dt):
 
 
 @njit(**JIT)
+def _stages(tape, m, p, tab, buf, bi, istep, t, dt, k, k0, ys):
+    """One RK4 step of the stocks from (t, their values in m) to t + dt, as codegen's RK4 step:
+    k0 the rates at its start (already computed; read before the first stage writes the rates'
+    slots, so it may be a view of them), ys and k scratch."""
+    code, phases, meta = tape[0], tape[1], tape[3]
+    nc, r = meta[N_CONT], meta[RATE_BASE]
+    for i in range(nc):
+        ys[i] = m[1 + i]
+        k[i, 0] = k0[i]
+        m[1 + i] = ys[i] + 0.5 * dt * k0[i]
+    m[0] = t + 0.5 * dt
+    execute(code, phases[1], phases[2], m, p, tab, buf, bi, istep)
+    execute(code, phases[2], phases[3], m, p, tab, buf, bi, istep)
+    for i in range(nc):
+        k[i, 1] = m[r + i]
+        m[1 + i] = ys[i] + 0.5 * dt * m[r + i]
+    execute(code, phases[1], phases[2], m, p, tab, buf, bi, istep)
+    execute(code, phases[2], phases[3], m, p, tab, buf, bi, istep)
+    for i in range(nc):
+        k[i, 2] = m[r + i]
+        m[1 + i] = ys[i] + dt * m[r + i]
+    m[0] = t + dt
+    execute(code, phases[1], phases[2], m, p, tab, buf, bi, istep)
+    execute(code, phases[2], phases[3], m, p, tab, buf, bi, istep)
+    for i in range(nc):
+        m[1 + i] = ys[i] + dt / 6.0 * (k[i, 0] + 2.0 * k[i, 1] + 2.0 * k[i, 2] + m[r + i])
+
+
+@njit(**JIT)
+def _rk4_auto(tape, m, p, tab, buf, bi, istep, dt, y0, k):
+    """RK4 Auto over one TIME STEP, as codegen's RK4_AUTO (backend/kernel_step.py): y0 holds
+    four blocks of the stocks' count (their values at the step's start, their rates there, the
+    n sub-steps' result, a sub-step's start), then 1 in a single run (which may stop)."""
+    code, phases, meta = tape[0], tape[1], tape[3]
+    nc, r = meta[N_CONT], meta[RATE_BASE]
+    abs_tol = m[meta[ABS_TOL_SLOT]] if meta[ABS_TOL_SLOT] >= 0 else DEFAULT_TOLERANCE
+    rel_tol = m[meta[REL_TOL_SLOT]] if meta[REL_TOL_SLOT] >= 0 else DEFAULT_TOLERANCE
+    t = m[0]
+    for i in range(nc):
+        y0[i] = m[1 + i]
+        y0[nc + i] = m[r + i]
+    n = 1
+    while True:
+        h = dt / n
+        for i in range(nc):
+            m[1 + i] = y0[i]
+        for s in range(n):
+            if s > 0:
+                m[0] = t + s * h
+                execute(code, phases[1], phases[2], m, p, tab, buf, bi, istep)
+                execute(code, phases[2], phases[3], m, p, tab, buf, bi, istep)
+                _stages(tape, m, p, tab, buf, bi, istep, t + s * h, h, k, m[r:r + nc], y0[3 * nc:])
+            else:
+                _stages(tape, m, p, tab, buf, bi, istep, t, h, k, y0[nc:2 * nc], y0[3 * nc:])
+        if n > 1 and rk4_auto_accepts(m, y0, nc, abs_tol, rel_tol):
+            break
+        if n >= 2 ** RK4_AUTO_HALVINGS:
+            step_size_failed(m, y0, nc, t, h)
+            break
+        for i in range(nc):
+            y0[2 * nc + i] = m[1 + i]
+        n *= 2
+    for i in range(nc):
+        m[1 + i] = y0[2 * nc + i]
+
+
+@njit(**JIT)
 def _advance(tape, m, p, tab, buf, bi, istep, dt, method, y0, k, dnext, wnext):
-    """Stocks from t to t + dt: Euler (method 0) or RK4 (1), as codegen's advance."""
+    """Stocks from t to t + dt: Euler (method 0), RK4 (1) or RK4 Auto (2), as codegen's advance."""
     code, phases, meta, fixed = tape[0], tape[1], tape[3], tape[4]
     nc, nd, r = meta[N_CONT], meta[N_DISC], meta[RATE_BASE]
     execute(code, phases[2], phases[3], m, p, tab, buf, bi, istep)
@@ -424,27 +492,10 @@ def _advance(tape, m, p, tab, buf, bi, istep, dt, method, y0, k, dnext, wnext):
                 w = bi[2 * j] + istep % bi[2 * j + 1]
                 wnext[j] = buf[w]
                 buf[w] = m[fixed[1, j]]
-        t = m[0]
-        for i in range(nc):
-            y0[i] = m[1 + i]
-            k[i, 0] = m[r + i]
-            m[1 + i] = y0[i] + 0.5 * dt * m[r + i]
-        m[0] = t + 0.5 * dt
-        execute(code, phases[1], phases[2], m, p, tab, buf, bi, istep)
-        execute(code, phases[2], phases[3], m, p, tab, buf, bi, istep)
-        for i in range(nc):
-            k[i, 1] = m[r + i]
-            m[1 + i] = y0[i] + 0.5 * dt * m[r + i]
-        execute(code, phases[1], phases[2], m, p, tab, buf, bi, istep)
-        execute(code, phases[2], phases[3], m, p, tab, buf, bi, istep)
-        for i in range(nc):
-            k[i, 2] = m[r + i]
-            m[1 + i] = y0[i] + dt * m[r + i]
-        m[0] = t + dt
-        execute(code, phases[1], phases[2], m, p, tab, buf, bi, istep)
-        execute(code, phases[2], phases[3], m, p, tab, buf, bi, istep)
-        for i in range(nc):
-            m[1 + i] = y0[i] + dt / 6.0 * (k[i, 0] + 2.0 * k[i, 1] + 2.0 * k[i, 2] + m[r + i])
+        if method == 1:
+            _stages(tape, m, p, tab, buf, bi, istep, m[0], dt, k, m[r:r + nc], y0)
+        else:
+            _rk4_auto(tape, m, p, tab, buf, bi, istep, dt, y0, k)
         for j in range(nf):
             if fixed[2, j]:
                 buf[bi[2 * j] + istep % bi[2 * j + 1]] = wnext[j]
@@ -481,7 +532,9 @@ def _run(tape, p, tab, out, save_idx, t0, dt, n_steps, save_every, method, diag,
     m, buf, bi = _setup(tape, p, tab, t0, dt)
     buf, bi = restore_buffers(buf, bi, held, held_bi, tape[4][2])
     nc, nd, nf = meta[N_CONT], meta[N_DISC], meta[N_FIXED]
-    y0 = np.zeros(nc)
+    y0 = np.zeros(4 * nc + 1 if method == 2 else nc)
+    if method == 2 and stop >= 0:
+        y0[4 * nc] = 1.0    # a single run: RK4 Auto may stop it with an error (kernel_step.step_size_failed)
     k = np.zeros((nc, 3))
     dnext = np.zeros(nd)
     wnext = np.zeros(nf)

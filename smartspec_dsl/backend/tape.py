@@ -104,7 +104,7 @@ class Tape:
 # meta fields, in order
 META = ("n_mem", "n_slots", "rate_base", "const_base", "n_cont", "n_disc", "n_fixed",
         "dynamic_control", "dt_slot", "saveper_slot", "final_slot", "watch_base", "finite_watch", "initial_slot",
-        "loops")
+        "loops", "abs_tol_slot", "rel_tol_slot")
 
 
 class _Builder:
@@ -579,7 +579,8 @@ def build_tape(kernel: Kernel) -> Tape:
                 dt_slot=slots.get("time step", 0), saveper_slot=slots.get("saveper", 0),
                 final_slot=slots.get("final time", 0),
                 watch_base=kernel.n_slots - 5 * len(kernel.watches), finite_watch=_module_int(tree, "FINITE_WATCH"),
-                initial_slot=slots.get("initial time", 0), loops=int(b.loops))
+                initial_slot=slots.get("initial time", 0), loops=int(b.loops),
+                abs_tol_slot=slots.get("absolute tolerance", -1), rel_tol_slot=slots.get("relative tolerance", -1))
     return Tape(code, np.array(starts, dtype=np.int64), consts,
                 np.array([meta[f] for f in META], dtype=np.int64), fixed, watch_slots,
                 np.array(_module_array(tree, "WATCH_TABLES"), dtype=np.int64),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib.util
+import operator
 import os
 import shutil
 import sys
@@ -90,6 +91,7 @@ def quick_start() -> None:
     `_intrinsic_typing`, `_scalar_operators`)."""
     _intrinsic_typing()
     _scalar_operators()
+    _operator_typing()
     _blas_probe()
 
 
@@ -112,6 +114,45 @@ def _scalar_operators() -> None:
         return original(self, args, kws)
     generic.arrays_first = True
     template.generic = generic
+
+
+# The operators whose typing on numbers `_operator_typing` remembers
+_OPERATORS = frozenset(getattr(operator, n) for n in (
+    "add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "neg", "pos", "abs", "lt", "le", "gt", "ge", "eq",
+    "ne", "not_", "truth", "iadd", "isub", "imul", "itruediv", "ifloordiv", "imod", "ipow"))
+
+
+def _operator_typing() -> None:
+    """Numba types every operator of a kernel (`a / b`: World3 has 1,800) by trying each of
+    the operator's templates in turn (for `*`: the integer, float, complex, NumPy scalar and
+    array ones, each under several conversions), the same work for the same operand types
+    every time (a sixth of a kernel's compile). On numbers, what that gives depends on the
+    operator and the operand types only, so it is kept per (operator, context, operand types)
+    and given again, with the implementation Numba's lowering looks up for it; an operator
+    that does not type is tried in full each time, so that its error is Numba's own."""
+    from numba.core import types
+    from numba.core.types import functions
+    original = functions.BaseFunction.get_call_type
+    if getattr(original, "remembered", False):
+        return
+    known: dict = {}
+
+    def get_call_type(self, context, args, kws):
+        key = self.typing_key if not kws else None
+        if key not in _OPERATORS or not all(isinstance(a, (types.Number, types.Boolean)) for a in args):
+            return original(self, context, args, kws)
+        memo = (self, context, tuple(args))
+        hit = known.get(memo)
+        if hit is None:
+            sig = original(self, context, args, kws)
+            if sig is None:
+                return None
+            hit = known[memo] = (sig, self._impl_keys[sig.args])
+        sig, impl = hit
+        self._impl_keys[sig.args] = impl
+        return sig
+    get_call_type.remembered = True
+    functions.BaseFunction.get_call_type = get_call_type
 
 
 def _intrinsic_typing() -> None:

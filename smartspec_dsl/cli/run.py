@@ -26,8 +26,10 @@ def add_parser(sub) -> None:
     run.add_argument("--strict", action="store_true",
                      help="a value that becomes infinite or NaN is an error (exit 3, no output)")
     run.add_argument("--quiet", action="store_true", help="no simulation warnings on stderr")
-    run.add_argument("--method", choices=["euler", "rk4"],
-                     help="integration method (default: the model's own, e.g. XMILE sim_specs, else euler)")
+    run.add_argument("--method", choices=["euler", "rk4", "rk4auto"],
+                     help="integration method: Euler, RK4 (Vensim's RK4 Fixed) or rk4auto (Vensim's RK4 Auto, "
+                          "the step shortened until each stock's error is within ABSOLUTE TOLERANCE or RELATIVE "
+                          "TOLERANCE) (default: the model's own, e.g. XMILE sim_specs, else euler)")
     add_data_arguments(run)
     run.add_argument("--changes", action="append", metavar="FILE.cin",
                      help="apply a Vensim changes file (constants and lookup tables); repeatable")

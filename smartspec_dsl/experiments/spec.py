@@ -27,7 +27,7 @@ A sweep spec (TOML). Every key is optional except what the sampler needs.
     stats = ["mean", "std", "min", "max", "p5", "p50", "p95"]
     chunk_size = 10000  # runs per chunk (default: about 64 MB of trajectories)
     layout = "wide"     # Parquet layout: wide | long (default wide for one time, else long)
-    method = "rk4"      # or "euler"; default: the model's own (XMILE sim_specs), else euler
+    method = "rk4"      # or "euler", "rk4auto"; default: the model's own (XMILE sim_specs), else euler
     final_time = 30     # also time_step, saveper: control overrides for every run
     percentile_bins = 4096   # histogram bins for streaming percentiles
     table = "runs.csv"  # sampler = "table": CSV, header = constant names (+ optional scenario)
@@ -270,8 +270,8 @@ def read_spec(path, model, default_seed: int | None = None, chunk_size: int | No
     if "percentile_bins" in raw:
         opts["percentile_bins"] = integer("percentile_bins", 4)
     if "method" in raw:
-        if raw["method"] not in ("euler", "rk4"):
-            fail("method", f"must be \"euler\" or \"rk4\", got {raw['method']!r}")
+        if raw["method"] not in ("euler", "rk4", "rk4auto"):
+            fail("method", f"must be \"euler\", \"rk4\" or \"rk4auto\", got {raw['method']!r}")
         opts["method"] = raw["method"]
     for k in ("final_time", "time_step", "saveper"):
         if k in raw:

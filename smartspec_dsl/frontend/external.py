@@ -415,6 +415,9 @@ def resolve_external(model: ir.Model, data_dir: str | Path | None = None,
             continue
         new_defs: list[ir.Definition] = []
         kinds = set()
+        # every definition a data series: one lookup of all their elements' tables (below)
+        series = all(_is_data_declaration(x) or (_get_call(x) is not None and _get_call(x).func not in CONSTANTS
+                                                 and _get_call(x).func not in LOOKUPS) for x in defs)
         reported, failures = len(missing), failed.count
         for d in defs:
             call = _get_call(d)
@@ -458,20 +461,25 @@ def resolve_external(model: ir.Model, data_dir: str | Path | None = None,
                     new_defs.append(ir.Definition(combo, (), "=", None, (), table, d.pos))
             else:
                 kinds.add(ir.Kind.AUXILIARY)
-                if len(defs) == 1 and d.subscripts and all(t is not None for t in tables):
+                if series and d.subscripts and all(t is not None for t in tables):
                     # one subscripted lookup of its elements' tables (and of their points' times,
-                    # :RAW:), read at the element: the dense route keeps the array one loop over
-                    # one row of tables (passes/dense_lookups.py), not a statement per element
+                    # :RAW:), read at the element, for all its definitions (`x[c, A] := GET DATA
+                    # ...`, `x[c, B] := ...`): the dense route keeps the array one loop over one
+                    # row of tables (passes/dense_lookups.py), or one per definition (a piece,
+                    # passes/dense_pieces.py), not a statement per element
                     def per_element(what, tabs):
                         tname = f"{name} #{what}"
+                        made = hidden[tname].definitions if tname in hidden else ()
                         hidden[tname] = ir.Variable(tname, f"{var.display} (its {what})", ir.Kind.LOOKUP, pos=d.pos,
-                                                    hidden=True, definitions=tuple(
+                                                    hidden=True, definitions=made + tuple(
                                                         ir.Definition(c, (), "=", None, (), t, d.pos)
                                                         for c, t in zip(combos, tabs)))
                         return tname
                     tname = per_element("data", tables)
+                    # every definition's times when one is :RAW:, so that they cover the array too
                     times = per_element("data times", [ir.LookupTable(t.xs, t.xs) for t in tables]) \
-                        if d.keyword == "RAW" else ""
+                        if any(x.keyword == "RAW" for x in defs) else ""
+                    times = times if d.keyword == "RAW" else ""
                     new_defs.append(replace(d, operator="=", keyword="", lookup=None,
                                             expr=_data_expr(tname, d.keyword, d.pos, times, d.subscripts)))
                     continue

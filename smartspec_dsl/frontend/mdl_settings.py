@@ -7,10 +7,10 @@ readers of .mdl files map them: Simlin's settings parser, which follows xmutil, 
 author's converter). Vensim simulates a model with the method its file says; running it
 with another gives other numbers in silence, so the method is read (RK2, which smartspec
 does not run, is refused). Both RK4 codes run as fixed-step RK4, Vensim's RK4 Fixed, with a
-notice: Vensim's RK4 Auto, one of them (which one, no public reader of the format says), also
-shortens its step where a stock's error exceeds ABSOLUTE TOLERANCE or RELATIVE TOLERANCE
-(Vensim's help, "Selecting an Integration Technique", "Special Variables"), and how it
-estimates that error and shortens the step is not documented, so smartspec does not imitate it."""
+notice: one of them is Vensim's RK4 Auto, which also shortens its step where a stock's error
+exceeds ABSOLUTE TOLERANCE or RELATIVE TOLERANCE (Vensim's help, "Special Variables"), but which
+one no public reader of the format says; a run asks for RK4 Auto by name (method "rk4auto",
+backend/kernel_step.py)."""
 from __future__ import annotations
 
 import re
@@ -63,6 +63,6 @@ def integration_method(text: str, filename: str) -> tuple[str, tuple[str, ...]]:
             return method, (f"{filename}:{k}: the model's settings (15:{values.strip()}) ask for Runge-Kutta 4: "
                             "smartspec runs RK4 Fixed (every step TIME STEP long); if they mean Vensim's RK4 "
                             "Auto, which also shortens a step where a stock's error exceeds ABSOLUTE "
-                            "TOLERANCE or RELATIVE TOLERANCE, Vensim's numbers differ where it did so",)
+                            "TOLERANCE or RELATIVE TOLERANCE, run with --method rk4auto",)
         return method, ()
     return "", ()

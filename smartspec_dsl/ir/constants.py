@@ -12,3 +12,9 @@ XIDZ_EPS = 1e-6  # Vensim's XIDZ/ZIDZ treat |divisor| below this as zero (the ke
 # step even for the teacup's step of a few, and a large model's steps (milliseconds each)
 # still stop within a moment.
 INTERRUPT_EVERY = 64
+
+# ABSOLUTE TOLERANCE and RELATIVE TOLERANCE of RK4 Auto when the model does not define them
+# (Vensim's help, "Special Variables"; backend/kernel_step.py)
+DEFAULT_TOLERANCE = 0.001
+# RK4 Auto halves TIME STEP at most this many times (TIME STEP / 2**20: a million sub-steps)
+RK4_AUTO_HALVINGS = 20

@@ -28,8 +28,10 @@ piecewise array on a loop of arrays is flattened, `_looped_pieces`), SUM, PROD, 
 VMAX over `range!`, the stateful calls of DENSE_STATEFUL (SMOOTH N and DELAY N, GET TIME
 VALUE, when the structure they decide is the whole array's), INTEG, random draws and macros
 whose body is what an array equation may say (one copy over the equation's ranges:
-macros.py; macros not in pieces), the VECTOR and ALLOCATE functions of dense_vectors.py and the
-lookups defined per element of dense_lookups.py (not in pieces). The others are flattened
+macros.py; macros not in pieces), the VECTOR and ALLOCATE functions of dense_vectors.py (those
+dense_lift.py makes hidden arrays of, in pieces and through mappings, too) and the lookups
+defined per element of dense_lookups.py (in pieces and through mappings too: dense_pieces.py,
+dense_lift.py). The others are flattened
 per element (subscripts.flatten, which calls `densifier` for the dense ones), and so is
 a variable that reads a range of a flattened array; the two kinds read each other's
 single elements. A run that gives an array's element a time series, or new initial values
@@ -47,7 +49,7 @@ from ..errors import ModelError
 from ..ir.builtins import ARRAY, BUILTINS, KERNEL, LOOKUP, RANDOM_DRAW
 from ..ir.ranges import SubscriptSpace, parse_form
 from . import dense_lookups, dense_vectors
-from .dense_lift import lift_vectors
+from .dense_lift import lift_lookups, lift_vectors
 from .dense_orders import split_varying_orders
 from .dense_pieces import PIECE_CALLS, Pieces, Plan, Refuse as _Refuse, covering_ranges, numbers_of
 from .elements import Elements
@@ -197,7 +199,7 @@ class _Checker:
             elif t is ir.LookupCall:
                 if node.table in self.dims:
                     raise _Refuse("a lookup of an array")
-                if node.subscripts:   # a lookup defined per element
+                if node.subscripts and not pieced:   # a lookup defined per element (in a piece: Pieces.sites)
                     dense_lookups.check(self, node, lhs)
                 todo.append((node.arg, inside))
             elif t is ir.Call:
@@ -223,7 +225,8 @@ class _Checker:
                     continue
                 b = BUILTINS.get(f)
                 if b is not None and b.emit == LOOKUP and node.args and dense_lookups.is_table(self, node.args[0]):
-                    dense_lookups.check(self, node.args[0], lhs)   # a lookup defined per element
+                    if not pieced:
+                        dense_lookups.check(self, node.args[0], lhs)   # a lookup defined per element
                     todo.extend((a, inside) for a in node.args[1:])
                     continue
                 if b is None or (f in _RANDOM and inside):
@@ -432,13 +435,24 @@ def dense_arrays(model: ir.Model, edits=None) -> set[str]:
     return dense if any(_subscripted(model.variables[n]) for n in dense) else set()
 
 
+def flattened_arrays(model: ir.Model) -> dict[str, tuple[str, str]]:
+    """The arrays of `model` the dense route flattens per element: name -> (as the modeller
+    wrote it, why), as the dense route takes the model (its macros without state inlined,
+    the lifts of dense_lift.py, whose hidden arrays count too). A lookup defined per element
+    is not counted: its elements are tables (data), which the dense loops read by their row
+    (dense_lookups.py)."""
+    model = lift_lookups(covering_ranges(lift_vectors(split_varying_orders(inline_pure_macros(model)))))
+    _, why = partition(model)
+    return {n: (model.variables[n].display, w) for n, w in why.items() if _subscripted(model.variables[n])
+            and not all(isinstance(d.lookup, ir.LookupTable) for d in model.variables[n].definitions)}
+
+
 def ineligible(model: ir.Model) -> str | None:
     """Why some array of `model` is flattened per element (the first, by name), or None when
-    every one stays dense (as the dense route takes it: its macros without state inlined)."""
-    model = lift_vectors(split_varying_orders(inline_pure_macros(model)))
-    _, why = partition(model)
-    subscripted = sorted(n for n in why if _subscripted(model.variables[n]))
-    return f"'{model.variables[subscripted[0]].display}': {why[subscripted[0]]}" if subscripted else None
+    every one stays dense (`flattened_arrays`)."""
+    why = flattened_arrays(model)
+    first = min(why, default=None)
+    return None if first is None else f"'{why[first][0]}': {why[first][1]}"
 
 
 class _Densify:

@@ -1,7 +1,10 @@
-"""Pass 4, the dense route: VECTOR RANK, VECTOR SORT ORDER and VECTOR REORDER in a piece of a
-piecewise array, or reading their vector through a mapping, a subrange or by position, as
-hidden apply-to-all arrays, so that the arrays stay dense (passes/dense_vectors.py loops over
-a vector only in an apply-to-all equation whose vector reads the left-hand side's own ranges).
+"""Pass 4, the dense route: what an array reads at other elements than its own, given to it
+over its own ranges first, so that it stays dense.
+
+`lift_vectors`: VECTOR RANK, VECTOR SORT ORDER and VECTOR REORDER in a piece of a piecewise
+array, or reading their vector through a mapping, a subrange or by position, as hidden
+apply-to-all arrays (passes/dense_vectors.py loops over a vector only in an apply-to-all
+equation whose vector reads the left-hand side's own ranges).
 
 Vensim runs these functions over the left-hand side's last range: for an element of the
 definition `y[S] = VECTOR SORT ORDER(x[R], 1)` (R mapped to S) the per-element route
@@ -20,13 +23,18 @@ definition's left-hand side binds it (binding.py). The same values, one array ea
 A call whose vector does not run over the left-hand side's last range, or that holds a
 random draw, an array function or a macro, is left as it is: the per-element route reports
 the first, and numbers the draws of the others by their own equation.
+
+`lift_lookups`: a lookup defined per element read through a mapping, or in a piece of an
+array over other ranges than its own, as a hidden lookup over the array's ranges (see there).
 """
 from __future__ import annotations
 
+import itertools
 from dataclasses import replace
 
 from .. import ir
 from ..errors import ModelError
+from ..ir.builtins import BUILTINS, LOOKUP
 from ..ir.ranges import MappingError, SubscriptSpace
 from .binding import Binding
 from .dense_pieces import Pieces, Refuse
@@ -82,11 +90,15 @@ class _Lift(Binding):
         except MappingError:
             return False
 
-    def hidden(self, var: ir.Variable, d: ir.Definition, what: str, expr: ir.Expr, shown: str) -> ir.Ref:
+    def fresh(self, var: ir.Variable, what: str) -> str:
+        """A name for a hidden variable of `var`'s (`y #arg1`), unused so far."""
         k = 1
         while f"{var.name} #{what}{k}" in self.model.variables or f"{var.name} #{what}{k}" in self.added:
             k += 1
-        name = f"{var.name} #{what}{k}"
+        return f"{var.name} #{what}{k}"
+
+    def hidden(self, var: ir.Variable, d: ir.Definition, what: str, expr: ir.Expr, shown: str) -> ir.Ref:
+        name = self.fresh(var, what)
         self.added[name] = ir.Variable(name, f"{var.display} ({shown})", ir.Kind.AUXILIARY, pos=d.pos, hidden=True,
                                        definitions=(ir.Definition(d.subscripts, (), "=", expr, pos=d.pos),))
         return ir.Ref(name, d.subscripts, d.pos)
@@ -130,6 +142,95 @@ def lift_vectors(model: ir.Model) -> ir.Model:
         new = tuple(lift.definition(var, d, plain) if d.expr is not None and d.subscripts
                     and len(set(d.subscripts)) == len(d.subscripts) and sp.is_range(d.subscripts[-1])
                     and not d.rows and d.lookup is None and not d.keyword else d for d in defs)
+        if new != defs:
+            variables[name] = replace(var, definitions=new)
+    if not lift.added:
+        return model
+    return replace(model, variables={**variables, **lift.added})
+
+
+class _LiftTables(_Lift):
+    """The lookups of arrays read at other elements than the array's own (see `lift_lookups`)."""
+
+    def table_of(self, node: ir.Expr) -> str | None:
+        """The lookup defined per element that `node` calls or names as a function's table."""
+        if type(node) is ir.LookupCall and node.subscripts:
+            name = node.table
+        elif type(node) is ir.Call and node.args and type(node.args[0]) is ir.Ref and node.args[0].subscripts \
+                and BUILTINS.get(node.func) is not None and BUILTINS[node.func].emit == LOOKUP:
+            name = node.args[0].name
+        else:
+            return None
+        return name if self.pieces.lookup_dims(name) is not None else None
+
+    def plain_read(self, subscripts, ldims, lhs) -> bool:
+        """What dense_lookups.py reads in an apply-to-all equation: each subscript a range of
+        the left-hand side whose elements the lookup's range holds, or one of its elements."""
+        sp = self.space
+        return all((s in lhs and set(sp.elements[s]) <= set(sp.elements[d]))
+                   or (not sp.is_range(s) and s in sp.elements[d]) for s, d in zip(subscripts, ldims))
+
+    def definition(self, var: ir.Variable, d: ir.Definition, dims, plain: bool) -> ir.Definition:
+        try:
+            options, combos = self.combos(var, d)
+        except ModelError:
+            return d     # the flattener reports it
+        own = [{e: k for k, e in enumerate(self.space.elements[r])} for r in dims]
+
+        def visit(node):
+            table = self.table_of(node)
+            subs = (node.subscripts if type(node) is ir.LookupCall else node.args[0].subscripts) if table else ()
+            ldims = self.pieces.lookup_dims(table) if table else None
+            if ldims is None or len(ldims) != len(subs) or any(s.endswith("!") for s in subs) \
+                    or (self.plain_read(subs, ldims, d.subscripts) if plain else self.pieces.same_ranges(ldims, dims)):
+                return node
+            lookup = self.model.variables[table]
+            tables = {c: t.lookup for t in lookup.definitions for c in self.combos(lookup, t)[1]}
+            read: dict[tuple, ir.LookupTable] = {}
+            try:
+                for c in combos:
+                    ctx = tuple((r, e) for (r, _), e in zip(options, c))
+                    read[tuple(own[j][e] for j, e in enumerate(c))] = tables[tuple(
+                        self.resolve(s, ctx, {}, k, node.pos) for k, s in enumerate(subs))]
+            except (ModelError, KeyError):
+                return node    # the flattener reports it
+            filler = next(iter(read.values()))   # the elements of the array's other definitions
+            name = self.fresh(var, "table")
+            self.added[name] = ir.Variable(
+                name, f"{lookup.display} (read by {var.display})", ir.Kind.LOOKUP, pos=node.pos, hidden=True,
+                series=lookup.series, definitions=tuple(
+                    ir.Definition(c, (), "=", None, (), read.get(tuple(own[j][e] for j, e in enumerate(c)), filler),
+                                  node.pos) for c in itertools.product(*(self.space.elements[r] for r in dims))))
+            if type(node) is ir.LookupCall:
+                return ir.LookupCall(name, node.arg, node.pos, d.subscripts)
+            return replace(node, args=(ir.Ref(name, d.subscripts, node.args[0].pos), *node.args[1:]))
+        return replace(d, expr=ir.map_expr(d.expr, visit))
+
+
+def lift_lookups(model: ir.Model) -> ir.Model:
+    """`model` with each call of a lookup defined per element (`tbl[r](x)`, or a function's
+    table, `LOOKUP BACKWARD(tbl[r], x)`) that an array reads at another element than its own
+    (through a mapping or a subrange, or in a piece of a piecewise array over other ranges
+    than the lookup's) reading instead a hidden lookup over the array's own ranges
+    (`y #table1`) whose element at each element of the array is the table that element reads
+    (the flattener's binding, binding.py; the tables are data, no statement): the array
+    stays one loop (dense_lookups.py, or dense_pieces.py for a piece), reading its own
+    element's table. The model itself when there are none."""
+    lift = _LiftTables(model)
+    variables = dict(model.variables)
+    sp = lift.space
+    for name, var in model.variables.items():
+        defs = var.definitions
+        if not defs or var.kind is ir.Kind.LOOKUP or not any(
+                lift.table_of(n) for d in defs if d.expr is not None for n in ir.walk(d.expr)):
+            continue
+        try:
+            dims = lift.pieces.covered(var)[0]
+        except Refuse:
+            continue
+        plain = len(defs) == 1 and not defs[0].excepts and all(sp.is_range(s) for s in defs[0].subscripts)
+        new = tuple(lift.definition(var, d, dims, plain) if d.expr is not None and d.subscripts and not d.rows
+                    and d.lookup is None else d for d in defs)
         if new != defs:
             variables[name] = replace(var, definitions=new)
     if not lift.added:

@@ -5,8 +5,8 @@ the equation one array.
 The lookup's elements stay the per-element route's lookup variables (`tbl[r1]`, ...: tables
 are data, no statement of the kernel); the call is
 `LookupCall(table=<its first element's name>, arg, subscripts=<the call's subscripts>)`, each
-subscript the left-hand side's range of the lookup's own range (the element the loop is at)
-or a fixed element, and the code generator reads the table of the loop's element
+subscript a range of the left-hand side whose elements the lookup's range holds (the element
+the loop is at: the lookup's own range, or a subrange of it) or a fixed element, and the code generator reads the table of the loop's element
 (backend/dense_vectors.py: the elements' tables laid out in a row of the table vector). A
 function of a lookup (`LOOKUP BACKWARD(tbl[r], x[r])`, the registry's emit LOOKUP) names its
 table the same way: `Ref(<its first element's name>, <the call's subscripts>)`.
@@ -14,42 +14,16 @@ table the same way: `Ref(<its first element's name>, <the call's subscripts>)`.
 from __future__ import annotations
 
 import itertools
-import math
 
 from .. import ir
-from ..errors import ModelError
 from .dense_pieces import Refuse
 from .flat_exprs import flat_name
 
 
 def lookup_dims(pieces, var: ir.Variable | None) -> tuple[str, ...] | None:
     """The ranges a lookup defined per element covers exactly (one per subscript), or None
-    when `var` is no such lookup."""
-    if var is None or not var.definitions or any(
-            not isinstance(d.lookup, ir.LookupTable) or not d.subscripts for d in var.definitions):
-        return None
-    width = len(var.definitions[0].subscripts)
-    seen: set = set()
-    total = 0
-    try:
-        for d in var.definitions:
-            if len(d.subscripts) != width:
-                return None
-            _, combos = pieces.combos(var, d)
-            seen.update(combos)
-            total += len(combos)
-    except ModelError:
-        return None
-    sp, dims = pieces.space, []
-    for j in range(width):
-        used = {c[j] for c in seen}
-        r = next((r for r, els in sp.elements.items() if len(els) == len(used) and set(els) == used), None)
-        if r is None:
-            return None
-        dims.append(r)
-    if total != len(seen) or math.prod(len(sp.elements[r]) for r in dims) != len(seen):
-        return None
-    return tuple(dims)
+    when `var` is no such lookup (`Pieces.lookup_dims`)."""
+    return None if var is None else pieces.lookup_dims(var.name)
 
 
 def is_table(checker, node: ir.Expr) -> bool:
@@ -69,8 +43,9 @@ def check(checker, node: ir.LookupCall | ir.Ref, lhs: tuple[str, ...]) -> None:
     sp = checker.space
     for s, d in zip(node.subscripts, dims):
         if sp.is_range(s):
-            if s != d or s not in lhs:
-                raise Refuse("a lookup of an array through a mapping or subrange")
+            # the loop reads the tables of the left-hand side's elements by name (a subrange's)
+            if s not in lhs or not set(sp.elements[s]) <= set(sp.elements[d]):
+                raise Refuse("a lookup of an array through a mapping")
         elif s.endswith("!"):
             raise Refuse("a lookup of an array inside an array function")
         elif s not in sp.elements[d]:

@@ -160,13 +160,13 @@ class Pieces(Binding):
                     pieces += [_box(start, size, d.pos), ir.Ref(numbers_of(var.name), subs, d.pos)]
                 continue
             expr = ir.map_expr(d.expr, self.count)
-            sites = self.sites(expr, dims_of, flattened)
+            sites = self.sites(expr, dims_of, flattened, dims)
             points = {}
             for c in combos:
                 ctx = tuple((r, e) for (r, _), e in zip(options, c))
                 points[tuple(w[e] for w, e in zip(where, c))] = self.values_at(sites, ctx)
             for start, size, forms in _boxes(points, len(dims)):
-                pieces += [_box(start, size, d.pos), self.rewrite(expr, iter(forms), dims_of)]
+                pieces += [_box(start, size, d.pos), self.rewrite(expr, iter(forms), dims_of, dims)]
         if isinstance(pieces[1], ir.Call) and pieces[1].func == "INTEG":
             rates = [p.args[0] if k % 2 else p for k, p in enumerate(pieces)]
             inits = [p.args[1] if k % 2 else p for k, p in enumerate(pieces)]
@@ -187,17 +187,65 @@ class Pieces(Binding):
             return ir.Num(float(len(self.space.elements[node.args[0].name.rstrip("!")])))
         return node
 
-    def sites(self, e: ir.Expr, dims_of, flattened) -> list[tuple]:
+    def lookup_dims(self, name: str) -> tuple[str, ...] | None:
+        """The ranges a lookup defined per element covers exactly (one per subscript), or None
+        when `name` is no such lookup."""
+        var = self.model.variables.get(name)
+        if var is None or not var.definitions or any(
+                not isinstance(d.lookup, ir.LookupTable) or not d.subscripts for d in var.definitions):
+            return None
+        width = len(var.definitions[0].subscripts)
+        seen: set = set()
+        total = 0
+        try:
+            for d in var.definitions:
+                if len(d.subscripts) != width:
+                    return None
+                _, combos = self.combos(var, d)
+                seen.update(combos)
+                total += len(combos)
+        except ModelError:
+            return None
+        sp, dims = self.space, []
+        for j in range(width):
+            used = {c[j] for c in seen}
+            r = next((r for r, els in sp.elements.items() if len(els) == len(used) and set(els) == used), None)
+            if r is None:
+                return None
+            dims.append(r)
+        if total != len(seen) or math.prod(len(sp.elements[r]) for r in dims) != len(seen):
+            return None
+        return tuple(dims)
+
+    def table(self, node: ir.Expr, dims) -> str | None:
+        """The name of the lookup defined per element over exactly the elements of `dims` (the
+        variable's own ranges) that `node` calls (`tbl[r](x)`) or names as a function's table (`tbl[r]`), read
+        in a piece at the element its subscripts bind; else None (dense_lift.py gives such a
+        lookup to the other reads of lookups of arrays)."""
+        name = node.table if type(node) is ir.LookupCall else node.name if type(node) is ir.Ref else None
+        if name is None or not node.subscripts or any(s.endswith("!") for s in node.subscripts):
+            return None
+        return name if self.same_ranges(self.lookup_dims(name), dims) else None
+
+    def same_ranges(self, a, b) -> bool:
+        """Whether two lists of ranges list the same elements in the same order."""
+        return a is not None and len(a) == len(b) and all(self.space.elements[r] == self.space.elements[s]
+                                                          for r, s in zip(a, b))
+
+    def sites(self, e: ir.Expr, dims_of, flattened, dims=()) -> list[tuple]:
         """Each subscript of `e` that a range binds, as (name, the subscript's position in the
         reference, the referenced array's range, where), and each range used as a value, as
         (name, None, its family's range, where), in `ir.map_expr`'s order (the order
-        `rewrite` replaces them in); Refuse what no piece can read."""
+        `rewrite` replaces them in); Refuse what no piece can read. A lookup defined per
+        element over the variable's ranges `dims` is read as an array (`table`)."""
         out: list[tuple] = []
         sp = self.space
 
         def visit(node):
             t = type(node)
-            if t is ir.Ref:
+            if (t is ir.LookupCall or t is ir.Ref) and self.table(node, dims):
+                out.extend((s, k, dims[k], node.pos) for k, s in enumerate(node.subscripts))
+            elif t is ir.Ref:
                 if node.subscripts:
                     target = dims_of.get(node.name)
                     if target is None:
@@ -250,14 +298,21 @@ class Pieces(Binding):
         if any(s.endswith("!") or sp.is_range(s) or s not in sp.all_elements for s in node.subscripts):
             raise Refuse("a range of an array flattened per element")
 
-    def rewrite(self, e: ir.Expr, forms, dims_of) -> ir.Expr:
+    def rewrite(self, e: ir.Expr, forms, dims_of, dims=()) -> ir.Expr:
         """`e` in a piece: each site (`sites`' order) replaced by its affine form from `forms`,
         an element of a flattened array by its flat name, an element used as a value by its
-        position."""
+        position; a lookup defined per element over `dims` (`table`) is named by its first
+        element (as dense_lookups.py names it), its subscripts the forms over `dims`."""
         sp = self.space
 
         def visit(node):
             t = type(node)
+            if (t is ir.LookupCall or t is ir.Ref) and self.table(node, dims):
+                subs = tuple(subscript_form(*next(forms)) for _ in node.subscripts)
+                first = flat_name(self.table(node, dims), (sp.elements[d][0] for d in dims))
+                if t is ir.Ref:
+                    return ir.Ref(first, subs, node.pos)
+                return ir.LookupCall(first, node.arg, node.pos, subs)
             if t is ir.Ref:
                 if node.subscripts:
                     if node.name not in dims_of:

@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from .. import ir
-from ..ir.ranges import SubscriptSpace, piece_at
+from ..ir.ranges import SubscriptSpace, parse_form, piece_at
 from .flat_exprs import flat_name
 
 INITIAL = "@initial"   # edits.initial_param's suffix: `stock[e1]@initial`
@@ -236,20 +236,31 @@ def element_equation(var: ir.Variable, subscripts: tuple[str, ...], space: Subsc
         for box, piece in zip(e.args[::2], e.args[1::2]):
             bounds = [int(x.value) for x in box.args]
             if all(a <= p < a + n for a, n, p in zip(bounds[::2], bounds[1::2], at)):
-                return piece
+                return _lookups_at(piece, {}, [space.elements[d] for d in var.dims],
+                                   [p - a for a, p in zip(bounds[::2], at)])
         return None
     return _lookups_at(e, dict(zip(var.dims, subscripts)))
 
 
-def _lookups_at(e: ir.Expr, at: dict[str, str]) -> ir.Expr:
+def _lookups_at(e: ir.Expr, at: dict[str, str], lists=(), counters=()) -> ir.Expr:
     """`e` with each lookup defined per element that it reads at the loop's element
-    (passes/dense_lookups.py) reading the table of the element `at` (range -> element)."""
+    (passes/dense_lookups.py) reading the table of the element `at` (range -> element); in a
+    piece, its subscripts affine forms (dense_pieces.py) over the array's ranges' elements
+    `lists`, at the piece's loop `counters`."""
+    def element(j: int, s: str) -> str:
+        if s[0] != "@":
+            return at.get(s, s)
+        c, coeffs = parse_form(s)
+        return lists[j][c + sum(a * i for a, i in zip(coeffs, counters))]
+
+    def flat(name: str, subscripts) -> str:
+        return flat_name(name[:name.index("[")], (element(j, s) for j, s in enumerate(subscripts)))
+
     def visit(n):
         if type(n) is ir.LookupCall and n.subscripts:
-            name = n.table[:n.table.index("[")]
-            return ir.LookupCall(flat_name(name, (at.get(s, s) for s in n.subscripts)), n.arg, n.pos)
+            return ir.LookupCall(flat(n.table, n.subscripts), n.arg, n.pos)
         if type(n) is ir.Ref and n.subscripts and "[" in n.name:    # a lookup function's table
-            return ir.Ref(flat_name(n.name[:n.name.index("[")], (at.get(s, s) for s in n.subscripts)), (), n.pos)
+            return ir.Ref(flat(n.name, n.subscripts), (), n.pos)
         return n
     return ir.map_expr(e, visit) if e is not None else None
 

@@ -34,7 +34,7 @@ from . import edits as edits_mod
 from .edits import Edits, edit_equations, edit_initial_values
 from .array_functions import whole_matrices
 from .dense import dense_arrays, has_arrays
-from .dense_lift import lift_vectors
+from .dense_lift import lift_lookups, lift_vectors
 from .dense_orders import split_varying_orders
 from .dense_pieces import covering_ranges
 from .data_equations import derive_data, no_data_equations
@@ -58,7 +58,7 @@ def arrays(model: ir.Model, edits: Edits | None = None, dense: bool = True,
         return flatten(model, set())
     if has_arrays(model):
         model, edits = edits_mod.constants_as_numbers(model, edits, values)
-        model = covering_ranges(lift_vectors(split_varying_orders(inline_pure_macros(model))))
+        model = lift_lookups(covering_ranges(lift_vectors(split_varying_orders(inline_pure_macros(model)))))
     return flatten(model, dense_arrays(model, edits))
 
 

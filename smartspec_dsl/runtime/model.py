@@ -360,7 +360,8 @@ class Model:
         `Result.final_state` to continue from, or 'current' (this model's last run's).
         `until`: stop at this time, FINAL TIME unchanged (a stepper's steps; a run to be
         continued ends so: its buffers then cover FINAL TIME, see single._check_regions). `method`:
-        'euler' or 'rk4', any case. `seed` (an integer) varies the draws of the model's
+        'euler', 'rk4' (Vensim's RK4 Fixed) or 'rk4auto' (Vensim's RK4 Auto: backend/kernel_step.py),
+        any case. `seed` (an integer) varies the draws of the model's
         random functions; the same seed always gives the same run. `changes`: Vensim changes
         files (.cin paths or `Changes`), applied in order, before `params`. Every value given
         here gives the numbers of the model with that value written into its file: constants

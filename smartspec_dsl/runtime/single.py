@@ -10,7 +10,8 @@ import signal
 import numpy as np
 
 from .. import ir, limits
-from ..errors import ModelError, ParameterError
+from ..errors import ModelError, ParameterError, StepSizeError
+from ..ir.constants import RK4_AUTO_HALVINGS
 from ..ir.builtins import RANDOM_DRAW, helpers
 from ..passes.consteval import check_buffer_memory, constants_read, evaluate
 from ..passes.edits import made_by
@@ -21,7 +22,8 @@ from .diagnostics import SimulationWarning, modeller_name, run_warnings, strict_
 from .params import Regions, State
 from .result import Result, span_text
 
-METHODS = {"euler": 0, "rk4": 1}
+# Vensim's Euler, RK4 Fixed and RK4 Auto (backend/kernel_step.py)
+METHODS = {"euler": 0, "rk4": 1, "rk4auto": 2}
 _PLAIN = params_mod.Plan()   # a run that sets nothing (never changed: run_plan only reads a plan)
 _NO_HELD = (np.empty(0), np.empty(0, dtype=np.int64))   # a run from the start: no saved buffer (read only)
 
@@ -36,6 +38,13 @@ def kernel_call(model, fn, *args, values=None):
         return fn(*args)
     except MemoryError:
         pass
+    except StepSizeError as e:
+        t, h = e.args
+        raise ParameterError(f"RK4 Auto could not bring every stock's error within ABSOLUTE TOLERANCE or "
+                             f"RELATIVE TOLERANCE in the TIME STEP from time {t:g}, even in sub-steps of "
+                             f"{h:g} (TIME STEP / 2^{RK4_AUTO_HALVINGS}): a rate that jumps within the step "
+                             "(an IF THEN ELSE, a STEP or a lookup's kink) or one that grows without bound; "
+                             "larger tolerances, a shorter TIME STEP or --method rk4 (RK4 Fixed) run it") from None
     t0, dt, n_steps = args[4:7]
     lowered = model.schedule.model
     check_buffer_memory(lowered, t0, t0 + n_steps * dt, dt, values() if values else None)

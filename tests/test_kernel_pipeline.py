@@ -1,0 +1,74 @@
+"""The generated kernels' own Numba pipeline (backend/kernel_pipeline.py) and the typing of
+operators remembered per operand types (tier0._operator_typing) change no number and no type."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+numba = pytest.importorskip("numba")
+
+from numba import njit, types  # noqa: E402
+
+from smartspec_dsl.backend import tier0  # noqa: E402
+from smartspec_dsl.backend.kernel_pipeline import KernelCompiler, OnceCompiler  # noqa: E402
+
+
+def logistic(v, n, dt, r, k):
+    """Euler steps of dx/dt = r x (1 - x / k) with a level and a rate, a branch and a loop,
+    as a kernel writes them."""
+    x = v[0]
+    for i in range(n):
+        rate = r * x * (1.0 - x / k)
+        if x > 0.5 * k:
+            rate = rate - 0.001 * (x - 0.5 * k)
+        x = x + dt * rate
+        v[1 + i % 3] = x
+    return x
+
+
+def test_kernel_and_once_pipelines_give_pythons_own_floats():
+    # Python's floats are IEEE doubles computed in the same order: the same bits
+    expected_v = np.array([10.0, 0.0, 0.0, 0.0])
+    expected = logistic(expected_v, 1000, 0.125, 0.3, 1000.0)
+    assert 990.0 < expected < 1000.0      # near the carrying capacity, below it (the cut above k/2)
+    for pipeline in (KernelCompiler, OnceCompiler):
+        compiled = njit(pipeline_class=pipeline)(logistic)
+        v = np.array([10.0, 0.0, 0.0, 0.0])
+        assert compiled(v, 1000, 0.125, 0.3, 1000.0) == expected
+        assert np.array_equal(v, expected_v)
+
+
+def test_once_pipeline_compiles_without_a_c_callable_wrapper():
+    # kernels are called from Python and from each other, not through a C function pointer
+    compiled = njit(pipeline_class=OnceCompiler)(lambda a, b: math.floor(a / b))
+    assert compiled(7.0, 2.0) == 3.0
+    assert compiled(-7.0, 2.0) == -4.0
+    cres = compiled.overloads[compiled.signatures[0]]
+    assert cres.fndesc.llvm_cfunc_wrapper_name not in {f.name for f in cres.library.get_defined_functions()}
+
+
+@pytest.mark.parametrize(("op", "left", "right", "result"), [
+    ("add", types.int64, types.int64, types.int64),
+    ("truediv", types.int64, types.int64, types.float64),
+    ("floordiv", types.int64, types.int64, types.int64),
+    ("add", types.int64, types.float64, types.float64),
+    ("mul", types.boolean, types.boolean, types.int64),
+    ("lt", types.float64, types.int64, types.boolean),
+    ("sub", types.int32, types.int64, types.int64),
+    ("pow", types.float64, types.int64, types.float64),
+])
+def test_operator_typing_is_numbas_own_every_time(op, left, right, result):
+    import operator
+
+    from numba.core.registry import cpu_target
+    tier0.quick_start()
+    context = cpu_target.typing_context
+    context.refresh()
+    fnty = context.resolve_value_type(getattr(operator, op))
+    first = context.resolve_function_type(fnty, (left, right), {})
+    again = context.resolve_function_type(fnty, (left, right), {})
+    assert first.return_type == result
+    assert again == first
+    assert fnty.get_impl_key(again) is not None     # what lowering looks the implementation up by
