@@ -197,3 +197,83 @@ def test_a_data_array_of_several_equations_does_not_grow_the_kernel(tmp_path, mo
         kernels.append(model.kernel.source)
     assert kernels[0].count("\n") == kernels[1].count("\n")
     assert len(_without_tables(kernels[1])) < 1.1 * len(_without_tables(kernels[0]))
+
+
+# data equations over arrays: reading a data array from a file (points at t = 0, 2, 4, the
+# same for every element: derived once for the array) and an array of numbers, another data
+# equation; one that reads an ordinary array (no points: computed at every time)
+DATA_EQUATIONS = """
+R: (r1-r{n}) ~~|
+Low: r1, r2 ~~|
+level[R] ~~|
+c[Low] = 1, 2 ~~|
+c[R] :EXCEPT: [Low] = {last} ~~|
+x[R] = R * Time ~~|
+held[R] :HOLD BACKWARD: := level[R] + c[R] ~~|
+twice[R] := held[R] * 2 ~~|
+ordinary[R] := x[R] * 2 ~~|
+INITIAL TIME = 0 ~~| FINAL TIME = 6 ~~| TIME STEP = 0.5 ~~| SAVEPER = 0.5 ~~|
+"""
+
+
+@pytest.mark.parametrize("tier", ["interpreter", "compiled"])
+def test_data_equations_over_arrays_stay_dense(tmp_path, monkeypatch, tier):
+    """By hand (Vensim's help, "Data Equations"): held[rk] = level[rk] + k at the data's points
+    (level[rk] = k (t + 1) at t = 0, 2, 4), held from the point at or before t (the last one
+    after it); twice, at held's points, interpolated between them (:INTERPOLATE:); ordinary
+    reads no data, so it is computed at every time."""
+    from test_dense_elementwise import _data_csv
+    n = 3
+    (tmp_path / "level.csv").write_text(_data_csv(n))
+    model, dense, _, flat = _both_routes(tmp_path, monkeypatch, DATA_EQUATIONS.format(n=n, last=3), tier, mixed=True)
+    arrays = model.schedule.model.variables.arrays
+    assert all(arrays[v].dims == ("r",) for v in ("held", "twice", "ordinary"))
+    _assert_same(dense, flat)
+    if tier == "compiled":
+        np.testing.assert_array_equal(model.run(tier="interpreter").values, dense.values)
+    t = dense.time
+    for k in range(1, n + 1):
+        held = k * (np.minimum(t - t % 2, 4) + 1) + k
+        np.testing.assert_array_equal(dense[f"held[r{k}]"], held)
+        at_points = lambda s: 2 * (k * (s + 1) + k)
+        between = np.where(t >= 4, at_points(4), at_points(t - t % 2) + (t % 2) / 2 * (
+            at_points(np.minimum(t - t % 2 + 2, 4)) - at_points(t - t % 2)))
+        np.testing.assert_allclose(dense[f"twice[r{k}]"], between, rtol=1e-12)
+        np.testing.assert_array_equal(dense[f"ordinary[r{k}]"], 2 * k * t)
+
+
+def test_data_equation_kernels_do_not_grow_with_the_range(tmp_path, monkeypatch):
+    from test_dense_elementwise import _data_csv
+    monkeypatch.setenv("SMARTSPEC_CACHE_DIR", str(tmp_path / "cache"))
+    kernels = []
+    for n in (10, 1000):
+        folder = tmp_path / f"n{n}"
+        folder.mkdir()
+        (folder / "level.csv").write_text(_data_csv(n))
+        model, run = _load(folder, DATA_EQUATIONS.format(n=n, last=3), "m.mdl", "interpreter")
+        assert model.schedule.model.variables.arrays["held"].dims == ("r",)
+        assert run[f"held[r{n}]"][0] == n + 3   # level[rn] = n at t = 0, c[rn] = 3
+        kernels.append(model.kernel.source)
+    assert kernels[0].count("\n") == kernels[1].count("\n")
+    assert len(_without_tables(kernels[1])) < 1.1 * len(_without_tables(kernels[0]))
+
+
+def test_a_data_equation_reading_single_elements_of_dense_arrays(tmp_path, monkeypatch):
+    """An element of an array of numbers, and of a range used as a number (`k[R] = R`), is a
+    constant, a series of no points, on the dense route as on the per-element route: the data
+    equation holds at its data's points. By hand: level[r1] = t + 1 at t = 0, 2, 4, so s =
+    level[r1] at the point at or before t (the last after 4) + c[r2] (2) + k[r3] (3)."""
+    from test_dense_elementwise import _data_csv
+    (tmp_path / "level.csv").write_text(_data_csv(3))
+    text = """
+R: (r1-r3) ~~|
+level[R] ~~|
+c[R] = 1, 2, 3 ~~|
+k[R] = R ~~|
+s :HOLD BACKWARD: := level[r1] + c[r2] + k[r3] ~~|
+INITIAL TIME = 0 ~~| FINAL TIME = 6 ~~| TIME STEP = 0.5 ~~| SAVEPER = 0.5 ~~|
+"""
+    _, dense, _, flat = _both_routes(tmp_path, monkeypatch, text, mixed=True)
+    _assert_same(dense, flat)
+    t = dense.time
+    np.testing.assert_array_equal(dense["s"], np.minimum(t - t % 2, 4) + 1 + 5)

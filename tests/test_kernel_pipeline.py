@@ -72,3 +72,18 @@ def test_operator_typing_is_numbas_own_every_time(op, left, right, result):
     assert first.return_type == result
     assert again == first
     assert fnty.get_impl_key(again) is not None     # what lowering looks the implementation up by
+
+
+def test_abi_sizes_are_llvms_own_every_time():
+    """The sizes Numba's lowering asks for, remembered by their type's text
+    (tier0._abi_sizes): a double 8 bytes, an i32 4, an array of three doubles 24, a
+    struct {i8, double} 16 on x86-64 and aarch64 (the double aligned to 8)."""
+    from llvmlite import ir as llvm_ir
+    from numba.core.registry import cpu_target
+    tier0.quick_start()
+    context = cpu_target.target_context
+    double = llvm_ir.DoubleType()
+    cases = [(double, 8), (llvm_ir.IntType(32), 4), (llvm_ir.ArrayType(double, 3), 24),
+             (llvm_ir.LiteralStructType([llvm_ir.IntType(8), double]), 16)]
+    for ty, size in cases * 2:
+        assert context.get_abi_sizeof(ty) == size

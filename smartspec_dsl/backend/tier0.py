@@ -32,8 +32,8 @@ _PACKAGE = _HERE.parent
 SOURCES = ("backend/interpreter.py", "backend/interpreter_vector.py", "backend/tape.py", "backend/opcodes.py",
            "backend/kernel_lib.py", "backend/kernel_intrinsics.py", "backend/kernel_random.py",
            "backend/kernel_extra.py", "backend/kernel_market.py", "backend/kernel_solve.py",
-           "backend/kernel_finance.py", "backend/kernel_queues.py", "backend/solve_layout.py", "backend/watch.py",
-           "ir/constants.py", "experiments/stats.py")
+           "backend/kernel_finance.py", "backend/kernel_queues.py", "backend/kernel_step.py", "backend/solve_layout.py",
+           "backend/watch.py", "ir/constants.py", "experiments/stats.py")
 
 
 def numba_stamp() -> str:
@@ -92,6 +92,7 @@ def quick_start() -> None:
     _intrinsic_typing()
     _scalar_operators()
     _operator_typing()
+    _abi_sizes()
     _blas_probe()
 
 
@@ -153,6 +154,31 @@ def _operator_typing() -> None:
         return sig
     get_call_type.remembered = True
     functions.BaseFunction.get_call_type = get_call_type
+
+
+def _abi_sizes() -> None:
+    """Numba's lowering asks the ABI size of every named local's LLVM type (for debug
+    information, which is off) and llvmlite finds it by writing and parsing a module that
+    declares a global of that type (World3: 240 locals, 240 modules parsed). The size of a
+    type written out in full (no named struct, `%name`, whose body the text does not show)
+    depends on its text and the target's data layout only: each is found once."""
+    from numba.core import base
+    original = base.BaseContext.get_abi_sizeof
+    if getattr(original, "remembered", False):
+        return
+    known: dict = {}
+
+    def get_abi_sizeof(self, ty):
+        text = str(ty)
+        if "%" in text:
+            return original(self, ty)
+        key = (self.target_data, text)
+        size = known.get(key)
+        if size is None:
+            size = known[key] = original(self, ty)
+        return size
+    get_abi_sizeof.remembered = True
+    base.BaseContext.get_abi_sizeof = get_abi_sizeof
 
 
 def _intrinsic_typing() -> None:

@@ -29,7 +29,7 @@ from ..ir.builtins import BUILTINS, KERNEL, RANDOM_DRAW
 from ..ir.ranges import SubscriptSpace
 from .edits import series_table
 from .elements import element_equation
-from .flat_exprs import flat_name
+from .flat_exprs import flat_name, number as _number
 
 _TABLE_SUFFIX = " #data"
 
@@ -103,6 +103,10 @@ def derive_data(model: ir.Model) -> ir.Model:
         var = variables.get(n.name)
         if not n.subscripts or var is None or not var.dims:
             return n.name if not n.subscripts else None
+        if n.subscripts == var.dims:
+            # a whole array, read at the element by a data equation over the same ranges, whose
+            # points are the same at every element (passes/dense.py keeps only those)
+            return n.name
         name = flat_name(n.name, n.subscripts)
         if name not in elements:
             e = element_equation(var, n.subscripts, space)
@@ -125,6 +129,8 @@ def derive_data(model: ir.Model) -> ir.Model:
     def series_points(name: str):
         """A series' points; () for a constant; None for anything else (or not known yet)."""
         if name in elements:
+            if _number(elements[name][0]) is not None:
+                return ()     # a number, as the per-element route's constant element
             table = _file_table(elements[name][0], variables)
             return None if table is None else tuple(table.xs)
         name = source(name)
@@ -146,7 +152,7 @@ def derive_data(model: ir.Model) -> ir.Model:
         if name in readers:
             return readers[name](when)
         var = variables[name]
-        return ir.Ref(name, (), var.pos) if var.kind is ir.Kind.CONSTANT else _at_time(var.expr, when)
+        return ir.Ref(name, var.dims, var.pos) if var.kind is ir.Kind.CONSTANT else _at_time(var.expr, when)
 
     def filled_at(number: ir.Expr):
         """X IF MISSING's reading of a series at `when`: its value where it has a point
@@ -233,12 +239,13 @@ def _series(var: ir.Variable, value_at, keyword: str, xs: tuple[float, ...]) -> 
     elif keyword == "LOOK FORWARD":
         value = value_at(following)
     else:                                          # a straight line between the points around
+        # (over the array's ranges for a data equation the dense route keeps, passes/dense.py)
         before, after = f"{var.name} #at last point", f"{var.name} #at next point"
         out[before] = ir.Variable(before, f"{var.display} (at its last point)", ir.Kind.AUXILIARY,
-                                  expr=value_at(last), pos=pos, hidden=True)
+                                  expr=value_at(last), pos=pos, hidden=True, dims=var.dims)
         out[after] = ir.Variable(after, f"{var.display} (at its next point)", ir.Kind.AUXILIARY,
-                                 expr=value_at(following), pos=pos, hidden=True)
-        b, a = ir.Ref(before, (), pos), ir.Ref(after, (), pos)
+                                 expr=value_at(following), pos=pos, hidden=True, dims=var.dims)
+        b, a = ir.Ref(before, var.dims, pos), ir.Ref(after, var.dims, pos)
         span = ir.BinOp("-", following, last)
         line = ir.BinOp("+", b, ir.BinOp("/", ir.BinOp("*", ir.BinOp("-", a, b), ir.BinOp("-", time, last)), span))
         value = ir.Call("IF THEN ELSE", (ir.BinOp(">", span, ir.Num(0.0)), line, b), pos)

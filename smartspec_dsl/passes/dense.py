@@ -28,10 +28,8 @@ piecewise array on a loop of arrays is flattened, `_looped_pieces`), SUM, PROD, 
 VMAX over `range!`, the stateful calls of DENSE_STATEFUL (SMOOTH N and DELAY N, GET TIME
 VALUE, when the structure they decide is the whole array's), INTEG, random draws and macros
 whose body is what an array equation may say (one copy over the equation's ranges:
-macros.py; macros not in pieces), the VECTOR and ALLOCATE functions of dense_vectors.py (those
-dense_lift.py makes hidden arrays of, in pieces and through mappings, too) and the lookups
-defined per element of dense_lookups.py (in pieces and through mappings too: dense_pieces.py,
-dense_lift.py). The others are flattened
+macros.py; macros not in pieces), the VECTOR and ALLOCATE functions of dense_vectors.py and the
+lookups defined per element of dense_lookups.py (in pieces, through mappings: dense_lift.py). The others are flattened
 per element (subscripts.flatten, which calls `densifier` for the dense ones), and so is
 a variable that reads a range of a flattened array; the two kinds read each other's
 single elements. A run that gives an array's element a time series, or new initial values
@@ -161,8 +159,8 @@ class _Checker:
         if var.name in ir.CONTROL_NAMES:
             raise _Refuse("a control variable is subscripted")
         d = var.definitions[0] if var.definitions else None
-        if d is None or not self.plain(var) or d.lookup is not None or d.keyword \
-                or d.operator not in ("=", "=="):
+        if d is None or not self.plain(var) or d.lookup is not None or d.operator not in ("=", "==") \
+                or (d.keyword and not dense_lookups.data_equation(self, var)):
             try:
                 return self.pieces.covered(var)[0]
             except _Refuse as why:
@@ -218,6 +216,9 @@ class _Checker:
                     a = node.args[0] if len(node.args) == 1 else None
                     if not (isinstance(a, ir.Ref) and self.space.is_range(a.name.rstrip("!"))):
                         raise _Refuse("ELMCOUNT of no range")
+                    continue
+                if f == ir.DATA_EQUATION and node is e and top and not pieced:   # its points: data_equations.py
+                    todo.append((node.args[0], inside))
                     continue
                 if ir.canonical_name(f) in self.model.macros:
                     self.macro_call(node, lhs, inside or pieced)
@@ -436,11 +437,9 @@ def dense_arrays(model: ir.Model, edits=None) -> set[str]:
 
 
 def flattened_arrays(model: ir.Model) -> dict[str, tuple[str, str]]:
-    """The arrays of `model` the dense route flattens per element: name -> (as the modeller
-    wrote it, why), as the dense route takes the model (its macros without state inlined,
-    the lifts of dense_lift.py, whose hidden arrays count too). A lookup defined per element
-    is not counted: its elements are tables (data), which the dense loops read by their row
-    (dense_lookups.py)."""
+    """The arrays of `model` the dense route flattens per element, name -> (display, why), as
+    the route takes it (macros without state inlined, dense_lift.py's arrays); not the lookups
+    defined per element (tables, data: the loops read them by their row, dense_lookups.py)."""
     model = lift_lookups(covering_ranges(lift_vectors(split_varying_orders(inline_pure_macros(model)))))
     _, why = partition(model)
     return {n: (model.variables[n].display, w) for n, w in why.items() if _subscripted(model.variables[n])
@@ -451,8 +450,7 @@ def ineligible(model: ir.Model) -> str | None:
     """Why some array of `model` is flattened per element (the first, by name), or None when
     every one stays dense (`flattened_arrays`)."""
     why = flattened_arrays(model)
-    first = min(why, default=None)
-    return None if first is None else f"'{why[first][0]}': {why[first][1]}"
+    return f"'{why[min(why)][0]}': {why[min(why)][1]}" if why else None
 
 
 class _Densify:

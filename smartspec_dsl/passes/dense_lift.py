@@ -74,7 +74,7 @@ class _Lift(Binding):
                 continue
             own = self.own_ranges(n.name)
             for k, s in enumerate(n.subscripts):
-                if self.space.is_range(s.rstrip("!")) and not s.endswith("!") and (
+                if not s.endswith("!") and self.space.is_range(s) and (
                         s not in lhs or own is None or len(own) != len(n.subscripts) or own[k] != s):
                     return True
         return False
@@ -82,13 +82,15 @@ class _Lift(Binding):
     def runs_over_last(self, e: ir.Expr, ctx) -> bool:
         """Whether some subscript of `e` binds to the left-hand side's last range (else the
         per-element route reports that the vector does not run over it)."""
-        last = len(ctx) - 1
-        try:
-            return any(self.binding(s, ctx, {}, k) is not None and self.binding(s, ctx, {}, k)[0] == last
-                       for n in ir.walk(e) if type(n) is ir.Ref
-                       for k, s in enumerate(n.subscripts) if self.space.is_range(s))
-        except MappingError:
-            return False
+        for n in ir.walk(e):
+            for k, s in enumerate(n.subscripts if type(n) is ir.Ref else ()):
+                try:
+                    bound = self.binding(s, ctx, {}, k) if self.space.is_range(s) else None
+                except MappingError:
+                    return False
+                if bound is not None and bound[0] == len(ctx) - 1:
+                    return True
+        return False
 
     def fresh(self, var: ir.Variable, what: str) -> str:
         """A name for a hidden variable of `var`'s (`y #arg1`), unused so far."""
@@ -103,7 +105,8 @@ class _Lift(Binding):
                                        definitions=(ir.Definition(d.subscripts, (), "=", expr, pos=d.pos),))
         return ir.Ref(name, d.subscripts, d.pos)
 
-    def definition(self, var: ir.Variable, d: ir.Definition, plain: bool) -> ir.Definition:
+    def vectors_read(self, var: ir.Variable, d: ir.Definition, plain: bool) -> ir.Definition:
+        """Definition `d` of `var` reading hidden arrays (`lift_vectors`)."""
         lhs = d.subscripts
         try:
             options = self.lhs_options(lhs, d.pos)
@@ -139,7 +142,7 @@ def lift_vectors(model: ir.Model) -> ir.Model:
                                for d in defs if d.expr is not None for n in ir.walk(d.expr)):
             continue
         plain = len(defs) == 1 and not defs[0].excepts and all(sp.is_range(s) for s in defs[0].subscripts)
-        new = tuple(lift.definition(var, d, plain) if d.expr is not None and d.subscripts
+        new = tuple(lift.vectors_read(var, d, plain) if d.expr is not None and d.subscripts
                     and len(set(d.subscripts)) == len(d.subscripts) and sp.is_range(d.subscripts[-1])
                     and not d.rows and d.lookup is None and not d.keyword else d for d in defs)
         if new != defs:
@@ -170,7 +173,8 @@ class _LiftTables(_Lift):
         return all((s in lhs and set(sp.elements[s]) <= set(sp.elements[d]))
                    or (not sp.is_range(s) and s in sp.elements[d]) for s, d in zip(subscripts, ldims))
 
-    def definition(self, var: ir.Variable, d: ir.Definition, dims, plain: bool) -> ir.Definition:
+    def tables_read(self, var: ir.Variable, d: ir.Definition, dims, plain: bool) -> ir.Definition:
+        """Definition `d` of `var` (an array over `dims`) reading hidden lookups (`lift_lookups`)."""
         try:
             options, combos = self.combos(var, d)
         except ModelError:
@@ -210,8 +214,8 @@ class _LiftTables(_Lift):
 def lift_lookups(model: ir.Model) -> ir.Model:
     """`model` with each call of a lookup defined per element (`tbl[r](x)`, or a function's
     table, `LOOKUP BACKWARD(tbl[r], x)`) that an array reads at another element than its own
-    (through a mapping or a subrange, or in a piece of a piecewise array over other ranges
-    than the lookup's) reading instead a hidden lookup over the array's own ranges
+    (through a mapping, or in a piece of a piecewise array over other ranges than the
+    lookup's; a subrange's elements are the lookup's own) reading instead a hidden lookup over the array's own ranges
     (`y #table1`) whose element at each element of the array is the table that element reads
     (the flattener's binding, binding.py; the tables are data, no statement): the array
     stays one loop (dense_lookups.py, or dense_pieces.py for a piece), reading its own
@@ -229,7 +233,7 @@ def lift_lookups(model: ir.Model) -> ir.Model:
         except Refuse:
             continue
         plain = len(defs) == 1 and not defs[0].excepts and all(sp.is_range(s) for s in defs[0].subscripts)
-        new = tuple(lift.definition(var, d, dims, plain) if d.expr is not None and d.subscripts and not d.rows
+        new = tuple(lift.tables_read(var, d, dims, plain) if d.expr is not None and d.subscripts and not d.rows
                     and d.lookup is None else d for d in defs)
         if new != defs:
             variables[name] = replace(var, definitions=new)

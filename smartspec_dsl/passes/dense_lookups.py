@@ -6,10 +6,14 @@ The lookup's elements stay the per-element route's lookup variables (`tbl[r1]`, 
 are data, no statement of the kernel); the call is
 `LookupCall(table=<its first element's name>, arg, subscripts=<the call's subscripts>)`, each
 subscript a range of the left-hand side whose elements the lookup's range holds (the element
-the loop is at: the lookup's own range, or a subrange of it) or a fixed element, and the code generator reads the table of the loop's element
-(backend/dense_vectors.py: the elements' tables laid out in a row of the table vector). A
-function of a lookup (`LOOKUP BACKWARD(tbl[r], x[r])`, the registry's emit LOOKUP) names its
-table the same way: `Ref(<its first element's name>, <the call's subscripts>)`.
+the loop is at: the lookup's own range, or a subrange of it) or a fixed element, and the code
+generator reads the table of the loop's element (backend/dense_vectors.py: the elements'
+tables laid out in a row of the table vector). A function of a lookup (`LOOKUP
+BACKWARD(tbl[r], x[r])`, the registry's emit LOOKUP) names its table the same way:
+`Ref(<its first element's name>, <the call's subscripts>)`.
+
+The data arrays read from files are such lookups of their tables (`x #data`, read at the
+element); `data_equation` decides which data equations over arrays stay one array too.
 """
 from __future__ import annotations
 
@@ -17,7 +21,7 @@ import itertools
 
 from .. import ir
 from .dense_pieces import Refuse
-from .flat_exprs import flat_name
+from .flat_exprs import flat_name, number
 
 
 def lookup_dims(pieces, var: ir.Variable | None) -> tuple[str, ...] | None:
@@ -59,3 +63,43 @@ def rewrite(space, node: ir.LookupCall | ir.Ref, lhs: tuple[str, ...]) -> ir.Loo
     if type(node) is ir.Ref:
         return ir.Ref(flat_name(node.name, first), subs, node.pos)
     return ir.LookupCall(flat_name(node.table, first), node.arg, node.pos, subs)
+
+
+def data_equation(checker, var: ir.Variable) -> bool:
+    """Whether `var` is a data equation over whole ranges (`y[R] :KEYWORD: := x[R] * 2`)
+    whose points are the same at every element, so that data_equations.py derives them
+    once for the array, as the per-element route does for each: each array it reads is a
+    data array of one equation whose tables share their times (`x #data`), or one whose
+    elements are the same kind of series on both routes (`_same_points`). X IF MISSING
+    reads each series apart."""
+    d = var.definitions[0]
+    if len(var.definitions) != 1 or type(d.expr) is not ir.Call or d.expr.func != ir.DATA_EQUATION:
+        return False
+    for n in ir.walk(d.expr.args[0]):
+        if type(n) is ir.Call and n.func == "X IF MISSING":
+            return False
+        if type(n) is not ir.Ref or not n.subscripts or n.name not in checker.model.variables:
+            continue
+        defs = checker.model.variables[n.name].definitions
+        tables = checker.model.variables.get(n.name + " #data")
+        if tables is not None:   # one equation, one set of times
+            if len(defs) != 1 or len({t.lookup.xs for t in tables.definitions if t.lookup is not None}) != 1:
+                return False
+        elif not all(_same_points(checker.model, x) for x in defs):
+            return False
+    return True
+
+
+def _same_points(model: ir.Model, d: ir.Definition) -> bool:
+    """Whether definition `d`'s elements are the same kind of series on both routes: a data
+    equation, numbers (constants on both), or an expression that is neither a bare range nor
+    data read per element (`x[e1] #data`): an ordinary equation on both (a bare range,
+    `x[R] = R`, is a constant per element but a loop on the dense route)."""
+    e = d.expr
+    if d.rows:
+        return all(number(v) is not None for row in d.rows for v in row)
+    if e is None or number(e) is not None or (type(e) is ir.Call and e.func == ir.DATA_EQUATION):
+        return e is not None
+    bare = e.operand if type(e) is ir.UnaryOp else e
+    return not (type(bare) is ir.Ref and not bare.subscripts and bare.name not in model.variables) \
+        and not any(" #data" in r for r in ir.references(e))

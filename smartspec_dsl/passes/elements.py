@@ -236,17 +236,18 @@ def element_equation(var: ir.Variable, subscripts: tuple[str, ...], space: Subsc
         for box, piece in zip(e.args[::2], e.args[1::2]):
             bounds = [int(x.value) for x in box.args]
             if all(a <= p < a + n for a, n, p in zip(bounds[::2], bounds[1::2], at)):
-                return _lookups_at(piece, {}, [space.elements[d] for d in var.dims],
-                                   [p - a for a, p in zip(bounds[::2], at)])
+                return _lookups_at(piece, {}, lists, [p - a for a, p in zip(bounds[::2], at)])
         return None
-    return _lookups_at(e, dict(zip(var.dims, subscripts)))
+    return _lookups_at(e, dict(zip(var.dims, subscripts)), lists, at)
 
 
-def _lookups_at(e: ir.Expr, at: dict[str, str], lists=(), counters=()) -> ir.Expr:
-    """`e` with each lookup defined per element that it reads at the loop's element
-    (passes/dense_lookups.py) reading the table of the element `at` (range -> element); in a
-    piece, its subscripts affine forms (dense_pieces.py) over the array's ranges' elements
-    `lists`, at the piece's loop `counters`."""
+def _lookups_at(e: ir.Expr, at: dict[str, str], lists, counters) -> ir.Expr:
+    """`e` at one element of its array, the loop `counters` there: each lookup defined per
+    element that it reads at the loop's element (passes/dense_lookups.py) reading the table
+    of the element `at` (range -> element), or in a piece (its subscripts affine forms over
+    the array's ranges' elements `lists`, dense_pieces.py) the element of its forms; a range
+    used as a value (`@INDEX`, `@AFFINE`) the element's position, a number as the
+    per-element route has it."""
     def element(j: int, s: str) -> str:
         if s[0] != "@":
             return at.get(s, s)
@@ -257,6 +258,11 @@ def _lookups_at(e: ir.Expr, at: dict[str, str], lists=(), counters=()) -> ir.Exp
         return flat_name(name[:name.index("[")], (element(j, s) for j, s in enumerate(subscripts)))
 
     def visit(n):
+        if type(n) is ir.Call and n.func == "@INDEX":
+            return ir.Num(float(counters[int(n.args[0].value)] + 1))
+        if type(n) is ir.Call and n.func == "@AFFINE":
+            c, *coeffs = (x.value for x in n.args)
+            return ir.Num(float(c + sum(a * i for a, i in zip(coeffs, counters))))
         if type(n) is ir.LookupCall and n.subscripts:
             return ir.LookupCall(flat(n.table, n.subscripts), n.arg, n.pos)
         if type(n) is ir.Ref and n.subscripts and "[" in n.name:    # a lookup function's table

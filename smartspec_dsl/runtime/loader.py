@@ -194,18 +194,24 @@ class _Origin:
     data: DataOptions | None = None    # data files and aliases given to load
     edits: Edits | None = None         # equations a run replaces (passes/edits.py)
 
-    def record(self, values: dict[str, float] | None, key: str) -> tuple[Record, bool]:
+    def record(self, values: dict[str, float] | None, key: str, tier: str = "auto") -> tuple[Record, bool]:
         """The compiled record of this model under `key`, from the cache or compiled
-        (then cached), and whether it came from the cache."""
+        (then cached), and whether it came from the cache. A load on the compiled tier
+        does not build the interpreter's tape (World3: a twentieth of its cold load): a
+        later load on another tier builds it once and keeps it in the record."""
         entry, filename = self.folder / key, str(self.path)
         record = cache.read_record(entry / cache.RECORD, filename)
         if isinstance(record, Record) and (record.folder_data is None
                                            or record.folder_data == folder_fingerprint(self.path)):
+            if tier != "compiled" and record.tape is None and record.unsupported is None:
+                tape, unsupported = tape_of(record.kernel)
+                record = replace(record, tape=tape, unsupported=unsupported)
+                cache.write_record(entry / cache.RECORD, record, filename)
             cache.touch(entry)
             return record, True
         with _no_cyclic_collection():
             model, sched, kernel, derived = _compile(self.text, filename, self.data, values, self.edits)
-            tape, unsupported = tape_of(kernel)
+            tape, unsupported = tape_of(kernel) if tier != "compiled" else (None, None)
         folder_data = folder_fingerprint(self.path) if reads_data_folder(model, self.data) else None
         record = Record(model, sched, kernel, derived, tape, unsupported, folder_data)
         cache.write_record(entry / cache.RECORD, record, filename)   # the same string object
@@ -213,7 +219,7 @@ class _Origin:
         return record, False
 
     def load(self, values: dict[str, float] | None, key: str, log=None, tier: str = "auto") -> Model:
-        record, cached = self.record(values, key)
+        record, cached = self.record(values, key, tier)
         kernel = record.kernel
         # Kernels are kept by their source, which holds no constant's value: a model edited
         # in its constants, or lowered again with the same structure, reuses the machine code.
