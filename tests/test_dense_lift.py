@@ -101,8 +101,9 @@ forward[S] :EXCEPT: [s1] = LOOKUP FORWARD(tbl[R], Time) ~~|
 
 def _without_tables(source: str) -> str:
     """A kernel's source without its module-level arrays of numbers (the watches of the
-    tables, one per table: data, not statements)."""
-    return "\n".join(line for line in source.split("\n") if "= np.array([" not in line)
+    tables, one per table, `np.array([...])` or runs of them, `np.repeat(np.array([...]), ...)`:
+    data, not statements)."""
+    return "\n".join(line for line in source.split("\n") if "np.array([" not in line)
 
 
 @pytest.mark.parametrize("tier", ["interpreter", "compiled"])

@@ -72,16 +72,28 @@ def _refuse_text(schedule: Schedule) -> None:
 
 def _watch_arrays(em: Emitter) -> str:
     """The module constants watch_setup reads: each watch's first slot, its lookup table's
-    index (or -1) and its declared range (for a variable)."""
-    slots = [em.watch_base + 5 * j for j in range(len(em.watches))]
+    index (or -1) and its declared range (for a variable). Written as runs of equal values
+    (`np.repeat`), the slots as a range: an array's elements, watched one by one, add to the
+    counts, not to the kernel's text."""
+    n = len(em.watches)
     tables = [key[4] if key[0] == "lookup" else -1 for key in em.watches]
     lo = [key[2] if key[0] == "range" else 0.0 for key in em.watches]
     hi = [key[3] if key[0] == "range" else 0.0 for key in em.watches]
+
+    def repeated(name: str, values: list, write, dtype: str) -> str:
+        runs: list[list] = []
+        for x in values:
+            if runs and runs[-1][0] == x:
+                runs[-1][1] += 1
+            else:
+                runs.append([x, 1])
+        runs = runs or [[values[0] if values else 0, 0]]
+        return (f"{name} = np.repeat(np.array([{', '.join(write(x) for x, _ in runs)}]{dtype}), "
+                f"np.array({[c for _, c in runs]}, dtype=np.int64))")
     return "\n".join([
-        f"WATCH_SLOTS = np.array({slots or [0]}, dtype=np.int64)[:{len(slots)}]",
-        f"WATCH_TABLES = np.array({tables or [0]}, dtype=np.int64)[:{len(slots)}]",
-        f"WATCH_LO = np.array([{', '.join(num(x) for x in lo) or '0.0'}])[:{len(slots)}]",
-        f"WATCH_HI = np.array([{', '.join(num(x) for x in hi) or '0.0'}])[:{len(slots)}]"])
+        f"WATCH_SLOTS = np.arange({em.watch_base}, {em.watch_base + 5 * n}, 5, dtype=np.int64)",
+        repeated("WATCH_TABLES", tables, str, ", dtype=np.int64"),
+        repeated("WATCH_LO", lo, num, ""), repeated("WATCH_HI", hi, num, "")])
 
 
 def tolerance_slots(slots) -> tuple[int, int]:

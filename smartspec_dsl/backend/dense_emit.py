@@ -74,6 +74,7 @@ class DenseEmitter(VectorStatements, Emitter):
         self.fixed = [r for n in self.fixed for r in self.elements.names(n)]
         self.after_slots(at)   # what follows the slots, moved past the arrays
         self.lhs: tuple[str, ...] = ()        # the ranges of the array being assigned
+        self.nesting = False                   # in an array's loop nest (`nest`)
         self.iterated: dict[str, str] = {}     # `range!` -> the loop variable of its SUM
         self.n_k = 0
 
@@ -158,6 +159,16 @@ class DenseEmitter(VectorStatements, Emitter):
         code = f"for i in range({self.size[n]}):\n    watched(v, {w0} + 5 * i, ld(v, {self.base[n]} + i))"
         return element_loops.Item(n, None, (), None, lambda: code)
 
+    def watched_lookup(self, arg: str, key, table: ir.LookupTable, name: str | None, pos) -> str:
+        """A lookup in an array's loop nest: a watch per element, indexed by the element's
+        position (each warns by the element's name, as the per-element route's)."""
+        if not self.nesting:
+            return super().watched_lookup(arg, key, table, name, pos)
+        self.table(key, table)
+        k = self.table_at[key]
+        w = [self.watch(("lookup", e, name, pos, k)) for e in self.elements.names(self.owner)]
+        return f"watched_lookup(v, {w[0]} + 5 * (@ELEMENT@), {arg}, tab, {k})"
+
     def array_size(self, name: str) -> int:
         return self.size[name]
 
@@ -187,7 +198,7 @@ class DenseEmitter(VectorStatements, Emitter):
         """The loops over the box of array `name` from element `start` (positions per range)
         of `size`, and the statement `target` of `e`'s value in them."""
         var = self.schedule.model.variables[name]
-        self.owner, self.lhs = name, var.dims
+        self.owner, self.lhs, self.nesting = name, var.dims, True
         self.draws.pop((int(self.step_expr == "-1"), name), None)
         strides = [math.prod(len(self.space.elements[d]) for d in var.dims[j + 1:]) for j in range(len(var.dims))]
         first = self.base[name] + sum(a * s for a, s in zip(start, strides))
@@ -198,7 +209,7 @@ class DenseEmitter(VectorStatements, Emitter):
             body = [line.replace("@ELEMENT@", element)
                     for line in self.pre + [target.format(slot, code) + f"  # {safe_comment(name)}"]]
         finally:
-            self.pre, self.n_acc, self.n_k, self.lhs = [], 0, 0, ()
+            self.pre, self.n_acc, self.n_k, self.lhs, self.nesting = [], 0, 0, (), False
         header = ["    " * j + f"for i{j} in range({n}):" for j, n in enumerate(size)]
         indent = "    " * len(size)
         return "\n".join(header + [indent + line for b in body for line in b.split("\n")])

@@ -244,6 +244,8 @@ class Emitter:
         loop or one statement per element, and whatever other equations the model has: the
         j-th draw of element e of an array of n elements is the array's first site (a hash
         of its name and phase) + j * n + e."""
+        if not self.site_owners:    # no draw
+            return list(blocks)
         arrays = self.site_arrays_of()
         owners = {i: o for o, i in self.site_owners.items()}
 

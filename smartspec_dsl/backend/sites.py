@@ -77,6 +77,7 @@ def site_arrays(model: ir.Model, array_size) -> dict[str, tuple[str, int, int]]:
         members.setdefault(base, []).append((n, at))
     out: dict[str, tuple[str, int, int]] = {}
     positions: dict[str, dict[str, int]] = {}
+    space: list[SubscriptSpace] = []       # made once, if an array kept whole made flattened ones
     for base, names in members.items():
         if len(names) == 1 and not names[0][1]:
             n = names[0][0]
@@ -84,7 +85,7 @@ def site_arrays(model: ir.Model, array_size) -> dict[str, tuple[str, int, int]]:
             continue
         owner = owner_of(base)
         if owner not in positions:
-            positions[owner] = _positions(model, owner, members.get(owner, []))
+            positions[owner] = _positions(model, owner, members.get(owner, []), space)
         at = positions[owner]
         if not all(a in at for _, a in names):
             at = {a: e for e, (_, a) in enumerate(names)}
@@ -92,11 +93,12 @@ def site_arrays(model: ir.Model, array_size) -> dict[str, tuple[str, int, int]]:
     return out
 
 
-def _positions(model: ir.Model, owner: str, names: list[tuple[str, str]]) -> dict[str, int]:
+def _positions(model: ir.Model, owner: str, names: list[tuple[str, str]], space: list) -> dict[str, int]:
     """The position of each element (`[e1,e2]`) among the elements of the modeller's array
-    `owner` (its flat `names`, or its dims' elements when it is kept whole)."""
+    `owner` (its flat `names`, or its dims' elements when it is kept whole; `space` holds the
+    model's SubscriptSpace once made)."""
     var = model.variables.get(owner)
     if var is not None and var.dims:
-        space = SubscriptSpace(model.subscript_ranges)
-        return {ir.split_element(element_name(owner, c))[1]: e for e, c in enumerate(elements(space, var.dims))}
+        space[:] = space or [SubscriptSpace(model.subscript_ranges)]
+        return {ir.split_element(element_name(owner, c))[1]: e for e, c in enumerate(elements(space[0], var.dims))}
     return {a: e for e, (_, a) in enumerate(names) if a}

@@ -35,7 +35,7 @@ import numpy as np
 from ..errors import ModelError
 from .codegen import Kernel
 from .opcodes import NAMES, OPCODE, OPS, STEP_NOW, VECTOR_OPS
-from .tape_forms import float_hole, float_literal, is_buffer_read, name_of, overlap
+from .tape_forms import float_hole, float_literal, is_buffer_read, literal_list, name_of, overlap
 
 __all__ = ["META", "OPCODE", "OPS", "STEP_NOW", "Tape", "TapeUnsupported", "build_tape"]
 
@@ -525,17 +525,19 @@ def _accumulation(s: ast.stmt, accs: dict) -> tuple | None:
 
 
 def _module_array(tree: ast.Module, name: str) -> list:
-    """The literal list of a module constant `NAME = np.array([...], ...)[:n]`."""
+    """The values of a module constant `NAME = np.array([...], ...)` (`[:n]`), or (codegen's
+    watch arrays) `np.repeat(np.array([...]), np.array([...]))` or `np.arange(a, b, step, ...)`."""
     for s in tree.body:
         if isinstance(s, ast.Assign) and name_of(s.targets[0]) == name:
-            node, stop = s.value, None
+            node = s.value
             if isinstance(node, ast.Subscript):
-                stop = ast.literal_eval(node.slice.upper)
-                node = node.value
-            values = [float(name_of(x)[5:]) if isinstance(x, ast.Attribute) else
-                      -float(name_of(x.operand)[5:]) if isinstance(x, ast.UnaryOp) and isinstance(x.operand, ast.Attribute)
-                      else ast.literal_eval(x) for x in node.args[0].elts]
-            return values[:stop] if stop is not None else values
+                return literal_list(node.value)[:ast.literal_eval(node.slice.upper)]
+            if name_of(node.func) == "np.array":
+                return literal_list(node)
+            if name_of(node.func) == "np.arange":
+                return list(range(*(ast.literal_eval(a) for a in node.args)))
+            values, counts = (literal_list(a) for a in node.args)
+            return [x for x, c in zip(values, counts) for _ in range(int(c))]
     raise TapeUnsupported(f"the kernel defines no {name}")
 
 

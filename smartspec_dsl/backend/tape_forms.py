@@ -32,6 +32,13 @@ def name_of(node: ast.AST) -> str:
     return ""
 
 
+def literal_list(node: ast.Call) -> list:
+    """The values of `np.array([...], ...)`: numbers, `math.inf` and `-math.inf`, `math.nan`."""
+    return [float(name_of(x)[5:]) if isinstance(x, ast.Attribute) else
+            -float(name_of(x.operand)[5:]) if isinstance(x, ast.UnaryOp) and isinstance(x.operand, ast.Attribute)
+            else ast.literal_eval(x) for x in node.args[0].elts]
+
+
 def float_hole(node: ast.BinOp, env: dict) -> float | None:
     """A number a loop advances, `(b + d * q)` (element_loops.py): its value at this iteration,
     computed as the loop computes it."""

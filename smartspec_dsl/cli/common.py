@@ -19,6 +19,8 @@ def parse_sets(items) -> dict[str, float]:
             float(value)
         except ValueError:
             raise ParameterError(f"--set {name.strip()}: '{value}' is not a number") from None
+        if name.strip() in params:
+            raise ParameterError(f"--set {name.strip()} is given twice")
         params[name.strip()] = finite_number(f"'{name.strip()}'", value, note=" (--set)")
     return params
 

@@ -374,7 +374,7 @@ def resolve_external(model: ir.Model, data_dir: str | Path | None = None,
     base = model_folder(model.source) if data_dir is None else Path(data_dir)
     reader = Reader(base, options, dict(model.file_aliases))
     datafiles = _DataFiles(base, tuple(options.data_files))
-    space = SubscriptSpace(model.subscript_ranges)
+    space = SubscriptSpace(model.subscript_ranges, model.spellings)
     out: dict[str, ir.Variable] = {}
     hidden: dict[str, ir.Variable] = {}
     lookup_names: set[str] = set()
@@ -388,7 +388,7 @@ def resolve_external(model: ir.Model, data_dir: str | Path | None = None,
             elif s in space.all_elements:
                 options.append((s,))
             else:
-                raise ModelError(f"{d.pos}: unknown subscript '{s}': not a subscript range or element")
+                raise ModelError(f"{d.pos}: unknown subscript '{space.shown(s)}': not a subscript range or element")
         excluded = set()
         for ex in d.excepts:
             ex_opts = [space.elements[s] if space.is_range(s) else (s,) for s in ex]

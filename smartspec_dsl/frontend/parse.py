@@ -18,20 +18,9 @@ from .grammar import parser
 from .expr_rules import ExprRules
 from .nesting import bounded
 from .mdl_settings import file_aliases, integration_method
+from .syntax_errors import syntax_error
 
 SKETCH_MARKER = re.compile(r"\\\\\\?---///")
-
-# Human spellings of the grammar's terminals, for "expected ..." messages.
-_TERMINAL_TEXT = {
-    "LPAR": "'('", "RPAR": "')'", "LSQB": "'['", "RSQB": "']'", "COMMA": "','",
-    "SEMICOLON": "';'", "COLON": "':'", "VBAR": "'|'", "TILDE": "'~'", "EQUAL": "'='",
-    "PLUS": "'+'", "MINUS": "'-'", "STAR": "'*'", "SLASH": "'/'", "CIRCUMFLEX": "'^'",
-    "NUMBER": "a number", "NAME": "a name", "QUOTED_NAME": "a quoted name",
-    "STRING": "a 'string'", "DOC_TEXT": "units or comment text", "MORETHAN": "'>'",
-    "LESSTHAN": "'<'", "BANG": "'!'", "NA": ":NA:", "AND": ":AND:", "OR": ":OR:",
-    "NOT": ":NOT:", "EXCEPT": ":EXCEPT:", "$END": "end of file",
-}
-
 
 def equations_text(text: str) -> str:
     """Everything before the sketch section, which Vensim says to ignore."""
@@ -77,54 +66,11 @@ def strip_comments(text: str, filename: str = "<model>") -> str:
     return "".join(pieces)
 
 
-def _describe_terminal(name: str) -> str:
-    if name in _TERMINAL_TEXT:
-        return _TERMINAL_TEXT[name]
-    term = next((t for t in parser().terminals if t.name == name), None)
-    if term is not None and term.pattern.type == "str":
-        return f"'{term.pattern.value}'"
-    return name.lower().replace("_", " ")
-
-
-def _describe_expected(expected) -> str:
-    names = sorted({_describe_terminal(t) for t in expected})
-    if len(names) > 12:
-        names = names[:12] + ["..."]
-    return ", ".join(names)
-
-
-def _first_token(text: str) -> str:
-    """The offending token alone: a name or number, or else one character."""
-    text = text.lstrip()
-    m = re.match(r'"(?:[^"\\]|\\.)*"|[\w.$]+', text)
-    return m.group(0)[:40] if m else text[:1]
-
-
-def _syntax_error(err: lark.exceptions.UnexpectedInput, text: str, filename: str) -> SyntaxErrorInModel:
-    line, col = err.line, err.column
-    if line is None or line < 1:  # unexpected end of input
-        line = text.count("\n") + 1
-        col = len(text.rsplit("\n", 1)[-1]) + 1
-    if isinstance(err, lark.exceptions.UnexpectedToken):
-        found = _first_token(str(err.token)) if err.token.type != "$END" else "end of file"
-        expected = _describe_expected(err.accepts or err.expected)
-    elif isinstance(err, lark.exceptions.UnexpectedCharacters):
-        found = text[err.pos_in_stream: err.pos_in_stream + 1]
-        expected = _describe_expected(err.allowed or [])
-    else:
-        found, expected = "end of file", _describe_expected(getattr(err, "expected", []))
-    src_line = text.splitlines()[line - 1] if 0 < line <= len(text.splitlines()) else ""
-    caret = " " * (col - 1) + "^"
-    return SyntaxErrorInModel(
-        f"{filename}:{line}:{col}: syntax error: expected {expected}, found '{found}'\n"
-        f"    {src_line.expandtabs(1)}\n    {caret}")
-
-
 def parse_tree(text: str, filename: str = "<model>") -> lark.Tree:
     try:
         return parser().parse(strip_comments(equations_text(text), filename))
     except lark.exceptions.UnexpectedInput as err:
-        raise _syntax_error(err, text, filename) from None
+        raise syntax_error(err, text, filename) from None
 
 
 # ---- parse tree -> items -------------------------------------------------------
@@ -167,6 +113,13 @@ class _ToIR(ExprRules, Transformer_NonRecursive):
         self.owners: list[tuple[str, str]] = []   # ir.Model.notice_owners
         self.checks: list[tuple[_Lhs, int, int, list]] = []   # reality checks: lhs, span, expressions
         self.qualifiers: list[tuple[SourcePos, str, int]] = []   # :CROSSING: / :AT LEAST ONCE:
+        self.spellings: dict[str, str] = {}   # a name read in an equation -> as first written
+
+    def read(self, raw: str) -> str:
+        """The canonical name of a name read in an equation, its spelling kept (ir.Model.spellings)."""
+        name = ir.canonical_name(raw)
+        self.spellings.setdefault(name, _element_display(raw))
+        return name
 
     def _pos(self, meta) -> SourcePos:
         return SourcePos(self.filename, getattr(meta, "line", 0), getattr(meta, "column", 0))
@@ -176,7 +129,7 @@ class _ToIR(ExprRules, Transformer_NonRecursive):
         return str(children[0])
 
     def subscript(self, meta, children):
-        text = ir.canonical_name(children[0])
+        text = self.read(children[0])
         return text + "!" if len(children) > 1 else text
 
     def number_element(self, meta, children):
@@ -216,7 +169,7 @@ class _ToIR(ExprRules, Transformer_NonRecursive):
 
     def reference(self, meta, children):
         subs = children[1] if len(children) > 1 else ()
-        return ir.Ref(ir.canonical_name(children[0]), subs, self._pos(meta))
+        return ir.Ref(self.read(children[0]), subs, self._pos(meta))
 
     def macro_call_outputs(self, meta, children):
         return ("outputs", tuple(_element_display(c) for c in children))
@@ -232,7 +185,7 @@ class _ToIR(ExprRules, Transformer_NonRecursive):
         call = ir.Call(ir.canonical_function(name), tuple(rest), self._pos(meta), outputs)
         if subs:
             # only lookups are called with subscripts; resolved in build_model
-            return ir.LookupCall(ir.canonical_name(name), rest[0] if rest else ir.Num(0.0),
+            return ir.LookupCall(self.read(name), rest[0] if rest else ir.Num(0.0),
                                  self._pos(meta), subs)
         return call
 
@@ -553,7 +506,8 @@ def parse_model(text: str, filename: str = "<model>") -> ir.Model:
                                               it.extra["name"].strip())
         elif it.kind == "alias":
             name = ir.canonical_name(it.extra["name"])
-            ranges[name] = ir.SubscriptRange(name, (), (ir.canonical_name(it.extra["target"]),), it.extra["pos"])
+            ranges[name] = ir.SubscriptRange(name, (), (ir.canonical_name(it.extra["target"]),), it.extra["pos"],
+                                             written=it.extra["name"].strip())
         elif it.kind == "macro":
             name = ir.canonical_name(it.extra["name"])
             params = it.extra["params"]
@@ -563,14 +517,18 @@ def parse_model(text: str, filename: str = "<model>") -> ir.Model:
         else:
             top.append(it)
     variables = _build_variables(top, filename)
-    _resolve_checks(to_ir.checks, variables, ranges)
+    _resolve_checks(to_ir.checks, variables, ranges, to_ir.spellings)
     method, method_notices = integration_method(text, filename)
+    elements = {e for r in ranges.values() for e in r.elements}
+    unknown = tuple((n, w) for n, w in to_ir.spellings.items()
+                    if n not in variables and n not in ranges and n not in elements and n != w)
     return ir.Model(filename, variables, ranges, macros, method=method, notices=tuple(to_ir.notices) + method_notices,
                     notice_owners=tuple(to_ir.owners) + tuple((n, ir.RK4_SETTINGS) for n in method_notices),
-                    file_aliases=tuple(aliases.items()))
+                    file_aliases=tuple(aliases.items()), spellings=unknown)
 
 
-def _resolve_checks(checks: list, variables: dict[str, ir.Variable], ranges: dict) -> None:
+def _resolve_checks(checks: list, variables: dict[str, ir.Variable], ranges: dict,
+                    spellings: dict[str, str]) -> None:
     """A Reality Check equation, though never evaluated, is an equation of its own name that
     reads model variables and test inputs (Vensim's help, "Reality Check Equations"): a name
     it reads must be one of those, and its own name must not be a variable's or another check's."""
@@ -588,7 +546,8 @@ def _resolve_checks(checks: list, variables: dict[str, ir.Variable], ranges: dic
                 if isinstance(node, ir.Ref) and node.name not in variables and node.name != ir.TIME \
                         and node.name not in names and node.name not in ranges and node.name not in elements:
                     shown = {n: v.display for n, v in variables.items()}
-                    raise UndefinedVariable(f"{node.pos or lhs.pos}: undefined variable '{node.name}' used in "
+                    raise UndefinedVariable(f"{node.pos or lhs.pos}: undefined variable "
+                                            f"'{spellings.get(node.name, node.name)}' used in "
                                             f"the Reality Check '{lhs.display}'" + did_you_mean(node.name, shown))
 
 

@@ -446,7 +446,24 @@ class Model:
     # the file each `?name` of a GET call stands for by the model's own settings (a Vensim
     # .mdl's settings block): (name in lower case, file beside the model)
     file_aliases: tuple[tuple[str, str], ...] = ()
+    # (canonical name, as first written) of each name the equations read that the model does
+    # not define (no variable, range or element): how messages quote an undefined name
+    spellings: tuple[tuple[str, str], ...] = ()
     stage: ClassVar[Stage] = Stage.PARSED
+
+    def written(self, name: str) -> str:
+        """A name the equations read, as the modeller wrote it: a variable's display, a range's
+        or an element's spelling, an undefined name's own (`spellings`); else `name`."""
+        var = self.variables.get(name)
+        if var is not None:
+            return var.display
+        r = self.subscript_ranges.get(name)
+        if r is not None and r.written:
+            return r.written
+        for r in self.subscript_ranges.values():
+            if name in r.elements and r.display:
+                return r.display[r.elements.index(name)]
+        return dict(self.spellings).get(name, name)
 
     def stocks(self) -> list[Variable]:
         return [v for v in self.variables.values() if v.kind is Kind.STOCK]

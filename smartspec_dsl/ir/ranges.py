@@ -19,8 +19,11 @@ class MappingError(ModelError):
 class SubscriptSpace:
     """The model's ranges, expanded to elements."""
 
-    def __init__(self, ranges: dict[str, ir.SubscriptRange]):
+    def __init__(self, ranges: dict[str, ir.SubscriptRange], spellings=()):
+        """`spellings`: (name, as written) of the names the model reads that it does not define
+        (ir.Model.spellings), for messages."""
         self.raw = ranges
+        self.spellings = dict(spellings)
         self.elements: dict[str, tuple[str, ...]] = {}
         self.display: dict[str, str] = {}
         for r in ranges.values():
@@ -40,12 +43,12 @@ class SubscriptSpace:
 
     def shown(self, element: str) -> str:
         """An element as the modeller wrote it (for messages; names are matched lower-cased)."""
-        return self.display.get(element, element)
+        return self.display.get(element) or self.spellings.get(element, element)
 
     def range_shown(self, name: str) -> str:
         """A range as the modeller wrote it (for messages)."""
         r = self.raw.get(name)
-        return r.written if r is not None and r.written else name
+        return r.written if r is not None and r.written else self.spellings.get(name, name)
 
     def subscripts_shown(self, subs) -> str:
         """Subscripts (ranges or elements) as the modeller wrote them: '[Region,East]'."""
@@ -83,11 +86,18 @@ class SubscriptSpace:
             return self.elements[name]
         r = self.raw[name]
         if name in stack:
-            raise ModelError(f"{r.pos}: subscript range '{name}' is defined in terms of itself")
+            chain = stack[stack.index(name):] + (name,)
+            links = [f"'{self.range_shown(a)}' " + (f"lists '{self.range_shown(b)}'" if self.raw[a].elements
+                                                     else f"is an alias of '{self.range_shown(b)}'")
+                     for a, b in zip(chain, chain[1:])]
+            listed = any(self.raw[a].elements for a in chain[:-1])
+            raise ModelError(f"{self.raw[chain[0]].pos}: subscript range '{self.range_shown(name)}' is defined in "
+                             f"terms of itself: {', '.join(links)}" + (" (an element named as a subscript range "
+                                                                        "is read as that range)" if listed else ""))
         if not r.elements and r.mapping:  # alias
             target = r.mapping[0]
             if target not in self.raw:
-                raise ModelError(f"{r.pos}: '{name}' is an alias of '{target}', "
+                raise ModelError(f"{r.pos}: '{self.range_shown(name)}' is an alias of '{self.range_shown(target)}', "
                                  "which is not a subscript range")
             out = self._expand(target, stack + (name,))
         else:

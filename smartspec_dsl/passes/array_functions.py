@@ -223,7 +223,7 @@ class ArrayFunctions:
             present = {c[i] for c in defined}
             ranges = [els for els in self.space.elements.values() if present <= set(els)]
             if not ranges:
-                raise ModelError(f"{e.pos}: VECTOR ELM MAP: the elements of '{ref.name}' in "
+                raise ModelError(f"{e.pos}: VECTOR ELM MAP: the elements of '{self.model.written(ref.name)}' in "
                                  f"subscript {i + 1} are not all in one range")
             axes.append([x for x in max(ranges, key=len) if x in present])
         grid = list(itertools.product(*axes))

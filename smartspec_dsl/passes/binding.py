@@ -32,14 +32,14 @@ class Binding:
             if self.space.is_range(s):
                 if not self.space.elements[s]:
                     r = self.space.raw.get(s)
-                    raise UnsupportedFeature(f"{pos}: subscript range '{s}' (defined at "
+                    raise UnsupportedFeature(f"{pos}: subscript range '{self.space.range_shown(s)}' (defined at "
                                              f"{r.pos if r else '?'}) has no elements listed; ranges "
                                              "defined by a function call are not supported yet")
                 out.append((s, self.space.elements[s]))
             elif s in self.space.all_elements:
                 out.append((None, (s,)))
             else:
-                raise ModelError(f"{pos}: unknown {what} '{s}': not a subscript range or element")
+                raise ModelError(f"{pos}: unknown {what} '{self.space.shown(s)}': not a subscript range or element")
         return out
 
     # -- references ----------------------------------------------------------------
@@ -82,8 +82,9 @@ class Binding:
             if s in it:
                 return it[s]
             if not sp.is_range(r):
-                raise ModelError(f"{pos}: unknown subscript range '{r}' in '{s}'")
-            raise ModelError(f"{pos}: '{s}' is only allowed inside an array function (SUM, PROD, VMIN, VMAX, ...)")
+                raise ModelError(f"{pos}: unknown subscript range '{sp.shown(r)}' in '{sp.shown(r)}!'")
+            raise ModelError(f"{pos}: '{sp.range_shown(r)}!' is only allowed inside an array function "
+                             "(SUM, PROD, VMIN, VMAX, ...)")
         if sp.is_range(s):
             try:
                 e = self.bind(s, ctx, it, position)
@@ -91,12 +92,12 @@ class Binding:
                 raise ModelError(f"{pos}: reading '{sp.range_shown(s)}' here, {err.what} (the mapping is "
                                  f"declared at {err.where})") from None
             if e is None:
-                raise ModelError(f"{pos}: subscript range '{s}' is not bound by the left-hand side "
+                raise ModelError(f"{pos}: subscript range '{sp.range_shown(s)}' is not bound by the left-hand side "
                                  "of this equation (use an element, or '!' inside an array function)")
             return e
         if s in sp.all_elements:
             return s
-        raise ModelError(f"{pos}: unknown subscript '{s}': not a subscript range or element")
+        raise ModelError(f"{pos}: unknown subscript '{sp.shown(s)}': not a subscript range or element")
 
     def combos(self, var: ir.Variable, d: ir.Definition) -> tuple[list, list[tuple[str, ...]]]:
         """(the left-hand side's options, as `lhs_options` gives them; the element combinations

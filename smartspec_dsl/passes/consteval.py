@@ -168,7 +168,7 @@ def constant_value(model: ir.Model, name: str, values: dict[str, float], time: f
         if name in ir.CONTROL_NAMES:
             raise ModelError(f"{model.source}: the model does not define {name.upper()}, one of the "
                              "control variables every run needs (INITIAL TIME, FINAL TIME, TIME STEP, SAVEPER)")
-        raise ModelError(f"{model.source}: the model does not define '{name}'")
+        raise ModelError(f"{model.source}: the model does not define '{model.written(name)}'")
     expr = var.initial if var.kind is ir.Kind.STOCK else var.expr
     try:
         return float(evaluate(model, expr, values, time))

@@ -91,7 +91,7 @@ def is_dense(model: ir.Model) -> bool:
 class _Checker:
     def __init__(self, model: ir.Model):
         self.model = model
-        self.space = SubscriptSpace(model.subscript_ranges)
+        self.space = SubscriptSpace(model.subscript_ranges, model.spellings)
         self.pieces = Pieces(model, self.space)
         self.dims: dict[str, tuple[str, ...]] = {}     # the arrays that can stay dense
         self.macro_ok: dict[str, str | None] = {}      # macro -> why an array cannot call it, or ""
@@ -458,7 +458,7 @@ class _Densify:
     def __init__(self, model: ir.Model, dense: set[str] | None = None):
         self.model = model
         self.dense = set(model.variables) if dense is None else dense
-        self.space = SubscriptSpace(model.subscript_ranges)
+        self.space = SubscriptSpace(model.subscript_ranges, model.spellings)
         # the checks again, for the arrays kept in pieces' plans (dense_pieces.py)
         checker = _Checker(model)
         checker.dense = set(self.dense)
@@ -584,7 +584,7 @@ def edited_arrays(model: ir.Model, edits) -> dict[str, str]:
         if "[" in flat and name in model.variables:
             out.setdefault(name, f"'{model.variables[name].display}': a run replaces the equation of "
                                  f"'{flat}'")
-    pieces = Pieces(model, SubscriptSpace(model.subscript_ranges))
+    pieces = Pieces(model, SubscriptSpace(model.subscript_ranges, model.spellings))
     for name, var in model.variables.items():
         if name not in out and _subscripted(var) and var.definitions and var.definitions[0].subscripts:
             try:

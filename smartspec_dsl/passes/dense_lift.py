@@ -48,7 +48,7 @@ LIFTED = {"VECTOR RANK": (0,), "VECTOR SORT ORDER": (0,), "VECTOR REORDER": (0,)
 class _Lift(Binding):
     def __init__(self, model: ir.Model):
         self.model = model
-        self.space = SubscriptSpace(model.subscript_ranges)
+        self.space = SubscriptSpace(model.subscript_ranges, model.spellings)
         self.added: dict[str, ir.Variable] = {}
         self.pieces = Pieces(model, self.space)
         self.own: dict[str, tuple[str, ...] | None] = {}

@@ -336,7 +336,7 @@ def covering_ranges(model: ir.Model) -> ir.Model:
     variable stays one array over them (`Pieces.covered`), with exactly the elements the
     per-element route gives it. Such a range is named after the variable (`x #elements1`);
     variables defined for the same elements share one."""
-    space = SubscriptSpace(model.subscript_ranges)
+    space = SubscriptSpace(model.subscript_ranges, model.spellings)
     pieces = Pieces(model, space)
     known = {frozenset(els) for els in space.elements.values()}
     added: dict[frozenset, ir.SubscriptRange] = {}

@@ -100,7 +100,8 @@ def _check_defined(model: ir.Model) -> None:
                 if name not in vs and name != ir.TIME:
                     shown = {n: v.display for n, v in vs.items() if not v.hidden}
                     raise UndefinedVariable(
-                        f"{node.pos}: undefined variable '{name}' used in the equation of '{var.display}'"
+                        f"{node.pos}: undefined variable '{model.written(name)}' used in the equation of "
+                        f"'{var.display}'"
                         + did_you_mean(name, shown))
                 if type(node) is ir.LookupCall and vs[name].kind is not ir.Kind.LOOKUP:
                     raise UndefinedVariable(

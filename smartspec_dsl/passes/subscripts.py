@@ -64,7 +64,7 @@ def _is_subscripted(var: ir.Variable) -> bool:
 class _Flattener(ArrayFunctions, Binding):
     def __init__(self, model: ir.Model, dense: set[str] | frozenset = frozenset()):
         self.model = model
-        self.space = SubscriptSpace(model.subscript_ranges)
+        self.space = SubscriptSpace(model.subscript_ranges, model.spellings)
         # the variables the dense route keeps (passes/dense.py): rewritten by it, not expanded;
         # a flattened equation reads one of their elements as `name[e1,e2]` with subscripts
         self.dense = dense
@@ -113,7 +113,8 @@ class _Flattener(ArrayFunctions, Binding):
                 if s.endswith("!"):
                     r = s[:-1]
                     if not self.space.is_range(r):
-                        raise ModelError(f"{node.pos}: unknown subscript range '{r}' in '{s}'")
+                        raise ModelError(f"{node.pos}: unknown subscript range '{self.space.shown(r)}' in "
+                                         f"'{self.space.shown(r)}!'")
                     if s not in it and s not in out:
                         out.append(s)
                 elif self.space.is_range(s) and s not in it and s not in out \
@@ -171,7 +172,7 @@ class _Flattener(ArrayFunctions, Binding):
             if not e.subscripts and e.name not in self.model.variables and self.space.is_range(e.name):
                 el = self.bind(e.name, ctx, it, None)
                 if el is None:
-                    raise ModelError(f"{e.pos}: subscript range '{e.name}' used as a value is not "
+                    raise ModelError(f"{e.pos}: subscript range '{self.space.range_shown(e.name)}' used as a value is not "
                                      "bound by the left-hand side of this equation")
                 return ir.Num(float(self.space.family(e.name).index(el) + 1))
             if not e.subscripts and e.name not in self.model.variables \

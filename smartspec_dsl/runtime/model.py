@@ -389,7 +389,6 @@ class Model:
         items = [changes] if isinstance(changes, (str, os.PathLike, Changes)) else list(changes)
         constants: dict[str, float] = {}
         tables: dict[str, ir.LookupTable] = {}
-        lowered = self.schedule.model.variables
         for item in items:
             ch = item if isinstance(item, Changes) else read_changes(item)
             if notices is not None:
@@ -398,11 +397,9 @@ class Model:
                 for flat in self.cin_constants(ch.written.get(name, name), f"{ch.source}:{ch.lines[name]}"):
                     constants[flat] = value
             for name, table in ch.tables.items():
-                var = lowered.get(name)
-                if var is None or var.kind is not ir.Kind.LOOKUP:
-                    raise ParameterError(f"{ch.source}:{ch.lines[name]}: '{ch.written.get(name, name)}' is not a "
-                                         f"lookup of {self.path}")
-                tables[name] = table
+                for flat in params_mod.changed_lookups(self.names, name, ch.written.get(name, name),
+                                                       f"{ch.source}:{ch.lines[name]}"):
+                    tables[flat] = table
         return constants, tables
 
     def cin_constants(self, name: str, at: str) -> list[str]:

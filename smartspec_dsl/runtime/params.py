@@ -234,6 +234,25 @@ def changed_constants(names: Names, constants: Mapping[str, int], key: str, writ
     return present
 
 
+def changed_lookups(names: Names, key: str, written: str, at: str) -> list[str]:
+    """The lookup tables a changes file's line `written(points)` (at `at`, file:line) replaces:
+    the lookup itself, or every element of a lookup defined per element that it names whole or
+    through a range (`tbl`, `tbl[R]`), as a line `name = number` sets a subscripted constant's
+    elements (`changed_constants`) and a run's params a lookup's. ParameterError, by the
+    modeller's names, for a name that is no lookup."""
+    var = names.lowered.variables.get(key)
+    if var is not None and var.kind is ir.Kind.LOOKUP:
+        return [key]
+    try:
+        _, _, flat = names.elements(written)
+    except ParameterError:
+        flat = []
+    present = [f for f in flat if f in names.lowered.variables]
+    if not present or any(names.lowered.variables[f].kind is not ir.Kind.LOOKUP for f in present):
+        raise ParameterError(f"{at}: '{written}' is not a lookup of {names.path}")
+    return present
+
+
 def is_number(x) -> bool:
     return isinstance(x, numbers.Real) and not isinstance(x, bool) or (
         isinstance(x, np.ndarray) and x.ndim == 0)
@@ -339,9 +358,13 @@ def _from_dataarray(text: str, da, dims, flat, space) -> list:
 
 
 def resolve(names: Names, params: dict | None, plan: Plan | None = None) -> Plan:
-    """A run's params as constants, tables and edits of the lowered model (see the module's text)."""
+    """A run's params as constants, tables and edits of the lowered model (see the module's text).
+    A value given twice, by two names of one element or by an element's and its array's (or a
+    range's) name, is refused whatever their order, as a sweep's spec refuses it: each value
+    of a run is set once."""
     plan = plan or Plan()
     lowered = names.lowered.variables
+    given: dict[str, str] = {}     # flat name -> the param that set it
     for text, value in (params or {}).items():
         if not isinstance(text, str):
             raise ParameterError(f"parameter names must be text, not {text!r}")
@@ -353,6 +376,11 @@ def resolve(names: Names, params: dict | None, plan: Plan | None = None) -> Plan
                 continue
             var = lowered[n]
             shown = var.display
+            if n in given:
+                raise ParameterError(f"'{shown}' is given twice, as '{given[n]}' and as '{text}': a run sets "
+                                     "each value once (give an array's values as a list, or each element "
+                                     "by its name)")
+            given[n] = text
             if var.unchangeable:
                 raise ParameterError(f"'{var.display}' is defined with '==' at {var.pos}: Vensim's mark "
                                      "of a value that a run may not change")

@@ -13,6 +13,7 @@ from dataclasses import replace
 import numpy as np
 
 from ..errors import ParameterError
+from . import params as params_mod
 
 
 class Stepper:
@@ -61,7 +62,7 @@ class Stepper:
         to = self.time + num_steps * self.time_step
         if to > self.final_time + 1e-9 * max(1.0, abs(self.final_time)):
             raise ParameterError(f"stepping to t = {to:g} goes past FINAL TIME ({self.final_time:g})")
-        self.params.update(step_vars or {})
+        self._keep(step_vars or {})
         k0 = math.floor((self.time - self.start) / self.save_step + 1e-9) + 1
         k1 = math.floor((to - self.start) / self.save_step + 1e-9)
         saves = [self.start + k * self.save_step for k in range(k0, k1 + 1)]
@@ -72,6 +73,22 @@ class Stepper:
             part = replace(part, time=part.time[:0], values=part.values[:0])
         self._parts.append(part)
         return part
+
+    def _keep(self, step_vars: dict) -> None:
+        """`step_vars` in force from now on: each replaces what the values kept before gave for
+        the same elements (a run refuses a value given twice), an array's value kept for its
+        other elements."""
+        names = self.model.names
+        params_mod.resolve(names, step_vars)    # each value once in this step's too
+        for text, value in step_vars.items():
+            new = set(names.elements(text, settable=True)[2])
+            for old in [k for k in self.params if isinstance(k, str)]:
+                _, dims, flat = names.elements(old, settable=True)
+                if new.isdisjoint(flat):
+                    continue
+                values = names.values(old, self.params.pop(old), dims, flat)
+                self.params.update((f, v) for f, v in zip(flat, values) if f not in new and v is not None)
+            self.params[text] = value
 
     def run_to(self, t: float, step_vars: dict | None = None):
         """`step` up to time t (a whole number of time steps from `time`)."""
