@@ -311,10 +311,11 @@ def test_the_run_message_says_what_the_load_was_spent_on(store, tmp_path, monkey
         assert np.loadtxt(out, delimiter=",", skiprows=1, usecols=1).tolist()[-1] == 0.5   # x(4) = 8 / 2^4
 
 
-def test_a_compiled_load_leaves_the_tape_to_the_first_load_that_needs_it(store, tmp_path):
+def test_a_compiled_load_leaves_the_tape_to_the_first_load_that_needs_it(store, tmp_path, monkeypatch):
     """A load on the compiled tier does not build the interpreter's tape; a later load of the
-    same model on the interpreter builds it from the cached record, keeps it there, and both
-    tiers give x(t+1) = x(t) - 0.5 x(t)."""
+    same model on the interpreter builds it from the cached record, keeps it there (the
+    model's path still abstracted: a load by another path names it so), and both tiers give
+    x(t+1) = x(t) - 0.5 x(t)."""
     path = model_file(tmp_path)
     compiled = smartspec_dsl.load(path, tier="compiled")
     entry = store / compiled._origin.key / cache.RECORD
@@ -326,3 +327,6 @@ def test_a_compiled_load_leaves_the_tape_to_the_first_load_that_needs_it(store, 
     assert interpreted.run(tier="interpreter")["x"].tolist() == [8.0, 4.0, 2.0, 1.0, 0.5]
     record = cache.read_record(entry, str(path))
     assert record.tape is not None and record.unsupported is None
+    monkeypatch.chdir(path.parent)
+    again = smartspec_dsl.load("m.mdl", tier="interpreter")
+    assert again.cached and str(again.schedule.model.variables["x"].pos) == "m.mdl:2:1"

@@ -829,10 +829,10 @@ def test_data_functions_of_raw_data_and_of_a_data_equation(tmp_path):
     gave :NA: everywhere, as for an argument that is not data. By hand: the largest point 7;
     at time 1 :NA:, at 2 7; TIME SHIFT 2 reads time 2 (7) then beyond the data (:NA:);
     CUMULATE sums the points (5, then 12 at 2), :NA: between. The variable of a data equation
-    (`sq := raw * raw`) is data too: the functions do not read its series yet, which is said,
-    located, instead of :NA:."""
+    (`sq := raw * raw`) is data too, with raw's points: 25 and 49, the largest 49
+    (tests/test_data_equation_series.py), and CUMULATE of it sums them: 25 at 0, 74 at 2,
+    a straight line between (its keyword, :INTERPOLATE:, the default)."""
     import smartspec_dsl
-    from smartspec_dsl.errors import UnsupportedFeature
     from smartspec_dsl.frontend.workbook import DataOptions
     (tmp_path / "m.mdl").write_text(RAW_DATA)
     (tmp_path / "points.csv").write_text("Time,raw\n0,5\n2,7\n")
@@ -843,9 +843,11 @@ def test_data_functions_of_raw_data_and_of_a_data_equation(tmp_path):
     assert r["ahead"].tolist() == [7, na, na] and r["sums"].tolist() == [5, na, 12]
     (tmp_path / "m.mdl").write_text(RAW_DATA.replace("top = GET DATA MAX(raw, 0, 2)",
                                                      "sq := raw * raw ~~|\ntop = GET DATA MAX(sq, 0, 2)"))
-    with pytest.raises(UnsupportedFeature, match=r"m.mdl:4:7: GET DATA MAX of a data equation's variable \('sq'\) "
-                                                 r"is not supported by smartspec yet"):
-        smartspec_dsl.load(tmp_path / "m.mdl", tier="interpreter", data=data)
+    r = smartspec_dsl.load(tmp_path / "m.mdl", tier="interpreter", data=data).run(tier="interpreter")
+    assert r["top"][0] == 49
+    (tmp_path / "m.mdl").write_text(RAW_DATA.replace("sums := CUMULATE(raw)", "sq := raw * raw ~~|\nsums := CUMULATE(sq)"))
+    r = smartspec_dsl.load(tmp_path / "m.mdl", tier="interpreter", data=data).run(tier="interpreter")
+    assert r["sums"].tolist() == [25, 49.5, 74]
 
 
 def test_delay_information(data_run):

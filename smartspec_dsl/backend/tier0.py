@@ -32,8 +32,8 @@ _PACKAGE = _HERE.parent
 SOURCES = ("backend/interpreter.py", "backend/interpreter_vector.py", "backend/tape.py", "backend/opcodes.py",
            "backend/kernel_lib.py", "backend/kernel_intrinsics.py", "backend/kernel_random.py",
            "backend/kernel_extra.py", "backend/kernel_market.py", "backend/kernel_solve.py",
-           "backend/kernel_finance.py", "backend/kernel_queues.py", "backend/solve_layout.py", "backend/watch.py",
-           "ir/constants.py", "experiments/stats.py")
+           "backend/kernel_finance.py", "backend/kernel_queues.py", "backend/kernel_step.py", "backend/solve_layout.py",
+           "backend/watch.py", "ir/constants.py", "experiments/stats.py")
 
 
 def numba_stamp() -> str:

@@ -245,8 +245,8 @@ _ALL = [
              SAME_AS_FIRST),
     _lowered("GET TIME VALUE", (3, 3), "GET TIME VALUE(relative to, offset, 0): the model time"),
     _lowered("GET DATA BETWEEN TIMES", (3, 3), "GET DATA BETWEEN TIMES(data, time, mode): a data value at a time (the data functions read "
-              "data from files, elements of data arrays and :RAW: data; of a data equation's variable, "
-              "`x := ...`, they are refused, located: not supported yet)"),
+              "data from files, elements of data arrays, :RAW: data and a data equation's variable, "
+              "`x := ...`, at its points)"),
     _lowered("GET DATA AT TIME", (2, 2), "GET DATA AT TIME(data, time): a data value at a time"),
     _lowered("GET DATA FIRST TIME", (1, 1), "GET DATA FIRST TIME(data): the time of a data series' first point"),
     _lowered("GET DATA LAST TIME", (1, 1), "GET DATA LAST TIME(data): the time of its last point"),
