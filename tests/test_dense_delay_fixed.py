@@ -78,3 +78,17 @@ def test_kernel_does_not_grow_with_the_range(tmp_path, monkeypatch):
     assert len(large.kernel.buffers) == 2000
     # r1000 delays by 1 + 999 mod 3 = 1: its initial value until t = 1, then the pulse of 1000 at 3
     np.testing.assert_array_equal(run["out[r1000]"][:5], [500.0, 0.0, 0.0, 1000.0, 0.0])
+
+
+def test_a_continued_run_warns_of_each_elements_kept_delay(tmp_path, monkeypatch):
+    """A continued run keeps each element's region as the state's (its own delay time at the
+    first run's start): new delay times warn per element, as on the per-element route."""
+    dense_model, _, flat_model, _ = _both_routes(tmp_path, monkeypatch, delays(5, 0.5))
+    said = []
+    for model in (dense_model, flat_model):
+        first = model.run(tier="interpreter", until=3)
+        run = model.run(tier="interpreter", initial_condition=first.final_state, params={"d": 9, "d[r2]": 4})
+        said.append([str(w).split(": ", 1)[1] for w in run.warnings if "keeps the state's delay" in str(w)])
+    assert said[0] == said[1]
+    kept = [float(w.split("keeps the state's delay (")[1].split(")")[0]) for w in said[0]]
+    assert kept == [1, 2, 3, 1, 2, 2, 3, 4, 2, 3]      # out's d[R], then twice's d[R] + 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .. import ir, limits
 from ..errors import ModelError, ParameterError
@@ -287,16 +287,33 @@ def _delay_times(model: ir.Model, var: ir.Variable, values: dict, time: float) -
             for counters in itertools.product(*(range(len(space.elements[d])) for d in var.dims))]
 
 
-def buffer_delay(model: ir.Model, region: str, values: dict, time: float = 0.0) -> float:
-    """The delay time at `time` of the buffer region `region` (a name of `Kernel.buffers`):
-    its variable's, or an element's of a dense array (`name[e1,e2]`) evaluated for it."""
+def _region(model: ir.Model, region: str) -> tuple[ir.Variable, _Element | None]:
+    """The variable of buffer region `region` (a name of `Kernel.buffers`) and, for an element
+    of a dense array (`name[e1,e2]`: one region per element), the element."""
     name, _, elements = region[:-1].partition("[") if region.endswith("]") else (region, "", "")
     var = _arrays(model).get(name) if elements else None
     if var is None or not var.dims:
-        return float(evaluate(model, model.variables[region].expr.args[1], values, time))
+        return model.variables[region], None
     space = _space(model)
-    at = _Element(space, var.dims, tuple(space.position(d, s) for d, s in zip(var.dims, elements.split(","))))
+    return var, _Element(space, var.dims, tuple(space.position(d, s) for d, s in zip(var.dims, elements.split(","))))
+
+
+def buffer_delay(model: ir.Model, region: str, values: dict, time: float = 0.0) -> float:
+    """The delay time at `time` of the buffer region `region`, an element's evaluated for it."""
+    var, at = _region(model, region)
     return float(evaluate(model, var.expr.args[1], values, time, at))
+
+
+def buffer_delay_reads(model: ir.Model, region: str) -> set[str]:
+    """The variables the delay time of buffer region `region` reads (`constants_read`), for an
+    element of a dense array those of its element (`d[e1]` where the equation says `d[R]`)."""
+    var, at = _region(model, region)
+    delay = var.expr.args[1]
+    if at is not None:
+        element = {d: at.space.elements[d][k] for d, k in zip(at.dims, at.counters)}
+        delay = ir.map_expr(delay, lambda e: replace(e, subscripts=tuple(element.get(s, s) for s in e.subscripts))
+                            if type(e) is ir.Ref and e.subscripts else e)
+    return constants_read(model, [delay])
 
 
 def check_buffer_memory(model: ir.Model, t0: float, t1: float, dt: float, values: dict | None = None) -> None:

@@ -13,7 +13,7 @@ from .. import ir, limits
 from ..errors import ModelError, ParameterError, StepSizeError
 from ..ir.constants import RK4_AUTO, RK4_AUTO_HALVINGS
 from ..ir.builtins import RANDOM_DRAW, helpers
-from ..passes.consteval import (TOLERANCES, buffer_delay, check_buffer_memory, constants_read,
+from ..passes.consteval import (TOLERANCES, buffer_delay, buffer_delay_reads, check_buffer_memory,
                                tolerance_issues)
 from ..passes.edits import made_by
 from ..passes.elements import slots_of
@@ -282,8 +282,7 @@ def _kept_delays(model, plan: params_mod.Plan, values: dict, vals: dict) -> list
         var = lowered.variables[name]
         if buffer_of(var).spans_run:   # the others are laid out by the run's span, not a delay time
             continue
-        delay = var.expr.args[1]
-        given = sorted(set(plan.constants) & constants_read(lowered, [delay]))
+        given = sorted(set(plan.constants) & buffer_delay_reads(lowered, name))
         if not given:
             continue
         kept = len(plan.state.buffers[name])
