@@ -87,7 +87,7 @@ def test_a_continued_run_warns_of_each_elements_kept_delay(tmp_path, monkeypatch
     said = []
     for model in (dense_model, flat_model):
         first = model.run(tier="interpreter", until=3)
-        run = model.run(tier="interpreter", initial_condition=first.final_state, params={"d": 9, "d[r2]": 4})
+        run = model.run(tier="interpreter", initial_condition=first.final_state, params={"d": [9, 4, 9, 9, 9]})
         said.append([str(w).split(": ", 1)[1] for w in run.warnings if "keeps the state's delay" in str(w)])
     assert said[0] == said[1]
     kept = [float(w.split("keeps the state's delay (")[1].split(")")[0]) for w in said[0]]

@@ -12,7 +12,7 @@ numba = pytest.importorskip("numba")
 from numba import njit, types  # noqa: E402
 
 from smartspec_dsl.backend import tier0  # noqa: E402
-from smartspec_dsl.backend.kernel_pipeline import KernelCompiler, OnceCompiler  # noqa: E402
+from smartspec_dsl.backend.kernel_pipeline import KernelPipeline, OncePipeline  # noqa: E402
 
 
 def logistic(v, n, dt, r, k):
@@ -33,7 +33,7 @@ def test_kernel_and_once_pipelines_give_pythons_own_floats():
     expected_v = np.array([10.0, 0.0, 0.0, 0.0])
     expected = logistic(expected_v, 1000, 0.125, 0.3, 1000.0)
     assert 990.0 < expected < 1000.0      # near the carrying capacity, below it (the cut above k/2)
-    for pipeline in (KernelCompiler, OnceCompiler):
+    for pipeline in (KernelPipeline, OncePipeline):
         compiled = njit(pipeline_class=pipeline)(logistic)
         v = np.array([10.0, 0.0, 0.0, 0.0])
         assert compiled(v, 1000, 0.125, 0.3, 1000.0) == expected
@@ -42,7 +42,7 @@ def test_kernel_and_once_pipelines_give_pythons_own_floats():
 
 def test_once_pipeline_compiles_without_a_c_callable_wrapper():
     # kernels are called from Python and from each other, not through a C function pointer
-    compiled = njit(pipeline_class=OnceCompiler)(lambda a, b: math.floor(a / b))
+    compiled = njit(pipeline_class=OncePipeline)(lambda a, b: math.floor(a / b))
     assert compiled(7.0, 2.0) == 3.0
     assert compiled(-7.0, 2.0) == -4.0
     cres = compiled.overloads[compiled.signatures[0]]

@@ -46,13 +46,13 @@ from smartspec_dsl.backend.kernel_lib import (
     vector_rank, vector_sort_order, invert_matrix, allocate_available, allocate_by_priority,
     vector_at, vector_select)
 
-from smartspec_dsl.backend.kernel_pipeline import KernelCompiler, OnceCompiler
+from smartspec_dsl.backend.kernel_pipeline import KernelPipeline, OncePipeline
 
-JIT = dict(cache=True, nogil=True, error_model="numpy", pipeline_class=KernelCompiler)
+JIT = dict(cache=True, nogil=True, error_model="numpy", pipeline_class=KernelPipeline)
 # a single run's entry keeps the GIL: its time loop checks for Ctrl-C (kernel_lib.interrupted)
-RUN = dict(cache=True, error_model="numpy", pipeline_class=KernelCompiler)
+RUN = dict(cache=True, error_model="numpy", pipeline_class=KernelPipeline)
 # what runs once per run (the initialisation)
-ONCE = dict(JIT, pipeline_class=OnceCompiler)
+ONCE = dict(JIT, pipeline_class=OncePipeline)
 ''' + f"SINGLE_RUN_STOP = {INTERRUPT_EVERY - 1}\n"
 
 # The kernel library's functions, by the names the header imports. A call of a module-level
@@ -216,12 +216,12 @@ PICK = '''
 @njit(**JIT)
 def simulate_generic(p, tab, out, save_idx, t0, dt, n_steps, save_every, method, diag{held}):
     """One run, Euler (method 0) or RK4 (1): the ahead-of-time module's entry. RK4 Auto (2),
-    which few runs use, is left out of the module (its build compiles less): runs of it take
+    which few runs use, is left out of the module (a smaller build): runs of it take
     Numba's kernel (runtime/tiers.py)."""
     if method == 0:
         return simulate_generic_0(p, tab, out, save_idx, t0, dt, n_steps, save_every, method, diag, {single}{held})
     if method != 1:
-        raise ValueError("RK4 Auto is not compiled ahead of time")
+        raise ValueError("RK4 Auto is not in the ahead-of-time module")
     return simulate_generic_1(p, tab, out, save_idx, t0, dt, n_steps, save_every, method, diag, {single}{held})
 '''
 

@@ -26,7 +26,7 @@ LLVM keeps each floating-point operation as written):
 * no C-callable wrapper (`no_cfunc_wrapper`): kernels are called from Python and from
   each other, never through a C function pointer;
 * a function that runs once per run (the Euler driver's initialisation, `euler_setup`:
-  `OnceCompiler`) is optimised once, at LLVM's O1, where Numba optimises each function
+  `OncePipeline`) is optimised once, at LLVM's O1, where Numba optimises each function
   at O3 when it is added to its library and the library again at O3 once its callees
   are linked in. A time loop keeps both (its run is a few percent slower with one).
 """
@@ -87,7 +87,7 @@ def _pipeline(state, lowering) -> PassManager:
     return pm
 
 
-class KernelCompiler(CompilerBase):
+class KernelPipeline(CompilerBase):
     """Numba's compiler for a generated kernel function (`njit(pipeline_class=...)`)."""
     LOWERING = NativeLowering
 
@@ -97,6 +97,6 @@ class KernelCompiler(CompilerBase):
         return [_pipeline(self.state, self.LOWERING)]
 
 
-class OnceCompiler(KernelCompiler):
+class OncePipeline(KernelPipeline):
     """Numba's compiler for a kernel function that runs once per run (`euler_setup`)."""
     LOWERING = OnceLowering
