@@ -119,7 +119,13 @@ class ArrayFunctions:
         key = (func.name, args)
         name = self.driver_of.get(key)
         if name is None:
-            name = f"{display} #{func.name.lstrip('@').lower()}{len(self.drivers) + 1}".lower()
+            # named by the variable and its own count of drivers, never by the element that
+            # first needs it or a model-wide count: the draws of its vector take their sites
+            # from its name (backend/sites.py), which replacing another element's or another
+            # variable's equation must not move
+            owner = display.split("[", 1)[0]
+            count = 1 + sum(1 for d in self.drivers if d.startswith(f"{owner} #".lower()))
+            name = f"{owner} #{func.name.lstrip('@').lower()}{count}".lower()
             while name in self.model.variables or name in self.drivers:
                 name += "'"
             # messages name the modeller's variable and the call, never the internal name
