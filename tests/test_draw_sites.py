@@ -195,3 +195,28 @@ def test_the_compiled_kernel_keeps_the_vector_the_others_rank(vector_draws):
     np.testing.assert_array_equal(model.run(seed=5, tier="compiled").values, plain.values)
     assert_vectors_kept(plain, model.run(seed=5, params={"rk[g1]": 0.0, "rm[h2,g1]": 0.0}, tier="compiled"),
                         {"rk[g1]", "rm[h2,g1]"})
+
+
+@pytest.mark.parametrize("route", ["dense", "per element"])
+def test_two_variables_equal_vectors_of_draws_draw_apart(tmp_path, monkeypatch, route):
+    """Two variables whose vector argument (or partial SUM) is written alike each draw their
+    own numbers (their hidden drivers were shared: b was a's numbers, d c's), and replacing
+    one whole variable keeps the other's draws (a driver's name counted over the model)."""
+    if route == "per element":
+        from smartspec_dsl.passes import pipeline
+        monkeypatch.setattr(pipeline, "dense_arrays", lambda model, edits: set())
+    twins = {"a[G]": "SUM(RANDOM UNIFORM(0, 1, 0) * (1 + kk[K!])) + 0 * G",
+             "b[G]": "SUM(RANDOM UNIFORM(0, 1, 0) * (1 + kk[K!])) + 0 * G",
+             "c[G]": "VECTOR RANK(RANDOM UNIFORM(0, 1, 0) + 0 * G, 1)",
+             "d[G]": "VECTOR RANK(RANDOM UNIFORM(0, 1, 0) + 0 * G, 1)"}
+    model = load(tmp_path, "K: k1, k2, k3 ~~|\nkk[K] = 0 ~~|\n"
+                 + "".join(f"{n} = {x} ~~|\n" for n, x in twins.items()) + CONTROL)
+    plain = model.run(seed=3, tier="interpreter")
+    for one, other in (("a", "b"), ("c", "d")):
+        assert not np.array_equal(plain[f"{one}[g1]"], plain[f"{other}[g1]"]), other
+        edited = model.run(seed=3, params={one: 0.0}, tier="interpreter")
+        assert (edited[f"{one}[g2]"] == 0).all()
+        for c in plain.columns:
+            if c[0] not in (one, "k") and c.upper() not in CONTROLS:
+                assert len(set(plain[c])) > 1, c
+                np.testing.assert_array_equal(edited[c], plain[c], err_msg=c)
