@@ -115,7 +115,7 @@ class ArrayFunctions:
 
     # -- whole-array functions ---------------------------------------------------------
     def driver(self, func: Internal, args: tuple, pos, display: str) -> ir.Ref:
-        """The hidden variable computing `func(args)`, shared by every element that reads it."""
+        """The hidden variable computing `func(args)`, shared by the elements of one variable that read it."""
         # shared by the elements of one variable only: two variables' equal vectors of draws
         # draw apart. Named by the variable and its own count of drivers, never by the element
         # that first needs it or a model-wide count: the draws of its vector take their sites

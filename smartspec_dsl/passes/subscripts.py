@@ -73,9 +73,9 @@ class _Flattener(ArrayFunctions, Binding):
         self.subscripted: dict[str, set[tuple[str, ...]]] = {}
         self.instances: list[_Instance] = []
         self.drivers: dict[str, ir.Variable] = {}
-        self.driver_of: dict[tuple, str] = {}   # (function, arguments) -> driver, shared by elements
+        self.driver_of: dict[tuple, str] = {}   # (variable, function, arguments) -> driver, shared by its elements
         self.shared: dict[str, ir.Variable] = {}
-        self.shared_of: dict[tuple, ir.Ref] = {}  # (call, iterated elements) -> its shared variable
+        self.shared_of: dict[tuple, ir.Ref] = {}  # (variable, call, iterated elements) -> its shared variable
 
     def expand_definitions(self, var: ir.Variable) -> None:
         seen: dict[tuple[str, ...], ir.Definition] = {}
