@@ -115,11 +115,18 @@ class ArrayFunctions:
 
     # -- whole-array functions ---------------------------------------------------------
     def driver(self, func: Internal, args: tuple, pos, display: str) -> ir.Ref:
-        """The hidden variable computing `func(args)`, shared by every element that reads it."""
-        key = (func.name, args)
+        """The hidden variable computing `func(args)`, shared by the elements of one variable that read it."""
+        # shared by the elements of one variable only: two variables' equal vectors of draws
+        # draw apart. Named by the variable and its own count of drivers, never by the element
+        # that first needs it or a model-wide count: the draws of its vector take their sites
+        # from its name (backend/sites.py), which replacing another element's or another
+        # variable's equation must not move
+        owner = display.split("[", 1)[0]
+        key = (owner, func.name, args)
         name = self.driver_of.get(key)
         if name is None:
-            name = f"{display} #{func.name.lstrip('@').lower()}{len(self.drivers) + 1}".lower()
+            count = 1 + sum(1 for d in self.drivers if d.startswith(f"{owner} #".lower()))
+            name = f"{owner} #{func.name.lstrip('@').lower()}{count}".lower()
             while name in self.model.variables or name in self.drivers:
                 name += "'"
             # messages name the modeller's variable and the call, never the internal name

@@ -73,9 +73,9 @@ class _Flattener(ArrayFunctions, Binding):
         self.subscripted: dict[str, set[tuple[str, ...]]] = {}
         self.instances: list[_Instance] = []
         self.drivers: dict[str, ir.Variable] = {}
-        self.driver_of: dict[tuple, str] = {}   # (function, arguments) -> driver, shared by elements
+        self.driver_of: dict[tuple, str] = {}   # (variable, function, arguments) -> driver, shared by its elements
         self.shared: dict[str, ir.Variable] = {}
-        self.shared_of: dict[tuple, ir.Ref] = {}  # (call, iterated elements) -> its shared variable
+        self.shared_of: dict[tuple, ir.Ref] = {}  # (variable, call, iterated elements) -> its shared variable
 
     def expand_definitions(self, var: ir.Variable) -> None:
         seen: dict[tuple[str, ...], ir.Definition] = {}
@@ -237,13 +237,17 @@ class _Flattener(ArrayFunctions, Binding):
         over r, `SUM(m[r, c!])` in one over [r, s]): one hidden auxiliary per value of the
         subscripts it reads (`used`, positions in `ctx`) computes it once, and every element
         with those reads it, instead of a copy per element (n^2 terms over n elements)."""
-        key = (e, tuple(sorted(it.items())), tuple(ctx[i] for i in sorted(used)))
+        # one variable's only, named by it and its own count (as array_functions' drivers):
+        # two variables' equal reductions of draws draw apart, and replacing one variable's
+        # equation moves no other's draws
+        owner = display.split("[", 1)[0]
+        key = (owner, e, tuple(sorted(it.items())), tuple(ctx[i] for i in sorted(used)))
         ref = self.shared_of.get(key)
         if ref is None:
             value = self.vector_select(e, ctx, it, display) if e.func == "VECTOR SELECT" \
                 else self.reduce(e, ctx, it, display)
-            owner = display.split("[", 1)[0]
-            name = f"{owner} #{e.func.lower().replace(' ', '')}{len(self.shared) + 1}".lower()
+            count = 1 + sum(1 for n in self.shared if n.startswith(f"{owner} #".lower()))
+            name = f"{owner} #{e.func.lower().replace(' ', '')}{count}".lower()
             while name in self.model.variables or name in self.shared or name in self.drivers:
                 name += "'"
             shown = f"{owner} ({e.func} at {e.pos.line}:{e.pos.column})" if e.pos is not None else owner
