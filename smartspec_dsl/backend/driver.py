@@ -98,16 +98,25 @@ EULER = '''\
     for i in range({n_cont}):
         v[1 + i] += dt * r[i]'''
 
+# A DELAY FIXED output held over the sub-steps of a step (RK4 and RK4 Auto, below), and its
+# slot given back after them.
+HOLD_FIXED = '''\
+    for j in range({n_fixed}):
+        if FIXED_DELAY_PLAIN[j]:
+            w = bi[2 * j] + istep % bi[2 * j + 1]
+            wnext[j] = buf[w]
+            buf[w] = v[FIXED_DELAY_OUTPUTS[j]]'''
+RELEASE_FIXED = '''\
+    for j in range({n_fixed}):
+        if FIXED_DELAY_PLAIN[j]:
+            buf[bi[2 * j] + istep % bi[2 * j + 1]] = wnext[j]'''
+
 RK4 = '''\
     # The sub-steps lie within step istep, where a DELAY FIXED outputs the value it held at
     # the step's start (this step's dynamic() put it in v). fixed_write has just put the
     # step's input, due at step istep + delay, in the very slot dynamic() reads: hold the
     # output there while the sub-steps run. (DELAY MATERIAL never writes the slot it reads.)
-    for j in range({n_fixed}):
-        if FIXED_DELAY_PLAIN[j]:
-            w = bi[2 * j] + istep % bi[2 * j + 1]
-            wnext[j] = buf[w]
-            buf[w] = v[FIXED_DELAY_OUTPUTS[j]]
+{hold_fixed}
     t = v[0]
     for i in range({n_cont}):
         y0[i] = v[1 + i]
@@ -129,9 +138,7 @@ RK4 = '''\
 {rates_4}
     for i in range({n_cont}):
         v[1 + i] = y0[i] + dt / 6.0 * (k[i, 0] + 2.0 * k[i, 1] + 2.0 * k[i, 2] + r[i])
-    for j in range({n_fixed}):
-        if FIXED_DELAY_PLAIN[j]:
-            buf[bi[2 * j] + istep % bi[2 * j + 1]] = wnext[j]'''
+{release_fixed}'''
 
 # RK4 Auto (backend/kernel_step.py): the step's stocks by RK4 in n sub-steps and in 2n,
 # n = 1, 2, 4, ..., until the two agree within the tolerances; the n sub-steps' result is kept
@@ -140,11 +147,7 @@ RK4 = '''\
 # then 1 in a single run, whose time loop may stop with an error (kernel_step.step_size_failed).
 # DELAY FIXED outputs are held over the whole step as in RK4 (above).
 RK4_AUTO = '''\
-    for j in range({n_fixed}):
-        if FIXED_DELAY_PLAIN[j]:
-            w = bi[2 * j] + istep % bi[2 * j + 1]
-            wnext[j] = buf[w]
-            buf[w] = v[FIXED_DELAY_OUTPUTS[j]]
+{hold_fixed}
     t = v[0]
     nc = {n_cont}
     for i in range(nc):
@@ -191,9 +194,7 @@ RK4_AUTO = '''\
         n *= 2
     for i in range(nc):
         v[1 + i] = y0[2 * nc + i]
-    for j in range({n_fixed}):
-        if FIXED_DELAY_PLAIN[j]:
-            buf[bi[2 * j] + istep % bi[2 * j + 1]] = wnext[j]'''
+{release_fixed}'''
 
 SIMULATE_GENERIC = '''
 @njit(**RUN)
@@ -302,9 +303,10 @@ def generic_driver(fields: dict[str, str]) -> str:
     """The generic driver's functions by method (ADVANCE, SIMULATE_GENERIC, PICK), filled
     with the format fields of DRIVER (`loop`: the time loop, calling `advance`)."""
     parts = []
+    held = dict(hold_fixed=HOLD_FIXED.format(**fields), release_fixed=RELEASE_FIXED.format(**fields))
     deeper = {f"{phase}_{n}": indent([fields[f"{phase}_8"]], n - 8) for phase in ("dynamic", "rates") for n in (12, 16)}
     for m, name, update in ((0, "Euler", EULER), (1, "RK4", RK4), (2, "RK4 Auto", RK4_AUTO)):
-        per = dict(fields, **deeper, m=m, name=name, n_y0=4 * fields["n_cont"] + 1 if m == 2 else fields["n_cont"],
+        per = dict(fields, **deeper, **held, m=m, name=name, n_y0=4 * fields["n_cont"] + 1 if m == 2 else fields["n_cont"],
                    single_mark=f"    y0[{4 * fields['n_cont']}] = 1.0 if stop >= 0 else 0.0\n" if m == 2 else "",
                    loop=fields["loop"].replace("advance(", f"advance_{m}("))
         parts.append(ADVANCE.format(update=update.format(**per), **per) + "\n" + SIMULATE_GENERIC.format(**per))
