@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from smartspec_dsl import load
+from smartspec_dsl.errors import ParameterError
 from smartspec_dsl.backend import aot, interpreter_aot, tier0
 
 from conftest import ROOT, SHARED, assert_same_run
@@ -63,6 +64,22 @@ def test_world3_is_bit_identical_with_euler_and_rk4(aot_folder, monkeypatch):
     model = load(need(SHARED / "real-models" / "WRLD3-03" / "wrld3-03.mdl"), tier="interpreter")
     for method in ("euler", "rk4"):
         assert_same(f"World3 {method}", *both(model, monkeypatch, aot_folder, method=method))
+
+
+def test_rk4_auto_runs_and_stops_as_on_the_numba_interpreter(aot_folder, tmp_path, monkeypatch):
+    """RK4 Auto's step-size error cannot be raised from code compiled ahead of time (the
+    process crashed): its runs take the Numba-cached interpreter, with the same numbers, and a
+    step no sub-step makes accurate (dx/dt = x^2 from 1, infinite at t = 1) stops the run."""
+    path = tmp_path / "blowup.mdl"
+    path.write_text("x = INTEG(x * x, 1) ~~|\nINITIAL TIME = 0 ~~|\nFINAL TIME = 2 ~~|\n"
+                    "TIME STEP = 0.5 ~~|\nSAVEPER = 0.5 ~~|\n")
+    model = load(path, tier="interpreter")
+    ahead, jit = both(model, monkeypatch, aot_folder, method="rk4auto", final_time=0.5)
+    assert_same("x' = x^2, RK4 Auto", ahead, jit)
+    aot = LOAD(aot_folder / f"interpreter-{tier0.version()}")
+    monkeypatch.setattr(interpreter_aot, "load", lambda folder=None: aot)
+    with pytest.raises(ParameterError, match="RK4 Auto could not bring every stock's error"):
+        model.run(tier="interpreter", method="rk4auto")
 
 
 def test_conformance_cases_are_bit_identical(aot_folder, monkeypatch):

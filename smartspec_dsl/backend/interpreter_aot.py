@@ -16,6 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import aot, tier0
+from ..ir.constants import RK4_AUTO
 
 # the type of `interpreter.simulate`: a tape's arrays and the generated kernel's
 # `simulate_held` arguments (runtime/single.py) give (rows saved, buffer, its regions),
@@ -42,12 +43,18 @@ _CHECK_TAPE, _CHECK = aot.checker(TAPE_TYPES), aot.checker(ARG_TYPES)
 
 
 class _Checked:
-    """The module's `simulate` behind a check of its arguments' types (`aot.checker`)."""
+    """The module's `simulate` behind a check of its arguments' types (`aot.checker`). A run
+    of RK4 Auto takes the Numba-cached interpreter: a function compiled ahead of time cannot
+    raise its StepSizeError (kernel_step.step_size_failed; the process crashes), as the
+    kernel's module leaves RK4 Auto out for the same reason (driver.PICK)."""
 
     def __init__(self, module):
         self.module = module
 
     def simulate(self, tape, *args):
+        if args[8] == RK4_AUTO:            # the method, after p .. save_every
+            tier0.quick_start()
+            return tier0.load().simulate(tape, *args)
         try:
             tape, args = tuple(_CHECK_TAPE(tape)), _CHECK(args)
         except TypeError as err:
