@@ -11,6 +11,9 @@ an apply-to-all equation over the other ranges whose structure is decided once (
 `ir.Model.decisions` as any other, so a run's values that change it run another kernel), and
 the array itself reads them piece by piece (passes/dense_pieces.py). Its kernel grows with
 the elements of the deciding ranges, as the per-element route's, not with the others.
+It runs before a run's elements set to constants become numbers beside the equations
+(passes/pipeline.py): a split depends on the model's text alone, so replacing one element
+names the others' hidden stocks and numbers their random draws as before (backend/sites.py).
 """
 from __future__ import annotations
 

@@ -57,8 +57,11 @@ def arrays(model: ir.Model, edits: Edits | None = None, dense: bool = True,
     if not dense:
         return flatten(model, set())
     if has_arrays(model):
+        # split first: whether an array is split, and so its parts' hidden names and draw
+        # sites, must not depend on which of its elements a run replaces
+        model = split_varying_orders(inline_pure_macros(model))
         model, edits = edits_mod.constants_as_numbers(model, edits, values)
-        model = lift_lookups(covering_ranges(lift_vectors(split_varying_orders(inline_pure_macros(model)))))
+        model = lift_lookups(covering_ranges(lift_vectors(model)))
     return flatten(model, dense_arrays(model, edits))
 
 
