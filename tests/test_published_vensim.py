@@ -42,6 +42,23 @@ def test_names_of_any_script_and_symbol_beyond_ascii():
         flat("x = 2 १ ~~|\n")
 
 
+def test_a_names_characters_are_letters_digits_a_few_symbols_and_all_beyond_ascii():
+    """The grammar writes NAME's character classes by what they leave out of ASCII (cheaper
+    for Python's `re` to compile); they must be exactly the sets the grammar's comment gives,
+    checked on every code point with the lexer's own pattern: a first character is
+    [A-Za-z_] or beyond ASCII, a later one [A-Za-z0-9_$'&%.] or beyond ASCII."""
+    import re
+    from smartspec_dsl.frontend.grammar import parser
+    name = re.compile(next(t for t in parser().terminals if t.name == "NAME").pattern.to_regexp())
+    first, later = re.compile(r"[A-Za-z_]"), re.compile(r"[A-Za-z0-9_$'&%.]")
+    ascii_chars, beyond = [chr(c) for c in range(0x80)], "".join(map(chr, range(0x80, 0x110000)))
+    assert [c for c in ascii_chars if bool(name.fullmatch(c)) != bool(first.fullmatch(c))] == []
+    assert [c for c in ascii_chars if bool(name.fullmatch("a" + c)) != bool(later.fullmatch(c))] == []
+    assert [c for c in ascii_chars if bool(name.fullmatch("a " + c)) != bool(later.fullmatch(c))] == []
+    assert [c for c in beyond if not name.fullmatch(c)] == []
+    assert name.fullmatch("a" + beyond) and name.fullmatch("a " + beyond)
+
+
 # ---- brace comments ------------------------------------------------------------------
 
 def test_brace_comments_anywhere_nested_and_over_lines():
