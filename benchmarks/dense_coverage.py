@@ -78,6 +78,14 @@ R: (r1-r{n}) ~~|
 x[R] = R + Time ~~|
 d[R] = DELAY FIXED(x[R], 2, x[R]) ~~|
 """,
+    "DELAY MATERIAL, INFORMATION, CONVEYOR, QUEUE FIFO": lambda n: f"""
+R: (r1-r{n}) ~~|
+flat((0, 1), (1, 1)) ~~|
+x[R] = R + Time ~~|
+m[R] = DELAY MATERIAL(x[R], 2, x[R], 0) + DELAY INFORMATION(x[R], 1 + R / 1000, 0) ~~|
+c[R] = DELAY CONVEYOR(x[R], 2, 0, flat, R, 2) ~~|
+q[R] = QUEUE FIFO(x[R], 1, flat, R, 2) ~~|
+""",
     "data equation over an array": lambda n: f"""
 R: (r1-r{n}) ~~|
 x[R] = R * Time ~~|

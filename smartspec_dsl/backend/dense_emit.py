@@ -28,6 +28,7 @@ from .. import ir
 from ..passes.elements import ElementOrder, Elements, Slots
 from ..passes.order import Schedule
 from ..ir.ranges import SubscriptSpace, parse_form
+from .dense_buffers import VALUES, BufferLoops
 from .dense_vectors import VEC, VECTOR_CALLS, VectorStatements
 from . import element_loops
 from .emit import Emitter, safe_comment
@@ -38,7 +39,7 @@ _REDUCTIONS = {"SUM": ("0.0", "{acc} += {term}"), "PROD": ("1.0", "{acc} *= {ter
                "VMAX": ("-math.inf", "{acc} = fmax({acc}, {term})")}
 
 
-class DenseEmitter(VectorStatements, Emitter):
+class DenseEmitter(BufferLoops, VectorStatements, Emitter):
     """An `Emitter` for a dense schedule: loops for arrays, the base's statements for scalars."""
 
     def __init__(self, schedule: Schedule):
@@ -69,8 +70,8 @@ class DenseEmitter(VectorStatements, Emitter):
         self.cont = ElementOrder(self.elements, cont)
         self.disc = ElementOrder(self.elements, disc)
         self.params = ElementOrder(self.elements, schedule.constants)
-        # a DELAY FIXED over an array keeps one buffer region per element, each as long as its
-        # element's delay time at initialisation: its elements' regions in element order
+        # a buffer function over an array keeps one buffer region per element (dense_buffers.py):
+        # its elements' regions in element order
         self.fixed = [r for n in self.fixed for r in self.elements.names(n)]
         self.after_slots(at)   # what follows the slots, moved past the arrays
         self.lhs: tuple[str, ...] = ()        # the ranges of the array being assigned
@@ -121,6 +122,8 @@ class DenseEmitter(VectorStatements, Emitter):
             return self.reduction(e)
         if type(e) is ir.Call and e.func in VECTOR_CALLS:
             return self.vector_expr(e)
+        if type(e) is ir.Call and e.func == VALUES:    # a buffer helper's values (dense_buffers.py)
+            return self.helper_values(e)
         if type(e) is ir.LookupCall and e.subscripts:
             return self.lookup_row(e)
         if type(e) is ir.Call and e.func == "@INDEX":
@@ -223,29 +226,6 @@ class DenseEmitter(VectorStatements, Emitter):
 
     def variable(self, name: str) -> ir.Variable:
         return self.elements[name]
-
-    # -- a DELAY FIXED over an array: a loop over its elements' buffer regions ------------
-    def fixed_loop(self, n: str, phase: str) -> element_loops.Item:
-        """The statement of DELAY FIXED array `n` in `phase`: "size" (each element's delay
-        time, in its delay-time slot), "read" (each element's output from its region) or
-        "write" (each element's input into its region). An element's region index is its
-        slot's offset in the array plus the array's first region."""
-        first = self.fixed.index(self.elements.names(n)[0])
-        def shifted(k: int) -> str:   # the slot `{0}` moved by k
-            return "{0}" + (f" + {k}" if k > 0 else f" - {-k}" if k else "")
-        j = f"2 * ({shifted(first - self.base[n])})"
-        at = f"buf[bi[{j}] + istep % bi[{j} + 1]]"
-        delay = self.schedule.model.variables[n].expr.args[1]
-        target, e = {"size": (f"st(v, {shifted(self.fixed_delay_slot[self.fixed[first]] - self.base[n])}, {{1}})", delay),
-                     "read": (f"st(v, {{0}}, {at})", None),
-                     "write": (f"{at} = {{1}}", self.schedule.model.variables[n].expr.args[0])}[phase]
-        return element_loops.Item(n, None, (), None, lambda: self.looped(n, target, e or ir.Num(0.0)))
-
-    def fixed_write_statements(self) -> list[str]:
-        vs = self.schedule.model.variables
-        arrays = [self.fixed_loop(n, "write") for n in dict.fromkeys(r.split("[", 1)[0] for r in self.fixed)
-                  if n in vs and vs[n].dims]
-        return super().fixed_write_statements() + element_loops.statements(self, arrays)
 
     def rate_statements(self) -> list[str]:
         vs = self.schedule.model.variables

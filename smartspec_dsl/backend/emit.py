@@ -369,7 +369,7 @@ class Emitter:
         for n in self.schedule.initial:
             var = vs[n]
             self.owner = n
-            if n in reads and n not in blocks and not (is_delay_fixed(var) and buffer_of(var).out):
+            if n in reads and n not in blocks and not (is_delay_fixed(var) and buffer_of(var).out and not var.dims):
                 pending += element_loops.initial_items(self, n)
                 continue
             if n in reads:
@@ -403,11 +403,11 @@ class Emitter:
             if n not in blocks and not is_delay_fixed(vs[n]):
                 pending.append(element_loops.item(self, n, vs[n].expr))
                 continue
+            if n not in blocks and vs[n].dims:    # over an array (dense_buffers.py): one loop over its regions
+                pending.append(self.fixed_loop(n, "read"))
+                continue
             if n not in blocks and not (buffer_of(vs[n]).out or is_delay_material(vs[n])
                                         or is_delay_information(vs[n])):
-                if vs[n].dims:    # over an array (dense_emit.py): one loop over its regions
-                    pending.append(self.fixed_loop(n, "read"))
-                    continue
                 j = self.fixed.index(n)
                 read = "st(v, {0}, buf[bi[{1}] + istep % bi[{2}]])"
                 pending.append(element_loops.Item(n, None, (self.slots[n], 2 * j, 2 * j + 1), read,

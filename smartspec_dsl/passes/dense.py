@@ -26,8 +26,8 @@ range names as the left-hand side, or else the pieces of dense_pieces.py (piecew
 :EXCEPT: definitions, mappings, subranges, positional binding, ranges used as values; a
 piecewise array on a loop of arrays is flattened, `_looped_pieces`), SUM, PROD, VMIN and
 VMAX over `range!`, the stateful calls of DENSE_STATEFUL (SMOOTH N and DELAY N, GET TIME
-VALUE, when the structure they decide is the whole array's; DELAY FIXED, one buffer region
-per element: backend/dense_emit.py), INTEG, random draws and macros
+VALUE, when the structure they decide is the whole array's; DELAY FIXED and the buffers of
+dense_buffers.py, one region per element: backend/dense_buffers.py), INTEG, random draws and macros
 whose body is what an array equation may say (one copy over the equation's ranges:
 macros.py; macros not in pieces), the VECTOR and ALLOCATE functions of dense_vectors.py and the
 lookups defined per element of dense_lookups.py (in pieces, through mappings: dense_lift.py). The others are flattened
@@ -47,7 +47,7 @@ from .. import ir
 from ..errors import ModelError
 from ..ir.builtins import ARRAY, BUILTINS, KERNEL, RANDOM_DRAW
 from ..ir.ranges import SubscriptSpace, parse_form
-from . import dense_lookups, dense_vectors
+from . import dense_buffers, dense_lookups, dense_vectors
 from .dense_lift import lift_lookups, lift_vectors
 from .dense_orders import split_varying_orders
 from .dense_pieces import PIECE_CALLS, Pieces, Plan, Refuse as _Refuse, covering_ranges, numbers_of
@@ -59,7 +59,7 @@ from .solve import strong_components
 # the stateful functions whose lowering (chains of stocks, DELAY FIXED's buffer) holds per element
 DENSE_STATEFUL = {"SMOOTH", "SMOOTHI", "SMOOTH3", "SMOOTH3I", "DELAY1", "DELAY1I", "DELAY3", "DELAY3I",
                   "TREND", "FORECAST", "SMOOTH N", "DELAY N", "INITIAL", "SAMPLE IF TRUE", "NPV", "NPVE",
-                  "GET TIME VALUE", "TIME BASE", "RANDOM PINK NOISE", "DELAY FIXED"}
+                  "GET TIME VALUE", "TIME BASE", "RANDOM PINK NOISE", "DELAY FIXED"} | dense_buffers.BUFFERS
 # ... of which those whose arguments at these positions decide the structure (stateful.rules):
 # one structure for the whole array, so they must not read it
 DECIDED = {"SMOOTH N": (3,), "DELAY N": (1, 3), "GET TIME VALUE": (0, 2)}
@@ -233,6 +233,8 @@ class _Checker:
                         dense_lookups.check(self, node.args[0], lhs)   # a lookup defined per element
                     todo.extend((a, inside) for a in node.args[1:])
                     continue
+                if lhs and f in dense_buffers.BUFFERS:
+                    dense_buffers.check(node, self.dims)
                 if lhs and f in DECIDED and any(self.varies(node.args[i]) for i in DECIDED[f]
                                                 if i < len(node.args)):
                     raise _Refuse(f"{f}'s order read from an array")
@@ -347,6 +349,7 @@ def partition(model: ir.Model, flattened: dict[str, str] | None = None) -> tuple
             checker.why.setdefault(name, why)
             checker.dense.discard(name)
     _flag_reads(model, checker, model.variables.values(), dense_vectors.VECTOR_FUNCTIONS)
+    dense_buffers.flag_queues(model, checker)
     flagged: set[str] = set()
     while True:
         changed = True
