@@ -86,6 +86,14 @@ m[R] = DELAY MATERIAL(x[R], 2, x[R], 0) + DELAY INFORMATION(x[R], 1 + R / 1000, 
 c[R] = DELAY CONVEYOR(x[R], 2, 0, flat, R, 2) ~~|
 q[R] = QUEUE FIFO(x[R], 1, flat, R, 2) ~~|
 """,
+    "SMOOTH, DELAY1, DELAY MATERIAL in pieces": lambda n: f"""
+R: (r1-r{n}) ~~|
+x[R] = R + Time ~~|
+s[r1] = SMOOTH(x[r1], 2) ~~|
+s[R] :EXCEPT: [r1] = 2 * x[R] + DELAY1(x[R], 3) ~~|
+m[R] :EXCEPT: [r2] = DELAY MATERIAL(x[R], 2, 0, 0) ~~|
+m[r2] = 0 ~~|
+""",
     "data equation over an array": lambda n: f"""
 R: (r1-r{n}) ~~|
 x[R] = R * Time ~~|

@@ -47,7 +47,7 @@ from .. import ir
 from ..errors import ModelError
 from ..ir.builtins import ARRAY, BUILTINS, KERNEL, RANDOM_DRAW
 from ..ir.ranges import SubscriptSpace, parse_form
-from . import dense_buffers, dense_lookups, dense_vectors
+from . import dense_buffers, dense_lookups, dense_memory, dense_vectors
 from .dense_lift import lift_lookups, lift_vectors
 from .dense_orders import split_varying_orders
 from .dense_pieces import PIECE_CALLS, Pieces, Plan, Refuse as _Refuse, covering_ranges, numbers_of
@@ -442,9 +442,9 @@ def dense_arrays(model: ir.Model, edits=None) -> set[str]:
 
 def flattened_arrays(model: ir.Model) -> dict[str, tuple[str, str]]:
     """The arrays of `model` the dense route flattens per element, name -> (display, why), as
-    the route takes it (macros without state inlined, dense_lift.py's arrays); not the lookups
-    defined per element (tables, data: the loops read them by their row, dense_lookups.py)."""
-    model = lift_lookups(covering_ranges(lift_vectors(split_varying_orders(inline_pure_macros(model)))))
+    the route takes it (macros without state inlined, the hidden arrays of dense_lift.py and
+    dense_memory.py); not the lookups defined per element (tables, data: dense_lookups.py)."""
+    model = lift_lookups(covering_ranges(lift_vectors(split_varying_orders(dense_memory.lift_memory(inline_pure_macros(model))))))
     _, why = partition(model)
     return {n: (model.variables[n].display, w) for n, w in why.items() if _subscripted(model.variables[n])
             and not all(isinstance(d.lookup, ir.LookupTable) for d in model.variables[n].definitions)}

@@ -18,6 +18,7 @@ serves every run that edits the same variables:
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 
 from .. import ir
@@ -54,13 +55,19 @@ def made_by(name: str, replaced: set[str] | frozenset[str]) -> bool:
     equation of one of the flat variables `replaced` made, which a run replacing that equation
     does without: stateful lowering names it `owner #what<k>`, macro expansion its copy of a
     call `macro #call<k>(owner) local` (passes/macros.py), an element's after its array, with
-    the element's subscripts (`owner #what<k>[e1]`)."""
+    the element's subscripts (`owner #what<k>[e1]`). Not that of the hidden arrays the dense
+    route makes before a run's edits (`owner #memory<k>`, `#arg<k>`, passes/dense_memory.py;
+    `#order<k>`, passes/dense_orders.py), which the run keeps whole."""
     base, element = ir.split_element(name)
     for owner in replaced:
         array, at = ir.split_element(owner)
-        if (not at or at == element) and (base.startswith(array + " #") or f"({array}) " in base):
+        if (not at or at == element) and (base.startswith(array + " #") or f"({array}) " in base) \
+                and not _KEPT.match(base[len(array):]):
             return True
     return False
+
+
+_KEPT = re.compile(r" #(memory|arg|order)\d+( #|$)")
 
 
 def constants_as_numbers(model: ir.Model, edits: Edits | None, values: dict[str, float] | None = None

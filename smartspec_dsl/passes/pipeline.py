@@ -35,6 +35,7 @@ from .edits import Edits, edit_equations, edit_initial_values
 from .array_functions import whole_matrices
 from .dense import dense_arrays, has_arrays
 from .dense_lift import lift_lookups, lift_vectors
+from .dense_memory import lift_memory
 from .dense_orders import split_varying_orders
 from .dense_pieces import covering_ranges
 from .data_equations import derive_data, no_data_equations
@@ -57,9 +58,9 @@ def arrays(model: ir.Model, edits: Edits | None = None, dense: bool = True,
     if not dense:
         return flatten(model, set())
     if has_arrays(model):
-        # split first: whether an array is split, and so its parts' hidden names and draw
-        # sites, must not depend on which of its elements a run replaces
-        model = split_varying_orders(inline_pure_macros(model))
+        # split and lifted first: whether an array is, and so its parts' hidden names and
+        # draw sites, must not depend on which of its elements a run replaces
+        model = split_varying_orders(lift_memory(inline_pure_macros(model)))
         model, edits = edits_mod.constants_as_numbers(model, edits, values)
         model = lift_lookups(covering_ranges(lift_vectors(model)))
     return flatten(model, dense_arrays(model, edits))

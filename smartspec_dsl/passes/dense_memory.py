@@ -1,0 +1,121 @@
+"""Pass 4, the dense route: a function with memory in one piece of a piecewise array, computed
+first in a hidden array over that piece's own elements, so that the array stays dense.
+
+`x[A1] = SMOOTH(in[A1], 3)` beside `x[A2] = 5 * in[A2]`: a loop nest per box of x's pieces
+(passes/dense_pieces.py) cannot hold the SMOOTH, whose hidden stock stateful lowering gives the
+owner's ranges, the whole array's (passes/stateful/base.py). The call becomes a hidden array
+over the definition's own subscripts and :EXCEPT: clauses (`x #memory1[A1] = SMOOTH(in[A1], 3)`,
+each reference binding as in the definition: binding.py), one apply-to-all array (over a range
+of exactly the piece's elements when no range lists them, `dense_pieces.covering_ranges`),
+which the piece reads at its element (`x[A1] = x #memory1[A1]`). Each element's values are those
+its own equation gives on the per-element route: the same functions of the same inputs.
+
+It runs before a run's elements set to constants become numbers beside the equations
+(passes/pipeline.py), as the split of passes/dense_orders.py: a run that replaces an element
+keeps the hidden arrays, and the other elements' hidden stocks keep their names, so that a
+saved state continues under the edit.
+
+Left as they are (flattened, each element's memory its own equation's): a call holding a random
+draw (its draws are numbered by the element's own equation, backend/sites.py), a macro or an
+array function, and a definition whose elements are not a product of one set of elements per
+subscript (`x[A, C] :EXCEPT: [a1, c1]`: no array over ranges has exactly them).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+from .. import ir
+from ..errors import ModelError
+from ..ir.builtins import ARRAY, BUFFER, BUILTINS, LOOKUP_ARGS, RANDOM_DRAW
+from ..ir.ranges import SubscriptSpace
+from .dense_pieces import Pieces
+
+# the functions with memory that a piece cannot hold (dense.DENSE_STATEFUL, the buffer's too)
+MEMORY = frozenset({"SMOOTH", "SMOOTHI", "SMOOTH3", "SMOOTH3I", "DELAY1", "DELAY1I", "DELAY3", "DELAY3I",
+                    "TREND", "FORECAST", "SMOOTH N", "DELAY N", "INITIAL", "SAMPLE IF TRUE", "NPV", "NPVE"}
+                   | {n for n, b in BUILTINS.items() if b.stage == BUFFER})
+# the arguments that decide a structure, read as written (passes/dense_orders.py splits by them)
+_DECIDED = {"SMOOTH N": (3,), "DELAY N": (1, 3)}
+_LEFT = frozenset(n for n, b in BUILTINS.items() if b.emit == RANDOM_DRAW) | {"RANDOM 0 1", "RANDOM LOOKUP"} \
+    | ARRAY | {"RANDOM PINK NOISE"}
+
+
+def lift_memory(model: ir.Model) -> ir.Model:
+    """`model` with each call of a function with memory in a definition of a piecewise array
+    (two definitions or more) read from a hidden array over the definition's elements (see the
+    module's doc); the model itself when there is none."""
+    space = SubscriptSpace(model.subscript_ranges, model.spellings)
+    pieces = Pieces(model, space)
+    variables, added = dict(model.variables), {}
+    for name, var in model.variables.items():
+        defs = var.definitions
+        if len(defs) < 2 or not any(_calls(d) for d in defs):
+            continue
+        new = []
+        for d in defs:
+            if not _calls(d) or not _product(pieces, var, d):
+                new.append(d)
+                continue
+
+            def visit(node, d=d):
+                if type(node) is not ir.Call or node.func not in MEMORY or any(
+                        type(n) is ir.Call and (n.func in _LEFT or ir.canonical_name(n.func) in model.macros)
+                        for a in node.args for n in ir.walk(a)):
+                    return node
+                at = f"{node.func} at {node.pos.line}:{node.pos.column}" if node.pos else node.func
+
+                def hidden(what: str, e: ir.Expr, shown: str) -> ir.Ref:
+                    k = 1
+                    while f"{name} #{what}{k}" in model.variables or f"{name} #{what}{k}" in added:
+                        k += 1
+                    added[f"{name} #{what}{k}"] = ir.Variable(
+                        f"{name} #{what}{k}", f"{var.display} ({shown})", ir.Kind.AUXILIARY, pos=d.pos, hidden=True,
+                        definitions=(replace(d, expr=e),))
+                    return ir.Ref(f"{name} #{what}{k}", d.subscripts, node.pos)
+                kept = _DECIDED.get(node.func, ()) + LOOKUP_ARGS.get(node.func, ())    # as written
+                if d.excepts:
+                    # the elements left may not be a run of the arrays the arguments read: each read
+                    # over the definition's elements first, so that the call reads its own elements
+                    node = replace(node, args=tuple(
+                        hidden("arg", a, f"an argument of {at}") if i not in kept and any(
+                            (type(n) in (ir.Ref, ir.LookupCall) and n.subscripts)
+                            or (type(n) is ir.Ref and space.is_range(n.name)) for n in ir.walk(a))
+                        else a for i, a in enumerate(node.args)))
+                return hidden("memory", node, at)
+            # the outermost calls only: what they hold goes with them
+            new.append(replace(d, expr=_map_outermost(d.expr, visit)))
+        variables[name] = replace(var, definitions=tuple(new))
+    return replace(model, variables={**variables, **added}) if added else model
+
+
+def _calls(d: ir.Definition) -> bool:
+    """Whether definition `d` is an equation (not numbers, a lookup or data) calling a function
+    with memory."""
+    return d.expr is not None and bool(d.subscripts) and not d.rows and d.lookup is None and not d.keyword \
+        and d.operator == "=" and any(type(n) is ir.Call and n.func in MEMORY for n in ir.walk(d.expr))
+
+
+def _product(pieces: Pieces, var: ir.Variable, d: ir.Definition) -> bool:
+    """Whether the elements `d` defines are every combination of one set of elements per
+    subscript (what one array over ranges holds)."""
+    try:
+        _, combos = pieces.combos(var, d)
+    except ModelError:
+        return False     # the flattener reports it
+    if len(set(d.subscripts)) != len(d.subscripts):
+        return False
+    per_position = [set(c[j] for c in combos) for j in range(len(d.subscripts))]
+    return bool(combos) and math.prod(map(len, per_position)) == len(set(combos))
+
+
+def _map_outermost(e: ir.Expr, visit) -> ir.Expr:
+    """`e` with `visit` applied to its outermost calls of MEMORY (top-down: a call that `visit`
+    replaces is not entered; the front end bounds an expression's depth)."""
+    if type(e) is ir.Call and e.func in MEMORY:
+        out = visit(e)
+        if out is not e:
+            return out
+    kids = ir.children(e)
+    new = [_map_outermost(k, visit) for k in kids]
+    return ir.with_children(e, new) if any(a is not b for a, b in zip(new, kids)) else e

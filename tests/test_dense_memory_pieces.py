@@ -1,0 +1,120 @@
+"""A function with memory (SMOOTH, SMOOTH3I, DELAY1, TREND, SMOOTH N, INITIAL, SAMPLE IF TRUE, DELAY
+FIXED, DELAY MATERIAL, ...) in one piece of a piecewise array, on the dense route: the call is a
+hidden array over the piece's own elements (passes/dense_memory.py), so the array stays one, its
+kernel the same at 10 and 1,000 elements. Its values are the per-element route's (the piecewise
+equations lowered one element at a time, read by the plain-Python reference evaluator,
+tests/reference_eval.py, and the route forced per element), a hand derivation's, the compiled
+kernel's, and a continued state's, with an element replaced too."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from smartspec_dsl import ir
+from smartspec_dsl.frontend.parse import parse_model
+from smartspec_dsl.passes.dense import flattened_arrays
+
+from test_dense_route import _assert_same, _both_routes, _load
+
+
+def pieces(n: int, dt: float = 0.5) -> str:
+    """R of n elements, its subrange Low (r1, r2) and High (r3 on); C of two; each variable
+    with memory in some of its pieces only: by subrange, by element, :EXCEPT: (r2 and r{n-1}
+    left out: what is left is no run of R), over two ranges."""
+    return f"""
+R: (r1-r{n}) ~~|
+Low: r1, r2 ~~|
+High: (r3-r{n}) ~~|
+C: c1, c2 ~~|
+inp[R] = STEP(10 * R, 1) + Time ~~|
+x[Low] = SMOOTH(inp[Low], 3) ~~|
+x[High] = 5 * inp[High] + DELAY1(inp[High], 2) ~~|
+y[r1] = 7 ~~|
+y[R] :EXCEPT: [r1] = SMOOTH3I(inp[R], 2, R) + TREND(inp[R], 2, 0.1) ~~|
+z[R] :EXCEPT: [r2], [r{n - 1}] = SMOOTH N(inp[R] * 2, 2, 0, 2) + INITIAL(inp[R]) ~~|
+z[r2] = inp[r2] ~~|
+z[r{n - 1}] = SAMPLE IF TRUE(Time > 3, inp[r{n - 1}], 0) ~~|
+w[r1, C] = SMOOTH(inp[r1] * C, 1) ~~|
+w[R, C] :EXCEPT: [r1, C] = inp[R] - C ~~|
+tot = SUM(x[R!]) + SUM(y[R!]) + SUM(z[R!]) + SUM(w[R!, C!]) ~~|
+INITIAL TIME = 0 ~~| FINAL TIME = 6 ~~| TIME STEP = {dt} ~~| SAVEPER = {dt} ~~|
+"""
+
+
+# buffers in pieces (the reference evaluator does not run them: the routes are compared)
+BUFFERED = """
+fx[Low] = DELAY FIXED(inp[Low], 1, -1) ~~|
+fx[High] = 0 ~~|
+dm[R] :EXCEPT: [r3] = DELAY MATERIAL(inp[R], 1.5, 0, -1) + 1 ~~|
+dm[r3] = 3 ~~|
+"""
+
+
+def test_the_values_of_the_per_element_route_and_a_hand_derivation(tmp_path, monkeypatch):
+    from reference_eval import simulate as reference_simulate
+    monkeypatch.setenv("SMARTSPEC_CACHE_DIR", str(tmp_path / "cache"))
+    text = pieces(6)
+    assert flattened_arrays(parse_model(text, "m.mdl")) == {}
+    model, got = _load(tmp_path, text, "m.mdl", "interpreter")
+    assert all(model.schedule.model.variables.arrays[v].dims for v in ("x", "y", "z", "w"))
+    ref = reference_simulate(text)
+    for i, c in enumerate(got.columns):
+        np.testing.assert_allclose(got.values[:, i], ref.values[ir.canonical_name(c)], rtol=1e-12,
+                                   atol=1e-12, err_msg=c)
+    # SMOOTH(inp, 3) by Euler (TIME STEP 0.5): s starts at inp(0), s += 0.5 * (inp - s) / 3
+    inp, s = got["inp[r2]"], [got["inp[r2]"][0]]
+    for k in range(len(inp) - 1):
+        s.append(s[-1] + 0.5 * (inp[k] - s[-1]) / 3)
+    np.testing.assert_allclose(got["x[r2]"], s, rtol=1e-12)
+    np.testing.assert_array_equal(got["y[r1]"], 7)
+    np.testing.assert_array_equal(got["z[r2]"], got["inp[r2]"])
+
+
+@pytest.mark.parametrize("method", ["euler", "rk4"])
+def test_dense_route_gives_the_per_element_routes_numbers(tmp_path, monkeypatch, method):
+    text = pieces(7).replace("tot =", BUFFERED + "tot =")
+    dense_model, _, flat_model, _ = _both_routes(tmp_path, monkeypatch, text)
+    dense = dense_model.run(tier="interpreter", method=method)
+    _assert_same(dense, flat_model.run(tier="interpreter", method=method))
+    _assert_same(dense, dense_model.run(tier="compiled", method=method))
+    # DELAY FIXED(inp, 1, -1) in the piece over Low: -1 until 1, then inp 1 earlier
+    t = dense.time
+    np.testing.assert_array_equal(dense["fx[r2]"], np.where(t < 1, -1, 20 * (t >= 2) + t - 1))
+
+
+def test_kernel_does_not_grow_with_the_range(tmp_path, monkeypatch):
+    monkeypatch.setenv("SMARTSPEC_CACHE_DIR", str(tmp_path / "cache"))
+    assert flattened_arrays(parse_model(pieces(1000) + BUFFERED, "m.mdl")) == {}
+    small, _ = _load(tmp_path, pieces(10).replace("tot =", BUFFERED + "tot ="), "small.mdl", "interpreter")
+    large, run = _load(tmp_path, pieces(1000).replace("tot =", BUFFERED + "tot ="), "large.mdl", "interpreter")
+    assert large.kernel.source.count("\n") == small.kernel.source.count("\n")
+    # SAMPLE IF TRUE(Time > 3, inp, 0): 0, then the input sampled each step the condition holds
+    np.testing.assert_array_equal(run["z[r999]"], np.where(run.time > 3, run["inp[r999]"], 0))
+
+
+@pytest.mark.parametrize("tier", ["interpreter", "compiled"])
+def test_a_continued_state_and_a_replaced_element(tmp_path, monkeypatch, tier):
+    """A state continued gives the uninterrupted run, with an element replaced too (the
+    hidden arrays stay: the other elements' hidden stocks keep their names)."""
+    monkeypatch.setenv("SMARTSPEC_CACHE_DIR", str(tmp_path / "cache"))
+    model, whole = _load(tmp_path, pieces(6).replace("tot =", BUFFERED + "tot ="), "m.mdl", tier)
+    first = model.run(tier=tier, until=3)
+    rest = model.run(tier=tier, initial_condition=first.final_state)
+    np.testing.assert_allclose(rest.values, whole.values[whole.time >= 3], rtol=1e-12, atol=1e-12)
+    params = {"x[r1]": 2.0, "y[r3]": 1.0, "dm[r1]": 0.0}
+    edited = model.run(tier=tier, params=params)
+    assert (edited["x[r1]"] == 2).all() and (edited["dm[r1]"] == 0).all()
+    for c in ("x[r2]", "y[r2]", "z[r1]", "dm[r2]", "fx[r1]", "w[r1,c2]"):
+        np.testing.assert_array_equal(edited[c], whole[c], err_msg=c)
+    went_on = model.run(tier=tier, params=params, initial_condition=first.final_state)
+    np.testing.assert_allclose(went_on.values, edited.values[edited.time >= 3], rtol=1e-12, atol=1e-12)
+
+
+def test_what_stays_per_element(tmp_path, monkeypatch):
+    """A call with memory of random draws in a piece stays per element (each element's draws
+    numbered by its own equation); an element-combination set that no ranges hold too."""
+    text = pieces(4).replace("tot =", "nz[r1] = 0 ~~|\nnz[R] :EXCEPT: [r1] = SMOOTH(RANDOM UNIFORM(0, 1, 0), 2) ~~|\n"
+                             "odd[R, C] :EXCEPT: [r1, c1] = SMOOTH(inp[R] * C, 2) ~~|\nodd[r1, c1] = 0 ~~|\ntot =")
+    assert set(flattened_arrays(parse_model(text, "m.mdl"))) == {"nz", "odd"}
+    _, dense, _, flat = _both_routes(tmp_path, monkeypatch, text, mixed=True)
+    _assert_same(dense, flat)
