@@ -23,7 +23,9 @@ from dataclasses import dataclass, replace
 
 from .. import ir
 from ..errors import ParameterError
+from ..ir.ranges import SubscriptSpace
 from .dense import element_names
+from .flat_exprs import flat_name
 
 
 @dataclass(frozen=True)
@@ -121,6 +123,104 @@ def edit_equations(model: ir.Model, edits: Edits | None, values: dict[str, float
         variables[name] = replace(var, kind=ir.Kind.AUXILIARY, initial=None, lookup=None,
                                   expr=ir.LookupCall(table, ir.Ref(ir.TIME), var.pos))
     return replace(model, variables=variables)
+
+
+# Vensim's functions of a data variable's series (help, "Data Functions"; passes/stateful/data.py)
+SERIES_FUNCTIONS = frozenset({"TIME SHIFT", "CUMULATE", "CUMULATEF", "GET DATA FIRST TIME", "GET DATA LAST TIME",
+                              "GET DATA TOTAL POINTS", "GET DATA MAX", "GET DATA MIN", "GET DATA MEAN",
+                              "GET DATA BETWEEN TIMES", "GET DATA AT TIME"})
+
+
+class ReplacedSeries(ParameterError):
+    """A run replaces the equation of data that a function of its series reads; `element`:
+    the flat name of the replaced variable (runtime/single.py names the params entry)."""
+
+    def __init__(self, message: str, element: str):
+        super().__init__(message)
+        self.element = element
+
+
+def replaced_data(model: ir.Model, edits: Edits | None) -> set[str]:
+    """The flat names of `edits.constants` and `edits.series` that are data in the model as
+    parsed (with its external data read): read from a file (an equation that reads one of
+    frontend/external.py's series tables) or a data equation's (`x := ...`)."""
+    out = set()
+    for flat in (edits.constants | edits.series) if edits else ():
+        var = model.variables.get(ir.split_element(flat)[0])
+        if var is not None and any(_is_data(model, d.expr, d.operator, d.keyword)
+                                   for d in var.definitions or (ir.Definition((), (), "=", var.expr),)):
+            out.add(flat)
+    return out
+
+
+def _is_data(model: ir.Model, e: ir.Expr | None, operator: str, keyword: str) -> bool:
+    if operator == ":=" or keyword:
+        return True
+    for node in ir.walk(e) if e is not None else ():
+        if isinstance(node, ir.Call) and node.func == "DATA EQUATION":
+            return True
+        table = node.table if isinstance(node, ir.LookupCall) else node.name if isinstance(node, ir.Ref) else None
+        if table is not None and getattr(model.variables.get(table), "series", False):
+            return True
+    return False
+
+
+def refuse_read_series(model: ir.Model, data: set[str], edits: Edits | None) -> ir.Model:
+    """The flat `model`, or ReplacedSeries for a data function (TIME SHIFT, CUMULATE, GET DATA
+    MAX...) reading data whose equation the run replaces (`data`: replaced_data's): the function
+    reads the data's own points, which a constant or a run's time series does not keep, so it
+    would read a series that is not there (or another one, in silence). A read over a range
+    (a dense array's) of an array with a replaced element counts too; a read in an equation
+    the run replaces too does not."""
+    if not data:
+        return model
+    replaced = edits.constants | edits.series
+    elements = {e for r in model.subscript_ranges.values() for e in r.elements}
+    # data -> the replaced data it is, itself or through data equations (`x := v * 2`: x's
+    # points are v's)
+    origin = {n: (n, None) for n in data}
+
+    def reads(ref: ir.Ref) -> str | None:
+        flat = flat_name(ref.name, ref.subscripts) if ref.subscripts else ref.name
+        if flat in origin:
+            return flat
+        if not elements.issuperset(ref.subscripts):     # over a range: any of its elements
+            return next((n for n in sorted(origin) if ir.split_element(n)[0] == ref.name), None)
+        return None
+    grown = True
+    while grown:
+        grown = False
+        for var in model.variables.values():
+            e = var.expr
+            if var.name in origin or var.name in replaced or not (isinstance(e, ir.Call) and e.func == "DATA EQUATION"):
+                continue
+            hit = next((h for n in ir.walk(e) if isinstance(n, ir.Ref) and (h := reads(n))), None)
+            if hit is not None:
+                origin[var.name], grown = (origin[hit][0], origin[hit][1] or var.name), True
+    space = SubscriptSpace(model.subscript_ranges, model.spellings)
+
+    def shown(flat: str) -> str:
+        if flat in model.variables:     # flattened (an array a run's time series replaces an element of)
+            return model.variables[flat].display
+        base, at = ir.split_element(flat)
+        return model.variables[base].display + (space.subscripts_shown(at[1:-1].split(",")) if at else "")
+    for var in model.variables.values():
+        for e in (var.expr, var.initial) if var.name not in replaced else ():
+            for node in ir.walk(e) if e is not None else ():
+                if not (isinstance(node, ir.Call) and node.func in SERIES_FUNCTIONS and node.args
+                        and isinstance(node.args[0], ir.Ref)):
+                    continue
+                hit = reads(node.args[0])
+                if hit is None:
+                    continue
+                element, through = origin[hit]
+                via = f" (through the data equation of '{shown(through)}')" if through else ""
+                raise ReplacedSeries(
+                    f"the run replaces the equation of the data variable '{shown(element)}', whose series "
+                    f"{node.func} reads at {node.pos}{via}: a function of a data series reads the data's "
+                    "own points, which a replaced equation does not have; give the data by a data "
+                    "file instead (a run's data, --data), or replace the equation that reads it", element)
+    return model
 
 
 def edit_initial_values(model: ir.Model, edits: Edits | None, values: dict[str, float] | None = None) -> ir.Model:

@@ -55,15 +55,17 @@ def arrays(model: ir.Model, edits: Edits | None = None, dense: bool = True,
     dense route a call of a macro that keeps no state is its expression
     (`macros.inline_pure_macros`), which a piece of a piecewise array may hold."""
     model = whole_matrices(declare_macro_outputs(model))
+    data = edits_mod.replaced_data(model, edits)    # before edits: which data a run replaces
     if not dense:
-        return flatten(model, set())
+        return edits_mod.refuse_read_series(flatten(model, set()), data, edits)
+    replacing = edits
     if has_arrays(model):
         # split and lifted first: whether an array is, and so its parts' hidden names and
         # draw sites, must not depend on which of its elements a run replaces
         model = split_varying_orders(lift_memory(inline_pure_macros(model)))
         model, edits = edits_mod.constants_as_numbers(model, edits, values)
         model = lift_lookups(covering_ranges(lift_vectors(model)))
-    return flatten(model, dense_arrays(model, edits))
+    return edits_mod.refuse_read_series(flatten(model, dense_arrays(model, edits)), data, replacing)
 
 
 def refuse_data_variables(model: ir.Model) -> ir.Model:

@@ -104,6 +104,7 @@ class Plan:
     stop: float | None = None           # a run's last time, when not FINAL TIME (a stepper's step)
     state: State | None = None
     named: set[str] = field(default_factory=set)   # canonical names the params gave
+    given: dict[str, str] = field(default_factory=dict)   # flat name -> the params entry that set it
     notices: list[str] = field(default_factory=list)   # what reading the params' tables changed
 
     @property
@@ -364,7 +365,7 @@ def resolve(names: Names, params: dict | None, plan: Plan | None = None) -> Plan
     of a run is set once."""
     plan = plan or Plan()
     lowered = names.lowered.variables
-    given: dict[str, str] = {}     # flat name -> the param that set it
+    given = plan.given     # flat name -> the param that set it
     for text, value in (params or {}).items():
         if not isinstance(text, str):
             raise ParameterError(f"parameter names must be text, not {text!r}")

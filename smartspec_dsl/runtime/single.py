@@ -15,7 +15,7 @@ from ..ir.constants import RK4_AUTO, RK4_AUTO_HALVINGS
 from ..ir.builtins import RANDOM_DRAW, helpers
 from ..passes.consteval import (TOLERANCES, buffer_delay, buffer_delay_reads, check_buffer_memory,
                                tolerance_issues)
-from ..passes.edits import made_by
+from ..passes.edits import ReplacedSeries, made_by
 from ..passes.elements import slots_of
 from ..passes.order import buffer_of
 from . import params as params_mod
@@ -120,7 +120,10 @@ def run(model, params, final_time, time_step, saveper, return_columns, method, s
     args["initial time"], args["final time"] = initial_time, final_time
     plan.stop = None if until is None else float(until)
     edited = plan.constant_edits or plan.series_edits or plan.stock_edits
-    target = model.edited(plan.edits, plan.constants) if edited else model
+    try:
+        target = model.edited(plan.edits, plan.constants) if edited else model
+    except ReplacedSeries as err:
+        raise ParameterError(f"'{plan.given.get(err.element, err.element)}' given to the run (params, --set): {err}") from None
     result = run_plan(target, plan, args, return_columns, return_timestamps, method, seed, strict, tier)
     model.last_state = result.final_state
     return result
