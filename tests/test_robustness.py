@@ -156,6 +156,21 @@ def test_a_lookup_used_as_a_value_is_a_located_error(use):
     assert re.match(r"m\.mdl:2:\d+: 'lk' is a lookup used as a plain value in the equation of 'y'", msg)
 
 
+@pytest.mark.parametrize("use, column", [
+    ("x[A] = tbl(Time)", 8),                     # an equation over the lookup's own range
+    ("x[A] = 1 + tbl(Time)", 12),
+    ("x[A] = LOOKUP AREA(tbl, 0, 1)", 20),       # a function that takes a lookup
+    ("x = tbl(Time)", 5),                        # a scalar's
+])
+def test_a_lookup_defined_per_element_read_without_subscripts_is_a_located_error(use, column):
+    """Vensim's help ("Subscripts"): "You must use subscript values for a variable consistently
+    throughout the model. If you do not, Vensim returns error messages." A lookup defined per
+    element read without its subscripts is said so where it is read; an equation over its range
+    read it as a variable the model does not define ("undefined variable 'tbl'")."""
+    msg = _error(_model(f"A: A1, A2 ~~|\ntbl[A1]((0,0),(1,1)) ~~|\ntbl[A2]((0,0),(1,2)) ~~|\n{use} ~~|\n"))
+    assert msg == f"m.mdl:4:{column}: 'tbl' is subscripted; a reference to it needs 1 subscript"
+
+
 def test_lookup_names_where_a_lookup_is_expected_still_work():
     text = _model("lk((0,0),(1,2)) ~~|\ny = LOOKUP INVERT(lk, 1) + lk(0.5) ~~|\n")
     assert check_text(text, "m.mdl")[0] == "accepted"

@@ -188,6 +188,7 @@ class _Checker:
         while todo:
             node, inside = todo.pop()
             t = type(node)
+            dense_lookups.without_subscripts(self, node)
             if t is ir.Ref and pieced:
                 if node.name in self.dims and not node.subscripts:
                     raise _Refuse("an array used without subscripts")

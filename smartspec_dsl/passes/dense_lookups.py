@@ -37,6 +37,21 @@ def is_table(checker, node: ir.Expr) -> bool:
         lookup_dims(checker.pieces, checker.model.variables.get(node.name)) is not None
 
 
+def without_subscripts(checker, node: ir.Expr) -> None:
+    """Refuse a read without subscripts (`tbl(x)`, `LOOKUP AREA(tbl, 0, 1)`) of a variable
+    defined per element that the dense route does not keep as an array (a lookup defined per
+    element): the flattener reports it, by the modeller's name and where it is read, as
+    Vensim's help says ("You must use subscript values for a variable consistently throughout
+    the model"). It was read as a variable the model does not define."""
+    t = type(node)
+    if (t is not ir.Ref and t is not ir.LookupCall) or node.subscripts:
+        return
+    name = node.name if t is ir.Ref else node.table
+    var = None if name in checker.dims or name in checker.locals else checker.model.variables.get(name)
+    if var is not None and var.definitions and var.definitions[0].subscripts:
+        raise Refuse("a subscripted variable read without subscripts")
+
+
 def check(checker, node: ir.LookupCall | ir.Ref, lhs: tuple[str, ...]) -> None:
     """Refuse a call of a lookup of an array (or a function's reference to one) that the
     loop cannot read element by element."""
