@@ -193,11 +193,23 @@ def test_copies_of_a_lookups_tables_follow_a_runs_tables(tmp_path, monkeypatch, 
             np.testing.assert_allclose(run["area[g3]"], 2 * t - t ** 2, rtol=1e-12)
 
 
-def test_a_copys_warning_names_the_modellers_lookup(tmp_path, monkeypatch):
-    """The input of a copy's table beyond its x range is said of the lookup the modeller wrote,
-    `kt[k2]` (the table e[g2] reads through the mapping), not of the copy's elements."""
-    text = COPIED.replace("mapped[G] = kt[K](Time)", "mapped[G] = kt[K](Time * 3)")
-    _, dense, _, _ = _both_routes(tmp_path, monkeypatch, text)
-    said = [w.message for w in dense.warnings if "'mapped'" in w.message or "'mapped[" in w.message]
-    assert len(said) == 3 and all("of lookup 'kt[k" in m and "goes above its x range [0, 2] at time 1" in m
-                                  for m in said), said
+@pytest.mark.parametrize("tier", ["interpreter", "compiled"])
+def test_a_lookup_warning_names_the_element_and_the_modellers_lookup(tmp_path, monkeypatch, tier):
+    """The input of a lookup defined per element beyond its x range (Time * 3 > 2 from time 1) is
+    said of the element whose equation reads it and of the lookup the modeller wrote, `kt[k2]`
+    in the equation of `mapped[g2]` (the table it reads through the mapping), as the
+    per-element route says it: through a mapping, in a piece of an array over other ranges, at
+    the array's own element, and in the piece of an :EXCEPT: (elements k2 and k3 only). The
+    dense route named the array (`mapped`) and the per-element route, of an array flattened
+    after its copies were made, the copy (`kt[g2] (read by mapped)`)."""
+    text = COPIED.replace("(Time)", "(Time * 3)").replace(
+        "own[K] = ", "part[k1] = 0 ~~|\npart[K] :EXCEPT: [k1] = kt[K](Time * 3) ~~|\nown[K] = ")
+    _, dense, _, flat = _both_routes(tmp_path, monkeypatch, text, tier)
+    expected = sorted(
+        [f"m.mdl:8:13: the input of lookup 'kt[k{k}]' in the equation of 'mapped[g{k}]'" for k in (1, 2, 3)]
+        + [f"m.mdl:10:16: the input of lookup 'kt[k{k}]' in the equation of 'piece[t1,k{k}]'" for k in (1, 2, 3)]
+        + [f"m.mdl:13:25: the input of lookup 'kt[k{k}]' in the equation of 'part[k{k}]'" for k in (2, 3)]
+        + [f"m.mdl:14:10: the input of lookup 'kt[k{k}]' in the equation of 'own[k{k}]'" for k in (1, 2, 3)])
+    for run, name in ((dense, "dense.mdl"), (flat, "flat.mdl")):
+        said = sorted(w.message.replace(str(tmp_path / name), "m.mdl") for w in run.warnings if w.kind == "lookup")
+        assert said == [m + " goes above its x range [0, 2] at time 1" for m in expected], said

@@ -201,7 +201,7 @@ class DenseEmitter(BufferLoops, VectorStatements, Emitter):
         """The loops over the box of array `name` from element `start` (positions per range)
         of `size`, and the statement `target` of `e`'s value in them."""
         var = self.schedule.model.variables[name]
-        self.owner, self.lhs, self.nesting = name, var.dims, True
+        self.owner, self.lhs, self.nesting, self.box = name, var.dims, True, (start, size)
         self.draws.pop((int(self.step_expr == "-1"), name), None)
         strides = [math.prod(len(self.space.elements[d]) for d in var.dims[j + 1:]) for j in range(len(var.dims))]
         first = self.base[name] + sum(a * s for a, s in zip(start, strides))

@@ -128,13 +128,32 @@ class VectorStatements:
         vs = self.schedule.model.variables
         if all(vs[flat_name(name, c)].series for c in itertools.product(*lists)):
             return f"lookup({self.expr(e.arg)}, {tables})"  # data, held beyond their points: not watched
+        w0, here = self.element_watches(name, lists, k0, e)
+        return f"lookup(watched(v, {w0} + 5 * ({here}), {self.expr(e.arg)}), {tables})"
+
+    def element_watches(self, name: str, lists: list, k0: int, e: ir.LookupCall) -> tuple[int, str]:
+        """The watches of a lookup defined per element read in the loop nest's box
+        (DenseEmitter.nest): one per element of the box, each naming the element and the table
+        it reads (the modeller's lookup, a copy's by its source: `kt[k2]`), as the per-element
+        route's warnings do, through a mapping and in a piece too; and the box's position of the
+        loop's element, which picks the watch."""
+        vs, start, size = self.schedule.model.variables, *self.box
+        dims = [self.space.elements[d] for d in self.lhs]
         w0 = None
-        for k, c in enumerate(itertools.product(*lists)):
-            n = flat_name(name, c)
+        for q in itertools.product(*map(range, size)):
+            element = tuple(dims[j][a + i] for j, (a, i) in enumerate(zip(start, q)))
+            if any(s[0] == "@" for s in e.subscripts):     # a piece's affine forms of the box's counters
+                at = [c + sum(a * i for a, i in zip(coeffs, q)) for c, coeffs in map(parse_form, e.subscripts)]
+            else:     # the loop's element of the left-hand side's range s (its own list), or s itself
+                at = [start[self.lhs.index(s)] + q[self.lhs.index(s)] if s in self.lhs else 0
+                      for s in e.subscripts]
+            n = flat_name(name, [lists[j][x] for j, x in enumerate(at)])
             shown = vs[n].lookup.source if vs[n].lookup.source in vs else n   # a copy: its lookup's name
-            w = self.watch(("lookup", self.owner, shown, e.pos, k0 + k))
+            k = sum(x * math.prod(map(len, lists[j + 1:])) for j, x in enumerate(at))
+            w = self.watch(("lookup", flat_name(self.owner, element), shown, e.pos, k0 + k))
             w0 = w if w0 is None else w0
-        return f"lookup(watched(v, {w0} + 5 * ({at}), {self.expr(e.arg)}), {tables})"
+        here = " + ".join(["0"] + [f"i{j} * {math.prod(size[j + 1:])}" for j in range(len(size))])
+        return w0, here
 
     def named_lookup(self, e: ir.Call) -> str:
         """The table of a function of a lookup (the registry's TAKES_LOOKUP: `LOOKUP AREA(tbl[r],

@@ -372,6 +372,9 @@ def _words(model: ir.Model, key: tuple) -> tuple:
     if key[0] == "lookup":
         _, owner, table, pos, _ = key
         who = modeller_name(model, owner)
+        copied = model.variables[table].lookup.source if table else ""
+        if copied in model.variables:     # a copy of a lookup's table (dense_lift.lift_lookups): the lookup's
+            table = copied
         what = (f"the input of lookup '{model.variables[table].display}'" if table
                 else "the input of WITH LOOKUP") + f" in the equation of '{who}'"
         return "lookup", who, pos, what, "its x range [{lo:g}, {hi:g}]"
