@@ -77,6 +77,31 @@ def test_common_random_numbers_in_a_sweep_spec(model, tmp_path):
         assert np.array_equal(res.values[0], res.values[1]) == crn
 
 
+def test_common_random_numbers_draw_the_streams_of_the_specs_seed(model, tmp_path):
+    """With common random numbers every run draws the streams of a run with the spec's seed
+    (`smartspec run --seed 5`): the same seed the same streams, another seed others. Every run
+    drew seed 0's streams whatever the seed. A seed a run cannot take is refused by name."""
+    from smartspec_dsl.errors import SpecError
+    from smartspec_dsl.experiments.spec import read_spec
+    from smartspec_dsl.experiments.sweep import sweep
+
+    def streams(seed):
+        spec = tmp_path / f"s{seed}.toml"
+        spec.write_text(f'sampler = "scenarios"\ncommon_random_numbers = true\nseed = {seed}\n'
+                        'outputs = ["u"]\nfinal_time = 20\n[[scenarios]]\nname = "a"\n[[scenarios]]\nname = "b"\n')
+        res = sweep(model, read_spec(spec, model).sampler, progress=False)
+        assert np.array_equal(res.values[0], res.values[1]) and np.array_equal(res.seeds, [seed, seed])
+        return res.values[0, :, 0]
+
+    five = streams(5)
+    np.testing.assert_array_equal(five, model.run(seed=5, final_time=20)["u"])
+    np.testing.assert_array_equal(streams(5), five)
+    assert not np.array_equal(streams(6), five)
+    np.testing.assert_array_equal(streams(0), model.run(final_time=20)["u"])     # a plain run's
+    with pytest.raises(SpecError, match=r"seed: must be below 2\*\*52 .* with common_random_numbers"):
+        streams(2 ** 52)
+
+
 MORE = """{UTF-8}
 g = RANDOM GAMMA(0, 100, 3, 0, 1, 1) ~~|
 g2 = RANDOM GAMMA(0, 100, 0.5, 2, 3, 2) ~~|

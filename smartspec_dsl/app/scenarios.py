@@ -172,7 +172,8 @@ def load_model(path=MODEL_PATH):
 def run_group(model, group: str, spec_dir=SCENARIO_DIR, common_turbulence: bool = True):
     """Run one scenario spec file (`GROUP.toml`) as a sweep; returns the SweepResult.
 
-    common_turbulence: give every run the run seed 0 of `Model.run()`, so that
+    common_turbulence: give every run the spec's seed as its run seed (0 in
+    models/scenarios: the run seed of a plain `Model.run()`), so that
     every scenario draws the benchmark's turbulence stream, as Vensim does for a
     RANDOM UNIFORM with a fixed seed argument, and scenarios differ by their
     constants alone (common random numbers). Otherwise each run gets the

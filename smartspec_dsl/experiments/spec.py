@@ -33,8 +33,9 @@ A sweep spec (TOML). Every key is optional except what the sampler needs.
     table = "runs.csv"  # sampler = "table": CSV, header = constant names (+ optional scenario)
     levels = 4          # sampler = "morris"
     second_order = true # sampler = "saltelli"
-    common_random_numbers = false   # true: every run draws the same random-function streams
-                        # (scenario comparisons); false: run i has its own seed from `seed`
+    common_random_numbers = false   # true: every run draws the same random-function streams,
+                        # those of `smartspec run --seed SEED` (scenario comparisons; seed below
+                        # 2**52); false: run i has its own seed from `seed`
 
     [parameters]
     # random / lhs / sobol: a distribution per constant
@@ -293,6 +294,10 @@ def read_spec(path, model, default_seed: int | None = None, chunk_size: int | No
     if not isinstance(crn, bool):
         fail("common_random_numbers", f"must be true or false, got {crn!r}")
     if crn:
-        # every run draws the same random streams (run seed 0): runs differ by their constants alone
+        # every run draws the same random streams, those of the run seed `seed`: runs differ by
+        # their constants alone
+        if plan_.seed >= 2 ** 52:
+            fail("seed", f"must be below 2**52 (4503599627370496) with common_random_numbers (it is every "
+                         f"run's seed), got {plan_.seed}")
         plan_.common_seeds = True
     return SweepSpec(str(path), plan_, plan_.seed, opts, layout, raw, sampler)

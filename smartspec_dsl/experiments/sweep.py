@@ -21,7 +21,9 @@ chunk in run order (see stats.py).
 
 Every run has an id (0..n-1) and a 52-bit seed derived from the sweep seed and
 its id (splitmix64, see `run_seeds`); the seed feeds the model's random
-functions, as a run's own seed does (`model.run(seed=res.seeds[i])`).
+functions, as a run's own seed does (`model.run(seed=res.seeds[i])`). With common
+random numbers (`Plan.common_seeds`) every run's seed is the sweep seed itself: every
+run draws the streams of `model.run(seed=seed)`.
 """
 from __future__ import annotations
 
@@ -121,7 +123,7 @@ class Plan:
     rows: int = 0                      # saved times the kernel writes per run (0: unknown)
     table_sets: list = field(default_factory=list)   # lookup-table vectors runs may use
     has_labels: bool = False
-    common_seeds: bool = False         # every run gets seed 0 (common random numbers)
+    common_seeds: bool = False         # every run gets `seed` as its run seed (common random numbers)
     warned: int = 0                    # runs with simulation warnings, of the chunks run_chunk ran
     tier: str = "auto"                 # what runs the chunks (Model.run_batch's tier)
     _last: tuple | None = field(default=None, repr=False, compare=False)
@@ -137,7 +139,9 @@ class Plan:
         if self._last is not None and self._last[0] == (s, e):
             return self._last[1]
         t = self.source.rows(s, e)
-        seeds = np.zeros(e - s, dtype=np.uint64) if self.common_seeds else \
+        # common random numbers: every run draws the streams of `model.run(seed=self.seed)`, so
+        # that the spec's seed picks them (a seed a run cannot take is refused, single.seed_value)
+        seeds = np.full(e - s, self.seed, dtype=np.uint64) if self.common_seeds else \
             run_seeds(self.seed, np.arange(self.run0 + s, self.run0 + e, dtype=np.int64))
         return RunParams(self.resolution.apply(t), t.labels if self.has_labels else None, seeds,
                          t.table_index)
@@ -238,7 +242,8 @@ def plan(model, params, outputs=None, times="all", seed=None, chunk_size=None,
     """Resolve parameter names, seeds, outputs, times and chunks, every name checked against the
     model; runs one probe simulation to check the rest. Makes no parameters beyond the first run's."""
     if seed is None:
-        seed = int(np.random.SeedSequence().entropy % (2 ** 63))
+        # below 2**52: a run's seed too, with common random numbers (Plan.common_seeds)
+        seed = int(np.random.SeedSequence().entropy % (2 ** 52))
     seed = int(seed)
     source = as_source(params, model, seed)
     n = source.n
