@@ -291,3 +291,34 @@ def test_the_compiled_kernel_keeps_the_other_orders_draws(order_draws):
     for c in ORDER_ELEMENTS:
         if c not in ("sn[g2]", "dh[h1,g3]"):
             np.testing.assert_array_equal(edited[c], plain[c], err_msg=c)
+
+
+ROWS = {
+    "rm[H, G]": "VECTOR RANK(RANDOM UNIFORM(0, 1, 0) + 0 * G + 0 * H, 1)",
+    "ps[H, G]": "SUM(RANDOM UNIFORM(0, 1, 0) * (1 + kk[K!] + 0 * H)) + 0 * G",
+    "vs[H, G]": "VECTOR SELECT(kk[K!] + 1, RANDOM UNIFORM(0, 1, 0) + kk[K!] + 0 * H, 0, act, 0) + 0 * G",
+}
+
+
+@pytest.mark.parametrize("route", ["dense", "per element"])
+@pytest.mark.parametrize("row", ["h1", "h2"])
+def test_replacing_a_whole_row_keeps_the_other_rows_draws(tmp_path, monkeypatch, route, row):
+    """params that replace every element of one row of a two-dimensional array whose vector
+    (VECTOR RANK's argument, a SUM or a VECTOR SELECT shared by the row's elements) draws: the
+    other rows draw as before. Their hidden drivers and shared sums were counted over the
+    variable, so that a row left out renamed, and redrew, every row after it."""
+    if route == "per element":
+        from smartspec_dsl.passes import pipeline
+        monkeypatch.setattr(pipeline, "dense_arrays", lambda model, edits: set())
+    model = load(tmp_path, "H: h1, h2, h3 ~~|\nK: k1, k2, k3 ~~|\nkk[K] = 0 ~~|\nact = 0 ~~|\n"
+                 + "".join(f"{n} = {x} ~~|\n" for n, x in ROWS.items()) + CONTROL)
+    plain = model.run(seed=5, tier="interpreter")
+    for name in ("rm", "ps", "vs"):
+        edited = model.run(seed=5, params={f"{name}[{row},{g}]": 0.0 for g in ("g1", "g2", "g3")},
+                           tier="interpreter")
+        others = [c for c in plain.columns if c.startswith(name + "[") and not c.startswith(f"{name}[{row},")]
+        assert len(others) == 6 and all((edited[f"{name}[{row},{g}]"] == 0).all() for g in ("g1", "g2", "g3"))
+        assert len({tuple(plain[c]) for c in others}) > 1 and all(len(set(plain[c])) > 1 for c in others), name
+        for c in plain.columns:
+            if not c.startswith(f"{name}[{row},"):
+                np.testing.assert_array_equal(edited[c], plain[c], err_msg=c)

@@ -20,7 +20,7 @@ from ..errors import ModelError, UnsupportedFeature
 from ..ir.builtins import (ARRAY_DRIVERS, AT, DEPRECIATED, ELEMENT, PACK, SHIFTED, VLOOKUP, VSELECT, Internal,
                            driver_for)
 from ..ir.ranges import SubscriptSpace
-from .flat_exprs import combine, flat_name, fold, number
+from .flat_exprs import flat_name, fold, in_order, number
 
 # whole-array functions -> the ArrayFunctions method that expands them
 ARRAY_FUNCTIONS = {"VECTOR RANK": "vector_order", "VECTOR SORT ORDER": "vector_order",
@@ -40,6 +40,13 @@ def _shown(model: ir.Model, x: ir.Expr) -> str:
     """An argument as a message names it: a variable by the modeller's name, else 'an expression'."""
     var = model.variables.get(x.name.split("[")[0]) if isinstance(x, ir.Ref) else None
     return f"the variable '{var.display}'" if var is not None else "an expression"
+
+
+def _row(elements) -> str:
+    """The suffix of a hidden variable's name made for the elements of one row (' (h1)'), ''
+    for none."""
+    elements = tuple(elements)
+    return f" ({','.join(elements)})" if elements else ""
 
 
 class ArrayFunctions:
@@ -71,7 +78,7 @@ class ArrayFunctions:
         ite = lambda c, a, b: ir.Call("IF THEN ELSE", (c, a, b), e.pos)
         picked = [ir.BinOp("<>", s, ir.Num(0.0)) for s, _ in pairs]
 
-        count = combine("+", [ite(p, ir.Num(1.0), ir.Num(0.0)) for p in picked], e.pos)
+        count = in_order("+", [ite(p, ir.Num(1.0), ir.Num(0.0)) for p in picked], e.pos)
 
         def result(k: int) -> ir.Expr:
             if k <= 4:
@@ -83,14 +90,14 @@ class ArrayFunctions:
             # 0 sum, 1 product, 2 min, 3 max, 4 mean
             kind = k if k <= 4 else 1 if k == 5 else k - 6
             if kind == 0 or kind == 4:
-                total = combine("+", [ite(p, v, ir.Num(0.0)) for p, v in zip(picked, vals)], e.pos)
+                total = in_order("+", [ite(p, v, ir.Num(0.0)) for p, v in zip(picked, vals)], e.pos)
                 value = total if kind == 0 else ir.BinOp("/", total, count)
             elif kind == 1:
-                value = combine("*", [ite(p, v, ir.Num(1.0)) for p, v in zip(picked, vals)], e.pos)
+                value = in_order("*", [ite(p, v, ir.Num(1.0)) for p, v in zip(picked, vals)], e.pos)
             elif kind == 2:
-                value = combine("MIN", [ite(p, v, ir.Num(math.inf)) for p, v in zip(picked, vals)], e.pos)
+                value = in_order("MIN", [ite(p, v, ir.Num(math.inf)) for p, v in zip(picked, vals)], e.pos)
             else:
-                value = combine("MAX", [ite(p, v, ir.Num(-math.inf)) for p, v in zip(picked, vals)], e.pos)
+                value = in_order("MAX", [ite(p, v, ir.Num(-math.inf)) for p, v in zip(picked, vals)], e.pos)
             return ite(ir.BinOp("=", count, ir.Num(0.0)), missing, value)
 
         if isinstance(action, ir.Num):
@@ -122,11 +129,15 @@ class ArrayFunctions:
         # from its name (backend/sites.py), which replacing another element's or another
         # variable's equation must not move
         owner = display.split("[", 1)[0]
-        key = (owner, func.name, args)
+        row = self.row()
+        key = (owner, func.name, args, row)
         name = self.driver_of.get(key)
         if name is None:
-            count = 1 + sum(1 for d in self.drivers if d.startswith(f"{owner} #".lower()))
-            name = f"{owner} #{func.name.lstrip('@').lower()}{count}".lower()
+            # counted per row (the elements of the left-hand side's subscripts the call reads, but
+            # those the vector runs over), never over the variable: replacing a whole row's
+            # equations moves no other row's draws
+            count = self.counted[owner.lower(), "driver", row] = self.counted.get((owner.lower(), "driver", row), 0) + 1
+            name = f"{owner} #{func.name.lstrip('@').lower()}{count}{row}".lower()
             while name in self.model.variables or name in self.drivers:
                 name += "'"
             # messages name the modeller's variable and the call, never the internal name
@@ -135,6 +146,26 @@ class ArrayFunctions:
                                              pos=pos, hidden=True)
             self.driver_of[key] = name
         return ir.Ref(name, (), pos)
+
+    def for_call(self, e: ir.Call, ctx, it, run):
+        """`run()`, the instance of the array function `e` in the element of `ctx`: what its
+        drivers are named by (`row`)."""
+        saved, self.call = self.call, [e, ctx, it, 0]
+        try:
+            return run()
+        finally:
+            self.call = saved
+
+    def row(self) -> str:
+        """The elements (' (h1)') that tell apart the vectors one array function makes for the
+        elements of a variable: those of the left-hand side's subscripts the call reads, but the
+        last ones the vector runs over (`vector_contexts`); '' for a call that makes one vector
+        for every element (of a variable over one range, the vector's)."""
+        if not self.call:
+            return ""
+        e, ctx, it, tail = self.call
+        used = self.lhs_positions(e, ctx, it, whole=False) - set(range(len(ctx) - tail, len(ctx)))
+        return _row(ctx[i][1] for i in sorted(used) if ctx[i][0] is not None)
 
     @staticmethod
     def element(driver: ir.Ref, k: int, pos) -> ir.Expr:
@@ -145,6 +176,8 @@ class ArrayFunctions:
         belongs to: Vensim runs these functions over the left-hand side's last subscript(s).
         Returns (the contexts in row-major order, this element's index among them, sizes)."""
         what = "last subscript" if ndim == 1 else "last two subscripts"
+        if self.call and self.call[0] is e:
+            self.call[3] = ndim      # the vector's own subscripts tell no rows apart (`row`)
         if len(ctx) < ndim:
             raise ModelError(f"{e.pos}: {e.func} gives an array: the left-hand side needs "
                              f"{'a subscript range' if ndim == 1 else 'two subscript ranges'} "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .. import ir
 from ..errors import ModelError
+from ..frontend.nesting import BLOCK
 from .consteval import evaluate
 
 
@@ -16,6 +17,24 @@ def combine(op: str, items: list, pos) -> ir.Expr:
         items = [make(items[i], items[i + 1]) if i + 1 < len(items) else items[i]
                  for i in range(0, len(items), 2)]
     return items[0]
+
+
+def in_order(op: str, items: list, pos) -> ir.Expr:
+    """items combined with + * MIN or MAX in their order, strictly left to right, as the dense
+    route's loops of SUM, PROD, VMIN, VMAX and VECTOR SELECT accumulate them (backend/dense_emit.py,
+    kernel_lib.vector_select), so that the two routes round alike to the bit; beyond
+    `nesting.BLOCK` terms, in consecutive blocks of that many combined as a balanced tree
+    (`combine`), which bounds the expression's depth as the parser bounds a long chain's
+    (frontend/nesting.py): a reduction over more elements may differ between the routes in
+    the last bits of rounding."""
+    make = (lambda a, b: ir.BinOp(op, a, b)) if op in "+*" else (lambda a, b: ir.Call(op, (a, b), pos))
+    blocks = []
+    for k in range(0, len(items), BLOCK):
+        out = items[k]
+        for x in items[k + 1:k + BLOCK]:
+            out = make(out, x)
+        blocks.append(out)
+    return combine(op, blocks, pos)
 
 
 def flat_name(name: str, elements) -> str:

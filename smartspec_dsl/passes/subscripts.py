@@ -36,10 +36,10 @@ from .. import ir, limits
 from ..errors import ModelError, ParameterError
 from ..ir.normalize import classify_flows
 from ..ir.ranges import SubscriptSpace
-from .array_functions import ARRAY_FUNCTIONS, ArrayFunctions
+from .array_functions import ARRAY_FUNCTIONS, ArrayFunctions, _row
 from .binding import Binding
 from .dense import densifier
-from .flat_exprs import combine, flat_name
+from .flat_exprs import flat_name, in_order
 
 ARRAY_REDUCERS = {"SUM": "+", "PROD": "*", "VMIN": "MIN", "VMAX": "MAX"}
 # array functions whose value an equation's elements share when it does not depend on them
@@ -73,6 +73,8 @@ class _Flattener(ArrayFunctions, Binding):
         self.subscripted: dict[str, set[tuple[str, ...]]] = {}
         self.instances: list[_Instance] = []
         self.drivers: dict[str, ir.Variable] = {}
+        self.counted: dict[tuple, int] = {}     # (variable, kind, row) -> its hidden drivers (shared reductions) so far
+        self.call: list | None = None           # the array function being instantiated (ArrayFunctions.for_call)
         self.driver_of: dict[tuple, str] = {}   # (variable, function, arguments) -> driver, shared by its elements
         self.shared: dict[str, ir.Variable] = {}
         self.shared_of: dict[tuple, ir.Ref] = {}  # (variable, call, iterated elements) -> its shared variable
@@ -200,9 +202,9 @@ class _Flattener(ArrayFunctions, Binding):
                     raise ModelError(f"{e.pos}: ELMCOUNT takes one subscript range name")
                 return ir.Num(float(len(self.space.elements[e.args[0].name.rstrip("!")])))
             if e.func == "VECTOR SELECT":
-                return self.vector_select(e, ctx, it, display)
+                return self.for_call(e, ctx, it, lambda: self.vector_select(e, ctx, it, display))
             if e.func in ARRAY_FUNCTIONS:
-                return getattr(self, ARRAY_FUNCTIONS[e.func])(e, ctx, it, display)
+                return self.for_call(e, ctx, it, lambda: getattr(self, ARRAY_FUNCTIONS[e.func])(e, ctx, it, display))
             return replace(e, args=tuple(inst(a) for a in e.args))
         if isinstance(e, ir.BinOp):
             return replace(e, left=inst(e.left), right=inst(e.right))
@@ -210,13 +212,14 @@ class _Flattener(ArrayFunctions, Binding):
             return replace(e, operand=inst(e.operand))
         return e
 
-    def lhs_positions(self, e: ir.Expr, ctx, it) -> set[int] | None:
+    def lhs_positions(self, e: ir.Expr, ctx, it, whole: bool = True) -> set[int] | None:
         """The positions of the left-hand side's subscripts that `e`'s instance depends on: those
         binding a range subscript of a reference, or a range used as a value; None (all of them)
-        when `e` holds a whole-array function (they run over the left-hand side's last subscripts)."""
+        when `e` holds a whole-array function (they run over the left-hand side's last
+        subscripts) and `whole`, else the positions its references bind too."""
         sp, used = self.space, set()
         for node in ir.walk(e):
-            if isinstance(node, ir.Call) and node.func in ARRAY_FUNCTIONS:
+            if whole and isinstance(node, ir.Call) and node.func in ARRAY_FUNCTIONS:
                 return None
             if isinstance(node, ir.Ref) and not node.subscripts and node.name not in self.model.variables \
                     and sp.is_range(node.name):
@@ -244,10 +247,13 @@ class _Flattener(ArrayFunctions, Binding):
         key = (owner, e, tuple(sorted(it.items())), tuple(ctx[i] for i in sorted(used)))
         ref = self.shared_of.get(key)
         if ref is None:
-            value = self.vector_select(e, ctx, it, display) if e.func == "VECTOR SELECT" \
-                else self.reduce(e, ctx, it, display)
-            count = 1 + sum(1 for n in self.shared if n.startswith(f"{owner} #".lower()))
-            name = f"{owner} #{e.func.lower().replace(' ', '')}{count}".lower()
+            value = self.for_call(e, ctx, it, lambda: self.vector_select(e, ctx, it, display)) \
+                if e.func == "VECTOR SELECT" else self.reduce(e, ctx, it, display)
+            # counted per elements it is shared by (those of the subscripts it reads), never
+            # over the variable: replacing a whole row's equations moves no other row's draws
+            row = _row(ctx[i][1] for i in sorted(used))
+            count = self.counted[owner.lower(), "shared", row] = self.counted.get((owner.lower(), "shared", row), 0) + 1
+            name = f"{owner} #{e.func.lower().replace(' ', '')}{count}{row}".lower()
             while name in self.model.variables or name in self.shared or name in self.drivers:
                 name += "'"
             shown = f"{owner} ({e.func} at {e.pos.line}:{e.pos.column})" if e.pos is not None else owner
@@ -268,7 +274,7 @@ class _Flattener(ArrayFunctions, Binding):
             terms.append(self.instantiate(arg, ctx, {**it, **dict(zip(free, combo))}, display))
         if not terms:
             raise ModelError(f"{e.pos}: {e.func} runs over an empty range")
-        return combine(ARRAY_REDUCERS[e.func], terms, e.pos)
+        return in_order(ARRAY_REDUCERS[e.func], terms, e.pos)
 
     # -- variables -------------------------------------------------------------------
     def element_variable(self, inst: _Instance) -> ir.Variable:
