@@ -322,3 +322,21 @@ def test_replacing_a_whole_row_keeps_the_other_rows_draws(tmp_path, monkeypatch,
         for c in plain.columns:
             if not c.startswith(f"{name}[{row},"):
                 np.testing.assert_array_equal(edited[c], plain[c], err_msg=c)
+
+
+def test_drivers_are_named_by_their_row_and_shared_as_before():
+    """The per-element route's hidden drivers: one per row where the vector reads the row's
+    subscript (VECTOR RANK(x[R] + H), VECTOR SELECT over tbl[S!] + H), named by it; one for
+    every element where the vector reads no subscript of the left-hand side (VECTOR LOOKUP of
+    tbl[s1] in an equation over [H, R], VECTOR ELM MAP of the whole x), as before: no copy per
+    element."""
+    from smartspec_dsl.frontend.parse import parse_model
+    from smartspec_dsl.passes import pipeline
+    text = ("R: (r1-r50) ~~|\nS: (s1-s5) ~~|\nH: h1, h2 ~~|\ntbl[S] = S ~~|\nx[R] = R / 50 ~~|\nact = 1 ~~|\n"
+            "vl[H, R] = VECTOR LOOKUP(tbl[s1], x[R], 0, 1, 0) + 0 * H ~~|\n"
+            "em[R] = VECTOR ELM MAP(x[r1], x[R] * 0 + Time) ~~|\n"
+            "vs[H, R] = VECTOR SELECT(tbl[S!], tbl[S!] + H, 0, act, 0) ~~|\n"
+            "rk[H, R] = VECTOR RANK(x[R] + H, 1) ~~|\n" + CONTROL)
+    hidden = sorted(n for n in pipeline.arrays(parse_model(text, "m.mdl"), dense=False).variables if " #" in n)
+    assert hidden == ["em #pack1", "rk #vector rank1 (h1)", "rk #vector rank1 (h2)", "vl #pack1",
+                      "vs #pack1 (h1)", "vs #pack1 (h2)", "vs #vectorselect1 (h1)", "vs #vectorselect1 (h2)"]

@@ -108,7 +108,7 @@ class ArrayFunctions:
         else:
             # an action known only at run time: the kernel picks it (kernel_lib.vector_select)
             packed = self.driver(PACK, tuple(s for s, _ in pairs) + tuple(x for _, x in pairs),
-                                 e.pos, display)
+                                 e.pos, display, (sel, arr))
             value = ir.Call(VSELECT.name, (packed, ir.Num(float(len(pairs))), missing, action), e.pos)
         # error action (Vensim help, "VECTOR SELECT"): a floating point error when nothing is
         # selected (1), more than one element is (2), or either (3): the value is NaN there,
@@ -121,15 +121,16 @@ class ArrayFunctions:
         return ite(ir.BinOp("or", none, many), ir.Num(math.nan), value)
 
     # -- whole-array functions ---------------------------------------------------------
-    def driver(self, func: Internal, args: tuple, pos, display: str) -> ir.Ref:
-        """The hidden variable computing `func(args)`, shared by the elements of one variable that read it."""
+    def driver(self, func: Internal, args: tuple, pos, display: str, feeds: tuple | None = None) -> ir.Ref:
+        """The hidden variable computing `func(args)`, shared by the elements of one variable that read it
+        (of one row of it: `row`, of the arguments of the call that give `args`, `feeds`, all by default)."""
         # shared by the elements of one variable only: two variables' equal vectors of draws
         # draw apart. Named by the variable and its own count of drivers, never by the element
         # that first needs it or a model-wide count: the draws of its vector take their sites
         # from its name (backend/sites.py), which replacing another element's or another
         # variable's equation must not move
         owner = display.split("[", 1)[0]
-        row = self.row()
+        row = self.row(feeds)
         key = (owner, func.name, args, row)
         name = self.driver_of.get(key)
         if name is None:
@@ -156,15 +157,17 @@ class ArrayFunctions:
         finally:
             self.call = saved
 
-    def row(self) -> str:
+    def row(self, feeds: tuple | None = None) -> str:
         """The elements (' (h1)') that tell apart the vectors one array function makes for the
-        elements of a variable: those of the left-hand side's subscripts the call reads, but the
-        last ones the vector runs over (`vector_contexts`); '' for a call that makes one vector
-        for every element (of a variable over one range, the vector's)."""
+        elements of a variable: those of the left-hand side's subscripts that its arguments giving
+        the vector read (`feeds`, all of them by default), but the last ones the vector runs over
+        (`vector_contexts`); '' for a call that makes one vector for every element (of a variable
+        over one range, the vector's)."""
         if not self.call:
             return ""
         e, ctx, it, tail = self.call
-        used = self.lhs_positions(e, ctx, it, whole=False) - set(range(len(ctx) - tail, len(ctx)))
+        used = set().union(*(self.lhs_positions(x, ctx, it, whole=False) for x in (e.args if feeds is None else feeds)))
+        used -= set(range(len(ctx) - tail, len(ctx)))
         return _row(ctx[i][1] for i in sorted(used) if ctx[i][0] is not None)
 
     @staticmethod
@@ -212,8 +215,10 @@ class ArrayFunctions:
             raise ModelError(f"{e.pos}: {e.func}'s size argument is {size.value:g}, but {what} "
                              f"has {n} elements")
 
-    def pick(self, e: ir.Call, vec: list, index: ir.Expr, display: str, offset: int = 0) -> ir.Expr:
-        """vec[offset + index]: resolved now for a number, else read in the kernel."""
+    def pick(self, e: ir.Call, vec: list, index: ir.Expr, display: str, offset: int = 0,
+             feeds: tuple | None = None) -> ir.Expr:
+        """vec[offset + index]: resolved now for a number, else read in the kernel (`feeds`: the
+        arguments that give `vec`, as `driver` takes them)."""
         index = fold(index)
         if isinstance(index, ir.Num):
             k = offset + round(index.value)
@@ -223,7 +228,7 @@ class ArrayFunctions:
             return vec[k]
         if offset:
             index = ir.BinOp("+", ir.Num(float(offset)), index)
-        packed = self.driver(PACK, tuple(vec), e.pos, display)
+        packed = self.driver(PACK, tuple(vec), e.pos, display, feeds)
         return ir.Call(AT.name, (packed, ir.Num(float(len(vec))), index), e.pos)
 
     def arity(self, e: ir.Call, n: int, names: str) -> None:
@@ -245,7 +250,7 @@ class ArrayFunctions:
         self.arity(e, 2, "vector, order")
         ctxs, _, _ = self.vector_contexts(e, ctx, 1)
         vec = self.vector_of(e, e.args[0], ctxs, it, display)
-        return self.pick(e, vec, self.instantiate(e.args[1], ctx, it, display), display)
+        return self.pick(e, vec, self.instantiate(e.args[1], ctx, it, display), display, feeds=e.args[:1])
 
     def vector_elm_map(self, e: ir.Call, ctx, it, display) -> ir.Expr:
         """VECTOR ELM MAP(x[base], offset): x's element `offset` places after x[base], counted
@@ -271,10 +276,10 @@ class ArrayFunctions:
                for c in grid]
         offset = fold(self.instantiate(offset, ctx, it, display))
         if not isinstance(offset, ir.Num):
-            packed = self.driver(PACK, tuple(vec), e.pos, display)
+            packed = self.driver(PACK, tuple(vec), e.pos, display, ())    # the whole array, whatever the element
             index = ir.BinOp("+", ir.Num(float(grid.index(base))), offset)
             return ir.Call(AT.name, (packed, ir.Num(float(len(vec))), index), e.pos)
-        return self.pick(e, vec, offset, display, grid.index(base))
+        return self.pick(e, vec, offset, display, grid.index(base), ())
 
     def vector_lookup(self, e: ir.Call, ctx, it, display) -> ir.Expr:
         """VECTOR LOOKUP(vec[first], x, xmin, xmax, mode): vec's last subscript runs from the
@@ -298,7 +303,7 @@ class ArrayFunctions:
         if isinstance(mode, ir.Num) and mode.value not in range(10):
             raise ModelError(f"{e.pos}: VECTOR LOOKUP's mode must be a whole number from 0 to 9, "
                              f"got {mode.value:g}")
-        packed = self.driver(PACK, vec, e.pos, display)
+        packed = self.driver(PACK, vec, e.pos, display, (ref,))
         args = tuple(self.instantiate(a, ctx, it, display) for a in (x, xmin, xmax))
         return ir.Call(VLOOKUP.name, (packed, ir.Num(float(len(vec))), *args, mode), e.pos)
 
