@@ -161,6 +161,23 @@ def test_reads_and_writes_at_a_counter_are_one_call():
     np.testing.assert_array_equal(got["v"][10:13], [4.0, 6.0, 8.0])
 
 
+def test_a_grouped_store_keeps_the_value_of_the_local_it_read():
+    """A store waiting to be grouped (`st(v, 5, v_3 * 0.5)`) happens before the local it reads is
+    bound again (a slot stored twice in the step: `v_3 = v_0 * 0.5`): the grouped call stored the
+    new value, 0.25 where the step stores -0.5 (the example the property test above found). By
+    hand from v = 0: v0 = 1, v3 = (0 + 0 + 0) - 1 = -1, v5 = -1 * 0.5 = -0.5, then v3 = 0.5 and the
+    stock v1 = 0 + dt * v3 = 0.25."""
+    step = ["v[0] = v[0] + 1.0",
+            "acc0 = 0.0\nfor kk in range(3):\n    acc0 += ld(v, 6 + kk)\nst(v, 3, acc0 - ld(v, 0))",
+            "st(v, 5, (ld(v, 3)) * 0.5)  # x", "st(v, 3, (ld(v, 0)) * 0.5)  # x", "st(v, 3, (ld(v, 0)) * 0.5)  # x",
+            "st(v, 1, ld(v, 1) + dt * ld(v, 3))", "st(v, 2, ld(v, 2) + dt * ld(v, 4))"]
+    before, rewritten = step_locals(step, set(), {0, 1, 2})
+    env = {"v": np.zeros(12), "ld": lambda a, i: a[i], "st": _store, "dt": 0.5,
+           "stm": lambda a, idx, xs: [_store(a, i, x) for i, x in zip(idx, xs)]}
+    _run(before + group_stores(rewritten), env)
+    assert env["v"][[0, 1, 3, 5]].tolist() == [1.0, 0.25, 0.5, -0.5]
+
+
 def test_step_locals_rewrite():
     step = ["v[0] = t", "st(v, 10, (ld(v, 1) / ld(v, 5)))  # a", "st(v, 11, (ld(v, 10) + ld(v, 12)))",
             "st(v, 12, ld(v, 10))", "st(v, 1, ld(v, 1) + dt * ld(v, 11))"]

@@ -119,12 +119,27 @@ _COMPUTED = re.compile(r"(?<![\w.])(?:ld|st)\(v, (?!\d+[,)])")
 _STORE_SAFE = frozenset({"ld", "st", "watched", "watched_lookup"})
 
 
+# a line that binds a name: `v_12 = ...`, `acc0 += ...`
+_BINDS = re.compile(r"\s*([A-Za-z_]\w*)\s*(?:\*\*|//|[-+*/%])?=(?!=)")
+
+
+def _rebinds(line: str, pending: list[tuple[int, str]]) -> bool:
+    """Whether `line` binds a name that a value waiting to be stored reads (`st(v, 5, v_3 *
+    0.5)` waiting, `v_3 = ...`: the store must happen first, with the value it had)."""
+    m = _BINDS.match(line)
+    if m is None:
+        return False
+    named = re.compile(rf"(?<![\w.]){re.escape(m.group(1))}(?!\w)")
+    return any(named.search(value) for _, value in pending)
+
+
 def group_stores(step: list[str]) -> list[str]:
     """The step's statements with its stores of values held in locals (`st(v, 12, v_12)`, or
     of an expression of locals) made one call per run of them, `stm(v, (12, 14), (v_12,
     v_14))`, at the latest point where the vector must hold them: before a statement that reads
     one of them from it (`ld(v, 12)`, a read through a computed index, a helper given the
-    vector, a subscript of it: the saves), writes one, leaves the step (`break`), or any
+    vector, a subscript of it: the saves), writes one, binds a name one of them reads (a slot
+    stored twice in the step: its local's next value), leaves the step (`break`), or any
     compound statement (a loop), and at the step's end. Each store still happens every step,
     in its order; a call costs Numba's front end instructions and a typed call each, and
     World3's step stored 205 values."""
@@ -142,7 +157,8 @@ def group_stores(step: list[str]) -> list[str]:
         return (any(int(m.group(1)) in waiting for m in (*_READ.finditer(line), *_WRITE.finditer(line)))
                 or _COMPUTED.search(line) is not None or "v[" in line
                 or any(m.group(1) not in _STORE_SAFE for m in _HELPER.finditer(line))
-                or re.search(r"\b(break|return|continue)\b", line) is not None)
+                or re.search(r"\b(break|return|continue)\b", line) is not None
+                or _rebinds(line, pending))
 
     for stmt in step:
         lines = stmt.split("\n")
