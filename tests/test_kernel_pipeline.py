@@ -2,6 +2,8 @@
 operators remembered per operand types (tier0._operator_typing) change no number and no type."""
 from __future__ import annotations
 
+import gc
+import io
 import math
 
 import numpy as np
@@ -12,7 +14,8 @@ numba = pytest.importorskip("numba")
 from numba import njit, types  # noqa: E402
 
 from smartspec_dsl.backend import tier0  # noqa: E402
-from smartspec_dsl.backend.kernel_pipeline import KernelPipeline, OncePipeline  # noqa: E402
+from smartspec_dsl.backend.kernel_intrinsics import Slots, stm  # noqa: E402
+from smartspec_dsl.backend.kernel_pipeline import NO_ANNOTATION, KernelPipeline, OncePipeline  # noqa: E402
 
 
 def logistic(v, n, dt, r, k):
@@ -47,6 +50,57 @@ def test_once_pipeline_compiles_without_a_c_callable_wrapper():
     assert compiled(-7.0, 2.0) == -4.0
     cres = compiled.overloads[compiled.signatures[0]]
     assert cres.fndesc.llvm_cfunc_wrapper_name not in {f.name for f in cres.library.get_defined_functions()}
+
+
+def test_a_kernel_compile_leaves_the_cyclic_collector_as_it_found_it():
+    # paused while Numba compiles (kernel_pipeline.no_cyclic_collection), on again after it,
+    # also after a compile that fails; left off when the caller had turned it off
+    assert gc.isenabled()
+    compiled = njit(pipeline_class=KernelPipeline)(lambda a: a * 2.0 + 1.0)
+    assert compiled(1.5) == 4.0
+    assert gc.isenabled()
+    failing = njit(pipeline_class=KernelPipeline)(lambda a: a.no_such_attribute)
+    with pytest.raises(numba.core.errors.TypingError):
+        failing(1.0)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        assert njit(pipeline_class=OncePipeline)(lambda a: a - 1.0)(1.5) == 0.5
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_a_kernel_function_keeps_a_short_type_annotation(tmp_path):
+    # Numba's typed IR with the function's source lines is not kept (nor written into the
+    # cache); inspect_types still answers, with the short text a cached function has
+    compiled = njit(pipeline_class=KernelPipeline)(logistic)
+    v = np.array([10.0, 0.0, 0.0, 0.0])
+    compiled(v, 10, 0.125, 0.3, 1000.0)
+    assert compiled.overloads[compiled.signatures[0]].type_annotation == NO_ANNOTATION
+    out = io.StringIO()
+    compiled.inspect_types(file=out)
+    assert NO_ANNOTATION in out.getvalue()
+
+
+STORED = Slots((3, 0, 2))
+
+
+def test_a_grouped_store_at_module_slots_writes_each_slot_in_order():
+    # stm with the slots as a module's Slots constant (the Euler driver's form) stores as the
+    # same call with the slots written as a tuple, and as one store after another; a slot
+    # written twice keeps the later value
+    def grouped(v, a, b, c):
+        stm(v, STORED, (a, b, c))
+        stm(v, (1, 1), (a, c))
+
+    def written(v, a, b, c):
+        stm(v, (3, 0, 2), (a, b, c))
+        stm(v, (1, 1), (a, c))
+    for f in (grouped, written):
+        v = np.full(5, -1.0)
+        njit(pipeline_class=KernelPipeline)(f)(v, 1.5, 2.5, 3.5)
+        assert v.tolist() == [2.5, 3.5, 3.5, 1.5, -1.0]
 
 
 @pytest.mark.parametrize(("op", "left", "right", "result"), [

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from smartspec_dsl import load
 from smartspec_dsl.backend.emit_solve import _unwatched
-from smartspec_dsl.backend.step_locals import group_stores, indexed, step_locals
+from smartspec_dsl.backend.step_locals import group_stores, indexed, slot_constants, step_locals
 from smartspec_dsl.frontend.parse import parse_model
 from smartspec_dsl.passes import pipeline
 from smartspec_dsl.passes.order import initial_reads, schedule
@@ -136,16 +136,24 @@ def test_step_locals_give_the_stored_values(step, invariant, start):
     invariant -= {int(k) for stmt in step for k in re.findall(r"bump\(v, (\d+)\)", stmt)}
     before, rewritten = step_locals(step, invariant, {0, 1, 2})
     grouped = group_stores(rewritten)
-    want, got, both = ({"v": np.array(start), "ld": lambda a, i: a[i], "st": _store, "bump": _bump, "dt": 0.5,
-                        "stm": lambda a, idx, xs: [_store(a, i, x) for i, x in zip(idx, xs)]} for _ in range(3))
+    # the slots of each grouped store as module constants, as the Euler driver writes them
+    named: dict = {}
+    grouped_named = group_stores(rewritten, named)
+    want, got, both, both_named = ({"v": np.array(start), "ld": lambda a, i: a[i], "st": _store, "bump": _bump,
+                                    "dt": 0.5, "stm": lambda a, idx, xs: [_store(a, i, x) for i, x in zip(idx, xs)]}
+                                   for _ in range(4))
     _run(before, got)
     _run(before, both)
+    both_named["Slots"] = tuple
+    _run([slot_constants(named)] + before, both_named)
     for _ in range(3):
         _run(step, want)
         _run(rewritten, got)
         _run(grouped, both)
+        _run(grouped_named, both_named)
         np.testing.assert_array_equal(got["v"], want["v"])
         np.testing.assert_array_equal(both["v"], want["v"])
+        np.testing.assert_array_equal(both_named["v"], want["v"])
 
 
 def test_reads_and_writes_at_a_counter_are_one_call():

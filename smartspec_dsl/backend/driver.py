@@ -9,7 +9,7 @@ from collections import Counter
 from .dense_emit import DenseEmitter
 from .emit import Emitter, safe_comment
 from ..ir.constants import INTERRUPT_EVERY
-from .step_locals import group_stores, indexed, step_locals
+from .step_locals import group_stores, indexed, slot_constants, step_locals
 
 # Statements per generated function: Numba's compile time grows faster than
 # linearly with function size, and separate functions are compiled (and
@@ -24,7 +24,7 @@ import math
 import numpy as np
 from numba import njit, prange, get_num_threads
 from smartspec_dsl.backend.kernel_lib import (
-    integer, modulo, quantum, log2, power, ramp, pulse, pulse_train, lookup,
+    Slots, integer, modulo, quantum, log2, power, ramp, pulse, pulse_train, lookup,
     lookup_extrapolate, lookup_forward, lookup_backward, fixed_delay_slots, ld, st, stm, ldi, sti, tk, ix, vsum,
     sel, bf,
     fand, forr, fnot, fmin, fmax, fxidz, fzidz, fstep, random_uniform,
@@ -361,13 +361,14 @@ def invariant_slots(em: Emitter) -> set[int]:
     return {em.run_seed_slot} | {em.slots[n] for n in names}
 
 
-def initialisation(em: Emitter, init: list[str]) -> list[str]:
+def initialisation(em: Emitter, init: list[str], named: dict | None = None) -> list[str]:
     """The initialisation's statements inline in the Euler driver, read as its time loop reads
     a step's (`step_locals`, `group_stores`): after the constants' statements, the constants,
     the run seed and the time are read into locals once and every value the initialisation
     stores is held in a local for the statements after it (a call each, otherwise: World3's
     initialisation read 175 values). Not in its loops: a dense model's initialisation is
-    loops, and locals live across their blocks made the beer game's compile no shorter."""
+    loops, and locals live across their blocks made the beer game's compile no shorter.
+    `named`: group_stores's module constants."""
     head = em.constant_statements()
     if init[:len(head)] != head:
         return init
@@ -375,7 +376,7 @@ def initialisation(em: Emitter, init: list[str]) -> list[str]:
     first = em.slots[params[0]] if len(params) else 0
     before, rest = step_locals(init[len(head):], {0, em.run_seed_slot, *range(first, first + len(params))}, set(),
                                in_loops=False)
-    return head + before + group_stores(rest)
+    return head + before + group_stores(rest, named)
 
 
 def stock_updates(n_cont: int, n_disc: int, r0: int | None) -> list[str]:
@@ -422,7 +423,8 @@ def euler_driver(em: Emitter, init: list[str], dynamic: list[str], rates: list[s
     n_init_chunks = (len(init) + CHUNK - 1) // CHUNK
     # the initialisation inline wherever it fits in one function (also in a large model's setup):
     # a call to init_0 compiles it on its own, then optimises its code again inlined in the caller
-    body += initialisation(em, init) if len(init) <= CHUNK else [f"init_{i}(v, p, tab)" for i in range(n_init_chunks)]
+    named: dict[tuple[int, ...], str] = {}      # group_stores's slots, module constants
+    body += initialisation(em, init, named) if len(init) <= CHUNK else [f"init_{i}(v, p, tab)" for i in range(n_init_chunks)]
     if need_buf:
         body += [f"buf, bi = lay_out_buffers(v, dt, FIXED_DELAY_SLOTS, FIXED_DELAY_OUTPUTS, ix({n_fixed}), ix(1))"]
     restore = [held["restore"].strip()] if n_fixed else []
@@ -449,7 +451,7 @@ def euler_driver(em: Emitter, init: list[str], dynamic: list[str], rates: list[s
     loop += writes if inline_writes else chunk_calls("fixed_write", "v, tab, buf, bi, istep", writes)
     loop += stock_updates(n_cont, n_disc, None if inline_rates else r0)
     before, loop = step_locals(loop, invariant_slots(em), {0, *range(1, 1 + len(stocks))})
-    loop = group_stores(loop)
+    loop = group_stores(loop, named)
     # steps are numbered from INITIAL TIME: a run continuing a saved state numbers them as the
     # one run it continues does (kernel_extra.step_offset)
     loop_body = ["saved = 0", "sc = 0", "kstart = step_offset(v, t0, dt, INITIAL_TIME_SLOT)",
@@ -464,6 +466,7 @@ def euler_driver(em: Emitter, init: list[str], dynamic: list[str], rates: list[s
     finish = f"saved = {call}\n    return saved, buf, bi" if n_fixed else f"return {call}"
     if inline_init:
         core = f'''
+{slot_constants(named)}
 @njit(**RUN)
 def euler_core(p, tab, out, save_idx, t0, dt, n_steps, save_every, v, diag, stop{held['held']}):
     """One Euler run in the scratch vector v; returns the number of rows saved."""
@@ -473,6 +476,7 @@ def euler_core(p, tab, out, save_idx, t0, dt, n_steps, save_every, v, diag, stop
         # A large model: the time loop and the initialisation are compiled separately
         # (compile time grows faster than linearly with a function's size).
         core = f'''
+{slot_constants(named)}
 @njit(**RUN)
 def euler_loop(v, tab, out, save_idx, t0, dt, n_steps, save_every, buf, bi, diag, stop):
 {indent(bind_helpers(indexed(loop_body[:-1] + ["return saved"])), 4)}

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from llvmlite import ir as _ll
 from numba.core import cgutils as _cg, types as _t
-from numba.extending import intrinsic
+from numba.core.imputils import lower_constant
+from numba.extending import intrinsic, models, register_model, typeof_impl
 
 from . import helper_cache  # noqa: F401  (before any cached helper: their cache key)
 from ..ir.constants import XIDZ_EPS  # noqa: F401  (kernel_lib takes it from here)
@@ -84,19 +85,55 @@ def sti(typingctx, arr, base, i, x):
     return _t.none(arr, _t.intp, i, x), codegen
 
 
+class Slots(tuple):
+    """The slots one grouped store (`stm`) writes, a module constant of a generated kernel
+    (`STORE_SLOTS_0 = Slots((124, 129))`, step_locals.group_stores). Numba types it as a
+    `SlotsType`, which holds the slot numbers, so that `stm` writes them into its stores as
+    constants and the tuple itself costs no instruction: a tuple written in a function is
+    a constant per number, and a tuple constant an LLVM instruction per number each naming
+    the tuple's type in full (in World3's time loop, half of the unoptimised code LLVM
+    parsed)."""
+    __slots__ = ()
+
+
+class SlotsType(_t.Type):
+    """Numba's type of a `Slots` constant: its slot numbers are the type (one type per
+    tuple of them); its value is nothing."""
+
+    def __init__(self, slots):
+        self.slots = tuple(int(s) for s in slots)
+        super().__init__(name=f"Slots{self.slots}")
+
+
+@typeof_impl.register(Slots)
+def _typeof_slots(val, c):
+    return SlotsType(val)
+
+
+register_model(SlotsType)(models.OpaqueModel)
+
+
+@lower_constant(SlotsType)
+def _slots_constant(context, builder, ty, pyval):
+    return context.get_dummy_value()
+
+
 @intrinsic
 def stm(typingctx, arr, idx, xs):
-    """arr[idx[j]] = xs[j] for every j, in order: a tuple of constant indices and a tuple of
-    numbers; one call where a store each took one (step_locals.group_stores)."""
-    if not (isinstance(arr, _t.Array) and arr.ndim == 1 and arr.dtype == _F and arr.mutable
-            and isinstance(idx, _t.BaseTuple) and isinstance(xs, _t.BaseTuple) and len(idx) == len(xs)
-            and all(isinstance(t, _t.Integer) for t in idx) and all(isinstance(t, _t.Number) for t in xs)):
+    """arr[idx[j]] = xs[j] for every j, in order: the slots as a `Slots` constant (or a tuple
+    of integers) and a tuple of numbers; one call where a store each took one
+    (step_locals.group_stores)."""
+    n_idx = len(idx.slots) if isinstance(idx, SlotsType) else \
+        len(idx) if isinstance(idx, _t.BaseTuple) and all(isinstance(t, _t.Integer) for t in idx) else None
+    if not (isinstance(arr, _t.Array) and arr.ndim == 1 and arr.dtype == _F and arr.mutable and n_idx is not None
+            and isinstance(xs, _t.BaseTuple) and n_idx == len(xs) and all(isinstance(t, _t.Number) for t in xs)):
         return None
 
     def codegen(context, builder, sig, args):
         aryty, idxty, xsty = sig.args
-        for j in range(len(idxty)):
-            at = context.cast(builder, builder.extract_value(args[1], j), idxty[j], _t.intp)
+        for j in range(len(xsty)):
+            at = context.get_constant(_t.intp, idxty.slots[j]) if isinstance(idxty, SlotsType) else \
+                context.cast(builder, builder.extract_value(args[1], j), idxty[j], _t.intp)
             x = context.cast(builder, builder.extract_value(args[2], j), xsty[j], _F)
             builder.store(x, _ptr(context, builder, aryty, args[0], at))
         return context.get_dummy_value()

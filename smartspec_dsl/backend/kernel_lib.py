@@ -20,7 +20,7 @@ from numba import njit
 # One import for generated kernels: the intrinsics and the random numbers
 # live in their own modules.
 from .kernel_intrinsics import (  # noqa: F401
-    JIT, XIDZ_EPS, ld, st, stm, ldi, sti, tk, ix, sel, bf, fand,
+    JIT, XIDZ_EPS, Slots, ld, st, stm, ldi, sti, tk, ix, sel, bf, fand,
     forr, fnot, fmin, fmax, fxidz, fzidz, fstep, watched, watched_lookup, load_int, watch, interrupted)
 from .kernel_random import (  # noqa: F401
     splitmix64, uniform01, std_normal, random_uniform,

@@ -29,13 +29,19 @@ LLVM keeps each floating-point operation as written):
   `OncePipeline`) is optimised once, at LLVM's O1, where Numba optimises each function
   at O3 when it is added to its library and the library again at O3 once its callees
   are linked in. A time loop keeps both (its run is a few percent slower with one).
+
+Nor does the compile keep Numba's type annotation (`NoAnnotation`), and Python's cyclic
+collector waits while it runs (`no_cyclic_collection`).
 """
 from __future__ import annotations
 
+import gc
+from contextlib import contextmanager
+
 from numba.core.codegen import JITCodeLibrary
 from numba.core.compiler import CompilerBase
-from numba.core.compiler_machinery import PassManager, register_pass
-from numba.core.typed_passes import (AnnotateTypes, InlineOverloads, IRLegalization, NativeLowering,
+from numba.core.compiler_machinery import AnalysisPass, PassManager, register_pass
+from numba.core.typed_passes import (InlineOverloads, IRLegalization, NativeLowering,
                                      NopythonTypeInference, NoPythonBackend, NoPythonSupportedFeatureValidation)
 from numba.core.untyped_passes import FixupArgs, GenericRewrites, IRProcessing, RewriteDynamicRaises, TranslateByteCode
 
@@ -68,6 +74,28 @@ class OnceLowering(NativeLowering):
         return super().run_pass(state)
 
 
+# What a compiled kernel function keeps for Numba's `inspect_types` in place of its typed IR
+# annotated with its source lines (see `NoAnnotation`)
+NO_ANNOTATION = "(a generated kernel function: its typed IR is not kept)"
+
+
+@register_pass(mutates_CFG=False, analysis_only=True)
+class NoAnnotation(AnalysisPass):
+    """In place of Numba's `AnnotateTypes`: the compile result's type annotation is a short
+    text, as a function loaded from Numba's cache has. Numba's annotation copies the typed
+    IR, and is written into the cache as the IR's text beside the source lines of the
+    function (read again with `inspect`: World3's time loop tokenised whole): a twentieth of
+    a cold compile, for a text that is never read."""
+    _name = "smartspec_no_annotation"
+
+    def __init__(self):
+        AnalysisPass.__init__(self)
+
+    def run_pass(self, state):
+        state.type_annotation = NO_ANNOTATION
+        return False
+
+
 def _pipeline(state, lowering) -> PassManager:
     pm = PassManager("smartspec kernel")
     if state.func_ir is None:
@@ -80,16 +108,42 @@ def _pipeline(state, lowering) -> PassManager:
     pm.add_pass(InlineOverloads, "inline overloaded functions")
     pm.add_pass(NoPythonSupportedFeatureValidation, "ensure features that are in use are in a valid form")
     pm.add_pass(IRLegalization, "ensure IR is legal prior to lowering")
-    pm.add_pass(AnnotateTypes, "annotate types")
+    pm.add_pass(NoAnnotation, "no type annotation")
     pm.add_pass(lowering, "native lowering")
     pm.add_pass(NoPythonBackend, "nopython mode backend")
     pm.finalize()
     return pm
 
 
+@contextmanager
+def no_cyclic_collection():
+    """Python's cyclic collector paused: Numba's passes allocate hundreds of thousands of
+    small objects (IR, types, LLVM IR builders) that live until the compile ends, and the
+    collector walked them again and again (World3's first run: two full collections and
+    forty others, a tenth of its compile). What they leave is collected after the compile."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 class KernelPipeline(CompilerBase):
     """Numba's compiler for a generated kernel function (`njit(pipeline_class=...)`)."""
     LOWERING = NativeLowering
+
+    def __init__(self, *args, **kwargs):
+        # Numba refreshes its typing and target registries here (the first compile of a
+        # process installs all of them)
+        with no_cyclic_collection():
+            super().__init__(*args, **kwargs)
+
+    def compile_extra(self, func):
+        with no_cyclic_collection():
+            return super().compile_extra(func)
 
     def define_pipelines(self):
         self.state.flags.no_cfunc_wrapper = True

@@ -133,7 +133,7 @@ def _rebinds(line: str, pending: list[tuple[int, str]]) -> bool:
     return any(named.search(value) for _, value in pending)
 
 
-def group_stores(step: list[str]) -> list[str]:
+def group_stores(step: list[str], named: dict[tuple[int, ...], str] | None = None) -> list[str]:
     """The step's statements with its stores of values held in locals (`st(v, 12, v_12)`, or
     of an expression of locals) made one call per run of them, `stm(v, (12, 14), (v_12,
     v_14))`, at the latest point where the vector must hold them: before a statement that reads
@@ -142,14 +142,22 @@ def group_stores(step: list[str]) -> list[str]:
     stored twice in the step: its local's next value), leaves the step (`break`), or any
     compound statement (a loop), and at the step's end. Each store still happens every step,
     in its order; a call costs Numba's front end instructions and a typed call each, and
-    World3's step stored 205 values."""
+    World3's step stored 205 values.
+
+    `named`: the slots of each call are a module constant (`stm(v, STORE_SLOTS_0, (v_12,
+    v_14))`), named in `named` (slots -> name; `slot_constants` writes them): Numba's front
+    end takes a tuple written in a function as a constant per number (World3: 292
+    instructions typed and lowered each), a module's `Slots` as one constant that lowers
+    to nothing (kernel_intrinsics.Slots)."""
     out: list[str] = []
     pending: list[tuple[int, str]] = []
 
     def flush():
         if pending:
             slots, values = zip(*pending)
-            out.append(f"stm(v, ({', '.join(map(str, slots))},), ({', '.join(values)},))")
+            where = f"({', '.join(map(str, slots))},)" if named is None else \
+                named.setdefault(slots, f"STORE_SLOTS_{len(named)}")
+            out.append(f"stm(v, {where}, ({', '.join(values)},))")
             pending.clear()
 
     def barrier(line: str) -> bool:
@@ -182,6 +190,12 @@ def group_stores(step: list[str]) -> list[str]:
             out.append("\n".join(kept))
     flush()
     return out
+
+
+def slot_constants(named: dict[tuple[int, ...], str]) -> str:
+    """The module constants `group_stores` named: `STORE_SLOTS_0 = Slots((12, 14))` (the
+    kernel library's `Slots`), one a line."""
+    return "".join(f"{name} = Slots(({', '.join(map(str, slots))},))\n" for slots, name in named.items())
 
 
 _INDEXED_LD = re.compile(r"(?<![\w.])ld\((v|r), (\d+) \+ ([ikq]\d*)\)")

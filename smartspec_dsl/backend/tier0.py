@@ -93,6 +93,7 @@ def quick_start() -> None:
     _scalar_operators()
     _operator_typing()
     _abi_sizes()
+    _literal_lookups()
     _blas_probe()
 
 
@@ -179,6 +180,44 @@ def _abi_sizes() -> None:
         return size
     get_abi_sizeof.remembered = True
     base.BaseContext.get_abi_sizeof = get_abi_sizeof
+
+
+def _literal_lookups() -> None:
+    """Numba's lowering looks up the implementation of each constant and of each conversion
+    by the types involved, a search through every registered one (then remembered for those
+    types). Every integer a kernel writes (a slot, a table's index: World3 has 350 distinct
+    ones) is a type of its own, `Literal[int](124)`, searched for twice: its constant and its
+    conversion to an int64, a sixth of the lowering. Which implementation is found depends
+    on the literal's type class and value type only, unless a registered one names a literal
+    type itself (none does; a registry that has one is searched in full): it is remembered
+    per class and value type here, while the registry stays as it was."""
+    from numba.core import base, types
+    selector = base.OverloadSelector
+    original = selector.find
+    if getattr(original, "by_literal_class", False):
+        return
+
+    def literal_free(self) -> bool:
+        n = len(self.versions)          # registries only grow (OverloadSelector.append)
+        known = self.__dict__.get("_literal_free")
+        if known is None or known[0] != n:
+            free = not any(isinstance(t, types.Literal) or isinstance(getattr(t, "dtype", None), types.Literal)
+                           for formal, _ in self.versions for t in formal)
+            known = self._literal_free = (n, free)
+        return known[1]
+
+    def find(self, sig):
+        if not any(isinstance(t, types.Literal) for t in sig) or not literal_free(self):
+            return original(self, sig)
+        key = (len(self.versions),) + tuple((type(t), t.literal_type) if isinstance(t, types.Literal) else t
+                                            for t in sig)
+        memo = self.__dict__.setdefault("_by_literal_class", {})
+        impl = memo.get(key)
+        if impl is None:
+            impl = memo[key] = original(self, sig)
+        return impl
+    find.by_literal_class = True
+    selector.find = find
 
 
 def _intrinsic_typing() -> None:
