@@ -294,8 +294,9 @@ def aot_worker(argv: list[str]) -> None:
     def build():
         record = cache.read_record(Path(meta_path), path)
         if isinstance(record, Record):    # else evicted meanwhile: the next compiled run starts it again
-            tier0.quick_start()
-            kernel_aot.build(kernel_path.parent, _import_kernel(kernel_path, source_key, record.kernel.source))
+            with _no_cyclic_collection():     # Numba's imports and compile, as in a load
+                tier0.quick_start()
+                kernel_aot.build(kernel_path.parent, _import_kernel(kernel_path, source_key, record.kernel.source))
     aot.build_worker(build, failed, slot)
     cache.enforce_limit(kernel_path.parents[1], keep={kernel_path.parent.name, Path(meta_path).parent.name})
 
@@ -315,8 +316,9 @@ def compile_worker(argv: list[str]) -> None:
             return    # evicted meanwhile: the next load compiles it again
         kernel = record.kernel
         tiers = Tiers(kernel, kernel_path, lambda: _import_kernel(kernel_path, source_key, kernel.source), None)
-        Model(path, record.model, record.schedule, kernel, tiers, 0.0, True, record.derived).run(
-            return_columns=[], tier="compiled")
+        with _no_cyclic_collection():     # as a foreground load's first compiled run
+            Model(path, record.model, record.schedule, kernel, tiers, 0.0, True, record.derived).run(
+                return_columns=[], tier="compiled")
     finally:
         aot.release_slot(slot)
     if background_allowed():
