@@ -61,8 +61,15 @@ def version() -> str:
 
 def stamped(path: str) -> bool:
     """Whether the file `path` is one of `SOURCES` (its cached functions keyed on `version()`)."""
+    return _stamped(path, _PACKAGE)
+
+
+@functools.lru_cache(maxsize=None)
+def _stamped(path: str, package: Path) -> bool:
+    # asked for every cached jitted function, of a few files (resolving a path reads each of
+    # its folders: 5 ms of the 110 helpers a cold load imports)
     try:
-        return Path(path).resolve().relative_to(_PACKAGE).as_posix() in SOURCES
+        return Path(path).resolve().relative_to(package).as_posix() in SOURCES
     except ValueError:
         return False
 
