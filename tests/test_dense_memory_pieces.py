@@ -149,3 +149,22 @@ def test_draws_in_pieces(tmp_path, monkeypatch, tier):
             for c in DRAWN:
                 if c != replaced:
                     np.testing.assert_array_equal(edited[c], plain[c], err_msg=f"{replaced}: {c}")
+
+
+def test_a_replaced_elements_hidden_element_no_longer_runs(tmp_path, monkeypatch):
+    """A run that replaces an element of a piece with memory replaces its element of the hidden
+    arrays too (review R1: the hidden element ran the old equation, and its LN of a negative
+    number was reported as the replaced element's infinite value; --strict failed)."""
+    monkeypatch.setenv("SMARTSPEC_CACHE_DIR", str(tmp_path / "cache"))
+    text = ("A: a1, a2, a3 ~~|\nLow: a1, a2 ~~|\nin[A] = A - Time ~~|\nx[Low] = SMOOTH(LN(in[Low]), 2) ~~|\n"
+            "x[a3] = 5 * in[a3] ~~|\nINITIAL TIME = 0 ~~| FINAL TIME = 4 ~~| TIME STEP = 0.5 ~~| SAVEPER = 0.5 ~~|\n")
+    for tier in ("interpreter", "compiled"):
+        model, plain = _load(tmp_path, text, f"{tier}.mdl", tier)
+        assert any("'x[a1]' is -inf" in w.message for w in plain.warnings)
+        edited = model.run(tier=tier, params={"x[a1]": 1.0})
+        assert (edited["x[a1]"] == 1).all()
+        assert not any("'x[a1]'" in w.message for w in edited.warnings), edited.warnings
+        assert any("'x[a2]' is -inf" in w.message for w in edited.warnings)
+        both = model.run(tier=tier, params={"x[a1]": 1.0, "x[a2]": 2.0})
+        assert not both.warnings and (both["x[a2]"] == 2).all()
+        np.testing.assert_array_equal(both["x[a3]"], plain["x[a3]"])
