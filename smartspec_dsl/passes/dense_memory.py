@@ -15,10 +15,10 @@ It runs before a run's elements set to constants become numbers beside the equat
 keeps the hidden arrays, and the other elements' hidden stocks keep their names, so that a
 saved state continues under the edit.
 
-Left as they are (flattened, each element's memory its own equation's): a call holding a random
-draw (its draws are numbered by the element's own equation, backend/sites.py), a macro or an
-array function, and a definition whose elements are not a product of one set of elements per
-subscript (`x[A, C] :EXCEPT: [a1, c1]`: no array over ranges has exactly them).
+A hidden array owns the draws of its calls (backend/sites.py: `owner_of`), on both routes.
+Left as they are (flattened, each element's memory its own equation's): a call holding a macro
+or an array function, and a definition whose elements are not a product of one set of elements
+per subscript (`x[A, C] :EXCEPT: [a1, c1]`: no array over ranges has exactly them).
 """
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from dataclasses import replace
 
 from .. import ir
 from ..errors import ModelError
-from ..ir.builtins import ARRAY, BUFFER, BUILTINS, LOOKUP_ARGS, RANDOM_DRAW
+from ..ir.builtins import ARRAY, BUFFER, BUILTINS, LOOKUP_ARGS
 from ..ir.ranges import SubscriptSpace
 from .dense_pieces import Pieces
 
@@ -37,8 +37,7 @@ MEMORY = frozenset({"SMOOTH", "SMOOTHI", "SMOOTH3", "SMOOTH3I", "DELAY1", "DELAY
                    | {n for n, b in BUILTINS.items() if b.stage == BUFFER})
 # the arguments that decide a structure, read as written (passes/dense_orders.py splits by them)
 _DECIDED = {"SMOOTH N": (3,), "DELAY N": (1, 3)}
-_LEFT = frozenset(n for n, b in BUILTINS.items() if b.emit == RANDOM_DRAW) | {"RANDOM 0 1", "RANDOM LOOKUP"} \
-    | ARRAY | {"RANDOM PINK NOISE"}
+_LEFT = ARRAY
 
 
 def lift_memory(model: ir.Model) -> ir.Model:
