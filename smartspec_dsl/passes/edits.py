@@ -264,9 +264,16 @@ def edit_initial_values(model: ir.Model, edits: Edits | None, values: dict[str, 
         # an edit that flattens an array with memory changes
         owners = sorted({n.split(" #")[0].partition("[")[0] for n in lost})
         shown = ", ".join(f"'{variables[o].display if o in variables else o}'" for o in owners)
-        raise ParameterError(f"the state cannot be continued by this run: the equations it replaces change how "
-                             f"the memory of {shown} (SMOOTH, DELAY, ... stocks) is kept; run it from the "
-                             "start, or continue the state without replacing those equations")
+        if edits.constants or edits.series:
+            raise ParameterError(f"the state cannot be continued by this run: the equations it replaces change "
+                                 f"how the memory of {shown} (SMOOTH, DELAY, ... stocks) is kept; run it from the "
+                                 "start, or continue the state without replacing those equations")
+        # no equation replaced: a value that decides the structure (an order) laid the memory out otherwise
+        given = ", ".join(f"'{variables[n].display if n in variables else n}' = {v:g}"
+                          for n, v in sorted(values.items()) if not n.endswith("@initial"))
+        raise ParameterError(f"the state cannot be continued by this run: the values it gives{f' ({given})' * bool(given)} change how the "
+                             f"memory of {shown} (SMOOTH, DELAY, ... stocks) is kept (another SMOOTH N or DELAY N "
+                             "order, ...); run it from the start, or continue the state without those values")
     for name in sorted(stocks):
         var = variables[name]
         param = initial_param(name)
