@@ -62,14 +62,13 @@ def lift_memory(model: ir.Model) -> ir.Model:
                         type(n) is ir.Call and (n.func in _LEFT or ir.canonical_name(n.func) in model.macros)
                         for a in node.args for n in ir.walk(a)):
                     return node
-                at = f"{node.func} at {node.pos.line}:{node.pos.column}" if node.pos else node.func
 
-                def hidden(what: str, e: ir.Expr, shown: str) -> ir.Ref:
+                def hidden(what: str, e: ir.Expr) -> ir.Ref:   # shown as the array (lowering adds the call)
                     k = 1
                     while f"{name} #{what}{k}" in model.variables or f"{name} #{what}{k}" in added:
                         k += 1
                     added[f"{name} #{what}{k}"] = ir.Variable(
-                        f"{name} #{what}{k}", f"{var.display} ({shown})", ir.Kind.AUXILIARY, pos=d.pos, hidden=True,
+                        f"{name} #{what}{k}", var.display, ir.Kind.AUXILIARY, pos=d.pos, hidden=True,
                         definitions=(replace(d, expr=e),))
                     return ir.Ref(f"{name} #{what}{k}", d.subscripts, node.pos)
                 kept = _DECIDED.get(node.func, ()) + LOOKUP_ARGS.get(node.func, ())    # as written
@@ -77,11 +76,11 @@ def lift_memory(model: ir.Model) -> ir.Model:
                     # the elements left may not be a run of the arrays the arguments read: each read
                     # over the definition's elements first, so that the call reads its own elements
                     node = replace(node, args=tuple(
-                        hidden("arg", a, f"an argument of {at}") if i not in kept and any(
+                        hidden("arg", a) if i not in kept and any(
                             (type(n) in (ir.Ref, ir.LookupCall) and n.subscripts)
                             or (type(n) is ir.Ref and space.is_range(n.name)) for n in ir.walk(a))
                         else a for i, a in enumerate(node.args)))
-                return hidden("memory", node, at)
+                return hidden("memory", node)
             # the outermost calls only: what they hold goes with them
             new.append(replace(d, expr=_map_outermost(d.expr, visit)))
         variables[name] = replace(var, definitions=tuple(new))
