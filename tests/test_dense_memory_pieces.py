@@ -168,3 +168,36 @@ def test_a_replaced_elements_hidden_element_no_longer_runs(tmp_path, monkeypatch
         both = model.run(tier=tier, params={"x[a1]": 1.0, "x[a2]": 2.0})
         assert not both.warnings and (both["x[a2]"] == 2).all()
         np.testing.assert_array_equal(both["x[a3]"], plain["x[a3]"])
+
+
+KEPT = """
+A: a1, a2, a3 ~~|
+Low: a1, a2 ~~|
+flat((0, 1), (1, 1)) ~~|
+order[A] = 1, 3, 2 ~~|
+in[A] = 3 * A + Time ~~|
+q[Low] = QUEUE FIFO(in[Low], 1, flat, 0, 1) ~~|
+q[a3] = 1 ~~|
+qa[a2] = QUEUE FIFO ATTRIB(in[a2], 1, 5, 0.5, flat, flat, 0, 1, 1) ~~|
+qa[a1] = 0 ~~|
+qa[a3] = 2 ~~|
+d[a1] = 0 ~~|
+d[a2] = DELAY N(in[a2], 2, 1, order[a1]) ~~|
+d[a3] = SMOOTH N(in[a3], 2, 1, order[a3]) ~~|
+INITIAL TIME = 0 ~~| FINAL TIME = 6 ~~| TIME STEP = 0.25 ~~| SAVEPER = 0.25 ~~|
+"""
+
+
+def test_queues_and_an_elements_order_in_a_piece_stay_per_element(tmp_path, monkeypatch):
+    """A queue in a piece, and SMOOTH N or DELAY N in a piece of one element reading its order
+    at an element, stay per element (passes/dense_memory.py, _KEPT): they run, as the
+    per-element route, and DELAY N of order 1 is the first-order delay derived by hand."""
+    assert set(flattened_arrays(parse_model(KEPT, "m.mdl"))) >= {"q", "qa", "d"}
+    _, dense, _, flat = _both_routes(tmp_path, monkeypatch, KEPT, mixed=True)
+    _assert_same(dense, flat)
+    # DELAY N(in, 2, 1, 1): one stock, 1 * 2 at the start, emptying at stock / 2 (Euler, dt 0.25)
+    stock, want = 2.0, []
+    for t in dense.time:
+        want.append(stock / 2)
+        stock += 0.25 * ((6 + t) - stock / 2)
+    np.testing.assert_allclose(dense["d[a2]"], want, rtol=1e-12)

@@ -17,7 +17,8 @@ saved state continues under the edit.
 
 A hidden array owns the draws of its calls (backend/sites.py: `owner_of`), on both routes.
 Left as they are (flattened, each element's memory its own equation's): a call holding a macro
-or an array function, and a definition whose elements are not a product of one set of elements
+or an array function, a queue (QUEUE FIFO, QUEUE FIFO ATTRIB), SMOOTH N or DELAY N in a piece of
+one element, and a definition whose elements are not a product of one set of elements
 per subscript (`x[A, C] :EXCEPT: [a1, c1]`: no array over ranges has exactly them).
 """
 from __future__ import annotations
@@ -38,6 +39,11 @@ MEMORY = frozenset({"SMOOTH", "SMOOTHI", "SMOOTH3", "SMOOTH3I", "DELAY1", "DELAY
 # the arguments that decide a structure, read as written (passes/dense_orders.py splits by them)
 _DECIDED = {"SMOOTH N": (3,), "DELAY N": (1, 3)}
 _LEFT = ARRAY
+# left per element, as before this pass: a queue's parcels need its call to be its variable's
+# whole equation (stateful/batches.py), which the hidden array's is not; and SMOOTH N or DELAY N
+# in a piece of one element reads its order at that element, which the hidden array's range,
+# made up to cover the element (dense_pieces.covering_ranges), cannot evaluate
+_KEPT = frozenset({"QUEUE FIFO", "QUEUE FIFO ATTRIB"})
 
 
 def lift_memory(model: ir.Model) -> ir.Model:
@@ -58,7 +64,8 @@ def lift_memory(model: ir.Model) -> ir.Model:
                 continue
 
             def visit(node, d=d):
-                if type(node) is not ir.Call or node.func not in MEMORY or any(
+                if type(node) is not ir.Call or node.func not in MEMORY or node.func in _KEPT or (
+                        node.func in _DECIDED and not any(space.is_range(s) for s in d.subscripts)) or any(
                         type(n) is ir.Call and (n.func in _LEFT or ir.canonical_name(n.func) in model.macros)
                         for a in node.args for n in ir.walk(a)):
                     return node

@@ -163,14 +163,11 @@ def _no_cyclic_collection():
     collect, so it waits until the compile is done. So does a load's first compiled run:
     Numba's imports and its compile of the kernel make the collector walk every object of
     the process (World3: three full collections, 0.15 s of a 2 s cold load) for the
-    cycles the load leaves (World3: 69,000 objects; the peak memory is the same).
-
-    Every object is then moved to the oldest generation (gc.freeze, then gc.unfreeze,
-    Python's documented pair): most of what the load made lives as long as the model (the
-    record, Numba's modules and machine code), and the young generations would walk it
-    twice more on its way there (World3: 0.15 s); the load's cycles are freed by the next
-    full collection. Skipped when something else keeps objects frozen (a server that
-    forks), whose frozen objects stay so."""
+    cycles the load leaves (World3: 69,000 objects; the peak memory is the same), which the
+    collector's next full run frees. (Moving the load's objects to the oldest generation at
+    the end, gc.freeze then gc.unfreeze, saved World3 another 0.15 s, but the collector then
+    never ran a full collection in a process that loads model after model: its memory grew
+    without bound.)"""
     if not gc.isenabled():
         yield
         return
@@ -178,9 +175,6 @@ def _no_cyclic_collection():
     try:
         yield
     finally:
-        if gc.get_freeze_count() == 0:
-            gc.freeze()
-            gc.unfreeze()
         gc.enable()
 
 
