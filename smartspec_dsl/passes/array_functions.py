@@ -78,9 +78,7 @@ class ArrayFunctions:
         ite = lambda c, a, b: ir.Call("IF THEN ELSE", (c, a, b), e.pos)
         picked = [ir.BinOp("<>", s, ir.Num(0.0)) for s, _ in pairs]
 
-        terms = [x for pair in pairs for x in pair]
-        order = lambda op, items: in_order(op, items, e.pos, self.running(terms, ctx, display, e))
-        count = order("+", [ite(p, ir.Num(1.0), ir.Num(0.0)) for p in picked])
+        count = in_order("+", [ite(p, ir.Num(1.0), ir.Num(0.0)) for p in picked], e.pos)
 
         def result(k: int) -> ir.Expr:
             if k <= 4:
@@ -92,14 +90,14 @@ class ArrayFunctions:
             # 0 sum, 1 product, 2 min, 3 max, 4 mean
             kind = k if k <= 4 else 1 if k == 5 else k - 6
             if kind == 0 or kind == 4:
-                total = order("+", [ite(p, v, ir.Num(0.0)) for p, v in zip(picked, vals)])
+                total = in_order("+", [ite(p, v, ir.Num(0.0)) for p, v in zip(picked, vals)], e.pos)
                 value = total if kind == 0 else ir.BinOp("/", total, count)
             elif kind == 1:
-                value = order("*", [ite(p, v, ir.Num(1.0)) for p, v in zip(picked, vals)])
+                value = in_order("*", [ite(p, v, ir.Num(1.0)) for p, v in zip(picked, vals)], e.pos)
             elif kind == 2:
-                value = order("MIN", [ite(p, v, ir.Num(math.inf)) for p, v in zip(picked, vals)])
+                value = in_order("MIN", [ite(p, v, ir.Num(math.inf)) for p, v in zip(picked, vals)], e.pos)
             else:
-                value = order("MAX", [ite(p, v, ir.Num(-math.inf)) for p, v in zip(picked, vals)])
+                value = in_order("MAX", [ite(p, v, ir.Num(-math.inf)) for p, v in zip(picked, vals)], e.pos)
             return ite(ir.BinOp("=", count, ir.Num(0.0)), missing, value)
 
         if isinstance(action, ir.Num):

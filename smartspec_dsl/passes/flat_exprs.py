@@ -19,27 +19,22 @@ def combine(op: str, items: list, pos) -> ir.Expr:
     return items[0]
 
 
-def in_order(op: str, items: list, pos, hide=None) -> ir.Expr:
+def in_order(op: str, items: list, pos) -> ir.Expr:
     """items combined with + * MIN or MAX in their order, strictly left to right, as the dense
     route's loops of SUM, PROD, VMIN, VMAX and VECTOR SELECT accumulate them (backend/dense_emit.py,
-    kernel_lib.vector_select), so that the two routes round alike to the bit, at every size.
-
-    The running value is one left-deep chain of up to `nesting.BLOCK` terms; beyond, `hide(x)`
-    (the flattener's: a hidden auxiliary computing x, read as a Ref) holds the running value
-    after each block and the next block continues from it, so the expression's depth stays
-    bounded as the parser bounds a long chain's (frontend/nesting.py) and the order is still
-    the loop's. Without `hide` (terms that draw: a hidden variable would move their streams,
-    backend/sites.py; the dense route keeps no such array, so there is no loop to agree with),
-    blocks of `BLOCK` are combined as a balanced tree (`combine`)."""
+    kernel_lib.vector_select), so that the two routes round alike to the bit; beyond
+    `nesting.BLOCK` terms, in consecutive blocks of that many combined as a balanced tree
+    (`combine`), which bounds the expression's depth as the parser bounds a long chain's
+    (frontend/nesting.py): a reduction over more elements may differ between the routes in
+    the last bits of rounding."""
     make = (lambda a, b: ir.BinOp(op, a, b)) if op in "+*" else (lambda a, b: ir.Call(op, (a, b), pos))
-    if hide is None and len(items) > BLOCK:
-        return combine(op, [in_order(op, items[k:k + BLOCK], pos) for k in range(0, len(items), BLOCK)], pos)
-    out = items[0]
-    for k in range(1, len(items)):
-        if k % BLOCK == 0:
-            out = hide(out)
-        out = make(out, items[k])
-    return out
+    blocks = []
+    for k in range(0, len(items), BLOCK):
+        out = items[k]
+        for x in items[k + 1:k + BLOCK]:
+            out = make(out, x)
+        blocks.append(out)
+    return combine(op, blocks, pos)
 
 
 def flat_name(name: str, elements) -> str:

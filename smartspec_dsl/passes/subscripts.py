@@ -34,8 +34,6 @@ from dataclasses import dataclass, replace
 
 from .. import ir, limits
 from ..errors import ModelError, ParameterError
-from ..frontend.nesting import BLOCK
-from ..ir.builtins import BUILTINS, RANDOM_DRAW
 from ..ir.normalize import classify_flows
 from ..ir.ranges import SubscriptSpace
 from .array_functions import ARRAY_FUNCTIONS, ArrayFunctions, _row
@@ -46,7 +44,6 @@ from .flat_exprs import flat_name, in_order
 ARRAY_REDUCERS = {"SUM": "+", "PROD": "*", "VMIN": "MIN", "VMAX": "MAX"}
 # array functions whose value an equation's elements share when it does not depend on them
 SHAREABLE = {*ARRAY_REDUCERS, "VECTOR SELECT"}
-_DRAWS = frozenset(n for n, b in BUILTINS.items() if b.emit == RANDOM_DRAW) | {"RANDOM 0 1", "RANDOM LOOKUP"}
 
 
 # ---- the pass ----------------------------------------------------------------------
@@ -264,30 +261,6 @@ class _Flattener(ArrayFunctions, Binding):
             ref = self.shared_of[key] = ir.Ref(name, (), e.pos)
         return ref
 
-    def running(self, terms: list, ctx, display: str, e: ir.Call):
-        """For `flat_exprs.in_order`: the function that holds a reduction's running value after
-        each block of terms in a hidden auxiliary of the element `display` (`y #partial3 (a1)`),
-        so that a long reduction adds its terms in element order, as the dense route's loop does;
-        None when a term draws or calls a macro (a hidden variable would move the draws' streams,
-        backend/sites.py) or there is a single block."""
-        if len(terms) <= BLOCK or any(type(n) is ir.Call and (n.func in _DRAWS or ir.canonical_name(n.func)
-                                                              in self.model.macros)
-                                      for t in terms for n in ir.walk(t)):
-            return None
-        owner = display.split("[", 1)[0]
-        row = _row(el for _, el in ctx)
-        shown = f"{display} ({e.func} at {e.pos.line}:{e.pos.column})" if e.pos is not None else display
-
-        def hide(value: ir.Expr) -> ir.Ref:
-            key = (owner.lower(), "partial", row)
-            count = self.counted[key] = self.counted.get(key, 0) + 1
-            name = f"{owner} #partial{count}{row}".lower()
-            while name in self.model.variables or name in self.shared or name in self.drivers:
-                name += "'"
-            self.shared[name] = ir.Variable(name, shown, ir.Kind.AUXILIARY, expr=value, pos=e.pos, hidden=True)
-            return ir.Ref(name, (), e.pos)
-        return hide
-
     def reduce(self, e: ir.Call, ctx, it, display) -> ir.Expr:
         if len(e.args) != 1:
             raise ModelError(f"{e.pos}: {e.func} takes 1 argument, got {len(e.args)}")
@@ -301,7 +274,7 @@ class _Flattener(ArrayFunctions, Binding):
             terms.append(self.instantiate(arg, ctx, {**it, **dict(zip(free, combo))}, display))
         if not terms:
             raise ModelError(f"{e.pos}: {e.func} runs over an empty range")
-        return in_order(ARRAY_REDUCERS[e.func], terms, e.pos, self.running(terms, ctx, display, e))
+        return in_order(ARRAY_REDUCERS[e.func], terms, e.pos)
 
     # -- variables -------------------------------------------------------------------
     def element_variable(self, inst: _Instance) -> ir.Variable:
