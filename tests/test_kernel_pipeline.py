@@ -53,7 +53,7 @@ def test_once_pipeline_compiles_without_a_c_callable_wrapper():
 
 
 def test_a_kernel_compile_leaves_the_cyclic_collector_as_it_found_it():
-    # paused while Numba compiles (kernel_pipeline.no_cyclic_collection), on again after it,
+    # paused while Numba compiles (collector.no_cyclic_collection), on again after it,
     # also after a compile that fails; left off when the caller had turned it off
     assert gc.isenabled()
     compiled = njit(pipeline_class=KernelPipeline)(lambda a: a * 2.0 + 1.0)

@@ -35,8 +35,6 @@ collector waits while it runs (`no_cyclic_collection`).
 """
 from __future__ import annotations
 
-import gc
-from contextlib import contextmanager
 
 from numba.core.codegen import JITCodeLibrary
 from numba.core.compiler import CompilerBase
@@ -44,6 +42,7 @@ from numba.core.compiler_machinery import AnalysisPass, PassManager, register_pa
 from numba.core.typed_passes import (InlineOverloads, IRLegalization, NativeLowering,
                                      NopythonTypeInference, NoPythonBackend, NoPythonSupportedFeatureValidation)
 from numba.core.untyped_passes import FixupArgs, GenericRewrites, IRProcessing, RewriteDynamicRaises, TranslateByteCode
+from .collector import no_cyclic_collection
 
 
 class OnceLibrary(JITCodeLibrary):
@@ -113,22 +112,6 @@ def _pipeline(state, lowering) -> PassManager:
     pm.add_pass(NoPythonBackend, "nopython mode backend")
     pm.finalize()
     return pm
-
-
-@contextmanager
-def no_cyclic_collection():
-    """Python's cyclic collector paused: Numba's passes allocate hundreds of thousands of
-    small objects (IR, types, LLVM IR builders) that live until the compile ends, and the
-    collector walked them again and again (World3's first run: two full collections and
-    forty others, a tenth of its compile). What they leave is collected after the compile."""
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 class KernelPipeline(CompilerBase):

@@ -4,13 +4,11 @@ compiler's own source and grammar, the model's text and the contents of the data
 it reads; never the path it was loaded by (`load`)."""
 from __future__ import annotations
 
-import gc
 import hashlib
 import importlib.util
 import os
 import sys
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,6 +21,7 @@ from ..files import read_model_text
 from ..frontend.grammar import grammar_path
 from ..passes.edits import Edits
 from ..backend import tier0
+from ..backend.collector import no_cyclic_collection
 from . import cache
 from .cache import cache_root
 from .model import Model
@@ -155,29 +154,6 @@ def _import_kernel(path: Path, key: str, source: str):
                 raise
 
 
-@contextmanager
-def _no_cyclic_collection():
-    """The compiler's passes allocate hundreds of thousands of small objects that all live
-    until the compile ends, which makes Python's cyclic collector walk them again and
-    again (a tenth of a compile's time, more for large models); they hold no cycles to
-    collect, so it waits until the compile is done. So does a load's first compiled run:
-    Numba's imports and its compile of the kernel make the collector walk every object of
-    the process (World3: three full collections, 0.15 s of a 2 s cold load) for the
-    cycles the load leaves (World3: 69,000 objects; the peak memory is the same), which the
-    collector's next full run frees. (Moving the load's objects to the oldest generation at
-    the end, gc.freeze then gc.unfreeze, saved World3 another 0.15 s, but the collector then
-    never ran a full collection in a process that loads model after model: its memory grew
-    without bound.)"""
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
-
-
 @dataclass(frozen=True)
 class Record:
     """What the kernel cache keeps of a compiled model (`<key>/model.pkl`)."""
@@ -216,7 +192,7 @@ class _Origin:
                 cache.write_record(entry / cache.RECORD, record, filename)
             cache.touch(entry)
             return record, True
-        with _no_cyclic_collection():
+        with no_cyclic_collection():
             model, sched, kernel, derived = _compile(self.text, filename, self.data, values, self.edits)
             tape, unsupported = tape_of(kernel) if tier != "compiled" else (None, None)
         folder_data = folder_fingerprint(self.path) if reads_data_folder(model, self.data) else None
@@ -226,7 +202,7 @@ class _Origin:
         return record, False
 
     def load(self, values: dict[str, float] | None, key: str, log=None, tier: str = "auto") -> Model:
-        with _no_cyclic_collection():
+        with no_cyclic_collection():
             return self._load(values, key, log, tier)
 
     def _load(self, values: dict[str, float] | None, key: str, log, tier: str) -> Model:
@@ -297,7 +273,7 @@ def aot_worker(argv: list[str]) -> None:
     def build():
         record = cache.read_record(Path(meta_path), path)
         if isinstance(record, Record):    # else evicted meanwhile: the next compiled run starts it again
-            with _no_cyclic_collection():     # Numba's imports and compile, as in a load
+            with no_cyclic_collection():     # Numba's imports and compile, as in a load
                 tier0.quick_start()
                 kernel_aot.build(kernel_path.parent, _import_kernel(kernel_path, source_key, record.kernel.source))
     aot.build_worker(build, failed, slot)
@@ -319,7 +295,7 @@ def compile_worker(argv: list[str]) -> None:
             return    # evicted meanwhile: the next load compiles it again
         kernel = record.kernel
         tiers = Tiers(kernel, kernel_path, lambda: _import_kernel(kernel_path, source_key, kernel.source), None)
-        with _no_cyclic_collection():     # as a foreground load's first compiled run
+        with no_cyclic_collection():     # as a foreground load's first compiled run
             Model(path, record.model, record.schedule, kernel, tiers, 0.0, True, record.derived).run(
                 return_columns=[], tier="compiled")
     finally:
