@@ -47,6 +47,7 @@ from smartspec_dsl.backend.kernel_lib import (
     vector_at, vector_select)
 
 from smartspec_dsl.backend.kernel_pipeline import KernelPipeline, OncePipeline
+from smartspec_dsl.backend.loop_aside import loop_aside
 
 JIT = dict(cache=True, nogil=True, error_model="numpy", pipeline_class=KernelPipeline)
 # a single run's entry keeps the GIL: its time loop checks for Ctrl-C (kernel_lib.interrupted)
@@ -496,10 +497,13 @@ def euler_core(p, tab, out, save_idx, t0, dt, n_steps, save_every, v, diag, stop
 
 
 def _simulate_large(p, tab, out, save_idx, t0, dt, n_steps, save_every, diag{held['held']}):
-    # setup and loop called from Python: the first run links no third function
+    # setup and loop called from Python: the first run links no third function, and
+    # compiles the loop in a second process while this one compiles the setup (loop_aside)
     v = np.empty({n_v})
     stop = SINGLE_RUN_STOP
-    buf, bi = euler_setup(p, tab, t0, dt, v)
+    with loop_aside(euler_loop, (v, tab, out, save_idx, t0, dt, n_steps, save_every, np.empty(0),
+                                    np.zeros(0, dtype=np.int64), diag, stop)):
+        buf, bi = euler_setup(p, tab, t0, dt, v)
 {held['restore']}    {finish}
 '''
     # a first run compiles one function: euler_core itself rather than simulate_euler (which

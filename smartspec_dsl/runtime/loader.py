@@ -284,8 +284,10 @@ def compile_worker(argv: list[str]) -> None:
     """The background compile (runtime/tiers.py): compiles the kernel of a loaded model
     (its cached record `meta`, its source `kernel_path`) into Numba's on-disk cache by a
     first run, as a foreground load does, then marks it ready (which starts its build
-    ahead of time, once this process has given the build slot up: aot.start_in_slot)."""
-    from ..backend import aot, kernel_aot
+    ahead of time, once this process has given the build slot up: aot.start_in_slot).
+    A background compile keeps to one core: no compile aside (backend/loop_aside.py)."""
+    from ..backend import aot, kernel_aot, loop_aside
+    os.environ[loop_aside.ENV] = "0"
     *argv, slot = argv
     meta_path, kernel_path, source_key, path = argv
     kernel_path = Path(kernel_path)
