@@ -9,7 +9,8 @@ advancing by a fixed step from one block to the next) are one loop, its body the
 block's code with each advancing slot or number written `(b + d * q)` (the form the
 interpreter's tape reads, tape_forms.float_hole); runs of such loops that repeat in turn (the
 rows of a two-dimensional array) nest, up to `MAX_DEPTH` loops. A long sum (a flattened SUM)
-is a loop the same way over its terms (`long_sum`). What a loop may hold: numbers,
+is a loop the same way over its terms (`long_sum`), as is a run of terms of one form of a long
+reduction written as an accumulator in element order (`in_order`). What a loop may hold: numbers,
 variables, arithmetic and comparisons, the functions written with their own arguments (the
 registry's emit ARGS) and lookups of a named table; a statement with anything else (a random
 draw, a buffer, an array function) is a statement of its own, as is one that repeats fewer
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 
 from .. import ir
 from ..ir.builtins import ARGS, ARRAY_DRIVERS, ARRAY_READS, LOOKUP, RANDOM_DRAW, helpers
+from ..ir.reductions import IN_ORDER
 from ..passes.flat_exprs import flat_name
 from ..passes.order import is_delay_fixed
 
@@ -84,7 +86,7 @@ def form(e: ir.Expr, em, owner: str) -> tuple[tuple, list, list] | None:
             shape.append(n.op)
         elif t is ir.UnaryOp:
             shape.append("u" + n.op)
-        elif t is ir.Call and (n.func in _SIMPLE or n.func in _CLOCKED):
+        elif t is ir.Call and (n.func in _SIMPLE or n.func in _CLOCKED or n.func in IN_ORDER):
             shape.append((n.func, len(n.args)))
         elif t is ir.Call and n.func in _TABLE_FUNCS and n.args and type(n.args[0]) is ir.Ref \
                 and n.args[0].name in vs and vs[n.args[0].name].lookup is not None:
@@ -426,7 +428,7 @@ def long_sum(em, e: ir.BinOp) -> str:
         else:
             terms.append(x)
     codes = [em.expr(x) for x in terms]
-    forms = [form(x, em, em.owner) for x in terms]
+    forms = [form(x, em, em.owner) if _loopable(x) else None for x in terms]
     counts: dict[int, int] = {}
 
     def count(x):
@@ -459,3 +461,65 @@ def _sum(em, term: ir.Expr, forms: list) -> str | None:
     em.n_acc += 1
     em.pre += [f"{acc} = 0.0", f"for kk in range({len(forms)}):", f"    {acc} += {code}"]
     return acc
+
+
+# the dense route's accumulator of each operator: its start, its update (backend/dense_emit.py)
+_ACCUMULATE = {"+": ("0.0", "{acc} += {term}"), "*": ("1.0", "{acc} *= {term}"),
+               "MIN": ("math.inf", "{acc} = fmin({acc}, {term})"), "MAX": ("-math.inf", "{acc} = fmax({acc}, {term})")}
+
+
+def in_order(em, e: ir.Call) -> str:
+    """A long reduction of the per-element route (`@SUM(t1, ..., tn)`, ir/reductions.py): an
+    accumulator `accN` from the dense route's start (0.0, 1.0, inf, -inf), updated with each term
+    in element order, left to right, in statements before the statement (`em.flush`), as the dense
+    route's loop (backend/dense_emit.py), so both give the same bits; each run of MIN_STRIDED_SUM or
+    more terms of one form (`form`) one loop over them. A SUM whose terms are all one such run of
+    plain variables is `vsum(...)`, the same loop from 0.0 in the kernel library. Terms are
+    generated once, in order, as without loops; a term that draws or holds a long reduction of its
+    own is never in a loop (`_loopable`)."""
+    op, terms = IN_ORDER[e.func], list(e.args)
+    start, update = _ACCUMULATE[op]
+    codes = [em.expr(x) for x in terms]
+    forms = [form(x, em, em.owner) if _loopable(x) else None for x in terms]
+    runs, i = [], 0
+    while i < len(terms):
+        j = _run_end(forms, i)
+        looped = sum_loop(em, terms[i], forms[i:j], "kk") if j - i >= MIN_STRIDED_SUM else None
+        runs += [(i, j, looped)] if looped else [(k, k + 1, None) for k in range(i, j)]
+        i = j
+    if op == "+" and len(runs) == 1 and runs[0][2] and not runs[0][2][0]:
+        _, first, step = runs[0][2]
+        return f"vsum(v, ix({first}), ix({len(terms)}), ix({step}))"
+    acc = f"acc{em.n_acc}"
+    em.n_acc += 1
+    lines = [f"{acc} = {start}"]
+    for i, j, looped in runs:
+        if looped is None:
+            lines.append(update.format(acc=acc, term=codes[i]))
+            continue
+        code, first, step = looped
+        term = code or f"ld(v, ({first} + {step!r} * kk))"
+        lines += [f"for kk in range({j - i}):", "    " + update.format(acc=acc, term=term)]
+    em.pre += lines
+    return acc
+
+
+def _loopable(term: ir.Expr) -> bool:
+    """Whether a loop over a reduction's terms may hold `term`: not when it draws (each term
+    draws at its own call site, the owner's next, Emitter.random_site; one loop body would draw
+    at one site for every term) nor when it holds a long reduction of its own (whose statements
+    would come before the loop)."""
+    return not any(type(n) is ir.Call and (n.func in _RANDOM or n.func in IN_ORDER) for n in ir.walk(term))
+
+
+def _run_end(forms: list, i: int) -> int:
+    """The end of the run of terms from `i` of one form whose values advance evenly (at least
+    i + 1)."""
+    if forms[i] is None or i + 1 >= len(forms) or forms[i + 1] is None or forms[i + 1][0] != forms[i][0]:
+        return i + 1
+    shape, base = forms[i][0], forms[i][1]
+    steps = [b - a for a, b in zip(base, forms[i + 1][1])]
+    j = i + 2
+    while j < len(forms) and forms[j] is not None and forms[j][0] == shape and progresses(forms[j][1], base, steps, j - i):
+        j += 1
+    return j

@@ -18,6 +18,7 @@ import re
 from .. import ir
 from ..errors import ModelError, UnsupportedFeature
 from ..ir.builtins import ARGS, ARRAY_DRIVERS, ARRAY_READS, LOOKUP, RANDOM_DRAW, helpers
+from ..ir.reductions import IN_ORDER
 from ..passes.order import (Schedule, buffer_of, initial_reads, is_delay_fixed, is_delay_information,
                             is_delay_material)
 from . import element_loops, emit_solve, sites
@@ -201,6 +202,8 @@ class Emitter:
         f, args = e.func, e.args
         if f in ARRAY_READS:
             return self.block_read(e)
+        if f in IN_ORDER:
+            return element_loops.in_order(self, e)
         if f in _SIMPLE:
             inner = ", ".join(self.expr(x) for x in args)
             return f"{_SIMPLE[f]}({inner})"

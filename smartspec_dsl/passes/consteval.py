@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from .. import ir, limits
 from ..errors import ModelError, ParameterError
 from ..ir.builtins import BUILTINS, XIDZ_EPS
+from ..ir.reductions import IN_ORDER
 from ..ir.ranges import SubscriptSpace, parse_form, piece_at
 
 _OPS = {
@@ -81,6 +82,12 @@ def evaluate(model: ir.Model, e: ir.Expr, values: dict[str, float], time: float 
             return at.counters[int(e.args[0].value)] + 1.0
         c, *coeffs = (x.value for x in e.args)
         return c + sum(a * i for a, i in zip(coeffs, at.counters))
+    if isinstance(e, ir.Call) and e.func in IN_ORDER:     # a long reduction, left to right as its loop
+        op, out = IN_ORDER[e.func], 0.0 if e.func == "@SUM" else evaluate(model, e.args[0], values, time, at)
+        for x in e.args if e.func == "@SUM" else e.args[1:]:
+            y = evaluate(model, x, values, time, at)
+            out = _OPS[op](out, y) if op in _OPS else (min if op == "MIN" else max)([out, y])
+        return out
     if isinstance(e, ir.Call):
         a = [evaluate(model, x, values, time, at) for x in e.args] if e.func != "IF THEN ELSE" else None
         if e.func in _FUNCTIONS and BUILTINS[e.func].args[0] <= len(a) <= BUILTINS[e.func].args[1]:

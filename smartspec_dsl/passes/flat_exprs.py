@@ -1,10 +1,11 @@
 """Small expression builders the flattening passes share: flat names (`name[e1,e2]`),
-balanced reductions and folding of constant arithmetic."""
+reductions in element order and folding of constant arithmetic."""
 from __future__ import annotations
 
 from .. import ir
 from ..errors import ModelError
 from ..frontend.nesting import BLOCK
+from ..ir.reductions import BY_OPERATOR
 from .consteval import evaluate
 
 
@@ -22,19 +23,18 @@ def combine(op: str, items: list, pos) -> ir.Expr:
 def in_order(op: str, items: list, pos) -> ir.Expr:
     """items combined with + * MIN or MAX in their order, strictly left to right, as the dense
     route's loops of SUM, PROD, VMIN, VMAX and VECTOR SELECT accumulate them (backend/dense_emit.py,
-    kernel_lib.vector_select), so that the two routes round alike to the bit; beyond
-    `nesting.BLOCK` terms, in consecutive blocks of that many combined as a balanced tree
-    (`combine`), which bounds the expression's depth as the parser bounds a long chain's
-    (frontend/nesting.py): a reduction over more elements may differ between the routes in
-    the last bits of rounding."""
+    kernel_lib.vector_select), so that the two routes round alike to the bit at any size: up to
+    `nesting.BLOCK` terms a left-deep chain, beyond one call of all the terms (`@SUM(t1, ...,
+    tn)`, ir/reductions.py), whose depth is its deepest term's, which the code generator writes
+    as the dense route's loop. A sum starts from 0.0 as the loop does: `t1 + ... + tn + 0.0`, the
+    same bits but for the sign of a zero from -0.0 terms only, which is the loop's +0.0."""
+    if len(items) > BLOCK:
+        return ir.Call(BY_OPERATOR[op], tuple(items), pos)
     make = (lambda a, b: ir.BinOp(op, a, b)) if op in "+*" else (lambda a, b: ir.Call(op, (a, b), pos))
-    blocks = []
-    for k in range(0, len(items), BLOCK):
-        out = items[k]
-        for x in items[k + 1:k + BLOCK]:
-            out = make(out, x)
-        blocks.append(out)
-    return combine(op, blocks, pos)
+    out = items[0]
+    for x in items[1:]:
+        out = make(out, x)
+    return ir.BinOp("+", out, ir.Num(0.0)) if op == "+" else out
 
 
 def flat_name(name: str, elements) -> str:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from ... import ir
 from ...errors import ModelError
 from ...ir.builtins import check_call
+from ...ir.reductions import IN_ORDER
 from ..consteval import evaluate
 from ..dense import DENSE_CALLS
 from .rules import decide
@@ -126,7 +127,7 @@ class Lowering:
 
         def visit(node):
             if isinstance(node, Call):
-                if self.dense and node.func in DENSE_CALLS:
+                if self.dense and node.func in DENSE_CALLS or node.func in IN_ORDER:
                     return node
                 check_call(node)
                 self.check_constant_arguments(node)
