@@ -120,6 +120,11 @@ def _lookup(table: ir.LookupTable, x: float) -> float:
     return ys[-1]  # not reached
 
 
+_IN_ORDER = {"@SUM": (0.0, lambda acc, x: acc + x), "@PROD": (1.0, lambda acc, x: acc * x),
+             "@VMIN": (math.inf, lambda acc, x: acc if acc < x else x),
+             "@VMAX": (-math.inf, lambda acc, x: acc if acc > x else x)}
+
+
 def _truth(x: float) -> bool:
     return x != 0.0
 
@@ -244,6 +249,14 @@ class _Context:
         if f == "WITH LOOKUP":
             return _lookup(args[1], ev(args[0]))
         a = [ev(x) for x in args]
+        if f in _IN_ORDER:
+            # a SUM, PROD, VMIN or VMAX of more than 32 terms, flattened (ir/reductions.py): the
+            # terms in element order, left to right, from the sum's 0 and the product's 1
+            start, combine = _IN_ORDER[f]
+            out = start
+            for x in a:
+                out = combine(out, x)
+            return out
         if f == "MIN":
             return a[0] if a[0] < a[1] else a[1]
         if f == "MAX":
