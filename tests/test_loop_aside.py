@@ -120,3 +120,39 @@ def test_other_types_or_an_interrupt_compile_here(tmp_path):
     first, second = done.stdout.splitlines()
     assert first == "42 0 1"      # the int signature missed the cache and compiled here
     assert second == "True"       # the process compiling aside was killed and reaped with the interrupt
+
+
+_INTERRUPTED_WAIT = """
+import os, signal, threading
+from numba import njit
+from smartspec_dsl.backend.loop_aside import loop_aside
+
+@njit(cache=True)
+def slow(x):
+    return x + 1
+
+# the compile aside of `slow` made to last: its process sleeps before compiling
+real_compile = slow.compile
+def sleepy(sig):
+    import time
+    time.sleep(60)
+    return real_compile(sig)
+slow.compile = sleepy
+try:
+    with loop_aside(slow, (1.5,)) as aside:
+        pid = aside.pid
+        signal.setitimer(signal.ITIMER_REAL, 0.3)     # Ctrl-C while the run waits for it
+        signal.signal(signal.SIGALRM, lambda *a: (_ for _ in ()).throw(KeyboardInterrupt()))
+except KeyboardInterrupt:
+    print(pid is not None and not os.path.exists(f"/proc/{pid}"))
+"""
+
+
+def test_an_interrupt_while_waiting_ends_the_process_aside(tmp_path):
+    (tmp_path / "m.py").write_text(_INTERRUPTED_WAIT)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "NUMBA_CACHE_DIR": str(tmp_path / "numba"),
+           "SMARTSPEC_COMPILE_ASIDE": "1"}
+    done = subprocess.run([sys.executable, str(tmp_path / "m.py")], capture_output=True, text=True, env=env,
+                          timeout=50)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "True"

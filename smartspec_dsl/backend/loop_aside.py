@@ -43,16 +43,26 @@ class Aside:
         return self
 
     def __exit__(self, kind, err, tb) -> bool:
-        if self.pid is not None:
+        if self.pid is None:
+            return False
+        pid, self.pid = self.pid, None
+        try:
             if kind is not None:
-                try:
-                    os.kill(self.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            _, status = os.waitpid(self.pid, 0)
-            self.ok = kind is None and os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
-            self.pid = None
+                _kill(pid)
+            _, status = os.waitpid(pid, 0)
+        except BaseException:      # Ctrl-C while waiting: the compile ends with the run
+            _kill(pid)
+            os.waitpid(pid, 0)
+            raise
+        self.ok = kind is None and os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
         return False
+
+
+def _kill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
 def forking_helps() -> bool:
