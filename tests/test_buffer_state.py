@@ -10,6 +10,7 @@ the functions whose buffer a longer run extends."""
 from __future__ import annotations
 
 import pickle
+import re
 from pathlib import Path
 
 import numpy as np
@@ -231,3 +232,39 @@ def test_a_run_ending_between_saved_times_is_not_continued_with_mixed_times(tmp_
             m.run(initial_condition=state, tier=tier)
     rest = m.run(initial_condition=m.run(final_time=3, tier=tier).final_state, tier=tier)
     np.testing.assert_array_equal(rest["s"], one["s"][3:])
+
+
+
+SIZED_BY_AN_ARGUMENT = [
+    ("prof = DELAY PROFILE(rising, input, 1 + Time / 4, 1, 0.1)",
+     "the buffer of DELAY PROFILE in the equation of 'prof' is sized, when a run starts, by its argument "
+     "'delay time': 1 at INITIAL TIME 0 (its 168 values in the state), 2.25 at this run's start (time 5: "
+     "183 values); a run continuing a state keeps its buffer, so DELAY PROFILE cannot continue a state "
+     "when that argument changes between the two starts: run from the start"),
+    ("conv = DELAY CONVEYOR(input, 2, 0, flat, 10, 3 - Time / 4)",
+     "the buffer of DELAY CONVEYOR in the equation of 'conv' is sized, when a run starts, by its argument "
+     "'initctime': 3 at INITIAL TIME 0 (its 192 values in the state), 1.75 at this run's start (time 5: "
+     "177 values); a run continuing a state keeps its buffer, so DELAY CONVEYOR cannot continue a state "
+     "when that argument changes between the two starts: run from the start"),
+]
+
+
+@pytest.mark.parametrize("tier", TIERS)
+@pytest.mark.parametrize("call, message", SIZED_BY_AN_ARGUMENT)
+def test_a_buffer_sized_by_an_argument_that_varies_is_refused_naming_it(tmp_path, tier, call, message):
+    """DELAY PROFILE's region is the run's steps plus its delay time's, read when a run starts
+    (kernel_queues.parcels_size: 3 + 3 * (steps + 3 + span / TIME STEP) values): with a delay
+    time of 1 + Time / 4 a run from 0 to 12 by 0.25 lays out 3 + 3 * (51 + 4) = 168 values, a
+    run continuing at 5 (delay time 2.25) 3 + 3 * (51 + 9) = 183, though the first run ended
+    with until=: refused at the call naming the argument, both values and both sizes. A
+    conveyor's region is sized by its initctime alike (3 at 0: 192 values; 1.75 at 5: 177, too
+    short for the state's parcels)."""
+    model = load_text(tmp_path, equations("rising((0, 0), (1, 1))", "flat((0, 1), (1, 1))", "input = 10 + Time",
+                                          call, "INITIAL TIME = 0", "FINAL TIME = 12", "TIME STEP = 0.25",
+                                          "SAVEPER = 0.25"))
+    first = model.run(tier=tier, until=5).final_state
+    with pytest.raises(ParameterError) as refused:
+        model.run(tier=tier, initial_condition=first)
+    where, _, said = str(refused.value).partition(": ")
+    assert said == message
+    assert re.fullmatch(r"\S+\.mdl:\d+:8", where)   # at the call

@@ -118,15 +118,54 @@ def test_kernel_does_not_grow_with_the_range(tmp_path, monkeypatch):
 
 
 def test_what_still_goes_per_element(tmp_path, monkeypatch):
-    """A queue that QUEUE AGE reads (its region read by the variable's elements), a conveyor
-    whose profile is a lookup defined per element and a delay of random draws are flattened,
-    those only; the values are the per-element route's."""
+    """A queue that QUEUE AGE reads (its region read by the variable's elements) and a conveyor
+    whose profile is a lookup defined per element are flattened, those only; the values are
+    the per-element route's."""
     text = buffers(3).replace("tot =", "age[R] = QUEUE AGE OLDEST(q[R]) ~~|\n"
                               "prof tab[R]((0, 0), (1, 1)) ~~|\n"
-                              "pconv[R] = DELAY CONVEYOR(Time, 2, 0, prof tab[R], 3, 2) ~~|\n"
-                              "noisy[R] = DELAY MATERIAL(RANDOM UNIFORM(0, 1, 0), d[R], R, -1) ~~|\ntot =")
-    assert set(flattened_arrays(parse_model(text, "m.mdl"))) == {"q", "age", "pconv", "noisy"}
+                              "pconv[R] = DELAY CONVEYOR(Time, 2, 0, prof tab[R], 3, 2) ~~|\ntot =")
+    assert set(flattened_arrays(parse_model(text, "m.mdl"))) == {"q", "age", "pconv"}
     _, dense, _, flat = _both_routes(tmp_path, monkeypatch, text, mixed=True)
     _assert_same(dense, flat)
     # the oldest of the 20 i initially spread over ages 1 and 2 is 2 at the start
     assert dense["age[r2]"][0] == 2
+
+
+# a draw in every argument the kernel reads of each function (its size, initial value, output
+# and input), besides a variable of its own
+DRAWS = """
+R: (r1-r4) ~~|
+flat((0, 1), (1, 1)) ~~|
+noise[R] = RANDOM UNIFORM(0, 1, 0) ~~|
+mat[R] = DELAY MATERIAL(RANDOM UNIFORM(0, 1, 0), 1 + RANDOM UNIFORM(0, 1, 0), 0.5 * R + RANDOM UNIFORM(0, 1, 0),
+    RANDOM UNIFORM(-2, -1, 0)) ~~|
+info[R] = DELAY INFORMATION(RANDOM UNIFORM(0, 1, 0) + R, 1 + RANDOM UNIFORM(0, 2, 0), R + RANDOM UNIFORM(0, 1, 0)) ~~|
+fx[R] = DELAY FIXED(RANDOM UNIFORM(0, 1, 0) + R, 1 + RANDOM UNIFORM(0, 2, 0), R + RANDOM UNIFORM(0, 1, 0)) ~~|
+conv[R] = DELAY CONVEYOR(RANDOM UNIFORM(0, 1, 0), 2 + RANDOM UNIFORM(0, 1, 0), 0.01 * R, flat,
+    10 * R + RANDOM UNIFORM(0, 1, 0), 2 + RANDOM UNIFORM(0, 1, 0)) ~~|
+q[R] = QUEUE FIFO(RANDOM UNIFORM(0, 10, 0), RANDOM UNIFORM(0, 5, 0), flat, 20 * R + RANDOM UNIFORM(0, 1, 0), 2) ~~|
+prof[R] = DELAY PROFILE(flat, RANDOM UNIFORM(0, 1, 0), 1.5 + RANDOM UNIFORM(0, 1, 0), R, RANDOM UNIFORM(0, 0.1, 0)) ~~|
+irr[R] = INTERNAL RATE OF RETURN(60 * R + RANDOM UNIFORM(0, 10, 0), 1, -100 * R, 0) ~~|
+INITIAL TIME = 0 ~~| FINAL TIME = 6 ~~| TIME STEP = 0.5 ~~| SAVEPER = 0.5 ~~|
+"""
+DRAWN = [f"{f}[r{i}]" for f in ("mat", "info", "fx", "conv", "q", "prof", "irr") for i in range(1, 5)]
+
+
+@pytest.mark.parametrize("tier", ["interpreter", "compiled"])
+def test_draws_in_the_arguments(tmp_path, monkeypatch, tier):
+    """Each element's draws are numbered in the order its statements read them (size, initial
+    value; output, input), on both routes alike: the per-element route's numbers to the bit.
+    Replacing an element, or the variable `noise`, keeps every other element's draws (a draw
+    of DELAY MATERIAL's missing value, DELAY INFORMATION's delay time, a conveyor's or a queue's
+    output was numbered as the variable written before it: review finding 6's kin)."""
+    assert flattened_arrays(parse_model(DRAWS, "m.mdl")) == {}
+    dense_model, dense, flat_model, flat = _both_routes(tmp_path, monkeypatch, DRAWS, tier)
+    for c in DRAWN:
+        assert len(set(dense[c][4:])) > 2, c
+        np.testing.assert_array_equal(dense[c], flat[c], err_msg=c)
+    for model, plain in ((dense_model, dense), (flat_model, flat)):
+        for replaced in ("noise", "mat[r2]", "info[r1]", "conv[r3]", "q[r4]"):
+            edited = model.run(tier=tier, params={replaced: 0.0})
+            for c in DRAWN:
+                if c != replaced:
+                    np.testing.assert_array_equal(edited[c], plain[c], err_msg=f"{replaced}: {c}")

@@ -111,10 +111,93 @@ def test_a_continued_state_and_a_replaced_element(tmp_path, monkeypatch, tier):
 
 
 def test_what_stays_per_element(tmp_path, monkeypatch):
-    """A call with memory of random draws in a piece stays per element (each element's draws
-    numbered by its own equation); an element-combination set that no ranges hold too."""
-    text = pieces(4).replace("tot =", "nz[r1] = 0 ~~|\nnz[R] :EXCEPT: [r1] = SMOOTH(RANDOM UNIFORM(0, 1, 0), 2) ~~|\n"
-                             "odd[R, C] :EXCEPT: [r1, c1] = SMOOTH(inp[R] * C, 2) ~~|\nodd[r1, c1] = 0 ~~|\ntot =")
-    assert set(flattened_arrays(parse_model(text, "m.mdl"))) == {"nz", "odd"}
+    """An element-combination set that no ranges hold stays per element."""
+    text = pieces(4).replace("tot =", "odd[R, C] :EXCEPT: [r1, c1] = SMOOTH(inp[R] * C, 2) ~~|\nodd[r1, c1] = 0 ~~|\ntot =")
+    assert set(flattened_arrays(parse_model(text, "m.mdl"))) == {"odd"}
     _, dense, _, flat = _both_routes(tmp_path, monkeypatch, text, mixed=True)
     _assert_same(dense, flat)
+
+
+DRAWS = """
+R: (r1-r6) ~~|
+Low: r1, r2 ~~|
+High: (r3-r6) ~~|
+inp[R] = R + Time ~~|
+x[Low] = SMOOTH(RANDOM UNIFORM(0, 1, 0) * inp[Low], 3) ~~|
+x[High] = 5 * inp[High] + DELAY1(inp[High] + RANDOM NORMAL(-1, 1, 0, 1, 0), 2) ~~|
+y[r1] = 7 ~~|
+y[R] :EXCEPT: [r1], [r4] = SMOOTH3I(inp[R] + RANDOM UNIFORM(0, 1, 0), 2, R) + TREND(inp[R], 2, 0.1) ~~|
+y[r4] = DELAY MATERIAL(RANDOM UNIFORM(0, 1, 0), 1, 0, RANDOM UNIFORM(-1, 0, 0)) ~~|
+INITIAL TIME = 0 ~~| FINAL TIME = 6 ~~| TIME STEP = 0.5 ~~| SAVEPER = 0.5 ~~|
+"""
+DRAWN = [f"x[r{i}]" for i in range(1, 7)] + [f"y[r{i}]" for i in range(2, 7)]
+
+
+@pytest.mark.parametrize("tier", ["interpreter", "compiled"])
+def test_draws_in_pieces(tmp_path, monkeypatch, tier):
+    """Calls with memory of random draws in pieces stay dense too, each hidden array owning its
+    draws (backend/sites.py) on both routes: the per-element route's numbers, to the bit; and
+    a run that replaces elements keeps every other element's draws."""
+    assert flattened_arrays(parse_model(DRAWS, "m.mdl")) == {}
+    dense_model, dense, flat_model, flat = _both_routes(tmp_path, monkeypatch, DRAWS, tier)
+    for c in DRAWN:
+        assert len(set(dense[c][2:])) > 3, c
+        np.testing.assert_array_equal(dense[c], flat[c], err_msg=c)
+    for model, plain in ((dense_model, dense), (flat_model, flat)):
+        for replaced in ("x[r1]", "x[r4]", "y[r3]", "y[r4]"):
+            edited = model.run(tier=tier, params={replaced: 0.0})
+            for c in DRAWN:
+                if c != replaced:
+                    np.testing.assert_array_equal(edited[c], plain[c], err_msg=f"{replaced}: {c}")
+
+
+def test_a_replaced_elements_hidden_element_no_longer_runs(tmp_path, monkeypatch):
+    """A run that replaces an element of a piece with memory replaces its element of the hidden
+    arrays too (review R1: the hidden element ran the old equation, and its LN of a negative
+    number was reported as the replaced element's infinite value; --strict failed)."""
+    monkeypatch.setenv("SMARTSPEC_CACHE_DIR", str(tmp_path / "cache"))
+    text = ("A: a1, a2, a3 ~~|\nLow: a1, a2 ~~|\nin[A] = A - Time ~~|\nx[Low] = SMOOTH(LN(in[Low]), 2) ~~|\n"
+            "x[a3] = 5 * in[a3] ~~|\nINITIAL TIME = 0 ~~| FINAL TIME = 4 ~~| TIME STEP = 0.5 ~~| SAVEPER = 0.5 ~~|\n")
+    for tier in ("interpreter", "compiled"):
+        model, plain = _load(tmp_path, text, f"{tier}.mdl", tier)
+        assert any("'x[a1]' is -inf" in w.message for w in plain.warnings)
+        edited = model.run(tier=tier, params={"x[a1]": 1.0})
+        assert (edited["x[a1]"] == 1).all()
+        assert not any("'x[a1]'" in w.message for w in edited.warnings), edited.warnings
+        assert any("'x[a2]' is -inf" in w.message for w in edited.warnings)
+        both = model.run(tier=tier, params={"x[a1]": 1.0, "x[a2]": 2.0})
+        assert not both.warnings and (both["x[a2]"] == 2).all()
+        np.testing.assert_array_equal(both["x[a3]"], plain["x[a3]"])
+
+
+KEPT = """
+A: a1, a2, a3 ~~|
+Low: a1, a2 ~~|
+flat((0, 1), (1, 1)) ~~|
+order[A] = 1, 3, 2 ~~|
+in[A] = 3 * A + Time ~~|
+q[Low] = QUEUE FIFO(in[Low], 1, flat, 0, 1) ~~|
+q[a3] = 1 ~~|
+qa[a2] = QUEUE FIFO ATTRIB(in[a2], 1, 5, 0.5, flat, flat, 0, 1, 1) ~~|
+qa[a1] = 0 ~~|
+qa[a3] = 2 ~~|
+d[a1] = 0 ~~|
+d[a2] = DELAY N(in[a2], 2, 1, order[a1]) ~~|
+d[a3] = SMOOTH N(in[a3], 2, 1, order[a3]) ~~|
+INITIAL TIME = 0 ~~| FINAL TIME = 6 ~~| TIME STEP = 0.25 ~~| SAVEPER = 0.25 ~~|
+"""
+
+
+def test_queues_and_an_elements_order_in_a_piece_stay_per_element(tmp_path, monkeypatch):
+    """A queue in a piece, and SMOOTH N or DELAY N in a piece of one element reading its order
+    at an element, stay per element (passes/dense_memory.py, _KEPT): they run, as the
+    per-element route, and DELAY N of order 1 is the first-order delay derived by hand."""
+    assert set(flattened_arrays(parse_model(KEPT, "m.mdl"))) >= {"q", "qa", "d"}
+    _, dense, _, flat = _both_routes(tmp_path, monkeypatch, KEPT, mixed=True)
+    _assert_same(dense, flat)
+    # DELAY N(in, 2, 1, 1): one stock, 1 * 2 at the start, emptying at stock / 2 (Euler, dt 0.25)
+    stock, want = 2.0, []
+    for t in dense.time:
+        want.append(stock / 2)
+        stock += 0.25 * ((6 + t) - stock / 2)
+    np.testing.assert_allclose(dense["d[a2]"], want, rtol=1e-12)

@@ -163,7 +163,8 @@ def test_only_the_arrays_that_need_their_elements_are_flattened(tmp_path, monkey
     ("y[R] :EXCEPT: [r1] = x[R] + y[r1] ~~|\ny[r1] = x[r1] ~~|", "order the whole array cannot follow"),
     ("y[R] :EXCEPT: [r1] = INTEG(x[R], 0) ~~|\ny[r1] = 0 ~~|", "some elements as stocks"),
     ("y[R] = VECTOR SORT ORDER(x[R] + SUM(x[R!]), 1) ~~|", "read by VECTOR SORT ORDER"),
-    ("y[R] = DELAY INFORMATION(x[R] + RANDOM UNIFORM(0, 1, 0), 1, 0) ~~|", "DELAY INFORMATION of random draws"),
+    ("flat((0, 1), (1, 1)) ~~|\ny[R] = QUEUE FIFO(x[R], 1, flat, 5, 2) ~~|\nz[R] = QUEUE AGE OLDEST(y[R]) ~~|",
+     "its queue is read by QUEUE AGE OLDEST"),
 ])
 def test_what_falls_back_to_the_per_element_route(tmp_path, monkeypatch, equation, why):
     """An array the dense route does not take is flattened per element, as before, and the

@@ -134,6 +134,9 @@ def test_a_sites_array_is_named_by_the_variable_that_made_it():
     assert owner_of("lag #call2(y) out #delay3_1") == "y"
     assert owner_of("inner #call1(outer #call1(order noise) v) w") == "order noise"
     assert owner_of("y") == "y"
+    # the dense route's arrays made before lowering own theirs (passes/dense_memory.py)
+    assert owner_of("y #memory1 #smooth1_2") == "y #memory1" and owner_of("y #order2 #delayn1_1") == "y #order2"
+    assert owner_of("m #call1(y #memory2) local") == "y #memory2"
     assert first_site(0, "y") != first_site(0, "y #smooth1_1") != first_site(1, "y #smooth1_1")
     assert -2 ** 62 <= first_site(0, "y") < -2 ** 61
 

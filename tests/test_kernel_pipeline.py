@@ -141,3 +141,42 @@ def test_abi_sizes_are_llvms_own_every_time():
              (llvm_ir.LiteralStructType([llvm_ir.IntType(8), double]), 16)]
     for ty, size in cases * 2:
         assert context.get_abi_sizeof(ty) == size
+
+
+def test_lowering_lookups_give_numbas_own_answers_every_time():
+    """What tier0.quick_start remembers for lowering: whether an implementation takes `loc`
+    (asked twice, also for a new function), the type of an operand of unknown value (an
+    omitted argument whose default is Numba's UNDEFINED), the implementation of an integer
+    literal's constant and conversion (the same for every literal of a class), and a kernel
+    compiled after them computing what Python computes."""
+    from numba.core import base, ir, lowering
+    from numba.core.registry import cpu_target
+    tier0.quick_start()
+
+    def with_loc(context, builder, sig, args, loc=None):
+        return loc
+
+    def without_loc(context, builder, sig, args):
+        return None
+    for _ in range(2):
+        assert base._has_loc(with_loc) is True
+        assert base._has_loc(without_loc) is False
+        assert base._has_loc(lambda a, loc: a) is True
+    unknown = lowering._lit_or_omitted(ir.UNDEFINED)
+    assert unknown == types.Omitted(ir.UNDEFINED)
+    assert lowering._lit_or_omitted(3) == types.literal(3)
+    context = cpu_target.target_context
+    context.refresh()
+    first = context._casts.find((types.literal(12), types.int64))
+    assert context._casts.find((types.literal(345), types.int64)) is first
+    assert context._get_constants.find((types.literal(7),)) is context._get_constants.find((types.literal(8),))
+    # and the numbers they give: literals converted and stored, a division, an operator on literals
+    compiled = njit(pipeline_class=KernelPipeline)(stored_then_read)
+    v = np.zeros(4)
+    assert compiled(v, 3.0) == 7 * 3.0 / 2.0 + 12 - 345
+    assert v[3] == 22.5
+
+
+def stored_then_read(v, x):
+    v[3] = 7 * x / 2.0 + 12
+    return v[3] - 345

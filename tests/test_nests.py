@@ -104,6 +104,20 @@ def test_fused_statements_compute_what_the_statements_do(statements, start):
     np.testing.assert_array_equal(got["r"], want["r"])
 
 
+def test_a_falling_index_that_reaches_a_later_iterations_read_keeps_its_own_loop():
+    """The first statement reads v[22 + i0 + 4 i1] (at i0 = 3: v[25] .. v[37]); the second
+    writes v[39 - i0 + i2], v[37] at i0 = 2. In one loop that write would come before the
+    read of v[37] at i0 = 3, which the statements in turn read as 0: by hand r[0] = v[37] = 0
+    (its last store, i0 = i1 = 3). The spans of the two were taken as if each index rose."""
+    statements = ["for i0 in range(4):\n    for i1 in range(4):\n        st(r, 0, ld(v, 22 + i0 * 1 + i1 * 4))",
+                  "for i0 in range(4):\n    for i1 in range(1):\n        for i2 in range(3):\n"
+                  "            st(v, 39 + i0 * -1 + i2 * 1, (ld(v, 0)) * 0.5 + 1.0)"]
+    got = {"v": np.zeros(N_SLOTS), "r": np.zeros(N_SLOTS), "ld": lambda a, i: a[i],
+           "st": lambda a, i, x: a.__setitem__(i, x)}
+    exec("\n".join(fuse(statements)), got)      # test code only: the statements above
+    assert got["r"][0] == 0.0 and list(got["v"][36:40]) == [1.0, 1.0, 1.0, 1.0]
+
+
 # -- a model ---------------------------------------------------------------------------------
 GRID = """
 plant: p1, p2, p3 ~~|

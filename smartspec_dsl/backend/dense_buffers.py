@@ -18,12 +18,19 @@ own time argument.
 from __future__ import annotations
 
 from .. import ir
+from ..ir.builtins import BUILTINS, RANDOM_DRAW
 from ..passes.order import buffer_of, is_delay_information, is_delay_material
 from . import element_loops
 
 # an expression standing for its arguments' code, comma-separated: one helper call's values
 # computed in the loop (`BufferLoops.helper_values`; never in the IR)
 VALUES = "@VALUES OF A CALL"
+# the calls that draw a number each (Emitter.random_site)
+_DRAWS = frozenset(n for n, b in BUILTINS.items() if b.emit == RANDOM_DRAW) | {"RANDOM 0 1", "RANDOM LOOKUP"}
+
+
+def _draws(e: ir.Expr) -> int:
+    return sum(type(n) is ir.Call and n.func in _DRAWS for n in ir.walk(e))
 
 
 class BufferLoops:
@@ -33,10 +40,19 @@ class BufferLoops:
         return ", ".join(self.expr(a) for a in e.args)
 
     def fixed_loop(self, n: str, phase: str) -> element_loops.Item:
-        """The statement of buffer array `n` in `phase`: "size" (each element's region length
-        in its size slot), "init" (the output at initialisation, of the functions of parcels;
-        the others' is an equation, element_loops.initial_items), "read" (each element's output
-        from its region) or "write" (each element's input into its region)."""
+        """The statement of buffer array `n` in `phase` (see `buffer_statement`), its draws
+        numbered after those of the phase's statement before it, as the per-element route's
+        statements of one element count theirs: "init" after "size", "write" after "read"."""
+        before = {"init": "size", "write": "read"}.get(phase)
+        first = _draws(self.buffer_statement(n, before)[1]) if before else 0
+        target, e = self.buffer_statement(n, phase)
+        return element_loops.Item(n, None, (), None, lambda: self.looped(n, target, e, first))
+
+    def buffer_statement(self, n: str, phase: str) -> tuple[str, ir.Expr]:
+        """The statement of buffer array `n` in `phase` (its target, a format of the slot `{0}`
+        and the value `{1}` of its expression in the loop): "size" (each element's region
+        length in its size slot), "init" (the output at initialisation), "read" (each element's
+        output from its region) or "write" (each element's input into its region)."""
         var = self.schedule.model.variables[n]
         call, b = var.expr, buffer_of(var)
         args = call.args
@@ -62,9 +78,11 @@ class BufferLoops:
                 target, e = target.replace("{1}", self.material_size()), ir.Num(0.0)
             else:
                 e = args[1]
-        elif phase == "init":    # before the buffer exists: the helpers read no region then
+        elif phase == "init" and b.out:    # before the buffer exists: the helpers read no region then
             target = f"st(v, {{0}}, {b.out}(v, ix(0), ix(0), ix(-1), {{1}}{tables}))"
             e = listed(*(args[i] for i in b.out_args), *clock)
+        elif phase == "init":    # the output's initial value
+            target, e = "st(v, {0}, {1})", args[2]
         elif phase == "read" and b.out:
             target, e = f"st(v, {{0}}, {b.out}({region}, {{1}}{tables}))", listed(*(args[i] for i in b.out_args), *clock)
         elif phase == "read" and is_delay_material(var):
@@ -79,7 +97,7 @@ class BufferLoops:
             target, e = f"material_in({region}, {{1}}, ld(v, {{0}}))", listed(args[0], args[1], dt)
         else:    # DELAY FIXED, DELAY INFORMATION: the step's input into the ring
             target, e = f"buf[bi[{j}] + istep % bi[{j} + 1]] = {{1}}", args[0]
-        return element_loops.Item(n, None, (), None, lambda: self.looped(n, target, e or ir.Num(0.0)))
+        return target, e or ir.Num(0.0)
 
     def fixed_write_statements(self) -> list[str]:
         vs = self.schedule.model.variables

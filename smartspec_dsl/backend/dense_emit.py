@@ -184,25 +184,29 @@ class DenseEmitter(BufferLoops, VectorStatements, Emitter):
         return site.replace("@)", "@{@ELEMENT@})", 1) if self.lhs else site
 
     # -- statements ----------------------------------------------------------------
-    def looped(self, name: str, target: str, e: ir.Expr) -> str:
+    def looped(self, name: str, target: str, e: ir.Expr, first_draw: int = 0) -> str:
         """A statement over the elements of array `name`: `target` (a format with the slot
-        offset) of the value of `e` inside the loops; one loop nest per box of a `@PIECES`."""
+        offset) of the value of `e` inside the loops; one loop nest per box of a `@PIECES`.
+        `first_draw`: the element's draws written before this statement (a buffer's, whose
+        phases are statements apart: backend/dense_buffers.py)."""
         dims = self.schedule.model.variables[name].dims
         sizes = [len(self.space.elements[d]) for d in dims]
         if not (type(e) is ir.Call and e.func == "@PIECES"):
-            return self.nest(name, target, e, [0] * len(dims), sizes)
+            return self.nest(name, target, e, [0] * len(dims), sizes, first_draw)
         out = []
         for box, piece in zip(e.args[::2], e.args[1::2]):
             at = [int(x.value) for x in box.args]
-            out.append(self.nest(name, target, piece, at[::2], at[1::2]))
+            out.append(self.nest(name, target, piece, at[::2], at[1::2], first_draw))
         return "\n".join(out)
 
-    def nest(self, name: str, target: str, e: ir.Expr, start: list[int], size: list[int]) -> str:
+    def nest(self, name: str, target: str, e: ir.Expr, start: list[int], size: list[int], first_draw: int = 0) -> str:
         """The loops over the box of array `name` from element `start` (positions per range)
         of `size`, and the statement `target` of `e`'s value in them."""
         var = self.schedule.model.variables[name]
         self.owner, self.lhs, self.nesting, self.box = name, var.dims, True, (start, size)
         self.draws.pop((int(self.step_expr == "-1"), name), None)
+        if first_draw:
+            self.draws[int(self.step_expr == "-1"), name] = first_draw
         strides = [math.prod(len(self.space.elements[d]) for d in var.dims[j + 1:]) for j in range(len(var.dims))]
         first = self.base[name] + sum(a * s for a, s in zip(start, strides))
         slot = " + ".join([str(first)] + [f"i{j}" if s == 1 else f"i{j} * {s}" for j, s in enumerate(strides)])

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from .. import ir
 from ..ir.builtins import ARGS, ARRAY_DRIVERS, ARRAY_READS, LOOKUP, RANDOM_DRAW, helpers
 from ..passes.flat_exprs import flat_name
-from ..passes.order import buffer_of, is_delay_fixed
+from ..passes.order import is_delay_fixed
 
 MIN_RUN = 3            # blocks from which a loop pays
 MAX_PERIOD = 8         # statements per block
@@ -405,7 +405,7 @@ def initial_items(em, n: str) -> list[Item]:
         return [item(em, n, var.initial if var.initial is not None else var.expr)]
     _, delay, init = var.expr.args[:3]
     if var.dims:     # over an array (dense_buffers.py): each element's region length, in one loop
-        return [em.fixed_loop(n, "size"), em.fixed_loop(n, "init") if buffer_of(var).out else item(em, n, init)]
+        return [em.fixed_loop(n, "size"), em.fixed_loop(n, "init")]
     slot = em.fixed_delay_slot[n]
     whole = em.whole_run(var)
     size = lambda: em.flush(f"st(v, {slot}, {em.material_size() if whole else em.expr(delay)})")

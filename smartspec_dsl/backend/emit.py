@@ -375,6 +375,7 @@ class Emitter:
             if n in reads:
                 out += element_loops.statements(self, pending)
                 pending = []
+            self.owner = n      # the pending statements written set theirs: n's draws are its own
             if n in blocks:
                 stmts = [emit_solve.solved_block(self, blocks[n])] if blocks[n] is not None else []
             elif is_delay_fixed(var) and buffer_of(var).out:
@@ -415,6 +416,7 @@ class Emitter:
                 continue
             out += element_loops.statements(self, pending)
             pending = []
+            self.owner = n      # the pending statements written set theirs: n's draws are its own
             if n in blocks:
                 if blocks[n] is not None:
                     out.append(emit_solve.solved_block(self, blocks[n]))

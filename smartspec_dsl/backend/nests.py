@@ -195,7 +195,9 @@ def _conflict(x: _Access, y: _Access, n: int) -> bool:
     if x.array != y.array or not (x.write or y.write) or n < 2:
         return False
     if x.coef != y.coef:
-        spans = [sorted((a.const + a.lo, a.const + a.hi + a.coef * (n - 1))) for a in (x, y)]
+        # the slots over all n iterations (a falling index's lowest at the last one)
+        spans = [(a.const + a.lo + min(0, a.coef * (n - 1)), a.const + a.hi + max(0, a.coef * (n - 1)))
+                 for a in (x, y)]
         return spans[0][0] <= spans[1][1] and spans[1][0] <= spans[0][1]
     a = x.coef
     # x's slots at j + d: [x.const + x.lo + a d, x.const + x.hi + a d]; y's at j: [y.const + y.lo, ...]

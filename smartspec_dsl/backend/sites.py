@@ -30,6 +30,9 @@ from ..ir.ranges import SubscriptSpace
 from ..passes.elements import element_name, elements
 
 _CALL = re.compile(r"call\d+\(")
+# the arrays the dense route makes before lowering (passes/dense_memory.py, dense_orders.py),
+# which a run's edits of the array's elements keep: their elements' draws are theirs
+_KEPT = re.compile(r"(?:memory|arg|order)\d+(?= #|$)")
 _SPAN = 1 << 61          # the width of the first sites' range (below it, every array's draws)
 
 
@@ -47,9 +50,13 @@ def owner_of(name: str) -> str:
     """The modeller's variable whose equation made the hidden variable `name` (an array's
     name, no element): `y` of `y #smooth1_1`, of a macro's copy `m #call1(y) local`, and of
     what those make in turn (`m #call1(y) local #delay3_1`, `n #call1(m #call1(y) x) z`);
-    `name` itself for a modeller's variable."""
+    `name` itself for a modeller's variable. The dense route's hidden arrays made before
+    lowering own what lowering makes of them (`y #memory1` of `y #memory1 #smooth1_1`)."""
     while " #" in name:
         head, rest = name.split(" #", 1)
+        kept = _KEPT.match(rest)
+        if kept:     # an array the dense route made of x's before lowering: an owner of its own
+            return f"{head} #{kept.group(0)}"
         if not _CALL.match(rest):
             name = head
             continue

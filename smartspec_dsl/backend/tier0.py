@@ -61,8 +61,15 @@ def version() -> str:
 
 def stamped(path: str) -> bool:
     """Whether the file `path` is one of `SOURCES` (its cached functions keyed on `version()`)."""
+    return _stamped(path, _PACKAGE)
+
+
+@functools.lru_cache(maxsize=None)
+def _stamped(path: str, package: Path) -> bool:
+    # asked for every cached jitted function, of a few files (resolving a path reads each of
+    # its folders: 5 ms of the 110 helpers a cold load imports)
     try:
-        return Path(path).resolve().relative_to(_PACKAGE).as_posix() in SOURCES
+        return Path(path).resolve().relative_to(package).as_posix() in SOURCES
     except ValueError:
         return False
 
@@ -94,6 +101,7 @@ def quick_start() -> None:
     _operator_typing()
     _abi_sizes()
     _literal_lookups()
+    _lowering_calls()
     _blas_probe()
 
 
@@ -218,6 +226,43 @@ def _literal_lookups() -> None:
         return impl
     find.by_literal_class = True
     selector.find = find
+
+
+def _lowering_calls() -> None:
+    """Numba's lowering of an operator or a call (World3: 1,000 of them) first tries it with
+    its operands' values as compile-time constants, making for each operand the type of a
+    constant of unknown value by trying to make a literal of it and catching the error; and
+    it wraps each implementation it calls after asking `inspect` for the implementation's
+    signature (whether it takes `loc`). The type of the unknown value is made once here, and
+    each implementation's answer is remembered (kept as long as the implementation is)."""
+    import weakref
+
+    from numba.core import base, ir, lowering, types
+    has_loc = base._has_loc
+    if not getattr(has_loc, "remembered", False):
+        known = weakref.WeakKeyDictionary()
+
+        def _has_loc(fn):
+            try:
+                return known[fn]
+            except (KeyError, TypeError):
+                pass
+            answer = has_loc(fn)
+            try:
+                known[fn] = answer
+            except TypeError:            # not weakly referable: asked each time
+                pass
+            return answer
+        _has_loc.remembered = True
+        base._has_loc = _has_loc
+    literal_or_omitted = lowering._lit_or_omitted
+    if not getattr(literal_or_omitted, "undefined_first", False):
+        undefined = types.Omitted(ir.UNDEFINED)     # what Numba makes of it: no literal of it exists
+
+        def _lit_or_omitted(value):
+            return undefined if value is ir.UNDEFINED else literal_or_omitted(value)
+        _lit_or_omitted.undefined_first = True
+        lowering._lit_or_omitted = _lit_or_omitted
 
 
 def _intrinsic_typing() -> None:

@@ -114,6 +114,11 @@ class _ToIR(ExprRules, Transformer_NonRecursive):
         self.checks: list[tuple[_Lhs, int, int, list]] = []   # reality checks: lhs, span, expressions
         self.qualifiers: list[tuple[SourcePos, str, int]] = []   # :CROSSING: / :AT LEAST ONCE:
         self.spellings: dict[str, str] = {}   # a name read in an equation -> as first written
+        # v_args binds a rule's callback anew at every node it is looked up for: bound once
+        # here (World3's transform 0.024 -> 0.017 s)
+        for name in dir(type(self)):
+            if not name.startswith("_") and callable(getattr(self, name)):
+                self.__dict__[name] = getattr(self, name)
 
     def read(self, raw: str) -> str:
         """The canonical name of a name read in an equation, its spelling kept (ir.Model.spellings)."""

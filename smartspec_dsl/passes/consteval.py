@@ -304,6 +304,18 @@ def buffer_delay(model: ir.Model, region: str, values: dict, time: float = 0.0) 
     return float(evaluate(model, var.expr.args[1], values, time, at))
 
 
+def buffer_call(model: ir.Model, region: str) -> ir.Call:
+    """The call of buffer region `region` (that of its dense array for an element's)."""
+    return _region(model, region)[0].expr
+
+
+def buffer_argument(model: ir.Model, region: str, k: int, values: dict, time: float = 0.0) -> float:
+    """The value at `time` of argument `k` of the call of buffer region `region`, an element's
+    evaluated for it (buffer_delay: k = 1)."""
+    var, at = _region(model, region)
+    return float(evaluate(model, var.expr.args[k], values, time, at))
+
+
 def buffer_delay_reads(model: ir.Model, region: str) -> set[str]:
     """The variables the delay time of buffer region `region` reads (`constants_read`), for an
     element of a dense array those of its element (`d[e1]` where the equation says `d[R]`)."""

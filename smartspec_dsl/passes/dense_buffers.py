@@ -11,9 +11,6 @@ What stays per element, and why:
 - a profile (a lookup named by the call: DELAY CONVEYOR's initial profile, QUEUE FIFO's and
   DELAY PROFILE's) must be one lookup, not a lookup defined per element: the loop passes one
   table to the helper;
-- a call whose arguments draw random numbers: its output's and its input's statements are
-  apart (read, then written after the step's auxiliaries), and their draws are not yet numbered
-  by their place in the call on either route (backend/sites.py);
 - a queue that QUEUE AGE or QUEUE ATTRIB functions read (`QUEUE AGE OLDEST(q[r1])`) is
   flattened (those calls read a queue's region by its variable: one per element), and so is
   what reads its range.
@@ -21,21 +18,18 @@ What stays per element, and why:
 from __future__ import annotations
 
 from .. import ir
-from ..ir.builtins import BUFFER, BUILTINS, LOOKUP_ARGS, RANDOM_DRAW
+from ..ir.builtins import BUFFER, BUILTINS, LOOKUP_ARGS
 from .dense_pieces import Refuse
 
 # the functions of the buffer an array equation keeps (DELAY FIXED: passes/dense.py's own)
 BUFFERS = frozenset(n for n, b in BUILTINS.items() if b.stage == BUFFER) - {"DELAY FIXED"}
-_DRAWS = frozenset(n for n, b in BUILTINS.items() if b.emit == RANDOM_DRAW) | {"RANDOM 0 1", "RANDOM LOOKUP"}
 # the functions that read a queue's region (backend/emit.py QUEUE_READS)
 _QUEUE_READS = frozenset(n for n in BUILTINS if n.startswith(("QUEUE AGE", "QUEUE ATTRIB ")))
 
 
 def check(node: ir.Call, dims: dict) -> None:
     """Refuse a buffer call whose profile is not one lookup (`dims`: the arrays the route
-    keeps), or whose arguments draw."""
-    if any(type(n) is ir.Call and n.func in _DRAWS for a in node.args for n in ir.walk(a)):
-        raise Refuse(f"{node.func} of random draws")
+    keeps)."""
     for k in LOOKUP_ARGS.get(node.func, ()):
         arg = node.args[k] if k < len(node.args) else None
         if not isinstance(arg, ir.Ref) or arg.subscripts or arg.name in dims:

@@ -15,10 +15,11 @@ It runs before a run's elements set to constants become numbers beside the equat
 keeps the hidden arrays, and the other elements' hidden stocks keep their names, so that a
 saved state continues under the edit.
 
-Left as they are (flattened, each element's memory its own equation's): a call holding a random
-draw (its draws are numbered by the element's own equation, backend/sites.py), a macro or an
-array function, and a definition whose elements are not a product of one set of elements per
-subscript (`x[A, C] :EXCEPT: [a1, c1]`: no array over ranges has exactly them).
+A hidden array owns the draws of its calls (backend/sites.py: `owner_of`), on both routes.
+Left as they are (flattened, each element's memory its own equation's): a call holding a macro
+or an array function, a queue (QUEUE FIFO, QUEUE FIFO ATTRIB), SMOOTH N or DELAY N in a piece of
+one element, and a definition whose elements are not a product of one set of elements
+per subscript (`x[A, C] :EXCEPT: [a1, c1]`: no array over ranges has exactly them).
 """
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ from dataclasses import replace
 
 from .. import ir
 from ..errors import ModelError
-from ..ir.builtins import ARRAY, BUFFER, BUILTINS, LOOKUP_ARGS, RANDOM_DRAW
+from ..ir.builtins import ARRAY, BUFFER, BUILTINS, LOOKUP_ARGS
 from ..ir.ranges import SubscriptSpace
 from .dense_pieces import Pieces
 
@@ -37,8 +38,12 @@ MEMORY = frozenset({"SMOOTH", "SMOOTHI", "SMOOTH3", "SMOOTH3I", "DELAY1", "DELAY
                    | {n for n, b in BUILTINS.items() if b.stage == BUFFER})
 # the arguments that decide a structure, read as written (passes/dense_orders.py splits by them)
 _DECIDED = {"SMOOTH N": (3,), "DELAY N": (1, 3)}
-_LEFT = frozenset(n for n, b in BUILTINS.items() if b.emit == RANDOM_DRAW) | {"RANDOM 0 1", "RANDOM LOOKUP"} \
-    | ARRAY | {"RANDOM PINK NOISE"}
+_LEFT = ARRAY
+# left per element, as before this pass: a queue's parcels need its call to be its variable's
+# whole equation (stateful/batches.py), which the hidden array's is not; and SMOOTH N or DELAY N
+# in a piece of one element reads its order at that element, which the hidden array's range,
+# made up to cover the element (dense_pieces.covering_ranges), cannot evaluate
+_KEPT = frozenset({"QUEUE FIFO", "QUEUE FIFO ATTRIB"})
 
 
 def lift_memory(model: ir.Model) -> ir.Model:
@@ -59,18 +64,18 @@ def lift_memory(model: ir.Model) -> ir.Model:
                 continue
 
             def visit(node, d=d):
-                if type(node) is not ir.Call or node.func not in MEMORY or any(
+                if type(node) is not ir.Call or node.func not in MEMORY or node.func in _KEPT or (
+                        node.func in _DECIDED and not any(space.is_range(s) for s in d.subscripts)) or any(
                         type(n) is ir.Call and (n.func in _LEFT or ir.canonical_name(n.func) in model.macros)
                         for a in node.args for n in ir.walk(a)):
                     return node
-                at = f"{node.func} at {node.pos.line}:{node.pos.column}" if node.pos else node.func
 
-                def hidden(what: str, e: ir.Expr, shown: str) -> ir.Ref:
+                def hidden(what: str, e: ir.Expr) -> ir.Ref:   # shown as the array (lowering adds the call)
                     k = 1
                     while f"{name} #{what}{k}" in model.variables or f"{name} #{what}{k}" in added:
                         k += 1
                     added[f"{name} #{what}{k}"] = ir.Variable(
-                        f"{name} #{what}{k}", f"{var.display} ({shown})", ir.Kind.AUXILIARY, pos=d.pos, hidden=True,
+                        f"{name} #{what}{k}", var.display, ir.Kind.AUXILIARY, pos=d.pos, hidden=True,
                         definitions=(replace(d, expr=e),))
                     return ir.Ref(f"{name} #{what}{k}", d.subscripts, node.pos)
                 kept = _DECIDED.get(node.func, ()) + LOOKUP_ARGS.get(node.func, ())    # as written
@@ -78,11 +83,11 @@ def lift_memory(model: ir.Model) -> ir.Model:
                     # the elements left may not be a run of the arrays the arguments read: each read
                     # over the definition's elements first, so that the call reads its own elements
                     node = replace(node, args=tuple(
-                        hidden("arg", a, f"an argument of {at}") if i not in kept and any(
+                        hidden("arg", a) if i not in kept and any(
                             (type(n) in (ir.Ref, ir.LookupCall) and n.subscripts)
                             or (type(n) is ir.Ref and space.is_range(n.name)) for n in ir.walk(a))
                         else a for i, a in enumerate(node.args)))
-                return hidden("memory", node, at)
+                return hidden("memory", node)
             # the outermost calls only: what they hold goes with them
             new.append(replace(d, expr=_map_outermost(d.expr, visit)))
         variables[name] = replace(var, definitions=tuple(new))

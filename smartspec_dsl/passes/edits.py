@@ -22,9 +22,10 @@ import re
 from dataclasses import dataclass, replace
 
 from .. import ir
-from ..errors import ParameterError
+from ..errors import ModelError, ParameterError
 from ..ir.ranges import SubscriptSpace
 from .dense import element_names
+from .dense_pieces import Pieces
 from .flat_exprs import flat_name
 
 
@@ -57,19 +58,19 @@ def made_by(name: str, replaced: set[str] | frozenset[str]) -> bool:
     equation of one of the flat variables `replaced` made, which a run replacing that equation
     does without: stateful lowering names it `owner #what<k>`, macro expansion its copy of a
     call `macro #call<k>(owner) local` (passes/macros.py), an element's after its array, with
-    the element's subscripts (`owner #what<k>[e1]`). Not that of the hidden arrays the dense
-    route makes before a run's edits (`owner #memory<k>`, `#arg<k>`, passes/dense_memory.py;
-    `#order<k>`, passes/dense_orders.py), which the run keeps whole."""
+    the element's subscripts (`owner #what<k>[e1]`), and that of its element of a hidden array
+    the dense route made of the owner's piece (`owner #memory<k> #what<j>[e1]`, which
+    `constants_as_numbers` replaces along with the element)."""
     base, element = ir.split_element(name)
     for owner in replaced:
         array, at = ir.split_element(owner)
-        if (not at or at == element) and (base.startswith(array + " #") or f"({array}) " in base) \
-                and not _KEPT.match(base[len(array):]):
+        if (not at or at == element) and (base.startswith(array + " #") or f"({array}) " in base):
             return True
     return False
 
 
-_KEPT = re.compile(r" #(memory|arg|order)\d+( #|$)")
+# the hidden arrays passes/dense_memory.py makes of a piece of an array (`x #memory1`, `x #arg1`)
+_LIFTED = re.compile(r" #(memory|arg)\d+")
 
 
 def constants_as_numbers(model: ir.Model, edits: Edits | None, values: dict[str, float] | None = None
@@ -82,7 +83,7 @@ def constants_as_numbers(model: ir.Model, edits: Edits | None, values: dict[str,
     if not edits or not edits.constants:
         return model, edits
     values = values or {}
-    variables, left = dict(model.variables), set()
+    variables, left, pieces = dict(model.variables), set(), None
     for flat in sorted(edits.constants):
         name, _, rest = flat.partition("[")
         var = variables.get(name)
@@ -95,6 +96,19 @@ def constants_as_numbers(model: ir.Model, edits: Edits | None, values: dict[str,
         number = ir.Definition(combo, (), "=", ir.Num(float(values.get(flat, 0.0))), pos=var.pos)
         variables[name] = replace(var, definitions=tuple(replace(d, excepts=d.excepts + (combo,))
                                                          for d in var.definitions) + (number,))
+        # the element of the hidden arrays made of its piece no longer computes (its errors and
+        # warnings would be said of the replaced element): a number too, keeping their elements
+        pieces = pieces or Pieces(model, SubscriptSpace(model.subscript_ranges, model.spellings))
+        for hidden in [n for n in variables if n.startswith(name + " #") and _LIFTED.fullmatch(n[len(name):])]:
+            hv = variables[hidden]
+            try:
+                hit = [len(d.subscripts) == len(combo) and combo in pieces.combos(hv, d)[1] for d in hv.definitions]
+            except ModelError:
+                continue
+            if any(hit):
+                variables[hidden] = replace(hv, definitions=tuple(
+                    replace(d, excepts=d.excepts + (combo,)) if h else d for d, h in zip(hv.definitions, hit))
+                    + (replace(number, expr=ir.Num(0.0)),))
     return replace(model, variables=variables), replace(edits, constants=frozenset(left))
 
 
@@ -250,9 +264,16 @@ def edit_initial_values(model: ir.Model, edits: Edits | None, values: dict[str, 
         # an edit that flattens an array with memory changes
         owners = sorted({n.split(" #")[0].partition("[")[0] for n in lost})
         shown = ", ".join(f"'{variables[o].display if o in variables else o}'" for o in owners)
-        raise ParameterError(f"the state cannot be continued by this run: the equations it replaces change how "
-                             f"the memory of {shown} (SMOOTH, DELAY, ... stocks) is kept; run it from the "
-                             "start, or continue the state without replacing those equations")
+        if edits.constants or edits.series:
+            raise ParameterError(f"the state cannot be continued by this run: the equations it replaces change "
+                                 f"how the memory of {shown} (SMOOTH, DELAY, ... stocks) is kept; run it from the "
+                                 "start, or continue the state without replacing those equations")
+        # no equation replaced: a value that decides the structure (an order) laid the memory out otherwise
+        given = ", ".join(f"'{variables[n].display if n in variables else n}' = {v:g}"
+                          for n, v in sorted(values.items()) if not n.endswith("@initial"))
+        raise ParameterError(f"the state cannot be continued by this run: the values it gives{f' ({given})' * bool(given)} change how the "
+                             f"memory of {shown} (SMOOTH, DELAY, ... stocks) is kept (another SMOOTH N or DELAY N "
+                             "order, ...); run it from the start, or continue the state without those values")
     for name in sorted(stocks):
         var = variables[name]
         param = initial_param(name)

@@ -37,6 +37,7 @@ from .. import ir
 from ..errors import ModelError, ParameterError, did_you_mean, finite_number
 from ..ir.ranges import SubscriptSpace
 from ..passes.edits import Edits, initial_param, made_by, series_table
+from .continue_messages import stocks_shown
 
 
 @dataclass(frozen=True)
@@ -431,10 +432,11 @@ def initial(names: Names, condition, plan: Plan, stocks: tuple[str, ...]) -> Pla
         if missing or extra:
             lowered = names.lowered.variables
             which = missing or extra
-            shown = ", ".join(lowered[n].display if n in lowered else n for n in which[:3])
+            listed = stocks_shown([lowered[n].display if n in lowered else n for n in which])
+            shown = ", ".join(listed[:3])
             raise ParameterError(f"the state (t = {condition.time:g}) is not one of this model's: its stocks "
                                  f"{'lack' if missing else 'include'} {shown}"
-                                 f"{' ...' if len(which) > 3 else ''} (a state continues the model, and the "
+                                 f"{' ...' if len(listed) > 3 else ''} (a state continues the model, and the "
                                  "values that decide its structure, that made it)")
         kept = {n: v for n, v in condition.stocks.items() if not (replaced and made_by(n, replaced))}
         for n, v in kept.items():

@@ -20,6 +20,7 @@ from ..passes.elements import slots_of
 from ..passes.order import buffer_of
 from . import params as params_mod
 from .diagnostics import SimulationWarning, modeller_name, run_warnings, strict_error
+from .continue_messages import span_changed
 from .params import Regions, State
 from .result import Result, span_text
 
@@ -195,7 +196,7 @@ def run_plan(model, plan: params_mod.Plan, args: dict, return_columns, return_ti
     if kept is not None:
         regions = Regions(model.kernel.buffers, *kept)
         if plan.state is not None:
-            _check_regions(model, plan.state, regions, vals)
+            _check_regions(model, plan.state, regions, vals, lambda: model._values(p, vals))
     state = State(float(times[-1]), dict(zip(stocks, out[-1, len(names):].tolist())), model.structure_key,
                   model.path, None if seed is None else check_seed(seed), regions, dt,
                   vals["final time"], _ended(times, t0 + n_steps * dt, regions)) if len(times) else None
@@ -327,21 +328,23 @@ def _held(buffers: tuple[str, ...], state: State) -> tuple[np.ndarray, np.ndarra
     return np.concatenate(regions), np.column_stack([offsets, lengths]).ravel()
 
 
-def _check_regions(model, state: State, regions: Regions, vals: dict) -> None:
+def _check_regions(model, state: State, regions: Regions, vals: dict, values) -> None:
     """After a run that continued `state`: each buffer region that spans the run must hold
     the state's as it was (this run's region as long; `Buffer.grows`: at least as long),
     else the run did not continue the state exactly and is refused. (A DELAY FIXED's region
-    keeps the state's length: kernel_extra.restore_buffers.)"""
+    keeps the state's length: kernel_extra.restore_buffers.) `values()`: the run's constants by name."""
     lowered = model.schedule.model.variables
     for n, region in regions.items():
         old, new = len(state.buffers[n]), len(region)
         b = buffer_of(lowered[n])
         if new == old or not b.spans_run or (new > old and b.grows):
             continue
+        at, buffer = _buffer_named(model.schedule.model, n)
+        if b.span >= 0 and state.final_time == vals["final time"]:
+            raise ParameterError(f"{at}{span_changed(model.schedule.model, n, b.span, (old, new), (vals, values()), state.time)}")
         advice = (f"continue to FINAL TIME {state.final_time:g}, ending this run with until= instead"
                   if new < old else "end the first run with until= rather than final_time= (as the stepper "
                   "does), so that its buffers cover FINAL TIME")
-        at, buffer = _buffer_named(model.schedule.model, n)
         raise ParameterError(
             f"{at}the {buffer} is laid out when a run starts for the run to FINAL TIME (and "
             f"by the function's own arguments): {old} values in the state (made by a run to FINAL TIME "
