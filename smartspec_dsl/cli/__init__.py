@@ -6,6 +6,7 @@ import argparse
 import gc
 import importlib
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -59,23 +60,53 @@ def end_quickly() -> None:
     gc.freeze()
 
 
-def run_process(argv=None) -> int:
+def run_process(argv=None, ending: bool = False) -> int:
     """The command as the `smartspec` process runs it: `main`, then `end_quickly`; a Ctrl-C
-    that lands after the command's own handling, while it ends, is the same one line and 130."""
+    that lands after the command's own handling, while it ends, is the same one line and 130.
+
+    `ending` (the process's entry points: the process ends with the command): once the
+    command's outcome is known, Ctrl-C is ignored (`_ending`). Python gives SIGINT back its
+    default action early in its shutdown (before it collects and frees the modules: tenths of
+    a second with Numba loaded), and a Ctrl-C landing there killed the process by the signal:
+    no line, status -2 instead of 130 or the command's own. After a Ctrl-C, an object it left
+    half made whose finaliser then fails (llvmlite's PipelineTuningOptions interrupted in its
+    constructor: "Exception ignored in ... __del__: AttributeError ...") says nothing more
+    than "interrupted" (`_quiet_after_interrupt`)."""
+    if ending:
+        _quiet_after_interrupt()
     try:
         code = main(argv)
         end_quickly()
+        _ending(ending)
         return code
     except KeyboardInterrupt:
+        _ending(ending)
         print("\ninterrupted", file=sys.stderr)
         return 130
     except Exception:
         # Ctrl-C raised inside code that made it another error (an import interrupted
         # half way): still the user's interruption, not a failure of the command
         if interrupt_came():
+            _ending(ending)
             print("\ninterrupted", file=sys.stderr)
             return 130
         raise
+
+
+def _ending(ending: bool) -> None:
+    """The process ends with its command's outcome: Ctrl-C is ignored from now on (an ignored
+    signal keeps that action through Python's shutdown)."""
+    if ending:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _quiet_after_interrupt() -> None:
+    """Unraisable errors (a finaliser's, an atexit function's) are reported as before until
+    Ctrl-C comes, and not after: they are then the interruption's doing, which the one line
+    says. (A Ctrl-C whose handler ran inside a finaliser, where Python can only report it, is
+    lost: the command goes on; it was reported as "Exception ignored in ...: Interrupted".)"""
+    report = sys.unraisablehook
+    sys.unraisablehook = lambda info: None if interrupt_came() else report(info)
 
 
 def main(argv=None) -> int:
