@@ -431,6 +431,35 @@ def test_ctrl_c_inside_a_string_exec_still_exits_130(tmp_path):
     assert (proc.returncode, proc.stderr.strip()) == (130, "interrupted"), proc.stderr
 
 
+
+# Ctrl-C whose handler runs inside a callback from C (ctypes): Python can only report the
+# exception there, and the command went on. LLVM calls back into Python as it compiles
+# (llvmlite's object cache), so a Ctrl-C during a compile was lost that way about one time in
+# five. The process's entry point (no argv: the process ends with the command) raises it again
+# in the code that runs next, here a command's 30 s of work.
+_CALLBACK_INTERRUPT = """
+import ctypes, os, signal, sys, time
+from smartspec_dsl import cli, __main__ as entry
+@ctypes.CFUNCTYPE(None)
+def from_c():
+    os.kill(os.getpid(), signal.SIGINT)
+def interrupted_in_a_callback(args):
+    from_c()
+    time.sleep(30)
+cli.check_outputs = interrupted_in_a_callback
+sys.argv = ["smartspec", "run", "m.mdl"]
+sys.exit(entry.main())
+"""
+
+
+def test_ctrl_c_inside_a_callback_from_c_is_not_lost(tmp_path):
+    (tmp_path / "callback_interrupt.py").write_text(_CALLBACK_INTERRUPT)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)])}
+    proc = subprocess.run([sys.executable, "-m", "callback_interrupt"], capture_output=True, text=True,
+                          env=env, cwd=tmp_path, timeout=60)
+    assert (proc.returncode, proc.stderr.strip()) == (130, "interrupted"), proc.stderr
+
+
 # ---- 10. a damaged sweep store --------------------------------------------------------------------
 
 SWEEP_SPEC = """
