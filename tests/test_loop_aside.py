@@ -120,3 +120,60 @@ def test_other_types_or_an_interrupt_compile_here(tmp_path):
     first, second = done.stdout.splitlines()
     assert first == "42 0 1"      # the int signature missed the cache and compiled here
     assert second == "True"       # the process compiling aside was killed and reaped with the interrupt
+
+
+# Ctrl-C (a SIGINT this process sends itself) at the two moments where a compile aside could
+# outlive its run: as the process splits (the signal then waits until the new process is known
+# to the `with` block) and while the run waits for it at the end of the block. The "compile"
+# takes 30 s; `gone` says whether the process was killed and collected.
+_CTRL_C = """
+import os, signal, time
+from smartspec_dsl.backend.loop_aside import loop_aside
+
+class Slow:
+    overloads = {}
+    def typeof_pyval(self, value):
+        return value
+    def compile(self, signature):
+        time.sleep(30)
+
+def gone(pid):
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return True
+    return False
+
+forks = []
+real_fork = os.fork
+def fork_after_ctrl_c():
+    os.kill(os.getpid(), signal.SIGINT)
+    forks.append(real_fork())
+    return forks[-1]
+os.fork = fork_after_ctrl_c
+try:
+    with loop_aside(Slow(), ()):
+        print("block ran")
+except KeyboardInterrupt:
+    print("interrupted as it split", len(forks) == 1 and forks[0] > 0 and gone(forks[0]))
+os.fork = real_fork
+print("SIGINT held", signal.SIGINT in signal.pthread_sigmask(signal.SIG_BLOCK, ()))
+
+signal.signal(signal.SIGALRM, signal.default_int_handler)
+try:
+    with loop_aside(Slow(), ()) as aside:
+        waited = aside.pid
+        signal.setitimer(signal.ITIMER_REAL, 0.2)
+except KeyboardInterrupt:
+    print("interrupted while waiting", gone(waited))
+"""
+
+
+def test_ctrl_c_as_the_process_splits_or_while_it_is_waited_for_leaves_no_compile(tmp_path):
+    (tmp_path / "ctrl_c.py").write_text(_CTRL_C)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "SMARTSPEC_COMPILE_ASIDE": "1"}
+    done = subprocess.run([sys.executable, str(tmp_path / "ctrl_c.py")], capture_output=True, text=True, env=env,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["interrupted as it split True", "SIGINT held False",
+                                        "interrupted while waiting True"]

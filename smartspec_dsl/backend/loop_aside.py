@@ -30,29 +30,84 @@ ENV = "SMARTSPEC_COMPILE_ASIDE"
 
 
 class Aside:
-    """The process compiling a loop aside (`pid`, None when there is none): on leaving the
-    `with` block this process waits for it; after an exception (Ctrl-C, a failed compile of
-    the initialisation) it is killed first, so that no compile outlives the run that
-    started it."""
+    """The process compiling `loop` for `signature` aside, started on entering the `with`
+    block (`pid`; None when there is none, and always without a `loop`): on leaving the
+    block this process waits for it; after an exception (Ctrl-C, a failed compile of the
+    initialisation), or Ctrl-C while it waits, it is killed first, so that no compile
+    outlives the run that started it."""
 
-    def __init__(self, pid: int | None = None):
-        self.pid = pid
+    def __init__(self, loop=None, signature: tuple = ()):
+        self.loop, self.signature = loop, signature
+        self.pid: int | None = None
         self.ok = False        # it exited normally: the loop is in the cache
 
     def __enter__(self) -> "Aside":
+        if self.loop is None:
+            return self
+        # every signal held while the process splits: a Ctrl-C handled in the new process
+        # before it gives SIGINT its default action would raise into the caller's code there
+        # (a second "interrupted"), and one handled here before `pid` is set would leave the
+        # new process unknown to the `with` block (the new process inherits the mask, not
+        # the signals pending)
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, ())
+        try:
+            signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
+            self.pid = os.fork()
+        except OSError:
+            pass
+        except BaseException:     # a handler due from before the signals were held
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
+            raise
+        if self.pid == 0:
+            _compile(self.loop, self.signature, held)
+        try:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)    # a Ctrl-C meanwhile: raised here
+        except BaseException:
+            self.__exit__(*sys.exc_info())
+            raise
         return self
 
     def __exit__(self, kind, err, tb) -> bool:
-        if self.pid is not None:
-            if kind is not None:
-                try:
-                    os.kill(self.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            _, status = os.waitpid(self.pid, 0)
-            self.ok = kind is None and os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
-            self.pid = None
+        pid, self.pid = self.pid, None
+        if pid is None:
+            return False
+        if kind is not None:
+            _end(pid)
+            return False
+        try:
+            _, status = os.waitpid(pid, 0)
+        except BaseException:     # Ctrl-C while waiting: it would compile on after this process
+            _end(pid)
+            raise
+        self.ok = os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
         return False
+
+
+def _end(pid: int) -> None:
+    """Kill the process `pid` and collect it: it has stopped when this returns."""
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    os.waitpid(pid, 0)
+
+
+def _compile(loop, signature: tuple, held) -> None:
+    """The new process: compiles `loop` for `signature` into Numba's cache, exits 0 when it
+    did; never returns into the caller's code. Its output goes to /dev/null, and Ctrl-C
+    kills it (SIGINT's default action, as the terminal signals the process group), once
+    the signals `held` by the parent are no longer."""
+    code = 1
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 1)
+        os.dup2(null, 2)
+        loop.compile(signature)
+        code = 0
+    finally:
+        os._exit(code)
 
 
 def forking_helps() -> bool:
@@ -68,27 +123,11 @@ def forking_helps() -> bool:
 
 
 def loop_aside(loop, args: tuple) -> Aside:
-    """Start compiling the jitted function `loop` for the types of `args` (as a call with
-    them would compile it) in a forked process, which saves it in Numba's on-disk cache.
-    Returns the `Aside` to leave once the caller's own compile is done, and before it
-    calls `loop`; with no process when `loop` is compiled already or `forking_helps()`
-    says no."""
+    """The `Aside` that compiles the jitted function `loop` for the types of `args` (as a
+    call with them would compile it) in a forked process, which saves it in Numba's on-disk
+    cache: the process starts on entering the `with` block, to leave once the caller's own
+    compile is done and before it calls `loop`. Without a process when `loop` is compiled
+    already or `forking_helps()` says no."""
     if loop.overloads or not forking_helps():
         return Aside()
-    signature = tuple(loop.typeof_pyval(a) for a in args)
-    try:
-        pid = os.fork()
-    except OSError:
-        return Aside()
-    if pid:
-        return Aside(pid)
-    code = 1
-    try:      # the child: never returns into the caller's code
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        null = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(null, 1)
-        os.dup2(null, 2)
-        loop.compile(signature)
-        code = 0
-    finally:
-        os._exit(code)
+    return Aside(loop, tuple(loop.typeof_pyval(a) for a in args))
