@@ -68,28 +68,26 @@ class Aside:
         return self
 
     def __exit__(self, kind, err, tb) -> bool:
+        if self.pid is None:
+            return False
         pid, self.pid = self.pid, None
-        if pid is None:
-            return False
-        if kind is not None:
-            _end(pid)
-            return False
         try:
+            if kind is not None:
+                _kill(pid)
             _, status = os.waitpid(pid, 0)
-        except BaseException:     # Ctrl-C while waiting: it would compile on after this process
-            _end(pid)
+        except BaseException:      # Ctrl-C while waiting: the compile ends with the run
+            _kill(pid)
+            os.waitpid(pid, 0)
             raise
-        self.ok = os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+        self.ok = kind is None and os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
         return False
 
 
-def _end(pid: int) -> None:
-    """Kill the process `pid` and collect it: it has stopped when this returns."""
+def _kill(pid: int) -> None:
     try:
         os.kill(pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
-    os.waitpid(pid, 0)
 
 
 def _compile(loop, signature: tuple, held) -> None:
