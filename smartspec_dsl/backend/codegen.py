@@ -24,8 +24,9 @@ from ..passes.dense import is_dense
 from ..passes.order import Schedule
 from . import nests
 from .dense_emit import DenseEmitter
-from .driver import (DRIVER, DYNAMIC_LOOP, GENERIC_ONLY, HEADER, HELD, STATIC_LOOP, STOP, euler_driver, functions,
-                     generic_driver, held_fields, indent, phase_calls, PHASE_ARGS)
+from .driver import (GENERIC_ONLY, HEADER, HELD, ONE_FUNCTION, STOP, euler_driver, first_generic, functions, held_fields,
+                     indent, phase_calls, PHASE_ARGS)
+from .driver_generic import DRIVER, DYNAMIC_LOOP, STATIC_LOOP, generic_driver
 from .emit import Emitter, num
 
 # the solver of SIMULTANEOUS and FIND ZERO loops, imported only by the kernels that have one
@@ -158,7 +159,9 @@ def generate(schedule: Schedule) -> Kernel:
         *([HELD] if em.fixed else []),
         DRIVER.format(generic=generic_driver(fields), **fields),
         # the specialised Euler driver: the phases' statements inline, per stock element when few
-        GENERIC_ONLY.format(**held) if dynamic_control else euler_driver(em, init, dynamic, rates, writes),
+        GENERIC_ONLY.format(**held, **dict(zip(("first_0", "first_1", "first_2"), first_generic(
+            sum(s.count("\n") + 1 for s in init + dynamic) > ONE_FUNCTION))))
+        if dynamic_control else euler_driver(em, init, dynamic, rates, writes),
     ])
     return Kernel(source, em.slots if dense else dict(em.slots), em.n_slots, params,
                   table_vector([t for _, t in em.lookups]), n_cont, n_disc, len(em.fixed),

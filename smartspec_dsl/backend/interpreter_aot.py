@@ -46,7 +46,7 @@ class _Checked:
     """The module's `simulate` behind a check of its arguments' types (`aot.checker`). A run
     of RK4 Auto takes the Numba-cached interpreter: a function compiled ahead of time cannot
     raise its StepSizeError (kernel_step.step_size_failed; the process crashes), as the
-    kernel's module leaves RK4 Auto out for the same reason (driver.PICK)."""
+    kernel's module leaves RK4 Auto out for the same reason (driver_generic.PICK)."""
 
     def __init__(self, module):
         self.module = module

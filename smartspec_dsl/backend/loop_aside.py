@@ -17,16 +17,23 @@ is unsafe or useless: outside Linux, with other Python threads running, once Num
 parallel threads are started, on one core, in the background compile worker, or with
 `SMARTSPEC_COMPILE_ASIDE=0`. It writes nothing to the terminal (its output goes to
 /dev/null: this process says what it has to when it loads the loop), and Ctrl-C ends it
-with this process.
+with this process. A fork copies only the thread that forks: a lock another thread held
+stays held in the child for good. Numba's compiler lock is taken across the fork (so no
+other thread is compiling), and a child that uses no CPU for `STALL` seconds (stuck on a
+lock of a thread `threading` does not know of, started by C code) is killed, and this
+process compiles the loop itself.
 """
 from __future__ import annotations
 
 import os
+import select
 import signal
 import sys
 import threading
+import time
 
 ENV = "SMARTSPEC_COMPILE_ASIDE"
+STALL = 5.0      # seconds without CPU time after which the child counts as stuck
 
 
 class Aside:
@@ -44,27 +51,30 @@ class Aside:
     def __enter__(self) -> "Aside":
         if self.loop is None:
             return self
-        # every signal held while the process splits: a Ctrl-C handled in the new process
-        # before it gives SIGINT its default action would raise into the caller's code there
-        # (a second "interrupted"), and one handled here before `pid` is set would leave the
-        # new process unknown to the `with` block (the new process inherits the mask, not
-        # the signals pending)
-        held = signal.pthread_sigmask(signal.SIG_BLOCK, ())
+        from numba.core.compiler_lock import global_compiler_lock
+        # Ctrl-C put off while the process splits: handled in the new process before it gives
+        # SIGINT its default action, it would raise into the caller's code there (a second
+        # "interrupted"); handled here before `pid` is set, it would leave the new process
+        # unknown to the `with` block. (Holding the signal with a mask would not do: a signal
+        # sent to the process goes to another thread, numpy's, when this one holds it.)
+        came = []
+        previous = signal.getsignal(signal.SIGINT)
         try:
-            signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
-            self.pid = os.fork()
+            signal.signal(signal.SIGINT, lambda *_: came.append(True))
+            with global_compiler_lock:       # no other thread compiling across the fork
+                self.pid = os.fork()
+            if self.pid == 0:
+                _compile(self.loop, self.signature)
         except OSError:
             pass
-        except BaseException:     # a handler due from before the signals were held
-            signal.pthread_sigmask(signal.SIG_SETMASK, held)
-            raise
-        if self.pid == 0:
-            _compile(self.loop, self.signature, held)
-        try:
-            signal.pthread_sigmask(signal.SIG_SETMASK, held)    # a Ctrl-C meanwhile: raised here
-        except BaseException:
-            self.__exit__(*sys.exc_info())
-            raise
+        finally:
+            try:        # this process (the new one never returns here)
+                signal.signal(signal.SIGINT, previous)
+                if came:
+                    signal.raise_signal(signal.SIGINT)      # handled now, the process known
+            except BaseException:
+                self.__exit__(*sys.exc_info())
+                raise
         return self
 
     def __exit__(self, kind, err, tb) -> bool:
@@ -74,13 +84,50 @@ class Aside:
         try:
             if kind is not None:
                 _kill(pid)
-            _, status = os.waitpid(pid, 0)
+            status = _wait(pid)
         except BaseException:      # Ctrl-C while waiting: the compile ends with the run
             _kill(pid)
             os.waitpid(pid, 0)
             raise
         self.ok = kind is None and os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
         return False
+
+
+def _wait(pid: int) -> int:
+    """The child's exit status, once it ends or, stuck (no CPU time for STALL seconds), is
+    killed. Woken by the child's end (a pidfd) where Linux has them, else every 10 ms."""
+    try:
+        fd = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        fd = None
+    try:
+        ticks, since = _cpu_ticks(pid), time.monotonic()
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                return status
+            if fd is None:
+                time.sleep(0.01)
+            else:
+                select.select([fd], [], [], 0.5)
+            now, used = time.monotonic(), _cpu_ticks(pid)
+            if used != ticks:
+                ticks, since = used, now
+            elif now - since > STALL:
+                _kill(pid)
+    finally:
+        if fd is not None:
+            os.close(fd)
+
+
+def _cpu_ticks(pid: int) -> int:
+    """The process's user + system CPU time in clock ticks (/proc/<pid>/stat), -1 if unknown."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            fields = stat.read().rsplit(b")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])      # utime, stime: the stat's 14th and 15th
+    except (OSError, IndexError, ValueError):
+        return -1
 
 
 def _kill(pid: int) -> None:
@@ -90,15 +137,43 @@ def _kill(pid: int) -> None:
         pass
 
 
-def _compile(loop, signature: tuple, held) -> None:
+def forking_helps() -> bool:
+    """Whether a compile aside may start here: Linux, two cores or more for this process, no
+    other Python thread and no Numba thread pool (a forked child inherits none of their
+    threads, only their locks), SIGINT's handler one Python can set and put back (the main
+    thread's, not one installed by C code), and not turned off (`SMARTSPEC_COMPILE_ASIDE=0`)."""
+    if not sys.platform.startswith("linux") or os.environ.get(ENV, "1") == "0":
+        return False
+    if len(os.sched_getaffinity(0)) < 2 or threading.active_count() != 1:
+        return False
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is None:
+        return False
+    parallel = sys.modules.get("numba.np.ufunc.parallel")
+    return not getattr(parallel, "_is_initialized", False)
+
+
+def in_cache(function) -> bool:
+    """Whether Numba's on-disk cache holds machine code of the jitted `function` (its index
+    file, for any signature): a later process loads it sooner than a fork compiles it. True
+    when the index cannot be found (another Numba's cache layout): then nothing forks."""
+    cache_file = getattr(getattr(function, "_cache", None), "_cache_file", None)
+    index = getattr(cache_file, "_index_path", None)
+    return index is None or os.path.exists(index)
+
+
+def uncached(function) -> bool:
+    """Whether a call of the jitted `function` compiles it: no machine code in this process
+    nor in Numba's cache."""
+    return not function.overloads and not in_cache(function)
+
+
+def _compile(loop, signature: tuple) -> None:
     """The new process: compiles `loop` for `signature` into Numba's cache, exits 0 when it
     did; never returns into the caller's code. Its output goes to /dev/null, and Ctrl-C
-    kills it (SIGINT's default action, as the terminal signals the process group), once
-    the signals `held` by the parent are no longer."""
+    kills it (SIGINT's default action, as the terminal signals the process group)."""
     code = 1
     try:
         signal.signal(signal.SIGINT, signal.SIG_DFL)
-        signal.pthread_sigmask(signal.SIG_SETMASK, held)
         null = os.open(os.devnull, os.O_WRONLY)
         os.dup2(null, 1)
         os.dup2(null, 2)
@@ -108,24 +183,12 @@ def _compile(loop, signature: tuple, held) -> None:
         os._exit(code)
 
 
-def forking_helps() -> bool:
-    """Whether a compile aside may start here: Linux, two cores or more for this process, no
-    other Python thread and no Numba thread pool (a forked child inherits none of their
-    threads, only their locks), and not turned off (`SMARTSPEC_COMPILE_ASIDE=0`)."""
-    if not sys.platform.startswith("linux") or os.environ.get(ENV, "1") == "0":
-        return False
-    if len(os.sched_getaffinity(0)) < 2 or threading.active_count() != 1:
-        return False
-    parallel = sys.modules.get("numba.np.ufunc.parallel")
-    return not getattr(parallel, "_is_initialized", False)
-
-
 def loop_aside(loop, args: tuple) -> Aside:
     """The `Aside` that compiles the jitted function `loop` for the types of `args` (as a
     call with them would compile it) in a forked process, which saves it in Numba's on-disk
     cache: the process starts on entering the `with` block, to leave once the caller's own
     compile is done and before it calls `loop`. Without a process when `loop` is compiled
-    already or `forking_helps()` says no."""
-    if loop.overloads or not forking_helps():
+    already (here or in the cache) or `forking_helps()` says no."""
+    if loop.overloads or in_cache(loop) or not forking_helps():
         return Aside()
     return Aside(loop, tuple(loop.typeof_pyval(a) for a in args))

@@ -168,7 +168,7 @@ class Tiers:
 
     def _ahead_or_jitted(self, name: str):
         """The entry `name` of the module compiled ahead of time, but Numba's kernel's for a
-        run of RK4 Auto, which the module leaves out (driver.PICK)."""
+        run of RK4 Auto, which the module leaves out (driver_generic.PICK)."""
         ahead = getattr(self.ahead(), name)
 
         def run(*args):
