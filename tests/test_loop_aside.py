@@ -216,3 +216,50 @@ def test_a_stuck_process_aside_is_killed_and_the_step_compiles_here(tmp_path):
     assert done.returncode == 0, done.stderr
     # forked, killed when stuck (not ok, gone), then compiled here: the right number, a cache miss
     assert done.stdout.split() == ["True", "False", "False", "3.0", "1"]
+
+
+# Ctrl-C (a SIGINT this process sends itself) as the process splits: it is handled once the new
+# process is known to the `with` block, which then kills and collects it, and SIGINT's handler
+# is the one before. The "compile" takes 30 s.
+_CTRL_C = """
+import os, signal, time
+from numba import njit
+from smartspec_dsl.backend.loop_aside import loop_aside
+
+@njit(cache=True)
+def slow(x):
+    return x + 1
+slow.compile = lambda sig: time.sleep(30)
+
+def gone(pid):
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return True
+    return False
+
+forks = []
+real_fork = os.fork
+def fork_after_ctrl_c():
+    os.kill(os.getpid(), signal.SIGINT)
+    forks.append(real_fork())
+    return forks[-1]
+os.fork = fork_after_ctrl_c
+try:
+    with loop_aside(slow, (1.5,)):
+        print("block ran")
+except KeyboardInterrupt:
+    print("interrupted as it split", len(forks) == 1 and forks[0] > 0 and gone(forks[0]))
+os.fork = real_fork
+print("handler back", signal.getsignal(signal.SIGINT) is signal.default_int_handler)
+"""
+
+
+def test_ctrl_c_as_the_process_splits_leaves_no_compile(tmp_path):
+    (tmp_path / "ctrl_c.py").write_text(_CTRL_C)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "NUMBA_CACHE_DIR": str(tmp_path / "numba"),
+           "SMARTSPEC_COMPILE_ASIDE": "1"}
+    done = subprocess.run([sys.executable, str(tmp_path / "ctrl_c.py")], capture_output=True, text=True, env=env,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["interrupted as it split True", "handler back True"]

@@ -37,16 +37,44 @@ STALL = 5.0      # seconds without CPU time after which the child counts as stuc
 
 
 class Aside:
-    """The process compiling a loop aside (`pid`, None when there is none): on leaving the
-    `with` block this process waits for it; after an exception (Ctrl-C, a failed compile of
-    the initialisation) it is killed first, so that no compile outlives the run that
-    started it."""
+    """The process compiling `loop` for `signature` aside, started on entering the `with`
+    block (`pid`; None when there is none, and always without a `loop`): on leaving the
+    block this process waits for it; after an exception (Ctrl-C, a failed compile of the
+    initialisation), or Ctrl-C while it waits, it is killed first, so that no compile
+    outlives the run that started it."""
 
-    def __init__(self, pid: int | None = None):
-        self.pid = pid
+    def __init__(self, loop=None, signature: tuple = ()):
+        self.loop, self.signature = loop, signature
+        self.pid: int | None = None
         self.ok = False        # it exited normally: the loop is in the cache
 
     def __enter__(self) -> "Aside":
+        if self.loop is None:
+            return self
+        from numba.core.compiler_lock import global_compiler_lock
+        # Ctrl-C put off while the process splits: handled in the new process before it gives
+        # SIGINT its default action, it would raise into the caller's code there (a second
+        # "interrupted"); handled here before `pid` is set, it would leave the new process
+        # unknown to the `with` block. (Holding the signal with a mask would not do: a signal
+        # sent to the process goes to another thread, numpy's, when this one holds it.)
+        came = []
+        previous = signal.getsignal(signal.SIGINT)
+        try:
+            signal.signal(signal.SIGINT, lambda *_: came.append(True))
+            with global_compiler_lock:       # no other thread compiling across the fork
+                self.pid = os.fork()
+            if self.pid == 0:
+                _compile(self.loop, self.signature)
+        except OSError:
+            pass
+        finally:
+            try:        # this process (the new one never returns here)
+                signal.signal(signal.SIGINT, previous)
+                if came:
+                    signal.raise_signal(signal.SIGINT)      # handled now, the process known
+            except BaseException:
+                self.__exit__(*sys.exc_info())
+                raise
         return self
 
     def __exit__(self, kind, err, tb) -> bool:
@@ -112,10 +140,13 @@ def _kill(pid: int) -> None:
 def forking_helps() -> bool:
     """Whether a compile aside may start here: Linux, two cores or more for this process, no
     other Python thread and no Numba thread pool (a forked child inherits none of their
-    threads, only their locks), and not turned off (`SMARTSPEC_COMPILE_ASIDE=0`)."""
+    threads, only their locks), SIGINT's handler one Python can set and put back (the main
+    thread's, not one installed by C code), and not turned off (`SMARTSPEC_COMPILE_ASIDE=0`)."""
     if not sys.platform.startswith("linux") or os.environ.get(ENV, "1") == "0":
         return False
     if len(os.sched_getaffinity(0)) < 2 or threading.active_count() != 1:
+        return False
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is None:
         return False
     parallel = sys.modules.get("numba.np.ufunc.parallel")
     return not getattr(parallel, "_is_initialized", False)
@@ -136,25 +167,12 @@ def uncached(function) -> bool:
     return not function.overloads and not in_cache(function)
 
 
-def loop_aside(loop, args: tuple) -> Aside:
-    """Start compiling the jitted function `loop` for the types of `args` (as a call with
-    them would compile it) in a forked process, which saves it in Numba's on-disk cache.
-    Returns the `Aside` to leave once the caller's own compile is done, and before it
-    calls `loop`; with no process when `loop` is compiled already (here or in the cache) or
-    `forking_helps()` says no."""
-    if loop.overloads or in_cache(loop) or not forking_helps():
-        return Aside()
-    from numba.core.compiler_lock import global_compiler_lock
-    signature = tuple(loop.typeof_pyval(a) for a in args)
-    try:
-        with global_compiler_lock:       # no other thread compiling across the fork
-            pid = os.fork()
-    except OSError:
-        return Aside()
-    if pid:
-        return Aside(pid)
+def _compile(loop, signature: tuple) -> None:
+    """The new process: compiles `loop` for `signature` into Numba's cache, exits 0 when it
+    did; never returns into the caller's code. Its output goes to /dev/null, and Ctrl-C
+    kills it (SIGINT's default action, as the terminal signals the process group)."""
     code = 1
-    try:      # the child: never returns into the caller's code
+    try:
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         null = os.open(os.devnull, os.O_WRONLY)
         os.dup2(null, 1)
@@ -163,3 +181,14 @@ def loop_aside(loop, args: tuple) -> Aside:
         code = 0
     finally:
         os._exit(code)
+
+
+def loop_aside(loop, args: tuple) -> Aside:
+    """The `Aside` that compiles the jitted function `loop` for the types of `args` (as a
+    call with them would compile it) in a forked process, which saves it in Numba's on-disk
+    cache: the process starts on entering the `with` block, to leave once the caller's own
+    compile is done and before it calls `loop`. Without a process when `loop` is compiled
+    already (here or in the cache) or `forking_helps()` says no."""
+    if loop.overloads or in_cache(loop) or not forking_helps():
+        return Aside()
+    return Aside(loop, tuple(loop.typeof_pyval(a) for a in args))

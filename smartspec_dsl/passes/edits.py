@@ -253,13 +253,6 @@ def refuse_read_series(model: ir.Model, data: set[str], edits: Edits | None) -> 
             hit = next((h for n in ir.walk(e) if isinstance(n, ir.Ref) and (h := reads(n))), None)
             if hit is not None:
                 origin[var.name], grown = (origin[hit][0], origin[hit][1] or var.name), True
-    space = SubscriptSpace(model.subscript_ranges, model.spellings)
-
-    def shown(flat: str) -> str:
-        if flat in model.variables:     # flattened (an array a run's time series replaces an element of)
-            return model.variables[flat].display
-        base, at = ir.split_element(flat)
-        return model.variables[base].display + (space.subscripts_shown(at[1:-1].split(",")) if at else "")
     for var in model.variables.values():
         for e in (var.expr, var.initial) if var.name not in replaced else ():
             for node in ir.walk(e) if e is not None else ():
@@ -270,13 +263,25 @@ def refuse_read_series(model: ir.Model, data: set[str], edits: Edits | None) -> 
                 if hit is None:
                     continue
                 element, through = origin[hit]
-                via = f" (through the data equation of '{shown(through)}')" if through else ""
+                via = f" (through the data equation of '{shown_name(model, through)}')" if through else ""
                 raise ReplacedSeries(
-                    f"the run replaces the equation of the data variable '{shown(element)}', whose series "
+                    f"the run replaces the equation of the data variable '{shown_name(model, element)}', whose series "
                     f"{node.func} reads at {node.pos}{via}: a function of a data series reads the data's "
                     "own points, which a replaced equation does not have; give the data by a data "
                     "file instead (a run's data, --data), or replace the equation that reads it", element)
     return model
+
+
+def shown_name(model: ir.Model, flat: str) -> str:
+    """The variable or array element `flat` ('x', 'x[a1]': lowered names) as the modeller
+    wrote it ('Stock X[Region A]'); `flat` itself when the model has no such variable."""
+    if flat in model.variables:     # a variable, or an element flattened (an array a run replaces an element of)
+        return model.variables[flat].display
+    base, at = ir.split_element(flat)
+    if base not in model.variables:
+        return flat
+    space = SubscriptSpace(model.subscript_ranges, model.spellings)
+    return model.variables[base].display + (space.subscripts_shown(at[1:-1].split(",")) if at else "")
 
 
 def edit_initial_values(model: ir.Model, edits: Edits | None, values: dict[str, float] | None = None) -> ir.Model:
@@ -311,8 +316,8 @@ def edit_initial_values(model: ir.Model, edits: Edits | None, values: dict[str, 
                                  f"how the memory of {shown} (SMOOTH, DELAY, ... stocks) is kept; run it from the "
                                  "start, or continue the state without replacing those equations")
         # no equation replaced: a value that decides the structure (an order) laid the memory out otherwise
-        given = ", ".join(f"'{variables[n].display if n in variables else n}' = {v:g}"
-                          for n, v in sorted(values.items()) if not n.endswith("@initial"))
+        given = ", ".join(f"'{shown_name(model, n)}' = {v:g}" for n, v in sorted(values.items())
+                          if not n.endswith("@initial"))
         raise ParameterError(f"the state cannot be continued by this run: the values it gives{f' ({given})' * bool(given)} change how the "
                              f"memory of {shown} (SMOOTH, DELAY, ... stocks) is kept (another SMOOTH N or DELAY N "
                              "order, ...); run it from the start, or continue the state without those values")
