@@ -16,8 +16,8 @@ compiled other types, the loop is compiled here as before. It is not started whe
 is unsafe or useless: outside Linux, with other Python threads running, once Numba's
 parallel threads are started, on one core, in the background compile worker, or with
 `SMARTSPEC_COMPILE_ASIDE=0`. It writes nothing to the terminal (its output goes to
-/dev/null: this process says what it has to when it loads the loop), and Ctrl-C ends it
-with this process. A fork copies only the thread that forks: a lock another thread held
+/dev/null: this process says what it has to when it loads the loop); it ends with this
+process however this one ends (Ctrl-C, its SIGTERM or SIGKILL, an exception). A fork copies only the thread that forks: a lock another thread held
 stays held in the child for good. Numba's compiler lock is taken across the fork (so no
 other thread is compiling), and a child that uses no CPU for `STALL` seconds (stuck on a
 lock of a thread `threading` does not know of, started by C code) is killed, and this
