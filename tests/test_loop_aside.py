@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -263,3 +264,42 @@ def test_ctrl_c_as_the_process_splits_leaves_no_compile(tmp_path):
                           timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ["interrupted as it split True", "handler back True"]
+
+
+# The run killed while its compile aside runs (SIGKILL: no code of its own runs; a timeout's
+# kill, an IDE's stop): the process compiling aside ends with it rather than compiling on.
+_KILLED = """
+import os, signal, sys, time
+from numba import njit
+from smartspec_dsl.backend.loop_aside import loop_aside
+
+@njit(cache=True)
+def slow(x):
+    return x + 1
+slow.compile = lambda sig: time.sleep(60)
+with loop_aside(slow, (1.5,)) as aside:
+    print(aside.pid, flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_the_process_aside_ends_with_a_killed_run(tmp_path):
+    (tmp_path / "killed.py").write_text(_KILLED)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "NUMBA_CACHE_DIR": str(tmp_path / "numba"),
+           "SMARTSPEC_COMPILE_ASIDE": "1"}
+    done = subprocess.run([sys.executable, str(tmp_path / "killed.py")], capture_output=True, text=True, env=env,
+                          timeout=120)
+    assert done.returncode == -9, done.stderr
+    pid = int(done.stdout)
+    deadline = time.monotonic() + 20      # its "compile" would last a minute
+    while _running(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _running(pid)

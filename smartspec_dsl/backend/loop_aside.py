@@ -16,8 +16,8 @@ compiled other types, the loop is compiled here as before. It is not started whe
 is unsafe or useless: outside Linux, with other Python threads running, once Numba's
 parallel threads are started, on one core, in the background compile worker, or with
 `SMARTSPEC_COMPILE_ASIDE=0`. It writes nothing to the terminal (its output goes to
-/dev/null: this process says what it has to when it loads the loop), and Ctrl-C ends it
-with this process. A fork copies only the thread that forks: a lock another thread held
+/dev/null: this process says what it has to when it loads the loop); it ends with this
+process however this one ends (Ctrl-C, its SIGTERM or SIGKILL, an exception). A fork copies only the thread that forks: a lock another thread held
 stays held in the child for good. Numba's compiler lock is taken across the fork (so no
 other thread is compiling), and a child that uses no CPU for `STALL` seconds (stuck on a
 lock of a thread `threading` does not know of, started by C code) is killed, and this
@@ -57,14 +57,14 @@ class Aside:
         # "interrupted"); handled here before `pid` is set, it would leave the new process
         # unknown to the `with` block. (Holding the signal with a mask would not do: a signal
         # sent to the process goes to another thread, numpy's, when this one holds it.)
-        came = []
+        came, parent = [], os.getpid()
         previous = signal.getsignal(signal.SIGINT)
         try:
             signal.signal(signal.SIGINT, lambda *_: came.append(True))
             with global_compiler_lock:       # no other thread compiling across the fork
                 self.pid = os.fork()
             if self.pid == 0:
-                _compile(self.loop, self.signature)
+                _compile(self.loop, self.signature, parent)
         except OSError:
             pass
         finally:
@@ -167,13 +167,15 @@ def uncached(function) -> bool:
     return not function.overloads and not in_cache(function)
 
 
-def _compile(loop, signature: tuple) -> None:
+def _compile(loop, signature: tuple, parent: int) -> None:
     """The new process: compiles `loop` for `signature` into Numba's cache, exits 0 when it
-    did; never returns into the caller's code. Its output goes to /dev/null, and Ctrl-C
-    kills it (SIGINT's default action, as the terminal signals the process group)."""
+    did; never returns into the caller's code. Its output goes to /dev/null; Ctrl-C kills it
+    (SIGINT's default action, as the terminal signals the process group), and so does the
+    end of its `parent` (`_end_with`)."""
     code = 1
     try:
         signal.signal(signal.SIGINT, signal.SIG_DFL)
+        _end_with(parent)
         null = os.open(os.devnull, os.O_WRONLY)
         os.dup2(null, 1)
         os.dup2(null, 2)
@@ -181,6 +183,17 @@ def _compile(loop, signature: tuple) -> None:
         code = 0
     finally:
         os._exit(code)
+
+
+def _end_with(parent: int) -> None:
+    """This process is killed when `parent`, the process that forked it, ends, even where no
+    code of the parent's runs (SIGKILL, SIGTERM: a timeout's kill): Linux's
+    PR_SET_PDEATHSIG, asked with prctl. It ends now if the parent has ended already."""
+    import ctypes
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, ctypes.c_ulong(signal.SIGKILL))
+    if os.getppid() != parent:
+        os._exit(1)
 
 
 def loop_aside(loop, args: tuple) -> Aside:
