@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterator
 
 from .. import ir
-from ..errors import PassContractError, UnsupportedFeature
+from ..errors import ModelError, PassContractError, UnsupportedFeature
 from ..frontend.external import DataOptions, resolve_external
 from ..ir.builtins import BUFFER, BUILTINS, EQUATION, LOWERING, unsupported_calls
 from . import edits as edits_mod
@@ -80,7 +80,10 @@ def replaced_parts(model: ir.Model, replaced: set[str] | frozenset[str]) -> set[
     theirs is not needed (`edits.made_by(stock, replaced | replaced_parts(...))`)."""
     if not replaced or not has_arrays(model):
         return set()
-    split = _split_and_lifted(whole_matrices(declare_macro_outputs(model)))
+    try:
+        split = _split_and_lifted(whole_matrices(declare_macro_outputs(model)))
+    except ModelError:      # as parsed, before its data are read: none named, the state refused as before
+        return set()
     parts = (part_of(split, flat) for flat in replaced)
     return {name + (f"[{','.join(at)}]" if at else "") for name, at in filter(None, parts)}
 
