@@ -303,3 +303,30 @@ def test_the_process_aside_ends_with_a_killed_run(tmp_path):
     while _running(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not _running(pid)
+
+
+_CHILDREN_IGNORED = """
+import os, signal, sys
+signal.signal(signal.SIGCHLD, signal.SIG_IGN)      # as a daemon that starts this process may leave it
+forks = []
+real_fork = os.fork
+def counted_fork():
+    forks.append(1)
+    return real_fork()
+os.fork = counted_fork
+import smartspec_dsl
+res = smartspec_dsl.load(sys.argv[1], tier="compiled").run(tier="compiled")
+print(len(forks), res["total"][-1])
+"""
+
+
+def test_a_process_that_ignores_its_children_runs_a_large_model(tmp_path):
+    path = model_file(tmp_path, _ring(False))
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "SMARTSPEC_CACHE_DIR": str(tmp_path / "cache"),
+           "SMARTSPEC_BACKGROUND_COMPILE": "0", "SMARTSPEC_COMPILE_ASIDE": "1"}
+    done = subprocess.run([sys.executable, "-c", _CHILDREN_IGNORED, str(path)], capture_output=True, text=True,
+                          env=env, timeout=600)
+    assert done.returncode == 0, done.stderr
+    forks, total = done.stdout.split()
+    # no process aside (its status would be lost), and the run's numbers: the ring's total
+    assert forks == "0" and float(total) == pytest.approx(sum(map(_start, range(N))), rel=1e-12)

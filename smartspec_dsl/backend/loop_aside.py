@@ -4,24 +4,26 @@ A large model's Euler kernel is two functions compiled separately, its initialis
 (`euler_setup`) and its time loop (`euler_loop`, driver.euler_driver), and a first run
 compiles them one after the other: World3 about 0.4 s and 0.7 s, the beer game 0.4 s and
 0.9 s. Neither needs the other's machine code to be compiled, so a first run on a machine
-with two cores or more forks a process that compiles the time loop into Numba's on-disk
+with a free second core forks a process that compiles the time loop into Numba's on-disk
 cache (the kernel is `cache=True`) while this process compiles the initialisation and runs
 it; this process then waits for the other and loads the loop from the cache instead of
-compiling it. The machine code is the same either way: one compiler, one source, one
-signature (the types of the very arguments the run passes).
+compiling it. The generic driver's first run does the same with its step (`advance_<m>`,
+driver_generic.DRIVER's `_first_generic`). The machine code is the same either way: one
+compiler, one source, one signature (the types of the very arguments the run passes).
 
 The other process only saves time, it is never needed: if it cannot start, fails (a
 compile error, reported when this process compiles the loop itself), is killed or
 compiled other types, the loop is compiled here as before. It is not started where a fork
-is unsafe or useless: outside Linux, with other Python threads running, once Numba's
-parallel threads are started, on one core, in the background compile worker, or with
-`SMARTSPEC_COMPILE_ASIDE=0`. It writes nothing to the terminal (its output goes to
-/dev/null: this process says what it has to when it loads the loop); it ends with this
-process however this one ends (Ctrl-C, its SIGTERM or SIGKILL, an exception). A fork copies only the thread that forks: a lock another thread held
-stays held in the child for good. Numba's compiler lock is taken across the fork (so no
-other thread is compiling), and a child that uses no CPU for `STALL` seconds (stuck on a
-lock of a thread `threading` does not know of, started by C code) is killed, and this
-process compiles the loop itself.
+is unsafe or useless (`forking_helps`): outside Linux, with other Python threads running,
+once Numba's parallel threads are started, with SIGCHLD ignored or handled, on one core or
+with no core free, in the background compile worker, with the loop already in Numba's
+cache, or with `SMARTSPEC_COMPILE_ASIDE=0`. It writes nothing to the terminal (its output
+goes to /dev/null: this process says what it has to when it loads the loop); it ends with
+this process however this one ends (Ctrl-C, its SIGTERM or SIGKILL, an exception). A fork
+copies only the thread that forks: a lock another thread held stays held in the child for
+good. Numba's compiler lock is taken across the fork (so no other thread is compiling),
+and a child that uses no CPU for `STALL` seconds (stuck on a lock of a thread `threading`
+does not know of, started by C code) is killed, and this process compiles the loop itself.
 """
 from __future__ import annotations
 
@@ -34,6 +36,7 @@ import time
 
 ENV = "SMARTSPEC_COMPILE_ASIDE"
 STALL = 5.0      # seconds without CPU time after which the child counts as stuck
+FAILED = 1 << 8  # a wait status: exited with 1
 
 
 class Aside:
@@ -87,7 +90,10 @@ class Aside:
             status = _wait(pid)
         except BaseException:      # Ctrl-C while waiting: the compile ends with the run
             _kill(pid)
-            os.waitpid(pid, 0)
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
             raise
         self.ok = kind is None and os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
         return False
@@ -103,7 +109,10 @@ def _wait(pid: int) -> int:
     try:
         ticks, since = _cpu_ticks(pid), time.monotonic()
         while True:
-            done, status = os.waitpid(pid, os.WNOHANG)
+            try:
+                done, status = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:     # collected by another (a SIGCHLD handler): status unknown
+                return FAILED
             if done:
                 return status
             if fd is None:
@@ -138,18 +147,43 @@ def _kill(pid: int) -> None:
 
 
 def forking_helps() -> bool:
-    """Whether a compile aside may start here: Linux, two cores or more for this process, no
-    other Python thread and no Numba thread pool (a forked child inherits none of their
-    threads, only their locks), SIGINT's handler one Python can set and put back (the main
-    thread's, not one installed by C code), and not turned off (`SMARTSPEC_COMPILE_ASIDE=0`)."""
-    if not sys.platform.startswith("linux") or os.environ.get(ENV, "1") == "0":
+    """Whether a compile aside may start here: on Linux, with two cores or more for this
+    process and one of them free (`_core_free`; `SMARTSPEC_COMPILE_ASIDE=1` skips that
+    check, `=0` turns the aside off), no other Python thread and no Numba thread pool (a
+    forked child inherits none of their threads, only their locks), SIGINT's handler one
+    Python can set and put back (the main thread's, not one installed by C code), and
+    SIGCHLD's the default (a process that ignores its children, or collects them in a
+    handler, would take this one's status)."""
+    choice = os.environ.get(ENV, "")
+    if not sys.platform.startswith("linux") or choice == "0":
         return False
-    if len(os.sched_getaffinity(0)) < 2 or threading.active_count() != 1:
+    cores = len(os.sched_getaffinity(0))
+    if cores < 2 or threading.active_count() != 1 or not (choice == "1" or _core_free(cores)):
         return False
     if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is None:
         return False
+    if signal.getsignal(signal.SIGCHLD) != signal.SIG_DFL:
+        return False      # children ignored (collected by the kernel) or collected by a handler
     parallel = sys.modules.get("numba.np.ufunc.parallel")
     return not getattr(parallel, "_is_initialized", False)
+
+
+def _core_free(cores: int) -> bool:
+    """Whether a core is free for the process aside now: fewer processes running than
+    cores, this one included (/proc/loadavg's count of running tasks, the least of three
+    reads 2 ms apart, so that a task waking for a moment does not count). On a busy
+    machine the child would only take turns with this process and the run would wait for
+    it (World3 on a machine loaded with other work: 1.2x slower with a fork)."""
+    least = None
+    for _ in range(3):
+        try:
+            with open("/proc/loadavg") as loadavg:
+                running = int(loadavg.read().split()[3].split("/")[0])
+        except (OSError, ValueError, IndexError):
+            return True
+        least = running if least is None else min(least, running)
+        time.sleep(0.002)
+    return least < cores
 
 
 def in_cache(function) -> bool:
