@@ -223,6 +223,7 @@ class Generated:
     array_text: str
     scalar_text: str
     outputs: dict[str, str]      # canonical array column -> canonical scalar name
+    constants: list[str]         # the array columns of the constants' elements
 
 
 def _text(eqs: list[str], control: list[str]) -> str:
@@ -281,6 +282,7 @@ def array_models(draw) -> Generated:
             sca_eqs.append(f"{' '.join([var.name, *t])} = {v}")
         declare(var)
     constants = list(known)
+    constant_columns = list(outputs)
 
     lookup = draw(st.booleans())
     if lookup:
@@ -344,7 +346,8 @@ def array_models(draw) -> Generated:
                f"SAVEPER = {draw(st.sampled_from(['TIME STEP', 'TIME STEP', '0.5']))}"]
     for c in ("initial time", "final time", "time step", "saveper"):
         outputs[c] = c
-    return Generated(_text(list(draw(st.permutations(arr_eqs))), control), _text(sca_eqs, control), outputs)
+    return Generated(_text(list(draw(st.permutations(arr_eqs))), control), _text(sca_eqs, control), outputs,
+                     constant_columns)
 
 
 # ---- running ----------------------------------------------------------------------------
@@ -384,8 +387,8 @@ if os.environ.get("SMARTSPEC_DIFF_SHRINK"):
 @settings(max_examples=int(os.environ.get("SMARTSPEC_DIFF_EXAMPLES", "20")), deadline=None,
           phases=_PHASES, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
           print_blob=True)
-@given(gen=array_models())
-def test_random_array_models_match_reference(model_dir, gen):
+@given(gen=array_models(), data=st.data())
+def test_random_array_models_match_reference(model_dir, gen, data):
     text = gen.array_text
     note("model text:\n" + text)
     note("written out per element:\n" + gen.scalar_text)
@@ -399,10 +402,10 @@ def test_random_array_models_match_reference(model_dir, gen):
 
     lowered = pipeline.lower(parse_model(text, "m.mdl")).variables
     event(f"arrays kept dense: {sum(bool(v.dims) for v in lowered.values())}")
-    runs, sources = {}, {}
+    runs, sources, models = {}, {}, {}
     for route in ("dense", "flat"):
         model, by_tier = _runs(model_dir, text, route)
-        sources[route] = model.kernel.source
+        sources[route], models[route] = model.kernel.source, model
         for tier, got in by_tier.items():
             assert_matches(got, expected, text, what=f"{route} route, {tier} tier\n")
             runs[route, tier] = got
@@ -414,6 +417,16 @@ def test_random_array_models_match_reference(model_dir, gen):
         for c in flat.columns:
             np.testing.assert_allclose(dense[c], flat[c], rtol=1e-12, atol=1e-12,
                                        err_msg=f"{c}: the routes differ ({tier} tier)\n{text}")
+
+    # a run that sets one element of a constant, on the kernels already built
+    col = data.draw(st.sampled_from(gen.constants), label="constant")
+    value = data.draw(LITERALS.map(float), label="value")
+    note(f"params: {{{col!r}: {value}}}")
+    expected = _as_columns(reference_simulate(gen.scalar_text, {gen.outputs[col]: value}), gen.outputs)
+    for route, model in models.items():
+        for tier in ("compiled", "interpreter"):
+            assert_matches(model.run(params={col: value}, tier=tier), expected, text,
+                           what=f"{route} route, {tier} tier, params={{{col!r}: {value}}}\n")
 
 
 def test_the_flat_route_is_forced(model_dir):
