@@ -233,6 +233,7 @@ def _text(eqs: list[str], control: list[str]) -> str:
 
 @st.composite
 def array_models(draw) -> Generated:
+    """A random arrayed model, as array text and written out element by element."""
     n_r = draw(st.integers(2, 4))
     ranges = Ranges({"r": [f"r{i + 1}" for i in range(n_r)]})
     if draw(st.booleans()):
@@ -265,7 +266,7 @@ def array_models(draw) -> Generated:
         for t in _elements(ranges, eq_dims):
             if except_ in t:
                 continue
-            # the element of the variable's own range each equation dimension stands for
+            # a subrange's element is the variable's element of the same name
             sca_eqs.append(f"{' '.join([var.name, *t])} = {render(expr, dict(zip(eq_dims, t)), ranges)}")
 
     # constants: scalars and lists of numbers (a 2-D list row by row)
