@@ -969,9 +969,10 @@ def write_report(path: Path, cmd: str, info: dict, cfg: dict, rows: list, teacup
     L.append(f"- Settings: {json.dumps({k: v for k, v in cfg.items() if k != 'quick'})}.")
     text = "\n".join(L) + "\n"
     # the sections other scripts write (fuzz_campaign.py, explore_latency.py, interpreter_bench.py,
-    # arrays_bench.py) are kept as they were
+    # arrays_bench.py, per_run_baseline.py, crosscheck_subscripts.py) are kept as they were
     old = path.read_text() if path.exists() else ""
-    for mark in ("fuzz campaign", "explore latency", "first result", "arrays bench"):
+    for mark in ("fuzz campaign", "explore latency", "first result", "arrays bench", "per-run baseline",
+                 "subscript cross-check"):
         start, end = old.find(f"<!-- {mark} -->"), old.find(f"<!-- /{mark} -->")
         if 0 <= start < end:
             text += "\n" + old[start:end + len(f"<!-- /{mark} -->")] + "\n"

@@ -9,16 +9,22 @@ from .errors import raise_interrupted
 
 
 def main(argv=None) -> int:
+    """The command line of `argv` (the process's own when None: the process then ends with
+    it, and keeps ignoring Ctrl-C once the command is done, cli.run_process)."""
+    ending = argv is None
     previous = signal.signal(signal.SIGINT, raise_interrupted)
     try:
         try:
             from .cli import run_process
         except KeyboardInterrupt:
+            if ending:
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
             print("\ninterrupted", file=sys.stderr)
             return 130
-        return run_process(argv)
+        return run_process(argv, ending)
     finally:
-        signal.signal(signal.SIGINT, previous)
+        if not ending:
+            signal.signal(signal.SIGINT, previous)
 
 
 if __name__ == "__main__":

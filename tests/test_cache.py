@@ -227,22 +227,33 @@ def test_two_files_giving_one_data_variable_are_refused_naming_both(store, tmp_p
 
 def test_damaged_machine_code_is_compiled_again(store, tmp_path):
     """Truncated files of the compiled kernel (Numba's index and data, the module itself):
-    the next process compiles again, says so in one line, and gives the numbers."""
+    the next process compiles again, says so in one line, and gives the numbers.
+
+    Every process runs a copy of the package made at the start: a kernel's folder is named by
+    a hash of the compiler's source (loader._compiler_fingerprint, computed once per process),
+    so that a file of the checkout saved during a long test session sent the next process to
+    another folder, where it compiled anew without seeing the damage."""
+    import shutil
+    frozen = tmp_path / "src"
+    shutil.copytree(ROOT / "smartspec_dsl", frozen / "smartspec_dsl", ignore=shutil.ignore_patterns("__pycache__"))
     path = model_file(tmp_path / "models", variant(7))     # a kernel no other test compiled
-    assert smartspec_dsl.load(path, tier="compiled").run(tier="compiled")["x"][-1] == 0.5
+    env = {**os.environ, "PYTHONPATH": str(frozen), "SMARTSPEC_CACHE_DIR": str(store)}
+    run = lambda: subprocess.run([sys.executable, "-m", "smartspec_dsl", "run", str(path), "--tier", "compiled",
+                                  "--quiet"], env=env, capture_output=True, text=True, timeout=600)
+    first = run()
+    assert first.returncode == 0 and first.stdout.splitlines()[-1].split(",")[:3] == ["4.0", "0.5", "0.5"], first.stderr
     damaged = list(store.glob("k*/__pycache__/*.nb[ic]")) + list(store.glob("k*/kernel.py"))
     assert len(damaged) >= 3
     for f in damaged:
         f.write_bytes(f.read_bytes()[:100])
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "SMARTSPEC_CACHE_DIR": str(store)}
     for _ in range(2):    # compiled again, then from the repaired cache
-        proc = subprocess.run([sys.executable, "-m", "smartspec_dsl", "run", str(path), "--tier", "compiled",
-                               "--quiet"], env=env, capture_output=True, text=True, timeout=600)
+        proc = run()
         assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
         assert proc.stdout.splitlines()[-1].split(",")[:3] == ["4.0", "0.5", "0.5"]
         if _ == 0:
             assert "a damaged file in the kernel cache; compiling again" in proc.stderr
     assert "damaged" not in proc.stderr
+    assert len(list(store.glob("k*"))) == 1     # one kernel folder: every process used the damaged one
 
 
 def test_a_kernel_folder_removed_while_it_is_imported_is_written_again(store, tmp_path, monkeypatch):

@@ -40,3 +40,20 @@ def test_a_value_that_changes_an_order_is_named_not_an_equation(tmp_path):
         "the state cannot be continued by this run: the values it gives ('order[g3]' = 1) change how the memory "
         "of 'sm' (SMOOTH, DELAY, ... stocks) is kept (another SMOOTH N or DELAY N order, ...); run it from the "
         "start, or continue the state without those values")
+
+
+def test_the_value_that_changes_an_order_is_named_as_the_modeller_wrote_it(tmp_path):
+    """The order's element as the model spells it, whatever spelling the run gave it in."""
+    model = load_text(tmp_path, equations(
+        "Stage Group: Early Stage, Mid Stage, Late Stage", "Smoothing Order[Stage Group] = 1, 2, 3",
+        "Demand In[Stage Group] = 10 * Stage Group + Time",
+        "Smoothed Demand[Stage Group] = SMOOTH N(Demand In[Stage Group], 2, Demand In[Stage Group], "
+        "Smoothing Order[Stage Group])",
+        "INITIAL TIME = 0", "FINAL TIME = 6", "TIME STEP = 0.25", "SAVEPER = 0.25"))
+    state = model.run(until=2).final_state
+    with pytest.raises(ParameterError) as refused:
+        model.run(initial_condition=state, params={"smoothing order[late stage]": 1})
+    assert str(refused.value) == (
+        "the state cannot be continued by this run: the values it gives ('Smoothing Order[Late Stage]' = 1) change "
+        "how the memory of 'Smoothed Demand' (SMOOTH, DELAY, ... stocks) is kept (another SMOOTH N or DELAY N "
+        "order, ...); run it from the start, or continue the state without those values")

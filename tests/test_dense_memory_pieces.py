@@ -201,3 +201,47 @@ def test_queues_and_an_elements_order_in_a_piece_stay_per_element(tmp_path, monk
         want.append(stock / 2)
         stock += 0.25 * ((6 + t) - stock / 2)
     np.testing.assert_allclose(dense["d[a2]"], want, rtol=1e-12)
+
+
+# a buffer in an :EXCEPT: piece, whose arguments are read over the piece's elements first, beside
+# the same equations over the whole range (one loop, the arguments in the buffer's own call)
+WATCHED = """A: a1, a2, a3, a4 ~~|
+tbl((0, 0), (5, 10)) ~~|
+in[A] = 3 * A + SIN(Time * A) ~~|
+u[A] :EXCEPT: [a3] = DELAY MATERIAL(in[A] * tbl(Time), 1 + A, 0, 0) ~~|
+u[a3] = 0 ~~|
+whole u[A] = DELAY MATERIAL(in[A] * tbl(Time), 1 + A, 0, 0) ~~|
+w[A] :EXCEPT: [a2] = DELAY FIXED(tbl(in[A] - 3) + A, 1, tbl(Time + A)) ~~|
+w[a2] = 1 ~~|
+whole w[A] = DELAY FIXED(tbl(in[A] - 3) + A, 1, tbl(Time + A)) ~~|
+INITIAL TIME = 0 ~~| FINAL TIME = 8 ~~| TIME STEP = 0.25 ~~| SAVEPER = 0.25 ~~|
+"""
+
+
+@pytest.mark.parametrize("tier", ["interpreter", "compiled"])
+def test_a_buffers_lookup_is_watched_at_the_steps_time(tmp_path, monkeypatch, tier):
+    """A buffer reads its arguments at the step's time, its initial value at the start: a lookup
+    in them warns then, in a piece as over the whole range. The piece's arguments were hidden
+    auxiliaries computed at RK4's sub-steps and every step (review R2): 'tbl' above its range at
+    5.125 (RK4) where Time first passes 5 at a step at 5.25, and w's initial value's lookup
+    warned at 1.25, 2.25 and 4.25 (Time + A above 5), a value the buffer reads at 0 only. The
+    values were and are the same."""
+    monkeypatch.setenv("SMARTSPEC_CACHE_DIR", str(tmp_path / "cache"))
+    assert flattened_arrays(parse_model(WATCHED, "m.mdl")) == {}
+    model, _ = _load(tmp_path, WATCHED, "m.mdl", tier)
+    for method in ("euler", "rk4"):
+        run = model.run(tier=tier, method=method)
+        said = {}
+        for w in run.warnings:
+            who = w.message.split("'")[3]
+            said.setdefault(who.replace("whole ", ""), []).append(w.message.split(who)[1])
+        for e in ("a1", "a2", "a4"):
+            assert said[f"u[{e}]"] == ["' goes above its x range [0, 5] at time 5.25"] * 2, (method, e)
+        # w's input tbl(in - 3): tbl(SIN(Time)) for a1, below 0 from the first step past pi,
+        # back from the first past 2 pi; tbl(6 + SIN(3 Time)) and tbl(9 + SIN(4 Time)) above 5
+        # from the start for a3 and a4; its initial value tbl(0 + A) within the range
+        assert sorted(said["w[a1]"]) == ["' comes back within its x range [0, 5] at time 6.5"] * 2 + \
+            ["' goes below its x range [0, 5] at time 3.25"] * 2, method
+        assert said["w[a3]"] == said["w[a4]"] == ["' goes above its x range [0, 5] at time 0"] * 2, method
+        for c in ("u[a1]", "u[a4]", "w[a1]", "w[a3]"):
+            np.testing.assert_array_equal(run[c], run["whole " + c], err_msg=(method, c))

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -216,3 +217,116 @@ def test_a_stuck_process_aside_is_killed_and_the_step_compiles_here(tmp_path):
     assert done.returncode == 0, done.stderr
     # forked, killed when stuck (not ok, gone), then compiled here: the right number, a cache miss
     assert done.stdout.split() == ["True", "False", "False", "3.0", "1"]
+
+
+# Ctrl-C (a SIGINT this process sends itself) as the process splits: it is handled once the new
+# process is known to the `with` block, which then kills and collects it, and SIGINT's handler
+# is the one before. The "compile" takes 30 s.
+_CTRL_C = """
+import os, signal, time
+from numba import njit
+from smartspec_dsl.backend.loop_aside import loop_aside
+
+@njit(cache=True)
+def slow(x):
+    return x + 1
+slow.compile = lambda sig: time.sleep(30)
+
+def gone(pid):
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return True
+    return False
+
+forks = []
+real_fork = os.fork
+def fork_after_ctrl_c():
+    os.kill(os.getpid(), signal.SIGINT)
+    forks.append(real_fork())
+    return forks[-1]
+os.fork = fork_after_ctrl_c
+try:
+    with loop_aside(slow, (1.5,)):
+        print("block ran")
+except KeyboardInterrupt:
+    print("interrupted as it split", len(forks) == 1 and forks[0] > 0 and gone(forks[0]))
+os.fork = real_fork
+print("handler back", signal.getsignal(signal.SIGINT) is signal.default_int_handler)
+"""
+
+
+def test_ctrl_c_as_the_process_splits_leaves_no_compile(tmp_path):
+    (tmp_path / "ctrl_c.py").write_text(_CTRL_C)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "NUMBA_CACHE_DIR": str(tmp_path / "numba"),
+           "SMARTSPEC_COMPILE_ASIDE": "1"}
+    done = subprocess.run([sys.executable, str(tmp_path / "ctrl_c.py")], capture_output=True, text=True, env=env,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["interrupted as it split True", "handler back True"]
+
+
+# The run killed while its compile aside runs (SIGKILL: no code of its own runs; a timeout's
+# kill, an IDE's stop): the process compiling aside ends with it rather than compiling on.
+_KILLED = """
+import os, signal, sys, time
+from numba import njit
+from smartspec_dsl.backend.loop_aside import loop_aside
+
+@njit(cache=True)
+def slow(x):
+    return x + 1
+slow.compile = lambda sig: time.sleep(60)
+with loop_aside(slow, (1.5,)) as aside:
+    print(aside.pid, flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_the_process_aside_ends_with_a_killed_run(tmp_path):
+    (tmp_path / "killed.py").write_text(_KILLED)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "NUMBA_CACHE_DIR": str(tmp_path / "numba"),
+           "SMARTSPEC_COMPILE_ASIDE": "1"}
+    done = subprocess.run([sys.executable, str(tmp_path / "killed.py")], capture_output=True, text=True, env=env,
+                          timeout=120)
+    assert done.returncode == -9, done.stderr
+    pid = int(done.stdout)
+    deadline = time.monotonic() + 20      # its "compile" would last a minute
+    while _running(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _running(pid)
+
+
+_CHILDREN_IGNORED = """
+import os, signal, sys
+signal.signal(signal.SIGCHLD, signal.SIG_IGN)      # as a daemon that starts this process may leave it
+forks = []
+real_fork = os.fork
+def counted_fork():
+    forks.append(1)
+    return real_fork()
+os.fork = counted_fork
+import smartspec_dsl
+res = smartspec_dsl.load(sys.argv[1], tier="compiled").run(tier="compiled")
+print(len(forks), res["total"][-1])
+"""
+
+
+def test_a_process_that_ignores_its_children_runs_a_large_model(tmp_path):
+    path = model_file(tmp_path, _ring(False))
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "SMARTSPEC_CACHE_DIR": str(tmp_path / "cache"),
+           "SMARTSPEC_BACKGROUND_COMPILE": "0", "SMARTSPEC_COMPILE_ASIDE": "1"}
+    done = subprocess.run([sys.executable, "-c", _CHILDREN_IGNORED, str(path)], capture_output=True, text=True,
+                          env=env, timeout=600)
+    assert done.returncode == 0, done.stderr
+    forks, total = done.stdout.split()
+    # no process aside (its status would be lost), and the run's numbers: the ring's total
+    assert forks == "0" and float(total) == pytest.approx(sum(map(_start, range(N))), rel=1e-12)

@@ -348,10 +348,15 @@ def test_cli_closed_pipe_is_quiet():
 
 def test_cli_ctrl_c_is_one_line_and_exit_130(tmp_path):
     """Ctrl-C while Numba compiles the kernel (the kernel source is in the cache
-    folder, the machine code not yet)."""
+    folder, the machine code not yet). On the compiled tier: kernel.py is written just before
+    Numba compiles it, for a second or more; on the default tier without a background compile
+    (the tests') the interpreter ran the model in a few milliseconds after it, so that the
+    signal raced the end of the process (which Python had given SIGINT's default action back:
+    killed, -2, cli.run_process). A signal after the end finds nothing to stop (skip); one
+    landing while the process ends is ignored, so it exits 0 too."""
     cache = tmp_path / "cache"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "SMARTSPEC_CACHE_DIR": str(cache)}
-    proc = subprocess.Popen([sys.executable, "-m", "smartspec_dsl.cli", "run", str(TEACUP)],
+    proc = subprocess.Popen([sys.executable, "-m", "smartspec_dsl.cli", "run", str(TEACUP), "--tier", "compiled"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
     deadline = time.monotonic() + 120
     while not list(cache.glob("*/kernel.py")) and proc.poll() is None and time.monotonic() < deadline:
@@ -422,6 +427,35 @@ def test_ctrl_c_inside_a_string_exec_still_exits_130(tmp_path):
     (tmp_path / "exec_interrupt.py").write_text(_EXEC_INTERRUPT)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)])}
     proc = subprocess.run([sys.executable, "-m", "exec_interrupt"], capture_output=True, text=True,
+                          env=env, cwd=tmp_path, timeout=60)
+    assert (proc.returncode, proc.stderr.strip()) == (130, "interrupted"), proc.stderr
+
+
+
+# Ctrl-C whose handler runs inside a callback from C (ctypes): Python can only report the
+# exception there, and the command went on. LLVM calls back into Python as it compiles
+# (llvmlite's object cache), so a Ctrl-C during a compile was lost that way about one time in
+# five. The process's entry point (no argv: the process ends with the command) raises it again
+# in the code that runs next, here a command's 30 s of work.
+_CALLBACK_INTERRUPT = """
+import ctypes, os, signal, sys, time
+from smartspec_dsl import cli, __main__ as entry
+@ctypes.CFUNCTYPE(None)
+def from_c():
+    os.kill(os.getpid(), signal.SIGINT)
+def interrupted_in_a_callback(args):
+    from_c()
+    time.sleep(30)
+cli.check_outputs = interrupted_in_a_callback
+sys.argv = ["smartspec", "run", "m.mdl"]
+sys.exit(entry.main())
+"""
+
+
+def test_ctrl_c_inside_a_callback_from_c_is_not_lost(tmp_path):
+    (tmp_path / "callback_interrupt.py").write_text(_CALLBACK_INTERRUPT)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)])}
+    proc = subprocess.run([sys.executable, "-m", "callback_interrupt"], capture_output=True, text=True,
                           env=env, cwd=tmp_path, timeout=60)
     assert (proc.returncode, proc.stderr.strip()) == (130, "interrupted"), proc.stderr
 

@@ -4,24 +4,26 @@ A large model's Euler kernel is two functions compiled separately, its initialis
 (`euler_setup`) and its time loop (`euler_loop`, driver.euler_driver), and a first run
 compiles them one after the other: World3 about 0.4 s and 0.7 s, the beer game 0.4 s and
 0.9 s. Neither needs the other's machine code to be compiled, so a first run on a machine
-with two cores or more forks a process that compiles the time loop into Numba's on-disk
+with a free second core forks a process that compiles the time loop into Numba's on-disk
 cache (the kernel is `cache=True`) while this process compiles the initialisation and runs
 it; this process then waits for the other and loads the loop from the cache instead of
-compiling it. The machine code is the same either way: one compiler, one source, one
-signature (the types of the very arguments the run passes).
+compiling it. The generic driver's first run does the same with its step (`advance_<m>`,
+driver_generic.DRIVER's `_first_generic`). The machine code is the same either way: one
+compiler, one source, one signature (the types of the very arguments the run passes).
 
 The other process only saves time, it is never needed: if it cannot start, fails (a
 compile error, reported when this process compiles the loop itself), is killed or
 compiled other types, the loop is compiled here as before. It is not started where a fork
-is unsafe or useless: outside Linux, with other Python threads running, once Numba's
-parallel threads are started, on one core, in the background compile worker, or with
-`SMARTSPEC_COMPILE_ASIDE=0`. It writes nothing to the terminal (its output goes to
-/dev/null: this process says what it has to when it loads the loop), and Ctrl-C ends it
-with this process. A fork copies only the thread that forks: a lock another thread held
-stays held in the child for good. Numba's compiler lock is taken across the fork (so no
-other thread is compiling), and a child that uses no CPU for `STALL` seconds (stuck on a
-lock of a thread `threading` does not know of, started by C code) is killed, and this
-process compiles the loop itself.
+is unsafe or useless (`forking_helps`): outside Linux, with other Python threads running,
+once Numba's parallel threads are started, with SIGCHLD ignored or handled, on one core or
+with no core free, in the background compile worker, with the loop already in Numba's
+cache, or with `SMARTSPEC_COMPILE_ASIDE=0`. It writes nothing to the terminal (its output
+goes to /dev/null: this process says what it has to when it loads the loop); it ends with
+this process however this one ends (Ctrl-C, its SIGTERM or SIGKILL, an exception). A fork
+copies only the thread that forks: a lock another thread held stays held in the child for
+good. Numba's compiler lock is taken across the fork (so no other thread is compiling),
+and a child that uses no CPU for `STALL` seconds (stuck on a lock of a thread `threading`
+does not know of, started by C code) is killed, and this process compiles the loop itself.
 """
 from __future__ import annotations
 
@@ -34,19 +36,48 @@ import time
 
 ENV = "SMARTSPEC_COMPILE_ASIDE"
 STALL = 5.0      # seconds without CPU time after which the child counts as stuck
+FAILED = 1 << 8  # a wait status: exited with 1
 
 
 class Aside:
-    """The process compiling a loop aside (`pid`, None when there is none): on leaving the
-    `with` block this process waits for it; after an exception (Ctrl-C, a failed compile of
-    the initialisation) it is killed first, so that no compile outlives the run that
-    started it."""
+    """The process compiling `loop` for `signature` aside, started on entering the `with`
+    block (`pid`; None when there is none, and always without a `loop`): on leaving the
+    block this process waits for it; after an exception (Ctrl-C, a failed compile of the
+    initialisation), or Ctrl-C while it waits, it is killed first, so that no compile
+    outlives the run that started it."""
 
-    def __init__(self, pid: int | None = None):
-        self.pid = pid
+    def __init__(self, loop=None, signature: tuple = ()):
+        self.loop, self.signature = loop, signature
+        self.pid: int | None = None
         self.ok = False        # it exited normally: the loop is in the cache
 
     def __enter__(self) -> "Aside":
+        if self.loop is None:
+            return self
+        from numba.core.compiler_lock import global_compiler_lock
+        # Ctrl-C put off while the process splits: handled in the new process before it gives
+        # SIGINT its default action, it would raise into the caller's code there (a second
+        # "interrupted"); handled here before `pid` is set, it would leave the new process
+        # unknown to the `with` block. (Holding the signal with a mask would not do: a signal
+        # sent to the process goes to another thread, numpy's, when this one holds it.)
+        came, parent = [], os.getpid()
+        previous = signal.getsignal(signal.SIGINT)
+        try:
+            signal.signal(signal.SIGINT, lambda *_: came.append(True))
+            with global_compiler_lock:       # no other thread compiling across the fork
+                self.pid = os.fork()
+            if self.pid == 0:
+                _compile(self.loop, self.signature, parent)
+        except OSError:
+            pass
+        finally:
+            try:        # this process (the new one never returns here)
+                signal.signal(signal.SIGINT, previous)
+                if came:
+                    signal.raise_signal(signal.SIGINT)      # handled now, the process known
+            except BaseException:
+                self.__exit__(*sys.exc_info())
+                raise
         return self
 
     def __exit__(self, kind, err, tb) -> bool:
@@ -59,7 +90,10 @@ class Aside:
             status = _wait(pid)
         except BaseException:      # Ctrl-C while waiting: the compile ends with the run
             _kill(pid)
-            os.waitpid(pid, 0)
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
             raise
         self.ok = kind is None and os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
         return False
@@ -75,7 +109,10 @@ def _wait(pid: int) -> int:
     try:
         ticks, since = _cpu_ticks(pid), time.monotonic()
         while True:
-            done, status = os.waitpid(pid, os.WNOHANG)
+            try:
+                done, status = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:     # collected by another (a SIGCHLD handler): status unknown
+                return FAILED
             if done:
                 return status
             if fd is None:
@@ -110,15 +147,43 @@ def _kill(pid: int) -> None:
 
 
 def forking_helps() -> bool:
-    """Whether a compile aside may start here: Linux, two cores or more for this process, no
-    other Python thread and no Numba thread pool (a forked child inherits none of their
-    threads, only their locks), and not turned off (`SMARTSPEC_COMPILE_ASIDE=0`)."""
-    if not sys.platform.startswith("linux") or os.environ.get(ENV, "1") == "0":
+    """Whether a compile aside may start here: on Linux, with two cores or more for this
+    process and one of them free (`_core_free`; `SMARTSPEC_COMPILE_ASIDE=1` skips that
+    check, `=0` turns the aside off), no other Python thread and no Numba thread pool (a
+    forked child inherits none of their threads, only their locks), SIGINT's handler one
+    Python can set and put back (the main thread's, not one installed by C code), and
+    SIGCHLD's the default (a process that ignores its children, or collects them in a
+    handler, would take this one's status)."""
+    choice = os.environ.get(ENV, "")
+    if not sys.platform.startswith("linux") or choice == "0":
         return False
-    if len(os.sched_getaffinity(0)) < 2 or threading.active_count() != 1:
+    cores = len(os.sched_getaffinity(0))
+    if cores < 2 or threading.active_count() != 1 or not (choice == "1" or _core_free(cores)):
         return False
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is None:
+        return False
+    if signal.getsignal(signal.SIGCHLD) != signal.SIG_DFL:
+        return False      # children ignored (collected by the kernel) or collected by a handler
     parallel = sys.modules.get("numba.np.ufunc.parallel")
     return not getattr(parallel, "_is_initialized", False)
+
+
+def _core_free(cores: int) -> bool:
+    """Whether a core is free for the process aside now: fewer processes running than
+    cores, this one included (/proc/loadavg's count of running tasks, the least of three
+    reads 2 ms apart, so that a task waking for a moment does not count). On a busy
+    machine the child would only take turns with this process and the run would wait for
+    it (World3 on a machine loaded with other work: 1.2x slower with a fork)."""
+    least = None
+    for _ in range(3):
+        try:
+            with open("/proc/loadavg") as loadavg:
+                running = int(loadavg.read().split()[3].split("/")[0])
+        except (OSError, ValueError, IndexError):
+            return True
+        least = running if least is None else min(least, running)
+        time.sleep(0.002)
+    return least < cores
 
 
 def in_cache(function) -> bool:
@@ -136,26 +201,15 @@ def uncached(function) -> bool:
     return not function.overloads and not in_cache(function)
 
 
-def loop_aside(loop, args: tuple) -> Aside:
-    """Start compiling the jitted function `loop` for the types of `args` (as a call with
-    them would compile it) in a forked process, which saves it in Numba's on-disk cache.
-    Returns the `Aside` to leave once the caller's own compile is done, and before it
-    calls `loop`; with no process when `loop` is compiled already (here or in the cache) or
-    `forking_helps()` says no."""
-    if loop.overloads or in_cache(loop) or not forking_helps():
-        return Aside()
-    from numba.core.compiler_lock import global_compiler_lock
-    signature = tuple(loop.typeof_pyval(a) for a in args)
-    try:
-        with global_compiler_lock:       # no other thread compiling across the fork
-            pid = os.fork()
-    except OSError:
-        return Aside()
-    if pid:
-        return Aside(pid)
+def _compile(loop, signature: tuple, parent: int) -> None:
+    """The new process: compiles `loop` for `signature` into Numba's cache, exits 0 when it
+    did; never returns into the caller's code. Its output goes to /dev/null; Ctrl-C kills it
+    (SIGINT's default action, as the terminal signals the process group), and so does the
+    end of its `parent` (`_end_with`)."""
     code = 1
-    try:      # the child: never returns into the caller's code
+    try:
         signal.signal(signal.SIGINT, signal.SIG_DFL)
+        _end_with(parent)
         null = os.open(os.devnull, os.O_WRONLY)
         os.dup2(null, 1)
         os.dup2(null, 2)
@@ -163,3 +217,25 @@ def loop_aside(loop, args: tuple) -> Aside:
         code = 0
     finally:
         os._exit(code)
+
+
+def _end_with(parent: int) -> None:
+    """This process is killed when `parent`, the process that forked it, ends, even where no
+    code of the parent's runs (SIGKILL, SIGTERM: a timeout's kill): Linux's
+    PR_SET_PDEATHSIG, asked with prctl. It ends now if the parent has ended already."""
+    import ctypes
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, ctypes.c_ulong(signal.SIGKILL))
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+def loop_aside(loop, args: tuple) -> Aside:
+    """The `Aside` that compiles the jitted function `loop` for the types of `args` (as a
+    call with them would compile it) in a forked process, which saves it in Numba's on-disk
+    cache: the process starts on entering the `with` block, to leave once the caller's own
+    compile is done and before it calls `loop`. Without a process when `loop` is compiled
+    already (here or in the cache) or `forking_helps()` says no."""
+    if loop.overloads or in_cache(loop) or not forking_helps():
+        return Aside()
+    return Aside(loop, tuple(loop.typeof_pyval(a) for a in args))

@@ -93,9 +93,10 @@ def compiled(entry: str) -> bool:
     return any(cached.glob(f"interpreter.{entry}-*.nbi"))
 
 
+@functools.cache
 def quick_start() -> None:
     """Spare Numba's compiles in this process work whose result is known (see `_blas_probe`,
-    `_intrinsic_typing`, `_scalar_operators`)."""
+    `_intrinsic_typing`, `_scalar_operators`). Once per process: every compiled run asks."""
     _intrinsic_typing()
     _scalar_operators()
     _operator_typing()

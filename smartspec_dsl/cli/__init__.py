@@ -6,10 +6,11 @@ import argparse
 import gc
 import importlib
 import os
+import signal
 import sys
 from pathlib import Path
 
-from ..errors import ModelError, SpecError, interrupt_came
+from ..errors import ModelError, SpecError, interrupt_came, raise_interrupted
 from ..files import check_writable
 from .. import __version__
 
@@ -59,23 +60,57 @@ def end_quickly() -> None:
     gc.freeze()
 
 
-def run_process(argv=None) -> int:
+def run_process(argv=None, ending: bool = False) -> int:
     """The command as the `smartspec` process runs it: `main`, then `end_quickly`; a Ctrl-C
-    that lands after the command's own handling, while it ends, is the same one line and 130."""
+    that lands after the command's own handling, while it ends, is the same one line and 130.
+
+    `ending` (the process's entry points, which end with the command): once the command's
+    outcome is known, its output written (`main` flushes stdout), Ctrl-C is ignored. Python
+    gives SIGINT back its default action early in its shutdown (before it frees the modules:
+    tenths of a second with Numba loaded), and a Ctrl-C landing there killed the process by
+    the signal: no line, status -2 instead of 130 or the command's own. And a Ctrl-C whose
+    exception Python could only report (`_unraisable`) is not lost."""
+    if ending:
+        sys.unraisablehook = _unraisable(sys.unraisablehook)
+    interrupted = False
     try:
         code = main(argv)
         end_quickly()
-        return code
     except KeyboardInterrupt:
-        print("\ninterrupted", file=sys.stderr)
-        return 130
+        interrupted = True
     except Exception:
         # Ctrl-C raised inside code that made it another error (an import interrupted
         # half way): still the user's interruption, not a failure of the command
-        if interrupt_came():
-            print("\ninterrupted", file=sys.stderr)
-            return 130
-        raise
+        if not interrupt_came():
+            raise
+        interrupted = True
+    if ending:
+        for signum in (signal.SIGINT, signal.SIGALRM):      # SIGALRM: `_unraisable`'s
+            signal.signal(signum, signal.SIG_IGN)
+    if interrupted:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+    return code
+
+
+def _unraisable(report):
+    """The hook for errors Python can only report (`sys.unraisablehook`): a finaliser's, a
+    ctypes callback's, an atexit function's. Ctrl-C's handler runs at the first Python code
+    after the signal, and while LLVM compiles in C that is often a callback of its own
+    (llvmlite's object cache: a Ctrl-C during a compile was lost, reported as "Exception
+    ignored on calling ctypes callback function ... Interrupted", and the command went on):
+    such an interruption is raised again a millisecond later, by a timer (SIGALRM) whose
+    handler is the same, in the code then running. Once Ctrl-C came, other such errors are
+    the interruption's doing (llvmlite's half made objects failing in their finalisers),
+    which the one line says: they are not reported. `report` reports the others."""
+    def hook(info):
+        if isinstance(info.exc_value, KeyboardInterrupt):
+            if signal.getsignal(signal.SIGINT) is raise_interrupted:
+                signal.signal(signal.SIGALRM, raise_interrupted)
+                signal.setitimer(signal.ITIMER_REAL, 0.001)
+        elif not interrupt_came():
+            report(info)
+    return hook
 
 
 def main(argv=None) -> int:
@@ -85,10 +120,13 @@ def main(argv=None) -> int:
     try:
         if argv and argv[0] == "evaluate":
             from ..app import evaluate
-            return evaluate.main(argv[1:])
-        args = build_parser(argv[0] if argv else None).parse_args(argv)
-        check_outputs(args)
-        return args.func(args)
+            code = evaluate.main(argv[1:])
+        else:
+            args = build_parser(argv[0] if argv else None).parse_args(argv)
+            check_outputs(args)
+            code = args.func(args)
+        sys.stdout.flush()      # written while Ctrl-C and a closed pipe are answered here
+        return code
     except ModelError as err:
         print(f"error: {err}", file=sys.stderr)
         return err.exit_code

@@ -9,4 +9,4 @@ signal.signal(signal.SIGINT, raise_interrupted)
 
 from . import run_process  # noqa: E402  (after the handler)
 
-sys.exit(run_process())
+sys.exit(run_process(ending=True))

@@ -8,7 +8,11 @@ over the definition's own subscripts and :EXCEPT: clauses (`x #memory1[A1] = SMO
 each reference binding as in the definition: binding.py), one apply-to-all array (over a range
 of exactly the piece's elements when no range lists them, `dense_pieces.covering_ranges`),
 which the piece reads at its element (`x[A1] = x #memory1[A1]`). Each element's values are those
-its own equation gives on the per-element route: the same functions of the same inputs.
+its own equation gives on the per-element route: the same functions of the same inputs. Under
+:EXCEPT: the call's arguments are read over the definition's elements first (`x #arg1`); of a
+buffer (DELAY FIXED, DELAY MATERIAL, ...), which reads its arguments once per step and its
+initial values at the start, only the parts of them that read the elements, so that a lookup's
+watch in them warns when the buffer reads it, as on the per-element route.
 
 It runs before a run's elements set to constants become numbers beside the equations
 (passes/pipeline.py), as the split of passes/dense_orders.py: a run that replaces an element
@@ -28,7 +32,7 @@ from dataclasses import replace
 
 from .. import ir
 from ..errors import ModelError
-from ..ir.builtins import ARRAY, BUFFER, BUILTINS, LOOKUP_ARGS
+from ..ir.builtins import ARRAY, BUFFER, BUILTINS, LOOKUP_ARGS, RANDOM_DRAW
 from ..ir.ranges import SubscriptSpace
 from .dense_pieces import Pieces
 
@@ -44,6 +48,8 @@ _LEFT = ARRAY
 # in a piece of one element reads its order at that element, which the hidden array's range,
 # made up to cover the element (dense_pieces.covering_ranges), cannot evaluate
 _KEPT = frozenset({"QUEUE FIFO", "QUEUE FIFO ATTRIB"})
+# the calls that draw a random number (dense._RANDOM)
+_RANDOM = {n for n, b in BUILTINS.items() if b.emit == RANDOM_DRAW} | {"RANDOM 0 1", "RANDOM LOOKUP"}
 
 
 def lift_memory(model: ir.Model) -> ir.Model:
@@ -82,16 +88,37 @@ def lift_memory(model: ir.Model) -> ir.Model:
                 if d.excepts:
                     # the elements left may not be a run of the arrays the arguments read: each read
                     # over the definition's elements first, so that the call reads its own elements
+                    def reads(e: ir.Expr) -> bool:
+                        return any((type(n) in (ir.Ref, ir.LookupCall) and n.subscripts)
+                                   or (type(n) is ir.Ref and space.is_range(n.name)) for n in ir.walk(e))
+                    # a buffer reads its arguments once per step at the step's time, under RK4
+                    # too, and its initial values at the start: a lookup left in its call is
+                    # watched then, as on the per-element route, where a hidden auxiliary's is at
+                    # every evaluation, RK4's sub-steps too (review R2). Not with a draw or memory
+                    # in the arguments: those stay the arguments' hidden arrays' own
+                    by_part = BUILTINS[node.func].stage == BUFFER and not any(
+                        type(n) is ir.Call and (n.func in _RANDOM or n.func in MEMORY)
+                        for a in node.args for n in ir.walk(a))
                     node = replace(node, args=tuple(
-                        hidden("arg", a) if i not in kept and any(
-                            (type(n) in (ir.Ref, ir.LookupCall) and n.subscripts)
-                            or (type(n) is ir.Ref and space.is_range(n.name)) for n in ir.walk(a))
-                        else a for i, a in enumerate(node.args)))
+                        a if i in kept or not reads(a) else _lifted_parts(a, reads, lambda e: hidden("arg", e))
+                        if by_part else hidden("arg", a) for i, a in enumerate(node.args)))
                 return hidden("memory", node)
             # the outermost calls only: what they hold goes with them
             new.append(replace(d, expr=_map_outermost(d.expr, visit)))
         variables[name] = replace(var, definitions=tuple(new))
     return replace(model, variables={**variables, **added}) if added else model
+
+
+def _lifted_parts(e: ir.Expr, reads, lift) -> ir.Expr:
+    """`e` (which `reads` the definition's elements) with `lift` applied to each largest part of
+    it that reads them and calls no lookup (and to a call of a lookup that does: a lookup
+    defined per element, LOOKUP AREA of one, ...), the lookups left in place."""
+    watched = [n for n in ir.walk(e) if type(n) is ir.LookupCall or (type(n) is ir.Call and n.func in LOOKUP_ARGS)]
+    if not watched or (type(e) is ir.LookupCall and e.subscripts) or (type(e) is ir.Call and e.func in LOOKUP_ARGS):
+        return lift(e)
+    kids = ir.children(e)
+    new = [_lifted_parts(k, reads, lift) if reads(k) else k for k in kids]
+    return ir.with_children(e, new) if any(a is not b for a, b in zip(new, kids)) else e
 
 
 def _calls(d: ir.Definition) -> bool:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 from dataclasses import replace
 
 from .. import ir
@@ -67,6 +68,35 @@ def split_varying_orders(model: ir.Model) -> ir.Model:
             pieces.append(replace(d, subscripts=tuple(at.get(s, s) for s in lhs), expr=ir.Ref(part, keep, d.pos)))
         variables[name] = replace(var, definitions=tuple(pieces))
     return replace(model, variables=variables) if variables.keys() != model.variables.keys() else model
+
+
+# a part's name after its array's (`x #order2`)
+_PART = re.compile(r" #order\d+")
+
+
+def part_of(model: ir.Model, flat: str) -> tuple[str, tuple[str, ...]] | None:
+    """The hidden part of an array that `split_varying_orders` split in `model` which computes
+    the array's element `flat`, and that element's place in it: `('x #order2', ('h1',))` for
+    `x[g2,h1]` of `x[G, H]` split along G (the part over H), `('x #order2', ())` for a scalar
+    part; None for an element of an array not split so. What a run that replaces `flat`'s
+    equation no longer runs (edits.constants_as_numbers, edits.made_by)."""
+    name, at = ir.split_element(flat)
+    var = model.variables.get(name)
+    if var is None or not at:
+        return None
+    combo = tuple(at[1:-1].split(","))
+    space = SubscriptSpace(model.subscript_ranges)
+    for d in var.definitions:
+        e = d.expr
+        if type(e) is not ir.Ref or not e.name.startswith(name) or not _PART.fullmatch(e.name[len(name):]) \
+                or len(d.subscripts) != len(combo):
+            continue
+        # the piece names the split ranges' elements and keeps the part's own ranges
+        kept = [i for i, s in enumerate(d.subscripts) if s in e.subscripts]
+        if all(c in space.elements.get(d.subscripts[i], ()) if i in kept else c == d.subscripts[i]
+               for i, c in enumerate(combo)):
+            return e.name, tuple(combo[i] for i in kept)
+    return None
 
 
 def _deciding(e: ir.Expr, lhs) -> set[str]:

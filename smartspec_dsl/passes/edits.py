@@ -25,6 +25,7 @@ from .. import ir
 from ..errors import ModelError, ParameterError
 from ..ir.ranges import SubscriptSpace
 from .dense import element_names
+from .dense_orders import part_of
 from .dense_pieces import Pieces
 from .flat_exprs import flat_name
 
@@ -60,7 +61,9 @@ def made_by(name: str, replaced: set[str] | frozenset[str]) -> bool:
     call `macro #call<k>(owner) local` (passes/macros.py), an element's after its array, with
     the element's subscripts (`owner #what<k>[e1]`), and that of its element of a hidden array
     the dense route made of the owner's piece (`owner #memory<k> #what<j>[e1]`, which
-    `constants_as_numbers` replaces along with the element)."""
+    `constants_as_numbers` replaces along with the element). The part of a split array that
+    computed a replaced element (`x #order2 #smoothn1_2`, passes/dense_orders.py) is made by
+    the part's element, which `replaced` names too (pipeline.replaced_parts: `x #order2`)."""
     base, element = ir.split_element(name)
     for owner in replaced:
         array, at = ir.split_element(owner)
@@ -79,11 +82,14 @@ def constants_as_numbers(model: ir.Model, edits: Edits | None, values: dict[str,
     given as a number beside the array's other equations (`x[a3] = value`, the others'
     definitions `:EXCEPT: [a3]`), which the dense route keeps in the array as a parameter
     by the element's name (passes/dense_pieces.py), and the edits left to make
-    (`edit_equations`). An array with a list of expressions, a lookup or data keeps its edits."""
-    if not edits or not edits.constants:
+    (`edit_equations`). An array with a list of expressions, a lookup or data keeps its edits.
+    The element of a hidden array the dense route made before the edits computes nothing for
+    a replaced element, a constant or a time series (`_retire_hidden`)."""
+    if not edits or not (edits.constants or edits.series):
         return model, edits
     values = values or {}
-    variables, left, pieces = dict(model.variables), set(), None
+    variables, left = dict(model.variables), set()
+    hidden = _Hidden(model)
     for flat in sorted(edits.constants):
         name, _, rest = flat.partition("[")
         var = variables.get(name)
@@ -96,20 +102,56 @@ def constants_as_numbers(model: ir.Model, edits: Edits | None, values: dict[str,
         number = ir.Definition(combo, (), "=", ir.Num(float(values.get(flat, 0.0))), pos=var.pos)
         variables[name] = replace(var, definitions=tuple(replace(d, excepts=d.excepts + (combo,))
                                                          for d in var.definitions) + (number,))
-        # the element of the hidden arrays made of its piece no longer computes (its errors and
-        # warnings would be said of the replaced element): a number too, keeping their elements
-        pieces = pieces or Pieces(model, SubscriptSpace(model.subscript_ranges, model.spellings))
-        for hidden in [n for n in variables if n.startswith(name + " #") and _LIFTED.fullmatch(n[len(name):])]:
-            hv = variables[hidden]
+        hidden.retire(variables, flat)
+    for flat in sorted(edits.series):
+        hidden.retire(variables, flat)      # the array itself is flattened (dense.edited_arrays)
+    return replace(model, variables=variables), replace(edits, constants=frozenset(left))
+
+
+class _Hidden:
+    """The hidden arrays the dense route made of a model's arrays before a run's edits:
+    those of a piece with memory (`x #memory1`, `x #arg1`, passes/dense_memory.py) and the
+    parts of an array split by its SMOOTH N or DELAY N order (`x #order2`,
+    passes/dense_orders.py). An element a run replaces no longer computes in them: its
+    floating-point errors and lookup warnings would be said of the replaced element (--strict
+    failing), its memory is not needed (`made_by`)."""
+
+    def __init__(self, model: ir.Model):
+        self.model, self._pieces = model, None
+
+    def retire(self, variables: dict[str, ir.Variable], flat: str) -> None:
+        """Replace in `variables` the hidden elements that compute the array element `flat`
+        by the number 0 (the hidden arrays keep their other elements and names)."""
+        name, at = ir.split_element(flat)
+        if not at:
+            return
+        combo = tuple(at[1:-1].split(","))
+        part = part_of(self.model, flat)
+        if part is not None:
+            pv = variables[part[0]]
+            if not part[1]:     # a scalar part computes this element alone
+                zero = ir.Num(0.0)
+                variables[part[0]] = replace(pv, expr=zero, definitions=(replace(pv.definitions[0], expr=zero),))
+            else:
+                variables[part[0]] = _excepting(pv, part[1], [True] * len(pv.definitions))
+        for n in [n for n in variables if n.startswith(name + " #") and _LIFTED.fullmatch(n[len(name):])]:
+            hv = variables[n]
+            self._pieces = self._pieces or Pieces(self.model, SubscriptSpace(self.model.subscript_ranges,
+                                                                             self.model.spellings))
             try:
-                hit = [len(d.subscripts) == len(combo) and combo in pieces.combos(hv, d)[1] for d in hv.definitions]
+                hit = [len(d.subscripts) == len(combo) and combo in self._pieces.combos(hv, d)[1]
+                       for d in hv.definitions]
             except ModelError:
                 continue
             if any(hit):
-                variables[hidden] = replace(hv, definitions=tuple(
-                    replace(d, excepts=d.excepts + (combo,)) if h else d for d, h in zip(hv.definitions, hit))
-                    + (replace(number, expr=ir.Num(0.0)),))
-    return replace(model, variables=variables), replace(edits, constants=frozenset(left))
+                variables[n] = _excepting(hv, combo, hit)
+
+
+def _excepting(var: ir.Variable, combo: tuple[str, ...], hit: list[bool]) -> ir.Variable:
+    """`var` with its element `combo` the number 0, left out of the definitions `hit` marks."""
+    return replace(var, definitions=tuple(replace(d, excepts=d.excepts + (combo,)) if h else d
+                                          for d, h in zip(var.definitions, hit))
+                   + (ir.Definition(combo, (), "=", ir.Num(0.0), pos=var.pos),))
 
 
 def edit_equations(model: ir.Model, edits: Edits | None, values: dict[str, float] | None = None) -> ir.Model:
@@ -211,13 +253,6 @@ def refuse_read_series(model: ir.Model, data: set[str], edits: Edits | None) -> 
             hit = next((h for n in ir.walk(e) if isinstance(n, ir.Ref) and (h := reads(n))), None)
             if hit is not None:
                 origin[var.name], grown = (origin[hit][0], origin[hit][1] or var.name), True
-    space = SubscriptSpace(model.subscript_ranges, model.spellings)
-
-    def shown(flat: str) -> str:
-        if flat in model.variables:     # flattened (an array a run's time series replaces an element of)
-            return model.variables[flat].display
-        base, at = ir.split_element(flat)
-        return model.variables[base].display + (space.subscripts_shown(at[1:-1].split(",")) if at else "")
     for var in model.variables.values():
         for e in (var.expr, var.initial) if var.name not in replaced else ():
             for node in ir.walk(e) if e is not None else ():
@@ -228,13 +263,25 @@ def refuse_read_series(model: ir.Model, data: set[str], edits: Edits | None) -> 
                 if hit is None:
                     continue
                 element, through = origin[hit]
-                via = f" (through the data equation of '{shown(through)}')" if through else ""
+                via = f" (through the data equation of '{shown_name(model, through)}')" if through else ""
                 raise ReplacedSeries(
-                    f"the run replaces the equation of the data variable '{shown(element)}', whose series "
+                    f"the run replaces the equation of the data variable '{shown_name(model, element)}', whose series "
                     f"{node.func} reads at {node.pos}{via}: a function of a data series reads the data's "
                     "own points, which a replaced equation does not have; give the data by a data "
                     "file instead (a run's data, --data), or replace the equation that reads it", element)
     return model
+
+
+def shown_name(model: ir.Model, flat: str) -> str:
+    """The variable or array element `flat` ('x', 'x[a1]': lowered names) as the modeller
+    wrote it ('Stock X[Region A]'); `flat` itself when the model has no such variable."""
+    if flat in model.variables:     # a variable, or an element flattened (an array a run replaces an element of)
+        return model.variables[flat].display
+    base, at = ir.split_element(flat)
+    if base not in model.variables:
+        return flat
+    space = SubscriptSpace(model.subscript_ranges, model.spellings)
+    return model.variables[base].display + (space.subscripts_shown(at[1:-1].split(",")) if at else "")
 
 
 def edit_initial_values(model: ir.Model, edits: Edits | None, values: dict[str, float] | None = None) -> ir.Model:
@@ -269,8 +316,8 @@ def edit_initial_values(model: ir.Model, edits: Edits | None, values: dict[str, 
                                  f"how the memory of {shown} (SMOOTH, DELAY, ... stocks) is kept; run it from the "
                                  "start, or continue the state without replacing those equations")
         # no equation replaced: a value that decides the structure (an order) laid the memory out otherwise
-        given = ", ".join(f"'{variables[n].display if n in variables else n}' = {v:g}"
-                          for n, v in sorted(values.items()) if not n.endswith("@initial"))
+        given = ", ".join(f"'{shown_name(model, n)}' = {v:g}" for n, v in sorted(values.items())
+                          if not n.endswith("@initial"))
         raise ParameterError(f"the state cannot be continued by this run: the values it gives{f' ({given})' * bool(given)} change how the "
                              f"memory of {shown} (SMOOTH, DELAY, ... stocks) is kept (another SMOOTH N or DELAY N "
                              "order, ...); run it from the start, or continue the state without those values")

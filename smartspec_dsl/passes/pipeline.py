@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterator
 
 from .. import ir
-from ..errors import PassContractError, UnsupportedFeature
+from ..errors import ModelError, PassContractError, UnsupportedFeature
 from ..frontend.external import DataOptions, resolve_external
 from ..ir.builtins import BUFFER, BUILTINS, EQUATION, LOWERING, unsupported_calls
 from . import edits as edits_mod
@@ -36,7 +36,7 @@ from .array_functions import whole_matrices
 from .dense import dense_arrays, has_arrays
 from .dense_lift import lift_lookups, lift_vectors
 from .dense_memory import lift_memory
-from .dense_orders import split_varying_orders
+from .dense_orders import part_of, split_varying_orders
 from .dense_pieces import covering_ranges
 from .data_equations import derive_data, no_data_equations
 from .macros import declare_macro_outputs, expand_macros, inline_pure_macros
@@ -62,10 +62,30 @@ def arrays(model: ir.Model, edits: Edits | None = None, dense: bool = True,
     if has_arrays(model):
         # split and lifted first: whether an array is, and so its parts' hidden names and
         # draw sites, must not depend on which of its elements a run replaces
-        model = split_varying_orders(lift_memory(inline_pure_macros(model)))
+        model = _split_and_lifted(model)
         model, edits = edits_mod.constants_as_numbers(model, edits, values)
         model = lift_lookups(covering_ranges(lift_vectors(model)))
     return edits_mod.refuse_read_series(flatten(model, dense_arrays(model, edits)), data, replacing)
+
+
+def _split_and_lifted(model: ir.Model) -> ir.Model:
+    return split_varying_orders(lift_memory(inline_pure_macros(model)))
+
+
+def replaced_parts(model: ir.Model, replaced: set[str] | frozenset[str]) -> set[str]:
+    """The elements of the hidden parts of arrays split by their SMOOTH N or DELAY N order
+    (passes/dense_orders.py) that compute the array elements `replaced` (flat names) of the
+    parsed `model`: `x #order2` (a scalar part), `x #order2[h1]`. A run that replaces those
+    elements computes none of them (edits.constants_as_numbers), so a saved state's memory of
+    theirs is not needed (`edits.made_by(stock, replaced | replaced_parts(...))`)."""
+    if not replaced or not has_arrays(model):
+        return set()
+    try:
+        split = _split_and_lifted(whole_matrices(declare_macro_outputs(model)))
+    except ModelError:      # as parsed, before its data are read: none named, the state refused as before
+        return set()
+    parts = (part_of(split, flat) for flat in replaced)
+    return {name + (f"[{','.join(at)}]" if at else "") for name, at in filter(None, parts)}
 
 
 def refuse_data_variables(model: ir.Model) -> ir.Model:

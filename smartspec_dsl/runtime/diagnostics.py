@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import math
+import re
 
 import numpy as np
 
@@ -52,10 +53,15 @@ def _variable(model: ir.Model, name: str):
     return var
 
 
+# a scalar part of an array split by its SMOOTH N or DELAY N order (passes/dense_orders.py,
+# `x #order2`): shown as the element it computes (`x[g2]`), as on the per-element route
+_PART = re.compile(r" #order\d+$")
+
+
 def _owner(model: ir.Model, name: str):
     """The variable `name`, or the modeller's variable a lowered one belongs to (None if none)."""
     var = _variable(model, name)
-    while var is not None and var.hidden and " #" in var.name:
+    while var is not None and var.hidden and " #" in var.name and not _PART.search(var.name):
         base = var.name.rsplit(" #", 1)[0]
         # an element of a hidden array of a dense one (`aa #allocate available1[r1]`): its element
         element = var.name[var.name.rfind("["):] if var.name.endswith("]") and "[" not in base else ""

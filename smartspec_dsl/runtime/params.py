@@ -37,6 +37,7 @@ from .. import ir
 from ..errors import ModelError, ParameterError, did_you_mean, finite_number
 from ..ir.ranges import SubscriptSpace
 from ..passes.edits import Edits, initial_param, made_by, series_table
+from ..passes.pipeline import replaced_parts
 from .continue_messages import stocks_shown
 
 
@@ -427,6 +428,7 @@ def initial(names: Names, condition, plan: Plan, stocks: tuple[str, ...]) -> Pla
     if isinstance(condition, State):
         # the memory of an equation this run replaces (params) is not needed
         replaced = plan.constant_edits | plan.series_edits
+        replaced = replaced | replaced_parts(names.source, replaced)
         missing = sorted(n for n in set(stocks) - set(condition.stocks) if not (replaced and made_by(n, replaced)))
         extra = sorted(set(condition.stocks) - set(stocks))
         if missing or extra:

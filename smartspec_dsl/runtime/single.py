@@ -18,6 +18,7 @@ from ..passes.consteval import (TOLERANCES, buffer_delay, buffer_delay_reads, ch
 from ..passes.edits import ReplacedSeries, made_by
 from ..passes.elements import slots_of
 from ..passes.order import buffer_of
+from ..passes.pipeline import replaced_parts
 from . import params as params_mod
 from .diagnostics import SimulationWarning, modeller_name, run_warnings, strict_error
 from .continue_messages import span_changed
@@ -148,7 +149,8 @@ def run_plan(model, plan: params_mod.Plan, args: dict, return_columns, return_ti
         run_vals = vals
         if plan.start is not None:
             # a continued run starts at the state's time; INITIAL TIME stays the model's
-            _check_continuable(model, plan.state, vals, plan.constant_edits | plan.series_edits)
+            replaced = plan.constant_edits | plan.series_edits
+            _check_continuable(model, plan.state, vals, replaced | replaced_parts(model.names.source, replaced))
             run_vals = {**vals, "initial time": plan.start}
         if plan.stop is not None:
             if not run_vals["initial time"] <= plan.stop <= vals["final time"]:

@@ -70,6 +70,7 @@ class Tiers:
         self._aot_command = aot_command
         self._module = None
         self._ahead: kernel_aot.Entry | None | bool = False     # False: not looked for yet
+        self._marked = False                    # the READY marker written (mark_ready)
         self._tape = tape                       # built when first needed unless given (`tape_of`)
         self.unsupported = unsupported          # why the interpreter cannot run this model
         self.worker: subprocess.Popen | None = None
@@ -92,11 +93,15 @@ class Tiers:
 
     def mark_ready(self) -> None:
         """After a compiled run: the kernel is in Numba's cache; and, when this process ran
-        Numba's machine code, its single run is compiled ahead of time in the background."""
-        try:
-            (self.kernel_path.parent / READY).touch()
-        except OSError:
-            pass   # an optimisation only: the next load starts on the interpreter again
+        Numba's machine code, its single run is compiled ahead of time in the background.
+        The marker is written once per loaded model, not at every run (a file's time stamp
+        set: about a fifth of a small model's run)."""
+        if not self._marked:
+            self._marked = True
+            try:
+                (self.kernel_path.parent / READY).touch()
+            except OSError:
+                pass   # an optimisation only: the next load starts on the interpreter again
         if self._module is not None and self._aot_command is not None and background_allowed():
             kernel_aot.start_build(self.kernel_path.parent, self._aot_command)
             self._aot_command = None      # once per process
