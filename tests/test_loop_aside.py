@@ -75,6 +75,16 @@ def _probe(path, cache, aside: bool, method: str = "euler") -> dict:
     return json.loads(done.stdout)
 
 
+def _script(tmp_path, text: str, timeout: float) -> subprocess.CompletedProcess:
+    """`text` run as a script in a fresh process, the compile aside forced on, with its own
+    Numba cache (its functions' machine code: no other test's)."""
+    (tmp_path / "script.py").write_text(text)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "NUMBA_CACHE_DIR": str(tmp_path / "numba"),
+           "SMARTSPEC_COMPILE_ASIDE": "1"}
+    return subprocess.run([sys.executable, str(tmp_path / "script.py")], capture_output=True, text=True, env=env,
+                          timeout=timeout)
+
+
 @pytest.mark.parametrize("method", ["euler", "rk4"])
 @pytest.mark.parametrize("fixed_delay", [False, True], ids=["plain", "with buffers"])
 def test_the_step_compiled_aside_is_loaded_from_the_cache_with_the_same_numbers(tmp_path, fixed_delay, method):
@@ -126,11 +136,7 @@ print(killed is not None and not os.path.exists(f"/proc/{killed}"))
 
 
 def test_other_types_or_an_interrupt_compile_here(tmp_path):
-    (tmp_path / "m.py").write_text(_OTHER_TYPES)
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "NUMBA_CACHE_DIR": str(tmp_path / "numba"),
-           "SMARTSPEC_COMPILE_ASIDE": "1"}
-    done = subprocess.run([sys.executable, str(tmp_path / "m.py")], capture_output=True, text=True, env=env,
-                          timeout=300)
+    done = _script(tmp_path, _OTHER_TYPES, timeout=300)
     assert done.returncode == 0, done.stderr
     first, second = done.stdout.splitlines()
     assert first == "42 0 1"      # the int signature missed the cache and compiled here
@@ -164,11 +170,7 @@ except KeyboardInterrupt:
 
 
 def test_an_interrupt_while_waiting_ends_the_process_aside(tmp_path):
-    (tmp_path / "m.py").write_text(_INTERRUPTED_WAIT)
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "NUMBA_CACHE_DIR": str(tmp_path / "numba"),
-           "SMARTSPEC_COMPILE_ASIDE": "1"}
-    done = subprocess.run([sys.executable, str(tmp_path / "m.py")], capture_output=True, text=True, env=env,
-                          timeout=50)
+    done = _script(tmp_path, _INTERRUPTED_WAIT, timeout=50)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "True"
 
@@ -209,11 +211,7 @@ print(pid is not None, aside.ok, os.path.exists(f"/proc/{pid}"), twice(1.5),
 
 
 def test_a_stuck_process_aside_is_killed_and_the_step_compiles_here(tmp_path):
-    (tmp_path / "m.py").write_text(_STUCK)
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "NUMBA_CACHE_DIR": str(tmp_path / "numba"),
-           "SMARTSPEC_COMPILE_ASIDE": "1"}
-    done = subprocess.run([sys.executable, str(tmp_path / "m.py")], capture_output=True, text=True, env=env,
-                          timeout=120)
+    done = _script(tmp_path, _STUCK, timeout=120)
     assert done.returncode == 0, done.stderr
     # forked, killed when stuck (not ok, gone), then compiled here: the right number, a cache miss
     assert done.stdout.split() == ["True", "False", "False", "3.0", "1"]
@@ -257,11 +255,7 @@ print("handler back", signal.getsignal(signal.SIGINT) is signal.default_int_hand
 
 
 def test_ctrl_c_as_the_process_splits_leaves_no_compile(tmp_path):
-    (tmp_path / "ctrl_c.py").write_text(_CTRL_C)
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "NUMBA_CACHE_DIR": str(tmp_path / "numba"),
-           "SMARTSPEC_COMPILE_ASIDE": "1"}
-    done = subprocess.run([sys.executable, str(tmp_path / "ctrl_c.py")], capture_output=True, text=True, env=env,
-                          timeout=120)
+    done = _script(tmp_path, _CTRL_C, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ["interrupted as it split True", "handler back True"]
 
@@ -292,11 +286,7 @@ def _running(pid: int) -> bool:
 
 
 def test_the_process_aside_ends_with_a_killed_run(tmp_path):
-    (tmp_path / "killed.py").write_text(_KILLED)
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "NUMBA_CACHE_DIR": str(tmp_path / "numba"),
-           "SMARTSPEC_COMPILE_ASIDE": "1"}
-    done = subprocess.run([sys.executable, str(tmp_path / "killed.py")], capture_output=True, text=True, env=env,
-                          timeout=120)
+    done = _script(tmp_path, _KILLED, timeout=120)
     assert done.returncode == -9, done.stderr
     pid = int(done.stdout)
     deadline = time.monotonic() + 20      # its "compile" would last a minute
